@@ -1,0 +1,473 @@
+"""The grader's side of the trust boundary.
+
+``Zygote`` starts the warm process (``grader.worker``) that imports torch once;
+``Worker`` is one forked, limited process holding one student file; and
+``Student`` is what a hidden test talks to: it restarts a worker that died,
+keeps the exercise within its time budget and turns everything that can go
+wrong on the student's side into a ``StudentError`` whose message a student
+can act on.  Replies are decoded by ``grader.wire`` (plain data only).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from grader import wire
+from grader.wire import Handle, Ref
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass
+class Limits:
+    call_timeout: float = 10.0       # seconds for one call into student code
+    load_timeout: float = 20.0       # seconds to import the student's file
+    exercise_budget: float = 120.0   # seconds of worker time for one exercise
+    max_timeouts: int = 2            # after this many time-outs the rest is not run
+    memory_bytes: int = 2 << 30      # address space on top of what torch takes
+    cpu_seconds: int = 300
+    output_bytes: int = 4 << 20      # what the student's code may print
+    open_files: int = 256
+
+    def scaled(self, factor: float) -> "Limits":
+        return dataclasses.replace(self, call_timeout=self.call_timeout * factor,
+                                   load_timeout=self.load_timeout * factor,
+                                   exercise_budget=self.exercise_budget * factor)
+
+
+class StudentError(Exception):
+    """Something on the student's side went wrong; ``message`` says what."""
+
+    # kinds that mean the code could not be run at all (status "error")
+    RUN_KINDS = {"missing_file", "load", "crash", "timeout", "budget", "protocol"}
+
+    def __init__(self, kind: str, message: str, hint: str | None = None, **details):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.hint = hint
+        self.details = details
+
+
+SIGNALS = {
+    signal.SIGXFSZ: ("printed more output than the limit allows",
+                     "Remove the print statements from loops; the grader keeps only the first few MB."),
+    signal.SIGXCPU: ("used more CPU time than the limit allows",
+                     "Look for an endless loop or a much slower algorithm than needed."),
+    signal.SIGSEGV: ("crashed with a segmentation fault",
+                     "This usually comes from a C extension or from torch given inconsistent sizes."),
+    signal.SIGKILL: ("was killed (out of memory, or stopped by the grader)",
+                     "Look for a tensor far larger than the inputs, or an endless loop that allocates."),
+    signal.SIGABRT: ("aborted", None),
+}
+
+
+# ---------------------------------------------------------------------------
+
+class Zygote:
+    """A process that has imported torch and forks a fresh worker on request."""
+
+    def __init__(self):
+        self._ctrl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
+        self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+        env.setdefault("OMP_NUM_THREADS", "1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.worker", str(child.fileno())],
+            pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
+            stderr=self._stderr, cwd=self._dir, env=env)
+        child.close()
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        if self._ready:
+            return
+        self._ctrl.settimeout(timeout)
+        try:
+            data = self._ctrl.recv(4096)
+        except socket.timeout:
+            data = b""
+        if not data:
+            self._stderr.seek(0)
+            err = self._stderr.read().decode(errors="replace")[-3000:]
+            raise RuntimeError(f"the grading worker could not start (is torch installed?)\n{err}")
+        self._ready = True
+
+    def spawn(self, limits: dict):
+        with self._lock:
+            self.wait_ready()
+            self._ctrl.settimeout(30)
+            self._ctrl.sendall(json.dumps({"limits": limits}).encode())
+            msg, fds, _flags, _addr = socket.recv_fds(self._ctrl, 4096, 2)
+        if len(fds) != 2:
+            raise RuntimeError("the grading worker did not answer")
+        pid = json.loads(msg)["pid"]
+        return pid, socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1])
+
+    def close(self) -> None:
+        # The zygote holds no state worth a graceful exit (tearing torch down
+        # takes most of a second); its workers die with it (PR_SET_PDEATHSIG).
+        self._ctrl.close()
+        self.proc.kill()
+        self.proc.wait()
+        self._stderr.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Worker:
+    """One forked worker process holding (at most) one student module."""
+
+    def __init__(self, zygote: Zygote, limits: Limits, workdir: Path):
+        self.limits = limits
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        os.chmod(workdir, 0o700)
+        self.pid, self.sock, self.status_sock = zygote.spawn({
+            "workdir": str(workdir), "memory_bytes": limits.memory_bytes,
+            "cpu_seconds": limits.cpu_seconds, "output_bytes": limits.output_bytes,
+            "open_files": limits.open_files})
+        self.alive = True
+        self.elapsed = 0.0
+        hello = self._recv(30.0)
+        if hello.get("hello") != self.pid:
+            self.kill()
+            raise StudentError("protocol", "the worker process did not start properly")
+
+    # -- low level ----------------------------------------------------------
+    def _recv(self, timeout: float) -> dict:
+        self.sock.settimeout(max(timeout, 0.001))
+        obj, blob = wire.recv(self.sock)
+        reply = wire.unpack(obj, blob)
+        if not isinstance(reply, dict):
+            raise wire.ProtocolError("a reply must be a dictionary")
+        return reply
+
+    def request(self, op: str, timeout: float, **fields) -> dict:
+        """Send one request; return the decoded reply. Raises ``Died`` or ``TimedOut``."""
+        if not self.alive:
+            raise Died(None)
+        body, blobs = wire.pack(fields)
+        body["op"] = op
+        start = time.monotonic()
+        try:
+            self.sock.settimeout(max(timeout, 0.001))
+            wire.send(self.sock, body, blobs)
+            return self._recv(timeout - (time.monotonic() - start))
+        except socket.timeout:
+            self.kill()
+            raise TimedOut(timeout) from None
+        except (EOFError, ConnectionError, BrokenPipeError):
+            self.alive = False
+            raise Died(self.exit_status()) from None
+        except wire.ProtocolError as e:
+            self.kill()
+            raise StudentError("protocol", f"the worker sent data the grader cannot accept ({e})") from None
+        finally:
+            self.elapsed += time.monotonic() - start
+
+    def exit_status(self, timeout: float = 2.0):
+        try:
+            self.status_sock.settimeout(timeout)
+            data = self.status_sock.recv(256)
+            return json.loads(data) if data else None
+        except (OSError, ValueError):
+            return None
+
+    def output(self, limit: int = 2000) -> str:
+        try:
+            with open(self.workdir / "output.txt", "rb") as f:
+                data = f.read(limit + 1)
+        except OSError:
+            return ""
+        text = data[:limit].decode("utf-8", errors="replace")
+        return text + ("\n[... more output cut ...]" if len(data) > limit else "")
+
+    def kill(self) -> None:
+        if self.alive:
+            for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+                try:
+                    target()
+                    break
+                except (ProcessLookupError, PermissionError):
+                    continue
+        self.alive = False
+
+    def close(self) -> None:
+        self.kill()
+        self.exit_status(timeout=1.0)
+        for s in (self.sock, self.status_sock):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+class Died(Exception):
+    def __init__(self, status):
+        self.status = status
+
+
+class TimedOut(Exception):
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+
+# ---------------------------------------------------------------------------
+
+def _fmt_signature_hint(err: dict) -> str:
+    sig = err.get("signature")
+    return f" Your function's signature is {sig}." if sig else ""
+
+
+class Student:
+    """One student's file for one exercise, as the hidden tests see it."""
+
+    def __init__(self, exercise, submission: Path, zygote: Zygote, limits: Limits,
+                 tmproot: Path, seed: int = 0):
+        self.exercise = exercise
+        self.file = exercise.file
+        self.source = Path(submission) / exercise.file
+        self.zygote = zygote
+        self.limits = limits
+        self.tmproot = Path(tmproot)
+        self.seed = seed
+        self.worker: Worker | None = None
+        self.names: dict = {}
+        self.load_error: StudentError | None = None
+        self.timeouts = 0
+        self.elapsed = 0.0
+        self.restarts = 0
+        self.test_id = ""
+        self.calls = 0
+
+    # -- life cycle ------------------------------------------------------------
+    def begin_test(self, test_id: str) -> None:
+        self.test_id = test_id
+        self.calls = 0
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.elapsed += self.worker.elapsed
+            self.worker.close()
+            self.worker = None
+
+    def _check_budget(self) -> None:
+        if self.timeouts >= self.limits.max_timeouts:
+            raise StudentError(
+                "budget", f"not run: your code already timed out {self.timeouts} times in this exercise",
+                "Find the endless (or very slow) loop first; once it ends, these checks run again.")
+        spent = self.elapsed + (self.worker.elapsed if self.worker else 0.0)
+        if spent > self.limits.exercise_budget:
+            raise StudentError(
+                "budget", f"not run: this exercise used up its time budget ({self.limits.exercise_budget:.0f} s)",
+                "Your code is much slower than needed; look for Python loops over tensor elements.")
+
+    def _ensure(self) -> Worker:
+        if self.load_error is not None:
+            raise self.load_error
+        self._check_budget()
+        if self.worker is not None and self.worker.alive:
+            return self.worker
+        if not self.source.is_file():
+            self.load_error = StudentError(
+                "missing_file", f"{self.file} is not in the submission folder {self.source.parent}",
+                f"Save your work as {self.file} in that folder, or point --submission at the folder that holds it.")
+            raise self.load_error
+        self.close()
+        self.restarts += 1
+        workdir = self.tmproot / f"{self.exercise.name}-{self.restarts}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        target = workdir / self.file
+        shutil.copyfile(self.source, target)
+        self.worker = Worker(self.zygote, self.limits, workdir)
+        try:
+            reply = self.worker.request("load", self.limits.load_timeout, path=str(target),
+                                        module=self.source.stem)
+        except TimedOut as t:
+            self.timeouts += 1
+            self.load_error = StudentError(
+                "load", f"importing {self.file} took longer than {t.seconds:.0f} s",
+                "Code at the top level of your file runs on import: move experiments into "
+                "`if __name__ == '__main__':` and look for an endless loop.")
+            raise self.load_error from None
+        except Died as d:
+            self.load_error = StudentError(
+                "load", f"{self.file} ended the worker process while it was being imported "
+                        f"({self._status_text(d.status)}){self._output_note()}",
+                "Don't call exit(), sys.exit() or os._exit() in your file; code at the top level runs on import.")
+            raise self.load_error from None
+        if "load_error" in reply:
+            self.load_error = self._load_error(reply["load_error"])
+            raise self.load_error
+        self.names = reply.get("names", {})
+        return self.worker
+
+    def _status_text(self, status) -> str:
+        if not status:
+            return "it vanished"
+        if "signal" in status:
+            try:
+                sig = signal.Signals(status["signal"])
+            except ValueError:
+                return f"killed by signal {status['signal']}"
+            text = SIGNALS.get(sig, (f"killed by {sig.name}", None))[0]
+            return text
+        return f"exit status {status.get('exit')}"
+
+    def _output_note(self) -> str:
+        out = self.worker.output(600).strip() if self.worker else ""
+        return f"\nIt printed:\n{out}" if out else ""
+
+    def _load_error(self, e: dict) -> StudentError:
+        where = f"{e.get('file', self.file)}, line {e.get('line')}" if e.get("line") else e.get("file", self.file)
+        kind = e.get("kind")
+        if kind == "encoding":
+            return StudentError("load", f"{where}: the file is not UTF-8 text ({e.get('message')})",
+                                "Save the file as UTF-8 in your editor (most editors offer it in 'Save with encoding').")
+        if kind == "syntax":
+            code = f"\n    {e['code']}" if e.get("code") else ""
+            return StudentError("load", f"{where}: {e.get('message')}{code}",
+                                f"Python cannot read the file. Run `python {self.file}` to see the error and fix that line.")
+        msg = f"importing {self.file} raised {e.get('type')}: {e.get('message')}"
+        if e.get("line"):
+            msg += f"\n    at {where}: {e.get('code', '')}"
+        hint = "The code at the top level of your file runs when it is imported; it raised before any test could run."
+        text = str(e.get("message", ""))
+        if e.get("type") in ("ModuleNotFoundError", "ImportError") and "exercise" in text:
+            hint = ("Each exercise is graded on its own: don't import your other exercise files; "
+                    "use torch's built-ins (torch.nn.Linear, ...) where you need another part.")
+        elif e.get("type") in ("ModuleNotFoundError", "ImportError"):
+            hint = "Only torch and the Python standard library are available to your code."
+        elif e.get("type") == "SystemExit":
+            msg = f"{self.file} called exit() while being imported"
+            hint = "Don't call exit(), sys.exit() or quit() in your file."
+        return StudentError("load", msg, hint)
+
+    # -- requests ----------------------------------------------------------------
+    def _request(self, op: str, what: str, timeout: float | None = None, **fields) -> dict:
+        worker = self._ensure()
+        self.calls += 1
+        digest = hashlib.sha256(f"{self.seed}|{self.test_id}|{self.calls}".encode()).digest()
+        fields.setdefault("seed", int.from_bytes(digest[:6], "big"))
+        timeout = timeout or self.limits.call_timeout
+        try:
+            reply = worker.request(op, timeout, **fields)
+        except TimedOut as t:
+            self.timeouts += 1
+            raise StudentError("timeout", f"{what} did not finish within {t.seconds:.0f} s",
+                               "Look for an endless loop, or a Python loop over tensor elements "
+                               "that should be a single tensor operation.") from None
+        except Died as d:
+            raise StudentError("crash", f"{what}: your code ended the worker process "
+                                        f"({self._status_text(d.status)}){self._output_note()}",
+                               SIGNALS.get(d.status.get("signal"), (None, None))[1] if d.status and "signal" in d.status
+                               else "Don't call exit(), sys.exit() or os._exit() in your code.") from None
+        if "error" in reply:
+            raise self._exception(reply["error"], what)
+        if "fatal" in reply:
+            raise StudentError("protocol", f"the worker refused the request: {reply['fatal']}")
+        return reply
+
+    def _exception(self, e: dict, what: str) -> StudentError:
+        etype, emsg = e.get("type", "Exception"), e.get("message", "")
+        where = f"\n    at {e['file']}, line {e['line']}: {e.get('code', '')}" if e.get("line") else ""
+        if etype == "NotImplementedError":
+            return StudentError("not_implemented", f"{what}: not implemented yet (it raises NotImplementedError){where}",
+                                f"Replace the `raise NotImplementedError` in {self.file} with your implementation.")
+        hint = None
+        if etype == "MemoryError" or "can't allocate memory" in emsg or "out of memory" in emsg:
+            hint = (f"Your code ran out of memory (the limit is {self.limits.memory_bytes >> 20} MiB). "
+                    "Look for a tensor much larger than the inputs, e.g. an accidental outer product.")
+        elif etype == "TypeError" and ("argument" in emsg or "positional" in emsg):
+            hint = "Check the signature the exercise asks for." + _fmt_signature_hint(e)
+        elif etype == "SystemExit":
+            return StudentError("exception", f"{what}: your code called exit(){where}",
+                                "Don't call exit(), sys.exit() or quit() in your functions: return a value.")
+        return StudentError("exception", f"{what} raised {etype}: {emsg}{where}", hint)
+
+    def _check_name(self, ref) -> None:
+        self._ensure()
+        if isinstance(ref, Ref) and ref.parts and ref.parts[0] == "student" and len(ref.parts) > 1:
+            name = ref.parts[1]
+            if name not in self.names:
+                defined = ", ".join(sorted(self.names)) or "nothing"
+                raise StudentError("exception", f"{self.file} defines no `{name}` (it defines: {defined})",
+                                   f"The exercise asks for a name exactly `{name}`; check its spelling and "
+                                   "that it is defined at the top level of the file.")
+
+    # -- the API the hidden tests use -------------------------------------------------
+    def ref(self, *names: str) -> Ref:
+        """A name in the student's module, e.g. ``student.ref('softmax')``."""
+        return Ref("student", *names)
+
+    @staticmethod
+    def torch(dotted: str) -> Ref:
+        """A torch built-in the worker looks up, e.g. ``Student.torch('nn.Linear')``."""
+        return Ref("torch", *dotted.split("."))
+
+    def call(self, fn, *args, _what: str | None = None, _timeout: float | None = None,
+             _grad: str = "enable", _return_args: bool = False, **kwargs):
+        """Call ``fn`` (a Ref or Handle) in the worker; returns plain data or Handles.
+        With ``_return_args`` returns ``(value, args_after_the_call)``."""
+        self._check_name(fn)
+        what = _what or _describe_call(fn)
+        reply = self._request("call", what, _timeout, fn=fn, args=list(args), kwargs=kwargs,
+                              grad=_grad, return_args=_return_args)
+        if _return_args:
+            return reply.get("value"), reply.get("args")
+        return reply.get("value")
+
+    def getattr(self, obj, name: str, _what: str | None = None):
+        self._check_name(obj)
+        return self._request("getattr", _what or f"reading .{name}", obj=obj, name=name).get("value")
+
+    def setattr(self, obj, name: str, value) -> None:
+        self._request("setattr", f"setting .{name}", obj=obj, name=name, value=value)
+
+    def inspect(self, obj, _what: str | None = None) -> dict:
+        """Type, signature and (for modules) parameters, buffers and children."""
+        self._check_name(obj)
+        return self._request("inspect", _what or "inspecting an object", obj=obj).get("value")
+
+    def vjp(self, fn, args, grad_output=None, wrt=(0,), params=None, _what: str | None = None,
+            _timeout: float | None = None, **kwargs):
+        """Run ``fn(*args)`` with autograd and return ``(output, input_grads, param_grads)``."""
+        self._check_name(fn)
+        reply = self._request("vjp", _what or f"backward through {_describe_call(fn)}", _timeout,
+                              fn=fn, args=list(args), kwargs=kwargs, grad_output=grad_output,
+                              wrt=list(wrt), params=params)
+        return reply.get("value"), reply.get("grads"), dict(reply.get("param_grads") or [])
+
+
+def _describe_call(fn) -> str:
+    if isinstance(fn, Ref):
+        parts = [str(p) for p in fn.parts if not isinstance(p, int)]
+        if parts and parts[0] in ("student", "handle"):
+            parts = parts[1:]
+        return ".".join(parts) + "(...)" if parts else "the call"
+    if isinstance(fn, Handle):
+        return f"calling the {fn.type.rsplit('.', 1)[-1]} object"
+    return "the call"
+
+
+__all__ = ["Limits", "Zygote", "Worker", "Student", "StudentError", "Handle", "Ref"]

@@ -1,0 +1,400 @@
+"""The student side of the trust boundary.
+
+``python -m grader.worker FD`` starts a *zygote*: it imports torch once and
+then waits on the control socket FD.  For every ``spawn`` request it forks a
+fresh worker that closes every inherited descriptor, starts its own session,
+sets its resource limits, sends its output to a capped file and then serves
+requests on its own socket: load one student file, call a function, read an
+attribute, compute a vector-Jacobian product.  Each reply is plain data
+(see ``grader.wire``); nothing here decides a grade, and this process never
+imports the reference or the hidden suites.
+
+When a worker ends, the zygote writes its exit status to the status socket
+that the grader holds for it, so a crash is reported as what it was.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+import traceback
+import types
+
+from grader import wire
+
+_status_socks: dict = {}
+
+
+# ---------------------------------------------------------------------------
+# zygote
+
+def _on_sigchld(signum, frame):
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if os.WIFSIGNALED(status):
+            msg = {"signal": os.WTERMSIG(status)}
+        else:
+            msg = {"exit": os.WEXITSTATUS(status)}
+        s = _status_socks.pop(pid, None)
+        if s is not None:
+            try:
+                s.sendall(json.dumps(msg).encode())
+            except OSError:
+                pass
+            s.close()
+
+
+def _set_pdeathsig():
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def zygote(ctrl_fd: int) -> None:
+    _set_pdeathsig()
+    ctrl = socket.socket(fileno=ctrl_fd)
+    import torch  # noqa: F401  (the point of the zygote: import it once)
+
+    signal.signal(signal.SIGCHLD, _on_sigchld)
+    ctrl.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode())
+    while True:
+        try:
+            data, _fds, _flags, _addr = socket.recv_fds(ctrl, 65536, 0)
+        except InterruptedError:
+            continue
+        if not data:
+            return
+        req = json.loads(data)
+        a, b = socket.socketpair()
+        sa, sb = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                for s in (ctrl, a, sa, sb, *_status_socks.values()):
+                    s.detach()
+                _status_socks.clear()
+                keep = b.detach()
+                _close_fds_except(keep)
+                _child(socket.socket(fileno=keep), req)
+            finally:
+                os._exit(0)
+        _status_socks[pid] = sb
+        b.close()
+        socket.send_fds(ctrl, [json.dumps({"pid": pid}).encode()], [a.fileno(), sa.fileno()])
+        a.close()
+        sa.close()
+
+
+def _close_fds_except(keep: int) -> None:
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 65536)
+
+
+# ---------------------------------------------------------------------------
+# one worker
+
+def _limit(kind, value):
+    try:
+        soft, hard = resource.getrlimit(kind)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(kind, (value, value))
+    except (ValueError, OSError):
+        pass
+
+
+def _vm_size() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _apply_limits(lim: dict) -> None:
+    os.setsid()
+    _set_pdeathsig()
+    workdir = lim["workdir"]
+    os.chdir(workdir)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    out = os.open(os.path.join(workdir, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(null)
+    os.close(out)
+    _limit(resource.RLIMIT_CORE, 0)
+    _limit(resource.RLIMIT_CPU, int(lim.get("cpu_seconds", 300)))
+    _limit(resource.RLIMIT_FSIZE, int(lim.get("output_bytes", 4 << 20)))
+    _limit(resource.RLIMIT_NOFILE, int(lim.get("open_files", 256)))
+    if lim.get("memory_bytes") and not lim.get("cuda"):
+        _limit(resource.RLIMIT_AS, _vm_size() + int(lim["memory_bytes"]))
+
+
+class _Blocker:
+    """Keeps the grader's own packages out of reach of student imports."""
+
+    blocked = ("reference", "solutions", "grader.suites", "grader.plugin", "grader.run")
+
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in self.blocked):
+            raise ImportError(f"{name} is not available to submissions")
+        return None
+
+
+class _Server:
+    def __init__(self, sock):
+        self.sock = sock
+        self.objects: dict = {}
+        self.ids: dict = {}
+        self.module = None
+        self.path = None
+
+    # -- handles --------------------------------------------------------
+    def keep(self, obj) -> wire.Handle:
+        key = id(obj)
+        if key not in self.ids:
+            hid = len(self.objects) + 1
+            self.objects[hid] = obj
+            self.ids[key] = hid
+        t = type(obj)
+        return wire.Handle(self.ids[key], f"{t.__module__}.{t.__qualname__}")
+
+    def resolve(self, v):
+        import torch
+
+        if "$handle" in v:
+            return self.objects[v["$handle"]]
+        parts = list(v["$ref"])
+        root = parts.pop(0)
+        if root == "student":
+            obj = self.module
+        elif root == "torch":
+            obj = torch
+        elif root == "handle":
+            obj = self.objects[parts.pop(0)]
+        else:
+            raise ValueError(f"unknown root {root!r}")
+        for name in parts:
+            obj = getattr(obj, name)
+        return obj
+
+    def place(self, t, meta: dict):
+        dev = meta.get("device", "cpu")
+        if dev != "cpu":
+            t = t.to(dev)
+        if meta.get("requires_grad"):
+            t = t.requires_grad_()
+        return t
+
+    def decode(self, v, blob):
+        return wire.unpack(v, blob, self.resolve, self.place)
+
+    # -- errors ---------------------------------------------------------
+    def describe(self, e: BaseException, fn=None) -> dict:
+        try:
+            message = str(e)[:2000]
+        except BaseException:
+            message = "(the exception's message could not be shown)"
+        d = {"type": type(e).__name__, "message": message}
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == self.path]
+        if frames:
+            d["file"] = os.path.basename(self.path)
+            d["line"] = frames[-1].lineno
+            d["code"] = (frames[-1].line or "").strip()[:300]
+            d["frames"] = [[f.name, f.lineno, (f.line or "").strip()[:200]] for f in frames[-5:]]
+        if isinstance(e, TypeError) and fn is not None:
+            try:
+                import inspect
+
+                d["signature"] = getattr(fn, "__name__", "") + str(inspect.signature(fn))
+            except (TypeError, ValueError):
+                pass
+        return d
+
+    # -- operations -----------------------------------------------------
+    def op_load(self, req, blob):
+        path = req["path"]
+        self.path = path
+        base = os.path.basename(path)
+        with open(path, "rb") as f:
+            src = f.read()
+        try:
+            text = src.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = src[: e.start].count(b"\n") + 1
+            return {"load_error": {"kind": "encoding", "file": base, "line": line,
+                                   "message": f"byte 0x{src[e.start]:02x} is not valid UTF-8"}}
+        try:
+            code = compile(text, path, "exec")
+        except SyntaxError as e:
+            return {"load_error": {"kind": "syntax", "file": base, "line": e.lineno,
+                                   "offset": e.offset, "code": (e.text or "").strip()[:300],
+                                   "message": f"{type(e).__name__}: {e.msg}"}}
+        mod = types.ModuleType(req["module"])
+        mod.__file__ = path
+        sys.modules[req["module"]] = mod
+        try:
+            exec(code, mod.__dict__)
+        except BaseException as e:
+            d = self.describe(e)
+            d["kind"] = "import"
+            d.setdefault("file", base)
+            return {"load_error": d}
+        self.module = mod
+        names = {}
+        for k, v in list(vars(mod).items()):
+            if not k.startswith("_"):
+                names[k] = type(v).__name__
+        return {"names": names}
+
+    def _seed(self, req):
+        import torch
+
+        if "seed" in req:
+            torch.manual_seed(int(req["seed"]))
+
+    def op_call(self, req, blob):
+        import torch
+
+        fn = self.decode(req["fn"], blob)
+        args = self.decode(req.get("args", []), blob)
+        kwargs = self.decode(req.get("kwargs", {}), blob)
+        self._seed(req)
+        mode = req.get("grad", "enable")
+        ctx = torch.no_grad() if mode == "no_grad" else torch.enable_grad()
+        try:
+            with ctx:
+                value = fn(*args, **kwargs)
+        except BaseException as e:
+            return {"error": self.describe(e, fn)}
+        out = {"value": value}
+        if req.get("return_args"):
+            out["args"] = args
+        return out
+
+    def op_getattr(self, req, blob):
+        obj = self.decode(req["obj"], blob)
+        try:
+            return {"value": getattr(obj, req["name"])}
+        except BaseException as e:
+            return {"error": self.describe(e)}
+
+    def op_setattr(self, req, blob):
+        obj = self.decode(req["obj"], blob)
+        value = self.decode(req["value"], blob)
+        try:
+            setattr(obj, req["name"], value)
+        except BaseException as e:
+            return {"error": self.describe(e)}
+        return {"value": None}
+
+    def op_inspect(self, req, blob):
+        import inspect
+
+        import torch
+
+        obj = self.decode(req["obj"], blob)
+        t = type(obj)
+        info = {"type": f"{t.__module__}.{t.__qualname__}", "is_module": isinstance(obj, torch.nn.Module),
+                "is_class": isinstance(obj, type), "callable": callable(obj)}
+        if isinstance(obj, type):
+            info["is_function"] = issubclass(obj, torch.autograd.Function)
+            info["is_module_class"] = issubclass(obj, torch.nn.Module)
+            info["bases"] = [f"{b.__module__}.{b.__qualname__}" for b in obj.__mro__[1:]]
+        if callable(obj):
+            try:
+                info["signature"] = str(inspect.signature(obj))
+            except (TypeError, ValueError):
+                pass
+        if isinstance(obj, torch.nn.Module):
+            try:
+                info["params"] = [[n, p, self.keep(p)] for n, p in obj.named_parameters()]
+                info["buffers"] = [[n, b] for n, b in obj.named_buffers()]
+                info["children"] = [[n, f"{type(c).__module__}.{type(c).__qualname__}"]
+                                    for n, c in obj.named_children()]
+                info["training"] = bool(obj.training)
+            except BaseException as e:
+                return {"error": self.describe(e)}
+        return {"value": info}
+
+    def op_vjp(self, req, blob):
+        import torch
+
+        fn = self.decode(req["fn"], blob)
+        args = list(self.decode(req.get("args", []), blob))
+        kwargs = self.decode(req.get("kwargs", {}), blob)
+        grad_output = self.decode(req.get("grad_output"), blob)
+        wrt = req.get("wrt", [])
+        for i in wrt:
+            args[i] = args[i].detach().requires_grad_()
+        params = []
+        if req.get("params") is not None:
+            holder = self.decode(req["params"], blob)
+            params = list(holder.named_parameters())
+        self._seed(req)
+        try:
+            with torch.enable_grad():
+                value = fn(*args, **kwargs)
+                inputs = [args[i] for i in wrt] + [p for _, p in params]
+                if not isinstance(value, torch.Tensor):
+                    raise TypeError(f"expected a tensor output, got {type(value).__name__}")
+                if not value.requires_grad:
+                    grads = [None] * len(inputs)
+                else:
+                    # d/dx sum(out * g) is the vector-Jacobian product g^T J; a scalar
+                    # root avoids autograd's grad_outputs path (which imports sympy).
+                    go = grad_output if grad_output is not None else torch.ones_like(value)
+                    root = (value * go.to(dtype=value.dtype, device=value.device)).sum()
+                    grads = list(torch.autograd.grad(root, inputs, allow_unused=True))
+        except BaseException as e:
+            return {"error": self.describe(e, fn)}
+        n = len(wrt)
+        return {"value": value, "grads": grads[:n],
+                "param_grads": [[name, g] for (name, _), g in zip(params, grads[n:])]}
+
+    def serve(self):
+        while True:
+            try:
+                req, blob = wire.recv(self.sock)
+            except EOFError:
+                return
+            handler = getattr(self, "op_" + str(req.get("op")), None)
+            try:
+                reply = handler(req, blob) if handler else {"fatal": f"unknown op {req.get('op')!r}"}
+            except BaseException as e:  # the worker's own failure, or a bad reference
+                reply = {"error": self.describe(e)}
+            try:
+                body, blobs = wire.pack(reply, self.keep)
+            except BaseException as e:
+                body, blobs = wire.pack({"error": self.describe(e)})
+            wire.send(self.sock, body, blobs)
+
+
+def _child(sock, req) -> None:
+    _apply_limits(req["limits"])
+    import torch
+
+    torch.set_num_threads(1)
+    sys.meta_path.insert(0, _Blocker())
+    root = os.path.dirname(os.path.dirname(os.path.abspath(wire.__file__)))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != root]
+    sys.path.insert(0, req["limits"]["workdir"])
+    wire.send(sock, {"hello": os.getpid()}, [])
+    _Server(sock).serve()
+
+
+if __name__ == "__main__":
+    zygote(int(sys.argv[1]))

@@ -32,7 +32,7 @@ class Linear(nn.Module):
       * Don't hard-code the batch size; the result follows the parameters'
         dtype and device, so create nothing new inside forward.
 
-    Forbidden: nn.Linear, torch.nn.functional.linear, nn.Bilinear, LazyLinear.
+    Forbidden: nn.Linear (and nn.LazyLinear), torch.nn.functional.linear.
     Allowed: torch.randn, torch.zeros, nn.Parameter, @ / torch.matmul, math.
     """
 

@@ -26,8 +26,8 @@ class ReLU(nn.Module):
         or ``.item()``.
 
     Forbidden: relu in any spelling -- torch.relu, torch.relu_,
-    torch.nn.functional.relu, nn.ReLU, Tensor.relu -- and close relatives such
-    as F.threshold, nn.Threshold, F.hardtanh.
+    torch.nn.functional.relu, nn.ReLU, Tensor.relu.  The point is to write it
+    yourself, so don't route around that with F.threshold or F.hardtanh either.
     Allowed: Tensor.clamp(min=0), torch.maximum, torch.where, comparisons.
     """
 

@@ -25,7 +25,7 @@ class SGD:
 
     Neither method returns anything.
 
-    Forbidden: torch.optim (SGD or any other optimizer), torch.optim.lr_scheduler.
+    Forbidden: torch.optim (torch.optim.SGD or any other optimizer).
     Allowed: torch.no_grad, in-place tensor ops (sub_, add_, zero_, -=).
     """
 

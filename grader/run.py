@@ -82,6 +82,8 @@ def grade(exercises=EXERCISES, submission: Path = Path("exercises"), *, seed: in
     args += ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR),
              "-p", "no:cacheprovider", "-p", "pytest_timeout", "-q", "-p", "no:warnings",
              "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler"]
+    if not debug:
+        args += ["--tb=no"]
     buf = io.StringIO()
     try:
         with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):

@@ -59,6 +59,11 @@ class StudentError(Exception):
         self.hint = hint
         self.details = details
 
+    def copy(self) -> "StudentError":
+        """A fresh exception with the same content (re-raising one instance
+        would make its traceback grow with every test)."""
+        return StudentError(self.kind, self.message, self.hint, **self.details)
+
 
 SIGNALS = {
     signal.SIGXFSZ: ("printed more output than the limit allows",
@@ -284,7 +289,7 @@ class Student:
 
     def _ensure(self) -> Worker:
         if self.load_error is not None:
-            raise self.load_error
+            raise self.load_error.copy()
         self._check_budget()
         if self.worker is not None and self.worker.alive:
             return self.worker

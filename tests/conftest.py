@@ -1,0 +1,57 @@
+"""Shared fixtures for the harness's own tests."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def zygote():
+    """One warm worker for the whole test session (as batch grading uses it)."""
+    from grader.sandbox import Zygote
+
+    z = Zygote()
+    yield z
+    z.close()
+
+
+@pytest.fixture
+def grade_folder(zygote):
+    """grade_folder(path, 'exercise1', ..., limits=None) → the report dict."""
+    from grader.exercises import lookup
+    from grader.run import grade
+
+    def run(folder, *names, limits=None, seed=0):
+        exercises = [lookup(n) for n in names]
+        return grade(exercises, Path(folder), seed=seed, limits=limits, zygote=zygote)
+
+    return run
+
+
+@pytest.fixture
+def submission(tmp_path):
+    """submission({'exercise1_softmax.py': source, ...}) → a folder holding those files."""
+
+    def make(files: dict) -> Path:
+        for name, text in files.items():
+            data = text if isinstance(text, bytes) else textwrap.dedent(text).encode()
+            (tmp_path / name).write_bytes(data)
+        return tmp_path
+
+    return make
+
+
+def run_cli(*args, cwd=None, timeout=120):
+    """Run `grade` as a user would; returns CompletedProcess with text output."""
+    return subprocess.run([sys.executable, "-m", "grader.cli", *map(str, args)], cwd=cwd or ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def exercise_of(report, name):
+    return next(e for e in report["exercises"] if e["name"] == name)

@@ -1,0 +1,358 @@
+"""Hidden suite for exercise 4: the Linear layer (weight in the course's (in_dim, out_dim) layout).
+
+Linear's random initialisation in the worker is seeded but differs from any
+draw made here, so the forward pass is compared with ``X @ weight + bias``
+computed from the student's OWN parameters, read back from the worker.
+"""
+import math
+
+import pytest
+import torch
+
+from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, \
+    shape_str, tol
+from grader.sandbox import Handle
+from grader.suites.common import DEVICES, gradcheck, randn
+from grader.wire import meta
+
+LAYOUT_HINT = ("torch.nn.Linear stores its weight as (out_dim, in_dim) and computes X @ weight.T; this course "
+               "stores it as (in_dim, out_dim) so that forward is X @ weight with no transpose: "
+               "`torch.randn(in_dim, out_dim) * std`.")
+PARAMETER_HINT = ("Wrap the tensors in nn.Parameter "
+                  "(`self.weight = nn.Parameter(torch.randn(in_dim, out_dim) * std)`): a plain tensor attribute is "
+                  "not registered, so .parameters() does not find it, no optimizer trains it, and .to()/.double() "
+                  "do not convert it.")
+TORCH_LINEAR = ("torch.nn.modules.linear.Linear", "torch.nn.modules.linear.LazyLinear")
+SUPER_HINT = "Write `class Linear(nn.Module):` and call `super().__init__()` first in __init__."
+
+
+def _args(in_dim, out_dim, **kw) -> str:
+    return ", ".join([str(in_dim), str(out_dim)] + [f"{k}={v}" for k, v in kw.items()])
+
+
+def _new(student, in_dim, out_dim, **kw):
+    """Linear(in_dim, out_dim, **kw) built in the worker → (handle, its description)."""
+    what = f"Linear({_args(in_dim, out_dim, **kw)})"
+    lin = student.call(student.ref("Linear"), in_dim, out_dim, _what=what, **kw)
+    check(isinstance(lin, Handle) and "Tensor" not in lin.type,
+          f"{what} did not make a layer object", SUPER_HINT)
+    bases = student.inspect(student.ref("Linear"), _what="inspecting the class Linear").get("bases") or []
+    used = [t for t in [lin.type, *bases] if t in TORCH_LINEAR]
+    check(not used, f"{what} is (or derives from) torch's own {used[0] if used else ''}",
+          "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass nn.Module "
+          "and create the weight and bias yourself.")
+    return lin, what
+
+
+def _params(student, lin, what) -> dict:
+    """{name: tensor copy} of the registered parameters, after checking it is an nn.Module."""
+    info = student.inspect(lin, _what=f"inspecting {what}")
+    check(info.get("is_module"), f"{what} is not an nn.Module (its type is {info.get('type')})", SUPER_HINT)
+    return {name: t for name, t, _h in info.get("params", [])}
+
+
+def _not_registered(student, lin, what, params, names):
+    """Fail if one of ``names`` is missing from ``params`` because it is a plain tensor attribute."""
+    attrs = student.getattr(lin, "__dict__", _what=f"reading {what}.__dict__")
+    for n in names:
+        if n not in params and isinstance(attrs, dict) and isinstance(attrs.get(n), torch.Tensor):
+            found = ", ".join(sorted(params)) or "nothing"
+            raise Failure(f"{what}.{n} is a plain tensor, not an nn.Parameter (.parameters() finds: {found})",
+                          PARAMETER_HINT)
+
+
+def _read(student, lin, what, name):
+    return student.getattr(lin, name, _what=f"reading {what}.{name}")
+
+
+def _weight(student, lin, what, in_dim, out_dim, strict=False) -> torch.Tensor:
+    """The weight as stored; with ``strict`` its shape must be (in_dim, out_dim)."""
+    W = expect_tensor(_read(student, lin, what, "weight"), f"{what}.weight")
+    shape = tuple(W.shape)
+    if shape == (in_dim, out_dim):
+        return W
+    if shape == (out_dim, in_dim):
+        if strict:
+            raise Failure(f"{what}.weight has shape {shape_str(shape)} = (out_dim, in_dim), "
+                          f"expected (in_dim, out_dim) = {shape_str((in_dim, out_dim))}", LAYOUT_HINT)
+        return W
+    raise Failure(f"{what}.weight has shape {shape_str(shape)}, expected (in_dim, out_dim) = "
+                  f"{shape_str((in_dim, out_dim))}",
+                  "The weight maps in_dim inputs to out_dim outputs: `torch.randn(in_dim, out_dim) * std`.")
+
+
+def _as_in_out(W, in_dim, out_dim):
+    """The weight in (in_dim, out_dim) orientation (a wrong layout is judged by its own test)."""
+    return W if tuple(W.shape) == (in_dim, out_dim) else W.T
+
+
+def _set_bias(student, lin, what, rng, out_dim):
+    """Give the layer a random bias (it starts at zero, which would hide a forgotten `+ bias`)."""
+    b = randn(rng, (out_dim,))
+    student.call(lin.attr("bias", "copy_"), b, _grad="no_grad", _what=f"setting {what}.bias to random values")
+
+
+def _convert(student, lin, what, how, dtype=torch.float64):
+    """Convert the layer in the worker (``double`` or ``to``) and check that both parameters followed."""
+    if how == "double":
+        student.call(lin.attr("double"), _what=f"{what}.double()")
+        label = ".double()"
+    else:
+        student.call(lin.attr("to"), dtype, _what=f"{what}.to(torch.{dtype_str(dtype)})")
+        label = f".to(torch.{dtype_str(dtype)})"
+    for name in ("weight", "bias"):
+        t = expect_tensor(_read(student, lin, what, name), f"{what}.{name}")
+        check(t.dtype == dtype,
+              f"after {what}{label} the layer's {name} is still {dtype_str(t.dtype)}, expected {dtype_str(dtype)}",
+              f".to() and .double() convert only registered parameters. {PARAMETER_HINT}")
+    return label
+
+
+def _forward_hint(got, X, Wio, b):
+    if got is not None and isinstance(got, torch.Tensor) and tuple(got.shape) == tuple((X @ Wio).shape):
+        no_bias = X.double() @ Wio.double()
+        if torch.allclose(got.detach().double().cpu(), no_bias, rtol=1e-4, atol=1e-4):
+            return "The bias is not added: return `X @ self.weight + self.bias` (it broadcasts over the rows)."
+    return ("forward must return `X @ self.weight + self.bias` (no transpose, no activation), with X's leading "
+            "dimensions kept; don't hard-code the batch size.")
+
+
+def _expected(X, Wio, b):
+    out = X.double() @ Wio.double()
+    return out if b is None else out + b.double()
+
+
+def _scale(X, Wio, b):
+    s = (X.double().abs() @ Wio.double().abs()).max().item() if X.numel() else 1.0
+    return s + (b.double().abs().max().item() if b is not None and b.numel() else 0.0)
+
+
+# ---------------------------------------------------------------------------
+# parameters and initialisation
+
+@pytest.mark.weight(2)
+def test_parameters_registered(student):
+    """the layer is an nn.Module whose parameters are named weight and bias, both nn.Parameter"""
+    lin, what = _new(student, 7, 3)
+    params = _params(student, lin, what)
+    names = sorted(params)
+    if "weight" not in params or "bias" not in params:
+        _not_registered(student, lin, what, params, ("weight", "bias"))
+        raise Failure(f"{what} has the parameters {names or 'none at all'}, expected exactly ['bias', 'weight']",
+                      "Name the attributes exactly `self.weight` and `self.bias` and make them nn.Parameter.")
+    extra = [n for n in names if n not in ("weight", "bias")]
+    check(not extra, f"{what} has extra parameters {extra}; expected exactly ['bias', 'weight']",
+          "A linear layer has only a weight and a bias; don't register anything else as a parameter.")
+    for name in ("weight", "bias"):
+        check(meta(params[name]).requires_grad,
+              f"{what}.{name} does not require a gradient, so it cannot be trained",
+              "Leave nn.Parameter's requires_grad at its default (True); don't wrap the creation in torch.no_grad() "
+              "and don't call .requires_grad_(False).")
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("in_dim,out_dim", [(7, 3), (3, 8), (1, 5)], ids=["7x3", "3x8", "1x5"])
+def test_shapes(student, in_dim, out_dim):
+    """weight has shape (in_dim, out_dim) and bias (out_dim,), both float32"""
+    lin, what = _new(student, in_dim, out_dim)
+    W = _weight(student, lin, what, in_dim, out_dim, strict=True)
+    b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
+    check(tuple(b.shape) == (out_dim,), f"{what}.bias has shape {shape_str(b.shape)}, expected (out_dim,) = "
+          f"{shape_str((out_dim,))}", "The bias has one entry per output: `torch.zeros(out_dim)`.")
+    for name, t in (("weight", W), ("bias", b)):
+        check(t.dtype == torch.float32, f"{what}.{name} is {dtype_str(t.dtype)}, expected float32 (torch's default)",
+              "Create the parameters with torch's default dtype (no dtype= argument); the caller converts the "
+              "layer with .double() or .to() when needed.")
+
+
+@pytest.mark.weight(1)
+def test_bias_starts_at_zero(student):
+    """the bias starts at zero"""
+    lin, what = _new(student, 20, 6)
+    b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
+    assert_close(b, torch.zeros(6), what=f"{what}.bias (initial value)", rtol=0, atol=0, dtype=b.dtype,
+                 hint="The bias starts at zero: `nn.Parameter(torch.zeros(out_dim))`, not randn.")
+
+
+INITS = {"default": None, "factor1": 1.0, "factor6": 6.0}
+
+
+def _init_hint(std, in_dim, out_dim, f):
+    near = lambda v: v > 0 and abs(std / v - 1) < 0.05  # noqa: E731
+    if near(f / in_dim):
+        return ("init_factor / in_dim is the VARIANCE; the standard deviation is its square root: "
+                "`torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`.")
+    if near(math.sqrt(f / out_dim)):
+        return ("Divide by in_dim (the fan-in, the number of inputs), not out_dim: std = sqrt(init_factor / in_dim)."
+                + (" (nn.init.kaiming_normal_ on an (in_dim, out_dim) tensor makes this mistake: it assumes "
+                   "torch's (out, in) layout.)" if f == 2.0 else ""))
+    if near(math.sqrt(2.0 / out_dim)):
+        return ("This is what nn.init.kaiming_normal_ gives on an (in_dim, out_dim) tensor: it takes the fan-in "
+                "from size(1) = out_dim (torch's (out, in) layout) and ignores init_factor. Scale torch.randn "
+                "yourself: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`.")
+    if f != 2.0 and near(math.sqrt(2.0 / in_dim)):
+        return "init_factor is ignored: use the argument, not a hard-coded 2, in sqrt(init_factor / in_dim)."
+    if near(1.0):
+        return "torch.randn has std 1: multiply it by sqrt(init_factor / in_dim)."
+    return "The weight is torch.randn(in_dim, out_dim) * std with std = sqrt(init_factor / in_dim)."
+
+
+@pytest.mark.weight(1.5)
+@pytest.mark.parametrize("factor", INITS.values(), ids=INITS.keys())
+def test_init_statistics(student, factor):
+    """the initial weight of a large layer is normal with mean 0 and variance init_factor / in_dim"""
+    in_dim, out_dim = 1000, 250
+    kw = {} if factor is None else {"init_factor": factor}
+    f = 2.0 if factor is None else factor
+    lin, what = _new(student, in_dim, out_dim, **kw)
+    W = expect_tensor(_read(student, lin, what, "weight"), f"{what}.weight").detach().double().reshape(-1)
+    check(W.numel() == in_dim * out_dim, f"{what}.weight has {W.numel()} entries, expected {in_dim * out_dim}",
+          "The weight has shape (in_dim, out_dim).")
+    want = math.sqrt(f / in_dim)
+    mean, std = W.mean().item(), W.std().item()
+    label = f"{what}.weight ({W.numel()} entries)"
+    check(abs(mean) < 0.02 * want,
+          f"{label}: mean {mean:.4g}, expected about 0 (|mean| < {0.02 * want:.2g}); its std is {std:.4g}",
+          "Draw from a normal distribution centred at 0: torch.randn (not torch.rand, which is uniform on [0, 1)).")
+    check(abs(std / want - 1) < 0.05,
+          f"{label}: standard deviation {std:.4g}, expected sqrt(init_factor / in_dim) = sqrt({f:g} / {in_dim}) = "
+          f"{want:.4g} (within 5%)", _init_hint(std, in_dim, out_dim, f))
+    inside = (W.abs() < std).double().mean().item()
+    check(abs(inside - 0.6827) < 0.02,
+          f"{label}: {100 * inside:.1f}% of the entries are within one standard deviation of 0, expected about "
+          f"68.3% for a normal distribution",
+          "Use torch.randn (normal), not a uniform or other distribution, then scale it by the std.")
+
+
+@pytest.mark.weight(2)
+def test_bias_false(student, rng):
+    """with bias=False there is no bias (None, not a parameter) and forward adds no bias term"""
+    in_dim, out_dim = 6, 4
+    lin, what = _new(student, in_dim, out_dim, bias=False)
+    params = _params(student, lin, what)
+    b = _read(student, lin, what, "bias")
+    got_b = f"a tensor of shape {shape_str(b.shape)}" if isinstance(b, torch.Tensor) else repr(b)
+    check(b is None, f"{what}.bias is {got_b}, expected None",
+          "Honour the argument: `self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None`.")
+    _not_registered(student, lin, what, params, ("weight",))
+    check(sorted(params) == ["weight"], f"{what} has the parameters {sorted(params)}, expected only ['weight']",
+          "With bias=False register only the weight.")
+    W = _as_in_out(_weight(student, lin, what, in_dim, out_dim), in_dim, out_dim)
+    X = randn(rng, (5, in_dim))
+    got = student.call(lin, X, _what=f"{what}(X)")
+    rtol, atol = tol(torch.float32, _scale(X, W, None))
+    assert_close(got, _expected(X, W, None), what=f"{what}(X)", inputs=describe("X", X, "randn"),
+                 dtype=torch.float32, rtol=rtol, atol=atol,
+                 hint="Without a bias, forward is just `X @ self.weight`: skip the addition when self.bias is None.")
+
+
+# ---------------------------------------------------------------------------
+# forward
+
+SHAPES = {"2d": (5, 7), "batch64": (64, 7), "single": (1, 7), "3d": (2, 3, 7)}
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_forward(student, rng, shape, device):
+    """forward matches the layer's own weight and bias applied to X (2-D and 3-D inputs, several batch sizes)"""
+    in_dim, out_dim = 7, 3
+    lin, what = _new(student, in_dim, out_dim)
+    _set_bias(student, lin, what, rng, out_dim)
+    if device != "cpu":
+        student.call(lin.attr("to"), device, _what=f"{what}.to('{device}')")
+    W = _as_in_out(_weight(student, lin, what, in_dim, out_dim), in_dim, out_dim)
+    b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
+    X = randn(rng, shape, torch.float32, device)
+    got = student.call(lin, X, _what=f"{what}(X)")
+    rtol, atol = tol(torch.float32, _scale(X.cpu(), W, b))
+    assert_close(got, _expected(X.cpu(), W, b), what=f"{what}(X) (with a random bias)",
+                 inputs=describe("X", X, "randn"), dtype=torch.float32, device=device, rtol=rtol, atol=atol,
+                 hint=_forward_hint(got, X.cpu(), W, b))
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("how", ["double", "to"], ids=["double()", "to(float64)"])
+def test_forward_float64(student, rng, how):
+    """after converting the layer to float64, forward on float64 inputs is float64 and correct"""
+    in_dim, out_dim = 9, 4
+    lin, what = _new(student, in_dim, out_dim)
+    _set_bias(student, lin, what, rng, out_dim)
+    label = _convert(student, lin, what, how)
+    W = _as_in_out(_weight(student, lin, what, in_dim, out_dim), in_dim, out_dim)
+    b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
+    X = randn(rng, (6, in_dim), torch.float64)
+    got = student.call(lin, X, _what=f"{what}{label}(X)")
+    rtol, atol = tol(torch.float64, _scale(X, W, b))
+    assert_close(got, _expected(X, W, b), what=f"{what}{label}(X)", inputs=describe("X", X, "randn"),
+                 dtype=torch.float64, rtol=rtol, atol=atol, hint=_forward_hint(got, X, W, b))
+
+
+@pytest.mark.weight(0.5)
+def test_input_not_modified(student, rng):
+    """forward leaves its input unchanged"""
+    lin, what = _new(student, 5, 3)
+    X = randn(rng, (4, 5))
+    got, args = student.call(lin, X, _what=f"{what}(X)", _return_args=True)
+    expect_tensor(got, f"{what}(X)")
+    after = expect_tensor(args[0], f"{what}(X)")
+    check(after.shape == X.shape and torch.equal(after, X),
+          f"{what}(X) changed its input X in place\n  input: {describe('X', X, 'randn')}",
+          "Don't modify X in forward (no `X @= ...`, `X.add_(...)`, `X[...] = ...`): return a new tensor, "
+          "`X @ self.weight + self.bias`.")
+
+
+# ---------------------------------------------------------------------------
+# gradients
+
+@pytest.mark.weight(1.5)
+def test_gradcheck_input(student, rng):
+    """torch.autograd.gradcheck of the output with respect to X, with the layer in float64"""
+    lin, what = _new(student, 4, 3)
+    _set_bias(student, lin, what, rng, 3)
+    _convert(student, lin, what, "double")
+    gradcheck(student, lin, [randn(rng, (3, 4), torch.float64)], f"{what}.double()(X)", names=["X"])
+
+
+@pytest.mark.weight(2)
+def test_parameter_gradients(student, rng):
+    """backward gives weight, bias and X the right gradients (3-D input, float64)"""
+    in_dim, out_dim = 5, 3
+    lin, what = _new(student, in_dim, out_dim)
+    _set_bias(student, lin, what, rng, out_dim)
+    _convert(student, lin, what, "double")
+    W = _weight(student, lin, what, in_dim, out_dim).double().requires_grad_()
+    b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias").double().requires_grad_()
+    X = randn(rng, (2, 4, in_dim), torch.float64)
+    G = randn(rng, (2, 4, out_dim), torch.float64)
+    inputs = describe("X", X, "randn") + "; " + describe("grad_output", G, "randn")
+    Wio, bd = _as_in_out(W, in_dim, out_dim).detach(), b.detach()
+    got = student.call(lin, X, _what=f"{what}(X)")
+    rtol, atol = tol(torch.float64, _scale(X, Wio, bd))
+    assert_close(got, _expected(X, Wio, bd), what=f"{what}(X)", inputs=describe("X", X, "randn"),
+                 dtype=torch.float64, rtol=rtol, atol=atol, hint=_forward_hint(got, X, Wio, bd))
+    out, grads, pgrads = student.vjp(lin, [X], grad_output=G, params=lin, _what=f"backward through {what}(X)")
+    out = expect_tensor(out, f"{what}(X)")
+    check(meta(out).requires_grad, f"the output of {what}(X) does not require a gradient (no graph was built)",
+          "Compute the output with torch operations on self.weight and self.bias; no .detach(), .data, "
+          ".item() or torch.no_grad() in forward.")
+    (_expected(X, _as_in_out(W, in_dim, out_dim), b) * G).sum().backward()
+    for name, ref in (("weight", W), ("bias", b)):
+        check(name in pgrads, f"{what}.{name} is not among the layer's parameters, so backward cannot reach it",
+              PARAMETER_HINT)
+        g = pgrads[name]
+        check(g is not None, f"backward through {what}(X) gave no gradient for {what}.{name}",
+              f"The output must depend on self.{name} through torch operations: use the parameter itself in "
+              "forward (not .data, .detach() or a copy made in __init__).")
+        rtol, atol = tol(torch.float64, 10.0)
+        assert_close(g, ref.grad, what=f"the gradient of {what}.{name}", inputs=inputs, rtol=rtol, atol=atol,
+                     hint="forward must be `X @ self.weight + self.bias` so that autograd computes these gradients; "
+                          "the bias gradient sums over every leading dimension of X.")
+    check(bool(grads) and grads[0] is not None, f"backward through {what}(X) gave no gradient for X",
+          "Build the output from X with torch operations (no .detach() or .numpy()).")
+    rtol, atol = tol(torch.float64, 10.0)
+    assert_close(grads[0], G @ _as_in_out(W, in_dim, out_dim).detach().T, what=f"the gradient of {what}(X) for X",
+                 inputs=inputs, rtol=rtol, atol=atol,
+                 hint="forward must be `X @ self.weight + self.bias`; then the gradient for X is "
+                      "grad_output @ weight.T.")

@@ -1,0 +1,180 @@
+"""Hidden suite for exercise 5: the ReLU layer, elementwise max(x, 0).
+
+Every test runs the student's forward first, so a ReLU that does not work
+earns nothing for merely having no parameters.
+"""
+import pytest
+import torch
+
+from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, shape_str
+from grader.sandbox import Handle
+from grader.suites.common import DEVICES, DTYPES, gradcheck, randn
+from grader.wire import meta
+
+WHAT = "ReLU()(x)"
+DTYPE_HINT = ("The output must keep X's dtype. Don't create a fresh zeros tensor with a fixed dtype or device: "
+              "`torch.zeros(X.shape)` is float32 on the CPU whatever X is, and torch.maximum then promotes the "
+              "result; don't call .float()/.double() either. Compare with a Python 0 (`X.clamp(min=0)`, "
+              "`torch.where(X > 0, X, 0)`) or use `torch.zeros_like(X)`.")
+INPLACE_HINT = ("Don't modify X in place (`X[X < 0] = 0`, `X.clamp_(min=0)`, `X *= mask`): the caller and autograd "
+                "still need the original values. Return a new tensor: `X.clamp(min=0)`.")
+TORCH_RELU = "torch.nn.modules.activation.ReLU"
+MODULE_HINT = "Write `class ReLU(nn.Module):`; if you write an __init__, call `super().__init__()` first in it."
+
+
+def _new(student):
+    relu = student.call(student.ref("ReLU"), _what="ReLU()")
+    check(isinstance(relu, Handle) and "Tensor" not in relu.type, "ReLU() did not make a layer object", MODULE_HINT)
+    bases = student.inspect(student.ref("ReLU"), _what="inspecting the class ReLU").get("bases") or []
+    used = [t for t in [relu.type, *bases] if t == TORCH_RELU]
+    check(not used, f"ReLU() is (or derives from) torch's own {TORCH_RELU}",
+          "The exercise forbids torch's nn.ReLU, also as a base class: subclass nn.Module and write forward "
+          "yourself, e.g. with `X.clamp(min=0)`.")
+    return relu
+
+
+def _hint(x, got) -> str:
+    """Name the likely misconception from what came back."""
+    if isinstance(got, torch.Tensor) and got.shape == x.shape:
+        g, xd = got.detach().double().cpu(), x.detach().double().cpu()
+        if torch.equal(g, (xd > 0).double()):
+            return ("ReLU is not a step function: positive entries keep their value (ReLU(3) = 3, not 1). "
+                    "Use `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`.")
+        if torch.equal(g, xd):
+            return "The output equals the input: the negative entries must become 0."
+        if torch.equal(g, xd.abs()):
+            return "That is abs(x): negative entries become 0, they don't change sign."
+        if torch.equal(g, xd.clamp(max=0)):
+            return "That is min(x, 0): ReLU keeps the positive entries and zeroes the negative ones."
+        if bool((torch.isnan(g) & torch.isinf(xd)).any()):
+            return ("The output is nan where x is infinite: `X * (X > 0)` computes -inf·0 = nan. "
+                    "Select instead of multiplying: `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`.")
+    return "ReLU(x) = max(x, 0) elementwise: negative entries become 0, the others are passed through unchanged."
+
+
+def _check(student, relu, x, how, device=None):
+    """Run the student's forward on x and compare it exactly with max(x, 0)."""
+    got = student.call(relu, x, _what=WHAT)
+    inputs = describe("x", x, how)
+    if isinstance(got, torch.Tensor) and got.shape == x.shape and got.dtype != x.dtype:
+        # a step function returns (x > 0).float() or a bool tensor: say so before the dtype
+        hint = _hint(x.cpu(), got)
+        if "step function" in hint:
+            raise Failure(f"{WHAT} returned the step function x > 0 (as {dtype_str(got.dtype)})\n  input: {inputs}",
+                          hint)
+    if isinstance(got, torch.Tensor) and got.shape == x.shape and got.dtype != x.dtype:
+        raise Failure(f"{WHAT} returned {dtype_str(got.dtype)}, expected {dtype_str(x.dtype)} (the input's dtype)"
+                      f"\n  input: {inputs}", DTYPE_HINT)
+    expected = x.cpu().clamp(min=0)
+    return assert_close(got, expected, what=WHAT, inputs=inputs, dtype=x.dtype, device=device, rtol=0, atol=0,
+                        hint=_hint(x.cpu(), got))
+
+
+def _not_in_place(student, relu, x, how):
+    """Run forward once and fail (with the in-place hint) if it changed x."""
+    got, args = student.call(relu, x, _what=WHAT, _return_args=True)
+    expect_tensor(got, WHAT, describe("x", x, how))
+    after = expect_tensor(args[0], WHAT)
+    if after.shape != x.shape or not torch.equal(after, x):
+        raise Failure(f"{WHAT} changed its input x in place\n  input: {describe('x', x, how)}", INPLACE_HINT)
+    return got
+
+
+SHAPES = {"1d": (11,), "2d": (13, 10), "batch64": (64, 10), "3d": (3, 4, 6)}
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_matches_max(student, rng, shape, dtype, device):
+    """ReLU()(x) equals max(x, 0) on random inputs of several shapes"""
+    _check(student, _new(student), randn(rng, shape, dtype, device, scale=3.0), "normal values × 3", device)
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["float16", "bfloat16"])
+def test_half_precision(student, rng, dtype):
+    """the output keeps a half-precision input's dtype"""
+    _check(student, _new(student), randn(rng, (5, 6), dtype, scale=3.0), "normal values × 3")
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_special_values(student, dtype):
+    """exact zeros, -0.0, tiny and huge values and infinities"""
+    x = torch.tensor([[0.0, -0.0, 1e-30, -1e-30, 5.0], [-5.0, 1e30, -1e30, float("inf"), float("-inf")]], dtype=dtype)
+    _check(student, _new(student), x, "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]")
+
+
+@pytest.mark.weight(1)
+def test_input_not_modified(student, rng):
+    """forward leaves its input unchanged"""
+    relu = _new(student)
+    x = randn(rng, (6, 7), scale=3.0)
+    got = _not_in_place(student, relu, x, "normal values × 3")
+    assert_close(got, x.clamp(min=0), what=WHAT, inputs=describe("x", x, "normal values × 3"), rtol=0, atol=0,
+                 hint=_hint(x, got))
+
+
+@pytest.mark.weight(1.5)
+def test_no_parameters(student, rng):
+    """ReLU is an nn.Module with a working forward and no parameters or buffers"""
+    relu = _new(student)
+    _check(student, relu, randn(rng, (4, 5), scale=3.0), "normal values × 3")
+    info = student.inspect(relu, _what="inspecting ReLU()")
+    check(info.get("is_module"), f"ReLU() is not an nn.Module (its type is {info.get('type')})", MODULE_HINT)
+    params = [name for name, _t, _h in info.get("params", [])]
+    check(not params, f"ReLU() has parameters {params}; expected none",
+          "ReLU has nothing to learn: don't create nn.Parameter objects (compare with a Python 0 or use "
+          "torch.zeros_like(X) inside forward).")
+    buffers = [name for name, _t in info.get("buffers", [])]
+    check(not buffers, f"ReLU() has buffers {buffers}; expected none",
+          "ReLU needs no stored tensors: compare with a Python 0 instead of registering a zero buffer.")
+
+
+@pytest.mark.weight(2)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gradient(student, rng, dtype):
+    """backward passes grad_output through where x is positive and blocks it elsewhere"""
+    relu = _new(student)
+    x = randn(rng, (5, 8), dtype, scale=3.0)
+    x = torch.where(x.abs() < 1e-3, torch.full_like(x, 0.5), x)  # the gradient at exactly 0 is a convention
+    g = randn(rng, (5, 8), dtype)
+    _not_in_place(student, relu, x, "normal values × 3, none near 0")
+    out, grads, _ = student.vjp(relu, [x], grad_output=g, _what=f"backward through {WHAT}")
+    inputs = describe("x", x, "normal values × 3, none near 0") + "; " + describe("grad_output", g, "randn")
+    out = expect_tensor(out, WHAT, inputs)
+    why = "has no grad_fn" if not meta(out).requires_grad else "does not depend on x"
+    check(bool(grads) and grads[0] is not None and meta(out).requires_grad,
+          f"backward through {WHAT} gave no gradient for x (the output {why})\n  input: {inputs}",
+          "Build the output from X with differentiable torch operations (clamp, torch.where, torch.maximum); "
+          "no .detach(), .numpy(), .item(), and no comparison result like (X > 0) as the output.")
+    grad = expect_tensor(grads[0], f"the gradient of {WHAT}")
+    assert_close(grad, (x > 0).to(dtype) * g, what=f"the gradient of {WHAT} for x", inputs=inputs, rtol=0, atol=0,
+                 hint="The derivative of max(x, 0) is 1 where x > 0 and 0 where x < 0, so the gradient is "
+                      "grad_output where x > 0 and 0 elsewhere; check the forward with the other tests.")
+
+
+@pytest.mark.weight(1)
+def test_gradcheck(student, rng):
+    """torch.autograd.gradcheck through ReLU in float64, away from the kink at 0"""
+    relu = _new(student)
+    x = randn(rng, (3, 5), torch.float64)
+    x = torch.where(x.abs() < 0.1, torch.full_like(x, 0.3), x)
+    _not_in_place(student, relu, x, "randn, none near 0")
+    gradcheck(student, relu, [x], WHAT, names=["x"])
+
+
+@pytest.mark.weight(0.5)
+def test_single_row_and_empty(student, rng):
+    """a batch of one row, then an empty batch (the output has the input's shape)"""
+    relu = _new(student)
+    _check(student, relu, randn(rng, (1, 6), scale=3.0), "normal values × 3")
+    x = torch.zeros((0, 4))
+    got = student.call(relu, x, _what=WHAT)
+    got = expect_tensor(got, WHAT, describe("x", x, "empty batch"))
+    check(tuple(got.shape) == (0, 4) and got.dtype == x.dtype,
+          f"{WHAT} returned shape {shape_str(got.shape)}, {dtype_str(got.dtype)}, expected (0, 4), float32\n"
+          f"  input: {describe('x', x, 'empty batch')}",
+          "Use elementwise operations on X (clamp, torch.where, torch.maximum) and return a tensor of X's shape.")

@@ -1,0 +1,335 @@
+"""Hidden suite for exercise 6: the Sequential container.
+
+Graded on its own: the layers are torch's (nn.Linear, nn.ReLU, nn.Tanh, ...),
+built in the worker and handed to the student's Sequential as handles; the
+expected output is computed here from those layers' own parameters, read back
+from the worker.  Any registration naming is accepted ("0.weight",
+"layers.0.weight", ...): parameters are matched to the layers by identity.
+"""
+import re
+
+import pytest
+import torch
+
+from grader.checks import Failure, assert_close, check, describe, dtype_str, tol
+from grader.sandbox import Handle, Student
+from grader.suites.common import DEVICES, randn
+
+REGISTER_HINT = ("Register the layers as submodules: `self.layers = nn.ModuleList(layers)` (or "
+                 "`self.add_module(str(i), layer)` for each). A plain Python list or tuple hides them from "
+                 "nn.Module, so .parameters() misses their weights (nothing gets trained) and .to(), .double(), "
+                 ".train() and .eval() skip them.")
+STAR_HINT = ("Write `def __init__(self, *layers):` so that the layers are passed as separate arguments, "
+             "`Sequential(l1, l2, l3)`, like torch's nn.Sequential; not as one list.")
+COPY_HINT = ("Store the layers you were given, not copies (no copy.deepcopy): the caller's layers are the ones "
+             "that must be trained, converted with .to() and switched with .eval().")
+TORCH_SEQUENTIAL = "torch.nn.modules.container.Sequential"
+MODULE_HINT = "Write `class Sequential(nn.Module):` and call `super().__init__()` first in __init__."
+FORWARD_HINT = ("forward must feed X through the layers in the order they were given, each layer getting the "
+                "previous layer's output, and return the last output: `for layer in self.layers: X = layer(X)`.")
+
+
+# ---------------------------------------------------------------------------
+# torch layers in the worker, and their mirror here
+
+def _label(spec) -> str:
+    name, *args = spec
+    return f"nn.{name}({', '.join(str(a) for a in args)})"
+
+
+class Layer:
+    """A torch layer built in the worker, and how to compute it here (float64)."""
+
+    def __init__(self, student, spec):
+        self.spec = spec
+        self.label = _label(spec)
+        self.handle = student.call(Student.torch(f"nn.{spec[0]}"), *spec[1:], _what=self.label)
+        self.params = {}  # name -> [tensor, handle id]
+        self.refresh(student)
+
+    def refresh(self, student):
+        """Read the layer's parameters back from the worker (after a conversion, say)."""
+        info = student.inspect(self.handle, _what=f"inspecting {self.label}")
+        self.params = {name: [t, h.id] for name, t, h in info.get("params", [])}
+
+    def __call__(self, x):
+        kind = self.spec[0]
+        if kind == "Linear":
+            out = x @ self.params["weight"][0].double().T
+            return out + self.params["bias"][0].double() if "bias" in self.params else out
+        if kind == "ReLU":
+            return x.clamp(min=0)
+        if kind == "Tanh":
+            return torch.tanh(x)
+        if kind == "Dropout":
+            return x  # only ever evaluated in eval mode here
+        raise ValueError(kind)
+
+
+def _compose(layers, x):
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+def _check_class(student) -> list:
+    """Check the signature (*layers) before building; return the class's bases."""
+    info = student.inspect(student.ref("Sequential"), _what="inspecting the class Sequential")
+    sig = info.get("signature")
+    if sig is not None and not re.search(r"(^\(|,\s*)\*[A-Za-z_]", sig):
+        raise Failure(f"Sequential{sig} does not take the layers as separate arguments (*layers)", STAR_HINT)
+    return info.get("bases") or []
+
+
+def _check_own(seq, what, bases):
+    used = [t for t in [seq.type, *bases] if t == TORCH_SEQUENTIAL]
+    check(not used, f"{what} is (or derives from) torch's own {TORCH_SEQUENTIAL}",
+          "The exercise forbids torch's nn.Sequential, also as a base class: subclass nn.Module, register the "
+          "layers with nn.ModuleList and write the loop in forward yourself.")
+
+
+def _build(student, specs=None, layers=None):
+    """Sequential(*layers) in the worker → (handle, description, [Layer, ...])."""
+    bases = _check_class(student)
+    layers = layers if layers is not None else [Layer(student, s) for s in specs]
+    what = f"Sequential({', '.join(layer.label for layer in layers)})"
+    seq = student.call(student.ref("Sequential"), *[layer.handle for layer in layers], _what=what)
+    check(isinstance(seq, Handle) and "Tensor" not in seq.type, f"{what} did not make a container object",
+          MODULE_HINT)
+    _check_own(seq, what, bases)
+    return seq, what, layers
+
+
+def _diagnose(got, layers, X) -> str:
+    """A hint naming the likely mistake, from which wrong composition ``got`` matches."""
+    if not isinstance(got, torch.Tensor):
+        return FORWARD_HINT
+    x = X.double()
+    expected = _compose(layers, x)
+    candidates = [
+        (lambda: _compose(list(reversed(layers)), x),
+         "The layers are applied in reverse order: apply them in the order they were given (the first layer "
+         "passed to Sequential sees X first)."),
+        (lambda: layers[-1](x),
+         "Only the last layer's output on the original X comes back: each layer must get the PREVIOUS layer's "
+         "output, so reassign it in the loop: `X = layer(X)` (not `out = layer(X)`)."),
+        (lambda: layers[0](x),
+         "Only the first layer was applied: loop over all the layers and return after the loop, not inside it."),
+        (lambda: _compose(layers[:-1], x),
+         "The last layer was skipped: apply every layer (check the loop's range)."),
+        (lambda: x, "The input came back unchanged: forward must apply the layers and return their output."),
+    ]
+    g = got.detach().double().cpu()
+    for make, hint in candidates:
+        try:
+            cand = make()
+        except RuntimeError:
+            continue
+        if cand.shape == g.shape and cand.shape == expected.shape and torch.allclose(cand, expected, 1e-3, 1e-4):
+            continue
+        if cand.shape == g.shape and torch.allclose(g, cand, rtol=1e-4, atol=1e-4):
+            return hint
+    return FORWARD_HINT
+
+
+def _check_forward(student, seq, what, layers, X, how, device=None):
+    got = student.call(seq, X, _what=f"{what}(X)")
+    expected = _compose(layers, X.double().cpu())
+    rtol, atol = tol(X.dtype, 10.0)
+    return assert_close(got, expected, what=f"{what}(X)", inputs=describe("X", X, how), dtype=X.dtype,
+                        device=device, rtol=rtol, atol=atol, hint=_diagnose(got, layers, X.cpu()))
+
+
+def _named_params(student, seq, what) -> dict:
+    """{name: handle id} of the Sequential's parameters, after checking it is an nn.Module."""
+    info = student.inspect(seq, _what=f"inspecting {what}")
+    check(info.get("is_module"), f"{what} is not an nn.Module (its type is {info.get('type')})", MODULE_HINT)
+    return {name: h.id for name, _t, h in info.get("params", [])}
+
+
+def _registration_hint(student, seq, what, layers) -> str:
+    """REGISTER_HINT, or COPY_HINT when the Sequential has parameters but not its layers' own."""
+    named = _named_params(student, seq, what)
+    if named and not any(hid in _owner(layers) for hid in named.values()):
+        return COPY_HINT
+    return REGISTER_HINT
+
+
+def _owner(layers) -> dict:
+    """{handle id: 'layer i (nn.X).weight'} for every parameter of the layers."""
+    return {hid: f"layer {i} ({layer.label}).{name}" for i, layer in enumerate(layers)
+            for name, (_t, hid) in layer.params.items()}
+
+
+MLP = [("Linear", 5, 4), ("ReLU",), ("Linear", 4, 3)]
+SHAPES = {"2d": (6, 5), "batch64": (64, 5), "single": (1, 5), "3d": (2, 3, 5)}
+
+
+# ---------------------------------------------------------------------------
+# forward
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_forward(student, rng, shape, device):
+    """Sequential(nn.Linear, nn.ReLU, nn.Linear)(X) equals applying the layers in order"""
+    seq, what, layers = _build(student, MLP)
+    if device != "cpu":
+        student.call(seq.attr("to"), device, _what=f"{what}.to('{device}')")
+        for layer in layers:
+            layer.refresh(student)
+    _check_forward(student, seq, what, layers, randn(rng, shape, torch.float32, device), "randn", device)
+
+
+ORDERS = {"linear_tanh": [("Linear", 4, 4), ("Tanh",)], "tanh_linear": [("Tanh",), ("Linear", 4, 4)]}
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("specs", ORDERS.values(), ids=ORDERS.keys())
+def test_order_matters(student, rng, specs):
+    """layers that don't commute (Linear and Tanh) are applied in the order given"""
+    seq, what, layers = _build(student, specs)
+    _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2")
+
+
+@pytest.mark.weight(1.5)
+def test_each_layer_gets_previous_output(student, rng):
+    """three Linear(4, 4) layers are chained: each one gets the previous one's output"""
+    seq, what, layers = _build(student, [("Linear", 4, 4)] * 3)
+    _check_forward(student, seq, what, layers, randn(rng, (6, 4)), "randn")
+
+
+@pytest.mark.weight(1)
+def test_single_layer(student, rng):
+    """a Sequential of one layer behaves like that layer"""
+    seq, what, layers = _build(student, [("Linear", 5, 3)])
+    _check_forward(student, seq, what, layers, randn(rng, (4, 5)), "randn")
+
+
+@pytest.mark.weight(0.5)
+def test_no_layers(student, rng):
+    """a Sequential of no layers returns its input unchanged"""
+    seq, what, layers = _build(student, [])
+    X = randn(rng, (3, 4))
+    got = student.call(seq, X, _what=f"{what}(X)")
+    assert_close(got, X, what=f"{what}(X)", inputs=describe("X", X, "randn"), rtol=0, atol=0,
+                 hint="With no layers the loop does nothing and forward returns X itself.")
+
+
+@pytest.mark.weight(1)
+def test_nested(student, rng):
+    """a Sequential can hold another Sequential; all four parameters are found through both"""
+    inner, inner_what, inner_layers = _build(student, [("Linear", 5, 4), ("ReLU",)])
+    last = Layer(student, ("Linear", 4, 3))
+    seq = student.call(student.ref("Sequential"), inner, last.handle, _what=f"Sequential({inner_what}, {last.label})")
+    what = f"Sequential({inner_what}, {last.label})"
+    layers = inner_layers + [last]
+    _check_forward(student, seq, what, layers, randn(rng, (6, 5)), "randn")
+    found = set(_named_params(student, seq, what).values())
+    missing = [name for hid, name in _owner(layers).items() if hid not in found]
+    if missing:
+        raise Failure(f"{what}: its parameters do not include {', '.join(missing)}",
+                      _registration_hint(student, seq, what, layers))
+
+
+# ---------------------------------------------------------------------------
+# registration
+
+@pytest.mark.weight(2)
+def test_parameters_registered(student, rng):
+    """the Sequential's parameters are exactly the four parameter tensors of its layers"""
+    seq, what, layers = _build(student, MLP)
+    _check_forward(student, seq, what, layers, randn(rng, (6, 5)), "randn")
+    named = _named_params(student, seq, what)
+    owner = _owner(layers)
+    check(named, f"{what} has no parameters at all; expected the 4 of its layers "
+          f"({', '.join(owner.values())})", REGISTER_HINT)
+    foreign = [name for name, hid in named.items() if hid not in owner]
+    check(not foreign, f"{what} has parameters that are not its layers' own: {', '.join(foreign)}",
+          COPY_HINT + " Don't create parameters of your own either.")
+    missing = [name for hid, name in owner.items() if hid not in named.values()]
+    check(not missing, f"{what}: its parameters do not include {', '.join(missing)}", REGISTER_HINT)
+    check(len(named) == len(owner), f"{what} lists {len(named)} parameters, expected {len(owner)} "
+          f"(each layer's weight and bias once)", "Register each layer once.")
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("how", ["to", "double"], ids=["to(float64)", "double()"])
+def test_converts_to_float64(student, rng, how):
+    """converting the Sequential to float64 converts every layer; forward then works on float64 inputs"""
+    seq, what, layers = _build(student, MLP)
+    if how == "to":
+        label = ".to(torch.float64)"
+        student.call(seq.attr("to"), torch.float64, _what=f"{what}{label}")
+    else:
+        label = ".double()"
+        student.call(seq.attr("double"), _what=f"{what}{label}")
+    for i, layer in enumerate(layers):
+        layer.refresh(student)
+        for name, (t, _hid) in layer.params.items():
+            if t.dtype != torch.float64:
+                raise Failure(f"after {what}{label}, layer {i} ({layer.label}).{name} is still {dtype_str(t.dtype)}, "
+                              f"expected float64", _registration_hint(student, seq, what, layers))
+    _check_forward(student, seq, f"{what}{label}", layers, randn(rng, (6, 5), torch.float64), "randn")
+
+
+@pytest.mark.weight(1)
+def test_eval_and_train_reach_layers(student, rng):
+    """.eval() and .train() on the Sequential switch the mode of every layer (checked with nn.Dropout)"""
+    seq, what, layers = _build(student, [("Linear", 5, 4), ("Dropout", 0.5)])
+    drop = layers[1]
+    student.call(seq.attr("eval"), _what=f"{what}.eval()")
+    if student.getattr(drop.handle, "training") is not False:
+        raise Failure(f"after {what}.eval() the nn.Dropout layer is still in training mode",
+                      _registration_hint(student, seq, what, layers))
+    _check_forward(student, seq, f"{what}.eval()", layers, randn(rng, (6, 5)), "randn")
+    student.call(seq.attr("train"), _what=f"{what}.train()")
+    if student.getattr(drop.handle, "training") is not True:
+        raise Failure(f"after {what}.train() the nn.Dropout layer is not in training mode",
+                      _registration_hint(student, seq, what, layers))
+
+
+# ---------------------------------------------------------------------------
+# gradients
+
+@pytest.mark.weight(2)
+def test_gradients_reach_layers(student, rng):
+    """backward through the Sequential gives every layer's parameters (and X) their gradients"""
+    seq, what, layers = _build(student, MLP)
+    X = randn(rng, (2, 3, 5))
+    G = randn(rng, (2, 3, 3))
+    inputs = describe("X", X, "randn") + "; " + describe("grad_output", G, "randn")
+    _check_forward(student, seq, what, layers, X, "randn")
+    named = _named_params(student, seq, what)
+    owner = _owner(layers)
+    if not any(hid in owner for hid in named.values()):
+        has = "none of its layers' parameters" if named else "no parameters"
+        raise Failure(f"backward through {what}(X) cannot reach any layer's parameters: {what} has {has}",
+                      COPY_HINT if named else REGISTER_HINT)
+    out, grads, pgrads = student.vjp(seq, [X], grad_output=G, params=seq, _what=f"backward through {what}(X)")
+    rtol, atol = tol(torch.float32, 10.0)
+
+    # the same computation here, in float64, with autograd
+    leaves = {hid: t.double().requires_grad_() for layer in layers for t, hid in layer.params.values()}
+    x = X.double().requires_grad_()
+    h = x
+    for layer in layers:
+        if layer.spec[0] == "Linear":
+            h = h @ leaves[layer.params["weight"][1]].T + leaves[layer.params["bias"][1]]
+        else:
+            h = layer(h)
+    (h * G.double()).sum().backward()
+
+    for name, hid in named.items():
+        if hid not in owner:
+            continue
+        g = pgrads.get(name)
+        check(g is not None, f"backward through {what}(X) gave no gradient for {owner[hid]}",
+              "Call each layer on the previous output (`X = layer(X)`) without .detach() or torch.no_grad(), "
+              "so that the graph reaches every layer.")
+        assert_close(g, leaves[hid].grad, what=f"the gradient of {owner[hid]}", inputs=inputs, dtype=torch.float32,
+                     rtol=rtol, atol=atol, hint=FORWARD_HINT)
+    check(bool(grads) and grads[0] is not None, f"backward through {what}(X) gave no gradient for X",
+          "Don't detach X or the intermediate outputs.")
+    assert_close(grads[0], x.grad, what=f"the gradient of {what}(X) for X", inputs=inputs, dtype=torch.float32,
+                 rtol=rtol, atol=atol, hint=FORWARD_HINT)

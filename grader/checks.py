@@ -107,7 +107,8 @@ def _index(flat: int, shape) -> str:
 
 
 def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rtol=None, atol=None,
-                 hint: str | None = None, dtype: torch.dtype | None = None, device: str | None = None) -> torch.Tensor:
+                 hint: str | None = None, dtype: torch.dtype | None = None, device: str | None = None,
+                 dtype_hint: str | None = None) -> torch.Tensor:
     """Compare a result from the worker with the expected tensor.
 
     ``dtype`` is the dtype the result must have (default: expected's);
@@ -121,8 +122,8 @@ def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rt
     want_dtype = dtype or expected.dtype
     if got.dtype != want_dtype:
         raise Failure(f"{what} returned {dtype_str(got.dtype)}, expected {dtype_str(want_dtype)}{where}",
-                      "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the `*_like` functions, "
-                      "and don't call .float()/.double() on the result.")
+                      dtype_hint or "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the "
+                      "`*_like` functions, and don't call .float()/.double() on the result.")
     if device is not None and meta(got).device.split(":")[0] != device:
         raise Failure(f"{what} returned a tensor on {meta(got).device}, expected it on {device}{where}",
                       "Create new tensors on the input's device: `torch.zeros_like(x)` or `device=x.device`.")
@@ -161,9 +162,10 @@ def check(condition: bool, message: str, hint: str | None = None) -> None:
         raise Failure(message, hint)
 
 
-def assert_unchanged(after, before: torch.Tensor, *, what: str, name: str = "the input") -> None:
+def assert_unchanged(after, before: torch.Tensor, *, what: str, name: str = "the input",
+                     hint: str | None = None) -> None:
     after = expect_tensor(after, what)
     if after.shape != before.shape or not torch.equal(after.detach(), before.detach()):
         raise Failure(f"{what} changed {name} in place",
-                      "Don't modify the input: `x -= m` or `x.exp_()` change the caller's tensor. "
-                      "Write `z = x - m` instead.")
+                      hint or "Don't modify the input: in-place operations such as `x -= m`, `x.exp_()` or "
+                      "`x[x < 0] = 0` change the caller's tensor. Compute into a new tensor instead.")

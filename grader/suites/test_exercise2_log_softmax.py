@@ -1,0 +1,188 @@
+"""Hidden suite for exercise 2: a numerically stable log-softmax over the last dimension."""
+import pytest
+import torch
+
+import reference
+from grader.checks import Failure, assert_close, assert_unchanged, describe, expect_tensor, tol
+from grader.suites.common import DEVICES, DTYPES, gradcheck, randn
+from grader.wire import meta
+
+SHAPES = {"1d": (7,), "2d": (13, 10), "batch64": (64, 10), "square": (6, 6), "3d": (3, 4, 6), "single": (1, 1)}
+WHAT = "log_softmax(x)"
+
+FORMULA = "log_softmax(v)_i = (v_i - m) - log(sum_j exp(v_j - m)), with m = v.max(dim=-1, keepdim=True).values"
+
+# The likely bugs, recognised from the numbers a submission returns.
+NO_MAX = ("exp() overflowed or underflowed: subtract each row's max m before exp "
+          "(exp(1000.) is inf, and when every exp(v_j) underflows to 0, log(0) = -inf). " + FORMULA)
+LOG_OF_SOFTMAX = ("This looks like log(softmax(x)): a tiny probability such as exp(-1000) underflows to 0 "
+                  "and log(0) = -inf. Stay in log space: (x - m) - log(sum(exp(x - m))) is always finite.")
+LOG_OF_SOFTMAX_NO_MAX = LOG_OF_SOFTMAX + " Subtract the row max before exp() as well: exp(1000.) is inf."
+GLOBAL_MAX = ("You subtract the max of the whole tensor, not each row's own max: a row far below the global "
+              "max underflows to exp(...) = 0 and log(0) = -inf. Use x.max(dim=-1, keepdim=True).values.")
+SHIFT_ONE_TERM = ("The max shift m is applied to only one of the two terms: the answer is "
+                  "(x - m) - log(sum(exp(x - m))); x - log(sum(exp(x - m))) is off by m.")
+RETURNED_SOFTMAX = "You returned the softmax itself; take the log-probabilities: " + FORMULA
+NO_KEEPDIM = ("The row max or sum lost its dimension, so it broadcast against the wrong axis: reduce with "
+              "keepdim=True (x.max(dim=-1, keepdim=True).values, .sum(dim=-1, keepdim=True)).")
+WHOLE_TENSOR = ("You summed over the whole tensor; log-softmax normalises each slice along the LAST "
+                "dimension: .sum(dim=-1, keepdim=True).")
+POSITIVE = "Log-probabilities are never positive. " + FORMULA
+
+
+def _wrong_dim_hint(d: int) -> str:
+    return (f"You normalise over dim={d}, but log-softmax works over the LAST dimension whatever the number of "
+            "dimensions: reduce with dim=-1 (keepdim=True), not dim=0 or dim=1.")
+
+
+def _lse(v, dim):
+    m = v.amax(dim=dim, keepdim=True)
+    return m + torch.log(torch.exp(v - m).sum(dim=dim, keepdim=True))
+
+
+def _buggy_versions(x: torch.Tensor):
+    """(what a bug computes on x, which bug, hint), in x's dtype so overflow shows the same way.
+    Versions of one bug share a key; the first matching version gives its hint."""
+    m = x.amax(dim=-1, keepdim=True)
+    yield lambda: x - torch.log(torch.exp(x).sum(-1, keepdim=True)), "no max", NO_MAX
+    yield lambda: (x - m) - torch.log(torch.exp(x).sum(-1, keepdim=True)), "no max", SHIFT_ONE_TERM
+    yield lambda: torch.log(torch.exp(x - m) / torch.exp(x - m).sum(-1, keepdim=True)), "log", LOG_OF_SOFTMAX
+    yield lambda: torch.log(torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)), "log", LOG_OF_SOFTMAX_NO_MAX
+    g = x.max() if x.numel() else x.new_zeros(())
+    yield lambda: (x - g) - torch.log(torch.exp(x - g).sum(-1, keepdim=True)), "global max", GLOBAL_MAX
+    yield lambda: x - torch.log(torch.exp(x - m).sum(-1, keepdim=True)), "shift", SHIFT_ONE_TERM
+    yield lambda: torch.exp(x - _lse(x, -1)), "softmax", RETURNED_SOFTMAX
+    for keep_max, keep_sum in ((False, False), (False, True), (True, False)):
+        def no_keepdim(keep_max=keep_max, keep_sum=keep_sum):
+            z = x - x.amax(-1, keepdim=keep_max)
+            return z - torch.log(torch.exp(z).sum(-1, keepdim=keep_sum))
+        yield no_keepdim, "keepdim", NO_KEEPDIM
+    yield lambda: x - _lse(x.reshape(-1), 0), "whole", WHOLE_TENSOR
+    for d in range(x.dim() - 1):
+        yield (lambda d=d: x - _lse(x, d)), "dim", _wrong_dim_hint(d)
+
+
+def _join(found: dict) -> str:
+    """The hint of the one bug that gives these numbers, or of each candidate."""
+    hints = list(found.values())
+    if len(hints) == 1:
+        return hints[0]
+    return "More than one bug gives exactly this result: " + " ".join(
+        f"({i}) {h}" for i, h in enumerate(hints[:3], 1))
+
+
+def _diagnose(got: torch.Tensor, x: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float,
+              prefer: str | None = None):
+    """A hint naming the bug that produces ``got`` from ``x``, or None; ``prefer`` names the bug
+    this input is built to expose, when others give the same numbers."""
+    g = got.detach().cpu().double()
+    e = expected.double()
+    xc = x.detach().cpu()
+    found = {}
+    for compute, key, hint in _buggy_versions(xc):
+        if key in found:
+            continue
+        try:
+            b = compute().double()
+        except RuntimeError:  # that bug would have raised on this shape
+            continue
+        if b.shape != g.shape:
+            continue
+        if b.shape == e.shape and torch.allclose(b, e, rtol=rtol, atol=atol, equal_nan=True):
+            continue  # indistinguishable from the right answer here
+        if torch.allclose(g, b, rtol=max(rtol, 1e-4), atol=max(atol, 1e-4), equal_nan=True):
+            found[key] = hint
+    if prefer in found:
+        return found[prefer]
+    if found:
+        return _join(found)
+    if g.shape != e.shape:
+        return None
+    finite = torch.isfinite(e)
+    if bool((torch.isneginf(g) & finite).any()):
+        return LOG_OF_SOFTMAX
+    if bool(((torch.isnan(g) | torch.isposinf(g)) & finite).any()):
+        return NO_MAX
+    if bool((g > atol).any()):
+        return POSITIVE
+    return None
+
+
+def _compare(got, x, how, device, prefer=None):
+    """Compare the student's log_softmax(x) with the reference and explain a failure."""
+    expected = reference.log_softmax(x.detach().cpu().double())
+    scale = x.abs().max().item() if x.numel() else 1.0
+    rtol, atol = tol(x.dtype)[0], tol(x.dtype, scale)[1]
+    try:
+        assert_close(got, expected, what=WHAT, inputs=describe("x", x, how), dtype=x.dtype, device=device,
+                     rtol=rtol, atol=atol)
+    except Failure as f:
+        # a wrong dtype or device keeps assert_close's own hint
+        if isinstance(got, torch.Tensor) and (got.shape != expected.shape or (
+                got.dtype == x.dtype and meta(got).device.split(":")[0] == device)):
+            hint = _diagnose(got, x, expected, rtol, atol, prefer)
+            if hint is None and got.shape == expected.shape:
+                hint = "Check each term of the formula: " + FORMULA
+            if hint:
+                raise Failure(f.message, hint) from None
+        raise
+
+
+def _check(student, x, how, device, prefer=None):
+    got = student.call(student.ref("log_softmax"), x, _what=WHAT)
+    _compare(got, x, how, device, prefer)
+
+
+@pytest.mark.weight(0.5)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_matches_reference(student, rng, shape, dtype, device):
+    """log_softmax(x) matches the reference on random inputs of several shapes"""
+    _check(student, randn(rng, shape, dtype, device, scale=3.0), "normal values × 3", device)
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_logits(student, rng, dtype, device):
+    """log_softmax stays finite and correct for logits around ±1000"""
+    x = randn(rng, (6, 5), dtype, device, scale=1000.0)
+    _check(student, x, "normal values × 1000", device)
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_shifted_logits(student, rng, dtype, device):
+    """log_softmax of rows that all lie near +1000 or near -1000"""
+    offsets = torch.tensor([[1000.0], [-1000.0], [750.0], [-750.0]], dtype=torch.float64)
+    x = (randn(rng, (4, 5), torch.float64, scale=3.0) + offsets).to(dtype).to(device)
+    _check(student, x, "rows of normal values × 3 plus 1000, -1000, 750 and -750", device, prefer="no max")
+
+
+@pytest.mark.weight(1.5)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_far_apart_logits(student, dtype, device):
+    """log_softmax stays finite for rows like [0, -1000] where a probability underflows to 0"""
+    x = torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0]],
+                     dtype=dtype, device=device)
+    _check(student, x, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", device, prefer="log")
+
+
+@pytest.mark.weight(1)
+def test_input_not_modified(student, rng):
+    """log_softmax leaves its input unchanged"""
+    x = randn(rng, (5, 8), scale=3.0)
+    got, args = student.call(student.ref("log_softmax"), x, _what=WHAT, _return_args=True)
+    expect_tensor(got, WHAT)
+    assert_unchanged(args[0], x, what=WHAT)
+
+
+@pytest.mark.weight(2)
+def test_gradcheck(student, rng):
+    """torch.autograd.gradcheck through log_softmax in float64"""
+    x = randn(rng, (2, 3, 4), torch.float64, scale=2.0)
+    _check(student, x, "normal values × 2", "cpu")
+    gradcheck(student, student.ref("log_softmax"), [x], WHAT, names=["x"])

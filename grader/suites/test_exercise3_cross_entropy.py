@@ -1,0 +1,293 @@
+"""Hidden suite for exercise 3: mean cross-entropy, as a function and as an nn.Module."""
+import math
+
+import pytest
+import torch
+
+import reference
+from grader.checks import Failure, assert_close, assert_unchanged, check, describe, expect_tensor, shape_str, tol
+from grader.suites.common import DEVICES, DTYPES, randint, randn
+from grader.wire import meta
+
+CASES = {"n1": (1, 5), "n13": (13, 4), "n64": (64, 10), "n100": (100, 7)}
+WHAT = "cross_entropy(logits, targets)"
+
+FORMULA = ("loss = -mean_i log_softmax(logits)[i, targets[i]], with log_softmax(v) = (v - m) - "
+           "log(sum(exp(v - m))) per row and m = v.max(dim=-1, keepdim=True).values")
+
+# The likely bugs, recognised from the numbers a submission returns.
+PER_SAMPLE = ("You return one loss per sample; the loss is their mean over the batch: finish with .mean() "
+              "so that the result is a 0-dim tensor (shape ()).")
+NOT_0DIM = ("The loss must be a 0-dim tensor (shape ()), the mean over the batch: .mean() over the n "
+            "per-sample losses gives one; don't reshape it or keep the dimension.")
+COLUMN_PICK = ("logits[:, targets] (or log_probs[:, targets]) picks an (n, n) block, every target for every "
+               "row. Take one entry per row: log_probs[torch.arange(n), targets].")
+SUMMED = "You summed the per-sample losses; the loss is their MEAN over the batch: use .mean(), not .sum()."
+NEGATED = "The sign is flipped: the loss is MINUS the mean log-probability of the target class (it is >= 0)."
+NO_LSE = ("The log-sum-exp term is missing: the log-probability of class j is z_j - log(sum_l exp(z_l)) "
+          "(z = the row minus its max), not the raw score z_j.")
+NO_MAX = ("exp() overflowed (exp(1000.) is inf) or every exp() underflowed to 0 and log(0) = -inf: subtract "
+          "each row's max m before exp, or use torch.logsumexp.")
+LOG_OF_SOFTMAX = ("This looks like log(softmax(logits)): the probability of a far-away class, exp(-1000), "
+                  "underflows to 0 and log(0) = -inf. Stay in log space: (z - m) - log(sum(exp(z - m))).")
+LOG_OF_SOFTMAX_NO_MAX = LOG_OF_SOFTMAX + " Subtract the row max before exp() as well: exp(1000.) is inf."
+WRONG_DIM = ("You normalise over dim=0 (the batch); the classes are along the LAST dimension: reduce with "
+             "dim=-1 (or dim=1), keepdim=True.")
+NO_KEEPDIM = ("The row max or log-sum-exp lost its dimension, so it broadcast against the wrong axis: reduce "
+              "with keepdim=True.")
+
+
+def _divided_hint(c: int, n: int, k: int) -> str:
+    if c == n * k:
+        return (f"You averaged over all n·k = {c} entries (e.g. (one_hot * log_probs).mean()); sum over the "
+                f"classes and average over the n = {n} samples only.")
+    return (f"You divide by {c}, not by the batch size n = {n}: a hard-coded batch size? Use logits.shape[0] "
+            "or .mean() over the n per-sample losses.")
+
+
+def _log_probs(H, dim=-1, keepdim=True):
+    z = H - H.amax(dim, keepdim=True)
+    return z - torch.log(torch.exp(z).sum(dim, keepdim=keepdim))
+
+
+def _buggy_versions(H: torch.Tensor, Y: torch.Tensor):
+    """(the loss a bug computes, which bug, hint), in H's dtype so overflow shows the same way.
+    Versions of one bug share a key; the first matching version gives its hint."""
+    n = H.shape[0]
+    rows = torch.arange(n)
+    m = H.amax(-1, keepdim=True)
+    yield lambda: -(H - torch.log(torch.exp(H).sum(-1, keepdim=True)))[rows, Y].mean(), "no max", NO_MAX
+    yield lambda: -torch.log(torch.softmax(H, -1))[rows, Y].mean(), "log", LOG_OF_SOFTMAX
+    yield lambda: -torch.log(torch.exp(H) / torch.exp(H).sum(-1, keepdim=True))[rows, Y].mean(), "log", \
+        LOG_OF_SOFTMAX_NO_MAX
+    yield lambda: -_log_probs(H)[:, Y].mean(), "columns", COLUMN_PICK
+    yield lambda: -_log_probs(H)[:, Y].sum() / n, "columns", COLUMN_PICK
+    yield lambda: -_log_probs(H)[:, Y].sum(), "columns", COLUMN_PICK
+    yield lambda: -H[rows, Y].mean(), "no lse", NO_LSE
+    yield lambda: -(H - m)[rows, Y].mean(), "no lse", NO_LSE
+    yield lambda: -_log_probs(H, 0)[rows, Y].mean(), "dim", WRONG_DIM
+    yield lambda: -_log_probs(H, -1, keepdim=False)[rows, Y].mean(), "keepdim", NO_KEEPDIM
+    yield lambda: -(H - H.amax(-1) - torch.logsumexp(H - H.amax(-1), -1, keepdim=True))[rows, Y].mean(), \
+        "keepdim", NO_KEEPDIM
+
+
+def _join(found: dict) -> str:
+    """The hint of the one bug that gives these numbers, or of each candidate."""
+    hints = list(found.values())
+    if len(hints) == 1:
+        return hints[0]
+    return "More than one bug gives exactly this result: " + " ".join(
+        f"({i}) {h}" for i, h in enumerate(hints[:3], 1))
+
+
+def _close(a: float, b: float, rtol: float, atol: float) -> bool:
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return abs(a - b) <= atol + rtol * abs(b)
+
+
+def _diagnose(got: torch.Tensor, H: torch.Tensor, Y: torch.Tensor, expected: torch.Tensor, rtol: float,
+              atol: float, prefer: str | None = None):
+    """A hint naming the bug that makes ``got`` from (H, Y), or None; ``prefer`` names the bug this
+    input is built to expose, when others give the same numbers."""
+    n, k = H.shape
+    g = got.detach().cpu().double()
+    e = float(expected)
+    if g.dim() != 0:
+        if tuple(g.shape) == (n, n) and n > 1:
+            return COLUMN_PICK
+        if tuple(g.shape) in ((n,), (n, 1), (1, n)) and n > 1:
+            return PER_SAMPLE
+        if g.numel() == 1:
+            return NOT_0DIM
+        return None
+    v = float(g)
+    Hc, Yc = H.detach().cpu(), Y.detach().cpu()
+    found = {}
+    for compute, key, hint in _buggy_versions(Hc, Yc):
+        if key in found:
+            continue
+        try:
+            b = float(compute().double())
+        except (RuntimeError, IndexError):  # that bug would have raised on this shape
+            continue
+        if _close(b, e, rtol, atol):
+            continue  # indistinguishable from the right answer here
+        if _close(v, b, max(rtol, 1e-4), max(atol, 1e-4)):
+            found[key] = hint
+    if prefer in found:
+        return found[prefer]
+    if found:
+        return _join(found)
+    if not math.isfinite(v):
+        return NO_MAX if H.abs().max() > 80 else "The loss is nan or inf although the logits are moderate. " + FORMULA
+    if abs(e) > 1e-3:
+        r = v / e
+        if n > 1 and abs(r - n) < 1e-3 * n:
+            return SUMMED
+        if abs(r + 1) < 1e-3:
+            return NEGATED
+        if r > 0:
+            c = n / r
+            if abs(c - round(c)) < 1e-3 * c and round(c) not in (0, n):
+                return _divided_hint(round(c), n, k)
+    return None
+
+
+def _compare(got, H, Y, how, device, what=WHAT, prefer=None, yhow="random classes in [0, k)"):
+    """Compare a loss from the student with the reference on (H, Y) and explain a failure."""
+    expected = reference.cross_entropy(H.detach().cpu().double(), Y.detach().cpu())
+    scale = H.abs().max().item() if H.numel() else 1.0
+    rtol, atol = tol(H.dtype)[0], tol(H.dtype, scale)[1]
+    inputs = describe("logits", H, how) + "; " + describe("targets", Y, yhow)
+    try:
+        assert_close(got, expected, what=what, inputs=inputs, dtype=H.dtype, device=device, rtol=rtol, atol=atol)
+    except Failure as f:
+        # a wrong dtype or device keeps assert_close's own hint
+        if isinstance(got, torch.Tensor) and (got.shape != expected.shape or (
+                got.dtype == H.dtype and meta(got).device.split(":")[0] == device)):
+            hint = _diagnose(got, H, Y, expected, rtol, atol, prefer)
+            if hint is None and got.shape == expected.shape:
+                hint = "Check each part of the formula: " + FORMULA
+            if hint:
+                raise Failure(f.message, hint) from None
+        raise
+
+
+def _data(rng, n, k, dtype=torch.float32, device="cpu", scale=3.0):
+    return randn(rng, (n, k), dtype, device, scale=scale), randint(rng, k, (n,), device)
+
+
+def _check(student, H, Y, how, device, prefer=None, yhow="random classes in [0, k)"):
+    got = student.call(student.ref("cross_entropy"), H, Y, _what=WHAT)
+    _compare(got, H, Y, how, device, prefer=prefer, yhow=yhow)
+
+
+@pytest.mark.weight(0.5)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, k", CASES.values(), ids=CASES.keys())
+def test_matches_reference(student, rng, n, k, dtype, device):
+    """cross_entropy matches the reference for several batch sizes and class counts"""
+    H, Y = _data(rng, n, k, dtype, device)
+    _check(student, H, Y, "normal values × 3", device)
+
+
+@pytest.mark.weight(1)
+def test_returns_0dim_tensor(student, rng):
+    """cross_entropy returns a 0-dim tensor: the mean over the batch"""
+    H, Y = _data(rng, 9, 4)
+    got = expect_tensor(student.call(student.ref("cross_entropy"), H, Y, _what=WHAT), WHAT)
+    if got.dim() != 0:
+        g = got.detach().double()
+        hint = PER_SAMPLE if got.numel() > 1 else NOT_0DIM
+        if tuple(got.shape) == (9, 9):
+            hint = COLUMN_PICK
+        raise Failure(f"{WHAT} returned shape {shape_str(got.shape)}, expected a 0-dim tensor (shape ())\n"
+                      f"  input: {describe('logits', H, 'normal values × 3')}; {describe('targets', Y)}"
+                      + (f"\n  the mean of what you returned is {g.mean().item():.6g}" if g.numel() > 1 else ""),
+                      hint)
+    _compare(got, H, Y, "normal values × 3", "cpu")
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_logits(student, rng, dtype, device):
+    """cross_entropy stays finite and correct for logits around ±1000"""
+    H, Y = _data(rng, 6, 5, dtype, device, scale=1000.0)
+    _check(student, H, Y, "normal values × 1000", device)
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_shifted_logits(student, rng, device):
+    """cross_entropy of rows that all lie near +1000 or near -1000"""
+    offsets = torch.tensor([[1000.0], [-1000.0], [750.0], [-750.0]], dtype=torch.float64)
+    H = (randn(rng, (4, 5), torch.float64, scale=3.0) + offsets).float().to(device)
+    Y = randint(rng, 5, (4,), device)
+    _check(student, H, Y, "rows of normal values × 3 plus 1000, -1000, 750 and -750", device, prefer="no max")
+
+
+@pytest.mark.weight(1.5)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_far_apart_logits(student, dtype, device):
+    """cross_entropy stays finite when the target's probability underflows, e.g. logits [0, -1000]"""
+    H = torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0], [0.0, -1000.0, -1000.0]],
+                     dtype=dtype, device=device)
+    Y = torch.tensor([1, 2, 0, 0], device=device)
+    _check(student, H, Y, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000], [0, -1000, -1000]", device,
+           prefer="log", yhow="[1, 2, 0, 0]")
+
+
+@pytest.mark.weight(1)
+def test_inputs_not_modified(student, rng):
+    """cross_entropy leaves the logits and the targets unchanged"""
+    H, Y = _data(rng, 8, 5)
+    got, args = student.call(student.ref("cross_entropy"), H, Y, _what=WHAT, _return_args=True)
+    expect_tensor(got, WHAT)
+    assert_unchanged(args[0], H, what=WHAT, name="the logits")
+    assert_unchanged(args[1], Y, what=WHAT, name="the targets")
+
+
+def _reference_grad(H, Y):
+    x = H.detach().cpu().double().requires_grad_()
+    reference.cross_entropy(x, Y.detach().cpu()).backward()
+    return x.grad
+
+
+def _check_grad(student, fn, H, Y, what):
+    """The gradient of the student's loss w.r.t. the logits equals the reference's."""
+    out, grads, _ = student.vjp(fn, [H, Y], wrt=(0,), _what=f"backward through {what}")
+    _compare(out, H, Y, "normal values × 3", "cpu", what=what)
+    inputs = describe("logits", H, "normal values × 3") + "; " + describe("targets", Y)
+    grad = grads[0] if grads else None
+    check(grad is not None,
+          f"backward through {what} gave no gradient for the logits (the loss is not connected to them)\n"
+          f"  input: {inputs}",
+          "Build the loss from the logits with torch operations only: no .item(), .detach(), .data, "
+          "torch.tensor(...) or .numpy() on the way, or autograd cannot reach the logits.")
+    scale = H.abs().max().item()
+    assert_close(grad, _reference_grad(H, Y), what=f"the gradient of {what} w.r.t. the logits", inputs=inputs,
+                 dtype=H.dtype, rtol=tol(H.dtype)[0], atol=tol(H.dtype, scale)[1],
+                 hint="The loss is right but its gradient is not, so part of the computation is cut off from "
+                      "autograd (.detach(), .data, torch.no_grad(), or a value turned into a Python number) or "
+                      "changed in place. The gradient should be (softmax(logits) - one_hot(targets)) / n.")
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gradient(student, rng, dtype):
+    """the gradient of cross_entropy w.r.t. the logits matches the reference's"""
+    H, Y = _data(rng, 9, 4, dtype)
+    _check_grad(student, student.ref("cross_entropy"), H, Y, WHAT)
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_module_matches_function(student, rng, device):
+    """CrossEntropyLoss()(H, Y) returns the mean cross-entropy"""
+    m = student.call(student.ref("CrossEntropyLoss"), _what="CrossEntropyLoss()")
+    H, Y = _data(rng, 64, 10, torch.float32, device)
+    got = student.call(m, H, Y, _what="CrossEntropyLoss()(H, Y)")
+    _compare(got, H, Y, "normal values × 3", device, what="CrossEntropyLoss()(H, Y)")
+
+
+@pytest.mark.weight(1)
+def test_module_is_parameterless_module(student, rng):
+    """CrossEntropyLoss is an nn.Module without parameters whose loss has the right gradient"""
+    what = "CrossEntropyLoss()(H, Y)"
+    m = student.call(student.ref("CrossEntropyLoss"), _what="CrossEntropyLoss()")
+    H, Y = _data(rng, 7, 3, torch.float64)
+    _check_grad(student, m, H, Y, what)
+    info = student.inspect(m, _what="inspecting CrossEntropyLoss()")
+    check(info.get("is_module", False),
+          f"CrossEntropyLoss() is a {info.get('type')}, not a torch.nn.Module",
+          "Write `class CrossEntropyLoss(nn.Module):` with a forward(self, H, Y) method; if you write __init__, "
+          "call super().__init__() first.")
+    params = [p[0] for p in info.get("params", [])]
+    check(not params,
+          f"CrossEntropyLoss() has parameters ({', '.join(params)}); a loss has none",
+          "A loss has nothing to learn: don't create nn.Parameter (or nn.Linear, ...) in it; the optimizer "
+          "would otherwise update them.")

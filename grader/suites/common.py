@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from grader.checks import Failure, describe, expect_tensor, fmt, shape_str
+from grader.wire import meta
 
 CUDA = torch.cuda.is_available()
 NO_CUDA = "CUDA is not available on this machine: the GPU variant is skipped and not counted"
@@ -75,7 +76,7 @@ def gradcheck(student, fn, inputs, what: str, names=None, atol=1e-5, rtol=1e-3) 
     for i, g in enumerate(grads):
         if g is None:
             raise Failure(f"backward through {what} gave no gradient for {names[i]}, which requires one "
-                          f"(the output {'has no grad_fn' if not out0.requires_grad else 'does not depend on it'})",
+                          f"(the output {'has no grad_fn' if not meta(out0).requires_grad else 'does not depend on it'})",
                           "Every input that requires a gradient needs one: build the output with torch "
                           "operations on the inputs (no .detach(), .item() or .numpy() in between), and in a "
                           "custom Function return one gradient per input from backward.")

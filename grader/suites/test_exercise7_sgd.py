@@ -1,0 +1,402 @@
+"""Hidden suite for exercise 7: plain SGD (step and zero_grad).
+
+The student's SGD is given the parameters of torch's own layers, built in the
+worker from a state chosen here (so the exercise is graded on its own).  The
+gradients are set here too, through the parameters' handles, and the same
+state and gradients go through torch.optim.SGD in this process: that is the
+expected result.
+"""
+import pytest
+import torch
+
+from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, tol
+from grader.sandbox import Handle, Student, StudentError
+from grader.suites.common import DEVICES, randn
+from grader.wire import meta
+
+LAYERS = [(5, 4), (4, 3)]
+
+NOT_UPDATED_HINT = ("The model's parameters did not change. Update each parameter IN PLACE inside "
+                    "`with torch.no_grad():` -- `p -= self.lr * p.grad` or `p.add_(p.grad, alpha=-self.lr)`. "
+                    "`p = p - self.lr * p.grad` only rebinds the loop variable: the model keeps its old tensor.")
+GENERATOR_HINT = ("With the generator `model.parameters()` the parameters were not updated (a list works). "
+                  "A generator can be read only once: store `self.params = list(params)` in __init__, and don't "
+                  "iterate `params` before that (a second pass over a used-up generator sees no parameters).")
+USED_UP_HINT = ("The first step worked but the second changed nothing: you kept the generator "
+                "`model.parameters()` and the first step used it up. Store `self.params = list(params)` in __init__.")
+SIGN_HINT = "The update goes the wrong way: gradient DESCENT subtracts, `p <- p - lr * p.grad`."
+LR_HINT = "The learning rate is ignored: multiply the gradient by self.lr, `p <- p - self.lr * p.grad`."
+TWICE_HINT = "The update is applied twice per step: each call of step() changes every parameter once."
+STEP_HINT = "step() must do `p <- p - lr * p.grad` for every parameter that has a gradient, once per call."
+NO_GRAD_HINT = ("PyTorch refuses to change a leaf tensor that requires grad while autograd records: do the update "
+                "inside `with torch.no_grad():` (the update is not part of the model, so it must not be recorded).")
+NONE_GRAD_HINT = ("A parameter whose .grad is None did not take part in the loss: skip it "
+                  "(`if p.grad is not None:`).")
+ZERO_NONE_HINT = ("zero_grad must not fail for a parameter that has no gradient yet: either set `p.grad = None` "
+                  "or zero it only `if p.grad is not None`.")
+DEFAULT_LR_HINT = "The signature is `__init__(self, params, lr=1.0)`: the default learning rate is 1.0."
+
+# (substrings that must all be in the error message, hint)
+STEP_ERRORS = [(("a leaf Variable that requires grad",), NO_GRAD_HINT),
+               (("unsupported operand", "NoneType"), NONE_GRAD_HINT),
+               (("'NoneType' object has no attribute",), NONE_GRAD_HINT)]
+ZERO_ERRORS = [(("'NoneType' object has no attribute",), ZERO_NONE_HINT)]
+
+
+def _call(student, fn, *args, _what, _errors=(), **kwargs):
+    """student.call, with a sharper hint for errors whose message shows the likely cause."""
+    try:
+        return student.call(fn, *args, _what=_what, **kwargs)
+    except StudentError as e:
+        if e.kind == "exception":
+            for patterns, hint in _errors:
+                if all(p in e.message for p in patterns):
+                    raise StudentError(e.kind, e.message, hint, **e.details) from None
+        raise
+
+
+class Model:
+    """torch layers in the worker with a known state, mirrored here by leaf tensors."""
+
+    def __init__(self, student, rng, dtype=torch.float32, device="cpu", layers=LAYERS):
+        self.student = student
+        self.dtype, self.device = dtype, device
+        self.label = "nn.Sequential(" + ", ".join(f"nn.Linear({i}, {o})" for i, o in layers) + ")"
+        mods = [student.call(Student.torch("nn.Linear"), i, o, dtype=dtype, _what=f"nn.Linear({i}, {o})")
+                for i, o in layers]
+        self.handle = student.call(Student.torch("nn.Sequential"), *mods, _what=self.label)
+        state = {}
+        for k, (i, o) in enumerate(layers):
+            state[f"{k}.weight"] = randn(rng, (o, i), dtype)
+            state[f"{k}.bias"] = randn(rng, (o,), dtype)
+        student.call(self.handle.attr("load_state_dict"), state, _what=f"{self.label}.load_state_dict(...)")
+        if device != "cpu":
+            student.call(self.handle.attr("to"), device, _what=f"{self.label}.to('{device}')")
+        self.names = list(state)
+        self.local = {n: t.clone().requires_grad_() for n, t in state.items()}
+        self.handles = self.read_handles()
+
+    @property
+    def inputs(self) -> str:
+        return f"{self.label}, {dtype_str(self.dtype)} on {self.device}, random weights and biases"
+
+    def info(self):
+        return self.student.inspect(self.handle, _what=f"inspecting {self.label}")
+
+    def read_handles(self) -> dict:
+        return {n: h for n, _t, h in self.info().get("params", [])}
+
+    def read(self) -> dict:
+        """{name: tensor} of the worker's parameters, as they are now."""
+        return {n: t for n, t, _h in self.info().get("params", [])}
+
+    def param_list(self) -> list:
+        return [self.handles[n] for n in self.names]
+
+    def generator(self):
+        return self.student.call(self.handle.attr("parameters"), _what=f"{self.label}.parameters()")
+
+    def set_grads(self, rng, skip=()) -> dict:
+        """Random gradients for every parameter (None for those in ``skip``), here and in the worker."""
+        grads = {}
+        for n in self.names:
+            g = None if n in skip else randn(rng, tuple(self.local[n].shape), self.dtype)
+            self.local[n].grad = None if g is None else g.clone()
+            self.student.setattr(self.handles[n], "grad", None if g is None else g.to(self.device))
+            grads[n] = g
+        return grads
+
+    def sgd(self, *args, _params="params", **kwargs):
+        """The student's SGD built in the worker."""
+        what = "SGD(" + ", ".join([_params] + [repr(a) for a in args[1:]] +
+                                  [f"{k}={v!r}" for k, v in kwargs.items()]) + ")"
+        opt = self.student.call(self.student.ref("SGD"), *args, _what=what, **kwargs)
+        check(isinstance(opt, Handle) and "Tensor" not in opt.type, f"{what} did not make an optimizer object",
+              "SGD is a class: `class SGD:` with `__init__(self, params, lr=1.0)`, `step(self)` and `zero_grad(self)`.")
+        return opt, what
+
+
+def _step(student, opt, what):
+    _call(student, opt.attr("step"), _what=f"{what}.step()", _errors=STEP_ERRORS)
+
+
+def _close(a, b):
+    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def _step_hint(got, before, grad, lr) -> str:
+    """The likely mistake, from which wrong update ``got`` matches."""
+    if not isinstance(got, torch.Tensor) or grad is None:
+        return STEP_HINT
+    g, b, G = got.detach().double().cpu(), before.detach().double().cpu(), grad.double()
+    candidates = [(b, NOT_UPDATED_HINT)]
+    if abs(lr - 1.0) > 1e-3:
+        candidates += [(b - G, LR_HINT), (b + G, SIGN_HINT + " " + LR_HINT)]
+    candidates += [(b + lr * G, SIGN_HINT), (b - 2 * lr * G, TWICE_HINT)]
+    for cand, hint in candidates:
+        if _close(g, cand):
+            return hint
+    return STEP_HINT
+
+
+def _unchanged(got: dict, before: dict, names) -> bool:
+    return all(isinstance(got.get(n), torch.Tensor) and torch.equal(got[n], before[n]) for n in names)
+
+
+def _compare(model, got: dict, before: dict, grads: dict, lr, what, hint=None, scale=4.0, unchanged_hint=None):
+    """Every parameter of the worker's model against the local mirror after torch.optim.SGD."""
+    with_grad = [n for n in model.names if grads.get(n) is not None]
+    if with_grad and _unchanged(got, before, with_grad):
+        hint = unchanged_hint() if callable(unchanged_hint) else unchanged_hint
+        raise Failure(f"after {what} no parameter of the model changed (every parameter but "
+                      f"{', '.join(n for n in model.names if n not in with_grad) or 'none'} had a random .grad)"
+                      if len(with_grad) < len(model.names) else
+                      f"after {what} no parameter of the model changed (every .grad was set to random values)",
+                      hint or NOT_UPDATED_HINT)
+    rtol, atol = tol(model.dtype, scale)
+    for n in model.names:
+        check(n in got, f"after {what} the model has no parameter {n}", STEP_HINT)
+        expect_tensor(got[n], f"the parameter {n}")
+        assert_close(got[n], model.local[n].detach(), what=f"parameter {n} of the model after {what}",
+                     inputs=model.inputs + "; .grad set to random values", dtype=model.dtype,
+                     device=model.device, rtol=rtol, atol=atol,
+                     hint=hint or _step_hint(got[n], before[n], grads.get(n), lr))
+
+
+def _reference_step(model, lr):
+    ref = torch.optim.SGD([model.local[n] for n in model.names], lr=lr)
+    ref.step()
+
+
+# ---------------------------------------------------------------------------
+# step
+
+LRS = {"lr0.1": 0.1, "lr0.5": 0.5, "lr3": 3.0}
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("lr", LRS.values(), ids=LRS.keys())
+def test_one_step(student, rng, lr, device):
+    """one step() changes every parameter to p - lr * p.grad, as torch.optim.SGD does"""
+    model = Model(student, rng, device=device)
+    opt, what = model.sgd(model.param_list(), lr=lr)
+    grads = model.set_grads(rng)
+    before = model.read()
+    _step(student, opt, what)
+    _reference_step(model, lr)
+    _compare(model, model.read(), before, grads, lr, f"{what}.step()")
+
+
+@pytest.mark.weight(1)
+def test_one_step_float64(student, rng):
+    """one step() on float64 parameters keeps them float64 and matches torch.optim.SGD"""
+    model = Model(student, rng, dtype=torch.float64)
+    opt, what = model.sgd(model.param_list(), lr=0.3)
+    grads = model.set_grads(rng)
+    before = model.read()
+    _step(student, opt, what)
+    _reference_step(model, 0.3)
+    _compare(model, model.read(), before, grads, 0.3, f"{what}.step()")
+
+
+@pytest.mark.weight(1)
+def test_default_lr(student, rng):
+    """without an lr argument the learning rate is 1.0"""
+    model = Model(student, rng)
+    opt, what = model.sgd(model.param_list())
+    grads = model.set_grads(rng)
+    before = model.read()
+    _step(student, opt, what)
+    _reference_step(model, 1.0)
+    got = model.read()
+    for n in model.names:
+        g = expect_tensor(got[n], f"the parameter {n}").double()
+        for lr in (0.1, 0.01, 0.001):
+            if _close(g, before[n].double() - lr * grads[n].double()):
+                raise Failure(f"after {what}.step() the parameter {n} moved by {lr:g} * grad, expected 1.0 * grad "
+                              f"(the default learning rate)", DEFAULT_LR_HINT)
+    _compare(model, got, before, grads, 1.0, f"{what}.step()")
+
+
+@pytest.mark.weight(0.5)
+def test_lr_positional(student, rng):
+    """the learning rate can be given as the second positional argument"""
+    model = Model(student, rng)
+    opt, what = model.sgd(model.param_list(), 0.2)
+    grads = model.set_grads(rng)
+    before = model.read()
+    _step(student, opt, what)
+    _reference_step(model, 0.2)
+    _compare(model, model.read(), before, grads, 0.2, f"{what}.step()")
+
+
+def _generator_hint(student, rng) -> str:
+    """GENERATOR_HINT if the same update works with a list of parameters, else the in-place hint."""
+    probe = Model(student, rng)
+    opt, what = probe.sgd(probe.param_list(), lr=0.5)
+    probe.set_grads(rng)
+    before = probe.read()
+    _step(student, opt, what)
+    after = probe.read()
+    changed = any(isinstance(after[n], torch.Tensor) and not torch.equal(after[n], before[n]) for n in probe.names)
+    return GENERATOR_HINT if changed else NOT_UPDATED_HINT
+
+
+@pytest.mark.weight(2)
+def test_generator_several_steps(student, rng):
+    """given model.parameters() (a generator), three steps with new gradients each match torch.optim.SGD"""
+    model = Model(student, rng)
+    lr = 0.5
+    opt, what = model.sgd(model.generator(), lr=lr, _params="model.parameters()")
+    ref = torch.optim.SGD([model.local[n] for n in model.names], lr=lr)
+    for k in range(3):
+        grads = model.set_grads(rng)
+        before = model.read()
+        _step(student, opt, what)
+        ref.step()
+        _compare(model, model.read(), before, grads, lr, f"step {k + 1} of {what}",
+                 unchanged_hint=USED_UP_HINT if k > 0 else (lambda: _generator_hint(student, rng)))
+
+
+@pytest.mark.weight(1.5)
+def test_training_loop(student, rng):
+    """five rounds of gradient (of a squared loss) and step() follow the same path as torch.optim.SGD"""
+    model = Model(student, rng, dtype=torch.float64)
+    lr = 0.05
+    X = randn(rng, (16, 5), torch.float64)
+    T = randn(rng, (16, 3), torch.float64)
+    opt, what = model.sgd(model.generator(), lr=lr, _params="model.parameters()")
+    ref = torch.optim.SGD([model.local[n] for n in model.names], lr=lr)
+
+    def loss(p):
+        h = X @ p["0.weight"].T + p["0.bias"]
+        return ((h @ p["1.weight"].T + p["1.bias"] - T) ** 2).mean()
+
+    for k in range(5):
+        before = model.read()
+        leaves = {n: expect_tensor(before[n], f"the parameter {n}").detach().clone().requires_grad_()
+                  for n in model.names}
+        loss(leaves).backward()
+        grads = {n: leaves[n].grad for n in model.names}
+        for n in model.names:
+            student.setattr(model.handles[n], "grad", grads[n])
+        ref.zero_grad()
+        loss(model.local).backward()
+        _step(student, opt, what)
+        ref.step()
+        _compare(model, model.read(), before, grads, lr,
+                 f"round {k + 1} of (gradient of a mean squared loss, {what}.step())", scale=10.0,
+                 unchanged_hint=USED_UP_HINT if k > 0 else None)
+
+
+@pytest.mark.weight(1)
+def test_grad_none_skipped(student, rng):
+    """a parameter whose .grad is None is left alone; the others are updated"""
+    model = Model(student, rng)
+    lr = 0.5
+    opt, what = model.sgd(model.param_list(), lr=lr)
+    grads = model.set_grads(rng, skip=("0.bias", "1.weight"))
+    before = model.read()
+    _step(student, opt, f"{what} (0.bias.grad and 1.weight.grad are None)")
+    _reference_step(model, lr)
+    got = model.read()
+    for n in ("0.bias", "1.weight"):
+        assert_close(got[n], before[n], what=f"parameter {n} (its .grad is None) after {what}.step()",
+                     inputs=model.inputs, rtol=0, atol=0, dtype=model.dtype,
+                     hint="A parameter without a gradient must not change: skip it (`if p.grad is not None:`).")
+    _compare(model, got, before, grads, lr, f"{what}.step() (0.bias.grad and 1.weight.grad are None)")
+
+
+@pytest.mark.weight(1.5)
+def test_updates_model_in_place(student, rng):
+    """step() changes the model's own parameter tensors: the model's output afterwards uses the new values"""
+    model = Model(student, rng)
+    lr = 0.5
+    ids = {n: h.id for n, h in model.handles.items()}
+    opt, what = model.sgd(model.param_list(), lr=lr)
+    grads = model.set_grads(rng)
+    before = model.read()
+    _step(student, opt, what)
+    _reference_step(model, lr)
+    _compare(model, model.read(), before, grads, lr, f"{what}.step()")
+    after = model.read_handles()
+    replaced = [n for n in model.names if n not in after or after[n].id != ids[n]]
+    check(not replaced, f"after {what}.step() the model's parameters {', '.join(replaced)} are different "
+          "tensor objects", NOT_UPDATED_HINT)
+    X = randn(rng, (6, 5))
+    out = student.call(model.handle, X, _what=f"{model.label}(X) after {what}.step()")
+    p = {n: t.detach() for n, t in model.local.items()}
+    expected = (X.double() @ p["0.weight"].double().T + p["0.bias"].double()) @ p["1.weight"].double().T \
+        + p["1.bias"].double()
+    got = expect_tensor(out, f"{model.label}(X)")
+    stale = (X.double() @ before["0.weight"].double().T + before["0.bias"].double()) @ before["1.weight"].double().T \
+        + before["1.bias"].double()
+    hint = NOT_UPDATED_HINT if _close(got.double().cpu(), stale) else STEP_HINT
+    rtol, atol = tol(torch.float32, 20.0)
+    assert_close(got, expected, what=f"the model's output {model.label}(X) after {what}.step()",
+                 inputs=model.inputs + "; every .grad random; " + describe("X", X, "randn"),
+                 rtol=rtol, atol=atol, dtype=torch.float32, hint=hint)
+
+
+@pytest.mark.weight(1.5)
+def test_step_builds_no_graph(student, rng):
+    """after step() (run with autograd enabled) the parameters are still leaves that require grad, with no grad_fn"""
+    model = Model(student, rng)
+    lr = 0.5
+    opt, what = model.sgd(model.param_list(), lr=lr)
+    grads = model.set_grads(rng)
+    before = model.read()
+    _step(student, opt, what)
+    _reference_step(model, lr)
+    got = model.read()
+    _compare(model, got, before, grads, lr, f"{what}.step()")
+    for n in model.names:
+        m = meta(got[n])
+        check(m.requires_grad, f"after {what}.step() the parameter {n} no longer requires a gradient",
+              "Don't switch requires_grad off: update under `with torch.no_grad():` instead, which leaves the "
+              "parameters trainable.")
+        check(m.grad_fn is None and m.is_leaf,
+              f"after {what}.step() the parameter {n} has grad_fn {m.grad_fn}: the update was recorded by autograd",
+              NO_GRAD_HINT)
+
+
+# ---------------------------------------------------------------------------
+# zero_grad
+
+def _zero_grad_checks(student, model, opt, what, names):
+    before = model.read()
+    _call(student, opt.attr("zero_grad"), _what=f"{what}.zero_grad()", _errors=ZERO_ERRORS)
+    after = model.read()
+    for n in model.names:
+        assert_close(after[n], before[n], what=f"parameter {n} after {what}.zero_grad()", inputs=model.inputs,
+                     rtol=0, atol=0, dtype=model.dtype,
+                     hint="zero_grad clears the GRADIENTS (`p.grad.zero_()` or `p.grad = None`), never the "
+                          "parameters themselves (`p.zero_()` or `p.data.zero_()` erase the model).")
+    for n in names:
+        g = student.getattr(model.handles[n], "grad", _what=f"reading the .grad of parameter {n}")
+        if g is None:
+            continue
+        g = expect_tensor(g, f"the .grad of parameter {n} after {what}.zero_grad()")
+        assert_close(g, torch.zeros(g.shape), what=f"the .grad of parameter {n} after {what}.zero_grad()",
+                     inputs=model.inputs + "; every .grad set to random values", rtol=0, atol=0, dtype=g.dtype,
+                     hint="zero_grad must clear every gradient: `p.grad = None` or `p.grad.zero_()` for every "
+                          "parameter (a plain `g = 0` or `p.grad * 0` changes nothing).")
+
+
+@pytest.mark.weight(1.5)
+def test_zero_grad(student, rng):
+    """zero_grad() leaves every gradient zero or None and the parameters unchanged"""
+    model = Model(student, rng)
+    opt, what = model.sgd(model.param_list(), lr=0.1)
+    model.set_grads(rng)
+    _zero_grad_checks(student, model, opt, what, model.names)
+
+
+@pytest.mark.weight(1)
+def test_zero_grad_tolerates_none(student, rng):
+    """zero_grad() works when some parameters have no gradient yet, and clears the others"""
+    model = Model(student, rng)
+    opt, what = model.sgd(model.generator(), lr=0.1, _params="model.parameters()")
+    model.set_grads(rng, skip=("0.weight", "1.bias"))
+    _zero_grad_checks(student, model, opt, f"{what} (0.weight.grad and 1.bias.grad are None)", model.names)

@@ -1,0 +1,258 @@
+"""Hidden suite for exercise 8: matrix multiplication as a torch.autograd.Function.
+
+The forward is compared with X @ Y computed here in float64; the backward is
+run in the worker through ``MatMul.apply`` with a random incoming gradient G
+and each input's gradient is compared with the reference (G @ Y^T for X,
+X^T @ G for Y) on its own, so a wrong transpose, swapped gradients or an
+ignored incoming gradient are named precisely.  Non-square shapes are used
+throughout, because a square case hides a missing transpose.
+"""
+import re
+
+import pytest
+import torch
+
+from grader.checks import Failure, assert_close, check, describe, expect_tensor, shape_str, tol
+from grader.sandbox import StudentError
+from grader.suites.common import DEVICES, DTYPES, gradcheck, randn
+
+WHAT = "MatMul.apply(X, Y)"
+BACKWARD = f"backward through {WHAT}"
+
+FUNCTION_HINT = ("Write `class MatMul(torch.autograd.Function):` with `@staticmethod def forward(ctx, X, Y)` and "
+                 "`@staticmethod def backward(ctx, grad)`, and use it as `MatMul.apply(X, Y)`.")
+FORWARD_HINT = "forward must return the matrix product `X @ Y` (shape (n, k) @ (k, m) = (n, m)), not X * Y."
+TRANSPOSE_HINT = ("Check the transposes: dL/dX = grad @ Y.T has X's shape (n, m) @ (m, k) = (n, k), and "
+                  "dL/dY = X.T @ grad has Y's shape (k, n) @ (n, m) = (k, m).")
+COUNT_HINT = ("backward must return one gradient per input of forward (ctx does not count), in order: "
+              "`return grad @ Y.T, X.T @ grad`.")
+SAVE_HINT = ("Save the inputs in forward with `ctx.save_for_backward(X, Y)` and read them back in backward with "
+             "`X, Y = ctx.saved_tensors`.")
+IGNORED_HINT = ("The incoming gradient is ignored (the result is what grad = all ones would give): backward must "
+                "multiply by `grad`, dL/dX = grad @ Y.T and dL/dY = X.T @ grad.")
+SWAPPED_HINT = "The two gradients are swapped: return them in the order of forward's inputs, `(dX, dY)`."
+SIGN_HINT = "The gradient has the wrong sign: dL/dX = grad @ Y.T and dL/dY = X.T @ grad, no minus."
+NONE_HINT = ("backward returned None for an input that needs a gradient: return a tensor for every input "
+             "(None is only fine when ctx.needs_input_grad[i] is False).")
+GRAD_HINT = "dL/dX = grad @ Y.T and dL/dY = X.T @ grad, where grad is backward's argument (dL/dZ)."
+
+NAMES = ("X", "Y")
+ERRORS = [("expected a tensor output", "forward returned no tensor: it must `return X @ Y` (after "
+                                      "`ctx.save_for_backward(X, Y)`)."),
+          ("incorrect number of gradients", COUNT_HINT),
+          ("shapes cannot be multiplied", TRANSPOSE_HINT),
+          ("invalid gradient at index", TRANSPOSE_HINT),
+          ("saved_tensors", SAVE_HINT),
+          ("not enough values to unpack", SAVE_HINT),
+          ("too many values to unpack", SAVE_HINT),
+          ("must match the size of tensor", "`*` multiplies entry by entry; the matrix product is `X @ Y` "
+                                            "(and in backward `grad @ Y.T`, `X.T @ grad`).")]
+
+
+def _apply(student):
+    return student.ref("MatMul", "apply")
+
+
+def _hinted(e: StudentError, shapes=None) -> StudentError:
+    """The same error with a hint that names the likely cause, when its message shows it.
+    ``shapes``: the shapes of X and Y, to tell swapped gradients from a wrong transpose."""
+    if e.kind != "exception":
+        return e
+    for pattern, hint in ERRORS:
+        if pattern not in e.message:
+            continue
+        m = re.search(r"invalid gradient at index (\d) - got \[([\d, ]*)\]", e.message)
+        if m and int(m.group(1)) < 2:
+            i = int(m.group(1))
+            got = tuple(int(v) for v in m.group(2).split(",") if v.strip())
+            hint = f"The gradient for {NAMES[i]} (index {i}) must have {NAMES[i]}'s shape. " + TRANSPOSE_HINT
+            if shapes is not None and got == tuple(shapes[1 - i]) and got != tuple(shapes[i]):
+                hint = (f"The gradient returned for {NAMES[i]} has {NAMES[1 - i]}'s shape {shape_str(got)}: the "
+                        "two gradients are swapped. Return them in the order of forward's inputs, `(dX, dY)`.")
+        return StudentError(e.kind, e.message, hint, **e.details)
+    return e
+
+
+def _inputs_text(X, Y, G=None) -> str:
+    parts = [describe("X", X, "randn"), describe("Y", Y, "randn")]
+    if G is not None:
+        parts.append(describe("grad", G, "randn"))
+    return "; ".join(parts)
+
+
+def _make(rng, n, k, m, dtype=torch.float32, device="cpu"):
+    return randn(rng, (n, k), dtype, device), randn(rng, (k, m), dtype, device)
+
+
+def _call_apply(student, X, Y, **kwargs):
+    try:
+        return student.call(_apply(student), X, Y, _what=WHAT, **kwargs)
+    except StudentError as e:
+        raise _hinted(e) from None
+
+
+def _forward(student, X, Y, device="cpu"):
+    got = _call_apply(student, X, Y)
+    got = expect_tensor(got, WHAT, _inputs_text(X, Y))
+    Xd, Yd = X.double().cpu(), Y.double().cpu()
+    expected = Xd @ Yd
+    hint = FORWARD_HINT
+    if tuple(got.shape) == tuple(expected.shape[::-1]) and expected.shape[0] != expected.shape[1]:
+        hint = "forward returned (X @ Y).T, shape (m, n): return `X @ Y`, shape (n, m)."
+    rtol, atol = tol(X.dtype, (Xd.abs() @ Yd.abs()).max().item())
+    assert_close(got, expected, what=WHAT, inputs=_inputs_text(X, Y), dtype=X.dtype, device=device,
+                 rtol=rtol, atol=atol, hint=hint)
+
+
+def _backward(student, X, Y, G, wrt=(0, 1)):
+    try:
+        _out, grads, _ = student.vjp(_apply(student), [X, Y], grad_output=G, wrt=wrt, _what=BACKWARD)
+    except StudentError as e:
+        raise _hinted(e, (X.shape, Y.shape)) from None
+    return list(grads or []) + [None] * (len(wrt) - len(grads or []))
+
+
+def _diagnose(i, got, X, Y, G) -> str:
+    """The likely mistake in the gradient for input ``i``, from which wrong formula ``got`` matches."""
+    X, Y, G = X.double().cpu(), Y.double().cpu(), G.double().cpu()
+    g = got.detach().double().cpu()
+    ones = torch.ones_like(G)
+    if i == 0:
+        expected = G @ Y.T
+        cands = [(lambda: ones @ Y.T, IGNORED_HINT), (lambda: -expected, SIGN_HINT),
+                 (lambda: X.T @ G, SWAPPED_HINT), (lambda: G @ Y, TRANSPOSE_HINT),
+                 (lambda: expected.T, TRANSPOSE_HINT), (lambda: Y @ G.T, TRANSPOSE_HINT),
+                 (lambda: G.T @ Y, TRANSPOSE_HINT)]
+    else:
+        expected = X.T @ G
+        cands = [(lambda: X.T @ ones, IGNORED_HINT), (lambda: -expected, SIGN_HINT),
+                 (lambda: G @ Y.T, SWAPPED_HINT), (lambda: X @ G, TRANSPOSE_HINT),
+                 (lambda: expected.T, TRANSPOSE_HINT), (lambda: G.T @ X, TRANSPOSE_HINT),
+                 (lambda: G @ X, TRANSPOSE_HINT)]
+    for make, hint in cands:
+        try:
+            c = make()
+        except RuntimeError:
+            continue
+        if c.shape == g.shape and not torch.allclose(c, expected, rtol=1e-4, atol=1e-6) \
+                and torch.allclose(g, c, rtol=1e-4, atol=1e-5):
+            return hint
+    if g.shape == expected.shape and torch.count_nonzero(g) == 0:
+        return "The gradient is all zeros: compute it from grad and the saved inputs. " + GRAD_HINT
+    return GRAD_HINT
+
+
+def _check_grad(i, got, X, Y, G, device="cpu"):
+    """The gradient for input ``i`` (0: X, 1: Y) against the reference, with a diagnosis."""
+    name = NAMES[i]
+    inputs = _inputs_text(X, Y, G)
+    if got is None:
+        raise Failure(f"{BACKWARD} gave no gradient for {name}, which requires one\n  input: {inputs}", NONE_HINT)
+    got = expect_tensor(got, f"the gradient for {name} from {BACKWARD}", inputs)
+    Xd, Yd, Gd = X.double().cpu(), Y.double().cpu(), G.double().cpu()
+    expected = Gd @ Yd.T if i == 0 else Xd.T @ Gd
+    shape = tuple((X if i == 0 else Y).shape)
+    if tuple(got.shape) != shape:
+        other = tuple((Y if i == 0 else X).shape)
+        hint = SWAPPED_HINT if tuple(got.shape) == other else TRANSPOSE_HINT
+        raise Failure(f"{BACKWARD}: the gradient for {name} has shape {shape_str(got.shape)}, expected "
+                      f"{shape_str(shape)} ({name}'s shape)\n  input: {inputs}", hint)
+    scale = (Gd.abs() @ Yd.abs().T).max().item() if i == 0 else (Xd.abs().T @ Gd.abs()).max().item()
+    rtol, atol = tol(X.dtype, scale)
+    assert_close(got, expected, what=f"the gradient for {name} from {BACKWARD}",
+                 inputs=inputs, dtype=X.dtype, device=device, rtol=rtol, atol=atol,
+                 hint=_diagnose(i, got, X, Y, G))
+
+
+# ---------------------------------------------------------------------------
+# the class and the forward pass
+
+@pytest.mark.weight(1)
+def test_is_autograd_function(student, rng):
+    """MatMul is a subclass of torch.autograd.Function and MatMul.apply(X, Y) computes X @ Y"""
+    info = student.inspect(student.ref("MatMul"), _what="inspecting MatMul")
+    check(info.get("is_class"), f"MatMul is not a class (it is a {info.get('type')})", FUNCTION_HINT)
+    check(info.get("is_function"), "MatMul is not a subclass of torch.autograd.Function "
+          f"(its bases: {', '.join(info.get('bases', [])) or 'none'})", FUNCTION_HINT)
+    _forward(student, *_make(rng, 2, 3, 4))
+
+
+SHAPES = {"3x4@4x5": (3, 4, 5), "1x7@7x2": (1, 7, 2), "6x1@1x3": (6, 1, 3), "32x20@20x16": (32, 20, 16)}
+
+
+@pytest.mark.weight(0.5)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("nkm", SHAPES.values(), ids=SHAPES.keys())
+def test_forward(student, rng, nkm, dtype, device):
+    """MatMul.apply(X, Y) equals X @ Y on non-square matrices, keeping the dtype and device"""
+    _forward(student, *_make(rng, *nkm, dtype, device), device=device)
+
+
+@pytest.mark.weight(0.5)
+def test_inputs_not_modified(student, rng):
+    """MatMul.apply(X, Y) leaves X and Y unchanged"""
+    X, Y = _make(rng, 3, 4, 5)
+    got, args = _call_apply(student, X, Y, _return_args=True)
+    expect_tensor(got, WHAT)
+    for name, after, before in zip(NAMES, args, (X, Y)):
+        after = expect_tensor(after, WHAT)
+        check(after.shape == before.shape and torch.equal(after, before),
+              f"{WHAT} changed its input {name} in place\n  input: {_inputs_text(X, Y)}",
+              "Don't modify the inputs (no `X @= ...`, `.t_()`, `.mul_()`): return the new tensor `X @ Y`.")
+
+
+# ---------------------------------------------------------------------------
+# the backward pass
+
+GRAD_CASES = {"3x4@4x5": ((3, 4, 5), torch.float32), "1x7@7x2": ((1, 7, 2), torch.float32),
+              "6x1@1x3-float64": ((6, 1, 3), torch.float64)}
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", GRAD_CASES.values(), ids=GRAD_CASES.keys())
+def test_grad_X(student, rng, case, device):
+    """backward with a random incoming gradient gives X the gradient grad @ Y^T (only X requires grad)"""
+    (n, k, m), dtype = case
+    X, Y = _make(rng, n, k, m, dtype, device)
+    G = randn(rng, (n, m), dtype, device)
+    grads = _backward(student, X, Y, G, wrt=(0,))
+    _check_grad(0, grads[0], X, Y, G, device)
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", GRAD_CASES.values(), ids=GRAD_CASES.keys())
+def test_grad_Y(student, rng, case, device):
+    """backward with a random incoming gradient gives Y the gradient X^T @ grad (only Y requires grad)"""
+    (n, k, m), dtype = case
+    X, Y = _make(rng, n, k, m, dtype, device)
+    G = randn(rng, (n, m), dtype, device)
+    grads = _backward(student, X, Y, G, wrt=(1,))
+    _check_grad(1, grads[0], X, Y, G, device)
+
+
+BOTH = {"3x4@4x5": (3, 4, 5), "square4": (4, 4, 4)}
+
+
+@pytest.mark.weight(1)
+@pytest.mark.parametrize("nkm", BOTH.values(), ids=BOTH.keys())
+def test_grads_both(student, rng, nkm):
+    """with X and Y both requiring grad, backward gives each its gradient (also for square 4x4 matrices)"""
+    n, k, m = nkm
+    X, Y = _make(rng, n, k, m)
+    G = randn(rng, (n, m))
+    grads = _backward(student, X, Y, G)
+    _check_grad(0, grads[0], X, Y, G)
+    _check_grad(1, grads[1], X, Y, G)
+
+
+@pytest.mark.weight(2)
+def test_gradcheck(student, rng):
+    """torch.autograd.gradcheck through MatMul.apply in float64 on 3x4 @ 4x5"""
+    X, Y = _make(rng, 3, 4, 5, torch.float64)
+    try:
+        gradcheck(student, _apply(student), [X, Y], WHAT, names=list(NAMES))
+    except StudentError as e:
+        raise _hinted(e, (X.shape, Y.shape)) from None

@@ -150,10 +150,15 @@ def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rt
     gv, ev = g.reshape(-1)[k].item(), e.reshape(-1)[k].item()
     n_bad, n = int(bad.sum()), bad.numel()
     nonfinite = int((~torch.isfinite(g) & torch.isfinite(e)).sum())
-    lines = [f"{what} does not match the expected result{where}",
-             f"  largest error at index {_index(k, g.shape)}: expected {fmt(ev)}, got {fmt(gv)}"
-             + ("" if math.isnan(gv) or math.isinf(gv) else f" (error {abs(gv - ev):.3g})"),
-             f"  {n_bad} of {n} entries are off (allowed: |got - expected| <= {atol:.1g} + {rtol:.1g}·|expected|)"]
+    err = "" if math.isnan(gv) or math.isinf(gv) else f" (error {abs(gv - ev):.3g})"
+    allowed_text = f"|got - expected| <= {atol:.1g} + {rtol:.1g}·|expected|"
+    if g.dim() == 0:
+        lines = [f"{what} does not match the expected result{where}",
+                 f"  expected {fmt(ev)}, got {fmt(gv)}{err}; allowed: {allowed_text}"]
+    else:
+        lines = [f"{what} does not match the expected result{where}",
+                 f"  largest error at index {_index(k, g.shape)}: expected {fmt(ev)}, got {fmt(gv)}{err}",
+                 f"  {n_bad} of {n} entries are off (allowed: {allowed_text})"]
     if nonfinite:
         lines.append(f"  {nonfinite} entries are nan or inf where the expected values are finite")
     raise Failure("\n".join(lines), hint)

@@ -23,13 +23,14 @@ def _counts(tests) -> dict:
 
 
 def failure_groups(tests) -> list:
-    """Failed tests, those with the same message and hint merged into one entry
-    (a stub or a crash fails every test the same way: say it once)."""
+    """Failed tests merged by cause: the same hint (or, without one, the same
+    message) is one entry showing the first test's message as the example and
+    naming the others. A stub or a single bug fails many tests the same way."""
     groups: dict = {}
     for t in tests:
         if t["status"] not in ("failed", "error"):
             continue
-        key = (t["message"], t["hint"], t.get("reproducer", ""))
+        key = ("hint", t["hint"]) if t["hint"] else ("message", t["message"])
         g = groups.setdefault(key, {"message": t["message"], "hint": t["hint"], "tests": [],
                                     "reproducer": t.get("reproducer", ""), "trace": t.get("trace", ""),
                                     "score": 0.0, "max_score": 0.0})
@@ -40,7 +41,8 @@ def failure_groups(tests) -> list:
         first = g["tests"][0]
         g["title"] = first["description"] or first["name"]
         if len(g["tests"]) > 1:
-            g["title"] += f" (and {len(g['tests']) - 1} more test{'s' if len(g['tests']) > 2 else ''} failing the same way)"
+            more = len(g["tests"]) - 1
+            g["title"] += f" (and {more} more test{'s' if more > 1 else ''} with the same cause)"
         g["names"] = ", ".join(t["name"] for t in g["tests"])
     return list(groups.values())
 

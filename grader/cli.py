@@ -121,7 +121,9 @@ def main(argv=None) -> int:
     # Start the warm worker first: it imports torch on the other core while we do.
     from grader.sandbox import Limits, Zygote
 
-    zygote = Zygote()
+    from grader.exercises import wants_preload
+
+    zygote = Zygote(preload=wants_preload(chosen))
     try:
         interactive = sys.stderr.isatty() and args.output is None and len(chosen) > 1
 

@@ -11,6 +11,7 @@ class Exercise:
     topic: str
     title: str
     names: tuple  # what the student's file must define
+    preload: bool = False  # its tests want the zygote's preload (torch.optim builds)
 
     @property
     def name(self) -> str:
@@ -34,10 +35,15 @@ EXERCISES = (
     Exercise(6, "sequential", "Sequential container", ("Sequential",)),
     Exercise(7, "sgd", "SGD optimizer", ("SGD",)),
     Exercise(8, "matmul", "MatMul autograd Function", ("MatMul",)),
-    Exercise(9, "epoch", "Training epoch", ("loss_01", "epoch")),
+    Exercise(9, "epoch", "Training epoch", ("loss_01", "epoch"), preload=True),
 )
 
 POINTS_PER_EXERCISE = 10.0
+
+
+def wants_preload(exercises) -> bool:
+    """Whether the worker should preload torch.optim's imports for these exercises."""
+    return any(ex.preload for ex in exercises)
 
 
 def lookup(text: str) -> Exercise:

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from grader import wire
+from grader import forbidden, wire
 from grader.wire import Handle, Ref
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +39,12 @@ class Limits:
     cpu_seconds: int = 300
     output_bytes: int = 4 << 20      # what the student's code may print
     open_files: int = 256
+    # isolation (grader.isolation): namespaces, a private read-only file-system
+    # view and an unprivileged uid, where the machine allows it
+    isolate: bool = True
+    processes: int = 32              # processes and threads (RLIMIT_NPROC, with a uid of its own)
+    disk_bytes: int = 64 << 20       # the worker's private, writable folder
+    hide: tuple = ()                 # more folders to cover (a batch: submissions, results)
 
     def scaled(self, factor: float) -> "Limits":
         return dataclasses.replace(self, call_timeout=self.call_timeout * factor,
@@ -78,16 +84,45 @@ SIGNALS = {
 }
 
 
+# Hints for torch's own error messages, the first match wins.
+TORCH_ERROR_HINTS = (
+    ("before Module.__init__() call",
+     "Call `super().__init__()` first thing in your module's __init__, before assigning any layer or Parameter."),
+    ("a leaf Variable that requires grad is being used in an in-place operation",
+     "Don't update tensors that require grad in place outside `with torch.no_grad():` "
+     "(and never modify the input in place)."),
+    ("must match the size of tensor",
+     "Two shapes don't broadcast: check keepdim=True and which dimension you reduce over (dim=-1 for the last)."),
+    ("Dimension out of range",
+     "Use dim=-1 for the last dimension, whatever the number of dimensions of the input."),
+    ("could not be broadcast", "Is a batch size hard-coded? Use x.shape[0] instead of a fixed number."),
+    ("is out of bounds for dimension",
+     "Is a batch size hard-coded (e.g. torch.arange(64))? Use x.shape[0] instead of a fixed number."),
+    ("mat1 and mat2 shapes cannot be multiplied",
+     "The inner dimensions of a matrix product must agree: check the weight's layout and the transposes."),
+    ("File too large",
+     "Your code printed more output than the grader keeps (a few MB): remove print() calls from loops."),
+    ("Expected all tensors to be on the same device",
+     "Create new tensors on the input's device: `torch.zeros_like(x)` or `device=x.device`."),
+)
+
+
 # ---------------------------------------------------------------------------
 
 class Zygote:
     """A process that has imported torch and forks a fresh worker on request."""
 
-    def __init__(self):
+    def __init__(self, preload: bool = False):
+        """``preload``: import in the zygote what workers would each import lazily
+        (torch.optim's first step takes seconds); worth it when it forks many."""
         self._ctrl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
         self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
         env = dict(os.environ)
+        if preload:
+            env["GRADER_ZYGOTE_PRELOAD"] = "1"
+        else:
+            env.pop("GRADER_ZYGOTE_PRELOAD", None)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = subprocess.Popen(
@@ -150,13 +185,15 @@ class Worker:
         self.pid, self.sock, self.status_sock = zygote.spawn({
             "workdir": str(workdir), "memory_bytes": limits.memory_bytes,
             "cpu_seconds": limits.cpu_seconds, "output_bytes": limits.output_bytes,
-            "open_files": limits.open_files})
+            "open_files": limits.open_files, "isolate": limits.isolate, "processes": limits.processes,
+            "disk_bytes": limits.disk_bytes, "hide": [str(p) for p in limits.hide]})
         self.alive = True
         self.elapsed = 0.0
         hello = self._recv(30.0)
         if hello.get("hello") != self.pid:
             self.kill()
             raise StudentError("protocol", "the worker process did not start properly")
+        self.isolation = hello.get("isolation") if isinstance(hello.get("isolation"), dict) else {}
 
     # -- low level ----------------------------------------------------------
     def _recv(self, timeout: float) -> dict:
@@ -307,7 +344,7 @@ class Student:
         self.worker = Worker(self.zygote, self.limits, workdir)
         try:
             reply = self.worker.request("load", self.limits.load_timeout, path=str(target),
-                                        module=self.source.stem)
+                                        module=self.source.stem, forbidden=forbidden.worker_spec(self.exercise))
         except TimedOut as t:
             self.timeouts += 1
             self.load_error = StudentError(
@@ -371,6 +408,10 @@ class Student:
     # -- requests ----------------------------------------------------------------
     def _request(self, op: str, what: str, timeout: float | None = None, **fields) -> dict:
         worker = self._ensure()
+        if not hasattr(self, "_forbidden_static"):  # names the exercise forbids, in the file itself
+            self._forbidden_static = forbidden.scan(self.source, self.exercise)
+        if self._forbidden_static:
+            raise forbidden.static_error(self.exercise, self._forbidden_static)
         self.calls += 1
         digest = hashlib.sha256(f"{self.seed}|{self.test_id}|{self.calls}".encode()).digest()
         fields.setdefault("seed", int.from_bytes(digest[:6], "big"))
@@ -387,6 +428,11 @@ class Student:
                                         f"({self._status_text(d.status)}){self._output_note()}",
                                SIGNALS.get(d.status.get("signal"), (None, None))[1] if d.status and "signal" in d.status
                                else "Don't call exit(), sys.exit() or os._exit() in your code.") from None
+        if reply.get("forbidden"):  # reported by the worker, decided here
+            err = forbidden.dynamic_error(self.exercise, what, list(reply["forbidden"])
+                                          if isinstance(reply["forbidden"], list) else [])
+            if err is not None:
+                raise err
         if "error" in reply:
             raise self._exception(reply["error"], what)
         if "fatal" in reply:
@@ -408,6 +454,8 @@ class Student:
         elif etype == "SystemExit":
             return StudentError("exception", f"{what}: your code called exit(){where}",
                                 "Don't call exit(), sys.exit() or quit() in your functions: return a value.")
+        else:
+            hint = next((h for needle, h in TORCH_ERROR_HINTS if needle in emsg), None)
         return StudentError("exception", f"{what} raised {etype}: {emsg}{where}", hint)
 
     def _check_name(self, ref) -> None:

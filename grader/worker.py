@@ -61,11 +61,50 @@ def _set_pdeathsig():
         pass
 
 
+def _preload() -> None:
+    """Import here, once, what workers would otherwise each import lazily: the
+    first torch.optim step pulls in torch._dynamo and sympy (seconds per
+    worker).  For batch grading (``Zygote(preload=True)``); a single ``grade``
+    would only wait longer for its first worker."""
+    try:
+        import inspect  # noqa: F401  (op_inspect)
+
+        import torch
+
+        torch.set_num_threads(1)
+        m = torch.nn.Linear(3, 2)
+        opt = torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+        m(torch.ones(4, 3)).sum().backward()
+        opt.step()
+        opt.zero_grad()
+    except Exception:
+        pass
+
+
 def zygote(ctrl_fd: int) -> None:
     _set_pdeathsig()
     ctrl = socket.socket(fileno=ctrl_fd)
     import torch  # noqa: F401  (the point of the zygote: import it once)
 
+    try:  # what isolated workers must still see (Python, its libraries), computed once
+        from grader import isolation
+
+        isolation.prepare()
+        # reap the namespaces' init processes (and any orphan) when their worker ends
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        pass
+    if os.environ.get("GRADER_ZYGOTE_PRELOAD"):
+        _preload()
+    if not os.environ.get("GRADER_NO_FREEZE"):
+        # Everything imported so far is shared with the workers copy-on-write; keep the
+        # garbage collector from touching (and so copying) all of it in every worker.
+        import gc
+
+        gc.collect()
+        gc.freeze()
     signal.signal(signal.SIGCHLD, _on_sigchld)
     ctrl.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     while True:
@@ -123,7 +162,9 @@ def _vm_size() -> int:
     return 0
 
 
-def _apply_limits(lim: dict) -> None:
+def _apply_limits(lim: dict) -> dict:
+    """Session, output file, isolation (``grader.isolation``) and resource limits;
+    returns what isolation achieved."""
     os.setsid()
     _set_pdeathsig()
     workdir = lim["workdir"]
@@ -135,12 +176,40 @@ def _apply_limits(lim: dict) -> None:
     os.dup2(out, 2)
     os.close(null)
     os.close(out)
+    vm = _vm_size()
+    try:  # when memory runs out, the kernel's OOM killer takes student processes first
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    iso = {"mode": "none"}
+    if lim.get("isolate"):
+        from grader import isolation
+
+        try:
+            iso = isolation.isolate(lim)
+        except Exception as e:  # a step the machine refused in a way isolate() did not foresee
+            iso = {"mode": "none", "reason": f"{type(e).__name__}: {e}"}
+        if iso.get("mounts"):
+            # the only writable folder: temporary files and caches (torch's too) go there
+            import tempfile
+
+            here = os.getcwd()
+            os.environ["TMPDIR"] = os.environ["HOME"] = here
+            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(here, ".torch-cache"))
+            os.environ.setdefault("USER", "student")
+            tempfile.tempdir = here
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_CPU, int(lim.get("cpu_seconds", 300)))
     _limit(resource.RLIMIT_FSIZE, int(lim.get("output_bytes", 4 << 20)))
     _limit(resource.RLIMIT_NOFILE, int(lim.get("open_files", 256)))
+    if iso.get("mode") in ("namespaces", "user-namespace") and lim.get("processes"):
+        # RLIMIT_NPROC counts this worker's processes and threads only: as root it has a uid of
+        # its own; otherwise the count is per user namespace (Linux 5.14 and later)
+        _limit(resource.RLIMIT_NPROC, int(lim["processes"]))
     if lim.get("memory_bytes") and not lim.get("cuda"):
-        _limit(resource.RLIMIT_AS, _vm_size() + int(lim["memory_bytes"]))
+        _limit(resource.RLIMIT_AS, vm + int(lim["memory_bytes"]))
+    return iso
 
 
 class _Blocker:
@@ -243,6 +312,10 @@ class _Server:
             return {"load_error": {"kind": "syntax", "file": base, "line": e.lineno,
                                    "offset": e.offset, "code": (e.text or "").strip()[:300],
                                    "message": f"{type(e).__name__}: {e.msg}"}}
+        try:  # a failure here must not stop the load: the static scan still applies
+            self._forbid_setup(self.decode(req.get("forbidden"), blob), req["module"], text)
+        except Exception:
+            self._forbid_mode = None
         mod = types.ModuleType(req["module"])
         mod.__file__ = path
         sys.modules[req["module"]] = mod
@@ -276,14 +349,14 @@ class _Server:
         mode = req.get("grad", "enable")
         ctx = torch.no_grad() if mode == "no_grad" else torch.enable_grad()
         try:
-            with ctx:
+            with self._forbid_watch(), ctx:
                 value = fn(*args, **kwargs)
         except BaseException as e:
-            return {"error": self.describe(e, fn)}
+            return self._forbid_reply({"error": self.describe(e, fn)})
         out = {"value": value}
         if req.get("return_args"):
             out["args"] = args
-        return out
+        return self._forbid_reply(out)
 
     def op_getattr(self, req, blob):
         obj = self.decode(req["obj"], blob)
@@ -346,7 +419,7 @@ class _Server:
             params = list(holder.named_parameters())
         self._seed(req)
         try:
-            with torch.enable_grad():
+            with self._forbid_watch(), torch.enable_grad():
                 value = fn(*args, **kwargs)
                 inputs = [args[i] for i in wrt] + [p for _, p in params]
                 if not isinstance(value, torch.Tensor):
@@ -360,10 +433,197 @@ class _Server:
                     root = (value * go.to(dtype=value.dtype, device=value.device)).sum()
                     grads = list(torch.autograd.grad(root, inputs, allow_unused=True))
         except BaseException as e:
-            return {"error": self.describe(e, fn)}
+            return self._forbid_reply({"error": self.describe(e, fn)})
         n = len(wrt)
-        return {"value": value, "grads": grads[:n],
-                "param_grads": [[name, g] for (name, _), g in zip(params, grads[n:])]}
+        return self._forbid_reply({"value": value, "grads": grads[:n],
+                                   "param_grads": [[name, g] for (name, _), g in zip(params, grads[n:])]})
+
+    # -- forbidden built-ins (grader.forbidden decides; this only reports) ------
+    _forbid_on = False
+    _forbid_nested = False
+    _forbid_mode = None
+    _forbid_found: list = []
+
+    def _forbid_setup(self, spec, module_name, text) -> None:
+        """Watch for the exercise's forbidden calls: a TorchFunctionMode for torch
+        functions and Tensor methods (entered only around the student's calls),
+        recorders in the __init__ of forbidden classes, wrappers for the rest."""
+        if not isinstance(spec, dict):
+            return
+        import ast
+        import functools
+        import importlib
+
+        import torch
+        from torch.overrides import TorchFunctionMode
+
+        self._forbid_module = module_name
+        self._forbid_within = spec.get("within") or None
+        try:
+            self._forbid_class_lines = {n.name: n.lineno for n in ast.walk(ast.parse(text))
+                                        if isinstance(n, ast.ClassDef)}
+        except (SyntaxError, ValueError):
+            self._forbid_class_lines = {}
+        server = self
+
+        def resolve(dotted):
+            parts = dotted.split(".")
+            obj = importlib.import_module(parts[0])
+            for i, name in enumerate(parts[1:], 1):
+                try:
+                    obj = getattr(obj, name)
+                except AttributeError:
+                    obj = importlib.import_module(".".join(parts[: i + 1]))
+            return obj
+
+        names = frozenset(spec.get("calls") or ())
+        if names:
+            display = self._forbid_display
+
+            class _Watch(TorchFunctionMode):
+                def __torch_function__(self, func, types, args=(), kwargs=None):
+                    if getattr(func, "__name__", None) in names:
+                        server._forbid_note(display(func))
+                    return func(*args, **(kwargs or {}))
+
+            self._forbid_mode = _Watch()
+
+        classes, bases = [], []
+        for dotted in spec.get("classes") or ():
+            try:
+                classes.append(resolve(dotted))
+            except (ImportError, AttributeError):
+                pass
+        for dotted in spec.get("subclasses_of") or ():
+            try:
+                bases.append(resolve(dotted))
+            except (ImportError, AttributeError):
+                pass
+        self._forbid_classes, self._forbid_bases = tuple(classes), tuple(bases)
+        for cls in (*classes, *bases):
+            orig = cls.__dict__.get("__init__")
+            if orig is None:
+                continue
+
+            def make(orig):
+                @functools.wraps(orig)
+                def __init__(obj, *a, **k):
+                    if server._forbid_on:
+                        server._forbid_object(obj)
+                    return orig(obj, *a, **k)
+                return __init__
+
+            cls.__init__ = make(orig)
+
+        for dotted in spec.get("wrap") or ():
+            try:
+                parent_name, attr = dotted.rsplit(".", 1)
+                parent = resolve(parent_name)
+                orig = getattr(parent, attr)
+            except (ImportError, AttributeError, ValueError):
+                continue
+
+            def wrap(orig, shown):
+                @functools.wraps(orig)
+                def wrapper(*a, **k):
+                    # report the outermost call (Tensor.backward, not the
+                    # torch.autograd.backward it calls in turn)
+                    if server._forbid_on and not server._forbid_nested and server._forbid_note(shown):
+                        server._forbid_nested = True
+                        try:
+                            return orig(*a, **k)
+                        finally:
+                            server._forbid_nested = False
+                    return orig(*a, **k)
+                return wrapper
+
+            setattr(parent, attr, wrap(orig, dotted))
+
+    @staticmethod
+    def _forbid_display(func) -> str:
+        name = getattr(func, "__name__", "?")
+        owner = getattr(func, "__objclass__", None)
+        if owner is not None:
+            return f"Tensor.{name}"
+        mod = getattr(func, "__module__", None) or ""
+        if mod == "torch._tensor":
+            return "torch." + getattr(func, "__qualname__", name)
+        if mod in ("torch", "torch._C._VariableFunctions"):
+            return f"torch.{name}"
+        if mod in ("torch._C._nn", "torch.nn.functional"):
+            return "torch.nn.functional." + name.lstrip("_")
+        if mod == "torch._C._special":
+            return "torch.special." + name.removeprefix("special_")
+        return f"{mod}.{name}" if mod else name
+
+    def _forbid_object(self, obj) -> None:
+        t = type(obj)
+        hit = None
+        for c in t.__mro__:
+            if c in self._forbid_classes or any(
+                    c is not b and issubclass(c, b) and c.__module__.startswith("torch.")
+                    for b in self._forbid_bases):
+                hit = c
+                break
+        if hit is None:
+            return
+        mod = hit.__module__
+        if mod.startswith("torch.nn.modules"):
+            mod = "torch.nn"
+        elif mod.startswith("torch.optim"):
+            mod = "torch.optim"
+        fallback = None
+        if t.__module__ == self._forbid_module:  # a class of the student's file inherits it
+            fallback = self._forbid_class_lines.get(t.__name__)
+        self._forbid_note(f"{mod}.{hit.__qualname__}", fallback)
+
+    def _forbid_note(self, call: str, fallback_line=None) -> bool:
+        """Record ``call`` if a frame of the student's file (inside ``within``,
+        when set) is on the stack: the grader's own torch calls don't count."""
+        if not self._forbid_on or len(self._forbid_found) >= 10:
+            return False
+        within = self._forbid_within
+        f = sys._getframe(1)
+        line = None
+        while f is not None:
+            if f.f_code.co_filename == self.path:
+                if line is None:
+                    line = f.f_lineno
+                if within is None or f.f_code.co_name == within:
+                    break
+            f = f.f_back
+        if f is None:
+            if fallback_line is None or within is not None:
+                return False
+            line = fallback_line
+        if any(r["line"] == line and r["call"] == call for r in self._forbid_found):
+            return True
+        try:
+            import linecache
+
+            code = linecache.getline(self.path, line).strip()[:300]
+        except Exception:
+            code = ""
+        self._forbid_found.append({"call": call, "file": os.path.basename(self.path), "line": line,
+                                   "code": code})
+        return True
+
+    def _forbid_watch(self):
+        import contextlib
+
+        self._forbid_found = []
+        stack = contextlib.ExitStack()
+        if self._forbid_mode is not None:
+            stack.enter_context(self._forbid_mode)
+        self._forbid_on = True
+        stack.callback(setattr, self, "_forbid_on", False)
+        return stack
+
+    def _forbid_reply(self, reply: dict) -> dict:
+        if self._forbid_found:
+            reply["forbidden"] = list(self._forbid_found)
+            self._forbid_found = []
+        return reply
 
     def serve(self):
         while True:
@@ -384,7 +644,7 @@ class _Server:
 
 
 def _child(sock, req) -> None:
-    _apply_limits(req["limits"])
+    iso = _apply_limits(req["limits"])
     import torch
 
     torch.set_num_threads(1)
@@ -392,7 +652,7 @@ def _child(sock, req) -> None:
     root = os.path.dirname(os.path.dirname(os.path.abspath(wire.__file__)))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != root]
     sys.path.insert(0, req["limits"]["workdir"])
-    wire.send(sock, {"hello": os.getpid()}, [])
+    wire.send(sock, *wire.pack({"hello": os.getpid(), "isolation": iso}))
     _Server(sock).serve()
 
 

@@ -16,7 +16,7 @@ def zygote():
     """One warm worker for the whole test session (as batch grading uses it)."""
     from grader.sandbox import Zygote
 
-    z = Zygote()
+    z = Zygote(preload=True)
     yield z
     z.close()
 

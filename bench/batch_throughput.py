@@ -1,0 +1,206 @@
+"""How fast `grade batch` grades a class, and how much warm workers save.
+
+Generates N submissions (a mix of correct, buggy and broken ones, as folders
+and zips), grades them with `grade batch` and prints submissions per second.
+It also times a cold `grade all` on one submission (a fresh interpreter that
+imports torch, as a student runs it), so the speed-up of warm, forked workers
+is visible, and with --profile splits one warm grading run into where the
+time goes.  A benchmark, not a test: it prints numbers and asserts nothing.
+
+    python bench/batch_throughput.py                  # 500 submissions, all exercises
+    python bench/batch_throughput.py --n 40 --jobs 2 --exercises 1 2 3 --profile
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader.exercises import EXERCISES, lookup  # noqa: E402
+
+# Common mistakes, as edits of the model answers (each still runs, but is wrong).
+BUGS = {
+    "exercise1": ("z = x - x.max(dim=-1, keepdim=True).values", "z = x"),                 # overflows
+    "exercise2": ("z = x - x.max(dim=-1, keepdim=True).values", "z = x"),
+    "exercise3": (".mean()", ".sum()"),                                                  # sum, not mean
+    "exercise4": ("std = math.sqrt(init_factor / in_dim)", "std = 1.0"),                 # initialisation
+    "exercise5": ("X.clamp(min=0)", "X.clamp_(min=0)"),                                  # in place
+    "exercise6": ("nn.ModuleList(layers)", "list(layers)"),                              # hidden parameters
+    "exercise7": ("p -= self.lr * p.grad", "p.data = p.data - self.lr * p.grad.sign()"),  # wrong update
+    "exercise8": ("return grad @ Y.T, X.T @ grad", "return grad @ Y.T, grad.T @ X"),     # transposed
+    "exercise9": ("opt.zero_grad()", "pass"),                                            # gradients pile up
+}
+BROKEN = [
+    lambda src: src.replace("):", ")", 1),                       # a syntax error
+    lambda src: "import tensorflow\n" + src,                     # an import that fails
+    lambda src: None,                                            # the file is missing
+]
+
+
+def make_class(folder: Path, n: int, exercises, seed: int = 0, mix=(0.5, 0.3, 0.2)) -> dict:
+    """N students in ``folder``; returns {kind: count}."""
+    rng = random.Random(seed)
+    counts = {"correct": 0, "buggy": 0, "broken": 0}
+    solutions = {ex.name: (ROOT / "solutions" / ex.file).read_text() for ex in exercises}
+    stubs = {ex.name: (ROOT / "exercises" / ex.file).read_text() for ex in exercises}
+    for i in range(n):
+        kind = rng.choices(list(counts), weights=mix)[0]
+        counts[kind] += 1
+        files = {}
+        for ex in exercises:
+            src = solutions[ex.name]
+            if kind == "buggy" and rng.random() < 0.5 and ex.name in BUGS:
+                old, new = BUGS[ex.name]
+                src = src.replace(old, new)
+            elif kind == "broken" and rng.random() < 0.4:
+                src = rng.choice(BROKEN + [lambda s, stub=stubs[ex.name]: stub])(src)
+            if src is not None:
+                files[ex.file] = src
+        student = f"student{i:04d}"
+        if i % 3 == 2:
+            with zipfile.ZipFile(folder / f"{student}.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
+                for name, text in files.items():
+                    z.writestr(f"{student}/{name}", text)
+        else:
+            (folder / student).mkdir()
+            for name, text in files.items():
+                (folder / student / name).write_text(text)
+            if not files:
+                (folder / student / "README.txt").write_text("nothing yet")
+    return counts
+
+
+def cold_grade_all(exercises, runs: int) -> list:
+    names = [ex.name for ex in exercises]
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "grader.cli", *names, "--submission", str(ROOT / "solutions"),
+                            "--output", f"{tmp}/r.json"], cwd=ROOT, capture_output=True)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def profile_one(exercises) -> None:
+    """Where one warm grading run spends its time (in-process, cProfile)."""
+    import cProfile
+    import pstats
+
+    from grader.batch import _prewarm
+    from grader.run import grade
+    from grader.sandbox import Zygote
+
+    _prewarm(exercises)
+    z = Zygote()
+    z.wait_ready()
+    grade(exercises, ROOT / "solutions", zygote=z)  # warm-up
+    prof = cProfile.Profile()
+    start = time.perf_counter()
+    prof.enable()
+    report = grade(exercises, ROOT / "solutions", zygote=z)
+    prof.disable()
+    total = time.perf_counter() - start
+    z.close()
+    stats = pstats.Stats(prof)
+
+    def cum(file_part: str, func: str) -> float:
+        return sum(v[3] for k, v in stats.stats.items() if file_part in k[0] and k[2] == func)
+
+    from grader.sandbox import Worker
+
+    line = Worker.__init__.__code__.co_firstlineno
+    spawn = sum(v[3] for k, v in stats.stats.items() if k[0].endswith("grader/sandbox.py") and k[1] == line)
+    waiting = cum("grader/wire.py", "recv")
+    sending = cum("grader/wire.py", "send")
+    calls = cum("_pytest/python.py", "pytest_pyfunc_call")
+    n_tests = sum(len(ex["tests"]) for ex in report["exercises"])
+    print(f"\none warm `grade` of {len(exercises)} exercises ({n_tests} test items): {total:.2f} s (under cProfile)")
+    print(f"  test bodies (suites, checks, reference, worker calls)  {calls:6.2f} s")
+    print(f"    waiting for worker replies (student code + IPC)    {waiting:6.2f} s")
+    print(f"    sending requests                                   {sending:6.2f} s")
+    print(f"    starting workers (fork + isolation), per exercise  {spawn:6.2f} s")
+    print(f"  pytest around the tests (collection, fixtures, hooks) {total - calls:6.2f} s")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=500)
+    p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--exercises", nargs="+", default=["all"])
+    p.add_argument("--cold-runs", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep", metavar="DIR", type=Path, default=None, help="keep submissions and results here")
+    p.add_argument("--profile", action="store_true", help="also split one warm grading run by where time goes")
+    a = p.parse_args()
+
+    from grader.run import SUITES_DIR
+
+    wanted = list(EXERCISES) if "all" in a.exercises else [lookup(e) for e in a.exercises]
+    exercises = [ex for ex in wanted if (SUITES_DIR / ex.suite).is_file()]
+    if len(exercises) < len(wanted):
+        print("note: no hidden suite yet for " + ", ".join(ex.name for ex in wanted if ex not in exercises)
+              + "; benchmarking the others")
+    jobs = a.jobs or len(os.sched_getaffinity(0))
+    base = a.keep or Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    subs, out = base / "submissions", base / "results"
+    shutil.rmtree(subs, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    subs.mkdir(parents=True)
+    counts = make_class(subs, a.n, exercises, a.seed)
+    print(f"{a.n} submissions ({counts['correct']} correct, {counts['buggy']} buggy, {counts['broken']} broken; "
+          f"{len(exercises)} exercises each: {' '.join(ex.name for ex in exercises)}), {jobs} jobs, "
+          f"{os.cpu_count()} cores")
+
+    cmd = [sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(out), "--jobs", str(jobs),
+           "--seed-secret", "bench", "--exercises", *[ex.name for ex in exercises]]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=dict(os.environ, CI="true"))
+    first = None
+    for line in proc.stderr:
+        if first is None and "[1/" in line:
+            first = time.perf_counter() - start
+    proc.wait()
+    wall = time.perf_counter() - start
+    states = [json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json")]
+    graded = [s for s in states if s["status"] == "graded"]
+    per = [s["elapsed"] for s in states if "elapsed" in s]
+    print(f"grade batch: {wall:.1f} s wall for {a.n} submissions = {a.n / wall:.2f} submissions/s "
+          f"(exit {proc.returncode}; {len(graded)} graded, {len(states) - len(graded)} errors)")
+    if first is not None:
+        steady = (wall - first) / max(1, a.n - 1)
+        print(f"  start-up until the first result: {first:.1f} s; then {1 / steady:.2f} submissions/s")
+    if per:
+        print(f"  one submission in a grading process: mean {statistics.mean(per):.2f} s, "
+              f"median {statistics.median(per):.2f} s, max {max(per):.2f} s (×{jobs} in parallel)")
+    if a.n and wall:
+        est = 500 / (a.n / wall) if a.n != 500 else wall
+        print(f"  500 submissions at this rate: {est / 60:.1f} min (goal: under 5 min)")
+
+    cold = cold_grade_all(exercises, a.cold_runs)
+    c = statistics.median(cold)
+    print(f"cold `grade {' '.join(ex.name for ex in exercises)}` on one submission (fresh interpreter): "
+          f"median {c:.2f} s (runs: {', '.join(f'{t:.2f}' for t in cold)})")
+    print(f"  warm batch: {wall / a.n:.2f} s of wall time per submission, {c / (wall / a.n):.1f}× faster than cold")
+    if a.profile:
+        profile_one(exercises)
+    if a.keep is None:
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        print(f"submissions and results kept in {base}")
+
+
+if __name__ == "__main__":
+    main()

@@ -759,10 +759,14 @@ class Pool:
                             p["proc"].join(10)
                             self._stop(slot)
         finally:
-            for slot in list(self.procs):
-                self._stop(slot)
-            for z in self.spare:
-                self._kill_zygote(z)
+            self.close()
+
+    def close(self) -> None:
+        for slot in list(self.procs):
+            self._stop(slot)
+        for z in self.spare:
+            self._kill_zygote(z)
+        self.spare = []
 
 
 # ---------------------------------------------------------------------------
@@ -1082,29 +1086,28 @@ def _run(args) -> int:
 
     isolation = None
     fatal = None
-    if tasks:
-        pool = Pool(jobs, workdir, limits, exercises, out, wall_limit)
-        pool.prestart(min(jobs, len(tasks)))  # they import torch while this process does
-        _prewarm(exercises)
-        progress = Progress(len(tasks))
-        last_csv = [time.monotonic()]
+    progress = Progress(len(tasks))
+    last_csv = [time.monotonic()]
 
-        def on_done(row):
-            by_student[row["student"]] = row
-            progress.update(row)
-            if time.monotonic() - last_csv[0] > 2.0:
-                write_csv(out_root / "grades.csv", list(by_student.values()), exercises)
-                last_csv[0] = time.monotonic()
-
-        try:
-            pool.run(tasks, on_done)
-        finally:
-            progress.close()
+    def on_done(row):
+        by_student[row["student"]] = row
+        progress.update(row)
+        if time.monotonic() - last_csv[0] > 2.0:
             write_csv(out_root / "grades.csv", list(by_student.values()), exercises)
-            shutil.rmtree(workdir, ignore_errors=True)
-        isolation, fatal = pool.isolation, pool.fatal
-    else:
+            last_csv[0] = time.monotonic()
+
+    pool = Pool(jobs, workdir, limits, exercises, out, wall_limit)
+    try:
+        if tasks:
+            pool.prestart(min(jobs, len(tasks)))  # they import torch while this process does
+            _prewarm(exercises)
+            pool.run(tasks, on_done)
+    finally:
+        pool.close()
+        progress.close()
+        write_csv(out_root / "grades.csv", list(by_student.values()), exercises)
         shutil.rmtree(workdir, ignore_errors=True)
+    isolation, fatal = pool.isolation, pool.fatal
 
     rows = list(by_student.values())
     elapsed = time.monotonic() - started

@@ -6,14 +6,14 @@ after its output file is open and before any student code.  On Linux it
 * unshares the mount, network, IPC, UTS and PID namespaces (as root; as any
   other user inside a new user namespace), so the worker has no network at
   all (only a loopback that is down) and its mounts are its own;
-* starts a tiny *init* for the new PID namespace (``setpriv --pdeathsig KILL
-  sleep infinity`` through posix_spawn: 0.2 ms, where forking the worker would
-  copy its page tables: 15 ms; a fork if setpriv is missing).  The worker itself stays in
+* starts a tiny *init* for the new PID namespace (``setpriv --pdeathsig KILL cat``
+  reading a pipe from the worker, through posix_spawn: 0.2 ms, where forking the
+  worker would copy its page tables: 15 ms; a fork if setpriv is missing).  The worker itself stays in
   the grader's PID namespace (so its pid, its exit status and the signals it
   gets are exactly those of an unisolated worker), but every process the
-  student starts lands in the new namespace; init dies with the worker
-  (parent-death signal) and the kernel then kills everything else in the
-  namespace: no process outlives its worker;
+  student starts lands in the new namespace; init ends with the worker
+  (parent-death signal, and end of file on that pipe) and the kernel then kills
+  everything else in the namespace: no process outlives its worker;
 * remounts every existing mount read-only, mounts an empty read-only tmpfs
   over the course (repository root, ``grader``, ``reference``, ``solutions``,
   the hidden suites), the home folder, ``/tmp``, ``/var/tmp``, ``/dev/shm``
@@ -190,34 +190,59 @@ def _mountinfo() -> list:
 
 
 _SETPRIV = next((p for p in ("/usr/bin/setpriv", "/bin/setpriv") if os.access(p, os.X_OK)), None)
-_SLEEP = next((p for p in ("/usr/bin/sleep", "/bin/sleep") if os.access(p, os.X_OK)), None)
+_CAT = next((p for p in ("/usr/bin/cat", "/bin/cat") if os.access(p, os.X_OK)), None)
+_lifeline = None  # the worker's end of the pipe its init reads
 
 
-def _start_init() -> int:
-    """Start the PID namespace's init; it dies with the worker (parent-death signal),
-    and the kernel then kills every other process in the namespace."""
-    if _SETPRIV and _SLEEP:
+def _start_init(uid: int, gid: int) -> int:
+    """Start the PID namespace's init; it ends with the worker, and the kernel then
+    kills every other process in the namespace.  Two ties, since either alone has
+    a gap: the parent-death signal (a worker killed before the init has set it
+    would leave the init behind) and a pipe whose end of file the init waits for
+    (a student's child holding the worker's end would keep it open).  The init
+    runs as the uid the worker will have: the kernel sends the parent-death
+    signal with the dying worker's credentials, and an unprivileged worker may
+    not signal a root init."""
+    global _lifeline
+    as_user = ["--reuid", str(uid), "--regid", str(gid), "--clear-groups"] if os.geteuid() == 0 and uid else []
+    if _SETPRIV and _CAT:
         # posix_spawn (vfork + exec) costs ~0.2 ms; forking this process ~15 ms.
-        return os.posix_spawn(_SETPRIV, ["setpriv", "--pdeathsig", "KILL", "--", _SLEEP, "infinity"], {},
-                              file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                                            (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)])
-    parent = os.getpid()
+        r, w = os.pipe()
+        try:
+            pid = os.posix_spawn(_SETPRIV, ["setpriv", *as_user, "--pdeathsig", "KILL", "--", _CAT], {},
+                                 file_actions=[(os.POSIX_SPAWN_DUP2, r, 0),
+                                               (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                                               (os.POSIX_SPAWN_DUP2, 1, 2)])
+        finally:
+            os.close(r)
+        _lifeline = w
+        return pid
+    r, w = os.pipe()
     pid = os.fork()
     if pid != 0:
+        os.close(r)
+        _lifeline = w
         return pid
-    try:
+    try:  # the init, forked (no setpriv or cat here): reap orphans until the worker is gone
+        import select
+
+        if as_user:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:
-            os._exit(0)
-        os.closerange(0, 65536)
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+        os.close(w)
+        os.closerange(0, r)
+        os.closerange(r + 1, 65536)
         while True:
             try:
                 while os.waitpid(-1, os.WNOHANG)[0] > 0:
                     pass
             except ChildProcessError:
                 pass
-            signal.sigwait({signal.SIGCHLD})
+            ready, _, _ = select.select([r], [], [], 0.5)
+            if ready and not os.read(r, 1):
+                break
     finally:
         os._exit(0)
 
@@ -256,13 +281,13 @@ def isolate(lim: dict) -> dict:
             with open(f"/proc/self/{name}", "w") as f:
                 f.write(text)
     result.update(mode="namespaces" if root else "user-namespace", net=True)
+    new_uid = UID_BASE + os.getpid() if root else uid
+    new_gid = new_uid if root else gid
     try:
-        result["init"] = _start_init()
+        result["init"] = _start_init(new_uid, new_gid)
         result["pid"] = True
     except OSError as e:
         result["reason"] = f"pid namespace: {e}"
-    new_uid = UID_BASE + os.getpid() if root else uid
-    new_gid = new_uid if root else gid
     try:
         _mounts(plan, lim, workdir, new_uid, new_gid, root)
         result["mounts"] = True

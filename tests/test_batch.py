@@ -439,6 +439,30 @@ def test_a_worker_sees_only_its_own_folder(grade_folder, submission, zygote, tmp
     assert len(r["processes"]) <= 2, r["processes"]    # /proc shows only its own processes
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def test_no_namespace_init_outlives_its_worker(zygote, tmp_path):
+    """Workers closed as soon as they start (as a probe is) leave nothing behind."""
+    from grader.sandbox import Limits, Worker
+
+    inits = []
+    for i in range(8):
+        w = Worker(zygote, Limits(), tmp_path / f"w{i}")
+        inits.append(w.isolation.get("init"))
+        w.close()
+    if None in inits:
+        pytest.skip("no PID namespace here")
+    deadline = time.monotonic() + 5
+    while any(map(_alive, inits)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [p for p in inits if _alive(p)] == []
+
+
 def test_isolation_can_be_turned_off(grade_folder, submission):
     from grader.sandbox import Limits
 

@@ -38,7 +38,7 @@ import zlib
 from pathlib import Path
 
 from grader import __version__
-from grader.exercises import EXERCISES, POINTS_PER_EXERCISE, lookup
+from grader.exercises import POINTS_PER_EXERCISE, lookup, select
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -1029,10 +1029,7 @@ def _run(args) -> int:
     if args.timeout_scale <= 0 or args.submission_timeout <= 0:
         return _fail("--timeout-scale and --submission-timeout must be positive")
     try:
-        if any(e.lower() == "all" for e in args.exercises):
-            exercises = list(EXERCISES)
-        else:
-            exercises = sorted({lookup(e) for e in args.exercises}, key=lambda e: e.number)
+        exercises = select(args.exercises)
     except KeyError as e:
         return _fail(e.args[0])
     missing = [ex for ex in exercises if not (SUITES_DIR / ex.suite).is_file()]

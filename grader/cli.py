@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from grader import __version__
-from grader.exercises import EXERCISES, lookup
+from grader.exercises import EXERCISES, select
 
 EXIT_FULL, EXIT_LOST, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -83,10 +83,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
 
     try:
-        if any(e.lower() == "all" for e in args.exercises):
-            chosen = list(EXERCISES)
-        else:
-            chosen = sorted({lookup(e) for e in args.exercises}, key=lambda e: e.number)
+        chosen = select(args.exercises)
     except KeyError as e:
         return _fail(e.args[0])
 

@@ -57,6 +57,13 @@ def lookup(text: str) -> Exercise:
     raise KeyError(f"no exercise called {text!r}; choose one of: {choices}, or 'all'")
 
 
+def select(names) -> list:
+    """Command-line exercise names (or 'all') → Exercises in course order; KeyError names a bad one."""
+    if any(n.lower() == "all" for n in names):
+        return list(EXERCISES)
+    return sorted({lookup(n) for n in names}, key=lambda e: e.number)
+
+
 def for_suite(module_file: str) -> Exercise:
     m = re.search(r"test_exercise(\d+)_", module_file)
     if not m:

@@ -5,13 +5,23 @@ sent to the worker as plain data.  ``gradcheck`` runs torch.autograd.gradcheck
 here, in the grader, through a proxy Function whose forward and backward are
 the student's code in the worker, so a student who patches autograd in the
 worker cannot change the verdict.
+
+Naming the bug behind a wrong answer (``match_bug``, ``probe``, ``call_checked``,
+``compare``): a suite lists deliberately wrong variants of its reference and,
+only when a check fails, recomputes them on the test's own input to name the
+one that gives the student's numbers, or re-runs the student's code on the same
+rows reshaped (as 2-D, with another batch size) to tell what the failure
+depends on.  A passing check costs nothing extra.
 """
 from __future__ import annotations
+
+import re
 
 import pytest
 import torch
 
-from grader.checks import Failure, describe, expect_tensor, fmt, shape_str
+from grader.checks import Failure, assert_close, describe, expect_tensor, fmt, shape_str, tol
+from grader.sandbox import StudentError
 from grader.wire import meta
 
 CUDA = torch.cuda.is_available()
@@ -27,6 +37,183 @@ def randn(rng: torch.Generator, shape, dtype=torch.float32, device="cpu", scale:
 
 def randint(rng: torch.Generator, high: int, shape, device="cpu") -> torch.Tensor:
     return torch.randint(0, high, shape, generator=rng).to(device)
+
+
+# -- naming the bug behind a wrong answer ------------------------------------------------
+
+BATCH_SIZES = (64, 100, 128, 32)  # batch sizes students hard-code (the course notes use 64)
+ONLY_2D = ("Your code is right for a 2-D input (n, k) only, but the input may have any number of dimensions: "
+           "(k,), (n, k), (b, n, k). Reduce over dim=-1 with keepdim=True instead of dim=1, and don't unpack "
+           "`n, k = x.shape` or loop over the rows.")
+
+NO_KEEPDIM = ("The row max or sum lost its dimension, so it broadcast against the wrong axis: reduce with "
+              "keepdim=True (x.max(dim=-1, keepdim=True).values, .sum(dim=-1, keepdim=True)) or unsqueeze(-1).")
+
+
+def wrong_dim_hint(d: int, name: str) -> str:
+    """``name`` (softmax, log-softmax) reduced over dim=d of an input with more dimensions than d + 1."""
+    if d == 1:  # not the last dimension: the input has 3 or more
+        return ONLY_2D
+    return (f"You normalise over dim={d}, but {name} works over the LAST dimension whatever the number of "
+            "dimensions: reduce with dim=-1 (keepdim=True).")
+
+
+def hard_coded_hint(b) -> str:
+    return (f"The batch size {b} seems hard-coded (as in view({b}, 1) or torch.arange({b})): take sizes from the "
+            "input (x.shape[0], or -1 in view) or reduce with keepdim=True, so that any batch size works.")
+
+
+# What an error raised by the student's code says, and the hint that names the bug.
+ERROR_HINTS = (
+    (re.compile(r"shape '\[(\d+)[-\d, ]*\]' is invalid for input of size"), hard_coded_hint("{0}")),
+    (re.compile(r"'torch\.return_types\.(max|min)'"),
+     "x.{0}(dim=...) returns a pair (values, indices): take .values, as in x.{0}(dim=-1, keepdim=True).values, "
+     "or use x.a{0}(dim=-1, keepdim=True)."),
+    (re.compile(r"expected a tensor output, got (\w+)"),
+     "Return a torch.Tensor, not {0}: no .numpy(), .tolist() or .item() at the end, and don't forget the return."),
+)
+
+
+def error_hint(message: str) -> str | None:
+    for pattern, hint in ERROR_HINTS:
+        m = pattern.search(message)
+        if m:
+            return hint.format(*m.groups())
+    return None
+
+
+def join(hints) -> str | None:
+    """The hint of the one bug that explains a result, or of each candidate."""
+    hints = list(dict.fromkeys(h for h in hints if h))
+    if len(hints) <= 1:
+        return hints[0] if hints else None
+    return "More than one bug gives exactly this result: " + " ".join(
+        f"({i}) {h}" for i, h in enumerate(hints[:3], 1))
+
+
+def _same(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> bool:
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
+
+
+def match_bug(got: torch.Tensor, expected: torch.Tensor, bugs, rtol: float, atol: float,
+              prefer: str | None = None) -> str | None:
+    """The hint of the bug that gives ``got``, or None.
+
+    ``bugs`` yields (compute, key, hint): what a bug computes on the test's input
+    (in the input's dtype, so that overflow shows the same way), which bug it is
+    (variants of one bug share a key; the first that matches gives the hint) and
+    the hint naming it.  A variant that raises on this input, or is right here,
+    is passed over; ``prefer`` names the bug an input is built to expose when
+    others give the same numbers.
+    """
+    g = got.detach().cpu().double()
+    e = expected.detach().cpu().double()
+    found = {}
+    for compute, key, hint in bugs:
+        if key in found:
+            continue
+        try:
+            b = compute().double()
+        except (RuntimeError, IndexError):  # that bug would have raised on this input
+            continue
+        if not _same(b, e, rtol, atol) and _same(g, b, max(rtol, 1e-4), max(atol, 1e-4)):
+            found[key] = hint
+    return found.get(prefer) or join(found.values())
+
+
+def right_on(student, fn, args, expected: torch.Tensor, rtol: float, atol: float) -> bool:
+    """Whether the student's fn(*args) gives ``expected`` (a probe: its failure is not reported)."""
+    try:
+        got = student.call(fn, *args, _what="a probe")
+        assert_close(got, expected, what="a probe", dtype=expected.dtype, rtol=rtol, atol=atol)
+    except (Failure, StudentError):
+        return False
+    return True
+
+
+def probe(right, shape) -> str | None:
+    """What a failure on an input of ``shape`` depends on: ``right(rows)`` re-runs the
+    student's code on the rows ``rows`` of that input made 2-D, (-1, shape[-1]), and
+    tells whether the answer is right.  Right on the same rows as 2-D: only 2-D input
+    is handled; right with 64 (or another common number of) rows: a hard-coded batch size."""
+    if not shape or 0 in shape:
+        return None
+    n = 1
+    for s in shape[:-1]:
+        n *= s
+    if len(shape) != 2 and right(torch.arange(n)):
+        return ONLY_2D
+    for b in BATCH_SIZES:
+        if b != n and right(torch.arange(b) % n):
+            return hard_coded_hint(b)
+    return None
+
+
+def probe_rows(student, fn, reference_fn, x: torch.Tensor, rtol: float, atol: float) -> str | None:
+    """probe() for a function that works along the last dimension of its one input ``x``."""
+    if x.dim() == 0:
+        return None
+    flat = x.detach().cpu().reshape(-1, x.shape[-1])
+    return probe(lambda rows: right_on(student, fn, [flat[rows].to(x.device)],
+                                       reference_fn(flat[rows].double()).to(x.dtype), rtol, atol), tuple(x.shape))
+
+
+def call_checked(student, fn, *args, diagnose, **kwargs):
+    """student.call(fn, *args, **kwargs); when the student's code raises, ``diagnose(None)``
+    (or, failing that, what the error says) may give a hint naming the bug in place of the generic one."""
+    try:
+        return student.call(fn, *args, **kwargs)
+    except StudentError as e:
+        hint = (diagnose(None) or error_hint(e.message)) if e.kind == "exception" else None
+        if not hint:
+            raise
+        raise StudentError(e.kind, e.message, hint, **e.details) from None
+
+
+def compare(got, expected: torch.Tensor, *, diagnose, dtype: torch.dtype, device: str = "cpu", **kwargs):
+    """assert_close(got, expected, ...); when the values or the shape are wrong, ``diagnose(got)``
+    may give a hint naming the bug (a wrong type, dtype or device keeps assert_close's own hint)."""
+    try:
+        return assert_close(got, expected, dtype=dtype, device=device, **kwargs)
+    except Failure as f:
+        if isinstance(got, torch.Tensor) and (got.shape != expected.shape or (
+                got.dtype == dtype and meta(got).device.split(":")[0] == device)):
+            hint = diagnose(got)
+            if hint:
+                raise Failure(f.message, hint) from None
+        raise
+
+
+def check_call(student, fn, args, expected: torch.Tensor, *, what: str, inputs: str, diagnose,
+               dtype: torch.dtype, device: str, rtol: float, atol: float, return_args: bool = False):
+    """The student's fn(*args) compared with ``expected``; a failure is explained by ``diagnose``
+    (see call_checked and compare).  Returns what student.call returns."""
+    got = call_checked(student, fn, *args, _what=what, _return_args=return_args, diagnose=diagnose)
+    compare(got[0] if return_args else got, expected, diagnose=diagnose, what=what, inputs=inputs, dtype=dtype,
+            device=device, rtol=rtol, atol=atol)
+    return got
+
+
+def check_rows(student, name: str, reference_fn, x: torch.Tensor, how: str, device: str, *, bugs, fallback,
+               prefer: str | None = None, probing: bool = True, return_args: bool = False):
+    """The student's ``name``(x), a function along the last dimension of ``x``, against
+    ``reference_fn`` in float64.  A failure is named by the first that gives a hint: the
+    catalogue ``bugs(x)`` (match_bug), the probes (probe_rows; ``probing=False`` in a visible
+    test, so that the student's last call is the test's own input) and ``fallback(got, x)``,
+    properties of a result of the right shape."""
+    what = f"{name}(x)"
+    expected = reference_fn(x.detach().cpu().double())
+    rtol, atol = tol(x.dtype, x.abs().max().item() if x.numel() else 1.0)
+    fn = student.ref(name)
+
+    def diagnose(got):
+        return ((got is not None and match_bug(got, expected, bugs(x.detach().cpu()), rtol, atol, prefer))
+                or (probing and probe_rows(student, fn, reference_fn, x, rtol, atol))
+                or (got is not None and got.shape == expected.shape and fallback(got.detach().cpu().double(), x))
+                or None)
+
+    return check_call(student, fn, [x], expected, what=what, inputs=describe("x", x, how), diagnose=diagnose,
+                      dtype=x.dtype, device=device, rtol=rtol, atol=atol, return_args=return_args)
 
 
 def _jacobians(student, fn, inputs, what, eps=1e-6):
@@ -71,8 +258,19 @@ def gradcheck(student, fn, inputs, what: str, names=None, atol=1e-5, rtol=1e-3) 
     inputs = [x.detach().double() for x in inputs]
 
     # the student's backward must give a gradient for every input
-    out0, grads, _ = student.vjp(fn, inputs, wrt=range(len(inputs)), _what=f"backward through {what}")
+    try:
+        out0, grads, _ = student.vjp(fn, inputs, wrt=range(len(inputs)), _what=f"backward through {what}")
+    except StudentError as e:
+        hint = error_hint(e.message) if e.kind == "exception" and not e.hint else None
+        if not hint:
+            raise
+        raise StudentError(e.kind, e.message, hint, **e.details) from None
     out0 = expect_tensor(out0, what)
+    if out0.is_floating_point() and out0.dtype != torch.float64:
+        raise Failure(f"{what} returned {str(out0.dtype).replace('torch.', '')} for float64 input, so its "
+                      "gradient cannot be checked",
+                      "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the `*_like` functions, "
+                      "and don't call .float()/.double() on the result.")
     for i, g in enumerate(grads):
         if g is None:
             raise Failure(f"backward through {what} gave no gradient for {names[i]}, which requires one "

@@ -3,18 +3,54 @@ import pytest
 import torch
 
 import reference
-from grader.checks import assert_close, assert_unchanged, describe, tol
-from grader.suites.common import DEVICES, DTYPES, gradcheck, randn
+from grader.checks import assert_unchanged
+from grader.suites.common import DEVICES, DTYPES, NO_KEEPDIM, check_rows, gradcheck, randn, wrong_dim_hint
 
-SHAPES = {"1d": (7,), "2d": (13, 10), "batch64": (64, 10), "3d": (3, 4, 6), "single": (1, 1)}
-WHAT = "softmax(x)"
+SHAPES = {"1d": (7,), "2d": (13, 10), "batch64": (64, 10), "square": (6, 6), "3d": (3, 4, 6), "single": (1, 1)}
+WHAT = "softmax(x)"  # what check_rows calls it
+
+FORMULA = ("softmax(v)_i = exp(v_i - m) / sum_j exp(v_j - m), with m = v.max(dim=-1, keepdim=True).values, "
+           "over the LAST dimension")
+
+# The likely bugs, recognised from the numbers a submission returns.
+NO_MAX = ("exp() overflowed: exp(1000.) is inf and inf / inf = nan (and when every exp() underflows to 0, "
+          "0 / 0 = nan). Subtract each row's max before exp: z = x - x.max(dim=-1, keepdim=True).values, "
+          "then exp(z) / exp(z).sum(dim=-1, keepdim=True).")
+GLOBAL_MAX = ("You subtract the max of the whole tensor, not each row's own max: a row far below the global max "
+              "underflows to exp(...) = 0 everywhere and 0 / 0 = nan. Use x.max(dim=-1, keepdim=True).values.")
+WHOLE_TENSOR = ("You normalise over the whole tensor; softmax normalises each slice along the LAST dimension "
+                "separately: .sum(dim=-1, keepdim=True).")
+NOT_NORMALISED = "Every slice along the last dimension must sum to 1: divide by .sum(dim=-1, keepdim=True). " + FORMULA
 
 
-def _check(student, x, how, device):
-    got = student.call(student.ref("softmax"), x, _what=WHAT)
-    rtol, atol = tol(x.dtype, x.abs().max().item() if x.numel() else 1.0)
-    assert_close(got, reference.softmax(x.double()), what=WHAT, inputs=describe("x", x, how),
-                 dtype=x.dtype, device=device, rtol=rtol, atol=atol)
+def _softmax(v, dim, keepdim=True):
+    e = torch.exp(v - v.amax(dim=dim, keepdim=True))
+    return e / e.sum(dim=dim, keepdim=keepdim)
+
+
+def _buggy_versions(x: torch.Tensor):
+    """(what a bug computes on x, which bug, hint), in x's dtype so overflow shows the same way."""
+    yield lambda: torch.exp(x) / torch.exp(x).sum(-1, keepdim=True), "no max", NO_MAX
+    yield lambda: _softmax(x.reshape(-1), 0).reshape(x.shape), "whole", WHOLE_TENSOR
+    yield lambda: torch.exp(x - x.max()) / torch.exp(x - x.max()).sum(-1, keepdim=True), "global max", GLOBAL_MAX
+    yield lambda: _softmax(x, -1, keepdim=False), "keepdim", NO_KEEPDIM
+    yield lambda: _softmax(x - x.amax(-1), -1), "keepdim", NO_KEEPDIM
+    for d in range(x.dim() - 1):
+        yield (lambda d=d: _softmax(x, d)), "dim", wrong_dim_hint(d, "softmax")
+
+
+def _properties(g, x):
+    """A hint from what is wrong with the values ``g`` (of the right shape)."""
+    if bool((~torch.isfinite(g)).any()):
+        return NO_MAX if x.abs().max() > 80 else "nan or inf although the inputs are moderate. " + FORMULA
+    if not torch.allclose(g.sum(-1), torch.ones((), dtype=g.dtype), atol=1e-3):
+        return NOT_NORMALISED
+    return "Check each part of the formula: " + FORMULA
+
+
+def _check(student, x, how, device, prefer=None, probing=True, return_args=False):
+    return check_rows(student, "softmax", reference.softmax, x, how, device, bugs=_buggy_versions,
+                      fallback=_properties, prefer=prefer, probing=probing, return_args=return_args)
 
 
 @pytest.mark.weight(1)
@@ -32,9 +68,10 @@ def test_matches_reference(student, rng, shape, dtype, device):
 def test_large_logits(student, rng, dtype, device):
     """softmax stays finite and correct for logits around ±1000"""
     x = randn(rng, (6, 5), dtype, device, scale=1000.0)
-    _check(student, x, "normal values × 1000", device)
+    _check(student, x, "normal values × 1000", device, prefer="no max")
 
 
+@pytest.mark.visible
 @pytest.mark.weight(2)
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -42,16 +79,16 @@ def test_far_apart_logits(student, dtype, device):
     """softmax of rows like [0, -1000] and [1000, 0, -1000]"""
     x = torch.tensor([[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]],
                      dtype=dtype, device=device)
-    _check(student, x, "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", device)
+    # visible: no probe calls, so the student's last call is this input
+    _check(student, x, "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", device,
+           prefer="no max", probing=False)
 
 
 @pytest.mark.weight(1)
 def test_input_not_modified(student, rng):
     """softmax gives the right result and leaves its input unchanged"""
     x = randn(rng, (5, 8), scale=3.0)
-    got, args = student.call(student.ref("softmax"), x, _what=WHAT, _return_args=True)
-    assert_close(got, reference.softmax(x.double()), what=WHAT, inputs=describe("x", x, "normal values × 3"),
-                 dtype=x.dtype)
+    _, args = _check(student, x, "normal values × 3", "cpu", return_args=True)
     assert_unchanged(args[0], x, what=WHAT)
 
 

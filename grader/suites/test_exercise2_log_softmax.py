@@ -3,12 +3,11 @@ import pytest
 import torch
 
 import reference
-from grader.checks import Failure, assert_close, assert_unchanged, describe, tol
-from grader.suites.common import DEVICES, DTYPES, gradcheck, randn
-from grader.wire import meta
+from grader.checks import assert_unchanged, tol
+from grader.suites.common import DEVICES, DTYPES, NO_KEEPDIM, check_rows, gradcheck, randn, wrong_dim_hint
 
 SHAPES = {"1d": (7,), "2d": (13, 10), "batch64": (64, 10), "square": (6, 6), "3d": (3, 4, 6), "single": (1, 1)}
-WHAT = "log_softmax(x)"
+WHAT = "log_softmax(x)"  # what check_rows calls it
 
 FORMULA = "log_softmax(v)_i = (v_i - m) - log(sum_j exp(v_j - m)), with m = v.max(dim=-1, keepdim=True).values"
 
@@ -23,16 +22,9 @@ GLOBAL_MAX = ("You subtract the max of the whole tensor, not each row's own max:
 SHIFT_ONE_TERM = ("The max shift m is applied to only one of the two terms: the answer is "
                   "(x - m) - log(sum(exp(x - m))); x - log(sum(exp(x - m))) is off by m.")
 RETURNED_SOFTMAX = "You returned the softmax itself; take the log-probabilities: " + FORMULA
-NO_KEEPDIM = ("The row max or sum lost its dimension, so it broadcast against the wrong axis: reduce with "
-              "keepdim=True (x.max(dim=-1, keepdim=True).values, .sum(dim=-1, keepdim=True)).")
 WHOLE_TENSOR = ("You summed over the whole tensor; log-softmax normalises each slice along the LAST "
                 "dimension: .sum(dim=-1, keepdim=True).")
 POSITIVE = "Log-probabilities are never positive. " + FORMULA
-
-
-def _wrong_dim_hint(d: int) -> str:
-    return (f"You normalise over dim={d}, but log-softmax works over the LAST dimension whatever the number of "
-            "dimensions: reduce with dim=-1 (keepdim=True), not dim=0 or dim=1.")
 
 
 def _lse(v, dim):
@@ -59,78 +51,24 @@ def _buggy_versions(x: torch.Tensor):
         yield no_keepdim, "keepdim", NO_KEEPDIM
     yield lambda: x - _lse(x.reshape(-1), 0), "whole", WHOLE_TENSOR
     for d in range(x.dim() - 1):
-        yield (lambda d=d: x - _lse(x, d)), "dim", _wrong_dim_hint(d)
+        yield (lambda d=d: x - _lse(x, d)), "dim", wrong_dim_hint(d, "log-softmax")
 
 
-def _join(found: dict) -> str:
-    """The hint of the one bug that gives these numbers, or of each candidate."""
-    hints = list(found.values())
-    if len(hints) == 1:
-        return hints[0]
-    return "More than one bug gives exactly this result: " + " ".join(
-        f"({i}) {h}" for i, h in enumerate(hints[:3], 1))
-
-
-def _diagnose(got: torch.Tensor, x: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float,
-              prefer: str | None = None):
-    """A hint naming the bug that produces ``got`` from ``x``, or None; ``prefer`` names the bug
-    this input is built to expose, when others give the same numbers."""
-    g = got.detach().cpu().double()
-    e = expected.double()
-    xc = x.detach().cpu()
-    found = {}
-    for compute, key, hint in _buggy_versions(xc):
-        if key in found:
-            continue
-        try:
-            b = compute().double()
-        except RuntimeError:  # that bug would have raised on this shape
-            continue
-        if b.shape != g.shape:
-            continue
-        if b.shape == e.shape and torch.allclose(b, e, rtol=rtol, atol=atol, equal_nan=True):
-            continue  # indistinguishable from the right answer here
-        if torch.allclose(g, b, rtol=max(rtol, 1e-4), atol=max(atol, 1e-4), equal_nan=True):
-            found[key] = hint
-    if prefer in found:
-        return found[prefer]
-    if found:
-        return _join(found)
-    if g.shape != e.shape:
-        return None
-    finite = torch.isfinite(e)
+def _properties(g, x):
+    """A hint from what is wrong with the values ``g`` (of the right shape)."""
+    finite = torch.isfinite(reference.log_softmax(x.detach().cpu().double()))
     if bool((torch.isneginf(g) & finite).any()):
         return LOG_OF_SOFTMAX
     if bool(((torch.isnan(g) | torch.isposinf(g)) & finite).any()):
         return NO_MAX
-    if bool((g > atol).any()):
+    if bool((g > tol(x.dtype, x.abs().max().item())[1]).any()):
         return POSITIVE
-    return None
+    return "Check each term of the formula: " + FORMULA
 
 
-def _compare(got, x, how, device, prefer=None):
-    """Compare the student's log_softmax(x) with the reference and explain a failure."""
-    expected = reference.log_softmax(x.detach().cpu().double())
-    scale = x.abs().max().item() if x.numel() else 1.0
-    rtol, atol = tol(x.dtype)[0], tol(x.dtype, scale)[1]
-    try:
-        assert_close(got, expected, what=WHAT, inputs=describe("x", x, how), dtype=x.dtype, device=device,
-                     rtol=rtol, atol=atol)
-    except Failure as f:
-        # a wrong dtype or device keeps assert_close's own hint
-        if isinstance(got, torch.Tensor) and (got.shape != expected.shape or (
-                got.dtype == x.dtype and meta(got).device.split(":")[0] == device)):
-            hint = _diagnose(got, x, expected, rtol, atol, prefer)
-            if hint is None and got.shape == expected.shape:
-                hint = "Check each term of the formula: " + FORMULA
-            if hint:
-                raise Failure(f.message, hint) from None
-        raise
-
-
-def _check(student, x, how, device, prefer=None):
-    got = student.call(student.ref("log_softmax"), x, _what=WHAT)
-    _compare(got, x, how, device, prefer)
+def _check(student, x, how, device, prefer=None, probing=True, return_args=False):
+    return check_rows(student, "log_softmax", reference.log_softmax, x, how, device, bugs=_buggy_versions,
+                      fallback=_properties, prefer=prefer, probing=probing, return_args=return_args)
 
 
 @pytest.mark.weight(0.5)
@@ -161,6 +99,7 @@ def test_shifted_logits(student, rng, dtype, device):
     _check(student, x, "rows of normal values × 3 plus 1000, -1000, 750 and -750", device, prefer="no max")
 
 
+@pytest.mark.visible
 @pytest.mark.weight(1.5)
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -168,15 +107,16 @@ def test_far_apart_logits(student, dtype, device):
     """log_softmax stays finite for rows like [0, -1000] where a probability underflows to 0"""
     x = torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0]],
                      dtype=dtype, device=device)
-    _check(student, x, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", device, prefer="log")
+    # visible: no probe calls, so the student's last call is this input
+    _check(student, x, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", device, prefer="log",
+           probing=False)
 
 
 @pytest.mark.weight(1)
 def test_input_not_modified(student, rng):
     """log_softmax gives the right result and leaves its input unchanged"""
     x = randn(rng, (5, 8), scale=3.0)
-    got, args = student.call(student.ref("log_softmax"), x, _what=WHAT, _return_args=True)
-    _compare(got, x, "normal values × 3", "cpu")
+    _, args = _check(student, x, "normal values × 3", "cpu", return_args=True)
     assert_unchanged(args[0], x, what=WHAT)
 
 

@@ -6,8 +6,7 @@ import torch
 
 import reference
 from grader.checks import Failure, assert_close, assert_unchanged, check, describe, expect_tensor, shape_str, tol
-from grader.suites.common import DEVICES, DTYPES, randint, randn
-from grader.wire import meta
+from grader.suites.common import DEVICES, DTYPES, call_checked, compare, match_bug, probe, randint, randn, right_on
 
 CASES = {"n1": (1, 5), "n13": (13, 4), "n64": (64, 10), "n100": (100, 7)}
 WHAT = "cross_entropy(logits, targets)"
@@ -33,6 +32,8 @@ LOG_OF_SOFTMAX = ("This looks like log(softmax(logits)): the probability of a fa
 LOG_OF_SOFTMAX_NO_MAX = LOG_OF_SOFTMAX + " Subtract the row max before exp() as well: exp(1000.) is inf."
 WRONG_DIM = ("You normalise over dim=0 (the batch); the classes are along the LAST dimension: reduce with "
              "dim=-1 (or dim=1), keepdim=True.")
+WHOLE_TENSOR = ("You take the log-sum-exp over the whole tensor; each row is normalised over its own k classes: "
+                "torch.logsumexp(z, dim=-1, keepdim=True).")
 NO_KEEPDIM = ("The row max or log-sum-exp lost its dimension, so it broadcast against the wrong axis: reduce "
               "with keepdim=True.")
 
@@ -66,101 +67,84 @@ def _buggy_versions(H: torch.Tensor, Y: torch.Tensor):
     yield lambda: -H[rows, Y].mean(), "no lse", NO_LSE
     yield lambda: -(H - m)[rows, Y].mean(), "no lse", NO_LSE
     yield lambda: -_log_probs(H, 0)[rows, Y].mean(), "dim", WRONG_DIM
+    yield lambda: -(H - torch.logsumexp(H.reshape(-1), 0))[rows, Y].mean(), "whole", WHOLE_TENSOR
     yield lambda: -_log_probs(H, -1, keepdim=False)[rows, Y].mean(), "keepdim", NO_KEEPDIM
     yield lambda: -(H - H.amax(-1) - torch.logsumexp(H - H.amax(-1), -1, keepdim=True))[rows, Y].mean(), \
         "keepdim", NO_KEEPDIM
 
 
-def _join(found: dict) -> str:
-    """The hint of the one bug that gives these numbers, or of each candidate."""
-    hints = list(found.values())
-    if len(hints) == 1:
-        return hints[0]
-    return "More than one bug gives exactly this result: " + " ".join(
-        f"({i}) {h}" for i, h in enumerate(hints[:3], 1))
-
-
-def _close(a: float, b: float, rtol: float, atol: float) -> bool:
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    return abs(a - b) <= atol + rtol * abs(b)
-
-
-def _diagnose(got: torch.Tensor, H: torch.Tensor, Y: torch.Tensor, expected: torch.Tensor, rtol: float,
-              atol: float, prefer: str | None = None):
-    """A hint naming the bug that makes ``got`` from (H, Y), or None; ``prefer`` names the bug this
-    input is built to expose, when others give the same numbers."""
+def _diagnose(student, fn, got, H, Y, expected, rtol, atol, prefer=None, probing=True):
+    """A hint naming the bug behind the loss ``got`` on (H, Y) (None: the student's code raised), or None;
+    ``prefer`` names the bug this input is built to expose, when others give the same numbers."""
     n, k = H.shape
-    g = got.detach().cpu().double()
-    e = float(expected)
-    if g.dim() != 0:
-        if tuple(g.shape) == (n, n) and n > 1:
-            return COLUMN_PICK
-        if tuple(g.shape) in ((n,), (n, 1), (1, n)) and n > 1:
-            return PER_SAMPLE
-        if g.numel() == 1:
-            return NOT_0DIM
-        return None
-    v = float(g)
     Hc, Yc = H.detach().cpu(), Y.detach().cpu()
-    found = {}
-    for compute, key, hint in _buggy_versions(Hc, Yc):
-        if key in found:
-            continue
-        try:
-            b = float(compute().double())
-        except (RuntimeError, IndexError):  # that bug would have raised on this shape
-            continue
-        if _close(b, e, rtol, atol):
-            continue  # indistinguishable from the right answer here
-        if _close(v, b, max(rtol, 1e-4), max(atol, 1e-4)):
-            found[key] = hint
-    if prefer in found:
-        return found[prefer]
-    if found:
-        return _join(found)
-    if not math.isfinite(v):
-        return NO_MAX if H.abs().max() > 80 else "The loss is nan or inf although the logits are moderate. " + FORMULA
-    if abs(e) > 1e-3:
-        r = v / e
-        if n > 1 and abs(r - n) < 1e-3 * n:
-            return SUMMED
-        if abs(r + 1) < 1e-3:
-            return NEGATED
-        if r > 0:
-            c = n / r
-            if abs(c - round(c)) < 1e-3 * c and round(c) not in (0, n):
-                return _divided_hint(round(c), n, k)
+    if got is not None and got.dim() != 0:
+        if tuple(got.shape) == (n, n) and n > 1:
+            return COLUMN_PICK
+        if tuple(got.shape) in ((n,), (n, 1), (1, n)) and n > 1:
+            return PER_SAMPLE
+        return NOT_0DIM if got.numel() == 1 else None
+    hint = got is not None and (match_bug(got, expected, _buggy_versions(Hc, Yc), rtol, atol, prefer)
+                                or _ratio_hint(float(got), float(expected), n, k))
+    if not hint and probing:
+        hint = probe(lambda rows: right_on(student, fn, [Hc[rows].to(H.device), Yc[rows].to(Y.device)],
+                                           reference.cross_entropy(Hc[rows].double(), Yc[rows]).to(H.dtype),
+                                           rtol, atol), tuple(H.shape))
+    if hint or got is None:
+        return hint or None
+    if not math.isfinite(float(got)):
+        return NO_MAX if Hc.abs().max() > 80 else "The loss is nan or inf although the logits are moderate. " + FORMULA
+    return "Check each part of the formula: " + FORMULA
+
+
+def _ratio_hint(v: float, e: float, n: int, k: int):
+    """The loss is off by a factor: summed, negated or divided by the wrong count."""
+    if abs(e) <= 1e-3 or not math.isfinite(v):
+        return None
+    r = v / e
+    if n > 1 and abs(r - n) < 1e-3 * n:
+        return SUMMED
+    if abs(r + 1) < 1e-3:
+        return NEGATED
+    if r > 0:
+        c = n / r
+        if abs(c - round(c)) < 1e-3 * c and round(c) not in (0, n):
+            return _divided_hint(round(c), n, k)
     return None
 
 
-def _compare(got, H, Y, how, device, what=WHAT, prefer=None, yhow="random classes in [0, k)"):
+def _compare(student, fn, got, H, Y, how, device, what=WHAT, prefer=None, yhow="random classes in [0, k)",
+             probing=True):
     """Compare a loss from the student with the reference on (H, Y) and explain a failure."""
-    expected = reference.cross_entropy(H.detach().cpu().double(), Y.detach().cpu())
-    scale = H.abs().max().item() if H.numel() else 1.0
-    rtol, atol = tol(H.dtype)[0], tol(H.dtype, scale)[1]
+    expected, rtol, atol, diagnose = _expected(student, fn, H, Y, prefer, probing)
     inputs = describe("logits", H, how) + "; " + describe("targets", Y, yhow)
-    try:
-        assert_close(got, expected, what=what, inputs=inputs, dtype=H.dtype, device=device, rtol=rtol, atol=atol)
-    except Failure as f:
-        # a wrong dtype or device keeps assert_close's own hint
-        if isinstance(got, torch.Tensor) and (got.shape != expected.shape or (
-                got.dtype == H.dtype and meta(got).device.split(":")[0] == device)):
-            hint = _diagnose(got, H, Y, expected, rtol, atol, prefer)
-            if hint is None and got.shape == expected.shape:
-                hint = "Check each part of the formula: " + FORMULA
-            if hint:
-                raise Failure(f.message, hint) from None
-        raise
+    compare(got, expected, diagnose=diagnose, what=what, inputs=inputs, dtype=H.dtype, device=device,
+            rtol=rtol, atol=atol)
+
+
+def _expected(student, fn, H, Y, prefer=None, probing=True):
+    """The reference loss on (H, Y), the tolerances, and the diagnosis of a wrong answer."""
+    expected = reference.cross_entropy(H.detach().cpu().double(), Y.detach().cpu())
+    rtol, atol = tol(H.dtype, H.abs().max().item() if H.numel() else 1.0)
+
+    def diagnose(got):
+        return _diagnose(student, fn, got, H, Y, expected, rtol, atol, prefer, probing)
+
+    return expected, rtol, atol, diagnose
 
 
 def _data(rng, n, k, dtype=torch.float32, device="cpu", scale=3.0):
     return randn(rng, (n, k), dtype, device, scale=scale), randint(rng, k, (n,), device)
 
 
-def _check(student, H, Y, how, device, prefer=None, yhow="random classes in [0, k)"):
-    got = student.call(student.ref("cross_entropy"), H, Y, _what=WHAT)
-    _compare(got, H, Y, how, device, prefer=prefer, yhow=yhow)
+def _check(student, H, Y, how, device, prefer=None, yhow="random classes in [0, k)", probing=True,
+           return_args=False):
+    fn = student.ref("cross_entropy")
+    diagnose = _expected(student, fn, H, Y, prefer, probing)[3]
+    got = call_checked(student, fn, H, Y, _what=WHAT, _return_args=return_args, diagnose=diagnose)
+    _compare(student, fn, got[0] if return_args else got, H, Y, how, device, prefer=prefer, yhow=yhow,
+             probing=probing)
+    return got
 
 
 @pytest.mark.weight(0.5)
@@ -187,7 +171,7 @@ def test_returns_0dim_tensor(student, rng):
                       f"  input: {describe('logits', H, 'normal values × 3')}; {describe('targets', Y)}"
                       + (f"\n  the mean of what you returned is {g.mean().item():.6g}" if g.numel() > 1 else ""),
                       hint)
-    _compare(got, H, Y, "normal values × 3", "cpu")
+    _compare(student, student.ref("cross_entropy"), got, H, Y, "normal values × 3", "cpu")
 
 
 @pytest.mark.weight(1)
@@ -209,6 +193,7 @@ def test_shifted_logits(student, rng, device):
     _check(student, H, Y, "rows of normal values × 3 plus 1000, -1000, 750 and -750", device, prefer="no max")
 
 
+@pytest.mark.visible
 @pytest.mark.weight(1.5)
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -217,16 +202,16 @@ def test_far_apart_logits(student, dtype, device):
     H = torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0], [0.0, -1000.0, -1000.0]],
                      dtype=dtype, device=device)
     Y = torch.tensor([1, 2, 0, 0], device=device)
+    # visible: no probe calls, so the student's last call is this input
     _check(student, H, Y, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000], [0, -1000, -1000]", device,
-           prefer="log", yhow="[1, 2, 0, 0]")
+           prefer="log", yhow="[1, 2, 0, 0]", probing=False)
 
 
 @pytest.mark.weight(1)
 def test_inputs_not_modified(student, rng):
     """cross_entropy gives the right result and leaves the logits and the targets unchanged"""
     H, Y = _data(rng, 8, 5)
-    got, args = student.call(student.ref("cross_entropy"), H, Y, _what=WHAT, _return_args=True)
-    _compare(got, H, Y, "normal values × 3", "cpu")
+    _, args = _check(student, H, Y, "normal values × 3", "cpu", return_args=True)
     assert_unchanged(args[0], H, what=WHAT, name="the logits")
     assert_unchanged(args[1], Y, what=WHAT, name="the targets")
 
@@ -240,7 +225,7 @@ def _reference_grad(H, Y):
 def _check_grad(student, fn, H, Y, what):
     """The gradient of the student's loss w.r.t. the logits equals the reference's."""
     out, grads, _ = student.vjp(fn, [H, Y], wrt=(0,), _what=f"backward through {what}")
-    _compare(out, H, Y, "normal values × 3", "cpu", what=what)
+    _compare(student, fn, out, H, Y, "normal values × 3", "cpu", what=what)
     inputs = describe("logits", H, "normal values × 3") + "; " + describe("targets", Y)
     grad = grads[0] if grads else None
     check(grad is not None,
@@ -271,7 +256,7 @@ def test_module_matches_function(student, rng, device):
     m = student.call(student.ref("CrossEntropyLoss"), _what="CrossEntropyLoss()")
     H, Y = _data(rng, 64, 10, torch.float32, device)
     got = student.call(m, H, Y, _what="CrossEntropyLoss()(H, Y)")
-    _compare(got, H, Y, "normal values × 3", device, what="CrossEntropyLoss()(H, Y)")
+    _compare(student, m, got, H, Y, "normal values × 3", device, what="CrossEntropyLoss()(H, Y)")
 
 
 @pytest.mark.weight(1)

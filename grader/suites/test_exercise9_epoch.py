@@ -9,8 +9,6 @@ locally computed wrong variants (no zero_grad, sample-weighted means, the
 whole set as one batch, ...) are tried, and the one that matches the
 student's result names the likely mistake.
 """
-import contextlib
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -76,7 +74,6 @@ class Net:
         layers = [linear(IN, HID), student.call(Student.torch("nn.ReLU"), _what="nn.ReLU()"), linear(HID, K)]
         m = student.call(Student.torch("nn.Sequential"), *layers, _what=LABEL)
         student.call(m.attr("load_state_dict"), self.state, _what=f"{LABEL}.load_state_dict(...)")
-        _prepare_optim(student)
         if lr is None:
             return m, None
         params = student.call(m.attr("parameters"), _what="model.parameters()")
@@ -95,14 +92,6 @@ class Net:
         opt = "opt=None" if lr is None else \
             f"opt=torch.optim.SGD(model.parameters(), lr={lr}" + (f", momentum={momentum})" if momentum else ")")
         return f"model: {LABEL}, {dtype_str(self.dtype)}, random weights; {opt}"
-
-
-def _prepare_optim(student):
-    """WORKAROUND until grader/worker.py does it: building any torch.optim optimizer imports torch._dynamo,
-    which creates its cache folder under tempfile.gettempdir() -- the read-only /tmp of an isolated worker.
-    Point it at the worker's own (writable) folder first; harmless once the worker takes care of it."""
-    student.call(Student.torch("os.environ.setdefault"), "TORCHINDUCTOR_CACHE_DIR", "torchinductor-cache",
-                 _what="preparing the worker for torch.optim")
 
 
 def _data(rng, n, dtype=torch.float64):
@@ -161,18 +150,6 @@ def _variant_epoch(model, X_full, Y_full, opt, bs, v):
     return err, loss
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Run the local (tiny) computations on one thread: on a busy machine torch's thread pool makes each small
-    op wait for a descheduled thread (0.5 s instead of 5 ms per epoch).  Restores the previous setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _call(student, fn, *args, **kwargs):
     """student.call, with a sharper hint for errors whose message shows the likely cause."""
     try:
@@ -213,10 +190,9 @@ class Run:
             value = _call(student, student.ref("epoch"), *args, _what=call, **kwargs)
         self.value = value
         # the reference
-        with _one_thread():
-            model, opt = net.local(lr, momentum)
-            for _ in range(epochs):
-                self.expected = reference.epoch(model, X, Y, opt, 100 if bs is None else bs)
+        model, opt = net.local(lr, momentum)
+        for _ in range(epochs):
+            self.expected = reference.epoch(model, X, Y, opt, 100 if bs is None else bs)
         self.expected_params = {n: p.detach().clone() for n, p in model.named_parameters()}
         self._variants = {}
 
@@ -231,12 +207,11 @@ class Run:
         """(figures, params) of a wrong variant, run here from the same start."""
         if v not in self._variants:
             figs = None
-            with _one_thread():
-                model, opt = self.net.local(self.lr, self.momentum)
-                for _ in range(self.epochs):
-                    figs = _variant_epoch(model, self.X, self.Y, opt, self.bs or 100, v)
-                    if figs is None:
-                        break
+            model, opt = self.net.local(self.lr, self.momentum)
+            for _ in range(self.epochs):
+                figs = _variant_epoch(model, self.X, self.Y, opt, self.bs or 100, v)
+                if figs is None:
+                    break
             self._variants[v] = None if figs is None else \
                 (figs, {n: p.detach().clone() for n, p in model.named_parameters()})
         return self._variants[v]

@@ -86,10 +86,13 @@ def _as_in_out(W, in_dim, out_dim):
     return W if tuple(W.shape) == (in_dim, out_dim) else W.T
 
 
+def _set(student, lin, what, name, value, how="random values"):
+    student.call(lin.attr(name, "copy_"), value, _grad="no_grad", _what=f"setting {what}.{name} to {how}")
+
+
 def _set_bias(student, lin, what, rng, out_dim):
     """Give the layer a random bias (it starts at zero, which would hide a forgotten `+ bias`)."""
-    b = randn(rng, (out_dim,))
-    student.call(lin.attr("bias", "copy_"), b, _grad="no_grad", _what=f"setting {what}.bias to random values")
+    _set(student, lin, what, "bias", randn(rng, (out_dim,)))
 
 
 def _convert(student, lin, what, how, dtype=torch.float64):
@@ -270,6 +273,24 @@ def test_forward(student, rng, shape, device):
     assert_close(got, _expected(X.cpu(), W, b), what=f"{what}(X) (with a random bias)",
                  inputs=describe("X", X, "randn"), dtype=torch.float32, device=device, rtol=rtol, atol=atol,
                  hint=_forward_hint(got, X.cpu(), W, b))
+
+
+@pytest.mark.visible
+@pytest.mark.weight(1)
+def test_small_example(student):
+    """a small explicit example: Linear(3, 2) with a given weight and bias on two rows"""
+    lin, what = _new(student, 3, 2)
+    W = torch.tensor([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
+    b = torch.tensor([0.5, -1.0])
+    stored = _weight(student, lin, what, 3, 2)  # a wrong layout is judged by test_shapes
+    _set(student, lin, what, "weight", W if tuple(stored.shape) == (3, 2) else W.T.contiguous(), "W")
+    _set(student, lin, what, "bias", b, "b")
+    X = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
+    got = student.call(lin, X, _what=f"{what}(X)")
+    rtol, atol = tol(torch.float32, _scale(X, W, b))
+    assert_close(got, _expected(X, W, b), what=f"{what}(X)", dtype=torch.float32, rtol=rtol, atol=atol,
+                 inputs=describe("X", X, "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] "
+                                 "(in_dim × out_dim), bias b = [0.5, -1]"), hint=_forward_hint(got, X, W, b))
 
 
 @pytest.mark.weight(1)

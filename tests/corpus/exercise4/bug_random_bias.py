@@ -1,0 +1,20 @@
+# hint: bias starts at zero
+"""Exercise 4: the bias drawn at random instead of starting at zero."""
+import math
+
+import torch
+from torch import nn
+
+
+class Linear(nn.Module):
+    def __init__(self, in_dim, out_dim, bias=True, init_factor=2.0):
+        super().__init__()
+        std = math.sqrt(init_factor / in_dim)
+        self.weight = nn.Parameter(torch.randn(in_dim, out_dim) * std)
+        self.bias = nn.Parameter(torch.randn(out_dim) * std) if bias else None
+
+    def forward(self, X):
+        out = X @ self.weight
+        if self.bias is not None:
+            out = out + self.bias
+        return out

@@ -1,0 +1,20 @@
+# hint: stores its weight as \(out_dim, in_dim\)
+"""Exercise 4: a Linear layer with torch.nn.Linear's (out_dim, in_dim) weight layout."""
+import math
+
+import torch
+from torch import nn
+
+
+class Linear(nn.Module):
+    def __init__(self, in_dim, out_dim, bias=True, init_factor=2.0):
+        super().__init__()
+        std = math.sqrt(init_factor / in_dim)
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) * std)
+        self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None
+
+    def forward(self, X):
+        out = X @ self.weight.T
+        if self.bias is not None:
+            out = out + self.bias
+        return out

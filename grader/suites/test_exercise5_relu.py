@@ -54,8 +54,11 @@ def _hint(x, got) -> str:
 
 def _check(student, relu, x, how, device=None):
     """Run the student's forward on x and compare it exactly with max(x, 0)."""
-    got = student.call(relu, x, _what=WHAT)
-    inputs = describe("x", x, how)
+    return _verdict(x, student.call(relu, x, _what=WHAT), describe("x", x, how), device)
+
+
+def _verdict(x, got, inputs, device=None):
+    """Compare forward's output ``got`` on x exactly with max(x, 0), naming the likely mistake."""
     if isinstance(got, torch.Tensor) and got.shape == x.shape and got.dtype != x.dtype:
         # a step function returns (x > 0).float() or a bool tensor: say so before the dtype
         hint = _hint(x.cpu(), got)
@@ -71,13 +74,13 @@ def _check(student, relu, x, how, device=None):
 
 
 def _not_in_place(student, relu, x, how):
-    """Run forward once and fail (with the in-place hint) if it changed x."""
+    """Run forward once and fail (with the in-place hint) if it changed x, then check its output."""
     got, args = student.call(relu, x, _what=WHAT, _return_args=True)
     expect_tensor(got, WHAT, describe("x", x, how))
     after = expect_tensor(args[0], WHAT)
     if after.shape != x.shape or not torch.equal(after, x):
         raise Failure(f"{WHAT} changed its input x in place\n  input: {describe('x', x, how)}", INPLACE_HINT)
-    return got
+    return _verdict(x, got, describe("x", x, how))
 
 
 SHAPES = {"1d": (11,), "2d": (13, 10), "batch64": (64, 10), "3d": (3, 4, 6)}
@@ -99,6 +102,15 @@ def test_half_precision(student, rng, dtype):
     _check(student, _new(student), randn(rng, (5, 6), dtype, scale=3.0), "normal values × 3")
 
 
+@pytest.mark.visible
+@pytest.mark.weight(1)
+def test_small_example(student):
+    """the docstring's example and a few more entries: [[-2, 0, 3], [1.5, -0.5, 0.25]]"""
+    x = torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]])
+    _not_in_place(student, _new(student), x, "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]")
+
+
+@pytest.mark.visible
 @pytest.mark.weight(1)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_special_values(student, dtype):
@@ -111,10 +123,7 @@ def test_special_values(student, dtype):
 def test_input_not_modified(student, rng):
     """forward leaves its input unchanged"""
     relu = _new(student)
-    x = randn(rng, (6, 7), scale=3.0)
-    got = _not_in_place(student, relu, x, "normal values × 3")
-    assert_close(got, x.clamp(min=0), what=WHAT, inputs=describe("x", x, "normal values × 3"), rtol=0, atol=0,
-                 hint=_hint(x, got))
+    _not_in_place(student, relu, randn(rng, (6, 7), scale=3.0), "normal values × 3")
 
 
 @pytest.mark.weight(1.5)

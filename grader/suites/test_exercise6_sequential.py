@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from grader.checks import Failure, assert_close, check, describe, dtype_str, tol
-from grader.sandbox import Handle, Student
+from grader.sandbox import Handle, Student, StudentError
 from grader.suites.common import DEVICES, randn
 
 REGISTER_HINT = ("Register the layers as submodules: `self.layers = nn.ModuleList(layers)` (or "
@@ -51,6 +51,13 @@ class Layer:
         """Read the layer's parameters back from the worker (after a conversion, say)."""
         info = student.inspect(self.handle, _what=f"inspecting {self.label}")
         self.params = {name: [t, h.id] for name, t, h in info.get("params", [])}
+
+    def set(self, student, **values):
+        """Give the layer's parameters explicit values (e.g. weight=[[1., 2.]])."""
+        for name, value in values.items():
+            student.call(self.handle.attr(name, "copy_"), torch.tensor(value), _grad="no_grad",
+                         _what=f"setting {self.label}.{name}")
+        self.refresh(student)
 
     def __call__(self, x):
         kind = self.spec[0]
@@ -132,8 +139,36 @@ def _diagnose(got, layers, X) -> str:
     return FORWARD_HINT
 
 
+PROBE = [("Linear", 4, 4), ("Tanh",), ("Linear", 4, 4)]  # every layer accepts any layer's output
+
+
+def _probe(student):
+    """When forward raised: run it on PROBE, where every wrong composition also runs, and return
+    (hint naming the composition its output matches, the probe's description), or None."""
+    try:
+        seq, what, layers = _build(student, PROBE)
+        X = randn(torch.Generator().manual_seed(0), (3, 4))
+        hint = _diagnose(student.call(seq, X, _what=f"{what}(X)"), layers, X)
+    except (StudentError, Failure):
+        return None
+    return None if hint == FORWARD_HINT else (hint, what)
+
+
+def _call_forward(student, seq, what, X):
+    """seq(X) in the worker; an exception raised there is explained by _probe when it can be."""
+    try:
+        return student.call(seq, X, _what=f"{what}(X)")
+    except StudentError as e:
+        found = _probe(student) if e.kind == "exception" else None
+        if found is None:
+            raise
+        hint, probe = found
+        raise Failure(f"{e.message}\n  tried with layers that fit together in any order: {probe}(X) runs, and its "
+                      "output is what the mistake named below gives", hint) from None
+
+
 def _check_forward(student, seq, what, layers, X, how, device=None):
-    got = student.call(seq, X, _what=f"{what}(X)")
+    got = _call_forward(student, seq, what, X)
     expected = _compose(layers, X.double().cpu())
     rtol, atol = tol(X.dtype, 10.0)
     return assert_close(got, expected, what=f"{what}(X)", inputs=describe("X", X, how), dtype=X.dtype,
@@ -147,12 +182,25 @@ def _named_params(student, seq, what) -> dict:
     return {name: h.id for name, _t, h in info.get("params", [])}
 
 
-def _registration_hint(student, seq, what, layers) -> str:
-    """REGISTER_HINT, or COPY_HINT when the Sequential has parameters but not its layers' own."""
+def _hiding_place(student, seq, what, n_params) -> str:
+    """Where the layers are, if a plain list or tuple attribute holds them: a note for the message."""
+    attrs = student.getattr(seq, "__dict__", _what=f"reading {what}.__dict__")
+    for name, value in (attrs.items() if isinstance(attrs, dict) else ()):
+        mods = [v for v in value if isinstance(v, Handle)] if isinstance(value, (list, tuple)) else []
+        if mods and not name.startswith("_"):
+            kind = "list" if isinstance(value, list) else "tuple"
+            return (f"\n  {what}.{name} is a plain Python {kind} holding {len(mods)} module(s); nn.Module does not "
+                    f"look inside lists or tuples, so .parameters() finds {n_params} parameter(s)")
+    return ""
+
+
+def _registration_failure(student, seq, what, layers, message) -> Failure:
+    """A Failure with ``message`` and REGISTER_HINT (saying where the layers are hidden), or COPY_HINT
+    when the Sequential has parameters but not its layers' own."""
     named = _named_params(student, seq, what)
     if named and not any(hid in _owner(layers) for hid in named.values()):
-        return COPY_HINT
-    return REGISTER_HINT
+        return Failure(message, COPY_HINT)
+    return Failure(message + _hiding_place(student, seq, what, len(named)), REGISTER_HINT)
 
 
 def _owner(layers) -> dict:
@@ -206,6 +254,19 @@ def test_single_layer(student, rng):
     _check_forward(student, seq, what, layers, randn(rng, (4, 5)), "randn")
 
 
+@pytest.mark.visible
+@pytest.mark.weight(1)
+def test_small_example(student):
+    """a small explicit example: Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1)) with set weights"""
+    first, relu, last = (Layer(student, s) for s in [("Linear", 2, 2), ("ReLU",), ("Linear", 2, 1)])
+    first.set(student, weight=[[1.0, -1.0], [2.0, 0.5]], bias=[0.0, 1.0])
+    last.set(student, weight=[[1.0, -2.0]], bias=[0.5])
+    seq, what, layers = _build(student, layers=[first, relu, last])
+    X = torch.tensor([[1.0, 2.0], [-1.0, 0.5]])
+    _check_forward(student, seq, what, layers, X, "X = [[1, 2], [-1, 0.5]]; the first nn.Linear has weight "
+                   "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]")
+
+
 @pytest.mark.weight(0.5)
 def test_no_layers(student, rng):
     """a Sequential of no layers returns its input unchanged"""
@@ -228,8 +289,8 @@ def test_nested(student, rng):
     found = set(_named_params(student, seq, what).values())
     missing = [name for hid, name in _owner(layers).items() if hid not in found]
     if missing:
-        raise Failure(f"{what}: its parameters do not include {', '.join(missing)}",
-                      _registration_hint(student, seq, what, layers))
+        raise _registration_failure(student, seq, what, layers,
+                                    f"{what}: its parameters do not include {', '.join(missing)}")
 
 
 # ---------------------------------------------------------------------------
@@ -242,13 +303,16 @@ def test_parameters_registered(student, rng):
     _check_forward(student, seq, what, layers, randn(rng, (6, 5)), "randn")
     named = _named_params(student, seq, what)
     owner = _owner(layers)
-    check(named, f"{what} has no parameters at all; expected the 4 of its layers "
-          f"({', '.join(owner.values())})", REGISTER_HINT)
+    if not named:
+        raise _registration_failure(student, seq, what, layers, f"{what} has no parameters at all; expected the "
+                                    f"4 of its layers ({', '.join(owner.values())})")
     foreign = [name for name, hid in named.items() if hid not in owner]
     check(not foreign, f"{what} has parameters that are not its layers' own: {', '.join(foreign)}",
           COPY_HINT + " Don't create parameters of your own either.")
     missing = [name for hid, name in owner.items() if hid not in named.values()]
-    check(not missing, f"{what}: its parameters do not include {', '.join(missing)}", REGISTER_HINT)
+    if missing:
+        raise _registration_failure(student, seq, what, layers,
+                                    f"{what}: its parameters do not include {', '.join(missing)}")
     check(len(named) == len(owner), f"{what} lists {len(named)} parameters, expected {len(owner)} "
           f"(each layer's weight and bias once)", "Register each layer once.")
 
@@ -268,8 +332,8 @@ def test_converts_to_float64(student, rng, how):
         layer.refresh(student)
         for name, (t, _hid) in layer.params.items():
             if t.dtype != torch.float64:
-                raise Failure(f"after {what}{label}, layer {i} ({layer.label}).{name} is still {dtype_str(t.dtype)}, "
-                              f"expected float64", _registration_hint(student, seq, what, layers))
+                raise _registration_failure(student, seq, what, layers, f"after {what}{label}, layer {i} "
+                                            f"({layer.label}).{name} is still {dtype_str(t.dtype)}, expected float64")
     _check_forward(student, seq, f"{what}{label}", layers, randn(rng, (6, 5), torch.float64), "randn")
 
 
@@ -280,13 +344,13 @@ def test_eval_and_train_reach_layers(student, rng):
     drop = layers[1]
     student.call(seq.attr("eval"), _what=f"{what}.eval()")
     if student.getattr(drop.handle, "training") is not False:
-        raise Failure(f"after {what}.eval() the nn.Dropout layer is still in training mode",
-                      _registration_hint(student, seq, what, layers))
+        raise _registration_failure(student, seq, what, layers,
+                                    f"after {what}.eval() the nn.Dropout layer is still in training mode")
     _check_forward(student, seq, f"{what}.eval()", layers, randn(rng, (6, 5)), "randn")
     student.call(seq.attr("train"), _what=f"{what}.train()")
     if student.getattr(drop.handle, "training") is not True:
-        raise Failure(f"after {what}.train() the nn.Dropout layer is not in training mode",
-                      _registration_hint(student, seq, what, layers))
+        raise _registration_failure(student, seq, what, layers,
+                                    f"after {what}.train() the nn.Dropout layer is not in training mode")
 
 
 # ---------------------------------------------------------------------------
@@ -304,8 +368,8 @@ def test_gradients_reach_layers(student, rng):
     owner = _owner(layers)
     if not any(hid in owner for hid in named.values()):
         has = "none of its layers' parameters" if named else "no parameters"
-        raise Failure(f"backward through {what}(X) cannot reach any layer's parameters: {what} has {has}",
-                      COPY_HINT if named else REGISTER_HINT)
+        raise _registration_failure(student, seq, what, layers,
+                                    f"backward through {what}(X) cannot reach any layer's parameters: {what} has {has}")
     out, grads, pgrads = student.vjp(seq, [X], grad_output=G, params=seq, _what=f"backward through {what}(X)")
     rtol, atol = tol(torch.float32, 10.0)
 

@@ -337,7 +337,13 @@ class _Server:
         import torch
 
         if "seed" in req:
-            torch.manual_seed(int(req["seed"]))
+            # torch.manual_seed would also queue a lazy seeding of every
+            # accelerator, capturing a stack trace for each (over half of a
+            # worker's time); seed the CPU generator, and CUDA's once it is up.
+            seed = int(req["seed"])
+            torch.default_generator.manual_seed(seed)
+            if torch.cuda.is_initialized():
+                torch.cuda.manual_seed_all(seed)
 
     def op_call(self, req, blob):
         import torch

@@ -15,10 +15,17 @@ from grader.wire import Handle, meta
 
 
 class Failure(AssertionError):
-    def __init__(self, message: str, hint: str | None = None):
+    """A failed check. ``expected`` and ``got``, where the check knows them, are
+    the expected tensor (in the dtype the result must have) and the value it was
+    compared with: a visible test's reproducer (``grader.plugin``) shows the first
+    and finds the call that returned the second."""
+
+    def __init__(self, message: str, hint: str | None = None, *, expected=None, got=None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.expected = expected
+        self.got = got
 
 
 def shape_str(shape) -> str:
@@ -119,16 +126,20 @@ def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rt
     """
     got = expect_tensor(got, what, inputs)
     where = f"\n  input: {inputs}" if inputs else ""
-    if tuple(got.shape) != tuple(expected.shape):
-        raise Failure(f"{what} returned shape {shape_str(got.shape)}, expected {shape_str(expected.shape)}{where}",
-                      hint or "Check which dimension you reduce over and whether you keep it (keepdim=True).")
     want_dtype = dtype or expected.dtype
+
+    def failure(message: str, hint: str | None) -> Failure:
+        return Failure(message, hint, expected=expected.detach().to(want_dtype), got=got)
+
+    if tuple(got.shape) != tuple(expected.shape):
+        raise failure(f"{what} returned shape {shape_str(got.shape)}, expected {shape_str(expected.shape)}{where}",
+                      hint or "Check which dimension you reduce over and whether you keep it (keepdim=True).")
     if got.dtype != want_dtype:
-        raise Failure(f"{what} returned {dtype_str(got.dtype)}, expected {dtype_str(want_dtype)}{where}",
+        raise failure(f"{what} returned {dtype_str(got.dtype)}, expected {dtype_str(want_dtype)}{where}",
                       dtype_hint or "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the "
                       "`*_like` functions, and don't call .float()/.double() on the result.")
     if device is not None and meta(got).device.split(":")[0] != device:
-        raise Failure(f"{what} returned a tensor on {meta(got).device}, expected it on {device}{where}",
+        raise failure(f"{what} returned a tensor on {meta(got).device}, expected it on {device}{where}",
                       "Create new tensors on the input's device: `torch.zeros_like(x)` or `device=x.device`.")
     if rtol is None or atol is None:
         r, a = tol(want_dtype)
@@ -161,7 +172,7 @@ def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rt
                  f"  {n_bad} of {n} entries are off (allowed: {allowed_text})"]
     if nonfinite:
         lines.append(f"  {nonfinite} entries are nan or inf where the expected values are finite")
-    raise Failure("\n".join(lines), hint)
+    raise failure("\n".join(lines), hint)
 
 
 def check(condition: bool, message: str, hint: str | None = None) -> None:
@@ -176,4 +187,5 @@ def assert_unchanged(after, before: torch.Tensor, *, what: str, name: str = "the
     if after.shape != before.shape or not torch.equal(after.detach(), before.detach()):
         raise Failure(f"{what} changed {name} in place",
                       hint or "Don't modify the input: in-place operations such as `x -= m`, `x.exp_()` or "
-                      "`x[x < 0] = 0` change the caller's tensor. Compute into a new tensor instead.")
+                      "`x[x < 0] = 0` change the caller's tensor. Compute into a new tensor instead.",
+                      expected=before.detach(), got=after)

@@ -27,6 +27,8 @@ from grader import forbidden, wire
 from grader.wire import Handle, Ref
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+TRACE_CALLS = 64     # requests a test's trace keeps (for a visible test's reproducer); more: no trace
+TRACE_COPY = 64      # tensors up to this many entries are copied into the trace as they were sent
 
 
 @dataclasses.dataclass
@@ -301,11 +303,28 @@ class Student:
         self.restarts = 0
         self.test_id = ""
         self.calls = 0
+        self.trace: list | None = []
 
     # -- life cycle ------------------------------------------------------------
     def begin_test(self, test_id: str) -> None:
         self.test_id = test_id
         self.calls = 0
+        self.trace = []
+
+    def _record(self, op: str, **fields) -> dict:
+        """Note a request of the current test in ``trace``, for a visible test's
+        reproducer (``grader.plugin``): what the test sent, with copies of its small
+        tensors as they were sent (``copies``: id → copy, None when too large).
+        The reply is added as it came (the plugin only compares it by identity and
+        follows handles by id); nothing the worker sent is ever shown from it."""
+        rec = {"op": op, **fields, "copies": {}}
+        if self.trace is not None:
+            if len(self.trace) >= TRACE_CALLS:
+                self.trace = None
+            else:
+                self.trace.append(rec)
+                _copy_tensors(fields, rec["copies"])
+        return rec
 
     def close(self) -> None:
         if self.worker is not None:
@@ -406,7 +425,8 @@ class Student:
         return StudentError("load", msg, hint)
 
     # -- requests ----------------------------------------------------------------
-    def _request(self, op: str, what: str, timeout: float | None = None, **fields) -> dict:
+    def _request(self, op: str, what: str, timeout: float | None = None, _record: dict | None = None,
+                 **fields) -> dict:
         worker = self._ensure()
         if not hasattr(self, "_forbidden_static"):  # names the exercise forbids, in the file itself
             self._forbidden_static = forbidden.scan(self.source, self.exercise)
@@ -415,6 +435,8 @@ class Student:
         self.calls += 1
         digest = hashlib.sha256(f"{self.seed}|{self.test_id}|{self.calls}".encode()).digest()
         fields.setdefault("seed", int.from_bytes(digest[:6], "big"))
+        if _record is not None:
+            _record["seed"] = fields["seed"]
         timeout = timeout or self.limits.call_timeout
         try:
             reply = worker.request(op, timeout, **fields)
@@ -484,32 +506,61 @@ class Student:
         With ``_return_args`` returns ``(value, args_after_the_call)``."""
         self._check_name(fn)
         what = _what or _describe_call(fn)
-        reply = self._request("call", what, _timeout, fn=fn, args=list(args), kwargs=kwargs,
+        rec = self._record("call", fn=fn, args=list(args), kwargs=kwargs, grad=_grad)
+        reply = self._request("call", what, _timeout, rec, fn=fn, args=list(args), kwargs=kwargs,
                               grad=_grad, return_args=_return_args)
+        rec.update(done=True, value=reply.get("value"), args_after=reply.get("args"))
         if _return_args:
             return reply.get("value"), reply.get("args")
         return reply.get("value")
 
     def getattr(self, obj, name: str, _what: str | None = None):
         self._check_name(obj)
-        return self._request("getattr", _what or f"reading .{name}", obj=obj, name=name).get("value")
+        rec = self._record("getattr", obj=obj, name=name)
+        value = self._request("getattr", _what or f"reading .{name}", None, rec, obj=obj, name=name).get("value")
+        rec.update(done=True, value=value)
+        return value
 
     def setattr(self, obj, name: str, value) -> None:
-        self._request("setattr", f"setting .{name}", obj=obj, name=name, value=value)
+        rec = self._record("setattr", obj=obj, name=name, value=value)
+        self._request("setattr", f"setting .{name}", None, rec, obj=obj, name=name, value=value)
+        rec["done"] = True
 
     def inspect(self, obj, _what: str | None = None) -> dict:
         """Type, signature and (for modules) parameters, buffers and children."""
         self._check_name(obj)
-        return self._request("inspect", _what or "inspecting an object", obj=obj).get("value")
+        rec = self._record("inspect", obj=obj)
+        value = self._request("inspect", _what or "inspecting an object", None, rec, obj=obj).get("value")
+        rec.update(done=True, value=value)
+        return value
 
     def vjp(self, fn, args, grad_output=None, wrt=(0,), params=None, _what: str | None = None,
             _timeout: float | None = None, **kwargs):
         """Run ``fn(*args)`` with autograd and return ``(output, input_grads, param_grads)``."""
         self._check_name(fn)
-        reply = self._request("vjp", _what or f"backward through {_describe_call(fn)}", _timeout,
+        rec = self._record("vjp", fn=fn, args=list(args), kwargs=kwargs, grad_output=grad_output,
+                           wrt=list(wrt), params=params)
+        reply = self._request("vjp", _what or f"backward through {_describe_call(fn)}", _timeout, rec,
                               fn=fn, args=list(args), kwargs=kwargs, grad_output=grad_output,
                               wrt=list(wrt), params=params)
-        return reply.get("value"), reply.get("grads"), dict(reply.get("param_grads") or [])
+        out = reply.get("value"), reply.get("grads"), dict(reply.get("param_grads") or [])
+        rec.update(done=True, value=out[0], grads=out[1], param_grads=out[2])
+        return out
+
+
+def _copy_tensors(value, into: dict, depth: int = 0) -> None:
+    """Copy the small tensors in ``value`` (nested lists, tuples, dicts) into ``into``, by id."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        if id(value) not in into:
+            into[id(value)] = value.detach().clone() if value.numel() <= TRACE_COPY else None
+    elif isinstance(value, (list, tuple)) and depth < 8:
+        for v in value:
+            _copy_tensors(v, into, depth + 1)
+    elif isinstance(value, dict) and depth < 8:
+        for v in value.values():
+            _copy_tensors(v, into, depth + 1)
 
 
 def _describe_call(fn) -> str:

@@ -1,5 +1,6 @@
 """Shared fixtures for the harness's own tests."""
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
@@ -55,3 +57,13 @@ def run_cli(*args, cwd=None, timeout=120):
 
 def exercise_of(report, name):
     return next(e for e in report["exercises"] if e["name"] == name)
+
+
+def screenshot(page: Path, png: Path, profile: Path, size=(1200, 1600), timeout=90) -> Path:
+    """A PNG of a local page as headless Chromium shows it (``CHROMIUM`` must be set);
+    ``profile`` is a new, empty folder for the browser's own files."""
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--hide-scrollbars", f"--user-data-dir={profile}", f"--screenshot={png}",
+                    f"--window-size={size[0]},{size[1]}", Path(page).as_uri()], capture_output=True, timeout=timeout)
+    return png

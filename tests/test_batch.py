@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import CHROMIUM, ROOT, screenshot
 
 SECRET = "test-course-secret"
 COMMON = ["--exercises", "1", "2", "--seed-secret", SECRET, "--timeout-scale", "0.3", "--jobs", "2"]
@@ -514,16 +514,9 @@ def test_user_namespace_path_works(tmp_path):
 # ---------------------------------------------------------------------------
 # the summary, as a browser shows it
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_summary_renders_in_a_browser(class_run, tmp_path):
-    png = tmp_path / "summary.png"
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run",
-                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}", "--window-size=1200,1600",
-                    (class_run["out"] / "summary.html").as_uri()], capture_output=True, timeout=90)
+    png = screenshot(class_run["out"] / "summary.html", tmp_path / "summary.png", tmp_path / "profile")
     assert png.exists() and png.stat().st_size > 20_000
     shutil.copy(png, class_run["out"] / "summary.png")
 

@@ -16,6 +16,7 @@ depends on.  A passing check costs nothing extra.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -126,7 +127,11 @@ def right_on(student, fn, args, expected: torch.Tensor, rtol: float, atol: float
     try:
         got = student.call(fn, *args, _what="a probe")
         assert_close(got, expected, what="a probe", dtype=expected.dtype, rtol=rtol, atol=atol)
-    except (Failure, StudentError):
+    except Failure:
+        return False
+    except StudentError as e:
+        if e.kind in StudentError.RUN_KINDS:  # it crashed, timed out or ran out of budget: stop probing
+            raise
         return False
     return True
 
@@ -141,11 +146,14 @@ def probe(right, shape) -> str | None:
     n = 1
     for s in shape[:-1]:
         n *= s
-    if len(shape) != 2 and right(torch.arange(n)):
-        return ONLY_2D
-    for b in BATCH_SIZES:
-        if b != n and right(torch.arange(b) % n):
-            return hard_coded_hint(b)
+    try:
+        if len(shape) != 2 and right(torch.arange(n)):
+            return ONLY_2D
+        for b in BATCH_SIZES:
+            if b != n and right(torch.arange(b) % n):
+                return hard_coded_hint(b)
+    except StudentError:
+        pass
     return None
 
 
@@ -158,16 +166,23 @@ def probe_rows(student, fn, reference_fn, x: torch.Tensor, rtol: float, atol: fl
                                        reference_fn(flat[rows].double()).to(x.dtype), rtol, atol), tuple(x.shape))
 
 
-def call_checked(student, fn, *args, diagnose, **kwargs):
-    """student.call(fn, *args, **kwargs); when the student's code raises, ``diagnose(None)``
-    (or, failing that, what the error says) may give a hint naming the bug in place of the generic one."""
+@contextmanager
+def naming_errors(diagnose=None):
+    """When the student's code raises inside the block, ``diagnose(None)`` (or, failing that,
+    what the error says) may give a hint naming the bug in place of the generic one."""
     try:
-        return student.call(fn, *args, **kwargs)
+        yield
     except StudentError as e:
-        hint = (diagnose(None) or error_hint(e.message)) if e.kind == "exception" else None
+        hint = ((diagnose and diagnose(None)) or error_hint(e.message)) if e.kind == "exception" else None
         if not hint:
             raise
         raise StudentError(e.kind, e.message, hint, **e.details) from None
+
+
+def call_checked(student, fn, *args, diagnose, **kwargs):
+    """student.call(fn, *args, **kwargs), its errors explained by naming_errors(diagnose)."""
+    with naming_errors(diagnose):
+        return student.call(fn, *args, **kwargs)
 
 
 def compare(got, expected: torch.Tensor, *, diagnose, dtype: torch.dtype, device: str = "cpu", **kwargs):
@@ -258,13 +273,8 @@ def gradcheck(student, fn, inputs, what: str, names=None, atol=1e-5, rtol=1e-3) 
     inputs = [x.detach().double() for x in inputs]
 
     # the student's backward must give a gradient for every input
-    try:
+    with naming_errors():
         out0, grads, _ = student.vjp(fn, inputs, wrt=range(len(inputs)), _what=f"backward through {what}")
-    except StudentError as e:
-        hint = error_hint(e.message) if e.kind == "exception" and not e.hint else None
-        if not hint:
-            raise
-        raise StudentError(e.kind, e.message, hint, **e.details) from None
     out0 = expect_tensor(out0, what)
     if out0.is_floating_point() and out0.dtype != torch.float64:
         raise Failure(f"{what} returned {str(out0.dtype).replace('torch.', '')} for float64 input, so its "

@@ -6,7 +6,8 @@ import torch
 
 import reference
 from grader.checks import Failure, assert_close, assert_unchanged, check, describe, expect_tensor, shape_str, tol
-from grader.suites.common import DEVICES, DTYPES, call_checked, compare, match_bug, probe, randint, randn, right_on
+from grader.suites.common import (DEVICES, DTYPES, call_checked, compare, match_bug, naming_errors, probe, randint,
+                                  randn, right_on)
 
 CASES = {"n1": (1, 5), "n13": (13, 4), "n64": (64, 10), "n100": (100, 7)}
 WHAT = "cross_entropy(logits, targets)"
@@ -40,9 +41,9 @@ NO_KEEPDIM = ("The row max or log-sum-exp lost its dimension, so it broadcast ag
 
 def _divided_hint(c: int, n: int, k: int) -> str:
     if c == n * k:
-        return (f"You averaged over all n·k = {c} entries (e.g. (one_hot * log_probs).mean()); sum over the "
-                f"classes and average over the n = {n} samples only.")
-    return (f"You divide by {c}, not by the batch size n = {n}: a hard-coded batch size? Use logits.shape[0] "
+        return ("You averaged over all n·k entries (e.g. (one_hot * log_probs).mean()); sum over the k classes "
+                "and average over the n samples only.")
+    return (f"You divide by {c}, not by the batch size n: a hard-coded batch size? Use logits.shape[0] "
             "or .mean() over the n per-sample losses.")
 
 
@@ -113,24 +114,25 @@ def _ratio_hint(v: float, e: float, n: int, k: int):
     return None
 
 
+def _reference(H, Y):
+    """The reference loss on (H, Y) and the tolerances for it."""
+    return (reference.cross_entropy(H.detach().cpu().double(), Y.detach().cpu()),
+            *tol(H.dtype, H.abs().max().item() if H.numel() else 1.0))
+
+
+def _diagnoser(student, fn, H, Y, prefer=None, probing=True):
+    """diagnose(got) for the student's loss fn on (H, Y); see _diagnose."""
+    expected, rtol, atol = _reference(H, Y)
+    return lambda got: _diagnose(student, fn, got, H, Y, expected, rtol, atol, prefer, probing)
+
+
 def _compare(student, fn, got, H, Y, how, device, what=WHAT, prefer=None, yhow="random classes in [0, k)",
              probing=True):
     """Compare a loss from the student with the reference on (H, Y) and explain a failure."""
-    expected, rtol, atol, diagnose = _expected(student, fn, H, Y, prefer, probing)
+    expected, rtol, atol = _reference(H, Y)
     inputs = describe("logits", H, how) + "; " + describe("targets", Y, yhow)
-    compare(got, expected, diagnose=diagnose, what=what, inputs=inputs, dtype=H.dtype, device=device,
-            rtol=rtol, atol=atol)
-
-
-def _expected(student, fn, H, Y, prefer=None, probing=True):
-    """The reference loss on (H, Y), the tolerances, and the diagnosis of a wrong answer."""
-    expected = reference.cross_entropy(H.detach().cpu().double(), Y.detach().cpu())
-    rtol, atol = tol(H.dtype, H.abs().max().item() if H.numel() else 1.0)
-
-    def diagnose(got):
-        return _diagnose(student, fn, got, H, Y, expected, rtol, atol, prefer, probing)
-
-    return expected, rtol, atol, diagnose
+    compare(got, expected, diagnose=_diagnoser(student, fn, H, Y, prefer, probing), what=what, inputs=inputs,
+            dtype=H.dtype, device=device, rtol=rtol, atol=atol)
 
 
 def _data(rng, n, k, dtype=torch.float32, device="cpu", scale=3.0):
@@ -140,8 +142,8 @@ def _data(rng, n, k, dtype=torch.float32, device="cpu", scale=3.0):
 def _check(student, H, Y, how, device, prefer=None, yhow="random classes in [0, k)", probing=True,
            return_args=False):
     fn = student.ref("cross_entropy")
-    diagnose = _expected(student, fn, H, Y, prefer, probing)[3]
-    got = call_checked(student, fn, H, Y, _what=WHAT, _return_args=return_args, diagnose=diagnose)
+    got = call_checked(student, fn, H, Y, _what=WHAT, _return_args=return_args,
+                       diagnose=_diagnoser(student, fn, H, Y, prefer, probing))
     _compare(student, fn, got[0] if return_args else got, H, Y, how, device, prefer=prefer, yhow=yhow,
              probing=probing)
     return got
@@ -161,7 +163,8 @@ def test_matches_reference(student, rng, n, k, dtype, device):
 def test_returns_0dim_tensor(student, rng):
     """cross_entropy returns a 0-dim tensor: the mean over the batch"""
     H, Y = _data(rng, 9, 4)
-    got = expect_tensor(student.call(student.ref("cross_entropy"), H, Y, _what=WHAT), WHAT)
+    fn = student.ref("cross_entropy")
+    got = expect_tensor(call_checked(student, fn, H, Y, _what=WHAT, diagnose=_diagnoser(student, fn, H, Y)), WHAT)
     if got.dim() != 0:
         g = got.detach().double()
         hint = PER_SAMPLE if got.numel() > 1 else NOT_0DIM
@@ -171,7 +174,7 @@ def test_returns_0dim_tensor(student, rng):
                       f"  input: {describe('logits', H, 'normal values × 3')}; {describe('targets', Y)}"
                       + (f"\n  the mean of what you returned is {g.mean().item():.6g}" if g.numel() > 1 else ""),
                       hint)
-    _compare(student, student.ref("cross_entropy"), got, H, Y, "normal values × 3", "cpu")
+    _compare(student, fn, got, H, Y, "normal values × 3", "cpu")
 
 
 @pytest.mark.weight(1)
@@ -224,7 +227,8 @@ def _reference_grad(H, Y):
 
 def _check_grad(student, fn, H, Y, what):
     """The gradient of the student's loss w.r.t. the logits equals the reference's."""
-    out, grads, _ = student.vjp(fn, [H, Y], wrt=(0,), _what=f"backward through {what}")
+    with naming_errors(_diagnoser(student, fn, H, Y)):
+        out, grads, _ = student.vjp(fn, [H, Y], wrt=(0,), _what=f"backward through {what}")
     _compare(student, fn, out, H, Y, "normal values × 3", "cpu", what=what)
     inputs = describe("logits", H, "normal values × 3") + "; " + describe("targets", Y)
     grad = grads[0] if grads else None

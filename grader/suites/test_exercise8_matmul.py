@@ -4,8 +4,11 @@ The forward is compared with X @ Y computed here in float64; the backward is
 run in the worker through ``MatMul.apply`` with a random incoming gradient G
 and each input's gradient is compared with the reference (G @ Y^T for X,
 X^T @ G for Y) on its own, so a wrong transpose, swapped gradients or an
-ignored incoming gradient are named precisely.  Non-square shapes are used
-throughout, because a square case hides a missing transpose.
+ignored incoming gradient are named precisely: only when a gradient is wrong,
+the wrong formulas students write are computed here on the same input and the
+one that gives the student's numbers names the mistake (``_bugs``; a failed
+gradcheck is explained the same way).  Non-square shapes are used throughout,
+because a square case hides a missing transpose.
 """
 import re
 
@@ -14,7 +17,7 @@ import torch
 
 from grader.checks import Failure, assert_close, check, describe, expect_tensor, shape_str, tol
 from grader.sandbox import StudentError
-from grader.suites.common import DEVICES, DTYPES, gradcheck, randn
+from grader.suites.common import DEVICES, DTYPES, compare, gradcheck, match_bug, randn
 
 WHAT = "MatMul.apply(X, Y)"
 BACKWARD = f"backward through {WHAT}"
@@ -30,8 +33,15 @@ SAVE_HINT = ("Save the inputs in forward with `ctx.save_for_backward(X, Y)` and 
              "`X, Y = ctx.saved_tensors`.")
 IGNORED_HINT = ("The incoming gradient is ignored (the result is what grad = all ones would give): backward must "
                 "multiply by `grad`, dL/dX = grad @ Y.T and dL/dY = X.T @ grad.")
-SWAPPED_HINT = "The two gradients are swapped: return them in the order of forward's inputs, `(dX, dY)`."
+SWAPPED_HINT = ("The two gradients are swapped (the one returned for X is Y's gradient, and the other way round): "
+                "return them in the order of forward's inputs, `return dX, dY`.")
 SIGN_HINT = "The gradient has the wrong sign: dL/dX = grad @ Y.T and dL/dY = X.T @ grad, no minus."
+TRANSPOSED_HINTS = ("The gradient for X is transposed: Y @ grad.T is (grad @ Y.T).T. Return dL/dX = grad @ Y.T, "
+                    "which has X's shape (n, k).",
+                    "The gradient for Y is transposed: grad.T @ X is (X.T @ grad).T. Return dL/dY = X.T @ grad, "
+                    "which has Y's shape (k, m).")
+ELEMENTWISE_HINT = ("`*` multiplies entry by entry; the matrix product is `X @ Y`, and in backward "
+                    "dL/dX = grad @ Y.T, dL/dY = X.T @ grad.")
 NONE_HINT = ("backward returned None for an input that needs a gradient: return a tensor for every input "
              "(None is only fine when ctx.needs_input_grad[i] is False).")
 GRAD_HINT = "dL/dX = grad @ Y.T and dL/dY = X.T @ grad, where grad is backward's argument (dL/dZ)."
@@ -45,8 +55,7 @@ ERRORS = [("expected a tensor output", "forward returned no tensor: it must `ret
           ("saved_tensors", SAVE_HINT),
           ("not enough values to unpack", SAVE_HINT),
           ("too many values to unpack", SAVE_HINT),
-          ("must match the size of tensor", "`*` multiplies entry by entry; the matrix product is `X @ Y` "
-                                            "(and in backward `grad @ Y.T`, `X.T @ grad`).")]
+          ("must match the size of tensor", ELEMENTWISE_HINT)]
 
 
 def _apply(student):
@@ -66,17 +75,19 @@ def _hinted(e: StudentError, shapes=None) -> StudentError:
             i = int(m.group(1))
             got = tuple(int(v) for v in m.group(2).split(",") if v.strip())
             hint = f"The gradient for {NAMES[i]} (index {i}) must have {NAMES[i]}'s shape. " + TRANSPOSE_HINT
+            # the hint names the bug without this input's shapes, so that the tests it fails are shown together
             if shapes is not None and got == tuple(shapes[1 - i]) and got != tuple(shapes[i]):
-                hint = (f"The gradient returned for {NAMES[i]} has {NAMES[1 - i]}'s shape {shape_str(got)}: the "
-                        "two gradients are swapped. Return them in the order of forward's inputs, `(dX, dY)`.")
+                hint = SWAPPED_HINT
+            elif shapes is not None and got == tuple(shapes[i])[::-1] and got != tuple(shapes[i]):
+                hint = TRANSPOSED_HINTS[i]
         return StudentError(e.kind, e.message, hint, **e.details)
     return e
 
 
-def _inputs_text(X, Y, G=None) -> str:
-    parts = [describe("X", X, "randn"), describe("Y", Y, "randn")]
+def _inputs_text(X, Y, G=None, how=("randn", "randn", "randn")) -> str:
+    parts = [describe("X", X, how[0]), describe("Y", Y, how[1])]
     if G is not None:
-        parts.append(describe("grad", G, "randn"))
+        parts.append(describe("grad", G, how[2]))
     return "; ".join(parts)
 
 
@@ -105,47 +116,40 @@ def _forward(student, X, Y, device="cpu"):
 
 
 def _backward(student, X, Y, G, wrt=(0, 1)):
+    """(output, [gradient or None for each input in wrt]) from one MatMul.apply and backward in the worker."""
     try:
-        _out, grads, _ = student.vjp(_apply(student), [X, Y], grad_output=G, wrt=wrt, _what=BACKWARD)
+        out, grads, _ = student.vjp(_apply(student), [X, Y], grad_output=G, wrt=wrt, _what=BACKWARD)
     except StudentError as e:
         raise _hinted(e, (X.shape, Y.shape)) from None
-    return list(grads or []) + [None] * (len(wrt) - len(grads or []))
+    return out, list(grads or []) + [None] * (len(wrt) - len(grads or []))
 
 
-def _diagnose(i, got, X, Y, G) -> str:
-    """The likely mistake in the gradient for input ``i``, from which wrong formula ``got`` matches."""
-    X, Y, G = X.double().cpu(), Y.double().cpu(), G.double().cpu()
-    g = got.detach().double().cpu()
+def _bugs(i, X, Y, G):
+    """The wrong formulas students write for the gradient of input ``i`` (0: X, 1: Y), for match_bug:
+    (compute, key, hint).  A formula that does not fit the shapes raises and is passed over."""
     ones = torch.ones_like(G)
     if i == 0:
-        expected = G @ Y.T
-        cands = [(lambda: ones @ Y.T, IGNORED_HINT), (lambda: -expected, SIGN_HINT),
-                 (lambda: X.T @ G, SWAPPED_HINT), (lambda: G @ Y, TRANSPOSE_HINT),
-                 (lambda: expected.T, TRANSPOSE_HINT), (lambda: Y @ G.T, TRANSPOSE_HINT),
-                 (lambda: G.T @ Y, TRANSPOSE_HINT)]
+        yield (lambda: ones @ Y.T), "ignored", IGNORED_HINT
+        yield (lambda: -(G @ Y.T)), "sign", SIGN_HINT
+        yield (lambda: X.T @ G), "swapped", SWAPPED_HINT
+        yield (lambda: Y @ G.T), "transposed", TRANSPOSED_HINTS[0]
+        yield (lambda: G * Y), "elementwise", ELEMENTWISE_HINT
+        for wrong in (lambda: G @ Y, lambda: G.T @ Y, lambda: Y.T @ G.T):
+            yield wrong, "transpose", TRANSPOSE_HINT
     else:
-        expected = X.T @ G
-        cands = [(lambda: X.T @ ones, IGNORED_HINT), (lambda: -expected, SIGN_HINT),
-                 (lambda: G @ Y.T, SWAPPED_HINT), (lambda: X @ G, TRANSPOSE_HINT),
-                 (lambda: expected.T, TRANSPOSE_HINT), (lambda: G.T @ X, TRANSPOSE_HINT),
-                 (lambda: G @ X, TRANSPOSE_HINT)]
-    for make, hint in cands:
-        try:
-            c = make()
-        except RuntimeError:
-            continue
-        if c.shape == g.shape and not torch.allclose(c, expected, rtol=1e-4, atol=1e-6) \
-                and torch.allclose(g, c, rtol=1e-4, atol=1e-5):
-            return hint
-    if g.shape == expected.shape and torch.count_nonzero(g) == 0:
-        return "The gradient is all zeros: compute it from grad and the saved inputs. " + GRAD_HINT
-    return GRAD_HINT
+        yield (lambda: X.T @ ones), "ignored", IGNORED_HINT
+        yield (lambda: -(X.T @ G)), "sign", SIGN_HINT
+        yield (lambda: G @ Y.T), "swapped", SWAPPED_HINT
+        yield (lambda: G.T @ X), "transposed", TRANSPOSED_HINTS[1]
+        yield (lambda: X * G), "elementwise", ELEMENTWISE_HINT
+        for wrong in (lambda: X @ G, lambda: G @ X, lambda: G.T @ X.T):
+            yield wrong, "transpose", TRANSPOSE_HINT
 
 
-def _check_grad(i, got, X, Y, G, device="cpu"):
+def _check_grad(i, got, X, Y, G, device="cpu", how=("randn", "randn", "randn")):
     """The gradient for input ``i`` (0: X, 1: Y) against the reference, with a diagnosis."""
     name = NAMES[i]
-    inputs = _inputs_text(X, Y, G)
+    inputs = _inputs_text(X, Y, G, how)
     if got is None:
         raise Failure(f"{BACKWARD} gave no gradient for {name}, which requires one\n  input: {inputs}", NONE_HINT)
     got = expect_tensor(got, f"the gradient for {name} from {BACKWARD}", inputs)
@@ -154,14 +158,21 @@ def _check_grad(i, got, X, Y, G, device="cpu"):
     shape = tuple((X if i == 0 else Y).shape)
     if tuple(got.shape) != shape:
         other = tuple((Y if i == 0 else X).shape)
-        hint = SWAPPED_HINT if tuple(got.shape) == other else TRANSPOSE_HINT
+        hint = SWAPPED_HINT if tuple(got.shape) == other else \
+            TRANSPOSED_HINTS[i] if tuple(got.shape) == shape[::-1] else TRANSPOSE_HINT
         raise Failure(f"{BACKWARD}: the gradient for {name} has shape {shape_str(got.shape)}, expected "
                       f"{shape_str(shape)} ({name}'s shape)\n  input: {inputs}", hint)
     scale = (Gd.abs() @ Yd.abs().T).max().item() if i == 0 else (Xd.abs().T @ Gd.abs()).max().item()
     rtol, atol = tol(X.dtype, scale)
-    assert_close(got, expected, what=f"the gradient for {name} from {BACKWARD}",
-                 inputs=inputs, dtype=X.dtype, device=device, rtol=rtol, atol=atol,
-                 hint=_diagnose(i, got, X, Y, G))
+
+    def diagnose(got):
+        g = got.detach().double().cpu()
+        if g.shape == expected.shape and torch.count_nonzero(g) == 0:
+            return "The gradient is all zeros: compute it from grad and the saved inputs. " + GRAD_HINT
+        return match_bug(g, expected, _bugs(i, Xd, Yd, Gd), rtol, atol) or GRAD_HINT
+
+    compare(got, expected, diagnose=diagnose, what=f"the gradient for {name} from {BACKWARD}",
+            inputs=inputs, dtype=X.dtype, device=device, rtol=rtol, atol=atol)
 
 
 # ---------------------------------------------------------------------------
@@ -217,7 +228,7 @@ def test_grad_X(student, rng, case, device):
     (n, k, m), dtype = case
     X, Y = _make(rng, n, k, m, dtype, device)
     G = randn(rng, (n, m), dtype, device)
-    grads = _backward(student, X, Y, G, wrt=(0,))
+    _, grads = _backward(student, X, Y, G, wrt=(0,))
     _check_grad(0, grads[0], X, Y, G, device)
 
 
@@ -229,7 +240,7 @@ def test_grad_Y(student, rng, case, device):
     (n, k, m), dtype = case
     X, Y = _make(rng, n, k, m, dtype, device)
     G = randn(rng, (n, m), dtype, device)
-    grads = _backward(student, X, Y, G, wrt=(1,))
+    _, grads = _backward(student, X, Y, G, wrt=(1,))
     _check_grad(1, grads[0], X, Y, G, device)
 
 
@@ -243,9 +254,25 @@ def test_grads_both(student, rng, nkm):
     n, k, m = nkm
     X, Y = _make(rng, n, k, m)
     G = randn(rng, (n, m))
-    grads = _backward(student, X, Y, G)
+    _, grads = _backward(student, X, Y, G)
     _check_grad(0, grads[0], X, Y, G)
     _check_grad(1, grads[1], X, Y, G)
+
+
+def _gradcheck_hint(student, rng, X, Y) -> str | None:
+    """After a failed gradcheck: the mistake behind the wrong gradient, named from one more backward
+    with a random incoming gradient (the same comparison as test_grad_X and test_grad_Y)."""
+    G = randn(rng, (X.shape[0], Y.shape[1]), X.dtype)
+    try:
+        _, grads = _backward(student, X, Y, G)
+    except StudentError:
+        return None
+    for i, (g, expected) in enumerate(zip(grads, (G @ Y.T, X.T @ G))):
+        if isinstance(g, torch.Tensor) and g.shape == expected.shape:
+            hint = match_bug(g, expected, _bugs(i, X, Y, G), *tol(X.dtype, expected.abs().max().item()))
+            if hint:
+                return hint
+    return None
 
 
 @pytest.mark.weight(2)
@@ -256,3 +283,25 @@ def test_gradcheck(student, rng):
         gradcheck(student, _apply(student), [X, Y], WHAT, names=list(NAMES))
     except StudentError as e:
         raise _hinted(e, (X.shape, Y.shape)) from None
+    except Failure as f:
+        hint = NONE_HINT if "gave no gradient" in f.message else _gradcheck_hint(student, rng, X, Y)
+        if not hint:
+            raise
+        raise Failure(f.message, hint) from None
+
+
+@pytest.mark.visible
+@pytest.mark.weight(1)
+def test_small_example(student):
+    """a small example to work by hand: X (2x3), Y (3x4), grad (2x4); X @ Y and both gradients"""
+    X = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    Y = torch.tensor([[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, -1.0], [1.0, 1.0, 0.0, 0.0]])
+    G = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 2.0, 1.0, 0.0]])
+    how = ("[[1, 2, 3], [4, 5, 6]]", "[[1, 0, 2, 0], [0, 1, 0, -1], [1, 1, 0, 0]]", "[[1, 0, 0, 1], [0, 2, 1, 0]]")
+    # one call of the student's code (forward and backward), so that it is the one a reproducer shows
+    out, grads = _backward(student, X, Y, G)
+    out = expect_tensor(out, WHAT, _inputs_text(X, Y, how=how))
+    compare(out, X.double() @ Y.double(), diagnose=lambda got: FORWARD_HINT, what=WHAT,
+            inputs=_inputs_text(X, Y, how=how), dtype=X.dtype)
+    _check_grad(0, grads[0], X, Y, G, how=how)
+    _check_grad(1, grads[1], X, Y, G, how=how)

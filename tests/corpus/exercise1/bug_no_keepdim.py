@@ -1,4 +1,4 @@
-# hint: keepdim=True
+# hint: (lost its dimension|shapes don.t broadcast).*keepdim=True
 """Exercise 1: softmax whose row sum loses its dimension."""
 import torch
 

@@ -1,4 +1,4 @@
-# hint: keepdim=True
+# hint: (lost its dimension|shapes don.t broadcast).*keepdim=True
 """Exercise 3: cross-entropy whose log-sum-exp loses its dimension."""
 import torch
 from torch import nn

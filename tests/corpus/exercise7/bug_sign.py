@@ -1,0 +1,20 @@
+# hint: wrong way.*descent subtracts
+"""Exercise 7: SGD -- gradient ascent: the update adds the gradient."""
+import torch
+
+
+class SGD:
+    def __init__(self, params, lr=1.0):
+        self.params = list(params)
+        self.lr = lr
+
+    def step(self):
+        with torch.no_grad():
+            for p in self.params:
+                if p.grad is not None:
+                    p += self.lr * p.grad
+
+    def zero_grad(self):
+        for p in self.params:
+            if p.grad is not None:
+                p.grad.zero_()

@@ -124,9 +124,13 @@ def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rt
     ``dtype`` is the dtype the result must have (default: expected's);
     ``device`` the device type it must be on (default: not checked).
     """
-    got = expect_tensor(got, what, inputs)
-    where = f"\n  input: {inputs}" if inputs else ""
     want_dtype = dtype or expected.dtype
+    try:
+        got = expect_tensor(got, what, inputs)
+    except Failure as f:
+        f.expected, f.got = expected.detach().to(want_dtype), got
+        raise
+    where = f"\n  input: {inputs}" if inputs else ""
 
     def failure(message: str, hint: str | None) -> Failure:
         return Failure(message, hint, expected=expected.detach().to(want_dtype), got=got)

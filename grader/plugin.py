@@ -52,6 +52,7 @@ class GraderPlugin:
         self.records: dict = {}
         self.exercise_info: dict = {}
         self.collect_errors: list = []
+        self._static: dict = {}
 
     def start_job(self, submission: Path, zygote, seed: int, tmproot: Path) -> None:
         """Forget the last submission's verdicts; the next run grades this one."""
@@ -61,6 +62,24 @@ class GraderPlugin:
         self.tmproot = Path(tmproot)
         self.records = {}
         self.exercise_info = {}
+
+    def record(self, item) -> dict:
+        """The item's record in this job (what it is, from a cache kept across jobs)."""
+        rec = self.records.get(item.nodeid)
+        if rec is None:
+            static = self._static.get(item.nodeid)
+            if static is None:
+                marker = item.get_closest_marker("weight")
+                static = self._static[item.nodeid] = {
+                    "exercise": for_suite(Path(str(item.fspath)).name).name, "name": item.name,
+                    "description": _doc(item), "weight": float(marker.args[0]) if marker else 1.0,
+                    "visible": item.get_closest_marker("visible") is not None}
+            rec = self.records[item.nodeid] = dict(static, status="passed", message="", hint="")
+        return rec
+
+    def record_skipped(self, item, reason: str) -> None:
+        """A test known to be skipped before it runs (a GPU variant without CUDA)."""
+        self.record(item).update(status="skipped", message=reason)
 
     # -- fixtures ------------------------------------------------------------------
     @pytest.fixture(scope="module")
@@ -104,15 +123,7 @@ class GraderPlugin:
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         rep = outcome.get_result()
-        ex = for_suite(Path(str(item.fspath)).name)
-        rec = self.records.get(item.nodeid)
-        if rec is None:
-            marker = item.get_closest_marker("weight")
-            rec = {"exercise": ex.name, "name": item.name, "description": _doc(item),
-                   "weight": float(marker.args[0]) if marker else 1.0,
-                   "visible": item.get_closest_marker("visible") is not None,
-                   "status": "passed", "message": "", "hint": ""}
-            self.records[item.nodeid] = rec
+        rec = self.record(item)
         if rep.skipped:
             reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
             rec.update(status="skipped", message=reason.removeprefix("Skipped: "))
@@ -182,7 +193,7 @@ def _with_expected(exc):
     for _ in range(8):
         if not isinstance(exc, Failure) or exc.message != message:
             return None
-        if exc.expected is not None and isinstance(exc.got, torch.Tensor):
+        if exc.expected is not None:
             return exc
         exc = exc.__context__
     return None
@@ -190,15 +201,24 @@ def _with_expected(exc):
 
 def _target(trace, exc):
     """(index of the failing request, what of it failed, expected) or None."""
+    if isinstance(exc, Failure) and exc.expected is None and isinstance(exc.__context__, StudentError) \
+            and exc.message.startswith(exc.__context__.message):
+        exc = exc.__context__  # the suite explains the student's exception further
     if isinstance(exc, StudentError):
-        last = trace[-1]
-        if exc.kind == "exception" and not last.get("done") and last["op"] in ("call", "getattr"):
-            return len(trace) - 1, ("raised",), None
+        request = exc.details.get("request")
+        at = [i for i, rec in enumerate(trace) if rec is request]
+        if exc.kind == "exception" and at and request["op"] in ("call", "getattr", "vjp"):
+            return at[0], ("raised",), None
         return None
     f = _with_expected(exc)
     if f is None:
         return None
     got = f.got
+    if not isinstance(got, torch.Tensor):  # None, a list, ...: only the latest reply can be told by identity
+        done = [i for i, rec in enumerate(trace) if rec.get("done")]
+        if done and trace[done[-1]].get("value") is got and trace[done[-1]]["op"] != "inspect":
+            return done[-1], ("value",), f.expected
+        return None
     for i in range(len(trace) - 1, -1, -1):
         rec = trace[i]
         if not rec.get("done"):
@@ -214,6 +234,10 @@ def _target(trace, exc):
         for name, v in (rec.get("param_grads") or {}).items():
             if v is got:
                 return i, ("param_grad", name), f.expected
+        if rec["op"] == "inspect" and isinstance(rec.get("value"), dict):
+            for entry in rec["value"].get("params") or ():
+                if isinstance(entry, (list, tuple)) and len(entry) == 3 and entry[1] is got:
+                    return i, ("param", entry[0]), f.expected
     return None
 
 
@@ -236,6 +260,47 @@ def _holds_tensor(value, depth: int = 0) -> bool:
     if isinstance(value, dict):
         value = list(value.values())
     return isinstance(value, (list, tuple)) and depth < 8 and any(_holds_tensor(v, depth + 1) for v in value)
+
+
+WRITES = ("copy_", "fill_", "zero_")  # methods that set a tensor's values from the test's data
+
+
+def _reads_random_state(trace) -> bool:
+    """Whether the test read tensors back from the worker that may still hold a
+    constructor's random values (so that its expected value may depend on them and
+    a reproducer must seed torch as the worker did).  What the test itself set
+    (``copy_``, ``setattr``, ``load_state_dict``) does not count: a layer whose
+    weight and bias the test set needs no seed."""
+    param_of: dict = {}  # (object id, dotted name) → the parameter's object id
+    written, reads = set(), []
+    for rec in trace:
+        if not rec.get("done"):
+            continue
+        op, value, fn = rec["op"], rec.get("value"), rec.get("fn")
+        owner = rec["obj"].id if isinstance(rec.get("obj"), Handle) else None
+        if op == "inspect" and isinstance(value, dict):
+            if value.get("buffers"):
+                return True
+            for entry in value.get("params") or ():
+                if not (isinstance(entry, (list, tuple)) and len(entry) == 3 and isinstance(entry[2], Handle)):
+                    return True
+                param_of[(owner, entry[0])] = entry[2].id
+                reads.append(entry[2].id)
+        elif op == "getattr" and _holds_tensor(value):
+            reads.append((owner, rec["name"]))
+        elif op == "setattr":
+            written.add((owner, rec["name"]))
+        elif isinstance(fn, Ref) and fn.parts[:1] == ("handle",) and fn.parts[-1] in WRITES + ("load_state_dict",):
+            path = ".".join(str(p) for p in fn.parts[2:-1])
+            if fn.parts[-1] != "load_state_dict":
+                written.add((fn.parts[1], path) if path else fn.parts[1])
+            elif not path and rec.get("args") and isinstance(rec["args"][0], dict):
+                written.update((fn.parts[1], key) for key in rec["args"][0])
+        elif op in ("call", "vjp") and not _stateless(rec) and _holds_tensor(
+                [value, rec.get("grads"), rec.get("param_grads")]):
+            return True  # the output of an object's method: it may depend on anything in it
+    written |= {param_of[key] for key in written if key in param_of}
+    return any(r not in written and param_of.get(r) not in written for r in reads)
 
 
 def _sent(rec) -> list:
@@ -323,14 +388,13 @@ class _Script:
         self.entries = 0
         self.rec = None
         self.sent: dict = {}     # tensor id → its variable, in the latest call
+        self.pending: list = []  # tensor literals for the next statement
+        self.block = None        # the line of the open `with torch.no_grad():`, if any
 
     # -- the script ------------------------------------------------------------
     def render(self, i: int, what: tuple, expected) -> str:
         target = self.trace[i]
-        # A constructor's random initial values matter when the test read tensors back
-        # from the worker (its expected value may depend on them): seed as the worker did.
-        self.seeded = any(_holds_tensor([r.get(k) for k in ("value", "args_after", "grads", "param_grads")])
-                          for r in self.trace[:i])
+        self.seeded = _reads_random_state(self.trace[:i])
         used = [_handle_ids(_sent(r)) for r in self.trace[: i + 1]]
         for k, rec in enumerate(self.trace[:i]):
             later = set().union(*used[k + 1:])
@@ -344,9 +408,21 @@ class _Script:
         return code
 
     def _emit(self, line: str, no_grad: bool = False) -> None:
+        """Add a statement, after the tensors it uses; consecutive statements under
+        torch.no_grad() share one block (the tensors' lines move above it)."""
         if no_grad:
-            self.lines.append("with torch.no_grad():")
             line = "    " + line.replace("\n", "\n    ")
+            if self.block is not None:
+                self.lines[self.block:self.block] = self.pending
+                self.block += len(self.pending)
+            else:
+                self.lines += self.pending
+                self.block = len(self.lines)
+                self.lines.append("with torch.no_grad():")
+        else:
+            self.lines += self.pending
+            self.block = None
+        self.pending = []
         self.lines.append(line)
 
     def _name(self, base: str) -> str:
@@ -374,13 +450,15 @@ class _Script:
             raise _NoReproducer  # it raised half-way: its effects are unknown
         self.rec = rec
         if op == "setattr":
-            self._emit(f"{self._value(rec['obj'])}.{self._attr(rec['name'])} = {self._value(rec['value'], rec['name'])}")
+            value = self._value(rec["value"], depth=1)  # inline: `weight.grad = torch.tensor(...)`
+            self._emit(f"{self._value(rec['obj'])}.{self._attr(rec['name'])} = {value}")
             return
         expr = self._call(rec)
         value = rec.get("value")
-        if isinstance(value, Handle) and value.id not in self.handles:
-            if self.seeded:
-                self._emit(f"torch.manual_seed({int(rec['seed'])})")
+        if isinstance(value, Handle) and value.id not in self.handles and value.id in later:
+            if self.seeded:  # the grader seeds torch before every call
+                first = not any(line.startswith("torch.manual_seed(") for line in self.lines)
+                self._emit(f"torch.manual_seed({int(rec['seed'])})" + ("  # as the grader did" if first else ""))
             fn = rec["fn"]
             base = fn.parts[-1] if isinstance(fn, Ref) else "obj"
             var = self._name(_identifier(base, "obj").lower())
@@ -397,7 +475,7 @@ class _Script:
         if how == "attr":
             expr = f"{owner_expr}.{self._attr(name)}"
         else:
-            expr = f"dict({owner_expr}.named_parameters())[{str(name)!r}]"
+            expr = self._parameter(owner_expr, str(name))
         var = self._name(_identifier(name, "obj"))
         self.handles[hid] = var
         self._emit(f"{var} = {expr}")
@@ -416,14 +494,16 @@ class _Script:
             if id(arg) not in self.sent:
                 raise _NoReproducer
             self._emit(f"print({self.sent[id(arg)]})  # after the call")
+        elif op == "inspect" and kind == "param" and isinstance(what[1], str):
+            self._emit(f"print({self._parameter(self._value(rec['obj']), what[1])})")
         elif op == "vjp" and kind == "value":
             self._emit(f"print({self._call(rec, wrt=rec.get('wrt') or ())})")
-        elif op == "vjp" and kind in ("grad", "param_grad"):
+        elif op == "vjp" and kind in ("grad", "param_grad", "raised"):
             self._backward(rec, what)
         else:
             raise _NoReproducer
         if expected is None:
-            self.lines.append("# expected: a result, not an error")
+            self.lines.append("# expected: no error")
             return
         expected = expected.detach().cpu()
         if expected.numel() > REPRO_ENTRIES:
@@ -441,10 +521,8 @@ class _Script:
             name = what[1]
             if not isinstance(holder, Handle) or not isinstance(name, str):
                 raise _NoReproducer
-            owner = self._value(holder)
-            param = (f"{owner}.{name}" if all(p.isidentifier() and not keyword.iskeyword(p) for p in name.split("."))
-                     else f"dict({owner}.named_parameters())[{name!r}]")
-        else:
+            param = self._parameter(self._value(holder), name)
+        elif what[0] == "grad":
             index = wrt[what[1]] if what[1] < len(wrt) else None
             if index is None or index >= len(rec["args"]):
                 raise _NoReproducer
@@ -456,8 +534,13 @@ class _Script:
         else:
             self._emit(f"({out} * {self._value(g, 'grad_output')}).sum().backward()")
         if what[0] == "grad":
-            param = self.sent[id(rec["args"][index])]
-        self._emit(f"print({param}.grad)")
+            self._emit(f"print({self.sent[id(rec['args'][index])]}.grad)")
+        elif what[0] == "param_grad":
+            self._emit(f"print({param}.grad)")
+        else:  # it raised: once it does not, these are the gradients
+            for k in wrt:
+                if k < len(rec["args"]) and id(rec["args"][k]) in self.sent:
+                    self._emit(f"print({self.sent[id(rec['args'][k])]}.grad)")
 
     # -- expressions ---------------------------------------------------------------
     def _call(self, rec, wrt=()) -> str:
@@ -496,6 +579,12 @@ class _Script:
         names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         return [n for n in names if n not in ("self", "ctx")]
 
+    def _parameter(self, owner: str, name: str) -> str:
+        """The module's parameter ``name`` ('weight', '0.weight')."""
+        if name.isidentifier() and not keyword.iskeyword(name):
+            return f"{owner}.{name}"
+        return f"{owner}.get_parameter({name!r})"
+
     def _attr(self, name) -> str:
         if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)):
             raise _NoReproducer
@@ -526,7 +615,7 @@ class _Script:
         if depth > 8:
             raise _NoReproducer
         if isinstance(v, torch.Tensor):
-            return self._tensor(v, name, requires_grad)
+            return self._tensor(v, name, requires_grad, inline=depth > 0)
         if isinstance(v, Handle):
             return self._handle(v.id)
         if isinstance(v, Ref):
@@ -548,17 +637,19 @@ class _Script:
             return "{" + ", ".join(f"{k!r}: {self._value(x, k, depth=depth + 1)}" for k, x in v.items()) + "}"
         raise _NoReproducer
 
-    def _tensor(self, t: torch.Tensor, name: str | None, requires_grad: bool) -> str:
-        """A variable holding the tensor as it was sent (a fresh one for every use, as
-        the worker got a fresh copy every time)."""
+    def _tensor(self, t: torch.Tensor, name: str | None, requires_grad: bool, inline: bool = False) -> str:
+        """The tensor as it was sent: a literal inside a list, a dict or an assignment,
+        else a variable (a fresh one for every use, as the worker got a fresh copy)."""
         copy = self.rec["copies"].get(id(t)) if self.rec is not None else None
         if copy is None:
             raise _NoReproducer  # too large to show (or not sent by this request)
         self.entries += copy.numel()
         if self.entries > REPRO_ENTRIES:
             raise _NoReproducer
+        if inline:
+            return _tensor_literal(copy, requires_grad or t.requires_grad, 8)
         var = self._name(_identifier(name or "x", "x"))
         self.sent[id(t)] = var
         literal = _tensor_literal(copy, requires_grad or t.requires_grad, len(var) + 3)
-        self._emit(f"{var} = {literal}")
+        self.pending.append(f"{var} = {literal}")
         return var

@@ -456,7 +456,10 @@ class Student:
             if err is not None:
                 raise err
         if "error" in reply:
-            raise self._exception(reply["error"], what)
+            err = self._exception(reply["error"], what)
+            if _record is not None:
+                err.details["request"] = _record  # the request that raised, for a reproducer
+            raise err
         if "fatal" in reply:
             raise StudentError("protocol", f"the worker refused the request: {reply['fatal']}")
         return reply
@@ -464,7 +467,8 @@ class Student:
     def _exception(self, e: dict, what: str) -> StudentError:
         etype, emsg = e.get("type", "Exception"), e.get("message", "")
         where = f"\n    at {e['file']}, line {e['line']}: {e.get('code', '')}" if e.get("line") else ""
-        if etype == "NotImplementedError":
+        if etype == "NotImplementedError" and "NotImplementedError" in e.get("code", "NotImplementedError"):
+            # the stub's own `raise NotImplementedError` (torch raises it too, for an op a device lacks)
             return StudentError("not_implemented", f"{what}: not implemented yet (it raises NotImplementedError){where}",
                                 f"Replace the `raise NotImplementedError` in {self.file} with your implementation.")
         hint = None

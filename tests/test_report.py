@@ -31,7 +31,7 @@ FAR_APART = [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0], [-1000.0, -1000.0,
 
 def run_scripts(folder: Path, codes) -> list:
     """Run each script as `python script.py` would in ``folder`` (one interpreter for all
-    of them, to start torch once); returns what each printed, without grad_fn=<...>."""
+    of them, to start torch once); returns what each printed, as plain tensors (no grad_fn=<...>)."""
     paths = []
     for k, code in enumerate(codes):
         paths.append(folder / f"repro_{k}.py")
@@ -42,7 +42,8 @@ def run_scripts(folder: Path, codes) -> list:
     r = subprocess.run([sys.executable, "-c", driver, *map(str, paths)], cwd=folder, capture_output=True,
                        text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stderr
-    return [re.sub(r", grad_fn=<\w+>", "", out) for out in r.stdout.split("=====\n")[1:]]
+    plain = lambda out: re.sub(r", grad_fn=<\w+>|, requires_grad=True|Parameter containing:\n", "", out)  # noqa: E731
+    return [plain(out) for out in r.stdout.split("=====\n")[1:]]
 
 
 def expected_block(code: str) -> str:
@@ -90,7 +91,7 @@ def student(zygote, tmp_path):
 def test_reproducers_run_and_are_faithful(student, tmp_path):
     """Recorded from real calls into a worker: a function, a module with its construction
     (seeded, since the expected value depends on the layer's random weight), an in-place
-    change, and a gradient.  Each runs as pasted; with the model answers in the folder
+    change, a gradient, and an optimizer step on parameters found through inspect.  Each runs as pasted; with the model answers in the folder
     each prints exactly the expected value it shows."""
     sub = tmp_path / "sub"
     (sub / "exercise1_softmax.py").write_text(NO_MAX_SOFTMAX)
@@ -98,6 +99,10 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
     (sub / "exercise5_relu.py").write_text(
         "import torch\nfrom torch import nn\n\nclass ReLU(nn.Module):\n    def forward(self, X):\n"
         "        X[X < 0] = 0\n        return X\n")
+    (sub / "exercise7_sgd.py").write_text(
+        "import torch\n\nclass SGD:\n    def __init__(self, params, lr=1.0):\n        self.params, self.lr = list(params), lr\n\n"
+        "    def step(self):\n        with torch.no_grad():\n            for p in self.params:\n"
+        "                p += self.lr * p.grad\n")
     (sub / "exercise8_matmul.py").write_text(
         "import torch\n\nclass MatMul(torch.autograd.Function):\n    @staticmethod\n    def forward(ctx, X, Y):\n"
         "        ctx.save_for_backward(X, Y)\n        return X @ Y\n\n    @staticmethod\n"
@@ -136,7 +141,7 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
     assert reproducer(s.trace, Failure("off", expected=expected, got=got * 2), "exercise4_linear") is None
     codes.append(reproducer(s.trace, Failure("off", expected=expected, got=got), "exercise4_linear"))
     assert "from exercise4_linear import Linear\n\ntorch.manual_seed(" in codes[-1]
-    assert ")\nlinear = Linear(3, 2)\nbias = torch.tensor([0.5, -1.25])\n" \
+    assert "  # as the grader did\nlinear = Linear(3, 2)\nbias = torch.tensor([0.5, -1.25])\n" \
            "with torch.no_grad():\n    linear.bias.copy_(bias)\n" in codes[-1]
     assert "\nprint(linear(X))\n" in codes[-1]
 
@@ -162,13 +167,31 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
     codes.append(reproducer(s.trace, e.value, "exercise8_matmul"))
     assert "requires_grad=True" in codes[-1] and "(out * grad_output).sum().backward()\nprint(X.grad)\n" in codes[-1]
 
+    # SGD (a sign error) on torch's layer whose parameters the test set, found through inspect
+    s = student(7)
+    model = s.call(Student.torch("nn.Linear"), 2, 1)
+    s.call(model.attr("load_state_dict"), {"weight": torch.tensor([[1.0, -2.0]]), "bias": torch.tensor([0.5])})
+    handles = [h for _n, _t, h in s.inspect(model)["params"]]
+    opt = s.call(s.ref("SGD"), handles, lr=0.5)
+    for h, g in zip(handles, (torch.tensor([[0.5, 1.0]]), torch.tensor([-1.0]))):
+        s.setattr(h, "grad", g)
+    s.call(opt.attr("step"))
+    weight = s.inspect(model)["params"][0][1]
+    with pytest.raises(Failure) as e:
+        assert_close(weight, torch.tensor([[0.75, -2.5]]), what="weight after step()")
+    codes.append(reproducer(s.trace, e.value, "exercise7_sgd"))
+    assert "manual_seed" not in codes[-1]  # every parameter was set by the test
+    assert "weight = linear.weight\nbias = linear.bias\nsgd = SGD([weight, bias], lr=0.5)\n" \
+           "weight.grad = torch.tensor([[0.5, 1.0]])\nbias.grad = torch.tensor([-1.0])\nsgd.step()\n" \
+           "print(linear.weight)\n" in codes[-1]
+
     for code in codes:
         compile(code, "reproducer", "exec")
     printed = run_scripts(sub, codes)
     assert "nan" in printed[0]
     assert printed[2].strip().splitlines()[-1] == "tensor([0., 0., 2.])"  # changed in place
     # with the model answers the reproducers print exactly their expected values
-    for n in (1, 4, 5, 8):
+    for n in (1, 4, 5, 7, 8):
         copy_solution(sub, n)
     assert run_scripts(sub, codes) == [expected_block(c) for c in codes]
 
@@ -181,7 +204,7 @@ def test_a_student_exception_is_reproduced(student, tmp_path):
     with pytest.raises(StudentError) as e:
         s.call(s.ref("softmax"), x, _what="softmax(x)")
     code = reproducer(s.trace, e.value, "exercise1_softmax")
-    assert code.endswith("x = torch.tensor([0.5, 1.5, -2.0])\nprint(softmax(x))\n# expected: a result, not an error")
+    assert code.endswith("x = torch.tensor([0.5, 1.5, -2.0])\nprint(softmax(x))\n# expected: no error")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "sub", capture_output=True, text=True,
                        timeout=60)
     assert "IndexError" in r.stderr and "Dimension out of range" in r.stderr
@@ -236,6 +259,39 @@ def test_no_reproducer_where_it_would_be_long_or_unfaithful():
                                       {"value": got})), f, "exercise5_relu") is None
 
 
+def test_a_wrong_type_or_a_suite_explained_exception_is_reproduced():
+    x = torch.tensor([1.0, 2.0])
+    as_list = [0.25, 0.75]
+    trace = fake_trace(("call", {"fn": Ref("student", "softmax"), "args": [x], "kwargs": {}, "grad": "enable"},
+                        {"value": None}),
+                       ("call", {"fn": Ref("student", "softmax"), "args": [x], "kwargs": {}, "grad": "enable"},
+                        {"value": as_list}))
+    with pytest.raises(Failure) as e:
+        assert_close(as_list, reference.softmax(x.double()), what="softmax(x)", dtype=x.dtype)
+    assert "returned list" in e.value.message
+    assert reproducer(trace, e.value, "exercise1_softmax").endswith(
+        "print(softmax(x))\n# expected:\n# tensor([0.2689, 0.7311])")
+    with pytest.raises(Failure) as e:  # None: only the latest reply could be it
+        assert_close(None, reference.softmax(x.double()), what="softmax(x)", dtype=x.dtype)
+    assert reproducer(trace, e.value, "exercise1_softmax") is None
+
+    # the student's code raised; the suite explains it in a Failure that starts with its message
+    trace[-1]["done"] = False
+    error = StudentError("exception", "softmax(x) raised IndexError: ...", request=trace[-1])
+    with pytest.raises(Failure) as e:
+        try:
+            raise error
+        except StudentError as err:
+            raise Failure(err.message + "\n  and the suite's explanation") from None
+    assert reproducer(trace, e.value, "exercise1_softmax").endswith("print(softmax(x))\n# expected: no error")
+    with pytest.raises(Failure) as e:
+        try:
+            raise error
+        except StudentError:
+            raise Failure("another check") from None
+    assert reproducer(trace, e.value, "exercise1_softmax") is None
+
+
 def test_a_failure_re_raised_with_a_sharper_hint_keeps_its_reproducer():
     x = torch.tensor([[1.0, 2.0], [3.0, 5.0]], dtype=torch.float64)
     got = x.clone()
@@ -253,6 +309,27 @@ def test_a_failure_re_raised_with_a_sharper_hint_keeps_its_reproducer():
     assert "x = torch.tensor([[1.0, 2.0], [3.0, 5.0]], dtype=torch.float64)\nprint(softmax(x))\n" in code
     x[0, 0] = 9.0  # the suite changing its tensor later does not change what was sent
     assert reproducer(trace, e.value, "exercise1_softmax") == code
+
+
+def test_seeds_only_where_the_expected_value_may_depend_on_random_weights():
+    lin, w = Handle(1, "exercise4_linear.Linear"), Handle(2, "torch.nn.parameter.Parameter")
+    W, X, got = torch.ones(3, 2), torch.ones(1, 3), torch.zeros(1, 2)
+
+    def trace(set_weight: bool):
+        requests = [("call", {"fn": Ref("student", "Linear"), "args": [3, 2], "kwargs": {}, "grad": "enable"},
+                     {"value": lin}),
+                    ("inspect", {"obj": lin}, {"value": {"params": [["weight", W, w]], "buffers": []}})]
+        if set_weight:
+            requests.append(("call", {"fn": lin.attr("weight", "copy_"), "args": [W], "kwargs": {},
+                                      "grad": "no_grad"}, {"value": W}))
+        requests.append(("call", {"fn": lin, "args": [X], "kwargs": {}, "grad": "enable"}, {"value": got}))
+        return fake_trace(*requests)
+
+    code = reproducer(trace(True), Failure("off", expected=got + 1, got=got), "exercise4_linear")
+    assert "manual_seed" not in code and "linear = Linear(3, 2)\n" in code
+    assert "with torch.no_grad():\n    linear.weight.copy_(weight)\n" in code
+    code = reproducer(trace(False), Failure("off", expected=got + 1, got=got), "exercise4_linear")
+    assert "torch.manual_seed(1)  # as the grader did\nlinear = Linear(3, 2)\n" in code
 
 
 def test_float32_literals_are_short_and_exact():

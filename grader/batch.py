@@ -519,30 +519,52 @@ class _Slot:
             w.close()
             shutil.rmtree(self.tmp / "probe", ignore_errors=True)
 
-    def grade(self, task: dict) -> dict:
-        import random
+    def serve(self, conn) -> None:
+        """Grade the students the pool sends, one after another, in one pytest
+        session (the suites are collected once per grading process)."""
+        from grader.run import Job, serve
 
-        import torch
-
-        from grader.run import grade
-
-        student = task["student"]
-        shutil.rmtree(self.sub, ignore_errors=True)
-        self.sub.mkdir(parents=True)
-        for name, data in task["files"].items():
-            (self.sub / name).write_bytes(data)
-        start = time.monotonic()
-        report = None
-        for attempt in range(2):
+        def next_job():
+            try:
+                task = conn.recv()
+            except (EOFError, OSError):
+                return None
+            if task is None:
+                return None
+            shutil.rmtree(self.sub, ignore_errors=True)
+            self.sub.mkdir(parents=True)
+            for name, data in task["files"].items():
+                (self.sub / name).write_bytes(data)
             if not self.zygote_alive():
                 self.restart_zygote()
-            torch.manual_seed(task["seed"])
-            random.seed(task["seed"])
-            report = grade(self.exercises, self.sub, seed=task["seed"], limits=self.limits, zygote=self.zygote)
-            if self.zygote_alive():
-                break
-            report = None  # the zygote died under this student: nothing of this run can be trusted
-        elapsed = time.monotonic() - start
+            return Job(self.sub, task["seed"], self.zygote,
+                       extra={"task": task, "attempt": 0, "start": time.monotonic()})
+
+        def on_report(job, report):
+            task = job.extra["task"]
+            if not self.zygote_alive():
+                # the zygote died under this student: nothing of this run can be trusted
+                if job.extra["attempt"] == 0:
+                    self.restart_zygote()
+                    job.zygote = self.zygote
+                    job.extra["attempt"] = 1
+                    return True
+                report = None
+            try:
+                row = self.finish(task, report, time.monotonic() - job.extra["start"])
+            except Exception as e:  # the grader's own failure
+                row = {"student": task["student"], "entry": task["entry"], "key": task["key"],
+                       "seed": task["seed"], "status": "error", "kind": "internal",
+                       "reason": f"internal grader error ({type(e).__name__}: {e})"}
+                self.out.write_state(row)
+            conn.send(("done", row))
+            return False
+
+        serve(self.exercises, next_job, on_report, limits=self.limits)
+
+    def finish(self, task: dict, report, elapsed: float) -> dict:
+        """Write the student's report and state; the row for the gradebook."""
+        student = task["student"]
         shutil.rmtree(self.sub, ignore_errors=True)
         row = {"student": student, "entry": task["entry"], "key": task["key"], "seed": task["seed"],
                "elapsed": round(elapsed, 3)}
@@ -553,7 +575,7 @@ class _Slot:
             self.out.write_state(row)
             return row
         tmp = re.escape(str(self.tmp))
-        report = _scrub(report, [(re.compile(tmp + r"/grader-run-[A-Za-z0-9_]+"), "<worker folder>"),
+        report = _scrub(report, [(re.compile(tmp + r"/grader-\w+/grader-run-\w+"), "<worker folder>"),
                                  (re.compile(re.escape(str(self.sub))), student)])
         report["submission"] = task["entry"]
         report["batch"] = {"student": student, "entry": task["entry"], "key": task["key"]}
@@ -583,18 +605,7 @@ def _child_main(conn, folder: str, limits, exercise_names, out_root: str, zygote
         exercises = [lookup(n) for n in exercise_names]
         slot = _Slot(Path(folder), limits, exercises, Output(Path(out_root)), zygote)
         conn.send(("ready", slot.probe()))
-        while True:
-            task = conn.recv()
-            if task is None:
-                break
-            try:
-                row = slot.grade(task)
-            except Exception as e:  # the grader's own failure
-                row = {"student": task["student"], "entry": task["entry"], "key": task["key"],
-                       "seed": task["seed"], "status": "error", "kind": "internal",
-                       "reason": f"internal grader error ({type(e).__name__}: {e})"}
-                slot.out.write_state(row)
-            conn.send(("done", row))
+        slot.serve(conn)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass
     except BaseException as e:

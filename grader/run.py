@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+import pytest
 
 from grader import __version__
 from grader.exercises import EXERCISES, POINTS_PER_EXERCISE
@@ -62,40 +65,120 @@ def build_report(exercises, plugin, submission: Path, seed: int, cuda: bool) -> 
             "torch_version": torch.__version__, "cuda": cuda}
 
 
-def grade(exercises=EXERCISES, submission: Path = Path("exercises"), *, seed: int = 0, limits=None,
-          zygote=None, debug: bool = False, progress=None) -> dict:
-    """Grade ``exercises`` of the submission folder; returns the report dict."""
+@dataclasses.dataclass
+class Job:
+    """One submission to grade.  ``zygote`` may be swapped between attempts."""
+    submission: Path
+    seed: int = 0
+    zygote: object = None
+    extra: dict = dataclasses.field(default_factory=dict)
+
+
+class _Loop:
+    """Runs the collected items once per job, all in one pytest session, so
+    that configuration, collection and fixture discovery happen once for a
+    whole batch rather than once per student."""
+
+    def __init__(self, exercises, plugin, next_job, on_report, tmpbase):
+        self.exercises = exercises
+        self.plugin = plugin
+        self.next_job = next_job
+        self.on_report = on_report
+        self.tmpbase = tmpbase
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        import random
+
+        import torch
+
+        items, skipped = [], {}
+        for item in session.items:
+            reason = _skipped_before_running(item)
+            if reason is None:
+                items.append(item)
+            else:
+                skipped[item.nodeid] = reason
+        following = {a.nodeid: b for a, b in zip(items, items[1:] + [None])}
+        hook = session.config.hook
+        for job in iter(self.next_job, None):
+            while True:
+                tmproot = Path(tempfile.mkdtemp(prefix="grader-run-", dir=self.tmpbase))
+                self.plugin.start_job(job.submission, job.zygote, job.seed, tmproot)
+                random.seed(job.seed)
+                torch.default_generator.manual_seed(job.seed)
+                try:
+                    for item in session.items:  # in order, so that the report lists tests as the suites do
+                        if item.nodeid in skipped:
+                            self.plugin.record_skipped(item, skipped[item.nodeid])
+                        else:
+                            hook.pytest_runtest_protocol(item=item, nextitem=following[item.nodeid])
+                finally:
+                    shutil.rmtree(tmproot, ignore_errors=True)
+                report = build_report(self.exercises, self.plugin, job.submission, job.seed,
+                                      torch.cuda.is_available())
+                if not self.on_report(job, report):
+                    break
+        return True
+
+
+def _skipped_before_running(item):
+    """The reason, if a skip marker whose condition is a plain True (a GPU
+    variant without CUDA) skips this item: such items need no run at all."""
+    for mark in item.iter_markers("skipif"):
+        if mark.args and mark.args[0] is True:
+            return mark.kwargs.get("reason", "skipped")
+    return None
+
+
+def pytest_args(exercises, debug: bool) -> list:
+    args = [str(SUITES_DIR / ex.suite) for ex in exercises]
+    args += ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR), "-s",
+             "-p", "no:cacheprovider", "-p", "pytest_timeout", "-p", "no:warnings", "-p", "no:logging",
+             "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler"]
+    args += ["-v", "--tb=short"] if debug else ["-p", "no:terminal"]
+    return args
+
+
+def serve(exercises, next_job, on_report, *, limits=None, debug: bool = False, progress=None) -> None:
+    """Grade job after job: ``next_job()`` gives a Job (None to stop) and
+    ``on_report(job, report)`` takes each report, returning True to grade the
+    same job again (say, after it replaced a zygote the submission killed).
+    The suites are collected once, in one pytest session, for all jobs."""
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    from grader.sandbox import Limits, Zygote
-
-    from grader.exercises import wants_preload
-
-    own = zygote is None
-    zygote = zygote or Zygote(preload=wants_preload(exercises))
-    import pytest
     import torch
 
-    torch.set_num_threads(1)  # small tensors: threads cost more than they give, and results stay reproducible
-
     from grader.plugin import GraderPlugin
+    from grader.sandbox import Limits
 
-    limits = limits or Limits()
-    tmproot = Path(tempfile.mkdtemp(prefix="grader-run-"))
-    plugin = GraderPlugin(Path(submission), zygote, limits, seed, tmproot, debug=debug, progress=progress)
-    args = [str(SUITES_DIR / ex.suite) for ex in exercises]
-    args += ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR),
-             "-p", "no:cacheprovider", "-p", "pytest_timeout", "-q", "-p", "no:warnings",
-             "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler"]
-    if not debug:
-        args += ["--tb=no"]
+    torch.set_num_threads(1)  # small tensors: threads cost more than they give, and results stay reproducible
+    tmpbase = tempfile.mkdtemp(prefix="grader-")
+    plugin = GraderPlugin(Path("."), None, limits or Limits(), 0, Path(tmpbase), debug=debug, progress=progress)
+    loop = _Loop(list(exercises), plugin, next_job, on_report, tmpbase)
     buf = io.StringIO()
     try:
         with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-            pytest.main(args, plugins=[plugin])
+            pytest.main(pytest_args(exercises, debug), plugins=[plugin, loop])
+    finally:
+        shutil.rmtree(tmpbase, ignore_errors=True)
+        if debug:
+            print(buf.getvalue())
+
+
+def grade(exercises=EXERCISES, submission: Path = Path("exercises"), *, seed: int = 0, limits=None,
+          zygote=None, debug: bool = False, progress=None) -> dict:
+    """Grade ``exercises`` of the submission folder; returns the report dict."""
+    from grader.exercises import wants_preload
+    from grader.sandbox import Zygote
+
+    own = zygote is None
+    zygote = zygote or Zygote(preload=wants_preload(exercises))
+    jobs = iter([Job(Path(submission), seed, zygote)])
+    reports = []
+    try:
+        serve(exercises, lambda: next(jobs, None), lambda job, report: reports.append(report),
+              limits=limits, debug=debug, progress=progress)
     finally:
         if own:
             zygote.close()
-        shutil.rmtree(tmproot, ignore_errors=True)
-    if debug:
-        print(buf.getvalue())
-    return build_report(list(exercises), plugin, Path(submission), seed, torch.cuda.is_available())
+    return reports[0]

@@ -142,6 +142,9 @@ class Encoder:
              "is_leaf": bool(t.is_leaf)}
         if extra:
             m.update(extra)
+        if d.device.type == "meta":  # PyTorch's data-free device: shape, dtype and device only
+            return {"$tensor": [self.offset, 0], "dtype": str(d.dtype).replace("torch.", ""),
+                    "shape": list(d.shape), "meta": m}
         if d.is_sparse or d.layout != torch.strided:
             d = d.to_dense()
         if d.is_conj():
@@ -226,6 +229,14 @@ class Decoder:
         if not isinstance(m, dict):
             raise ProtocolError("malformed tensor metadata")
         tdtype = getattr(torch, dtype)
+        if m.get("device") == "meta":  # no data: nothing is allocated for it, on either side
+            if n != 0:
+                raise ProtocolError("a meta tensor carries no bytes")
+            t = torch.empty(shape, dtype=tdtype, device="meta")
+            if self.place is not None:
+                return self.place(t, m)
+            t._grader_meta = TensorMeta(m)
+            return t
         numel = math.prod(shape)
         itemsize = torch.empty((), dtype=tdtype).element_size()
         if numel * itemsize != n:

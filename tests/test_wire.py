@@ -30,6 +30,15 @@ def test_views_empty_and_nested_values_round_trip():
     assert got["a"][1][1:3] == [1, 2.5] and got["a"][1][3] != got["a"][1][3]
 
 
+def test_meta_tensors_carry_no_data_and_stay_on_meta():
+    got = roundtrip(torch.empty(1 << 20, 1 << 20, device="meta"))  # 4 TiB, were it real
+    assert got.device.type == "meta" and got.shape == (1 << 20, 1 << 20) and wire.meta(got).device == "meta"
+    body, _ = wire.pack({"v": torch.empty(2, 3, device="meta")})
+    body["v"]["$tensor"] = [0, 24]  # a meta tensor that claims bytes is refused
+    with pytest.raises(wire.ProtocolError):
+        wire.unpack(body, bytearray(24))
+
+
 def test_tensor_metadata_comes_along():
     x = torch.randn(2, requires_grad=True)
     y = roundtrip(x * 2)

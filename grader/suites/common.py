@@ -231,6 +231,39 @@ def check_rows(student, name: str, reference_fn, x: torch.Tensor, how: str, devi
                       dtype=x.dtype, device=device, rtol=rtol, atol=atol, return_args=return_args)
 
 
+# -- following the input's device, without a GPU ------------------------------------------
+
+DEVICE_HINT = ("Your code makes a new tensor on the CPU whatever the input's device (as torch.zeros(shape), "
+               "torch.tensor(...) or torch.empty(shape) do by default), so it breaks on a GPU. Create it on the "
+               "input's device: torch.zeros_like(x), or pass device=x.device (and dtype=x.dtype).")
+# what torch says when CPU tensors meet the input's: on a GPU, and on the meta device
+MIXED_DEVICES = re.compile(r"Expected all tensors to be on the same device|is not on the expected device|"
+                           r"found at least two devices|Cannot copy out of meta tensor")
+META = ("PyTorch's data-free 'meta' device stands in for a GPU here: it tracks shapes, dtypes and devices "
+        "without computing anything")
+
+
+def check_follows_device(student, fn, args, what: str, inputs: str) -> None:
+    """The student's fn(*args), with ``args`` on the meta device, must answer on the meta
+    device: a result on the CPU, or torch's mixed-devices error, means a tensor was made on
+    the CPU whatever the input's device.  Code that cannot run on meta tensors for another
+    reason (a .item(), say) is not judged here: the test is skipped, as it cannot tell."""
+    try:
+        got = student.call(fn, *args, _what=what)
+    except StudentError as e:
+        if e.kind == "exception" and MIXED_DEVICES.search(e.message):
+            raise Failure(f"{e.message}\n  input: {inputs}\n  ({META})", DEVICE_HINT) from None
+        if e.kind == "exception":
+            pytest.skip(f"{what} could not run on the meta device, so following the input's device was not "
+                        f"checked: {e.message.splitlines()[0][:200]}")
+        raise
+    got = expect_tensor(got, what, inputs)
+    device = meta(got).device
+    if device != "meta":
+        raise Failure(f"{what} returned a tensor on {device}, but its input was on the meta device"
+                      f"\n  input: {inputs}\n  ({META})", DEVICE_HINT)
+
+
 def _jacobians(student, fn, inputs, what, eps=1e-6):
     """Numerical (from the student's forward) and analytical (from the
     student's backward) Jacobians, one per input: (out.numel(), x.numel())."""

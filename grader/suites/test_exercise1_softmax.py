@@ -3,8 +3,9 @@ import pytest
 import torch
 
 import reference
-from grader.checks import assert_unchanged
-from grader.suites.common import DEVICES, DTYPES, NO_KEEPDIM, check_rows, gradcheck, randn, wrong_dim_hint
+from grader.checks import assert_unchanged, describe
+from grader.suites.common import (DEVICES, DTYPES, NO_KEEPDIM, check_follows_device, check_rows, gradcheck,
+                                  randn, wrong_dim_hint)
 
 SHAPES = {"1d": (7,), "2d": (13, 10), "batch64": (64, 10), "square": (6, 6), "3d": (3, 4, 6), "single": (1, 1)}
 WHAT = "softmax(x)"  # what check_rows calls it
@@ -96,3 +97,10 @@ def test_input_not_modified(student, rng):
 def test_gradcheck(student, rng):
     """torch.autograd.gradcheck through softmax in float64"""
     gradcheck(student, student.ref("softmax"), [randn(rng, (3, 5), torch.float64)], WHAT, names=["x"])
+
+
+@pytest.mark.weight(1)
+def test_follows_input_device(student):
+    """softmax makes its result on the input's device (checked without a GPU)"""
+    x = torch.empty(4, 6, device="meta")
+    check_follows_device(student, student.ref("softmax"), [x], WHAT, describe("x", x))

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 import reference
-from grader.checks import assert_unchanged, tol
-from grader.suites.common import DEVICES, DTYPES, NO_KEEPDIM, check_rows, gradcheck, randn, wrong_dim_hint
+from grader.checks import assert_unchanged, describe, tol
+from grader.suites.common import (DEVICES, DTYPES, NO_KEEPDIM, check_follows_device, check_rows, gradcheck,
+                                  randn, wrong_dim_hint)
 
 SHAPES = {"1d": (7,), "2d": (13, 10), "batch64": (64, 10), "square": (6, 6), "3d": (3, 4, 6), "single": (1, 1)}
 WHAT = "log_softmax(x)"  # what check_rows calls it
@@ -126,3 +127,10 @@ def test_gradcheck(student, rng):
     x = randn(rng, (2, 3, 4), torch.float64, scale=2.0)
     _check(student, x, "normal values × 2", "cpu")
     gradcheck(student, student.ref("log_softmax"), [x], WHAT, names=["x"])
+
+
+@pytest.mark.weight(1)
+def test_follows_input_device(student):
+    """log_softmax makes its result on the input's device (checked without a GPU)"""
+    x = torch.empty(4, 6, device="meta")
+    check_follows_device(student, student.ref("log_softmax"), [x], WHAT, describe("x", x))

@@ -6,8 +6,8 @@ import torch
 
 import reference
 from grader.checks import Failure, assert_close, assert_unchanged, check, describe, expect_tensor, shape_str, tol
-from grader.suites.common import (DEVICES, DTYPES, call_checked, compare, match_bug, naming_errors, probe, randint,
-                                  randn, right_on)
+from grader.suites.common import (DEVICES, DTYPES, call_checked, check_follows_device, compare, match_bug,
+                                  naming_errors, probe, randint, randn, right_on)
 
 CASES = {"n1": (1, 5), "n13": (13, 4), "n64": (64, 10), "n100": (100, 7)}
 WHAT = "cross_entropy(logits, targets)"
@@ -280,3 +280,11 @@ def test_module_is_parameterless_module(student, rng):
           f"CrossEntropyLoss() has parameters ({', '.join(params)}); a loss has none",
           "A loss has nothing to learn: don't create nn.Parameter (or nn.Linear, ...) in it; the optimizer "
           "would otherwise update them.")
+
+
+@pytest.mark.weight(1)
+def test_follows_input_device(student):
+    """cross_entropy makes its result on the input's device (checked without a GPU)"""
+    H, Y = torch.empty(5, 4, device="meta"), torch.empty(5, dtype=torch.long, device="meta")
+    check_follows_device(student, student.ref("cross_entropy"), [H, Y], WHAT,
+                         describe("logits", H) + "; " + describe("targets", Y))

@@ -8,7 +8,7 @@ import torch
 
 from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, shape_str
 from grader.sandbox import Handle
-from grader.suites.common import DEVICES, DTYPES, gradcheck, randn
+from grader.suites.common import DEVICES, DTYPES, check_follows_device, gradcheck, randn
 from grader.wire import meta
 
 WHAT = "ReLU()(x)"
@@ -187,3 +187,11 @@ def test_single_row_and_empty(student, rng):
           f"{WHAT} returned shape {shape_str(got.shape)}, {dtype_str(got.dtype)}, expected (0, 4), float32\n"
           f"  input: {describe('x', x, 'empty batch')}",
           "Use elementwise operations on X (clamp, torch.where, torch.maximum) and return a tensor of X's shape.")
+
+
+@pytest.mark.weight(1)
+def test_follows_input_device(student):
+    """ReLU makes its result on the input's device (checked without a GPU)"""
+    relu = _new(student)
+    x = torch.empty(4, 6, device="meta")
+    check_follows_device(student, relu, [x], WHAT, describe("x", x))

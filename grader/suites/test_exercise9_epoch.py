@@ -17,7 +17,7 @@ import reference
 from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_float, expect_tensor, \
     shape_str
 from grader.sandbox import Student, StudentError
-from grader.suites.common import randint, randn
+from grader.suites.common import join, randint, randn
 from grader.wire import Handle
 
 IN, HID, K = 6, 8, 4
@@ -45,7 +45,10 @@ VARIANT_HINTS = {
     "sum": "These are sums over batches: divide by the number of batches.",
     "swapped": "The two figures are swapped: return (mean_error, mean_loss) in this order.",
 }
-ERRORS = [("must match the size of tensor", "The predictions and the labels have different lengths: the prediction "
+ERRORS = [("modified by an inplace operation", "opt.step() ran before loss.backward(): step changes the parameters in "
+                                               "place, and this batch's backward still needs their old values. In "
+                                               "every batch: opt.zero_grad(), loss.backward(), then opt.step()."),
+          ("must match the size of tensor", "The predictions and the labels have different lengths: the prediction "
                                             "for each sample (row) is `H.argmax(dim=1)`, one per row, like Y."),
           ("division by zero", "No batch was processed: with range(0, X_full.shape[0], batch_size) there is always at "
                                "least one batch (the whole set when batch_size is larger than it).")]
@@ -180,7 +183,7 @@ class Run:
         if pass_opt:
             args.append(self.opt)
         kwargs = {} if bs is None else {"batch_size": bs}
-        call = "epoch(model, X_full, Y_full" + (", opt" if pass_opt else "") + \
+        call = "epoch(model, X_full, Y_full" + ("" if not pass_opt else ", opt" if lr is not None else ", None") + \
             ("" if bs is None else f", batch_size={bs}") + ")"
         self.what = call if epochs == 1 else f"the second of two calls {call}"
         self.inputs = (f"{net.describe(lr, momentum)}; {describe('X_full', X, 'randn')}; "
@@ -208,10 +211,13 @@ class Run:
         if v not in self._variants:
             figs = None
             model, opt = self.net.local(self.lr, self.momentum)
-            for _ in range(self.epochs):
-                figs = _variant_epoch(model, self.X, self.Y, opt, self.bs or 100, v)
-                if figs is None:
-                    break
+            try:
+                for _ in range(self.epochs):
+                    figs = _variant_epoch(model, self.X, self.Y, opt, self.bs or 100, v)
+                    if figs is None:
+                        break
+            except RuntimeError:  # that mistake would have raised here
+                figs = None
             self._variants[v] = None if figs is None else \
                 (figs, {n: p.detach().clone() for n, p in model.named_parameters()})
         return self._variants[v]
@@ -338,10 +344,8 @@ def _loss01_hint(got, H, Y, expected) -> str:
                       "`H.argmax(dim=1)`."))
     cands.append(((H.argmax() != Y).double().mean().item(),
                   "H.argmax() without dim is the index in the flattened tensor: use `H.argmax(dim=1)`."))
-    for value, hint in cands:
-        if not _feq(value, expected) and _feq(got, value):
-            return hint
-    return "loss_01 is `(H.argmax(dim=1) != Y).float().mean().item()`: the fraction of wrong predictions."
+    return join(hint for value, hint in cands if not _feq(value, expected) and _feq(got, value)) or \
+        "loss_01 is `(H.argmax(dim=1) != Y).float().mean().item()`: the fraction of wrong predictions."
 
 
 CASES = ["all_right", "all_wrong", "3_of_8_wrong", "square_6x6", "random_50x10"]
@@ -352,20 +356,37 @@ CASES = ["all_right", "all_wrong", "3_of_8_wrong", "square_6x6", "random_50x10"]
 def test_loss_01(student, rng, case):
     """loss_01(H, Y) is the fraction of rows whose argmax differs from the label"""
     H, Y = _loss01_case(rng, case)
+    _check_loss01(student, H, Y, f"{describe('H', H, 'randn')}; Y: {Y.shape[0]} labels ({case.replace('_', ' ')})")
+
+
+@pytest.mark.visible
+@pytest.mark.weight(0.5)
+def test_loss_01_small(student):
+    """a small example to work by hand: 5 rows of logits whose argmax is 0, 1, 2, 1, 0 against the labels
+    0, 2, 2, 1, 1 -- two predictions are wrong, so loss_01 is 0.4"""
+    H = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [0.0, 2.0, 1.0], [4.0, 1.0, 2.0]])
+    Y = torch.tensor([0, 2, 2, 1, 1])
+    _check_loss01(student, H, Y, "H = [[2, 1, 0], [0, 3, 1], [1, 0, 5], [0, 2, 1], [4, 1, 2]]; Y = [0, 2, 2, 1, 1]")
+
+
+def _check_loss01(student, H, Y, inputs):
     what = "loss_01(H, Y)"
-    inputs = f"{describe('H', H, 'randn')}; Y: {Y.shape[0]} labels ({case.replace('_', ' ')})"
-    got = _call(student, student.ref("loss_01"), H, Y, _what=what)
+    reply = got = _call(student, student.ref("loss_01"), H, Y, _what=what)
+    expected = reference.loss_01(H, Y)
+    # a failure carries the expected value and the reply, from which a visible test's reproducer is made
+    shown = {"expected": torch.tensor(expected), "got": reply}
     if isinstance(got, torch.Tensor) and got.dim() == 0 and not got.is_complex():
         got = got.item()
     elif isinstance(got, torch.Tensor):
         raise Failure(f"{what} returned a tensor of shape {shape_str(got.shape)}, expected a number\n  input: {inputs}",
-                      "Reduce to one number: `(H.argmax(dim=1) != Y).float().mean().item()`.")
-    check(got is not None, f"{what} returned None, expected a number\n  input: {inputs}",
-          "Did you forget the `return` statement?")
+                      "Reduce to one number: `(H.argmax(dim=1) != Y).float().mean().item()`.", **shown)
+    if got is None:
+        raise Failure(f"{what} returned None, expected a number\n  input: {inputs}",
+                      "Did you forget the `return` statement?", **shown)
     got = expect_float(got, what)
-    expected = reference.loss_01(H, Y)
-    check(_feq(got, expected, 1e-6, 1e-7), f"{what} returned {got:.6g}, expected {expected:.6g}\n  input: {inputs}",
-          _loss01_hint(got, H, Y, expected))
+    if not _feq(got, expected, 1e-6, 1e-7):
+        raise Failure(f"{what} returned {got:.6g}, expected {expected:.6g}\n  input: {inputs}",
+                      _loss01_hint(got, H, Y, expected), **shown)
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,24 @@
+# hint: with opt=None the model's parameters changed
+"""Exercise 9: epoch -- makes an optimizer of its own when opt is None, so evaluation trains the model."""
+import torch
+import torch.nn.functional as F
+
+
+def loss_01(H, Y):
+    return (H.argmax(dim=1) != Y).float().mean().item()
+
+
+def epoch(model, X_full, Y_full, opt=None, batch_size=100):
+    if opt is None:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    errors, losses = [], []
+    for i in range(0, X_full.shape[0], batch_size):
+        X, Y = X_full[i:i + batch_size], Y_full[i:i + batch_size]
+        H = model(X)
+        loss = F.cross_entropy(H, Y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        errors.append(loss_01(H, Y))
+        losses.append(loss.item())
+    return sum(errors) / len(errors), sum(losses) / len(losses)

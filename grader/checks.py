@@ -16,9 +16,10 @@ from grader.wire import Handle, meta
 
 class Failure(AssertionError):
     """A failed check. ``expected`` and ``got``, where the check knows them, are
-    the expected tensor (in the dtype the result must have) and the value it was
-    compared with: a visible test's reproducer (``grader.plugin``) shows the first
-    and finds the call that returned the second."""
+    the expected value (a tensor in the dtype the result must have, or a Python
+    number) and the reply it was compared with, as the worker's call returned it:
+    a visible test's reproducer (``grader.plugin``) shows the first and finds the
+    call that returned the second."""
 
     def __init__(self, message: str, hint: str | None = None, *, expected=None, got=None):
         super().__init__(message)

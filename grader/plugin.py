@@ -505,9 +505,12 @@ class _Script:
         if expected is None:
             self.lines.append("# expected: no error")
             return
-        expected = expected.detach().cpu()
-        if expected.numel() > REPRO_ENTRIES:
+        if type(expected) in (bool, int, float):  # a function that returns a Python number
+            self.lines.append(f"# expected: {expected!r}")
+            return
+        if not isinstance(expected, torch.Tensor) or expected.numel() > REPRO_ENTRIES:
             raise _NoReproducer
+        expected = expected.detach().cpu()
         label = "expected (unchanged):" if kind == "arg" else "expected:"
         self.lines.append("# " + label)
         self.lines.extend("# " + line for line in repr(expected).splitlines())

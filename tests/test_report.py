@@ -271,6 +271,9 @@ def test_a_wrong_type_or_a_suite_explained_exception_is_reproduced():
     assert "returned list" in e.value.message
     assert reproducer(trace, e.value, "exercise1_softmax").endswith(
         "print(softmax(x))\n# expected:\n# tensor([0.2689, 0.7311])")
+    # a function that returns a Python number: its expected value may be one too
+    assert reproducer(trace, Failure("off", expected=0.5, got=as_list), "exercise1_softmax").endswith(
+        "print(softmax(x))\n# expected: 0.5")
     with pytest.raises(Failure) as e:  # None: only the latest reply could be it
         assert_close(None, reference.softmax(x.double()), what="softmax(x)", dtype=x.dtype)
     assert reproducer(trace, e.value, "exercise1_softmax") is None

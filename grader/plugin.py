@@ -152,7 +152,12 @@ class GraderPlugin:
         """End a failed visible test's message with its reproducer, when there is one."""
         student = (getattr(item, "funcargs", None) or {}).get("student")
         if isinstance(student, Student) and student.test_id == item.nodeid.split("::", 1)[-1]:
-            code = reproducer(student.trace, exc, Path(student.file).stem)
+            try:
+                code = reproducer(student.trace, exc, Path(student.file).stem)
+            except Exception:  # a reproducer is a courtesy: never let it cost the verdict
+                if self.debug:
+                    raise
+                code = None
             if code:
                 rec["message"] = with_reproducer(rec["message"], code, student.file)
 

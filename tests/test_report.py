@@ -11,6 +11,7 @@ import re
 import struct
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -91,22 +92,47 @@ def student(zygote, tmp_path):
 def test_reproducers_run_and_are_faithful(student, tmp_path):
     """Recorded from real calls into a worker: a function, a module with its construction
     (seeded, since the expected value depends on the layer's random weight), an in-place
-    change, a gradient, and an optimizer step on parameters found through inspect.  Each runs as pasted; with the model answers in the folder
-    each prints exactly the expected value it shows."""
+    change, a gradient, and an optimizer step on parameters found through inspect.  Each
+    runs as pasted; with the model answers in the folder each prints exactly the expected
+    value it shows."""
     sub = tmp_path / "sub"
     (sub / "exercise1_softmax.py").write_text(NO_MAX_SOFTMAX)
     (sub / "exercise4_linear.py").write_text((SOLUTIONS / "exercise4_linear.py").read_text())
-    (sub / "exercise5_relu.py").write_text(
-        "import torch\nfrom torch import nn\n\nclass ReLU(nn.Module):\n    def forward(self, X):\n"
-        "        X[X < 0] = 0\n        return X\n")
-    (sub / "exercise7_sgd.py").write_text(
-        "import torch\n\nclass SGD:\n    def __init__(self, params, lr=1.0):\n        self.params, self.lr = list(params), lr\n\n"
-        "    def step(self):\n        with torch.no_grad():\n            for p in self.params:\n"
-        "                p += self.lr * p.grad\n")
-    (sub / "exercise8_matmul.py").write_text(
-        "import torch\n\nclass MatMul(torch.autograd.Function):\n    @staticmethod\n    def forward(ctx, X, Y):\n"
-        "        ctx.save_for_backward(X, Y)\n        return X @ Y\n\n    @staticmethod\n"
-        "    def backward(ctx, grad):\n        X, Y = ctx.saved_tensors\n        return -(grad @ Y.T), X.T @ grad\n")
+    (sub / "exercise5_relu.py").write_text(textwrap.dedent("""\
+        import torch
+        from torch import nn
+
+        class ReLU(nn.Module):
+            def forward(self, X):
+                X[X < 0] = 0
+                return X
+        """))
+    (sub / "exercise7_sgd.py").write_text(textwrap.dedent("""\
+        import torch
+
+        class SGD:
+            def __init__(self, params, lr=1.0):
+                self.params, self.lr = list(params), lr
+
+            def step(self):
+                with torch.no_grad():
+                    for p in self.params:
+                        p += self.lr * p.grad
+        """))
+    (sub / "exercise8_matmul.py").write_text(textwrap.dedent("""\
+        import torch
+
+        class MatMul(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, X, Y):
+                ctx.save_for_backward(X, Y)
+                return X @ Y
+
+            @staticmethod
+            def backward(ctx, grad):
+                X, Y = ctx.saved_tensors
+                return -(grad @ Y.T), X.T @ grad
+        """))
     codes = []
 
     # softmax on the far-apart rows, float32: the unstable softmax gives nan

@@ -11,7 +11,6 @@ import re
 import struct
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,8 @@ from grader.sandbox import Handle, Limits, Ref, Student, StudentError
 from tests.conftest import CHROMIUM, ROOT, exercise_of, run_cli, screenshot
 
 SOLUTIONS = ROOT / "solutions"
-NO_MAX_SOFTMAX = "import torch\n\ndef softmax(x):\n    return torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)\n"
+CORPUS = ROOT / "tests" / "corpus"
+BUGGY_SOFTMAX = CORPUS / "exercise1" / "bug_no_max_subtraction.py"  # exp() overflows: nan at ±1000
 FAR_APART = [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]]
 
 
@@ -96,43 +96,10 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
     runs as pasted; with the model answers in the folder each prints exactly the expected
     value it shows."""
     sub = tmp_path / "sub"
-    (sub / "exercise1_softmax.py").write_text(NO_MAX_SOFTMAX)
-    (sub / "exercise4_linear.py").write_text((SOLUTIONS / "exercise4_linear.py").read_text())
-    (sub / "exercise5_relu.py").write_text(textwrap.dedent("""\
-        import torch
-        from torch import nn
-
-        class ReLU(nn.Module):
-            def forward(self, X):
-                X[X < 0] = 0
-                return X
-        """))
-    (sub / "exercise7_sgd.py").write_text(textwrap.dedent("""\
-        import torch
-
-        class SGD:
-            def __init__(self, params, lr=1.0):
-                self.params, self.lr = list(params), lr
-
-            def step(self):
-                with torch.no_grad():
-                    for p in self.params:
-                        p += self.lr * p.grad
-        """))
-    (sub / "exercise8_matmul.py").write_text(textwrap.dedent("""\
-        import torch
-
-        class MatMul(torch.autograd.Function):
-            @staticmethod
-            def forward(ctx, X, Y):
-                ctx.save_for_backward(X, Y)
-                return X @ Y
-
-            @staticmethod
-            def backward(ctx, grad):
-                X, Y = ctx.saved_tensors
-                return -(grad @ Y.T), X.T @ grad
-        """))
+    for number, source in ((1, BUGGY_SOFTMAX), (4, SOLUTIONS / "exercise4_linear.py"),
+                           (5, CORPUS / "exercise5" / "bug_masked_assign_in_place.py"),
+                           (7, CORPUS / "exercise7" / "bug_sign.py"), (8, CORPUS / "exercise8" / "bug_sign.py")):
+        (sub / lookup(str(number)).file).write_text(source.read_text())
     codes = []
 
     # softmax on the far-apart rows, float32: the unstable softmax gives nan
@@ -182,7 +149,7 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
     assert "relu(X)\nprint(X)  # after the call\n# expected (unchanged):\n# tensor([-1.5000,  0.0000,  2.0000])" \
         in codes[-1]
 
-    # MatMul's backward has a sign error: the gradient for X, through backward()
+    # MatMul's backward has the wrong sign: the gradient for X, through backward()
     s = student(8)
     X = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=torch.float64)
     Y = torch.tensor([[1.0, -1.0, 0.5], [2.0, 0.0, -2.0]], dtype=torch.float64)
@@ -424,7 +391,7 @@ def _visible_ids() -> list:
 
 @pytest.mark.skipif(not _visible_ids(), reason="exercise 1's suite has no visible test yet")
 def test_grading_gives_every_failed_visible_test_a_reproducer_and_no_hidden_one(grade_folder, submission):
-    folder = submission({"exercise1_softmax.py": NO_MAX_SOFTMAX})
+    folder = submission({"exercise1_softmax.py": BUGGY_SOFTMAX.read_text()})
     ex = exercise_of(grade_folder(folder, "exercise1"), "exercise1")
     failed = [t for t in ex["tests"] if t["status"] == "failed"]
     visible = [t for t in failed if t["visible"]]
@@ -447,7 +414,7 @@ def test_grading_gives_every_failed_visible_test_a_reproducer_and_no_hidden_one(
 def test_student_report_renders_in_a_browser(tmp_path):
     sub = tmp_path / "sub"
     sub.mkdir()
-    (sub / "exercise1_softmax.py").write_text(NO_MAX_SOFTMAX)
+    (sub / "exercise1_softmax.py").write_text(BUGGY_SOFTMAX.read_text())
     (sub / "exercise5_relu.py").write_text((SOLUTIONS / "exercise5_relu.py").read_text())
     html = tmp_path / "report.html"
     r = run_cli("1", "5", "2", "--submission", sub, "--format", "html", "--output", html, timeout=180)

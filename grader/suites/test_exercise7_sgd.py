@@ -220,8 +220,7 @@ def test_one_step(student, rng, lr, device):
 @pytest.mark.visible
 @pytest.mark.weight(1)
 def test_small_step(student, rng):
-    """a small example to work by hand: nn.Linear(2, 1) with weight [[1, -2]], bias [0.5], their .grad
-    [[2, 4]] and [-4], and lr 0.25: one step() gives weight [[0.5, -3]] and bias [1.5]"""
+    """one step() to work by hand: nn.Linear(2, 1), weight [[1, -2]], bias [0.5], .grad [[2, 4]] and [-4], lr 0.25"""
     state = {"0.weight": torch.tensor([[1.0, -2.0]]), "0.bias": torch.tensor([0.5])}
     model = Model(student, rng, layers=[(2, 1)], state=state, how="weight [[1, -2]], bias [0.5]")
     opt, what = model.sgd(model.param_list(), lr=0.25)

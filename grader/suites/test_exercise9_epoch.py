@@ -362,8 +362,7 @@ def test_loss_01(student, rng, case):
 @pytest.mark.visible
 @pytest.mark.weight(0.5)
 def test_loss_01_small(student):
-    """a small example to work by hand: 5 rows of logits whose argmax is 0, 1, 2, 1, 0 against the labels
-    0, 2, 2, 1, 1 -- two predictions are wrong, so loss_01 is 0.4"""
+    """a small example to work by hand: row argmaxes 0, 1, 2, 1, 0 against labels 0, 2, 2, 1, 1 give 0.4"""
     H = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [0.0, 2.0, 1.0], [4.0, 1.0, 2.0]])
     Y = torch.tensor([0, 2, 2, 1, 1])
     _check_loss01(student, H, Y, "H = [[2, 1, 0], [0, 3, 1], [1, 0, 5], [0, 2, 1], [4, 1, 2]]; Y = [0, 2, 2, 1, 1]")

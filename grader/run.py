@@ -86,6 +86,12 @@ class _Loop:
         self.on_report = on_report
         self.tmpbase = tmpbase
 
+    def pytest_configure(self, config):
+        if not getattr(config.option, "tbstyle", None):
+            # without the terminal plugin nobody reads pytest's tracebacks, but pytest would
+            # still format every failure's, parsing the suite's source (0.3 s a failure)
+            config.option.tbstyle = "no"
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session):
         import random

@@ -87,10 +87,17 @@ def meta(t) -> TensorMeta:
 # --------------------------------------------------------------------------
 # framing
 
+JOIN_LIMIT = 1 << 20  # frames up to this size go out in one write: one wake-up of the reader, not one per part
+
+
 def send(sock, obj, blobs: list) -> None:
     body = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
     total = sum(len(b) for b in blobs)
-    sock.sendall(HEADER.pack(len(body), total) + body)
+    head = HEADER.pack(len(body), total) + body
+    if total + len(head) <= JOIN_LIMIT:
+        sock.sendall(b"".join([head, *blobs]))
+        return
+    sock.sendall(head)
     for b in blobs:
         if len(b):
             sock.sendall(b)

@@ -243,13 +243,20 @@ META = ("PyTorch's data-free 'meta' device stands in for a GPU here: it tracks s
         "without computing anything")
 
 
-def check_follows_device(student, fn, args, what: str, inputs: str) -> None:
-    """The student's fn(*args), with ``args`` on the meta device, must answer on the meta
-    device: a result on the CPU, or torch's mixed-devices error, means a tensor was made on
-    the CPU whatever the input's device.  Code that cannot run on meta tensors for another
-    reason (a .item(), say) is not judged here: the test is skipped, as it cannot tell."""
+def check_follows_device(student, fn, args, expected: torch.Tensor, what: str, names) -> None:
+    """The student's fn(*args) must be right on the CPU and, given the same arguments
+    on the meta device, answer on the meta device: a result on the CPU, or torch's
+    mixed-devices error, means a tensor was made on the CPU whatever the input's device.
+    Code that cannot run on meta tensors for another reason (a .item(), say) is not
+    judged on the device: the test is then skipped, as it cannot tell."""
+    inputs = "; ".join(describe(n, a) for n, a in zip(names, args))
+    got = student.call(fn, *args, _what=what)
+    rtol, atol = tol(expected.dtype)
+    assert_close(got, expected, what=what, inputs=inputs, rtol=rtol, atol=atol)
+    on_meta = [a.to("meta") for a in args]
+    inputs = "; ".join(describe(n, a) for n, a in zip(names, on_meta))
     try:
-        got = student.call(fn, *args, _what=what)
+        got = student.call(fn, *on_meta, _what=what)
     except StudentError as e:
         if e.kind == "exception" and MIXED_DEVICES.search(e.message):
             raise Failure(f"{e.message}\n  input: {inputs}\n  ({META})", DEVICE_HINT) from None

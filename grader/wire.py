@@ -251,7 +251,8 @@ class Decoder:
         if n == 0:
             t = torch.empty(shape, dtype=tdtype)
         else:
-            t = torch.frombuffer(self.blob[off:off + n], dtype=tdtype).reshape(shape)
+            # a tensor of its own (not a view of the message, which detach_() and friends refuse)
+            t = torch.frombuffer(memoryview(self.blob)[off:off + n], dtype=tdtype).reshape(shape).clone()
         if self.place is not None:
             return self.place(t, m)
         t._grader_meta = TensorMeta(m)

@@ -88,7 +88,8 @@ class Net:
         model = torch.nn.Sequential(torch.nn.Linear(IN, HID, dtype=self.dtype), torch.nn.ReLU(),
                                     torch.nn.Linear(HID, K, dtype=self.dtype))
         model.load_state_dict(self.state)
-        opt = None if lr is None else torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+        # reference.SGD makes torch.optim.SGD's updates bit for bit, without its first step's imports
+        opt = None if lr is None else reference.SGD(model.parameters(), lr=lr, momentum=momentum)
         return model, opt
 
     def describe(self, lr, momentum):

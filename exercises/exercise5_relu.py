@@ -7,7 +7,7 @@ class ReLU(nn.Module):
     """Rectified linear unit, elementwise: ``ReLU(x) = max(x, 0)``.
 
     forward(X) takes a tensor of any shape and returns a tensor of the same
-    shape, dtype and device: negative entries become 0, non-negative entries
+    shape, dtype and device: negative entries (-inf too) become 0, non-negative entries
     are passed through unchanged.
 
         ReLU()(torch.tensor([-2., 0., 3.])) -> tensor([0., 0., 3.])

@@ -421,6 +421,9 @@ def test_student_report_renders_in_a_browser(tmp_path):
     assert r.returncode == 1, r.stderr
     page = html.read_text()
     assert "Try it yourself" in page and "exercise2_log_softmax.py is not in the submission folder" in page
+    # score first, failures expanded, passes collapsed
+    assert page.index('class="big"') < page.index('<details class="failed" open>') < page.index('<details class="passed">')
+    assert '<details class="passed" open' not in page
     png = screenshot(html, tmp_path / "report.png", tmp_path / "profile", size=(1100, 1500))
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

@@ -101,7 +101,9 @@ class GraderPlugin:
 
     @pytest.fixture
     def student(self, _student_session, request) -> Student:
-        _student_session.begin_test(request.node.nodeid.split("::", 1)[-1])
+        # only a visible test's requests are kept: nothing else ever gets a reproducer
+        _student_session.begin_test(request.node.nodeid.split("::", 1)[-1],
+                                    trace=self.record(request.node)["visible"])
         return _student_session
 
     @pytest.fixture

@@ -306,10 +306,11 @@ class Student:
         self.trace: list | None = []
 
     # -- life cycle ------------------------------------------------------------
-    def begin_test(self, test_id: str) -> None:
+    def begin_test(self, test_id: str, trace: bool = True) -> None:
+        """A new test starts; ``trace``: keep its requests for a reproducer (visible tests)."""
         self.test_id = test_id
         self.calls = 0
-        self.trace = []
+        self.trace = [] if trace else None
 
     def _record(self, op: str, **fields) -> dict:
         """Note a request of the current test in ``trace``, for a visible test's

@@ -25,7 +25,6 @@ import torch
 
 from grader.checks import Failure, dtype_str
 from grader.exercises import for_suite
-from grader.report import with_reproducer
 from grader.sandbox import Handle, Ref, Student, StudentError
 
 
@@ -151,7 +150,7 @@ class GraderPlugin:
             self._add_reproducer(item, rec, exc)
 
     def _add_reproducer(self, item, rec, exc) -> None:
-        """End a failed visible test's message with its reproducer, when there is one."""
+        """Give a failed visible test its reproducer, when there is one."""
         student = (getattr(item, "funcargs", None) or {}).get("student")
         if isinstance(student, Student) and student.test_id == item.nodeid.split("::", 1)[-1]:
             try:
@@ -161,7 +160,7 @@ class GraderPlugin:
                     raise
                 code = None
             if code:
-                rec["message"] = with_reproducer(rec["message"], code, student.file)
+                rec["reproducer"] = code
 
 
 # ---------------------------------------------------------------------------

@@ -22,25 +22,6 @@ def _counts(tests) -> dict:
     return c
 
 
-REPRODUCER = "\n\nTry it yourself (paste into Python in the folder that holds {file}):\n"
-
-
-def with_reproducer(message: str, code: str, file: str) -> str:
-    """A failed visible test's message, ending with its reproducer (``grader.plugin``)."""
-    return message + REPRODUCER.format(file=file) + code
-
-
-def split_reproducer(test: dict) -> tuple:
-    """(message, reproducer) of a test; the reproducer is "" unless the test is visible."""
-    message = test["message"]
-    head, tail = REPRODUCER.split("{file}")
-    at = message.rfind(head) if test.get("visible") else -1
-    end = message.find(tail, at + len(head)) if at >= 0 else -1
-    if end < 0:
-        return message, test.get("reproducer", "")
-    return message[:at], message[end + len(tail):]
-
-
 def failure_groups(tests) -> list:
     """Failed tests merged by cause: the same hint (or, without one, the same
     message) is one entry showing the first test's message as the example and
@@ -49,7 +30,8 @@ def failure_groups(tests) -> list:
     for t in tests:
         if t["status"] not in ("failed", "error"):
             continue
-        message, reproducer = split_reproducer(t)
+        message = t["message"]
+        reproducer = t.get("reproducer", "") if t.get("visible") else ""  # never for a hidden test
         key = ("hint", t["hint"]) if t["hint"] else ("message", message)
         g = groups.setdefault(key, {"message": message, "hint": t["hint"], "tests": [], "reproducer": "",
                                     "trace": t.get("trace", ""), "score": 0.0, "max_score": 0.0})

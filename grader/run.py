@@ -38,7 +38,7 @@ def build_report(exercises, plugin, submission: Path, seed: int, cuda: bool) -> 
                  "score": round(max_s if r["status"] == "passed" else 0.0, 4),
                  "max_score": round(max_s, 4), "message": r["message"], "hint": r["hint"],
                  "visible": r["visible"]}
-            for extra in ("kind", "trace"):
+            for extra in ("kind", "trace", "reproducer"):
                 if extra in r:
                     t[extra] = r[extra]
             tests.append(t)

@@ -150,16 +150,16 @@ class Encoder:
         if extra:
             m.update(extra)
         if d.device.type == "meta":  # PyTorch's data-free device: shape, dtype and device only
-            return {"$tensor": [self.offset, 0], "dtype": str(d.dtype).replace("torch.", ""),
-                    "shape": list(d.shape), "meta": m}
-        if d.is_sparse or d.layout != torch.strided:
-            d = d.to_dense()
-        if d.is_conj():
-            d = d.resolve_conj()
-        if d.is_neg():
-            d = d.resolve_neg()
-        c = d.to("cpu").clone(memory_format=torch.contiguous_format)
-        raw = ctypes.string_at(c.data_ptr(), c.numel() * c.element_size()) if c.numel() else b""
+            c, raw = d, b""
+        else:
+            if d.is_sparse or d.layout != torch.strided:
+                d = d.to_dense()
+            if d.is_conj():
+                d = d.resolve_conj()
+            if d.is_neg():
+                d = d.resolve_neg()
+            c = d.to("cpu").clone(memory_format=torch.contiguous_format)
+            raw = ctypes.string_at(c.data_ptr(), c.numel() * c.element_size()) if c.numel() else b""
         rec = {"$tensor": [self.offset, len(raw)], "dtype": str(c.dtype).replace("torch.", ""),
                "shape": list(c.shape), "meta": m}
         self.blobs.append(raw)
@@ -236,19 +236,14 @@ class Decoder:
         if not isinstance(m, dict):
             raise ProtocolError("malformed tensor metadata")
         tdtype = getattr(torch, dtype)
-        if m.get("device") == "meta":  # no data: nothing is allocated for it, on either side
-            if n != 0:
-                raise ProtocolError("a meta tensor carries no bytes")
-            t = torch.empty(shape, dtype=tdtype, device="meta")
-            if self.place is not None:
-                return self.place(t, m)
-            t._grader_meta = TensorMeta(m)
-            return t
-        numel = math.prod(shape)
-        itemsize = torch.empty((), dtype=tdtype).element_size()
-        if numel * itemsize != n:
+        meta_device = m.get("device") == "meta"  # no data: nothing is allocated for it, on either side
+        if meta_device and n != 0:
+            raise ProtocolError("a meta tensor carries no bytes")
+        if not meta_device and math.prod(shape) * torch.empty((), dtype=tdtype).element_size() != n:
             raise ProtocolError("tensor size does not match its shape")
-        if n == 0:
+        if meta_device:
+            t = torch.empty(shape, dtype=tdtype, device="meta")
+        elif n == 0:
             t = torch.empty(shape, dtype=tdtype)
         else:
             # a tensor of its own (not a view of the message, which detach_() and friends refuse)

@@ -497,7 +497,7 @@ class _Slot:
             self.zygote.close()
         except Exception:
             pass
-        self.zygote = Zygote(preload=True)
+        self.zygote = Zygote(preload=True, many=True)
 
     def zygote_alive(self) -> bool:
         # the first zygote is the parent's child, so ask the kernel, not Popen
@@ -652,12 +652,12 @@ class Pool:
     def prestart(self, n: int) -> None:
         from grader.sandbox import Zygote
 
-        self.spare = [Zygote(preload=True) for _ in range(n)]
+        self.spare = [Zygote(preload=True, many=True) for _ in range(n)]
 
     def _start(self, slot: int) -> None:
         from grader.sandbox import Zygote
 
-        zygote = self.spare.pop() if self.spare else Zygote(preload=True)
+        zygote = self.spare.pop() if self.spare else Zygote(preload=True, many=True)
         parent, child = self.ctx.Pipe()
         self._n += 1
         folder = self.workdir / f"slot{slot}-{self._n}"

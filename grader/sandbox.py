@@ -114,9 +114,11 @@ TORCH_ERROR_HINTS = (
 class Zygote:
     """A process that has imported torch and forks a fresh worker on request."""
 
-    def __init__(self, preload: bool = False):
+    def __init__(self, preload: bool = False, many: bool = False):
         """``preload``: import in the zygote what workers would each import lazily
-        (torch.optim's first step takes seconds); worth it when it forks many."""
+        (torch.optim's first step takes seconds); worth it when it forks many.
+        ``many``: it will fork many workers (a batch): spend half a second once
+        making each fork and exit cheaper (huge pages, ``grader.worker``)."""
         self._ctrl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
         self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
@@ -125,6 +127,10 @@ class Zygote:
             env["GRADER_ZYGOTE_PRELOAD"] = "1"
         else:
             env.pop("GRADER_ZYGOTE_PRELOAD", None)
+        if many:
+            env["GRADER_ZYGOTE_HUGEPAGES"] = "1"
+        else:
+            env.pop("GRADER_ZYGOTE_HUGEPAGES", None)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = subprocess.Popen(

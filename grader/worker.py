@@ -81,6 +81,34 @@ def _preload() -> None:
         pass
 
 
+MADV_HUGEPAGE, MADV_COLLAPSE = 14, 25
+HUGE = 1 << 21
+
+
+def _huge_pages() -> None:
+    """Back the zygote's anonymous memory (about 300 MB once torch is imported)
+    with 2 MiB pages, where the kernel allows it (MADV_COLLAPSE, Linux 6.1+).
+    A fork then copies one page-table entry per 2 MiB instead of 512 and an exit
+    tears down as few: a worker's start and end cost about half as much CPU.
+    Takes about half a second once; for zygotes that fork many workers."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        with open("/proc/self/maps") as f:
+            regions = [line.split() for line in f]
+    except (OSError, AttributeError):
+        return
+    for parts in regions:
+        if parts[1] != "rw-p" or (len(parts) > 5 and parts[5] != "[heap]"):
+            continue  # only private, writable, anonymous memory (and the heap)
+        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+        start, end = (lo + HUGE - 1) & ~(HUGE - 1), hi & ~(HUGE - 1)
+        if end > start and libc.madvise(start, end - start, MADV_HUGEPAGE) == 0:
+            libc.madvise(start, end - start, MADV_COLLAPSE)  # refused where unsupported: no harm
+
+
 def zygote(ctrl_fd: int) -> None:
     _set_pdeathsig()
     ctrl = socket.socket(fileno=ctrl_fd)
@@ -105,6 +133,8 @@ def zygote(ctrl_fd: int) -> None:
 
         gc.collect()
         gc.freeze()
+    if os.environ.get("GRADER_ZYGOTE_HUGEPAGES"):
+        _huge_pages()
     signal.signal(signal.SIGCHLD, _on_sigchld)
     ctrl.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     while True:

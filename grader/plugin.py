@@ -70,7 +70,7 @@ class GraderPlugin:
             if static is None:
                 marker = item.get_closest_marker("weight")
                 static = self._static[item.nodeid] = {
-                    "exercise": for_suite(Path(str(item.fspath)).name).name, "name": item.name,
+                    "exercise": for_suite(item.path.name).name, "name": item.name,
                     "description": _doc(item), "weight": float(marker.args[0]) if marker else 1.0,
                     "visible": item.get_closest_marker("visible") is not None}
             rec = self.records[item.nodeid] = dict(static, status="passed", message="", hint="")

@@ -25,7 +25,7 @@ import torch
 
 from grader.checks import Failure, dtype_str
 from grader.exercises import for_suite
-from grader.sandbox import Handle, Ref, Student, StudentError
+from grader.sandbox import Call, Handle, Ref, Student, StudentError
 
 
 def derive_seed(seed: int, text: str) -> int:
@@ -253,6 +253,8 @@ def _handle_ids(value, depth: int = 0) -> set:
         return {value.id}
     if isinstance(value, Ref):
         return {value.parts[1]} if value.parts[:1] == ("handle",) and len(value.parts) > 1 else set()
+    if isinstance(value, Call) and depth < 8:
+        return _handle_ids([value.fn, value.args, value.kwargs], depth + 1)
     if isinstance(value, (list, tuple)) and depth < 8:
         return set().union(*(_handle_ids(v, depth + 1) for v in value)) if value else set()
     if isinstance(value, dict) and depth < 8:
@@ -629,6 +631,10 @@ class _Script:
             return self._handle(v.id)
         if isinstance(v, Ref):
             return self._ref(v)
+        if isinstance(v, Call):  # made in the worker as it read the request: the same call, inline
+            args = [self._value(a, depth=depth + 1) for a in v.args]
+            args += [f"{self._attr(k)}={self._value(x, k, depth=depth + 1)}" for k, x in v.kwargs.items()]
+            return f"{self._value(v.fn, depth=depth + 1)}({', '.join(args)})"
         if v is None or type(v) in (bool, int, str):
             return repr(v)
         if type(v) is float:

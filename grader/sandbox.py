@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from grader import forbidden, wire
-from grader.wire import Handle, Ref
+from grader.wire import Call, Handle, Ref
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 TRACE_CALLS = 64     # requests a test's trace keeps (for a visible test's reproducer); more: no trace
@@ -512,18 +512,27 @@ class Student:
         return Ref("torch", *dotted.split("."))
 
     def call(self, fn, *args, _what: str | None = None, _timeout: float | None = None,
-             _grad: str = "enable", _return_args: bool = False, **kwargs):
+             _grad: str = "enable", _return_args: bool = False, _inspect: bool = False, **kwargs):
         """Call ``fn`` (a Ref or Handle) in the worker; returns plain data or Handles.
-        With ``_return_args`` returns ``(value, args_after_the_call)``."""
+        Arguments may be ``Call``s, made in the worker as it reads the request.
+        With ``_return_args`` returns ``(value, args_after_the_call)``; with
+        ``_inspect``, ``(value, what inspect(value) gives)``, in one round trip."""
+        if _return_args and _inspect:
+            raise ValueError("_return_args and _inspect do not go together")
         self._check_name(fn)
         what = _what or _describe_call(fn)
         rec = self._record("call", fn=fn, args=list(args), kwargs=kwargs, grad=_grad)
         reply = self._request("call", what, _timeout, rec, fn=fn, args=list(args), kwargs=kwargs,
-                              grad=_grad, return_args=_return_args)
-        rec.update(done=True, value=reply.get("value"), args_after=reply.get("args"))
+                              grad=_grad, return_args=_return_args, inspect=_inspect)
+        value = reply.get("value")
+        rec.update(done=True, value=value, args_after=reply.get("args"))
         if _return_args:
-            return reply.get("value"), reply.get("args")
-        return reply.get("value")
+            return value, reply.get("args")
+        if _inspect:
+            info = reply.get("info")
+            self._record("inspect", obj=value).update(done=True, value=info)  # as if inspected apart
+            return value, info
+        return value
 
     def getattr(self, obj, name: str, _what: str | None = None):
         self._check_name(obj)
@@ -572,6 +581,8 @@ def _copy_tensors(value, into: dict, depth: int = 0) -> None:
     elif isinstance(value, dict) and depth < 8:
         for v in value.values():
             _copy_tensors(v, into, depth + 1)
+    elif isinstance(value, Call) and depth < 8:
+        _copy_tensors([value.args, value.kwargs], into, depth + 1)
 
 
 def _describe_call(fn) -> str:
@@ -585,4 +596,4 @@ def _describe_call(fn) -> str:
     return "the call"
 
 
-__all__ = ["Limits", "Zygote", "Worker", "Student", "StudentError", "Handle", "Ref"]
+__all__ = ["Limits", "Zygote", "Worker", "Student", "StudentError", "Call", "Handle", "Ref"]

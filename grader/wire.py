@@ -11,6 +11,7 @@ Tags inside the JSON (everything else is plain JSON):
   {"$tuple": [...]}, {"$dict": [[key, value], ...]}
   {"$handle": id, "type": "module.Name"}      an object kept in the worker
   {"$ref": [...]}                             a name the worker resolves
+  {"$call": [fn, args, kwargs]}               a call the worker makes as it reads the request
   {"$dtype": "float32"}, {"$device": "cpu"}, {"$float": "nan"|"inf"|"-inf"}
 
 This module imports torch lazily so that importing it stays cheap.
@@ -63,6 +64,22 @@ class Ref:
 
     def __repr__(self) -> str:
         return "Ref" + repr(self.parts)
+
+
+class Call:
+    """A call the worker makes while it reads a request, so that an argument
+    is built in the same round trip: ``Call(Student.torch("nn.Linear"), 5, 4)``.
+    Only the grader sends these; the grader's decoder refuses them."""
+
+    __slots__ = ("fn", "args", "kwargs")
+
+    def __init__(self, fn, *args, **kwargs):
+        self.fn = fn
+        self.args = list(args)
+        self.kwargs = kwargs
+
+    def __repr__(self) -> str:
+        return f"Call({self.fn!r}, *{self.args!r}, **{self.kwargs!r})"
 
 
 class TensorMeta:
@@ -195,6 +212,9 @@ class Encoder:
             return {"$handle": v.id, "type": v.type}
         if isinstance(v, Ref):
             return {"$ref": list(v.parts)}
+        if isinstance(v, Call):
+            return {"$call": [self.encode(v.fn, depth + 1), self.encode(v.args, depth + 1),
+                              self.encode(v.kwargs, depth + 1)]}
         if self.keep is not None:
             h = self.keep(v)
             return {"$handle": h.id, "type": h.type}
@@ -287,6 +307,9 @@ class Decoder:
             return Handle(v["$handle"], str(v.get("type", "object"))[:200])
         if "$ref" in v and self.resolve is not None:
             return self.resolve(v)
+        if "$call" in v and self.resolve is not None and type(v["$call"]) is list and len(v["$call"]) == 3:
+            fn, args, kwargs = (self.decode(x, depth + 1) for x in v["$call"])
+            return fn(*args, **kwargs)
         raise ProtocolError("unknown tag in message")
 
 

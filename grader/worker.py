@@ -378,10 +378,10 @@ class _Server:
     def op_call(self, req, blob):
         import torch
 
+        self._seed(req)  # first: a wire.Call among the arguments runs as they are read
         fn = self.decode(req["fn"], blob)
         args = self.decode(req.get("args", []), blob)
         kwargs = self.decode(req.get("kwargs", {}), blob)
-        self._seed(req)
         mode = req.get("grad", "enable")
         ctx = torch.no_grad() if mode == "no_grad" else torch.enable_grad()
         try:
@@ -392,6 +392,9 @@ class _Server:
         out = {"value": value}
         if req.get("return_args"):
             out["args"] = args
+        if req.get("inspect"):
+            info = self._info(value)
+            out.update(info if "error" in info else {"info": info["value"]})
         return self._forbid_reply(out)
 
     def op_getattr(self, req, blob):
@@ -411,11 +414,13 @@ class _Server:
         return {"value": None}
 
     def op_inspect(self, req, blob):
+        return self._info(self.decode(req["obj"], blob))
+
+    def _info(self, obj) -> dict:
         import inspect
 
         import torch
 
-        obj = self.decode(req["obj"], blob)
         t = type(obj)
         info = {"type": f"{t.__module__}.{t.__qualname__}", "is_module": isinstance(obj, torch.nn.Module),
                 "is_class": isinstance(obj, type), "callable": callable(obj)}
@@ -442,6 +447,7 @@ class _Server:
     def op_vjp(self, req, blob):
         import torch
 
+        self._seed(req)
         fn = self.decode(req["fn"], blob)
         args = list(self.decode(req.get("args", []), blob))
         kwargs = self.decode(req.get("kwargs", {}), blob)
@@ -453,7 +459,6 @@ class _Server:
         if req.get("params") is not None:
             holder = self.decode(req["params"], blob)
             params = list(holder.named_parameters())
-        self._seed(req)
         try:
             with self._forbid_watch(), torch.enable_grad():
                 value = fn(*args, **kwargs)

@@ -21,7 +21,7 @@ from grader.checks import Failure, assert_close, assert_unchanged
 from grader.exercises import lookup
 from grader.plugin import reproducer
 from grader.report import failure_groups, render
-from grader.sandbox import Handle, Limits, Ref, Student, StudentError
+from grader.sandbox import Call, Handle, Limits, Ref, Student, StudentError
 from tests.conftest import CHROMIUM, ROOT, exercise_of, run_cli, screenshot
 
 SOLUTIONS = ROOT / "solutions"
@@ -187,6 +187,34 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
     for n in (1, 4, 5, 7, 8):
         copy_solution(sub, n)
     assert run_scripts(sub, codes) == [expected_block(c) for c in codes]
+
+
+def test_a_model_built_in_one_round_trip_is_reproduced(student, tmp_path):
+    """Layers made by ``Call``s inside one request, read back by ``_inspect`` in the same
+    round trip: the reproducer writes the nested construction out and runs as pasted."""
+    sub = tmp_path / "sub"
+    (sub / lookup("7").file).write_text((CORPUS / "exercise7" / "bug_sign.py").read_text())
+    s = student(7)
+    layers = [Call(Student.torch("nn.Linear"), 2, 2), Call(Student.torch("nn.Linear"), 2, 1)]
+    model, info = s.call(Student.torch("nn.Sequential"), *layers, _inspect=True)
+    assert isinstance(model, Handle) and [n for n, _t, _h in info["params"]] == \
+        ["0.weight", "0.bias", "1.weight", "1.bias"]
+    state = {"0.weight": torch.tensor([[1.0, 0.0], [0.0, 1.0]]), "0.bias": torch.tensor([0.0, 0.5]),
+             "1.weight": torch.tensor([[1.0, -2.0]]), "1.bias": torch.tensor([0.5])}
+    s.call(model.attr("load_state_dict"), state)
+    handles = [h for _n, _t, h in info["params"]]
+    opt = s.call(s.ref("SGD"), handles, lr=0.5)
+    for h, name in zip(handles, state):
+        s.setattr(h, "grad", torch.ones_like(state[name]))
+    s.call(opt.attr("step"))
+    weight = s.inspect(model)["params"][2][1]
+    with pytest.raises(Failure) as e:
+        assert_close(weight, torch.tensor([[0.5, -2.5]]), what="1.weight after step()")
+    code = reproducer(s.trace, e.value, "exercise7_sgd")
+    assert "sequential = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))\n" in code
+    assert "manual_seed" not in code  # every parameter was set by the test
+    copy_solution(sub, 7)
+    assert run_scripts(sub, [code]) == [expected_block(code)]
 
 
 def test_a_student_exception_is_reproduced(student, tmp_path):

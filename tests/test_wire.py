@@ -75,6 +75,16 @@ def test_objects_are_never_decoded_into_live_objects():
         wire.unpack({"v": {"$ref": ["torch", "load"]}}, bytearray())
 
 
+def test_calls_are_made_by_the_worker_and_refused_by_the_grader():
+    body, blobs = wire.pack({"v": wire.Call(wire.Ref("torch", "full"), [2], 1.5, dtype=torch.float64)})
+    assert body["v"]["$call"][0] == {"$ref": ["torch", "full"]}
+    resolve = lambda v: torch if v["$ref"] == ["torch"] else getattr(torch, v["$ref"][-1])  # noqa: E731
+    made = wire.unpack(body["v"], bytearray(b"".join(blobs)), resolve, lambda t, m: t)
+    assert torch.equal(made, torch.full([2], 1.5, dtype=torch.float64))
+    with pytest.raises(wire.ProtocolError):  # a worker cannot make the grader call anything
+        wire.unpack(body, bytearray(b"".join(blobs)))
+
+
 def test_oversized_frames_are_refused_before_reading():
     a, b = socket.socketpair()
     a.sendall(wire.HEADER.pack(wire.MAX_JSON + 1, 0))

@@ -15,8 +15,8 @@ import torch
 
 import reference
 from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, tol
-from grader.sandbox import Handle, Student, StudentError
-from grader.suites.common import DEVICES, compare, match_bug, randn
+from grader.sandbox import Call, Handle, Student, StudentError
+from grader.suites.common import DEVICES, compare, match_bug, randn, read_values
 from grader.wire import meta
 
 LAYERS = [(5, 4), (4, 3)]
@@ -74,44 +74,51 @@ class Model:
 
     def __init__(self, student, rng, dtype=torch.float32, device="cpu", layers=LAYERS, state=None,
                  how="random weights and biases"):
+        """One round trip builds the layers and reads them back (``_inspect``); without a ``state``
+        their own random initial values (seeded by the worker) are the state, mirrored here."""
         self.student = student
         self.dtype, self.device, self.how = dtype, device, how
         self.label = "nn.Sequential(" + ", ".join(f"nn.Linear({i}, {o})" for i, o in layers) + ")"
-        mods = [student.call(Student.torch("nn.Linear"), i, o, dtype=dtype, _what=f"nn.Linear({i}, {o})")
-                for i, o in layers]
-        self.handle = student.call(Student.torch("nn.Sequential"), *mods, _what=self.label)
-        if state is None:
-            state = {}
-            for k, (i, o) in enumerate(layers):
-                state[f"{k}.weight"] = randn(rng, (o, i), dtype)
-                state[f"{k}.bias"] = randn(rng, (o,), dtype)
-        student.call(self.handle.attr("load_state_dict"), state, _what=f"{self.label}.load_state_dict(...)")
+        mods = [Call(Student.torch("nn.Linear"), i, o, dtype=dtype) for i, o in layers]
+        self.handle, info = student.call(Student.torch("nn.Sequential"), *mods, _what=self.label, _inspect=True)
+        self._take(info)
+        if state is not None:
+            student.call(self.handle.attr("load_state_dict"), state, _what=f"{self.label}.load_state_dict(...)")
+            self.last = {n: t.to(dtype) for n, t in state.items()}
         if device != "cpu":
             student.call(self.handle.attr("to"), device, _what=f"{self.label}.to('{device}')")
-        self.names = list(state)
-        self.local = {n: t.clone().requires_grad_() for n, t in state.items()}
-        self.handles = self.read_handles()
+            self.read()
+        self.names = list(self.last)
+        self.local = {n: t.detach().cpu().clone().requires_grad_() for n, t in self.last.items()}
+        self.handles = dict(self.last_handles)
+        self.grads_none = True  # no .grad in the worker yet (torch's fresh layers)
         self.grads_how = "random values"
 
     @property
     def inputs(self) -> str:
         return f"{self.label}, {dtype_str(self.dtype)} on {self.device}, {self.how}"
 
-    def info(self):
-        return self.student.inspect(self.handle, _what=f"inspecting {self.label}")
-
-    def read_handles(self) -> dict:
-        return {n: h for n, _t, h in self.info().get("params", [])}
+    def _take(self, info) -> None:
+        params = info.get("params", [])
+        self.last = {n: t for n, t, _h in params}
+        self.last_handles = {n: h for n, _t, h in params}
 
     def read(self) -> dict:
-        """{name: tensor} of the worker's parameters, as they are now."""
-        return {n: t for n, t, _h in self.info().get("params", [])}
+        """{name: tensor} of the worker's parameters, as they are now (``last_handles``: their handles)."""
+        self._take(self.student.inspect(self.handle, _what=f"inspecting {self.label}"))
+        return self.last
+
+    def current(self) -> dict:
+        """The parameters as last read (or set): nothing of the student's has run on them since but
+        the optimizer's construction and the grader's own gradient setting."""
+        return self.last
 
     def param_list(self) -> list:
         return [self.handles[n] for n in self.names]
 
     def generator(self):
-        return self.student.call(self.handle.attr("parameters"), _what=f"{self.label}.parameters()")
+        """model.parameters(), made in the worker as the request that passes it is read."""
+        return Call(self.handle.attr("parameters"))
 
     def set_grads(self, rng, skip=(), values=None, how="random values") -> dict:
         """Random gradients (or ``values``, described by ``how``) for every parameter, None for those in
@@ -128,7 +135,9 @@ class Model:
 
     def give_grads(self, grads: dict) -> None:
         """Set the worker's gradients (None where ``grads`` has None): zero_grad, then backward with them."""
-        self.student.call(self.handle.attr("zero_grad"), set_to_none=True, _what=f"{self.label}.zero_grad()")
+        if not self.grads_none:
+            self.student.call(self.handle.attr("zero_grad"), set_to_none=True, _what=f"{self.label}.zero_grad()")
+        self.grads_none = False
         given = [n for n in self.names if grads.get(n) is not None]
         _call(self.student, Student.torch("autograd.backward"), [self.handles[n] for n in given],
               [grads[n].to(self.device) for n in given], _what="setting the gradients", _errors=GRAD_ERRORS)
@@ -211,7 +220,7 @@ def test_one_step(student, rng, lr, device):
     model = Model(student, rng, device=device)
     opt, what = model.sgd(model.param_list(), lr=lr)
     grads = model.set_grads(rng)
-    before = model.read()
+    before = model.current()
     _step(student, opt, what)
     _reference_step(model, lr)
     _compare(model, model.read(), before, grads, lr, f"{what}.step()")
@@ -226,7 +235,7 @@ def test_small_step(student, rng):
     opt, what = model.sgd(model.param_list(), lr=0.25)
     grads = model.set_grads(rng, values={"0.weight": torch.tensor([[2.0, 4.0]]), "0.bias": torch.tensor([-4.0])},
                             how="[[2, 4]] (weight) and [-4] (bias)")
-    before = model.read()
+    before = model.current()
     _step(student, opt, what)
     _reference_step(model, 0.25)
     _compare(model, model.read(), before, grads, 0.25, f"{what}.step()")
@@ -238,7 +247,7 @@ def test_one_step_float64(student, rng):
     model = Model(student, rng, dtype=torch.float64)
     opt, what = model.sgd(model.param_list(), lr=0.3)
     grads = model.set_grads(rng)
-    before = model.read()
+    before = model.current()
     _step(student, opt, what)
     _reference_step(model, 0.3)
     _compare(model, model.read(), before, grads, 0.3, f"{what}.step()")
@@ -250,7 +259,7 @@ def test_default_lr(student, rng):
     model = Model(student, rng)
     opt, what = model.sgd(model.param_list())
     grads = model.set_grads(rng)
-    before = model.read()
+    before = model.current()
     _step(student, opt, what)
     _reference_step(model, 1.0)
     got = model.read()
@@ -272,7 +281,7 @@ def test_lr_positional(student, rng):
     model = Model(student, rng)
     opt, what = model.sgd(model.param_list(), 0.2)
     grads = model.set_grads(rng)
-    before = model.read()
+    before = model.current()
     _step(student, opt, what)
     _reference_step(model, 0.2)
     _compare(model, model.read(), before, grads, 0.2, f"{what}.step()")
@@ -285,13 +294,13 @@ def _works_with_list(student, rng, method: str) -> bool:
         probe = Model(student, rng)
         opt, what = probe.sgd(probe.param_list(), lr=0.5)
         probe.set_grads(rng)
-        before = probe.read()
+        before = probe.current()
         student.call(opt.attr(method), _what=f"{what}.{method}()")
         if method == "step":
             after = probe.read()
             return any(isinstance(after[n], torch.Tensor) and not torch.equal(after[n], before[n])
                        for n in probe.names)
-        grads = [student.getattr(h, "grad", _what="reading a .grad") for h in probe.param_list()]
+        grads = read_values(student, [h.attr("grad") for h in probe.param_list()], "reading the .grads")
         return all(g is None or (isinstance(g, torch.Tensor) and not g.any()) for g in grads)
     except (Failure, StudentError):
         return False
@@ -311,7 +320,7 @@ def test_generator_several_steps(student, rng):
     ref = reference.SGD([model.local[n] for n in model.names], lr=lr)
     for k in range(3):
         grads = model.set_grads(rng)
-        before = model.read()
+        before = model.current()
         _step(student, opt, what)
         ref.step()
         _compare(model, model.read(), before, grads, lr, f"step {k + 1} of {what}",
@@ -333,7 +342,7 @@ def test_training_loop(student, rng):
         return ((h @ p["1.weight"].T + p["1.bias"] - T) ** 2).mean()
 
     for k in range(5):
-        before = model.read()
+        before = model.current()
         leaves = {n: expect_tensor(before[n], f"the parameter {n}").detach().clone().requires_grad_()
                   for n in model.names}
         loss(leaves).backward()
@@ -355,7 +364,7 @@ def test_grad_none_skipped(student, rng):
     lr = 0.4
     opt, what = model.sgd(model.param_list(), lr=lr)
     grads = model.set_grads(rng, skip=("0.bias", "1.weight"))
-    before = model.read()
+    before = model.current()
     _step(student, opt, f"{what} (0.bias.grad and 1.weight.grad are None)")
     _reference_step(model, lr)
     got = model.read()
@@ -374,11 +383,11 @@ def test_updates_model_in_place(student, rng):
     ids = {n: h.id for n, h in model.handles.items()}
     opt, what = model.sgd(model.param_list(), lr=lr)
     grads = model.set_grads(rng)
-    before = model.read()
+    before = model.current()
     _step(student, opt, what)
     _reference_step(model, lr)
     _compare(model, model.read(), before, grads, lr, f"{what}.step()")
-    after = model.read_handles()
+    after = model.last_handles
     replaced = [n for n in model.names if n not in after or after[n].id != ids[n]]
     check(not replaced, f"after {what}.step() the model's parameters {', '.join(replaced)} are different "
           "tensor objects", NOT_UPDATED_HINT)
@@ -404,7 +413,7 @@ def test_step_builds_no_graph(student, rng):
     lr = 0.4
     opt, what = model.sgd(model.param_list(), lr=lr)
     grads = model.set_grads(rng)
-    before = model.read()
+    before = model.current()
     _step(student, opt, what)
     _reference_step(model, lr)
     got = model.read()
@@ -425,7 +434,7 @@ def test_step_builds_no_graph(student, rng):
 def _zero_grad_checks(student, model, opt, what, generator_rng=None):
     """zero_grad() leaves the parameters alone and clears every gradient.  ``generator_rng``: the optimizer
     was given model.parameters(), and a gradient left uncleared is checked with a list (a probe)."""
-    before = model.read()
+    before = model.current()
     _call(student, opt.attr("zero_grad"), _what=f"{what}.zero_grad()", _errors=ZERO_ERRORS)
     after = model.read()
     for n in model.names:
@@ -433,8 +442,8 @@ def _zero_grad_checks(student, model, opt, what, generator_rng=None):
                      rtol=0, atol=0, dtype=model.dtype,
                      hint="zero_grad clears the GRADIENTS (`p.grad.zero_()` or `p.grad = None`), never the "
                           "parameters themselves (`p.zero_()` or `p.data.zero_()` erase the model).")
-    for n in model.names:
-        g = student.getattr(model.handles[n], "grad", _what=f"reading the .grad of parameter {n}")
+    grads = read_values(student, [model.handles[n].attr("grad") for n in model.names], "reading the .grads")
+    for n, g in zip(model.names, grads):
         if g is None:
             continue
         g = expect_tensor(g, f"the .grad of parameter {n} after {what}.zero_grad()")

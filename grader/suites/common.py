@@ -16,6 +16,7 @@ depends on.  A passing check costs nothing extra.
 from __future__ import annotations
 
 import re
+import weakref
 from contextlib import contextmanager
 
 import pytest
@@ -44,6 +45,18 @@ def read_values(student, refs, what: str) -> list:
     """The values of several worker-side names (``Ref``s such as ``handle.attr("grad")``) in one
     round trip instead of one ``getattr`` each: torch's nn.Identity gives back the list it gets."""
     return student.call(Call(Student.torch("nn.Identity")), list(refs), _what=what)
+
+
+_CLASS_INFO: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def class_info(student, name: str) -> dict:
+    """``student.inspect`` of the class ``name`` in the student's file, asked once per exercise
+    (the class is the file's: it does not change from test to test)."""
+    known = _CLASS_INFO.setdefault(student, {})
+    if name not in known:
+        known[name] = student.inspect(student.ref(name), _what=f"inspecting the class {name}")
+    return known[name]
 
 
 # -- naming the bug behind a wrong answer ------------------------------------------------

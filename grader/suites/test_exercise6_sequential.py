@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from grader.checks import Failure, assert_close, check, describe, dtype_str, tol
-from grader.sandbox import Handle, Student, StudentError
-from grader.suites.common import DEVICES, randn
+from grader.sandbox import Call, Handle, Ref, Student, StudentError
+from grader.suites.common import DEVICES, class_info, randn
 
 REGISTER_HINT = ("Register the layers as submodules: `self.layers = nn.ModuleList(layers)` (or "
                  "`self.add_module(str(i), layer)` for each). A plain Python list or tuple hides them from "
@@ -40,17 +40,26 @@ def _label(spec) -> str:
 class Layer:
     """A torch layer built in the worker, and how to compute it here (float64)."""
 
-    def __init__(self, student, spec):
+    def __init__(self, student, spec, made=None):
+        """``made``: (handle, params) of a layer built with others by ``_layers``; else it is built here,
+        and read back in the same request."""
         self.spec = spec
         self.label = _label(spec)
-        self.handle = student.call(Student.torch(f"nn.{spec[0]}"), *spec[1:], _what=self.label)
-        self.params = {}  # name -> [tensor, handle id]
-        self.refresh(student)
+        if made is None:
+            self.handle, info = student.call(Student.torch(f"nn.{spec[0]}"), *spec[1:], _what=self.label,
+                                             _inspect=True)
+            self._take(info.get("params", []))
+        else:
+            self.handle, params = made
+            self._take(params)
+
+    def _take(self, params):
+        self.params = {name: [t, h.id] for name, t, h in params}  # name -> [tensor, handle id]
 
     def refresh(self, student):
         """Read the layer's parameters back from the worker (after a conversion, say)."""
         info = student.inspect(self.handle, _what=f"inspecting {self.label}")
-        self.params = {name: [t, h.id] for name, t, h in info.get("params", [])}
+        self._take(info.get("params", []))
 
     def set(self, student, **values):
         """Give the layer's parameters explicit values (e.g. weight=[[1., 2.]])."""
@@ -73,6 +82,41 @@ class Layer:
         raise ValueError(kind)
 
 
+def _layers(student, specs) -> list:
+    """The layers ``specs`` built in the worker in one request, inside an nn.ModuleList that is read back
+    in the same round trip; each Layer's handle is the list's entry (``Ref``: the layer itself)."""
+    if not specs:
+        return []
+    labels = [_label(spec) for spec in specs]
+    holder, info = student.call(Student.torch("nn.ModuleList"),
+                                [Call(Student.torch(f"nn.{spec[0]}"), *spec[1:]) for spec in specs],
+                                _what=", ".join(labels), _inspect=True)
+    params = [[] for _ in specs]
+    for name, t, h in info.get("params", []):
+        i, _, rest = name.partition(".")
+        params[int(i)].append([rest, t, h])
+    return [Layer(student, spec, (holder.attr(str(i)), params[i])) for i, spec in enumerate(specs)]
+
+
+def _refresh(student, layers) -> None:
+    """Read every layer's parameters back: one request for the layers that ``_layers`` built together."""
+    holders = {}
+    for layer in layers:
+        parts = getattr(layer.handle, "parts", ())
+        if parts[:1] == ("handle",) and len(parts) == 3:
+            holders.setdefault(parts[1], []).append(layer)
+        else:
+            layer.refresh(student)
+    for hid, group in holders.items():
+        info = student.inspect(Ref("handle", hid), _what="inspecting " + ", ".join(x.label for x in group))
+        params = {}
+        for name, t, h in info.get("params", []):
+            i, _, rest = name.partition(".")
+            params.setdefault(i, []).append([rest, t, h])
+        for layer in group:
+            layer._take(params.get(layer.handle.parts[2], []))
+
+
 def _compose(layers, x):
     for layer in layers:
         x = layer(x)
@@ -81,7 +125,7 @@ def _compose(layers, x):
 
 def _check_class(student) -> list:
     """Check the signature (*layers) before building; return the class's bases."""
-    info = student.inspect(student.ref("Sequential"), _what="inspecting the class Sequential")
+    info = class_info(student, "Sequential")
     sig = info.get("signature")
     if sig is not None and not re.search(r"(^\(|,\s*)\*[A-Za-z_]", sig):
         raise Failure(f"Sequential{sig} does not take the layers as separate arguments (*layers)", STAR_HINT)
@@ -98,7 +142,7 @@ def _check_own(seq, what, bases):
 def _build(student, specs=None, layers=None):
     """Sequential(*layers) in the worker → (handle, description, [Layer, ...])."""
     bases = _check_class(student)
-    layers = layers if layers is not None else [Layer(student, s) for s in specs]
+    layers = layers if layers is not None else _layers(student, specs)
     what = f"Sequential({', '.join(layer.label for layer in layers)})"
     seq = student.call(student.ref("Sequential"), *[layer.handle for layer in layers], _what=what)
     check(isinstance(seq, Handle) and "Tensor" not in seq.type, f"{what} did not make a container object",
@@ -224,8 +268,7 @@ def test_forward(student, rng, shape, device):
     seq, what, layers = _build(student, MLP)
     if device != "cpu":
         student.call(seq.attr("to"), device, _what=f"{what}.to('{device}')")
-        for layer in layers:
-            layer.refresh(student)
+        _refresh(student, layers)
     _check_forward(student, seq, what, layers, randn(rng, shape, torch.float32, device), "randn", device)
 
 
@@ -281,7 +324,7 @@ def test_no_layers(student, rng):
 def test_nested(student, rng):
     """a Sequential can hold another Sequential; all four parameters are found through both"""
     inner, inner_what, inner_layers = _build(student, [("Linear", 5, 4), ("ReLU",)])
-    last = Layer(student, ("Linear", 4, 3))
+    last, = _layers(student, [("Linear", 4, 3)])
     seq = student.call(student.ref("Sequential"), inner, last.handle, _what=f"Sequential({inner_what}, {last.label})")
     what = f"Sequential({inner_what}, {last.label})"
     layers = inner_layers + [last]
@@ -328,8 +371,8 @@ def test_converts_to_float64(student, rng, how):
     else:
         label = ".double()"
         student.call(seq.attr("double"), _what=f"{what}{label}")
+    _refresh(student, layers)
     for i, layer in enumerate(layers):
-        layer.refresh(student)
         for name, (t, _hid) in layer.params.items():
             if t.dtype != torch.float64:
                 raise _registration_failure(student, seq, what, layers, f"after {what}{label}, layer {i} "

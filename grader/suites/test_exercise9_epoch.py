@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import reference
 from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_float, expect_tensor, \
     shape_str
-from grader.sandbox import Student, StudentError
+from grader.sandbox import Call, Student, StudentError
 from grader.suites.common import join, randint, randn
 from grader.wire import Handle
 
@@ -69,19 +69,20 @@ class Net:
         self.state = {"0.weight": randn(rng, (HID, IN), dtype, scale=0.7), "0.bias": randn(rng, (HID,), dtype),
                       "2.weight": randn(rng, (K, HID), dtype, scale=0.7), "2.bias": randn(rng, (K,), dtype)}
 
-    def build(self, student, lr=None, momentum=0.0):
-        """(model handle, optimizer handle or None) in the worker."""
-        def linear(i, o):
-            return student.call(Student.torch("nn.Linear"), i, o, dtype=self.dtype, _what=f"nn.Linear({i}, {o})")
-
-        layers = [linear(IN, HID), student.call(Student.torch("nn.ReLU"), _what="nn.ReLU()"), linear(HID, K)]
+    def build(self, student, lr=None, momentum=0.0, separate_opt=False):
+        """(model handle, optimizer or None) in the worker: the model in one request (its layers are
+        ``Call``s) and its state in another; the optimizer is a ``Call`` that the request passing it
+        makes (its own request with ``separate_opt``, for an optimizer passed more than once)."""
+        layers = [Call(Student.torch("nn.Linear"), IN, HID, dtype=self.dtype), Call(Student.torch("nn.ReLU")),
+                  Call(Student.torch("nn.Linear"), HID, K, dtype=self.dtype)]
         m = student.call(Student.torch("nn.Sequential"), *layers, _what=LABEL)
         student.call(m.attr("load_state_dict"), self.state, _what=f"{LABEL}.load_state_dict(...)")
         if lr is None:
             return m, None
-        params = student.call(m.attr("parameters"), _what="model.parameters()")
-        opt = student.call(Student.torch("optim.SGD"), params, lr=lr, momentum=momentum,
-                           _what=f"torch.optim.SGD(model.parameters(), lr={lr}, momentum={momentum})")
+        opt = Call(Student.torch("optim.SGD"), Call(m.attr("parameters")), lr=lr, momentum=momentum)
+        if separate_opt:
+            opt = student.call(opt.fn, *opt.args, _what=f"torch.optim.SGD(model.parameters(), lr={lr}, "
+                                                        f"momentum={momentum})", **opt.kwargs)
         return m, opt
 
     def local(self, lr=None, momentum=0.0):
@@ -179,7 +180,7 @@ class Run:
         self.fallback = fallback
         self.bs, self.lr, self.momentum, self.epochs = bs, lr, momentum, epochs
         self.rtol, self.atol = rtol, atol
-        self.model, self.opt = net.build(student, lr, momentum)
+        self.model, self.opt = net.build(student, lr, momentum, separate_opt=epochs > 1)
         args = [self.model, X, Y]
         if pass_opt:
             args.append(self.opt)

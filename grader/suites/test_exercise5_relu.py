@@ -8,7 +8,7 @@ import torch
 
 from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, shape_str
 from grader.sandbox import Handle
-from grader.suites.common import DEVICES, DTYPES, check_follows_device, gradcheck, randn
+from grader.suites.common import DEVICES, DTYPES, check_follows_device, class_info, gradcheck, randn
 from grader.wire import meta
 
 WHAT = "ReLU()(x)"
@@ -25,7 +25,7 @@ MODULE_HINT = "Write `class ReLU(nn.Module):`; if you write an __init__, call `s
 def _new(student):
     relu = student.call(student.ref("ReLU"), _what="ReLU()")
     check(isinstance(relu, Handle) and "Tensor" not in relu.type, "ReLU() did not make a layer object", MODULE_HINT)
-    bases = student.inspect(student.ref("ReLU"), _what="inspecting the class ReLU").get("bases") or []
+    bases = class_info(student, "ReLU").get("bases") or []
     used = [t for t in [relu.type, *bases] if t == TORCH_RELU]
     check(not used, f"ReLU() is (or derives from) torch's own {TORCH_RELU}",
           "The exercise forbids torch's nn.ReLU, also as a base class: subclass nn.Module and write forward "

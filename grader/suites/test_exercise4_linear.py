@@ -11,8 +11,8 @@ import torch
 
 from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, \
     shape_str, tol
-from grader.sandbox import Handle
-from grader.suites.common import DEVICES, gradcheck, randn
+from grader.sandbox import Handle, StudentError
+from grader.suites.common import DEVICES, class_info, gradcheck, randn, read_values
 from grader.wire import meta
 
 LAYOUT_HINT = ("torch.nn.Linear stores its weight as (out_dim, in_dim) and computes X @ weight.T; this course "
@@ -36,7 +36,7 @@ def _new(student, in_dim, out_dim, **kw):
     lin = student.call(student.ref("Linear"), in_dim, out_dim, _what=what, **kw)
     check(isinstance(lin, Handle) and "Tensor" not in lin.type,
           f"{what} did not make a layer object", SUPER_HINT)
-    bases = student.inspect(student.ref("Linear"), _what="inspecting the class Linear").get("bases") or []
+    bases = class_info(student, "Linear").get("bases") or []
     used = [t for t in [lin.type, *bases] if t in TORCH_LINEAR]
     check(not used, f"{what} is (or derives from) torch's own {used[0] if used else ''}",
           "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass nn.Module "
@@ -51,9 +51,9 @@ def _params(student, lin, what) -> dict:
     return {name: t for name, t, _h in info.get("params", [])}
 
 
-def _not_registered(student, lin, what, params, names):
+def _not_registered(student, lin, what, params, names, known=None):
     """Fail if one of ``names`` is missing from ``params`` because it is a plain tensor attribute."""
-    attrs = student.getattr(lin, "__dict__", _what=f"reading {what}.__dict__")
+    attrs = _read(student, lin, what, "__dict__", known)
     for n in names:
         if n not in params and isinstance(attrs, dict) and isinstance(attrs.get(n), torch.Tensor):
             found = ", ".join(sorted(params)) or "nothing"
@@ -61,13 +61,28 @@ def _not_registered(student, lin, what, params, names):
                           PARAMETER_HINT)
 
 
-def _read(student, lin, what, name):
+def _prefetch(student, lin, what, names) -> dict:
+    """{name: value} of the layer's attributes ``names``, read in one request; {} when one of them
+    cannot be read (each is then read on its own where the test needs it, so that the error names it)."""
+    try:
+        return dict(zip(names, read_values(student, [lin.attr(n) for n in names],
+                                           f"reading {what}.{', .'.join(names)}")))
+    except StudentError as e:
+        if e.kind != "exception":
+            raise
+        return {}
+
+
+def _read(student, lin, what, name, known=None):
+    """The layer's attribute ``name``: from ``known`` (a _prefetch) when it is there."""
+    if known and name in known:
+        return known[name]
     return student.getattr(lin, name, _what=f"reading {what}.{name}")
 
 
-def _weight(student, lin, what, in_dim, out_dim, strict=False) -> torch.Tensor:
+def _weight(student, lin, what, in_dim, out_dim, strict=False, known=None) -> torch.Tensor:
     """The weight as stored; with ``strict`` its shape must be (in_dim, out_dim)."""
-    W = expect_tensor(_read(student, lin, what, "weight"), f"{what}.weight")
+    W = expect_tensor(_read(student, lin, what, "weight", known), f"{what}.weight")
     shape = tuple(W.shape)
     if shape == (in_dim, out_dim):
         return W
@@ -96,19 +111,21 @@ def _set_bias(student, lin, what, rng, out_dim):
 
 
 def _convert(student, lin, what, how, dtype=torch.float64):
-    """Convert the layer in the worker (``double`` or ``to``) and check that both parameters followed."""
+    """Convert the layer in the worker (``double`` or ``to``) and check that both parameters followed;
+    returns (the conversion's label, {name: value} of the weight and bias as read then)."""
     if how == "double":
         student.call(lin.attr("double"), _what=f"{what}.double()")
         label = ".double()"
     else:
         student.call(lin.attr("to"), dtype, _what=f"{what}.to(torch.{dtype_str(dtype)})")
         label = f".to(torch.{dtype_str(dtype)})"
+    known = _prefetch(student, lin, what, ("weight", "bias"))
     for name in ("weight", "bias"):
-        t = expect_tensor(_read(student, lin, what, name), f"{what}.{name}")
+        t = known[name] = expect_tensor(_read(student, lin, what, name, known), f"{what}.{name}")
         check(t.dtype == dtype,
               f"after {what}{label} the layer's {name} is still {dtype_str(t.dtype)}, expected {dtype_str(dtype)}",
               f".to() and .double() convert only registered parameters. {PARAMETER_HINT}")
-    return label
+    return label, known
 
 
 def _forward_hint(got, X, Wio, b):
@@ -158,8 +175,9 @@ def test_parameters_registered(student):
 def test_shapes(student, in_dim, out_dim):
     """weight has shape (in_dim, out_dim) and bias (out_dim,), both float32"""
     lin, what = _new(student, in_dim, out_dim)
-    W = _weight(student, lin, what, in_dim, out_dim, strict=True)
-    b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
+    known = _prefetch(student, lin, what, ("weight", "bias"))
+    W = _weight(student, lin, what, in_dim, out_dim, strict=True, known=known)
+    b = expect_tensor(_read(student, lin, what, "bias", known), f"{what}.bias")
     check(tuple(b.shape) == (out_dim,), f"{what}.bias has shape {shape_str(b.shape)}, expected (out_dim,) = "
           f"{shape_str((out_dim,))}", "The bias has one entry per output: `torch.zeros(out_dim)`.")
     for name, t in (("weight", W), ("bias", b)):
@@ -233,14 +251,15 @@ def test_bias_false(student, rng):
     in_dim, out_dim = 6, 4
     lin, what = _new(student, in_dim, out_dim, bias=False)
     params = _params(student, lin, what)
-    b = _read(student, lin, what, "bias")
+    known = _prefetch(student, lin, what, ("bias", "__dict__", "weight"))
+    b = _read(student, lin, what, "bias", known)
     got_b = f"a tensor of shape {shape_str(b.shape)}" if isinstance(b, torch.Tensor) else repr(b)
     check(b is None, f"{what}.bias is {got_b}, expected None",
           "Honour the argument: `self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None`.")
-    _not_registered(student, lin, what, params, ("weight",))
+    _not_registered(student, lin, what, params, ("weight",), known)
     check(sorted(params) == ["weight"], f"{what} has the parameters {sorted(params)}, expected only ['weight']",
           "With bias=False register only the weight.")
-    W = _as_in_out(_weight(student, lin, what, in_dim, out_dim), in_dim, out_dim)
+    W = _as_in_out(_weight(student, lin, what, in_dim, out_dim, known=known), in_dim, out_dim)
     X = randn(rng, (5, in_dim))
     got = student.call(lin, X, _what=f"{what}(X)")
     rtol, atol = tol(torch.float32, _scale(X, W, None))
@@ -265,8 +284,9 @@ def test_forward(student, rng, shape, device):
     _set_bias(student, lin, what, rng, out_dim)
     if device != "cpu":
         student.call(lin.attr("to"), device, _what=f"{what}.to('{device}')")
-    W = _as_in_out(_weight(student, lin, what, in_dim, out_dim), in_dim, out_dim)
-    b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
+    known = _prefetch(student, lin, what, ("weight", "bias"))
+    W = _as_in_out(_weight(student, lin, what, in_dim, out_dim, known=known), in_dim, out_dim)
+    b = expect_tensor(_read(student, lin, what, "bias", known), f"{what}.bias")
     X = randn(rng, shape, torch.float32, device)
     got = student.call(lin, X, _what=f"{what}(X)")
     rtol, atol = tol(torch.float32, _scale(X.cpu(), W, b))
@@ -300,9 +320,9 @@ def test_forward_float64(student, rng, how):
     in_dim, out_dim = 9, 4
     lin, what = _new(student, in_dim, out_dim)
     _set_bias(student, lin, what, rng, out_dim)
-    label = _convert(student, lin, what, how)
-    W = _as_in_out(_weight(student, lin, what, in_dim, out_dim), in_dim, out_dim)
-    b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
+    label, known = _convert(student, lin, what, how)
+    W = _as_in_out(_weight(student, lin, what, in_dim, out_dim, known=known), in_dim, out_dim)
+    b = known["bias"]
     X = randn(rng, (6, in_dim), torch.float64)
     got = student.call(lin, X, _what=f"{what}{label}(X)")
     rtol, atol = tol(torch.float64, _scale(X, W, b))
@@ -342,9 +362,9 @@ def test_parameter_gradients(student, rng):
     in_dim, out_dim = 5, 3
     lin, what = _new(student, in_dim, out_dim)
     _set_bias(student, lin, what, rng, out_dim)
-    _convert(student, lin, what, "double")
-    W = _weight(student, lin, what, in_dim, out_dim).double().requires_grad_()
-    b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias").double().requires_grad_()
+    _label, known = _convert(student, lin, what, "double")
+    W = _weight(student, lin, what, in_dim, out_dim, known=known).double().requires_grad_()
+    b = known["bias"].double().requires_grad_()
     X = randn(rng, (2, 4, in_dim), torch.float64)
     G = randn(rng, (2, 4, out_dim), torch.float64)
     inputs = describe("X", X, "randn") + "; " + describe("grad_output", G, "randn")

@@ -206,6 +206,9 @@ class Worker:
     # -- low level ----------------------------------------------------------
     def _recv(self, timeout: float) -> dict:
         self.sock.settimeout(max(timeout, 0.001))
+        return self._reply()
+
+    def _reply(self) -> dict:
         obj, blob = wire.recv(self.sock)
         reply = wire.unpack(obj, blob)
         if not isinstance(reply, dict):
@@ -218,11 +221,17 @@ class Worker:
             raise Died(None)
         body, blobs = wire.pack(fields)
         body["op"] = op
+        sock = self.sock
         start = time.monotonic()
         try:
-            self.sock.settimeout(max(timeout, 0.001))
-            wire.send(self.sock, body, blobs)
-            return self._recv(timeout - (time.monotonic() - start))
+            limit = max(timeout, 0.001)
+            if sock.gettimeout() != limit:  # setting it is a system call: only when it changes
+                sock.settimeout(limit)
+            wire.send(sock, body, blobs)
+            spent = time.monotonic() - start
+            if spent > 0.001:  # the send had to wait: the reply gets what is left of the time
+                sock.settimeout(max(timeout - spent, 0.001))
+            return self._reply()
         except socket.timeout:
             self.kill()
             raise TimedOut(timeout) from None

@@ -1,13 +1,15 @@
 """The plain-data wire format between the grader and a student worker.
 
 A frame is ``!IQ`` (JSON length, blob length), a UTF-8 JSON document, then a
-blob holding the raw bytes of every tensor in the message.  Nothing is ever
-pickled: the grader decodes only the tags below, checks every length, shape
-and dtype, and builds fresh tensors from bytes, so whatever runs in the
-worker can only ever hand back numbers, never objects or code.
+blob holding the raw bytes of every tensor in the message (a reader takes
+the header, then JSON and blob in one read, never more than the frame).
+Nothing is ever pickled: the grader decodes only the tags below, checks every
+length, shape and dtype, and builds fresh tensors from bytes, so whatever runs
+in the worker can only ever hand back numbers, never objects or code.
 
 Tags inside the JSON (everything else is plain JSON):
   {"$tensor": [offset, nbytes], "dtype": ..., "shape": [...], "meta": {...}}
+                                              (meta: what differs from TensorMeta's defaults)
   {"$tuple": [...]}, {"$dict": [[key, value], ...]}
   {"$handle": id, "type": "module.Name"}      an object kept in the worker
   {"$ref": [...]}                             a name the worker resolves
@@ -26,6 +28,9 @@ import struct
 HEADER = struct.Struct("!IQ")
 MAX_JSON = 64 * 1024 * 1024
 MAX_BLOB = 2 * 1024 * 1024 * 1024
+
+_string_at = ctypes.string_at
+_memmove = ctypes.memmove
 
 DTYPES = (
     "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
@@ -88,6 +93,10 @@ class TensorMeta:
     __slots__ = ("device", "requires_grad", "grad_fn", "is_leaf", "parameter", "type")
 
     def __init__(self, d: dict):
+        if not d:  # the common case: all defaults (the encoder sends only what differs)
+            self.device, self.requires_grad, self.grad_fn = "cpu", False, None
+            self.is_leaf, self.parameter, self.type = True, False, "torch.Tensor"
+            return
         self.device = str(d.get("device", "cpu"))
         self.requires_grad = bool(d.get("requires_grad", False))
         self.grad_fn = d.get("grad_fn")
@@ -102,17 +111,44 @@ def meta(t) -> TensorMeta:
 
 
 # --------------------------------------------------------------------------
+# torch, imported on first use: the types the encoder dispatches on and, per
+# dtype, its wire name and element size (tables, so that no tensor is made
+# just to learn an element size)
+
+_torch = None
+_Tensor = _Parameter = _dtype = _device = _strided = None
+_ENCODE: dict = {}  # torch.dtype -> (name, element size)
+_DECODE: dict = {}  # name -> (torch.dtype, element size)
+
+
+def _load_torch():
+    global _torch, _Tensor, _Parameter, _dtype, _device, _strided
+    import torch
+
+    for name in DTYPES:
+        dt = getattr(torch, name)
+        size = torch.empty((), dtype=dt).element_size()
+        _ENCODE[dt] = (name, size)
+        _DECODE[name] = (dt, size)
+    _Tensor, _Parameter, _dtype, _device = torch.Tensor, torch.nn.Parameter, torch.dtype, torch.device
+    _strided = torch.strided
+    _torch = torch
+
+
+# --------------------------------------------------------------------------
 # framing
 
-JOIN_LIMIT = 1 << 20  # frames up to this size go out in one write: one wake-up of the reader, not one per part
+JOIN_LIMIT = 1 << 20  # frames up to this size go out in one write (and are read in one), not one per part
+
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def send(sock, obj, blobs: list) -> None:
-    body = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
-    total = sum(len(b) for b in blobs)
+    body = _dumps(obj).encode()
+    total = sum(map(len, blobs))
     head = HEADER.pack(len(body), total) + body
     if total + len(head) <= JOIN_LIMIT:
-        sock.sendall(b"".join([head, *blobs]))
+        sock.sendall(b"".join([head, *blobs]) if blobs else head)
         return
     sock.sendall(head)
     for b in blobs:
@@ -122,27 +158,34 @@ def send(sock, obj, blobs: list) -> None:
 
 def _recv_exactly(sock, n: int) -> bytearray:
     buf = bytearray(n)
-    view = memoryview(buf)
     got = 0
-    while got < n:
-        k = sock.recv_into(view[got:], n - got)
+    while got < n:  # most often all of it comes in the first read
+        k = sock.recv_into(memoryview(buf)[got:] if got else buf, n - got)
         if k == 0:
             raise EOFError("the worker closed the connection")
         got += k
     return buf
 
 
+def _json(data) -> object:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ProtocolError(f"malformed message: {e}") from None
+
+
 def recv(sock, max_blob: int = MAX_BLOB):
     """One frame: (json object, blob). Raises EOFError, ProtocolError, socket.timeout."""
     head = _recv_exactly(sock, HEADER.size)
-    n_json, n_blob = HEADER.unpack(bytes(head))
+    n_json, n_blob = HEADER.unpack(head)
     if n_json > MAX_JSON or n_blob > max_blob:
         raise ProtocolError(f"message too large ({n_json} + {n_blob} bytes)")
-    try:
-        obj = json.loads(bytes(_recv_exactly(sock, n_json)).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ProtocolError(f"malformed message: {e}") from None
-    return obj, _recv_exactly(sock, n_blob)
+    if n_json + n_blob > JOIN_LIMIT:  # a large frame: its JSON is checked before room is made for the blob
+        return _json(_recv_exactly(sock, n_json)), _recv_exactly(sock, n_blob)
+    buf = _recv_exactly(sock, n_json + n_blob)  # JSON and blob in one read
+    obj = _json(buf[:n_json])
+    del buf[:n_json]  # the blob, without a copy (bytearray drops a prefix in place)
+    return obj, buf
 
 
 # --------------------------------------------------------------------------
@@ -156,16 +199,49 @@ class Encoder:
         self.blobs: list = []
         self.offset = 0
         self.keep = keep
+        if _torch is None:
+            _load_torch()
 
     def tensor(self, t, extra: dict | None = None) -> dict:
-        import torch
+        # only what differs from TensorMeta's defaults goes along
+        m = {} if extra is None else dict(extra)
+        if t.requires_grad:
+            fn = t.grad_fn
+            m["requires_grad"] = True
+            if fn is not None:
+                m["grad_fn"] = type(fn).__name__
+                m["is_leaf"] = False
+        known = _ENCODE.get(t.dtype)
+        raw = None
+        if (known is not None and t.is_cpu and t.layout is _strided and t.is_contiguous()
+                and not t.is_conj() and not t.is_neg()):
+            # the common case: the bytes are already laid out as sent
+            try:
+                ptr = t.data_ptr()
+            except RuntimeError:  # a tensor without storage of its own (a wrapper): the general path
+                pass
+            else:
+                name, shape = known[0], list(t.shape)
+                n = t.numel() * known[1]
+                raw = _string_at(ptr, n) if n else b""
+        if raw is None:
+            name, shape, raw, device = self._other_tensor(t)
+            if device != "cpu":
+                m["device"] = device
+        rec = {"$tensor": [self.offset, len(raw)], "dtype": name, "shape": shape}
+        if m:
+            rec["meta"] = m
+        self.blobs.append(raw)
+        self.offset += len(raw)
+        return rec
 
+    @staticmethod
+    def _other_tensor(t):
+        """A tensor off the common path: another device, layout or dtype, a view
+        with gaps, or a lazily conjugated or negated one → (dtype, shape, bytes, device)."""
+        torch = _torch
         d = t.detach()
-        m = {"device": str(d.device), "requires_grad": bool(t.requires_grad),
-             "grad_fn": type(t.grad_fn).__name__ if t.grad_fn is not None else None,
-             "is_leaf": bool(t.is_leaf)}
-        if extra:
-            m.update(extra)
+        device = str(d.device)
         if d.device.type == "meta":  # PyTorch's data-free device: shape, dtype and device only
             c, raw = d, b""
         else:
@@ -176,38 +252,33 @@ class Encoder:
             if d.is_neg():
                 d = d.resolve_neg()
             c = d.to("cpu").clone(memory_format=torch.contiguous_format)
-            raw = ctypes.string_at(c.data_ptr(), c.numel() * c.element_size()) if c.numel() else b""
-        rec = {"$tensor": [self.offset, len(raw)], "dtype": str(c.dtype).replace("torch.", ""),
-               "shape": list(c.shape), "meta": m}
-        self.blobs.append(raw)
-        self.offset += len(raw)
-        return rec
+            raw = _string_at(c.data_ptr(), c.numel() * c.element_size()) if c.numel() else b""
+        return str(c.dtype).replace("torch.", ""), list(c.shape), raw, device
 
     def encode(self, v, depth: int = 0):
-        import torch
-
         if depth > 20:
             raise ProtocolError("value nested too deeply")
-        if v is None or type(v) in (bool, str):
-            return v
-        if type(v) is int:
-            return v if abs(v) < 2**63 else {"$float": repr(float(v))}
-        if type(v) is float:
-            return v if math.isfinite(v) else {"$float": repr(v)}
-        if type(v) is torch.Tensor:
+        tv = type(v)
+        if tv is _Tensor:
             return self.tensor(v)
-        if type(v) is torch.nn.Parameter:
-            return self.tensor(v, {"parameter": True})
-        if type(v) is torch.dtype:
-            return {"$dtype": str(v).replace("torch.", "")}
-        if type(v) is torch.device:
-            return {"$device": str(v)}
-        if type(v) is list:
+        if tv is list:
             return [self.encode(x, depth + 1) for x in v]
-        if type(v) is tuple:
-            return {"$tuple": [self.encode(x, depth + 1) for x in v]}
-        if type(v) is dict and all(type(k) is str for k in v):
+        if tv is int:
+            return v if -2**63 < v < 2**63 else {"$float": repr(float(v))}
+        if v is None or tv is str or tv is bool:
+            return v
+        if tv is float:
+            return v if math.isfinite(v) else {"$float": repr(v)}
+        if tv is dict and all(type(k) is str for k in v):
             return {"$dict": [[k, self.encode(x, depth + 1)] for k, x in v.items()]}
+        if tv is tuple:
+            return {"$tuple": [self.encode(x, depth + 1) for x in v]}
+        if tv is _Parameter:
+            return self.tensor(v, {"parameter": True})
+        if tv is _dtype:
+            return {"$dtype": str(v).replace("torch.", "")}
+        if tv is _device:
+            return {"$device": str(v)}
         if isinstance(v, Handle):
             return {"$handle": v.id, "type": v.type}
         if isinstance(v, Ref):
@@ -218,7 +289,7 @@ class Encoder:
         if self.keep is not None:
             h = self.keep(v)
             return {"$handle": h.id, "type": h.type}
-        raise ProtocolError(f"cannot send a {type(v).__name__}")
+        raise ProtocolError(f"cannot send a {tv.__name__}")
 
 
 def pack(obj, keep=None):
@@ -232,13 +303,17 @@ def pack(obj, keep=None):
 
 class Decoder:
     def __init__(self, blob, resolve=None, place=None):
+        if type(blob) is not bytearray:
+            blob = bytearray(blob)
         self.blob = blob
+        self.base = None        # the blob's address, once a tensor needs it
+        self._anchor = None     # what holds the blob still (not resized or freed) while its address is used
         self.resolve = resolve  # worker side: turns $handle / $ref into objects
         self.place = place      # worker side: moves tensors to their device
+        if _torch is None:
+            _load_torch()
 
     def tensor(self, d: dict):
-        import torch
-
         try:
             off, n = d["$tensor"]
             dtype = d["dtype"]
@@ -246,46 +321,53 @@ class Decoder:
             m = d.get("meta") or {}
         except (KeyError, TypeError, ValueError):
             raise ProtocolError("malformed tensor record") from None
-        if dtype not in DTYPES:
+        known = _DECODE.get(dtype) if type(dtype) is str else None
+        if known is None:
             raise ProtocolError(f"unknown dtype {dtype!r}")
-        if not (isinstance(shape, list) and len(shape) <= 16
-                and all(type(s) is int and 0 <= s < 2**40 for s in shape)):
+        if not (type(shape) is list and len(shape) <= 16):
             raise ProtocolError("malformed tensor shape")
+        for s in shape:
+            if not (type(s) is int and 0 <= s < 2**40):
+                raise ProtocolError("malformed tensor shape")
         if not (type(off) is int and type(n) is int and 0 <= off and 0 <= n and off + n <= len(self.blob)):
             raise ProtocolError("tensor bytes out of range")
-        if not isinstance(m, dict):
+        if type(m) is not dict:
             raise ProtocolError("malformed tensor metadata")
-        tdtype = getattr(torch, dtype)
-        meta_device = m.get("device") == "meta"  # no data: nothing is allocated for it, on either side
-        if meta_device and n != 0:
-            raise ProtocolError("a meta tensor carries no bytes")
-        if not meta_device and math.prod(shape) * torch.empty((), dtype=tdtype).element_size() != n:
-            raise ProtocolError("tensor size does not match its shape")
-        if meta_device:
-            t = torch.empty(shape, dtype=tdtype, device="meta")
-        elif n == 0:
-            t = torch.empty(shape, dtype=tdtype)
+        tdtype, itemsize = known
+        dims = tuple(shape)
+        if m.get("device") == "meta":  # no data: nothing is allocated for it, on either side
+            if n != 0:
+                raise ProtocolError("a meta tensor carries no bytes")
+            t = _torch.empty(size=dims, dtype=tdtype, device="meta")
         else:
-            # a tensor of its own (not a view of the message, which detach_() and friends refuse)
-            t = torch.frombuffer(memoryview(self.blob)[off:off + n], dtype=tdtype).reshape(shape).clone()
+            if math.prod(dims) * itemsize != n:
+                raise ProtocolError("tensor size does not match its shape")
+            # a tensor of its own (not a view of the message, which detach_() and friends
+            # refuse): one allocation, one copy
+            t = _torch.empty(size=dims, dtype=tdtype)
+            if n:
+                base = self.base
+                if base is None:
+                    self._anchor = ctypes.c_char.from_buffer(self.blob)
+                    base = self.base = ctypes.addressof(self._anchor)
+                _memmove(t.data_ptr(), base + off, n)
         if self.place is not None:
             return self.place(t, m)
         t._grader_meta = TensorMeta(m)
         return t
 
     def decode(self, v, depth: int = 0):
-        import torch
-
         if depth > 40:
             raise ProtocolError("value nested too deeply")
-        if v is None or type(v) in (bool, int, float, str):
-            return v
-        if type(v) is list:
-            return [self.decode(x, depth + 1) for x in v]
-        if type(v) is not dict or len(v) == 0:
-            raise ProtocolError(f"unexpected value of type {type(v).__name__}")
-        if "$tensor" in v:
+        tv = type(v)
+        if tv is dict and "$tensor" in v:
             return self.tensor(v)
+        if tv is list:
+            return [self.decode(x, depth + 1) for x in v]
+        if v is None or tv is int or tv is str or tv is float or tv is bool:
+            return v
+        if tv is not dict or len(v) == 0:
+            raise ProtocolError(f"unexpected value of type {tv.__name__}")
         if "$tuple" in v and type(v["$tuple"]) is list:
             return tuple(self.decode(x, depth + 1) for x in v["$tuple"])
         if "$dict" in v and type(v["$dict"]) is list:
@@ -298,9 +380,9 @@ class Decoder:
         if "$float" in v and v["$float"] in ("nan", "inf", "-inf"):
             return float(v["$float"])
         if "$dtype" in v and v["$dtype"] in DTYPES:
-            return getattr(torch, v["$dtype"])
+            return getattr(_torch, v["$dtype"])
         if "$device" in v and type(v["$device"]) is str:
-            return torch.device(v["$device"]) if self.resolve else v["$device"]
+            return _torch.device(v["$device"]) if self.resolve else v["$device"]
         if "$handle" in v and type(v["$handle"]) is int:
             if self.resolve is not None:
                 return self.resolve(v)

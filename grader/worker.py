@@ -260,6 +260,7 @@ class _Server:
         self.ids: dict = {}
         self.module = None
         self.path = None
+        self._decoder = self._decoding = None  # one decoder for the request's blob
 
     # -- handles --------------------------------------------------------
     def keep(self, obj) -> wire.Handle:
@@ -299,7 +300,9 @@ class _Server:
         return t
 
     def decode(self, v, blob):
-        return wire.unpack(v, blob, self.resolve, self.place)
+        if self._decoding is not blob:
+            self._decoder, self._decoding = wire.Decoder(blob, self.resolve, self.place), blob
+        return self._decoder.decode(v)
 
     # -- errors ---------------------------------------------------------
     def describe(self, e: BaseException, fn=None) -> dict:
@@ -650,15 +653,8 @@ class _Server:
         return True
 
     def _forbid_watch(self):
-        import contextlib
-
         self._forbid_found = []
-        stack = contextlib.ExitStack()
-        if self._forbid_mode is not None:
-            stack.enter_context(self._forbid_mode)
-        self._forbid_on = True
-        stack.callback(setattr, self, "_forbid_on", False)
-        return stack
+        return _Watching(self)
 
     def _forbid_reply(self, reply: dict) -> dict:
         if self._forbid_found:
@@ -677,11 +673,35 @@ class _Server:
                 reply = handler(req, blob) if handler else {"fatal": f"unknown op {req.get('op')!r}"}
             except BaseException as e:  # the worker's own failure, or a bad reference
                 reply = {"error": self.describe(e)}
+            self._decoder = self._decoding = None  # the request's blob is not kept
             try:
                 body, blobs = wire.pack(reply, self.keep)
             except BaseException as e:
                 body, blobs = wire.pack({"error": self.describe(e)})
             wire.send(self.sock, body, blobs)
+
+
+class _Watching:
+    """Around a student's call: the forbidden-call watch on (and its
+    TorchFunctionMode entered, if the exercise has one), off again after."""
+
+    __slots__ = ("server", "mode")
+
+    def __init__(self, server: _Server):
+        self.server = server
+        self.mode = server._forbid_mode
+
+    def __enter__(self):
+        if self.mode is not None:
+            self.mode.__enter__()
+        self.server._forbid_on = True
+        return self
+
+    def __exit__(self, *exc):
+        self.server._forbid_on = False
+        if self.mode is not None:
+            self.mode.__exit__(*exc)
+        return False
 
 
 def _child(sock, req) -> None:

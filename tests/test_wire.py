@@ -1,7 +1,9 @@
 """The wire format: what comes back from a worker is plain data, checked strictly."""
+import ctypes
 import json
 import socket
 import struct
+import threading
 
 import pytest
 import torch
@@ -14,12 +16,55 @@ def roundtrip(value):
     return wire.unpack(json.loads(json.dumps(body)), bytearray(b"".join(blobs)))["v"]
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64,
-                                   torch.int8, torch.uint8, torch.int32, torch.int64, torch.bool])
+@pytest.mark.parametrize("dtype", [getattr(torch, name) for name in wire.DTYPES])
 def test_tensors_of_every_dtype_round_trip(dtype):
     t = (torch.randn(3, 4) * 10).to(dtype)
     got = roundtrip(t)
     assert got.dtype == dtype and got.shape == t.shape and torch.equal(got, t)
+    for odd in (t.t(), t[:, ::2], t[0, 1], t[:0], t.expand(2, 3, 4)):  # views, 0-dim, empty, stride 0
+        got = roundtrip(odd)
+        assert got.dtype == dtype and got.shape == odd.shape and torch.equal(got, odd) and got.is_contiguous()
+
+
+def test_lazy_conjugate_and_negative_views_are_resolved():
+    z = torch.tensor([1 + 2j, -3 - 4j], dtype=torch.complex64)
+    for t in (z.conj(), torch._neg_view(z), z.conj().imag, torch.randn(3, 2).t()):
+        assert torch.equal(roundtrip(t), t.resolve_conj().resolve_neg())
+
+
+def test_decoded_tensors_own_their_memory():
+    x = torch.randn(3, requires_grad=True)
+    body, blobs = wire.pack({"v": [x * 2, torch.tensor(5), torch.arange(4)]})
+    blob = bytearray(b"".join(blobs))
+    got = wire.unpack(json.loads(json.dumps(body)), blob)["v"]
+    start = (ctypes.c_char * len(blob)).from_buffer(blob)
+    lo = ctypes.addressof(start)
+    for t in got:
+        assert not lo <= t.data_ptr() < lo + len(blob) and t._base is None
+        t.detach_()  # as after a real backward; a view of the message would refuse it
+    del start
+    blob[:] = bytes(len(blob))  # the message's buffer is reused: the tensors keep their values
+    assert torch.equal(got[0], (x * 2).detach()) and got[1].item() == 5 and got[2].tolist() == [0, 1, 2, 3]
+    assert got[1].shape == () and wire.unpack(body, bytes(b"".join(blobs)))["v"][1].item() == 5  # bytes, too
+
+
+def test_metadata_defaults_and_parameters():
+    lin = torch.nn.Linear(2, 3)
+    plain, param, out = roundtrip([torch.ones(2), lin.weight, lin(torch.ones(2))])
+    m = wire.meta(plain)
+    assert (m.device, m.requires_grad, m.grad_fn, m.is_leaf, m.parameter) == ("cpu", False, None, True, False)
+    m = wire.meta(param)
+    assert m.parameter and m.requires_grad and m.is_leaf and m.grad_fn is None
+    m = wire.meta(out)
+    assert m.requires_grad and not m.is_leaf and m.grad_fn.endswith("Backward0") and not m.parameter
+
+
+def test_other_layouts_and_dtypes():
+    s = torch.eye(3).to_sparse()
+    assert torch.equal(roundtrip(s), torch.eye(3))
+    body, blobs = wire.pack({"v": torch.zeros(2, dtype=torch.float8_e4m3fn)})
+    with pytest.raises(wire.ProtocolError):  # sent as it is called, refused by name
+        wire.unpack(body, bytearray(b"".join(blobs)))
 
 
 def test_views_empty_and_nested_values_round_trip():
@@ -58,6 +103,18 @@ def _tensor_record(**over):
     (_tensor_record(shape=[3]), b"\0" * 8),                      # size does not match shape
     (_tensor_record(), b"\0" * 4),                               # bytes out of range
     (_tensor_record(shape=[-2]), b"\0" * 8),                     # negative size
+    (_tensor_record(shape=[True, 2]), b"\0" * 8),               # not an integer
+    (_tensor_record(shape=(2,)), b"\0" * 8),                    # not a list
+    (_tensor_record(shape=[1] * 17), b"\0" * 4),                # too many dimensions
+    (_tensor_record(shape=[]), b"\0" * 8),                      # 0-dim: one element, 4 bytes
+    (_tensor_record(shape=[0]), b"\0" * 8),                     # empty, but bytes claimed
+    (_tensor_record(dtype=["float32"]), b"\0" * 8),             # unhashable dtype
+    (_tensor_record(dtype="Tensor"), b"\0" * 8),                # a torch name that is not a dtype
+    ({"v": {"$tensor": [4, 8], "dtype": "float32", "shape": [2]}}, b"\0" * 8),   # runs past the end
+    ({"v": {"$tensor": [-4, 8], "dtype": "float32", "shape": [2]}}, b"\0" * 8),  # negative offset
+    ({"v": {"$tensor": [0, 8.0], "dtype": "float32", "shape": [2]}}, b"\0" * 8), # not an integer
+    ({"v": {"$tensor": [0], "dtype": "float32", "shape": [2]}}, b"\0" * 8),      # malformed
+    (_tensor_record(meta=[1]), b"\0" * 8),                      # metadata not an object
     ({"v": {"$pickle": "gASVAAAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg=="}}, b""),  # unknown tag
     ({"v": {"$dict": [[1, 2]]}}, b""),                           # non-string key
     ("not an envelope", b""),
@@ -99,3 +156,64 @@ def test_a_truncated_frame_is_end_of_file():
     a.close()
     with pytest.raises(EOFError):
         wire.recv(b)
+
+
+def _frame(body: bytes, blob: bytes = b"", n_json=None, n_blob=None) -> bytes:
+    return struct.pack("!IQ", len(body) if n_json is None else n_json,
+                       len(blob) if n_blob is None else n_blob) + body + blob
+
+
+def test_frames_are_read_one_at_a_time():
+    a, b = socket.socketpair()
+    small = {"v": [torch.arange(6.0).reshape(2, 3), 7]}
+    large = {"v": torch.randn(600, 600)}  # over JOIN_LIMIT: sent and read in parts
+    sender = threading.Thread(target=lambda: [wire.send(a, *wire.pack(m)) for m in (small, large, small)])
+    sender.start()
+    got = [wire.unpack(*wire.recv(b)) for _ in range(3)]  # back to back: nothing of the next is read
+    sender.join()
+    assert torch.equal(got[0]["v"][0], small["v"][0]) and got[0]["v"][1] == 7
+    assert torch.equal(got[1]["v"], large["v"]) and torch.equal(got[2]["v"][0], small["v"][0])
+    a.sendall(_frame(b'{"x":1}') + _frame(b'{"y":2}', b"ab"))
+    assert wire.recv(b) == ({"x": 1}, bytearray()) and wire.recv(b) == ({"y": 2}, bytearray(b"ab"))
+    a.close(), b.close()
+
+
+@pytest.mark.parametrize("data", [
+    b"",                                            # nothing at all
+    b"\0\0\0",                                     # part of a header
+    _frame(b'{"v":1}', b"abcd")[:-1],               # the blob cut short
+    _frame(b'{"v":1}', n_blob=10_000),              # a header that claims more than comes
+    _frame(b'{"v":1}', n_json=50),                  # JSON shorter than claimed
+])
+def test_truncated_or_lying_frames_are_end_of_file(data):
+    a, b = socket.socketpair()
+    a.sendall(data)
+    a.close()
+    with pytest.raises(EOFError):
+        wire.recv(b)
+    b.close()
+
+
+@pytest.mark.parametrize("data", [
+    _frame(b'{"v":'),                               # malformed JSON
+    _frame(b"\xff\xfe{}"),                           # not UTF-8
+    _frame(b'{"v":1}', n_blob=wire.MAX_BLOB + 1),   # too large, refused before reading (nothing follows)
+    _frame(b"[]" * (wire.JOIN_LIMIT // 2), n_blob=10),   # a large frame's JSON is checked before its blob
+])
+def test_malformed_frames_are_refused(data):
+    a, b = socket.socketpair()
+    b.settimeout(10)
+    sender = threading.Thread(target=a.sendall, args=(data,))
+    sender.start()
+    with pytest.raises(wire.ProtocolError):
+        wire.recv(b)
+    b.close(), sender.join(), a.close()
+
+
+def test_a_timeout_while_waiting_is_raised():
+    a, b = socket.socketpair()
+    b.settimeout(0.05)
+    a.sendall(_frame(b'{"v":1}', b"ab")[:-1])  # the last byte never comes
+    with pytest.raises(socket.timeout):
+        wire.recv(b)
+    a.close(), b.close()

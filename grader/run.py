@@ -13,6 +13,7 @@ import pytest
 
 from grader import __version__
 from grader.exercises import EXERCISES, POINTS_PER_EXERCISE
+from grader.pytest_caches import cached_hookproxies, memoized_funcargnames
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
@@ -95,10 +96,6 @@ class _Loop:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session):
-        import random
-
-        import torch
-
         self.looped = True
         items, skipped = [], {}
         for item in session.items:
@@ -108,6 +105,15 @@ class _Loop:
             else:
                 skipped[item.nodeid] = reason
         following = {a.nodeid: b for a, b in zip(items, items[1:] + [None])}
+        with cached_hookproxies(session):
+            self._run_jobs(session, skipped, following)
+        return True
+
+    def _run_jobs(self, session, skipped, following):
+        import random
+
+        import torch
+
         hook = session.config.hook
         for job in iter(self.next_job, None):
             while True:
@@ -127,7 +133,6 @@ class _Loop:
                                       torch.cuda.is_available())
                 if not self.on_report(job, report):
                     break
-        return True
 
     def pytest_sessionfinish(self, session):
         if not self.looped:  # pytest stopped before running tests: each exercise's report says so
@@ -144,11 +149,19 @@ def _skipped_before_running(item):
     return None
 
 
+# Built-in plugins the suites do without: each costs hook calls for every item.
+# The suites use only the fixtures `student` and `rng` (grader.plugin), `pytest.skip`
+# and the markers weight, visible, skipif and parametrize; `-s` needs capture.
+UNUSED_PLUGINS = ("cacheprovider", "warnings", "logging", "unraisableexception", "threadexception",
+                  "faulthandler", "unittest", "tmpdir", "legacypath", "setuponly", "setupplan", "junitxml",
+                  "doctest", "pastebin", "stepwise", "subtests", "debugging", "monkeypatch", "recwarn")
+
+
 def pytest_args(exercises, debug: bool) -> list:
     args = [str(SUITES_DIR / ex.suite) for ex in exercises]
-    args += ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR), "-s",
-             "-p", "no:cacheprovider", "-p", "pytest_timeout", "-p", "no:warnings", "-p", "no:logging",
-             "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler"]
+    args += ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR), "-s", "-p", "pytest_timeout"]
+    for name in UNUSED_PLUGINS:
+        args += ["-p", "no:" + name]
     args += ["-v", "--tb=short"] if debug else ["-p", "no:terminal"]
     return args
 
@@ -170,7 +183,7 @@ def serve(exercises, next_job, on_report, *, limits=None, debug: bool = False, p
     loop = _Loop(list(exercises), plugin, next_job, on_report, tmpbase)
     buf = io.StringIO()
     try:
-        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf), memoized_funcargnames():
             pytest.main(pytest_args(exercises, debug), plugins=[plugin, loop])
     finally:
         shutil.rmtree(tmpbase, ignore_errors=True)

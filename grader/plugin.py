@@ -452,7 +452,7 @@ class _Script:
             if rec.get("done") and isinstance(rec.get("value"), Handle):
                 self._source(rec["value"].id, rec["obj"], rec["name"], "attr", later)
             return
-        if op == "vjp" or (op == "call" and _stateless(rec)):
+        if op in ("vjp", "vjps") or (op == "call" and _stateless(rec)):
             return  # nothing a later call can see
         if not rec.get("done"):
             raise _NoReproducer  # it raised half-way: its effects are unknown

@@ -521,14 +521,17 @@ class Student:
         return Ref("torch", *dotted.split("."))
 
     def call(self, fn, *args, _what: str | None = None, _timeout: float | None = None,
-             _grad: str = "enable", _return_args: bool = False, _inspect: bool = False, **kwargs):
+             _grad: str = "enable", _return_args: bool = False, _inspect=False, **kwargs):
         """Call ``fn`` (a Ref or Handle) in the worker; returns plain data or Handles.
         Arguments may be ``Call``s, made in the worker as it reads the request.
         With ``_return_args`` returns ``(value, args_after_the_call)``; with
-        ``_inspect``, ``(value, what inspect(value) gives)``, in one round trip."""
+        ``_inspect=True``, ``(value, what inspect(value) gives)``, in one round trip;
+        ``_inspect=<Handle or Ref>``: ``(value, what inspect(that object) gives)`` after the call."""
         if _return_args and _inspect:
             raise ValueError("_return_args and _inspect do not go together")
         self._check_name(fn)
+        if _inspect is not True and _inspect is not False:
+            self._check_name(_inspect)
         what = _what or _describe_call(fn)
         rec = self._record("call", fn=fn, args=list(args), kwargs=kwargs, grad=_grad)
         reply = self._request("call", what, _timeout, rec, fn=fn, args=list(args), kwargs=kwargs,
@@ -539,7 +542,8 @@ class Student:
             return value, reply.get("args")
         if _inspect:
             info = reply.get("info")
-            self._record("inspect", obj=value).update(done=True, value=info)  # as if inspected apart
+            self._record("inspect", obj=value if _inspect is True else _inspect).update(
+                done=True, value=info)  # as if inspected apart
             return value, info
         return value
 
@@ -575,6 +579,22 @@ class Student:
         out = reply.get("value"), reply.get("grads"), dict(reply.get("param_grads") or [])
         rec.update(done=True, value=out[0], grads=out[1], param_grads=out[2])
         return out
+
+
+    def vjps(self, fn, args, grad_outputs, wrt=(0,), _what: str | None = None, _timeout: float | None = None):
+        """Run ``fn(*args)`` once with autograd and backward through it once for each of
+        ``grad_outputs`` (in order, each a separate run of the student's backward): returns
+        ``(output, [input_grads for each grad_output])``, in one round trip."""
+        self._check_name(fn)
+        rec = self._record("vjps", fn=fn, args=list(args), grad_outputs=list(grad_outputs), wrt=list(wrt))
+        reply = self._request("vjp", _what or f"backward through {_describe_call(fn)}", _timeout, rec,
+                              fn=fn, args=list(args), kwargs={}, grad_outputs=list(grad_outputs), wrt=list(wrt))
+        value, grads = reply.get("value"), reply.get("grads")
+        if not isinstance(grads, list) or len(grads) != len(grad_outputs) or \
+                not all(isinstance(g, list) for g in grads):
+            raise StudentError("protocol", "the worker sent a malformed reply to a backward request")
+        rec.update(done=True, value=value, grads=grads)
+        return value, grads
 
 
 def _copy_tensors(value, into: dict, depth: int = 0) -> None:

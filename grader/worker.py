@@ -395,8 +395,8 @@ class _Server:
         out = {"value": value}
         if req.get("return_args"):
             out["args"] = args
-        if req.get("inspect"):
-            info = self._info(value)
+        if req.get("inspect"):  # True: the value; a handle or reference: that object
+            info = self._info(value if req["inspect"] is True else self.decode(req["inspect"], blob))
             out.update(info if "error" in info else {"info": info["value"]})
         return self._forbid_reply(out)
 
@@ -455,6 +455,8 @@ class _Server:
         args = list(self.decode(req.get("args", []), blob))
         kwargs = self.decode(req.get("kwargs", {}), blob)
         grad_output = self.decode(req.get("grad_output"), blob)
+        several = req.get("grad_outputs") is not None  # one forward, a backward for each vector
+        grad_outputs = self.decode(req["grad_outputs"], blob) if several else [grad_output]
         wrt = req.get("wrt", [])
         for i in wrt:
             args[i] = args[i].detach().requires_grad_()
@@ -468,17 +470,23 @@ class _Server:
                 inputs = [args[i] for i in wrt] + [p for _, p in params]
                 if not isinstance(value, torch.Tensor):
                     raise TypeError(f"expected a tensor output, got {type(value).__name__}")
-                if not value.requires_grad:
-                    grads = [None] * len(inputs)
-                else:
+                every = []
+                for k, go in enumerate(grad_outputs):
+                    if not value.requires_grad:
+                        every.append([None] * len(inputs))
+                        continue
                     # d/dx sum(out * g) is the vector-Jacobian product g^T J; a scalar
                     # root avoids autograd's grad_outputs path (which imports sympy).
-                    go = grad_output if grad_output is not None else torch.ones_like(value)
+                    go = go if go is not None else torch.ones_like(value)
                     root = (value * go.to(dtype=value.dtype, device=value.device)).sum()
-                    grads = list(torch.autograd.grad(root, inputs, allow_unused=True))
+                    every.append(list(torch.autograd.grad(root, inputs, allow_unused=True,
+                                                          retain_graph=k < len(grad_outputs) - 1)))
         except BaseException as e:
             return self._forbid_reply({"error": self.describe(e, fn)})
         n = len(wrt)
+        if several:
+            return self._forbid_reply({"value": value, "grads": [grads[:n] for grads in every]})
+        grads = every[0]
         return self._forbid_reply({"value": value, "grads": grads[:n],
                                    "param_grads": [[name, g] for (name, _), g in zip(params, grads[n:])]})
 

@@ -217,6 +217,54 @@ def test_a_model_built_in_one_round_trip_is_reproduced(student, tmp_path):
     assert run_scripts(sub, [code]) == [expected_block(code)]
 
 
+def test_a_step_and_the_model_read_after_it_in_one_round_trip_are_reproduced(student, tmp_path):
+    """``call(..., _inspect=<another object>)``: the object is inspected after the call, in the same
+    request; the trace shows it as an inspect of its own, so the reproducer still prints the parameter."""
+    sub = tmp_path / "sub"
+    (sub / lookup("7").file).write_text((CORPUS / "exercise7" / "bug_sign.py").read_text())
+    s = student(7)
+    model = s.call(Student.torch("nn.Linear"), 2, 1)
+    s.call(model.attr("load_state_dict"), {"weight": torch.tensor([[1.0, -2.0]]), "bias": torch.tensor([0.5])})
+    handles = [h for _n, _t, h in s.inspect(model)["params"]]
+    opt = s.call(s.ref("SGD"), handles, lr=0.5)
+    s.call(Student.torch("autograd.backward"), handles, [torch.tensor([[0.5, 1.0]]), torch.tensor([-1.0])],
+           retain_graph=Call(model.attr("zero_grad"), set_to_none=True))
+    calls = s.calls
+    value, info = s.call(opt.attr("step"), _inspect=model)
+    assert s.calls == calls + 1 and value is None and info["type"] == "torch.nn.modules.linear.Linear"
+    weight = info["params"][0][1]
+    with pytest.raises(Failure) as e:
+        assert_close(weight, torch.tensor([[0.75, -2.5]]), what="weight after step()")
+    code = reproducer(s.trace, e.value, "exercise7_sgd")
+    assert code and "zero_grad(set_to_none=True)" in code
+    copy_solution(sub, 7)
+    assert run_scripts(sub, [code]) == [expected_block(code)]
+
+
+def test_several_vector_jacobian_products_in_one_round_trip(student, tmp_path):
+    """``vjps``: one forward, the student's backward once per vector, the same numbers as one
+    ``vjp`` each; a test whose trace holds it still gets its reproducer."""
+    sub = tmp_path / "sub"
+    (sub / lookup("8").file).write_text((CORPUS / "exercise8" / "bug_sign.py").read_text())
+    s = student(8)
+    fn = s.ref("MatMul", "apply")
+    X = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=torch.float64)
+    Y = torch.tensor([[1.0, -1.0, 0.5], [2.0, 0.0, -2.0]], dtype=torch.float64)
+    G = [torch.arange(9, dtype=torch.float64).reshape(3, 3), torch.zeros(3, 3, dtype=torch.float64)]
+    calls = s.calls
+    out, every = s.vjps(fn, [X, Y], G, wrt=(0, 1))
+    assert s.calls == calls + 1 and len(every) == 2 and torch.equal(out, X @ Y)
+    for g, grads in reversed(list(zip(G, every))):  # G[0] last: its vjp is the one reproduced
+        _out, one, _ = s.vjp(fn, [X, Y], grad_output=g, wrt=(0, 1))
+        assert len(grads) == 2 and all(torch.equal(a, b) for a, b in zip(grads, one))
+    with pytest.raises(Failure) as e:
+        assert_close(one[0], G[0] @ Y.T, what="the gradient for X")
+    code = reproducer(s.trace, e.value, "exercise8_matmul")
+    assert code and "(out * grad_output).sum().backward()\nprint(X.grad)\n" in code
+    copy_solution(sub, 8)
+    assert run_scripts(sub, [code]) == [expected_block(code)]
+
+
 def test_a_student_exception_is_reproduced(student, tmp_path):
     (tmp_path / "sub" / "exercise1_softmax.py").write_text(
         "import torch\n\ndef softmax(x):\n    return torch.exp(x) / torch.exp(x).sum(1, keepdim=True)\n")

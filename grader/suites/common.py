@@ -358,6 +358,11 @@ def gradcheck(student, fn, inputs, what: str, names=None, atol=1e-5, rtol=1e-3) 
                           f"expected {shape_str(inputs[i].shape)} (the input's shape)",
                           "A gradient always has its input's shape; check the transposes.")
 
+    # torch's fast gradcheck runs backward with a vector v, with v again (is backward reentrant?), then
+    # with zeros twice (the second after a new forward): one request runs the student's backward for each
+    # of them, on one forward of the same inputs; a call that differs gets a request of its own.
+    ahead = []  # [inputs, grad_output, input grads] answered ahead of the call
+
     class Proxy(torch.autograd.Function):
         @staticmethod
         def forward(ctx, *xs):
@@ -367,7 +372,15 @@ def gradcheck(student, fn, inputs, what: str, names=None, atol=1e-5, rtol=1e-3) 
         @staticmethod
         def backward(ctx, g):
             xs = ctx.saved_tensors
-            _, gs, _ = student.vjp(fn, xs, grad_output=g, wrt=range(len(xs)), _what=f"backward through {what}")
+            same = lambda a, b: a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+            k = next((k for k, (ys, h, _) in enumerate(ahead) if same(h, g) and len(ys) == len(xs)
+                      and all(same(x, y) for x, y in zip(xs, ys))), None)
+            if k is None:
+                vectors = [g, g, torch.zeros_like(g), torch.zeros_like(g)]
+                _, every = student.vjps(fn, xs, vectors, wrt=range(len(xs)), _what=f"backward through {what}")
+                ahead[:] = [[[x.detach().clone() for x in xs], v, gs] for v, gs in zip(vectors, every)]
+                k = 0
+            gs = ahead.pop(k)[2]
             return tuple(torch.zeros_like(x) if gi is None else gi.double() for x, gi in zip(xs, gs))
 
     leaves = [x.clone().requires_grad_() for x in inputs]

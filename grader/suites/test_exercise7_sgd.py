@@ -134,13 +134,14 @@ class Model:
         return grads
 
     def give_grads(self, grads: dict) -> None:
-        """Set the worker's gradients (None where ``grads`` has None): zero_grad, then backward with them."""
-        if not self.grads_none:
-            self.student.call(self.handle.attr("zero_grad"), set_to_none=True, _what=f"{self.label}.zero_grad()")
+        """Set the worker's gradients (None where ``grads`` has None): zero_grad, then backward with them,
+        in one round trip: zero_grad is a Call, made as the worker reads the request (it returns None,
+        backward's default retain_graph)."""
+        clear = {} if self.grads_none else {"retain_graph": Call(self.handle.attr("zero_grad"), set_to_none=True)}
         self.grads_none = False
         given = [n for n in self.names if grads.get(n) is not None]
         _call(self.student, Student.torch("autograd.backward"), [self.handles[n] for n in given],
-              [grads[n].to(self.device) for n in given], _what="setting the gradients", _errors=GRAD_ERRORS)
+              [grads[n].to(self.device) for n in given], _what="setting the gradients", _errors=GRAD_ERRORS, **clear)
 
     def sgd(self, *args, _params="params", **kwargs):
         """The student's SGD built in the worker."""
@@ -152,8 +153,14 @@ class Model:
         return opt, what
 
 
-def _step(student, opt, what):
-    _call(student, opt.attr("step"), _what=f"{what}.step()", _errors=STEP_ERRORS)
+def _step(student, opt, what, model=None):
+    """opt.step(); with ``model``, the model's parameters read after it in the same round trip (returned)."""
+    if model is None:
+        _call(student, opt.attr("step"), _what=f"{what}.step()", _errors=STEP_ERRORS)
+        return None
+    _, info = _call(student, opt.attr("step"), _what=f"{what}.step()", _errors=STEP_ERRORS, _inspect=model.handle)
+    model._take(info)
+    return model.last
 
 
 def _close(a, b):
@@ -221,9 +228,9 @@ def test_one_step(student, rng, lr, device):
     opt, what = model.sgd(model.param_list(), lr=lr)
     grads = model.set_grads(rng)
     before = model.current()
-    _step(student, opt, what)
+    stepped = _step(student, opt, what, model)
     _reference_step(model, lr)
-    _compare(model, model.read(), before, grads, lr, f"{what}.step()")
+    _compare(model, stepped, before, grads, lr, f"{what}.step()")
 
 
 @pytest.mark.visible
@@ -236,9 +243,9 @@ def test_small_step(student, rng):
     grads = model.set_grads(rng, values={"0.weight": torch.tensor([[2.0, 4.0]]), "0.bias": torch.tensor([-4.0])},
                             how="[[2, 4]] (weight) and [-4] (bias)")
     before = model.current()
-    _step(student, opt, what)
+    stepped = _step(student, opt, what, model)
     _reference_step(model, 0.25)
-    _compare(model, model.read(), before, grads, 0.25, f"{what}.step()")
+    _compare(model, stepped, before, grads, 0.25, f"{what}.step()")
 
 
 @pytest.mark.weight(1)
@@ -248,9 +255,9 @@ def test_one_step_float64(student, rng):
     opt, what = model.sgd(model.param_list(), lr=0.3)
     grads = model.set_grads(rng)
     before = model.current()
-    _step(student, opt, what)
+    stepped = _step(student, opt, what, model)
     _reference_step(model, 0.3)
-    _compare(model, model.read(), before, grads, 0.3, f"{what}.step()")
+    _compare(model, stepped, before, grads, 0.3, f"{what}.step()")
 
 
 @pytest.mark.weight(1)
@@ -260,9 +267,8 @@ def test_default_lr(student, rng):
     opt, what = model.sgd(model.param_list())
     grads = model.set_grads(rng)
     before = model.current()
-    _step(student, opt, what)
+    got = _step(student, opt, what, model)
     _reference_step(model, 1.0)
-    got = model.read()
     try:
         _compare(model, got, before, grads, 1.0, f"{what}.step()")
     except Failure:
@@ -282,9 +288,9 @@ def test_lr_positional(student, rng):
     opt, what = model.sgd(model.param_list(), 0.2)
     grads = model.set_grads(rng)
     before = model.current()
-    _step(student, opt, what)
+    stepped = _step(student, opt, what, model)
     _reference_step(model, 0.2)
-    _compare(model, model.read(), before, grads, 0.2, f"{what}.step()")
+    _compare(model, stepped, before, grads, 0.2, f"{what}.step()")
 
 
 def _works_with_list(student, rng, method: str) -> bool:
@@ -321,9 +327,9 @@ def test_generator_several_steps(student, rng):
     for k in range(3):
         grads = model.set_grads(rng)
         before = model.current()
-        _step(student, opt, what)
+        stepped = _step(student, opt, what, model)
         ref.step()
-        _compare(model, model.read(), before, grads, lr, f"step {k + 1} of {what}",
+        _compare(model, stepped, before, grads, lr, f"step {k + 1} of {what}",
                  unchanged_hint=USED_UP_HINT if k > 0 else (lambda: _generator_hint(student, rng)))
 
 
@@ -350,9 +356,9 @@ def test_training_loop(student, rng):
         model.give_grads(grads)
         ref.zero_grad()
         loss(model.local).backward()
-        _step(student, opt, what)
+        stepped = _step(student, opt, what, model)
         ref.step()
-        _compare(model, model.read(), before, grads, lr,
+        _compare(model, stepped, before, grads, lr,
                  f"round {k + 1} of (gradient of a mean squared loss, {what}.step())", scale=10.0,
                  unchanged_hint=USED_UP_HINT if k > 0 else (lambda: _generator_hint(student, rng)))
 
@@ -365,9 +371,8 @@ def test_grad_none_skipped(student, rng):
     opt, what = model.sgd(model.param_list(), lr=lr)
     grads = model.set_grads(rng, skip=("0.bias", "1.weight"))
     before = model.current()
-    _step(student, opt, f"{what} (0.bias.grad and 1.weight.grad are None)")
+    got = _step(student, opt, f"{what} (0.bias.grad and 1.weight.grad are None)", model)
     _reference_step(model, lr)
-    got = model.read()
     for n in ("0.bias", "1.weight"):
         assert_close(got[n], before[n], what=f"parameter {n} (its .grad is None) after {what}.step()",
                      inputs=model.inputs, rtol=0, atol=0, dtype=model.dtype,
@@ -384,9 +389,9 @@ def test_updates_model_in_place(student, rng):
     opt, what = model.sgd(model.param_list(), lr=lr)
     grads = model.set_grads(rng)
     before = model.current()
-    _step(student, opt, what)
+    stepped = _step(student, opt, what, model)
     _reference_step(model, lr)
-    _compare(model, model.read(), before, grads, lr, f"{what}.step()")
+    _compare(model, stepped, before, grads, lr, f"{what}.step()")
     after = model.last_handles
     replaced = [n for n in model.names if n not in after or after[n].id != ids[n]]
     check(not replaced, f"after {what}.step() the model's parameters {', '.join(replaced)} are different "
@@ -414,9 +419,8 @@ def test_step_builds_no_graph(student, rng):
     opt, what = model.sgd(model.param_list(), lr=lr)
     grads = model.set_grads(rng)
     before = model.current()
-    _step(student, opt, what)
+    got = _step(student, opt, what, model)
     _reference_step(model, lr)
-    got = model.read()
     _compare(model, got, before, grads, lr, f"{what}.step()")
     for n in model.names:
         m = meta(got[n])
@@ -435,8 +439,10 @@ def _zero_grad_checks(student, model, opt, what, generator_rng=None):
     """zero_grad() leaves the parameters alone and clears every gradient.  ``generator_rng``: the optimizer
     was given model.parameters(), and a gradient left uncleared is checked with a list (a probe)."""
     before = model.current()
-    _call(student, opt.attr("zero_grad"), _what=f"{what}.zero_grad()", _errors=ZERO_ERRORS)
-    after = model.read()
+    _, info = _call(student, opt.attr("zero_grad"), _what=f"{what}.zero_grad()", _errors=ZERO_ERRORS,
+                    _inspect=model.handle)  # the parameters, read in the same round trip
+    model._take(info)
+    after = model.last
     for n in model.names:
         assert_close(after[n], before[n], what=f"parameter {n} after {what}.zero_grad()", inputs=model.inputs,
                      rtol=0, atol=0, dtype=model.dtype,

@@ -70,13 +70,15 @@ class Net:
                       "2.weight": randn(rng, (K, HID), dtype, scale=0.7), "2.bias": randn(rng, (K,), dtype)}
 
     def build(self, student, lr=None, momentum=0.0, separate_opt=False):
-        """(model handle, optimizer or None) in the worker: the model in one request (its layers are
-        ``Call``s) and its state in another; the optimizer is a ``Call`` that the request passing it
+        """(model handle, optimizer or None) in the worker: the model and its state in one request (the
+        model and its layers are ``Call``s); the optimizer is a ``Call`` that the request passing it
         makes (its own request with ``separate_opt``, for an optimizer passed more than once)."""
         layers = [Call(Student.torch("nn.Linear"), IN, HID, dtype=self.dtype), Call(Student.torch("nn.ReLU")),
                   Call(Student.torch("nn.Linear"), HID, K, dtype=self.dtype)]
-        m = student.call(Student.torch("nn.Sequential"), *layers, _what=LABEL)
-        student.call(m.attr("load_state_dict"), self.state, _what=f"{LABEL}.load_state_dict(...)")
+        # nn.Module.load_state_dict(nn.Sequential(...), state): the model is made as the request is read,
+        # and comes back (a handle) among the arguments after the call
+        _, (m, _state) = student.call(Student.torch("nn.Module.load_state_dict"), Call(Student.torch("nn.Sequential"),
+                                      *layers), self.state, _what=f"{LABEL}.load_state_dict(...)", _return_args=True)
         if lr is None:
             return m, None
         opt = Call(Student.torch("optim.SGD"), Call(m.attr("parameters")), lr=lr, momentum=momentum)
@@ -191,9 +193,12 @@ class Run:
         self.inputs = (f"{net.describe(lr, momentum)}; {describe('X_full', X, 'randn')}; "
                        f"Y_full: {X.shape[0]} labels in 0..{K - 1}"
                        + ("" if bs is None else f"; batch_size={bs}") + self._batches())
-        for _ in range(epochs):
-            value = _call(student, student.ref("epoch"), *args, _what=call, **kwargs)
+        for _ in range(epochs - 1):
+            _call(student, student.ref("epoch"), *args, _what=call, **kwargs)
+        # the last call reads the model's parameters after it, in the same request
+        value, info = _call(student, student.ref("epoch"), *args, _what=call, _inspect=self.model, **kwargs)
         self.value = value
+        self._params = {n: t for n, t, _h in info.get("params", [])}
         # the reference
         model, opt = net.local(lr, momentum)
         for _ in range(epochs):
@@ -280,8 +285,8 @@ class Run:
                    for n, t in self.net.state.items())
 
     def params(self) -> dict:
-        info = self.student.inspect(self.model, _what=f"inspecting the model after {self.what}")
-        return {n: t for n, t, _h in info.get("params", [])}
+        """The model's parameters after the student's (last) epoch call, read by that call's request."""
+        return self._params
 
     def check_params(self):
         got = self.params()

@@ -62,11 +62,11 @@ class Layer:
         self._take(info.get("params", []))
 
     def set(self, student, **values):
-        """Give the layer's parameters explicit values (e.g. weight=[[1., 2.]])."""
-        for name, value in values.items():
-            student.call(self.handle.attr(name, "copy_"), torch.tensor(value), _grad="no_grad",
-                         _what=f"setting {self.label}.{name}")
-        self.refresh(student)
+        """Give the layer's parameters explicit values (e.g. weight=[[1., 2.]]), read back in the same request."""
+        state = {name: torch.tensor(value) for name, value in values.items()}
+        _, info = student.call(self.handle.attr("load_state_dict"), state, strict=False, _grad="no_grad",
+                               _what=f"setting {self.label}." + " and .".join(state), _inspect=self.handle)
+        self._take(info.get("params", []))
 
     def __call__(self, x):
         kind = self.spec[0]
@@ -102,19 +102,41 @@ def _refresh(student, layers) -> None:
     """Read every layer's parameters back: one request for the layers that ``_layers`` built together."""
     holders = {}
     for layer in layers:
-        parts = getattr(layer.handle, "parts", ())
-        if parts[:1] == ("handle",) and len(parts) == 3:
-            holders.setdefault(parts[1], []).append(layer)
+        hid = _holder_id(layer)
+        if hid is not None:
+            holders.setdefault(hid, []).append(layer)
         else:
             layer.refresh(student)
     for hid, group in holders.items():
-        info = student.inspect(Ref("handle", hid), _what="inspecting " + ", ".join(x.label for x in group))
-        params = {}
-        for name, t, h in info.get("params", []):
-            i, _, rest = name.partition(".")
-            params.setdefault(i, []).append([rest, t, h])
-        for layer in group:
-            layer._take(params.get(layer.handle.parts[2], []))
+        _take_group(student.inspect(Ref("handle", hid), _what="inspecting " + ", ".join(x.label for x in group)),
+                    group)
+
+
+def _take_group(info, group) -> None:
+    """The parameters of the layers ``group``, built together, from the inspection of their holder."""
+    params = {}
+    for name, t, h in info.get("params", []):
+        i, _, rest = name.partition(".")
+        params.setdefault(i, []).append([rest, t, h])
+    for layer in group:
+        layer._take(params.get(layer.handle.parts[2], []))
+
+
+def _call_and_refresh(student, layers, fn, *args, _what) -> None:
+    """student.call(fn, *args), then _refresh(layers): in the same request when ``_layers`` built them all."""
+    hids = {_holder_id(layer) for layer in layers}
+    if len(hids) != 1 or None in hids:
+        student.call(fn, *args, _what=_what)
+        _refresh(student, layers)
+        return
+    _, info = student.call(fn, *args, _what=_what, _inspect=Ref("handle", hids.pop()))
+    _take_group(info, layers)
+
+
+def _holder_id(layer):
+    """The handle id of the holder that ``_layers`` built ``layer`` in, None for a layer built apart."""
+    parts = getattr(layer.handle, "parts", ())
+    return parts[1] if parts[:1] == ("handle",) and len(parts) == 3 else None
 
 
 def _compose(layers, x):
@@ -267,8 +289,7 @@ def test_forward(student, rng, shape, device):
     """Sequential(nn.Linear, nn.ReLU, nn.Linear)(X) equals applying the layers in order"""
     seq, what, layers = _build(student, MLP)
     if device != "cpu":
-        student.call(seq.attr("to"), device, _what=f"{what}.to('{device}')")
-        _refresh(student, layers)
+        _call_and_refresh(student, layers, seq.attr("to"), device, _what=f"{what}.to('{device}')")
     _check_forward(student, seq, what, layers, randn(rng, shape, torch.float32, device), "randn", device)
 
 
@@ -367,11 +388,10 @@ def test_converts_to_float64(student, rng, how):
     seq, what, layers = _build(student, MLP)
     if how == "to":
         label = ".to(torch.float64)"
-        student.call(seq.attr("to"), torch.float64, _what=f"{what}{label}")
+        _call_and_refresh(student, layers, seq.attr("to"), torch.float64, _what=f"{what}{label}")
     else:
         label = ".double()"
-        student.call(seq.attr("double"), _what=f"{what}{label}")
-    _refresh(student, layers)
+        _call_and_refresh(student, layers, seq.attr("double"), _what=f"{what}{label}")
     for i, layer in enumerate(layers):
         for name, (t, _hid) in layer.params.items():
             if t.dtype != torch.float64:

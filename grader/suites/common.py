@@ -361,18 +361,21 @@ def gradcheck(student, fn, inputs, what: str, names=None, atol=1e-5, rtol=1e-3) 
     # torch's fast gradcheck runs backward with a vector v, with v again (is backward reentrant?), then
     # with zeros twice (the second after a new forward): one request runs the student's backward for each
     # of them, on one forward of the same inputs; a call that differs gets a request of its own.
+    # Its forward on the inputs themselves (twice) is the output the first request gave.
     ahead = []  # [inputs, grad_output, input grads] answered ahead of the call
+    same = lambda a, b: a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
 
     class Proxy(torch.autograd.Function):
         @staticmethod
         def forward(ctx, *xs):
             ctx.save_for_backward(*xs)
+            if len(xs) == len(inputs) and all(same(x, y) for x, y in zip(xs, inputs)):
+                return out0.detach().clone().double()
             return expect_tensor(student.call(fn, *xs, _what=what, _grad="no_grad"), what).double()
 
         @staticmethod
         def backward(ctx, g):
             xs = ctx.saved_tensors
-            same = lambda a, b: a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
             k = next((k for k, (ys, h, _) in enumerate(ahead) if same(h, g) and len(ys) == len(xs)
                       and all(same(x, y) for x, y in zip(xs, ys))), None)
             if k is None:

@@ -23,7 +23,10 @@ from __future__ import annotations
 import ctypes
 import json
 import math
+import re
 import struct
+
+import orjson
 
 HEADER = struct.Struct("!IQ")
 MAX_JSON = 64 * 1024 * 1024
@@ -140,11 +143,29 @@ def _load_torch():
 
 JOIN_LIMIT = 1 << 20  # frames up to this size go out in one write (and are read in one), not one per part
 
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+# JSON with orjson (compact, like separators=(",", ":")). What reaches it is what pack()
+# makes: exact str/int/bool/None, finite floats (non-finite ones are {"$float"}), ints
+# with abs < 2**63, str keys (a field named otherwise is refused), lists and dicts, so orjson's laxer defaults (NaN -> null)
+# are never reached. Anything orjson refuses (a str with a lone surrogate, which no
+# strict UTF-8 reader takes) goes through the stdlib, which keeps allow_nan=False's
+# refusal, with such characters replaced.
+_dumps = orjson.dumps
+_slow_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+_loads = orjson.loads
+_LONG_NUMBER = re.compile(rb"\d{19}").search  # an int orjson might have made a float
+
+
+def _encode_json(obj) -> bytes:
+    try:
+        return _dumps(obj)
+    except TypeError:
+        if not all(type(k) is str for k in obj):  # the stdlib would turn them into strings
+            raise ProtocolError("message fields must be named by strings") from None
+        return _slow_dumps(obj).encode("utf-8", "replace")
 
 
 def send(sock, obj, blobs: list) -> None:
-    body = _dumps(obj).encode()
+    body = _encode_json(obj)
     total = sum(map(len, blobs))
     head = HEADER.pack(len(body), total) + body
     if total + len(head) <= JOIN_LIMIT:
@@ -167,10 +188,22 @@ def _recv_exactly(sock, n: int) -> bytearray:
     return buf
 
 
+def _int_in_range(text: str) -> int:
+    v = int(text)
+    if not -2**63 < v < 2**63:  # what an Encoder sends as an int
+        raise ValueError(f"integer out of range: {text[:40]}")
+    return v
+
+
 def _json(data) -> object:
+    """Strict: malformed JSON, invalid UTF-8 (lone surrogates too), NaN, Infinity,
+    numbers that overflow a double and integers outside (-2**63, 2**63) are refused."""
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+        obj = _loads(data)
+        if _LONG_NUMBER(data):  # rare: orjson turns ints past 64 bits into floats, the stdlib does not
+            json.loads(bytes(data).decode("utf-8"), parse_int=_int_in_range)
+        return obj
+    except (ValueError, RecursionError) as e:  # orjson.JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ProtocolError(f"malformed message: {e}") from None
 
 
@@ -282,6 +315,9 @@ class Encoder:
         if isinstance(v, Handle):
             return {"$handle": v.id, "type": v.type}
         if isinstance(v, Ref):
+            for p in v.parts:  # names and handle ids only: nothing the serializer could bend
+                if type(p) is not str and type(p) is not int:
+                    raise ProtocolError(f"a reference is made of names and ids, not {type(p).__name__}")
             return {"$ref": list(v.parts)}
         if isinstance(v, Call):
             return {"$call": [self.encode(v.fn, depth + 1), self.encode(v.args, depth + 1),

@@ -210,6 +210,60 @@ def test_malformed_frames_are_refused(data):
     b.close(), sender.join(), a.close()
 
 
+@pytest.mark.parametrize("body", [
+    b'{"v":NaN}', b'{"v":Infinity}', b'{"v":-Infinity}',   # not JSON
+    b'{"v":1e400}',                                      # overflows a double
+    b'{"v":9223372036854775808}',                         # ints outside (-2**63, 2**63): an Encoder never sends them
+    b'{"v":-9223372036854775808}',
+    b'{"v":184467440737095516160}',                       # (orjson alone would make these floats)
+    b'{"v":"\xed\xa0\x80"}',                          # a surrogate in UTF-8
+    b'{"v":"\\ud800"}',                                 # a lone surrogate, escaped
+    b'\xef\xbb\xbf{"v":1}',                             # a byte order mark
+    b'{"v":1} {}', b'{"v":"a\x01"}', b"",                # trailing data, a control character, nothing
+    b"[" * 5000 + b"]" * 5000,                            # nested too deeply for any parser
+])
+def test_malformed_json_is_refused(body):
+    a, b = socket.socketpair()
+    a.sendall(_frame(body))
+    with pytest.raises(wire.ProtocolError):
+        wire.recv(b)
+    a.close(), b.close()
+
+
+def test_long_numbers_in_range_and_digits_in_strings_are_kept():
+    a, b = socket.socketpair()
+    body = b'{"v":[9223372036854775807,-9223372036854775807,"12345678901234567890123",1.2345678901234567e+300]}'
+    a.sendall(_frame(body))
+    assert wire.recv(b)[0] == {"v": [2**63 - 1, -(2**63 - 1), "12345678901234567890123", 1.2345678901234567e+300]}
+    a.close(), b.close()
+
+
+def test_sent_json_is_compact_and_never_carries_nan():
+    a, b = socket.socketpair()
+    value = [float("nan"), float("inf"), -float("inf"), 2**63, -2**63, 2**63 - 1, 0.1, "é", (1, {"k": None})]
+    wire.send(a, *wire.pack({"v": value}))
+    head = b.recv(wire.HEADER.size, socket.MSG_WAITALL)
+    body = b.recv(wire.HEADER.unpack(head)[0], socket.MSG_WAITALL)
+    assert json.loads(body) == json.loads(json.dumps(wire.pack({"v": value})[0], separators=(",", ":"), allow_nan=False))
+    assert b" " not in body and b"NaN" not in body and b"Infinity" not in body and b"null,{" not in body
+    a.close(), b.close()
+    got = roundtrip(value[:3] + value[5:])
+    assert str(got[:3]) == "[nan, inf, -inf]" and got[3:] == [2**63 - 1, 0.1, "é", (1, {"k": None})]
+
+
+def test_what_the_serializer_would_bend_is_refused_or_replaced():
+    a, b = socket.socketpair()
+    with pytest.raises(wire.ProtocolError):
+        wire.send(a, *wire.pack({1: "a field named by an int"}))
+    with pytest.raises(wire.ProtocolError):
+        wire.pack({"v": wire.Ref("torch", float("nan"))})
+    with pytest.raises(ValueError):  # a NaN the Encoder did not see is refused, never sent as null
+        wire._encode_json({"v": float("nan"), "s": "\ud800"})
+    wire.send(a, *wire.pack({"v": "lone \ud800 surrogate"}))  # no strict reader takes one: replaced
+    assert wire.unpack(*wire.recv(b))["v"] == "lone ? surrogate"
+    a.close(), b.close()
+
+
 def test_a_timeout_while_waiting_is_raised():
     a, b = socket.socketpair()
     b.settimeout(0.05)

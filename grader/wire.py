@@ -14,7 +14,7 @@ Tags inside the JSON (everything else is plain JSON):
   {"$handle": id, "type": "module.Name"}      an object kept in the worker
   {"$ref": [...]}                             a name the worker resolves
   {"$call": [fn, args, kwargs]}               a call the worker makes as it reads the request
-  {"$dtype": "float32"}, {"$device": "cpu"}, {"$float": "nan"|"inf"|"-inf"}
+  {"$dtype": "float32"}, {"$device": "cpu"}, {"$float": "nan"|"inf"|"-inf"|"1e+20"} (an int too large for JSON)
 
 This module imports torch lazily so that importing it stays cheap.
 """
@@ -413,8 +413,11 @@ class Decoder:
                     raise ProtocolError("malformed dict")
                 out[pair[0]] = self.decode(pair[1], depth + 1)
             return out
-        if "$float" in v and v["$float"] in ("nan", "inf", "-inf"):
-            return float(v["$float"])
+        if "$float" in v and type(v["$float"]) is str and len(v["$float"]) <= 32:
+            try:
+                return float(v["$float"])
+            except ValueError:
+                pass
         if "$dtype" in v and v["$dtype"] in DTYPES:
             return getattr(_torch, v["$dtype"])
         if "$device" in v and type(v["$device"]) is str:

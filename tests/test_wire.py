@@ -132,6 +132,13 @@ def test_objects_are_never_decoded_into_live_objects():
         wire.unpack({"v": {"$ref": ["torch", "load"]}}, bytearray())
 
 
+def test_an_int_too_large_for_json_arrives_as_a_float():
+    body, blobs = wire.pack({"v": 2**70, "w": -(2**64), "x": float("-inf")})
+    assert wire.unpack(body, bytearray(b"".join(blobs))) == {"v": float(2**70), "w": -float(2**64), "x": float("-inf")}
+    with pytest.raises(wire.ProtocolError):
+        wire.unpack({"v": {"$float": "not a number"}}, bytearray())
+
+
 def test_calls_are_made_by_the_worker_and_refused_by_the_grader():
     body, blobs = wire.pack({"v": wire.Call(wire.Ref("torch", "full"), [2], 1.5, dtype=torch.float64)})
     assert body["v"]["$call"][0] == {"$ref": ["torch", "full"]}

@@ -521,10 +521,10 @@ class Student:
         return Ref("torch", *dotted.split("."))
 
     def call(self, fn, *args, _what: str | None = None, _timeout: float | None = None,
-             _grad: str = "enable", _return_args: bool = False, _inspect=False, **kwargs):
+             _grad: str = "enable", _return_args: bool = False, _inspect=False, _before=(), **kwargs):
         """Call ``fn`` (a Ref or Handle) in the worker; returns plain data or Handles.
-        Arguments may be ``Call``s, made in the worker as it reads the request.
-        With ``_return_args`` returns ``(value, args_after_the_call)``; with
+        Arguments may be ``Call``s, made in the worker as it reads the request;
+        ``_before``: ``Call``s made first, in order, in the same request.  With ``_return_args`` returns ``(value, args_after_the_call)``; with
         ``_inspect=True``, ``(value, what inspect(value) gives)``, in one round trip;
         ``_inspect=<Handle or Ref>``: ``(value, what inspect(that object) gives)`` after the call."""
         if _return_args and _inspect:
@@ -533,9 +533,13 @@ class Student:
         if _inspect is not True and _inspect is not False:
             self._check_name(_inspect)
         what = _what or _describe_call(fn)
+        before = [self._record("call", fn=c.fn, args=c.args, kwargs=c.kwargs, grad=_grad) for c in _before]
         rec = self._record("call", fn=fn, args=list(args), kwargs=kwargs, grad=_grad)
+        fields = {"before": list(_before)} if _before else {}
         reply = self._request("call", what, _timeout, rec, fn=fn, args=list(args), kwargs=kwargs,
-                              grad=_grad, return_args=_return_args, inspect=_inspect)
+                              grad=_grad, return_args=_return_args, inspect=_inspect, **fields)
+        for r in before:  # as if called apart (their values stayed in the worker)
+            r.update(done=True, value=None)
         value = reply.get("value")
         rec.update(done=True, value=value, args_after=reply.get("args"))
         if _return_args:
@@ -579,7 +583,6 @@ class Student:
         out = reply.get("value"), reply.get("grads"), dict(reply.get("param_grads") or [])
         rec.update(done=True, value=out[0], grads=out[1], param_grads=out[2])
         return out
-
 
     def vjps(self, fn, args, grad_outputs, wrt=(0,), _what: str | None = None, _timeout: float | None = None):
         """Run ``fn(*args)`` once with autograd and backward through it once for each of

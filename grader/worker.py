@@ -382,6 +382,7 @@ class _Server:
         import torch
 
         self._seed(req)  # first: a wire.Call among the arguments runs as they are read
+        self.decode(req.get("before", []), blob)  # Calls to make before this one
         fn = self.decode(req["fn"], blob)
         args = self.decode(req.get("args", []), blob)
         kwargs = self.decode(req.get("kwargs", {}), blob)

@@ -204,8 +204,9 @@ def test_a_model_built_in_one_round_trip_is_reproduced(student, tmp_path):
     s.call(model.attr("load_state_dict"), state)
     handles = [h for _n, _t, h in info["params"]]
     opt = s.call(s.ref("SGD"), handles, lr=0.5)
-    for h, name in zip(handles, state):
-        s.setattr(h, "grad", torch.ones_like(state[name]))
+    # the gradients by backward, after a zero_grad made first in the same request (_before)
+    s.call(Student.torch("autograd.backward"), handles, [torch.ones_like(t) for t in state.values()],
+           _before=[Call(model.attr("zero_grad"), set_to_none=True)])
     s.call(opt.attr("step"))
     weight = s.inspect(model)["params"][2][1]
     with pytest.raises(Failure) as e:
@@ -213,6 +214,7 @@ def test_a_model_built_in_one_round_trip_is_reproduced(student, tmp_path):
     code = reproducer(s.trace, e.value, "exercise7_sgd")
     assert "sequential = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))\n" in code
     assert "manual_seed" not in code  # every parameter was set by the test
+    assert "\nsequential.zero_grad(set_to_none=True)\ntorch.autograd.backward(" in code
     copy_solution(sub, 7)
     assert run_scripts(sub, [code]) == [expected_block(code)]
 

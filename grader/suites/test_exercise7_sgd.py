@@ -135,13 +135,13 @@ class Model:
 
     def give_grads(self, grads: dict) -> None:
         """Set the worker's gradients (None where ``grads`` has None): zero_grad, then backward with them,
-        in one round trip: zero_grad is a Call, made as the worker reads the request (it returns None,
-        backward's default retain_graph)."""
-        clear = {} if self.grads_none else {"retain_graph": Call(self.handle.attr("zero_grad"), set_to_none=True)}
+        in one round trip (zero_grad is made first, in the same request)."""
+        clear = [] if self.grads_none else [Call(self.handle.attr("zero_grad"), set_to_none=True)]
         self.grads_none = False
         given = [n for n in self.names if grads.get(n) is not None]
         _call(self.student, Student.torch("autograd.backward"), [self.handles[n] for n in given],
-              [grads[n].to(self.device) for n in given], _what="setting the gradients", _errors=GRAD_ERRORS, **clear)
+              [grads[n].to(self.device) for n in given], _what="setting the gradients", _errors=GRAD_ERRORS,
+              _before=clear)
 
     def sgd(self, *args, _params="params", **kwargs):
         """The student's SGD built in the worker."""

@@ -153,7 +153,10 @@ def main(argv=None) -> int:
              and not args.no_color and "NO_COLOR" not in os.environ)
     text = render(report, fmt, color=color)
     if args.output is not None:
-        write_atomic(args.output, text)
+        try:
+            write_atomic(args.output, text)
+        except OSError as e:
+            return _fail(f"cannot write the report to {args.output}: {e.strerror or e}")
         print(f"grade: {report['score']:.2f} / {report['max_score']:g}; report written to {args.output}",
               file=sys.stderr)
     else:

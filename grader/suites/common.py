@@ -26,9 +26,16 @@ from grader.checks import Failure, assert_close, describe, expect_tensor, fmt, s
 from grader.sandbox import Call, Student, StudentError
 from grader.wire import meta
 
-CUDA = torch.cuda.is_available()
-NO_CUDA = "CUDA is not available on this machine: the GPU variant is skipped and not counted"
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not CUDA, reason=NO_CUDA))]
+GPU = "cuda"  # the torch device a GPU run uses (a test may point it at another device to fake one)
+
+
+def devices() -> list:
+    """(label, torch device) of each device a test that takes a ``device`` argument runs on, in
+    order: the CPU, then the GPU where CUDA exists.  They add evidence to the same test (one
+    report entry, the same points on every machine): it passes only if it passes on each."""
+    return [("cpu", "cpu")] + ([("cuda", GPU)] if torch.cuda.is_available() else [])
+
+
 DTYPES = [pytest.param(torch.float32, id="float32"), pytest.param(torch.float64, id="float64")]
 
 

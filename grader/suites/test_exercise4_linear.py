@@ -12,7 +12,7 @@ import torch
 from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, \
     shape_str, tol
 from grader.sandbox import Handle, StudentError
-from grader.suites.common import DEVICES, class_info, gradcheck, randn, read_values
+from grader.suites.common import class_info, gradcheck, randn, read_values
 from grader.wire import meta
 
 LAYOUT_HINT = ("torch.nn.Linear stores its weight as (out_dim, in_dim) and computes X @ weight.T; this course "
@@ -150,7 +150,7 @@ def _scale(X, Wio, b):
 # ---------------------------------------------------------------------------
 # parameters and initialisation
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1)
 def test_parameters_registered(student):
     """the layer is an nn.Module whose parameters are named weight and bias, both nn.Parameter"""
     lin, what = _new(student, 7, 3)
@@ -170,7 +170,7 @@ def test_parameters_registered(student):
               "and don't call .requires_grad_(False).")
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(1)
 @pytest.mark.parametrize("in_dim,out_dim", [(7, 3), (3, 8), (1, 5)], ids=["7x3", "3x8", "1x5"])
 def test_shapes(student, in_dim, out_dim):
     """weight has shape (in_dim, out_dim) and bias (out_dim,), both float32"""
@@ -186,7 +186,7 @@ def test_shapes(student, in_dim, out_dim):
               "layer with .double() or .to() when needed.")
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_bias_starts_at_zero(student):
     """the bias starts at zero"""
     lin, what = _new(student, 20, 6)
@@ -218,7 +218,7 @@ def _init_hint(std, in_dim, out_dim, f):
     return "The weight is torch.randn(in_dim, out_dim) * std with std = sqrt(init_factor / in_dim)."
 
 
-@pytest.mark.weight(1.5)
+@pytest.mark.points(1.5)
 @pytest.mark.parametrize("factor", INITS.values(), ids=INITS.keys())
 def test_init_statistics(student, factor):
     """the initial weight of a large layer is normal with mean 0 and variance init_factor / in_dim"""
@@ -245,7 +245,7 @@ def test_init_statistics(student, factor):
           "Use torch.randn (normal), not a uniform or other distribution, then scale it by the std.")
 
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1)
 def test_bias_false(student, rng):
     """with bias=False there is no bias (None, not a parameter) and forward adds no bias term"""
     in_dim, out_dim = 6, 4
@@ -274,8 +274,7 @@ def test_bias_false(student, rng):
 SHAPES = {"2d": (5, 7), "batch64": (64, 7), "single": (1, 7), "3d": (2, 3, 7)}
 
 
-@pytest.mark.weight(1)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.points(1.5)
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
 def test_forward(student, rng, shape, device):
     """forward matches the layer's own weight and bias applied to X (2-D and 3-D inputs, several batch sizes)"""
@@ -296,7 +295,7 @@ def test_forward(student, rng, shape, device):
 
 
 @pytest.mark.visible
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_small_example(student):
     """a small explicit example: Linear(3, 2) with a given weight and bias on two rows"""
     lin, what = _new(student, 3, 2)
@@ -313,7 +312,7 @@ def test_small_example(student):
                                  "(in_dim × out_dim), bias b = [0.5, -1]"), hint=_forward_hint(got, X, W, b))
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(1)
 @pytest.mark.parametrize("how", ["double", "to"], ids=["double()", "to(float64)"])
 def test_forward_float64(student, rng, how):
     """after converting the layer to float64, forward on float64 inputs is float64 and correct"""
@@ -330,7 +329,7 @@ def test_forward_float64(student, rng, how):
                  dtype=torch.float64, rtol=rtol, atol=atol, hint=_forward_hint(got, X, W, b))
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.points(0.5)
 def test_input_not_modified(student, rng):
     """forward leaves its input unchanged"""
     lin, what = _new(student, 5, 3)
@@ -347,7 +346,7 @@ def test_input_not_modified(student, rng):
 # ---------------------------------------------------------------------------
 # gradients
 
-@pytest.mark.weight(1.5)
+@pytest.mark.points(0.5)
 def test_gradcheck_input(student, rng):
     """torch.autograd.gradcheck of the output with respect to X, with the layer in float64"""
     lin, what = _new(student, 4, 3)
@@ -356,7 +355,7 @@ def test_gradcheck_input(student, rng):
     gradcheck(student, lin, [randn(rng, (3, 4), torch.float64)], f"{what}.double()(X)", names=["X"])
 
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1)
 def test_parameter_gradients(student, rng):
     """backward gives weight, bias and X the right gradients (3-D input, float64)"""
     in_dim, out_dim = 5, 3

@@ -358,7 +358,7 @@ def _loss01_hint(got, H, Y, expected) -> str:
 CASES = ["all_right", "all_wrong", "3_of_8_wrong", "square_6x6", "random_50x10"]
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.points(1.5)
 @pytest.mark.parametrize("case", CASES)
 def test_loss_01(student, rng, case):
     """loss_01(H, Y) is the fraction of rows whose argmax differs from the label"""
@@ -367,7 +367,7 @@ def test_loss_01(student, rng, case):
 
 
 @pytest.mark.visible
-@pytest.mark.weight(0.5)
+@pytest.mark.points(0.5)
 def test_loss_01_small(student):
     """a small example to work by hand: row argmaxes 0, 1, 2, 1, 0 against labels 0, 2, 2, 1, 1 give 0.4"""
     H = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [0.0, 2.0, 1.0], [4.0, 1.0, 2.0]])
@@ -398,7 +398,7 @@ def _check_loss01(student, H, Y, inputs):
 # ---------------------------------------------------------------------------
 # evaluation (opt=None)
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1)
 def test_eval_figures(student, rng):
     """with opt=None, 230 samples in batches of 50: the mean error and mean loss over batches are right"""
     net = Net(rng)
@@ -406,7 +406,7 @@ def test_eval_figures(student, rng):
     Run(student, net, X, Y, bs=50).check_figures()
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_eval_leaves_parameters(student, rng):
     """with opt=None the figures are right and no parameter of the model changes"""
     net = Net(rng)
@@ -416,7 +416,7 @@ def test_eval_leaves_parameters(student, rng):
     run.check_params()
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_eval_default_batch_size(student, rng):
     """without opt and batch_size (250 samples: batches of 100, 100, 50) the figures are right"""
     net = Net(rng)
@@ -427,7 +427,7 @@ def test_eval_default_batch_size(student, rng):
 # ---------------------------------------------------------------------------
 # training
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1)
 def test_train_figures(student, rng):
     """training with torch.optim.SGD (lr 0.1), 230 samples in batches of 50: the returned figures are right"""
     net = Net(rng)
@@ -435,7 +435,7 @@ def test_train_figures(student, rng):
     Run(student, net, X, Y, bs=50, lr=0.1).check_figures()
 
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1.5)
 def test_train_parameters(student, rng):
     """training with torch.optim.SGD (lr 0.1), 230 samples in batches of 50: the final parameters are right"""
     net = Net(rng)
@@ -445,7 +445,7 @@ def test_train_parameters(student, rng):
     run.check_figures()
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.75)
 def test_train_momentum(student, rng):
     """training uses the optimizer it is given (torch.optim.SGD with momentum 0.9): parameters and figures"""
     net = Net(rng)
@@ -461,7 +461,7 @@ def test_train_momentum(student, rng):
 BATCHES = {"bs1_n7": (1, 7), "bs64_n230": (64, 230), "bs500_n230": (500, 230)}
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.points(1)
 @pytest.mark.parametrize("bs,n", BATCHES.values(), ids=BATCHES.keys())
 def test_train_batch_sizes(student, rng, bs, n):
     """training with other batch sizes (1, 64, one batch larger than the set): parameters and figures"""
@@ -472,7 +472,7 @@ def test_train_batch_sizes(student, rng, bs, n):
     run.check_figures()
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_train_float32(student, rng):
     """training a float32 model (the usual case): parameters and figures"""
     net = Net(rng, torch.float32)
@@ -482,7 +482,7 @@ def test_train_float32(student, rng):
     run.check_figures()
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.75)
 def test_two_epochs(student, rng):
     """a second call continues training from where the first one stopped"""
     net = Net(rng)
@@ -492,7 +492,7 @@ def test_two_epochs(student, rng):
     run.check_figures()
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.points(0.5)
 def test_inputs_not_modified(student, rng):
     """training leaves X_full and Y_full unchanged"""
     net = Net(rng)

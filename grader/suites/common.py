@@ -334,11 +334,19 @@ def _jacobians(student, fn, inputs, what, eps=1e-6):
     return out, numerical, analytical
 
 
-def gradcheck(student, fn, inputs, what: str, names=None, atol=1e-5, rtol=1e-3) -> None:
+FORWARD_FIRST = ("This test checks the gradient of your forward, so it earns its points only once the forward "
+                 "is right (a gradient that matches a wrong function proves nothing): fix the values that the "
+                 "other tests report first.")
+
+
+def gradcheck(student, fn, inputs, what: str, expected: torch.Tensor, names=None, atol=1e-5, rtol=1e-3) -> None:
     """torch.autograd.gradcheck through the student's code, in float64.
 
-    On failure the message names the input, the entry of the Jacobian that is
-    furthest off, and expected (finite differences) versus got (backward).
+    The student's forward on ``inputs`` must first give ``expected`` (the reference's
+    output): gradcheck only proves that backward matches forward, so the gradient of
+    a wrong function (an identity softmax) would pass.  On failure the message names
+    the input, the entry of the Jacobian that is furthest off, and expected (finite
+    differences) versus got (backward).
     """
     names = names or [f"input {i}" for i in range(len(inputs))]
     inputs = [x.detach().double() for x in inputs]
@@ -352,6 +360,13 @@ def gradcheck(student, fn, inputs, what: str, names=None, atol=1e-5, rtol=1e-3) 
                       "gradient cannot be checked",
                       "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the `*_like` functions, "
                       "and don't call .float()/.double() on the result.")
+    expected = expected.detach().cpu().double()
+    shown = "; ".join(describe(nm, x) for nm, x in zip(names, inputs))
+    try:
+        assert_close(out0, expected, what=what, inputs=shown, dtype=torch.float64,
+                     rtol=1e-7, atol=1e-7 * max(1.0, expected.abs().max().item() if expected.numel() else 1.0))
+    except Failure as f:
+        raise Failure(f.message + "\n  (the gradient is checked only for a right forward)", FORWARD_FIRST) from None
     for i, g in enumerate(grads):
         if g is None:
             raise Failure(f"backward through {what} gave no gradient for {names[i]}, which requires one "

@@ -351,8 +351,10 @@ def test_gradcheck_input(student, rng):
     """torch.autograd.gradcheck of the output with respect to X, with the layer in float64"""
     lin, what = _new(student, 4, 3)
     _set_bias(student, lin, what, rng, 3)
-    _convert(student, lin, what, "double")
-    gradcheck(student, lin, [randn(rng, (3, 4), torch.float64)], f"{what}.double()(X)", names=["X"])
+    _label, known = _convert(student, lin, what, "double")
+    W = _as_in_out(_weight(student, lin, what, 4, 3, known=known), 4, 3)
+    X = randn(rng, (3, 4), torch.float64)
+    gradcheck(student, lin, [X], f"{what}.double()(X)", _expected(X, W, known["bias"]), names=["X"])
 
 
 @pytest.mark.points(1)

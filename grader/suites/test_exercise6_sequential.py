@@ -192,6 +192,9 @@ def _diagnose(got, layers, X) -> str:
          "The last layer was skipped: apply every layer (check the loop's range)."),
         (lambda: x, "The input came back unchanged: forward must apply the layers and return their output."),
     ]
+    unique = list({id(layer): layer for layer in layers}.values())
+    if len(unique) < len(layers):  # a layer object passed more than once
+        candidates.insert(0, (lambda: _compose(unique, x), REUSED_HINT))
     g = got.detach().double().cpu()
     for make, hint in candidates:
         try:
@@ -204,6 +207,11 @@ def _diagnose(got, layers, X) -> str:
             return hint
     return FORWARD_HINT
 
+
+REUSED_HINT = ("A layer passed twice ran only once: self.children() (like .modules() and .named_children()) lists "
+               "each module OBJECT once, so a layer that appears again in the sequence is skipped. Keep the "
+               "sequence itself, `self.layers = nn.ModuleList(layers)`, and loop over it: "
+               "`for layer in self.layers: X = layer(X)`.")
 
 PROBE = [("Linear", 4, 4), ("Tanh",), ("Linear", 4, 4)]  # every layer accepts any layer's output
 
@@ -308,6 +316,15 @@ def test_each_layer_gets_previous_output(student, rng):
     """three Linear(4, 4) layers are chained: each one gets the previous one's output"""
     seq, what, layers = _build(student, [("Linear", 4, 4)] * 3)
     _check_forward(student, seq, what, layers, randn(rng, (6, 4)), "randn")
+
+
+@pytest.mark.points(0.75)
+def test_layer_used_twice(student, rng):
+    """a layer object passed twice, Sequential(lin, nn.Tanh(), lin), is applied at both places"""
+    lin, tanh = _layers(student, [("Linear", 4, 4), ("Tanh",)])
+    seq, what, layers = _build(student, layers=[lin, tanh, lin])
+    what = f"Sequential(lin, {tanh.label}, lin) with lin = {lin.label}"
+    _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2")
 
 
 @pytest.mark.points(0.5)
@@ -418,7 +435,7 @@ def test_eval_and_train_reach_layers(student, rng):
 # ---------------------------------------------------------------------------
 # gradients
 
-@pytest.mark.points(1.75)
+@pytest.mark.points(1)
 def test_gradients_reach_layers(student, rng):
     """backward through the Sequential gives every layer's parameters (and X) their gradients"""
     seq, what, layers = _build(student, MLP)

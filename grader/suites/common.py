@@ -262,6 +262,10 @@ def check_rows(student, name: str, reference_fn, x: torch.Tensor, how: str, devi
 DEVICE_HINT = ("Your code makes a new tensor on the CPU whatever the input's device (as torch.zeros(shape), "
                "torch.tensor(...) or torch.empty(shape) do by default), so it breaks on a GPU. Create it on the "
                "input's device: torch.zeros_like(x), or pass device=x.device (and dtype=x.dtype).")
+MOVED_HINT = ("Your code moves a tensor to a device it chooses itself (as .to('cuda' if torch.cuda.is_available() "
+              "else 'cpu'), .to('cpu'), .cpu() or .cuda() do), not the input's: the result must stay on the input's "
+              "device whatever devices the machine has. Drop the move, or use .to(x.device).")
+MOVE_LINE = re.compile(r", line \d+: .*\.(to|cpu|cuda)\(")  # the line of the student's code that raised
 # what torch says when CPU tensors meet the input's: on a GPU, and on the meta device
 MIXED_DEVICES = re.compile(r"Expected all tensors to be on the same device|is not on the expected device|"
                            r"found at least two devices|Cannot copy out of meta tensor")
@@ -290,7 +294,8 @@ def check_follows_device(student, fn, args, expected: torch.Tensor, what: str, n
         got = student.call(fn, *on_meta, _what=what)
     except StudentError as e:
         if e.kind == "exception" and MIXED_DEVICES.search(e.message):
-            raise Failure(f"{e.message}\n  input: {inputs}\n  ({META})", DEVICE_HINT) from None
+            moved = "Cannot copy out of meta tensor" in e.message and MOVE_LINE.search(e.message)
+            raise Failure(f"{e.message}\n  input: {inputs}\n  ({META})", MOVED_HINT if moved else DEVICE_HINT) from None
         if e.kind == "exception":
             pytest.skip(f"{what} could not run on the meta device, so following the input's device was not "
                         f"checked: {e.message.splitlines()[0][:200]}")

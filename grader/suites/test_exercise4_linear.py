@@ -11,7 +11,9 @@ import torch
 
 from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, \
     shape_str, tol
-from grader.sandbox import Handle, StudentError
+import weakref
+
+from grader.sandbox import Call, Handle, Student, StudentError
 from grader.suites.common import class_info, gradcheck, randn, read_values
 from grader.wire import meta
 
@@ -42,6 +44,50 @@ def _new(student, in_dim, out_dim, **kw):
           "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass nn.Module "
           "and create the weight and bias yourself.")
     return lin, what
+
+
+UNINIT_HINT = ("The weight is uninitialised memory: torch.empty(in_dim, out_dim) and torch.Tensor(in_dim, out_dim) "
+               "only allocate, so its values are whatever was in memory before (garbage, sometimes nan or inf), "
+               "different from run to run. Fill it: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / "
+               "in_dim)`, so that torch.manual_seed makes it reproducible.")
+_INIT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _init_is_seeded(student) -> None:
+    """Fail (the same way in every test that uses the layer's own random weight) when Linear's weight
+    is not drawn from torch's seeded generator: two Linear(7, 3) built after the same
+    torch.manual_seed differ, or hold nan or inf.  Asked once per exercise, with memory freed just
+    before holding nan, so that uninitialised memory shows; else the score of such a layer would
+    change from run to run (its garbage is finite in one run, nan in the next)."""
+    if student not in _INIT:
+        _INIT[student] = _probe_init(student)
+    if _INIT[student]:
+        raise Failure(_INIT[student], UNINIT_HINT)
+
+
+def _probe_init(student) -> str | None:
+    seed = Call(Student.torch("manual_seed"), 20240)
+    make = lambda: Call(student.ref("Linear"), 7, 3)  # noqa: E731
+    what = "Linear(7, 3) twice, after the same torch.manual_seed"
+    try:
+        built = student.call(Call(Student.torch("nn.Identity")), [seed, make(), seed, make()], _what=what,
+                             _before=[Call(Student.torch("full"), (n,), float("nan")) for n in (21, 21, 256, 21)])
+        first, second = built[1], built[3]
+        if not (isinstance(first, Handle) and isinstance(second, Handle)):
+            return None
+        weights = read_values(student, [first.attr("weight"), second.attr("weight")], f"reading {what}: weights")
+    except (StudentError, TypeError, IndexError):
+        return None  # the tests report what goes wrong in building or reading a layer
+    if not all(isinstance(w, torch.Tensor) and w.is_floating_point() for w in weights):
+        return None
+    a, b = (w.detach().cpu() for w in weights)
+    if not (bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all())):
+        return (f"Linear(7, 3).weight holds nan or inf right after construction "
+                f"({int((~torch.isfinite(a)).sum())} of {a.numel()} entries)")
+    if a.shape != b.shape or not torch.equal(a, b):
+        return ("two Linear(7, 3) built after the same torch.manual_seed have different weights: the values do "
+                "not come from torch's random generator")
+    return None
 
 
 def _params(student, lin, what) -> dict:
@@ -214,7 +260,9 @@ def _init_hint(std, in_dim, out_dim, f):
     if f != 2.0 and near(math.sqrt(2.0 / in_dim)):
         return "init_factor is ignored: use the argument, not a hard-coded 2, in sqrt(init_factor / in_dim)."
     if near(1.0):
-        return "torch.randn has std 1: multiply it by sqrt(init_factor / in_dim)."
+        return ("The weight has std 1: torch.randn is used without the 1/sqrt(in_dim) scaling. Multiply it by "
+                "sqrt(init_factor / in_dim), `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`, so "
+                "that the outputs' scale does not grow with the number of inputs.")
     return "The weight is torch.randn(in_dim, out_dim) * std with std = sqrt(init_factor / in_dim)."
 
 
@@ -226,14 +274,16 @@ def test_init_statistics(student, factor):
     kw = {} if factor is None else {"init_factor": factor}
     f = 2.0 if factor is None else factor
     lin, what = _new(student, in_dim, out_dim, **kw)
+    _init_is_seeded(student)
     W = expect_tensor(_read(student, lin, what, "weight"), f"{what}.weight").detach().double().reshape(-1)
     check(W.numel() == in_dim * out_dim, f"{what}.weight has {W.numel()} entries, expected {in_dim * out_dim}",
           "The weight has shape (in_dim, out_dim).")
     want = math.sqrt(f / in_dim)
     mean, std = W.mean().item(), W.std().item()
     label = f"{what}.weight ({W.numel()} entries)"
-    check(abs(mean) < 0.02 * want,
-          f"{label}: mean {mean:.4g}, expected about 0 (|mean| < {0.02 * want:.2g}); its std is {std:.4g}",
+    limit = 0.02 * max(want, std)  # 10 standard errors of the mean of 250,000 draws
+    check(abs(mean) < limit,
+          f"{label}: mean {mean:.4g}, expected about 0 (|mean| < {limit:.2g}); its std is {std:.4g}",
           "Draw from a normal distribution centred at 0: torch.randn (not torch.rand, which is uniform on [0, 1)).")
     check(abs(std / want - 1) < 0.05,
           f"{label}: standard deviation {std:.4g}, expected sqrt(init_factor / in_dim) = sqrt({f:g} / {in_dim}) = "
@@ -250,6 +300,7 @@ def test_bias_false(student, rng):
     """with bias=False there is no bias (None, not a parameter) and forward adds no bias term"""
     in_dim, out_dim = 6, 4
     lin, what = _new(student, in_dim, out_dim, bias=False)
+    _init_is_seeded(student)
     params = _params(student, lin, what)
     known = _prefetch(student, lin, what, ("bias", "__dict__", "weight"))
     b = _read(student, lin, what, "bias", known)
@@ -280,6 +331,7 @@ def test_forward(student, rng, shape, device):
     """forward matches the layer's own weight and bias applied to X (2-D and 3-D inputs, several batch sizes)"""
     in_dim, out_dim = 7, 3
     lin, what = _new(student, in_dim, out_dim)
+    _init_is_seeded(student)
     _set_bias(student, lin, what, rng, out_dim)
     if device != "cpu":
         student.call(lin.attr("to"), device, _what=f"{what}.to('{device}')")
@@ -318,6 +370,7 @@ def test_forward_float64(student, rng, how):
     """after converting the layer to float64, forward on float64 inputs is float64 and correct"""
     in_dim, out_dim = 9, 4
     lin, what = _new(student, in_dim, out_dim)
+    _init_is_seeded(student)
     _set_bias(student, lin, what, rng, out_dim)
     label, known = _convert(student, lin, what, how)
     W = _as_in_out(_weight(student, lin, what, in_dim, out_dim, known=known), in_dim, out_dim)
@@ -350,6 +403,7 @@ def test_input_not_modified(student, rng):
 def test_gradcheck_input(student, rng):
     """torch.autograd.gradcheck of the output with respect to X, with the layer in float64"""
     lin, what = _new(student, 4, 3)
+    _init_is_seeded(student)
     _set_bias(student, lin, what, rng, 3)
     _label, known = _convert(student, lin, what, "double")
     W = _as_in_out(_weight(student, lin, what, 4, 3, known=known), 4, 3)
@@ -362,6 +416,7 @@ def test_parameter_gradients(student, rng):
     """backward gives weight, bias and X the right gradients (3-D input, float64)"""
     in_dim, out_dim = 5, 3
     lin, what = _new(student, in_dim, out_dim)
+    _init_is_seeded(student)
     _set_bias(student, lin, what, rng, out_dim)
     _label, known = _convert(student, lin, what, "double")
     W = _weight(student, lin, what, in_dim, out_dim, known=known).double().requires_grad_()

@@ -81,13 +81,11 @@ def _probe_init(student) -> str | None:
     if not all(isinstance(w, torch.Tensor) and w.is_floating_point() for w in weights):
         return None
     a, b = (w.detach().cpu() for w in weights)
-    if not (bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all())):
-        return (f"Linear(7, 3).weight holds nan or inf right after construction "
-                f"({int((~torch.isfinite(a)).sum())} of {a.numel()} entries)")
-    if a.shape != b.shape or not torch.equal(a, b):
-        return ("two Linear(7, 3) built after the same torch.manual_seed have different weights: the values do "
-                "not come from torch's random generator")
-    return None
+    if bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all()) and a.shape == b.shape and torch.equal(a, b):
+        return None
+    # one message whatever the garbage was, so that the report is the same in every run
+    return ("Linear(7, 3).weight does not come from torch's random generator: two layers built after the same "
+            "torch.manual_seed have different weights, or weights that hold nan or inf")
 
 
 def _params(student, lin, what) -> dict:

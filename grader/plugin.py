@@ -3,7 +3,7 @@
 It gives the suites their fixtures (``student``: the submission's file for
 that suite's exercise, behind the trust boundary; ``rng``: a generator seeded
 from the run's seed and the test's id) and turns each test's outcome into a
-plain record: status, weight, message and hint.  Nothing from a test's source
+plain record: status, points (grader.points), message and hint.  Nothing from a test's source
 or traceback reaches a record unless ``debug`` is on.
 
 A failed test marked ``visible`` (its input may be shown in full) ends its
@@ -77,7 +77,7 @@ class GraderPlugin:
         return rec
 
     def record_skipped(self, item, reason: str) -> None:
-        """A test known to be skipped before it runs (a GPU variant without CUDA)."""
+        """A test known to be skipped before it runs (a skipif(True) marker)."""
         self.record(item).update(status="skipped", message=reason)
 
     # -- fixtures ------------------------------------------------------------------

@@ -136,8 +136,8 @@ class _Loop:
 
 
 def _skipped_before_running(item):
-    """The reason, if a skip marker whose condition is a plain True (a GPU
-    variant without CUDA) skips this item: such items need no run at all."""
+    """The reason, if a skip marker whose condition is a plain True skips this
+    item: such items need no run at all."""
     for mark in item.iter_markers("skipif"):
         if mark.args and mark.args[0] is True:
             return mark.kwargs.get("reason", "skipped")
@@ -146,7 +146,7 @@ def _skipped_before_running(item):
 
 # Built-in plugins the suites do without: each costs hook calls for every item.
 # The suites use only the fixtures `student` and `rng` (grader.plugin), `pytest.skip`
-# and the markers weight, visible, skipif and parametrize; `-s` needs capture.
+# and the markers points, visible, skipif and parametrize; `-s` needs capture.
 UNUSED_PLUGINS = ("cacheprovider", "warnings", "logging", "unraisableexception", "threadexception",
                   "faulthandler", "unittest", "tmpdir", "legacypath", "setuponly", "setupplan", "junitxml",
                   "doctest", "pastebin", "stepwise", "subtests", "debugging", "monkeypatch", "recwarn")

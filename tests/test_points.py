@@ -33,6 +33,11 @@ def _fake_cuda(monkeypatch, gpu="cpu"):
     monkeypatch.setattr(common, "GPU", gpu)
 
 
+def _no_cuda(monkeypatch):
+    """CUDA reported absent in the grader's process (also on a machine that has it)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
 def test_every_test_function_has_points_and_each_exercise_sums_to_10():
     from grader.points import table
 
@@ -56,6 +61,7 @@ def test_max_score_is_the_same_with_cuda_present_and_absent(grade_folder, monkey
     """Faking the device list: CUDA reported present, its runs mapped to the CPU.  The
     device tests run twice (the report says on which devices) but are the same tests,
     with the same max_score, and the model answers still get full marks."""
+    _no_cuda(monkeypatch)
     without = grade_folder(ROOT / "solutions", *DEVICE_EXERCISES)
     assert without["cuda"] is False
     assert not any("devices" in t for e in without["exercises"] for t in e["tests"])
@@ -91,6 +97,7 @@ class ReLU(nn.Module):
 
 def test_a_test_passes_only_if_it_passes_on_every_device(submission, grade_folder, monkeypatch):
     folder = submission({"exercise5_relu.py": RIGHT_ONCE})
+    _no_cuda(monkeypatch)
     cpu_only = exercise_of(grade_folder(folder, "exercise5"), "exercise5")
     cpu = {t["name"]: t for t in cpu_only["tests"]}
     assert all(cpu[n]["status"] == "passed" for n in cpu if n.startswith("test_matches_max["))

@@ -523,22 +523,24 @@ def test_train_momentum(student, rng):
 BATCHES = {"bs1_n7": (1, 7), "bs64_n230": (64, 230), "bs500_n230": (500, 230)}
 
 
+def _batch_size_run(student, rng, bs, n) -> Run:
+    net = Net(rng)
+    X, Y = _data(rng, n)
+    return Run(student, net, X, Y, bs=bs, lr=0.1)
+
+
 @pytest.mark.points(0.75)
 @pytest.mark.parametrize("bs,n", BATCHES.values(), ids=BATCHES.keys())
 def test_train_batch_sizes(student, rng, bs, n):
     """training with other batch sizes (1, 64, one batch larger than the set): the final parameters"""
-    net = Net(rng)
-    X, Y = _data(rng, n)
-    Run(student, net, X, Y, bs=bs, lr=0.1).check_params()
+    _batch_size_run(student, rng, bs, n).check_params()
 
 
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("bs,n", BATCHES.values(), ids=BATCHES.keys())
 def test_train_batch_sizes_figures(student, rng, bs, n):
     """training with other batch sizes (1, 64, one batch larger than the set): the returned figures"""
-    net = Net(rng)
-    X, Y = _data(rng, n)
-    Run(student, net, X, Y, bs=bs, lr=0.1).check_figures()
+    _batch_size_run(student, rng, bs, n).check_figures()
 
 
 @pytest.mark.points(0.5)

@@ -37,6 +37,7 @@ examples:
                                           machine-readable results (CI, Gradescope)
   grade all --output report.html          an HTML report (format taken from the extension)
   grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
+  grade --points                          each test's points and what it checks
 
 The same submission and --seed always give the same report.
 
@@ -50,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="grade", description=DESCRIPTION, epilog=EPILOG.format(exercises=listing),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("exercises", nargs="+", metavar="EXERCISE",
+    p.add_argument("exercises", nargs="*", metavar="EXERCISE",
                    help="exercise1 … exercise9 (or just 1 … 9), or 'all'")
     p.add_argument("--submission", "-s", metavar="PATH", type=Path, default=None,
                    help="folder holding your exerciseN_*.py files (default: ./exercises)")
@@ -65,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     p.add_argument("--debug", action="store_true",
                    help="show the grader's own tracebacks (for reporting a grader bug)")
+    p.add_argument("--points", action="store_true",
+                   help="print each test's points and what it checks (all exercises, or those named), and exit")
     p.add_argument("--version", action="version", version=f"grade {__version__}")
     return p
 
@@ -80,12 +83,20 @@ def main(argv=None) -> int:
         from grader.batch import main as batch_main
 
         return batch_main(argv[1:])
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.exercises and not args.points:
+        parser.error("name the exercises to grade (1 … 9, or 'all'), or ask for --points")
 
     try:
-        chosen = select(args.exercises)
+        chosen = select(args.exercises or ["all"])
     except KeyError as e:
         return _fail(e.args[0])
+    if args.points:
+        from grader.points import render_table
+
+        sys.stdout.write(render_table(chosen) + "\n")
+        return EXIT_FULL
 
     submission = args.submission
     if submission is None:

@@ -3,7 +3,7 @@
 It gives the suites their fixtures (``student``: the submission's file for
 that suite's exercise, behind the trust boundary; ``rng``: a generator seeded
 from the run's seed and the test's id) and turns each test's outcome into a
-plain record: status, weight, message and hint.  Nothing from a test's source
+plain record: status, points (grader.points), message and hint.  Nothing from a test's source
 or traceback reaches a record unless ``debug`` is on.
 
 A failed test marked ``visible`` (its input may be shown in full) ends its
@@ -25,6 +25,7 @@ import torch
 
 from grader.checks import Failure, dtype_str
 from grader.exercises import for_suite
+from grader.points import item_points, run_on_devices
 from grader.sandbox import Call, Handle, Ref, Student, StudentError
 
 
@@ -68,16 +69,15 @@ class GraderPlugin:
         if rec is None:
             static = self._static.get(item.nodeid)
             if static is None:
-                marker = item.get_closest_marker("weight")
                 static = self._static[item.nodeid] = {
                     "exercise": for_suite(item.path.name).name, "name": item.name,
-                    "description": _doc(item), "weight": float(marker.args[0]) if marker else 1.0,
+                    "description": _doc(item), "points": item_points(item),
                     "visible": item.get_closest_marker("visible") is not None}
             rec = self.records[item.nodeid] = dict(static, status="passed", message="", hint="")
         return rec
 
     def record_skipped(self, item, reason: str) -> None:
-        """A test known to be skipped before it runs (a GPU variant without CUDA)."""
+        """A test known to be skipped before it runs (a skipif(True) marker)."""
         self.record(item).update(status="skipped", message=reason)
 
     # -- fixtures ------------------------------------------------------------------
@@ -111,9 +111,19 @@ class GraderPlugin:
         g.manual_seed(derive_seed(self.seed, request.node.nodeid.split("::", 1)[-1]))
         return g
 
+    @pytest.fixture
+    def device(self) -> str:
+        return "cpu"  # and then each other device: see pytest_pyfunc_call
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem):
+        """A test that takes ``device`` runs once per device (grader.suites.common.devices),
+        on the same inputs: one verdict, failed if it fails on any of them."""
+        return run_on_devices(pyfuncitem, self.record(pyfuncitem), self.seed)
+
     # -- hooks -------------------------------------------------------------------------
     def pytest_configure(self, config):
-        config.addinivalue_line("markers", "weight(w): this test's share of the exercise's points")
+        config.addinivalue_line("markers", "points(p): this test function's points (an exercise's sum to 10)")
         config.addinivalue_line("markers", "visible: a test whose input the student may see in full")
 
     def pytest_collectreport(self, report):
@@ -146,6 +156,8 @@ class GraderPlugin:
                        hint="")
             if self.debug and call.excinfo is not None:
                 rec["trace"] = "".join(traceback.format_exception(call.excinfo.value))
+        if rec.get("failed_on", "cpu") != "cpu" and call.when == "call":  # right on the CPU, wrong on the GPU
+            rec["message"] = f"on the GPU ({rec['failed_on']}): {rec['message']}"
         if rec["visible"] and rec["status"] == "failed" and call.when == "call":
             self._add_reproducer(item, rec, exc)
 

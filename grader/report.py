@@ -77,8 +77,7 @@ def render(report: dict, fmt: str = "text", color: bool = False) -> str:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     env = _env(autoescape=(fmt == "html"))
     template = env.get_template(TEMPLATES[fmt])
-    skipped_gpu = any(t["status"] == "skipped" for ex in report["exercises"] for t in ex["tests"])
-    return template.render(report=report, ansi=ANSI if color else None, skipped_gpu=skipped_gpu)
+    return template.render(report=report, ansi=ANSI if color else None)
 
 
 def _umask() -> int:

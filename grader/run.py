@@ -18,34 +18,29 @@ from grader.pytest_caches import cached_hookproxies, memoized_funcargnames
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
 
-def _score(weight_passed: float, weight_total: float) -> float:
-    return POINTS_PER_EXERCISE * weight_passed / weight_total if weight_total else 0.0
-
-
 def build_report(exercises, plugin, submission: Path, seed: int, cuda: bool) -> dict:
+    """The report: each test's fixed points (grader.points) as its max_score, earned when it
+    passed (or could not be judged: skipped); an exercise's score is the sum of its tests'."""
     by_ex: dict = {ex.name: [] for ex in exercises}
     for rec in plugin.records.values():
         by_ex.setdefault(rec["exercise"], []).append(rec)
     out = []
     for ex in exercises:
         recs = by_ex.get(ex.name, [])
-        counted = [r for r in recs if r["status"] != "skipped"]
-        total_w = sum(r["weight"] for r in counted)
-        tests = []
+        tests, earned = [], 0.0
         for r in recs:
-            counts = r["status"] != "skipped"
-            max_s = _score(r["weight"], total_w) if counts else 0.0
+            got = r["points"] if r["status"] in ("passed", "skipped") else 0.0
+            earned += got
             t = {"name": r["name"], "description": r["description"], "status": r["status"],
-                 "score": round(max_s if r["status"] == "passed" else 0.0, 4),
-                 "max_score": round(max_s, 4), "message": r["message"], "hint": r["hint"],
-                 "visible": r["visible"]}
-            for extra in ("kind", "trace", "reproducer"):
+                 "score": round(got, 4), "max_score": round(r["points"], 4), "message": r["message"],
+                 "hint": r["hint"], "visible": r["visible"]}
+            for extra in ("kind", "trace", "reproducer", "devices"):
                 if extra in r:
                     t[extra] = r[extra]
             tests.append(t)
         info = plugin.exercise_info.get(ex.name, {})
         entry = {"name": ex.name, "title": ex.title, "file": ex.file,
-                 "score": round(_score(sum(r["weight"] for r in counted if r["status"] == "passed"), total_w), 2),
+                 "score": round(earned, 2),
                  "max_score": POINTS_PER_EXERCISE,
                  "status": info.get("status", "graded"),
                  "message": info.get("message", ""), "hint": info.get("hint", "") or "",
@@ -141,8 +136,8 @@ class _Loop:
 
 
 def _skipped_before_running(item):
-    """The reason, if a skip marker whose condition is a plain True (a GPU
-    variant without CUDA) skips this item: such items need no run at all."""
+    """The reason, if a skip marker whose condition is a plain True skips this
+    item: such items need no run at all."""
     for mark in item.iter_markers("skipif"):
         if mark.args and mark.args[0] is True:
             return mark.kwargs.get("reason", "skipped")
@@ -151,7 +146,7 @@ def _skipped_before_running(item):
 
 # Built-in plugins the suites do without: each costs hook calls for every item.
 # The suites use only the fixtures `student` and `rng` (grader.plugin), `pytest.skip`
-# and the markers weight, visible, skipif and parametrize; `-s` needs capture.
+# and the markers points, visible, skipif and parametrize; `-s` needs capture.
 UNUSED_PLUGINS = ("cacheprovider", "warnings", "logging", "unraisableexception", "threadexception",
                   "faulthandler", "unittest", "tmpdir", "legacypath", "setuponly", "setupplan", "junitxml",
                   "doctest", "pastebin", "stepwise", "subtests", "debugging", "monkeypatch", "recwarn")

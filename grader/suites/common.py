@@ -26,9 +26,16 @@ from grader.checks import Failure, assert_close, describe, expect_tensor, fmt, s
 from grader.sandbox import Call, Student, StudentError
 from grader.wire import meta
 
-CUDA = torch.cuda.is_available()
-NO_CUDA = "CUDA is not available on this machine: the GPU variant is skipped and not counted"
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not CUDA, reason=NO_CUDA))]
+GPU = "cuda"  # the torch device a GPU run uses (a test may point it at another device to fake one)
+
+
+def devices() -> list:
+    """(label, torch device) of each device a test that takes a ``device`` argument runs on, in
+    order: the CPU, then the GPU where CUDA exists.  They add evidence to the same test (one
+    report entry, the same points on every machine): it passes only if it passes on each."""
+    return [("cpu", "cpu")] + ([("cuda", GPU)] if torch.cuda.is_available() else [])
+
+
 DTYPES = [pytest.param(torch.float32, id="float32"), pytest.param(torch.float64, id="float64")]
 
 
@@ -255,6 +262,10 @@ def check_rows(student, name: str, reference_fn, x: torch.Tensor, how: str, devi
 DEVICE_HINT = ("Your code makes a new tensor on the CPU whatever the input's device (as torch.zeros(shape), "
                "torch.tensor(...) or torch.empty(shape) do by default), so it breaks on a GPU. Create it on the "
                "input's device: torch.zeros_like(x), or pass device=x.device (and dtype=x.dtype).")
+MOVED_HINT = ("Your code moves a tensor to a device it chooses itself (as .to('cuda' if torch.cuda.is_available() "
+              "else 'cpu'), .to('cpu'), .cpu() or .cuda() do), not the input's: the result must stay on the input's "
+              "device whatever devices the machine has. Drop the move, or use .to(x.device).")
+MOVE_LINE = re.compile(r", line \d+: .*\.(to|cpu|cuda)\(")  # the line of the student's code that raised
 # what torch says when CPU tensors meet the input's: on a GPU, and on the meta device
 MIXED_DEVICES = re.compile(r"Expected all tensors to be on the same device|is not on the expected device|"
                            r"found at least two devices|Cannot copy out of meta tensor")
@@ -283,7 +294,8 @@ def check_follows_device(student, fn, args, expected: torch.Tensor, what: str, n
         got = student.call(fn, *on_meta, _what=what)
     except StudentError as e:
         if e.kind == "exception" and MIXED_DEVICES.search(e.message):
-            raise Failure(f"{e.message}\n  input: {inputs}\n  ({META})", DEVICE_HINT) from None
+            moved = "Cannot copy out of meta tensor" in e.message and MOVE_LINE.search(e.message)
+            raise Failure(f"{e.message}\n  input: {inputs}\n  ({META})", MOVED_HINT if moved else DEVICE_HINT) from None
         if e.kind == "exception":
             pytest.skip(f"{what} could not run on the meta device, so following the input's device was not "
                         f"checked: {e.message.splitlines()[0][:200]}")
@@ -327,11 +339,19 @@ def _jacobians(student, fn, inputs, what, eps=1e-6):
     return out, numerical, analytical
 
 
-def gradcheck(student, fn, inputs, what: str, names=None, atol=1e-5, rtol=1e-3) -> None:
+FORWARD_FIRST = ("This test checks the gradient of your forward, so it earns its points only once the forward "
+                 "is right (a gradient that matches a wrong function proves nothing): fix the values that the "
+                 "other tests report first.")
+
+
+def gradcheck(student, fn, inputs, what: str, expected: torch.Tensor, names=None, atol=1e-5, rtol=1e-3) -> None:
     """torch.autograd.gradcheck through the student's code, in float64.
 
-    On failure the message names the input, the entry of the Jacobian that is
-    furthest off, and expected (finite differences) versus got (backward).
+    The student's forward on ``inputs`` must first give ``expected`` (the reference's
+    output): gradcheck only proves that backward matches forward, so the gradient of
+    a wrong function (an identity softmax) would pass.  On failure the message names
+    the input, the entry of the Jacobian that is furthest off, and expected (finite
+    differences) versus got (backward).
     """
     names = names or [f"input {i}" for i in range(len(inputs))]
     inputs = [x.detach().double() for x in inputs]
@@ -345,6 +365,13 @@ def gradcheck(student, fn, inputs, what: str, names=None, atol=1e-5, rtol=1e-3) 
                       "gradient cannot be checked",
                       "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the `*_like` functions, "
                       "and don't call .float()/.double() on the result.")
+    expected = expected.detach().cpu().double()
+    shown = "; ".join(describe(nm, x) for nm, x in zip(names, inputs))
+    try:
+        assert_close(out0, expected, what=what, inputs=shown, dtype=torch.float64,
+                     rtol=1e-7, atol=1e-7 * max(1.0, expected.abs().max().item() if expected.numel() else 1.0))
+    except Failure as f:
+        raise Failure(f.message + "\n  (the gradient is checked only for a right forward)", FORWARD_FIRST) from None
     for i, g in enumerate(grads):
         if g is None:
             raise Failure(f"backward through {what} gave no gradient for {names[i]}, which requires one "

@@ -6,7 +6,7 @@ import torch
 
 import reference
 from grader.checks import Failure, assert_close, assert_unchanged, check, describe, expect_tensor, shape_str, tol
-from grader.suites.common import (DEVICES, DTYPES, call_checked, check_follows_device, compare, match_bug,
+from grader.suites.common import (DTYPES, call_checked, check_follows_device, compare, match_bug,
                                   naming_errors, probe, randint, randn, right_on)
 
 CASES = {"n1": (1, 5), "n13": (13, 4), "n64": (64, 10), "n100": (100, 7)}
@@ -149,8 +149,7 @@ def _check(student, H, Y, how, device, prefer=None, yhow="random classes in [0, 
     return got
 
 
-@pytest.mark.weight(0.5)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.points(2.5)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, k", CASES.values(), ids=CASES.keys())
 def test_matches_reference(student, rng, n, k, dtype, device):
@@ -159,7 +158,7 @@ def test_matches_reference(student, rng, n, k, dtype, device):
     _check(student, H, Y, "normal values × 3", device)
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_returns_0dim_tensor(student, rng):
     """cross_entropy returns a 0-dim tensor: the mean over the batch"""
     H, Y = _data(rng, 9, 4)
@@ -177,8 +176,7 @@ def test_returns_0dim_tensor(student, rng):
     _compare(student, fn, got, H, Y, "normal values × 3", "cpu")
 
 
-@pytest.mark.weight(1)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.points(1)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_large_logits(student, rng, dtype, device):
     """cross_entropy stays finite and correct for logits around ±1000"""
@@ -186,8 +184,7 @@ def test_large_logits(student, rng, dtype, device):
     _check(student, H, Y, "normal values × 1000", device)
 
 
-@pytest.mark.weight(1)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.points(0.5)
 def test_shifted_logits(student, rng, device):
     """cross_entropy of rows that all lie near +1000 or near -1000"""
     offsets = torch.tensor([[1000.0], [-1000.0], [750.0], [-750.0]], dtype=torch.float64)
@@ -197,8 +194,7 @@ def test_shifted_logits(student, rng, device):
 
 
 @pytest.mark.visible
-@pytest.mark.weight(1.5)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.points(1.5)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_far_apart_logits(student, dtype, device):
     """cross_entropy stays finite when the target's probability underflows, e.g. logits [0, -1000]"""
@@ -210,7 +206,7 @@ def test_far_apart_logits(student, dtype, device):
            prefer="log", yhow="[1, 2, 0, 0]", probing=False)
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_inputs_not_modified(student, rng):
     """cross_entropy gives the right result and leaves the logits and the targets unchanged"""
     H, Y = _data(rng, 8, 5)
@@ -245,7 +241,7 @@ def _check_grad(student, fn, H, Y, what):
                       "changed in place. The gradient should be (softmax(logits) - one_hot(targets)) / n.")
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(1.5)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gradient(student, rng, dtype):
     """the gradient of cross_entropy w.r.t. the logits matches the reference's"""
@@ -253,8 +249,7 @@ def test_gradient(student, rng, dtype):
     _check_grad(student, student.ref("cross_entropy"), H, Y, WHAT)
 
 
-@pytest.mark.weight(1)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.points(0.5)
 def test_module_matches_function(student, rng, device):
     """CrossEntropyLoss()(H, Y) returns the mean cross-entropy"""
     m = student.call(student.ref("CrossEntropyLoss"), _what="CrossEntropyLoss()")
@@ -263,7 +258,7 @@ def test_module_matches_function(student, rng, device):
     _compare(student, m, got, H, Y, "normal values × 3", device, what="CrossEntropyLoss()(H, Y)")
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_module_is_parameterless_module(student, rng):
     """CrossEntropyLoss is an nn.Module without parameters whose loss has the right gradient"""
     what = "CrossEntropyLoss()(H, Y)"
@@ -282,7 +277,7 @@ def test_module_is_parameterless_module(student, rng):
           "would otherwise update them.")
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(1)
 def test_follows_input_device(student, rng):
     """cross_entropy makes its result on the input's device (checked without a GPU)"""
     H, Y = randn(rng, (5, 4), scale=3.0), randint(rng, 4, (5,))

@@ -13,7 +13,7 @@ import torch
 
 from grader.checks import Failure, assert_close, check, describe, dtype_str, tol
 from grader.sandbox import Call, Handle, Ref, Student, StudentError
-from grader.suites.common import DEVICES, class_info, randn
+from grader.suites.common import class_info, randn
 
 REGISTER_HINT = ("Register the layers as submodules: `self.layers = nn.ModuleList(layers)` (or "
                  "`self.add_module(str(i), layer)` for each). A plain Python list or tuple hides them from "
@@ -192,6 +192,9 @@ def _diagnose(got, layers, X) -> str:
          "The last layer was skipped: apply every layer (check the loop's range)."),
         (lambda: x, "The input came back unchanged: forward must apply the layers and return their output."),
     ]
+    unique = list({id(layer): layer for layer in layers}.values())
+    if len(unique) < len(layers):  # a layer object passed more than once
+        candidates.insert(0, (lambda: _compose(unique, x), REUSED_HINT))
     g = got.detach().double().cpu()
     for make, hint in candidates:
         try:
@@ -204,6 +207,11 @@ def _diagnose(got, layers, X) -> str:
             return hint
     return FORWARD_HINT
 
+
+REUSED_HINT = ("A layer passed twice ran only once: self.children() (like .modules() and .named_children()) lists "
+               "each module OBJECT once, so a layer that appears again in the sequence is skipped. Keep the "
+               "sequence itself, `self.layers = nn.ModuleList(layers)`, and loop over it: "
+               "`for layer in self.layers: X = layer(X)`.")
 
 PROBE = [("Linear", 4, 4), ("Tanh",), ("Linear", 4, 4)]  # every layer accepts any layer's output
 
@@ -282,8 +290,7 @@ SHAPES = {"2d": (6, 5), "batch64": (64, 5), "single": (1, 5), "3d": (2, 3, 5)}
 # ---------------------------------------------------------------------------
 # forward
 
-@pytest.mark.weight(1)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.points(2)
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
 def test_forward(student, rng, shape, device):
     """Sequential(nn.Linear, nn.ReLU, nn.Linear)(X) equals applying the layers in order"""
@@ -296,7 +303,7 @@ def test_forward(student, rng, shape, device):
 ORDERS = {"linear_tanh": [("Linear", 4, 4), ("Tanh",)], "tanh_linear": [("Tanh",), ("Linear", 4, 4)]}
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(1)
 @pytest.mark.parametrize("specs", ORDERS.values(), ids=ORDERS.keys())
 def test_order_matters(student, rng, specs):
     """layers that don't commute (Linear and Tanh) are applied in the order given"""
@@ -304,14 +311,23 @@ def test_order_matters(student, rng, specs):
     _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2")
 
 
-@pytest.mark.weight(1.5)
+@pytest.mark.points(1)
 def test_each_layer_gets_previous_output(student, rng):
     """three Linear(4, 4) layers are chained: each one gets the previous one's output"""
     seq, what, layers = _build(student, [("Linear", 4, 4)] * 3)
     _check_forward(student, seq, what, layers, randn(rng, (6, 4)), "randn")
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.75)
+def test_layer_used_twice(student, rng):
+    """a layer object passed twice, Sequential(lin, nn.Tanh(), lin), is applied at both places"""
+    lin, tanh = _layers(student, [("Linear", 4, 4), ("Tanh",)])
+    seq, what, layers = _build(student, layers=[lin, tanh, lin])
+    what = f"Sequential(lin, {tanh.label}, lin) with lin = {lin.label}"
+    _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2")
+
+
+@pytest.mark.points(0.5)
 def test_single_layer(student, rng):
     """a Sequential of one layer behaves like that layer"""
     seq, what, layers = _build(student, [("Linear", 5, 3)])
@@ -319,7 +335,7 @@ def test_single_layer(student, rng):
 
 
 @pytest.mark.visible
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_small_example(student):
     """a small explicit example: Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1)) with set weights"""
     first, relu, last = (Layer(student, s) for s in [("Linear", 2, 2), ("ReLU",), ("Linear", 2, 1)])
@@ -331,7 +347,7 @@ def test_small_example(student):
                    "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]")
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.points(0.25)
 def test_no_layers(student, rng):
     """a Sequential of no layers returns its input unchanged"""
     seq, what, layers = _build(student, [])
@@ -341,7 +357,7 @@ def test_no_layers(student, rng):
                  hint="With no layers the loop does nothing and forward returns X itself.")
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_nested(student, rng):
     """a Sequential can hold another Sequential; all four parameters are found through both"""
     inner, inner_what, inner_layers = _build(student, [("Linear", 5, 4), ("ReLU",)])
@@ -360,7 +376,7 @@ def test_nested(student, rng):
 # ---------------------------------------------------------------------------
 # registration
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1)
 def test_parameters_registered(student, rng):
     """the Sequential's parameters are exactly the four parameter tensors of its layers"""
     seq, what, layers = _build(student, MLP)
@@ -381,7 +397,7 @@ def test_parameters_registered(student, rng):
           f"(each layer's weight and bias once)", "Register each layer once.")
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(1)
 @pytest.mark.parametrize("how", ["to", "double"], ids=["to(float64)", "double()"])
 def test_converts_to_float64(student, rng, how):
     """converting the Sequential to float64 converts every layer; forward then works on float64 inputs"""
@@ -400,7 +416,7 @@ def test_converts_to_float64(student, rng, how):
     _check_forward(student, seq, f"{what}{label}", layers, randn(rng, (6, 5), torch.float64), "randn")
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_eval_and_train_reach_layers(student, rng):
     """.eval() and .train() on the Sequential switch the mode of every layer (checked with nn.Dropout)"""
     seq, what, layers = _build(student, [("Linear", 5, 4), ("Dropout", 0.5)])
@@ -419,7 +435,7 @@ def test_eval_and_train_reach_layers(student, rng):
 # ---------------------------------------------------------------------------
 # gradients
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1)
 def test_gradients_reach_layers(student, rng):
     """backward through the Sequential gives every layer's parameters (and X) their gradients"""
     seq, what, layers = _build(student, MLP)

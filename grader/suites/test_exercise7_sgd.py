@@ -16,7 +16,7 @@ import torch
 import reference
 from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, tol
 from grader.sandbox import Call, Handle, Student, StudentError
-from grader.suites.common import DEVICES, compare, match_bug, randn, read_values
+from grader.suites.common import compare, match_bug, randn, read_values
 from grader.wire import meta
 
 LAYERS = [(5, 4), (4, 3)]
@@ -219,8 +219,7 @@ def _reference_step(model, lr):
 LRS = {"lr0.1": 0.1, "lr0.4": 0.4, "lr3": 3.0}
 
 
-@pytest.mark.weight(1)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.points(2)
 @pytest.mark.parametrize("lr", LRS.values(), ids=LRS.keys())
 def test_one_step(student, rng, lr, device):
     """one step() changes every parameter to p - lr * p.grad, as torch.optim.SGD does"""
@@ -234,7 +233,7 @@ def test_one_step(student, rng, lr, device):
 
 
 @pytest.mark.visible
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_small_step(student, rng):
     """one step() to work by hand: nn.Linear(2, 1), weight [[1, -2]], bias [0.5], .grad [[2, 4]] and [-4], lr 0.25"""
     state = {"0.weight": torch.tensor([[1.0, -2.0]]), "0.bias": torch.tensor([0.5])}
@@ -248,7 +247,7 @@ def test_small_step(student, rng):
     _compare(model, stepped, before, grads, 0.25, f"{what}.step()")
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_one_step_float64(student, rng):
     """one step() on float64 parameters keeps them float64 and matches torch.optim.SGD"""
     model = Model(student, rng, dtype=torch.float64)
@@ -260,7 +259,7 @@ def test_one_step_float64(student, rng):
     _compare(model, stepped, before, grads, 0.3, f"{what}.step()")
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_default_lr(student, rng):
     """without an lr argument the learning rate is 1.0"""
     model = Model(student, rng)
@@ -281,7 +280,7 @@ def test_default_lr(student, rng):
         raise
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.points(0.5)
 def test_lr_positional(student, rng):
     """the learning rate can be given as the second positional argument"""
     model = Model(student, rng)
@@ -317,7 +316,7 @@ def _generator_hint(student, rng) -> str:
     return GENERATOR_HINT if _works_with_list(student, rng, "step") else NOT_UPDATED_HINT
 
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1)
 def test_generator_several_steps(student, rng):
     """given model.parameters() (a generator), three steps with new gradients each match torch.optim.SGD"""
     model = Model(student, rng)
@@ -333,7 +332,7 @@ def test_generator_several_steps(student, rng):
                  unchanged_hint=USED_UP_HINT if k > 0 else (lambda: _generator_hint(student, rng)))
 
 
-@pytest.mark.weight(1.5)
+@pytest.mark.points(1)
 def test_training_loop(student, rng):
     """five rounds of gradient (of a squared loss) and step() follow the same path as torch.optim.SGD"""
     model = Model(student, rng, dtype=torch.float64)
@@ -363,7 +362,7 @@ def test_training_loop(student, rng):
                  unchanged_hint=USED_UP_HINT if k > 0 else (lambda: _generator_hint(student, rng)))
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_grad_none_skipped(student, rng):
     """a parameter whose .grad is None is left alone; the others are updated"""
     model = Model(student, rng)
@@ -380,7 +379,7 @@ def test_grad_none_skipped(student, rng):
     _compare(model, got, before, grads, lr, f"{what}.step() (0.bias.grad and 1.weight.grad are None)")
 
 
-@pytest.mark.weight(1.5)
+@pytest.mark.points(1)
 def test_updates_model_in_place(student, rng):
     """step() changes the model's own parameter tensors: the model's output afterwards uses the new values"""
     model = Model(student, rng)
@@ -411,7 +410,7 @@ def test_updates_model_in_place(student, rng):
             else STEP_HINT)
 
 
-@pytest.mark.weight(1.5)
+@pytest.mark.points(1)
 def test_step_builds_no_graph(student, rng):
     """after step() (run with autograd enabled) the parameters are still leaves that require grad, with no grad_fn"""
     model = Model(student, rng)
@@ -460,7 +459,7 @@ def _zero_grad_checks(student, model, opt, what, generator_rng=None):
                                      and ZERO_GENERATOR_HINT) or ZERO_CLEAR_HINT)
 
 
-@pytest.mark.weight(1.5)
+@pytest.mark.points(1)
 def test_zero_grad(student, rng):
     """zero_grad() leaves every gradient zero or None and the parameters unchanged"""
     model = Model(student, rng)
@@ -469,7 +468,7 @@ def test_zero_grad(student, rng):
     _zero_grad_checks(student, model, opt, what)
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_zero_grad_tolerates_none(student, rng):
     """zero_grad() works when some parameters have no gradient yet, and clears the others"""
     model = Model(student, rng)

@@ -112,14 +112,32 @@ def _data(rng, n, dtype=torch.float64):
 # ---------------------------------------------------------------------------
 # the wrong variants, computed here
 
-def _variant_epoch(model, X_full, Y_full, opt, bs, v):
+# the kinds of mistakes: a wrong variant takes at most one of each
+KINDS = (("no_update", "no_zero_grad"), ("one_batch", "bs100", "drop_last"), ("sample_mean", "sum"), ("accuracy",),
+         ("swapped",))
+MOST = 3  # real loops combine mistakes: (loss, accuracy) averaged over samples is three
+
+
+def _combinations(train: bool) -> list:
+    """The wrong variants to try (tuples of mistakes, at most one of each kind): single mistakes first, in
+    the order of TRAIN_VARIANTS, then pairs, then triples."""
+    kinds = KINDS if train else KINDS[1:]
+    combos = [()]
+    for kind in kinds:
+        combos = combos + [c + (m,) for c in combos for m in kind if len(c) < MOST]
+    order = TRAIN_VARIANTS if train else EVAL_VARIANTS
+    return sorted((c for c in combos if c), key=lambda c: (len(c), [order.index(m) for m in c]))
+
+
+def _run_variant(model, X_full, Y_full, opt, bs, train_v, batch_v):
+    """Per-batch (errors, losses, sizes) of the loop with the mistakes ``train_v`` and ``batch_v`` (or None)."""
     n = X_full.shape[0]
-    if v == "one_batch":
+    if batch_v == "one_batch":
         bs = n
-    elif v == "bs100":
+    elif batch_v == "bs100":
         bs = 100
     starts = list(range(0, n, bs))
-    if v == "drop_last":
+    if batch_v == "drop_last":
         starts = [i for i in starts if i + bs <= n]
         if not starts or len(starts) == len(range(0, n, bs)):
             return None
@@ -129,10 +147,10 @@ def _variant_epoch(model, X_full, Y_full, opt, bs, v):
         H = model(X)
         loss = F.cross_entropy(H, Y)
         if opt is not None:
-            if v == "no_zero_grad":
+            if train_v == "no_zero_grad":
                 loss.backward()
                 opt.step()
-            elif v == "no_update":
+            elif train_v == "no_update":
                 opt.zero_grad()
                 opt.step()
                 loss.backward()
@@ -143,18 +161,42 @@ def _variant_epoch(model, X_full, Y_full, opt, bs, v):
         errs.append(reference.loss_01(H, Y))
         losses.append(loss.item())
         sizes.append(Y.shape[0])
-    if v == "sample_mean":
+    return errs, losses, sizes
+
+
+def _figures(errs, losses, sizes, mistakes):
+    """The two returned numbers from the per-batch ones, with the figure mistakes among ``mistakes``."""
+    if "sample_mean" in mistakes:
         err = sum(e * s for e, s in zip(errs, sizes)) / sum(sizes)
         loss = sum(x * s for x, s in zip(losses, sizes)) / sum(sizes)
-    elif v == "sum":
+    elif "sum" in mistakes:
         err, loss = sum(errs), sum(losses)
     else:
         err, loss = sum(errs) / len(errs), sum(losses) / len(losses)
-    if v == "accuracy":
+    if "accuracy" in mistakes:
         err = 1.0 - err
-    if v == "swapped":
+    if "swapped" in mistakes:
         err, loss = loss, err
     return err, loss
+
+
+LOSS_ACCURACY = ("You returned (loss, accuracy), but epoch returns (mean_error, mean_loss): the ERROR first "
+                 "(loss_01, the fraction of WRONG predictions), then the loss.")
+
+
+def _mistakes_hint(found) -> str:
+    """The hint for a variant (a tuple of mistakes), each mistake named."""
+    if len(found) == 1:
+        return VARIANT_HINTS[found[0]]
+    parts, rest = [], list(found)
+    if {"accuracy", "swapped"} <= set(rest):
+        if len(rest) == 2:
+            return LOSS_ACCURACY
+        parts.append(LOSS_ACCURACY)
+        rest = [m for m in rest if m not in ("accuracy", "swapped")]
+    parts += [VARIANT_HINTS[m] for m in rest]
+    return f"{len(found)} mistakes together give exactly these numbers: " + " ".join(
+        f"({i}) {h}" for i, h in enumerate(parts, 1))
 
 
 def _call(student, fn, *args, **kwargs):
@@ -177,12 +219,12 @@ class Run:
     """One call of the student's epoch and everything needed to judge it."""
 
     def __init__(self, student, net, X, Y, bs=None, lr=None, momentum=0.0, epochs=1, pass_opt=True,
-                 rtol=1e-6, atol=1e-9, fallback=None):
+                 rtol=1e-6, atol=1e-9, fallback=None, separate_opt=False):
         self.student, self.net, self.X, self.Y = student, net, X, Y
         self.fallback = fallback
         self.bs, self.lr, self.momentum, self.epochs = bs, lr, momentum, epochs
         self.rtol, self.atol = rtol, atol
-        self.model, self.opt = net.build(student, lr, momentum, separate_opt=epochs > 1)
+        self.model, self.opt = net.build(student, lr, momentum, separate_opt=separate_opt or epochs > 1)
         args = [self.model, X, Y]
         if pass_opt:
             args.append(self.opt)
@@ -214,23 +256,24 @@ class Run:
         return f" (batches of {', '.join(map(str, sizes))})"
 
     def variant(self, v):
-        """(figures, params) of a wrong variant, run here from the same start."""
-        if v not in self._variants:
-            figs = None
+        """(figures, params) of a wrong variant (a tuple of mistakes), run here from the same start."""
+        train_v = next((m for m in v if m in KINDS[0]), None)
+        batch_v = next((m for m in v if m in KINDS[1]), None)
+        key = (train_v, batch_v)
+        if key not in self._variants:
+            runs = None
             model, opt = self.net.local(self.lr, self.momentum)
             try:
                 for _ in range(self.epochs):
-                    figs = _variant_epoch(model, self.X, self.Y, opt, self.bs or 100, v)
-                    if figs is None:
+                    runs = _run_variant(model, self.X, self.Y, opt, self.bs or 100, train_v, batch_v)
+                    if runs is None:
                         break
             except RuntimeError:  # that mistake would have raised here
-                figs = None
-            self._variants[v] = None if figs is None else \
-                (figs, {n: p.detach().clone() for n, p in model.named_parameters()})
-        return self._variants[v]
-
-    def _variants_for(self):
-        return TRAIN_VARIANTS if self.opt is not None else EVAL_VARIANTS
+                runs = None
+            self._variants[key] = None if runs is None else \
+                (runs, {n: p.detach().clone() for n, p in model.named_parameters()})
+        made = self._variants[key]
+        return None if made is None else (_figures(*made[0], v), made[1])
 
     def figures(self):
         """The two returned numbers as floats, after checking the return value's form."""
@@ -246,16 +289,19 @@ class Run:
                 expect_float(v[1], f"{self.what}: the mean loss (second value)"))
 
     def _hint(self, matches, fallback) -> str:
+        """The hint naming the fewest mistakes that give the student's result (each of them), else ``fallback``."""
         found = []
-        for v in self._variants_for():
+        for v in _combinations(self.opt is not None):
+            if found and len(v) > len(found[0]):
+                break
             res = self.variant(v)
             if res is not None and matches(res):
                 found.append(v)
-        if {"sample_mean", "one_batch"} <= set(found):
+        if {("sample_mean",), ("one_batch",)} <= set(found):
             return ("You averaged over samples (or used the whole set as one batch); the exercise asks for the "
                     "average over BATCHES X_full[i:i+batch_size]: add up the per-batch numbers and divide by the "
                     "number of batches (the last batch is smaller, so the two differ).")
-        return VARIANT_HINTS[found[0]] if found else fallback
+        return _mistakes_hint(found[0]) if found else fallback
 
     def check_figures(self):
         err, loss = self.figures()
@@ -358,7 +404,7 @@ def _loss01_hint(got, H, Y, expected) -> str:
 CASES = ["all_right", "all_wrong", "3_of_8_wrong", "square_6x6", "random_50x10"]
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.points(1.5)
 @pytest.mark.parametrize("case", CASES)
 def test_loss_01(student, rng, case):
     """loss_01(H, Y) is the fraction of rows whose argmax differs from the label"""
@@ -367,7 +413,7 @@ def test_loss_01(student, rng, case):
 
 
 @pytest.mark.visible
-@pytest.mark.weight(0.5)
+@pytest.mark.points(0.5)
 def test_loss_01_small(student):
     """a small example to work by hand: row argmaxes 0, 1, 2, 1, 0 against labels 0, 2, 2, 1, 1 give 0.4"""
     H = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [0.0, 2.0, 1.0], [4.0, 1.0, 2.0]])
@@ -398,7 +444,7 @@ def _check_loss01(student, H, Y, inputs):
 # ---------------------------------------------------------------------------
 # evaluation (opt=None)
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1)
 def test_eval_figures(student, rng):
     """with opt=None, 230 samples in batches of 50: the mean error and mean loss over batches are right"""
     net = Net(rng)
@@ -406,7 +452,7 @@ def test_eval_figures(student, rng):
     Run(student, net, X, Y, bs=50).check_figures()
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_eval_leaves_parameters(student, rng):
     """with opt=None the figures are right and no parameter of the model changes"""
     net = Net(rng)
@@ -416,7 +462,7 @@ def test_eval_leaves_parameters(student, rng):
     run.check_params()
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.5)
 def test_eval_default_batch_size(student, rng):
     """without opt and batch_size (250 samples: batches of 100, 100, 50) the figures are right"""
     net = Net(rng)
@@ -427,7 +473,7 @@ def test_eval_default_batch_size(student, rng):
 # ---------------------------------------------------------------------------
 # training
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1)
 def test_train_figures(student, rng):
     """training with torch.optim.SGD (lr 0.1), 230 samples in batches of 50: the returned figures are right"""
     net = Net(rng)
@@ -435,64 +481,85 @@ def test_train_figures(student, rng):
     Run(student, net, X, Y, bs=50, lr=0.1).check_figures()
 
 
-@pytest.mark.weight(2)
+@pytest.mark.points(1.25)
 def test_train_parameters(student, rng):
     """training with torch.optim.SGD (lr 0.1), 230 samples in batches of 50: the final parameters are right"""
     net = Net(rng)
     X, Y = _data(rng, 230)
-    run = Run(student, net, X, Y, bs=50, lr=0.1)
-    run.check_params()
-    run.check_figures()
+    Run(student, net, X, Y, bs=50, lr=0.1).check_params()
 
 
-@pytest.mark.weight(1)
+OWN_OPTIMIZER_HINT = ("The optimizer you were given never stepped: use it (here torch.optim.SGD with momentum 0.9), "
+                      "opt.zero_grad(), loss.backward(), opt.step() for every batch. Don't create an optimizer of "
+                      "your own or update the parameters by hand.")
+GIVEN_OPTIMIZER_HINT = ("Your code steps the optimizer it was given, but the parameters end up different from "
+                        "opt.zero_grad(), loss.backward(), opt.step() once per batch X_full[i:i+batch_size], in this "
+                        "order, on that batch's F.cross_entropy(model(X), Y) (its mean over the batch, not the sum).")
+
+
+def _stepped(student, opt) -> bool | None:
+    """Whether torch.optim.SGD ``opt`` (with momentum) has stepped: its momentum buffers exist then."""
+    try:
+        state = student.call(opt.attr("state_dict"), _what="opt.state_dict()")
+    except StudentError:
+        return None
+    return bool(state.get("state")) if isinstance(state, dict) else None
+
+
+@pytest.mark.points(0.75)
 def test_train_momentum(student, rng):
-    """training uses the optimizer it is given (torch.optim.SGD with momentum 0.9): parameters and figures"""
+    """training uses the optimizer it is given (torch.optim.SGD with momentum 0.9): the final parameters"""
     net = Net(rng)
     X, Y = _data(rng, 200)
-    run = Run(student, net, X, Y, bs=32, lr=0.05, momentum=0.9,
-              fallback="Use the optimizer you are given (here torch.optim.SGD with momentum 0.9): opt.zero_grad(), "
-                       "loss.backward(), opt.step() for every batch. Don't create an optimizer of your own or update "
-                       "the parameters by hand.")
-    run.check_params()
-    run.check_figures()
+    run = Run(student, net, X, Y, bs=32, lr=0.05, momentum=0.9, separate_opt=True, fallback=OWN_OPTIMIZER_HINT)
+    try:
+        run.check_params()
+    except Failure as f:
+        if f.hint != OWN_OPTIMIZER_HINT or not _stepped(student, run.opt):
+            raise
+        raise Failure(f.message, GIVEN_OPTIMIZER_HINT) from None
 
 
 BATCHES = {"bs1_n7": (1, 7), "bs64_n230": (64, 230), "bs500_n230": (500, 230)}
 
 
-@pytest.mark.weight(0.5)
-@pytest.mark.parametrize("bs,n", BATCHES.values(), ids=BATCHES.keys())
-def test_train_batch_sizes(student, rng, bs, n):
-    """training with other batch sizes (1, 64, one batch larger than the set): parameters and figures"""
+def _batch_size_run(student, rng, bs, n) -> Run:
     net = Net(rng)
     X, Y = _data(rng, n)
-    run = Run(student, net, X, Y, bs=bs, lr=0.1)
-    run.check_params()
-    run.check_figures()
+    return Run(student, net, X, Y, bs=bs, lr=0.1)
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.75)
+@pytest.mark.parametrize("bs,n", BATCHES.values(), ids=BATCHES.keys())
+def test_train_batch_sizes(student, rng, bs, n):
+    """training with other batch sizes (1, 64, one batch larger than the set): the final parameters"""
+    _batch_size_run(student, rng, bs, n).check_params()
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.parametrize("bs,n", BATCHES.values(), ids=BATCHES.keys())
+def test_train_batch_sizes_figures(student, rng, bs, n):
+    """training with other batch sizes (1, 64, one batch larger than the set): the returned figures"""
+    _batch_size_run(student, rng, bs, n).check_figures()
+
+
+@pytest.mark.points(0.5)
 def test_train_float32(student, rng):
-    """training a float32 model (the usual case): parameters and figures"""
+    """training a float32 model (the usual case): the final parameters"""
     net = Net(rng, torch.float32)
     X, Y = _data(rng, 150, torch.float32)
-    run = Run(student, net, X, Y, bs=40, lr=0.1, rtol=1e-4, atol=1e-5)
-    run.check_params()
-    run.check_figures()
+    Run(student, net, X, Y, bs=40, lr=0.1, rtol=1e-4, atol=1e-5).check_params()
 
 
-@pytest.mark.weight(1)
+@pytest.mark.points(0.75)
 def test_two_epochs(student, rng):
-    """a second call continues training from where the first one stopped"""
+    """a second call continues training from where the first one stopped: the final parameters"""
     net = Net(rng)
     X, Y = _data(rng, 130)
-    run = Run(student, net, X, Y, bs=50, lr=0.1, epochs=2)
-    run.check_params()
-    run.check_figures()
+    Run(student, net, X, Y, bs=50, lr=0.1, epochs=2).check_params()
 
 
-@pytest.mark.weight(0.5)
+@pytest.mark.points(0.5)
 def test_inputs_not_modified(student, rng):
     """training leaves X_full and Y_full unchanged"""
     net = Net(rng)

@@ -141,7 +141,7 @@ def md_code_span(text: str) -> str:
 
 
 _MD_CODE = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)", re.S)          # a code span, kept as it is
-_MD_URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.I)  # what GitHub would make a link
+_MD_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>()\[\]`]+|\bwww\.[^\s<>()\[\]`]+", re.I)  # GitHub's autolinks
 # what starts HTML or an autolink (<a, </, <!, <?), an image (![), ends a link's text (](, ][)
 # or escapes the next character (a backslash before punctuation): each gets a backslash
 _MD_ACTIVE = re.compile(r"<(?=[A-Za-z/!?])|!(?=\[)|\](?=[(\[])|\\(?=[!-/:-@\[-`{-~])")
@@ -160,6 +160,7 @@ def md_text(text: str) -> str:
     text = " ".join(escape_controls(text).splitlines())
     if not (_MD_ACTIVE.search(text) or "://" in text or "www." in text.lower()):
         return text
+    text = text.replace("\\`", "\\\\`")  # a backtick stays a code span's delimiter, as _MD_CODE takes it
     out, pos = [], 0
     for m in _MD_CODE.finditer(text):
         out.append(_md_prose(text[pos:m.start()]))

@@ -52,6 +52,7 @@ class Limits:
     # what one submission may cost the grader, all exercises together (see Spend)
     reply_bytes: int = 64 << 20      # one reply (the model answers' largest is 1 MB); larger: refused unread
     submission_bytes: int = 512 << 20  # all replies of a submission
+    late_bytes: int = 16 << 20       # bytes of replies each exercise still gets once submission_bytes is spent
     submission_budget: float = 20.0  # seconds of worker time, all exercises together (model answers: 0.3 s)
     late_budget: float = 2.0         # seconds each exercise still gets once submission_budget is spent
 
@@ -69,7 +70,8 @@ class Spend:
     waiting on a slow or dripping reply counts as much as a busy loop) and bytes of
     replies.  The grader keeps a submission within ``Limits.submission_budget``
     seconds (then ``late_budget`` more for each exercise not yet graded, enough for
-    any correct answer) and ``submission_bytes``, so that no submission holds a
+    any correct answer) and ``submission_bytes`` (then ``late_bytes`` more for each
+    exercise), so that no submission holds a
     batch's grading slot for long, whatever it does."""
 
     __slots__ = ("seconds", "bytes")
@@ -347,6 +349,7 @@ class Student:
         self.exercise = exercise
         self.spend = spend if spend is not None else Spend()  # the whole submission's (shared by its exercises)
         self.late_from: float | None = None  # this exercise's time spent when the submission's budget ran out
+        self.late_bytes_from: int | None = None  # the submission's bytes when its data budget ran out
         self.file = exercise.file
         self.source = Path(submission) / exercise.file
         self.zygote = zygote
@@ -399,9 +402,13 @@ class Student:
         if self._left()[0] <= 0:
             raise self._budget_error("not run")
         if self.spend.bytes > self.limits.submission_bytes:
+            if self.late_bytes_from is None:
+                self.late_bytes_from = self.spend.bytes
+        if self.late_bytes_from is not None and self.spend.bytes > self.late_bytes_from + self.limits.late_bytes:
             raise StudentError(
                 "budget", f"not run: the results of this submission's code used up its data budget "
-                          f"({self.limits.submission_bytes >> 20} MiB for all exercises)",
+                          f"({self.limits.submission_bytes >> 20} MiB for all exercises, then "
+                          f"{self.limits.late_bytes >> 20} MiB for each exercise)",
                 "Return results of the size the exercise asks for, not far larger tensors.")
 
     def _left(self) -> tuple:
@@ -421,7 +428,7 @@ class Student:
     def _budget_error(self, what: str) -> StudentError:
         if self._left()[1]:
             return StudentError(
-                "budget", f"{what}: this submission used up its time budget ({self.limits.submission_budget:.0f} s "
+                "budget", f"{what}: this submission used up its time budget ({self.limits.submission_budget:g} s "
                           f"for all exercises, then {self.limits.late_budget:g} s for each exercise)",
                 "Your code is much slower than needed somewhere (or waits on purpose); correct code takes well "
                 "under a second per exercise. Look for endless loops and Python loops over tensor elements.")

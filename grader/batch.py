@@ -838,8 +838,10 @@ class Progress:
             what = (f"{row['score']:.2f} / {row['max_score']:g}" if row["status"] == "graded"
                     else status_text(row))
             took = f" ({row['elapsed']:.1f} s)" if "elapsed" in row else ""
-            print(f"grade batch: [{self.done}/{self.total}] {row['student']}: {what}{took}", file=self.stream,
-                  flush=True)
+            from grader.textsafe import terminal  # a student id or reason acts on no terminal or CI log
+
+            print(terminal(f"grade batch: [{self.done}/{self.total}] {row['student']}: {what}{took}"),
+                  file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.tty:

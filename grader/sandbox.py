@@ -53,8 +53,8 @@ class Limits:
     reply_bytes: int = 64 << 20      # one reply (the model answers' largest is 1 MB); larger: refused unread
     submission_bytes: int = 512 << 20  # all replies of a submission
     late_bytes: int = 16 << 20       # bytes of replies each exercise still gets once submission_bytes is spent
-    submission_budget: float = 20.0  # seconds of worker time, all exercises together (model answers: 0.3 s)
-    late_budget: float = 2.0         # seconds each exercise still gets once submission_budget is spent
+    submission_budget: float = 10.0  # seconds of worker time, all exercises together (model answers: 0.3 s)
+    late_budget: float = 1.0         # seconds each exercise still gets once submission_budget is spent
 
     def scaled(self, factor: float) -> "Limits":
         return dataclasses.replace(self, call_timeout=self.call_timeout * factor,

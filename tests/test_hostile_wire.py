@@ -175,3 +175,41 @@ def test_a_batch_entry_named_with_backslashes_is_graded(tmp_path):
     row = slot.finish({"student": student, "entry": student + "/", "key": "k", "seed": 0}, report, 0.1)
     assert row["status"] == "graded"
     assert out.read_report(student)["note"] == student + "/x.py"
+
+
+MEMORY_PROBE = r"""
+import resource, sys, textwrap
+from pathlib import Path
+from grader.exercises import lookup
+from grader.run import grade
+from grader.sandbox import Limits, Zygote
+
+folder = Path(sys.argv[1])
+with Zygote() as z:
+    z.wait_ready()
+    import torch  # what grading needs anyway, before the baseline
+    grade([lookup("exercise2")], folder, zygote=z)  # warm: the suites' own memory
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report = grade([lookup("exercise1")], folder, zygote=z, limits=Limits(call_timeout=5.0))
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(report["exercises"][0]["score"], (after - before) >> 10)
+"""
+
+
+def test_the_graders_memory_stays_bounded_whatever_the_worker_sends(submission):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    folder = submission({"exercise1_softmax.py": """
+        import torch
+        def softmax(x):
+            return torch.ones(32 << 20)   # 128 MiB a reply, over the 64 MiB limit
+    """, "exercise2_log_softmax.py": CORRECT_LOG_SOFTMAX})
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(folder)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=280)
+    assert out.returncode == 0, out.stderr[-2000:]
+    score, grown_mib = out.stdout.split()
+    assert float(score) == 0
+    assert int(grown_mib) < 96, f"the grader grew by {grown_mib} MiB reading 128 MiB replies"

@@ -79,7 +79,7 @@ def _terminal(value):
 
 
 def _plain(value):
-    return textsafe.escape_controls(value) if type(value) is str else value
+    return textsafe.terminal(value) if type(value) is str else value
 
 
 @functools.lru_cache(maxsize=None)
@@ -89,7 +89,7 @@ def _env(autoescape: bool, fmt: str = "html"):
     What each ``{{ }}`` shows passes through the format's neutraliser (``finalize``)."""
     import jinja2
 
-    finalize = textsafe.html_text if autoescape else _terminal if fmt == "text" else _plain
+    finalize = textsafe.html_text if autoescape else _terminal if fmt == "text" else _plain  # Markdown
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
         autoescape=autoescape, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True,

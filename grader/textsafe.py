@@ -125,8 +125,9 @@ def _longest_run(text: str, char_re=_BACKTICKS) -> int:
 def md_fence(text: str, info: str = "") -> str:
     """A fenced code block holding ``text`` literally: the fence is longer than any
     run of backticks inside (at least three), so nothing inside can close it (no
-    heading, image, link or HTML after it renders). Control characters escaped."""
-    text = escape_controls(text)
+    heading, image, link or HTML after it renders). Control characters escaped and
+    workflow commands broken, as in ``terminal`` (a Markdown file gets printed in CI logs too)."""
+    text = terminal(text)
     fence = "`" * max(3, _longest_run(text) + 1)
     return f"{fence}{info}\n{text}\n{fence}"
 
@@ -175,10 +176,11 @@ def md_text(text: str) -> str:
 def html_text(value):
     """Jinja2 ``finalize`` for HTML: strings get their control and invisible
     formatting characters escaped (a right-to-left override would reorder what
-    follows it on the page); autoescaping then handles ``< > & " '``.
+    follows it on the page) and workflow commands broken, as in ``terminal``;
+    autoescaping then handles ``< > & " '``.
     Markup (what the template itself made safe) passes as it is."""
     if type(value) is str:
-        return escape_controls(value)
+        return terminal(value)
     return value
 
 

@@ -127,3 +127,9 @@ def test_class_summary_shows_ids_inert():
 
     out = _env(autoescape=True).from_string("<td>{{ s }}</td>").render(s="ab\u202ecd<b>")
     assert out == "<td>" + html.escape("ab\\u202ecd<b>") + "</td>"
+
+
+def test_no_format_holds_a_line_a_ci_runner_would_obey():
+    for fmt in ("text", "markdown", "html", "json"):
+        for line in render(_report(), fmt).splitlines():
+            assert not line.lstrip().startswith(("::", "##[")), (fmt, line)

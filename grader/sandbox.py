@@ -54,7 +54,7 @@ class Limits:
     submission_bytes: int = 512 << 20  # all replies of a submission
     late_bytes: int = 16 << 20       # bytes of replies each exercise still gets once submission_bytes is spent
     submission_budget: float = 10.0  # seconds of worker time, all exercises together (model answers: 0.3 s)
-    late_budget: float = 1.0         # seconds each exercise still gets once submission_budget is spent
+    late_budget: float = 5.0         # seconds each exercise still gets once submission_budget is spent
 
     def scaled(self, factor: float) -> "Limits":
         return dataclasses.replace(self, call_timeout=self.call_timeout * factor,
@@ -350,6 +350,7 @@ class Student:
         self.spend = spend if spend is not None else Spend()  # the whole submission's (shared by its exercises)
         self.late_from: float | None = None  # this exercise's time spent when the submission's budget ran out
         self.late_bytes_from: int | None = None  # the submission's bytes when its data budget ran out
+        self.stopped: StudentError | None = None  # a request stopped by a budget: the rest is not run
         self.file = exercise.file
         self.source = Path(submission) / exercise.file
         self.zygote = zygote
@@ -399,7 +400,7 @@ class Student:
             raise StudentError(
                 "budget", f"not run: your code already timed out {self.timeouts} times in this exercise",
                 "Find the endless (or very slow) loop first; once it ends, these checks run again.")
-        if self._left()[0] <= 0:
+        if self.stopped is not None or self._left()[0] <= 0:
             raise self._budget_error("not run")
         if self.spend.bytes > self.limits.submission_bytes:
             if self.late_bytes_from is None:
@@ -466,7 +467,7 @@ class Student:
         except TimedOut as t:
             self.timeouts += 1
             if by_budget:
-                self.load_error = self._budget_error(f"importing {self.file} was stopped")
+                self.load_error = self.stopped = self._budget_error(f"importing {self.file} was stopped")
                 raise self.load_error from None
             self.load_error = StudentError(
                 "load", f"importing {self.file} took longer than {t.seconds:.0f} s",
@@ -533,7 +534,10 @@ class Student:
                  **fields) -> dict:
         worker = self._ensure()
         if not hasattr(self, "_forbidden_static"):  # names the exercise forbids, in the file itself
-            self._forbidden_static = forbidden.scan(self.source, self.exercise)
+            try:
+                self._forbidden_static = forbidden.scan(self.source, self.exercise)
+            except RecursionError:  # a file nested too deeply to walk: for review, never a grader error
+                self._forbidden_static = []
         if self._forbidden_static:
             raise forbidden.static_error(self.exercise, self._forbidden_static)
         self.calls += 1
@@ -547,7 +551,8 @@ class Student:
         except TimedOut as t:
             self.timeouts += 1
             if by_budget:
-                raise self._budget_error(f"{what} was stopped") from None
+                self.stopped = self._budget_error(f"{what} was stopped")
+                raise self.stopped.copy() from None
             raise StudentError("timeout", f"{what} did not finish within {t.seconds:.0f} s",
                                "Look for an endless loop, or a Python loop over tensor elements "
                                "that should be a single tensor operation.") from None

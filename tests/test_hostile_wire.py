@@ -213,3 +213,13 @@ def test_the_graders_memory_stays_bounded_whatever_the_worker_sends(submission):
     score, grown_mib = out.stdout.split()
     assert float(score) == 0
     assert int(grown_mib) < 96, f"the grader grew by {grown_mib} MiB reading 128 MiB replies"
+
+
+def test_a_file_too_deeply_nested_to_scan_is_still_graded(grade_folder, submission):
+    from tests.conftest import ROOT
+
+    source = (ROOT / "solutions" / "exercise1_softmax.py").read_text() + "\nDEEP = " + "-" * 1200 + "1\n"
+    folder = submission({"exercise1_softmax.py": source})
+    ex1 = exercise_of(grade_folder(folder, "exercise1", limits=FAST), "exercise1")
+    assert not any(t.get("kind") == "internal" for t in ex1["tests"]) and ex1["status"] != "error", ex1
+    assert ex1["score"] == 10

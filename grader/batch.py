@@ -430,8 +430,10 @@ class Output:
 
 
 def _csv_safe(text: str) -> str:
-    # a spreadsheet would run a cell that starts like a formula
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    # a spreadsheet would run a cell that starts like a formula, or show it reordered
+    from grader.textsafe import csv_cell
+
+    return csv_cell(text)
 
 
 def status_text(row: dict) -> str:
@@ -455,7 +457,7 @@ def write_csv(path: Path, rows: list, exercises) -> None:
             scores = [f"{row['exercises'].get(ex.name, 0.0):.2f}" for ex in exercises] + [f"{row['score']:.2f}"]
         else:
             scores = [""] * (len(exercises) + 1)
-        w.writerow([_csv_safe(row["student"])] + scores + [status_text(row)])
+        w.writerow([_csv_safe(row["student"])] + scores + [_csv_safe(status_text(row))])
     write_atomic(path, buf.getvalue())
 
 
@@ -576,7 +578,7 @@ class _Slot:
             return row
         tmp = re.escape(str(self.tmp))
         report = _scrub(report, [(re.compile(tmp + r"/grader-\w+/grader-run-\w+"), "<worker folder>"),
-                                 (re.compile(re.escape(str(self.sub))), student)])
+                                 (re.compile(re.escape(str(self.sub))), lambda m: student)])
         report["submission"] = task["entry"]
         report["batch"] = {"student": student, "entry": task["entry"], "key": task["key"]}
         self.out.write_report(student, report)
@@ -836,8 +838,10 @@ class Progress:
             what = (f"{row['score']:.2f} / {row['max_score']:g}" if row["status"] == "graded"
                     else status_text(row))
             took = f" ({row['elapsed']:.1f} s)" if "elapsed" in row else ""
-            print(f"grade batch: [{self.done}/{self.total}] {row['student']}: {what}{took}", file=self.stream,
-                  flush=True)
+            from grader.textsafe import terminal  # a student id or reason acts on no terminal or CI log
+
+            print(terminal(f"grade batch: [{self.done}/{self.total}] {row['student']}: {what}{took}"),
+                  file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.tty:

@@ -26,7 +26,7 @@ import torch
 from grader.checks import Failure, dtype_str
 from grader.exercises import for_suite
 from grader.points import item_points, run_on_devices
-from grader.sandbox import Call, Handle, Ref, Student, StudentError
+from grader.sandbox import Call, Handle, Ref, Spend, Student, StudentError
 
 
 def derive_seed(seed: int, text: str) -> int:
@@ -53,6 +53,7 @@ class GraderPlugin:
         self.exercise_info: dict = {}
         self.collect_errors: list = []
         self._static: dict = {}
+        self.spend = Spend()
 
     def start_job(self, submission: Path, zygote, seed: int, tmproot: Path) -> None:
         """Forget the last submission's verdicts; the next run grades this one."""
@@ -62,6 +63,7 @@ class GraderPlugin:
         self.tmproot = Path(tmproot)
         self.records = {}
         self.exercise_info = {}
+        self.spend = Spend()  # what this submission has cost, all exercises together
 
     def record(self, item) -> dict:
         """The item's record in this job (what it is, from a cache kept across jobs)."""
@@ -84,7 +86,8 @@ class GraderPlugin:
     @pytest.fixture(scope="module")
     def _student_session(self, request):
         ex = for_suite(Path(request.module.__file__).name)
-        s = Student(ex, self.submission, self.zygote, self.limits, self.tmproot / ex.name, self.seed)
+        s = Student(ex, self.submission, self.zygote, self.limits, self.tmproot / ex.name, self.seed,
+                    self.spend)
         if self.progress:
             self.progress("start", ex)
         yield s

@@ -1,5 +1,13 @@
 """Render a report (the plain dict that ``grader.run`` builds) as text,
-Markdown, HTML (Jinja2 templates) or JSON."""
+Markdown, HTML (Jinja2 templates) or JSON.
+
+Every string of a report may hold text a student chose; each format shows it
+inert (``grader.textsafe``): every field is kept to ``MAX_FIELD`` characters;
+text output shows control characters escaped and breaks CI workflow commands
+(each template output passes through ``textsafe.terminal``); Markdown puts
+messages in fences longer than any backtick run inside and escapes links,
+images and HTML in prose; HTML is autoescaped, its control and bidirectional
+characters shown escaped."""
 from __future__ import annotations
 
 import functools
@@ -8,6 +16,8 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+
+from grader import textsafe
 
 FORMATS = ("text", "json", "html", "markdown")
 EXTENSIONS = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown", ".txt": "text"}
@@ -52,15 +62,42 @@ def failure_groups(tests) -> list:
     return list(groups.values())
 
 
+class _Raw(str):
+    """Text the text template made itself (colour codes around safe text): not escaped again."""
+
+
+def _color(ansi):
+    def color(c, text) -> str:
+        text = textsafe.terminal(str(text))
+        return _Raw(f"{ansi[c]}{text}{ansi['reset']}" if ansi else text)
+    return color
+
+
+def _terminal(value):
+    if type(value) is _Raw:
+        return value
+    return textsafe.terminal(value) if isinstance(value, str) else value
+
+
+def _plain(value):
+    return textsafe.terminal(value) if type(value) is str else value
+
+
 @functools.lru_cache(maxsize=None)
-def _env(autoescape: bool):
-    """One environment per escaping mode: it keeps its compiled templates (a batch
-    renders one report per student; compiling the HTML template each time took 40 ms)."""
+def _env(autoescape: bool, fmt: str = "html"):
+    """One environment per format: it keeps its compiled templates (a batch
+    renders one report per student; compiling the HTML template each time took 40 ms).
+    What each ``{{ }}`` shows passes through the format's neutraliser (``finalize``)."""
     import jinja2
 
+    finalize = textsafe.html_text if autoescape else _terminal if fmt == "text" else _plain  # Markdown
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
-        autoescape=autoescape, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+        autoescape=autoescape, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True,
+        finalize=finalize)
+    env.filters["md_fence"] = textsafe.md_fence
+    env.filters["md_code"] = textsafe.md_code_span
+    env.filters["md_text"] = textsafe.md_text
     env.filters["groupby_status"] = _counts
     env.filters["failure_groups"] = failure_groups
     env.filters["pad"] = lambda s, n: str(s).ljust(n)
@@ -71,13 +108,14 @@ def _env(autoescape: bool):
 
 
 def render(report: dict, fmt: str = "text", color: bool = False) -> str:
+    report = textsafe.clip_report(report)
     if fmt == "json":
         return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     if fmt not in TEMPLATES:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    env = _env(autoescape=(fmt == "html"))
+    env = _env(autoescape=(fmt == "html"), fmt=fmt)
     template = env.get_template(TEMPLATES[fmt])
-    return template.render(report=report, ansi=ANSI if color else None)
+    return template.render(report=report, ansi=ANSI if color else None, color=_color(ANSI if color else None))
 
 
 def _umask() -> int:

@@ -56,9 +56,11 @@ def build_report(exercises, plugin, submission: Path, seed: int, cuda: bool) -> 
     score = round(sum(e["score"] for e in out), 2)
     import torch
 
-    return {"score": score, "max_score": POINTS_PER_EXERCISE * len(out), "exercises": out,
+    from grader.textsafe import clip_report
+
+    return clip_report({"score": score, "max_score": POINTS_PER_EXERCISE * len(out), "exercises": out,
             "seed": seed, "submission": str(submission), "grader_version": __version__,
-            "torch_version": torch.__version__, "cuda": cuda}
+            "torch_version": torch.__version__, "cuda": cuda})  # no field longer than MAX_FIELD
 
 
 @dataclasses.dataclass

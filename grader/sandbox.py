@@ -24,11 +24,13 @@ import time
 from pathlib import Path
 
 from grader import forbidden, wire
+from grader.textsafe import MAX_NAME, MAX_TEXT, clip
 from grader.wire import Call, Handle, Ref
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 TRACE_CALLS = 64     # requests a test's trace keeps (for a visible test's reproducer); more: no trace
 TRACE_COPY = 64      # tensors up to this many entries are copied into the trace as they were sent
+REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_bytes is tensors' bytes)
 
 
 @dataclasses.dataclass
@@ -47,11 +49,36 @@ class Limits:
     processes: int = 32              # processes and threads (RLIMIT_NPROC, with a uid of its own)
     disk_bytes: int = 64 << 20       # the worker's private, writable folder
     hide: tuple = ()                 # more folders to cover (a batch: submissions, results)
+    # what one submission may cost the grader, all exercises together (see Spend)
+    reply_bytes: int = 64 << 20      # one reply (the model answers' largest is 1 MB); larger: refused unread
+    submission_bytes: int = 512 << 20  # all replies of a submission
+    late_bytes: int = 16 << 20       # bytes of replies each exercise still gets once submission_bytes is spent
+    submission_budget: float = 10.0  # seconds of worker time, all exercises together (model answers: 0.3 s)
+    late_budget: float = 5.0         # seconds each exercise still gets once submission_budget is spent
 
     def scaled(self, factor: float) -> "Limits":
         return dataclasses.replace(self, call_timeout=self.call_timeout * factor,
                                    load_timeout=self.load_timeout * factor,
-                                   exercise_budget=self.exercise_budget * factor)
+                                   exercise_budget=self.exercise_budget * factor,
+                                   submission_budget=self.submission_budget * factor,
+                                   late_budget=self.late_budget * factor)
+
+
+class Spend:
+    """What one submission has cost so far, all its exercises together: seconds of
+    worker time (requests, imports included, timed from the grader's side, so that
+    waiting on a slow or dripping reply counts as much as a busy loop) and bytes of
+    replies.  The grader keeps a submission within ``Limits.submission_budget``
+    seconds (then ``late_budget`` more for each exercise not yet graded, enough for
+    any correct answer) and ``submission_bytes`` (then ``late_bytes`` more for each
+    exercise), so that no submission holds a
+    batch's grading slot for long, whatever it does."""
+
+    __slots__ = ("seconds", "bytes")
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.bytes = 0
 
 
 class StudentError(Exception):
@@ -185,8 +212,11 @@ class Zygote:
 class Worker:
     """One forked worker process holding (at most) one student module."""
 
-    def __init__(self, zygote: Zygote, limits: Limits, workdir: Path):
+    def __init__(self, zygote: Zygote, limits: Limits, workdir: Path, spend: Spend | None = None):
         self.limits = limits
+        self.spend = spend if spend is not None else Spend()
+        self.sizes: list = []   # frame sizes of the last reply (for the budget of bytes)
+        self.metas = 0          # meta tensors in the last reply
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(workdir, 0o700)
@@ -206,11 +236,25 @@ class Worker:
     # -- low level ----------------------------------------------------------
     def _recv(self, timeout: float) -> dict:
         self.sock.settimeout(max(timeout, 0.001))
-        return self._reply()
+        return self._reply(time.monotonic() + timeout)
 
-    def _reply(self) -> dict:
-        obj, blob = wire.recv(self.sock)
-        reply = wire.unpack(obj, blob)
+    def _reply(self, deadline: float) -> dict:
+        """The reply, whole by ``deadline``; one larger than ``Limits.reply_bytes`` is
+        refused from its header (nothing is allocated for it)."""
+        sizes = self.sizes
+        sizes.clear()
+        try:
+            obj, blob = wire.recv(self.sock, deadline=deadline, max_json=min(REPLY_JSON, self.limits.reply_bytes),
+                                  max_total=self.limits.reply_bytes, sizes=sizes)
+        finally:
+            if sizes:
+                self.spend.bytes += sizes[0]
+        decoders: list = []
+        try:
+            reply = wire.unpack(obj, blob, decoders=decoders)
+        except (ValueError, TypeError, RuntimeError, OverflowError, MemoryError) as e:  # torch refused a record
+            raise wire.ProtocolError(f"a value the grader cannot rebuild ({type(e).__name__})") from None
+        self.metas = decoders[0].metas
         if not isinstance(reply, dict):
             raise wire.ProtocolError("a reply must be a dictionary")
         return reply
@@ -228,10 +272,7 @@ class Worker:
             if sock.gettimeout() != limit:  # setting it is a system call: only when it changes
                 sock.settimeout(limit)
             wire.send(sock, body, blobs)
-            spent = time.monotonic() - start
-            if spent > 0.001:  # the send had to wait: the reply gets what is left of the time
-                sock.settimeout(max(timeout - spent, 0.001))
-            return self._reply()
+            return self._reply(start + limit)  # the deadline holds for the whole reply, however it comes
         except socket.timeout:
             self.kill()
             raise TimedOut(timeout) from None
@@ -242,7 +283,9 @@ class Worker:
             self.kill()
             raise StudentError("protocol", f"the worker sent data the grader cannot accept ({e})") from None
         finally:
-            self.elapsed += time.monotonic() - start
+            spent = time.monotonic() - start
+            self.elapsed += spent
+            self.spend.seconds += spent
 
     def exit_status(self, timeout: float = 2.0):
         try:
@@ -302,8 +345,12 @@ class Student:
     """One student's file for one exercise, as the hidden tests see it."""
 
     def __init__(self, exercise, submission: Path, zygote: Zygote, limits: Limits,
-                 tmproot: Path, seed: int = 0):
+                 tmproot: Path, seed: int = 0, spend: Spend | None = None):
         self.exercise = exercise
+        self.spend = spend if spend is not None else Spend()  # the whole submission's (shared by its exercises)
+        self.late_from: float | None = None  # this exercise's time spent when the submission's budget ran out
+        self.late_bytes_from: int | None = None  # the submission's bytes when its data budget ran out
+        self.stopped: StudentError | None = None  # a request stopped by a budget: the rest is not run
         self.file = exercise.file
         self.source = Path(submission) / exercise.file
         self.zygote = zygote
@@ -353,11 +400,47 @@ class Student:
             raise StudentError(
                 "budget", f"not run: your code already timed out {self.timeouts} times in this exercise",
                 "Find the endless (or very slow) loop first; once it ends, these checks run again.")
-        spent = self.elapsed + (self.worker.elapsed if self.worker else 0.0)
-        if spent > self.limits.exercise_budget:
+        if self.stopped is not None or self._left()[0] <= 0:
+            raise self._budget_error("not run")
+        if self.spend.bytes > self.limits.submission_bytes:
+            if self.late_bytes_from is None:
+                self.late_bytes_from = self.spend.bytes
+        if self.late_bytes_from is not None and self.spend.bytes > self.late_bytes_from + self.limits.late_bytes:
             raise StudentError(
-                "budget", f"not run: this exercise used up its time budget ({self.limits.exercise_budget:.0f} s)",
-                "Your code is much slower than needed; look for Python loops over tensor elements.")
+                "budget", f"not run: the results of this submission's code used up its data budget "
+                          f"({self.limits.submission_bytes >> 20} MiB for all exercises, then "
+                          f"{self.limits.late_bytes >> 20} MiB for each exercise)",
+                "Return results of the size the exercise asks for, not far larger tensors.")
+
+    def _left(self) -> tuple:
+        """(seconds this exercise may still spend, whether the submission's budget is
+        what limits it): the exercise's own budget, and once the whole submission has
+        spent ``Limits.submission_budget``, ``late_budget`` more for this exercise."""
+        spent = self.elapsed + (self.worker.elapsed if self.worker else 0.0)
+        left = self.limits.exercise_budget - spent
+        if self.spend.seconds >= self.limits.submission_budget:
+            if self.late_from is None:
+                self.late_from = spent
+            late = self.late_from + self.limits.late_budget - spent
+            if late < left:
+                return late, True
+        return left, False
+
+    def _budget_error(self, what: str) -> StudentError:
+        if self._left()[1]:
+            return StudentError(
+                "budget", f"{what}: this submission used up its time budget ({self.limits.submission_budget:g} s "
+                          f"for all exercises, then {self.limits.late_budget:g} s for each exercise)",
+                "Your code is much slower than needed somewhere (or waits on purpose); correct code takes well "
+                "under a second per exercise. Look for endless loops and Python loops over tensor elements.")
+        return StudentError(
+            "budget", f"{what}: this exercise used up its time budget ({self.limits.exercise_budget:.0f} s)",
+            "Your code is much slower than needed; look for Python loops over tensor elements.")
+
+    def _timeout(self, timeout: float) -> tuple:
+        """(the time a request may take, whether the budget, not ``timeout``, sets it)."""
+        left = self._left()[0]
+        return (left, True) if left < timeout else (timeout, False)
 
     def _ensure(self) -> Worker:
         if self.load_error is not None:
@@ -376,12 +459,16 @@ class Student:
         workdir.mkdir(parents=True, exist_ok=True)
         target = workdir / self.file
         shutil.copyfile(self.source, target)
-        self.worker = Worker(self.zygote, self.limits, workdir)
+        self.worker = Worker(self.zygote, self.limits, workdir, self.spend)
+        timeout, by_budget = self._timeout(self.limits.load_timeout)
         try:
-            reply = self.worker.request("load", self.limits.load_timeout, path=str(target),
+            reply = self.worker.request("load", timeout, path=str(target),
                                         module=self.source.stem, forbidden=forbidden.worker_spec(self.exercise))
         except TimedOut as t:
             self.timeouts += 1
+            if by_budget:
+                self.load_error = self.stopped = self._budget_error(f"importing {self.file} was stopped")
+                raise self.load_error from None
             self.load_error = StudentError(
                 "load", f"importing {self.file} took longer than {t.seconds:.0f} s",
                 "Code at the top level of your file runs on import: move experiments into "
@@ -394,9 +481,10 @@ class Student:
                 "Don't call exit(), sys.exit() or os._exit() in your file; code at the top level runs on import.")
             raise self.load_error from None
         if "load_error" in reply:
-            self.load_error = self._load_error(reply["load_error"])
+            self.load_error = self._load_error(reply["load_error"] if isinstance(reply["load_error"], dict) else {})
             raise self.load_error
-        self.names = reply.get("names", {})
+        names = reply.get("names")
+        self.names = {clip(str(n), MAX_NAME): None for n in names} if isinstance(names, (dict, list)) else {}
         return self.worker
 
     def _status_text(self, status) -> str:
@@ -416,6 +504,7 @@ class Student:
         return f"\nIt printed:\n{out}" if out else ""
 
     def _load_error(self, e: dict) -> StudentError:
+        e = _plain_fields(e)
         where = f"{e.get('file', self.file)}, line {e.get('line')}" if e.get("line") else e.get("file", self.file)
         kind = e.get("kind")
         if kind == "encoding":
@@ -445,7 +534,10 @@ class Student:
                  **fields) -> dict:
         worker = self._ensure()
         if not hasattr(self, "_forbidden_static"):  # names the exercise forbids, in the file itself
-            self._forbidden_static = forbidden.scan(self.source, self.exercise)
+            try:
+                self._forbidden_static = forbidden.scan(self.source, self.exercise)
+            except RecursionError:  # a file nested too deeply to walk: for review, never a grader error
+                self._forbidden_static = []
         if self._forbidden_static:
             raise forbidden.static_error(self.exercise, self._forbidden_static)
         self.calls += 1
@@ -453,11 +545,14 @@ class Student:
         fields.setdefault("seed", int.from_bytes(digest[:6], "big"))
         if _record is not None:
             _record["seed"] = fields["seed"]
-        timeout = timeout or self.limits.call_timeout
+        timeout, by_budget = self._timeout(timeout or self.limits.call_timeout)
         try:
             reply = worker.request(op, timeout, **fields)
         except TimedOut as t:
             self.timeouts += 1
+            if by_budget:
+                self.stopped = self._budget_error(f"{what} was stopped")
+                raise self.stopped.copy() from None
             raise StudentError("timeout", f"{what} did not finish within {t.seconds:.0f} s",
                                "Look for an endless loop, or a Python loop over tensor elements "
                                "that should be a single tensor operation.") from None
@@ -466,21 +561,29 @@ class Student:
                                         f"({self._status_text(d.status)}){self._output_note()}",
                                SIGNALS.get(d.status.get("signal"), (None, None))[1] if d.status and "signal" in d.status
                                else "Don't call exit(), sys.exit() or os._exit() in your code.") from None
+        if worker.metas and not _holds_meta(fields):
+            # a tensor on PyTorch's data-free device, from code given none: no values to judge
+            raise StudentError(
+                "result", f"{what} returned a tensor on PyTorch's data-free 'meta' device (it holds no values), "
+                          "for inputs on the CPU",
+                "Compute the result from the inputs, on their device (torch.zeros_like(x), device=x.device); "
+                "a tensor made with device='meta' is never a result here.")
         if reply.get("forbidden"):  # reported by the worker, decided here
             err = forbidden.dynamic_error(self.exercise, what, list(reply["forbidden"])
                                           if isinstance(reply["forbidden"], list) else [])
             if err is not None:
                 raise err
         if "error" in reply:
-            err = self._exception(reply["error"], what)
+            err = self._exception(reply["error"] if isinstance(reply["error"], dict) else {}, what)
             if _record is not None:
                 err.details["request"] = _record  # the request that raised, for a reproducer
             raise err
         if "fatal" in reply:
-            raise StudentError("protocol", f"the worker refused the request: {reply['fatal']}")
+            raise StudentError("protocol", f"the worker refused the request: {clip(str(reply['fatal']))}")
         return reply
 
     def _exception(self, e: dict, what: str) -> StudentError:
+        e = _plain_fields(e)
         etype, emsg = e.get("type", "Exception"), e.get("message", "")
         where = f"\n    at {e['file']}, line {e['line']}: {e.get('code', '')}" if e.get("line") else ""
         if etype == "NotImplementedError" and "NotImplementedError" in e.get("code", "NotImplementedError"):
@@ -505,7 +608,7 @@ class Student:
         if isinstance(ref, Ref) and ref.parts and ref.parts[0] == "student" and len(ref.parts) > 1:
             name = ref.parts[1]
             if name not in self.names:
-                defined = ", ".join(sorted(self.names)) or "nothing"
+                defined = clip(", ".join(sorted(self.names)), MAX_TEXT) or "nothing"
                 raise StudentError("exception", f"{self.file} defines no `{name}` (it defines: {defined})",
                                    f"The exercise asks for a name exactly `{name}`; check its spelling and "
                                    "that it is defined at the top level of the file.")
@@ -580,7 +683,10 @@ class Student:
         reply = self._request("vjp", _what or f"backward through {_describe_call(fn)}", _timeout, rec,
                               fn=fn, args=list(args), kwargs=kwargs, grad_output=grad_output,
                               wrt=list(wrt), params=params)
-        out = reply.get("value"), reply.get("grads"), dict(reply.get("param_grads") or [])
+        pg = reply.get("param_grads") or []
+        if not (isinstance(pg, (list, dict)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in pg)):
+            raise StudentError("protocol", "the worker sent a malformed reply to a backward request")
+        out = reply.get("value"), reply.get("grads"), dict(pg)
         rec.update(done=True, value=out[0], grads=out[1], param_grads=out[2])
         return out
 
@@ -598,6 +704,38 @@ class Student:
             raise StudentError("protocol", "the worker sent a malformed reply to a backward request")
         rec.update(done=True, value=value, grads=grads)
         return value, grads
+
+
+def _plain_fields(e: dict) -> dict:
+    """An error record from the worker with its fields as short strings: names and
+    types (an exception's class, a file) at most MAX_NAME characters, the rest at most
+    MAX_TEXT (wire keeps every string to that), a line number an int or None."""
+    out = {}
+    for k, v in e.items():
+        if k == "line":
+            out[k] = v if type(v) is int else None
+        elif k in ("type", "file", "kind"):
+            out[k] = clip(str(v), MAX_NAME)
+        elif k in ("message", "code", "signature"):
+            out[k] = clip(str(v), MAX_TEXT)
+        else:
+            out[k] = v
+    return out
+
+
+def _holds_meta(value, depth: int = 0) -> bool:
+    """Whether ``value`` (what a request sends) holds a tensor on the meta device."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.device.type == "meta"
+    if isinstance(value, (list, tuple)) and depth < 8:
+        return any(_holds_meta(v, depth + 1) for v in value)
+    if isinstance(value, dict) and depth < 8:
+        return any(_holds_meta(v, depth + 1) for v in value.values())
+    if isinstance(value, Call) and depth < 8:
+        return _holds_meta([value.args, value.kwargs], depth + 1)
+    return False
 
 
 def _copy_tensors(value, into: dict, depth: int = 0) -> None:

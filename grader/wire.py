@@ -6,6 +6,10 @@ the header, then JSON and blob in one read, never more than the frame).
 Nothing is ever pickled: the grader decodes only the tags below, checks every
 length, shape and dtype, and builds fresh tensors from bytes, so whatever runs
 in the worker can only ever hand back numbers, never objects or code.
+On the grader's side every string is kept to ``textsafe.MAX_TEXT`` characters
+(names, messages, reprs: whatever the worker sends), a frame larger than the
+reader allows is refused from its header, before anything is allocated for it,
+and a reader with a deadline gets the whole frame by then or a time-out.
 
 Tags inside the JSON (everything else is plain JSON):
   {"$tensor": [offset, nbytes], "dtype": ..., "shape": [...], "meta": {...}}
@@ -24,9 +28,13 @@ import ctypes
 import json
 import math
 import re
+import socket
 import struct
+from time import monotonic as _monotonic
 
 import orjson
+
+from grader.textsafe import MAX_TEXT, clip
 
 HEADER = struct.Struct("!IQ")
 MAX_JSON = 64 * 1024 * 1024
@@ -177,15 +185,33 @@ def send(sock, obj, blobs: list) -> None:
             sock.sendall(b)
 
 
-def _recv_exactly(sock, n: int) -> bytearray:
+def _recv_exactly(sock, n: int, deadline: float | None = None) -> bytearray:
+    """``n`` bytes. With a ``deadline`` (``time.monotonic()``), the whole read must end
+    by then: each wait gets what is left of the time (``socket.timeout`` once it is
+    past), so that a sender dripping a byte at a time cannot stretch the read."""
     buf = bytearray(n)
     got = 0
+    if deadline is not None:
+        _wait_until(sock, deadline)
     while got < n:  # most often all of it comes in the first read
         k = sock.recv_into(memoryview(buf)[got:] if got else buf, n - got)
         if k == 0:
             raise EOFError("the worker closed the connection")
         got += k
+        if deadline is not None and got < n:
+            _wait_until(sock, deadline)
     return buf
+
+
+def _wait_until(sock, deadline: float) -> None:
+    """Make the socket's next wait end at ``deadline`` at the latest (only a system
+    call when the wait it has would end more than 50 ms past it)."""
+    left = deadline - _monotonic()
+    if left <= 0:
+        raise socket.timeout("timed out")
+    current = sock.gettimeout()
+    if current is None or current > left + 0.05:
+        sock.settimeout(left)
 
 
 def _int_in_range(text: str) -> int:
@@ -207,15 +233,23 @@ def _json(data) -> object:
         raise ProtocolError(f"malformed message: {e}") from None
 
 
-def recv(sock, max_blob: int = MAX_BLOB):
-    """One frame: (json object, blob). Raises EOFError, ProtocolError, socket.timeout."""
-    head = _recv_exactly(sock, HEADER.size)
+def recv(sock, max_blob: int = MAX_BLOB, *, deadline: float | None = None, max_json: int = MAX_JSON,
+         max_total: int | None = None, sizes: list | None = None):
+    """One frame: (json object, blob). Raises EOFError, ProtocolError, socket.timeout.
+
+    A frame whose header announces more than ``max_json`` bytes of JSON, ``max_blob``
+    of blob or ``max_total`` in all is refused before anything is allocated for it;
+    with a ``deadline`` (``time.monotonic()``) the whole frame must arrive by then.
+    ``sizes``: the frame's size is appended to it (for a budget of bytes)."""
+    head = _recv_exactly(sock, HEADER.size, deadline)
     n_json, n_blob = HEADER.unpack(head)
-    if n_json > MAX_JSON or n_blob > max_blob:
+    if n_json > max_json or n_blob > max_blob or (max_total is not None and n_json + n_blob > max_total):
         raise ProtocolError(f"message too large ({n_json} + {n_blob} bytes)")
+    if sizes is not None:
+        sizes.append(HEADER.size + n_json + n_blob)
     if n_json + n_blob > JOIN_LIMIT:  # a large frame: its JSON is checked before room is made for the blob
-        return _json(_recv_exactly(sock, n_json)), _recv_exactly(sock, n_blob)
-    buf = _recv_exactly(sock, n_json + n_blob)  # JSON and blob in one read
+        return _json(_recv_exactly(sock, n_json, deadline)), _recv_exactly(sock, n_blob, deadline)
+    buf = _recv_exactly(sock, n_json + n_blob, deadline)  # JSON and blob in one read
     obj = _json(buf[:n_json])
     del buf[:n_json]  # the blob, without a copy (bytearray drops a prefix in place)
     return obj, buf
@@ -346,6 +380,7 @@ class Decoder:
         self._anchor = None     # what holds the blob still (not resized or freed) while its address is used
         self.resolve = resolve  # worker side: turns $handle / $ref into objects
         self.place = place      # worker side: moves tensors to their device
+        self.metas = 0          # meta tensors decoded
         if _torch is None:
             _load_torch()
 
@@ -374,6 +409,9 @@ class Decoder:
         if m.get("device") == "meta":  # no data: nothing is allocated for it, on either side
             if n != 0:
                 raise ProtocolError("a meta tensor carries no bytes")
+            if math.prod(dims) * itemsize >= 2**62:  # torch could not even count its bytes
+                raise ProtocolError("a meta tensor of an impossible size")
+            self.metas += 1
             t = _torch.empty(size=dims, dtype=tdtype, device="meta")
         else:
             if math.prod(dims) * itemsize != n:
@@ -400,7 +438,9 @@ class Decoder:
             return self.tensor(v)
         if tv is list:
             return [self.decode(x, depth + 1) for x in v]
-        if v is None or tv is int or tv is str or tv is float or tv is bool:
+        if tv is str:  # on the grader's side, a string from the worker is kept to MAX_TEXT characters
+            return v if len(v) <= MAX_TEXT or self.resolve is not None else clip(v)
+        if v is None or tv is int or tv is float or tv is bool:
             return v
         if tv is not dict or len(v) == 0:
             raise ProtocolError(f"unexpected value of type {tv.__name__}")
@@ -411,7 +451,7 @@ class Decoder:
             for pair in v["$dict"]:
                 if not (type(pair) is list and len(pair) == 2 and type(pair[0]) is str):
                     raise ProtocolError("malformed dict")
-                out[pair[0]] = self.decode(pair[1], depth + 1)
+                out[self.decode(pair[0]) if len(pair[0]) > MAX_TEXT else pair[0]] = self.decode(pair[1], depth + 1)
             return out
         if "$float" in v and type(v["$float"]) is str and len(v["$float"]) <= 32:
             try:
@@ -434,12 +474,15 @@ class Decoder:
         raise ProtocolError("unknown tag in message")
 
 
-def unpack(obj, blob, resolve=None, place=None):
+def unpack(obj, blob, resolve=None, place=None, decoders: list | None = None):
     """Decode one value (worker side) or, given a message envelope (a JSON
-    object of fields, as ``pack`` makes), each of its fields."""
+    object of fields, as ``pack`` makes), each of its fields. ``decoders``: the
+    Decoder used is appended to it (what it counted: ``metas``)."""
     dec = Decoder(blob, resolve, place)
+    if decoders is not None:
+        decoders.append(dec)
     if resolve is None:
         if type(obj) is not dict:
             raise ProtocolError("a message must be a JSON object")
-        return {str(k): dec.decode(v) for k, v in obj.items()}
+        return {clip(str(k)): dec.decode(v) for k, v in obj.items()}
     return dec.decode(obj)

@@ -97,6 +97,7 @@ def test_dev_stdout_reaches_stdout(tmp_path):
     assert '"score": 0.0' in r.stdout and '"exercise1"' in r.stdout
     assert "report written to /dev/stdout" in r.stderr
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not stat.S_ISREG(os.lstat("/dev/stdout").st_mode)  # still the link to the stream, not a file
 
 
 def test_unwritable_output_is_a_clear_error(tmp_path):

@@ -75,8 +75,8 @@ def bad_entries(subs: Path) -> dict:
             "dup": "2 entries", "notes.txt": "not a folder"}
 
 
-def read_csv(out: Path) -> list:
-    with open(out / "grades.csv", newline="") as f:
+def read_csv(out: Path, name: str = "grades.csv") -> list:
+    with open(out / name, newline="") as f:
         return list(csv.reader(f))
 
 
@@ -171,7 +171,7 @@ def test_a_class_gets_grades_reports_and_a_summary(class_run):
     r, out = class_run["r"], class_run["out"]
     assert r.returncode == 1, r.stderr            # 1: some entries could not be graded
     assert "Traceback" not in r.stderr
-    rows = read_csv(out)
+    rows = read_csv(out, "results.csv")
     assert rows[0] == ["Student", "exercise1", "exercise2", "Total", "Status"]
     assert rows[1] == ["Points Possible", "10", "10", "20", ""]
     by = {row[0]: row for row in rows[2:]}
@@ -194,9 +194,22 @@ def test_a_class_gets_grades_reports_and_a_summary(class_run):
         assert text in summary, text
     data = json.loads((out / "summary.json").read_text())
     assert data["graded"] == 3 and data["errors"] == len(class_run["bad"])
-    # cy's unfinished exercise fails every test the same way: one student, counted once
-    assert any(h["exercise"] == "exercise1" and "NotImplementedError" in h["hint"] and h["students"] == 1
+    # cy's unfinished exercises are not attempted: no misconception; ben's overflow is one
+    assert not any("NotImplementedError" in h["hint"] for h in data["hints"]), data["hints"]
+    assert any(h["exercise"] == "exercise1" and "overflow" in h["hint"] and h["students"] == 1
                for h in data["hints"]), data["hints"]
+    canvas = read_csv(out)   # Canvas's import format: every entry, errors without a score
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+                         "exercise1 Softmax", "exercise2 Log-softmax"]
+    assert canvas[1] == ["Points Possible", "", "", "", "", "10", "10"]
+    cby = {row[0]: row for row in canvas[2:]}
+    assert cby["ada"] == ["ada", "", "", "ada", "", "10.00", "10.00"]
+    assert cby["corrupt"][5:] == ["", ""]
+    # the last line names the entries that could not be graded; the summary links every report
+    last = r.stderr.strip().splitlines()[-1]
+    assert f"{len(class_run['bad'])} could not be graded: " in last and "corrupt" in last and "slip" in last, last
+    for student in class_run["normal"]:
+        assert f'<a href="reports/{student}.html">{student}</a>' in summary
     assert sum(b["count"] for b in data["histogram"]) == 3
 
 

@@ -311,8 +311,25 @@ def test_github_actions_run_is_annotated_and_cannot_be_forged(hostile_folder, tm
     key, value = output.read_text().strip().split("=", 1)
     assert key == "result"
     payload = json.loads(base64.b64decode(value))
-    assert payload["tests"][0]["filename"] == EX1 and payload["tests"][0]["line_no"] == 8
+    assert payload["tests"][0]["filename"] == f"{hostile_folder.name}/{EX1}" and payload["tests"][0]["line_no"] == 8
     assert "--submission" not in r.stdout + md
+
+
+@pytest.mark.parametrize("fmt,parse", [("gradescope", json.loads), ("prairielearn", json.loads),
+                                       ("classroom", json.loads), ("junit", None)])
+def test_grade_writes_each_platform_format(fmt, parse, tmp_path):
+    (tmp_path / EX1).write_text((SOLUTIONS / EX1).read_text())
+    out = tmp_path / "out.txt"
+    r = run_cli("1", "--submission", tmp_path, "--format", fmt, "--output", out)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    if parse:
+        doc = parse(text)
+        {"gradescope": check_gradescope, "prairielearn": check_prairielearn}.get(fmt, lambda d: None)(doc)
+    else:
+        import xml.etree.ElementTree as ET
+
+        assert ET.fromstring(text).tag == "testsuites"
 
 
 def test_init_ci_writes_a_workflow_and_keeps_an_existing_one(tmp_path):

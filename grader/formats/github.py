@@ -27,7 +27,7 @@ SUMMARY_LIMIT = 1024 * 1024 - 4096  # $GITHUB_STEP_SUMMARY: 1 MiB per step
 OUTPUT_LIMIT = 1000 * 1000 - 1024   # a step output: 1 MB
 
 
-def classroom_payload(report: dict) -> dict:
+def classroom_payload(report: dict, prefix: str = "") -> dict:
     """One test per exercise (so the reporter's pass/total table and its points agree
     as far as they can): score = the exercise's points, status pass only at full marks."""
     report = for_platform(report)
@@ -46,7 +46,7 @@ def classroom_payload(report: dict) -> dict:
         file, line = location(ex, failed[0]) if failed else (ex.get("file", ""), None)
         out.append({"name": f"{ex['name']} ({clean(ex.get('title', ''))})", "status": status,
                     "score": float(ex["score"]), "message": msg, "test_code": f"grade {ex['name']}",
-                    "filename": file, "line_no": line or 0, "duration": 0})
+                    "filename": prefix + file, "line_no": line or 0, "duration": 0})
     if any(t["status"] == "error" for t in out):
         overall = "error"
     else:
@@ -54,8 +54,8 @@ def classroom_payload(report: dict) -> dict:
     return {"version": 1, "status": overall, "max_score": float(report["max_score"]), "tests": out}
 
 
-def render_classroom(report: dict, **_) -> str:
-    return json.dumps(classroom_payload(report), indent=1, ensure_ascii=False) + "\n"
+def render_classroom(report: dict, prefix: str = "", **_) -> str:
+    return json.dumps(classroom_payload(report, prefix), indent=1, ensure_ascii=False) + "\n"
 
 
 def _data(text: str) -> str:
@@ -118,8 +118,8 @@ def summary_markdown(report: dict) -> str:
     return text
 
 
-def output_line(report: dict) -> str:
-    payload = classroom_payload(report)
+def output_line(report: dict, prefix: str = "") -> str:
+    payload = classroom_payload(report, prefix)
     data = base64.b64encode(json.dumps(payload).encode()).decode()
     while len(data) > OUTPUT_LIMIT and any(t["message"] for t in payload["tests"]):
         for t in payload["tests"]:
@@ -144,4 +144,4 @@ def publish(report: dict, text: str, stream, env=None, prefix: str = "") -> None
             f.write(summary_markdown(report))
     if env.get("GITHUB_OUTPUT"):
         with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
-            f.write(output_line(report))
+            f.write(output_line(report, prefix))

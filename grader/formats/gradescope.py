@@ -75,5 +75,5 @@ def failure_results(message: str, max_score: float = 0.0, execution_time=None) -
     return doc
 
 
-def render(report: dict, **options) -> str:
+def render(report: dict, prefix: str = "", **options) -> str:
     return json.dumps(results(report, **options), indent=1, ensure_ascii=False) + "\n"

@@ -455,3 +455,60 @@ def test_bundle_notebook(bundle, tmp_path):
 def test_bundle_empty_submission_still_writes_results(bundle, tmp_path):
     doc = run_bundle(bundle, tmp_path, {})
     assert doc["score"] == 0.0 and doc["tests"] == [] and "empty" in doc["output"]
+
+
+# ---------------------------------------------------------------------------
+# grade batch: --only, resuming an interrupted --force run, --roster
+
+def test_batch_only_resume_and_roster(tmp_path):
+    from grader.batch import _resume_command
+    from tests.test_batch import COMMON, batch, write
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for s in ("ada", "ben", "cy"):
+        write(subs / s, {EX1: (SOLUTIONS / EX1).read_text(), EX2: (SOLUTIONS / EX2).read_text()})
+    write(subs / "nemo", {EX1: "def softmax(x)\n    return x\n"})   # a syntax error: no misconception
+    roster = tmp_path / "roster.csv"
+    roster.write_text('Student,ID,SIS User ID,SIS Login ID,Section\n"Lovelace, Ada",1,S1,ada,A\n'
+                      "Ben B,2,S2,ben@uni.edu,A\nCy C,3,cy,ccc,B\nDan D,4,S4,dan,B\n")
+    r = batch(subs, "--out", out, *COMMON, "--roster", roster)
+    assert r.returncode == 0, r.stderr
+    assert "4 to grade" in r.stderr and "every entry graded" in r.stderr.splitlines()[-1]
+    assert "nemo" in r.stderr and "match no roster student" in r.stderr
+    rows = list(csv.reader(open(out / "grades.csv", newline="")))
+    assert [row[0] for row in rows] == ["Student", "Points Possible", "Lovelace, Ada", "Ben B", "Cy C", "Dan D"]
+    assert rows[5][5:] == ["", ""] and rows[4][5:] == ["10.00", "10.00"]
+    data = json.loads((out / "summary.json").read_text())
+    assert data["roster"] == {"used": True, "unmatched": ["nemo"], "without_submission": ["Dan D"]}
+    assert not any("cannot read" in h["hint"] for h in data["hints"]), data["hints"]
+    assert [s["student"] for s in data["students_list"]] == ["ada", "ben", "cy", "nemo"]
+    assert "Dan D" in (out / "summary.html").read_text()
+
+    # --only regrades just the named students, even unchanged
+    r = batch(subs, "--out", out, *COMMON, "--only", "ben")
+    assert r.returncode == 0 and "1 to grade, 3 unchanged" in r.stderr, r.stderr
+    r = batch(subs, "--out", out, *COMMON, "--only", "zoe")
+    assert r.returncode == 2 and "zoe" in r.stderr
+
+    # a --force run interrupted after regrading ada: its marker stays, ada's state carries the run
+    marker = out / ".batch" / "regrade.json"
+    marker.write_text(json.dumps({"run": "r1", "only": None}))
+    state = out / ".batch" / "state" / "ada.json"
+    st = json.loads(state.read_text())
+    state.write_text(json.dumps(dict(st, run="r1")))
+    advice = _resume_command([str(subs), "--out", str(out), "--force", *COMMON])
+    assert "--force" not in advice
+    r = batch(*advice)                       # the advice: the same command without --force
+    assert r.returncode == 0 and "3 to grade, 1 unchanged" in r.stderr, r.stderr
+    assert not marker.exists()
+    r = batch(*advice)                       # done: nothing left to regrade
+    assert "0 to grade, 4 unchanged" in r.stderr, r.stderr
+    assert _resume_command(["s", "--only", "a", "b", "--out", "o"]) == ["s", "--out", "o"]
+
+
+def test_reports_for_a_batch_or_a_platform_give_no_terminal_advice(report):
+    from grader.formats.common import for_platform
+
+    assert "--submission" in json.dumps(report)     # the student's own report does (exercise5 is missing)
+    fixed = json.dumps(for_platform(report))
+    assert "--submission" not in fixed and "Submit your work as exercise5_relu.py" in fixed

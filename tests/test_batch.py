@@ -223,7 +223,7 @@ def test_rerun_skips_unchanged_and_regrades_what_changed(class_run, tmp_path):
     (subs / "ada" / EX1).write_text(UNSTABLE_SOFTMAX)
     r = batch(subs, "--out", out, *COMMON)
     assert "1 to grade, 2 unchanged" in r.stderr, r.stderr
-    assert {row[0]: row for row in read_csv(out)[2:]}["ada"][1] != "10.00"
+    assert {row[0]: row for row in read_csv(out, "results.csv")[2:]}["ada"][1] != "10.00"
     (subs / "ada" / EX1).write_bytes((class_run["subs"] / "ada" / EX1).read_bytes())
     r = batch(subs, "--out", out, *COMMON, "--force")
     assert "3 to grade, 0 unchanged" in r.stderr, r.stderr
@@ -378,8 +378,8 @@ def test_hostile_students_change_nothing_for_the_others(class_run, tmp_path, zyg
             a = (class_run["out"] / "reports" / f"{student}.{ext}").read_bytes()
             b = (out / "reports" / f"{student}.{ext}").read_bytes()
             assert a == b, f"{student}.{ext} differs when hostile students are in the batch"
-    rows = {row[0]: row for row in read_csv(out)[2:]}
-    before = {row[0]: row for row in read_csv(class_run["out"])[2:]}
+    rows = {row[0]: row for row in read_csv(out, "results.csv")[2:]}
+    before = {row[0]: row for row in read_csv(class_run["out"], "results.csv")[2:]}
     for student in list(class_run["normal"]) + list(class_run["bad"]):
         assert rows[student] == before[student]
     for student in HOSTILE:
@@ -544,7 +544,7 @@ def test_a_submission_that_overruns_the_wall_limit_is_stopped(tmp_path):
     r = batch(subs, "--out", out, "--exercises", "1", "--seed-secret", SECRET, "--submission-timeout", "2",
               "--jobs", "2")
     assert r.returncode == 1, r.stderr
-    rows = {row[0]: row for row in read_csv(out)[2:]}
+    rows = {row[0]: row for row in read_csv(out, "results.csv")[2:]}
     assert rows["fine"][1:] == ["10.00", "10.00", "graded"]
     assert "whole-submission limit (2 s)" in rows["slow"][3], rows["slow"]
     assert _survivors("wall-limit-hog") == []

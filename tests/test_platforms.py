@@ -240,6 +240,8 @@ def test_junit_is_valid_and_complete(report):
     text = render(report, prefix="hw/")
     report = for_platform(report)  # what the renderer shows: no terminal advice
     xmlschema.XMLSchema(JUNIT_XSD).validate(text)
+    assert "<script>" not in text and "<img" not in text and "]]>" not in text   # student text is escaped
+    assert "&lt;script&gt;" in text or "&lt;img" in text                        # and still shown
     root = ET.fromstring(text)
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == [ex["name"] for ex in report["exercises"]]

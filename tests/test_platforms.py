@@ -514,3 +514,22 @@ def test_reports_for_a_batch_or_a_platform_give_no_terminal_advice(report):
     assert "--submission" in json.dumps(report)     # the student's own report does (exercise5 is missing)
     fixed = json.dumps(for_platform(report))
     assert "--submission" not in fixed and "Submit your work as exercise5_relu.py" in fixed
+
+
+def test_bundle_writes_valid_results_when_the_grader_cannot_run(bundle, tmp_path):
+    """The grader's own failure (here: its program is missing) still leaves a valid results.json."""
+    (tmp_path / "source" / "grader" / "formats").mkdir(parents=True)
+    (tmp_path / "source" / "grader" / "formats" / "autograder.py").write_text("raise SystemExit(7)\n")
+    with zipfile.ZipFile(bundle) as z:   # the rest of the bundle as usual; the program replaced above
+        for name in z.namelist():
+            if name != "grader/formats/autograder.py":
+                z.extract(name, tmp_path / "source")
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / EX1).write_text((SOLUTIONS / EX1).read_text())
+    env = dict(os.environ, AUTOGRADER_ROOT=str(tmp_path))
+    r = subprocess.run(["bash", str(tmp_path / "source" / "run_autograder")], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    doc = json.loads((tmp_path / "results" / "results.json").read_text())
+    check_gradescope(doc)
+    assert doc["score"] == 0.0 and "exit status 7" in doc["output"]

@@ -34,7 +34,7 @@ examples:
   grade 1 2 3                             several exercises
   grade all --submission ~/course/mine    every exercise, from another folder
   grade all --format json --output results.json
-                                          machine-readable results (CI, Gradescope)
+                                          machine-readable results (the report as data)
   grade all --output report.html          an HTML report (format taken from the extension)
   grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
   grade all --format junit -o junit.xml   JUnit XML for CI test reporters (also: prairielearn,

@@ -180,6 +180,10 @@ JUNIT_XSD = """<?xml version="1.0" encoding="UTF-8"?>
       </xs:element>
     </xs:sequence>
   </xs:complexType>
+  <xs:attributeGroup name="extra">
+    <xs:attribute name="skipped" type="xs:nonNegativeInteger"/>
+    <xs:attribute name="time" type="xs:decimal"/>
+  </xs:attributeGroup>
   <xs:element name="testsuites">
     <xs:complexType>
       <xs:sequence>
@@ -211,8 +215,7 @@ JUNIT_XSD = """<?xml version="1.0" encoding="UTF-8"?>
             <xs:attribute name="tests" type="xs:nonNegativeInteger" use="required"/>
             <xs:attribute name="failures" type="xs:nonNegativeInteger" use="required"/>
             <xs:attribute name="errors" type="xs:nonNegativeInteger" use="required"/>
-            <xs:attribute name="skipped" type="xs:nonNegativeInteger"/>
-            <xs:attribute name="time" type="xs:decimal"/>
+            <xs:attributeGroup ref="extra"/>
             <xs:attribute name="file" type="xs:string"/>
           </xs:complexType>
         </xs:element>
@@ -221,8 +224,7 @@ JUNIT_XSD = """<?xml version="1.0" encoding="UTF-8"?>
       <xs:attribute name="tests" type="xs:nonNegativeInteger"/>
       <xs:attribute name="failures" type="xs:nonNegativeInteger"/>
       <xs:attribute name="errors" type="xs:nonNegativeInteger"/>
-      <xs:attribute name="skipped" type="xs:nonNegativeInteger"/>
-      <xs:attribute name="time" type="xs:decimal"/>
+      <xs:attributeGroup ref="extra"/>
     </xs:complexType>
   </xs:element>
 </xs:schema>

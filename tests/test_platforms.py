@@ -535,3 +535,33 @@ def test_bundle_writes_valid_results_when_the_grader_cannot_run(bundle, tmp_path
     doc = json.loads((tmp_path / "results" / "results.json").read_text())
     check_gradescope(doc)
     assert doc["score"] == 0.0 and "exit status 7" in doc["output"]
+
+
+def test_an_interrupted_force_run_resumes_with_the_advice_it_prints(tmp_path):
+    import shlex
+    import signal
+
+    from tests.test_batch import COMMON, batch, write
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for i in range(5):
+        write(subs / f"s{i}", {EX1: (SOLUTIONS / EX1).read_text()})
+    args = [str(subs), "--out", str(out), *COMMON]
+    assert batch(*args).returncode == 0
+    env = dict(os.environ, CI="true")
+    p = subprocess.Popen([sys.executable, "-m", "grader.cli", "batch", *args, "--force", "--jobs", "1"], cwd=ROOT,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    for line in p.stderr:                # plain progress lines (CI): stop after the first result
+        if "[1/5]" in line:
+            p.send_signal(signal.SIGINT)
+            break
+    rest = p.stderr.read()
+    assert p.wait(60) == 130, rest
+    advice = rest.strip().splitlines()[-1].strip()
+    assert advice.startswith("grade batch ") and "--force" not in advice, rest
+    done = sum("run" in json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json"))
+    assert 1 <= done < 5
+    r = batch(*shlex.split(advice)[2:])
+    assert f"{5 - done} to grade, {done} unchanged" in r.stderr, r.stderr   # the rest of the forced regrade
+    r = batch(*shlex.split(advice)[2:])
+    assert "0 to grade, 5 unchanged" in r.stderr, r.stderr

@@ -64,9 +64,12 @@ SUBMISSIONS holds one entry per student; the entry's name is the student id:
 Entries whose name starts with "." are ignored.
 
 results in --out DIR:
-  grades.csv        one row per student: Student, one column per exercise,
-                    Total, Status (graded, or error: reason); the second row is
-                    "Points Possible" (Canvas-style; import it into your LMS)
+  grades.csv        Canvas's gradebook import: Student, ID, SIS User ID, SIS
+                    Login ID, Section, one column per exercise (or one total:
+                    --gradebook total), a "Points Possible" row; with --roster,
+                    one row per roster student (no submission: no score)
+  results.csv       one row per entry: Student, one column per exercise, Total,
+                    Status (graded, or error: reason)
   summary.html      score distribution, per-exercise means, per-test pass
                     rates, the most common misconceptions (hints) and the
                     submissions that timed out or crashed; summary.json: the same data
@@ -78,7 +81,9 @@ results in --out DIR:
 
 Every result is written as soon as it is known.  Running the same command
 again grades only students whose files changed (or new ones); an interrupted
-batch resumes where it stopped.  --force regrades everyone.
+batch resumes where it stopped.  --force regrades everyone (interrupted, rerun
+it without --force to regrade only those not yet regraded); --only ID …
+regrades the students named.
 
 Each student's test inputs are seeded from the course secret and the
 student id, so students cannot share expected outputs and a regrade
@@ -87,6 +92,8 @@ reproduces the same report.  The seed is in every report.
 examples:
   grade batch submissions/ --out results/
   grade batch submissions/ --out results/ --jobs 4 --exercises 1 2 3
+  grade batch submissions/ --out results/ --only alice bob
+  grade batch submissions/ --out results/ --roster canvas-export.csv --assignment "Homework 3 (12345)"
   GRADER_SEED_SECRET=s3cret grade batch submissions/ --out results/ --force
 
 exit status:
@@ -119,6 +126,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="course secret for the per-student seeds (default: $GRADER_SEED_SECRET, "
                         "else DIR/.grader-secret, created once)")
     p.add_argument("--force", action="store_true", help="regrade every student, even unchanged ones")
+    p.add_argument("--only", nargs="+", default=None, metavar="ID",
+                   help="regrade only these students (entry names without .zip/.py), even if unchanged")
+    p.add_argument("--roster", type=Path, default=None, metavar="CSV",
+                   help="the class list (a Canvas gradebook export): grades.csv gets a row per roster student; "
+                        "entries are matched by login, SIS id or name; unmatched ones are listed in the summary")
+    p.add_argument("--gradebook", choices=("exercises", "total"), default="exercises",
+                   help="grades.csv columns: one per exercise (default) or one assignment total")
+    p.add_argument("--assignment", default="", metavar="TITLE",
+                   help='the Canvas assignment, ideally with its id: "Homework 3 (12345)" (column names)')
     p.add_argument("--timeout-scale", type=float, default=1.0, metavar="X",
                    help="multiply every time limit by X (default 1)")
     p.add_argument("--submission-timeout", type=float, default=300.0, metavar="SECONDS",
@@ -402,6 +418,9 @@ class Output:
     def write_report(self, student: str, report: dict) -> None:
         from grader.report import render, write_atomic
 
+        from grader.formats.common import for_platform
+
+        report = for_platform(report)  # no advice for a student's terminal (--submission)
         js, html = self.report_paths(student)
         write_atomic(js, render(report, "json"))
         write_atomic(html, render(report, "html"))
@@ -444,8 +463,14 @@ def status_text(row: dict) -> str:
     return "error: " + " ".join(str(row.get("reason", "")).split())
 
 
-def write_csv(path: Path, rows: list, exercises) -> None:
+def write_csv(path: Path, rows: list, exercises, gradebook: dict | None = None) -> list:
+    """results.csv at ``path`` and Canvas's grades.csv beside it; returns the
+    entries matching no roster student.  ``gradebook``: roster, columns, assignment."""
+    from grader.formats.canvas import gradebook as canvas
     from grader.report import write_atomic
+
+    text, unmatched = canvas(rows, exercises, **(gradebook or {}))
+    write_atomic(path.with_name("grades.csv"), text)
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -459,6 +484,7 @@ def write_csv(path: Path, rows: list, exercises) -> None:
             scores = [""] * (len(exercises) + 1)
         w.writerow([_csv_safe(row["student"])] + scores + [_csv_safe(status_text(row))])
     write_atomic(path, buf.getvalue())
+    return unmatched
 
 
 # ---------------------------------------------------------------------------
@@ -570,6 +596,8 @@ class _Slot:
         shutil.rmtree(self.sub, ignore_errors=True)
         row = {"student": student, "entry": task["entry"], "key": task["key"], "seed": task["seed"],
                "elapsed": round(elapsed, 3)}
+        if task.get("run"):
+            row["run"] = task["run"]  # regraded by this --force/--only run (see _run)
         if report is None:
             row.update(status="error", kind="crash",
                        reason="the submission stopped the grader's worker process twice; grade it on its own")
@@ -857,6 +885,21 @@ def _first_line(text: str, n: int = 220) -> str:
     return line if len(line) <= n else line[: n - 1] + "…"
 
 
+# failures that say nothing about a misconception: the exercise was not attempted
+# (the stub's NotImplementedError), its file is missing, or Python could not read it
+NOT_MISCONCEPTIONS = {"not_implemented", "missing_file"}
+
+
+def _misconception(ex: dict, t: dict | None) -> bool:
+    if t is not None and t.get("kind") in NOT_MISCONCEPTIONS:
+        return False
+    text = (t or ex).get("hint", "") or ""
+    msg = (t or ex).get("message", "") or ""
+    if ex.get("status") == "missing" or text.startswith(("Python cannot read the file", "Save the file as UTF-8")):
+        return False
+    return not ("SyntaxError" in msg or "NotImplementedError" in text or "not implemented yet" in msg)
+
+
 TROUBLE_KINDS = {"timeout": "timed out", "budget": "time budget used up", "crash": "crashed the worker",
                  "protocol": "sent bad data"}
 
@@ -869,7 +912,7 @@ def analytics(rows: list, out: Output, exercises) -> dict:
     bins = [0] * 10
     for t in totals:
         bins[min(9, int(10 * t / max_total)) if max_total else 0] += 1
-    per_ex = {ex.name: {"name": ex.name, "title": ex.title, "sum": 0.0, "full": 0, "zero": 0, "n": 0,
+    per_ex = {ex.name: {"name": ex.name, "title": ex.title, "label": f"{ex.name} · {ex.title}", "sum": 0.0, "full": 0, "zero": 0, "n": 0,
                         "load_errors": 0, "missing": 0} for ex in exercises}
     tests: dict = {}
     hints: dict = {}
@@ -889,7 +932,7 @@ def analytics(rows: list, out: Output, exercises) -> dict:
             e["load_errors"] += ex["status"] == "load_error"
             e["missing"] += ex["status"] == "missing"
             seen = set()
-            if ex.get("hint") and ex["status"] == "load_error":
+            if ex.get("hint") and ex["status"] == "load_error" and _misconception(ex, None):
                 seen.add((ex["name"], ex["hint"], _first_line(ex["message"]), "(loading the file)"))
                 if "took longer" in ex["message"] or "ended the worker" in ex["message"]:
                     trouble.append({"student": r["student"], "exercise": ex["name"],
@@ -910,7 +953,7 @@ def analytics(rows: list, out: Output, exercises) -> dict:
                     st["passed"] += 1
                 else:
                     st["failed_students"].add(r["student"])
-                    if t.get("hint"):
+                    if t.get("hint") and _misconception(ex, t):
                         seen.add((ex["name"], t["hint"], _first_line(t["message"]), base))
                     if t.get("kind") in TROUBLE_KINDS:
                         kinds.setdefault(t["kind"], t["message"])
@@ -957,6 +1000,12 @@ def analytics(rows: list, out: Output, exercises) -> dict:
         "trouble": sorted(trouble, key=lambda t: (t["student"], t["exercise"])),
         "errors_list": [{"student": r["student"], "entry": r.get("entry", ""), "reason": r.get("reason", "")}
                         for r in rows if r["status"] != "graded" and r.get("kind") not in ("timeout", "crash")],
+        "label_width": max((len(e["label"]) for e in ex_list), default=10),
+        "students_list": [{"student": r["student"], "entry": r.get("entry", ""), "status": r["status"],
+                           "score": r.get("score"), "exercises": r.get("exercises", {}),
+                           "report": r["status"] == "graded" and all(p.exists() for p in out.report_paths(r["student"])),
+                           "reason": r.get("reason", "")}
+                          for r in sorted(rows, key=lambda r: r["student"])],
     }
 
 
@@ -1031,8 +1080,29 @@ def main(argv=None) -> int:
     try:
         return _run(args)
     except KeyboardInterrupt:
-        print("\ngrade batch: interrupted; run the same command again to resume", file=sys.stderr)
+        if args.force or args.only:  # the same command would start the regrade over
+            again = " ".join(_resume_command(argv))
+            print(f"\ngrade batch: interrupted; to resume (regrading only the students not yet regraded), run:\n"
+                  f"  grade batch {again}", file=sys.stderr)
+        else:
+            print("\ngrade batch: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _resume_command(argv) -> list:
+    """``argv`` without --force and --only (an unfinished forced run is resumed from its marker)."""
+    import shlex
+
+    out, skipping = [], False
+    for a in argv:
+        if a == "--force" or a == "--only" or a.startswith("--only="):
+            skipping = a == "--only"
+            continue
+        if skipping and not a.startswith("-"):
+            continue
+        skipping = False
+        out.append(shlex.quote(a))
+    return out
 
 
 def _run(args) -> int:
@@ -1058,6 +1128,14 @@ def _run(args) -> int:
         exercises = select(args.exercises)
     except KeyError as e:
         return _fail(e.args[0])
+    book = {"columns": args.gradebook, "assignment": args.assignment}
+    if args.roster is not None:
+        from grader.formats.canvas import RosterError, read_roster
+
+        try:
+            book["roster"] = read_roster(args.roster.expanduser())
+        except RosterError as e:
+            return _fail(str(e))
     missing = [ex for ex in exercises if not (SUITES_DIR / ex.suite).is_file()]
     if missing:
         return _fail("the hidden tests for " + ", ".join(ex.name for ex in missing)
@@ -1081,6 +1159,22 @@ def _run(args) -> int:
     fp = fingerprint(exercises)
 
     entries = scan(subs, exercises)
+    if args.only:
+        unknown = sorted(set(args.only) - {e.student for e in entries})
+        if unknown:
+            return _fail("--only: no entry for " + ", ".join(unknown) + f" in {subs}")
+    # a --force run (or --only) that is interrupted is resumed by the next run: the marker
+    # names the run; each student it regraded carries the mark in its state
+    marker = out.root / STATE_DIR / "regrade.json"
+    try:
+        pending = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        pending = None
+    if args.force or args.only:
+        pending = {"run": secrets.token_hex(8), "only": sorted(args.only) if args.only else None}
+        from grader.report import write_atomic as _wa
+
+        _wa(marker, json.dumps(pending) + "\n")
     rows, tasks, skipped = [], [], 0
     for e in entries:
         if e.error:
@@ -1095,17 +1189,25 @@ def _run(args) -> int:
         e.seed = student_seed(secret, e.student)
         e.key = entry_key(e.files, e.seed, exercises, limits, fp)
         old = out.read_state(e.student)
-        if (not args.force and old and old.get("key") == e.key and old.get("status") == "graded"
+        if args.only and e.student not in args.only:
+            rows.append(old or {"student": e.student, "entry": e.entry, "status": "error", "kind": "not_graded",
+                                "reason": "not graded yet (it was not named by --only)"})
+            skipped += 1
+            continue
+        regrade = pending is not None and (old or {}).get("run") != pending["run"] and (
+            pending.get("only") is None or e.student in pending["only"])
+        if (not regrade and old and old.get("key") == e.key and old.get("status") == "graded"
                 and not old.get("internal") and all(p.exists() for p in out.report_paths(e.student))):
             rows.append(old)
             skipped += 1
             continue
-        tasks.append({"student": e.student, "entry": e.entry, "files": e.files, "seed": e.seed, "key": e.key})
+        tasks.append({"student": e.student, "entry": e.entry, "files": e.files, "seed": e.seed, "key": e.key,
+                      "run": pending["run"] if pending else None})
     bad = sum(r["status"] != "graded" for r in rows)
     print(f"grade batch: {len(entries)} entries in {subs}: {len(tasks)} to grade, {skipped} unchanged, "
           f"{bad} unusable; {min(jobs, max(1, len(tasks)))} jobs; seed secret from {secret_from}", file=sys.stderr)
     by_student = {r["student"]: r for r in rows}
-    write_csv(out_root / "grades.csv", list(by_student.values()), exercises)
+    write_csv(out_root / "results.csv", list(by_student.values()), exercises, book)
 
     isolation = None
     fatal = None
@@ -1116,7 +1218,7 @@ def _run(args) -> int:
         by_student[row["student"]] = row
         progress.update(row)
         if time.monotonic() - last_csv[0] > 2.0:
-            write_csv(out_root / "grades.csv", list(by_student.values()), exercises)
+            write_csv(out_root / "results.csv", list(by_student.values()), exercises, book)
             last_csv[0] = time.monotonic()
 
     pool = Pool(jobs, workdir, limits, exercises, out, wall_limit)
@@ -1128,13 +1230,18 @@ def _run(args) -> int:
     finally:
         pool.close()
         progress.close()
-        write_csv(out_root / "grades.csv", list(by_student.values()), exercises)
+        write_csv(out_root / "results.csv", list(by_student.values()), exercises, book)
         shutil.rmtree(workdir, ignore_errors=True)
     isolation, fatal = pool.isolation, pool.fatal
+    if pending and not fatal:  # the forced regrade is complete
+        marker.unlink(missing_ok=True)
 
     rows = list(by_student.values())
     elapsed = time.monotonic() - started
     data = analytics(rows, out, exercises)
+    _, unmatched = _gradebook_unmatched(rows, exercises, book)
+    data["roster"] = {"used": args.roster is not None, "unmatched": unmatched,
+                      "without_submission": _without_submission(rows, book)}
     meta = {"submissions": str(subs), "exercises": [ex.name for ex in exercises], "jobs": jobs,
             "graded_now": len(tasks), "skipped": skipped, "elapsed": _fmt_duration(elapsed),
             "isolation": _isolation_text(isolation) if isolation is not None else "(no submission graded in this run)",
@@ -1150,11 +1257,36 @@ def _run(args) -> int:
         print(f"grade batch: warning: workers are not fully isolated on this machine: {_isolation_text(isolation)}",
               file=sys.stderr)
     rate = f" ({len(tasks) / elapsed:.2f} submissions/s)" if tasks and elapsed > 0 else ""
-    print(f"grade batch: graded {data['graded']} of {data['students']} students, {data['errors']} errors, "
-          f"in {_fmt_duration(elapsed)}{rate}; results in {out_root}/grades.csv and summary.html", file=sys.stderr)
+    failed = sorted(r["student"] for r in rows if r["status"] != "graded")
+    names = ""
+    if failed:
+        names = ": " + ", ".join(failed[:15]) + (f" and {len(failed) - 15} more" if len(failed) > 15 else "")
+    if unmatched:
+        print(f"grade batch: {len(unmatched)} entries match no roster student (listed in summary.html and "
+              f"results.csv): {', '.join(unmatched[:15])}", file=sys.stderr)
+    print(f"grade batch: graded {data['graded']} of {data['students']} students in {_fmt_duration(elapsed)}{rate}; "
+          f"results in {out_root}/grades.csv and summary.html; "
+          + (f"{len(failed)} could not be graded{names}" if failed else "every entry graded"), file=sys.stderr)
     if any(r.get("kind") == "internal" or r.get("internal") for r in rows):
         return EXIT_INTERNAL
     return EXIT_ERRORS if data["errors"] else EXIT_OK
+
+
+def _gradebook_unmatched(rows, exercises, book) -> tuple:
+    from grader.formats.canvas import gradebook
+
+    return gradebook(rows, exercises, **book)
+
+
+def _without_submission(rows, book) -> list:
+    """Roster students no entry matched (their grades.csv row has no score)."""
+    if not book.get("roster"):
+        return []
+    from grader.formats.canvas import match
+
+    found, _ = match(sorted(r["student"] for r in rows), book["roster"])
+    taken = {id(rec) for rec in found.values()}
+    return [rec["Student"] or rec["SIS Login ID"] for rec in book["roster"] if id(rec) not in taken]
 
 
 def _isolation_text(iso: dict) -> str:

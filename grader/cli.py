@@ -34,15 +34,23 @@ examples:
   grade 1 2 3                             several exercises
   grade all --submission ~/course/mine    every exercise, from another folder
   grade all --format json --output results.json
-                                          machine-readable results (CI, Gradescope)
+                                          machine-readable results (the report as data)
   grade all --output report.html          an HTML report (format taken from the extension)
   grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
   grade --points                          each test's points and what it checks
+  grade all --format junit -o junit.xml   JUnit XML for CI test reporters (also: prairielearn,
+                                          gradescope, classroom: those platforms' results files)
+  grade autograder --out autograder.zip   a Gradescope autograder (see: grade autograder --help)
+  grade init-ci                           a GitHub Classroom workflow (see: grade init-ci --help)
+
+On GitHub Actions (GITHUB_ACTIONS=true) grade also writes annotations, a job
+summary and the Classroom result (step output `result`).
 
 The same submission and --seed always give the same report.
 
 exit status:
   0  full marks    1  some points lost    2  bad command line    3  internal grader error
+  (with --exit-zero: 0 unless the grader itself failed)
 """
 
 
@@ -55,14 +63,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="exercise1 … exercise9 (or just 1 … 9), or 'all'")
     p.add_argument("--submission", "-s", metavar="PATH", type=Path, default=None,
                    help="folder holding your exerciseN_*.py files (default: ./exercises)")
-    p.add_argument("--format", "-f", choices=("text", "json", "html", "markdown"), default=None,
-                   help="report format (default: text, or taken from --output's extension)")
+    p.add_argument("--format", "-f", choices=("text", "json", "html", "markdown", "junit", "prairielearn",
+                                              "gradescope", "classroom"), default=None,
+                   help="report format (default: text, or taken from --output's extension); junit, "
+                        "prairielearn, gradescope, classroom: those platforms' results files")
     p.add_argument("--output", "-o", metavar="FILE", type=Path, default=None,
                    help="write the report to FILE instead of the terminal")
     p.add_argument("--seed", type=int, default=0, metavar="N",
                    help="seed for the random test inputs (default: 0)")
     p.add_argument("--timeout-scale", type=float, default=1.0, metavar="X",
                    help="multiply every time limit by X (for slow machines; default 1)")
+    p.add_argument("--exit-zero", action="store_true",
+                   help="exit 0 even when points are lost (3 still means the grader failed): for CI")
     p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     p.add_argument("--debug", action="store_true",
                    help="show the grader's own tracebacks (for reporting a grader bug)")
@@ -83,6 +95,10 @@ def main(argv=None) -> int:
         from grader.batch import main as batch_main
 
         return batch_main(argv[1:])
+    if argv and argv[0] in ("autograder", "init-ci"):
+        from grader.formats.commands import autograder_main, init_ci_main
+
+        return (autograder_main if argv[0] == "autograder" else init_ci_main)(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.exercises and not args.points:
@@ -119,7 +135,8 @@ def main(argv=None) -> int:
 
         fmt = EXTENSIONS.get(args.output.suffix.lower())
         if fmt is None:
-            return _fail(f"cannot tell the format from {args.output.name!r}: add --format text|json|html|markdown")
+            return _fail(f"cannot tell the format from {args.output.name!r}: add --format "
+                         "text|json|html|markdown|junit|prairielearn|gradescope|classroom")
     fmt = fmt or "text"
     if args.timeout_scale <= 0:
         return _fail("--timeout-scale must be positive")
@@ -162,22 +179,40 @@ def main(argv=None) -> int:
 
     color = (fmt == "text" and args.output is None and sys.stdout.isatty()
              and not args.no_color and "NO_COLOR" not in os.environ)
-    text = render(report, fmt, color=color)
+    # the student's folder as the repository sees it (annotations, JUnit's file=)
+    prefix = os.path.relpath(submission.resolve(), os.environ.get("GITHUB_WORKSPACE") or os.getcwd())
+    prefix = "" if prefix == "." or prefix.startswith("..") else prefix.replace(os.sep, "/") + "/"
+    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    if github:  # advice for a terminal (--submission) means nothing in a CI log
+        from grader.formats.common import for_platform
+
+        report = for_platform(report)
+    if fmt in ("junit", "prairielearn", "gradescope", "classroom"):
+        from grader.formats import render as render_platform
+
+        text = render_platform(report, fmt, prefix=prefix)
+    else:
+        text = render(report, fmt, color=color)
     if args.output is not None:
         try:
             write_atomic(args.output, text)
         except OSError as e:
             return _fail(f"cannot write the report to {args.output}: {e.strerror or e}")
-        print(f"grade: {report['score']:.2f} / {report['max_score']:g}; report written to {args.output}",
-              file=sys.stderr)
-    else:
+        text = f"grade: {report['score']:.2f} / {report['max_score']:g}; report written to {args.output}\n"
+        if not github:
+            print(text, end="", file=sys.stderr)
+    if github:  # student text cannot run workflow commands; annotations, summary, Classroom result
+        from grader.formats.github import publish
+
+        publish(report, text, sys.stdout, prefix=prefix)
+    elif args.output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
     internal = any(t.get("kind") == "internal" for ex in report["exercises"] for t in ex["tests"]) or any(
         ex["status"] == "error" for ex in report["exercises"])
     if internal:
         return EXIT_INTERNAL
-    return EXIT_FULL if report["score"] >= report["max_score"] else EXIT_LOST
+    return EXIT_FULL if args.exit_zero or report["score"] >= report["max_score"] else EXIT_LOST
 
 
 def entry() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from grader import textsafe
 
 FORMATS = ("text", "json", "html", "markdown")
-EXTENSIONS = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown", ".txt": "text"}
+EXTENSIONS = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown", ".txt": "text", ".xml": "junit"}
 TEMPLATES = {"text": "report.txt.j2", "html": "report.html.j2", "markdown": "report.md.j2"}
 
 ANSI = {"bold": "\033[1m", "dim": "\033[2m", "red": "\033[31m", "green": "\033[32m",

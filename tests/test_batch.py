@@ -75,8 +75,8 @@ def bad_entries(subs: Path) -> dict:
             "dup": "2 entries", "notes.txt": "not a folder"}
 
 
-def read_csv(out: Path) -> list:
-    with open(out / "grades.csv", newline="") as f:
+def read_csv(out: Path, name: str = "grades.csv") -> list:
+    with open(out / name, newline="") as f:
         return list(csv.reader(f))
 
 
@@ -171,7 +171,7 @@ def test_a_class_gets_grades_reports_and_a_summary(class_run):
     r, out = class_run["r"], class_run["out"]
     assert r.returncode == 1, r.stderr            # 1: some entries could not be graded
     assert "Traceback" not in r.stderr
-    rows = read_csv(out)
+    rows = read_csv(out, "results.csv")
     assert rows[0] == ["Student", "exercise1", "exercise2", "Total", "Status"]
     assert rows[1] == ["Points Possible", "10", "10", "20", ""]
     by = {row[0]: row for row in rows[2:]}
@@ -194,9 +194,22 @@ def test_a_class_gets_grades_reports_and_a_summary(class_run):
         assert text in summary, text
     data = json.loads((out / "summary.json").read_text())
     assert data["graded"] == 3 and data["errors"] == len(class_run["bad"])
-    # cy's unfinished exercise fails every test the same way: one student, counted once
-    assert any(h["exercise"] == "exercise1" and "NotImplementedError" in h["hint"] and h["students"] == 1
+    # cy's unfinished exercises are not attempted: no misconception; ben's overflow is one
+    assert not any("NotImplementedError" in h["hint"] for h in data["hints"]), data["hints"]
+    assert any(h["exercise"] == "exercise1" and "overflow" in h["hint"] and h["students"] == 1
                for h in data["hints"]), data["hints"]
+    canvas = read_csv(out)   # Canvas's import format: every entry, errors without a score
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+                         "exercise1 Softmax", "exercise2 Log-softmax"]
+    assert canvas[1] == ["Points Possible", "", "", "", "", "10", "10"]
+    cby = {row[0]: row for row in canvas[2:]}
+    assert cby["ada"] == ["ada", "", "", "ada", "", "10.00", "10.00"]
+    assert cby["corrupt"][5:] == ["", ""]
+    # the last line names the entries that could not be graded; the summary links every report
+    last = r.stderr.strip().splitlines()[-1]
+    assert f"{len(class_run['bad'])} could not be graded: " in last and "corrupt" in last and "slip" in last, last
+    for student in class_run["normal"]:
+        assert f'<a href="reports/{student}.html">{student}</a>' in summary
     assert sum(b["count"] for b in data["histogram"]) == 3
 
 
@@ -210,7 +223,7 @@ def test_rerun_skips_unchanged_and_regrades_what_changed(class_run, tmp_path):
     (subs / "ada" / EX1).write_text(UNSTABLE_SOFTMAX)
     r = batch(subs, "--out", out, *COMMON)
     assert "1 to grade, 2 unchanged" in r.stderr, r.stderr
-    assert {row[0]: row for row in read_csv(out)[2:]}["ada"][1] != "10.00"
+    assert {row[0]: row for row in read_csv(out, "results.csv")[2:]}["ada"][1] != "10.00"
     (subs / "ada" / EX1).write_bytes((class_run["subs"] / "ada" / EX1).read_bytes())
     r = batch(subs, "--out", out, *COMMON, "--force")
     assert "3 to grade, 0 unchanged" in r.stderr, r.stderr
@@ -365,8 +378,8 @@ def test_hostile_students_change_nothing_for_the_others(class_run, tmp_path, zyg
             a = (class_run["out"] / "reports" / f"{student}.{ext}").read_bytes()
             b = (out / "reports" / f"{student}.{ext}").read_bytes()
             assert a == b, f"{student}.{ext} differs when hostile students are in the batch"
-    rows = {row[0]: row for row in read_csv(out)[2:]}
-    before = {row[0]: row for row in read_csv(class_run["out"])[2:]}
+    rows = {row[0]: row for row in read_csv(out, "results.csv")[2:]}
+    before = {row[0]: row for row in read_csv(class_run["out"], "results.csv")[2:]}
     for student in list(class_run["normal"]) + list(class_run["bad"]):
         assert rows[student] == before[student]
     for student in HOSTILE:
@@ -531,7 +544,7 @@ def test_a_submission_that_overruns_the_wall_limit_is_stopped(tmp_path):
     r = batch(subs, "--out", out, "--exercises", "1", "--seed-secret", SECRET, "--submission-timeout", "2",
               "--jobs", "2")
     assert r.returncode == 1, r.stderr
-    rows = {row[0]: row for row in read_csv(out)[2:]}
+    rows = {row[0]: row for row in read_csv(out, "results.csv")[2:]}
     assert rows["fine"][1:] == ["10.00", "10.00", "graded"]
     assert "whole-submission limit (2 s)" in rows["slow"][3], rows["slow"]
     assert _survivors("wall-limit-hog") == []

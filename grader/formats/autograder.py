@@ -1,0 +1,245 @@
+"""``grade autograder``: a Gradescope autograder bundle, and the program its
+``run_autograder`` runs inside Gradescope's container.
+
+The bundle (a zip, files at its root, as Gradescope's specs require):
+  setup.sh          installs Python, CPU-only torch and this course (from source/)
+  run_autograder    grades $AUTOGRADER_ROOT/submission (default /autograder) and
+                    always writes $AUTOGRADER_ROOT/results/results.json
+  grader/, reference/, pyproject.toml, README.md   the course (hidden suites included)
+  nngrade-autograder.json   the options chosen when the bundle was built
+
+The submission may be exercise files, one .py holding every exercise, a
+notebook, a zip of any of these, in nested folders.  Whatever happens (an
+empty submission, a crash of the grader) a valid results.json is written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+import zipfile
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+CONFIG = "nngrade-autograder.json"
+
+SETUP_SH = """\
+#!/usr/bin/env bash
+# Gradescope runs this once, when it builds the autograder image (Ubuntu 22.04).
+# It installs Python, CPU-only torch (Gradescope has no GPU) and this course
+# from /autograder/source.
+#
+# Resources: Gradescope's default container has 768 MB of memory and half a CPU.
+# Measured for this course (run_autograder on the model answer, every exercise):
+#   {measured}
+# So: in the assignment's Autograder Settings raise Memory to 1.5 GB ("Killed"
+# in the autograder output means too little memory); keep the timeout at 10 min.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q python3 python3-pip python3-venv
+python3 -m pip install --upgrade pip
+python3 -m pip install --index-url https://download.pytorch.org/whl/cpu torch torchvision
+python3 -m pip install /autograder/source
+"""
+
+RUN_AUTOGRADER = """\
+#!/usr/bin/env bash
+# Grades $AUTOGRADER_ROOT/submission (default /autograder/submission) and writes
+# $AUTOGRADER_ROOT/results/results.json, also when grading fails.
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+RESULTS="$ROOT/results/results.json"
+mkdir -p "$ROOT/results"
+export PYTHONPATH="$ROOT/source${PYTHONPATH:+:$PYTHONPATH}"
+cd "$ROOT"
+PYTHON="$(command -v python3 || command -v python)"
+"$PYTHON" -m grader.formats.autograder run --root "$ROOT" --config "$ROOT/source/nngrade-autograder.json"
+status=$?
+if [ ! -s "$RESULTS" ]; then
+  printf '%s\\n' '{"score": 0.0, "output": "The autograder could not run (exit status '"$status"'); this is not your fault, please tell your instructor.", "output_format": "text", "tests": [], "stdout_visibility": "hidden"}' > "$RESULTS"
+fi
+exit 0
+"""
+
+COURSE_FILES = ("pyproject.toml", "README.md")
+COURSE_DIRS = ("grader", "reference")
+
+
+def _add(z: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = ((0o100755 if executable else 0o100644) & 0xFFFF) << 16
+    z.writestr(info, data)
+
+
+def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_published", seed: int = 0,
+          timeout_scale: float = 1.0, measured: str = "") -> list:
+    """Write the bundle to ``out``; returns the names in it.  Byte for byte the
+    same for the same course and options (fixed dates, sorted names)."""
+    from grader.exercises import select
+    from grader.formats.gradescope import VISIBILITIES
+
+    chosen = select(list(exercises))
+    if hidden_visibility not in VISIBILITIES:
+        raise ValueError(f"--hidden-visibility must be one of {', '.join(VISIBILITIES)}")
+    config = {"exercises": [ex.name for ex in chosen], "hidden_visibility": hidden_visibility, "seed": seed,
+              "timeout_scale": timeout_scale}
+    measured = measured or MEASURED
+    names = []
+    tmp = out.with_name(f".{out.name}.tmp")
+    with zipfile.ZipFile(tmp, "w") as z:
+        _add(z, "setup.sh", SETUP_SH.format(measured=measured).encode(), executable=True)
+        _add(z, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
+        _add(z, CONFIG, (json.dumps(config, indent=1) + "\n").encode())
+        names += ["setup.sh", "run_autograder", CONFIG]
+        for name in COURSE_FILES:
+            p = PROJECT / name
+            if p.is_file():
+                _add(z, name, p.read_bytes())
+                names.append(name)
+        for d in COURSE_DIRS:
+            for p in sorted((PROJECT / d).rglob("*")):
+                if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith((".pyc", ".tmp")):
+                    rel = p.relative_to(PROJECT).as_posix()
+                    _add(z, rel, p.read_bytes())
+                    names.append(rel)
+    os.replace(tmp, out)
+    return names
+
+
+# Measured: run_autograder on the model answer, all nine exercises, on one core
+# of a 2-core x86 machine (Python 3.11, torch 2.x CPU), memory sampled every 0.1 s.
+MEASURED = ("peak memory about 850 MiB (proportional set size summed over the grader, the warm worker\n"
+            "#   and the student's worker; RSS summed: 1.6 GiB), time 23 s on one core, so about 50 s\n"
+            "#   with half a CPU.  The default 768 MB is NOT enough: set Memory to 1.5 GB (1 GB is tight);\n"
+            "#   half a CPU is enough (raise it to 1 CPU to halve the wait).")
+
+
+# ---------------------------------------------------------------------------
+# inside the container
+
+def _notebook_code(data: bytes) -> bytes:
+    """The code cells of a notebook as one Python file (shell escapes and
+    magics dropped).  ``grader.submission.load`` does this if it exists."""
+    try:
+        from grader import submission as sub  # the notebook helper's module, when present
+        if hasattr(sub, "notebook_source"):
+            return sub.notebook_source(data).encode()
+    except ImportError:
+        pass
+    import nbformat
+
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    parts = []
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        lines = [ln for ln in cell.get("source", "").splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        parts.append("\n".join(lines))
+    return ("\n\n".join(parts) + "\n").encode()
+
+
+def collect(folder: Path, exercises) -> dict:
+    """{exercise file name: bytes} from a Gradescope submission folder: exercise
+    files anywhere in nested folders, a zip of them, one .py holding every
+    exercise, or a notebook.  Raises ``BadEntry`` with a reason."""
+    from grader.batch import BadEntry, _load_folder, _load_py, _load_zip
+
+    wanted = {ex.file for ex in exercises}
+    everything = [p for p in sorted(folder.rglob("*")) if p.is_file() and "__MACOSX" not in p.parts
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    if not everything:
+        raise BadEntry("the submission is empty: upload your exercise files (exerciseN_*.py), "
+                       "a zip of them or your notebook")
+    if any(p.name in wanted for p in everything):
+        return _load_folder(folder, exercises)
+    zips = [p for p in everything if p.suffix.lower() == ".zip"]
+    if len(zips) == 1:
+        return _load_zip(zips[0], exercises)
+    notebooks = [p for p in everything if p.suffix.lower() == ".ipynb"]
+    pys = [p for p in everything if p.suffix.lower() == ".py"]
+    if len(notebooks) == 1 and not pys:
+        code = _notebook_code(notebooks[0].read_bytes())
+        return {ex.file: code for ex in exercises}
+    if len(pys) == 1 and not notebooks:
+        return _load_py(pys[0], exercises)
+    found = ", ".join(p.relative_to(folder).as_posix() for p in everything[:10])
+    raise BadEntry(f"no exercise file ({', '.join(sorted(wanted)[:3])}, …) found; the submission holds: {found}")
+
+
+def run(root: Path, config: dict) -> dict:
+    """Grade ``root``/submission; return the results.json document (never raises)."""
+    from grader.formats import gradescope as gs
+
+    started = time.monotonic()
+    vis = config.get("hidden_visibility", "after_published")
+    try:
+        from grader.batch import BadEntry
+        from grader.exercises import select
+
+        exercises = select(config.get("exercises") or ["all"])
+        max_score = sum(10.0 for _ in exercises)
+        try:
+            files = collect(root / "submission", exercises)
+        except BadEntry as e:
+            return gs.failure_results(f"Nothing could be graded: {e}.", max_score, time.monotonic() - started)
+        if not files:
+            return gs.failure_results("Nothing could be graded: no exercise file was found in the submission.",
+                                      max_score, time.monotonic() - started)
+        from grader.run import grade
+        from grader.sandbox import Limits
+
+        work = Path(tempfile.mkdtemp(prefix="nngrade-"))
+        try:
+            sub = work / "submission"
+            sub.mkdir()
+            for name, data in files.items():
+                (sub / name).write_bytes(data)
+            hide = tuple(str(p) for p in (root / "results", root / "source", root / "submission") if p.exists())
+            limits = Limits(hide=hide).scaled(float(config.get("timeout_scale", 1.0)))
+            report = grade(exercises, sub, seed=int(config.get("seed", 0)), limits=limits)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        report["submission"] = "submission"
+        return gs.results(report, hidden_visibility=vis, execution_time=time.monotonic() - started)
+    except BaseException as e:  # the grader's own failure: still a valid results file
+        traceback.print_exc()   # to /autograder/results/stdout, which only instructors see
+        return gs.failure_results(f"The autograder failed ({type(e).__name__}); this is not your fault, "
+                                  "please tell your instructor.", 0.0, time.monotonic() - started)
+
+
+def _write(path: Path, doc: dict) -> None:
+    from grader.report import write_atomic
+
+    write_atomic(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m grader.formats.autograder")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")
+    r.add_argument("--root", type=Path, default=Path(os.environ.get("AUTOGRADER_ROOT", "/autograder")))
+    r.add_argument("--config", type=Path, default=None)
+    args = p.parse_args(argv)
+    results = args.root / "results" / "results.json"
+    config = {}
+    if args.config and args.config.is_file():
+        try:
+            config = json.loads(args.config.read_text())
+        except ValueError:
+            config = {}
+    doc = run(args.root, config)
+    _write(results, doc)
+    print(f"nngrade: score {doc.get('score')}; results in {results}")
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)

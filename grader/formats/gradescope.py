@@ -1,0 +1,79 @@
+"""Gradescope: ``results.json`` from a report, and the autograder bundle.
+
+Field list (gradescope/autograder_samples docs/specs.md, "Output format"):
+top level ``score``, ``execution_time`` (s), ``output``, ``output_format``,
+``test_output_format``, ``visibility``, ``stdout_visibility``, ``extra_data``,
+``tests``; per test ``score``, ``max_score``, ``status`` (passed|failed),
+``name``, ``number``, ``output``, ``output_format``, ``tags``, ``visibility``,
+``extra_data``.  Format values: text, html, simple_format, md, ansi.
+Visibility values: hidden, after_due_date, after_published, visible.
+"""
+from __future__ import annotations
+
+import json
+
+from grader.formats.common import clean, explanation, fence, first_line, for_platform, tests
+
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+
+
+def results(report: dict, *, hidden_visibility: str = "after_published", execution_time=None,
+            stdout_visibility: str = "hidden") -> dict:
+    """The results.json document for ``report``.  Visible tests are ``visible``;
+    hidden ones ``hidden_visibility``.  The grader's own stdout (which may hold
+    what the student's code printed) stays with the instructors by default."""
+    if hidden_visibility not in VISIBILITIES:
+        raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}")
+    report = for_platform(report)
+    out_tests = []
+    for ex, t, number in tests(report):
+        passed = t["status"] == "passed"
+        if passed:
+            body = f"Passed: {clean(t.get('description') or t['name'])}"
+        else:
+            body = f"**{clean(t.get('description') or t['name'])}**\n\n{fence(explanation(t))}"
+        out_tests.append({
+            "name": f"{ex['name']} · {clean(t['name'])}",
+            "number": number,
+            "score": float(t["score"]),
+            "max_score": float(t["max_score"]),
+            "status": "passed" if passed else "failed",
+            "output": body,
+            "output_format": "md",
+            "tags": [ex["name"]],
+            "visibility": "visible" if t.get("visible") else hidden_visibility,
+        })
+    lines = [f"**Total: {report['score']:.2f} / {report['max_score']:g}**", ""]
+    for ex in report.get("exercises", []):
+        line = f"- {ex['name']} ({clean(ex.get('title', ''))}): {ex['score']:.2f} / {ex['max_score']:g}"
+        if ex.get("status") not in (None, "graded"):
+            line += " — " + first_line(ex.get("message", ""), 300).replace("`", "'")
+        lines.append(line)
+    skipped = sum(1 for _, t, _ in tests(report, skipped=True) if t["status"] == "skipped")
+    if skipped:
+        lines += ["", f"{skipped} GPU variants were skipped (no GPU here) and are not counted."]
+    doc = {
+        "score": float(report["score"]),
+        "output": "\n".join(lines),
+        "output_format": "md",
+        "stdout_visibility": stdout_visibility,
+        "tests": out_tests,
+        "extra_data": {"max_score": float(report["max_score"]), "seed": report.get("seed"),
+                       "grader_version": report.get("grader_version")},
+    }
+    if execution_time is not None:
+        doc["execution_time"] = int(round(execution_time))
+    return doc
+
+
+def failure_results(message: str, max_score: float = 0.0, execution_time=None) -> dict:
+    """A valid results.json when nothing could be graded (or the grader failed)."""
+    doc = {"score": 0.0, "output": clean(message), "output_format": "text", "stdout_visibility": "hidden",
+           "tests": [], "extra_data": {"max_score": float(max_score), "grader_failed": True}}
+    if execution_time is not None:
+        doc["execution_time"] = int(round(execution_time))
+    return doc
+
+
+def render(report: dict, prefix: str = "", **options) -> str:
+    return json.dumps(results(report, **options), indent=1, ensure_ascii=False) + "\n"

@@ -1,0 +1,49 @@
+"""PrairieLearn external grader ``results.json`` (PrairieLearn docs/externalGrading.md).
+
+``gradable`` (false: the submission could not be read; no score, attempt not
+charged, ``format_errors`` says why), ``score`` in [0, 1], ``message``,
+``output``, and ``tests`` with ``name``, ``description``, ``points``,
+``max_points``, ``message``, ``output``.  Every test carries both points
+fields (without them PrairieLearn drops the point badges of all tests).
+The file must stay under 1 MB: long messages are cut.
+"""
+from __future__ import annotations
+
+import json
+
+from grader.formats.common import clean, explanation, first_line, for_platform, not_gradable, tests
+
+LIMIT = 900_000  # bytes, under PrairieLearn's 1 MB
+
+
+def results(report: dict) -> dict:
+    report = for_platform(report)
+    reasons = not_gradable(report)
+    if reasons:
+        return {"gradable": False, "format_errors": reasons,
+                "message": "Your submission could not be graded: " + reasons[0]}
+    out_tests = []
+    for ex, t, _ in tests(report):
+        passed = t["status"] == "passed"
+        out_tests.append({
+            "name": f"{ex['name']}: {clean(t['name'])}",
+            "description": clean(t.get("description", "")),
+            "points": float(t["score"]),
+            "max_points": float(t["max_score"]),
+            "message": "" if passed else first_line(t.get("message", ""), 500),
+            "output": "" if passed else explanation(t),
+        })
+    mx = float(report["max_score"])
+    lines = [f"{ex['name']} ({clean(ex.get('title', ''))}): {ex['score']:.2f} / {ex['max_score']:g}"
+             for ex in report.get("exercises", [])]
+    doc = {"gradable": True, "score": min(1.0, max(0.0, report["score"] / mx)) if mx else 0.0,
+           "message": f"Total: {report['score']:.2f} / {mx:g}", "output": "\n".join(lines),
+           "tests": out_tests}
+    if len(json.dumps(doc).encode()) > LIMIT:   # keep every test and its points; cut the long texts
+        for t in doc["tests"]:
+            t["output"] = t["output"][:300]
+    return doc
+
+
+def render(report: dict, **_) -> str:
+    return json.dumps(results(report), indent=1, ensure_ascii=False) + "\n"

@@ -1,0 +1,89 @@
+"""Which part of a submission file each exercise is judged on (the static scans).
+
+A student may hand in one ``.py`` holding every exercise.  The static scans
+(``grader.forbidden``, ``grader.integrity``) then judge each exercise on its own
+part of that file, so that exercise 3's allowed ``torch.logsumexp`` never costs
+exercise 2 its points:
+
+* a top-level definition (``def``, ``class``, an assignment) that only the names
+  ANOTHER exercise requires reach (through the names they use, transitively) is
+  not part of this exercise;
+* everything else is: the definitions this exercise requires and what they use,
+  imports, helpers nobody requires, code at the top level;
+* ``if __name__ == "__main__":`` blocks never run while grading: no scan counts them.
+
+A file that defines no other exercise's names is judged whole, as before.
+Every walk here is iterative (``ast.walk``): a deeply nested expression never
+overflows Python's stack.
+"""
+from __future__ import annotations
+
+import ast
+from collections import deque
+
+from grader.exercises import EXERCISES
+
+
+def is_main_guard(node) -> bool:
+    """``if __name__ == "__main__":`` (either way round)."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    t = node.test
+    if len(t.ops) != 1 or not isinstance(t.ops[0], ast.Eq):
+        return False
+    sides = [t.left, t.comparators[0]]
+    return (any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+            and any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides))
+
+
+def _targets(node) -> set:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    targets = []
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        targets = [node.target]
+    names = set()
+    for t in targets:
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+    return names
+
+
+def _used(node) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def split(tree, exercise) -> tuple:
+    """(the top-level statements of ``exercise``'s part, the ``__main__`` blocks)."""
+    body = list(tree.body)
+    defines: dict = {}
+    for i, node in enumerate(body):
+        for name in _targets(node):
+            defines.setdefault(name, []).append(i)
+    used: dict = {}
+
+    def reach(names) -> set:
+        seen: set = set()
+        todo = deque(i for n in names for i in defines.get(n, ()))
+        while todo:
+            i = todo.popleft()
+            if i in seen:
+                continue
+            seen.add(i)
+            if i not in used:
+                used[i] = _used(body[i])
+            todo.extend(j for n in used[i] for j in defines.get(n, ()) if j not in seen)
+        return seen
+
+    others = [ex for ex in EXERCISES if ex.name != exercise.name and any(n in defines for n in ex.names)]
+    excluded: set = set()
+    if others:
+        mine = reach(exercise.names)
+        for ex in others:
+            excluded |= reach(ex.names)
+        excluded -= mine
+    keep = [n for i, n in enumerate(body) if i not in excluded and not is_main_guard(n)]
+    return keep, [n for n in body if is_main_guard(n)]

@@ -891,8 +891,10 @@ def analytics(rows: list, out: Output, exercises) -> dict:
             e["zero"] += ex["score"] == 0
             e["load_errors"] += ex["status"] == "load_error"
             e["missing"] += ex["status"] == "missing"
-            review += [{"student": r["student"], "exercise": ex["name"], "message": str(item.get("message", ""))[:300]}
-                       for item in ex.get("review") or () if isinstance(item, dict)]
+            notes = [str(item.get("message", ""))[:300] for item in ex.get("review") or () if isinstance(item, dict)]
+            if notes:
+                more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
+                review.append({"student": r["student"], "exercise": ex["name"], "message": notes[0] + more})
             seen = set()
             if ex.get("hint") and ex["status"] == "load_error":
                 seen.add((ex["name"], ex["hint"], _first_line(ex["message"]), "(loading the file)"))

@@ -89,7 +89,7 @@ def _scan_nodes(nodes, resolver: _Resolver, lines: list) -> list:
 
     def add(node, rule, shown: str) -> None:
         line = getattr(node, "lineno", 0)
-        if any(f["line"] == line and f["rule"] == rule["name"] for f in found):
+        if any(f["line"] == line for f in found):  # one finding a line: the most specific rule's
             return
         code = lines[line - 1].strip()[:300] if 0 < line <= len(lines) else ""
         found.append({"rule": rule["name"], "why": rule.get("why", ""), "as": shown[:120], "line": line,

@@ -303,14 +303,23 @@ def test_a_forbidden_call_in_one_part_costs_only_that_exercise(grade_folder, tmp
 
 
 def test_batch_grades_a_single_file_holding_every_exercise(tmp_path):
+    """... and lists what the integrity scan flagged in the class summary."""
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()
     (subs / "carol.py").write_text(_all_in_one())
+    (subs / "eve").mkdir()
+    (subs / "eve" / SM).write_text(_src(EVASIONS[2][3]))  # torch._C.DisableTorchFunction()
     r = subprocess.run([sys.executable, "-m", "grader.cli", "batch", subs, "--out", out, "--seed-secret", "s",
                         "--jobs", "1"], cwd=ROOT, capture_output=True, text=True, timeout=400)
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads((out / "reports" / "carol.json").read_text())
     assert report["score"] == 90, [(e["name"], e["score"]) for e in report["exercises"]]
+    assert all("review" not in e for e in report["exercises"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(r["student"], r["exercise"]) for r in summary["review"]] == [("eve", "exercise1")], summary.get("review")
+    assert "torch._C" in summary["review"][0]["message"]
+    html = (out / "summary.html").read_text()
+    assert "Needs review" in html and "eve" in html
 
 
 # -- issue 9 item 9: the built-in inside `if __name__ == "__main__":` never runs ---------------

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import warnings
 
-KEYS = ("CPU", "CUDA", "Meta", "SparseCPU", "SparseCUDA", "NestedTensorCPU", "NestedTensorCUDA", "QuantizedCPU",
-        "AutogradCPU", "AutogradCUDA", "AutogradMeta", "AutogradNestedTensor", "AutogradOther",
-        "CompositeImplicitAutograd")
+# the backends a kernel is replaced for; an op's autograd kernel calls down to them
+BACKENDS = ("CPU", "CUDA", "Meta", "SparseCPU", "SparseCUDA", "NestedTensorCPU", "NestedTensorCUDA", "QuantizedCPU")
+COMPOSITE = "CompositeImplicitAutograd"  # ops without kernels of their own: one kernel for every backend
 # torch.autograd.function: what calls a Function's backward (directly, or through @once_differentiable)
 ENGINE_CALLERS = ("BackwardCFunction.apply", "once_differentiable.<locals>.wrapper")
 
@@ -37,21 +37,26 @@ def block(ops, note, reason: str):
     import torch
 
     lib = torch.library.Library("aten", "IMPL")
-    for op in ops:
-        try:
-            packet = getattr(torch.ops.aten, op)
-            overloads = packet.overloads()
-        except (AttributeError, RuntimeError):
-            continue
-        for ov in overloads:
-            qual = op if ov == "default" else f"{op}.{ov}"
-            kernel = _kernel(f"aten::{qual}", note, reason)
-            for key in KEYS:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+    has = torch._C._dispatch_has_kernel_for_dispatch_key
+    with warnings.catch_warnings():  # "overriding a previously registered kernel": that is the point
+        warnings.simplefilter("ignore")
+        for op in ops:
+            try:
+                overloads = getattr(torch.ops.aten, op).overloads()
+            except (AttributeError, RuntimeError):
+                continue
+            for ov in overloads:
+                qual = op if ov == "default" else f"{op}.{ov}"
+                name = f"aten::{qual}"
+                if has(name, COMPOSITE):  # torch refuses a meta kernel, say, beside a composite one
+                    keys = [COMPOSITE, *(k for k in BACKENDS if has(name, k))]
+                else:
+                    keys = BACKENDS
+                kernel = _kernel(name, note, reason)
+                for key in keys:
                     try:
                         lib.impl(qual, kernel, key)
-                    except Exception:  # torch refuses some keys for some ops (meta of a composite op)
+                    except Exception:  # a key this build of torch does not take for this op
                         pass
     return lib
 

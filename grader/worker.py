@@ -515,7 +515,7 @@ class _Server:
         try:
             self._forbid_class_lines = {n.name: n.lineno for n in ast.walk(ast.parse(text))
                                         if isinstance(n, ast.ClassDef)}
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # too deep to parse: no fallback lines
             self._forbid_class_lines = {}
         server = self
 

@@ -20,6 +20,7 @@ import tomllib
 from pathlib import Path
 
 from grader import forbidden, parts
+from grader.forbidden import _dotted
 
 CONFIG = Path(__file__).resolve().parent / "integrity.toml"
 BUILTINS = frozenset(dir(builtins)) | {"__builtins__"}
@@ -30,17 +31,6 @@ GETATTRS = ("getattr", "setattr", "hasattr", "delattr")
 def rules() -> tuple:
     with open(CONFIG, "rb") as f:
         return tuple(tomllib.load(f).get("rule", []))
-
-
-def _dotted(node) -> list | None:
-    out = []
-    while isinstance(node, ast.Attribute):
-        out.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        out.append(node.id)
-        return out[::-1]
-    return None
 
 
 class _Resolver:

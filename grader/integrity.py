@@ -7,7 +7,9 @@ the grader also reads the source.  The rules live in ``integrity.toml`` (one
 file an instructor can edit).  A finding in an exercise's part of the file
 (``grader.parts``) costs that exercise its points, with a message naming the
 line and why, and lists the exercise as "needs review" (the report's
-``review`` field).  What the scan cannot walk is a review note, never a lost
+``review`` field).  Only code that can run while the exercise is graded counts
+(``grader.parts.executed``): a helper nothing calls and ``__main__`` blocks
+never run.  What the scan cannot walk is a review note, never a lost
 point.  Every walk is iterative: a deeply nested expression cannot crash it.
 """
 from __future__ import annotations
@@ -138,8 +140,7 @@ def scan(path: Path, exercise) -> tuple:
         if parsed is None:
             return [], []
         text, tree = parsed
-        keep, _main = parts.split(tree, exercise)
-        found = _scan_nodes(keep, _Resolver(tree), text.splitlines())
+        found = _scan_nodes(parts.executed(tree, exercise), _Resolver(tree), text.splitlines())
     except (RecursionError, MemoryError) as e:
         why = "an expression is nested too deeply" if isinstance(e, RecursionError) else "it is too large"
         return [], [{"kind": "unscanned", "file": Path(path).name, "line": 0,

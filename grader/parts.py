@@ -56,34 +56,74 @@ def _used(node) -> set:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def split(tree, exercise) -> tuple:
-    """(the top-level statements of ``exercise``'s part, the ``__main__`` blocks)."""
-    body = list(tree.body)
+def _index(body) -> dict:
     defines: dict = {}
     for i, node in enumerate(body):
         for name in _targets(node):
             defines.setdefault(name, []).append(i)
-    used: dict = {}
+    return defines
 
-    def reach(names) -> set:
-        seen: set = set()
-        todo = deque(i for n in names for i in defines.get(n, ()))
-        while todo:
-            i = todo.popleft()
-            if i in seen:
-                continue
-            seen.add(i)
-            if i not in used:
-                used[i] = _used(body[i])
-            todo.extend(j for n in used[i] for j in defines.get(n, ()) if j not in seen)
-        return seen
 
+def _reach(body, defines: dict, names, used: dict) -> set:
+    """Indices of the top-level statements that define ``names`` and what they use, transitively."""
+    seen: set = set()
+    todo = deque(i for n in names for i in defines.get(n, ()))
+    while todo:
+        i = todo.popleft()
+        if i in seen:
+            continue
+        seen.add(i)
+        if i not in used:
+            used[i] = _used(body[i])
+        todo.extend(j for n in used[i] for j in defines.get(n, ()) if j not in seen)
+    return seen
+
+
+def split(tree, exercise) -> tuple:
+    """(the top-level statements of ``exercise``'s part, the ``__main__`` blocks)."""
+    body = list(tree.body)
+    defines, used = _index(body), {}
     others = [ex for ex in EXERCISES if ex.name != exercise.name and any(n in defines for n in ex.names)]
     excluded: set = set()
     if others:
-        mine = reach(exercise.names)
+        mine = _reach(body, defines, exercise.names, used)
         for ex in others:
-            excluded |= reach(ex.names)
+            excluded |= _reach(body, defines, ex.names, used)
         excluded -= mine
     keep = [n for i, n in enumerate(body) if i not in excluded and not is_main_guard(n)]
     return keep, [n for n in body if is_main_guard(n)]
+
+
+DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _at_import(node) -> list:
+    """What of a definition runs when the file is imported: a function's decorators and
+    default values; a class's decorators, bases and body (its methods' likewise)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        a = node.args
+        return [*node.decorator_list, *a.defaults, *(d for d in a.kw_defaults if d is not None)]
+    if isinstance(node, ast.ClassDef):
+        out = [*node.decorator_list, *node.bases, *node.keywords]
+        for stmt in node.body:
+            out += _at_import(stmt) if isinstance(stmt, DEFS) else [stmt]
+        return out
+    return [node]
+
+
+def executed(tree, exercise) -> list:
+    """The code of ``exercise``'s part that can run while it is graded: the definitions
+    it requires and what they use, and what runs on import (top-level statements, the
+    decorators, default values and class bodies of every definition, and what those
+    use). A helper that nothing calls is not in it: it never runs."""
+    keep, _main = split(tree, exercise)
+    body = list(keep)
+    defines, used = _index(body), {}
+    pieces = [p for node in body for p in _at_import(node)]
+    start = set(exercise.names)
+    for p in pieces:
+        start |= _used(p)
+    reached = _reach(body, defines, start, used)
+    out = [body[i] for i in sorted(reached)]
+    out += [p for i, node in enumerate(body) if i not in reached for p in _at_import(node)]
+    return out

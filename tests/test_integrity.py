@@ -195,6 +195,12 @@ SHAPES = [
     ("torch-dict", "import torch\ndef softmax(x):\n    return torch.__dict__['soft' + 'max'](x, -1)\n", 3),
     ("reading-files", "import os\ndef softmax(x):\n    os.listdir('/')\n    return x\n", 3),
     ("open", "def softmax(x):\n    open('/etc/passwd').read()\n    return x\n", 2),
+    ("called-helper", "import os\ndef _peek():\n    return os.listdir('/')\ndef softmax(x):\n    _peek()\n"
+                      "    return x\n", 3),
+    ("at-import", "import torch\nimport sys\nFRAME = sys._getframe()\ndef softmax(x):\n    return x\n", 3),
+    ("class-body", "import gc\nclass Hunter:\n    found = gc.get_objects()\ndef softmax(x):\n    return x\n", 3),
+    ("default-value", "import gc\ndef helper(objs=gc.get_referrers(1)):\n    return objs\n"
+                      "def softmax(x):\n    return x\n", 2),
 ]
 
 
@@ -212,6 +218,8 @@ HONEST = [
     ("literal-getattr", "import torch\ndef softmax(x):\n    return getattr(torch, 'exp')(x)\n"),
     ("comments-and-strings", "# torch._C, sys._getframe, eval(...)\ndef softmax(x):\n    'torch.ops.aten'\n"
                              "    return x\n"),
+    ("helper-never-called", "import torch\nfrom pathlib import Path\n\ndef load_data(folder):\n"
+                            "    return torch.load(Path(folder) / 'train.pt')\n\ndef softmax(x):\n    return x\n"),
     ("main-block", "import torch\ndef softmax(x):\n    return x\n\nif __name__ == '__main__':\n"
                    "    print(open('data.txt').read(), torch._C)\n"),
 ]

@@ -115,6 +115,10 @@ def _scan_nodes(nodes, resolver: _Resolver, lines: list) -> list:
                     by_name(node, dotted)
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 by_name(node, [node.id])
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 40:
+                for rule in rules():  # the name as a string (operator.attrgetter("__wrapped__"), ...)
+                    if node.value in rule.get("attributes", ()):
+                        add(node, rule, repr(node.value))
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in GETATTRS \
                     and resolver.full([node.func.id]) == f"builtins.{node.func.id}" and len(node.args) >= 2:
                 target, key = node.args[0], node.args[1]

@@ -302,7 +302,7 @@ class Student:
     """One student's file for one exercise, as the hidden tests see it."""
 
     _integrity: list = []
-    review: list = []  # for the report's "review" field: what an instructor should look at
+    _review: list = []
 
     def __init__(self, exercise, submission: Path, zygote: Zygote, limits: Limits,
                  tmproot: Path, seed: int = 0):
@@ -500,7 +500,15 @@ class Student:
         self._forbidden_static = forbidden.scan(self.source, self.exercise)
         notes = forbidden.scan_all(self.source, self.exercise)[1]
         self._integrity, more = integrity.scan(self.source, self.exercise)
-        self.review = integrity.review_entries(self._integrity, self.file) + notes + more
+        self._review = integrity.review_entries(self._integrity, self.file) + notes + more
+
+    @property
+    def review(self) -> list:
+        """For the report's "review" field: what an instructor should look at (the
+        integrity scan's findings, what a scan could not walk), even when the file never loaded."""
+        if not hasattr(self, "_forbidden_static") and self.source.is_file():
+            self._static_scans()
+        return self._review
 
     def _exception(self, e: dict, what: str) -> StudentError:
         etype, emsg = e.get("type", "Exception"), e.get("message", "")

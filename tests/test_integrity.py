@@ -195,6 +195,8 @@ SHAPES = [
     ("torch-dict", "import torch\ndef softmax(x):\n    return torch.__dict__['soft' + 'max'](x, -1)\n", 3),
     ("reading-files", "import os\ndef softmax(x):\n    os.listdir('/')\n    return x\n", 3),
     ("open", "def softmax(x):\n    open('/etc/passwd').read()\n    return x\n", 2),
+    ("attrgetter", "import operator\ndef softmax(x):\n    f = operator.attrgetter('__wrapped__')\n"
+                   "    return x\n", 3),
     ("called-helper", "import os\ndef _peek():\n    return os.listdir('/')\ndef softmax(x):\n    _peek()\n"
                       "    return x\n", 3),
     ("at-import", "import torch\nimport sys\nFRAME = sys._getframe()\ndef softmax(x):\n    return x\n", 3),

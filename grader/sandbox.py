@@ -466,14 +466,10 @@ class Student:
             reply = worker.request(op, timeout, **fields)
         except TimedOut as t:
             self.timeouts += 1
-            if self._integrity:
-                raise integrity.error(self.exercise, self._integrity, self.file) from None
             raise StudentError("timeout", f"{what} did not finish within {t.seconds:.0f} s",
                                "Look for an endless loop, or a Python loop over tensor elements "
                                "that should be a single tensor operation.") from None
         except Died as d:
-            if self._integrity:
-                raise integrity.error(self.exercise, self._integrity, self.file) from None
             raise StudentError("crash", f"{what}: your code ended the worker process "
                                         f"({self._status_text(d.status)}){self._output_note()}",
                                SIGNALS.get(d.status.get("signal"), (None, None))[1] if d.status and "signal" in d.status

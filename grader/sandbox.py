@@ -496,7 +496,9 @@ class Student:
         self._forbidden_static = forbidden.scan(self.source, self.exercise)
         notes = forbidden.scan_all(self.source, self.exercise)[1]
         self._integrity, more = integrity.scan(self.source, self.exercise)
-        self._review = integrity.review_entries(self._integrity, self.file) + notes + more
+        kinds = {n["kind"] for n in notes}
+        self._review = (integrity.review_entries(self._integrity, self.file) + notes
+                        + [n for n in more if n["kind"] not in kinds])
 
     @property
     def review(self) -> list:

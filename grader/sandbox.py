@@ -479,13 +479,13 @@ class Student:
                                           if isinstance(reply["forbidden"], list) else [])
             if err is not None:
                 raise err
-        if self._integrity:  # after the worker's own report, which names the call that ran
-            raise integrity.error(self.exercise, self._integrity, self.file)
         if "error" in reply:
             err = self._exception(reply["error"], what)
             if _record is not None:
                 err.details["request"] = _record  # the request that raised, for a reproducer
             raise err
+        if self._integrity:  # no call it made counts (a call that raised or broke a rule says so first)
+            raise integrity.error(self.exercise, self._integrity, self.file)
         if "fatal" in reply:
             raise StudentError("protocol", f"the worker refused the request: {reply['fatal']}")
         return reply

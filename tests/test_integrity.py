@@ -102,7 +102,10 @@ def _src(source: str) -> str:
 @pytest.mark.parametrize("name,file,source", [e[1:] for e in EVASIONS], ids=[e[0] for e in EVASIONS])
 def test_evasion_scores_zero_and_needs_review(grade_folder, submission, name, file, source):
     compile(_src(source), file, "exec")  # valid Python: a score of 0 is the trick's failure, not a typo
-    report = grade_folder(submission({file: _src(source)}), name)
+    honest = (ROOT / "solutions" / "exercise2_log_softmax.py").read_text()
+    report = grade_folder(submission({file: _src(source), "exercise2_log_softmax.py": honest}), name, "exercise2")
+    bystander = exercise_of(report, "exercise2")
+    assert bystander["score"] == 10 and "review" not in bystander  # the same student's honest exercise
     ex = exercise_of(report, name)
     assert ex["score"] == 0, [t["message"] for t in ex["tests"] if t["status"] != "passed"][:3]
     if name == "exercise8" and "__wrapped__" not in source:  # no evasive construct: the forbidden-call scan's

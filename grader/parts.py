@@ -9,7 +9,8 @@ exercise 2 its points:
   ANOTHER exercise requires reach (through the names they use, transitively) is
   not part of this exercise;
 * everything else is: the definitions this exercise requires and what they use,
-  imports, helpers nobody requires, code at the top level;
+  imports, helpers nobody requires, code at the top level (and what it uses: a
+  definition registered with ``REG.append(f)`` runs wherever the file is loaded);
 * ``if __name__ == "__main__":`` blocks never run while grading: no scan counts them.
 
 A file that defines no other exercise's names is judged whole, as before.
@@ -86,7 +87,12 @@ def split(tree, exercise) -> tuple:
     others = [ex for ex in EXERCISES if ex.name != exercise.name and any(n in defines for n in ex.names)]
     excluded: set = set()
     if others:
-        mine = _reach(body, defines, exercise.names, used)
+        # what runs on import and defines nothing (REG.append(f)) belongs to every part, and so does what it uses
+        roots = set(exercise.names)
+        for node in body:
+            if not _targets(node) and not isinstance(node, (ast.Import, ast.ImportFrom)) and not is_main_guard(node):
+                roots |= _used(node)
+        mine = _reach(body, defines, roots, used)
         for ex in others:
             excluded |= _reach(body, defines, ex.names, used)
         excluded -= mine

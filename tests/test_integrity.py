@@ -288,6 +288,14 @@ def test_every_exercise_judged_on_its_own_part(tmp_path):
         assert forbidden.scan(p, ex) == [] and integrity.scan(p, ex) == ([], []), ex.name
 
 
+def test_another_exercises_definition_that_runs_here_is_part_of_this_one(tmp_path):
+    p = tmp_path / "answers.py"
+    p.write_text("import torch\n\nREG = []\n\n\ndef cross_entropy(logits, targets):\n"
+                 "    return torch.log_softmax(logits, -1)\n\n\nREG.append(cross_entropy)\n\n\n"
+                 "def log_softmax(x):\n    return REG[0](x, None)\n")
+    assert [(f["call"], f["line"]) for f in forbidden.scan(p, lookup("exercise2"))] == [("torch.log_softmax", 7)]
+
+
 def test_all_nine_model_answers_in_one_file_get_full_marks(tmp_path):
     p = tmp_path / "answers.py"
     p.write_text(_all_in_one())

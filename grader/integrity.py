@@ -119,6 +119,13 @@ def _scan_nodes(nodes, resolver: _Resolver, lines: list) -> list:
                 for rule in rules():  # the name as a string (operator.attrgetter("__wrapped__"), ...)
                     if node.value in rule.get("attributes", ()):
                         add(node, rule, repr(node.value))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "vars" \
+                    and resolver.full(["vars"]) == "builtins.vars" and len(node.args) == 1:
+                base = _dotted(node.args[0])
+                full = resolver.full(base) if base else None
+                for rule in rules():
+                    if full and _match(full, rule.get("computed_getattr_on", ())):
+                        add(node, rule, f"vars({'.'.join(base)})")
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in GETATTRS \
                     and resolver.full([node.func.id]) == f"builtins.{node.func.id}" and len(node.args) >= 2:
                 target, key = node.args[0], node.args[1]

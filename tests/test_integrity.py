@@ -196,6 +196,7 @@ SHAPES = [
     ("eval-alias", "ev = eval\ndef softmax(x):\n    return ev('x')\n", 1),
     ("computed-getattr", "import torch\ndef softmax(x):\n    return getattr(torch, 'soft' + 'max')(x, -1)\n", 3),
     ("torch-dict", "import torch\ndef softmax(x):\n    return torch.__dict__['soft' + 'max'](x, -1)\n", 3),
+    ("vars-torch", "import torch\ndef softmax(x):\n    return vars(torch)['soft' + 'max'](x, -1)\n", 3),
     ("reading-files", "import os\ndef softmax(x):\n    os.listdir('/')\n    return x\n", 3),
     ("open", "def softmax(x):\n    open('/etc/passwd').read()\n    return x\n", 2),
     ("attrgetter", "import operator\ndef softmax(x):\n    f = operator.attrgetter('__wrapped__')\n"
@@ -225,6 +226,8 @@ HONEST = [
                              "    return x\n"),
     ("helper-never-called", "import torch\nfrom pathlib import Path\n\ndef load_data(folder):\n"
                             "    return torch.load(Path(folder) / 'train.pt')\n\ndef softmax(x):\n    return x\n"),
+    ("vars-self", "import torch\nclass Helper:\n    def __repr__(self):\n        return str(vars(self))\n"
+                  "def softmax(x):\n    return x\n"),
     ("main-block", "import torch\ndef softmax(x):\n    return x\n\nif __name__ == '__main__':\n"
                    "    print(open('data.txt').read(), torch._C)\n"),
 ]
@@ -235,10 +238,11 @@ def test_integrity_scan_leaves_honest_code_alone(tmp_path, source):
     assert _integrity(tmp_path, source) == ([], [])
 
 
-def test_model_answers_and_corpus_pass_the_integrity_scan():
+def test_model_answers_stubs_and_corpus_pass_the_integrity_scan():
     for i in range(1, 10):
         ex = lookup(f"exercise{i}")
-        for p in [ROOT / "solutions" / ex.file, *sorted((ROOT / "tests" / "corpus" / ex.name).glob("*.py"))]:
+        for p in [ROOT / "solutions" / ex.file, ROOT / "exercises" / ex.file,
+                  *sorted((ROOT / "tests" / "corpus" / ex.name).glob("*.py"))]:
             assert integrity.scan(p, ex) == ([], []), p
 
 

@@ -226,8 +226,7 @@ HONEST = [
                              "    return x\n"),
     ("helper-never-called", "import torch\nfrom pathlib import Path\n\ndef load_data(folder):\n"
                             "    return torch.load(Path(folder) / 'train.pt')\n\ndef softmax(x):\n    return x\n"),
-    ("vars-self", "import torch\nclass Helper:\n    def __repr__(self):\n        return str(vars(self))\n"
-                  "def softmax(x):\n    return x\n"),
+    ("vars-own-object", "import torch\ndef softmax(x):\n    state = vars(x)\n    return x\n"),
     ("main-block", "import torch\ndef softmax(x):\n    return x\n\nif __name__ == '__main__':\n"
                    "    print(open('data.txt').read(), torch._C)\n"),
 ]

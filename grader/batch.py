@@ -561,11 +561,17 @@ class _Slot:
                 return None
             shutil.rmtree(self.sub, ignore_errors=True)
             self.sub.mkdir(parents=True)
-            for name, data in task["files"].items():
-                (self.sub / name).write_bytes(data)
+            where = self.sub
+            if task["entry"].lower().endswith(".py") and task["files"]:
+                # one .py holding every exercise: graded as each exercise's file, under its own name
+                where = self.sub / task["entry"]
+                where.write_bytes(next(iter(task["files"].values())))
+            else:
+                for name, data in task["files"].items():
+                    (self.sub / name).write_bytes(data)
             if not self.zygote_alive():
                 self.restart_zygote()
-            return Job(self.sub, task["seed"], self.zygote,
+            return Job(where, task["seed"], self.zygote,
                        extra={"task": task, "attempt": 0, "start": time.monotonic()})
 
         def on_report(job, report):
@@ -917,6 +923,7 @@ def analytics(rows: list, out: Output, exercises) -> dict:
     tests: dict = {}
     hints: dict = {}
     trouble = []
+    review: list = []  # what the integrity scan flagged (grader.integrity)
     for r in graded:
         rep = out.read_report(r["student"])
         if rep is None:
@@ -931,6 +938,10 @@ def analytics(rows: list, out: Output, exercises) -> dict:
             e["zero"] += ex["score"] == 0
             e["load_errors"] += ex["status"] == "load_error"
             e["missing"] += ex["status"] == "missing"
+            notes = [str(item.get("message", ""))[:300] for item in ex.get("review") or () if isinstance(item, dict)]
+            if notes:
+                more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
+                review.append({"student": r["student"], "exercise": ex["name"], "message": notes[0] + more})
             seen = set()
             if ex.get("hint") and ex["status"] == "load_error" and _misconception(ex, None):
                 seen.add((ex["name"], ex["hint"], _first_line(ex["message"]), "(loading the file)"))
@@ -989,7 +1000,7 @@ def analytics(rows: list, out: Output, exercises) -> dict:
     hint_list.sort(key=lambda h: (-h["students"], h["exercise"], h["hint"]))
     n = len(totals)
     median = (totals[n // 2] if n % 2 else (totals[n // 2 - 1] + totals[n // 2]) / 2) if n else 0.0
-    return {
+    data = {
         "students": len(rows), "graded": n, "errors": len(rows) - n, "max_total": max_total,
         "mean": round(sum(totals) / n, 2) if n else 0.0, "median": round(median, 2),
         "full_marks": sum(t >= max_total for t in totals),
@@ -1007,6 +1018,9 @@ def analytics(rows: list, out: Output, exercises) -> dict:
                            "reason": r.get("reason", "")}
                           for r in sorted(rows, key=lambda r: r["student"])],
     }
+    if review:
+        data["review"] = review
+    return data
 
 
 def render_summary(data: dict, meta: dict) -> str:

@@ -33,6 +33,7 @@ examples:
   grade exercise3                         grade one exercise from ./exercises
   grade 1 2 3                             several exercises
   grade all --submission ~/course/mine    every exercise, from another folder
+  grade all --submission answers.py       every exercise, from one file that holds them all
   grade all --format json --output results.json
                                           machine-readable results (the report as data)
   grade all --output report.html          an HTML report (format taken from the extension)
@@ -62,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("exercises", nargs="*", metavar="EXERCISE",
                    help="exercise1 … exercise9 (or just 1 … 9), or 'all'")
     p.add_argument("--submission", "-s", metavar="PATH", type=Path, default=None,
-                   help="folder holding your exerciseN_*.py files (default: ./exercises)")
+                   help="folder holding your exerciseN_*.py files (default: ./exercises), or one .py "
+                        "file holding every exercise (each exercise is judged on its own part of it)")
     p.add_argument("--format", "-f", choices=("text", "json", "html", "markdown", "junit", "prairielearn",
                                               "gradescope", "classroom"), default=None,
                    help="report format (default: text, or taken from --output's extension); junit, "
@@ -124,9 +126,10 @@ def main(argv=None) -> int:
                              "or pass --submission PATH (the folder with your exerciseN_*.py files).")
             submission = Path(".")
     submission = submission.expanduser()
-    if submission.is_file() and submission.suffix == ".py":
-        submission = submission.parent
-    if not submission.is_dir():
+    single = submission.is_file() and submission.suffix == ".py"
+    if single and submission.name in {ex.file for ex in EXERCISES}:
+        submission, single = submission.parent, False  # one exercise's file: its folder
+    if not single and not submission.is_dir():
         return _fail(f"the submission folder {submission} does not exist")
 
     fmt = args.format

@@ -18,8 +18,11 @@ from __future__ import annotations
 import ast
 import fnmatch
 import functools
+import hashlib
 import tomllib
 from pathlib import Path
+
+from grader import parts
 
 CONFIG = Path(__file__).resolve().parent / "forbidden.toml"
 
@@ -42,6 +45,9 @@ def worker_spec(exercise) -> dict | None:
     if not any(spec.values()):
         return None
     spec["within"] = r.get("within") or None
+    # aten ops whose kernels the worker replaces (grader.detector): the calls' names that are aten ops, and more
+    spec["aten"] = list(dict.fromkeys([*r.get("calls", []), *r.get("aten", [])]))
+    spec["reason"] = r.get("reason", "")
     return spec
 
 
@@ -70,6 +76,7 @@ class _Scanner(ast.NodeVisitor):
         self.own: set = set()        # names the file defines itself
         self.found: list = []
         self.scope: list = []
+        self.runs_as_within: set = set()  # functions assigned to `within` (MatMul.backward = staticmethod(_bw))
 
     def prepare(self, tree) -> None:
         for node in ast.walk(tree):
@@ -91,6 +98,27 @@ class _Scanner(ast.NodeVisitor):
                 if node.name in self.aliases:
                     del self.aliases[node.name]
                 self.own.add(node.name)
+            value = self._within_value(node)
+            if value is not None:
+                self.runs_as_within |= {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+
+    def _within_value(self, node):
+        """What an assignment makes the `within` function (exercise 8: whatever runs as
+        MatMul's backward, whatever its own name): ``backward = f`` in a class,
+        ``MatMul.backward = staticmethod(f)``, ``setattr(MatMul, "backward", f)``."""
+        if self.within is None:
+            return None
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if node.value is not None and any(
+                    (isinstance(t, ast.Name) and t.id == self.within)
+                    or (isinstance(t, ast.Attribute) and t.attr == self.within) for t in targets):
+                return node.value
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr"
+                and len(node.args) == 3 and isinstance(node.args[1], ast.Constant)
+                and node.args[1].value == self.within):
+            return node.args[2]
+        return None
 
     def _matches(self, full: str) -> bool:
         return (any(fnmatch.fnmatchcase(full, p) for p in self.names)
@@ -107,11 +135,21 @@ class _Scanner(ast.NodeVisitor):
         self.found.append({"call": name, "as": shown, "line": line, "code": code})
 
     def _visit_scope(self, node):
-        self.scope.append(node.name)
+        is_within = not isinstance(node, ast.ClassDef) and node.name in self.runs_as_within
+        self.scope.append(self.within if is_within else node.name)
         self.generic_visit(node)
         self.scope.pop()
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _visit_scope
+
+    def generic_visit(self, node):
+        value = self._within_value(node) if self.within is not None else None
+        if value is None:
+            return super().generic_visit(node)
+        super().generic_visit(node)
+        self.scope.append(self.within)  # a lambda assigned as backward runs as backward
+        self.visit(value)
+        self.scope.pop()
 
     def visit_Attribute(self, node):
         parts = _dotted(node)
@@ -146,20 +184,71 @@ class _Scanner(ast.NodeVisitor):
             self._add(node, f"Tensor.{parts[-1]}", ".".join(parts))
 
 
-def scan(path: Path, exercise) -> list:
-    """Forbidden names in the student's file: [{"call", "as", "line", "code"}, ...]."""
-    r = rules(exercise)
-    if not (r.get("names") or r.get("methods")):
-        return []
+def read(path: Path):
+    """(text, tree) of the student's file, or None where Python cannot read it
+    (the load reports that); ``RecursionError``/``MemoryError`` propagate."""
     try:
         text = Path(path).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        return text, ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+
+
+UNSCANNED = ("the static scan could not walk {file} ({why}), so forbidden built-ins were checked only while "
+             "the code ran")
+
+
+def scan_all(path: Path, exercise) -> tuple:
+    """(findings, notes): the forbidden names in the exercise's part of the
+    student's file (``grader.parts``) as [{"call", "as", "line", "code"}, ...],
+    and notes for a human reviewer about what the scan could not walk."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return [], []
+    key = (hashlib.sha256(data).digest(), Path(path).name, exercise.name)
+    if key not in _SCANNED:  # the tests of an exercise each ask; a file is read once
+        while len(_SCANNED) >= 32:
+            _SCANNED.pop(next(iter(_SCANNED)))
+        _SCANNED[key] = _scan_text(data, Path(path).name, exercise)
+    found, notes = _SCANNED[key]
+    return [dict(f) for f in found], [dict(n) for n in notes]
+
+
+_SCANNED: dict = {}
+
+
+def _scan_text(data: bytes, file: str, exercise) -> tuple:
+    r = rules(exercise)
+    if not (r.get("names") or r.get("methods")):
+        return (), ()
+    try:
+        text = data.decode("utf-8")
         tree = ast.parse(text)
-    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
-        return []  # the load reports these
-    s = _Scanner(r, text.splitlines())
-    s.prepare(tree)
-    s.visit(tree)
-    return sorted(s.found, key=lambda f: f["line"])
+    except (UnicodeDecodeError, SyntaxError, ValueError):
+        return (), ()  # the load reports these
+    except (RecursionError, MemoryError):
+        return (), ({"kind": "unscanned", "file": file, "line": 0,
+                     "message": UNSCANNED.format(file=file, why="Python's parser gave up on it")},)
+    try:
+        s = _Scanner(r, text.splitlines())
+        s.prepare(tree)
+        keep, _main = parts.split(tree, exercise)
+        for node in keep:
+            s.visit(node)
+    except (RecursionError, MemoryError) as e:
+        why = "an expression is nested too deeply" if isinstance(e, RecursionError) else "it is too large"
+        return (), ({"kind": "unscanned", "file": file, "line": 0,
+                     "message": UNSCANNED.format(file=file, why=why)},)
+    return tuple(sorted(s.found, key=lambda f: f["line"])), ()
+
+
+def scan(path: Path, exercise) -> list:
+    """Forbidden names in the exercise's part of the student's file: [{"call", "as", "line", "code"}, ...]."""
+    return scan_all(path, exercise)[0]
 
 
 # ---------------------------------------------------------------------------
@@ -198,14 +287,15 @@ def dynamic_error(exercise, what: str, calls: list):
     return StudentError("forbidden", msg, _hint(exercise))
 
 
-def static_error(exercise, findings: list):
-    """The StudentError for forbidden names found in the file (fails every test)."""
+def static_error(exercise, findings: list, file: str | None = None):
+    """The StudentError for forbidden names found in the file (fails every test);
+    ``file``: the name the student knows it by (one .py holding every exercise)."""
     from grader.sandbox import StudentError
 
     f = findings[0]
     shown = f"`{f['as']}`" + (f" ({f['call']})" if f["as"] != f["call"] and not f["call"].startswith("Tensor.")
                               else "")
-    msg = f"{exercise.file}, line {f['line']} uses {shown}: `{f['code']}`"
+    msg = f"{file or exercise.file}, line {f['line']} uses {shown}: `{f['code']}`"
     if len(findings) > 1:
         msg += "; also " + ", ".join(f"`{g['as']}` (line {g['line']})" for g in findings[1:6])
     reason = rules(exercise).get("reason", "")

@@ -93,6 +93,8 @@ class GraderPlugin:
         yield s
         s.close()
         info = {"elapsed": round(s.elapsed, 3), "restarts": max(0, s.restarts - 1), "timeouts": s.timeouts}
+        if s.review:  # what the integrity scan flagged, what the scans could not walk
+            info["review"] = list(s.review)
         if s.load_error is not None:
             info["status"] = "missing" if s.load_error.kind == "missing_file" else "load_error"
             info["message"] = s.load_error.message

@@ -45,6 +45,8 @@ def build_report(exercises, plugin, submission: Path, seed: int, cuda: bool) -> 
                  "status": info.get("status", "graded"),
                  "message": info.get("message", ""), "hint": info.get("hint", "") or "",
                  "tests": tests}
+        if info.get("review"):
+            entry["review"] = info["review"]
         errors = [e for e in plugin.collect_errors if ex.suite in e[0]]
         if errors or not recs:
             entry.update(status="error", score=0.0,

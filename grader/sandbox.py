@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from grader import forbidden, wire
+from grader import forbidden, integrity, wire
 from grader.textsafe import MAX_NAME, MAX_TEXT, clip
 from grader.wire import Call, Handle, Ref
 
@@ -344,6 +344,9 @@ def _fmt_signature_hint(err: dict) -> str:
 class Student:
     """One student's file for one exercise, as the hidden tests see it."""
 
+    _integrity: list = []
+    _review: list = []
+
     def __init__(self, exercise, submission: Path, zygote: Zygote, limits: Limits,
                  tmproot: Path, seed: int = 0, spend: Spend | None = None):
         self.exercise = exercise
@@ -351,8 +354,12 @@ class Student:
         self.late_from: float | None = None  # this exercise's time spent when the submission's budget ran out
         self.late_bytes_from: int | None = None  # the submission's bytes when its data budget ran out
         self.stopped: StudentError | None = None  # a request stopped by a budget: the rest is not run
-        self.file = exercise.file
-        self.source = Path(submission) / exercise.file
+        if Path(submission).is_file():  # one .py holding every exercise: graded as each exercise's file
+            self.source = Path(submission)
+            self.file = self.source.name
+        else:
+            self.source = Path(submission) / exercise.file
+            self.file = exercise.file
         self.zygote = zygote
         self.limits = limits
         self.tmproot = Path(tmproot)
@@ -463,7 +470,8 @@ class Student:
         timeout, by_budget = self._timeout(self.limits.load_timeout)
         try:
             reply = self.worker.request("load", timeout, path=str(target),
-                                        module=self.source.stem, forbidden=forbidden.worker_spec(self.exercise))
+                                        module=Path(self.exercise.file).stem,
+                                        forbidden=forbidden.worker_spec(self.exercise))
         except TimedOut as t:
             self.timeouts += 1
             if by_budget:
@@ -534,12 +542,9 @@ class Student:
                  **fields) -> dict:
         worker = self._ensure()
         if not hasattr(self, "_forbidden_static"):  # names the exercise forbids, in the file itself
-            try:
-                self._forbidden_static = forbidden.scan(self.source, self.exercise)
-            except RecursionError:  # a file nested too deeply to walk: for review, never a grader error
-                self._forbidden_static = []
+            self._static_scans()
         if self._forbidden_static:
-            raise forbidden.static_error(self.exercise, self._forbidden_static)
+            raise forbidden.static_error(self.exercise, self._forbidden_static, self.file)
         self.calls += 1
         digest = hashlib.sha256(f"{self.seed}|{self.test_id}|{self.calls}".encode()).digest()
         fields.setdefault("seed", int.from_bytes(digest[:6], "big"))
@@ -578,9 +583,29 @@ class Student:
             if _record is not None:
                 err.details["request"] = _record  # the request that raised, for a reproducer
             raise err
+        if self._integrity:  # no call it made counts (a call that raised or broke a rule says so first)
+            raise integrity.error(self.exercise, self._integrity, self.file)
         if "fatal" in reply:
             raise StudentError("protocol", f"the worker refused the request: {clip(str(reply['fatal']))}")
         return reply
+
+    def _static_scans(self) -> None:
+        """The exercise's part of the file, read by the forbidden-call and integrity scans
+        (once); what needs a human's eye goes to ``review``."""
+        self._forbidden_static = forbidden.scan(self.source, self.exercise)
+        notes = forbidden.scan_all(self.source, self.exercise)[1]
+        self._integrity, more = integrity.scan(self.source, self.exercise)
+        kinds = {n["kind"] for n in notes}
+        self._review = (integrity.review_entries(self._integrity, self.file) + notes
+                        + [n for n in more if n["kind"] not in kinds])
+
+    @property
+    def review(self) -> list:
+        """For the report's "review" field: what an instructor should look at (the
+        integrity scan's findings, what a scan could not walk), even when the file never loaded."""
+        if not hasattr(self, "_forbidden_static") and self.source.is_file():
+            self._static_scans()
+        return self._review
 
     def _exception(self, e: dict, what: str) -> StudentError:
         e = _plain_fields(e)

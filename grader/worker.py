@@ -23,7 +23,7 @@ import sys
 import traceback
 import types
 
-from grader import wire
+from grader import detector, wire
 
 _status_socks: dict = {}
 
@@ -515,7 +515,7 @@ class _Server:
         try:
             self._forbid_class_lines = {n.name: n.lineno for n in ast.walk(ast.parse(text))
                                         if isinstance(n, ast.ClassDef)}
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # too deep to parse: no fallback lines
             self._forbid_class_lines = {}
         server = self
 
@@ -540,6 +540,10 @@ class _Server:
                     return func(*args, **(kwargs or {}))
 
             self._forbid_mode = _Watch()
+        if spec.get("aten"):  # below Python: what the mode cannot see (grader.detector)
+            self._forbid_lib = detector.block(
+                spec["aten"], lambda shown: server._forbid_found or server._forbid_note(shown),
+                str(spec.get("reason") or ""))
 
         classes, bases = [], []
         for dotted in spec.get("classes") or ():
@@ -588,6 +592,7 @@ class _Server:
                         finally:
                             server._forbid_nested = False
                     return orig(*a, **k)
+                del wrapper.__wrapped__  # no way back to the unwatched function through the wrapper
                 return wrapper
 
             setattr(parent, attr, wrap(orig, dotted))
@@ -642,7 +647,7 @@ class _Server:
             if f.f_code.co_filename == self.path:
                 if line is None:
                     line = f.f_lineno
-                if within is None or f.f_code.co_name == within:
+                if within is None or detector.runs_as(f, within):
                     break
             f = f.f_back
         if f is None:

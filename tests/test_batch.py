@@ -383,9 +383,12 @@ def test_hostile_students_change_nothing_for_the_others(class_run, tmp_path, zyg
     for student in list(class_run["normal"]) + list(class_run["bad"]):
         assert rows[student] == before[student]
     for student in HOSTILE:
-        want = "10.00" if student == "h-daemon" else "0.00"
-        assert rows[student][1] == want, rows[student]            # the trick bought nothing
+        assert rows[student][1] == "0.00", rows[student]          # the trick bought nothing
         assert rows[student][2] == "10.00", rows[student]         # and their other exercise is graded fairly
+    # the daemon's softmax is correct: it loses its points to the integrity scan (os.fork, ctypes, open),
+    # flagged for review, and its grading ran to the end all the same (no crash, no time-out)
+    daemon = json.loads((out / "reports" / "h-daemon.json").read_text())["exercises"][0]
+    assert daemon["review"] and {t.get("kind") for t in daemon["tests"] if t["status"] != "skipped"} == {"integrity"}
     assert _survivors(token) == [], "a process started by a submission outlived its worker"
     assert canary.read_bytes() == canary_bytes
     for folder in (Path("/tmp"), Path.home(), ROOT, subs, out, class_run["out"]):

@@ -273,12 +273,17 @@ META = ("PyTorch's data-free 'meta' device stands in for a GPU here: it tracks s
         "without computing anything")
 
 
+META_HINT = ("Compute with tensor operations only (torch.where, clamp, max, sum, ...): a Python decision on a "
+             "tensor's values (.item(), float(t), `if t > 0:`, .tolist(), .numpy()) cannot run on a GPU-like device "
+             "without copying the data back, and this test cannot judge such code.")
+
+
 def check_follows_device(student, fn, args, expected: torch.Tensor, what: str, names) -> None:
     """The student's fn(*args) must be right on the CPU and, given the same arguments
     on the meta device, answer on the meta device: a result on the CPU, or torch's
     mixed-devices error, means a tensor was made on the CPU whatever the input's device.
-    Code that cannot run on meta tensors for another reason (a .item(), say) is not
-    judged on the device: the test is then skipped, as it cannot tell."""
+    Code that cannot run on meta tensors for another reason (a .item(), say) fails the
+    test: a skip would let a submission decide that it is not judged."""
     inputs = "; ".join(describe(n, a) for n, a in zip(names, args))
     got = student.call(fn, *args, _what=what)
     rtol, atol = tol(expected.dtype)
@@ -296,9 +301,10 @@ def check_follows_device(student, fn, args, expected: torch.Tensor, what: str, n
         if e.kind == "exception" and MIXED_DEVICES.search(e.message):
             moved = "Cannot copy out of meta tensor" in e.message and MOVE_LINE.search(e.message)
             raise Failure(f"{e.message}\n  input: {inputs}\n  ({META})", MOVED_HINT if moved else DEVICE_HINT) from None
-        if e.kind == "exception":
-            pytest.skip(f"{what} could not run on the meta device, so following the input's device was not "
-                        f"checked: {e.message.splitlines()[0][:200]}")
+        if e.kind == "exception":  # the student's code decides whether this test runs: it cannot skip it
+            raise Failure(f"{what} could not run on the meta device, so the grader cannot tell whether it follows "
+                          f"the input's device: {e.message.splitlines()[0][:200]}\n  input: {inputs}\n  ({META})",
+                          META_HINT) from None
         raise
     got = expect_tensor(got, what, inputs)
     device = meta(got).device

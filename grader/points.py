@@ -9,9 +9,10 @@
   same inputs, inside the same test: it passes only if it passes on every device
   it ran on.  So a test's ``max_score`` is the same on every machine and for
   every submission, and so is an exercise's.
-- A test the grader could not judge (it skipped itself, e.g. code that cannot
-  run on the data-free meta device is not checked for following the input's
-  device) keeps its points: it is not held against the student.
+- A test the grader could not run (it skipped itself for a reason of the
+  grader's, never one the submission controls: code that cannot run on the
+  meta device fails the device test) keeps its points: it is not held against
+  the student.
 
 ``grade --points`` prints the table.
 """

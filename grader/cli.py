@@ -115,12 +115,15 @@ def main(argv=None) -> int:
     if args.output is not None and args.output.is_dir():
         return _fail(f"--output {args.output} is a folder; give a file name")
 
-    # Start the warm worker first: it imports torch on the other core while we do.
-    from grader.sandbox import Limits, Zygote
+    # Import torch once, then fork the warm worker from this process before any answer is
+    # loaded here (grader.startup): one import of torch for both sides of the boundary.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch  # noqa: F401
 
     from grader.exercises import wants_preload
+    from grader.sandbox import Limits, Zygote
 
-    zygote = Zygote(preload=wants_preload(chosen))
+    zygote = Zygote(preload=wants_preload(chosen), fork=True)
     try:
         interactive = sys.stderr.isatty() and args.output is None and len(chosen) > 1
 

@@ -114,11 +114,13 @@ TORCH_ERROR_HINTS = (
 class Zygote:
     """A process that has imported torch and forks a fresh worker on request."""
 
-    def __init__(self, preload: bool = False, many: bool = False):
+    def __init__(self, preload: bool = False, many: bool = False, fork: bool = False):
         """``preload``: import in the zygote what workers would each import lazily
         (torch.optim's first step takes seconds); worth it when it forks many.
         ``many``: it will fork many workers (a batch): spend half a second once
-        making each fork and exit cheaper (huge pages, ``grader.worker``)."""
+        making each fork and exit cheaper (huge pages, ``grader.worker``).
+        ``fork``: fork it from this process, which has imported torch and no answer
+        yet, instead of starting an interpreter (``grader.startup``)."""
         self._ctrl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
         self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
@@ -133,10 +135,16 @@ class Zygote:
             env.pop("GRADER_ZYGOTE_HUGEPAGES", None)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("OMP_NUM_THREADS", "1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.worker", str(child.fileno())],
-            pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
-            stderr=self._stderr, cwd=self._dir, env=env)
+        self.proc = None
+        if fork:
+            from grader.startup import fork_zygote
+
+            self.proc = fork_zygote(child.fileno(), self._stderr.fileno(), self._dir, env)
+        if self.proc is None:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.worker", str(child.fileno())],
+                pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
+                stderr=self._stderr, cwd=self._dir, env=env)
         child.close()
         self._lock = threading.Lock()
         self._ready = False

@@ -114,6 +114,12 @@ def zygote(ctrl_fd: int) -> None:
     ctrl = socket.socket(fileno=ctrl_fd)
     import torch  # noqa: F401  (the point of the zygote: import it once)
 
+    try:  # a meta tensor's first operation need not import torch._dynamo in every worker
+        from grader.startup import defer_dynamo
+
+        defer_dynamo()
+    except Exception:
+        pass
     try:  # what isolated workers must still see (Python, its libraries), computed once
         from grader import isolation
 

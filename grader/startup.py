@@ -145,3 +145,40 @@ def _stand_in(fn, recursive):
         return disabled(*args, **kwargs)
 
     return call
+
+
+def uses_meta(exercises) -> bool:
+    """Whether the suites of these exercises run student code on the meta device."""
+    from pathlib import Path
+
+    suites = Path(__file__).resolve().parent / "suites"
+    for ex in exercises:
+        try:
+            if "check_follows_device" in (suites / ex.suite).read_text(encoding="utf-8"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def warm_meta() -> None:
+    """Run, once, the meta-device operations that the device tests make a worker run:
+    their first run imports sympy and builds torch's decompositions (about a second),
+    which every worker forked after this shares instead of repeating."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.zeros(3, 4, device="meta")
+    t = torch.zeros(3, dtype=torch.long, device="meta")
+    for op in (lambda: torch.softmax(x, -1), lambda: torch.log_softmax(x, -1), lambda: x.max(dim=-1),
+               lambda: x.amax(-1, keepdim=True), lambda: torch.logsumexp(x, -1), lambda: (x - x).exp().sum(-1),
+               lambda: x / x.sum(-1, keepdim=True), lambda: x.log(), lambda: F.cross_entropy(x, t),
+               lambda: x[torch.arange(3, device="meta"), t].mean(), lambda: x.gather(1, t[:, None]),
+               lambda: torch.relu(x), lambda: x.clamp(min=0),
+               lambda: torch.where(x > 0, x, torch.zeros_like(x)), lambda: x * (x > 0),
+               lambda: torch.maximum(x, torch.zeros_like(x)), lambda: x @ torch.zeros(4, 2, device="meta"),
+               lambda: F.linear(x, torch.zeros(2, 4, device="meta"), torch.zeros(2, device="meta"))):
+        try:
+            op()
+        except Exception:
+            pass

@@ -118,6 +118,10 @@ def zygote(ctrl_fd: int) -> None:
         from grader.startup import defer_dynamo
 
         defer_dynamo()
+        if os.environ.get("GRADER_ZYGOTE_WARM_META"):
+            from grader.startup import warm_meta
+
+            warm_meta()
     except Exception:
         pass
     try:  # what isolated workers must still see (Python, its libraries), computed once

@@ -156,14 +156,13 @@ def _start(d: Path, path: Path, fp: str):
             proc = subprocess.Popen([sys.executable, "-m", "grader.server", str(path), fp],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(d), env=env,
                                     start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and proc.poll() is None:
-            if path.exists():
-                conn = _connect(path)
-                if conn is not None:
-                    return conn
-            time.sleep(0.01)
-        return None
+        try:  # it forks the server proper and exits once that listens (0) or cannot (1)
+            if proc.wait(timeout=60) != 0:
+                return None
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return None
+        return _connect(path)
 
 
 def run(argv: list) -> int | None:
@@ -426,11 +425,20 @@ def main(argv=None) -> None:
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only a client's hang-up interrupts a request
+    # a daemon: the grade that started this process waits only until the socket listens,
+    # and the server is nobody's child (no grade --watch finds it among its processes)
+    r, w = os.pipe()
+    if os.fork():
+        os.close(w)
+        os._exit(0 if os.read(r, 1) == b"1" else 1)
+    os.close(r)
     try:
         server = Server(path, fp)
     except OSError as e:
         _log(f"cannot listen on {path}: {e}")
         os._exit(1)
+    os.write(w, b"1")
+    os.close(w)
     _log(f"server {os.getpid()} listening on {path}")
     try:
         server.prepare()

@@ -9,7 +9,7 @@ are shown.  ``--busy`` repeats the whole measurement with one core kept busy
 by a spinning process.  A benchmark, not a test: it prints numbers and asserts
 nothing.
 
-    python bench/startup_ratio.py [--runs 7] [--exercise exercise3] [--submission solutions] [--busy]
+    python bench/startup_ratio.py [--runs 7] [--exercise exercise3] [--submission solutions] [--busy] [--other DIR]
 """
 from __future__ import annotations
 
@@ -26,29 +26,36 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(cmd, env) -> tuple:
+def timed(cmd, env, cwd=ROOT) -> tuple:
     """(wall seconds, CPU seconds of the command and every child it waited for)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env, check=False)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env, check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(runs: int, exercise: str, submission: str, env: dict) -> dict:
+def measure(runs: int, exercise: str, submission: str, env: dict, other=None) -> dict:
     grade = [sys.executable, "-m", "grader.cli", exercise, "--submission", submission]
     stop = [sys.executable, "-m", "grader.cli", "server", "stop"]
     cmds = {"import torch": [sys.executable, "-c", "import torch"],
             f"grade {exercise} --no-server": grade + ["--no-server"],
             f"grade {exercise} (starting its server)": grade}
+    where = {}
+    if other is not None:  # another checkout's grade (an older version, say), in the same run
+        name = f"grade {exercise} in {other}"
+        cmds[name] = [sys.executable, "-m", "grader.cli", exercise, "--submission", submission]
+        where[name] = other
     results: dict = {k: [] for k in cmds}
+    run_env = {name: dict(env, PYTHONPATH=str(where[name]), GRADER_NO_SERVER="1") if name in where else env
+               for name in cmds}
     for name, cmd in cmds.items():  # warm the page cache
-        timed(cmd, env)
+        timed(cmd, run_env[name], where.get(name, ROOT))
     subprocess.run(stop, env=env, capture_output=True, cwd=ROOT)
     for _ in range(runs):
         for name, cmd in cmds.items():
-            results[name].append(timed(cmd, env))
+            results[name].append(timed(cmd, run_env[name], where.get(name, ROOT)))
             if "server" in name:
                 # the server's own CPU is not the client's child's: count it from its exit
                 subprocess.run(stop, env=env, capture_output=True, cwd=ROOT)
@@ -62,7 +69,7 @@ def report(results: dict, goal: float, title: str) -> None:
         wall = statistics.median(w for w, _ in rows)
         cpu = statistics.median(c for _, c in rows)
         ratio = "" if name == "import torch" else f"  ratio {wall / base:.2f} (goal: at most {goal})"
-        cpu_text = "  (daemon)" if "server" in name else f"{cpu:5.2f} s"  # the server is nobody's child
+        cpu_text = "  (daemon)" if "starting its server" in name else f"{cpu:5.2f} s"  # nobody's child
         print(f"  {name:<42} wall {wall:5.2f} s  cpu {cpu_text}{ratio}"
               f"  (runs: {', '.join(f'{w:.2f}' for w, _ in rows)})")
 
@@ -73,6 +80,8 @@ def main() -> None:
     p.add_argument("--exercise", default="exercise3")
     p.add_argument("--submission", default="solutions")
     p.add_argument("--busy", action="store_true", help="also measure with one core kept busy")
+    p.add_argument("--other", type=Path, default=None, metavar="DIR",
+                   help="also time the grade of another checkout (e.g. an older version), in the same run")
     a = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="nngrade-bench-") as d:
         os.chmod(d, 0o700)
@@ -80,11 +89,11 @@ def main() -> None:
         env.pop("GRADER_NO_SERVER", None)
         env.pop("CI", None)
         print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-        report(measure(a.runs, a.exercise, a.submission, env), 1.3, "as the machine is:")
+        report(measure(a.runs, a.exercise, a.submission, env, a.other), 1.3, "as the machine is:")
         if a.busy:
             spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
             try:
-                report(measure(a.runs, a.exercise, a.submission, env), 1.5, "one core kept busy:")
+                report(measure(a.runs, a.exercise, a.submission, env, a.other), 1.5, "one core kept busy:")
             finally:
                 spin.kill()
                 spin.wait()

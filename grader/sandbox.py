@@ -114,14 +114,16 @@ TORCH_ERROR_HINTS = (
 class Zygote:
     """A process that has imported torch and forks a fresh worker on request."""
 
-    def __init__(self, preload: bool = False, many: bool = False, fork: bool = False, warm_meta: bool = False):
+    def __init__(self, preload: bool = False, many: bool = False, fork: bool = False, warm_meta: bool = False,
+                 idle_preload: bool = False):
         """``preload``: import in the zygote what workers would each import lazily
         (torch.optim's first step takes seconds); worth it when it forks many.
         ``many``: it will fork many workers (a batch): spend half a second once
         making each fork and exit cheaper (huge pages, ``grader.worker``).
         ``fork``: fork it from this process, which has imported torch and no answer
         yet, instead of starting an interpreter; ``warm_meta``: run the meta-device
-        operations of the device tests once in it (``grader.startup``)."""
+        operations of the device tests once in it (``grader.startup``); ``idle_preload``:
+        preload (as ``preload``) once it has been idle for 2 s (the warm server's)."""
         self._ctrl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
         self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
@@ -134,10 +136,11 @@ class Zygote:
             env["GRADER_ZYGOTE_HUGEPAGES"] = "1"
         else:
             env.pop("GRADER_ZYGOTE_HUGEPAGES", None)
-        if warm_meta:
-            env["GRADER_ZYGOTE_WARM_META"] = "1"
-        else:
-            env.pop("GRADER_ZYGOTE_WARM_META", None)
+        for flag, name in ((warm_meta, "GRADER_ZYGOTE_WARM_META"), (idle_preload, "GRADER_ZYGOTE_IDLE_PRELOAD")):
+            if flag:
+                env[name] = "1"
+            else:
+                env.pop(name, None)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = None

@@ -188,14 +188,18 @@ def run(argv: list) -> int | None:
                             getattr(err, "encoding", "utf-8") or "utf-8",
                             getattr(err, "errors", "backslashreplace") or "backslashreplace"]}
     for _ in range(3):
-        conn = _connect(path) or _start(d, path, fp)
-        if conn is None:
-            return None
-        with conn:
-            try:
-                reply = _ask(conn, request, fds)
-            except (OSError, ValueError):
-                reply = None
+        try:
+            conn = _connect(path) or _start(d, path, fp)
+            if conn is None:
+                return None
+            with conn:  # closing it (Ctrl-C) makes the server abandon the grading
+                try:
+                    reply = _ask(conn, request, fds)
+                except (OSError, ValueError):
+                    reply = None
+        except KeyboardInterrupt:
+            print("\ngrade: interrupted", file=sys.stderr)
+            return 130
         if reply is None:
             print("grade: the warm server stopped unexpectedly; grading without it", file=sys.stderr)
             return None
@@ -262,7 +266,7 @@ class Server:
 
         from grader.sandbox import Zygote
 
-        self.zygote = Zygote(fork=True, warm_meta=True)
+        self.zygote = Zygote(fork=True, warm_meta=True, idle_preload=True)
         import grader.report  # noqa: F401
         import grader.run  # noqa: F401
 
@@ -271,7 +275,7 @@ class Server:
 
         if self.zygote.proc.poll() is not None:  # a submission killed it: an interpreter of its own now
             self.zygote.close()
-            self.zygote = Zygote(warm_meta=True)
+            self.zygote = Zygote(warm_meta=True, idle_preload=True)
         return self.zygote
 
     def serve_forever(self) -> None:

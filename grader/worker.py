@@ -147,10 +147,22 @@ def zygote(ctrl_fd: int) -> None:
         _huge_pages()
     signal.signal(signal.SIGCHLD, _on_sigchld)
     ctrl.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode())
+    idle_preload = bool(os.environ.get("GRADER_ZYGOTE_IDLE_PRELOAD")) and not os.environ.get("GRADER_ZYGOTE_PRELOAD")
+    # a long-lived zygote (the warm server's): preload once it has been idle 2 s after a worker
     while True:
         try:
             data, _fds, _flags, _addr = socket.recv_fds(ctrl, 65536, 0)
         except InterruptedError:
+            continue
+        except socket.timeout:
+            ctrl.settimeout(None)
+            idle_preload = False
+            _preload()
+            if not os.environ.get("GRADER_NO_FREEZE"):
+                import gc
+
+                gc.collect()
+                gc.freeze()
             continue
         if not data:
             return
@@ -174,6 +186,8 @@ def zygote(ctrl_fd: int) -> None:
         socket.send_fds(ctrl, [json.dumps({"pid": pid}).encode()], [a.fileno(), sa.fileno()])
         a.close()
         sa.close()
+        if idle_preload:
+            ctrl.settimeout(2.0)
 
 
 def _close_fds_except(keep: int) -> None:

@@ -363,3 +363,49 @@ print("ok")
 """
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.stdout.strip() == "ok", r.stderr
+
+
+SNOOP = '''
+import gc, sys
+
+SECRET = ("reference", "solutions", "grader.suites", "grader.plugin", "grader.run", "grader.checks")
+
+
+def _secret(name):
+    return isinstance(name, str) and any(name == s or name.startswith(s + ".") for s in SECRET)
+
+
+def _look():
+    found = {m for m in sys.modules if _secret(m)}
+    f = sys._getframe()
+    while f is not None:  # every frame above the call, up to the process's first (the grader's, if forked)
+        for scope in (f.f_locals, f.f_globals):
+            for v in list(scope.values()):
+                if _secret(getattr(v, "__name__", None)) or _secret(getattr(v, "__module__", None)):
+                    found.add(repr(v)[:80])
+        f = f.f_back
+    for obj in gc.get_objects():
+        if _secret(getattr(obj, "__module__", None)) if isinstance(obj, type) else False:
+            found.add(repr(obj)[:80])
+    return sorted(found)
+
+
+def softmax(x):
+    found = _look()
+    raise RuntimeError(f"FOUND {found}" if found else "NOTHING FOUND")
+'''
+
+
+def test_a_forked_zygote_holds_no_answer(server_dir, tmp_path):
+    """The zygote forked from `grade` (and from the warm server) has nothing of the
+    answers: not in its modules, its frames, nor its objects."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "exercise1_softmax.py").write_text(SNOOP)
+    env = _env(server_dir)
+    runs = [_grade(env, "exercise1", "--submission", folder, "--no-server"),
+            _grade(env, "exercise1", "--submission", folder),   # starts the server
+            _grade(env, "exercise1", "--submission", folder)]   # served by it
+    assert _status(env)[1] == 2
+    for r in runs:
+        assert "NOTHING FOUND" in r.stdout and "FOUND [" not in r.stdout, r.stdout[-3000:] + r.stderr

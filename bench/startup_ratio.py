@@ -14,14 +14,14 @@ nothing.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from serverenv import private_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,12 +83,7 @@ def main() -> None:
     p.add_argument("--other", type=Path, default=None, metavar="DIR",
                    help="also time the grade of another checkout (e.g. an older version), in the same run")
     a = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix="nngrade-bench-") as d:
-        os.chmod(d, 0o700)
-        env = dict(os.environ, GRADER_SERVER_DIR=d, PYTHONPATH=str(ROOT))
-        env.pop("GRADER_NO_SERVER", None)
-        env.pop("CI", None)
-        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    with private_server() as (env, _):
         report(measure(a.runs, a.exercise, a.submission, env, a.other), 1.3, "as the machine is:")
         if a.busy:
             spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
@@ -97,10 +92,6 @@ def main() -> None:
             finally:
                 spin.kill()
                 spin.wait()
-        subprocess.run([sys.executable, "-m", "grader.cli", "server", "stop"], env=env, capture_output=True,
-                       cwd=ROOT)
-        print(f"load average after: {os.getloadavg()[0]:.2f}")
-
 
 if __name__ == "__main__":
     main()

@@ -10,13 +10,13 @@ times the calls after it and, in the same run, `python -c "import torch"` and
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from serverenv import private_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,12 +34,7 @@ def main() -> None:
     p.add_argument("--submission", default="solutions")
     a = p.parse_args()
     grade = [sys.executable, "-m", "grader.cli", a.exercise, "--submission", a.submission]
-    with tempfile.TemporaryDirectory(prefix="nngrade-bench-") as d:
-        os.chmod(d, 0o700)
-        env = dict(os.environ, GRADER_SERVER_DIR=d, PYTHONPATH=str(ROOT))
-        env.pop("GRADER_NO_SERVER", None)
-        env.pop("CI", None)
-        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    with private_server() as (env, _):
         first = timed(grade, env)
         warm, base, cold = [], [], []
         for _ in range(a.runs):
@@ -47,14 +42,12 @@ def main() -> None:
         for _ in range(max(1, a.runs // 3)):
             base.append(timed([sys.executable, "-c", "import torch"], env))
             cold.append(timed(grade + ["--no-server"], env))
-        subprocess.run([sys.executable, "-m", "grader.cli", "server", "stop"], env=env, capture_output=True, cwd=ROOT)
-    fmt = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
-    print(f"first call (starts the server)  {first:.2f} s")
-    print(f"later calls                     median {statistics.median(warm):.2f} s  (goal: at most 0.5)  "
-          f"(runs: {fmt(warm)})")
-    print(f"python -c 'import torch'        median {statistics.median(base):.2f} s  (runs: {fmt(base)})")
-    print(f"grade --no-server               median {statistics.median(cold):.2f} s  (runs: {fmt(cold)})")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+        fmt = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
+        print(f"first call (starts the server)  {first:.2f} s")
+        print(f"later calls                     median {statistics.median(warm):.2f} s  (goal: at most 0.5)  "
+              f"(runs: {fmt(warm)})")
+        print(f"python -c 'import torch'        median {statistics.median(base):.2f} s  (runs: {fmt(base)})")
+        print(f"grade --no-server               median {statistics.median(cold):.2f} s  (runs: {fmt(cold)})")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.exercises import lookup  # noqa: E402
+from serverenv import private_server  # noqa: E402
 
 
 def read_until(fd, buf: bytearray, pattern: bytes, start: int, timeout: float = 300) -> float:
@@ -47,12 +47,7 @@ def main() -> None:
     p.add_argument("--exercises", nargs="+", default=["1", "2", "3", "4", "5"])
     p.add_argument("--no-server", action="store_true")
     a = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix="nngrade-bench-") as d:
-        os.chmod(d, 0o700)
-        env = dict(os.environ, GRADER_SERVER_DIR=d, PYTHONPATH=str(ROOT), TERM="xterm")
-        env.pop("GRADER_NO_SERVER", None)
-        env.pop("CI", None)
-        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    with private_server(TERM="xterm") as (env, d):
         for name in a.exercises:
             ex = lookup(name)
             work = Path(d) / f"work-{ex.name}"
@@ -84,12 +79,6 @@ def main() -> None:
                 os.kill(pid, signal.SIGINT)
                 os.waitpid(pid, 0)
                 os.close(fd)
-        if not a.no_server:
-            import subprocess
-
-            subprocess.run([sys.executable, "-m", "grader.cli", "server", "stop"], env=env, capture_output=True,
-                           cwd=ROOT)
-        print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -166,7 +166,7 @@ def _grade_once(args, argv, chosen, submission, fmt) -> int:
     if server_enabled(args):
         from grader import server
 
-        code = server.run([a for a in argv if a != "--watch"])
+        code = server.run([a for a in argv if a not in ("--watch", "-w")])
         if code is not None:
             return code
     if _watch_zygote is None:

@@ -287,8 +287,11 @@ class Server:
                 except socket.timeout:
                     return
                 with conn:
-                    if not self._handle(conn):
-                        return
+                    try:
+                        if not self._handle(conn):
+                            return
+                    except Exception as e:  # one bad connection never ends the server
+                        _log(f"connection failed: {type(e).__name__}: {e}")
         finally:
             self.close()
 
@@ -328,8 +331,8 @@ class Server:
                 return False
             if len(fds) != 3:
                 return True
-            code = self._grade(conn, req, fds)
-            fds = []  # closed by _grade
+            mine, fds = fds, []
+            code = self._grade(conn, req, mine)  # it closes them
             self.served += 1
             try:
                 conn.sendall(json.dumps({"exit": code}).encode())
@@ -343,10 +346,20 @@ class Server:
     def _grade(self, conn, req: dict, fds) -> int:
         from grader import cli
 
-        enc = req.get("encoding") or ["utf-8", "strict", "utf-8", "backslashreplace"]
+        import codecs
+
+        enc = list(req.get("encoding") or [])
+        default = ["utf-8", "strict", "utf-8", "backslashreplace"]
+        enc = [e if isinstance(e, str) else d for e, d in zip(enc + default[len(enc):], default)]
+        for i in (0, 2):
+            try:
+                codecs.lookup(enc[i])
+                codecs.lookup_error(enc[i + 1])
+            except LookupError:
+                enc[i:i + 2] = default[i:i + 2]
+        os.close(fds[0])
         out = open(fds[1], "w", encoding=enc[0], errors=enc[1], closefd=True)
         err = open(fds[2], "w", encoding=enc[2], errors=enc[3], closefd=True)
-        os.close(fds[0])
         saved = (sys.stdout, sys.stderr, os.getcwd(), dict(os.environ), os.umask(int(req.get("umask", 0o022))))
         code = 3
         watcher = _Hangup(conn)

@@ -147,16 +147,15 @@ def zygote(ctrl_fd: int) -> None:
         _huge_pages()
     signal.signal(signal.SIGCHLD, _on_sigchld)
     ctrl.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode())
-    idle_preload = bool(os.environ.get("GRADER_ZYGOTE_IDLE_PRELOAD")) and not os.environ.get("GRADER_ZYGOTE_PRELOAD")
-    # a long-lived zygote (the warm server's): preload once it has been idle 2 s after a worker
     while True:
         try:
             data, _fds, _flags, _addr = socket.recv_fds(ctrl, 65536, 0)
         except InterruptedError:
             continue
-        except socket.timeout:
-            ctrl.settimeout(None)
-            idle_preload = False
+        if not data:
+            return
+        req = json.loads(data)
+        if req.get("op") == "preload":  # a long-lived zygote (the warm server's), asked while it is idle
             _preload()
             if not os.environ.get("GRADER_NO_FREEZE"):
                 import gc
@@ -164,9 +163,6 @@ def zygote(ctrl_fd: int) -> None:
                 gc.collect()
                 gc.freeze()
             continue
-        if not data:
-            return
-        req = json.loads(data)
         a, b = socket.socketpair()
         sa, sb = socket.socketpair()
         pid = os.fork()
@@ -186,8 +182,6 @@ def zygote(ctrl_fd: int) -> None:
         socket.send_fds(ctrl, [json.dumps({"pid": pid}).encode()], [a.fileno(), sa.fileno()])
         a.close()
         sa.close()
-        if idle_preload:
-            ctrl.settimeout(2.0)
 
 
 def _close_fds_except(keep: int) -> None:

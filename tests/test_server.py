@@ -409,3 +409,15 @@ def test_a_forked_zygote_holds_no_answer(server_dir, tmp_path):
     assert _status(env)[1] == 2
     for r in runs:
         assert "NOTHING FOUND" in r.stdout and "FOUND [" not in r.stdout, r.stdout[-3000:] + r.stderr
+
+
+def test_help_teaches_the_loop_and_server_verbs_fail_clearly(server_dir):
+    env = _env(server_dir)
+    help_text = _grade(env, "--help").stdout
+    for text in ("--watch", "--no-server", "grade server", "15 idle minutes"):
+        assert text in help_text
+    bad = _grade(env, "server", "restart")
+    assert bad.returncode == 2 and "grade server status|stop" in bad.stderr and "Traceback" not in bad.stderr
+    none = _grade(env, "server", "status")
+    assert none.returncode == 1 and "no warm server is running" in none.stdout
+    assert _grade(env, "server", "stop").returncode == 0

@@ -61,7 +61,10 @@ def watch(args, chosen, submission: Path, grade_once) -> int:
     from grader.cli import close_watch_zygote
 
     files = watched_files(chosen, submission)
-    shown = ", ".join(f.name for f in files if f.suffix == ".py")
+    if args.submission is not None and Path(args.submission).expanduser().is_file():
+        files.append(Path(args.submission).expanduser())  # a submission given as one file (a notebook, say)
+    files = list(dict.fromkeys(f.resolve() for f in files))
+    shown = ", ".join(dict.fromkeys(f.name for f in files if f.suffix == ".py" or f.exists()))
     tty = sys.stdout.isatty()
     state = _state(files)
     try:

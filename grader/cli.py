@@ -1,8 +1,10 @@
 """The ``grade`` command.
 
 Start-up matters (a student waits for it): this module imports only the
-standard library; the warm worker is started before torch is imported here,
-so the two imports of torch run side by side on two cores.
+standard library.  A call is handed to the user's warm server when there is one
+(``grader.server``: a fraction of a second); otherwise torch is imported once and
+the warm worker is forked from this process before any answer is loaded
+(``grader.startup``).  ``--watch`` regrades on each save (``grader.watch``).
 """
 from __future__ import annotations
 
@@ -43,9 +45,14 @@ examples:
                                           gradescope, classroom: those platforms' results files)
   grade autograder --out autograder.zip   a Gradescope autograder (see: grade autograder --help)
   grade init-ci                           a GitHub Classroom workflow (see: grade init-ci --help)
+  grade exercise3 --watch                 regrade each time you save the file (Ctrl-C to stop)
 
 On GitHub Actions (GITHUB_ACTIONS=true) grade also writes annotations, a job
 summary and the Classroom result (step output `result`).
+
+The first grade starts a warm server that later calls reuse (they take a fraction
+of a second); it is yours alone and exits after 15 idle minutes.  `grade server
+status` shows it, `grade server stop` ends it, --no-server grades without it.
 
 The same submission and --seed always give the same report.
 
@@ -78,12 +85,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--exit-zero", action="store_true",
                    help="exit 0 even when points are lost (3 still means the grader failed): for CI")
     p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
+    p.add_argument("--watch", "-w", action="store_true",
+                   help="regrade each time you save the exercise file (Ctrl-C to stop)")
+    p.add_argument("--no-server", action="store_true",
+                   help="grade in this process, without the warm server that makes repeated calls fast")
     p.add_argument("--debug", action="store_true",
-                   help="show the grader's own tracebacks (for reporting a grader bug)")
+                   help="show the grader's own tracebacks (for reporting a grader bug); implies --no-server")
     p.add_argument("--points", action="store_true",
                    help="print each test's points and what it checks (all exercises, or those named), and exit")
     p.add_argument("--version", action="version", version=f"grade {__version__}")
     return p
+
+
+def _server_command(argv) -> int:
+    if len(argv) != 1 or argv[0] not in ("status", "stop"):
+        return _fail("usage: grade server status|stop  (the warm server that repeated grade calls reuse)")
+    from grader.server import control
+
+    return control(argv[0])
 
 
 def _fail(message: str) -> int:
@@ -91,12 +110,16 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, zygote=None, serve: bool = True) -> int:
+    """`grade ARGV`.  ``zygote``: a warm worker to grade with (the warm server's);
+    ``serve``: whether this call may hand the work to the warm server (``grader.server``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "batch":
         from grader.batch import main as batch_main
 
         return batch_main(argv[1:])
+    if argv and argv[0] == "server":
+        return _server_command(argv[1:])
     if argv and argv[0] in ("autograder", "init-ci"):
         from grader.formats.commands import autograder_main, init_ci_main
 
@@ -146,25 +169,86 @@ def main(argv=None) -> int:
     if args.output is not None and args.output.is_dir():
         return _fail(f"--output {args.output} is a folder; give a file name")
 
-    # Start the warm worker first: it imports torch on the other core while we do.
-    from grader.sandbox import Limits, Zygote
+    if serve and args.watch:
+        from grader.watch import watch
+
+        return watch(args, chosen, submission, lambda: _grade_once(args, argv, chosen, submission, fmt))
+    if serve and server_enabled(args):
+        from grader import server
+
+        code = server.run(argv)
+        if code is not None:
+            return code
+    return grade_here(args, chosen, submission, fmt, zygote)
+
+
+def server_enabled(args) -> bool:
+    from grader.server import enabled
+
+    return enabled(args)
+
+
+_watch_zygote = None
+
+
+def _grade_once(args, argv, chosen, submission, fmt) -> int:
+    """One regrade for --watch: through the warm server, or here with a zygote kept between saves."""
+    global _watch_zygote
+    if server_enabled(args):
+        from grader import server
+
+        code = server.run([a for a in argv if a not in ("--watch", "-w")])
+        if code is not None:
+            return code
+    if _watch_zygote is None:
+        _watch_zygote = _new_zygote(chosen)
+    elif _watch_zygote.proc.poll() is not None:  # a submission killed it
+        _watch_zygote.close()
+        _watch_zygote = _new_zygote(chosen)
+    return grade_here(args, chosen, submission, fmt, _watch_zygote)
+
+
+def close_watch_zygote() -> None:
+    global _watch_zygote
+    if _watch_zygote is not None:
+        _watch_zygote.close()
+        _watch_zygote = None
+
+
+def _new_zygote(chosen):
+    # Import torch once, then fork the warm worker from this process before any answer is
+    # loaded here (grader.startup): one import of torch for both sides of the boundary.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch  # noqa: F401
 
     from grader.exercises import wants_preload
+    from grader.sandbox import Zygote
+    from grader.startup import uses_meta
 
-    zygote = Zygote(preload=wants_preload(chosen))
+    return Zygote(preload=wants_preload(chosen), fork=True, warm_meta=uses_meta(chosen))
+
+
+def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
+    """Grade in this process (``zygote``: a warm worker to use and keep; else one of its own)."""
+    own = zygote is None
+    if own:
+        zygote = _new_zygote(chosen)
+    from grader.sandbox import Limits
+
+    err = sys.stderr  # the terminal's: while pytest runs, sys.stderr is redirected to a buffer
     try:
-        interactive = sys.stderr.isatty() and args.output is None and len(chosen) > 1
+        interactive = err.isatty() and args.output is None and len(chosen) > 1
 
         def progress(event, ex):
             if interactive and event == "start":
-                print(f"\r\033[K  grading {ex.name} ({ex.title}) …", end="", file=sys.stderr, flush=True)
+                print(f"\r\033[K  grading {ex.name} ({ex.title}) …", end="", file=err, flush=True)
 
         from grader.run import grade
 
         report = grade(chosen, submission.resolve(), seed=args.seed, limits=Limits().scaled(args.timeout_scale),
                        zygote=zygote, debug=args.debug, progress=progress)
         if interactive:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
+            print("\r\033[K", end="", file=err, flush=True)
     except KeyboardInterrupt:
         print("\ngrade: interrupted", file=sys.stderr)
         return 130
@@ -176,7 +260,8 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return EXIT_INTERNAL
     finally:
-        zygote.close()
+        if own:
+            zygote.close()
 
     from grader.report import render, write_atomic
 

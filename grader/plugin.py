@@ -39,6 +39,9 @@ def _doc(item) -> str:
     return doc.splitlines()[0].strip() if doc else ""
 
 
+_PLUGIN = pytest.StashKey()
+
+
 class GraderPlugin:
     def __init__(self, submission: Path, zygote, limits, seed: int, tmproot: Path,
                  debug: bool = False, progress=None):
@@ -83,8 +86,12 @@ class GraderPlugin:
         self.record(item).update(status="skipped", message=reason)
 
     # -- fixtures ------------------------------------------------------------------
+    # A fixture wider than a function must not be a bound method (deprecated by pytest 9.1):
+    # this one is static and finds its plugin in the config's stash.
     @pytest.fixture(scope="module")
-    def _student_session(self, request):
+    @staticmethod
+    def _student_session(request):
+        self = request.config.stash[_PLUGIN]
         ex = for_suite(Path(request.module.__file__).name)
         s = Student(ex, self.submission, self.zygote, self.limits, self.tmproot / ex.name, self.seed,
                     self.spend)
@@ -128,6 +135,7 @@ class GraderPlugin:
 
     # -- hooks -------------------------------------------------------------------------
     def pytest_configure(self, config):
+        config.stash[_PLUGIN] = self
         config.addinivalue_line("markers", "points(p): this test function's points (an exercise's sum to 10)")
         config.addinivalue_line("markers", "visible: a test whose input the student may see in full")
 

@@ -141,11 +141,14 @@ TORCH_ERROR_HINTS = (
 class Zygote:
     """A process that has imported torch and forks a fresh worker on request."""
 
-    def __init__(self, preload: bool = False, many: bool = False):
+    def __init__(self, preload: bool = False, many: bool = False, fork: bool = False, warm_meta: bool = False):
         """``preload``: import in the zygote what workers would each import lazily
         (torch.optim's first step takes seconds); worth it when it forks many.
         ``many``: it will fork many workers (a batch): spend half a second once
-        making each fork and exit cheaper (huge pages, ``grader.worker``)."""
+        making each fork and exit cheaper (huge pages, ``grader.worker``).
+        ``fork``: fork it from this process, which has imported torch and no answer
+        yet, instead of starting an interpreter; ``warm_meta``: run the meta-device
+        operations of the device tests once in it (``grader.startup``)."""
         self._ctrl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
         self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
@@ -158,12 +161,22 @@ class Zygote:
             env["GRADER_ZYGOTE_HUGEPAGES"] = "1"
         else:
             env.pop("GRADER_ZYGOTE_HUGEPAGES", None)
+        if warm_meta:
+            env["GRADER_ZYGOTE_WARM_META"] = "1"
+        else:
+            env.pop("GRADER_ZYGOTE_WARM_META", None)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("OMP_NUM_THREADS", "1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.worker", str(child.fileno())],
-            pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
-            stderr=self._stderr, cwd=self._dir, env=env)
+        self.proc = None
+        if fork:
+            from grader.startup import fork_zygote
+
+            self.proc = fork_zygote(child.fileno(), self._stderr.fileno(), self._dir, env)
+        if self.proc is None:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.worker", str(child.fileno())],
+                pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
+                stderr=self._stderr, cwd=self._dir, env=env)
         child.close()
         self._lock = threading.Lock()
         self._ready = False
@@ -192,6 +205,12 @@ class Zygote:
             raise RuntimeError("the grading worker did not answer")
         pid = json.loads(msg)["pid"]
         return pid, socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1])
+
+    def preload_now(self) -> None:
+        """Have it preload (as ``preload=True`` would) now, while nobody waits for it."""
+        with self._lock:
+            self.wait_ready()
+            self._ctrl.sendall(json.dumps({"op": "preload"}).encode())
 
     def close(self) -> None:
         # The zygote holds no state worth a graceful exit (tearing torch down

@@ -114,6 +114,16 @@ def zygote(ctrl_fd: int) -> None:
     ctrl = socket.socket(fileno=ctrl_fd)
     import torch  # noqa: F401  (the point of the zygote: import it once)
 
+    try:  # a meta tensor's first operation need not import torch._dynamo in every worker
+        from grader.startup import defer_dynamo
+
+        defer_dynamo()
+        if os.environ.get("GRADER_ZYGOTE_WARM_META"):
+            from grader.startup import warm_meta
+
+            warm_meta()
+    except Exception:
+        pass
     try:  # what isolated workers must still see (Python, its libraries), computed once
         from grader import isolation
 
@@ -145,6 +155,14 @@ def zygote(ctrl_fd: int) -> None:
         if not data:
             return
         req = json.loads(data)
+        if req.get("op") == "preload":  # a long-lived zygote (the warm server's), asked while it is idle
+            _preload()
+            if not os.environ.get("GRADER_NO_FREEZE"):
+                import gc
+
+                gc.collect()
+                gc.freeze()
+            continue
         a, b = socket.socketpair()
         sa, sb = socket.socketpair()
         pid = os.fork()

@@ -26,9 +26,10 @@ from grader.exercises import lookup
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
 
-def _entries(prefix: str):
-    for path in sorted(CORPUS.glob(f"exercise*/{prefix}_*.py")):
-        yield pytest.param(path, id=f"{path.parent.name}/{path.stem}")
+def _entries(prefix: str) -> list:
+    # a list, not a generator: pytest 9.1 deprecates parametrizing with a non-Collection iterable
+    return [pytest.param(path, id=f"{path.parent.name}/{path.stem}")
+            for path in sorted(CORPUS.glob(f"exercise*/{prefix}_*.py"))]
 
 
 def _graded(path: Path, tmp_path: Path, grade_folder) -> dict:

@@ -97,10 +97,13 @@ def main(argv=None) -> int:
                              "or pass --submission PATH (the folder with your exerciseN_*.py files).")
             submission = Path(".")
     submission = submission.expanduser()
-    if submission.is_file() and submission.suffix == ".py":
-        submission = submission.parent
-    if not submission.is_dir():
+    if submission.is_file() and submission.name in {ex.file for ex in EXERCISES}:
+        submission = submission.parent  # one exercise's file: its folder
+    if not submission.exists() and not submission.is_symlink():
         return _fail(f"the submission folder {submission} does not exist")
+    from grader.submission import read_for_grade
+
+    sub, graded_from, cleanup = read_for_grade(submission, chosen)
 
     fmt = args.format
     if fmt is None and args.output is not None:
@@ -130,8 +133,9 @@ def main(argv=None) -> int:
 
         from grader.run import grade
 
-        report = grade(chosen, submission.resolve(), seed=args.seed, limits=Limits().scaled(args.timeout_scale),
+        report = grade(chosen, graded_from, seed=args.seed, limits=Limits().scaled(args.timeout_scale),
                        zygote=zygote, debug=args.debug, progress=progress)
+        report = sub.annotate(report)
         if interactive:
             print("\r\033[K", end="", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
@@ -146,6 +150,7 @@ def main(argv=None) -> int:
         return EXIT_INTERNAL
     finally:
         zygote.close()
+        cleanup()
 
     from grader.report import render, write_atomic
 

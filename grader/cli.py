@@ -37,6 +37,8 @@ examples:
                                           machine-readable results (CI, Gradescope)
   grade all --output report.html          an HTML report (format taken from the extension)
   grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
+  grade all --submission work.ipynb       a notebook, a .zip, or one .py holding every exercise
+  grade release --out DIR                 build the student edition (see: grade release --help)
 
 The same submission and --seed always give the same report.
 
@@ -53,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("exercises", nargs="+", metavar="EXERCISE",
                    help="exercise1 … exercise9 (or just 1 … 9), or 'all'")
     p.add_argument("--submission", "-s", metavar="PATH", type=Path, default=None,
-                   help="folder holding your exerciseN_*.py files (default: ./exercises)")
+                   help="folder holding your exerciseN_*.py files (default: ./exercises), a notebook (.ipynb), "
+                        "a .zip, or one .py holding every exercise; links are not followed")
     p.add_argument("--format", "-f", choices=("text", "json", "html", "markdown"), default=None,
                    help="report format (default: text, or taken from --output's extension)")
     p.add_argument("--output", "-o", metavar="FILE", type=Path, default=None,
@@ -80,6 +83,10 @@ def main(argv=None) -> int:
         from grader.batch import main as batch_main
 
         return batch_main(argv[1:])
+    if argv and argv[0] == "release":
+        from grader.release import main as release_main
+
+        return release_main(argv[1:])
     args = _parser().parse_args(argv)
 
     try:

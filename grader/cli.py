@@ -84,8 +84,10 @@ def main(argv=None) -> int:
 
         return batch_main(argv[1:])
     if argv and argv[0] == "release":
-        from grader.release import main as release_main
-
+        try:
+            from grader.release import main as release_main
+        except ImportError:
+            return _fail("grade release builds the student edition from the instructor's; this is the student edition")
         return release_main(argv[1:])
     args = _parser().parse_args(argv)
 

@@ -320,8 +320,12 @@ def read_for_grade(path: Path, exercises):
     path = Path(path)
     try:
         sub = read(path, exercises, strict=False)
-    except (BadEntry, OSError) as e:
-        why = str(e) if isinstance(e, BadEntry) else f"{path.name} cannot be read ({e.strerror or e})"
+    except BadEntry as e:
+        if path.is_dir() and not path.is_symlink():  # empty, or no .py file: each exercise says it is missing
+            return Prepared(Submission(), None, None), path.resolve(), lambda: None
+        sub = Submission(kind="unreadable", refused={ex.file: str(e) for ex in exercises})
+    except OSError as e:
+        why = f"{path.name} cannot be read ({e.strerror or e})"
         sub = Submission(kind="unreadable", refused={ex.file: why for ex in exercises})
     if in_place(path, sub):
         return Prepared(sub, None, None), path.resolve(), lambda: None

@@ -93,3 +93,32 @@ def test_notebook_with_the_model_answers_shows_full_marks_and_grades_the_same_as
         assert a["score"] == b["score"]
         assert [(t["name"], t["status"]) for t in a["tests"]] == [(t["name"], t["status"]) for t in b["tests"]]
     assert "notes" not in nb_report  # %load_ext grader and %grade N are the notebook's own, nothing to report
+
+
+IPYTHON = r"""
+import sys
+from IPython.testing.globalipapp import start_ipython
+ip = start_ipython()
+ip.run_line_magic("load_ext", "grader")
+ip.run_cell_magic("exercise", "1", open(sys.argv[1]).read() + "\n!echo never\n")
+ip.run_cell("import torch", store_history=True)
+ip.run_cell(open(sys.argv[2]).read(), store_history=True)   # exercise 2 without %%exercise: from the history
+print("softmax defined in the kernel:", "softmax" in ip.user_ns)
+ip.run_line_magic("grade", "1 2")
+ip.run_line_magic("grade", "3")
+"""
+
+
+def test_extension_in_a_terminal_ipython_shows_text(tmp_path):
+    bug = ROOT / "tests" / "corpus" / "exercise1" / "bug_no_max_subtraction.py"
+    r = subprocess.run([sys.executable, "-c", IPYTHON, str(bug), str(ROOT / "solutions" / EXERCISES[1].file)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=900,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    out = r.stdout
+    assert r.returncode == 0, r.stderr
+    assert "softmax defined in the kernel: True" in out
+    ex1 = out[out.index("exercise1  Softmax"):out.index("Total:")]
+    assert "10.00 / 10" not in ex1 and "exp() overflowed" in ex1  # the recorded cell, graded in a worker
+    assert "not run by the grader: '!echo never'" in out
+    assert "exercise2  Log-softmax                       10.00 / 10" in out  # found in the kernel's history
+    assert "Run the cell of exercise3 first" in out and "<iframe" not in out

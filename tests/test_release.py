@@ -165,6 +165,12 @@ def _key(values) -> tuple:
     return tuple(round(float(x), 5) if math.isfinite(float(x)) else str(float(x)) for x in values)
 
 
+def test_release_is_reproducible(release, tmp_path):
+    r = run_cli("release", "--out", tmp_path / "again", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "again" / "MANIFEST.json").read_bytes() == (release / "MANIFEST.json").read_bytes()
+
+
 def test_release_never_overwrites(tmp_path):
     (tmp_path / "mine.txt").write_text("keep me")
     r = run_cli("release", "--out", tmp_path)

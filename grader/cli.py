@@ -110,9 +110,6 @@ def main(argv=None) -> int:
         submission = submission.parent  # one exercise's file: its folder
     if not submission.exists() and not submission.is_symlink():
         return _fail(f"the submission folder {submission} does not exist")
-    from grader.submission import read_for_grade
-
-    sub, graded_from, cleanup = read_for_grade(submission, chosen)
 
     fmt = args.format
     if fmt is None and args.output is not None:
@@ -126,6 +123,10 @@ def main(argv=None) -> int:
         return _fail("--timeout-scale must be positive")
     if args.output is not None and args.output.is_dir():
         return _fail(f"--output {args.output} is a folder; give a file name")
+
+    from grader.submission import read_for_grade
+
+    sub, graded_from, cleanup = read_for_grade(submission, chosen)
 
     # Start the warm worker first: it imports torch on the other core while we do.
     from grader.sandbox import Limits, Zygote

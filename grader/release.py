@@ -89,7 +89,7 @@ def _cases_rows(number, fn_name, module, x_rows, how, hint, ref_fn):
                           "weight": weight, "visible": True, "kind": "call", "device": device, "fn": fn_name,
                           "what": f"{fn_name}(x)", "args": [x], "expected": ref_fn(x.double()),
                           "dtype": dname, "rtol": rtol, "atol": atol, "inputs": _text(describe, "x", x, how, device),
-                          "hint": hint})
+                          "hint_nonfinite": hint, "hint": "Check each part of the formula: " + module.FORMULA})
     return cases
 
 
@@ -142,7 +142,8 @@ def exercise_cases(number: int) -> list:
                               "weight": weight, "visible": True, "kind": "call", "device": device,
                               "fn": "cross_entropy", "what": mod.WHAT, "args": [H, Y],
                               "expected": reference.cross_entropy(H.double(), Y), "dtype": dname, "rtol": rtol,
-                              "atol": atol, "inputs": inputs, "hint": mod.LOG_OF_SOFTMAX})
+                              "atol": atol, "inputs": inputs, "hint_nonfinite": mod.LOG_OF_SOFTMAX,
+                              "hint": "Check each part of the formula: " + mod.FORMULA})
         return cases
     if number == 4:
         desc, weight = _meta(mod, "test_small_example")

@@ -61,16 +61,17 @@ def data_file(suite_file: str) -> Path:
 
 # -- the checks, one per kind of visible test -------------------------------------------------
 
-def _no_hint(hint):
-    return lambda got: hint or None
-
-
 def _call(student, case, device):
     """fn(*args) compared with the stored expected value (softmax, log_softmax, cross_entropy)."""
     args = decode(case["args"], device)
     expected = decode(case["expected"])
     fn = student.ref(case["fn"])
-    diagnose = _no_hint(case.get("hint"))
+
+    def diagnose(got):
+        """The test's own misconception when the result shows it (nan or inf), else the formula."""
+        if isinstance(got, torch.Tensor) and got.is_floating_point() and not bool(torch.isfinite(got).all()):
+            return case.get("hint_nonfinite") or case.get("hint")
+        return case.get("hint")
     got = call_checked(student, fn, *args, _what=case["what"], diagnose=diagnose)
     compare(got, expected, diagnose=diagnose, what=case["what"], inputs=case["inputs"],
             dtype=DTYPES[case["dtype"]], device=device, rtol=case["rtol"], atol=case["atol"])

@@ -21,8 +21,6 @@ import dataclasses
 import os
 import re
 import stat
-import zipfile
-import zlib
 from pathlib import Path
 
 MAX_FILE_BYTES = 1 << 20          # one exercise file
@@ -147,6 +145,9 @@ def _load_notebooks(path: Path, notebooks: list, exercises, strict: bool) -> Sub
 
 
 def load_zip(path: Path, exercises) -> Submission:
+    import zipfile
+    import zlib
+
     wanted = {ex.file for ex in exercises}
     try:
         zf = zipfile.ZipFile(path)

@@ -148,3 +148,10 @@ def test_batch_grades_notebook_entries(tmp_path):
     assert set(entries["ann"].files) == {ex.file for ex in EXERCISES} and not entries["ann"].error
     assert entries["bob"].files == entries["ann"].files
     assert "not valid JSON" in entries["carl"].error
+
+
+def test_a_linked_folder_inside_the_submission_is_not_entered(tmp_path):
+    (tmp_path / "notes.py").write_text("x = 1\n")
+    os.symlink(SOLUTIONS, tmp_path / "work")  # a nested "folder" that is the model answers
+    sub = read(tmp_path, EXERCISES, strict=False)
+    assert sub.files == {} and not sub.refused

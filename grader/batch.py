@@ -29,24 +29,17 @@ import re
 import secrets
 import shutil
 import signal
-import stat
 import sys
 import tempfile
 import time
-import zipfile
-import zlib
 from pathlib import Path
 
 from grader import __version__
 from grader.exercises import POINTS_PER_EXERCISE, lookup, select
+from grader.submission import BadEntry, read as read_submission  # one reader for every entry point
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-MAX_FILE_BYTES = 1 << 20          # one exercise file
-MAX_ENTRY_BYTES = 8 << 20         # all exercise files of one student
-MAX_ZIP_BYTES = 64 << 20          # what a zip may unpack to, all members together
-MAX_ZIP_MEMBERS = 2000
-MAX_ZIP_RATIO = 200               # compression ratio of one member
 SECRET_FILE = ".grader-secret"
 STATE_DIR = ".batch"
 
@@ -58,9 +51,11 @@ class analytics (summary.html).
 
 EPILOG = """\
 SUBMISSIONS holds one entry per student; the entry's name is the student id:
-  alice/            a folder of exercise files (nested folders are searched)
+  alice/            a folder of exercise files (nested folders are searched;
+                    a folder of notebooks is read like dave.ipynb)
   bob.zip           a zip of such a folder
   carol.py          a single file holding every exercise
+  dave.ipynb        a notebook (see "Working in a notebook" in the README)
 Entries whose name starts with "." are ignored.
 
 results in --out DIR:
@@ -155,130 +150,9 @@ class Entry:
     entry: str
     files: dict = dataclasses.field(default_factory=dict)   # exercise file name -> bytes
     error: str = ""
+    notes: list = dataclasses.field(default_factory=list)  # what reading it did (a notebook's magics removed)
     seed: int = 0
     key: str = ""
-
-
-class BadEntry(Exception):
-    pass
-
-
-def _read_capped(f, limit: int, what: str) -> bytes:
-    data = f.read(limit + 1)
-    if len(data) > limit:
-        raise BadEntry(f"{what} is larger than {limit >> 10} KiB")
-    return data
-
-
-def _best_folder(candidates: dict, wanted: set) -> str | None:
-    """Of {folder: set of file names}, the folder holding the most wanted files
-    (the shallowest on a tie)."""
-    best, best_n = None, 0
-    for folder in sorted(candidates, key=lambda f: (f.count("/"), f)):
-        n = len(candidates[folder] & wanted)
-        if n > best_n:
-            best, best_n = folder, n
-    return best
-
-
-def _load_folder(path: Path, exercises) -> dict:
-    wanted = {ex.file for ex in exercises}
-    found: dict = {}
-    any_py = False
-    root = str(path)
-    for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
-        rel = os.path.relpath(dirpath, root)
-        depth = 0 if rel == "." else rel.count(os.sep) + 1
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX") if depth < 4 else []
-        py = {f for f in filenames if f.endswith(".py")}
-        any_py = any_py or bool(py)
-        found["" if rel == "." else rel] = py
-    if not any_py:
-        raise BadEntry("the folder holds no .py file" if any(found.values()) or len(found) > 1
-                       else "the folder is empty")
-    folder = _best_folder(found, wanted)
-    files = {}
-    if folder is None:
-        return files
-    total = 0
-    for name in sorted(found[folder] & wanted):
-        fpath = os.path.join(root, folder, name)
-        try:
-            fd = os.open(fpath, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError as e:
-            if os.path.islink(fpath):
-                raise BadEntry(f"{name} is a symbolic link, not a file") from None
-            raise BadEntry(f"{name} cannot be read ({e.strerror})") from None
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise BadEntry(f"{name} is not a regular file")
-            files[name] = _read_capped(f, MAX_FILE_BYTES, name)
-        total += len(files[name])
-    if total > MAX_ENTRY_BYTES:
-        raise BadEntry(f"the exercise files are larger than {MAX_ENTRY_BYTES >> 20} MiB together")
-    return files
-
-
-def _load_zip(path: Path, exercises) -> dict:
-    wanted = {ex.file for ex in exercises}
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise BadEntry(f"not a readable zip file ({e})") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_ZIP_MEMBERS:
-            raise BadEntry(f"the zip holds {len(infos)} files (at most {MAX_ZIP_MEMBERS} allowed)")
-        total = sum(i.file_size for i in infos)
-        if total > MAX_ZIP_BYTES:
-            raise BadEntry(f"the zip would unpack to {total >> 20} MiB (at most {MAX_ZIP_BYTES >> 20} MiB): "
-                           "a zip bomb or not a submission")
-        found: dict = {}
-        members: dict = {}
-        any_py = False
-        for info in infos:
-            name = info.filename.replace("\\", "/")
-            parts = [p for p in name.split("/") if p not in ("", ".")]
-            if name.startswith("/") or ".." in parts or re.match(r"^[A-Za-z]:", name):
-                raise BadEntry(f"the zip holds a path outside its folder ({info.filename!r})")
-            if info.is_dir() or not parts or parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts):
-                continue
-            if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO and info.file_size > (1 << 20):
-                raise BadEntry(f"{parts[-1]} in the zip is compressed {info.file_size // info.compress_size}:1 "
-                               "(a zip bomb?)")
-            if parts[-1].endswith(".py"):
-                any_py = True
-                folder = "/".join(parts[:-1])
-                found.setdefault(folder, set()).add(parts[-1])
-                members[(folder, parts[-1])] = info
-        if not any_py:
-            raise BadEntry("the zip holds no .py file" if infos else "the zip is empty")
-        folder = _best_folder(found, wanted)
-        files = {}
-        if folder is None:
-            return files
-        for name in sorted(found[folder] & wanted):
-            info = members[(folder, name)]
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise BadEntry(f"{name} in the zip is a symbolic link, not a file")
-            try:
-                with zf.open(info) as f:
-                    files[name] = _read_capped(f, MAX_FILE_BYTES, name)
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError,
-                    RuntimeError) as e:
-                raise BadEntry(f"the zip is corrupt: {name} cannot be unpacked ({e})") from None
-        if sum(map(len, files.values())) > MAX_ENTRY_BYTES:
-            raise BadEntry(f"the exercise files are larger than {MAX_ENTRY_BYTES >> 20} MiB together")
-        return files
-
-
-def _load_py(path: Path, exercises) -> dict:
-    with open(path, "rb") as f:
-        data = _read_capped(f, MAX_FILE_BYTES, path.name)
-    if not data.strip():
-        raise BadEntry("the file is empty")
-    # one file holding every exercise: it is graded as each exercise's file
-    return {ex.file: data for ex in exercises}
 
 
 def scan(submissions: Path, exercises) -> list:
@@ -296,7 +170,7 @@ def scan(submissions: Path, exercises) -> list:
             entries.append(Entry(shown, shown, error="the entry's name is not valid UTF-8; rename it to the student id"))
             continue
         kind = "folder" if path.is_dir() else path.suffix.lower() if path.is_file() else "other"
-        student = name if kind == "folder" else name[: -len(path.suffix)] if kind in (".zip", ".py") else name
+        student = name if kind == "folder" else name[: -len(path.suffix)] if kind in (".zip", ".py", ".ipynb") else name
         e = Entry(student, name + ("/" if kind == "folder" else ""))
         if any(ord(c) < 32 or c == "\x7f" for c in name):
             e.error = "the entry's name holds control characters; rename it to the student id"
@@ -306,14 +180,8 @@ def scan(submissions: Path, exercises) -> list:
             e.error = "the entry has no name before its extension"
         else:
             try:
-                if kind == "folder":
-                    e.files = _load_folder(path, exercises)
-                elif kind == ".zip":
-                    e.files = _load_zip(path, exercises)
-                elif kind == ".py":
-                    e.files = _load_py(path, exercises)
-                else:
-                    raise BadEntry("not a folder, a .zip or a .py file")
+                sub = read_submission(path, exercises)
+                e.files, e.notes = sub.files, sub.notes
             except BadEntry as err:
                 e.error = str(err)
             except OSError as err:
@@ -614,6 +482,8 @@ class _Slot:
         report = _scrub(report, [(re.compile(tmp + r"/grader-\w+/grader-run-\w+"), "<worker folder>"),
                                  (re.compile(re.escape(str(self.sub))), lambda m: student)])
         report["submission"] = task["entry"]
+        if task.get("notes"):
+            report["notes"] = task["notes"]
         report["batch"] = {"student": student, "entry": task["entry"], "key": task["key"]}
         self.out.write_report(student, report)
         internal = [ex["name"] for ex in report["exercises"]
@@ -1216,7 +1086,8 @@ def _run(args) -> int:
             skipped += 1
             continue
         tasks.append({"student": e.student, "entry": e.entry, "files": e.files, "seed": e.seed, "key": e.key,
-                      "run": pending["run"] if pending else None})
+                      "run": pending["run"] if pending else None,
+                      "notes": e.notes})
     bad = sum(r["status"] != "graded" for r in rows)
     print(f"grade batch: {len(entries)} entries in {subs}: {len(tasks)} to grade, {skipped} unchanged, "
           f"{bad} unusable; {min(jobs, max(1, len(tasks)))} jobs; seed secret from {secret_from}", file=sys.stderr)

@@ -47,6 +47,9 @@ examples:
   grade init-ci                           a GitHub Classroom workflow (see: grade init-ci --help)
   grade exercise3 --watch                 regrade each time you save the file (Ctrl-C to stop)
 
+  grade all --submission work.ipynb       a notebook, a .zip, or one .py holding every exercise
+  grade release --out DIR                 build the student edition (see: grade release --help)
+
 On GitHub Actions (GITHUB_ACTIONS=true) grade also writes annotations, a job
 summary and the Classroom result (step output `result`).
 
@@ -70,8 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("exercises", nargs="*", metavar="EXERCISE",
                    help="exercise1 … exercise9 (or just 1 … 9), or 'all'")
     p.add_argument("--submission", "-s", metavar="PATH", type=Path, default=None,
-                   help="folder holding your exerciseN_*.py files (default: ./exercises), or one .py "
-                        "file holding every exercise (each exercise is judged on its own part of it)")
+                   help="folder holding your exerciseN_*.py files (default: ./exercises), a notebook (.ipynb), "
+                        "a .zip, or one .py holding every exercise; links are not followed")
     p.add_argument("--format", "-f", choices=("text", "json", "html", "markdown", "junit", "prairielearn",
                                               "gradescope", "classroom"), default=None,
                    help="report format (default: text, or taken from --output's extension); junit, "
@@ -118,6 +121,12 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         from grader.batch import main as batch_main
 
         return batch_main(argv[1:])
+    if argv and argv[0] == "release":
+        try:
+            from grader.release import main as release_main
+        except ImportError:
+            return _fail("grade release builds the student edition from the instructor's; this is the student edition")
+        return release_main(argv[1:])
     if argv and argv[0] == "server":
         return _server_command(argv[1:])
     if argv and argv[0] in ("autograder", "init-ci"):
@@ -149,10 +158,9 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
                              "or pass --submission PATH (the folder with your exerciseN_*.py files).")
             submission = Path(".")
     submission = submission.expanduser()
-    single = submission.is_file() and submission.suffix == ".py"
-    if single and submission.name in {ex.file for ex in EXERCISES}:
-        submission, single = submission.parent, False  # one exercise's file: its folder
-    if not single and not submission.is_dir():
+    if submission.is_file() and submission.name in {ex.file for ex in EXERCISES}:
+        submission = submission.parent  # one exercise's file: its folder
+    if not submission.exists() and not submission.is_symlink():
         return _fail(f"the submission folder {submission} does not exist")
 
     fmt = args.format
@@ -230,6 +238,9 @@ def _new_zygote(chosen):
 
 def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     """Grade in this process (``zygote``: a warm worker to use and keep; else one of its own)."""
+    from grader.submission import read_for_grade
+
+    sub, graded_from, cleanup = read_for_grade(submission, chosen)  # one reader for every entry point
     own = zygote is None
     if own:
         zygote = _new_zygote(chosen)
@@ -245,8 +256,9 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
 
         from grader.run import grade
 
-        report = grade(chosen, submission.resolve(), seed=args.seed, limits=Limits().scaled(args.timeout_scale),
+        report = grade(chosen, graded_from, seed=args.seed, limits=Limits().scaled(args.timeout_scale),
                        zygote=zygote, debug=args.debug, progress=progress)
+        report = sub.annotate(report)
         if interactive:
             print("\r\033[K", end="", file=err, flush=True)
     except KeyboardInterrupt:
@@ -262,13 +274,14 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     finally:
         if own:
             zygote.close()
+        cleanup()
 
     from grader.report import render, write_atomic
 
     color = (fmt == "text" and args.output is None and sys.stdout.isatty()
              and not args.no_color and "NO_COLOR" not in os.environ)
     # the student's folder as the repository sees it (annotations, JUnit's file=)
-    prefix = os.path.relpath(submission.resolve(), os.environ.get("GITHUB_WORKSPACE") or os.getcwd())
+    prefix = os.path.relpath((submission if submission.is_dir() else submission.parent).resolve(), os.environ.get("GITHUB_WORKSPACE") or os.getcwd())
     prefix = "" if prefix == "." or prefix.startswith("..") else prefix.replace(os.sep, "/") + "/"
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     if github:  # advice for a terminal (--submission) means nothing in a CI log

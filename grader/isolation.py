@@ -123,6 +123,8 @@ def course_paths() -> list:
     """The course's private trees: repository root, grader, reference, solutions, suites."""
     paths = [PACKAGE_ROOT, os.path.join(PACKAGE_ROOT, "solutions"), os.path.join(PACKAGE_ROOT, "reference"),
              os.path.dirname(os.path.abspath(__file__))]
+    if os.path.basename(PACKAGE_ROOT) in ("site-packages", "dist-packages"):
+        paths = paths[3:]  # installed (the student edition, say): torch lives beside the grader, not a course tree
     try:
         import importlib.util
 

@@ -1,0 +1,124 @@
+"""The release's course notebook, executed end to end in a real kernel (nbclient), and
+the same notebook handed in as a file."""
+import ast
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from grader.exercises import EXERCISES
+from grader.notebook import course_notebook
+from tests.conftest import ROOT, run_cli
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    out = tmp_path_factory.mktemp("nbrelease") / "course"
+    r = run_cli("release", "--out", out, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _fill(nb, folder):
+    """The notebook with each exercise's cell holding the file from ``folder`` (as a student would paste it)."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for cell in nb.cells:
+        number = cell.metadata.get("nngrade", {}).get("exercise")
+        if cell.cell_type == "code" and number:
+            cell.source = f"%%exercise {number}\n" + (folder / EXERCISES[number - 1].file).read_text()
+    return nb
+
+
+def _execute(nb, release, monkeypatch):
+    """Run every cell in a fresh python3 kernel whose `grader` is the student edition."""
+    monkeypatch.setenv("PYTHONPATH", str(release / "package"))
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(release)}}).execute()
+    checks = {}
+    for cell in nb.cells:
+        number = cell.metadata.get("nngrade", {}).get("check")
+        if number:
+            assert cell.source == f"%grade {number}"
+            outs = [o for o in cell.outputs if o.output_type == "display_data"]
+            assert len(outs) == 1, cell.outputs
+            assert "<iframe srcdoc=" in outs[0].data["text/html"]  # the HTML report, inline in Jupyter
+            checks[number] = outs[0].data["text/plain"]          # and as text elsewhere
+    assert sorted(checks) == [ex.number for ex in EXERCISES]
+    return checks
+
+
+def test_course_notebook_is_built_by_nbformat_and_valid(release):
+    nb = nbformat.read(str(release / "course.ipynb"), as_version=4)
+    nbformat.validate(nb)
+    assert nb.cells[1].source == "%load_ext grader"
+    for ex in EXERCISES:
+        md, code, check = [c for c in nb.cells if c.metadata.get("nngrade", {}).get("exercise") == ex.number
+                           or c.metadata.get("nngrade", {}).get("check") == ex.number]
+        first_doc = ast.get_docstring(next(n for n in ast.parse(code.source.split("\n", 1)[1]).body
+                                           if isinstance(n, (ast.FunctionDef, ast.ClassDef))))
+        assert md.cell_type == "markdown" and f"Exercise {ex.number}" in md.source and first_doc in md.source
+        assert code.metadata.tags == [ex.name] and code.source.startswith(f"%%exercise {ex.number}\n")
+        assert "NotImplementedError" in code.source and check.source == f"%grade {ex.number}"
+    stubs = {ex.file: (ROOT / "exercises" / ex.file).read_text() for ex in EXERCISES}
+    assert nbformat.writes(course_notebook(stubs)) == nbformat.writes(nb)  # same course, same notebook
+
+
+def test_released_notebook_runs_and_every_check_shows_zero(release, monkeypatch):
+    nb = nbformat.read(str(release / "course.ipynb"), as_version=4)
+    for number, text in _execute(nb, release, monkeypatch).items():
+        assert "0.00 / 10" in text and "not implemented yet" in text, (number, text)
+        assert "the hidden tests run when you submit" in text and "submission this notebook" in text
+
+
+def test_notebook_with_the_model_answers_shows_full_marks_and_grades_the_same_as_a_file(release, monkeypatch,
+                                                                                        tmp_path):
+    nb = _fill(nbformat.read(str(release / "course.ipynb"), as_version=4), ROOT / "solutions")
+    for number, text in _execute(nb, release, monkeypatch).items():
+        assert f"exercise{number}" in text and "10.00 / 10" in text and "Total: 10.00 / 10" in text, text
+    monkeypatch.delenv("PYTHONPATH")
+    # the executed notebook (outputs and all) handed in as a file: the full grader, same scores as the .py files
+    nbformat.write(nb, str(tmp_path / "course.ipynb"))
+    reports = {}
+    for name, path in (("notebook", tmp_path / "course.ipynb"), ("files", ROOT / "solutions")):
+        r = subprocess.run([sys.executable, "-m", "grader.cli", "all", "--submission", str(path), "--format", "json"],
+                           capture_output=True, text=True, cwd=ROOT, timeout=900)
+        assert r.returncode == 0, r.stderr
+        reports[name] = json.loads(r.stdout)
+    nb_report, files_report = reports["notebook"], reports["files"]
+    assert nb_report["score"] == files_report["score"] == 90.0
+    for a, b in zip(nb_report["exercises"], files_report["exercises"]):
+        assert a["score"] == b["score"]
+        assert [(t["name"], t["status"]) for t in a["tests"]] == [(t["name"], t["status"]) for t in b["tests"]]
+    assert "notes" not in nb_report  # %load_ext grader and %grade N are the notebook's own, nothing to report
+
+
+IPYTHON = r"""
+import sys
+from IPython.testing.globalipapp import start_ipython
+ip = start_ipython()
+ip.run_line_magic("load_ext", "grader")
+ip.run_cell_magic("exercise", "1", open(sys.argv[1]).read() + "\n!echo never\n")
+ip.run_cell("import torch", store_history=True)
+ip.run_cell(open(sys.argv[2]).read(), store_history=True)   # exercise 2 without %%exercise: from the history
+print("softmax defined in the kernel:", "softmax" in ip.user_ns)
+ip.run_line_magic("grade", "1 2")
+ip.run_line_magic("grade", "3")
+"""
+
+
+def test_extension_in_a_terminal_ipython_shows_text(tmp_path):
+    bug = ROOT / "tests" / "corpus" / "exercise1" / "bug_no_max_subtraction.py"
+    r = subprocess.run([sys.executable, "-c", IPYTHON, str(bug), str(ROOT / "solutions" / EXERCISES[1].file)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=900,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    out = r.stdout
+    assert r.returncode == 0, r.stderr
+    assert "softmax defined in the kernel: True" in out
+    ex1 = out[out.index("exercise1  Softmax"):out.index("Total:")]
+    assert "10.00 / 10" not in ex1 and "exp() overflowed" in ex1  # the recorded cell, graded in a worker
+    assert "not run by the grader: '!echo never'" in out
+    assert "exercise2  Log-softmax                       10.00 / 10" in out  # found in the kernel's history
+    assert "Run the cell of exercise3 first" in out and "<iframe" not in out

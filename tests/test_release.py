@@ -1,0 +1,239 @@
+"""`grade release`: the student edition leaks no answer, installs in a fresh
+environment, grades the model answers full and the stubs 0, and its verdicts on
+the visible tests agree with the full grader's."""
+import ast
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.exercises import EXERCISES
+from tests.conftest import ROOT, run_cli
+
+HIDDEN = sorted((ROOT / "grader" / "suites").glob("test_*.py"))
+ANSWERS = sorted((ROOT / "solutions").glob("*.py")) + sorted((ROOT / "reference").glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    out = tmp_path_factory.mktemp("release") / "course"
+    r = run_cli("release", "--out", out, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "student check: exercise9" in r.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def venv(release, tmp_path_factory):
+    """The release's package installed in a fresh virtual environment; its `grade`."""
+    env_dir = tmp_path_factory.mktemp("venv") / "env"
+    # without a pip of its own: the venv's bundled setuptools would shadow the installed one
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env_dir)], check=True)
+    py = env_dir / "bin" / "python"
+    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                        str(release / "package")], capture_output=True, text=True, cwd=env_dir, timeout=600)
+    assert r.returncode == 0, r.stderr
+    where = subprocess.run([str(py), "-c", "import grader, grader.edition as e; print(grader.__file__, e.EDITION)"],
+                           capture_output=True, text=True, cwd=env_dir, check=True).stdout.split()
+    assert where[0].startswith(str(env_dir)) and where[1] == "student", where  # not this checkout's grader
+    return env_dir / "bin" / "grade"
+
+
+def _bodies(tree) -> set:
+    """Normalised ASTs of the function bodies (docstrings dropped) of a module."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                body = body[1:]
+            if body:
+                out.add(ast.dump(ast.Module(body=body, type_ignores=[])))
+    return out
+
+
+def _release_code(release: Path) -> dict:
+    """{where: source} of every Python source the release holds, the notebook's cells included."""
+    code = {str(p.relative_to(release)): p.read_text() for p in release.rglob("*.py")}
+    nb = nbformat.read(str(release / "course.ipynb"), as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            code[f"course.ipynb cell {i}"] = "\n".join(ln for ln in cell.source.splitlines()
+                                                        if not ln.lstrip().startswith("%"))
+    return code
+
+
+def test_release_leaks_nothing(release):
+    files = [p for p in release.rglob("*") if p.is_file()]
+    names = {str(p.relative_to(release)) for p in files}
+    assert {"course.ipynb", "package/pyproject.toml", "MANIFEST.json"} <= names
+    assert {f"exercises/{ex.file}" for ex in EXERCISES} <= names
+    assert not [n for n in names if any(part in ("solutions", "reference") for part in Path(n).parts)]
+    assert "package/grader/release.py" not in names and not [n for n in names if "secret" in n]
+    # no file of the model answers, the reference or the hidden suites, by content
+    shipped = {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    for p in HIDDEN + ANSWERS + [ROOT / "grader" / "release.py"]:
+        assert hashlib.sha256(p.read_bytes()).hexdigest() not in shipped, p
+    # no function body of a model answer, of the reference or of a hidden suite, compared as normalised ASTs
+    secret = set()
+    for p in HIDDEN + ANSWERS:
+        secret |= _bodies(ast.parse(p.read_text()))
+    code = _release_code(release)
+    assert len(code) > 30
+    for where, source in code.items():
+        leaked = _bodies(ast.parse(source)) & secret
+        assert not leaked, f"{where} holds the body of a model answer or a hidden test: {sorted(leaked)[0][:200]}"
+    # the stored expected values are those of visible tests only (hidden tests' inputs are never run here)
+    for ex in EXERCISES:
+        data = json.loads((release / "package" / "grader" / "suites" / ex.suite.replace("test_", "").replace(
+            ".py", ".json")).read_text())
+        visible = _visible_tests(ROOT / "grader" / "suites" / ex.suite)
+        assert data["tests"]
+        for case in data["tests"]:
+            if "expected" in case or "grads" in case:
+                assert case["visible"] and case["function"] in visible, (ex.name, case["function"])
+            else:
+                assert case["kind"] == "gradcheck" and not case["visible"]
+    # nor a course secret
+    assert not [n for n in names if n.endswith(".grader-secret")]
+    if os.environ.get("GRADER_SEED_SECRET"):
+        assert os.environ["GRADER_SEED_SECRET"].encode() not in b"".join(p.read_bytes() for p in files)
+
+
+def _visible_tests(suite: Path) -> set:
+    """The test functions of a hidden suite marked @pytest.mark.visible (read from its source)."""
+    return {node.name for node in ast.parse(suite.read_text()).body if isinstance(node, ast.FunctionDef)
+            and any(ast.unparse(d).endswith("mark.visible") for d in node.decorator_list)}
+
+
+SPY = r"""
+import json, sys
+from pathlib import Path
+import torch
+import grader.checks as checks
+seen, orig = [], checks.assert_close
+def spy(got, expected, **kw):  # every expected tensor a test compares with, and which test it is
+    f = sys._getframe(1)
+    while f is not None and not f.f_code.co_name.startswith("test_"):
+        f = f.f_back
+    if f is not None and isinstance(expected, torch.Tensor):
+        seen.append([Path(f.f_code.co_filename).name, f.f_code.co_name,
+                     expected.detach().double().cpu().reshape(-1).tolist()])
+    return orig(got, expected, **kw)
+checks.assert_close = spy
+from grader.exercises import EXERCISES
+from grader.run import grade
+report = grade(EXERCISES, Path("solutions"))
+assert report["score"] == report["max_score"]
+json.dump(seen, sys.stdout)
+"""
+
+
+def test_no_expected_value_of_a_hidden_test_is_in_the_release(release):
+    """The full grader on the model answers, every expected tensor recorded: none of a hidden
+    test's is among the release's numbers (a visible test's are: the check can fail)."""
+    r = subprocess.run([sys.executable, "-c", SPY], capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert r.returncode == 0, r.stderr
+    seen = json.loads(r.stdout)
+    stored = set()
+
+    def walk(v):
+        if isinstance(v, dict) and "$tensor" in v:
+            stored.add(_key(v["data"]))
+        elif isinstance(v, (dict, list)):
+            for x in (v.values() if isinstance(v, dict) else v):
+                walk(x)
+
+    for f in (release / "package" / "grader" / "suites").glob("*.json"):
+        walk(json.loads(f.read_text()))
+    visible = {suite.name: _visible_tests(suite) for suite in HIDDEN}
+    hidden = [(suite, name) for suite, name, values in seen if name not in visible[suite] and _key(values) in stored]
+    assert not hidden, hidden[:5]
+    assert len([1 for suite, name, _ in seen if name not in visible[suite]]) > 150
+    assert [1 for suite, name, values in seen if name in visible[suite] and _key(values) in stored]
+
+
+def _key(values) -> tuple:
+    return tuple(round(float(x), 5) if math.isfinite(float(x)) else str(float(x)) for x in values)
+
+
+def test_release_is_reproducible(release, tmp_path):
+    r = run_cli("release", "--out", tmp_path / "again", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "again" / "MANIFEST.json").read_bytes() == (release / "MANIFEST.json").read_bytes()
+
+
+def test_release_never_overwrites(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep me")
+    r = run_cli("release", "--out", tmp_path)
+    assert r.returncode == 2 and "not an empty folder" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "mine.txt").read_text() == "keep me" and len(list(tmp_path.iterdir())) == 1
+
+
+def _grade(venv, *args, cwd):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([str(venv), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=900)
+
+
+def test_student_edition_grades_model_full_and_stubs_zero(venv, release, tmp_path):
+    out = tmp_path / "model.json"
+    r = _grade(venv, "all", "--submission", ROOT / "solutions", "--output", out, cwd=release)
+    assert r.returncode == 0, r.stderr
+    model = json.loads(out.read_text())
+    assert model["edition"] == "student" and model["score"] == model["max_score"] == 90.0
+    r = _grade(venv, "all", "--format", "json", cwd=release)  # the released stubs, in ./exercises
+    assert r.returncode == 1, r.stderr
+    stubs = json.loads(r.stdout)
+    assert stubs["score"] == 0.0
+    for ex in stubs["exercises"]:
+        assert ex["score"] == 0.0 and any("not implemented yet" in t["message"] for t in ex["tests"]), ex["name"]
+    r = _grade(venv, "exercise3", cwd=release)
+    assert r.returncode == 1
+    assert "ran the visible test(s) test_far_apart_logits[float32-cpu]" in r.stdout
+    assert "the hidden tests run when you submit" in r.stdout
+    assert _grade(venv, "release", "--out", tmp_path / "again", cwd=release).returncode == 2  # instructors only
+
+
+def _class_of_corpus(folder: Path) -> Path:
+    """One submission per rank: the k-th corpus file of every exercise (bugs and correct variants)."""
+    corpus = ROOT / "tests" / "corpus"
+    by_ex = {ex: sorted((corpus / ex.name).glob("*.py")) for ex in EXERCISES}
+    for k in range(max(len(v) for v in by_ex.values())):
+        sub = folder / f"s{k:02d}"
+        sub.mkdir(parents=True)
+        for ex, files in by_ex.items():
+            if k < len(files):
+                shutil.copyfile(files[k], sub / ex.file)
+    return folder
+
+
+def test_student_verdicts_agree_with_the_full_grader(venv, tmp_path):
+    subs = _class_of_corpus(tmp_path / "subs")
+    full = subprocess.run([sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(tmp_path / "full"),
+                           "--seed-secret", "s"], capture_output=True, text=True, cwd=ROOT, timeout=1200)
+    assert full.returncode == 0, full.stderr
+    student = _grade(venv, "batch", subs, "--out", tmp_path / "student", "--seed-secret", "s", cwd=tmp_path)
+    assert student.returncode == 0, student.stderr
+    compared = 0
+    for report in sorted((tmp_path / "full" / "reports").glob("*.json")):
+        f = json.loads(report.read_text())
+        s = json.loads((tmp_path / "student" / "reports" / report.name).read_text())
+        for fe, se in zip(f["exercises"], s["exercises"]):
+            assert fe["status"] == se["status"], (report.stem, fe["name"])
+            fv = {t["name"]: t["status"] for t in fe["tests"] if t["visible"]}
+            sv = {t["name"]: t["status"] for t in se["tests"] if t["visible"]}
+            if fe["status"] == "graded":
+                assert set(fv) == set(sv), (report.stem, fe["name"])
+            for name in fv.keys() & sv.keys():
+                assert fv[name] == sv[name], (report.stem, fe["name"], name)
+                compared += fv[name] != "skipped"
+    assert compared > 200

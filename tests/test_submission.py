@@ -1,0 +1,157 @@
+"""One way to read a submission (grader.submission): folders, nested folders, a single
+.py, zips and notebooks, the same for `grade` and `grade batch`; links refused."""
+import json
+import os
+import zipfile
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from grader.exercises import EXERCISES, lookup
+from grader.submission import BadEntry, read
+from tests.conftest import ROOT, exercise_of, run_cli
+
+EX1, EX3 = lookup("1"), lookup("3")
+SOLUTIONS = ROOT / "solutions"
+
+
+def _solution(ex) -> str:
+    return (SOLUTIONS / ex.file).read_text()
+
+
+def _notebook(cells) -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.cells = cells
+    nbformat.validate(nb)
+    return nb
+
+
+# -- the shapes of a submission ---------------------------------------------------------------
+
+def test_every_shape_reads_the_same_files(tmp_path):
+    want = {ex.file: (SOLUTIONS / ex.file).read_bytes() for ex in (EX1, EX3)}
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    nested = tmp_path / "nested" / "home" / "work"
+    nested.mkdir(parents=True)
+    for name, data in want.items():
+        (flat / name).write_bytes(data)
+        (nested / name).write_bytes(data)
+    with zipfile.ZipFile(tmp_path / "s.zip", "w") as z:
+        for name, data in want.items():
+            z.writestr(f"work/{name}", data)
+    nb = _notebook([new_code_cell(f"# {ex.name}\n" + _solution(ex)) for ex in (EX1, EX3)])
+    nbformat.write(nb, str(tmp_path / "s.ipynb"))
+    for path in (flat, tmp_path / "nested", tmp_path / "s.zip"):
+        assert read(path, [EX1, EX3]).files == want, path
+    sub = read(tmp_path / "s.ipynb", [EX1, EX3])
+    assert sub.kind == "notebook" and set(sub.files) == set(want) and not sub.refused
+    for name, data in want.items():  # the cell's code, below its marker line (a comment)
+        assert sub.files[name].split(b"\n", 1)[1].strip() == data.strip()
+    single = tmp_path / "all.py"
+    single.write_bytes(want[EX1.file] + b"\n" + want[EX3.file])
+    assert set(read(single, [EX1, EX3]).files) == set(want)
+
+
+def test_a_symlinked_exercise_is_refused_under_grade(tmp_path):
+    """Hostile: an exercise file that is a link to the model answer got 10/10 under `grade`."""
+    os.symlink(SOLUTIONS / EX1.file, tmp_path / EX1.file)
+    (tmp_path / EX3.file).write_bytes((SOLUTIONS / EX3.file).read_bytes())
+    out = tmp_path / "r.json"
+    r = run_cli("1", "3", "--submission", tmp_path, "--output", out, timeout=300)
+    assert r.returncode == 1, r.stderr
+    report = json.loads(out.read_text())
+    ex1, ex3 = exercise_of(report, "exercise1"), exercise_of(report, "exercise3")
+    assert ex1["score"] == 0.0 and "symbolic link" in ex1["message"] and "not followed" in ex1["message"]
+    assert ex3["score"] == 10.0  # the other exercise is graded as usual
+    assert report["score"] == 10.0 and report["submission"] == str(tmp_path)
+    assert "Traceback" not in r.stderr
+    # grade batch refuses the same entry
+    with pytest.raises(BadEntry, match="symbolic link"):
+        read(tmp_path, [EX1, EX3])
+
+
+def test_a_symlinked_submission_or_zip_member_is_refused(tmp_path):
+    os.symlink(SOLUTIONS, tmp_path / "mine")
+    with pytest.raises(BadEntry, match="symbolic link"):
+        read(tmp_path / "mine", [EX1])
+    info = zipfile.ZipInfo(f"work/{EX1.file}")
+    info.external_attr = (0o120777 << 16)
+    with zipfile.ZipFile(tmp_path / "s.zip", "w") as z:
+        z.writestr(info, str(SOLUTIONS / EX1.file))
+    with pytest.raises(BadEntry, match="symbolic link"):
+        read(tmp_path / "s.zip", [EX1])
+
+
+# -- notebooks --------------------------------------------------------------------------------
+
+def test_hostile_notebook_is_read_with_clear_notes(tmp_path):
+    """Magics, shell escapes, a cell magic, an exercise split over two cells and megabytes of output."""
+    src = _solution(EX1)
+    head, _, tail = src.partition("def softmax")
+    big = new_output("stream", name="stdout", text="x" * (3 << 20))
+    cells = [
+        new_markdown_cell("My work"),
+        new_code_cell("import torch\n!pip install torch\n%matplotlib inline\nfiles = !ls"),
+        new_code_cell(f"# exercise 1\n{head}", outputs=[big]),
+        new_code_cell(f"def softmax{tail}\n%timeit softmax(torch.randn(3, 4))", metadata={"tags": ["exercise1"]}),
+        new_code_cell("%%bash\nrm -rf /", metadata={"tags": ["exercise1"]}),
+    ]
+    nbformat.write(_notebook(cells), str(tmp_path / "work.ipynb"))
+    assert (tmp_path / "work.ipynb").stat().st_size > 3 << 20
+    out = tmp_path / "r.json"
+    r = run_cli("1", "--submission", tmp_path / "work.ipynb", "--output", out, timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    report = json.loads(out.read_text())
+    assert report["score"] == 10.0
+    notes = "\n".join(report["notes"])
+    for removed in ("!pip install torch", "%matplotlib inline", "files = !ls", "%timeit", "%%bash"):
+        assert removed in notes, notes
+    assert "removed from submissions" in notes
+    text = run_cli("1", "--submission", tmp_path / "work.ipynb", timeout=300).stdout
+    assert "note:" in text and "!pip install torch" in text
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b'{"cells": [ {"cell_type": "code", ', "not valid JSON"),
+    (b'{"cells": 3, "metadata": {}}', "not a valid notebook"),
+    (b"\xff\xfe garbage", "not UTF-8"),
+])
+def test_broken_notebook_gets_a_message_and_a_score(tmp_path, content, needle):
+    (tmp_path / "work.ipynb").write_bytes(content)
+    out = tmp_path / "r.json"
+    r = run_cli("1", "3", "--submission", tmp_path / "work.ipynb", "--output", out, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    report = json.loads(out.read_text())
+    assert report["score"] == 0.0
+    for ex in report["exercises"]:
+        assert ex["score"] == 0.0 and needle in ex["message"]
+
+
+def test_unmarked_notebook_says_how_to_mark_a_cell(tmp_path):
+    nbformat.write(_notebook([new_code_cell(_solution(EX1))]), str(tmp_path / "work.ipynb"))
+    sub = read(tmp_path / "work.ipynb", [EX1])
+    assert not sub.files and "tag the cell `exercise1`" in sub.refused[EX1.file]
+
+
+def test_batch_grades_notebook_entries(tmp_path):
+    from grader.batch import scan
+
+    subs = tmp_path / "subs"
+    (subs / "bob").mkdir(parents=True)
+    nb = _notebook([new_code_cell(f"%%exercise {ex.number}\n" + _solution(ex)) for ex in EXERCISES])
+    nbformat.write(nb, str(subs / "ann.ipynb"))
+    nbformat.write(nb, str(subs / "bob" / "course.ipynb"))  # a folder holding a notebook
+    (subs / "carl.ipynb").write_text("{ not json")
+    entries = {e.student: e for e in scan(subs, EXERCISES)}
+    assert set(entries["ann"].files) == {ex.file for ex in EXERCISES} and not entries["ann"].error
+    assert entries["bob"].files == entries["ann"].files
+    assert "not valid JSON" in entries["carl"].error
+
+
+def test_a_linked_folder_inside_the_submission_is_not_entered(tmp_path):
+    (tmp_path / "notes.py").write_text("x = 1\n")
+    os.symlink(SOLUTIONS, tmp_path / "work")  # a nested "folder" that is the model answers
+    sub = read(tmp_path, EXERCISES, strict=False)
+    assert sub.files == {} and not sub.refused

@@ -111,6 +111,18 @@ TORCH_ERROR_HINTS = (
 
 # ---------------------------------------------------------------------------
 
+# The zygote's environment, from an allowlist (names, and prefixes ending in "_"):
+# what Python, torch and the GPU need; never the grader's secrets or tokens.
+ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED",
+              "PYTHONIOENCODING", "VIRTUAL_ENV", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", "GRADER_NO_FREEZE", "GRADER_CGROUP")
+
+
+def zygote_environment() -> dict:
+    return {k: v for k, v in os.environ.items()
+            if any(k == n or (n.endswith("_") and k.startswith(n)) for n in ZYGOTE_ENV)}
+
+
 class Zygote:
     """A process that has imported torch and forks a fresh worker on request."""
 
@@ -122,7 +134,7 @@ class Zygote:
         self._ctrl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
         self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
-        env = dict(os.environ)
+        env = zygote_environment()
         if preload:
             env["GRADER_ZYGOTE_PRELOAD"] = "1"
         else:
@@ -131,7 +143,8 @@ class Zygote:
             env["GRADER_ZYGOTE_HUGEPAGES"] = "1"
         else:
             env.pop("GRADER_ZYGOTE_HUGEPAGES", None)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+        if (PACKAGE_ROOT / "pyproject.toml").is_file():  # a checkout: the zygote imports grader from it
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grader.worker", str(child.fileno())],

@@ -211,7 +211,11 @@ def prepare() -> dict:
             cur += "/" + name
             if os.path.islink(cur):
                 links[cur] = os.readlink(cur)
-    real = {p for p in real if p != "/" and not any(_under(p, c) for c in private)}
+    # never a private tree or a folder inside one; a checkout itself is not kept either,
+    # but a folder inside it may be (a .venv holding the Python installation)
+    checkout = _real(PACKAGE_ROOT) if is_checkout() else None
+    real = {p for p in real if p != "/" and p != checkout
+            and not any(_under(p, c) for c in private if c != checkout)}
     minimal = sorted(p for p in real if not any(q != p and _under(p, q) for q in real))
     files = [f"/etc/{n}" for n in ETC_FILES if os.path.exists(f"/etc/{n}")]
     devices = [f"/dev/{n}" for n in DEVICES if os.path.exists(f"/dev/{n}")]
@@ -542,8 +546,9 @@ def _build_root(plan: dict, lim: dict, workdir: str, files: dict, uid: int, gid:
     note = None
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mounts = _mountinfo()
-    private = set(plan["private"]) | {_real(p) for p in lim.get("hide", ())}
-    keep = [p for p in plan["keep"] if not _under(workdir, p) and not any(_under(p, h) for h in private)]
+    hide = {_real(p) for p in lim.get("hide", ())}
+    private = set(plan["private"]) | hide
+    keep = [p for p in plan["keep"] if not _under(workdir, p) and not any(_under(p, h) for h in hide)]
     new = workdir  # an empty tmpfs over the worker's own folder becomes the new root
     mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755")
     try:
@@ -562,8 +567,12 @@ def _build_root(plan: dict, lim: dict, workdir: str, files: dict, uid: int, gid:
             _mkpoint(new + path, os.path.isdir(path))
             _bind(path, new + path, mounts)
         for path in plan["devices"]:  # device nodes keep their mount's flags (no nodev)
-            _mkpoint(new + path, False)
-            mount(path, new + path, None, MS_BIND)
+            try:
+                _mkpoint(new + path, os.path.isdir(path))
+                mount(path, new + path, None, MS_BIND | MS_REC)
+            except OSError:
+                if path in ("/dev/null", "/dev/zero", "/dev/urandom"):
+                    raise
         for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                              ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
             if not os.path.lexists(f"{new}/dev/{name}"):

@@ -143,13 +143,14 @@ class Zygote:
             env["GRADER_ZYGOTE_HUGEPAGES"] = "1"
         else:
             env.pop("GRADER_ZYGOTE_HUGEPAGES", None)
-        if (PACKAGE_ROOT / "pyproject.toml").is_file():  # a checkout: the zygote imports grader from it
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+        # A checkout: the zygote imports grader from its working folder (``-m`` puts it first
+        # on sys.path), not through PYTHONPATH, which every worker's environment would show.
+        checkout = (PACKAGE_ROOT / "pyproject.toml").is_file()
         env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grader.worker", str(child.fileno())],
             pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
-            stderr=self._stderr, cwd=self._dir, env=env)
+            stderr=self._stderr, cwd=PACKAGE_ROOT if checkout else self._dir, env=env)
         child.close()
         self._lock = threading.Lock()
         self._ready = False

@@ -28,6 +28,7 @@ import pytest
 
 from grader.exercises import EXERCISES
 from tests.conftest import ROOT
+from tests.test_batch import _survivors
 
 CORPUS = ROOT / "tests" / "corpus"
 NOBODY = 65534
@@ -225,22 +226,6 @@ def _batch(installs, subs: Path, out: Path):
     return _run([*prefix, "env", *(f"{k}={v}" for k, v in env.items()), installs["regular"], "-m", "grader.cli",
                  "batch", subs, "--out", out, "--exercises", "1", "--timeout-scale", "0.3", "--jobs", "2"],
                 cwd=out.parent, timeout=600)
-
-
-def _survivors(token: str, wait: float = 5.0) -> list:
-    deadline = time.monotonic() + wait
-    while True:
-        found = []
-        for pid in os.listdir("/proc"):
-            try:
-                if pid.isdigit() and token in Path(f"/proc/{pid}/comm").read_text():
-                    if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                        found.append(int(pid))
-            except OSError:
-                pass
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def _processes_of(python: Path) -> list:

@@ -223,3 +223,73 @@ def test_a_memory_cgroup_where_one_is_delegated(zygote, tmp_path):
 def test_run_cli_still_grades_the_model_answer():
     r = run_cli("exercise1", "--submission", ROOT / "solutions")
     assert r.returncode == 0 and "10.00 / 10" in r.stdout, r.stdout + r.stderr
+
+
+# ---------------------------------------------------------------------------
+# grade batch survives the loss of a grading process
+
+SLOW_CORRECT = CORRECT + """
+import time
+_softmax = softmax
+def softmax(x):
+    time.sleep(0.2)
+    return _softmax(x)
+"""
+
+
+def _children(pid: int) -> list:
+    found = []
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(p))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_batch_regrades_the_students_of_a_lost_grading_process(tmp_path):
+    """Every grading process is killed from outside while it grades a student: the
+    batch replaces them, grades those students again and finishes with every
+    student's right score."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    subs = tmp_path / "subs"
+    for student in ("s1", "s2", "s3"):
+        (subs / student).mkdir(parents=True)
+        (subs / student / EX1).write_text(SLOW_CORRECT)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    p = subprocess.Popen([sys.executable, "-m", "grader.cli", "batch", subs, "--out", tmp_path / "out",
+                          "--exercises", "1", "--seed-secret", "s", "--timeout-scale", "0.5", "--jobs", "2"],
+                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    killed = []
+    try:
+        deadline = time.monotonic() + 240
+        while not killed and time.monotonic() < deadline and p.poll() is None:
+            kids = _children(p.pid)
+            zygotes = [k for k in kids if b"grader.worker" in _cmdline(k)]
+            graders = [k for k in kids if k not in zygotes and b"grader.cli" in _cmdline(k)]
+            if any(_children(z) for z in zygotes) and graders:  # a worker exists: a student is in flight
+                for g in graders:
+                    os.kill(g, signal.SIGKILL)
+                    killed.append(g)
+            time.sleep(0.05)
+        err = p.stderr.read()
+        assert p.wait(300) in (0, 1), err
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert killed, "no grading process was seen at work"
+    rows = (tmp_path / "out" / "grades.csv").read_text().splitlines()
+    scores = {line.split(",")[0]: line.split(",")[1] for line in rows[2:]}
+    assert scores == {"s1": "10.00", "s2": "10.00", "s3": "10.00"}, (scores, err)

@@ -10,7 +10,8 @@ and everything gets full marks (the runs are shared out between the two
 environments).  Then the non-root path: ``grade all`` as
 ``nobody`` (the worker's sandbox is then a user namespace), and a class graded
 by ``grade batch`` as ``nobody`` with students who try to kill or stop the
-batch and the other students' workers and to read the grader's secret.
+batch and the other students' workers, to read the grader's secret and to
+mount a file system of their own.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import pytest
 from grader.exercises import EXERCISES
 from tests.conftest import ROOT
 from tests.test_batch import _survivors
+from tests.test_sandbox import TMPFS
 
 CORPUS = ROOT / "tests" / "corpus"
 NOBODY = 65534
@@ -207,6 +209,7 @@ def softmax(x):
 HOSTILE = {
     "h-kill": _KILLER.format(token=TOKEN, sig="SIGKILL"),
     "h-stop": _KILLER.format(token=TOKEN, sig="SIGSTOP"),
+    "h-tmpfs": TMPFS,   # memory outside every limit: a tmpfs in a user namespace of its own
     "h-env": f"""
 import os
 def softmax(x):
@@ -268,6 +271,8 @@ def test_hostile_students_cannot_stop_a_non_root_batch(installs):
     for student in HOSTILE:
         line = next(line for line in rows.splitlines() if line.startswith(student + ","))
         assert line.split(",")[1] in ("0.00", ""), line     # the trick bought nothing
+    tmpfs = json.loads((base / "hostile" / "out" / "reports" / "h-tmpfs.json").read_text())
+    assert "refused" in json.dumps(tmpfs["exercises"]), tmpfs["exercises"]
     for report in (base / "hostile" / "out" / "reports").glob("*"):
         assert SECRET not in report.read_text(errors="replace"), report.name
     assert _survivors(TOKEN) == [], "a process started by a submission outlived its worker"

@@ -15,6 +15,7 @@ import stat
 import sys
 
 NOBODY = 65534
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's grader
 
 
 def _closed_ancestor(path: str) -> str | None:

@@ -669,8 +669,8 @@ class Pool:
                         self._stop(slot, kill=False)
                         if t is not None:
                             if t["student"] in retried:
-                                on_done(self._error(t, "internal", "the grading process died twice while grading "
-                                                                   f"this submission (exit code {code})"))
+                                on_done(self._error(t, "crash", "the grading process died twice while grading "
+                                                                f"this submission (exit code {code})"))
                             else:
                                 retried.add(t["student"])
                                 pending.insert(0, t)
@@ -1138,7 +1138,7 @@ def _run(args) -> int:
     if fatal:
         print(f"grade batch: internal error: {fatal}", file=sys.stderr)
         return EXIT_INTERNAL
-    if isolation is not None and isolation.get("mode") != "namespaces" and not args.no_isolation:
+    if isolation is not None and not _fully_isolated(isolation) and not args.no_isolation:
         print(f"grade batch: warning: workers are not fully isolated on this machine: {_isolation_text(isolation)}",
               file=sys.stderr)
     rate = f" ({len(tasks) / elapsed:.2f} submissions/s)" if tasks and elapsed > 0 else ""
@@ -1172,6 +1172,11 @@ def _without_submission(rows, book) -> list:
     found, _ = match(sorted(r["student"] for r in rows), book["roster"])
     taken = {id(rec) for rec in found.values()}
     return [rec["Student"] or rec["SIS Login ID"] for rec in book["roster"] if id(rec) not in taken]
+
+
+def _fully_isolated(iso: dict) -> bool:
+    """Namespaces (as root, or a user namespace without root) with a private file view and PID namespace."""
+    return iso.get("mode") in ("namespaces", "user-namespace") and bool(iso.get("mounts")) and bool(iso.get("pid"))
 
 
 def _isolation_text(iso: dict) -> str:

@@ -138,6 +138,18 @@ TORCH_ERROR_HINTS = (
 
 # ---------------------------------------------------------------------------
 
+# The zygote's environment, from an allowlist (names, and prefixes ending in "_"):
+# what Python, torch and the GPU need; never the grader's secrets or tokens.
+ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED",
+              "PYTHONIOENCODING", "VIRTUAL_ENV", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", "GRADER_NO_FREEZE", "GRADER_CGROUP")
+
+
+def zygote_environment() -> dict:
+    return {k: v for k, v in os.environ.items()
+            if any(k == n or (n.endswith("_") and k.startswith(n)) for n in ZYGOTE_ENV)}
+
+
 class Zygote:
     """A process that has imported torch and forks a fresh worker on request."""
 
@@ -152,7 +164,7 @@ class Zygote:
         self._ctrl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
         self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
-        env = dict(os.environ)
+        env = zygote_environment()
         if preload:
             env["GRADER_ZYGOTE_PRELOAD"] = "1"
         else:
@@ -165,7 +177,9 @@ class Zygote:
             env["GRADER_ZYGOTE_WARM_META"] = "1"
         else:
             env.pop("GRADER_ZYGOTE_WARM_META", None)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+        # A checkout: the zygote imports grader from its working folder (``-m`` puts it first
+        # on sys.path), not through PYTHONPATH, which every worker's environment would show.
+        checkout = (PACKAGE_ROOT / "pyproject.toml").is_file()
         env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = None
         if fork:
@@ -176,7 +190,7 @@ class Zygote:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "grader.worker", str(child.fileno())],
                 pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
-                stderr=self._stderr, cwd=self._dir, env=env)
+                stderr=self._stderr, cwd=PACKAGE_ROOT if checkout else self._dir, env=env)
         child.close()
         self._lock = threading.Lock()
         self._ready = False

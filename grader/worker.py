@@ -43,6 +43,7 @@ def _on_sigchld(signum, frame):
             msg = {"signal": os.WTERMSIG(status)}
         else:
             msg = {"exit": os.WEXITSTATUS(status)}
+        _reaped(pid)
         s = _status_socks.pop(pid, None)
         if s is not None:
             try:
@@ -50,6 +51,19 @@ def _on_sigchld(signum, frame):
             except OSError:
                 pass
             s.close()
+
+
+_cgroups: list = []  # pids whose memory cgroup is still to be removed
+
+
+def _reaped(pid: int) -> None:
+    """A worker has ended: remove its memory cgroup (and any left by earlier ones
+    whose processes were still being torn down)."""
+    iso = sys.modules.get("grader.isolation")
+    if iso is None or not (iso._plan or {}).get("cgroup"):
+        return
+    _cgroups.append(pid)
+    _cgroups[:] = [p for p in _cgroups if not iso.remove_cgroup(p)]
 
 
 def _set_pdeathsig():
@@ -165,7 +179,7 @@ def zygote(ctrl_fd: int) -> None:
             continue
         a, b = socket.socketpair()
         sa, sb = socket.socketpair()
-        pid = os.fork()
+        pid = _fork(req.get("limits") or {})
         if pid == 0:
             try:
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -184,6 +198,11 @@ def zygote(ctrl_fd: int) -> None:
         sa.close()
 
 
+def _fork(lim: dict) -> int:
+    iso = sys.modules.get("grader.isolation")
+    return iso.fork_worker(lim) if iso is not None else os.fork()
+
+
 def _close_fds_except(keep: int) -> None:
     os.closerange(3, keep)
     os.closerange(keep + 1, 65536)
@@ -191,6 +210,13 @@ def _close_fds_except(keep: int) -> None:
 
 # ---------------------------------------------------------------------------
 # one worker
+
+def _host_pid() -> int:
+    try:
+        return int(os.readlink("/proc/self"))
+    except (OSError, ValueError):
+        return os.getpid()
+
 
 def _limit(kind, value):
     try:
@@ -242,11 +268,8 @@ def _apply_limits(lim: dict) -> dict:
             # the only writable folder: temporary files and caches (torch's too) go there
             import tempfile
 
-            here = os.getcwd()
-            os.environ["TMPDIR"] = os.environ["HOME"] = here
-            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(here, ".torch-cache"))
-            os.environ.setdefault("USER", "student")
-            tempfile.tempdir = here
+            tempfile.tempdir = os.getcwd()
+    _minimal_environment(os.getcwd())
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_CPU, int(lim.get("cpu_seconds", 300)))
     _limit(resource.RLIMIT_FSIZE, int(lim.get("output_bytes", 4 << 20)))
@@ -258,6 +281,27 @@ def _apply_limits(lim: dict) -> dict:
     if lim.get("memory_bytes") and not lim.get("cuda"):
         _limit(resource.RLIMIT_AS, vm + int(lim["memory_bytes"]))
     return iso
+
+
+# What a worker's environment keeps of the grader's (names, and name prefixes ending
+# in "_"): locale, time zone, threads and the GPU.  Nothing else crosses: no course
+# secret (GRADER_SEED_SECRET), no token, no PYTHONPATH naming the course's folder.
+ENV_KEEP = ("LANG", "LANGUAGE", "LC_", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+            "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
+            "PYTHONHASHSEED", "PYTHONIOENCODING")
+
+
+def _env_kept(name: str) -> bool:
+    return any(name == k or (k.endswith("_") and name.startswith(k)) for k in ENV_KEEP)
+
+
+def _minimal_environment(here: str) -> None:
+    """Replace the worker's environment by one built from ``ENV_KEEP``."""
+    kept = {k: v for k, v in os.environ.items() if _env_kept(k)}
+    os.environ.clear()
+    os.environ.update(kept)
+    os.environ.update(HOME=here, TMPDIR=here, USER="student", PATH="/usr/local/bin:/usr/bin:/bin",
+                      TORCHINDUCTOR_CACHE_DIR=os.path.join(here, ".torch-cache"))
 
 
 class _Blocker:
@@ -737,15 +781,17 @@ class _Watching:
 
 
 def _child(sock, req) -> None:
+    me = os.getpid() if os.getpid() != 1 else _host_pid()  # the pid the zygote reported
     iso = _apply_limits(req["limits"])
     import torch
 
     torch.set_num_threads(1)
     sys.meta_path.insert(0, _Blocker())
     root = os.path.dirname(os.path.dirname(os.path.abspath(wire.__file__)))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != root]
+    if os.path.isfile(os.path.join(root, "pyproject.toml")):  # a checkout; never site-packages
+        sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != root]
     sys.path.insert(0, req["limits"]["workdir"])
-    wire.send(sock, *wire.pack({"hello": os.getpid(), "isolation": iso}))
+    wire.send(sock, *wire.pack({"hello": me, "isolation": iso}))
     _Server(sock).serve()
 
 

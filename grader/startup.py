@@ -21,6 +21,7 @@ Two costs, each about as large as ``import torch`` itself, are avoided here:
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 
@@ -71,10 +72,40 @@ class ForkedZygote:
         return self.returncode
 
 
+# names of environment variables that may hold a secret: where one is set, the zygote is a
+# new interpreter with the allowlisted environment only, never a copy of this process's memory
+SECRET_NAMES = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|API_?KEY|PRIVATE|AUTH|COOKIE|SESSION", re.I)
+
+
+def secret_environment() -> list:
+    return sorted(k for k in os.environ if SECRET_NAMES.search(k))
+
+
+def _wipe_environment(env: dict) -> None:
+    """Leave nothing of this process's environment but ``env``: ``os.environ``,
+    ``posix.environ`` (the copy Python made at start-up) and the strings the process
+    was started with (what ``/proc/self/environ`` shows), zeroed in place."""
+    import ctypes
+    import posix
+
+    os.environ.clear()
+    posix.environ.clear()
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[47]), int(fields[48])  # env_start, env_end (fields 50 and 51)
+        if 0 < start < end:
+            ctypes.memset(start, 0, end - start)
+    except (OSError, ValueError, IndexError):
+        pass
+    os.environ.update(env)
+
+
 def fork_zygote(ctrl_fd: int, stderr_fd: int, cwd: str, env: dict):
     """Fork the zygote from this process (torch already imported); None if this
-    process may not be forked for it (an answer is loaded, or torch is not)."""
-    if "torch" not in sys.modules or secrets_loaded() or not hasattr(os, "fork"):
+    process may not be forked for it (an answer is loaded, torch is not, or the
+    environment names a secret: see ``SECRET_NAMES``)."""
+    if "torch" not in sys.modules or secrets_loaded() or secret_environment() or not hasattr(os, "fork"):
         return None
     pid = os.fork()
     if pid:
@@ -90,8 +121,7 @@ def fork_zygote(ctrl_fd: int, stderr_fd: int, cwd: str, env: dict):
         os.closerange(3, ctrl_fd)
         os.closerange(ctrl_fd + 1, 1 << 16)
         os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(env)
+        _wipe_environment(env)
         sys.argv = ["grader.worker"]
         from grader import worker
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -125,16 +126,24 @@ def _python_tops() -> set:
 # the environment
 
 SECRETS = """
-import os
+import os, posix
 def softmax(x):
-    raise RuntimeError("ENV " + repr(dict(os.environ)) + " RAW " + repr(open("/proc/self/environ", "rb").read()))
+    raise RuntimeError("ENV " + repr(dict(os.environ)) + " POSIX " + repr(posix.environ)
+                       + " RAW " + repr(open("/proc/self/environ", "rb").read()))
 """
 
 
-def test_the_worker_environment_holds_no_secret(tmp_path):
+@pytest.mark.parametrize("named", [True, False], ids=["secret-names", "plain-names"])
+def test_the_worker_environment_holds_no_secret(tmp_path, named):
+    """With variables named like secrets the zygote is a new interpreter; without, it is
+    forked from the grader (grader.startup), whose start-up environment is wiped first."""
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / EX1).write_text(SECRETS)
-    env = dict(os.environ, GRADER_SEED_SECRET="s3cret-seed-4411", GITHUB_TOKEN="ghp_t0ken-4411")
+    if named:
+        env = dict(os.environ, GRADER_SEED_SECRET="s3cret-seed-4411", GITHUB_TOKEN="ghp_t0ken-4411")
+    else:
+        env = {k: v for k, v in os.environ.items() if not re.search(r"TOKEN|SECRET|PASSW|KEY|AUTH", k, re.I)}
+        env.update(COURSE_NOTE="s3cret-seed-4411", MY_PROJECT=str(ROOT), GITHUB_NOTE="ghp_t0ken-4411")
     env.pop("PYTHONPATH", None)
     import subprocess
     import sys
@@ -145,10 +154,11 @@ def test_the_worker_environment_holds_no_secret(tmp_path):
                        timeout=300)
     text = out.read_text()
     assert "ENV {" in text, r.stderr             # the probe ran and its message is in the report
-    for leak in ("s3cret-seed-4411", "ghp_t0ken-4411", "GRADER_SEED_SECRET", "GITHUB_TOKEN"):
+    for leak in ("s3cret-seed-4411", "ghp_t0ken-4411", "GRADER_SEED_SECRET", "GITHUB_TOKEN", "COURSE_NOTE"):
         assert leak not in text, leak
     msg = next(t["message"] for t in json.loads(text)["exercises"][0]["tests"] if "ENV {" in t["message"])
     seen = msg.split("ENV ")[1].split(" RAW ")[0]
+    assert "ENV {" in msg and " POSIX " in msg and " RAW b" in msg, msg
     assert "PYTHONPATH" not in seen, seen
     assert str(ROOT) not in msg, msg   # not even in the environment the worker's process started with
 

@@ -164,9 +164,12 @@ def test_amplified_replies_are_kept_to_the_data_budget(grade_folder, submission)
                for t in ex1["tests"])
 
 
-def test_a_batch_entry_named_with_backslashes_is_graded(tmp_path):
+def test_a_batch_entry_named_with_backslashes_is_graded(tmp_path, monkeypatch):
+    import tempfile
+
     from grader.batch import Output, _Slot
 
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)  # a _Slot sets it for its grading process
     out = Output(tmp_path / "out")
     slot = _Slot(tmp_path / "slot", Limits(), [], out, None)
     student = "a\\1b\\g<0>\\n"

@@ -300,6 +300,6 @@ def test_batch_regrades_the_students_of_a_lost_grading_process(tmp_path):
         if p.poll() is None:
             p.kill()
     assert killed, "no grading process was seen at work"
-    rows = (tmp_path / "out" / "grades.csv").read_text().splitlines()
+    rows = (tmp_path / "out" / "results.csv").read_text().splitlines()  # Student, exercise1, Total, Status
     scores = {line.split(",")[0]: line.split(",")[1] for line in rows[2:]}
     assert scores == {"s1": "10.00", "s2": "10.00", "s3": "10.00"}, (scores, err)

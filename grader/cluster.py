@@ -70,6 +70,17 @@ def parse_scheduler(text: str):
 # ---------------------------------------------------------------------------
 # on a Dask worker
 
+def host_env(gpu: bool, environ=None) -> dict:
+    """The environment of a grading process: a worker without the GPU resource
+    grades on the CPU, whatever GPU its machine has."""
+    env = dict(os.environ if environ is None else environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+    env.setdefault("OMP_NUM_THREADS", "1")
+    if not gpu:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
 class _Host:
     """One grading process (``grader.cluster_host``) owned by a worker thread."""
 
@@ -89,11 +100,7 @@ class _Host:
         folder = self.folder / f"host{self._n}"
         folder.mkdir(parents=True, exist_ok=True)
         ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
-        env.setdefault("OMP_NUM_THREADS", "1")
-        if not self.gpu:
-            env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU worker grades on the CPU, whatever it has
+        env = host_env(self.gpu)
         self.log = open(folder / "log.txt", "w+b")
         self.proc = subprocess.Popen([sys.executable, "-m", "grader.cluster_host", str(theirs.fileno())],
                                      pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self.log,
@@ -225,7 +232,10 @@ def grade_task(task: dict, wall_limit: float) -> dict:
     """The Dask task: grade one student on this worker's warm grading process."""
     from distributed import get_worker
 
-    return get_worker().plugins[PLUGIN_NAME].grade(task, wall_limit)
+    worker = get_worker()
+    row = worker.plugins[PLUGIN_NAME].grade(task, wall_limit)
+    row["worker"] = worker.address  # kept in the student's state file (.batch/state), not in the report
+    return row
 
 
 # ---------------------------------------------------------------------------

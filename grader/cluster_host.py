@@ -42,18 +42,31 @@ class _Captured:
         pass
 
 
+def _die_with_parent() -> None:
+    """Exit when the Dask worker that started this process dies.  (Not
+    PR_SET_PDEATHSIG: that fires when the *thread* that started the process
+    ends, and a Dask worker starts it from whichever thread runs the task.)
+    Its zygote dies with it (PR_SET_PDEATHSIG, set from this main thread)."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="die-with-parent").start()
+
+
 def main(fd: int) -> None:
     from multiprocessing.connection import Connection
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # die with the Dask worker
-    except Exception:
-        pass
+    _die_with_parent()
     conn = Connection(fd)
-    zygote = None
+    zygote = slot = None
     try:
         cfg = conn.recv()
         from grader.sandbox import Zygote
@@ -79,7 +92,6 @@ def main(fd: int) -> None:
         conn.send(("ready", {"isolation": slot.probe(), "fingerprint": fingerprint(exercises),
                              "cuda": torch.cuda.is_available()}))
         slot.serve(conn)
-        zygote = slot.zygote
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass
     except BaseException as e:
@@ -88,6 +100,7 @@ def main(fd: int) -> None:
         except Exception:
             pass
     finally:
+        zygote = slot.zygote if slot is not None else zygote
         if zygote is not None:
             try:
                 zygote.close()

@@ -44,7 +44,6 @@ from pathlib import Path
 
 from distributed import WorkerPlugin
 
-PLUGIN_NAME = "nngrade-grading"
 LOCAL_ALLOWED_FAILURES = 1     # a LocalCluster's retries of a task whose worker died
 READY_TIMEOUT = 600.0          # seconds a grading process may take to import torch and the suites
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -233,7 +232,7 @@ def grade_task(task: dict, wall_limit: float) -> dict:
     from distributed import get_worker
 
     worker = get_worker()
-    row = worker.plugins[PLUGIN_NAME].grade(task, wall_limit)
+    row = worker.plugins[task["plugin"]].grade(task, wall_limit)
     row["worker"] = worker.address  # kept in the student's state file (.batch/state), not in the report
     return row
 
@@ -256,6 +255,7 @@ class ClusterPool:
         self.isolation = None
         self.fatal = None
         self.gpu_workers = 0
+        self.plugin = None
 
     def prestart(self, n: int) -> None:
         import dask
@@ -282,7 +282,10 @@ class ClusterPool:
         self.gpu_workers = sum(1 for w in workers.values() if (w.get("resources") or {}).get("GPU", 0) > 0)
         threads = sum(w.get("nthreads", 1) for w in workers.values())
         config = {"exercises": [ex.name for ex in self.exercises], "limits": self.limits, "fingerprint": self.fp}
-        self.client.register_plugin(GradingPlugin(config), name=PLUGIN_NAME)
+        # one plugin (and set of grading processes) per grading setup: batches with other
+        # exercises or limits can share the cluster
+        self.plugin = "nngrade-" + hashlib.sha256(repr(sorted(config.items())).encode()).hexdigest()[:12]
+        self.client.register_plugin(GradingPlugin(config), name=self.plugin)
         where = (f"{self.gpu_workers} with a GPU (resource GPU): every submission goes to them, GPU variants "
                  f"included" if self.gpu_workers else "no GPU worker: graded on the CPU")
         print(f"grade batch: Dask cluster {self.scheduler}: {len(workers)} workers, {threads} threads; {where}",
@@ -296,7 +299,7 @@ class ClusterPool:
         futures = {}
         for t in tasks:
             payload = {"student": t["student"], "entry": t["entry"], "files": t["files"], "seed": t["seed"],
-                       "key": t["key"], "sha256": {n: hashlib.sha256(d).hexdigest() for n, d in t["files"].items()}}
+                       "key": t["key"], "plugin": self.plugin, "sha256": {n: hashlib.sha256(d).hexdigest() for n, d in t["files"].items()}}
             name = f"nngrade-{t['key'][:16]}-{hashlib.sha256(t['student'].encode()).hexdigest()[:8]}"
             fut = self.client.submit(grade_task, payload, self.wall_limit, key=name, pure=False,
                                      resources=resources)
@@ -337,6 +340,11 @@ class ClusterPool:
         self.out.write_state(row)
 
     def close(self) -> None:
+        if self.client is not None and self.cluster is None and self.plugin is not None:
+            try:  # its grading processes would hold the workers' memory after the batch
+                self.client.unregister_worker_plugin(self.plugin)
+            except Exception:
+                pass
         for what in (self.client, self.cluster):
             if what is not None:
                 try:

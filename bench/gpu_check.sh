@@ -84,9 +84,16 @@ fi
 # --- install ----------------------------------------------------------------------
 echo "== install into $VENV (no index; wheels from $WHL)"
 if [ ! -x "$VENV/bin/python" ]; then
-    "$PY" -m venv --system-site-packages "$VENV" || { check install FAIL "python -m venv failed"; finish; }
+    # without ensurepip (Debian's python3 minus python3-venv) the venv gets no pip of its own
+    "$PY" -m venv --system-site-packages "$VENV" || "$PY" -m venv --system-site-packages --without-pip "$VENV" \
+        || { check install FAIL "python -m venv failed"; finish; }
 fi
 VPY=$VENV/bin/python
+if "$VPY" -m pip --version >/dev/null 2>&1; then
+    PIP=("$VPY" -m pip)
+else
+    PIP=("$PY" -m pip --python "$VPY")  # pip >= 22.3 installs into another environment
+fi
 wheels=("$WHL"/*.whl)
 if [ ! -e "${wheels[0]}" ]; then
     check install FAIL "no wheels in $WHL: run 'bench/gpu_check.sh download PYTHON_VERSION' where PyPI is reachable"
@@ -96,8 +103,8 @@ build_opts=()
 if "$VPY" -c 'import setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 64)' 2>/dev/null; then
     build_opts=(--no-build-isolation)
 fi
-if "$VPY" -m pip install -q --no-deps --no-index --find-links "$WHL" "${wheels[@]}" \
-    && "$VPY" -m pip install -q --no-deps --no-index --find-links "$WHL" "${build_opts[@]}" "$ROOT"; then
+if "${PIP[@]}" install -q --no-deps --no-index --find-links "$WHL" "${wheels[@]}" \
+    && "${PIP[@]}" install -q --no-deps --no-index --find-links "$WHL" "${build_opts[@]}" "$ROOT"; then
     missing=$("$VPY" -c 'import importlib
 mods = ["torch", "pytest", "pytest_timeout", "jinja2", "orjson", "nbformat", "distributed", "grader"]
 print(" ".join(m for m in mods if importlib.util.find_spec(m) is None))')

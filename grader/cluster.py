@@ -45,6 +45,7 @@ from pathlib import Path
 from distributed import WorkerPlugin
 
 LOCAL_ALLOWED_FAILURES = 1     # a LocalCluster's retries of a task whose worker died
+NO_WORKERS_TIMEOUT = 300.0    # seconds without any worker before a batch gives up
 READY_TIMEOUT = 600.0          # seconds a grading process may take to import torch and the suites
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -293,7 +294,6 @@ class ClusterPool:
 
     def run(self, tasks: list, on_done) -> None:
         from distributed import as_completed
-        from distributed.scheduler import KilledWorker
 
         resources = {"GPU": 1} if self.gpu_workers else None
         futures = {}
@@ -304,25 +304,49 @@ class ClusterPool:
             fut = self.client.submit(grade_task, payload, self.wall_limit, key=name, pure=False,
                                      resources=resources)
             futures[fut] = t
-        for fut in as_completed(list(futures)):
-            t = futures.pop(fut)
-            try:
-                row = fut.result()
-            except KilledWorker:
-                row = _error(t, "crash", "grading this submission stopped a cluster worker more than once; "
-                                         "grade it on its own")
-            except Exception as e:
-                row = _error(t, "internal", f"internal grader error on the cluster ({type(e).__name__}: "
-                                            f"{str(e).splitlines()[0] if str(e) else ''})")
-            fut.release()
-            if "_mismatch" in row:
-                self.fatal = (f"the cluster's workers run another grader ({row['_mismatch']}) than this batch "
-                              f"({self.fp}); install the same nngrade on every worker")
-                for f in futures:
-                    f.cancel()
-                return
-            self._write(row)
-            on_done(row)
+        done = as_completed(list(futures))
+        checked, lost_since = time.monotonic(), None
+        while not done.is_empty():
+            ready = done.next_batch(block=False)
+            if not ready:
+                time.sleep(0.05)
+                if time.monotonic() - checked > 10:  # a cluster whose workers are all gone would wait forever
+                    checked = time.monotonic()
+                    if self.client.scheduler_info(n_workers=-1)["workers"]:
+                        lost_since = None
+                    elif lost_since is None:
+                        lost_since = checked
+                    elif checked - lost_since > NO_WORKERS_TIMEOUT:
+                        self.fatal = (f"the Dask cluster has had no workers for {NO_WORKERS_TIMEOUT:.0f} s; "
+                                      f"{len(futures)} students are not graded (run the same command again "
+                                      f"to grade them)")
+                        return
+                continue
+            for fut in ready:
+                self._collect(fut, futures.pop(fut), on_done)
+                if self.fatal:
+                    for f in futures:
+                        f.cancel()
+                    return
+
+    def _collect(self, fut, t: dict, on_done) -> None:
+        from distributed.scheduler import KilledWorker
+
+        try:
+            row = fut.result()
+        except KilledWorker:
+            row = _error(t, "crash", "grading this submission stopped a cluster worker more than once; "
+                                     "grade it on its own")
+        except Exception as e:
+            row = _error(t, "internal", f"internal grader error on the cluster ({type(e).__name__}: "
+                                        f"{str(e).splitlines()[0] if str(e) else ''})")
+        fut.release()
+        if "_mismatch" in row:
+            self.fatal = (f"the cluster's workers run another grader ({row['_mismatch']}) than this batch "
+                          f"({self.fp}); install the same nngrade on every worker")
+            return
+        self._write(row)
+        on_done(row)
 
     def _write(self, row: dict) -> None:
         from grader.report import write_atomic

@@ -137,8 +137,16 @@ class _Host:
             self.info = value
         return self.info
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = False) -> None:
+        """Kill the grading process (its zygote and workers die with it); ``graceful``:
+        ask an idle one to close its zygote and exit first."""
         if self.proc is not None:
+            try:
+                if graceful and self.info is not None:
+                    self.conn.send(None)
+                    self.proc.wait(5)
+            except Exception:
+                pass
             try:
                 self.proc.kill()
                 self.proc.wait(10)
@@ -174,7 +182,7 @@ class GradingPlugin(WorkerPlugin):
 
     def teardown(self, worker):
         for h in self.hosts:
-            h.stop()
+            h.stop(graceful=True)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def grade(self, task: dict, wall_limit: float) -> dict:

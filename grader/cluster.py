@@ -273,7 +273,8 @@ class ClusterPool:
         if self.kind == "local":
             n_workers = self.target or len(os.sched_getaffinity(0))
             with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
-                                  "distributed.scheduler.worker-saturation": 1.0}):
+                                  "distributed.scheduler.worker-saturation": 1.0,
+                                  "distributed.worker.profile.enabled": False}):  # it samples every 10 ms
                 self.cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                             dashboard_address=None, silence_logs=logging.CRITICAL,
                                             memory_limit=0)
@@ -307,35 +308,44 @@ class ClusterPool:
         futures = {}
         for t in tasks:
             payload = {"student": t["student"], "entry": t["entry"], "files": t["files"], "seed": t["seed"],
-                       "key": t["key"], "plugin": self.plugin, "sha256": {n: hashlib.sha256(d).hexdigest() for n, d in t["files"].items()}}
+                       "key": t["key"], "plugin": self.plugin,
+                       "sha256": {n: hashlib.sha256(d).hexdigest() for n, d in t["files"].items()}}
             name = f"nngrade-{t['key'][:16]}-{hashlib.sha256(t['student'].encode()).hexdigest()[:8]}"
             fut = self.client.submit(grade_task, payload, self.wall_limit, key=name, pure=False,
                                      resources=resources)
             futures[fut] = t
-        done = as_completed(list(futures))
-        checked, lost_since = time.monotonic(), None
-        while not done.is_empty():
-            ready = done.next_batch(block=False)
-            if not ready:
-                time.sleep(0.05)
-                if time.monotonic() - checked > 10:  # a cluster whose workers are all gone would wait forever
-                    checked = time.monotonic()
-                    if self.client.scheduler_info(n_workers=-1)["workers"]:
-                        lost_since = None
-                    elif lost_since is None:
-                        lost_since = checked
-                    elif checked - lost_since > NO_WORKERS_TIMEOUT:
-                        self.fatal = (f"the Dask cluster has had no workers for {NO_WORKERS_TIMEOUT:.0f} s; "
-                                      f"{len(futures)} students are not graded (run the same command again "
-                                      f"to grade them)")
-                        return
-                continue
-            for fut in ready:
-                self._collect(fut, futures.pop(fut), on_done)
+        stop = threading.Event()
+        threading.Thread(target=self._watch, args=(futures, stop), daemon=True, name="nngrade-watch").start()
+        try:
+            for fut in as_completed(list(futures)):
                 if self.fatal:
-                    for f in futures:
-                        f.cancel()
-                    return
+                    break
+                self._collect(fut, futures.pop(fut), on_done)
+        finally:
+            stop.set()
+        if self.fatal:
+            for f in futures:
+                f.cancel()
+
+    def _watch(self, futures: dict, stop) -> None:
+        """A cluster whose workers are all gone would keep the batch waiting forever."""
+        lost_since = None
+        while not stop.wait(10):
+            try:
+                workers = self.client.scheduler_info(n_workers=-1)["workers"]
+            except Exception:
+                workers = {}
+            now = time.monotonic()
+            if workers:
+                lost_since = None
+            elif lost_since is None:
+                lost_since = now
+            elif now - lost_since > NO_WORKERS_TIMEOUT:
+                self.fatal = (f"the Dask cluster has had no workers for {NO_WORKERS_TIMEOUT:.0f} s; "
+                              f"{len(futures)} students are not graded (run the same command again to grade them)")
+                for f in futures.copy():
+                    f.cancel()
+                return
 
     def _collect(self, fut, t: dict, on_done) -> None:
         from distributed.scheduler import KilledWorker

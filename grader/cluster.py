@@ -356,6 +356,11 @@ class ClusterPool:
             row = _error(t, "crash", "grading this submission stopped a cluster worker more than once; "
                                      "grade it on its own")
         except Exception as e:
+            if "deserializ" in str(e):  # the scheduler (or a worker) cannot import grader.cluster
+                self.fatal = (f"the Dask cluster cannot load the grader's tasks ({str(e).splitlines()[0]}); "
+                              "install the same nngrade ('pip install nngrade[cluster]') where `dask scheduler` "
+                              "and every `dask worker` run")
+                return
             row = _error(t, "internal", f"internal grader error on the cluster ({type(e).__name__}: "
                                         f"{str(e).splitlines()[0] if str(e) else ''})")
         fut.release()

@@ -9,6 +9,7 @@ time goes.  A benchmark, not a test: it prints numbers and asserts nothing.
 
     python bench/batch_throughput.py                  # 500 submissions, all exercises
     python bench/batch_throughput.py --n 40 --jobs 2 --exercises 1 2 3 --profile
+    python bench/batch_throughput.py --scheduler local:2   # the local batch, then a LocalCluster, same class
 """
 from __future__ import annotations
 
@@ -135,6 +136,41 @@ def profile_one(exercises) -> None:
     print(f"  pytest around the tests (collection, fixtures, hooks) {total - calls:6.2f} s")
 
 
+def run_batch(label: str, subs: Path, out: Path, exercises, extra: list, n: int, jobs: int) -> tuple:
+    """One `grade batch` of the class; prints its numbers, returns (wall time, time to the first result,
+    CPU time of all its processes)."""
+    cmd = [sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(out), *extra,
+           "--seed-secret", "bench", "--exercises", *[ex.name for ex in exercises]]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=dict(os.environ, CI="true"))
+    first = None
+    for line in proc.stderr:
+        if first is None and "[1/" in line:
+            first = time.perf_counter() - start
+    # the CPU time of every process the batch started and waited for (grading processes,
+    # zygotes and their workers, Dask's workers): less sensitive than wall time to a busy machine
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    cpu = usage.ru_utime + usage.ru_stime
+    states = [json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json")]
+    graded = [s for s in states if s["status"] == "graded"]
+    per = [s["elapsed"] for s in states if "elapsed" in s]
+    print(f"{label}: {wall:.1f} s wall for {n} submissions = {n / wall:.2f} submissions/s "
+          f"(exit {proc.returncode}; {len(graded)} graded, {len(states) - len(graded)} errors)")
+    print(f"  CPU time, all its processes: {cpu:.1f} s ({cpu / n:.2f} s per submission)")
+    if first is not None:
+        steady = (wall - first) / max(1, n - 1)
+        print(f"  start-up until the first result: {first:.1f} s; then {1 / steady:.2f} submissions/s")
+    if per:
+        print(f"  one submission in a grading process: mean {statistics.mean(per):.2f} s, "
+              f"median {statistics.median(per):.2f} s, max {max(per):.2f} s (×{jobs} in parallel)")
+    if n and wall:
+        est = 500 / (n / wall) if n != 500 else wall
+        print(f"  500 submissions at this rate: {est / 60:.1f} min (goal: under 5 min)")
+    return wall, first if first is not None else wall, cpu
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=500)
@@ -144,6 +180,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", metavar="DIR", type=Path, default=None, help="keep submissions and results here")
     p.add_argument("--profile", action="store_true", help="also split one warm grading run by where time goes")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="also grade the same class on a Dask cluster (local[:N] or tcp://HOST:8786) after the "
+                        "local batch, and print the overhead per submission")
     a = p.parse_args()
 
     from grader.run import SUITES_DIR
@@ -164,36 +203,32 @@ def main() -> None:
           f"{len(exercises)} exercises each: {' '.join(ex.name for ex in exercises)}), {jobs} jobs, "
           f"{os.cpu_count()} cores")
 
-    cmd = [sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(out), "--jobs", str(jobs),
-           "--seed-secret", "bench", "--exercises", *[ex.name for ex in exercises]]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=dict(os.environ, CI="true"))
-    first = None
-    for line in proc.stderr:
-        if first is None and "[1/" in line:
-            first = time.perf_counter() - start
-    proc.wait()
-    wall = time.perf_counter() - start
-    states = [json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json")]
-    graded = [s for s in states if s["status"] == "graded"]
-    per = [s["elapsed"] for s in states if "elapsed" in s]
-    print(f"grade batch: {wall:.1f} s wall for {a.n} submissions = {a.n / wall:.2f} submissions/s "
-          f"(exit {proc.returncode}; {len(graded)} graded, {len(states) - len(graded)} errors)")
-    if first is not None:
-        steady = (wall - first) / max(1, a.n - 1)
-        print(f"  start-up until the first result: {first:.1f} s; then {1 / steady:.2f} submissions/s")
-    if per:
-        print(f"  one submission in a grading process: mean {statistics.mean(per):.2f} s, "
-              f"median {statistics.median(per):.2f} s, max {max(per):.2f} s (×{jobs} in parallel)")
-    if a.n and wall:
-        est = 500 / (a.n / wall) if a.n != 500 else wall
-        print(f"  500 submissions at this rate: {est / 60:.1f} min (goal: under 5 min)")
+    runs = [("grade batch", out, ["--jobs", str(jobs)])]
+    if a.scheduler:
+        runs.append((f"grade batch --scheduler {a.scheduler}", base / "results-cluster", ["--scheduler", a.scheduler]))
+    walls = {}
+    for label, where, extra in runs:
+        shutil.rmtree(where, ignore_errors=True)
+        walls[label] = run_batch(label, subs, where, exercises, extra, a.n, jobs)
+    if a.scheduler:
+        (l_wall, l_first, l_cpu), (c_wall, c_first, c_cpu) = walls.values()
+        steady = ((c_wall - c_first) - (l_wall - l_first)) / max(1, a.n - 1)
+        same = all((out / f).read_bytes() == (base / "results-cluster" / f).read_bytes()
+                   for f in ["grades.csv"] + [str(p.relative_to(out)) for p in sorted((out / "reports").iterdir())])
+        print(f"cluster overhead: {c_wall - l_wall:+.1f} s in all, {(c_wall - l_wall) / a.n * 1000:+.0f} ms per "
+              f"submission ({c_wall / l_wall:.2f}× the local batch's wall time); grades.csv and every report "
+              f"{'byte for byte the same' if same else 'DIFFER'}")
+        print(f"  of which start-up (until the first result): {c_first - l_first:+.1f} s; after it "
+              f"{steady * 1000:+.0f} ms per submission; CPU time: {(c_cpu - l_cpu) / a.n * 1000:+.0f} ms per "
+              f"submission")
+    wall = walls["grade batch"][0]
 
-    cold = cold_grade_all(exercises, a.cold_runs)
-    c = statistics.median(cold)
-    print(f"cold `grade {' '.join(ex.name for ex in exercises)}` on one submission (fresh interpreter): "
-          f"median {c:.2f} s (runs: {', '.join(f'{t:.2f}' for t in cold)})")
-    print(f"  warm batch: {wall / a.n:.2f} s of wall time per submission, {c / (wall / a.n):.1f}× faster than cold")
+    if a.cold_runs > 0:
+        cold = cold_grade_all(exercises, a.cold_runs)
+        c = statistics.median(cold)
+        print(f"cold `grade {' '.join(ex.name for ex in exercises)}` on one submission (fresh interpreter): "
+              f"median {c:.2f} s (runs: {', '.join(f'{t:.2f}' for t in cold)})")
+        print(f"  warm batch: {wall / a.n:.2f} s of wall time per submission, {c / (wall / a.n):.1f}× faster than cold")
     if a.profile:
         profile_one(exercises)
     if a.keep is None:

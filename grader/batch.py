@@ -90,6 +90,7 @@ examples:
   grade batch submissions/ --out results/ --only alice bob
   grade batch submissions/ --out results/ --roster canvas-export.csv --assignment "Homework 3 (12345)"
   GRADER_SEED_SECRET=s3cret grade batch submissions/ --out results/ --force
+  grade batch submissions/ --out results/ --scheduler tcp://10.0.0.5:8786   (a Dask cluster)
 
 exit status:
   0  every entry graded    1  some entries could not be graded (error rows)
@@ -135,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--submission-timeout", type=float, default=300.0, metavar="SECONDS",
                    help="wall-time limit for grading one student, all exercises (default 300, "
                         "times --timeout-scale)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="grade on a Dask cluster: the scheduler's address (tcp://HOST:8786), or local[:N] for "
+                        "N worker processes on this machine (needs: pip install nngrade[cluster])")
     p.add_argument("--no-isolation", action="store_true",
                    help="run workers without namespaces and the unprivileged uid (debugging only)")
     p.add_argument("--version", action="version", version=f"grade {__version__}")
@@ -219,7 +223,8 @@ def fingerprint(exercises) -> str:
         if not root.is_dir():
             continue
         for p in sorted(root.rglob("*")):
-            if p.suffix not in (".py", ".j2", ".ini") or "__pycache__" in p.parts or p.name in ("batch.py", "cli.py"):
+            if (p.suffix not in (".py", ".j2", ".ini") or "__pycache__" in p.parts
+                    or p.name in ("batch.py", "cli.py", "cluster.py", "cluster_host.py")):
                 continue
             if p.name.startswith("test_exercise") and p.name not in suites:
                 continue
@@ -1106,11 +1111,26 @@ def _run(args) -> int:
             write_csv(out_root / "results.csv", list(by_student.values()), exercises, book)
             last_csv[0] = time.monotonic()
 
-    pool = Pool(jobs, workdir, limits, exercises, out, wall_limit)
+    if args.scheduler:
+        try:
+            from grader.cluster import ClusterError, ClusterPool
+            pool = ClusterPool(args.scheduler, limits, exercises, out, wall_limit, fp)
+        except ImportError:
+            return _fail("--scheduler needs Dask distributed: pip install 'nngrade[cluster]'")
+        except ClusterError as e:
+            return _fail(str(e))
+    else:
+        pool = Pool(jobs, workdir, limits, exercises, out, wall_limit)
     try:
         if tasks:
-            pool.prestart(min(jobs, len(tasks)))  # they import torch while this process does
-            _prewarm(exercises)
+            try:
+                pool.prestart(min(jobs, len(tasks)))  # they import torch while this process does
+            except Exception as e:
+                if not args.scheduler or not isinstance(e, ClusterError):
+                    raise
+                return _fail(str(e))
+            if not args.scheduler:
+                _prewarm(exercises)
             pool.run(tasks, on_done)
     finally:
         pool.close()

@@ -398,10 +398,13 @@ def run_bundle(bundle: Path, root: Path, files: dict) -> dict:
         z.extractall(root / "source")
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
-    for name, data in files.items():
+    for name, data in files.items():   # a Path: a symbolic link to it
         p = root / "submission" / name
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data if isinstance(data, bytes) else data.encode())
+        if isinstance(data, Path):
+            os.symlink(data, p)
+        else:
+            p.write_bytes(data if isinstance(data, bytes) else data.encode())
     env = dict(os.environ, AUTOGRADER_ROOT=str(root))
     env.pop("PYTHONPATH", None)
     r = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env,
@@ -446,14 +449,26 @@ def test_bundle_notebook(bundle, tmp_path):
 
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# My homework"),
-        nbformat.v4.new_code_cell("%matplotlib inline\n" + (SOLUTIONS / EX1).read_text()),
-        nbformat.v4.new_code_cell("!pip install nothing\n" + BUGGY_CE)])
+        nbformat.v4.new_code_cell("# exercise1\n%matplotlib inline\n" + (SOLUTIONS / EX1).read_text()),
+        nbformat.v4.new_code_cell("!pip install nothing\n" + BUGGY_CE, metadata={"tags": ["exercise3"]})])
     doc = run_bundle(bundle, tmp_path, {"homework.ipynb": nbformat.writes(nb)})
     by_ex = {}
     for t in doc["tests"]:
         by_ex.setdefault(t["tags"][0], []).append(t)
     assert all(t["status"] == "passed" for t in by_ex["exercise1"])
     assert any(t["status"] == "failed" for t in by_ex["exercise3"])
+    # read as grade reads a notebook (grader.submission): the removed magics are noted
+    assert "'%matplotlib inline'" in doc["output"] and "'!pip install nothing'" in doc["output"]
+
+
+def test_bundle_refuses_a_symlinked_exercise_file(bundle, tmp_path):
+    """Issue 10 item 8: the bundle reads a submission as `grade` does: an exercise file that
+    is a link (here to the model answer) is refused, 0 for that exercise with the reason."""
+    doc = run_bundle(bundle, tmp_path, {"hw/" + EX1: SOLUTIONS / EX1, "hw/" + EX3: (SOLUTIONS / EX3).read_text()})
+    assert {t["tags"][0] for t in doc["tests"]} == {"exercise3"}          # no test of exercise 1 ran
+    assert all(t["status"] == "passed" for t in doc["tests"]) and doc["score"] == 10.0
+    line = next(ln for ln in doc["output"].splitlines() if ln.startswith("- exercise1"))
+    assert "0.00 / 10" in line and "symbolic link" in line and "not followed" in line, line
 
 
 def test_bundle_empty_submission_still_writes_results(bundle, tmp_path):

@@ -210,6 +210,7 @@ JUNIT_XSD = """<?xml version="1.0" encoding="UTF-8"?>
                   <xs:attribute name="line" type="xs:positiveInteger"/>
                 </xs:complexType>
               </xs:element>
+              <xs:element name="system-out" type="xs:string" minOccurs="0"/>
             </xs:sequence>
             <xs:attribute name="name" type="xs:string" use="required"/>
             <xs:attribute name="tests" type="xs:nonNegativeInteger" use="required"/>
@@ -580,3 +581,53 @@ def test_an_interrupted_force_run_resumes_with_the_advice_it_prints(tmp_path):
     assert f"{5 - done} to grade, {done} unchanged" in r.stderr, r.stderr   # the rest of the forced regrade
     r = batch(*shlex.split(advice)[2:])
     assert "0 to grade, 5 unchanged" in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------------------
+# report notes (what reading did: a notebook's magics removed) are student text too
+
+HOSTILE_NOTEBOOK = "hw\x1b[2J\n::error::named.ipynb"   # a notebook's name is the student's, in the notes
+
+
+@pytest.fixture(scope="module")
+def noted_report(tmp_path_factory):
+    import nbformat
+
+    d = tmp_path_factory.mktemp("noted")
+    cell = "# exercise1\n!echo ::error::forged\n%env X=\x1b[31mred\x1b]52;c;ZXZpbA==\x07\n" + (SOLUTIONS / EX1).read_text()
+    (d / HOSTILE_NOTEBOOK).write_text(nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])))
+    return grade_json(d, "1")
+
+
+def test_notes_are_inert_in_every_format(noted_report):
+    import xml.etree.ElementTree as ET
+
+    import xmlschema
+
+    from grader.formats import render as platform
+    from grader.formats.github import summary_markdown
+    from grader.report import render
+
+    notes = noted_report["notes"]
+    assert exercise_score(noted_report, "exercise1") == 10.0
+    assert any("::error::forged" in n for n in notes) and any("\x1b[2J\n::error::named" in n for n in notes), notes
+    shown = {fmt: render(noted_report, fmt) for fmt in ("text", "markdown", "html")}
+    shown["text, coloured"] = re.sub(r"\x1b\[\d+m", "", render(noted_report, "text", color=True))
+    shown["gradescope"] = json.loads(platform(noted_report, "gradescope"))["output"]
+    shown["prairielearn"] = json.loads(platform(noted_report, "prairielearn"))["output"]
+    junit = platform(noted_report, "junit")
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
+    shown["junit"] = ET.fromstring(junit).find("testsuite/system-out").text
+    shown["github summary"] = summary_markdown(noted_report)
+    for fmt, out in shown.items():
+        assert "echo ::error::forged" in out, (fmt, out)                        # shown ...
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out), (fmt, out)     # ... no escape sequence acts
+        assert "\\x1b[2J" in out, (fmt, out)                                    # (shown escaped)
+        for line in out.splitlines():                                          # ... no CI runner obeys a line
+            assert not line.lstrip().startswith(("::", "##[")), (fmt, line)
+    for fmt in ("markdown", "gradescope", "github summary"):                   # a note is one line of prose
+        assert len([ln for ln in shown[fmt].splitlines() if "::error::named" in ln]) == 1, fmt
+
+
+def exercise_score(report: dict, name: str) -> float:
+    return next(ex["score"] for ex in report["exercises"] if ex["name"] == name)

@@ -199,7 +199,7 @@ def _number(student, case, device):
 def _gradcheck(student, case, device):
     """The student's own gradient (autograd through their code, or their backward) against finite differences."""
     fn = student.ref(*case["fn"])
-    gradcheck(student, fn, decode(case["args"], device), case["what"], names=case.get("names"))
+    gradcheck(student, fn, decode(case["args"], device), case["what"], None, names=case.get("names"))
 
 
 KINDS = {"call": _call, "module": _module, "sequential": _sequential, "sgd": _sgd, "matmul": _matmul,

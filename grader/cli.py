@@ -123,10 +123,13 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
 
         return batch_main(argv[1:])
     if argv and argv[0] == "release":
-        try:
-            from grader.release import main as release_main
-        except ImportError:
+        from grader.edition import EDITION
+
+        # asked of the edition, not of an import (another checkout's grader.release may be importable)
+        if EDITION == "student":
             return _fail("grade release builds the student edition from the instructor's; this is the student edition")
+        from grader.release import main as release_main
+
         return release_main(argv[1:])
     if argv and argv[0] == "server":
         return _server_command(argv[1:])

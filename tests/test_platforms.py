@@ -631,3 +631,22 @@ def test_notes_are_inert_in_every_format(noted_report):
 
 def exercise_score(report: dict, name: str) -> float:
     return next(ex["score"] for ex in report["exercises"] if ex["name"] == name)
+
+
+def test_bundle_reads_the_one_file_uploaded_else_the_folder(tmp_path):
+    """What run_autograder hands to grader.submission.read: the folder when it holds an exercise
+    file, else the one zip, else the one notebook or .py among other files."""
+    from grader.formats.autograder import target
+    from grader.submission import BadEntry
+
+    cases = {("a/" + EX1, "b.zip"): ".", ("s.zip", "README.md"): "s.zip", ("s.zip", "x.py"): "s.zip",
+             ("hw/all.py",): "hw/all.py", ("nb.ipynb", "helper.py"): ".", ("one.ipynb", "notes.txt"): "one.ipynb"}
+    for i, (files, want) in enumerate(cases.items()):
+        d = tmp_path / str(i)
+        for f in files:
+            (d / f).parent.mkdir(parents=True, exist_ok=True)
+            (d / f).write_text("x")
+        assert os.path.relpath(target(d), d) == want, files
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadEntry, match="empty"):
+        target(tmp_path / "empty")

@@ -127,9 +127,9 @@ MEASURED = ("peak memory about 850 MiB (proportional set size summed over the gr
 # inside the container
 
 def target(folder: Path) -> Path:
-    """What to read in Gradescope's submission folder: the one file uploaded (a .zip,
-    a notebook or one .py holding every exercise) when that is all there is and it
-    is no exercise file, else the folder.  Raises ``BadEntry`` when it is empty.
+    """What to read in Gradescope's submission folder: the folder when it holds an
+    exercise file, else the one .zip uploaded, else the one notebook or .py (holding
+    every exercise) beside other files, else the folder.  Raises ``BadEntry`` when it is empty.
     Reading it is ``grader.submission.read``'s, as for every entry point."""
     from grader.exercises import EXERCISES
     from grader.submission import BadEntry
@@ -141,9 +141,12 @@ def target(folder: Path) -> Path:
     if not files:
         raise BadEntry("the submission is empty: upload your exercise files (exerciseN_*.py), "
                        "a zip of them or your notebook")
-    if len(files) == 1 and files[0].suffix.lower() in (".zip", ".py", ".ipynb") \
-            and files[0].name not in {ex.file for ex in EXERCISES}:
-        return files[0]
+    if any(f.name in {ex.file for ex in EXERCISES} for f in files):
+        return folder
+    for kinds in ((".zip",), (".zip", ".py", ".ipynb")):  # the one zip, else the one file of a kind read alone
+        alone = [f for f in files if f.suffix.lower() in kinds]
+        if len(alone) == 1:
+            return alone[0]
     return folder
 
 

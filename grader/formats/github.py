@@ -82,7 +82,7 @@ def annotations(report: dict, prefix: str = "") -> list:
                 continue
             seen.add(key)
             title = f"{ex['name']}: {first_line(t.get('description') or t['name'], 120)}"
-            msg = escape_controls(t.get("message", "")) + ("\nHint: " + escape_controls(t["hint"]) if t.get("hint") else "")
+            msg = t.get("message", "") + ("\nHint: " + t["hint"] if t.get("hint") else "")  # _data escapes it
             lines.append(f"::error file={_prop(prefix + file)},line={line},title={_prop(title)}::{_data(msg)}")
             if len(lines) >= MAX_ERRORS:
                 return lines

@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="grade batch", description=DESCRIPTION, epilog=EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("submissions", metavar="SUBMISSIONS", type=Path,
-                   help="folder with one entry (folder, .zip or .py) per student")
+                   help="folder with one entry (folder, .zip, .py or .ipynb) per student")
     p.add_argument("--out", "-o", metavar="DIR", type=Path, required=True,
                    help="where reports, grades.csv and summary.html go")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",

@@ -34,21 +34,22 @@ exercises:
 examples:
   grade exercise3                         grade one exercise from ./exercises
   grade 1 2 3                             several exercises
+  grade exercise3 --watch                 regrade each time you save the file (Ctrl-C to stop)
   grade all --submission ~/course/mine    every exercise, from another folder
   grade all --submission answers.py       every exercise, from one file that holds them all
+  grade all --submission work.ipynb       every exercise, from a notebook's marked cells
   grade all --format json --output results.json
                                           machine-readable results (the report as data)
   grade all --output report.html          an HTML report (format taken from the extension)
-  grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
   grade --points                          each test's points and what it checks
-  grade all --format junit -o junit.xml   JUnit XML for CI test reporters (also: prairielearn,
-                                          gradescope, classroom: those platforms' results files)
+
+for instructors:
+  grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
+  grade release --out DIR                 build the student edition (see: grade release --help)
   grade autograder --out autograder.zip   a Gradescope autograder (see: grade autograder --help)
   grade init-ci                           a GitHub Classroom workflow (see: grade init-ci --help)
-  grade exercise3 --watch                 regrade each time you save the file (Ctrl-C to stop)
-
-  grade all --submission work.ipynb       a notebook, a .zip, or one .py holding every exercise
-  grade release --out DIR                 build the student edition (see: grade release --help)
+  grade all --format junit -o junit.xml   JUnit XML for CI test reporters (also: prairielearn,
+                                          gradescope, classroom: those platforms' results files)
 
 On GitHub Actions (GITHUB_ACTIONS=true) grade also writes annotations, a job
 summary and the Classroom result (step output `result`).
@@ -122,10 +123,13 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
 
         return batch_main(argv[1:])
     if argv and argv[0] == "release":
-        try:
-            from grader.release import main as release_main
-        except ImportError:
+        from grader.edition import EDITION
+
+        # asked of the edition, not of an import (another checkout's grader.release may be importable)
+        if EDITION == "student":
             return _fail("grade release builds the student edition from the instructor's; this is the student edition")
+        from grader.release import main as release_main
+
         return release_main(argv[1:])
     if argv and argv[0] == "server":
         return _server_command(argv[1:])

@@ -58,38 +58,48 @@ DIR must be empty or not exist yet (nothing is ever overwritten).
 # -- the visible tests' data ----------------------------------------------------------------
 
 def _meta(module, name):
-    """(description, weight) of a test function in a hidden suite."""
+    """(description, points) of a test function in a hidden suite (its ``points`` mark;
+    ``points`` rescales them so that an exercise's student check sums to 10)."""
+    from grader.points import function_points
+
     fn = getattr(module, name)
     doc = (fn.__doc__ or "").strip().splitlines()[0].strip()
-    weight = 1.0
-    for mark in getattr(fn, "pytestmark", []):
-        if mark.name == "weight":
-            weight = float(mark.args[0])
-    return doc, weight
+    return doc, function_points(fn) or 1.0
+
+
+def points(cases: list) -> list:
+    """The cases with each test function's points rescaled so that they sum to 10 (the
+    exercise's points), in the same proportions as in the hidden suite."""
+    from grader.exercises import POINTS_PER_EXERCISE
+
+    per_fn = {}
+    for c in cases:
+        per_fn.setdefault(c["function"], c["weight"])
+    total = sum(per_fn.values())
+    return [dict(c, weight=round(POINTS_PER_EXERCISE * per_fn[c["function"]] / total, 6)) for c in cases]
 
 
 def _text(describe, name, t, how, device):
-    return describe(name, t, how).replace(" on cpu", f" on {device}")
+    return describe(name, t, how)
 
 
 def _cases_rows(number, fn_name, module, x_rows, how, hint, ref_fn):
     import torch
 
     from grader.checks import describe, tol
-    from grader.suites.common import CUDA  # noqa: F401  (the cuda variants are listed, skipped without CUDA)
 
     desc, weight = _meta(module, "test_far_apart_logits")
     cases = []
-    for device in ("cpu", "cuda"):
-        for dtype in (torch.float32, torch.float64):
-            x = torch.tensor(x_rows, dtype=dtype)
-            rtol, atol = tol(dtype, x.abs().max().item())
-            dname = str(dtype).removeprefix("torch.")
-            cases.append({"function": "test_far_apart_logits", "id": f"{dname}-{device}", "description": desc,
-                          "weight": weight, "visible": True, "kind": "call", "device": device, "fn": fn_name,
-                          "what": f"{fn_name}(x)", "args": [x], "expected": ref_fn(x.double()),
-                          "dtype": dname, "rtol": rtol, "atol": atol, "inputs": _text(describe, "x", x, how, device),
-                          "hint_nonfinite": hint, "hint": "Check each part of the formula: " + module.FORMULA})
+    device = "cpu"  # and then every other device there is, in the same test (grader.points)
+    for dtype in (torch.float32, torch.float64):
+        x = torch.tensor(x_rows, dtype=dtype)
+        rtol, atol = tol(dtype, x.abs().max().item())
+        dname = str(dtype).removeprefix("torch.")
+        cases.append({"function": "test_far_apart_logits", "id": dname, "description": desc,
+                      "weight": weight, "visible": True, "kind": "call", "device": "every", "fn": fn_name,
+                      "what": f"{fn_name}(x)", "args": [x], "expected": ref_fn(x.double()),
+                      "dtype": dname, "rtol": rtol, "atol": atol, "inputs": _text(describe, "x", x, how, device),
+                      "hint_nonfinite": hint, "hint": "Check each part of the formula: " + module.FORMULA})
     return cases
 
 
@@ -129,21 +139,21 @@ def exercise_cases(number: int) -> list:
     if number == 3:
         desc, weight = _meta(mod, "test_far_apart_logits")
         cases = []
-        for device in ("cpu", "cuda"):
-            for dtype in (torch.float32, torch.float64):
-                H = torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0],
-                                  [0.0, -1000.0, -1000.0]], dtype=dtype)
-                Y = torch.tensor([1, 2, 0, 0])
-                rtol, atol = tol(dtype, H.abs().max().item())
-                dname = str(dtype).removeprefix("torch.")
-                inputs = (_text(describe, "logits", H, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000], "
-                                "[0, -1000, -1000]", device) + "; " + _text(describe, "targets", Y, "[1, 2, 0, 0]", device))
-                cases.append({"function": "test_far_apart_logits", "id": f"{dname}-{device}", "description": desc,
-                              "weight": weight, "visible": True, "kind": "call", "device": device,
-                              "fn": "cross_entropy", "what": mod.WHAT, "args": [H, Y],
-                              "expected": reference.cross_entropy(H.double(), Y), "dtype": dname, "rtol": rtol,
-                              "atol": atol, "inputs": inputs, "hint_nonfinite": mod.LOG_OF_SOFTMAX,
-                              "hint": "Check each part of the formula: " + mod.FORMULA})
+        device = "cpu"  # and then every other device there is, in the same test (grader.points)
+        for dtype in (torch.float32, torch.float64):
+            H = torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0],
+                              [0.0, -1000.0, -1000.0]], dtype=dtype)
+            Y = torch.tensor([1, 2, 0, 0])
+            rtol, atol = tol(dtype, H.abs().max().item())
+            dname = str(dtype).removeprefix("torch.")
+            inputs = (_text(describe, "logits", H, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000], "
+                            "[0, -1000, -1000]", device) + "; " + _text(describe, "targets", Y, "[1, 2, 0, 0]", device))
+            cases.append({"function": "test_far_apart_logits", "id": dname, "description": desc,
+                          "weight": weight, "visible": True, "kind": "call", "device": "every",
+                          "fn": "cross_entropy", "what": mod.WHAT, "args": [H, Y],
+                          "expected": reference.cross_entropy(H.double(), Y), "dtype": dname, "rtol": rtol,
+                          "atol": atol, "inputs": inputs, "hint_nonfinite": mod.LOG_OF_SOFTMAX,
+                          "hint": "Check each part of the formula: " + mod.FORMULA})
         return cases
     if number == 4:
         desc, weight = _meta(mod, "test_small_example")
@@ -334,7 +344,7 @@ def build(out: Path, progress=print) -> dict:
         torch.set_num_threads(1)
         for ex in EXERCISES:
             stem = ex.suite.removeprefix("test_").removesuffix(".py")
-            cases = exercise_cases(ex.number)
+            cases = points(exercise_cases(ex.number))
             data = {"exercise": ex.number, "name": ex.name, "tests": encode(cases)}
             (suites / f"{stem}.json").write_text(json.dumps(data, indent=1, allow_nan=True) + "\n")
             (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))

@@ -210,6 +210,7 @@ JUNIT_XSD = """<?xml version="1.0" encoding="UTF-8"?>
                   <xs:attribute name="line" type="xs:positiveInteger"/>
                 </xs:complexType>
               </xs:element>
+              <xs:element name="system-out" type="xs:string" minOccurs="0"/>
             </xs:sequence>
             <xs:attribute name="name" type="xs:string" use="required"/>
             <xs:attribute name="tests" type="xs:nonNegativeInteger" use="required"/>
@@ -398,10 +399,13 @@ def run_bundle(bundle: Path, root: Path, files: dict) -> dict:
         z.extractall(root / "source")
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
-    for name, data in files.items():
+    for name, data in files.items():   # a Path: a symbolic link to it
         p = root / "submission" / name
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data if isinstance(data, bytes) else data.encode())
+        if isinstance(data, Path):
+            os.symlink(data, p)
+        else:
+            p.write_bytes(data if isinstance(data, bytes) else data.encode())
     env = dict(os.environ, AUTOGRADER_ROOT=str(root))
     env.pop("PYTHONPATH", None)
     r = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env,
@@ -446,14 +450,26 @@ def test_bundle_notebook(bundle, tmp_path):
 
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# My homework"),
-        nbformat.v4.new_code_cell("%matplotlib inline\n" + (SOLUTIONS / EX1).read_text()),
-        nbformat.v4.new_code_cell("!pip install nothing\n" + BUGGY_CE)])
+        nbformat.v4.new_code_cell("# exercise1\n%matplotlib inline\n" + (SOLUTIONS / EX1).read_text()),
+        nbformat.v4.new_code_cell("!pip install nothing\n" + BUGGY_CE, metadata={"tags": ["exercise3"]})])
     doc = run_bundle(bundle, tmp_path, {"homework.ipynb": nbformat.writes(nb)})
     by_ex = {}
     for t in doc["tests"]:
         by_ex.setdefault(t["tags"][0], []).append(t)
     assert all(t["status"] == "passed" for t in by_ex["exercise1"])
     assert any(t["status"] == "failed" for t in by_ex["exercise3"])
+    # read as grade reads a notebook (grader.submission): the removed magics are noted
+    assert "'%matplotlib inline'" in doc["output"] and "'!pip install nothing'" in doc["output"]
+
+
+def test_bundle_refuses_a_symlinked_exercise_file(bundle, tmp_path):
+    """Issue 10 item 8: the bundle reads a submission as `grade` does: an exercise file that
+    is a link (here to the model answer) is refused, 0 for that exercise with the reason."""
+    doc = run_bundle(bundle, tmp_path, {"hw/" + EX1: SOLUTIONS / EX1, "hw/" + EX3: (SOLUTIONS / EX3).read_text()})
+    assert {t["tags"][0] for t in doc["tests"]} == {"exercise3"}          # no test of exercise 1 ran
+    assert all(t["status"] == "passed" for t in doc["tests"]) and doc["score"] == 10.0
+    line = next(ln for ln in doc["output"].splitlines() if ln.startswith("- exercise1"))
+    assert "0.00 / 10" in line and "symbolic link" in line and "not followed" in line, line
 
 
 def test_bundle_empty_submission_still_writes_results(bundle, tmp_path):
@@ -565,3 +581,72 @@ def test_an_interrupted_force_run_resumes_with_the_advice_it_prints(tmp_path):
     assert f"{5 - done} to grade, {done} unchanged" in r.stderr, r.stderr   # the rest of the forced regrade
     r = batch(*shlex.split(advice)[2:])
     assert "0 to grade, 5 unchanged" in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------------------
+# report notes (what reading did: a notebook's magics removed) are student text too
+
+HOSTILE_NOTEBOOK = "hw\x1b[2J\n::error::named.ipynb"   # a notebook's name is the student's, in the notes
+
+
+@pytest.fixture(scope="module")
+def noted_report(tmp_path_factory):
+    import nbformat
+
+    d = tmp_path_factory.mktemp("noted")
+    cell = "# exercise1\n!echo ::error::forged\n%env X=\x1b[31mred\x1b]52;c;ZXZpbA==\x07\n" + (SOLUTIONS / EX1).read_text()
+    (d / HOSTILE_NOTEBOOK).write_text(nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])))
+    return grade_json(d, "1")
+
+
+def test_notes_are_inert_in_every_format(noted_report):
+    import xml.etree.ElementTree as ET
+
+    import xmlschema
+
+    from grader.formats import render as platform
+    from grader.formats.github import summary_markdown
+    from grader.report import render
+
+    notes = noted_report["notes"]
+    assert exercise_score(noted_report, "exercise1") == 10.0
+    assert any("::error::forged" in n for n in notes) and any("\x1b[2J\n::error::named" in n for n in notes), notes
+    shown = {fmt: render(noted_report, fmt) for fmt in ("text", "markdown", "html")}
+    shown["text, coloured"] = re.sub(r"\x1b\[\d+m", "", render(noted_report, "text", color=True))
+    shown["gradescope"] = json.loads(platform(noted_report, "gradescope"))["output"]
+    shown["prairielearn"] = json.loads(platform(noted_report, "prairielearn"))["output"]
+    junit = platform(noted_report, "junit")
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
+    shown["junit"] = ET.fromstring(junit).find("testsuite/system-out").text
+    shown["github summary"] = summary_markdown(noted_report)
+    for fmt, out in shown.items():
+        assert "echo ::error::forged" in out, (fmt, out)                        # shown ...
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out), (fmt, out)     # ... no escape sequence acts
+        assert "\\x1b[2J" in out, (fmt, out)                                    # (shown escaped)
+        for line in out.splitlines():                                          # ... no CI runner obeys a line
+            assert not line.lstrip().startswith(("::", "##[")), (fmt, line)
+    for fmt in ("markdown", "gradescope", "github summary"):                   # a note is one line of prose
+        assert len([ln for ln in shown[fmt].splitlines() if "::error::named" in ln]) == 1, fmt
+
+
+def exercise_score(report: dict, name: str) -> float:
+    return next(ex["score"] for ex in report["exercises"] if ex["name"] == name)
+
+
+def test_bundle_reads_the_one_file_uploaded_else_the_folder(tmp_path):
+    """What run_autograder hands to grader.submission.read: the folder when it holds an exercise
+    file, else the one zip, else the one notebook or .py among other files."""
+    from grader.formats.autograder import target
+    from grader.submission import BadEntry
+
+    cases = {("a/" + EX1, "b.zip"): ".", ("s.zip", "README.md"): "s.zip", ("s.zip", "x.py"): "s.zip",
+             ("hw/all.py",): "hw/all.py", ("nb.ipynb", "helper.py"): ".", ("one.ipynb", "notes.txt"): "one.ipynb"}
+    for i, (files, want) in enumerate(cases.items()):
+        d = tmp_path / str(i)
+        for f in files:
+            (d / f).parent.mkdir(parents=True, exist_ok=True)
+            (d / f).write_text("x")
+        assert os.path.relpath(target(d), d) == want, files
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadEntry, match="empty"):
+        target(tmp_path / "empty")

@@ -133,3 +133,39 @@ def test_no_format_holds_a_line_a_ci_runner_would_obey():
     for fmt in ("text", "markdown", "html", "json"):
         for line in render(_report(), fmt).splitlines():
             assert not line.lstrip().startswith(("::", "##[")), (fmt, line)
+
+
+def test_platform_formats_neutralise_with_textsafe():
+    """The platform formats (grader.formats) use this module: controls shown escaped (not
+    silently dropped), workflow commands broken in Markdown code blocks, text kept."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    from grader.formats import render as platform
+    from grader.formats.github import annotations, summary_markdown
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+
+    report = _report()
+    shown = {fmt: "\n".join(strings(json.loads(platform(report, fmt))))
+             for fmt in ("gradescope", "prairielearn", "classroom")}
+    root = ET.fromstring(platform(report, "junit"))
+    shown["junit"] = "\n".join([e.text or "" for e in root.iter()] + [v for e in root.iter() for v in e.attrib.values()])
+    shown["github summary"] = summary_markdown(report)
+    shown["github annotations"] = "\n".join(annotations(dict(report, exercises=[
+        dict(report["exercises"][0], tests=[dict(report["exercises"][0]["tests"][0],
+                                                 message=HOSTILE + "\nin exercise1_softmax.py, line 3")])])))
+    for fmt, out in shown.items():
+        _no_raw_controls(out)
+        assert "\\x1b[2J" in out, (fmt, out[:300])
+        assert "\\u202e" in out or fmt == "classroom", (fmt, out[:300])   # (it shows the first line only)
+    for fmt in ("gradescope", "github summary"):  # student text in code blocks: workflow commands broken there too
+        assert "\\::error file=x::pwned" in shown[fmt] and "\\##[error]bad" in shown[fmt], fmt

@@ -9,8 +9,11 @@ The bundle (a zip, files at its root, as Gradescope's specs require):
   nngrade-autograder.json   the options chosen when the bundle was built
 
 The submission may be exercise files, one .py holding every exercise, a
-notebook, a zip of any of these, in nested folders.  Whatever happens (an
-empty submission, a crash of the grader) a valid results.json is written.
+notebook, a zip of any of these, in nested folders: it is read by
+``grader.submission`` as for every other entry point (only regular files inside
+the submission; a link is refused, costing that exercise its points with the
+reason).  Whatever happens (an empty submission, a crash of the grader) a valid
+results.json is written.
 """
 from __future__ import annotations
 
@@ -123,53 +126,28 @@ MEASURED = ("peak memory about 850 MiB (proportional set size summed over the gr
 # ---------------------------------------------------------------------------
 # inside the container
 
-def _notebook_code(data: bytes) -> bytes:
-    """The code cells of a notebook as one Python file (shell escapes and
-    magics dropped).  ``grader.submission.load`` does this if it exists."""
-    try:
-        from grader import submission as sub  # the notebook helper's module, when present
-        if hasattr(sub, "notebook_source"):
-            return sub.notebook_source(data).encode()
-    except ImportError:
-        pass
-    import nbformat
+def target(folder: Path) -> Path:
+    """What to read in Gradescope's submission folder: the folder when it holds an
+    exercise file, else the one .zip uploaded, else the one notebook or .py (holding
+    every exercise) beside other files, else the folder.  Raises ``BadEntry`` when it is empty.
+    Reading it is ``grader.submission.read``'s, as for every entry point."""
+    from grader.exercises import EXERCISES
+    from grader.submission import BadEntry
 
-    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-    parts = []
-    for cell in nb.cells:
-        if cell.get("cell_type") != "code":
-            continue
-        lines = [ln for ln in cell.get("source", "").splitlines() if not ln.lstrip().startswith(("%", "!"))]
-        parts.append("\n".join(lines))
-    return ("\n\n".join(parts) + "\n").encode()
-
-
-def collect(folder: Path, exercises) -> dict:
-    """{exercise file name: bytes} from a Gradescope submission folder: exercise
-    files anywhere in nested folders, a zip of them, one .py holding every
-    exercise, or a notebook.  Raises ``BadEntry`` with a reason."""
-    from grader.batch import BadEntry, _load_folder, _load_py, _load_zip
-
-    wanted = {ex.file for ex in exercises}
-    everything = [p for p in sorted(folder.rglob("*")) if p.is_file() and "__MACOSX" not in p.parts
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
-    if not everything:
+    files = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
+        files += [Path(dirpath, n) for n in sorted(filenames) if not n.startswith(".")]
+    if not files:
         raise BadEntry("the submission is empty: upload your exercise files (exerciseN_*.py), "
                        "a zip of them or your notebook")
-    if any(p.name in wanted for p in everything):
-        return _load_folder(folder, exercises)
-    zips = [p for p in everything if p.suffix.lower() == ".zip"]
-    if len(zips) == 1:
-        return _load_zip(zips[0], exercises)
-    notebooks = [p for p in everything if p.suffix.lower() == ".ipynb"]
-    pys = [p for p in everything if p.suffix.lower() == ".py"]
-    if len(notebooks) == 1 and not pys:
-        code = _notebook_code(notebooks[0].read_bytes())
-        return {ex.file: code for ex in exercises}
-    if len(pys) == 1 and not notebooks:
-        return _load_py(pys[0], exercises)
-    found = ", ".join(p.relative_to(folder).as_posix() for p in everything[:10])
-    raise BadEntry(f"no exercise file ({', '.join(sorted(wanted)[:3])}, …) found; the submission holds: {found}")
+    if any(f.name in {ex.file for ex in EXERCISES} for f in files):
+        return folder
+    for kinds in ((".zip",), (".zip", ".py", ".ipynb")):  # the one zip, else the one file of a kind read alone
+        alone = [f for f in files if f.suffix.lower() in kinds]
+        if len(alone) == 1:
+            return alone[0]
+    return folder
 
 
 def run(root: Path, config: dict) -> dict:
@@ -179,33 +157,33 @@ def run(root: Path, config: dict) -> dict:
     started = time.monotonic()
     vis = config.get("hidden_visibility", "after_published")
     try:
-        from grader.batch import BadEntry
         from grader.exercises import select
+        from grader.submission import BadEntry, annotate, materialize, read
 
         exercises = select(config.get("exercises") or ["all"])
         max_score = sum(10.0 for _ in exercises)
         try:
-            files = collect(root / "submission", exercises)
+            # one reader for every entry point: only regular files inside the submission;
+            # a bad exercise file (a link, say) costs that exercise only, with the reason
+            sub = read(target(root / "submission"), exercises, strict=False)
         except BadEntry as e:
             return gs.failure_results(f"Nothing could be graded: {e}.", max_score, time.monotonic() - started)
-        if not files:
-            return gs.failure_results("Nothing could be graded: no exercise file was found in the submission.",
-                                      max_score, time.monotonic() - started)
+        if not sub.files and not sub.refused:
+            wanted = ", ".join(sorted(ex.file for ex in exercises)[:3])
+            return gs.failure_results(f"Nothing could be graded: no exercise file ({wanted}, …) was found "
+                                      "in the submission.", max_score, time.monotonic() - started)
         from grader.run import grade
         from grader.sandbox import Limits
 
         work = Path(tempfile.mkdtemp(prefix="nngrade-"))
         try:
-            sub = work / "submission"
-            sub.mkdir()
-            for name, data in files.items():
-                (sub / name).write_bytes(data)
+            folder = materialize(sub, work / "submission")
             hide = tuple(str(p) for p in (root / "results", root / "source", root / "submission") if p.exists())
             limits = Limits(hide=hide).scaled(float(config.get("timeout_scale", 1.0)))
-            report = grade(exercises, sub, seed=int(config.get("seed", 0)), limits=limits)
+            report = grade(exercises, folder, seed=int(config.get("seed", 0)), limits=limits)
+            report = annotate(report, sub, shown="submission", folder=str(folder))
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        report["submission"] = "submission"
         return gs.results(report, hidden_visibility=vis, execution_time=time.monotonic() - started)
     except BaseException as e:  # the grader's own failure: still a valid results file
         traceback.print_exc()   # to /autograder/results/stdout, which only instructors see

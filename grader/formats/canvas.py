@@ -21,6 +21,8 @@ import io
 import re
 import unicodedata
 
+from grader.textsafe import csv_cell
+
 STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 _ALIASES = {"student": "Student", "name": "Student", "student name": "Student", "id": "ID",
             "canvas id": "ID", "sis user id": "SIS User ID", "sis id": "SIS User ID", "student id": "SIS User ID",
@@ -97,11 +99,6 @@ def match(students: list, roster: list) -> tuple:
     return found, unmatched
 
 
-def _safe(text: str) -> str:
-    # a spreadsheet would run a cell that starts like a formula
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def gradebook(rows: list, exercises, *, roster=None, columns: str = "exercises", assignment: str = "") -> tuple:
     """(CSV text, unmatched entry ids).  ``rows``: the batch's rows (student,
     status, score, exercises).  ``columns``: "exercises" (one column each) or
@@ -131,11 +128,11 @@ def gradebook(rows: list, exercises, *, roster=None, columns: str = "exercises",
     unmatched = []
     if roster is None:
         for s in sorted(by_student):
-            w.writerow([_safe(s), "", "", _safe(s), ""] + scores(by_student[s]))
+            w.writerow([csv_cell(s), "", "", csv_cell(s), ""] + scores(by_student[s]))
     else:
         found, unmatched = match(sorted(by_student), roster)
         entry_of = {id(rec): s for s, rec in found.items()}
         for rec in roster:   # every roster student, in the roster's order; no submission: no score
             s = entry_of.get(id(rec))
-            w.writerow([_safe(rec[c]) for c in STUDENT_COLUMNS] + scores(by_student.get(s) if s else None))
+            w.writerow([csv_cell(rec[c]) for c in STUDENT_COLUMNS] + scores(by_student.get(s) if s else None))
     return buf.getvalue(), unmatched

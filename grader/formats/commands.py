@@ -10,7 +10,10 @@ The zip holds setup.sh and run_autograder at its root and this course (with
 its hidden tests) for /autograder/source.  Upload it as the autograder of a
 Gradescope programming assignment (Autograder Settings: Ubuntu 22.04 base
 image; see setup.sh for the memory and CPU to set).  Students upload their
-exercise files, a zip of them or their notebook; nested folders are searched.
+exercise files, a zip of them, one .py holding every exercise or their
+notebook (each exercise's cells tagged `exercise3` or starting with `# exercise3`,
+as in the course notebook); nested folders are searched.  It is read as `grade
+--submission` reads it: a link is refused and costs that exercise its points.
 
 Hidden tests show after you publish grades (--hidden-visibility), visible
 tests always; what the student's code printed stays with instructors.

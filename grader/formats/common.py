@@ -1,41 +1,22 @@
 """What every platform renderer needs: the report's tests in order, where a
-failure is in the student's file, and student text made harmless.
+failure is in the student's file, and the advice a platform should show.
 
 Text in a report can come from the student (an exception's message, what the
 code printed).  Each platform interprets some text: GitHub runs workflow
 commands (``::name::``) found in a log, Markdown and HTML render.  Renderers
-pass student-derived text through ``clean`` and put it in a ``fence`` (or
-their format's own escaping) so that it is shown, never obeyed.
+neutralise it with ``grader.textsafe``, the project's one module for this
+(``escape_controls`` for plain fields, ``md_fence`` / ``md_text`` for Markdown,
+``terminal`` for a CI log), plus their format's own escaping (XML, percent
+encoding of workflow-command data) so that it is shown, never obeyed.
 """
 from __future__ import annotations
 
 import copy
 import re
 
-_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
+from grader.textsafe import escape_controls, terminal
+
 _WHERE = re.compile(r"([\w.\-]+\.(?:py|ipynb)), line (\d+)")
-
-
-def clean(text) -> str:
-    """``text`` without terminal escapes and control characters; newlines as ``\\n``."""
-    text = str(text or "").replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", _ANSI.sub("", text))
-
-
-def fence(text: str, lang: str = "text") -> str:
-    """A Markdown code block holding ``text`` verbatim: the fence is longer than
-    any run of backticks inside, so the text cannot close it."""
-    text = clean(text)
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    bar = "`" * max(3, longest + 1)
-    return f"{bar}{lang}\n{text}\n{bar}"
-
-
-def html_escape(text: str) -> str:
-    import html
-
-    return html.escape(clean(text), quote=True)
 
 
 def tests(report: dict, skipped: bool = False):
@@ -65,14 +46,14 @@ def location(ex: dict, t: dict):
 
 def explanation(t: dict) -> str:
     """The full text of a failure: message, then the hint."""
-    text = clean(t.get("message", ""))
+    text = escape_controls(t.get("message", ""))
     if t.get("hint"):
-        text += "\nHint: " + clean(t["hint"])
+        text += "\nHint: " + escape_controls(t["hint"])
     return text
 
 
 def first_line(text: str, n: int = 200) -> str:
-    line = next((ln for ln in clean(text).splitlines() if ln.strip()), "")
+    line = next((ln for ln in escape_controls(text or "").splitlines() if ln.strip()), "")
     return line if len(line) <= n else line[: n - 1] + "…"
 
 
@@ -103,6 +84,14 @@ def for_platform(report: dict) -> dict:
     return fix(copy.deepcopy(report))
 
 
+def notes(report: dict) -> list:
+    """The report's notes (what the grader did with the submission: a notebook's
+    magics removed, say), for a plain-text field: each on one line, control
+    characters escaped and workflow commands broken (``textsafe.terminal``).
+    Markdown fields take the raw notes through ``textsafe.md_text`` instead."""
+    return [" ".join(terminal(str(n)).splitlines()) for n in report.get("notes") or []]
+
+
 def counts(report: dict) -> dict:
     c = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
     for _, t, _ in tests(report, skipped=True):
@@ -115,7 +104,7 @@ def not_gradable(report: dict) -> list:
     An exercise whose file is missing or cannot be loaded counts as not graded."""
     exs = report.get("exercises", [])
     if report.get("unreadable"):
-        return [clean(report["unreadable"])]
+        return [escape_controls(report["unreadable"])]
     if exs and all(ex.get("status") in ("missing", "load_error") for ex in exs):
         return [f"{ex['name']}: {first_line(ex.get('message', ''), 400)}" for ex in exs]
     return []

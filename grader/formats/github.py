@@ -20,7 +20,8 @@ import json
 import os
 import secrets
 
-from grader.formats.common import clean, fence, first_line, for_platform, location
+from grader.formats.common import first_line, for_platform, location
+from grader.textsafe import escape_controls, md_fence, md_text
 
 MAX_ERRORS = 10                  # error annotations GitHub keeps per step
 SUMMARY_LIMIT = 1024 * 1024 - 4096  # $GITHUB_STEP_SUMMARY: 1 MiB per step
@@ -44,7 +45,7 @@ def classroom_payload(report: dict, prefix: str = "") -> dict:
         elif failed:
             msg = f"{len(failed)} test(s) failed; first: {first_line(failed[0].get('message', ''), 300)}"
         file, line = location(ex, failed[0]) if failed else (ex.get("file", ""), None)
-        out.append({"name": f"{ex['name']} ({clean(ex.get('title', ''))})", "status": status,
+        out.append({"name": f"{ex['name']} ({escape_controls(ex.get('title', ''))})", "status": status,
                     "score": float(ex["score"]), "message": msg, "test_code": f"grade {ex['name']}",
                     "filename": prefix + file, "line_no": line or 0, "duration": 0})
     if any(t["status"] == "error" for t in out):
@@ -59,7 +60,7 @@ def render_classroom(report: dict, prefix: str = "", **_) -> str:
 
 
 def _data(text: str) -> str:
-    return clean(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return escape_controls(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _prop(text: str) -> str:
@@ -81,7 +82,7 @@ def annotations(report: dict, prefix: str = "") -> list:
                 continue
             seen.add(key)
             title = f"{ex['name']}: {first_line(t.get('description') or t['name'], 120)}"
-            msg = clean(t.get("message", "")) + ("\nHint: " + clean(t["hint"]) if t.get("hint") else "")
+            msg = t.get("message", "") + ("\nHint: " + t["hint"] if t.get("hint") else "")  # _data escapes it
             lines.append(f"::error file={_prop(prefix + file)},line={line},title={_prop(title)}::{_data(msg)}")
             if len(lines) >= MAX_ERRORS:
                 return lines
@@ -97,15 +98,16 @@ def summary_markdown(report: dict) -> str:
         st = ex.get("status", "graded")
         head.append(f"| {ex['name']} | {ex['score']:.2f} / {ex['max_score']:g} | {st} |")
     parts = ["\n".join(head) + "\n"]
+    parts += [f"\n> **Note:** {md_text(str(n))}\n" for n in report.get("notes") or []]
     from grader.report import failure_groups
 
     for ex in report.get("exercises", []):
         for g in failure_groups(ex.get("tests", [])):
             block = (f"\n### {ex['name']}: lost {g['max_score'] - g['score']:.2f} points "
                      f"({len(g['tests'])} test{'s' if len(g['tests']) > 1 else ''})\n\n"
-                     + fence(g["message"]) + "\n")
+                     + md_fence(g["message"], "text") + "\n")
             if g.get("hint"):
-                block += "\nHint:\n\n" + fence(g["hint"]) + "\n"
+                block += "\nHint:\n\n" + md_fence(g["hint"], "text") + "\n"
             parts.append(block)
     text, size = "", 0
     for i, part in enumerate(parts):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 
-from grader.formats.common import clean, explanation, fence, first_line, for_platform, tests
+from grader.formats.common import explanation, first_line, for_platform, tests
+from grader.textsafe import escape_controls, md_fence, md_text
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
@@ -29,11 +30,11 @@ def results(report: dict, *, hidden_visibility: str = "after_published", executi
     for ex, t, number in tests(report):
         passed = t["status"] == "passed"
         if passed:
-            body = f"Passed: {clean(t.get('description') or t['name'])}"
+            body = f"Passed: {md_text(t.get('description') or t['name'])}"
         else:
-            body = f"**{clean(t.get('description') or t['name'])}**\n\n{fence(explanation(t))}"
+            body = f"**{md_text(t.get('description') or t['name'])}**\n\n{md_fence(explanation(t), 'text')}"
         out_tests.append({
-            "name": f"{ex['name']} · {clean(t['name'])}",
+            "name": f"{ex['name']} · {escape_controls(t['name'])}",
             "number": number,
             "score": float(t["score"]),
             "max_score": float(t["max_score"]),
@@ -44,14 +45,15 @@ def results(report: dict, *, hidden_visibility: str = "after_published", executi
             "visibility": "visible" if t.get("visible") else hidden_visibility,
         })
     lines = [f"**Total: {report['score']:.2f} / {report['max_score']:g}**", ""]
+    lines += [f"> **Note:** {md_text(str(n))}\n" for n in report.get("notes") or []]
     for ex in report.get("exercises", []):
-        line = f"- {ex['name']} ({clean(ex.get('title', ''))}): {ex['score']:.2f} / {ex['max_score']:g}"
+        line = f"- {ex['name']} ({md_text(ex.get('title', ''))}): {ex['score']:.2f} / {ex['max_score']:g}"
         if ex.get("status") not in (None, "graded"):
-            line += " — " + first_line(ex.get("message", ""), 300).replace("`", "'")
+            line += " — " + md_text(first_line(ex.get("message", ""), 300))
         lines.append(line)
     skipped = sum(1 for _, t, _ in tests(report, skipped=True) if t["status"] == "skipped")
     if skipped:
-        lines += ["", f"{skipped} GPU variants were skipped (no GPU here) and are not counted."]
+        lines += ["", f"{skipped} test{'s' if skipped > 1 else ''} not checked (points kept): the grader could not run {'them' if skipped > 1 else 'it'} here."]
     doc = {
         "score": float(report["score"]),
         "output": "\n".join(lines),
@@ -68,7 +70,7 @@ def results(report: dict, *, hidden_visibility: str = "after_published", executi
 
 def failure_results(message: str, max_score: float = 0.0, execution_time=None) -> dict:
     """A valid results.json when nothing could be graded (or the grader failed)."""
-    doc = {"score": 0.0, "output": clean(message), "output_format": "text", "stdout_visibility": "hidden",
+    doc = {"score": 0.0, "output": escape_controls(message), "output_format": "text", "stdout_visibility": "hidden",
            "tests": [], "extra_data": {"max_score": float(max_score), "grader_failed": True}}
     if execution_time is not None:
         doc["execution_time"] = int(round(execution_time))

@@ -14,19 +14,20 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-from grader.formats.common import clean, explanation, first_line, for_platform, location
+from grader.formats.common import explanation, first_line, for_platform, location, notes
+from grader.textsafe import escape_controls
 
 _ERROR_KINDS = {"missing_file", "load", "crash", "timeout", "budget", "protocol", "internal"}
 
 
 def _attr(value) -> str:
-    # XML 1.0 allows neither control characters (removed by clean) nor raw newlines in
+    # XML 1.0 allows neither control characters (shown escaped by escape_controls) nor raw newlines in
     # attributes (a parser would turn them into spaces): write them as character references
-    return quoteattr(clean(str(value)), {"\n": "&#10;", "\t": "&#9;"})
+    return quoteattr(escape_controls(str(value)), {"\n": "&#10;", "\t": "&#9;"})
 
 
 def _text(value) -> str:
-    return escape(clean(str(value)))
+    return escape(escape_controls(str(value)))
 
 
 def _props(score, max_score, indent) -> list:
@@ -62,7 +63,7 @@ def render(report: dict, prefix: str = "", **_) -> str:
                 tag = "error" if status == "error" or t.get("kind") in _ERROR_KINDS else "failure"
                 n["failures" if tag == "failure" else "errors"] += 1
                 kind = t.get("kind") or ("wrong_result" if tag == "failure" else "error")
-                text = (clean(t.get("description", "")) + "\n" if t.get("description") else "") + explanation(t)
+                text = (escape_controls(t.get("description", "")) + "\n" if t.get("description") else "") + explanation(t)
                 body.append(f"      <{tag} message={_attr(first_line(t.get('message', ''), 300))} "
                             f"type={_attr(kind)}>{_text(text)}</{tag}>")
             cases.append(f"    <testcase {attrs}>\n" + "\n".join(body) + "\n    </testcase>")
@@ -70,7 +71,11 @@ def render(report: dict, prefix: str = "", **_) -> str:
             totals[k] += n[k]
         head = (f"  <testsuite name={_attr(ex['name'])} tests=\"{n['tests']}\" failures=\"{n['failures']}\" "
                 f"errors=\"{n['errors']}\" skipped=\"{n['skipped']}\" time=\"0\" file={_attr(ex.get('file', ''))}>")
-        suites.append("\n".join([head] + _props(ex["score"], ex["max_score"], "    ") + cases + ["  </testsuite>"]))
+        out = []  # the report's notes (a notebook's magics removed): the first suite's output
+        if not suites and notes(report):
+            out = [f"    <system-out>{_text(chr(10).join(notes(report)))}</system-out>"]
+        suites.append("\n".join([head] + _props(ex["score"], ex["max_score"], "    ") + cases + out
+                                 + ["  </testsuite>"]))
     root = (f"<testsuites name={_attr('nngrade ' + str(report.get('grader_version', '')))} "
             f"tests=\"{totals['tests']}\" failures=\"{totals['failures']}\" errors=\"{totals['errors']}\" "
             f"skipped=\"{totals['skipped']}\" time=\"0\">")

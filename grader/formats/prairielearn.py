@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 
-from grader.formats.common import clean, explanation, first_line, for_platform, not_gradable, tests
+from grader.formats.common import explanation, first_line, for_platform, not_gradable, notes, tests
+from grader.textsafe import escape_controls
 
 LIMIT = 900_000  # bytes, under PrairieLearn's 1 MB
 
@@ -26,16 +27,17 @@ def results(report: dict) -> dict:
     for ex, t, _ in tests(report):
         passed = t["status"] == "passed"
         out_tests.append({
-            "name": f"{ex['name']}: {clean(t['name'])}",
-            "description": clean(t.get("description", "")),
+            "name": f"{ex['name']}: {escape_controls(t['name'])}",
+            "description": escape_controls(t.get("description", "")),
             "points": float(t["score"]),
             "max_points": float(t["max_score"]),
             "message": "" if passed else first_line(t.get("message", ""), 500),
             "output": "" if passed else explanation(t),
         })
     mx = float(report["max_score"])
-    lines = [f"{ex['name']} ({clean(ex.get('title', ''))}): {ex['score']:.2f} / {ex['max_score']:g}"
+    lines = [f"{ex['name']} ({escape_controls(ex.get('title', ''))}): {ex['score']:.2f} / {ex['max_score']:g}"
              for ex in report.get("exercises", [])]
+    lines += [f"Note: {n}" for n in notes(report)]
     doc = {"gradable": True, "score": min(1.0, max(0.0, report["score"] / mx)) if mx else 0.0,
            "message": f"Total: {report['score']:.2f} / {mx:g}", "output": "\n".join(lines),
            "tests": out_tests}

@@ -350,12 +350,13 @@ FORWARD_FIRST = ("This test checks the gradient of your forward, so it earns its
                  "other tests report first.")
 
 
-def gradcheck(student, fn, inputs, what: str, expected: torch.Tensor, names=None, atol=1e-5, rtol=1e-3) -> None:
+def gradcheck(student, fn, inputs, what: str, expected: torch.Tensor | None, names=None, atol=1e-5, rtol=1e-3) -> None:
     """torch.autograd.gradcheck through the student's code, in float64.
 
     The student's forward on ``inputs`` must first give ``expected`` (the reference's
     output): gradcheck only proves that backward matches forward, so the gradient of
-    a wrong function (an identity softmax) would pass.  On failure the message names
+    a wrong function (an identity softmax) would pass.  ``expected=None`` (the student
+    edition, which holds no answer) checks backward against forward only.  On failure the message names
     the input, the entry of the Jacobian that is furthest off, and expected (finite
     differences) versus got (backward).
     """
@@ -371,13 +372,14 @@ def gradcheck(student, fn, inputs, what: str, expected: torch.Tensor, names=None
                       "gradient cannot be checked",
                       "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the `*_like` functions, "
                       "and don't call .float()/.double() on the result.")
-    expected = expected.detach().cpu().double()
     shown = "; ".join(describe(nm, x) for nm, x in zip(names, inputs))
-    try:
-        assert_close(out0, expected, what=what, inputs=shown, dtype=torch.float64,
-                     rtol=1e-7, atol=1e-7 * max(1.0, expected.abs().max().item() if expected.numel() else 1.0))
-    except Failure as f:
-        raise Failure(f.message + "\n  (the gradient is checked only for a right forward)", FORWARD_FIRST) from None
+    if expected is not None:  # None: the student edition's check, which holds no answer
+        expected = expected.detach().cpu().double()
+        try:
+            assert_close(out0, expected, what=what, inputs=shown, dtype=torch.float64,
+                         rtol=1e-7, atol=1e-7 * max(1.0, expected.abs().max().item() if expected.numel() else 1.0))
+        except Failure as f:
+            raise Failure(f.message + "\n  (the gradient is checked only for a right forward)", FORWARD_FIRST) from None
     for i, g in enumerate(grads):
         if g is None:
             raise Failure(f"backward through {what} gave no gradient for {names[i]}, which requires one "

@@ -34,7 +34,8 @@ def test_a_class_on_a_local_cluster_matches_the_local_batch(tmp_path):
     assert "Dask cluster local:2: 2 workers, 2 threads" in r.stderr
     assert "[3/3]" in r.stderr  # progress, one line per student (not a terminal)
     # the gradebook and every report, byte for byte
-    assert (tmp_path / "local" / "grades.csv").read_bytes() == (tmp_path / "dask" / "grades.csv").read_bytes()
+    for name in ("grades.csv", "results.csv"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
     for student in normal:
         for ext in ("json", "html"):
             a = (tmp_path / "local" / "reports" / f"{student}.{ext}").read_bytes()
@@ -48,7 +49,7 @@ def test_a_class_on_a_local_cluster_matches_the_local_batch(tmp_path):
         for k in ("elapsed", "jobs", "isolation"):
             s["meta"].pop(k)
     assert a == b
-    rows = {row[0]: row for row in read_csv(tmp_path / "dask")[2:]}
+    rows = {row[0]: row for row in read_csv(tmp_path / "dask", "results.csv")[2:]}
     assert rows["ada"][-1] == "graded" and rows["ada"][3] == "20.00"
     for student in bad:
         assert rows[student][-1].startswith("error:"), student
@@ -61,7 +62,8 @@ def test_a_class_on_a_local_cluster_matches_the_local_batch(tmp_path):
     (subs / "ada" / EX1).write_text((SOLUTIONS / EX1).read_text() + "\n# changed\n")
     r = batch(subs, "--out", tmp_path / "dask", *COMMON, "--scheduler", "local:1", timeout=300)
     assert "1 to grade, 2 unchanged" in r.stderr, r.stderr
-    assert (tmp_path / "local" / "grades.csv").read_bytes() == (tmp_path / "dask" / "grades.csv").read_bytes()
+    for name in ("grades.csv", "results.csv"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
 
 
 KILL_ANCESTOR = """\
@@ -101,7 +103,7 @@ def test_a_submission_that_kills_its_grading_process_or_its_worker_gets_an_error
     r = batch(subs, "--out", tmp_path / "out", "--exercises", "1", "--seed-secret", SECRET, "--timeout-scale", "0.3",
               "--no-isolation", "--scheduler", "local:2", timeout=400)
     assert r.returncode == 1, r.stderr
-    rows = {row[0]: row for row in read_csv(tmp_path / "out")[2:]}
+    rows = {row[0]: row for row in read_csv(tmp_path / "out", "results.csv")[2:]}
     assert rows["ada"][1:] == ["10.00", "10.00", "graded"] and rows["eve"][1:] == ["10.00", "10.00", "graded"]
     assert rows["host_killer"][-1].startswith("error: grading this submission stopped the grader's grading "
                                               "process twice"), rows["host_killer"]

@@ -772,9 +772,13 @@ NOT_MISCONCEPTIONS = {"not_implemented", "missing_file"}
 
 
 def _misconception(ex: dict, t: dict | None) -> bool:
+    from grader.suites.common import FOLLOW_UPS
+
     if t is not None and t.get("kind") in NOT_MISCONCEPTIONS:
         return False
     text = (t or ex).get("hint", "") or ""
+    if text in FOLLOW_UPS:  # "fix what the other tests report first": the misconception is counted there
+        return False
     msg = (t or ex).get("message", "") or ""
     if ex.get("status") == "missing" or text.startswith(("Python cannot read the file", "Save the file as UTF-8")):
         return False

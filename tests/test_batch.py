@@ -576,3 +576,18 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_ci(monkeypatch):
     p.update(dict(row, student="ben", status="error", reason="corrupt zip"))
     lines = plain.getvalue().splitlines()
     assert lines == ["grade batch: [1/2] ada: 20.00 / 20 (1.5 s)", "grade batch: [2/2] ben: error: corrupt zip (1.5 s)"]
+
+
+def test_follow_up_hints_are_not_misconceptions():
+    """'fix what the other tests report first' (the device test with wrong values, a gradient
+    test of a wrong forward) points at another failure: the summary counts that one only."""
+    from grader.batch import _misconception
+    from grader.suites.common import DEVICE_VALUES_FIRST, FORWARD_FIRST
+
+    ex = {"status": "graded"}
+    for hint in (DEVICE_VALUES_FIRST, FORWARD_FIRST):
+        assert not _misconception(ex, {"hint": hint, "message": "does not match"})
+    assert _misconception(ex, {"hint": "Subtract the row's max before exp: exp(1000) overflows.",
+                               "message": "does not match"})
+    assert not _misconception(ex, {"hint": "Replace the raise", "message": "not implemented yet",
+                                   "kind": "not_implemented"})

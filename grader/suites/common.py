@@ -291,8 +291,7 @@ def check_follows_device(student, fn, args, expected: torch.Tensor, what: str, n
         assert_close(got, expected, what=what, inputs=inputs, rtol=rtol, atol=atol)
     except Failure as f:
         raise Failure(f.message, f.hint if not isinstance(got, torch.Tensor) or got.shape != expected.shape else
-                      "This test checks that the result follows the input's device once its values are right on "
-                      "the CPU: fix the wrong values that the other tests report first.") from None
+                      DEVICE_VALUES_FIRST) from None
     on_meta = [a.to("meta") for a in args]
     inputs = "; ".join(describe(n, a) for n, a in zip(names, on_meta))
     try:
@@ -345,9 +344,13 @@ def _jacobians(student, fn, inputs, what, eps=1e-6):
     return out, numerical, analytical
 
 
+DEVICE_VALUES_FIRST = ("This test checks that the result follows the input's device once its values are right on "
+                       "the CPU: fix the wrong values that the other tests report first.")
 FORWARD_FIRST = ("This test checks the gradient of your forward, so it earns its points only once the forward "
                  "is right (a gradient that matches a wrong function proves nothing): fix the values that the "
                  "other tests report first.")
+# hints that send the student to another test's failure: not misconceptions of their own (class summary)
+FOLLOW_UPS = (DEVICE_VALUES_FIRST, FORWARD_FIRST)
 
 
 def gradcheck(student, fn, inputs, what: str, expected: torch.Tensor | None, names=None, atol=1e-5, rtol=1e-3) -> None:

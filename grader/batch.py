@@ -155,6 +155,7 @@ class Entry:
     files: dict = dataclasses.field(default_factory=dict)   # exercise file name -> bytes
     error: str = ""
     notes: list = dataclasses.field(default_factory=list)  # what reading it did (a notebook's magics removed)
+    origins: dict = dataclasses.field(default_factory=dict)  # a notebook's exercises: their cells (grader.cells)
     seed: int = 0
     key: str = ""
 
@@ -185,7 +186,7 @@ def scan(submissions: Path, exercises) -> list:
         else:
             try:
                 sub = read_submission(path, exercises)
-                e.files, e.notes = sub.files, sub.notes
+                e.files, e.notes, e.origins = sub.files, sub.notes, sub.origins
             except BadEntry as err:
                 e.error = str(err)
             except OSError as err:
@@ -233,11 +234,13 @@ def fingerprint(exercises) -> str:
     return f"{__version__}+{h.hexdigest()[:16]}"
 
 
-def entry_key(files: dict, seed: int, exercises, limits, fp: str) -> str:
+def entry_key(files: dict, seed: int, exercises, limits, fp: str, origins: dict | None = None) -> str:
     lim = dataclasses.asdict(limits)
     lim.pop("hide", None)
     doc = {"files": {n: hashlib.sha256(d).hexdigest() for n, d in sorted(files.items())}, "seed": seed,
            "exercises": [ex.name for ex in exercises], "grader": fp, "limits": lim}
+    if origins:  # a notebook whose cells moved: its report names other cells
+        doc["origins"] = origins
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -489,6 +492,10 @@ class _Slot:
         report["submission"] = task["entry"]
         if task.get("notes"):
             report["notes"] = task["notes"]
+        if task.get("origins"):
+            from grader.cells import relocate
+
+            report = relocate(report, task["origins"])
         report["batch"] = {"student": student, "entry": task["entry"], "key": task["key"]}
         self.out.write_report(student, report)
         internal = [ex["name"] for ex in report["exercises"]
@@ -1080,7 +1087,7 @@ def _run(args) -> int:
             rows.append(row)
             continue
         e.seed = student_seed(secret, e.student)
-        e.key = entry_key(e.files, e.seed, exercises, limits, fp)
+        e.key = entry_key(e.files, e.seed, exercises, limits, fp, e.origins)
         old = out.read_state(e.student)
         if args.only and e.student not in args.only:
             rows.append(old or {"student": e.student, "entry": e.entry, "status": "error", "kind": "not_graded",
@@ -1096,7 +1103,7 @@ def _run(args) -> int:
             continue
         tasks.append({"student": e.student, "entry": e.entry, "files": e.files, "seed": e.seed, "key": e.key,
                       "run": pending["run"] if pending else None,
-                      "notes": e.notes})
+                      "notes": e.notes, "origins": e.origins})
     bad = sum(r["status"] != "graded" for r in rows)
     print(f"grade batch: {len(entries)} entries in {subs}: {len(tasks)} to grade, {skipped} unchanged, "
           f"{bad} unusable; {min(jobs, max(1, len(tasks)))} jobs; seed secret from {secret_from}", file=sys.stderr)

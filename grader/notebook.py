@@ -118,21 +118,32 @@ def _shown(line: str) -> str:
     return "'" + re.sub(r"[^\w %!=.,:/+\-()]", "?", line[:60]) + "'"
 
 
-def _imports(code: str) -> list:
-    """The top-level import statements of a cell's code (none if it does not parse)."""
+def _imports_at(code: str) -> list:
+    """The top-level import statements of a cell's code with their first lines (none if it does not parse)."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return []
-    return [ast.get_source_segment(code, node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return [(ast.get_source_segment(code, node), node.lineno) for node in tree.body
+            if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def _lines(code: str, cell, first: int = 1) -> list:
+    """The origin (``grader.cells``) of each line of ``code``, which starts at line ``first`` of ``cell``."""
+    return [[cell, first + i] for i in range(code.count("\n") + 1)]
 
 
 def exercises_from_notebook(data: bytes, exercises=EXERCISES, name: str = "the notebook"):
-    """A notebook's bytes → ({exercise file name: code bytes}, notes); BadEntry if it is no notebook."""
+    """A notebook's bytes → ({exercise file name: code bytes}, notes, {exercise file name: origin});
+    BadEntry if it is no notebook.  An origin (``grader.cells``) says which cell and line each line
+    of the exercise's code came from."""
+    from grader.cells import origin
+
     nb = parse(data, name)
     chosen = {ex.file for ex in exercises}
     parts: dict = {}
     imports: list = []
+    head: list = []  # the origin of each line of the imports put in front
     notes: list = []
     for index, cell in enumerate(nb.cells, 1):
         if cell.cell_type != "code":
@@ -146,15 +157,24 @@ def exercises_from_notebook(data: bytes, exercises=EXERCISES, name: str = "the n
             notes.append(f"{name} ({owner}cell {index}): not run by the grader: {shown}{more} "
                          "(magics and shell escapes are removed from submissions)")
         if ex is None:
-            imports += [i for i in _imports(code) if i not in imports]
+            for segment, line in _imports_at(code):
+                if segment not in imports:
+                    imports.append(segment)
+                    head += _lines(segment, index, line)
         elif ex.file in chosen:
-            parts.setdefault(ex.file, []).append(code.strip("\n"))
-    files = {}
+            kept = code.strip("\n")
+            first = 1 + len(code) - len(code.lstrip("\n"))
+            parts.setdefault(ex.file, []).append((kept, index, first))
+    files, origins = {}, {}
     for file, codes in parts.items():
-        head = "\n".join(imports)
-        body = "\n\n\n".join(codes)
-        files[file] = ((head + "\n\n\n" if head else "") + body + "\n").encode()
-    return files, notes
+        text = "\n".join(imports)
+        body = "\n\n\n".join(code for code, _, _ in codes)
+        files[file] = ((text + "\n\n\n" if text else "") + body + "\n").encode()
+        lines = head + [None, None] if text else []
+        for code, index, first in codes:
+            lines += _lines(code, index, first) + [None, None]
+        origins[file] = origin(name, [index for _, index, _ in codes], lines)
+    return files, notes, origins
 
 
 def missing_text(ex, name: str) -> str:
@@ -241,7 +261,8 @@ def _exercise_magic(line, cell):
 
 def _from_history(ex):
     """Without a %%exercise cell: the last cell run in this kernel that defines one of the
-    exercise's names (``def softmax``, ``class Linear``), with the imports run before it."""
+    exercise's names (``def softmax``, ``class Linear``), with the imports run before it;
+    (that code, its origin) or None."""
     try:
         from IPython import get_ipython
 
@@ -251,10 +272,16 @@ def _from_history(ex):
     pattern = re.compile(r"^(?:def|class)\s+(?:%s)\b" % "|".join(map(re.escape, ex.names)), re.M)
     for i in range(len(history) - 1, 0, -1):
         if pattern.search(history[i] or ""):
-            imports = []
-            for cell in history[1:i]:
-                imports += [x for x in _imports(clean(cell or "")[0]) if x not in imports]
-            return "\n".join(imports + [history[i]])
+            from grader.cells import origin
+
+            imports, lines = [], []
+            for n, cell in enumerate(history[1:i], 1):
+                for segment, line in _imports_at(clean(cell or "")[0]):
+                    if segment not in imports:
+                        imports.append(segment)
+                        lines += _lines(segment, f"cell In [{n}]", line)
+            label = f"cell In [{i}]"
+            return "\n".join(imports + [history[i]]), origin("this notebook", [label], lines + _lines(history[i], label))
     return None
 
 
@@ -275,10 +302,15 @@ def grade_recorded(ex, timeout: float = 600.0):
     import tempfile
     from pathlib import Path
 
-    source = _RECORDED.get(ex.file) or _from_history(ex)
-    if source is None:
+    from grader.cells import origin, relocate
+
+    label = f"your %%exercise {ex.number} cell"
+    found = ((_RECORDED[ex.file], origin("this notebook", [label], _lines(_RECORDED[ex.file], label, 2)))
+             if _RECORDED.get(ex.file) else _from_history(ex))
+    if found is None:
         return None, (f"Run the cell of {ex.name} first (the one that starts with `%%exercise {ex.number}`): "
                       "%grade checks the code as you last ran it.")
+    source, where = found
     code, removed = clean(source)
     with tempfile.TemporaryDirectory(prefix="grade-notebook-") as tmp:
         folder = Path(tmp) / "notebook"
@@ -292,6 +324,7 @@ def grade_recorded(ex, timeout: float = 600.0):
         if not out.exists():
             return None, f"grade could not run (exit status {r.returncode}):\n{r.stderr.strip()}"
         report = json.loads(out.read_text())
+    report = relocate(report, {ex.file: where})
     report["submission"] = "this notebook"
     if removed:
         report.setdefault("notes", []).append(

@@ -42,6 +42,7 @@ class Submission:
     notes: list = dataclasses.field(default_factory=list)     # what the grader did with it (magics removed, ...)
     refused: dict = dataclasses.field(default_factory=dict)   # exercise file name -> why it was not read
     kind: str = "folder"                                       # folder, zip, py, notebook
+    origins: dict = dataclasses.field(default_factory=dict)   # exercise file name -> its cells (grader.cells)
 
 
 def _read_capped(f, limit: int, what: str) -> bytes:
@@ -130,14 +131,15 @@ def _load_notebooks(path: Path, notebooks: list, exercises, strict: bool) -> Sub
     for rel in notebooks:
         try:
             data = _read_regular(os.path.join(str(path), rel), rel, MAX_NOTEBOOK_BYTES)
-            files, notes = exercises_from_notebook(data, exercises, rel)
+            files, notes, origins = exercises_from_notebook(data, exercises, rel)
         except BadEntry as e:
             if strict and len(notebooks) == 1:
                 raise
             sub.notes.append(str(e))
             continue
         for name, code in files.items():
-            sub.files.setdefault(name, code)
+            if name not in sub.files:
+                sub.files[name], sub.origins[name] = code, origins[name]
         sub.notes += notes
     if not sub.files and sub.notes and strict:
         raise BadEntry("; ".join(sub.notes))
@@ -212,8 +214,8 @@ def load_notebook(path: Path, exercises) -> Submission:
     from grader.notebook import exercises_from_notebook
 
     data = _read_regular(str(path), path.name, MAX_NOTEBOOK_BYTES)
-    files, notes = exercises_from_notebook(data, exercises, path.name)
-    return _missing(Submission(files, notes, kind="notebook"), exercises, path.name)
+    files, notes, origins = exercises_from_notebook(data, exercises, path.name)
+    return _missing(Submission(files, notes, kind="notebook", origins=origins), exercises, path.name)
 
 
 def _missing(sub: Submission, exercises, name: str) -> Submission:
@@ -264,6 +266,10 @@ def annotate(report: dict, sub: Submission | None, shown: str | None = None, fol
         report["score"] = round(sum(ex["score"] for ex in report["exercises"]), 2)
     if sub.notes:
         report["notes"] = list(report.get("notes", [])) + list(sub.notes)
+    if sub.origins:  # a notebook's exercises: messages name its cells, not the file they were graded as
+        from grader.cells import relocate
+
+        report = relocate(report, sub.origins)
     return report
 
 

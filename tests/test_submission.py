@@ -155,3 +155,82 @@ def test_a_linked_folder_inside_the_submission_is_not_entered(tmp_path):
     os.symlink(SOLUTIONS, tmp_path / "work")  # a nested "folder" that is the model answers
     sub = read(tmp_path, EXERCISES, strict=False)
     assert sub.files == {} and not sub.refused
+
+
+# -- a notebook's report names its cells ------------------------------------------------------
+
+def _located_notebook(path):
+    """Cell 3: exercise 1 with a forbidden call on its line 6 and a bug (a visible test's reproducer);
+    cell 4: exercise 2 with a syntax error on its line 5; cell 5: exercise 3's stub (`raise` on its line 37)."""
+    cells = [
+        new_markdown_cell("My work"),
+        new_code_cell("import torch\nimport math"),
+        new_code_cell("%%exercise 1\nimport torch\n\n\ndef softmax(x):\n    e = x.exp() + 0 * torch.softmax(x, -1)\n"
+                      "    return e / e.sum()\n"),
+        new_code_cell("%%exercise 2\nimport torch\n\ndef log_softmax(x):\n    return x +* 2\n"),
+        new_code_cell("%%exercise 3\n" + (ROOT / "exercises" / lookup("3").file).read_text()),
+    ]
+    nbformat.write(_notebook(cells), str(path))
+    return path
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if k != "file":
+                yield from _strings(v)
+
+
+def test_notebook_origins_map_each_line_to_its_cell(tmp_path):
+    nb = _located_notebook(tmp_path / "w.ipynb")
+    sub = read(nb, [EX1, lookup("2")])
+    code = sub.files[EX1.file].decode().splitlines()
+    lines = sub.origins[EX1.file]["lines"]
+    assert code[lines.index([3, 6])].strip().startswith("e = x.exp()")
+    assert code[lines.index([2, 2])] == "import math"  # an unmarked cell's import, from its cell
+    assert sub.origins[EX1.file]["notebook"] == "w.ipynb" and sub.origins[EX1.file]["cells"] == [3]
+
+
+def test_notebook_report_names_the_cell_and_its_line(tmp_path):
+    """QA: a notebook's report said `exercise2_log_softmax.py, line 8`, a file the student never had."""
+    nb = _located_notebook(tmp_path / "w.ipynb")
+    out = tmp_path / "r.json"
+    r = run_cli("1", "2", "3", "--submission", nb, "--output", out, timeout=300)
+    assert "Traceback" not in r.stderr, r.stderr
+    report = json.loads(out.read_text())
+    ex1, ex2, ex3 = (exercise_of(report, f"exercise{n}") for n in (1, 2, 3))
+    assert ex2["message"].startswith("w.ipynb, cell 4, line 5: SyntaxError"), ex2["message"]
+    assert "Run that cell" in ex2["hint"] and "python " not in ex2["hint"]
+    forbidden = next(t for t in ex1["tests"] if t.get("kind") == "forbidden")
+    assert forbidden["message"].startswith("w.ipynb, cell 3, line 6 uses `torch.softmax`"), forbidden["message"]
+    stub = ex3["tests"][0]
+    assert "at w.ipynb, cell 5, line 37: raise NotImplementedError" in stub["message"], stub["message"]
+    assert "in cell 5 of w.ipynb" in stub["hint"]
+    for ex in (ex1, ex2, ex3):
+        assert ex["notebook"]["name"] == "w.ipynb"
+        for text in _strings(ex):
+            assert ex["file"] not in text and ex["file"][:-3] not in text, text
+    # a reproducer is pasted into a new cell, where softmax is defined: no import of a file
+    bug = tmp_path / "bug.ipynb"
+    nbformat.write(_notebook([new_code_cell("%%exercise 1\nimport torch\n\ndef softmax(x):\n"
+                                            "    e = x.exp()\n    return e / e.sum()\n")]), str(bug))
+    text = run_cli("1", "--submission", bug, timeout=300).stdout
+    assert "Try it yourself (paste into a new cell below your exercise cell)" in text, text
+    assert "from exercise1_softmax import" not in text and "folder that holds" not in text
+
+
+def test_batch_notebook_report_names_the_cell(tmp_path):
+    from tests.test_batch import COMMON, batch
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    _located_notebook(subs / "ann.ipynb")
+    r = batch(subs, "--out", tmp_path / "out", *COMMON)
+    assert r.returncode in (0, 1), r.stderr
+    report = json.loads((tmp_path / "out" / "reports" / "ann.json").read_text())
+    assert exercise_of(report, "exercise2")["message"].startswith("ann.ipynb, cell 4, line 5: SyntaxError")

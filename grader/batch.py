@@ -918,6 +918,14 @@ def render_summary(data: dict, meta: dict) -> str:
 
 # ---------------------------------------------------------------------------
 
+def _jobs_text(jobs: int, tasks: int) -> str:
+    """'2 jobs', '1 job', or 'no grading needed' for a batch with nothing to grade."""
+    if not tasks:
+        return "no grading needed"
+    n = min(jobs, tasks)
+    return f"{n} job" + ("s" if n != 1 else "")
+
+
 def _fail(message: str) -> int:
     print(f"grade batch: error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -1106,7 +1114,7 @@ def _run(args) -> int:
                       "notes": e.notes, "origins": e.origins})
     bad = sum(r["status"] != "graded" for r in rows)
     print(f"grade batch: {len(entries)} entries in {subs}: {len(tasks)} to grade, {skipped} unchanged, "
-          f"{bad} unusable; {min(jobs, max(1, len(tasks)))} jobs; seed secret from {secret_from}", file=sys.stderr)
+          f"{bad} unusable; {_jobs_text(jobs, len(tasks))}; seed secret from {secret_from}", file=sys.stderr)
     by_student = {r["student"]: r for r in rows}
     write_csv(out_root / "results.csv", list(by_student.values()), exercises, book)
 

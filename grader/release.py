@@ -348,7 +348,7 @@ def build(out: Path, progress=print) -> dict:
             data = {"exercise": ex.number, "name": ex.name, "tests": encode(cases)}
             (suites / f"{stem}.json").write_text(json.dumps(data, indent=1, allow_nan=True) + "\n")
             (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))
-            progress(f"  student check: {ex.name} ({sum(c['visible'] for c in cases)} visible test cases, "
+            progress(f"  student check: {ex.name} ({_cases(sum(c['visible'] for c in cases))}, "
                      f"{sum(not c['visible'] for c in cases)} without an answer)")
         (tmp / "package" / "pyproject.toml").write_text(
             PYPROJECT.format(version=__version__, deps=json.dumps(_deps())))
@@ -387,3 +387,7 @@ def main(argv=None) -> int:
     print(f"grade release: {len(manifest)} files written; students run: pip install {args.out / 'package'}",
           file=sys.stderr)
     return 0
+
+
+def _cases(n: int) -> str:
+    return f"{n} visible test case" + ("s" if n != 1 else "")

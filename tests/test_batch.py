@@ -591,3 +591,11 @@ def test_follow_up_hints_are_not_misconceptions():
                                "message": "does not match"})
     assert not _misconception(ex, {"hint": "Replace the raise", "message": "not implemented yet",
                                    "kind": "not_implemented"})
+
+
+def test_the_jobs_line_counts_right():
+    from grader.batch import _jobs_text
+
+    assert _jobs_text(2, 500) == "2 jobs"
+    assert _jobs_text(2, 1) == "1 job"
+    assert _jobs_text(2, 0) == "no grading needed"

@@ -114,6 +114,10 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def _no_torch() -> int:
+    return _fail(f"PyTorch is not installed in this Python ({sys.executable}): pip install torch")
+
+
 def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     """`grade ARGV`.  ``zygote``: a warm worker to grade with (the warm server's);
     ``serve``: whether this call may hand the work to the warm server (``grader.server``)."""
@@ -181,6 +185,11 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     if args.output is not None and args.output.is_dir():
         return _fail(f"--output {args.output} is a folder; give a file name")
 
+    if serve and zygote is None:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:  # say so now, not after starting a server
+            return _no_torch()
     if serve and args.watch:
         from grader.watch import watch
 
@@ -231,7 +240,12 @@ def _new_zygote(chosen):
     # Import torch once, then fork the warm worker from this process before any answer is
     # loaded here (grader.startup): one import of torch for both sides of the boundary.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch  # noqa: F401
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] != "torch":
+            raise
+        raise SystemExit(_no_torch())
 
     from grader.exercises import wants_preload
     from grader.sandbox import Zygote

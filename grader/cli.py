@@ -43,11 +43,7 @@ examples:
   grade all --output report.html          an HTML report (format taken from the extension)
   grade --points                          each test's points and what it checks
 
-for instructors:
-  grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
-  grade release --out DIR                 build the student edition (see: grade release --help)
-  grade autograder --out autograder.zip   a Gradescope autograder (see: grade autograder --help)
-  grade init-ci                           a GitHub Classroom workflow (see: grade init-ci --help)
+{instructors}
   grade all --format junit -o junit.xml   JUnit XML for CI test reporters (also: prairielearn,
                                           gradescope, classroom: those platforms' results files)
 
@@ -66,10 +62,34 @@ exit status:
 """
 
 
+INSTRUCTORS = """\
+for instructors:
+  grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
+  grade release --out DIR                 build the student edition (see: grade release --help)
+  grade autograder --out autograder.zip   a Gradescope autograder (see: grade autograder --help)
+  grade init-ci                           a GitHub Classroom workflow (see: grade init-ci --help)"""
+
+# the instructor's verbs: what each does, for the student edition's refusal
+INSTRUCTOR_VERBS = {
+    "batch": "grades a whole class",
+    "release": "builds the student edition from the instructor's",
+    "autograder": "builds a Gradescope autograder",
+    "init-ci": "writes a GitHub Classroom workflow",
+}
+
+
+def _student_edition() -> bool:
+    from grader.edition import EDITION  # asked of the edition, not of an import (another
+    # checkout's grader.release may be importable)
+
+    return EDITION == "student"
+
+
 def _parser() -> argparse.ArgumentParser:
     listing = "\n".join(f"  {ex.name:<10} {ex.file:<28} {ex.title}" for ex in EXERCISES)
+    instructors = "for CI:" if _student_edition() else INSTRUCTORS
     p = argparse.ArgumentParser(
-        prog="grade", description=DESCRIPTION, epilog=EPILOG.format(exercises=listing),
+        prog="grade", description=DESCRIPTION, epilog=EPILOG.format(exercises=listing, instructors=instructors),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("exercises", nargs="*", metavar="EXERCISE",
                    help="exercise1 … exercise9 (or just 1 … 9), or 'all'")
@@ -122,16 +142,14 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     """`grade ARGV`.  ``zygote``: a warm worker to grade with (the warm server's);
     ``serve``: whether this call may hand the work to the warm server (``grader.server``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in INSTRUCTOR_VERBS and _student_edition():
+        return _fail(f"grade {argv[0]} {INSTRUCTOR_VERBS[argv[0]]}: it is for instructors, "
+                     "and this is the student edition (its checks are the visible tests only)")
     if argv and argv[0] == "batch":
         from grader.batch import main as batch_main
 
         return batch_main(argv[1:])
     if argv and argv[0] == "release":
-        from grader.edition import EDITION
-
-        # asked of the edition, not of an import (another checkout's grader.release may be importable)
-        if EDITION == "student":
-            return _fail("grade release builds the student edition from the instructor's; this is the student edition")
         from grader.release import main as release_main
 
         return release_main(argv[1:])

@@ -131,3 +131,24 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, sig):
         time.sleep(0.05)
     assert list(tmp.iterdir()) == []
     assert not [p for p in running if _alive(p)]
+
+
+# -- 4. the build backend's floor -------------------------------------------------------------------
+
+def _setuptools_floor(pyproject_text: str):
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    reqs = [Requirement(r) for r in tomllib.loads(pyproject_text)["build-system"]["requires"]]
+    return next(r.specifier for r in reqs if r.name == "setuptools")
+
+
+def test_setuptools_that_builds_wheels_without_the_wheel_package_is_required():
+    """setuptools < 70.1 needs `wheel` for bdist_wheel: `pip install --no-build-isolation .`
+    in a fresh venv (setuptools 65) fails "invalid command 'bdist_wheel'"."""
+    from grader.release import PYPROJECT
+
+    for text in ((ROOT / "pyproject.toml").read_text(), PYPROJECT.format(version="0", deps="[]")):
+        spec = _setuptools_floor(text)
+        assert "70.0.9" not in spec and "65.5" not in spec and "70.1" in spec, spec

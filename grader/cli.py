@@ -269,21 +269,74 @@ def _new_zygote(chosen):
     from grader.sandbox import Zygote
     from grader.startup import uses_meta
 
-    return Zygote(preload=wants_preload(chosen), fork=True, warm_meta=uses_meta(chosen))
+    return _deferring_signals(lambda: Zygote(preload=wants_preload(chosen), fork=True, warm_meta=uses_meta(chosen)),
+                              undo=lambda z: z.close())
+
+
+# -- SIGTERM and SIGHUP end grade as Ctrl-C does: what it started is stopped, its folders removed ---------
+
+_stop_signal = None   # the SIGTERM or SIGHUP that ended this grade (its exit status is 128 + it)
+_deferring = False    # while a zygote or a temporary folder is being made: note a signal, act after
+_pending = False
+
+
+def _on_signal(signum, frame) -> None:
+    global _stop_signal, _pending
+    import signal
+
+    if signum != signal.SIGINT:
+        if _stop_signal is not None:
+            return  # already stopping: let the clean-up finish
+        _stop_signal = signum
+    if _deferring:
+        _pending = True
+        return
+    raise KeyboardInterrupt
+
+
+def _deferring_signals(make, undo):
+    """``make()``, with SIGINT/SIGTERM/SIGHUP held off until it has returned (so that what it
+    made is not lost half-made); one that came meanwhile ``undo``es it and interrupts."""
+    global _deferring, _pending
+    was, _deferring = _deferring, True
+    try:
+        made = make()
+    finally:
+        _deferring = was
+    if _pending and not was:
+        _pending = False
+        undo(made)
+        raise KeyboardInterrupt
+    return made
+
+
+def _install_signal_handlers() -> None:
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        current = signal.getsignal(sig)
+        # an ignored signal stays ignored (nohup grade ...)
+        if current in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(sig, _on_signal)
 
 
 def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     """Grade in this process (``zygote``: a warm worker to use and keep; else one of its own)."""
     from grader.submission import read_for_grade
 
-    sub, graded_from, cleanup = read_for_grade(submission, chosen)  # one reader for every entry point
+    try:  # one reader for every entry point
+        sub, graded_from, cleanup = _deferring_signals(lambda: read_for_grade(submission, chosen),
+                                                       undo=lambda made: made[2]())
+    except KeyboardInterrupt:
+        print("\ngrade: interrupted", file=sys.stderr)
+        return 130
     own = zygote is None
-    if own:
-        zygote = _new_zygote(chosen)
     from grader.sandbox import Limits
 
     err = sys.stderr  # the terminal's: while pytest runs, sys.stderr is redirected to a buffer
     try:
+        if own:
+            zygote = _new_zygote(chosen)
         interactive = err.isatty() and args.output is None and len(chosen) > 1
 
         def progress(event, ex):
@@ -308,7 +361,7 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
               file=sys.stderr)
         return EXIT_INTERNAL
     finally:
-        if own:
+        if own and zygote is not None:
             zygote.close()
         cleanup()
 
@@ -354,8 +407,16 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
 
 def entry() -> None:
     """Console entry point. Once the report is out, skip the interpreter's
-    teardown: unloading torch takes most of a second and does nothing useful."""
-    code = main()
+    teardown: unloading torch takes most of a second and does nothing useful.
+    SIGTERM and SIGHUP stop it as Ctrl-C does, with 128 + the signal."""
+    _install_signal_handlers()
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("\ngrade: interrupted", file=sys.stderr)
+        code = 130
+    if _stop_signal is not None:
+        code = 128 + _stop_signal
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -194,6 +194,8 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         from grader.report import EXTENSIONS
 
         fmt = EXTENSIONS.get(args.output.suffix.lower())
+        if fmt is None and _special_file(args.output):
+            fmt = "text"  # /dev/null, /dev/stdout, a FIFO: no name to tell a format by
         if fmt is None:
             return _fail(f"cannot tell the format from {args.output.name!r}: add --format "
                          "text|json|html|markdown|junit|prairielearn|gradescope|classroom")
@@ -219,6 +221,17 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         if code is not None:
             return code
     return grade_here(args, chosen, submission, fmt, zygote)
+
+
+def _special_file(path: Path) -> bool:
+    """An existing file that is not a regular one (a device, a FIFO, a socket)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def server_enabled(args) -> bool:

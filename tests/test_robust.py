@@ -152,3 +152,39 @@ def test_setuptools_that_builds_wheels_without_the_wheel_package_is_required():
     for text in ((ROOT / "pyproject.toml").read_text(), PYPROJECT.format(version="0", deps="[]")):
         spec = _setuptools_floor(text)
         assert "70.0.9" not in spec and "65.5" not in spec and "70.1" in spec, spec
+
+
+# -- 6. --watch with a data format; --output to a device ------------------------------------------
+
+def test_watch_with_json_keeps_the_banner_out_of_the_json(tmp_path):
+    import json
+
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "exercise1_softmax.py").write_text((ROOT / "solutions" / "exercise1_softmax.py").read_text())
+    err_file = tmp_path / "stderr.txt"
+    with open(err_file, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "1", "--watch", "--format", "json",
+                                 "--no-server", "--submission", folder], cwd=ROOT, env=_env(),
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while "Watching" not in err_file.read_text():
+                assert proc.poll() is None and time.monotonic() < deadline, err_file.read_text()
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    report = json.loads(out)  # nothing but the report on standard output
+    assert report["score"] == report["max_score"] == 10
+    assert "grade --watch" in err_file.read_text()
+
+
+def test_output_to_a_device_is_text():
+    r = _run(["1", "--submission", ROOT / "solutions", "--output", "/dev/null"], _env())
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().endswith("report written to /dev/null"), r.stderr
+    assert Path("/dev/null").is_char_device()

@@ -43,11 +43,7 @@ examples:
   grade all --output report.html          an HTML report (format taken from the extension)
   grade --points                          each test's points and what it checks
 
-for instructors:
-  grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
-  grade release --out DIR                 build the student edition (see: grade release --help)
-  grade autograder --out autograder.zip   a Gradescope autograder (see: grade autograder --help)
-  grade init-ci                           a GitHub Classroom workflow (see: grade init-ci --help)
+{instructors}
   grade all --format junit -o junit.xml   JUnit XML for CI test reporters (also: prairielearn,
                                           gradescope, classroom: those platforms' results files)
 
@@ -66,10 +62,34 @@ exit status:
 """
 
 
+INSTRUCTORS = """\
+for instructors:
+  grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
+  grade release --out DIR                 build the student edition (see: grade release --help)
+  grade autograder --out autograder.zip   a Gradescope autograder (see: grade autograder --help)
+  grade init-ci                           a GitHub Classroom workflow (see: grade init-ci --help)"""
+
+# the instructor's verbs: what each does, for the student edition's refusal
+INSTRUCTOR_VERBS = {
+    "batch": "grades a whole class",
+    "release": "builds the student edition from the instructor's",
+    "autograder": "builds a Gradescope autograder",
+    "init-ci": "writes a GitHub Classroom workflow",
+}
+
+
+def _student_edition() -> bool:
+    from grader.edition import EDITION  # asked of the edition, not of an import (another
+    # checkout's grader.release may be importable)
+
+    return EDITION == "student"
+
+
 def _parser() -> argparse.ArgumentParser:
     listing = "\n".join(f"  {ex.name:<10} {ex.file:<28} {ex.title}" for ex in EXERCISES)
+    instructors = "for CI:" if _student_edition() else INSTRUCTORS
     p = argparse.ArgumentParser(
-        prog="grade", description=DESCRIPTION, epilog=EPILOG.format(exercises=listing),
+        prog="grade", description=DESCRIPTION, epilog=EPILOG.format(exercises=listing, instructors=instructors),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("exercises", nargs="*", metavar="EXERCISE",
                    help="exercise1 … exercise9 (or just 1 … 9), or 'all'")
@@ -114,20 +134,22 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def _no_torch() -> int:
+    return _fail(f"PyTorch is not installed in this Python ({sys.executable}): pip install torch")
+
+
 def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     """`grade ARGV`.  ``zygote``: a warm worker to grade with (the warm server's);
     ``serve``: whether this call may hand the work to the warm server (``grader.server``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in INSTRUCTOR_VERBS and _student_edition():
+        return _fail(f"grade {argv[0]} {INSTRUCTOR_VERBS[argv[0]]}: it is for instructors, "
+                     "and this is the student edition (its checks are the visible tests only)")
     if argv and argv[0] == "batch":
         from grader.batch import main as batch_main
 
         return batch_main(argv[1:])
     if argv and argv[0] == "release":
-        from grader.edition import EDITION
-
-        # asked of the edition, not of an import (another checkout's grader.release may be importable)
-        if EDITION == "student":
-            return _fail("grade release builds the student edition from the instructor's; this is the student edition")
         from grader.release import main as release_main
 
         return release_main(argv[1:])
@@ -172,6 +194,8 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         from grader.report import EXTENSIONS
 
         fmt = EXTENSIONS.get(args.output.suffix.lower())
+        if fmt is None and _special_file(args.output):
+            fmt = "text"  # /dev/null, /dev/stdout, a FIFO: no name to tell a format by
         if fmt is None:
             return _fail(f"cannot tell the format from {args.output.name!r}: add --format "
                          "text|json|html|markdown|junit|prairielearn|gradescope|classroom")
@@ -181,6 +205,11 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     if args.output is not None and args.output.is_dir():
         return _fail(f"--output {args.output} is a folder; give a file name")
 
+    if serve and zygote is None:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:  # say so now, not after starting a server
+            return _no_torch()
     if serve and args.watch:
         from grader.watch import watch
 
@@ -192,6 +221,17 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         if code is not None:
             return code
     return grade_here(args, chosen, submission, fmt, zygote)
+
+
+def _special_file(path: Path) -> bool:
+    """An existing file that is not a regular one (a device, a FIFO, a socket)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def server_enabled(args) -> bool:
@@ -231,27 +271,85 @@ def _new_zygote(chosen):
     # Import torch once, then fork the warm worker from this process before any answer is
     # loaded here (grader.startup): one import of torch for both sides of the boundary.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch  # noqa: F401
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] != "torch":
+            raise
+        raise SystemExit(_no_torch())
 
     from grader.exercises import wants_preload
     from grader.sandbox import Zygote
     from grader.startup import uses_meta
 
-    return Zygote(preload=wants_preload(chosen), fork=True, warm_meta=uses_meta(chosen))
+    return _deferring_signals(lambda: Zygote(preload=wants_preload(chosen), fork=True, warm_meta=uses_meta(chosen)),
+                              undo=lambda z: z.close())
+
+
+# -- SIGTERM and SIGHUP end grade as Ctrl-C does: what it started is stopped, its folders removed ---------
+
+_stop_signal = None   # the SIGTERM or SIGHUP that ended this grade (its exit status is 128 + it)
+_deferring = False    # while a zygote or a temporary folder is being made: note a signal, act after
+_pending = False
+
+
+def _on_signal(signum, frame) -> None:
+    global _stop_signal, _pending
+    import signal
+
+    if signum != signal.SIGINT:
+        if _stop_signal is not None:
+            return  # already stopping: let the clean-up finish
+        _stop_signal = signum
+    if _deferring:
+        _pending = True
+        return
+    raise KeyboardInterrupt
+
+
+def _deferring_signals(make, undo):
+    """``make()``, with SIGINT/SIGTERM/SIGHUP held off until it has returned (so that what it
+    made is not lost half-made); one that came meanwhile ``undo``es it and interrupts."""
+    global _deferring, _pending
+    was, _deferring = _deferring, True
+    try:
+        made = make()
+    finally:
+        _deferring = was
+    if _pending and not was:
+        _pending = False
+        undo(made)
+        raise KeyboardInterrupt
+    return made
+
+
+def _install_signal_handlers() -> None:
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        current = signal.getsignal(sig)
+        # an ignored signal stays ignored (nohup grade ...)
+        if current in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(sig, _on_signal)
 
 
 def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     """Grade in this process (``zygote``: a warm worker to use and keep; else one of its own)."""
     from grader.submission import read_for_grade
 
-    sub, graded_from, cleanup = read_for_grade(submission, chosen)  # one reader for every entry point
+    try:  # one reader for every entry point
+        sub, graded_from, cleanup = _deferring_signals(lambda: read_for_grade(submission, chosen),
+                                                       undo=lambda made: made[2]())
+    except KeyboardInterrupt:
+        print("\ngrade: interrupted", file=sys.stderr)
+        return 130
     own = zygote is None
-    if own:
-        zygote = _new_zygote(chosen)
     from grader.sandbox import Limits
 
     err = sys.stderr  # the terminal's: while pytest runs, sys.stderr is redirected to a buffer
     try:
+        if own:
+            zygote = _new_zygote(chosen)
         interactive = err.isatty() and args.output is None and len(chosen) > 1
 
         def progress(event, ex):
@@ -276,7 +374,7 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
               file=sys.stderr)
         return EXIT_INTERNAL
     finally:
-        if own:
+        if own and zygote is not None:
             zygote.close()
         cleanup()
 
@@ -322,8 +420,16 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
 
 def entry() -> None:
     """Console entry point. Once the report is out, skip the interpreter's
-    teardown: unloading torch takes most of a second and does nothing useful."""
-    code = main()
+    teardown: unloading torch takes most of a second and does nothing useful.
+    SIGTERM and SIGHUP stop it as Ctrl-C does, with 128 + the signal."""
+    _install_signal_handlers()
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("\ngrade: interrupted", file=sys.stderr)
+        code = 130
+    if _stop_signal is not None:
+        code = 128 + _stop_signal
     try:
         sys.stdout.flush()
         sys.stderr.flush()

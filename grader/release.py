@@ -283,7 +283,7 @@ def annotate(report: dict) -> dict:
 '''
 
 PYPROJECT = '''[build-system]
-requires = ["setuptools>=64"]
+requires = ["setuptools>=70.1"]
 build-backend = "setuptools.build_meta"
 
 [project]

@@ -118,7 +118,10 @@ def fingerprint() -> str:
 # -- the client ---------------------------------------------------------------------
 
 def _connect(path: Path):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    except OSError:  # no such sockets here: no server either
+        return None
     try:
         s.connect(str(path))
         return s
@@ -166,6 +169,19 @@ def _start(d: Path, path: Path, fp: str):
         return _connect(path)
 
 
+def _start_or_none(d: Path, path: Path, fp: str):
+    """`_start`, or None whatever stops it (an interpreter it may not execute, a full disk, a lock
+    it cannot take): where the server cannot start, grade grades by itself."""
+    try:
+        return _start(d, path, fp)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        print(f"grade: note: the warm server cannot start ({type(e).__name__}: {e}); grading without it",
+              file=sys.stderr)
+        return None
+
+
 def run(argv: list) -> int | None:
     """Have the warm server run `grade ARGV` on this terminal: its exit status,
     or None if there is no server to be had (the caller grades by itself)."""
@@ -190,7 +206,7 @@ def run(argv: list) -> int | None:
                             getattr(err, "errors", "backslashreplace") or "backslashreplace"]}
     for _ in range(3):
         try:
-            conn = _connect(path) or _start(d, path, fp)
+            conn = _connect(path) or _start_or_none(d, path, fp)
             if conn is None:
                 return None
             with conn:  # closing it (Ctrl-C) makes the server abandon the grading

@@ -114,6 +114,7 @@ def fork_zygote(ctrl_fd: int, stderr_fd: int, cwd: str, env: dict):
     try:  # the child: become what `python -m grader.worker FD` would be
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # grade's own handlers are not the zygote's
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(stderr_fd, 1)

@@ -65,23 +65,27 @@ def watch(args, chosen, submission: Path, grade_once) -> int:
         files.append(Path(args.submission).expanduser())  # a submission given as one file (a notebook, say)
     files = list(dict.fromkeys(f.resolve() for f in files))
     shown = ", ".join(dict.fromkeys(f.name for f in files if f.suffix == ".py" or f.exists()))
-    tty = sys.stdout.isatty()
+    # the banner goes with a text report on the terminal; a report as data (or in a file) keeps its
+    # standard output to itself, and the banner goes to standard error
+    screen = sys.stdout if args.output is None and args.format in (None, "text") else sys.stderr
+    tty = screen.isatty()
     state = _state(files)
     try:
         while True:
             if tty:
-                sys.stdout.write(CLEAR)
-            sys.stdout.write(f"grade --watch · {time.strftime('%H:%M:%S')} · {shown}\n")
-            sys.stdout.flush()
+                screen.write(CLEAR)
+            screen.write(f"grade --watch · {time.strftime('%H:%M:%S')} · {shown}\n")
+            screen.flush()
             code = grade_once()
             if code == 130:  # interrupted while grading
                 raise KeyboardInterrupt
-            sys.stdout.write(f"\nWatching {shown} in {submission}: saving regrades · Ctrl-C to stop\n")
             sys.stdout.flush()
+            screen.write(f"\nWatching {shown} in {submission}: saving regrades · Ctrl-C to stop\n")
+            screen.flush()
             state = wait_for_change(files, state)
     except KeyboardInterrupt:
-        sys.stdout.write("\n")
-        sys.stdout.flush()
+        screen.write("\n")
+        screen.flush()
         return 130
     finally:
         close_watch_zygote()

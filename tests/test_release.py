@@ -200,7 +200,19 @@ def test_student_edition_grades_model_full_and_stubs_zero(venv, release, tmp_pat
     assert r.returncode == 1
     assert "ran the visible test(s) test_far_apart_logits[float32]" in r.stdout
     assert "the hidden tests run when you submit" in r.stdout
-    assert _grade(venv, "release", "--out", tmp_path / "again", cwd=release).returncode == 2  # instructors only
+    # the instructor's verbs: refused in one line each (they would grade on the visible checks only),
+    # and left out of --help
+    for verb in (["release", "--out", tmp_path / "again"], ["batch", release / "exercises", "--out", tmp_path / "b"],
+                 ["autograder", "--out", tmp_path / "autograder.zip"], ["init-ci"]):
+        r = _grade(venv, *verb, cwd=tmp_path)
+        assert r.returncode == 2 and r.stdout == "", (verb, r.stdout)
+        assert r.stderr.startswith(f"grade: error: grade {verb[0]} ") and "student edition" in r.stderr, r.stderr
+        assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]  # nothing was written
+    help_text = _grade(venv, "--help", cwd=tmp_path).stdout
+    assert "grade exercise3" in help_text and "--format junit" in help_text
+    for verb in ("grade batch", "grade release", "grade autograder", "grade init-ci", "for instructors"):
+        assert verb not in help_text, verb
 
 
 def _class_of_corpus(folder: Path) -> Path:
@@ -221,7 +233,12 @@ def test_student_verdicts_agree_with_the_full_grader(venv, tmp_path):
     full = subprocess.run([sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(tmp_path / "full"),
                            "--seed-secret", "s"], capture_output=True, text=True, cwd=ROOT, timeout=1200)
     assert full.returncode == 0, full.stderr
-    student = _grade(venv, "batch", subs, "--out", tmp_path / "student", "--seed-secret", "s", cwd=tmp_path)
+    # `grade batch` is the instructor's (the student edition refuses it): its module, called directly
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    student = subprocess.run([str(venv.parent / "python"), "-c",
+                              "import sys; from grader.batch import main; sys.exit(main(sys.argv[1:]))",
+                              str(subs), "--out", str(tmp_path / "student"), "--seed-secret", "s"],
+                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
     assert student.returncode == 0, student.stderr
     compared = 0
     for report in sorted((tmp_path / "full" / "reports").glob("*.json")):

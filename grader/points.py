@@ -92,9 +92,16 @@ def table(exercises) -> list:
 
 
 def render_table(exercises) -> str:
-    lines = ["Points per test function (an exercise's sum to 10). A parametrised test's points are split",
-             "equally over its cases; a test that takes a device runs on the CPU and, where CUDA exists, on",
-             "the GPU too, and passes only if it passes on both: the same points on every machine.", ""]
+    from grader.edition import EDITION
+
+    if EDITION == "student":
+        lines = ["Points of the checks this student edition runs: the visible tests (and checks that need",
+                 "no answer), scaled to 10 per exercise. Your grade comes from all the tests, the hidden ones",
+                 "too, when you submit; their points may differ.", ""]
+    else:
+        lines = ["Points per test function (an exercise's sum to 10). A parametrised test's points are split",
+                 "equally over its cases; a test that takes a device runs on the CPU and, where CUDA exists, on",
+                 "the GPU too, and passes only if it passes on both: the same points on every machine.", ""]
     by_ex: dict = {}
     for row in table(exercises):
         by_ex.setdefault(row[0], []).append(row)

@@ -213,6 +213,9 @@ def test_student_edition_grades_model_full_and_stubs_zero(venv, release, tmp_pat
     assert "grade exercise3" in help_text and "--format junit" in help_text
     for verb in ("grade batch", "grade release", "grade autograder", "grade init-ci", "for instructors"):
         assert verb not in help_text, verb
+    points = _grade(venv, "--points", "3", cwd=tmp_path).stdout  # the student checks' points, said so
+    assert points.startswith("Points of the checks this student edition runs") and "hidden" in points, points
+    assert "test_far_apart_logits" in points
 
 
 def _class_of_corpus(folder: Path) -> Path:

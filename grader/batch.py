@@ -291,15 +291,24 @@ class Output:
     def report_paths(self, student: str) -> tuple:
         return self.reports / f"{student}.json", self.reports / f"{student}.html"
 
-    def write_report(self, student: str, report: dict) -> None:
-        from grader.report import render, write_atomic
+    @staticmethod
+    def render_report(report: dict) -> dict:
+        """A student's report files, as text ({"json": ..., "html": ...}): the same for the
+        local batch and a cluster's (grader.cluster_host), which writes them here."""
+        from grader.report import render
 
         from grader.formats.common import for_platform
 
         report = for_platform(report)  # no advice for a student's terminal (--submission)
+        return {"json": render(report, "json"), "html": render(report, "html")}
+
+    def write_report(self, student: str, report: dict) -> None:
+        from grader.report import write_atomic
+
+        files = self.render_report(report)
         js, html = self.report_paths(student)
-        write_atomic(js, render(report, "json"))
-        write_atomic(html, render(report, "html"))
+        write_atomic(js, files["json"])
+        write_atomic(html, files["html"])
 
     def read_report(self, student: str) -> dict | None:
         try:

@@ -31,9 +31,9 @@ class _Captured:
         self.report = None
 
     def write_report(self, student, report):
-        from grader.report import render
+        from grader.batch import Output
 
-        self.report = {"json": render(report, "json"), "html": render(report, "html")}
+        self.report = Output.render_report(report)  # rendered as the local batch renders it
 
     def remove_report(self, student):
         self.report = None

@@ -26,13 +26,16 @@ def test_a_class_on_a_local_cluster_matches_the_local_batch(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
     normal = normal_class(subs)
+    (subs / "dee").mkdir()  # exercise 2 missing: its message is the batch's, not a terminal's advice
+    (subs / "dee" / EX1).write_text((SOLUTIONS / EX1).read_text())
+    normal.append("dee")
     bad = bad_entries(subs)
     local = batch(subs, "--out", tmp_path / "local", *COMMON, "--jobs", "2")
     assert local.returncode == 1, local.stderr
     r = batch(subs, "--out", tmp_path / "dask", *COMMON, "--scheduler", "local:2", timeout=300)
     assert r.returncode == 1, r.stderr
     assert "Dask cluster local:2: 2 workers, 2 threads" in r.stderr
-    assert "[3/3]" in r.stderr  # progress, one line per student (not a terminal)
+    assert "[4/4]" in r.stderr  # progress, one line per student (not a terminal)
     # the gradebook and every report, byte for byte
     for name in ("grades.csv", "results.csv"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
@@ -51,6 +54,8 @@ def test_a_class_on_a_local_cluster_matches_the_local_batch(tmp_path):
     assert a == b
     rows = {row[0]: row for row in read_csv(tmp_path / "dask", "results.csv")[2:]}
     assert rows["ada"][-1] == "graded" and rows["ada"][3] == "20.00"
+    dee = json.loads((tmp_path / "dask" / "reports" / "dee.json").read_text())
+    assert "--submission" not in json.dumps(dee) and "not in the submission" in json.dumps(dee)
     for student in bad:
         assert rows[student][-1].startswith("error:"), student
     # each graded student's state says which worker graded it; the batch wrote every file
@@ -58,10 +63,10 @@ def test_a_class_on_a_local_cluster_matches_the_local_batch(tmp_path):
     assert state["worker"].startswith("tcp://") and state["status"] == "graded"
     # resumable: a rerun grades nobody, a changed student is regraded
     r = batch(subs, "--out", tmp_path / "dask", *COMMON, "--scheduler", "local:2", timeout=300)
-    assert "0 to grade, 3 unchanged" in r.stderr, r.stderr
+    assert "0 to grade, 4 unchanged" in r.stderr, r.stderr
     (subs / "ada" / EX1).write_text((SOLUTIONS / EX1).read_text() + "\n# changed\n")
     r = batch(subs, "--out", tmp_path / "dask", *COMMON, "--scheduler", "local:1", timeout=300)
-    assert "1 to grade, 2 unchanged" in r.stderr, r.stderr
+    assert "1 to grade, 3 unchanged" in r.stderr, r.stderr
     for name in ("grades.csv", "results.csv"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
 

@@ -100,9 +100,9 @@ def profile_one(exercises) -> None:
     import cProfile
     import pstats
 
-    from grader.batch import _prewarm
-    from grader.run import grade
-    from grader.sandbox import Zygote
+    from grader.batch.core import _prewarm
+    from grader.harness.run import grade
+    from grader.transport.host import Zygote
 
     _prewarm(exercises)
     z = Zygote()
@@ -120,12 +120,12 @@ def profile_one(exercises) -> None:
     def cum(file_part: str, func: str) -> float:
         return sum(v[3] for k, v in stats.stats.items() if file_part in k[0] and k[2] == func)
 
-    from grader.sandbox import Worker
+    from grader.transport.host import Worker
 
     line = Worker.__init__.__code__.co_firstlineno
-    spawn = sum(v[3] for k, v in stats.stats.items() if k[0].endswith("grader/sandbox.py") and k[1] == line)
-    waiting = cum("grader/wire.py", "recv")
-    sending = cum("grader/wire.py", "send")
+    spawn = sum(v[3] for k, v in stats.stats.items() if k[0].endswith("grader/transport/host.py") and k[1] == line)
+    waiting = cum("grader/transport/wire.py", "recv")
+    sending = cum("grader/transport/wire.py", "send")
     calls = cum("_pytest/python.py", "pytest_pyfunc_call")
     n_tests = sum(len(ex["tests"]) for ex in report["exercises"])
     print(f"\none warm `grade` of {len(exercises)} exercises ({n_tests} test items): {total:.2f} s (under cProfile)")
@@ -185,7 +185,7 @@ def main() -> None:
                         "local batch, and print the overhead per submission")
     a = p.parse_args()
 
-    from grader.run import SUITES_DIR
+    from grader.harness.run import SUITES_DIR
 
     wanted = list(EXERCISES) if "all" in a.exercises else [lookup(e) for e in a.exercises]
     exercises = [ex for ex in wanted if (SUITES_DIR / ex.suite).is_file()]

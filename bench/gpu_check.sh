@@ -238,8 +238,8 @@ check "corpus verdicts, CUDA vs CPU" "${line%%$'\t'*}" "${line#*$'\t'} ($n_varia
 import sys, time
 from pathlib import Path
 from grader.exercises import EXERCISES
-from grader.run import grade
-from grader.sandbox import Zygote
+from grader.harness.run import grade
+from grader.transport.host import Zygote
 where = "on the GPU" if sys.argv[2] == "yes" else "on the CPU (no CUDA)"
 with Zygote(preload=True) as z:
     grade(EXERCISES[:1], Path(sys.argv[1]), zygote=z)  # warm-up

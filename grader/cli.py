@@ -2,9 +2,9 @@
 
 Start-up matters (a student waits for it): this module imports only the
 standard library.  A call is handed to the user's warm server when there is one
-(``grader.server``: a fraction of a second); otherwise torch is imported once and
+(``grader.commands.server``: a fraction of a second); otherwise torch is imported once and
 the warm worker is forked from this process before any answer is loaded
-(``grader.startup``).  ``--watch`` regrades on each save (``grader.watch``).
+(``grader.untrusted.startup``).  ``--watch`` regrades on each save (``grader.commands.watch``).
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ INSTRUCTOR_VERBS = {
 
 def _student_edition() -> bool:
     from grader.edition import EDITION  # asked of the edition, not of an import (another
-    # checkout's grader.release may be importable)
+    # checkout's grader.commands.release may be importable)
 
     return EDITION == "student"
 
@@ -124,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
 def _server_command(argv) -> int:
     if len(argv) != 1 or argv[0] not in ("status", "stop"):
         return _fail("usage: grade server status|stop  (the warm server that repeated grade calls reuse)")
-    from grader.server import control
+    from grader.commands.server import control
 
     return control(argv[0])
 
@@ -140,17 +140,17 @@ def _no_torch() -> int:
 
 def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     """`grade ARGV`.  ``zygote``: a warm worker to grade with (the warm server's);
-    ``serve``: whether this call may hand the work to the warm server (``grader.server``)."""
+    ``serve``: whether this call may hand the work to the warm server (``grader.commands.server``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in INSTRUCTOR_VERBS and _student_edition():
         return _fail(f"grade {argv[0]} {INSTRUCTOR_VERBS[argv[0]]}: it is for instructors, "
                      "and this is the student edition (its checks are the visible tests only)")
     if argv and argv[0] == "batch":
-        from grader.batch import main as batch_main
+        from grader.batch.core import main as batch_main
 
         return batch_main(argv[1:])
     if argv and argv[0] == "release":
-        from grader.release import main as release_main
+        from grader.commands.release import main as release_main
 
         return release_main(argv[1:])
     if argv and argv[0] == "server":
@@ -169,7 +169,7 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     except KeyError as e:
         return _fail(e.args[0])
     if args.points:
-        from grader.points import render_table
+        from grader.harness.points import render_table
 
         sys.stdout.write(render_table(chosen) + "\n")
         return EXIT_FULL
@@ -191,7 +191,7 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
 
     fmt = args.format
     if fmt is None and args.output is not None:
-        from grader.report import EXTENSIONS
+        from grader.feedback.report import EXTENSIONS
 
         fmt = EXTENSIONS.get(args.output.suffix.lower())
         if fmt is None and _special_file(args.output):
@@ -211,11 +211,11 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         if importlib.util.find_spec("torch") is None:  # say so now, not after starting a server
             return _no_torch()
     if serve and args.watch:
-        from grader.watch import watch
+        from grader.commands.watch import watch
 
         return watch(args, chosen, submission, lambda: _grade_once(args, argv, chosen, submission, fmt))
     if serve and server_enabled(args):
-        from grader import server
+        from grader.commands import server
 
         code = server.run(argv)
         if code is not None:
@@ -235,7 +235,7 @@ def _special_file(path: Path) -> bool:
 
 
 def server_enabled(args) -> bool:
-    from grader.server import enabled
+    from grader.commands.server import enabled
 
     return enabled(args)
 
@@ -247,7 +247,7 @@ def _grade_once(args, argv, chosen, submission, fmt) -> int:
     """One regrade for --watch: through the warm server, or here with a zygote kept between saves."""
     global _watch_zygote
     if server_enabled(args):
-        from grader import server
+        from grader.commands import server
 
         code = server.run([a for a in argv if a not in ("--watch", "-w")])
         if code is not None:
@@ -269,7 +269,7 @@ def close_watch_zygote() -> None:
 
 def _new_zygote(chosen):
     # Import torch once, then fork the warm worker from this process before any answer is
-    # loaded here (grader.startup): one import of torch for both sides of the boundary.
+    # loaded here (grader.untrusted.startup): one import of torch for both sides of the boundary.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import torch  # noqa: F401
@@ -279,8 +279,8 @@ def _new_zygote(chosen):
         raise SystemExit(_no_torch())
 
     from grader.exercises import wants_preload
-    from grader.sandbox import Zygote
-    from grader.startup import uses_meta
+    from grader.transport.host import Zygote
+    from grader.untrusted.startup import uses_meta
 
     return _deferring_signals(lambda: Zygote(preload=wants_preload(chosen), fork=True, warm_meta=uses_meta(chosen)),
                               undo=lambda z: z.close())
@@ -335,7 +335,7 @@ def _install_signal_handlers() -> None:
 
 def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     """Grade in this process (``zygote``: a warm worker to use and keep; else one of its own)."""
-    from grader.submission import read_for_grade
+    from grader.submission.reader import read_for_grade
 
     try:  # one reader for every entry point
         sub, graded_from, cleanup = _deferring_signals(lambda: read_for_grade(submission, chosen),
@@ -344,7 +344,7 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
         print("\ngrade: interrupted", file=sys.stderr)
         return 130
     own = zygote is None
-    from grader.sandbox import Limits
+    from grader.transport.host import Limits
 
     err = sys.stderr  # the terminal's: while pytest runs, sys.stderr is redirected to a buffer
     try:
@@ -356,7 +356,7 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
             if interactive and event == "start":
                 print(f"\r\033[K  grading {ex.name} ({ex.title}) …", end="", file=err, flush=True)
 
-        from grader.run import grade
+        from grader.harness.run import grade
 
         report = grade(chosen, graded_from, seed=args.seed, limits=Limits().scaled(args.timeout_scale),
                        zygote=zygote, debug=args.debug, progress=progress)
@@ -378,7 +378,7 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
             zygote.close()
         cleanup()
 
-    from grader.report import render, write_atomic
+    from grader.feedback.report import render, write_atomic
 
     color = (fmt == "text" and args.output is None and sys.stdout.isatty()
              and not args.no_color and "NO_COLOR" not in os.environ)

@@ -19,7 +19,7 @@ os.environ["GRADER_NO_SERVER"] = "1"
 @pytest.fixture(scope="session")
 def zygote():
     """One warm worker for the whole test session (as batch grading uses it)."""
-    from grader.sandbox import Zygote
+    from grader.transport.host import Zygote
 
     z = Zygote(preload=True)
     yield z
@@ -30,7 +30,7 @@ def zygote():
 def grade_folder(zygote):
     """grade_folder(path, 'exercise1', ..., limits=None) → the report dict."""
     from grader.exercises import lookup
-    from grader.run import grade
+    from grader.harness.run import grade
 
     def run(folder, *names, limits=None, seed=0):
         exercises = [lookup(n) for n in names]

@@ -125,7 +125,7 @@ def test_bad_command_lines_get_one_clear_line(tmp_path, args, needle):
 # reading entries (in-process: no grading)
 
 def test_bad_entries_each_get_a_reason(tmp_path):
-    from grader.batch import scan
+    from grader.batch.core import scan
     from grader.exercises import lookup
 
     subs = tmp_path / "subs"
@@ -148,9 +148,9 @@ def test_bad_entries_each_get_a_reason(tmp_path):
 
 
 def test_seeds_and_keys():
-    from grader.batch import entry_key, fingerprint, student_seed
+    from grader.batch.core import entry_key, fingerprint, student_seed
     from grader.exercises import lookup
-    from grader.sandbox import Limits
+    from grader.transport.host import Limits
 
     exs = [lookup("1")]
     assert student_seed("s", "ada") == student_seed("s", "ada")
@@ -166,7 +166,7 @@ def test_seeds_and_keys():
 # a class
 
 def test_a_class_gets_grades_reports_and_a_summary(class_run):
-    from grader.batch import student_seed
+    from grader.batch.core import student_seed
 
     r, out = class_run["r"], class_run["out"]
     assert r.returncode == 1, r.stderr            # 1: some entries could not be graded
@@ -356,7 +356,7 @@ def test_hostile_students_change_nothing_for_the_others(class_run, tmp_path, zyg
     """The class graded again with five hostile students added: every other
     student's JSON and HTML report is byte for byte the same, nothing they
     started is left running, and nothing outside their folders was written."""
-    from grader.sandbox import Limits, Worker
+    from grader.transport.host import Limits, Worker
 
     probe = Worker(zygote, Limits(), tmp_path / "probe")
     iso = probe.isolation
@@ -438,7 +438,7 @@ def _probe(grade_folder, submission, limits=None) -> dict:
 
 
 def test_a_worker_sees_only_its_own_folder(grade_folder, submission, zygote, tmp_path):
-    from grader.sandbox import Limits, Worker
+    from grader.transport.host import Limits, Worker
 
     w = Worker(zygote, Limits(), tmp_path / "w")
     iso = w.isolation
@@ -464,7 +464,7 @@ def _alive(pid: int) -> bool:
 
 def test_no_namespace_init_outlives_its_worker(zygote, tmp_path):
     """Workers closed as soon as they start (as a probe is) leave nothing behind."""
-    from grader.sandbox import Limits, Worker
+    from grader.transport.host import Limits, Worker
 
     inits = []
     for i in range(8):
@@ -480,7 +480,7 @@ def test_no_namespace_init_outlives_its_worker(zygote, tmp_path):
 
 
 def test_isolation_can_be_turned_off(grade_folder, submission):
-    from grader.sandbox import Limits
+    from grader.transport.host import Limits
 
     r = _probe(grade_folder, submission, limits=Limits(isolate=False))
     assert r["uid"] == os.getuid() and r["solutions"] == "read"
@@ -488,7 +488,7 @@ def test_isolation_can_be_turned_off(grade_folder, submission):
 
 def test_user_namespace_path_works(tmp_path):
     """The path a non-root grader takes (forced here, since tests run as root)."""
-    from grader import isolation
+    from grader.untrusted import isolation
 
     work = tmp_path / "work"
     work.mkdir()
@@ -556,7 +556,7 @@ def test_a_submission_that_overruns_the_wall_limit_is_stopped(tmp_path):
 def test_progress_is_a_bar_on_a_terminal_and_lines_in_ci(monkeypatch):
     import io
 
-    from grader.batch import Progress
+    from grader.batch.core import Progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -581,7 +581,7 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_ci(monkeypatch):
 def test_follow_up_hints_are_not_misconceptions():
     """'fix what the other tests report first' (the device test with wrong values, a gradient
     test of a wrong forward) points at another failure: the summary counts that one only."""
-    from grader.batch import _misconception
+    from grader.batch.core import _misconception
     from grader.suites.common import DEVICE_VALUES_FIRST, FORWARD_FIRST
 
     ex = {"status": "graded"}
@@ -594,7 +594,7 @@ def test_follow_up_hints_are_not_misconceptions():
 
 
 def test_the_jobs_line_counts_right():
-    from grader.batch import _jobs_text
+    from grader.batch.core import _jobs_text
 
     assert _jobs_text(2, 500) == "2 jobs"
     assert _jobs_text(2, 1) == "1 job"

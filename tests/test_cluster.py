@@ -102,7 +102,7 @@ def test_a_submission_that_kills_its_grading_process_or_its_worker_gets_an_error
         (subs / name).mkdir(parents=True)
         (subs / name / EX1).write_text((SOLUTIONS / EX1).read_text())
     (subs / "host_killer").mkdir()
-    (subs / "host_killer" / EX1).write_text(KILL_ANCESTOR.format(needle=b"grader.cluster_host"))
+    (subs / "host_killer" / EX1).write_text(KILL_ANCESTOR.format(needle=b"grader.batch.cluster_host"))
     (subs / "worker_killer").mkdir()
     (subs / "worker_killer" / EX1).write_text(KILL_ANCESTOR.format(needle=b"spawn_main"))
     r = batch(subs, "--out", tmp_path / "out", "--exercises", "1", "--seed-secret", SECRET, "--timeout-scale", "0.3",
@@ -162,7 +162,7 @@ def test_an_external_scheduler_sends_everyone_to_the_gpu_workers(tmp_path):
 
 
 def test_cpu_workers_hide_the_gpu_from_their_grading_processes():
-    from grader.cluster import host_env
+    from grader.batch.cluster import host_env
 
     assert host_env(False, {"CUDA_VISIBLE_DEVICES": "0"})["CUDA_VISIBLE_DEVICES"] == ""
     assert host_env(True, {"CUDA_VISIBLE_DEVICES": "0"})["CUDA_VISIBLE_DEVICES"] == "0"
@@ -185,7 +185,8 @@ def test_a_bad_scheduler_gets_one_clear_line(tmp_path, scheduler, needle):
 def test_dask_is_imported_only_for_a_cluster():
     code = textwrap.dedent("""
         import sys
-        from grader import batch, cli
+        from grader import cli
+        from grader.batch import core as batch
         batch._parser().parse_args(["s", "--out", "o"])
         assert not any(m == "distributed" or m.startswith(("distributed.", "dask")) for m in sys.modules)
         print("ok")

@@ -1,10 +1,10 @@
-"""Forbidden built-ins (grader/forbidden.toml): caught statically and at run time,
+"""Forbidden built-ins (grader/verdicts/forbidden.toml): caught statically and at run time,
 with the call and the line, and never for allowed or the grader's own calls."""
 import textwrap
 
 import pytest
 
-from grader import forbidden
+from grader.verdicts import forbidden
 from grader.exercises import lookup
 from tests.conftest import ROOT, exercise_of
 

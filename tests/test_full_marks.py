@@ -67,7 +67,7 @@ DO_NOTHING = {
 
 @pytest.fixture(scope="module")
 def reports(zygote):
-    from grader.run import grade
+    from grader.harness.run import grade
 
     return {name: grade(EXERCISES, ROOT / name, zygote=zygote) for name in ("solutions", "exercises")}
 
@@ -87,7 +87,7 @@ def test_stubs_score_0_of_90(reports):
 
 
 def test_every_test_passes_and_none_is_skipped(reports):
-    """No test is skipped for want of CUDA: GPU runs are part of the same tests (grader.points)."""
+    """No test is skipped for want of CUDA: GPU runs are part of the same tests (grader.harness.points)."""
     for e in reports["solutions"]["exercises"]:
         assert e["tests"], e["name"]
         for t in e["tests"]:
@@ -95,7 +95,7 @@ def test_every_test_passes_and_none_is_skipped(reports):
 
 
 def test_do_nothing_files_earn_nothing(submission, zygote):
-    from grader.run import grade
+    from grader.harness.run import grade
 
     r = grade(EXERCISES, submission(DO_NOTHING), zygote=zygote)
     earned = {e["name"]: [t["name"] for t in e["tests"] if t["status"] == "passed"]

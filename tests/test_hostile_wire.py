@@ -8,9 +8,11 @@ import time
 
 import pytest
 
-from grader import textsafe, wire
-from grader.report import render
-from grader.sandbox import Limits
+from grader.feedback import textsafe
+
+from grader.transport import wire
+from grader.feedback.report import render
+from grader.transport.host import Limits
 from tests.conftest import exercise_of
 from tests.test_hostile import CORRECT_LOG_SOFTMAX
 
@@ -167,7 +169,7 @@ def test_amplified_replies_are_kept_to_the_data_budget(grade_folder, submission)
 def test_a_batch_entry_named_with_backslashes_is_graded(tmp_path, monkeypatch):
     import tempfile
 
-    from grader.batch import Output, _Slot
+    from grader.batch.core import Output, _Slot
 
     monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)  # a _Slot sets it for its grading process
     out = Output(tmp_path / "out")
@@ -184,8 +186,8 @@ MEMORY_PROBE = r"""
 import resource, sys, textwrap
 from pathlib import Path
 from grader.exercises import lookup
-from grader.run import grade
-from grader.sandbox import Limits, Zygote
+from grader.harness.run import grade
+from grader.transport.host import Limits, Zygote
 
 folder = Path(sys.argv[1])
 with Zygote() as z:

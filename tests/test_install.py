@@ -126,7 +126,7 @@ def test_an_installed_grader_gives_full_marks_everywhere(installs, mode):
     install <source>`` builds a wheel and installs it: the two installed trees are
     the same, so the runs are shared out between them to keep the test short.)"""
     python, base, subs = installs[mode], installs["base"], installs["subs"]
-    r = _run([python, "-c", "import grader, grader.isolation as i; print(grader.__file__, i.is_checkout())"],
+    r = _run([python, "-c", "import grader, grader.untrusted.isolation as i; print(grader.__file__, i.is_checkout())"],
              cwd=base)
     where, checkout = r.stdout.split()
     assert Path(where).is_relative_to(python.parent.parent) and "site-packages" in where, where

@@ -15,9 +15,11 @@ import textwrap
 
 import pytest
 
-from grader import forbidden, integrity
+from grader.verdicts import forbidden
+
+from grader.verdicts import integrity
 from grader.exercises import lookup
-from grader.report import render
+from grader.feedback.report import render
 from tests.conftest import ROOT, exercise_of, run_cli
 
 SM, RELU, MM = "exercise1_softmax.py", "exercise5_relu.py", "exercise8_matmul.py"
@@ -187,7 +189,7 @@ SHAPES = [
                         "        return x\n", 3),
     ("wrapped", "import torch\ndef softmax(x):\n    f = torch.exp.__wrapped__\n    return f(x)\n", 3),
     ("getattr-wrapped", "import torch\ndef softmax(x):\n    return getattr(torch.exp, '__wrapped__')(x)\n", 3),
-    ("grader-modules", "import grader.worker\ndef softmax(x):\n    grader.worker.x = 1\n    return x\n", 3),
+    ("grader-modules", "import grader.untrusted.worker\ndef softmax(x):\n    grader.untrusted.worker.x = 1\n    return x\n", 3),
     ("sys-modules", "import sys\ndef softmax(x):\n    m = sys.modules['__main__']\n    return x\n", 3),
     ("gc-hunting", "import gc\ndef softmax(x):\n    objs = gc.get_objects()\n    return x\n", 3),
     ("frame-walking", "import sys\ndef softmax(x):\n    f = sys._getframe(1)\n    return x\n", 3),

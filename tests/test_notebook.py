@@ -10,7 +10,7 @@ import pytest
 from nbclient import NotebookClient
 
 from grader.exercises import EXERCISES
-from grader.notebook import course_notebook
+from grader.submission.notebook import course_notebook
 from tests.conftest import ROOT, run_cli
 
 
@@ -127,7 +127,7 @@ def test_extension_in_a_terminal_ipython_shows_text(tmp_path):
 def test_grade_magic_names_the_exercise_cell_and_its_line(monkeypatch):
     """QA: `%grade 2` said `exercise2_log_softmax.py, line 4`, a file the notebook student never had;
     the `%%exercise 2` line is line 1 of the cell, as Jupyter shows it."""
-    from grader import notebook
+    from grader.submission import notebook
 
     ex = EXERCISES[1]
     monkeypatch.setenv("PYTHONPATH", str(ROOT))

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from conftest import ROOT
-from grader.report import write_atomic
+from grader.feedback.report import write_atomic
 
 
 def _in_child(umask: int, fn):

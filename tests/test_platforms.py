@@ -458,7 +458,7 @@ def test_bundle_notebook(bundle, tmp_path):
         by_ex.setdefault(t["tags"][0], []).append(t)
     assert all(t["status"] == "passed" for t in by_ex["exercise1"])
     assert any(t["status"] == "failed" for t in by_ex["exercise3"])
-    # read as grade reads a notebook (grader.submission): the removed magics are noted
+    # read as grade reads a notebook (grader.submission.reader): the removed magics are noted
     assert "'%matplotlib inline'" in doc["output"] and "'!pip install nothing'" in doc["output"]
 
 
@@ -481,7 +481,7 @@ def test_bundle_empty_submission_still_writes_results(bundle, tmp_path):
 # grade batch: --only, resuming an interrupted --force run, --roster
 
 def test_batch_only_resume_and_roster(tmp_path):
-    from grader.batch import _resume_command
+    from grader.batch.core import _resume_command
     from tests.test_batch import COMMON, batch, write
 
     subs, out = tmp_path / "subs", tmp_path / "out"
@@ -606,7 +606,7 @@ def test_notes_are_inert_in_every_format(noted_report):
 
     from grader.formats import render as platform
     from grader.formats.github import summary_markdown
-    from grader.report import render
+    from grader.feedback.report import render
 
     notes = noted_report["notes"]
     assert exercise_score(noted_report, "exercise1") == 10.0
@@ -634,10 +634,10 @@ def exercise_score(report: dict, name: str) -> float:
 
 
 def test_bundle_reads_the_one_file_uploaded_else_the_folder(tmp_path):
-    """What run_autograder hands to grader.submission.read: the folder when it holds an exercise
+    """What run_autograder hands to grader.submission.reader.read: the folder when it holds an exercise
     file, else the one zip, else the one notebook or .py among other files."""
     from grader.formats.autograder import target
-    from grader.submission import BadEntry
+    from grader.submission.reader import BadEntry
 
     cases = {("a/" + EX1, "b.zip"): ".", ("s.zip", "README.md"): "s.zip", ("s.zip", "x.py"): "s.zip",
              ("hw/all.py",): "hw/all.py", ("nb.ipynb", "helper.py"): ".", ("one.ipynb", "notes.txt"): "one.ipynb"}

@@ -1,4 +1,4 @@
-"""The points rule (grader/points.py): fixed points per test function, the same
+"""The points rule (grader/harness/points.py): fixed points per test function, the same
 max_score on every machine and for every submission, and GPU runs that add
 evidence to the same tests instead of adding tests."""
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _no_cuda(monkeypatch):
 
 
 def test_every_test_function_has_points_and_each_exercise_sums_to_10():
-    from grader.points import table
+    from grader.harness.points import table
 
     rows = table(EXERCISES)
     missing = [(ex.name, name) for ex, name, pts, *_ in rows if pts is None or pts <= 0]
@@ -49,7 +49,7 @@ def test_every_test_function_has_points_and_each_exercise_sums_to_10():
 
 
 def test_points_table_matches_the_report(grade_folder):
-    from grader.points import table
+    from grader.harness.points import table
 
     report = grade_folder(ROOT / "solutions", *DEVICE_EXERCISES)
     written = {(ex.name, name): pts for ex, name, pts, *_ in table([lookup(n) for n in DEVICE_EXERCISES])}

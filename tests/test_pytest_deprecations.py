@@ -22,7 +22,7 @@ def test_no_fixture_wider_than_a_test_is_a_bound_method(monkeypatch, grade_folde
     """pytest 9.1 deprecates module- and class-scoped fixtures defined as instance methods
     (a PytestRemovedIn10Warning for every test that uses one); checked here on the real
     grading session whatever pytest is installed."""
-    from grader import run
+    from grader.harness import run
 
     seen = []
 

@@ -77,10 +77,10 @@ def test_release_leaks_nothing(release):
     assert {"course.ipynb", "package/pyproject.toml", "MANIFEST.json"} <= names
     assert {f"exercises/{ex.file}" for ex in EXERCISES} <= names
     assert not [n for n in names if any(part in ("solutions", "reference") for part in Path(n).parts)]
-    assert "package/grader/release.py" not in names and not [n for n in names if "secret" in n]
+    assert "package/grader/commands/release.py" not in names and not [n for n in names if "secret" in n]
     # no file of the model answers, the reference or the hidden suites, by content
     shipped = {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-    for p in HIDDEN + ANSWERS + [ROOT / "grader" / "release.py"]:
+    for p in HIDDEN + ANSWERS + [ROOT / "grader" / "commands" / "release.py"]:
         assert hashlib.sha256(p.read_bytes()).hexdigest() not in shipped, p
     # no function body of a model answer, of the reference or of a hidden suite, compared as normalised ASTs
     secret = set()
@@ -118,7 +118,7 @@ SPY = r"""
 import json, sys
 from pathlib import Path
 import torch
-import grader.checks as checks
+import grader.verdicts.checks as checks
 seen, orig = [], checks.assert_close
 def spy(got, expected, **kw):  # every expected tensor a test compares with, and which test it is
     f = sys._getframe(1)
@@ -130,7 +130,7 @@ def spy(got, expected, **kw):  # every expected tensor a test compares with, and
     return orig(got, expected, **kw)
 checks.assert_close = spy
 from grader.exercises import EXERCISES
-from grader.run import grade
+from grader.harness.run import grade
 report = grade(EXERCISES, Path("solutions"))
 assert report["score"] == report["max_score"]
 json.dump(seen, sys.stdout)
@@ -239,7 +239,7 @@ def test_student_verdicts_agree_with_the_full_grader(venv, tmp_path):
     # `grade batch` is the instructor's (the student edition refuses it): its module, called directly
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     student = subprocess.run([str(venv.parent / "python"), "-c",
-                              "import sys; from grader.batch import main; sys.exit(main(sys.argv[1:]))",
+                              "import sys; from grader.batch.core import main; sys.exit(main(sys.argv[1:]))",
                               str(subs), "--out", str(tmp_path / "student"), "--seed-secret", "s"],
                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
     assert student.returncode == 0, student.stderr

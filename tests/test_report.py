@@ -17,11 +17,11 @@ import pytest
 import torch
 
 import reference
-from grader.checks import Failure, assert_close, assert_unchanged
+from grader.verdicts.checks import Failure, assert_close, assert_unchanged
 from grader.exercises import lookup
-from grader.plugin import reproducer
-from grader.report import failure_groups, render
-from grader.sandbox import Call, Handle, Limits, Ref, Student, StudentError
+from grader.harness.plugin import reproducer
+from grader.feedback.report import failure_groups, render
+from grader.transport.host import Call, Handle, Limits, Ref, Student, StudentError
 from tests.conftest import CHROMIUM, ROOT, exercise_of, run_cli, screenshot
 
 SOLUTIONS = ROOT / "solutions"

@@ -55,7 +55,7 @@ import subprocess, sys
 real = subprocess.Popen
 class Refused(subprocess.Popen):
     def __init__(self, args, *a, **k):
-        if "grader.server" in list(map(str, args)):
+        if "grader.commands.server" in list(map(str, args)):
             raise PermissionError(13, "Permission denied", sys.executable)
         super().__init__(args, *a, **k)
 subprocess.Popen = Refused
@@ -121,7 +121,7 @@ def _setuptools_floor(pyproject_text: str):
 def test_setuptools_that_builds_wheels_without_the_wheel_package_is_required():
     """setuptools < 70.1 needs `wheel` for bdist_wheel: `pip install --no-build-isolation .`
     in a fresh venv (setuptools 65) fails "invalid command 'bdist_wheel'"."""
-    from grader.release import PYPROJECT
+    from grader.commands.release import PYPROJECT
 
     for text in ((ROOT / "pyproject.toml").read_text(), PYPROJECT.format(version="0", deps="[]")):
         spec = _setuptools_floor(text)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import Limits, Worker
+from grader.transport.host import Limits, Worker
 from tests.conftest import ROOT, exercise_of, run_cli
 
 EX1 = "exercise1_softmax.py"
@@ -136,7 +136,7 @@ def softmax(x):
 @pytest.mark.parametrize("named", [True, False], ids=["secret-names", "plain-names"])
 def test_the_worker_environment_holds_no_secret(tmp_path, named):
     """With variables named like secrets the zygote is a new interpreter; without, it is
-    forked from the grader (grader.startup), whose start-up environment is wiped first."""
+    forked from the grader (grader.untrusted.startup), whose start-up environment is wiped first."""
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / EX1).write_text(SECRETS)
     if named:
@@ -220,7 +220,7 @@ def test_no_file_system_of_its_own(grade_folder, submission, zygote, tmp_path):
 
 
 def test_a_memory_cgroup_where_one_is_delegated(zygote, tmp_path):
-    from grader import isolation
+    from grader.untrusted import isolation
 
     base = isolation._cgroup_base()
     if base is None:
@@ -287,7 +287,7 @@ def test_batch_regrades_the_students_of_a_lost_grading_process(tmp_path):
         deadline = time.monotonic() + 240
         while not killed and time.monotonic() < deadline and p.poll() is None:
             kids = _children(p.pid)
-            zygotes = [k for k in kids if b"grader.worker" in _cmdline(k)]
+            zygotes = [k for k in kids if b"grader.untrusted.worker" in _cmdline(k)]
             graders = [k for k in kids if k not in zygotes and b"grader.cli" in _cmdline(k)]
             if any(_children(z) for z in zygotes) and graders:  # a worker exists: a student is in flight
                 for g in graders:

@@ -1,5 +1,5 @@
 """The edit-grade loop (issue 12, part 3): the warm server and `grade --watch`,
-as a student uses them; the cold start's two savings (grader.startup).
+as a student uses them; the cold start's two savings (grader.untrusted.startup).
 
 How fast they are is measured by bench/ (warm_server.py, watch_latency.py,
 startup_ratio.py), not here: these tests check behaviour."""
@@ -123,7 +123,7 @@ def test_server_is_replaced_when_the_graders_code_changes(server_dir, tmp_path):
     assert _grade(env, "exercise1", "--submission", ROOT / "solutions", cwd=copy).returncode == 0
     pid, served = _status(env, cwd=copy)
     assert served == 1
-    report = copy / "grader" / "report.py"
+    report = copy / "grader" / "feedback" / "report.py"
     later = report.stat().st_mtime + 5
     os.utime(report, (later, later))
     r = _grade(env, "exercise1", "--submission", ROOT / "solutions", cwd=copy)
@@ -319,21 +319,21 @@ def test_grade_all_shows_progress_on_a_terminal(tmp_path):
     assert screen.index("grading exercise1") < screen.index("grading exercise2") < screen.index("Grade report")
 
 
-# -- the cold start (grader.startup) -------------------------------------------------------------
+# -- the cold start (grader.untrusted.startup) -------------------------------------------------------------
 
 def test_zygote_is_forked_only_before_an_answer_is_loaded():
     code = r"""
 import os, socket, sys
 import torch
-from grader import startup
-from grader.sandbox import Zygote
+from grader.untrusted import startup
+from grader.transport.host import Zygote
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 assert startup.secrets_loaded() == []
 z = Zygote(fork=True)
 assert isinstance(z.proc, startup.ForkedZygote), type(z.proc)
 z.wait_ready(); z.close()
-import grader.run  # the grading plugin and pytest: an answer may now be in this process
-assert "grader.run" in startup.secrets_loaded()
+import grader.harness.run  # the grading plugin and pytest: an answer may now be in this process
+assert "grader.harness.run" in startup.secrets_loaded()
 assert startup.fork_zygote(b.fileno(), 2, "/", dict(os.environ)) is None
 z = Zygote(fork=True)  # falls back to a fresh interpreter
 assert not isinstance(z.proc, startup.ForkedZygote)
@@ -347,7 +347,7 @@ print("ok")
 def test_meta_operations_do_not_import_dynamo_and_give_the_same_results():
     code = r"""
 import sys, torch
-from grader.startup import defer_dynamo
+from grader.untrusted.startup import defer_dynamo
 x = torch.randn(4, 5)
 expected = torch.log_softmax(x, -1), torch.logsumexp(x, -1)
 assert defer_dynamo() > 0
@@ -368,7 +368,7 @@ print("ok")
 SNOOP = '''
 import gc, sys
 
-SECRET = ("reference", "solutions", "grader.suites", "grader.plugin", "grader.run", "grader.checks")
+SECRET = ("reference", "solutions", "grader.suites", "grader.harness.plugin", "grader.harness.run", "grader.verdicts.checks")
 
 
 def _secret(name):

@@ -1,4 +1,4 @@
-"""One way to read a submission (grader.submission): folders, nested folders, a single
+"""One way to read a submission (grader.submission.reader): folders, nested folders, a single
 .py, zips and notebooks, the same for `grade` and `grade batch`; links refused."""
 import json
 import os
@@ -9,7 +9,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from grader.exercises import EXERCISES, lookup
-from grader.submission import BadEntry, read
+from grader.submission.reader import BadEntry, read
 from tests.conftest import ROOT, exercise_of, run_cli
 
 EX1, EX3 = lookup("1"), lookup("3")
@@ -136,7 +136,7 @@ def test_unmarked_notebook_says_how_to_mark_a_cell(tmp_path):
 
 
 def test_batch_grades_notebook_entries(tmp_path):
-    from grader.batch import scan
+    from grader.batch.core import scan
 
     subs = tmp_path / "subs"
     (subs / "bob").mkdir(parents=True)

@@ -4,8 +4,8 @@ import html
 import io
 import re
 
-from grader import textsafe
-from grader.report import render
+from grader.feedback import textsafe
+from grader.feedback.report import render
 
 HOSTILE = ("boom\x1b[2J\x1b]52;c;ZXZpbA==\x07\r\n::error file=x::pwned\n  ::add-mask::secret\n##[error]bad\n"
            "```\n# 10.00 / 10\n![x](http://e.vil/a.png) [click](http://e.vil) <img src=x> \u202eevil\u200b")
@@ -108,7 +108,7 @@ def test_gradebook_cells_are_neither_formulas_nor_reordered():
 
 
 def test_grades_csv_neutralises_ids_and_status(tmp_path):
-    from grader.batch import write_csv
+    from grader.batch.core import write_csv
     from grader.exercises import lookup
 
     ex = lookup("exercise1")
@@ -123,7 +123,7 @@ def test_grades_csv_neutralises_ids_and_status(tmp_path):
 
 
 def test_class_summary_shows_ids_inert():
-    from grader.report import _env
+    from grader.feedback.report import _env
 
     out = _env(autoescape=True).from_string("<td>{{ s }}</td>").render(s="ab\u202ecd<b>")
     assert out == "<td>" + html.escape("ab\\u202ecd<b>") + "</td>"

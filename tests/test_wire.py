@@ -8,7 +8,7 @@ import threading
 import pytest
 import torch
 
-from grader import wire
+from grader.transport import wire
 
 
 def roundtrip(value):

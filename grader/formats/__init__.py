@@ -1,6 +1,6 @@
 """Renderers for the platforms courses grade on.
 
-Each takes the report dict that ``grader.run.grade`` (or ``grade batch``)
+Each takes the report dict that ``grader.harness.run.grade`` (or ``grade batch``)
 builds and returns text; none re-runs a test.  ``render`` picks one by name.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ The bundle (a zip, files at its root, as Gradescope's specs require):
 
 The submission may be exercise files, one .py holding every exercise, a
 notebook, a zip of any of these, in nested folders: it is read by
-``grader.submission`` as for every other entry point (only regular files inside
+``grader.submission.reader`` as for every other entry point (only regular files inside
 the submission; a link is refused, costing that exercise its points with the
 reason).  Whatever happens (an empty submission, a crash of the grader) a valid
 results.json is written.
@@ -130,9 +130,9 @@ def target(folder: Path) -> Path:
     """What to read in Gradescope's submission folder: the folder when it holds an
     exercise file, else the one .zip uploaded, else the one notebook or .py (holding
     every exercise) beside other files, else the folder.  Raises ``BadEntry`` when it is empty.
-    Reading it is ``grader.submission.read``'s, as for every entry point."""
+    Reading it is ``grader.submission.reader.read``'s, as for every entry point."""
     from grader.exercises import EXERCISES
-    from grader.submission import BadEntry
+    from grader.submission.reader import BadEntry
 
     files = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
@@ -158,7 +158,7 @@ def run(root: Path, config: dict) -> dict:
     vis = config.get("hidden_visibility", "after_published")
     try:
         from grader.exercises import select
-        from grader.submission import BadEntry, annotate, materialize, read
+        from grader.submission.reader import BadEntry, annotate, materialize, read
 
         exercises = select(config.get("exercises") or ["all"])
         max_score = sum(10.0 for _ in exercises)
@@ -172,8 +172,8 @@ def run(root: Path, config: dict) -> dict:
             wanted = ", ".join(sorted(ex.file for ex in exercises)[:3])
             return gs.failure_results(f"Nothing could be graded: no exercise file ({wanted}, …) was found "
                                       "in the submission.", max_score, time.monotonic() - started)
-        from grader.run import grade
-        from grader.sandbox import Limits
+        from grader.harness.run import grade
+        from grader.transport.host import Limits
 
         work = Path(tempfile.mkdtemp(prefix="nngrade-"))
         try:
@@ -192,7 +192,7 @@ def run(root: Path, config: dict) -> dict:
 
 
 def _write(path: Path, doc: dict) -> None:
-    from grader.report import write_atomic
+    from grader.feedback.report import write_atomic
 
     write_atomic(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
 

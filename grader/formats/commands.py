@@ -187,7 +187,7 @@ def init_ci_main(argv) -> int:
     target = args.dir / ".github" / "workflows" / "classroom.yml"
     if target.exists() and not args.force:
         return _fail("grade init-ci", f"{target} exists; add --force to replace it")
-    from grader.report import write_atomic
+    from grader.feedback.report import write_atomic
 
     exercises = "all" if len(names) == 9 else " ".join(names)
     write_atomic(target, workflow(args.grader_source, args.secret, [exercises], args.submission))

@@ -4,7 +4,7 @@ failure is in the student's file, and the advice a platform should show.
 Text in a report can come from the student (an exception's message, what the
 code printed).  Each platform interprets some text: GitHub runs workflow
 commands (``::name::``) found in a log, Markdown and HTML render.  Renderers
-neutralise it with ``grader.textsafe``, the project's one module for this
+neutralise it with ``grader.feedback.textsafe``, the project's one module for this
 (``escape_controls`` for plain fields, ``md_fence`` / ``md_text`` for Markdown,
 ``terminal`` for a CI log), plus their format's own escaping (XML, percent
 encoding of workflow-command data) so that it is shown, never obeyed.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import re
 
-from grader.textsafe import escape_controls, terminal
+from grader.feedback.textsafe import escape_controls, terminal
 
 _WHERE = re.compile(r"([\w.\-]+\.(?:py|ipynb)), line (\d+)")
 

@@ -21,7 +21,7 @@ import os
 import secrets
 
 from grader.formats.common import first_line, for_platform, location
-from grader.textsafe import escape_controls, md_fence, md_text
+from grader.feedback.textsafe import escape_controls, md_fence, md_text
 
 MAX_ERRORS = 10                  # error annotations GitHub keeps per step
 SUMMARY_LIMIT = 1024 * 1024 - 4096  # $GITHUB_STEP_SUMMARY: 1 MiB per step
@@ -99,7 +99,7 @@ def summary_markdown(report: dict) -> str:
         head.append(f"| {ex['name']} | {ex['score']:.2f} / {ex['max_score']:g} | {st} |")
     parts = ["\n".join(head) + "\n"]
     parts += [f"\n> **Note:** {md_text(str(n))}\n" for n in report.get("notes") or []]
-    from grader.report import failure_groups
+    from grader.feedback.report import failure_groups
 
     for ex in report.get("exercises", []):
         for g in failure_groups(ex.get("tests", [])):

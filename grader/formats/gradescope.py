@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from grader.formats.common import explanation, first_line, for_platform, tests
-from grader.textsafe import escape_controls, md_fence, md_text
+from grader.feedback.textsafe import escape_controls, md_fence, md_text
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from xml.sax.saxutils import escape, quoteattr
 
 from grader.formats.common import explanation, first_line, for_platform, location, notes
-from grader.textsafe import escape_controls
+from grader.feedback.textsafe import escape_controls
 
 _ERROR_KINDS = {"missing_file", "load", "crash", "timeout", "budget", "protocol", "internal"}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from grader.formats.common import explanation, first_line, for_platform, not_gradable, notes, tests
-from grader.textsafe import escape_controls
+from grader.feedback.textsafe import escape_controls
 
 LIMIT = 900_000  # bytes, under PrairieLearn's 1 MB
 

@@ -22,9 +22,9 @@ from contextlib import contextmanager
 import pytest
 import torch
 
-from grader.checks import Failure, assert_close, describe, expect_tensor, fmt, shape_str, tol
-from grader.sandbox import Call, Student, StudentError
-from grader.wire import meta
+from grader.verdicts.checks import Failure, assert_close, describe, expect_tensor, fmt, shape_str, tol
+from grader.transport.host import Call, Student, StudentError
+from grader.transport.wire import meta
 
 GPU = "cuda"  # the torch device a GPU run uses (a test may point it at another device to fake one)
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import reference
-from grader.checks import assert_unchanged
+from grader.verdicts.checks import assert_unchanged
 from grader.suites.common import (DTYPES, NO_KEEPDIM, check_follows_device, check_rows, gradcheck,
                                   randn, wrong_dim_hint)
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import reference
-from grader.checks import Failure, assert_close, assert_unchanged, check, describe, expect_tensor, shape_str, tol
+from grader.verdicts.checks import Failure, assert_close, assert_unchanged, check, describe, expect_tensor, shape_str, tol
 from grader.suites.common import (DTYPES, call_checked, check_follows_device, compare, match_bug,
                                   naming_errors, probe, randint, randn, right_on)
 

@@ -9,13 +9,13 @@ import math
 import pytest
 import torch
 
-from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, \
+from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, \
     shape_str, tol
 import weakref
 
-from grader.sandbox import Call, Handle, Student, StudentError
+from grader.transport.host import Call, Handle, Student, StudentError
 from grader.suites.common import class_info, gradcheck, randn, read_values
-from grader.wire import meta
+from grader.transport.wire import meta
 
 LAYOUT_HINT = ("torch.nn.Linear stores its weight as (out_dim, in_dim) and computes X @ weight.T; this course "
                "stores it as (in_dim, out_dim) so that forward is X @ weight with no transpose: "

@@ -6,10 +6,10 @@ earns nothing for merely having no parameters.
 import pytest
 import torch
 
-from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, shape_str
-from grader.sandbox import Handle
+from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, shape_str
+from grader.transport.host import Handle
 from grader.suites.common import DTYPES, check_follows_device, class_info, gradcheck, randn
-from grader.wire import meta
+from grader.transport.wire import meta
 
 WHAT = "ReLU()(x)"
 DTYPE_HINT = ("The output must keep X's dtype. Don't create a fresh zeros tensor with a fixed dtype or device: "

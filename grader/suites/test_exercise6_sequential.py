@@ -11,8 +11,8 @@ import re
 import pytest
 import torch
 
-from grader.checks import Failure, assert_close, check, describe, dtype_str, tol
-from grader.sandbox import Call, Handle, Ref, Student, StudentError
+from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, tol
+from grader.transport.host import Call, Handle, Ref, Student, StudentError
 from grader.suites.common import class_info, randn
 
 REGISTER_HINT = ("Register the layers as submodules: `self.layers = nn.ModuleList(layers)` (or "

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 import reference
-from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, tol
-from grader.sandbox import Call, Handle, Student, StudentError
+from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, tol
+from grader.transport.host import Call, Handle, Student, StudentError
 from grader.suites.common import compare, match_bug, randn, read_values
-from grader.wire import meta
+from grader.transport.wire import meta
 
 LAYERS = [(5, 4), (4, 3)]
 

@@ -15,8 +15,8 @@ import re
 import pytest
 import torch
 
-from grader.checks import Failure, assert_close, check, describe, expect_tensor, shape_str, tol
-from grader.sandbox import StudentError
+from grader.verdicts.checks import Failure, assert_close, check, describe, expect_tensor, shape_str, tol
+from grader.transport.host import StudentError
 from grader.suites.common import DTYPES, FORWARD_FIRST, compare, gradcheck, match_bug, randn
 
 WHAT = "MatMul.apply(X, Y)"

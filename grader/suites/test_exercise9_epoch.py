@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 
 import reference
-from grader.checks import Failure, assert_close, check, describe, dtype_str, expect_float, expect_tensor, \
+from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_float, expect_tensor, \
     shape_str
-from grader.sandbox import Call, Student, StudentError
+from grader.transport.host import Call, Student, StudentError
 from grader.suites.common import join, randint, randn
-from grader.wire import Handle
+from grader.transport.wire import Handle
 
 IN, HID, K = 6, 8, 4
 LABEL = f"nn.Sequential(nn.Linear({IN}, {HID}), nn.ReLU(), nn.Linear({HID}, {K}))"

@@ -1,0 +1,1 @@
+"""The commands beside `grade`'s own grading: the warm server, --watch, grade release."""

@@ -1,0 +1,393 @@
+"""``grade release --out DIR``: the student edition of the course.
+
+What students get, and only that:
+
+  DIR/exercises/        the nine stubs
+  DIR/course.ipynb      the same course as one notebook (nbformat, validated)
+  DIR/package/          an installable package (``pip install DIR/package`` gives
+                        ``grade``): the engine, and for each exercise a student
+                        check: its visible tests, with inputs and expected values
+                        computed here from the reference and stored as JSON, plus
+                        checks that need no answer (gradcheck of the student's own
+                        gradients, shapes, dtypes, devices, torch's own classes)
+
+No ``solutions/``, no ``reference/``, no hidden suite, no course secret.  This
+module (instructor side) is not part of the release either.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from grader import __version__
+from grader.exercises import EXERCISES
+
+ROOT = Path(__file__).resolve().parents[2]
+GRADER = Path(__file__).resolve().parents[1]
+# the engine's modules that stay behind: this builder
+NOT_SHIPPED = {"release.py"}
+
+DESCRIPTION = """\
+Build the student edition of the course in DIR: the stubs, the course notebook
+and an installable `grade` whose checks are the visible tests (expected values
+computed now from the reference and stored as data). The hidden tests, the
+reference and the model answers stay with you.
+"""
+
+EPILOG = """\
+what DIR holds afterwards:
+  exercises/            the nine stubs (exerciseN_*.py)
+  course.ipynb          the course as one notebook (%load_ext grader, %%exercise N, %grade N)
+  package/              the student package: pip install DIR/package
+  MANIFEST.json         every file of the release with its sha256
+
+examples:
+  grade release --out release/
+  pip install release/package && cd release && grade exercise3
+
+DIR must be empty or not exist yet (nothing is ever overwritten).
+"""
+
+
+# -- the visible tests' data ----------------------------------------------------------------
+
+def _meta(module, name):
+    """(description, points) of a test function in a hidden suite (its ``points`` mark;
+    ``points`` rescales them so that an exercise's student check sums to 10)."""
+    from grader.harness.points import function_points
+
+    fn = getattr(module, name)
+    doc = (fn.__doc__ or "").strip().splitlines()[0].strip()
+    return doc, function_points(fn) or 1.0
+
+
+def points(cases: list) -> list:
+    """The cases with each test function's points rescaled so that they sum to 10 (the
+    exercise's points), in the same proportions as in the hidden suite."""
+    from grader.exercises import POINTS_PER_EXERCISE
+
+    per_fn = {}
+    for c in cases:
+        per_fn.setdefault(c["function"], c["weight"])
+    total = sum(per_fn.values())
+    return [dict(c, weight=round(POINTS_PER_EXERCISE * per_fn[c["function"]] / total, 6)) for c in cases]
+
+
+def _text(describe, name, t, how, device):
+    return describe(name, t, how)
+
+
+def _cases_rows(number, fn_name, module, x_rows, how, hint, ref_fn):
+    import torch
+
+    from grader.verdicts.checks import describe, tol
+
+    desc, weight = _meta(module, "test_far_apart_logits")
+    cases = []
+    device = "cpu"  # and then every other device there is, in the same test (grader.harness.points)
+    for dtype in (torch.float32, torch.float64):
+        x = torch.tensor(x_rows, dtype=dtype)
+        rtol, atol = tol(dtype, x.abs().max().item())
+        dname = str(dtype).removeprefix("torch.")
+        cases.append({"function": "test_far_apart_logits", "id": dname, "description": desc,
+                      "weight": weight, "visible": True, "kind": "call", "device": "every", "fn": fn_name,
+                      "what": f"{fn_name}(x)", "args": [x], "expected": ref_fn(x.double()),
+                      "dtype": dname, "rtol": rtol, "atol": atol, "inputs": _text(describe, "x", x, how, device),
+                      "hint_nonfinite": hint, "hint": "Check each part of the formula: " + module.FORMULA})
+    return cases
+
+
+def _gradcheck_case(fn, args, what, names, description):
+    return {"function": "test_gradcheck", "id": "", "description": description, "weight": 1.0, "visible": False,
+            "kind": "gradcheck", "fn": fn, "args": args, "what": what, "names": names}
+
+
+def exercise_cases(number: int) -> list:
+    """The student check of one exercise: its visible tests' inputs and expected values,
+    computed here (from the reference), and the checks that need no answer."""
+    import importlib
+
+    import torch
+
+    import reference
+    from grader.verdicts.checks import describe, tol
+
+    ex = EXERCISES[number - 1]
+    mod = importlib.import_module(f"grader.suites.{ex.suite[:-3]}")
+    g = torch.Generator().manual_seed(1000 + number)
+    if number == 1:
+        return _cases_rows(1, "softmax", mod, [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0],
+                                               [-1000.0, -1000.0, -1000.0]],
+                           "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", mod.NO_MAX,
+                           reference.softmax) + [
+            _gradcheck_case(["softmax"], [torch.randn(3, 5, dtype=torch.float64, generator=g)], "softmax(x)", ["x"],
+                            "the gradient of your softmax (autograd through your code) matches finite differences")]
+    if number == 2:
+        return _cases_rows(2, "log_softmax", mod, [[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0],
+                                                   [-500.0, 0.0, -1000.0]],
+                           "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", mod.LOG_OF_SOFTMAX,
+                           reference.log_softmax) + [
+            _gradcheck_case(["log_softmax"], [torch.randn(2, 3, 4, dtype=torch.float64, generator=g)],
+                            "log_softmax(x)", ["x"],
+                            "the gradient of your log_softmax (autograd through your code) matches finite differences")]
+    if number == 3:
+        desc, weight = _meta(mod, "test_far_apart_logits")
+        cases = []
+        device = "cpu"  # and then every other device there is, in the same test (grader.harness.points)
+        for dtype in (torch.float32, torch.float64):
+            H = torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0],
+                              [0.0, -1000.0, -1000.0]], dtype=dtype)
+            Y = torch.tensor([1, 2, 0, 0])
+            rtol, atol = tol(dtype, H.abs().max().item())
+            dname = str(dtype).removeprefix("torch.")
+            inputs = (_text(describe, "logits", H, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000], "
+                            "[0, -1000, -1000]", device) + "; " + _text(describe, "targets", Y, "[1, 2, 0, 0]", device))
+            cases.append({"function": "test_far_apart_logits", "id": dname, "description": desc,
+                          "weight": weight, "visible": True, "kind": "call", "device": "every",
+                          "fn": "cross_entropy", "what": mod.WHAT, "args": [H, Y],
+                          "expected": reference.cross_entropy(H.double(), Y), "dtype": dname, "rtol": rtol,
+                          "atol": atol, "inputs": inputs, "hint_nonfinite": mod.LOG_OF_SOFTMAX,
+                          "hint": "Check each part of the formula: " + mod.FORMULA})
+        return cases
+    if number == 4:
+        desc, weight = _meta(mod, "test_small_example")
+        W = torch.tensor([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
+        b = torch.tensor([0.5, -1.0])
+        X = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
+        rtol, atol = tol(torch.float32, mod._scale(X, W, b))
+        return [{"function": "test_small_example", "id": "", "description": desc, "weight": weight, "visible": True,
+                 "kind": "module", "class": "Linear", "ctor": [3, 2], "what": "Linear(3, 2)",
+                 "forward_what": "Linear(3, 2)(X)", "forbidden": list(mod.TORCH_LINEAR),
+                 "forbidden_hint": "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: "
+                                   "subclass nn.Module and create the weight and bias yourself.",
+                 "set": {"weight": W, "bias": b}, "shape_hint": "The weight maps in_dim inputs to out_dim outputs.",
+                 "input": X, "expected": mod._expected(X, W, b), "dtype": "float32", "rtol": rtol, "atol": atol,
+                 "inputs": describe("X", X, "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] "
+                                    "(in_dim × out_dim), bias b = [0.5, -1]"),
+                 "hint": "forward must return X @ weight + bias, with X's leading dimensions kept."}]
+    if number == 5:
+        common = {"kind": "module", "class": "ReLU", "ctor": [], "what": "ReLU()", "forward_what": mod.WHAT,
+                  "forbidden": [mod.TORCH_RELU],
+                  "forbidden_hint": "The exercise forbids torch's nn.ReLU, also as a base class: subclass nn.Module "
+                                    "and write forward yourself.", "rtol": 0, "atol": 0, "visible": True,
+                  "inplace_hint": mod.INPLACE_HINT}
+        desc, weight = _meta(mod, "test_small_example")
+        x = torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]])
+        cases = [dict(common, function="test_small_example", id="", description=desc, weight=weight, input=x,
+                      expected=x.clamp(min=0), dtype="float32", unchanged=True,
+                      inputs=describe("x", x, "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]"))]
+        desc, weight = _meta(mod, "test_special_values")
+        for dtype in (torch.float32, torch.float64):
+            x = torch.tensor([[0.0, -0.0, 1e-30, -1e-30, 5.0], [-5.0, 1e30, -1e30, float("inf"), float("-inf")]],
+                             dtype=dtype)
+            dname = str(dtype).removeprefix("torch.")
+            cases.append(dict(common, function="test_special_values", id=dname, description=desc, weight=weight,
+                              input=x, expected=x.clamp(min=0), dtype=dname,
+                              inputs=describe("x", x, "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]")))
+        return cases
+    if number == 6:
+        desc, weight = _meta(mod, "test_small_example")
+        s1 = {"weight": torch.tensor([[1.0, -1.0], [2.0, 0.5]]), "bias": torch.tensor([0.0, 1.0])}
+        s3 = {"weight": torch.tensor([[1.0, -2.0]]), "bias": torch.tensor([0.5])}
+        X = torch.tensor([[1.0, 2.0], [-1.0, 0.5]])
+        h = (X.double() @ s1["weight"].double().T + s1["bias"].double()).clamp(min=0)
+        expected = h @ s3["weight"].double().T + s3["bias"].double()
+        rtol, atol = tol(torch.float32, 10.0)
+        what = "Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))"
+        return [{"function": "test_small_example", "id": "", "description": desc, "weight": weight, "visible": True,
+                 "kind": "sequential", "what": what, "forbidden": [mod.TORCH_SEQUENTIAL],
+                 "forbidden_hint": "The exercise forbids torch's nn.Sequential, also as a base class.",
+                 "layers": [{"class": "Linear", "args": [2, 2], "label": "nn.Linear(2, 2)", "state": s1},
+                            {"class": "ReLU", "args": [], "label": "nn.ReLU()"},
+                            {"class": "Linear", "args": [2, 1], "label": "nn.Linear(2, 1)", "state": s3}],
+                 "input": X, "expected": expected, "dtype": "float32", "rtol": rtol, "atol": atol,
+                 "inputs": describe("X", X, "X = [[1, 2], [-1, 0.5]]; the first nn.Linear has weight "
+                                    "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]"),
+                 "hint": mod.FORWARD_HINT}]
+    if number == 7:
+        desc, weight = _meta(mod, "test_small_step")
+        state = {"weight": torch.tensor([[1.0, -2.0]]), "bias": torch.tensor([0.5])}
+        grads = {"weight": torch.tensor([[2.0, 4.0]]), "bias": torch.tensor([-4.0])}
+        expected = {n: (state[n].double() - 0.25 * grads[n].double()).float() for n in state}
+        return [{"function": "test_small_step", "id": "", "description": desc, "weight": weight, "visible": True,
+                 "kind": "sgd", "what": "SGD(model.parameters(), lr=0.25)", "lr": 0.25, "order": ["weight", "bias"],
+                 "layer": {"class": "Linear", "args": [2, 1], "label": "nn.Linear(2, 1)", "state": state},
+                 "grads": grads, "expected": expected, "rtol": 1e-5, "atol": 1e-6,
+                 "inputs": "nn.Linear(2, 1) with weight [[1, -2]], bias [0.5]; .grad [[2, 4]] (weight) and [-4] (bias)",
+                 "hint": "step() moves each parameter against its gradient: p -= lr * p.grad, inside torch.no_grad()."}]
+    if number == 8:
+        desc, weight = _meta(mod, "test_small_example")
+        X = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        Y = torch.tensor([[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, -1.0], [1.0, 1.0, 0.0, 0.0]])
+        G = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 2.0, 1.0, 0.0]])
+        Xd, Yd, Gd = X.double(), Y.double(), G.double()
+        tols = [tol(torch.float32, (Gd.abs() @ Yd.abs().T).max().item()),
+                tol(torch.float32, (Xd.abs().T @ Gd.abs()).max().item())]
+        how = ("[[1, 2, 3], [4, 5, 6]]", "[[1, 0, 2, 0], [0, 1, 0, -1], [1, 1, 0, 0]]", "[[1, 0, 0, 1], [0, 2, 1, 0]]")
+        inputs = mod._inputs_text(X, Y, G, how=how)
+        gx, gy = torch.randn(3, 4, dtype=torch.float64, generator=g), torch.randn(4, 2, dtype=torch.float64, generator=g)
+        return [{"function": "test_small_example", "id": "", "description": desc, "weight": weight, "visible": True,
+                 "kind": "matmul", "what": mod.WHAT, "backward_what": mod.BACKWARD, "args": [X, Y, G],
+                 "expected": Xd @ Yd, "grads": [Gd @ Yd.T, Xd.T @ Gd], "rtol": [t[0] for t in tols],
+                 "atol": [t[1] for t in tols], "inputs": inputs, "hint": mod.FORWARD_HINT, "grad_hint": mod.GRAD_HINT},
+                _gradcheck_case(["MatMul", "apply"], [gx, gy], mod.WHAT, ["X", "Y"],
+                                "your backward's gradients match finite differences (torch.autograd.gradcheck)")]
+    if number == 9:
+        desc, weight = _meta(mod, "test_loss_01_small")
+        H = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [0.0, 2.0, 1.0], [4.0, 1.0, 2.0]])
+        Y = torch.tensor([0, 2, 2, 1, 1])
+        return [{"function": "test_loss_01_small", "id": "", "description": desc, "weight": weight, "visible": True,
+                 "kind": "number", "fn": "loss_01", "what": "loss_01(H, Y)", "args": [H, Y],
+                 "expected": float(reference.loss_01(H, Y)), "rtol": 1e-6, "atol": 1e-7,
+                 "inputs": "H = [[2, 1, 0], [0, 3, 1], [1, 0, 5], [0, 2, 1], [4, 1, 2]]; Y = [0, 2, 2, 1, 1]",
+                 "hint": "loss_01 is the fraction of rows whose argmax (dim=1) differs from the label, as a float."}]
+    raise KeyError(number)
+
+
+# -- building the release ---------------------------------------------------------------
+
+SUITE = '''"""Student check for exercise {n} ({title}): the visible tests, with expected values
+stored as data in {data}; the hidden tests run when you submit."""
+from grader.verdicts.student_check import define
+
+define(globals(), __file__)
+'''
+
+EDITION = '''"""The student edition (built by `grade release` {version}): its checks are the
+visible tests; the hidden tests run when the work is submitted."""
+EDITION = "student"
+
+
+def annotate(report: dict) -> dict:
+    """Say which checks ran, and that the hidden tests run at submission."""
+    notes = []
+    for ex in report.get("exercises", []):
+        ran = [t for t in ex.get("tests", []) if t.get("status") != "skipped"]
+        visible = [t["name"] for t in ran if t.get("visible")]
+        other = [t["name"] for t in ran if not t.get("visible")]
+        if ran:
+            text = f"student check of {{ex['name']}}: ran the visible test(s) {{', '.join(visible) or '(none)'}}"
+            if other:
+                text += f" and the check(s) that need no answer {{', '.join(other)}}"
+            notes.append(text + "; the hidden tests run when you submit")
+    if notes:
+        report["notes"] = list(report.get("notes", [])) + notes
+    report["edition"] = "student"
+    return report
+'''
+
+PYPROJECT = '''[build-system]
+requires = ["setuptools>=70.1"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "nngrade-student"
+version = "{version}"
+description = "The student edition of the nngrade course: grade your exercises on the visible tests."
+requires-python = ">=3.9"
+dependencies = {deps}
+
+[project.scripts]
+grade = "grader.cli:entry"
+
+[tool.setuptools.packages.find]
+include = ["grader*"]
+
+[tool.setuptools.package-data]
+grader = ["feedback/templates/*", "suites/*.py", "suites/*.json", "suites/*.ini", "verdicts/*.toml"]
+'''
+
+
+def _deps() -> list:
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        return ["torch>=2.1", "pytest>=7.4", "pytest-timeout>=2.1", "jinja2>=3.1", "nbformat>=5.9", "orjson>=3.9"]
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        deps = tomllib.load(f)["project"]["dependencies"]
+    return [d for d in deps if not d.startswith("torchvision")]
+
+
+def build(out: Path, progress=print) -> dict:
+    """Write the release into ``out`` (which must not exist or be empty); returns the manifest."""
+    import nbformat
+    import torch
+
+    from grader.submission.notebook import course_notebook
+    from grader.verdicts.student_check import encode
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty: give a new folder (nothing is ever overwritten)")
+    tmp = Path(tempfile.mkdtemp(prefix=".release-", dir=out.parent if out.parent.exists() else None))
+    try:
+        stubs = {ex.file: (ROOT / "exercises" / ex.file).read_text() for ex in EXERCISES}
+        (tmp / "exercises").mkdir()
+        for name, text in stubs.items():
+            (tmp / "exercises" / name).write_text(text)
+        progress("  stubs: exercises/ (9 files)")
+        nbformat.write(course_notebook(stubs), str(tmp / "course.ipynb"))
+        progress("  notebook: course.ipynb")
+        pkg = tmp / "package" / "grader"
+        shutil.copytree(GRADER, pkg, ignore=shutil.ignore_patterns("__pycache__", "suites", *NOT_SHIPPED))
+        (pkg / "edition.py").write_text(EDITION.format(version=__version__))
+        suites = pkg / "suites"
+        suites.mkdir()
+        for name in ("__init__.py", "common.py", "pytest.ini"):
+            shutil.copyfile(GRADER / "suites" / name, suites / name)
+        torch.set_num_threads(1)
+        for ex in EXERCISES:
+            stem = ex.suite.removeprefix("test_").removesuffix(".py")
+            cases = points(exercise_cases(ex.number))
+            data = {"exercise": ex.number, "name": ex.name, "tests": encode(cases)}
+            (suites / f"{stem}.json").write_text(json.dumps(data, indent=1, allow_nan=True) + "\n")
+            (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))
+            progress(f"  student check: {ex.name} ({_cases(sum(c['visible'] for c in cases))}, "
+                     f"{sum(not c['visible'] for c in cases)} without an answer)")
+        (tmp / "package" / "pyproject.toml").write_text(
+            PYPROJECT.format(version=__version__, deps=json.dumps(_deps())))
+        (tmp / "package" / "README.md").write_text(
+            "# nngrade, student edition\n\n`pip install .` gives `grade`: run `grade exercise3` in the folder that "
+            "holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the visible tests; "
+            "the hidden tests run when you submit.\n")
+        manifest = {}
+        for p in sorted(tmp.rglob("*")):
+            if p.is_file():
+                manifest[str(p.relative_to(tmp))] = hashlib.sha256(p.read_bytes()).hexdigest()
+        (tmp / "MANIFEST.json").write_text(json.dumps({"grader_version": __version__, "files": manifest},
+                                                      indent=1) + "\n")
+        out.mkdir(parents=True, exist_ok=True)
+        for p in tmp.iterdir():
+            os.replace(p, out / p.name)
+        return manifest
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="grade release", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", "-o", metavar="DIR", type=Path, required=True, help="where the student edition goes")
+    args = p.parse_args(argv)
+    if not (ROOT / "solutions").is_dir() or not (GRADER / "suites" / EXERCISES[0].suite).is_file():
+        print("grade release: error: this is not the instructor's edition (no hidden suites here)", file=sys.stderr)
+        return 2
+    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+        print(f"grade release: error: {args.out} is not an empty folder; give a new one "
+              "(nothing is ever overwritten)", file=sys.stderr)
+        return 2
+    print(f"grade release: building the student edition in {args.out}", file=sys.stderr)
+    manifest = build(args.out, progress=lambda m: print(m, file=sys.stderr))
+    print(f"grade release: {len(manifest)} files written; students run: pip install {args.out / 'package'}",
+          file=sys.stderr)
+    return 0
+
+
+def _cases(n: int) -> str:
+    return f"{n} visible test case" + ("s" if n != 1 else "")

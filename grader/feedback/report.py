@@ -1,0 +1,173 @@
+"""Render a report (the plain dict that ``grader.harness.run`` builds) as text,
+Markdown, HTML (Jinja2 templates) or JSON.
+
+Every string of a report may hold text a student chose; each format shows it
+inert (``grader.feedback.textsafe``): every field is kept to ``MAX_FIELD`` characters;
+text output shows control characters escaped and breaks CI workflow commands
+(each template output passes through ``textsafe.terminal``); Markdown puts
+messages in fences longer than any backtick run inside and escapes links,
+images and HTML in prose; HTML is autoescaped, its control and bidirectional
+characters shown escaped."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from grader.feedback import textsafe
+
+FORMATS = ("text", "json", "html", "markdown")
+EXTENSIONS = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown", ".txt": "text", ".xml": "junit"}
+TEMPLATES = {"text": "report.txt.j2", "html": "report.html.j2", "markdown": "report.md.j2"}
+
+ANSI = {"bold": "\033[1m", "dim": "\033[2m", "red": "\033[31m", "green": "\033[32m",
+        "yellow": "\033[33m", "cyan": "\033[36m", "reset": "\033[0m"}
+
+
+def _counts(tests) -> dict:
+    c = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+    for t in tests:
+        c[t["status"]] = c.get(t["status"], 0) + 1
+    return c
+
+
+def failure_groups(tests) -> list:
+    """Failed tests merged by cause: the same hint (or, without one, the same
+    message) is one entry showing the first test's message as the example and
+    naming the others. A stub or a single bug fails many tests the same way."""
+    groups: dict = {}
+    for t in tests:
+        if t["status"] not in ("failed", "error"):
+            continue
+        message = t["message"]
+        reproducer = t.get("reproducer", "") if t.get("visible") else ""  # never for a hidden test
+        key = ("hint", t["hint"]) if t["hint"] else ("message", message)
+        g = groups.setdefault(key, {"message": message, "hint": t["hint"], "tests": [], "reproducer": "",
+                                    "trace": t.get("trace", ""), "score": 0.0, "max_score": 0.0})
+        if reproducer and not g["reproducer"]:  # the example is a test the student can run
+            g.update(message=message, reproducer=reproducer)
+        g["tests"].append(t)
+        g["score"] += t["score"]
+        g["max_score"] += t["max_score"]
+    for g in groups.values():
+        first = g["tests"][0]
+        g["title"] = first["description"] or first["name"]
+        if len(g["tests"]) > 1:
+            more = len(g["tests"]) - 1
+            g["title"] += f" (and {more} more test{'s' if more > 1 else ''} with the same cause)"
+        g["names"] = ", ".join(t["name"] for t in g["tests"])
+    return list(groups.values())
+
+
+class _Raw(str):
+    """Text the text template made itself (colour codes around safe text): not escaped again."""
+
+
+def _color(ansi):
+    def color(c, text) -> str:
+        text = textsafe.terminal(str(text))
+        return _Raw(f"{ansi[c]}{text}{ansi['reset']}" if ansi else text)
+    return color
+
+
+def _terminal(value):
+    if type(value) is _Raw:
+        return value
+    return textsafe.terminal(value) if isinstance(value, str) else value
+
+
+def _plain(value):
+    return textsafe.terminal(value) if type(value) is str else value
+
+
+@functools.lru_cache(maxsize=None)
+def _env(autoescape: bool, fmt: str = "html"):
+    """One environment per format: it keeps its compiled templates (a batch
+    renders one report per student; compiling the HTML template each time took 40 ms).
+    What each ``{{ }}`` shows passes through the format's neutraliser (``finalize``)."""
+    import jinja2
+
+    finalize = textsafe.html_text if autoescape else _terminal if fmt == "text" else _plain  # Markdown
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+        autoescape=autoescape, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True,
+        finalize=finalize)
+    env.filters["md_fence"] = textsafe.md_fence
+    env.filters["md_code"] = textsafe.md_code_span
+    env.filters["md_text"] = textsafe.md_text
+    env.filters["groupby_status"] = _counts
+    env.filters["failure_groups"] = failure_groups
+    env.filters["pad"] = lambda s, n: str(s).ljust(n)
+    env.globals["pct"] = lambda s, m: round(100.0 * s / m, 1) if m else 0.0
+    env.globals["bar_color"] = lambda s, m: "#1a7f37" if m and s >= m else ("#cf222e" if s == 0 else "#bf8700")
+    env.globals["score_color"] = lambda s, m: "green" if m and s >= m else ("red" if s == 0 else "yellow")
+    return env
+
+
+def render(report: dict, fmt: str = "text", color: bool = False) -> str:
+    report = textsafe.clip_report(report)
+    if fmt == "json":
+        return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    if fmt not in TEMPLATES:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    env = _env(autoescape=(fmt == "html"), fmt=fmt)
+    template = env.get_template(TEMPLATES[fmt])
+    return template.render(report=report, ansi=ANSI if color else None, color=_color(ANSI if color else None))
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
+
+    Only a regular file (or a new name) is replaced, and with the permissions a new file would
+    get (``0666`` less the umask; an existing file keeps its mode).  A symbolic link is followed:
+    its target is replaced and the link stays.  Anything else that already exists there (a
+    character device such as ``/dev/null``, a FIFO, ``/dev/stdout``, a terminal) is written
+    through, never replaced.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)  # follows links
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode) or _under_dev(path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    path = Path(os.path.realpath(path))  # a link's target (or a dangling link's) is what gets replaced
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            os.fchmod(f.fileno(), mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _under_dev(path: Path) -> bool:
+    """/dev/stdout, /dev/fd/1, /proc/self/fd/1: names of an open stream, even when it is a file."""
+    parts = Path(os.path.abspath(path)).parts
+    return len(parts) > 1 and parts[1] in ("dev", "proc")

@@ -1,0 +1,117 @@
+"""The points rule, in one place.
+
+- Each test function of a hidden suite has fixed points, written next to it as
+  ``@pytest.mark.points(P)``; an exercise's test functions sum to 10.
+- A parametrised function's points are split equally over its cases (its
+  parametrisations: shapes, dtypes, ...).  A case passes or earns nothing.
+- The device is not a case.  A test that takes a ``device`` argument runs once
+  per device the machine has (the CPU, then the GPU where CUDA exists), on the
+  same inputs, inside the same test: it passes only if it passes on every device
+  it ran on.  So a test's ``max_score`` is the same on every machine and for
+  every submission, and so is an exercise's.
+- A test the grader could not run (it skipped itself for a reason of the
+  grader's, never one the submission controls: code that cannot run on the
+  meta device fails the device test) keeps its points: it is not held against
+  the student.
+
+``grade --points`` prints the table.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+
+POINTS_MARK = "points"
+
+
+def _marks(fn) -> list:
+    return list(getattr(fn, "pytestmark", None) or [])
+
+
+def function_points(fn) -> float | None:
+    """The points written next to a test function, or None."""
+    marks = [m for m in _marks(fn) if m.name == POINTS_MARK]
+    return float(marks[0].args[0]) if marks else None
+
+
+def cases(marks) -> int:
+    """How many parametrisations the ``parametrize`` marks make."""
+    return math.prod(len(m.args[1]) for m in marks if m.name == "parametrize" and len(m.args) > 1)
+
+
+def item_points(item) -> float:
+    """One collected test's share: its function's points over the function's cases."""
+    mark = item.get_closest_marker(POINTS_MARK)
+    if mark is None:
+        return 0.0
+    return float(mark.args[0]) / max(1, cases(list(item.iter_markers("parametrize"))))
+
+
+def run_on_devices(pyfuncitem, rec: dict, seed: int):
+    """Run a test that takes ``device`` once per device, the same inputs each time (the
+    ``rng`` fixture reseeded, the student's trace started afresh for a reproducer of the
+    run that fails); None (pytest calls the test as usual) for other tests.  ``rec``
+    gets ``devices`` (when more than one) and ``failed_on`` (the label that failed)."""
+    funcargs = pyfuncitem.funcargs
+    if "device" not in funcargs:
+        return None
+    from grader.harness.plugin import derive_seed
+    from grader.suites.common import devices
+
+    args = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    test_id = pyfuncitem.nodeid.split("::", 1)[-1]
+    every = devices()
+    if len(every) > 1:
+        rec["devices"] = [label for label, _ in every]
+    for k, (label, device) in enumerate(every):
+        if k:
+            if "rng" in args:
+                args["rng"].manual_seed(derive_seed(seed, test_id))
+            if "student" in args:
+                args["student"].begin_test(test_id, trace=rec["visible"])
+        rec["failed_on"] = label
+        pyfuncitem.obj(**dict(args, device=device))
+    rec.pop("failed_on", None)
+    return True
+
+
+def table(exercises) -> list:
+    """[(exercise, test function, points, cases, every device?, description)] in suite order."""
+    import inspect
+
+    rows = []
+    for ex in exercises:
+        module = importlib.import_module(f"grader.suites.{ex.suite.removesuffix('.py')}")
+        for name, fn in vars(module).items():
+            if not (name.startswith("test_") and callable(fn)):
+                continue
+            doc = (fn.__doc__ or "").strip().splitlines()
+            on_devices = "device" in inspect.signature(fn).parameters
+            rows.append((ex, name, function_points(fn), cases(_marks(fn)), on_devices, doc[0].strip() if doc else ""))
+    return rows
+
+
+def render_table(exercises) -> str:
+    from grader.edition import EDITION
+
+    if EDITION == "student":
+        lines = ["Points of the checks this student edition runs: the visible tests (and checks that need",
+                 "no answer), scaled to 10 per exercise. Your grade comes from all the tests, the hidden ones",
+                 "too, when you submit; their points may differ.", ""]
+    else:
+        lines = ["Points per test function (an exercise's sum to 10). A parametrised test's points are split",
+                 "equally over its cases; a test that takes a device runs on the CPU and, where CUDA exists, on",
+                 "the GPU too, and passes only if it passes on both: the same points on every machine.", ""]
+    by_ex: dict = {}
+    for row in table(exercises):
+        by_ex.setdefault(row[0], []).append(row)
+    for ex, rows in by_ex.items():
+        total = sum(r[2] or 0 for r in rows)
+        lines.append(f"{ex.name}  {ex.title}  ({total:g} points)")
+        lines.append(f"  {'points':>6} {'test':<38} {'cases':<9} {'devices':<8} what it checks")
+        for _, name, pts, n, on_devices, doc in rows:
+            each = f"{n} cases" if n > 1 else ""
+            where = "CPU+GPU" if on_devices else "CPU"
+            lines.append(f"  {pts if pts is not None else 0:5.2f}  {name:<38} {each:<9} {where:<8} {doc}".rstrip())
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""Which part of a submission file each exercise is judged on (the static scans).
+
+A student may hand in one ``.py`` holding every exercise.  The static scans
+(``grader.verdicts.forbidden``, ``grader.verdicts.integrity``) then judge each exercise on its own
+part of that file, so that exercise 3's allowed ``torch.logsumexp`` never costs
+exercise 2 its points:
+
+* a top-level definition (``def``, ``class``, an assignment) that only the names
+  ANOTHER exercise requires reach (through the names they use, transitively) is
+  not part of this exercise;
+* everything else is: the definitions this exercise requires and what they use,
+  imports, helpers nobody requires, code at the top level (and what it uses: a
+  definition registered with ``REG.append(f)`` runs wherever the file is loaded);
+* ``if __name__ == "__main__":`` blocks never run while grading: no scan counts them.
+
+A file that defines no other exercise's names is judged whole, as before.
+Every walk here is iterative (``ast.walk``): a deeply nested expression never
+overflows Python's stack.
+"""
+from __future__ import annotations
+
+import ast
+from collections import deque
+
+from grader.exercises import EXERCISES
+
+
+def is_main_guard(node) -> bool:
+    """``if __name__ == "__main__":`` (either way round)."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    t = node.test
+    if len(t.ops) != 1 or not isinstance(t.ops[0], ast.Eq):
+        return False
+    sides = [t.left, t.comparators[0]]
+    return (any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+            and any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides))
+
+
+def _targets(node) -> set:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    targets = []
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        targets = [node.target]
+    names = set()
+    for t in targets:
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+    return names
+
+
+def _used(node) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _index(body) -> dict:
+    defines: dict = {}
+    for i, node in enumerate(body):
+        for name in _targets(node):
+            defines.setdefault(name, []).append(i)
+    return defines
+
+
+def _reach(body, defines: dict, names, used: dict) -> set:
+    """Indices of the top-level statements that define ``names`` and what they use, transitively."""
+    seen: set = set()
+    todo = deque(i for n in names for i in defines.get(n, ()))
+    while todo:
+        i = todo.popleft()
+        if i in seen:
+            continue
+        seen.add(i)
+        if i not in used:
+            used[i] = _used(body[i])
+        todo.extend(j for n in used[i] for j in defines.get(n, ()) if j not in seen)
+    return seen
+
+
+def split(tree, exercise) -> tuple:
+    """(the top-level statements of ``exercise``'s part, the ``__main__`` blocks)."""
+    body = list(tree.body)
+    defines, used = _index(body), {}
+    others = [ex for ex in EXERCISES if ex.name != exercise.name and any(n in defines for n in ex.names)]
+    excluded: set = set()
+    if others:
+        # what runs on import and defines nothing (REG.append(f)) belongs to every part, and so does what it uses
+        roots = set(exercise.names)
+        for node in body:
+            if not _targets(node) and not isinstance(node, (ast.Import, ast.ImportFrom)) and not is_main_guard(node):
+                roots |= _used(node)
+        mine = _reach(body, defines, roots, used)
+        for ex in others:
+            excluded |= _reach(body, defines, ex.names, used)
+        excluded -= mine
+    keep = [n for i, n in enumerate(body) if i not in excluded and not is_main_guard(n)]
+    return keep, [n for n in body if is_main_guard(n)]
+
+
+DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _at_import(node) -> list:
+    """What of a definition runs when the file is imported: a function's decorators and
+    default values; a class's decorators, bases and body (its methods' likewise)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        a = node.args
+        return [*node.decorator_list, *a.defaults, *(d for d in a.kw_defaults if d is not None)]
+    if isinstance(node, ast.ClassDef):
+        out = [*node.decorator_list, *node.bases, *node.keywords]
+        for stmt in node.body:
+            out += _at_import(stmt) if isinstance(stmt, DEFS) else [stmt]
+        return out
+    return [node]
+
+
+def executed(tree, exercise) -> list:
+    """The code of ``exercise``'s part that can run while it is graded: the definitions
+    it requires and what they use, and what runs on import (top-level statements, the
+    decorators, default values and class bodies of every definition, and what those
+    use). A helper that nothing calls is not in it: it never runs."""
+    keep, _main = split(tree, exercise)
+    body = list(keep)
+    defines, used = _index(body), {}
+    pieces = [p for node in body for p in _at_import(node)]
+    start = set(exercise.names)
+    for p in pieces:
+        start |= _used(p)
+    reached = _reach(body, defines, start, used)
+    out = [body[i] for i in sorted(reached)]
+    out += [p for i, node in enumerate(body) if i not in reached for p in _at_import(node)]
+    return out

@@ -1,0 +1,1 @@
+"""Verdicts: comparisons and tolerances, diagnosis, the forbidden-call and integrity rules."""

@@ -1,0 +1,182 @@
+"""The integrity scan: code whose only use in these exercises is evasion.
+
+Anything the worker checks inside the student's own process can be undone
+there (its detector patched through ``sys.modules["__main__"]``, a wrapper
+unwrapped through ``__wrapped__``, torch's function handling switched off), so
+the grader also reads the source.  The rules live in ``integrity.toml`` (one
+file an instructor can edit).  A finding in an exercise's part of the file
+(``grader.submission.parts``) costs that exercise its points, with a message naming the
+line and why, and lists the exercise as "needs review" (the report's
+``review`` field).  Only code that can run while the exercise is graded counts
+(``grader.submission.parts.executed``): a helper nothing calls and ``__main__`` blocks
+never run.  What the scan cannot walk is a review note, never a lost
+point.  Every walk is iterative: a deeply nested expression cannot crash it.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import fnmatch
+import functools
+import tomllib
+from pathlib import Path
+
+from grader.verdicts import forbidden
+
+from grader.submission import parts
+from grader.verdicts.forbidden import _dotted
+
+CONFIG = Path(__file__).resolve().parent / "integrity.toml"
+BUILTINS = frozenset(dir(builtins)) | {"__builtins__"}
+GETATTRS = ("getattr", "setattr", "hasattr", "delattr")
+
+
+@functools.lru_cache(maxsize=None)
+def rules() -> tuple:
+    with open(CONFIG, "rb") as f:
+        return tuple(tomllib.load(f).get("rule", []))
+
+
+class _Resolver:
+    """Local names → dotted names, through the file's imports and Python's built-ins."""
+
+    def __init__(self, tree):
+        self.aliases: dict = {}
+        own: set = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.asname:
+                        self.aliases[a.asname] = a.name
+                    else:
+                        root = a.name.split(".")[0]
+                        self.aliases[root] = root
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for a in node.names:
+                    if a.name != "*":
+                        self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                own.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                own.add(node.id)
+            elif isinstance(node, ast.arg):
+                own.add(node.arg)
+        for name in own:
+            self.aliases.pop(name, None)
+        self.own = own
+
+    def full(self, parts_: list) -> str | None:
+        root = parts_[0]
+        if root in self.aliases:
+            return ".".join([self.aliases[root], *parts_[1:]])
+        if root in BUILTINS and root not in self.own:
+            return ".".join(["builtins", *parts_])
+        return None
+
+
+def _match(name: str, patterns) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _scan_nodes(nodes, resolver: _Resolver, lines: list) -> list:
+    found: list = []
+
+    def add(node, rule, shown: str) -> None:
+        line = getattr(node, "lineno", 0)
+        if any(f["line"] == line for f in found):  # one finding a line: the most specific rule's
+            return
+        code = lines[line - 1].strip()[:300] if 0 < line <= len(lines) else ""
+        found.append({"rule": rule["name"], "why": rule.get("why", ""), "as": shown[:120], "line": line,
+                      "code": code})
+
+    def by_name(node, dotted: list) -> bool:
+        full = resolver.full(dotted)
+        if full is None:
+            return False
+        for i in range(len(dotted), 0, -1):  # torch._C.DisableTorchFunction, then torch._C, ...
+            name = ".".join([resolver.full(dotted[:1]), *dotted[1:i]])
+            for rule in rules():
+                if _match(name, rule.get("names", ())):
+                    add(node, rule, ".".join(dotted[:i]))
+                    return True
+        return False
+
+    for top in nodes:
+        for node in ast.walk(top):
+            if isinstance(node, ast.Attribute):
+                for rule in rules():
+                    if node.attr in rule.get("attributes", ()):
+                        add(node, rule, "." + node.attr)
+                    elif node.attr == "__dict__":
+                        base = _dotted(node.value)
+                        full = resolver.full(base) if base else None
+                        if full and _match(full, rule.get("computed_getattr_on", ())):
+                            add(node, rule, ".".join(base) + ".__dict__")
+                dotted = _dotted(node)
+                if dotted is not None:
+                    by_name(node, dotted)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                by_name(node, [node.id])
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 40:
+                for rule in rules():  # the name as a string (operator.attrgetter("__wrapped__"), ...)
+                    if node.value in rule.get("attributes", ()):
+                        add(node, rule, repr(node.value))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "vars" \
+                    and resolver.full(["vars"]) == "builtins.vars" and len(node.args) == 1:
+                base = _dotted(node.args[0])
+                full = resolver.full(base) if base else None
+                for rule in rules():
+                    if full and _match(full, rule.get("computed_getattr_on", ())):
+                        add(node, rule, f"vars({'.'.join(base)})")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in GETATTRS \
+                    and resolver.full([node.func.id]) == f"builtins.{node.func.id}" and len(node.args) >= 2:
+                target, key = node.args[0], node.args[1]
+                literal = isinstance(key, ast.Constant) and isinstance(key.value, str)
+                for rule in rules():
+                    if literal and key.value in rule.get("attributes", ()):
+                        add(node, rule, f'{node.func.id}(..., "{key.value}")')
+                    elif not literal and node.func.id == "getattr":
+                        base = _dotted(target)
+                        full = resolver.full(base) if base else None
+                        if full and _match(full, rule.get("computed_getattr_on", ())):
+                            add(node, rule, f"getattr({'.'.join(base)}, ...)")
+                if literal:
+                    by_name(node, [*(_dotted(target) or ["?"]), key.value])
+    return found
+
+
+def scan(path: Path, exercise) -> tuple:
+    """(findings, notes) for the exercise's part of the student's file: findings
+    [{"rule", "why", "as", "line", "code"}, ...]; notes: what could not be walked."""
+    try:
+        parsed = forbidden.read(path)
+        if parsed is None:
+            return [], []
+        text, tree = parsed
+        found = _scan_nodes(parts.executed(tree, exercise), _Resolver(tree), text.splitlines())
+    except (RecursionError, MemoryError) as e:
+        why = "an expression is nested too deeply" if isinstance(e, RecursionError) else "it is too large"
+        return [], [{"kind": "unscanned", "file": Path(path).name, "line": 0,
+                     "message": f"the integrity scan could not walk {Path(path).name} ({why})"}]
+    return sorted(found, key=lambda f: f["line"]), []
+
+
+def review_entries(findings: list, file: str) -> list:
+    """The report's "review" entries for integrity findings."""
+    return [{"kind": "integrity", "file": file, "line": f["line"], "rule": f["rule"],
+             "message": f"line {f['line']} uses `{f['as']}` ({f['rule']}): `{f['code']}`"} for f in findings[:10]]
+
+
+def error(exercise, findings: list, file: str):
+    """The StudentError that costs the exercise its points."""
+    from grader.transport.host import StudentError
+
+    f = findings[0]
+    msg = (f"{file}, line {f['line']} uses `{f['as']}` ({f['rule']}): `{f['code']}`; {f['why']}. "
+           "This exercise gets no points until an instructor has reviewed it")
+    if len(findings) > 1:
+        msg += "; also " + ", ".join(f"`{g['as']}` (line {g['line']})" for g in findings[1:6])
+    return StudentError(
+        "integrity", msg,
+        "Remove that code: none of these exercises needs it. If you think it is needed, ask your instructor "
+        "(the rules are in the grader's integrity.toml).")

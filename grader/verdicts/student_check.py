@@ -1,0 +1,249 @@
+"""The student edition's checks: the visible tests, replayed from data.
+
+``grade release`` computes each visible test's expected values from the
+reference, once, and stores them with the test's inputs as JSON
+(``grader/suites/<exercise>.json`` in the student package).  This module turns
+that data into pytest tests that the same engine runs (the same worker, the
+same report): nothing here computes an answer; a check compares what the
+student's code returns with the stored numbers, or checks what needs no answer
+(the student's own backward against finite differences, shapes, dtypes,
+devices, torch's own class where the exercise forbids it).
+
+A student suite file is two lines::
+
+    from grader.verdicts.student_check import define
+    define(globals(), __file__)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader.verdicts.checks import Failure, assert_close, check, expect_tensor, shape_str
+from grader.transport.host import Handle, Student
+from grader.suites.common import call_checked, class_info, compare, gradcheck
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "bool": torch.bool}
+
+
+# -- data -----------------------------------------------------------------------------
+
+def encode(value):
+    """Tensors (and lists/dicts of them) as JSON-able data; floats keep every bit (inf and nan too)."""
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu()
+        return {"$tensor": str(t.dtype).removeprefix("torch."), "shape": list(t.shape),
+                "data": t.reshape(-1).tolist()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: encode(v) for k, v in value.items()}
+    return value
+
+
+def decode(value, device: str = "cpu"):
+    if isinstance(value, dict) and "$tensor" in value:
+        return torch.tensor(value["data"], dtype=DTYPES[value["$tensor"]]).reshape(value["shape"]).to(device)
+    if isinstance(value, list):
+        return [decode(v, device) for v in value]
+    if isinstance(value, dict):
+        return {k: decode(v, device) for k, v in value.items()}
+    return value
+
+
+def data_file(suite_file: str) -> Path:
+    p = Path(suite_file)
+    return p.with_name(p.name.removeprefix("test_").removesuffix(".py") + ".json")
+
+
+# -- the checks, one per kind of visible test -------------------------------------------------
+
+def _call(student, case, device):
+    """fn(*args) compared with the stored expected value (softmax, log_softmax, cross_entropy)."""
+    args = decode(case["args"], device)
+    expected = decode(case["expected"])
+    fn = student.ref(case["fn"])
+
+    def diagnose(got):
+        """The test's own misconception when the result shows it (nan or inf), else the formula."""
+        if isinstance(got, torch.Tensor) and got.is_floating_point() and not bool(torch.isfinite(got).all()):
+            return case.get("hint_nonfinite") or case.get("hint")
+        return case.get("hint")
+    got = call_checked(student, fn, *args, _what=case["what"], diagnose=diagnose)
+    inputs = case["inputs"] if device == "cpu" else case["inputs"].replace(" on cpu", f" on {device}")
+    compare(got, expected, diagnose=diagnose, what=case["what"], inputs=inputs,
+            dtype=DTYPES[case["dtype"]], device=device, rtol=case["rtol"], atol=case["atol"])
+
+
+def _not_torch(student, handle, name, forbidden, what, hint):
+    check(isinstance(handle, Handle) and "Tensor" not in handle.type, f"{what} did not make a layer object",
+          "Subclass nn.Module, call super().__init__() first, and return nothing from __init__.")
+    bases = class_info(student, name).get("bases") or []
+    used = [t for t in [handle.type, *bases] if t in forbidden]
+    check(not used, f"{what} is (or derives from) torch's own {used[0] if used else ''}", hint)
+
+
+def _module(student, case, device):
+    """A student's module: built, given explicit parameters, then called (Linear, ReLU)."""
+    what = case["what"]
+    obj = student.call(student.ref(case["class"]), *case.get("ctor", []), _what=what)
+    _not_torch(student, obj, case["class"], case.get("forbidden", []), what, case.get("forbidden_hint", ""))
+    for name, value in (case.get("set") or {}).items():
+        value = decode(value)
+        stored = expect_tensor(student.getattr(obj, name, _what=f"reading {what}.{name}"), f"{what}.{name}")
+        if tuple(stored.shape) != tuple(value.shape):
+            if value.dim() == 2 and tuple(stored.shape) == tuple(value.shape)[::-1]:
+                value = value.T.contiguous()  # the layout is judged by a test of its own
+            else:
+                raise Failure(f"{what}.{name} has shape {shape_str(stored.shape)}, expected "
+                              f"{shape_str(value.shape)}", case.get("shape_hint"))
+        student.call(obj.attr(name, "copy_"), value, _grad="no_grad", _what=f"setting {what}.{name}")
+    x = decode(case["input"], device)
+    call = f"{what}(x)" if "forward_what" not in case else case["forward_what"]
+    if case.get("unchanged"):
+        got, args = student.call(obj, x, _what=call, _return_args=True)
+        expect_tensor(got, call, case["inputs"])
+        after = expect_tensor(args[0], call)
+        if after.shape != x.shape or not torch.equal(after, x):
+            raise Failure(f"{call} changed its input x in place\n  input: {case['inputs']}", case.get("inplace_hint"))
+    else:
+        got = student.call(obj, x, _what=call)
+    assert_close(got, decode(case["expected"]), what=call, inputs=case["inputs"], dtype=DTYPES[case["dtype"]],
+                 device=device, rtol=case["rtol"], atol=case["atol"], hint=case.get("hint"))
+
+
+def _torch_layers(student, specs):
+    layers = []
+    for spec in specs:
+        handle = student.call(Student.torch(f"nn.{spec['class']}"), *spec.get("args", []), _what=spec["label"])
+        if spec.get("state"):
+            student.call(handle.attr("load_state_dict"), decode(spec["state"]), strict=False, _grad="no_grad",
+                         _what=f"setting {spec['label']}'s parameters")
+        layers.append(handle)
+    return layers
+
+
+def _sequential(student, case, device):
+    """Sequential(*torch layers with explicit parameters)(X)."""
+    layers = _torch_layers(student, case["layers"])
+    what = case["what"]
+    seq = student.call(student.ref("Sequential"), *layers, _what=what)
+    _not_torch(student, seq, "Sequential", case.get("forbidden", []), what, case.get("forbidden_hint", ""))
+    x = decode(case["input"], device)
+    got = student.call(seq, x, _what=f"{what}(X)")
+    assert_close(got, decode(case["expected"]), what=f"{what}(X)", inputs=case["inputs"],
+                 dtype=DTYPES[case["dtype"]], device=device, rtol=case["rtol"], atol=case["atol"],
+                 hint=case.get("hint"))
+
+
+def _sgd(student, case, device):
+    """One step() of the student's SGD on a torch layer with explicit parameters and gradients."""
+    (layer,) = _torch_layers(student, [case["layer"]])
+    info = student.inspect(layer, _what=f"inspecting {case['layer']['label']}")
+    handles = {name: h for name, _t, h in info.get("params", [])}
+    for name, g in decode(case["grads"]).items():
+        student.setattr(handles[name], "grad", g)
+    what = case["what"]
+    opt = student.call(student.ref("SGD"), [handles[n] for n in case["order"]], lr=case["lr"], _what=what)
+    _, info = student.call(opt.attr("step"), _what=f"{what}.step()", _inspect=layer)
+    got = {name: t for name, t, _h in info.get("params", [])}
+    for name, expected in decode(case["expected"]).items():
+        assert_close(got.get(name), expected, what=f"{case['layer']['label']}.{name} after {what}.step()",
+                     inputs=case["inputs"], dtype=expected.dtype, rtol=case["rtol"], atol=case["atol"],
+                     hint=case.get("hint"))
+
+
+def _matmul(student, case, device):
+    """MatMul.apply(X, Y) and its backward for a given grad: the output and both gradients."""
+    X, Y, G = decode(case["args"], device)
+    out, grads, _ = student.vjp(student.ref("MatMul", "apply"), [X, Y], grad_output=G, wrt=(0, 1),
+                                _what=case["backward_what"])
+    grads = list(grads or []) + [None] * (2 - len(grads or []))
+    out = expect_tensor(out, case["what"], case["inputs"])
+    assert_close(out, decode(case["expected"]), what=case["what"], inputs=case["inputs"], dtype=X.dtype,
+                 hint=case.get("hint"))
+    for i, name in enumerate(("X", "Y")):
+        if grads[i] is None:
+            raise Failure(f"{case['backward_what']} gave no gradient for {name}, which requires one\n"
+                          f"  input: {case['inputs']}", "backward returns one gradient per input of forward.")
+        got = expect_tensor(grads[i], f"the gradient for {name} from {case['backward_what']}", case["inputs"])
+        assert_close(got, decode(case["grads"][i]), what=f"the gradient for {name} from {case['backward_what']}",
+                     inputs=case["inputs"], dtype=X.dtype, rtol=case["rtol"][i], atol=case["atol"][i],
+                     hint=case.get("grad_hint"))
+
+
+def _number(student, case, device):
+    """fn(*args) → a Python number equal to the stored one (loss_01)."""
+    what = case["what"]
+    args = decode(case["args"], device)
+    got = student.call(student.ref(case["fn"]), *args, _what=what)
+    expected = case["expected"]
+    if isinstance(got, torch.Tensor) and got.dim() == 0 and not got.is_complex():
+        got = got.item()
+    elif isinstance(got, torch.Tensor):
+        raise Failure(f"{what} returned a tensor of shape {shape_str(got.shape)}, expected a number\n"
+                      f"  input: {case['inputs']}", "Reduce to one Python number with .item().")
+    if got is None:
+        raise Failure(f"{what} returned None, expected a number\n  input: {case['inputs']}",
+                      "Did you forget the `return` statement?")
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        raise Failure(f"{what} returned {type(got).__name__}, expected a number\n  input: {case['inputs']}")
+    if not abs(got - expected) <= case["atol"] + case["rtol"] * abs(expected):
+        raise Failure(f"{what} returned {got:.6g}, expected {expected:.6g}\n  input: {case['inputs']}",
+                      case.get("hint"))
+
+
+def _gradcheck(student, case, device):
+    """The student's own gradient (autograd through their code, or their backward) against finite differences."""
+    fn = student.ref(*case["fn"])
+    gradcheck(student, fn, decode(case["args"], device), case["what"], None, names=case.get("names"))
+
+
+KINDS = {"call": _call, "module": _module, "sequential": _sequential, "sgd": _sgd, "matmul": _matmul,
+         "number": _number, "gradcheck": _gradcheck}
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+def _make(name: str, cases: list):
+    if cases[0].get("device") == "every":
+        # takes ``device``: run on the CPU, then on every other device there is, in the same
+        # test, as the hidden suite's test does (grader.harness.points.run_on_devices)
+        def test(student, case, device):
+            KINDS[case["kind"]](student, case, device)
+    else:
+        def test(student, case):
+            KINDS[case["kind"]](student, case, case.get("device", "cpu"))
+
+    test.__name__ = name
+    test.__doc__ = cases[0]["description"]
+    params = [pytest.param(c, id=c["id"] or "case") for c in cases]
+    if len(cases) == 1 and not cases[0]["id"]:
+        case = cases[0]
+
+        def test(student):  # noqa: F811  (a test without parameters keeps its plain name)
+            KINDS[case["kind"]](student, case, case.get("device", "cpu"))
+
+        test.__name__ = name
+        test.__doc__ = case["description"]
+        marked = test
+    else:
+        marked = pytest.mark.parametrize("case", params)(test)
+    marked = pytest.mark.points(cases[0]["weight"])(marked)  # the function's points (grader.harness.points)
+    if cases[0].get("visible"):
+        marked = pytest.mark.visible(marked)
+    return marked
+
+
+def define(namespace: dict, suite_file: str) -> None:
+    """Define the student suite's tests in ``namespace`` from its JSON data."""
+    data = json.loads(data_file(suite_file).read_text())
+    by_name: dict = {}
+    for case in data["tests"]:
+        by_name.setdefault(case["function"], []).append(case)
+    for name, cases in by_name.items():
+        namespace[name] = _make(name, cases)
+    namespace["STUDENT_CHECK"] = data

@@ -7,16 +7,18 @@
 # Beforehand, on a machine that reaches PyPI, download the other wheels into .whl/
 # (git-ignored; carry it with the tree), for the GPU machine's Python version:
 #
-#   bench/gpu_check.sh download 3.11      # = pip download --only-binary=:all: --dest .whl
-#                                         #   --python-version 3.11 --platform manylinux...
-#                                         #   orjson nbformat dask[distributed] setuptools wheel
+#   bench/gpu_check.sh download 3.12      # = pip download --only-binary=:all: --python-version 3.12
+#                                         #   --platform manylinux... orjson nbformat dask[distributed]
+#                                         #   xmlschema pyyaml nbclient ipykernel (the dev extra), then
+#                                         #   drops the wheels of what the machine has (ON_MACHINE below)
 # Then, on the GPU machine, from the repository root:
 #
 #   bench/gpu_check.sh                    # 10 minutes at most: the grading checks first,
 #                                         # then the test suite in the time left
 #
 # It makes a venv (.gpu-venv/, git-ignored) that sees the machine's own packages
-# (torch), installs the project into it with
+# (torch; where the machine's python3 is itself a venv, a .pth file adds that venv's
+# site-packages, which --system-site-packages alone would miss), installs the project with
 #   pip install --no-deps --no-index --find-links .whl .
 # and prints, after the details, one line per check: PASS, FAIL or SKIP and why.
 # Where CUDA is absent it says so plainly, runs everything on the CPU (so that the
@@ -24,7 +26,15 @@
 # check failed.
 #
 # Environment: PYTHON (default python3), GPU_CHECK_PYTEST_ARGS (default: the whole
-# suite, -q), GPU_CHECK_DEADLINE (seconds for the whole run, default 570).
+# suite, "-q -n 8 --dist loadfile" where pytest-xdist is there, else "-q"),
+# GPU_CHECK_DEADLINE (seconds for the whole run, default 570).
+#
+# The tests that make venvs of their own (test_install, test_release) run
+# `python -m venv --system-site-packages` from .gpu-venv: such a venv sees only the
+# base interpreter's site-packages. For the test suite only, where the machine's
+# python3 is a venv, a file nngrade-gpu-check.pth in the base interpreter's
+# site-packages (where writable) lists .gpu-venv's and the machine venv's
+# site-packages; it is removed when the script ends (GPU_CHECK_BASE_PTH=0: not made).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
@@ -38,13 +48,34 @@ DEADLINE=${GPU_CHECK_DEADLINE:-570}
 RESULTS=()
 FAILED=0
 
+# what the GPU machine's python3 already has (the device notes' package list), of what
+# the download pulls in: their wheels are dropped (a second version would shadow the
+# machine's); torch, numpy and the like are never downloaded at all
+ON_MACHINE="attrs click cloudpickle fsspec jinja2 markupsafe msgpack packaging psutil pygments
+python-dateutil pyyaml sortedcontainers toolz typing-extensions zipp setuptools wheel pip numpy
+pytest pytest-timeout pluggy iniconfig six certifi urllib3 requests idna charset-normalizer"
 if [ "${1:-}" = "download" ]; then
     pyver=${2:-$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')}
+    if compgen -G "$WHL/*.whl" >/dev/null; then
+        echo "$WHL already holds wheels: remove it first (two versions of one package stop the install)" >&2
+        exit 2
+    fi
     mkdir -p "$WHL"
-    exec "$PY" -m pip download --only-binary=:all: --dest "$WHL" --python-version "$pyver" \
-        --implementation cp --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
-        --platform manylinux_2_28_x86_64 \
-        orjson nbformat "dask[distributed]" setuptools wheel
+    # pyproject's dependencies less torch, torchvision, pytest, pytest-timeout and jinja2
+    # (the machine has them), and its dev extra (the tests' own needs)
+    "$PY" -m pip download --only-binary=:all: --dest "$WHL" --python-version "$pyver" \
+        --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+        --platform manylinux2014_x86_64 --platform manylinux1_x86_64 \
+        "orjson>=3.9" "nbformat>=5.9" "dask[distributed]>=2024.1" "xmlschema>=3.0" "pyyaml>=6.0" \
+        "nbclient>=0.7" "ipykernel>=6" || exit 1
+    for f in "$WHL"/*.whl; do
+        name=$(basename "$f" | cut -d- -f1 | tr '[:upper:]_.' '[:lower:]--')
+        for m in $ON_MACHINE; do
+            if [ "$name" = "$m" ]; then rm -f "$f"; echo "dropped $(basename "$f") (on the machine)"; fi
+        done
+    done
+    echo "$(find "$WHL" -maxdepth 1 -type f -name '*.whl' | wc -l) wheels, $(du -sh "$WHL" | cut -f1), in $WHL"
+    exit 0
 fi
 
 check() {  # check NAME STATUS DETAIL
@@ -89,6 +120,22 @@ if [ ! -x "$VENV/bin/python" ]; then
         || { check install FAIL "python -m venv failed"; finish; }
 fi
 VPY=$VENV/bin/python
+# Where $PY is itself a venv (the GPU machine's /opt/torch/.venv), --system-site-packages
+# shows the new venv the BASE interpreter's site-packages, not $PY's (torch): a .pth
+# file in the new venv adds $PY's own site-packages, after the venv's own (so the wheels
+# installed here come first) and before the base's.
+VSITE=$("$VPY" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+"$PY" - "$VSITE/_gpu_check_parent.pth" <<'EOF'
+import site, sys
+if sys.prefix != sys.base_prefix:
+    with open(sys.argv[1], "w") as f:
+        f.writelines(f"import site; site.addsitedir({d!r})\n" for d in site.getsitepackages())
+    print(f"{sys.executable} is a venv: {sys.argv[1]} adds {' '.join(site.getsitepackages())}")
+EOF
+if ! "$VPY" -c 'import torch' 2>/dev/null; then
+    check install FAIL "$VPY (the venv made from $PY) cannot import torch"
+    finish
+fi
 if "$VPY" -m pip --version >/dev/null 2>&1; then
     PIP=("$VPY" -m pip)
 else
@@ -99,14 +146,25 @@ if [ ! -e "${wheels[0]}" ]; then
     check install FAIL "no wheels in $WHL: run 'bench/gpu_check.sh download PYTHON_VERSION' where PyPI is reachable"
     finish
 fi
+# the project is built by the setuptools the venv sees (no index: no isolated build) where
+# that one builds wheels by itself (>= 70.1, as pyproject asks) or has `wheel` beside it;
+# a venv made by Python <= 3.11 holds an older setuptools of its own: carry a newer one
 build_opts=()
-if "$VPY" -c 'import setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 64)' 2>/dev/null; then
-    build_opts=(--no-build-isolation)
-fi
+setuptools_ok() {
+    "$VPY" -c 'import sys, setuptools
+v = tuple(int(x) for x in setuptools.__version__.split(".")[:2])
+try:
+    import wheel
+except ImportError:
+    wheel = None
+sys.exit(not (v >= (70, 1) or (v >= (64, 0) and wheel)))' 2>/dev/null
+}
 if "${PIP[@]}" install -q --no-deps --no-index --find-links "$WHL" "${wheels[@]}" \
+    && { if setuptools_ok; then build_opts=(--no-build-isolation); fi; true; } \
     && "${PIP[@]}" install -q --no-deps --no-index --find-links "$WHL" "${build_opts[@]}" "$ROOT"; then
     missing=$("$VPY" -c 'import importlib
-mods = ["torch", "pytest", "pytest_timeout", "jinja2", "orjson", "nbformat", "distributed", "grader"]
+mods = ["torch", "pytest", "pytest_timeout", "jinja2", "orjson", "nbformat", "distributed", "grader",
+        "xmlschema", "yaml", "nbclient", "ipykernel"]  # the last four: for the tests (the dev extra)
 print(" ".join(m for m in mods if importlib.util.find_spec(m) is None))')
     if [ -z "$missing" ]; then
         check install PASS "${#wheels[@]} wheels and nngrade $("$VPY" -c 'import grader; print(grader.__version__)') into $VENV"
@@ -118,7 +176,21 @@ else
     check install FAIL "pip install --no-deps --no-index --find-links .whl failed (see above)"
     finish
 fi
+# the carried wheels' own requirements, met by the machine's versions? (pip check sees the
+# machine's packages too: only lines about what was installed from .whl count)
+carried=$(for f in "${wheels[@]}"; do basename "$f" | cut -d- -f1 | tr '[:upper:]_.' '[:lower:]--'; done)
+conflicts=$("${PIP[@]}" check 2>&1 | while read -r first rest; do
+    n=$(echo "$first" | tr '[:upper:]_.' '[:lower:]--')
+    if grep -qx -- "$n" <<<"$carried"$'\nnngrade'; then echo "$first $rest"; fi
+done)
+if [ -z "$conflicts" ]; then
+    check "wheels' requirements (pip check)" PASS "every requirement of the carried wheels and nngrade is met"
+else
+    echo "$conflicts"
+    check "wheels' requirements (pip check)" FAIL "$(echo "$conflicts" | head -n 3 | tr '\n' ';')"
+fi
 # the checks run the tree's code (the same as installed): from the repository root
+CALLER_PYTHONPATH=${PYTHONPATH-}
 export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
 
 # --- the model answers and the stubs, with CUDA ---------------------------------------
@@ -257,10 +329,38 @@ else
     check "time per exercise" FAIL "$(tail -n 3 "$WORK/times.err" | tr '\n' ' ')"
 fi
 # --- the test suite (last: it gets what is left of the 10 minutes) ---------------------
-read -r -a pytest_args <<<"${GPU_CHECK_PYTEST_ARGS:--q}"
+# 16 cores: 8 pytest-xdist workers where it is there; --dist loadfile keeps a module's
+# tests on one worker, so its module-scoped fixtures (the venvs of test_install and
+# test_release, the release, the notebook kernel) are built once, not once per worker
+if "$VPY" -c 'import xdist' 2>/dev/null; then default_args="-q -n 8 --dist loadfile"; else default_args="-q"; fi
+read -r -a pytest_args <<<"${GPU_CHECK_PYTEST_ARGS:-$default_args}"
+# tests that make a venv with --system-site-packages from $VPY get the base interpreter's
+# site-packages only: where $PY is a venv, a .pth there shows them .gpu-venv's and $PY's
+BASE_PTH=$("$PY" - "$VSITE" "${GPU_CHECK_BASE_PTH:-1}" <<'EOF'
+import os, site, subprocess, sys
+if sys.prefix != sys.base_prefix and sys.argv[2] != "0":
+    base = getattr(sys, "_base_executable", None) or os.path.join(sys.base_prefix, "bin", "python3")
+    dirs = subprocess.run([base, "-I", "-c", "import site; print(*site.getsitepackages(), sep=chr(10))"],
+                          capture_output=True, text=True).stdout.split("\n")
+    for d in filter(None, dirs):
+        if os.path.isdir(d) and os.access(d, os.W_OK):
+            pth = os.path.join(d, "nngrade-gpu-check.pth")
+            if not os.path.exists(pth):
+                with open(pth, "w") as f:
+                    f.writelines(f"import site; site.addsitedir({p!r})\n" for p in [sys.argv[1], *site.getsitepackages()])
+                print(pth)
+            break
+EOF
+)
+if [ -n "$BASE_PTH" ]; then
+    trap 'rm -rf "$WORK"; rm -f "$BASE_PTH"' EXIT
+    echo "== $BASE_PTH (removed at the end) shows venvs made by the tests this venv's packages"
+fi
 echo "== test suite: pytest ${pytest_args[*]}"
 t0=$SECONDS
-timeout "$(budget 15)" "$VPY" -m pytest -p no:cacheprovider "${pytest_args[@]}" 2>&1 | tee "$WORK/pytest.txt" | tail -n 25
+# without the PYTHONPATH set above: the tests find this tree's grader from the root
+# themselves, and a venv made by a test must import its own installed grader
+PYTHONPATH=$CALLER_PYTHONPATH timeout --kill-after=10 "$(budget 15)" "$VPY" -m pytest -p no:cacheprovider "${pytest_args[@]}" 2>&1 | tee "$WORK/pytest.txt" | tail -n 25
 rc=${PIPESTATUS[0]}
 summary=$(grep -E '[0-9]+ (passed|failed|error)' "$WORK/pytest.txt" | tail -n 1 | tr -d '=' | xargs)
 if [ "$rc" = 0 ]; then

@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from grader.exercises import for_suite
+from grader.feedback.records import ExerciseRun, TestRecord
 from grader.feedback.reproducers import reproducer
 from grader.harness.points import item_points, run_on_devices
 from grader.transport.host import Spend, Student, StudentError
@@ -49,8 +50,8 @@ class GraderPlugin:
         self.tmproot = Path(tmproot)
         self.debug = debug
         self.progress = progress
-        self.records: dict = {}
-        self.exercise_info: dict = {}
+        self.records: dict = {}        # node id → TestRecord, in the order the tests ran
+        self.exercise_info: dict = {}  # exercise name → ExerciseRun
         self.collect_errors: list = []
         self._static: dict = {}
         self.spend = Spend()
@@ -65,7 +66,7 @@ class GraderPlugin:
         self.exercise_info = {}
         self.spend = Spend()  # what this submission has cost, all exercises together
 
-    def record(self, item) -> dict:
+    def record(self, item) -> TestRecord:
         """The item's record in this job (what it is, from a cache kept across jobs)."""
         rec = self.records.get(item.nodeid)
         if rec is None:
@@ -75,12 +76,13 @@ class GraderPlugin:
                     "exercise": for_suite(item.path.name).name, "name": item.name,
                     "description": _doc(item), "points": item_points(item),
                     "visible": item.get_closest_marker("visible") is not None}
-            rec = self.records[item.nodeid] = dict(static, status="passed", message="", hint="")
+            rec = self.records[item.nodeid] = TestRecord(**static)
         return rec
 
     def record_skipped(self, item, reason: str) -> None:
         """A test known to be skipped before it runs (a skipif(True) marker)."""
-        self.record(item).update(status="skipped", message=reason)
+        rec = self.record(item)
+        rec.status, rec.message = "skipped", reason
 
     # -- fixtures ------------------------------------------------------------------
     # A fixture wider than a function must not be a bound method (deprecated by pytest 9.1):
@@ -96,13 +98,11 @@ class GraderPlugin:
             self.progress("start", ex)
         yield s
         s.close()
-        info = {"elapsed": round(s.elapsed, 3), "restarts": max(0, s.restarts - 1), "timeouts": s.timeouts}
-        if s.review:  # what the integrity scan flagged, what the scans could not walk
-            info["review"] = list(s.review)
+        info = ExerciseRun(elapsed=round(s.elapsed, 3), restarts=max(0, s.restarts - 1), timeouts=s.timeouts,
+                           review=list(s.review))  # what the integrity scan flagged, what the scans could not walk
         if s.load_error is not None:
-            info["status"] = "missing" if s.load_error.kind == "missing_file" else "load_error"
-            info["message"] = s.load_error.message
-            info["hint"] = s.load_error.hint
+            info.status = "missing" if s.load_error.kind == "missing_file" else "load_error"
+            info.message, info.hint = s.load_error.message, s.load_error.hint
         self.exercise_info[ex.name] = info
         if self.progress:
             self.progress("done", ex)
@@ -111,7 +111,7 @@ class GraderPlugin:
     def student(self, _student_session, request) -> Student:
         # only a visible test's requests are kept: nothing else ever gets a reproducer
         _student_session.begin_test(request.node.nodeid.split("::", 1)[-1],
-                                    trace=self.record(request.node)["visible"])
+                                    trace=self.record(request.node).visible)
         return _student_session
 
     @pytest.fixture
@@ -147,31 +147,30 @@ class GraderPlugin:
         rec = self.record(item)
         if rep.skipped:
             reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-            rec.update(status="skipped", message=reason.removeprefix("Skipped: "))
+            rec.status, rec.message = "skipped", reason.removeprefix("Skipped: ")
             return
-        if rep.passed or rec["status"] != "passed":
+        if rep.passed or rec.status != "passed":
             return
         if call.when == "teardown":
             return
         exc = call.excinfo.value if call.excinfo else None
         if isinstance(exc, Failure):
-            rec.update(status="failed", message=exc.message, hint=exc.hint or "")
+            rec.status, rec.message, rec.hint = "failed", exc.message, exc.hint or ""
         elif isinstance(exc, StudentError):
-            status = "error" if exc.kind in StudentError.RUN_KINDS else "failed"
-            rec.update(status=status, message=exc.message, hint=exc.hint or "", kind=exc.kind)
+            rec.status = "error" if exc.kind in StudentError.RUN_KINDS else "failed"
+            rec.message, rec.hint, rec.kind = exc.message, exc.hint or "", exc.kind
         else:
             name = type(exc).__name__ if exc else "error"
-            rec.update(status="error", kind="internal",
-                       message=f"internal grader error ({name}); this is not your fault, please report it",
-                       hint="")
+            rec.status, rec.kind, rec.hint = "error", "internal", ""
+            rec.message = f"internal grader error ({name}); this is not your fault, please report it"
             if self.debug and call.excinfo is not None:
-                rec["trace"] = "".join(traceback.format_exception(call.excinfo.value))
-        if rec.get("failed_on", "cpu") != "cpu" and call.when == "call":  # right on the CPU, wrong on the GPU
-            rec["message"] = f"on the GPU ({rec['failed_on']}): {rec['message']}"
-        if rec["visible"] and rec["status"] == "failed" and call.when == "call":
+                rec.trace = "".join(traceback.format_exception(call.excinfo.value))
+        if rec.failed_on not in (None, "cpu") and call.when == "call":  # right on the CPU, wrong on the GPU
+            rec.message = f"on the GPU ({rec.failed_on}): {rec.message}"
+        if rec.visible and rec.status == "failed" and call.when == "call":
             self._add_reproducer(item, rec, exc)
 
-    def _add_reproducer(self, item, rec, exc) -> None:
+    def _add_reproducer(self, item, rec: TestRecord, exc) -> None:
         """Give a failed visible test its reproducer, when there is one."""
         student = (getattr(item, "funcargs", None) or {}).get("student")
         if isinstance(student, Student) and student.test_id == item.nodeid.split("::", 1)[-1]:
@@ -182,4 +181,4 @@ class GraderPlugin:
                     raise
                 code = None
             if code:
-                rec["reproducer"] = code
+                rec.reproducer = code

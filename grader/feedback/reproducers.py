@@ -3,7 +3,8 @@ message, that repeats the failing call on the student's machine (the inputs as l
 the calls, and the expected value as a comment).  Hidden tests never get one.
 
 The plugin (``grader.harness.plugin``) calls ``reproducer`` with the test's trace
-(``Student.trace``) and its exception; how values are written is ``repro_literals``'."""
+(``Student.trace``) and its exception.  Here: which request failed and which statements
+before it the script needs; ``grader.feedback.repro_literals`` writes the values as Python."""
 from __future__ import annotations
 
 import torch

@@ -50,30 +50,35 @@ class ExerciseRun:
     hint: str = ""
 
 
-def _known(cls) -> tuple:
-    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+class _Data:
+    """``to_dict``/``from_dict`` of a report's record: its fields in their order (the report's
+    key order), an ``OPTIONAL`` one only when set (not None), a ``PARTS`` one (a list of
+    records of another class) converted item by item, then ``extra``."""
 
+    OPTIONAL: tuple = ()
+    PARTS: dict = {}  # field → the class of its items
 
-def _as_dict(record, required: tuple, optional: tuple, convert=None) -> dict:
-    out = {}
-    for key in required + optional:
-        value = getattr(record, key)
-        if key in optional and value is None:
-            continue
-        out[key] = convert(key, value) if convert else value
-    out.update(record.extra)
-    return out
+    def to_dict(self) -> dict:
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra" or f.name in self.OPTIONAL and value is None:
+                continue
+            out[f.name] = [item.to_dict() for item in value] if f.name in self.PARTS else value
+        out.update(self.extra)
+        return out
 
-
-def _kwargs(cls, data: dict) -> dict:
-    known = _known(cls)
-    kwargs = {k: v for k, v in data.items() if k in known}
-    kwargs["extra"] = {k: v for k, v in data.items() if k not in known}
-    return kwargs
+    @classmethod
+    def from_dict(cls, data: dict):
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        for key, part in cls.PARTS.items():
+            kwargs[key] = [part.from_dict(item) for item in kwargs.get(key, [])]
+        return cls(**kwargs, extra={k: v for k, v in data.items() if k not in known})
 
 
 @dataclass
-class TestResult:
+class TestResult(_Data):
     """One test in the report: its verdict and the points it earned."""
 
     __test__ = False
@@ -92,19 +97,11 @@ class TestResult:
     devices: list | None = None
     extra: dict = field(default_factory=dict)
 
-    REQUIRED = ("name", "description", "status", "score", "max_score", "message", "hint", "visible")
     OPTIONAL = ("kind", "trace", "reproducer", "devices")
-
-    def to_dict(self) -> dict:
-        return _as_dict(self, self.REQUIRED, self.OPTIONAL)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TestResult:
-        return cls(**_kwargs(cls, data))
 
 
 @dataclass
-class ExerciseResult:
+class ExerciseResult(_Data):
     """One exercise in the report: its score, status and tests."""
 
     name: str
@@ -120,22 +117,12 @@ class ExerciseResult:
     trace: str | None = None  # why its tests could not be run, with --debug only
     extra: dict = field(default_factory=dict)
 
-    REQUIRED = ("name", "title", "file", "score", "max_score", "status", "message", "hint", "tests")
     OPTIONAL = ("review", "trace")
-
-    def to_dict(self) -> dict:
-        return _as_dict(self, self.REQUIRED, self.OPTIONAL,
-                        lambda key, v: [t.to_dict() for t in v] if key == "tests" else v)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ExerciseResult:
-        kwargs = _kwargs(cls, data)
-        kwargs["tests"] = [TestResult.from_dict(t) for t in kwargs.get("tests", [])]
-        return cls(**kwargs)
+    PARTS = {"tests": TestResult}
 
 
 @dataclass
-class Report:
+class Report(_Data):
     """A submission's report: the sum of its exercises, and what graded it."""
 
     score: float
@@ -148,15 +135,4 @@ class Report:
     cuda: bool
     extra: dict = field(default_factory=dict)
 
-    REQUIRED = ("score", "max_score", "exercises", "seed", "submission", "grader_version", "torch_version",
-                "cuda")
-
-    def to_dict(self) -> dict:
-        return _as_dict(self, self.REQUIRED, (),
-                        lambda key, v: [e.to_dict() for e in v] if key == "exercises" else v)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Report:
-        kwargs = _kwargs(cls, data)
-        kwargs["exercises"] = [ExerciseResult.from_dict(e) for e in kwargs.get("exercises", [])]
-        return cls(**kwargs)
+    PARTS = {"exercises": ExerciseResult}

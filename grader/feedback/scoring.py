@@ -16,6 +16,7 @@ from pathlib import Path
 
 from grader.exercises import POINTS_PER_EXERCISE
 from grader.feedback.records import ExerciseResult, ExerciseRun, Report, TestRecord, TestResult
+from grader.feedback.textsafe import clip_report
 
 EARNING = ("passed", "skipped")  # statuses that earn a test's points
 INTERNAL_ERROR = ("internal grader error: this exercise's tests could not be run; "
@@ -70,6 +71,4 @@ def build_report(exercises, records, runs: dict, collect_errors: list, *, submis
 def report_data(report: Report) -> dict:
     """The report as the formats, the batch and the platforms read it: its JSON data, every
     string clipped to ``MAX_FIELD`` characters."""
-    from grader.feedback.textsafe import clip_report
-
     return clip_report(report.to_dict())

@@ -13,6 +13,7 @@ import pytest
 
 from grader import __version__
 from grader.exercises import EXERCISES
+from grader.feedback import scoring
 from grader.harness.pytest_caches import cached_hookproxies, memoized_funcargnames
 
 SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
@@ -21,8 +22,6 @@ SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
 def job_report(exercises, plugin, submission: Path, seed: int, cuda: bool) -> dict:
     """The report of the job the plugin just ran (grader.feedback.scoring), as JSON data."""
     import torch
-
-    from grader.feedback import scoring
 
     report = scoring.build_report(exercises, plugin.records.values(), plugin.exercise_info, plugin.collect_errors,
                                   submission=submission, seed=seed, cuda=cuda, grader_version=__version__,

@@ -3,8 +3,10 @@
 It gives the suites their fixtures (``student``: the submission's file for
 that suite's exercise, behind the trust boundary; ``rng``: a generator seeded
 from the run's seed and the test's id) and turns each test's outcome into a
-plain record: status, points (grader.harness.points), message and hint.  Nothing from a test's source
-or traceback reaches a record unless ``debug`` is on.
+record (``grader.feedback.records.TestRecord``: status, points (grader.harness.points),
+message and hint) and each exercise's run into an ``ExerciseRun``; the report is scored
+from them (``grader.feedback.scoring``).  Nothing from a test's source or traceback
+reaches a record unless ``debug`` is on.
 
 A failed test marked ``visible`` (its input may be shown in full) ends its
 message with a reproducer (``grader.feedback.reproducers``): a short script that

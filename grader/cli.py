@@ -344,7 +344,7 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
         print("\ngrade: interrupted", file=sys.stderr)
         return 130
     own = zygote is None
-    from grader.transport.host import Limits
+    from grader.transport.limits import Limits
 
     err = sys.stderr  # the terminal's: while pytest runs, sys.stderr is redirected to a buffer
     try:

@@ -150,7 +150,7 @@ def test_bad_entries_each_get_a_reason(tmp_path):
 def test_seeds_and_keys():
     from grader.batch.core import entry_key, fingerprint, student_seed
     from grader.exercises import lookup
-    from grader.transport.host import Limits
+    from grader.transport.limits import Limits
 
     exs = [lookup("1")]
     assert student_seed("s", "ada") == student_seed("s", "ada")
@@ -480,7 +480,7 @@ def test_no_namespace_init_outlives_its_worker(zygote, tmp_path):
 
 
 def test_isolation_can_be_turned_off(grade_folder, submission):
-    from grader.transport.host import Limits
+    from grader.transport.limits import Limits
 
     r = _probe(grade_folder, submission, limits=Limits(isolate=False))
     assert r["uid"] == os.getuid() and r["solutions"] == "read"

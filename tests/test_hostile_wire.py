@@ -12,7 +12,7 @@ from grader.feedback import textsafe
 
 from grader.transport import wire
 from grader.feedback.report import render
-from grader.transport.host import Limits
+from grader.transport.limits import Limits
 from tests.conftest import exercise_of
 from tests.test_hostile import CORRECT_LOG_SOFTMAX
 

@@ -1024,7 +1024,7 @@ def _resume_command(argv) -> list:
 
 def _run(args) -> int:
     from grader.harness.run import SUITES_DIR
-    from grader.transport.host import Limits
+    from grader.transport.limits import Limits
 
     started = time.monotonic()
     subs, out_root = args.submissions.expanduser(), args.out.expanduser()

@@ -174,7 +174,7 @@ def serve(exercises, next_job, on_report, *, limits=None, debug: bool = False, p
     import torch
 
     from grader.harness.plugin import GraderPlugin
-    from grader.transport.host import Limits
+    from grader.transport.limits import Limits
 
     torch.set_num_threads(1)  # small tensors: threads cost more than they give, and results stay reproducible
     tmpbase = tempfile.mkdtemp(prefix="grader-")

@@ -220,9 +220,15 @@ def prepare() -> dict:
     files = [f"/etc/{n}" for n in ETC_FILES if os.path.exists(f"/etc/{n}")]
     devices = [f"/dev/{n}" for n in DEVICES if os.path.exists(f"/dev/{n}")]
     gpu = os.path.exists("/dev/nvidiactl")
-    if gpu:  # the driver's nodes and what it reads from /sys
+    if gpu:  # the driver's nodes, what it reads from /sys, and its libraries (loaded only when
+        # CUDA starts, so not in the maps above: where the loader finds them)
         devices += sorted(f"/dev/{n}" for n in os.listdir("/dev") if n.startswith("nvidia"))
         minimal.append("/sys")
+        for d in _driver_library_dirs():
+            r = _real(d)
+            if (os.path.isdir(r) and not any(_under(r, q) for q in minimal)
+                    and not any(_under(r, c) for c in private)):
+                minimal.append(r)
     _plan = {"keep": minimal, "links": links, "files": files, "devices": devices, "private": private,
              "cgroup": _cgroup_base()}
     return _plan
@@ -230,6 +236,24 @@ def prepare() -> dict:
 
 # ---------------------------------------------------------------------------
 # a memory cgroup per worker, where one can be had
+
+def _driver_library_dirs() -> list:
+    """Where the dynamic loader looks for the NVIDIA driver's libraries (libcuda,
+    libnvidia-ml): LD_LIBRARY_PATH, /etc/ld.so.conf(.d) and the usual driver folders."""
+    dirs = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if os.path.isabs(d)]
+    confs = ["/etc/ld.so.conf"]
+    try:
+        confs += sorted(os.path.join("/etc/ld.so.conf.d", n) for n in os.listdir("/etc/ld.so.conf.d"))
+    except OSError:
+        pass
+    for conf in confs:
+        try:
+            with open(conf) as f:
+                dirs += [line.strip() for line in f if line.strip().startswith("/")]
+        except OSError:
+            pass
+    return dirs + ["/usr/local/nvidia", "/usr/local/cuda"]
+
 
 def _cgroup_base() -> str | None:
     """A cgroup v2 folder this process may create children in, with the memory

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from grader.transport.host import Limits
+from grader.transport.limits import Limits
 from tests.conftest import exercise_of
 
 FAST = Limits(call_timeout=2.0, load_timeout=4.0, exercise_budget=20.0, memory_bytes=512 << 20)

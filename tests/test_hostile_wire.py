@@ -12,7 +12,7 @@ from grader.feedback import textsafe
 
 from grader.transport import wire
 from grader.feedback.report import render
-from grader.transport.host import Limits
+from grader.transport.limits import Limits
 from tests.conftest import exercise_of
 from tests.test_hostile import CORRECT_LOG_SOFTMAX
 
@@ -187,7 +187,8 @@ import resource, sys, textwrap
 from pathlib import Path
 from grader.exercises import lookup
 from grader.harness.run import grade
-from grader.transport.host import Limits, Zygote
+from grader.transport.limits import Limits
+from grader.transport.processes import Zygote
 
 folder = Path(sys.argv[1])
 with Zygote() as z:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from grader.feedback.repro_literals import REPRO_ENTRIES, NoReproducer, Writer, identifier
-from grader.transport.host import StudentError
+from grader.errors import ErrorKind, StudentError
 from grader.transport.wire import Call, Handle, Ref
 from grader.verdicts.checks import Failure
 
@@ -55,7 +55,7 @@ def _target(trace, exc):
     if isinstance(exc, StudentError):
         request = exc.details.get("request")
         at = [i for i, rec in enumerate(trace) if rec is request]
-        if exc.kind == "exception" and at and request["op"] in ("call", "getattr", "vjp"):
+        if exc.kind == ErrorKind.EXCEPTION and at and request["op"] in ("call", "getattr", "vjp"):
             return at[0], ("raised",), None
         return None
     f = _with_expected(exc)

@@ -173,7 +173,7 @@ def run(root: Path, config: dict) -> dict:
             return gs.failure_results(f"Nothing could be graded: no exercise file ({wanted}, …) was found "
                                       "in the submission.", max_score, time.monotonic() - started)
         from grader.harness.run import grade
-        from grader.transport.host import Limits
+        from grader.transport.limits import Limits
 
         work = Path(tempfile.mkdtemp(prefix="nngrade-"))
         try:

@@ -25,7 +25,9 @@ from grader.exercises import for_suite
 from grader.feedback.records import ExerciseRun, TestRecord
 from grader.feedback.reproducers import reproducer
 from grader.harness.points import item_points, run_on_devices
-from grader.transport.host import Spend, Student, StudentError
+from grader.errors import ErrorKind
+from grader.transport.limits import Spend
+from grader.transport.student import Student, StudentError
 from grader.verdicts.checks import Failure
 
 
@@ -103,7 +105,7 @@ class GraderPlugin:
         info = ExerciseRun(elapsed=round(s.elapsed, 3), restarts=max(0, s.restarts - 1), timeouts=s.timeouts,
                            review=list(s.review))  # what the integrity scan flagged, what the scans could not walk
         if s.load_error is not None:
-            info.status = "missing" if s.load_error.kind == "missing_file" else "load_error"
+            info.status = "missing" if s.load_error.kind == ErrorKind.MISSING_FILE else "load_error"
             info.message, info.hint = s.load_error.message, s.load_error.hint
         self.exercise_info[ex.name] = info
         if self.progress:
@@ -163,7 +165,7 @@ class GraderPlugin:
             rec.message, rec.hint, rec.kind = exc.message, exc.hint or "", exc.kind
         else:
             name = type(exc).__name__ if exc else "error"
-            rec.status, rec.kind, rec.hint = "error", "internal", ""
+            rec.status, rec.kind, rec.hint = "error", ErrorKind.INTERNAL, ""
             rec.message = f"internal grader error ({name}); this is not your fault, please report it"
             if self.debug and call.excinfo is not None:
                 rec.trace = "".join(traceback.format_exception(call.excinfo.value))

@@ -138,7 +138,7 @@ def serve(exercises, next_job, on_report, *, limits=None, debug: bool = False, p
     import torch
 
     from grader.harness.plugin import GraderPlugin
-    from grader.transport.host import Limits
+    from grader.transport.limits import Limits
 
     torch.set_num_threads(1)  # small tensors: threads cost more than they give, and results stay reproducible
     tmpbase = tempfile.mkdtemp(prefix="grader-")
@@ -158,7 +158,7 @@ def grade(exercises=EXERCISES, submission: Path = Path("exercises"), *, seed: in
           zygote=None, debug: bool = False, progress=None) -> dict:
     """Grade ``exercises`` of the submission folder; returns the report dict."""
     from grader.exercises import wants_preload
-    from grader.transport.host import Zygote
+    from grader.transport.processes import Zygote
 
     own = zygote is None
     zygote = zygote or Zygote(preload=wants_preload(exercises))

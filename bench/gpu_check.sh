@@ -205,7 +205,8 @@ line=$("$VPY" - "$WORK/solutions.json" "$HAS_CUDA" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 tests = [t for ex in r["exercises"] for t in ex["tests"]]
-gpu = [t for t in tests if "cuda" in t["name"]]
+# the GPU is evidence inside the same test: a test that ran on it lists "cuda" in its devices
+gpu = [t for t in tests if "cuda" in t.get("devices", [])]
 ran = [t for t in gpu if t["status"] != "skipped"]
 bad = [t["name"] for t in ran if t["status"] != "passed"]
 full = r["score"] >= r["max_score"]
@@ -213,7 +214,7 @@ ok = full and (not r["cuda"] or (ran and not bad)) and (r["cuda"] == (sys.argv[2
 if r["cuda"]:
     what = f"{len(ran)} CUDA tests ran, {len(ran) - len(bad)} passed" + (f" (failed: {', '.join(bad[:5])})" if bad else "")
 else:
-    what = f"report[\"cuda\"] false: {len(gpu)} CUDA tests skipped, not counted"
+    what = f"report[\"cuda\"] false: every test ran on the CPU only"
 print(("PASS" if ok else "FAIL") + f"\t{r['score']:.2f} / {r['max_score']}; {what}")
 EOF
 )
@@ -269,14 +270,14 @@ corpus, gpu, cpu, has_cuda = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv
 
 def verdict(out, f):
     """full marks / loses points and names the mistake (the corpus's own criteria),
-    and which of the CPU tests failed."""
+    the tests it lost, and whether CUDA was there."""
     p = out / "reports" / f"{f.parent.name}--{f.stem}.json"
     if not p.exists():
-        return "not graded", False
+        return "not graded", [], False
     r = json.loads(p.read_text())
     (ex,) = [e for e in r["exercises"] if e["name"] == f.parent.name]
     lost = [t for t in ex["tests"] if t["status"] not in ("passed", "skipped")]
-    cpu_lost = sorted(t["name"] for t in lost if "cuda" not in t["name"])
+    lost_names = sorted(t["name"] for t in lost)
     if f.stem.startswith("ok_"):
         v = "full marks" if ex["score"] >= ex["max_score"] else "LOSES POINTS"
     else:
@@ -284,23 +285,27 @@ def verdict(out, f):
         said = [t["hint"] or t["message"] for t in lost] + [ex["hint"]]
         named = any(pattern.search(s or "") for s in said)
         v = ("loses points, mistake named" if named else "loses points, NOT NAMED") if lost else "FULL MARKS"
-    return f"{v}; CPU tests failed: {cpu_lost}", r["cuda"]
+    return v, lost_names, r["cuda"]
 
 files = sorted(corpus.glob("exercise*/*.py"))
 diff, wrong, cuda_flags = [], [], set()
+gpu_only = []
 for f in files:
-    (g, gc), (c, cc) = verdict(gpu, f), verdict(cpu, f)
+    (g, g_lost, gc), (c, c_lost, cc) = verdict(gpu, f), verdict(cpu, f)
     cuda_flags.add(gc)
     if g != c:
         diff.append(f"{f.parent.name}/{f.name}: cuda: {g} | cpu: {c}")
+    elif g_lost != c_lost:  # a mistake that shows on the GPU only (a tensor made on the CPU, say)
+        gpu_only.append(f"{f.parent.name}/{f.name}: with CUDA also {sorted(set(g_lost) - set(c_lost))}")
     if any(w in g for w in ("NOT NAMED", "LOSES", "FULL MARKS", "not graded")):
         wrong.append(f"{f.parent.name}/{f.name}: {g}")
-for d in diff + wrong:
+for d in diff + wrong + gpu_only:
     print(d, file=sys.stderr)
 ok = not diff and not wrong and cuda_flags == {has_cuda}
 print(("PASS" if ok else "FAIL") + f"\t{len(files) - len(diff)} of {len(files)} variants: the same verdict with "
       f"CUDA {'present' if has_cuda else 'absent (both runs on the CPU)'} as with CUDA hidden"
-      + (f"; {len(wrong)} not as the corpus expects" if wrong else ""))
+      + (f"; {len(wrong)} not as the corpus expects" if wrong else "")
+      + (f"; {len(gpu_only)} lose more tests with CUDA (the same verdict)" if gpu_only else ""))
 EOF
 )
 check "corpus verdicts, CUDA vs CPU" "${line%%$'\t'*}" "${line#*$'\t'} ($n_variants variants; batch: ${t_gpu} s with CUDA, ${t_cpu} s without)"
@@ -319,7 +324,7 @@ with Zygote(preload=True) as z:
     for ex in EXERCISES:
         t = time.perf_counter()
         r = grade([ex], Path(sys.argv[1]), zygote=z)
-        n = sum(1 for t_ in r["exercises"][0]["tests"] if "cuda" in t_["name"] and t_["status"] != "skipped")
+        n = sum(1 for t_ in r["exercises"][0]["tests"] if "cuda" in t_.get("devices", []) and t_["status"] != "skipped")
         parts.append(f"{ex.name} {time.perf_counter() - t:.2f} s ({n} cuda)")
 print(f"warm, model answers, {where}: " + ", ".join(parts))
 EOF

@@ -19,7 +19,7 @@ import torch
 import reference
 from grader.verdicts.checks import Failure, assert_close, assert_unchanged
 from grader.exercises import lookup
-from grader.harness.plugin import reproducer
+from grader.feedback.reproducers import reproducer
 from grader.feedback.report import failure_groups, render
 from grader.transport.host import Call, Handle, Limits, Ref, Student, StudentError
 from tests.conftest import CHROMIUM, ROOT, exercise_of, run_cli, screenshot

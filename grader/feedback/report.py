@@ -1,4 +1,4 @@
-"""Render a report (the plain dict that ``grader.harness.run`` builds) as text,
+"""Render a report (the plain dict that ``grader.harness.run`` builds, or its record) as text,
 Markdown, HTML (Jinja2 templates) or JSON.
 
 Every string of a report may hold text a student chose; each format shows it
@@ -107,7 +107,10 @@ def _env(autoescape: bool, fmt: str = "html"):
     return env
 
 
-def render(report: dict, fmt: str = "text", color: bool = False) -> str:
+def render(report, fmt: str = "text", color: bool = False) -> str:
+    """``report``: its JSON data (a dict) or a ``grader.feedback.records.Report``."""
+    if hasattr(report, "to_dict"):
+        report = report.to_dict()
     report = textsafe.clip_report(report)
     if fmt == "json":
         return json.dumps(report, indent=2, ensure_ascii=False) + "\n"

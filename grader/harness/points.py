@@ -47,11 +47,11 @@ def item_points(item) -> float:
     return float(mark.args[0]) / max(1, cases(list(item.iter_markers("parametrize"))))
 
 
-def run_on_devices(pyfuncitem, rec: dict, seed: int):
+def run_on_devices(pyfuncitem, rec, seed: int):
     """Run a test that takes ``device`` once per device, the same inputs each time (the
     ``rng`` fixture reseeded, the student's trace started afresh for a reproducer of the
-    run that fails); None (pytest calls the test as usual) for other tests.  ``rec``
-    gets ``devices`` (when more than one) and ``failed_on`` (the label that failed)."""
+    run that fails); None (pytest calls the test as usual) for other tests.  ``rec`` (the
+    test's ``TestRecord``) gets ``devices`` (when more than one) and ``failed_on`` (the label that failed)."""
     funcargs = pyfuncitem.funcargs
     if "device" not in funcargs:
         return None
@@ -62,16 +62,16 @@ def run_on_devices(pyfuncitem, rec: dict, seed: int):
     test_id = pyfuncitem.nodeid.split("::", 1)[-1]
     every = devices()
     if len(every) > 1:
-        rec["devices"] = [label for label, _ in every]
+        rec.devices = [label for label, _ in every]
     for k, (label, device) in enumerate(every):
         if k:
             if "rng" in args:
                 args["rng"].manual_seed(derive_seed(seed, test_id))
             if "student" in args:
-                args["student"].begin_test(test_id, trace=rec["visible"])
-        rec["failed_on"] = label
+                args["student"].begin_test(test_id, trace=rec.visible)
+        rec.failed_on = label
         pyfuncitem.obj(**dict(args, device=device))
-    rec.pop("failed_on", None)
+    rec.failed_on = None
     return True
 
 

@@ -12,57 +12,21 @@ from pathlib import Path
 import pytest
 
 from grader import __version__
-from grader.exercises import EXERCISES, POINTS_PER_EXERCISE
+from grader.exercises import EXERCISES
+from grader.feedback import scoring
 from grader.harness.pytest_caches import cached_hookproxies, memoized_funcargnames
 
 SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
 
 
-def build_report(exercises, plugin, submission: Path, seed: int, cuda: bool) -> dict:
-    """The report: each test's fixed points (grader.harness.points) as its max_score, earned when it
-    passed (or could not be judged: skipped); an exercise's score is the sum of its tests'."""
-    by_ex: dict = {ex.name: [] for ex in exercises}
-    for rec in plugin.records.values():
-        by_ex.setdefault(rec["exercise"], []).append(rec)
-    out = []
-    for ex in exercises:
-        recs = by_ex.get(ex.name, [])
-        tests, earned = [], 0.0
-        for r in recs:
-            got = r["points"] if r["status"] in ("passed", "skipped") else 0.0
-            earned += got
-            t = {"name": r["name"], "description": r["description"], "status": r["status"],
-                 "score": round(got, 4), "max_score": round(r["points"], 4), "message": r["message"],
-                 "hint": r["hint"], "visible": r["visible"]}
-            for extra in ("kind", "trace", "reproducer", "devices"):
-                if extra in r:
-                    t[extra] = r[extra]
-            tests.append(t)
-        info = plugin.exercise_info.get(ex.name, {})
-        entry = {"name": ex.name, "title": ex.title, "file": ex.file,
-                 "score": round(earned, 2),
-                 "max_score": POINTS_PER_EXERCISE,
-                 "status": info.get("status", "graded"),
-                 "message": info.get("message", ""), "hint": info.get("hint", "") or "",
-                 "tests": tests}
-        if info.get("review"):
-            entry["review"] = info["review"]
-        errors = [e for e in plugin.collect_errors if ex.suite in e[0]]
-        if errors or not recs:
-            entry.update(status="error", score=0.0,
-                         message="internal grader error: this exercise's tests could not be run; "
-                                 "it is not your fault, please report it")
-            if plugin.debug and errors:
-                entry["trace"] = errors[0][1]
-        out.append(entry)
-    score = round(sum(e["score"] for e in out), 2)
+def job_report(exercises, plugin, submission: Path, seed: int, cuda: bool) -> dict:
+    """The report of the job the plugin just ran (grader.feedback.scoring), as JSON data."""
     import torch
 
-    from grader.feedback.textsafe import clip_report
-
-    return clip_report({"score": score, "max_score": POINTS_PER_EXERCISE * len(out), "exercises": out,
-            "seed": seed, "submission": str(submission), "grader_version": __version__,
-            "torch_version": torch.__version__, "cuda": cuda})  # no field longer than MAX_FIELD
+    report = scoring.build_report(exercises, plugin.records.values(), plugin.exercise_info, plugin.collect_errors,
+                                  submission=submission, seed=seed, cuda=cuda, grader_version=__version__,
+                                  torch_version=torch.__version__, debug=plugin.debug)
+    return scoring.report_data(report)
 
 
 @dataclasses.dataclass
@@ -128,8 +92,8 @@ class _Loop:
                             hook.pytest_runtest_protocol(item=item, nextitem=following[item.nodeid])
                 finally:
                     shutil.rmtree(tmproot, ignore_errors=True)
-                report = build_report(self.exercises, self.plugin, job.submission, job.seed,
-                                      torch.cuda.is_available())
+                report = job_report(self.exercises, self.plugin, job.submission, job.seed,
+                                    torch.cuda.is_available())
                 if not self.on_report(job, report):
                     break
 

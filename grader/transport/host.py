@@ -246,6 +246,15 @@ class Zygote:
         self.close()
 
 
+def _cuda_present() -> bool:
+    """Whether this machine has a CUDA device, asked without initialising CUDA here (torch's
+    NVML-based count): the worker then gets no address-space limit, which CUDA's start-up
+    cannot live with (its memory is bounded by the memory cgroup where there is one)."""
+    import torch
+
+    return torch.cuda.device_count() > 0
+
+
 class Worker:
     """One forked worker process holding (at most) one student module."""
 
@@ -261,7 +270,7 @@ class Worker:
             "workdir": str(workdir), "memory_bytes": limits.memory_bytes,
             "cpu_seconds": limits.cpu_seconds, "output_bytes": limits.output_bytes,
             "open_files": limits.open_files, "isolate": limits.isolate, "processes": limits.processes,
-            "disk_bytes": limits.disk_bytes, "hide": [str(p) for p in limits.hide]})
+            "disk_bytes": limits.disk_bytes, "hide": [str(p) for p in limits.hide], "cuda": _cuda_present()})
         self.alive = True
         self.elapsed = 0.0
         hello = self._recv(30.0)

@@ -80,6 +80,7 @@ def apply_limits(lim: dict) -> dict:
 # secret (GRADER_SEED_SECRET), no token, no PYTHONPATH naming the course's folder.
 ENV_KEEP = ("LANG", "LANGUAGE", "LC_", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
             "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
+            "PYTORCH_NVML_BASED_CUDA_CHECK",
             "PYTHONHASHSEED", "PYTHONIOENCODING")
 
 

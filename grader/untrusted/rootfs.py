@@ -104,11 +104,35 @@ def view_plan() -> dict:
     files = [f"/etc/{n}" for n in ETC_FILES if os.path.exists(f"/etc/{n}")]
     devices = [f"/dev/{n}" for n in DEVICES if os.path.exists(f"/dev/{n}")]
     gpu = os.path.exists("/dev/nvidiactl")
-    if gpu:  # the driver's nodes and what it reads from /sys
+    if gpu:  # the driver's nodes, what it reads from /sys, and its libraries (loaded only when
+        # CUDA starts, so not in the maps above: where the loader finds them)
         devices += sorted(f"/dev/{n}" for n in os.listdir("/dev") if n.startswith("nvidia"))
         minimal.append("/sys")
+        for d in _driver_library_dirs():
+            r = _real(d)
+            if (os.path.isdir(r) and not any(_under(r, q) for q in minimal)
+                    and not any(_under(r, c) for c in private)):
+                minimal.append(r)
     return {"keep": minimal, "links": links, "files": files, "devices": devices, "private": private}
 
+
+
+def _driver_library_dirs() -> list:
+    """Where the dynamic loader looks for the NVIDIA driver's libraries (libcuda,
+    libnvidia-ml): LD_LIBRARY_PATH, /etc/ld.so.conf(.d) and the usual driver folders."""
+    dirs = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if os.path.isabs(d)]
+    confs = ["/etc/ld.so.conf"]
+    try:
+        confs += sorted(os.path.join("/etc/ld.so.conf.d", n) for n in os.listdir("/etc/ld.so.conf.d"))
+    except OSError:
+        pass
+    for conf in confs:
+        try:
+            with open(conf) as f:
+                dirs += [line.strip() for line in f if line.strip().startswith("/")]
+        except OSError:
+            pass
+    return dirs + ["/usr/local/nvidia", "/usr/local/cuda"]
 
 
 # ---------------------------------------------------------------------------

@@ -81,7 +81,8 @@ def _preload() -> None:
         torch.set_num_threads(1)
         m = torch.nn.Linear(3, 2)
         opt = torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
-        m(torch.ones(4, 3)).sum().backward()
+        for p in m.parameters():  # not backward(): autograd's engine would start CUDA here,
+            p.grad = torch.ones_like(p)  # and a CUDA started before a fork fails in every worker
         opt.step()
         opt.zero_grad()
     except Exception:

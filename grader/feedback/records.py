@@ -1,0 +1,138 @@
+"""Typed records of a grading, from a test's outcome to the whole report.
+
+- ``TestRecord``: one test as the pytest plugin saw it (its points, status, message, ...),
+  before scoring; ``ExerciseRun``: what running an exercise's tests cost and how the
+  submission's file loaded.  Both stay on the grader's side.
+- ``TestResult``, ``ExerciseResult``, ``Report``: the scored report
+  (``grader.feedback.scoring`` makes them).  Their ``to_dict()`` is the report's JSON data
+  exactly as every format, the batch and the platforms read it: the same keys in the same
+  order, an optional key (``kind``, ``trace``, ``reproducer``, ``devices``; ``review``,
+  ``trace``) only when set.  ``from_dict()`` reads such data back; keys that other code
+  added to the data after grading (``notes``, say) are kept, in order, after the known ones.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TestRecord:
+    """One test of a hidden suite, as the plugin records it while the test runs."""
+
+    __test__ = False  # not a pytest test class
+
+    exercise: str
+    name: str
+    description: str
+    points: float     # its fixed points (grader.harness.points)
+    visible: bool     # its input may be shown in full (it may get a reproducer)
+    status: str = "passed"  # passed, failed, error, skipped
+    message: str = ""
+    hint: str = ""
+    kind: str | None = None        # why the student's code could not be judged (StudentError.kind, internal)
+    trace: str | None = None       # the grader's traceback, with --debug only
+    reproducer: str | None = None  # a failed visible test's script
+    devices: list | None = None    # the devices it ran on, where more than one
+    failed_on: str | None = None   # the device of the run under way (grader.harness.points.run_on_devices)
+
+
+@dataclass
+class ExerciseRun:
+    """How an exercise's tests ran: their cost and, if its file did not load, why."""
+
+    elapsed: float = 0.0
+    restarts: int = 0
+    timeouts: int = 0
+    review: list = field(default_factory=list)  # what the integrity scan flagged, what the scans could not walk
+    status: str = "graded"  # or missing, load_error
+    message: str = ""
+    hint: str = ""
+
+
+class _Data:
+    """``to_dict``/``from_dict`` of a report's record: its fields in their order (the report's
+    key order), an ``OPTIONAL`` one only when set (not None), a ``PARTS`` one (a list of
+    records of another class) converted item by item, then ``extra``."""
+
+    OPTIONAL: tuple = ()
+    PARTS: dict = {}  # field → the class of its items
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra" or f.name in self.OPTIONAL and value is None:
+                continue
+            out[f.name] = [item.to_dict() for item in value] if f.name in self.PARTS else value
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        for key, part in cls.PARTS.items():
+            kwargs[key] = [part.from_dict(item) for item in kwargs.get(key, [])]
+        return cls(**kwargs, extra={k: v for k, v in data.items() if k not in known})
+
+
+@dataclass
+class TestResult(_Data):
+    """One test in the report: its verdict and the points it earned."""
+
+    __test__ = False
+
+    name: str
+    description: str
+    status: str
+    score: float
+    max_score: float
+    message: str
+    hint: str
+    visible: bool
+    kind: str | None = None
+    trace: str | None = None
+    reproducer: str | None = None
+    devices: list | None = None
+    extra: dict = field(default_factory=dict)
+
+    OPTIONAL = ("kind", "trace", "reproducer", "devices")
+
+
+@dataclass
+class ExerciseResult(_Data):
+    """One exercise in the report: its score, status and tests."""
+
+    name: str
+    title: str
+    file: str
+    score: float
+    max_score: float
+    status: str  # graded, missing, load_error, error (the grader's fault)
+    message: str
+    hint: str
+    tests: list = field(default_factory=list)  # TestResult
+    review: list | None = None
+    trace: str | None = None  # why its tests could not be run, with --debug only
+    extra: dict = field(default_factory=dict)
+
+    OPTIONAL = ("review", "trace")
+    PARTS = {"tests": TestResult}
+
+
+@dataclass
+class Report(_Data):
+    """A submission's report: the sum of its exercises, and what graded it."""
+
+    score: float
+    max_score: float
+    exercises: list  # ExerciseResult
+    seed: int
+    submission: str
+    grader_version: str
+    torch_version: str
+    cuda: bool
+    extra: dict = field(default_factory=dict)
+
+    PARTS = {"exercises": ExerciseResult}

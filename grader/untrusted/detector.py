@@ -1,6 +1,6 @@
 """The in-worker forbidden-call detector's parts that reach below Python.
 
-Used by ``grader.untrusted.worker`` (``_Server._forbid_*``), in the student's process:
+Used by the forbidden-call watcher (``grader.untrusted.watcher``), in the student's process:
 
 * ``block``: replaces torch's kernels of the exercise's forbidden aten ops
   (``torch.library.Library("aten", "IMPL")``, for the CPU, CUDA and meta

@@ -1,6 +1,6 @@
 """Namespaces, an allowlisted file-system view and an unprivileged uid for one worker.
 
-``isolate(limits)`` runs in a freshly forked worker (``grader.untrusted.worker._apply_limits``),
+``isolate(limits)`` runs in a freshly forked worker (``grader.untrusted.limits.apply_limits``),
 after its output file is open and before any student code.  On Linux it
 
 * puts the worker in a PID namespace of its own, as its first process (pid 1):
@@ -47,294 +47,44 @@ Every step that the machine refuses degrades the result instead of failing
 the grader (``Worker.isolation``).  ``prepare()`` runs once in the zygote and
 computes what the workers keep and hide, so a worker pays only for a few
 system calls (a few milliseconds; see ``bench/batch_throughput.py``).
+
+The parts: ``grader.untrusted.syscalls`` (the system calls, through ctypes),
+``grader.untrusted.rootfs`` (the allowlisted view and its root) and
+``grader.untrusted.cgroup`` (the memory cgroup); this module runs the steps in
+order and degrades where one is refused.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
-import stat
 import sys
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
+from grader.untrusted import cgroup, rootfs
+# also what the tests and tests/as_user.py use of the parts (is_checkout, mount, MS_*)
+from grader.untrusted.rootfs import is_checkout  # noqa: F401
+from grader.untrusted.syscalls import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,  # noqa: F401
+                                       CLONE_NEWUSER, CLONE_NEWUTS, MS_BIND, MS_PRIVATE, MS_REC, PR_SET_DUMPABLE,
+                                       PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, drop_capabilities, host_pid, mount,
+                                       prctl, setns, unshare)
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME = 1024, 2048, 1 << 21, 1 << 24
-_MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
-                "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME}
-
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
-MNT_DETACH = 2
-SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217, "riscv64": 41}
 UID_BASE = 100000  # worker uid = UID_BASE + its pid (pids are unique among live processes)
-WORKDIR_BYTES = 64 << 20
 
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-_libc = None
 _plan: dict | None = None
-
-
-def _c():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-    return _libc
-
-
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _b(s):
-    return None if s is None else os.fsencode(s)
-
-
-def unshare(flags: int) -> None:
-    _check(_c().unshare(flags), "unshare")
-
-
-def setns(fd: int, nstype: int) -> None:
-    _check(_c().setns(fd, nstype), "setns")
-
-
-def umount(target: str, flags: int = 0) -> None:
-    _check(_c().umount2(_b(target), flags), f"umount {target}")
-
-
-def pivot_root(new_root: str, put_old: str) -> None:
-    import platform
-
-    nr = SYS_PIVOT_ROOT.get(platform.machine())
-    if nr is None:
-        raise OSError(38, "pivot_root: unknown system call number on this machine")
-    _check(_c().syscall(nr, _b(new_root), _b(put_old)), "pivot_root")
-
-
-def mount(source, target, fstype, flags: int, data=None) -> None:
-    _check(_c().mount(_b(source), _b(target), _b(fstype), flags, _b(data)), f"mount {target}")
-
-
-def prctl(option: int, arg: int) -> None:
-    _check(_c().prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl {option}")
-
-
-def _drop_capabilities() -> None:
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                    ("inheritable", ctypes.c_uint32)]
-
-    _check(_c().capset(ctypes.byref(Header(0x20080522, 0)), (Data * 2)()), "capset")
-
-
-# ---------------------------------------------------------------------------
-# what to keep and what to hide (computed once, in the zygote)
-
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-def _real(p: str) -> str:
-    return os.path.realpath(p)
-
-
-def is_checkout(root: str = PACKAGE_ROOT) -> bool:
-    """True when ``grader`` runs from a source checkout (editable install or the
-    repository itself), False when it was installed into a ``site-packages``."""
-    return os.path.basename(root) not in ("site-packages", "dist-packages") and \
-        os.path.isfile(os.path.join(root, "pyproject.toml"))
-
-
-def course_paths() -> list:
-    """The course's private trees: ``grader`` (with the hidden suites), ``reference``
-    and, in a checkout, the checkout itself with its ``solutions``.  In a regular
-    install these are folders inside site-packages: never site-packages itself."""
-    paths = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]  # the grader package
-    if is_checkout():
-        paths += [PACKAGE_ROOT, os.path.join(PACKAGE_ROOT, "solutions"), os.path.join(PACKAGE_ROOT, "reference")]
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("reference")
-        if spec is not None and spec.origin and os.path.basename(spec.origin) == "__init__.py":
-            paths.append(os.path.dirname(spec.origin))
-    except (ImportError, ValueError):
-        pass
-    return paths
-
-
-# what the C library and the dynamic loader read from /etc (all public)
-ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf",
-             "host.conf", "hosts", "os-release", "mime.types", "gai.conf")
-DEVICES = ("null", "zero", "full", "random", "urandom")
-SYSTEM_LIBS = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32")
+_cgroup_base = cgroup.find_base  # (the name the tests know)
 
 
 def prepare() -> dict:
-    """What a worker keeps (Python, its packages, loaded and system libraries) and
-    which private trees inside those must be covered.  Call once, before forking."""
+    """What a worker keeps and hides (``rootfs.view_plan``) and the base of the workers'
+    memory cgroups (``cgroup.find_base``).  Call once, in the zygote, before forking."""
     global _plan
-    keep = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *SYSTEM_LIBS}
-    cwd = os.getcwd()
-    keep.update(p for p in sys.path if p and os.path.isabs(p) and p != cwd)  # not the zygote's own folder
-    keep.add(os.path.dirname(sys.executable))
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                parts = line.split(None, 5)
-                if len(parts) == 6 and parts[5].startswith("/"):
-                    keep.add(os.path.dirname(parts[5].strip()))
-    except OSError:
-        pass
-    private = sorted({_real(p) for p in course_paths()})
-    links = {}  # an allowed path that is (or passes through) a symbolic link: the link too
-    real = set()
-    for p in keep:
-        if not os.path.isdir(p):
-            continue
-        r = _real(p)
-        real.add(r)
-        cur = ""
-        for name in os.path.abspath(p).strip("/").split("/"):
-            cur += "/" + name
-            if os.path.islink(cur):
-                links[cur] = os.readlink(cur)
-    # never a private tree or a folder inside one; a checkout itself is not kept either,
-    # but a folder inside it may be (a .venv holding the Python installation)
-    checkout = _real(PACKAGE_ROOT) if is_checkout() else None
-    real = {p for p in real if p != "/" and p != checkout
-            and not any(_under(p, c) for c in private if c != checkout)}
-    minimal = sorted(p for p in real if not any(q != p and _under(p, q) for q in real))
-    files = [f"/etc/{n}" for n in ETC_FILES if os.path.exists(f"/etc/{n}")]
-    devices = [f"/dev/{n}" for n in DEVICES if os.path.exists(f"/dev/{n}")]
-    gpu = os.path.exists("/dev/nvidiactl")
-    if gpu:  # the driver's nodes, what it reads from /sys, and its libraries (loaded only when
-        # CUDA starts, so not in the maps above: where the loader finds them)
-        devices += sorted(f"/dev/{n}" for n in os.listdir("/dev") if n.startswith("nvidia"))
-        minimal.append("/sys")
-        for d in _driver_library_dirs():
-            r = _real(d)
-            if (os.path.isdir(r) and not any(_under(r, q) for q in minimal)
-                    and not any(_under(r, c) for c in private)):
-                minimal.append(r)
-    _plan = {"keep": minimal, "links": links, "files": files, "devices": devices, "private": private,
-             "cgroup": _cgroup_base()}
+    _plan = {**rootfs.view_plan(), "cgroup": cgroup.find_base()}
     return _plan
-
-
-# ---------------------------------------------------------------------------
-# a memory cgroup per worker, where one can be had
-
-def _driver_library_dirs() -> list:
-    """Where the dynamic loader looks for the NVIDIA driver's libraries (libcuda,
-    libnvidia-ml): LD_LIBRARY_PATH, /etc/ld.so.conf(.d) and the usual driver folders."""
-    dirs = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if os.path.isabs(d)]
-    confs = ["/etc/ld.so.conf"]
-    try:
-        confs += sorted(os.path.join("/etc/ld.so.conf.d", n) for n in os.listdir("/etc/ld.so.conf.d"))
-    except OSError:
-        pass
-    for conf in confs:
-        try:
-            with open(conf) as f:
-                dirs += [line.strip() for line in f if line.strip().startswith("/")]
-        except OSError:
-            pass
-    return dirs + ["/usr/local/nvidia", "/usr/local/cuda"]
-
-
-def _cgroup_base() -> str | None:
-    """A cgroup v2 folder this process may create children in, with the memory
-    controller enabled for them: ``GRADER_CGROUP`` if set, else this process's
-    own cgroup where it is the root of its cgroup namespace (a container run as
-    root) or already delegates memory to its children."""
-    mnt = None
-    try:
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                left, _, right = line.partition(" - ")
-                if right.split()[:1] == ["cgroup2"]:
-                    mnt = left.split()[4]
-                    break
-        with open("/proc/self/cgroup") as f:
-            own = next((line.strip()[3:] for line in f if line.startswith("0::")), None)
-    except OSError:
-        return None
-    base = os.environ.get("GRADER_CGROUP") or (mnt and own is not None and os.path.join(mnt, own.lstrip("/")))
-    if not base or not os.path.isdir(base):
-        return None
-    try:
-        with open(os.path.join(base, "cgroup.subtree_control")) as f:
-            enabled = f.read().split()
-        if "memory" not in enabled:
-            with open(os.path.join(base, "cgroup.controllers")) as f:
-                if "memory" not in f.read().split():
-                    return None
-            with open(os.path.join(base, "cgroup.subtree_control"), "w") as f:
-                f.write("+memory")  # refused where processes live in base (unless it is the root)
-        probe = os.path.join(base, f"nngrade-probe-{os.getpid()}")
-        os.mkdir(probe)
-        try:
-            ok = os.path.exists(os.path.join(probe, "memory.max"))
-        finally:
-            os.rmdir(probe)
-        return base if ok else None
-    except OSError:
-        return None
-
-
-def cgroup_path(pid: int) -> str | None:
-    base = (_plan or {}).get("cgroup")
-    return os.path.join(base, f"nngrade-{pid}") if base else None
-
-
-def _join_cgroup(lim: dict, pid: int) -> int | None:
-    """Move this worker into a memory cgroup of its own; returns its limit in bytes."""
-    path = cgroup_path(pid)
-    if path is None:
-        return None
-    limit = int(lim.get("memory_bytes") or (2 << 30)) + int(lim.get("disk_bytes") or WORKDIR_BYTES) + (256 << 20)
-    try:
-        os.makedirs(path, exist_ok=True)
-        for name, value in (("memory.max", str(limit)), ("memory.swap.max", "0"), ("memory.oom.group", "1")):
-            try:
-                with open(os.path.join(path, name), "w") as f:
-                    f.write(value)
-            except OSError:
-                if name == "memory.max":
-                    raise
-        with open(os.path.join(path, "cgroup.procs"), "w") as f:
-            f.write("0")
-        return limit
-    except OSError:
-        return None
 
 
 def remove_cgroup(pid: int) -> bool:
     """Remove a finished worker's cgroup (the zygote, once it has reaped it);
     False while processes of the worker are still being torn down."""
-    path = cgroup_path(pid)
-    if path is None:
-        return True
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass
-    except OSError:
-        return False
-    return True
+    return cgroup.remove((_plan or {}).get("cgroup"), pid)
 
 
 # ---------------------------------------------------------------------------
@@ -367,32 +117,6 @@ def fork_worker(lim: dict) -> int:
 # ---------------------------------------------------------------------------
 # in the worker
 
-def _mountinfo() -> list:
-    """(mount point, per-mount flags) of every mount, outermost first."""
-    out = []
-    try:
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                fields = line.split()
-                point = fields[4].encode().decode("unicode_escape")
-                flags = 0
-                for opt in fields[5].split(","):
-                    flags |= _MOUNT_FLAGS.get(opt, 0)
-                out.append((point, flags))
-    except OSError:
-        pass
-    return out
-
-
-def host_pid() -> int:
-    """This process's pid as the grader sees it (inside a fresh PID namespace
-    ``os.getpid()`` is 1; the /proc still mounted is the grader's)."""
-    try:
-        return int(os.readlink("/proc/self"))
-    except (OSError, ValueError):
-        return os.getpid()
-
-
 def _write(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)
@@ -406,12 +130,12 @@ def isolate(lim: dict) -> dict:
     if not lim.get("isolate") or not sys.platform.startswith("linux"):
         return result
     plan = _plan or prepare()
-    workdir = _real(lim["workdir"])
+    workdir = os.path.realpath(lim["workdir"])
     root = os.geteuid() == 0 and not lim.get("userns")  # userns: the non-root path, forced (tests)
     me = host_pid()
     uid, gid = os.getuid(), os.getgid()
-    files = _read_files(workdir)
-    memory = _join_cgroup(lim, me)
+    files = rootfs.read_files(workdir)
+    memory = cgroup.join(plan.get("cgroup"), lim, me)
     if memory:
         result["memory_cgroup"] = memory
     flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
@@ -432,7 +156,7 @@ def isolate(lim: dict) -> dict:
     if result["pid"] and root:
         result["init"] = me
     try:
-        note = _build_root(plan, lim, workdir, files, new_uid, new_gid, root, result["pid"])
+        note = rootfs.build_root(plan, lim, workdir, files, new_uid, new_gid, root, result["pid"])
         result["mounts"] = True
         if note:
             result["reason"] = note
@@ -469,7 +193,7 @@ def isolate(lim: dict) -> dict:
             pass
     if not root or result["mounts"]:
         try:
-            _drop_capabilities()
+            drop_capabilities()
         except OSError as e:
             result["reason"] = f"capabilities: {e}"
     result["uid"] = os.getuid()
@@ -528,134 +252,3 @@ def _enter_pid_namespace() -> None:
         os.kill(os.getpid(), sig)
         os.kill(os.getpid(), signal.SIGKILL)
     os._exit(os.WEXITSTATUS(status))
-
-
-def _flags_of(path: str, mounts: list) -> int:
-    """The per-mount flags of the mount that holds ``path`` (kept on a bind: a
-    user namespace may not clear flags its mounts were given from outside)."""
-    best, flags = "", 0
-    for point, mflags in mounts:
-        if _under(path, point) and len(point) >= len(best):
-            best, flags = point, mflags
-    return flags
-
-
-def _bind(src: str, dst: str, mounts: list, writable: bool = False) -> None:
-    mount(src, dst, None, MS_BIND | MS_REC)
-    ro = 0 if writable else MS_RDONLY
-    for point, _ in mounts:  # the bind and every mount below it become read-only
-        if _under(point, src):
-            target = dst + point[len(src):] if point != src else dst
-            try:
-                mount(None, target, None, MS_REMOUNT | MS_BIND | ro | MS_NOSUID | _flags_of(point, mounts))
-            except OSError:
-                if point == src:
-                    raise
-    if not any(point == src for point, _ in mounts):
-        mount(None, dst, None, MS_REMOUNT | MS_BIND | ro | MS_NOSUID | _flags_of(src, mounts))
-
-
-def _mkpoint(path: str, is_dir: bool) -> None:
-    if os.path.lexists(path):
-        return
-    os.makedirs(path if is_dir else os.path.dirname(path), mode=0o755, exist_ok=True)
-    if not is_dir:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
-
-
-def _build_root(plan: dict, lim: dict, workdir: str, files: dict, uid: int, gid: int, root: bool,
-                in_pidns: bool) -> str | None:
-    """The worker's whole file-system view, from an allowlist, made its root; returns
-    a note on what could not be done (a private /proc)."""
-    note = None
-    mount(None, "/", None, MS_REC | MS_PRIVATE)
-    mounts = _mountinfo()
-    hide = {_real(p) for p in lim.get("hide", ())}
-    private = set(plan["private"]) | hide
-    keep = [p for p in plan["keep"] if not _under(workdir, p) and not any(_under(p, h) for h in hide)]
-    new = workdir  # an empty tmpfs over the worker's own folder becomes the new root
-    mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755")
-    try:
-        for path in sorted(keep, key=lambda p: (p.count("/"), p)):
-            if os.path.lexists(new + path) and not os.path.isdir(new + path):
-                continue
-            _mkpoint(new + path, True)
-            _bind(path, new + path, mounts)
-        for link, target in sorted(plan["links"].items(), key=lambda kv: kv[0].count("/")):
-            if not os.path.lexists(new + link):
-                os.makedirs(os.path.dirname(new + link), mode=0o755, exist_ok=True)
-                os.symlink(target, new + link)
-        for path in plan["files"]:
-            if os.path.lexists(new + path) or not os.path.exists(path):
-                continue
-            _mkpoint(new + path, os.path.isdir(path))
-            _bind(path, new + path, mounts)
-        for path in plan["devices"]:  # device nodes keep their mount's flags (no nodev)
-            try:
-                _mkpoint(new + path, os.path.isdir(path))
-                mount(path, new + path, None, MS_BIND | MS_REC)
-            except OSError:
-                if path in ("/dev/null", "/dev/zero", "/dev/urandom"):
-                    raise
-        for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-            if not os.path.lexists(f"{new}/dev/{name}"):
-                os.makedirs(f"{new}/dev", mode=0o755, exist_ok=True)
-                os.symlink(target, f"{new}/dev/{name}")
-        for path in ("/proc", "/tmp", "/dev/shm"):
-            _mkpoint(new + path, True)
-        for path in sorted(private, key=lambda p: (p.count("/"), p)):  # private trees inside kept folders
-            if any(_under(path, k) for k in keep) and os.path.isdir(new + path):
-                mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,nr_inodes=4,mode=755")
-        # the worker's own, writable folder, with a copy of what the grader put there
-        _mkpoint(new + workdir, True)
-        size = int(lim.get("disk_bytes") or WORKDIR_BYTES)
-        mount("tmpfs", new + workdir, "tmpfs", MS_NOSUID | MS_NODEV,
-              f"size={size},nr_inodes=4096,mode=700,uid={uid},gid={gid}")
-        for name, (data, mode) in files.items():
-            fd = os.open(os.path.join(new + workdir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode or 0o644)
-            try:
-                os.write(fd, data)
-                if root:
-                    os.fchown(fd, uid, gid)
-            finally:
-                os.close(fd)
-        try:  # a /proc that shows only the worker's own processes (before the old one goes:
-            # a user namespace may mount a proc only while another is fully visible)
-            mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None if in_pidns else "hidepid=2")
-        except OSError as e:
-            note = f"proc: {e}"
-        os.chdir(new)
-        try:
-            pivot_root(".", ".")
-            umount(".", MNT_DETACH)  # the old root, stacked on top of the new one
-        except OSError:
-            os.chroot(".")
-        os.chdir("/")
-        mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-        return note
-    except BaseException:
-        try:
-            os.chdir("/")
-            umount(new, MNT_DETACH)
-        except OSError:
-            pass
-        raise
-
-
-def _read_files(workdir: str) -> dict:
-    """The files the grader put in the worker's folder (the student's file),
-    to be copied into the private tmpfs that replaces it."""
-    files = {}
-    dfd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for entry in os.scandir(dfd):
-            if entry.name != "output.txt" and entry.is_file(follow_symlinks=False):
-                fd = os.open(entry.name, os.O_RDONLY, dir_fd=dfd)
-                try:
-                    files[entry.name] = (os.read(fd, 16 << 20), entry.stat(follow_symlinks=False).st_mode & 0o777)
-                finally:
-                    os.close(fd)
-    finally:
-        os.close(dfd)
-    return files

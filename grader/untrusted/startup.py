@@ -6,8 +6,9 @@ Two costs, each about as large as ``import torch`` itself, are avoided here:
   used to be a new interpreter importing torch beside the grader.  ``fork_zygote``
   forks it from the grader once torch is imported instead, *before* the grader has
   imported any answer: it refuses (and the caller starts an interpreter as before)
-  if a reference implementation, a hidden suite or the grading plugin is already
-  loaded, so the trust boundary is where it was.
+  if a reference implementation, a hidden suite, the grading plugin or any other
+  module of the packages that hold answers or make verdicts is already loaded
+  (``grader.untrusted.boundary``), so the trust boundary is where it was.
 
 * **torch._dynamo in every worker.**  The first operation on a ``meta`` tensor (the
   device test of exercises 1-5) runs one of torch's Python decompositions, each
@@ -25,13 +26,7 @@ import re
 import signal
 import sys
 
-# modules that hold answers or make verdicts: none may be loaded in a forked zygote
-SECRET_MODULES = ("reference", "solutions", "grader.suites", "grader.harness.plugin", "grader.harness.run", "grader.verdicts.checks")
-
-
-def secrets_loaded() -> list:
-    return sorted(m for m in sys.modules
-                  if any(m == s or m.startswith(s + ".") for s in SECRET_MODULES))
+from grader.untrusted.boundary import secrets_loaded  # what may not be in a forked zygote's memory
 
 
 class ForkedZygote:

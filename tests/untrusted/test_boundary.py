@@ -1,0 +1,72 @@
+"""grader.untrusted.boundary: the package-level rules of the trust boundary."""
+import subprocess
+import sys
+from pathlib import Path
+
+from grader.untrusted import boundary
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_worker_may_import_only_the_modules_it_is_built_from():
+    for name in ("grader", "grader.transport.wire", "grader.transport.sizes", "grader.errors",
+                 "grader.untrusted", "grader.untrusted.isolation", "torch", "torch.nn.functional", "json"):
+        assert boundary.worker_may_import(name), name
+    for name in ("reference", "reference.softmax", "solutions", "grader.suites", "grader.suites.common",
+                 "grader.harness.run", "grader.verdicts.checks", "grader.verdicts.forbidden", "grader.feedback",
+                 "grader.batch", "grader.commands.server", "grader.formats", "grader.transport.host", "grader.cli",
+                 "grader.verdicts.a_module_added_later"):
+        assert not boundary.worker_may_import(name), name
+    assert boundary.worker_may_import("graders") and boundary.worker_may_import("referenced")  # names, not prefixes
+
+
+def test_secrets_are_whole_packages_less_the_public_rules():
+    public = ["grader.verdicts", "grader.verdicts.forbidden", "grader.verdicts.integrity", "grader.feedback",
+              "grader.feedback.textsafe", "grader.transport.host", "grader.commands.server", "grader.cli", "torch"]
+    assert boundary.secrets_loaded(public) == []
+    secret = ["reference", "solutions.x", "grader.suites.test_exercise1_softmax", "grader.harness.plugin",
+              "grader.verdicts.checks", "grader.verdicts.tolerances", "grader.feedback.report", "grader.batch.core"]
+    assert boundary.secrets_loaded(public + secret) == sorted(secret)
+
+
+SEALED = r"""
+import sys
+import grader.verdicts.forbidden, grader.transport.host  # what a worker forked from the grader holds
+import grader.transport.wire, grader.untrusted.isolation
+from grader.untrusted import boundary
+boundary.seal()
+assert "grader.verdicts.forbidden" not in sys.modules and "grader.transport.host" not in sys.modules
+assert not hasattr(sys.modules["grader.transport"], "host")
+for name in ("grader.verdicts.forbidden", "grader.transport.host", "reference", "grader.harness.run"):
+    try:
+        __import__(name)
+    except ImportError as e:  # the module, or the first of its packages refused
+        refused = str(e).removesuffix(" is not available to submissions")
+        assert refused != str(e) and (name + ".").startswith(refused + "."), e
+    else:
+        raise AssertionError(name + " was imported")
+import grader.transport.wire, grader.untrusted.isolation, grader.untrusted.watcher, json, torch  # still there
+print("ok")
+"""
+
+
+def test_seal_forgets_and_refuses_the_graders_modules():
+    r = subprocess.run([sys.executable, "-c", SEALED], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.stdout.strip() == "ok", r.stderr
+
+
+FORK = r"""
+import os, socket, sys, types
+import torch
+from grader.untrusted import startup
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+sys.modules["grader.verdicts.tolerances"] = types.ModuleType("grader.verdicts.tolerances")  # a module added later
+assert startup.secrets_loaded() == ["grader.verdicts.tolerances"]
+assert startup.fork_zygote(b.fileno(), 2, "/", {}) is None
+print("ok")
+"""
+
+
+def test_a_zygote_is_not_forked_from_a_process_holding_any_module_of_a_secret_package():
+    r = subprocess.run([sys.executable, "-c", FORK], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.stdout.strip() == "ok", r.stderr

@@ -2,7 +2,7 @@
 
 The batch process reads the entries, decides who needs grading (keys, resume,
 filters) exactly as a local batch does, and hands the resulting task list to
-``ClusterPool`` (the same interface as ``grader.batch.core.Pool``).  Each task
+``ClusterPool`` (the same interface as ``grader.batch.pool.Pool``).  Each task
 carries the student's exercise files as bytes with their SHA-256 (the batch's
 content-addressed copy); a worker never reads SUBMISSIONS, so no shared file
 system is assumed.  The reply is the gradebook row with the student's reports
@@ -250,7 +250,7 @@ def grade_task(task: dict, wall_limit: float) -> dict:
 # in the batch process
 
 class ClusterPool:
-    """``grader.batch.core.Pool``'s interface, on a Dask cluster."""
+    """``grader.batch.pool.Pool``'s interface, on a Dask cluster."""
 
     def __init__(self, scheduler: str, limits, exercises, out, wall_limit: float, fp: str):
         self.kind, self.target = parse_scheduler(scheduler)

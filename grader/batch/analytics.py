@@ -48,7 +48,7 @@ def analytics(rows: list, out: Output, exercises) -> dict:
     hints: dict = {}
     trouble = []
     review: list = []  # what the integrity scan flagged (grader.verdicts.integrity)
-    for r in graded:
+    for r in sorted(graded, key=lambda r: r["student"]):  # not in the order they finished: the same summary
         rep = out.read_report(r["student"])
         if rep is None:
             continue
@@ -95,7 +95,7 @@ def analytics(rows: list, out: Output, exercises) -> dict:
             for kind, msg in kinds.items():
                 trouble.append({"student": r["student"], "exercise": ex["name"], "what": TROUBLE_KINDS[kind],
                                 "message": _first_line(msg)})
-            for exname, hint, msg, test in seen:
+            for exname, hint, msg, test in sorted(seen):  # (a set's order changes with PYTHONHASHSEED)
                 h = hints.setdefault((exname, hint), {"exercise": exname, "hint": hint, "students": set(),
                                                       "example": msg, "tests": set()})
                 h["students"].add(r["student"])

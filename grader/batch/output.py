@@ -79,6 +79,15 @@ class Output:
                     pass
 
 
+def error_row(task: dict, kind: str, reason: str, elapsed=None) -> dict:
+    """The gradebook row of a student whose grading failed (``kind``: timeout, crash, internal)."""
+    row = {"student": task["student"], "entry": task["entry"], "key": task["key"], "seed": task["seed"],
+           "status": "error", "kind": kind, "reason": reason}
+    if elapsed is not None:
+        row["elapsed"] = round(elapsed, 3)
+    return row
+
+
 def _csv_safe(text: str) -> str:
     # a spreadsheet would run a cell that starts like a formula, or show it reordered
     from grader.feedback.textsafe import csv_cell

@@ -10,7 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
-from grader.batch.output import Output
+from grader.batch.output import Output, error_row
 from grader.batch.slots import Slot, grading_process
 from grader.exercises import lookup
 
@@ -109,10 +109,7 @@ class Pool:
         shutil.rmtree(p["folder"], ignore_errors=True)
 
     def _error(self, t: dict, kind: str, reason: str, elapsed=None) -> dict:
-        row = {"student": t["student"], "entry": t["entry"], "key": t["key"], "seed": t["seed"],
-               "status": "error", "kind": kind, "reason": reason}
-        if elapsed is not None:
-            row["elapsed"] = round(elapsed, 3)
+        row = error_row(t, kind, reason, elapsed)
         self.out.remove_report(t["student"])
         self.out.write_state(row)
         return row

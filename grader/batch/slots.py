@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.batch.output import Output
+from grader.batch.output import Output, error_row
 
 
 
@@ -114,9 +114,7 @@ class Slot:
             try:
                 row = self.finish(task, report, time.monotonic() - job.extra["start"])
             except Exception as e:  # the grader's own failure
-                row = {"student": task["student"], "entry": task["entry"], "key": task["key"],
-                       "seed": task["seed"], "status": "error", "kind": "internal",
-                       "reason": f"internal grader error ({type(e).__name__}: {e})"}
+                row = error_row(task, "internal", f"internal grader error ({type(e).__name__}: {e})")
                 self.out.write_state(row)
             conn.send(("done", row))
             return False

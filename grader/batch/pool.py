@@ -4,9 +4,10 @@ The batch process enforces the per-student wall limit and replaces grading
 processes that overrun or die."""
 from __future__ import annotations
 
+import dataclasses
 import os
-import signal
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -36,6 +37,17 @@ def _child_main(conn, folder: str, limits, exercise_names, out_root: str, zygote
         os._exit(0)
 
 
+@dataclasses.dataclass
+class _Process:
+    """A grading process, as the pool sees it."""
+    proc: object                # multiprocessing's Process
+    conn: object                # the pool's end of its pipe
+    folder: Path                # its private folder (in the batch's work folder)
+    zygote: object              # grader.transport.host.Zygote
+    task: dict | None = None    # the student it grades now
+    started: float = 0.0        # when it got that student (time.monotonic)
+    ready: bool = False         # it has said "ready" (torch, pytest and the suites imported)
+
 
 class Pool:
     """``jobs`` grading processes forked from this (warm) process, each with a
@@ -55,8 +67,11 @@ class Pool:
         self.exercise_names = [ex.name for ex in exercises]
         self.out = out
         self.wall_limit = wall_limit
-        self.procs: dict = {}   # slot -> dict(proc, conn, task, started, ready, zygote, folder)
+        self.procs: dict = {}   # slot -> _Process
         self.spare: list = []
+        self._pending: list = []  # the students not yet sent to a grading process (while run runs)
+        self._retried: set = set()  # those whose grading process died once
+        self._on_done = None
         self.isolation = None
         self.fatal = None
         self._n = 0
@@ -89,8 +104,7 @@ class Pool:
                     os.sched_setaffinity(pid, {self.cpus[slot % len(self.cpus)]})
                 except OSError:
                     pass
-        self.procs[slot] = {"proc": proc, "conn": parent, "task": None, "started": 0.0, "ready": False,
-                            "folder": folder, "zygote": zygote}
+        self.procs[slot] = _Process(proc, parent, folder, zygote)
 
     @staticmethod
     def _kill_zygote(zygote) -> None:
@@ -101,12 +115,12 @@ class Pool:
 
     def _stop(self, slot: int, kill: bool = True) -> None:
         p = self.procs.pop(slot)
-        if kill and p["proc"].is_alive():
-            os.kill(p["proc"].pid, signal.SIGKILL)
-        p["proc"].join(5)
-        self._kill_zygote(p["zygote"])
-        p["conn"].close()
-        shutil.rmtree(p["folder"], ignore_errors=True)
+        if kill and p.proc.is_alive():
+            os.kill(p.proc.pid, signal.SIGKILL)
+        p.proc.join(5)
+        self._kill_zygote(p.zygote)
+        p.conn.close()
+        shutil.rmtree(p.folder, ignore_errors=True)
 
     def _error(self, t: dict, kind: str, reason: str, elapsed=None) -> dict:
         row = error_row(t, kind, reason, elapsed)
@@ -115,76 +129,92 @@ class Pool:
         return row
 
     def run(self, tasks: list, on_done) -> None:
+        """Grade ``tasks``; ``on_done(row)`` for each student, as soon as the row is known."""
         from multiprocessing.connection import wait
 
-        pending = list(tasks)
-        retried: set = set()
-        for slot in range(min(self.jobs, len(pending))):
+        self._pending, self._retried, self._on_done = list(tasks), set(), on_done
+        for slot in range(min(self.jobs, len(self._pending))):
             self._start(slot)
         for z in self.spare:
             self._kill_zygote(z)
         self.spare = []
         try:
             while self.procs:
-                now = time.monotonic()
-                for slot, p in list(self.procs.items()):
-                    if p["task"] is not None and now - p["started"] > self.wall_limit:
-                        t = p["task"]
-                        self._stop(slot)
-                        on_done(self._error(t, "timeout", f"grading took longer than the whole-submission limit "
-                                                          f"({self.wall_limit:.0f} s) and was stopped",
-                                            now - p["started"]))
-                        if pending and not self.fatal:
-                            self._start(slot)
-                waitables = [p["conn"] for p in self.procs.values()] + [p["proc"].sentinel for p in self.procs.values()]
+                self._stop_overruns()
+                waitables = [p.conn for p in self.procs.values()] + [p.proc.sentinel for p in self.procs.values()]
                 ready = wait(waitables, timeout=0.5) if waitables else []
                 for slot, p in list(self.procs.items()):
-                    died = p["proc"].sentinel in ready
-                    if p["conn"] in ready:
-                        try:
-                            msg, value = p["conn"].recv()
-                        except (EOFError, OSError):
-                            msg, value = "died", None
-                        if msg == "ready":
-                            p["ready"] = True
-                            if self.isolation is None:
-                                self.isolation = value
-                        elif msg == "done":
-                            p["task"] = None
-                            on_done(value)
-                        elif msg == "fatal":
-                            self.fatal = value
-                            pending.clear()
-                            self._stop(slot)
-                            continue
-                        else:
-                            died = True
-                    if died:
-                        p["proc"].join(5)
-                    if died and not p["proc"].is_alive():
-                        t, code = p["task"], p["proc"].exitcode
-                        self._stop(slot, kill=False)
-                        if t is not None:
-                            if t["student"] in retried:
-                                on_done(self._error(t, "crash", "the grading process died twice while grading "
-                                                                f"this submission (exit code {code})"))
-                            else:
-                                retried.add(t["student"])
-                                pending.insert(0, t)
-                        if pending and not self.fatal:
-                            self._start(slot)
-                        continue
-                    if p["ready"] and p["task"] is None:
-                        if pending and not self.fatal:
-                            p["task"] = pending.pop(0)
-                            p["started"] = time.monotonic()
-                            p["conn"].send(p["task"])
-                        else:
-                            p["conn"].send(None)
-                            p["proc"].join(10)
-                            self._stop(slot)
+                    self._step(slot, p, ready)
         finally:
             self.close()
+
+    def _more(self) -> bool:
+        """Whether a student is waiting for a grading process."""
+        return bool(self._pending) and not self.fatal
+
+    def _stop_overruns(self) -> None:
+        """Grading processes past the per-student wall limit: killed, their students' rows an error."""
+        now = time.monotonic()
+        for slot, p in list(self.procs.items()):
+            if p.task is not None and now - p.started > self.wall_limit:
+                t = p.task
+                self._stop(slot)
+                self._on_done(self._error(t, "timeout", f"grading took longer than the whole-submission limit "
+                                                        f"({self.wall_limit:.0f} s) and was stopped",
+                                          now - p.started))
+                if self._more():
+                    self._start(slot)
+
+    def _step(self, slot: int, p: _Process, ready: list) -> None:
+        """What one grading process said (``ready``: the pipes and processes that have news);
+        then its next student, or its end."""
+        died = p.proc.sentinel in ready
+        if p.conn in ready:
+            try:
+                msg, value = p.conn.recv()
+            except (EOFError, OSError):
+                msg, value = "died", None
+            if msg == "ready":
+                p.ready = True
+                if self.isolation is None:
+                    self.isolation = value
+            elif msg == "done":
+                p.task = None
+                self._on_done(value)
+            elif msg == "fatal":
+                self.fatal = value
+                self._pending.clear()
+                self._stop(slot)
+                return
+            else:
+                died = True
+        if died:
+            p.proc.join(5)
+        if died and not p.proc.is_alive():
+            self._replace(slot, p)
+        elif p.ready and p.task is None:
+            if self._more():
+                p.task = self._pending.pop(0)
+                p.started = time.monotonic()
+                p.conn.send(p.task)
+            else:
+                p.conn.send(None)
+                p.proc.join(10)
+                self._stop(slot)
+
+    def _replace(self, slot: int, p: _Process) -> None:
+        """A grading process that died: its student graded once more (then an error row); a new process."""
+        t, code = p.task, p.proc.exitcode
+        self._stop(slot, kill=False)
+        if t is not None:
+            if t["student"] in self._retried:
+                self._on_done(self._error(t, "crash", "the grading process died twice while grading "
+                                                      f"this submission (exit code {code})"))
+            else:
+                self._retried.add(t["student"])
+                self._pending.insert(0, t)
+        if self._more():
+            self._start(slot)
 
     def close(self) -> None:
         for slot in list(self.procs):

@@ -21,6 +21,9 @@ import os
 import sys
 from pathlib import Path
 
+from grader.batch.output import Output
+from grader.batch.slots import Slot, grading_process, prewarm
+
 
 class _Captured:
     """An ``Output`` that keeps the student's reports as text instead of
@@ -30,8 +33,6 @@ class _Captured:
         self.report = None
 
     def write_report(self, student, report):
-        from grader.batch.output import Output
-
         self.report = Output.render_report(report)  # rendered as the local batch renders it
 
     def remove_report(self, student):
@@ -39,6 +40,17 @@ class _Captured:
 
     def write_state(self, row):
         pass
+
+
+class _CapturingSlot(Slot):
+    """A ``Slot`` whose gradebook row carries the student's reports (``_report``), for the batch process."""
+
+    def finish(self, task, report, elapsed):
+        self.out.report = None
+        row = super().finish(task, report, elapsed)
+        if self.out.report is not None:
+            row = dict(row, _report=self.out.report)
+        return row
 
 
 def _die_with_parent() -> None:
@@ -62,8 +74,6 @@ def _die_with_parent() -> None:
 def main(fd: int) -> None:
     from multiprocessing.connection import Connection
 
-    from grader.batch.slots import grading_process
-
     _die_with_parent()
     conn = Connection(fd)
 
@@ -74,7 +84,6 @@ def main(fd: int) -> None:
 
     def make_slot(zygote):
         from grader.batch.keys import fingerprint
-        from grader.batch.slots import Slot, prewarm
         from grader.exercises import lookup
 
         cfg = conn.recv()
@@ -82,15 +91,7 @@ def main(fd: int) -> None:
         prewarm(exercises)
         import torch
 
-        class CapturingSlot(Slot):
-            def finish(self, task, report, elapsed):
-                self.out.report = None
-                row = super().finish(task, report, elapsed)
-                if self.out.report is not None:
-                    row = dict(row, _report=self.out.report)
-                return row
-
-        slot = CapturingSlot(Path(cfg["folder"]), cfg["limits"], exercises, _Captured(), zygote)
+        slot = _CapturingSlot(Path(cfg["folder"]), cfg["limits"], exercises, _Captured(), zygote)
         return slot, {"isolation": slot.probe(), "fingerprint": fingerprint(exercises),
                       "cuda": torch.cuda.is_available()}
 

@@ -91,10 +91,10 @@ def _run(args) -> int:
     started = time.monotonic()
     setup = _setup(args)
     plan = _plan(args, setup)
-    rows, isolation, fatal = _grade(args, setup, plan)
-    elapsed = time.monotonic() - started
-    data, unmatched = _summarize(args, setup, plan, rows, isolation, elapsed)
-    return _conclude(args, setup, plan, rows, data, unmatched, isolation, fatal, elapsed)
+    result = _grade(args, setup, plan)
+    result.elapsed = time.monotonic() - started
+    data, unmatched = _summarize(args, setup, plan, result)
+    return _conclude(args, setup, plan, result, data, unmatched)
 
 
 # ---------------------------------------------------------------------------
@@ -246,8 +246,17 @@ def _jobs_text(jobs: int, tasks: int) -> str:
 # ---------------------------------------------------------------------------
 # grading
 
-def _grade(args, s: Setup, plan: Plan) -> tuple:
-    """Grade the plan's tasks; results.csv kept up to date.  (rows, isolation, fatal)."""
+@dataclasses.dataclass
+class Result:
+    """What grading left: every entry's row, and what the pool learnt."""
+    rows: list            # the gradebook rows, every entry's
+    isolation: dict | None  # the workers' isolation (None: nobody was graded)
+    fatal: str | None     # the grader's own failure that stopped the batch
+    elapsed: float = 0.0  # seconds since the run began
+
+
+def _grade(args, s: Setup, plan: Plan) -> Result:
+    """Grade the plan's tasks; results.csv kept up to date."""
     bad = sum(r["status"] != "graded" for r in plan.rows)
     print(f"grade batch: {len(plan.entries)} entries in {s.subs}: {len(plan.tasks)} to grade, {plan.skipped} "
           f"unchanged, {bad} unusable; {_jobs_text(s.jobs, len(plan.tasks))}; seed secret from {s.secret_from}",
@@ -284,7 +293,7 @@ def _grade(args, s: Setup, plan: Plan) -> tuple:
         shutil.rmtree(workdir, ignore_errors=True)
     if plan.regrade and not pool.fatal:  # the forced regrade is complete
         plan.marker.unlink(missing_ok=True)
-    return list(by_student.values()), pool.isolation, pool.fatal
+    return Result(list(by_student.values()), pool.isolation, pool.fatal)
 
 
 def _pool(args, s: Setup, limits, workdir: Path):
@@ -322,16 +331,17 @@ def _start(args, pool, n: int, exercises) -> None:
 # ---------------------------------------------------------------------------
 # the class's summary and the last words
 
-def _summarize(args, s: Setup, plan: Plan, rows: list, isolation, elapsed: float) -> tuple:
+def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
     """summary.json and summary.html; (their data, entries matching no roster student)."""
     from grader.feedback.report import write_atomic
 
+    rows, isolation = result.rows, result.isolation
     data = analytics(rows, s.out, s.exercises)
     _, unmatched = gradebook_unmatched(rows, s.exercises, s.book)
     data["roster"] = {"used": args.roster is not None, "unmatched": unmatched,
                       "without_submission": without_submission(rows, s.book)}
     meta = {"submissions": str(s.subs), "exercises": [ex.name for ex in s.exercises], "jobs": s.jobs,
-            "graded_now": len(plan.tasks), "skipped": plan.skipped, "elapsed": fmt_duration(elapsed),
+            "graded_now": len(plan.tasks), "skipped": plan.skipped, "elapsed": fmt_duration(result.elapsed),
             "isolation": isolation_text(isolation) if isolation is not None else "(no submission graded in this run)",
             "grader": s.fp, "secret_from": s.secret_from}
     write_atomic(s.out_root / "summary.json", json.dumps({"meta": meta, **data}, indent=1) + "\n")
@@ -339,8 +349,9 @@ def _summarize(args, s: Setup, plan: Plan, rows: list, isolation, elapsed: float
     return data, unmatched
 
 
-def _conclude(args, s: Setup, plan: Plan, rows, data, unmatched, isolation, fatal, elapsed: float) -> int:
+def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched: list) -> int:
     """The last lines on stderr; the exit status."""
+    rows, isolation, fatal, elapsed = result.rows, result.isolation, result.fatal, result.elapsed
     if fatal:
         print(f"grade batch: internal error: {fatal}", file=sys.stderr)
         return EXIT_INTERNAL

@@ -64,11 +64,11 @@ exit status:
 
 
 class Usage(Exception):
-    pass
+    """A mistake on the command line: one line for the user, exit 2 (no usage dump)."""
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one clear line, exit 2, no usage dump
+    def error(self, message):
         raise Usage(message)
 
 

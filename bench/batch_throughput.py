@@ -100,11 +100,11 @@ def profile_one(exercises) -> None:
     import cProfile
     import pstats
 
-    from grader.batch.core import _prewarm
+    from grader.batch.slots import prewarm
     from grader.harness.run import grade
     from grader.transport.processes import Zygote
 
-    _prewarm(exercises)
+    prewarm(exercises)
     z = Zygote()
     z.wait_ready()
     grade(exercises, ROOT / "solutions", zygote=z)  # warm-up

@@ -146,7 +146,7 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         return _fail(f"grade {argv[0]} {INSTRUCTOR_VERBS[argv[0]]}: it is for instructors, "
                      "and this is the student edition (its checks are the visible tests only)")
     if argv and argv[0] == "batch":
-        from grader.batch.core import main as batch_main
+        from grader.batch.command import main as batch_main
 
         return batch_main(argv[1:])
     if argv and argv[0] == "release":

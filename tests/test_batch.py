@@ -125,7 +125,7 @@ def test_bad_command_lines_get_one_clear_line(tmp_path, args, needle):
 # reading entries (in-process: no grading)
 
 def test_bad_entries_each_get_a_reason(tmp_path):
-    from grader.batch.core import scan
+    from grader.batch.entries import scan
     from grader.exercises import lookup
 
     subs = tmp_path / "subs"
@@ -148,7 +148,7 @@ def test_bad_entries_each_get_a_reason(tmp_path):
 
 
 def test_seeds_and_keys():
-    from grader.batch.core import entry_key, fingerprint, student_seed
+    from grader.batch.keys import entry_key, fingerprint, student_seed
     from grader.exercises import lookup
     from grader.transport.limits import Limits
 
@@ -166,7 +166,7 @@ def test_seeds_and_keys():
 # a class
 
 def test_a_class_gets_grades_reports_and_a_summary(class_run):
-    from grader.batch.core import student_seed
+    from grader.batch.keys import student_seed
 
     r, out = class_run["r"], class_run["out"]
     assert r.returncode == 1, r.stderr            # 1: some entries could not be graded
@@ -559,7 +559,7 @@ def test_a_submission_that_overruns_the_wall_limit_is_stopped(tmp_path):
 def test_progress_is_a_bar_on_a_terminal_and_lines_in_ci(monkeypatch):
     import io
 
-    from grader.batch.core import Progress
+    from grader.batch.progress import Progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -584,7 +584,7 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_ci(monkeypatch):
 def test_follow_up_hints_are_not_misconceptions():
     """'fix what the other tests report first' (the device test with wrong values, a gradient
     test of a wrong forward) points at another failure: the summary counts that one only."""
-    from grader.batch.core import _misconception
+    from grader.batch.analytics import _misconception
     from grader.suites.common import DEVICE_VALUES_FIRST, FORWARD_FIRST
 
     ex = {"status": "graded"}
@@ -597,7 +597,7 @@ def test_follow_up_hints_are_not_misconceptions():
 
 
 def test_the_jobs_line_counts_right():
-    from grader.batch.core import _jobs_text
+    from grader.batch.command import _jobs_text
 
     assert _jobs_text(2, 500) == "2 jobs"
     assert _jobs_text(2, 1) == "1 job"

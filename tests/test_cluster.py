@@ -186,8 +186,8 @@ def test_dask_is_imported_only_for_a_cluster():
     code = textwrap.dedent("""
         import sys
         from grader import cli
-        from grader.batch import core as batch
-        batch._parser().parse_args(["s", "--out", "o"])
+        from grader.batch.options import parser
+        parser().parse_args(["s", "--out", "o"])
         assert not any(m == "distributed" or m.startswith(("distributed.", "dask")) for m in sys.modules)
         print("ok")
     """)

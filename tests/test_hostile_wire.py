@@ -169,11 +169,12 @@ def test_amplified_replies_are_kept_to_the_data_budget(grade_folder, submission)
 def test_a_batch_entry_named_with_backslashes_is_graded(tmp_path, monkeypatch):
     import tempfile
 
-    from grader.batch.core import Output, _Slot
+    from grader.batch.output import Output
+    from grader.batch.slots import Slot
 
-    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)  # a _Slot sets it for its grading process
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)  # a Slot sets it for its grading process
     out = Output(tmp_path / "out")
-    slot = _Slot(tmp_path / "slot", Limits(), [], out, None)
+    slot = Slot(tmp_path / "slot", Limits(), [], out, None)
     student = "a\\1b\\g<0>\\n"
     report = {"score": 1.0, "max_score": 10, "exercises": [], "submission": str(slot.sub),
               "note": f"{slot.sub}/x.py"}

@@ -481,7 +481,7 @@ def test_bundle_empty_submission_still_writes_results(bundle, tmp_path):
 # grade batch: --only, resuming an interrupted --force run, --roster
 
 def test_batch_only_resume_and_roster(tmp_path):
-    from grader.batch.core import _resume_command
+    from grader.batch.command import _resume_command
     from tests.test_batch import COMMON, batch, write
 
     subs, out = tmp_path / "subs", tmp_path / "out"

@@ -239,7 +239,7 @@ def test_student_verdicts_agree_with_the_full_grader(venv, tmp_path):
     # `grade batch` is the instructor's (the student edition refuses it): its module, called directly
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     student = subprocess.run([str(venv.parent / "python"), "-c",
-                              "import sys; from grader.batch.core import main; sys.exit(main(sys.argv[1:]))",
+                              "import sys; from grader.batch.command import main; sys.exit(main(sys.argv[1:]))",
                               str(subs), "--out", str(tmp_path / "student"), "--seed-secret", "s"],
                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
     assert student.returncode == 0, student.stderr

@@ -136,7 +136,7 @@ def test_unmarked_notebook_says_how_to_mark_a_cell(tmp_path):
 
 
 def test_batch_grades_notebook_entries(tmp_path):
-    from grader.batch.core import scan
+    from grader.batch.entries import scan
 
     subs = tmp_path / "subs"
     (subs / "bob").mkdir(parents=True)

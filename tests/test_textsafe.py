@@ -108,7 +108,7 @@ def test_gradebook_cells_are_neither_formulas_nor_reordered():
 
 
 def test_grades_csv_neutralises_ids_and_status(tmp_path):
-    from grader.batch.core import write_csv
+    from grader.batch.output import write_csv
     from grader.exercises import lookup
 
     ex = lookup("exercise1")
@@ -123,9 +123,9 @@ def test_grades_csv_neutralises_ids_and_status(tmp_path):
 
 
 def test_class_summary_shows_ids_inert():
-    from grader.feedback.report import _env
+    from grader.feedback.report import environment
 
-    out = _env(autoescape=True).from_string("<td>{{ s }}</td>").render(s="ab\u202ecd<b>")
+    out = environment(autoescape=True).from_string("<td>{{ s }}</td>").render(s="ab\u202ecd<b>")
     assert out == "<td>" + html.escape("ab\\u202ecd<b>") + "</td>"
 
 

@@ -2,7 +2,7 @@
 
 The batch process reads the entries, decides who needs grading (keys, resume,
 filters) exactly as a local batch does, and hands the resulting task list to
-``ClusterPool`` (the same interface as ``grader.batch.core.Pool``).  Each task
+``ClusterPool`` (the same interface as ``grader.batch.pool.Pool``).  Each task
 carries the student's exercise files as bytes with their SHA-256 (the batch's
 content-addressed copy); a worker never reads SUBMISSIONS, so no shared file
 system is assumed.  The reply is the gradebook row with the student's reports
@@ -43,6 +43,8 @@ import time
 from pathlib import Path
 
 from distributed import WorkerPlugin
+
+from grader.batch.output import error_row
 
 LOCAL_ALLOWED_FAILURES = 1     # a LocalCluster's retries of a task whose worker died
 NO_WORKERS_TIMEOUT = 300.0    # seconds without any worker before a batch gives up
@@ -220,20 +222,12 @@ class GradingPlugin(WorkerPlugin):
                     break
                 if time.monotonic() - start > wall_limit:
                     host.stop()
-                    return _error(task, "timeout", f"grading took longer than the whole-submission limit "
-                                                   f"({wall_limit:.0f} s) and was stopped",
-                                  time.monotonic() - start)
+                    return error_row(task, "timeout", f"grading took longer than the whole-submission limit "
+                                                      f"({wall_limit:.0f} s) and was stopped",
+                                     time.monotonic() - start)
             host.stop()
-        return _error(task, "crash", "grading this submission stopped the grader's grading process twice; "
-                                     "grade it on its own")
-
-
-def _error(task: dict, kind: str, reason: str, elapsed=None) -> dict:
-    row = {"student": task["student"], "entry": task["entry"], "key": task["key"], "seed": task["seed"],
-           "status": "error", "kind": kind, "reason": reason}
-    if elapsed is not None:
-        row["elapsed"] = round(elapsed, 3)
-    return row
+        return error_row(task, "crash", "grading this submission stopped the grader's grading process twice; "
+                                        "grade it on its own")
 
 
 def grade_task(task: dict, wall_limit: float) -> dict:
@@ -250,7 +244,7 @@ def grade_task(task: dict, wall_limit: float) -> dict:
 # in the batch process
 
 class ClusterPool:
-    """``grader.batch.core.Pool``'s interface, on a Dask cluster."""
+    """``grader.batch.pool.Pool``'s interface, on a Dask cluster."""
 
     def __init__(self, scheduler: str, limits, exercises, out, wall_limit: float, fp: str):
         self.kind, self.target = parse_scheduler(scheduler)
@@ -353,16 +347,16 @@ class ClusterPool:
         try:
             row = fut.result()
         except KilledWorker:
-            row = _error(t, "crash", "grading this submission stopped a cluster worker more than once; "
-                                     "grade it on its own")
+            row = error_row(t, "crash", "grading this submission stopped a cluster worker more than once; "
+                                        "grade it on its own")
         except Exception as e:
             if "deserializ" in str(e):  # the scheduler (or a worker) cannot import grader.batch.cluster
                 self.fatal = (f"the Dask cluster cannot load the grader's tasks ({str(e).splitlines()[0]}); "
                               "install the same nngrade ('pip install nngrade[cluster]') where `dask scheduler` "
                               "and every `dask worker` run")
                 return
-            row = _error(t, "internal", f"internal grader error on the cluster ({type(e).__name__}: "
-                                        f"{str(e).splitlines()[0] if str(e) else ''})")
+            row = error_row(t, "internal", f"internal grader error on the cluster ({type(e).__name__}: "
+                                           f"{str(e).splitlines()[0] if str(e) else ''})")
         fut.release()
         if "_mismatch" in row:
             self.fatal = (f"the cluster's workers run another grader ({row['_mismatch']}) than this batch "

@@ -5,7 +5,7 @@ starts it with ``subprocess`` (``python -m grader.batch.cluster_host FD``), not 
 ``multiprocessing``: Dask worker processes are daemonic by default, and a
 daemonic process may not start multiprocessing children, but it may start a
 plain subprocess.  The process then does what a local batch's grading process
-does (``grader.batch.core._Slot``): imports torch, pytest and the suites once,
+does (``grader.batch.slots``): imports torch, pytest and the suites once,
 starts its own zygote (which forks the isolated workers that run student
 code) and grades one student after another in one pytest session.
 
@@ -18,9 +18,11 @@ writes to disk.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from pathlib import Path
+
+from grader.batch.output import Output
+from grader.batch.slots import Slot, grading_process, prewarm
 
 
 class _Captured:
@@ -31,8 +33,6 @@ class _Captured:
         self.report = None
 
     def write_report(self, student, report):
-        from grader.batch.core import Output
-
         self.report = Output.render_report(report)  # rendered as the local batch renders it
 
     def remove_report(self, student):
@@ -40,6 +40,17 @@ class _Captured:
 
     def write_state(self, row):
         pass
+
+
+class _CapturingSlot(Slot):
+    """A ``Slot`` whose gradebook row carries the student's reports (``_report``), for the batch process."""
+
+    def finish(self, task, report, elapsed):
+        self.out.report = None
+        row = super().finish(task, report, elapsed)
+        if self.out.report is not None:
+            row = dict(row, _report=self.out.report)
+        return row
 
 
 def _die_with_parent() -> None:
@@ -63,49 +74,30 @@ def _die_with_parent() -> None:
 def main(fd: int) -> None:
     from multiprocessing.connection import Connection
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     conn = Connection(fd)
-    zygote = slot = None
-    try:
-        cfg = conn.recv()
+
+    def start_zygote():
         from grader.transport.processes import Zygote
 
-        zygote = Zygote(preload=True, many=True)  # imports torch while this process does
+        return Zygote(preload=True, many=True)  # imports torch while this process does
 
-        from grader.batch.core import _prewarm, _Slot, fingerprint
+    def make_slot(zygote):
+        from grader.batch.keys import fingerprint
         from grader.exercises import lookup
 
+        cfg = conn.recv()
         exercises = [lookup(n) for n in cfg["exercises"]]
-        _prewarm(exercises)
+        prewarm(exercises)
         import torch
 
-        class Slot(_Slot):
-            def finish(self, task, report, elapsed):
-                self.out.report = None
-                row = super().finish(task, report, elapsed)
-                if self.out.report is not None:
-                    row = dict(row, _report=self.out.report)
-                return row
+        slot = _CapturingSlot(Path(cfg["folder"]), cfg["limits"], exercises, _Captured(), zygote)
+        return slot, {"isolation": slot.probe(), "fingerprint": fingerprint(exercises),
+                      "cuda": torch.cuda.is_available()}
 
-        slot = Slot(Path(cfg["folder"]), cfg["limits"], exercises, _Captured(), zygote)
-        conn.send(("ready", {"isolation": slot.probe(), "fingerprint": fingerprint(exercises),
-                             "cuda": torch.cuda.is_available()}))
-        slot.serve(conn)
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
-        pass
-    except BaseException as e:
-        try:
-            conn.send(("fatal", f"{type(e).__name__}: {e}"))
-        except Exception:
-            pass
+    try:
+        grading_process(conn, start_zygote, make_slot)
     finally:
-        zygote = slot.zygote if slot is not None else zygote
-        if zygote is not None:
-            try:
-                zygote.close()
-            except Exception:
-                pass
         sys.stdout.flush()
         os._exit(0)
 

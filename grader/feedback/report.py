@@ -84,7 +84,7 @@ def _plain(value):
 
 
 @functools.lru_cache(maxsize=None)
-def _env(autoescape: bool, fmt: str = "html"):
+def environment(autoescape: bool, fmt: str = "html"):
     """One environment per format: it keeps its compiled templates (a batch
     renders one report per student; compiling the HTML template each time took 40 ms).
     What each ``{{ }}`` shows passes through the format's neutraliser (``finalize``)."""
@@ -116,7 +116,7 @@ def render(report, fmt: str = "text", color: bool = False) -> str:
         return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     if fmt not in TEMPLATES:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    env = _env(autoescape=(fmt == "html"), fmt=fmt)
+    env = environment(autoescape=(fmt == "html"), fmt=fmt)
     template = env.get_template(TEMPLATES[fmt])
     return template.render(report=report, ansi=ANSI if color else None, color=_color(ANSI if color else None))
 

@@ -126,6 +126,10 @@ class Zygote:
         self._stderr.close()
         shutil.rmtree(self._dir, ignore_errors=True)
 
+    def hand_over(self) -> None:
+        """Close this process's copy of the control socket: a process forked from this one owns the zygote now."""
+        self._ctrl.close()
+
     def __enter__(self):
         return self
 

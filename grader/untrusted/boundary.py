@@ -31,7 +31,7 @@ COURSE_ROOTS = ("grader", "reference", "solutions")
 # the packages that hold answers or make verdicts: none of them in a forked zygote's memory
 SECRET_PACKAGES = ("reference", "solutions", "grader.suites", "grader.harness", "grader.verdicts",
                    "grader.feedback", "grader.batch", "grader.formats")
-# ... except these, which hold nothing secret and which grader.transport.host imports
+# ... except these, which hold nothing secret and which grader.transport (the grader's side) imports
 PUBLIC = ("grader.verdicts", "grader.feedback", "grader.verdicts.forbidden", "grader.verdicts.integrity",
           "grader.feedback.textsafe")
 

@@ -14,7 +14,7 @@ def test_a_worker_may_import_only_the_modules_it_is_built_from():
         assert boundary.worker_may_import(name), name
     for name in ("reference", "reference.softmax", "solutions", "grader.suites", "grader.suites.common",
                  "grader.harness.run", "grader.verdicts.checks", "grader.verdicts.forbidden", "grader.feedback",
-                 "grader.batch", "grader.commands.server", "grader.formats", "grader.transport.host", "grader.cli",
+                 "grader.batch", "grader.commands.server", "grader.formats", "grader.transport.student", "grader.cli",
                  "grader.verdicts.a_module_added_later"):
         assert not boundary.worker_may_import(name), name
     assert boundary.worker_may_import("graders") and boundary.worker_may_import("referenced")  # names, not prefixes
@@ -22,7 +22,7 @@ def test_a_worker_may_import_only_the_modules_it_is_built_from():
 
 def test_secrets_are_whole_packages_less_the_public_rules():
     public = ["grader.verdicts", "grader.verdicts.forbidden", "grader.verdicts.integrity", "grader.feedback",
-              "grader.feedback.textsafe", "grader.transport.host", "grader.commands.server", "grader.cli", "torch"]
+              "grader.feedback.textsafe", "grader.transport.student", "grader.commands.server", "grader.cli", "torch"]
     assert boundary.secrets_loaded(public) == []
     secret = ["reference", "solutions.x", "grader.suites.test_exercise1_softmax", "grader.harness.plugin",
               "grader.verdicts.checks", "grader.verdicts.tolerances", "grader.feedback.report", "grader.batch.core"]
@@ -31,13 +31,13 @@ def test_secrets_are_whole_packages_less_the_public_rules():
 
 SEALED = r"""
 import sys
-import grader.verdicts.forbidden, grader.transport.host  # what a worker forked from the grader holds
+import grader.verdicts.forbidden, grader.transport.student  # what a worker forked from the grader holds
 import grader.transport.wire, grader.untrusted.isolation
 from grader.untrusted import boundary
 boundary.seal()
-assert "grader.verdicts.forbidden" not in sys.modules and "grader.transport.host" not in sys.modules
+assert "grader.verdicts.forbidden" not in sys.modules and "grader.transport.student" not in sys.modules
 assert not hasattr(sys.modules["grader.transport"], "host")
-for name in ("grader.verdicts.forbidden", "grader.transport.host", "reference", "grader.harness.run"):
+for name in ("grader.verdicts.forbidden", "grader.transport.student", "reference", "grader.harness.run"):
     try:
         __import__(name)
     except ImportError as e:  # the module, or the first of its packages refused

@@ -75,8 +75,8 @@ def test_checker_catches_a_planted_import():
     assert violations(planted, "grader.untrusted.worker") == ["grader.verdicts", "grader.verdicts.checks"]
     assert violations("from ..harness import run\n", "grader.untrusted.worker") == ["grader.harness",
                                                                                    "grader.harness.run"]
-    assert violations("import numpy, reference\nfrom grader.transport import host\n",
-                      "grader.untrusted.x") == ["grader.transport.host", "numpy", "reference"]
+    assert violations("import numpy, reference\nfrom grader.transport import student\n",
+                      "grader.untrusted.x") == ["grader.transport.student", "numpy", "reference"]
     assert violations("from . import isolation\nfrom grader.transport import wire\n", "grader.untrusted.x") == []
 
 
@@ -85,7 +85,7 @@ def test_the_code_and_this_test_agree_on_what_a_worker_may_import():
 
     for name in (*COURSE_ALLOWED, "grader.untrusted.worker", "torch.nn", "json"):
         assert worker_may_import(name), name
-    for name in (*GRADER_ONLY, "grader.verdicts.checks", "grader.transport.host", "grader.cli"):
+    for name in (*GRADER_ONLY, "grader.verdicts.checks", "grader.transport.student", "grader.cli"):
         assert not worker_may_import(name), name
 
 

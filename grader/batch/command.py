@@ -1,0 +1,375 @@
+"""``grade batch``: grade a whole class in parallel, sandboxed and resumable.
+
+The batch process reads every entry of SUBMISSIONS (a folder, a ``.zip`` or a
+single ``.py`` per student), keeps only the exercise files in memory, derives
+each student's seed and a content key, and skips students whose key matches
+their last result.  It then imports torch, pytest, the reference and the
+hidden suites once and forks ``--jobs`` grading processes; each starts its own
+zygote (``grader.transport.processes.Zygote``) and grades one student after another with
+``grader.harness.run.grade``, writing the student's reports and state atomically as
+soon as they are known.  The batch process enforces a wall-time limit per student
+(it kills a grading process that overruns, which takes its zygote, workers
+and their namespaces with it), replaces dead grading processes, shows
+progress and finally writes ``grades.csv`` and ``summary.html``.
+
+Student code only ever runs in isolated workers (``grader.untrusted.isolation``); the
+folders of the batch (SUBMISSIONS, --out, the work folder) are hidden from
+them on top of the course's own files.
+
+The steps of a run: ``_setup`` (the command line checked), ``_plan`` (who needs
+grading), ``_grade`` (the pool), ``_summarize`` (summary.json and .html) and
+``_conclude`` (the last lines and the exit status).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from grader.batch.analytics import (analytics, fully_isolated, gradebook_unmatched, isolation_text,
+                                    render_summary, without_submission)
+from grader.batch.entries import scan
+from grader.batch.keys import entry_key, fingerprint, load_secret, student_seed
+from grader.batch.options import EXIT_ERRORS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Usage, parser
+from grader.batch.output import STATE_DIR, Output, write_csv
+from grader.batch.progress import Progress, fmt_duration
+from grader.exercises import select
+
+
+class Refused(Exception):
+    """A command line the batch cannot run (one line for the user, exit 2)."""
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser().parse_args(argv)
+    except Usage as e:
+        return _fail(f"{e} (see: grade batch --help)")
+    try:
+        return _run(args)
+    except Refused as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        if args.force or args.only:  # the same command would start the regrade over
+            again = " ".join(_resume_command(argv))
+            print(f"\ngrade batch: interrupted; to resume (regrading only the students not yet regraded), run:\n"
+                  f"  grade batch {again}", file=sys.stderr)
+        else:
+            print("\ngrade batch: interrupted; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _fail(message: str) -> int:
+    print(f"grade batch: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _resume_command(argv) -> list:
+    """``argv`` without --force and --only (an unfinished forced run is resumed from its marker)."""
+    import shlex
+
+    out, skipping = [], False
+    for a in argv:
+        if a == "--force" or a == "--only" or a.startswith("--only="):
+            skipping = a == "--only"
+            continue
+        if skipping and not a.startswith("-"):
+            continue
+        skipping = False
+        out.append(shlex.quote(a))
+    return out
+
+
+def _run(args) -> int:
+    started = time.monotonic()
+    setup = _setup(args)
+    plan = _plan(args, setup)
+    result = _grade(args, setup, plan)
+    result.elapsed = time.monotonic() - started
+    data, unmatched = _summarize(args, setup, plan, result)
+    return _conclude(args, setup, plan, result, data, unmatched)
+
+
+# ---------------------------------------------------------------------------
+# the command line checked
+
+@dataclasses.dataclass
+class Setup:
+    """What a run works with once its command line is checked."""
+    subs: Path
+    out_root: Path
+    out: Output
+    jobs: int
+    exercises: list
+    book: dict            # grades.csv: roster, columns, assignment (grader.formats.canvas)
+    secret: str
+    secret_from: str
+    limits: object        # a worker's limits; SUBMISSIONS and --out hidden (the work folder joins in _grade)
+    wall_limit: float     # seconds for one student, all exercises
+    fp: str               # grader.batch.keys.fingerprint
+
+
+def _setup(args) -> Setup:
+    from grader.harness.run import SUITES_DIR
+    from grader.transport.limits import Limits
+
+    subs, out_root = args.submissions.expanduser(), args.out.expanduser()
+    if not subs.is_dir():
+        raise Refused(f"SUBMISSIONS {subs} is not a folder" if subs.exists() else f"SUBMISSIONS {subs} does not exist")
+    if out_root.exists() and not out_root.is_dir():
+        raise Refused(f"--out {out_root} exists and is not a folder")
+    if _inside(out_root, subs):
+        raise Refused("--out must not be inside SUBMISSIONS (it would be read as a student)")
+    if _inside(subs, out_root):
+        raise Refused("SUBMISSIONS must not be inside --out")
+    jobs = args.jobs if args.jobs is not None else len(os.sched_getaffinity(0))
+    if jobs < 1:
+        raise Refused("--jobs must be at least 1")
+    if args.timeout_scale <= 0 or args.submission_timeout <= 0:
+        raise Refused("--timeout-scale and --submission-timeout must be positive")
+    try:
+        exercises = select(args.exercises)
+    except KeyError as e:
+        raise Refused(e.args[0]) from None
+    book = {"columns": args.gradebook, "assignment": args.assignment}
+    if args.roster is not None:
+        from grader.formats.canvas import RosterError, read_roster
+
+        try:
+            book["roster"] = read_roster(args.roster.expanduser())
+        except RosterError as e:
+            raise Refused(str(e)) from None
+    missing = [ex for ex in exercises if not (SUITES_DIR / ex.suite).is_file()]
+    if missing:
+        raise Refused("the hidden tests for " + ", ".join(ex.name for ex in missing)
+                      + " are not installed; choose others with --exercises")
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        out = Output(out_root)
+        secret, secret_from = load_secret(args.seed_secret, out_root)
+    except OSError as e:
+        raise Refused(f"cannot write to --out {out_root} ({e.strerror or e})") from None
+    out.clean_partial()
+    subs, out_root = subs.resolve(), out_root.resolve()
+    limits = Limits(isolate=not args.no_isolation, hide=(str(subs), str(out_root))).scaled(args.timeout_scale)
+    return Setup(subs, out_root, out, jobs, exercises, book, secret, secret_from, limits,
+                 args.submission_timeout * args.timeout_scale, fingerprint(exercises))
+
+
+def _inside(a: Path, b: Path) -> bool:
+    a, b = a.resolve(), b.resolve()
+    return a == b or b in a.parents
+
+
+# ---------------------------------------------------------------------------
+# who needs grading
+
+@dataclasses.dataclass
+class Plan:
+    """The entries, and what this run does with each."""
+    entries: list
+    rows: list            # the gradebook rows known now: unusable entries, unchanged students
+    tasks: list           # the students to grade (files, seed, key, ...)
+    skipped: int          # unchanged (or not named by --only)
+    regrade: dict | None  # an unfinished --force/--only run: {"run": id, "only": [...] or None}
+    marker: Path          # where that run is written until it is complete
+
+
+def _plan(args, s: Setup) -> Plan:
+    entries = scan(s.subs, s.exercises)
+    if args.only:
+        unknown = sorted(set(args.only) - {e.student for e in entries})
+        if unknown:
+            raise Refused("--only: no entry for " + ", ".join(unknown) + f" in {s.subs}")
+    plan = Plan(entries, [], [], 0, None, s.out.root / STATE_DIR / "regrade.json")
+    # a --force run (or --only) that is interrupted is resumed by the next run: the marker
+    # names the run; each student it regraded carries the mark in its state
+    try:
+        plan.regrade = json.loads(plan.marker.read_text())
+    except (OSError, ValueError):
+        plan.regrade = None
+    if args.force or args.only:
+        plan.regrade = {"run": secrets.token_hex(8), "only": sorted(args.only) if args.only else None}
+        from grader.feedback.report import write_atomic
+
+        write_atomic(plan.marker, json.dumps(plan.regrade) + "\n")
+    for e in entries:
+        _plan_entry(args, s, plan, e)
+    return plan
+
+
+def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
+    """One entry: an error row, its last result (unchanged), or a task."""
+    if e.error:
+        row = {"student": e.student, "entry": e.entry, "status": "error", "kind": "bad_entry", "reason": e.error}
+        if e.student.isprintable() and "/" not in e.student and e.student not in (".", ".."):
+            s.out.remove_report(e.student)  # (no file of its own for a name that cannot be one)
+            s.out.write_state(row)
+        plan.rows.append(row)
+        return
+    e.seed = student_seed(s.secret, e.student)
+    e.key = entry_key(e.files, e.seed, s.exercises, s.limits, s.fp, e.origins)
+    old = s.out.read_state(e.student)
+    if args.only and e.student not in args.only:
+        plan.rows.append(old or {"student": e.student, "entry": e.entry, "status": "error", "kind": "not_graded",
+                                 "reason": "not graded yet (it was not named by --only)"})
+        plan.skipped += 1
+        return
+    pending = plan.regrade
+    regrade = pending is not None and (old or {}).get("run") != pending["run"] and (
+        pending.get("only") is None or e.student in pending["only"])
+    if (not regrade and old and old.get("key") == e.key and old.get("status") == "graded"
+            and not old.get("internal") and all(p.exists() for p in s.out.report_paths(e.student))):
+        plan.rows.append(old)
+        plan.skipped += 1
+        return
+    plan.tasks.append({"student": e.student, "entry": e.entry, "files": e.files, "seed": e.seed, "key": e.key,
+                       "run": pending["run"] if pending else None,
+                       "notes": e.notes, "origins": e.origins})
+
+
+def _jobs_text(jobs: int, tasks: int) -> str:
+    """'2 jobs', '1 job', or 'no grading needed' for a batch with nothing to grade."""
+    if not tasks:
+        return "no grading needed"
+    n = min(jobs, tasks)
+    return f"{n} job" + ("s" if n != 1 else "")
+
+
+# ---------------------------------------------------------------------------
+# grading
+
+@dataclasses.dataclass
+class Result:
+    """What grading left: every entry's row, and what the pool learnt."""
+    rows: list            # the gradebook rows, every entry's
+    isolation: dict | None  # the workers' isolation (None: nobody was graded)
+    fatal: str | None     # the grader's own failure that stopped the batch
+    elapsed: float = 0.0  # seconds since the run began
+
+
+def _grade(args, s: Setup, plan: Plan) -> Result:
+    """Grade the plan's tasks; results.csv kept up to date."""
+    bad = sum(r["status"] != "graded" for r in plan.rows)
+    print(f"grade batch: {len(plan.entries)} entries in {s.subs}: {len(plan.tasks)} to grade, {plan.skipped} "
+          f"unchanged, {bad} unusable; {_jobs_text(s.jobs, len(plan.tasks))}; seed secret from {s.secret_from}",
+          file=sys.stderr)
+    by_student = {r["student"]: r for r in plan.rows}
+    results = s.out_root / "results.csv"
+    write_csv(results, list(by_student.values()), s.exercises, s.book)
+    progress = Progress(len(plan.tasks))
+    last_csv = [time.monotonic()]
+
+    def on_done(row):
+        by_student[row["student"]] = row
+        progress.update(row)
+        if time.monotonic() - last_csv[0] > 2.0:
+            write_csv(results, list(by_student.values()), s.exercises, s.book)
+            last_csv[0] = time.monotonic()
+
+    # the grading processes' scratch space (submission copies, worker folders): memory is
+    # faster than disk for these short-lived files; workers never see it (it is hidden)
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    workdir = Path(tempfile.mkdtemp(prefix="grader-batch-", dir=shm))
+    try:
+        limits = dataclasses.replace(s.limits, hide=tuple(s.limits.hide) + (str(workdir),))
+        pool = _pool(args, s, limits, workdir)
+        try:
+            if plan.tasks:
+                _start(args, pool, min(s.jobs, len(plan.tasks)), s.exercises)
+                pool.run(plan.tasks, on_done)
+        finally:
+            pool.close()
+            progress.close()
+            write_csv(results, list(by_student.values()), s.exercises, s.book)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if plan.regrade and not pool.fatal:  # the forced regrade is complete
+        plan.marker.unlink(missing_ok=True)
+    return Result(list(by_student.values()), pool.isolation, pool.fatal)
+
+
+def _pool(args, s: Setup, limits, workdir: Path):
+    """The local pool, or a Dask cluster's (--scheduler)."""
+    if not args.scheduler:
+        from grader.batch.pool import Pool
+
+        return Pool(s.jobs, workdir, limits, s.exercises, s.out, s.wall_limit)
+    try:
+        from grader.batch.cluster import ClusterError, ClusterPool
+
+        return ClusterPool(args.scheduler, limits, s.exercises, s.out, s.wall_limit, s.fp)
+    except ImportError:
+        raise Refused("--scheduler needs Dask distributed: pip install 'nngrade[cluster]'") from None
+    except ClusterError as e:
+        raise Refused(str(e)) from None
+
+
+def _start(args, pool, n: int, exercises) -> None:
+    """Start the grading processes; they import torch while this process does (locally)."""
+    if args.scheduler:
+        from grader.batch.cluster import ClusterError
+
+        try:
+            pool.prestart(n)
+        except ClusterError as e:
+            raise Refused(str(e)) from None
+        return
+    from grader.batch.slots import prewarm
+
+    pool.prestart(n)
+    prewarm(exercises)
+
+
+# ---------------------------------------------------------------------------
+# the class's summary and the last words
+
+def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
+    """summary.json and summary.html; (their data, entries matching no roster student)."""
+    from grader.feedback.report import write_atomic
+
+    rows, isolation = result.rows, result.isolation
+    data = analytics(rows, s.out, s.exercises)
+    _, unmatched = gradebook_unmatched(rows, s.exercises, s.book)
+    data["roster"] = {"used": args.roster is not None, "unmatched": unmatched,
+                      "without_submission": without_submission(rows, s.book)}
+    meta = {"submissions": str(s.subs), "exercises": [ex.name for ex in s.exercises], "jobs": s.jobs,
+            "graded_now": len(plan.tasks), "skipped": plan.skipped, "elapsed": fmt_duration(result.elapsed),
+            "isolation": isolation_text(isolation) if isolation is not None else "(no submission graded in this run)",
+            "grader": s.fp, "secret_from": s.secret_from}
+    write_atomic(s.out_root / "summary.json", json.dumps({"meta": meta, **data}, indent=1) + "\n")
+    write_atomic(s.out_root / "summary.html", render_summary(data, meta))
+    return data, unmatched
+
+
+def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched: list) -> int:
+    """The last lines on stderr; the exit status."""
+    rows, isolation, fatal, elapsed = result.rows, result.isolation, result.fatal, result.elapsed
+    if fatal:
+        print(f"grade batch: internal error: {fatal}", file=sys.stderr)
+        return EXIT_INTERNAL
+    if isolation is not None and not fully_isolated(isolation) and not args.no_isolation:
+        print(f"grade batch: warning: workers are not fully isolated on this machine: {isolation_text(isolation)}",
+              file=sys.stderr)
+    tasks = plan.tasks
+    rate = f" ({len(tasks) / elapsed:.2f} submissions/s)" if tasks and elapsed > 0 else ""
+    failed = sorted(r["student"] for r in rows if r["status"] != "graded")
+    names = ""
+    if failed:
+        names = ": " + ", ".join(failed[:15]) + (f" and {len(failed) - 15} more" if len(failed) > 15 else "")
+    if unmatched:
+        print(f"grade batch: {len(unmatched)} entries match no roster student (listed in summary.html and "
+              f"results.csv): {', '.join(unmatched[:15])}", file=sys.stderr)
+    print(f"grade batch: graded {data['graded']} of {data['students']} students in {fmt_duration(elapsed)}{rate}; "
+          f"results in {s.out_root}/grades.csv and summary.html; "
+          + (f"{len(failed)} could not be graded{names}" if failed else "every entry graded"), file=sys.stderr)
+    if any(r.get("kind") == "internal" or r.get("internal") for r in rows):
+        return EXIT_INTERNAL
+    return EXIT_ERRORS if data["errors"] else EXIT_OK

@@ -1,0 +1,110 @@
+"""``grade batch``'s command line: its help text, parser and exit statuses."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from grader import __version__
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+DESCRIPTION = """\
+Grade a whole class: every student's submission, in parallel, each in an
+isolated worker, with one report per student, a gradebook (grades.csv) and
+class analytics (summary.html).
+"""
+
+EPILOG = """\
+SUBMISSIONS holds one entry per student; the entry's name is the student id:
+  alice/            a folder of exercise files (nested folders are searched;
+                    a folder of notebooks is read like dave.ipynb)
+  bob.zip           a zip of such a folder
+  carol.py          a single file holding every exercise
+  dave.ipynb        a notebook (see "Working in a notebook" in the README)
+Entries whose name starts with "." are ignored.
+
+results in --out DIR:
+  grades.csv        Canvas's gradebook import: Student, ID, SIS User ID, SIS
+                    Login ID, Section, one column per exercise (or one total:
+                    --gradebook total), a "Points Possible" row; with --roster,
+                    one row per roster student (no submission: no score)
+  results.csv       one row per entry: Student, one column per exercise, Total,
+                    Status (graded, or error: reason)
+  summary.html      score distribution, per-exercise means, per-test pass
+                    rates, the most common misconceptions (hints) and the
+                    submissions that timed out or crashed; summary.json: the same data
+  reports/ID.html   each student's report (as `grade all` writes it)
+  reports/ID.json
+  .grader-secret    the course secret the per-student seeds come from (created
+                    once unless --seed-secret or GRADER_SEED_SECRET gives one)
+  .batch/           per-student state for resuming (content key, timing)
+
+Every result is written as soon as it is known.  Running the same command
+again grades only students whose files changed (or new ones); an interrupted
+batch resumes where it stopped.  --force regrades everyone (interrupted, rerun
+it without --force to regrade only those not yet regraded); --only ID …
+regrades the students named.
+
+Each student's test inputs are seeded from the course secret and the
+student id, so students cannot share expected outputs and a regrade
+reproduces the same report.  The seed is in every report.
+
+examples:
+  grade batch submissions/ --out results/
+  grade batch submissions/ --out results/ --jobs 4 --exercises 1 2 3
+  grade batch submissions/ --out results/ --only alice bob
+  grade batch submissions/ --out results/ --roster canvas-export.csv --assignment "Homework 3 (12345)"
+  GRADER_SEED_SECRET=s3cret grade batch submissions/ --out results/ --force
+  grade batch submissions/ --out results/ --scheduler tcp://10.0.0.5:8786   (a Dask cluster)
+
+exit status:
+  0  every entry graded    1  some entries could not be graded (error rows)
+  2  bad command line      3  internal grader error    130  interrupted (rerun to resume)
+"""
+
+
+class Usage(Exception):
+    """A mistake on the command line: one line for the user, exit 2 (no usage dump)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise Usage(message)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="grade batch", description=DESCRIPTION, epilog=EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("submissions", metavar="SUBMISSIONS", type=Path,
+                   help="folder with one entry (folder, .zip, .py or .ipynb) per student")
+    p.add_argument("--out", "-o", metavar="DIR", type=Path, required=True,
+                   help="where reports, grades.csv and summary.html go")
+    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="submissions graded in parallel (default: the number of cores)")
+    p.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE",
+                   help="exercise1 … exercise9 (or 1 … 9), or 'all' (default)")
+    p.add_argument("--seed-secret", metavar="TEXT", default=None,
+                   help="course secret for the per-student seeds (default: $GRADER_SEED_SECRET, "
+                        "else DIR/.grader-secret, created once)")
+    p.add_argument("--force", action="store_true", help="regrade every student, even unchanged ones")
+    p.add_argument("--only", nargs="+", default=None, metavar="ID",
+                   help="regrade only these students (entry names without .zip/.py), even if unchanged")
+    p.add_argument("--roster", type=Path, default=None, metavar="CSV",
+                   help="the class list (a Canvas gradebook export): grades.csv gets a row per roster student; "
+                        "entries are matched by login, SIS id or name; unmatched ones are listed in the summary")
+    p.add_argument("--gradebook", choices=("exercises", "total"), default="exercises",
+                   help="grades.csv columns: one per exercise (default) or one assignment total")
+    p.add_argument("--assignment", default="", metavar="TITLE",
+                   help='the Canvas assignment, ideally with its id: "Homework 3 (12345)" (column names)')
+    p.add_argument("--timeout-scale", type=float, default=1.0, metavar="X",
+                   help="multiply every time limit by X (default 1)")
+    p.add_argument("--submission-timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="wall-time limit for grading one student, all exercises (default 300, "
+                        "times --timeout-scale)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="grade on a Dask cluster: the scheduler's address (tcp://HOST:8786), or local[:N] for "
+                        "N worker processes on this machine (needs: pip install nngrade[cluster])")
+    p.add_argument("--no-isolation", action="store_true",
+                   help="run workers without namespaces and the unprivileged uid (debugging only)")
+    p.add_argument("--version", action="version", version=f"grade {__version__}")
+    return p

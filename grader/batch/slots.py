@@ -1,0 +1,223 @@
+"""A grading process: one ``Slot`` (its zygote and private folders) grading one student
+after another in one pytest session.  The local batch forks these processes
+(``grader.batch.pool``); a Dask worker starts them as ``grader.batch.cluster_host``.
+Both run ``grading_process``, which turns any failure into one "fatal" message."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+from grader.batch.output import Output, error_row
+
+
+
+def _scrub(value, replacements):
+    """The report with machine-specific paths replaced (so that it is the same
+    on every run and machine, and shows the student's entry, not a temp folder)."""
+    if isinstance(value, str):
+        for pattern, repl in replacements:
+            value = pattern.sub(repl, value)
+        return value
+    if isinstance(value, list):
+        return [_scrub(v, replacements) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v, replacements) for k, v in value.items()}
+    return value
+
+
+class Slot:
+    """A grading process's state: its zygote and its private folders."""
+
+    def __init__(self, folder: Path, limits, exercises, out: Output, zygote):
+        self.folder = folder
+        self.limits = limits
+        self.exercises = exercises
+        self.out = out
+        self.tmp = folder / "tmp"
+        self.sub = folder / "submission"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        tempfile.tempdir = str(self.tmp)
+        self.zygote = zygote  # started by the parent (it imported torch while the parent did)
+
+    def restart_zygote(self) -> None:
+        from grader.transport.processes import Zygote
+
+        try:
+            self.zygote.close()
+        except Exception:
+            pass
+        self.zygote = Zygote(preload=True, many=True)
+
+    def zygote_alive(self) -> bool:
+        # the first zygote is the parent's child, so ask the kernel, not Popen
+        try:
+            with open(f"/proc/{self.zygote.proc.pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except (OSError, IndexError):
+            return False
+
+    def probe(self) -> dict:
+        """What isolation the workers get on this machine."""
+        from grader.transport.processes import Worker
+
+        self.zygote.wait_ready()
+        w = Worker(self.zygote, self.limits, self.tmp / "probe")
+        try:
+            return dict(w.isolation)
+        finally:
+            w.close()
+            shutil.rmtree(self.tmp / "probe", ignore_errors=True)
+
+    def serve(self, conn) -> None:
+        """Grade the students the pool sends, one after another, in one pytest
+        session (the suites are collected once per grading process)."""
+        from grader.harness.run import Job, serve
+
+        def next_job():
+            try:
+                task = conn.recv()
+            except (EOFError, OSError):
+                return None
+            if task is None:
+                return None
+            shutil.rmtree(self.sub, ignore_errors=True)
+            self.sub.mkdir(parents=True)
+            where = self.sub
+            if task["entry"].lower().endswith(".py") and task["files"]:
+                # one .py holding every exercise: graded as each exercise's file, under its own name
+                where = self.sub / task["entry"]
+                where.write_bytes(next(iter(task["files"].values())))
+            else:
+                for name, data in task["files"].items():
+                    (self.sub / name).write_bytes(data)
+            if not self.zygote_alive():
+                self.restart_zygote()
+            return Job(where, task["seed"], self.zygote,
+                       extra={"task": task, "attempt": 0, "start": time.monotonic()})
+
+        def on_report(job, report):
+            task = job.extra["task"]
+            if not self.zygote_alive():
+                # the zygote died under this student: nothing of this run can be trusted
+                if job.extra["attempt"] == 0:
+                    self.restart_zygote()
+                    job.zygote = self.zygote
+                    job.extra["attempt"] = 1
+                    return True
+                report = None
+            try:
+                row = self.finish(task, report, time.monotonic() - job.extra["start"])
+            except Exception as e:  # the grader's own failure
+                row = error_row(task, "internal", f"internal grader error ({type(e).__name__}: {e})")
+                self.out.write_state(row)
+            conn.send(("done", row))
+            return False
+
+        serve(self.exercises, next_job, on_report, limits=self.limits)
+
+    def finish(self, task: dict, report, elapsed: float) -> dict:
+        """Write the student's report and state; the row for the gradebook."""
+        student = task["student"]
+        shutil.rmtree(self.sub, ignore_errors=True)
+        row = {"student": student, "entry": task["entry"], "key": task["key"], "seed": task["seed"],
+               "elapsed": round(elapsed, 3)}
+        if task.get("run"):
+            row["run"] = task["run"]  # regraded by this --force/--only run (see _run)
+        if report is None:
+            row.update(status="error", kind="crash",
+                       reason="the submission stopped the grader's worker process twice; grade it on its own")
+            self.out.remove_report(student)
+            self.out.write_state(row)
+            return row
+        tmp = re.escape(str(self.tmp))
+        report = _scrub(report, [(re.compile(tmp + r"/grader-\w+/grader-run-\w+"), "<worker folder>"),
+                                 (re.compile(re.escape(str(self.sub))), lambda m: student)])
+        report["submission"] = task["entry"]
+        if task.get("notes"):
+            report["notes"] = task["notes"]
+        if task.get("origins"):
+            from grader.submission.cells import relocate
+
+            report = relocate(report, task["origins"])
+        report["batch"] = {"student": student, "entry": task["entry"], "key": task["key"]}
+        self.out.write_report(student, report)
+        internal = [ex["name"] for ex in report["exercises"]
+                    if ex["status"] == "error" or any(t.get("kind") == "internal" for t in ex["tests"])]
+        row.update(status="graded", score=report["score"], max_score=report["max_score"],
+                   exercises={ex["name"]: ex["score"] for ex in report["exercises"]})
+        if internal:
+            row["internal"] = internal
+        self.out.write_state(row)
+        return row
+
+
+def grading_process(conn, start_zygote, make_slot) -> None:
+    """A grading process's life, until the batch sends ``None`` or goes away:
+    ``start_zygote()`` gives its zygote, ``make_slot(zygote)`` its ``Slot`` and what
+    its "ready" message carries; then it grades the students ``conn`` sends.  A
+    failure of its own (an import, the zygote) becomes one ("fatal", reason) message.
+    Its zygote is closed at the end; the caller then exits (``os._exit``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    zygote = slot = None
+    try:
+        zygote = start_zygote()
+        slot, ready = make_slot(zygote)
+        conn.send(("ready", ready))
+        slot.serve(conn)
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass
+    except BaseException as e:
+        try:
+            conn.send(("fatal", f"{type(e).__name__}: {e}"))
+        except Exception:
+            pass
+    finally:
+        zygote = slot.zygote if slot is not None else zygote  # a slot restarts its zygote when it dies
+        if zygote is not None:
+            try:
+                zygote.close()
+            except Exception:
+                pass
+
+
+def prewarm(exercises) -> None:
+    """Import what every grading process needs once, before forking them."""
+    import importlib
+
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    import torch
+
+    torch.set_num_threads(1)  # no thread pool in a process that forks
+    import pytest
+
+    import grader.feedback.report  # noqa: F401  (its Jinja2 environments are cached: compiled once per process)
+    import grader.harness.plugin  # noqa: F401
+    import grader.harness.run  # noqa: F401
+
+    try:
+        import jinja2  # noqa: F401
+    except ImportError:
+        pass
+    for ex in exercises:
+        importlib.import_module("grader.suites." + ex.suite[:-3])
+    # what the first grading run would import lazily (autograd's gradcheck pulls in sympy)
+    for name in ("pytest_timeout", "torch.fx.experimental.symbolic_shapes", "torch.autograd.gradcheck"):
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+    # pytest's own plugins load on the first session: run an empty one (collection only)
+    import contextlib
+
+    from grader.harness.run import SUITES_DIR
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        pytest.main([str(SUITES_DIR / "__init__.py"), "-c", str(SUITES_DIR / "pytest.ini"), "--rootdir",
+                     str(SUITES_DIR), "-p", "no:cacheprovider", "-p", "pytest_timeout", "-q", "--collect-only",
+                     "-p", "no:warnings"])

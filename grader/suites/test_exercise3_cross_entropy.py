@@ -7,7 +7,7 @@ import torch
 import reference
 from grader.verdicts.checks import Failure, assert_close, assert_unchanged, check, describe, expect_tensor, shape_str, tol
 from grader.suites.common import (DTYPES, call_checked, check_follows_device, compare, match_bug,
-                                  naming_errors, probe, randint, randn, right_on)
+                                  naming_errors, probe, randint, randn, right_on, Tolerance)
 
 CASES = {"n1": (1, 5), "n13": (13, 4), "n64": (64, 10), "n100": (100, 7)}
 WHAT = "cross_entropy(logits, targets)"
@@ -90,7 +90,7 @@ def _diagnose(student, fn, got, H, Y, expected, rtol, atol, prefer=None, probing
     if not hint and probing:
         hint = probe(lambda rows: right_on(student, fn, [Hc[rows].to(H.device), Yc[rows].to(Y.device)],
                                            reference.cross_entropy(Hc[rows].double(), Yc[rows]).to(H.dtype),
-                                           rtol, atol), tuple(H.shape))
+                                           Tolerance(rtol, atol)), tuple(H.shape))
     if hint or got is None:
         return hint or None
     if not math.isfinite(float(got)):

@@ -24,7 +24,9 @@ import torch
 
 from grader.verdicts.checks import Failure, assert_close, check, expect_tensor, shape_str
 from grader.transport.host import Handle, Student
-from grader.suites.common import call_checked, class_info, compare, gradcheck
+from grader.verdicts.diagnosis import call_checked, compare
+from grader.verdicts.gradcheck import gradcheck
+from grader.verdicts.objects import class_info
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "bool": torch.bool}
 

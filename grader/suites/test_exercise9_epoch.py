@@ -14,11 +14,13 @@ import torch
 import torch.nn.functional as F
 
 import reference
-from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_float, expect_tensor, \
-    shape_str
+from grader.suites.common import (FRACTION, SAME_FIGURES, SAME_NUMBERS_FINE, TRAINING_FLOAT32, TRAINING_FLOAT64,
+                                  ErrorHint, Failure, Misconception, assert_close, assert_unchanged, call_checked,
+                                  check, describe, dtype_str, expect_float, expect_tensor, join, randint, randn,
+                                  shape_str)
 from grader.transport.host import Call, Student, StudentError
-from grader.suites.common import join, randint, randn
 from grader.transport.wire import Handle
+from grader.verdicts.batching import build_with_state, params_by_name
 
 IN, HID, K = 6, 8, 4
 LABEL = f"nn.Sequential(nn.Linear({IN}, {HID}), nn.ReLU(), nn.Linear({HID}, {K}))"
@@ -28,30 +30,40 @@ FIGURES_HINT = ("For every batch X = X_full[i:i+batch_size] (i = 0, batch_size, 
                 "batches.")
 TRAIN_HINT = ("With an optimizer, every batch does opt.zero_grad(), loss.backward(), opt.step() in this order, on "
               "the loss of that batch.")
-VARIANT_HINTS = {
-    "no_zero_grad": "Gradients accumulate across batches: call opt.zero_grad() before loss.backward() in EVERY batch "
-                    "(backward adds to .grad).",
-    "no_update": "The parameters never changed: in every batch call opt.zero_grad(), then loss.backward(), then "
-                 "opt.step(). A step before backward (or zero_grad between backward and step) finds no gradient.",
-    "sample_mean": "You averaged over samples (each batch weighted by its size); the exercise asks for the average "
-                   "over BATCHES: add up the per-batch numbers and divide by the number of batches (the last batch "
-                   "is smaller, so the two differ).",
-    "one_batch": "The whole set was used as one batch: split it, X_full[i:i+batch_size] for i in "
-                 "range(0, X_full.shape[0], batch_size).",
-    "bs100": "The batch_size argument is ignored (100 was used): use the argument, not a hard-coded size.",
-    "drop_last": "The last, smaller batch was left out: range(0, n, batch_size) includes it, and "
-                 "X_full[i:i+batch_size] simply has fewer rows at the end.",
-    "accuracy": "This is the accuracy: the first figure is the ERROR, loss_01 = fraction of WRONG predictions.",
-    "sum": "These are sums over batches: divide by the number of batches.",
-    "swapped": "The two figures are swapped: return (mean_error, mean_loss) in this order.",
-}
-ERRORS = [("modified by an inplace operation", "opt.step() ran before loss.backward(): step changes the parameters in "
-                                               "place, and this batch's backward still needs their old values. In "
-                                               "every batch: opt.zero_grad(), loss.backward(), then opt.step()."),
-          ("must match the size of tensor", "The predictions and the labels have different lengths: the prediction "
-                                            "for each sample (row) is `H.argmax(dim=1)`, one per row, like Y."),
-          ("division by zero", "No batch was processed: with range(0, X_full.shape[0], batch_size) there is always at "
-                               "least one batch (the whole set when batch_size is larger than it).")]
+# The likely mistakes in the loop, recognised from the figures and parameters a submission gives
+# (a wrong variant of the loop takes at most one mistake of each kind: see KINDS).
+MISTAKES = (
+    Misconception("no_zero_grad", "Gradients accumulate across batches: call opt.zero_grad() before "
+                                  "loss.backward() in EVERY batch (backward adds to .grad)."),
+    Misconception("no_update", "The parameters never changed: in every batch call opt.zero_grad(), then "
+                               "loss.backward(), then opt.step(). A step before backward (or zero_grad between "
+                               "backward and step) finds no gradient."),
+    Misconception("sample_mean", "You averaged over samples (each batch weighted by its size); the exercise asks "
+                                 "for the average over BATCHES: add up the per-batch numbers and divide by the number "
+                                 "of batches (the last batch is smaller, so the two differ)."),
+    Misconception("one_batch", "The whole set was used as one batch: split it, X_full[i:i+batch_size] for i in "
+                               "range(0, X_full.shape[0], batch_size)."),
+    Misconception("bs100", "The batch_size argument is ignored (100 was used): use the argument, not a hard-coded "
+                           "size."),
+    Misconception("drop_last", "The last, smaller batch was left out: range(0, n, batch_size) includes it, and "
+                               "X_full[i:i+batch_size] simply has fewer rows at the end."),
+    Misconception("accuracy", "This is the accuracy: the first figure is the ERROR, loss_01 = fraction of WRONG "
+                              "predictions."),
+    Misconception("sum", "These are sums over batches: divide by the number of batches."),
+    Misconception("swapped", "The two figures are swapped: return (mean_error, mean_loss) in this order."),
+)
+VARIANT_HINTS = {m.name: m.hint for m in MISTAKES}
+
+# What an error raised by the student's code says, and the hint that names the bug.
+ERRORS = (
+    ErrorHint("modified by an inplace operation", "opt.step() ran before loss.backward(): step changes the "
+              "parameters in place, and this batch's backward still needs their old values. In every batch: "
+              "opt.zero_grad(), loss.backward(), then opt.step()."),
+    ErrorHint("must match the size of tensor", "The predictions and the labels have different lengths: the "
+              "prediction for each sample (row) is `H.argmax(dim=1)`, one per row, like Y."),
+    ErrorHint("division by zero", "No batch was processed: with range(0, X_full.shape[0], batch_size) there is "
+              "always at least one batch (the whole set when batch_size is larger than it)."),
+)
 EVAL_TRAINS_HINT = ("With opt=None the model's parameters changed: evaluate only. Don't create an optimizer or "
                     "update anything when opt is None (`if opt is not None:` around zero_grad/backward/step).")
 EVAL_VARIANTS = ["swapped", "accuracy", "sample_mean", "sum", "one_batch", "bs100", "drop_last"]
@@ -75,10 +87,8 @@ class Net:
         makes (its own request with ``separate_opt``, for an optimizer passed more than once)."""
         layers = [Call(Student.torch("nn.Linear"), IN, HID, dtype=self.dtype), Call(Student.torch("nn.ReLU")),
                   Call(Student.torch("nn.Linear"), HID, K, dtype=self.dtype)]
-        # nn.Module.load_state_dict(nn.Sequential(...), state): the model is made as the request is read,
-        # and comes back (a handle) among the arguments after the call
-        _, (m, _state) = student.call(Student.torch("nn.Module.load_state_dict"), Call(Student.torch("nn.Sequential"),
-                                      *layers), self.state, _what=f"{LABEL}.load_state_dict(...)", _return_args=True)
+        m = build_with_state(student, Call(Student.torch("nn.Sequential"), *layers), self.state,
+                             f"{LABEL}.load_state_dict(...)")
         if lr is None:
             return m, None
         opt = Call(Student.torch("optim.SGD"), Call(m.attr("parameters")), lr=lr, momentum=momentum)
@@ -199,31 +209,15 @@ def _mistakes_hint(found) -> str:
         f"({i}) {h}" for i, h in enumerate(parts, 1))
 
 
-def _call(student, fn, *args, **kwargs):
-    """student.call, with a sharper hint for errors whose message shows the likely cause."""
-    try:
-        return student.call(fn, *args, **kwargs)
-    except StudentError as e:
-        if e.kind == "exception":
-            for pattern, hint in ERRORS:
-                if pattern in e.message:
-                    raise StudentError(e.kind, e.message, hint, **e.details) from None
-        raise
-
-
-def _feq(a, b, rtol=1e-6, atol=1e-9) -> bool:
-    return abs(a - b) <= atol + rtol * abs(b)
-
-
 class Run:
     """One call of the student's epoch and everything needed to judge it."""
 
     def __init__(self, student, net, X, Y, bs=None, lr=None, momentum=0.0, epochs=1, pass_opt=True,
-                 rtol=1e-6, atol=1e-9, fallback=None, separate_opt=False):
+                 tolerance=TRAINING_FLOAT64, fallback=None, separate_opt=False):
         self.student, self.net, self.X, self.Y = student, net, X, Y
         self.fallback = fallback
         self.bs, self.lr, self.momentum, self.epochs = bs, lr, momentum, epochs
-        self.rtol, self.atol = rtol, atol
+        self.tolerance = tolerance
         self.model, self.opt = net.build(student, lr, momentum, separate_opt=separate_opt or epochs > 1)
         args = [self.model, X, Y]
         if pass_opt:
@@ -236,11 +230,11 @@ class Run:
                        f"Y_full: {X.shape[0]} labels in 0..{K - 1}"
                        + ("" if bs is None else f"; batch_size={bs}") + self._batches())
         for _ in range(epochs - 1):
-            _call(student, student.ref("epoch"), *args, _what=call, **kwargs)
+            call_checked(student, student.ref("epoch"), *args, _what=call, errors=ERRORS, **kwargs)
         # the last call reads the model's parameters after it, in the same request
-        value, info = _call(student, student.ref("epoch"), *args, _what=call, _inspect=self.model, **kwargs)
-        self.value = value
-        self._params = {n: t for n, t, _h in info.get("params", [])}
+        self.value, info = call_checked(student, student.ref("epoch"), *args, _what=call, errors=ERRORS,
+                                        _inspect=self.model, **kwargs)
+        self._params = params_by_name(info)
         # the reference
         model, opt = net.local(lr, momentum)
         for _ in range(epochs):
@@ -307,9 +301,10 @@ class Run:
         err, loss = self.figures()
         e_err, e_loss = self.expected
         fallback = self.fallback or (TRAIN_HINT + " " + FIGURES_HINT if self.opt is not None else FIGURES_HINT)
-        loss_ok = _feq(loss, e_loss, self.rtol, self.atol)
+        right = self.tolerance.allows
+        loss_ok = right(loss, e_loss)
         for name, got, exp in (("mean error", err, e_err), ("mean loss", loss, e_loss)):
-            if _feq(got, exp, self.rtol, self.atol):
+            if right(got, exp):
                 continue
             if self.opt is None and self._params_changed():
                 hint = EVAL_TRAINS_HINT
@@ -318,9 +313,8 @@ class Run:
                     fallback = ("The mean loss is right but the mean error is not: check loss_01 (the fraction of "
                                 "wrong predictions, `(H.argmax(dim=1) != Y).float().mean().item()`) and average its "
                                 "per-batch values over the batches.")
-                hint = self._hint(lambda res: not (_feq(res[0][0], e_err, self.rtol, self.atol)
-                                                   and _feq(res[0][1], e_loss, self.rtol, self.atol))
-                                  and _feq(err, res[0][0], 1e-5, 1e-8) and _feq(loss, res[0][1], 1e-5, 1e-8),
+                hint = self._hint(lambda res: not (right(res[0][0], e_err) and right(res[0][1], e_loss))
+                                  and SAME_FIGURES.allows(err, res[0][0]) and SAME_FIGURES.allows(loss, res[0][1]),
                                   fallback)
             raise Failure(f"{self.what} returned a {name} of {got:.8g}, expected {exp:.8g} "
                           f"(error {abs(got - exp):.3g})\n  input: {self.inputs}", hint)
@@ -350,13 +344,13 @@ class Run:
                           VARIANT_HINTS["no_update"])
         for n, exp in self.expected_params.items():
             def same(res, n=n):
-                return not torch.allclose(res[1][n], exp, rtol=self.rtol, atol=self.atol) and \
-                    torch.allclose(got[n].double(), res[1][n].double(), rtol=1e-4, atol=1e-6)
+                return not self.tolerance.allows(res[1][n], exp) and \
+                    SAME_NUMBERS_FINE.allows(got[n].double(), res[1][n].double())
             g = expect_tensor(got.get(n), f"the model's {n}")
-            if g.shape == exp.shape and torch.allclose(g.double(), exp.double(), rtol=self.rtol, atol=self.atol):
+            if self.tolerance.allows(g.double(), exp.double()):
                 continue
             assert_close(g, exp, what=f"the model's parameter {n} after {what}", inputs=self.inputs,
-                         rtol=self.rtol, atol=self.atol, dtype=self.net.dtype,
+                         tolerance=self.tolerance, dtype=self.net.dtype,
                          hint=self._hint(same, self.fallback or TRAIN_HINT))
 
 
@@ -397,7 +391,8 @@ def _loss01_hint(got, H, Y, expected) -> str:
                       "`H.argmax(dim=1)`."))
     cands.append(((H.argmax() != Y).double().mean().item(),
                   "H.argmax() without dim is the index in the flattened tensor: use `H.argmax(dim=1)`."))
-    return join(hint for value, hint in cands if not _feq(value, expected) and _feq(got, value)) or \
+    same = TRAINING_FLOAT64.allows
+    return join(hint for value, hint in cands if not same(value, expected) and same(got, value)) or \
         "loss_01 is `(H.argmax(dim=1) != Y).float().mean().item()`: the fraction of wrong predictions."
 
 
@@ -423,7 +418,7 @@ def test_loss_01_small(student):
 
 def _check_loss01(student, H, Y, inputs):
     what = "loss_01(H, Y)"
-    reply = got = _call(student, student.ref("loss_01"), H, Y, _what=what)
+    reply = got = call_checked(student, student.ref("loss_01"), H, Y, _what=what, errors=ERRORS)
     expected = reference.loss_01(H, Y)
     # a failure carries the expected value and the reply, from which a visible test's reproducer is made
     shown = {"expected": torch.tensor(expected), "got": reply}
@@ -436,7 +431,7 @@ def _check_loss01(student, H, Y, inputs):
         raise Failure(f"{what} returned None, expected a number\n  input: {inputs}",
                       "Did you forget the `return` statement?", **shown)
     got = expect_float(got, what)
-    if not _feq(got, expected, 1e-6, 1e-7):
+    if not FRACTION.allows(got, expected):
         raise Failure(f"{what} returned {got:.6g}, expected {expected:.6g}\n  input: {inputs}",
                       _loss01_hint(got, H, Y, expected), **shown)
 
@@ -548,7 +543,7 @@ def test_train_float32(student, rng):
     """training a float32 model (the usual case): the final parameters"""
     net = Net(rng, torch.float32)
     X, Y = _data(rng, 150, torch.float32)
-    Run(student, net, X, Y, bs=40, lr=0.1, rtol=1e-4, atol=1e-5).check_params()
+    Run(student, net, X, Y, bs=40, lr=0.1, tolerance=TRAINING_FLOAT32).check_params()
 
 
 @pytest.mark.points(0.75)
@@ -565,13 +560,12 @@ def test_inputs_not_modified(student, rng):
     net = Net(rng)
     X, Y = _data(rng, 100)
     model, opt = net.build(student, 0.1)
-    value, args = _call(student, student.ref("epoch"), model, X, Y, opt, batch_size=30, _return_args=True,
-                        _what="epoch(model, X_full, Y_full, opt, batch_size=30)")
+    value, args = call_checked(student, student.ref("epoch"), model, X, Y, opt, batch_size=30, _return_args=True,
+                               _what="epoch(model, X_full, Y_full, opt, batch_size=30)", errors=ERRORS)
     check(isinstance(value, (tuple, list)) and len(value) == 2,
           "epoch(model, X_full, Y_full, opt, batch_size=30) did not return a tuple (mean_error, mean_loss)",
           "Return both figures: `return total_error / n_batches, total_loss / n_batches`.")
     for name, after, before in (("X_full", args[1], X), ("Y_full", args[2], Y)):
-        after = expect_tensor(after, name)
-        check(after.shape == before.shape and torch.equal(after, before),
-              f"epoch(model, X_full, Y_full, opt, batch_size=30) changed {name} in place",
-              "Don't modify the data (no shuffling in place, no `X_full -= ...`): slice it into batches.")
+        assert_unchanged(after, before, what="epoch(model, X_full, Y_full, opt, batch_size=30)", name=name,
+                         hint="Don't modify the data (no shuffling in place, no `X_full -= ...`): slice it into "
+                              "batches.")

@@ -5,17 +5,17 @@ draw made here, so the forward pass is compared with ``X @ weight + bias``
 computed from the student's OWN parameters, read back from the worker.
 """
 import math
+import weakref
 
 import pytest
 import torch
 
-from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, \
-    shape_str, tol
-import weakref
-
+from grader.suites.common import (EXACT, FINITE_DIFFERENCES, ROUNDING, SAME_NUMBERS, Failure, assert_close,
+                                  assert_made_object, assert_not_torch_class, assert_unchanged, check, describe,
+                                  dtype_str, expect_tensor, gradcheck, randn, read_values, shape_str)
 from grader.transport.host import Call, Handle, Student, StudentError
-from grader.suites.common import class_info, gradcheck, randn, read_values
 from grader.transport.wire import meta
+from grader.verdicts.batching import read_attributes
 
 LAYOUT_HINT = ("torch.nn.Linear stores its weight as (out_dim, in_dim) and computes X @ weight.T; this course "
                "stores it as (in_dim, out_dim) so that forward is X @ weight with no transpose: "
@@ -36,13 +36,10 @@ def _new(student, in_dim, out_dim, **kw):
     """Linear(in_dim, out_dim, **kw) built in the worker → (handle, its description)."""
     what = f"Linear({_args(in_dim, out_dim, **kw)})"
     lin = student.call(student.ref("Linear"), in_dim, out_dim, _what=what, **kw)
-    check(isinstance(lin, Handle) and "Tensor" not in lin.type,
-          f"{what} did not make a layer object", SUPER_HINT)
-    bases = class_info(student, "Linear").get("bases") or []
-    used = [t for t in [lin.type, *bases] if t in TORCH_LINEAR]
-    check(not used, f"{what} is (or derives from) torch's own {used[0] if used else ''}",
-          "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass nn.Module "
-          "and create the weight and bias yourself.")
+    assert_made_object(lin, what, SUPER_HINT)
+    assert_not_torch_class(student, lin, "Linear", TORCH_LINEAR, what,
+                           "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass "
+                           "nn.Module and create the weight and bias yourself.")
     return lin, what
 
 
@@ -105,20 +102,8 @@ def _not_registered(student, lin, what, params, names, known=None):
                           PARAMETER_HINT)
 
 
-def _prefetch(student, lin, what, names) -> dict:
-    """{name: value} of the layer's attributes ``names``, read in one request; {} when one of them
-    cannot be read (each is then read on its own where the test needs it, so that the error names it)."""
-    try:
-        return dict(zip(names, read_values(student, [lin.attr(n) for n in names],
-                                           f"reading {what}.{', .'.join(names)}")))
-    except StudentError as e:
-        if e.kind != "exception":
-            raise
-        return {}
-
-
 def _read(student, lin, what, name, known=None):
-    """The layer's attribute ``name``: from ``known`` (a _prefetch) when it is there."""
+    """The layer's attribute ``name``: from ``known`` (read_attributes) when it is there."""
     if known and name in known:
         return known[name]
     return student.getattr(lin, name, _what=f"reading {what}.{name}")
@@ -163,7 +148,7 @@ def _convert(student, lin, what, how, dtype=torch.float64):
     else:
         student.call(lin.attr("to"), dtype, _what=f"{what}.to(torch.{dtype_str(dtype)})")
         label = f".to(torch.{dtype_str(dtype)})"
-    known = _prefetch(student, lin, what, ("weight", "bias"))
+    known = read_attributes(student, lin, what, ("weight", "bias"))
     for name in ("weight", "bias"):
         t = known[name] = expect_tensor(_read(student, lin, what, name, known), f"{what}.{name}")
         check(t.dtype == dtype,
@@ -172,11 +157,13 @@ def _convert(student, lin, what, how, dtype=torch.float64):
     return label, known
 
 
+NO_BIAS_HINT = "The bias is not added: return `X @ self.weight + self.bias` (it broadcasts over the rows)."
+
+
 def _forward_hint(got, X, Wio, b):
-    if got is not None and isinstance(got, torch.Tensor) and tuple(got.shape) == tuple((X @ Wio).shape):
-        no_bias = X.double() @ Wio.double()
-        if torch.allclose(got.detach().double().cpu(), no_bias, rtol=1e-4, atol=1e-4):
-            return "The bias is not added: return `X @ self.weight + self.bias` (it broadcasts over the rows)."
+    """NO_BIAS_HINT when ``got`` is X @ weight, else the formula."""
+    if isinstance(got, torch.Tensor) and SAME_NUMBERS.allows(got.detach().double().cpu(), X.double() @ Wio.double()):
+        return NO_BIAS_HINT
     return ("forward must return `X @ self.weight + self.bias` (no transpose, no activation), with X's leading "
             "dimensions kept; don't hard-code the batch size.")
 
@@ -219,7 +206,7 @@ def test_parameters_registered(student):
 def test_shapes(student, in_dim, out_dim):
     """weight has shape (in_dim, out_dim) and bias (out_dim,), both float32"""
     lin, what = _new(student, in_dim, out_dim)
-    known = _prefetch(student, lin, what, ("weight", "bias"))
+    known = read_attributes(student, lin, what, ("weight", "bias"))
     W = _weight(student, lin, what, in_dim, out_dim, strict=True, known=known)
     b = expect_tensor(_read(student, lin, what, "bias", known), f"{what}.bias")
     check(tuple(b.shape) == (out_dim,), f"{what}.bias has shape {shape_str(b.shape)}, expected (out_dim,) = "
@@ -235,7 +222,7 @@ def test_bias_starts_at_zero(student):
     """the bias starts at zero"""
     lin, what = _new(student, 20, 6)
     b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
-    assert_close(b, torch.zeros(6), what=f"{what}.bias (initial value)", rtol=0, atol=0, dtype=b.dtype,
+    assert_close(b, torch.zeros(6), what=f"{what}.bias (initial value)", tolerance=EXACT, dtype=b.dtype,
                  hint="The bias starts at zero: `nn.Parameter(torch.zeros(out_dim))`, not randn.")
 
 
@@ -300,7 +287,7 @@ def test_bias_false(student, rng):
     lin, what = _new(student, in_dim, out_dim, bias=False)
     _init_is_seeded(student)
     params = _params(student, lin, what)
-    known = _prefetch(student, lin, what, ("bias", "__dict__", "weight"))
+    known = read_attributes(student, lin, what, ("bias", "__dict__", "weight"))
     b = _read(student, lin, what, "bias", known)
     got_b = f"a tensor of shape {shape_str(b.shape)}" if isinstance(b, torch.Tensor) else repr(b)
     check(b is None, f"{what}.bias is {got_b}, expected None",
@@ -311,9 +298,8 @@ def test_bias_false(student, rng):
     W = _as_in_out(_weight(student, lin, what, in_dim, out_dim, known=known), in_dim, out_dim)
     X = randn(rng, (5, in_dim))
     got = student.call(lin, X, _what=f"{what}(X)")
-    rtol, atol = tol(torch.float32, _scale(X, W, None))
     assert_close(got, _expected(X, W, None), what=f"{what}(X)", inputs=describe("X", X, "randn"),
-                 dtype=torch.float32, rtol=rtol, atol=atol,
+                 dtype=torch.float32, tolerance=ROUNDING, scale=_scale(X, W, None),
                  hint="Without a bias, forward is just `X @ self.weight`: skip the addition when self.bias is None.")
 
 
@@ -333,14 +319,14 @@ def test_forward(student, rng, shape, device):
     _set_bias(student, lin, what, rng, out_dim)
     if device != "cpu":
         student.call(lin.attr("to"), device, _what=f"{what}.to('{device}')")
-    known = _prefetch(student, lin, what, ("weight", "bias"))
+    known = read_attributes(student, lin, what, ("weight", "bias"))
     W = _as_in_out(_weight(student, lin, what, in_dim, out_dim, known=known), in_dim, out_dim)
     b = expect_tensor(_read(student, lin, what, "bias", known), f"{what}.bias")
     X = randn(rng, shape, torch.float32, device)
     got = student.call(lin, X, _what=f"{what}(X)")
-    rtol, atol = tol(torch.float32, _scale(X.cpu(), W, b))
     assert_close(got, _expected(X.cpu(), W, b), what=f"{what}(X) (with a random bias)",
-                 inputs=describe("X", X, "randn"), dtype=torch.float32, device=device, rtol=rtol, atol=atol,
+                 inputs=describe("X", X, "randn"), dtype=torch.float32, device=device, tolerance=ROUNDING,
+                 scale=_scale(X.cpu(), W, b),
                  hint=_forward_hint(got, X.cpu(), W, b))
 
 
@@ -356,8 +342,8 @@ def test_small_example(student):
     _set(student, lin, what, "bias", b, "b")
     X = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
     got = student.call(lin, X, _what=f"{what}(X)")
-    rtol, atol = tol(torch.float32, _scale(X, W, b))
-    assert_close(got, _expected(X, W, b), what=f"{what}(X)", dtype=torch.float32, rtol=rtol, atol=atol,
+    assert_close(got, _expected(X, W, b), what=f"{what}(X)", dtype=torch.float32, tolerance=ROUNDING,
+                 scale=_scale(X, W, b),
                  inputs=describe("X", X, "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] "
                                  "(in_dim × out_dim), bias b = [0.5, -1]"), hint=_forward_hint(got, X, W, b))
 
@@ -375,9 +361,8 @@ def test_forward_float64(student, rng, how):
     b = known["bias"]
     X = randn(rng, (6, in_dim), torch.float64)
     got = student.call(lin, X, _what=f"{what}{label}(X)")
-    rtol, atol = tol(torch.float64, _scale(X, W, b))
     assert_close(got, _expected(X, W, b), what=f"{what}{label}(X)", inputs=describe("X", X, "randn"),
-                 dtype=torch.float64, rtol=rtol, atol=atol, hint=_forward_hint(got, X, W, b))
+                 dtype=torch.float64, tolerance=ROUNDING, scale=_scale(X, W, b), hint=_forward_hint(got, X, W, b))
 
 
 @pytest.mark.points(0.5)
@@ -387,11 +372,9 @@ def test_input_not_modified(student, rng):
     X = randn(rng, (4, 5))
     got, args = student.call(lin, X, _what=f"{what}(X)", _return_args=True)
     expect_tensor(got, f"{what}(X)")
-    after = expect_tensor(args[0], f"{what}(X)")
-    check(after.shape == X.shape and torch.equal(after, X),
-          f"{what}(X) changed its input X in place\n  input: {describe('X', X, 'randn')}",
-          "Don't modify X in forward (no `X @= ...`, `X.add_(...)`, `X[...] = ...`): return a new tensor, "
-          "`X @ self.weight + self.bias`.")
+    assert_unchanged(args[0], X, what=f"{what}(X)", name="its input X", inputs=describe("X", X, "randn"),
+                     hint="Don't modify X in forward (no `X @= ...`, `X.add_(...)`, `X[...] = ...`): return a new "
+                          "tensor, `X @ self.weight + self.bias`.")
 
 
 # ---------------------------------------------------------------------------
@@ -406,7 +389,8 @@ def test_gradcheck_input(student, rng):
     _label, known = _convert(student, lin, what, "double")
     W = _as_in_out(_weight(student, lin, what, 4, 3, known=known), 4, 3)
     X = randn(rng, (3, 4), torch.float64)
-    gradcheck(student, lin, [X], f"{what}.double()(X)", _expected(X, W, known["bias"]), names=["X"])
+    gradcheck(student, lin, [X], f"{what}.double()(X)", _expected(X, W, known["bias"]), names=["X"],
+              tolerance=FINITE_DIFFERENCES)
 
 
 @pytest.mark.points(1)
@@ -424,9 +408,8 @@ def test_parameter_gradients(student, rng):
     inputs = describe("X", X, "randn") + "; " + describe("grad_output", G, "randn")
     Wio, bd = _as_in_out(W, in_dim, out_dim).detach(), b.detach()
     got = student.call(lin, X, _what=f"{what}(X)")
-    rtol, atol = tol(torch.float64, _scale(X, Wio, bd))
     assert_close(got, _expected(X, Wio, bd), what=f"{what}(X)", inputs=describe("X", X, "randn"),
-                 dtype=torch.float64, rtol=rtol, atol=atol, hint=_forward_hint(got, X, Wio, bd))
+                 dtype=torch.float64, tolerance=ROUNDING, scale=_scale(X, Wio, bd), hint=_forward_hint(got, X, Wio, bd))
     out, grads, pgrads = student.vjp(lin, [X], grad_output=G, params=lin, _what=f"backward through {what}(X)")
     out = expect_tensor(out, f"{what}(X)")
     check(meta(out).requires_grad, f"the output of {what}(X) does not require a gradient (no graph was built)",
@@ -440,14 +423,12 @@ def test_parameter_gradients(student, rng):
         check(g is not None, f"backward through {what}(X) gave no gradient for {what}.{name}",
               f"The output must depend on self.{name} through torch operations: use the parameter itself in "
               "forward (not .data, .detach() or a copy made in __init__).")
-        rtol, atol = tol(torch.float64, 10.0)
-        assert_close(g, ref.grad, what=f"the gradient of {what}.{name}", inputs=inputs, rtol=rtol, atol=atol,
+        assert_close(g, ref.grad, what=f"the gradient of {what}.{name}", inputs=inputs, tolerance=ROUNDING, scale=10.0,
                      hint="forward must be `X @ self.weight + self.bias` so that autograd computes these gradients; "
                           "the bias gradient sums over every leading dimension of X.")
     check(bool(grads) and grads[0] is not None, f"backward through {what}(X) gave no gradient for X",
           "Build the output from X with torch operations (no .detach() or .numpy()).")
-    rtol, atol = tol(torch.float64, 10.0)
     assert_close(grads[0], G @ _as_in_out(W, in_dim, out_dim).detach().T, what=f"the gradient of {what}(X) for X",
-                 inputs=inputs, rtol=rtol, atol=atol,
+                 inputs=inputs, tolerance=ROUNDING, scale=10.0,
                  hint="forward must be `X @ self.weight + self.bias`; then the gradient for X is "
                       "grad_output @ weight.T.")

@@ -24,33 +24,6 @@ def build_with_state(student, module: Call, state: dict, what: str):
     return handle
 
 
-def build_together(student, calls, what: str):
-    """Several modules (``Call``s) made in one request inside an nn.ModuleList that is read back in the
-    same round trip → (the holder's handle, [[name, tensor, handle] of each module's parameters])."""
-    holder, info = student.call(Student.torch("nn.ModuleList"), list(calls), _what=what, _inspect=True)
-    return holder, split_by_index(info, len(calls))
-
-
-def split_by_index(info, n: int) -> list:
-    """The parameters of an nn.ModuleList's inspection, per entry: ``"2.weight"`` goes to entry 2 as "weight"."""
-    params = [[] for _ in range(n)]
-    for name, t, h in info.get("params", []):
-        i, _, rest = name.partition(".")
-        if i.isdigit() and int(i) < n:
-            params[int(i)].append([rest, t, h])
-    return params
-
-
-def holder_of(handle):
-    """The handle id of the holder that ``build_together`` made ``handle`` (an entry's Ref) in, or None."""
-    parts = getattr(handle, "parts", ())
-    return parts[1] if parts[:1] == ("handle",) and len(parts) == 3 else None
-
-
-def inspect_holder(student, holder_id, what: str):
-    return student.inspect(Ref("handle", holder_id), _what=what)
-
-
 def read_attributes(student, handle, what: str, names) -> dict:
     """{name: value} of the object's attributes ``names``, read in one request; {} when one of them
     cannot be read (each is then read on its own where the test needs it, so that the error names it)."""
@@ -61,3 +34,62 @@ def read_attributes(student, handle, what: str, names) -> dict:
         if e.kind != "exception":
             raise
         return {}
+
+
+# -- torch layers built together and read back together ---------------------------------------
+# A suite mirrors each layer it builds in the worker with an object that has ``handle`` (the layer in
+# the worker), ``label`` (its description), ``take(params)`` (the layer's [name, tensor, handle]
+# entries, as read) and ``refresh(student)`` (reads them back on its own).
+
+def build_together(student, calls, what: str):
+    """Several modules (``Call``s) made in one request inside an nn.ModuleList that is read back in the
+    same round trip → [(the entry's Ref, its [name, tensor, handle] parameters), ...]."""
+    if not calls:
+        return []
+    holder, info = student.call(Student.torch("nn.ModuleList"), list(calls), _what=what, _inspect=True)
+    params = [[] for _ in calls]
+    for name, t, h in info.get("params", []):
+        i, _, rest = name.partition(".")
+        params[int(i)].append([rest, t, h])
+    return [(holder.attr(str(i)), params[i]) for i in range(len(calls))]
+
+
+def holder_of(layer):
+    """The handle id of the nn.ModuleList that ``build_together`` made ``layer`` in, None for one made apart."""
+    parts = getattr(layer.handle, "parts", ())
+    return parts[1] if parts[:1] == ("handle",) and len(parts) == 3 else None
+
+
+def _take_group(info, group) -> None:
+    """Give the layers ``group``, built together, their parameters from the inspection of their holder."""
+    params = {}
+    for name, t, h in info.get("params", []):
+        i, _, rest = name.partition(".")
+        params.setdefault(i, []).append([rest, t, h])
+    for layer in group:
+        layer.take(params.get(layer.handle.parts[2], []))
+
+
+def refresh(student, layers) -> None:
+    """Read every layer's parameters back: one request for the layers that ``build_together`` made together."""
+    holders = {}
+    for layer in layers:
+        hid = holder_of(layer)
+        if hid is not None:
+            holders.setdefault(hid, []).append(layer)
+        else:
+            layer.refresh(student)
+    for hid, group in holders.items():
+        _take_group(student.inspect(Ref("handle", hid), _what="inspecting " + ", ".join(x.label for x in group)),
+                    group)
+
+
+def call_and_refresh(student, layers, fn, *args, _what) -> None:
+    """student.call(fn, *args), then refresh(layers): in the same request when ``build_together`` made them all."""
+    hids = {holder_of(layer) for layer in layers}
+    if len(hids) != 1 or None in hids:
+        student.call(fn, *args, _what=_what)
+        refresh(student, layers)
+        return
+    _, info = student.call(fn, *args, _what=_what, _inspect=Ref("handle", hids.pop()))
+    _take_group(info, layers)

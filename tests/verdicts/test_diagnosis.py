@@ -10,7 +10,7 @@ from grader.verdicts.checks import Failure, assert_unchanged
 from grader.verdicts.diagnosis import (COMMON_ERRORS, ErrorHint, Misconception, call_checked, hint_for_error, join,
                                        name_bug, name_exact, naming_errors)
 from grader.verdicts.objects import assert_made_object, assert_not_torch_class
-from grader.verdicts.tolerances import EXACT, ROUNDING, Tolerance
+from grader.verdicts.tolerances import ROUNDING, Tolerance
 
 X = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 4.0]])
 RIGHT = torch.softmax(X, -1)

@@ -11,7 +11,7 @@ from grader.verdicts.checks import (Failure, assert_close, assert_unchanged, che
 from grader.verdicts.devices import check_follows_device, devices  # noqa: F401
 from grader.verdicts.diagnosis import (COMMON_ERRORS, ErrorHint, Misconception, Variant,  # noqa: F401
                                        call_checked, check_call, compare, error_hint, hint_for_error, join,
-                                       name_bug, naming_errors)
+                                       name_bug, name_exact, naming_errors)
 from grader.verdicts.gradcheck import gradcheck  # noqa: F401
 from grader.verdicts.hints import (DEVICE_VALUES_FIRST, FOLLOW_UPS, FORWARD_FIRST, NO_KEEPDIM,  # noqa: F401
                                    ONLY_2D, hard_coded_hint, wrong_dim_hint)

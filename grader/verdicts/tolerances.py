@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 __all__ = ["Tolerance", "Rounding", "Scaled", "EXACT", "ROUNDING", "FINITE_DIFFERENCES", "FORWARD_BEFORE_GRADIENT",
-           "SAME_NUMBERS", "SAME_NUMBERS_FINE", "SAME_FIGURES", "RIGHT_ANYWAY", "ROUGHLY_NORMALISED",
+           "SAME_NUMBERS", "SAME_NUMBERS_FINE", "SAME_FIGURES", "RIGHT_ANYWAY", "ROUGHLY_NORMALISED", "SAME_RATIO",
            "TRAINING_FLOAT64", "TRAINING_FLOAT32", "FRACTION", "magnitude", "tol"]
 
 @dataclass(frozen=True)
@@ -116,6 +116,9 @@ RIGHT_ANYWAY = Tolerance(rtol=1e-3, atol=1e-4)
 
 ROUGHLY_NORMALISED = Tolerance(rtol=1e-5, atol=1e-3)
 """A property check behind a hint (rows that sum to about 1), not a verdict."""
+
+SAME_RATIO = Tolerance(rtol=1e-3, atol=0.0)
+"""Recognising a result off by a whole factor (summed instead of averaged, negated, divided by a wrong count)."""
 
 TRAINING_FLOAT64 = Tolerance(rtol=1e-6, atol=1e-9)
 """A float64 training run replayed step by step: figures and final parameters."""

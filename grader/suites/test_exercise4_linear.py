@@ -10,9 +10,9 @@ import weakref
 import pytest
 import torch
 
-from grader.suites.common import (EXACT, FINITE_DIFFERENCES, ROUNDING, SAME_NUMBERS, Failure, assert_close,
-                                  assert_made_object, assert_not_torch_class, assert_unchanged, check, describe,
-                                  dtype_str, expect_tensor, gradcheck, randn, read_values, shape_str)
+from grader.suites.common import (EXACT, FINITE_DIFFERENCES, ROUNDING, SAME_NUMBERS, Failure, Misconception,
+                                  assert_close, assert_made_object, assert_not_torch_class, assert_unchanged, check,
+                                  describe, dtype_str, expect_tensor, gradcheck, randn, read_values, shape_str)
 from grader.transport.host import Call, Handle, Student, StudentError
 from grader.transport.wire import meta
 from grader.verdicts.batching import read_attributes
@@ -229,25 +229,40 @@ def test_bias_starts_at_zero(student):
 INITS = {"default": None, "factor1": 1.0, "factor6": 6.0}
 
 
+# The likely bugs in the initialisation, recognised from the standard deviation they give.
+VARIANCE_AS_STD = Misconception("variance", (
+    "init_factor / in_dim is the VARIANCE; the standard deviation is its square root: "
+    "`torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`."))
+FAN_OUT = "Divide by in_dim (the fan-in, the number of inputs), not out_dim: std = sqrt(init_factor / in_dim)."
+KAIMING_NOTE = (" (nn.init.kaiming_normal_ on an (in_dim, out_dim) tensor makes this mistake: it assumes "
+                "torch's (out, in) layout.)")
+KAIMING = Misconception("kaiming", (
+    "This is what nn.init.kaiming_normal_ gives on an (in_dim, out_dim) tensor: it takes the fan-in "
+    "from size(1) = out_dim (torch's (out, in) layout) and ignores init_factor. Scale torch.randn "
+    "yourself: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`."))
+FACTOR_IGNORED = Misconception("factor ignored", (
+    "init_factor is ignored: use the argument, not a hard-coded 2, in sqrt(init_factor / in_dim)."))
+UNSCALED = Misconception("unscaled", (
+    "The weight has std 1: torch.randn is used without the 1/sqrt(in_dim) scaling. Multiply it by "
+    "sqrt(init_factor / in_dim), `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`, so "
+    "that the outputs' scale does not grow with the number of inputs."))
+
+
+def _buggy_stds(in_dim, out_dim, f):
+    """(the misconception, the standard deviation it gives), in the order in which they are tried."""
+    yield VARIANCE_AS_STD, f / in_dim
+    yield Misconception("fan-out", FAN_OUT + (KAIMING_NOTE if f == 2.0 else "")), math.sqrt(f / out_dim)
+    yield KAIMING, math.sqrt(2.0 / out_dim)
+    if f != 2.0:
+        yield FACTOR_IGNORED, math.sqrt(2.0 / in_dim)
+    yield UNSCALED, 1.0
+
+
 def _init_hint(std, in_dim, out_dim, f):
-    near = lambda v: v > 0 and abs(std / v - 1) < 0.05  # noqa: E731
-    if near(f / in_dim):
-        return ("init_factor / in_dim is the VARIANCE; the standard deviation is its square root: "
-                "`torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`.")
-    if near(math.sqrt(f / out_dim)):
-        return ("Divide by in_dim (the fan-in, the number of inputs), not out_dim: std = sqrt(init_factor / in_dim)."
-                + (" (nn.init.kaiming_normal_ on an (in_dim, out_dim) tensor makes this mistake: it assumes "
-                   "torch's (out, in) layout.)" if f == 2.0 else ""))
-    if near(math.sqrt(2.0 / out_dim)):
-        return ("This is what nn.init.kaiming_normal_ gives on an (in_dim, out_dim) tensor: it takes the fan-in "
-                "from size(1) = out_dim (torch's (out, in) layout) and ignores init_factor. Scale torch.randn "
-                "yourself: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`.")
-    if f != 2.0 and near(math.sqrt(2.0 / in_dim)):
-        return "init_factor is ignored: use the argument, not a hard-coded 2, in sqrt(init_factor / in_dim)."
-    if near(1.0):
-        return ("The weight has std 1: torch.randn is used without the 1/sqrt(in_dim) scaling. Multiply it by "
-                "sqrt(init_factor / in_dim), `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`, so "
-                "that the outputs' scale does not grow with the number of inputs.")
+    """The hint of the first bug whose standard deviation is within 5% of ``std``."""
+    for bug, gives in _buggy_stds(in_dim, out_dim, f):
+        if gives > 0 and abs(std / gives - 1) < 0.05:
+            return bug.hint
     return "The weight is torch.randn(in_dim, out_dim) * std with std = sqrt(init_factor / in_dim)."
 
 

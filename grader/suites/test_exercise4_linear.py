@@ -5,15 +5,14 @@ draw made here, so the forward pass is compared with ``X @ weight + bias``
 computed from the student's OWN parameters, read back from the worker.
 """
 import math
-import weakref
 
 import pytest
 import torch
 
 from grader.suites.common import (EXACT, FINITE_DIFFERENCES, ROUNDING, SAME_NUMBERS, Failure, Misconception,
                                   assert_close, assert_made_object, assert_not_torch_class, assert_unchanged, check,
-                                  describe, dtype_str, expect_tensor, gradcheck, randn, read_values, shape_str)
-from grader.transport.host import Call, Handle, Student, StudentError
+                                  describe, dtype_str, expect_tensor, gradcheck, randn, shape_str)
+from grader.suites.linear_init import init_is_seeded
 from grader.transport.wire import meta
 from grader.verdicts.batching import read_attributes
 
@@ -41,48 +40,6 @@ def _new(student, in_dim, out_dim, **kw):
                            "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass "
                            "nn.Module and create the weight and bias yourself.")
     return lin, what
-
-
-UNINIT_HINT = ("The weight is uninitialised memory: torch.empty(in_dim, out_dim) and torch.Tensor(in_dim, out_dim) "
-               "only allocate, so its values are whatever was in memory before (garbage, sometimes nan or inf), "
-               "different from run to run. Fill it: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / "
-               "in_dim)`, so that torch.manual_seed makes it reproducible.")
-_INIT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _init_is_seeded(student) -> None:
-    """Fail (the same way in every test that uses the layer's own random weight) when Linear's weight
-    is not drawn from torch's seeded generator: two Linear(7, 3) built after the same
-    torch.manual_seed differ, or hold nan or inf.  Asked once per exercise, with memory freed just
-    before holding nan, so that uninitialised memory shows; else the score of such a layer would
-    change from run to run (its garbage is finite in one run, nan in the next)."""
-    if student not in _INIT:
-        _INIT[student] = _probe_init(student)
-    if _INIT[student]:
-        raise Failure(_INIT[student], UNINIT_HINT)
-
-
-def _probe_init(student) -> str | None:
-    seed = Call(Student.torch("manual_seed"), 20240)
-    make = lambda: Call(student.ref("Linear"), 7, 3)  # noqa: E731
-    what = "Linear(7, 3) twice, after the same torch.manual_seed"
-    try:
-        built = student.call(Call(Student.torch("nn.Identity")), [seed, make(), seed, make()], _what=what,
-                             _before=[Call(Student.torch("full"), (n,), float("nan")) for n in (21, 21, 256, 21)])
-        first, second = built[1], built[3]
-        if not (isinstance(first, Handle) and isinstance(second, Handle)):
-            return None
-        weights = read_values(student, [first.attr("weight"), second.attr("weight")], f"reading {what}: weights")
-    except (StudentError, TypeError, IndexError):
-        return None  # the tests report what goes wrong in building or reading a layer
-    if not all(isinstance(w, torch.Tensor) and w.is_floating_point() for w in weights):
-        return None
-    a, b = (w.detach().cpu() for w in weights)
-    if bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all()) and a.shape == b.shape and torch.equal(a, b):
-        return None
-    # one message whatever the garbage was, so that the report is the same in every run
-    return ("Linear(7, 3).weight does not come from torch's random generator: two layers built after the same "
-            "torch.manual_seed have different weights, or weights that hold nan or inf")
 
 
 def _params(student, lin, what) -> dict:
@@ -274,7 +231,7 @@ def test_init_statistics(student, factor):
     kw = {} if factor is None else {"init_factor": factor}
     f = 2.0 if factor is None else factor
     lin, what = _new(student, in_dim, out_dim, **kw)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     W = expect_tensor(_read(student, lin, what, "weight"), f"{what}.weight").detach().double().reshape(-1)
     check(W.numel() == in_dim * out_dim, f"{what}.weight has {W.numel()} entries, expected {in_dim * out_dim}",
           "The weight has shape (in_dim, out_dim).")
@@ -300,7 +257,7 @@ def test_bias_false(student, rng):
     """with bias=False there is no bias (None, not a parameter) and forward adds no bias term"""
     in_dim, out_dim = 6, 4
     lin, what = _new(student, in_dim, out_dim, bias=False)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     params = _params(student, lin, what)
     known = read_attributes(student, lin, what, ("bias", "__dict__", "weight"))
     b = _read(student, lin, what, "bias", known)
@@ -330,7 +287,7 @@ def test_forward(student, rng, shape, device):
     """forward matches the layer's own weight and bias applied to X (2-D and 3-D inputs, several batch sizes)"""
     in_dim, out_dim = 7, 3
     lin, what = _new(student, in_dim, out_dim)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     _set_bias(student, lin, what, rng, out_dim)
     if device != "cpu":
         student.call(lin.attr("to"), device, _what=f"{what}.to('{device}')")
@@ -369,7 +326,7 @@ def test_forward_float64(student, rng, how):
     """after converting the layer to float64, forward on float64 inputs is float64 and correct"""
     in_dim, out_dim = 9, 4
     lin, what = _new(student, in_dim, out_dim)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     _set_bias(student, lin, what, rng, out_dim)
     label, known = _convert(student, lin, what, how)
     W = _as_in_out(_weight(student, lin, what, in_dim, out_dim, known=known), in_dim, out_dim)
@@ -399,7 +356,7 @@ def test_input_not_modified(student, rng):
 def test_gradcheck_input(student, rng):
     """torch.autograd.gradcheck of the output with respect to X, with the layer in float64"""
     lin, what = _new(student, 4, 3)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     _set_bias(student, lin, what, rng, 3)
     _label, known = _convert(student, lin, what, "double")
     W = _as_in_out(_weight(student, lin, what, 4, 3, known=known), 4, 3)
@@ -413,7 +370,7 @@ def test_parameter_gradients(student, rng):
     """backward gives weight, bias and X the right gradients (3-D input, float64)"""
     in_dim, out_dim = 5, 3
     lin, what = _new(student, in_dim, out_dim)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     _set_bias(student, lin, what, rng, out_dim)
     _label, known = _convert(student, lin, what, "double")
     W = _weight(student, lin, what, in_dim, out_dim, known=known).double().requires_grad_()

@@ -3,7 +3,7 @@
 Graded on its own: the layers are torch's (nn.Linear, nn.ReLU, nn.Tanh, ...),
 built in the worker and handed to the student's Sequential as handles; the
 expected output is computed here from those layers' own parameters, read back
-from the worker.  Any registration naming is accepted ("0.weight",
+from the worker (grader/suites/sequential_layers.py).  Any registration naming is accepted ("0.weight",
 "layers.0.weight", ...): parameters are matched to the layers by identity.
 """
 import re
@@ -13,8 +13,9 @@ import torch
 
 from grader.suites.common import (EXACT, RIGHT_ANYWAY, ROUNDING, SAME_NUMBERS, Failure, Misconception,
                                   assert_close, assert_not_torch_class, check, class_info, describe, dtype_str, randn)
-from grader.transport.host import Call, Handle, Student, StudentError
-from grader.verdicts.batching import build_together, call_and_refresh
+from grader.suites.sequential_layers import Layer, compose as _compose, layers as _layers
+from grader.transport.host import Handle, StudentError
+from grader.verdicts.batching import call_and_refresh
 
 REGISTER_HINT = ("Register the layers as submodules: `self.layers = nn.ModuleList(layers)` (or "
                  "`self.add_module(str(i), layer)` for each). A plain Python list or tuple hides them from "
@@ -28,72 +29,6 @@ TORCH_SEQUENTIAL = "torch.nn.modules.container.Sequential"
 MODULE_HINT = "Write `class Sequential(nn.Module):` and call `super().__init__()` first in __init__."
 FORWARD_HINT = ("forward must feed X through the layers in the order they were given, each layer getting the "
                 "previous layer's output, and return the last output: `for layer in self.layers: X = layer(X)`.")
-
-
-# ---------------------------------------------------------------------------
-# torch layers in the worker, and their mirror here
-
-def _label(spec) -> str:
-    name, *args = spec
-    return f"nn.{name}({', '.join(str(a) for a in args)})"
-
-
-class Layer:
-    """A torch layer built in the worker, and how to compute it here (float64)."""
-
-    def __init__(self, student, spec, made=None):
-        """``made``: (handle, params) of a layer built with others by ``_layers``; else it is built here,
-        and read back in the same request."""
-        self.spec = spec
-        self.label = _label(spec)
-        if made is None:
-            self.handle, info = student.call(Student.torch(f"nn.{spec[0]}"), *spec[1:], _what=self.label,
-                                             _inspect=True)
-            self.take(info.get("params", []))
-        else:
-            self.handle, params = made
-            self.take(params)
-
-    def take(self, params):
-        self.params = {name: [t, h.id] for name, t, h in params}  # name -> [tensor, handle id]
-
-    def refresh(self, student):
-        """Read the layer's parameters back from the worker (after a conversion, say)."""
-        info = student.inspect(self.handle, _what=f"inspecting {self.label}")
-        self.take(info.get("params", []))
-
-    def set(self, student, **values):
-        """Give the layer's parameters explicit values (e.g. weight=[[1., 2.]]), read back in the same request."""
-        state = {name: torch.tensor(value) for name, value in values.items()}
-        _, info = student.call(self.handle.attr("load_state_dict"), state, strict=False, _grad="no_grad",
-                               _what=f"setting {self.label}." + " and .".join(state), _inspect=self.handle)
-        self.take(info.get("params", []))
-
-    def __call__(self, x):
-        kind = self.spec[0]
-        if kind == "Linear":
-            out = x @ self.params["weight"][0].double().T
-            return out + self.params["bias"][0].double() if "bias" in self.params else out
-        if kind == "ReLU":
-            return x.clamp(min=0)
-        if kind == "Tanh":
-            return torch.tanh(x)
-        if kind == "Dropout":
-            return x  # only ever evaluated in eval mode here
-        raise ValueError(kind)
-
-
-def _layers(student, specs) -> list:
-    """The layers ``specs`` built in the worker, in one request (verdicts.batching.build_together)."""
-    made = build_together(student, [Call(Student.torch(f"nn.{spec[0]}"), *spec[1:]) for spec in specs],
-                          ", ".join(_label(spec) for spec in specs))
-    return [Layer(student, spec, m) for spec, m in zip(specs, made)]
-
-
-def _compose(layers, x):
-    for layer in layers:
-        x = layer(x)
-    return x
 
 
 def _check_class(student) -> list:

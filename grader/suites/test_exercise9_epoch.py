@@ -1,8 +1,8 @@
 """Hidden suite for exercise 9: the 0-1 loss and one epoch of training or evaluation.
 
 ``epoch`` is run in the worker on a torch model (nn.Sequential(nn.Linear,
-nn.ReLU, nn.Linear), built there from a state chosen here) with
-torch.optim.SGD, so the exercise is graded on its own.  The same state goes
+nn.ReLU, nn.Linear), built there from a state chosen here: grader/suites/epoch_model.py)
+with torch.optim.SGD, so the exercise is graded on its own.  The same state goes
 through ``reference.epoch`` here with a local torch model and optimizer; the
 returned figures and the final parameters must agree.  When they don't, a few
 locally computed wrong variants (no zero_grad, sample-weighted means, the
@@ -14,15 +14,14 @@ import torch
 
 import reference
 from grader.suites.common import (FRACTION, SAME_FIGURES, SAME_NUMBERS_FINE, TRAINING_FLOAT32, TRAINING_FLOAT64,
-                                  ErrorHint, Failure, assert_close, assert_unchanged, call_checked, check, describe,
-                                  dtype_str, expect_float, expect_tensor, join, randint, randn, shape_str)
+                                  ErrorHint, Failure, Misconception, assert_close, assert_unchanged, call_checked,
+                                  check, describe, expect_float, expect_tensor, join, randint, randn, shape_str)
 from grader.suites.epoch_mistakes import VARIANT_HINTS, WrongLoops
-from grader.transport.host import Call, Student, StudentError
+from grader.suites.epoch_model import IN, K, Net
+from grader.transport.host import StudentError
 from grader.transport.wire import Handle
-from grader.verdicts.batching import build_with_state, params_by_name
+from grader.verdicts.batching import params_by_name
 
-IN, HID, K = 6, 8, 4
-LABEL = f"nn.Sequential(nn.Linear({IN}, {HID}), nn.ReLU(), nn.Linear({HID}, {K}))"
 
 FIGURES_HINT = ("For every batch X = X_full[i:i+batch_size] (i = 0, batch_size, 2*batch_size, ...): H = model(X), "
                 "loss = F.cross_entropy(H, Y); record loss_01(H, Y) and loss.item(); return the two averages over "
@@ -44,45 +43,7 @@ EVAL_TRAINS_HINT = ("With opt=None the model's parameters changed: evaluate only
 
 
 # ---------------------------------------------------------------------------
-# the model: in the worker and here
-
-class Net:
-    """The same small torch network in the worker (with torch.optim.SGD) and here."""
-
-    def __init__(self, rng, dtype=torch.float64):
-        self.dtype = dtype
-        self.state = {"0.weight": randn(rng, (HID, IN), dtype, scale=0.7), "0.bias": randn(rng, (HID,), dtype),
-                      "2.weight": randn(rng, (K, HID), dtype, scale=0.7), "2.bias": randn(rng, (K,), dtype)}
-
-    def build(self, student, lr=None, momentum=0.0, separate_opt=False):
-        """(model handle, optimizer or None) in the worker: the model and its state in one request (the
-        model and its layers are ``Call``s); the optimizer is a ``Call`` that the request passing it
-        makes (its own request with ``separate_opt``, for an optimizer passed more than once)."""
-        layers = [Call(Student.torch("nn.Linear"), IN, HID, dtype=self.dtype), Call(Student.torch("nn.ReLU")),
-                  Call(Student.torch("nn.Linear"), HID, K, dtype=self.dtype)]
-        m = build_with_state(student, Call(Student.torch("nn.Sequential"), *layers), self.state,
-                             f"{LABEL}.load_state_dict(...)")
-        if lr is None:
-            return m, None
-        opt = Call(Student.torch("optim.SGD"), Call(m.attr("parameters")), lr=lr, momentum=momentum)
-        if separate_opt:
-            opt = student.call(opt.fn, *opt.args, _what=f"torch.optim.SGD(model.parameters(), lr={lr}, "
-                                                        f"momentum={momentum})", **opt.kwargs)
-        return m, opt
-
-    def local(self, lr=None, momentum=0.0):
-        model = torch.nn.Sequential(torch.nn.Linear(IN, HID, dtype=self.dtype), torch.nn.ReLU(),
-                                    torch.nn.Linear(HID, K, dtype=self.dtype))
-        model.load_state_dict(self.state)
-        # reference.SGD makes torch.optim.SGD's updates bit for bit, without its first step's imports
-        opt = None if lr is None else reference.SGD(model.parameters(), lr=lr, momentum=momentum)
-        return model, opt
-
-    def describe(self, lr, momentum):
-        opt = "opt=None" if lr is None else \
-            f"opt=torch.optim.SGD(model.parameters(), lr={lr}" + (f", momentum={momentum})" if momentum else ")")
-        return f"model: {LABEL}, {dtype_str(self.dtype)}, random weights; {opt}"
-
+# the data
 
 def _data(rng, n, dtype=torch.float64):
     """n samples with labels that depend on the inputs (plus noise), so training changes the figures."""
@@ -230,21 +191,35 @@ def _loss01_case(rng, case):
     return H, randint(rng, 10, (50,))
 
 
-def _loss01_hint(got, H, Y, expected) -> str:
+# The likely bugs in loss_01, recognised from the number a submission returns.
+ACCURACY = Misconception("accuracy", "This is the accuracy: loss_01 is the fraction of WRONG predictions, "
+                                     "`(H.argmax(dim=1) != Y)`.")
+WRONG_COUNT = Misconception("wrong count", "This is the number of wrong predictions: divide by the number of "
+                                           "samples (or use `.float().mean()`).")
+RIGHT_COUNT = Misconception("right count", "This is the number of correct predictions: count the WRONG ones and "
+                                           "divide by n.")
+ARGMAX_DIM0 = Misconception("argmax dim 0", "The argmax is taken over the wrong dimension: the prediction for each "
+                                            "sample (row) is `H.argmax(dim=1)`.")
+ARGMAX_FLAT = Misconception("flat argmax", "H.argmax() without dim is the index in the flattened tensor: use "
+                                           "`H.argmax(dim=1)`.")
+
+
+def _buggy_fractions(H, Y, expected):
+    """(the misconception, the number it makes of loss_01(H, Y))."""
     n = Y.shape[0]
-    cands = [(1.0 - expected, "This is the accuracy: loss_01 is the fraction of WRONG predictions, "
-                              "`(H.argmax(dim=1) != Y)`."),
-             (expected * n, "This is the number of wrong predictions: divide by the number of samples (or use "
-                            "`.float().mean()`)."),
-             ((n - expected * n), "This is the number of correct predictions: count the WRONG ones and divide by n.")]
+    yield ACCURACY, 1.0 - expected
+    yield WRONG_COUNT, expected * n
+    yield RIGHT_COUNT, n - expected * n
     if H.shape[0] == H.shape[1]:
-        cands.append(((H.argmax(dim=0) != Y).double().mean().item(),
-                      "The argmax is taken over the wrong dimension: the prediction for each sample (row) is "
-                      "`H.argmax(dim=1)`."))
-    cands.append(((H.argmax() != Y).double().mean().item(),
-                  "H.argmax() without dim is the index in the flattened tensor: use `H.argmax(dim=1)`."))
+        yield ARGMAX_DIM0, (H.argmax(dim=0) != Y).double().mean().item()
+    yield ARGMAX_FLAT, (H.argmax() != Y).double().mean().item()
+
+
+def _loss01_hint(got, H, Y, expected) -> str:
+    """The hint of each bug that gives ``got`` (one that is right here is passed over), else the formula."""
     same = TRAINING_FLOAT64.allows
-    return join(hint for value, hint in cands if not same(value, expected) and same(got, value)) or \
+    return join(bug.hint for bug, value in _buggy_fractions(H, Y, expected)
+                if not same(value, expected) and same(got, value)) or \
         "loss_01 is `(H.argmax(dim=1) != Y).float().mean().item()`: the fraction of wrong predictions."
 
 

@@ -135,7 +135,7 @@ def _call_forward(student, seq, what, X):
                       "output is what the mistake named below gives", hint) from None
 
 
-def _check_forward(student, seq, what, layers, X, how, device=None, tolerance=ROUNDING):
+def _check_forward(student, seq, what, layers, X, how, device=None, *, tolerance):
     """seq(X) against the layers composed here, within ``tolerance`` at the magnitude 10 (outputs of
     layers with weights of any scale)."""
     got = _call_forward(student, seq, what, X)
@@ -192,7 +192,8 @@ def test_forward(student, rng, shape, device):
     seq, what, layers = _build(student, MLP)
     if device != "cpu":
         call_and_refresh(student, layers, seq.attr("to"), device, _what=f"{what}.to('{device}')")
-    _check_forward(student, seq, what, layers, randn(rng, shape, torch.float32, device), "randn", device)
+    _check_forward(student, seq, what, layers, randn(rng, shape, torch.float32, device), "randn", device,
+                   tolerance=ROUNDING)
 
 
 ORDERS = {"linear_tanh": [("Linear", 4, 4), ("Tanh",)], "tanh_linear": [("Tanh",), ("Linear", 4, 4)]}
@@ -203,14 +204,15 @@ ORDERS = {"linear_tanh": [("Linear", 4, 4), ("Tanh",)], "tanh_linear": [("Tanh",
 def test_order_matters(student, rng, specs):
     """layers that don't commute (Linear and Tanh) are applied in the order given"""
     seq, what, layers = _build(student, specs)
-    _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2")
+    _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2",
+                   tolerance=ROUNDING)
 
 
 @pytest.mark.points(1)
 def test_each_layer_gets_previous_output(student, rng):
     """three Linear(4, 4) layers are chained: each one gets the previous one's output"""
     seq, what, layers = _build(student, [("Linear", 4, 4)] * 3)
-    _check_forward(student, seq, what, layers, randn(rng, (6, 4)), "randn")
+    _check_forward(student, seq, what, layers, randn(rng, (6, 4)), "randn", tolerance=ROUNDING)
 
 
 @pytest.mark.points(0.75)
@@ -219,14 +221,15 @@ def test_layer_used_twice(student, rng):
     lin, tanh = _layers(student, [("Linear", 4, 4), ("Tanh",)])
     seq, what, layers = _build(student, layers=[lin, tanh, lin])
     what = f"Sequential(lin, {tanh.label}, lin) with lin = {lin.label}"
-    _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2")
+    _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2",
+                   tolerance=ROUNDING)
 
 
 @pytest.mark.points(0.5)
 def test_single_layer(student, rng):
     """a Sequential of one layer behaves like that layer"""
     seq, what, layers = _build(student, [("Linear", 5, 3)])
-    _check_forward(student, seq, what, layers, randn(rng, (4, 5)), "randn")
+    _check_forward(student, seq, what, layers, randn(rng, (4, 5)), "randn", tolerance=ROUNDING)
 
 
 @pytest.mark.visible
@@ -239,7 +242,7 @@ def test_small_example(student):
     seq, what, layers = _build(student, layers=[first, relu, last])
     X = torch.tensor([[1.0, 2.0], [-1.0, 0.5]])
     _check_forward(student, seq, what, layers, X, "X = [[1, 2], [-1, 0.5]]; the first nn.Linear has weight "
-                   "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]")
+                   "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]", tolerance=ROUNDING)
 
 
 @pytest.mark.points(0.25)
@@ -260,7 +263,7 @@ def test_nested(student, rng):
     seq = student.call(student.ref("Sequential"), inner, last.handle, _what=f"Sequential({inner_what}, {last.label})")
     what = f"Sequential({inner_what}, {last.label})"
     layers = inner_layers + [last]
-    _check_forward(student, seq, what, layers, randn(rng, (6, 5)), "randn")
+    _check_forward(student, seq, what, layers, randn(rng, (6, 5)), "randn", tolerance=ROUNDING)
     found = set(_named_params(student, seq, what).values())
     missing = [name for hid, name in _owner(layers).items() if hid not in found]
     if missing:
@@ -275,7 +278,7 @@ def test_nested(student, rng):
 def test_parameters_registered(student, rng):
     """the Sequential's parameters are exactly the four parameter tensors of its layers"""
     seq, what, layers = _build(student, MLP)
-    _check_forward(student, seq, what, layers, randn(rng, (6, 5)), "randn")
+    _check_forward(student, seq, what, layers, randn(rng, (6, 5)), "randn", tolerance=ROUNDING)
     named = _named_params(student, seq, what)
     owner = _owner(layers)
     if not named:
@@ -308,7 +311,8 @@ def test_converts_to_float64(student, rng, how):
             if t.dtype != torch.float64:
                 raise _registration_failure(student, seq, what, layers, f"after {what}{label}, layer {i} "
                                             f"({layer.label}).{name} is still {dtype_str(t.dtype)}, expected float64")
-    _check_forward(student, seq, f"{what}{label}", layers, randn(rng, (6, 5), torch.float64), "randn")
+    _check_forward(student, seq, f"{what}{label}", layers, randn(rng, (6, 5), torch.float64), "randn",
+                   tolerance=ROUNDING)
 
 
 @pytest.mark.points(0.5)
@@ -320,7 +324,7 @@ def test_eval_and_train_reach_layers(student, rng):
     if student.getattr(drop.handle, "training") is not False:
         raise _registration_failure(student, seq, what, layers,
                                     f"after {what}.eval() the nn.Dropout layer is still in training mode")
-    _check_forward(student, seq, f"{what}.eval()", layers, randn(rng, (6, 5)), "randn")
+    _check_forward(student, seq, f"{what}.eval()", layers, randn(rng, (6, 5)), "randn", tolerance=ROUNDING)
     student.call(seq.attr("train"), _what=f"{what}.train()")
     if student.getattr(drop.handle, "training") is not True:
         raise _registration_failure(student, seq, what, layers,
@@ -337,7 +341,7 @@ def test_gradients_reach_layers(student, rng):
     X = randn(rng, (2, 3, 5))
     G = randn(rng, (2, 3, 3))
     inputs = describe("X", X, "randn") + "; " + describe("grad_output", G, "randn")
-    _check_forward(student, seq, what, layers, X, "randn")
+    _check_forward(student, seq, what, layers, X, "randn", tolerance=ROUNDING)
     named = _named_params(student, seq, what)
     owner = _owner(layers)
     if not any(hid in owner for hid in named.values()):

@@ -56,8 +56,8 @@ def _data(rng, n, dtype=torch.float64):
 class Run:
     """One call of the student's epoch and everything needed to judge it."""
 
-    def __init__(self, student, net, X, Y, bs=None, lr=None, momentum=0.0, epochs=1, pass_opt=True,
-                 tolerance=TRAINING_FLOAT64, fallback=None, separate_opt=False):
+    def __init__(self, student, net, X, Y, bs=None, lr=None, momentum=0.0, epochs=1, pass_opt=True, *,
+                 tolerance, fallback=None, separate_opt=False):
         self.student, self.net, self.X, self.Y = student, net, X, Y
         self.fallback = fallback
         self.bs, self.lr, self.momentum, self.epochs = bs, lr, momentum, epochs
@@ -271,7 +271,7 @@ def test_eval_figures(student, rng):
     """with opt=None, 230 samples in batches of 50: the mean error and mean loss over batches are right"""
     net = Net(rng)
     X, Y = _data(rng, 230)
-    Run(student, net, X, Y, bs=50).check_figures()
+    Run(student, net, X, Y, bs=50, tolerance=TRAINING_FLOAT64).check_figures()
 
 
 @pytest.mark.points(0.5)
@@ -279,7 +279,7 @@ def test_eval_leaves_parameters(student, rng):
     """with opt=None the figures are right and no parameter of the model changes"""
     net = Net(rng)
     X, Y = _data(rng, 120)
-    run = Run(student, net, X, Y, bs=32)
+    run = Run(student, net, X, Y, bs=32, tolerance=TRAINING_FLOAT64)
     run.check_figures()
     run.check_params()
 
@@ -289,7 +289,7 @@ def test_eval_default_batch_size(student, rng):
     """without opt and batch_size (250 samples: batches of 100, 100, 50) the figures are right"""
     net = Net(rng)
     X, Y = _data(rng, 250)
-    Run(student, net, X, Y, pass_opt=False).check_figures()
+    Run(student, net, X, Y, pass_opt=False, tolerance=TRAINING_FLOAT64).check_figures()
 
 
 # ---------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def test_train_figures(student, rng):
     """training with torch.optim.SGD (lr 0.1), 230 samples in batches of 50: the returned figures are right"""
     net = Net(rng)
     X, Y = _data(rng, 230)
-    Run(student, net, X, Y, bs=50, lr=0.1).check_figures()
+    Run(student, net, X, Y, bs=50, lr=0.1, tolerance=TRAINING_FLOAT64).check_figures()
 
 
 @pytest.mark.points(1.25)
@@ -308,7 +308,7 @@ def test_train_parameters(student, rng):
     """training with torch.optim.SGD (lr 0.1), 230 samples in batches of 50: the final parameters are right"""
     net = Net(rng)
     X, Y = _data(rng, 230)
-    Run(student, net, X, Y, bs=50, lr=0.1).check_params()
+    Run(student, net, X, Y, bs=50, lr=0.1, tolerance=TRAINING_FLOAT64).check_params()
 
 
 OWN_OPTIMIZER_HINT = ("The optimizer you were given never stepped: use it (here torch.optim.SGD with momentum 0.9), "
@@ -333,7 +333,8 @@ def test_train_momentum(student, rng):
     """training uses the optimizer it is given (torch.optim.SGD with momentum 0.9): the final parameters"""
     net = Net(rng)
     X, Y = _data(rng, 200)
-    run = Run(student, net, X, Y, bs=32, lr=0.05, momentum=0.9, separate_opt=True, fallback=OWN_OPTIMIZER_HINT)
+    run = Run(student, net, X, Y, bs=32, lr=0.05, momentum=0.9, separate_opt=True, fallback=OWN_OPTIMIZER_HINT,
+              tolerance=TRAINING_FLOAT64)
     try:
         run.check_params()
     except Failure as f:
@@ -348,7 +349,7 @@ BATCHES = {"bs1_n7": (1, 7), "bs64_n230": (64, 230), "bs500_n230": (500, 230)}
 def _batch_size_run(student, rng, bs, n) -> Run:
     net = Net(rng)
     X, Y = _data(rng, n)
-    return Run(student, net, X, Y, bs=bs, lr=0.1)
+    return Run(student, net, X, Y, bs=bs, lr=0.1, tolerance=TRAINING_FLOAT64)
 
 
 @pytest.mark.points(0.75)
@@ -378,7 +379,7 @@ def test_two_epochs(student, rng):
     """a second call continues training from where the first one stopped: the final parameters"""
     net = Net(rng)
     X, Y = _data(rng, 130)
-    Run(student, net, X, Y, bs=50, lr=0.1, epochs=2).check_params()
+    Run(student, net, X, Y, bs=50, lr=0.1, epochs=2, tolerance=TRAINING_FLOAT64).check_params()
 
 
 @pytest.mark.points(0.5)

@@ -1,6 +1,6 @@
 """Fewer round trips to the worker: torch modules built, set and read back in one request.
 
-The suites of exercises 4, 6, 7 and 9 build torch's own layers in the worker (so that an exercise is
+The suites of exercises 4, 6 and 9 build torch's own layers in the worker (so that an exercise is
 graded on its own) and read their parameters back after each step.  Each helper here makes what would
 be several requests one, and says so; a suite asks for what it needs and stays a specification.
 """

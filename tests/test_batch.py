@@ -585,7 +585,7 @@ def test_follow_up_hints_are_not_misconceptions():
     """'fix what the other tests report first' (the device test with wrong values, a gradient
     test of a wrong forward) points at another failure: the summary counts that one only."""
     from grader.batch.analytics import _misconception
-    from grader.suites.common import DEVICE_VALUES_FIRST, FORWARD_FIRST
+    from grader.verdicts.hints import DEVICE_VALUES_FIRST, FORWARD_FIRST
 
     ex = {"status": "graded"}
     for hint in (DEVICE_VALUES_FIRST, FORWARD_FIRST):

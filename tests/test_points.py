@@ -26,11 +26,11 @@ def _by_function(report) -> dict:
 
 def _fake_cuda(monkeypatch, gpu="cpu"):
     """CUDA reported present in the grader's process; the 'cuda' runs happen on ``gpu``."""
-    import grader.suites.common as common
+    import grader.verdicts.devices as devices
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    monkeypatch.setattr(common, "GPU", gpu)
+    monkeypatch.setattr(devices, "GPU", gpu)
 
 
 def _no_cuda(monkeypatch):

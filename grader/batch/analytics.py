@@ -16,7 +16,7 @@ NOT_MISCONCEPTIONS = {"not_implemented", "missing_file"}
 
 
 def _misconception(ex: dict, t: dict | None) -> bool:
-    from grader.suites.common import FOLLOW_UPS
+    from grader.verdicts.hints import FOLLOW_UPS
 
     if t is not None and t.get("kind") in NOT_MISCONCEPTIONS:
         return False

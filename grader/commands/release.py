@@ -124,14 +124,14 @@ def exercise_cases(number: int) -> list:
     if number == 1:
         return _cases_rows(1, "softmax", mod, [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0],
                                                [-1000.0, -1000.0, -1000.0]],
-                           "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", mod.NO_MAX,
+                           "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", mod.NO_MAX.hint,
                            reference.softmax) + [
             _gradcheck_case(["softmax"], [torch.randn(3, 5, dtype=torch.float64, generator=g)], "softmax(x)", ["x"],
                             "the gradient of your softmax (autograd through your code) matches finite differences")]
     if number == 2:
         return _cases_rows(2, "log_softmax", mod, [[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0],
                                                    [-500.0, 0.0, -1000.0]],
-                           "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", mod.LOG_OF_SOFTMAX,
+                           "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", mod.LOG_OF_SOFTMAX.hint,
                            reference.log_softmax) + [
             _gradcheck_case(["log_softmax"], [torch.randn(2, 3, 4, dtype=torch.float64, generator=g)],
                             "log_softmax(x)", ["x"],
@@ -152,7 +152,7 @@ def exercise_cases(number: int) -> list:
                           "weight": weight, "visible": True, "kind": "call", "device": "every",
                           "fn": "cross_entropy", "what": mod.WHAT, "args": [H, Y],
                           "expected": reference.cross_entropy(H.double(), Y), "dtype": dname, "rtol": rtol,
-                          "atol": atol, "inputs": inputs, "hint_nonfinite": mod.LOG_OF_SOFTMAX,
+                          "atol": atol, "inputs": inputs, "hint_nonfinite": mod.LOG_OF_SOFTMAX.hint,
                           "hint": "Check each part of the formula: " + mod.FORMULA})
         return cases
     if number == 4:

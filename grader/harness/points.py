@@ -56,7 +56,7 @@ def run_on_devices(pyfuncitem, rec, seed: int):
     if "device" not in funcargs:
         return None
     from grader.harness.plugin import derive_seed
-    from grader.suites.common import devices
+    from grader.verdicts.devices import devices
 
     args = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     test_id = pyfuncitem.nodeid.split("::", 1)[-1]

@@ -3,9 +3,8 @@ import pytest
 import torch
 
 import reference
-from grader.verdicts.checks import assert_unchanged, tol
-from grader.suites.common import (DTYPES, NO_KEEPDIM, check_follows_device, check_rows, gradcheck,
-                                  randn, wrong_dim_hint)
+from grader.suites.common import (DTYPES, FINITE_DIFFERENCES, NO_KEEPDIM, ROUNDING, Misconception, assert_unchanged,
+                                  check_follows_device, check_rows, gradcheck, magnitude, randn, wrong_dim_hint)
 
 SHAPES = {"1d": (7,), "2d": (13, 10), "batch64": (64, 10), "square": (6, 6), "3d": (3, 4, 6), "single": (1, 1)}
 WHAT = "log_softmax(x)"  # what check_rows calls it
@@ -13,18 +12,25 @@ WHAT = "log_softmax(x)"  # what check_rows calls it
 FORMULA = "log_softmax(v)_i = (v_i - m) - log(sum_j exp(v_j - m)), with m = v.max(dim=-1, keepdim=True).values"
 
 # The likely bugs, recognised from the numbers a submission returns.
-NO_MAX = ("exp() overflowed or underflowed: subtract each row's max m before exp "
-          "(exp(1000.) is inf, and when every exp(v_j) underflows to 0, log(0) = -inf). " + FORMULA)
-LOG_OF_SOFTMAX = ("This looks like log(softmax(x)): a tiny probability such as exp(-1000) underflows to 0 "
-                  "and log(0) = -inf. Stay in log space: (x - m) - log(sum(exp(x - m))) is always finite.")
-LOG_OF_SOFTMAX_NO_MAX = LOG_OF_SOFTMAX + " Subtract the row max before exp() as well: exp(1000.) is inf."
-GLOBAL_MAX = ("You subtract the max of the whole tensor, not each row's own max: a row far below the global "
-              "max underflows to exp(...) = 0 and log(0) = -inf. Use x.max(dim=-1, keepdim=True).values.")
-SHIFT_ONE_TERM = ("The max shift m is applied to only one of the two terms: the answer is "
-                  "(x - m) - log(sum(exp(x - m))); x - log(sum(exp(x - m))) is off by m.")
-RETURNED_SOFTMAX = "You returned the softmax itself; take the log-probabilities: " + FORMULA
-WHOLE_TENSOR = ("You summed over the whole tensor; log-softmax normalises each slice along the LAST "
-                "dimension: .sum(dim=-1, keepdim=True).")
+NO_MAX = Misconception("no max", (
+    "exp() overflowed or underflowed: subtract each row's max m before exp "
+    "(exp(1000.) is inf, and when every exp(v_j) underflows to 0, log(0) = -inf). " + FORMULA))
+LOG_OF_SOFTMAX = Misconception("log", (
+    "This looks like log(softmax(x)): a tiny probability such as exp(-1000) underflows to 0 "
+    "and log(0) = -inf. Stay in log space: (x - m) - log(sum(exp(x - m))) is always finite."))
+LOG_OF_SOFTMAX_NO_MAX = Misconception("log", LOG_OF_SOFTMAX.hint + " Subtract the row max before exp() as well: "
+                                      "exp(1000.) is inf.")
+GLOBAL_MAX = Misconception("global max", (
+    "You subtract the max of the whole tensor, not each row's own max: a row far below the global "
+    "max underflows to exp(...) = 0 and log(0) = -inf. Use x.max(dim=-1, keepdim=True).values."))
+SHIFT_ONE_TERM_HINT = ("The max shift m is applied to only one of the two terms: the answer is "
+                       "(x - m) - log(sum(exp(x - m))); x - log(sum(exp(x - m))) is off by m.")
+SHIFT_ONE_TERM = Misconception("shift", SHIFT_ONE_TERM_HINT)
+RETURNED_SOFTMAX = Misconception("softmax", "You returned the softmax itself; take the log-probabilities: " + FORMULA)
+WHOLE_TENSOR = Misconception("whole", (
+    "You summed over the whole tensor; log-softmax normalises each slice along the LAST "
+    "dimension: .sum(dim=-1, keepdim=True)."))
+LOST_KEEPDIM = Misconception("keepdim", NO_KEEPDIM)
 POSITIVE = "Log-probabilities are never positive. " + FORMULA
 
 
@@ -34,42 +40,43 @@ def _lse(v, dim):
 
 
 def _buggy_versions(x: torch.Tensor):
-    """(what a bug computes on x, which bug, hint), in x's dtype so overflow shows the same way.
-    Versions of one bug share a key; the first matching version gives its hint."""
+    """What each bug computes on x, in x's dtype so overflow shows the same way.
+    Versions of one bug share its name; the first matching version gives its hint."""
     m = x.amax(dim=-1, keepdim=True)
-    yield lambda: x - torch.log(torch.exp(x).sum(-1, keepdim=True)), "no max", NO_MAX
-    yield lambda: (x - m) - torch.log(torch.exp(x).sum(-1, keepdim=True)), "no max", SHIFT_ONE_TERM
-    yield lambda: torch.log(torch.exp(x - m) / torch.exp(x - m).sum(-1, keepdim=True)), "log", LOG_OF_SOFTMAX
-    yield lambda: torch.log(torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)), "log", LOG_OF_SOFTMAX_NO_MAX
+    yield NO_MAX.gives(lambda: x - torch.log(torch.exp(x).sum(-1, keepdim=True)))
+    yield Misconception("no max", SHIFT_ONE_TERM_HINT).gives(lambda: (x - m) - torch.log(torch.exp(x).sum(-1, keepdim=True)))
+    yield LOG_OF_SOFTMAX.gives(lambda: torch.log(torch.exp(x - m) / torch.exp(x - m).sum(-1, keepdim=True)))
+    yield LOG_OF_SOFTMAX_NO_MAX.gives(lambda: torch.log(torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)))
     g = x.max() if x.numel() else x.new_zeros(())
-    yield lambda: (x - g) - torch.log(torch.exp(x - g).sum(-1, keepdim=True)), "global max", GLOBAL_MAX
-    yield lambda: x - torch.log(torch.exp(x - m).sum(-1, keepdim=True)), "shift", SHIFT_ONE_TERM
-    yield lambda: torch.exp(x - _lse(x, -1)), "softmax", RETURNED_SOFTMAX
+    yield GLOBAL_MAX.gives(lambda: (x - g) - torch.log(torch.exp(x - g).sum(-1, keepdim=True)))
+    yield SHIFT_ONE_TERM.gives(lambda: x - torch.log(torch.exp(x - m).sum(-1, keepdim=True)))
+    yield RETURNED_SOFTMAX.gives(lambda: torch.exp(x - _lse(x, -1)))
     for keep_max, keep_sum in ((False, False), (False, True), (True, False)):
         def no_keepdim(keep_max=keep_max, keep_sum=keep_sum):
             z = x - x.amax(-1, keepdim=keep_max)
             return z - torch.log(torch.exp(z).sum(-1, keepdim=keep_sum))
-        yield no_keepdim, "keepdim", NO_KEEPDIM
-    yield lambda: x - _lse(x.reshape(-1), 0), "whole", WHOLE_TENSOR
+        yield LOST_KEEPDIM.gives(no_keepdim)
+    yield WHOLE_TENSOR.gives(lambda: x - _lse(x.reshape(-1), 0))
     for d in range(x.dim() - 1):
-        yield (lambda d=d: x - _lse(x, d)), "dim", wrong_dim_hint(d, "log-softmax")
+        yield Misconception("dim", wrong_dim_hint(d, "log-softmax")).gives(lambda d=d: x - _lse(x, d))
 
 
 def _properties(g, x):
     """A hint from what is wrong with the values ``g`` (of the right shape)."""
     finite = torch.isfinite(reference.log_softmax(x.detach().cpu().double()))
     if bool((torch.isneginf(g) & finite).any()):
-        return LOG_OF_SOFTMAX
+        return LOG_OF_SOFTMAX.hint
     if bool(((torch.isnan(g) | torch.isposinf(g)) & finite).any()):
-        return NO_MAX
-    if bool((g > tol(x.dtype, x.abs().max().item())[1]).any()):
+        return NO_MAX.hint
+    if bool((g > ROUNDING.at(x.dtype, magnitude(x)).atol).any()):  # above 0 by more than rounding
         return POSITIVE
     return "Check each term of the formula: " + FORMULA
 
 
-def _check(student, x, how, device, prefer=None, probing=True, return_args=False):
-    return check_rows(student, "log_softmax", reference.log_softmax, x, how, device, bugs=_buggy_versions,
-                      fallback=_properties, prefer=prefer, probing=probing, return_args=return_args)
+def _check(student, x, how, device, tolerance, prefer=None, probing=True, return_args=False):
+    return check_rows(student, "log_softmax", reference.log_softmax, x, how, device, tolerance=tolerance,
+                      bugs=_buggy_versions, fallback=_properties, prefer=prefer, probing=probing,
+                      return_args=return_args)
 
 
 @pytest.mark.points(3.5)
@@ -77,7 +84,8 @@ def _check(student, x, how, device, prefer=None, probing=True, return_args=False
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
 def test_matches_reference(student, rng, shape, dtype, device):
     """log_softmax(x) matches the reference on random inputs of several shapes"""
-    _check(student, randn(rng, shape, dtype, device, scale=3.0), "normal values × 3", device)
+    x = randn(rng, shape, dtype, device, scale=3.0)
+    _check(student, x, "normal values × 3", device, ROUNDING)
 
 
 @pytest.mark.points(1)
@@ -85,7 +93,7 @@ def test_matches_reference(student, rng, shape, dtype, device):
 def test_large_logits(student, rng, dtype, device):
     """log_softmax stays finite and correct for logits around ±1000"""
     x = randn(rng, (6, 5), dtype, device, scale=1000.0)
-    _check(student, x, "normal values × 1000", device)
+    _check(student, x, "normal values × 1000", device, ROUNDING)
 
 
 @pytest.mark.points(1)
@@ -94,7 +102,7 @@ def test_shifted_logits(student, rng, dtype, device):
     """log_softmax of rows that all lie near +1000 or near -1000"""
     offsets = torch.tensor([[1000.0], [-1000.0], [750.0], [-750.0]], dtype=torch.float64)
     x = (randn(rng, (4, 5), torch.float64, scale=3.0) + offsets).to(dtype).to(device)
-    _check(student, x, "rows of normal values × 3 plus 1000, -1000, 750 and -750", device, prefer="no max")
+    _check(student, x, "rows of normal values × 3 plus 1000, -1000, 750 and -750", device, ROUNDING, prefer=NO_MAX)
 
 
 @pytest.mark.visible
@@ -105,15 +113,15 @@ def test_far_apart_logits(student, dtype, device):
     x = torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0]],
                      dtype=dtype, device=device)
     # visible: no probe calls, so the student's last call is this input
-    _check(student, x, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", device, prefer="log",
-           probing=False)
+    _check(student, x, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", device, ROUNDING,
+           prefer=LOG_OF_SOFTMAX, probing=False)
 
 
 @pytest.mark.points(0.5)
 def test_input_not_modified(student, rng):
     """log_softmax gives the right result and leaves its input unchanged"""
     x = randn(rng, (5, 8), scale=3.0)
-    _, args = _check(student, x, "normal values × 3", "cpu", return_args=True)
+    _, args = _check(student, x, "normal values × 3", "cpu", ROUNDING, return_args=True)
     assert_unchanged(args[0], x, what=WHAT)
 
 
@@ -121,8 +129,9 @@ def test_input_not_modified(student, rng):
 def test_gradcheck(student, rng):
     """torch.autograd.gradcheck through log_softmax in float64"""
     x = randn(rng, (2, 3, 4), torch.float64, scale=2.0)
-    _check(student, x, "normal values × 2", "cpu")
-    gradcheck(student, student.ref("log_softmax"), [x], WHAT, reference.log_softmax(x), names=["x"])
+    _check(student, x, "normal values × 2", "cpu", ROUNDING)
+    gradcheck(student, student.ref("log_softmax"), [x], WHAT, reference.log_softmax(x), names=["x"],
+              tolerance=FINITE_DIFFERENCES)
 
 
 @pytest.mark.points(1)
@@ -130,4 +139,4 @@ def test_follows_input_device(student, rng):
     """log_softmax makes its result on the input's device (checked without a GPU)"""
     x = randn(rng, (4, 6), scale=3.0)
     check_follows_device(student, student.ref("log_softmax"), [x], reference.log_softmax(x.double()).float(), WHAT,
-                         ["x"])
+                         ["x"], tolerance=ROUNDING)

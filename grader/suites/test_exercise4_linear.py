@@ -9,13 +9,12 @@ import math
 import pytest
 import torch
 
-from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, \
-    shape_str, tol
-import weakref
-
-from grader.transport.student import Call, Handle, Student, StudentError
-from grader.suites.common import class_info, gradcheck, randn, read_values
+from grader.suites.common import (EXACT, FINITE_DIFFERENCES, ROUNDING, SAME_NUMBERS, Failure, Misconception,
+                                  assert_close, assert_made_object, assert_not_torch_class, assert_unchanged, check,
+                                  describe, dtype_str, expect_tensor, gradcheck, randn, shape_str)
+from grader.suites.linear_init import init_is_seeded
 from grader.transport.wire import meta
+from grader.verdicts.batching import read_attributes
 
 LAYOUT_HINT = ("torch.nn.Linear stores its weight as (out_dim, in_dim) and computes X @ weight.T; this course "
                "stores it as (in_dim, out_dim) so that forward is X @ weight with no transpose: "
@@ -36,56 +35,11 @@ def _new(student, in_dim, out_dim, **kw):
     """Linear(in_dim, out_dim, **kw) built in the worker → (handle, its description)."""
     what = f"Linear({_args(in_dim, out_dim, **kw)})"
     lin = student.call(student.ref("Linear"), in_dim, out_dim, _what=what, **kw)
-    check(isinstance(lin, Handle) and "Tensor" not in lin.type,
-          f"{what} did not make a layer object", SUPER_HINT)
-    bases = class_info(student, "Linear").get("bases") or []
-    used = [t for t in [lin.type, *bases] if t in TORCH_LINEAR]
-    check(not used, f"{what} is (or derives from) torch's own {used[0] if used else ''}",
-          "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass nn.Module "
-          "and create the weight and bias yourself.")
+    assert_made_object(lin, what, SUPER_HINT)
+    assert_not_torch_class(student, lin, "Linear", TORCH_LINEAR, what,
+                           "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass "
+                           "nn.Module and create the weight and bias yourself.")
     return lin, what
-
-
-UNINIT_HINT = ("The weight is uninitialised memory: torch.empty(in_dim, out_dim) and torch.Tensor(in_dim, out_dim) "
-               "only allocate, so its values are whatever was in memory before (garbage, sometimes nan or inf), "
-               "different from run to run. Fill it: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / "
-               "in_dim)`, so that torch.manual_seed makes it reproducible.")
-_INIT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _init_is_seeded(student) -> None:
-    """Fail (the same way in every test that uses the layer's own random weight) when Linear's weight
-    is not drawn from torch's seeded generator: two Linear(7, 3) built after the same
-    torch.manual_seed differ, or hold nan or inf.  Asked once per exercise, with memory freed just
-    before holding nan, so that uninitialised memory shows; else the score of such a layer would
-    change from run to run (its garbage is finite in one run, nan in the next)."""
-    if student not in _INIT:
-        _INIT[student] = _probe_init(student)
-    if _INIT[student]:
-        raise Failure(_INIT[student], UNINIT_HINT)
-
-
-def _probe_init(student) -> str | None:
-    seed = Call(Student.torch("manual_seed"), 20240)
-    make = lambda: Call(student.ref("Linear"), 7, 3)  # noqa: E731
-    what = "Linear(7, 3) twice, after the same torch.manual_seed"
-    try:
-        built = student.call(Call(Student.torch("nn.Identity")), [seed, make(), seed, make()], _what=what,
-                             _before=[Call(Student.torch("full"), (n,), float("nan")) for n in (21, 21, 256, 21)])
-        first, second = built[1], built[3]
-        if not (isinstance(first, Handle) and isinstance(second, Handle)):
-            return None
-        weights = read_values(student, [first.attr("weight"), second.attr("weight")], f"reading {what}: weights")
-    except (StudentError, TypeError, IndexError):
-        return None  # the tests report what goes wrong in building or reading a layer
-    if not all(isinstance(w, torch.Tensor) and w.is_floating_point() for w in weights):
-        return None
-    a, b = (w.detach().cpu() for w in weights)
-    if bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all()) and a.shape == b.shape and torch.equal(a, b):
-        return None
-    # one message whatever the garbage was, so that the report is the same in every run
-    return ("Linear(7, 3).weight does not come from torch's random generator: two layers built after the same "
-            "torch.manual_seed have different weights, or weights that hold nan or inf")
 
 
 def _params(student, lin, what) -> dict:
@@ -105,20 +59,8 @@ def _not_registered(student, lin, what, params, names, known=None):
                           PARAMETER_HINT)
 
 
-def _prefetch(student, lin, what, names) -> dict:
-    """{name: value} of the layer's attributes ``names``, read in one request; {} when one of them
-    cannot be read (each is then read on its own where the test needs it, so that the error names it)."""
-    try:
-        return dict(zip(names, read_values(student, [lin.attr(n) for n in names],
-                                           f"reading {what}.{', .'.join(names)}")))
-    except StudentError as e:
-        if e.kind != "exception":
-            raise
-        return {}
-
-
 def _read(student, lin, what, name, known=None):
-    """The layer's attribute ``name``: from ``known`` (a _prefetch) when it is there."""
+    """The layer's attribute ``name``: from ``known`` (read_attributes) when it is there."""
     if known and name in known:
         return known[name]
     return student.getattr(lin, name, _what=f"reading {what}.{name}")
@@ -163,7 +105,7 @@ def _convert(student, lin, what, how, dtype=torch.float64):
     else:
         student.call(lin.attr("to"), dtype, _what=f"{what}.to(torch.{dtype_str(dtype)})")
         label = f".to(torch.{dtype_str(dtype)})"
-    known = _prefetch(student, lin, what, ("weight", "bias"))
+    known = read_attributes(student, lin, what, ("weight", "bias"))
     for name in ("weight", "bias"):
         t = known[name] = expect_tensor(_read(student, lin, what, name, known), f"{what}.{name}")
         check(t.dtype == dtype,
@@ -172,11 +114,13 @@ def _convert(student, lin, what, how, dtype=torch.float64):
     return label, known
 
 
+NO_BIAS_HINT = "The bias is not added: return `X @ self.weight + self.bias` (it broadcasts over the rows)."
+
+
 def _forward_hint(got, X, Wio, b):
-    if got is not None and isinstance(got, torch.Tensor) and tuple(got.shape) == tuple((X @ Wio).shape):
-        no_bias = X.double() @ Wio.double()
-        if torch.allclose(got.detach().double().cpu(), no_bias, rtol=1e-4, atol=1e-4):
-            return "The bias is not added: return `X @ self.weight + self.bias` (it broadcasts over the rows)."
+    """NO_BIAS_HINT when ``got`` is X @ weight, else the formula."""
+    if isinstance(got, torch.Tensor) and SAME_NUMBERS.allows(got.detach().double().cpu(), X.double() @ Wio.double()):
+        return NO_BIAS_HINT
     return ("forward must return `X @ self.weight + self.bias` (no transpose, no activation), with X's leading "
             "dimensions kept; don't hard-code the batch size.")
 
@@ -219,7 +163,7 @@ def test_parameters_registered(student):
 def test_shapes(student, in_dim, out_dim):
     """weight has shape (in_dim, out_dim) and bias (out_dim,), both float32"""
     lin, what = _new(student, in_dim, out_dim)
-    known = _prefetch(student, lin, what, ("weight", "bias"))
+    known = read_attributes(student, lin, what, ("weight", "bias"))
     W = _weight(student, lin, what, in_dim, out_dim, strict=True, known=known)
     b = expect_tensor(_read(student, lin, what, "bias", known), f"{what}.bias")
     check(tuple(b.shape) == (out_dim,), f"{what}.bias has shape {shape_str(b.shape)}, expected (out_dim,) = "
@@ -235,32 +179,47 @@ def test_bias_starts_at_zero(student):
     """the bias starts at zero"""
     lin, what = _new(student, 20, 6)
     b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
-    assert_close(b, torch.zeros(6), what=f"{what}.bias (initial value)", rtol=0, atol=0, dtype=b.dtype,
+    assert_close(b, torch.zeros(6), what=f"{what}.bias (initial value)", tolerance=EXACT, dtype=b.dtype,
                  hint="The bias starts at zero: `nn.Parameter(torch.zeros(out_dim))`, not randn.")
 
 
 INITS = {"default": None, "factor1": 1.0, "factor6": 6.0}
 
 
+# The likely bugs in the initialisation, recognised from the standard deviation they give.
+VARIANCE_AS_STD = Misconception("variance", (
+    "init_factor / in_dim is the VARIANCE; the standard deviation is its square root: "
+    "`torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`."))
+FAN_OUT = "Divide by in_dim (the fan-in, the number of inputs), not out_dim: std = sqrt(init_factor / in_dim)."
+KAIMING_NOTE = (" (nn.init.kaiming_normal_ on an (in_dim, out_dim) tensor makes this mistake: it assumes "
+                "torch's (out, in) layout.)")
+KAIMING = Misconception("kaiming", (
+    "This is what nn.init.kaiming_normal_ gives on an (in_dim, out_dim) tensor: it takes the fan-in "
+    "from size(1) = out_dim (torch's (out, in) layout) and ignores init_factor. Scale torch.randn "
+    "yourself: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`."))
+FACTOR_IGNORED = Misconception("factor ignored", (
+    "init_factor is ignored: use the argument, not a hard-coded 2, in sqrt(init_factor / in_dim)."))
+UNSCALED = Misconception("unscaled", (
+    "The weight has std 1: torch.randn is used without the 1/sqrt(in_dim) scaling. Multiply it by "
+    "sqrt(init_factor / in_dim), `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`, so "
+    "that the outputs' scale does not grow with the number of inputs."))
+
+
+def _buggy_stds(in_dim, out_dim, f):
+    """(the misconception, the standard deviation it gives), in the order in which they are tried."""
+    yield VARIANCE_AS_STD, f / in_dim
+    yield Misconception("fan-out", FAN_OUT + (KAIMING_NOTE if f == 2.0 else "")), math.sqrt(f / out_dim)
+    yield KAIMING, math.sqrt(2.0 / out_dim)
+    if f != 2.0:
+        yield FACTOR_IGNORED, math.sqrt(2.0 / in_dim)
+    yield UNSCALED, 1.0
+
+
 def _init_hint(std, in_dim, out_dim, f):
-    near = lambda v: v > 0 and abs(std / v - 1) < 0.05  # noqa: E731
-    if near(f / in_dim):
-        return ("init_factor / in_dim is the VARIANCE; the standard deviation is its square root: "
-                "`torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`.")
-    if near(math.sqrt(f / out_dim)):
-        return ("Divide by in_dim (the fan-in, the number of inputs), not out_dim: std = sqrt(init_factor / in_dim)."
-                + (" (nn.init.kaiming_normal_ on an (in_dim, out_dim) tensor makes this mistake: it assumes "
-                   "torch's (out, in) layout.)" if f == 2.0 else ""))
-    if near(math.sqrt(2.0 / out_dim)):
-        return ("This is what nn.init.kaiming_normal_ gives on an (in_dim, out_dim) tensor: it takes the fan-in "
-                "from size(1) = out_dim (torch's (out, in) layout) and ignores init_factor. Scale torch.randn "
-                "yourself: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`.")
-    if f != 2.0 and near(math.sqrt(2.0 / in_dim)):
-        return "init_factor is ignored: use the argument, not a hard-coded 2, in sqrt(init_factor / in_dim)."
-    if near(1.0):
-        return ("The weight has std 1: torch.randn is used without the 1/sqrt(in_dim) scaling. Multiply it by "
-                "sqrt(init_factor / in_dim), `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`, so "
-                "that the outputs' scale does not grow with the number of inputs.")
+    """The hint of the first bug whose standard deviation is within 5% of ``std``."""
+    for bug, gives in _buggy_stds(in_dim, out_dim, f):
+        if gives > 0 and abs(std / gives - 1) < 0.05:
+            return bug.hint
     return "The weight is torch.randn(in_dim, out_dim) * std with std = sqrt(init_factor / in_dim)."
 
 
@@ -272,7 +231,7 @@ def test_init_statistics(student, factor):
     kw = {} if factor is None else {"init_factor": factor}
     f = 2.0 if factor is None else factor
     lin, what = _new(student, in_dim, out_dim, **kw)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     W = expect_tensor(_read(student, lin, what, "weight"), f"{what}.weight").detach().double().reshape(-1)
     check(W.numel() == in_dim * out_dim, f"{what}.weight has {W.numel()} entries, expected {in_dim * out_dim}",
           "The weight has shape (in_dim, out_dim).")
@@ -298,9 +257,9 @@ def test_bias_false(student, rng):
     """with bias=False there is no bias (None, not a parameter) and forward adds no bias term"""
     in_dim, out_dim = 6, 4
     lin, what = _new(student, in_dim, out_dim, bias=False)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     params = _params(student, lin, what)
-    known = _prefetch(student, lin, what, ("bias", "__dict__", "weight"))
+    known = read_attributes(student, lin, what, ("bias", "__dict__", "weight"))
     b = _read(student, lin, what, "bias", known)
     got_b = f"a tensor of shape {shape_str(b.shape)}" if isinstance(b, torch.Tensor) else repr(b)
     check(b is None, f"{what}.bias is {got_b}, expected None",
@@ -311,9 +270,8 @@ def test_bias_false(student, rng):
     W = _as_in_out(_weight(student, lin, what, in_dim, out_dim, known=known), in_dim, out_dim)
     X = randn(rng, (5, in_dim))
     got = student.call(lin, X, _what=f"{what}(X)")
-    rtol, atol = tol(torch.float32, _scale(X, W, None))
     assert_close(got, _expected(X, W, None), what=f"{what}(X)", inputs=describe("X", X, "randn"),
-                 dtype=torch.float32, rtol=rtol, atol=atol,
+                 dtype=torch.float32, tolerance=ROUNDING, scale=_scale(X, W, None),
                  hint="Without a bias, forward is just `X @ self.weight`: skip the addition when self.bias is None.")
 
 
@@ -329,18 +287,18 @@ def test_forward(student, rng, shape, device):
     """forward matches the layer's own weight and bias applied to X (2-D and 3-D inputs, several batch sizes)"""
     in_dim, out_dim = 7, 3
     lin, what = _new(student, in_dim, out_dim)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     _set_bias(student, lin, what, rng, out_dim)
     if device != "cpu":
         student.call(lin.attr("to"), device, _what=f"{what}.to('{device}')")
-    known = _prefetch(student, lin, what, ("weight", "bias"))
+    known = read_attributes(student, lin, what, ("weight", "bias"))
     W = _as_in_out(_weight(student, lin, what, in_dim, out_dim, known=known), in_dim, out_dim)
     b = expect_tensor(_read(student, lin, what, "bias", known), f"{what}.bias")
     X = randn(rng, shape, torch.float32, device)
     got = student.call(lin, X, _what=f"{what}(X)")
-    rtol, atol = tol(torch.float32, _scale(X.cpu(), W, b))
     assert_close(got, _expected(X.cpu(), W, b), what=f"{what}(X) (with a random bias)",
-                 inputs=describe("X", X, "randn"), dtype=torch.float32, device=device, rtol=rtol, atol=atol,
+                 inputs=describe("X", X, "randn"), dtype=torch.float32, device=device, tolerance=ROUNDING,
+                 scale=_scale(X.cpu(), W, b),
                  hint=_forward_hint(got, X.cpu(), W, b))
 
 
@@ -356,8 +314,8 @@ def test_small_example(student):
     _set(student, lin, what, "bias", b, "b")
     X = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
     got = student.call(lin, X, _what=f"{what}(X)")
-    rtol, atol = tol(torch.float32, _scale(X, W, b))
-    assert_close(got, _expected(X, W, b), what=f"{what}(X)", dtype=torch.float32, rtol=rtol, atol=atol,
+    assert_close(got, _expected(X, W, b), what=f"{what}(X)", dtype=torch.float32, tolerance=ROUNDING,
+                 scale=_scale(X, W, b),
                  inputs=describe("X", X, "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] "
                                  "(in_dim × out_dim), bias b = [0.5, -1]"), hint=_forward_hint(got, X, W, b))
 
@@ -368,16 +326,15 @@ def test_forward_float64(student, rng, how):
     """after converting the layer to float64, forward on float64 inputs is float64 and correct"""
     in_dim, out_dim = 9, 4
     lin, what = _new(student, in_dim, out_dim)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     _set_bias(student, lin, what, rng, out_dim)
     label, known = _convert(student, lin, what, how)
     W = _as_in_out(_weight(student, lin, what, in_dim, out_dim, known=known), in_dim, out_dim)
     b = known["bias"]
     X = randn(rng, (6, in_dim), torch.float64)
     got = student.call(lin, X, _what=f"{what}{label}(X)")
-    rtol, atol = tol(torch.float64, _scale(X, W, b))
     assert_close(got, _expected(X, W, b), what=f"{what}{label}(X)", inputs=describe("X", X, "randn"),
-                 dtype=torch.float64, rtol=rtol, atol=atol, hint=_forward_hint(got, X, W, b))
+                 dtype=torch.float64, tolerance=ROUNDING, scale=_scale(X, W, b), hint=_forward_hint(got, X, W, b))
 
 
 @pytest.mark.points(0.5)
@@ -387,11 +344,9 @@ def test_input_not_modified(student, rng):
     X = randn(rng, (4, 5))
     got, args = student.call_and_args(lin, X, _what=f"{what}(X)")
     expect_tensor(got, f"{what}(X)")
-    after = expect_tensor(args[0], f"{what}(X)")
-    check(after.shape == X.shape and torch.equal(after, X),
-          f"{what}(X) changed its input X in place\n  input: {describe('X', X, 'randn')}",
-          "Don't modify X in forward (no `X @= ...`, `X.add_(...)`, `X[...] = ...`): return a new tensor, "
-          "`X @ self.weight + self.bias`.")
+    assert_unchanged(args[0], X, what=f"{what}(X)", name="its input X", inputs=describe("X", X, "randn"),
+                     hint="Don't modify X in forward (no `X @= ...`, `X.add_(...)`, `X[...] = ...`): return a new "
+                          "tensor, `X @ self.weight + self.bias`.")
 
 
 # ---------------------------------------------------------------------------
@@ -401,12 +356,13 @@ def test_input_not_modified(student, rng):
 def test_gradcheck_input(student, rng):
     """torch.autograd.gradcheck of the output with respect to X, with the layer in float64"""
     lin, what = _new(student, 4, 3)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     _set_bias(student, lin, what, rng, 3)
     _label, known = _convert(student, lin, what, "double")
     W = _as_in_out(_weight(student, lin, what, 4, 3, known=known), 4, 3)
     X = randn(rng, (3, 4), torch.float64)
-    gradcheck(student, lin, [X], f"{what}.double()(X)", _expected(X, W, known["bias"]), names=["X"])
+    gradcheck(student, lin, [X], f"{what}.double()(X)", _expected(X, W, known["bias"]), names=["X"],
+              tolerance=FINITE_DIFFERENCES)
 
 
 @pytest.mark.points(1)
@@ -414,7 +370,7 @@ def test_parameter_gradients(student, rng):
     """backward gives weight, bias and X the right gradients (3-D input, float64)"""
     in_dim, out_dim = 5, 3
     lin, what = _new(student, in_dim, out_dim)
-    _init_is_seeded(student)
+    init_is_seeded(student)
     _set_bias(student, lin, what, rng, out_dim)
     _label, known = _convert(student, lin, what, "double")
     W = _weight(student, lin, what, in_dim, out_dim, known=known).double().requires_grad_()
@@ -424,9 +380,8 @@ def test_parameter_gradients(student, rng):
     inputs = describe("X", X, "randn") + "; " + describe("grad_output", G, "randn")
     Wio, bd = _as_in_out(W, in_dim, out_dim).detach(), b.detach()
     got = student.call(lin, X, _what=f"{what}(X)")
-    rtol, atol = tol(torch.float64, _scale(X, Wio, bd))
     assert_close(got, _expected(X, Wio, bd), what=f"{what}(X)", inputs=describe("X", X, "randn"),
-                 dtype=torch.float64, rtol=rtol, atol=atol, hint=_forward_hint(got, X, Wio, bd))
+                 dtype=torch.float64, tolerance=ROUNDING, scale=_scale(X, Wio, bd), hint=_forward_hint(got, X, Wio, bd))
     out, grads, pgrads = student.vjp(lin, [X], grad_output=G, params=lin, _what=f"backward through {what}(X)")
     out = expect_tensor(out, f"{what}(X)")
     check(meta(out).requires_grad, f"the output of {what}(X) does not require a gradient (no graph was built)",
@@ -440,14 +395,12 @@ def test_parameter_gradients(student, rng):
         check(g is not None, f"backward through {what}(X) gave no gradient for {what}.{name}",
               f"The output must depend on self.{name} through torch operations: use the parameter itself in "
               "forward (not .data, .detach() or a copy made in __init__).")
-        rtol, atol = tol(torch.float64, 10.0)
-        assert_close(g, ref.grad, what=f"the gradient of {what}.{name}", inputs=inputs, rtol=rtol, atol=atol,
+        assert_close(g, ref.grad, what=f"the gradient of {what}.{name}", inputs=inputs, tolerance=ROUNDING, scale=10.0,
                      hint="forward must be `X @ self.weight + self.bias` so that autograd computes these gradients; "
                           "the bias gradient sums over every leading dimension of X.")
     check(bool(grads) and grads[0] is not None, f"backward through {what}(X) gave no gradient for X",
           "Build the output from X with torch operations (no .detach() or .numpy()).")
-    rtol, atol = tol(torch.float64, 10.0)
     assert_close(grads[0], G @ _as_in_out(W, in_dim, out_dim).detach().T, what=f"the gradient of {what}(X) for X",
-                 inputs=inputs, rtol=rtol, atol=atol,
+                 inputs=inputs, tolerance=ROUNDING, scale=10.0,
                  hint="forward must be `X @ self.weight + self.bias`; then the gradient for X is "
                       "grad_output @ weight.T.")

@@ -6,9 +6,10 @@ earns nothing for merely having no parameters.
 import pytest
 import torch
 
-from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, shape_str
-from grader.transport.student import Handle
-from grader.suites.common import DTYPES, check_follows_device, class_info, gradcheck, randn
+from grader.suites.common import (DTYPES, EXACT, FINITE_DIFFERENCES, ROUNDING, Failure, Misconception,
+                                  assert_close, assert_made_object, assert_not_torch_class, assert_unchanged, check,
+                                  check_follows_device, describe, dtype_str, expect_tensor, gradcheck, name_exact,
+                                  randn, shape_str)
 from grader.transport.wire import meta
 
 WHAT = "ReLU()(x)"
@@ -19,17 +20,33 @@ DTYPE_HINT = ("The output must keep X's dtype. Don't create a fresh zeros tensor
 INPLACE_HINT = ("Don't modify X in place (`X[X < 0] = 0`, `X.clamp_(min=0)`, `X *= mask`): the caller and autograd "
                 "still need the original values. Return a new tensor: `X.clamp(min=0)`.")
 TORCH_RELU = "torch.nn.modules.activation.ReLU"
+TORCH_RELU_HINT = ("The exercise forbids torch's nn.ReLU, also as a base class: subclass nn.Module and write forward "
+                   "yourself, e.g. with `X.clamp(min=0)`.")
 MODULE_HINT = "Write `class ReLU(nn.Module):`; if you write an __init__, call `super().__init__()` first in it."
+
+# The likely bugs, recognised from the exact numbers a submission returns.
+STEP = Misconception("step", ("ReLU is not a step function: positive entries keep their value (ReLU(3) = 3, not 1). "
+                              "Use `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`."))
+IDENTITY = Misconception("identity", "The output equals the input: the negative entries must become 0.")
+ABS = Misconception("abs", "That is abs(x): negative entries become 0, they don't change sign.")
+MIN = Misconception("min", "That is min(x, 0): ReLU keeps the positive entries and zeroes the negative ones.")
+INF_TIMES_ZERO = ("The output is nan where x is infinite: `X * (X > 0)` computes -inf·0 = nan. "
+                  "Select instead of multiplying: `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`.")
+FORMULA = "ReLU(x) = max(x, 0) elementwise: negative entries become 0, the others are passed through unchanged."
+
+
+def _buggy_versions(x: torch.Tensor):
+    """What each bug computes on x (float64)."""
+    yield STEP.gives(lambda: (x > 0).double())
+    yield IDENTITY.gives(lambda: x)
+    yield ABS.gives(lambda: x.abs())
+    yield MIN.gives(lambda: x.clamp(max=0))
 
 
 def _new(student):
     relu = student.call(student.ref("ReLU"), _what="ReLU()")
-    check(isinstance(relu, Handle) and "Tensor" not in relu.type, "ReLU() did not make a layer object", MODULE_HINT)
-    bases = class_info(student, "ReLU").get("bases") or []
-    used = [t for t in [relu.type, *bases] if t == TORCH_RELU]
-    check(not used, f"ReLU() is (or derives from) torch's own {TORCH_RELU}",
-          "The exercise forbids torch's nn.ReLU, also as a base class: subclass nn.Module and write forward "
-          "yourself, e.g. with `X.clamp(min=0)`.")
+    assert_made_object(relu, "ReLU()", MODULE_HINT)
+    assert_not_torch_class(student, relu, "ReLU", TORCH_RELU, "ReLU()", TORCH_RELU_HINT)
     return relu
 
 
@@ -37,50 +54,39 @@ def _hint(x, got) -> str:
     """Name the likely misconception from what came back."""
     if isinstance(got, torch.Tensor) and got.shape == x.shape:
         g, xd = got.detach().double().cpu(), x.detach().double().cpu()
-        if torch.equal(g, (xd > 0).double()):
-            return ("ReLU is not a step function: positive entries keep their value (ReLU(3) = 3, not 1). "
-                    "Use `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`.")
-        if torch.equal(g, xd):
-            return "The output equals the input: the negative entries must become 0."
-        if torch.equal(g, xd.abs()):
-            return "That is abs(x): negative entries become 0, they don't change sign."
-        if torch.equal(g, xd.clamp(max=0)):
-            return "That is min(x, 0): ReLU keeps the positive entries and zeroes the negative ones."
+        hint = name_exact(g, _buggy_versions(xd))
+        if hint:
+            return hint
         if bool((torch.isnan(g) & torch.isinf(xd)).any()):
-            return ("The output is nan where x is infinite: `X * (X > 0)` computes -inf·0 = nan. "
-                    "Select instead of multiplying: `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`.")
-    return "ReLU(x) = max(x, 0) elementwise: negative entries become 0, the others are passed through unchanged."
+            return INF_TIMES_ZERO
+    return FORMULA
 
 
-def _check(student, relu, x, how, device=None):
-    """Run the student's forward on x and compare it exactly with max(x, 0)."""
-    return _verdict(x, student.call(relu, x, _what=WHAT), describe("x", x, how), device)
+def _check(student, relu, x, how, tolerance, device=None):
+    """Run the student's forward on x and compare it with max(x, 0)."""
+    return _verdict(x, student.call(relu, x, _what=WHAT), describe("x", x, how), tolerance, device)
 
 
-def _verdict(x, got, inputs, device=None):
-    """Compare forward's output ``got`` on x exactly with max(x, 0), naming the likely mistake."""
+def _verdict(x, got, inputs, tolerance, device=None):
+    """Compare forward's output ``got`` on x with max(x, 0), naming the likely mistake."""
     if isinstance(got, torch.Tensor) and got.shape == x.shape and got.dtype != x.dtype:
         # a step function returns (x > 0).float() or a bool tensor: say so before the dtype
-        hint = _hint(x.cpu(), got)
-        if "step function" in hint:
+        if _hint(x.cpu(), got) == STEP.hint:
             raise Failure(f"{WHAT} returned the step function x > 0 (as {dtype_str(got.dtype)})\n  input: {inputs}",
-                          hint)
-    if isinstance(got, torch.Tensor) and got.shape == x.shape and got.dtype != x.dtype:
+                          STEP.hint)
         raise Failure(f"{WHAT} returned {dtype_str(got.dtype)}, expected {dtype_str(x.dtype)} (the input's dtype)"
                       f"\n  input: {inputs}", DTYPE_HINT)
-    expected = x.cpu().clamp(min=0)
-    return assert_close(got, expected, what=WHAT, inputs=inputs, dtype=x.dtype, device=device, rtol=0, atol=0,
-                        hint=_hint(x.cpu(), got))
+    return assert_close(got, x.cpu().clamp(min=0), what=WHAT, inputs=inputs, dtype=x.dtype, device=device,
+                        tolerance=tolerance, hint=_hint(x.cpu(), got))
 
 
-def _not_in_place(student, relu, x, how):
+def _not_in_place(student, relu, x, how, tolerance):
     """Run forward once and fail (with the in-place hint) if it changed x, then check its output."""
     got, args = student.call_and_args(relu, x, _what=WHAT)
     expect_tensor(got, WHAT, describe("x", x, how))
-    after = expect_tensor(args[0], WHAT)
-    if after.shape != x.shape or not torch.equal(after, x):
-        raise Failure(f"{WHAT} changed its input x in place\n  input: {describe('x', x, how)}", INPLACE_HINT)
-    return _verdict(x, got, describe("x", x, how))
+    assert_unchanged(args[0], x, what=WHAT, name="its input x", hint=INPLACE_HINT, inputs=describe("x", x, how),
+                     evidence=False)
+    return _verdict(x, got, describe("x", x, how), tolerance)
 
 
 SHAPES = {"1d": (11,), "2d": (13, 10), "batch64": (64, 10), "3d": (3, 4, 6)}
@@ -91,14 +97,16 @@ SHAPES = {"1d": (11,), "2d": (13, 10), "batch64": (64, 10), "3d": (3, 4, 6)}
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
 def test_matches_max(student, rng, shape, dtype, device):
     """ReLU()(x) equals max(x, 0) on random inputs of several shapes"""
-    _check(student, _new(student), randn(rng, shape, dtype, device, scale=3.0), "normal values × 3", device)
+    x = randn(rng, shape, dtype, device, scale=3.0)
+    _check(student, _new(student), x, "normal values × 3", EXACT, device)
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["float16", "bfloat16"])
 def test_half_precision(student, rng, dtype):
     """the output keeps a half-precision input's dtype"""
-    _check(student, _new(student), randn(rng, (5, 6), dtype, scale=3.0), "normal values × 3")
+    x = randn(rng, (5, 6), dtype, scale=3.0)
+    _check(student, _new(student), x, "normal values × 3", EXACT)
 
 
 @pytest.mark.visible
@@ -106,7 +114,7 @@ def test_half_precision(student, rng, dtype):
 def test_small_example(student):
     """the docstring's example and a few more entries: [[-2, 0, 3], [1.5, -0.5, 0.25]]"""
     x = torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]])
-    _not_in_place(student, _new(student), x, "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]")
+    _not_in_place(student, _new(student), x, "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]", EXACT)
 
 
 @pytest.mark.visible
@@ -115,21 +123,21 @@ def test_small_example(student):
 def test_special_values(student, dtype):
     """exact zeros, -0.0, tiny and huge values and infinities"""
     x = torch.tensor([[0.0, -0.0, 1e-30, -1e-30, 5.0], [-5.0, 1e30, -1e30, float("inf"), float("-inf")]], dtype=dtype)
-    _check(student, _new(student), x, "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]")
+    _check(student, _new(student), x, "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]", EXACT)
 
 
 @pytest.mark.points(0.5)
 def test_input_not_modified(student, rng):
     """forward leaves its input unchanged"""
     relu = _new(student)
-    _not_in_place(student, relu, randn(rng, (6, 7), scale=3.0), "normal values × 3")
+    _not_in_place(student, relu, randn(rng, (6, 7), scale=3.0), "normal values × 3", EXACT)
 
 
 @pytest.mark.points(0.5)
 def test_no_parameters(student, rng):
     """ReLU is an nn.Module with a working forward and no parameters or buffers"""
     relu = _new(student)
-    _check(student, relu, randn(rng, (4, 5), scale=3.0), "normal values × 3")
+    _check(student, relu, randn(rng, (4, 5), scale=3.0), "normal values × 3", EXACT)
     info = student.inspect(relu, _what="inspecting ReLU()")
     check(info.get("is_module"), f"ReLU() is not an nn.Module (its type is {info.get('type')})", MODULE_HINT)
     params = [name for name, _t, _h in info.get("params", [])]
@@ -149,7 +157,7 @@ def test_gradient(student, rng, dtype):
     x = randn(rng, (5, 8), dtype, scale=3.0)
     x = torch.where(x.abs() < 1e-3, torch.full_like(x, 0.5), x)  # the gradient at exactly 0 is a convention
     g = randn(rng, (5, 8), dtype)
-    _not_in_place(student, relu, x, "normal values × 3, none near 0")
+    _not_in_place(student, relu, x, "normal values × 3, none near 0", EXACT)
     out, grads, _ = student.vjp(relu, [x], grad_output=g, _what=f"backward through {WHAT}")
     inputs = describe("x", x, "normal values × 3, none near 0") + "; " + describe("grad_output", g, "randn")
     out = expect_tensor(out, WHAT, inputs)
@@ -159,7 +167,7 @@ def test_gradient(student, rng, dtype):
           "Build the output from X with differentiable torch operations (clamp, torch.where, torch.maximum); "
           "no .detach(), .numpy(), .item(), and no comparison result like (X > 0) as the output.")
     grad = expect_tensor(grads[0], f"the gradient of {WHAT}")
-    assert_close(grad, (x > 0).to(dtype) * g, what=f"the gradient of {WHAT} for x", inputs=inputs, rtol=0, atol=0,
+    assert_close(grad, (x > 0).to(dtype) * g, what=f"the gradient of {WHAT} for x", inputs=inputs, tolerance=EXACT,
                  hint="The derivative of max(x, 0) is 1 where x > 0 and 0 where x < 0, so the gradient is "
                       "grad_output where x > 0 and 0 elsewhere; check the forward with the other tests.")
 
@@ -170,15 +178,15 @@ def test_gradcheck(student, rng):
     relu = _new(student)
     x = randn(rng, (3, 5), torch.float64)
     x = torch.where(x.abs() < 0.1, torch.full_like(x, 0.3), x)
-    _not_in_place(student, relu, x, "randn, none near 0")
-    gradcheck(student, relu, [x], WHAT, x.clamp(min=0), names=["x"])
+    _not_in_place(student, relu, x, "randn, none near 0", EXACT)
+    gradcheck(student, relu, [x], WHAT, x.clamp(min=0), names=["x"], tolerance=FINITE_DIFFERENCES)
 
 
 @pytest.mark.points(0.5)
 def test_single_row_and_empty(student, rng):
     """a batch of one row, then an empty batch (the output has the input's shape)"""
     relu = _new(student)
-    _check(student, relu, randn(rng, (1, 6), scale=3.0), "normal values × 3")
+    _check(student, relu, randn(rng, (1, 6), scale=3.0), "normal values × 3", EXACT)
     x = torch.zeros((0, 4))
     got = student.call(relu, x, _what=WHAT)
     got = expect_tensor(got, WHAT, describe("x", x, "empty batch"))
@@ -193,4 +201,4 @@ def test_follows_input_device(student, rng):
     """ReLU makes its result on the input's device (checked without a GPU)"""
     relu = _new(student)
     x = randn(rng, (4, 6))
-    check_follows_device(student, relu, [x], x.clamp(min=0), WHAT, ["x"])
+    check_follows_device(student, relu, [x], x.clamp(min=0), WHAT, ["x"], tolerance=ROUNDING)

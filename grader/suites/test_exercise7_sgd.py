@@ -8,18 +8,19 @@ backward), and the same state and gradients go through ``reference.SGD`` in
 this process: that is the expected result (it makes torch.optim.SGD's update,
 ``p.add_(p.grad, alpha=-lr)``, without importing torch.optim's machinery, which
 costs about 2 CPU-seconds on first use).  Only when a parameter is wrong are
-the usual wrong updates computed here to name the mistake (``_step_bugs``).
+the usual wrong updates computed here to name the mistake (``_buggy_updates``).
+The model, in the worker and mirrored here, is grader/suites/sgd_model.py.
 """
 import pytest
 import torch
 
 import reference
-from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, tol
-from grader.transport.student import Call, Handle, Student, StudentError
-from grader.suites.common import compare, match_bug, randn, read_values
+from grader.suites.common import (EXACT, ROUNDING, SAME_NUMBERS_FINE, ErrorHint, Failure, Misconception,
+                                  assert_close, call_checked, check, compare, describe, expect_tensor,
+                                  name_bug, randn, read_values)
+from grader.suites.sgd_model import Model
+from grader.transport.student import StudentError
 from grader.transport.wire import meta
-
-LAYERS = [(5, 4), (4, 3)]
 
 NOT_UPDATED_HINT = ("The model's parameters did not change. Update each parameter IN PLACE inside "
                     "`with torch.no_grad():` -- `p -= self.lr * p.grad` or `p.add_(p.grad, alpha=-self.lr)`. "
@@ -32,9 +33,6 @@ USED_UP_HINT = ("The first step worked but the second changed nothing: you kept 
 ZERO_GENERATOR_HINT = ("With the generator `model.parameters()` zero_grad cleared no gradient (with a list it does): "
                        "a generator can be read only once. Store `self.params = list(params)` in __init__, and don't "
                        "iterate `params` before that.")
-SIGN_HINT = "The update goes the wrong way: gradient DESCENT subtracts, `p <- p - lr * p.grad`."
-LR_HINT = "The learning rate is ignored: multiply the gradient by self.lr, `p <- p - self.lr * p.grad`."
-TWICE_HINT = "The update is applied twice per step: each call of step() changes every parameter once."
 STEP_HINT = "step() must do `p <- p - lr * p.grad` for every parameter that has a gradient, once per call."
 NO_GRAD_HINT = ("PyTorch refuses to change a leaf tensor that requires grad while autograd records: do the update "
                 "inside `with torch.no_grad():` (the update is not part of the model, so it must not be recorded).")
@@ -46,147 +44,51 @@ ZERO_NONE_HINT = ("zero_grad must not fail for a parameter that has no gradient 
                   "or zero it only `if p.grad is not None`.")
 DEFAULT_LR_HINT = "The signature is `__init__(self, params, lr=1.0)`: the default learning rate is 1.0."
 
-# (substrings that must all be in the error message, hint)
-STEP_ERRORS = [(("a leaf Variable that requires grad",), NO_GRAD_HINT),
-               (("unsupported operand", "NoneType"), NONE_GRAD_HINT),
-               (("'NoneType' object has no attribute",), NONE_GRAD_HINT)]
-ZERO_ERRORS = [(("'NoneType' object has no attribute",), ZERO_NONE_HINT)]
-# setting the next gradients fails when step() switched requires_grad off
-GRAD_ERRORS = [(("does not require grad",), "After step() a parameter no longer requires a gradient: don't switch "
-                                            "requires_grad off or replace the tensor; update it in place under "
-                                            "`with torch.no_grad():`, which leaves it trainable.")]
 
+# The likely wrong updates, recognised from the parameters after a step (``_buggy_updates``).
+NOT_UPDATED = Misconception("unchanged", NOT_UPDATED_HINT)
+SIGN = Misconception("sign", "The update goes the wrong way: gradient DESCENT subtracts, `p <- p - lr * p.grad`.")
+LR_IGNORED = Misconception("lr", "The learning rate is ignored: multiply the gradient by self.lr, "
+                                 "`p <- p - self.lr * p.grad`.")
+SIGN_AND_LR = Misconception("sign and lr", SIGN.hint + " " + LR_IGNORED.hint)
+TWICE = Misconception("twice", "The update is applied twice per step: each call of step() changes every parameter "
+                               "once.")
 
-def _call(student, fn, *args, _what, _errors=(), _inspect=None, **kwargs):
-    """student.call (``_inspect``: student.call_and_inspect of that object), with a sharper hint
-    for errors whose message shows the likely cause."""
-    try:
-        if _inspect is not None:
-            return student.call_and_inspect(fn, *args, _what=_what, _of=_inspect, **kwargs)
-        return student.call(fn, *args, _what=_what, **kwargs)
-    except StudentError as e:
-        if e.kind == "exception":
-            for patterns, hint in _errors:
-                if all(p in e.message for p in patterns):
-                    raise StudentError(e.kind, e.message, hint, **e.details) from None
-        raise
-
-
-class Model:
-    """torch layers in the worker with a known state, mirrored here by leaf tensors."""
-
-    def __init__(self, student, rng, dtype=torch.float32, device="cpu", layers=LAYERS, state=None,
-                 how="random weights and biases"):
-        """One round trip builds the layers and reads them back (``call_and_inspect``); without a ``state``
-        their own random initial values (seeded by the worker) are the state, mirrored here."""
-        self.student = student
-        self.dtype, self.device, self.how = dtype, device, how
-        self.label = "nn.Sequential(" + ", ".join(f"nn.Linear({i}, {o})" for i, o in layers) + ")"
-        mods = [Call(Student.torch("nn.Linear"), i, o, dtype=dtype) for i, o in layers]
-        self.handle, info = student.call_and_inspect(Student.torch("nn.Sequential"), *mods, _what=self.label)
-        self._take(info)
-        if state is not None:
-            student.call(self.handle.attr("load_state_dict"), state, _what=f"{self.label}.load_state_dict(...)")
-            self.last = {n: t.to(dtype) for n, t in state.items()}
-        if device != "cpu":
-            student.call(self.handle.attr("to"), device, _what=f"{self.label}.to('{device}')")
-            self.read()
-        self.names = list(self.last)
-        self.local = {n: t.detach().cpu().clone().requires_grad_() for n, t in self.last.items()}
-        self.handles = dict(self.last_handles)
-        self.grads_none = True  # no .grad in the worker yet (torch's fresh layers)
-        self.grads_how = "random values"
-
-    @property
-    def inputs(self) -> str:
-        return f"{self.label}, {dtype_str(self.dtype)} on {self.device}, {self.how}"
-
-    def _take(self, info) -> None:
-        params = info.get("params", [])
-        self.last = {n: t for n, t, _h in params}
-        self.last_handles = {n: h for n, _t, h in params}
-
-    def read(self) -> dict:
-        """{name: tensor} of the worker's parameters, as they are now (``last_handles``: their handles)."""
-        self._take(self.student.inspect(self.handle, _what=f"inspecting {self.label}"))
-        return self.last
-
-    def current(self) -> dict:
-        """The parameters as last read (or set): nothing of the student's has run on them since but
-        the optimizer's construction and the grader's own gradient setting."""
-        return self.last
-
-    def param_list(self) -> list:
-        return [self.handles[n] for n in self.names]
-
-    def generator(self):
-        """model.parameters(), made in the worker as the request that passes it is read."""
-        return Call(self.handle.attr("parameters"))
-
-    def set_grads(self, rng, skip=(), values=None, how="random values") -> dict:
-        """Random gradients (or ``values``, described by ``how``) for every parameter, None for those in
-        ``skip``, here and in the worker, where torch's own zero_grad and backward put them in place: fresh
-        tensors, as after a real backward (a tensor sent to the worker is a view of the received bytes,
-        which `p.grad.detach_()`, torch's old zero_grad, refuses)."""
-        grads = {n: None if n in skip else values[n] if values else randn(rng, tuple(self.local[n].shape), self.dtype)
-                 for n in self.names}
-        for n, g in grads.items():
-            self.local[n].grad = None if g is None else g.clone()
-        self.grads_how = how
-        self.give_grads(grads)
-        return grads
-
-    def give_grads(self, grads: dict) -> None:
-        """Set the worker's gradients (None where ``grads`` has None): zero_grad, then backward with them,
-        in one round trip (zero_grad is made first, in the same request)."""
-        clear = [] if self.grads_none else [Call(self.handle.attr("zero_grad"), set_to_none=True)]
-        self.grads_none = False
-        given = [n for n in self.names if grads.get(n) is not None]
-        _call(self.student, Student.torch("autograd.backward"), [self.handles[n] for n in given],
-              [grads[n].to(self.device) for n in given], _what="setting the gradients", _errors=GRAD_ERRORS,
-              _before=clear)
-
-    def sgd(self, *args, _params="params", **kwargs):
-        """The student's SGD built in the worker."""
-        what = "SGD(" + ", ".join([_params] + [repr(a) for a in args[1:]] +
-                                  [f"{k}={v!r}" for k, v in kwargs.items()]) + ")"
-        opt = self.student.call(self.student.ref("SGD"), *args, _what=what, **kwargs)
-        check(isinstance(opt, Handle) and "Tensor" not in opt.type, f"{what} did not make an optimizer object",
-              "SGD is a class: `class SGD:` with `__init__(self, params, lr=1.0)`, `step(self)` and `zero_grad(self)`.")
-        return opt, what
-
-
+# What an error raised by the student's code says, and the hint that names the bug.
+STEP_ERRORS = (ErrorHint(("a leaf Variable that requires grad",), NO_GRAD_HINT),
+               ErrorHint(("unsupported operand", "NoneType"), NONE_GRAD_HINT),
+               ErrorHint(("'NoneType' object has no attribute",), NONE_GRAD_HINT))
+ZERO_ERRORS = (ErrorHint(("'NoneType' object has no attribute",), ZERO_NONE_HINT),)
 def _step(student, opt, what, model=None):
     """opt.step(); with ``model``, the model's parameters read after it in the same round trip (returned)."""
     if model is None:
-        _call(student, opt.attr("step"), _what=f"{what}.step()", _errors=STEP_ERRORS)
+        call_checked(student, opt.attr("step"), _what=f"{what}.step()", errors=STEP_ERRORS)
         return None
-    _, info = _call(student, opt.attr("step"), _what=f"{what}.step()", _errors=STEP_ERRORS, _inspect=model.handle)
+    _, info = call_checked(student, opt.attr("step"), _what=f"{what}.step()", errors=STEP_ERRORS,
+                           _inspect=model.handle)
     model._take(info)
     return model.last
 
 
-def _close(a, b):
-    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-6)
-
-
-def _step_bugs(before, grad, lr):
-    """The usual wrong updates of one parameter, for match_bug: (compute, key, hint)."""
+def _buggy_updates(before, grad, lr):
+    """What each wrong update makes of one parameter."""
     b, g = before.detach().double().cpu(), grad.double().cpu()
-    yield (lambda: b), "unchanged", NOT_UPDATED_HINT
+    yield NOT_UPDATED.gives(lambda: b)
     if abs(lr - 1.0) > 1e-3:
-        yield (lambda: b - g), "lr", LR_HINT
-        yield (lambda: b + g), "sign and lr", SIGN_HINT + " " + LR_HINT
-    yield (lambda: b + lr * g), "sign", SIGN_HINT
-    yield (lambda: b - 2 * lr * g), "twice", TWICE_HINT
+        yield LR_IGNORED.gives(lambda: b - g)
+        yield SIGN_AND_LR.gives(lambda: b + g)
+    yield SIGN.gives(lambda: b + lr * g)
+    yield TWICE.gives(lambda: b - 2 * lr * g)
 
 
 def _unchanged(got: dict, before: dict, names) -> bool:
     return all(isinstance(got.get(n), torch.Tensor) and torch.equal(got[n], before[n]) for n in names)
 
 
-def _compare(model, got: dict, before: dict, grads: dict, lr, what, hint=None, scale=4.0, unchanged_hint=None):
-    """Every parameter of the worker's model against the local mirror after reference.SGD's step."""
+def _compare(model, got: dict, before: dict, grads: dict, lr, what, *, tolerance, scale=4.0, hint=None,
+             unchanged_hint=None):
+    """Every parameter of the worker's model against the local mirror after reference.SGD's step, within
+    ``tolerance`` at the parameters' magnitude ``scale``."""
     with_grad = [n for n in model.names if grads.get(n) is not None]
     if with_grad and _unchanged(got, before, with_grad):
         hint = unchanged_hint() if callable(unchanged_hint) else unchanged_hint
@@ -195,7 +97,7 @@ def _compare(model, got: dict, before: dict, grads: dict, lr, what, hint=None, s
                       if len(with_grad) < len(model.names) else
                       f"after {what} no parameter of the model changed (every .grad was set to {model.grads_how})",
                       hint or NOT_UPDATED_HINT)
-    rtol, atol = tol(model.dtype, scale)
+    allowed = tolerance.at(model.dtype, scale)
     for n in model.names:
         check(n in got, f"after {what} the model has no parameter {n}", STEP_HINT)
         expect_tensor(got[n], f"the parameter {n}")
@@ -203,12 +105,12 @@ def _compare(model, got: dict, before: dict, grads: dict, lr, what, hint=None, s
 
         def diagnose(g, n=n, expected=expected):
             """Run only when parameter n is wrong."""
-            return hint or (grads.get(n) is not None and match_bug(g, expected, _step_bugs(before[n], grads[n], lr),
-                                                                   rtol, atol)) or STEP_HINT
+            return hint or (grads.get(n) is not None and name_bug(g, expected, _buggy_updates(before[n], grads[n], lr),
+                                                                  allowed)) or STEP_HINT
 
         compare(got[n], expected, diagnose=diagnose, what=f"parameter {n} of the model after {what}",
                 inputs=f"{model.inputs}; .grad set to {model.grads_how}", dtype=model.dtype, device=model.device,
-                rtol=rtol, atol=atol)
+                tolerance=allowed)
 
 
 def _reference_step(model, lr):
@@ -232,7 +134,7 @@ def test_one_step(student, rng, lr, device):
     before = model.current()
     stepped = _step(student, opt, what, model)
     _reference_step(model, lr)
-    _compare(model, stepped, before, grads, lr, f"{what}.step()")
+    _compare(model, stepped, before, grads, lr, f"{what}.step()", tolerance=ROUNDING)
 
 
 @pytest.mark.visible
@@ -247,7 +149,7 @@ def test_small_step(student, rng):
     before = model.current()
     stepped = _step(student, opt, what, model)
     _reference_step(model, 0.25)
-    _compare(model, stepped, before, grads, 0.25, f"{what}.step()")
+    _compare(model, stepped, before, grads, 0.25, f"{what}.step()", tolerance=ROUNDING)
 
 
 @pytest.mark.points(0.5)
@@ -259,7 +161,7 @@ def test_one_step_float64(student, rng):
     before = model.current()
     stepped = _step(student, opt, what, model)
     _reference_step(model, 0.3)
-    _compare(model, stepped, before, grads, 0.3, f"{what}.step()")
+    _compare(model, stepped, before, grads, 0.3, f"{what}.step()", tolerance=ROUNDING)
 
 
 @pytest.mark.points(0.5)
@@ -272,12 +174,12 @@ def test_default_lr(student, rng):
     got = _step(student, opt, what, model)
     _reference_step(model, 1.0)
     try:
-        _compare(model, got, before, grads, 1.0, f"{what}.step()")
+        _compare(model, got, before, grads, 1.0, f"{what}.step()", tolerance=ROUNDING)
     except Failure:
         for n in model.names:
             g = expect_tensor(got[n], f"the parameter {n}").double()
             for lr in (0.1, 0.01, 0.001):
-                if _close(g, before[n].double() - lr * grads[n].double()):
+                if SAME_NUMBERS_FINE.allows(g, before[n].double() - lr * grads[n].double()):
                     raise Failure(f"after {what}.step() the parameter {n} moved by {lr:g} * grad, expected "
                                   "1.0 * grad (the default learning rate)", DEFAULT_LR_HINT) from None
         raise
@@ -292,7 +194,7 @@ def test_lr_positional(student, rng):
     before = model.current()
     stepped = _step(student, opt, what, model)
     _reference_step(model, 0.2)
-    _compare(model, stepped, before, grads, 0.2, f"{what}.step()")
+    _compare(model, stepped, before, grads, 0.2, f"{what}.step()", tolerance=ROUNDING)
 
 
 def _works_with_list(student, rng, method: str) -> bool:
@@ -331,7 +233,7 @@ def test_generator_several_steps(student, rng):
         before = model.current()
         stepped = _step(student, opt, what, model)
         ref.step()
-        _compare(model, stepped, before, grads, lr, f"step {k + 1} of {what}",
+        _compare(model, stepped, before, grads, lr, f"step {k + 1} of {what}", tolerance=ROUNDING,
                  unchanged_hint=USED_UP_HINT if k > 0 else (lambda: _generator_hint(student, rng)))
 
 
@@ -361,7 +263,7 @@ def test_training_loop(student, rng):
         stepped = _step(student, opt, what, model)
         ref.step()
         _compare(model, stepped, before, grads, lr,
-                 f"round {k + 1} of (gradient of a mean squared loss, {what}.step())", scale=10.0,
+                 f"round {k + 1} of (gradient of a mean squared loss, {what}.step())", tolerance=ROUNDING, scale=10.0,
                  unchanged_hint=USED_UP_HINT if k > 0 else (lambda: _generator_hint(student, rng)))
 
 
@@ -377,9 +279,10 @@ def test_grad_none_skipped(student, rng):
     _reference_step(model, lr)
     for n in ("0.bias", "1.weight"):
         assert_close(got[n], before[n], what=f"parameter {n} (its .grad is None) after {what}.step()",
-                     inputs=model.inputs, rtol=0, atol=0, dtype=model.dtype,
+                     inputs=model.inputs, tolerance=EXACT, dtype=model.dtype,
                      hint="A parameter without a gradient must not change: skip it (`if p.grad is not None:`).")
-    _compare(model, got, before, grads, lr, f"{what}.step() (0.bias.grad and 1.weight.grad are None)")
+    _compare(model, got, before, grads, lr, f"{what}.step() (0.bias.grad and 1.weight.grad are None)",
+             tolerance=ROUNDING)
 
 
 @pytest.mark.points(1)
@@ -393,7 +296,7 @@ def test_updates_model_in_place(student, rng):
     before = model.current()
     stepped = _step(student, opt, what, model)
     _reference_step(model, lr)
-    _compare(model, stepped, before, grads, lr, f"{what}.step()")
+    _compare(model, stepped, before, grads, lr, f"{what}.step()", tolerance=ROUNDING)
     after = model.last_handles
     replaced = [n for n in model.names if n not in after or after[n].id != ids[n]]
     check(not replaced, f"after {what}.step() the model's parameters {', '.join(replaced)} are different "
@@ -406,10 +309,10 @@ def test_updates_model_in_place(student, rng):
         return (X.double() @ p["0.weight"].T + p["0.bias"]) @ p["1.weight"].T + p["1.bias"]
 
     got = expect_tensor(out, f"{model.label}(X)")
-    rtol, atol = tol(torch.float32, 20.0)
     compare(got, output(model.local), what=f"the model's output {model.label}(X) after {what}.step()",
-            inputs=model.inputs + "; every .grad random; " + describe("X", X, "randn"), rtol=rtol, atol=atol,
-            dtype=torch.float32, diagnose=lambda g: NOT_UPDATED_HINT if _close(g.double().cpu(), output(before))
+            inputs=model.inputs + "; every .grad random; " + describe("X", X, "randn"), tolerance=ROUNDING, scale=20.0,
+            dtype=torch.float32, diagnose=lambda g: NOT_UPDATED_HINT if SAME_NUMBERS_FINE.allows(g.double().cpu(),
+                                                                                                 output(before))
             else STEP_HINT)
 
 
@@ -423,7 +326,7 @@ def test_step_builds_no_graph(student, rng):
     before = model.current()
     got = _step(student, opt, what, model)
     _reference_step(model, lr)
-    _compare(model, got, before, grads, lr, f"{what}.step()")
+    _compare(model, got, before, grads, lr, f"{what}.step()", tolerance=ROUNDING)
     for n in model.names:
         m = meta(got[n])
         check(m.requires_grad, f"after {what}.step() the parameter {n} no longer requires a gradient",
@@ -441,13 +344,13 @@ def _zero_grad_checks(student, model, opt, what, generator_rng=None):
     """zero_grad() leaves the parameters alone and clears every gradient.  ``generator_rng``: the optimizer
     was given model.parameters(), and a gradient left uncleared is checked with a list (a probe)."""
     before = model.current()
-    _, info = _call(student, opt.attr("zero_grad"), _what=f"{what}.zero_grad()", _errors=ZERO_ERRORS,
-                    _inspect=model.handle)  # the parameters, read in the same round trip
+    _, info = call_checked(student, opt.attr("zero_grad"), _what=f"{what}.zero_grad()", errors=ZERO_ERRORS,
+                           _inspect=model.handle)  # the parameters, read in the same round trip
     model._take(info)
     after = model.last
     for n in model.names:
         assert_close(after[n], before[n], what=f"parameter {n} after {what}.zero_grad()", inputs=model.inputs,
-                     rtol=0, atol=0, dtype=model.dtype,
+                     tolerance=EXACT, dtype=model.dtype,
                      hint="zero_grad clears the GRADIENTS (`p.grad.zero_()` or `p.grad = None`), never the "
                           "parameters themselves (`p.zero_()` or `p.data.zero_()` erase the model).")
     grads = read_values(student, [model.handles[n].attr("grad") for n in model.names], "reading the .grads")
@@ -456,7 +359,7 @@ def _zero_grad_checks(student, model, opt, what, generator_rng=None):
             continue
         g = expect_tensor(g, f"the .grad of parameter {n} after {what}.zero_grad()")
         compare(g, torch.zeros(g.shape), what=f"the .grad of parameter {n} after {what}.zero_grad()",
-                inputs=model.inputs + "; every .grad set to random values", rtol=0, atol=0, dtype=g.dtype,
+                inputs=model.inputs + "; every .grad set to random values", tolerance=EXACT, dtype=g.dtype,
                 device=meta(g).device.split(":")[0],
                 diagnose=lambda _g: (generator_rng is not None and _works_with_list(student, generator_rng, "zero_grad")
                                      and ZERO_GENERATOR_HINT) or ZERO_CLEAR_HINT)

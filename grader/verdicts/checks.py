@@ -12,6 +12,7 @@ import math
 import torch
 
 from grader.transport.wire import Handle, meta
+from grader.verdicts.tolerances import ROUNDING, Tolerance, tol  # noqa: F401  (tol: for callers)
 
 
 class Failure(AssertionError):
@@ -49,21 +50,6 @@ def fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
-
-
-def tol(dtype: torch.dtype, scale: float = 1.0) -> tuple:
-    """(rtol, atol) that every correct implementation meets in ``dtype`` when
-    the inputs' magnitude is about ``scale`` (rounding grows with it)."""
-    eps = torch.finfo(dtype).eps
-    s = max(1.0, float(scale))
-    # Rounding an input of magnitude s costs about eps·s in absolute terms
-    # (x - logsumexp(x) at ±1000 in float32 is ~6e-5 off), so only the
-    # absolute part grows with the scale; the relative part stays tight.
-    if dtype == torch.float64:
-        return 1e-7, 1e-9 * s
-    if dtype == torch.float32:
-        return 1e-5, max(1e-6, 16 * eps * s)
-    return 1e-2, 1e-2 * s
 
 
 _TYPE_HINTS = {
@@ -119,11 +105,13 @@ def _index(flat: int, shape) -> str:
 
 def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rtol=None, atol=None,
                  hint: str | None = None, dtype: torch.dtype | None = None, device: str | None = None,
-                 dtype_hint: str | None = None) -> torch.Tensor:
+                 dtype_hint: str | None = None, tolerance=None, scale: float = 1.0) -> torch.Tensor:
     """Compare a result from the worker with the expected tensor.
 
     ``dtype`` is the dtype the result must have (default: expected's);
     ``device`` the device type it must be on (default: not checked).
+    ``tolerance`` is a preset of grader.verdicts.tolerances (default ``ROUNDING``), resolved
+    for that dtype and the inputs' magnitude ``scale``; ``rtol``/``atol``, where given, override it.
     """
     want_dtype = dtype or expected.dtype
     try:
@@ -147,7 +135,7 @@ def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rt
         raise failure(f"{what} returned a tensor on {meta(got).device}, expected it on {device}{where}",
                       "Create new tensors on the input's device: `torch.zeros_like(x)` or `device=x.device`.")
     if rtol is None or atol is None:
-        r, a = tol(want_dtype)
+        r, a = (tolerance or ROUNDING).at(want_dtype, scale)
         rtol = r if rtol is None else rtol
         atol = a if atol is None else atol
     g = got.detach().to(torch.float64) if not got.is_complex() else got.detach().to(torch.complex128)
@@ -167,7 +155,7 @@ def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rt
     n_bad, n = int(bad.sum()), bad.numel()
     nonfinite = int((~torch.isfinite(g) & torch.isfinite(e)).sum())
     err = "" if math.isnan(gv) or math.isinf(gv) else f" (error {abs(gv - ev):.3g})"
-    allowed_text = f"|got - expected| <= {atol:.1g} + {rtol:.1g}·|expected|"
+    allowed_text = Tolerance(rtol, atol).text
     if g.dim() == 0:
         lines = [f"{what} does not match the expected result{where}",
                  f"  expected {fmt(ev)}, got {fmt(gv)}{err}; allowed: {allowed_text}"]
@@ -187,10 +175,14 @@ def check(condition: bool, message: str, hint: str | None = None) -> None:
 
 
 def assert_unchanged(after, before: torch.Tensor, *, what: str, name: str = "the input",
-                     hint: str | None = None) -> None:
+                     hint: str | None = None, inputs: str = "", evidence: bool = True) -> None:
+    """``after`` (an argument as the student's call left it) must equal ``before``: same shape, same
+    values.  ``inputs`` adds the input line to the message; ``evidence=False`` leaves the values out of
+    the Failure (no reproducer of a visible test shows them)."""
     after = expect_tensor(after, what)
     if after.shape != before.shape or not torch.equal(after.detach(), before.detach()):
-        raise Failure(f"{what} changed {name} in place",
+        where = f"\n  input: {inputs}" if inputs else ""
+        raise Failure(f"{what} changed {name} in place{where}",
                       hint or "Don't modify the input: in-place operations such as `x -= m`, `x.exp_()` or "
                       "`x[x < 0] = 0` change the caller's tensor. Compute into a new tensor instead.",
-                      expected=before.detach(), got=after)
+                      **(dict(expected=before.detach(), got=after) if evidence else {}))

@@ -22,9 +22,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader.verdicts.checks import Failure, assert_close, check, expect_tensor, shape_str
-from grader.transport.student import Handle, Student
-from grader.suites.common import call_checked, class_info, compare, gradcheck
+from grader.verdicts.checks import Failure, assert_close, expect_tensor, shape_str
+from grader.transport.student import Student
+from grader.verdicts.diagnosis import call_checked, compare
+from grader.verdicts.gradcheck import gradcheck
+from grader.verdicts.objects import assert_made_object, assert_not_torch_class
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "bool": torch.bool}
 
@@ -79,11 +81,9 @@ def _call(student, case, device):
 
 
 def _not_torch(student, handle, name, forbidden, what, hint):
-    check(isinstance(handle, Handle) and "Tensor" not in handle.type, f"{what} did not make a layer object",
-          "Subclass nn.Module, call super().__init__() first, and return nothing from __init__.")
-    bases = class_info(student, name).get("bases") or []
-    used = [t for t in [handle.type, *bases] if t in forbidden]
-    check(not used, f"{what} is (or derives from) torch's own {used[0] if used else ''}", hint)
+    assert_made_object(handle, what, "Subclass nn.Module, call super().__init__() first, and return nothing from "
+                       "__init__.")
+    assert_not_torch_class(student, handle, name, forbidden, what, hint)
 
 
 def _module(student, case, device):

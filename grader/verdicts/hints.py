@@ -1,0 +1,34 @@
+"""Hint wording that more than one suite gives, in one place.
+
+A hint that one suite alone gives lives in that suite, beside the test that gives it.
+"""
+from __future__ import annotations
+
+ONLY_2D = ("Your code is right for a 2-D input (n, k) only, but the input may have any number of dimensions: "
+           "(k,), (n, k), (b, n, k). Reduce over dim=-1 with keepdim=True instead of dim=1, and don't unpack "
+           "`n, k = x.shape` or loop over the rows.")
+
+NO_KEEPDIM = ("The row max or sum lost its dimension, so it broadcast against the wrong axis: reduce with "
+              "keepdim=True (x.max(dim=-1, keepdim=True).values, .sum(dim=-1, keepdim=True)) or unsqueeze(-1).")
+
+
+def wrong_dim_hint(d: int, name: str) -> str:
+    """``name`` (softmax, log-softmax) reduced over dim=d of an input with more dimensions than d + 1."""
+    if d == 1:  # not the last dimension: the input has 3 or more
+        return ONLY_2D
+    return (f"You normalise over dim={d}, but {name} works over the LAST dimension whatever the number of "
+            "dimensions: reduce with dim=-1 (keepdim=True).")
+
+
+def hard_coded_hint(b) -> str:
+    return (f"The batch size {b} seems hard-coded (as in view({b}, 1) or torch.arange({b})): take sizes from the "
+            "input (x.shape[0], or -1 in view) or reduce with keepdim=True, so that any batch size works.")
+
+
+DEVICE_VALUES_FIRST = ("This test checks that the result follows the input's device once its values are right on "
+                       "the CPU: fix the wrong values that the other tests report first.")
+FORWARD_FIRST = ("This test checks the gradient of your forward, so it earns its points only once the forward "
+                 "is right (a gradient that matches a wrong function proves nothing): fix the values that the "
+                 "other tests report first.")
+# hints that send the student to another test's failure: not misconceptions of their own (class summary)
+FOLLOW_UPS = (DEVICE_VALUES_FIRST, FORWARD_FIRST)

@@ -470,7 +470,7 @@ class _Slot:
                     return True
                 report = None
             try:
-                row = self.finish(task, report, time.monotonic() - job.extra["start"])
+                row = self.finish(task, report, time.monotonic() - job.extra["start"], job.extra.get("spend"))
             except Exception as e:  # the grader's own failure
                 row = {"student": task["student"], "entry": task["entry"], "key": task["key"],
                        "seed": task["seed"], "status": "error", "kind": "internal",
@@ -481,12 +481,14 @@ class _Slot:
 
         serve(self.exercises, next_job, on_report, limits=self.limits)
 
-    def finish(self, task: dict, report, elapsed: float) -> dict:
+    def finish(self, task: dict, report, elapsed: float, spend=None) -> dict:
         """Write the student's report and state; the row for the gradebook."""
         student = task["student"]
         shutil.rmtree(self.sub, ignore_errors=True)
         row = {"student": student, "entry": task["entry"], "key": task["key"], "seed": task["seed"],
                "elapsed": round(elapsed, 3)}
+        if spend is not None:
+            row["cost"] = spend.as_dict()  # the budgets' accounting (grader.transport.limits.Spend)
         if task.get("run"):
             row["run"] = task["run"]  # regraded by this --force/--only run (see _run)
         if report is None:
@@ -552,6 +554,9 @@ def _child_main(conn, folder: str, limits, exercise_names, out_root: str, zygote
 # ---------------------------------------------------------------------------
 # the pool (in the parent)
 
+PARK_AFTER = 6.0  # seconds: a grading process on one submission this long is parked (Pool._busy)
+
+
 class Pool:
     """``jobs`` grading processes forked from this (warm) process, each with a
     zygote of its own.  The zygotes are started first, so that they import
@@ -605,7 +610,23 @@ class Pool:
                 except OSError:
                     pass
         self.procs[slot] = {"proc": proc, "conn": parent, "task": None, "started": 0.0, "ready": False,
-                            "folder": folder, "zygote": zygote}
+                            "folder": folder, "zygote": zygote, "done": 0}
+
+    def _busy(self, now: float) -> int:
+        """Grading processes on a submission that has not yet taken PARK_AFTER seconds
+        (three times that for a process's first).  A longer one is parked: it mostly
+        waits on its worker (a reply slowed on purpose) or spends its submission's CPU
+        budget; another process grades meanwhile, so that it holds up nobody."""
+        return sum(1 for p in self.procs.values() if p["task"] is not None
+                   and now - p["started"] < PARK_AFTER * (1 if p["done"] else 3))
+
+    def _more(self, pending: list) -> None:
+        """Start one more grading process where every one is busy and some are parked
+        (at most ``jobs`` more)."""
+        now = time.monotonic()
+        if (pending and not self.fatal and len(self.procs) < 2 * self.jobs and self._busy(now) < self.jobs
+                and all(p["task"] is not None for p in self.procs.values())):
+            self._start(max(self.procs, default=-1) + 1)
 
     @staticmethod
     def _kill_zygote(zygote) -> None:
@@ -660,6 +681,7 @@ class Pool:
                                             now - p["started"]))
                         if pending and not self.fatal:
                             self._start(slot)
+                self._more(pending)
                 waitables = [p["conn"] for p in self.procs.values()] + [p["proc"].sentinel for p in self.procs.values()]
                 ready = wait(waitables, timeout=0.5) if waitables else []
                 for slot, p in list(self.procs.items()):
@@ -675,6 +697,7 @@ class Pool:
                                 self.isolation = value
                         elif msg == "done":
                             p["task"] = None
+                            p["done"] += 1
                             on_done(value)
                         elif msg == "fatal":
                             self.fatal = value
@@ -700,6 +723,8 @@ class Pool:
                         continue
                     if p["ready"] and p["task"] is None:
                         if pending and not self.fatal:
+                            if self._busy(time.monotonic()) >= self.jobs:
+                                continue  # one more than the cores: it waits for a parked one to end
                             p["task"] = pending.pop(0)
                             p["started"] = time.monotonic()
                             p["conn"].send(p["task"])

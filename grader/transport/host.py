@@ -34,6 +34,8 @@ from grader.transport.wire import Call, Handle, Ref
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 TRACE_CALLS = 64     # requests a test's trace keeps (for a visible test's reproducer); more: no trace
 TRACE_COPY = 64      # tensors up to this many entries are copied into the trace as they were sent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+CPU_SLACK = 1.5      # a request may run this many seconds per CPU second its budget has left
 REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_bytes is tensors' bytes)
 
 
@@ -216,6 +218,8 @@ class Worker:
             "disk_bytes": limits.disk_bytes, "hide": [str(p) for p in limits.hide]})
         self.alive = True
         self.elapsed = 0.0
+        self.cpu = 0.0          # CPU seconds charged (its own, and the grader's decoding its replies)
+        self._ticks = 0         # its CPU time (clock ticks) when last read
         hello = self._recv(30.0)
         if hello.get("hello") != self.pid:
             self.kill()
@@ -256,6 +260,7 @@ class Worker:
         body["op"] = op
         sock = self.sock
         start = time.monotonic()
+        cpu_start = time.thread_time()
         try:
             limit = max(timeout, 0.001)
             if sock.gettimeout() != limit:  # setting it is a system call: only when it changes
@@ -275,6 +280,21 @@ class Worker:
             spent = time.monotonic() - start
             self.elapsed += spent
             self.spend.seconds += spent
+            cpu = time.thread_time() - cpu_start + self._worker_cpu(spent)
+            self.cpu += cpu
+            self.spend.cpu += cpu
+
+    def _worker_cpu(self, wall: float) -> float:
+        """The worker's CPU seconds since the last reading (all its threads, and its
+        children it waited for), from /proc; where that cannot be read, ``wall``."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        except (OSError, IndexError, ValueError):
+            return wall
+        spent, self._ticks = max(0, ticks - self._ticks), ticks
+        return spent / CLOCK_TICKS
 
     def exit_status(self, timeout: float = 2.0):
         try:
@@ -342,6 +362,8 @@ class Student:
         self.spend = spend if spend is not None else Spend()  # the whole submission's (shared by its exercises)
         self.late_from: float | None = None  # this exercise's time spent when the submission's budget ran out
         self.late_bytes_from: int | None = None  # the submission's bytes when its data budget ran out
+        self.late_cpu_from: float | None = None  # this exercise's CPU spent when the submission's CPU budget ran out
+        self.cpu = 0.0  # CPU seconds of this exercise's closed workers
         self.stopped: StudentError | None = None  # a request stopped by a budget: the rest is not run
         if Path(submission).is_file():  # one .py holding every exercise: graded as each exercise's file
             self.source = Path(submission)
@@ -388,6 +410,7 @@ class Student:
     def close(self) -> None:
         if self.worker is not None:
             self.elapsed += self.worker.elapsed
+            self.cpu += self.worker.cpu
             self.worker.close()
             self.worker = None
 
@@ -413,17 +436,36 @@ class Student:
         what limits it): the exercise's own budget, and once the whole submission has
         spent ``Limits.submission_budget``, ``late_budget`` more for this exercise."""
         spent = self.elapsed + (self.worker.elapsed if self.worker else 0.0)
-        left = self.limits.exercise_budget - spent
+        left, why = self.limits.exercise_budget - spent, None
         if self.spend.seconds >= self.limits.submission_budget:
             if self.late_from is None:
                 self.late_from = spent
             late = self.late_from + self.limits.late_budget - spent
             if late < left:
-                return late, True
-        return left, False
+                left, why = late, "wall"
+        # CPU: what the submission has left, and this exercise's late share; a request may
+        # take CPU_SLACK seconds of wall time for each (more where the machine is loaded)
+        cpu = self.cpu + (self.worker.cpu if self.worker else 0.0)
+        if self.spend.cpu >= self.limits.submission_cpu:
+            if self.late_cpu_from is None:
+                self.late_cpu_from = cpu
+            cpu_left = self.late_cpu_from + self.limits.late_cpu - cpu
+        else:
+            cpu_left = self.limits.submission_cpu - self.spend.cpu + self.limits.late_cpu
+        if cpu_left <= 0 or cpu_left * CPU_SLACK < left:
+            left, why = min(cpu_left, cpu_left * CPU_SLACK), "cpu"
+        return left, why
 
     def _budget_error(self, what: str) -> StudentError:
-        if self._left()[1]:
+        why = self._left()[1]
+        if why == "cpu":
+            return StudentError(
+                "budget", f"{what}: this submission used up its CPU budget ({self.limits.submission_cpu:g} s of "
+                          f"CPU time for all exercises, then {self.limits.late_cpu:g} s for each exercise)",
+                "Your code computes far more than needed somewhere (correct code takes well under a second of CPU "
+                "time for all exercises): look for endless loops, Python loops over tensor elements, and results "
+                "far larger than the exercise asks for.")
+        if why:
             return StudentError(
                 "budget", f"{what}: this submission used up its time budget ({self.limits.submission_budget:g} s "
                           f"for all exercises, then {self.limits.late_budget:g} s for each exercise)",

@@ -1,0 +1,86 @@
+"""Slots held for minutes (issue 10, item 6): replies slowed to just under the call
+limit, CPU hogs pinning themselves and replies amplified to the size limit, in a
+`grade batch` beside honest students.  Each hostile submission is kept to its
+budgets (what the batch's state row says it was charged), its exercises end in
+"budget used up" verdicts, the honest students' reports are byte for byte those
+of the same class without them, and no process is left behind."""
+import json
+import sys
+
+from grader.exercises import lookup
+from grader.transport.limits import Limits
+from tests.conftest import ROOT
+from tests.test_batch import SECRET, _survivors, batch, write
+
+sys.path.insert(0, str(ROOT / "bench"))
+from hostile_shapes import SHAPES, hostile_source  # noqa: E402
+
+EXERCISES = ["exercise1", "exercise3", "exercise5"]
+SCALE = 0.2  # --timeout-scale: a call limit of 2 s, budgets a fifth of the defaults
+MARK = "import ctypes\nctypes.CDLL(None).prctl(15, b'hostile-budget', 0, 0, 0)\n"
+BUGS = {"exercise1": ("keepdim=True", "keepdim=False"), "exercise3": (".mean()", ".sum()"),
+        "exercise5": ("X.clamp(min=0)", "X.clamp(min=0.1)")}
+
+
+def _honest(subs):
+    for i in range(6):
+        files = {}
+        for name in EXERCISES:
+            ex = lookup(name)
+            src = (ROOT / "solutions" / ex.file).read_text()
+            if i % 2 and name in BUGS:  # every other student has a common mistake
+                src = src.replace(*BUGS[name])
+            files[ex.file] = src
+        write(subs / f"honest{i}", files)
+
+
+def _grade(subs, out):
+    r = batch(subs, "--out", out, "--exercises", *EXERCISES, "--seed-secret", SECRET, "--jobs", "2",
+              "--timeout-scale", str(SCALE), timeout=600)
+    assert r.returncode in (0, 1), r.stderr
+    return {f.stem: json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json")}
+
+
+def test_hostile_students_are_kept_to_their_budgets(tmp_path):
+    limits = Limits().scaled(SCALE)
+    plain, mixed = tmp_path / "plain", tmp_path / "mixed"
+    _honest(plain)
+    _honest(mixed)
+    for shape in SHAPES:
+        for k in range(2):
+            write(mixed / f"{shape}{k}", {
+                lookup(n).file: MARK + hostile_source((ROOT / "solutions" / lookup(n).file).read_text(), shape,
+                                                      limits.call_timeout, limits.reply_bytes)
+                for n in EXERCISES})
+    _grade(plain, tmp_path / "out-plain")
+    states = _grade(mixed, tmp_path / "out-mixed")
+    assert _survivors("hostile-budget") == []
+
+    # the honest students: byte for byte the reports they get without the hostile ones
+    for i in range(6):
+        for suffix in (".json", ".txt"):
+            name = f"reports/honest{i}{suffix}"
+            assert (tmp_path / "out-plain" / name).read_bytes() == (tmp_path / "out-mixed" / name).read_bytes(), name
+
+    n = len(EXERCISES)
+    for shape in SHAPES:
+        for k in range(2):
+            row = states[f"{shape}{k}"]
+            assert row["status"] == "graded", row
+            cost = row["cost"]
+            # the budgets, charged as the state row records them: one request may run over by what
+            # it was allowed when it started (CPU_SLACK times the CPU left), plus a process's start
+            assert cost["cpu"] <= limits.submission_cpu + n * limits.late_cpu * 1.5 + 1.0, (shape, cost)
+            assert cost["wall"] <= limits.submission_budget + n * limits.late_budget + 2.0, (shape, cost)
+            assert cost["bytes"] <= limits.submission_bytes + n * limits.late_bytes + limits.reply_bytes, (shape, cost)
+            report = json.loads((tmp_path / "out-mixed" / "reports" / f"{shape}{k}.json").read_text())
+            for ex in report["exercises"]:
+                assert ex["score"] < ex["max_score"], (shape, ex["name"], ex["score"])
+                budget = [t for t in ex["tests"] if t.get("kind") == "budget"]
+                spent = {"drip": "used up its time budget", "hog": "budget",
+                         "amplified": "budget"}[shape]
+                if shape != "amplified":  # its replies are wrong: each test fails on its value first
+                    assert budget and all(spent in t["message"] for t in budget), (shape, ex)
+    # a CPU hog is stopped by its CPU budget, not by the wall time it would take
+    hog = json.loads((tmp_path / "out-mixed" / "reports" / "hog0.json").read_text())
+    assert any("used up its CPU budget" in t["message"] for ex in hog["exercises"] for t in ex["tests"])

@@ -61,7 +61,7 @@ def make_class(folder: Path, n: int, exercises, seed: int = 0, mix=(0.5, 0.3, 0.
     stubs = {ex.name: (ROOT / "exercises" / ex.file).read_text() for ex in exercises}
     attackers = dict(zip(sorted(random.Random(seed + 1).sample(range(n), min(hostile, n))), SHAPES * n))
     for i in range(n):
-        kind = rng.choices(list(counts), weights=mix)[0]
+        kind = rng.choices(["correct", "buggy", "broken"], weights=mix)[0]
         shape = attackers.get(i)
         if shape:
             kind = "hostile"

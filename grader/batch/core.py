@@ -577,6 +577,7 @@ class Pool:
         self.wall_limit = wall_limit
         self.procs: dict = {}   # slot -> dict(proc, conn, task, started, ready, zygote, folder)
         self.spare: list = []
+        self._elapsed = (0.0, 0)  # seconds and number of the submissions graded (Pool._busy)
         self.isolation = None
         self.fatal = None
         self._n = 0
@@ -613,12 +614,14 @@ class Pool:
                             "folder": folder, "zygote": zygote, "done": 0}
 
     def _busy(self, now: float) -> int:
-        """Grading processes on a submission that has not yet taken PARK_AFTER seconds
-        (three times that for a process's first).  A longer one is parked: it mostly
-        waits on its worker (a reply slowed on purpose) or spends its submission's CPU
-        budget; another process grades meanwhile, so that it holds up nobody."""
+        """Grading processes on a submission that has not yet taken PARK_AFTER seconds, or
+        four times the mean of the submissions graded so far where more (a loaded machine),
+        three times that for a process's first.  A longer one is parked: it mostly waits on
+        its worker (a reply slowed on purpose) or spends its submission's CPU budget; another
+        process grades meanwhile, so that it holds up nobody."""
+        park = max(PARK_AFTER, 4 * self._elapsed[0] / self._elapsed[1]) if self._elapsed[1] else PARK_AFTER
         return sum(1 for p in self.procs.values() if p["task"] is not None
-                   and now - p["started"] < PARK_AFTER * (1 if p["done"] else 3))
+                   and now - p["started"] < park * (1 if p["done"] else 3))
 
     def _more(self, pending: list) -> None:
         """Start one more grading process where every one is busy and some are parked
@@ -698,6 +701,8 @@ class Pool:
                         elif msg == "done":
                             p["task"] = None
                             p["done"] += 1
+                            if isinstance(value, dict) and isinstance(value.get("elapsed"), (int, float)):
+                                self._elapsed = (self._elapsed[0] + value["elapsed"], self._elapsed[1] + 1)
                             on_done(value)
                         elif msg == "fatal":
                             self.fatal = value

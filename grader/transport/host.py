@@ -432,9 +432,10 @@ class Student:
                 "Return results of the size the exercise asks for, not far larger tensors.")
 
     def _left(self) -> tuple:
-        """(seconds this exercise may still spend, whether the submission's budget is
-        what limits it): the exercise's own budget, and once the whole submission has
-        spent ``Limits.submission_budget``, ``late_budget`` more for this exercise."""
+        """(seconds this exercise may still spend, which of the submission's budgets limits
+        it: None, "wall" or "cpu"): the exercise's own budget, and once the whole submission
+        has spent ``Limits.submission_budget`` seconds, ``late_budget`` more for this exercise;
+        once it has spent ``submission_cpu`` CPU seconds, ``late_cpu`` more of CPU time."""
         spent = self.elapsed + (self.worker.elapsed if self.worker else 0.0)
         left, why = self.limits.exercise_budget - spent, None
         if self.spend.seconds >= self.limits.submission_budget:
@@ -443,17 +444,15 @@ class Student:
             late = self.late_from + self.limits.late_budget - spent
             if late < left:
                 left, why = late, "wall"
-        # CPU: what the submission has left, and this exercise's late share; a request may
-        # take CPU_SLACK seconds of wall time for each (more where the machine is loaded)
-        cpu = self.cpu + (self.worker.cpu if self.worker else 0.0)
+        # CPU, once the submission has spent its CPU budget: this exercise's late share; a
+        # request may take CPU_SLACK seconds of wall time for each second of it it has left
         if self.spend.cpu >= self.limits.submission_cpu:
+            cpu = self.cpu + (self.worker.cpu if self.worker else 0.0)
             if self.late_cpu_from is None:
                 self.late_cpu_from = cpu
             cpu_left = self.late_cpu_from + self.limits.late_cpu - cpu
-        else:
-            cpu_left = self.limits.submission_cpu - self.spend.cpu + self.limits.late_cpu
-        if cpu_left <= 0 or cpu_left * CPU_SLACK < left:
-            left, why = min(cpu_left, cpu_left * CPU_SLACK), "cpu"
+            if cpu_left <= 0 or cpu_left * CPU_SLACK < left:
+                left, why = min(cpu_left, cpu_left * CPU_SLACK), "cpu"
         return left, why
 
     def _budget_error(self, what: str) -> StudentError:

@@ -34,7 +34,7 @@ class Limits:
     late_budget: float = 5.0         # seconds each exercise still gets once submission_budget is spent
     # the same in CPU time (the worker's, and the grader's decoding its replies): a busy loop or
     # amplified replies cost CPU that honest students' grading needs; unlike wall time it does not
-    # grow when the machine is loaded, so it can be tight (model answers: 0.2 s for all nine)
+    # grow when the machine is loaded, so it can be tight (model answers: 0.3 s for all nine)
     submission_cpu: float = 10.0     # CPU seconds, all exercises together
     late_cpu: float = 1.0            # CPU seconds each exercise still gets once submission_cpu is spent
 

@@ -81,9 +81,9 @@ def main(fd: int) -> None:
         import torch
 
         class Slot(_Slot):
-            def finish(self, task, report, elapsed):
+            def finish(self, task, report, elapsed, spend=None):
                 self.out.report = None
-                row = super().finish(task, report, elapsed)
+                row = super().finish(task, report, elapsed, spend)
                 if self.out.report is not None:
                     row = dict(row, _report=self.out.report)
                 return row

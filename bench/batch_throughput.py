@@ -62,20 +62,18 @@ def make_class(folder: Path, n: int, exercises, seed: int = 0, mix=(0.5, 0.3, 0.
     attackers = dict(zip(sorted(random.Random(seed + 1).sample(range(n), min(hostile, n))), SHAPES * n))
     for i in range(n):
         kind = rng.choices(["correct", "buggy", "broken"], weights=mix)[0]
-        shape = attackers.get(i)
-        if shape:
-            kind = "hostile"
-        counts[kind] = counts.get(kind, 0) + 1
+        shape = attackers.get(i)  # drawn as the others are, so that the rest of the class stays the same
+        counts["hostile" if shape else kind] = counts.get("hostile" if shape else kind, 0) + 1
         files = {}
         for ex in exercises:
             src = solutions[ex.name]
-            if shape:
-                src = hostile_source(src, shape)
-            elif kind == "buggy" and rng.random() < 0.5 and ex.name in BUGS:
+            if kind == "buggy" and rng.random() < 0.5 and ex.name in BUGS:
                 old, new = BUGS[ex.name]
                 src = src.replace(old, new)
             elif kind == "broken" and rng.random() < 0.4:
                 src = rng.choice(BROKEN + [lambda s, stub=stubs[ex.name]: stub])(src)
+            if shape:
+                src = hostile_source(solutions[ex.name], shape)
             if src is not None:
                 files[ex.file] = src
         student = f"student{i:04d}"

@@ -109,7 +109,7 @@ def profile_one(exercises) -> None:
 
     from grader.batch.core import _prewarm
     from grader.harness.run import grade
-    from grader.transport.host import Zygote
+    from grader.transport.processes import Zygote
 
     _prewarm(exercises)
     z = Zygote()
@@ -127,10 +127,10 @@ def profile_one(exercises) -> None:
     def cum(file_part: str, func: str) -> float:
         return sum(v[3] for k, v in stats.stats.items() if file_part in k[0] and k[2] == func)
 
-    from grader.transport.host import Worker
+    from grader.transport.processes import Worker
 
     line = Worker.__init__.__code__.co_firstlineno
-    spawn = sum(v[3] for k, v in stats.stats.items() if k[0].endswith("grader/transport/host.py") and k[1] == line)
+    spawn = sum(v[3] for k, v in stats.stats.items() if k[0].endswith("grader/transport/processes.py") and k[1] == line)
     waiting = cum("grader/transport/wire.py", "recv")
     sending = cum("grader/transport/wire.py", "send")
     calls = cum("_pytest/python.py", "pytest_pyfunc_call")

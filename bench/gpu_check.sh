@@ -311,7 +311,7 @@ import sys, time
 from pathlib import Path
 from grader.exercises import EXERCISES
 from grader.harness.run import grade
-from grader.transport.host import Zygote
+from grader.transport.processes import Zygote
 where = "on the GPU" if sys.argv[2] == "yes" else "on the CPU (no CUDA)"
 with Zygote(preload=True) as z:
     grade(EXERCISES[:1], Path(sys.argv[1]), zygote=z)  # warm-up

@@ -279,7 +279,7 @@ def _new_zygote(chosen):
         raise SystemExit(_no_torch())
 
     from grader.exercises import wants_preload
-    from grader.transport.host import Zygote
+    from grader.transport.processes import Zygote
     from grader.untrusted.startup import uses_meta
 
     return _deferring_signals(lambda: Zygote(preload=wants_preload(chosen), fork=True, warm_meta=uses_meta(chosen)),
@@ -411,7 +411,9 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     elif args.output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
-    internal = any(t.get("kind") == "internal" for ex in report["exercises"] for t in ex["tests"]) or any(
+    from grader.errors import ErrorKind
+
+    internal = any(t.get("kind") == ErrorKind.INTERNAL for ex in report["exercises"] for t in ex["tests"]) or any(
         ex["status"] == "error" for ex in report["exercises"])
     if internal:
         return EXIT_INTERNAL

@@ -19,7 +19,7 @@ os.environ["GRADER_NO_SERVER"] = "1"
 @pytest.fixture(scope="session")
 def zygote():
     """One warm worker for the whole test session (as batch grading uses it)."""
-    from grader.transport.host import Zygote
+    from grader.transport.processes import Zygote
 
     z = Zygote(preload=True)
     yield z

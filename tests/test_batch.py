@@ -356,7 +356,8 @@ def test_hostile_students_change_nothing_for_the_others(class_run, tmp_path, zyg
     """The class graded again with five hostile students added: every other
     student's JSON and HTML report is byte for byte the same, nothing they
     started is left running, and nothing outside their folders was written."""
-    from grader.transport.host import Limits, Worker
+    from grader.transport.limits import Limits
+    from grader.transport.processes import Worker
 
     probe = Worker(zygote, Limits(), tmp_path / "probe")
     iso = probe.isolation
@@ -438,7 +439,8 @@ def _probe(grade_folder, submission, limits=None) -> dict:
 
 
 def test_a_worker_sees_only_its_own_folder(grade_folder, submission, zygote, tmp_path):
-    from grader.transport.host import Limits, Worker
+    from grader.transport.limits import Limits
+    from grader.transport.processes import Worker
 
     w = Worker(zygote, Limits(), tmp_path / "w")
     iso = w.isolation
@@ -464,7 +466,8 @@ def _alive(pid: int) -> bool:
 
 def test_no_namespace_init_outlives_its_worker(zygote, tmp_path):
     """Workers closed as soon as they start (as a probe is) leave nothing behind."""
-    from grader.transport.host import Limits, Worker
+    from grader.transport.limits import Limits
+    from grader.transport.processes import Worker
 
     inits = []
     for i in range(8):

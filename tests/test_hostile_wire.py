@@ -187,7 +187,8 @@ import resource, sys, textwrap
 from pathlib import Path
 from grader.exercises import lookup
 from grader.harness.run import grade
-from grader.transport.host import Limits, Zygote
+from grader.transport.limits import Limits
+from grader.transport.processes import Zygote
 
 folder = Path(sys.argv[1])
 with Zygote() as z:

@@ -21,7 +21,8 @@ from grader.verdicts.checks import Failure, assert_close, assert_unchanged
 from grader.exercises import lookup
 from grader.harness.plugin import reproducer
 from grader.feedback.report import failure_groups, render
-from grader.transport.host import Call, Handle, Limits, Ref, Student, StudentError
+from grader.transport.limits import Limits
+from grader.transport.student import Call, Handle, Ref, Student, StudentError
 from tests.conftest import CHROMIUM, ROOT, exercise_of, run_cli, screenshot
 
 SOLUTIONS = ROOT / "solutions"
@@ -142,7 +143,7 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
     s = student(5)
     relu = s.call(s.ref("ReLU"))
     x = torch.tensor([-1.5, 0.0, 2.0])
-    _, args = s.call(relu, x, _return_args=True)
+    _, args = s.call_and_args(relu, x)
     with pytest.raises(Failure) as e:
         assert_unchanged(args[0], x, what="ReLU()(x)")
     codes.append(reproducer(s.trace, e.value, "exercise5_relu"))
@@ -190,13 +191,13 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
 
 
 def test_a_model_built_in_one_round_trip_is_reproduced(student, tmp_path):
-    """Layers made by ``Call``s inside one request, read back by ``_inspect`` in the same
+    """Layers made by ``Call``s inside one request, read back by ``call_and_inspect`` in the same
     round trip: the reproducer writes the nested construction out and runs as pasted."""
     sub = tmp_path / "sub"
     (sub / lookup("7").file).write_text((CORPUS / "exercise7" / "bug_sign.py").read_text())
     s = student(7)
     layers = [Call(Student.torch("nn.Linear"), 2, 2), Call(Student.torch("nn.Linear"), 2, 1)]
-    model, info = s.call(Student.torch("nn.Sequential"), *layers, _inspect=True)
+    model, info = s.call_and_inspect(Student.torch("nn.Sequential"), *layers)
     assert isinstance(model, Handle) and [n for n, _t, _h in info["params"]] == \
         ["0.weight", "0.bias", "1.weight", "1.bias"]
     state = {"0.weight": torch.tensor([[1.0, 0.0], [0.0, 1.0]]), "0.bias": torch.tensor([0.0, 0.5]),
@@ -220,7 +221,7 @@ def test_a_model_built_in_one_round_trip_is_reproduced(student, tmp_path):
 
 
 def test_a_step_and_the_model_read_after_it_in_one_round_trip_are_reproduced(student, tmp_path):
-    """``call(..., _inspect=<another object>)``: the object is inspected after the call, in the same
+    """``call_and_inspect(..., _of=<another object>)``: the object is inspected after the call, in the same
     request; the trace shows it as an inspect of its own, so the reproducer still prints the parameter."""
     sub = tmp_path / "sub"
     (sub / lookup("7").file).write_text((CORPUS / "exercise7" / "bug_sign.py").read_text())
@@ -232,7 +233,7 @@ def test_a_step_and_the_model_read_after_it_in_one_round_trip_are_reproduced(stu
     s.call(Student.torch("autograd.backward"), handles, [torch.tensor([[0.5, 1.0]]), torch.tensor([-1.0])],
            retain_graph=Call(model.attr("zero_grad"), set_to_none=True))
     calls = s.calls
-    value, info = s.call(opt.attr("step"), _inspect=model)
+    value, info = s.call_and_inspect(opt.attr("step"), _of=model)
     assert s.calls == calls + 1 and value is None and info["type"] == "torch.nn.modules.linear.Linear"
     weight = info["params"][0][1]
     with pytest.raises(Failure) as e:

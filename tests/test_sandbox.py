@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.transport.host import Limits, Worker
+from grader.transport.limits import Limits
+from grader.transport.processes import Worker
 from tests.conftest import ROOT, exercise_of, run_cli
 
 EX1 = "exercise1_softmax.py"

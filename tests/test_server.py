@@ -326,7 +326,7 @@ def test_zygote_is_forked_only_before_an_answer_is_loaded():
 import os, socket, sys
 import torch
 from grader.untrusted import startup
-from grader.transport.host import Zygote
+from grader.transport.processes import Zygote
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 assert startup.secrets_loaded() == []
 z = Zygote(fork=True)

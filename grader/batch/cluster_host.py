@@ -69,7 +69,7 @@ def main(fd: int) -> None:
     zygote = slot = None
     try:
         cfg = conn.recv()
-        from grader.transport.host import Zygote
+        from grader.transport.processes import Zygote
 
         zygote = Zygote(preload=True, many=True)  # imports torch while this process does
 

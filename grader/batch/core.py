@@ -5,7 +5,7 @@ single ``.py`` per student), keeps only the exercise files in memory, derives
 each student's seed and a content key, and skips students whose key matches
 their last result.  It then imports torch, pytest, the reference and the
 hidden suites once and forks ``--jobs`` grading processes; each starts its own
-zygote (``grader.transport.host.Zygote``) and grades one student after another with
+zygote (``grader.transport.processes.Zygote``) and grades one student after another with
 ``grader.harness.run.grade``, writing the student's reports and state atomically as
 soon as they are known.  The parent enforces a wall-time limit per student
 (it kills a grading process that overruns, which takes its zygote, workers
@@ -404,7 +404,7 @@ class _Slot:
         self.zygote = zygote  # started by the parent (it imported torch while the parent did)
 
     def restart_zygote(self) -> None:
-        from grader.transport.host import Zygote
+        from grader.transport.processes import Zygote
 
         try:
             self.zygote.close()
@@ -422,7 +422,7 @@ class _Slot:
 
     def probe(self) -> dict:
         """What isolation the workers get on this machine."""
-        from grader.transport.host import Worker
+        from grader.transport.processes import Worker
 
         self.zygote.wait_ready()
         w = Worker(self.zygote, self.limits, self.tmp / "probe")
@@ -588,12 +588,12 @@ class Pool:
         self.cpus = cpus if len(cpus) > 1 and jobs % len(cpus) == 0 and os.environ.get("GRADER_PIN") != "0" else []
 
     def prestart(self, n: int) -> None:
-        from grader.transport.host import Zygote
+        from grader.transport.processes import Zygote
 
         self.spare = [Zygote(preload=True, many=True) for _ in range(n)]
 
     def _start(self, slot: int) -> None:
-        from grader.transport.host import Zygote
+        from grader.transport.processes import Zygote
 
         zygote = self.spare.pop() if self.spare else Zygote(preload=True, many=True)
         parent, child = self.ctx.Pipe()

@@ -282,14 +282,14 @@ class Server:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         import torch  # noqa: F401
 
-        from grader.transport.host import Zygote
+        from grader.transport.processes import Zygote
 
         self.zygote = Zygote(fork=True, warm_meta=True)
         import grader.feedback.report  # noqa: F401
         import grader.harness.run  # noqa: F401
 
     def _zygote(self):
-        from grader.transport.host import Zygote
+        from grader.transport.processes import Zygote
 
         if self.zygote.proc.poll() is not None:  # a submission killed it: an interpreter of its own now
             self.zygote.close()

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
+from grader.errors import RUN_KINDS, ErrorKind
 from grader.formats.common import explanation, first_line, for_platform, location, notes
 from grader.feedback.textsafe import escape_controls
 
-_ERROR_KINDS = {"missing_file", "load", "crash", "timeout", "budget", "protocol", "internal"}
+_ERROR_KINDS = RUN_KINDS | {ErrorKind.INTERNAL}
 
 
 def _attr(value) -> str:

@@ -26,7 +26,9 @@ import torch
 from grader.verdicts.checks import Failure, dtype_str
 from grader.exercises import for_suite
 from grader.harness.points import item_points, run_on_devices
-from grader.transport.host import Call, Handle, Ref, Spend, Student, StudentError
+from grader.errors import ErrorKind
+from grader.transport.limits import Spend
+from grader.transport.student import Call, Handle, Ref, Student, StudentError
 
 
 def derive_seed(seed: int, text: str) -> int:
@@ -103,7 +105,7 @@ class GraderPlugin:
         if s.review:  # what the integrity scan flagged, what the scans could not walk
             info["review"] = list(s.review)
         if s.load_error is not None:
-            info["status"] = "missing" if s.load_error.kind == "missing_file" else "load_error"
+            info["status"] = "missing" if s.load_error.kind == ErrorKind.MISSING_FILE else "load_error"
             info["message"] = s.load_error.message
             info["hint"] = s.load_error.hint
         self.exercise_info[ex.name] = info
@@ -164,7 +166,7 @@ class GraderPlugin:
             rec.update(status=status, message=exc.message, hint=exc.hint or "", kind=exc.kind)
         else:
             name = type(exc).__name__ if exc else "error"
-            rec.update(status="error", kind="internal",
+            rec.update(status="error", kind=ErrorKind.INTERNAL,
                        message=f"internal grader error ({name}); this is not your fault, please report it",
                        hint="")
             if self.debug and call.excinfo is not None:
@@ -238,7 +240,7 @@ def _target(trace, exc):
     if isinstance(exc, StudentError):
         request = exc.details.get("request")
         at = [i for i, rec in enumerate(trace) if rec is request]
-        if exc.kind == "exception" and at and request["op"] in ("call", "getattr", "vjp"):
+        if exc.kind == ErrorKind.EXCEPTION and at and request["op"] in ("call", "getattr", "vjp"):
             return at[0], ("raised",), None
         return None
     f = _with_expected(exc)

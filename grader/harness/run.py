@@ -195,7 +195,7 @@ def grade(exercises=EXERCISES, submission: Path = Path("exercises"), *, seed: in
           zygote=None, debug: bool = False, progress=None) -> dict:
     """Grade ``exercises`` of the submission folder; returns the report dict."""
     from grader.exercises import wants_preload
-    from grader.transport.host import Zygote
+    from grader.transport.processes import Zygote
 
     own = zygote is None
     zygote = zygote or Zygote(preload=wants_preload(exercises))

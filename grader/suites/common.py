@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from grader.verdicts.checks import Failure, assert_close, describe, expect_tensor, fmt, shape_str, tol
-from grader.transport.host import Call, Student, StudentError
+from grader.transport.student import Call, Student, StudentError
 from grader.transport.wire import meta
 
 GPU = "cuda"  # the torch device a GPU run uses (a test may point it at another device to fake one)
@@ -205,10 +205,11 @@ def naming_errors(diagnose=None):
         raise StudentError(e.kind, e.message, hint, **e.details) from None
 
 
-def call_checked(student, fn, *args, diagnose, **kwargs):
-    """student.call(fn, *args, **kwargs), its errors explained by naming_errors(diagnose)."""
+def call_checked(student, fn, *args, diagnose, _return_args=False, **kwargs):
+    """student.call(fn, *args, **kwargs) (``_return_args``: student.call_and_args), its errors
+    explained by naming_errors(diagnose)."""
     with naming_errors(diagnose):
-        return student.call(fn, *args, **kwargs)
+        return (student.call_and_args if _return_args else student.call)(fn, *args, **kwargs)
 
 
 def compare(got, expected: torch.Tensor, *, diagnose, dtype: torch.dtype, device: str = "cpu", **kwargs):

@@ -13,7 +13,7 @@ from grader.verdicts.checks import Failure, assert_close, check, describe, dtype
     shape_str, tol
 import weakref
 
-from grader.transport.host import Call, Handle, Student, StudentError
+from grader.transport.student import Call, Handle, Student, StudentError
 from grader.suites.common import class_info, gradcheck, randn, read_values
 from grader.transport.wire import meta
 
@@ -385,7 +385,7 @@ def test_input_not_modified(student, rng):
     """forward leaves its input unchanged"""
     lin, what = _new(student, 5, 3)
     X = randn(rng, (4, 5))
-    got, args = student.call(lin, X, _what=f"{what}(X)", _return_args=True)
+    got, args = student.call_and_args(lin, X, _what=f"{what}(X)")
     expect_tensor(got, f"{what}(X)")
     after = expect_tensor(args[0], f"{what}(X)")
     check(after.shape == X.shape and torch.equal(after, X),

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, shape_str
-from grader.transport.host import Handle
+from grader.transport.student import Handle
 from grader.suites.common import DTYPES, check_follows_device, class_info, gradcheck, randn
 from grader.transport.wire import meta
 
@@ -75,7 +75,7 @@ def _verdict(x, got, inputs, device=None):
 
 def _not_in_place(student, relu, x, how):
     """Run forward once and fail (with the in-place hint) if it changed x, then check its output."""
-    got, args = student.call(relu, x, _what=WHAT, _return_args=True)
+    got, args = student.call_and_args(relu, x, _what=WHAT)
     expect_tensor(got, WHAT, describe("x", x, how))
     after = expect_tensor(args[0], WHAT)
     if after.shape != x.shape or not torch.equal(after, x):

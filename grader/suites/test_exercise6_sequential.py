@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, tol
-from grader.transport.host import Call, Handle, Ref, Student, StudentError
+from grader.transport.student import Call, Handle, Ref, Student, StudentError
 from grader.suites.common import class_info, randn
 
 REGISTER_HINT = ("Register the layers as submodules: `self.layers = nn.ModuleList(layers)` (or "
@@ -46,8 +46,8 @@ class Layer:
         self.spec = spec
         self.label = _label(spec)
         if made is None:
-            self.handle, info = student.call(Student.torch(f"nn.{spec[0]}"), *spec[1:], _what=self.label,
-                                             _inspect=True)
+            self.handle, info = student.call_and_inspect(Student.torch(f"nn.{spec[0]}"), *spec[1:],
+                                                         _what=self.label)
             self._take(info.get("params", []))
         else:
             self.handle, params = made
@@ -64,8 +64,8 @@ class Layer:
     def set(self, student, **values):
         """Give the layer's parameters explicit values (e.g. weight=[[1., 2.]]), read back in the same request."""
         state = {name: torch.tensor(value) for name, value in values.items()}
-        _, info = student.call(self.handle.attr("load_state_dict"), state, strict=False, _grad="no_grad",
-                               _what=f"setting {self.label}." + " and .".join(state), _inspect=self.handle)
+        _, info = student.call_and_inspect(self.handle.attr("load_state_dict"), state, strict=False, _grad="no_grad",
+                                           _what=f"setting {self.label}." + " and .".join(state), _of=self.handle)
         self._take(info.get("params", []))
 
     def __call__(self, x):
@@ -88,9 +88,9 @@ def _layers(student, specs) -> list:
     if not specs:
         return []
     labels = [_label(spec) for spec in specs]
-    holder, info = student.call(Student.torch("nn.ModuleList"),
-                                [Call(Student.torch(f"nn.{spec[0]}"), *spec[1:]) for spec in specs],
-                                _what=", ".join(labels), _inspect=True)
+    holder, info = student.call_and_inspect(Student.torch("nn.ModuleList"),
+                                            [Call(Student.torch(f"nn.{spec[0]}"), *spec[1:]) for spec in specs],
+                                            _what=", ".join(labels))
     params = [[] for _ in specs]
     for name, t, h in info.get("params", []):
         i, _, rest = name.partition(".")
@@ -129,7 +129,7 @@ def _call_and_refresh(student, layers, fn, *args, _what) -> None:
         student.call(fn, *args, _what=_what)
         _refresh(student, layers)
         return
-    _, info = student.call(fn, *args, _what=_what, _inspect=Ref("handle", hids.pop()))
+    _, info = student.call_and_inspect(fn, *args, _what=_what, _of=Ref("handle", hids.pop()))
     _take_group(info, layers)
 
 

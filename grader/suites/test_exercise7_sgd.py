@@ -15,7 +15,7 @@ import torch
 
 import reference
 from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_tensor, tol
-from grader.transport.host import Call, Handle, Student, StudentError
+from grader.transport.student import Call, Handle, Student, StudentError
 from grader.suites.common import compare, match_bug, randn, read_values
 from grader.transport.wire import meta
 
@@ -57,9 +57,12 @@ GRAD_ERRORS = [(("does not require grad",), "After step() a parameter no longer 
                                             "`with torch.no_grad():`, which leaves it trainable.")]
 
 
-def _call(student, fn, *args, _what, _errors=(), **kwargs):
-    """student.call, with a sharper hint for errors whose message shows the likely cause."""
+def _call(student, fn, *args, _what, _errors=(), _inspect=None, **kwargs):
+    """student.call (``_inspect``: student.call_and_inspect of that object), with a sharper hint
+    for errors whose message shows the likely cause."""
     try:
+        if _inspect is not None:
+            return student.call_and_inspect(fn, *args, _what=_what, _of=_inspect, **kwargs)
         return student.call(fn, *args, _what=_what, **kwargs)
     except StudentError as e:
         if e.kind == "exception":
@@ -74,13 +77,13 @@ class Model:
 
     def __init__(self, student, rng, dtype=torch.float32, device="cpu", layers=LAYERS, state=None,
                  how="random weights and biases"):
-        """One round trip builds the layers and reads them back (``_inspect``); without a ``state``
+        """One round trip builds the layers and reads them back (``call_and_inspect``); without a ``state``
         their own random initial values (seeded by the worker) are the state, mirrored here."""
         self.student = student
         self.dtype, self.device, self.how = dtype, device, how
         self.label = "nn.Sequential(" + ", ".join(f"nn.Linear({i}, {o})" for i, o in layers) + ")"
         mods = [Call(Student.torch("nn.Linear"), i, o, dtype=dtype) for i, o in layers]
-        self.handle, info = student.call(Student.torch("nn.Sequential"), *mods, _what=self.label, _inspect=True)
+        self.handle, info = student.call_and_inspect(Student.torch("nn.Sequential"), *mods, _what=self.label)
         self._take(info)
         if state is not None:
             student.call(self.handle.attr("load_state_dict"), state, _what=f"{self.label}.load_state_dict(...)")

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from grader.verdicts.checks import Failure, assert_close, check, describe, expect_tensor, shape_str, tol
-from grader.transport.host import StudentError
+from grader.transport.student import StudentError
 from grader.suites.common import DTYPES, FORWARD_FIRST, compare, gradcheck, match_bug, randn
 
 WHAT = "MatMul.apply(X, Y)"
@@ -95,9 +95,9 @@ def _make(rng, n, k, m, dtype=torch.float32, device="cpu"):
     return randn(rng, (n, k), dtype, device), randn(rng, (k, m), dtype, device)
 
 
-def _call_apply(student, X, Y, **kwargs):
+def _call_apply(student, X, Y, _return_args=False, **kwargs):
     try:
-        return student.call(_apply(student), X, Y, _what=WHAT, **kwargs)
+        return (student.call_and_args if _return_args else student.call)(_apply(student), X, Y, _what=WHAT, **kwargs)
     except StudentError as e:
         raise _hinted(e) from None
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import reference
 from grader.verdicts.checks import Failure, assert_close, check, describe, dtype_str, expect_float, expect_tensor, \
     shape_str
-from grader.transport.host import Call, Student, StudentError
+from grader.transport.student import Call, Student, StudentError
 from grader.suites.common import join, randint, randn
 from grader.transport.wire import Handle
 
@@ -77,8 +77,9 @@ class Net:
                   Call(Student.torch("nn.Linear"), HID, K, dtype=self.dtype)]
         # nn.Module.load_state_dict(nn.Sequential(...), state): the model is made as the request is read,
         # and comes back (a handle) among the arguments after the call
-        _, (m, _state) = student.call(Student.torch("nn.Module.load_state_dict"), Call(Student.torch("nn.Sequential"),
-                                      *layers), self.state, _what=f"{LABEL}.load_state_dict(...)", _return_args=True)
+        _, (m, _state) = student.call_and_args(Student.torch("nn.Module.load_state_dict"),
+                                               Call(Student.torch("nn.Sequential"), *layers), self.state,
+                                               _what=f"{LABEL}.load_state_dict(...)")
         if lr is None:
             return m, None
         opt = Call(Student.torch("optim.SGD"), Call(m.attr("parameters")), lr=lr, momentum=momentum)
@@ -199,10 +200,13 @@ def _mistakes_hint(found) -> str:
         f"({i}) {h}" for i, h in enumerate(parts, 1))
 
 
-def _call(student, fn, *args, **kwargs):
-    """student.call, with a sharper hint for errors whose message shows the likely cause."""
+def _call(student, fn, *args, _inspect=None, _return_args=False, **kwargs):
+    """student.call (``_inspect``: student.call_and_inspect of that object; ``_return_args``:
+    student.call_and_args), with a sharper hint for errors whose message shows the likely cause."""
     try:
-        return student.call(fn, *args, **kwargs)
+        if _inspect is not None:
+            return student.call_and_inspect(fn, *args, _of=_inspect, **kwargs)
+        return (student.call_and_args if _return_args else student.call)(fn, *args, **kwargs)
     except StudentError as e:
         if e.kind == "exception":
             for pattern, hint in ERRORS:

@@ -22,6 +22,7 @@ import hashlib
 import tomllib
 from pathlib import Path
 
+from grader.errors import ErrorKind, StudentError
 from grader.submission import parts
 
 CONFIG = Path(__file__).resolve().parent / "forbidden.toml"
@@ -266,8 +267,6 @@ def _hint(exercise, extra: str = "") -> str:
 
 def dynamic_error(exercise, what: str, calls: list):
     """The StudentError for forbidden calls the worker saw during one request."""
-    from grader.transport.host import StudentError
-
     good = [c for c in calls if isinstance(c, dict)][:10]
     if not good:
         return None
@@ -284,14 +283,12 @@ def dynamic_error(exercise, what: str, calls: list):
     msg = f"{what} called {_clean(first.get('call'), 120)} ({where}){more}"
     if reason:
         msg += f"; {reason}"
-    return StudentError("forbidden", msg, _hint(exercise))
+    return StudentError(ErrorKind.FORBIDDEN, msg, _hint(exercise))
 
 
 def static_error(exercise, findings: list, file: str | None = None):
     """The StudentError for forbidden names found in the file (fails every test);
     ``file``: the name the student knows it by (one .py holding every exercise)."""
-    from grader.transport.host import StudentError
-
     f = findings[0]
     shown = f"`{f['as']}`" + (f" ({f['call']})" if f["as"] != f["call"] and not f["call"].startswith("Tensor.")
                               else "")
@@ -302,6 +299,6 @@ def static_error(exercise, findings: list, file: str | None = None):
     if reason:
         msg += f"; {reason}"
     return StudentError(
-        "forbidden", msg,
+        ErrorKind.FORBIDDEN, msg,
         _hint(exercise, "Remove it even if it is never called: every test of this exercise fails while "
                         "the file names a forbidden built-in (comments and strings don't count)."))

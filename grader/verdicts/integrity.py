@@ -23,6 +23,7 @@ from pathlib import Path
 
 from grader.verdicts import forbidden
 
+from grader.errors import ErrorKind, StudentError
 from grader.submission import parts
 from grader.verdicts.forbidden import _dotted
 
@@ -169,14 +170,12 @@ def review_entries(findings: list, file: str) -> list:
 
 def error(exercise, findings: list, file: str):
     """The StudentError that costs the exercise its points."""
-    from grader.transport.host import StudentError
-
     f = findings[0]
     msg = (f"{file}, line {f['line']} uses `{f['as']}` ({f['rule']}): `{f['code']}`; {f['why']}. "
            "This exercise gets no points until an instructor has reviewed it")
     if len(findings) > 1:
         msg += "; also " + ", ".join(f"`{g['as']}` (line {g['line']})" for g in findings[1:6])
     return StudentError(
-        "integrity", msg,
+        ErrorKind.INTEGRITY, msg,
         "Remove that code: none of these exercises needs it. If you think it is needed, ask your instructor "
         "(the rules are in the grader's integrity.toml).")

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from grader.verdicts.checks import Failure, assert_close, check, expect_tensor, shape_str
-from grader.transport.host import Handle, Student
+from grader.transport.student import Handle, Student
 from grader.suites.common import call_checked, class_info, compare, gradcheck
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "bool": torch.bool}
@@ -104,7 +104,7 @@ def _module(student, case, device):
     x = decode(case["input"], device)
     call = f"{what}(x)" if "forward_what" not in case else case["forward_what"]
     if case.get("unchanged"):
-        got, args = student.call(obj, x, _what=call, _return_args=True)
+        got, args = student.call_and_args(obj, x, _what=call)
         expect_tensor(got, call, case["inputs"])
         after = expect_tensor(args[0], call)
         if after.shape != x.shape or not torch.equal(after, x):
@@ -148,7 +148,7 @@ def _sgd(student, case, device):
         student.setattr(handles[name], "grad", g)
     what = case["what"]
     opt = student.call(student.ref("SGD"), [handles[n] for n in case["order"]], lr=case["lr"], _what=what)
-    _, info = student.call(opt.attr("step"), _what=f"{what}.step()", _inspect=layer)
+    _, info = student.call_and_inspect(opt.attr("step"), _what=f"{what}.step()", _of=layer)
     got = {name: t for name, t, _h in info.get("params", [])}
     for name, expected in decode(case["expected"]).items():
         assert_close(got.get(name), expected, what=f"{case['layer']['label']}.{name} after {what}.step()",

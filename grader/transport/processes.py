@@ -1,0 +1,277 @@
+"""The processes on the grader's side of the trust boundary.
+
+``Zygote`` starts the warm process (``grader.untrusted.worker``) that imports torch once
+and forks a fresh, limited worker on request; ``Worker`` is one such forked process
+holding (at most) one student file: it sends requests and decodes replies with
+``grader.transport.wire`` (plain data only), timed and sized against ``Limits`` and the
+submission's ``Spend``.  A reply late or lost raises ``TimedOut`` or ``Died``, which
+``grader.transport.session`` turns into what the student reads.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from grader.errors import ErrorKind, StudentError
+from grader.transport import wire
+from grader.transport.limits import Limits, Spend
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_bytes is tensors' bytes)
+
+
+# The zygote's environment, from an allowlist (names, and prefixes ending in "_"):
+# what Python, torch and the GPU need; never the grader's secrets or tokens.
+ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED",
+              "PYTHONIOENCODING", "VIRTUAL_ENV", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", "GRADER_NO_FREEZE", "GRADER_CGROUP")
+
+
+def zygote_environment() -> dict:
+    return {k: v for k, v in os.environ.items()
+            if any(k == n or (n.endswith("_") and k.startswith(n)) for n in ZYGOTE_ENV)}
+
+
+class Zygote:
+    """A process that has imported torch and forks a fresh worker on request."""
+
+    def __init__(self, preload: bool = False, many: bool = False, fork: bool = False, warm_meta: bool = False):
+        """``preload``: import in the zygote what workers would each import lazily
+        (torch.optim's first step takes seconds); worth it when it forks many.
+        ``many``: it will fork many workers (a batch): spend half a second once
+        making each fork and exit cheaper (huge pages, ``grader.untrusted.worker``).
+        ``fork``: fork it from this process, which has imported torch and no answer
+        yet, instead of starting an interpreter; ``warm_meta``: run the meta-device
+        operations of the device tests once in it (``grader.untrusted.startup``)."""
+        self._ctrl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
+        self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
+        env = zygote_environment()
+        if preload:
+            env["GRADER_ZYGOTE_PRELOAD"] = "1"
+        else:
+            env.pop("GRADER_ZYGOTE_PRELOAD", None)
+        if many:
+            env["GRADER_ZYGOTE_HUGEPAGES"] = "1"
+        else:
+            env.pop("GRADER_ZYGOTE_HUGEPAGES", None)
+        if warm_meta:
+            env["GRADER_ZYGOTE_WARM_META"] = "1"
+        else:
+            env.pop("GRADER_ZYGOTE_WARM_META", None)
+        # A checkout: the zygote imports grader from its working folder (``-m`` puts it first
+        # on sys.path), not through PYTHONPATH, which every worker's environment would show.
+        checkout = (PACKAGE_ROOT / "pyproject.toml").is_file()
+        env.setdefault("OMP_NUM_THREADS", "1")
+        self.proc = None
+        if fork:
+            from grader.untrusted.startup import fork_zygote
+
+            self.proc = fork_zygote(child.fileno(), self._stderr.fileno(), self._dir, env)
+        if self.proc is None:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.untrusted.worker", str(child.fileno())],
+                pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
+                stderr=self._stderr, cwd=PACKAGE_ROOT if checkout else self._dir, env=env)
+        child.close()
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        if self._ready:
+            return
+        self._ctrl.settimeout(timeout)
+        try:
+            data = self._ctrl.recv(4096)
+        except socket.timeout:
+            data = b""
+        if not data:
+            self._stderr.seek(0)
+            err = self._stderr.read().decode(errors="replace")[-3000:]
+            raise RuntimeError(f"the grading worker could not start (is torch installed?)\n{err}")
+        self._ready = True
+
+    def spawn(self, limits: dict):
+        with self._lock:
+            self.wait_ready()
+            self._ctrl.settimeout(30)
+            self._ctrl.sendall(json.dumps({"limits": limits}).encode())
+            msg, fds, _flags, _addr = socket.recv_fds(self._ctrl, 4096, 2)
+        if len(fds) != 2:
+            raise RuntimeError("the grading worker did not answer")
+        pid = json.loads(msg)["pid"]
+        return pid, socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1])
+
+    def preload_now(self) -> None:
+        """Have it preload (as ``preload=True`` would) now, while nobody waits for it."""
+        with self._lock:
+            self.wait_ready()
+            self._ctrl.sendall(json.dumps({"op": "preload"}).encode())
+
+    def close(self) -> None:
+        # The zygote holds no state worth a graceful exit (tearing torch down
+        # takes most of a second); its workers die with it (PR_SET_PDEATHSIG).
+        self._ctrl.close()
+        self.proc.kill()
+        self.proc.wait()
+        self._stderr.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Worker:
+    """One forked worker process holding (at most) one student module."""
+
+    def __init__(self, zygote: Zygote, limits: Limits, workdir: Path, spend: Spend | None = None):
+        self.limits = limits
+        self.spend = spend if spend is not None else Spend()
+        self.sizes: list = []   # frame sizes of the last reply (for the budget of bytes)
+        self.metas = 0          # meta tensors in the last reply
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        os.chmod(workdir, 0o700)
+        self.pid, self.sock, self.status_sock = zygote.spawn({
+            "workdir": str(workdir), "memory_bytes": limits.memory_bytes,
+            "cpu_seconds": limits.cpu_seconds, "output_bytes": limits.output_bytes,
+            "open_files": limits.open_files, "isolate": limits.isolate, "processes": limits.processes,
+            "disk_bytes": limits.disk_bytes, "hide": [str(p) for p in limits.hide]})
+        self.alive = True
+        self.elapsed = 0.0
+        self.cpu = 0.0          # CPU seconds charged (its own, and the grader's decoding its replies)
+        self._ticks = 0         # its CPU time (clock ticks) when last read
+        hello = self._recv(30.0)
+        if hello.get("hello") != self.pid:
+            self.kill()
+            raise StudentError(ErrorKind.PROTOCOL, "the worker process did not start properly")
+        self.isolation = hello.get("isolation") if isinstance(hello.get("isolation"), dict) else {}
+
+    # -- low level ----------------------------------------------------------
+    def _recv(self, timeout: float) -> dict:
+        self.sock.settimeout(max(timeout, 0.001))
+        return self._reply(time.monotonic() + timeout)
+
+    def _reply(self, deadline: float) -> dict:
+        """The reply, whole by ``deadline``; one larger than ``Limits.reply_bytes`` is
+        refused from its header (nothing is allocated for it)."""
+        sizes = self.sizes
+        sizes.clear()
+        try:
+            obj, blob = wire.recv(self.sock, deadline=deadline, max_json=min(REPLY_JSON, self.limits.reply_bytes),
+                                  max_total=self.limits.reply_bytes, sizes=sizes)
+        finally:
+            if sizes:
+                self.spend.bytes += sizes[0]
+        decoders: list = []
+        try:
+            reply = wire.unpack(obj, blob, decoders=decoders)
+        except (ValueError, TypeError, RuntimeError, OverflowError, MemoryError) as e:  # torch refused a record
+            raise wire.ProtocolError(f"a value the grader cannot rebuild ({type(e).__name__})") from None
+        self.metas = decoders[0].metas
+        if not isinstance(reply, dict):
+            raise wire.ProtocolError("a reply must be a dictionary")
+        return reply
+
+    def request(self, op: str, timeout: float, **fields) -> dict:
+        """Send one request; return the decoded reply. Raises ``Died`` or ``TimedOut``."""
+        if not self.alive:
+            raise Died(None)
+        body, blobs = wire.pack(fields)
+        body["op"] = op
+        sock = self.sock
+        start = time.monotonic()
+        cpu_start = time.thread_time()
+        try:
+            limit = max(timeout, 0.001)
+            if sock.gettimeout() != limit:  # setting it is a system call: only when it changes
+                sock.settimeout(limit)
+            wire.send(sock, body, blobs)
+            return self._reply(start + limit)  # the deadline holds for the whole reply, however it comes
+        except socket.timeout:
+            self.kill()
+            raise TimedOut(timeout) from None
+        except (EOFError, ConnectionError, BrokenPipeError):
+            self.alive = False
+            raise Died(self.exit_status()) from None
+        except wire.ProtocolError as e:
+            self.kill()
+            raise StudentError(ErrorKind.PROTOCOL, f"the worker sent data the grader cannot accept ({e})") from None
+        finally:
+            spent = time.monotonic() - start
+            self.elapsed += spent
+            self.spend.seconds += spent
+            cpu = time.thread_time() - cpu_start + self._worker_cpu(spent)
+            self.cpu += cpu
+            self.spend.cpu += cpu
+
+    def _worker_cpu(self, wall: float) -> float:
+        """The worker's CPU seconds since the last reading (all its threads, and its
+        children it waited for), from /proc; where that cannot be read, ``wall``."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        except (OSError, IndexError, ValueError):
+            return wall
+        spent, self._ticks = max(0, ticks - self._ticks), ticks
+        return spent / CLOCK_TICKS
+
+    def exit_status(self, timeout: float = 2.0):
+        try:
+            self.status_sock.settimeout(timeout)
+            data = self.status_sock.recv(256)
+            return json.loads(data) if data else None
+        except (OSError, ValueError):
+            return None
+
+    def output(self, limit: int = 2000) -> str:
+        try:
+            with open(self.workdir / "output.txt", "rb") as f:
+                data = f.read(limit + 1)
+        except OSError:
+            return ""
+        text = data[:limit].decode("utf-8", errors="replace")
+        return text + ("\n[... more output cut ...]" if len(data) > limit else "")
+
+    def kill(self) -> None:
+        if self.alive:
+            for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+                try:
+                    target()
+                    break
+                except (ProcessLookupError, PermissionError):
+                    continue
+        self.alive = False
+
+    def close(self) -> None:
+        self.kill()
+        self.exit_status(timeout=1.0)
+        for s in (self.sock, self.status_sock):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+class Died(Exception):
+    def __init__(self, status):
+        self.status = status
+
+
+class TimedOut(Exception):
+    def __init__(self, seconds):
+        self.seconds = seconds

@@ -729,7 +729,7 @@ class Pool:
                     if p["ready"] and p["task"] is None:
                         if pending and not self.fatal:
                             if self._busy(time.monotonic()) >= self.jobs:
-                                continue  # one more than the cores: it waits for a parked one to end
+                                continue  # as many busy as jobs: it waits until one ends or is parked
                             p["task"] = pending.pop(0)
                             p["started"] = time.monotonic()
                             p["conn"].send(p["task"])

@@ -629,15 +629,6 @@ class Pool:
         now = time.monotonic()
         if (pending and not self.fatal and len(self.procs) < 2 * self.jobs and self._busy(now) < self.jobs
                 and all(p["task"] is not None for p in self.procs.values())):
-            if self.cpus:  # a process per core no more: pinned, the parked one's core could idle
-                everything = set(self.cpus)
-                self.cpus = []
-                for p in self.procs.values():
-                    for pid in (p["proc"].pid, p["zygote"].proc.pid):
-                        try:
-                            os.sched_setaffinity(pid, everything)
-                        except OSError:
-                            pass
             self._start(max(self.procs, default=-1) + 1)
 
     @staticmethod

@@ -6,7 +6,7 @@ from grader.batch.core import PARK_AFTER, Pool
 
 def _pool(jobs, tasks_started, done=1, elapsed=(0.0, 0)):
     pool = Pool.__new__(Pool)
-    pool.jobs, pool.fatal, pool._elapsed, pool.cpus = jobs, None, elapsed, []
+    pool.jobs, pool.fatal, pool._elapsed = jobs, None, elapsed
     pool.procs = {i: {"task": {"student": f"s{i}"}, "started": s, "done": done} for i, s in enumerate(tasks_started)}
     started = []
     pool._start = lambda slot: started.append(slot)

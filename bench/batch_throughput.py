@@ -50,15 +50,20 @@ BROKEN = [
 ]
 
 
-def make_class(folder: Path, n: int, exercises, seed: int = 0, mix=(0.5, 0.3, 0.2)) -> dict:
-    """N students in ``folder``; returns {kind: count}."""
+def make_class(folder: Path, n: int, exercises, seed: int = 0, mix=(0.5, 0.3, 0.2), hostile: int = 0) -> dict:
+    """N students in ``folder``, ``hostile`` of them (at random places, the shapes in turn)
+    hostile in every exercise (bench/hostile_shapes.py); returns {kind: count}."""
+    from hostile_shapes import SHAPES, hostile_source
+
     rng = random.Random(seed)
     counts = {"correct": 0, "buggy": 0, "broken": 0}
     solutions = {ex.name: (ROOT / "solutions" / ex.file).read_text() for ex in exercises}
     stubs = {ex.name: (ROOT / "exercises" / ex.file).read_text() for ex in exercises}
+    attackers = dict(zip(sorted(random.Random(seed + 1).sample(range(n), min(hostile, n))), SHAPES * n))
     for i in range(n):
-        kind = rng.choices(list(counts), weights=mix)[0]
-        counts[kind] += 1
+        kind = rng.choices(["correct", "buggy", "broken"], weights=mix)[0]
+        shape = attackers.get(i)  # drawn as the others are, so that the rest of the class stays the same
+        counts["hostile" if shape else kind] = counts.get("hostile" if shape else kind, 0) + 1
         files = {}
         for ex in exercises:
             src = solutions[ex.name]
@@ -67,6 +72,8 @@ def make_class(folder: Path, n: int, exercises, seed: int = 0, mix=(0.5, 0.3, 0.
                 src = src.replace(old, new)
             elif kind == "broken" and rng.random() < 0.4:
                 src = rng.choice(BROKEN + [lambda s, stub=stubs[ex.name]: stub])(src)
+            if shape:
+                src = hostile_source(solutions[ex.name], shape)
             if src is not None:
                 files[ex.file] = src
         student = f"student{i:04d}"
@@ -171,6 +178,33 @@ def run_batch(label: str, subs: Path, out: Path, exercises, extra: list, n: int,
     return wall, first if first is not None else wall, cpu
 
 
+def hostile_run(base: Path, exercises, a, jobs: int, honest: tuple) -> None:
+    """The same class with ``a.hostile`` of its students hostile: its wall and CPU time beside the
+    honest class's (same run, same machine), what each hostile submission was charged, and
+    whether every other student's report is byte for byte the same."""
+    subs, out = base / "submissions-hostile", base / "results-hostile"
+    shutil.rmtree(subs, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    subs.mkdir()
+    counts = make_class(subs, a.n, exercises, a.seed, hostile=a.hostile)
+    label = f"grade batch, {counts.get('hostile', 0)} hostile"
+    wall, _, cpu = run_batch(label, subs, out, exercises, ["--jobs", str(jobs)], a.n, jobs)
+    print(f"  with the hostile students: {wall / honest[0]:.2f}× the wall time, {cpu / honest[2]:.2f}× the CPU time "
+          f"of the honest class ({wall - honest[0]:+.1f} s, {cpu - honest[2]:+.1f} s CPU)")
+    states = {f.stem: json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json")}
+    plain = {f.stem: json.loads(f.read_text()) for f in (base / "results" / ".batch" / "state").glob("*.json")}
+    attackers = sorted(s for s in states if states[s]["key"] != plain.get(s, {}).get("key"))
+    for s in attackers:
+        row = states[s]
+        print(f"  {s}: {row.get('score', 0):.2f} points in {row.get('elapsed', 0):.1f} s; charged "
+              f"{json.dumps(row.get('cost'))}")
+    reports = base / "results" / "reports"
+    differ = [p.name for p in sorted(reports.iterdir()) if p.name.split(".")[0] not in attackers
+              and p.read_bytes() != (out / "reports" / p.name).read_bytes()]
+    print(f"  the other {len(states) - len(attackers)} students' reports: "
+          f"{'byte for byte the same' if not differ else 'DIFFER: ' + ' '.join(differ[:10])}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=500)
@@ -178,6 +212,10 @@ def main() -> None:
     p.add_argument("--exercises", nargs="+", default=["all"])
     p.add_argument("--cold-runs", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hostile", metavar="K", type=int, default=0,
+                   help="also grade the class with K of its students hostile in every exercise (replies slowed to "
+                        "just under the call limit, CPU hogs, replies amplified to the size limit, in turn; "
+                        "bench/hostile_shapes.py), and print what they cost")
     p.add_argument("--keep", metavar="DIR", type=Path, default=None, help="keep submissions and results here")
     p.add_argument("--profile", action="store_true", help="also split one warm grading run by where time goes")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
@@ -222,6 +260,8 @@ def main() -> None:
               f"{steady * 1000:+.0f} ms per submission; CPU time: {(c_cpu - l_cpu) / a.n * 1000:+.0f} ms per "
               f"submission")
     wall = walls["grade batch"][0]
+    if a.hostile:
+        hostile_run(base, exercises, a, jobs, walls["grade batch"])
 
     if a.cold_runs > 0:
         cold = cold_grade_all(exercises, a.cold_runs)

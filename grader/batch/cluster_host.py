@@ -45,9 +45,9 @@ class _Captured:
 class _CapturingSlot(Slot):
     """A ``Slot`` whose gradebook row carries the student's reports (``_report``), for the batch process."""
 
-    def finish(self, task, report, elapsed):
+    def finish(self, task, report, elapsed, spend=None):
         self.out.report = None
-        row = super().finish(task, report, elapsed)
+        row = super().finish(task, report, elapsed, spend)
         if self.out.report is not None:
             row = dict(row, _report=self.out.report)
         return row

@@ -47,6 +47,10 @@ class _Process:
     task: dict | None = None    # the student it grades now
     started: float = 0.0        # when it got that student (time.monotonic)
     ready: bool = False         # it has said "ready" (torch, pytest and the suites imported)
+    done: int = 0               # the students it has graded
+
+
+PARK_AFTER = 6.0  # seconds: a grading process on one submission this long is parked (Pool._busy)
 
 
 class Pool:
@@ -72,6 +76,7 @@ class Pool:
         self._pending: list = []  # the students not yet sent to a grading process (while run runs)
         self._retried: set = set()  # those whose grading process died once
         self._on_done = None
+        self._elapsed = (0.0, 0)  # seconds and number of the submissions graded (Pool._busy)
         self.isolation = None
         self.fatal = None
         self._n = 0
@@ -141,6 +146,7 @@ class Pool:
         try:
             while self.procs:
                 self._stop_overruns()
+                self._unpark()
                 waitables = [p.conn for p in self.procs.values()] + [p.proc.sentinel for p in self.procs.values()]
                 ready = wait(waitables, timeout=0.5) if waitables else []
                 for slot, p in list(self.procs.items()):
@@ -151,6 +157,24 @@ class Pool:
     def _more(self) -> bool:
         """Whether a student is waiting for a grading process."""
         return bool(self._pending) and not self.fatal
+
+    def _busy(self, now: float) -> int:
+        """Grading processes on a submission that has not yet taken PARK_AFTER seconds, or
+        four times the mean of the submissions graded so far where more (a loaded machine),
+        three times that for a process's first.  A longer one is parked: it mostly waits on
+        its worker (a reply slowed on purpose) or spends its submission's CPU budget; another
+        process grades meanwhile, so that it holds up nobody."""
+        total, n = self._elapsed
+        park = max(PARK_AFTER, 4 * total / n) if n else PARK_AFTER
+        return sum(1 for p in self.procs.values()
+                   if p.task is not None and now - p.started < park * (1 if p.done else 3))
+
+    def _unpark(self) -> None:
+        """Start one more grading process where every one is busy and some are parked
+        (at most ``jobs`` more)."""
+        if (self._more() and len(self.procs) < 2 * self.jobs and self._busy(time.monotonic()) < self.jobs
+                and all(p.task is not None for p in self.procs.values())):
+            self._start(max(self.procs, default=-1) + 1)
 
     def _stop_overruns(self) -> None:
         """Grading processes past the per-student wall limit: killed, their students' rows an error."""
@@ -180,6 +204,9 @@ class Pool:
                     self.isolation = value
             elif msg == "done":
                 p.task = None
+                p.done += 1
+                if isinstance(value, dict) and isinstance(value.get("elapsed"), (int, float)):
+                    self._elapsed = (self._elapsed[0] + value["elapsed"], self._elapsed[1] + 1)
                 self._on_done(value)
             elif msg == "fatal":
                 self.fatal = value
@@ -194,6 +221,8 @@ class Pool:
             self._replace(slot, p)
         elif p.ready and p.task is None:
             if self._more():
+                if self._busy(time.monotonic()) >= self.jobs:
+                    return  # as many busy as jobs: it waits until one ends or is parked
                 p.task = self._pending.pop(0)
                 p.started = time.monotonic()
                 p.conn.send(p.task)

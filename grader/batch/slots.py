@@ -112,7 +112,7 @@ class Slot:
                     return True
                 report = None
             try:
-                row = self.finish(task, report, time.monotonic() - job.extra["start"])
+                row = self.finish(task, report, time.monotonic() - job.extra["start"], job.extra.get("spend"))
             except Exception as e:  # the grader's own failure
                 row = error_row(task, "internal", f"internal grader error ({type(e).__name__}: {e})")
                 self.out.write_state(row)
@@ -121,12 +121,14 @@ class Slot:
 
         serve(self.exercises, next_job, on_report, limits=self.limits)
 
-    def finish(self, task: dict, report, elapsed: float) -> dict:
+    def finish(self, task: dict, report, elapsed: float, spend=None) -> dict:
         """Write the student's report and state; the row for the gradebook."""
         student = task["student"]
         shutil.rmtree(self.sub, ignore_errors=True)
         row = {"student": student, "entry": task["entry"], "key": task["key"], "seed": task["seed"],
                "elapsed": round(elapsed, 3)}
+        if spend is not None:
+            row["cost"] = spend.as_dict()  # the budgets' accounting (grader.transport.limits.Spend)
         if task.get("run"):
             row["run"] = task["run"]  # regraded by this --force/--only run (see _run)
         if report is None:

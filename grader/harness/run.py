@@ -94,6 +94,7 @@ class _Loop:
                     shutil.rmtree(tmproot, ignore_errors=True)
                 report = job_report(self.exercises, self.plugin, job.submission, job.seed,
                                     torch.cuda.is_available())
+                job.extra["spend"] = self.plugin.spend  # what it cost (a batch's state row records it)
                 if not self.on_report(job, report):
                     break
 

@@ -215,7 +215,15 @@ def data_budget_spent(limits) -> StudentError:
         "Return results of the size the exercise asks for, not far larger tensors.")
 
 
-def time_budget_spent(what: str, limits, by_submission: bool) -> StudentError:
+def time_budget_spent(what: str, limits, by_submission) -> StudentError:
+    """``by_submission``: which of the submission's budgets is spent ("wall" or "cpu"), or None."""
+    if by_submission == "cpu":
+        return StudentError(
+            ErrorKind.BUDGET, f"{what}: this submission used up its CPU budget ({limits.submission_cpu:g} s of "
+                              f"CPU time for all exercises, then {limits.late_cpu:g} s for each exercise)",
+            "Your code computes far more than needed somewhere (correct code takes well under a second of CPU "
+            "time for all exercises): look for endless loops, Python loops over tensor elements, and results "
+            "far larger than the exercise asks for.")
     if by_submission:
         return StudentError(
             ErrorKind.BUDGET, f"{what}: this submission used up its time budget ({limits.submission_budget:g} s "

@@ -32,13 +32,19 @@ class Limits:
     late_bytes: int = 16 << 20       # bytes of replies each exercise still gets once submission_bytes is spent
     submission_budget: float = 10.0  # seconds of worker time, all exercises together (model answers: 0.3 s)
     late_budget: float = 5.0         # seconds each exercise still gets once submission_budget is spent
+    # the same in CPU time (the worker's, and the grader's decoding its replies): a busy loop or
+    # amplified replies cost CPU that honest students' grading needs; unlike wall time it does not
+    # grow when the machine is loaded, so it can be tight (model answers: 0.3 s for all nine)
+    submission_cpu: float = 10.0     # CPU seconds, all exercises together
+    late_cpu: float = 1.0            # CPU seconds each exercise still gets once submission_cpu is spent
 
     def scaled(self, factor: float) -> "Limits":
         return dataclasses.replace(self, call_timeout=self.call_timeout * factor,
                                    load_timeout=self.load_timeout * factor,
                                    exercise_budget=self.exercise_budget * factor,
                                    submission_budget=self.submission_budget * factor,
-                                   late_budget=self.late_budget * factor)
+                                   late_budget=self.late_budget * factor,
+                                   submission_cpu=self.submission_cpu * factor, late_cpu=self.late_cpu * factor)
 
 
 class Spend:
@@ -49,10 +55,19 @@ class Spend:
     seconds (then ``late_budget`` more for each exercise not yet graded, enough for
     any correct answer) and ``submission_bytes`` (then ``late_bytes`` more for each
     exercise), so that no submission holds a
-    batch's grading slot for long, whatever it does."""
+    batch's grading slot for long, whatever it does.  ``cpu``: CPU seconds of its
+    workers and of the grader decoding their replies, kept within ``submission_cpu``
+    (then ``late_cpu`` for each exercise): what a busy loop or amplified replies
+    take from the other students; waiting costs wall time only (a batch grades
+    others meanwhile: ``grader.batch``'s parked slots)."""
 
-    __slots__ = ("seconds", "bytes")
+    __slots__ = ("seconds", "bytes", "cpu")
 
     def __init__(self):
         self.seconds = 0.0
         self.bytes = 0
+        self.cpu = 0.0
+
+    def as_dict(self) -> dict:
+        """For a batch's state row: what grading this submission cost."""
+        return {"wall": round(self.seconds, 3), "cpu": round(self.cpu, 3), "bytes": self.bytes}

@@ -26,6 +26,7 @@ from grader.transport import wire
 from grader.transport.limits import Limits, Spend
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_bytes is tensors' bytes)
 
 
@@ -164,6 +165,8 @@ class Worker:
             "disk_bytes": limits.disk_bytes, "hide": [str(p) for p in limits.hide], "cuda": _cuda_present()})
         self.alive = True
         self.elapsed = 0.0
+        self.cpu = 0.0          # CPU seconds charged (its own, and the grader's decoding its replies)
+        self._ticks = 0         # its CPU time (clock ticks) when last read
         hello = self._recv(30.0)
         if hello.get("hello") != self.pid:
             self.kill()
@@ -204,6 +207,7 @@ class Worker:
         body["op"] = op
         sock = self.sock
         start = time.monotonic()
+        cpu_start = time.thread_time()
         try:
             limit = max(timeout, 0.001)
             if sock.gettimeout() != limit:  # setting it is a system call: only when it changes
@@ -223,6 +227,21 @@ class Worker:
             spent = time.monotonic() - start
             self.elapsed += spent
             self.spend.seconds += spent
+            cpu = time.thread_time() - cpu_start + self._worker_cpu(spent)
+            self.cpu += cpu
+            self.spend.cpu += cpu
+
+    def _worker_cpu(self, wall: float) -> float:
+        """The worker's CPU seconds since the last reading (all its threads, and its
+        children it waited for), from /proc; where that cannot be read, ``wall``."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        except (OSError, IndexError, ValueError):
+            return wall
+        spent, self._ticks = max(0, ticks - self._ticks), ticks
+        return spent / CLOCK_TICKS
 
     def exit_status(self, timeout: float = 2.0):
         try:

@@ -19,6 +19,8 @@ from grader.transport.processes import Died, TimedOut, Worker, Zygote
 from grader.transport.wire import Call, Ref
 from grader.verdicts import forbidden, integrity
 
+CPU_SLACK = 1.5  # a request may run this many seconds per CPU second its budget has left
+
 
 class Session:
     """The worker life cycle, the budgets and the checked request of one exercise."""
@@ -32,6 +34,8 @@ class Session:
         self.spend = spend if spend is not None else Spend()  # the whole submission's (shared by its exercises)
         self.late_from: float | None = None  # this exercise's time spent when the submission's budget ran out
         self.late_bytes_from: int | None = None  # the submission's bytes when its data budget ran out
+        self.late_cpu_from: float | None = None  # this exercise's CPU spent when the submission's CPU budget ran out
+        self.cpu = 0.0  # CPU seconds of this exercise's closed workers
         self.stopped: StudentError | None = None  # a request stopped by a budget: the rest is not run
         if Path(submission).is_file():  # one .py holding every exercise: graded as each exercise's file
             self.source = Path(submission)
@@ -55,6 +59,7 @@ class Session:
     def close(self) -> None:
         if self.worker is not None:
             self.elapsed += self.worker.elapsed
+            self.cpu += self.worker.cpu
             self.worker.close()
             self.worker = None
 
@@ -71,18 +76,28 @@ class Session:
             raise explain.data_budget_spent(self.limits)
 
     def _left(self) -> tuple:
-        """(seconds this exercise may still spend, whether the submission's budget is
-        what limits it): the exercise's own budget, and once the whole submission has
-        spent ``Limits.submission_budget``, ``late_budget`` more for this exercise."""
+        """(seconds this exercise may still spend, which of the submission's budgets limits
+        it: None, "wall" or "cpu"): the exercise's own budget, and once the whole submission
+        has spent ``Limits.submission_budget`` seconds, ``late_budget`` more for this exercise;
+        once it has spent ``submission_cpu`` CPU seconds, ``late_cpu`` more of CPU time."""
         spent = self.elapsed + (self.worker.elapsed if self.worker else 0.0)
-        left = self.limits.exercise_budget - spent
+        left, why = self.limits.exercise_budget - spent, None
         if self.spend.seconds >= self.limits.submission_budget:
             if self.late_from is None:
                 self.late_from = spent
             late = self.late_from + self.limits.late_budget - spent
             if late < left:
-                return late, True
-        return left, False
+                left, why = late, "wall"
+        # CPU, once the submission has spent its CPU budget: this exercise's late share; a
+        # request may take CPU_SLACK seconds of wall time for each second of it it has left
+        if self.spend.cpu >= self.limits.submission_cpu:
+            cpu = self.cpu + (self.worker.cpu if self.worker else 0.0)
+            if self.late_cpu_from is None:
+                self.late_cpu_from = cpu
+            cpu_left = self.late_cpu_from + self.limits.late_cpu - cpu
+            if cpu_left <= 0 or cpu_left * CPU_SLACK < left:
+                left, why = min(cpu_left, cpu_left * CPU_SLACK), "cpu"
+        return left, why
 
     def _budget_error(self, what: str) -> StudentError:
         return explain.time_budget_spent(what, self.limits, self._left()[1])

@@ -25,7 +25,7 @@ def test_secrets_are_whole_packages_less_the_public_rules():
               "grader.feedback.textsafe", "grader.transport.student", "grader.commands.server", "grader.cli", "torch"]
     assert boundary.secrets_loaded(public) == []
     secret = ["reference", "solutions.x", "grader.suites.test_exercise1_softmax", "grader.harness.plugin",
-              "grader.verdicts.checks", "grader.verdicts.tolerances", "grader.feedback.report", "grader.batch.core"]
+              "grader.verdicts.checks", "grader.verdicts.tolerances", "grader.feedback.report", "grader.batch.command"]
     assert boundary.secrets_loaded(public + secret) == sorted(secret)
 
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # `grade` run by the tests grades in its own process: no warm server left behind
-# (tests/test_server.py turns it on, in folders of its own)
+# (tests/commands/test_server.py turns it on, in folders of its own)
 os.environ["GRADER_NO_SERVER"] = "1"
 
 

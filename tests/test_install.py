@@ -29,8 +29,8 @@ import pytest
 
 from grader.exercises import EXERCISES
 from tests.conftest import ROOT
-from tests.test_batch import _survivors
-from tests.test_sandbox import TMPFS
+from tests.batch.test_batch import _survivors
+from tests.transport.test_sandbox import TMPFS
 
 CORPUS = ROOT / "tests" / "corpus"
 NOBODY = 65534

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_server import _alive, _descendants
+from tests.commands.test_server import _alive, _descendants
 
 
 def _env(**extra) -> dict:

@@ -14,7 +14,7 @@ from grader.exercises import lookup
 from grader.transport.limits import Limits
 from grader.transport.session import CPU_SLACK
 from tests.conftest import ROOT
-from tests.test_batch import SECRET, batch, write
+from tests.batch.test_batch import SECRET, batch, write
 
 sys.path.insert(0, str(ROOT / "bench"))
 from hostile_shapes import SHAPES, hostile_source  # noqa: E402

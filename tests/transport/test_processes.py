@@ -1,5 +1,5 @@
-"""grader.transport.processes: what the zygote inherits (tests/test_sandbox.py and
-tests/test_hostile_wire.py drive real workers)."""
+"""grader.transport.processes: what the zygote inherits (tests/transport/test_sandbox.py and
+tests/untrusted/test_hostile_wire.py drive real workers)."""
 from grader.transport.processes import PACKAGE_ROOT, zygote_environment
 
 

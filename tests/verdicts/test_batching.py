@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from grader.exercises import lookup
-from grader.transport.host import Call, Limits, Student
+from grader.transport.limits import Limits
+from grader.transport.student import Call, Student
 from grader.verdicts.batching import (build_together, build_with_state, call_and_refresh, params_by_name,
                                       read_attributes, refresh)
 

@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from grader.transport.host import Handle, StudentError
+from grader.transport.student import Handle, StudentError
 from grader.verdicts.checks import Failure, assert_unchanged
 from grader.verdicts.diagnosis import (COMMON_ERRORS, ErrorHint, Misconception, call_checked, hint_for_error, join,
                                        name_bug, name_exact, naming_errors)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_batch import EX1, SOLUTIONS, batch, bad_entries, normal_class, read_csv
+from tests.batch.test_batch import EX1, SOLUTIONS, batch, bad_entries, normal_class, read_csv
 
 SECRET = "cluster-course-secret"
 COMMON = ["--exercises", "1", "2", "--seed-secret", SECRET, "--timeout-scale", "0.3"]

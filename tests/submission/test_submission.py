@@ -225,7 +225,7 @@ def test_notebook_report_names_the_cell_and_its_line(tmp_path):
 
 
 def test_batch_notebook_report_names_the_cell(tmp_path):
-    from tests.test_batch import COMMON, batch
+    from tests.batch.test_batch import COMMON, batch
 
     subs = tmp_path / "subs"
     subs.mkdir()

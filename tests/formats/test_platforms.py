@@ -482,7 +482,7 @@ def test_bundle_empty_submission_still_writes_results(bundle, tmp_path):
 
 def test_batch_only_resume_and_roster(tmp_path):
     from grader.batch.command import _resume_command
-    from tests.test_batch import COMMON, batch, write
+    from tests.batch.test_batch import COMMON, batch, write
 
     subs, out = tmp_path / "subs", tmp_path / "out"
     for s in ("ada", "ben", "cy"):
@@ -557,7 +557,7 @@ def test_an_interrupted_force_run_resumes_with_the_advice_it_prints(tmp_path):
     import shlex
     import signal
 
-    from tests.test_batch import COMMON, batch, write
+    from tests.batch.test_batch import COMMON, batch, write
 
     subs, out = tmp_path / "subs", tmp_path / "out"
     for i in range(5):

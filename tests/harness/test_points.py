@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from conftest import ROOT, exercise_of, run_cli
+from tests.conftest import ROOT, exercise_of, run_cli
 from grader.exercises import EXERCISES, lookup
 
 DEVICE_EXERCISES = ("exercise1", "exercise5", "exercise8")  # suites with tests that take a device

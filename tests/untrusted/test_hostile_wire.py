@@ -14,7 +14,7 @@ from grader.transport import wire
 from grader.feedback.report import render
 from grader.transport.limits import Limits
 from tests.conftest import exercise_of
-from tests.test_hostile import CORRECT_LOG_SOFTMAX
+from tests.untrusted.test_hostile import CORRECT_LOG_SOFTMAX
 
 FAST = Limits(call_timeout=2.0, load_timeout=4.0, exercise_budget=20.0, memory_bytes=512 << 20)
 

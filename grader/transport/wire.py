@@ -2,9 +2,12 @@
 message holds and how values become it and come back.
 
 A message is a JSON object plus a blob holding the raw bytes of every tensor
-in it, sent as one frame (``grader.transport.framing``: ``send``, ``recv``,
-``ProtocolError`` and the size caps, re-exported here). Nothing is ever
-pickled: the grader decodes only the tags below, checks every length, shape
+in it, sent as one frame. ``grader.transport.message`` holds the frames
+(``send``, ``recv``, ``ProtocolError``, the size caps) and the records the
+tags below stand for (``Handle``, ``Ref``, ``Call``, ``TensorMeta``), all
+re-exported here; this module turns values into messages and back.
+
+Nothing is ever pickled: the grader decodes only the tags below, checks every length, shape
 and dtype, and builds fresh tensors from bytes, so whatever runs in the worker
 can only ever hand back numbers, never objects or code. On the grader's side
 every string is kept to ``sizes.MAX_TEXT`` characters (names, messages, reprs:
@@ -26,8 +29,8 @@ from __future__ import annotations
 import ctypes
 import math
 
-from grader.transport.framing import (  # noqa: F401  (re-exported: the wire's framing, for both sides)
-    HEADER, JOIN_LIMIT, MAX_BLOB, MAX_JSON, ProtocolError, recv, send,
+from grader.transport.message import (  # noqa: F401  (re-exported: the message's records and frames)
+    HEADER, JOIN_LIMIT, MAX_BLOB, MAX_JSON, Call, Handle, ProtocolError, Ref, TensorMeta, meta, recv, send,
 )
 from grader.transport.sizes import MAX_TEXT, clip
 
@@ -38,74 +41,6 @@ DTYPES = (
     "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
     "uint8", "int8", "int16", "int32", "int64", "bool",
 )
-
-
-class Handle:
-    """An object that lives in the worker, named by its id there."""
-
-    __slots__ = ("id", "type")
-
-    def __init__(self, id: int, type: str = "object"):
-        self.id = id
-        self.type = type
-
-    def attr(self, *names: str) -> "Ref":
-        return Ref("handle", self.id, *names)
-
-    def __repr__(self) -> str:
-        return f"<{self.type} in the worker #{self.id}>"
-
-
-class Ref:
-    """A name the worker looks up: ``Ref('student', 'softmax')``,
-    ``Ref('torch', 'nn', 'Linear')`` or ``Ref('handle', 3, 'forward')``."""
-
-    __slots__ = ("parts",)
-
-    def __init__(self, *parts):
-        self.parts = parts
-
-    def __repr__(self) -> str:
-        return "Ref" + repr(self.parts)
-
-
-class Call:
-    """A call the worker makes while it reads a request, so that an argument
-    is built in the same round trip: ``Call(Student.torch("nn.Linear"), 5, 4)``.
-    Only the grader sends these; the grader's decoder refuses them."""
-
-    __slots__ = ("fn", "args", "kwargs")
-
-    def __init__(self, fn, *args, **kwargs):
-        self.fn = fn
-        self.args = list(args)
-        self.kwargs = kwargs
-
-    def __repr__(self) -> str:
-        return f"Call({self.fn!r}, *{self.args!r}, **{self.kwargs!r})"
-
-
-class TensorMeta:
-    """What the worker said about a tensor besides its values."""
-
-    __slots__ = ("device", "requires_grad", "grad_fn", "is_leaf", "parameter", "type")
-
-    def __init__(self, d: dict):
-        if not d:  # the common case: all defaults (the encoder sends only what differs)
-            self.device, self.requires_grad, self.grad_fn = "cpu", False, None
-            self.is_leaf, self.parameter, self.type = True, False, "torch.Tensor"
-            return
-        self.device = str(d.get("device", "cpu"))
-        self.requires_grad = bool(d.get("requires_grad", False))
-        self.grad_fn = d.get("grad_fn")
-        self.is_leaf = bool(d.get("is_leaf", True))
-        self.parameter = bool(d.get("parameter", False))
-        self.type = str(d.get("type", "torch.Tensor"))
-
-
-def meta(t) -> TensorMeta:
-    """The worker-side metadata of a tensor decoded from the worker."""
-    return getattr(t, "_grader_meta", None) or TensorMeta({})
 
 
 # --------------------------------------------------------------------------

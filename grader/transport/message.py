@@ -1,4 +1,5 @@
-"""Frames: how one message crosses a socket between the grader and a worker.
+"""A message between the grader and a worker: the records its tags stand for
+(``Handle``, ``Ref``, ``Call``, ``TensorMeta``) and its frame on the socket.
 
 A frame is ``!IQ`` (JSON length, blob length), a UTF-8 JSON document, then a
 blob holding the raw bytes of every tensor in the message (a reader takes
@@ -7,8 +8,9 @@ A frame larger than the reader allows is refused from its header, before
 anything is allocated for it, and a reader with a deadline gets the whole
 frame by then or a time-out. The JSON is strict both ways (no NaN, no lone
 surrogates, no integer past 64 bits). What the JSON and blob hold, and how
-values become them, is ``grader.transport.wire``'s business; it re-exports
-the names here. Imported by the worker: the standard library and orjson only.
+values become them, is ``grader.transport.wire``'s business (the tags are
+listed there); it re-exports the names here. Imported by the worker: the
+standard library and orjson only.
 """
 from __future__ import annotations
 
@@ -28,6 +30,77 @@ MAX_BLOB = 2 * 1024 * 1024 * 1024
 class ProtocolError(Exception):
     """The other side sent something that is not a well-formed message."""
 
+
+class Handle:
+    """An object that lives in the worker, named by its id there."""
+
+    __slots__ = ("id", "type")
+
+    def __init__(self, id: int, type: str = "object"):
+        self.id = id
+        self.type = type
+
+    def attr(self, *names: str) -> "Ref":
+        return Ref("handle", self.id, *names)
+
+    def __repr__(self) -> str:
+        return f"<{self.type} in the worker #{self.id}>"
+
+
+class Ref:
+    """A name the worker looks up: ``Ref('student', 'softmax')``,
+    ``Ref('torch', 'nn', 'Linear')`` or ``Ref('handle', 3, 'forward')``."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, *parts):
+        self.parts = parts
+
+    def __repr__(self) -> str:
+        return "Ref" + repr(self.parts)
+
+
+class Call:
+    """A call the worker makes while it reads a request, so that an argument
+    is built in the same round trip: ``Call(Student.torch("nn.Linear"), 5, 4)``.
+    Only the grader sends these; the grader's decoder refuses them."""
+
+    __slots__ = ("fn", "args", "kwargs")
+
+    def __init__(self, fn, *args, **kwargs):
+        self.fn = fn
+        self.args = list(args)
+        self.kwargs = kwargs
+
+    def __repr__(self) -> str:
+        return f"Call({self.fn!r}, *{self.args!r}, **{self.kwargs!r})"
+
+
+class TensorMeta:
+    """What the worker said about a tensor besides its values."""
+
+    __slots__ = ("device", "requires_grad", "grad_fn", "is_leaf", "parameter", "type")
+
+    def __init__(self, d: dict):
+        if not d:  # the common case: all defaults (the encoder sends only what differs)
+            self.device, self.requires_grad, self.grad_fn = "cpu", False, None
+            self.is_leaf, self.parameter, self.type = True, False, "torch.Tensor"
+            return
+        self.device = str(d.get("device", "cpu"))
+        self.requires_grad = bool(d.get("requires_grad", False))
+        self.grad_fn = d.get("grad_fn")
+        self.is_leaf = bool(d.get("is_leaf", True))
+        self.parameter = bool(d.get("parameter", False))
+        self.type = str(d.get("type", "torch.Tensor"))
+
+
+def meta(t) -> TensorMeta:
+    """The worker-side metadata of a tensor decoded from the worker."""
+    return getattr(t, "_grader_meta", None) or TensorMeta({})
+
+
+# --------------------------------------------------------------------------
+# framing
 
 
 JOIN_LIMIT = 1 << 20  # frames up to this size go out in one write (and are read in one), not one per part

@@ -8,7 +8,7 @@ import threading
 import pytest
 import torch
 
-from grader.transport import wire
+from grader.transport import message, wire
 
 
 def roundtrip(value):
@@ -265,7 +265,7 @@ def test_what_the_serializer_would_bend_is_refused_or_replaced():
     with pytest.raises(wire.ProtocolError):
         wire.pack({"v": wire.Ref("torch", float("nan"))})
     with pytest.raises(ValueError):  # a NaN the Encoder did not see is refused, never sent as null
-        wire._encode_json({"v": float("nan"), "s": "\ud800"})
+        message._encode_json({"v": float("nan"), "s": "\ud800"})
     wire.send(a, *wire.pack({"v": "lone \ud800 surrogate"}))  # no strict reader takes one: replaced
     assert wire.unpack(*wire.recv(b))["v"] == "lone ? surrogate"
     a.close(), b.close()

@@ -9,8 +9,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_worker_may_import_only_the_modules_it_is_built_from():
-    for name in ("grader", "grader.transport.wire", "grader.transport.sizes", "grader.errors",
-                 "grader.untrusted", "grader.untrusted.isolation", "torch", "torch.nn.functional", "json"):
+    for name in ("grader", "grader.transport.wire", "grader.transport.message", "grader.transport.sizes",
+                 "grader.errors", "grader.untrusted", "grader.untrusted.isolation", "torch", "torch.nn.functional",
+                 "json"):
         assert boundary.worker_may_import(name), name
     for name in ("reference", "reference.softmax", "solutions", "grader.suites", "grader.suites.common",
                  "grader.harness.run", "grader.verdicts.checks", "grader.verdicts.forbidden", "grader.feedback",

@@ -1,7 +1,7 @@
 """The student side imports nothing of the grader's verdicts, pytest glue, suites or answers.
 
 (a) statically: every import (top level or inside a function) of grader/untrusted/*.py and of
-the wire (grader/transport/wire.py, sizes.py) names the standard library, torch, orjson (the
+the wire (grader/transport/wire.py, message.py, sizes.py) names the standard library, torch, orjson (the
 wire's JSON codec, a declared dependency) or one of the course modules a worker is built from;
 (b) dynamically: a fresh interpreter that imports every module of grader.untrusted holds none of
 the grader's own packages; (c) the checker catches a planted import.
@@ -16,10 +16,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDENT_SIDE = sorted((ROOT / "grader" / "untrusted").glob("*.py")) + [
-    ROOT / "grader" / "transport" / "wire.py", ROOT / "grader" / "transport" / "sizes.py"]
+    ROOT / "grader" / "transport" / name for name in ("wire.py", "message.py", "sizes.py")]
 THIRD_PARTY = {"torch", "orjson"}
 # the course's modules the worker side may import (written out here, not taken from the code under test)
-COURSE_ALLOWED = {"grader", "grader.transport", "grader.transport.wire", "grader.transport.sizes", "grader.errors"}
+COURSE_ALLOWED = {"grader", "grader.transport", "grader.transport.wire", "grader.transport.message",
+                  "grader.transport.sizes", "grader.errors"}
 COURSE_ALLOWED_PACKAGES = ("grader.untrusted",)
 GRADER_ONLY = ("grader.verdicts", "grader.harness", "grader.suites", "grader.feedback", "grader.batch",
                "grader.formats", "grader.commands", "reference", "solutions")

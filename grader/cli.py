@@ -4,7 +4,8 @@ Start-up matters (a student waits for it): this module imports only the
 standard library.  A call is handed to the user's warm server when there is one
 (``grader.commands.server``: a fraction of a second); otherwise torch is imported once and
 the warm worker is forked from this process before any answer is loaded
-(``grader.untrusted.startup``).  ``--watch`` regrades on each save (``grader.commands.watch``).
+(``grader.untrusted.startup``; grading in this process: ``grader.commands.grade_here``).
+``--watch`` regrades on each save (``grader.commands.watch``).
 """
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 def _server_command(argv) -> int:
     if len(argv) != 1 or argv[0] not in ("status", "stop"):
         return _fail("usage: grade server status|stop  (the warm server that repeated grade calls reuse)")
-    from grader.commands.server import control
+    from grader.commands.server_client import control
 
     return control(argv[0])
 
@@ -213,13 +214,17 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     if serve and args.watch:
         from grader.commands.watch import watch
 
+        from grader.commands.grade_here import _grade_once
+
         return watch(args, chosen, submission, lambda: _grade_once(args, argv, chosen, submission, fmt))
     if serve and server_enabled(args):
-        from grader.commands import server
+        from grader.commands import server_client as server
 
         code = server.run(argv)
         if code is not None:
             return code
+    from grader.commands.grade_here import grade_here
+
     return grade_here(args, chosen, submission, fmt, zygote)
 
 
@@ -235,203 +240,39 @@ def _special_file(path: Path) -> bool:
 
 
 def server_enabled(args) -> bool:
-    from grader.commands.server import enabled
+    from grader.commands.server_client import enabled
 
     return enabled(args)
 
 
-_watch_zygote = None
+# grading in this process lives in grader.commands.grade_here (imported when needed: start-up
+# stays standard library only); its names stay importable from here
+_GRADE_HERE = ("grade_here", "_new_zygote", "close_watch_zygote", "_grade_once", "_deferring_signals",
+               "_install_signal_handlers", "_on_signal", "_stop_signal")
 
 
-def _grade_once(args, argv, chosen, submission, fmt) -> int:
-    """One regrade for --watch: through the warm server, or here with a zygote kept between saves."""
-    global _watch_zygote
-    if server_enabled(args):
-        from grader.commands import server
+def __getattr__(name: str):
+    if name in _GRADE_HERE:
+        from grader.commands import grade_here as here
 
-        code = server.run([a for a in argv if a not in ("--watch", "-w")])
-        if code is not None:
-            return code
-    if _watch_zygote is None:
-        _watch_zygote = _new_zygote(chosen)
-    elif _watch_zygote.proc.poll() is not None:  # a submission killed it
-        _watch_zygote.close()
-        _watch_zygote = _new_zygote(chosen)
-    return grade_here(args, chosen, submission, fmt, _watch_zygote)
-
-
-def close_watch_zygote() -> None:
-    global _watch_zygote
-    if _watch_zygote is not None:
-        _watch_zygote.close()
-        _watch_zygote = None
-
-
-def _new_zygote(chosen):
-    # Import torch once, then fork the warm worker from this process before any answer is
-    # loaded here (grader.untrusted.startup): one import of torch for both sides of the boundary.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch  # noqa: F401
-    except ModuleNotFoundError as e:
-        if (e.name or "").split(".")[0] != "torch":
-            raise
-        raise SystemExit(_no_torch())
-
-    from grader.exercises import wants_preload
-    from grader.transport.processes import Zygote
-    from grader.untrusted.startup import uses_meta
-
-    return _deferring_signals(lambda: Zygote(preload=wants_preload(chosen), fork=True, warm_meta=uses_meta(chosen)),
-                              undo=lambda z: z.close())
-
-
-# -- SIGTERM and SIGHUP end grade as Ctrl-C does: what it started is stopped, its folders removed ---------
-
-_stop_signal = None   # the SIGTERM or SIGHUP that ended this grade (its exit status is 128 + it)
-_deferring = False    # while a zygote or a temporary folder is being made: note a signal, act after
-_pending = False
-
-
-def _on_signal(signum, frame) -> None:
-    global _stop_signal, _pending
-    import signal
-
-    if signum != signal.SIGINT:
-        if _stop_signal is not None:
-            return  # already stopping: let the clean-up finish
-        _stop_signal = signum
-    if _deferring:
-        _pending = True
-        return
-    raise KeyboardInterrupt
-
-
-def _deferring_signals(make, undo):
-    """``make()``, with SIGINT/SIGTERM/SIGHUP held off until it has returned (so that what it
-    made is not lost half-made); one that came meanwhile ``undo``es it and interrupts."""
-    global _deferring, _pending
-    was, _deferring = _deferring, True
-    try:
-        made = make()
-    finally:
-        _deferring = was
-    if _pending and not was:
-        _pending = False
-        undo(made)
-        raise KeyboardInterrupt
-    return made
-
-
-def _install_signal_handlers() -> None:
-    import signal
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        current = signal.getsignal(sig)
-        # an ignored signal stays ignored (nohup grade ...)
-        if current in (signal.SIG_DFL, signal.default_int_handler):
-            signal.signal(sig, _on_signal)
-
-
-def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
-    """Grade in this process (``zygote``: a warm worker to use and keep; else one of its own)."""
-    from grader.submission.reader import read_for_grade
-
-    try:  # one reader for every entry point
-        sub, graded_from, cleanup = _deferring_signals(lambda: read_for_grade(submission, chosen),
-                                                       undo=lambda made: made[2]())
-    except KeyboardInterrupt:
-        print("\ngrade: interrupted", file=sys.stderr)
-        return 130
-    own = zygote is None
-    from grader.transport.limits import Limits
-
-    err = sys.stderr  # the terminal's: while pytest runs, sys.stderr is redirected to a buffer
-    try:
-        if own:
-            zygote = _new_zygote(chosen)
-        interactive = err.isatty() and args.output is None and len(chosen) > 1
-
-        def progress(event, ex):
-            if interactive and event == "start":
-                print(f"\r\033[K  grading {ex.name} ({ex.title}) …", end="", file=err, flush=True)
-
-        from grader.harness.run import grade
-
-        report = grade(chosen, graded_from, seed=args.seed, limits=Limits().scaled(args.timeout_scale),
-                       zygote=zygote, debug=args.debug, progress=progress)
-        report = sub.annotate(report)
-        if interactive:
-            print("\r\033[K", end="", file=err, flush=True)
-    except KeyboardInterrupt:
-        print("\ngrade: interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:  # the grader's own failure: say so plainly
-        if args.debug:
-            raise
-        print(f"grade: internal error: {type(e).__name__}: {e}\n"
-              "This is a problem with the grader, not your code; rerun with --debug and report it.",
-              file=sys.stderr)
-        return EXIT_INTERNAL
-    finally:
-        if own and zygote is not None:
-            zygote.close()
-        cleanup()
-
-    from grader.feedback.report import render, write_atomic
-
-    color = (fmt == "text" and args.output is None and sys.stdout.isatty()
-             and not args.no_color and "NO_COLOR" not in os.environ)
-    # the student's folder as the repository sees it (annotations, JUnit's file=)
-    prefix = os.path.relpath((submission if submission.is_dir() else submission.parent).resolve(), os.environ.get("GITHUB_WORKSPACE") or os.getcwd())
-    prefix = "" if prefix == "." or prefix.startswith("..") else prefix.replace(os.sep, "/") + "/"
-    github = os.environ.get("GITHUB_ACTIONS") == "true"
-    if github:  # advice for a terminal (--submission) means nothing in a CI log
-        from grader.formats.common import for_platform
-
-        report = for_platform(report)
-    if fmt in ("junit", "prairielearn", "gradescope", "classroom"):
-        from grader.formats import render as render_platform
-
-        text = render_platform(report, fmt, prefix=prefix)
-    else:
-        text = render(report, fmt, color=color)
-    if args.output is not None:
-        try:
-            write_atomic(args.output, text)
-        except OSError as e:
-            return _fail(f"cannot write the report to {args.output}: {e.strerror or e}")
-        text = f"grade: {report['score']:.2f} / {report['max_score']:g}; report written to {args.output}\n"
-        if not github:
-            print(text, end="", file=sys.stderr)
-    if github:  # student text cannot run workflow commands; annotations, summary, Classroom result
-        from grader.formats.github import publish
-
-        publish(report, text, sys.stdout, prefix=prefix)
-    elif args.output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    from grader.errors import ErrorKind
-
-    internal = any(t.get("kind") == ErrorKind.INTERNAL for ex in report["exercises"] for t in ex["tests"]) or any(
-        ex["status"] == "error" for ex in report["exercises"])
-    if internal:
-        return EXIT_INTERNAL
-    return EXIT_FULL if args.exit_zero or report["score"] >= report["max_score"] else EXIT_LOST
+        return getattr(here, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def entry() -> None:
     """Console entry point. Once the report is out, skip the interpreter's
     teardown: unloading torch takes most of a second and does nothing useful.
     SIGTERM and SIGHUP stop it as Ctrl-C does, with 128 + the signal."""
-    _install_signal_handlers()
+    from grader.commands import grade_here as here  # standard library only at import
+
+    here._install_signal_handlers()
     try:
         code = main()
     except KeyboardInterrupt:
         print("\ngrade: interrupted", file=sys.stderr)
         code = 130
-    if _stop_signal is not None:
-        code = 128 + _stop_signal
+    if here._stop_signal is not None:
+        code = 128 + here._stop_signal
     try:
         sys.stdout.flush()
         sys.stderr.flush()

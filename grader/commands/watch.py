@@ -58,7 +58,7 @@ def wait_for_change(files, last: tuple) -> tuple:
 def watch(args, chosen, submission: Path, grade_once) -> int:
     """Grade, then regrade after every save, until Ctrl-C; ``grade_once()`` grades and
     prints one report and returns its exit status."""
-    from grader.cli import close_watch_zygote
+    from grader.commands.grade_here import close_watch_zygote
 
     files = watched_files(chosen, submission)
     if args.submission is not None and Path(args.submission).expanduser().is_file():

@@ -32,11 +32,11 @@ def test_the_exercise_budget_then_the_submissions(tmp_path):
     spend = Spend()
     s = session(tmp_path, limits, spend)
     s.elapsed = 22.0
-    assert s._left() == (8.0, False) and s._timeout(10.0) == (8.0, True) and s._timeout(5.0) == (5.0, False)
+    assert s._left() == (8.0, None) and s._timeout(10.0) == (8.0, True) and s._timeout(5.0) == (5.0, False)
     spend.seconds = 10.0  # the whole submission has spent its budget: 5 s more for this exercise, from now
-    assert s._left() == (5.0, True)
+    assert s._left() == (5.0, "wall")
     s.elapsed = 27.5
-    assert s._left() == (-0.5, True)
+    assert s._left() == (-0.5, "wall")
     with pytest.raises(StudentError) as e:
         s._check_budget()
     assert e.value.kind is ErrorKind.BUDGET and "this submission used up its time budget" in e.value.message

@@ -20,10 +20,3 @@ from grader.verdicts.objects import (assert_made_object, assert_not_torch_class,
                                      read_values)
 from grader.verdicts.rowwise import BATCH_SIZES, check_rows, probe, probe_rows, right_on  # noqa: F401
 from grader.verdicts.tolerances import *  # noqa: F401,F403
-
-
-def match_bug(got, expected, bugs, rtol: float, atol: float, prefer: str | None = None) -> str | None:
-    """name_bug for a catalogue of (compute, key, hint) triples (the older form, until every suite
-    declares Misconceptions)."""
-    variants = (Misconception(key, hint).gives(compute) for compute, key, hint in bugs)
-    return name_bug(got, expected, variants, Tolerance(rtol, atol), prefer)

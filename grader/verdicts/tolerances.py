@@ -103,7 +103,7 @@ FORWARD_BEFORE_GRADIENT = Scaled(rtol=1e-7, atol=1e-7)
 
 SAME_NUMBERS = Tolerance(rtol=1e-4, atol=1e-4)
 """Recognising a known bug: the student's numbers are those that a wrong variant computes
-(also the least that match_bug allows, whatever the comparison's own tolerance)."""
+(also the least that name_bug allows, whatever the comparison's own tolerance)."""
 
 SAME_NUMBERS_FINE = Tolerance(rtol=1e-4, atol=1e-6)
 """Recognising a known bug in parameter updates and training figures (small steps)."""

@@ -66,12 +66,48 @@ class Blocker:
         return None
 
 
+class _Recorder:
+    """A ``sys.meta_path`` finder, first in line in a zygote: notes each course module
+    imported after ``plan_seal`` (and lets the import go on)."""
+
+    def __init__(self):
+        self.names: list = []
+
+    def find_spec(self, name, path=None, target=None):
+        if not worker_may_import(name):
+            self.names.append(name)
+        return None
+
+
+_plan: tuple | None = None  # (the modules a worker forgets, the _Recorder of later imports)
+
+
+def plan_seal() -> None:
+    """In a zygote, once its modules are loaded: note which ones a worker must forget,
+    and from now on each course module imported, so that ``seal`` in a forked worker
+    need not read every name in ``sys.modules``.  (Reading them writes to their
+    reference counts: about 1,200 pages of the zygote's memory copied in each worker,
+    5 ms of CPU, a seventh of a short worker's life.)"""
+    global _plan
+    if _plan is not None and _plan[1] in sys.meta_path:
+        sys.meta_path.remove(_plan[1])
+    _plan = (tuple(m for m in sys.modules if not worker_may_import(m)), _Recorder())
+    sys.meta_path.insert(0, _plan[1])
+
+
 def seal() -> None:
     """In a worker, before the student's code: refuse the course's modules to later
-    imports and forget those already loaded (a zygote forked from the grader holds some)."""
-    gone = [m for m in sys.modules if not worker_may_import(m)]
+    imports and forget those already loaded (a zygote forked from the grader holds some):
+    those of the zygote's plan and those imported since, or, without a plan, every one."""
+    if _plan is None:
+        gone = [m for m in sys.modules if not worker_may_import(m)]
+    else:
+        gone = [*_plan[0], *_plan[1].names]
+        if _plan[1] in sys.meta_path:
+            sys.meta_path.remove(_plan[1])
     for name in gone:
-        del sys.modules[name]
+        if sys.modules.pop(name, None) is None:
+            continue
         parent, _, child = name.rpartition(".")
         if parent in sys.modules and getattr(sys.modules[parent], child, None) is not None:
             try:

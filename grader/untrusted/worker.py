@@ -154,6 +154,7 @@ def zygote(ctrl_fd: int) -> None:
     if os.environ.get("GRADER_ZYGOTE_HUGEPAGES"):
         _huge_pages()
     signal.signal(signal.SIGCHLD, _on_sigchld)
+    boundary.plan_seal()
     ctrl.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     while True:
         try:
@@ -170,6 +171,7 @@ def zygote(ctrl_fd: int) -> None:
 
                 gc.collect()
                 gc.freeze()
+            boundary.plan_seal()
             continue
         a, b = socket.socketpair()
         sa, sb = socket.socketpair()

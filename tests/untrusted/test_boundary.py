@@ -56,6 +56,37 @@ def test_seal_forgets_and_refuses_the_graders_modules():
     assert r.stdout.strip() == "ok", r.stderr
 
 
+PLANNED = r"""
+import os, sys
+import grader.verdicts.forbidden, grader.transport.wire  # held by the zygote when it plans
+from grader.untrusted import boundary
+boundary.plan_seal()
+import grader.transport.student  # a course module imported after the plan (in the zygote or the worker)
+import grader.untrusted.isolation, json  # and modules a worker may hold
+calls = []
+may = boundary.worker_may_import
+boundary.worker_may_import = lambda name: calls.append(name) or may(name)
+boundary.seal()
+assert "grader.verdicts.forbidden" not in sys.modules and "grader.transport.student" not in sys.modules
+assert not hasattr(sys.modules["grader.transport"], "student")
+assert "grader.transport.wire" in sys.modules and "grader.untrusted.isolation" in sys.modules
+assert calls == [], calls  # nothing read name by name: the plan and the imports since
+assert not any(type(f).__name__ == "_Recorder" for f in sys.meta_path)
+try:
+    import grader.verdicts.forbidden
+except ImportError as e:
+    assert "not available to submissions" in str(e)
+else:
+    raise AssertionError("imported after the seal")
+print("ok")
+"""
+
+
+def test_seal_after_a_plan_forgets_the_planned_modules_and_those_imported_since_without_reading_them_all():
+    r = subprocess.run([sys.executable, "-c", PLANNED], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.stdout.strip() == "ok", r.stderr
+
+
 FORK = r"""
 import os, socket, sys, types
 import torch

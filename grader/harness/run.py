@@ -77,6 +77,8 @@ class _Loop:
 
         import torch
 
+        from grader.transport.processes import asked_once
+
         hook = session.config.hook
         for job in iter(self.next_job, None):
             while True:
@@ -93,7 +95,7 @@ class _Loop:
                 finally:
                     shutil.rmtree(tmproot, ignore_errors=True)
                 report = job_report(self.exercises, self.plugin, job.submission, job.seed,
-                                    torch.cuda.is_available())
+                                    asked_once(torch.cuda.is_available))
                 job.extra["spend"] = self.plugin.spend  # what it cost (a batch's state row records it)
                 if not self.on_report(job, report):
                     break

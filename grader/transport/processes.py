@@ -27,6 +27,7 @@ from grader.transport.limits import Limits, Spend
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_CPUS = os.cpu_count() or 1  # a worker spends at most this many CPU seconds a second
 REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_bytes is tensors' bytes)
 
 
@@ -138,13 +139,26 @@ class Zygote:
         self.close()
 
 
+_answers: dict = {}
+
+
+def asked_once(question):
+    """``question()`` (torch.cuda.is_available, torch.cuda.device_count), asked once in this
+    process: with the NVML-based check the grader sets, torch caches no answer before CUDA
+    starts, and each call loads NVML anew (about 80 calls a submission).  A different
+    function (a test's stand-in) is asked anew."""
+    if question not in _answers:
+        _answers[question] = question()
+    return _answers[question]
+
+
 def _cuda_present() -> bool:
     """Whether this machine has a CUDA device, asked without initialising CUDA here (torch's
     NVML-based count): the worker then gets no address-space limit, which CUDA's start-up
     cannot live with (its memory is bounded by the memory cgroup where there is one)."""
     import torch
 
-    return torch.cuda.device_count() > 0
+    return asked_once(torch.cuda.device_count) > 0
 
 
 class Worker:
@@ -167,6 +181,9 @@ class Worker:
         self.elapsed = 0.0
         self.cpu = 0.0          # CPU seconds charged (its own, and the grader's decoding its replies)
         self._ticks = 0         # its CPU time (clock ticks) when last read
+        self._stat = None       # its /proc/PID/stat, held open (one system call a reading)
+        self._read_at = time.monotonic()  # when its CPU time was last read
+        self._unread_wall = 0.0  # the time its requests took since
         hello = self._recv(30.0)
         if hello.get("hello") != self.pid:
             self.kill()
@@ -227,21 +244,39 @@ class Worker:
             spent = time.monotonic() - start
             self.elapsed += spent
             self.spend.seconds += spent
-            cpu = time.thread_time() - cpu_start + self._worker_cpu(spent)
-            self.cpu += cpu
-            self.spend.cpu += cpu
+            self._unread_wall += spent
+            self._charge(time.thread_time() - cpu_start)
+
+    def _charge(self, cpu: float, read: bool = False) -> None:
+        """Charge ``cpu`` (the grader's, decoding a reply) and the worker's CPU since it was
+        last read.  Reading it (/proc) costs about 20 µs a request, so it is read only when
+        the worker may have spent the submission's CPU budget since (a process spends at most
+        ``os.cpu_count()`` CPU seconds a second), on every request once the budget is spent
+        (the late budget counts each one), and when it is closed (``read``)."""
+        now = time.monotonic()
+        if read or self.spend.cpu + cpu + (now - self._read_at) * _CPUS >= self.limits.submission_cpu:
+            cpu += self._worker_cpu(self._unread_wall)
+            self._read_at, self._unread_wall = now, 0.0
+        self.cpu += cpu
+        self.spend.cpu += cpu
 
     def _worker_cpu(self, wall: float) -> float:
         """The worker's CPU seconds since the last reading (all its threads, and its
-        children it waited for), from /proc; where that cannot be read, ``wall``."""
+        children it waited for), from /proc; where that cannot be read, ``wall`` (the
+        time its requests took since)."""
         try:
-            with open(f"/proc/{self.pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+            if self._stat is None:
+                self._stat = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+            fields = os.pread(self._stat, 4096, 0).rsplit(b")", 1)[1].split()
+            ticks = sum(map(int, fields[11:15]))  # utime stime cutime cstime
         except (OSError, IndexError, ValueError):
             return wall
         spent, self._ticks = max(0, ticks - self._ticks), ticks
         return spent / CLOCK_TICKS
+
+    def settle(self) -> None:
+        """Charge the worker's CPU not read yet (before its ``cpu`` is added up)."""
+        self._charge(0.0, read=True)
 
     def exit_status(self, timeout: float = 2.0):
         try:
@@ -271,8 +306,12 @@ class Worker:
         self.alive = False
 
     def close(self) -> None:
+        self.settle()
         self.kill()
         self.exit_status(timeout=1.0)
+        if self._stat is not None:
+            os.close(self._stat)
+            self._stat = None
         for s in (self.sock, self.status_sock):
             try:
                 s.close()

@@ -58,9 +58,9 @@ class Session:
 
     def close(self) -> None:
         if self.worker is not None:
+            self.worker.close()  # charges its CPU not read yet
             self.elapsed += self.worker.elapsed
             self.cpu += self.worker.cpu
-            self.worker.close()
             self.worker = None
 
     # -- budgets -----------------------------------------------------------------

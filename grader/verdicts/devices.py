@@ -10,6 +10,7 @@ import re
 
 import torch
 
+from grader.transport.processes import asked_once
 from grader.transport.student import StudentError
 from grader.transport.wire import meta
 from grader.verdicts.checks import Failure, assert_close, describe, expect_tensor
@@ -23,7 +24,7 @@ def devices() -> list:
     """(label, torch device) of each device a test that takes a ``device`` argument runs on, in
     order: the CPU, then the GPU where CUDA exists.  They add evidence to the same test (one
     report entry, the same points on every machine): it passes only if it passes on each."""
-    return [("cpu", "cpu")] + ([("cuda", GPU)] if torch.cuda.is_available() else [])
+    return [("cpu", "cpu")] + ([("cuda", GPU)] if asked_once(torch.cuda.is_available) else [])
 
 
 DEVICE_HINT = ("Your code makes a new tensor on the CPU whatever the input's device (as torch.zeros(shape), "

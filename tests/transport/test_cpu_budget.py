@@ -47,3 +47,48 @@ def test_spend_as_a_state_row():
     s.seconds, s.cpu, s.bytes = 1.23456, 0.5, 7
     assert s.as_dict() == {"wall": 1.235, "cpu": 0.5, "bytes": 7}
     assert Limits().scaled(2).submission_cpu == pytest.approx(2 * Limits().submission_cpu)
+
+
+def _worker_at(spent: float, budget: float = 10.0):
+    """A Worker's accounting alone (no process): ``spent`` CPU seconds charged so far; its
+    readings of /proc counted, each finding 0.25 s more."""
+    import time
+
+    from grader.transport.processes import Worker
+
+    w = Worker.__new__(Worker)
+    w.limits, w.spend = Limits(submission_cpu=budget), Spend()
+    w.spend.cpu = w.cpu = spent
+    w._read_at, w._unread_wall, w.readings = time.monotonic(), 0.0, 0
+    w._worker_cpu = lambda wall: (setattr(w, "readings", w.readings + 1), 0.25)[1]
+    return w
+
+
+def test_the_workers_cpu_is_read_only_when_it_may_have_spent_the_budget():
+    w = _worker_at(1.0)
+    for _ in range(50):  # far from the budget: a request costs no reading of /proc
+        w._charge(0.001)
+    assert w.readings == 0 and w.spend.cpu == pytest.approx(1.05)
+    w.settle()  # what it spent unread is charged when it is closed
+    assert w.readings == 1 and w.spend.cpu == pytest.approx(1.30) and w.cpu == pytest.approx(1.30)
+
+    late = _worker_at(10.0)  # the budget spent: the late budget counts each request
+    late._charge(0.001)
+    late._charge(0.001)
+    assert late.readings == 2 and late.spend.cpu == pytest.approx(10.0 + 0.002 + 0.5)
+
+    near = _worker_at(9.99)
+    near._charge(0.001)  # just read: it cannot have spent the 9 ms left since
+    assert near.readings == 0
+    near._read_at -= 0.01  # 10 ms on 1 CPU or more: it may have
+    near._charge(0.001)
+    assert near.readings == 1
+
+
+def test_a_long_wait_since_the_last_reading_makes_the_next_request_read():
+    w = _worker_at(1.0)
+    w._read_at -= 10.0  # ten seconds unread: even one CPU could have spent the budget
+    w._charge(0.0)
+    assert w.readings == 1
+    w._charge(0.0)  # just read: not again
+    assert w.readings == 1

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 
 
@@ -50,6 +51,12 @@ class ExerciseRun:
     hint: str = ""
 
 
+@functools.cache
+def _names(cls) -> tuple:
+    """A record class's field names in order, less ``extra`` (a report has thousands of records)."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+
+
 class _Data:
     """``to_dict``/``from_dict`` of a report's record: its fields in their order (the report's
     key order), an ``OPTIONAL`` one only when set (not None), a ``PARTS`` one (a list of
@@ -60,11 +67,11 @@ class _Data:
 
     def to_dict(self) -> dict:
         out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name == "extra" or f.name in self.OPTIONAL and value is None:
+        for name in _names(type(self)):
+            value = getattr(self, name)
+            if name in self.OPTIONAL and value is None:
                 continue
-            out[f.name] = [item.to_dict() for item in value] if f.name in self.PARTS else value
+            out[name] = [item.to_dict() for item in value] if name in self.PARTS else value
         out.update(self.extra)
         return out
 

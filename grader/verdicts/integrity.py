@@ -18,6 +18,7 @@ import ast
 import builtins
 import fnmatch
 import functools
+import re
 import tomllib
 from pathlib import Path
 
@@ -76,7 +77,15 @@ class _Resolver:
 
 
 def _match(name: str, patterns) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    """Whether ``name`` matches one of the shell-style ``patterns`` (as ``fnmatch.fnmatchcase``)."""
+    rx = _one_pattern(tuple(patterns))
+    return rx is not None and rx.match(name) is not None
+
+
+@functools.lru_cache(maxsize=None)
+def _one_pattern(patterns: tuple):
+    """The patterns as one compiled expression (a file's scan matches thousands of names)."""
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns)) if patterns else None
 
 
 def _scan_nodes(nodes, resolver: _Resolver, lines: list) -> list:

@@ -164,8 +164,7 @@ def exercise_cases(number: int) -> list:
         return [{"function": "test_small_example", "id": "", "description": desc, "weight": weight, "visible": True,
                  "kind": "module", "class": "Linear", "ctor": [3, 2], "what": "Linear(3, 2)",
                  "forward_what": "Linear(3, 2)(X)", "forbidden": list(mod.TORCH_LINEAR),
-                 "forbidden_hint": "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: "
-                                   "subclass nn.Module and create the weight and bias yourself.",
+                 "forbidden_hint": mod.TORCH_LINEAR_HINT,
                  "set": {"weight": W, "bias": b}, "shape_hint": "The weight maps in_dim inputs to out_dim outputs.",
                  "input": X, "expected": mod._expected(X, W, b), "dtype": "float32", "rtol": rtol, "atol": atol,
                  "inputs": describe("X", X, "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] "
@@ -174,8 +173,7 @@ def exercise_cases(number: int) -> list:
     if number == 5:
         common = {"kind": "module", "class": "ReLU", "ctor": [], "what": "ReLU()", "forward_what": mod.WHAT,
                   "forbidden": [mod.TORCH_RELU],
-                  "forbidden_hint": "The exercise forbids torch's nn.ReLU, also as a base class: subclass nn.Module "
-                                    "and write forward yourself.", "rtol": 0, "atol": 0, "visible": True,
+                  "forbidden_hint": mod.TORCH_RELU_HINT, "rtol": 0, "atol": 0, "visible": True,
                   "inplace_hint": mod.INPLACE_HINT}
         desc, weight = _meta(mod, "test_small_example")
         x = torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]])
@@ -202,7 +200,7 @@ def exercise_cases(number: int) -> list:
         what = "Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))"
         return [{"function": "test_small_example", "id": "", "description": desc, "weight": weight, "visible": True,
                  "kind": "sequential", "what": what, "forbidden": [mod.TORCH_SEQUENTIAL],
-                 "forbidden_hint": "The exercise forbids torch's nn.Sequential, also as a base class.",
+                 "forbidden_hint": mod.TORCH_SEQUENTIAL_HINT,
                  "layers": [{"class": "Linear", "args": [2, 2], "label": "nn.Linear(2, 2)", "state": s1},
                             {"class": "ReLU", "args": [], "label": "nn.ReLU()"},
                             {"class": "Linear", "args": [2, 1], "label": "nn.Linear(2, 1)", "state": s3}],

@@ -24,6 +24,8 @@ PARAMETER_HINT = ("Wrap the tensors in nn.Parameter "
                   "not registered, so .parameters() does not find it, no optimizer trains it, and .to()/.double() "
                   "do not convert it.")
 TORCH_LINEAR = ("torch.nn.modules.linear.Linear", "torch.nn.modules.linear.LazyLinear")
+TORCH_LINEAR_HINT = ("The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass "
+                     "nn.Module and create the weight and bias yourself.")
 SUPER_HINT = "Write `class Linear(nn.Module):` and call `super().__init__()` first in __init__."
 
 
@@ -36,9 +38,7 @@ def _new(student, in_dim, out_dim, **kw):
     what = f"Linear({_args(in_dim, out_dim, **kw)})"
     lin = student.call(student.ref("Linear"), in_dim, out_dim, _what=what, **kw)
     assert_made_object(lin, what, SUPER_HINT)
-    assert_not_torch_class(student, lin, "Linear", TORCH_LINEAR, what,
-                           "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass "
-                           "nn.Module and create the weight and bias yourself.")
+    assert_not_torch_class(student, lin, "Linear", TORCH_LINEAR, what, TORCH_LINEAR_HINT)
     return lin, what
 
 

@@ -26,6 +26,8 @@ STAR_HINT = ("Write `def __init__(self, *layers):` so that the layers are passed
 COPY_HINT = ("Store the layers you were given, not copies (no copy.deepcopy): the caller's layers are the ones "
              "that must be trained, converted with .to() and switched with .eval().")
 TORCH_SEQUENTIAL = "torch.nn.modules.container.Sequential"
+TORCH_SEQUENTIAL_HINT = ("The exercise forbids torch's nn.Sequential, also as a base class: subclass nn.Module, "
+                         "register the layers with nn.ModuleList and write the loop in forward yourself.")
 MODULE_HINT = "Write `class Sequential(nn.Module):` and call `super().__init__()` first in __init__."
 FORWARD_HINT = ("forward must feed X through the layers in the order they were given, each layer getting the "
                 "previous layer's output, and return the last output: `for layer in self.layers: X = layer(X)`.")
@@ -41,10 +43,7 @@ def _check_class(student) -> list:
 
 
 def _check_own(student, seq, what, bases):
-    assert_not_torch_class(student, seq, "Sequential", TORCH_SEQUENTIAL, what, bases=bases,
-                           hint="The exercise forbids torch's nn.Sequential, also as a base class: subclass "
-                                "nn.Module, register the layers with nn.ModuleList and write the loop in forward "
-                                "yourself.")
+    assert_not_torch_class(student, seq, "Sequential", TORCH_SEQUENTIAL, what, bases=bases, hint=TORCH_SEQUENTIAL_HINT)
 
 
 def _build(student, specs=None, layers=None):

@@ -71,7 +71,8 @@ def render(report: dict, prefix: str = "", **_) -> str:
         for k in totals:
             totals[k] += n[k]
         head = (f"  <testsuite name={_attr(ex['name'])} tests=\"{n['tests']}\" failures=\"{n['failures']}\" "
-                f"errors=\"{n['errors']}\" skipped=\"{n['skipped']}\" time=\"0\" file={_attr(ex.get('file', ''))}>")
+                f"errors=\"{n['errors']}\" skipped=\"{n['skipped']}\" time=\"0\" "
+                f"file={_attr(prefix + ex.get('file', ''))}>")  # as its testcases' file
         out = []  # the report's notes (a notebook's magics removed): the first suite's output
         if not suites and notes(report):
             out = [f"    <system-out>{_text(chr(10).join(notes(report)))}</system-out>"]

@@ -253,6 +253,7 @@ def test_junit_is_valid_and_complete(report):
         assert len(cases) == len(ex["tests"]) == int(s.get("tests"))
         assert {c.get("classname") for c in cases} == {ex["name"]}
         assert all(c.get("file") == "hw/" + ex["file"] for c in cases)
+        assert s.get("file") == "hw/" + ex["file"]  # the suite's file as its cases' (from the repository's root)
         for c, t in zip(cases, ex["tests"]):
             props = {p.get("name"): float(p.get("value")) for p in c.find("properties")}
             assert props == {"score": t["score"], "max_score": t["max_score"]}

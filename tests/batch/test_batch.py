@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -211,6 +212,15 @@ def test_a_class_gets_grades_reports_and_a_summary(class_run):
     for student in class_run["normal"]:
         assert f'<a href="reports/{student}.html">{student}</a>' in summary
     assert sum(b["count"] for b in data["histogram"]) == 3
+    # the histogram's axis names each band's edge once; a bar's tooltip says which edge it holds
+    hist = summary[summary.index('aria-label="histogram'):]
+    hist = hist[:hist.index("</svg>")]
+    edges = re.findall(r'<text class="edge"[^>]*>([^<]*)</text>', hist)
+    assert edges == [f"{b['from']:g}" for b in data["histogram"]] + [f"{data['max_total']:g}"], edges
+    assert "–" not in hist
+    first, last = data["histogram"][0], data["histogram"][-1]
+    assert f"with {first['from']:g} points or more and under {first['to']:g}</title>" in hist
+    assert f"with {last['from']:g} points or more and {last['to']:g} points or fewer</title>" in hist
 
 
 def test_rerun_skips_unchanged_and_regrades_what_changed(class_run, tmp_path):

@@ -28,6 +28,7 @@ from grader.transport.limits import Limits, Spend
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _CPUS = os.cpu_count() or 1  # a worker spends at most this many CPU seconds a second
+UNREAD_WALL = 0.25  # seconds of a worker's requests after which its CPU time is read anyway
 REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_bytes is tensors' bytes)
 
 
@@ -252,9 +253,12 @@ class Worker:
         last read.  Reading it (/proc) costs about 20 µs a request, so it is read only when
         the worker may have spent the submission's CPU budget since (a process spends at most
         ``os.cpu_count()`` CPU seconds a second), on every request once the budget is spent
-        (the late budget counts each one), and when it is closed (``read``)."""
+        (the late budget counts each one), when it is closed (``read``), and once its requests
+        took UNREAD_WALL seconds since (a worker that dies cannot be read: those seconds are
+        charged instead, as much as before a request would have been)."""
         now = time.monotonic()
-        if read or self.spend.cpu + cpu + (now - self._read_at) * _CPUS >= self.limits.submission_cpu:
+        if read or self._unread_wall >= UNREAD_WALL or \
+                self.spend.cpu + cpu + (now - self._read_at) * _CPUS >= self.limits.submission_cpu:
             cpu += self._worker_cpu(self._unread_wall)
             self._read_at, self._unread_wall = now, 0.0
         self.cpu += cpu

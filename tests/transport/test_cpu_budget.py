@@ -85,6 +85,18 @@ def test_the_workers_cpu_is_read_only_when_it_may_have_spent_the_budget():
     assert near.readings == 1
 
 
+def test_a_worker_is_read_once_its_requests_took_a_quarter_second_since():
+    from grader.transport.processes import UNREAD_WALL
+
+    w = _worker_at(1.0)
+    w._unread_wall = UNREAD_WALL / 2
+    w._charge(0.0)
+    assert w.readings == 0  # (a worker that dies unread is charged these seconds instead)
+    w._unread_wall = UNREAD_WALL
+    w._charge(0.0)
+    assert w.readings == 1 and w._unread_wall == 0.0
+
+
 def test_a_long_wait_since_the_last_reading_makes_the_next_request_read():
     w = _worker_at(1.0)
     w._read_at -= 10.0  # ten seconds unread: even one CPU could have spent the budget

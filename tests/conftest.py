@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,24 @@ def run_cli(*args, cwd=None, timeout=120):
     """Run `grade` as a user would; returns CompletedProcess with text output."""
     return subprocess.run([sys.executable, "-m", "grader.cli", *map(str, args)], cwd=cwd or ROOT,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def live_processes(holds, wait: float = 5.0, poll: float = 0.1) -> list:
+    """Live processes (not zombies) for whose pid ``holds(pid)`` is true (it may raise OSError
+    for a process that is gone), after giving the kernel up to ``wait`` seconds to finish
+    killing them."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if holds(pid) and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    found.append(int(pid))
+            except OSError:
+                pass
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(poll)
 
 
 def exercise_of(report, name):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHROMIUM, ROOT, screenshot
+from tests.conftest import CHROMIUM, ROOT, live_processes, screenshot
 
 SECRET = "test-course-secret"
 COMMON = ["--exercises", "1", "2", "--seed-secret", SECRET, "--timeout-scale", "0.3", "--jobs", "2"]
@@ -343,23 +343,9 @@ HOSTILE = {
 }
 
 
-def _survivors(token: str, wait: float = 5.0) -> list:
-    """Live processes (not zombies) whose name holds ``token``, after giving the
-    kernel up to ``wait`` seconds to finish killing them."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = []
-        for pid in os.listdir("/proc"):
-            try:
-                if pid.isdigit() and token in Path(f"/proc/{pid}/comm").read_text():
-                    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-                    if state not in ("Z", "X"):
-                        found.append(int(pid))
-            except OSError:
-                pass
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
+def _survivors(token: str) -> list:
+    """Live processes whose name holds ``token`` (after up to 5 s for the kernel to kill them)."""
+    return live_processes(lambda pid: token in Path(f"/proc/{pid}/comm").read_text())
 
 
 def test_hostile_students_change_nothing_for_the_others(class_run, tmp_path, zygote):

@@ -5,15 +5,13 @@ budgets (what the batch's state row says it was charged), its exercises end in
 "budget used up" verdicts, the honest students' reports are byte for byte those
 of the same class without them, and no process is left behind."""
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 from grader.exercises import lookup
 from grader.transport.limits import Limits
 from grader.transport.session import CPU_SLACK
-from tests.conftest import ROOT
+from tests.conftest import ROOT, live_processes
 from tests.batch.test_batch import SECRET, batch, write
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -38,22 +36,10 @@ def _honest(subs):
         write(subs / f"honest{i}", files)
 
 
-def _survivors(wait: float = 5.0) -> list:
-    """Live processes (not zombies) started by a batch of this test: the grading processes,
-    zygotes and workers all hold its mark in their environment as they were started."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                if MARK.encode() in Path(f"/proc/{pid}/environ").read_bytes():
-                    if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                        found.append(int(pid))
-            except OSError:
-                pass
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
+def _survivors() -> list:
+    """Live processes started by a batch of this test: the grading processes, zygotes and
+    workers all hold its mark in their environment as they were started."""
+    return live_processes(lambda pid: MARK.encode() in Path(f"/proc/{pid}/environ").read_bytes(), poll=0.2)
 
 
 def _grade(subs, out):

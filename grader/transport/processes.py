@@ -59,18 +59,12 @@ class Zygote:
         self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
         self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
         env = zygote_environment()
-        if preload:
-            env["GRADER_ZYGOTE_PRELOAD"] = "1"
-        else:
-            env.pop("GRADER_ZYGOTE_PRELOAD", None)
-        if many:
-            env["GRADER_ZYGOTE_HUGEPAGES"] = "1"
-        else:
-            env.pop("GRADER_ZYGOTE_HUGEPAGES", None)
-        if warm_meta:
-            env["GRADER_ZYGOTE_WARM_META"] = "1"
-        else:
-            env.pop("GRADER_ZYGOTE_WARM_META", None)
+        for name, on in (("GRADER_ZYGOTE_PRELOAD", preload), ("GRADER_ZYGOTE_HUGEPAGES", many),
+                         ("GRADER_ZYGOTE_WARM_META", warm_meta)):
+            if on:
+                env[name] = "1"
+            else:
+                env.pop(name, None)
         # A checkout: the zygote imports grader from its working folder (``-m`` puts it first
         # on sys.path), not through PYTHONPATH, which every worker's environment would show.
         checkout = (PACKAGE_ROOT / "pyproject.toml").is_file()

@@ -28,10 +28,6 @@ OWN_MAGICS = re.compile(r"^\s*%(?:load_ext|reload_ext)\s+grader\s*$|^\s*%grade\b
 MAX_NOTED = 5
 
 
-class NotebookError(Exception):
-    pass
-
-
 def _bad(message: str):
     from grader.submission.reader import BadEntry
 

@@ -96,11 +96,17 @@ def _csv_safe(text: str) -> str:
 
 
 def status_text(row: dict) -> str:
+    late = " (LATE on Canvas)" if row.get("late") else ""
     if row["status"] == "graded":
         if row.get("internal"):
-            return "graded (internal grader error in " + ", ".join(row["internal"]) + "; please report it)"
-        return "graded"
-    return "error: " + " ".join(str(row.get("reason", "")).split())
+            return "graded (internal grader error in " + ", ".join(row["internal"]) + "; please report it)" + late
+        text = "graded" + late
+        if row.get("overrides"):
+            from grader.batch.overrides import describe
+
+            text += "; overridden: " + "; ".join(describe(o) for o in row["overrides"])
+        return text
+    return "error: " + " ".join(str(row.get("reason", "")).split()) + late
 
 
 def write_csv(path: Path, rows: list, exercises, gradebook: dict | None = None) -> list:

@@ -109,7 +109,7 @@ class Setup:
     jobs: int
     exercises: list
     book: dict            # grades.csv: roster, columns, assignment (grader.formats.canvas)
-    overrides_text: str | None  # the overrides file's text (grader.batch.overrides), None: none
+    overrides_text: str | None  # the overrides file's text (grader.batch.output: overrides), None: none
     overrides_from: str   # where it came from
     secret: str
     secret_from: str
@@ -207,7 +207,7 @@ class Plan:
     skipped: int          # unchanged (or not named by --only)
     regrade: dict | None  # an unfinished --force/--only run: {"run": id, "only": [...] or None}
     marker: Path          # where that run is written until it is complete
-    overrides: list = dataclasses.field(default_factory=list)  # grader.batch.overrides.parse
+    overrides: list = dataclasses.field(default_factory=list)  # grader.batch.output.parse_overrides
     late: dict = dataclasses.field(default_factory=dict)       # student -> True: Canvas marked it LATE
     names: dict = dataclasses.field(default_factory=dict)      # student -> Canvas's name in its file names
 
@@ -265,7 +265,7 @@ def _parse_overrides(s: Setup, entries) -> list:
     """The overrides, checked against the entries; a good --overrides file is kept in --out."""
     if s.overrides_text is None:
         return []
-    from grader.batch.overrides import OverridesError, parse
+    from grader.batch.output import OverridesError, parse_overrides as parse
     from grader.feedback.report import write_atomic
 
     try:
@@ -280,7 +280,7 @@ def _parse_overrides(s: Setup, entries) -> list:
 def shown_rows(rows: list, plan: Plan) -> list:
     """The rows as the gradebook, results.csv and the summary show them: the computed
     scores with the instructor's overrides on top, and Canvas's LATE mark."""
-    from grader.batch.overrides import apply
+    from grader.batch.output import apply_overrides as apply
 
     rows, _ = apply(rows, plan.overrides)
     return [dict(r, late=True) if plan.late.get(r["student"]) else r for r in rows]
@@ -419,7 +419,7 @@ def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
     """summary.json and summary.html; (their data, entries matching no roster student)."""
     from grader.feedback.report import write_atomic
 
-    from grader.batch.overrides import apply
+    from grader.batch.output import apply_overrides as apply
 
     rows, isolation = shown_rows(result.rows, plan), result.isolation
     _, skipped = apply(result.rows, plan.overrides)

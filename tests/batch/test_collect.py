@@ -96,7 +96,7 @@ def test_a_roster_that_matches_nobody_stops_the_batch_and_says_why(tmp_path):
 # overrides
 
 def test_overrides_are_checked_and_applied_on_the_computed_scores():
-    from grader.batch.overrides import OverridesError, apply, parse
+    from grader.batch.output import OverridesError, apply_overrides as apply, parse_overrides as parse
     from grader.exercises import select
 
     exs = select(["1", "2"])

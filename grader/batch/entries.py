@@ -140,6 +140,7 @@ def _scan_canvas(submissions: Path, exercises) -> list:
         name = os.fsdecode(raw)
         m = _canvas_parts(name) if (submissions / name).is_file() else None
         if m is None:
+            name = raw.decode("utf-8", "backslashreplace")   # (shown, never opened)
             out.append(Entry(name, name, error="not one of Canvas's downloaded files (name_userid_fileid_file) "
                                                "though the rest of SUBMISSIONS is; remove it or grade it apart"))
             continue

@@ -160,7 +160,14 @@ def test_an_assignment_named_by_its_exact_title_is_updated(roster):
 
 
 def test_the_batch_warns_when_both_are_asked(tmp_path):
-    from grader.batch.options import parser
+    from tests.batch.test_batch import batch
 
-    args = parser().parse_args(["subs", "--out", "o", "--assignment", "Homework 3 (12345)"])
-    assert args.gradebook is None   # not asked: chosen from the assignment
+    (tmp_path / "subs").mkdir()
+    r = batch(tmp_path / "subs", "--out", tmp_path / "out", "--exercises", "1", "--gradebook", "exercises",
+              "--assignment", "Homework 3 (12345)")
+    assert "warning: --gradebook exercises" in r.stderr and "leaves assignment 12345 untouched" in r.stderr, r.stderr
+    head = (tmp_path / "out" / "grades.csv").read_text().splitlines()[0]
+    assert head.endswith("Homework 3: exercise1 Softmax")
+    r = batch(tmp_path / "subs", "--out", tmp_path / "out2", "--exercises", "1", "--assignment", "Homework 3 (12345)")
+    assert "warning" not in r.stderr, r.stderr
+    assert (tmp_path / "out2" / "grades.csv").read_text().splitlines()[0].endswith(",Homework 3 (12345)")

@@ -33,10 +33,13 @@ results in --out DIR:
                     "Points Possible" row; with --roster, one row per roster
                     student (no submission: no score)
   results.csv       one row per entry: Student, one column per exercise, Total,
-                    Status (graded, or error: reason)
-  summary.html      score distribution, per-exercise means, per-test pass
-                    rates, the most common misconceptions (hints) and the
-                    submissions that timed out or crashed; summary.json: the same data
+                    Status (graded, or error: reason; LATE on Canvas; the
+                    overrides with their reasons)
+  summary.html      score distribution, per-exercise means, the students (with
+                    roster names and sections; sort and filter), per-test pass
+                    rates of those who attempted, the most common
+                    misconceptions (hints), the overrides and the submissions
+                    that timed out or crashed; summary.json: the same data
   reports/ID.html   each student's report (as `grade all` writes it)
   reports/ID.json
   .grader-secret    the course secret the per-student seeds come from (created
@@ -81,7 +84,8 @@ def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="grade batch", description=DESCRIPTION, epilog=EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("submissions", metavar="SUBMISSIONS", type=Path,
-                   help="folder with one entry (folder, .zip, .py or .ipynb) per student")
+                   help="folder with one entry (folder, .zip, .py or .ipynb) per student, or Canvas's "
+                        "Download Submissions as it comes")
     p.add_argument("--out", "-o", metavar="DIR", type=Path, required=True,
                    help="where reports, grades.csv and summary.html go")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",

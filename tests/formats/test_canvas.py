@@ -159,6 +159,7 @@ def test_an_assignment_named_by_its_exact_title_is_updated(roster):
     assert got["new_assignments"] == [] and got["updated"] == {777: {101: "15.50", 102: "3.00"}}
 
 
+@pytest.mark.slow
 def test_the_batch_warns_when_both_are_asked(tmp_path):
     from tests.batch.test_batch import batch
 

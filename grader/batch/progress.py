@@ -75,7 +75,7 @@ class Progress:
                     f"  {rate:.2f}/s  ETA {fmt_duration(eta)}")
         else:
             line = f"  {bar} {self.done}/{self.total}  {fmt_duration(elapsed)}"
-        if self.processes and self.ready < self.processes and not self.current:
+        if self.processes and self.ready < self.processes and not self.current and not self.done:
             line += f"  starting: {self.ready}/{self.processes} grading processes ready"
         if self.current:
             oldest = sorted(self.current.items(), key=lambda kv: kv[1])

@@ -8,7 +8,8 @@ lib/content_zipper.rb, ``get_filename`` and ``add_upload_submission``)::
     <sortable name, lower case, only word characters>[_LATE]_<user id>_<file id>_<file name>
 
 e.g. ``lovelaceada_LATE_101_5001_exercise1_softmax.py``; a text entry or URL is
-``<name>[_LATE]_<user id>_text.html`` / ``_link.html``.  Such a download is one
+``<name>[_LATE]_<user id>_text.html`` / ``_link.html``; with anonymous grading the
+name is left out and the id is ``anon_<anonymous id>``.  Such a download is one
 entry per Canvas user id (all of that student's files together; a zip or a
 notebook on its own is read as one), named by the user id, which a Canvas
 roster matches in its ``ID`` column; ``LATE`` is kept (``Entry.late``).
@@ -49,11 +50,13 @@ class LayoutError(Exception):
 # user id, the attachment id, then the file's own name
 CANVAS_FILE = re.compile(r"(?P<name>[^\W_]\w*?)(?P<late>_LATE)?_(?P<uid>\d+)_(?P<fid>\d+)_(?P<file>.+)")
 CANVAS_TEXT = re.compile(r"(?P<name>[^\W_]\w*?)(?P<late>_LATE)?_(?P<uid>\d+)_(?P<kind>text|link)\.html")
+# anonymous grading: no name, the id is "anon_<anonymous id>" (LATE before it)
+CANVAS_ANON = re.compile(r"(?P<late>LATE_)?(?P<uid>anon_[A-Za-z0-9]+)_(?:(?P<fid>\d+)_(?P<file>.+)|(?P<kind>text|link)\.html)")
 _DUPLICATE = re.compile(r"(?P<stem>.+?)-(?P<n>\d+)(?P<ext>\.[A-Za-z0-9]+)$")  # Canvas's "exercise1_softmax-1.py"
 
 
 def _canvas_parts(name: str):
-    return CANVAS_FILE.fullmatch(name) or CANVAS_TEXT.fullmatch(name)
+    return CANVAS_ANON.fullmatch(name) or CANVAS_FILE.fullmatch(name) or CANVAS_TEXT.fullmatch(name)
 
 
 def _exercise_files():
@@ -148,8 +151,9 @@ def _scan_canvas(submissions: Path, exercises) -> list:
     for uid, group in by_uid.items():
         group.sort(key=lambda g: (int(g[1].groupdict().get("fid") or 0), g[0]))
         files = [(n, m) for n, m in group if m.groupdict().get("file")]
-        e = Entry(uid, group[0][0] if len(group) == 1 else f"{group[0][1]['name']}_{uid}_* ({len(group)} files)",
-                  late=any(m["late"] for _, m in group), canvas_name=group[0][1]["name"])
+        name = group[0][1].groupdict().get("name") or ""
+        e = Entry(uid, group[0][0] if len(group) == 1 else f"{name + '_' if name else ''}{uid}_* ({len(group)} files)",
+                  late=any(m["late"] for _, m in group), canvas_name=name)
         if not files:
             e.error = "submitted as a text entry or a URL on Canvas (" + ", ".join(n for n, _ in group) + \
                       "): no file to grade"

@@ -75,6 +75,23 @@ def test_canvas_download_is_one_entry_per_user_id(tmp_path):
     assert not entries["101"].entry.endswith(".py")   # several files: not read as one file holding all
 
 
+def test_renamed_uploads_and_anonymous_grading(tmp_path):
+    """A resubmitted file of the same name is renamed by Canvas ("-1"); with anonymous
+    grading get_filename uses "anon_<anonymous id>" and no name."""
+    from grader.batch.entries import scan
+    from grader.exercises import select
+
+    subs = tmp_path / "subs"
+    write(subs, {f"lovelaceada_101_6001_{EX1[:-3]}-1.py": (SOLUTIONS / EX1).read_text(),
+                 f"LATE_anon_x7Qd2_6002_{EX1}": "x = 1\n", f"anon_p0Zk9_6003_{EX2}": "y = 2\n",
+                 "anon_p0Zk9_6004_notes.txt": "my notes\n"})
+    entries = {e.student: e for e in scan(subs, select(["1", "2"]))}
+    assert sorted(entries) == ["101", "anon_p0Zk9", "anon_x7Qd2"]
+    assert entries["101"].files == {EX1: (SOLUTIONS / EX1).read_bytes()}   # its own name, not all-in-one
+    assert entries["anon_x7Qd2"].late and not entries["anon_p0Zk9"].late
+    assert entries["anon_p0Zk9"].files == {EX2: b"y = 2\n"}
+
+
 def test_loose_exercise_files_are_refused_not_graded_as_students(tmp_path):
     write(tmp_path / "subs", {EX1: "x = 1\n", EX2: "y = 2\n"})
     r = batch(tmp_path / "subs", "--out", tmp_path / "out", "--exercises", "1", "2")

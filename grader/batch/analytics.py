@@ -1,6 +1,8 @@
 """Class analytics: the class picture as plain data (summary.json), rendered as summary.html."""
 from __future__ import annotations
 
+import re
+
 from grader.batch.output import Output
 from grader.exercises import POINTS_PER_EXERCISE
 
@@ -29,6 +31,30 @@ def _misconception(ex: dict, t: dict | None) -> bool:
     return not ("SyntaxError" in msg or "NotImplementedError" in text or "not implemented yet" in msg)
 
 
+_UNDEFINED = re.compile(r"(\S+) defines no `")
+
+
+def attempted(ex: dict) -> bool:
+    """Whether the student attempted the exercise: not when its file is missing, its every
+    failure is the stub's NotImplementedError, or (a single file or a notebook holding every
+    exercise) the file defines none of the exercise's names.  A name missing from the
+    exercise's own file (a misspelling) is an attempt."""
+    if ex.get("status") == "missing":
+        return False
+    tests = [t for t in ex.get("tests") or () if t.get("status") != "skipped"]
+    if not tests or any(t.get("status") == "passed" for t in tests):
+        return True   # (a file Python cannot read is an attempt too)
+    own = f"{ex['name']}_"
+    for t in tests:
+        if t.get("kind") in NOT_MISCONCEPTIONS or "not implemented yet" in (t.get("message") or ""):
+            continue
+        m = _UNDEFINED.match(t.get("message") or "")
+        if m and not m.group(1).startswith(own):
+            continue
+        return True
+    return False
+
+
 TROUBLE_KINDS = {"timeout": "timed out", "budget": "time budget used up", "crash": "crashed the worker",
                  "protocol": "sent bad data"}
 
@@ -38,7 +64,8 @@ class _Tally:
 
     def __init__(self, exercises):
         self.per_ex = {ex.name: {"name": ex.name, "title": ex.title, "label": f"{ex.name} · {ex.title}", "sum": 0.0,
-                                 "full": 0, "zero": 0, "n": 0, "load_errors": 0, "missing": 0} for ex in exercises}
+                                 "full": 0, "zero": 0, "n": 0, "load_errors": 0, "missing": 0, "attempted": 0}
+                       for ex in exercises}
         self.tests: dict = {}    # (exercise, test) -> pass counts
         self.hints: dict = {}    # (exercise, hint) -> the students it was shown to
         self.trouble: list = []  # timed out, crashed, ...
@@ -55,6 +82,8 @@ class _Tally:
         e["zero"] += ex["score"] == 0
         e["load_errors"] += ex["status"] == "load_error"
         e["missing"] += ex["status"] == "missing"
+        tried = attempted(ex)
+        e["attempted"] += tried
         notes = [str(item.get("message", ""))[:300] for item in ex.get("review") or () if isinstance(item, dict)]
         if notes:
             more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
@@ -67,7 +96,7 @@ class _Tally:
                                      "what": "timed out" if "took longer" in ex["message"] else "crashed the worker",
                                      "message": _first_line(ex["message"])})
         kinds = {}
-        for t in ex["tests"]:
+        for t in ex["tests"] if tried else ():   # pass rates and hints: of those who attempted it
             if t["status"] == "skipped":
                 continue
             base = t["name"].split("[", 1)[0]
@@ -120,14 +149,23 @@ class _Tally:
         return hint_list
 
 
-def analytics(rows: list, out: Output, exercises) -> dict:
-    """The class picture, as plain data (summary.json; rendered as summary.html)."""
+def analytics(rows: list, out: Output, exercises, roster=None, names=None) -> dict:
+    """The class picture, as plain data (summary.json; rendered as summary.html).  ``rows``:
+    as shown (overrides applied); ``roster``: grader.formats.canvas.read_roster's (names
+    and sections in the students table); ``names``: Canvas's names from its file names."""
     graded = [r for r in rows if r["status"] == "graded"]
     tally = _Tally(exercises)
     for r in sorted(graded, key=lambda r: r["student"]):  # not in the order they finished: the same summary
         rep = out.read_report(r["student"])
         for ex in rep["exercises"] if rep is not None else ():
             tally.add(r["student"], ex)
+        for o in r.get("overrides") or ():   # the exercise means count the overridden points
+            e = tally.per_ex.get(o["exercise"])
+            if e is not None:
+                e["sum"] += o["to"] - o["from"]
+                e["full"] += (o["to"] >= POINTS_PER_EXERCISE) - (o["from"] >= POINTS_PER_EXERCISE)
+                e["zero"] += (o["to"] == 0) - (o["from"] == 0)
+    who = _roster_records(rows, roster)
     for r in rows:
         if r["status"] != "graded" and r.get("kind") in ("timeout", "crash", "internal"):
             tally.trouble.append({"student": r["student"], "exercise": "(whole submission)",
@@ -158,12 +196,25 @@ def analytics(rows: list, out: Output, exercises) -> dict:
         "students_list": [{"student": r["student"], "entry": r.get("entry", ""), "status": r["status"],
                            "score": r.get("score"), "exercises": r.get("exercises", {}),
                            "report": r["status"] == "graded" and all(p.exists() for p in out.report_paths(r["student"])),
-                           "reason": r.get("reason", "")}
+                           "reason": r.get("reason", ""),
+                           "name": who.get(r["student"], {}).get("Student") or (names or {}).get(r["student"], ""),
+                           "section": who.get(r["student"], {}).get("Section", ""),
+                           "late": bool(r.get("late")),
+                           "overrides": r.get("overrides") or []}
                           for r in sorted(rows, key=lambda r: r["student"])],
     }
     if tally.review:
         data["review"] = tally.review
     return data
+
+
+def _roster_records(rows, roster) -> dict:
+    if not roster:
+        return {}
+    from grader.formats.canvas import match
+
+    found, _ = match(sorted(r["student"] for r in rows), roster)
+    return found
 
 
 def render_summary(data: dict, meta: dict) -> str:

@@ -109,6 +109,8 @@ class Setup:
     jobs: int
     exercises: list
     book: dict            # grades.csv: roster, columns, assignment (grader.formats.canvas)
+    overrides_text: str | None  # the overrides file's text (grader.batch.output: overrides), None: none
+    overrides_from: str   # where it came from
     secret: str
     secret_from: str
     limits: object        # a worker's limits; SUBMISSIONS and --out hidden (the work folder joins in _grade)
@@ -138,7 +140,12 @@ def _setup(args) -> Setup:
         exercises = select(args.exercises)
     except KeyError as e:
         raise Refused(e.args[0]) from None
-    book = {"columns": args.gradebook, "assignment": args.assignment}
+    from grader.formats.canvas import choose_columns
+
+    columns, warning = choose_columns(args.gradebook, args.assignment)
+    if warning:
+        print(f"grade batch: warning: {warning}", file=sys.stderr)
+    book = {"columns": columns, "assignment": args.assignment}
     if args.roster is not None:
         from grader.formats.canvas import RosterError, read_roster
 
@@ -146,6 +153,7 @@ def _setup(args) -> Setup:
             book["roster"] = read_roster(args.roster.expanduser())
         except RosterError as e:
             raise Refused(str(e)) from None
+    overrides_text, overrides_from = _overrides_text(args, out_root)
     missing = [ex for ex in exercises if not (SUITES_DIR / ex.suite).is_file()]
     if missing:
         raise Refused("the hidden tests for " + ", ".join(ex.name for ex in missing)
@@ -159,8 +167,27 @@ def _setup(args) -> Setup:
     out.clean_partial()
     subs, out_root = subs.resolve(), out_root.resolve()
     limits = Limits(isolate=not args.no_isolation, hide=(str(subs), str(out_root))).scaled(args.timeout_scale)
-    return Setup(subs, out_root, out, jobs, exercises, book, secret, secret_from, limits,
-                 args.submission_timeout * args.timeout_scale, fingerprint(exercises))
+    return Setup(subs, out_root, out, jobs, exercises, book, overrides_text, overrides_from, secret, secret_from,
+                 limits, args.submission_timeout * args.timeout_scale, fingerprint(exercises))
+
+
+OVERRIDES_COPY = "overrides.csv"   # in --out/.batch: the last overrides file given
+
+
+def _overrides_text(args, out_root: Path) -> tuple:
+    """(the overrides file's text or None, where it is from): --overrides, else the copy
+    the last run with --overrides kept."""
+    if args.overrides is not None:
+        path = args.overrides.expanduser()
+        try:
+            return path.read_text(encoding="utf-8-sig"), str(path)
+        except (OSError, UnicodeDecodeError) as e:
+            raise Refused(f"cannot read --overrides {path} ({getattr(e, 'strerror', None) or e})") from None
+    kept = out_root / STATE_DIR / OVERRIDES_COPY
+    try:
+        return kept.read_text(encoding="utf-8"), f"{kept} (kept from an earlier run)"
+    except (OSError, UnicodeDecodeError):
+        return None, ""
 
 
 def _inside(a: Path, b: Path) -> bool:
@@ -180,15 +207,28 @@ class Plan:
     skipped: int          # unchanged (or not named by --only)
     regrade: dict | None  # an unfinished --force/--only run: {"run": id, "only": [...] or None}
     marker: Path          # where that run is written until it is complete
+    overrides: list = dataclasses.field(default_factory=list)  # grader.batch.output.parse_overrides
+    late: dict = dataclasses.field(default_factory=dict)       # student -> True: Canvas marked it LATE
+    names: dict = dataclasses.field(default_factory=dict)      # student -> Canvas's name in its file names
 
 
 def _plan(args, s: Setup) -> Plan:
-    entries = scan(s.subs, s.exercises)
+    from grader.batch.entries import LayoutError
+
+    print(f"grade batch: reading the entries of {s.subs} …", file=sys.stderr, flush=True)
+    try:
+        entries = scan(s.subs, s.exercises)
+    except LayoutError as e:
+        raise Refused(str(e)) from None
+    _check_roster(s, entries)
+    overrides = _parse_overrides(s, entries)
     if args.only:
         unknown = sorted(set(args.only) - {e.student for e in entries})
         if unknown:
             raise Refused("--only: no entry for " + ", ".join(unknown) + f" in {s.subs}")
-    plan = Plan(entries, [], [], 0, None, s.out.root / STATE_DIR / "regrade.json")
+    plan = Plan(entries, [], [], 0, None, s.out.root / STATE_DIR / "regrade.json", overrides,
+                {e.student: True for e in entries if e.late},
+                {e.student: e.canvas_name for e in entries if e.canvas_name})
     # a --force run (or --only) that is interrupted is resumed by the next run: the marker
     # names the run; each student it regraded carries the mark in its state
     try:
@@ -203,6 +243,47 @@ def _plan(args, s: Setup) -> Plan:
     for e in entries:
         _plan_entry(args, s, plan, e)
     return plan
+
+
+def _check_roster(s: Setup, entries) -> None:
+    """A roster that matches none of the entries: every score would be blank in grades.csv."""
+    roster = s.book.get("roster")
+    if roster is None or not entries:
+        return
+    from grader.formats.canvas import match
+
+    found, _ = match([e.student for e in entries], roster)
+    if not found:
+        ids = ", ".join(e.student for e in entries[:3])
+        raise Refused(f"the roster matches none of the {len(entries)} entries (entry ids such as {ids}; the roster's "
+                      f"{len(roster)} students are matched by ID, SIS User ID, SIS Login ID or name): every grades.csv "
+                      "score would be blank; check that the roster is this course's Canvas export and that the "
+                      "entries are named by login, SIS id or Canvas user id (or are Canvas's download)")
+
+
+def _parse_overrides(s: Setup, entries) -> list:
+    """The overrides, checked against the entries; a good --overrides file is kept in --out."""
+    if s.overrides_text is None:
+        return []
+    from grader.batch.output import OverridesError, parse_overrides as parse
+    from grader.feedback.report import write_atomic
+
+    try:
+        items = parse(s.overrides_text, s.overrides_from, s.exercises, [e.student for e in entries])
+    except OverridesError as e:
+        raise Refused(str(e)) from None
+    if not s.overrides_from.endswith("(kept from an earlier run)"):
+        write_atomic(s.out_root / STATE_DIR / OVERRIDES_COPY, s.overrides_text)
+    return items
+
+
+def shown_rows(rows: list, plan: Plan) -> list:
+    """The rows as the gradebook, results.csv and the summary show them: the computed
+    scores with the instructor's overrides on top, and Canvas's LATE mark."""
+    from grader.batch.output import apply_overrides as apply
+
+    rows, _ = apply(rows, plan.overrides)
+    return [dict(r, late=True) if plan.late.get(r["student"]) else r for r in rows]
 
 
 def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
@@ -263,7 +344,7 @@ def _grade(args, s: Setup, plan: Plan) -> Result:
           file=sys.stderr)
     by_student = {r["student"]: r for r in plan.rows}
     results = s.out_root / "results.csv"
-    write_csv(results, list(by_student.values()), s.exercises, s.book)
+    write_csv(results, shown_rows(list(by_student.values()), plan), s.exercises, s.book)
     progress = Progress(len(plan.tasks))
     last_csv = [time.monotonic()]
 
@@ -271,7 +352,7 @@ def _grade(args, s: Setup, plan: Plan) -> Result:
         by_student[row["student"]] = row
         progress.update(row)
         if time.monotonic() - last_csv[0] > 2.0:
-            write_csv(results, list(by_student.values()), s.exercises, s.book)
+            write_csv(results, shown_rows(list(by_student.values()), plan), s.exercises, s.book)
             last_csv[0] = time.monotonic()
 
     # the grading processes' scratch space (submission copies, worker folders): memory is
@@ -283,12 +364,15 @@ def _grade(args, s: Setup, plan: Plan) -> Result:
         pool = _pool(args, s, limits, workdir)
         try:
             if plan.tasks:
+                progress.starting(min(s.jobs, len(plan.tasks)))
+                if hasattr(pool, "on_event"):
+                    pool.on_event = progress.event
                 _start(args, pool, min(s.jobs, len(plan.tasks)), s.exercises)
                 pool.run(plan.tasks, on_done)
         finally:
             pool.close()
             progress.close()
-            write_csv(results, list(by_student.values()), s.exercises, s.book)
+            write_csv(results, shown_rows(list(by_student.values()), plan), s.exercises, s.book)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if plan.regrade and not pool.fatal:  # the forced regrade is complete
@@ -335,8 +419,14 @@ def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
     """summary.json and summary.html; (their data, entries matching no roster student)."""
     from grader.feedback.report import write_atomic
 
-    rows, isolation = result.rows, result.isolation
-    data = analytics(rows, s.out, s.exercises)
+    from grader.batch.output import apply_overrides as apply
+
+    rows, isolation = shown_rows(result.rows, plan), result.isolation
+    _, skipped = apply(result.rows, plan.overrides)
+    data = analytics(rows, s.out, s.exercises, roster=s.book.get("roster"), names=plan.names)
+    data["overrides"] = _overrides_list(rows)
+    data["overrides_skipped"] = [{"entry": o["entry"], "exercise": o["exercise"], "why": o["why"],
+                                  "reason": o["reason"]} for o in skipped]
     _, unmatched = gradebook_unmatched(rows, s.exercises, s.book)
     data["roster"] = {"used": args.roster is not None, "unmatched": unmatched,
                       "without_submission": without_submission(rows, s.book)}
@@ -347,6 +437,11 @@ def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
     write_atomic(s.out_root / "summary.json", json.dumps({"meta": meta, **data}, indent=1) + "\n")
     write_atomic(s.out_root / "summary.html", render_summary(data, meta))
     return data, unmatched
+
+
+def _overrides_list(rows: list) -> list:
+    return [dict(o, student=r["student"]) for r in sorted(rows, key=lambda r: r["student"])
+            for o in r.get("overrides") or ()]
 
 
 def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched: list) -> int:
@@ -364,6 +459,13 @@ def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched:
     names = ""
     if failed:
         names = ": " + ", ".join(failed[:15]) + (f" and {len(failed) - 15} more" if len(failed) > 15 else "")
+    if data.get("overrides"):
+        n = len(data["overrides"])
+        print(f"grade batch: {n} score{'s' if n != 1 else ''} overridden by hand (from {s.overrides_from}); "
+              "shown with their reasons in results.csv and summary.html", file=sys.stderr)
+    for o in data.get("overrides_skipped") or ():
+        print(f"grade batch: warning: the override of {o['entry']} {o['exercise']} is not applied: {o['why']}",
+              file=sys.stderr)
     if unmatched:
         print(f"grade batch: {len(unmatched)} entries match no roster student (listed in summary.html and "
               f"results.csv): {', '.join(unmatched[:15])}", file=sys.stderr)

@@ -21,18 +21,25 @@ SUBMISSIONS holds one entry per student; the entry's name is the student id:
   bob.zip           a zip of such a folder
   carol.py          a single file holding every exercise
   dave.ipynb        a notebook (see "Working in a notebook" in the README)
-Entries whose name starts with "." are ignored.
+Entries whose name starts with "." are ignored.  Or SUBMISSIONS is Canvas's
+"Download Submissions", unzipped as it comes (lovelaceada_LATE_101_5001_
+exercise1_softmax.py, ...): one entry per Canvas user id (101), matched to
+--roster by its ID column, LATE kept.
 
 results in --out DIR:
   grades.csv        Canvas's gradebook import: Student, ID, SIS User ID, SIS
-                    Login ID, Section, one column per exercise (or one total:
-                    --gradebook total), a "Points Possible" row; with --roster,
-                    one row per roster student (no submission: no score)
+                    Login ID, Section, the assignment's total (--assignment
+                    "Homework 3 (12345)") or one column per exercise, a
+                    "Points Possible" row; with --roster, one row per roster
+                    student (no submission: no score)
   results.csv       one row per entry: Student, one column per exercise, Total,
-                    Status (graded, or error: reason)
-  summary.html      score distribution, per-exercise means, per-test pass
-                    rates, the most common misconceptions (hints) and the
-                    submissions that timed out or crashed; summary.json: the same data
+                    Status (graded, or error: reason; LATE on Canvas; the
+                    overrides with their reasons)
+  summary.html      score distribution, per-exercise means, the students (with
+                    roster names and sections; sort and filter), per-test pass
+                    rates of those who attempted, the most common
+                    misconceptions (hints), the overrides and the submissions
+                    that timed out or crashed; summary.json: the same data
   reports/ID.html   each student's report (as `grade all` writes it)
   reports/ID.json
   .grader-secret    the course secret the per-student seeds come from (created
@@ -54,6 +61,7 @@ examples:
   grade batch submissions/ --out results/ --jobs 4 --exercises 1 2 3
   grade batch submissions/ --out results/ --only alice bob
   grade batch submissions/ --out results/ --roster canvas-export.csv --assignment "Homework 3 (12345)"
+  grade batch submissions/ --out results/ --overrides overrides.csv
   GRADER_SEED_SECRET=s3cret grade batch submissions/ --out results/ --force
   grade batch submissions/ --out results/ --scheduler tcp://10.0.0.5:8786   (a Dask cluster)
 
@@ -76,7 +84,8 @@ def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="grade batch", description=DESCRIPTION, epilog=EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("submissions", metavar="SUBMISSIONS", type=Path,
-                   help="folder with one entry (folder, .zip, .py or .ipynb) per student")
+                   help="folder with one entry (folder, .zip, .py or .ipynb) per student, or Canvas's "
+                        "Download Submissions as it comes")
     p.add_argument("--out", "-o", metavar="DIR", type=Path, required=True,
                    help="where reports, grades.csv and summary.html go")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
@@ -92,10 +101,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--roster", type=Path, default=None, metavar="CSV",
                    help="the class list (a Canvas gradebook export): grades.csv gets a row per roster student; "
                         "entries are matched by login, SIS id or name; unmatched ones are listed in the summary")
-    p.add_argument("--gradebook", choices=("exercises", "total"), default="exercises",
-                   help="grades.csv columns: one per exercise (default) or one assignment total")
+    p.add_argument("--gradebook", choices=("exercises", "total"), default=None,
+                   help="grades.csv columns: one per exercise or one assignment total (default: the total "
+                        "when --assignment carries its Canvas id, else one per exercise)")
     p.add_argument("--assignment", default="", metavar="TITLE",
-                   help='the Canvas assignment, ideally with its id: "Homework 3 (12345)" (column names)')
+                   help='the Canvas assignment with its id, "Homework 3 (12345)": grades.csv updates that '
+                        "assignment's score (its total)")
+    p.add_argument("--overrides", type=Path, default=None, metavar="CSV",
+                   help="scores changed by hand: a CSV with the columns entry, exercise, points (new points, "
+                        "or +2 / -1.5), reason, who; applied on top of the computed scores in results.csv, "
+                        "grades.csv and the summary, with the reason; kept for later runs (in DIR/.batch)")
     p.add_argument("--timeout-scale", type=float, default=1.0, metavar="X",
                    help="multiply every time limit by X (default 1)")
     p.add_argument("--submission-timeout", type=float, default=300.0, metavar="SECONDS",

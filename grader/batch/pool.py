@@ -76,6 +76,7 @@ class Pool:
         self._pending: list = []  # the students not yet sent to a grading process (while run runs)
         self._retried: set = set()  # those whose grading process died once
         self._on_done = None
+        self.on_event = None     # on_event(what, value): "ready" (a slot), "start" (a student), "tick"
         self._elapsed = (0.0, 0)  # seconds and number of the submissions graded (Pool._busy)
         self.isolation = None
         self.fatal = None
@@ -151,6 +152,7 @@ class Pool:
                 ready = wait(waitables, timeout=0.5) if waitables else []
                 for slot, p in list(self.procs.items()):
                     self._step(slot, p, ready)
+                self._event("tick", None)
         finally:
             self.close()
 
@@ -200,6 +202,7 @@ class Pool:
                 msg, value = "died", None
             if msg == "ready":
                 p.ready = True
+                self._event("ready", slot)
                 if self.isolation is None:
                     self.isolation = value
             elif msg == "done":
@@ -226,10 +229,15 @@ class Pool:
                 p.task = self._pending.pop(0)
                 p.started = time.monotonic()
                 p.conn.send(p.task)
+                self._event("start", p.task["student"])
             else:
                 p.conn.send(None)
                 p.proc.join(10)
                 self._stop(slot)
+
+    def _event(self, what: str, value) -> None:
+        if self.on_event is not None:
+            self.on_event(what, value)
 
     def _replace(self, slot: int, p: _Process) -> None:
         """A grading process that died: its student graded once more (then an error row); a new process."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 
@@ -26,27 +27,77 @@ class Progress:
         self.start = time.monotonic()
         self.tty = self.stream.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
         self.last_draw = 0.0
+        self.current: dict = {}   # the students being graded now -> since when
+        self.processes = 0        # grading processes started
+        self.ready = 0            # ... that have imported torch, the reference and the suites
+
+    def _say(self, text: str) -> None:
+        from grader.feedback.textsafe import terminal
+
+        if self.tty:
+            self.stream.write("\r\033[K")
+        print(terminal(text), file=self.stream, flush=True)
+        self.last_draw = 0.0
+
+    def starting(self, n: int) -> None:
+        """The grading processes are being started (each imports torch, the reference and the suites)."""
+        self.processes = n
+        self._say(f"grade batch: starting {n} grading process{'es' if n != 1 else ''} (each imports torch, "
+                  "pytest, the reference and the hidden tests; on a busy machine this takes a while) …")
+
+    def event(self, what: str, value) -> None:
+        """What the pool reports: "ready" (a grading process), "start" (a student), "tick"."""
+        if what == "ready":
+            self.ready += 1
+            if self.ready == 1:
+                self._say(f"grade batch: first grading process ready after "
+                          f"{fmt_duration(time.monotonic() - self.start)}; grading")
+        elif what == "start":
+            self.current[value] = time.monotonic()
+        if self.tty:
+            self._draw(force=what != "tick")
+
+    def _draw(self, force: bool = False) -> None:
+        from grader.feedback.textsafe import terminal
+
+        now = time.monotonic()
+        if not force and now - self.last_draw < 1.0:
+            return
+        self.last_draw = now
+        elapsed = now - self.start
+        width = 30
+        fill = int(width * self.done / self.total) if self.total else width
+        bar = "█" * fill + "░" * (width - fill)
+        if self.done:
+            rate = self.done / elapsed if elapsed > 0 else 0.0
+            eta = (self.total - self.done) / rate if rate > 0 else 0.0
+            line = (f"  {bar} {self.done}/{self.total}  graded {self.graded}  errors {self.errors}"
+                    f"  {rate:.2f}/s  ETA {fmt_duration(eta)}")
+        else:
+            line = f"  {bar} {self.done}/{self.total}  {fmt_duration(elapsed)}"
+        if self.processes and self.ready < self.processes and not self.current and not self.done:
+            line += f"  starting: {self.ready}/{self.processes} grading processes ready"
+        if self.current:
+            oldest = sorted(self.current.items(), key=lambda kv: kv[1])
+            line += "  grading " + ", ".join(f"{s} ({fmt_duration(now - t0)})" for s, t0 in oldest[:3])
+            if len(oldest) > 3:
+                line += f" +{len(oldest) - 3}"
+        cols = shutil.get_terminal_size((100, 20)).columns
+        line = terminal(line)
+        if len(line) >= cols:
+            line = line[: max(10, cols - 2)] + "…"
+        self.stream.write("\r\033[K" + line)
+        self.stream.flush()
 
     def update(self, row: dict) -> None:
+        self.current.pop(row["student"], None)
         self.done += 1
         if row["status"] == "graded":
             self.graded += 1
         else:
             self.errors += 1
-        elapsed = time.monotonic() - self.start
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
         if self.tty:
-            now = time.monotonic()
-            if now - self.last_draw < 0.1 and self.done < self.total:
-                return
-            self.last_draw = now
-            width = 30
-            fill = int(width * self.done / self.total) if self.total else width
-            bar = "█" * fill + "░" * (width - fill)
-            self.stream.write(f"\r\033[K  {bar} {self.done}/{self.total}  graded {self.graded}  errors {self.errors}"
-                              f"  {rate:.2f}/s  ETA {fmt_duration(eta)}")
-            self.stream.flush()
+            self._draw(force=True)
         else:
             what = (f"{row['score']:.2f} / {row['max_score']:g}" if row["status"] == "graded"
                     else status_text(row))

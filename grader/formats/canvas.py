@@ -70,17 +70,47 @@ def read_roster(path) -> list:
         for h, v in zip(header, row):
             if h in rec and not rec[h]:
                 rec[h] = v.strip()
-        if not any(rec.values()) or "points possible" in rec["Student"].lower() or rec["Student"].lower() == "test student":
+        if not any(rec.values()) or "points possible" in rec["Student"].lower() or is_test_student(rec["Student"]):
             continue
         out.append(rec)
     return out
+
+
+def is_test_student(name: str) -> bool:
+    """Canvas's "Student View" user, exported as "Student, Test" (its sortable name)."""
+    return _key(name) in ("teststudent", "studenttest")
+
+
+ASSIGNMENT_ID = re.compile(r"\A(.*)\s\((\d+)\)\Z", re.S)  # Canvas's Assignment.title_and_id
+
+
+def assignment_id(assignment: str) -> str:
+    """The Canvas assignment id in "Homework 3 (12345)", or ""."""
+    m = ASSIGNMENT_ID.match(assignment or "")
+    return m.group(2) if m else ""
+
+
+def choose_columns(columns, assignment: str) -> tuple:
+    """(the gradebook's columns, a warning or "").  ``columns``: "exercises", "total" or None (not
+    asked): an assignment with its id updates that assignment, so its total is the default; one
+    column per exercise is a new Canvas assignment per exercise (the id is then not used)."""
+    if columns is None:
+        return ("total" if assignment_id(assignment) else "exercises"), ""
+    if columns == "exercises" and assignment_id(assignment):
+        return columns, (f"--gradebook exercises with --assignment \"{assignment}\": Canvas creates one new "
+                         f"assignment per exercise column and leaves assignment {assignment_id(assignment)} "
+                         "untouched; leave --gradebook out to update it with the total")
+    return columns, ""
 
 
 def match(students: list, roster: list) -> tuple:
     """({entry id: roster record}, [entry ids matching nobody]).  An id that
     matches several roster students is unmatched (it is listed, not guessed)."""
     index: dict = {}
+    by_id: dict = {}   # Canvas's user id (the ID column): an exact match wins (Canvas's downloads use it)
     for i, rec in enumerate(roster):
+        if rec["ID"]:
+            by_id.setdefault(rec["ID"], set()).add(i)
         keys = set()
         login = rec["SIS Login ID"]
         for v in (login, login.split("@", 1)[0] if "@" in login else "", rec["SIS User ID"], rec["ID"]):
@@ -91,7 +121,7 @@ def match(students: list, roster: list) -> tuple:
             index.setdefault(k, set()).add(i)
     found, unmatched = {}, []
     for s in students:
-        hits = index.get(_key(s), set())
+        hits = by_id.get(s) or index.get(_key(s), set())
         if len(hits) == 1:
             found[s] = roster[next(iter(hits))]
         else:
@@ -99,12 +129,14 @@ def match(students: list, roster: list) -> tuple:
     return found, unmatched
 
 
-def gradebook(rows: list, exercises, *, roster=None, columns: str = "exercises", assignment: str = "") -> tuple:
+def gradebook(rows: list, exercises, *, roster=None, columns=None, assignment: str = "") -> tuple:
     """(CSV text, unmatched entry ids).  ``rows``: the batch's rows (student,
-    status, score, exercises).  ``columns``: "exercises" (one column each) or
-    "total" (one assignment column).  ``assignment``: the assignment's title
-    in Canvas, ideally with its id, e.g. "Homework 3 (12345)"."""
+    status, score, exercises).  ``columns``: "exercises" (one column each),
+    "total" (one assignment column) or None (the total when ``assignment``
+    carries its id, else one column each).  ``assignment``: the assignment's
+    title in Canvas, ideally with its id, e.g. "Homework 3 (12345)"."""
     points = 10.0
+    columns, _ = choose_columns(columns, assignment)
     if columns == "total":
         titles = [assignment or "nngrade total"]
         possible = [points * len(exercises)]

@@ -375,7 +375,7 @@ def test_canvas_gradebook_with_a_roster(tmp_path):
             {"student": "=cmd|evil", "status": "graded", "score": 1.0, "exercises": {"exercise1": 1.0}},
             {"student": "zed", "status": "error", "reason": "empty"}]
     exs = [lookup("1"), lookup("2")]
-    text, unmatched = gradebook(rows, exs, roster=roster, assignment="Homework 3 (12345)")
+    text, unmatched = gradebook(rows, exs, roster=roster, columns="exercises", assignment="Homework 3 (12345)")
     got = list(csv.reader(io.StringIO(text)))
     assert got[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
                       "Homework 3: exercise1 Softmax", "Homework 3: exercise2 Log-softmax"]

@@ -253,8 +253,9 @@ def git(repo, *args, env, data=None, text=True):
     except subprocess.TimeoutExpired:
         raise GitError(f"git {args[0]} took more than {GIT_TIMEOUT} s") from None
     if r.returncode != 0:
-        err = r.stderr if text else r.stderr.decode(errors="replace")
-        raise GitError(f"git {args[0]}: {(err.strip().splitlines() or ['failed'])[-1]}")
+        err = (r.stderr if text else r.stderr.decode(errors="replace")).strip().splitlines()
+        fatal = [line for line in err if line.startswith(("fatal:", "error:", "remote:"))]
+        raise GitError(f"git {args[0]}: {(fatal or err or ['failed'])[0]}")
     return r.stdout
 
 
@@ -498,7 +499,8 @@ def run(args) -> int:
         collected[login.lower()] = dict(url=url, clone=clone, sha=sha, branch=branch, pushed=pushed, how=how,
                                         deadline=mine, reason=reason, row=row)
         rows.append(row)
-        print(f"  {login}: {sha[:12]} pushed {iso(pushed)} ({how}), {reason}", file=sys.stderr)
+        verb = "pushed" if how.startswith("push time") else "committed"
+        print(f"  {login}: {sha[:12]} {verb} {iso(pushed)} ({how}), {reason}", file=sys.stderr)
 
     code = EXIT_OK
     if collected:

@@ -68,7 +68,7 @@ for instructors:
   grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
   grade release --out DIR                 build the student edition (see: grade release --help)
   grade autograder --out autograder.zip   a Gradescope autograder (see: grade autograder --help)
-  grade init-ci                           a GitHub Classroom workflow (see: grade init-ci --help)
+  grade init-ci [--instructor]            GitHub Classroom workflows (see: grade init-ci --help)
   grade classroom --out DIR ...           grade a GitHub Classroom assignment at its deadline and return
                                           the reports (see: grade classroom --help)"""
 

@@ -249,7 +249,7 @@ def test_classroom_grades_the_last_commit_before_each_deadline_and_returns_feedb
                for s in ("alice", "bob", "carol"))
     assert rows["dave"]["status"].startswith("not collected: git clone: fatal:") and not rows["dave"]["commit"]
     assert rows[""]["status"].startswith("not collected: no GitHub account linked") and "Erin E" in rows[""]["status"]
-    assert rows["frank"]["status"] == "graded; feedback held until the deadline"
+    assert rows["frank"]["status"] == "graded; feedback held until the deadline" and rows["frank"]["commit"] == frank[0]
     results = {row["Student"]: row for row in csv.DictReader(io.StringIO((out / "results" / "results.csv").read_text()))}
     assert {s: results[s]["Total"] for s in ("alice", "bob", "carol", "frank")} == dict.fromkeys(
         ("alice", "bob", "carol", "frank"), "10.00")
@@ -269,6 +269,33 @@ def test_classroom_grades_the_last_commit_before_each_deadline_and_returns_feedb
     again = (out / "collect.csv").read_text()
     assert again == before.replace("feedback pushed", "feedback unchanged")
     assert {s: feedback(remotes, s)[0] for s in ("alice", "bob", "carol")} == tips
+
+
+def test_push_times_from_github_win_over_a_forged_committer_date(tmp_path, monkeypatch):
+    """On github.com the branch at the deadline is what GitHub's repository activity API
+    says was pushed by then; a commit pushed late with a backdated committer date does not count."""
+    from grader.commands import classroom
+
+    remotes = tmp_path / "remotes"
+    remotes.mkdir()
+    shas = student_repo(remotes, tmp_path / "students", "mallory", [(LONG_BEFORE, {f"exercises/{EX1}": BROKEN}),
+                                                                    (BEFORE, {f"exercises/{EX1}": SOLUTION})])
+    pushes = [{"after": shas[0], "timestamp": "2026-02-27T12:00:05Z", "activity_type": "push"},
+              {"after": shas[1], "timestamp": "2026-03-01T15:00:00Z", "activity_type": "push"}]  # pushed late
+    asked = []
+    monkeypatch.setattr(classroom, "_token", lambda: "t")
+    monkeypatch.setattr(classroom, "_api", lambda path: asked.append(path) or [pushes])
+    clone, env = tmp_path / "clone.git", classroom._git_env("file://")
+    classroom.update_clone(f"file://{remotes}/hw1-mallory.git", clone, env)
+    deadline = classroom.parse_time(DEADLINE, "deadline")
+    url = "https://github.com/cs101/hw1-mallory.git"
+    assert classroom.commit_at_deadline(clone, url, "main", deadline, env) == (
+        shas[0], classroom.parse_time("2026-02-27T12:00:05Z", "t"), "push time (GitHub activity API)")
+    assert asked == ["/repos/cs101/hw1-mallory/activity?ref=refs/heads/main&direction=asc"]
+    # without push times, the committer date decides, and says it can be forged
+    monkeypatch.setattr(classroom, "_token", lambda: "")
+    sha, _, how = classroom.commit_at_deadline(clone, url, "main", deadline, env)
+    assert sha == shas[1] and "forge" in how
 
 
 def run(cmd, env):

@@ -273,6 +273,8 @@ def test_release_is_a_classroom_template_whose_workflow_checks_where_the_student
     doc = validate(text)
     assert "secrets" not in json.dumps(doc) and "MANIFEST.json" in text
     assert not list((release / "package").rglob("classroom.py"))  # the instructor's side stays behind
+    r = _grade(venv, "classroom", "--help", cwd=tmp_path)
+    assert r.returncode == 2 and "student edition" in r.stderr and "Traceback" not in r.stderr, r.stderr
     repo = tmp_path / "student"
     for name in ("exercises", ".github"):
         shutil.copytree(release / name, repo / name)

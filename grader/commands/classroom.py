@@ -471,7 +471,7 @@ def run(args) -> int:
         d.mkdir(parents=True)
     repos.mkdir(exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc)
-    rows, collected = [], {}
+    rows, collected, seen = [], {}, set()
     print(f"grade classroom: {args.assignment}: {len(students)} students, deadline {iso(deadline)}", file=sys.stderr)
     for s in students:
         login = s["login"]
@@ -481,6 +481,11 @@ def run(args) -> int:
             row["status"] = f"not collected: no GitHub account linked in the roster ({s['name'] or 'no name'})"
             rows.append(row)
             continue
+        if login.lower() in seen:
+            row["status"] = "not collected: listed twice in the roster (graded once, from the first row)"
+            rows.append(row)
+            continue
+        seen.add(login.lower())
         url = s["url"] or args.url.format(org=args.org or "", assignment=args.assignment, login=login)
         if url.startswith("https://github.com/") and not url.endswith(".git") and s["url"]:
             url += ".git"

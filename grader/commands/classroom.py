@@ -388,7 +388,7 @@ def push_feedback(clone: Path, url: str, sha: str, text: str, env) -> str:
     except GitError:
         base = sha
     blob = git(clone, "hash-object", "-w", "--stdin", env=env, data=text.encode(), text=False).decode().strip()
-    index = clone / "nngrade-feedback.index"
+    index = (clone / "nngrade-feedback.index").absolute()  # git reads GIT_INDEX_FILE from inside the clone
     ienv = dict(env, GIT_INDEX_FILE=str(index))
     try:
         git(clone, "read-tree", base, env=ienv)

@@ -132,6 +132,8 @@ def init_ci_main(argv) -> int:
     p.add_argument("--roster", metavar="PATH", help="instructor: Classroom's roster export, in your repository "
                    "(default: every ASSIGNMENT-LOGIN repository of --org)")
     p.add_argument("--extensions", metavar="PATH", help="instructor: per-student deadlines CSV, in your repository")
+    p.add_argument("--url", metavar="TEMPLATE", help="instructor: the student repositories, if not on github.com "
+                   "(grade classroom --url; placeholders {org} {assignment} {login})")
     p.add_argument("--cron", default="17 6 * * *", metavar="SPEC",
                    help="instructor: when the scheduled run starts (UTC; default daily at 06:17)")
     p.add_argument("--token", default="CLASSROOM_TOKEN", metavar="SECRET",
@@ -153,7 +155,7 @@ def init_ci_main(argv) -> int:
             return text
         target = args.dir / ".github" / "workflows" / f"grade-{args.assignment}.yml"
     else:
-        given = [o for o in ("org", "assignment", "deadline", "roster", "extensions") if getattr(args, o)]
+        given = [o for o in ("org", "assignment", "deadline", "roster", "extensions", "url") if getattr(args, o)]
         if given:
             return _fail("grade init-ci", f"--{given[0]} is for the instructor's workflow: add --instructor")
         if not SAFE.fullmatch(args.package) or re.search(r"//[^/]*@", args.package):
@@ -179,7 +181,7 @@ def init_ci_main(argv) -> int:
 
 
 def _instructor(args, exercises: str, version: str):
-    from grader.formats.workflows import SAFE, instructor_workflow
+    from grader.formats.workflows import SAFE, SAFE_URL, instructor_workflow
 
     missing = [o for o in ("org", "assignment", "deadline") if not getattr(args, o)]
     if missing:
@@ -190,6 +192,9 @@ def _instructor(args, exercises: str, version: str):
             return _fail("grade init-ci", f"--{opt} {value!r}: no spaces, quotes, $ or newlines")
     if not re.fullmatch(r"[A-Za-z0-9._-]+", args.assignment):
         return _fail("grade init-ci", f"--assignment {args.assignment!r}: give the repository prefix, e.g. hw3")
+    if args.url is not None and (not SAFE_URL.fullmatch(args.url) or "{login}" not in args.url
+                                 or re.search(r"//[^/]*@", args.url)):
+        return _fail("grade init-ci", f"--url {args.url!r}: a URL with {{login}} (no spaces, quotes, $ or credentials)")
     from grader.commands.classroom import Usage, parse_time
 
     try:
@@ -202,4 +207,4 @@ def _instructor(args, exercises: str, version: str):
         return _fail("grade init-ci", f"--cron {args.cron!r} is not a cron schedule (five fields, e.g. '17 6 * * *')")
     return instructor_workflow(version, org=args.org, assignment=args.assignment, deadline=args.deadline,
                                roster=args.roster, extensions=args.extensions, exercises=exercises,
-                               cron=args.cron, token=args.token)
+                               cron=args.cron, token=args.token, url=args.url)

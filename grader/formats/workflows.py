@@ -164,7 +164,7 @@ jobs:
           GRADER_SEED_SECRET: ${{{{ secrets.GRADER_SEED_SECRET }}}}
         run: >-
           grade classroom --org {org} --assignment {assignment} --deadline {deadline}
-          {roster}{extensions}--exercises {exercises} --out {out} --return-feedback
+          {url}{roster}{extensions}--exercises {exercises} --out {out} --return-feedback
       - name: Keep the gradebook and the reports
         if: always()
         uses: actions/upload-artifact@v4
@@ -187,12 +187,14 @@ def student_workflow(version: str, exercises: str = "all", package: str = "./pac
 
 def instructor_workflow(version: str, *, org: str, assignment: str, deadline: str, roster: str | None = None,
                         extensions: str | None = None, exercises: str = "all", cron: str = "17 6 * * *",
-                        token: str = "CLASSROOM_TOKEN", out: str | None = None) -> str:
+                        token: str = "CLASSROOM_TOKEN", out: str | None = None, url: str | None = None) -> str:
     return INSTRUCTOR.format(
         version=version, org=org, assignment=assignment, deadline=deadline, exercises=exercises, cron=cron,
-        token=token, out=out or f"graded-{assignment}",
+        token=token, out=out or f"graded-{assignment}", url=f"--url '{url}' " if url else "",
         roster=f"--roster {roster} " if roster else "", extensions=f"--extensions {extensions} " if extensions else "")
 
 
 # what may go into a workflow's text unquoted: no quotes, $, spaces, newlines or YAML syntax
 SAFE = re.compile(r"[A-Za-z0-9_.:/@+=-][A-Za-z0-9_.:/@+=~-]*")
+# a repository URL template: the same, and the placeholders' braces (it is single-quoted)
+SAFE_URL = re.compile(r"[A-Za-z0-9_.:/@+=~{}-]+")

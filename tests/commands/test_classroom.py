@@ -109,6 +109,9 @@ def test_instructor_workflow_is_valid_and_runs_grade_classroom(tmp_path):
     (["--instructor", "--org", "cs101", "--assignment", "hw3", "--deadline", "2026-12-01T23:59"], "time zone"),
     (["--instructor", "--org", "cs 101", "--assignment", "hw3", "--deadline", "2026-12-01T23:59Z"], "--org"),
     (["--package", "git+https://user:pw@github.com/x/y"], "credentials"),
+    (["--url", "file:///srv/{login}.git"], "--instructor"),
+    (["--instructor", "--org", "cs101", "--assignment", "hw3", "--deadline", "2026-12-01T23:59Z",
+      "--url", "https://x:y@github.com/{org}/{login}"], "credentials"),
 ])
 def test_init_ci_refuses_in_one_line(tmp_path, args, says):
     r = run_cli("init-ci", "--dir", tmp_path, *args)
@@ -233,13 +236,19 @@ def test_classroom_grades_the_last_commit_before_each_deadline_and_returns_feedb
                       "dave@uni.edu,dave,4,Dave D\nerin@uni.edu,,,Erin E\nfrank@uni.edu,frank,6,Frank F\n")
     extensions = tmp_path / "extensions.csv"
     extensions.write_text("github_username,deadline\nbob,3d\nfrank,2099-01-01T00:00:00Z\n")
-    out = tmp_path / "hw1"
-    cmd = ["classroom", "--roster", roster, "--assignment", "hw1", "--deadline", DEADLINE,
-           "--url", f"file://{remotes}/{{assignment}}-{{login}}.git", "--extensions", extensions,
-           "--exercises", "1", "--jobs", "2", "--out", out, "--return-feedback"]
-    env_secret = {"GRADER_SEED_SECRET": "classroom test"}
-    r = run(cmd, env_secret)
+    # the instructor's workflow, its grading step run here as Actions would run it
+    course = tmp_path / "course"
+    wf = write_workflow(course, "--instructor", "--org", "cs101", "--assignment", "hw1", "--deadline", DEADLINE,
+                        "--roster", roster, "--extensions", extensions, "--exercises", "1",
+                        "--url", f"file://{remotes}/{{assignment}}-{{login}}.git")
+    steps = validate(wf.read_text())["jobs"]["grade"]["steps"]
+    step = next(s for s in steps if "grade classroom" in s.get("run", ""))
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    out = course / "graded-hw1"
+    r = run_step(step, course)
     assert r.returncode == 1, r.stderr  # dave has no repository, erin no GitHub account
+    for path in upload["with"]["path"].split():
+        assert (course / path).exists(), path
     rows = {row["github_username"]: row for row in csv.DictReader(io.StringIO((out / "collect.csv").read_text()))}
     assert rows["alice"]["commit"] == alice[0] and rows["alice"]["pushed_at"] == BEFORE
     assert rows["bob"]["commit"] == bob[1] and rows["bob"]["deadline"] == "2026-03-04T12:00:00Z (extension)"
@@ -264,7 +273,7 @@ def test_classroom_grades_the_last_commit_before_each_deadline_and_returns_feedb
 
     before = (out / "collect.csv").read_text()
     tips = {s: feedback(remotes, s)[0] for s in ("alice", "bob", "carol")}
-    r = run(cmd, env_secret)  # again: the same result, nothing pushed twice
+    r = run_step(step, course)  # again: the same result, nothing pushed twice
     assert r.returncode == 1, r.stderr
     again = (out / "collect.csv").read_text()
     assert again == before.replace("feedback pushed", "feedback unchanged")
@@ -298,9 +307,12 @@ def test_push_times_from_github_win_over_a_forged_committer_date(tmp_path, monke
     assert sha == shas[1] and "forge" in how
 
 
-def run(cmd, env):
-    return subprocess.run([sys.executable, "-m", "grader.cli", *map(str, cmd)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env=dict(os.environ, **env))
+def run_step(step: dict, cwd: Path):
+    """A workflow step's ``run``, with its environment (the secrets empty but the seeds'), as Actions runs it."""
+    env = dict(os.environ, **{k: "" for k in step.get("env", {})})
+    env.update(GRADER_SEED_SECRET="classroom test", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env=env)
 
 
 @pytest.mark.parametrize("args, says", [

@@ -29,6 +29,8 @@ BEFORE, LONG_BEFORE, AFTER, DAY_AFTER = ("2026-02-28T12:00:00Z", "2026-02-27T12:
                                          "2026-03-02T12:00:00Z")
 SOLUTION = (ROOT / "solutions" / EX1).read_text()
 BROKEN = "def softmax(x, dim=-1):\n    raise RuntimeError('half done')\n"
+SNOOP = ("import os\n\ndef softmax(x, dim=-1):\n"
+         "    raise RuntimeError('env: ' + ' '.join(os.environ.get(k, '-') for k in ('GH_TOKEN', 'GITHUB_TOKEN')))\n")
 GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="Student", GIT_AUTHOR_EMAIL="student@example.edu",
                GIT_COMMITTER_NAME="Student", GIT_COMMITTER_EMAIL="student@example.edu",
                GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
@@ -230,8 +232,9 @@ def test_classroom_grades_the_last_commit_before_each_deadline_and_returns_feedb
     bob = student_repo(remotes, base, "bob", [(LONG_BEFORE, {}), (DAY_AFTER, {f"exercises/{EX1}": SOLUTION})])
     carol = student_repo(remotes, base, "carol", [(BEFORE, {"notebook": SOLUTION})])  # works in course.ipynb
     frank = student_repo(remotes, base, "frank", [(BEFORE, {f"exercises/{EX1}": SOLUTION})])
+    student_repo(remotes, base, "mallory", [(BEFORE, {f"exercises/{EX1}": SNOOP})])
     roster = tmp_path / "classroom_roster.csv"
-    roster.write_text("identifier,github_username,github_id,name\n"
+    roster.write_text("identifier,github_username,github_id,name\nm@uni.edu,mallory,7,Mallory M\n"
                       "alice@uni.edu,alice,1,Alice A\nbob@uni.edu,bob,2,Bob B\ncarol@uni.edu,carol,3,Carol C\n"
                       "dave@uni.edu,dave,4,Dave D\nerin@uni.edu,,,Erin E\nfrank@uni.edu,frank,6,Frank F\n")
     extensions = tmp_path / "extensions.csv"
@@ -263,6 +266,8 @@ def test_classroom_grades_the_last_commit_before_each_deadline_and_returns_feedb
     assert {s: results[s]["Total"] for s in ("alice", "bob", "carol", "frank")} == dict.fromkeys(
         ("alice", "bob", "carol", "frank"), "10.00")
     assert "dave" not in results  # never a score for what was not collected
+    snooped = (out / "results" / "reports" / "mallory.json").read_text()
+    assert "env: - -" in snooped and "sekrit" not in snooped  # the token never reaches student code
     for login, sha in (("alice", alice[0]), ("bob", bob[1]), ("carol", carol[0])):
         assert rows[login]["status"] == "graded; feedback pushed"
         tip, text = feedback(remotes, login)
@@ -308,9 +313,10 @@ def test_push_times_from_github_win_over_a_forged_committer_date(tmp_path, monke
 
 
 def run_step(step: dict, cwd: Path):
-    """A workflow step's ``run``, with its environment (the secrets empty but the seeds'), as Actions runs it."""
+    """A workflow step's ``run`` as Actions runs it, its secrets stood in for (a token that
+    file:// URLs do not need, and the seeds' secret)."""
     env = dict(os.environ, **{k: "" for k in step.get("env", {})})
-    env.update(GRADER_SEED_SECRET="classroom test", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env.update(GH_TOKEN="sekrit", GITHUB_TOKEN="sekrit", GRADER_SEED_SECRET="classroom test", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     return subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd, capture_output=True, text=True, timeout=600,
                           env=env)
 

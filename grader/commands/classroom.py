@@ -217,7 +217,7 @@ def _api(path: str) -> list:
         r = subprocess.run(["gh", "api", "--paginate", path], capture_output=True, text=True, timeout=GIT_TIMEOUT)
         if r.returncode != 0:
             raise OSError(f"gh api {path}: {r.stderr.strip() or 'failed'}")
-        return json.loads("[" + r.stdout.replace("][", "],[") + "]") if r.stdout.strip() else []
+        return _json_stream(r.stdout)
     token = _token()
     if not token:
         raise OSError("the GitHub API needs `gh` (logged in) or a token in GH_TOKEN or GITHUB_TOKEN")
@@ -233,6 +233,18 @@ def _api(path: str) -> list:
             m = re.search(r'<([^>]+)>;\s*rel="next"', resp.headers.get("Link", ""))
             url = m[1] if m else None
     return out
+
+
+def _json_stream(text: str) -> list:
+    """The pages `gh api --paginate` prints one after another ([...][...]): a list of them."""
+    decoder, pages, pos = json.JSONDecoder(), [], 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos == len(text):
+            return pages
+        page, pos = decoder.raw_decode(text, pos)
+        pages.append(page)
 
 
 def org_students(org: str, assignment: str) -> list:

@@ -312,6 +312,15 @@ def test_push_times_from_github_win_over_a_forged_committer_date(tmp_path, monke
     assert sha == shas[1] and "forge" in how
 
 
+def test_without_a_roster_the_class_is_the_organisation_s_repositories(monkeypatch):
+    from grader.commands import classroom
+
+    pages = '[{"name": "hw1-alice", "description": "]["}, {"name": "hw2-alice"}]\n[{"name": "HW1-Bob"}, {"name": "hw1-"}]'
+    assert classroom._json_stream(pages)[0][0]["description"] == "]["
+    monkeypatch.setattr(classroom, "_api", lambda path: classroom._json_stream(pages))
+    assert [s["login"] for s in classroom.org_students("cs101", "hw1")] == ["Bob", "alice"]
+
+
 def run_step(step: dict, cwd: Path):
     """A workflow step's ``run`` as Actions runs it, its secrets stood in for (a token that
     file:// URLs do not need, and the seeds' secret)."""

@@ -434,6 +434,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("\ngrade classroom: interrupted; run the same command again to go on", file=sys.stderr)
         return 130
+    except OSError as e:
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"grade classroom: error: cannot write{where} ({e.strerror or e})", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _check(args) -> tuple:
@@ -556,7 +560,7 @@ def run(args) -> int:
         graded = _graded(out / "results" / "results.csv")
         for login, c in collected.items():
             status = graded.get(login)
-            if status != "graded":
+            if not (status or "").startswith("graded"):
                 c["row"]["status"] = f"collected, not graded: {status or 'no result'}"
                 continue
             c["row"]["status"] = "graded"

@@ -68,7 +68,9 @@ for instructors:
   grade batch SUBMISSIONS --out DIR       grade a whole class (see: grade batch --help)
   grade release --out DIR                 build the student edition (see: grade release --help)
   grade autograder --out autograder.zip   a Gradescope autograder (see: grade autograder --help)
-  grade init-ci                           a GitHub Classroom workflow (see: grade init-ci --help)"""
+  grade init-ci [--instructor]            GitHub Classroom workflows (see: grade init-ci --help)
+  grade classroom --out DIR ...           grade a GitHub Classroom assignment at its deadline and return
+                                          the reports (see: grade classroom --help)"""
 
 # the instructor's verbs: what each does, for the student edition's refusal
 INSTRUCTOR_VERBS = {
@@ -76,6 +78,7 @@ INSTRUCTOR_VERBS = {
     "release": "builds the student edition from the instructor's",
     "autograder": "builds a Gradescope autograder",
     "init-ci": "writes a GitHub Classroom workflow",
+    "classroom": "grades a GitHub Classroom assignment with the hidden tests",
 }
 
 
@@ -154,6 +157,10 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         from grader.commands.release import main as release_main
 
         return release_main(argv[1:])
+    if argv and argv[0] == "classroom":
+        from grader.commands.classroom import main as classroom_main
+
+        return classroom_main(argv[1:])
     if argv and argv[0] == "server":
         return _server_command(argv[1:])
     if argv and argv[0] in ("autograder", "init-ci"):

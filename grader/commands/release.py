@@ -30,8 +30,8 @@ from grader.exercises import EXERCISES
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADER = Path(__file__).resolve().parents[1]
-# the engine's modules that stay behind: this builder
-NOT_SHIPPED = {"release.py"}
+# the engine's modules that stay behind: this builder, and grading a GitHub Classroom assignment
+NOT_SHIPPED = {"release.py", "classroom.py"}
 
 DESCRIPTION = """\
 Build the student edition of the course in DIR: the stubs, the course notebook
@@ -46,6 +46,9 @@ what DIR holds afterwards:
   course.ipynb          the course as one notebook (%load_ext grader, %%exercise N, %grade N)
   package/              the student package: pip install DIR/package
   MANIFEST.json         every file of the release with its sha256
+  .github/workflows/classroom.yml
+                        for a GitHub Classroom template repository: runs these
+                        visible checks on each push (no secret; see grade init-ci --help)
 
 examples:
   grade release --out release/
@@ -332,6 +335,7 @@ def build(out: Path, progress=print) -> dict:
         progress("  stubs: exercises/ (9 files)")
         nbformat.write(course_notebook(stubs), str(tmp / "course.ipynb"))
         progress("  notebook: course.ipynb")
+        _template_workflow(tmp, progress)
         pkg = tmp / "package" / "grader"
         shutil.copytree(GRADER, pkg, ignore=shutil.ignore_patterns("__pycache__", "suites", *NOT_SHIPPED))
         (pkg / "edition.py").write_text(EDITION.format(version=__version__))
@@ -366,6 +370,16 @@ def build(out: Path, progress=print) -> dict:
         return manifest
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _template_workflow(tmp: Path, progress) -> None:
+    """The release is also a GitHub Classroom template repository: its workflow runs the
+    student edition's visible checks, installed from ./package (grader.formats.workflows)."""
+    from grader.formats.workflows import student_workflow
+
+    (tmp / ".github" / "workflows").mkdir(parents=True)
+    (tmp / ".github" / "workflows" / "classroom.yml").write_text(student_workflow(__version__))
+    progress("  workflow: .github/workflows/classroom.yml (GitHub Classroom: the visible checks, no secret)")
 
 
 def main(argv=None) -> int:

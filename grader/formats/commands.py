@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -29,72 +30,33 @@ examples:
 """
 
 INIT_CI_EPILOG = """\
-The workflow runs on every push to the student's repository: it installs
-CPU-only torch and nngrade *with its hidden tests* from where you keep them
-(never from the student's repository), grades the repository, and reports:
-annotations on the student's lines, a job summary, and the points to GitHub
-Classroom (through classroom-resources/autograding-grading-reporter).
+Two workflows, because a student's repository can hold nothing secret (GitHub
+Classroom runs whatever the student's copy of a workflow says):
 
-Where the hidden tests come from (--grader-source):
-  git+https://github.com/ORG/nngrade-course@v1   a private repository; the
-        workflow reads it with a token kept as an organisation secret
-        (--secret, default NNGRADE_TOKEN: a fine-grained token with read
-        access to that repository only)
-  https://example.edu/nngrade-course-1.0.tar.gz  a package at a URL (put a
-        secret in the URL's query if it is not public)
-  nngrade-course==1.0 --index-url https://…     a private package index
-Students can read anything the workflow can: a student who edits the
-workflow can print the hidden tests.  For graded work that must stay secret,
-grade with `grade batch` or Gradescope instead and use this for feedback.
+  grade init-ci [--dir TEMPLATE]        the assignment's template repository
+        (grade release already puts it in the student edition): on every push it
+        installs the student edition from the repository itself (--package,
+        default ./package) and runs its visible checks, with annotations on the
+        student's lines and a job summary.  No token, no secret, no hidden test.
+        It checks course.ipynb when that is where the student worked (edited,
+        with the exercise files as handed out; MANIFEST.json tells).
+
+  grade init-ci --instructor --org ORG --assignment hw3 --deadline TIME
+        your PRIVATE repository (this one: the hidden tests stay in it): on a
+        schedule (--cron) and on demand it runs `grade classroom`, which clones
+        every student repository, grades the last commit pushed before the
+        deadline, returns FEEDBACK.md on each student's feedback branch and keeps
+        the gradebook and the reports as an artifact.  Add two secrets to that
+        repository: CLASSROOM_TOKEN (--token; reads the student repositories and
+        pushes their feedback branch) and GRADER_SEED_SECRET (any long random
+        text, kept the same).
 
 examples:
-  grade init-ci --grader-source git+https://github.com/cs101/nngrade-course@v1
+  grade init-ci --dir release/                      (grade release has done this already)
   grade init-ci --exercises 1 2 3 --force
+  grade init-ci --instructor --org cs101-fall --assignment hw3 \\
+      --deadline 2026-12-01T23:59:00-05:00 --roster classroom/roster.csv --extensions classroom/extensions.csv
 """
-
-WORKFLOW = """\
-# Written by `grade init-ci` (nngrade {version}). Grades this repository on every push.
-name: Autograding Tests
-"on":
-  - push
-  - workflow_dispatch
-  - repository_dispatch
-permissions:
-  checks: write
-  actions: read
-  contents: read
-jobs:
-  run-autograding-tests:
-    runs-on: ubuntu-latest
-    if: github.actor != 'github-classroom[bot]'
-    timeout-minutes: 20
-    steps:
-      - name: Checkout code
-        uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.11"
-      - name: Install the grader (hidden tests come from the instructor's source, not this repository)
-        env:
-          NNGRADE_TOKEN: ${{{{ secrets.{secret} }}}}
-        run: |
-          python -m pip install --quiet --index-url https://download.pytorch.org/whl/cpu torch torchvision
-          SOURCE="{source}"
-          if [ -n "$NNGRADE_TOKEN" ]; then SOURCE="${{SOURCE/https:\\/\\/github.com/https://x-access-token:$NNGRADE_TOKEN@github.com}}"; fi
-          python -m pip install --quiet $SOURCE
-      - name: Grade
-        id: nngrade
-        # GITHUB_ACTIONS=true: annotations, a job summary and the Classroom result (step output `result`);
-        # --exit-zero: the step fails only if the grader itself failed, so the results are always published
-        run: grade {exercises} --submission {submission} --exit-zero
-      - name: Autograding Reporter
-        uses: classroom-resources/autograding-grading-reporter@v1
-        env:
-          NNGRADE_RESULTS: "${{{{ steps.nngrade.outputs.result }}}}"
-        with:
-          runners: nngrade
-"""
-
 
 class _Usage(Exception):
     pass
@@ -147,29 +109,35 @@ def autograder_main(argv) -> int:
     return 0
 
 
-def workflow(source: str, secret: str, exercises, submission: str = ".") -> str:
-    from grader import __version__
-
-    return WORKFLOW.format(version=__version__, source=source, secret=secret,
-                           exercises=" ".join(exercises), submission=submission)
-
-
 def init_ci_main(argv) -> int:
-    import re
+    from grader import __version__
+    from grader.formats.workflows import SAFE, student_workflow
 
-    p = _Parser(prog="grade init-ci", description="Write .github/workflows/classroom.yml: grade a student's "
-                "repository on GitHub Actions and report to GitHub Classroom.",
+    p = _Parser(prog="grade init-ci", description="Write a GitHub Actions workflow for a GitHub Classroom course: "
+                "the student repositories' (visible checks only) or, with --instructor, your private "
+                "repository's (grades with the hidden tests at the deadline).",
                 epilog=INIT_CI_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--grader-source", default="git+https://github.com/ORG/nngrade-course@v1", metavar="PIP-SPEC",
-                   help="where pip installs nngrade with the hidden tests from (see below)")
-    p.add_argument("--secret", default="NNGRADE_TOKEN", metavar="NAME",
-                   help="the Actions secret holding a read token for --grader-source (default NNGRADE_TOKEN)")
-    p.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE")
-    p.add_argument("--submission", default="exercises", metavar="PATH",
-                   help="the folder of the student's repository holding the exercise files (default: exercises)")
     p.add_argument("--dir", type=Path, default=Path("."), metavar="REPO",
-                   help="the template repository to write into (default: here)")
-    p.add_argument("--force", action="store_true", help="replace an existing classroom.yml")
+                   help="the repository to write into (default: here)")
+    p.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE")
+    p.add_argument("--force", action="store_true", help="replace an existing workflow file")
+    p.add_argument("--package", default="./package", metavar="PIP-SPEC",
+                   help="student workflow: where pip installs the student edition from (default ./package, "
+                        "the release's package folder in the repository)")
+    p.add_argument("--instructor", action="store_true",
+                   help="write the instructor's workflow (.github/workflows/grade-ASSIGNMENT.yml) instead")
+    p.add_argument("--org", metavar="ORG", help="instructor: the classroom's GitHub organisation")
+    p.add_argument("--assignment", metavar="PREFIX", help="instructor: the assignment's repository prefix (hw3)")
+    p.add_argument("--deadline", metavar="TIME", help="instructor: ISO 8601 with a time zone")
+    p.add_argument("--roster", metavar="PATH", help="instructor: Classroom's roster export, in your repository "
+                   "(default: every ASSIGNMENT-LOGIN repository of --org)")
+    p.add_argument("--extensions", metavar="PATH", help="instructor: per-student deadlines CSV, in your repository")
+    p.add_argument("--url", metavar="TEMPLATE", help="instructor: the student repositories, if not on github.com "
+                   "(grade classroom --url; placeholders {org} {assignment} {login})")
+    p.add_argument("--cron", default="17 6 * * *", metavar="SPEC",
+                   help="instructor: when the scheduled run starts (UTC; default daily at 06:17)")
+    p.add_argument("--token", default="CLASSROOM_TOKEN", metavar="SECRET",
+                   help="instructor: the secret holding the token for the student repositories")
     try:
         args = p.parse_args(argv)
     except _Usage as e:
@@ -180,18 +148,63 @@ def init_ci_main(argv) -> int:
         names = [ex.name for ex in select(args.exercises)]
     except KeyError as e:
         return _fail("grade init-ci", e.args[0])
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.secret):
-        return _fail("grade init-ci", f"--secret {args.secret!r} is not a valid secret name")
-    if any(c in args.grader_source + args.submission for c in "\"'`$\n"):
-        return _fail("grade init-ci", "--grader-source and --submission must not contain quotes, $ or newlines")
-    target = args.dir / ".github" / "workflows" / "classroom.yml"
+    exercises = "all" if len(names) == 9 else " ".join(names)
+    if args.instructor:
+        text = _instructor(args, exercises, __version__)
+        if isinstance(text, int):
+            return text
+        target = args.dir / ".github" / "workflows" / f"grade-{args.assignment}.yml"
+    else:
+        given = [o for o in ("org", "assignment", "deadline", "roster", "extensions", "url") if getattr(args, o)]
+        if given:
+            return _fail("grade init-ci", f"--{given[0]} is for the instructor's workflow: add --instructor")
+        if not SAFE.fullmatch(args.package) or re.search(r"//[^/]*@", args.package):
+            return _fail("grade init-ci", f"--package {args.package!r}: give a path or a package name "
+                         "(no spaces, quotes, $ or credentials: everything here is readable by students)")
+        text = student_workflow(__version__, exercises, args.package)
+        target = args.dir / ".github" / "workflows" / "classroom.yml"
     if target.exists() and not args.force:
         return _fail("grade init-ci", f"{target} exists; add --force to replace it")
     from grader.feedback.report import write_atomic
 
-    exercises = "all" if len(names) == 9 else " ".join(names)
-    write_atomic(target, workflow(args.grader_source, args.secret, [exercises], args.submission))
-    print(f"grade init-ci: wrote {target}. Commit it to the assignment's template repository; "
-          f"add the secret {args.secret} to the organisation (read access to {args.grader_source}).",
-          file=sys.stderr)
+    try:
+        write_atomic(target, text)
+    except OSError as e:
+        return _fail("grade init-ci", f"cannot write {target} ({e.strerror or e})")
+    if args.instructor:
+        print(f"grade init-ci: wrote {target}. Commit it to your PRIVATE course repository and add its secrets "
+              f"{args.token} and GRADER_SEED_SECRET (see: grade init-ci --help).", file=sys.stderr)
+    else:
+        print(f"grade init-ci: wrote {target}. Commit it to the assignment's template repository; it needs no "
+              "secret (it runs the visible checks only).", file=sys.stderr)
     return 0
+
+
+def _instructor(args, exercises: str, version: str):
+    from grader.formats.workflows import SAFE, SAFE_URL, instructor_workflow
+
+    missing = [o for o in ("org", "assignment", "deadline") if not getattr(args, o)]
+    if missing:
+        return _fail("grade init-ci", "--instructor needs " + ", ".join(f"--{o}" for o in missing))
+    for opt in ("org", "assignment", "deadline", "roster", "extensions"):
+        value = getattr(args, opt)
+        if value is not None and not SAFE.fullmatch(value):
+            return _fail("grade init-ci", f"--{opt} {value!r}: no spaces, quotes, $ or newlines")
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", args.assignment):
+        return _fail("grade init-ci", f"--assignment {args.assignment!r}: give the repository prefix, e.g. hw3")
+    if args.url is not None and (not SAFE_URL.fullmatch(args.url) or "{login}" not in args.url
+                                 or re.search(r"//[^/]*@", args.url)):
+        return _fail("grade init-ci", f"--url {args.url!r}: a URL with {{login}} (no spaces, quotes, $ or credentials)")
+    from grader.commands.classroom import Usage, parse_time
+
+    try:
+        parse_time(args.deadline, "--deadline")
+    except Usage as e:
+        return _fail("grade init-ci", str(e))
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.token):
+        return _fail("grade init-ci", f"--token {args.token!r} is not a valid secret name")
+    if not re.fullmatch(r"[0-9*/,-]+( [0-9*/,A-Za-z-]+){4}", args.cron):
+        return _fail("grade init-ci", f"--cron {args.cron!r} is not a cron schedule (five fields, e.g. '17 6 * * *')")
+    return instructor_workflow(version, org=args.org, assignment=args.assignment, deadline=args.deadline,
+                               roster=args.roster, extensions=args.extensions, exercises=exercises,
+                               cron=args.cron, token=args.token, url=args.url)

@@ -257,3 +257,41 @@ def test_student_verdicts_agree_with_the_full_grader(venv, tmp_path):
                 assert fv[name] == sv[name], (report.stem, fe["name"], name)
                 compared += fv[name] != "skipped"
     assert compared > 200
+
+
+def test_release_is_a_classroom_template_whose_workflow_checks_where_the_student_worked(venv, release, tmp_path):
+    """The release's workflow (for a GitHub Classroom template repository) holds no secret,
+    installs the student edition from the repository, and checks course.ipynb when that is
+    where the student worked: its steps run here with the student edition's grade."""
+    from grader.formats.workflows import student_workflow
+    from tests.commands.test_classroom import SOLUTION, notebook_with, run_pick_step, validate
+
+    text = (release / ".github" / "workflows" / "classroom.yml").read_text()
+    from grader import __version__
+
+    assert text == student_workflow(__version__)
+    doc = validate(text)
+    assert "secrets" not in json.dumps(doc) and "MANIFEST.json" in text
+    assert not list((release / "package").rglob("classroom.py"))  # the instructor's side stays behind
+    r = _grade(venv, "classroom", "--help", cwd=tmp_path)
+    assert r.returncode == 2 and "student edition" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    repo = tmp_path / "student"
+    for name in ("exercises", ".github"):
+        shutil.copytree(release / name, repo / name)
+    for name in ("course.ipynb", "MANIFEST.json"):
+        shutil.copyfile(release / name, repo / name)
+    notebook_with(repo / "course.ipynb", 1, SOLUTION)
+    path = run_pick_step(repo, tmp_path)
+    assert path == "course.ipynb"
+    check = doc["jobs"]["check"]["steps"][-1]
+    summary, output = tmp_path / "summary.md", tmp_path / "output"
+    env = dict(os.environ, PATH=f"{venv.parent}{os.pathsep}{os.environ['PATH']}", SUBMISSION=path,
+               GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(output))
+    r = subprocess.run(["bash", "-e", "-c", check["run"]], cwd=repo, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    text = summary.read_text()
+    assert "at course.ipynb, cell" in text and "exercise2_log_softmax.py" not in text, text
+    headings = [line for line in text.splitlines() if line.startswith("### ")]
+    assert any(h.startswith("### exercise2") for h in headings) and not any(h.startswith("### exercise1")
+                                                                            for h in headings), headings

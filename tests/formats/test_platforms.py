@@ -338,26 +338,6 @@ def test_grade_writes_each_platform_format(fmt, parse, tmp_path):
         assert ET.fromstring(text).tag == "testsuites"
 
 
-def test_init_ci_writes_a_workflow_and_keeps_an_existing_one(tmp_path):
-    import yaml
-
-    r = run_cli("init-ci", "--dir", tmp_path, "--grader-source", "git+https://github.com/cs101/course@v2",
-                "--exercises", "1", "2")
-    assert r.returncode == 0, r.stderr
-    wf = tmp_path / ".github" / "workflows" / "classroom.yml"
-    doc = yaml.safe_load(wf.read_text())
-    steps = doc["jobs"]["run-autograding-tests"]["steps"]
-    grade = next(s for s in steps if s.get("id") == "nngrade")
-    assert grade["run"].startswith("grade exercise1 exercise2 ") and "--exit-zero" in grade["run"]
-    reporter = next(s for s in steps if "autograding-grading-reporter" in s.get("uses", ""))
-    assert reporter["with"]["runners"] == "nngrade"
-    assert reporter["env"]["NNGRADE_RESULTS"] == "${{ steps.nngrade.outputs.result }}"
-    assert "git+https://github.com/cs101/course@v2" in wf.read_text()
-    before = wf.read_text()
-    r = run_cli("init-ci", "--dir", tmp_path)
-    assert r.returncode == 2 and "--force" in r.stderr and wf.read_text() == before
-
-
 # ---------------------------------------------------------------------------
 # Canvas
 

@@ -48,6 +48,35 @@ def test_every_test_function_has_points_and_each_exercise_sums_to_10():
         assert sum(pts for e, _n, pts, *_ in rows if e is ex) == 10, ex.name
 
 
+def test_each_functions_cases_get_hundredths_that_add_up_to_its_points():
+    """Every case of every suite function, as collected: its position among the function's
+    cases is one of 0 … n-1, each once, and the cases' points (whole hundredths) add up to
+    exactly the function's points."""
+    from collections import defaultdict
+    from decimal import Decimal
+
+    import pytest
+
+    from grader.harness.points import case_index, cases, function_points, item_points
+
+    by_function = defaultdict(list)
+
+    class Collect:
+        def pytest_collection_modifyitems(self, items):
+            for item in items:
+                by_function[(item.path.name, item.originalname)].append(item)
+
+    assert pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                        str(ROOT / "grader" / "suites")], plugins=[Collect()]) == 0
+    assert len(by_function) >= 80
+    for key, items in by_function.items():
+        n = max(1, cases(list(items[0].iter_markers("parametrize"))))
+        assert sorted(case_index(i) for i in items) == list(range(n)), key
+        shares = [Decimal(repr(item_points(i))) for i in items]
+        assert all(s == s.quantize(Decimal("0.01")) for s in shares), key
+        assert sum(shares) == Decimal(repr(function_points(items[0].function))), key
+
+
 def test_points_table_matches_the_report(grade_folder):
     from grader.harness.points import table
 

@@ -148,3 +148,17 @@ def test_grade_points_prints_the_table():
     assert "max(x, 0)" in line  # what it checks
     everything = run_cli("--points")
     assert all(f"{ex.name}  {ex.title}  (10 points)" in everything.stdout for ex in EXERCISES)
+
+
+def test_the_student_editions_rescaled_points_are_hundredths_that_add_up_to_10():
+    """The student edition scales the points of the functions it checks to 10 per exercise:
+    whole hundredths, the leftover ones to the largest remainders, so they add up to 10."""
+    from decimal import Decimal
+
+    from grader.commands.release import points
+
+    cases = [{"function": f, "weight": w} for f, w in (("a", 1.0), ("a", 1.0), ("b", 1.0), ("c", 1.0), ("d", 0.5))]
+    got = {c["function"]: c["weight"] for c in points(cases)}
+    assert got == {"a": 2.86, "b": 2.86, "c": 2.85, "d": 1.43}
+    assert sum(Decimal(repr(w)) for w in got.values()) == 10
+    assert [c["function"] for c in points(cases)] == ["a", "a", "b", "c", "d"]

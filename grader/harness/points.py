@@ -2,7 +2,7 @@
 
 - Each test function of a hidden suite has fixed points, written next to it as
   ``@pytest.mark.points(P)``; an exercise's test functions sum to 10.
-- A parametrised function's points are split equally over its cases (its
+- A parametrised function's points are split over its cases (its
   parametrisations: shapes, dtypes, ...) in whole hundredths of a point: each
   case gets ``P / n`` rounded down to a hundredth, and the first ``r`` cases
   (in parametrisation order) one hundredth more, ``r`` being what is left over
@@ -145,8 +145,9 @@ def render_table(exercises) -> str:
                  "too, when you submit; their points may differ.", ""]
     else:
         lines = ["Points per test function (an exercise's sum to 10). A parametrised test's points are split",
-                 "equally over its cases; a test that takes a device runs on the CPU and, where CUDA exists, on",
-                 "the GPU too, and passes only if it passes on both: the same points on every machine.", ""]
+                 "over its cases in whole hundredths (the first cases get the hundredths left over: 3.50 over 8",
+                 "cases is 6 x 0.44 + 2 x 0.43); a test that takes a device runs on the CPU and, where CUDA exists,",
+                 "on the GPU too, and passes only if it passes on both: the same points on every machine.", ""]
     by_ex: dict = {}
     for row in table(exercises):
         by_ex.setdefault(row[0], []).append(row)

@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
                                               "gradescope", "classroom"), default=None,
                    help="report format (default: text, or taken from --output's extension); junit, "
                         "prairielearn, gradescope, classroom: those platforms' results files")
+    p.add_argument("--junit-family", choices=("xunit2", "legacy"), default="xunit2",
+                   help="JUnit XML as pytest's junit_family: xunit2 (default; valid for Jenkins' junit-10.xsd) "
+                        "or legacy (adds file and line to each test case)")
     p.add_argument("--output", "-o", metavar="FILE", type=Path, default=None,
                    help="write the report to FILE instead of the terminal")
     p.add_argument("--seed", type=int, default=0, metavar="N",

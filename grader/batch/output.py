@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from grader.exercises import POINTS_PER_EXERCISE
+from grader.feedback.numbers import points_text
 
 STATE_DIR = ".batch"
 
@@ -126,7 +127,7 @@ def write_csv(path: Path, rows: list, exercises, gradebook: dict | None = None) 
                + [f"{POINTS_PER_EXERCISE * len(exercises):g}", ""])
     for row in sorted(rows, key=lambda r: r["student"]):
         if row["status"] == "graded":
-            scores = [f"{row['exercises'].get(ex.name, 0.0):.2f}" for ex in exercises] + [f"{row['score']:.2f}"]
+            scores = [points_text(row['exercises'].get(ex.name, 0.0)) for ex in exercises] + [points_text(row['score'])]
         else:
             scores = [""] * (len(exercises) + 1)
         w.writerow([_csv_safe(row["student"])] + scores + [_csv_safe(status_text(row))])

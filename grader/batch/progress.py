@@ -7,6 +7,7 @@ import sys
 import time
 
 from grader.batch.output import status_text
+from grader.feedback.numbers import points_text
 
 
 
@@ -99,7 +100,7 @@ class Progress:
         if self.tty:
             self._draw(force=True)
         else:
-            what = (f"{row['score']:.2f} / {row['max_score']:g}" if row["status"] == "graded"
+            what = (f"{points_text(row['score'])} / {row['max_score']:g}" if row["status"] == "graded"
                     else status_text(row))
             took = f" ({row['elapsed']:.1f} s)" if "elapsed" in row else ""
             from grader.feedback.textsafe import terminal  # a student id or reason acts on no terminal or CI log

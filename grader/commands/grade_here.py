@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from grader.cli import EXIT_FULL, EXIT_INTERNAL, EXIT_LOST, _fail, _no_torch, server_enabled
+from grader.feedback.numbers import points_text
 
 _watch_zygote = None
 
@@ -168,7 +169,8 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     if fmt in ("junit", "prairielearn", "gradescope", "classroom"):
         from grader.formats import render as render_platform
 
-        text = render_platform(report, fmt, prefix=prefix)
+        options = {"family": getattr(args, "junit_family", "xunit2")} if fmt == "junit" else {}
+        text = render_platform(report, fmt, prefix=prefix, **options)
     else:
         text = render(report, fmt, color=color)
     if args.output is not None:
@@ -176,7 +178,7 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
             write_atomic(args.output, text)
         except OSError as e:
             return _fail(f"cannot write the report to {args.output}: {e.strerror or e}")
-        text = f"grade: {report['score']:.2f} / {report['max_score']:g}; report written to {args.output}\n"
+        text = f"grade: {points_text(report['score'])} / {report['max_score']:g}; report written to {args.output}\n"
         if not github:
             print(text, end="", file=sys.stderr)
     if github:  # student text cannot run workflow commands; annotations, summary, Classroom result

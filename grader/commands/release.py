@@ -79,7 +79,15 @@ def points(cases: list) -> list:
     for c in cases:
         per_fn.setdefault(c["function"], c["weight"])
     total = sum(per_fn.values())
-    return [dict(c, weight=round(POINTS_PER_EXERCISE * per_fn[c["function"]] / total, 6)) for c in cases]
+    # in whole hundredths that add up to exactly 10 (grader.harness.points): each function gets its
+    # share rounded down, and the hundredths left over go to the largest remainders (then suite order)
+    exact = {f: POINTS_PER_EXERCISE * 100 * w / total for f, w in per_fn.items()}
+    cents = {f: int(v + 1e-9) for f, v in exact.items()}
+    left = round(POINTS_PER_EXERCISE * 100) - sum(cents.values())
+    order = sorted(exact, key=lambda f: (-(exact[f] - cents[f]), list(per_fn).index(f)))
+    for f in order[:left]:
+        cents[f] += 1
+    return [dict(c, weight=cents[c["function"]] / 100) for c in cases]
 
 
 def _text(describe, name, t, how, device):

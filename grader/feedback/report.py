@@ -90,6 +90,8 @@ def environment(autoescape: bool, fmt: str = "html"):
     What each ``{{ }}`` shows passes through the format's neutraliser (``finalize``)."""
     import jinja2
 
+    from grader.feedback.numbers import points_text
+
     finalize = textsafe.html_text if autoescape else _terminal if fmt == "text" else _plain  # Markdown
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
@@ -101,6 +103,7 @@ def environment(autoescape: bool, fmt: str = "html"):
     env.filters["groupby_status"] = _counts
     env.filters["failure_groups"] = failure_groups
     env.filters["pad"] = lambda s, n: str(s).ljust(n)
+    env.filters["pts"] = points_text  # two decimals, half up (grader.feedback.numbers)
     env.globals["pct"] = lambda s, m: round(100.0 * s / m, 1) if m else 0.0
     env.globals["bar_color"] = lambda s, m: "#1a7f37" if m and s >= m else ("#cf222e" if s == 0 else "#bf8700")
     env.globals["score_color"] = lambda s, m: "green" if m and s >= m else ("red" if s == 0 else "yellow")

@@ -1,14 +1,14 @@
 """The scoring rule: from the tests' records to the report.
 
-- A test's ``max_score`` is its fixed points (``grader.harness.points``, rounded to 4 places);
+- A test's ``max_score`` is its fixed points (``grader.harness.points``: whole hundredths);
   it earns them when it passed, or when it could not be judged (skipped: a reason of the
   grader's, never held against the student); failed and error earn 0.
-- An exercise's score is the sum of its tests' points earned, rounded to 2 places, out of
-  ``POINTS_PER_EXERCISE``.
+- An exercise's score is the sum of its tests' points earned, out of
+  ``POINTS_PER_EXERCISE``: whole hundredths, so exact (``round`` only removes the float error).
 - An exercise whose suite had collection errors, or that has no test records at all, is an
   internal error: score 0, status ``error``, a message saying it is not the student's fault
   (with ``--debug``, the first collection error's text as its ``trace``).
-- The report's score is the sum of its exercises' (rounded to 2 places).
+- The report's score is the sum of its exercises' (whole hundredths, exact).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def earned(rec: TestRecord) -> float:
 
 def score_test(rec: TestRecord) -> TestResult:
     return TestResult(name=rec.name, description=rec.description, status=rec.status,
-                      score=round(earned(rec), 4), max_score=round(rec.points, 4), message=rec.message,
+                      score=round(earned(rec), 2), max_score=round(rec.points, 2), message=rec.message,
                       hint=rec.hint, visible=rec.visible, kind=rec.kind, trace=rec.trace,
                       reproducer=rec.reproducer, devices=rec.devices)
 

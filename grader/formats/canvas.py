@@ -22,6 +22,7 @@ import re
 import unicodedata
 
 from grader.feedback.textsafe import csv_cell
+from grader.feedback.numbers import points_text
 
 STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 _ALIASES = {"student": "Student", "name": "Student", "student name": "Student", "id": "ID",
@@ -150,8 +151,8 @@ def gradebook(rows: list, exercises, *, roster=None, columns=None, assignment: s
         if row is None or row.get("status") != "graded":
             return [""] * len(titles)
         if columns == "total":
-            return [f"{row['score']:.2f}"]
-        return [f"{row['exercises'].get(ex.name, 0.0):.2f}" for ex in exercises]
+            return [points_text(row['score'])]
+        return [points_text(row['exercises'].get(ex.name, 0.0)) for ex in exercises]
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

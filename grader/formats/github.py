@@ -22,6 +22,7 @@ import secrets
 
 from grader.formats.common import first_line, for_platform, location
 from grader.feedback.textsafe import escape_controls, md_fence, md_text
+from grader.feedback.numbers import points_text
 
 MAX_ERRORS = 10                  # error annotations GitHub keeps per step
 SUMMARY_LIMIT = 1024 * 1024 - 4096  # $GITHUB_STEP_SUMMARY: 1 MiB per step
@@ -92,18 +93,18 @@ def annotations(report: dict, prefix: str = "") -> list:
 def summary_markdown(report: dict) -> str:
     """The job summary: scores per exercise, then each failure (student text in code blocks)."""
     report = for_platform(report)
-    head = [f"## nngrade: {report['score']:.2f} / {report['max_score']:g}", "",
+    head = [f"## nngrade: {points_text(report['score'])} / {report['max_score']:g}", "",
             "| Exercise | Score | Status |", "|---|---:|---|"]
     for ex in report.get("exercises", []):
         st = ex.get("status", "graded")
-        head.append(f"| {ex['name']} | {ex['score']:.2f} / {ex['max_score']:g} | {st} |")
+        head.append(f"| {ex['name']} | {points_text(ex['score'])} / {ex['max_score']:g} | {st} |")
     parts = ["\n".join(head) + "\n"]
     parts += [f"\n> **Note:** {md_text(str(n))}\n" for n in report.get("notes") or []]
     from grader.feedback.report import failure_groups
 
     for ex in report.get("exercises", []):
         for g in failure_groups(ex.get("tests", [])):
-            block = (f"\n### {ex['name']}: lost {g['max_score'] - g['score']:.2f} points "
+            block = (f"\n### {ex['name']}: lost {points_text(g['max_score'] - g['score'])} points "
                      f"({len(g['tests'])} test{'s' if len(g['tests']) > 1 else ''})\n\n"
                      + md_fence(g["message"], "text") + "\n")
             if g.get("hint"):

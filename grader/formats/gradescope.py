@@ -14,6 +14,7 @@ import json
 
 from grader.formats.common import explanation, first_line, for_platform, tests
 from grader.feedback.textsafe import escape_controls, md_fence, md_text
+from grader.feedback.numbers import points_text
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
@@ -44,10 +45,10 @@ def results(report: dict, *, hidden_visibility: str = "after_published", executi
             "tags": [ex["name"]],
             "visibility": "visible" if t.get("visible") else hidden_visibility,
         })
-    lines = [f"**Total: {report['score']:.2f} / {report['max_score']:g}**", ""]
+    lines = [f"**Total: {points_text(report['score'])} / {report['max_score']:g}**", ""]
     lines += [f"> **Note:** {md_text(str(n))}\n" for n in report.get("notes") or []]
     for ex in report.get("exercises", []):
-        line = f"- {ex['name']} ({md_text(ex.get('title', ''))}): {ex['score']:.2f} / {ex['max_score']:g}"
+        line = f"- {ex['name']} ({md_text(ex.get('title', ''))}): {points_text(ex['score'])} / {ex['max_score']:g}"
         if ex.get("status") not in (None, "graded"):
             line += " — " + md_text(first_line(ex.get("message", ""), 300))
         lines.append(line)

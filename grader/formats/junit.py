@@ -1,84 +1,108 @@
-"""JUnit XML, as CI test reporters read it (dorny/test-reporter,
-mikepenz/action-junit-report, GitLab ``artifacts:reports:junit``, Jenkins).
+"""JUnit XML, as CI test reporters read it (Jenkins, GitLab ``artifacts:reports:junit``,
+dorny/test-reporter, mikepenz/action-junit-report).
 
-``<testsuites>`` → one ``<testsuite>`` per exercise → one ``<testcase>`` per
-test with ``classname`` = the exercise, ``file`` and ``line`` (where the
-failure is in the student's file, when known), and at most one result child:
-``<failure message=…>`` (a wrong answer; the body holds the whole explanation),
-``<error>`` (the code could not run: crash, time-out, missing file) or
-``<skipped>``.  Points: ``<property name="score">`` and ``max_score`` on each
-test case and each suite (the testmo/junitxml convention), and in the test
-name (``[0.29/0.29 pts]``) because most reporters do not show properties.
+Written with ``xml.etree.ElementTree``, as pytest's own ``src/_pytest/junitxml.py``
+writes it, in one of pytest's two families:
+
+- ``xunit2`` (the default, as pytest's): valid against Jenkins xunit-plugin's
+  ``junit-10.xsd``.  ``<testsuites>`` → one ``<testsuite>`` per exercise (with
+  ``file``, and the exercise's points as ``<properties>``: ``score``,
+  ``max_score``) → one ``<testcase>`` per test with ``name`` (the test's own
+  name, the same whatever it scored, so a CI's test history and its
+  new/fixed comparison follow it), ``classname`` = the exercise and ``time``,
+  and at most one result child: ``<failure message=…>`` (a wrong answer; the
+  body holds the description, the whole explanation and the hint), ``<error>``
+  (the code could not run: crash, time-out, missing file) or ``<skipped>`` (the
+  grader could not run the test; its points kept).  The test's points are in its
+  ``<system-out>`` (``points: 0 / 0.31``), which GitLab shows with the test.
+- ``legacy`` (pytest's ``xunit1``/``legacy``): the same plus ``file`` and ``line``
+  on each test case (the student's file; the line where the failure is, when
+  known) and the test's points as test-case ``<properties>``, for the reporters
+  that read them (mikepenz/action-junit-report and GitLab use ``file``).  Not
+  valid against ``junit-10.xsd``, which has neither.
+
+The report's notes (a notebook's magics removed) are the first suite's
+``<system-out>``.  ``time`` is 0: the same submission and seed give the same
+bytes.  Text is XML-escaped by ElementTree; control characters, which XML 1.0
+forbids, are shown escaped first (``textsafe.escape_controls``).
 """
 from __future__ import annotations
 
-from xml.sax.saxutils import escape, quoteattr
+import xml.etree.ElementTree as ET
 
 from grader.errors import RUN_KINDS, ErrorKind
 from grader.formats.common import explanation, first_line, for_platform, location, notes
+from grader.feedback.numbers import points_text
 from grader.feedback.textsafe import escape_controls
 
 _ERROR_KINDS = RUN_KINDS | {ErrorKind.INTERNAL}
+FAMILIES = ("xunit2", "legacy")
 
 
-def _attr(value) -> str:
-    # XML 1.0 allows neither control characters (shown escaped by escape_controls) nor raw newlines in
-    # attributes (a parser would turn them into spaces): write them as character references
-    return quoteattr(escape_controls(str(value)), {"\n": "&#10;", "\t": "&#9;"})
+def _clean(value) -> str:
+    return escape_controls(str(value))
 
 
-def _text(value) -> str:
-    return escape(escape_controls(str(value)))
+def _properties(parent, **values) -> None:
+    props = ET.SubElement(parent, "properties")
+    for name, value in values.items():
+        ET.SubElement(props, "property", name=name, value=value)
 
 
-def _props(score, max_score, indent) -> list:
-    return [f"{indent}<properties>",
-            f'{indent}  <property name="score" value="{score:g}"/>',
-            f'{indent}  <property name="max_score" value="{max_score:g}"/>',
-            f"{indent}</properties>"]
+def _testcase(suite, ex: dict, t: dict, prefix: str, family: str) -> str:
+    """Add ``t``'s ``<testcase>`` to ``suite``; returns the counter it adds to."""
+    case = ET.SubElement(suite, "testcase", name=_clean(t["name"]), classname=_clean(ex["name"]))
+    if family == "legacy":
+        file, line = location(ex, t)
+        case.set("file", _clean(prefix + file))
+        if line:
+            case.set("line", str(line))
+    case.set("time", "0")
+    if family == "legacy":
+        _properties(case, score=points_text(t["score"]), max_score=points_text(t["max_score"]))
+    status, counter = t["status"], "tests"
+    if status == "skipped":
+        counter = "skipped"
+        ET.SubElement(case, "skipped", message=first_line(t.get("message", ""), 300)).text = \
+            _clean(t.get("message", ""))
+    elif status in ("failed", "error"):
+        tag = "error" if status == "error" or t.get("kind") in _ERROR_KINDS else "failure"
+        counter = "errors" if tag == "error" else "failures"
+        text = (_clean(t["description"]) + "\n" if t.get("description") else "") + explanation(t)
+        el = ET.SubElement(case, tag, message=first_line(t.get("message", ""), 300),
+                           type=_clean(t.get("kind") or ("wrong_result" if tag == "failure" else "error")))
+        el.text = text
+    ET.SubElement(case, "system-out").text = f"points: {points_text(t['score'])} / {points_text(t['max_score'])}"
+    return counter
 
 
-def render(report: dict, prefix: str = "", **_) -> str:
-    """``prefix``: the student's folder relative to the repository root, for ``file``."""
+def render(report: dict, prefix: str = "", family: str = "xunit2", **_) -> str:
+    """``prefix``: the student's folder relative to the repository root, for ``file``;
+    ``family``: ``xunit2`` (default) or ``legacy`` (see the module's docstring)."""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}")
     report = for_platform(report)
-    suites = []
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for ex in report.get("exercises", []):
-        cases = []
-        n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    root = ET.Element("testsuites", name=_clean(f"nngrade {report.get('grader_version', '')}".strip()))
+    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
+    for i, ex in enumerate(report.get("exercises", [])):
+        suite = ET.SubElement(root, "testsuite", name=_clean(ex["name"]))
+        _properties(suite, score=points_text(ex["score"]), max_score=points_text(ex["max_score"]),
+                    title=_clean(ex.get("title", "")))
+        n = dict.fromkeys(totals, 0)
         for t in ex.get("tests", []):
             n["tests"] += 1
-            file, line = location(ex, t)
-            file = prefix + file
-            name = f"{t['name']} [{t['score']:g}/{t['max_score']:g} pts]"
-            attrs = f"name={_attr(name)} classname={_attr(ex['name'])} file={_attr(file)}"
-            if line:
-                attrs += f' line="{line}"'
-            attrs += ' time="0"'
-            body = _props(t["score"], t["max_score"], "      ")
-            status = t["status"]
-            if status == "skipped":
-                n["skipped"] += 1
-                body.append(f"      <skipped message={_attr(first_line(t.get('message', ''), 300))}/>")
-            elif status in ("failed", "error"):
-                tag = "error" if status == "error" or t.get("kind") in _ERROR_KINDS else "failure"
-                n["failures" if tag == "failure" else "errors"] += 1
-                kind = t.get("kind") or ("wrong_result" if tag == "failure" else "error")
-                text = (escape_controls(t.get("description", "")) + "\n" if t.get("description") else "") + explanation(t)
-                body.append(f"      <{tag} message={_attr(first_line(t.get('message', ''), 300))} "
-                            f"type={_attr(kind)}>{_text(text)}</{tag}>")
-            cases.append(f"    <testcase {attrs}>\n" + "\n".join(body) + "\n    </testcase>")
-        for k in totals:
-            totals[k] += n[k]
-        head = (f"  <testsuite name={_attr(ex['name'])} tests=\"{n['tests']}\" failures=\"{n['failures']}\" "
-                f"errors=\"{n['errors']}\" skipped=\"{n['skipped']}\" time=\"0\" "
-                f"file={_attr(prefix + ex.get('file', ''))}>")  # as its testcases' file
-        out = []  # the report's notes (a notebook's magics removed): the first suite's output
-        if not suites and notes(report):
-            out = [f"    <system-out>{_text(chr(10).join(notes(report)))}</system-out>"]
-        suites.append("\n".join([head] + _props(ex["score"], ex["max_score"], "    ") + cases + out
-                                 + ["  </testsuite>"]))
-    root = (f"<testsuites name={_attr('nngrade ' + str(report.get('grader_version', '')))} "
-            f"tests=\"{totals['tests']}\" failures=\"{totals['failures']}\" errors=\"{totals['errors']}\" "
-            f"skipped=\"{totals['skipped']}\" time=\"0\">")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + "\n".join([root] + suites + ["</testsuites>"]) + "\n"
+            counter = _testcase(suite, ex, t, prefix, family)
+            if counter != "tests":
+                n[counter] += 1
+        if i == 0 and notes(report):
+            ET.SubElement(suite, "system-out").text = "\n".join(notes(report))
+        for k, v in n.items():
+            suite.set(k, str(v))
+            totals[k] += v
+        suite.set("time", "0")
+        suite.set("file", _clean(prefix + ex.get("file", "")))
+    for k in ("tests", "failures", "errors"):  # junit-10.xsd has no `skipped` on <testsuites>
+        root.set(k, str(totals[k]))
+    root.set("time", "0")
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

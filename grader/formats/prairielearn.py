@@ -13,6 +13,7 @@ import json
 
 from grader.formats.common import explanation, first_line, for_platform, not_gradable, notes, tests
 from grader.feedback.textsafe import escape_controls
+from grader.feedback.numbers import points_text
 
 LIMIT = 900_000  # bytes, under PrairieLearn's 1 MB
 
@@ -35,11 +36,11 @@ def results(report: dict) -> dict:
             "output": "" if passed else explanation(t),
         })
     mx = float(report["max_score"])
-    lines = [f"{ex['name']} ({escape_controls(ex.get('title', ''))}): {ex['score']:.2f} / {ex['max_score']:g}"
+    lines = [f"{ex['name']} ({escape_controls(ex.get('title', ''))}): {points_text(ex['score'])} / {ex['max_score']:g}"
              for ex in report.get("exercises", [])]
     lines += [f"Note: {n}" for n in notes(report)]
     doc = {"gradable": True, "score": min(1.0, max(0.0, report["score"] / mx)) if mx else 0.0,
-           "message": f"Total: {report['score']:.2f} / {mx:g}", "output": "\n".join(lines),
+           "message": f"Total: {points_text(report['score'])} / {mx:g}", "output": "\n".join(lines),
            "tests": out_tests}
     if len(json.dumps(doc).encode()) > LIMIT:   # keep every test and its points; cut the long texts
         for t in doc["tests"]:

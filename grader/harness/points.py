@@ -2,8 +2,14 @@
 
 - Each test function of a hidden suite has fixed points, written next to it as
   ``@pytest.mark.points(P)``; an exercise's test functions sum to 10.
-- A parametrised function's points are split equally over its cases (its
-  parametrisations: shapes, dtypes, ...).  A case passes or earns nothing.
+- A parametrised function's points are split over its cases (its
+  parametrisations: shapes, dtypes, ...) in whole hundredths of a point: each
+  case gets ``P / n`` rounded down to a hundredth, and the first ``r`` cases
+  (in parametrisation order) one hundredth more, ``r`` being what is left over
+  (``split``).  So every test's points, every score and every total is a whole
+  number of hundredths, and a function's cases add up to exactly its points,
+  an exercise's tests to exactly 10, in every format.  A case passes or earns
+  nothing.
 - The device is not a case.  A test that takes a ``device`` argument runs once
   per device the machine has (the CPU, then the GPU where CUDA exists), on the
   same inputs, inside the same test: it passes only if it passes on every device
@@ -39,12 +45,51 @@ def cases(marks) -> int:
     return math.prod(len(m.args[1]) for m in marks if m.name == "parametrize" and len(m.args) > 1)
 
 
+def split(points: float, n: int) -> list:
+    """``points`` over ``n`` cases in whole hundredths, adding up to exactly ``points``:
+    ``split(1, 3) == [0.34, 0.33, 0.33]``, ``split(3.5, 8) == [0.44] * 6 + [0.43] * 2``."""
+    n = max(1, n)
+    base, extra = divmod(round(points * 100), n)
+    return [(base + (k < extra)) / 100 for k in range(n)]
+
+
+def _case_values(value, names: list) -> tuple:
+    """A ``parametrize`` value as the tuple of its arguments (``pytest.param`` unwrapped)."""
+    if type(value).__name__ == "ParameterSet":
+        return tuple(value.values)
+    return tuple(value) if len(names) > 1 else (value,)
+
+
+def case_index(item) -> int:
+    """The item's position (0 to cases - 1) among its function's parametrisations: for each
+    ``parametrize`` mark, the position in its list of the values the item got (the same
+    object), read as the digits of a mixed-radix number.  It does not depend on which of
+    the function's cases were collected or selected."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return 0
+    k = 0
+    for m in item.iter_markers("parametrize"):
+        if len(m.args) < 2:
+            continue
+        names = m.args[0]
+        names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+        values = [_case_values(v, names) for v in m.args[1]]
+        got = tuple(callspec.params.get(n) for n in names)
+        idx = next((i for i, v in enumerate(values) if all(a is b for a, b in zip(v, got))), None)
+        if idx is None:
+            idx = next((i for i, v in enumerate(values) if v == got), 0)
+        k = k * len(values) + idx
+    return k
+
+
 def item_points(item) -> float:
-    """One collected test's share: its function's points over the function's cases."""
+    """One collected test's share of its function's points (``split``)."""
     mark = item.get_closest_marker(POINTS_MARK)
     if mark is None:
         return 0.0
-    return float(mark.args[0]) / max(1, cases(list(item.iter_markers("parametrize"))))
+    n = max(1, cases(list(item.iter_markers("parametrize"))))
+    return split(float(mark.args[0]), n)[case_index(item) % n]
 
 
 def run_on_devices(pyfuncitem, rec, seed: int):
@@ -100,8 +145,9 @@ def render_table(exercises) -> str:
                  "too, when you submit; their points may differ.", ""]
     else:
         lines = ["Points per test function (an exercise's sum to 10). A parametrised test's points are split",
-                 "equally over its cases; a test that takes a device runs on the CPU and, where CUDA exists, on",
-                 "the GPU too, and passes only if it passes on both: the same points on every machine.", ""]
+                 "over its cases in whole hundredths (the first cases get the hundredths left over: 3.50 over 8",
+                 "cases is 6 x 0.44 + 2 x 0.43); a test that takes a device runs on the CPU and, where CUDA exists,",
+                 "on the GPU too, and passes only if it passes on both: the same points on every machine.", ""]
     by_ex: dict = {}
     for row in table(exercises):
         by_ex.setdefault(row[0], []).append(row)

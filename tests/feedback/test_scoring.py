@@ -1,5 +1,5 @@
 """The scoring rule (grader.feedback.scoring): a test earns its fixed points when it passed
-or was skipped, nothing when it failed or erred; an exercise's score is the sum, rounded; an
+or was skipped, nothing when it failed or erred; an exercise's score is the sum (whole hundredths); an
 exercise whose tests could not be run is the grader's error, scored 0."""
 import pytest
 
@@ -42,14 +42,17 @@ def test_an_exercise_scores_the_sum_of_its_tests():
     assert [t.score for t in ex.tests] == [3, 0, 2, 0]
 
 
-def test_rounding_tests_to_4_places_exercises_to_2_on_the_unrounded_sum():
-    third = 10 / 3
-    ex = score_exercise(EX1, [rec("passed", third), rec("passed", third), rec("failed", third)], None, [])
-    assert [t.score for t in ex.tests] == [3.3333, 3.3333, 0.0]
-    assert [t.max_score for t in ex.tests] == [3.3333] * 3
+def test_split_points_are_hundredths_and_the_sums_are_exact():
+    from grader.harness.points import split
+
+    thirds = split(10, 3)
+    ex = score_exercise(EX1, [rec("passed", p) for p in thirds[:2]] + [rec("failed", thirds[2])], None, [])
+    assert [t.score for t in ex.tests] == [3.34, 3.33, 0.0]
+    assert [t.max_score for t in ex.tests] == [3.34, 3.33, 3.33]
     assert ex.score == 6.67
-    # split points summing to 10 give exactly 10, not 9.9999
-    assert score_exercise(EX1, [rec("passed", 10 / 7)] * 7, None, []).score == 10.0
+    # split points summing to 10 give exactly 10, not 9.99 or 10.01
+    assert score_exercise(EX1, [rec("passed", p) for p in split(10, 7)], None, []).score == 10.0
+    assert score_exercise(EX1, [rec("passed", p) for p in split(10, 7)[1:]], None, []).score == 8.57
 
 
 @pytest.mark.parametrize("errors, records", [([("test_exercise1_softmax.py", "ImportError")], [rec()]),

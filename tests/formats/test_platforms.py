@@ -161,88 +161,20 @@ def test_prairielearn_results_follow_the_spec(report):
 
 
 # ---------------------------------------------------------------------------
-# JUnit XML: the structure CI reporters read (testmoapp/junitxml conventions; the
-# Jenkins/surefire schema's elements plus testcase file/line/properties)
-
-JUNIT_XSD = """<?xml version="1.0" encoding="UTF-8"?>
-<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">
-  <xs:complexType name="result" mixed="true">
-    <xs:attribute name="message" type="xs:string"/>
-    <xs:attribute name="type" type="xs:string"/>
-  </xs:complexType>
-  <xs:complexType name="properties">
-    <xs:sequence>
-      <xs:element name="property" minOccurs="0" maxOccurs="unbounded">
-        <xs:complexType>
-          <xs:attribute name="name" type="xs:string" use="required"/>
-          <xs:attribute name="value" type="xs:string" use="required"/>
-        </xs:complexType>
-      </xs:element>
-    </xs:sequence>
-  </xs:complexType>
-  <xs:attributeGroup name="extra">
-    <xs:attribute name="skipped" type="xs:nonNegativeInteger"/>
-    <xs:attribute name="time" type="xs:decimal"/>
-  </xs:attributeGroup>
-  <xs:element name="testsuites">
-    <xs:complexType>
-      <xs:sequence>
-        <xs:element name="testsuite" minOccurs="0" maxOccurs="unbounded">
-          <xs:complexType>
-            <xs:sequence>
-              <xs:element name="properties" type="properties" minOccurs="0"/>
-              <xs:element name="testcase" minOccurs="0" maxOccurs="unbounded">
-                <xs:complexType>
-                  <xs:sequence>
-                    <xs:element name="properties" type="properties" minOccurs="0"/>
-                    <xs:choice minOccurs="0">
-                      <xs:element name="skipped" type="result"/>
-                      <xs:element name="failure" type="result"/>
-                      <xs:element name="error" type="result"/>
-                    </xs:choice>
-                    <xs:element name="system-out" type="xs:string" minOccurs="0"/>
-                    <xs:element name="system-err" type="xs:string" minOccurs="0"/>
-                  </xs:sequence>
-                  <xs:attribute name="name" type="xs:string" use="required"/>
-                  <xs:attribute name="classname" type="xs:string" use="required"/>
-                  <xs:attribute name="time" type="xs:decimal"/>
-                  <xs:attribute name="file" type="xs:string"/>
-                  <xs:attribute name="line" type="xs:positiveInteger"/>
-                </xs:complexType>
-              </xs:element>
-              <xs:element name="system-out" type="xs:string" minOccurs="0"/>
-            </xs:sequence>
-            <xs:attribute name="name" type="xs:string" use="required"/>
-            <xs:attribute name="tests" type="xs:nonNegativeInteger" use="required"/>
-            <xs:attribute name="failures" type="xs:nonNegativeInteger" use="required"/>
-            <xs:attribute name="errors" type="xs:nonNegativeInteger" use="required"/>
-            <xs:attributeGroup ref="extra"/>
-            <xs:attribute name="file" type="xs:string"/>
-          </xs:complexType>
-        </xs:element>
-      </xs:sequence>
-      <xs:attribute name="name" type="xs:string"/>
-      <xs:attribute name="tests" type="xs:nonNegativeInteger"/>
-      <xs:attribute name="failures" type="xs:nonNegativeInteger"/>
-      <xs:attribute name="errors" type="xs:nonNegativeInteger"/>
-      <xs:attributeGroup ref="extra"/>
-    </xs:complexType>
-  </xs:element>
-</xs:schema>
-"""
+# JUnit XML: the structure CI reporters read (Jenkins' junit-10.xsd rules and the reporters'
+# parsers: tests/formats/test_consumers.py)
 
 
 def test_junit_is_valid_and_complete(report):
     import xml.etree.ElementTree as ET
 
-    import xmlschema
-
     from grader.formats.common import for_platform
     from grader.formats.junit import render
+    from tests.formats.test_consumers import junit10_violations
 
-    text = render(report, prefix="hw/")
+    assert junit10_violations(render(report, prefix="hw/")) == []
+    text = render(report, prefix="hw/", family="legacy")   # file, line and the test-case properties
     report = for_platform(report)  # what the renderer shows: no terminal advice
-    xmlschema.XMLSchema(JUNIT_XSD).validate(text)
     assert "<script>" not in text and "<img" not in text and "]]>" not in text   # student text is escaped
     assert "&lt;script&gt;" in text or "&lt;img" in text                        # and still shown
     root = ET.fromstring(text)
@@ -257,7 +189,7 @@ def test_junit_is_valid_and_complete(report):
         for c, t in zip(cases, ex["tests"]):
             props = {p.get("name"): float(p.get("value")) for p in c.find("properties")}
             assert props == {"score": t["score"], "max_score": t["max_score"]}
-            child = [e.tag for e in c if e.tag != "properties"]
+            child = [e.tag for e in c if e.tag not in ("properties", "system-out")]
             assert child == {"passed": [], "skipped": ["skipped"], "failed": ["failure"], "error": ["error"]}[t["status"]] \
                 or (t["status"] == "failed" and child == ["error"])
             if t["status"] in ("failed", "error"):
@@ -336,6 +268,10 @@ def test_grade_writes_each_platform_format(fmt, parse, tmp_path):
         import xml.etree.ElementTree as ET
 
         assert ET.fromstring(text).tag == "testsuites"
+        assert all("file" not in c.attrib for c in ET.fromstring(text).iter("testcase"))
+        r = run_cli("1", "--submission", tmp_path, "--format", fmt, "--junit-family", "legacy", "--output", out)
+        assert r.returncode == 0, r.stderr
+        assert all(c.get("file") == EX1 for c in ET.fromstring(out.read_text()).iter("testcase"))
 
 
 # ---------------------------------------------------------------------------
@@ -583,9 +519,8 @@ def noted_report(tmp_path_factory):
 def test_notes_are_inert_in_every_format(noted_report):
     import xml.etree.ElementTree as ET
 
-    import xmlschema
-
     from grader.formats import render as platform
+    from tests.formats.test_consumers import junit10_violations
     from grader.formats.github import summary_markdown
     from grader.feedback.report import render
 
@@ -597,7 +532,7 @@ def test_notes_are_inert_in_every_format(noted_report):
     shown["gradescope"] = json.loads(platform(noted_report, "gradescope"))["output"]
     shown["prairielearn"] = json.loads(platform(noted_report, "prairielearn"))["output"]
     junit = platform(noted_report, "junit")
-    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
+    assert junit10_violations(junit) == []
     shown["junit"] = ET.fromstring(junit).find("testsuite/system-out").text
     shown["github summary"] = summary_markdown(noted_report)
     for fmt, out in shown.items():

@@ -48,6 +48,35 @@ def test_every_test_function_has_points_and_each_exercise_sums_to_10():
         assert sum(pts for e, _n, pts, *_ in rows if e is ex) == 10, ex.name
 
 
+def test_each_functions_cases_get_hundredths_that_add_up_to_its_points():
+    """Every case of every suite function, as collected: its position among the function's
+    cases is one of 0 … n-1, each once, and the cases' points (whole hundredths) add up to
+    exactly the function's points."""
+    from collections import defaultdict
+    from decimal import Decimal
+
+    import pytest
+
+    from grader.harness.points import case_index, cases, function_points, item_points
+
+    by_function = defaultdict(list)
+
+    class Collect:
+        def pytest_collection_modifyitems(self, items):
+            for item in items:
+                by_function[(item.path.name, item.originalname)].append(item)
+
+    assert pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                        str(ROOT / "grader" / "suites")], plugins=[Collect()]) == 0
+    assert len(by_function) >= 80
+    for key, items in by_function.items():
+        n = max(1, cases(list(items[0].iter_markers("parametrize"))))
+        assert sorted(case_index(i) for i in items) == list(range(n)), key
+        shares = [Decimal(repr(item_points(i))) for i in items]
+        assert all(s == s.quantize(Decimal("0.01")) for s in shares), key
+        assert sum(shares) == Decimal(repr(function_points(items[0].function))), key
+
+
 def test_points_table_matches_the_report(grade_folder):
     from grader.harness.points import table
 
@@ -119,3 +148,17 @@ def test_grade_points_prints_the_table():
     assert "max(x, 0)" in line  # what it checks
     everything = run_cli("--points")
     assert all(f"{ex.name}  {ex.title}  (10 points)" in everything.stdout for ex in EXERCISES)
+
+
+def test_the_student_editions_rescaled_points_are_hundredths_that_add_up_to_10():
+    """The student edition scales the points of the functions it checks to 10 per exercise:
+    whole hundredths, the leftover ones to the largest remainders, so they add up to 10."""
+    from decimal import Decimal
+
+    from grader.commands.release import points
+
+    cases = [{"function": f, "weight": w} for f, w in (("a", 1.0), ("a", 1.0), ("b", 1.0), ("c", 1.0), ("d", 0.5))]
+    got = {c["function"]: c["weight"] for c in points(cases)}
+    assert got == {"a": 2.86, "b": 2.86, "c": 2.85, "d": 1.43}
+    assert sum(Decimal(repr(w)) for w in got.values()) == 10
+    assert [c["function"] for c in points(cases)] == ["a", "a", "b", "c", "d"]

@@ -243,4 +243,4 @@ def apply_overrides(rows: list, overrides: list) -> tuple:
 def describe_override(item: dict) -> str:
     """'exercise3 4.00 → 8.00 (late penalty waived, by TA Kim)'."""
     who = f", by {item['who']}" if item.get("who") else ""
-    return f"{item['exercise']} {item['from']:.2f} → {item['to']:.2f} ({item['reason']}{who})"
+    return f"{item['exercise']} {points_text(item['from'])} → {points_text(item['to'])} ({item['reason']}{who})"

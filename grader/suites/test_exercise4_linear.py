@@ -179,8 +179,28 @@ def test_bias_starts_at_zero(student):
     """the bias starts at zero"""
     lin, what = _new(student, 20, 6)
     b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
+    if b.is_floating_point() and b.shape == (6,) and _looks_uninitialised(b):
+        # one message whatever the garbage was, so that the report is the same in every run
+        raise Failure(f"{what}.bias (initial value) is not zero: it holds values no random generator gives "
+                      "(nan, inf, or magnitudes like 1e-30 or 1e+30)", BIAS_UNINIT_HINT)
     assert_close(b, torch.zeros(6), what=f"{what}.bias (initial value)", tolerance=EXACT, dtype=b.dtype,
-                 hint="The bias starts at zero: `nn.Parameter(torch.zeros(out_dim))`, not randn.")
+                 hint="The bias starts at zero: `nn.Parameter(torch.zeros(out_dim))`, not random values "
+                      "(torch.randn or torch.rand).")
+
+
+BIAS_UNINIT_HINT = ("The bias is uninitialised memory: torch.empty(out_dim) (or torch.Tensor(out_dim)) only "
+                    "allocates, so it holds whatever was in memory before, different from run to run. Start it "
+                    "at zero: `nn.Parameter(torch.zeros(out_dim))`.")
+
+
+def _looks_uninitialised(b: torch.Tensor) -> bool:
+    """Values that neither zeros nor a random draw give: nan or inf, or nonzero entries whose
+    magnitude is far outside what randn or rand produce (1e-30, 1e+30)."""
+    b = b.detach().cpu().double()
+    if not bool(torch.isfinite(b).all()):
+        return True
+    nonzero = b[b != 0].abs()
+    return bool(nonzero.numel()) and bool(((nonzero < 1e-12) | (nonzero > 1e12)).any())
 
 
 INITS = {"default": None, "factor1": 1.0, "factor6": 6.0}

@@ -154,12 +154,14 @@ def error_hint(message: str) -> str | None:
 def naming_errors(diagnose=None, errors: Iterable[ErrorHint] = COMMON_ERRORS):
     """When the student's code raises inside the block, ``diagnose(None)`` (or, failing that,
     the first row of ``errors`` that the message shows) may give a hint naming the bug in place
-    of the generic one."""
+    of the generic one.  An ``assert`` of the student's own that failed keeps the hint that names it:
+    what the code returns on other inputs says nothing about why it refused this one."""
     try:
         yield
     except StudentError as e:
-        hint = ((diagnose and diagnose(None)) or hint_for_error(e.message, errors)) if e.kind == "exception" \
-            else None
+        own_assert = e.kind == "exception" and " raised AssertionError" in e.message.split("\n")[0]
+        hint = ((diagnose and diagnose(None)) or hint_for_error(e.message, errors)) \
+            if e.kind == "exception" and not own_assert else None
         if not hint:
             raise
         raise StudentError(e.kind, e.message, hint, **e.details) from None

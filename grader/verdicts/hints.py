@@ -32,3 +32,16 @@ FORWARD_FIRST = ("This test checks the gradient of your forward, so it earns its
                  "other tests report first.")
 # hints that send the student to another test's failure: not misconceptions of their own (class summary)
 FOLLOW_UPS = (DEVICE_VALUES_FIRST, FORWARD_FIRST)
+
+
+def unexplained_hint(status: str, kind, message: str) -> str:
+    """The hint of a failure that no check, catalogue or error table explained: what was observed and
+    where to look, never an empty line (a report never leaves a lost point without a word)."""
+    if kind == "internal":
+        return ("The grader itself failed on this test, not your code: the other tests' verdicts stand; "
+                "tell your instructor, quoting this report.")
+    first = (message or "").strip().splitlines()[0] if (message or "").strip() else "this test failed"
+    if status == "error":
+        return f"Your code could not be run to the end here ({first}): fix that first, then grade again."
+    return (f"No catalogued mistake reproduces this result ({first}): go through your code with the input "
+            "shown above (its shape, dtype and values) against the exercise's docstring, step by step.")

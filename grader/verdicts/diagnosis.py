@@ -23,7 +23,7 @@ import torch
 from grader.transport.student import StudentError
 from grader.transport.wire import meta
 from grader.verdicts.checks import Failure, assert_close
-from grader.verdicts.hints import hard_coded_hint
+from grader.verdicts.hints import concept_of, hard_coded_hint, register_concept
 from grader.verdicts.tolerances import SAME_NUMBERS, Tolerance
 
 
@@ -31,9 +31,20 @@ from grader.verdicts.tolerances import SAME_NUMBERS, Tolerance
 
 @dataclass(frozen=True)
 class Misconception:
-    """A bug students make: its ``name`` (the variants of one bug share it) and the hint naming it."""
+    """A bug students make: its ``name`` (the variants of one bug share it), the hint naming it and
+    showing the fix (``hint``), and the hint naming the concept only (``concept``; by default the
+    hint's first clause, see grader.verdicts.hints.concept_of).  Which one a report shows is the
+    course's hint level (grader.verdicts.hints.at_level)."""
     name: str
     hint: str
+    concept: str | None = None
+
+    def __post_init__(self):
+        register_concept(self.hint, self.concept)
+
+    def text(self, level: str = "fix") -> str:
+        """The hint at ``level``: "fix" (concept and fix) or "concept" (the concept only)."""
+        return self.hint if level == "fix" else (self.concept or concept_of(self.hint))
 
     def gives(self, compute: Callable[[], torch.Tensor]) -> "Variant":
         """This bug's result on the test's input: ``compute()`` works in the input's dtype, so that

@@ -62,7 +62,10 @@ def combinations(train: bool) -> list:
     for kind in kinds:
         combos = combos + [c + (m,) for c in combos for m in kind if len(c) < MOST]
     order = TRAIN_VARIANTS if train else EVAL_VARIANTS
-    return sorted((c for c in combos if c), key=lambda c: (len(c), [order.index(m) for m in c]))
+    both = set(KINDS[2])  # a divisor of both figures leaves no room for one of a single figure's
+    one = set(KINDS[5] + KINDS[6])
+    return sorted((c for c in combos if c and not (both & set(c) and one & set(c))),
+                  key=lambda c: (len(c), [order.index(m) for m in c]))
 
 
 def run_variant(model, X_full, Y_full, opt, bs, train_v, batch_v):

@@ -102,13 +102,12 @@ def _scaled_rate(got, before, grad, lr) -> str | None:
     r = float(rates.median())
     if not math.isfinite(r) or abs(r - 1) < 1e-6 or r <= 0 or float((rates - r).abs().max()) > 1e-4 * max(1, abs(r)):
         return None
-    for name, f in SCHEDULES:
-        for t in range(1, 6):
-            if abs(f(t) - r) < 1e-4 * r:
-                return (f"The learning rate changes from step to step: this step moved every parameter by "
-                        f"{r:.4g} × lr × p.grad, which is {name} at step t = {t} (counting from 0). Plain SGD "
-                        "uses the same lr at every step: `p <- p - self.lr * p.grad`, with no schedule or "
-                        "decay and without changing self.lr.")
+    found = [f"{name} at step t = {t}" for name, f in SCHEDULES for t in range(1, 6) if abs(f(t) - r) < 1e-4 * r]
+    if found:
+        return (f"The learning rate changes from step to step: this step moved every parameter by "
+                f"{r:.4g} × lr × p.grad, which is {' or '.join(found[:3])} (counting steps from 0). Plain SGD "
+                "uses the same lr at every step: `p <- p - self.lr * p.grad`, with no schedule or "
+                "decay and without changing self.lr.")
     return (f"Every parameter moved by {r:.4g} × lr × p.grad instead of lr × p.grad (a learning rate of "
             f"{r * lr:.4g}, not {lr:g}): use self.lr as given, unchanged from step to step.")
 

@@ -136,7 +136,7 @@ def _diagnose(student, fn, got, H, Y, expected, tolerance, prefer=None, probing=
     if got is not None and got.dim() != 0:
         if tuple(got.shape) == (n, n) and n > 1:
             return COLUMN_PICK.hint
-        if tuple(got.shape) in ((n,), (n, 1), (1, n)) and n > 1:
+        if tuple(got.shape) in ((n,), (n, 1), (1, n)) and (n > 1 or tuple(got.shape) == (1,)):
             return PER_SAMPLE
         return NOT_0DIM if got.numel() == 1 else None
     hint = got is not None and (name_bug(got, expected, _buggy_versions(Hc, Yc), tolerance, prefer)

@@ -202,11 +202,26 @@ def compare(got, expected: torch.Tensor, *, diagnose, dtype: torch.dtype, device
         raise
 
 
+def same_error(message: str, variants: Iterable[Variant]) -> str | None:
+    """The hint of the first variant that raises the very error the student's code raised (its
+    message is part of ``message``): the wrong variant reproduces what the student's code did."""
+    for v in variants:
+        try:
+            v.compute()
+        except (RuntimeError, IndexError) as e:
+            text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            if len(text) > 15 and text in message:
+                return v.misconception.hint
+    return None
+
+
 def check_call(student, fn, args, expected: torch.Tensor, *, what: str, inputs: str, diagnose,
-               dtype: torch.dtype, device: str, tolerance: Tolerance, return_args: bool = False):
+               dtype: torch.dtype, device: str, tolerance: Tolerance, return_args: bool = False,
+               errors: Iterable[ErrorHint] = COMMON_ERRORS):
     """The student's fn(*args) compared with ``expected`` within ``tolerance``; a failure is
-    explained by ``diagnose`` (see call_checked and compare).  Returns what student.call returns."""
-    got = call_checked(student, fn, *args, _what=what, _return_args=return_args, diagnose=diagnose)
+    explained by ``diagnose`` and, for an error, the table ``errors`` (see call_checked and
+    compare).  Returns what student.call returns."""
+    got = call_checked(student, fn, *args, _what=what, _return_args=return_args, diagnose=diagnose, errors=errors)
     compare(got[0] if return_args else got, expected, diagnose=diagnose, what=what, inputs=inputs, dtype=dtype,
             device=device, rtol=tolerance.rtol, atol=tolerance.atol)
     return got

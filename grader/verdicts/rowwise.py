@@ -7,11 +7,13 @@ the values.  ``probe`` also serves functions of more than one input (cross_entro
 """
 from __future__ import annotations
 
+import re
+
 import torch
 
 from grader.transport.student import StudentError
 from grader.verdicts.checks import Failure, assert_close, describe, shape_str
-from grader.verdicts.diagnosis import check_call, name_bug
+from grader.verdicts.diagnosis import COMMON_ERRORS, ErrorHint, check_call, name_bug, same_error
 from grader.verdicts.hints import ONLY_2D, hard_coded_hint
 from grader.verdicts.tolerances import Tolerance, magnitude
 
@@ -92,5 +94,7 @@ def check_rows(student, name: str, reference_fn, x: torch.Tensor, how: str, devi
                 or (got is not None and got.shape == expected.shape and fallback(got.detach().cpu().double(), x))
                 or None)
 
+    # an error the student's code raised is named by the catalogue variant that raises the same one
+    errors = COMMON_ERRORS + (ErrorHint(re.compile(r"(?s).+"), lambda m: same_error(m.string, bugs(x.detach().cpu()))),)
     return check_call(student, fn, [x], expected, what=what, inputs=describe("x", x, how), diagnose=diagnose,
-                      dtype=x.dtype, device=device, tolerance=allowed, return_args=return_args)
+                      dtype=x.dtype, device=device, tolerance=allowed, return_args=return_args, errors=errors)

@@ -13,6 +13,7 @@ from grader.suites.common import (EXACT, FINITE_DIFFERENCES, ROUNDING, SAME_NUMB
                                   assert_close, assert_made_object, assert_not_torch_class, assert_unchanged, check,
                                   describe, dtype_str, expect_tensor, gradcheck, randn, shape_str)
 from grader.suites.linear_init import init_is_seeded
+from grader.transport.student import Call, Student
 from grader.transport.wire import meta
 from grader.verdicts.batching import read_attributes
 
@@ -177,7 +178,12 @@ def test_shapes(student, in_dim, out_dim):
 @pytest.mark.points(0.5)
 def test_bias_starts_at_zero(student):
     """the bias starts at zero"""
-    lin, what = _new(student, 20, 6)
+    # built just after memory that holds nan was freed: a bias of uninitialised memory (torch.empty)
+    # then shows nan in every run, not zeros in one run and garbage in the next
+    what = "Linear(20, 6)"
+    lin = student.call(student.ref("Linear"), 20, 6, _what=what,
+                       _before=[Call(Student.torch("full"), (n,), float("nan")) for n in (120, 6, 6, 6, 6, 8, 16, 6)])
+    assert_made_object(lin, what, SUPER_HINT)
     b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
     if b.is_floating_point() and b.shape == (6,) and _looks_uninitialised(b):
         # one message whatever the garbage was, so that the report is the same in every run

@@ -124,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="show the grader's own tracebacks (for reporting a grader bug); implies --no-server")
     p.add_argument("--points", action="store_true",
                    help="print each test's points and what it checks (all exercises, or those named), and exit")
+    p.add_argument("--hint-level", choices=("fix", "concept"), default=None,
+                   help="hints name the mistake's concept only, or also show the fix (default: $GRADER_HINT_LEVEL, "
+                        "else the course's setting, else fix)")
     p.add_argument("--version", action="version", version=f"grade {__version__}")
     return p
 
@@ -215,6 +218,17 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         return _fail("--timeout-scale must be positive")
     if args.output is not None and args.output.is_dir():
         return _fail(f"--output {args.output} is a folder; give a file name")
+
+    from grader.verdicts.hints import chosen_level, use_level
+
+    try:
+        level = chosen_level(args.hint_level)
+    except ValueError as e:
+        return _fail(str(e))
+    if args.hint_level is None:  # the warm server grades at the level this call chose
+        argv += ["--hint-level", level]
+    args.hint_level = level
+    use_level(level)
 
     if serve and zygote is None:
         import importlib.util

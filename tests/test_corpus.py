@@ -6,7 +6,7 @@
   Its first line is ``# hint: <regex>``: the submission must lose points on
   its exercise, and some failed test's hint (or, failing that, message) must
   match the regex (case-insensitive), so the student is told the mistake by
-  name and not just that something is off.
+  name and not just that something is off; no failed test's hint is blank.
 - ``ok_<style>.py`` is a correct answer written differently from the model
   answer (logsumexp, clamp, add_module, ...): it must get full marks.
 
@@ -44,6 +44,12 @@ def _lost(entry) -> list:
     return [t for t in entry["tests"] if t["status"] not in ("passed", "skipped")]
 
 
+def _no_blank_hint(entry) -> None:
+    """Every lost point is explained: no failed test's hint is empty or only whitespace."""
+    blank = [t["name"] for t in _lost(entry) if not (t["hint"] or "").strip()]
+    assert not blank, f"blank hints in {blank}"
+
+
 def expected_hint(path: Path) -> str:
     first = path.read_text().splitlines()[0]
     m = re.fullmatch(r"#\s*hint:\s*(.+)", first.strip())
@@ -57,6 +63,7 @@ def test_known_bug_loses_points_and_is_named(path, tmp_path, grade_folder):
     entry = _graded(path, tmp_path, grade_folder)
     lost = _lost(entry)
     assert entry["score"] < entry["max_score"] and lost, f"{path.name} got full marks"
+    _no_blank_hint(entry)
     said = [t["hint"] or t["message"] for t in lost] + [entry["hint"]]
     assert any(pattern.search(text or "") for text in said), \
         f"no hint matches {pattern.pattern!r}; the report said:\n" + "\n---\n".join(sorted(set(said)))
@@ -66,6 +73,7 @@ def test_known_bug_loses_points_and_is_named(path, tmp_path, grade_folder):
 def test_correct_alternative_gets_full_marks(path, tmp_path, grade_folder):
     entry = _graded(path, tmp_path, grade_folder)
     lost = [(t["name"], t["message"]) for t in _lost(entry)]
+    _no_blank_hint(entry)
     assert entry["score"] == entry["max_score"], lost
 
 

@@ -167,8 +167,16 @@ def _setup(args) -> Setup:
     out.clean_partial()
     subs, out_root = subs.resolve(), out_root.resolve()
     limits = Limits(isolate=not args.no_isolation, hide=(str(subs), str(out_root))).scaled(args.timeout_scale)
+    from grader.verdicts.hints import DEFAULT_LEVEL, chosen_level, use_level
+
+    try:
+        level = chosen_level(getattr(args, "hint_level", None))
+    except ValueError as e:
+        raise Refused(str(e)) from None
+    use_level(level)  # the pool's processes inherit it
+    fp = fingerprint(exercises) + ("" if level == DEFAULT_LEVEL else f"+hints={level}")  # another level: regrade
     return Setup(subs, out_root, out, jobs, exercises, book, overrides_text, overrides_from, secret, secret_from,
-                 limits, args.submission_timeout * args.timeout_scale, fingerprint(exercises))
+                 limits, args.submission_timeout * args.timeout_scale, fp)
 
 
 OVERRIDES_COPY = "overrides.csv"   # in --out/.batch: the last overrides file given

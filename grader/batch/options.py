@@ -121,5 +121,7 @@ def parser() -> argparse.ArgumentParser:
                         "N worker processes on this machine (needs: pip install nngrade[cluster])")
     p.add_argument("--no-isolation", action="store_true",
                    help="run workers without namespaces and the unprivileged uid (debugging only)")
+    p.add_argument("--hint-level", choices=("fix", "concept"), default=None,
+                   help="hints name the concept only, or also show the fix (default: $GRADER_HINT_LEVEL, else fix)")
     p.add_argument("--version", action="version", version=f"grade {__version__}")
     return p

@@ -271,6 +271,7 @@ define(globals(), __file__)
 EDITION = '''"""The student edition (built by `grade release` {version}): its checks are the
 visible tests; the hidden tests run when the work is submitted."""
 EDITION = "student"
+HINT_LEVEL = "{hint_level}"
 
 
 def annotate(report: dict) -> dict:
@@ -323,7 +324,7 @@ def _deps() -> list:
     return [d for d in deps if not d.startswith("torchvision")]
 
 
-def build(out: Path, progress=print) -> dict:
+def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
     """Write the release into ``out`` (which must not exist or be empty); returns the manifest."""
     import nbformat
     import torch
@@ -346,7 +347,7 @@ def build(out: Path, progress=print) -> dict:
         _template_workflow(tmp, progress)
         pkg = tmp / "package" / "grader"
         shutil.copytree(GRADER, pkg, ignore=shutil.ignore_patterns("__pycache__", "suites", *NOT_SHIPPED))
-        (pkg / "edition.py").write_text(EDITION.format(version=__version__))
+        (pkg / "edition.py").write_text(EDITION.format(version=__version__, hint_level=hint_level))
         suites = pkg / "suites"
         suites.mkdir()
         for name in ("__init__.py", "common.py", "pytest.ini"):
@@ -394,7 +395,17 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="grade release", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", "-o", metavar="DIR", type=Path, required=True, help="where the student edition goes")
+    p.add_argument("--hint-level", choices=("fix", "concept"), default=None,
+                   help="the course's hint level in the student edition: the concept only, or also the fix "
+                        "(default: $GRADER_HINT_LEVEL, else fix)")
     args = p.parse_args(argv)
+    from grader.verdicts.hints import chosen_level
+
+    try:
+        level = chosen_level(args.hint_level)
+    except ValueError as e:
+        print(f"grade release: error: {e}", file=sys.stderr)
+        return 2
     if not (ROOT / "solutions").is_dir() or not (GRADER / "suites" / EXERCISES[0].suite).is_file():
         print("grade release: error: this is not the instructor's edition (no hidden suites here)", file=sys.stderr)
         return 2
@@ -403,7 +414,7 @@ def main(argv=None) -> int:
               "(nothing is ever overwritten)", file=sys.stderr)
         return 2
     print(f"grade release: building the student edition in {args.out}", file=sys.stderr)
-    manifest = build(args.out, progress=lambda m: print(m, file=sys.stderr))
+    manifest = build(args.out, progress=lambda m: print(m, file=sys.stderr), hint_level=level)
     print(f"grade release: {len(manifest)} files written; students run: pip install {args.out / 'package'}",
           file=sys.stderr)
     return 0

@@ -81,7 +81,7 @@ def _add(z: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -
 
 
 def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_published", seed: int = 0,
-          timeout_scale: float = 1.0, measured: str = "") -> list:
+          timeout_scale: float = 1.0, measured: str = "", hint_level: str = "fix") -> list:
     """Write the bundle to ``out``; returns the names in it.  Byte for byte the
     same for the same course and options (fixed dates, sorted names)."""
     from grader.exercises import select
@@ -92,6 +92,8 @@ def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_publ
         raise ValueError(f"--hidden-visibility must be one of {', '.join(VISIBILITIES)}")
     config = {"exercises": [ex.name for ex in chosen], "hidden_visibility": hidden_visibility, "seed": seed,
               "timeout_scale": timeout_scale}
+    if hint_level != "fix":  # the default leaves the config as it always was
+        config["hint_level"] = hint_level
     measured = measured or MEASURED
     names = []
     tmp = out.with_name(f".{out.name}.tmp")
@@ -180,6 +182,9 @@ def run(root: Path, config: dict) -> dict:
             folder = materialize(sub, work / "submission")
             hide = tuple(str(p) for p in (root / "results", root / "source", root / "submission") if p.exists())
             limits = Limits(hide=hide).scaled(float(config.get("timeout_scale", 1.0)))
+            from grader.verdicts.hints import use_level
+
+            use_level(config.get("hint_level", "fix") if config.get("hint_level") in ("fix", "concept") else "fix")
             report = grade(exercises, folder, seed=int(config.get("seed", 0)), limits=limits)
             report = annotate(report, sub, shown="submission", folder=str(folder))
         finally:

@@ -85,10 +85,18 @@ def autograder_main(argv) -> int:
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for the test inputs (default 0)")
     p.add_argument("--timeout-scale", type=float, default=2.0, metavar="X",
                    help="multiply every time limit by X (default 2: Gradescope gives half a CPU)")
+    p.add_argument("--hint-level", choices=("fix", "concept"), default=None,
+                   help="hints name the concept only, or also show the fix (default: $GRADER_HINT_LEVEL, else fix)")
     try:
         args = p.parse_args(argv)
     except _Usage as e:
         return _fail("grade autograder", f"{e} (see: grade autograder --help)")
+    from grader.verdicts.hints import chosen_level
+
+    try:
+        level = chosen_level(args.hint_level)
+    except ValueError as e:
+        return _fail("grade autograder", str(e))
     if args.out.suffix.lower() != ".zip":
         return _fail("grade autograder", f"--out {args.out} should end in .zip (Gradescope takes a zip)")
     if args.out.is_dir():
@@ -99,7 +107,7 @@ def autograder_main(argv) -> int:
 
     try:
         names = build(args.out, exercises=args.exercises, hidden_visibility=args.hidden_visibility,
-                      seed=args.seed, timeout_scale=args.timeout_scale)
+                      seed=args.seed, timeout_scale=args.timeout_scale, hint_level=level)
     except KeyError as e:
         return _fail("grade autograder", e.args[0])
     except OSError as e:

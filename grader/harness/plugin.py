@@ -29,6 +29,7 @@ from grader.errors import ErrorKind
 from grader.transport.limits import Spend
 from grader.transport.student import Student, StudentError
 from grader.verdicts.checks import Failure
+from grader.verdicts.hints import at_level, unexplained_hint
 
 
 def derive_seed(seed: int, text: str) -> int:
@@ -169,6 +170,9 @@ class GraderPlugin:
             rec.message = f"internal grader error ({name}); this is not your fault, please report it"
             if self.debug and call.excinfo is not None:
                 rec.trace = "".join(traceback.format_exception(call.excinfo.value))
+        if not (rec.hint or "").strip():
+            rec.hint = unexplained_hint(rec.status, rec.kind, rec.message)
+        rec.hint = at_level(rec.hint)
         if rec.failed_on not in (None, "cpu") and call.when == "call":  # right on the CPU, wrong on the GPU
             rec.message = f"on the GPU ({rec.failed_on}): {rec.message}"
         if rec.visible and rec.status == "failed" and call.when == "call":

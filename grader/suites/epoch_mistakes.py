@@ -31,15 +31,26 @@ MISTAKES = (
                               "predictions."),
     Misconception("sum", "These are sums over batches: divide by the number of batches."),
     Misconception("swapped", "The two figures are swapped: return (mean_error, mean_loss) in this order."),
+    Misconception("floor_count", "You divided by X_full.shape[0] // batch_size batches, which leaves the last, "
+                                 "smaller batch out of the count: divide by the number of batches the loop really "
+                                 "ran (len(range(0, n, batch_size)), or count them)."),
+    Misconception("err_sample_mean", "The error was averaged over samples (wrong predictions counted over the whole "
+                                     "set, divided by the number of samples); the exercise asks for the average of "
+                                     "the per-batch loss_01 over the number of batches."),
+    Misconception("loss_means_over_n", "The loss adds up per-batch MEAN losses but divides them by the number of "
+                                       "samples: the sum of batch means is divided by the number of batches."),
+    Misconception("err_means_over_n", "The error adds up per-batch error RATES (loss_01) but divides them by the "
+                                      "number of samples: divide the sum of batch rates by the number of batches."),
 )
 VARIANT_HINTS = {m.name: m.hint for m in MISTAKES}
-EVAL_VARIANTS = ["swapped", "accuracy", "sample_mean", "sum", "one_batch", "bs100", "drop_last"]
+EVAL_VARIANTS = ["swapped", "accuracy", "sample_mean", "sum", "one_batch", "bs100", "drop_last", "floor_count",
+                 "err_sample_mean", "err_means_over_n", "loss_means_over_n"]
 TRAIN_VARIANTS = ["no_update", "no_zero_grad"] + EVAL_VARIANTS
 
 
 # the kinds of mistakes: a wrong variant takes at most one of each
-KINDS = (("no_update", "no_zero_grad"), ("one_batch", "bs100", "drop_last"), ("sample_mean", "sum"), ("accuracy",),
-         ("swapped",))
+KINDS = (("no_update", "no_zero_grad"), ("one_batch", "bs100", "drop_last"), ("sample_mean", "sum", "floor_count"),
+         ("accuracy",), ("swapped",), ("err_sample_mean", "err_means_over_n"), ("loss_means_over_n",))
 MOST = 3  # real loops combine mistakes: (loss, accuracy) averaged over samples is three
 
 
@@ -51,7 +62,10 @@ def combinations(train: bool) -> list:
     for kind in kinds:
         combos = combos + [c + (m,) for c in combos for m in kind if len(c) < MOST]
     order = TRAIN_VARIANTS if train else EVAL_VARIANTS
-    return sorted((c for c in combos if c), key=lambda c: (len(c), [order.index(m) for m in c]))
+    both = set(KINDS[2])  # a divisor of both figures leaves no room for one of a single figure's
+    one = set(KINDS[5] + KINDS[6])
+    return sorted((c for c in combos if c and not (both & set(c) and one & set(c))),
+                  key=lambda c: (len(c), [order.index(m) for m in c]))
 
 
 def run_variant(model, X_full, Y_full, opt, bs, train_v, batch_v):
@@ -89,15 +103,25 @@ def run_variant(model, X_full, Y_full, opt, bs, train_v, batch_v):
     return errs, losses, sizes
 
 
-def figures(errs, losses, sizes, mistakes):
-    """The two returned numbers from the per-batch ones, with the figure mistakes among ``mistakes``."""
+def figures(errs, losses, sizes, mistakes, bs=None):
+    """The two returned numbers from the per-batch ones, with the figure mistakes among ``mistakes``
+    (``bs``: the batch size the loop was called with, for a count of batches by floor division)."""
     if "sample_mean" in mistakes:
         err = sum(e * s for e, s in zip(errs, sizes)) / sum(sizes)
         loss = sum(x * s for x, s in zip(losses, sizes)) / sum(sizes)
     elif "sum" in mistakes:
         err, loss = sum(errs), sum(losses)
+    elif "floor_count" in mistakes:
+        count = max(1, sum(sizes) // bs) if bs else len(errs)
+        err, loss = sum(errs) / count, sum(losses) / count
     else:
         err, loss = sum(errs) / len(errs), sum(losses) / len(losses)
+    if "err_sample_mean" in mistakes:
+        err = sum(e * s for e, s in zip(errs, sizes)) / sum(sizes)
+    elif "err_means_over_n" in mistakes:
+        err = sum(errs) / sum(sizes)
+    if "loss_means_over_n" in mistakes:
+        loss = sum(losses) / sum(sizes)
     if "accuracy" in mistakes:
         err = 1.0 - err
     if "swapped" in mistakes:
@@ -151,7 +175,7 @@ class WrongLoops:
             self._made[key] = None if runs is None else \
                 (runs, {n: p.detach().clone() for n, p in model.named_parameters()})
         made = self._made[key]
-        return None if made is None else (figures(*made[0], v), made[1])
+        return None if made is None else (figures(*made[0], v, self.bs or 100), made[1])
 
     def hint(self, matches, fallback) -> str:
         """The hint naming the fewest mistakes whose loop gives a result that ``matches`` (each of them),

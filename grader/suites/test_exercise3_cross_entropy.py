@@ -10,7 +10,9 @@ from grader.suites.common import (DTYPES, ROUNDING, SAME_RATIO, Failure, Misconc
                                   expect_tensor, magnitude, name_bug, naming_errors, probe, randint, randn, right_on,
                                   shape_str)
 
-CASES = {"n1": (1, 5), "n13": (13, 4), "n64": (64, 10), "n100": (100, 7)}
+from grader.transport.student import StudentError
+
+CASES = {"n1": (1, 5), "n13": (13, 4), "n64": (64, 10), "n100": (100, 7), "k1": (6, 1)}
 WHAT = "cross_entropy(logits, targets)"
 
 FORMULA = ("loss = -mean_i log_softmax(logits)[i, targets[i]], with log_softmax(v) = (v - m) - "
@@ -105,6 +107,27 @@ def _ratio_hint(v: float, e: float, n: int, k: int):
     return None
 
 
+ALSO_UNSTABLE = (" Also: on far-apart logits (rows like [0, -1000, 5]) your loss is nan or inf, so the "
+                 "log-probabilities are not computed stably (log(softmax(...)) or exp() without the row max): "
+                 "stay in log space, (z - m) - log(sum(exp(z - m))) with m the row max.")
+
+
+def _also_unstable(student, fn, dtype, device) -> str:
+    """A second, independent mistake hidden behind a scaling one: one probe call on far-apart logits,
+    where the reference is finite; a loss that is nan or inf there is computed unstably."""
+    H = torch.tensor([[0.0, -1000.0, 5.0], [1000.0, 0.0, -1000.0]], dtype=dtype, device=device)
+    Y = torch.tensor([1, 2], device=device)
+    try:
+        got = student.call(fn, H, Y, _what="a probe")
+    except StudentError as e:
+        if e.kind in StudentError.RUN_KINDS:
+            raise
+        return ""
+    if isinstance(got, torch.Tensor) and got.is_floating_point() and not bool(torch.isfinite(got.detach()).all()):
+        return ALSO_UNSTABLE
+    return ""
+
+
 def _diagnose(student, fn, got, H, Y, expected, tolerance, prefer=None, probing=True):
     """A hint naming the bug behind the loss ``got`` on (H, Y) (None: the student's code raised), or None;
     ``prefer`` names the bug this input is built to expose, when others give the same numbers."""
@@ -113,11 +136,13 @@ def _diagnose(student, fn, got, H, Y, expected, tolerance, prefer=None, probing=
     if got is not None and got.dim() != 0:
         if tuple(got.shape) == (n, n) and n > 1:
             return COLUMN_PICK.hint
-        if tuple(got.shape) in ((n,), (n, 1), (1, n)) and n > 1:
+        if tuple(got.shape) in ((n,), (n, 1), (1, n)) and (n > 1 or tuple(got.shape) == (1,)):
             return PER_SAMPLE
         return NOT_0DIM if got.numel() == 1 else None
     hint = got is not None and (name_bug(got, expected, _buggy_versions(Hc, Yc), tolerance, prefer)
                                 or _ratio_hint(float(got), float(expected), n, k))
+    if hint and probing and (hint == SUMMED or hint.startswith("You divide by") or hint.startswith("You averaged")):
+        hint += _also_unstable(student, fn, H.dtype, H.device)
     if not hint and probing:
         hint = probe(lambda rows: right_on(student, fn, [Hc[rows].to(H.device), Yc[rows].to(Y.device)],
                                            reference.cross_entropy(Hc[rows].double(), Yc[rows]).to(H.dtype),

@@ -13,6 +13,7 @@ from grader.suites.common import (EXACT, FINITE_DIFFERENCES, ROUNDING, SAME_NUMB
                                   assert_close, assert_made_object, assert_not_torch_class, assert_unchanged, check,
                                   describe, dtype_str, expect_tensor, gradcheck, randn, shape_str)
 from grader.suites.linear_init import init_is_seeded
+from grader.transport.student import Call, Student
 from grader.transport.wire import meta
 from grader.verdicts.batching import read_attributes
 
@@ -177,10 +178,35 @@ def test_shapes(student, in_dim, out_dim):
 @pytest.mark.points(0.5)
 def test_bias_starts_at_zero(student):
     """the bias starts at zero"""
-    lin, what = _new(student, 20, 6)
+    # built just after memory that holds nan was freed: a bias of uninitialised memory (torch.empty)
+    # then shows nan in every run, not zeros in one run and garbage in the next
+    what = "Linear(20, 6)"
+    lin = student.call(student.ref("Linear"), 20, 6, _what=what,
+                       _before=[Call(Student.torch("full"), (n,), float("nan")) for n in (120, 6, 6, 6, 6, 8, 16, 6)])
+    assert_made_object(lin, what, SUPER_HINT)
     b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
+    if b.is_floating_point() and b.shape == (6,) and _looks_uninitialised(b):
+        # one message whatever the garbage was, so that the report is the same in every run
+        raise Failure(f"{what}.bias (initial value) is not zero: it holds values no random generator gives "
+                      "(nan, inf, or magnitudes like 1e-30 or 1e+30)", BIAS_UNINIT_HINT)
     assert_close(b, torch.zeros(6), what=f"{what}.bias (initial value)", tolerance=EXACT, dtype=b.dtype,
-                 hint="The bias starts at zero: `nn.Parameter(torch.zeros(out_dim))`, not randn.")
+                 hint="The bias starts at zero: `nn.Parameter(torch.zeros(out_dim))`, not random values "
+                      "(torch.randn or torch.rand).")
+
+
+BIAS_UNINIT_HINT = ("The bias is uninitialised memory: torch.empty(out_dim) (or torch.Tensor(out_dim)) only "
+                    "allocates, so it holds whatever was in memory before, different from run to run. Start it "
+                    "at zero: `nn.Parameter(torch.zeros(out_dim))`.")
+
+
+def _looks_uninitialised(b: torch.Tensor) -> bool:
+    """Values that neither zeros nor a random draw give: nan or inf, or nonzero entries whose
+    magnitude is far outside what randn or rand produce (1e-30, 1e+30)."""
+    b = b.detach().cpu().double()
+    if not bool(torch.isfinite(b).all()):
+        return True
+    nonzero = b[b != 0].abs()
+    return bool(nonzero.numel()) and bool(((nonzero < 1e-12) | (nonzero > 1e12)).any())
 
 
 INITS = {"default": None, "factor1": 1.0, "factor6": 6.0}
@@ -278,7 +304,7 @@ def test_bias_false(student, rng):
 # ---------------------------------------------------------------------------
 # forward
 
-SHAPES = {"2d": (5, 7), "batch64": (64, 7), "single": (1, 7), "3d": (2, 3, 7)}
+SHAPES = {"2d": (5, 7), "batch64": (64, 7), "single": (1, 7), "3d": (2, 3, 7), "mid1": (2, 1, 7)}
 
 
 @pytest.mark.points(1.5)

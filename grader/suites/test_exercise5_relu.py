@@ -3,6 +3,8 @@
 Every test runs the student's forward first, so a ReLU that does not work
 earns nothing for merely having no parameters.
 """
+import math
+
 import pytest
 import torch
 
@@ -59,7 +61,23 @@ def _hint(x, got) -> str:
             return hint
         if bool((torch.isnan(g) & torch.isinf(xd)).any()):
             return INF_TIMES_ZERO
+        leak = _leak(g, xd)
+        if leak is not None:
+            return (f"Negative entries were multiplied by {leak:.4g} (a leaky ReLU); ReLU sets them to 0 and "
+                    "passes the others through: `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`.")
     return FORMULA
+
+
+def _leak(g, x):
+    """The slope a when the positive entries are right and every negative one came back as a * x (a not 0)."""
+    pos, neg = (x > 0) & torch.isfinite(x), (x < -1e-3) & torch.isfinite(x)
+    if int(neg.sum()) < 2 or not torch.equal(g[pos], x[pos]):
+        return None
+    ratios = g[neg] / x[neg]
+    a = float(ratios.median())
+    if a == 0 or not math.isfinite(a) or float((ratios - a).abs().max()) > 1e-3 * abs(a):
+        return None
+    return a
 
 
 def _check(student, relu, x, how, tolerance, device=None):
@@ -89,7 +107,8 @@ def _not_in_place(student, relu, x, how, tolerance):
     return _verdict(x, got, describe("x", x, how), tolerance)
 
 
-SHAPES = {"1d": (11,), "2d": (13, 10), "batch64": (64, 10), "3d": (3, 4, 6)}
+SHAPES = {"1d": (11,), "2d": (13, 10), "batch64": (64, 10), "3d": (3, 4, 6), "batch1": (1, 7),
+          "mid1": (3, 1, 4)}
 
 
 @pytest.mark.points(3.5)

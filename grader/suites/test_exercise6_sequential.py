@@ -139,8 +139,34 @@ def _check_forward(student, seq, what, layers, X, how, device=None, *, tolerance
     layers with weights of any scale)."""
     got = _call_forward(student, seq, what, X)
     expected = _compose(layers, X.double().cpu())
+    hint = _diagnose(got, layers, X.cpu())
+    if hint == REUSED.hint:
+        try:
+            hint = _reused_hint(student, seq, what)
+        except StudentError:
+            pass
     return assert_close(got, expected, what=f"{what}(X)", inputs=describe("X", X, how), dtype=X.dtype,
-                        device=device, tolerance=tolerance, scale=10.0, hint=_diagnose(got, layers, X.cpu()))
+                        device=device, tolerance=tolerance, scale=10.0, hint=hint)
+
+
+REUSED_IN_MAPPING = ("A layer passed twice ran only once: your Sequential keeps its layers in a {kind} "
+                     "(`{what}.{name}`), which holds each layer OBJECT once, so a layer that appears again in the "
+                     "sequence is skipped. Keep the sequence itself, `self.layers = nn.ModuleList(layers)`, and "
+                     "loop over it: `for layer in self.layers: X = layer(X)`.")
+
+
+def _reused_hint(student, seq, what) -> str:
+    """REUSED's hint, told apart by what the object holds: a dict or set attribute (keyed by the layer
+    objects) drops a repeated layer just as iterating self.children() does, for another reason."""
+    attrs = student.getattr(seq, "__dict__", _what=f"reading {what}.__dict__")
+    for name, value in (attrs.items() if isinstance(attrs, dict) else ()):
+        if name.startswith("_"):
+            continue
+        kind = value.type if isinstance(value, Handle) else type(value).__name__
+        for key, word in (("dict", "dict"), ("set", "set")):
+            if kind.split(".")[-1] in (key, "Ordered" + key.capitalize(), "frozen" + key):
+                return REUSED_IN_MAPPING.format(kind=word, what="self", name=name)
+    return REUSED.hint
 
 
 def _named_params(student, seq, what) -> dict:
@@ -178,7 +204,7 @@ def _owner(layers) -> dict:
 
 
 MLP = [("Linear", 5, 4), ("ReLU",), ("Linear", 4, 3)]
-SHAPES = {"2d": (6, 5), "batch64": (64, 5), "single": (1, 5), "3d": (2, 3, 5)}
+SHAPES = {"2d": (6, 5), "batch64": (64, 5), "single": (1, 5), "3d": (2, 3, 5), "mid1": (2, 1, 5)}
 
 
 # ---------------------------------------------------------------------------

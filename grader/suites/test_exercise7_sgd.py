@@ -11,6 +11,8 @@ costs about 2 CPU-seconds on first use).  Only when a parameter is wrong are
 the usual wrong updates computed here to name the mistake (``_buggy_updates``).
 The model, in the worker and mirrored here, is grader/suites/sgd_model.py.
 """
+import math
+
 import pytest
 import torch
 
@@ -81,6 +83,35 @@ def _buggy_updates(before, grad, lr):
     yield TWICE.gives(lambda: b - 2 * lr * g)
 
 
+# learning-rate schedules students add to plain SGD, as a factor of lr at step t (0 for the first step)
+SCHEDULES = (("lr / sqrt(t + 1)", lambda t: 1 / math.sqrt(t + 1)), ("lr / (t + 1)", lambda t: 1 / (t + 1)),
+             ("lr * 0.5 ** t", lambda t: 0.5 ** t), ("lr * 0.9 ** t", lambda t: 0.9 ** t),
+             ("lr * 0.99 ** t", lambda t: 0.99 ** t), ("lr * 0.1 ** t", lambda t: 0.1 ** t))
+
+
+def _scaled_rate(got, before, grad, lr) -> str | None:
+    """When every entry moved by the same multiple r of lr * grad (r not 1): the learning rate used,
+    and the schedule (of those students write) that gives r at some step t, if one does."""
+    b, g, p = before.detach().double().cpu(), grad.double().cpu(), got.detach().double().cpu()
+    if p.shape != b.shape or g.shape != b.shape:
+        return None
+    big = g.abs() > 1e-3
+    if int(big.sum()) < 2:
+        return None
+    rates = ((b - p)[big] / g[big]) / lr
+    r = float(rates.median())
+    if not math.isfinite(r) or abs(r - 1) < 1e-6 or r <= 0 or float((rates - r).abs().max()) > 1e-4 * max(1, abs(r)):
+        return None
+    found = [f"{name} at step t = {t}" for name, f in SCHEDULES for t in range(1, 6) if abs(f(t) - r) < 1e-4 * r]
+    if found:
+        return (f"The learning rate changes from step to step: this step moved every parameter by "
+                f"{r:.4g} × lr × p.grad, which is {' or '.join(found[:3])} (counting steps from 0). Plain SGD "
+                "uses the same lr at every step: `p <- p - self.lr * p.grad`, with no schedule or "
+                "decay and without changing self.lr.")
+    return (f"Every parameter moved by {r:.4g} × lr × p.grad instead of lr × p.grad (a learning rate of "
+            f"{r * lr:.4g}, not {lr:g}): use self.lr as given, unchanged from step to step.")
+
+
 def _unchanged(got: dict, before: dict, names) -> bool:
     return all(isinstance(got.get(n), torch.Tensor) and torch.equal(got[n], before[n]) for n in names)
 
@@ -105,8 +136,9 @@ def _compare(model, got: dict, before: dict, grads: dict, lr, what, *, tolerance
 
         def diagnose(g, n=n, expected=expected):
             """Run only when parameter n is wrong."""
-            return hint or (grads.get(n) is not None and name_bug(g, expected, _buggy_updates(before[n], grads[n], lr),
-                                                                  allowed)) or STEP_HINT
+            return hint or (grads.get(n) is not None and (
+                name_bug(g, expected, _buggy_updates(before[n], grads[n], lr), allowed)
+                or _scaled_rate(g, before[n], grads[n], lr))) or STEP_HINT
 
         compare(got[n], expected, diagnose=diagnose, what=f"parameter {n} of the model after {what}",
                 inputs=f"{model.inputs}; .grad set to {model.grads_how}", dtype=model.dtype, device=model.device,

@@ -52,7 +52,8 @@ TRANSPOSED = (Misconception("transposed", (
         "which has Y's shape (k, m).")))
 ELEMENTWISE = Misconception("elementwise", (
     "`*` multiplies entry by entry; the matrix product is `X @ Y`, and in backward "
-    "dL/dX = grad @ Y.T, dL/dY = X.T @ grad."))
+    "dL/dX = grad @ Y.T, dL/dY = X.T @ grad."),
+    concept="The product is computed entry by entry, not as a matrix product (in forward or in backward).")
 WRONG_TRANSPOSE = Misconception("transpose", TRANSPOSE_HINT)
 
 
@@ -199,7 +200,8 @@ def test_is_autograd_function(student, rng):
     _check_forward(student, *_make(rng, 2, 3, 4), tolerance=ROUNDING)
 
 
-SHAPES = {"3x4@4x5": (3, 4, 5), "1x7@7x2": (1, 7, 2), "6x1@1x3": (6, 1, 3), "32x20@20x16": (32, 20, 16)}
+SHAPES = {"3x4@4x5": (3, 4, 5), "1x7@7x2": (1, 7, 2), "6x1@1x3": (6, 1, 3), "5x4@4x1": (5, 4, 1),
+          "32x20@20x16": (32, 20, 16)}
 
 
 @pytest.mark.points(2.5)

@@ -44,6 +44,28 @@ TORCH_ERROR_HINTS = (
      "Your code printed more output than the grader keeps (a few MB): remove print() calls from loops."),
     ("Expected all tensors to be on the same device",
      "Create new tensors on the input's device: `torch.zeros_like(x)` or `device=x.device`."),
+    ("Boolean value of Tensor with more than one value is ambiguous",
+     "A Python `if`, `and`, `or`, `not` or the built-in max()/min() asked a whole tensor for one True/False: "
+     "work elementwise instead (a comparison `x > 0` gives a tensor of booleans; combine with torch.where, "
+     "clamp or a mask)."),
+    ("'NoneType' object has no attribute",
+     "Something your code uses is None here: an argument that may be None (an optional one such as "
+     "`opt=None`) needs `if ... is not None:` before it is used, and a function that forgot its `return` "
+     "gives None."),
+    ("only integer tensors of a single element can be converted to an index",
+     "A float tensor was used as an index: indices must be integer tensors (torch.long), one per row: "
+     "x[torch.arange(n), targets]."),
+    ("tensors used as indices must be",
+     "An index tensor must hold integers (torch.long), not floats: index with the targets as given, "
+     "x[torch.arange(n), targets], without .float()."),
+    ("assigned grad expected to be a Tensor or None",
+     "p.grad must be a tensor or None: clear a gradient with `p.grad = None` (or `p.grad.zero_()` when it "
+     "exists), not with the number 0."),
+    ("can't convert", "A tensor was turned into a Python or NumPy value (.numpy(), float(), a list): stay in torch "
+     "operations on the input's device."),
+    ("is not iterable",
+     "Your code loops over something that is not a sequence (a Module, a tensor of 0 dimensions, None): check "
+     "what the loop iterates over."),
 )
 
 
@@ -141,12 +163,24 @@ def raised(e: dict, what: str, file: str, memory_bytes: int) -> StudentError:
     elif etype == "TypeError" and ("argument" in emsg or "positional" in emsg):
         sig = e.get("signature")
         hint = "Check the signature the exercise asks for." + (f" Your function's signature is {sig}." if sig else "")
+    elif etype == "AssertionError":
+        hint = (f"Your own `assert`{' (line ' + str(e['line']) + ')' if e.get('line') else ''} rejected the input "
+                f"the grader passed to {what}: the exercise's contract allows it (any number of dimensions, any "
+                "batch size), so widen or remove the assert rather than the input.")
     elif etype == "SystemExit":
         return StudentError(ErrorKind.EXCEPTION, f"{what}: your code called exit(){where}",
                             "Don't call exit(), sys.exit() or quit() in your functions: return a value.")
     else:
         hint = next((h for needle, h in TORCH_ERROR_HINTS if needle in emsg), None)
-    return StudentError(ErrorKind.EXCEPTION, f"{what} raised {etype}: {emsg}{where}", hint)
+    return StudentError(ErrorKind.EXCEPTION, f"{what} raised {etype}: {emsg}{where}",
+                        hint or unknown_error_hint(etype, what, e))
+
+
+def unknown_error_hint(etype: str, what: str, e: dict) -> str:
+    """The hint for an error no table knows: where it was raised and on which call, never blank."""
+    at = f" at {e['file']}, line {e['line']} (`{e.get('code', '').strip()}`)" if e.get("line") else ""
+    return (f"Your code raised {etype}{at} when the grader called {what}: run that call on "
+            f"an input of the same shape and dtype, read the error message, and fix that line.")
 
 
 # -- loading the file ----------------------------------------------------------------

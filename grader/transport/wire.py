@@ -169,6 +169,9 @@ class Encoder:
         if isinstance(v, Call):
             return {"$call": [self.encode(v.fn, depth + 1), self.encode(v.args, depth + 1),
                               self.encode(v.kwargs, depth + 1)]}
+        if isinstance(v, float) and not isinstance(v, _Tensor):  # numpy.float64 is a float: send its value
+            f = float.__float__(v)  # the value itself, whatever the subclass overrides
+            return f if math.isfinite(f) else {"$float": repr(f)}
         if self.keep is not None:
             h = self.keep(v)
             return {"$handle": h.id, "type": h.type}

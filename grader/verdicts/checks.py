@@ -86,13 +86,16 @@ def expect_tensor(value, what: str, inputs: str = "") -> torch.Tensor:
 
 
 def expect_float(value, what: str) -> float:
-    """A Python float (a plain int is accepted too)."""
-    if type(value) in (float, int):
+    """A Python float: anything that is a float (numpy.float64 is one) or a plain int."""
+    if isinstance(value, (float, int)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, torch.Tensor):
         raise Failure(f"{what} returned a tensor of shape {shape_str(value.shape)}, expected a Python float",
                       "Turn a 0-dim tensor into a float with `.item()` (it also drops the graph).")
-    raise Failure(f"{what} returned {type_name(value).replace('builtins.', '')}, expected a Python float")
+    name = type_name(value).replace("builtins.", "")
+    raise Failure(f"{what} returned {name}, expected a Python float",
+                  f"A {name} is not a float: turn it into one with float(...) (or .item() on a 0-dim tensor) "
+                  "before returning it, so that the figure can be compared and stored.")
 
 
 def _index(flat: int, shape) -> str:

@@ -23,7 +23,7 @@ import torch
 from grader.transport.student import StudentError
 from grader.transport.wire import meta
 from grader.verdicts.checks import Failure, assert_close
-from grader.verdicts.hints import hard_coded_hint
+from grader.verdicts.hints import concept_of, hard_coded_hint, register_concept
 from grader.verdicts.tolerances import SAME_NUMBERS, Tolerance
 
 
@@ -31,9 +31,20 @@ from grader.verdicts.tolerances import SAME_NUMBERS, Tolerance
 
 @dataclass(frozen=True)
 class Misconception:
-    """A bug students make: its ``name`` (the variants of one bug share it) and the hint naming it."""
+    """A bug students make: its ``name`` (the variants of one bug share it), the hint naming it and
+    showing the fix (``hint``), and the hint naming the concept only (``concept``; by default the
+    hint's first clause, see grader.verdicts.hints.concept_of).  Which one a report shows is the
+    course's hint level (grader.verdicts.hints.at_level)."""
     name: str
     hint: str
+    concept: str | None = None
+
+    def __post_init__(self):
+        register_concept(self.hint, self.concept)
+
+    def text(self, level: str = "fix") -> str:
+        """The hint at ``level``: "fix" (concept and fix) or "concept" (the concept only)."""
+        return self.hint if level == "fix" else (self.concept or concept_of(self.hint))
 
     def gives(self, compute: Callable[[], torch.Tensor]) -> "Variant":
         """This bug's result on the test's input: ``compute()`` works in the input's dtype, so that
@@ -154,12 +165,14 @@ def error_hint(message: str) -> str | None:
 def naming_errors(diagnose=None, errors: Iterable[ErrorHint] = COMMON_ERRORS):
     """When the student's code raises inside the block, ``diagnose(None)`` (or, failing that,
     the first row of ``errors`` that the message shows) may give a hint naming the bug in place
-    of the generic one."""
+    of the generic one.  An ``assert`` of the student's own that failed keeps the hint that names it:
+    what the code returns on other inputs says nothing about why it refused this one."""
     try:
         yield
     except StudentError as e:
-        hint = ((diagnose and diagnose(None)) or hint_for_error(e.message, errors)) if e.kind == "exception" \
-            else None
+        own_assert = e.kind == "exception" and " raised AssertionError" in e.message.split("\n")[0]
+        hint = ((diagnose and diagnose(None)) or hint_for_error(e.message, errors)) \
+            if e.kind == "exception" and not own_assert else None
         if not hint:
             raise
         raise StudentError(e.kind, e.message, hint, **e.details) from None
@@ -189,11 +202,26 @@ def compare(got, expected: torch.Tensor, *, diagnose, dtype: torch.dtype, device
         raise
 
 
+def same_error(message: str, variants: Iterable[Variant]) -> str | None:
+    """The hint of the first variant that raises the very error the student's code raised (its
+    message is part of ``message``): the wrong variant reproduces what the student's code did."""
+    for v in variants:
+        try:
+            v.compute()
+        except (RuntimeError, IndexError) as e:
+            text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            if len(text) > 15 and text in message:
+                return v.misconception.hint
+    return None
+
+
 def check_call(student, fn, args, expected: torch.Tensor, *, what: str, inputs: str, diagnose,
-               dtype: torch.dtype, device: str, tolerance: Tolerance, return_args: bool = False):
+               dtype: torch.dtype, device: str, tolerance: Tolerance, return_args: bool = False,
+               errors: Iterable[ErrorHint] = COMMON_ERRORS):
     """The student's fn(*args) compared with ``expected`` within ``tolerance``; a failure is
-    explained by ``diagnose`` (see call_checked and compare).  Returns what student.call returns."""
-    got = call_checked(student, fn, *args, _what=what, _return_args=return_args, diagnose=diagnose)
+    explained by ``diagnose`` and, for an error, the table ``errors`` (see call_checked and
+    compare).  Returns what student.call returns."""
+    got = call_checked(student, fn, *args, _what=what, _return_args=return_args, diagnose=diagnose, errors=errors)
     compare(got[0] if return_args else got, expected, diagnose=diagnose, what=what, inputs=inputs, dtype=dtype,
             device=device, rtol=tolerance.rtol, atol=tolerance.atol)
     return got

@@ -32,3 +32,106 @@ FORWARD_FIRST = ("This test checks the gradient of your forward, so it earns its
                  "other tests report first.")
 # hints that send the student to another test's failure: not misconceptions of their own (class summary)
 FOLLOW_UPS = (DEVICE_VALUES_FIRST, FORWARD_FIRST)
+
+
+def unexplained_hint(status: str, kind, message: str) -> str:
+    """The hint of a failure that no check, catalogue or error table explained: what was observed and
+    where to look, never an empty line (a report never leaves a lost point without a word)."""
+    if kind == "internal":
+        return ("The grader itself failed on this test, not your code: the other tests' verdicts stand; "
+                "tell your instructor, quoting this report.")
+    first = (message or "").strip().splitlines()[0] if (message or "").strip() else "this test failed"
+    if status == "error":
+        return f"Your code could not be run to the end here ({first}): fix that first, then grade again."
+    return (f"No catalogued mistake reproduces this result ({first}): go through your code with the input "
+            "shown above (its shape, dtype and values) against the exercise's docstring, step by step.")
+
+
+# -- hint levels: the concept only, or the concept and the fix ------------------------------------
+#
+# An instructor chooses per course (GRADER_HINT_LEVEL, or --hint-level on grade, grade batch, grade
+# autograder and grade release) whether a hint names the concept only ("concept") or also shows the fix
+# ("fix", the default).  Every catalogued mistake carries both: its ``concept`` (written out, or
+# derived: the hint up to its first ": " or sentence end) and its ``hint`` (the fix).
+
+LEVELS = ("fix", "concept")
+DEFAULT_LEVEL = "fix"
+LEVEL_VARIABLE = "GRADER_HINT_LEVEL"
+_CONCEPTS: dict = {}  # a catalogued hint (the fix) -> its concept-only wording
+
+
+def level_error(value) -> str | None:
+    """What is wrong with a hint level as a user gave it, or None."""
+    if value in LEVELS:
+        return None
+    return f"the hint level must be one of {', '.join(LEVELS)}, not {value!r} ({LEVEL_VARIABLE} or --hint-level)"
+
+
+def edition_level() -> str:
+    """The course's default: the level `grade release --hint-level` wrote into the student edition, else "fix"."""
+    from grader import edition
+
+    value = getattr(edition, "HINT_LEVEL", DEFAULT_LEVEL)
+    return value if value in LEVELS else DEFAULT_LEVEL
+
+
+def chosen_level(option: str | None) -> str:
+    """The level a command grades at: its --hint-level, else GRADER_HINT_LEVEL, else the course's default.
+    Raises ValueError (with level_error's words) for a value that is not a level."""
+    import os
+
+    value = option if option is not None else os.environ.get(LEVEL_VARIABLE, "").strip().lower() or edition_level()
+    error = level_error(value)
+    if error:
+        raise ValueError(error)
+    return value
+
+
+def use_level(level: str) -> None:
+    """Grade at ``level`` in this process and the processes it starts (GRADER_HINT_LEVEL)."""
+    import os
+
+    os.environ[LEVEL_VARIABLE] = level
+
+
+def current_level() -> str:
+    """The hint level this process grades at: GRADER_HINT_LEVEL, else the course's default (an unknown
+    value was refused by the command line; here it falls back to the default)."""
+    import os
+
+    value = os.environ.get(LEVEL_VARIABLE, "").strip().lower()
+    return value if value in LEVELS else edition_level()
+
+
+def concept_of(hint: str) -> str:
+    """The concept-only wording of a hint: its first clause, up to the first ': ' or the end of the first
+    sentence (the rest, in catalogued hints, is the fix), as one sentence."""
+    import re
+
+    text = (hint or "").strip()
+    if not text:
+        return text
+    m = re.search(r":\s|(?<!e\.g)(?<!i\.e)\.\s+(?=[A-Z(`])|;\s", text)
+    head = text[:m.start()] if m else text
+    head = head.strip().rstrip(".;:")
+    return head + "." if head else text
+
+
+def register_concept(hint: str, concept: str | None) -> None:
+    if hint:
+        _CONCEPTS.setdefault(hint, concept or concept_of(hint))
+
+
+def at_level(hint: str, level: str | None = None) -> str:
+    """``hint`` as the hint level asks: unchanged at "fix"; at "concept", each catalogued hint it holds
+    replaced by its concept (a joined hint keeps its numbering), any other reduced to its concept_of."""
+    level = level or current_level()
+    if level == "fix" or not (hint or "").strip():
+        return hint
+    if hint in _CONCEPTS:
+        return _CONCEPTS[hint]
+    out, replaced = hint, False
+    for fix in sorted(_CONCEPTS, key=len, reverse=True):
+        if len(fix) > 20 and fix in out:
+            out, replaced = out.replace(fix, _CONCEPTS[fix]), True
+    return out if replaced else concept_of(hint)

@@ -7,11 +7,13 @@ the values.  ``probe`` also serves functions of more than one input (cross_entro
 """
 from __future__ import annotations
 
+import re
+
 import torch
 
 from grader.transport.student import StudentError
-from grader.verdicts.checks import Failure, assert_close, describe
-from grader.verdicts.diagnosis import check_call, name_bug
+from grader.verdicts.checks import Failure, assert_close, describe, shape_str
+from grader.verdicts.diagnosis import COMMON_ERRORS, ErrorHint, check_call, name_bug, same_error
 from grader.verdicts.hints import ONLY_2D, hard_coded_hint
 from grader.verdicts.tolerances import Tolerance, magnitude
 
@@ -62,6 +64,17 @@ def probe_rows(student, fn, reference_fn, x: torch.Tensor, tolerance: Tolerance)
                                        reference_fn(flat[rows].double()).to(x.dtype), tolerance), tuple(x.shape))
 
 
+def squeezed_hint(shape: tuple, got: tuple) -> str | None:
+    """The hint for a result of the wrong shape from an input with a size-1 dimension before the last:
+    the shape a bare .squeeze() gives (that dimension dropped, then broadcast back to the wrong axis)."""
+    if got == shape or 1 not in shape[:-1]:
+        return None
+    return (f"Your result has shape {shape_str(got)} for an input of shape {shape_str(shape)}: a dimension of size "
+            "1 was lost on the way, as a bare .squeeze() (or .squeeze() of a reduction) drops every size-1 "
+            "dimension, not only the reduced one, and the row statistic then broadcast against the wrong axis. "
+            "Keep the reduced dimension with keepdim=True, or squeeze/unsqueeze only dim=-1.")
+
+
 def check_rows(student, name: str, reference_fn, x: torch.Tensor, how: str, device: str, *, tolerance, bugs,
                fallback, prefer=None, probing: bool = True, return_args: bool = False):
     """The student's ``name``(x), a function along the last dimension of ``x``, against
@@ -75,10 +88,13 @@ def check_rows(student, name: str, reference_fn, x: torch.Tensor, how: str, devi
     fn = student.ref(name)
 
     def diagnose(got):
-        return ((got is not None and name_bug(got, expected, bugs(x.detach().cpu()), allowed, prefer))
+        return ((got is not None and squeezed_hint(tuple(x.shape), tuple(got.shape)))
+                or (got is not None and name_bug(got, expected, bugs(x.detach().cpu()), allowed, prefer))
                 or (probing and probe_rows(student, fn, reference_fn, x, allowed))
                 or (got is not None and got.shape == expected.shape and fallback(got.detach().cpu().double(), x))
                 or None)
 
+    # an error the student's code raised is named by the catalogue variant that raises the same one
+    errors = COMMON_ERRORS + (ErrorHint(re.compile(r"(?s).+"), lambda m: same_error(m.string, bugs(x.detach().cpu()))),)
     return check_call(student, fn, [x], expected, what=what, inputs=describe("x", x, how), diagnose=diagnose,
-                      dtype=x.dtype, device=device, tolerance=allowed, return_args=return_args)
+                      dtype=x.dtype, device=device, tolerance=allowed, return_args=return_args, errors=errors)

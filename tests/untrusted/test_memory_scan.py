@@ -9,6 +9,7 @@ device is now declared in ``grader.exercises``; this test watches every file the
 opens (Python's audit hook) until the zygote exists and finds no suite or reference file."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -39,7 +40,7 @@ print("OPENED", before)
 
 def test_the_cold_zygote_is_forked_before_any_suite_or_reference_is_read():
     r = subprocess.run([sys.executable, "-c", WATCH, str(ROOT)], cwd=ROOT, capture_output=True, text=True,
-                       timeout=300, env={**__import__("os").environ, "GRADER_NO_SERVER": "1"})
+                       timeout=300, env={**os.environ, "GRADER_NO_SERVER": "1"})
     assert r.returncode == 0, r.stderr
     assert "OPENED []" in r.stdout, r.stdout + r.stderr
 

@@ -191,8 +191,8 @@ def hostile_run(base: Path, exercises, a, jobs: int, honest: tuple) -> None:
     wall, _, cpu = run_batch(label, subs, out, exercises, ["--jobs", str(jobs)], a.n, jobs)
     print(f"  with the hostile students: {wall / honest[0]:.2f}× the wall time, {cpu / honest[2]:.2f}× the CPU time "
           f"of the honest class ({wall - honest[0]:+.1f} s, {cpu - honest[2]:+.1f} s CPU)")
-    states = {f.stem: json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json")}
-    plain = {f.stem: json.loads(f.read_text()) for f in (base / "results" / ".batch" / "state").glob("*.json")}
+    states = {s["student"]: s for s in (json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json"))}
+    plain = {s["student"]: s for s in (json.loads(f.read_text()) for f in (base / "results" / ".batch" / "state").glob("*.json"))}
     attackers = sorted(s for s in states if states[s]["key"] != plain.get(s, {}).get("key"))
     for s in attackers:
         row = states[s]

@@ -12,6 +12,8 @@ class Exercise:
     title: str
     names: tuple  # what the student's file must define
     preload: bool = False  # its tests want the zygote's preload (torch.optim builds)
+    meta: bool = False     # its suite runs student code on the meta device (declared here, so that
+    # nobody reads the hidden suite's text before the zygote is forked; tests/untrusted/test_memory_scan.py)
 
     @property
     def name(self) -> str:
@@ -27,11 +29,11 @@ class Exercise:
 
 
 EXERCISES = (
-    Exercise(1, "softmax", "Softmax", ("softmax",)),
-    Exercise(2, "log_softmax", "Log-softmax", ("log_softmax",)),
-    Exercise(3, "cross_entropy", "Cross-entropy loss", ("cross_entropy", "CrossEntropyLoss")),
+    Exercise(1, "softmax", "Softmax", ("softmax",), meta=True),
+    Exercise(2, "log_softmax", "Log-softmax", ("log_softmax",), meta=True),
+    Exercise(3, "cross_entropy", "Cross-entropy loss", ("cross_entropy", "CrossEntropyLoss"), meta=True),
     Exercise(4, "linear", "Linear layer", ("Linear",)),
-    Exercise(5, "relu", "ReLU", ("ReLU",)),
+    Exercise(5, "relu", "ReLU", ("ReLU",), meta=True),
     Exercise(6, "sequential", "Sequential container", ("Sequential",)),
     Exercise(7, "sgd", "SGD optimizer", ("SGD",)),
     Exercise(8, "matmul", "MatMul autograd Function", ("MatMul",)),

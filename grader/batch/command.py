@@ -300,7 +300,7 @@ def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
         row = {"student": e.student, "entry": e.entry, "status": "error", "kind": "bad_entry", "reason": e.error}
         if e.student.isprintable() and "/" not in e.student and e.student not in (".", ".."):
             s.out.remove_report(e.student)  # (no file of its own for a name that cannot be one)
-            s.out.write_state(row)
+        s.out.write_state(row)  # (named by a hash: any name has one)
         plan.rows.append(row)
         return
     e.seed = student_seed(s.secret, e.student)
@@ -463,7 +463,9 @@ def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched:
               file=sys.stderr)
     tasks = plan.tasks
     rate = f" ({len(tasks) / elapsed:.2f} submissions/s)" if tasks and elapsed > 0 else ""
-    failed = sorted(r["student"] for r in rows if r["status"] != "graded")
+    from grader.feedback.textsafe import one_line, terminal
+
+    failed = sorted(terminal(one_line(r["student"])) for r in rows if r["status"] != "graded")
     names = ""
     if failed:
         names = ": " + ", ".join(failed[:15]) + (f" and {len(failed) - 15} more" if len(failed) > 15 else "")
@@ -476,7 +478,7 @@ def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched:
               file=sys.stderr)
     if unmatched:
         print(f"grade batch: {len(unmatched)} entries match no roster student (listed in summary.html and "
-              f"results.csv): {', '.join(unmatched[:15])}", file=sys.stderr)
+              f"results.csv): {', '.join(terminal(one_line(u)) for u in unmatched[:15])}", file=sys.stderr)
     print(f"grade batch: graded {data['graded']} of {data['students']} students in {fmt_duration(elapsed)}{rate}; "
           f"results in {s.out_root}/grades.csv and summary.html; "
           + (f"{len(failed)} could not be graded{names}" if failed else "every entry graded"), file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import io
 import json
 import re
@@ -15,6 +16,17 @@ from grader.feedback.numbers import points_text
 STATE_DIR = ".batch"
 
 
+def state_name(student: str) -> str:
+    """The file name of a student's state: a hash of the student id, so that any id a file
+    system allows as an entry name (up to 255 bytes, any characters) names a state file too;
+    the id itself is inside (``"student"``)."""
+    return hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:32] + ".json"
+
+
+def state_file(root: Path, student: str) -> Path:
+    """Where a student's state lives under the batch's ``--out`` folder ``root``."""
+    return Path(root) / STATE_DIR / "state" / state_name(student)
+
 
 class Output:
     def __init__(self, root: Path):
@@ -25,7 +37,7 @@ class Output:
         self.state.mkdir(parents=True, exist_ok=True)
 
     def state_path(self, student: str) -> Path:
-        return self.state / f"{student}.json"
+        return self.state / state_name(student)
 
     def read_state(self, student: str) -> dict | None:
         try:

@@ -76,7 +76,8 @@ def socket_path(d: Path) -> Path:
 
 def fingerprint() -> str:
     """What the server's grading depends on: the grader's files (names, sizes,
-    modification times), the interpreter and the environment that changes grading."""
+    modification times), the interpreter, the environment that changes grading, and
+    the installed packages (torch's version among them)."""
     h = hashlib.sha256()
     h.update(f"{sys.executable}\0{sys.version}\0{PACKAGE_ROOT}\0".encode())
     for top in ("grader", "reference"):
@@ -94,7 +95,38 @@ def fingerprint() -> str:
     for k in sorted(os.environ):
         if k.startswith(FINGERPRINT_ENV) and k not in ("PYTHONSTARTUP",):
             h.update(f"{k}={os.environ[k]}\0".encode())
+    h.update(_installed().encode())
     return h.hexdigest()
+
+
+def _installed() -> str:
+    """The installed packages as the import system finds them, without importing any: every
+    distribution's metadata folder on ``sys.path`` (its name holds the version; its inode and
+    modification time change when it is reinstalled), the ``.pth`` and ``.egg-link`` files, and
+    torch's own ``version.py`` (a build from source has no metadata folder).  About a
+    millisecond; an upgrade of torch or of any package replaces the server."""
+    out = []
+    cwd = os.getcwd()
+    torch_seen = False
+    for entry in sys.path:
+        if not entry or entry == cwd or not os.path.isdir(entry):
+            continue  # the folder `grade` runs in is the student's, not the installation
+        try:
+            with os.scandir(entry) as it:
+                found = sorted((e.name, e.inode(), e.stat().st_mtime_ns) for e in it
+                               if e.name.endswith((".dist-info", ".egg-info", ".pth", ".egg-link")))
+        except OSError:
+            continue
+        out.append(f"{entry}\0" + "".join(f"{n}:{i}:{m}\0" for n, i, m in found))
+        if not torch_seen:
+            version = os.path.join(entry, "torch", "version.py")
+            try:
+                with open(version, "rb") as f:
+                    out.append(f"torch:{entry}\0" + f.read(4096).decode("utf-8", "replace"))
+                torch_seen = True
+            except OSError:
+                pass
+    return "\n".join(out)
 
 
 # -- the client ---------------------------------------------------------------------

@@ -100,6 +100,7 @@ def environment(autoescape: bool, fmt: str = "html"):
     env.filters["md_fence"] = textsafe.md_fence
     env.filters["md_code"] = textsafe.md_code_span
     env.filters["md_text"] = textsafe.md_text
+    env.filters["one_line"] = textsafe.one_line
     env.filters["groupby_status"] = _counts
     env.filters["failure_groups"] = failure_groups
     env.filters["pad"] = lambda s, n: str(s).ljust(n)

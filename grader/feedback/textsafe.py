@@ -16,6 +16,7 @@ formats) shows it as inert text:
 * ``md_fence`` / ``md_code_span`` / ``md_text``: Markdown code blocks, inline
   code and prose;
 * ``html_text``: for Jinja2's autoescaping (which handles ``<>&"'``);
+* ``one_line``: a name kept on one line (line feeds and tabs escaped too);
 * ``csv_cell``: a gradebook cell a spreadsheet will not run or misread.
 
 Each function returns ordinary text unchanged, so reports of ordinary
@@ -59,6 +60,17 @@ def escape_controls(text: str) -> str:
     """Control and invisible formatting characters shown as escapes (``\\x1b``,
     ``\\r``→``\\x0d``, ``\\u202e``); tab and newline are kept."""
     return _UNSAFE.sub(_shown, text) if _UNSAFE.search(text) else text
+
+
+_BREAKS = re.compile("[\t\n]")
+
+
+def one_line(text: str) -> str:
+    """A name that must stay on one line (a student id in a gradebook row or a table):
+    ``escape_controls`` and also tab and line feed shown escaped (``\\x09``, ``\\x0a``), so
+    that no reader splits the row or the cell."""
+    text = escape_controls(text)
+    return _BREAKS.sub(_shown, text) if _BREAKS.search(text) else text
 
 
 # -- terminals and CI logs ------------------------------------------------------------
@@ -160,12 +172,12 @@ _FORMULA_START = set("=+-@\t\r\n ")
 
 def csv_cell(text: str) -> str:
     """A gradebook cell that no spreadsheet runs as a formula or shows misleadingly:
-    control and invisible characters (zero-width spaces, bidirectional overrides)
-    are shown escaped, and a cell whose first character is a formula start
+    control and invisible characters (zero-width spaces, bidirectional overrides,
+    carriage returns, line feeds and tabs) are shown escaped, and a cell whose first character is a formula start
     (``= + - @``, their full-width forms such as ``＝``, or white space, which
     some spreadsheets skip before a formula) gets a leading apostrophe, which
     spreadsheets take as "text"."""
-    text = escape_controls(text)
+    text = one_line(text)
     first = text[:1]
     if first and (first in _FORMULA_START or first.isspace()
                   or unicodedata.normalize("NFKC", first)[:1] in _FORMULA_START):
@@ -173,5 +185,5 @@ def csv_cell(text: str) -> str:
     return text
 
 
-__all__ = ["MAX_TEXT", "MAX_NAME", "MAX_FIELD", "clip", "clip_report", "escape_controls", "terminal",
+__all__ = ["MAX_TEXT", "MAX_NAME", "MAX_FIELD", "clip", "clip_report", "escape_controls", "one_line", "terminal",
            "md_fence", "md_code_span", "md_text", "html_text", "csv_cell"]

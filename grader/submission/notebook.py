@@ -43,10 +43,14 @@ def parse(data: bytes, name: str = "the notebook"):
     except UnicodeDecodeError:
         raise _bad(f"{name} is not a notebook: it is not UTF-8 text") from None
     try:
-        json.loads(text)
+        data = json.loads(text)
     except ValueError as e:
         raise _bad(f"{name} is not valid JSON ({e}); open it in Jupyter and save it again, "
                    "or hand in your .py files") from None
+    except RecursionError:
+        raise _bad(f"{name} is not a notebook: its JSON is nested too deeply to read; open it in Jupyter "
+                   "and save it again, or hand in your .py files") from None
+    _no_lone_surrogates(data, name)
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
@@ -55,6 +59,30 @@ def parse(data: bytes, name: str = "the notebook"):
         raise _bad(f"{name} is valid JSON but not a valid notebook ({first[:200]}); "
                    "open it in Jupyter and save it again, or hand in your .py files") from None
     return nb
+
+
+def _no_lone_surrogates(data, name: str) -> None:
+    """BadEntry if a string of the notebook holds a lone surrogate (JSON's ``\\ud800`` escape):
+    no text Python can write out, run or show.  Walked without recursion."""
+    stack = [(data, None)]
+    while stack:
+        value, cell = stack.pop()
+        if isinstance(value, dict):
+            if cell is None and isinstance(value.get("cells"), list):
+                stack += [(c, i) for i, c in enumerate(value["cells"], 1)]
+                value = {k: v for k, v in value.items() if k != "cells"}
+            stack += [(k, cell) for k in value]
+            stack += [(v, cell) for v in value.values()]
+        elif isinstance(value, list):
+            stack += [(v, cell) for v in value]
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as e:
+                where = f"cell {cell}" if cell else "its metadata"
+                raise _bad(f"{name} is not a notebook Python can read: {where} holds the escape of a lone "
+                           f"surrogate ({ascii(value[e.start:e.end])}), which is no character; delete it, "
+                           "or hand in your .py files") from None
 
 
 def cell_exercise(cell):

@@ -230,8 +230,24 @@ def _missing(sub: Submission, exercises, name: str) -> Submission:
 
 def read(path: Path, exercises, strict: bool = True) -> Submission:
     """The submission at ``path`` (folder, .zip, .py or .ipynb); BadEntry if it cannot be read at all.
-    A link as the submission itself is refused like a link inside it."""
-    path = Path(path)
+    A link as the submission itself is refused like a link inside it.
+
+    Nothing else escapes: whatever a submission holds, the error is the entry's alone
+    (``BadEntry`` or ``OSError``, which callers turn into a message), never the grader's."""
+    try:
+        return _read(Path(path), exercises, strict)
+    except (BadEntry, OSError):
+        raise
+    except RecursionError:
+        raise BadEntry("the submission is nested too deeply to read") from None
+    except MemoryError:
+        raise BadEntry("the submission is too large to read") from None
+    except Exception as e:  # a reader's own failure on this input: this entry's problem, said as it is
+        raise BadEntry(f"the submission cannot be read: the grader's reader failed on it ({type(e).__name__}); "
+                       "hand in plain .py files, and please report it") from None
+
+
+def _read(path: Path, exercises, strict: bool) -> Submission:
     if path.is_symlink():
         raise BadEntry(f"{path.name} is a symbolic link: give the submission itself")
     if path.is_dir():

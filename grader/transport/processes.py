@@ -175,7 +175,9 @@ class Worker:
         self.alive = True
         self.elapsed = 0.0
         self.cpu = 0.0          # CPU seconds charged (its own, and the grader's decoding its replies)
-        self._ticks = 0         # its CPU time (clock ticks) when last read
+        self._ticks = 0         # its process tree's CPU time (clock ticks) when last read
+        self._tree: dict = {}   # {pid: (parent pid, clock ticks)} of that tree when last read
+        self._lost = 0          # clock ticks of processes gone from the tree that no parent took
         self._stat = None       # its /proc/PID/stat, held open (one system call a reading)
         self._read_at = time.monotonic()  # when its CPU time was last read
         self._unread_wall = 0.0  # the time its requests took since
@@ -259,17 +261,33 @@ class Worker:
         self.spend.cpu += cpu
 
     def _worker_cpu(self, wall: float) -> float:
-        """The worker's CPU seconds since the last reading (all its threads, and its
-        children it waited for), from /proc; where that cannot be read, ``wall`` (the
-        time its requests took since)."""
+        """The CPU seconds of the worker's whole process tree since the last reading, from
+        /proc: the worker (all its threads, and the children it waited for) and every process
+        it started that is still there, reaped or not (a child left running, a daemon, a
+        zombie never waited for); where the worker cannot be read, ``wall`` (the time its
+        requests took since)."""
         try:
             if self._stat is None:
                 self._stat = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
             fields = os.pread(self._stat, 4096, 0).rsplit(b")", 1)[1].split()
-            ticks = sum(map(int, fields[11:15]))  # utime stime cutime cstime
+            own = sum(map(int, fields[11:15]))  # utime stime cutime cstime
         except (OSError, IndexError, ValueError):
             return wall
-        spent, self._ticks = max(0, ticks - self._ticks), ticks
+        tree = _descendants(self.pid)
+        tree[self.pid] = (0, own)
+        # a process gone since the last reading: its time is in its parent's cutime if the
+        # parent waited for it; what no parent took (a parent that ignores SIGCHLD, or gone
+        # itself) stays charged as last read
+        gone: dict = {}
+        for pid, (ppid, ticks) in self._tree.items():
+            if pid not in tree:
+                gone[ppid] = gone.get(ppid, 0) + ticks
+        for ppid, ticks in gone.items():
+            took = tree[ppid][1] - self._tree[ppid][1] if ppid in tree and ppid in self._tree else 0
+            self._lost += max(0, ticks - max(0, took))
+        self._tree = tree
+        total = sum(t for _, t in tree.values()) + self._lost
+        spent, self._ticks = max(0, total - self._ticks), max(self._ticks, total)
         return spent / CLOCK_TICKS
 
     def settle(self) -> None:
@@ -315,6 +333,65 @@ class Worker:
                 s.close()
             except OSError:
                 pass
+
+
+_CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")  # CONFIG_PROC_CHILDREN
+
+
+def _stat_ticks(pid) -> tuple | None:
+    """(parent pid, utime + stime + cutime + cstime in clock ticks) of a process, or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[1]), sum(map(int, fields[11:15]))
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _children(parent: int, everyone: dict | None) -> list:
+    if everyone is not None:
+        return everyone.get(parent, [])
+    kids = []
+    try:
+        tids = os.listdir(f"/proc/{parent}/task")
+    except OSError:
+        return kids
+    for tid in tids:
+        try:
+            with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
+                kids += map(int, f.read().split())
+        except (OSError, ValueError):
+            continue
+    return kids
+
+
+def _descendants(root: int) -> dict:
+    """{pid: (parent pid, utime + stime + cutime + cstime in clock ticks)} of every process
+    below ``root``: each thread's children (/proc/PID/task/TID/children) where the kernel
+    lists them, else every process's parent from /proc/PID/stat.  A process that ends while
+    it is read is left out."""
+    everyone = None
+    if not _CHILDREN_FILES:
+        everyone, stats = {}, {}
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                st = _stat_ticks(name)
+                if st is not None:
+                    stats[int(name)] = st
+                    everyone.setdefault(st[0], []).append(int(name))
+    out: dict = {}
+    todo = [root]
+    while todo and len(out) < 4096:
+        parent = todo.pop()
+        for kid in _children(parent, everyone):
+            if kid in out or kid == root:
+                continue
+            st = stats.get(kid) if everyone is not None else _stat_ticks(kid)
+            if st is None:
+                continue
+            out[kid] = (parent, st[1])
+            todo.append(kid)
+    return out
 
 
 class Died(Exception):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.batch.output import state_file
 from tests.conftest import ROOT
 from tests.batch.test_batch import EX1, SOLUTIONS, batch, bad_entries, normal_class, read_csv
 
@@ -59,7 +60,7 @@ def test_a_class_on_a_local_cluster_matches_the_local_batch(tmp_path):
     for student in bad:
         assert rows[student][-1].startswith("error:"), student
     # each graded student's state says which worker graded it; the batch wrote every file
-    state = json.loads((tmp_path / "dask" / ".batch" / "state" / "ada.json").read_text())
+    state = json.loads(state_file(tmp_path / "dask", "ada").read_text())
     assert state["worker"].startswith("tcp://") and state["status"] == "graded"
     # resumable: a rerun grades nobody, a changed student is regraded
     r = batch(subs, "--out", tmp_path / "dask", *COMMON, "--scheduler", "local:2", timeout=300)
@@ -157,7 +158,7 @@ def test_an_external_scheduler_sends_everyone_to_the_gpu_workers(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "2 workers, 2 threads; 1 with a GPU (resource GPU)" in r.stderr
     for student in ("ada", "ben", "cy"):
-        state = json.loads((tmp_path / "out" / ".batch" / "state" / f"{student}.json").read_text())
+        state = json.loads(state_file(tmp_path / "out", student).read_text())
         assert state["worker"] == gpu[0], student
 
 

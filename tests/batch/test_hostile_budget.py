@@ -46,7 +46,8 @@ def _grade(subs, out):
     r = batch(subs, "--out", out, "--exercises", *EXERCISES, "--seed-secret", SECRET, "--jobs", "2",
               "--timeout-scale", str(SCALE), timeout=600, env={"LC_HOSTILE_MARK": MARK})
     assert r.returncode in (0, 1), r.stderr
-    return {f.stem: json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json")}
+    states = [json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json")]
+    return {s["student"]: s for s in states}
 
 
 def test_hostile_students_are_kept_to_their_budgets(tmp_path):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.batch.output import state_file
 from tests.conftest import ROOT, run_cli
 
 SOLUTIONS = ROOT / "solutions"
@@ -430,7 +431,7 @@ def test_batch_only_resume_and_roster(tmp_path):
     # a --force run interrupted after regrading ada: its marker stays, ada's state carries the run
     marker = out / ".batch" / "regrade.json"
     marker.write_text(json.dumps({"run": "r1", "only": None}))
-    state = out / ".batch" / "state" / "ada.json"
+    state = state_file(out, "ada")
     st = json.loads(state.read_text())
     state.write_text(json.dumps(dict(st, run="r1")))
     advice = _resume_command([str(subs), "--out", str(out), "--force", *COMMON])

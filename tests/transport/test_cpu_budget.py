@@ -104,3 +104,48 @@ def test_a_long_wait_since_the_last_reading_makes_the_next_request_read():
     assert w.readings == 1
     w._charge(0.0)  # just read: not again
     assert w.readings == 1
+
+
+BUSY = "def _busy(seconds):\n    import time\n    end = time.process_time() + seconds\n" \
+       "    while time.process_time() < end:\n        pass\n"
+UNREAPED = {
+    # a child started when the file is loaded burns CPU and is never waited for
+    "busy child": BUSY + "import multiprocessing\nmultiprocessing.get_context('fork').Process(target=_busy, "
+                         "args=(1e9,)).start()\n",
+    # a child that burns CPU, then exits: a zombie its parent never reaps
+    "zombie": BUSY + "import multiprocessing\nmultiprocessing.get_context('fork').Process(target=_busy, "
+                     "args=(0.7,)).start()\n",
+    # a grandchild left behind by a child that exits at once (a daemon)
+    "daemon": BUSY + "import multiprocessing\ndef _start():\n"
+                     "    multiprocessing.get_context('fork').Process(target=_busy, args=(1e9,)).start()\n"
+                     "    import os\n    os._exit(0)\n"
+                     "multiprocessing.get_context('fork').Process(target=_start).start()\n",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(UNREAPED))
+def test_children_a_worker_never_reaps_are_charged(zygote, tmp_path, shape):
+    """The whole process tree's CPU is charged: a child left running, a zombie never reaped
+    or a daemon costs the submission's CPU budget like a busy loop in the worker itself."""
+    import time
+
+    from grader.transport.processes import Worker
+
+    target = tmp_path / "w" / "exercise1_softmax.py"
+    target.parent.mkdir()
+    target.write_text(UNREAPED[shape] + "def softmax(x):\n    return x\n")
+    w = Worker(zygote, Limits(), tmp_path / "w")
+    try:
+        if shape == "daemon" and not w.isolation.get("pid"):
+            pytest.skip("no PID namespace here: a daemon is nobody's child the worker can name")
+        reply = w.request("load", 60.0, path=str(target), module="exercise1_softmax", forbidden=None)
+        assert "load_error" not in reply and "error" not in reply, reply
+        deadline = time.monotonic() + 120  # however loaded the machine, the child gets 0.5 s of CPU
+        while time.monotonic() < deadline:
+            w.settle()
+            if w.cpu >= 0.5:
+                break
+            time.sleep(0.2)
+        assert w.cpu >= 0.5 and w.spend.cpu >= 0.5, (shape, w.cpu)
+    finally:
+        w.close()

@@ -288,7 +288,7 @@ build-backend = "setuptools.build_meta"
 name = "nngrade-student"
 version = "{version}"
 description = "The student edition of the nngrade course: grade your exercises on the visible tests."
-requires-python = ">=3.9"
+requires-python = "{requires_python}"
 dependencies = {deps}
 
 [project.scripts]
@@ -302,14 +302,23 @@ grader = ["feedback/templates/*", "suites/*.py", "suites/*.json", "suites/*.ini"
 '''
 
 
-def _deps() -> list:
+def _project() -> dict:
+    """The instructor's edition's ``[project]`` table (pyproject.toml)."""
     try:
         import tomllib
-    except ImportError:  # Python < 3.11
-        return ["torch>=2.1", "pytest>=7.4", "pytest-timeout>=2.1", "jinja2>=3.1", "nbformat>=5.9", "orjson>=3.9"]
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
     with open(ROOT / "pyproject.toml", "rb") as f:
-        deps = tomllib.load(f)["project"]["dependencies"]
-    return [d for d in deps if not d.startswith("torchvision")]
+        return tomllib.load(f)["project"]
+
+
+def _deps() -> list:
+    return [d for d in _project()["dependencies"] if not d.startswith("torchvision")]
+
+
+def _requires_python() -> str:
+    """The student edition runs where the instructor's does: the same ``requires-python``."""
+    return _project()["requires-python"]
 
 
 def build(out: Path, progress=print) -> dict:
@@ -349,7 +358,8 @@ def build(out: Path, progress=print) -> dict:
             progress(f"  student check: {ex.name} ({_cases(sum(c['visible'] for c in cases))}, "
                      f"{sum(not c['visible'] for c in cases)} without an answer)")
         (tmp / "package" / "pyproject.toml").write_text(
-            PYPROJECT.format(version=__version__, deps=json.dumps(_deps())))
+            PYPROJECT.format(version=__version__, deps=json.dumps(_deps()),
+                              requires_python=_requires_python()))
         (tmp / "package" / "README.md").write_text(
             "# nngrade, student edition\n\n`pip install .` gives `grade`: run `grade exercise3` in the folder that "
             "holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the visible tests; "

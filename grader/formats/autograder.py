@@ -64,7 +64,11 @@ PYTHON="$(command -v python3 || command -v python)"
 "$PYTHON" -m grader.formats.autograder run --root "$ROOT" --config "$ROOT/source/nngrade-autograder.json"
 status=$?
 if [ ! -s "$RESULTS" ]; then
-  printf '%s\\n' '{"score": 0.0, "output": "The autograder could not run (exit status '"$status"'); this is not your fault, please tell your instructor.", "output_format": "text", "tests": [], "stdout_visibility": "hidden"}' > "$RESULTS"
+  case "$status" in
+    137) why="it was killed (SIGKILL), most often for lack of memory: raise Memory in the Autograder Settings" ;;
+    *) why="exit status $status" ;;
+  esac
+  printf '%s\\n' '{"score": 0.0, "output": "The grading failed, so this is not a grade: the autograder could not run ('"$why"'). This is not your fault, please tell your instructor.", "output_format": "text", "tests": [], "stdout_visibility": "hidden", "extra_data": {"grader_failed": true, "exit_status": '"$status"'}}' > "$RESULTS"
 fi
 exit 0
 """
@@ -152,6 +156,7 @@ def target(folder: Path) -> Path:
 
 def run(root: Path, config: dict) -> dict:
     """Grade ``root``/submission; return the results.json document (never raises)."""
+    from grader.feedback import failure
     from grader.formats import gradescope as gs
 
     started = time.monotonic()
@@ -167,11 +172,13 @@ def run(root: Path, config: dict) -> dict:
             # a bad exercise file (a link, say) costs that exercise only, with the reason
             sub = read(target(root / "submission"), exercises, strict=False)
         except BadEntry as e:
-            return gs.failure_results(f"Nothing could be graded: {e}.", max_score, time.monotonic() - started)
+            return gs.failure_results(f"Nothing could be graded: {e}.", max_score, time.monotonic() - started,
+                                      grader_failed=False)
         if not sub.files and not sub.refused:
             wanted = ", ".join(sorted(ex.file for ex in exercises)[:3])
             return gs.failure_results(f"Nothing could be graded: no exercise file ({wanted}, …) was found "
-                                      "in the submission.", max_score, time.monotonic() - started)
+                                      "in the submission.", max_score, time.monotonic() - started,
+                                      grader_failed=False)
         from grader.harness.run import grade
         from grader.transport.limits import Limits
 
@@ -184,11 +191,15 @@ def run(root: Path, config: dict) -> dict:
             report = annotate(report, sub, shown="submission", folder=str(folder))
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        reason = failure.grading_failed(report)
+        if reason is not None:  # the zygote was killed, a test could not run: not a grade
+            print(f"nngrade: the grading failed: {reason}")
+            return gs.failure_results(failure.message(reason), max_score, time.monotonic() - started)
         return gs.results(report, hidden_visibility=vis, execution_time=time.monotonic() - started)
     except BaseException as e:  # the grader's own failure: still a valid results file
         traceback.print_exc()   # to /autograder/results/stdout, which only instructors see
-        return gs.failure_results(f"The autograder failed ({type(e).__name__}); this is not your fault, "
-                                  "please tell your instructor.", 0.0, time.monotonic() - started)
+        return gs.failure_results(failure.message(f"the autograder failed ({type(e).__name__}); "
+                                                  f"{failure.memory_limit()}"), 0.0, time.monotonic() - started)
 
 
 def _write(path: Path, doc: dict) -> None:

@@ -49,6 +49,8 @@ what DIR holds afterwards:
 
 examples:
   grade release --out release/
+  pip install torch --index-url https://download.pytorch.org/whl/cpu    (students: CPU-only torch first;
+                                          with an NVIDIA GPU: pip install torch)
   pip install release/package && cd release && grade exercise3
 
 DIR must be empty or not exist yet (nothing is ever overwritten).
@@ -360,10 +362,14 @@ def build(out: Path, progress=print) -> dict:
         (tmp / "package" / "pyproject.toml").write_text(
             PYPROJECT.format(version=__version__, deps=json.dumps(_deps()),
                               requires_python=_requires_python()))
+        from grader.install import TORCH_CPU, TORCH_GPU
+
         (tmp / "package" / "README.md").write_text(
-            "# nngrade, student edition\n\n`pip install .` gives `grade`: run `grade exercise3` in the folder that "
-            "holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the visible tests; "
-            "the hidden tests run when you submit.\n")
+            "# nngrade, student edition\n\nInstall torch first, the CPU-only wheel (enough for every exercise, "
+            f"about 200 MB):\n\n    {TORCH_CPU}\n\nWith an NVIDIA GPU, instead: `{TORCH_GPU}` (the CUDA wheel, "
+            "several GB).\n\nThen `pip install .` gives `grade` (numpy comes with it): run `grade exercise3` in the "
+            "folder that holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the "
+            "visible tests; the hidden tests run when you submit.\n")
         manifest = {}
         for p in sorted(tmp.rglob("*")):
             if p.is_file():
@@ -392,8 +398,10 @@ def main(argv=None) -> int:
         return 2
     print(f"grade release: building the student edition in {args.out}", file=sys.stderr)
     manifest = build(args.out, progress=lambda m: print(m, file=sys.stderr))
-    print(f"grade release: {len(manifest)} files written; students run: pip install {args.out / 'package'}",
-          file=sys.stderr)
+    from grader.install import student_text
+
+    print(f"grade release: {len(manifest)} files written; students run:\n{student_text(args.out / 'package')}",
+          end="", file=sys.stderr)
     return 0
 
 

@@ -47,8 +47,10 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q python3 python3-pip python3-venv
 python3 -m pip install --upgrade pip
+# CPU-only torch first (Gradescope has no GPU; the default wheel would bring several GB of CUDA),
+# then the course, which brings numpy (torch warns at import without it)
 python3 -m pip install --index-url https://download.pytorch.org/whl/cpu torch torchvision
-python3 -m pip install /autograder/source
+python3 -m pip install numpy /autograder/source
 """
 
 RUN_AUTOGRADER = """\

@@ -116,13 +116,15 @@ def why(death: str | None = None, internal: list | None = None, oom_before: int 
     """The reason a grading failed: the zygote's ``death``, or the ``internal`` errors
     (``exercise: test (message)``), with the memory limit seen and the kernel's
     out-of-memory kills since ``oom_before``."""
-    parts = []
     if death:
-        parts.append(f"the grading process (the warm worker every test runs through) was {death}")
-    if internal:
-        more = f" and {len(internal) - 1} more" if len(internal) > 1 else ""
-        parts.append(f"a test could not be run: {internal[0]}{more}")
-    text = "; ".join(parts) or "the grading did not finish"
+        text = f"the grading process (the warm worker every test runs through) was {death}"
+        if internal:   # the consequence, not a second cause
+            text += f", and {len(internal)} test{'s' if len(internal) > 1 else ''} could not be run after that"
+    elif internal:
+        more = f" (and {len(internal) - 1} more)" if len(internal) > 1 else ""
+        text = f"a test could not be run: {internal[0]}{more}"
+    else:
+        text = "the grading did not finish"
     oom = oom_kills()
     if oom is not None and oom_before is not None and oom > oom_before:
         text += f"; the kernel killed {oom - oom_before} process(es) for lack of memory meanwhile"

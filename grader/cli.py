@@ -58,8 +58,9 @@ status` shows it, `grade server stop` ends it, --no-server grades without it.
 The same submission and --seed always give the same report.
 
 exit status:
-  0  full marks    1  some points lost    2  bad command line    3  internal grader error
-  (with --exit-zero: 0 unless the grader itself failed)
+  0  full marks    1  some points lost    2  bad command line    3  the grading failed (no score)
+  (with --exit-zero, and for --format prairielearn or gradescope, whose file the platform
+  reads as the grade: 0 unless the grading itself failed)
 """
 
 

@@ -5,7 +5,8 @@ A leaf: it imports nothing of the project, so that the verdict rules
 (``grader.verdicts``), the transport (``grader.transport``), the pytest glue and the
 platforms' formats can all name the kinds without importing each other.
 
-The kinds are ``enum.StrEnum`` members: each *is* its string (``ErrorKind.LOAD == "load"``,
+The kinds are ``StrEnum`` members (``enum.StrEnum``, or on Python 3.10 the same
+three lines of it): each *is* its string (``ErrorKind.LOAD == "load"``,
 same hash, ``str()`` and ``format()`` give the value), so a report's ``"kind"`` field
 serialises exactly as the bare strings did (``json``, ``orjson``, jinja2 alike) and a
 report read back from disk compares equal to the members.
@@ -13,9 +14,17 @@ report read back from disk compares equal to the members.
 from __future__ import annotations
 
 import enum
+import sys
+
+if sys.version_info >= (3, 11):
+    from enum import StrEnum
+else:  # Python 3.10: what enum.StrEnum is, minus its checks
+    class StrEnum(str, enum.Enum):
+        __str__ = str.__str__
+        __format__ = str.__format__
 
 
-class ErrorKind(enum.StrEnum):
+class ErrorKind(StrEnum):
     """The ``kind`` of a failed test (the report's ``tests[].kind``) or of a batch row."""
 
     # the code could not be run at all (the test's status is "error"; see RUN_KINDS)

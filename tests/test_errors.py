@@ -47,7 +47,18 @@ def test_errors_is_a_leaf():
     code = "import sys, grader.errors; print(sorted(m for m in sys.modules if m.startswith('grader')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['grader', 'grader.errors']"
-    assert issubclass(ErrorKind, enum.StrEnum)
+    assert issubclass(ErrorKind, str) and issubclass(ErrorKind, enum.Enum)
+    if sys.version_info >= (3, 11):
+        assert issubclass(ErrorKind, enum.StrEnum)
+
+
+def test_error_kinds_are_their_strings_on_every_python():
+    """On 3.10 (no enum.StrEnum) as on 3.11+: str(), format(), f-strings and json give the value."""
+    import json
+
+    assert str(ErrorKind.LOAD) == "load" and f"{ErrorKind.LOAD}" == "load" and format(ErrorKind.LOAD, ">5") == " load"
+    assert json.dumps({"kind": ErrorKind.LOAD}) == '{"kind": "load"}'
+    assert ErrorKind("load") is ErrorKind.LOAD and hash(ErrorKind.LOAD) == hash("load")
 
 
 def _literal_kinds():

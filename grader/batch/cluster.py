@@ -50,6 +50,10 @@ LOCAL_ALLOWED_FAILURES = 1     # a LocalCluster's retries of a task whose worker
 NO_WORKERS_TIMEOUT = 300.0    # seconds without any worker before a batch gives up
 READY_TIMEOUT = 600.0          # seconds a grading process may take to import torch and the suites
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+# what a grading process needs of a task (grader.batch.command's plan; grader.batch.slots.Slot.finish
+# reads each): the same fields as a local batch's, so that every report is the same byte for byte
+# (a notebook's notes and cells, the regrade run's mark)
+TASK_FIELDS = ("student", "entry", "files", "seed", "key", "run", "notes", "origins")
 
 
 class ClusterError(Exception):
@@ -198,7 +202,7 @@ class GradingPlugin(WorkerPlugin):
             self.free.put(host)
 
     def _grade(self, host: _Host, task: dict, wall_limit: float) -> dict:
-        t = {k: task[k] for k in ("student", "entry", "files", "seed", "key")}
+        t = {k: task[k] for k in TASK_FIELDS if k in task}
         for attempt in (0, 1):
             info = host.ready()
             if info["fingerprint"] != self.config["fingerprint"]:
@@ -301,9 +305,8 @@ class ClusterPool:
         resources = {"GPU": 1} if self.gpu_workers else None
         futures = {}
         for t in tasks:
-            payload = {"student": t["student"], "entry": t["entry"], "files": t["files"], "seed": t["seed"],
-                       "key": t["key"], "plugin": self.plugin,
-                       "sha256": {n: hashlib.sha256(d).hexdigest() for n, d in t["files"].items()}}
+            payload = {k: t[k] for k in TASK_FIELDS if k in t}
+            payload.update(plugin=self.plugin, sha256={n: hashlib.sha256(d).hexdigest() for n, d in t["files"].items()})
             name = f"nngrade-{t['key'][:16]}-{hashlib.sha256(t['student'].encode()).hexdigest()[:8]}"
             fut = self.client.submit(grade_task, payload, self.wall_limit, key=name, pure=False,
                                      resources=resources)

@@ -148,11 +148,23 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
         print(f"grade: internal error: {type(e).__name__}: {e}\n"
               "This is a problem with the grader, not your code; rerun with --debug and report it.",
               file=sys.stderr)
+        from grader.feedback.failure import memory_limit
+
+        _write_failure(args, fmt, chosen, f"internal error ({type(e).__name__}: {e}); {memory_limit()}")
         return EXIT_INTERNAL
     finally:
         if own and zygote is not None:
             zygote.close()
         cleanup()
+
+    from grader.feedback.failure import grading_failed
+
+    reason = grading_failed(report)
+    if reason is not None and not args.debug:  # nothing of this report is a grade: say why, score nothing
+        print(f"grade: the grading failed: {reason}.\nNothing was scored: this is not a grade "
+              "(rerun with --debug to see the grader's own errors).", file=sys.stderr)
+        _write_failure(args, fmt, chosen, reason, seed=report.get("seed"))
+        return EXIT_INTERNAL
 
     from grader.feedback.report import render, write_atomic
 
@@ -188,10 +200,47 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     elif args.output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
-    from grader.errors import ErrorKind
-
-    internal = any(t.get("kind") == ErrorKind.INTERNAL for ex in report["exercises"] for t in ex["tests"]) or any(
-        ex["status"] == "error" for ex in report["exercises"])
-    if internal:
+    # a platform's results file is its verdict: the platform reads it only when grade exits 0
+    # (PrairieLearn's grader host discards it otherwise), so losing points is not an error there
+    if reason is not None:  # --debug: the report was shown for its tracebacks; still not a grade
         return EXIT_INTERNAL
-    return EXIT_FULL if args.exit_zero or report["score"] >= report["max_score"] else EXIT_LOST
+    done = args.exit_zero or fmt in PLATFORM_FILES
+    return EXIT_FULL if done or report["score"] >= report["max_score"] else EXIT_LOST
+
+
+PLATFORM_FILES = ("prairielearn", "gradescope")   # formats whose file a platform reads as the grade
+
+
+def _write_failure(args, fmt: str, chosen, reason: str, seed=None) -> None:
+    """In a format that can say so (a platform's results file, JSON), write that the grading
+    failed and why (to --output, else to stdout): never a score."""
+    if fmt not in PLATFORM_FILES + ("json",):
+        return
+    import json
+
+    from grader.feedback.failure import message
+    from grader.feedback.report import write_atomic
+
+    max_score = 10.0 * len(chosen)
+    if fmt == "gradescope":
+        from grader.formats.gradescope import failure_results
+
+        doc = failure_results(message(reason), max_score, grader_failed=True)
+    elif fmt == "prairielearn":
+        from grader.formats.prairielearn import failure_results
+
+        doc = failure_results(message(reason))
+    else:
+        from grader import __version__
+
+        doc = {"grading_failed": True, "reason": reason, "score": None, "max_score": max_score,
+               "seed": args.seed if seed is None else seed, "grader_version": __version__}
+    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        write_atomic(args.output, text)
+    except OSError as e:
+        print(f"grade: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)

@@ -52,6 +52,8 @@ what DIR holds afterwards:
 
 examples:
   grade release --out release/
+  pip install torch --index-url https://download.pytorch.org/whl/cpu    (students: CPU-only torch first;
+                                          with an NVIDIA GPU: pip install torch)
   pip install release/package && cd release && grade exercise3
 
 DIR must be empty or not exist yet (nothing is ever overwritten).
@@ -300,7 +302,7 @@ build-backend = "setuptools.build_meta"
 name = "nngrade-student"
 version = "{version}"
 description = "The student edition of the nngrade course: grade your exercises on the visible tests."
-requires-python = ">=3.9"
+requires-python = "{requires_python}"
 dependencies = {deps}
 
 [project.scripts]
@@ -314,14 +316,23 @@ grader = ["feedback/templates/*", "suites/*.py", "suites/*.json", "suites/*.ini"
 '''
 
 
-def _deps() -> list:
+def _project() -> dict:
+    """The instructor's edition's ``[project]`` table (pyproject.toml)."""
     try:
         import tomllib
-    except ImportError:  # Python < 3.11
-        return ["torch>=2.1", "pytest>=7.4", "pytest-timeout>=2.1", "jinja2>=3.1", "nbformat>=5.9", "orjson>=3.9"]
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
     with open(ROOT / "pyproject.toml", "rb") as f:
-        deps = tomllib.load(f)["project"]["dependencies"]
-    return [d for d in deps if not d.startswith("torchvision")]
+        return tomllib.load(f)["project"]
+
+
+def _deps() -> list:
+    return [d for d in _project()["dependencies"] if not d.startswith("torchvision")]
+
+
+def _requires_python() -> str:
+    """The student edition runs where the instructor's does: the same ``requires-python``."""
+    return _project()["requires-python"]
 
 
 def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
@@ -362,11 +373,16 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
             progress(f"  student check: {ex.name} ({_cases(sum(c['visible'] for c in cases))}, "
                      f"{sum(not c['visible'] for c in cases)} without an answer)")
         (tmp / "package" / "pyproject.toml").write_text(
-            PYPROJECT.format(version=__version__, deps=json.dumps(_deps())))
+            PYPROJECT.format(version=__version__, deps=json.dumps(_deps()),
+                              requires_python=_requires_python()))
+        from grader.install import TORCH_CPU, TORCH_GPU
+
         (tmp / "package" / "README.md").write_text(
-            "# nngrade, student edition\n\n`pip install .` gives `grade`: run `grade exercise3` in the folder that "
-            "holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the visible tests; "
-            "the hidden tests run when you submit.\n")
+            "# nngrade, student edition\n\nInstall torch first, the CPU-only wheel (enough for every exercise, "
+            f"about 200 MB):\n\n    {TORCH_CPU}\n\nWith an NVIDIA GPU, instead: `{TORCH_GPU}` (the CUDA wheel, "
+            "several GB).\n\nThen `pip install .` gives `grade` (numpy comes with it): run `grade exercise3` in the "
+            "folder that holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the "
+            "visible tests; the hidden tests run when you submit.\n")
         manifest = {}
         for p in sorted(tmp.rglob("*")):
             if p.is_file():
@@ -415,8 +431,10 @@ def main(argv=None) -> int:
         return 2
     print(f"grade release: building the student edition in {args.out}", file=sys.stderr)
     manifest = build(args.out, progress=lambda m: print(m, file=sys.stderr), hint_level=level)
-    print(f"grade release: {len(manifest)} files written; students run: pip install {args.out / 'package'}",
-          file=sys.stderr)
+    from grader.install import student_text
+
+    print(f"grade release: {len(manifest)} files written; students run:\n{student_text(args.out / 'package')}",
+          end="", file=sys.stderr)
     return 0
 
 

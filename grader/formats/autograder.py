@@ -40,15 +40,17 @@ SETUP_SH = """\
 # Resources: Gradescope's default container has 768 MB of memory and half a CPU.
 # Measured for this course (run_autograder on the model answer, every exercise):
 #   {measured}
-# So: in the assignment's Autograder Settings raise Memory to 1.5 GB ("Killed"
-# in the autograder output means too little memory); keep the timeout at 10 min.
+# So the defaults do ("Killed" in the autograder output, or a results.json saying the
+# grading failed, means too little memory: raise Memory in the Autograder Settings).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q python3 python3-pip python3-venv
 python3 -m pip install --upgrade pip
+# CPU-only torch first (Gradescope has no GPU; the default wheel would bring several GB of CUDA),
+# then the course, which brings numpy (torch warns at import without it)
 python3 -m pip install --index-url https://download.pytorch.org/whl/cpu torch torchvision
-python3 -m pip install /autograder/source
+python3 -m pip install numpy /autograder/source
 """
 
 RUN_AUTOGRADER = """\
@@ -64,7 +66,11 @@ PYTHON="$(command -v python3 || command -v python)"
 "$PYTHON" -m grader.formats.autograder run --root "$ROOT" --config "$ROOT/source/nngrade-autograder.json"
 status=$?
 if [ ! -s "$RESULTS" ]; then
-  printf '%s\\n' '{"score": 0.0, "output": "The autograder could not run (exit status '"$status"'); this is not your fault, please tell your instructor.", "output_format": "text", "tests": [], "stdout_visibility": "hidden"}' > "$RESULTS"
+  case "$status" in
+    137) why="it was killed (SIGKILL), most often for lack of memory: raise Memory in the Autograder Settings" ;;
+    *) why="exit status $status" ;;
+  esac
+  printf '%s\\n' '{"score": 0.0, "output": "The grading failed, so this is not a grade: the autograder could not run ('"$why"'). This is not your fault, please tell your instructor.", "output_format": "text", "tests": [], "stdout_visibility": "hidden", "extra_data": {"grader_failed": true, "exit_status": '"$status"'}}' > "$RESULTS"
 fi
 exit 0
 """
@@ -117,12 +123,12 @@ def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_publ
     return names
 
 
-# Measured: run_autograder on the model answer, all nine exercises, on one core
-# of a 2-core x86 machine (Python 3.11, torch 2.x CPU), memory sampled every 0.1 s.
-MEASURED = ("peak memory about 850 MiB (proportional set size summed over the grader, the warm worker\n"
-            "#   and the student's worker; RSS summed: 1.6 GiB), time 23 s on one core, so about 50 s\n"
-            "#   with half a CPU.  The default 768 MB is NOT enough: set Memory to 1.5 GB (1 GB is tight);\n"
-            "#   half a CPU is enough (raise it to 1 CPU to halve the wait).")
+# Measured (bench/gradescope_memory.py, 2026-12-07): run_autograder on the model answers, all nine
+# exercises, inside a cgroup v1 memory group, pinned to one CPU, with the CPU-only torch 2.13 wheel.
+MEASURED = ("peak memory about 480 MiB (proportional set size summed over the grader, the warm worker\n"
+            "#   and the student's worker; 426 MiB charged to the memory cgroup).  Graded right at 768, 512\n"
+            "#   and 448 MiB; at 384 MiB processes are killed and results.json says the grading failed.\n"
+            "#   The default 768 MB is enough; half a CPU is enough (time limits are doubled for it).")
 
 
 # ---------------------------------------------------------------------------
@@ -154,6 +160,7 @@ def target(folder: Path) -> Path:
 
 def run(root: Path, config: dict) -> dict:
     """Grade ``root``/submission; return the results.json document (never raises)."""
+    from grader.feedback import failure
     from grader.formats import gradescope as gs
 
     started = time.monotonic()
@@ -169,11 +176,13 @@ def run(root: Path, config: dict) -> dict:
             # a bad exercise file (a link, say) costs that exercise only, with the reason
             sub = read(target(root / "submission"), exercises, strict=False)
         except BadEntry as e:
-            return gs.failure_results(f"Nothing could be graded: {e}.", max_score, time.monotonic() - started)
+            return gs.failure_results(f"Nothing could be graded: {e}.", max_score, time.monotonic() - started,
+                                      grader_failed=False)
         if not sub.files and not sub.refused:
             wanted = ", ".join(sorted(ex.file for ex in exercises)[:3])
             return gs.failure_results(f"Nothing could be graded: no exercise file ({wanted}, …) was found "
-                                      "in the submission.", max_score, time.monotonic() - started)
+                                      "in the submission.", max_score, time.monotonic() - started,
+                                      grader_failed=False)
         from grader.harness.run import grade
         from grader.transport.limits import Limits
 
@@ -189,11 +198,15 @@ def run(root: Path, config: dict) -> dict:
             report = annotate(report, sub, shown="submission", folder=str(folder))
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        reason = failure.grading_failed(report)
+        if reason is not None:  # the zygote was killed, a test could not run: not a grade
+            print(f"nngrade: the grading failed: {reason}")
+            return gs.failure_results(failure.message(reason), max_score, time.monotonic() - started)
         return gs.results(report, hidden_visibility=vis, execution_time=time.monotonic() - started)
     except BaseException as e:  # the grader's own failure: still a valid results file
         traceback.print_exc()   # to /autograder/results/stdout, which only instructors see
-        return gs.failure_results(f"The autograder failed ({type(e).__name__}); this is not your fault, "
-                                  "please tell your instructor.", 0.0, time.monotonic() - started)
+        return gs.failure_results(failure.message(f"the autograder failed ({type(e).__name__}); "
+                                                  f"{failure.memory_limit()}"), 0.0, time.monotonic() - started)
 
 
 def _write(path: Path, doc: dict) -> None:

@@ -69,10 +69,13 @@ def results(report: dict, *, hidden_visibility: str = "after_published", executi
     return doc
 
 
-def failure_results(message: str, max_score: float = 0.0, execution_time=None) -> dict:
-    """A valid results.json when nothing could be graded (or the grader failed)."""
+def failure_results(message: str, max_score: float = 0.0, execution_time=None, grader_failed: bool = True) -> dict:
+    """A valid results.json when nothing could be graded: the submission held nothing to
+    grade, or (``grader_failed``) the grading itself failed.  Gradescope's format has no
+    "not graded" state and needs a ``score``: it is 0, the ``output`` says why, and
+    ``extra_data.grader_failed`` marks a failure to grade for the instructor."""
     doc = {"score": 0.0, "output": escape_controls(message), "output_format": "text", "stdout_visibility": "hidden",
-           "tests": [], "extra_data": {"max_score": float(max_score), "grader_failed": True}}
+           "tests": [], "extra_data": {"max_score": float(max_score), "grader_failed": grader_failed}}
     if execution_time is not None:
         doc["execution_time"] = int(round(execution_time))
     return doc

@@ -48,5 +48,13 @@ def results(report: dict) -> dict:
     return doc
 
 
+def failure_results(message: str) -> dict:
+    """results.json when the grading itself failed: not gradable (no score, the attempt is
+    not charged), with the reason.  ``grade`` exits 3 then, so PrairieLearn reports a grading
+    failure; the file is what an instructor finds in the job's results."""
+    text = escape_controls(message)
+    return {"gradable": False, "succeeded": False, "grading_failed": True, "message": text, "format_errors": [text]}
+
+
 def render(report: dict, **_) -> str:
     return json.dumps(results(report), indent=1, ensure_ascii=False) + "\n"

@@ -163,14 +163,38 @@ def grade(exercises=EXERCISES, submission: Path = Path("exercises"), *, seed: in
     from grader.exercises import wants_preload
     from grader.transport.processes import Zygote
 
+    from grader.feedback import failure
+
     own = zygote is None
     zygote = zygote or Zygote(preload=wants_preload(exercises))
     jobs = iter([Job(Path(submission), seed, zygote)])
     reports = []
+    oom_before = failure.oom_kills()
     try:
         serve(exercises, lambda: next(jobs, None), lambda job, report: reports.append(report),
               limits=limits, debug=debug, progress=progress)
+        report = reports[0]
+        death = _zygote_death(zygote, wait=bool(failure.internal_errors(report)))
+        if death:  # every verdict since may be its doing (a worker dies with it): none is a grade
+            report["grading_failed"] = failure.why(death, failure.internal_errors(report), oom_before)
     finally:
         if own:
             zygote.close()
-    return reports[0]
+    return report
+
+
+def _zygote_death(zygote, wait: bool) -> str | None:
+    """How the zygote ended, if it has (``wait``: give a kill under way a moment to land)."""
+    import time
+
+    from grader.feedback.failure import process_death
+
+    proc = getattr(zygote, "proc", None)
+    if proc is None:
+        return None
+    deadline = time.monotonic() + (1.0 if wait else 0.0)
+    while True:
+        code = proc.poll()
+        if code is not None or time.monotonic() >= deadline:
+            return process_death(code)
+        time.sleep(0.05)

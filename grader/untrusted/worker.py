@@ -117,8 +117,27 @@ def _huge_pages() -> None:
             libc.madvise(start, end - start, MADV_COLLAPSE)  # refused where unsupported: no harm
 
 
+ZYGOTE_OOM_SCORE_ADJ = 900   # between the grading process (0, usually) and its workers (1000); the kernel
+# adds adj/1000 of the memory limit to a process's size when it picks one to kill
+
+
+def _oom_before_the_grader() -> None:
+    """When memory runs out, have the kernel's OOM killer take this zygote before the grading
+    process that started it (its workers, at 1000, go first of all): the grader then lives to
+    say that the grading failed, and why, instead of vanishing without a word.  Raising one's
+    own score needs no privilege; a score already higher is kept."""
+    try:
+        with open("/proc/self/oom_score_adj", "r+") as f:
+            if int(f.read().strip() or 0) < ZYGOTE_OOM_SCORE_ADJ:
+                f.seek(0)
+                f.write(str(ZYGOTE_OOM_SCORE_ADJ))
+    except (OSError, ValueError):
+        pass
+
+
 def zygote(ctrl_fd: int) -> None:
     set_pdeathsig()
+    _oom_before_the_grader()
     ctrl = socket.socket(fileno=ctrl_fd)
     import torch  # noqa: F401  (the point of the zygote: import it once)
 

@@ -19,7 +19,10 @@ import ast
 import fnmatch
 import functools
 import hashlib
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from pathlib import Path
 
 from grader.errors import ErrorKind, StudentError

@@ -19,7 +19,10 @@ import builtins
 import fnmatch
 import functools
 import re
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from pathlib import Path
 
 from grader.verdicts import forbidden

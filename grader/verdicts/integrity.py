@@ -188,3 +188,22 @@ def error(exercise, findings: list, file: str):
         ErrorKind.INTEGRITY, msg,
         "Remove that code: none of these exercises needs it. If you think it is needed, ask your instructor "
         "(the rules are in the grader's integrity.toml).")
+
+
+TAMPERED = "the grader's checks were tampered with"
+
+
+def tampered_error(what: str):
+    """The StudentError of an exercise whose worker found the grader's hooks removed or replaced."""
+    return StudentError(
+        ErrorKind.INTEGRITY,
+        f"{TAMPERED} while this exercise ran ({what}). This exercise gets no points until an instructor "
+        "has reviewed it",
+        "Remove the code that reaches into the grader or into torch's internals: none of these exercises "
+        "needs it.")
+
+
+def tampered_review(what: str, file: str) -> list:
+    """The report's "review" entry of an exercise whose worker was tampered with."""
+    return [{"kind": "integrity", "file": file, "line": 0, "rule": "tampering",
+             "message": f"{TAMPERED} ({what})"}]

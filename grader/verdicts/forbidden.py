@@ -45,6 +45,7 @@ def worker_spec(exercise) -> dict | None:
     spec = {k: list(r.get(k, [])) for k in ("calls", "classes", "subclasses_of", "wrap")}
     if not any(spec.values()):
         return None
+    spec["engine"] = bool(r.get("engine"))
     spec["within"] = r.get("within") or None
     # aten ops whose kernels the worker replaces (grader.untrusted.detector): the calls' names that are aten ops, and more
     spec["aten"] = list(dict.fromkeys([*r.get("calls", []), *r.get("aten", [])]))

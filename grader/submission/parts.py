@@ -55,7 +55,7 @@ def main_can_run(tree) -> bool:
     (``globals()``, ``vars()``, ``exec``, ``sys.modules``, ``setattr``, a frame's
     ``f_globals``, ...: ``REBINDS``), by name, attribute or as a string.  One linear walk."""
     guards = set()
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if is_main_guard(node):
             guards.add(id(node.test.left))
             guards.add(id(node.test.comparators[0]))
@@ -94,14 +94,31 @@ def _targets(node) -> set:
         targets = [node.target]
     names = set()
     for t in targets:
-        for n in ast.walk(t):
-            if isinstance(n, ast.Name):
-                names.add(n.id)
+        if type(t) is ast.Name:
+            names.add(t.id)
+        else:
+            names |= _used(t)
     return names
 
 
+def nodes(node):
+    """Every node below ``node`` (itself included) in ``ast.walk``'s order, without its two
+    generators per node: the scans walk a file of up to 1 MiB several times."""
+    todo = deque([node])
+    pop, push, grow, AST = todo.popleft, todo.append, todo.extend, ast.AST
+    while todo:
+        n = pop()
+        for field in n._fields:
+            v = getattr(n, field, None)
+            if isinstance(v, AST):
+                push(v)
+            elif isinstance(v, list):
+                grow([x for x in v if isinstance(x, AST)])
+        yield n
+
+
 def _used(node) -> set:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in nodes(node) if type(n) is ast.Name}
 
 
 def _index(body) -> dict:
@@ -180,10 +197,15 @@ def executed(tree, exercise) -> list:
     keep, _main = split(tree, exercise)
     body = list(keep)
     defines, used = _index(body), {}
-    pieces = [p for node in body for p in _at_import(node)]
     start = set(exercise.names)
-    for p in pieces:
-        start |= _used(p)
+    for i, node in enumerate(body):
+        pieces = _at_import(node)
+        if pieces == [node]:  # a plain statement: what it uses is read once, here
+            used[i] = _used(node)
+            start |= used[i]
+        else:
+            for p in pieces:
+                start |= _used(p)
     reached = _reach(body, defines, start, used)
     out = [body[i] for i in sorted(reached)]
     out += [p for i, node in enumerate(body) if i not in reached for p in _at_import(node)]

@@ -45,7 +45,7 @@ class _Resolver:
     def __init__(self, tree):
         self.aliases: dict = {}
         own: set = set()
-        for node in ast.walk(tree):
+        for node in parts.nodes(tree):
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.asname:
@@ -112,7 +112,7 @@ def _scan_nodes(nodes, resolver: _Resolver, lines: list) -> list:
         return False
 
     for top in nodes:
-        for node in ast.walk(top):
+        for node in parts.nodes(top):
             if isinstance(node, ast.Attribute):
                 for rule in rules():
                     if node.attr in rule.get("attributes", ()):

@@ -148,9 +148,9 @@ class Watcher:
         if self.mode is not None:
             hooks.append(("the torch-function watch", functools.partial(getattr, type(self.mode), "__torch_function__"),
                           type(self.mode).__torch_function__))
-        for cls, names in ((Watcher, ("note", "watch", "report", "check", "display", "object_made")),
-                           (Watching, ("__enter__", "__exit__"))):
-            for name in names:
+        for cls, methods in ((Watcher, ("note", "watch", "report", "check", "display", "object_made")),
+                             (Watching, ("__enter__", "__exit__"))):  # not `names`: the mode's closure reads it
+            for name in methods:
                 hooks.append((f"the watcher's {name}", functools.partial(_class_attr, cls, name),
                               cls.__dict__[name]))
         self._expected = tuple(hooks)

@@ -48,7 +48,9 @@ def worker_spec(exercise) -> dict | None:
     spec["engine"] = bool(r.get("engine"))
     spec["within"] = r.get("within") or None
     # aten ops whose kernels the worker replaces (grader.untrusted.detector): the calls' names that are aten ops, and more
-    spec["aten"] = list(dict.fromkeys([*r.get("calls", []), *r.get("aten", [])]))
+    unblocked = r.get("unblocked", [])
+    spec["aten"] = [op for op in dict.fromkeys([*r.get("calls", []), *r.get("aten", [])])
+                    if not any(fnmatch.fnmatchcase(op, p) for p in unblocked)]
     spec["reason"] = r.get("reason", "")
     return spec
 

@@ -161,7 +161,9 @@ def test_another_road_is_caught_in_the_worker_too(grade_folder, submission, monk
     failed = [t for t in ex["tests"] if t["status"] != "passed"]
     if name in ("exercise7", "exercise8"):  # the rest is honest: every test that runs step()/backward fails
         assert any(t.get("kind") == "forbidden" for t in failed), failed[:2]
-        assert ex["score"] <= 1.5
+        assert ex["score"] < 10
+        if name == "exercise8":
+            assert any(t["name"] == "test_gradcheck" and t.get("kind") == "forbidden" for t in failed)
     else:
         assert ex["score"] == 0, [t["message"] for t in failed][:2]
         assert any(t.get("kind") == "forbidden" for t in failed)

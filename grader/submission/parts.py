@@ -53,24 +53,30 @@ def main_can_run(tree) -> bool:
     is bound anywhere (assigned, imported as, a ``def``/``class``/``except``/``global``/
     ``match`` name), or the file uses something that can reach or rebind its namespace
     (``globals()``, ``vars()``, ``exec``, ``sys.modules``, ``setattr``, a frame's
-    ``f_globals``, ...: ``REBINDS``), by name, attribute or as a string.  One linear walk."""
-    guards = set()
+    ``f_globals``, ``getattr`` with a computed name, ...: ``REBINDS``), by name, attribute
+    or as a string.  One linear walk: the parent is seen before its children."""
+    safe = set()  # the guards' own "__main__" strings; getattr(x, "literal"), which reaches no namespace
     for node in nodes(tree):
         if is_main_guard(node):
-            guards.add(id(node.test.left))
-            guards.add(id(node.test.comparators[0]))
-        if _rebinds(node, guards):
+            safe.add(id(node.test.left))
+            safe.add(id(node.test.comparators[0]))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+              and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+              and isinstance(node.args[1].value, str)):
+            safe.add(id(node.func))
+        if _rebinds(node, safe):
             return True
     return False
 
 
-def _rebinds(node, guards: set) -> bool:
+def _rebinds(node, safe: set) -> bool:
     if isinstance(node, ast.Name):
-        return (node.id == "__name__" and not isinstance(node.ctx, ast.Load)) or node.id in REBINDS
+        return ((node.id == "__name__" and not isinstance(node.ctx, ast.Load))
+                or (node.id in REBINDS and id(node) not in safe))
     if isinstance(node, ast.Attribute):
         return node.attr in REBINDS or node.attr == "__name__" and not isinstance(node.ctx, ast.Load)
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return id(node) not in guards and node.value in REBINDS | {"__name__"}
+        return id(node) not in safe and node.value in REBINDS | {"__name__"}
     if isinstance(node, ast.alias):
         return "__name__" in (node.name, node.asname) or node.name.split(".")[0] in REBINDS
     if isinstance(node, (ast.Global, ast.Nonlocal)):

@@ -128,6 +128,7 @@ def _caught(ex) -> None:
     'def f():\n    global __name__\n    __name__ = "__main__"\nf()',
     '(__name__ := "__main__")',
     'import sys\nsys._getframe(0).f_globals["__name__"] = "__main__"',
+    'def f(): pass\ngetattr(f, "__glo" + "bals__")["__name__"] = "__main__"',
 ])
 def test_a_main_block_that_can_run_is_scanned(tmp_path, rebind):
     src = f"import torch\n{rebind}\n\nif __name__ == '__main__':\n    def softmax(x):\n        return torch.softmax(x, -1)\n"
@@ -149,7 +150,7 @@ def test_a_main_block_that_cannot_run_is_still_skipped(tmp_path):
 
         if __name__ == "__main__":
             x = torch.randn(3, 4)
-            print(torch.allclose(softmax(x), torch.softmax(x, -1)), __name__, sys.argv)
+            print(torch.allclose(softmax(x), torch.softmax(x, -1)), __name__, getattr(sys, "argv"))
         """)
     assert not parts.main_can_run(ast.parse(src))
     p = tmp_path / SM
@@ -293,6 +294,7 @@ def _json_report(*args, cwd=None) -> dict:
     return json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_one_file_with_six_forbidden_built_ins_scores_zero_on_each(tmp_path):
     p = tmp_path / "answers.py"
     p.write_text(ALL_IN_ONE)
@@ -302,6 +304,7 @@ def test_one_file_with_six_forbidden_built_ins_scores_zero_on_each(tmp_path):
     assert report["score"] == 0
 
 
+@pytest.mark.slow
 def test_fake_main_in_a_notebook_scores_zero(tmp_path):
     import nbformat
 
@@ -311,6 +314,7 @@ def test_fake_main_in_a_notebook_scores_zero(tmp_path):
     _caught(exercise_of(_json_report("exercise1", "--submission", p), "exercise1"))
 
 
+@pytest.mark.slow
 def test_fake_main_in_a_batch_scores_zero_and_is_listed_for_review(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "eve").mkdir(parents=True)

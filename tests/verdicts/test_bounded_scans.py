@@ -64,6 +64,7 @@ def _capped(*code_and_args, timeout=900):
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_scans_of_a_150000_line_file_finish_under_a_memory_cap(tmp_path):
     p = _long_file(tmp_path / "exercise1_softmax.py")
     r = _capped(textwrap.dedent("""\

@@ -81,13 +81,13 @@ def _rebinds(node, safe: set) -> bool:
         return "__name__" in (node.name, node.asname) or node.name.split(".")[0] in REBINDS
     if isinstance(node, (ast.Global, ast.Nonlocal)):
         return "__name__" in node.names
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return node.name == "__name__"
-    if isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
-        return node.name == "__name__"
-    if isinstance(node, ast.MatchMapping):
-        return node.rest == "__name__"
-    return False
+    field = _BINDING_FIELD.get(type(node))
+    return field is not None and getattr(node, field, None) == "__name__"
+
+
+# the field holding the name a node binds (def NAME, except E as NAME, case {**NAME})
+_BINDING_FIELD = {ast.FunctionDef: "name", ast.AsyncFunctionDef: "name", ast.ClassDef: "name",
+                  ast.ExceptHandler: "name", ast.MatchAs: "name", ast.MatchStar: "name", ast.MatchMapping: "rest"}
 
 
 def _targets(node) -> set:
@@ -157,6 +157,15 @@ def _reach(body, defines: dict, names, used: dict) -> set:
     return seen
 
 
+def _roots(body, exercise, skip) -> set:
+    """The exercise's names, and those used by top-level code that defines nothing (``REG.append(f)``)."""
+    roots = set(exercise.names)
+    for node in body:
+        if not _targets(node) and not isinstance(node, (ast.Import, ast.ImportFrom)) and not skip(node):
+            roots |= _used(node)
+    return roots
+
+
 def split(tree, exercise) -> tuple:
     """(the top-level statements of ``exercise``'s part, the ``__main__`` blocks that cannot run)."""
     body = list(tree.body)
@@ -166,11 +175,7 @@ def split(tree, exercise) -> tuple:
     excluded: set = set()
     if others:
         # what runs on import and defines nothing (REG.append(f)) belongs to every part, and so does what it uses
-        roots = set(exercise.names)
-        for node in body:
-            if not _targets(node) and not isinstance(node, (ast.Import, ast.ImportFrom)) and not skip(node):
-                roots |= _used(node)
-        mine = _reach(body, defines, roots, used)
+        mine = _reach(body, defines, _roots(body, exercise, skip), used)
         for ex in others:
             excluded |= _reach(body, defines, ex.names, used)
         excluded -= mine

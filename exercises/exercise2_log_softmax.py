@@ -26,7 +26,10 @@ def log_softmax(x):
       * Don't modify ``x`` in place and don't hard-code a batch size.
 
     Forbidden: torch.log_softmax, torch.nn.functional.log_softmax,
-    nn.LogSoftmax, and softmax in any spelling.
+    nn.LogSoftmax, and softmax in any spelling; also every built-in that
+    computes log-softmax by another road: torch.logsumexp, torch.logcumsumexp
+    (x - logcumsumexp(x)[..., -1:] is a log-softmax) and
+    torch.distributions.Categorical (its .logits are normalised).
     Allowed: torch.exp, torch.log, torch.max / amax, Tensor.sum, arithmetic.
     torch.logsumexp would do the whole job in one call: the point of this
     exercise is to write the max shift yourself, so please don't use it here.

@@ -29,7 +29,9 @@ def cross_entropy(logits, targets):
         write the log-softmax again here.
 
     Forbidden: torch.softmax / log_softmax, torch.nn.functional.cross_entropy,
-    nll_loss, nn.CrossEntropyLoss, nn.NLLLoss (in any spelling).
+    nll_loss, nn.CrossEntropyLoss, nn.NLLLoss (in any spelling), and
+    torch.distributions.Categorical (-Categorical(logits=...).log_prob(t) is
+    the cross-entropy).
     Allowed: torch.logsumexp, torch.exp, torch.log, max, sum, mean, gather,
     indexing.
     """

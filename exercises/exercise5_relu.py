@@ -27,7 +27,9 @@ class ReLU(nn.Module):
 
     Forbidden: relu in any spelling -- torch.relu, torch.relu_,
     torch.nn.functional.relu, nn.ReLU, Tensor.relu.  The point is to write it
-    yourself, so don't route around that with F.threshold or F.hardtanh either.
+    yourself, so every activation that computes a ReLU counts too: F.threshold,
+    F.hardtanh, F.relu6, F.leaky_relu (leaky_relu(x, 0) is a ReLU), torch.prelu,
+    F.rrelu, F.elu and F.celu (and their nn modules).
     Allowed: Tensor.clamp(min=0), torch.maximum, torch.where, comparisons.
     """
 

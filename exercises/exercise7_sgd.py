@@ -25,7 +25,9 @@ class SGD:
 
     Neither method returns anything.
 
-    Forbidden: torch.optim (torch.optim.SGD or any other optimizer).
+    Forbidden: torch.optim (torch.optim.SGD or any other optimizer, the
+    functional torch.optim.sgd.sgd) and the kernels they run: torch._fused_sgd_
+    and the torch._foreach_* ops (_foreach_add_, _foreach_mul_, ...).
     Allowed: torch.no_grad, in-place tensor ops (sub_, add_, zero_, -=).
     """
 

@@ -28,7 +28,8 @@ class MatMul(torch.autograd.Function):
         ``ctx.needs_input_grad[i]`` is False.
 
     Forbidden in backward: autograd itself (torch.autograd.grad, .backward(),
-    torch.func), and recomputing X @ Y with gradient tracking.
+    torch.func, or the engine they call, Variable._execution_engine.run_backward),
+    and recomputing X @ Y with gradient tracking.
     Allowed: @ / torch.matmul / torch.mm, .T / .t() / .transpose().
     """
 

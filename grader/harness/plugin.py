@@ -28,6 +28,7 @@ from grader.harness.points import item_points, run_on_devices
 from grader.errors import ErrorKind
 from grader.transport.limits import Spend
 from grader.transport.student import Student, StudentError
+from grader.verdicts import integrity
 from grader.verdicts.checks import Failure
 from grader.verdicts.hints import at_level, unexplained_hint
 
@@ -84,6 +85,13 @@ class GraderPlugin:
             rec = self.records[item.nodeid] = TestRecord(**static)
         return rec
 
+    def _void(self, ex, err) -> None:
+        """Fail closed: every test of ``ex`` that earned its points loses them to ``err``
+        (the grader's hooks in its worker were tampered with, so nothing it returned counts)."""
+        for rec in self.records.values():
+            if rec.exercise == ex.name and rec.status in ("passed", "skipped"):
+                rec.status, rec.message, rec.hint, rec.kind = "failed", err.message, err.hint or "", err.kind
+
     def record_skipped(self, item, reason: str) -> None:
         """A test known to be skipped before it runs (a skipif(True) marker)."""
         rec = self.record(item)
@@ -108,6 +116,8 @@ class GraderPlugin:
         if s.load_error is not None:
             info.status = "missing" if s.load_error.kind == ErrorKind.MISSING_FILE else "load_error"
             info.message, info.hint = s.load_error.message, s.load_error.hint
+        if s.tampered is not None:  # fail closed: no test of this exercise keeps its points
+            self._void(ex, integrity.tampered_error(s.tampered))
         self.exercise_info[ex.name] = info
         if self.progress:
             self.progress("done", ex)

@@ -11,7 +11,9 @@ exercise 2 its points:
 * everything else is: the definitions this exercise requires and what they use,
   imports, helpers nobody requires, code at the top level (and what it uses: a
   definition registered with ``REG.append(f)`` runs wherever the file is loaded);
-* ``if __name__ == "__main__":`` blocks never run while grading: no scan counts them.
+* ``if __name__ == "__main__":`` blocks never run while grading (the file is loaded
+  under its own module name), so no scan counts them, unless the file could rebind
+  ``__name__`` (``main_can_run``): then they are scanned like any top-level code.
 
 A file that defines no other exercise's names is judged whole, as before.
 Every walk here is iterative (``ast.walk``): a deeply nested expression never
@@ -37,6 +39,57 @@ def is_main_guard(node) -> bool:
             and any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides))
 
 
+# What could make ``__name__ == "__main__"`` true in a module loaded under another name:
+# a name, attribute, imported name or string that reaches the module's namespace or rebinds it.
+REBINDS = frozenset({
+    "globals", "vars", "locals", "exec", "eval", "compile", "__import__", "__builtins__", "builtins",
+    "setattr", "__setattr__", "__dict__", "__globals__", "modules", "f_globals", "f_locals", "_getframe",
+    "currentframe", "importlib", "import_module", "runpy", "gc", "ctypes", "__subclasses__", "getattr",
+    "__main__"})
+
+
+def main_can_run(tree) -> bool:
+    """Whether an ``if __name__ == "__main__":`` block of ``tree`` might run: ``__name__``
+    is bound anywhere (assigned, imported as, a ``def``/``class``/``except``/``global``/
+    ``match`` name), or the file uses something that can reach or rebind its namespace
+    (``globals()``, ``vars()``, ``exec``, ``sys.modules``, ``setattr``, a frame's
+    ``f_globals``, ``getattr`` with a computed name, ...: ``REBINDS``), by name, attribute
+    or as a string.  One linear walk: the parent is seen before its children."""
+    safe = set()  # the guards' own "__main__" strings; getattr(x, "literal"), which reaches no namespace
+    for node in nodes(tree):
+        if is_main_guard(node):
+            safe.add(id(node.test.left))
+            safe.add(id(node.test.comparators[0]))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+              and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+              and isinstance(node.args[1].value, str)):
+            safe.add(id(node.func))
+        if _rebinds(node, safe):
+            return True
+    return False
+
+
+def _rebinds(node, safe: set) -> bool:
+    if isinstance(node, ast.Name):
+        return ((node.id == "__name__" and not isinstance(node.ctx, ast.Load))
+                or (node.id in REBINDS and id(node) not in safe))
+    if isinstance(node, ast.Attribute):
+        return node.attr in REBINDS or node.attr == "__name__" and not isinstance(node.ctx, ast.Load)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return id(node) not in safe and node.value in REBINDS | {"__name__"}
+    if isinstance(node, ast.alias):
+        return "__name__" in (node.name, node.asname) or node.name.split(".")[0] in REBINDS
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return "__name__" in node.names
+    field = _BINDING_FIELD.get(type(node))
+    return field is not None and getattr(node, field, None) == "__name__"
+
+
+# the field holding the name a node binds (def NAME, except E as NAME, case {**NAME})
+_BINDING_FIELD = {ast.FunctionDef: "name", ast.AsyncFunctionDef: "name", ast.ClassDef: "name",
+                  ast.ExceptHandler: "name", ast.MatchAs: "name", ast.MatchStar: "name", ast.MatchMapping: "rest"}
+
+
 def _targets(node) -> set:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {node.name}
@@ -47,14 +100,31 @@ def _targets(node) -> set:
         targets = [node.target]
     names = set()
     for t in targets:
-        for n in ast.walk(t):
-            if isinstance(n, ast.Name):
-                names.add(n.id)
+        if type(t) is ast.Name:
+            names.add(t.id)
+        else:
+            names |= _used(t)
     return names
 
 
+def nodes(node):
+    """Every node below ``node`` (itself included) in ``ast.walk``'s order, without its two
+    generators per node: the scans walk a file of up to 1 MiB several times."""
+    todo = deque([node])
+    pop, push, grow, AST = todo.popleft, todo.append, todo.extend, ast.AST
+    while todo:
+        n = pop()
+        for field in n._fields:
+            v = getattr(n, field, None)
+            if isinstance(v, AST):
+                push(v)
+            elif isinstance(v, list):
+                grow([x for x in v if isinstance(x, AST)])
+        yield n
+
+
 def _used(node) -> set:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in nodes(node) if type(n) is ast.Name}
 
 
 def _index(body) -> dict:
@@ -66,38 +136,51 @@ def _index(body) -> dict:
 
 
 def _reach(body, defines: dict, names, used: dict) -> set:
-    """Indices of the top-level statements that define ``names`` and what they use, transitively."""
+    """Indices of the top-level statements that define ``names`` and what they use, transitively.
+    Each name is followed once and each statement read once, so the walk is linear in the
+    file's size (150,000 lines of ``x = 1`` each define and use ``x``: one visit of ``x``)."""
     seen: set = set()
-    todo = deque(i for n in names for i in defines.get(n, ()))
+    followed: set = set()
+    todo = deque(names)
     while todo:
-        i = todo.popleft()
-        if i in seen:
+        name = todo.popleft()
+        if name in followed:
             continue
-        seen.add(i)
-        if i not in used:
-            used[i] = _used(body[i])
-        todo.extend(j for n in used[i] for j in defines.get(n, ()) if j not in seen)
+        followed.add(name)
+        for i in defines.get(name, ()):
+            if i in seen:
+                continue
+            seen.add(i)
+            if i not in used:
+                used[i] = _used(body[i])
+            todo.extend(n for n in used[i] if n not in followed)
     return seen
 
 
+def _roots(body, exercise, skip) -> set:
+    """The exercise's names, and those used by top-level code that defines nothing (``REG.append(f)``)."""
+    roots = set(exercise.names)
+    for node in body:
+        if not _targets(node) and not isinstance(node, (ast.Import, ast.ImportFrom)) and not skip(node):
+            roots |= _used(node)
+    return roots
+
+
 def split(tree, exercise) -> tuple:
-    """(the top-level statements of ``exercise``'s part, the ``__main__`` blocks)."""
+    """(the top-level statements of ``exercise``'s part, the ``__main__`` blocks that cannot run)."""
     body = list(tree.body)
+    skip = (lambda node: False) if main_can_run(tree) else is_main_guard  # a block that can run is code
     defines, used = _index(body), {}
     others = [ex for ex in EXERCISES if ex.name != exercise.name and any(n in defines for n in ex.names)]
     excluded: set = set()
     if others:
         # what runs on import and defines nothing (REG.append(f)) belongs to every part, and so does what it uses
-        roots = set(exercise.names)
-        for node in body:
-            if not _targets(node) and not isinstance(node, (ast.Import, ast.ImportFrom)) and not is_main_guard(node):
-                roots |= _used(node)
-        mine = _reach(body, defines, roots, used)
+        mine = _reach(body, defines, _roots(body, exercise, skip), used)
         for ex in others:
             excluded |= _reach(body, defines, ex.names, used)
         excluded -= mine
-    keep = [n for i, n in enumerate(body) if i not in excluded and not is_main_guard(n)]
-    return keep, [n for n in body if is_main_guard(n)]
+    keep = [n for i, n in enumerate(body) if i not in excluded and not skip(n)]
+    return keep, [n for n in body if skip(n)]
 
 
 DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -125,10 +208,15 @@ def executed(tree, exercise) -> list:
     keep, _main = split(tree, exercise)
     body = list(keep)
     defines, used = _index(body), {}
-    pieces = [p for node in body for p in _at_import(node)]
     start = set(exercise.names)
-    for p in pieces:
-        start |= _used(p)
+    for i, node in enumerate(body):
+        pieces = _at_import(node)
+        if pieces == [node]:  # a plain statement: what it uses is read once, here
+            used[i] = _used(node)
+            start |= used[i]
+        else:
+            for p in pieces:
+                start |= _used(p)
     reached = _reach(body, defines, start, used)
     out = [body[i] for i in sorted(reached)]
     out += [p for i, node in enumerate(body) if i not in reached for p in _at_import(node)]

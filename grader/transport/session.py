@@ -50,6 +50,7 @@ class Session:
         self.worker: Worker | None = None
         self.names: dict = {}
         self.load_error: StudentError | None = None
+        self.tampered: str | None = None  # the worker found the grader's hooks removed or replaced
         self.timeouts = 0
         self.elapsed = 0.0
         self.restarts = 0
@@ -112,6 +113,8 @@ class Session:
         return self.worker.output(600).strip() if self.worker else ""
 
     def _ensure(self) -> Worker:
+        if self.tampered is not None:
+            raise integrity.tampered_error(self.tampered)
         if self.load_error is not None:
             raise self.load_error.copy()
         self._check_budget()
@@ -142,6 +145,7 @@ class Session:
         except Died as d:
             self.load_error = explain.load_died(self.file, d.status, self._output())
             raise self.load_error from None
+        self._check_tampered(reply)
         if "load_error" in reply:
             self.load_error = explain.load_failed(
                 reply["load_error"] if isinstance(reply["load_error"], dict) else {}, self.file)
@@ -181,6 +185,7 @@ class Session:
             raise explain.call_timed_out(what, t.seconds) from None
         except Died as d:
             raise explain.call_died(what, d.status, self._output()) from None
+        self._check_tampered(reply)
         if worker.metas and not _holds_meta(fields):
             raise explain.meta_result(what)
         if reply.get("forbidden"):  # reported by the worker, decided here
@@ -200,6 +205,13 @@ class Session:
             raise explain.refused(reply["fatal"])
         return reply
 
+    def _check_tampered(self, reply: dict) -> None:
+        """Fail closed: the worker found the grader's hooks removed or replaced; nothing it
+        sends counts any more, in this worker or a later one of this exercise."""
+        if "tampered" in reply:
+            self.tampered = clip(str(reply["tampered"]), 200)
+            raise integrity.tampered_error(self.tampered)
+
     def _static_scans(self) -> None:
         """The exercise's part of the file, read by the forbidden-call and integrity scans
         (once); what needs a human's eye goes to ``review``."""
@@ -216,6 +228,8 @@ class Session:
         integrity scan's findings, what a scan could not walk), even when the file never loaded."""
         if not hasattr(self, "_forbidden_static") and self.source.is_file():
             self._static_scans()
+        if self.tampered is not None:
+            return [*integrity.tampered_review(self.tampered, self.file), *self._review]
         return self._review
 
 

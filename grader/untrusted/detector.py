@@ -33,10 +33,12 @@ ENGINE_CALLERS = ("BackwardCFunction.apply", "once_differentiable.<locals>.wrapp
 def block(ops, note, reason: str):
     """Make every overload of the aten ``ops`` (names that are not aten ops are
     ignored) raise, after ``note(shown)`` reports the call; returns the Library
-    holding the registrations (keep it: they last as long as it does)."""
+    holding the registrations (keep it: they last as long as it does), its
+    ``nngrade_registered`` the qualified names of the overloads replaced."""
     import torch
 
     lib = torch.library.Library("aten", "IMPL")
+    registered: set = set()
     has = torch._C._dispatch_has_kernel_for_dispatch_key
     with warnings.catch_warnings():  # "overriding a previously registered kernel": that is the point
         warnings.simplefilter("ignore")
@@ -56,8 +58,10 @@ def block(ops, note, reason: str):
                 for key in keys:
                     try:
                         lib.impl(qual, kernel, key)
+                        registered.add(name)
                     except Exception:  # a key this build of torch does not take for this op
                         pass
+    lib.nngrade_registered = tuple(sorted(registered))  # what the watcher's tamper check compares
     return lib
 
 

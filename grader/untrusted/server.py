@@ -6,7 +6,9 @@ student's file as a module, ``call`` a function, ``getattr``/``setattr``,
 that cannot cross the wire stay here and cross as handles.  Every reply is
 plain data; an exception in the student's code is described, never raised, and
 the forbidden-call watcher (``grader.untrusted.watcher``) reports what the
-student's calls used.
+student's calls used.  Before and after every request the watcher checks that its
+own hooks are still the ones it installed; if not, the reply is only
+``{"tampered": what}`` and the grader fails the exercise (``Watcher.check``).
 """
 from __future__ import annotations
 
@@ -199,10 +201,15 @@ class Server:
             except EOFError:
                 return
             handler = getattr(self, "op_" + str(req.get("op")), None)
+            tampered = self.watcher.check()  # before: a thread of the student's may have been at work
             try:
                 reply = handler(req, blob) if handler else {"fatal": f"unknown op {req.get('op')!r}"}
             except BaseException as e:  # the worker's own failure, or a bad reference
                 reply = {"error": self.describe(e)}
+            # after: fail closed, whatever the call returned (the load ran the file's top-level code)
+            tampered = tampered or self.watcher.check(full=req.get("op") == "load")
+            if tampered:
+                reply = {"tampered": tampered}
             self._decoder = self._decoding = None  # the request's blob is not kept
             try:
                 body, blobs = wire.pack(reply, self.keep)

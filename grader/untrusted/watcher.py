@@ -28,6 +28,9 @@ class Watcher:
         self.module = self.within = self.lib = None
         self.class_lines: dict = {}
         self.classes = self.bases = ()
+        self.tampered = None  # what of the grader's hooks was found removed or replaced (sticky)
+        self._tables = None  # (read the dispatcher's tables of the blocked ops, as set up): ``check(full=True)``
+        self._expected = None  # the hooks as set up: checked by identity (``check``)
 
     def setup(self, spec, module_name, text) -> None:
         """Watch for the exercise's forbidden calls: a TorchFunctionMode for torch
@@ -77,6 +80,16 @@ class Watcher:
                 spec["aten"], lambda shown: watcher.found or watcher.note(shown),
                 str(spec.get("reason") or ""))
 
+        hooks: list = []  # (what, read the hook now, the object it must be)
+        if self.lib is not None:  # the registrations live as long as the Library's module object
+            lib, m, handles = self.lib, self.lib.m, list(getattr(self.lib, "_registration_handles", ()))
+            hooks.append(("the registration of the kernels blocking forbidden aten ops", lambda: (lib.m, *lib._registration_handles),
+                          (m, *handles)))
+            ops = getattr(lib, "nngrade_registered", ())
+            self._tables = (functools.partial(_dispatch_tables, ops), _dispatch_tables(ops))
+        if spec.get("engine"):  # the autograd engine's entry (what torch.autograd.grad and backward call)
+            hooks.append(_watch_engine(watcher))
+
         classes, bases = [], []
         for dotted in spec.get("classes") or ():
             try:
@@ -103,6 +116,8 @@ class Watcher:
                 return __init__
 
             cls.__init__ = make(orig)
+            hooks.append((f"the recorder in {cls.__qualname__}.__init__",
+                          functools.partial(_class_attr, cls, "__init__"), cls.__dict__["__init__"]))
 
         for dotted in spec.get("wrap") or ():
             try:
@@ -127,7 +142,43 @@ class Watcher:
                 del wrapper.__wrapped__  # no way back to the unwatched function through the wrapper
                 return wrapper
 
-            setattr(parent, attr, wrap(orig, dotted))
+            wrapped = wrap(orig, dotted)
+            setattr(parent, attr, wrapped)
+            hooks.append((f"the wrapper of {dotted}", functools.partial(getattr, parent, attr), wrapped))
+        if self.mode is not None:
+            hooks.append(("the torch-function watch", functools.partial(getattr, type(self.mode), "__torch_function__"),
+                          type(self.mode).__torch_function__))
+        for cls, methods in ((Watcher, ("note", "watch", "report", "check", "display", "object_made")),
+                             (Watching, ("__enter__", "__exit__"))):  # not `names`: the mode's closure reads it
+            for name in methods:
+                hooks.append((f"the watcher's {name}", functools.partial(_class_attr, cls, name),
+                              cls.__dict__[name]))
+        self._expected = tuple(hooks)
+
+    def check(self, full: bool = False) -> str | None:
+        """What of the grader's hooks (kernel registrations, the torch-function watch, wrappers,
+        recorders, the watcher's own methods) is no longer what ``setup`` installed, compared by
+        identity, or None; once tampered, always.  ``full``: also compare the dispatcher's own
+        tables of the blocked ops (C++ state; about a millisecond per exercise's ops, so after
+        the load, where module-level code runs, rather than after every call)."""
+        if self.tampered is None and self._expected is not None:
+            for what, read, expected in self._expected:
+                try:
+                    now = read()
+                except Exception:
+                    now = _GONE
+                if now is not expected and now != expected:
+                    self.tampered = f"{what} was removed or replaced"
+                    break
+        if self.tampered is None and full and self._tables is not None:
+            read, expected = self._tables
+            try:
+                same = read() == expected
+            except Exception:
+                same = False
+            if not same:
+                self.tampered = "the registration of the kernels blocking forbidden aten ops was removed or replaced"
+        return self.tampered
 
     @staticmethod
     def display(func) -> str:
@@ -225,8 +276,68 @@ class Watching:
         return self
 
     def __exit__(self, *exc):
-        self.watcher.on = False
+        watcher = self.watcher
+        if watcher.on is not True and watcher.tampered is None:
+            watcher.tampered = "the forbidden-call watch was switched off"
+        watcher.on = False
         if self.mode is not None:
-            self.mode.__exit__(*exc)
+            if _top_mode() is not self.mode and watcher.tampered is None:
+                watcher.tampered = "the torch-function watch was removed from torch's mode stack"
+            try:
+                self.mode.__exit__(*exc)
+            except Exception:  # popped by the student: already reported above
+                pass
         return False
+
+
+_GONE = object()
+
+
+def _class_attr(cls, name):
+    return cls.__dict__.get(name, _GONE)
+
+
+def _dispatch_tables(ops) -> tuple:
+    """The dispatcher's tables of the qualified aten ``ops``: which kernel each key runs
+    (C++ state, not a Python flag)."""
+    import torch
+
+    return tuple(torch._C._dispatch_dump_table(op) for op in ops)
+
+
+def _top_mode():
+    import torch
+
+    n = torch._C._len_torch_function_stack()
+    return torch._C._get_function_stack_at(n - 1) if n else None
+
+
+def _watch_engine(watcher: Watcher):
+    """Put a watched stand-in for the autograd engine where torch's Python code finds it
+    (``Variable._execution_engine``: what ``torch.autograd.grad``, ``Tensor.backward`` and a
+    direct ``run_backward`` call reach); a call from within the watched function is reported.
+    Returns the hook for ``Watcher.check``."""
+    from torch.autograd.variable import Variable
+
+    engine = Variable._execution_engine
+    shown = "torch.autograd's engine (run_backward)"
+
+    class WatchedEngine:
+        __slots__ = ()
+
+        def run_backward(self, *a, **k):
+            if watcher.on and not watcher.nested and watcher.note(shown):
+                watcher.nested = True
+                try:
+                    return engine.run_backward(*a, **k)
+                finally:
+                    watcher.nested = False
+            return engine.run_backward(*a, **k)
+
+        def __getattr__(self, name):
+            return getattr(engine, name)
+
+    proxy = WatchedEngine()
+    Variable._execution_engine = proxy
+    return ("the watch on autograd's engine", lambda: Variable.__dict__.get("_execution_engine", _GONE), proxy)
 

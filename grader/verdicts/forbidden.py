@@ -48,9 +48,12 @@ def worker_spec(exercise) -> dict | None:
     spec = {k: list(r.get(k, [])) for k in ("calls", "classes", "subclasses_of", "wrap")}
     if not any(spec.values()):
         return None
+    spec["engine"] = bool(r.get("engine"))
     spec["within"] = r.get("within") or None
     # aten ops whose kernels the worker replaces (grader.untrusted.detector): the calls' names that are aten ops, and more
-    spec["aten"] = list(dict.fromkeys([*r.get("calls", []), *r.get("aten", [])]))
+    unblocked = r.get("unblocked", [])
+    spec["aten"] = [op for op in dict.fromkeys([*r.get("calls", []), *r.get("aten", [])])
+                    if not any(fnmatch.fnmatchcase(op, p) for p in unblocked)]
     spec["reason"] = r.get("reason", "")
     return spec
 
@@ -83,7 +86,7 @@ class _Scanner(ast.NodeVisitor):
         self.runs_as_within: set = set()  # functions assigned to `within` (MatMul.backward = staticmethod(_bw))
 
     def prepare(self, tree) -> None:
-        for node in ast.walk(tree):
+        for node in parts.nodes(tree):
             if isinstance(node, ast.Import):
                 for a in node.names:
                     root = a.name.split(".")[0]
@@ -97,14 +100,14 @@ class _Scanner(ast.NodeVisitor):
                     for a in node.names:
                         if a.name != "*":
                             self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
-        for node in ast.walk(tree):
+        for node in parts.nodes(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 if node.name in self.aliases:
                     del self.aliases[node.name]
                 self.own.add(node.name)
             value = self._within_value(node)
             if value is not None:
-                self.runs_as_within |= {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+                self.runs_as_within |= {n.id for n in parts.nodes(value) if isinstance(n, ast.Name)}
 
     def _within_value(self, node):
         """What an assignment makes the `within` function (exercise 8: whatever runs as

@@ -48,7 +48,7 @@ class _Resolver:
     def __init__(self, tree):
         self.aliases: dict = {}
         own: set = set()
-        for node in ast.walk(tree):
+        for node in parts.nodes(tree):
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.asname:
@@ -91,71 +91,106 @@ def _one_pattern(patterns: tuple):
     return re.compile("|".join(fnmatch.translate(p) for p in patterns)) if patterns else None
 
 
-def _scan_nodes(nodes, resolver: _Resolver, lines: list) -> list:
-    found: list = []
+class _Scan:
+    """One scan of a file's executed nodes against every rule: each kind of node has its
+    own small check; a line gets one finding, the first rule's (the walk's order decides)."""
 
-    def add(node, rule, shown: str) -> None:
+    def __init__(self, resolver: _Resolver, lines: list):
+        self.resolver, self.lines = resolver, lines
+        self.found: list = []
+        self.lines_found: set = set()
+
+    def add(self, node, rule, shown: str) -> None:
         line = getattr(node, "lineno", 0)
-        if any(f["line"] == line for f in found):  # one finding a line: the most specific rule's
+        if line in self.lines_found:  # one finding a line: the most specific rule's
             return
-        code = lines[line - 1].strip()[:300] if 0 < line <= len(lines) else ""
-        found.append({"rule": rule["name"], "why": rule.get("why", ""), "as": shown[:120], "line": line,
-                      "code": code})
+        self.lines_found.add(line)
+        code = self.lines[line - 1].strip()[:300] if 0 < line <= len(self.lines) else ""
+        self.found.append({"rule": rule["name"], "why": rule.get("why", ""), "as": shown[:120], "line": line,
+                           "code": code})
 
-    def by_name(node, dotted: list) -> bool:
-        full = resolver.full(dotted)
-        if full is None:
+    def computed_on(self, node) -> tuple:
+        """(the dotted name of ``node`` as written, resolved) when it resolves, else (None, None)."""
+        base = _dotted(node)
+        full = self.resolver.full(base) if base else None
+        return (base, full) if full else (None, None)
+
+    def by_name(self, node, dotted: list) -> bool:
+        """A finding for the dotted name or its longest prefix that a rule names."""
+        if self.resolver.full(dotted) is None:
             return False
+        root = self.resolver.full(dotted[:1])
         for i in range(len(dotted), 0, -1):  # torch._C.DisableTorchFunction, then torch._C, ...
-            name = ".".join([resolver.full(dotted[:1]), *dotted[1:i]])
-            for rule in rules():
-                if _match(name, rule.get("names", ())):
-                    add(node, rule, ".".join(dotted[:i]))
-                    return True
+            name = ".".join([root, *dotted[1:i]])
+            rule = next((r for r in rules() if _match(name, r.get("names", ()))), None)
+            if rule is not None:
+                self.add(node, rule, ".".join(dotted[:i]))
+                return True
         return False
 
+    def attribute(self, node) -> None:
+        for rule in rules():
+            if node.attr in rule.get("attributes", ()):
+                self.add(node, rule, "." + node.attr)
+            elif node.attr == "__dict__":
+                base, full = self.computed_on(node.value)
+                if full and _match(full, rule.get("computed_getattr_on", ())):
+                    self.add(node, rule, ".".join(base) + ".__dict__")
+        dotted = _dotted(node)
+        if dotted is not None:
+            self.by_name(node, dotted)
+
+    def constant(self, node) -> None:
+        for rule in rules():  # the name as a string (operator.attrgetter("__wrapped__"), ...)
+            if node.value in rule.get("attributes", ()):
+                self.add(node, rule, repr(node.value))
+
+    def builtin_call(self, node, names) -> str | None:
+        """The name of the built-in among ``names`` that ``node`` calls (not one the file redefines)."""
+        f = node.func
+        if isinstance(f, ast.Name) and f.id in names and self.resolver.full([f.id]) == f"builtins.{f.id}":
+            return f.id
+        return None
+
+    def vars_call(self, node) -> None:
+        base, full = self.computed_on(node.args[0])
+        for rule in rules():
+            if full and _match(full, rule.get("computed_getattr_on", ())):
+                self.add(node, rule, f"vars({'.'.join(base)})")
+
+    def getattr_call(self, node, func: str) -> None:
+        target, key = node.args[0], node.args[1]
+        literal = isinstance(key, ast.Constant) and isinstance(key.value, str)
+        base, full = (None, None) if literal or func != "getattr" else self.computed_on(target)
+        for rule in rules():
+            if literal and key.value in rule.get("attributes", ()):
+                self.add(node, rule, f'{func}(..., "{key.value}")')
+            elif full and _match(full, rule.get("computed_getattr_on", ())):
+                self.add(node, rule, f"getattr({'.'.join(base)}, ...)")
+        if literal:
+            self.by_name(node, [*(_dotted(target) or ["?"]), key.value])
+
+    def node(self, node) -> None:
+        if isinstance(node, ast.Attribute):
+            self.attribute(node)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            self.by_name(node, [node.id])
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 40:
+            self.constant(node)
+        elif isinstance(node, ast.Call):
+            if len(node.args) == 1 and self.builtin_call(node, ("vars",)):
+                self.vars_call(node)
+            func = self.builtin_call(node, GETATTRS) if len(node.args) >= 2 else None
+            if func:
+                self.getattr_call(node, func)
+
+
+def _scan_nodes(nodes, resolver: _Resolver, lines: list) -> list:
+    scan_ = _Scan(resolver, lines)
     for top in nodes:
-        for node in ast.walk(top):
-            if isinstance(node, ast.Attribute):
-                for rule in rules():
-                    if node.attr in rule.get("attributes", ()):
-                        add(node, rule, "." + node.attr)
-                    elif node.attr == "__dict__":
-                        base = _dotted(node.value)
-                        full = resolver.full(base) if base else None
-                        if full and _match(full, rule.get("computed_getattr_on", ())):
-                            add(node, rule, ".".join(base) + ".__dict__")
-                dotted = _dotted(node)
-                if dotted is not None:
-                    by_name(node, dotted)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                by_name(node, [node.id])
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 40:
-                for rule in rules():  # the name as a string (operator.attrgetter("__wrapped__"), ...)
-                    if node.value in rule.get("attributes", ()):
-                        add(node, rule, repr(node.value))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "vars" \
-                    and resolver.full(["vars"]) == "builtins.vars" and len(node.args) == 1:
-                base = _dotted(node.args[0])
-                full = resolver.full(base) if base else None
-                for rule in rules():
-                    if full and _match(full, rule.get("computed_getattr_on", ())):
-                        add(node, rule, f"vars({'.'.join(base)})")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in GETATTRS \
-                    and resolver.full([node.func.id]) == f"builtins.{node.func.id}" and len(node.args) >= 2:
-                target, key = node.args[0], node.args[1]
-                literal = isinstance(key, ast.Constant) and isinstance(key.value, str)
-                for rule in rules():
-                    if literal and key.value in rule.get("attributes", ()):
-                        add(node, rule, f'{node.func.id}(..., "{key.value}")')
-                    elif not literal and node.func.id == "getattr":
-                        base = _dotted(target)
-                        full = resolver.full(base) if base else None
-                        if full and _match(full, rule.get("computed_getattr_on", ())):
-                            add(node, rule, f"getattr({'.'.join(base)}, ...)")
-                if literal:
-                    by_name(node, [*(_dotted(target) or ["?"]), key.value])
-    return found
+        for node in parts.nodes(top):
+            scan_.node(node)
+    return scan_.found
 
 
 def scan(path: Path, exercise) -> tuple:
@@ -191,3 +226,22 @@ def error(exercise, findings: list, file: str):
         ErrorKind.INTEGRITY, msg,
         "Remove that code: none of these exercises needs it. If you think it is needed, ask your instructor "
         "(the rules are in the grader's integrity.toml).")
+
+
+TAMPERED = "the grader's checks were tampered with"
+
+
+def tampered_error(what: str):
+    """The StudentError of an exercise whose worker found the grader's hooks removed or replaced."""
+    return StudentError(
+        ErrorKind.INTEGRITY,
+        f"{TAMPERED} while this exercise ran ({what}). This exercise gets no points until an instructor "
+        "has reviewed it",
+        "Remove the code that reaches into the grader or into torch's internals: none of these exercises "
+        "needs it.")
+
+
+def tampered_review(what: str, file: str) -> list:
+    """The report's "review" entry of an exercise whose worker was tampered with."""
+    return [{"kind": "integrity", "file": file, "line": 0, "rule": "tampering",
+             "message": f"{TAMPERED} ({what})"}]

@@ -83,7 +83,7 @@ def _text(describe, name, t, how, device):
     return describe(name, t, how)
 
 
-def _cases_rows(number, fn_name, module, x_rows, how, hint, ref_fn):
+def _cases_rows(number, fn_name, module, x_rows, how, hint, ref_fn, prefer):
     import torch
 
     from grader.verdicts.checks import describe, tol
@@ -99,8 +99,24 @@ def _cases_rows(number, fn_name, module, x_rows, how, hint, ref_fn):
                       "weight": weight, "visible": True, "kind": "call", "device": "every", "fn": fn_name,
                       "what": f"{fn_name}(x)", "args": [x], "expected": ref_fn(x.double()),
                       "dtype": dname, "rtol": rtol, "atol": atol, "inputs": _text(describe, "x", x, how, device),
-                      "hint_nonfinite": hint, "hint": "Check each part of the formula: " + module.FORMULA})
+                      "hint_nonfinite": hint, "hint": "Check each part of the formula: " + module.FORMULA,
+                      "variants": variants_data(module._buggy_versions(x)), "prefer": prefer})
     return cases
+
+
+def variants_data(variants) -> list:
+    """What each catalogued wrong variant (grader.verdicts.diagnosis.Variant) returns on a visible
+    test's input, computed here, in the catalogue's order: [{name, hint, result}].  A variant that
+    raises on this input is left out (the grader's name_bug passes over it too).  The student
+    edition names the mistake from these numbers with the same name_bug: no reference code ships."""
+    out = []
+    for v in variants:
+        try:
+            result = v.compute()
+        except (RuntimeError, IndexError):
+            continue
+        out.append({"name": v.misconception.name, "hint": v.misconception.hint, "result": result.detach().cpu()})
+    return out
 
 
 def _gradcheck_case(fn, args, what, names, description):
@@ -125,14 +141,14 @@ def exercise_cases(number: int) -> list:
         return _cases_rows(1, "softmax", mod, [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0],
                                                [-1000.0, -1000.0, -1000.0]],
                            "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", mod.NO_MAX.hint,
-                           reference.softmax) + [
+                           reference.softmax, mod.NO_MAX.name) + [
             _gradcheck_case(["softmax"], [torch.randn(3, 5, dtype=torch.float64, generator=g)], "softmax(x)", ["x"],
                             "the gradient of your softmax (autograd through your code) matches finite differences")]
     if number == 2:
         return _cases_rows(2, "log_softmax", mod, [[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0],
                                                    [-500.0, 0.0, -1000.0]],
                            "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", mod.LOG_OF_SOFTMAX.hint,
-                           reference.log_softmax) + [
+                           reference.log_softmax, mod.LOG_OF_SOFTMAX.name) + [
             _gradcheck_case(["log_softmax"], [torch.randn(2, 3, 4, dtype=torch.float64, generator=g)],
                             "log_softmax(x)", ["x"],
                             "the gradient of your log_softmax (autograd through your code) matches finite differences")]
@@ -152,8 +168,9 @@ def exercise_cases(number: int) -> list:
                           "weight": weight, "visible": True, "kind": "call", "device": "every",
                           "fn": "cross_entropy", "what": mod.WHAT, "args": [H, Y],
                           "expected": reference.cross_entropy(H.double(), Y), "dtype": dname, "rtol": rtol,
-                          "atol": atol, "inputs": inputs, "hint_nonfinite": mod.LOG_OF_SOFTMAX.hint,
-                          "hint": "Check each part of the formula: " + mod.FORMULA})
+                          "atol": atol, "inputs": inputs, "hint_nonfinite": mod.NO_MAX.hint,
+                          "hint": "Check each part of the formula: " + mod.FORMULA,
+                          "variants": variants_data(mod._buggy_versions(H, Y)), "prefer": mod.LOG_OF_SOFTMAX.name})
         return cases
     if number == 4:
         desc, weight = _meta(mod, "test_small_example")
@@ -277,7 +294,9 @@ def annotate(report: dict) -> dict:
     if notes:
         report["notes"] = list(report.get("notes", [])) + notes
     report["edition"] = "student"
-    return report
+    from grader.feedback.local_check import summarize
+
+    return summarize(report)  # what ran and passed, never a grade (grader.feedback.local_check)
 '''
 
 PYPROJECT = '''[build-system]
@@ -348,6 +367,10 @@ def build(out: Path, progress=print) -> dict:
             (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))
             progress(f"  student check: {ex.name} ({_cases(sum(c['visible'] for c in cases))}, "
                      f"{sum(not c['visible'] for c in cases)} without an answer)")
+        from grader.feedback.repro_literals import ARGUMENT_NAMES, reference_argument_names
+
+        # a reproducer names the arguments as the reference does (softmax(x)): the names, as data
+        (suites / ARGUMENT_NAMES).write_text(json.dumps(reference_argument_names(), indent=1, sort_keys=True) + "\n")
         (tmp / "package" / "pyproject.toml").write_text(
             PYPROJECT.format(version=__version__, deps=json.dumps(_deps())))
         (tmp / "package" / "README.md").write_text(

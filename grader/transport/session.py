@@ -58,6 +58,10 @@ class Session:
 
     def close(self) -> None:
         if self.worker is not None:
+            from grader.untrusted.output import cut_bytes
+
+            # what it printed past the cap was cut (grader.untrusted.output): the report says so
+            self.output_cut = getattr(self, "output_cut", 0) + cut_bytes(self.worker.workdir / "output.txt")
             self.worker.close()  # charges its CPU not read yet
             self.elapsed += self.worker.elapsed
             self.cpu += self.worker.cpu

@@ -16,6 +16,7 @@ import traceback
 import types
 
 from grader.transport import wire
+from grader.untrusted import output
 from grader.untrusted.watcher import Watcher
 
 
@@ -204,6 +205,7 @@ class Server:
             except BaseException as e:  # the worker's own failure, or a bad reference
                 reply = {"error": self.describe(e)}
             self._decoder = self._decoding = None  # the request's blob is not kept
+            output.flush()  # what was printed, within its cap (grader.untrusted.output)
             try:
                 body, blobs = wire.pack(reply, self.keep)
             except BaseException as e:

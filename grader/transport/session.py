@@ -135,7 +135,8 @@ class Session:
         try:
             reply = self.worker.request("load", timeout, path=str(target),
                                         module=Path(self.exercise.file).stem,
-                                        forbidden=forbidden.worker_spec(self.exercise))
+                                        forbidden=forbidden.worker_spec(self.exercise),
+                                        allowed_imports=list(forbidden.allowed_imports()))
         except TimedOut as t:
             self.timeouts += 1
             if by_budget:

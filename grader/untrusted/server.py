@@ -16,7 +16,7 @@ import traceback
 import types
 
 from grader.transport import wire
-from grader.untrusted import output
+from grader.untrusted import imports, output
 from grader.untrusted.watcher import Watcher
 
 
@@ -100,6 +100,8 @@ class Server:
             self.watcher.setup(self.decode(req.get("forbidden"), blob), req["module"], text)
         except Exception:
             self.watcher.mode = None
+        # what the file may import: the course's list (grader.untrusted.imports)
+        imports.install(path, self.decode(req.get("allowed_imports"), blob))
         mod = types.ModuleType(req["module"])
         mod.__file__ = path
         sys.modules[req["module"]] = mod

@@ -17,6 +17,7 @@ class Entry:
     error: str = ""
     notes: list = dataclasses.field(default_factory=list)  # what reading it did (a notebook's magics removed)
     origins: dict = dataclasses.field(default_factory=dict)  # a notebook's exercises: their cells (grader.submission.cells)
+    near: dict = dataclasses.field(default_factory=dict)  # exercise file -> a near-miss file found instead
     seed: int = 0
     key: str = ""
 
@@ -47,7 +48,7 @@ def scan(submissions: Path, exercises) -> list:
         else:
             try:
                 sub = read_submission(path, exercises)
-                e.files, e.notes, e.origins = sub.files, sub.notes, sub.origins
+                e.files, e.notes, e.origins, e.near = sub.files, sub.notes, sub.origins, sub.near
             except BadEntry as err:
                 e.error = str(err)
             except OSError as err:

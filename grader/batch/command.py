@@ -232,7 +232,7 @@ def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
         return
     plan.tasks.append({"student": e.student, "entry": e.entry, "files": e.files, "seed": e.seed, "key": e.key,
                        "run": pending["run"] if pending else None,
-                       "notes": e.notes, "origins": e.origins, "near": e.near})
+                       "notes": e.notes, "origins": e.origins, "near": e.near, "refused": e.refused})
 
 
 def _jobs_text(jobs: int, tasks: int) -> str:

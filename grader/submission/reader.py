@@ -289,19 +289,25 @@ def annotate(report: dict, sub: Submission | None, shown: str | None = None, fol
         report["submission"] = shown
     if sub is None:
         return report
-    for ex in report["exercises"]:
-        why = sub.refused.get(ex["file"])
-        if why:
-            ex.update(status="load_error", score=0.0, message=why, hint="", tests=[])
+    report = refuse(report, sub.refused)
     report = name_near_misses(report, sub.near)
-    if sub.refused:
-        report["score"] = round(sum(ex["score"] for ex in report["exercises"]), 2)
     if sub.notes:
         report["notes"] = list(report.get("notes", [])) + list(sub.notes)
     if sub.origins:  # a notebook's exercises: messages name its cells, not the file they were graded as
         from grader.submission.cells import relocate
 
         report = relocate(report, sub.origins)
+    return report
+
+
+def refuse(report: dict, refused: dict) -> dict:
+    """The exercises the reader refused (a notebook without their cell, say) get 0 and the reason."""
+    for ex in report["exercises"]:
+        why = (refused or {}).get(ex["file"])
+        if why:
+            ex.update(status="load_error", score=0.0, message=why, hint="", tests=[])
+    if refused:
+        report["score"] = round(sum(ex["score"] for ex in report["exercises"]), 2)
     return report
 
 

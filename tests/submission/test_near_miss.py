@@ -3,6 +3,8 @@ with how to fix it, never a bare "not in the submission"; a batch lists those en
 import json
 import shutil
 
+import nbformat
+
 from grader.exercises import EXERCISES
 from grader.submission.reader import near_misses
 from tests.conftest import ROOT, run_cli
@@ -32,6 +34,10 @@ def test_batch_lists_near_misses(tmp_path):
     (subs / "bob").mkdir()
     shutil.copyfile(ROOT / "solutions" / "exercise1_softmax.py", subs / "alice" / "exercise1.py")
     shutil.copyfile(ROOT / "solutions" / "exercise1_softmax.py", subs / "bob" / "exercise1_softmax.py")
+    (subs / "carol").mkdir()  # a notebook without exercise 1's cell: said so, not "no .py file"
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("# exercise2\nimport torch\n"))
+    nbformat.write(nb, str(subs / "carol" / "course.ipynb"))
     r = run_cli("batch", subs, "--out", tmp_path / "out", "--exercises", "1", "--seed-secret", "s", timeout=600)
     assert r.returncode == 0, r.stderr
     assert "1 entry holds an exercise under a near-miss file name" in r.stderr and "alice: exercise1.py" in r.stderr
@@ -39,3 +45,5 @@ def test_batch_lists_near_misses(tmp_path):
     assert summary["near_misses"] == {"alice": {"exercise1_softmax.py": "exercise1.py"}}
     report = json.loads((tmp_path / "out" / "reports" / "alice.json").read_text())
     assert "Rename exercise1.py to exercise1_softmax.py" in report["exercises"][0]["hint"]
+    carol = json.loads((tmp_path / "out" / "reports" / "carol.json").read_text())["exercises"][0]
+    assert carol["message"].startswith("no cell of course.ipynb is marked as exercise1"), carol["message"]

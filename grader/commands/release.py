@@ -29,9 +29,10 @@ from grader import __version__
 from grader.exercises import EXERCISES
 
 ROOT = Path(__file__).resolve().parents[2]
+COURSE_TITLE = "PyTorch from its parts"
 GRADER = Path(__file__).resolve().parents[1]
 # the engine's modules that stay behind: this builder
-NOT_SHIPPED = {"release.py"}
+NOT_SHIPPED = {"release.py", "release_docs.py"}
 
 DESCRIPTION = """\
 Build the student edition of the course in DIR: the stubs, the course notebook
@@ -45,6 +46,8 @@ what DIR holds afterwards:
   exercises/            the nine stubs (exerciseN_*.py)
   course.ipynb          the course as one notebook (%load_ext grader, %%exercise N, %grade N)
   package/              the student package: pip install DIR/package
+  README.md             for the students: install, work, check, hand in
+  INSTRUCTOR.md         for you: what goes to students, Classroom, Gradescope, Canvas
   MANIFEST.json         every file of the release with its sha256
 
 examples:
@@ -377,6 +380,12 @@ def build(out: Path, progress=print) -> dict:
             "# nngrade, student edition\n\n`pip install .` gives `grade`: run `grade exercise3` in the folder that "
             "holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the visible tests; "
             "the hidden tests run when you submit.\n")
+        from grader.commands.release_docs import INSTRUCTOR_PAGE, STUDENT_README
+
+        # the students' page and the instructor's, at the release's root
+        (tmp / "README.md").write_text(STUDENT_README.format(title=COURSE_TITLE))
+        (tmp / "INSTRUCTOR.md").write_text(INSTRUCTOR_PAGE.format(title=COURSE_TITLE, version=__version__))
+        progress("  pages: README.md (students), INSTRUCTOR.md")
         manifest = {}
         for p in sorted(tmp.rglob("*")):
             if p.is_file():

@@ -89,6 +89,22 @@ INSTRUCTOR_VERBS = {
 PLATFORM_RESULTS = {"prairielearn": "PrairieLearn", "gradescope": "Gradescope", "classroom": "GitHub Classroom"}
 
 
+def _both_editions() -> str | None:
+    """Both editions in this environment: they share the package ``grader``, so the one installed
+    last replaced the other's files.  Said plainly (the student edition only: a few ms)."""
+    from importlib import metadata
+
+    try:
+        metadata.distribution("nngrade")
+        metadata.distribution("nngrade-student")
+    except metadata.PackageNotFoundError:
+        return None
+    return ("both nngrade (the instructor's edition) and nngrade-student are installed in this Python "
+            f"({sys.executable}); they share the package `grader`, so the one installed last replaced the "
+            "other. Use one virtual environment per edition: here, pip uninstall -y nngrade nngrade-student, "
+            "then install the one you want")
+
+
 def _student_edition() -> bool:
     from grader.edition import EDITION  # asked of the edition, not of an import (another
     # checkout's grader.commands.release may be importable)
@@ -177,6 +193,10 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     """`grade ARGV`.  ``zygote``: a warm worker to grade with (the warm server's);
     ``serve``: whether this call may hand the work to the warm server (``grader.commands.server``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if _student_edition():
+        clash = _both_editions()
+        if clash:
+            return _fail(clash)
     if argv and argv[0] in INSTRUCTOR_VERBS and _student_edition():
         return _fail(f"grade {argv[0]} {INSTRUCTOR_VERBS[argv[0]]}: it is for instructors, "
                      "and this is the student edition (its checks are the visible tests only)")

@@ -401,3 +401,22 @@ def test_student_edition_names_every_catalogued_mistake_as_the_grader(venv, tmp_
             assert st.get("reproducer") == ft.get("reproducer") and ft.get("reproducer"), (report.stem, test)
             compared += 1
     assert compared >= 2 * expected_names
+
+
+@pytest.mark.slow
+def test_both_editions_in_one_environment_fail_clearly(release, tmp_path):
+    """The instructor's edition, then the student edition over it (they share the package `grader`):
+    the student edition's `grade` says so in one line, never a traceback or a wrong grade."""
+    env_dir = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env_dir)], check=True)
+    py = env_dir / "bin" / "python"
+    for source in (ROOT, release / "package"):
+        r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(source)],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=600)
+        assert r.returncode == 0, r.stderr
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run([str(env_dir / "bin" / "grade"), "1", "--no-server"], capture_output=True, text=True,
+                       cwd=release, env=env, timeout=300)
+    assert r.returncode == 2 and r.stdout == "", r.stdout
+    assert r.stderr.startswith("grade: error: both nngrade (the instructor's edition) and nngrade-student"), r.stderr
+    assert len(r.stderr.splitlines()) == 1

@@ -235,6 +235,10 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         if not submission.is_dir():
             here = [ex.file for ex in chosen if Path(ex.file).is_file()]
             if not here:
+                notebooks = sorted(p.name for p in Path(".").glob("*.ipynb"))
+                if notebooks:  # a student who works in the course notebook
+                    return _fail(f"there is no ./exercises folder here, but there is {notebooks[0]}: to check "
+                                 f"it, run grade {' '.join(argv)} --submission {notebooks[0]}")
                 return _fail("there is no ./exercises folder here. Run grade from your course folder, "
                              "or pass --submission PATH (the folder with your exerciseN_*.py files).")
             submission = Path(".")

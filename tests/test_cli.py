@@ -102,3 +102,10 @@ def test_server_help_documents_the_warm_server():
         assert text in r.stdout, text
     main_help = run_cli("--help").stdout
     assert "GRADER_SERVER_IDLE" in main_help and "GRADER_NO_SERVER=1" in main_help and "500 MB" in main_help
+
+
+def test_a_folder_with_only_a_notebook_says_how_to_check_it(tmp_path):
+    (tmp_path / "course.ipynb").write_text("{}")
+    r = run_cli("exercise3", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "but there is course.ipynb: to check it, run grade exercise3 --submission course.ipynb" in r.stderr

@@ -82,8 +82,9 @@ Your instructor says which of these your course uses:
 - **Gradescope**: upload the same files to the assignment (drag them in, or a
   zip of them); the autograder runs the hidden tests and shows your score.
 - **GitHub Classroom**: commit and push your `exercises/` files (or
-  `course.ipynb`) to your assignment repository; each push is graded in its
-  Actions tab.
+  `course.ipynb`) to your assignment repository. Each push runs the visible
+  checks (the Actions tab); the grade comes from the hidden tests, on your last
+  push before the deadline.
 
 Keep the file names exactly: `exercise3_cross_entropy.py`, not `exercise3.py`
 or `exercise3_cross_entropy (1).py` (the grader reads each exercise from its
@@ -102,11 +103,10 @@ it can be published as it is. `MANIFEST.json` lists every file with its sha256.
 - **To students** (a download on Canvas, or the template repository below):
   this whole folder. Its `README.md` tells them how to install, work, check and
   hand in.
-- **GitHub Classroom**: a template repository holding `exercises/`,
-  `course.ipynb`, `README.md` and the workflow that `grade init-ci` writes
-  (`.github/workflows/`), run from your instructor checkout. The workflow
-  installs the full grader (with the hidden tests) from the source you give
-  `grade init-ci`, never this student package.
+- **GitHub Classroom**: push this folder as the assignment's template
+  repository. The grade never comes from the students' repositories: the hidden
+  tests run from your private course repository (`grade init-ci --help` in your
+  instructor checkout, and the course's GitHub Classroom page).
 - **Gradescope**: upload the zip that `grade autograder --out autograder.zip`
   builds from your instructor checkout (not this folder).
 - **Canvas**: collect the submissions, download them all, and grade them with

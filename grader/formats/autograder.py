@@ -2,7 +2,8 @@
 ``run_autograder`` runs inside Gradescope's container.
 
 The bundle (a zip, files at its root, as Gradescope's specs require):
-  setup.sh          installs Python, CPU-only torch and this course (from source/)
+  setup.sh          installs Python, CPU-only torch and this course (from
+                    $AUTOGRADER_ROOT/source, default /autograder/source)
   run_autograder    grades $AUTOGRADER_ROOT/submission (default /autograder) and
                     always writes $AUTOGRADER_ROOT/results/results.json
   grader/, reference/, pyproject.toml, README.md   the course (hidden suites included)
@@ -33,24 +34,32 @@ CONFIG = "nngrade-autograder.json"
 
 SETUP_SH = """\
 #!/usr/bin/env bash
-# Gradescope runs this once, when it builds the autograder image (Ubuntu 22.04).
-# It installs Python, CPU-only torch (Gradescope has no GPU) and this course
-# from /autograder/source.
+# Gradescope runs this once, as root, when it builds the autograder image (Ubuntu 22.04,
+# whose python3 is 3.10).  It installs Python, CPU-only torch (Gradescope has no GPU) and
+# this course from /autograder/source.
 #
 # Resources: Gradescope's default container has 768 MB of memory and half a CPU.
 # Measured for this course (run_autograder on the model answer, every exercise):
 #   {measured}
 # So the defaults do ("Killed" in the autograder output, or a results.json saying the
 # grading failed, means too little memory: raise Memory in the Autograder Settings).
+#
+# To try it elsewhere: AUTOGRADER_ROOT moves /autograder (as for run_autograder); apt-get
+# runs only where python3, its pip or its venv is missing; NNGRADE_TORCH_INDEX names
+# another index to take torch from (set and empty: pip's own configured index).
 set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q python3 python3-pip python3-venv
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q python3 python3-pip python3-venv
+fi
 python3 -m pip install --upgrade pip
 # CPU-only torch first (Gradescope has no GPU; the default wheel would bring several GB of CUDA),
 # then the course, which brings numpy (torch warns at import without it)
-python3 -m pip install --index-url https://download.pytorch.org/whl/cpu torch torchvision
-python3 -m pip install numpy /autograder/source
+TORCH_INDEX="${{NNGRADE_TORCH_INDEX-https://download.pytorch.org/whl/cpu}}"
+python3 -m pip install ${{TORCH_INDEX:+--index-url "$TORCH_INDEX"}} torch torchvision
+python3 -m pip install numpy "$ROOT/source"
 """
 
 RUN_AUTOGRADER = """\

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
-import zipfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,53 @@ def test_cold_grade(scanner, tmp_path):
                 "--timeout-scale", SCALE, "--no-server", timeout=600)
     assert out.is_file(), r.stdout + r.stderr
     _clean(json.loads(out.read_text()))
+
+
+def test_warm_server(scanner, tmp_path):
+    from tests.commands.test_server import _env, _grade, _status, _stop_all
+
+    server_dir = Path(tempfile.mkdtemp(prefix="nngrade-test-"))  # short: a socket path is limited
+    env = _env(server_dir)
+    try:
+        for n in (1, 2):  # the call that starts the server, and one it serves warm
+            out = tmp_path / f"r{n}.json"
+            r = _grade(env, "exercise1", "--submission", scanner, "--format", "json", "--output", out,
+                       "--timeout-scale", SCALE, timeout=600)
+            assert out.is_file(), r.stdout + r.stderr
+            _clean(json.loads(out.read_text()))
+        status = _status(env)
+        assert status and status[1] == 2, "both were graded by the warm server"
+    finally:
+        _stop_all(server_dir)
+        shutil.rmtree(server_dir, ignore_errors=True)
+
+
+def _class(tmp_path, scanner) -> Path:
+    subs = tmp_path / "subs"
+    for student in ("ada", "bob"):
+        (subs / student).mkdir(parents=True)
+        (subs / student / "exercise1_softmax.py").write_text((scanner / "exercise1_softmax.py").read_text())
+    return subs
+
+
+@pytest.mark.parametrize("where", [[], ["--scheduler", "local:1"]], ids=["batch", "dask"])
+def test_batch(scanner, tmp_path, where):
+    from tests.batch.test_batch import batch
+
+    subs = _class(tmp_path, scanner)
+    r = batch(subs, "--out", tmp_path / "out", "--exercises", "1", "--timeout-scale", SCALE, "--jobs", "2",
+              *where, timeout=600)
+    reports = sorted((tmp_path / "out" / "reports").glob("*.json"))
+    assert len(reports) == 2, r.stdout + r.stderr
+    for p in reports:
+        _clean(json.loads(p.read_text()))
+
+
+def test_gradescope_runner(scanner, tmp_path):
+    from tests.formats.test_platforms import run_bundle
+
+    bundle = tmp_path / "autograder.zip"
+    r = run_cli("autograder", "--out", bundle, "--exercises", "1", "--timeout-scale", SCALE)
+    assert r.returncode == 0, r.stderr
+    doc = run_bundle(bundle, tmp_path / "root", {"exercise1_softmax.py": (scanner / "exercise1_softmax.py").read_text()})
+    _clean(doc)

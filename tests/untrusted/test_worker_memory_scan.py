@@ -127,3 +127,31 @@ def test_gradescope_runner(scanner, tmp_path):
     assert r.returncode == 0, r.stderr
     doc = run_bundle(bundle, tmp_path / "root", {"exercise1_softmax.py": (scanner / "exercise1_softmax.py").read_text()})
     _clean(doc)
+
+
+@pytest.mark.parametrize("mode", ["no-server", "server"])
+def test_watch(scanner, tmp_path, mode):
+    import time
+
+    from tests.commands.test_server import Terminal, _env, _stop_all
+
+    server_dir = Path(tempfile.mkdtemp(prefix="nngrade-test-"))
+    out = tmp_path / "r.json"
+    args = ["exercise1", "--submission", scanner, "--watch", "--format", "json", "--output", out,
+            "--timeout-scale", SCALE] + (["--no-server"] if mode == "no-server" else [])
+    term = Terminal(args, _env(server_dir, TERM="xterm"))
+    try:
+        deadline = time.monotonic() + 400
+        while not out.is_file() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert out.is_file(), term.out[-3000:]
+        time.sleep(0.5)  # written atomically, but read once it has settled
+        _clean(json.loads(out.read_text()))
+    finally:
+        os.write(term.fd, b"\x03")  # Ctrl-C: grade stops what it started
+        try:
+            term.wait()
+        finally:
+            term.close()
+            _stop_all(server_dir)
+        shutil.rmtree(server_dir, ignore_errors=True)

@@ -167,6 +167,8 @@ def raised(e: dict, what: str, file: str, memory_bytes: int) -> StudentError:
         hint = (f"Your own `assert`{' (line ' + str(e['line']) + ')' if e.get('line') else ''} rejected the input "
                 f"the grader passed to {what}: the exercise's contract allows it (any number of dimensions, any "
                 "batch size), so widen or remove the assert rather than the input.")
+    elif etype == "ModuleNotFoundError":
+        hint = _imports_hint()
     elif etype == "SystemExit":
         return StudentError(ErrorKind.EXCEPTION, f"{what}: your code called exit(){where}",
                             "Don't call exit(), sys.exit() or quit() in your functions: return a value.")
@@ -226,7 +228,7 @@ def load_failed(e: dict, file: str) -> StudentError:
         hint = ("Each exercise is graded on its own: don't import your other exercise files; "
                 "use torch's built-ins (torch.nn.Linear, ...) where you need another part.")
     elif e.get("type") in ("ModuleNotFoundError", "ImportError"):
-        hint = "Only torch and the Python standard library are available to your code."
+        hint = _imports_hint()
     elif e.get("type") == "SystemExit":
         msg = f"{file} called exit() while being imported"
         hint = "Don't call exit(), sys.exit() or quit() in your file."
@@ -267,3 +269,9 @@ def time_budget_spent(what: str, limits, by_submission) -> StudentError:
     return StudentError(
         ErrorKind.BUDGET, f"{what}: this exercise used up its time budget ({limits.exercise_budget:.0f} s)",
         "Your code is much slower than needed; look for Python loops over tensor elements.")
+
+
+def _imports_hint() -> str:
+    from grader.verdicts.forbidden import imports_hint
+
+    return imports_hint()

@@ -59,6 +59,10 @@ class Session:
 
     def close(self) -> None:
         if self.worker is not None:
+            from grader.untrusted.output import cut_bytes
+
+            # what it printed past the cap was cut (grader.untrusted.output): the report says so
+            self.output_cut = getattr(self, "output_cut", 0) + cut_bytes(self.worker.workdir / "output.txt")
             self.worker.close()  # charges its CPU not read yet
             self.elapsed += self.worker.elapsed
             self.cpu += self.worker.cpu
@@ -134,7 +138,8 @@ class Session:
         try:
             reply = self.worker.request("load", timeout, path=str(target),
                                         module=Path(self.exercise.file).stem,
-                                        forbidden=forbidden.worker_spec(self.exercise))
+                                        forbidden=forbidden.worker_spec(self.exercise),
+                                        allowed_imports=list(forbidden.allowed_imports()))
         except TimedOut as t:
             self.timeouts += 1
             if by_budget:

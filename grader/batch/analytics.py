@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from grader.batch.output import Output
+from grader.errors import ErrorKind
 from grader.exercises import POINTS_PER_EXERCISE
 
 
@@ -14,7 +15,7 @@ def _first_line(text: str, n: int = 220) -> str:
 
 # failures that say nothing about a misconception: the exercise was not attempted
 # (the stub's NotImplementedError), its file is missing, or Python could not read it
-NOT_MISCONCEPTIONS = {"not_implemented", "missing_file"}
+NOT_MISCONCEPTIONS = {ErrorKind.NOT_IMPLEMENTED, ErrorKind.MISSING_FILE}
 
 
 def _misconception(ex: dict, t: dict | None) -> bool:
@@ -55,8 +56,10 @@ def attempted(ex: dict) -> bool:
     return False
 
 
-TROUBLE_KINDS = {"timeout": "timed out", "budget": "time budget used up", "crash": "crashed the worker",
-                 "protocol": "sent bad data"}
+TROUBLE_KINDS = {ErrorKind.TIMEOUT: "timed out", ErrorKind.BUDGET: "time budget used up",
+                 ErrorKind.CRASH: "crashed the worker", ErrorKind.PROTOCOL: "sent bad data"}
+# a batch row for a submission whose grading failed (grader.batch.lost), as the summary's trouble list says it
+ROW_TROUBLE = {ErrorKind.TIMEOUT: "timed out", ErrorKind.CRASH: "crashed the grader", ErrorKind.INTERNAL: "grader error"}
 
 
 class _Tally:
@@ -167,10 +170,9 @@ def analytics(rows: list, out: Output, exercises, roster=None, names=None) -> di
                 e["zero"] += (o["to"] == 0) - (o["from"] == 0)
     who = _roster_records(rows, roster)
     for r in rows:
-        if r["status"] != "graded" and r.get("kind") in ("timeout", "crash", "internal"):
+        if r["status"] != "graded" and r.get("kind") in ROW_TROUBLE:
             tally.trouble.append({"student": r["student"], "exercise": "(whole submission)",
-                                  "what": {"timeout": "timed out", "crash": "crashed the grader"}.get(r["kind"],
-                                                                                                     "grader error"),
+                                  "what": ROW_TROUBLE[r["kind"]],
                                   "message": r.get("reason", "")})
     max_total = POINTS_PER_EXERCISE * len(exercises)
     totals = sorted(r["score"] for r in graded)
@@ -191,7 +193,7 @@ def analytics(rows: list, out: Output, exercises, roster=None, names=None) -> di
         "hints_total": len(hint_list),
         "trouble": sorted(tally.trouble, key=lambda t: (t["student"], t["exercise"])),
         "errors_list": [{"student": r["student"], "entry": r.get("entry", ""), "reason": r.get("reason", "")}
-                        for r in rows if r["status"] != "graded" and r.get("kind") not in ("timeout", "crash")],
+                        for r in rows if r["status"] != "graded" and r.get("kind") not in (ErrorKind.TIMEOUT, ErrorKind.CRASH)],
         "label_width": max((len(e["label"]) for e in ex_list), default=10),
         "students_list": [{"student": r["student"], "entry": r.get("entry", ""), "status": r["status"],
                            "score": r.get("score"), "exercises": r.get("exercises", {}),

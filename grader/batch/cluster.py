@@ -13,12 +13,12 @@ per worker, not per task) starts one grading process per worker thread
 (``grader.batch.cluster_host``: torch, pytest and the suites imported once, a zygote
 forking isolated workers).  They are started with ``subprocess``, which works
 in Dask's daemonic worker processes where ``multiprocessing`` children are
-refused.  A grading process that overruns the wall limit is killed and
-replaced (the student gets a time-out row); one that dies is replaced and the
-student graded once more, then gets an error row.  If the Dask worker itself
-dies, the scheduler retries the task on another worker up to its
-``distributed.scheduler.allowed-failures`` (``local`` clusters: 1); after
-that the student gets an error row and the batch goes on.
+refused.  A grading process that overruns the wall limit or dies follows the
+local pool's rule (``grader.batch.lost``): killed and replaced, a time-out row
+for an overrun, the student graded once more after a death, then a crash row.
+If the Dask worker itself dies, the scheduler retries the task on another
+worker up to its ``distributed.scheduler.allowed-failures`` (``local``
+clusters: 1); after that the student gets a crash row and the batch goes on.
 
 GPU: a worker started with ``--resources GPU=1`` grades with CUDA; a worker
 without it hides any GPU from its grading processes (CUDA_VISIBLE_DEVICES="").
@@ -44,7 +44,9 @@ from pathlib import Path
 
 from distributed import WorkerPlugin
 
+from grader.batch import lost, protocol
 from grader.batch.output import error_row
+from grader.errors import ErrorKind
 
 LOCAL_ALLOWED_FAILURES = 1     # a LocalCluster's retries of a task whose worker died
 NO_WORKERS_TIMEOUT = 300.0    # seconds without any worker before a batch gives up
@@ -117,7 +119,7 @@ class _Host:
         import dataclasses
 
         limits = dataclasses.replace(limits, hide=tuple(limits.hide) + (str(self.folder),))
-        self.conn.send({"exercises": self.config["exercises"], "limits": limits, "folder": str(folder / "slot")})
+        protocol.send_setup(self.conn, protocol.Setup(self.config["exercises"], limits, str(folder / "slot")))
         self.info = None
 
     def log_tail(self) -> str:
@@ -133,15 +135,20 @@ class _Host:
         if self.info is None:
             if not self.conn.poll(READY_TIMEOUT):
                 raise RuntimeError("the grading process did not start in time\n" + self.log_tail())
-            try:
-                msg, value = self.conn.recv()
-            except (EOFError, OSError):
-                msg, value = "died", None
-            if msg != "ready":
-                raise RuntimeError(f"the grading process could not start ({value or 'it exited'})\n"
-                                   + self.log_tail())
-            self.info = value
+            msg = protocol.receive(self.conn)
+            if not isinstance(msg, protocol.Ready):
+                why = msg.reason if isinstance(msg, protocol.Fatal) else getattr(msg, "detail", "it exited")
+                raise RuntimeError(f"the grading process could not start ({why})\n" + self.log_tail())
+            self.info = msg.info
         return self.info
+
+    def exitcode(self) -> int | None:
+        """How the grading process ended (its exit status; negative: the signal), waiting
+        a moment for one whose end of the socket closed first; ``None`` if it runs."""
+        try:
+            return self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            return None
 
     def stop(self, graceful: bool = False) -> None:
         """Kill the grading process (its zygote and workers die with it); ``graceful``:
@@ -149,7 +156,7 @@ class _Host:
         if self.proc is not None:
             try:
                 if graceful and self.info is not None:
-                    self.conn.send(None)
+                    protocol.send_task(self.conn, protocol.STOP)
                     self.proc.wait(5)
             except Exception:
                 pass
@@ -203,35 +210,37 @@ class GradingPlugin(WorkerPlugin):
 
     def _grade(self, host: _Host, task: dict, wall_limit: float) -> dict:
         t = {k: task[k] for k in TASK_FIELDS if k in task}
-        for attempt in (0, 1):
+        deaths = lost.Deaths()  # the local pool's rule for a grading process that died
+        while True:
             info = host.ready()
             if info["fingerprint"] != self.config["fingerprint"]:
                 return {"_mismatch": info["fingerprint"]}
             start = time.monotonic()
-            host.conn.send(t)
-            died = False
+            protocol.send_task(host.conn, t)
             while True:
-                try:
-                    if host.conn.poll(0.5):
-                        msg, value = host.conn.recv()
-                        if msg == "done":
-                            value["_info"] = {"isolation": info["isolation"], "cuda": info["cuda"]}
-                            return value
-                        if msg == "fatal":
-                            host.stop()
-                            raise RuntimeError(f"the grading process failed: {value}")
-                except (EOFError, OSError):
-                    died = True
-                if died or host.proc.poll() is not None:
+                msg = protocol.receive(host.conn) if _poll(host.conn, 0.5) else None
+                if isinstance(msg, protocol.Done):
+                    return dict(msg.row, _info={"isolation": info["isolation"], "cuda": info["cuda"]})
+                if isinstance(msg, protocol.Fatal):
+                    host.stop()
+                    raise RuntimeError(f"the grading process failed: {msg.reason}")
+                if isinstance(msg, protocol.Gone) or host.proc.poll() is not None:
                     break
                 if time.monotonic() - start > wall_limit:
                     host.stop()
-                    return error_row(task, "timeout", f"grading took longer than the whole-submission limit "
-                                                      f"({wall_limit:.0f} s) and was stopped",
-                                     time.monotonic() - start)
+                    return lost.overran_row(task, wall_limit, time.monotonic() - start)
+            row = deaths.died(task, host.exitcode())
             host.stop()
-        return error_row(task, "crash", "grading this submission stopped the grader's grading process twice; "
-                                        "grade it on its own")
+            if row is not None:
+                return row
+
+
+def _poll(conn, seconds: float) -> bool:
+    """Whether ``conn`` has news (a message, or its end closed) within ``seconds``."""
+    try:
+        return conn.poll(seconds)
+    except (EOFError, OSError):
+        return True
 
 
 def grade_task(task: dict, wall_limit: float) -> dict:
@@ -350,15 +359,14 @@ class ClusterPool:
         try:
             row = fut.result()
         except KilledWorker:
-            row = error_row(t, "crash", "grading this submission stopped a cluster worker more than once; "
-                                        "grade it on its own")
+            row = lost.died_row(t, lost.Process.CLUSTER_WORKER)  # the scheduler's retries are spent
         except Exception as e:
             if "deserializ" in str(e):  # the scheduler (or a worker) cannot import grader.batch.cluster
                 self.fatal = (f"the Dask cluster cannot load the grader's tasks ({str(e).splitlines()[0]}); "
                               "install the same nngrade ('pip install nngrade[cluster]') where `dask scheduler` "
                               "and every `dask worker` run")
                 return
-            row = error_row(t, "internal", f"internal grader error on the cluster ({type(e).__name__}: "
+            row = error_row(t, ErrorKind.INTERNAL, f"internal grader error on the cluster ({type(e).__name__}: "
                                            f"{str(e).splitlines()[0] if str(e) else ''})")
         fut.release()
         if "_mismatch" in row:

@@ -10,7 +10,7 @@ starts its own zygote (which forks the isolated workers that run student
 code) and grades one student after another in one pytest session.
 
 It talks to its Dask worker over a socket with ``multiprocessing.connection``
-(grader to grader: trusted data).  A task holds the student's files as bytes
+(grader to grader: trusted data), in ``grader.batch.protocol``: first its ``Setup``.  A task holds the student's files as bytes
 (never a path on a shared file system); the reply is the gradebook row with
 the student's JSON and HTML reports as text, which only the batch process
 writes to disk.
@@ -21,6 +21,7 @@ import os
 import sys
 from pathlib import Path
 
+from grader.batch import protocol
 from grader.batch.output import Output
 from grader.batch.slots import Slot, grading_process, prewarm
 
@@ -86,12 +87,12 @@ def main(fd: int) -> None:
         from grader.batch.keys import fingerprint
         from grader.exercises import lookup
 
-        cfg = conn.recv()
-        exercises = [lookup(n) for n in cfg["exercises"]]
+        setup = protocol.receive_setup(conn)
+        exercises = [lookup(n) for n in setup.exercises]
         prewarm(exercises)
         import torch
 
-        slot = _CapturingSlot(Path(cfg["folder"]), cfg["limits"], exercises, _Captured(), zygote)
+        slot = _CapturingSlot(Path(setup.folder), setup.limits, exercises, _Captured(), zygote)
         return slot, {"isolation": slot.probe(), "fingerprint": fingerprint(exercises),
                       "cuda": torch.cuda.is_available()}
 

@@ -39,6 +39,7 @@ from grader.batch.keys import entry_key, fingerprint, load_secret, student_seed
 from grader.batch.options import EXIT_ERRORS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Usage, parser
 from grader.batch.output import STATE_DIR, Output, write_csv
 from grader.batch.progress import Progress, fmt_duration
+from grader.errors import ErrorKind
 from grader.exercises import select
 
 
@@ -297,7 +298,7 @@ def shown_rows(rows: list, plan: Plan) -> list:
 def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
     """One entry: an error row, its last result (unchanged), or a task."""
     if e.error:
-        row = {"student": e.student, "entry": e.entry, "status": "error", "kind": "bad_entry", "reason": e.error}
+        row = {"student": e.student, "entry": e.entry, "status": "error", "kind": ErrorKind.BAD_ENTRY, "reason": e.error}
         if e.student.isprintable() and "/" not in e.student and e.student not in (".", ".."):
             s.out.remove_report(e.student)  # (no file of its own for a name that cannot be one)
         s.out.write_state(row)  # (named by a hash: any name has one)
@@ -307,7 +308,7 @@ def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
     e.key = entry_key(e.files, e.seed, s.exercises, s.limits, s.fp, e.origins)
     old = s.out.read_state(e.student)
     if args.only and e.student not in args.only:
-        plan.rows.append(old or {"student": e.student, "entry": e.entry, "status": "error", "kind": "not_graded",
+        plan.rows.append(old or {"student": e.student, "entry": e.entry, "status": "error", "kind": ErrorKind.NOT_GRADED,
                                  "reason": "not graded yet (it was not named by --only)"})
         plan.skipped += 1
         return
@@ -489,6 +490,6 @@ def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched:
     print(f"grade batch: graded {data['graded']} of {data['students']} students in {fmt_duration(elapsed)}{rate}; "
           f"results in {s.out_root}/grades.csv and summary.html; "
           + (f"{len(failed)} could not be graded{names}" if failed else "every entry graded"), file=sys.stderr)
-    if any(r.get("kind") == "internal" or r.get("internal") for r in rows):
+    if any(r.get("kind") == ErrorKind.INTERNAL or r.get("internal") for r in rows):
         return EXIT_INTERNAL
     return EXIT_ERRORS if data["errors"] else EXIT_OK

@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+from grader.errors import ErrorKind
 from grader.exercises import POINTS_PER_EXERCISE
 from grader.feedback.numbers import points_text
 
@@ -95,7 +96,7 @@ class Output:
                     pass
 
 
-def error_row(task: dict, kind: str, reason: str, elapsed=None) -> dict:
+def error_row(task: dict, kind: ErrorKind, reason: str, elapsed=None) -> dict:
     """The gradebook row of a student whose grading failed (``kind``: timeout, crash, internal)."""
     row = {"student": task["student"], "entry": task["entry"], "key": task["key"], "seed": task["seed"],
            "status": "error", "kind": kind, "reason": reason}

@@ -11,7 +11,8 @@ import signal
 import time
 from pathlib import Path
 
-from grader.batch.output import Output, error_row
+from grader.batch import lost, protocol
+from grader.batch.output import Output
 from grader.batch.slots import Slot, grading_process
 from grader.exercises import lookup
 
@@ -74,7 +75,7 @@ class Pool:
         self.procs: dict = {}   # slot -> _Process
         self.spare: list = []
         self._pending: list = []  # the students not yet sent to a grading process (while run runs)
-        self._retried: set = set()  # those whose grading process died once
+        self._deaths = lost.Deaths()  # the rule for a student whose grading process died (grader.batch.lost)
         self._on_done = None
         self.on_event = None     # on_event(what, value): "ready" (a slot), "start" (a student), "tick"
         self._elapsed = (0.0, 0)  # seconds and number of the submissions graded (Pool._busy)
@@ -128,9 +129,9 @@ class Pool:
         p.conn.close()
         shutil.rmtree(p.folder, ignore_errors=True)
 
-    def _error(self, t: dict, kind: str, reason: str, elapsed=None) -> dict:
-        row = error_row(t, kind, reason, elapsed)
-        self.out.remove_report(t["student"])
+    def _error(self, row: dict) -> dict:
+        """A student's error row (grader.batch.lost): its report removed, its state written."""
+        self.out.remove_report(row["student"])
         self.out.write_state(row)
         return row
 
@@ -138,7 +139,7 @@ class Pool:
         """Grade ``tasks``; ``on_done(row)`` for each student, as soon as the row is known."""
         from multiprocessing.connection import wait
 
-        self._pending, self._retried, self._on_done = list(tasks), set(), on_done
+        self._pending, self._deaths, self._on_done = list(tasks), lost.Deaths(), on_done
         for slot in range(min(self.jobs, len(self._pending))):
             self._start(slot)
         for z in self.spare:
@@ -185,9 +186,7 @@ class Pool:
             if p.task is not None and now - p.started > self.wall_limit:
                 t = p.task
                 self._stop(slot)
-                self._on_done(self._error(t, "timeout", f"grading took longer than the whole-submission limit "
-                                                        f"({self.wall_limit:.0f} s) and was stopped",
-                                          now - p.started))
+                self._on_done(self._error(lost.overran_row(t, self.wall_limit, now - p.started)))
                 if self._more():
                     self._start(slot)
 
@@ -196,23 +195,20 @@ class Pool:
         then its next student, or its end."""
         died = p.proc.sentinel in ready
         if p.conn in ready:
-            try:
-                msg, value = p.conn.recv()
-            except (EOFError, OSError):
-                msg, value = "died", None
-            if msg == "ready":
+            msg = protocol.receive(p.conn)
+            if isinstance(msg, protocol.Ready):
                 p.ready = True
                 self._event("ready", slot)
                 if self.isolation is None:
-                    self.isolation = value
-            elif msg == "done":
+                    self.isolation = msg.info
+            elif isinstance(msg, protocol.Done):
                 p.task = None
                 p.done += 1
-                if isinstance(value, dict) and isinstance(value.get("elapsed"), (int, float)):
-                    self._elapsed = (self._elapsed[0] + value["elapsed"], self._elapsed[1] + 1)
-                self._on_done(value)
-            elif msg == "fatal":
-                self.fatal = value
+                if isinstance(msg.row.get("elapsed"), (int, float)):
+                    self._elapsed = (self._elapsed[0] + msg.row["elapsed"], self._elapsed[1] + 1)
+                self._on_done(msg.row)
+            elif isinstance(msg, protocol.Fatal):
+                self.fatal = msg.reason
                 self._pending.clear()
                 self._stop(slot)
                 return
@@ -228,10 +224,10 @@ class Pool:
                     return  # as many busy as jobs: it waits until one ends or is parked
                 p.task = self._pending.pop(0)
                 p.started = time.monotonic()
-                p.conn.send(p.task)
+                protocol.send_task(p.conn, p.task)
                 self._event("start", p.task["student"])
             else:
-                p.conn.send(None)
+                protocol.send_task(p.conn, protocol.STOP)
                 p.proc.join(10)
                 self._stop(slot)
 
@@ -240,16 +236,15 @@ class Pool:
             self.on_event(what, value)
 
     def _replace(self, slot: int, p: _Process) -> None:
-        """A grading process that died: its student graded once more (then an error row); a new process."""
+        """A grading process that died: its student graded once more, or its row (grader.batch.lost); a new process."""
         t, code = p.task, p.proc.exitcode
         self._stop(slot, kill=False)
         if t is not None:
-            if t["student"] in self._retried:
-                self._on_done(self._error(t, "crash", "the grading process died twice while grading "
-                                                      f"this submission (exit code {code})"))
-            else:
-                self._retried.add(t["student"])
+            row = self._deaths.died(t, code)
+            if row is None:
                 self._pending.insert(0, t)
+            else:
+                self._on_done(self._error(row))
         if self._more():
             self._start(slot)
 

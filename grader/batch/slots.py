@@ -1,7 +1,8 @@
 """A grading process: one ``Slot`` (its zygote and private folders) grading one student
 after another in one pytest session.  The local batch forks these processes
 (``grader.batch.pool``); a Dask worker starts them as ``grader.batch.cluster_host``.
-Both run ``grading_process``, which turns any failure into one "fatal" message."""
+Both run ``grading_process``, which speaks ``grader.batch.protocol`` and turns any
+failure of its own into one ``Fatal`` message."""
 from __future__ import annotations
 
 import io
@@ -13,8 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader.batch import lost, protocol
 from grader.batch.output import Output, error_row
-
+from grader.errors import ErrorKind
 
 
 def _scrub(value, replacements):
@@ -80,11 +82,8 @@ class Slot:
         from grader.harness.run import Job, serve
 
         def next_job():
-            try:
-                task = conn.recv()
-            except (EOFError, OSError):
-                return None
-            if task is None:
+            task = protocol.receive_task(conn)
+            if task is protocol.STOP:
                 return None
             shutil.rmtree(self.sub, ignore_errors=True)
             self.sub.mkdir(parents=True)
@@ -99,24 +98,24 @@ class Slot:
             if not self.zygote_alive():
                 self.restart_zygote()
             return Job(where, task["seed"], self.zygote,
-                       extra={"task": task, "attempt": 0, "start": time.monotonic()})
+                       extra={"task": task, "deaths": lost.Deaths(lost.Process.ZYGOTE), "start": time.monotonic()})
 
         def on_report(job, report):
             task = job.extra["task"]
             if not self.zygote_alive():
                 # the zygote died under this student: nothing of this run can be trusted
-                if job.extra["attempt"] == 0:
+                # (grader.batch.lost: graded once more on a new zygote, then a crash row)
+                if job.extra["deaths"].died(task) is None:
                     self.restart_zygote()
                     job.zygote = self.zygote
-                    job.extra["attempt"] = 1
                     return True
                 report = None
             try:
                 row = self.finish(task, report, time.monotonic() - job.extra["start"], job.extra.get("spend"))
             except Exception as e:  # the grader's own failure
-                row = error_row(task, "internal", f"internal grader error ({type(e).__name__}: {e})")
+                row = error_row(task, ErrorKind.INTERNAL, f"internal grader error ({type(e).__name__}: {e})")
                 self.out.write_state(row)
-            conn.send(("done", row))
+            protocol.send(conn, protocol.Done(row))
             return False
 
         serve(self.exercises, next_job, on_report, limits=self.limits)
@@ -131,9 +130,8 @@ class Slot:
             row["cost"] = spend.as_dict()  # the budgets' accounting (grader.transport.limits.Spend)
         if task.get("run"):
             row["run"] = task["run"]  # regraded by this --force/--only run (see _run)
-        if report is None:
-            row.update(status="error", kind="crash",
-                       reason="the submission stopped the grader's worker process twice; grade it on its own")
+        if report is None:  # its zygote died each time (grader.batch.lost)
+            row.update(status="error", kind=ErrorKind.CRASH, reason=lost.died_reason(lost.Process.ZYGOTE))
             self.out.remove_report(student)
             self.out.write_state(row)
             return row
@@ -159,7 +157,7 @@ class Slot:
         report["batch"] = {"student": student, "entry": task["entry"], "key": task["key"]}
         self.out.write_report(student, report)
         internal = [ex["name"] for ex in report["exercises"]
-                    if ex["status"] == "error" or any(t.get("kind") == "internal" for t in ex["tests"])]
+                    if ex["status"] == "error" or any(t.get("kind") == ErrorKind.INTERNAL for t in ex["tests"])]
         row.update(status="graded", score=report["score"], max_score=report["max_score"],
                    exercises={ex["name"]: ex["score"] for ex in report["exercises"]})
         if internal:
@@ -171,21 +169,22 @@ class Slot:
 def grading_process(conn, start_zygote, make_slot) -> None:
     """A grading process's life, until the batch sends ``None`` or goes away:
     ``start_zygote()`` gives its zygote, ``make_slot(zygote)`` its ``Slot`` and what
-    its "ready" message carries; then it grades the students ``conn`` sends.  A
-    failure of its own (an import, the zygote) becomes one ("fatal", reason) message.
+    its ``Ready`` message carries; then it grades the students ``conn`` sends.  A
+    failure of its own (an import, the zygote) becomes one ``Fatal`` message
+    (``grader.batch.protocol``).
     Its zygote is closed at the end; the caller then exits (``os._exit``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     zygote = slot = None
     try:
         zygote = start_zygote()
         slot, ready = make_slot(zygote)
-        conn.send(("ready", ready))
+        protocol.send(conn, protocol.Ready(ready))
         slot.serve(conn)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass
     except BaseException as e:
         try:
-            conn.send(("fatal", f"{type(e).__name__}: {e}"))
+            protocol.send(conn, protocol.Fatal(f"{type(e).__name__}: {e}"))
         except Exception:
             pass
     finally:

@@ -231,7 +231,7 @@ def _api(path: str) -> list:
         with urllib.request.urlopen(req, timeout=60) as resp:
             out.append(json.load(resp))
             m = re.search(r'<([^>]+)>;\s*rel="next"', resp.headers.get("Link", ""))
-            url = m[1] if m else None
+            url = m[1] if m else ""
     return out
 
 
@@ -291,7 +291,7 @@ def _safe_url(url: str) -> str:
     """The URL without credentials, for collect.csv and messages."""
     parts = urllib.parse.urlsplit(url)
     if parts.username or parts.password:
-        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+        parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
     return urllib.parse.urlunsplit(parts)
 
 

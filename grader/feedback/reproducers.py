@@ -131,7 +131,8 @@ def _reads_random_state(trace) -> bool:
     (``copy_``, ``setattr``, ``load_state_dict``) does not count: a layer whose
     weight and bias the test set needs no seed."""
     param_of: dict = {}  # (object id, dotted name) → the parameter's object id
-    written, reads = set(), []
+    written: set = set()
+    reads: list = []
     for rec in trace:
         if not rec.get("done"):
             continue

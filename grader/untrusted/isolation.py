@@ -258,11 +258,11 @@ def _enter_pid_namespace() -> None:
         except ChildProcessError:
             os._exit(1)
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
+        signum = os.WTERMSIG(status)
         try:
-            signal.signal(sig, signal.SIG_DFL)
+            signal.signal(signum, signal.SIG_DFL)
         except (OSError, ValueError):
             pass
-        os.kill(os.getpid(), sig)
+        os.kill(os.getpid(), signum)
         os.kill(os.getpid(), signal.SIGKILL)
     os._exit(os.WEXITSTATUS(status))

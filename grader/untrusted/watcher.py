@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from types import FrameType
 
 from grader.untrusted import detector
 
@@ -30,7 +31,7 @@ class Watcher:
         self.classes = self.bases = ()
         self.tampered = None  # what of the grader's hooks was found removed or replaced (sticky)
         self._tables = None  # (read the dispatcher's tables of the blocked ops, as set up): ``check(full=True)``
-        self._expected = None  # the hooks as set up: checked by identity (``check``)
+        self._expected: tuple | None = None  # the hooks as set up: checked by identity (``check``)
 
     def setup(self, spec, module_name, text) -> None:
         """Watch for the exercise's forbidden calls: a TorchFunctionMode for torch
@@ -148,7 +149,7 @@ class Watcher:
         if not self.on or len(self.found) >= 10:
             return False
         within = self.within
-        f = sys._getframe(1)
+        f: FrameType | None = sys._getframe(1)
         line = None
         while f is not None:
             if f.f_code.co_filename == self.path:

@@ -32,7 +32,12 @@ def install(path: str, allowed) -> None:
     original = builtins.__import__
 
     def course_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if level == 0 and isinstance(globals, dict) and globals.get("__file__") == path:
+        # C code (torch's `tensor.numpy()`, say) imports through PyImport_Import, which passes the
+        # running frame's globals, so a call from the student's function looks like the student's;
+        # its own signature tells it apart: the globals again as locals, and a list as fromlist
+        # (an import statement passes None or a tuple)
+        by_c_code = isinstance(fromlist, list) and locals is globals
+        if level == 0 and not by_c_code and isinstance(globals, dict) and globals.get("__file__") == path:
             top = str(name).partition(".")[0]
             if top not in ok:
                 raise ModuleNotFoundError(message(top, allowed), name=name)

@@ -43,3 +43,19 @@ def test_installed_or_not_the_same_verdict(tmp_path):
         assert imports_hint() in hints, hints
         assert a["status"] == b["status"]
     assert "numpy is not on the course's list of imports" in reports["numpy", "top"]["message"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="needs numpy for tensor.numpy()")
+def test_torch_importing_on_its_own_behalf_is_not_the_students_import(tmp_path):
+    """`tensor.numpy()` makes torch's C code import numpy's modules from inside the student's
+    function: that import is torch's, not the student's, and passes; the student's own
+    `import numpy` in the same file is refused."""
+    body = ("t = torch.tensor([1.0, 2.0], dtype=torch.float64)\n"
+            "    assert float(t.numpy().mean()) == 1.5\n    ")
+    for name, extra, expected in (("torch-only", "", 10.0), ("own-import", "import numpy\n", 0.0)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "exercise1_softmax.py").write_text(extra + SOFTMAX.format(inner=body))
+        out = folder / "r.json"
+        run_cli("1", "--submission", folder, "--no-server", "--output", out, timeout=300)
+        assert json.loads(out.read_text())["score"] == expected, (name, out.read_text()[:2000])

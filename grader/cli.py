@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from grader import __version__
 from grader.exercises import EXERCISES, select
@@ -200,35 +201,80 @@ def _no_torch() -> int:
     return _fail(f"PyTorch is not installed in this Python ({sys.executable}): pip install torch")
 
 
+class _Refused(Exception):
+    """A mistake in the command line, found by one of ``main``'s steps: its exit status."""
+
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
+def _refuse(message: str) -> NoReturn:
+    raise _Refused(_fail(message))
+
+
+def _batch(argv) -> int:
+    from grader.batch.command import main as batch_main
+
+    return batch_main(argv)
+
+
+def _release(argv) -> int:
+    from grader.commands.release import main as release_main
+
+    return release_main(argv)
+
+
+def _classroom(argv) -> int:
+    from grader.commands.classroom import main as classroom_main
+
+    return classroom_main(argv)
+
+
+def _autograder(argv) -> int:
+    from grader.formats.commands import autograder_main
+
+    return autograder_main(argv)
+
+
+def _init_ci(argv) -> int:
+    from grader.formats.commands import init_ci_main
+
+    return init_ci_main(argv)
+
+
+# the verbs besides grading itself: each takes the arguments after its name
+VERBS = {"batch": _batch, "release": _release, "classroom": _classroom, "server": lambda argv: _server_command(argv),
+         "autograder": _autograder, "init-ci": _init_ci}
+
+
 def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     """`grade ARGV`.  ``zygote``: a warm worker to grade with (the warm server's);
     ``serve``: whether this call may hand the work to the warm server (``grader.commands.server``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if _student_edition():
-        clash = _both_editions()
-        if clash:
-            return _fail(clash)
-    if argv and argv[0] in INSTRUCTOR_VERBS and _student_edition():
-        return _fail(f"grade {argv[0]} {INSTRUCTOR_VERBS[argv[0]]}: it is for instructors, "
-                     "and this is the student edition (its checks are the visible tests only)")
-    if argv and argv[0] == "batch":
-        from grader.batch.command import main as batch_main
+    try:
+        _check_edition(argv)
+        if argv and argv[0] in VERBS:
+            return VERBS[argv[0]](argv[1:])
+        return _grade(argv, zygote, serve)
+    except _Refused as e:
+        return e.status
 
-        return batch_main(argv[1:])
-    if argv and argv[0] == "release":
-        from grader.commands.release import main as release_main
 
-        return release_main(argv[1:])
-    if argv and argv[0] == "classroom":
-        from grader.commands.classroom import main as classroom_main
+def _check_edition(argv) -> None:
+    """The student edition installed alone, and asked for none of the instructors' verbs."""
+    if not _student_edition():
+        return
+    clash = _both_editions()
+    if clash:
+        _refuse(clash)
+    if argv and argv[0] in INSTRUCTOR_VERBS:
+        _refuse(f"grade {argv[0]} {INSTRUCTOR_VERBS[argv[0]]}: it is for instructors, "
+                "and this is the student edition (its checks are the visible tests only)")
 
-        return classroom_main(argv[1:])
-    if argv and argv[0] == "server":
-        return _server_command(argv[1:])
-    if argv and argv[0] in ("autograder", "init-ci"):
-        from grader.formats.commands import autograder_main, init_ci_main
 
-        return (autograder_main if argv[0] == "autograder" else init_ci_main)(argv[1:])
+def _grade(argv: list, zygote, serve: bool) -> int:
+    """`grade EXERCISES...` (or `grade --points`)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.exercises and not args.points:
@@ -244,54 +290,10 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         sys.stdout.write(render_table(chosen) + "\n")
         return EXIT_FULL
 
-    submission = args.submission
-    if submission is None:
-        submission = Path("exercises")
-        if not submission.is_dir():
-            here = [ex.file for ex in chosen if Path(ex.file).is_file()]
-            if not here:
-                notebooks = sorted(p.name for p in Path(".").glob("*.ipynb"))
-                if notebooks:  # a student who works in the course notebook
-                    return _fail(f"there is no ./exercises folder here, but there is {notebooks[0]}: to check "
-                                 f"it, run grade {' '.join(argv)} --submission {notebooks[0]}")
-                return _fail("there is no ./exercises folder here. Run grade from your course folder, "
-                             "or pass --submission PATH (the folder with your exerciseN_*.py files).")
-            submission = Path(".")
-    submission = submission.expanduser()
-    if submission.is_file() and submission.name in {ex.file for ex in EXERCISES}:
-        submission = submission.parent  # one exercise's file: its folder
-    if not submission.exists() and not submission.is_symlink():
-        return _fail(f"the submission folder {submission} does not exist")
-
-    fmt = args.format
-    if fmt is None and args.output is not None:
-        from grader.feedback.report import EXTENSIONS
-
-        fmt = EXTENSIONS.get(args.output.suffix.lower())
-        if fmt is None and _special_file(args.output):
-            fmt = "text"  # /dev/null, /dev/stdout, a FIFO: no name to tell a format by
-        if fmt is None:
-            return _fail(f"cannot tell the format from {args.output.name!r}: add --format "
-                         "text|json|html|markdown|junit|prairielearn|gradescope|classroom")
-    fmt = fmt or "text"
-    if fmt in PLATFORM_RESULTS and _student_edition():
-        return _fail(f"--format {fmt} writes a grade for {PLATFORM_RESULTS[fmt]}, and this is the student edition: "
-                     "its checks are the visible tests only, and the hidden tests decide the grade")
-    if args.timeout_scale <= 0:
-        return _fail("--timeout-scale must be positive")
-    if args.output is not None and args.output.is_dir():
-        return _fail(f"--output {args.output} is a folder; give a file name")
-
-    from grader.verdicts.hints import chosen_level, use_level
-
-    try:
-        level = chosen_level(args.hint_level)
-    except ValueError as e:
-        return _fail(str(e))
-    if args.hint_level is None:  # the warm server grades at the level this call chose
-        argv += ["--hint-level", level]
-    args.hint_level = level
-    use_level(level)
+    submission = _submission(args, argv, chosen)
+    fmt = _format(args)
+    _check_options(args, fmt)
+    _choose_hint_level(args, argv)
 
     if serve and zygote is None:
         import importlib.util
@@ -299,9 +301,8 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         if importlib.util.find_spec("torch") is None:  # say so now, not after starting a server
             return _no_torch()
     if serve and args.watch:
-        from grader.commands.watch import watch
-
         from grader.commands.grade_here import _grade_once
+        from grader.commands.watch import watch
 
         return watch(args, chosen, submission, lambda: _grade_once(args, argv, chosen, submission, fmt))
     if serve and server_enabled(args):
@@ -313,6 +314,73 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     from grader.commands.grade_here import grade_here
 
     return grade_here(args, chosen, submission, fmt, zygote)
+
+
+def _submission(args, argv: list, chosen) -> Path:
+    """The folder to grade: --submission, else ./exercises, else here when it holds an exercise's file."""
+    submission = args.submission
+    if submission is None:
+        submission = _default_submission(argv, chosen)
+    submission = submission.expanduser()
+    if submission.is_file() and submission.name in {ex.file for ex in EXERCISES}:
+        submission = submission.parent  # one exercise's file: its folder
+    if not submission.exists() and not submission.is_symlink():
+        _refuse(f"the submission folder {submission} does not exist")
+    return submission
+
+
+def _default_submission(argv: list, chosen) -> Path:
+    submission = Path("exercises")
+    if submission.is_dir():
+        return submission
+    if any(Path(ex.file).is_file() for ex in chosen):
+        return Path(".")
+    notebooks = sorted(p.name for p in Path(".").glob("*.ipynb"))
+    if notebooks:  # a student who works in the course notebook
+        _refuse(f"there is no ./exercises folder here, but there is {notebooks[0]}: to check "
+                f"it, run grade {' '.join(argv)} --submission {notebooks[0]}")
+    _refuse("there is no ./exercises folder here. Run grade from your course folder, "
+            "or pass --submission PATH (the folder with your exerciseN_*.py files).")
+
+
+def _format(args) -> str:
+    """--format, else told by --output's name, else text."""
+    fmt = args.format
+    if fmt is None and args.output is not None:
+        from grader.feedback.report import EXTENSIONS
+
+        fmt = EXTENSIONS.get(args.output.suffix.lower())
+        if fmt is None and _special_file(args.output):
+            fmt = "text"  # /dev/null, /dev/stdout, a FIFO: no name to tell a format by
+        if fmt is None:
+            _refuse(f"cannot tell the format from {args.output.name!r}: add --format "
+                    "text|json|html|markdown|junit|prairielearn|gradescope|classroom")
+    return fmt or "text"
+
+
+def _check_options(args, fmt: str) -> None:
+    if fmt in PLATFORM_RESULTS and _student_edition():
+        _refuse(f"--format {fmt} writes a grade for {PLATFORM_RESULTS[fmt]}, and this is the student edition: "
+                "its checks are the visible tests only, and the hidden tests decide the grade")
+    if args.timeout_scale <= 0:
+        _refuse("--timeout-scale must be positive")
+    if args.output is not None and args.output.is_dir():
+        _refuse(f"--output {args.output} is a folder; give a file name")
+
+
+def _choose_hint_level(args, argv: list) -> None:
+    """The hints' level, used from now on; added to ``argv`` when the call chose none
+    (the warm server grades at the level this call chose)."""
+    from grader.verdicts.hints import chosen_level, use_level
+
+    try:
+        level = chosen_level(args.hint_level)
+    except ValueError as e:
+        _refuse(str(e))
+    if args.hint_level is None:
+        argv += ["--hint-level", level]
+    args.hint_level = level
+    use_level(level)
 
 
 def _special_file(path: Path) -> bool:

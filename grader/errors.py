@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: what enum.StrEnum is, minus its checks
     class StrEnum(str, enum.Enum):
         __str__ = str.__str__
-        __format__ = str.__format__
+        __format__ = str.__format__  # type: ignore[assignment]  # (str's, as 3.11's StrEnum)
 
 
 class ErrorKind(StrEnum):

@@ -231,7 +231,7 @@ def _api(path: str) -> list:
         with urllib.request.urlopen(req, timeout=60) as resp:
             out.append(json.load(resp))
             m = re.search(r'<([^>]+)>;\s*rel="next"', resp.headers.get("Link", ""))
-            url = m[1] if m else None
+            url = m[1] if m else ""
     return out
 
 
@@ -291,7 +291,7 @@ def _safe_url(url: str) -> str:
     """The URL without credentials, for collect.csv and messages."""
     parts = urllib.parse.urlsplit(url)
     if parts.username or parts.password:
-        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+        parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
     return urllib.parse.urlunsplit(parts)
 
 
@@ -487,94 +487,25 @@ def run(args) -> int:
         d.mkdir(parents=True)
     repos.mkdir(exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc)
-    rows, collected, seen = [], {}, set()
+    rows: list = []
+    collected: dict = {}
+    seen: set = set()
     print(f"grade classroom: {args.assignment}: {len(students)} students, deadline {iso(deadline)}", file=sys.stderr)
     for s in students:
-        login = s["login"]
         row = dict.fromkeys(COLUMNS, "")
-        row["github_username"] = login
-        if not login:
-            row["status"] = f"not collected: no GitHub account linked in the roster ({s['name'] or 'no name'})"
-            rows.append(row)
-            continue
-        if login.lower() in seen:
-            row["status"] = "not collected: listed twice in the roster (graded once, from the first row)"
-            rows.append(row)
-            continue
-        seen.add(login.lower())
-        url = s["url"] or args.url.format(org=args.org or "", assignment=args.assignment, login=login)
-        if url.startswith("https://github.com/") and not url.endswith(".git") and s["url"]:
-            url += ".git"
-        row["repository"] = _safe_url(url)
-        mine = extensions.get(login.lower(), deadline)
-        row["deadline"] = iso(mine) + (" (extension)" if login.lower() in extensions else "")
-        env = _git_env(url)
-        clone = repos / f"{login.lower()}.git"
-        try:
-            update_clone(url, clone, env)
-            branch = args.branch or default_branch(clone, env)
-            sha, pushed, how = commit_at_deadline(clone, url, branch, mine, env)
-            row["time_source"] = how
-            if sha is None:
-                row["status"] = f"not collected: nothing on {branch} was pushed by the deadline"
-                rows.append(row)
-                continue
-            row["commit"], row["pushed_at"] = sha, iso(pushed)
-            tree = work / login.lower()
-            tree.mkdir()
-            notes = export(clone, sha, tree, env)
-        except GitError as e:
-            row["status"] = f"not collected: {e}"
-            rows.append(row)
-            continue
-        from grader.formats.workflows import pick_submission
-
-        part, reason = pick_submission(str(tree))
-        row["graded_from"] = part
-        if part == "course.ipynb":
-            shutil.copyfile(tree / part, subs / f"{login.lower()}.ipynb")
-        else:
-            shutil.copytree(tree / part, subs / login.lower(), ignore=shutil.ignore_patterns(".*"))
-        row["status"] = "collected" + (f" ({'; '.join(notes)})" if notes else "")
-        collected[login.lower()] = dict(url=url, clone=clone, sha=sha, branch=branch, pushed=pushed, how=how,
-                                        deadline=mine, reason=reason, row=row)
+        row["github_username"] = s["login"]
+        c = _collect(args, s, row, seen, extensions.get((s["login"] or "").lower(), deadline),
+                     (s["login"] or "").lower() in extensions, out)
+        if c is not None:
+            collected[s["login"].lower()] = c
         rows.append(row)
-        verb = "pushed" if how.startswith("push time") else "committed"
-        print(f"  {login}: {sha[:12]} {verb} {iso(pushed)} ({how}), {reason}", file=sys.stderr)
 
     code = EXIT_OK
     if collected:
-        batch = [sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(out / "results"),
-                 "--exercises", *args.exercises]
-        if args.jobs:
-            batch += ["--jobs", str(args.jobs)]
-        if args.timeout_scale:
-            batch += ["--timeout-scale", str(args.timeout_scale)]
-        # the token stays here: the batch (and the student code it runs) never sees it
-        r = subprocess.run(batch, env={k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN")})
-        if r.returncode not in (0, 1):
-            print(f"grade classroom: error: grade batch failed (exit {r.returncode}); nothing was returned to "
-                  "students", file=sys.stderr)
+        failed = _grade_and_return(args, out, collected, now)
+        if failed is not None:
             _write_rows(out, rows)
-            return EXIT_INTERNAL if r.returncode == 3 else r.returncode
-        graded = _graded(out / "results" / "results.csv")
-        for login, c in collected.items():
-            status = graded.get(login)
-            if not (status or "").startswith("graded"):
-                c["row"]["status"] = f"collected, not graded: {status or 'no result'}"
-                continue
-            c["row"]["status"] = "graded"
-            if not args.return_feedback:
-                continue
-            if now < c["deadline"]:
-                c["row"]["status"] = "graded; feedback held until the deadline"
-                continue
-            try:
-                text = feedback_text(out / "results" / "reports" / f"{login}.json", args.assignment, c)
-                done = push_feedback(c["clone"], c["url"], c["sha"], text, _git_env(c["url"]))
-                c["row"]["status"] = f"graded; feedback {done}"
-            except (GitError, OSError, ValueError) as e:
-                c["row"]["status"] = f"graded; feedback not returned: {e}"
+            return failed
     missing = [r for r in rows if not r["status"].startswith("graded") or "not returned" in r["status"]]
     _write_rows(out, rows)
     for name in unknown:
@@ -584,6 +515,94 @@ def run(args) -> int:
     for r in missing:
         print(f"  {r['github_username'] or '(no GitHub account)'}: {r['status']}", file=sys.stderr)
     return EXIT_SOME if missing else code
+
+
+def _collect(args, s: dict, row: dict, seen: set, mine, extended: bool, out: Path) -> dict | None:
+    """One student's commit at their deadline (``mine``), cloned and put in the batch's folder;
+    ``row`` says what happened.  Returns what returning their feedback needs, or None (not collected)."""
+    login = s["login"]
+    if not login:
+        row["status"] = f"not collected: no GitHub account linked in the roster ({s['name'] or 'no name'})"
+        return None
+    if login.lower() in seen:
+        row["status"] = "not collected: listed twice in the roster (graded once, from the first row)"
+        return None
+    seen.add(login.lower())
+    url = s["url"] or args.url.format(org=args.org or "", assignment=args.assignment, login=login)
+    if url.startswith("https://github.com/") and not url.endswith(".git") and s["url"]:
+        url += ".git"
+    row["repository"] = _safe_url(url)
+    row["deadline"] = iso(mine) + (" (extension)" if extended else "")
+    env = _git_env(url)
+    clone = out / "repos" / f"{login.lower()}.git"
+    try:
+        update_clone(url, clone, env)
+        branch = args.branch or default_branch(clone, env)
+        sha, pushed, how = commit_at_deadline(clone, url, branch, mine, env)
+        row["time_source"] = how
+        if sha is None:
+            row["status"] = f"not collected: nothing on {branch} was pushed by the deadline"
+            return None
+        row["commit"], row["pushed_at"] = sha, iso(pushed)
+        tree = out / "work" / login.lower()
+        tree.mkdir()
+        notes = export(clone, sha, tree, env)
+    except GitError as e:
+        row["status"] = f"not collected: {e}"
+        return None
+    from grader.formats.workflows import pick_submission
+
+    part, reason = pick_submission(str(tree))
+    row["graded_from"] = part
+    subs = out / "submissions"
+    if part == "course.ipynb":
+        shutil.copyfile(tree / part, subs / f"{login.lower()}.ipynb")
+    else:
+        shutil.copytree(tree / part, subs / login.lower(), ignore=shutil.ignore_patterns(".*"))
+    row["status"] = "collected" + (f" ({'; '.join(notes)})" if notes else "")
+    verb = "pushed" if how.startswith("push time") else "committed"
+    print(f"  {login}: {sha[:12]} {verb} {iso(pushed)} ({how}), {reason}", file=sys.stderr)
+    return dict(url=url, clone=clone, sha=sha, branch=branch, pushed=pushed, how=how,
+                deadline=mine, reason=reason, row=row)
+
+
+def _grade_and_return(args, out: Path, collected: dict, now) -> int | None:
+    """`grade batch` on the collected submissions, each row's status set from its result (and the
+    feedback returned, when asked); the exit status when the batch itself failed."""
+    batch = [sys.executable, "-m", "grader.cli", "batch", str(out / "submissions"), "--out", str(out / "results"),
+             "--exercises", *args.exercises]
+    if args.jobs:
+        batch += ["--jobs", str(args.jobs)]
+    if args.timeout_scale:
+        batch += ["--timeout-scale", str(args.timeout_scale)]
+    # the token stays here: the batch (and the student code it runs) never sees it
+    r = subprocess.run(batch, env={k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN")})
+    if r.returncode not in (0, 1):
+        print(f"grade classroom: error: grade batch failed (exit {r.returncode}); nothing was returned to "
+              "students", file=sys.stderr)
+        return EXIT_INTERNAL if r.returncode == 3 else r.returncode
+    graded = _graded(out / "results" / "results.csv")
+    for login, c in collected.items():
+        status = graded.get(login)
+        if not (status or "").startswith("graded"):
+            c["row"]["status"] = f"collected, not graded: {status or 'no result'}"
+            continue
+        c["row"]["status"] = _return_feedback(args, out, login, c, now)
+    return None
+
+
+def _return_feedback(args, out: Path, login: str, c: dict, now) -> str:
+    """A graded student's status, with their feedback pushed when asked and the deadline has passed."""
+    if not args.return_feedback:
+        return "graded"
+    if now < c["deadline"]:
+        return "graded; feedback held until the deadline"
+    try:
+        text = feedback_text(out / "results" / "reports" / f"{login}.json", args.assignment, c)
+        done = push_feedback(c["clone"], c["url"], c["sha"], text, _git_env(c["url"]))
+        return f"graded; feedback {done}"
+    except (GitError, OSError, ValueError) as e:
+        return f"graded; feedback not returned: {e}"
 
 
 def _graded(results_csv: Path) -> dict:

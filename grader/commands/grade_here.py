@@ -117,8 +117,7 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
         sub, graded_from, cleanup = _deferring_signals(lambda: read_for_grade(submission, chosen),
                                                        undo=lambda made: made[2]())
     except KeyboardInterrupt:
-        print("\ngrade: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     own = zygote is None
     from grader.transport.limits import Limits
 
@@ -126,37 +125,55 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     try:
         if own:
             zygote = _new_zygote(chosen)
-        interactive = err.isatty() and args.output is None and len(chosen) > 1
-
-        def progress(event, ex):
-            if interactive and event == "start":
-                print(f"\r\033[K  grading {ex.name} ({ex.title}) …", end="", file=err, flush=True)
-
-        from grader.harness.run import grade
-
-        report = grade(chosen, graded_from, seed=args.seed, limits=Limits().scaled(args.timeout_scale),
-                       zygote=zygote, debug=args.debug, progress=progress)
-        report = sub.annotate(report)
-        if interactive:
-            print("\r\033[K", end="", file=err, flush=True)
+        report = _grade_read(args, chosen, sub, graded_from, Limits().scaled(args.timeout_scale), zygote, err)
     except KeyboardInterrupt:
-        print("\ngrade: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     except Exception as e:  # the grader's own failure: say so plainly
         if args.debug:
             raise
-        print(f"grade: internal error: {type(e).__name__}: {e}\n"
-              "This is a problem with the grader, not your code; rerun with --debug and report it.",
-              file=sys.stderr)
-        from grader.feedback.failure import memory_limit
-
-        _write_failure(args, fmt, chosen, f"internal error ({type(e).__name__}: {e}); {memory_limit()}")
-        return EXIT_INTERNAL
+        return _internal_error(args, fmt, chosen, e)
     finally:
         if own and zygote is not None:
             zygote.close()
         cleanup()
+    return _conclude(args, chosen, submission, fmt, report)
 
+
+def _interrupted() -> int:
+    print("\ngrade: interrupted", file=sys.stderr)
+    return 130
+
+
+def _grade_read(args, chosen, sub, graded_from, limits, zygote, err) -> dict:
+    """The report of the submission as read (``sub``), with a progress line on a terminal (``err``)."""
+    interactive = err.isatty() and args.output is None and len(chosen) > 1
+
+    def progress(event, ex):
+        if interactive and event == "start":
+            print(f"\r\033[K  grading {ex.name} ({ex.title}) …", end="", file=err, flush=True)
+
+    from grader.harness.run import grade
+
+    report = grade(chosen, graded_from, seed=args.seed, limits=limits,
+                   zygote=zygote, debug=args.debug, progress=progress)
+    report = sub.annotate(report)
+    if interactive:
+        print("\r\033[K", end="", file=err, flush=True)
+    return report
+
+
+def _internal_error(args, fmt: str, chosen, e: Exception) -> int:
+    print(f"grade: internal error: {type(e).__name__}: {e}\n"
+          "This is a problem with the grader, not your code; rerun with --debug and report it.",
+          file=sys.stderr)
+    from grader.feedback.failure import memory_limit
+
+    _write_failure(args, fmt, chosen, f"internal error ({type(e).__name__}: {e}); {memory_limit()}")
+    return EXIT_INTERNAL
+
+
+def _conclude(args, chosen, submission: Path, fmt: str, report: dict) -> int:
+    """The report shown or written, and the exit status."""
     from grader.feedback.failure import grading_failed
 
     reason = grading_failed(report)
@@ -166,10 +183,6 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
         _write_failure(args, fmt, chosen, reason, seed=report.get("seed"))
         return EXIT_INTERNAL
 
-    from grader.feedback.report import render, write_atomic
-
-    color = (fmt == "text" and args.output is None and sys.stdout.isatty()
-             and not args.no_color and "NO_COLOR" not in os.environ)
     # the student's folder as the repository sees it (annotations, JUnit's file=)
     prefix = os.path.relpath((submission if submission.is_dir() else submission.parent).resolve(), os.environ.get("GITHUB_WORKSPACE") or os.getcwd())
     prefix = "" if prefix == "." or prefix.startswith("..") else prefix.replace(os.sep, "/") + "/"
@@ -178,23 +191,12 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
         from grader.formats.common import for_platform
 
         report = for_platform(report)
-    if fmt in ("junit", "prairielearn", "gradescope", "classroom"):
-        from grader.formats import render as render_platform
-
-        options = {"family": getattr(args, "junit_family", "xunit2")} if fmt == "junit" else {}
-        text = render_platform(report, fmt, prefix=prefix, **options)
-    else:
-        text = render(report, fmt, color=color)
+    text = _render(args, report, fmt, prefix)
     if args.output is not None:
-        try:
-            write_atomic(args.output, text)
-        except OSError as e:
-            return _fail(f"cannot write the report to {args.output}: {e.strerror or e}")
-        from grader.feedback import local_check
-
-        said = report["summary"] if local_check.is_local(report) else \
-            f"{points_text(report['score'])} / {report['max_score']:g}"
-        text = f"grade: {said}; report written to {args.output}\n"
+        failed = _write_output(args, report, text)
+        if failed is not None:
+            return failed
+        text = f"grade: {_said(report)}; report written to {args.output}\n"
         if not github:
             print(text, end="", file=sys.stderr)
     if github:  # student text cannot run workflow commands; annotations, summary, Classroom result
@@ -212,6 +214,38 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     return EXIT_FULL if done or _full(report) else EXIT_LOST
 
 
+def _render(args, report: dict, fmt: str, prefix: str) -> str:
+    from grader.feedback.report import render
+
+    if fmt in ("junit", "prairielearn", "gradescope", "classroom"):
+        from grader.formats import render as render_platform
+
+        options = {"family": getattr(args, "junit_family", "xunit2")} if fmt == "junit" else {}
+        return render_platform(report, fmt, prefix=prefix, **options)
+    color = (fmt == "text" and args.output is None and sys.stdout.isatty()
+             and not args.no_color and "NO_COLOR" not in os.environ)
+    return render(report, fmt, color=color)
+
+
+def _write_output(args, report: dict, text: str) -> int | None:
+    """The report written to --output; the exit status when it cannot be."""
+    from grader.feedback.report import write_atomic
+
+    try:
+        write_atomic(args.output, text)
+    except OSError as e:
+        return _fail(f"cannot write the report to {args.output}: {e.strerror or e}")
+    return None
+
+
+def _said(report: dict) -> str:
+    """The result in a few words: the checks' summary of a local check, else the points."""
+    from grader.feedback import local_check
+
+    return report["summary"] if local_check.is_local(report) else \
+        f"{points_text(report['score'])} / {report['max_score']:g}"
+
+
 PLATFORM_FILES = ("prairielearn", "gradescope")   # formats whose file a platform reads as the grade
 
 
@@ -227,13 +261,13 @@ def _write_failure(args, fmt: str, chosen, reason: str, seed=None) -> None:
 
     max_score = 10.0 * len(chosen)
     if fmt == "gradescope":
-        from grader.formats.gradescope import failure_results
+        from grader.formats.gradescope import failure_results as gradescope_failure
 
-        doc = failure_results(message(reason), max_score, grader_failed=True)
+        doc = gradescope_failure(message(reason), max_score, grader_failed=True)
     elif fmt == "prairielearn":
-        from grader.formats.prairielearn import failure_results
+        from grader.formats.prairielearn import failure_results as prairielearn_failure
 
-        doc = failure_results(message(reason))
+        doc = prairielearn_failure(message(reason))
     else:
         from grader import __version__
 

@@ -92,7 +92,7 @@ class Writer:
         self.rec = None
         self.sent: dict = {}     # tensor id → its variable, in the latest call
         self.pending: list = []  # tensor literals for the next statement
-        self.block = None        # the line of the open `with torch.no_grad():`, if any
+        self.block: int | None = None  # the line of the open `with torch.no_grad():`, if any
 
     def _name(self, base: str) -> str:
         name, n = base, 2

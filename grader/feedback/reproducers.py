@@ -53,11 +53,7 @@ def _target(trace, exc):
             and exc.message.startswith(exc.__context__.message):
         exc = exc.__context__  # the suite explains the student's exception further
     if isinstance(exc, StudentError):
-        request = exc.details.get("request")
-        at = [i for i, rec in enumerate(trace) if rec is request]
-        if exc.kind == ErrorKind.EXCEPTION and at and request["op"] in ("call", "getattr", "vjp"):
-            return at[0], ("raised",), None
-        return None
+        return _raising_request(trace, exc)
     f = _with_expected(exc)
     if f is None:
         return None
@@ -69,23 +65,36 @@ def _target(trace, exc):
         return None
     for i in range(len(trace) - 1, -1, -1):
         rec = trace[i]
-        if not rec.get("done"):
-            continue
-        if rec.get("value") is got:
-            return i, ("value",), f.expected
-        for j, v in enumerate(rec.get("args_after") or ()):
+        part = _part_holding(rec, got) if rec.get("done") else None
+        if part is not None:
+            return i, part, f.expected
+    return None
+
+
+def _raising_request(trace, exc):
+    """(index of the request that raised the student's exception, ("raised",), None) or None."""
+    request = exc.details.get("request")
+    at = [i for i, rec in enumerate(trace) if rec is request]
+    if exc.kind == ErrorKind.EXCEPTION and at and request["op"] in ("call", "getattr", "vjp"):
+        return at[0], ("raised",), None
+    return None
+
+
+def _part_holding(rec: dict, got) -> tuple | None:
+    """Which part of a finished request's record is the tensor ``got`` (by identity), or None."""
+    if rec.get("value") is got:
+        return ("value",)
+    for kind, values in (("arg", rec.get("args_after")), ("grad", rec.get("grads"))):
+        for j, v in enumerate(values or ()):
             if v is got:
-                return i, ("arg", j), f.expected
-        for j, v in enumerate(rec.get("grads") or ()):
-            if v is got:
-                return i, ("grad", j), f.expected
-        for name, v in (rec.get("param_grads") or {}).items():
-            if v is got:
-                return i, ("param_grad", name), f.expected
-        if rec["op"] == "inspect" and isinstance(rec.get("value"), dict):
-            for entry in rec["value"].get("params") or ():
-                if isinstance(entry, (list, tuple)) and len(entry) == 3 and entry[1] is got:
-                    return i, ("param", entry[0]), f.expected
+                return kind, j
+    for name, v in (rec.get("param_grads") or {}).items():
+        if v is got:
+            return "param_grad", name
+    if rec["op"] == "inspect" and isinstance(rec.get("value"), dict):
+        for entry in rec["value"].get("params") or ():
+            if isinstance(entry, (list, tuple)) and len(entry) == 3 and entry[1] is got:
+                return "param", entry[0]
     return None
 
 
@@ -122,7 +131,8 @@ def _reads_random_state(trace) -> bool:
     (``copy_``, ``setattr``, ``load_state_dict``) does not count: a layer whose
     weight and bias the test set needs no seed."""
     param_of: dict = {}  # (object id, dotted name) → the parameter's object id
-    written, reads = set(), []
+    written: set = set()
+    reads: list = []
     for rec in trace:
         if not rec.get("done"):
             continue

@@ -92,13 +92,6 @@ def notes(report: dict) -> list:
     return [" ".join(terminal(str(n)).splitlines()) for n in report.get("notes") or []]
 
 
-def counts(report: dict) -> dict:
-    c = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
-    for _, t, _ in tests(report, skipped=True):
-        c[t["status"]] = c.get(t["status"], 0) + 1
-    return c
-
-
 def not_gradable(report: dict) -> list:
     """Why nothing of the submission could be graded (empty list: something could).
     An exercise whose file is missing or cannot be loaded counts as not graded."""

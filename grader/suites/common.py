@@ -10,7 +10,7 @@ from grader.verdicts.checks import (Failure, assert_close, assert_unchanged, che
                                     dtype_str, expect_float, expect_tensor, fmt, shape_str)
 from grader.verdicts.devices import check_follows_device, devices  # noqa: F401
 from grader.verdicts.diagnosis import (COMMON_ERRORS, ErrorHint, Misconception, Variant,  # noqa: F401
-                                       call_checked, check_call, compare, error_hint, hint_for_error, join,
+                                       call_checked, check_call, compare, hint_for_error, join,
                                        name_bug, name_exact, naming_errors)
 from grader.verdicts.gradcheck import gradcheck  # noqa: F401
 from grader.verdicts.hints import (DEVICE_VALUES_FIRST, FOLLOW_UPS, FORWARD_FIRST, NO_KEEPDIM,  # noqa: F401

@@ -145,8 +145,7 @@ def isolate(lim: dict) -> dict:
         result["reason"] = str(e)
         return result
     if not root:
-        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-            _write(f"/proc/self/{name}", text)
+        _map_ids(uid, gid)
     result.update(mode="namespaces" if root else "user-namespace", net=True)
     new_uid = UID_BASE + me if root else uid
     new_gid = new_uid if root else gid
@@ -155,15 +154,7 @@ def isolate(lim: dict) -> dict:
     result["pid"] = os.getpid() == 1
     if result["pid"] and root:
         result["init"] = me
-    try:
-        note = rootfs.build_root(plan, lim, workdir, files, new_uid, new_gid, root, result["pid"])
-        result["mounts"] = True
-        if note:
-            result["reason"] = note
-    except OSError as e:
-        # Half-done mounts are undone; without its private folder the worker could not
-        # read its own file as another uid: it stays as an unisolated worker is.
-        result.update(mode="partial", reason=f"mounts: {e}")
+    _mount_root(result, plan, lim, workdir, files, new_uid, new_gid, root)
     os.chdir(workdir)
     if root and result["mounts"]:
         os.setgroups([])
@@ -173,24 +164,7 @@ def isolate(lim: dict) -> dict:
         prctl(PR_SET_DUMPABLE, 1)
     except OSError:
         pass
-    own_userns = not root
-    if root and result["mounts"]:
-        # a user namespace of its own, only to forbid any further one below it
-        try:
-            unshare(CLONE_NEWUSER)
-            for name, text in (("setgroups", "deny"), ("uid_map", f"{new_uid} {new_uid} 1"),
-                               ("gid_map", f"{new_gid} {new_gid} 1")):
-                _write(f"/proc/self/{name}", text)
-            own_userns = True
-        except OSError as e:
-            result["reason"] = f"user namespace: {e}"
-    result["nested_userns"] = True
-    if own_userns:  # (the limit is per user namespace: never the machine's own)
-        try:
-            _write("/proc/sys/user/max_user_namespaces", "0")
-            result["nested_userns"] = False
-        except OSError:
-            pass
+    _forbid_nested_user_namespaces(result, root, new_uid, new_gid)
     if not root or result["mounts"]:
         try:
             drop_capabilities()
@@ -203,6 +177,46 @@ def isolate(lim: dict) -> dict:
         except OSError:
             pass
     return result
+
+
+def _map_ids(uid: int, gid: int) -> None:
+    """This (new) user namespace's only ids: ``uid`` and ``gid`` as themselves, no setgroups."""
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        _write(f"/proc/self/{name}", text)
+
+
+def _mount_root(result: dict, plan: dict, lim: dict, workdir: str, files: dict, uid: int, gid: int,
+                root: bool) -> None:
+    """The worker's file-system view (``rootfs.build_root``); ``result`` says whether it was made."""
+    try:
+        note = rootfs.build_root(plan, lim, workdir, files, uid, gid, root, result["pid"])
+        result["mounts"] = True
+        if note:
+            result["reason"] = note
+    except OSError as e:
+        # Half-done mounts are undone; without its private folder the worker could not
+        # read its own file as another uid: it stays as an unisolated worker is.
+        result.update(mode="partial", reason=f"mounts: {e}")
+
+
+def _forbid_nested_user_namespaces(result: dict, root: bool, uid: int, gid: int) -> None:
+    """No user namespace below the worker's own (``result["nested_userns"]``: whether one remains possible)."""
+    own_userns = not root
+    if root and result["mounts"]:
+        # a user namespace of its own, only to forbid any further one below it
+        try:
+            unshare(CLONE_NEWUSER)
+            _map_ids(uid, gid)
+            own_userns = True
+        except OSError as e:
+            result["reason"] = f"user namespace: {e}"
+    result["nested_userns"] = True
+    if own_userns:  # (the limit is per user namespace: never the machine's own)
+        try:
+            _write("/proc/sys/user/max_user_namespaces", "0")
+            result["nested_userns"] = False
+        except OSError:
+            pass
 
 
 def _enter_pid_namespace() -> None:
@@ -244,11 +258,11 @@ def _enter_pid_namespace() -> None:
         except ChildProcessError:
             os._exit(1)
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
+        signum = os.WTERMSIG(status)
         try:
-            signal.signal(sig, signal.SIG_DFL)
+            signal.signal(signum, signal.SIG_DFL)
         except (OSError, ValueError):
             pass
-        os.kill(os.getpid(), sig)
+        os.kill(os.getpid(), signum)
         os.kill(os.getpid(), signal.SIGKILL)
     os._exit(os.WEXITSTATUS(status))

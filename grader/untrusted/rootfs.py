@@ -202,50 +202,12 @@ def build_root(plan: dict, lim: dict, workdir: str, files: dict, uid: int, gid: 
     new = workdir  # an empty tmpfs over the worker's own folder becomes the new root
     mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755")
     try:
-        for path in sorted(keep, key=lambda p: (p.count("/"), p)):
-            if os.path.lexists(new + path) and not os.path.isdir(new + path):
-                continue
-            _mkpoint(new + path, True)
-            _bind(path, new + path, mounts)
-        for link, target in sorted(plan["links"].items(), key=lambda kv: kv[0].count("/")):
-            if not os.path.lexists(new + link):
-                os.makedirs(os.path.dirname(new + link), mode=0o755, exist_ok=True)
-                os.symlink(target, new + link)
-        for path in plan["files"]:
-            if os.path.lexists(new + path) or not os.path.exists(path):
-                continue
-            _mkpoint(new + path, os.path.isdir(path))
-            _bind(path, new + path, mounts)
-        for path in plan["devices"]:  # device nodes keep their mount's flags (no nodev)
-            try:
-                _mkpoint(new + path, os.path.isdir(path))
-                mount(path, new + path, None, MS_BIND | MS_REC)
-            except OSError:
-                if path in ("/dev/null", "/dev/zero", "/dev/urandom"):
-                    raise
-        for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-            if not os.path.lexists(f"{new}/dev/{name}"):
-                os.makedirs(f"{new}/dev", mode=0o755, exist_ok=True)
-                os.symlink(target, f"{new}/dev/{name}")
-        for path in ("/proc", "/tmp", "/dev/shm"):
-            _mkpoint(new + path, True)
+        _bind_allowed(new, plan, keep, mounts)
+        _dev_and_mount_points(new)
         for path in sorted(private, key=lambda p: (p.count("/"), p)):  # private trees inside kept folders
             if any(_under(path, k) for k in keep) and os.path.isdir(new + path):
                 mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,nr_inodes=4,mode=755")
-        # the worker's own, writable folder, with a copy of what the grader put there
-        _mkpoint(new + workdir, True)
-        size = int(lim.get("disk_bytes") or WORKDIR_BYTES)
-        mount("tmpfs", new + workdir, "tmpfs", MS_NOSUID | MS_NODEV,
-              f"size={size},nr_inodes=4096,mode=700,uid={uid},gid={gid}")
-        for name, (data, mode) in files.items():
-            fd = os.open(os.path.join(new + workdir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode or 0o644)
-            try:
-                os.write(fd, data)
-                if root:
-                    os.fchown(fd, uid, gid)
-            finally:
-                os.close(fd)
+        _own_folder(new + workdir, lim, files, uid, gid, root)
         try:  # a /proc that shows only the worker's own processes (before the old one goes:
             # a user namespace may mount a proc only while another is fully visible)
             mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None if in_pidns else "hidepid=2")
@@ -267,6 +229,58 @@ def build_root(plan: dict, lim: dict, workdir: str, files: dict, uid: int, gid: 
         except OSError:
             pass
         raise
+
+
+def _bind_allowed(new: str, plan: dict, keep: list, mounts) -> None:
+    """The allowlist under ``new``: the kept folders, the links, the single files and the devices."""
+    for path in sorted(keep, key=lambda p: (p.count("/"), p)):
+        if os.path.lexists(new + path) and not os.path.isdir(new + path):
+            continue
+        _mkpoint(new + path, True)
+        _bind(path, new + path, mounts)
+    for link, target in sorted(plan["links"].items(), key=lambda kv: kv[0].count("/")):
+        if not os.path.lexists(new + link):
+            os.makedirs(os.path.dirname(new + link), mode=0o755, exist_ok=True)
+            os.symlink(target, new + link)
+    for path in plan["files"]:
+        if os.path.lexists(new + path) or not os.path.exists(path):
+            continue
+        _mkpoint(new + path, os.path.isdir(path))
+        _bind(path, new + path, mounts)
+    for path in plan["devices"]:  # device nodes keep their mount's flags (no nodev)
+        try:
+            _mkpoint(new + path, os.path.isdir(path))
+            mount(path, new + path, None, MS_BIND | MS_REC)
+        except OSError:
+            if path in ("/dev/null", "/dev/zero", "/dev/urandom"):
+                raise
+
+
+def _dev_and_mount_points(new: str) -> None:
+    """/dev's links to the process's own descriptors; the points /proc, /tmp and /dev/shm mount on."""
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        if not os.path.lexists(f"{new}/dev/{name}"):
+            os.makedirs(f"{new}/dev", mode=0o755, exist_ok=True)
+            os.symlink(target, f"{new}/dev/{name}")
+    for path in ("/proc", "/tmp", "/dev/shm"):
+        _mkpoint(new + path, True)
+
+
+def _own_folder(path: str, lim: dict, files: dict, uid: int, gid: int, root: bool) -> None:
+    """The worker's own, writable folder, with a copy of what the grader put there."""
+    _mkpoint(path, True)
+    size = int(lim.get("disk_bytes") or WORKDIR_BYTES)
+    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
+          f"size={size},nr_inodes=4096,mode=700,uid={uid},gid={gid}")
+    for name, (data, mode) in files.items():
+        fd = os.open(os.path.join(path, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode or 0o644)
+        try:
+            os.write(fd, data)
+            if root:
+                os.fchown(fd, uid, gid)
+        finally:
+            os.close(fd)
 
 
 def read_files(workdir: str) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from types import FrameType
 
 from grader.untrusted import detector
 
@@ -30,7 +31,7 @@ class Watcher:
         self.classes = self.bases = ()
         self.tampered = None  # what of the grader's hooks was found removed or replaced (sticky)
         self._tables = None  # (read the dispatcher's tables of the blocked ops, as set up): ``check(full=True)``
-        self._expected = None  # the hooks as set up: checked by identity (``check``)
+        self._expected: tuple | None = None  # the hooks as set up: checked by identity (``check``)
 
     def setup(self, spec, module_name, text) -> None:
         """Watch for the exercise's forbidden calls: a TorchFunctionMode for torch
@@ -38,43 +39,18 @@ class Watcher:
         recorders in the __init__ of forbidden classes, wrappers for the rest."""
         if not isinstance(spec, dict):
             return
-        import ast
         import functools
-        import importlib
 
-        import torch
-        from torch.overrides import TorchFunctionMode
+        import torch  # noqa: F401
 
         self.module = module_name
         self.within = spec.get("within") or None
-        try:
-            self.class_lines = {n.name: n.lineno for n in ast.walk(ast.parse(text))
-                                if isinstance(n, ast.ClassDef)}
-        except (SyntaxError, ValueError, RecursionError, MemoryError):  # too deep to parse: no fallback lines
-            self.class_lines = {}
+        self.class_lines = _class_lines(text)
         watcher = self
-
-        def resolve(dotted):
-            parts = dotted.split(".")
-            obj = importlib.import_module(parts[0])
-            for i, name in enumerate(parts[1:], 1):
-                try:
-                    obj = getattr(obj, name)
-                except AttributeError:
-                    obj = importlib.import_module(".".join(parts[: i + 1]))
-            return obj
 
         names = frozenset(spec.get("calls") or ())
         if names:
-            display = self.display
-
-            class _Watch(TorchFunctionMode):
-                def __torch_function__(self, func, types, args=(), kwargs=None):
-                    if getattr(func, "__name__", None) in names:
-                        watcher.note(display(func))
-                    return func(*args, **(kwargs or {}))
-
-            self.mode = _Watch()
+            self.mode = _torch_function_watch(watcher, names)
         if spec.get("aten"):  # below Python: what the mode cannot see (grader.untrusted.detector)
             self.lib = detector.block(
                 spec["aten"], lambda shown: watcher.found or watcher.note(shown),
@@ -90,61 +66,10 @@ class Watcher:
         if spec.get("engine"):  # the autograd engine's entry (what torch.autograd.grad and backward call)
             hooks.append(_watch_engine(watcher))
 
-        classes, bases = [], []
-        for dotted in spec.get("classes") or ():
-            try:
-                classes.append(resolve(dotted))
-            except (ImportError, AttributeError):
-                pass
-        for dotted in spec.get("subclasses_of") or ():
-            try:
-                bases.append(resolve(dotted))
-            except (ImportError, AttributeError):
-                pass
+        classes, bases = _resolve_all(spec.get("classes")), _resolve_all(spec.get("subclasses_of"))
         self.classes, self.bases = tuple(classes), tuple(bases)
-        for cls in (*classes, *bases):
-            orig = cls.__dict__.get("__init__")
-            if orig is None:
-                continue
-
-            def make(orig):
-                @functools.wraps(orig)
-                def __init__(obj, *a, **k):
-                    if watcher.on:
-                        watcher.object_made(obj)
-                    return orig(obj, *a, **k)
-                return __init__
-
-            cls.__init__ = make(orig)
-            hooks.append((f"the recorder in {cls.__qualname__}.__init__",
-                          functools.partial(_class_attr, cls, "__init__"), cls.__dict__["__init__"]))
-
-        for dotted in spec.get("wrap") or ():
-            try:
-                parent_name, attr = dotted.rsplit(".", 1)
-                parent = resolve(parent_name)
-                orig = getattr(parent, attr)
-            except (ImportError, AttributeError, ValueError):
-                continue
-
-            def wrap(orig, shown):
-                @functools.wraps(orig)
-                def wrapper(*a, **k):
-                    # report the outermost call (Tensor.backward, not the
-                    # torch.autograd.backward it calls in turn)
-                    if watcher.on and not watcher.nested and watcher.note(shown):
-                        watcher.nested = True
-                        try:
-                            return orig(*a, **k)
-                        finally:
-                            watcher.nested = False
-                    return orig(*a, **k)
-                del wrapper.__wrapped__  # no way back to the unwatched function through the wrapper
-                return wrapper
-
-            wrapped = wrap(orig, dotted)
-            setattr(parent, attr, wrapped)
-            hooks.append((f"the wrapper of {dotted}", functools.partial(getattr, parent, attr), wrapped))
+        hooks += _record_inits(watcher, (*classes, *bases))
+        hooks += _wrap_calls(watcher, spec.get("wrap") or ())
         if self.mode is not None:
             hooks.append(("the torch-function watch", functools.partial(getattr, type(self.mode), "__torch_function__"),
                           type(self.mode).__torch_function__))
@@ -224,7 +149,7 @@ class Watcher:
         if not self.on or len(self.found) >= 10:
             return False
         within = self.within
-        f = sys._getframe(1)
+        f: FrameType | None = sys._getframe(1)
         line = None
         while f is not None:
             if f.f_code.co_filename == self.path:
@@ -291,6 +216,115 @@ class Watching:
 
 
 _GONE = object()
+
+
+def _class_lines(text: str) -> dict:
+    """The line of each class the student's file defines (none when it is too deep to parse)."""
+    import ast
+
+    try:
+        return {n.name: n.lineno for n in ast.walk(ast.parse(text)) if isinstance(n, ast.ClassDef)}
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # too deep to parse: no fallback lines
+        return {}
+
+
+def _resolve(dotted: str):
+    """The object a dotted name names, importing the modules on its way."""
+    import importlib
+
+    parts = dotted.split(".")
+    obj = importlib.import_module(parts[0])
+    for i, name in enumerate(parts[1:], 1):
+        try:
+            obj = getattr(obj, name)
+        except AttributeError:
+            obj = importlib.import_module(".".join(parts[: i + 1]))
+    return obj
+
+
+def _resolve_all(dotted_names) -> list:
+    """The objects of the names that resolve (a name torch lacks is skipped)."""
+    found = []
+    for dotted in dotted_names or ():
+        try:
+            found.append(_resolve(dotted))
+        except (ImportError, AttributeError):
+            pass
+    return found
+
+
+def _torch_function_watch(watcher: Watcher, names: frozenset):
+    """A TorchFunctionMode noting each call of a function or Tensor method named in ``names``."""
+    from torch.overrides import TorchFunctionMode
+
+    display = watcher.display
+
+    class _Watch(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if getattr(func, "__name__", None) in names:
+                watcher.note(display(func))
+            return func(*args, **(kwargs or {}))
+
+    return _Watch()
+
+
+def _record_inits(watcher: Watcher, classes) -> list:
+    """A recorder in each class's own ``__init__`` (an object made during a student's call);
+    returns their hooks."""
+    import functools
+
+    hooks = []
+    for cls in classes:
+        orig = cls.__dict__.get("__init__")
+        if orig is None:
+            continue
+
+        def make(orig):
+            @functools.wraps(orig)
+            def __init__(obj, *a, **k):
+                if watcher.on:
+                    watcher.object_made(obj)
+                return orig(obj, *a, **k)
+            return __init__
+
+        cls.__init__ = make(orig)
+        hooks.append((f"the recorder in {cls.__qualname__}.__init__",
+                      functools.partial(_class_attr, cls, "__init__"), cls.__dict__["__init__"]))
+    return hooks
+
+
+def _wrap_calls(watcher: Watcher, dotted_names) -> list:
+    """A reporting wrapper in place of each named function; returns their hooks."""
+    import functools
+
+    hooks = []
+    for dotted in dotted_names:
+        try:
+            parent_name, attr = dotted.rsplit(".", 1)
+            parent = _resolve(parent_name)
+            orig = getattr(parent, attr)
+        except (ImportError, AttributeError, ValueError):
+            continue
+
+        def wrap(orig, shown):
+            @functools.wraps(orig)
+            def wrapper(*a, **k):
+                # report the outermost call (Tensor.backward, not the
+                # torch.autograd.backward it calls in turn)
+                if watcher.on and not watcher.nested and watcher.note(shown):
+                    watcher.nested = True
+                    try:
+                        return orig(*a, **k)
+                    finally:
+                        watcher.nested = False
+                return orig(*a, **k)
+            del wrapper.__wrapped__  # no way back to the unwatched function through the wrapper
+            return wrapper
+
+        wrapped = wrap(orig, dotted)
+        setattr(parent, attr, wrapped)
+        hooks.append((f"the wrapper of {dotted}", functools.partial(getattr, parent, attr), wrapped))
+    return hooks
 
 
 def _class_attr(cls, name):

@@ -157,10 +157,6 @@ COMMON_ERRORS = (
 )
 
 
-def error_hint(message: str) -> str | None:
-    return hint_for_error(message, COMMON_ERRORS)
-
-
 @contextmanager
 def naming_errors(diagnose=None, errors: Iterable[ErrorHint] = COMMON_ERRORS):
     """When the student's code raises inside the block, ``diagnose(None)`` (or, failing that,

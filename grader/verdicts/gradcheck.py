@@ -69,37 +69,14 @@ def gradcheck(student, fn, inputs, what: str, expected: torch.Tensor | None, nam
     with naming_errors():
         out0, grads, _ = student.vjp(fn, inputs, wrt=range(len(inputs)), _what=f"backward through {what}")
     out0 = expect_tensor(out0, what)
-    if out0.is_floating_point() and out0.dtype != torch.float64:
-        raise Failure(f"{what} returned {str(out0.dtype).replace('torch.', '')} for float64 input, so its "
-                      "gradient cannot be checked",
-                      "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the `*_like` functions, "
-                      "and don't call .float()/.double() on the result.")
-    shown = "; ".join(describe(nm, x) for nm, x in zip(names, inputs))
-    if expected is not None:  # None: the student edition's check, which holds no answer
-        expected = expected.detach().cpu().double()
-        try:
-            assert_close(out0, expected, what=what, inputs=shown, dtype=torch.float64,
-                         tolerance=FORWARD_BEFORE_GRADIENT, scale=magnitude(expected))
-        except Failure as f:
-            raise Failure(f.message + "\n  (the gradient is checked only for a right forward)", FORWARD_FIRST) from None
-    for i, g in enumerate(grads):
-        if g is None:
-            raise Failure(f"backward through {what} gave no gradient for {names[i]}, which requires one "
-                          f"(the output {'has no grad_fn' if not meta(out0).requires_grad else 'does not depend on it'})",
-                          "Every input that requires a gradient needs one: build the output with torch "
-                          "operations on the inputs (no .detach(), .item() or .numpy() in between), and in a "
-                          "custom Function return one gradient per input from backward.")
-        g = expect_tensor(g, f"the gradient of {what}")
-        if tuple(g.shape) != tuple(inputs[i].shape):
-            raise Failure(f"backward through {what}: the gradient for {names[i]} has shape {shape_str(g.shape)}, "
-                          f"expected {shape_str(inputs[i].shape)} (the input's shape)",
-                          "A gradient always has its input's shape; check the transposes.")
+    _check_forward(out0, expected, what, "; ".join(describe(nm, x) for nm, x in zip(names, inputs)))
+    _check_gradients_given(grads, out0, inputs, what, names)
 
     # torch's fast gradcheck runs backward with a vector v, with v again (is backward reentrant?), then
     # with zeros twice (the second after a new forward): one request runs the student's backward for each
     # of them, on one forward of the same inputs; a call that differs gets a request of its own.
     # Its forward on the inputs themselves (twice) is the output the first request gave.
-    ahead = []  # [inputs, grad_output, input grads] answered ahead of the call
+    ahead: list = []  # [inputs, grad_output, input grads] answered ahead of the call
     same = lambda a, b: a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
 
     class Proxy(torch.autograd.Function):
@@ -128,6 +105,44 @@ def gradcheck(student, fn, inputs, what: str, expected: torch.Tensor | None, nam
                                    raise_exception=False, fast_mode=True)
     if ok:
         return
+    _explain_failure(student, fn, inputs, what, names, rtol, atol)
+
+
+def _check_forward(out0: torch.Tensor, expected: torch.Tensor | None, what: str, shown: str) -> None:
+    """The student's forward keeps float64 and (given ``expected``) is right: the gradient of a wrong
+    function would prove nothing."""
+    if out0.is_floating_point() and out0.dtype != torch.float64:
+        raise Failure(f"{what} returned {str(out0.dtype).replace('torch.', '')} for float64 input, so its "
+                      "gradient cannot be checked",
+                      "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the `*_like` functions, "
+                      "and don't call .float()/.double() on the result.")
+    if expected is not None:  # None: the student edition's check, which holds no answer
+        expected = expected.detach().cpu().double()
+        try:
+            assert_close(out0, expected, what=what, inputs=shown, dtype=torch.float64,
+                         tolerance=FORWARD_BEFORE_GRADIENT, scale=magnitude(expected))
+        except Failure as f:
+            raise Failure(f.message + "\n  (the gradient is checked only for a right forward)", FORWARD_FIRST) from None
+
+
+def _check_gradients_given(grads, out0: torch.Tensor, inputs: list, what: str, names) -> None:
+    """The student's backward gave a gradient of its input's shape for every input."""
+    for i, g in enumerate(grads):
+        if g is None:
+            raise Failure(f"backward through {what} gave no gradient for {names[i]}, which requires one "
+                          f"(the output {'has no grad_fn' if not meta(out0).requires_grad else 'does not depend on it'})",
+                          "Every input that requires a gradient needs one: build the output with torch "
+                          "operations on the inputs (no .detach(), .item() or .numpy() in between), and in a "
+                          "custom Function return one gradient per input from backward.")
+        g = expect_tensor(g, f"the gradient of {what}")
+        if tuple(g.shape) != tuple(inputs[i].shape):
+            raise Failure(f"backward through {what}: the gradient for {names[i]} has shape {shape_str(g.shape)}, "
+                          f"expected {shape_str(inputs[i].shape)} (the input's shape)",
+                          "A gradient always has its input's shape; check the transposes.")
+
+
+def _explain_failure(student, fn, inputs: list, what: str, names, rtol: float, atol: float):
+    """Raise the Failure naming the entry of the Jacobian furthest off (gradcheck said only that one is)."""
     out, numerical, analytical = _jacobians(student, fn, inputs, what)
     worst = None
     for i, (n, a) in enumerate(zip(numerical, analytical)):

@@ -106,11 +106,12 @@ def _installed() -> str:
     torch's own ``version.py`` (a build from source has no metadata folder).  About a
     millisecond; an upgrade of torch or of any package replaces the server."""
     out = []
-    cwd = os.getcwd()
     torch_seen = False
-    for entry in sys.path:
-        if not entry or entry == cwd or not os.path.isdir(entry):
-            continue  # the folder `grade` runs in is the student's, not the installation
+    for entry in sys.path[1:]:
+        # sys.path[0] is the folder of the command or, with `python -m`, the folder it ran in: the
+        # student's, not the installation, and not the same for the client and the server
+        if not entry or not os.path.isdir(entry):
+            continue
         try:
             with os.scandir(entry) as it:
                 found = sorted((e.name, e.inode(), e.stat().st_mtime_ns) for e in it

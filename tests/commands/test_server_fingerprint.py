@@ -24,7 +24,7 @@ def _site(tmp_path, version: str):
 
 def test_a_changed_package_version_changes_the_fingerprint(tmp_path, monkeypatch):
     site = _site(tmp_path, "1.0")
-    monkeypatch.setattr(sys, "path", [str(site)] + sys.path)
+    monkeypatch.setattr(sys, "path", sys.path[:1] + [str(site)] + sys.path[1:])  # [0]: the command's folder
     before = server_client.fingerprint()
     assert server_client.fingerprint() == before  # stable while nothing changes
     _site(tmp_path, "1.1")
@@ -36,7 +36,7 @@ def test_a_changed_torch_version_changes_the_fingerprint(tmp_path, monkeypatch):
     torch = tmp_path / "site" / "torch"
     torch.mkdir(parents=True)
     (torch / "version.py").write_text("__version__ = '2.5.0'\n")
-    monkeypatch.setattr(sys, "path", [str(tmp_path / "site")] + sys.path)
+    monkeypatch.setattr(sys, "path", sys.path[:1] + [str(tmp_path / "site")] + sys.path[1:])
     before = server_client.fingerprint()
     (torch / "version.py").write_text("__version__ = '2.6.0'\n")
     assert server_client.fingerprint() != before

@@ -21,16 +21,17 @@ from pathlib import Path
 import pytest
 import torch
 
+from grader.errors import ErrorKind
 from grader.exercises import for_suite
 from grader.feedback.records import ExerciseRun, TestRecord
 from grader.feedback.reproducers import reproducer
 from grader.harness.points import item_points, run_on_devices
-from grader.errors import ErrorKind
 from grader.transport.limits import Spend
 from grader.transport.student import Student, StudentError
 from grader.verdicts import integrity
 from grader.verdicts.checks import Failure
 from grader.verdicts.hints import at_level, unexplained_hint
+from grader.verdicts.rules import Rules
 
 
 def derive_seed(seed: int, text: str) -> int:
@@ -106,7 +107,7 @@ class GraderPlugin:
         self = request.config.stash[_PLUGIN]
         ex = for_suite(Path(request.module.__file__).name)
         s = Student(ex, self.submission, self.zygote, self.limits, self.tmproot / ex.name, self.seed,
-                    self.spend)
+                    self.spend, rules=Rules())
         if self.progress:
             self.progress("start", ex)
         yield s

@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 
 from grader.errors import ErrorKind, StudentError
-from grader.feedback.textsafe import MAX_NAME, MAX_TEXT, clip
+from grader.wire.sizes import MAX_NAME, MAX_TEXT, clip
 
 SIGNALS = {
     signal.SIGXFSZ: ("printed more output than the limit allows",

@@ -4,8 +4,8 @@ Two rules, each over whole packages, so that a module added later to a covered
 package is covered without anyone listing it:
 
 * ``worker_may_import``: what a worker (and so the student's code) may import of
-  the course: ``grader`` itself, the wire (``grader.transport.wire``, ``.message``, ``.sizes``),
-  ``grader.errors`` and ``grader.untrusted``.  Every other module of ``grader``,
+  the course: ``grader`` itself, the wire (``grader.wire``), ``grader.errors`` and
+  ``grader.untrusted``.  Every other module of ``grader``,
   and ``reference`` and ``solutions``, is refused (``Blocker``) and, where the
   worker was forked from the grader, dropped from ``sys.modules`` first
   (``seal``): the same submission meets the same refusal however its worker
@@ -22,9 +22,8 @@ from __future__ import annotations
 import sys
 
 # the course's modules a worker is built from (packages: with everything below them)
-WORKER_MODULES = ("grader", "grader.transport", "grader.transport.wire", "grader.transport.message",
-                  "grader.transport.sizes", "grader.errors")
-WORKER_PACKAGES = ("grader.untrusted",)
+WORKER_MODULES = ("grader", "grader.errors")
+WORKER_PACKAGES = ("grader.untrusted", "grader.wire")
 # top-level names of the course's private trees beside ``grader``
 COURSE_ROOTS = ("grader", "reference", "solutions")
 

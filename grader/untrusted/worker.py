@@ -6,7 +6,7 @@ fresh worker that closes every inherited descriptor, starts its own session,
 sets its resource limits, sends its output to a capped file and then serves
 requests on its own socket (``grader.untrusted.server``): load one student file,
 call a function, read an attribute, compute a vector-Jacobian product.  Each
-reply is plain data (see ``grader.transport.wire``); nothing here decides a
+reply is plain data (see ``grader.wire.codec``); nothing here decides a
 grade, and no worker may import the reference, the hidden suites or the
 grader's verdicts (``grader.untrusted.boundary``).
 
@@ -21,11 +21,11 @@ import signal
 import socket
 import sys
 
-from grader.transport import wire
 from grader.untrusted import boundary
 from grader.untrusted.limits import apply_limits
 from grader.untrusted.server import Server
 from grader.untrusted.syscalls import host_pid, set_pdeathsig
+from grader.wire import codec
 
 _status_socks: dict = {}
 
@@ -233,11 +233,11 @@ def _child(sock, req) -> None:
 
     torch.set_num_threads(1)
     boundary.seal()
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(wire.__file__))))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(codec.__file__))))
     if os.path.isfile(os.path.join(root, "pyproject.toml")):  # a checkout; never site-packages
         sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != root]
     sys.path.insert(0, req["limits"]["workdir"])
-    wire.send(sock, *wire.pack({"hello": me, "isolation": iso}))
+    codec.send(sock, *codec.pack({"hello": me, "isolation": iso}))
     Server(sock).serve()
 
 

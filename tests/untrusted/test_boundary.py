@@ -9,13 +9,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_worker_may_import_only_the_modules_it_is_built_from():
-    for name in ("grader", "grader.transport.wire", "grader.transport.message", "grader.transport.sizes",
+    for name in ("grader", "grader.wire", "grader.wire.codec", "grader.wire.message", "grader.wire.sizes",
                  "grader.errors", "grader.untrusted", "grader.untrusted.isolation", "torch", "torch.nn.functional",
                  "json"):
         assert boundary.worker_may_import(name), name
     for name in ("reference", "reference.softmax", "solutions", "grader.suites", "grader.suites.common",
                  "grader.harness.run", "grader.verdicts.checks", "grader.verdicts.forbidden", "grader.feedback",
-                 "grader.batch", "grader.commands.server", "grader.formats", "grader.transport.student", "grader.cli",
+                 "grader.batch", "grader.commands.server", "grader.formats", "grader.transport", "grader.transport.student", "grader.cli",
                  "grader.verdicts.a_module_added_later"):
         assert not boundary.worker_may_import(name), name
     assert boundary.worker_may_import("graders") and boundary.worker_may_import("referenced")  # names, not prefixes
@@ -33,11 +33,11 @@ def test_secrets_are_whole_packages_less_the_public_rules():
 SEALED = r"""
 import sys
 import grader.verdicts.forbidden, grader.transport.student  # what a worker forked from the grader holds
-import grader.transport.wire, grader.untrusted.isolation
+import grader.wire.codec, grader.untrusted.isolation
 from grader.untrusted import boundary
 boundary.seal()
 assert "grader.verdicts.forbidden" not in sys.modules and "grader.transport.student" not in sys.modules
-assert not hasattr(sys.modules["grader.transport"], "host")
+assert "grader.transport" not in sys.modules  # the grader's side of the wire: not a worker's
 for name in ("grader.verdicts.forbidden", "grader.transport.student", "reference", "grader.harness.run"):
     try:
         __import__(name)
@@ -46,7 +46,7 @@ for name in ("grader.verdicts.forbidden", "grader.transport.student", "reference
         assert refused != str(e) and (name + ".").startswith(refused + "."), e
     else:
         raise AssertionError(name + " was imported")
-import grader.transport.wire, grader.untrusted.isolation, grader.untrusted.watcher, json, torch  # still there
+import grader.wire.codec, grader.untrusted.isolation, grader.untrusted.watcher, json, torch  # still there
 print("ok")
 """
 
@@ -58,7 +58,7 @@ def test_seal_forgets_and_refuses_the_graders_modules():
 
 PLANNED = r"""
 import os, sys
-import grader.verdicts.forbidden, grader.transport.wire  # held by the zygote when it plans
+import grader.verdicts.forbidden, grader.wire.codec  # held by the zygote when it plans
 from grader.untrusted import boundary
 boundary.plan_seal()
 import grader.transport.student  # a course module imported after the plan (in the zygote or the worker)
@@ -68,8 +68,8 @@ may = boundary.worker_may_import
 boundary.worker_may_import = lambda name: calls.append(name) or may(name)
 boundary.seal()
 assert "grader.verdicts.forbidden" not in sys.modules and "grader.transport.student" not in sys.modules
-assert not hasattr(sys.modules["grader.transport"], "student")
-assert "grader.transport.wire" in sys.modules and "grader.untrusted.isolation" in sys.modules
+assert "grader.transport" not in sys.modules
+assert "grader.wire.codec" in sys.modules and "grader.untrusted.isolation" in sys.modules
 assert calls == [], calls  # nothing read name by name: the plan and the imports since
 assert not any(type(f).__name__ == "_Recorder" for f in sys.meta_path)
 try:

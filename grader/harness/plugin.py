@@ -14,7 +14,6 @@ repeats the failing call on the student's machine.  Hidden tests never get one.
 """
 from __future__ import annotations
 
-import hashlib
 import traceback
 from pathlib import Path
 
@@ -25,17 +24,13 @@ from grader.errors import ErrorKind
 from grader.exercises import for_suite
 from grader.feedback.records import ExerciseRun, TestRecord
 from grader.feedback.reproducers import reproducer
-from grader.harness.points import item_points, run_on_devices
+from grader.harness.points import derive_seed, item_points, run_on_devices
 from grader.transport.limits import Spend
 from grader.transport.student import Student, StudentError
 from grader.verdicts import integrity
 from grader.verdicts.checks import Failure
 from grader.verdicts.hints import at_level, unexplained_hint
 from grader.verdicts.rules import Rules
-
-
-def derive_seed(seed: int, text: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}|{text}".encode()).digest()[:6], "big")
 
 
 def _doc(item) -> str:

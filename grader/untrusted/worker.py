@@ -142,11 +142,11 @@ def zygote(ctrl_fd: int) -> None:
     import torch  # noqa: F401  (the point of the zygote: import it once)
 
     try:  # a meta tensor's first operation need not import torch._dynamo in every worker
-        from grader.untrusted.startup import defer_dynamo
+        from grader.untrusted.warmup import defer_dynamo
 
         defer_dynamo()
         if os.environ.get("GRADER_ZYGOTE_WARM_META"):
-            from grader.untrusted.startup import warm_meta
+            from grader.untrusted.warmup import warm_meta
 
             warm_meta()
     except Exception:

@@ -16,7 +16,6 @@ from pathlib import Path
 from grader.exits import EXIT_FULL, EXIT_INTERNAL, EXIT_LOST
 from grader.exits import fail as _fail
 from grader.exits import no_torch as _no_torch
-from grader.feedback.numbers import points_text
 
 _watch_zygote = None
 
@@ -192,6 +191,8 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
             write_atomic(args.output, text)
         except OSError as e:
             return _fail(f"cannot write the report to {args.output}: {e.strerror or e}")
+        from grader.feedback.numbers import points_text  # not before the zygote forks (a secret package)
+
         text = f"grade: {points_text(report['score'])} / {report['max_score']:g}; report written to {args.output}\n"
         if not github:
             print(text, end="", file=sys.stderr)

@@ -1,4 +1,5 @@
 """grader.untrusted.boundary: the package-level rules of the trust boundary."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,20 @@ print("ok")
 def test_a_zygote_is_not_forked_from_a_process_holding_any_module_of_a_secret_package():
     r = subprocess.run([sys.executable, "-c", FORK], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.stdout.strip() == "ok", r.stderr
+
+
+BEFORE_THE_FORK = r"""
+import json, sys
+import grader.cli, grader.commands.grade_here, grader.commands.server, grader.transport.processes
+import grader.transport.session, grader.transport.student
+from grader.untrusted.boundary import secrets_loaded
+print(json.dumps(secrets_loaded()))
+"""
+
+
+def test_what_grade_loads_before_it_forks_the_zygote_holds_no_secret():
+    """A module of a secret package imported at the top of the grading commands or the transport
+    would make every cold `grade` refuse to fork its zygote (and import torch a second time)."""
+    r = subprocess.run([sys.executable, "-c", BEFORE_THE_FORK], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == []

@@ -12,10 +12,9 @@ package is covered without anyone listing it:
   was started.
 * ``secrets_loaded``: the modules that hold answers or make verdicts
   (``SECRET_PACKAGES``) loaded in this process.  The zygote is forked from the
-  grader only while there is none (``grader.untrusted.startup.fork_zygote``);
-  ``PUBLIC`` names the few modules of those packages that the grader's side of
-  the wire imports before it forks, which hold no answer (the forbidden-call
-  and integrity rules, which every student may read, and the text caps).
+  grader only while there is none (``grader.untrusted.startup.fork_zygote``): the
+  grader's side of the wire imports none of them (the verdict rules are handed to it,
+  the layers contract in pyproject.toml keeps it so).
 """
 from __future__ import annotations
 
@@ -30,9 +29,6 @@ COURSE_ROOTS = ("grader", "reference", "solutions")
 # the packages that hold answers or make verdicts: none of them in a forked zygote's memory
 SECRET_PACKAGES = ("reference", "solutions", "grader.suites", "grader.harness", "grader.verdicts",
                    "grader.feedback", "grader.batch", "grader.formats")
-# ... except these, which hold nothing secret and which grader.transport (the grader's side) imports
-PUBLIC = ("grader.verdicts", "grader.feedback", "grader.verdicts.forbidden", "grader.verdicts.integrity",
-          "grader.feedback.textsafe")
 
 REFUSAL = "{} is not available to submissions"
 
@@ -53,7 +49,7 @@ def secrets_loaded(modules=None) -> list:
     """The modules holding answers or making verdicts that are loaded (in ``modules``,
     by default this process's)."""
     names = sys.modules if modules is None else modules
-    return sorted(m for m in names if within(m, SECRET_PACKAGES) and m not in PUBLIC)
+    return sorted(m for m in names if within(m, SECRET_PACKAGES))
 
 
 class Blocker:

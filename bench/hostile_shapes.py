@@ -1,4 +1,4 @@
-"""Hostile students that hold a grading slot (issue 10, item 6), as edits of the model answers.
+"""Hostile students that hold a grading slot, as edits of the model answers.
 
 Each shape wraps every public top-level function and every ``forward``/``step``
 method of the model answer, so that each call into the student's code first does

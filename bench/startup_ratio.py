@@ -1,6 +1,6 @@
 """How long a student waits for a cold `grade exercise3`, against `python -c "import torch"`.
 
-Goals (issue 12): at most 1.3 times `import torch` on an idle machine, at most
+Goals: at most 1.3 times `import torch` on an idle machine, at most
 1.5 times with one core busy.  Cold means no warm server: `grade --no-server`,
 and `grade` starting its warm server (the one before it stopped).  Every
 command is run the same number of times, alternating, in the same run; the

@@ -1,6 +1,6 @@
 """How long a repeated `grade exercise3` takes once the warm server is up.
 
-Goal (issue 12): at most 0.5 s for the second call.  Starts a server of its
+Goal: at most 0.5 s for the second call.  Starts a server of its
 own (a private socket folder), makes the first call (which starts it), then
 times the calls after it and, in the same run, `python -c "import torch"` and
 `grade --no-server` for scale.  A benchmark, not a test: it prints numbers.

@@ -1,6 +1,6 @@
 """`grade exerciseN --watch`: from a save to the new verdict on the screen.
 
-Goal (issue 12): within 0.5 s for exercises 1-5.  For each exercise, runs
+Goal: within 0.5 s for exercises 1-5.  For each exercise, runs
 `grade exerciseN --watch` on a pseudo-terminal (with its warm server, in a
 private socket folder; ``--no-server`` to watch without one), waits for the
 first report, then saves the model answer and the stub in turn and times each

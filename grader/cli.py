@@ -53,16 +53,23 @@ On GitHub Actions (GITHUB_ACTIONS=true) grade also writes annotations, a job
 summary and the Classroom result (step output `result`).
 
 The first grade starts a warm server that later calls reuse (they take a fraction
-of a second); it is yours alone and exits after 15 idle minutes.  `grade server
-status` shows it, `grade server stop` ends it, --no-server grades without it.
+of a second); it is yours alone, holds about 500 MB of memory (torch, loaded once)
+and exits after 15 idle minutes (GRADER_SERVER_IDLE=SECONDS changes that).
+`grade server status` shows it, `grade server stop` ends it, --no-server grades
+without it; GRADER_NO_SERVER=1 in your shell's profile turns it off for good.
 
 The same submission and --seed always give the same report.
 
 exit status:
-  0  full marks    1  some points lost    2  bad command line    3  the grading failed (no score)
-  (with --exit-zero, and for --format prairielearn or gradescope, whose file the platform
-  reads as the grade: 0 unless the grading itself failed)
+{exit_status}
 """
+
+EXIT_STATUS = ("  0  full marks    1  some points lost    2  bad command line    3  the grading failed (no score)\n"
+               "  (with --exit-zero, and for --format prairielearn or gradescope, whose file the platform\n"
+               "  reads as the grade: 0 unless the grading itself failed)")
+EXIT_STATUS_STUDENT = ("  0  every visible check passed (the hidden tests decide the grade)    1  a check failed\n"
+                       "  2  bad command line    3  the check itself failed\n"
+                       "  (with --exit-zero: 0 unless the check itself failed)")
 
 
 INSTRUCTORS = """\
@@ -84,6 +91,26 @@ INSTRUCTOR_VERBS = {
 }
 
 
+# the platforms' results files: a grade, which the student edition cannot give
+PLATFORM_RESULTS = {"prairielearn": "PrairieLearn", "gradescope": "Gradescope", "classroom": "GitHub Classroom"}
+
+
+def _both_editions() -> str | None:
+    """Both editions in this environment: they share the package ``grader``, so the one installed
+    last replaced the other's files.  Said plainly (the student edition only: a few ms)."""
+    from importlib import metadata
+
+    try:
+        metadata.distribution("nngrade")
+        metadata.distribution("nngrade-student")
+    except metadata.PackageNotFoundError:
+        return None
+    return ("both nngrade (the instructor's edition) and nngrade-student are installed in this Python "
+            f"({sys.executable}); they share the package `grader`, so the one installed last replaced the "
+            "other. Use one virtual environment per edition: here, pip uninstall -y nngrade nngrade-student, "
+            "then install the one you want")
+
+
 def _student_edition() -> bool:
     from grader.edition import EDITION  # asked of the edition, not of an import (another
     # checkout's grader.commands.release may be importable)
@@ -95,7 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     listing = "\n".join(f"  {ex.name:<10} {ex.file:<28} {ex.title}" for ex in EXERCISES)
     instructors = "for CI:" if _student_edition() else INSTRUCTORS
     p = argparse.ArgumentParser(
-        prog="grade", description=DESCRIPTION, epilog=EPILOG.format(exercises=listing, instructors=instructors),
+        prog="grade", description=DESCRIPTION, epilog=EPILOG.format(exercises=listing, instructors=instructors,
+                                                            exit_status=EXIT_STATUS_STUDENT if _student_edition()
+                                                            else EXIT_STATUS),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("exercises", nargs="*", metavar="EXERCISE",
                    help="exercise1 … exercise9 (or just 1 … 9), or 'all'")
@@ -133,7 +162,29 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+SERVER_HELP = """\
+usage: grade server status|stop
+
+The warm server that repeated grade calls reuse (they then take a fraction of a
+second instead of seconds).  The first grade starts it; it is yours alone (a
+socket in your private runtime folder), holds about 500 MB of memory (torch,
+loaded once) and exits after 15 idle minutes.
+
+  grade server status    whether it runs: its process, uptime and idle limit
+  grade server stop      end it now (the next grade starts a new one)
+
+environment:
+  GRADER_SERVER_IDLE=SECONDS   how long it waits idle before it exits (default 900)
+  GRADER_NO_SERVER=1           never start or use it (put it in your shell's profile
+                               to turn it off for good; --no-server does it for one call)
+  CI=true                      as GRADER_NO_SERVER=1 (set by CI services)
+"""
+
+
 def _server_command(argv) -> int:
+    if len(argv) == 1 and argv[0] in ("-h", "--help"):
+        sys.stdout.write(SERVER_HELP)
+        return EXIT_FULL
     if len(argv) != 1 or argv[0] not in ("status", "stop"):
         return _fail("usage: grade server status|stop  (the warm server that repeated grade calls reuse)")
     from grader.commands.server_client import control
@@ -145,6 +196,10 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     """`grade ARGV`.  ``zygote``: a warm worker to grade with (the warm server's);
     ``serve``: whether this call may hand the work to the warm server (``grader.commands.server``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if _student_edition():
+        clash = _both_editions()
+        if clash:
+            return _fail(clash)
     if argv and argv[0] in INSTRUCTOR_VERBS and _student_edition():
         return _fail(f"grade {argv[0]} {INSTRUCTOR_VERBS[argv[0]]}: it is for instructors, "
                      "and this is the student edition (its checks are the visible tests only)")
@@ -187,6 +242,10 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
         if not submission.is_dir():
             here = [ex.file for ex in chosen if Path(ex.file).is_file()]
             if not here:
+                notebooks = sorted(p.name for p in Path(".").glob("*.ipynb"))
+                if notebooks:  # a student who works in the course notebook
+                    return _fail(f"there is no ./exercises folder here, but there is {notebooks[0]}: to check "
+                                 f"it, run grade {' '.join(argv)} --submission {notebooks[0]}")
                 return _fail("there is no ./exercises folder here. Run grade from your course folder, "
                              "or pass --submission PATH (the folder with your exerciseN_*.py files).")
             submission = Path(".")
@@ -207,6 +266,9 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
             return _fail(f"cannot tell the format from {args.output.name!r}: add --format "
                          "text|json|html|markdown|junit|prairielearn|gradescope|classroom")
     fmt = fmt or "text"
+    if fmt in PLATFORM_RESULTS and _student_edition():
+        return _fail(f"--format {fmt} writes a grade for {PLATFORM_RESULTS[fmt]}, and this is the student edition: "
+                     "its checks are the visible tests only, and the hidden tests decide the grade")
     if args.timeout_scale <= 0:
         return _fail("--timeout-scale must be positive")
     if args.output is not None and args.output.is_dir():

@@ -92,3 +92,20 @@ def test_same_submission_and_seed_give_the_same_report(grade_folder, submission)
     other = grade_folder(folder, "exercise1", seed=8)
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
     assert json.dumps(first, sort_keys=True) != json.dumps(other, sort_keys=True)
+
+
+def test_server_help_documents_the_warm_server():
+    r = run_cli("server", "--help")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    for text in ("grade server status|stop", "GRADER_SERVER_IDLE=SECONDS", "GRADER_NO_SERVER=1", "500 MB",
+                 "for good"):
+        assert text in r.stdout, text
+    main_help = run_cli("--help").stdout
+    assert "GRADER_SERVER_IDLE" in main_help and "GRADER_NO_SERVER=1" in main_help and "500 MB" in main_help
+
+
+def test_a_folder_with_only_a_notebook_says_how_to_check_it(tmp_path):
+    (tmp_path / "course.ipynb").write_text("{}")
+    r = run_cli("exercise3", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "but there is course.ipynb: to check it, run grade exercise3 --submission course.ipynb" in r.stderr

@@ -51,7 +51,8 @@ def make_course(folder: Path) -> Path:
 
 def replay(block: str, course: Path) -> str:
     """The block as a real run prints it: each command, then its output."""
-    script = "".join(f"echo {SEPARATOR}; {cmd}\n" for cmd in commands(block))
+    # `$?` in a command is the status of the command before it, as in a terminal
+    script = "rc=0\n" + "".join(f"echo {SEPARATOR}; (exit $rc); {cmd}\nrc=$?\n" for cmd in commands(block))
     bindir = str(Path(sys.executable).parent)
     env = dict(os.environ, GRADER_NO_SERVER="1", NO_COLOR="1", COLUMNS="100",
                PATH=bindir + os.pathsep + os.environ.get("PATH", ""))

@@ -1,5 +1,5 @@
 """The grader runs the hidden suites through pytest's API, and pytest is not pinned:
-nothing it deprecates may be used (issue 9, item 7).  The project's own tests turn
+nothing it deprecates may be used.  The project's own tests turn
 pytest's deprecation warnings into errors (pyproject's filterwarnings)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shapes of real code that were graded wrong (issue 9, item 9): each graded from
+"""Shapes of real code that were graded wrong: each graded from
 its corpus file (tests/corpus, written for this project), with the verdict of
 each test that matters and the hint it must get."""
 from __future__ import annotations

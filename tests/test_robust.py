@@ -1,5 +1,5 @@
 """`grade` where things go wrong around it: no torch, a warm server that cannot start,
-SIGTERM/SIGHUP, outputs that are not files (issue items for the `robust` branch)."""
+SIGTERM/SIGHUP, outputs that are not files."""
 from __future__ import annotations
 
 import os

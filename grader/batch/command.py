@@ -321,7 +321,7 @@ def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
         return
     plan.tasks.append({"student": e.student, "entry": e.entry, "files": e.files, "seed": e.seed, "key": e.key,
                        "run": pending["run"] if pending else None,
-                       "notes": e.notes, "origins": e.origins})
+                       "notes": e.notes, "origins": e.origins, "near": e.near, "refused": e.refused})
 
 
 def _jobs_text(jobs: int, tasks: int) -> str:
@@ -435,6 +435,8 @@ def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
     data["overrides"] = _overrides_list(rows)
     data["overrides_skipped"] = [{"entry": o["entry"], "exercise": o["exercise"], "why": o["why"],
                                   "reason": o["reason"]} for o in skipped]
+    # entries whose exercise file has a near-miss name (exercise3.py, "... (1).py"): graded 0, listed
+    data["near_misses"] = {r["student"]: r["near"] for r in rows if r.get("near")}
     _, unmatched = gradebook_unmatched(rows, s.exercises, s.book)
     data["roster"] = {"used": args.roster is not None, "unmatched": unmatched,
                       "without_submission": without_submission(rows, s.book)}
@@ -476,6 +478,11 @@ def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched:
     for o in data.get("overrides_skipped") or ():
         print(f"grade batch: warning: the override of {o['entry']} {o['exercise']} is not applied: {o['why']}",
               file=sys.stderr)
+    near = data.get("near_misses") or {}
+    if near:
+        listed = "; ".join(f"{who}: {', '.join(files.values())}" for who, files in list(near.items())[:15])
+        print(f"grade batch: {len(near)} entr{'y holds' if len(near) == 1 else 'ies hold'} an exercise under a "
+              f"near-miss file name (that exercise got 0; listed in summary.json): {listed}", file=sys.stderr)
     if unmatched:
         print(f"grade batch: {len(unmatched)} entries match no roster student (listed in summary.html and "
               f"results.csv): {', '.join(terminal(one_line(u)) for u in unmatched[:15])}", file=sys.stderr)

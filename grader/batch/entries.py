@@ -36,6 +36,8 @@ class Entry:
     error: str = ""
     notes: list = dataclasses.field(default_factory=list)  # what reading it did (a notebook's magics removed)
     origins: dict = dataclasses.field(default_factory=dict)  # a notebook's exercises: their cells (grader.submission.cells)
+    near: dict = dataclasses.field(default_factory=dict)  # exercise file -> a near-miss file found instead
+    refused: dict = dataclasses.field(default_factory=dict)  # exercise file -> why (a notebook without its cell)
     seed: int = 0
     key: str = ""
     late: bool = False      # Canvas marked the submission LATE
@@ -116,7 +118,8 @@ def scan(submissions: Path, exercises) -> list:
         else:
             try:
                 sub = read_submission(path, exercises)
-                e.files, e.notes, e.origins = sub.files, sub.notes, sub.origins
+                e.files, e.notes, e.origins, e.near = sub.files, sub.notes, sub.origins, sub.near
+                e.refused = sub.refused
             except BadEntry as err:
                 e.error = str(err)
             except OSError as err:

@@ -143,6 +143,15 @@ class Slot:
         report["submission"] = task["entry"]
         if task.get("notes"):
             report["notes"] = task["notes"]
+        if task.get("refused"):  # a notebook without an exercise's cell says so, not "no .py file"
+            from grader.submission.reader import refuse
+
+            report = refuse(report, task["refused"])
+        if task.get("near"):  # a near-miss file name: which file, and how to fix it
+            from grader.submission.reader import name_near_misses
+
+            report = name_near_misses(report, task["near"])
+            row["near"] = task["near"]
         if task.get("origins"):
             from grader.submission.cells import relocate
 

@@ -191,9 +191,12 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
             write_atomic(args.output, text)
         except OSError as e:
             return _fail(f"cannot write the report to {args.output}: {e.strerror or e}")
+        from grader.feedback import local_check
         from grader.feedback.numbers import points_text  # not before the zygote forks (a secret package)
 
-        text = f"grade: {points_text(report['score'])} / {report['max_score']:g}; report written to {args.output}\n"
+        said = report["summary"] if local_check.is_local(report) else \
+            f"{points_text(report['score'])} / {report['max_score']:g}"
+        text = f"grade: {said}; report written to {args.output}\n"
         if not github:
             print(text, end="", file=sys.stderr)
     if github:  # student text cannot run workflow commands; annotations, summary, Classroom result
@@ -208,7 +211,7 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     if reason is not None:  # --debug: the report was shown for its tracebacks; still not a grade
         return EXIT_INTERNAL
     done = args.exit_zero or fmt in PLATFORM_FILES
-    return EXIT_FULL if done or report["score"] >= report["max_score"] else EXIT_LOST
+    return EXIT_FULL if done or _full(report) else EXIT_LOST
 
 
 PLATFORM_FILES = ("prairielearn", "gradescope")   # formats whose file a platform reads as the grade
@@ -247,3 +250,12 @@ def _write_failure(args, fmt: str, chosen, reason: str, seed=None) -> None:
         write_atomic(args.output, text)
     except OSError as e:
         print(f"grade: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
+
+
+def _full(report: dict) -> bool:
+    """Full marks; in the student edition, every check that ran passed (it gives no marks)."""
+    from grader.feedback import local_check
+
+    if local_check.is_local(report):
+        return local_check.all_passed(local_check.summarize(report))
+    return report["score"] >= report["max_score"]

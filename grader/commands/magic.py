@@ -57,8 +57,10 @@ def _from_history(ex):
 def _report_html(html: str, lines: int) -> str:
     import html as html_mod
 
-    height = min(900, 140 + 26 * lines)
-    return (f'<iframe srcdoc="{html_mod.escape(html, quote=True)}" '
+    # a first guess, then the frame grows to its content once loaded: a long hint is never hidden
+    height = 140 + 26 * lines
+    fit = "this.style.height=(this.contentWindow.document.documentElement.scrollHeight+24)+'px'"
+    return (f'<iframe srcdoc="{html_mod.escape(html, quote=True)}" onload="{fit}" '
             f'style="width:100%;height:{height}px;border:1px solid #ddd;resize:vertical"></iframe>')
 
 

@@ -29,9 +29,10 @@ from grader import __version__
 from grader.exercises import EXERCISES
 
 ROOT = Path(__file__).resolve().parents[2]
+COURSE_TITLE = "PyTorch from its parts"
 GRADER = Path(__file__).resolve().parents[1]
-# the engine's modules that stay behind: this builder, and grading a GitHub Classroom assignment
-NOT_SHIPPED = {"release.py", "classroom.py"}
+# the engine's modules that stay behind: this builder, its pages, and grading a GitHub Classroom assignment
+NOT_SHIPPED = {"release.py", "release_docs.py", "classroom.py"}
 
 DESCRIPTION = """\
 Build the student edition of the course in DIR: the stubs, the course notebook
@@ -45,6 +46,8 @@ what DIR holds afterwards:
   exercises/            the nine stubs (exerciseN_*.py)
   course.ipynb          the course as one notebook (%load_ext grader, %%exercise N, %grade N)
   package/              the student package: pip install DIR/package
+  README.md             for the students: install, work, check, hand in
+  INSTRUCTOR.md         for you: what goes to students, Classroom, Gradescope, Canvas
   MANIFEST.json         every file of the release with its sha256
   .github/workflows/classroom.yml
                         for a GitHub Classroom template repository: runs these
@@ -96,7 +99,7 @@ def _text(describe, name, t, how, device):
     return describe(name, t, how)
 
 
-def _cases_rows(number, fn_name, module, x_rows, how, hint, ref_fn):
+def _cases_rows(number, fn_name, module, x_rows, how, hint, ref_fn, prefer):
     import torch
 
     from grader.verdicts.checks import describe, tol
@@ -112,8 +115,24 @@ def _cases_rows(number, fn_name, module, x_rows, how, hint, ref_fn):
                       "weight": weight, "visible": True, "kind": "call", "device": "every", "fn": fn_name,
                       "what": f"{fn_name}(x)", "args": [x], "expected": ref_fn(x.double()),
                       "dtype": dname, "rtol": rtol, "atol": atol, "inputs": _text(describe, "x", x, how, device),
-                      "hint_nonfinite": hint, "hint": "Check each part of the formula: " + module.FORMULA})
+                      "hint_nonfinite": hint, "hint": "Check each part of the formula: " + module.FORMULA,
+                      "variants": variants_data(module._buggy_versions(x)), "prefer": prefer})
     return cases
+
+
+def variants_data(variants) -> list:
+    """What each catalogued wrong variant (grader.verdicts.diagnosis.Variant) returns on a visible
+    test's input, computed here, in the catalogue's order: [{name, hint, result}].  A variant that
+    raises on this input is left out (the grader's name_bug passes over it too).  The student
+    edition names the mistake from these numbers with the same name_bug: no reference code ships."""
+    out = []
+    for v in variants:
+        try:
+            result = v.compute()
+        except (RuntimeError, IndexError):
+            continue
+        out.append({"name": v.misconception.name, "hint": v.misconception.hint, "result": result.detach().cpu()})
+    return out
 
 
 def _gradcheck_case(fn, args, what, names, description):
@@ -138,14 +157,14 @@ def exercise_cases(number: int) -> list:
         return _cases_rows(1, "softmax", mod, [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0],
                                                [-1000.0, -1000.0, -1000.0]],
                            "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", mod.NO_MAX.hint,
-                           reference.softmax) + [
+                           reference.softmax, mod.NO_MAX.name) + [
             _gradcheck_case(["softmax"], [torch.randn(3, 5, dtype=torch.float64, generator=g)], "softmax(x)", ["x"],
                             "the gradient of your softmax (autograd through your code) matches finite differences")]
     if number == 2:
         return _cases_rows(2, "log_softmax", mod, [[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0],
                                                    [-500.0, 0.0, -1000.0]],
                            "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", mod.LOG_OF_SOFTMAX.hint,
-                           reference.log_softmax) + [
+                           reference.log_softmax, mod.LOG_OF_SOFTMAX.name) + [
             _gradcheck_case(["log_softmax"], [torch.randn(2, 3, 4, dtype=torch.float64, generator=g)],
                             "log_softmax(x)", ["x"],
                             "the gradient of your log_softmax (autograd through your code) matches finite differences")]
@@ -165,8 +184,9 @@ def exercise_cases(number: int) -> list:
                           "weight": weight, "visible": True, "kind": "call", "device": "every",
                           "fn": "cross_entropy", "what": mod.WHAT, "args": [H, Y],
                           "expected": reference.cross_entropy(H.double(), Y), "dtype": dname, "rtol": rtol,
-                          "atol": atol, "inputs": inputs, "hint_nonfinite": mod.LOG_OF_SOFTMAX.hint,
-                          "hint": "Check each part of the formula: " + mod.FORMULA})
+                          "atol": atol, "inputs": inputs, "hint_nonfinite": mod.NO_MAX.hint,
+                          "hint": "Check each part of the formula: " + mod.FORMULA,
+                          "variants": variants_data(mod._buggy_versions(H, Y)), "prefer": mod.LOG_OF_SOFTMAX.name})
         return cases
     if number == 4:
         desc, weight = _meta(mod, "test_small_example")
@@ -291,7 +311,9 @@ def annotate(report: dict) -> dict:
     if notes:
         report["notes"] = list(report.get("notes", [])) + notes
     report["edition"] = "student"
-    return report
+    from grader.feedback.local_check import summarize
+
+    return summarize(report)  # what ran and passed, never a grade (grader.feedback.local_check)
 '''
 
 PYPROJECT = '''[build-system]
@@ -372,6 +394,10 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
             (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))
             progress(f"  student check: {ex.name} ({_cases(sum(c['visible'] for c in cases))}, "
                      f"{sum(not c['visible'] for c in cases)} without an answer)")
+        from grader.feedback.repro_literals import ARGUMENT_NAMES, reference_argument_names
+
+        # a reproducer names the arguments as the reference does (softmax(x)): the names, as data
+        (suites / ARGUMENT_NAMES).write_text(json.dumps(reference_argument_names(), indent=1, sort_keys=True) + "\n")
         (tmp / "package" / "pyproject.toml").write_text(
             PYPROJECT.format(version=__version__, deps=json.dumps(_deps()),
                               requires_python=_requires_python()))
@@ -383,6 +409,12 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
             "several GB).\n\nThen `pip install .` gives `grade` (numpy comes with it): run `grade exercise3` in the "
             "folder that holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the "
             "visible tests; the hidden tests run when you submit.\n")
+        from grader.commands.release_docs import INSTRUCTOR_PAGE, STUDENT_README
+
+        # the students' page and the instructor's, at the release's root
+        (tmp / "README.md").write_text(STUDENT_README.format(title=COURSE_TITLE))
+        (tmp / "INSTRUCTOR.md").write_text(INSTRUCTOR_PAGE.format(title=COURSE_TITLE, version=__version__))
+        progress("  pages: README.md (students), INSTRUCTOR.md")
         manifest = {}
         for p in sorted(tmp.rglob("*")):
             if p.is_file():

@@ -49,6 +49,7 @@ class ExerciseRun:
     status: str = "graded"  # or missing, load_error
     message: str = ""
     hint: str = ""
+    output_cut: int = 0  # bytes the student's code printed past the cap (grader.untrusted.output)
 
 
 @functools.cache

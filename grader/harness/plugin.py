@@ -108,7 +108,7 @@ class GraderPlugin:
         yield s
         s.close()
         info = ExerciseRun(elapsed=round(s.elapsed, 3), restarts=max(0, s.restarts - 1), timeouts=s.timeouts,
-                           review=list(s.review))  # what the integrity scan flagged, what the scans could not walk
+                           review=list(s.review), output_cut=getattr(s, "output_cut", 0))  # what the integrity scan flagged, what the scans could not walk
         if s.load_error is not None:
             info.status = "missing" if s.load_error.kind == ErrorKind.MISSING_FILE else "load_error"
             info.message, info.hint = s.load_error.message, s.load_error.hint

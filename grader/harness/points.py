@@ -146,9 +146,7 @@ def render_table(exercises) -> str:
     from grader.edition import EDITION
 
     if EDITION == "student":
-        lines = ["Points of the checks this student edition runs: the visible tests (and checks that need",
-                 "no answer), scaled to 10 per exercise. Your grade comes from all the tests, the hidden ones",
-                 "too, when you submit; their points may differ.", ""]
+        return _student_table(exercises)
     else:
         lines = ["Points per test function (an exercise's sum to 10). A parametrised test's points are split",
                  "over its cases in whole hundredths (the first cases get the hundredths left over: 3.50 over 8",
@@ -165,5 +163,23 @@ def render_table(exercises) -> str:
             each = f"{n} cases" if n > 1 else ""
             where = "CPU+GPU" if on_devices else "CPU"
             lines.append(f"  {pts if pts is not None else 0:5.2f}  {name:<38} {each:<9} {where:<8} {doc}".rstrip())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _student_table(exercises) -> str:
+    """The student edition's --points: the checks it runs, and no points (the hidden tests decide the grade)."""
+    lines = ["Checks this student edition runs: the visible tests (and checks that need no answer).",
+             "They give no points: the hidden tests, run when you submit, decide the grade.", ""]
+    by_ex: dict = {}
+    for row in table(exercises):
+        by_ex.setdefault(row[0], []).append(row)
+    for ex, rows in by_ex.items():
+        lines.append(f"{ex.name}  {ex.title}")
+        lines.append(f"  {'test':<38} {'cases':<9} {'devices':<8} what it checks")
+        for _, name, _pts, n, on_devices, doc in rows:
+            each = f"{n} cases" if n > 1 else ""
+            where = "CPU+GPU" if on_devices else "CPU"
+            lines.append(f"  {name:<38} {each:<9} {where:<8} {doc}".rstrip())
         lines.append("")
     return "\n".join(lines)

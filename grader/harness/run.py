@@ -26,7 +26,21 @@ def job_report(exercises, plugin, submission: Path, seed: int, cuda: bool) -> di
     report = scoring.build_report(exercises, plugin.records.values(), plugin.exercise_info, plugin.collect_errors,
                                   submission=submission, seed=seed, cuda=cuda, grader_version=__version__,
                                   torch_version=torch.__version__, debug=plugin.debug)
-    return scoring.report_data(report)
+    data = scoring.report_data(report)
+    notes = [output_note(name, run.output_cut) for name, run in plugin.exercise_info.items() if run.output_cut]
+    if notes:
+        data["notes"] = list(data.get("notes", [])) + notes
+    return data
+
+
+def output_note(exercise: str, cut: int) -> str:
+    """The report's note on printed output past the cap (grader.untrusted.output): no test failed for it."""
+    from grader.untrusted.output import HEAD, TAIL
+
+    # no byte count: a loop stopped by its time limit prints a different amount each run
+    return (f"{exercise}: your code printed more than the grader keeps (its first {HEAD >> 20} MB); the rest was "
+            f"cut, its last {TAIL >> 10} KB kept. Printing costs no points, but it slows the tests down: remove "
+            "debug prints from loops.")
 
 
 @dataclasses.dataclass

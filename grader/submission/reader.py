@@ -41,6 +41,35 @@ class Submission:
     refused: dict = dataclasses.field(default_factory=dict)   # exercise file name -> why it was not read
     kind: str = "folder"                                       # folder, zip, py, notebook
     origins: dict = dataclasses.field(default_factory=dict)   # exercise file name -> its cells (grader.submission.cells)
+    near: dict = dataclasses.field(default_factory=dict)      # exercise file name -> a near-miss file found instead
+
+
+_NEAR = re.compile(r"exercise[\s_-]*0*(\d+)(?!\d)")
+
+
+def near_misses(names, exercises) -> dict:
+    """{exercise file: the file in ``names`` that is almost it} for the exercises whose file is not
+    there: ``exercise3.py``, ``Exercise3_Cross_Entropy.py``, a browser's ``exercise3_cross_entropy (1).py``."""
+    names = sorted(set(names))
+    out = {}
+    for ex in exercises:
+        if ex.file in names:
+            continue
+        for name in names:
+            low = name.lower()
+            m = _NEAR.match(low)
+            if m and int(m.group(1)) == ex.number and (low.endswith(".py") or ".py" in low):
+                out[ex.file] = name
+                break
+    return out
+
+
+def near_miss_text(file: str, found: str) -> tuple:
+    """(message, hint) for an exercise whose file is missing while ``found`` is almost it."""
+    return (f"{file} is not in the submission, but {found} is: the grader reads each exercise from its exact "
+            f"file name", f"Rename {found} to {file}" + (" (a browser adds \" (1)\" to a file downloaded twice)"
+                                                           if re.search(r" \(\d+\)", found) else "")
+            + " and submit again.")
 
 
 def _read_capped(f, limit: int, what: str) -> bytes:
@@ -103,6 +132,8 @@ def load_folder(path: Path, exercises, strict: bool = True) -> Submission:
                        else "the folder is empty")
     sub = Submission(kind="folder")
     folder = _best_folder(py, wanted)
+    sub.near = near_misses(found.get(folder or "", set()) if folder is not None else
+                           set().union(*found.values()), exercises)
     if folder is None:
         notebooks = sorted(os.path.join(f, n) for f, names in found.items() for n in names if n.endswith(".ipynb"))
         return _load_notebooks(path, notebooks, exercises, strict) if notebooks else sub
@@ -272,18 +303,33 @@ def annotate(report: dict, sub: Submission | None, shown: str | None = None, fol
         report["submission"] = shown
     if sub is None:
         return report
-    for ex in report["exercises"]:
-        why = sub.refused.get(ex["file"])
-        if why:
-            ex.update(status="load_error", score=0.0, message=why, hint="", tests=[])
-    if sub.refused:
-        report["score"] = round(sum(ex["score"] for ex in report["exercises"]), 2)
+    report = refuse(report, sub.refused)
+    report = name_near_misses(report, sub.near)
     if sub.notes:
         report["notes"] = list(report.get("notes", [])) + list(sub.notes)
     if sub.origins:  # a notebook's exercises: messages name its cells, not the file they were graded as
         from grader.submission.cells import relocate
 
         report = relocate(report, sub.origins)
+    return report
+
+
+def refuse(report: dict, refused: dict) -> dict:
+    """The exercises the reader refused (a notebook without their cell, say) get 0 and the reason."""
+    for ex in report["exercises"]:
+        why = (refused or {}).get(ex["file"])
+        if why:
+            ex.update(status="load_error", score=0.0, message=why, hint="", tests=[])
+    if refused:
+        report["score"] = round(sum(ex["score"] for ex in report["exercises"]), 2)
+    return report
+
+
+def name_near_misses(report: dict, near: dict) -> dict:
+    """A missing exercise whose near-miss file was found says which file and how to fix it."""
+    for ex in report["exercises"]:
+        if ex["status"] == "missing" and ex["file"] in (near or {}):
+            ex["message"], ex["hint"] = near_miss_text(ex["file"], near[ex["file"]])
     return report
 
 

@@ -27,6 +27,10 @@ class Rules(Protocol):
 
     def worker_spec(self, exercise) -> dict | None: ...
 
+    def allowed_imports(self) -> tuple: ...
+
+    def imports_hint(self) -> str: ...
+
     def static_scans(self, source: Path, exercise, file: str) -> tuple: ...
 
     def static_error(self, exercise, findings: list, file: str) -> StudentError: ...
@@ -81,6 +85,10 @@ class Session:
 
     def close(self) -> None:
         if self.worker is not None:
+            from grader.untrusted.output import cut_bytes
+
+            # what it printed past the cap was cut (grader.untrusted.output): the report says so
+            self.output_cut = getattr(self, "output_cut", 0) + cut_bytes(self.worker.workdir / "output.txt")
             self.worker.close()  # charges its CPU not read yet
             self.elapsed += self.worker.elapsed
             self.cpu += self.worker.cpu
@@ -156,7 +164,8 @@ class Session:
         try:
             reply = self.worker.request("load", timeout, path=str(target),
                                         module=Path(self.exercise.file).stem,
-                                        forbidden=self.rules.worker_spec(self.exercise))
+                                        forbidden=self.rules.worker_spec(self.exercise),
+                                        allowed_imports=list(self.rules.allowed_imports()))
         except TimedOut as t:
             self.timeouts += 1
             if by_budget:
@@ -170,7 +179,8 @@ class Session:
         self._check_tampered(reply)
         if "load_error" in reply:
             self.load_error = explain.load_failed(
-                reply["load_error"] if isinstance(reply["load_error"], dict) else {}, self.file)
+                reply["load_error"] if isinstance(reply["load_error"], dict) else {}, self.file,
+                imports_hint=self.rules.imports_hint)
             raise self.load_error
         names = reply.get("names")
         self.names = {clip(str(n), MAX_NAME): None for n in names} if isinstance(names, (dict, list)) else {}
@@ -217,7 +227,7 @@ class Session:
                 raise err
         if "error" in reply:
             err = explain.raised(reply["error"] if isinstance(reply["error"], dict) else {}, what, self.file,
-                                 self.limits.memory_bytes)
+                                 self.limits.memory_bytes, imports_hint=self.rules.imports_hint)
             if _record is not None:
                 err.details["request"] = _record  # the request that raised, for a reproducer
             raise err

@@ -17,6 +17,7 @@ import sys
 import traceback
 import types
 
+from grader.untrusted import imports, output
 from grader.untrusted.watcher import Watcher
 from grader.wire import codec
 
@@ -101,6 +102,8 @@ class Server:
             self.watcher.setup(self.decode(req.get("forbidden"), blob), req["module"], text)
         except Exception:
             self.watcher.mode = None
+        # what the file may import: the course's list (grader.untrusted.imports)
+        imports.install(path, self.decode(req.get("allowed_imports"), blob))
         mod = types.ModuleType(req["module"])
         mod.__file__ = path
         sys.modules[req["module"]] = mod
@@ -211,6 +214,7 @@ class Server:
             if tampered:
                 reply = {"tampered": tampered}
             self._decoder = self._decoding = None  # the request's blob is not kept
+            output.flush()  # what was printed, within its cap (grader.untrusted.output)
             try:
                 body, blobs = codec.pack(reply, self.keep)
             except BaseException as e:

@@ -1,4 +1,4 @@
-"""What makes a cold `grade` cheap (issue 12, part 3).
+"""What makes a cold `grade` cheap.
 
 Two costs, each about as large as ``import torch`` itself, are avoided here:
 

@@ -308,3 +308,19 @@ def static_error(exercise, findings: list, file: str | None = None):
         ErrorKind.FORBIDDEN, msg,
         _hint(exercise, "Remove it even if it is never called: every test of this exercise fails while "
                         "the file names a forbidden built-in (comments and strings don't count)."))
+
+
+IMPORTS = Path(__file__).resolve().parent / "imports.toml"
+
+
+@functools.lru_cache(maxsize=None)
+def allowed_imports() -> tuple:
+    """The course's list of what students' code may import besides the standard library
+    (``imports.toml``; grader.untrusted.imports enforces it in the worker)."""
+    with open(IMPORTS, "rb") as f:
+        return tuple(tomllib.load(f).get("allowed", ["torch"]))
+
+
+def imports_hint() -> str:
+    return (f"Your code may import only the Python standard library and {', '.join(allowed_imports())} "
+            "(the course's list, the same on every machine).")

@@ -19,6 +19,14 @@ class Rules:
         """What the worker watches for at run time (the exercise's forbidden calls)."""
         return forbidden.worker_spec(exercise)
 
+    def allowed_imports(self) -> tuple:
+        """The modules a student's code may import (the course's import list)."""
+        return forbidden.allowed_imports()
+
+    def imports_hint(self) -> str:
+        """What a student may import, in words (for a failed import)."""
+        return forbidden.imports_hint()
+
     def static_scans(self, source: Path, exercise, file: str) -> tuple:
         """(the forbidden names the file uses, the integrity scan's findings, what an
         instructor should review) for the exercise's part of ``source``."""

@@ -24,9 +24,10 @@ import torch
 
 from grader.verdicts.checks import Failure, assert_close, expect_tensor, shape_str
 from grader.transport.student import Student
-from grader.verdicts.diagnosis import call_checked, compare
+from grader.verdicts.diagnosis import Misconception, call_checked, compare, name_bug
 from grader.verdicts.gradcheck import gradcheck
 from grader.verdicts.objects import assert_made_object, assert_not_torch_class
+from grader.verdicts.tolerances import Tolerance
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "bool": torch.bool}
 
@@ -68,9 +69,18 @@ def _call(student, case, device):
     args = decode(case["args"], device)
     expected = decode(case["expected"])
     fn = student.ref(case["fn"])
+    variants = stored_variants(case)
+    naming = Tolerance(rtol=case["rtol"], atol=case["atol"])  # the comparison's own, as the grader's name_bug
 
     def diagnose(got):
-        """The test's own misconception when the result shows it (nan or inf), else the formula."""
+        """The catalogued mistake whose stored result ``got`` is (the grader's name_bug, on the
+        numbers ``grade release`` stored); else nan or inf's hint, else the formula.  When the
+        student's code raised (``got`` None), the error table's hint, as in the grader."""
+        if got is None:
+            return None
+        hint = name_bug(got, expected, variants, naming, case.get("prefer"))
+        if hint:
+            return hint
         if isinstance(got, torch.Tensor) and got.is_floating_point() and not bool(torch.isfinite(got).all()):
             return case.get("hint_nonfinite") or case.get("hint")
         return case.get("hint")
@@ -78,6 +88,16 @@ def _call(student, case, device):
     inputs = case["inputs"] if device == "cpu" else case["inputs"].replace(" on cpu", f" on {device}")
     compare(got, expected, diagnose=diagnose, what=case["what"], inputs=inputs,
             dtype=DTYPES[case["dtype"]], device=device, rtol=case["rtol"], atol=case["atol"])
+
+
+def stored_variants(case: dict) -> list:
+    """The catalogued wrong variants of a visible test, as ``grade release`` stored them (what each
+    returns on this input): grader.verdicts.diagnosis Variants that give the stored numbers."""
+    out = []
+    for v in case.get("variants") or ():
+        result = decode(v["result"])
+        out.append(Misconception(v["name"], v["hint"]).gives(lambda result=result: result))
+    return out
 
 
 def _not_torch(student, handle, name, forbidden, what, hint):

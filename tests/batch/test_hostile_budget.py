@@ -1,4 +1,4 @@
-"""Slots held for minutes (issue 10, item 6): replies slowed to just under the call
+"""Slots held for minutes: replies slowed to just under the call
 limit, CPU hogs pinning themselves and replies amplified to the size limit, in a
 `grade batch` beside honest students.  Each hostile submission is kept to its
 budgets (what the batch's state row says it was charged), its exercises end in

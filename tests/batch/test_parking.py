@@ -1,6 +1,6 @@
 """A grading process that has spent far longer on one submission than the others take
 is parked: the pool starts another (at most ``jobs`` more), so that a submission that
-waits on purpose holds up nobody (issue 10, item 6)."""
+waits on purpose holds up nobody."""
 from grader.batch.pool import PARK_AFTER, Pool, _Process
 
 

@@ -189,13 +189,19 @@ def test_student_edition_grades_model_full_and_stubs_zero(venv, release, tmp_pat
     r = _grade(venv, "all", "--submission", ROOT / "solutions", "--output", out, cwd=release)
     assert r.returncode == 0, r.stderr
     model = json.loads(out.read_text())
-    assert model["edition"] == "student" and model["score"] == model["max_score"] == 90.0
+    # what the local check ran, never points (the hidden tests decide the grade)
+    assert model["edition"] == "student" and model["checks"]["passed"] == model["checks"]["ran"] > 9
+    assert model["summary"] == f"{model['checks']['ran']} of {model['checks']['ran']} visible checks passed; " \
+                               "the hidden tests decide the grade"
+    assert "visible checks passed; the hidden tests decide the grade; report written to" in r.stderr
+    assert not _score_keys(model)
     r = _grade(venv, "all", "--format", "json", cwd=release)  # the released stubs, in ./exercises
     assert r.returncode == 1, r.stderr
     stubs = json.loads(r.stdout)
-    assert stubs["score"] == 0.0
+    assert stubs["checks"]["passed"] == 0 and not _score_keys(stubs)
     for ex in stubs["exercises"]:
-        assert ex["score"] == 0.0 and any("not implemented yet" in t["message"] for t in ex["tests"]), ex["name"]
+        assert ex["summary"].startswith("0 of ") and any("not implemented yet" in t["message"]
+                                                          for t in ex["tests"]), ex["name"]
     r = _grade(venv, "exercise3", cwd=release)
     assert r.returncode == 1
     assert "ran the visible test(s) test_far_apart_logits[float32]" in r.stdout
@@ -213,9 +219,57 @@ def test_student_edition_grades_model_full_and_stubs_zero(venv, release, tmp_pat
     assert "grade exercise3" in help_text and "--format junit" in help_text
     for verb in ("grade batch", "grade release", "grade autograder", "grade init-ci", "for instructors"):
         assert verb not in help_text, verb
-    points = _grade(venv, "--points", "3", cwd=tmp_path).stdout  # the student checks' points, said so
-    assert points.startswith("Points of the checks this student edition runs") and "hidden" in points, points
-    assert "test_far_apart_logits" in points
+    points = _grade(venv, "--points", "3", cwd=tmp_path).stdout  # the checks it runs, and no points
+    assert points.startswith("Checks this student edition runs") and "hidden tests" in points, points
+    assert "test_far_apart_logits" in points and "10 points" not in points and "1.50" not in points
+    for fmt in ("gradescope", "prairielearn", "classroom"):  # a platform's results file is a grade
+        r = _grade(venv, "3", "--format", fmt, "--no-server", cwd=release)
+        assert r.returncode == 2 and "student edition" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def _score_keys(report) -> list:
+    """Every key named score or max_score, at any depth."""
+    found = []
+
+    def walk(v):
+        if isinstance(v, dict):
+            found.extend(k for k in v if k in ("score", "max_score", "points"))
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(report)
+    return found
+
+
+SOFTMAX_DIM1 = """import torch
+
+
+def softmax(x):
+    z = x - x.max(dim=1, keepdim=True).values
+    return torch.exp(z) / torch.exp(z).sum(dim=1, keepdim=True)
+"""
+
+
+def test_local_check_reports_what_it_ran_not_a_grade(venv, release, tmp_path):
+    """A softmax hard-coded to dim=1 passes the visible checks and fails hidden ones: the student
+    edition says what it ran, never a score out of the exercise's points (text, HTML, exit status)."""
+    (tmp_path / "exercise1_softmax.py").write_text(SOFTMAX_DIM1)
+    r = _grade(venv, "1", "--submission", tmp_path, "--no-server", cwd=release)
+    assert r.returncode == 0, r.stdout + r.stderr  # 0: every check that ran passed
+    assert "3 of 3 visible checks passed" in r.stdout, r.stdout
+    assert "Total: 3 of 3 visible checks passed; the hidden tests decide the grade" in r.stdout
+    assert "/ 10" not in r.stdout and "10.00" not in r.stdout
+    html = _grade(venv, "1", "--submission", tmp_path, "--no-server", "--format", "html", cwd=release).stdout
+    assert "the hidden tests decide the grade" in html and "/ 10" not in html
+    md = _grade(venv, "1", "--submission", tmp_path, "--no-server", "--format", "markdown", cwd=release).stdout
+    assert md.startswith("# Local check: 3 of 3 visible checks passed") and "/ 10" not in md
+    # the full grader fails it (the hidden tests on other shapes)
+    full = run_cli("1", "--submission", tmp_path, "--no-server")
+    assert full.returncode == 1 and "Total: 10" not in full.stdout
+    help_text = _grade(venv, "--help", cwd=tmp_path).stdout
+    assert "every visible check passed" in help_text and "full marks" not in help_text
 
 
 def _class_of_corpus(folder: Path) -> Path:
@@ -295,3 +349,112 @@ def test_release_is_a_classroom_template_whose_workflow_checks_where_the_student
     headings = [line for line in text.splitlines() if line.startswith("### ")]
     assert any(h.startswith("### exercise2") for h in headings) and not any(h.startswith("### exercise1")
                                                                             for h in headings), headings
+
+
+VARIANT_FILE = '''import torch
+
+RESULTS = {results!r}
+
+
+def {fn}(*args):
+    x = args[0]
+    data, shape = RESULTS[str(x.dtype)]
+    return torch.tensor([float(v) for v in data], dtype=x.dtype).reshape(shape)
+'''
+
+
+def _catalogued_mistakes() -> dict:
+    """{exercise: [{dtype: (what the k-th catalogued wrong variant returns on the visible input)}]}:
+    each visible test's catalogue (the hidden suite's _buggy_versions), evaluated on its input."""
+    import importlib
+
+    import torch
+
+    from grader.commands.release import exercise_cases
+
+    out = {}
+    for ex in EXERCISES[:3]:
+        mod = importlib.import_module(f"grader.suites.{ex.suite[:-3]}")
+        per_dtype = {}
+        for case in exercise_cases(ex.number):
+            if case["kind"] != "call":
+                continue
+            args = [a.cpu() for a in case["args"]]
+            expected = case["expected"]
+            results = []
+            for v in mod._buggy_versions(*args):
+                try:
+                    r = v.compute().detach()
+                except (RuntimeError, IndexError):
+                    r = None
+                right = r is not None and r.shape == expected.shape and torch.allclose(
+                    r.double(), expected.double(), rtol=case["rtol"], atol=case["atol"], equal_nan=True)
+                results.append(None if r is None or right else ([repr(float(t)) for t in r.reshape(-1)],
+                                                                 list(r.shape)))
+            per_dtype[str(args[0].dtype)] = results
+        n = len(next(iter(per_dtype.values())))
+        out[ex] = [{d: per_dtype[d][k] for d in per_dtype} for k in range(n)]
+    return out
+
+
+@pytest.mark.slow
+def test_student_edition_names_every_catalogued_mistake_as_the_grader(venv, tmp_path):
+    """For every catalogued mistake on the visible inputs (a submission that returns exactly what
+    the wrong variant returns), the student edition's hint and reproducer equal the grader's."""
+    subs = tmp_path / "subs"
+    expected_names = 0
+    for ex, variants in _catalogued_mistakes().items():
+        fn = ex.names[0]
+        for k, results in enumerate(variants):
+            if any(r is None for r in results.values()):
+                continue  # raises, or is right, on this input: not a mistake there
+            folder = subs / f"{ex.name}-v{k:02d}"
+            folder.mkdir(parents=True)
+            (folder / ex.file).write_text(VARIANT_FILE.format(results=results, fn=fn))
+            expected_names += 1
+    assert expected_names >= 20
+    full = subprocess.run([sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(tmp_path / "full"),
+                           "--seed-secret", "s"], capture_output=True, text=True, cwd=ROOT, timeout=1200)
+    assert full.returncode == 0, full.stderr
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    student = subprocess.run([str(venv.parent / "python"), "-c",
+                              "import sys; from grader.batch.command import main; sys.exit(main(sys.argv[1:]))",
+                              str(subs), "--out", str(tmp_path / "student"), "--seed-secret", "s"],
+                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
+    assert student.returncode == 0, student.stderr
+    compared = 0
+    for report in sorted((tmp_path / "full" / "reports").glob("*.json")):
+        f = json.loads(report.read_text())
+        s = json.loads((tmp_path / "student" / "reports" / report.name).read_text())
+        name = report.stem.split("-")[0]
+        fe = next(e for e in f["exercises"] if e["name"] == name)
+        se = next(e for e in s["exercises"] if e["name"] == name)
+        fv = {t["name"]: t for t in fe["tests"] if t["visible"]}
+        sv = {t["name"]: t for t in se["tests"] if t["visible"]}
+        assert set(fv) == set(sv), report.stem
+        for test, ft in fv.items():
+            st = sv[test]
+            assert ft["status"] == st["status"] == "failed", (report.stem, test)
+            assert st["hint"] == ft["hint"] and ft["hint"], (report.stem, test, st["hint"], ft["hint"])
+            assert st.get("reproducer") == ft.get("reproducer") and ft.get("reproducer"), (report.stem, test)
+            compared += 1
+    assert compared >= 2 * expected_names
+
+
+@pytest.mark.slow
+def test_both_editions_in_one_environment_fail_clearly(release, tmp_path):
+    """The instructor's edition, then the student edition over it (they share the package `grader`):
+    the student edition's `grade` says so in one line, never a traceback or a wrong grade."""
+    env_dir = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env_dir)], check=True)
+    py = env_dir / "bin" / "python"
+    for source in (ROOT, release / "package"):
+        r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(source)],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=600)
+        assert r.returncode == 0, r.stderr
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run([str(env_dir / "bin" / "grade"), "1", "--no-server"], capture_output=True, text=True,
+                       cwd=release, env=env, timeout=300)
+    assert r.returncode == 2 and r.stdout == "", r.stdout
+    assert r.stderr.startswith("grade: error: both nngrade (the instructor's edition) and nngrade-student"), r.stderr
+    assert len(r.stderr.splitlines()) == 1

@@ -1,4 +1,4 @@
-"""The edit-grade loop (issue 12, part 3): the warm server and `grade --watch`,
+"""The edit-grade loop: the warm server and `grade --watch`,
 as a student uses them; the cold start's two savings (grader.untrusted.startup).
 
 How fast they are is measured by bench/ (warm_server.py, watch_latency.py,

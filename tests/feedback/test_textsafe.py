@@ -1,4 +1,4 @@
-"""Student-controlled text is shown inert in every format (issue 10, items 5, 11, 13)."""
+"""Student-controlled text is shown inert in every format."""
 import csv
 import html
 import io

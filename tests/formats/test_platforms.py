@@ -381,7 +381,7 @@ def test_bundle_notebook(bundle, tmp_path):
 
 
 def test_bundle_refuses_a_symlinked_exercise_file(bundle, tmp_path):
-    """Issue 10 item 8: the bundle reads a submission as `grade` does: an exercise file that
+    """The bundle reads a submission as `grade` does: an exercise file that
     is a link (here to the model answer) is refused, 0 for that exercise with the reason."""
     doc = run_bundle(bundle, tmp_path, {"hw/" + EX1: SOLUTIONS / EX1, "hw/" + EX3: (SOLUTIONS / EX3).read_text()})
     assert {t["tags"][0] for t in doc["tests"]} == {"exercise3"}          # no test of exercise 1 ran

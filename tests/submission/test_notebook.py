@@ -2,6 +2,7 @@
 the same notebook handed in as a file."""
 import ast
 import json
+import re
 import subprocess
 import sys
 
@@ -45,6 +46,7 @@ def _execute(nb, release, monkeypatch):
             outs = [o for o in cell.outputs if o.output_type == "display_data"]
             assert len(outs) == 1, cell.outputs
             assert "<iframe srcdoc=" in outs[0].data["text/html"]  # the HTML report, inline in Jupyter
+            assert "onload=" in outs[0].data["text/html"]  # which grows to its content: no hint hidden
             checks[number] = outs[0].data["text/plain"]          # and as text elsewhere
     assert sorted(checks) == [ex.number for ex in EXERCISES]
     return checks
@@ -69,7 +71,8 @@ def test_course_notebook_is_built_by_nbformat_and_valid(release):
 def test_released_notebook_runs_and_every_check_shows_zero(release, monkeypatch):
     nb = nbformat.read(str(release / "course.ipynb"), as_version=4)
     for number, text in _execute(nb, release, monkeypatch).items():
-        assert "0.00 / 10" in text and "not implemented yet" in text, (number, text)
+        assert "not implemented yet" in text and "/ 10" not in text, (number, text)  # checks, not points
+        assert re.search(r"Total: 0 of \d+ visible checks? passed; the hidden tests decide the grade", text), text
         assert "the hidden tests run when you submit" in text and "submission this notebook" in text
 
 
@@ -77,7 +80,8 @@ def test_notebook_with_the_model_answers_shows_full_marks_and_grades_the_same_as
                                                                                         tmp_path):
     nb = _fill(nbformat.read(str(release / "course.ipynb"), as_version=4), ROOT / "solutions")
     for number, text in _execute(nb, release, monkeypatch).items():
-        assert f"exercise{number}" in text and "10.00 / 10" in text and "Total: 10.00 / 10" in text, text
+        assert f"exercise{number}" in text and "/ 10" not in text, text  # what ran, never points
+        assert re.search(r"Total: (\d+) of \1 visible checks? passed; the hidden tests decide the grade", text), text
     monkeypatch.delenv("PYTHONPATH")
     # the executed notebook (outputs and all) handed in as a file: the full grader, same scores as the .py files
     nbformat.write(nb, str(tmp_path / "course.ipynb"))
@@ -137,3 +141,30 @@ def test_grade_magic_names_the_exercise_cell_and_its_line(monkeypatch):
     entry = report["exercises"][0]
     assert entry["message"].startswith("your %%exercise 2 cell, line 5: SyntaxError"), entry["message"]
     assert ex.file not in entry["message"] + entry["hint"]
+
+
+SOFTMAX_DIM1 = """import torch
+
+
+def softmax(x):
+    z = x - x.max(dim=1, keepdim=True).values
+    return torch.exp(z) / torch.exp(z).sum(dim=1, keepdim=True)
+"""
+
+
+def test_grade_magic_says_what_it_ran_never_a_grade(release, monkeypatch):
+    """In a real kernel, with the student edition: a softmax hard-coded to dim=1 passes the visible
+    checks (the hidden tests fail it), and %grade says so without a score out of 10; the frame
+    grows to its content."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook()
+    nb.cells = [new_code_cell("%load_ext grader"), new_code_cell("%%exercise 1\n" + SOFTMAX_DIM1),
+                new_code_cell("%grade 1")]
+    monkeypatch.setenv("PYTHONPATH", str(release / "package"))
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(release)}}).execute()
+    (out,) = [o for o in nb.cells[2].outputs if o.output_type == "display_data"]
+    text, html = out.data["text/plain"], out.data["text/html"]
+    assert "Total: 3 of 3 visible checks passed; the hidden tests decide the grade" in text, text
+    assert "/ 10" not in text and "10.00" not in text
+    assert "onload=" in html and "the hidden tests decide the grade" in html

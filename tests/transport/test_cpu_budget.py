@@ -1,4 +1,4 @@
-"""A submission's CPU budget (issue 10, item 6): a busy loop is stopped once its
+"""A submission's CPU budget: a busy loop is stopped once its
 CPU time is spent, whatever the wall time left; waiting costs no CPU."""
 import re
 

@@ -156,6 +156,8 @@ def test_tensor_memory_bomb(grade_folder, submission):
 
 
 def test_output_flood(grade_folder, submission):
+    """print() past the cap is cut, never an error: an endless printing loop is an endless loop
+    (a time-out), and the report says the output was cut."""
     limits = Limits(call_timeout=5.0, load_timeout=5.0, exercise_budget=30.0, output_bytes=1 << 20)
     report, _ = _grade_with_bystander(grade_folder, submission, """
         def softmax(x):
@@ -163,7 +165,21 @@ def test_output_flood(grade_folder, submission):
                 print("spam " * 1000)
     """, limits=limits)
     ex1 = _assert_contained(report)
-    assert any("printed more output" in t["hint"] for t in ex1["tests"])
+    assert not any("printed more output" in t["hint"] or "File too large" in t["message"] for t in ex1["tests"])
+    assert any(n.startswith("exercise1: your code printed more than the grader keeps") for n in report["notes"])
+
+
+def test_output_flood_past_print(grade_folder, submission):
+    """Bytes written to the output's file descriptor itself still meet the file-size limit."""
+    limits = Limits(call_timeout=5.0, load_timeout=5.0, exercise_budget=30.0, output_bytes=1 << 20)
+    report, _ = _grade_with_bystander(grade_folder, submission, """
+        import os
+        def softmax(x):
+            while True:
+                os.write(1, b"spam " * 1000)
+    """, limits=limits)
+    ex1 = _assert_contained(report)
+    assert any("printed more output" in t["hint"] or "File too large" in t["message"] for t in ex1["tests"])
 
 
 @pytest.mark.parametrize("source", [

@@ -1,5 +1,5 @@
 """What crosses the boundary from student code is bounded: sizes, time, and what
-it is named (issue 10, items 5, 6, 10 and 12). Each hostile exercise 1 scores 0
+it is named. Each hostile exercise 1 scores 0
 with a verdict on it, never an internal error, and exercise 2 beside it keeps its 10."""
 import socket
 import struct

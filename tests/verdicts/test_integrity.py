@@ -279,7 +279,7 @@ def test_deeply_nested_file_exits_normally(tmp_path):
     assert json.loads(r.stdout)["score"] == 10
 
 
-# -- issue 9 item 3: one .py holding every exercise ----------------------------------------------
+# -- one .py holding every exercise ----------------------------------------------
 
 def _all_in_one() -> str:
     return "\n\n".join((ROOT / "solutions" / lookup(f"exercise{i}").file).read_text() for i in range(1, 10))
@@ -348,7 +348,7 @@ def test_batch_grades_a_single_file_holding_every_exercise(tmp_path):
     assert "Needs review" in html and "eve" in html
 
 
-# -- issue 9 item 9: the built-in inside `if __name__ == "__main__":` never runs ---------------
+# -- the built-in inside `if __name__ == "__main__":` never runs ---------------
 
 def test_builtin_compared_in_main_block_costs_nothing(grade_folder, submission):
     src = _src("""\
@@ -369,7 +369,7 @@ def test_builtin_compared_in_main_block_costs_nothing(grade_folder, submission):
     assert ex["score"] == 10 and "review" not in ex, [t["message"] for t in ex["tests"] if t["status"] != "passed"]
 
 
-# -- issue 10 item 2: a device test the submission cannot skip ---------------------------------
+# -- a device test the submission cannot skip ---------------------------------
 
 def test_raising_on_meta_fails_the_device_test(grade_folder, submission):
     src = _src("""\

@@ -1,0 +1,64 @@
+"""What the student edition's own check says: what it ran, never a grade.
+
+The student edition runs the visible tests (and the checks that need no answer); the hidden
+tests decide the grade.  Its points would be the visible checks rescaled to the exercise's
+points, a number the grader would not give, so a local report counts checks instead:
+"3 of 3 visible checks passed; the hidden tests decide the grade", in every format it
+renders (text, JSON, HTML, Markdown: ``view``), and its exit status says whether every check
+that ran passed (``all_passed``)."""
+from __future__ import annotations
+
+DECIDE = "the hidden tests decide the grade"
+SCORE_KEYS = ("score", "max_score")
+NOT_CHECKED = {"missing": "its file is missing", "load_error": "it does not load", "error": "the grader failed"}
+
+
+def is_local(report: dict) -> bool:
+    return report.get("edition") == "student"
+
+
+def _counts(tests) -> tuple:
+    ran = [t for t in tests if t.get("status") != "skipped"]
+    return sum(t.get("status") == "passed" for t in ran), len(ran)
+
+
+def sentence(passed: int, ran: int) -> str:
+    return f"{passed} of {ran} visible check{'s' if ran != 1 else ''} passed; {DECIDE}"
+
+
+def summarize(report: dict) -> dict:
+    """Add each exercise's and the report's check counts and sentence (``checks``, ``summary``)."""
+    total_passed = total_ran = 0
+    for ex in report.get("exercises", []):
+        passed, ran = _counts(ex.get("tests", []))
+        if ex.get("status") not in (None, "graded"):
+            passed = 0  # a file that is missing or does not load passes nothing
+        ex["checks"] = {"passed": passed, "ran": ran}
+        ex["summary"] = sentence(passed, ran) if ex.get("status") in (None, "graded") else \
+            f"not checked: {NOT_CHECKED.get(ex.get('status'), 'see below')}; {DECIDE}"
+        total_passed, total_ran = total_passed + passed, total_ran + ran
+    report["checks"] = {"passed": total_passed, "ran": total_ran}
+    report["summary"] = sentence(total_passed, total_ran)
+    return report
+
+
+def all_passed(report: dict) -> bool:
+    """Every check that ran passed, in every exercise (the student edition's exit status 0)."""
+    return all(ex.get("status") in (None, "graded") and ex["checks"]["passed"] == ex["checks"]["ran"]
+               for ex in report.get("exercises", [])) if "checks" in report else False
+
+
+def view(report: dict) -> dict:
+    """The report as the student edition shows it: the counts, and no points anywhere."""
+    out = {k: v for k, v in report.items() if k not in SCORE_KEYS}
+    out["exercises"] = []
+    for ex in report.get("exercises", []):
+        e = {k: v for k, v in ex.items() if k not in SCORE_KEYS}
+        e["tests"] = [{k: v for k, v in t.items() if k not in SCORE_KEYS + ("points",)} for t in ex.get("tests", [])]
+        out["exercises"].append(e)
+    return out
+
+
+def one_line(report: dict) -> str:
+    """``grade --output``'s line on stderr."""
+    return report["summary"]

@@ -131,8 +131,8 @@ def profile_one(exercises) -> None:
 
     line = Worker.__init__.__code__.co_firstlineno
     spawn = sum(v[3] for k, v in stats.stats.items() if k[0].endswith("grader/transport/processes.py") and k[1] == line)
-    waiting = cum("grader/transport/wire.py", "recv")
-    sending = cum("grader/transport/wire.py", "send")
+    waiting = cum("grader/wire/codec.py", "recv")
+    sending = cum("grader/wire/codec.py", "send")
     calls = cum("_pytest/python.py", "pytest_pyfunc_call")
     n_tests = sum(len(ex["tests"]) for ex in report["exercises"])
     print(f"\none warm `grade` of {len(exercises)} exercises ({n_tests} test items): {total:.2f} s (under cProfile)")

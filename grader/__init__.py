@@ -10,6 +10,6 @@ _os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
 
 def load_ipython_extension(ipython):
     """``%load_ext grader`` in Jupyter, Colab or IPython: ``%%exercise N`` and ``%grade N``."""
-    from grader.submission.notebook import load_ipython_extension as load
+    from grader.commands.magic import load_ipython_extension as load
 
     load(ipython)

@@ -17,8 +17,9 @@ from typing import NoReturn
 
 from grader import __version__
 from grader.exercises import EXERCISES, select
-
-EXIT_FULL, EXIT_LOST, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+from grader.exits import EXIT_FULL
+from grader.exits import fail as _fail
+from grader.exits import no_torch as _no_torch
 
 DESCRIPTION = """\
 Grade your PyTorch exercises and explain every lost point.
@@ -190,15 +191,6 @@ def _server_command(argv) -> int:
     from grader.commands.server_client import control
 
     return control(argv[0])
-
-
-def _fail(message: str) -> int:
-    print(f"grade: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def _no_torch() -> int:
-    return _fail(f"PyTorch is not installed in this Python ({sys.executable}): pip install torch")
 
 
 class _Refused(Exception):

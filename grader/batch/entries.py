@@ -23,7 +23,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from grader.submission.reader import BadEntry, read as read_submission  # one reader for every entry point
+from grader.submission.errors import BadEntry
+from grader.submission.reader import read as read_submission  # one reader for every entry point
 
 
 

@@ -13,8 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from grader.cli import EXIT_FULL, EXIT_INTERNAL, EXIT_LOST, _fail, _no_torch, server_enabled
-from grader.feedback.numbers import points_text
+from grader.exits import EXIT_FULL, EXIT_INTERNAL, EXIT_LOST
+from grader.exits import fail as _fail
+from grader.exits import no_torch as _no_torch
 
 _watch_zygote = None
 
@@ -22,9 +23,9 @@ _watch_zygote = None
 def _grade_once(args, argv, chosen, submission, fmt) -> int:
     """One regrade for --watch: through the warm server, or here with a zygote kept between saves."""
     global _watch_zygote
-    if server_enabled(args):
-        from grader.commands import server_client as server
+    from grader.commands import server_client as server
 
+    if server.enabled(args):
         code = server.run([a for a in argv if a not in ("--watch", "-w")])
         if code is not None:
             return code
@@ -56,7 +57,7 @@ def _new_zygote(chosen):
 
     from grader.exercises import wants_preload
     from grader.transport.processes import Zygote
-    from grader.untrusted.startup import uses_meta
+    from grader.untrusted.warmup import uses_meta
 
     return _deferring_signals(lambda: Zygote(preload=wants_preload(chosen), fork=True, warm_meta=uses_meta(chosen)),
                               undo=lambda z: z.close())
@@ -241,6 +242,7 @@ def _write_output(args, report: dict, text: str) -> int | None:
 def _said(report: dict) -> str:
     """The result in a few words: the checks' summary of a local check, else the points."""
     from grader.feedback import local_check
+    from grader.feedback.numbers import points_text  # not before the zygote forks (a secret package)
 
     return report["summary"] if local_check.is_local(report) else \
         f"{points_text(report['score'])} / {report['max_score']:g}"

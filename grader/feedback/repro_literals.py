@@ -10,8 +10,8 @@ import struct
 
 import torch
 
-from grader.transport.wire import Call, Handle, Ref
 from grader.verdicts.checks import dtype_str
+from grader.wire.codec import Call, Handle, Ref
 
 REPRO_ENTRIES = 64  # at most this many input entries in all, and as many expected; more: no reproducer
 

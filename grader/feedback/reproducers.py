@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from grader.feedback.repro_literals import REPRO_ENTRIES, NoReproducer, Writer, identifier
 from grader.errors import ErrorKind, StudentError
-from grader.transport.wire import Call, Handle, Ref
+from grader.feedback.repro_literals import REPRO_ENTRIES, NoReproducer, Writer, identifier
 from grader.verdicts.checks import Failure
+from grader.wire.codec import Call, Handle, Ref
 
 
 def reproducer(trace, exc, module: str) -> str | None:

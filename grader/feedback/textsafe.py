@@ -2,7 +2,7 @@
 
 Everything a submission can put into a report (exception names and messages,
 printed output, reprs, type and parameter names, its folder's name) is text
-its author chose.  It crosses the boundary as plain strings (``grader.transport.wire``)
+its author chose.  It crosses the boundary as plain strings (``grader.wire.codec``)
 and is then bounded and neutralised here, one small function per format, so
 that every output (text, Markdown, HTML, JSON, the gradebook, the platform
 formats) shows it as inert text:
@@ -27,8 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from grader.transport.sizes import MAX_FIELD, MAX_NAME, MAX_TEXT, clip, clip_report  # noqa: F401 (re-exported)
-
+from grader.wire.sizes import MAX_FIELD, MAX_NAME, MAX_TEXT, clip, clip_report  # noqa: F401 (re-exported)
 
 # -- control and invisible characters -------------------------------------------
 

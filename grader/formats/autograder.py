@@ -149,7 +149,7 @@ def target(folder: Path) -> Path:
     every exercise) beside other files, else the folder.  Raises ``BadEntry`` when it is empty.
     Reading it is ``grader.submission.reader.read``'s, as for every entry point."""
     from grader.exercises import EXERCISES
-    from grader.submission.reader import BadEntry
+    from grader.submission.errors import BadEntry
 
     files = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
@@ -176,7 +176,8 @@ def run(root: Path, config: dict) -> dict:
     vis = config.get("hidden_visibility", "after_published")
     try:
         from grader.exercises import select
-        from grader.submission.reader import BadEntry, annotate, materialize, read
+        from grader.submission.errors import BadEntry
+        from grader.submission.reader import annotate, materialize, read
 
         exercises = select(config.get("exercises") or ["all"])
         max_score = sum(10.0 for _ in exercises)

@@ -14,27 +14,23 @@ repeats the failing call on the student's machine.  Hidden tests never get one.
 """
 from __future__ import annotations
 
-import hashlib
 import traceback
 from pathlib import Path
 
 import pytest
 import torch
 
+from grader.errors import ErrorKind
 from grader.exercises import for_suite
 from grader.feedback.records import ExerciseRun, TestRecord
 from grader.feedback.reproducers import reproducer
-from grader.harness.points import item_points, run_on_devices
-from grader.errors import ErrorKind
+from grader.harness.points import derive_seed, item_points, run_on_devices
 from grader.transport.limits import Spend
 from grader.transport.student import Student, StudentError
 from grader.verdicts import integrity
 from grader.verdicts.checks import Failure
 from grader.verdicts.hints import at_level, unexplained_hint
-
-
-def derive_seed(seed: int, text: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}|{text}".encode()).digest()[:6], "big")
+from grader.verdicts.rules import Rules
 
 
 def _doc(item) -> str:
@@ -106,7 +102,7 @@ class GraderPlugin:
         self = request.config.stash[_PLUGIN]
         ex = for_suite(Path(request.module.__file__).name)
         s = Student(ex, self.submission, self.zygote, self.limits, self.tmproot / ex.name, self.seed,
-                    self.spend)
+                    self.spend, rules=Rules())
         if self.progress:
             self.progress("start", ex)
         yield s

@@ -23,6 +23,8 @@ import re
 import stat
 from pathlib import Path
 
+from grader.submission.errors import BadEntry
+
 MAX_FILE_BYTES = 1 << 20          # one exercise file
 MAX_ENTRY_BYTES = 8 << 20         # all exercise files of one student
 MAX_ZIP_BYTES = 64 << 20          # what a zip may unpack to, all members together
@@ -30,10 +32,6 @@ MAX_ZIP_MEMBERS = 2000
 MAX_ZIP_RATIO = 200               # compression ratio of one member
 MAX_NOTEBOOK_BYTES = 32 << 20     # a notebook, outputs included (they are dropped)
 MAX_DEPTH = 4                     # nested folders searched below the submission
-
-
-class BadEntry(Exception):
-    """The submission as a whole cannot be read; the message says why."""
 
 
 @dataclasses.dataclass

@@ -14,8 +14,8 @@ from grader.suites.common import (EXACT, FINITE_DIFFERENCES, ROUNDING, SAME_NUMB
                                   describe, dtype_str, expect_tensor, gradcheck, randn, shape_str)
 from grader.suites.linear_init import init_is_seeded
 from grader.transport.student import Call, Student
-from grader.transport.wire import meta
 from grader.verdicts.batching import read_attributes
+from grader.wire.codec import meta
 
 LAYOUT_HINT = ("torch.nn.Linear stores its weight as (out_dim, in_dim) and computes X @ weight.T; this course "
                "stores it as (in_dim, out_dim) so that forward is X @ weight with no transpose: "

@@ -12,7 +12,7 @@ from grader.suites.common import (DTYPES, EXACT, FINITE_DIFFERENCES, ROUNDING, F
                                   assert_close, assert_made_object, assert_not_torch_class, assert_unchanged, check,
                                   check_follows_device, describe, dtype_str, expect_tensor, gradcheck, name_exact,
                                   randn, shape_str)
-from grader.transport.wire import meta
+from grader.wire.codec import meta
 
 WHAT = "ReLU()(x)"
 DTYPE_HINT = ("The output must keep X's dtype. Don't create a fresh zeros tensor with a fixed dtype or device: "

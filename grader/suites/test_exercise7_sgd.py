@@ -22,7 +22,7 @@ from grader.suites.common import (EXACT, ROUNDING, SAME_NUMBERS_FINE, ErrorHint,
                                   name_bug, randn, read_values)
 from grader.suites.sgd_model import Model
 from grader.transport.student import StudentError
-from grader.transport.wire import meta
+from grader.wire.codec import meta
 
 NOT_UPDATED_HINT = ("The model's parameters did not change. Update each parameter IN PLACE inside "
                     "`with torch.no_grad():` -- `p -= self.lr * p.grad` or `p.add_(p.grad, alpha=-self.lr)`. "

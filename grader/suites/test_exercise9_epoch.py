@@ -19,8 +19,8 @@ from grader.suites.common import (FRACTION, SAME_FIGURES, SAME_NUMBERS_FINE, TRA
 from grader.suites.epoch_mistakes import VARIANT_HINTS, WrongLoops
 from grader.suites.epoch_model import IN, K, Net
 from grader.transport.student import StudentError
-from grader.transport.wire import Handle
 from grader.verdicts.batching import params_by_name
+from grader.wire.codec import Handle
 
 
 FIGURES_HINT = ("For every batch X = X_full[i:i+batch_size] (i = 0, batch_size, 2*batch_size, ...): H = model(X), "

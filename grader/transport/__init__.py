@@ -1,1 +1,2 @@
-"""The boundary's transport: the wire format (both sides) and the grader's side of it (processes, limits, the Student proxy the suites call)."""
+"""The grader's side of the boundary: the worker processes, their limits, the sessions and the
+Student proxy the suites call (the wire itself, both sides of it: ``grader.wire``)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 
 from grader.errors import ErrorKind, StudentError
-from grader.feedback.textsafe import MAX_NAME, MAX_TEXT, clip
+from grader.wire.sizes import MAX_NAME, MAX_TEXT, clip
 
 SIGNALS = {
     signal.SIGXFSZ: ("printed more output than the limit allows",
@@ -146,8 +146,9 @@ def undefined_name(file: str, name: str, names) -> StudentError:
                         "that it is defined at the top level of the file.")
 
 
-def raised(e: dict, what: str, file: str, memory_bytes: int) -> StudentError:
-    """The student's code raised: the worker's record ``e`` of the exception."""
+def raised(e: dict, what: str, file: str, memory_bytes: int, imports_hint=None) -> StudentError:
+    """The student's code raised: the worker's record ``e`` of the exception (``imports_hint``:
+    what the course lets a student import, in words: the session's rules say it)."""
     e = plain_fields(e)
     etype, emsg = e.get("type", "Exception"), e.get("message", "")
     where = f"\n    at {e['file']}, line {e['line']}: {e.get('code', '')}" if e.get("line") else ""
@@ -168,7 +169,7 @@ def raised(e: dict, what: str, file: str, memory_bytes: int) -> StudentError:
                 f"the grader passed to {what}: the exercise's contract allows it (any number of dimensions, any "
                 "batch size), so widen or remove the assert rather than the input.")
     elif etype == "ModuleNotFoundError":
-        hint = _imports_hint()
+        hint = _imports_hint(imports_hint)
     elif etype == "SystemExit":
         return StudentError(ErrorKind.EXCEPTION, f"{what}: your code called exit(){where}",
                             "Don't call exit(), sys.exit() or quit() in your functions: return a value.")
@@ -207,8 +208,9 @@ def load_died(file: str, status, output: str) -> StudentError:
         "Don't call exit(), sys.exit() or os._exit() in your file; code at the top level runs on import.")
 
 
-def load_failed(e: dict, file: str) -> StudentError:
-    """Importing the file failed: the worker's record ``e`` (encoding, syntax, an exception)."""
+def load_failed(e: dict, file: str, imports_hint=None) -> StudentError:
+    """Importing the file failed: the worker's record ``e`` (encoding, syntax, an exception);
+    ``imports_hint`` as for ``raised``."""
     e = plain_fields(e)
     where = f"{e.get('file', file)}, line {e.get('line')}" if e.get("line") else e.get("file", file)
     kind = e.get("kind")
@@ -228,7 +230,7 @@ def load_failed(e: dict, file: str) -> StudentError:
         hint = ("Each exercise is graded on its own: don't import your other exercise files; "
                 "use torch's built-ins (torch.nn.Linear, ...) where you need another part.")
     elif e.get("type") in ("ModuleNotFoundError", "ImportError"):
-        hint = _imports_hint()
+        hint = _imports_hint(imports_hint)
     elif e.get("type") == "SystemExit":
         msg = f"{file} called exit() while being imported"
         hint = "Don't call exit(), sys.exit() or quit() in your file."
@@ -271,7 +273,10 @@ def time_budget_spent(what: str, limits, by_submission) -> StudentError:
         "Your code is much slower than needed; look for Python loops over tensor elements.")
 
 
-def _imports_hint() -> str:
-    from grader.verdicts.forbidden import imports_hint
-
-    return imports_hint()
+def _imports_hint(imports_hint) -> str:
+    """What a student may import, in words: from the session's rules (``imports_hint``, a
+    callable: the course's list is read only when a hint needs it), else said in general."""
+    if imports_hint is not None:
+        return imports_hint()
+    return ("Your code may import only the Python standard library and the modules the course allows "
+            "(torch); remove the import of any other module.")

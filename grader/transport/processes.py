@@ -3,7 +3,7 @@
 ``Zygote`` starts the warm process (``grader.untrusted.worker``) that imports torch once
 and forks a fresh, limited worker on request; ``Worker`` is one such forked process
 holding (at most) one student file: it sends requests and decodes replies with
-``grader.transport.wire`` (plain data only), timed and sized against ``Limits`` and the
+``grader.wire.codec`` (plain data only), timed and sized against ``Limits`` and the
 submission's ``Spend``.  A reply late or lost raises ``TimedOut`` or ``Died``, which
 ``grader.transport.session`` turns into what the student reads.
 """
@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from grader.errors import ErrorKind, StudentError
-from grader.transport import wire
 from grader.transport.limits import Limits, Spend
+from grader.wire import codec
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -198,26 +198,26 @@ class Worker:
         sizes = self.sizes
         sizes.clear()
         try:
-            obj, blob = wire.recv(self.sock, deadline=deadline, max_json=min(REPLY_JSON, self.limits.reply_bytes),
+            obj, blob = codec.recv(self.sock, deadline=deadline, max_json=min(REPLY_JSON, self.limits.reply_bytes),
                                   max_total=self.limits.reply_bytes, sizes=sizes)
         finally:
             if sizes:
                 self.spend.bytes += sizes[0]
         decoders: list = []
         try:
-            reply = wire.unpack(obj, blob, decoders=decoders)
+            reply = codec.unpack(obj, blob, decoders=decoders)
         except (ValueError, TypeError, RuntimeError, OverflowError, MemoryError) as e:  # torch refused a record
-            raise wire.ProtocolError(f"a value the grader cannot rebuild ({type(e).__name__})") from None
+            raise codec.ProtocolError(f"a value the grader cannot rebuild ({type(e).__name__})") from None
         self.metas = decoders[0].metas
         if not isinstance(reply, dict):
-            raise wire.ProtocolError("a reply must be a dictionary")
+            raise codec.ProtocolError("a reply must be a dictionary")
         return reply
 
     def request(self, op: str, timeout: float, **fields) -> dict:
         """Send one request; return the decoded reply. Raises ``Died`` or ``TimedOut``."""
         if not self.alive:
             raise Died(None)
-        body, blobs = wire.pack(fields)
+        body, blobs = codec.pack(fields)
         body["op"] = op
         sock = self.sock
         start = time.monotonic()
@@ -226,7 +226,7 @@ class Worker:
             limit = max(timeout, 0.001)
             if sock.gettimeout() != limit:  # setting it is a system call: only when it changes
                 sock.settimeout(limit)
-            wire.send(sock, body, blobs)
+            codec.send(sock, body, blobs)
             return self._reply(start + limit)  # the deadline holds for the whole reply, however it comes
         except socket.timeout:
             self.kill()
@@ -234,7 +234,7 @@ class Worker:
         except (EOFError, ConnectionError, BrokenPipeError):
             self.alive = False
             raise Died(self.exit_status()) from None
-        except wire.ProtocolError as e:
+        except codec.ProtocolError as e:
             self.kill()
             raise StudentError(ErrorKind.PROTOCOL, f"the worker sent data the grader cannot accept ({e})") from None
         finally:

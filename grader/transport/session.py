@@ -1,6 +1,7 @@
 """One student's file for one exercise, run in workers: ``Session`` restarts a worker
 that died, keeps the exercise within its budgets (``Limits``, the submission's ``Spend``),
-applies the forbidden-call and integrity rules (``grader.verdicts``) to each request, and
+applies the forbidden-call and integrity rules it is handed (``Rules``; the harness hands it
+``grader.verdicts.rules.Rules``: this module never imports the verdicts) to each request, and
 turns everything that can go wrong on the student's side into a ``StudentError``
 (``grader.transport.explain`` words it).  ``grader.transport.student.Student`` adds the
 requests the hidden tests make.
@@ -10,14 +11,38 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from typing import Protocol
 
 from grader.errors import StudentError
-from grader.feedback.textsafe import MAX_NAME, clip
 from grader.transport import explain
 from grader.transport.limits import Limits, Spend
 from grader.transport.processes import Died, TimedOut, Worker, Zygote
-from grader.transport.wire import Call, Ref
-from grader.verdicts import forbidden, integrity
+from grader.wire.codec import Call, Ref
+from grader.wire.sizes import MAX_NAME, clip
+
+
+class Rules(Protocol):
+    """The forbidden-call and integrity rules, as a session applies them (handed in:
+    ``grader.verdicts.rules.Rules``)."""
+
+    def worker_spec(self, exercise) -> dict | None: ...
+
+    def allowed_imports(self) -> tuple: ...
+
+    def imports_hint(self) -> str: ...
+
+    def static_scans(self, source: Path, exercise, file: str) -> tuple: ...
+
+    def static_error(self, exercise, findings: list, file: str) -> StudentError: ...
+
+    def dynamic_error(self, exercise, what: str, calls: list) -> StudentError | None: ...
+
+    def integrity_error(self, exercise, findings: list, file: str) -> StudentError: ...
+
+    def tampered_error(self, what: str) -> StudentError: ...
+
+    def tampered_review(self, what: str, file: str) -> list: ...
+
 
 CPU_SLACK = 1.5  # a request may run this many seconds per CPU second its budget has left
 
@@ -29,8 +54,9 @@ class Session:
     _review: list = []
 
     def __init__(self, exercise, submission: Path, zygote: Zygote, limits: Limits,
-                 tmproot: Path, seed: int = 0, spend: Spend | None = None):
+                 tmproot: Path, seed: int = 0, spend: Spend | None = None, *, rules: Rules):
         self.exercise = exercise
+        self.rules = rules
         self.spend = spend if spend is not None else Spend()  # the whole submission's (shared by its exercises)
         self.late_from: float | None = None  # this exercise's time spent when the submission's budget ran out
         self.late_bytes_from: int | None = None  # the submission's bytes when its data budget ran out
@@ -118,7 +144,7 @@ class Session:
 
     def _ensure(self) -> Worker:
         if self.tampered is not None:
-            raise integrity.tampered_error(self.tampered)
+            raise self.rules.tampered_error(self.tampered)
         if self.load_error is not None:
             raise self.load_error.copy()
         self._check_budget()
@@ -138,8 +164,8 @@ class Session:
         try:
             reply = self.worker.request("load", timeout, path=str(target),
                                         module=Path(self.exercise.file).stem,
-                                        forbidden=forbidden.worker_spec(self.exercise),
-                                        allowed_imports=list(forbidden.allowed_imports()))
+                                        forbidden=self.rules.worker_spec(self.exercise),
+                                        allowed_imports=list(self.rules.allowed_imports()))
         except TimedOut as t:
             self.timeouts += 1
             if by_budget:
@@ -153,7 +179,8 @@ class Session:
         self._check_tampered(reply)
         if "load_error" in reply:
             self.load_error = explain.load_failed(
-                reply["load_error"] if isinstance(reply["load_error"], dict) else {}, self.file)
+                reply["load_error"] if isinstance(reply["load_error"], dict) else {}, self.file,
+                imports_hint=self.rules.imports_hint)
             raise self.load_error
         names = reply.get("names")
         self.names = {clip(str(n), MAX_NAME): None for n in names} if isinstance(names, (dict, list)) else {}
@@ -173,7 +200,7 @@ class Session:
         if not hasattr(self, "_forbidden_static"):  # names the exercise forbids, in the file itself
             self._static_scans()
         if self._forbidden_static:
-            raise forbidden.static_error(self.exercise, self._forbidden_static, self.file)
+            raise self.rules.static_error(self.exercise, self._forbidden_static, self.file)
         self.calls += 1
         digest = hashlib.sha256(f"{self.seed}|{self.test_id}|{self.calls}".encode()).digest()
         fields.setdefault("seed", int.from_bytes(digest[:6], "big"))
@@ -194,18 +221,18 @@ class Session:
         if worker.metas and not _holds_meta(fields):
             raise explain.meta_result(what)
         if reply.get("forbidden"):  # reported by the worker, decided here
-            err = forbidden.dynamic_error(self.exercise, what, list(reply["forbidden"])
-                                          if isinstance(reply["forbidden"], list) else [])
+            err = self.rules.dynamic_error(self.exercise, what, list(reply["forbidden"])
+                                           if isinstance(reply["forbidden"], list) else [])
             if err is not None:
                 raise err
         if "error" in reply:
             err = explain.raised(reply["error"] if isinstance(reply["error"], dict) else {}, what, self.file,
-                                 self.limits.memory_bytes)
+                                 self.limits.memory_bytes, imports_hint=self.rules.imports_hint)
             if _record is not None:
                 err.details["request"] = _record  # the request that raised, for a reproducer
             raise err
         if self._integrity:  # no call it made counts (a call that raised or broke a rule says so first)
-            raise integrity.error(self.exercise, self._integrity, self.file)
+            raise self.rules.integrity_error(self.exercise, self._integrity, self.file)
         if "fatal" in reply:
             raise explain.refused(reply["fatal"])
         return reply
@@ -215,17 +242,13 @@ class Session:
         sends counts any more, in this worker or a later one of this exercise."""
         if "tampered" in reply:
             self.tampered = clip(str(reply["tampered"]), 200)
-            raise integrity.tampered_error(self.tampered)
+            raise self.rules.tampered_error(self.tampered)
 
     def _static_scans(self) -> None:
         """The exercise's part of the file, read by the forbidden-call and integrity scans
         (once); what needs a human's eye goes to ``review``."""
-        self._forbidden_static = forbidden.scan(self.source, self.exercise)
-        notes = forbidden.scan_all(self.source, self.exercise)[1]
-        self._integrity, more = integrity.scan(self.source, self.exercise)
-        kinds = {n["kind"] for n in notes}
-        self._review = (integrity.review_entries(self._integrity, self.file) + notes
-                        + [n for n in more if n["kind"] not in kinds])
+        self._forbidden_static, self._integrity, self._review = self.rules.static_scans(
+            self.source, self.exercise, self.file)
 
     @property
     def review(self) -> list:
@@ -234,7 +257,7 @@ class Session:
         if not hasattr(self, "_forbidden_static") and self.source.is_file():
             self._static_scans()
         if self.tampered is not None:
-            return [*integrity.tampered_review(self.tampered, self.file), *self._review]
+            return [*self.rules.tampered_review(self.tampered, self.file), *self._review]
         return self._review
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from grader.errors import ErrorKind, StudentError
 from grader.transport import explain
 from grader.transport.session import Session
-from grader.transport.wire import Call, Handle, Ref
+from grader.wire.codec import Call, Handle, Ref
 
 TRACE_CALLS = 64     # requests a test's trace keeps (for a visible test's reproducer); more: no trace
 TRACE_COPY = 64      # tensors up to this many entries are copied into the trace as they were sent

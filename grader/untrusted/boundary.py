@@ -4,36 +4,31 @@ Two rules, each over whole packages, so that a module added later to a covered
 package is covered without anyone listing it:
 
 * ``worker_may_import``: what a worker (and so the student's code) may import of
-  the course: ``grader`` itself, the wire (``grader.transport.wire``, ``.message``, ``.sizes``),
-  ``grader.errors`` and ``grader.untrusted``.  Every other module of ``grader``,
+  the course: ``grader`` itself, the wire (``grader.wire``), ``grader.errors`` and
+  ``grader.untrusted``.  Every other module of ``grader``,
   and ``reference`` and ``solutions``, is refused (``Blocker``) and, where the
   worker was forked from the grader, dropped from ``sys.modules`` first
   (``seal``): the same submission meets the same refusal however its worker
   was started.
 * ``secrets_loaded``: the modules that hold answers or make verdicts
   (``SECRET_PACKAGES``) loaded in this process.  The zygote is forked from the
-  grader only while there is none (``grader.untrusted.startup.fork_zygote``);
-  ``PUBLIC`` names the few modules of those packages that the grader's side of
-  the wire imports before it forks, which hold no answer (the forbidden-call
-  and integrity rules, which every student may read, and the text caps).
+  grader only while there is none (``grader.untrusted.startup.fork_zygote``): the
+  grader's side of the wire imports none of them (the verdict rules are handed to it,
+  the layers contract in pyproject.toml keeps it so).
 """
 from __future__ import annotations
 
 import sys
 
 # the course's modules a worker is built from (packages: with everything below them)
-WORKER_MODULES = ("grader", "grader.transport", "grader.transport.wire", "grader.transport.message",
-                  "grader.transport.sizes", "grader.errors")
-WORKER_PACKAGES = ("grader.untrusted",)
+WORKER_MODULES = ("grader", "grader.errors")
+WORKER_PACKAGES = ("grader.untrusted", "grader.wire")
 # top-level names of the course's private trees beside ``grader``
 COURSE_ROOTS = ("grader", "reference", "solutions")
 
 # the packages that hold answers or make verdicts: none of them in a forked zygote's memory
 SECRET_PACKAGES = ("reference", "solutions", "grader.suites", "grader.harness", "grader.verdicts",
                    "grader.feedback", "grader.batch", "grader.formats")
-# ... except these, which hold nothing secret and which grader.transport (the grader's side) imports
-PUBLIC = ("grader.verdicts", "grader.feedback", "grader.verdicts.forbidden", "grader.verdicts.integrity",
-          "grader.feedback.textsafe")
 
 REFUSAL = "{} is not available to submissions"
 
@@ -54,7 +49,7 @@ def secrets_loaded(modules=None) -> list:
     """The modules holding answers or making verdicts that are loaded (in ``modules``,
     by default this process's)."""
     names = sys.modules if modules is None else modules
-    return sorted(m for m in names if within(m, SECRET_PACKAGES) and m not in PUBLIC)
+    return sorted(m for m in names if within(m, SECRET_PACKAGES))
 
 
 class Blocker:

@@ -1,6 +1,6 @@
 """The worker's request loop: load one student file, then answer the grader's requests.
 
-Each request (``grader.transport.wire``) asks for one operation: ``load`` the
+Each request (``grader.wire.codec``) asks for one operation: ``load`` the
 student's file as a module, ``call`` a function, ``getattr``/``setattr``,
 ``inspect`` an object, or compute a vector-Jacobian product (``vjp``).  Objects
 that cannot cross the wire stay here and cross as handles.  Every reply is
@@ -17,9 +17,9 @@ import sys
 import traceback
 import types
 
-from grader.transport import wire
 from grader.untrusted import imports, output
 from grader.untrusted.watcher import Watcher
+from grader.wire import codec
 
 
 class Server:
@@ -35,14 +35,14 @@ class Server:
         self.watcher = Watcher()
 
     # -- handles --------------------------------------------------------
-    def keep(self, obj) -> wire.Handle:
+    def keep(self, obj) -> codec.Handle:
         key = id(obj)
         if key not in self.ids:
             hid = len(self.objects) + 1
             self.objects[hid] = obj
             self.ids[key] = hid
         t = type(obj)
-        return wire.Handle(self.ids[key], f"{t.__module__}.{t.__qualname__}")
+        return codec.Handle(self.ids[key], f"{t.__module__}.{t.__qualname__}")
 
     def resolve(self, v):
         import torch
@@ -73,7 +73,7 @@ class Server:
 
     def decode(self, v, blob):
         if self._decoding is not blob:
-            self._decoder, self._decoding = wire.Decoder(blob, self.resolve, self.place), blob
+            self._decoder, self._decoding = codec.Decoder(blob, self.resolve, self.place), blob
         return self._decoder.decode(v)
 
     def describe(self, e: BaseException, fn=None) -> dict:
@@ -124,7 +124,7 @@ class Server:
     def op_call(self, req, blob):
         import torch
 
-        seed_generators(req)  # first: a wire.Call among the arguments runs as they are read
+        seed_generators(req)  # first: a codec.Call among the arguments runs as they are read
         self.decode(req.get("before", []), blob)  # Calls to make before this one
         fn = self.decode(req["fn"], blob)
         args = self.decode(req.get("args", []), blob)
@@ -200,7 +200,7 @@ class Server:
     def serve(self):
         while True:
             try:
-                req, blob = wire.recv(self.sock)
+                req, blob = codec.recv(self.sock)
             except EOFError:
                 return
             handler = getattr(self, "op_" + str(req.get("op")), None)
@@ -216,10 +216,10 @@ class Server:
             self._decoder = self._decoding = None  # the request's blob is not kept
             output.flush()  # what was printed, within its cap (grader.untrusted.output)
             try:
-                body, blobs = wire.pack(reply, self.keep)
+                body, blobs = codec.pack(reply, self.keep)
             except BaseException as e:
-                body, blobs = wire.pack({"error": self.describe(e)})
-            wire.send(self.sock, body, blobs)
+                body, blobs = codec.pack({"error": self.describe(e)})
+            codec.send(self.sock, body, blobs)
 
 
 def seed_generators(req) -> None:

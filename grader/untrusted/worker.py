@@ -6,7 +6,7 @@ fresh worker that closes every inherited descriptor, starts its own session,
 sets its resource limits, sends its output to a capped file and then serves
 requests on its own socket (``grader.untrusted.server``): load one student file,
 call a function, read an attribute, compute a vector-Jacobian product.  Each
-reply is plain data (see ``grader.transport.wire``); nothing here decides a
+reply is plain data (see ``grader.wire.codec``); nothing here decides a
 grade, and no worker may import the reference, the hidden suites or the
 grader's verdicts (``grader.untrusted.boundary``).
 
@@ -21,11 +21,11 @@ import signal
 import socket
 import sys
 
-from grader.transport import wire
 from grader.untrusted import boundary
 from grader.untrusted.limits import apply_limits
 from grader.untrusted.server import Server
 from grader.untrusted.syscalls import host_pid, set_pdeathsig
+from grader.wire import codec
 
 _status_socks: dict = {}
 
@@ -142,11 +142,11 @@ def zygote(ctrl_fd: int) -> None:
     import torch  # noqa: F401  (the point of the zygote: import it once)
 
     try:  # a meta tensor's first operation need not import torch._dynamo in every worker
-        from grader.untrusted.startup import defer_dynamo
+        from grader.untrusted.warmup import defer_dynamo
 
         defer_dynamo()
         if os.environ.get("GRADER_ZYGOTE_WARM_META"):
-            from grader.untrusted.startup import warm_meta
+            from grader.untrusted.warmup import warm_meta
 
             warm_meta()
     except Exception:
@@ -236,11 +236,11 @@ def _child(sock, req) -> None:
 
     torch.set_num_threads(1)
     boundary.seal()
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(wire.__file__))))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(codec.__file__))))
     if os.path.isfile(os.path.join(root, "pyproject.toml")):  # a checkout; never site-packages
         sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != root]
     sys.path.insert(0, req["limits"]["workdir"])
-    wire.send(sock, *wire.pack({"hello": me, "isolation": iso}))
+    codec.send(sock, *codec.pack({"hello": me, "isolation": iso}))
     Server(sock).serve()
 
 

@@ -11,8 +11,8 @@ import math
 
 import torch
 
-from grader.transport.wire import Handle, meta
 from grader.verdicts.tolerances import ROUNDING, Tolerance, tol  # noqa: F401  (tol: for callers)
+from grader.wire.codec import Handle, meta
 
 
 class Failure(AssertionError):

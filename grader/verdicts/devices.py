@@ -12,10 +12,10 @@ import torch
 
 from grader.transport.processes import asked_once
 from grader.transport.student import StudentError
-from grader.transport.wire import meta
 from grader.verdicts.checks import Failure, assert_close, describe, expect_tensor
 from grader.verdicts.hints import DEVICE_VALUES_FIRST
 from grader.verdicts.tolerances import ROUNDING
+from grader.wire.codec import meta
 
 GPU = "cuda"  # the torch device a GPU run uses (a test may point it at another device to fake one)
 

@@ -21,11 +21,10 @@ from typing import Callable, Iterable, Union
 import torch
 
 from grader.transport.student import StudentError
-from grader.transport.wire import meta
 from grader.verdicts.checks import Failure, assert_close
 from grader.verdicts.hints import concept_of, hard_coded_hint, register_concept
 from grader.verdicts.tolerances import SAME_NUMBERS, Tolerance
-
+from grader.wire.codec import meta
 
 # -- the misconception catalogue -------------------------------------------------------------
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import torch
 
-from grader.transport.wire import meta
 from grader.verdicts.checks import Failure, assert_close, describe, expect_tensor, fmt, shape_str
 from grader.verdicts.diagnosis import naming_errors
 from grader.verdicts.hints import FORWARD_FIRST
 from grader.verdicts.tolerances import FINITE_DIFFERENCES, FORWARD_BEFORE_GRADIENT, magnitude
+from grader.wire.codec import meta
 
 
 def _jacobians(student, fn, inputs, what, eps=1e-6):

@@ -347,7 +347,7 @@ print("ok")
 def test_meta_operations_do_not_import_dynamo_and_give_the_same_results():
     code = r"""
 import sys, torch
-from grader.untrusted.startup import defer_dynamo
+from grader.untrusted.warmup import defer_dynamo
 x = torch.randn(4, 5)
 expected = torch.log_softmax(x, -1), torch.logsumexp(x, -1)
 assert defer_dynamo() > 0

@@ -17,12 +17,13 @@ import pytest
 import torch
 
 import reference
-from grader.verdicts.checks import Failure, assert_close, assert_unchanged
 from grader.exercises import lookup
-from grader.feedback.reproducers import reproducer
 from grader.feedback.report import failure_groups, render
+from grader.feedback.reproducers import reproducer
 from grader.transport.limits import Limits
 from grader.transport.student import Call, Handle, Ref, Student, StudentError
+from grader.verdicts.checks import Failure, assert_close, assert_unchanged
+from grader.verdicts.rules import Rules
 from tests.conftest import CHROMIUM, ROOT, exercise_of, run_cli, screenshot
 
 SOLUTIONS = ROOT / "solutions"
@@ -76,7 +77,7 @@ def student(zygote, tmp_path):
     made = []
 
     def make(number: int) -> Student:
-        s = Student(lookup(str(number)), tmp_path / "sub", zygote, Limits(), tmp_path / "work")
+        s = Student(lookup(str(number)), tmp_path / "sub", zygote, Limits(), tmp_path / "work", rules=Rules())
         s.begin_test("test_something")
         made.append(s)
         return s

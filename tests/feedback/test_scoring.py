@@ -6,7 +6,7 @@ import pytest
 from grader.exercises import EXERCISES, POINTS_PER_EXERCISE
 from grader.feedback.records import ExerciseRun, TestRecord
 from grader.feedback.scoring import INTERNAL_ERROR, build_report, report_data, score_exercise, score_test
-from grader.transport.sizes import MAX_FIELD
+from grader.wire.sizes import MAX_FIELD
 
 EX1, EX2 = EXERCISES[0], EXERCISES[1]
 

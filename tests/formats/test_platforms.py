@@ -554,7 +554,7 @@ def test_bundle_reads_the_one_file_uploaded_else_the_folder(tmp_path):
     """What run_autograder hands to grader.submission.reader.read: the folder when it holds an exercise
     file, else the one zip, else the one notebook or .py among other files."""
     from grader.formats.autograder import target
-    from grader.submission.reader import BadEntry
+    from grader.submission.errors import BadEntry
 
     cases = {("a/" + EX1, "b.zip"): ".", ("s.zip", "README.md"): "s.zip", ("s.zip", "x.py"): "s.zip",
              ("hw/all.py",): "hw/all.py", ("nb.ipynb", "helper.py"): ".", ("one.ipynb", "notes.txt"): "one.ipynb"}

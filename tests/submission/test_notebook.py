@@ -131,12 +131,12 @@ def test_extension_in_a_terminal_ipython_shows_text(tmp_path):
 def test_grade_magic_names_the_exercise_cell_and_its_line(monkeypatch):
     """QA: `%grade 2` said `exercise2_log_softmax.py, line 4`, a file the notebook student never had;
     the `%%exercise 2` line is line 1 of the cell, as Jupyter shows it."""
-    from grader.submission import notebook
+    from grader.commands import magic
 
     ex = EXERCISES[1]
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    monkeypatch.setitem(notebook._RECORDED, ex.file, "import torch\n\ndef log_softmax(x):\n    return x +* 2\n")
-    report, problem = notebook.grade_recorded(ex)
+    monkeypatch.setitem(magic._RECORDED, ex.file, "import torch\n\ndef log_softmax(x):\n    return x +* 2\n")
+    report, problem = magic.grade_recorded(ex)
     assert report is not None, problem
     entry = report["exercises"][0]
     assert entry["message"].startswith("your %%exercise 2 cell, line 5: SyntaxError"), entry["message"]

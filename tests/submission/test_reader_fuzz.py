@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from grader.exercises import EXERCISES, lookup
 from grader.submission import parts
-from grader.submission.reader import BadEntry, read
+from grader.submission.errors import BadEntry
+from grader.submission.reader import read
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                       HealthCheck.data_too_large])

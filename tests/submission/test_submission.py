@@ -9,7 +9,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from grader.exercises import EXERCISES, lookup
-from grader.submission.reader import BadEntry, read
+from grader.submission.errors import BadEntry
+from grader.submission.reader import read
 from tests.conftest import ROOT, exercise_of, run_cli
 
 EX1, EX3 = lookup("1"), lookup("3")

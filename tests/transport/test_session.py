@@ -10,11 +10,13 @@ from grader.errors import ErrorKind, StudentError
 from grader.exercises import lookup
 from grader.transport.limits import Limits, Spend
 from grader.transport.session import Session
+from grader.verdicts.rules import Rules
 
 
 def session(tmp_path, limits=None, spend=None) -> Session:
     # no worker is started by what these tests do (the zygote is never asked)
-    return Session(lookup("1"), tmp_path / "sub", None, limits or Limits(), tmp_path / "work", spend=spend)
+    return Session(lookup("1"), tmp_path / "sub", None, limits or Limits(), tmp_path / "work", spend=spend,
+                   rules=Rules())
 
 
 def test_a_missing_file_is_a_load_error_kept_for_every_later_request(tmp_path):

@@ -1,4 +1,5 @@
 """grader.untrusted.boundary: the package-level rules of the trust boundary."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,35 +10,37 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_worker_may_import_only_the_modules_it_is_built_from():
-    for name in ("grader", "grader.transport.wire", "grader.transport.message", "grader.transport.sizes",
+    for name in ("grader", "grader.wire", "grader.wire.codec", "grader.wire.message", "grader.wire.sizes",
                  "grader.errors", "grader.untrusted", "grader.untrusted.isolation", "torch", "torch.nn.functional",
                  "json"):
         assert boundary.worker_may_import(name), name
     for name in ("reference", "reference.softmax", "solutions", "grader.suites", "grader.suites.common",
                  "grader.harness.run", "grader.verdicts.checks", "grader.verdicts.forbidden", "grader.feedback",
-                 "grader.batch", "grader.commands.server", "grader.formats", "grader.transport.student", "grader.cli",
+                 "grader.batch", "grader.commands.server", "grader.formats", "grader.transport", "grader.transport.student", "grader.cli",
                  "grader.verdicts.a_module_added_later"):
         assert not boundary.worker_may_import(name), name
     assert boundary.worker_may_import("graders") and boundary.worker_may_import("referenced")  # names, not prefixes
 
 
-def test_secrets_are_whole_packages_less_the_public_rules():
-    public = ["grader.verdicts", "grader.verdicts.forbidden", "grader.verdicts.integrity", "grader.feedback",
-              "grader.feedback.textsafe", "grader.transport.student", "grader.commands.server", "grader.cli", "torch"]
+def test_secrets_are_whole_packages():
+    public = ["grader.transport.student", "grader.transport.session", "grader.wire.codec", "grader.commands.server",
+              "grader.cli", "torch"]
     assert boundary.secrets_loaded(public) == []
     secret = ["reference", "solutions.x", "grader.suites.test_exercise1_softmax", "grader.harness.plugin",
-              "grader.verdicts.checks", "grader.verdicts.tolerances", "grader.feedback.report", "grader.batch.command"]
+              "grader.verdicts.checks", "grader.verdicts.tolerances", "grader.feedback.report", "grader.batch.command",
+              "grader.verdicts", "grader.verdicts.forbidden", "grader.verdicts.integrity", "grader.feedback",
+              "grader.feedback.textsafe"]
     assert boundary.secrets_loaded(public + secret) == sorted(secret)
 
 
 SEALED = r"""
 import sys
 import grader.verdicts.forbidden, grader.transport.student  # what a worker forked from the grader holds
-import grader.transport.wire, grader.untrusted.isolation
+import grader.wire.codec, grader.untrusted.isolation
 from grader.untrusted import boundary
 boundary.seal()
 assert "grader.verdicts.forbidden" not in sys.modules and "grader.transport.student" not in sys.modules
-assert not hasattr(sys.modules["grader.transport"], "host")
+assert "grader.transport" not in sys.modules  # the grader's side of the wire: not a worker's
 for name in ("grader.verdicts.forbidden", "grader.transport.student", "reference", "grader.harness.run"):
     try:
         __import__(name)
@@ -46,7 +49,7 @@ for name in ("grader.verdicts.forbidden", "grader.transport.student", "reference
         assert refused != str(e) and (name + ".").startswith(refused + "."), e
     else:
         raise AssertionError(name + " was imported")
-import grader.transport.wire, grader.untrusted.isolation, grader.untrusted.watcher, json, torch  # still there
+import grader.wire.codec, grader.untrusted.isolation, grader.untrusted.watcher, json, torch  # still there
 print("ok")
 """
 
@@ -58,7 +61,7 @@ def test_seal_forgets_and_refuses_the_graders_modules():
 
 PLANNED = r"""
 import os, sys
-import grader.verdicts.forbidden, grader.transport.wire  # held by the zygote when it plans
+import grader.verdicts.forbidden, grader.wire.codec  # held by the zygote when it plans
 from grader.untrusted import boundary
 boundary.plan_seal()
 import grader.transport.student  # a course module imported after the plan (in the zygote or the worker)
@@ -68,8 +71,8 @@ may = boundary.worker_may_import
 boundary.worker_may_import = lambda name: calls.append(name) or may(name)
 boundary.seal()
 assert "grader.verdicts.forbidden" not in sys.modules and "grader.transport.student" not in sys.modules
-assert not hasattr(sys.modules["grader.transport"], "student")
-assert "grader.transport.wire" in sys.modules and "grader.untrusted.isolation" in sys.modules
+assert "grader.transport" not in sys.modules
+assert "grader.wire.codec" in sys.modules and "grader.untrusted.isolation" in sys.modules
 assert calls == [], calls  # nothing read name by name: the plan and the imports since
 assert not any(type(f).__name__ == "_Recorder" for f in sys.meta_path)
 try:
@@ -102,3 +105,20 @@ print("ok")
 def test_a_zygote_is_not_forked_from_a_process_holding_any_module_of_a_secret_package():
     r = subprocess.run([sys.executable, "-c", FORK], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.stdout.strip() == "ok", r.stderr
+
+
+BEFORE_THE_FORK = r"""
+import json, sys
+import grader.cli, grader.commands.grade_here, grader.commands.server, grader.transport.processes
+import grader.transport.session, grader.transport.student
+from grader.untrusted.boundary import secrets_loaded
+print(json.dumps(secrets_loaded()))
+"""
+
+
+def test_what_grade_loads_before_it_forks_the_zygote_holds_no_secret():
+    """A module of a secret package imported at the top of the grading commands or the transport
+    would make every cold `grade` refuse to fork its zygote (and import torch a second time)."""
+    r = subprocess.run([sys.executable, "-c", BEFORE_THE_FORK], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == []

@@ -9,10 +9,9 @@ import time
 import pytest
 
 from grader.feedback import textsafe
-
-from grader.transport import wire
 from grader.feedback.report import render
 from grader.transport.limits import Limits
+from grader.wire import codec
 from tests.conftest import exercise_of
 from tests.untrusted.test_hostile import CORRECT_LOG_SOFTMAX
 
@@ -54,8 +53,8 @@ def test_a_meta_tensor_as_a_result_is_a_verdict(grade_folder, submission, make):
 
 def test_impossible_meta_shapes_are_refused_by_the_wire():
     body = {"value": {"$tensor": [0, 0], "dtype": "float32", "shape": [2 ** 39] * 16, "meta": {"device": "meta"}}}
-    with pytest.raises(wire.ProtocolError):
-        wire.unpack(body, b"")
+    with pytest.raises(codec.ProtocolError):
+        codec.unpack(body, b"")
 
 
 def test_a_dripped_reply_times_out_at_the_call_limit(grade_folder, submission):
@@ -108,7 +107,7 @@ def test_the_whole_frame_is_read_by_the_deadline():
     b.settimeout(0.5)
     try:
         with pytest.raises(socket.timeout):
-            wire.recv(b, deadline=time.monotonic() + 0.5)
+            codec.recv(b, deadline=time.monotonic() + 0.5)
     finally:
         a.close()
         b.close()

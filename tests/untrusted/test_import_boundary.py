@@ -1,9 +1,9 @@
 """The student side imports nothing of the grader's verdicts, pytest glue, suites or answers.
 
 (a) statically: every import (top level or inside a function) of grader/untrusted/*.py and of
-the wire (grader/transport/wire.py, message.py, sizes.py) names the standard library, torch, orjson (the
+the wire (grader/wire/*.py) names the standard library, torch, orjson (the
 wire's JSON codec, a declared dependency) or one of the course modules a worker is built from;
-(b) dynamically: a fresh interpreter that imports every module of grader.untrusted holds none of
+(b) dynamically: a fresh interpreter that imports every module of grader.untrusted and grader.wire holds none of
 the grader's own packages; (c) the checker catches a planted import.
 """
 import ast
@@ -15,14 +15,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STUDENT_SIDE = sorted((ROOT / "grader" / "untrusted").glob("*.py")) + [
-    ROOT / "grader" / "transport" / name for name in ("wire.py", "message.py", "sizes.py")]
+STUDENT_SIDE = sorted((ROOT / "grader" / "untrusted").glob("*.py")) + sorted((ROOT / "grader" / "wire").glob("*.py"))
 THIRD_PARTY = {"torch", "orjson"}
 # the course's modules the worker side may import (written out here, not taken from the code under test)
-COURSE_ALLOWED = {"grader", "grader.transport", "grader.transport.wire", "grader.transport.message",
-                  "grader.transport.sizes", "grader.errors"}
-COURSE_ALLOWED_PACKAGES = ("grader.untrusted",)
-GRADER_ONLY = ("grader.verdicts", "grader.harness", "grader.suites", "grader.feedback", "grader.batch",
+COURSE_ALLOWED = {"grader", "grader.errors"}
+COURSE_ALLOWED_PACKAGES = ("grader.untrusted", "grader.wire")
+GRADER_ONLY = ("grader.transport", "grader.verdicts", "grader.harness", "grader.suites", "grader.feedback", "grader.batch",
                "grader.formats", "grader.commands", "reference", "solutions")
 
 
@@ -77,8 +75,9 @@ def test_checker_catches_a_planted_import():
     assert violations("from ..harness import run\n", "grader.untrusted.worker") == ["grader.harness",
                                                                                    "grader.harness.run"]
     assert violations("import numpy, reference\nfrom grader.transport import student\n",
-                      "grader.untrusted.x") == ["grader.transport.student", "numpy", "reference"]
-    assert violations("from . import isolation\nfrom grader.transport import wire\n", "grader.untrusted.x") == []
+                      "grader.untrusted.x") == ["grader.transport", "grader.transport.student", "numpy",
+                                                     "reference"]
+    assert violations("from . import isolation\nfrom grader.wire import codec\n", "grader.untrusted.x") == []
 
 
 def test_the_code_and_this_test_agree_on_what_a_worker_may_import():
@@ -91,7 +90,7 @@ def test_the_code_and_this_test_agree_on_what_a_worker_may_import():
 
 
 def test_a_fresh_worker_process_holds_none_of_the_graders_packages():
-    modules = [_module_of(p) for p in sorted((ROOT / "grader" / "untrusted").glob("*.py"))]
+    modules = [_module_of(p) for p in STUDENT_SIDE]
     code = ("import importlib, json, sys\nimport torch  # as the zygote does\n"
             f"for m in {modules!r}:\n    importlib.import_module(m)\n"
             "print(json.dumps(sorted(sys.modules)))")

@@ -12,6 +12,7 @@ from grader.transport.limits import Limits
 from grader.transport.student import Call, Student
 from grader.verdicts.batching import (build_together, build_with_state, call_and_refresh, params_by_name,
                                       read_attributes, refresh)
+from grader.verdicts.rules import Rules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +22,7 @@ def student(zygote, tmp_path):
     ex = lookup("6")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / ex.file).write_text((ROOT / "solutions" / ex.file).read_text())
-    s = Student(ex, tmp_path / "sub", zygote, Limits(), tmp_path / "work")
+    s = Student(ex, tmp_path / "sub", zygote, Limits(), tmp_path / "work", rules=Rules())
     s.begin_test("test_something")
     yield s
     s.close()

@@ -2,7 +2,7 @@
 message holds and how values become it and come back.
 
 A message is a JSON object plus a blob holding the raw bytes of every tensor
-in it, sent as one frame. ``grader.transport.message`` holds the frames
+in it, sent as one frame. ``grader.wire.message`` holds the frames
 (``send``, ``recv``, ``ProtocolError``, the size caps) and the records the
 tags below stand for (``Handle``, ``Ref``, ``Call``, ``TensorMeta``), all
 re-exported here; this module turns values into messages and back.
@@ -29,10 +29,10 @@ from __future__ import annotations
 import ctypes
 import math
 
-from grader.transport.message import (  # noqa: F401  (re-exported: the message's records and frames)
+from grader.wire.message import (  # noqa: F401  (re-exported: the message's records and frames)
     HEADER, JOIN_LIMIT, MAX_BLOB, MAX_JSON, Call, Handle, ProtocolError, Ref, TensorMeta, meta, recv, send,
 )
-from grader.transport.sizes import MAX_TEXT, clip
+from grader.wire.sizes import MAX_TEXT, clip
 
 _string_at = ctypes.string_at
 _memmove = ctypes.memmove

@@ -8,7 +8,7 @@ A frame larger than the reader allows is refused from its header, before
 anything is allocated for it, and a reader with a deadline gets the whole
 frame by then or a time-out. The JSON is strict both ways (no NaN, no lone
 surrogates, no integer past 64 bits). What the JSON and blob hold, and how
-values become them, is ``grader.transport.wire``'s business (the tags are
+values become them, is ``grader.wire.codec``'s business (the tags are
 listed there); it re-exports the names here. Imported by the worker: the
 standard library and orjson only.
 """

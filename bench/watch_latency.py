@@ -26,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.exercises import lookup  # noqa: E402
 from serverenv import private_server  # noqa: E402
+
+from grader.exercises import lookup  # noqa: E402
 
 
 def read_until(fd, buf: bytearray, pattern: bytes, start: int, timeout: float = 300) -> float:

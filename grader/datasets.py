@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -46,7 +46,7 @@ def _repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def candidate_dirs() -> List[Path]:
+def candidate_dirs() -> list[Path]:
     """The folders searched by :func:`find_mnist_dir`, in order."""
     dirs = []
     env = os.environ.get(ENV_VAR, "").strip()
@@ -61,7 +61,7 @@ def _has_images(folder: Path) -> bool:
     return (folder / (IMAGES + ".gz")).is_file() or (folder / IMAGES).is_file()
 
 
-def find_mnist_dir() -> Optional[Path]:
+def find_mnist_dir() -> Path | None:
     """The first candidate folder holding the MNIST test images, or None."""
     for folder in candidate_dirs():
         try:
@@ -125,7 +125,7 @@ def _read(path: Path, source: Path, reader, shape: tuple):
     return t
 
 
-def load_mnist_test(root=None) -> Tuple["torch.Tensor", "torch.Tensor"]:
+def load_mnist_test(root=None) -> tuple[torch.Tensor, torch.Tensor]:
     """The official MNIST test set as ``(X, Y)``.
 
     ``X``: float32, shape (10000, 784), pixel values scaled to [0, 1];

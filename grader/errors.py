@@ -64,7 +64,7 @@ class StudentError(Exception):
         self.hint = hint
         self.details = details
 
-    def copy(self) -> "StudentError":
+    def copy(self) -> StudentError:
         """A fresh exception with the same content (re-raising one instance
         would make its traceback grow with every test)."""
         return StudentError(self.kind, self.message, self.hint, **self.details)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Being moved into a package of its own by other work: its encoder's and decoder's dispatch
 # (a tag→handler table would do) is refactored there.  Named by function and file name, so
 # that the allowance follows the module when it moves.
-NOT_YET = {("wire.py", "encode"), ("wire.py", "decode")}
+NOT_YET = {("codec.py", "encode"), ("codec.py", "decode")}  # grader/wire/codec.py: a tag table still to come
 
 
 def _needs(module: str) -> None:

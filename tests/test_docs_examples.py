@@ -94,7 +94,7 @@ def update() -> None:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             course = make_course(Path(tmp) / "course")
-            text = BLOCK.sub(lambda m: f"{MARK}\n```\n{replay(m.group(1), course)}\n```", text)
+            text = BLOCK.sub(lambda m, course=course: f"{MARK}\n```\n{replay(m.group(1), course)}\n```", text)
         path.write_text(text, encoding="utf-8")
         print("rewrote", path.relative_to(ROOT))
 

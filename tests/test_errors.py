@@ -20,7 +20,7 @@ def test_a_kind_is_its_string_for_every_serialiser():
     assert json.dumps(record) == '{"status": "error", "kind": "timeout"}'
     assert orjson.dumps(record) == b'{"status":"error","kind":"timeout"}'
     assert json.dumps({ErrorKind.LOAD: 1}) == '{"load": 1}'
-    assert (str(ErrorKind.LOAD), f"{ErrorKind.LOAD}", "%s" % ErrorKind.LOAD) == ("load",) * 3
+    assert (str(ErrorKind.LOAD), f"{ErrorKind.LOAD}", "%s" % ErrorKind.LOAD) == ("load",) * 3  # noqa: UP031 (the test: %-formatting too)
     assert ErrorKind.LOAD == "load" and "load" in RUN_KINDS and hash(ErrorKind.LOAD) == hash("load")
     import jinja2
 

@@ -4,7 +4,6 @@ gradient of a wrong function (an identity softmax) used to earn points."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import exercise_of
 
 IDENTITY_SOFTMAX = '''

@@ -8,8 +8,8 @@ import json
 import zipfile
 
 import pytest
-
 from conftest import ROOT, run_cli
+
 from grader.exercises import EXERCISES
 
 

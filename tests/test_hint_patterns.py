@@ -7,8 +7,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import ROOT
+
 from grader.exercises import lookup
 
 CORPUS = ROOT / "tests" / "corpus"
@@ -158,10 +158,14 @@ def test_numpy_figures_keep_full_marks_and_never_hide_the_mistake(grade_folder, 
 # -- 7. size-1 dimensions in every position ---------------------------------------------------------
 
 def test_inputs_have_size_one_dimensions_in_each_position():
-    from grader.suites import (test_exercise1_softmax as e1, test_exercise2_log_softmax as e2,
-                               test_exercise3_cross_entropy as e3, test_exercise4_linear as e4,
-                               test_exercise5_relu as e5, test_exercise6_sequential as e6,
-                               test_exercise8_matmul as e8, test_exercise9_epoch as e9)
+    from grader.suites import test_exercise1_softmax as e1
+    from grader.suites import test_exercise2_log_softmax as e2
+    from grader.suites import test_exercise3_cross_entropy as e3
+    from grader.suites import test_exercise4_linear as e4
+    from grader.suites import test_exercise5_relu as e5
+    from grader.suites import test_exercise6_sequential as e6
+    from grader.suites import test_exercise8_matmul as e8
+    from grader.suites import test_exercise9_epoch as e9
 
     for suite in (e1, e2, e4, e5, e6):
         shapes = list(suite.SHAPES.values())

@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 
 from grader.exercises import EXERCISES
-from tests.conftest import ROOT
 from tests.batch.test_batch import _survivors
+from tests.conftest import ROOT
 from tests.transport.test_sandbox import TMPFS
 
 CORPUS = ROOT / "tests" / "corpus"

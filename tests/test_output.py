@@ -7,8 +7,8 @@ import sys
 import threading
 
 import pytest
-
 from conftest import ROOT
+
 from grader.feedback.report import write_atomic
 
 

@@ -3,10 +3,10 @@ nothing it deprecates may be used.  The project's own tests turn
 pytest's deprecation warnings into errors (pyproject's filterwarnings)."""
 from __future__ import annotations
 
-import tomllib
 import warnings
 
 import pytest
+import tomllib
 
 from tests.conftest import ROOT
 
@@ -15,7 +15,7 @@ def test_the_projects_tests_fail_on_pytest_deprecations():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert "error::pytest.PytestDeprecationWarning" in config["filterwarnings"]
     with pytest.raises(pytest.PytestDeprecationWarning):  # in force in this very session
-        warnings.warn(pytest.PytestRemovedIn10Warning("a deprecated use"))
+        warnings.warn(pytest.PytestRemovedIn10Warning("a deprecated use"), stacklevel=1)
 
 
 def test_no_fixture_wider_than_a_test_is_a_bound_method(monkeypatch, grade_folder):

@@ -7,6 +7,7 @@ import json
 import shutil
 
 from conftest import ROOT
+
 from grader.exercises import lookup
 
 CORPUS = ROOT / "tests" / "corpus"

@@ -206,7 +206,7 @@ def test_sequential_registers_and_moves_layers():
     layers = [nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)]
     net = ref.Sequential(*layers)
     assert len(list(net.parameters())) == 4
-    assert {id(p) for p in net.parameters()} == {id(p) for l in layers for p in l.parameters()}
+    assert {id(p) for p in net.parameters()} == {id(p) for layer in layers for p in layer.parameters()}
     X = torch.randn(5, 4, generator=gen(13))
     torch.testing.assert_close(net(X), layers[2](layers[1](layers[0](X))))
     torch.testing.assert_close(net(X), nn.Sequential(*layers)(X))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.commands.test_server import _alive, _descendants
+from tests.conftest import ROOT
 
 
 def _env(**extra) -> dict:
@@ -115,7 +115,6 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, sig):
 
 def _setuptools_floor(pyproject_text: str):
     import tomllib
-
     from packaging.requirements import Requirement
 
     reqs = [Requirement(r) for r in tomllib.loads(pyproject_text)["build-system"]["requires"]]

@@ -32,8 +32,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.batch.analytics import (analytics, fully_isolated, gradebook_unmatched, isolation_text,
-                                    render_summary, without_submission)
+from grader.batch.analytics import (
+    analytics,
+    fully_isolated,
+    gradebook_unmatched,
+    isolation_text,
+    render_summary,
+    without_submission,
+)
 from grader.batch.entries import scan
 from grader.batch.keys import entry_key, fingerprint, load_secret, student_seed
 from grader.batch.options import EXIT_ERRORS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Usage, parser
@@ -274,7 +280,8 @@ def _parse_overrides(s: Setup, entries) -> list:
     """The overrides, checked against the entries; a good --overrides file is kept in --out."""
     if s.overrides_text is None:
         return []
-    from grader.batch.output import OverridesError, parse_overrides as parse
+    from grader.batch.output import OverridesError
+    from grader.batch.output import parse_overrides as parse
     from grader.feedback.report import write_atomic
 
     try:
@@ -426,9 +433,8 @@ def _start(args, pool, n: int, exercises) -> None:
 
 def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
     """summary.json and summary.html; (their data, entries matching no roster student)."""
-    from grader.feedback.report import write_atomic
-
     from grader.batch.output import apply_overrides as apply
+    from grader.feedback.report import write_atomic
 
     rows, isolation = shown_rows(result.rows, plan), result.isolation
     _, skipped = apply(result.rows, plan.overrides)

@@ -27,7 +27,6 @@ from grader.submission.errors import BadEntry
 from grader.submission.reader import read as read_submission  # one reader for every entry point
 
 
-
 @dataclasses.dataclass
 class Entry:
     student: str

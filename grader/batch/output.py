@@ -59,7 +59,6 @@ class Output:
         """A student's report files, as text ({"json": ..., "html": ...}): the same for the
         local batch and a cluster's (grader.batch.cluster_host), which writes them here."""
         from grader.feedback.report import render
-
         from grader.formats.common import for_platform
 
         report = for_platform(report)  # no advice for a student's terminal (--submission)
@@ -127,8 +126,8 @@ def status_text(row: dict) -> str:
 def write_csv(path: Path, rows: list, exercises, gradebook: dict | None = None) -> list:
     """results.csv at ``path`` and Canvas's grades.csv beside it; returns the
     entries matching no roster student.  ``gradebook``: roster, columns, assignment."""
-    from grader.formats.canvas import gradebook as canvas
     from grader.feedback.report import write_atomic
+    from grader.formats.canvas import gradebook as canvas
 
     text, unmatched = canvas(rows, exercises, **(gradebook or {}))
     write_atomic(path.with_name("grades.csv"), text)

@@ -10,7 +10,6 @@ from grader.batch.output import status_text
 from grader.feedback.numbers import points_text
 
 
-
 def fmt_duration(s: float) -> str:
     s = int(round(s))
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"

@@ -14,7 +14,6 @@ sent what is no message gives ``Gone``, which the batch treats as the process's 
 from __future__ import annotations
 
 import dataclasses
-from typing import Union
 
 from grader.errors import StrEnum
 
@@ -54,7 +53,7 @@ class Gone:
     detail: str = "it exited"
 
 
-Message = Union[Ready, Done, Fatal]
+Message = Ready | Done | Fatal
 _KINDS = {Ready: Kind.READY, Done: Kind.DONE, Fatal: Kind.FATAL}
 _TYPES = {kind.value: cls for cls, kind in _KINDS.items()}
 _VALUE = {Ready: dict, Done: dict, Fatal: str}  # what each message's value is

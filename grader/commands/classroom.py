@@ -373,7 +373,7 @@ def export(clone: Path, sha: str, dest: Path, env) -> list:
     blobs = git(clone, "cat-file", "--batch", env=env, data="".join(f"{o}\n" for _, o in wanted).encode(),
                 text=False)
     pos = 0
-    for path, obj in wanted:
+    for path, _obj in wanted:
         header_end = blobs.index(b"\n", pos)
         size = int(blobs[pos:header_end].split()[2])
         body = blobs[header_end + 1:header_end + 1 + size]

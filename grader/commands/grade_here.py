@@ -53,7 +53,7 @@ def _new_zygote(chosen):
     except ModuleNotFoundError as e:
         if (e.name or "").split(".")[0] != "torch":
             raise
-        raise SystemExit(_no_torch())
+        raise SystemExit(_no_torch()) from None
 
     from grader.exercises import wants_preload
     from grader.transport.processes import Zygote

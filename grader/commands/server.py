@@ -37,9 +37,20 @@ from pathlib import Path
 
 # the client side, which `grade` calls; its names stay importable from here
 from grader.commands.server_client import (  # noqa: F401
-    FINGERPRINT_ENV, IDLE_DEFAULT, MAX_MESSAGE, PACKAGE_ROOT, PRELOAD_AFTER, REQUEST_ENV, control, enabled,
-    fingerprint, idle_seconds, run, runtime_dir, socket_path)
-
+    FINGERPRINT_ENV,
+    IDLE_DEFAULT,
+    MAX_MESSAGE,
+    PACKAGE_ROOT,
+    PRELOAD_AFTER,
+    REQUEST_ENV,
+    control,
+    enabled,
+    fingerprint,
+    idle_seconds,
+    run,
+    runtime_dir,
+    socket_path,
+)
 
 # -- the server ------------------------------------------------------------------------
 
@@ -105,7 +116,7 @@ class Server:
             self.listener.settimeout(min(PRELOAD_AFTER, self.idle))
             try:
                 return self.listener.accept()[0]
-            except socket.timeout:
+            except TimeoutError:
                 self.preloaded = True
                 try:
                     self._zygote().preload_now()
@@ -114,7 +125,7 @@ class Server:
         self.listener.settimeout(self.idle)
         try:
             return self.listener.accept()[0]
-        except socket.timeout:
+        except TimeoutError:
             return None
 
     def close(self) -> None:
@@ -166,9 +177,9 @@ class Server:
                 os.close(fd)
 
     def _grade(self, conn, req: dict, fds) -> int:
-        from grader import cli
-
         import codecs
+
+        from grader import cli
 
         enc = list(req.get("encoding") or [])
         default = ["utf-8", "strict", "utf-8", "backslashreplace"]

@@ -83,7 +83,7 @@ def _plain(value):
     return textsafe.terminal(value) if type(value) is str else value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def environment(autoescape: bool, fmt: str = "html"):
     """One environment per format: it keeps its compiled templates (a batch
     renders one report per student; compiling the HTML template each time took 40 ms).

@@ -5,6 +5,7 @@ builds and returns text; none re-runs a test.  ``render`` picks one by name.
 """
 from __future__ import annotations
 
+
 def render(report: dict, fmt: str, **options) -> str:
     if fmt == "gradescope":
         from grader.formats.gradescope import render as r

@@ -21,8 +21,8 @@ import io
 import re
 import unicodedata
 
-from grader.feedback.textsafe import csv_cell
 from grader.feedback.numbers import points_text
+from grader.feedback.textsafe import csv_cell
 
 STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 _ALIASES = {"student": "Student", "name": "Student", "student name": "Student", "id": "ID",

@@ -20,9 +20,9 @@ import json
 import os
 import secrets
 
-from grader.formats.common import first_line, for_platform, location
-from grader.feedback.textsafe import escape_controls, md_fence, md_text
 from grader.feedback.numbers import points_text
+from grader.feedback.textsafe import escape_controls, md_fence, md_text
+from grader.formats.common import first_line, for_platform, location
 
 MAX_ERRORS = 10                  # error annotations GitHub keeps per step
 SUMMARY_LIMIT = 1024 * 1024 - 4096  # $GITHUB_STEP_SUMMARY: 1 MiB per step

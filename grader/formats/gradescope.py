@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 
-from grader.formats.common import explanation, first_line, for_platform, tests
-from grader.feedback.textsafe import escape_controls, md_fence, md_text
 from grader.feedback.numbers import points_text
+from grader.feedback.textsafe import escape_controls, md_fence, md_text
+from grader.formats.common import explanation, first_line, for_platform, tests
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 

@@ -31,9 +31,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from grader.errors import RUN_KINDS, ErrorKind
-from grader.formats.common import explanation, first_line, for_platform, location, notes
 from grader.feedback.numbers import points_text
 from grader.feedback.textsafe import escape_controls
+from grader.formats.common import explanation, first_line, for_platform, location, notes
 
 _ERROR_KINDS = RUN_KINDS | {ErrorKind.INTERNAL}
 FAMILIES = ("xunit2", "legacy")

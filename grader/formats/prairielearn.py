@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 
-from grader.formats.common import explanation, first_line, for_platform, not_gradable, notes, tests
-from grader.feedback.textsafe import escape_controls
 from grader.feedback.numbers import points_text
+from grader.feedback.textsafe import escape_controls
+from grader.formats.common import explanation, first_line, for_platform, not_gradable, notes, tests
 
 LIMIT = 900_000  # bytes, under PrairieLearn's 1 MB
 

@@ -175,9 +175,8 @@ def grade(exercises=EXERCISES, submission: Path = Path("exercises"), *, seed: in
           zygote=None, debug: bool = False, progress=None) -> dict:
     """Grade ``exercises`` of the submission folder; returns the report dict."""
     from grader.exercises import wants_preload
-    from grader.transport.processes import Zygote
-
     from grader.feedback import failure
+    from grader.transport.processes import Zygote
 
     own = zygote is None
     zygote = zygote or Zygote(preload=wants_preload(exercises))

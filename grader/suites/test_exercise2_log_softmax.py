@@ -3,8 +3,20 @@ import pytest
 import torch
 
 import reference
-from grader.suites.common import (DTYPES, FINITE_DIFFERENCES, NO_KEEPDIM, ROUNDING, Misconception, assert_unchanged,
-                                  check_follows_device, check_rows, gradcheck, magnitude, randn, wrong_dim_hint)
+from grader.suites.common import (
+    DTYPES,
+    FINITE_DIFFERENCES,
+    NO_KEEPDIM,
+    ROUNDING,
+    Misconception,
+    assert_unchanged,
+    check_follows_device,
+    check_rows,
+    gradcheck,
+    magnitude,
+    randn,
+    wrong_dim_hint,
+)
 
 SHAPES = {"1d": (7,), "2d": (13, 10), "batch64": (64, 10), "square": (6, 6), "3d": (3, 4, 6), "single": (1, 1),
           "batch1": (1, 6), "mid1": (3, 1, 4), "lead1": (1, 3, 5)}

@@ -5,11 +5,29 @@ import pytest
 import torch
 
 import reference
-from grader.suites.common import (DTYPES, ROUNDING, SAME_RATIO, Failure, Misconception, assert_close,
-                                  assert_unchanged, call_checked, check, check_follows_device, compare, describe,
-                                  expect_tensor, magnitude, name_bug, naming_errors, probe, randint, randn, right_on,
-                                  shape_str)
-
+from grader.suites.common import (
+    DTYPES,
+    ROUNDING,
+    SAME_RATIO,
+    Failure,
+    Misconception,
+    assert_close,
+    assert_unchanged,
+    call_checked,
+    check,
+    check_follows_device,
+    compare,
+    describe,
+    expect_tensor,
+    magnitude,
+    name_bug,
+    naming_errors,
+    probe,
+    randint,
+    randn,
+    right_on,
+    shape_str,
+)
 from grader.transport.student import StudentError
 
 CASES = {"n1": (1, 5), "n13": (13, 4), "n64": (64, 10), "n100": (100, 7), "k1": (6, 1)}

@@ -9,9 +9,25 @@ import math
 import pytest
 import torch
 
-from grader.suites.common import (EXACT, FINITE_DIFFERENCES, ROUNDING, SAME_NUMBERS, Failure, Misconception,
-                                  assert_close, assert_made_object, assert_not_torch_class, assert_unchanged, check,
-                                  describe, dtype_str, expect_tensor, gradcheck, randn, shape_str)
+from grader.suites.common import (
+    EXACT,
+    FINITE_DIFFERENCES,
+    ROUNDING,
+    SAME_NUMBERS,
+    Failure,
+    Misconception,
+    assert_close,
+    assert_made_object,
+    assert_not_torch_class,
+    assert_unchanged,
+    check,
+    describe,
+    dtype_str,
+    expect_tensor,
+    gradcheck,
+    randn,
+    shape_str,
+)
 from grader.suites.linear_init import init_is_seeded
 from grader.transport.student import Call, Student
 from grader.verdicts.batching import read_attributes

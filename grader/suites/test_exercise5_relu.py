@@ -8,10 +8,27 @@ import math
 import pytest
 import torch
 
-from grader.suites.common import (DTYPES, EXACT, FINITE_DIFFERENCES, ROUNDING, Failure, Misconception,
-                                  assert_close, assert_made_object, assert_not_torch_class, assert_unchanged, check,
-                                  check_follows_device, describe, dtype_str, expect_tensor, gradcheck, name_exact,
-                                  randn, shape_str)
+from grader.suites.common import (
+    DTYPES,
+    EXACT,
+    FINITE_DIFFERENCES,
+    ROUNDING,
+    Failure,
+    Misconception,
+    assert_close,
+    assert_made_object,
+    assert_not_torch_class,
+    assert_unchanged,
+    check,
+    check_follows_device,
+    describe,
+    dtype_str,
+    expect_tensor,
+    gradcheck,
+    name_exact,
+    randn,
+    shape_str,
+)
 from grader.wire.codec import meta
 
 WHAT = "ReLU()(x)"

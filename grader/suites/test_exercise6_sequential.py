@@ -11,9 +11,24 @@ import re
 import pytest
 import torch
 
-from grader.suites.common import (EXACT, RIGHT_ANYWAY, ROUNDING, SAME_NUMBERS, Failure, Misconception,
-                                  assert_close, assert_not_torch_class, check, class_info, describe, dtype_str, randn)
-from grader.suites.sequential_layers import Layer, compose as _compose, layers as _layers
+from grader.suites.common import (
+    EXACT,
+    RIGHT_ANYWAY,
+    ROUNDING,
+    SAME_NUMBERS,
+    Failure,
+    Misconception,
+    assert_close,
+    assert_not_torch_class,
+    check,
+    class_info,
+    describe,
+    dtype_str,
+    randn,
+)
+from grader.suites.sequential_layers import Layer
+from grader.suites.sequential_layers import compose as _compose
+from grader.suites.sequential_layers import layers as _layers
 from grader.transport.student import Handle, StudentError
 from grader.verdicts.batching import call_and_refresh
 

@@ -17,9 +17,23 @@ import pytest
 import torch
 
 import reference
-from grader.suites.common import (EXACT, ROUNDING, SAME_NUMBERS_FINE, ErrorHint, Failure, Misconception,
-                                  assert_close, call_checked, check, compare, describe, expect_tensor,
-                                  name_bug, randn, read_values)
+from grader.suites.common import (
+    EXACT,
+    ROUNDING,
+    SAME_NUMBERS_FINE,
+    ErrorHint,
+    Failure,
+    Misconception,
+    assert_close,
+    call_checked,
+    check,
+    compare,
+    describe,
+    expect_tensor,
+    name_bug,
+    randn,
+    read_values,
+)
 from grader.suites.sgd_model import Model
 from grader.transport.student import StudentError
 from grader.wire.codec import meta

@@ -15,9 +15,27 @@ import re
 import pytest
 import torch
 
-from grader.suites.common import (DTYPES, FINITE_DIFFERENCES, FORWARD_FIRST, ROUNDING, ErrorHint, Failure,
-                                  Misconception, assert_close, assert_unchanged, check, compare, describe,
-                                  expect_tensor, gradcheck, magnitude, name_bug, naming_errors, randn, shape_str)
+from grader.suites.common import (
+    DTYPES,
+    FINITE_DIFFERENCES,
+    FORWARD_FIRST,
+    ROUNDING,
+    ErrorHint,
+    Failure,
+    Misconception,
+    assert_close,
+    assert_unchanged,
+    check,
+    compare,
+    describe,
+    expect_tensor,
+    gradcheck,
+    magnitude,
+    name_bug,
+    naming_errors,
+    randn,
+    shape_str,
+)
 from grader.transport.student import StudentError
 
 WHAT = "MatMul.apply(X, Y)"

@@ -13,15 +13,32 @@ import pytest
 import torch
 
 import reference
-from grader.suites.common import (FRACTION, SAME_FIGURES, SAME_NUMBERS_FINE, TRAINING_FLOAT32, TRAINING_FLOAT64,
-                                  ErrorHint, Failure, Misconception, assert_close, assert_unchanged, call_checked,
-                                  check, describe, expect_float, expect_tensor, join, randint, randn, shape_str)
+from grader.suites.common import (
+    FRACTION,
+    SAME_FIGURES,
+    SAME_NUMBERS_FINE,
+    TRAINING_FLOAT32,
+    TRAINING_FLOAT64,
+    ErrorHint,
+    Failure,
+    Misconception,
+    assert_close,
+    assert_unchanged,
+    call_checked,
+    check,
+    describe,
+    expect_float,
+    expect_tensor,
+    join,
+    randint,
+    randn,
+    shape_str,
+)
 from grader.suites.epoch_mistakes import VARIANT_HINTS, WrongLoops
 from grader.suites.epoch_model import IN, K, Net
 from grader.transport.student import StudentError
 from grader.verdicts.batching import params_by_name
 from grader.wire.codec import Handle
-
 
 FIGURES_HINT = ("For every batch X = X_full[i:i+batch_size] (i = 0, batch_size, 2*batch_size, ...): H = model(X), "
                 "loss = F.cross_entropy(H, Y); record loss_01(H, Y) and loss.item(); return the two averages over "
@@ -156,7 +173,7 @@ class Run:
             raise Failure(f"after {what} no parameter of the model changed\n  input: {self.inputs}",
                           VARIANT_HINTS["no_update"])
         for n, exp in self.expected_params.items():
-            def same(res, n=n):
+            def same(res, n=n, exp=exp):
                 return not self.tolerance.allows(res[1][n], exp) and \
                     SAME_NUMBERS_FINE.allows(got[n].double(), res[1][n].double())
             g = expect_tensor(got.get(n), f"the model's {n}")

@@ -38,7 +38,7 @@ class Limits:
     submission_cpu: float = 10.0     # CPU seconds, all exercises together
     late_cpu: float = 1.0            # CPU seconds each exercise still gets once submission_cpu is spent
 
-    def scaled(self, factor: float) -> "Limits":
+    def scaled(self, factor: float) -> Limits:
         return dataclasses.replace(self, call_timeout=self.call_timeout * factor,
                                    load_timeout=self.load_timeout * factor,
                                    exercise_budget=self.exercise_budget * factor,

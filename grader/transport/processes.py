@@ -89,7 +89,7 @@ class Zygote:
         self._ctrl.settimeout(timeout)
         try:
             data = self._ctrl.recv(4096)
-        except socket.timeout:
+        except TimeoutError:
             data = b""
         if not data:
             self._stderr.seek(0)
@@ -228,7 +228,7 @@ class Worker:
                 sock.settimeout(limit)
             codec.send(sock, body, blobs)
             return self._reply(start + limit)  # the deadline holds for the whole reply, however it comes
-        except socket.timeout:
+        except TimeoutError:
             self.kill()
             raise TimedOut(timeout) from None
         except (EOFError, ConnectionError, BrokenPipeError):

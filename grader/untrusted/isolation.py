@@ -60,12 +60,29 @@ import signal
 import sys
 
 from grader.untrusted import cgroup, rootfs
+
 # also what the tests and tests/as_user.py use of the parts (is_checkout, mount, MS_*)
 from grader.untrusted.rootfs import is_checkout  # noqa: F401
-from grader.untrusted.syscalls import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,  # noqa: F401
-                                       CLONE_NEWUSER, CLONE_NEWUTS, MS_BIND, MS_PRIVATE, MS_REC, PR_SET_DUMPABLE,
-                                       PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, drop_capabilities, host_pid, mount,
-                                       prctl, setns, unshare)
+from grader.untrusted.syscalls import (  # noqa: F401
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUSER,
+    CLONE_NEWUTS,
+    MS_BIND,
+    MS_PRIVATE,
+    MS_REC,
+    PR_SET_DUMPABLE,
+    PR_SET_NO_NEW_PRIVS,
+    PR_SET_PDEATHSIG,
+    drop_capabilities,
+    host_pid,
+    mount,
+    prctl,
+    setns,
+    unshare,
+)
 
 UID_BASE = 100000  # worker uid = UID_BASE + its pid (pids are unique among live processes)
 

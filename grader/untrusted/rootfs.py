@@ -14,9 +14,23 @@ from __future__ import annotations
 import os
 import sys
 
-from grader.untrusted.syscalls import (MNT_DETACH, MS_BIND, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC,
-                                       MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_RELATIME, MS_REMOUNT, mount,
-                                       pivot_root, umount)
+from grader.untrusted.syscalls import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_NOATIME,
+    MS_NODEV,
+    MS_NODIRATIME,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_RELATIME,
+    MS_REMOUNT,
+    mount,
+    pivot_root,
+    umount,
+)
 
 WORKDIR_BYTES = 64 << 20  # the worker's own writable folder (a tmpfs), unless the limits say otherwise
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -14,9 +14,10 @@ error matched (``hint_for_error``): a passing check costs nothing extra.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterable, Union
+from typing import Union
 
 import torch
 
@@ -45,7 +46,7 @@ class Misconception:
         """The hint at ``level``: "fix" (concept and fix) or "concept" (the concept only)."""
         return self.hint if level == "fix" else (self.concept or concept_of(self.hint))
 
-    def gives(self, compute: Callable[[], torch.Tensor]) -> "Variant":
+    def gives(self, compute: Callable[[], torch.Tensor]) -> Variant:
         """This bug's result on the test's input: ``compute()`` works in the input's dtype, so that
         overflow shows as it does in the student's code."""
         return Variant(self, compute)
@@ -121,7 +122,7 @@ class ErrorHint:
     a text the message contains, or a tuple of texts it contains all of.  ``hint``: the text,
     or a function of the regex match (of the message, for text patterns) that returns it or None."""
     pattern: Pattern
-    hint: Union[str, Callable[..., Union[str, None]]]
+    hint: str | Callable[..., str | None]
 
     def hint_for(self, message: str) -> str | None:
         if isinstance(self.pattern, re.Pattern):

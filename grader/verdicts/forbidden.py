@@ -19,6 +19,7 @@ import ast
 import fnmatch
 import functools
 import hashlib
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -31,7 +32,7 @@ from grader.submission import parts
 CONFIG = Path(__file__).resolve().parent / "forbidden.toml"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _config() -> dict:
     with open(CONFIG, "rb") as f:
         return tomllib.load(f)
@@ -313,7 +314,7 @@ def static_error(exercise, findings: list, file: str | None = None):
 IMPORTS = Path(__file__).resolve().parent / "imports.toml"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def allowed_imports() -> tuple:
     """The course's list of what students' code may import besides the standard library
     (``imports.toml``; grader.untrusted.imports enforces it in the worker)."""

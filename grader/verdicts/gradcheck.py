@@ -27,8 +27,10 @@ def _jacobians(student, fn, inputs, what, eps=1e-6):
             xp, xm = x.clone(), x.clone()
             xp.view(-1)[k] += eps
             xm.view(-1)[k] -= eps
-            args_p = list(inputs); args_p[i] = xp
-            args_m = list(inputs); args_m[i] = xm
+            args_p = list(inputs)
+            args_p[i] = xp
+            args_m = list(inputs)
+            args_m[i] = xm
             fp = expect_tensor(student.call(fn, *args_p, _what=what), what).double()
             fm = expect_tensor(student.call(fn, *args_m, _what=what), what).double()
             cols.append(((fp - fm) / (2 * eps)).reshape(-1))

@@ -19,16 +19,16 @@ import builtins
 import fnmatch
 import functools
 import re
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 from pathlib import Path
 
-from grader.verdicts import forbidden
-
 from grader.errors import ErrorKind, StudentError
 from grader.submission import parts
+from grader.verdicts import forbidden
 from grader.verdicts.forbidden import _dotted
 
 CONFIG = Path(__file__).resolve().parent / "integrity.toml"
@@ -36,7 +36,7 @@ BUILTINS = frozenset(dir(builtins)) | {"__builtins__"}
 GETATTRS = ("getattr", "setattr", "hasattr", "delattr")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def rules() -> tuple:
     with open(CONFIG, "rb") as f:
         return tuple(tomllib.load(f).get("rule", []))
@@ -85,7 +85,7 @@ def _match(name: str, patterns) -> bool:
     return rx is not None and rx.match(name) is not None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _one_pattern(patterns: tuple):
     """The patterns as one compiled expression (a file's scan matches thousands of names)."""
     return re.compile("|".join(fnmatch.translate(p) for p in patterns)) if patterns else None

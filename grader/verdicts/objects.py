@@ -11,7 +11,7 @@ import weakref
 from grader.transport.student import Call, Handle, Student
 from grader.verdicts.checks import check
 
-_CLASS_INFO: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_CLASS_INFO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def class_info(student, name: str) -> dict:

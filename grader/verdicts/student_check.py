@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader.verdicts.checks import Failure, assert_close, expect_tensor, shape_str
 from grader.transport.student import Student
+from grader.verdicts.checks import Failure, assert_close, expect_tensor, shape_str
 from grader.verdicts.diagnosis import Misconception, call_checked, compare, name_bug
 from grader.verdicts.gradcheck import gradcheck
 from grader.verdicts.objects import assert_made_object, assert_not_torch_class

@@ -24,13 +24,13 @@ class Tolerance:
     rtol: float
     atol: float
 
-    def at(self, dtype: torch.dtype | None = None, scale: float = 1.0) -> "Tolerance":
+    def at(self, dtype: torch.dtype | None = None, scale: float = 1.0) -> Tolerance:
         return self
 
     def __iter__(self):  # rtol, atol = tolerance
         return iter((self.rtol, self.atol))
 
-    def at_least(self, other: "Tolerance") -> "Tolerance":
+    def at_least(self, other: Tolerance) -> Tolerance:
         """The looser of the two in each part."""
         return Tolerance(max(self.rtol, other.rtol), max(self.atol, other.atol))
 

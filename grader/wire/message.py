@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import struct
 from time import monotonic as _monotonic
 
@@ -40,7 +39,7 @@ class Handle:
         self.id = id
         self.type = type
 
-    def attr(self, *names: str) -> "Ref":
+    def attr(self, *names: str) -> Ref:
         return Ref("handle", self.id, *names)
 
     def __repr__(self) -> str:
@@ -162,7 +161,7 @@ def _wait_until(sock, deadline: float) -> None:
     call when the wait it has would end more than 50 ms past it)."""
     left = deadline - _monotonic()
     if left <= 0:
-        raise socket.timeout("timed out")
+        raise TimeoutError("timed out")
     current = sock.gettimeout()
     if current is None or current > left + 0.05:
         sock.settimeout(left)

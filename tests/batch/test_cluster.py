@@ -11,13 +11,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 from grader.batch.output import state_file
+from tests.batch.test_batch import EX1, SOLUTIONS, bad_entries, batch, normal_class, read_csv
 from tests.conftest import ROOT
-from tests.batch.test_batch import EX1, SOLUTIONS, batch, bad_entries, normal_class, read_csv
 
 SECRET = "cluster-course-secret"
 COMMON = ["--exercises", "1", "2", "--seed-secret", SECRET, "--timeout-scale", "0.3"]

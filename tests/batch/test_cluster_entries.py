@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from tests.batch.test_batch import EX1, EX2, SOLUTIONS, batch, bad_entries, normal_class
+from tests.batch.test_batch import EX1, EX2, SOLUTIONS, bad_entries, batch, normal_class
 
 SECRET = "cluster-entries-secret"
 COMMON = ["--exercises", "1", "2", "--seed-secret", SECRET, "--timeout-scale", "0.3"]

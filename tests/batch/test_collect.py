@@ -10,7 +10,6 @@ id>_<file name>``; a text entry is ``<that>_text.html``, a URL ``<that>_link.htm
 """
 from __future__ import annotations
 
-import csv
 import json
 import re
 import subprocess
@@ -113,7 +112,9 @@ def test_a_roster_that_matches_nobody_stops_the_batch_and_says_why(tmp_path):
 # overrides
 
 def test_overrides_are_checked_and_applied_on_the_computed_scores():
-    from grader.batch.output import OverridesError, apply_overrides as apply, parse_overrides as parse
+    from grader.batch.output import OverridesError
+    from grader.batch.output import apply_overrides as apply
+    from grader.batch.output import parse_overrides as parse
     from grader.exercises import select
 
     exs = select(["1", "2"])

@@ -11,8 +11,8 @@ from pathlib import Path
 from grader.exercises import lookup
 from grader.transport.limits import Limits
 from grader.transport.session import CPU_SLACK
-from tests.conftest import ROOT, live_processes
 from tests.batch.test_batch import SECRET, batch, write
+from tests.conftest import ROOT, live_processes
 
 sys.path.insert(0, str(ROOT / "bench"))
 from hostile_shapes import SHAPES, hostile_source  # noqa: E402

@@ -127,10 +127,11 @@ def test_init_ci_refuses_in_one_line(tmp_path, args, says):
 def template(folder: Path) -> Path:
     """A Classroom template repository as grade release lays it out: the stubs, the
     notebook, MANIFEST.json (sha256 of each file) and the student workflow."""
+    import nbformat
+
     from grader.exercises import EXERCISES
     from grader.formats.workflows import student_workflow
     from grader.submission.notebook import course_notebook
-    import nbformat
 
     stubs = {ex.file: (ROOT / "exercises" / ex.file).read_text() for ex in EXERCISES}
     (folder / "exercises").mkdir(parents=True)

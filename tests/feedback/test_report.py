@@ -326,7 +326,7 @@ def test_no_reproducer_where_it_would_be_long_or_unfaithful():
         try:
             raise Failure("off", expected=small, got=got)
         except Failure:
-            raise Failure("something else", "a hint")
+            raise Failure("something else", "a hint")  # noqa: B904 (the test: a failure raised while handling another)
     except Failure as f:
         assert reproducer(fake_trace(("call", {"fn": h, "args": [small], "kwargs": {}, "grad": "enable"},
                                       {"value": got})), f, "exercise5_relu") is None

@@ -45,7 +45,7 @@ def test_markdown_keeps_student_text_inside_its_code_block():
         ticks = re.fullmatch(r"(`{3,})\w*", line)
         if fence is None and ticks:
             fence = ticks.group(1)
-        elif fence is not None and re.fullmatch(r"`{%d,}" % len(fence), line):
+        elif fence is not None and re.fullmatch(r"`{" + str(len(fence)) + ",}", line):
             fence = None
         elif fence is None:
             outside.append(line)

@@ -520,10 +520,10 @@ def noted_report(tmp_path_factory):
 def test_notes_are_inert_in_every_format(noted_report):
     import xml.etree.ElementTree as ET
 
-    from grader.formats import render as platform
-    from tests.formats.test_consumers import junit10_violations
-    from grader.formats.github import summary_markdown
     from grader.feedback.report import render
+    from grader.formats import render as platform
+    from grader.formats.github import summary_markdown
+    from tests.formats.test_consumers import junit10_violations
 
     notes = noted_report["notes"]
     assert exercise_score(noted_report, "exercise1") == 10.0

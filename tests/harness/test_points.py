@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from tests.conftest import ROOT, exercise_of, run_cli
 from grader.exercises import EXERCISES, lookup
+from tests.conftest import ROOT, exercise_of, run_cli
 
 DEVICE_EXERCISES = ("exercise1", "exercise5", "exercise8")  # suites with tests that take a device
 

@@ -10,8 +10,14 @@ import torch
 from grader.exercises import lookup
 from grader.transport.limits import Limits
 from grader.transport.student import Call, Student
-from grader.verdicts.batching import (build_together, build_with_state, call_and_refresh, params_by_name,
-                                      read_attributes, refresh)
+from grader.verdicts.batching import (
+    build_together,
+    build_with_state,
+    call_and_refresh,
+    params_by_name,
+    read_attributes,
+    refresh,
+)
 from grader.verdicts.rules import Rules
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,8 +7,17 @@ import torch
 
 from grader.transport.student import Handle, StudentError
 from grader.verdicts.checks import Failure, assert_unchanged
-from grader.verdicts.diagnosis import (COMMON_ERRORS, ErrorHint, Misconception, call_checked, hint_for_error, join,
-                                       name_bug, name_exact, naming_errors)
+from grader.verdicts.diagnosis import (
+    COMMON_ERRORS,
+    ErrorHint,
+    Misconception,
+    call_checked,
+    hint_for_error,
+    join,
+    name_bug,
+    name_exact,
+    naming_errors,
+)
 from grader.verdicts.objects import assert_made_object, assert_not_torch_class
 from grader.verdicts.tolerances import ROUNDING, Tolerance
 

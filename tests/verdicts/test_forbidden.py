@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from grader.verdicts import forbidden
 from grader.exercises import lookup
+from grader.verdicts import forbidden
 from tests.conftest import ROOT, exercise_of
 
 # -- otherwise correct answers, one per spelling --------------------------------------

@@ -15,11 +15,9 @@ import textwrap
 
 import pytest
 
-from grader.verdicts import forbidden
-
-from grader.verdicts import integrity
 from grader.exercises import lookup
 from grader.feedback.report import render
+from grader.verdicts import forbidden, integrity
 from tests.conftest import ROOT, exercise_of, run_cli
 
 SM, RELU, MM = "exercise1_softmax.py", "exercise5_relu.py", "exercise8_matmul.py"

@@ -357,7 +357,8 @@ def test_bundle_buggy_zip_and_hostile_output(bundle, tmp_path):
         z.writestr("mine/" + EX1, HOSTILE)
         z.writestr("mine/" + EX3, BUGGY_CE)
     doc = run_bundle(bundle, tmp_path, {"submission.zip": buf.getvalue()})
-    assert doc["score"] < 1.0 and any(t["status"] == "failed" for t in doc["tests"])
+    # the hostile exercise 1 earns nothing, the buggy cross-entropy only its one-class cases (1.00)
+    assert doc["score"] <= 1.0 and any(t["status"] == "failed" for t in doc["tests"])
     assert doc["stdout_visibility"] == "hidden"
     for t in doc["tests"]:
         assert not any(x in outside_fences(t["output"]) for x in STUDENT_TEXT)

@@ -144,7 +144,7 @@ def test_grade_points_prints_the_table():
     assert r.returncode == 0, r.stderr
     assert "exercise5  ReLU  (10 points)" in r.stdout
     line = next(ln for ln in r.stdout.splitlines() if "test_matches_max" in ln)
-    assert line.split()[:4] == ["3.50", "test_matches_max", "8", "cases"] and "CPU+GPU" in line
+    assert line.split()[:4] == ["3.50", "test_matches_max", "12", "cases"] and "CPU+GPU" in line
     assert "max(x, 0)" in line  # what it checks
     everything = run_cli("--points")
     assert all(f"{ex.name}  {ex.title}  (10 points)" in everything.stdout for ex in EXERCISES)

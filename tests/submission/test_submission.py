@@ -162,7 +162,7 @@ def test_a_linked_folder_inside_the_submission_is_not_entered(tmp_path):
 
 def _located_notebook(path):
     """Cell 3: exercise 1 with a forbidden call on its line 6 and a bug (a visible test's reproducer);
-    cell 4: exercise 2 with a syntax error on its line 5; cell 5: exercise 3's stub (`raise` on its line 37)."""
+    cell 4: exercise 2 with a syntax error on its line 5; cell 5: exercise 3's stub (`raise` on its line 39)."""
     cells = [
         new_markdown_cell("My work"),
         new_code_cell("import torch\nimport math"),
@@ -210,7 +210,7 @@ def test_notebook_report_names_the_cell_and_its_line(tmp_path):
     forbidden = next(t for t in ex1["tests"] if t.get("kind") == "forbidden")
     assert forbidden["message"].startswith("w.ipynb, cell 3, line 6 uses `torch.softmax`"), forbidden["message"]
     stub = ex3["tests"][0]
-    assert "at w.ipynb, cell 5, line 37: raise NotImplementedError" in stub["message"], stub["message"]
+    assert "at w.ipynb, cell 5, line 39: raise NotImplementedError" in stub["message"], stub["message"]
     assert "in cell 5 of w.ipynb" in stub["hint"]
     for ex in (ex1, ex2, ex3):
         assert ex["notebook"]["name"] == "w.ipynb"

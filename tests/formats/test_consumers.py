@@ -258,7 +258,7 @@ def gitlab_cases(text: str) -> list:
     def walk(node):
         for suite in node.findall("testsuite"):
             for tc in suite.findall("testcase"):
-                for tag, _status in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
+                for tag, status in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):  # noqa: B007 (read after the break)
                     if tc.find(tag) is not None:
                         output = tc.find(tag).text
                         break

@@ -285,8 +285,9 @@ def _class_of_corpus(folder: Path) -> Path:
     return folder
 
 
-def test_student_verdicts_agree_with_the_full_grader(venv, tmp_path):
-    subs = _class_of_corpus(tmp_path / "subs")
+def _batch_with_both_editions(venv, subs, tmp_path) -> None:
+    """Grade the class in ``subs`` with the full grader (into ``tmp_path/full``) and with the
+    installed student edition (into ``tmp_path/student``), with the same seed secret."""
     full = subprocess.run([sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(tmp_path / "full"),
                            "--seed-secret", "s"], capture_output=True, text=True, cwd=ROOT, timeout=1200)
     assert full.returncode == 0, full.stderr
@@ -297,6 +298,11 @@ def test_student_verdicts_agree_with_the_full_grader(venv, tmp_path):
                               str(subs), "--out", str(tmp_path / "student"), "--seed-secret", "s"],
                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
     assert student.returncode == 0, student.stderr
+
+
+def test_student_verdicts_agree_with_the_full_grader(venv, tmp_path):
+    subs = _class_of_corpus(tmp_path / "subs")
+    _batch_with_both_editions(venv, subs, tmp_path)  # reports in tmp_path/full and tmp_path/student
     compared = 0
     for report in sorted((tmp_path / "full" / "reports").glob("*.json")):
         f = json.loads(report.read_text())
@@ -413,15 +419,7 @@ def test_student_edition_names_every_catalogued_mistake_as_the_grader(venv, tmp_
             (folder / ex.file).write_text(VARIANT_FILE.format(results=results, fn=fn))
             expected_names += 1
     assert expected_names >= 20
-    full = subprocess.run([sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(tmp_path / "full"),
-                           "--seed-secret", "s"], capture_output=True, text=True, cwd=ROOT, timeout=1200)
-    assert full.returncode == 0, full.stderr
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    student = subprocess.run([str(venv.parent / "python"), "-c",
-                              "import sys; from grader.batch.command import main; sys.exit(main(sys.argv[1:]))",
-                              str(subs), "--out", str(tmp_path / "student"), "--seed-secret", "s"],
-                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
-    assert student.returncode == 0, student.stderr
+    _batch_with_both_editions(venv, subs, tmp_path)  # reports in tmp_path/full and tmp_path/student
     compared = 0
     for report in sorted((tmp_path / "full" / "reports").glob("*.json")):
         f = json.loads(report.read_text())

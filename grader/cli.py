@@ -101,10 +101,12 @@ def _both_editions() -> str | None:
     last replaced the other's files.  Said plainly (the student edition only: a few ms)."""
     from importlib import metadata
 
-    try:
-        metadata.distribution("nngrade")
-        metadata.distribution("nngrade-student")
-    except metadata.PackageNotFoundError:
+    def where(name: str) -> set[str]:  # the folders (site-packages) that hold an install of it
+        return {str(d.locate_file("")) for d in metadata.distributions(name=name)}
+
+    # only in one folder do they clash: a venv with the system's site-packages may see the
+    # instructor's edition there, under its own student edition, which is the one imported
+    if not where("nngrade") & where("nngrade-student"):
         return None
     return ("both nngrade (the instructor's edition) and nngrade-student are installed in this Python "
             f"({sys.executable}); they share the package `grader`, so the one installed last replaced the "

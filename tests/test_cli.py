@@ -1,5 +1,6 @@
 """The `grade` command as a student and CI use it, and how it explains broken files."""
 import json
+import sys
 
 import pytest
 
@@ -109,3 +110,25 @@ def test_a_folder_with_only_a_notebook_says_how_to_check_it(tmp_path):
     r = run_cli("exercise3", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "but there is course.ipynb: to check it, run grade exercise3 --submission course.ipynb" in r.stderr
+
+
+def _dist(site, name):
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+
+
+def test_both_editions_clash_only_when_one_folder_holds_both(tmp_path, monkeypatch):
+    """A student venv made with --system-site-packages sees the instructor's edition in the
+    system's site-packages, below its own student edition (the one imported): no clash. Both in
+    one site-packages (the one installed last replaced the other's files): a clash."""
+    from grader.cli import _both_editions
+
+    venv, system = tmp_path / "venv", tmp_path / "system"
+    _dist(venv, "nngrade-student")
+    _dist(system, "nngrade")
+    monkeypatch.setattr(sys, "path", [str(venv), str(system)])
+    assert _both_editions() is None
+    _dist(venv, "nngrade")
+    clash = _both_editions()
+    assert clash and clash.startswith("both nngrade (the instructor's edition) and nngrade-student")

@@ -34,14 +34,21 @@ REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_by
 
 # The zygote's environment, from an allowlist (names, and prefixes ending in "_"):
 # what Python, torch and the GPU need; never the grader's secrets or tokens.
-ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED",
-              "PYTHONIOENCODING", "VIRTUAL_ENV", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+ZYGOTE_ENV = ("HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED",
+              "PYTHONIOENCODING", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
               "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", "GRADER_NO_FREEZE", "GRADER_CGROUP")
+# Its PATH is a fixed one, not the grader's: a grader run from a virtual environment inside the
+# course's checkout has that folder on its PATH (and in VIRTUAL_ENV, which Python does not need:
+# the interpreter finds its venv from pyvenv.cfg), and what a process started with stays
+# readable in /proc/self/environ.
+ZYGOTE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 def zygote_environment() -> dict:
-    return {k: v for k, v in os.environ.items()
-            if any(k == n or (n.endswith("_") and k.startswith(n)) for n in ZYGOTE_ENV)}
+    env = {k: v for k, v in os.environ.items()
+           if any(k == n or (n.endswith("_") and k.startswith(n)) for n in ZYGOTE_ENV)}
+    env["PATH"] = ZYGOTE_PATH
+    return env
 
 
 class Zygote:

@@ -9,9 +9,12 @@ def test_the_zygote_gets_an_allowlisted_environment(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
     monkeypatch.setenv("PATHOLOGICAL", "x")  # a prefix of an allowed name is not allowed
+    monkeypatch.setenv("VIRTUAL_ENV", "/course/.venv")  # where the course's checkout is: not for the worker
+    monkeypatch.setenv("PATH", "/course/.venv/bin:/usr/bin")
     env = zygote_environment()
-    assert env["CUDA_VISIBLE_DEVICES"] == "0" and env["LC_ALL"] == "C.UTF-8" and "PATH" in env
-    assert not {"GRADER_SECRET", "GITHUB_TOKEN", "PATHOLOGICAL"} & set(env)
+    assert env["CUDA_VISIBLE_DEVICES"] == "0" and env["LC_ALL"] == "C.UTF-8"
+    assert not {"GRADER_SECRET", "GITHUB_TOKEN", "PATHOLOGICAL", "VIRTUAL_ENV"} & set(env)
+    assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
 
 
 def test_package_root_is_the_checkout():

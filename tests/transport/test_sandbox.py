@@ -146,6 +146,8 @@ def test_the_worker_environment_holds_no_secret(tmp_path, named):
         env = {k: v for k, v in os.environ.items() if not re.search(r"TOKEN|SECRET|PASSW|KEY|AUTH", k, re.I)}
         env.update(COURSE_NOTE="s3cret-seed-4411", MY_PROJECT=str(ROOT), GITHUB_NOTE="ghp_t0ken-4411")
     env.pop("PYTHONPATH", None)
+    # a grader run from a virtual environment inside the course's checkout (an activated venv)
+    env.update(VIRTUAL_ENV=str(ROOT / ".venv"), PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}")
     import subprocess
     import sys
 

@@ -22,6 +22,11 @@ Tags inside the JSON (everything else is plain JSON):
   {"$call": [fn, args, kwargs]}               a call the worker makes as it reads the request
   {"$dtype": "float32"}, {"$device": "cpu"}, {"$float": "nan"|"inf"|"-inf"|"1e+20"} (an int too large for JSON)
 
+Each side is a table: the encoder's maps a value's exact type to the function that writes
+it (``_ENCODERS``; a subclass, a float of another kind or an object the worker keeps is
+``Encoder._other``'s), the decoder's lists the tags in the order they are tried and the
+function that reads each (``_TAGS``).  A new wire type is one function and one row in each.
+
 This module imports torch lazily so that importing it stays cheap.
 """
 from __future__ import annotations

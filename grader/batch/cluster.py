@@ -377,7 +377,7 @@ class ClusterPool:
         on_done(row)
 
     def _write(self, row: dict) -> None:
-        from grader.feedback.report import write_atomic
+        from grader.atomic import write_atomic
 
         info = row.pop("_info", None)
         report = row.pop("_report", None)

@@ -252,7 +252,7 @@ def _plan(args, s: Setup) -> Plan:
         plan.regrade = None
     if args.force or args.only:
         plan.regrade = {"run": secrets.token_hex(8), "only": sorted(args.only) if args.only else None}
-        from grader.feedback.report import write_atomic
+        from grader.atomic import write_atomic
 
         write_atomic(plan.marker, json.dumps(plan.regrade) + "\n")
     for e in entries:
@@ -280,9 +280,9 @@ def _parse_overrides(s: Setup, entries) -> list:
     """The overrides, checked against the entries; a good --overrides file is kept in --out."""
     if s.overrides_text is None:
         return []
+    from grader.atomic import write_atomic
     from grader.batch.output import OverridesError
     from grader.batch.output import parse_overrides as parse
-    from grader.feedback.report import write_atomic
 
     try:
         items = parse(s.overrides_text, s.overrides_from, s.exercises, [e.student for e in entries])
@@ -433,8 +433,8 @@ def _start(args, pool, n: int, exercises) -> None:
 
 def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
     """summary.json and summary.html; (their data, entries matching no roster student)."""
+    from grader.atomic import write_atomic
     from grader.batch.output import apply_overrides as apply
-    from grader.feedback.report import write_atomic
 
     rows, isolation = shown_rows(result.rows, plan), result.isolation
     _, skipped = apply(result.rows, plan.overrides)

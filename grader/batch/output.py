@@ -47,7 +47,7 @@ class Output:
             return None
 
     def write_state(self, row: dict) -> None:
-        from grader.feedback.report import write_atomic
+        from grader.atomic import write_atomic
 
         write_atomic(self.state_path(row["student"]), json.dumps(row, indent=1, sort_keys=True) + "\n")
 
@@ -65,7 +65,7 @@ class Output:
         return {"json": render(report, "json"), "html": render(report, "html")}
 
     def write_report(self, student: str, report: dict) -> None:
-        from grader.feedback.report import write_atomic
+        from grader.atomic import write_atomic
 
         files = self.render_report(report)
         js, html = self.report_paths(student)
@@ -126,7 +126,7 @@ def status_text(row: dict) -> str:
 def write_csv(path: Path, rows: list, exercises, gradebook: dict | None = None) -> list:
     """results.csv at ``path`` and Canvas's grades.csv beside it; returns the
     entries matching no roster student.  ``gradebook``: roster, columns, assignment."""
-    from grader.feedback.report import write_atomic
+    from grader.atomic import write_atomic
     from grader.formats.canvas import gradebook as canvas
 
     text, unmatched = canvas(rows, exercises, **(gradebook or {}))

@@ -624,7 +624,7 @@ def feedback_text(report_json: Path, assignment: str, c: dict) -> str:
 
 
 def _write_rows(out: Path, rows: list) -> None:
-    from grader.feedback.report import write_atomic
+    from grader.atomic import write_atomic
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")

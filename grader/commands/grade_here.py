@@ -230,7 +230,7 @@ def _render(args, report: dict, fmt: str, prefix: str) -> str:
 
 def _write_output(args, report: dict, text: str) -> int | None:
     """The report written to --output; the exit status when it cannot be."""
-    from grader.feedback.report import write_atomic
+    from grader.atomic import write_atomic
 
     try:
         write_atomic(args.output, text)
@@ -258,8 +258,8 @@ def _write_failure(args, fmt: str, chosen, reason: str, seed=None) -> None:
         return
     import json
 
+    from grader.atomic import write_atomic
     from grader.feedback.failure import message
-    from grader.feedback.report import write_atomic
 
     max_score = 10.0 * len(chosen)
     if fmt == "gradescope":

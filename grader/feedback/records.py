@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
 
 
 @dataclass
@@ -34,7 +34,7 @@ class TestRecord:
     kind: str | None = None        # why the student's code could not be judged (StudentError.kind, internal)
     trace: str | None = None       # the grader's traceback, with --debug only
     reproducer: str | None = None  # a failed visible test's script
-    devices: list | None = None    # the devices it ran on, where more than one
+    devices: list[str] | None = None  # the devices it ran on, where more than one
     failed_on: str | None = None   # the device of the run under way (grader.harness.points.run_on_devices)
 
 
@@ -45,17 +45,26 @@ class ExerciseRun:
     elapsed: float = 0.0
     restarts: int = 0
     timeouts: int = 0
-    review: list = field(default_factory=list)  # what the integrity scan flagged, what the scans could not walk
+    review: list[Any] = field(default_factory=list)  # what the integrity scan flagged, what the scans could not walk
     status: str = "graded"  # or missing, load_error
     message: str = ""
     hint: str = ""
     output_cut: int = 0  # bytes the student's code printed past the cap (grader.untrusted.output)
 
 
-@functools.cache
-def _names(cls) -> tuple:
-    """A record class's field names in order, less ``extra`` (a report has thousands of records)."""
-    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _names(cls: type[Any]) -> tuple[str, ...]:
+    """A record class's field names in order, less ``extra`` (a report has thousands of records:
+    computed once per class)."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+    return names
+
+
+_D = TypeVar("_D", bound="_Data")
 
 
 class _Data:
@@ -63,11 +72,12 @@ class _Data:
     key order), an ``OPTIONAL`` one only when set (not None), a ``PARTS`` one (a list of
     records of another class) converted item by item, then ``extra``."""
 
-    OPTIONAL: tuple = ()
-    PARTS: dict = {}  # field → the class of its items
+    OPTIONAL: ClassVar[tuple[str, ...]] = ()
+    PARTS: ClassVar[dict[str, type[_Data]]] = {}  # field → the class of its items
+    extra: dict[str, Any]  # keys other code added to the data after grading, kept in order
 
-    def to_dict(self) -> dict:
-        out = {}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         for name in _names(type(self)):
             value = getattr(self, name)
             if name in self.OPTIONAL and value is None:
@@ -77,12 +87,13 @@ class _Data:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict):
-        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+    def from_dict(cls: type[_D], data: dict[str, Any]) -> _D:
+        known = set(_names(cls))
         kwargs = {k: v for k, v in data.items() if k in known}
         for key, part in cls.PARTS.items():
             kwargs[key] = [part.from_dict(item) for item in kwargs.get(key, [])]
-        return cls(**kwargs, extra={k: v for k, v in data.items() if k not in known})
+        kwargs["extra"] = {k: v for k, v in data.items() if k not in known}
+        return cls(**kwargs)
 
 
 @dataclass
@@ -102,8 +113,8 @@ class TestResult(_Data):
     kind: str | None = None
     trace: str | None = None
     reproducer: str | None = None
-    devices: list | None = None
-    extra: dict = field(default_factory=dict)
+    devices: list[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     OPTIONAL = ("kind", "trace", "reproducer", "devices")
 
@@ -120,10 +131,10 @@ class ExerciseResult(_Data):
     status: str  # graded, missing, load_error, error (the grader's fault)
     message: str
     hint: str
-    tests: list = field(default_factory=list)  # TestResult
-    review: list | None = None
+    tests: list[TestResult] = field(default_factory=list)
+    review: list[Any] | None = None
     trace: str | None = None  # why its tests could not be run, with --debug only
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     OPTIONAL = ("review", "trace")
     PARTS = {"tests": TestResult}
@@ -135,12 +146,12 @@ class Report(_Data):
 
     score: float
     max_score: float
-    exercises: list  # ExerciseResult
+    exercises: list[ExerciseResult]
     seed: int
     submission: str
     grader_version: str
     torch_version: str
     cuda: bool
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     PARTS = {"exercises": ExerciseResult}

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import stat
-import tempfile
 from pathlib import Path
 
 from grader.feedback import textsafe
@@ -127,58 +124,3 @@ def render(report, fmt: str = "text", color: bool = False) -> str:
     env = environment(autoescape=(fmt == "html"), fmt=fmt)
     template = env.get_template(TEMPLATES[fmt])
     return template.render(report=report, ansi=ANSI if color else None, color=_color(ANSI if color else None))
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it (Linux), else set and restored."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
-
-    Only a regular file (or a new name) is replaced, and with the permissions a new file would
-    get (``0666`` less the umask; an existing file keeps its mode).  A symbolic link is followed:
-    its target is replaced and the link stays.  Anything else that already exists there (a
-    character device such as ``/dev/null``, a FIFO, ``/dev/stdout``, a terminal) is written
-    through, never replaced.
-    """
-    path = Path(path)
-    try:
-        st = os.stat(path)  # follows links
-    except FileNotFoundError:
-        st = None
-    if st is not None and not stat.S_ISREG(st.st_mode) or _under_dev(path):
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-        return
-    path = Path(os.path.realpath(path))  # a link's target (or a dangling link's) is what gets replaced
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            os.fchmod(f.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _under_dev(path: Path) -> bool:
-    """/dev/stdout, /dev/fd/1, /proc/self/fd/1: names of an open stream, even when it is a file."""
-    parts = Path(os.path.abspath(path)).parts
-    return len(parts) > 1 and parts[1] in ("dev", "proc")

@@ -99,6 +99,7 @@ def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_publ
           timeout_scale: float = 1.0, measured: str = "", hint_level: str = "fix") -> list:
     """Write the bundle to ``out``; returns the names in it.  Byte for byte the
     same for the same course and options (fixed dates, sorted names)."""
+    from grader.atomic import replacing
     from grader.exercises import select
     from grader.formats.gradescope import VISIBILITIES
 
@@ -111,8 +112,7 @@ def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_publ
         config["hint_level"] = hint_level
     measured = measured or MEASURED
     names = []
-    tmp = out.with_name(f".{out.name}.tmp")
-    with zipfile.ZipFile(tmp, "w") as z:
+    with replacing(out) as tmp, zipfile.ZipFile(tmp, "w") as z:
         _add(z, "setup.sh", SETUP_SH.format(measured=measured).encode(), executable=True)
         _add(z, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
         _add(z, CONFIG, (json.dumps(config, indent=1) + "\n").encode())
@@ -128,7 +128,6 @@ def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_publ
                     rel = p.relative_to(PROJECT).as_posix()
                     _add(z, rel, p.read_bytes())
                     names.append(rel)
-    os.replace(tmp, out)
     return names
 
 
@@ -220,7 +219,7 @@ def run(root: Path, config: dict) -> dict:
 
 
 def _write(path: Path, doc: dict) -> None:
-    from grader.feedback.report import write_atomic
+    from grader.atomic import write_atomic
 
     write_atomic(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
 

@@ -173,7 +173,7 @@ def init_ci_main(argv) -> int:
         target = args.dir / ".github" / "workflows" / "classroom.yml"
     if target.exists() and not args.force:
         return _fail("grade init-ci", f"{target} exists; add --force to replace it")
-    from grader.feedback.report import write_atomic
+    from grader.atomic import write_atomic
 
     try:
         write_atomic(target, text)

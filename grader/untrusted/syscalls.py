@@ -1,6 +1,8 @@
 """The system calls that isolation makes, through the C library (ctypes), each raising
-``OSError`` when refused; and the two a worker makes itself (``host_pid``,
-``set_pdeathsig``).  Linux only; nothing is called at import."""
+``OSError`` when refused; and those a worker, the zygote or a batch's grading process makes
+itself (``host_pid``, ``set_pdeathsig``, ``set_child_subreaper``).  Every ``prctl`` of the
+grader goes through here (tests/untrusted/test_syscalls.py).  Linux only; nothing is called
+at import."""
 from __future__ import annotations
 
 import ctypes
@@ -18,7 +20,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
 MNT_DETACH = 2
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217, "riscv64": 41}
 
@@ -95,6 +97,13 @@ def host_pid() -> int:
 def set_pdeathsig() -> None:
     """Be killed when the parent ends (best effort)."""
     try:
-        _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except Exception:
         pass
+
+
+def set_child_subreaper() -> None:
+    """Become the reaper of this process's orphaned descendants (a worker's namespace init
+    processes, once their worker ends), instead of the system's init.  Raises ``OSError``
+    when refused."""
+    prctl(PR_SET_CHILD_SUBREAPER, 1)

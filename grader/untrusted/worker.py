@@ -24,7 +24,7 @@ import sys
 from grader.untrusted import boundary
 from grader.untrusted.limits import apply_limits
 from grader.untrusted.server import Server
-from grader.untrusted.syscalls import host_pid, set_pdeathsig
+from grader.untrusted.syscalls import host_pid, set_child_subreaper, set_pdeathsig
 from grader.wire import codec
 
 _status_socks: dict = {}
@@ -155,10 +155,7 @@ def zygote(ctrl_fd: int) -> None:
         from grader.untrusted import isolation
 
         isolation.prepare()
-        # reap the namespaces' init processes (and any orphan) when their worker ends
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        set_child_subreaper()  # reap the namespaces' init processes (and any orphan) when their worker ends
     except Exception:
         pass
     if os.environ.get("GRADER_ZYGOTE_PRELOAD"):

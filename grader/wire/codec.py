@@ -22,27 +22,32 @@ Tags inside the JSON (everything else is plain JSON):
   {"$call": [fn, args, kwargs]}               a call the worker makes as it reads the request
   {"$dtype": "float32"}, {"$device": "cpu"}, {"$float": "nan"|"inf"|"-inf"|"1e+20"} (an int too large for JSON)
 
+Each side is a table: the encoder's maps a value's exact type to the function that writes
+it (``_ENCODERS``; a subclass, a float of another kind or an object the worker keeps is
+``Encoder._other``'s), the decoder's lists the tags in the order they are tried and the
+function that reads each (``_TAGS``).  A new wire type is one function and one row in each.
+
 This module imports torch lazily so that importing it stays cheap.
 """
 from __future__ import annotations
 
 import ctypes
 import math
+from collections.abc import Callable
+from typing import Any
 
-from grader.wire.message import (  # noqa: F401  (re-exported: the message's records and frames)
-    HEADER,
-    JOIN_LIMIT,
-    MAX_BLOB,
-    MAX_JSON,
-    Call,
-    Handle,
-    ProtocolError,
-    Ref,
-    TensorMeta,
-    meta,
-    recv,
-    send,
-)
+from grader.wire.message import HEADER as HEADER  # re-exported: the message's records and frames
+from grader.wire.message import JOIN_LIMIT as JOIN_LIMIT
+from grader.wire.message import MAX_BLOB as MAX_BLOB
+from grader.wire.message import MAX_JSON as MAX_JSON
+from grader.wire.message import Call as Call
+from grader.wire.message import Handle as Handle
+from grader.wire.message import ProtocolError as ProtocolError
+from grader.wire.message import Ref as Ref
+from grader.wire.message import TensorMeta as TensorMeta
+from grader.wire.message import meta as meta
+from grader.wire.message import recv as recv
+from grader.wire.message import send as send
 from grader.wire.sizes import MAX_TEXT, clip
 
 _string_at = ctypes.string_at
@@ -53,20 +58,24 @@ DTYPES = (
     "uint8", "int8", "int16", "int32", "int64", "bool",
 )
 
+Json = Any  # a JSON value (what orjson writes and reads): None, bool, int, float, str, list, dict
+Resolve = Callable[[dict[str, Json]], Any]  # worker side: a $handle or $ref record -> its object
+Place = Callable[[Any, dict[str, Json]], Any]  # worker side: (tensor, its metadata) -> the tensor on its device
+
 
 # --------------------------------------------------------------------------
 # torch, imported on first use: the types the encoder dispatches on and, per
 # dtype, its wire name and element size (tables, so that no tensor is made
 # just to learn an element size)
 
-_torch = None
-_Tensor = _Parameter = _dtype = _device = _strided = None
-_ENCODE: dict = {}  # torch.dtype -> (name, element size)
-_DECODE: dict = {}  # name -> (torch.dtype, element size)
+_torch: Any = None
+_strided: Any = None
+_ENCODE: dict[Any, tuple[str, int]] = {}  # torch.dtype -> (name, element size)
+_DECODE: dict[str, tuple[Any, int]] = {}  # name -> (torch.dtype, element size)
 
 
-def _load_torch():
-    global _torch, _Tensor, _Parameter, _dtype, _device, _strided
+def _load_torch() -> None:
+    global _torch, _strided
     import torch
 
     for name in DTYPES:
@@ -74,7 +83,10 @@ def _load_torch():
         size = torch.empty((), dtype=dt).element_size()
         _ENCODE[dt] = (name, size)
         _DECODE[name] = (dt, size)
-    _Tensor, _Parameter, _dtype, _device = torch.Tensor, torch.nn.Parameter, torch.dtype, torch.device
+    _ENCODERS[torch.Tensor] = _tensor
+    _ENCODERS[torch.nn.Parameter] = _parameter
+    _ENCODERS[torch.dtype] = _dtype
+    _ENCODERS[torch.device] = _device
     _strided = torch.strided
     _torch = torch
 
@@ -86,14 +98,14 @@ class Encoder:
     """Turns values into JSON plus blobs. ``keep`` is called for values that
     are not plain data and must return a Handle (the worker keeps them)."""
 
-    def __init__(self, keep=None):
-        self.blobs: list = []
+    def __init__(self, keep: Callable[[Any], Handle] | None = None):
+        self.blobs: list[bytes] = []
         self.offset = 0
         self.keep = keep
         if _torch is None:
             _load_torch()
 
-    def tensor(self, t, extra: dict | None = None) -> dict:
+    def tensor(self, t: Any, extra: dict[str, Json] | None = None) -> dict[str, Json]:
         # only what differs from TensorMeta's defaults goes along
         m = {} if extra is None else dict(extra)
         if t.requires_grad:
@@ -119,7 +131,7 @@ class Encoder:
             name, shape, raw, device = self._other_tensor(t)
             if device != "cpu":
                 m["device"] = device
-        rec = {"$tensor": [self.offset, len(raw)], "dtype": name, "shape": shape}
+        rec: dict[str, Json] = {"$tensor": [self.offset, len(raw)], "dtype": name, "shape": shape}
         if m:
             rec["meta"] = m
         self.blobs.append(raw)
@@ -127,7 +139,7 @@ class Encoder:
         return rec
 
     @staticmethod
-    def _other_tensor(t):
+    def _other_tensor(t: Any) -> tuple[str, list[int], bytes, str]:
         """A tensor off the common path: another device, layout or dtype, a view
         with gaps, or a lazily conjugated or negated one → (dtype, shape, bytes, device)."""
         torch = _torch
@@ -146,50 +158,98 @@ class Encoder:
             raw = _string_at(c.data_ptr(), c.numel() * c.element_size()) if c.numel() else b""
         return str(c.dtype).replace("torch.", ""), list(c.shape), raw, device
 
-    def encode(self, v, depth: int = 0):  # noqa: C901 (one branch per wire type; a tag-to-handler table is still to come)
+    def encode(self, v: Any, depth: int = 0) -> Json:
         if depth > 20:
             raise ProtocolError("value nested too deeply")
-        tv = type(v)
-        if tv is _Tensor:
-            return self.tensor(v)
-        if tv is list:
-            return [self.encode(x, depth + 1) for x in v]
-        if tv is int:
-            return v if -2**63 < v < 2**63 else {"$float": repr(float(v))}
-        if v is None or tv is str or tv is bool:
-            return v
-        if tv is float:
-            return v if math.isfinite(v) else {"$float": repr(v)}
-        if tv is dict and all(type(k) is str for k in v):
-            return {"$dict": [[k, self.encode(x, depth + 1)] for k, x in v.items()]}
-        if tv is tuple:
-            return {"$tuple": [self.encode(x, depth + 1) for x in v]}
-        if tv is _Parameter:
-            return self.tensor(v, {"parameter": True})
-        if tv is _dtype:
-            return {"$dtype": str(v).replace("torch.", "")}
-        if tv is _device:
-            return {"$device": str(v)}
+        handler = _ENCODERS.get(type(v))  # by exact type: a subclass is not taken for its base
+        if handler is None:
+            return self._other(v, depth)
+        return handler(self, v, depth)
+
+    def _other(self, v: Any, depth: int) -> Json:
+        """A value of no type of the table: a subclass of the records, a float of another
+        kind (numpy.float64), or an object the worker keeps (else refused)."""
         if isinstance(v, Handle):
-            return {"$handle": v.id, "type": v.type}
+            return _handle(self, v, depth)
         if isinstance(v, Ref):
-            for p in v.parts:  # names and handle ids only: nothing the serializer could bend
-                if type(p) is not str and type(p) is not int:
-                    raise ProtocolError(f"a reference is made of names and ids, not {type(p).__name__}")
-            return {"$ref": list(v.parts)}
+            return _ref(self, v, depth)
         if isinstance(v, Call):
-            return {"$call": [self.encode(v.fn, depth + 1), self.encode(v.args, depth + 1),
-                              self.encode(v.kwargs, depth + 1)]}
-        if isinstance(v, float) and not isinstance(v, _Tensor):  # numpy.float64 is a float: send its value
-            f = float.__float__(v)  # the value itself, whatever the subclass overrides
-            return f if math.isfinite(f) else {"$float": repr(f)}
+            return _call(self, v, depth)
+        if isinstance(v, float) and not isinstance(v, _torch.Tensor):  # numpy.float64 is a float: its value
+            return _float(self, float.__float__(v), depth)  # the value itself, whatever the subclass overrides
         if self.keep is not None:
-            h = self.keep(v)
-            return {"$handle": h.id, "type": h.type}
-        raise ProtocolError(f"cannot send a {tv.__name__}")
+            return _handle(self, self.keep(v), depth)
+        raise ProtocolError(f"cannot send a {type(v).__name__}")
 
 
-def pack(obj, keep=None):
+# One function per wire type, called with (encoder, value, depth): the value's JSON.
+
+def _same(enc: Encoder, v: Any, depth: int) -> Json:  # None, str, bool: JSON as they are
+    return v
+
+
+def _int(enc: Encoder, v: int, depth: int) -> Json:  # an int too large for JSON goes as a float
+    return v if -2**63 < v < 2**63 else {"$float": repr(float(v))}
+
+
+def _float(enc: Encoder, v: float, depth: int) -> Json:
+    return v if math.isfinite(v) else {"$float": repr(v)}
+
+
+def _list(enc: Encoder, v: list[Any], depth: int) -> Json:
+    return [enc.encode(x, depth + 1) for x in v]
+
+
+def _tuple(enc: Encoder, v: tuple[Any, ...], depth: int) -> Json:
+    return {"$tuple": [enc.encode(x, depth + 1) for x in v]}
+
+
+def _dict(enc: Encoder, v: dict[Any, Any], depth: int) -> Json:
+    if not all(type(k) is str for k in v):  # keys other than strings: not plain data
+        return enc._other(v, depth)
+    return {"$dict": [[k, enc.encode(x, depth + 1)] for k, x in v.items()]}
+
+
+def _tensor(enc: Encoder, v: Any, depth: int) -> Json:
+    return enc.tensor(v)
+
+
+def _parameter(enc: Encoder, v: Any, depth: int) -> Json:
+    return enc.tensor(v, {"parameter": True})
+
+
+def _dtype(enc: Encoder, v: Any, depth: int) -> Json:
+    return {"$dtype": str(v).replace("torch.", "")}
+
+
+def _device(enc: Encoder, v: Any, depth: int) -> Json:
+    return {"$device": str(v)}
+
+
+def _handle(enc: Encoder, v: Handle, depth: int) -> Json:
+    return {"$handle": v.id, "type": v.type}
+
+
+def _ref(enc: Encoder, v: Ref, depth: int) -> Json:
+    for p in v.parts:  # names and handle ids only: nothing the serializer could bend
+        if type(p) is not str and type(p) is not int:
+            raise ProtocolError(f"a reference is made of names and ids, not {type(p).__name__}")
+    return {"$ref": list(v.parts)}
+
+
+def _call(enc: Encoder, v: Call, depth: int) -> Json:
+    return {"$call": [enc.encode(v.fn, depth + 1), enc.encode(v.args, depth + 1), enc.encode(v.kwargs, depth + 1)]}
+
+
+# exact type -> its wire form (torch's types are added as torch is loaded)
+_ENCODERS: dict[type[Any], Callable[[Encoder, Any, int], Json]] = {
+    type(None): _same, str: _same, bool: _same, int: _int, float: _float,
+    list: _list, tuple: _tuple, dict: _dict,
+    Handle: _handle, Ref: _ref, Call: _call,
+}
+
+
+def pack(obj: dict[str, Any], keep: Callable[[Any], Handle] | None = None) -> tuple[dict[str, Json], list[bytes]]:
     """Encode ``obj`` (a dict whose values may hold tensors) → (json, blobs)."""
     enc = Encoder(keep)
     return {k: enc.encode(v) for k, v in obj.items()}, enc.blobs
@@ -199,19 +259,20 @@ def pack(obj, keep=None):
 # decoding (strict on the grader's side)
 
 class Decoder:
-    def __init__(self, blob, resolve=None, place=None):
+    def __init__(self, blob: bytes | bytearray, resolve: Resolve | None = None, place: Place | None = None):
         if type(blob) is not bytearray:
             blob = bytearray(blob)
         self.blob = blob
-        self.base = None        # the blob's address, once a tensor needs it
-        self._anchor = None     # what holds the blob still (not resized or freed) while its address is used
+        self.base: int | None = None  # the blob's address, once a tensor needs it
+        # what holds the blob still (not resized or freed) while its address is used
+        self._anchor: ctypes.c_char | None = None
         self.resolve = resolve  # worker side: turns $handle / $ref into objects
         self.place = place      # worker side: moves tensors to their device
         self.metas = 0          # meta tensors decoded
         if _torch is None:
             _load_torch()
 
-    def tensor(self, d: dict):
+    def tensor(self, d: dict[str, Json]) -> Any:
         try:
             off, n = d["$tensor"]
             dtype = d["dtype"]
@@ -257,51 +318,110 @@ class Decoder:
         t._grader_meta = TensorMeta(m)
         return t
 
-    def decode(self, v, depth: int = 0):  # noqa: C901 (one branch per wire type; a tag-to-handler table is still to come)
+    def decode(self, v: Json, depth: int = 0) -> Any:
         if depth > 40:
             raise ProtocolError("value nested too deeply")
         tv = type(v)
-        if tv is dict and "$tensor" in v:
-            return self.tensor(v)
+        if tv is dict:
+            return self._tagged(v, depth)
         if tv is list:
             return [self.decode(x, depth + 1) for x in v]
         if tv is str:  # on the grader's side, a string from the worker is kept to MAX_TEXT characters
             return v if len(v) <= MAX_TEXT or self.resolve is not None else clip(v)
         if v is None or tv is int or tv is float or tv is bool:
             return v
-        if tv is not dict or len(v) == 0:
-            raise ProtocolError(f"unexpected value of type {tv.__name__}")
-        if "$tuple" in v and type(v["$tuple"]) is list:
-            return tuple(self.decode(x, depth + 1) for x in v["$tuple"])
-        if "$dict" in v and type(v["$dict"]) is list:
-            out = {}
-            for pair in v["$dict"]:
-                if not (type(pair) is list and len(pair) == 2 and type(pair[0]) is str):
-                    raise ProtocolError("malformed dict")
-                out[self.decode(pair[0]) if len(pair[0]) > MAX_TEXT else pair[0]] = self.decode(pair[1], depth + 1)
-            return out
-        if "$float" in v and type(v["$float"]) is str and len(v["$float"]) <= 32:
-            try:
-                return float(v["$float"])
-            except ValueError:
-                pass
-        if "$dtype" in v and v["$dtype"] in DTYPES:
-            return getattr(_torch, v["$dtype"])
-        if "$device" in v and type(v["$device"]) is str:
-            return _torch.device(v["$device"]) if self.resolve else v["$device"]
-        if "$handle" in v and type(v["$handle"]) is int:
-            if self.resolve is not None:
-                return self.resolve(v)
-            return Handle(v["$handle"], str(v.get("type", "object"))[:200])
-        if "$ref" in v and self.resolve is not None:
-            return self.resolve(v)
-        if "$call" in v and self.resolve is not None and type(v["$call"]) is list and len(v["$call"]) == 3:
-            fn, args, kwargs = (self.decode(x, depth + 1) for x in v["$call"])
-            return fn(*args, **kwargs)
+        raise ProtocolError(f"unexpected value of type {tv.__name__}")
+
+    def _tagged(self, v: dict[str, Json], depth: int) -> Any:
+        """A JSON object: a tensor, or the first tag of ``_TAGS`` it holds in the form that tag takes."""
+        if "$tensor" in v:
+            return self.tensor(v)
+        if not v:
+            raise ProtocolError("unexpected value of type dict")
+        for tag, handler in _TAGS:
+            if tag in v:
+                got = handler(self, v, depth)
+                if got is not _NOT_THIS:
+                    return got
         raise ProtocolError("unknown tag in message")
 
 
-def unpack(obj, blob, resolve=None, place=None, decoders: list | None = None):
+# One function per tag, called with (decoder, the JSON object, depth): the value, or
+# _NOT_THIS when the object does not hold the tag in its form (the next tag is tried).
+
+_NOT_THIS: Any = object()
+
+
+def _to_tuple(dec: Decoder, v: dict[str, Json], depth: int) -> Any:
+    items = v["$tuple"]
+    if type(items) is not list:
+        return _NOT_THIS
+    return tuple(dec.decode(x, depth + 1) for x in items)
+
+
+def _to_dict(dec: Decoder, v: dict[str, Json], depth: int) -> Any:
+    pairs = v["$dict"]
+    if type(pairs) is not list:
+        return _NOT_THIS
+    out = {}
+    for pair in pairs:
+        if not (type(pair) is list and len(pair) == 2 and type(pair[0]) is str):
+            raise ProtocolError("malformed dict")
+        out[dec.decode(pair[0]) if len(pair[0]) > MAX_TEXT else pair[0]] = dec.decode(pair[1], depth + 1)
+    return out
+
+
+def _to_float(dec: Decoder, v: dict[str, Json], depth: int) -> Any:
+    text = v["$float"]
+    if type(text) is str and len(text) <= 32:
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    return _NOT_THIS
+
+
+def _to_dtype(dec: Decoder, v: dict[str, Json], depth: int) -> Any:
+    name = v["$dtype"]
+    return getattr(_torch, name) if name in DTYPES else _NOT_THIS
+
+
+def _to_device(dec: Decoder, v: dict[str, Json], depth: int) -> Any:
+    name = v["$device"]
+    if type(name) is not str:
+        return _NOT_THIS
+    return _torch.device(name) if dec.resolve else name
+
+
+def _to_handle(dec: Decoder, v: dict[str, Json], depth: int) -> Any:
+    if type(v["$handle"]) is not int:
+        return _NOT_THIS
+    if dec.resolve is not None:
+        return dec.resolve(v)
+    return Handle(v["$handle"], str(v.get("type", "object"))[:200])
+
+
+def _to_ref(dec: Decoder, v: dict[str, Json], depth: int) -> Any:  # worker side only
+    return _NOT_THIS if dec.resolve is None else dec.resolve(v)
+
+
+def _to_call(dec: Decoder, v: dict[str, Json], depth: int) -> Any:  # worker side only: the grader refuses it
+    parts = v["$call"]
+    if dec.resolve is None or type(parts) is not list or len(parts) != 3:
+        return _NOT_THIS
+    fn, args, kwargs = (dec.decode(x, depth + 1) for x in parts)
+    return fn(*args, **kwargs)
+
+
+# the tags in the order they are tried (an object holding several is read as the first that fits)
+_TAGS: tuple[tuple[str, Callable[[Decoder, dict[str, Json], int], Any]], ...] = (
+    ("$tuple", _to_tuple), ("$dict", _to_dict), ("$float", _to_float), ("$dtype", _to_dtype),
+    ("$device", _to_device), ("$handle", _to_handle), ("$ref", _to_ref), ("$call", _to_call),
+)
+
+
+def unpack(obj: Json, blob: bytes | bytearray, resolve: Resolve | None = None, place: Place | None = None,
+           decoders: list[Decoder] | None = None) -> Any:
     """Decode one value (worker side) or, given a message envelope (a JSON
     object of fields, as ``pack`` makes), each of its fields. ``decoders``: the
     Decoder used is appended to it (what it counted: ``metas``)."""

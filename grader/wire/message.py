@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import struct
 from time import monotonic as _monotonic
+from typing import Any
 
 import orjson
 
@@ -35,7 +37,7 @@ class Handle:
 
     __slots__ = ("id", "type")
 
-    def __init__(self, id: int, type: str = "object"):
+    def __init__(self, id: int, type: str = "object") -> None:
         self.id = id
         self.type = type
 
@@ -52,7 +54,7 @@ class Ref:
 
     __slots__ = ("parts",)
 
-    def __init__(self, *parts):
+    def __init__(self, *parts: Any) -> None:  # names and ids (the encoder refuses anything else)
         self.parts = parts
 
     def __repr__(self) -> str:
@@ -66,7 +68,7 @@ class Call:
 
     __slots__ = ("fn", "args", "kwargs")
 
-    def __init__(self, fn, *args, **kwargs):
+    def __init__(self, fn: Any, *args: Any, **kwargs: Any) -> None:
         self.fn = fn
         self.args = list(args)
         self.kwargs = kwargs
@@ -80,7 +82,7 @@ class TensorMeta:
 
     __slots__ = ("device", "requires_grad", "grad_fn", "is_leaf", "parameter", "type")
 
-    def __init__(self, d: dict):
+    def __init__(self, d: dict[str, Any]) -> None:
         if not d:  # the common case: all defaults (the encoder sends only what differs)
             self.device, self.requires_grad, self.grad_fn = "cpu", False, None
             self.is_leaf, self.parameter, self.type = True, False, "torch.Tensor"
@@ -93,7 +95,7 @@ class TensorMeta:
         self.type = str(d.get("type", "torch.Tensor"))
 
 
-def meta(t) -> TensorMeta:
+def meta(t: Any) -> TensorMeta:
     """The worker-side metadata of a tensor decoded from the worker."""
     return getattr(t, "_grader_meta", None) or TensorMeta({})
 
@@ -106,8 +108,8 @@ JOIN_LIMIT = 1 << 20  # frames up to this size go out in one write (and are read
 
 # JSON with orjson (compact, like separators=(",", ":")). What reaches it is what pack()
 # makes: exact str/int/bool/None, finite floats (non-finite ones are {"$float"}), ints
-# with abs < 2**63, str keys (a field named otherwise is refused), lists and dicts, so orjson's laxer defaults (NaN -> null)
-# are never reached. Anything orjson refuses (a str with a lone surrogate, which no
+# with abs < 2**63, str keys (a field named otherwise is refused), lists and dicts, so orjson's
+# laxer defaults (NaN -> null) are never reached. Anything orjson refuses (a str with a lone surrogate, which no
 # strict UTF-8 reader takes) goes through the stdlib, which keeps allow_nan=False's
 # refusal, with such characters replaced.
 _dumps = orjson.dumps
@@ -116,7 +118,7 @@ _loads = orjson.loads
 _LONG_NUMBER = re.compile(rb"\d{19}").search  # an int orjson might have made a float
 
 
-def _encode_json(obj) -> bytes:
+def _encode_json(obj: dict[str, Any]) -> bytes:
     try:
         return _dumps(obj)
     except TypeError:
@@ -125,7 +127,7 @@ def _encode_json(obj) -> bytes:
         return _slow_dumps(obj).encode("utf-8", "replace")
 
 
-def send(sock, obj, blobs: list) -> None:
+def send(sock: socket.socket, obj: dict[str, Any], blobs: list[bytes]) -> None:
     body = _encode_json(obj)
     total = sum(map(len, blobs))
     head = HEADER.pack(len(body), total) + body
@@ -138,7 +140,7 @@ def send(sock, obj, blobs: list) -> None:
             sock.sendall(b)
 
 
-def _recv_exactly(sock, n: int, deadline: float | None = None) -> bytearray:
+def _recv_exactly(sock: socket.socket, n: int, deadline: float | None = None) -> bytearray:
     """``n`` bytes. With a ``deadline`` (``time.monotonic()``), the whole read must end
     by then: each wait gets what is left of the time (``socket.timeout`` once it is
     past), so that a sender dripping a byte at a time cannot stretch the read."""
@@ -156,7 +158,7 @@ def _recv_exactly(sock, n: int, deadline: float | None = None) -> bytearray:
     return buf
 
 
-def _wait_until(sock, deadline: float) -> None:
+def _wait_until(sock: socket.socket, deadline: float) -> None:
     """Make the socket's next wait end at ``deadline`` at the latest (only a system
     call when the wait it has would end more than 50 ms past it)."""
     left = deadline - _monotonic()
@@ -174,7 +176,7 @@ def _int_in_range(text: str) -> int:
     return v
 
 
-def _json(data) -> object:
+def _json(data: bytes | bytearray) -> Any:
     """Strict: malformed JSON, invalid UTF-8 (lone surrogates too), NaN, Infinity,
     numbers that overflow a double and integers outside (-2**63, 2**63) are refused."""
     try:
@@ -186,8 +188,8 @@ def _json(data) -> object:
         raise ProtocolError(f"malformed message: {e}") from None
 
 
-def recv(sock, max_blob: int = MAX_BLOB, *, deadline: float | None = None, max_json: int = MAX_JSON,
-         max_total: int | None = None, sizes: list | None = None):
+def recv(sock: socket.socket, max_blob: int = MAX_BLOB, *, deadline: float | None = None, max_json: int = MAX_JSON,
+         max_total: int | None = None, sizes: list[int] | None = None) -> tuple[Any, bytearray]:
     """One frame: (json object, blob). Raises EOFError, ProtocolError, socket.timeout.
 
     A frame whose header announces more than ``max_json`` bytes of JSON, ``max_blob``

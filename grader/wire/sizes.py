@@ -3,6 +3,7 @@ is cut to ``MAX_TEXT`` characters (a name to ``MAX_NAME``), every field of a rep
 ``MAX_FIELD``, saying how much was cut.  A leaf: the wire (both sides) and the feedback
 import it."""
 import re
+from typing import Any
 
 MAX_TEXT = 2000     # characters of one string from the worker (a name, a message, a repr, a code line)
 MAX_NAME = 200      # characters of a name or type from the worker (an exception's class, say)
@@ -24,15 +25,15 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
     return f"{text[:limit]}… [{more} more characters cut]"
 
 
-def clip_report(value, limit: int = MAX_FIELD):
+def clip_report(value: Any, limit: int = MAX_FIELD) -> Any:
     """A report (nested dicts and lists) with every string clipped to ``limit``.
     Returns the same object when nothing needed cutting."""
     if type(value) is str:
         return clip(value, limit)
     if type(value) is dict:
-        out = {k: clip_report(v, limit) for k, v in value.items()}
-        return value if all(out[k] is value[k] for k in value) else out
+        fields = {k: clip_report(v, limit) for k, v in value.items()}
+        return value if all(fields[k] is value[k] for k in value) else fields
     if type(value) is list:
-        out = [clip_report(v, limit) for v in value]
-        return value if all(a is b for a, b in zip(out, value)) else out
+        items = [clip_report(v, limit) for v in value]
+        return value if all(a is b for a, b in zip(items, value)) else items
     return value

@@ -365,7 +365,7 @@ def _check_options(args, fmt: str) -> None:
 def _choose_hint_level(args, argv: list) -> None:
     """The hints' level, used from now on; added to ``argv`` when the call chose none
     (the warm server grades at the level this call chose)."""
-    from grader.verdicts.hints import chosen_level, use_level
+    from grader.hint_levels import chosen_level, use_level
 
     try:
         level = chosen_level(args.hint_level)

@@ -51,7 +51,7 @@ def test_joined_hints_keep_each_concept():
 
 
 def test_level_from_option_then_environment(monkeypatch):
-    from grader.verdicts.hints import chosen_level, current_level
+    from grader.hint_levels import chosen_level, current_level
 
     monkeypatch.delenv("GRADER_HINT_LEVEL", raising=False)
     assert chosen_level(None) == "fix" and current_level() == "fix"

@@ -174,7 +174,7 @@ def _setup(args) -> Setup:
     out.clean_partial()
     subs, out_root = subs.resolve(), out_root.resolve()
     limits = Limits(isolate=not args.no_isolation, hide=(str(subs), str(out_root))).scaled(args.timeout_scale)
-    from grader.verdicts.hints import DEFAULT_LEVEL, chosen_level, use_level
+    from grader.hint_levels import DEFAULT_LEVEL, chosen_level, use_level
 
     try:
         level = chosen_level(getattr(args, "hint_level", None))

@@ -47,19 +47,26 @@ def close_watch_zygote() -> None:
 def _new_zygote(chosen):
     # Import torch once, then fork the warm worker from this process before any answer is
     # loaded here (grader.untrusted.startup): one import of torch for both sides of the boundary.
+    # Where it may not be forked (an answer is loaded, a secret in the environment), the zygote is
+    # an interpreter started before this process imports torch: under a memory limit, the kernel
+    # then finds the zygote (its oom_score_adj) the larger, and this process lives to say so.
+    from grader.untrusted.startup import may_fork
+
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch  # noqa: F401
-    except ModuleNotFoundError as e:
-        if (e.name or "").split(".")[0] != "torch":
-            raise
-        raise SystemExit(_no_torch()) from None
+    fork = may_fork()
+    if fork:
+        try:
+            import torch  # noqa: F401
+        except ModuleNotFoundError as e:
+            if (e.name or "").split(".")[0] != "torch":
+                raise
+            raise SystemExit(_no_torch()) from None
 
     from grader.exercises import wants_preload
     from grader.transport.processes import Zygote
     from grader.untrusted.warmup import uses_meta
 
-    return _deferring_signals(lambda: Zygote(preload=wants_preload(chosen), fork=True, warm_meta=uses_meta(chosen)),
+    return _deferring_signals(lambda: Zygote(preload=wants_preload(chosen), fork=fork, warm_meta=uses_meta(chosen)),
                               undo=lambda z: z.close())
 
 

@@ -447,7 +447,7 @@ def main(argv=None) -> int:
                    help="the course's hint level in the student edition: the concept only, or also the fix "
                         "(default: $GRADER_HINT_LEVEL, else fix)")
     args = p.parse_args(argv)
-    from grader.verdicts.hints import chosen_level
+    from grader.hint_levels import chosen_level
 
     try:
         level = chosen_level(args.hint_level)

@@ -200,7 +200,7 @@ def run(root: Path, config: dict) -> dict:
             folder = materialize(sub, work / "submission")
             hide = tuple(str(p) for p in (root / "results", root / "source", root / "submission") if p.exists())
             limits = Limits(hide=hide).scaled(float(config.get("timeout_scale", 1.0)))
-            from grader.verdicts.hints import use_level
+            from grader.hint_levels import use_level
 
             use_level(config.get("hint_level", "fix") if config.get("hint_level") in ("fix", "concept") else "fix")
             report = grade(exercises, folder, seed=int(config.get("seed", 0)), limits=limits)

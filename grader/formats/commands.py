@@ -91,7 +91,7 @@ def autograder_main(argv) -> int:
         args = p.parse_args(argv)
     except _Usage as e:
         return _fail("grade autograder", f"{e} (see: grade autograder --help)")
-    from grader.verdicts.hints import chosen_level
+    from grader.hint_levels import chosen_level
 
     try:
         level = chosen_level(args.hint_level)

@@ -90,11 +90,19 @@ def _wipe_environment(env: dict) -> None:
     os.environ.update(env)
 
 
+def may_fork() -> bool:
+    """Whether ``fork_zygote`` would fork this process once torch is imported: no answer
+    is loaded and the environment names no secret (see ``SECRET_NAMES``).  Where it would
+    not, the caller starts the zygote as an interpreter *before* importing torch itself:
+    the zygote, which the kernel's OOM killer takes first, is then the larger process."""
+    return hasattr(os, "fork") and not secrets_loaded() and not secret_environment()
+
+
 def fork_zygote(ctrl_fd: int, stderr_fd: int, cwd: str, env: dict):
     """Fork the zygote from this process (torch already imported); None if this
     process may not be forked for it (an answer is loaded, torch is not, or the
-    environment names a secret: see ``SECRET_NAMES``)."""
-    if "torch" not in sys.modules or secrets_loaded() or secret_environment() or not hasattr(os, "fork"):
+    environment names a secret: ``may_fork``)."""
+    if "torch" not in sys.modules or not may_fork():
         return None
     pid = os.fork()
     if pid:

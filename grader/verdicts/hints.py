@@ -4,6 +4,8 @@ A hint that one suite alone gives lives in that suite, beside the test that give
 """
 from __future__ import annotations
 
+from grader.hint_levels import current_level
+
 ONLY_2D = ("Your code is right for a 2-D input (n, k) only, but the input may have any number of dimensions: "
            "(k,), (n, k), (b, n, k). Reduce over dim=-1 with keepdim=True instead of dim=1, and don't unpack "
            "`n, k = x.shape` or loop over the rows.")
@@ -51,56 +53,11 @@ def unexplained_hint(status: str, kind, message: str) -> str:
 #
 # An instructor chooses per course (GRADER_HINT_LEVEL, or --hint-level on grade, grade batch, grade
 # autograder and grade release) whether a hint names the concept only ("concept") or also shows the fix
-# ("fix", the default).  Every catalogued mistake carries both: its ``concept`` (written out, or
-# derived: the hint up to its first ": " or sentence end) and its ``hint`` (the fix).
+# ("fix", the default): which level, grader.hint_levels.  Every catalogued mistake carries both: its
+# ``concept`` (written out, or derived: the hint up to its first ": " or sentence end) and its ``hint``
+# (the fix).
 
-LEVELS = ("fix", "concept")
-DEFAULT_LEVEL = "fix"
-LEVEL_VARIABLE = "GRADER_HINT_LEVEL"
 _CONCEPTS: dict = {}  # a catalogued hint (the fix) -> its concept-only wording
-
-
-def level_error(value) -> str | None:
-    """What is wrong with a hint level as a user gave it, or None."""
-    if value in LEVELS:
-        return None
-    return f"the hint level must be one of {', '.join(LEVELS)}, not {value!r} ({LEVEL_VARIABLE} or --hint-level)"
-
-
-def edition_level() -> str:
-    """The course's default: the level `grade release --hint-level` wrote into the student edition, else "fix"."""
-    from grader import edition
-
-    value = getattr(edition, "HINT_LEVEL", DEFAULT_LEVEL)
-    return value if value in LEVELS else DEFAULT_LEVEL
-
-
-def chosen_level(option: str | None) -> str:
-    """The level a command grades at: its --hint-level, else GRADER_HINT_LEVEL, else the course's default.
-    Raises ValueError (with level_error's words) for a value that is not a level."""
-    import os
-
-    value = option if option is not None else os.environ.get(LEVEL_VARIABLE, "").strip().lower() or edition_level()
-    error = level_error(value)
-    if error:
-        raise ValueError(error)
-    return value
-
-
-def use_level(level: str) -> None:
-    """Grade at ``level`` in this process and the processes it starts (GRADER_HINT_LEVEL)."""
-    import os
-
-    os.environ[LEVEL_VARIABLE] = level
-
-
-def current_level() -> str:
-    """The hint level this process grades at: GRADER_HINT_LEVEL, else the course's default (an unknown
-    value was refused by the command line; here it falls back to the default)."""
-    import os
-
-    value = os.environ.get(LEVEL_VARIABLE, "").strip().lower()
-    return value if value in LEVELS else edition_level()
 
 
 def concept_of(hint: str) -> str:

@@ -1,10 +1,13 @@
 """grader.untrusted.boundary: the package-level rules of the trust boundary."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from grader.untrusted import boundary
+import pytest
+
+from grader.untrusted import boundary, startup
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,3 +125,47 @@ def test_what_grade_loads_before_it_forks_the_zygote_holds_no_secret():
     r = subprocess.run([sys.executable, "-c", BEFORE_THE_FORK], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == []
+
+
+GRADE_MAKES_ITS_ZYGOTE = r"""
+import json, sys
+from grader.commands import grade_here
+from grader.transport import processes
+from grader.untrusted import startup
+
+seen = {}
+made = processes.Zygote.__init__
+
+def spy(self, *a, **k):  # the moment the zygote is made: what this process holds then
+    seen.update(torch="torch" in sys.modules, secrets=startup.secrets_loaded())
+    made(self, *a, **k)
+    seen["forked"] = isinstance(self.proc, startup.ForkedZygote)
+
+def stop(*a, **k):  # the zygote is made: the grading itself is not this test's
+    raise SystemExit(0)
+
+processes.Zygote.__init__ = spy
+grade_here._grade_read = stop
+from grader.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("secret", [False, True], ids=["forked", "secret-in-environment"])
+def test_grade_makes_its_zygote_before_it_loads_a_secret_and_imports_torch_first_only_to_fork_it(secret):
+    """`grade` with every option that is read before the zygote (a hint level, a format): nothing of a
+    secret package loaded by then, so the zygote is forked, one torch for both sides.  Where it may not
+    be forked (a secret-named variable), the zygote is an interpreter started before this process
+    imports torch: under a memory limit the kernel then takes the zygote, not `grade`."""
+    env = {k: v for k, v in os.environ.items() if not startup.SECRET_NAMES.search(k)}
+    if secret:
+        env["NNGRADE_TEST_TOKEN"] = "x"
+    argv = ["1", "--submission", str(ROOT / "solutions"), "--no-server", "--hint-level", "concept",
+            "--format", "prairielearn", "--output", os.devnull]
+    r = subprocess.run([sys.executable, "-c", GRADE_MAKES_ITS_ZYGOTE, *argv], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    seen = json.loads(r.stdout.strip().splitlines()[-1])
+    assert seen == {"torch": not secret, "secrets": [], "forked": not secret}, r.stderr

@@ -1,0 +1,53 @@
+"""The hints' level a command grades at: the concept only, or the concept and the fix.
+
+An instructor chooses per course (GRADER_HINT_LEVEL, or --hint-level on grade, grade batch, grade
+autograder and grade release) whether a hint names the concept only ("concept") or also shows the fix
+("fix", the default).  Choosing it is no verdict: this module sits beside the packages (standard
+library only), so that ``grade`` chooses the level before it forks its zygote without loading a module
+of a secret package (``grader.untrusted.boundary.SECRET_PACKAGES``), which would refuse the fork.
+The wording at each level is ``grader.verdicts.hints``'s.
+"""
+from __future__ import annotations
+
+import os
+
+LEVELS = ("fix", "concept")
+DEFAULT_LEVEL = "fix"
+LEVEL_VARIABLE = "GRADER_HINT_LEVEL"
+
+
+def level_error(value) -> str | None:
+    """What is wrong with a hint level as a user gave it, or None."""
+    if value in LEVELS:
+        return None
+    return f"the hint level must be one of {', '.join(LEVELS)}, not {value!r} ({LEVEL_VARIABLE} or --hint-level)"
+
+
+def edition_level() -> str:
+    """The course's default: the level `grade release --hint-level` wrote into the student edition, else "fix"."""
+    from grader import edition
+
+    value = getattr(edition, "HINT_LEVEL", DEFAULT_LEVEL)
+    return value if value in LEVELS else DEFAULT_LEVEL
+
+
+def chosen_level(option: str | None) -> str:
+    """The level a command grades at: its --hint-level, else GRADER_HINT_LEVEL, else the course's default.
+    Raises ValueError (with level_error's words) for a value that is not a level."""
+    value = option if option is not None else os.environ.get(LEVEL_VARIABLE, "").strip().lower() or edition_level()
+    error = level_error(value)
+    if error:
+        raise ValueError(error)
+    return value
+
+
+def use_level(level: str) -> None:
+    """Grade at ``level`` in this process and the processes it starts (GRADER_HINT_LEVEL)."""
+    os.environ[LEVEL_VARIABLE] = level
+
+
+def current_level() -> str:
+    """The hint level this process grades at: GRADER_HINT_LEVEL, else the course's default (an unknown
+    value was refused by the command line; here it falls back to the default)."""
+    value = os.environ.get(LEVEL_VARIABLE, "").strip().lower()
+    return value if value in LEVELS else edition_level()

@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from grader import settings
 from grader.errors import ErrorKind, StudentError
 from grader.transport.limits import Limits, Spend
 from grader.wire import codec
@@ -36,7 +37,7 @@ REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_by
 # what Python, torch and the GPU need; never the grader's secrets or tokens.
 ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED",
               "PYTHONIOENCODING", "VIRTUAL_ENV", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", "GRADER_NO_FREEZE", "GRADER_CGROUP")
+              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", settings.NO_FREEZE.name, settings.CGROUP.name)
 
 
 def zygote_environment() -> dict:
@@ -59,12 +60,9 @@ class Zygote:
         self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
         self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
         env = zygote_environment()
-        for name, on in (("GRADER_ZYGOTE_PRELOAD", preload), ("GRADER_ZYGOTE_HUGEPAGES", many),
-                         ("GRADER_ZYGOTE_WARM_META", warm_meta)):
-            if on:
-                env[name] = "1"
-            else:
-                env.pop(name, None)
+        for setting, on in ((settings.ZYGOTE_PRELOAD, preload), (settings.ZYGOTE_HUGEPAGES, many),
+                            (settings.ZYGOTE_WARM_META, warm_meta)):
+            settings.export(setting, "1" if on else None, env)
         # A checkout: the zygote imports grader from its working folder (``-m`` puts it first
         # on sys.path), not through PYTHONPATH, which every worker's environment would show.
         checkout = (PACKAGE_ROOT / "pyproject.toml").is_file()

@@ -4,6 +4,8 @@ A hint that one suite alone gives lives in that suite, beside the test that give
 """
 from __future__ import annotations
 
+from grader import settings
+
 ONLY_2D = ("Your code is right for a 2-D input (n, k) only, but the input may have any number of dimensions: "
            "(k,), (n, k), (b, n, k). Reduce over dim=-1 with keepdim=True instead of dim=1, and don't unpack "
            "`n, k = x.shape` or loop over the rows.")
@@ -54,9 +56,8 @@ def unexplained_hint(status: str, kind, message: str) -> str:
 # ("fix", the default).  Every catalogued mistake carries both: its ``concept`` (written out, or
 # derived: the hint up to its first ": " or sentence end) and its ``hint`` (the fix).
 
-LEVELS = ("fix", "concept")
+LEVELS = settings.HINT_LEVEL.choices
 DEFAULT_LEVEL = "fix"
-LEVEL_VARIABLE = "GRADER_HINT_LEVEL"
 _CONCEPTS: dict = {}  # a catalogued hint (the fix) -> its concept-only wording
 
 
@@ -64,7 +65,7 @@ def level_error(value) -> str | None:
     """What is wrong with a hint level as a user gave it, or None."""
     if value in LEVELS:
         return None
-    return f"the hint level must be one of {', '.join(LEVELS)}, not {value!r} ({LEVEL_VARIABLE} or --hint-level)"
+    return f"the hint level must be one of {', '.join(LEVELS)}, not {value!r} ({settings.HINT_LEVEL.name} or --hint-level)"
 
 
 def edition_level() -> str:
@@ -78,9 +79,9 @@ def edition_level() -> str:
 def chosen_level(option: str | None) -> str:
     """The level a command grades at: its --hint-level, else GRADER_HINT_LEVEL, else the course's default.
     Raises ValueError (with level_error's words) for a value that is not a level."""
-    import os
-
-    value = option if option is not None else os.environ.get(LEVEL_VARIABLE, "").strip().lower() or edition_level()
+    reading = settings.HINT_LEVEL.read(option_value=option)
+    value = str(reading.raw.strip().lower() if reading.problem and reading.raw
+                else reading.value or edition_level())
     error = level_error(value)
     if error:
         raise ValueError(error)
@@ -89,18 +90,13 @@ def chosen_level(option: str | None) -> str:
 
 def use_level(level: str) -> None:
     """Grade at ``level`` in this process and the processes it starts (GRADER_HINT_LEVEL)."""
-    import os
-
-    os.environ[LEVEL_VARIABLE] = level
+    settings.export(settings.HINT_LEVEL, level)
 
 
 def current_level() -> str:
     """The hint level this process grades at: GRADER_HINT_LEVEL, else the course's default (an unknown
     value was refused by the command line; here it falls back to the default)."""
-    import os
-
-    value = os.environ.get(LEVEL_VARIABLE, "").strip().lower()
-    return value if value in LEVELS else edition_level()
+    return str(settings.HINT_LEVEL.value() or edition_level())
 
 
 def concept_of(hint: str) -> str:

@@ -165,11 +165,8 @@ class Worker:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(workdir, 0o700)
-        self.pid, self.sock, self.status_sock = zygote.spawn({
-            "workdir": str(workdir), "memory_bytes": limits.memory_bytes,
-            "cpu_seconds": limits.cpu_seconds, "output_bytes": limits.output_bytes,
-            "open_files": limits.open_files, "isolate": limits.isolate, "processes": limits.processes,
-            "disk_bytes": limits.disk_bytes, "hide": [str(p) for p in limits.hide], "cuda": _cuda_present()})
+        self.pid, self.sock, self.status_sock = zygote.spawn(
+            {"workdir": str(workdir), **limits.worker_caps(), "cuda": _cuda_present()})
         self.alive = True
         self.elapsed = 0.0
         self.cpu = 0.0          # CPU seconds charged (its own, and the grader's decoding its replies)

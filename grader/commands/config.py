@@ -80,10 +80,12 @@ def as_data(chosen, environ=None) -> dict:
 
 
 def as_text(chosen, environ=None) -> str:
-    """The settings as ``grade config`` prints them: a table for each audience."""
+    """The settings as ``grade config`` prints them: for each audience, each variable, where its
+    value came from (the default, the environment) and the value."""
     readings = {s.name: s.read(environ) for s in chosen}
     name_w = max(len(s.name) for s in chosen) + 2
-    value_w = max(len(r.shown) for r in readings.values()) + 2
+    sources = {name: r.source.removesuffix(f" {name}") for name, r in readings.items()}  # the name is on the line
+    from_w = max(len(f) for f in sources.values()) + 2
     out = []
     for audience, heading in settings.AUDIENCES.items():
         group = [s for s in chosen if s.audience == audience]
@@ -92,7 +94,7 @@ def as_text(chosen, environ=None) -> str:
         out += ["" if out else None, f"{heading}:"]
         for s in group:
             r = readings[s.name]
-            out.append(f"  {s.name:<{name_w}}{_plain(r.shown):<{value_w}}{r.source}".rstrip())
+            out.append(f"  {s.name:<{name_w}}{sources[s.name]:<{from_w}}{_plain(r.shown)}".rstrip())
             if r.problem:
                 out.append(f"    bad value: {r.problem}")
     out.append("")

@@ -39,10 +39,10 @@ def test_text_shows_each_setting_its_value_and_its_source(clean_env, capsys):
     out = capsys.readouterr().out
     rows = _lines(out)
     assert set(rows) == DECLARED
-    assert rows["GRADER_SERVER_IDLE"].split() == ["60", "environment", "GRADER_SERVER_IDLE"]
-    assert rows["GRADER_PIN"].split() == ["off", "environment", "GRADER_PIN"]
-    assert rows["GRADER_NO_SERVER"].split() == ["off", "default"]
-    assert rows["AUTOGRADER_ROOT"].split() == ["/autograder", "default"]
+    assert rows["GRADER_SERVER_IDLE"].split() == ["environment", "60"]
+    assert rows["GRADER_PIN"].split() == ["environment", "off"]
+    assert rows["GRADER_NO_SERVER"].split() == ["default", "off"]
+    assert rows["AUTOGRADER_ROOT"].split() == ["default", "/autograder"]
     assert out.index("For everyone:") < out.index("For instructors:") < out.index("Set by the grader")
     assert "bad value" not in out
 
@@ -70,7 +70,7 @@ def test_a_bad_value_is_said_with_what_the_grader_does_instead(clean_env, capsys
     assert "Traceback" not in captured.out + captured.err
     lines = captured.out.splitlines()
     idle = next(i for i, line in enumerate(lines) if line.split()[:1] == ["GRADER_SERVER_IDLE"])
-    assert lines[idle].split() == ["GRADER_SERVER_IDLE", "900", "environment", "GRADER_SERVER_IDLE"]
+    assert lines[idle].split() == ["GRADER_SERVER_IDLE", "environment", "900"]
     assert lines[idle + 1].strip() == "bad value: 'abc' is not a number of seconds: the default, 900, is used"
     assert "bad value: 'verbose' is not one of fix, concept: grade refuses it (exit 2) unless --hint-level " \
            "is given" in captured.out
@@ -90,7 +90,7 @@ def test_a_secret_is_never_shown(clean_env, capsys):
     main(["config", "--format", "json"])
     out = capsys.readouterr().out
     assert "hush-hush-42" not in out
-    assert _lines(out)["GRADER_SEED_SECRET"].split()[-2:] == ["environment", "GRADER_SEED_SECRET"]
+    assert _lines(out)["GRADER_SEED_SECRET"] == "environment  (set; not shown)"
     assert "(set; not shown)" in out
 
 

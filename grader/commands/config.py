@@ -73,7 +73,7 @@ def as_data(chosen, environ=None) -> dict:
     for s in chosen:
         r = s.read(environ)
         secret = s.type == settings.SECRET
-        rows.append({"name": s.name, "value": None if secret else r.value, "shown": r.shown, "source": r.source,
+        rows.append({"name": s.name, "value": None if secret else r.value, "shown": _plain(r.shown), "source": r.source,
                      "set": r.raw is not None, "problem": r.problem, "type": s.type, "default": _plain(s.default_text),
                      "option": s.option, "audience": s.audience, "editions": s.editions, "help": _plain(s.help)})
     return {"edition": _edition(), "settings": rows}

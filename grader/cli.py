@@ -45,6 +45,8 @@ examples:
                                           machine-readable results (the report as data)
   grade all --output report.html          an HTML report (format taken from the extension)
   grade --points                          each test's points and what it checks
+  grade config                            each setting (environment variable), its value and where
+                                          it came from (see: grade config --help)
 
 {instructors}
   grade all --format junit -o junit.xml   JUnit XML for CI test reporters (also: prairielearn,
@@ -231,6 +233,12 @@ def _autograder(argv) -> int:
     return autograder_main(argv)
 
 
+def _config(argv) -> int:
+    from grader.commands.config import main as config_main
+
+    return config_main(argv)
+
+
 def _init_ci(argv) -> int:
     from grader.formats.commands import init_ci_main
 
@@ -239,7 +247,7 @@ def _init_ci(argv) -> int:
 
 # the verbs besides grading itself: each takes the arguments after its name
 VERBS = {"batch": _batch, "release": _release, "classroom": _classroom, "server": lambda argv: _server_command(argv),
-         "autograder": _autograder, "init-ci": _init_ci}
+         "autograder": _autograder, "init-ci": _init_ci, "config": _config}
 
 
 def main(argv=None, *, zygote=None, serve: bool = True) -> int:

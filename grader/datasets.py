@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import shutil
 import tempfile
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader import settings
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = ["ENV_VAR", "IMAGES", "LABELS", "MD5", "candidate_dirs", "find_mnist_dir", "load_mnist_test"]
 
-ENV_VAR = "GRADER_MNIST_DIR"
+ENV_VAR = settings.MNIST_DIR.name
 IMAGES = "t10k-images-idx3-ubyte"
 LABELS = "t10k-labels-idx1-ubyte"
 #: md5 of the official gzip files (the values torchvision's datasets.MNIST checks).
@@ -49,7 +50,7 @@ def _repo_root() -> Path:
 def candidate_dirs() -> list[Path]:
     """The folders searched by :func:`find_mnist_dir`, in order."""
     dirs = []
-    env = os.environ.get(ENV_VAR, "").strip()
+    env = (settings.MNIST_DIR.value() or "").strip()
     if env:
         dirs.append(Path(env).expanduser())
     dirs.append(_repo_root().parent / "shared" / "data" / "MNIST" / "raw")

@@ -9,18 +9,17 @@ The wording at each level is ``grader.verdicts.hints``'s.
 """
 from __future__ import annotations
 
-import os
+from grader import settings
 
-LEVELS = ("fix", "concept")
+LEVELS = settings.HINT_LEVEL.choices
 DEFAULT_LEVEL = "fix"
-LEVEL_VARIABLE = "GRADER_HINT_LEVEL"
 
 
 def level_error(value) -> str | None:
     """What is wrong with a hint level as a user gave it, or None."""
     if value in LEVELS:
         return None
-    return f"the hint level must be one of {', '.join(LEVELS)}, not {value!r} ({LEVEL_VARIABLE} or --hint-level)"
+    return f"the hint level must be one of {', '.join(LEVELS)}, not {value!r} ({settings.HINT_LEVEL.name} or --hint-level)"
 
 
 def edition_level() -> str:
@@ -34,7 +33,9 @@ def edition_level() -> str:
 def chosen_level(option: str | None) -> str:
     """The level a command grades at: its --hint-level, else GRADER_HINT_LEVEL, else the course's default.
     Raises ValueError (with level_error's words) for a value that is not a level."""
-    value = option if option is not None else os.environ.get(LEVEL_VARIABLE, "").strip().lower() or edition_level()
+    reading = settings.HINT_LEVEL.read(option_value=option)
+    value = str(reading.raw.strip().lower() if reading.problem and reading.raw
+                else reading.value or edition_level())
     error = level_error(value)
     if error:
         raise ValueError(error)
@@ -43,11 +44,10 @@ def chosen_level(option: str | None) -> str:
 
 def use_level(level: str) -> None:
     """Grade at ``level`` in this process and the processes it starts (GRADER_HINT_LEVEL)."""
-    os.environ[LEVEL_VARIABLE] = level
+    settings.export(settings.HINT_LEVEL, level)
 
 
 def current_level() -> str:
     """The hint level this process grades at: GRADER_HINT_LEVEL, else the course's default (an unknown
     value was refused by the command line; here it falls back to the default)."""
-    value = os.environ.get(LEVEL_VARIABLE, "").strip().lower()
-    return value if value in LEVELS else edition_level()
+    return str(settings.HINT_LEVEL.value() or edition_level())

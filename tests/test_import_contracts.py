@@ -18,7 +18,7 @@ else:
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKER_SIDE = {"grader.untrusted", "grader.wire", "grader.errors"}
+WORKER_SIDE = {"grader.untrusted", "grader.wire", "grader.errors", "grader.settings"}
 
 pytest.importorskip("importlinter", reason="pip install -e '.[dev]' (import-linter)")
 

@@ -9,7 +9,7 @@ import os
 import secrets
 from pathlib import Path
 
-from grader import __version__
+from grader import __version__, settings
 
 SECRET_FILE = ".grader-secret"
 
@@ -52,11 +52,9 @@ def entry_key(files: dict, seed: int, exercises, limits, fp: str, origins: dict 
 
 def load_secret(arg: str | None, out: Path) -> tuple:
     """(secret, where it came from)."""
-    if arg:
-        return arg, "--seed-secret"
-    env = os.environ.get("GRADER_SEED_SECRET")
-    if env:
-        return env, "GRADER_SEED_SECRET"
+    given = settings.SEED_SECRET.read(option_value=arg or None)
+    if given.value:  # --seed-secret, else GRADER_SEED_SECRET
+        return given.value, given.source.removeprefix("environment ")
     path = out / SECRET_FILE
     try:
         return path.read_text().strip(), str(path)

@@ -11,6 +11,7 @@ import signal
 import time
 from pathlib import Path
 
+from grader import settings
 from grader.batch import lost, protocol
 from grader.batch.output import Output
 from grader.batch.slots import Slot, grading_process
@@ -82,7 +83,7 @@ class Pool:
         # reply then pass between two processes on the same core, whose caches stay warm
         # (about 6 % more submissions a second here).  Only when the jobs share the cores evenly.
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        self.cpus = cpus if len(cpus) > 1 and jobs % len(cpus) == 0 and os.environ.get("GRADER_PIN") != "0" else []
+        self.cpus = cpus if len(cpus) > 1 and jobs % len(cpus) == 0 and settings.PIN.value() else []
 
     def prestart(self, n: int) -> None:
         from grader.transport.processes import Zygote

@@ -6,6 +6,7 @@ import shutil
 import sys
 import time
 
+from grader import settings
 from grader.batch.output import status_text
 from grader.feedback.numbers import points_text
 
@@ -25,7 +26,7 @@ class Progress:
         self.graded = 0
         self.errors = 0
         self.start = time.monotonic()
-        self.tty = self.stream.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+        self.tty = self.stream.isatty() and not settings.CI.value() and os.environ.get("TERM") != "dumb"
         self.last_draw = 0.0
         self.current: dict = {}   # the students being graded now -> since when
         self.processes = 0        # grading processes started

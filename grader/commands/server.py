@@ -38,7 +38,6 @@ from pathlib import Path
 # the client side, which `grade` calls; its names stay importable from here
 from grader.commands.server_client import (  # noqa: F401
     FINGERPRINT_ENV,
-    IDLE_DEFAULT,
     MAX_MESSAGE,
     PACKAGE_ROOT,
     PRELOAD_AFTER,

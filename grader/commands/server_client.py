@@ -16,8 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+from grader import settings
+
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-IDLE_DEFAULT = 15 * 60
 # environment variables that may change a report: a server started under others is replaced
 FINGERPRINT_ENV = ("GRADER_", "CUDA_", "PYTORCH_", "TORCH_", "OMP_", "MKL_", "PYTHON")
 # the client's settings a request carries (how the report looks on its terminal)
@@ -27,16 +28,12 @@ PRELOAD_AFTER = 2.0  # seconds idle after a request before the zygote preloads t
 
 
 def enabled(args) -> bool:
-    env = os.environ
     return not (getattr(args, "no_server", False) or getattr(args, "debug", False)
-                or env.get("GRADER_NO_SERVER", "") not in ("", "0") or env.get("CI", "") not in ("", "0", "false"))
+                or settings.NO_SERVER.value() or settings.CI.value())
 
 
 def idle_seconds() -> float:
-    try:
-        return max(0.1, float(os.environ.get("GRADER_SERVER_IDLE", IDLE_DEFAULT)))
-    except ValueError:
-        return IDLE_DEFAULT
+    return settings.SERVER_IDLE.value()
 
 
 # -- where ------------------------------------------------------------------------
@@ -44,8 +41,9 @@ def idle_seconds() -> float:
 def runtime_dir(create: bool = True) -> Path | None:
     """The user's private folder for the socket, or None when there is no safe one."""
     uid = os.getuid()
-    if os.environ.get("GRADER_SERVER_DIR"):
-        d = Path(os.environ["GRADER_SERVER_DIR"])
+    chosen = settings.SERVER_DIR.value()
+    if chosen:
+        d = Path(chosen)
     elif os.environ.get("XDG_RUNTIME_DIR") and _private(Path(os.environ["XDG_RUNTIME_DIR"]), uid):
         d = Path(os.environ["XDG_RUNTIME_DIR"]) / "nngrade"
     else:

@@ -29,6 +29,8 @@ import traceback
 import zipfile
 from pathlib import Path
 
+from grader import settings
+
 PROJECT = Path(__file__).resolve().parents[2]
 CONFIG = "nngrade-autograder.json"
 
@@ -228,7 +230,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m grader.formats.autograder")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")
-    r.add_argument("--root", type=Path, default=Path(os.environ.get("AUTOGRADER_ROOT", "/autograder")))
+    r.add_argument("--root", type=Path, default=Path(settings.AUTOGRADER_ROOT.value()))
     r.add_argument("--config", type=Path, default=None)
     args = p.parse_args(argv)
     results = args.root / "results" / "results.json"

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 
+# the caps a worker applies to itself (grader.untrusted.limits), handed to it as they are
+WORKER_CAPS = ("memory_bytes", "cpu_seconds", "output_bytes", "open_files", "isolate", "processes", "disk_bytes",
+               "hide")
+
 
 @dataclasses.dataclass
 class Limits:
@@ -37,6 +41,12 @@ class Limits:
     # grow when the machine is loaded, so it can be tight (model answers: 0.3 s for all nine)
     submission_cpu: float = 10.0     # CPU seconds, all exercises together
     late_cpu: float = 1.0            # CPU seconds each exercise still gets once submission_cpu is spent
+
+    def worker_caps(self) -> dict:
+        """What the worker is told of these limits: ``WORKER_CAPS`` (the folders to hide as text)."""
+        caps = {name: getattr(self, name) for name in WORKER_CAPS}
+        caps["hide"] = [str(p) for p in self.hide]
+        return caps
 
     def scaled(self, factor: float) -> Limits:
         return dataclasses.replace(self, call_timeout=self.call_timeout * factor,

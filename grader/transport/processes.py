@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from grader import settings
 from grader.errors import ErrorKind, StudentError
 from grader.transport.limits import Limits, Spend
 from grader.wire import codec
@@ -36,7 +37,7 @@ REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_by
 # what Python, torch and the GPU need; never the grader's secrets or tokens.
 ZYGOTE_ENV = ("HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED",
               "PYTHONIOENCODING", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", "GRADER_NO_FREEZE", "GRADER_CGROUP")
+              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", settings.NO_FREEZE.name, settings.CGROUP.name)
 # Its PATH is a fixed one, not the grader's: a grader run from a virtual environment inside the
 # course's checkout has that folder on its PATH (and in VIRTUAL_ENV, which Python does not need:
 # the interpreter finds its venv from pyvenv.cfg), and what a process started with stays
@@ -66,12 +67,9 @@ class Zygote:
         self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
         self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
         env = zygote_environment()
-        for name, on in (("GRADER_ZYGOTE_PRELOAD", preload), ("GRADER_ZYGOTE_HUGEPAGES", many),
-                         ("GRADER_ZYGOTE_WARM_META", warm_meta)):
-            if on:
-                env[name] = "1"
-            else:
-                env.pop(name, None)
+        for setting, on in ((settings.ZYGOTE_PRELOAD, preload), (settings.ZYGOTE_HUGEPAGES, many),
+                            (settings.ZYGOTE_WARM_META, warm_meta)):
+            settings.export(setting, "1" if on else None, env)
         # A checkout: the zygote imports grader from its working folder (``-m`` puts it first
         # on sys.path), not through PYTHONPATH, which every worker's environment would show.
         checkout = (PACKAGE_ROOT / "pyproject.toml").is_file()
@@ -174,11 +172,8 @@ class Worker:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(workdir, 0o700)
-        self.pid, self.sock, self.status_sock = zygote.spawn({
-            "workdir": str(workdir), "memory_bytes": limits.memory_bytes,
-            "cpu_seconds": limits.cpu_seconds, "output_bytes": limits.output_bytes,
-            "open_files": limits.open_files, "isolate": limits.isolate, "processes": limits.processes,
-            "disk_bytes": limits.disk_bytes, "hide": [str(p) for p in limits.hide], "cuda": _cuda_present()})
+        self.pid, self.sock, self.status_sock = zygote.spawn(
+            {"workdir": str(workdir), **limits.worker_caps(), "cuda": _cuda_present()})
         self.alive = True
         self.elapsed = 0.0
         self.cpu = 0.0          # CPU seconds charged (its own, and the grader's decoding its replies)

@@ -4,7 +4,8 @@ Two rules, each over whole packages, so that a module added later to a covered
 package is covered without anyone listing it:
 
 * ``worker_may_import``: what a worker (and so the student's code) may import of
-  the course: ``grader`` itself, the wire (``grader.wire``), ``grader.errors`` and
+  the course: ``grader`` itself, the wire (``grader.wire``), ``grader.errors``,
+  ``grader.settings`` (the declared environment variables, which the zygote reads) and
   ``grader.untrusted``.  Every other module of ``grader``,
   and ``reference`` and ``solutions``, is refused (``Blocker``) and, where the
   worker was forked from the grader, dropped from ``sys.modules`` first
@@ -21,7 +22,7 @@ from __future__ import annotations
 import sys
 
 # the course's modules a worker is built from (packages: with everything below them)
-WORKER_MODULES = ("grader", "grader.errors")
+WORKER_MODULES = ("grader", "grader.errors", "grader.settings")
 WORKER_PACKAGES = ("grader.untrusted", "grader.wire")
 # top-level names of the course's private trees beside ``grader``
 COURSE_ROOTS = ("grader", "reference", "solutions")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from grader import settings
 from grader.untrusted.rootfs import WORKDIR_BYTES
 
 
@@ -29,7 +30,7 @@ def find_base() -> str | None:
             own = next((line.strip()[3:] for line in f if line.startswith("0::")), None)
     except OSError:
         return None
-    base = os.environ.get("GRADER_CGROUP") or (mnt and own is not None and os.path.join(mnt, own.lstrip("/")))
+    base = settings.CGROUP.value() or (mnt and own is not None and os.path.join(mnt, own.lstrip("/")))
     if not base or not os.path.isdir(base):
         return None
     try:

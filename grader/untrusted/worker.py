@@ -21,6 +21,7 @@ import signal
 import socket
 import sys
 
+from grader import settings
 from grader.untrusted import boundary
 from grader.untrusted.limits import apply_limits
 from grader.untrusted.server import Server
@@ -145,7 +146,7 @@ def zygote(ctrl_fd: int) -> None:
         from grader.untrusted.warmup import defer_dynamo
 
         defer_dynamo()
-        if os.environ.get("GRADER_ZYGOTE_WARM_META"):
+        if settings.ZYGOTE_WARM_META.value():
             from grader.untrusted.warmup import warm_meta
 
             warm_meta()
@@ -158,16 +159,16 @@ def zygote(ctrl_fd: int) -> None:
         set_child_subreaper()  # reap the namespaces' init processes (and any orphan) when their worker ends
     except Exception:
         pass
-    if os.environ.get("GRADER_ZYGOTE_PRELOAD"):
+    if settings.ZYGOTE_PRELOAD.value():
         _preload()
-    if not os.environ.get("GRADER_NO_FREEZE"):
+    if not settings.NO_FREEZE.value():
         # Everything imported so far is shared with the workers copy-on-write; keep the
         # garbage collector from touching (and so copying) all of it in every worker.
         import gc
 
         gc.collect()
         gc.freeze()
-    if os.environ.get("GRADER_ZYGOTE_HUGEPAGES"):
+    if settings.ZYGOTE_HUGEPAGES.value():
         _huge_pages()
     signal.signal(signal.SIGCHLD, _on_sigchld)
     boundary.plan_seal()
@@ -182,7 +183,7 @@ def zygote(ctrl_fd: int) -> None:
         req = json.loads(data)
         if req.get("op") == "preload":  # a long-lived zygote (the warm server's), asked while it is idle
             _preload()
-            if not os.environ.get("GRADER_NO_FREEZE"):
+            if not settings.NO_FREEZE.value():
                 import gc
 
                 gc.collect()

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_worker_may_import_only_the_modules_it_is_built_from():
     for name in ("grader", "grader.wire", "grader.wire.codec", "grader.wire.message", "grader.wire.sizes",
-                 "grader.errors", "grader.untrusted", "grader.untrusted.isolation", "torch", "torch.nn.functional",
+                 "grader.errors", "grader.settings", "grader.untrusted", "grader.untrusted.isolation", "torch", "torch.nn.functional",
                  "json"):
         assert boundary.worker_may_import(name), name
     for name in ("reference", "reference.softmax", "solutions", "grader.suites", "grader.suites.common",

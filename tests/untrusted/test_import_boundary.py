@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STUDENT_SIDE = sorted((ROOT / "grader" / "untrusted").glob("*.py")) + sorted((ROOT / "grader" / "wire").glob("*.py"))
 THIRD_PARTY = {"torch", "orjson"}
 # the course's modules the worker side may import (written out here, not taken from the code under test)
-COURSE_ALLOWED = {"grader", "grader.errors"}
+COURSE_ALLOWED = {"grader", "grader.errors", "grader.settings"}
 COURSE_ALLOWED_PACKAGES = ("grader.untrusted", "grader.wire")
 GRADER_ONLY = ("grader.transport", "grader.verdicts", "grader.harness", "grader.suites", "grader.feedback", "grader.batch",
                "grader.formats", "grader.commands", "reference", "solutions")

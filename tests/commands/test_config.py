@@ -76,7 +76,7 @@ def test_a_bad_value_is_said_with_what_the_grader_does_instead(clean_env, capsys
            "is given" in captured.out
     # and what the grader does is what it said
     from grader.commands.server_client import idle_seconds
-    from grader.verdicts.hints import chosen_level
+    from grader.hint_levels import chosen_level
 
     assert idle_seconds() == 900.0
     with pytest.raises(ValueError, match="'verbose'"):

@@ -61,8 +61,8 @@ class Output:
         from grader.feedback.report import render
         from grader.formats.common import for_platform
 
-        report = for_platform(report)  # no advice for a student's terminal (--submission)
-        return {"json": render(report, "json"), "html": render(report, "html")}
+        shown = for_platform(report)  # no advice for a student's terminal (--submission)
+        return {"json": render(shown, "json"), "html": render(shown, "html")}
 
     def write_report(self, student: str, report: dict) -> None:
         from grader.feedback.report import write_atomic

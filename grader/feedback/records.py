@@ -9,7 +9,7 @@
   order, an optional key (``kind``, ``trace``, ``reproducer``, ``devices``; ``review``,
   ``trace``) only when set.  ``from_dict()`` reads such data back; keys that other code
   added to the data after grading (``notes``, say) are kept, in order, after the known ones.
-- ``TestStatus``, ``ExerciseStatus``: the statuses, one declared vocabulary.  They are
+- ``TestStatus``, ``ExerciseStatus`` (and ``RowStatus``, a batch's row): the statuses, one declared vocabulary.  They are
   ``StrEnum`` members (each *is* its string, as ``grader.errors.ErrorKind``); ``from_dict``
   reads a status (and a test's ``kind``, an ``ErrorKind``) into its member, refusing an
   unknown one (``ValueError``), and ``to_dict`` writes plain strings, so the JSON data and
@@ -45,6 +45,13 @@ class ExerciseStatus(StrEnum):
     ERROR = "error"            # its tests could not be run: the grader's fault
 
 
+class RowStatus(StrEnum):
+    """A batch's gradebook row (``grade batch``'s state, results.csv): its report was made, or not."""
+
+    GRADED = "graded"
+    ERROR = "error"  # not graded: its ``kind`` (an ErrorKind) and ``reason`` say why
+
+
 FAILING = frozenset({TestStatus.FAILED, TestStatus.ERROR})
 """The statuses of a test that lost its points."""
 NOT_LOADED = frozenset({ExerciseStatus.MISSING, ExerciseStatus.LOAD_ERROR})
@@ -65,7 +72,7 @@ class TestRecord:
     status: TestStatus = TestStatus.PASSED
     message: str = ""
     hint: str = ""
-    kind: str | None = None        # why the student's code could not be judged (StudentError.kind, internal)
+    kind: ErrorKind | None = None  # why the student's code could not be judged (StudentError.kind, internal)
     trace: str | None = None       # the grader's traceback, with --debug only
     reproducer: str | None = None  # a failed visible test's script
     devices: list | None = None    # the devices it ran on, where more than one

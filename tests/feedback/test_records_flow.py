@@ -1,7 +1,7 @@
-"""The report reaches the renderers and the platforms' formats as records
-(grader.feedback.records): they read attributes (``t.status``, ``ex.score``), never the
+"""The report reaches the renderers, the platforms' formats and the batch's class analytics as
+records (grader.feedback.records): they read attributes (``t.status``, ``ex.score``), never the
 report's JSON keys (``t["status"]``), and compare statuses with the declared vocabulary
-(``TestStatus``, ``ExerciseStatus``), never with spelled-out strings."""
+(``TestStatus``, ``ExerciseStatus``, ``RowStatus``), never with spelled-out strings."""
 import ast
 import json
 from pathlib import Path
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import ErrorKind
-from grader.feedback.records import ExerciseStatus, Report, TestStatus
+from grader.feedback.records import ExerciseStatus, Report, RowStatus, TestStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,12 +18,15 @@ CHECKED = ["grader/feedback/report.py"] + sorted(
     str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "formats").glob("*.py")
     if p.name not in ("canvas.py",))  # canvas.py reads the batch's grade rows, not a report: see PENDING
 PENDING = ["grader/formats/canvas.py"]  # the batch's grade rows (grader.batch) are dicts still
+BATCH = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "batch").glob("*.py")) + PENDING
+# the batch's functions that read a student's report (the rest read its rows, dicts still)
+BATCH_READERS = {"grader/batch/analytics.py": {"_misconception", "attempted", "add"}}
 
 # the keys of the report's JSON data (records.py's fields, and the data's usual extras)
 RECORD_KEYS = {"status", "score", "max_score", "tests", "exercises", "message", "hint", "name", "description",
                "visible", "kind", "trace", "reproducer", "devices", "title", "file", "review", "seed",
                "submission", "grader_version", "torch_version", "cuda", "notes", "edition", "summary", "checks"}
-STATUS_WORDS = {s.value for s in TestStatus} | {s.value for s in ExerciseStatus}
+STATUS_WORDS = {s.value for s in TestStatus} | {s.value for s in ExerciseStatus} | {s.value for s in RowStatus}
 
 # (file, function, key): a lookup of such a key in JSON that is not a report, and why
 ALLOWED = {
@@ -33,6 +36,8 @@ ALLOWED = {
     ("grader/formats/github.py", "output_line", "tests"): "the Classroom reporter's payload",
     ("grader/formats/github.py", "output_line", "message"): "the Classroom reporter's payload",
     ("grader/formats/junit.py", "render", "tests"): "JUnit's counters (<testsuite tests=...>)",
+    ("grader/batch/analytics.py", "add", "message"): "an integrity review item (a plain dict of the scan's)",
+    ("grader/batch/analytics.py", "add", "tests"): "the tally's own entry of a hint (summary.json's data)",
 }
 
 
@@ -70,9 +75,21 @@ def test_renderers_and_formats_read_records_not_dicts(path):
     assert not found, f"{path} reads the report as a dict or spells a status out: {found}"
 
 
+@pytest.mark.parametrize("path", BATCH)
+def test_the_batch_spells_no_status_out(path):
+    found = [what for _, key, what in _lookups(path) if key in STATUS_WORDS]
+    assert not found, f"{path} compares with a status spelled out: {found}"
+
+
+@pytest.mark.parametrize("path", sorted(BATCH_READERS))
+def test_the_batch_reads_reports_as_records(path):
+    found = [what for fn, key, what in _lookups(path) if fn in BATCH_READERS[path] and (path, fn, key) not in ALLOWED]
+    assert not found, f"{path} reads a report as a dict or spells a status out: {found}"
+
+
 def test_every_allowed_lookup_is_still_there():
     """An exception that nothing needs any more is taken off the list."""
-    seen = {(path, fn, key) for path in CHECKED for fn, key, _ in _lookups(path)}
+    seen = {(path, fn, key) for path in CHECKED + sorted(BATCH_READERS) for fn, key, _ in _lookups(path)}
     assert set(ALLOWED) <= seen, set(ALLOWED) - seen
 
 

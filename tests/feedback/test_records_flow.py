@@ -18,6 +18,8 @@ CHECKED = ["grader/feedback/report.py"] + sorted(
     str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "formats").glob("*.py")
     if p.name not in ("canvas.py",))  # canvas.py reads the batch's grade rows, not a report: see PENDING
 PENDING = ["grader/formats/canvas.py"]  # the batch's grade rows (grader.batch) are dicts still
+FEEDBACK = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "feedback").glob("*.py")
+                  if p.name != "records.py")  # records.py declares the words
 BATCH = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "batch").glob("*.py")) + PENDING
 # the batch's functions that read a student's report (the rest read its rows, dicts still)
 BATCH_READERS = {"grader/batch/analytics.py": {"_misconception", "attempted", "add"}}
@@ -60,9 +62,10 @@ def _lookups(path: str, root: Path = ROOT):
         if key in RECORD_KEYS and not (isinstance(target, ast.Attribute) and target.attr == "extra"):
             yield where.get(node), key, f"line {node.lineno}: [{key!r}]"
         if isinstance(node, ast.Compare):
-            for c in ast.walk(node):
-                if isinstance(c, ast.Constant) and c.value in STATUS_WORDS:
-                    yield where.get(node), c.value, f"line {node.lineno}: compared with {c.value!r}"
+            for side in (node.left, *node.comparators):  # a word, or a word in a tuple, list or set
+                for c in side.elts if isinstance(side, (ast.Tuple, ast.List, ast.Set)) else (side,):
+                    if isinstance(c, ast.Constant) and c.value in STATUS_WORDS:
+                        yield where.get(node), c.value, f"line {node.lineno}: compared with {c.value!r}"
 
 
 def test_the_checked_modules_exist():
@@ -75,8 +78,8 @@ def test_renderers_and_formats_read_records_not_dicts(path):
     assert not found, f"{path} reads the report as a dict or spells a status out: {found}"
 
 
-@pytest.mark.parametrize("path", BATCH)
-def test_the_batch_spells_no_status_out(path):
+@pytest.mark.parametrize("path", FEEDBACK + BATCH)
+def test_feedback_and_the_batch_spell_no_status_out(path):
     found = [what for _, key, what in _lookups(path) if key in STATUS_WORDS]
     assert not found, f"{path} compares with a status spelled out: {found}"
 

@@ -6,6 +6,7 @@ import re
 from grader.batch.output import Output
 from grader.errors import ErrorKind
 from grader.exercises import POINTS_PER_EXERCISE
+from grader.feedback.records import ExerciseResult, ExerciseStatus, RowStatus, TestResult, TestStatus
 
 
 def _first_line(text: str, n: int = 220) -> str:
@@ -18,16 +19,16 @@ def _first_line(text: str, n: int = 220) -> str:
 NOT_MISCONCEPTIONS = {ErrorKind.NOT_IMPLEMENTED, ErrorKind.MISSING_FILE}
 
 
-def _misconception(ex: dict, t: dict | None) -> bool:
+def _misconception(ex: ExerciseResult, t: TestResult | None) -> bool:
     from grader.verdicts.hints import FOLLOW_UPS
 
-    if t is not None and t.get("kind") in NOT_MISCONCEPTIONS:
+    if t is not None and t.kind in NOT_MISCONCEPTIONS:
         return False
-    text = (t or ex).get("hint", "") or ""
+    text = (t or ex).hint or ""
     if text in FOLLOW_UPS:  # "fix what the other tests report first": the misconception is counted there
         return False
-    msg = (t or ex).get("message", "") or ""
-    if ex.get("status") == "missing" or text.startswith(("Python cannot read the file", "Save the file as UTF-8")):
+    msg = (t or ex).message or ""
+    if ex.status == ExerciseStatus.MISSING or text.startswith(("Python cannot read the file", "Save the file as UTF-8")):
         return False
     return not ("SyntaxError" in msg or "NotImplementedError" in text or "not implemented yet" in msg)
 
@@ -35,21 +36,21 @@ def _misconception(ex: dict, t: dict | None) -> bool:
 _UNDEFINED = re.compile(r"(\S+) defines no `")
 
 
-def attempted(ex: dict) -> bool:
+def attempted(ex: ExerciseResult) -> bool:
     """Whether the student attempted the exercise: not when its file is missing, its every
     failure is the stub's NotImplementedError, or (a single file or a notebook holding every
     exercise) the file defines none of the exercise's names.  A name missing from the
     exercise's own file (a misspelling) is an attempt."""
-    if ex.get("status") == "missing":
+    if ex.status == ExerciseStatus.MISSING:
         return False
-    tests = [t for t in ex.get("tests") or () if t.get("status") != "skipped"]
-    if not tests or any(t.get("status") == "passed" for t in tests):
+    tests = [t for t in ex.tests if t.status != TestStatus.SKIPPED]
+    if not tests or any(t.status == TestStatus.PASSED for t in tests):
         return True   # (a file Python cannot read is an attempt too)
-    own = f"{ex['name']}_"
+    own = f"{ex.name}_"
     for t in tests:
-        if t.get("kind") in NOT_MISCONCEPTIONS or "not implemented yet" in (t.get("message") or ""):
+        if t.kind in NOT_MISCONCEPTIONS or "not implemented yet" in (t.message or ""):
             continue
-        m = _UNDEFINED.match(t.get("message") or "")
+        m = _UNDEFINED.match(t.message or "")
         if m and not m.group(1).startswith(own):
             continue
         return True
@@ -74,51 +75,51 @@ class _Tally:
         self.trouble: list = []  # timed out, crashed, ...
         self.review: list = []   # what the integrity scan flagged (grader.verdicts.integrity)
 
-    def add(self, student: str, ex: dict) -> None:
+    def add(self, student: str, ex: ExerciseResult) -> None:
         """One student's report of one exercise."""
-        e = self.per_ex.get(ex["name"])
+        e = self.per_ex.get(ex.name)
         if e is None:
             return
         e["n"] += 1
-        e["sum"] += ex["score"]
-        e["full"] += ex["score"] >= ex["max_score"]
-        e["zero"] += ex["score"] == 0
-        e["load_errors"] += ex["status"] == "load_error"
-        e["missing"] += ex["status"] == "missing"
+        e["sum"] += ex.score
+        e["full"] += ex.score >= ex.max_score
+        e["zero"] += ex.score == 0
+        e["load_errors"] += ex.status == ExerciseStatus.LOAD_ERROR
+        e["missing"] += ex.status == ExerciseStatus.MISSING
         tried = attempted(ex)
         e["attempted"] += tried
-        notes = [str(item.get("message", ""))[:300] for item in ex.get("review") or () if isinstance(item, dict)]
+        notes = [str(item.get("message", ""))[:300] for item in ex.review or () if isinstance(item, dict)]
         if notes:
             more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
-            self.review.append({"student": student, "exercise": ex["name"], "message": notes[0] + more})
+            self.review.append({"student": student, "exercise": ex.name, "message": notes[0] + more})
         seen = set()
-        if ex.get("hint") and ex["status"] == "load_error" and _misconception(ex, None):
-            seen.add((ex["name"], ex["hint"], _first_line(ex["message"]), "(loading the file)"))
-            if "took longer" in ex["message"] or "ended the worker" in ex["message"]:
-                self.trouble.append({"student": student, "exercise": ex["name"],
-                                     "what": "timed out" if "took longer" in ex["message"] else "crashed the worker",
-                                     "message": _first_line(ex["message"])})
+        if ex.hint and ex.status == ExerciseStatus.LOAD_ERROR and _misconception(ex, None):
+            seen.add((ex.name, ex.hint, _first_line(ex.message), "(loading the file)"))
+            if "took longer" in ex.message or "ended the worker" in ex.message:
+                self.trouble.append({"student": student, "exercise": ex.name,
+                                     "what": "timed out" if "took longer" in ex.message else "crashed the worker",
+                                     "message": _first_line(ex.message)})
         kinds = {}
-        for t in ex["tests"] if tried else ():   # pass rates and hints: of those who attempted it
-            if t["status"] == "skipped":
+        for t in ex.tests if tried else ():   # pass rates and hints: of those who attempted it
+            if t.status == TestStatus.SKIPPED:
                 continue
-            base = t["name"].split("[", 1)[0]
-            st = self.tests.setdefault((ex["name"], base), {"exercise": ex["name"], "test": base,
-                                                            "description": t.get("description", ""),
-                                                            "passed": 0, "total": 0, "students": set(),
-                                                            "failed_students": set()})
+            base = t.name.split("[", 1)[0]
+            st = self.tests.setdefault((ex.name, base), {"exercise": ex.name, "test": base,
+                                                         "description": t.description,
+                                                         "passed": 0, "total": 0, "students": set(),
+                                                         "failed_students": set()})
             st["total"] += 1
             st["students"].add(student)
-            if t["status"] == "passed":
+            if t.status == TestStatus.PASSED:
                 st["passed"] += 1
             else:
                 st["failed_students"].add(student)
-                if t.get("hint") and _misconception(ex, t):
-                    seen.add((ex["name"], t["hint"], _first_line(t["message"]), base))
-                if t.get("kind") in TROUBLE_KINDS:
-                    kinds.setdefault(t["kind"], t["message"])
+                if t.hint and _misconception(ex, t):
+                    seen.add((ex.name, t.hint, _first_line(t.message), base))
+                if t.kind in TROUBLE_KINDS:
+                    kinds.setdefault(t.kind, t.message)
         for kind, msg in kinds.items():
-            self.trouble.append({"student": student, "exercise": ex["name"], "what": TROUBLE_KINDS[kind],
+            self.trouble.append({"student": student, "exercise": ex.name, "what": TROUBLE_KINDS[kind],
                                  "message": _first_line(msg)})
         for exname, hint, msg, test in sorted(seen):  # (a set's order changes with PYTHONHASHSEED)
             h = self.hints.setdefault((exname, hint), {"exercise": exname, "hint": hint, "students": set(),
@@ -156,11 +157,11 @@ def analytics(rows: list, out: Output, exercises, roster=None, names=None) -> di
     """The class picture, as plain data (summary.json; rendered as summary.html).  ``rows``:
     as shown (overrides applied); ``roster``: grader.formats.canvas.read_roster's (names
     and sections in the students table); ``names``: Canvas's names from its file names."""
-    graded = [r for r in rows if r["status"] == "graded"]
+    graded = [r for r in rows if r["status"] == RowStatus.GRADED]
     tally = _Tally(exercises)
     for r in sorted(graded, key=lambda r: r["student"]):  # not in the order they finished: the same summary
         rep = out.read_report(r["student"])
-        for ex in rep["exercises"] if rep is not None else ():
+        for ex in rep.exercises if rep is not None else ():
             tally.add(r["student"], ex)
         for o in r.get("overrides") or ():   # the exercise means count the overridden points
             e = tally.per_ex.get(o["exercise"])
@@ -170,7 +171,7 @@ def analytics(rows: list, out: Output, exercises, roster=None, names=None) -> di
                 e["zero"] += (o["to"] == 0) - (o["from"] == 0)
     who = _roster_records(rows, roster)
     for r in rows:
-        if r["status"] != "graded" and r.get("kind") in ROW_TROUBLE:
+        if r["status"] != RowStatus.GRADED and r.get("kind") in ROW_TROUBLE:
             tally.trouble.append({"student": r["student"], "exercise": "(whole submission)",
                                   "what": ROW_TROUBLE[r["kind"]],
                                   "message": r.get("reason", "")})
@@ -193,11 +194,11 @@ def analytics(rows: list, out: Output, exercises, roster=None, names=None) -> di
         "hints_total": len(hint_list),
         "trouble": sorted(tally.trouble, key=lambda t: (t["student"], t["exercise"])),
         "errors_list": [{"student": r["student"], "entry": r.get("entry", ""), "reason": r.get("reason", "")}
-                        for r in rows if r["status"] != "graded" and r.get("kind") not in (ErrorKind.TIMEOUT, ErrorKind.CRASH)],
+                        for r in rows if r["status"] != RowStatus.GRADED and r.get("kind") not in (ErrorKind.TIMEOUT, ErrorKind.CRASH)],
         "label_width": max((len(e["label"]) for e in ex_list), default=10),
         "students_list": [{"student": r["student"], "entry": r.get("entry", ""), "status": r["status"],
                            "score": r.get("score"), "exercises": r.get("exercises", {}),
-                           "report": r["status"] == "graded" and all(p.exists() for p in out.report_paths(r["student"])),
+                           "report": r["status"] == RowStatus.GRADED and all(p.exists() for p in out.report_paths(r["student"])),
                            "reason": r.get("reason", ""),
                            "name": who.get(r["student"], {}).get("Student") or (names or {}).get(r["student"], ""),
                            "section": who.get(r["student"], {}).get("Section", ""),

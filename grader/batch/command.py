@@ -47,6 +47,7 @@ from grader.batch.output import STATE_DIR, Output, write_csv
 from grader.batch.progress import Progress, fmt_duration
 from grader.errors import ErrorKind
 from grader.exercises import select
+from grader.feedback.records import RowStatus
 
 
 class Refused(Exception):
@@ -305,7 +306,7 @@ def shown_rows(rows: list, plan: Plan) -> list:
 def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
     """One entry: an error row, its last result (unchanged), or a task."""
     if e.error:
-        row = {"student": e.student, "entry": e.entry, "status": "error", "kind": ErrorKind.BAD_ENTRY, "reason": e.error}
+        row = {"student": e.student, "entry": e.entry, "status": RowStatus.ERROR, "kind": ErrorKind.BAD_ENTRY, "reason": e.error}
         if e.student.isprintable() and "/" not in e.student and e.student not in (".", ".."):
             s.out.remove_report(e.student)  # (no file of its own for a name that cannot be one)
         s.out.write_state(row)  # (named by a hash: any name has one)
@@ -315,14 +316,14 @@ def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
     e.key = entry_key(e.files, e.seed, s.exercises, s.limits, s.fp, e.origins)
     old = s.out.read_state(e.student)
     if args.only and e.student not in args.only:
-        plan.rows.append(old or {"student": e.student, "entry": e.entry, "status": "error", "kind": ErrorKind.NOT_GRADED,
+        plan.rows.append(old or {"student": e.student, "entry": e.entry, "status": RowStatus.ERROR, "kind": ErrorKind.NOT_GRADED,
                                  "reason": "not graded yet (it was not named by --only)"})
         plan.skipped += 1
         return
     pending = plan.regrade
     regrade = pending is not None and (old or {}).get("run") != pending["run"] and (
         pending.get("only") is None or e.student in pending["only"])
-    if (not regrade and old and old.get("key") == e.key and old.get("status") == "graded"
+    if (not regrade and old and old.get("key") == e.key and old.get("status") == RowStatus.GRADED
             and not old.get("internal") and all(p.exists() for p in s.out.report_paths(e.student))):
         plan.rows.append(old)
         plan.skipped += 1
@@ -354,7 +355,7 @@ class Result:
 
 def _grade(args, s: Setup, plan: Plan) -> Result:
     """Grade the plan's tasks; results.csv kept up to date."""
-    bad = sum(r["status"] != "graded" for r in plan.rows)
+    bad = sum(r["status"] != RowStatus.GRADED for r in plan.rows)
     print(f"grade batch: {len(plan.entries)} entries in {s.subs}: {len(plan.tasks)} to grade, {plan.skipped} "
           f"unchanged, {bad} unusable; {_jobs_text(s.jobs, len(plan.tasks))}; seed secret from {s.secret_from}",
           file=sys.stderr)
@@ -474,7 +475,7 @@ def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched:
     rate = f" ({len(tasks) / elapsed:.2f} submissions/s)" if tasks and elapsed > 0 else ""
     from grader.feedback.textsafe import one_line, terminal
 
-    failed = sorted(terminal(one_line(r["student"])) for r in rows if r["status"] != "graded")
+    failed = sorted(terminal(one_line(r["student"])) for r in rows if r["status"] != RowStatus.GRADED)
     names = ""
     if failed:
         names = ": " + ", ".join(failed[:15]) + (f" and {len(failed) - 15} more" if len(failed) > 15 else "")

@@ -13,6 +13,7 @@ from pathlib import Path
 from grader.errors import ErrorKind
 from grader.exercises import POINTS_PER_EXERCISE
 from grader.feedback.numbers import points_text
+from grader.feedback.records import Report, RowStatus
 
 STATE_DIR = ".batch"
 
@@ -55,16 +56,16 @@ class Output:
         return self.reports / f"{student}.json", self.reports / f"{student}.html"
 
     @staticmethod
-    def render_report(report: dict) -> dict:
+    def render_report(report: Report | dict) -> dict:
         """A student's report files, as text ({"json": ..., "html": ...}): the same for the
         local batch and a cluster's (grader.batch.cluster_host), which writes them here."""
         from grader.feedback.report import render
         from grader.formats.common import for_platform
 
-        report = for_platform(report)  # no advice for a student's terminal (--submission)
-        return {"json": render(report, "json"), "html": render(report, "html")}
+        shown = for_platform(report)  # no advice for a student's terminal (--submission)
+        return {"json": render(shown, "json"), "html": render(shown, "html")}
 
-    def write_report(self, student: str, report: dict) -> None:
+    def write_report(self, student: str, report: Report | dict) -> None:
         from grader.atomic import write_atomic
 
         files = self.render_report(report)
@@ -72,10 +73,11 @@ class Output:
         write_atomic(js, files["json"])
         write_atomic(html, files["html"])
 
-    def read_report(self, student: str) -> dict | None:
+    def read_report(self, student: str) -> Report | None:
+        """The student's report as written (its JSON file read into the record), or None."""
         try:
-            return json.loads(self.report_paths(student)[0].read_text())
-        except (OSError, ValueError):
+            return Report.from_dict(json.loads(self.report_paths(student)[0].read_text()))
+        except (OSError, ValueError, TypeError, AttributeError):  # missing, cut short, not a report
             return None
 
     def remove_report(self, student: str) -> None:
@@ -98,7 +100,7 @@ class Output:
 def error_row(task: dict, kind: ErrorKind, reason: str, elapsed=None) -> dict:
     """The gradebook row of a student whose grading failed (``kind``: timeout, crash, internal)."""
     row = {"student": task["student"], "entry": task["entry"], "key": task["key"], "seed": task["seed"],
-           "status": "error", "kind": kind, "reason": reason}
+           "status": RowStatus.ERROR, "kind": kind, "reason": reason}
     if elapsed is not None:
         row["elapsed"] = round(elapsed, 3)
     return row
@@ -113,7 +115,7 @@ def _csv_safe(text: str) -> str:
 
 def status_text(row: dict) -> str:
     late = " (LATE on Canvas)" if row.get("late") else ""
-    if row["status"] == "graded":
+    if row["status"] == RowStatus.GRADED:
         if row.get("internal"):
             return "graded (internal grader error in " + ", ".join(row["internal"]) + "; please report it)" + late
         text = "graded" + late
@@ -138,7 +140,7 @@ def write_csv(path: Path, rows: list, exercises, gradebook: dict | None = None) 
     w.writerow(["Points Possible"] + [f"{POINTS_PER_EXERCISE:g}" for _ in exercises]
                + [f"{POINTS_PER_EXERCISE * len(exercises):g}", ""])
     for row in sorted(rows, key=lambda r: r["student"]):
-        if row["status"] == "graded":
+        if row["status"] == RowStatus.GRADED:
             scores = [points_text(row['exercises'].get(ex.name, 0.0)) for ex in exercises] + [points_text(row['score'])]
         else:
             scores = [""] * (len(exercises) + 1)
@@ -233,7 +235,7 @@ def apply_overrides(rows: list, overrides: list) -> tuple:
         if not mine:
             out.append(row)
             continue
-        if row.get("status") != "graded":
+        if row.get("status") != RowStatus.GRADED:
             skipped.extend(dict(o, why="the entry could not be graded") for o in mine)
             out.append(row)
             continue

@@ -9,6 +9,7 @@ import time
 from grader import settings
 from grader.batch.output import status_text
 from grader.feedback.numbers import points_text
+from grader.feedback.records import RowStatus
 
 
 def fmt_duration(s: float) -> str:
@@ -93,14 +94,14 @@ class Progress:
     def update(self, row: dict) -> None:
         self.current.pop(row["student"], None)
         self.done += 1
-        if row["status"] == "graded":
+        if row["status"] == RowStatus.GRADED:
             self.graded += 1
         else:
             self.errors += 1
         if self.tty:
             self._draw(force=True)
         else:
-            what = (f"{points_text(row['score'])} / {row['max_score']:g}" if row["status"] == "graded"
+            what = (f"{points_text(row['score'])} / {row['max_score']:g}" if row["status"] == RowStatus.GRADED
                     else status_text(row))
             took = f" ({row['elapsed']:.1f} s)" if "elapsed" in row else ""
             from grader.feedback.textsafe import terminal  # a student id or reason acts on no terminal or CI log

@@ -17,6 +17,7 @@ from pathlib import Path
 from grader.batch import lost, protocol
 from grader.batch.output import Output, error_row
 from grader.errors import ErrorKind
+from grader.feedback.records import ExerciseStatus, Report, RowStatus
 
 
 def _scrub(value, replacements):
@@ -131,7 +132,7 @@ class Slot:
         if task.get("run"):
             row["run"] = task["run"]  # regraded by this --force/--only run (see _run)
         if report is None:  # its zygote died each time (grader.batch.lost)
-            row.update(status="error", kind=ErrorKind.CRASH, reason=lost.died_reason(lost.Process.ZYGOTE))
+            row.update(status=RowStatus.ERROR, kind=ErrorKind.CRASH, reason=lost.died_reason(lost.Process.ZYGOTE))
             self.out.remove_report(student)
             self.out.write_state(row)
             return row
@@ -155,11 +156,12 @@ class Slot:
 
             report = relocate(report, task["origins"])
         report["batch"] = {"student": student, "entry": task["entry"], "key": task["key"]}
-        self.out.write_report(student, report)
-        internal = [ex["name"] for ex in report["exercises"]
-                    if ex["status"] == "error" or any(t.get("kind") == ErrorKind.INTERNAL for t in ex["tests"])]
-        row.update(status="graded", score=report["score"], max_score=report["max_score"],
-                   exercises={ex["name"]: ex["score"] for ex in report["exercises"]})
+        record = Report.from_dict(report)
+        self.out.write_report(student, record)
+        internal = [ex.name for ex in record.exercises
+                    if ex.status == ExerciseStatus.ERROR or any(t.kind == ErrorKind.INTERNAL for t in ex.tests)]
+        row.update(status=RowStatus.GRADED, score=record.score, max_score=record.max_score,
+                   exercises={ex.name: ex.score for ex in record.exercises})
         if internal:
             row["internal"] = internal
         self.out.write_state(row)

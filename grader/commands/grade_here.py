@@ -196,9 +196,9 @@ def _conclude(args, chosen, submission: Path, fmt: str, report: dict) -> int:
     prefix = "" if prefix == "." or prefix.startswith("..") else prefix.replace(os.sep, "/") + "/"
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     if github:  # advice for a terminal (--submission) means nothing in a CI log
-        from grader.formats.common import for_platform
+        from grader.formats.common import platform_data
 
-        report = for_platform(report)
+        report = platform_data(report)
     text = _render(args, report, fmt, prefix)
     if args.output is not None:
         failed = _write_output(args, report, text)

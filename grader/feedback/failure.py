@@ -144,10 +144,12 @@ def grading_failed(report: dict) -> str | None:
     """Why no grade can be given from ``report`` (None: it is a grade)."""
     if report.get("grading_failed"):
         return report["grading_failed"]
+    from grader.feedback.records import ExerciseStatus
+
     internal = internal_errors(report)
-    if internal or any(ex.get("status") == "error" for ex in report.get("exercises", [])):
+    if internal or any(ex.get("status") == ExerciseStatus.ERROR for ex in report.get("exercises", [])):
         errors = internal or [f"{ex['name']} ({ex.get('message', '')})" for ex in report.get("exercises", [])
-                              if ex.get("status") == "error"]
+                              if ex.get("status") == ExerciseStatus.ERROR]
         return why(internal=errors)
     return None
 

@@ -8,9 +8,13 @@ renders (text, JSON, HTML, Markdown: ``view``), and its exit status says whether
 that ran passed (``all_passed``)."""
 from __future__ import annotations
 
+from grader.feedback.records import ExerciseStatus, TestStatus
+
 DECIDE = "the hidden tests decide the grade"
 SCORE_KEYS = ("score", "max_score")
-NOT_CHECKED = {"missing": "its file is missing", "load_error": "it does not load", "error": "the grader failed"}
+NOT_CHECKED = {ExerciseStatus.MISSING: "its file is missing", ExerciseStatus.LOAD_ERROR: "it does not load",
+               ExerciseStatus.ERROR: "the grader failed"}
+CHECKED = (None, ExerciseStatus.GRADED)  # an exercise whose checks ran (None: a report of before statuses)
 
 
 def is_local(report: dict) -> bool:
@@ -18,8 +22,8 @@ def is_local(report: dict) -> bool:
 
 
 def _counts(tests) -> tuple:
-    ran = [t for t in tests if t.get("status") != "skipped"]
-    return sum(t.get("status") == "passed" for t in ran), len(ran)
+    ran = [t for t in tests if t.get("status") != TestStatus.SKIPPED]
+    return sum(t.get("status") == TestStatus.PASSED for t in ran), len(ran)
 
 
 def sentence(passed: int, ran: int) -> str:
@@ -31,10 +35,10 @@ def summarize(report: dict) -> dict:
     total_passed = total_ran = 0
     for ex in report.get("exercises", []):
         passed, ran = _counts(ex.get("tests", []))
-        if ex.get("status") not in (None, "graded"):
+        if ex.get("status") not in CHECKED:
             passed = 0  # a file that is missing or does not load passes nothing
         ex["checks"] = {"passed": passed, "ran": ran}
-        ex["summary"] = sentence(passed, ran) if ex.get("status") in (None, "graded") else \
+        ex["summary"] = sentence(passed, ran) if ex.get("status") in CHECKED else \
             f"not checked: {NOT_CHECKED.get(ex.get('status'), 'see below')}; {DECIDE}"
         total_passed, total_ran = total_passed + passed, total_ran + ran
     report["checks"] = {"passed": total_passed, "ran": total_ran}
@@ -44,7 +48,7 @@ def summarize(report: dict) -> dict:
 
 def all_passed(report: dict) -> bool:
     """Every check that ran passed, in every exercise (the student edition's exit status 0)."""
-    return all(ex.get("status") in (None, "graded") and ex["checks"]["passed"] == ex["checks"]["ran"]
+    return all(ex.get("status") in CHECKED and ex["checks"]["passed"] == ex["checks"]["ran"]
                for ex in report.get("exercises", [])) if "checks" in report else False
 
 

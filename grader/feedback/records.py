@@ -9,12 +9,53 @@
   order, an optional key (``kind``, ``trace``, ``reproducer``, ``devices``; ``review``,
   ``trace``) only when set.  ``from_dict()`` reads such data back; keys that other code
   added to the data after grading (``notes``, say) are kept, in order, after the known ones.
+- ``TestStatus``, ``ExerciseStatus`` (and ``RowStatus``, a batch's row): the statuses, one declared vocabulary.  They are
+  ``StrEnum`` members (each *is* its string, as ``grader.errors.ErrorKind``); ``from_dict``
+  reads a status (and a test's ``kind``, an ``ErrorKind``) into its member, refusing an
+  unknown one (``ValueError``), and ``to_dict`` writes plain strings, so the JSON data and
+  the wire see exactly what they always did.
 """
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
+
+from grader.errors import ErrorKind, StrEnum
+
+
+class TestStatus(StrEnum):
+    """A test's verdict (the report's ``tests[].status``)."""
+
+    __test__ = False  # not a pytest test class
+
+    PASSED = "passed"
+    FAILED = "failed"    # the code ran and the result was wrong (or it raised)
+    ERROR = "error"      # the code could not be run (grader.errors.RUN_KINDS), or the grader failed
+    SKIPPED = "skipped"  # not checked, for a reason of the grader's: its points are kept
+
+
+class ExerciseStatus(StrEnum):
+    """An exercise's status (the report's ``exercises[].status``)."""
+
+    GRADED = "graded"
+    MISSING = "missing"        # its file is not in the submission
+    LOAD_ERROR = "load_error"  # its file did not load
+    ERROR = "error"            # its tests could not be run: the grader's fault
+
+
+class RowStatus(StrEnum):
+    """A batch's gradebook row (``grade batch``'s state, results.csv): its report was made, or not."""
+
+    GRADED = "graded"
+    ERROR = "error"  # not graded: its ``kind`` (an ErrorKind) and ``reason`` say why
+
+
+FAILING = frozenset({TestStatus.FAILED, TestStatus.ERROR})
+"""The statuses of a test that lost its points."""
+NOT_LOADED = frozenset({ExerciseStatus.MISSING, ExerciseStatus.LOAD_ERROR})
+"""The statuses of an exercise whose file could not be graded at all."""
 
 
 @dataclass
@@ -28,10 +69,10 @@ class TestRecord:
     description: str
     points: float     # its fixed points (grader.harness.points)
     visible: bool     # its input may be shown in full (it may get a reproducer)
-    status: str = "passed"  # passed, failed, error, skipped
+    status: TestStatus = TestStatus.PASSED
     message: str = ""
     hint: str = ""
-    kind: str | None = None        # why the student's code could not be judged (StudentError.kind, internal)
+    kind: ErrorKind | None = None  # why the student's code could not be judged (StudentError.kind, internal)
     trace: str | None = None       # the grader's traceback, with --debug only
     reproducer: str | None = None  # a failed visible test's script
     devices: list[str] | None = None  # the devices it ran on, where more than one
@@ -46,7 +87,7 @@ class ExerciseRun:
     restarts: int = 0
     timeouts: int = 0
     review: list[Any] = field(default_factory=list)  # what the integrity scan flagged, what the scans could not walk
-    status: str = "graded"  # or missing, load_error
+    status: ExerciseStatus = ExerciseStatus.GRADED
     message: str = ""
     hint: str = ""
     output_cut: int = 0  # bytes the student's code printed past the cap (grader.untrusted.output)
@@ -74,6 +115,7 @@ class _Data:
 
     OPTIONAL: ClassVar[tuple[str, ...]] = ()
     PARTS: ClassVar[dict[str, type[_Data]]] = {}  # field → the class of its items
+    VOCABULARY: ClassVar[dict[str, type[StrEnum]]] = {}  # field → the enum its value is read into
     extra: dict[str, Any]  # keys other code added to the data after grading, kept in order
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,7 +124,11 @@ class _Data:
             value = getattr(self, name)
             if name in self.OPTIONAL and value is None:
                 continue
-            out[name] = [item.to_dict() for item in value] if name in self.PARTS else value
+            if name in self.PARTS:
+                value = [item.to_dict() for item in value]
+            elif isinstance(value, enum.Enum):  # a status, an ErrorKind: the plain string
+                value = value.value
+            out[name] = value
         out.update(self.extra)
         return out
 
@@ -92,6 +138,9 @@ class _Data:
         kwargs = {k: v for k, v in data.items() if k in known}
         for key, part in cls.PARTS.items():
             kwargs[key] = [part.from_dict(item) for item in kwargs.get(key, [])]
+        for key, vocabulary in cls.VOCABULARY.items():
+            if kwargs.get(key) is not None:
+                kwargs[key] = vocabulary(kwargs[key])
         kwargs["extra"] = {k: v for k, v in data.items() if k not in known}
         return cls(**kwargs)
 
@@ -104,19 +153,20 @@ class TestResult(_Data):
 
     name: str
     description: str
-    status: str
+    status: TestStatus
     score: float
     max_score: float
     message: str
     hint: str
     visible: bool
-    kind: str | None = None
+    kind: ErrorKind | None = None
     trace: str | None = None
     reproducer: str | None = None
     devices: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     OPTIONAL = ("kind", "trace", "reproducer", "devices")
+    VOCABULARY = {"status": TestStatus, "kind": ErrorKind}
 
 
 @dataclass
@@ -128,7 +178,7 @@ class ExerciseResult(_Data):
     file: str
     score: float
     max_score: float
-    status: str  # graded, missing, load_error, error (the grader's fault)
+    status: ExerciseStatus
     message: str
     hint: str
     tests: list[TestResult] = field(default_factory=list)
@@ -138,6 +188,7 @@ class ExerciseResult(_Data):
 
     OPTIONAL = ("review", "trace")
     PARTS = {"tests": TestResult}
+    VOCABULARY = {"status": ExerciseStatus}
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Render a report (the plain dict that ``grader.harness.run`` builds, or its record) as text,
-Markdown, HTML (Jinja2 templates) or JSON.
+"""Render a report (a ``grader.feedback.records.Report``) as text, Markdown, HTML (Jinja2
+templates) or JSON (its data, ``Report.to_dict``).
 
 Every string of a report may hold text a student chose; each format shows it
 inert (``grader.feedback.textsafe``): every field is kept to ``MAX_FIELD`` characters;
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.feedback import textsafe
+from grader.feedback.records import FAILING, Report, TestStatus
 
 FORMATS = ("text", "json", "html", "markdown")
 EXTENSIONS = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown", ".txt": "text", ".xml": "junit"}
@@ -25,37 +27,51 @@ ANSI = {"bold": "\033[1m", "dim": "\033[2m", "red": "\033[31m", "green": "\033[3
 
 
 def _counts(tests) -> dict:
-    c = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+    """{status: how many of ``tests`` have it}, every status present (the templates read ``c.failed``)."""
+    c = dict.fromkeys(TestStatus, 0)
     for t in tests:
-        c[t["status"]] = c.get(t["status"], 0) + 1
+        c[t.status] += 1
     return c
 
 
+@dataclass
+class FailureGroup:
+    """Failed tests with one cause: the first test's message as the example, the others named."""
+
+    message: str
+    hint: str
+    trace: str
+    tests: list = field(default_factory=list)  # TestResult
+    reproducer: str = ""
+    score: float = 0.0
+    max_score: float = 0.0
+    title: str = ""
+    names: str = ""
+
+
 def failure_groups(tests) -> list:
-    """Failed tests merged by cause: the same hint (or, without one, the same
-    message) is one entry showing the first test's message as the example and
+    """Failed tests (``TestResult``) merged by cause: the same hint (or, without one, the same
+    message) is one ``FailureGroup`` showing the first test's message as the example and
     naming the others. A stub or a single bug fails many tests the same way."""
     groups: dict = {}
     for t in tests:
-        if t["status"] not in ("failed", "error"):
+        if t.status not in FAILING:
             continue
-        message = t["message"]
-        reproducer = t.get("reproducer", "") if t.get("visible") else ""  # never for a hidden test
-        key = ("hint", t["hint"]) if t["hint"] else ("message", message)
-        g = groups.setdefault(key, {"message": message, "hint": t["hint"], "tests": [], "reproducer": "",
-                                    "trace": t.get("trace", ""), "score": 0.0, "max_score": 0.0})
-        if reproducer and not g["reproducer"]:  # the example is a test the student can run
-            g.update(message=message, reproducer=reproducer)
-        g["tests"].append(t)
-        g["score"] += t.get("score", 0.0)  # the student edition's local check shows no points
-        g["max_score"] += t.get("max_score", 0.0)
+        reproducer = (t.reproducer or "") if t.visible else ""  # never for a hidden test
+        key = ("hint", t.hint) if t.hint else ("message", t.message)
+        g = groups.setdefault(key, FailureGroup(message=t.message, hint=t.hint, trace=t.trace or ""))
+        if reproducer and not g.reproducer:  # the example is a test the student can run
+            g.message, g.reproducer = t.message, reproducer
+        g.tests.append(t)
+        g.score += t.score
+        g.max_score += t.max_score
     for g in groups.values():
-        first = g["tests"][0]
-        g["title"] = first["description"] or first["name"]
-        if len(g["tests"]) > 1:
-            more = len(g["tests"]) - 1
-            g["title"] += f" (and {more} more test{'s' if more > 1 else ''} with the same cause)"
-        g["names"] = ", ".join(t["name"] for t in g["tests"])
+        first = g.tests[0]
+        g.title = first.description or first.name
+        if len(g.tests) > 1:
+            more = len(g.tests) - 1
+            g.title += f" (and {more} more test{'s' if more > 1 else ''} with the same cause)"
+        g.names = ", ".join(t.name for t in g.tests)
     return list(groups.values())
 
 
@@ -108,19 +124,21 @@ def environment(autoescape: bool, fmt: str = "html"):
     return env
 
 
-def render(report, fmt: str = "text", color: bool = False) -> str:
-    """``report``: its JSON data (a dict) or a ``grader.feedback.records.Report``."""
-    if hasattr(report, "to_dict"):
-        report = report.to_dict()
-    report = textsafe.clip_report(report)
+def render(report: Report | dict, fmt: str = "text", color: bool = False) -> str:
+    """``report``: a ``grader.feedback.records.Report`` (or its JSON data, read into one).
+    JSON is its data; the templates read the record (what grading added to the data,
+    ``notes`` say, is the record's ``extra``)."""
+    if fmt != "json" and fmt not in TEMPLATES:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    data = textsafe.clip_report(report.to_dict() if isinstance(report, Report) else report)
     from grader.feedback import local_check
 
-    if local_check.is_local(report):  # the student edition: what its check ran, never points
-        report = local_check.view(local_check.summarize(dict(report)) if "summary" not in report else report)
+    local = local_check.is_local(data)
+    if local and "summary" not in data:  # the student edition: what its check ran, never points
+        data = local_check.summarize(dict(data))
     if fmt == "json":
-        return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    if fmt not in TEMPLATES:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        return json.dumps(local_check.view(data) if local else data, indent=2, ensure_ascii=False) + "\n"
     env = environment(autoescape=(fmt == "html"), fmt=fmt)
     template = env.get_template(TEMPLATES[fmt])
-    return template.render(report=report, ansi=ANSI if color else None, color=_color(ANSI if color else None))
+    return template.render(report=Report.from_dict(data), ansi=ANSI if color else None,
+                           color=_color(ANSI if color else None))

@@ -15,10 +15,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.exercises import POINTS_PER_EXERCISE
-from grader.feedback.records import ExerciseResult, ExerciseRun, Report, TestRecord, TestResult
+from grader.feedback.records import (
+    ExerciseResult,
+    ExerciseRun,
+    ExerciseStatus,
+    Report,
+    TestRecord,
+    TestResult,
+    TestStatus,
+)
 from grader.feedback.textsafe import clip_report
 
-EARNING = ("passed", "skipped")  # statuses that earn a test's points
+EARNING = (TestStatus.PASSED, TestStatus.SKIPPED)  # statuses that earn a test's points
 INTERNAL_ERROR = ("internal grader error: this exercise's tests could not be run; "
                   "it is not your fault, please report it")
 
@@ -46,7 +54,7 @@ def score_exercise(ex, records: list, run: ExerciseRun | None, errors: list, deb
                             max_score=points, status=run.status, message=run.message, hint=run.hint or "",
                             tests=[score_test(rec) for rec in records], review=list(run.review) or None)
     if errors or not records:
-        result.status, result.score, result.message = "error", 0.0, INTERNAL_ERROR
+        result.status, result.score, result.message = ExerciseStatus.ERROR, 0.0, INTERNAL_ERROR
         if debug and errors:
             result.trace = errors[0][1]
     return result

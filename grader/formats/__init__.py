@@ -1,12 +1,18 @@
 """Renderers for the platforms courses grade on.
 
-Each takes the report dict that ``grader.harness.run.grade`` (or ``grade batch``)
-builds and returns text; none re-runs a test.  ``render`` picks one by name.
+Each takes the report (a ``grader.feedback.records.Report``, or the JSON data that
+``grader.harness.run.grade`` or ``grade batch`` builds, read into one) and returns text;
+none re-runs a test.  ``render`` picks one by name.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def render(report: dict, fmt: str, **options) -> str:
+if TYPE_CHECKING:
+    from grader.feedback.records import Report
+
+
+def render(report: Report | dict, fmt: str, **options) -> str:
     if fmt == "gradescope":
         from grader.formats.gradescope import render as r
     elif fmt == "prairielearn":

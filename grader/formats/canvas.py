@@ -22,6 +22,7 @@ import re
 import unicodedata
 
 from grader.feedback.numbers import points_text
+from grader.feedback.records import RowStatus
 from grader.feedback.textsafe import csv_cell
 
 STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -148,7 +149,7 @@ def gradebook(rows: list, exercises, *, roster=None, columns=None, assignment: s
     by_student = {r["student"]: r for r in rows}
 
     def scores(row):
-        if row is None or row.get("status") != "graded":
+        if row is None or row.get("status") != RowStatus.GRADED:
             return [""] * len(titles)
         if columns == "total":
             return [points_text(row['score'])]

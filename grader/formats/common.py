@@ -13,42 +13,44 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 
+from grader.feedback.records import NOT_LOADED, ExerciseResult, Report, TestResult, TestStatus
 from grader.feedback.textsafe import escape_controls, terminal
 
 _WHERE = re.compile(r"([\w.\-]+\.(?:py|ipynb)), line (\d+)")
 
 
-def tests(report: dict, skipped: bool = False):
+def tests(report: Report, skipped: bool = False) -> Iterator[tuple[ExerciseResult, TestResult, str]]:
     """(exercise, test, number) for every test in report order; ``number`` is
     ``"N.k"`` (exerciseN, its k-th test).  Skipped tests (not counted) only if asked."""
-    for i, ex in enumerate(report.get("exercises", []), 1):
-        digits = re.sub(r"\D", "", ex.get("name", ""))
+    for i, ex in enumerate(report.exercises, 1):
+        digits = re.sub(r"\D", "", ex.name)
         i = int(digits) if digits else i  # exercise3's tests are 3.1, 3.2, … whatever else is graded
         k = 0
-        for t in ex.get("tests", []):
-            if t.get("status") == "skipped" and not skipped:
+        for t in ex.tests:
+            if t.status == TestStatus.SKIPPED and not skipped:
                 continue
             k += 1
             yield ex, t, f"{i}.{k}"
 
 
-def location(ex: dict, t: dict):
+def location(ex: ExerciseResult, t: TestResult | None) -> tuple[str, int | None]:
     """(file, line) of a failure in the student's file when the message names
     one (an exception or a syntax error there), else (file, None)."""
-    file = ex.get("file", "")
-    for text in (t.get("message", ""), ex.get("message", "")):
+    file = ex.file
+    for text in ((t.message if t else ""), ex.message):
         for name, line in _WHERE.findall(text or ""):
             if name == file.rsplit("/", 1)[-1]:
                 return file, int(line)
     return file, None
 
 
-def explanation(t: dict) -> str:
+def explanation(t: TestResult) -> str:
     """The full text of a failure: message, then the hint."""
-    text = escape_controls(t.get("message", ""))
-    if t.get("hint"):
-        text += "\nHint: " + escape_controls(t["hint"])
+    text = escape_controls(t.message)
+    if t.hint:
+        text += "\nHint: " + escape_controls(t.hint)
     return text
 
 
@@ -67,8 +69,14 @@ _CLI_ADVICE = [
 ]
 
 
-def for_platform(report: dict) -> dict:
-    """A copy of ``report`` whose advice names no command-line option."""
+def for_platform(report: Report | dict) -> Report:
+    """A copy of ``report`` (a record, or its JSON data read into one) whose advice names no
+    command-line option."""
+    return Report.from_dict(platform_data(report.to_dict() if isinstance(report, Report) else report))
+
+
+def platform_data(report: dict) -> dict:
+    """A copy of the report's JSON data whose advice names no command-line option."""
     def fix(value):
         if isinstance(value, str):
             if "--submission" in value or "submission folder" in value:
@@ -84,20 +92,20 @@ def for_platform(report: dict) -> dict:
     return fix(copy.deepcopy(report))
 
 
-def notes(report: dict) -> list:
+def notes(report: Report) -> list:
     """The report's notes (what the grader did with the submission: a notebook's
     magics removed, say), for a plain-text field: each on one line, control
     characters escaped and workflow commands broken (``textsafe.terminal``).
     Markdown fields take the raw notes through ``textsafe.md_text`` instead."""
-    return [" ".join(terminal(str(n)).splitlines()) for n in report.get("notes") or []]
+    return [" ".join(terminal(str(n)).splitlines()) for n in report.extra.get("notes") or []]
 
 
-def not_gradable(report: dict) -> list:
+def not_gradable(report: Report) -> list:
     """Why nothing of the submission could be graded (empty list: something could).
     An exercise whose file is missing or cannot be loaded counts as not graded."""
-    exs = report.get("exercises", [])
-    if report.get("unreadable"):
-        return [escape_controls(report["unreadable"])]
-    if exs and all(ex.get("status") in ("missing", "load_error") for ex in exs):
-        return [f"{ex['name']}: {first_line(ex.get('message', ''), 400)}" for ex in exs]
+    exs = report.exercises
+    if report.extra.get("unreadable"):
+        return [escape_controls(report.extra["unreadable"])]
+    if exs and all(ex.status in NOT_LOADED for ex in exs):
+        return [f"{ex.name}: {first_line(ex.message, 400)}" for ex in exs]
     return []

@@ -21,42 +21,46 @@ import os
 import secrets
 
 from grader.feedback.numbers import points_text
+from grader.feedback.records import FAILING, ExerciseStatus, Report
 from grader.feedback.textsafe import escape_controls, md_fence, md_text
 from grader.formats.common import first_line, for_platform, location
 
 MAX_ERRORS = 10                  # error annotations GitHub keeps per step
 SUMMARY_LIMIT = 1024 * 1024 - 4096  # $GITHUB_STEP_SUMMARY: 1 MiB per step
 OUTPUT_LIMIT = 1000 * 1000 - 1024   # a step output: 1 MB
+# the Classroom reporter's statuses of a test (classroom-resources/autograding-grading-reporter)
+CLASSROOM_PASS, CLASSROOM_FAIL, CLASSROOM_ERROR = "pass", "fail", "error"
 
 
-def classroom_payload(report: dict, prefix: str = "") -> dict:
+def classroom_payload(report: Report | dict, prefix: str = "") -> dict:
     """One test per exercise (so the reporter's pass/total table and its points agree
     as far as they can): score = the exercise's points, status pass only at full marks."""
     report = for_platform(report)
-    out = []
-    for ex in report.get("exercises", []):
-        failed = [t for t in ex.get("tests", []) if t["status"] in ("failed", "error")]
-        if ex.get("status") == "error":
-            status = "error"
+    out, statuses = [], set()  # the payload's tests, their statuses (the reporter's vocabulary)
+    for ex in report.exercises:
+        failed = [t for t in ex.tests if t.status in FAILING]
+        if ex.status == ExerciseStatus.ERROR:
+            status = CLASSROOM_ERROR
         else:
-            status = "pass" if ex["score"] >= ex["max_score"] else "fail"
+            status = CLASSROOM_PASS if ex.score >= ex.max_score else CLASSROOM_FAIL
+        statuses.add(status)
         msg = ""
-        if ex.get("status") not in (None, "graded"):
-            msg = first_line(ex.get("message", ""), 300)
+        if ex.status != ExerciseStatus.GRADED:
+            msg = first_line(ex.message, 300)
         elif failed:
-            msg = f"{len(failed)} test(s) failed; first: {first_line(failed[0].get('message', ''), 300)}"
-        file, line = location(ex, failed[0]) if failed else (ex.get("file", ""), None)
-        out.append({"name": f"{ex['name']} ({escape_controls(ex.get('title', ''))})", "status": status,
-                    "score": float(ex["score"]), "message": msg, "test_code": f"grade {ex['name']}",
+            msg = f"{len(failed)} test(s) failed; first: {first_line(failed[0].message, 300)}"
+        file, line = location(ex, failed[0]) if failed else (ex.file, None)
+        out.append({"name": f"{ex.name} ({escape_controls(ex.title)})", "status": status,
+                    "score": float(ex.score), "message": msg, "test_code": f"grade {ex.name}",
                     "filename": prefix + file, "line_no": line or 0, "duration": 0})
-    if any(t["status"] == "error" for t in out):
-        overall = "error"
+    if CLASSROOM_ERROR in statuses:
+        overall = CLASSROOM_ERROR
     else:
-        overall = "pass" if all(t["status"] == "pass" for t in out) else "fail"
-    return {"version": 1, "status": overall, "max_score": float(report["max_score"]), "tests": out}
+        overall = CLASSROOM_PASS if statuses <= {CLASSROOM_PASS} else CLASSROOM_FAIL
+    return {"version": 1, "status": overall, "max_score": float(report.max_score), "tests": out}
 
 
-def render_classroom(report: dict, prefix: str = "", **_) -> str:
+def render_classroom(report: Report | dict, prefix: str = "", **_) -> str:
     return json.dumps(classroom_payload(report, prefix), indent=1, ensure_ascii=False) + "\n"
 
 
@@ -68,47 +72,46 @@ def _prop(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotations(report: dict, prefix: str = "") -> list:
+def annotations(report: Report | dict, prefix: str = "") -> list:
     """``::error`` lines for failures placed in the student's file, one per cause
     (the same hint in the same exercise is one annotation), at most MAX_ERRORS."""
     report = for_platform(report)
     seen, lines = set(), []
-    for ex in report.get("exercises", []):
-        for t in ex.get("tests", []):
-            if t["status"] not in ("failed", "error"):
+    for ex in report.exercises:
+        for t in ex.tests:
+            if t.status not in FAILING:
                 continue
             file, line = location(ex, t)
-            key = (ex["name"], t.get("hint") or t.get("message"))
+            key = (ex.name, t.hint or t.message)
             if not line or key in seen:
                 continue
             seen.add(key)
-            title = f"{ex['name']}: {first_line(t.get('description') or t['name'], 120)}"
-            msg = t.get("message", "") + ("\nHint: " + t["hint"] if t.get("hint") else "")  # _data escapes it
+            title = f"{ex.name}: {first_line(t.description or t.name, 120)}"
+            msg = t.message + ("\nHint: " + t.hint if t.hint else "")  # _data escapes it
             lines.append(f"::error file={_prop(prefix + file)},line={line},title={_prop(title)}::{_data(msg)}")
             if len(lines) >= MAX_ERRORS:
                 return lines
     return lines
 
 
-def summary_markdown(report: dict) -> str:
+def summary_markdown(report: Report | dict) -> str:
     """The job summary: scores per exercise, then each failure (student text in code blocks)."""
     report = for_platform(report)
-    head = [f"## nngrade: {points_text(report['score'])} / {report['max_score']:g}", "",
+    head = [f"## nngrade: {points_text(report.score)} / {report.max_score:g}", "",
             "| Exercise | Score | Status |", "|---|---:|---|"]
-    for ex in report.get("exercises", []):
-        st = ex.get("status", "graded")
-        head.append(f"| {ex['name']} | {points_text(ex['score'])} / {ex['max_score']:g} | {st} |")
+    for ex in report.exercises:
+        head.append(f"| {ex.name} | {points_text(ex.score)} / {ex.max_score:g} | {ex.status.value} |")
     parts = ["\n".join(head) + "\n"]
-    parts += [f"\n> **Note:** {md_text(str(n))}\n" for n in report.get("notes") or []]
+    parts += [f"\n> **Note:** {md_text(str(n))}\n" for n in report.extra.get("notes") or []]
     from grader.feedback.report import failure_groups
 
-    for ex in report.get("exercises", []):
-        for g in failure_groups(ex.get("tests", [])):
-            block = (f"\n### {ex['name']}: lost {points_text(g['max_score'] - g['score'])} points "
-                     f"({len(g['tests'])} test{'s' if len(g['tests']) > 1 else ''})\n\n"
-                     + md_fence(g["message"], "text") + "\n")
-            if g.get("hint"):
-                block += "\nHint:\n\n" + md_fence(g["hint"], "text") + "\n"
+    for ex in report.exercises:
+        for g in failure_groups(ex.tests):
+            block = (f"\n### {ex.name}: lost {points_text(g.max_score - g.score)} points "
+                     f"({len(g.tests)} test{'s' if len(g.tests) > 1 else ''})\n\n"
+                     + md_fence(g.message, "text") + "\n")
+            if g.hint:
+                block += "\nHint:\n\n" + md_fence(g.hint, "text") + "\n"
             parts.append(block)
     text, size = "", 0
     for i, part in enumerate(parts):
@@ -121,7 +124,7 @@ def summary_markdown(report: dict) -> str:
     return text
 
 
-def output_line(report: dict, prefix: str = "") -> str:
+def output_line(report: Report | dict, prefix: str = "") -> str:
     payload = classroom_payload(report, prefix)
     data = base64.b64encode(json.dumps(payload).encode()).decode()
     while len(data) > OUTPUT_LIMIT and any(t["message"] for t in payload["tests"]):
@@ -131,7 +134,7 @@ def output_line(report: dict, prefix: str = "") -> str:
     return f"result={data}\n"
 
 
-def publish(report: dict, text: str, stream, env=None, prefix: str = "") -> None:
+def publish(report: Report | dict, text: str, stream, env=None, prefix: str = "") -> None:
     """Write ``text`` (the rendered report) to ``stream`` with workflow commands
     stopped, then the annotations; append the summary and the Classroom output."""
     env = os.environ if env is None else env

@@ -32,6 +32,7 @@ import xml.etree.ElementTree as ET
 
 from grader.errors import RUN_KINDS, ErrorKind
 from grader.feedback.numbers import points_text
+from grader.feedback.records import FAILING, ExerciseResult, Report, TestResult, TestStatus
 from grader.feedback.textsafe import escape_controls
 from grader.formats.common import explanation, first_line, for_platform, location, notes
 
@@ -49,9 +50,9 @@ def _properties(parent, **values) -> None:
         ET.SubElement(props, "property", name=name, value=value)
 
 
-def _testcase(suite, ex: dict, t: dict, prefix: str, family: str) -> str:
+def _testcase(suite, ex: ExerciseResult, t: TestResult, prefix: str, family: str) -> str:
     """Add ``t``'s ``<testcase>`` to ``suite``; returns the counter it adds to."""
-    case = ET.SubElement(suite, "testcase", name=_clean(t["name"]), classname=_clean(ex["name"]))
+    case = ET.SubElement(suite, "testcase", name=_clean(t.name), classname=_clean(ex.name))
     if family == "legacy":
         file, line = location(ex, t)
         case.set("file", _clean(prefix + file))
@@ -59,37 +60,36 @@ def _testcase(suite, ex: dict, t: dict, prefix: str, family: str) -> str:
             case.set("line", str(line))
     case.set("time", "0")
     if family == "legacy":
-        _properties(case, score=points_text(t["score"]), max_score=points_text(t["max_score"]))
-    status, counter = t["status"], "tests"
-    if status == "skipped":
+        _properties(case, score=points_text(t.score), max_score=points_text(t.max_score))
+    counter = "tests"
+    if t.status == TestStatus.SKIPPED:
         counter = "skipped"
-        ET.SubElement(case, "skipped", message=first_line(t.get("message", ""), 300)).text = \
-            _clean(t.get("message", ""))
-    elif status in ("failed", "error"):
-        tag = "error" if status == "error" or t.get("kind") in _ERROR_KINDS else "failure"
-        counter = "errors" if tag == "error" else "failures"
-        text = (_clean(t["description"]) + "\n" if t.get("description") else "") + explanation(t)
-        el = ET.SubElement(case, tag, message=first_line(t.get("message", ""), 300),
-                           type=_clean(t.get("kind") or ("wrong_result" if tag == "failure" else "error")))
+        ET.SubElement(case, "skipped", message=first_line(t.message, 300)).text = _clean(t.message)
+    elif t.status in FAILING:
+        could_not_run = t.status == TestStatus.ERROR or t.kind in _ERROR_KINDS
+        tag, counter = ("error", "errors") if could_not_run else ("failure", "failures")
+        text = (_clean(t.description) + "\n" if t.description else "") + explanation(t)
+        el = ET.SubElement(case, tag, message=first_line(t.message, 300),
+                           type=_clean(t.kind or ("wrong_result" if tag == "failure" else "error")))
         el.text = text
-    ET.SubElement(case, "system-out").text = f"points: {points_text(t['score'])} / {points_text(t['max_score'])}"
+    ET.SubElement(case, "system-out").text = f"points: {points_text(t.score)} / {points_text(t.max_score)}"
     return counter
 
 
-def render(report: dict, prefix: str = "", family: str = "xunit2", **_) -> str:
+def render(report: Report | dict, prefix: str = "", family: str = "xunit2", **_) -> str:
     """``prefix``: the student's folder relative to the repository root, for ``file``;
     ``family``: ``xunit2`` (default) or ``legacy`` (see the module's docstring)."""
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}")
     report = for_platform(report)
-    root = ET.Element("testsuites", name=_clean(f"nngrade {report.get('grader_version', '')}".strip()))
+    root = ET.Element("testsuites", name=_clean(f"nngrade {report.grader_version}".strip()))
     totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
-    for i, ex in enumerate(report.get("exercises", [])):
-        suite = ET.SubElement(root, "testsuite", name=_clean(ex["name"]))
-        _properties(suite, score=points_text(ex["score"]), max_score=points_text(ex["max_score"]),
-                    title=_clean(ex.get("title", "")))
+    for i, ex in enumerate(report.exercises):
+        suite = ET.SubElement(root, "testsuite", name=_clean(ex.name))
+        _properties(suite, score=points_text(ex.score), max_score=points_text(ex.max_score),
+                    title=_clean(ex.title))
         n = dict.fromkeys(totals, 0)
-        for t in ex.get("tests", []):
+        for t in ex.tests:
             n["tests"] += 1
             counter = _testcase(suite, ex, t, prefix, family)
             if counter != "tests":
@@ -100,7 +100,7 @@ def render(report: dict, prefix: str = "", family: str = "xunit2", **_) -> str:
             suite.set(k, str(v))
             totals[k] += v
         suite.set("time", "0")
-        suite.set("file", _clean(prefix + ex.get("file", "")))
+        suite.set("file", _clean(prefix + ex.file))
     for k in ("tests", "failures", "errors"):  # junit-10.xsd has no `skipped` on <testsuites>
         root.set(k, str(totals[k]))
     root.set("time", "0")

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 
 from grader.feedback.numbers import points_text
+from grader.feedback.records import Report, TestStatus
 from grader.feedback.textsafe import escape_controls
 from grader.formats.common import explanation, first_line, for_platform, not_gradable, notes, tests
 
 LIMIT = 900_000  # bytes, under PrairieLearn's 1 MB
 
 
-def results(report: dict) -> dict:
+def results(report: Report | dict) -> dict:
     report = for_platform(report)
     reasons = not_gradable(report)
     if reasons:
@@ -26,24 +27,24 @@ def results(report: dict) -> dict:
                 "message": "Your submission could not be graded: " + reasons[0]}
     out_tests = []
     for ex, t, _ in tests(report):
-        passed = t["status"] == "passed"
+        passed = t.status == TestStatus.PASSED
         out_tests.append({
-            "name": f"{ex['name']}: {escape_controls(t['name'])}",
-            "description": escape_controls(t.get("description", "")),
-            "points": float(t["score"]),
-            "max_points": float(t["max_score"]),
-            "message": "" if passed else first_line(t.get("message", ""), 500),
+            "name": f"{ex.name}: {escape_controls(t.name)}",
+            "description": escape_controls(t.description),
+            "points": float(t.score),
+            "max_points": float(t.max_score),
+            "message": "" if passed else first_line(t.message, 500),
             "output": "" if passed else explanation(t),
         })
-    mx = float(report["max_score"])
-    lines = [f"{ex['name']} ({escape_controls(ex.get('title', ''))}): {points_text(ex['score'])} / {ex['max_score']:g}"
-             for ex in report.get("exercises", [])]
+    mx = float(report.max_score)
+    lines = [f"{ex.name} ({escape_controls(ex.title)}): {points_text(ex.score)} / {ex.max_score:g}"
+             for ex in report.exercises]
     lines += [f"Note: {n}" for n in notes(report)]
-    doc = {"gradable": True, "score": min(1.0, max(0.0, report["score"] / mx)) if mx else 0.0,
-           "message": f"Total: {points_text(report['score'])} / {mx:g}", "output": "\n".join(lines),
+    doc = {"gradable": True, "score": min(1.0, max(0.0, report.score / mx)) if mx else 0.0,
+           "message": f"Total: {points_text(report.score)} / {mx:g}", "output": "\n".join(lines),
            "tests": out_tests}
     if len(json.dumps(doc).encode()) > LIMIT:   # keep every test and its points; cut the long texts
-        for t in doc["tests"]:
+        for t in out_tests:
             t["output"] = t["output"][:300]
     return doc
 
@@ -56,5 +57,5 @@ def failure_results(message: str) -> dict:
     return {"gradable": False, "succeeded": False, "grading_failed": True, "message": text, "format_errors": [text]}
 
 
-def render(report: dict, **_) -> str:
+def render(report: Report | dict, **_) -> str:
     return json.dumps(results(report), indent=1, ensure_ascii=False) + "\n"

@@ -22,7 +22,7 @@ import torch
 
 from grader.errors import ErrorKind
 from grader.exercises import for_suite
-from grader.feedback.records import ExerciseRun, TestRecord
+from grader.feedback.records import ExerciseRun, ExerciseStatus, TestRecord, TestStatus
 from grader.feedback.reproducers import reproducer
 from grader.harness.points import derive_seed, item_points, run_on_devices
 from grader.transport.limits import Spend
@@ -85,13 +85,13 @@ class GraderPlugin:
         """Fail closed: every test of ``ex`` that earned its points loses them to ``err``
         (the grader's hooks in its worker were tampered with, so nothing it returned counts)."""
         for rec in self.records.values():
-            if rec.exercise == ex.name and rec.status in ("passed", "skipped"):
-                rec.status, rec.message, rec.hint, rec.kind = "failed", err.message, err.hint or "", err.kind
+            if rec.exercise == ex.name and rec.status in (TestStatus.PASSED, TestStatus.SKIPPED):
+                rec.status, rec.message, rec.hint, rec.kind = TestStatus.FAILED, err.message, err.hint or "", err.kind
 
     def record_skipped(self, item, reason: str) -> None:
         """A test known to be skipped before it runs (a skipif(True) marker)."""
         rec = self.record(item)
-        rec.status, rec.message = "skipped", reason
+        rec.status, rec.message = TestStatus.SKIPPED, reason
 
     # -- fixtures ------------------------------------------------------------------
     # A fixture wider than a function must not be a bound method (deprecated by pytest 9.1):
@@ -110,7 +110,8 @@ class GraderPlugin:
         info = ExerciseRun(elapsed=round(s.elapsed, 3), restarts=max(0, s.restarts - 1), timeouts=s.timeouts,
                            review=list(s.review), output_cut=getattr(s, "output_cut", 0))  # what the integrity scan flagged, what the scans could not walk
         if s.load_error is not None:
-            info.status = "missing" if s.load_error.kind == ErrorKind.MISSING_FILE else "load_error"
+            info.status = (ExerciseStatus.MISSING if s.load_error.kind == ErrorKind.MISSING_FILE
+                           else ExerciseStatus.LOAD_ERROR)
             info.message, info.hint = s.load_error.message, s.load_error.hint
         if s.tampered is not None:  # fail closed: no test of this exercise keeps its points
             self._void(ex, integrity.tampered_error(s.tampered))
@@ -158,21 +159,21 @@ class GraderPlugin:
         rec = self.record(item)
         if rep.skipped:
             reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-            rec.status, rec.message = "skipped", reason.removeprefix("Skipped: ")
+            rec.status, rec.message = TestStatus.SKIPPED, reason.removeprefix("Skipped: ")
             return
-        if rep.passed or rec.status != "passed":
+        if rep.passed or rec.status != TestStatus.PASSED:
             return
         if call.when == "teardown":
             return
         exc = call.excinfo.value if call.excinfo else None
         if isinstance(exc, Failure):
-            rec.status, rec.message, rec.hint = "failed", exc.message, exc.hint or ""
+            rec.status, rec.message, rec.hint = TestStatus.FAILED, exc.message, exc.hint or ""
         elif isinstance(exc, StudentError):
-            rec.status = "error" if exc.kind in StudentError.RUN_KINDS else "failed"
+            rec.status = TestStatus.ERROR if exc.kind in StudentError.RUN_KINDS else TestStatus.FAILED
             rec.message, rec.hint, rec.kind = exc.message, exc.hint or "", exc.kind
         else:
             name = type(exc).__name__ if exc else "error"
-            rec.status, rec.kind, rec.hint = "error", ErrorKind.INTERNAL, ""
+            rec.status, rec.kind, rec.hint = TestStatus.ERROR, ErrorKind.INTERNAL, ""
             rec.message = f"internal grader error ({name}); this is not your fault, please report it"
             if self.debug and call.excinfo is not None:
                 rec.trace = "".join(traceback.format_exception(call.excinfo.value))
@@ -181,7 +182,7 @@ class GraderPlugin:
         rec.hint = at_level(rec.hint)
         if rec.failed_on not in (None, "cpu") and call.when == "call":  # right on the CPU, wrong on the GPU
             rec.message = f"on the GPU ({rec.failed_on}): {rec.message}"
-        if rec.visible and rec.status == "failed" and call.when == "call":
+        if rec.visible and rec.status == TestStatus.FAILED and call.when == "call":
             self._add_reproducer(item, rec, exc)
 
     def _add_reproducer(self, item, rec: TestRecord, exc) -> None:

@@ -581,15 +581,21 @@ def test_follow_up_hints_are_not_misconceptions():
     """'fix what the other tests report first' (the device test with wrong values, a gradient
     test of a wrong forward) points at another failure: the summary counts that one only."""
     from grader.batch.analytics import _misconception
+    from grader.errors import ErrorKind
+    from grader.feedback.records import ExerciseResult, ExerciseStatus, TestResult, TestStatus
     from grader.verdicts.hints import DEVICE_VALUES_FIRST, FORWARD_FIRST
 
-    ex = {"status": "graded"}
+    ex = ExerciseResult(name="exercise1", title="", file="", score=0.0, max_score=10.0, status=ExerciseStatus.GRADED,
+                        message="", hint="")
+
+    def failed(hint, message, kind=None):
+        return TestResult(name="test_x", description="", status=TestStatus.FAILED, score=0.0, max_score=1.0,
+                          message=message, hint=hint, visible=False, kind=kind)
+
     for hint in (DEVICE_VALUES_FIRST, FORWARD_FIRST):
-        assert not _misconception(ex, {"hint": hint, "message": "does not match"})
-    assert _misconception(ex, {"hint": "Subtract the row's max before exp: exp(1000) overflows.",
-                               "message": "does not match"})
-    assert not _misconception(ex, {"hint": "Replace the raise", "message": "not implemented yet",
-                                   "kind": "not_implemented"})
+        assert not _misconception(ex, failed(hint, "does not match"))
+    assert _misconception(ex, failed("Subtract the row's max before exp: exp(1000) overflows.", "does not match"))
+    assert not _misconception(ex, failed("Replace the raise", "not implemented yet", ErrorKind.NOT_IMPLEMENTED))
 
 
 def test_the_jobs_line_counts_right():

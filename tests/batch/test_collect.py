@@ -153,20 +153,30 @@ def test_results_csv_shows_an_override_and_the_late_mark():
 def _single_file_report() -> dict:
     """A single .py that stopped after exercise 1: exercise 2's every test says the file
     defines no log_softmax."""
-    tests2 = [{"name": f"test_{i}", "status": "failed", "kind": "exception", "description": "",
-               "hint": "The exercise asks for a name exactly `log_softmax`; check its spelling",
-               "message": "cy.py defines no `log_softmax` (it defines: softmax, torch)"} for i in range(3)]
-    tests1 = [{"name": "test_stable", "status": "failed", "kind": "", "description": "",
-               "hint": "Subtract the row's max before exp", "message": "overflow"}]
-    return {"score": 0.0, "max_score": 20, "exercises": [
-        {"name": "exercise1", "score": 0.0, "max_score": 10, "status": "graded", "tests": tests1},
-        {"name": "exercise2", "score": 0.0, "max_score": 10, "status": "graded", "tests": tests2}]}
+    tests2 = [_test(name=f"test_{i}", kind="exception",
+                    hint="The exercise asks for a name exactly `log_softmax`; check its spelling",
+                    message="cy.py defines no `log_softmax` (it defines: softmax, torch)") for i in range(3)]
+    tests1 = [_test(name="test_stable", hint="Subtract the row's max before exp", message="overflow")]
+    return {"score": 0.0, "max_score": 20, "exercises": [_exercise("exercise1", tests1), _exercise("exercise2", tests2)],
+            "seed": 0, "submission": "cy.py", "grader_version": "x", "torch_version": "x", "cuda": False}
+
+
+def _test(**fields) -> dict:
+    """A failed test of a report's JSON data."""
+    return {"name": "test_x", "description": "", "status": "failed", "score": 0.0, "max_score": 1.0, "message": "",
+            "hint": "", "visible": False, **fields}
+
+
+def _exercise(name: str, tests: list) -> dict:
+    return {"name": name, "title": name, "file": f"{name}.py", "score": 0.0, "max_score": 10, "status": "graded",
+            "message": "", "hint": "", "tests": tests}
 
 
 def test_exercises_not_attempted_are_neither_misconceptions_nor_failures(tmp_path):
     from grader.batch.analytics import analytics, attempted
     from grader.batch.output import Output
     from grader.exercises import select
+    from grader.feedback.records import ExerciseResult
 
     out = Output(tmp_path / "out")
     out.report_paths("cy")[0].write_text(json.dumps(_single_file_report()))
@@ -175,9 +185,9 @@ def test_exercises_not_attempted_are_neither_misconceptions_nor_failures(tmp_pat
     assert [h["exercise"] for h in data["hints"]] == ["exercise1"]
     assert [t["exercise"] for t in data["tests"]] == ["exercise1"]
     assert [e["attempted"] for e in data["exercises"]] == [1, 0]
-    misspelt = {"name": "exercise2", "status": "graded", "tests": [
-        {"status": "failed", "message": "exercise2_log_softmax.py defines no `log_softmax` (it defines: logsoftmax)"}]}
-    assert attempted(misspelt)   # its own file, a misspelt name: an attempt
+    misspelt = _exercise("exercise2", [
+        _test(message="exercise2_log_softmax.py defines no `log_softmax` (it defines: logsoftmax)")])
+    assert attempted(ExerciseResult.from_dict(misspelt))   # its own file, a misspelt name: an attempt
 
 
 def _class_of(n: int) -> tuple:

@@ -18,6 +18,7 @@ import torch
 
 import reference
 from grader.exercises import lookup
+from grader.feedback.records import TestResult
 from grader.feedback.report import failure_groups, render
 from grader.feedback.reproducers import reproducer
 from grader.transport.limits import Limits
@@ -436,12 +437,12 @@ def test_groups_show_the_visible_example_and_its_reproducer():
     tests = _tests({"name": "test_hidden", "message": "softmax(x) is off\n  input: x: shape (13, 10)"},
                    {"name": "test_visible", "message": "softmax(x) is off\n  input: x: shape (3, 3)",
                     "reproducer": code, "visible": True})
-    [g] = failure_groups(tests)
-    assert g["message"] == "softmax(x) is off\n  input: x: shape (3, 3)" and g["reproducer"] == code
-    assert g["names"] == "test_hidden, test_visible"
+    [g] = failure_groups([TestResult.from_dict(t) for t in tests])
+    assert g.message == "softmax(x) is off\n  input: x: shape (3, 3)" and g.reproducer == code
+    assert g.names == "test_hidden, test_visible"
     # only a visible test's reproducer is shown (a hidden one cannot have one)
-    [g] = failure_groups([dict(tests[1], visible=False)])
-    assert g["reproducer"] == ""
+    [g] = failure_groups([TestResult.from_dict(dict(tests[1], visible=False))])
+    assert g.reproducer == ""
 
 
 def test_every_format_shows_the_reproducer(tmp_path):

@@ -280,11 +280,11 @@ NNGRADE_TO_GITLAB = {"passed": "success", "failed": "failed", "skipped": "skippe
 def test_junit_as_gitlab_reads_it(report):
     """gitlabhq/gitlabhq@028d8ac9fdde17782cc002563ecd7c5f77ea699f (see gitlab_cases): every test
     once, with a unique key, the right status, and the whole explanation as its output."""
-    from grader.formats.common import for_platform
+    from grader.formats.common import platform_data
 
     for family in ("xunit2", "legacy"):
         cases = gitlab_cases(render_junit(report, family=family))
-        tests = [(ex, t) for ex in for_platform(report)["exercises"] for t in ex["tests"]]
+        tests = [(ex, t) for ex in platform_data(report)["exercises"] for t in ex["tests"]]
         assert len(cases) == len(tests) and len({c["key"] for c in cases}) == len(cases)
         for c, (ex, t) in zip(cases, tests):
             assert c["name"] == t["name"]
@@ -341,10 +341,10 @@ def test_junit_as_dorny_test_reporter_reads_it(report):
     """dorny/test-reporter@035c1f9d2157707e9759b5973afb45c2d525f5d5 (see dorny_suites): one
     suite per exercise, its tests in one group, failed/skipped/success as graded, the first
     line of the explanation as the message and the explanation and hint as the details."""
-    from grader.formats.common import for_platform
+    from grader.formats.common import platform_data
 
     suites = dorny_suites(render_junit(report))
-    exs = for_platform(report)["exercises"]
+    exs = platform_data(report)["exercises"]
     assert [s["name"] for s in suites] == [ex["name"] for ex in exs]
     for s, ex in zip(suites, exs):
         tests = s["groups"].get("", [])
@@ -393,9 +393,9 @@ def test_junit_as_action_junit_report_reads_it(report):
     mikepenz_results): the counts are the report's, each failure is annotated on the
     student's file (from the suite's file in the default family, with the line in the
     legacy family), and no two cases of a suite share a name (no test taken for a retry)."""
-    from grader.formats.common import for_platform
+    from grader.formats.common import platform_data
 
-    exs = for_platform(report)["exercises"]
+    exs = platform_data(report)["exercises"]
     tests = [(ex, t) for ex in exs for t in ex["tests"]]
     for family in ("xunit2", "legacy"):
         got = mikepenz_results(render_junit(report, family=family))

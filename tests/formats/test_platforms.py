@@ -169,13 +169,13 @@ def test_prairielearn_results_follow_the_spec(report):
 def test_junit_is_valid_and_complete(report):
     import xml.etree.ElementTree as ET
 
-    from grader.formats.common import for_platform
+    from grader.formats.common import platform_data
     from grader.formats.junit import render
     from tests.formats.test_consumers import junit10_violations
 
     assert junit10_violations(render(report, prefix="hw/")) == []
     text = render(report, prefix="hw/", family="legacy")   # file, line and the test-case properties
-    report = for_platform(report)  # what the renderer shows: no terminal advice
+    report = platform_data(report)  # what the renderer shows: no terminal advice
     assert "<script>" not in text and "<img" not in text and "]]>" not in text   # student text is escaped
     assert "&lt;script&gt;" in text or "&lt;img" in text                        # and still shown
     root = ET.fromstring(text)
@@ -446,10 +446,10 @@ def test_batch_only_resume_and_roster(tmp_path):
 
 
 def test_reports_for_a_batch_or_a_platform_give_no_terminal_advice(report):
-    from grader.formats.common import for_platform
+    from grader.formats.common import platform_data
 
     assert "--submission" in json.dumps(report)     # the student's own report does (exercise5 is missing)
-    fixed = json.dumps(for_platform(report))
+    fixed = json.dumps(platform_data(report))
     assert "--submission" not in fixed and "Submit your work as exercise5_relu.py" in fixed
 
 

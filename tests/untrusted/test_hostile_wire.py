@@ -175,11 +175,11 @@ def test_a_batch_entry_named_with_backslashes_is_graded(tmp_path, monkeypatch):
     out = Output(tmp_path / "out")
     slot = Slot(tmp_path / "slot", Limits(), [], out, None)
     student = "a\\1b\\g<0>\\n"
-    report = {"score": 1.0, "max_score": 10, "exercises": [], "submission": str(slot.sub),
-              "note": f"{slot.sub}/x.py"}
+    report = {"score": 1.0, "max_score": 10, "exercises": [], "seed": 0, "submission": str(slot.sub),
+              "grader_version": "x", "torch_version": "x", "cuda": False, "note": f"{slot.sub}/x.py"}
     row = slot.finish({"student": student, "entry": student + "/", "key": "k", "seed": 0}, report, 0.1)
     assert row["status"] == "graded"
-    assert out.read_report(student)["note"] == student + "/x.py"
+    assert out.read_report(student).extra["note"] == student + "/x.py"
 
 
 MEMORY_PROBE = r"""

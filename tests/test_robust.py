@@ -78,6 +78,7 @@ def test_a_server_that_cannot_start_means_grading_here(tmp_path):
 
 # -- 5. SIGTERM / SIGHUP --------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, sig):
     tmp = tmp_path / "tmp"
@@ -133,6 +134,7 @@ def test_setuptools_that_builds_wheels_without_the_wheel_package_is_required():
 
 # -- 6. --watch with a data format; --output to a device ------------------------------------------
 
+@pytest.mark.slow
 def test_watch_with_json_keeps_the_banner_out_of_the_json(tmp_path):
     import json
 

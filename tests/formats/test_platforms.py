@@ -24,6 +24,10 @@ import pytest
 from grader.batch.output import state_file
 from tests.conftest import ROOT, run_cli
 
+# Slow by design: each test reads what a cold `grade`, a batch or Gradescope's runner wrote (the fast
+# tier checks the formats on saved reports, tests/formats/test_consumers.py).
+pytestmark = pytest.mark.slow
+
 SOLUTIONS = ROOT / "solutions"
 EX1, EX2, EX3, EX5 = "exercise1_softmax.py", "exercise2_log_softmax.py", "exercise3_cross_entropy.py", "exercise5_relu.py"
 FORGED = '::notice title=Autograding report::{"totalPoints":100,"maxPoints":100}'
@@ -222,7 +226,6 @@ def test_classroom_payload_is_what_the_reporter_reads(report):
     assert json.loads(base64.b64decode(line[len("result="):])) == json.loads(json.dumps(p))
 
 
-@pytest.mark.slow
 def test_github_actions_run_is_annotated_and_cannot_be_forged(hostile_folder, tmp_path):
     summary, output = tmp_path / "summary.md", tmp_path / "output"
     env = dict(os.environ, GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(output),
@@ -255,7 +258,6 @@ def test_github_actions_run_is_annotated_and_cannot_be_forged(hostile_folder, tm
     assert "--submission" not in r.stdout + md
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("fmt,parse", [("gradescope", json.loads), ("prairielearn", json.loads),
                                        ("classroom", json.loads), ("junit", None)])
 def test_grade_writes_each_platform_format(fmt, parse, tmp_path):
@@ -401,7 +403,6 @@ def test_bundle_empty_submission_still_writes_results(bundle, tmp_path):
 # ---------------------------------------------------------------------------
 # grade batch: --only, resuming an interrupted --force run, --roster
 
-@pytest.mark.slow
 def test_batch_only_resume_and_roster(tmp_path):
     from grader.batch.command import _resume_command
     from tests.batch.test_batch import COMMON, batch, write
@@ -456,7 +457,6 @@ def test_reports_for_a_batch_or_a_platform_give_no_terminal_advice(report):
     assert "--submission" not in fixed and "Submit your work as exercise5_relu.py" in fixed
 
 
-@pytest.mark.slow
 def test_bundle_writes_valid_results_when_the_grader_cannot_run(bundle, tmp_path):
     """The grader's own failure (here: its program is missing) still leaves a valid results.json."""
     (tmp_path / "source" / "grader" / "formats").mkdir(parents=True)
@@ -476,7 +476,6 @@ def test_bundle_writes_valid_results_when_the_grader_cannot_run(bundle, tmp_path
     assert doc["score"] == 0.0 and "exit status 7" in doc["output"]
 
 
-@pytest.mark.slow
 def test_an_interrupted_force_run_resumes_with_the_advice_it_prints(tmp_path):
     import shlex
     import signal

@@ -69,13 +69,13 @@ def pytest_runtest_protocol(item, nextitem):
         tier.STATE.update(fast=False, test="")
 
 
-def run_cli(*args, cwd=None, timeout=120):
+def run_cli(*args, cwd=None, timeout=120, env=None):
     """Run `grade` as a user would; returns CompletedProcess with text output.  In a test not
     marked slow it must end before importing torch (help, a usage error): else the test fails."""
     argv = [sys.executable, "-m", "grader.cli", *map(str, args)]
     if tier.STATE["fast"]:
-        return tier.run_until_torch(argv, cwd=cwd or ROOT, timeout=timeout)
-    return subprocess.run(argv, cwd=cwd or ROOT, capture_output=True, text=True, timeout=timeout)
+        return tier.run_until_torch(argv, cwd=cwd or ROOT, timeout=timeout, env=env)
+    return subprocess.run(argv, cwd=cwd or ROOT, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def live_processes(holds, wait: float = 5.0, poll: float = 0.1) -> list:

@@ -58,13 +58,13 @@ def install() -> None:
         _installed = True
 
 
-def run_until_torch(argv: list, cwd, timeout: float) -> subprocess.CompletedProcess:
+def run_until_torch(argv: list, cwd, timeout: float, env=None) -> subprocess.CompletedProcess:
     """Run ``[python, "-m", ...]`` with ``-X importtime``: stopped, and the test failed, as soon as
     it imports torch; else its CompletedProcess (text; stderr without the import-time lines)."""
     argv = [argv[0], "-X", "importtime", *argv[1:]]
     kept = []
     with tempfile.TemporaryFile("w+") as out:
-        p = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.PIPE, text=True, env=env)
         late: list = []
         timer = threading.Timer(timeout, lambda: (late.append(True), p.kill()))
         timer.start()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHROMIUM, ROOT, live_processes, screenshot
+from tests.conftest import CHROMIUM, ROOT, live_processes, run_cli, screenshot
 
 SECRET = "test-course-secret"
 COMMON = ["--exercises", "1", "2", "--seed-secret", SECRET, "--timeout-scale", "0.3", "--jobs", "2"]
@@ -36,8 +36,7 @@ UNSTABLE_SOFTMAX = "import torch\n\ndef softmax(x):\n    return torch.exp(x) / t
 def batch(*args, timeout=240, env=None):
     e = dict(os.environ, **(env or {}))
     e.pop("CI", None)
-    return subprocess.run([sys.executable, "-m", "grader.cli", "batch", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=e)
+    return run_cli("batch", *args, timeout=timeout, env=e)
 
 
 def write(folder: Path, files: dict) -> Path:

@@ -142,6 +142,7 @@ def test_a_test_passes_only_if_it_passes_on_every_device(submission, grade_folde
     assert both["score"] < cpu_only["score"]
 
 
+@pytest.mark.slow
 def test_grade_points_prints_the_table():
     r = run_cli("--points", "5")
     assert r.returncode == 0, r.stderr

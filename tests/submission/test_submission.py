@@ -55,6 +55,7 @@ def test_every_shape_reads_the_same_files(tmp_path):
     assert set(read(single, [EX1, EX3]).files) == set(want)
 
 
+@pytest.mark.slow
 def test_a_symlinked_exercise_is_refused_under_grade(tmp_path):
     """Hostile: an exercise file that is a link to the model answer got 10/10 under `grade`."""
     os.symlink(SOLUTIONS / EX1.file, tmp_path / EX1.file)

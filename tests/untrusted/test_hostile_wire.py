@@ -208,6 +208,7 @@ print(report["exercises"][0]["score"], (after - before) >> 10)
 """
 
 
+@pytest.mark.slow
 def test_the_graders_memory_stays_bounded_whatever_the_worker_sends(submission):
     import subprocess
     import sys

@@ -173,7 +173,8 @@ def test_cpu_workers_hide_the_gpu_from_their_grading_processes():
 
 
 @pytest.mark.parametrize("scheduler,needle", [
-    ("tcp://127.0.0.1:1", "cannot reach the Dask scheduler at tcp://127.0.0.1:1"),
+    # slow: Dask waits out its connect timeout (20 s) before giving up on the address
+    pytest.param("tcp://127.0.0.1:1", "cannot reach the Dask scheduler at tcp://127.0.0.1:1", marks=pytest.mark.slow),
     ("http://x", "neither a scheduler address"),
     ("local:0", "local:N needs N >= 1"),
 ])

@@ -71,7 +71,7 @@ def test_each_folder_of_tests_is_a_package_of_the_grader_with_fast_tests():
     grader/suites/ is tested end to end (tests/test_full_marks.py, tests/test_corpus.py)."""
     folders = sorted(p for p in TESTS.iterdir() if p.is_dir() and any(p.glob("test_*.py")))
     packages = {p.name for p in (ROOT / "grader").iterdir() if (p / "__init__.py").is_file()}
-    assert {f.name for f in folders} == packages - {"suites"}
+    assert {f.name for f in folders} == packages - {"suites"}, "a package of grader/ needs tests/<package>/"
     for folder in folders:
         assert any(_tiers(p)[1] for p in folder.glob("test_*.py")), f"tests/{folder.name}/ has no fast test"
 

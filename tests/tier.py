@@ -5,9 +5,10 @@ A test not marked slow may not start what takes seconds: a cold `grade` that gra
 torch), a batch, a virtual environment or an install.  ``run_cli`` (tests/conftest.py) runs a
 fast test's `grade` with ``-X importtime`` and fails the test if that `grade` imported torch
 (help and usage errors end before it); any other start of `grade`, venv or pip from a fast test
-is refused as it starts, by an audit hook.  The hook in tests/conftest.py says which test is
-running and in which tier (``STATE``); this module is imported once, as ``tests.tier``, by
-both copies of the conftest (pytest's ``conftest`` and the test modules' ``tests.conftest``).
+is refused as it starts, by an audit hook.  tests/conftest.py's ``pytest_runtest_protocol``
+says which test is running and in which tier (``STATE``); the state lives here because this
+module is imported once, as ``tests.tier``, while the conftest is imported twice (as pytest's
+``conftest`` and as the test modules' ``tests.conftest``).
 """
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import tier
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -53,10 +55,27 @@ def submission(tmp_path):
     return make
 
 
-def run_cli(*args, cwd=None, timeout=120):
-    """Run `grade` as a user would; returns CompletedProcess with text output."""
-    return subprocess.run([sys.executable, "-m", "grader.cli", *map(str, args)], cwd=cwd or ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+def pytest_configure(config):
+    tier.install()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Which test runs, and in which tier (tests/tier.py), from its fixtures' setup to their teardown."""
+    tier.STATE.update(fast=item.get_closest_marker("slow") is None, test=item.nodeid)
+    try:
+        return (yield)
+    finally:
+        tier.STATE.update(fast=False, test="")
+
+
+def run_cli(*args, cwd=None, timeout=120, env=None):
+    """Run `grade` as a user would; returns CompletedProcess with text output.  In a test not
+    marked slow it must end before importing torch (help, a usage error): else the test fails."""
+    argv = [sys.executable, "-m", "grader.cli", *map(str, args)]
+    if tier.STATE["fast"]:
+        return tier.run_until_torch(argv, cwd=cwd or ROOT, timeout=timeout, env=env)
+    return subprocess.run(argv, cwd=cwd or ROOT, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def live_processes(holds, wait: float = 5.0, poll: float = 0.1) -> list:

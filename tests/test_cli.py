@@ -25,6 +25,7 @@ def test_user_mistakes_get_one_clear_line(args, needle):
     assert needle in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_json_report_for_the_model_answer(tmp_path):
     out = tmp_path / "r.json"
     r = run_cli("exercise1", "--submission", ROOT / "solutions", "--output", out)
@@ -39,6 +40,7 @@ def test_json_report_for_the_model_answer(tmp_path):
     assert abs(sum(t["max_score"] for t in ex["tests"]) - 10.0) < 1e-3
 
 
+@pytest.mark.slow
 def test_text_report_for_a_stub_explains_and_exits_1():
     r = run_cli("exercise1", "--submission", ROOT / "exercises")
     assert r.returncode == 1
@@ -46,6 +48,7 @@ def test_text_report_for_a_stub_explains_and_exits_1():
     assert "Traceback" not in r.stdout + r.stderr
 
 
+@pytest.mark.slow
 def test_html_report_puts_the_score_first(tmp_path):
     out = tmp_path / "r.html"
     r = run_cli("exercise1", "--submission", ROOT / "solutions", "-o", out)
@@ -66,6 +69,7 @@ BROKEN = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", BROKEN)
 def test_broken_files_get_a_message_not_a_traceback(grade_folder, submission, kind):
     source, needles = BROKEN[kind]
@@ -85,6 +89,7 @@ def test_missing_file_scores_zero_with_a_clear_message(grade_folder, tmp_path):
     assert "exercise1_softmax.py is not in the submission folder" in ex["message"]
 
 
+@pytest.mark.slow
 def test_same_submission_and_seed_give_the_same_report(grade_folder, submission):
     # a wrong answer, so the report holds numbers that depend on the inputs
     folder = submission({"exercise1_softmax.py": "import torch\ndef softmax(x):\n    return torch.exp(x) / 3\n"})

@@ -57,6 +57,7 @@ def expected_hint(path: Path) -> str:
     return m.group(1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", _entries("bug"))
 def test_known_bug_loses_points_and_is_named(path, tmp_path, grade_folder):
     pattern = re.compile(expected_hint(path), re.I)
@@ -69,6 +70,7 @@ def test_known_bug_loses_points_and_is_named(path, tmp_path, grade_folder):
         f"no hint matches {pattern.pattern!r}; the report said:\n" + "\n---\n".join(sorted(set(said)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", _entries("ok"))
 def test_correct_alternative_gets_full_marks(path, tmp_path, grade_folder):
     entry = _graded(path, tmp_path, grade_folder)

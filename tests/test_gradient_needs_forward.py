@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 from conftest import exercise_of
 
+# Slow by design: each case grades a wrong forward in a worker.
+pytestmark = pytest.mark.slow
+
 IDENTITY_SOFTMAX = '''
 def softmax(x):
     return x

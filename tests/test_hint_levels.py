@@ -79,6 +79,7 @@ def _graded(tmp_path, *extra, env=None):
     return [t["hint"] for t in json.loads(out.read_text())["exercises"][0]["tests"] if t["status"] == "failed"]
 
 
+@pytest.mark.slow
 def test_grade_at_both_levels(tmp_path):
     fix = _graded(tmp_path)
     concept = _graded(tmp_path, "--hint-level", "concept")
@@ -105,6 +106,7 @@ def test_autograder_and_release_carry_the_level(tmp_path):
     assert any(c.get("hint_level") == "concept" for c in configs), configs
 
 
+@pytest.mark.slow
 def test_batch_takes_the_option():
     from grader.batch.options import parser
 

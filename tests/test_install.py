@@ -34,7 +34,9 @@ from tests.transport.test_sandbox import TMPFS
 
 CORPUS = ROOT / "tests" / "corpus"
 NOBODY = 65534
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux's")
+# Slow by design: each test installs the grader into fresh virtual environments and grades with it.
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux's")]
 
 
 def _run(cmd, cwd, timeout=600, env=None, **kw):

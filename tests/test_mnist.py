@@ -130,6 +130,7 @@ def test_corrupted_plain_files_give_value_error(tmp_path):
         load_mnist_test(tmp_path)
 
 
+@pytest.mark.slow
 def test_reference_two_layer_net_learns_real_mnist(mnist, one_thread):
     from reference import SGD, epoch, two_layer_net
 

@@ -89,6 +89,7 @@ def test_fifo_is_written_through(tmp_path):
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
 
 
+@pytest.mark.slow
 def test_dev_stdout_reaches_stdout(tmp_path):
     """`grade … --output /dev/stdout` prints the report (stdout a pipe here)."""
     r = subprocess.run([sys.executable, "-m", "grader.cli", "exercise1", "--submission", str(ROOT / "exercises"),
@@ -101,6 +102,7 @@ def test_dev_stdout_reaches_stdout(tmp_path):
     assert not stat.S_ISREG(os.lstat("/dev/stdout").st_mode)  # still the link to the stream, not a file
 
 
+@pytest.mark.slow
 def test_unwritable_output_is_a_clear_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "grader.cli", "exercise1", "--submission", str(ROOT / "exercises"),
                         "--output", "/proc/version.html"], cwd=tmp_path, capture_output=True, text=True,

@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from conftest import ROOT
 
 from grader.exercises import lookup
+
+# Slow by design: each test grades a real student's file in a worker (the fast tier keeps the
+# verdicts' unit tests, tests/verdicts/).
+pytestmark = pytest.mark.slow
 
 CORPUS = ROOT / "tests" / "corpus"
 

@@ -29,6 +29,7 @@ def _run(args, env, cwd=ROOT, timeout=300, python_args=("-m", "grader.cli")):
 
 # -- 1. no torch --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("server", [False, True])
 def test_without_torch_one_clear_line_and_exit_2(tmp_path, server):
     fake = tmp_path / "fake"
@@ -64,6 +65,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_a_server_that_cannot_start_means_grading_here(tmp_path):
     env = _env(GRADER_SERVER_DIR=tmp_path / "srv")
     env.pop("GRADER_NO_SERVER", None)
@@ -78,6 +80,7 @@ def test_a_server_that_cannot_start_means_grading_here(tmp_path):
 
 # -- 5. SIGTERM / SIGHUP --------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, sig):
     tmp = tmp_path / "tmp"
@@ -133,6 +136,7 @@ def test_setuptools_that_builds_wheels_without_the_wheel_package_is_required():
 
 # -- 6. --watch with a data format; --output to a device ------------------------------------------
 
+@pytest.mark.slow
 def test_watch_with_json_keeps_the_banner_out_of_the_json(tmp_path):
     import json
 
@@ -160,6 +164,7 @@ def test_watch_with_json_keeps_the_banner_out_of_the_json(tmp_path):
     assert "grade --watch" in err_file.read_text()
 
 
+@pytest.mark.slow
 def test_output_to_a_device_is_text():
     r = _run(["1", "--submission", ROOT / "solutions", "--output", "/dev/null"], _env())
     assert r.returncode == 0, r.stderr

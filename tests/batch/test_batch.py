@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHROMIUM, ROOT, live_processes, screenshot
+from tests.conftest import CHROMIUM, ROOT, live_processes, run_cli, screenshot
 
 SECRET = "test-course-secret"
 COMMON = ["--exercises", "1", "2", "--seed-secret", SECRET, "--timeout-scale", "0.3", "--jobs", "2"]
@@ -36,8 +36,7 @@ UNSTABLE_SOFTMAX = "import torch\n\ndef softmax(x):\n    return torch.exp(x) / t
 def batch(*args, timeout=240, env=None):
     e = dict(os.environ, **(env or {}))
     e.pop("CI", None)
-    return subprocess.run([sys.executable, "-m", "grader.cli", "batch", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=e)
+    return run_cli("batch", *args, timeout=timeout, env=e)
 
 
 def write(folder: Path, files: dict) -> Path:
@@ -166,6 +165,7 @@ def test_seeds_and_keys():
 # ---------------------------------------------------------------------------
 # a class
 
+@pytest.mark.slow
 def test_a_class_gets_grades_reports_and_a_summary(class_run):
     from grader.batch.keys import student_seed
 
@@ -223,6 +223,7 @@ def test_a_class_gets_grades_reports_and_a_summary(class_run):
     assert f"with {last['from']:g} points or more and {last['to']:g} points or fewer</title>" in hist
 
 
+@pytest.mark.slow
 def test_rerun_skips_unchanged_and_regrades_what_changed(class_run, tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     shutil.copytree(class_run["subs"], subs, symlinks=True)
@@ -241,6 +242,7 @@ def test_rerun_skips_unchanged_and_regrades_what_changed(class_run, tmp_path):
         assert (out / "reports" / f"{s}.json").read_bytes() == before[s], s
 
 
+@pytest.mark.slow
 def test_interrupted_batch_resumes(class_run, tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()
@@ -348,6 +350,7 @@ def _survivors(token: str) -> list:
     return live_processes(lambda pid: token in Path(f"/proc/{pid}/comm").read_text())
 
 
+@pytest.mark.slow
 def test_hostile_students_change_nothing_for_the_others(class_run, tmp_path, zygote):
     """The class graded again with five hostile students added: every other
     student's JSON and HTML report is byte for byte the same, nothing they
@@ -434,6 +437,7 @@ def _probe(grade_folder, submission, limits=None) -> dict:
     return json.loads(msg.split("PROBE")[1])
 
 
+@pytest.mark.slow
 def test_a_worker_sees_only_its_own_folder(grade_folder, submission, zygote, tmp_path):
     from grader.transport.limits import Limits
     from grader.transport.processes import Worker
@@ -478,6 +482,7 @@ def test_no_namespace_init_outlives_its_worker(zygote, tmp_path):
     assert [p for p in inits if _alive(p)] == []
 
 
+@pytest.mark.slow
 def test_isolation_can_be_turned_off(grade_folder, submission):
     from grader.transport.limits import Limits
 
@@ -529,6 +534,7 @@ def test_user_namespace_path_works(tmp_path):
 # ---------------------------------------------------------------------------
 # the summary, as a browser shows it
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_summary_renders_in_a_browser(class_run, tmp_path):
     png = screenshot(class_run["out"] / "summary.html", tmp_path / "summary.png", tmp_path / "profile")
@@ -536,6 +542,7 @@ def test_summary_renders_in_a_browser(class_run, tmp_path):
     shutil.copy(png, class_run["out"] / "summary.png")
 
 
+@pytest.mark.slow
 def test_a_submission_that_overruns_the_wall_limit_is_stopped(tmp_path):
     """The whole-submission limit: the grading process is killed with its zygote
     and workers, the student gets an error row, and the rest is graded."""

@@ -22,6 +22,7 @@ SECRET = "cluster-course-secret"
 COMMON = ["--exercises", "1", "2", "--seed-secret", SECRET, "--timeout-scale", "0.3"]
 
 
+@pytest.mark.slow
 def test_a_class_on_a_local_cluster_matches_the_local_batch(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
@@ -92,6 +93,7 @@ def softmax(x):
 """
 
 
+@pytest.mark.slow
 def test_a_submission_that_kills_its_grading_process_or_its_worker_gets_an_error_row(tmp_path):
     """Without isolation (so that student code can see and kill the grader's
     processes): one student kills the grading process, another the Dask
@@ -118,6 +120,7 @@ def test_a_submission_that_kills_its_grading_process_or_its_worker_gets_an_error
     assert {t["student"] for t in summary["trouble"]} == {"host_killer", "worker_killer"}
 
 
+@pytest.mark.slow
 def test_an_external_scheduler_sends_everyone_to_the_gpu_workers(tmp_path):
     """A cluster started apart from the batch, as the README shows (`dask scheduler`,
     `dask worker`): one worker has the GPU resource, one has not; every submission
@@ -170,7 +173,8 @@ def test_cpu_workers_hide_the_gpu_from_their_grading_processes():
 
 
 @pytest.mark.parametrize("scheduler,needle", [
-    ("tcp://127.0.0.1:1", "cannot reach the Dask scheduler at tcp://127.0.0.1:1"),
+    # slow: Dask waits out its connect timeout (20 s) before giving up on the address
+    pytest.param("tcp://127.0.0.1:1", "cannot reach the Dask scheduler at tcp://127.0.0.1:1", marks=pytest.mark.slow),
     ("http://x", "neither a scheduler address"),
     ("local:0", "local:N needs N >= 1"),
 ])

@@ -11,6 +11,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from tests.batch.test_batch import EX1, EX2, SOLUTIONS, bad_entries, batch, normal_class
 
+# Slow by design: one class of every kind of entry, graded on a local Dask cluster and by the local batch.
+pytestmark = pytest.mark.slow
+
 SECRET = "cluster-entries-secret"
 COMMON = ["--exercises", "1", "2", "--seed-secret", SECRET, "--timeout-scale", "0.3"]
 TIMING = ("elapsed", "worker", "finished", "started", "cost", "pid", "host")
@@ -29,7 +32,6 @@ def _notebook(path, magic: bool):
     nbformat.write(nb, str(path))
 
 
-@pytest.mark.slow
 def test_every_kind_of_entry_gives_the_same_files_on_a_cluster(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()

@@ -244,6 +244,7 @@ def _dom(page: Path, fragment: str, tmp_path: Path) -> str:
     return r.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium: apt-get install -y chromium")
 def test_the_students_table_sorts_and_filters_in_a_browser_at_300_rows(tmp_path):
     from tests.conftest import screenshot

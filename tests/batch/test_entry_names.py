@@ -9,9 +9,14 @@ import csv
 import io
 import json
 
+import pytest
+
 from grader.batch.output import state_file
 from tests.batch.test_batch import EX1, SOLUTIONS, batch, write
 from tests.submission.test_reader_fuzz import DEEP_METADATA, LONE_SURROGATE
+
+# Slow by design: a batch of odd entries, graded and then resumed.
+pytestmark = pytest.mark.slow
 
 ARGS = ["--exercises", "1", "--seed-secret", "s", "--timeout-scale", "0.3", "--jobs", "1"]
 LONG = {"x" * 237: "folder", "y" * 251 + ".py": "py", "z" * 255: "folder", "\u00e9" * 127: "folder"}

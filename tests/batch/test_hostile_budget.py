@@ -8,11 +8,16 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from grader.exercises import lookup
 from grader.transport.limits import Limits
 from grader.transport.session import CPU_SLACK
 from tests.batch.test_batch import SECRET, batch, write
 from tests.conftest import ROOT, live_processes
+
+# Slow by design: a batch of hostile students, each run into its budgets.
+pytestmark = pytest.mark.slow
 
 sys.path.insert(0, str(ROOT / "bench"))
 from hostile_shapes import SHAPES, hostile_source  # noqa: E402

@@ -17,6 +17,9 @@ import pytest
 from grader.exercises import EXERCISES
 from tests.conftest import ROOT, run_cli
 
+# Slow by design: the tests build a release and grade with both editions in a fresh virtual environment.
+pytestmark = pytest.mark.slow
+
 HIDDEN = sorted((ROOT / "grader" / "suites").glob("test_*.py"))
 ANSWERS = sorted((ROOT / "solutions").glob("*.py")) + sorted((ROOT / "reference").glob("*.py"))
 

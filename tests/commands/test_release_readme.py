@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import ROOT, run_cli
 
+# Slow by design: the student README followed step by step in a fresh venv, as a non-root user.
+pytestmark = pytest.mark.slow
+
 
 def _blocks(text: str) -> list:
     """The README's ```sh blocks, each a list of commands."""
@@ -30,7 +33,6 @@ def _here(command: str) -> str:
     return command
 
 
-@pytest.mark.slow
 def test_student_readme_followed_in_a_fresh_venv_as_a_non_root_user(tmp_path_factory):
     base = tmp_path_factory.mktemp("readme")
     os.chmod(base, 0o777)

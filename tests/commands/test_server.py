@@ -22,6 +22,9 @@ import pytest
 
 from tests.conftest import ROOT
 
+# Slow by design: every test starts a cold `grade`, most of them a warm server too.
+pytestmark = pytest.mark.slow
+
 BUGGY = ROOT / "tests" / "corpus" / "exercise1" / "bug_no_keepdim.py"
 STUB = ROOT / "exercises" / "exercise1_softmax.py"
 MODEL = ROOT / "solutions" / "exercise1_softmax.py"

@@ -7,6 +7,8 @@ import os
 import shutil
 import sys
 
+import pytest
+
 from grader.commands import server_client
 from tests.commands.test_server import _alive, _env, _grade, _status, _wait, server_dir  # noqa: F401
 from tests.conftest import ROOT
@@ -42,6 +44,7 @@ def test_a_changed_torch_version_changes_the_fingerprint(tmp_path, monkeypatch):
     assert server_client.fingerprint() != before
 
 
+@pytest.mark.slow
 def test_server_is_replaced_when_a_package_is_upgraded(server_dir, tmp_path):  # noqa: F811
     site = _site(tmp_path, "1.0")
     env = _env(server_dir, PYTHONPATH=os.pathsep.join([str(ROOT), str(site)]))

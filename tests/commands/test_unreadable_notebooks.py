@@ -8,6 +8,9 @@ import pytest
 from tests.commands.test_server import _env, _grade, server_dir  # noqa: F401 (a fixture)
 from tests.submission.test_reader_fuzz import DEEP_METADATA, LONE_SURROGATE
 
+# Slow by design: each case grades a notebook with a cold `grade` and through a warm server.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("mode", ["no-server", "server"])
 def test_grade_reports_an_unreadable_notebook(mode, tmp_path, server_dir):  # noqa: F811

@@ -92,6 +92,7 @@ def student(zygote, tmp_path):
 # ---------------------------------------------------------------------------
 # reproducers from real requests: they run, and they are faithful
 
+@pytest.mark.slow
 def test_reproducers_run_and_are_faithful(student, tmp_path):
     """Recorded from real calls into a worker: a function, a module with its construction
     (seeded, since the expected value depends on the layer's random weight), an in-place
@@ -192,6 +193,7 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
     assert run_scripts(sub, codes) == [expected_block(c) for c in codes]
 
 
+@pytest.mark.slow
 def test_a_model_built_in_one_round_trip_is_reproduced(student, tmp_path):
     """Layers made by ``Call``s inside one request, read back by ``call_and_inspect`` in the same
     round trip: the reproducer writes the nested construction out and runs as pasted."""
@@ -222,6 +224,7 @@ def test_a_model_built_in_one_round_trip_is_reproduced(student, tmp_path):
     assert run_scripts(sub, [code]) == [expected_block(code)]
 
 
+@pytest.mark.slow
 def test_a_step_and_the_model_read_after_it_in_one_round_trip_are_reproduced(student, tmp_path):
     """``call_and_inspect(..., _of=<another object>)``: the object is inspected after the call, in the same
     request; the trace shows it as an inspect of its own, so the reproducer still prints the parameter."""
@@ -246,6 +249,7 @@ def test_a_step_and_the_model_read_after_it_in_one_round_trip_are_reproduced(stu
     assert run_scripts(sub, [code]) == [expected_block(code)]
 
 
+@pytest.mark.slow
 def test_several_vector_jacobian_products_in_one_round_trip(student, tmp_path):
     """``vjps``: one forward, the student's backward once per vector, the same numbers as one
     ``vjp`` each; a test whose trace holds it still gets its reproducer."""
@@ -270,6 +274,7 @@ def test_several_vector_jacobian_products_in_one_round_trip(student, tmp_path):
     assert run_scripts(sub, [code]) == [expected_block(code)]
 
 
+@pytest.mark.slow
 def test_a_student_exception_is_reproduced(student, tmp_path):
     (tmp_path / "sub" / "exercise1_softmax.py").write_text(
         "import torch\n\ndef softmax(x):\n    return torch.exp(x) / torch.exp(x).sum(1, keepdim=True)\n")
@@ -470,6 +475,7 @@ def _visible_ids() -> list:
     return [line for line in src.splitlines() if "pytest.mark.visible" in line]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _visible_ids(), reason="exercise 1's suite has no visible test yet")
 def test_grading_gives_every_failed_visible_test_a_reproducer_and_no_hidden_one(grade_folder, submission):
     folder = submission({"exercise1_softmax.py": BUGGY_SOFTMAX.read_text()})
@@ -491,6 +497,7 @@ def test_grading_gives_every_failed_visible_test_a_reproducer_and_no_hidden_one(
 # ---------------------------------------------------------------------------
 # the student's report in a browser
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_student_report_renders_in_a_browser(tmp_path):
     sub = tmp_path / "sub"

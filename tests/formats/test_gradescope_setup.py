@@ -30,6 +30,7 @@ from tests.conftest import ROOT, run_cli
 from tests.formats.test_consumers import GRADESCOPE_SCHEMA
 from tests.formats.test_platforms import check_gradescope
 
+# Slow by design: each test builds Gradescope's image (a fresh venv, an install of torch and the course).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 SOLUTIONS = ROOT / "solutions"

@@ -19,6 +19,9 @@ import pytest
 from grader.untrusted.startup import SECRET_NAMES
 from tests.conftest import ROOT, run_cli
 
+# Slow by design: each test runs a cold `grade` or a platform's runner, some of them killed midway.
+pytestmark = pytest.mark.slow
+
 SOLUTIONS = ROOT / "solutions"
 EX1, EX3 = "exercise1_softmax.py", "exercise3_cross_entropy.py"
 BUGGY_CE = ("import torch\n\ndef cross_entropy(logits, targets):\n"

@@ -24,6 +24,10 @@ import pytest
 from grader.batch.output import state_file
 from tests.conftest import ROOT, run_cli
 
+# Slow by design: each test reads what a cold `grade`, a batch or Gradescope's runner wrote (the fast
+# tier checks the formats on saved reports, tests/formats/test_consumers.py).
+pytestmark = pytest.mark.slow
+
 SOLUTIONS = ROOT / "solutions"
 EX1, EX2, EX3, EX5 = "exercise1_softmax.py", "exercise2_log_softmax.py", "exercise3_cross_entropy.py", "exercise5_relu.py"
 FORGED = '::notice title=Autograding report::{"totalPoints":100,"maxPoints":100}'

@@ -3,6 +3,7 @@ max_score on every machine and for every submission, and GPU runs that add
 evidence to the same tests instead of adding tests."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from grader.exercises import EXERCISES, lookup
@@ -86,6 +87,7 @@ def test_points_table_matches_the_report(grade_folder):
     assert all(abs(_by_function(report)[k] - written[k]) < 0.01 for k in written)
 
 
+@pytest.mark.slow
 def test_max_score_is_the_same_with_cuda_present_and_absent(grade_folder, monkeypatch):
     """Faking the device list: CUDA reported present, its runs mapped to the CPU.  The
     device tests run twice (the report says on which devices) but are the same tests,
@@ -124,6 +126,7 @@ class ReLU(nn.Module):
 '''
 
 
+@pytest.mark.slow
 def test_a_test_passes_only_if_it_passes_on_every_device(submission, grade_folder, monkeypatch):
     folder = submission({"exercise5_relu.py": RIGHT_ONCE})
     _no_cuda(monkeypatch)
@@ -139,6 +142,7 @@ def test_a_test_passes_only_if_it_passes_on_every_device(submission, grade_folde
     assert both["score"] < cpu_only["score"]
 
 
+@pytest.mark.slow
 def test_grade_points_prints_the_table():
     r = run_cli("--points", "5")
     assert r.returncode == 0, r.stderr

@@ -4,6 +4,7 @@ import json
 import shutil
 
 import nbformat
+import pytest
 
 from grader.exercises import EXERCISES
 from grader.submission.reader import near_misses
@@ -19,6 +20,7 @@ def test_near_misses_are_recognised():
     assert near_misses([ex[3].file, "exercise3.py"], EXERCISES[2:3]) == {}  # the right file is there
 
 
+@pytest.mark.slow
 def test_grade_names_the_near_miss_file(tmp_path):
     shutil.copyfile(ROOT / "solutions" / "exercise3_cross_entropy.py", tmp_path / "exercise3_cross_entropy (1).py")
     r = run_cli("3", "--submission", tmp_path, "--no-server", "--format", "json", timeout=300)
@@ -28,6 +30,7 @@ def test_grade_names_the_near_miss_file(tmp_path):
     assert ex["hint"].startswith("Rename exercise3_cross_entropy (1).py to exercise3_cross_entropy.py")
 
 
+@pytest.mark.slow
 def test_batch_lists_near_misses(tmp_path):
     subs = tmp_path / "subs"
     (subs / "alice").mkdir(parents=True)

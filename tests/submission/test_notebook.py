@@ -14,6 +14,9 @@ from grader.exercises import EXERCISES
 from grader.submission.notebook import course_notebook
 from tests.conftest import ROOT, run_cli
 
+# Slow by design: each test builds the student release (a cold `grade release`) or runs IPython.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):

@@ -55,6 +55,7 @@ def test_every_shape_reads_the_same_files(tmp_path):
     assert set(read(single, [EX1, EX3]).files) == set(want)
 
 
+@pytest.mark.slow
 def test_a_symlinked_exercise_is_refused_under_grade(tmp_path):
     """Hostile: an exercise file that is a link to the model answer got 10/10 under `grade`."""
     os.symlink(SOLUTIONS / EX1.file, tmp_path / EX1.file)
@@ -87,6 +88,7 @@ def test_a_symlinked_submission_or_zip_member_is_refused(tmp_path):
 
 # -- notebooks --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_hostile_notebook_is_read_with_clear_notes(tmp_path):
     """Magics, shell escapes, a cell magic, an exercise split over two cells and megabytes of output."""
     src = _solution(EX1)
@@ -114,6 +116,7 @@ def test_hostile_notebook_is_read_with_clear_notes(tmp_path):
     assert "note:" in text and "!pip install torch" in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content, needle", [
     (b'{"cells": [ {"cell_type": "code", ', "not valid JSON"),
     (b'{"cells": 3, "metadata": {}}', "not a valid notebook"),
@@ -136,6 +139,7 @@ def test_unmarked_notebook_says_how_to_mark_a_cell(tmp_path):
     assert not sub.files and "tag the cell `exercise1`" in sub.refused[EX1.file]
 
 
+@pytest.mark.slow
 def test_batch_grades_notebook_entries(tmp_path):
     from grader.batch.entries import scan
 
@@ -197,6 +201,7 @@ def test_notebook_origins_map_each_line_to_its_cell(tmp_path):
     assert sub.origins[EX1.file]["notebook"] == "w.ipynb" and sub.origins[EX1.file]["cells"] == [3]
 
 
+@pytest.mark.slow
 def test_notebook_report_names_the_cell_and_its_line(tmp_path):
     """QA: a notebook's report said `exercise2_log_softmax.py, line 8`, a file the student never had."""
     nb = _located_notebook(tmp_path / "w.ipynb")
@@ -225,6 +230,7 @@ def test_notebook_report_names_the_cell_and_its_line(tmp_path):
     assert "from exercise1_softmax import" not in text and "folder that holds" not in text
 
 
+@pytest.mark.slow
 def test_batch_notebook_report_names_the_cell(tmp_path):
     from tests.batch.test_batch import COMMON, batch
 

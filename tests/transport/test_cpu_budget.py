@@ -25,6 +25,7 @@ def _grade(grade_folder, submission, cost):
     return grade_folder(folder, "exercise1", "exercise2", limits=LIMITS)
 
 
+@pytest.mark.slow
 def test_a_cpu_hog_is_stopped_by_its_cpu_budget(grade_folder, submission):
     report = _grade(grade_folder, submission, "end = time.process_time() + 0.4\n    while time.process_time() < end: pass")
     for name in ("exercise1", "exercise2"):
@@ -37,6 +38,7 @@ def test_a_cpu_hog_is_stopped_by_its_cpu_budget(grade_folder, submission):
     assert sum(t["status"] == "passed" for t in exercise_of(report, "exercise2")["tests"]) <= 1
 
 
+@pytest.mark.slow
 def test_waiting_costs_no_cpu_budget(grade_folder, submission):
     report = _grade(grade_folder, submission, "time.sleep(0.1)")
     assert all(exercise_of(report, n)["score"] == 10 for n in ("exercise1", "exercise2")), report
@@ -123,6 +125,7 @@ UNREAPED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", sorted(UNREAPED))
 def test_children_a_worker_never_reaps_are_charged(zygote, tmp_path, shape):
     """The whole process tree's CPU is charged: a child left running, a zombie never reaped

@@ -21,6 +21,9 @@ from grader.transport.limits import Limits
 from grader.transport.processes import Worker
 from tests.conftest import ROOT, exercise_of, run_cli
 
+# Slow by design: each test grades in an isolated worker or starts a cold `grade` or a batch.
+pytestmark = pytest.mark.slow
+
 EX1 = "exercise1_softmax.py"
 CORRECT = """
 import torch

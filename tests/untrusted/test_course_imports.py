@@ -22,6 +22,7 @@ def test_the_list_is_declared_once_and_stated_in_the_hint():
     assert "the Python standard library and torch" in imports_hint()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="needs numpy installed to show it is refused")
 def test_installed_or_not_the_same_verdict(tmp_path):
     """numpy is installed here (torch brings it) and refused all the same, as a package that is not."""
@@ -45,6 +46,7 @@ def test_installed_or_not_the_same_verdict(tmp_path):
     assert "numpy is not on the course's list of imports" in reports["numpy", "top"]["message"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="needs numpy for tensor.numpy()")
 def test_torch_importing_on_its_own_behalf_is_not_the_students_import(tmp_path):
     """`tensor.numpy()` makes torch's C code import numpy's modules from inside the student's

@@ -11,6 +11,10 @@ import pytest
 from grader.transport.limits import Limits
 from tests.conftest import exercise_of
 
+# Slow by design: each test grades hostile code that runs into a limit (time, memory, output)
+# beside an honest exercise.
+pytestmark = pytest.mark.slow
+
 FAST = Limits(call_timeout=2.0, load_timeout=4.0, exercise_budget=20.0, memory_bytes=512 << 20)
 
 CORRECT_LOG_SOFTMAX = """

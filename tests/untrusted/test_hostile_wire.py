@@ -27,6 +27,7 @@ def _grade(grade_folder, submission, source, limits=FAST):
     return report, ex1
 
 
+@pytest.mark.slow
 def test_a_huge_exception_class_name_gives_a_small_report(grade_folder, submission):
     report, ex1 = _grade(grade_folder, submission, """
         E = type("E" * (4 << 20), (Exception,), {})
@@ -39,6 +40,7 @@ def test_a_huge_exception_class_name_gives_a_small_report(grade_folder, submissi
     assert "more characters cut" in msg and len(msg) < 2 * textsafe.MAX_TEXT + 500
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", ["torch.empty(x.shape, device='meta')",
                                   "torch.empty((1 << 30, 1 << 30), device='meta')"])
 def test_a_meta_tensor_as_a_result_is_a_verdict(grade_folder, submission, make):
@@ -57,6 +59,7 @@ def test_impossible_meta_shapes_are_refused_by_the_wire():
         codec.unpack(body, b"")
 
 
+@pytest.mark.slow
 def test_a_dripped_reply_times_out_at_the_call_limit(grade_folder, submission):
     # the reply is written to the grader's socket a byte at a time, each within the call
     # limit, the whole in 5 x the limit: without a deadline on the whole reply it would be read
@@ -114,6 +117,7 @@ def test_the_whole_frame_is_read_by_the_deadline():
         t.join()
 
 
+@pytest.mark.slow
 def test_an_oversized_reply_is_refused_unread(grade_folder, submission):
     _, ex1 = _grade(grade_folder, submission, """
         import torch
@@ -123,6 +127,7 @@ def test_an_oversized_reply_is_refused_unread(grade_folder, submission):
     assert any("message too large" in t["message"] for t in ex1["tests"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cost", [
     "time.sleep(0.3)",                                     # a reply slowed to under the call limit
     "end = time.monotonic() + 0.3\n    while time.monotonic() < end: pass",  # a CPU hog
@@ -153,6 +158,7 @@ def log_softmax(x):
     assert sum(t["status"] == "passed" for t in ex2["tests"]) <= 2
 
 
+@pytest.mark.slow
 def test_amplified_replies_are_kept_to_the_data_budget(grade_folder, submission):
     limits = Limits(call_timeout=2.0, load_timeout=4.0, exercise_budget=20.0, reply_bytes=8 << 20,
                     submission_bytes=20 << 20, late_bytes=2 << 20)
@@ -202,6 +208,7 @@ print(report["exercises"][0]["score"], (after - before) >> 10)
 """
 
 
+@pytest.mark.slow
 def test_the_graders_memory_stays_bounded_whatever_the_worker_sends(submission):
     import subprocess
     import sys
@@ -221,6 +228,7 @@ def test_the_graders_memory_stays_bounded_whatever_the_worker_sends(submission):
     assert int(grown_mib) < 96, f"the grader grew by {grown_mib} MiB reading 128 MiB replies"
 
 
+@pytest.mark.slow
 def test_a_file_too_deeply_nested_to_scan_is_still_graded(grade_folder, submission):
     from tests.conftest import ROOT
 

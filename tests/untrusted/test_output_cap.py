@@ -4,6 +4,8 @@ import ast
 import json
 import os
 
+import pytest
+
 from grader.untrusted.output import HEAD, Sink, cut_bytes
 from tests.conftest import ROOT, run_cli
 
@@ -52,6 +54,7 @@ def _printing_copy(src, dst, size=1_500_000):
     dst.write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.slow
 def test_model_answers_that_print_megabytes_score_full(tmp_path):
     for name in ("exercise1_softmax.py", "exercise5_relu.py"):
         _printing_copy(ROOT / "solutions" / name, tmp_path / name)

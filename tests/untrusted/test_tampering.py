@@ -159,6 +159,7 @@ def test_a_main_block_that_cannot_run_is_still_skipped(tmp_path):
     assert integrity.scan(p, lookup("exercise1")) == ([], [])
 
 
+@pytest.mark.slow
 def test_fake_main_in_a_folder_scores_zero_with_a_finding(grade_folder, submission):
     report = grade_folder(submission({SM: FAKE_MAIN}), "exercise1")
     ex = exercise_of(report, "exercise1")
@@ -241,6 +242,7 @@ TAMPERINGS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,source", [t[1:] for t in TAMPERINGS], ids=[t[0] for t in TAMPERINGS])
 def test_tampering_fails_closed_without_the_static_scans(grade_folder, submission, monkeypatch, name, source):
     """Each of these would keep (or earn) points if the worker did not check its hooks."""
@@ -255,6 +257,7 @@ def test_tampering_fails_closed_without_the_static_scans(grade_folder, submissio
     assert [r["rule"] for r in ex["review"]][:1] == ["tampering"], ex["review"]
 
 
+@pytest.mark.slow
 def test_tampering_in_a_later_call_voids_the_tests_already_passed(grade_folder, submission, monkeypatch):
     """Correct until its fifth call, then it removes a kernel block: no test keeps its points."""
     monkeypatch.setattr(forbidden, "scan", lambda *a: [])
@@ -280,6 +283,7 @@ def test_tampering_in_a_later_call_voids_the_tests_already_passed(grade_folder, 
     assert ex["review"][0]["rule"] == "tampering"
 
 
+@pytest.mark.slow
 def test_honest_answers_are_never_taken_for_tampering(grade_folder):
     report = grade_folder(ROOT / "solutions", "exercise1", "exercise5", "exercise7", "exercise8")
     assert [(e["name"], e["score"], e.get("review")) for e in report["exercises"]] == [

@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import ROOT, run_cli
 from tests.untrusted import memscan
 
+# Slow by design: each test grades (cold, warm, batch, watch) and scans the workers' memory.
 pytestmark = pytest.mark.slow
 
 SCALE = "6"  # the scan takes ~10 s of the 20 s a worker may spend importing; room on a loaded machine

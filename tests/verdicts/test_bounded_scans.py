@@ -18,6 +18,9 @@ import pytest
 
 from tests.conftest import ROOT
 
+# Slow by design: files of 150,000 lines and notebooks of 200,000 cells, scanned and graded under a memory cap.
+pytestmark = pytest.mark.slow
+
 SOFTMAX = textwrap.dedent("""\
     import torch
 
@@ -64,7 +67,6 @@ def _capped(*code_and_args, timeout=900):
                           capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.slow
 def test_scans_of_a_150000_line_file_finish_under_a_memory_cap(tmp_path):
     p = _long_file(tmp_path / "exercise1_softmax.py")
     r = _capped(textwrap.dedent("""\
@@ -79,7 +81,6 @@ def test_scans_of_a_150000_line_file_finish_under_a_memory_cap(tmp_path):
     assert json.loads(r.stdout) == [[[], []], [[], []]]  # nothing found, and nothing it could not walk
 
 
-@pytest.mark.slow
 def test_grading_a_150000_line_file_under_a_memory_cap_gives_a_verdict(tmp_path):
     p = _long_file(tmp_path / "answers.py")
     r = _capped("raise SystemExit(grader.cli.main())", "exercise1", "--submission", p, "--format", "json")
@@ -88,7 +89,6 @@ def test_grading_a_150000_line_file_under_a_memory_cap_gives_a_verdict(tmp_path)
     assert ex["score"] == 10 and "review" not in ex, (ex["score"], ex.get("review"))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("marked", [True, False], ids=["cells-of-exercise-1", "unmarked-cells"])
 def test_grading_a_200000_cell_notebook_under_a_memory_cap_gives_a_verdict(tmp_path, marked):
     p = _notebook(tmp_path / "homework.ipynb", marked=marked)

@@ -197,6 +197,7 @@ def _assert_flagged(report, name, call, line, file):
     return flagged
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,file,source,call,line", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_static_scan_costs_every_test(grade_folder, submission, name, file, source, call, line):
     report = grade_folder(submission({file: source}), name)
@@ -206,6 +207,7 @@ def test_static_scan_costs_every_test(grade_folder, submission, name, file, sour
     assert "every test of this exercise fails" in flagged[0]["hint"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,file,source,call,line", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_caught_at_run_time_without_the_static_scan(grade_folder, submission, monkeypatch,
                                                     name, file, source, call, line):
@@ -216,6 +218,7 @@ def test_caught_at_run_time_without_the_static_scan(grade_folder, submission, mo
     assert "called" in flagged[0]["message"]
 
 
+@pytest.mark.slow
 def test_obfuscated_call_is_caught_at_run_time(grade_folder, submission):
     """Names the scan cannot see (getattr with a computed string) are still caught when they run."""
     src = ("import torch\n\n\ndef softmax(x):\n    f = getattr(torch, 'soft' + 'max')\n"
@@ -274,6 +277,7 @@ ALLOWED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,file,source", [c[1:] for c in ALLOWED], ids=[c[0] for c in ALLOWED])
 def test_allowed_code_is_not_flagged(grade_folder, submission, name, file, source):
     report = grade_folder(submission({file: source}), name)
@@ -281,6 +285,7 @@ def test_allowed_code_is_not_flagged(grade_folder, submission, name, file, sourc
     assert ex["score"] == 10, [t["message"] for t in _failing(ex)][:3]
 
 
+@pytest.mark.slow
 def test_model_answers_and_the_graders_own_torch_use_are_not_flagged(grade_folder):
     """Exercises 6, 7 and 9 build nn.Linear, nn.Sequential and torch.optim.SGD in the worker."""
     report = grade_folder(ROOT / "solutions", *[f"exercise{i}" for i in range(1, 10)])

@@ -142,6 +142,7 @@ def _src(name, source):
     return text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,source", [r[1:] for r in ROADS], ids=[r[0] for r in ROADS])
 def test_another_road_to_the_forbidden_function_scores_zero(grade_folder, submission, name, source):
     report = grade_folder(submission({lookup(name).file: _src(name, source)}), name)
@@ -150,6 +151,7 @@ def test_another_road_to_the_forbidden_function_scores_zero(grade_folder, submis
     assert any(t.get("kind") == "forbidden" for t in ex["tests"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,source", [r[1:] for r in ROADS], ids=[r[0] for r in ROADS])
 def test_another_road_is_caught_in_the_worker_too(grade_folder, submission, monkeypatch, name, source):
     """The static scan switched off: the worker's watch alone."""

@@ -99,6 +99,7 @@ def _src(source: str) -> str:
     return textwrap.dedent(source)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,file,source", [e[1:] for e in EVASIONS], ids=[e[0] for e in EVASIONS])
 def test_evasion_scores_zero_and_needs_review(grade_folder, submission, name, file, source):
     compile(_src(source), file, "exec")  # valid Python: a score of 0 is the trick's failure, not a typo
@@ -120,6 +121,7 @@ def test_evasion_scores_zero_and_needs_review(grade_folder, submission, name, fi
         assert file in integrity_msgs[0] and "line " in integrity_msgs[0] and "review" in integrity_msgs[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,file,source", [e[1:] for e in EVASIONS], ids=[e[0] for e in EVASIONS])
 def test_evasion_fails_even_without_the_static_scans(grade_folder, submission, monkeypatch, name, file, source):
     """The layer below the scans: the worker's replaced kernels and its backward rule."""
@@ -136,6 +138,7 @@ def test_evasion_fails_even_without_the_static_scans(grade_folder, submission, m
     assert "internal grader error" not in json.dumps(ex)
 
 
+@pytest.mark.slow
 def test_kernel_block_names_the_op_and_the_reason(grade_folder, submission, monkeypatch):
     monkeypatch.setattr(forbidden, "scan", lambda *a: [])
     monkeypatch.setattr(integrity, "scan", lambda *a: ([], []))
@@ -151,6 +154,7 @@ def test_backward_under_another_name_is_caught_by_the_static_scan(tmp_path):
     assert [(f["call"], f["line"]) for f in found] == [("torch.autograd.grad", 15)]
 
 
+@pytest.mark.slow
 def test_forbidden_op_allowed_elsewhere_still_runs(grade_folder, submission):
     """Exercise 3 allows logsumexp, which exercise 2 forbids: the kernels are replaced per exercise."""
     ce = _src("""\
@@ -263,6 +267,7 @@ DEEP = ("import torch\n\n\ndef softmax(x):\n    e = torch.exp(x - x.amax(-1, kee
         "    return e / e.sum(-1, keepdim=True)\n\n\nDEEP = " + "1 + " * 1200 + "1\n")
 
 
+@pytest.mark.slow
 def test_deeply_nested_file_keeps_its_grade_and_gets_a_note(grade_folder, submission):
     report = grade_folder(submission({SM: DEEP}), "exercise1")
     ex = exercise_of(report, "exercise1")
@@ -270,6 +275,7 @@ def test_deeply_nested_file_keeps_its_grade_and_gets_a_note(grade_folder, submis
     assert any(r["kind"] == "unscanned" and "nested too deeply" in r["message"] for r in ex["review"])
 
 
+@pytest.mark.slow
 def test_deeply_nested_file_exits_normally(tmp_path):
     (tmp_path / SM).write_text(DEEP)
     r = run_cli("1", "--submission", tmp_path, "--format", "json")
@@ -299,6 +305,7 @@ def test_another_exercises_definition_that_runs_here_is_part_of_this_one(tmp_pat
     assert [(f["call"], f["line"]) for f in forbidden.scan(p, lookup("exercise2"))] == [("torch.log_softmax", 7)]
 
 
+@pytest.mark.slow
 def test_all_nine_model_answers_in_one_file_get_full_marks(tmp_path):
     p = tmp_path / "answers.py"
     p.write_text(_all_in_one())
@@ -308,6 +315,7 @@ def test_all_nine_model_answers_in_one_file_get_full_marks(tmp_path):
     assert r.returncode == 0
 
 
+@pytest.mark.slow
 def test_a_forbidden_call_in_one_part_costs_only_that_exercise(grade_folder, tmp_path):
     text = _all_in_one()
     lines = text.splitlines()
@@ -326,6 +334,7 @@ def test_a_forbidden_call_in_one_part_costs_only_that_exercise(grade_folder, tmp
     assert f"answers.py, line {body + 1} " in msg, msg
 
 
+@pytest.mark.slow
 def test_batch_grades_a_single_file_holding_every_exercise(tmp_path):
     """... and lists what the integrity scan flagged in the class summary."""
     subs, out = tmp_path / "subs", tmp_path / "out"
@@ -348,6 +357,7 @@ def test_batch_grades_a_single_file_holding_every_exercise(tmp_path):
 
 # -- the built-in inside `if __name__ == "__main__":` never runs ---------------
 
+@pytest.mark.slow
 def test_builtin_compared_in_main_block_costs_nothing(grade_folder, submission):
     src = _src("""\
         import torch
@@ -369,6 +379,7 @@ def test_builtin_compared_in_main_block_costs_nothing(grade_folder, submission):
 
 # -- a device test the submission cannot skip ---------------------------------
 
+@pytest.mark.slow
 def test_raising_on_meta_fails_the_device_test(grade_folder, submission):
     src = _src("""\
         import torch

@@ -3,7 +3,7 @@ messages (well formed and not), decoded on both sides, compared with what the co
 when the corpus was recorded (wire_corpus.json).  A change to the codec's code that changes
 one byte a worker or the grader sends, or how one message is read, fails here.
 
-Recorded with ``python tests/transport/test_wire_corpus.py > tests/transport/wire_corpus.json``,
+Recorded with ``python tests/wire/test_wire_corpus.py > tests/wire/wire_corpus.json``,
 to be rerun only for a deliberate change of the wire format."""
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import pytest
 
 from grader import settings
 from grader.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 DECLARED = {s.name for s in settings.SETTINGS}
 
@@ -128,6 +128,5 @@ def test_grade_lists_config_and_runs_it_without_torch():
                          text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "bad value: 'abc'" in run.stdout and run.stderr == ""
-    helped = subprocess.run([sys.executable, "-m", "grader.cli", "--help"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    helped = run_cli("--help", env=env)
     assert "grade config " in helped.stdout

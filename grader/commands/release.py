@@ -31,8 +31,6 @@ from grader.exercises import EXERCISES
 ROOT = Path(__file__).resolve().parents[2]
 COURSE_TITLE = "PyTorch from its parts"
 GRADER = Path(__file__).resolve().parents[1]
-# the engine's modules that stay behind: this builder, its pages, and grading a GitHub Classroom assignment
-NOT_SHIPPED = {"release.py", "release_docs.py", "classroom.py"}
 
 DESCRIPTION = """\
 Build the student edition of the course in DIR: the stubs, the course notebook
@@ -207,11 +205,12 @@ def exercise_cases(number: int) -> list:
         common = {"kind": "module", "class": "ReLU", "ctor": [], "what": "ReLU()", "forward_what": mod.WHAT,
                   "forbidden": [mod.TORCH_RELU],
                   "forbidden_hint": mod.TORCH_RELU_HINT, "rtol": 0, "atol": 0, "visible": True,
-                  "inplace_hint": mod.INPLACE_HINT}
+                  "inplace_hint": mod.INPLACE_HINT, "verdict": "relu"}  # grader.verdicts.relu names the mistake
         desc, weight = _meta(mod, "test_small_example")
         x = torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]])
         cases = [dict(common, function="test_small_example", id="", description=desc, weight=weight, input=x,
                       expected=x.clamp(min=0), dtype="float32", unchanged=True,
+                      variants=variants_data(mod._buggy_versions(x.double())),
                       inputs=describe("x", x, "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]"))]
         desc, weight = _meta(mod, "test_special_values")
         for dtype in (torch.float32, torch.float64):
@@ -220,6 +219,7 @@ def exercise_cases(number: int) -> list:
             dname = str(dtype).removeprefix("torch.")
             cases.append(dict(common, function="test_special_values", id=dname, description=desc, weight=weight,
                               input=x, expected=x.clamp(min=0), dtype=dname,
+                              variants=variants_data(mod._buggy_versions(x.double())),
                               inputs=describe("x", x, "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]")))
         return cases
     if number == 6:
@@ -379,12 +379,9 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         progress("  notebook: course.ipynb")
         _template_workflow(tmp, progress)
         pkg = tmp / "package" / "grader"
-        shutil.copytree(GRADER, pkg, ignore=shutil.ignore_patterns("__pycache__", "suites", *NOT_SHIPPED))
+        _engine(pkg, progress)
         (pkg / "edition.py").write_text(EDITION.format(version=__version__, hint_level=hint_level))
         suites = pkg / "suites"
-        suites.mkdir()
-        for name in ("__init__.py", "common.py", "pytest.ini"):
-            shutil.copyfile(GRADER / "suites" / name, suites / name)
         torch.set_num_threads(1)
         for ex in EXERCISES:
             stem = ex.suite.removeprefix("test_").removesuffix(".py")
@@ -427,6 +424,20 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         return manifest
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _engine(pkg: Path, progress) -> None:
+    """The grader's modules that the student edition's entry points reach, with their packages'
+    templates and tables (grader.commands.release_modules): the instructor's side stays behind."""
+    from grader.commands.release_modules import data_files, shipped
+
+    files = list(shipped(GRADER).values()) + data_files(GRADER)
+    for p in files:
+        target = pkg / p.relative_to(GRADER)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p, target)
+    progress(f"  engine: package/grader/ ({len(files)} files; not the instructor's side: batch, release, "
+             "Gradescope, Classroom)")
 
 
 def _template_workflow(tmp: Path, progress) -> None:

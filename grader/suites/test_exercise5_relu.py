@@ -3,7 +3,6 @@
 Every test runs the student's forward first, so a ReLU that does not work
 earns nothing for merely having no parameters.
 """
-import math
 
 import pytest
 import torch
@@ -13,7 +12,6 @@ from grader.suites.common import (
     EXACT,
     FINITE_DIFFERENCES,
     ROUNDING,
-    Failure,
     Misconception,
     assert_close,
     assert_made_object,
@@ -25,17 +23,13 @@ from grader.suites.common import (
     dtype_str,
     expect_tensor,
     gradcheck,
-    name_exact,
     randn,
     shape_str,
 )
+from grader.verdicts.relu import STEP, WHAT
+from grader.verdicts.relu import verdict as relu_verdict
 from grader.wire.codec import meta
 
-WHAT = "ReLU()(x)"
-DTYPE_HINT = ("The output must keep X's dtype. Don't create a fresh zeros tensor with a fixed dtype or device: "
-              "`torch.zeros(X.shape)` is float32 on the CPU whatever X is, and torch.maximum then promotes the "
-              "result; don't call .float()/.double() either. Compare with a Python 0 (`X.clamp(min=0)`, "
-              "`torch.where(X > 0, X, 0)`) or use `torch.zeros_like(X)`.")
 INPLACE_HINT = ("Don't modify X in place (`X[X < 0] = 0`, `X.clamp_(min=0)`, `X *= mask`): the caller and autograd "
                 "still need the original values. Return a new tensor: `X.clamp(min=0)`.")
 TORCH_RELU = "torch.nn.modules.activation.ReLU"
@@ -43,15 +37,10 @@ TORCH_RELU_HINT = ("The exercise forbids torch's nn.ReLU, also as a base class: 
                    "yourself, e.g. with `X.clamp(min=0)`.")
 MODULE_HINT = "Write `class ReLU(nn.Module):`; if you write an __init__, call `super().__init__()` first in it."
 
-# The likely bugs, recognised from the exact numbers a submission returns.
-STEP = Misconception("step", ("ReLU is not a step function: positive entries keep their value (ReLU(3) = 3, not 1). "
-                              "Use `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`."))
+# The likely bugs, recognised from the exact numbers a submission returns (grader.verdicts.relu names them).
 IDENTITY = Misconception("identity", "The output equals the input: the negative entries must become 0.")
 ABS = Misconception("abs", "That is abs(x): negative entries become 0, they don't change sign.")
 MIN = Misconception("min", "That is min(x, 0): ReLU keeps the positive entries and zeroes the negative ones.")
-INF_TIMES_ZERO = ("The output is nan where x is infinite: `X * (X > 0)` computes -inf·0 = nan. "
-                  "Select instead of multiplying: `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`.")
-FORMULA = "ReLU(x) = max(x, 0) elementwise: negative entries become 0, the others are passed through unchanged."
 
 
 def _buggy_versions(x: torch.Tensor):
@@ -69,34 +58,6 @@ def _new(student):
     return relu
 
 
-def _hint(x, got) -> str:
-    """Name the likely misconception from what came back."""
-    if isinstance(got, torch.Tensor) and got.shape == x.shape:
-        g, xd = got.detach().double().cpu(), x.detach().double().cpu()
-        hint = name_exact(g, _buggy_versions(xd))
-        if hint:
-            return hint
-        if bool((torch.isnan(g) & torch.isinf(xd)).any()):
-            return INF_TIMES_ZERO
-        leak = _leak(g, xd)
-        if leak is not None:
-            return (f"Negative entries were multiplied by {leak:.4g} (a leaky ReLU); ReLU sets them to 0 and "
-                    "passes the others through: `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`.")
-    return FORMULA
-
-
-def _leak(g, x):
-    """The slope a when the positive entries are right and every negative one came back as a * x (a not 0)."""
-    pos, neg = (x > 0) & torch.isfinite(x), (x < -1e-3) & torch.isfinite(x)
-    if int(neg.sum()) < 2 or not torch.equal(g[pos], x[pos]):
-        return None
-    ratios = g[neg] / x[neg]
-    a = float(ratios.median())
-    if a == 0 or not math.isfinite(a) or float((ratios - a).abs().max()) > 1e-3 * abs(a):
-        return None
-    return a
-
-
 def _check(student, relu, x, how, tolerance, device=None):
     """Run the student's forward on x and compare it with max(x, 0)."""
     return _verdict(x, student.call(relu, x, _what=WHAT), describe("x", x, how), tolerance, device)
@@ -104,15 +65,7 @@ def _check(student, relu, x, how, tolerance, device=None):
 
 def _verdict(x, got, inputs, tolerance, device=None):
     """Compare forward's output ``got`` on x with max(x, 0), naming the likely mistake."""
-    if isinstance(got, torch.Tensor) and got.shape == x.shape and got.dtype != x.dtype:
-        # a step function returns (x > 0).float() or a bool tensor: say so before the dtype
-        if _hint(x.cpu(), got) == STEP.hint:
-            raise Failure(f"{WHAT} returned the step function x > 0 (as {dtype_str(got.dtype)})\n  input: {inputs}",
-                          STEP.hint)
-        raise Failure(f"{WHAT} returned {dtype_str(got.dtype)}, expected {dtype_str(x.dtype)} (the input's dtype)"
-                      f"\n  input: {inputs}", DTYPE_HINT)
-    return assert_close(got, x.cpu().clamp(min=0), what=WHAT, inputs=inputs, dtype=x.dtype, device=device,
-                        tolerance=tolerance, hint=_hint(x.cpu(), got))
+    return relu_verdict(x, got, x.cpu().clamp(min=0), inputs, _buggy_versions, device, tolerance=tolerance)
 
 
 def _not_in_place(student, relu, x, how, tolerance):

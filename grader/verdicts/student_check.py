@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from grader.transport.student import Student
+from grader.verdicts import relu
 from grader.verdicts.checks import Failure, assert_close, expect_tensor, shape_str
 from grader.verdicts.diagnosis import Misconception, call_checked, compare, name_bug
 from grader.verdicts.gradcheck import gradcheck
@@ -131,6 +132,10 @@ def _module(student, case, device):
             raise Failure(f"{call} changed its input x in place\n  input: {case['inputs']}", case.get("inplace_hint"))
     else:
         got = student.call(obj, x, _what=call)
+    if case.get("verdict") in VERDICTS:  # the hidden suite's own verdict, its catalogue as stored numbers
+        VERDICTS[case["verdict"]](x, got, decode(case["expected"]), case["inputs"], lambda _x: stored_variants(case),
+                                  device, rtol=case["rtol"], atol=case["atol"])
+        return
     assert_close(got, decode(case["expected"]), what=call, inputs=case["inputs"], dtype=DTYPES[case["dtype"]],
                  device=device, rtol=case["rtol"], atol=case["atol"], hint=case.get("hint"))
 
@@ -221,6 +226,10 @@ def _gradcheck(student, case, device):
     fn = student.ref(*case["fn"])
     gradcheck(student, fn, decode(case["args"], device), case["what"], None, names=case.get("names"))
 
+
+# an exercise's verdict shared with its hidden suite (the case's "verdict"): it names the mistake
+# from the catalogue's numbers as the grader does
+VERDICTS = {"relu": relu.verdict}
 
 KINDS = {"call": _call, "module": _module, "sequential": _sequential, "sgd": _sgd, "matmul": _matmul,
          "number": _number, "gradcheck": _gradcheck}

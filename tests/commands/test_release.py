@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -109,6 +110,48 @@ def test_release_leaks_nothing(release):
     assert not [n for n in names if n.endswith(".grader-secret")]
     if os.environ.get("GRADER_SEED_SECRET"):
         assert os.environ["GRADER_SEED_SECRET"].encode() not in b"".join(p.read_bytes() for p in files)
+
+
+# where code that the student edition ships imports the instructor's side: each in a verb or for a
+# format that the student edition refuses before (grader.cli._check_edition, _check_options);
+# grader.untrusted.boundary names grader.batch among the packages a zygote must not hold
+REFUSED_FIRST = {("grader.cli", "_batch"), ("grader.cli", "_release"), ("grader.cli", "_classroom"),
+                 ("grader.cli", "_autograder"), ("grader.cli", "_init_ci"), ("grader.formats", "render"),
+                 ("grader.commands.grade_here", "_write_failure"), ("grader.untrusted.boundary", "")}
+
+
+def test_what_the_student_edition_ships_reaches_the_instructors_side_only_where_it_refuses():
+    from grader.commands.release_modules import imported, instructor_side, shipped
+
+    ships = shipped()
+    assert "grader.cli" in ships and "grader.verdicts.student_check" in ships and "grader.untrusted.worker" in ships
+    assert not [name for name in ships if instructor_side(name) or name.startswith("grader.suites.test_")]
+    sites = {(name, where) for name, path in ships.items() for m, where in imported(name, path) if instructor_side(m)}
+    assert sites == REFUSED_FIRST
+
+
+@pytest.mark.slow
+def test_the_student_package_holds_only_what_students_run(venv, release):
+    """No module of grading a class (batch, cluster), of the Gradescope autograder and its runner, of
+    Classroom's deadline grading or of building releases; each module it holds imports in the student venv."""
+    pkg = release / "package" / "grader"
+    held = sorted(str(p.relative_to(pkg.parent)) for p in pkg.rglob("*.py"))
+    for gone in ("grader/batch/", "cluster", "autograder.py", "gradescope.py", "prairielearn.py", "canvas.py",
+                 "classroom.py", "release", "workflows.py", "grader/formats/commands.py", "datasets.py"):
+        assert not [n for n in held if gone in n], gone
+    names = [n.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for n in held]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = ("import importlib, sys\n"
+            "for name in sys.argv[1:]:\n"
+            "    assert importlib.import_module(name).__file__.startswith(sys.prefix), name\n"
+            "try:\n"
+            "    import grader.batch\n"
+            "except ModuleNotFoundError:\n"
+            "    print('no batch')\n")
+    r = subprocess.run([str(venv.parent / "python"), "-c", code, *names], capture_output=True, text=True,
+                       cwd=venv.parent, env=env, timeout=600)
+    assert r.returncode == 0 and r.stdout == "no batch\n", r.stderr
+    assert len(names) > 60
 
 
 def _visible_tests(suite: Path) -> set:
@@ -288,24 +331,32 @@ def _class_of_corpus(folder: Path) -> Path:
     return folder
 
 
-def _batch_with_both_editions(venv, subs, tmp_path) -> None:
-    """Grade the class in ``subs`` with the full grader (into ``tmp_path/full``) and with the
-    installed student edition (into ``tmp_path/student``), with the same seed secret."""
+def _grade_with_both_editions(venv, subs, tmp_path) -> None:
+    """Grade the class in ``subs`` with the full grader (a batch, reports in ``tmp_path/full/reports``)
+    and each submission as its student does, with the installed student edition's ``grade all``
+    (reports in ``tmp_path/student/reports``), at the seed the batch gave that student."""
     full = subprocess.run([sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(tmp_path / "full"),
                            "--seed-secret", "s"], capture_output=True, text=True, cwd=ROOT, timeout=1200)
     assert full.returncode == 0, full.stderr
-    # `grade batch` is the instructor's (the student edition refuses it): its module, called directly
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    student = subprocess.run([str(venv.parent / "python"), "-c",
-                              "import sys; from grader.batch.command import main; sys.exit(main(sys.argv[1:]))",
-                              str(subs), "--out", str(tmp_path / "student"), "--seed-secret", "s"],
-                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
-    assert student.returncode == 0, student.stderr
+    reports = sorted((tmp_path / "full" / "reports").glob("*.json"))
+    assert [p.stem for p in reports] == sorted(p.name for p in subs.iterdir())
+    (tmp_path / "student" / "reports").mkdir(parents=True)
+
+    def student(report: Path):
+        seed = json.loads(report.read_text())["seed"]
+        return _grade(venv, "all", "--submission", subs / report.stem, "--format", "json", "--output",
+                      tmp_path / "student" / "reports" / report.name, "--seed", seed, "--no-server", cwd=tmp_path)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for report, r in zip(reports, pool.map(student, reports)):
+            assert r.returncode in (0, 1), (report.stem, r.stderr)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # a batch, then each submission graded by the student edition
 def test_student_verdicts_agree_with_the_full_grader(venv, tmp_path):
     subs = _class_of_corpus(tmp_path / "subs")
-    _batch_with_both_editions(venv, subs, tmp_path)  # reports in tmp_path/full and tmp_path/student
+    _grade_with_both_editions(venv, subs, tmp_path)  # reports in tmp_path/full and tmp_path/student
     compared = 0
     for report in sorted((tmp_path / "full" / "reports").glob("*.json")):
         f = json.loads(report.read_text())
@@ -365,30 +416,41 @@ VARIANT_FILE = '''import torch
 RESULTS = {results!r}
 
 
-def {fn}(*args):
-    x = args[0]
-    data, shape = RESULTS[str(x.dtype)]
+def _result(x):
+    data, shape = RESULTS[f"{{x.dtype}} {{tuple(x.shape)}}"]
     return torch.tensor([float(v) for v in data], dtype=x.dtype).reshape(shape)
-'''
+
+
+{definition}'''
+DEFINITIONS = {"call": "def {name}(*args):\n    return _result(args[0])\n",
+               "module": "class {name}(torch.nn.Module):\n    def forward(self, x):\n        return _result(x)\n"}
+
+
+def _catalogues() -> list:
+    """[(exercise, its hidden suite)] of every exercise whose hidden suite catalogues wrong variants
+    (``_buggy_versions``)."""
+    import importlib
+
+    suites = [(ex, importlib.import_module(f"grader.suites.{ex.suite[:-3]}")) for ex in EXERCISES]
+    return [(ex, mod) for ex, mod in suites if hasattr(mod, "_buggy_versions")]
 
 
 def _catalogued_mistakes() -> dict:
-    """{exercise: [{dtype: (what the k-th catalogued wrong variant returns on the visible input)}]}:
-    each visible test's catalogue (the hidden suite's _buggy_versions), evaluated on its input."""
-    import importlib
-
+    """{exercise: (kind, [{input key: (what the k-th catalogued wrong variant returns on that visible
+    input)}])}: each visible test's catalogue (the hidden suite's _buggy_versions), evaluated on its input."""
     import torch
 
     from grader.commands.release import exercise_cases
 
     out = {}
-    for ex in EXERCISES[:3]:
-        mod = importlib.import_module(f"grader.suites.{ex.suite[:-3]}")
-        per_dtype = {}
+    for ex, mod in _catalogues():
+        per_input, kinds = {}, set()
         for case in exercise_cases(ex.number):
-            if case["kind"] != "call":
+            if case["kind"] not in DEFINITIONS:
                 continue
-            args = [a.cpu() for a in case["args"]]
+            kinds.add(case["kind"])
+            # a function's catalogue takes its arguments as given; a module's (ReLU's) its input in float64
+            args = [a.cpu() for a in case["args"]] if case["kind"] == "call" else [case["input"].double()]
             expected = case["expected"]
             results = []
             for v in mod._buggy_versions(*args):
@@ -400,29 +462,45 @@ def _catalogued_mistakes() -> dict:
                     r.double(), expected.double(), rtol=case["rtol"], atol=case["atol"], equal_nan=True)
                 results.append(None if r is None or right else ([repr(float(t)) for t in r.reshape(-1)],
                                                                  list(r.shape)))
-            per_dtype[str(args[0].dtype)] = results
-        n = len(next(iter(per_dtype.values())))
-        out[ex] = [{d: per_dtype[d][k] for d in per_dtype} for k in range(n)]
+            x = case["args"][0] if case["kind"] == "call" else case["input"]
+            per_input[f"{x.dtype} {tuple(x.shape)}"] = results
+        assert len(kinds) == 1, (ex.name, kinds)
+        n = len(next(iter(per_input.values())))
+        out[ex] = (kinds.pop(), [{key: per_input[key][k] for key in per_input} for k in range(n)])
     return out
 
 
+def test_every_catalogue_is_checked():
+    """Each exercise whose hidden suite catalogues wrong variants has visible tests that the
+    student edition names them in (the release stores the catalogue's numbers for them)."""
+    from grader.commands.release import exercise_cases
+
+    catalogued = [ex.number for ex, _mod in _catalogues()]
+    assert 5 in catalogued and len(catalogued) >= 4
+    for number in catalogued:
+        visible = [c for c in exercise_cases(number) if c["visible"]]
+        assert visible and all(c.get("variants") for c in visible), number
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a batch, then each submission graded by the student edition
 def test_student_edition_names_every_catalogued_mistake_as_the_grader(venv, tmp_path):
     """For every catalogued mistake on the visible inputs (a submission that returns exactly what
     the wrong variant returns), the student edition's hint and reproducer equal the grader's."""
     subs = tmp_path / "subs"
-    expected_names = 0
-    for ex, variants in _catalogued_mistakes().items():
-        fn = ex.names[0]
+    expected_names, covered = 0, set()
+    for ex, (kind, variants) in _catalogued_mistakes().items():
         for k, results in enumerate(variants):
             if any(r is None for r in results.values()):
                 continue  # raises, or is right, on this input: not a mistake there
             folder = subs / f"{ex.name}-v{k:02d}"
             folder.mkdir(parents=True)
-            (folder / ex.file).write_text(VARIANT_FILE.format(results=results, fn=fn))
+            definition = DEFINITIONS[kind].format(name=ex.names[0])
+            (folder / ex.file).write_text(VARIANT_FILE.format(results=results, definition=definition))
             expected_names += 1
-    assert expected_names >= 20
-    _batch_with_both_editions(venv, subs, tmp_path)  # reports in tmp_path/full and tmp_path/student
+            covered.add(ex.name)
+    assert expected_names >= 20 and covered == {ex.name for ex, _mod in _catalogues()}
+    _grade_with_both_editions(venv, subs, tmp_path)  # reports in tmp_path/full and tmp_path/student
     compared = 0
     for report in sorted((tmp_path / "full" / "reports").glob("*.json")):
         f = json.loads(report.read_text())

@@ -36,7 +36,8 @@ REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_by
 # what Python, torch and the GPU need; never the grader's secrets or tokens.
 ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED",
               "PYTHONIOENCODING", "VIRTUAL_ENV", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", "GRADER_NO_FREEZE", "GRADER_CGROUP")
+              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", "GRADER_NO_FREEZE", "GRADER_CGROUP",
+              "GRADER_COURSE")  # the course folder: the worker's view hides it (grader.untrusted.rootfs)
 
 
 def zygote_environment() -> dict:

@@ -1,0 +1,295 @@
+"""Authoring a course: ``grade new-exercise`` scaffolds an exercise that grades out of the box, and
+``grade check-course`` checks a course before its students see it.
+
+A course is a folder (``grader.course``): ``course.toml`` and, per exercise, the stub, the model
+answer, the reference and the hidden suite.  ``check-course`` grades the model answers (each must
+earn every point) and the stubs (each must earn none), and adds up each exercise's points.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from grader.course import FILE, TOPIC, CourseError, current, parse, tomllib, use
+
+NEW_DESCRIPTION = """\
+Scaffold exercise NAME in the course folder DIR (made, with its course.toml, when it does
+not exist): a stub, a model answer, a reference and a hidden suite with one check, in
+DIR/exerciseN_NAME/, and its [[exercise]] entry at the end of DIR/course.toml.  It grades
+out of the box (the model answer full, the stub zero: grade check-course DIR); then make it
+yours: the stub's docstring, the answer, the reference, the checks.
+"""
+
+CHECK_DESCRIPTION = """\
+Check a course before students see it: every exercise's files are where course.toml says,
+its tests' points add up to the course's points per exercise, its model answer earns every
+point and its stub none.  Lists each problem and exits 1 when there is one.
+"""
+
+STUB = '''"""Exercise {number}: {title}.
+
+Write `{topic}(x)`: it returns 2 * x, with x's shape, dtype and device.
+(The scaffold's example: describe your exercise here, as students will read it.)
+"""
+import torch
+
+
+def {topic}(x: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError("write {topic}")
+'''
+
+SOLUTION = '''"""Exercise {number}: {title} (the model answer)."""
+import torch
+
+
+def {topic}(x: torch.Tensor) -> torch.Tensor:
+    return 2 * x
+'''
+
+REFERENCE = '''"""The reference for exercise {number} ({title}): the hidden suite compares the student's
+results with it.  Written apart from the model answer, so that the two check each other."""
+import torch
+
+
+def {topic}(x: torch.Tensor) -> torch.Tensor:
+    return x + x
+'''
+
+SUITE = '''"""Hidden suite for exercise {number}: {title}.
+
+Scaffolded by grade new-exercise: each test's points are its points mark (they add up to the
+course's points per exercise); a test marked visible may show its input in full.
+"""
+import pytest
+
+from grader.suites.common import DTYPES, EXACT, Misconception, compare, course_reference, describe, name_exact, randn
+
+reference = course_reference(__file__)
+WHAT = "{topic}(x)"
+
+# the mistakes students make: a result equal to a wrong variant's is named by its hint
+UNCHANGED = Misconception("unchanged", "{topic}(x) returned x itself: multiply it by 2, `2 * x`.")
+
+SHAPES = {{"2d": (4, 5), "3d": (2, 3, 4)}}
+
+
+@pytest.mark.points({points:g})
+@pytest.mark.visible
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_matches_reference(student, rng, shape, dtype):
+    """{topic}(x) matches the reference on random inputs"""
+    x = randn(rng, shape, dtype)
+    got = student.call(student.ref("{topic}"), x, _what=WHAT)
+    compare(got, reference.{topic}(x), diagnose=lambda g: name_exact(g, [UNCHANGED.gives(lambda: x)]),
+            what=WHAT, inputs=describe("x", x), dtype=dtype, tolerance=EXACT)
+'''
+
+COURSE = '''# The course {title!r} (grade new-exercise made this file; grader/course.py documents every key).
+title = "{title}"
+points = 10
+'''
+
+
+class _Usage(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _Usage(message)
+
+
+def _fail(verb: str, message: str, status: int = 2) -> int:
+    print(f"grade {verb}: error: {message}", file=sys.stderr)
+    return status
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write a file that must not exist yet (nothing is ever replaced)."""
+    with open(path, "x", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def scaffold(folder: Path, topic: str, title: str | None = None) -> Path:
+    """Add exercise ``topic`` to the course in ``folder`` (made when missing); returns its folder.
+    CourseError says what stands in the way."""
+    if not TOPIC.fullmatch(topic):
+        raise CourseError(f"{topic!r} cannot name an exercise: use lower-case letters, digits and _ "
+                          "(it names the student's file and the function they write), e.g. layer_norm")
+    folder = folder.expanduser()
+    toml = folder / FILE
+    text = toml.read_text(encoding="utf-8") if toml.is_file() else \
+        COURSE.format(title=folder.resolve().name.replace("_", " ").replace("-", " ").capitalize())
+    title = title or topic.replace("_", " ").capitalize()
+    entry = (f'\n[[exercise]]\ntopic = "{topic}"\ntitle = {_toml_string(title)}\nnames = ["{topic}"]\n')
+    try:
+        data = tomllib.loads(text + entry)
+    except tomllib.TOMLDecodeError as e:
+        raise CourseError(f"{toml} is not valid TOML: {e}") from None
+    course = parse(toml.absolute(), data)  # refuses a topic already taken, say
+    ex = course.exercises[-1]
+    where = {kind: course.path(kind, ex) for kind in ("stub", "solution", "reference", "suite")}
+    taken = [str(p) for p in where.values() if p.exists()]
+    if taken:
+        raise CourseError(f"{', '.join(taken)} already exist(s): nothing was written (nothing is ever replaced)")
+    fill = {"number": ex.number, "title": ex.title, "topic": topic, "points": course.points}
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, template in (("stub", STUB), ("solution", SOLUTION), ("reference", REFERENCE), ("suite", SUITE)):
+        where[kind].parent.mkdir(parents=True, exist_ok=True)
+        _write_new(where[kind], template.format(**fill))
+    _replace_atomically(toml, text + entry)
+    return where["suite"].parent
+
+
+def _toml_string(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def new_exercise_main(argv) -> int:
+    p = _Parser(prog="grade new-exercise", description=NEW_DESCRIPTION,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog="example:\n  grade new-exercise layer_norm --course mycourse --title 'Layer normalisation'\n"
+                       "  grade check-course mycourse")
+    p.add_argument("name", metavar="NAME", help="the exercise's topic: its file is exerciseN_NAME.py, and the "
+                                                "scaffold's function is NAME")
+    p.add_argument("--course", metavar="DIR", type=Path, required=True, help="the course folder")
+    p.add_argument("--title", default=None, help="the exercise's title (default: from NAME)")
+    try:
+        args = p.parse_args(argv)
+    except _Usage as e:
+        return _fail("new-exercise", f"{e} (see: grade new-exercise --help)")
+    try:
+        made = scaffold(args.course, args.name, args.title)
+    except CourseError as e:
+        return _fail("new-exercise", str(e))
+    except OSError as e:
+        return _fail("new-exercise", f"cannot write {e.filename or args.course}: {e.strerror or e}")
+    print(f"grade new-exercise: wrote {made}/ (stub, model answer, reference, hidden suite) and its entry in "
+          f"{args.course / FILE}; check it: grade check-course {args.course}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# grade check-course
+
+def _missing_files(course) -> list:
+    problems = []
+    for ex in course.exercises:
+        for kind in ("stub", "solution", "reference", "suite"):
+            if course.builtin and kind == "reference":
+                continue  # the built-in suites import the reference package
+            if not course.path(kind, ex).is_file():
+                problems.append(f"{ex.name} ({ex.title}): its {kind} {course.path(kind, ex)} does not exist")
+    return problems
+
+
+def _submission(course, kind: str, exercises, into: Path) -> Path:
+    """A submission folder holding each exercise's ``kind`` (stub or solution) under the student's file name."""
+    into.mkdir()
+    for ex in exercises:
+        shutil.copyfile(course.path(kind, ex), into / ex.file)
+    return into
+
+
+def _lost(test: dict) -> str:
+    first = (test.get("message") or test.get("status") or "").strip().splitlines()
+    return f"{test['name']} ({test['max_score'] - test['score']:g} points): {first[0] if first else ''}"
+
+
+def judge(course, exercise: dict, stub: dict) -> list:
+    """What is wrong with one exercise, from its result on the model answer (``exercise``) and on the stub."""
+    name = f"{exercise['name']} ({exercise['title']})"
+    problems = []
+    if exercise["status"] != "graded":
+        first = (exercise.get("message") or "").strip().splitlines()
+        problems.append(f"{name}: the model answer was not graded ({exercise['status']}): {first[0] if first else ''}")
+    total = round(sum(t["max_score"] for t in exercise["tests"]), 2)
+    if exercise["status"] == "graded" and total != course.points:
+        problems.append(f"{name}: its tests' points add up to {total:g}, and the course gives each exercise "
+                        f"{course.points:g} (points in {FILE}; each test's @pytest.mark.points in its suite)")
+    lost = [t for t in exercise["tests"] if t["score"] < t["max_score"]]
+    if lost:
+        problems.append(f"{name}: the model answer loses points: " + "; ".join(_lost(t) for t in lost[:5]))
+    earned = [t for t in stub["tests"] if t["score"] > 0]
+    if earned:
+        problems.append(f"{name}: the stub earns {stub['score']:g} points (a stub should earn none): "
+                        + ", ".join(t["name"] for t in earned[:5]) + " pass on it")
+    return problems
+
+
+def check_course(course, exercises=None, progress=print) -> list:
+    """Every problem of ``course`` (the course in use), as sentences; [] when there is none."""
+    from grader.exercises import wants_preload
+    from grader.harness.run import grade
+    from grader.transport.processes import Zygote
+
+    exercises = list(course.exercises if exercises is None else exercises)
+    problems = _missing_files(course)
+    if problems:
+        return problems
+    work = Path(tempfile.mkdtemp(prefix="check-course-"))
+    zygote = Zygote(preload=wants_preload(exercises))
+    try:
+        progress(f"grading the model answers of {len(exercises)} exercise(s)")
+        answers = grade(exercises, _submission(course, "solution", exercises, work / "solutions"), zygote=zygote)
+        progress("grading the stubs")
+        stubs = grade(exercises, _submission(course, "stub", exercises, work / "stubs"), zygote=zygote)
+    finally:
+        zygote.close()
+        shutil.rmtree(work, ignore_errors=True)
+    for report in (answers, stubs):
+        if report.get("grading_failed"):
+            return [f"the grading itself failed: {report['grading_failed']}"]
+    for exercise, stub in zip(answers["exercises"], stubs["exercises"]):
+        found = judge(course, exercise, stub)
+        problems += found
+        if not found:
+            progress(f"  {exercise['name']} ({exercise['title']}): ok (model answer {exercise['score']:g} of "
+                     f"{exercise['max_score']:g}, stub {stub['score']:g})")
+    return problems
+
+
+def check_course_main(argv) -> int:
+    from grader.exercises import select
+
+    p = _Parser(prog="grade check-course", description=CHECK_DESCRIPTION,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("course", metavar="DIR", nargs="?", default=None,
+                   help="the course folder (default: --course, $GRADER_COURSE, else the built-in course)")
+    p.add_argument("--course", dest="course_option", metavar="DIR", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE",
+                   help="check these exercises only (default: all)")
+    try:
+        args = p.parse_args(argv)
+    except _Usage as e:
+        return _fail("check-course", f"{e} (see: grade check-course --help)")
+    try:
+        where = args.course or args.course_option
+        course = use(where) if where else current()
+        exercises = select(args.exercises)
+    except CourseError as e:
+        return _fail("check-course", str(e))
+    except KeyError as e:
+        return _fail("check-course", e.args[0])
+    say = lambda m: print(f"grade check-course: {m}", file=sys.stderr)
+    problems = check_course(course, exercises, progress=say)
+    if problems:
+        print(f"grade check-course: {course.root / FILE}: {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    say(f"{course.title}: every exercise checked is ready (model answers full, stubs zero, points as declared)")
+    return 0

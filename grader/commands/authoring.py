@@ -89,8 +89,9 @@ def test_matches_reference(student, rng, shape, dtype):
             what=WHAT, inputs=describe("x", x), dtype=dtype, tolerance=EXACT)
 '''
 
-COURSE = '''# The course {title!r} (grade new-exercise made this file; grader/course.py documents every key).
-title = "{title}"
+COURSE = '''# A course (grade new-exercise made this file; docs/instructors/authoring.md and grader/course.py
+# document every key).  Each [[exercise]] below is a folder exerciseN_TOPIC/ beside this file.
+title = {title}
 points = 10
 '''
 
@@ -130,7 +131,7 @@ def scaffold(folder: Path, topic: str, title: str | None = None) -> Path:
     folder = folder.expanduser()
     toml = folder / FILE
     text = toml.read_text(encoding="utf-8") if toml.is_file() else \
-        COURSE.format(title=folder.resolve().name.replace("_", " ").replace("-", " ").capitalize())
+        COURSE.format(title=_toml_string(folder.resolve().name.replace("_", " ").replace("-", " ").capitalize()))
     title = title or topic.replace("_", " ").capitalize()
     entry = (f'\n[[exercise]]\ntopic = "{topic}"\ntitle = {_toml_string(title)}\nnames = ["{topic}"]\n')
     try:

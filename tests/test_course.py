@@ -1,0 +1,151 @@
+"""A course is a folder (grader.course): the built-in course's declaration, the errors a bad
+course.toml gets, --course on the command line, and the authoring loop that
+docs/instructors/authoring.md walks through: grade new-exercise, then grade check-course."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.course import CourseError, builtin, load
+from tests.conftest import ROOT, run_cli
+
+# the nine exercises as grader/exercises.py declared them before they moved into grader/course.toml
+NINE = [(1, "softmax", "Softmax", ("softmax",), False, True),
+        (2, "log_softmax", "Log-softmax", ("log_softmax",), False, True),
+        (3, "cross_entropy", "Cross-entropy loss", ("cross_entropy", "CrossEntropyLoss"), False, True),
+        (4, "linear", "Linear layer", ("Linear",), False, False),
+        (5, "relu", "ReLU", ("ReLU",), False, True),
+        (6, "sequential", "Sequential container", ("Sequential",), False, False),
+        (7, "sgd", "SGD optimizer", ("SGD",), False, False),
+        (8, "matmul", "MatMul autograd Function", ("MatMul",), False, False),
+        (9, "epoch", "Training epoch", ("loss_01", "epoch"), True, False)]
+
+
+def test_the_built_in_course_declares_the_nine_exercises_as_before():
+    course = builtin()
+    assert [(e.number, e.topic, e.title, e.names, e.preload, e.meta) for e in course.exercises] == NINE
+    assert course.points == 10.0 and course.hint_level == "fix"
+    assert course.forbidden == ROOT / "grader" / "verdicts" / "forbidden.toml"
+    assert course.imports == ROOT / "grader" / "verdicts" / "imports.toml"
+    ex = course.exercises[2]
+    assert course.path("stub", ex) == ROOT / "exercises" / "exercise3_cross_entropy.py"
+    assert course.path("solution", ex) == ROOT / "solutions" / "exercise3_cross_entropy.py"
+    assert course.suite_path(ex) == ROOT / "grader" / "suites" / "test_exercise3_cross_entropy.py"
+    assert course.suite_root() == ROOT / "grader" / "suites"
+
+
+GOOD = 'title = "T"\n[[exercise]]\ntopic = "double_it"\ntitle = "Double it"\nnames = ["double_it"]\n'
+
+
+@pytest.mark.parametrize("text, says", [
+    ("", "give the course a title"),
+    ('title = "T"\n', "declare the exercises"),
+    (GOOD.replace('topic = "double_it"', 'topic = "Double It"'), "topic must be lower-case"),
+    (GOOD.replace('names = ["double_it"]', "names = []"), "names must list"),
+    (GOOD + "colour = 1\n", "unknown key(s) colour"),
+    (GOOD.replace('title = "T"', 'title = "T"\npoints = 0'), "points must be a positive number"),
+    (GOOD.replace('title = "T"', 'title = "T"\nhint_level = "all"'), "hint_level must be one of fix, concept"),
+    (GOOD.replace('title = "T"', 'title = "T"\nforbidden = "nope.toml"'), "there is no file"),
+    (GOOD + '[[exercise]]\ntopic = "double_it"\ntitle = "Again"\nnames = ["f"]\n', "the same topic"),
+    (GOOD.replace('title = "T"', 'title = "T"\n[files]\nstub = "{nope}.py"'), "only {stem}, {file} and {suite}"),
+    ("title = [", "is not valid TOML"),
+])
+def test_a_bad_course_toml_is_refused_with_what_is_wrong(tmp_path, text, says):
+    (tmp_path / "course.toml").write_text(text)
+    with pytest.raises(CourseError, match=None) as e:
+        load(tmp_path)
+    assert says in str(e.value) and str(tmp_path) in str(e.value)
+
+
+def test_a_folder_without_course_toml_is_refused(tmp_path):
+    with pytest.raises(CourseError, match="holds no course.toml"):
+        load(tmp_path)
+    with pytest.raises(CourseError, match="does not exist"):
+        load(tmp_path / "missing")
+
+
+def test_grade_with_a_course_that_is_not_there_says_so_without_a_traceback(tmp_path):
+    r = run_cli("1", "--course", tmp_path / "missing")
+    assert r.returncode == 2
+    assert "the course folder" in r.stderr and "does not exist" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("batch", tmp_path, "--out", tmp_path / "out", "--course", tmp_path)
+    assert r.returncode == 2 and "holds no course.toml" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_grade_release_refuses_a_course_of_its_own_for_now(tmp_path):
+    course = tmp_path / "course"
+    from grader.commands.authoring import scaffold
+
+    scaffold(course, "triple_it")
+    r = run_cli("release", "--out", tmp_path / "out", "--course", course)
+    assert r.returncode == 2 and "cannot be built yet" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_new_exercise_never_replaces_what_is_there(tmp_path):
+    from grader.commands.authoring import scaffold
+
+    scaffold(tmp_path, "halve_it")
+    before = (tmp_path / "course.toml").read_text()
+    with pytest.raises(CourseError, match="the same topic"):
+        scaffold(tmp_path, "halve_it")
+    (tmp_path / "exercise2_other").mkdir()
+    (tmp_path / "exercise2_other" / "stub.py").write_text("# mine\n")
+    with pytest.raises(CourseError, match="already exist"):
+        scaffold(tmp_path, "other")
+    assert (tmp_path / "exercise2_other" / "stub.py").read_text() == "# mine\n"
+    assert (tmp_path / "course.toml").read_text() == before
+    with pytest.raises(CourseError, match="cannot name an exercise"):
+        scaffold(tmp_path, "Not A Name")
+
+
+@pytest.mark.slow
+def test_the_authoring_guide_scaffold_then_check_course_then_grade(tmp_path):
+    """As docs/instructors/authoring.md says: scaffold an exercise, check the course, grade with it."""
+    course = tmp_path / "mycourse"
+    r = run_cli("new-exercise", "double_it", "--course", course, "--title", "Double it")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (course / "exercise1_double_it").iterdir()) == \
+        ["reference.py", "solution.py", "stub.py", "test_exercise1_double_it.py"]
+    r = run_cli("check-course", course, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "exercise1 (Double it): ok (model answer 10 of 10, stub 0)" in r.stderr
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copyfile(course / "exercise1_double_it" / "stub.py", work / "exercise1_double_it.py")
+    r = run_cli("all", "--course", course, "--submission", work, "--format", "json", timeout=300)
+    report = json.loads(r.stdout)
+    assert r.returncode == 1 and (report["score"], report["max_score"]) == (0.0, 10.0)
+    assert "NotImplementedError" in report["exercises"][0]["tests"][0]["message"]
+
+
+@pytest.mark.slow
+def test_check_course_names_each_problem(tmp_path):
+    """A model answer that loses points, a stub that scores and points that do not add up: each said."""
+    from grader.commands.authoring import scaffold
+
+    course = tmp_path / "broken"
+    for topic in ("wrong_answer", "scoring_stub", "short_points"):
+        scaffold(course, topic)
+    answer = course / "exercise1_wrong_answer" / "solution.py"
+    answer.write_text(answer.read_text().replace("return 2 * x", "return x"))
+    stub = course / "exercise2_scoring_stub"
+    shutil.copyfile(stub / "solution.py", stub / "stub.py")
+    suite = course / "exercise3_short_points" / "test_exercise3_short_points.py"
+    suite.write_text(suite.read_text().replace("@pytest.mark.points(10)", "@pytest.mark.points(7)"))
+    r = run_cli("check-course", course, timeout=300)
+    assert r.returncode == 1, r.stderr
+    assert "3 problem(s)" in r.stderr and "Traceback" not in r.stderr
+    assert ("exercise1 (Wrong answer): the model answer loses points: test_matches_reference[2d-float32] "
+            "(2.5 points): wrong_answer(x) does not match the expected result") in r.stderr
+    assert "exercise2 (Scoring stub): the stub earns 10 points (a stub should earn none)" in r.stderr
+    assert ("exercise3 (Short points): its tests' points add up to 7, and the course gives each exercise 10"
+            in r.stderr)
+
+
+def test_the_example_course_is_a_valid_course():
+    course = load(ROOT / "examples" / "course")
+    assert [e.name for e in course.exercises] == ["exercise1"]
+    assert all(Path(course.path(k, e)).is_file() for e in course.exercises
+               for k in ("stub", "solution", "reference", "suite"))

@@ -1,0 +1,91 @@
+"""The example course (examples/course/): check-course passes on it, and each catalogued mistake
+of its exercises is named by its own hint when a submission makes it."""
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+COURSE = ROOT / "examples" / "course"
+LAYER_NORM = COURSE / "exercise1_layer_norm" / "solution.py"
+
+# each mistake: (what the model answer becomes, the words of the hint that must name it)
+MISTAKES = {
+    "biased variance": (("var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)  # biased: divided by N",
+                         "var = x.var(dim=dims, keepdim=True)"), "The variance must be the biased one"),
+    "eps inside the square root": (("y = (x - mean) / torch.sqrt(var + eps)",
+                                    "y = (x - mean) / (torch.sqrt(var) + eps)"), "eps goes inside the square root"),
+    "the normalised dims": (("dims = tuple(range(-len(normalized_shape), 0))", "dims = (-1,)"),
+                            "Normalise over the last len(normalized_shape) dimensions"),
+    "affine parameters left out": (("    if weight is not None:\n        y = y * weight\n"
+                                    "    if bias is not None:\n        y = y + bias\n", ""),
+                                   "Apply the affine parameters"),
+    "affine parameters in the wrong order": (("    if weight is not None:\n        y = y * weight\n"
+                                              "    if bias is not None:\n        y = y + bias\n",
+                                              "    if bias is not None:\n        y = y + bias\n"
+                                              "    if weight is not None:\n        y = y * weight\n"),
+                                             "Scale first, then shift"),
+}
+
+
+@pytest.mark.slow
+def test_check_course_passes_on_the_example_course():
+    r = run_cli("check-course", COURSE, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "exercise1 (Layer normalisation): ok (model answer 10 of 10, stub 0)" in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mistake", MISTAKES, ids=MISTAKES)
+def test_each_layer_norm_mistake_is_named(tmp_path, mistake):
+    (old, new), hint = MISTAKES[mistake]
+    text = LAYER_NORM.read_text()
+    assert old in text
+    (tmp_path / "exercise1_layer_norm.py").write_text(text.replace(old, new))
+    r = run_cli("1", "--course", COURSE, "--submission", tmp_path, "--format", "json", timeout=300)
+    report = json.loads(r.stdout)
+    failed = [t for t in report["exercises"][0]["tests"] if t["status"] != "passed"]
+    assert r.returncode == 1 and failed
+    assert all(t["hint"].startswith(hint) for t in failed), [(t["name"], t["hint"]) for t in failed]
+
+
+def test_the_example_stub_and_answer_define_what_the_course_declares():
+    import ast
+
+    for name in ("stub.py", "solution.py", "reference.py"):
+        tree = ast.parse(Path(COURSE / "exercise1_layer_norm" / name).read_text())
+        assert "layer_norm" in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+@pytest.mark.slow
+def test_the_course_forbids_its_own_built_ins(tmp_path):
+    """examples/course/forbidden.toml: torch's layer_norm is refused, with the course's reason."""
+    (tmp_path / "exercise1_layer_norm.py").write_text(
+        "import torch.nn.functional as F\n\n\ndef layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):\n"
+        "    return F.layer_norm(x, tuple(normalized_shape), weight, bias, eps)\n")
+    r = run_cli("1", "--course", COURSE, "--submission", tmp_path, "--format", "json", timeout=300)
+    report = json.loads(r.stdout)
+    assert report["score"] == 0.0
+    assert all("without torch's layer_norm" in t["message"] for t in report["exercises"][0]["tests"])
+
+
+@pytest.mark.slow
+def test_a_gradescope_bundle_of_the_example_course_grades_the_model_answer_full(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    bundle = tmp_path / "autograder.zip"
+    r = run_cli("autograder", "--out", bundle, "--course", COURSE)
+    assert r.returncode == 0, r.stderr
+    root = tmp_path / "autograder"
+    zipfile.ZipFile(bundle).extractall(root / "source")
+    assert (root / "source" / "course" / "course.toml").is_file()
+    (root / "submission").mkdir()
+    (root / "submission" / "exercise1_layer_norm.py").write_text(LAYER_NORM.read_text())
+    subprocess.run([sys.executable, "-m", "grader.formats.autograder", "run", "--root", root, "--config",
+                    root / "source" / "nngrade-autograder.json"], check=True, capture_output=True, timeout=300,
+                   cwd=tmp_path)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 10.0 and len(results["tests"]) == 9

@@ -149,3 +149,21 @@ def test_the_example_course_is_a_valid_course():
     assert [e.name for e in course.exercises] == ["exercise1"]
     assert all(Path(course.path(k, e)).is_file() for e in course.exercises
                for k in ("stub", "solution", "reference", "suite"))
+
+
+def test_check_course_says_which_file_is_missing_or_broken_before_grading(tmp_path, monkeypatch):
+    from grader.commands.authoring import check_course, scaffold
+
+    course = tmp_path / "c"
+    scaffold(course, "gone_stub")
+    scaffold(course, "bad_suite")
+    monkeypatch.setenv("GRADER_COURSE", str(course))
+    (course / "exercise1_gone_stub" / "stub.py").unlink()
+    problems = check_course(load(course), progress=lambda m: None)
+    assert problems == [f"exercise1 (Gone stub): its stub {course / 'exercise1_gone_stub' / 'stub.py'} does not exist"]
+    suite = course / "exercise2_bad_suite" / "test_exercise2_bad_suite.py"
+    suite.write_text(suite.read_text().replace("def test_matches_reference(", "def test_matches_reference(("))
+    problems = check_course(load(course), load(course).exercises[1:], progress=lambda m: None)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"exercise2 (Bad suite): its hidden suite {suite} cannot be imported (line ")
+    assert "SyntaxError" in problems[0]

@@ -89,3 +89,23 @@ def test_a_gradescope_bundle_of_the_example_course_grades_the_model_answer_full(
                    cwd=tmp_path)
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 10.0 and len(results["tests"]) == 9
+
+
+@pytest.mark.slow
+def test_a_class_graded_with_the_example_course(tmp_path):
+    """grade batch --course: each student's grade from the course's suites, the gradebook out of its points."""
+    import csv
+
+    subs = tmp_path / "subs"
+    for student, source in (("ada", LAYER_NORM), ("cy", COURSE / "exercise1_layer_norm" / "stub.py")):
+        (subs / student).mkdir(parents=True)
+        (subs / student / "exercise1_layer_norm.py").write_text(source.read_text())
+    r = run_cli("batch", subs, "--out", tmp_path / "out", "--course", COURSE, "--seed-secret", "s", "--jobs", "1",
+                timeout=600)
+    assert r.returncode == 0, r.stderr
+    with open(tmp_path / "out" / "results.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["Student", "exercise1", "Total", "Status"]
+    assert rows[1] == ["Points Possible", "10", "10", ""]
+    assert {row[0]: row[1:] for row in rows[2:]} == {"ada": ["10.00", "10.00", "graded"],
+                                                     "cy": ["0.00", "0.00", "graded"]}

@@ -186,14 +186,29 @@ def new_exercise_main(argv) -> int:
 # ---------------------------------------------------------------------------
 # grade check-course
 
-def _missing_files(course) -> list:
+def _missing_files(course, exercises) -> list:
     problems = []
-    for ex in course.exercises:
+    for ex in exercises:
         for kind in ("stub", "solution", "reference", "suite"):
             if course.builtin and kind == "reference":
                 continue  # the built-in suites import the reference package
             if not course.path(kind, ex).is_file():
                 problems.append(f"{ex.name} ({ex.title}): its {kind} {course.path(kind, ex)} does not exist")
+    return problems
+
+
+def _suite_problems(course, exercises) -> list:
+    """The hidden suites that cannot be imported (a syntax error, a missing name), with the error."""
+    from grader.harness.points import suite_module
+
+    problems = []
+    for ex in exercises:
+        try:
+            suite_module(ex)
+        except Exception as e:  # the author's mistake, said in one line
+            where = f" (line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
+            problems.append(f"{ex.name} ({ex.title}): its hidden suite {course.suite_path(ex)} cannot be imported"
+                            f"{where}: {type(e).__name__}: {e}")
     return problems
 
 
@@ -238,7 +253,7 @@ def check_course(course, exercises=None, progress=print) -> list:
     from grader.transport.processes import Zygote
 
     exercises = list(course.exercises if exercises is None else exercises)
-    problems = _missing_files(course)
+    problems = _missing_files(course, exercises) or _suite_problems(course, exercises)
     if problems:
         return problems
     work = Path(tempfile.mkdtemp(prefix="check-course-"))

@@ -167,3 +167,23 @@ def test_check_course_says_which_file_is_missing_or_broken_before_grading(tmp_pa
     assert len(problems) == 1
     assert problems[0].startswith(f"exercise2 (Bad suite): its hidden suite {suite} cannot be imported (line ")
     assert "SyntaxError" in problems[0]
+
+
+def test_a_course_folder_is_private_to_the_grader(tmp_path, monkeypatch):
+    """The worker's view hides the course folder (its answers), and a module loaded from it counts as a
+    secret that keeps the zygote from being forked from the grader."""
+    import sys
+    import types
+
+    from grader.untrusted import boundary, rootfs
+
+    monkeypatch.setenv("GRADER_COURSE", str(tmp_path))
+    assert str(tmp_path) in rootfs.course_paths()
+    monkeypatch.setenv("GRADER_COURSE", str(tmp_path / "course.toml"))
+    assert str(tmp_path) in rootfs.course_paths()
+    suite = types.ModuleType("test_exercise1_peek")
+    suite.__file__ = str(tmp_path / "exercise1_peek" / "test_exercise1_peek.py")
+    monkeypatch.setitem(sys.modules, "test_exercise1_peek", suite)
+    assert "test_exercise1_peek" in boundary.secrets_loaded()
+    monkeypatch.delenv("GRADER_COURSE")
+    assert "test_exercise1_peek" not in boundary.secrets_loaded()

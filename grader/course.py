@@ -13,6 +13,7 @@ The declaration (every key but ``[[exercise]]``'s ``topic`` and ``title`` has a 
     solution = "{stem}/solution.py" # the model answer
     reference = "{stem}/reference.py"  # the oracle the hidden suite compares with
     suite = "{stem}/{suite}"        # the hidden suite (pytest; its visible tests are marked visible)
+    mistakes = "{stem}/mistakes"    # wrong answers, one a file, each with the hint that must name it
 
     [[exercise]]                    # one per exercise, in course order (exercise1, exercise2, ...)
     topic = "layer_norm"            # exercise1_layer_norm.py is the student's file
@@ -47,7 +48,7 @@ VARIABLE = "GRADER_COURSE"
 FILE = "course.toml"
 BUILTIN = Path(__file__).resolve().parent / FILE
 DEFAULT_FILES = {"stub": "{stem}/stub.py", "solution": "{stem}/solution.py", "reference": "{stem}/reference.py",
-                 "suite": "{stem}/{suite}"}
+                 "suite": "{stem}/{suite}", "mistakes": "{stem}/mistakes"}
 HINT_LEVELS = ("fix", "concept")
 TOPIC = re.compile(r"[a-z][a-z0-9_]*")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -93,7 +94,7 @@ class Course:
     builtin: bool = False
 
     def path(self, kind: str, exercise: Exercise) -> Path:
-        """Where ``exercise``'s ``kind`` (stub, solution, reference, suite) is."""
+        """Where ``exercise``'s ``kind`` (stub, solution, reference, suite, mistakes) is."""
         pattern = dict(self.files)[kind]
         stem = exercise.file.removesuffix(".py")
         return (self.root / pattern.format(stem=stem, file=exercise.file, suite=exercise.suite)).resolve()

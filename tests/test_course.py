@@ -134,9 +134,22 @@ def test_check_course_names_each_problem(tmp_path):
     shutil.copyfile(stub / "solution.py", stub / "stub.py")
     suite = course / "exercise3_short_points" / "test_exercise3_short_points.py"
     suite.write_text(suite.read_text().replace("@pytest.mark.points(10)", "@pytest.mark.points(7)"))
-    r = run_cli("check-course", course, timeout=300)
+    wrong = course / "exercise2_scoring_stub" / "mistakes"
+    wrong.mkdir()
+    answer_text = (stub / "solution.py").read_text()
+    (wrong / "unchanged.py").write_text(answer_text.replace('answer)."""', 'answer).\n\nhint: Another mistake\n"""')
+                                        .replace("return 2 * x", "return x"))
+    (wrong / "right_after_all.py").write_text(answer_text.replace('answer)."""', 'answer).\n\nhint: Anything\n"""'))
+    (wrong / "no_hint.py").write_text(answer_text.replace("return 2 * x", "return x"))
+    r = run_cli("check-course", course, timeout=600)
     assert r.returncode == 1, r.stderr
-    assert "3 problem(s)" in r.stderr and "Traceback" not in r.stderr
+    assert "6 problem(s)" in r.stderr and "Traceback" not in r.stderr
+    assert ("exercise2 (Scoring stub): the mistake mistakes/unchanged.py is not named by its hint ('Another "
+            "mistake') in test_matches_reference[2d-float32], test_matches_reference[2d-float64], "
+            "test_matches_reference[3d-float32], test_matches_reference[3d-float64]: test_matches_reference[2d-float32] "
+            "says 'scoring_stub(x) returned x itself: multiply it by 2, `2 * x`.'") in r.stderr
+    assert "the mistake mistakes/right_after_all.py earns every point: no test catches it" in r.stderr
+    assert "the mistake mistakes/no_hint.py says no hint: its docstring needs a line 'hint: " in r.stderr
     assert ("exercise1 (Wrong answer): the model answer loses points: test_matches_reference[2d-float32] "
             "(2.5 points): wrong_answer(x) does not match the expected result") in r.stderr
     assert "exercise2 (Scoring stub): the stub earns 10 points (a stub should earn none)" in r.stderr

@@ -2,8 +2,10 @@
 ``grade check-course`` checks a course before its students see it.
 
 A course is a folder (``grader.course``): ``course.toml`` and, per exercise, the stub, the model
-answer, the reference and the hidden suite.  ``check-course`` grades the model answers (each must
-earn every point) and the stubs (each must earn none), and adds up each exercise's points.
+answer, the reference, the hidden suite and, in ``mistakes/``, wrong answers.  ``check-course``
+grades the model answers (each must earn every point), the stubs (each must earn none) and the
+wrong answers (each must lose points, every failed test naming it by its hint), and adds up each
+exercise's points.
 """
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ yours: the stub's docstring, the answer, the reference, the checks.
 CHECK_DESCRIPTION = """\
 Check a course before students see it: every exercise's files are where course.toml says,
 its tests' points add up to the course's points per exercise, its model answer earns every
-point and its stub none.  Lists each problem and exits 1 when there is one.
+point, its stub none, and each wrong answer in its mistakes/ folder loses points with every
+failed test naming it by its hint (the docstring's line `hint: ...`).  Lists each problem and
+exits 1 when there is one.
 """
 
 STUB = '''"""Exercise {number}: {title}.
@@ -246,6 +250,62 @@ def judge(course, exercise: dict, stub: dict) -> list:
     return problems
 
 
+HINT_LINE = "hint:"
+
+
+def mistakes(course, exercise) -> list:
+    """[(wrong answer's file, the start of the hint that must name it)] of ``exercise``'s mistakes
+    folder: each file's docstring holds a line ``hint: <the start of the hint>`` (None when it has none)."""
+    import ast
+
+    folder = course.path("mistakes", exercise)
+    found = []
+    for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        try:
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        except (SyntaxError, UnicodeDecodeError):
+            doc = ""
+        hints = [line.strip()[len(HINT_LINE):].strip() for line in doc.splitlines()
+                 if line.strip().startswith(HINT_LINE)]
+        found.append((path, hints[0] if hints else None))
+    return found
+
+
+def judge_mistake(exercise: dict, path: Path, hint: str | None) -> str | None:
+    """What is wrong with how the suite treats one catalogued wrong answer (its result ``exercise``):
+    it must lose points, and every test it fails must say ``hint``."""
+    name = f"{exercise['name']} ({exercise['title']}): the mistake {path.parent.name}/{path.name}"
+    if not hint:
+        return f"{name} says no hint: its docstring needs a line '{HINT_LINE} <the start of the hint that names it>'"
+    failed = [t for t in exercise["tests"] if t["score"] < t["max_score"]]
+    if not failed:
+        return f"{name} earns every point: no test catches it"
+    wrong = [t for t in failed if not (t.get("hint") or "").startswith(hint)]
+    if wrong:
+        said = (wrong[0].get("hint") or "no hint").strip().splitlines()[0][:120]
+        return (f"{name} is not named by its hint ({hint!r}) in {', '.join(t['name'] for t in wrong[:4])}: "
+                f"{wrong[0]['name']} says {said!r}")
+    return None
+
+
+def _check_mistakes(course, exercises, grade_folder, work: Path, progress) -> list:
+    """Grade each catalogued wrong answer of ``exercises``: every one named by its own hint."""
+    problems = []
+    for ex in exercises:
+        for k, (path, hint) in enumerate(mistakes(course, ex)):
+            folder = work / f"mistake-{ex.name}-{k}"
+            folder.mkdir()
+            shutil.copyfile(path, folder / ex.file)
+            report = grade_folder([ex], folder)
+            if report.get("grading_failed"):
+                return [f"the grading itself failed: {report['grading_failed']}"]
+            problem = judge_mistake(report["exercises"][0], path, hint)
+            problems += [problem] if problem else []
+            if not problem:
+                progress(f"  {ex.name}: the mistake {path.name} is named by its hint")
+    return problems
+
+
 def check_course(course, exercises=None, progress=print) -> list:
     """Every problem of ``course`` (the course in use), as sentences; [] when there is none."""
     from grader.exercises import wants_preload
@@ -263,19 +323,22 @@ def check_course(course, exercises=None, progress=print) -> list:
         answers = grade(exercises, _submission(course, "solution", exercises, work / "solutions"), zygote=zygote)
         progress("grading the stubs")
         stubs = grade(exercises, _submission(course, "stub", exercises, work / "stubs"), zygote=zygote)
+        problems += _check_mistakes(course, exercises, lambda exs, folder: grade(exs, folder, zygote=zygote), work,
+                                    progress)
     finally:
         zygote.close()
         shutil.rmtree(work, ignore_errors=True)
     for report in (answers, stubs):
         if report.get("grading_failed"):
             return [f"the grading itself failed: {report['grading_failed']}"]
+    judged = []  # the model answers' and stubs' problems first, then the mistakes'
     for exercise, stub in zip(answers["exercises"], stubs["exercises"]):
         found = judge(course, exercise, stub)
-        problems += found
+        judged += found
         if not found:
             progress(f"  {exercise['name']} ({exercise['title']}): ok (model answer {exercise['score']:g} of "
                      f"{exercise['max_score']:g}, stub {stub['score']:g})")
-    return problems
+    return judged + problems
 
 
 def check_course_main(argv) -> int:

@@ -291,8 +291,11 @@ def _check_edition(argv) -> None:
 
 def _choose_course(argv) -> None:
     """The course --course (or GRADER_COURSE) names, used from now on by this command and the processes it starts."""
-    if _student_edition() and _course.from_argv(argv) is not None:
-        _refuse("--course is for instructors: the student edition grades its own course")
+    if _student_edition():
+        if _course.from_argv(argv) is not None or _course.chosen() is not None:
+            _refuse(f"--course and {_course.VARIABLE} are for instructors: the student edition grades its own "
+                    f"course (unset {_course.VARIABLE})")
+        return
     error = _course.choose(argv)
     if error:
         _refuse(error)

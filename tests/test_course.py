@@ -183,20 +183,35 @@ def test_check_course_says_which_file_is_missing_or_broken_before_grading(tmp_pa
 
 
 def test_a_course_folder_is_private_to_the_grader(tmp_path, monkeypatch):
-    """The worker's view hides the course folder (its answers), and a module loaded from it counts as a
+    """Each worker's view hides the course folder (its answers), and a module loaded from it counts as a
     secret that keeps the zygote from being forked from the grader."""
     import sys
     import types
 
-    from grader.untrusted import boundary, rootfs
+    from grader.commands.authoring import scaffold
+    from grader.transport.limits import Limits
+    from grader.transport.processes import ZYGOTE_ENV, hidden
+    from grader.untrusted import boundary
 
+    scaffold(tmp_path, "peek")
+    assert hidden(Limits(hide=("/srv/x",))) == ["/srv/x"]  # the built-in course: its trees are the zygote's to hide
     monkeypatch.setenv("GRADER_COURSE", str(tmp_path))
-    assert str(tmp_path) in rootfs.course_paths()
-    monkeypatch.setenv("GRADER_COURSE", str(tmp_path / "course.toml"))
-    assert str(tmp_path) in rootfs.course_paths()
+    assert hidden(Limits(hide=("/srv/x",))) == ["/srv/x", str(tmp_path.resolve())]
+    assert "GRADER_COURSE" not in ZYGOTE_ENV  # its path is in no worker's environment
     suite = types.ModuleType("test_exercise1_peek")
     suite.__file__ = str(tmp_path / "exercise1_peek" / "test_exercise1_peek.py")
     monkeypatch.setitem(sys.modules, "test_exercise1_peek", suite)
     assert "test_exercise1_peek" in boundary.secrets_loaded()
     monkeypatch.delenv("GRADER_COURSE")
     assert "test_exercise1_peek" not in boundary.secrets_loaded()
+
+
+def test_the_student_edition_refuses_another_course(tmp_path, monkeypatch, capsys):
+    from grader import cli, edition
+
+    monkeypatch.setattr(edition, "EDITION", "student")
+    assert cli.main(["1", "--course", str(tmp_path)]) == 2
+    assert "--course and GRADER_COURSE are for instructors" in capsys.readouterr().err
+    monkeypatch.setenv("GRADER_COURSE", str(tmp_path))
+    assert cli.main(["1"]) == 2
+    assert "unset GRADER_COURSE" in capsys.readouterr().err

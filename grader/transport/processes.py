@@ -36,8 +36,7 @@ REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_by
 # what Python, torch and the GPU need; never the grader's secrets or tokens.
 ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED",
               "PYTHONIOENCODING", "VIRTUAL_ENV", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", "GRADER_NO_FREEZE", "GRADER_CGROUP",
-              "GRADER_COURSE")  # the course folder: the worker's view hides it (grader.untrusted.rootfs)
+              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", "GRADER_NO_FREEZE", "GRADER_CGROUP")
 
 
 def zygote_environment() -> dict:
@@ -157,6 +156,16 @@ def _cuda_present() -> bool:
     return asked_once(torch.cuda.device_count) > 0
 
 
+def hidden(limits: Limits) -> list:
+    """The folders a worker's view covers besides the course's own trees: ``limits.hide`` and a course
+    folder of the instructor's (grader.course), which holds its answers.  Sent with each worker's
+    request, so that the course's path is in no worker's environment."""
+    from grader.course import current
+
+    course = current()
+    return [str(p) for p in limits.hide] + ([] if course.builtin else [str(course.root)])
+
+
 class Worker:
     """One forked worker process holding (at most) one student module."""
 
@@ -172,7 +181,7 @@ class Worker:
             "workdir": str(workdir), "memory_bytes": limits.memory_bytes,
             "cpu_seconds": limits.cpu_seconds, "output_bytes": limits.output_bytes,
             "open_files": limits.open_files, "isolate": limits.isolate, "processes": limits.processes,
-            "disk_bytes": limits.disk_bytes, "hide": [str(p) for p in limits.hide], "cuda": _cuda_present()})
+            "disk_bytes": limits.disk_bytes, "hide": hidden(limits), "cuda": _cuda_present()})
         self.alive = True
         self.elapsed = 0.0
         self.cpu = 0.0          # CPU seconds charged (its own, and the grader's decoding its replies)

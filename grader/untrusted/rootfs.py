@@ -57,14 +57,10 @@ def is_checkout(root: str = PACKAGE_ROOT) -> bool:
 
 
 def course_paths() -> list:
-    """The course's private trees: ``grader`` (with the hidden suites), ``reference``,
-    the course folder ``--course`` names (its suites, references and answers) and, in a checkout, the checkout itself with its ``solutions``.  In a regular
+    """The course's private trees: ``grader`` (with the hidden suites), ``reference``
+    and, in a checkout, the checkout itself with its ``solutions``.  In a regular
     install these are folders inside site-packages: never site-packages itself."""
     paths = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]  # the grader package
-    course = os.environ.get("GRADER_COURSE", "").strip()  # a course folder (grader.course): all of it
-    if course:
-        course = os.path.abspath(course)
-        paths.append(os.path.dirname(course) if course.endswith(".toml") else course)
     if is_checkout():
         paths += [PACKAGE_ROOT, os.path.join(PACKAGE_ROOT, "solutions"), os.path.join(PACKAGE_ROOT, "reference")]
     try:

@@ -84,7 +84,7 @@ for instructors:
                                           the reports (see: grade classroom --help)
   grade new-exercise NAME --course DIR    scaffold an exercise in a course folder of your own
   grade check-course DIR                  check a course: model answers full, stubs zero, points as declared
-  grade all --course DIR                  grade with that course (every command takes --course)"""
+  grade all --course DIR                  grade with that course (so do batch, autograder, classroom)"""
 
 # the instructor's verbs: what each does, for the student edition's refusal
 INSTRUCTOR_VERBS = {

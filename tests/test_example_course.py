@@ -12,8 +12,9 @@ LAYER_NORM = COURSE / "exercise1_layer_norm" / "solution.py"
 
 # the catalogue of the LayerNorm suite: each mistake has a wrong answer in mistakes/, which check-course
 # grades (its docstring's "hint:" line is the start of the hint that must name it)
-CATALOGUE = {"unbiased_variance", "eps_outside_the_square_root", "last_dimension_only", "affine_left_out",
-             "shift_before_scale"}
+CATALOGUE = {"exercise1": {"unbiased_variance", "eps_outside_the_square_root", "last_dimension_only",
+                           "affine_left_out", "shift_before_scale"},
+             "exercise2": {"flipped_kernel", "stride_ignored", "padding_ignored", "bias_left_out"}}
 
 
 @pytest.mark.slow
@@ -21,8 +22,10 @@ def test_check_course_passes_on_the_example_course():
     r = run_cli("check-course", COURSE, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "exercise1 (Layer normalisation): ok (model answer 10 of 10, stub 0)" in r.stderr
-    for mistake in CATALOGUE:  # each catalogued mistake is named by its own hint
-        assert f"exercise1: the mistake {mistake}.py is named by its hint" in r.stderr
+    assert "exercise2 (Conv2d forward): ok (model answer 10 of 10, stub 0)" in r.stderr
+    for exercise, catalogue in CATALOGUE.items():  # each catalogued mistake is named by its own hint
+        for mistake in catalogue:
+            assert f"{exercise}: the mistake {mistake}.py is named by its hint" in r.stderr
 
 
 def test_every_mistake_of_the_catalogue_has_a_wrong_answer_with_its_hint():
@@ -30,18 +33,21 @@ def test_every_mistake_of_the_catalogue_has_a_wrong_answer_with_its_hint():
     from grader.course import load
 
     course = load(COURSE)
-    found = {path.stem: hint for path, hint in mistakes(course, course.exercises[0])}
-    assert set(found) == CATALOGUE and all(found.values())
-    suite = course.suite_path(course.exercises[0]).read_text()
-    assert all(hint in suite for hint in found.values())  # the hint is one the suite gives
+    assert [ex.name for ex in course.exercises] == list(CATALOGUE)
+    for ex in course.exercises:
+        found = {path.stem: hint for path, hint in mistakes(course, ex)}
+        assert set(found) == CATALOGUE[ex.name] and all(found.values())
+        suite = course.suite_path(ex).read_text()
+        assert all(hint in suite for hint in found.values())  # the hint is one the suite gives
 
 
 def test_the_example_stub_and_answer_define_what_the_course_declares():
     import ast
 
-    for name in ("stub.py", "solution.py", "reference.py"):
-        tree = ast.parse(Path(COURSE / "exercise1_layer_norm" / name).read_text())
-        assert "layer_norm" in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    for folder, function in (("exercise1_layer_norm", "layer_norm"), ("exercise2_conv2d", "conv2d")):
+        for name in ("stub.py", "solution.py", "reference.py"):
+            tree = ast.parse(Path(COURSE / folder / name).read_text())
+            assert function in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
 
 
 @pytest.mark.slow
@@ -63,7 +69,7 @@ def test_a_gradescope_bundle_of_the_example_course_grades_the_model_answer_full(
     import zipfile
 
     bundle = tmp_path / "autograder.zip"
-    r = run_cli("autograder", "--out", bundle, "--course", COURSE)
+    r = run_cli("autograder", "--out", bundle, "--course", COURSE, "--exercises", "1")
     assert r.returncode == 0, r.stderr
     root = tmp_path / "autograder"
     zipfile.ZipFile(bundle).extractall(root / "source")
@@ -87,7 +93,7 @@ def test_a_class_graded_with_the_example_course(tmp_path):
         (subs / student).mkdir(parents=True)
         (subs / student / "exercise1_layer_norm.py").write_text(source.read_text())
     r = run_cli("batch", subs, "--out", tmp_path / "out", "--course", COURSE, "--seed-secret", "s", "--jobs", "1",
-                timeout=600)
+                "--exercises", "1", timeout=600)
     assert r.returncode == 0, r.stderr
     with open(tmp_path / "out" / "results.csv", newline="") as f:
         rows = list(csv.reader(f))

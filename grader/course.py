@@ -13,7 +13,7 @@ The declaration (every key but ``[[exercise]]``'s ``topic`` and ``title`` has a 
     solution = "{stem}/solution.py" # the model answer
     reference = "{stem}/reference.py"  # the oracle the hidden suite compares with
     suite = "{stem}/{suite}"        # the hidden suite (pytest; its visible tests are marked visible)
-    mistakes = "{stem}/mistakes"    # wrong answers, one a file, each with the hint that must name it
+    mistakes = "{stem}/mistakes"    # bug_*.py (first line: # hint: REGEX) and ok_*.py, checked by check-course
 
     [[exercise]]                    # one per exercise, in course order (exercise1, exercise2, ...)
     topic = "layer_norm"            # exercise1_layer_norm.py is the student's file
@@ -23,7 +23,8 @@ The declaration (every key but ``[[exercise]]``'s ``topic`` and ``title`` has a 
     preload = false                 # its tests want the worker to preload torch.optim's imports
 
 ``{stem}`` is the student's file name without ``.py`` (``exercise1_layer_norm``), ``{file}``
-that file's name and ``{suite}`` the hidden suite's (``test_exercise1_layer_norm.py``).
+that file's name, ``{suite}`` the hidden suite's (``test_exercise1_layer_norm.py``) and ``{name}``
+the exercise's (``exercise1``).
 
 The course in use: ``GRADER_COURSE`` (a folder, or its course.toml), set by ``--course``;
 else the built-in course (``grader/course.toml``).  Reading a declaration reads no suite, no
@@ -97,7 +98,8 @@ class Course:
         """Where ``exercise``'s ``kind`` (stub, solution, reference, suite, mistakes) is."""
         pattern = dict(self.files)[kind]
         stem = exercise.file.removesuffix(".py")
-        return (self.root / pattern.format(stem=stem, file=exercise.file, suite=exercise.suite)).resolve()
+        return (self.root / pattern.format(stem=stem, file=exercise.file, suite=exercise.suite,
+                                           name=exercise.name)).resolve()
 
     def suite_path(self, exercise: Exercise) -> Path:
         return self.path("suite", exercise)
@@ -151,13 +153,15 @@ def _files(where: Path, data: dict) -> tuple:
     given = data.get("files", {})
     if not isinstance(given, dict) or set(given) - set(DEFAULT_FILES) or \
             not all(isinstance(v, str) for v in given.values()):
-        _fail(where, f"[files] maps {', '.join(DEFAULT_FILES)} to paths (with {{stem}}, {{file}}, {{suite}})")
+        _fail(where, f"[files] maps {', '.join(DEFAULT_FILES)} to paths (with {{stem}}, {{file}}, {{suite}}, "
+                     "{{name}})")
     files.update(given)
     for kind, pattern in files.items():
         try:
-            pattern.format(stem="x", file="x.py", suite="test_x.py")
+            pattern.format(stem="x", file="x.py", suite="test_x.py", name="exercise1")
         except (KeyError, IndexError, ValueError):
-            _fail(where, f"[files] {kind} = {pattern!r}: only {{stem}}, {{file}} and {{suite}} may be filled in")
+            _fail(where, f"[files] {kind} = {pattern!r}: only {{stem}}, {{file}}, {{suite}} and {{name}} may be "
+                         "filled in")
     return tuple(sorted(files.items()))
 
 

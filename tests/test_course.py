@@ -48,7 +48,7 @@ GOOD = 'title = "T"\n[[exercise]]\ntopic = "double_it"\ntitle = "Double it"\nnam
     (GOOD.replace('title = "T"', 'title = "T"\nhint_level = "all"'), "hint_level must be one of fix, concept"),
     (GOOD.replace('title = "T"', 'title = "T"\nforbidden = "nope.toml"'), "there is no file"),
     (GOOD + '[[exercise]]\ntopic = "double_it"\ntitle = "Again"\nnames = ["f"]\n', "the same topic"),
-    (GOOD.replace('title = "T"', 'title = "T"\n[files]\nstub = "{nope}.py"'), "only {stem}, {file} and {suite}"),
+    (GOOD.replace('title = "T"', 'title = "T"\n[files]\nstub = "{nope}.py"'), "only {stem}, {file}, {suite} and {name}"),
     ("title = [", "is not valid TOML"),
 ])
 def test_a_bad_course_toml_is_refused_with_what_is_wrong(tmp_path, text, says):
@@ -134,22 +134,24 @@ def test_check_course_names_each_problem(tmp_path):
     shutil.copyfile(stub / "solution.py", stub / "stub.py")
     suite = course / "exercise3_short_points" / "test_exercise3_short_points.py"
     suite.write_text(suite.read_text().replace("@pytest.mark.points(10)", "@pytest.mark.points(7)"))
-    wrong = course / "exercise2_scoring_stub" / "mistakes"
+    wrong = course / "exercise2_scoring_stub" / "mistakes"  # the format of tests/corpus
     wrong.mkdir()
     answer_text = (stub / "solution.py").read_text()
-    (wrong / "unchanged.py").write_text(answer_text.replace('answer)."""', 'answer).\n\nhint: Another mistake\n"""')
-                                        .replace("return 2 * x", "return x"))
-    (wrong / "right_after_all.py").write_text(answer_text.replace('answer)."""', 'answer).\n\nhint: Anything\n"""'))
-    (wrong / "no_hint.py").write_text(answer_text.replace("return 2 * x", "return x"))
+    unchanged = answer_text.replace("return 2 * x", "return x")
+    (wrong / "bug_unchanged.py").write_text("# hint: another mistake\n" + unchanged)
+    (wrong / "bug_right_after_all.py").write_text("# hint: anything\n" + answer_text)
+    (wrong / "bug_no_hint.py").write_text(unchanged)
+    (wrong / "ok_but_wrong.py").write_text(unchanged)
     r = run_cli("check-course", course, timeout=600)
     assert r.returncode == 1, r.stderr
-    assert "6 problem(s)" in r.stderr and "Traceback" not in r.stderr
-    assert ("exercise2 (Scoring stub): the mistake mistakes/unchanged.py is not named by its hint ('Another "
-            "mistake') in test_matches_reference[2d-float32], test_matches_reference[2d-float64], "
-            "test_matches_reference[3d-float32], test_matches_reference[3d-float64]: test_matches_reference[2d-float32] "
-            "says 'scoring_stub(x) returned x itself: multiply it by 2, `2 * x`.'") in r.stderr
-    assert "the mistake mistakes/right_after_all.py earns every point: no test catches it" in r.stderr
-    assert "the mistake mistakes/no_hint.py says no hint: its docstring needs a line 'hint: " in r.stderr
+    assert "7 problem(s)" in r.stderr and "Traceback" not in r.stderr
+    assert ("exercise2 (Scoring stub): mistakes/bug_unchanged.py is not named by its hint: no hint matches "
+            "'another mistake'; test_matches_reference[2d-float32] says "
+            "'scoring_stub(x) returned x itself: multiply it by 2, `2 * x`.'") in r.stderr
+    assert "mistakes/bug_right_after_all.py earns every point: no test catches it" in r.stderr
+    assert "mistakes/bug_no_hint.py says no hint: its first line must be '# hint: " in r.stderr
+    assert ("mistakes/ok_but_wrong.py is a correct answer and loses 10 points: test_matches_reference[2d-float32]: "
+            "scoring_stub(x) does not match the expected result") in r.stderr
     assert ("exercise1 (Wrong answer): the model answer loses points: test_matches_reference[2d-float32] "
             "(2.5 points): wrong_answer(x) does not match the expected result") in r.stderr
     assert "exercise2 (Scoring stub): the stub earns 10 points (a stub should earn none)" in r.stderr

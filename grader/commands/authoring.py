@@ -2,15 +2,17 @@
 ``grade check-course`` checks a course before its students see it.
 
 A course is a folder (``grader.course``): ``course.toml`` and, per exercise, the stub, the model
-answer, the reference, the hidden suite and, in ``mistakes/``, wrong answers.  ``check-course``
-grades the model answers (each must earn every point), the stubs (each must earn none) and the
-wrong answers (each must lose points, every failed test naming it by its hint), and adds up each
+answer, the reference, the hidden suite and, in ``mistakes/``, known bugs and correct alternatives
+(the format of the built-in course's tests/corpus).  ``check-course`` grades the model answers (each
+must earn every point), the stubs (each must earn none) and the mistakes folder's files (each bug
+loses points and is named by its hint, each alternative earns every point), and adds up each
 exercise's points.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -29,9 +31,9 @@ yours: the stub's docstring, the answer, the reference, the checks.
 CHECK_DESCRIPTION = """\
 Check a course before students see it: every exercise's files are where course.toml says,
 its tests' points add up to the course's points per exercise, its model answer earns every
-point, its stub none, and each wrong answer in its mistakes/ folder loses points with every
-failed test naming it by its hint (the docstring's line `hint: ...`).  Lists each problem and
-exits 1 when there is one.
+point, its stub none, and in its mistakes folder each wrong answer (bug_*.py, first line
+`# hint: REGEX`) loses points and is named by its hint, each correct one (ok_*.py) earns
+every point.  Lists each problem and exits 1 when there is one.
 """
 
 STUB = '''"""Exercise {number}: {title}.
@@ -250,46 +252,63 @@ def judge(course, exercise: dict, stub: dict) -> list:
     return problems
 
 
-HINT_LINE = "hint:"
+HINT_LINE = re.compile(r"#\s*hint:\s*(.+)")
 
 
 def mistakes(course, exercise) -> list:
-    """[(wrong answer's file, the start of the hint that must name it)] of ``exercise``'s mistakes
-    folder: each file's docstring holds a line ``hint: <the start of the hint>`` (None when it has none)."""
-    import ast
-
+    """[(file, the regex its hint must match)] of ``exercise``'s mistakes folder, the known-bug
+    corpus's format: ``bug_*.py`` starts with a line ``# hint: <regex>`` (None when it does not);
+    ``ok_*.py`` is a correct answer written another way (its regex: None)."""
     folder = course.path("mistakes", exercise)
     found = []
     for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
-        try:
-            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-        except (SyntaxError, UnicodeDecodeError):
-            doc = ""
-        hints = [line.strip()[len(HINT_LINE):].strip() for line in doc.splitlines()
-                 if line.strip().startswith(HINT_LINE)]
-        found.append((path, hints[0] if hints else None))
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        m = HINT_LINE.fullmatch(lines[0].strip()) if lines else None
+        found.append((path, m.group(1) if m else None))
     return found
 
 
-def judge_mistake(exercise: dict, path: Path, hint: str | None) -> str | None:
-    """What is wrong with how the suite treats one catalogued wrong answer (its result ``exercise``):
-    it must lose points, and every test it fails must say ``hint``."""
-    name = f"{exercise['name']} ({exercise['title']}): the mistake {path.parent.name}/{path.name}"
+def _failed_tests(entry: dict) -> list:
+    return [t for t in entry["tests"] if t["status"] not in ("passed", "skipped")]
+
+
+def judge_mistake(entry: dict, path: Path, hint: str | None) -> str | None:
+    """What is wrong with how the suite treats one file of the mistakes folder (its result ``entry``):
+    a correct answer (``ok_*.py``) must earn every point; a wrong one must lose points, with no blank
+    hint, and some failed test's hint (or message) must match ``hint``, case-insensitive."""
+    name = f"{entry['name']} ({entry['title']}): {path.parent.name}/{path.name}"
+    lost = _failed_tests(entry)
+    if path.name.startswith("ok_"):
+        if entry["score"] < entry["max_score"]:
+            return (f"{name} is a correct answer and loses {entry['max_score'] - entry['score']:g} points: "
+                    + "; ".join(_lost_line(t) for t in lost[:3]))
+        return None
     if not hint:
-        return f"{name} says no hint: its docstring needs a line '{HINT_LINE} <the start of the hint that names it>'"
-    failed = [t for t in exercise["tests"] if t["score"] < t["max_score"]]
-    if not failed:
+        return f"{name} says no hint: its first line must be '# hint: <a regex the hint that names it matches>'"
+    try:
+        pattern = re.compile(hint, re.I)
+    except re.error as e:
+        return f"{name}: its hint line is not a regular expression ({e})"
+    if not lost:
         return f"{name} earns every point: no test catches it"
-    wrong = [t for t in failed if not (t.get("hint") or "").startswith(hint)]
-    if wrong:
-        said = (wrong[0].get("hint") or "no hint").strip().splitlines()[0][:120]
-        return (f"{name} is not named by its hint ({hint!r}) in {', '.join(t['name'] for t in wrong[:4])}: "
-                f"{wrong[0]['name']} says {said!r}")
+    blank = [t["name"] for t in lost if not (t.get("hint") or "").strip()]
+    if blank:
+        return f"{name} loses points without a hint in {', '.join(blank[:4])}"
+    said = [t.get("hint") or t.get("message") or "" for t in lost] + [entry.get("hint") or ""]
+    if not any(pattern.search(text) for text in said):
+        first = said[0].strip().splitlines()[0][:120] if said[0].strip() else ""
+        return f"{name} is not named by its hint: no hint matches {hint!r}; {lost[0]['name']} says {first!r}"
     return None
 
 
+def _lost_line(test: dict) -> str:
+    first = (test.get("message") or "").strip().splitlines()
+    return f"{test['name']}: {first[0] if first else test['status']}"
+
+
 def _check_mistakes(course, exercises, grade_folder, work: Path, progress) -> list:
-    """Grade each catalogued wrong answer of ``exercises``: every one named by its own hint."""
+    """Grade each file of ``exercises``' mistakes folders: every wrong answer named by its own hint,
+    every correct one full."""
     problems = []
     for ex in exercises:
         for k, (path, hint) in enumerate(mistakes(course, ex)):
@@ -302,7 +321,8 @@ def _check_mistakes(course, exercises, grade_folder, work: Path, progress) -> li
             problem = judge_mistake(report["exercises"][0], path, hint)
             problems += [problem] if problem else []
             if not problem:
-                progress(f"  {ex.name}: the mistake {path.name} is named by its hint")
+                progress(f"  {ex.name}: {path.name} " + ("gets full marks" if path.name.startswith("ok_")
+                                                          else "is named by its hint"))
     return problems
 
 

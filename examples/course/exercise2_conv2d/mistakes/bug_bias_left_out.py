@@ -1,7 +1,5 @@
-"""A wrong answer: Never adds the bias.
-
-hint: Add the bias
-"""
+# hint: Add the bias, one number per output channel
+"""A wrong answer: Never adds the bias."""
 import torch
 import torch.nn.functional as F
 

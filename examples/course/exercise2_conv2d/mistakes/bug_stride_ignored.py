@@ -1,7 +1,5 @@
-"""A wrong answer: Slides the kernel one pixel at a time, whatever stride says.
-
-hint: Step the kernel stride pixels at a time
-"""
+# hint: stride pixels at a time
+"""A wrong answer: Slides the kernel one pixel at a time, whatever stride says."""
 import torch
 import torch.nn.functional as F
 

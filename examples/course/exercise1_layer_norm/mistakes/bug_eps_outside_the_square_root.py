@@ -1,7 +1,5 @@
-"""A wrong answer: Adds eps to the standard deviation instead of the variance.
-
-hint: eps goes inside the square root
-"""
+# hint: eps goes inside the square root
+"""A wrong answer: Adds eps to the standard deviation instead of the variance."""
 import torch
 
 

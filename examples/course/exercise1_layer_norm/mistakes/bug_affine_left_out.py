@@ -1,7 +1,5 @@
-"""A wrong answer: Adds the bias before scaling by the weight.
-
-hint: Scale first, then shift
-"""
+# hint: Apply the affine parameters
+"""A wrong answer: Never applies weight and bias."""
 import torch
 
 
@@ -10,8 +8,4 @@ def layer_norm(x: torch.Tensor, normalized_shape, weight=None, bias=None, eps: f
     mean = x.mean(dim=dims, keepdim=True)
     var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)  # biased: divided by N
     y = (x - mean) / torch.sqrt(var + eps)
-    if bias is not None:
-        y = y + bias
-    if weight is not None:
-        y = y * weight
     return y

@@ -1,7 +1,5 @@
-"""A wrong answer: Normalises over the last dimension only, whatever normalized_shape says.
-
-hint: Normalise over the last len(normalized_shape) dimensions
-"""
+# hint: last len\(normalized_shape\) dimensions
+"""A wrong answer: Normalises over the last dimension only, whatever normalized_shape says."""
 import torch
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from grader import __version__
-from grader.exercises import EXERCISES, select
+from grader import course as _course
+from grader.exercises import select
 from grader.exits import EXIT_FULL
 from grader.exits import fail as _fail
 from grader.exits import no_torch as _no_torch
@@ -82,7 +83,10 @@ for instructors:
   grade autograder --out autograder.zip   a Gradescope autograder (see: grade autograder --help)
   grade init-ci [--instructor]            GitHub Classroom workflows (see: grade init-ci --help)
   grade classroom --out DIR ...           grade a GitHub Classroom assignment at its deadline and return
-                                          the reports (see: grade classroom --help)"""
+                                          the reports (see: grade classroom --help)
+  grade new-exercise NAME --course DIR    scaffold an exercise in a course folder of your own
+  grade check-course DIR                  check a course: model answers full, stubs zero, points as declared
+  grade all --course DIR                  grade with that course (so do batch, autograder, classroom)"""
 
 # the instructor's verbs: what each does, for the student edition's refusal
 INSTRUCTOR_VERBS = {
@@ -91,6 +95,8 @@ INSTRUCTOR_VERBS = {
     "autograder": "builds a Gradescope autograder",
     "init-ci": "writes a GitHub Classroom workflow",
     "classroom": "grades a GitHub Classroom assignment with the hidden tests",
+    "new-exercise": "scaffolds an exercise of a course",
+    "check-course": "checks a course's model answers, stubs and points",
 }
 
 
@@ -124,7 +130,7 @@ def _student_edition() -> bool:
 
 
 def _parser() -> argparse.ArgumentParser:
-    listing = "\n".join(f"  {ex.name:<10} {ex.file:<28} {ex.title}" for ex in EXERCISES)
+    listing = "\n".join(f"  {ex.name:<10} {ex.file:<28} {ex.title}" for ex in _course.current().exercises)
     instructors = "for CI:" if _student_edition() else INSTRUCTORS
     p = argparse.ArgumentParser(
         prog="grade", description=DESCRIPTION, epilog=EPILOG.format(exercises=listing, instructors=instructors,
@@ -163,6 +169,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hint-level", choices=("fix", "concept"), default=None,
                    help="hints name the mistake's concept only, or also show the fix (default: $GRADER_HINT_LEVEL, "
                         "else the course's setting, else fix)")
+    if not _student_edition():
+        _course.add_option(p)
     p.add_argument("--version", action="version", version=f"grade {__version__}")
     return p
 
@@ -245,9 +253,22 @@ def _init_ci(argv) -> int:
     return init_ci_main(argv)
 
 
+def _new_exercise(argv) -> int:
+    from grader.commands.authoring import new_exercise_main
+
+    return new_exercise_main(argv)
+
+
+def _check_course(argv) -> int:
+    from grader.commands.authoring import check_course_main
+
+    return check_course_main(argv)
+
+
 # the verbs besides grading itself: each takes the arguments after its name
 VERBS = {"batch": _batch, "release": _release, "classroom": _classroom, "server": lambda argv: _server_command(argv),
-         "autograder": _autograder, "init-ci": _init_ci, "config": _config}
+         "autograder": _autograder, "init-ci": _init_ci, "config": _config, "new-exercise": _new_exercise,
+         "check-course": _check_course}
 
 
 def main(argv=None, *, zygote=None, serve: bool = True) -> int:
@@ -256,6 +277,8 @@ def main(argv=None, *, zygote=None, serve: bool = True) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         _check_edition(argv)
+        if not argv or argv[0] != "new-exercise":  # its --course may name a course still to be made
+            _choose_course(argv)
         if argv and argv[0] in VERBS:
             return VERBS[argv[0]](argv[1:])
         return _grade(argv, zygote, serve)
@@ -275,12 +298,24 @@ def _check_edition(argv) -> None:
                 "and this is the student edition (its checks are the visible tests only)")
 
 
+def _choose_course(argv) -> None:
+    """The course --course (or GRADER_COURSE) names, used from now on by this command and the processes it starts."""
+    if _student_edition():
+        if _course.from_argv(argv) is not None or _course.chosen() is not None:
+            _refuse(f"--course and {_course.VARIABLE} are for instructors: the student edition grades its own "
+                    f"course (unset {_course.VARIABLE})")
+        return
+    error = _course.choose(argv)
+    if error:
+        _refuse(error)
+
+
 def _grade(argv: list, zygote, serve: bool) -> int:
     """`grade EXERCISES...` (or `grade --points`)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.exercises and not args.points:
-        parser.error("name the exercises to grade (1 … 9, or 'all'), or ask for --points")
+        parser.error("name the exercises to grade (1, 2, …, or 'all'), or ask for --points")
 
     try:
         chosen = select(args.exercises or ["all"])
@@ -307,7 +342,7 @@ def _grade(argv: list, zygote, serve: bool) -> int:
         from grader.commands.watch import watch
 
         return watch(args, chosen, submission, lambda: _grade_once(args, argv, chosen, submission, fmt))
-    if serve and server_enabled(args):
+    if serve and server_enabled(args) and _course.chosen() is None:  # the warm server grades the built-in course
         from grader.commands import server_client as server
 
         code = server.run(argv)
@@ -324,7 +359,7 @@ def _submission(args, argv: list, chosen) -> Path:
     if submission is None:
         submission = _default_submission(argv, chosen)
     submission = submission.expanduser()
-    if submission.is_file() and submission.name in {ex.file for ex in EXERCISES}:
+    if submission.is_file() and submission.name in {ex.file for ex in _course.current().exercises}:
         submission = submission.parent  # one exercise's file: its folder
     if not submission.exists() and not submission.is_symlink():
         _refuse(f"the submission folder {submission} does not exist")

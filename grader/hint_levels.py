@@ -23,10 +23,12 @@ def level_error(value) -> str | None:
 
 
 def edition_level() -> str:
-    """The course's default: the level `grade release --hint-level` wrote into the student edition, else "fix"."""
+    """The course's default: the level `grade release --hint-level` wrote into the student edition, else
+    the course's hint_level (course.toml), else "fix"."""
     from grader import edition
+    from grader.course import current
 
-    value = getattr(edition, "HINT_LEVEL", DEFAULT_LEVEL)
+    value = getattr(edition, "HINT_LEVEL", None) or current().hint_level or DEFAULT_LEVEL
     return value if value in LEVELS else DEFAULT_LEVEL
 
 

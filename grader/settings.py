@@ -134,6 +134,10 @@ SEED_SECRET = Setting(
     "GRADER_SEED_SECRET", SECRET, None, "`--out/.grader-secret`, created once",
     "the course secret the per-student seeds of `grade batch` come from", audience=INSTRUCTORS,
     editions=INSTRUCTOR, option="--seed-secret")
+COURSE = Setting(
+    "GRADER_COURSE", PATH, None, "the built-in course",
+    "the course to grade with: a folder holding `course.toml` ([authoring a course](../instructors/authoring.md)); "
+    "the warm server is not used for another course", audience=INSTRUCTORS, editions=INSTRUCTOR, option="--course")
 CGROUP = Setting(
     "GRADER_CGROUP", PATH, None, "this process's own cgroup",
     "the cgroup v2 folder under which each worker gets its memory cgroup", audience=INSTRUCTORS)
@@ -165,7 +169,7 @@ ZYGOTE_WARM_META = Setting(
     "GRADER_ZYGOTE_WARM_META", FLAG, False, "off",
     "the zygote warms the meta device before it forks", audience=INTERNAL)
 
-SETTINGS = (NO_SERVER, CI, SERVER_IDLE, SERVER_DIR, HINT_LEVEL, SEED_SECRET, CGROUP, PIN, MNIST_DIR,
+SETTINGS = (NO_SERVER, CI, SERVER_IDLE, SERVER_DIR, HINT_LEVEL, SEED_SECRET, COURSE, CGROUP, PIN, MNIST_DIR,
             AUTOGRADER_ROOT, TORCH_INDEX, NO_FREEZE, ZYGOTE_PRELOAD, ZYGOTE_HUGEPAGES, ZYGOTE_WARM_META)
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -5,7 +5,7 @@ import re
 
 from grader.batch.output import Output
 from grader.errors import ErrorKind
-from grader.exercises import POINTS_PER_EXERCISE
+from grader.exercises import points_per_exercise
 from grader.feedback.records import ExerciseResult, ExerciseStatus, RowStatus, TestResult, TestStatus
 
 
@@ -167,7 +167,7 @@ def analytics(rows: list, out: Output, exercises, roster=None, names=None) -> di
             e = tally.per_ex.get(o["exercise"])
             if e is not None:
                 e["sum"] += o["to"] - o["from"]
-                e["full"] += (o["to"] >= POINTS_PER_EXERCISE) - (o["from"] >= POINTS_PER_EXERCISE)
+                e["full"] += (o["to"] >= points_per_exercise()) - (o["from"] >= points_per_exercise())
                 e["zero"] += (o["to"] == 0) - (o["from"] == 0)
     who = _roster_records(rows, roster)
     for r in rows:
@@ -175,7 +175,7 @@ def analytics(rows: list, out: Output, exercises, roster=None, names=None) -> di
             tally.trouble.append({"student": r["student"], "exercise": "(whole submission)",
                                   "what": ROW_TROUBLE[r["kind"]],
                                   "message": r.get("reason", "")})
-    max_total = POINTS_PER_EXERCISE * len(exercises)
+    max_total = points_per_exercise() * len(exercises)
     totals = sorted(r["score"] for r in graded)
     bins = [0] * 10
     for t in totals:

@@ -60,6 +60,11 @@ def main(argv=None) -> int:
         args = parser().parse_args(argv)
     except Usage as e:
         return _fail(f"{e} (see: grade batch --help)")
+    from grader.course import apply
+
+    error = apply(args.course)
+    if error:
+        return _fail(error)
     try:
         return _run(args)
     except Refused as e:
@@ -127,7 +132,7 @@ class Setup:
 
 
 def _setup(args) -> Setup:
-    from grader.harness.run import SUITES_DIR
+    from grader.harness.run import suite_path
     from grader.transport.limits import Limits
 
     subs, out_root = args.submissions.expanduser(), args.out.expanduser()
@@ -162,7 +167,7 @@ def _setup(args) -> Setup:
         except RosterError as e:
             raise Refused(str(e)) from None
     overrides_text, overrides_from = _overrides_text(args, out_root)
-    missing = [ex for ex in exercises if not (SUITES_DIR / ex.suite).is_file()]
+    missing = [ex for ex in exercises if not suite_path(ex).is_file()]
     if missing:
         raise Refused("the hidden tests for " + ", ".join(ex.name for ex in missing)
                       + " are not installed; choose others with --exercises")

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from grader import __version__
+from grader.course import add_option
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -123,5 +124,6 @@ def parser() -> argparse.ArgumentParser:
                    help="run workers without namespaces and the unprivileged uid (debugging only)")
     p.add_argument("--hint-level", choices=("fix", "concept"), default=None,
                    help="hints name the concept only, or also show the fix (default: $GRADER_HINT_LEVEL, else fix)")
+    add_option(p)
     p.add_argument("--version", action="version", version=f"grade {__version__}")
     return p

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from grader.errors import ErrorKind
-from grader.exercises import POINTS_PER_EXERCISE
+from grader.exercises import points_per_exercise
 from grader.feedback.numbers import points_text
 from grader.feedback.records import Report, RowStatus
 
@@ -137,8 +137,8 @@ def write_csv(path: Path, rows: list, exercises, gradebook: dict | None = None) 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["Student"] + [ex.name for ex in exercises] + ["Total", "Status"])
-    w.writerow(["Points Possible"] + [f"{POINTS_PER_EXERCISE:g}" for _ in exercises]
-               + [f"{POINTS_PER_EXERCISE * len(exercises):g}", ""])
+    w.writerow(["Points Possible"] + [f"{points_per_exercise():g}" for _ in exercises]
+               + [f"{points_per_exercise() * len(exercises):g}", ""])
     for row in sorted(rows, key=lambda r: r["student"]):
         if row["status"] == RowStatus.GRADED:
             scores = [points_text(row['exercises'].get(ex.name, 0.0)) for ex in exercises] + [points_text(row['score'])]
@@ -215,8 +215,8 @@ def parse_overrides(text: str, where: str, exercises, entries) -> list:
         if m.group(1):
             item["delta"] = value if m.group(1) == "+" else -value
         else:
-            if value > POINTS_PER_EXERCISE:
-                raise OverridesError(f"{at}: {value:g} points is more than the exercise's {POINTS_PER_EXERCISE:g}")
+            if value > points_per_exercise():
+                raise OverridesError(f"{at}: {value:g} points is more than the exercise's {points_per_exercise():g}")
             item["points"] = value
         out.append(item)
     return out
@@ -244,7 +244,7 @@ def apply_overrides(rows: list, overrides: list) -> tuple:
         for o in mine:
             before = float(row["exercises"].get(o["exercise"], 0.0))
             after = o["points"] if "points" in o else before + o["delta"]
-            after = round(min(POINTS_PER_EXERCISE, max(0.0, after)), 2)
+            after = round(min(points_per_exercise(), max(0.0, after)), 2)
             row["exercises"][o["exercise"]] = after
             applied.append({"exercise": o["exercise"], "from": before, "to": after, "reason": o["reason"],
                             "who": o["who"]})

@@ -26,6 +26,8 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+from grader.course import add_option, apply
+
 EXIT_OK, EXIT_SOME, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 MARKER = "classroom.json"
 GIT_TIMEOUT = 300
@@ -120,6 +122,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--return-feedback", action="store_true",
                    help="push each report as FEEDBACK.md on the student's feedback branch (after their deadline)")
     p.add_argument("--timeout-scale", type=float, metavar="X", help="grade batch --timeout-scale")
+    add_option(p)  # the batch it runs grades with that course (GRADER_COURSE passes to it)
     return p
 
 
@@ -428,6 +431,9 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser().parse_args(argv)
+        error = apply(args.course)
+        if error:
+            return _fail(error)
         return run(args)
     except Usage as e:
         return _fail(f"{e} (see: grade classroom --help)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.exercises import POINTS_PER_EXERCISE
+from grader.exercises import points_per_exercise
 from grader.feedback.records import (
     ExerciseResult,
     ExerciseRun,
@@ -43,10 +43,11 @@ def score_test(rec: TestRecord) -> TestResult:
 
 
 def score_exercise(ex, records: list, run: ExerciseRun | None, errors: list, debug: bool = False,
-                   points: float = POINTS_PER_EXERCISE) -> ExerciseResult:
+                   points: float | None = None) -> ExerciseResult:
     """``ex``'s result (an ``grader.exercises.Exercise``) from its tests' records in suite
     order; ``errors``: its suite's collection errors, ``(node id, text)``."""
     run = run or ExerciseRun()
+    points = points_per_exercise() if points is None else points
     total = 0.0
     for rec in records:
         total += earned(rec)
@@ -71,7 +72,7 @@ def build_report(exercises, records, runs: dict, collect_errors: list, *, submis
     out = [score_exercise(ex, by_ex.get(ex.name, []), runs.get(ex.name),
                           [e for e in collect_errors if ex.suite in e[0]], debug)
            for ex in exercises]
-    return Report(score=round(sum(e.score for e in out), 2), max_score=POINTS_PER_EXERCISE * len(out),
+    return Report(score=round(sum(e.score for e in out), 2), max_score=points_per_exercise() * len(out),
                   exercises=out, seed=seed, submission=str(submission), grader_version=grader_version,
                   torch_version=torch_version, cuda=cuda)
 

@@ -102,9 +102,11 @@ def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_publ
     """Write the bundle to ``out``; returns the names in it.  Byte for byte the
     same for the same course and options (fixed dates, sorted names)."""
     from grader.atomic import replacing
+    from grader.course import current
     from grader.exercises import select
     from grader.formats.gradescope import VISIBILITIES
 
+    course = current()
     chosen = select(list(exercises))
     if hidden_visibility not in VISIBILITIES:
         raise ValueError(f"--hidden-visibility must be one of {', '.join(VISIBILITIES)}")
@@ -112,6 +114,8 @@ def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_publ
               "timeout_scale": timeout_scale}
     if hint_level != "fix":  # the default leaves the config as it always was
         config["hint_level"] = hint_level
+    if not course.builtin:  # a course folder (grade autograder --course DIR) travels in course/
+        config["course"] = "course"
     measured = measured or MEASURED
     names = []
     with replacing(out) as tmp, zipfile.ZipFile(tmp, "w") as z:
@@ -125,11 +129,20 @@ def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_publ
                 _add(z, name, p.read_bytes())
                 names.append(name)
         for d in COURSE_DIRS:
-            for p in sorted((PROJECT / d).rglob("*")):
-                if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith((".pyc", ".tmp")):
-                    rel = p.relative_to(PROJECT).as_posix()
-                    _add(z, rel, p.read_bytes())
-                    names.append(rel)
+            names += _add_tree(z, PROJECT / d, f"{d}/")
+        if not course.builtin:
+            names += _add_tree(z, course.root, "course/")
+    return names
+
+
+def _add_tree(z: zipfile.ZipFile, root: Path, prefix: str) -> list:
+    """Every file under ``root`` (no caches), as ``prefix`` + its path below ``root``; their names."""
+    names = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith((".pyc", ".tmp")):
+            rel = prefix + p.relative_to(root).as_posix()
+            _add(z, rel, p.read_bytes())
+            names.append(rel)
     return names
 
 
@@ -176,12 +189,14 @@ def run(root: Path, config: dict) -> dict:
     started = time.monotonic()
     vis = config.get("hidden_visibility", "after_published")
     try:
+        from grader.course import use
         from grader.exercises import select
         from grader.submission.errors import BadEntry
         from grader.submission.reader import annotate, materialize, read
 
+        course = use(root / "source" / config["course"]) if config.get("course") else None
         exercises = select(config.get("exercises") or ["all"])
-        max_score = sum(10.0 for _ in exercises)
+        max_score = (course.points if course else 10.0) * len(exercises)
         try:
             # one reader for every entry point: only regular files inside the submission;
             # a bad exercise file (a link, say) costs that exercise only, with the reason

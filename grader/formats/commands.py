@@ -6,6 +6,8 @@ import re
 import sys
 from pathlib import Path
 
+from grader.course import add_option, apply
+
 AUTOGRADER_EPILOG = """\
 The zip holds setup.sh and run_autograder at its root and this course (with
 its hidden tests) for /autograder/source.  Upload it as the autograder of a
@@ -87,10 +89,14 @@ def autograder_main(argv) -> int:
                    help="multiply every time limit by X (default 2: Gradescope gives half a CPU)")
     p.add_argument("--hint-level", choices=("fix", "concept"), default=None,
                    help="hints name the concept only, or also show the fix (default: $GRADER_HINT_LEVEL, else fix)")
+    add_option(p)
     try:
         args = p.parse_args(argv)
     except _Usage as e:
         return _fail("grade autograder", f"{e} (see: grade autograder --help)")
+    error = apply(args.course)
+    if error:
+        return _fail("grade autograder", error)
     from grader.hint_levels import chosen_level
 
     try:

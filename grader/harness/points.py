@@ -1,7 +1,8 @@
 """The points rule, in one place.
 
 - Each test function of a hidden suite has fixed points, written next to it as
-  ``@pytest.mark.points(P)``; an exercise's test functions sum to 10.
+  ``@pytest.mark.points(P)``; an exercise's test functions sum to the course's points
+  per exercise (10 in the built-in course; ``grade check-course`` checks the sum).
 - A parametrised function's points are split over its cases (its
   parametrisations: shapes, dtypes, ...) in whole hundredths of a point: each
   case gets ``P / n`` rounded down to a hundredth, and the first ``r`` cases
@@ -25,7 +26,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 
 POINTS_MARK = "points"
@@ -126,13 +126,38 @@ def run_on_devices(pyfuncitem, rec, seed: int):
     return True
 
 
+def suite_module(exercise):
+    """The hidden suite of ``exercise`` as a module: the built-in course's from grader.suites, another
+    course's from its file (grader.course)."""
+    import importlib.util
+    import sys
+
+    from grader.course import current
+
+    course = current()
+    if course.builtin:
+        return importlib.import_module(f"grader.suites.{exercise.suite.removesuffix('.py')}")
+    path = course.suite_path(exercise)
+    name = path.stem
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
+
+
 def table(exercises) -> list:
     """[(exercise, test function, points, cases, every device?, description)] in suite order."""
     import inspect
 
     rows = []
     for ex in exercises:
-        module = importlib.import_module(f"grader.suites.{ex.suite.removesuffix('.py')}")
+        module = suite_module(ex)
         for name, fn in vars(module).items():
             if not (name.startswith("test_") and callable(fn)):
                 continue
@@ -148,7 +173,10 @@ def render_table(exercises) -> str:
     if EDITION == "student":
         return _student_table(exercises)
     else:
-        lines = ["Points per test function (an exercise's sum to 10). A parametrised test's points are split",
+        from grader.exercises import points_per_exercise
+
+        lines = [f"Points per test function (an exercise's sum to {points_per_exercise():g}). A parametrised "
+                 "test's points are split",
                  "over its cases in whole hundredths (the first cases get the hundredths left over: 3.50 over 8",
                  "cases is 6 x 0.44 + 2 x 0.43); a test that takes a device runs on the CPU and, where CUDA exists,",
                  "on the GPU too, and passes only if it passes on both: the same points on every machine.", ""]

@@ -12,11 +12,16 @@ from pathlib import Path
 import pytest
 
 from grader import __version__
-from grader.exercises import EXERCISES
+from grader.course import current
 from grader.feedback import scoring
 from grader.harness.pytest_caches import cached_hookproxies, memoized_funcargnames
 
-SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
+SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"  # the built-in course's suites, and pytest.ini
+
+
+def suite_path(exercise) -> Path:
+    """The hidden suite of ``exercise`` in the course in use (grader.course)."""
+    return current().suite_path(exercise)
 
 
 def job_report(exercises, plugin, submission: Path, seed: int, cuda: bool) -> dict:
@@ -138,8 +143,9 @@ UNUSED_PLUGINS = ("cacheprovider", "warnings", "logging", "unraisableexception",
 
 
 def pytest_args(exercises, debug: bool) -> list:
-    args = [str(SUITES_DIR / ex.suite) for ex in exercises]
-    args += ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR), "-s", "-p", "pytest_timeout"]
+    args = [str(suite_path(ex)) for ex in exercises]
+    args += ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(current().suite_root()), "-s",
+             "-p", "pytest_timeout"]
     for name in UNUSED_PLUGINS:
         args += ["-p", "no:" + name]
     args += ["-v", "--tb=short"] if debug else ["-p", "no:terminal"]
@@ -171,13 +177,15 @@ def serve(exercises, next_job, on_report, *, limits=None, debug: bool = False, p
             print(buf.getvalue())
 
 
-def grade(exercises=EXERCISES, submission: Path = Path("exercises"), *, seed: int = 0, limits=None,
+def grade(exercises=None, submission: Path = Path("exercises"), *, seed: int = 0, limits=None,
           zygote=None, debug: bool = False, progress=None) -> dict:
-    """Grade ``exercises`` of the submission folder; returns the report dict."""
+    """Grade ``exercises`` (by default every exercise of the course) of the submission folder;
+    returns the report dict."""
     from grader.exercises import wants_preload
     from grader.feedback import failure
     from grader.transport.processes import Zygote
 
+    exercises = current().exercises if exercises is None else exercises
     own = zygote is None
     zygote = zygote or Zygote(preload=wants_preload(exercises))
     jobs = iter([Job(Path(submission), seed, zygote)])

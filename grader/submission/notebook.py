@@ -18,7 +18,8 @@ import ast
 import json
 import re
 
-from grader.exercises import EXERCISES, lookup
+from grader.course import current
+from grader.exercises import lookup
 from grader.submission.errors import BadEntry
 
 MARK_TAG = re.compile(r"^exercise[-_ ]?(\d+)$", re.I)
@@ -155,14 +156,14 @@ def _lines(code: str, cell, first: int = 1) -> list:
     return [[cell, first + i] for i in range(code.count("\n") + 1)]
 
 
-def exercises_from_notebook(data: bytes, exercises=EXERCISES, name: str = "the notebook"):
+def exercises_from_notebook(data: bytes, exercises=None, name: str = "the notebook"):
     """A notebook's bytes → ({exercise file name: code bytes}, notes, {exercise file name: origin});
     BadEntry if it is no notebook.  An origin (``grader.submission.cells``) says which cell and line each line
     of the exercise's code came from."""
     from grader.submission.cells import origin
 
     nb = parse(data, name)
-    chosen = {ex.file for ex in exercises}
+    chosen = {ex.file for ex in (current().exercises if exercises is None else exercises)}
     parts: dict = {}
     imports: list = []
     head: list = []  # the origin of each line of the imports put in front
@@ -249,7 +250,7 @@ def course_notebook(stubs: dict, title: str = "PyTorch from its parts"):
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells.append(new_markdown_cell(INTRO.format(title=title)))
     nb.cells.append(new_code_cell("%load_ext grader", metadata={"tags": ["setup"]}))
-    for ex in EXERCISES:
+    for ex in current().exercises:
         source = stubs[ex.file]
         nb.cells.append(new_markdown_cell(f"## Exercise {ex.number}: {ex.title}\n\n{_docs(source)}",
                                           metadata={"nngrade": {"exercise": ex.number, "role": "instructions"}}))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 from collections import deque
 
-from grader.exercises import EXERCISES
+from grader.course import current
 
 
 def is_main_guard(node) -> bool:
@@ -171,7 +171,7 @@ def split(tree, exercise) -> tuple:
     body = list(tree.body)
     skip = (lambda node: False) if main_can_run(tree) else is_main_guard  # a block that can run is code
     defines, used = _index(body), {}
-    others = [ex for ex in EXERCISES if ex.name != exercise.name and any(n in defines for n in ex.names)]
+    others = [ex for ex in current().exercises if ex.name != exercise.name and any(n in defines for n in ex.names)]
     excluded: set = set()
     if others:
         # what runs on import and defines nothing (REG.append(f)) belongs to every part, and so does what it uses

@@ -47,3 +47,28 @@ from grader.verdicts.inputs import DTYPES, randint, randn  # noqa: F401
 from grader.verdicts.objects import assert_made_object, assert_not_torch_class, class_info, read_values  # noqa: F401
 from grader.verdicts.rowwise import BATCH_SIZES, check_rows, probe, probe_rows, right_on  # noqa: F401
 from grader.verdicts.tolerances import *  # noqa: F401,F403
+
+
+def course_reference(suite_file: str):
+    """The reference of the exercise whose hidden suite is ``suite_file``, for a course folder's suite
+    (``reference = course_reference(__file__)``): the module its course.toml's ``[files] reference``
+    names, loaded once, here on the grader's side (a worker never sees it)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from grader.course import current
+    from grader.exercises import for_suite
+
+    exercise = for_suite(Path(suite_file).name)
+    path = current().path("reference", exercise)
+    name = f"nngrade_course_reference_{exercise.name}"
+    module = sys.modules.get(name)
+    if module is None or getattr(module, "__file__", None) != str(path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load the reference {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return module

@@ -161,6 +161,16 @@ def _cuda_present() -> bool:
     return asked_once(torch.cuda.device_count) > 0
 
 
+def hidden(limits: Limits) -> list:
+    """The folders a worker's view covers besides the course's own trees: ``limits.hide`` and a course
+    folder of the instructor's (grader.course), which holds its answers.  Sent with each worker's
+    request, so that the course's path is in no worker's environment."""
+    from grader.course import current
+
+    course = current()
+    return [str(p) for p in limits.hide] + ([] if course.builtin else [str(course.root)])
+
+
 class Worker:
     """One forked worker process holding (at most) one student module."""
 
@@ -173,7 +183,7 @@ class Worker:
         workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(workdir, 0o700)
         self.pid, self.sock, self.status_sock = zygote.spawn(
-            {"workdir": str(workdir), **limits.worker_caps(), "cuda": _cuda_present()})
+            {"workdir": str(workdir), **limits.worker_caps(), "hide": hidden(limits), "cuda": _cuda_present()})
         self.alive = True
         self.elapsed = 0.0
         self.cpu = 0.0          # CPU seconds charged (its own, and the grader's decoding its replies)

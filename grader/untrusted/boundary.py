@@ -48,9 +48,26 @@ def worker_may_import(name: str) -> bool:
 
 def secrets_loaded(modules=None) -> list:
     """The modules holding answers or making verdicts that are loaded (in ``modules``,
-    by default this process's)."""
+    by default this process's, where a module loaded from the course folder GRADER_COURSE
+    names, a suite or a reference of its, counts too)."""
     names = sys.modules if modules is None else modules
-    return sorted(m for m in names if within(m, SECRET_PACKAGES))
+    found = [m for m in names if within(m, SECRET_PACKAGES)]
+    if modules is None:
+        found += [m for m, mod in list(sys.modules.items()) if m not in found and _in_course(mod)]
+    return sorted(found)
+
+
+def _in_course(module) -> bool:
+    """Whether ``module`` was loaded from a file in the course folder GRADER_COURSE names."""
+    import os
+
+    course = os.environ.get("GRADER_COURSE", "").strip()
+    where = getattr(module, "__file__", None)
+    if not course or not isinstance(where, str):
+        return False
+    course = os.path.realpath(course)
+    folder = os.path.dirname(course) if course.endswith(".toml") else course
+    return os.path.realpath(where).startswith(folder.rstrip("/") + "/")
 
 
 class Blocker:

@@ -29,12 +29,19 @@ from pathlib import Path
 from grader.errors import ErrorKind, StudentError
 from grader.submission import parts
 
-CONFIG = Path(__file__).resolve().parent / "forbidden.toml"
+
+def _config() -> dict:
+    """The course's forbidden built-ins (its course.toml's ``forbidden`` file; none when it names none)."""
+    from grader.course import current
+
+    return _read_toml(current().forbidden)
 
 
 @functools.cache
-def _config() -> dict:
-    with open(CONFIG, "rb") as f:
+def _read_toml(path) -> dict:
+    if path is None:
+        return {}
+    with open(path, "rb") as f:
         return tomllib.load(f)
 
 
@@ -311,15 +318,14 @@ def static_error(exercise, findings: list, file: str | None = None):
                         "the file names a forbidden built-in (comments and strings don't count)."))
 
 
-IMPORTS = Path(__file__).resolve().parent / "imports.toml"
 
 
-@functools.cache
 def allowed_imports() -> tuple:
     """The course's list of what students' code may import besides the standard library
-    (``imports.toml``; grader.untrusted.imports enforces it in the worker)."""
-    with open(IMPORTS, "rb") as f:
-        return tuple(tomllib.load(f).get("allowed", ["torch"]))
+    (its course.toml's ``imports`` file, else torch alone; grader.untrusted.imports enforces it in the worker)."""
+    from grader.course import current
+
+    return tuple(_read_toml(current().imports).get("allowed", ["torch"]))
 
 
 def imports_hint() -> str:

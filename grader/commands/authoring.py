@@ -1,0 +1,394 @@
+"""Authoring a course: ``grade new-exercise`` scaffolds an exercise that grades out of the box, and
+``grade check-course`` checks a course before its students see it.
+
+A course is a folder (``grader.course``): ``course.toml`` and, per exercise, the stub, the model
+answer, the reference, the hidden suite and, in ``mistakes/``, known bugs and correct alternatives
+(the format of the built-in course's tests/corpus).  ``check-course`` grades the model answers (each
+must earn every point), the stubs (each must earn none) and the mistakes folder's files (each bug
+loses points and is named by its hint, each alternative earns every point), and adds up each
+exercise's points.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from grader.course import FILE, TOPIC, CourseError, current, parse, tomllib, use
+
+NEW_DESCRIPTION = """\
+Scaffold exercise NAME in the course folder DIR (made, with its course.toml, when it does
+not exist): a stub, a model answer, a reference and a hidden suite with one check, in
+DIR/exerciseN_NAME/, and its [[exercise]] entry at the end of DIR/course.toml.  It grades
+out of the box (the model answer full, the stub zero: grade check-course DIR); then make it
+yours: the stub's docstring, the answer, the reference, the checks.
+"""
+
+CHECK_DESCRIPTION = """\
+Check a course before students see it: every exercise's files are where course.toml says,
+its tests' points add up to the course's points per exercise, its model answer earns every
+point, its stub none, and in its mistakes folder each wrong answer (bug_*.py, first line
+`# hint: REGEX`) loses points and is named by its hint, each correct one (ok_*.py) earns
+every point.  Lists each problem and exits 1 when there is one.
+"""
+
+STUB = '''"""Exercise {number}: {title}.
+
+Write `{topic}(x)`: it returns 2 * x, with x's shape, dtype and device.
+(The scaffold's example: describe your exercise here, as students will read it.)
+"""
+import torch
+
+
+def {topic}(x: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError("write {topic}")
+'''
+
+SOLUTION = '''"""Exercise {number}: {title} (the model answer)."""
+import torch
+
+
+def {topic}(x: torch.Tensor) -> torch.Tensor:
+    return 2 * x
+'''
+
+REFERENCE = '''"""The reference for exercise {number} ({title}): the hidden suite compares the student's
+results with it.  Written apart from the model answer, so that the two check each other."""
+import torch
+
+
+def {topic}(x: torch.Tensor) -> torch.Tensor:
+    return x + x
+'''
+
+SUITE = '''"""Hidden suite for exercise {number}: {title}.
+
+Scaffolded by grade new-exercise: each test's points are its points mark (they add up to the
+course's points per exercise); a test marked visible may show its input in full.
+"""
+import pytest
+
+from grader.suites.common import DTYPES, EXACT, Misconception, compare, course_reference, describe, name_exact, randn
+
+reference = course_reference(__file__)
+WHAT = "{topic}(x)"
+
+# the mistakes students make: a result equal to a wrong variant's is named by its hint
+UNCHANGED = Misconception("unchanged", "{topic}(x) returned x itself: multiply it by 2, `2 * x`.")
+
+SHAPES = {{"2d": (4, 5), "3d": (2, 3, 4)}}
+
+
+@pytest.mark.points({points:g})
+@pytest.mark.visible
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_matches_reference(student, rng, shape, dtype):
+    """{topic}(x) matches the reference on random inputs"""
+    x = randn(rng, shape, dtype)
+    got = student.call(student.ref("{topic}"), x, _what=WHAT)
+    compare(got, reference.{topic}(x), diagnose=lambda g: name_exact(g, [UNCHANGED.gives(lambda: x)]),
+            what=WHAT, inputs=describe("x", x), dtype=dtype, tolerance=EXACT)
+'''
+
+COURSE = '''# A course (grade new-exercise made this file; docs/instructors/authoring.md and grader/course.py
+# document every key).  Each [[exercise]] below is a folder exerciseN_TOPIC/ beside this file.
+title = {title}
+points = 10
+'''
+
+
+class _Usage(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _Usage(message)
+
+
+def _fail(verb: str, message: str, status: int = 2) -> int:
+    print(f"grade {verb}: error: {message}", file=sys.stderr)
+    return status
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write a file that must not exist yet (nothing is ever replaced)."""
+    with open(path, "x", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def scaffold(folder: Path, topic: str, title: str | None = None) -> Path:
+    """Add exercise ``topic`` to the course in ``folder`` (made when missing); returns its folder.
+    CourseError says what stands in the way."""
+    if not TOPIC.fullmatch(topic):
+        raise CourseError(f"{topic!r} cannot name an exercise: use lower-case letters, digits and _ "
+                          "(it names the student's file and the function they write), e.g. layer_norm")
+    folder = folder.expanduser()
+    toml = folder / FILE
+    text = toml.read_text(encoding="utf-8") if toml.is_file() else \
+        COURSE.format(title=_toml_string(folder.resolve().name.replace("_", " ").replace("-", " ").capitalize()))
+    title = title or topic.replace("_", " ").capitalize()
+    entry = (f'\n[[exercise]]\ntopic = "{topic}"\ntitle = {_toml_string(title)}\nnames = ["{topic}"]\n')
+    try:
+        data = tomllib.loads(text + entry)
+    except tomllib.TOMLDecodeError as e:
+        raise CourseError(f"{toml} is not valid TOML: {e}") from None
+    course = parse(toml.absolute(), data)  # refuses a topic already taken, say
+    ex = course.exercises[-1]
+    where = {kind: course.path(kind, ex) for kind in ("stub", "solution", "reference", "suite")}
+    taken = [str(p) for p in where.values() if p.exists()]
+    if taken:
+        raise CourseError(f"{', '.join(taken)} already exist(s): nothing was written (nothing is ever replaced)")
+    fill = {"number": ex.number, "title": ex.title, "topic": topic, "points": course.points}
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, template in (("stub", STUB), ("solution", SOLUTION), ("reference", REFERENCE), ("suite", SUITE)):
+        where[kind].parent.mkdir(parents=True, exist_ok=True)
+        _write_new(where[kind], template.format(**fill))
+    _replace_atomically(toml, text + entry)
+    return where["suite"].parent
+
+
+def _toml_string(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def new_exercise_main(argv) -> int:
+    p = _Parser(prog="grade new-exercise", description=NEW_DESCRIPTION,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog="example:\n  grade new-exercise layer_norm --course mycourse --title 'Layer normalisation'\n"
+                       "  grade check-course mycourse")
+    p.add_argument("name", metavar="NAME", help="the exercise's topic: its file is exerciseN_NAME.py, and the "
+                                                "scaffold's function is NAME")
+    p.add_argument("--course", metavar="DIR", type=Path, required=True, help="the course folder")
+    p.add_argument("--title", default=None, help="the exercise's title (default: from NAME)")
+    try:
+        args = p.parse_args(argv)
+    except _Usage as e:
+        return _fail("new-exercise", f"{e} (see: grade new-exercise --help)")
+    try:
+        made = scaffold(args.course, args.name, args.title)
+    except CourseError as e:
+        return _fail("new-exercise", str(e))
+    except OSError as e:
+        return _fail("new-exercise", f"cannot write {e.filename or args.course}: {e.strerror or e}")
+    print(f"grade new-exercise: wrote {made}/ (stub, model answer, reference, hidden suite) and its entry in "
+          f"{args.course / FILE}; check it: grade check-course {args.course}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# grade check-course
+
+def _missing_files(course, exercises) -> list:
+    problems = []
+    for ex in exercises:
+        for kind in ("stub", "solution", "reference", "suite"):
+            if course.builtin and kind == "reference":
+                continue  # the built-in suites import the reference package
+            if not course.path(kind, ex).is_file():
+                problems.append(f"{ex.name} ({ex.title}): its {kind} {course.path(kind, ex)} does not exist")
+    return problems
+
+
+def _suite_problems(course, exercises) -> list:
+    """The hidden suites that cannot be imported (a syntax error, a missing name), with the error."""
+    from grader.harness.points import suite_module
+
+    problems = []
+    for ex in exercises:
+        try:
+            suite_module(ex)
+        except Exception as e:  # the author's mistake, said in one line
+            where = f" (line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
+            problems.append(f"{ex.name} ({ex.title}): its hidden suite {course.suite_path(ex)} cannot be imported"
+                            f"{where}: {type(e).__name__}: {e}")
+    return problems
+
+
+def _submission(course, kind: str, exercises, into: Path) -> Path:
+    """A submission folder holding each exercise's ``kind`` (stub or solution) under the student's file name."""
+    into.mkdir()
+    for ex in exercises:
+        shutil.copyfile(course.path(kind, ex), into / ex.file)
+    return into
+
+
+def _lost(test: dict) -> str:
+    first = (test.get("message") or test.get("status") or "").strip().splitlines()
+    return f"{test['name']} ({test['max_score'] - test['score']:g} points): {first[0] if first else ''}"
+
+
+def judge(course, exercise: dict, stub: dict) -> list:
+    """What is wrong with one exercise, from its result on the model answer (``exercise``) and on the stub."""
+    name = f"{exercise['name']} ({exercise['title']})"
+    problems = []
+    if exercise["status"] != "graded":
+        first = (exercise.get("message") or "").strip().splitlines()
+        problems.append(f"{name}: the model answer was not graded ({exercise['status']}): {first[0] if first else ''}")
+    total = round(sum(t["max_score"] for t in exercise["tests"]), 2)
+    if exercise["status"] == "graded" and total != course.points:
+        problems.append(f"{name}: its tests' points add up to {total:g}, and the course gives each exercise "
+                        f"{course.points:g} (points in {FILE}; each test's @pytest.mark.points in its suite)")
+    lost = [t for t in exercise["tests"] if t["score"] < t["max_score"]]
+    if lost:
+        problems.append(f"{name}: the model answer loses points: " + "; ".join(_lost(t) for t in lost[:5]))
+    earned = [t for t in stub["tests"] if t["score"] > 0]
+    if earned:
+        problems.append(f"{name}: the stub earns {stub['score']:g} points (a stub should earn none): "
+                        + ", ".join(t["name"] for t in earned[:5]) + " pass on it")
+    return problems
+
+
+HINT_LINE = re.compile(r"#\s*hint:\s*(.+)")
+
+
+def mistakes(course, exercise) -> list:
+    """[(file, the regex its hint must match)] of ``exercise``'s mistakes folder, the known-bug
+    corpus's format: ``bug_*.py`` starts with a line ``# hint: <regex>`` (None when it does not);
+    ``ok_*.py`` is a correct answer written another way (its regex: None)."""
+    folder = course.path("mistakes", exercise)
+    found = []
+    for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        m = HINT_LINE.fullmatch(lines[0].strip()) if lines else None
+        found.append((path, m.group(1) if m else None))
+    return found
+
+
+def _failed_tests(entry: dict) -> list:
+    return [t for t in entry["tests"] if t["status"] not in ("passed", "skipped")]
+
+
+def judge_mistake(entry: dict, path: Path, hint: str | None) -> str | None:
+    """What is wrong with how the suite treats one file of the mistakes folder (its result ``entry``):
+    a correct answer (``ok_*.py``) must earn every point; a wrong one must lose points, with no blank
+    hint, and some failed test's hint (or message) must match ``hint``, case-insensitive."""
+    name = f"{entry['name']} ({entry['title']}): {path.parent.name}/{path.name}"
+    lost = _failed_tests(entry)
+    if path.name.startswith("ok_"):
+        if entry["score"] < entry["max_score"]:
+            return (f"{name} is a correct answer and loses {entry['max_score'] - entry['score']:g} points: "
+                    + "; ".join(_lost_line(t) for t in lost[:3]))
+        return None
+    if not hint:
+        return f"{name} says no hint: its first line must be '# hint: <a regex the hint that names it matches>'"
+    try:
+        pattern = re.compile(hint, re.I)
+    except re.error as e:
+        return f"{name}: its hint line is not a regular expression ({e})"
+    if not lost:
+        return f"{name} earns every point: no test catches it"
+    blank = [t["name"] for t in lost if not (t.get("hint") or "").strip()]
+    if blank:
+        return f"{name} loses points without a hint in {', '.join(blank[:4])}"
+    said = [t.get("hint") or t.get("message") or "" for t in lost] + [entry.get("hint") or ""]
+    if not any(pattern.search(text) for text in said):
+        first = said[0].strip().splitlines()[0][:120] if said[0].strip() else ""
+        return f"{name} is not named by its hint: no hint matches {hint!r}; {lost[0]['name']} says {first!r}"
+    return None
+
+
+def _lost_line(test: dict) -> str:
+    first = (test.get("message") or "").strip().splitlines()
+    return f"{test['name']}: {first[0] if first else test['status']}"
+
+
+def _check_mistakes(course, exercises, grade_folder, work: Path, progress) -> list:
+    """Grade each file of ``exercises``' mistakes folders: every wrong answer named by its own hint,
+    every correct one full."""
+    problems = []
+    for ex in exercises:
+        for k, (path, hint) in enumerate(mistakes(course, ex)):
+            folder = work / f"mistake-{ex.name}-{k}"
+            folder.mkdir()
+            shutil.copyfile(path, folder / ex.file)
+            report = grade_folder([ex], folder)
+            if report.get("grading_failed"):
+                return [f"the grading itself failed: {report['grading_failed']}"]
+            problem = judge_mistake(report["exercises"][0], path, hint)
+            problems += [problem] if problem else []
+            if not problem:
+                progress(f"  {ex.name}: {path.name} " + ("gets full marks" if path.name.startswith("ok_")
+                                                          else "is named by its hint"))
+    return problems
+
+
+def check_course(course, exercises=None, progress=print) -> list:
+    """Every problem of ``course`` (the course in use), as sentences; [] when there is none."""
+    from grader.exercises import wants_preload
+    from grader.harness.run import grade
+    from grader.transport.processes import Zygote
+
+    exercises = list(course.exercises if exercises is None else exercises)
+    problems = _missing_files(course, exercises) or _suite_problems(course, exercises)
+    if problems:
+        return problems
+    work = Path(tempfile.mkdtemp(prefix="check-course-"))
+    zygote = Zygote(preload=wants_preload(exercises))
+    try:
+        progress(f"grading the model answers of {len(exercises)} exercise(s)")
+        answers = grade(exercises, _submission(course, "solution", exercises, work / "solutions"), zygote=zygote)
+        progress("grading the stubs")
+        stubs = grade(exercises, _submission(course, "stub", exercises, work / "stubs"), zygote=zygote)
+        problems += _check_mistakes(course, exercises, lambda exs, folder: grade(exs, folder, zygote=zygote), work,
+                                    progress)
+    finally:
+        zygote.close()
+        shutil.rmtree(work, ignore_errors=True)
+    for report in (answers, stubs):
+        if report.get("grading_failed"):
+            return [f"the grading itself failed: {report['grading_failed']}"]
+    judged = []  # the model answers' and stubs' problems first, then the mistakes'
+    for exercise, stub in zip(answers["exercises"], stubs["exercises"]):
+        found = judge(course, exercise, stub)
+        judged += found
+        if not found:
+            progress(f"  {exercise['name']} ({exercise['title']}): ok (model answer {exercise['score']:g} of "
+                     f"{exercise['max_score']:g}, stub {stub['score']:g})")
+    return judged + problems
+
+
+def check_course_main(argv) -> int:
+    from grader.exercises import select
+
+    p = _Parser(prog="grade check-course", description=CHECK_DESCRIPTION,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("course", metavar="DIR", nargs="?", default=None,
+                   help="the course folder (default: --course, $GRADER_COURSE, else the built-in course)")
+    p.add_argument("--course", dest="course_option", metavar="DIR", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE",
+                   help="check these exercises only (default: all)")
+    try:
+        args = p.parse_args(argv)
+    except _Usage as e:
+        return _fail("check-course", f"{e} (see: grade check-course --help)")
+    try:
+        where = args.course or args.course_option
+        course = use(where) if where else current()
+        exercises = select(args.exercises)
+    except CourseError as e:
+        return _fail("check-course", str(e))
+    except KeyError as e:
+        return _fail("check-course", e.args[0])
+    say = lambda m: print(f"grade check-course: {m}", file=sys.stderr)
+    problems = check_course(course, exercises, progress=say)
+    if problems:
+        print(f"grade check-course: {course.root / FILE}: {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    say(f"{course.title}: every exercise checked is ready (model answers full, stubs zero, points as declared)")
+    return 0

@@ -11,13 +11,13 @@ exercise's points.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from grader.atomic import write_atomic
 from grader.course import FILE, TOPIC, CourseError, current, parse, tomllib, use
 
 NEW_DESCRIPTION = """\
@@ -122,12 +122,6 @@ def _write_new(path: Path, text: str) -> None:
         f.write(text)
 
 
-def _replace_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def scaffold(folder: Path, topic: str, title: str | None = None) -> Path:
     """Add exercise ``topic`` to the course in ``folder`` (made when missing); returns its folder.
     CourseError says what stands in the way."""
@@ -155,7 +149,7 @@ def scaffold(folder: Path, topic: str, title: str | None = None) -> Path:
     for kind, template in (("stub", STUB), ("solution", SOLUTION), ("reference", REFERENCE), ("suite", SUITE)):
         where[kind].parent.mkdir(parents=True, exist_ok=True)
         _write_new(where[kind], template.format(**fill))
-    _replace_atomically(toml, text + entry)
+    write_atomic(toml, text + entry)
     return where["suite"].parent
 
 

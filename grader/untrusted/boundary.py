@@ -61,7 +61,9 @@ def _in_course(module) -> bool:
     """Whether ``module`` was loaded from a file in the course folder GRADER_COURSE names."""
     import os
 
-    course = os.environ.get("GRADER_COURSE", "").strip()
+    from grader import settings
+
+    course = str(settings.COURSE.value() or "").strip()
     where = getattr(module, "__file__", None)
     if not course or not isinstance(where, str):
         return False

@@ -8,7 +8,6 @@ import pytest
 from tests.conftest import ROOT, run_cli
 
 COURSE = ROOT / "examples" / "course"
-LAYER_NORM = COURSE / "exercise1_layer_norm" / "solution.py"
 
 # the catalogue of the LayerNorm suite: each mistake has a wrong answer in mistakes/, which check-course
 # grades (its docstring's "hint:" line is the start of the hint that must name it)
@@ -69,12 +68,14 @@ def test_a_gradescope_bundle_of_the_example_course_grades_the_model_answer_full(
     zipfile.ZipFile(bundle).extractall(root / "source")
     assert (root / "source" / "course" / "course.toml").is_file()
     (root / "submission").mkdir()
-    (root / "submission" / "exercise1_layer_norm.py").write_text(LAYER_NORM.read_text())
+    for folder in sorted(COURSE.glob("exercise*_*")):  # every exercise's model answer
+        (root / "submission" / f"{folder.name}.py").write_text((folder / "solution.py").read_text())
     subprocess.run([sys.executable, "-m", "grader.formats.autograder", "run", "--root", root, "--config",
                     root / "source" / "nngrade-autograder.json"], check=True, capture_output=True, timeout=300,
                    cwd=tmp_path)
     results = json.loads((root / "results" / "results.json").read_text())
-    assert results["score"] == 10.0 and len(results["tests"]) == 9
+    assert results["score"] == 40.0 and all(t["score"] == t["max_score"] for t in results["tests"])
+    assert {t["name"].split(" · ")[0] for t in results["tests"]} == {"exercise1", "exercise2", "exercise3", "exercise4"}
 
 
 @pytest.mark.slow
@@ -83,15 +84,16 @@ def test_a_class_graded_with_the_example_course(tmp_path):
     import csv
 
     subs = tmp_path / "subs"
-    for student, source in (("ada", LAYER_NORM), ("cy", COURSE / "exercise1_layer_norm" / "stub.py")):
+    for student, source in (("ada", "solution.py"), ("cy", "stub.py")):
         (subs / student).mkdir(parents=True)
-        (subs / student / "exercise1_layer_norm.py").write_text(source.read_text())
+        for folder in sorted(COURSE.glob("exercise*_*")):
+            (subs / student / f"{folder.name}.py").write_text((folder / source).read_text())
     r = run_cli("batch", subs, "--out", tmp_path / "out", "--course", COURSE, "--seed-secret", "s", "--jobs", "1",
                 timeout=600)
     assert r.returncode == 0, r.stderr
     with open(tmp_path / "out" / "results.csv", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["Student", "exercise1", "Total", "Status"]
-    assert rows[1] == ["Points Possible", "10", "10", ""]
-    assert {row[0]: row[1:] for row in rows[2:]} == {"ada": ["10.00", "10.00", "graded"],
-                                                     "cy": ["0.00", "0.00", "graded"]}
+    assert rows[0] == ["Student", "exercise1", "exercise2", "exercise3", "exercise4", "Total", "Status"]
+    assert rows[1] == ["Points Possible", "10", "10", "10", "10", "40", ""]
+    assert {row[0]: row[1:] for row in rows[2:]} == {"ada": ["10.00"] * 4 + ["40.00", "graded"],
+                                                     "cy": ["0.00"] * 4 + ["0.00", "graded"]}

@@ -97,12 +97,24 @@ def _check_training(student, x, p, seed, how):
     _check_rate(_check_values(got, x, p, what, inputs), p, what)
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(2)
 @pytest.mark.visible
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("p", [0.2, 0.75])
+@pytest.mark.parametrize("p", [0.25, 0.5])
 def test_drops_and_scales(student, rng, p, dtype):
-    """in training mode about 1 - p of the elements are kept, each scaled by 1 / (1 - p), the others are 0"""
+    """in training mode some elements are dropped (0) and the others kept, scaled by 1 / (1 - p)"""
+    x = randn(rng, (6, 8), dtype)  # small enough for the report to show the whole call
+    got, what = _drop(student, x, p, _seed(rng))
+    keep = _check_values(got, x, p, what, f"{describe('x', x, 'normal values')}, p={p:g}")
+    check(bool(keep.any()) and not bool(keep.all()),
+          f"{what} {'kept every one' if keep.all() else 'dropped every one'} of the {x.numel()} elements", RATE)
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("p", [0.2, 0.75])
+def test_keep_rate(student, rng, p, dtype):
+    """of many elements, about 1 - p are kept, each scaled by 1 / (1 - p), the others are 0"""
     _check_training(student, randn(rng, (64, 50), dtype), p, _seed(rng), "normal values")
 
 

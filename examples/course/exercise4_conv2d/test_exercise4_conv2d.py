@@ -95,7 +95,8 @@ def _check(student, rng, x_shape, w_shape, dtype=torch.float32, stride=1, paddin
             inputs=_inputs(x, w, b, stride, padding), dtype=dtype, tolerance=ROUNDING, scale=w_shape[1] * 3)
 
 
-SHAPES = {"3x3": ((2, 3, 8, 8), (4, 3, 3, 3)), "2x3": ((3, 2, 6, 7), (5, 2, 2, 3))}
+# small enough for the report of a visible test to show the whole call (64 entries at most)
+SHAPES = {"3x3": ((1, 1, 5, 5), (2, 1, 3, 3)), "2x3": ((1, 2, 3, 4), (2, 2, 2, 3))}
 
 
 @pytest.mark.points(3)

@@ -62,7 +62,8 @@ STEP_ERRORS = (ErrorHint(("must match the size of tensor",), SHARED_STATE.hint),
                          "@torch.no_grad()): autograd must not record the update of a leaf that requires grad."))
 ZERO_HINT = ("zero_grad must clear every gradient: `p.grad = None` or `p.grad.zero_()` for every parameter, "
              "and leave the parameters themselves alone.")
-NOT_AN_OPTIMIZER = "Adam is a class: `class Adam:` with `__init__(self, params, lr=1e-3, ...)`, `step(self)`, `zero_grad(self)`."
+NOT_AN_OPTIMIZER = ("Adam is a class: `class Adam:` with `__init__(self, params, lr=1e-3, ...)`, `step(self)` and "
+                    "`zero_grad(self)`.")
 
 
 def _simulate(start, grads_seq, lr, betas, eps, weight_decay, *, bias_correction=True, eps_inside=False,
@@ -147,8 +148,8 @@ class Run:
         self.grads_seq.append(grads)
         k = len(self.grads_seq)
         what = f"step {k} of {self.what}"
-        _, info = call_checked(self.student, self.opt.attr("step"), _what=f"{what}.step()", errors=STEP_ERRORS,
-                               _inspect=model.handle)
+        _, info = call_checked(self.student, self.opt.attr("step"), _what=f"{self.what}.step() (step {k})",
+                               errors=STEP_ERRORS, _inspect=model.handle)
         model._take(info)
         expected = self.reference.step(grads)
         mistakes = _mistakes(self.start, self.grads_seq, self.hp, self.defaults)

@@ -161,7 +161,7 @@ def test_check_course_names_each_problem(tmp_path):
 
 def test_the_example_course_is_a_valid_course():
     course = load(ROOT / "examples" / "course")
-    assert [e.name for e in course.exercises] == ["exercise1", "exercise2"]
+    assert [e.topic for e in course.exercises] == ["layer_norm", "dropout", "adam", "conv2d"]
     assert all(Path(course.path(k, e)).is_file() for e in course.exercises
                for k in ("stub", "solution", "reference", "suite"))
 

@@ -2,29 +2,34 @@
 of its exercises is named by its own hint when a submission makes it."""
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, run_cli
 
 COURSE = ROOT / "examples" / "course"
-LAYER_NORM = COURSE / "exercise1_layer_norm" / "solution.py"
 
 # each exercise's mistakes folder (the format of tests/corpus): known bugs, each named by its hint,
 # and correct answers written another way; check-course grades them all
 CATALOGUE = {"exercise1": {"bug_unbiased_variance", "bug_eps_outside_the_square_root", "bug_last_dimension_only",
                            "bug_affine_left_out", "bug_shift_before_scale", "ok_var_mean_rsqrt"},
-             "exercise2": {"bug_flipped_kernel", "bug_stride_ignored", "bug_padding_ignored", "bug_bias_left_out",
-                           "ok_unfold_matmul"}}
+             "exercise2": {"bug_no_scaling", "bug_scaled_by_p", "bug_drops_in_eval_mode", "bug_global_random_numbers",
+                           "bug_keeps_with_probability_p", "ok_bernoulli_where"},
+             "exercise3": {"bug_no_bias_correction", "bug_eps_inside_the_square_root",
+                           "bug_one_state_for_all_parameters", "bug_step_counted_per_parameter",
+                           "bug_weight_decay_by_default", "ok_state_dict_addcdiv"},
+             "exercise4": {"bug_flipped_kernel", "bug_stride_ignored", "bug_padding_ignored", "bug_bias_left_out",
+                           "bug_bias_added_at_every_kernel_position", "bug_channels_last_output", "ok_unfold_matmul"}}
+TITLES = {"exercise1": "Layer normalisation", "exercise2": "Dropout", "exercise3": "The Adam optimizer",
+          "exercise4": "2-d convolution, forward"}
 
 
 @pytest.mark.slow
 def test_check_course_passes_on_the_example_course():
     r = run_cli("check-course", COURSE, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert "exercise1 (Layer normalisation): ok (model answer 10 of 10, stub 0)" in r.stderr
-    assert "exercise2 (Conv2d forward): ok (model answer 10 of 10, stub 0)" in r.stderr
+    for exercise, title in TITLES.items():
+        assert f"{exercise} ({title}): ok (model answer 10 of 10, stub 0)" in r.stderr
     for exercise, catalogue in CATALOGUE.items():  # each catalogued mistake is named by its own hint
         for entry in catalogue:
             said = "gets full marks" if entry.startswith("ok_") else "is named by its hint"
@@ -45,13 +50,18 @@ def test_every_mistake_of_the_catalogue_has_a_wrong_answer_with_its_hint():
             assert (hint is None) == stem.startswith("ok_") and (hint is None or re.search(hint, suite)), stem
 
 
-def test_the_example_stub_and_answer_define_what_the_course_declares():
+def test_the_example_stub_answer_and_mistakes_define_what_the_course_declares():
     import ast
 
-    for folder, function in (("exercise1_layer_norm", "layer_norm"), ("exercise2_conv2d", "conv2d")):
-        for name in ("stub.py", "solution.py", "reference.py"):
-            tree = ast.parse(Path(COURSE / folder / name).read_text())
-            assert function in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    from grader.course import load
+
+    course = load(COURSE)
+    assert {ex.name: ex.title for ex in course.exercises} == TITLES
+    for ex in course.exercises:
+        folder = course.path("solution", ex).parent
+        for path in (folder / "stub.py", folder / "solution.py", *sorted((folder / "mistakes").glob("*.py"))):
+            tree = ast.parse(path.read_text())
+            assert set(ex.names) <= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}, path
 
 
 @pytest.mark.slow
@@ -73,18 +83,20 @@ def test_a_gradescope_bundle_of_the_example_course_grades_the_model_answer_full(
     import zipfile
 
     bundle = tmp_path / "autograder.zip"
-    r = run_cli("autograder", "--out", bundle, "--course", COURSE, "--exercises", "1")
+    r = run_cli("autograder", "--out", bundle, "--course", COURSE)
     assert r.returncode == 0, r.stderr
     root = tmp_path / "autograder"
     zipfile.ZipFile(bundle).extractall(root / "source")
     assert (root / "source" / "course" / "course.toml").is_file()
     (root / "submission").mkdir()
-    (root / "submission" / "exercise1_layer_norm.py").write_text(LAYER_NORM.read_text())
+    for folder in sorted(COURSE.glob("exercise*_*")):  # every exercise's model answer
+        (root / "submission" / f"{folder.name}.py").write_text((folder / "solution.py").read_text())
     subprocess.run([sys.executable, "-m", "grader.formats.autograder", "run", "--root", root, "--config",
                     root / "source" / "nngrade-autograder.json"], check=True, capture_output=True, timeout=300,
                    cwd=tmp_path)
     results = json.loads((root / "results" / "results.json").read_text())
-    assert results["score"] == 10.0 and len(results["tests"]) == 9
+    assert results["score"] == 40.0 and all(t["score"] == t["max_score"] for t in results["tests"])
+    assert {t["name"].split(" · ")[0] for t in results["tests"]} == {"exercise1", "exercise2", "exercise3", "exercise4"}
 
 
 @pytest.mark.slow
@@ -93,15 +105,16 @@ def test_a_class_graded_with_the_example_course(tmp_path):
     import csv
 
     subs = tmp_path / "subs"
-    for student, source in (("ada", LAYER_NORM), ("cy", COURSE / "exercise1_layer_norm" / "stub.py")):
+    for student, source in (("ada", "solution.py"), ("cy", "stub.py")):
         (subs / student).mkdir(parents=True)
-        (subs / student / "exercise1_layer_norm.py").write_text(source.read_text())
+        for folder in sorted(COURSE.glob("exercise*_*")):
+            (subs / student / f"{folder.name}.py").write_text((folder / source).read_text())
     r = run_cli("batch", subs, "--out", tmp_path / "out", "--course", COURSE, "--seed-secret", "s", "--jobs", "1",
-                "--exercises", "1", timeout=600)
+                timeout=600)
     assert r.returncode == 0, r.stderr
     with open(tmp_path / "out" / "results.csv", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["Student", "exercise1", "Total", "Status"]
-    assert rows[1] == ["Points Possible", "10", "10", ""]
-    assert {row[0]: row[1:] for row in rows[2:]} == {"ada": ["10.00", "10.00", "graded"],
-                                                     "cy": ["0.00", "0.00", "graded"]}
+    assert rows[0] == ["Student", "exercise1", "exercise2", "exercise3", "exercise4", "Total", "Status"]
+    assert rows[1] == ["Points Possible", "10", "10", "10", "10", "40", ""]
+    assert {row[0]: row[1:] for row in rows[2:]} == {"ada": ["10.00"] * 4 + ["40.00", "graded"],
+                                                     "cy": ["0.00"] * 4 + ["0.00", "graded"]}

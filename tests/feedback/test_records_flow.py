@@ -20,6 +20,8 @@ CHECKED = ["grader/feedback/report.py"] + sorted(
 PENDING = ["grader/formats/canvas.py"]  # the batch's grade rows (grader.batch) are dicts still
 FEEDBACK = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "feedback").glob("*.py")
                   if p.name != "records.py")  # records.py declares the words
+# the submission readers mark an exercise they refused (grader.statuses: below the records)
+SUBMISSION = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "submission").glob("*.py"))
 BATCH = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "batch").glob("*.py")) + PENDING
 # the batch's functions that read a student's report (the rest read its rows, dicts still)
 BATCH_READERS = {"grader/batch/analytics.py": {"_misconception", "attempted", "add"}}
@@ -78,8 +80,8 @@ def test_renderers_and_formats_read_records_not_dicts(path):
     assert not found, f"{path} reads the report as a dict or spells a status out: {found}"
 
 
-@pytest.mark.parametrize("path", FEEDBACK + BATCH)
-def test_feedback_and_the_batch_spell_no_status_out(path):
+@pytest.mark.parametrize("path", FEEDBACK + BATCH + SUBMISSION)
+def test_feedback_the_batch_and_the_readers_spell_no_status_out(path):
     found = [what for _, key, what in _lookups(path) if key in STATUS_WORDS]
     assert not found, f"{path} compares with a status spelled out: {found}"
 

@@ -140,5 +140,6 @@ def render(report: Report | dict, fmt: str = "text", color: bool = False) -> str
         return json.dumps(local_check.view(data) if local else data, indent=2, ensure_ascii=False) + "\n"
     env = environment(autoescape=(fmt == "html"), fmt=fmt)
     template = env.get_template(TEMPLATES[fmt])
-    return template.render(report=Report.from_dict(data), ansi=ANSI if color else None,
+    record = Report.from_dict(local_check.readable(data) if local else data)
+    return template.render(report=record, ansi=ANSI if color else None,
                            color=_color(ANSI if color else None))

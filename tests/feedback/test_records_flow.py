@@ -13,8 +13,10 @@ from grader.feedback.records import ExerciseStatus, Report, RowStatus, TestStatu
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# the modules that take a report as records
-CHECKED = ["grader/feedback/report.py"] + sorted(
+# the modules that take a report as records: the renderers, the formats, and the grade command's path
+# from the harness (grader.harness.run.grade) to them
+CHECKED = ["grader/feedback/report.py", "grader/feedback/failure.py", "grader/harness/run.py",
+           "grader/commands/grade_here.py"] + sorted(
     str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "formats").glob("*.py")
     if p.name not in ("canvas.py",))  # canvas.py reads the batch's grade rows, not a report: see PENDING
 PENDING = ["grader/formats/canvas.py"]  # the batch's grade rows (grader.batch) are dicts still
@@ -34,6 +36,7 @@ STATUS_WORDS = {s.value for s in TestStatus} | {s.value for s in ExerciseStatus}
 
 # (file, function, key): a lookup of such a key in JSON that is not a report, and why
 ALLOWED = {
+    ("grader/harness/run.py", "job_report", "notes"): "the report's JSON data, as a grading process hands it over",
     ("grader/formats/autograder.py", "run", "exercises"): "the autograder's own config file",
     ("grader/formats/autograder.py", "run", "seed"): "the autograder's own config file",
     ("grader/formats/autograder.py", "main", "score"): "the Gradescope results.json it wrote",

@@ -26,8 +26,8 @@ from typing import Any, ClassVar, TypeVar
 from grader.errors import ErrorKind, StrEnum
 from grader.statuses import FAILING, NOT_LOADED, ExerciseStatus, RowStatus, TestStatus
 
-__all__ = ["FAILING", "NOT_LOADED", "ExerciseRun", "ExerciseResult", "ExerciseStatus", "Report", "RowStatus",
-           "TestRecord", "TestResult", "TestStatus"]
+__all__ = ["FAILING", "NOT_LOADED", "ExerciseRun", "ExerciseResult", "ExerciseStatus", "GradeRow", "Report",
+           "RowStatus", "TestRecord", "TestResult", "TestStatus"]
 
 
 @dataclass
@@ -178,3 +178,36 @@ class Report(_Data):
     extra: dict[str, Any] = field(default_factory=dict)
 
     PARTS = {"exercises": ExerciseResult}
+
+
+@dataclass
+class GradeRow(_Data):
+    """A student's row in a batch's gradebook (``grade batch``): its state file, results.csv,
+    grades.csv, the summary.  Its JSON data (``to_dict``) is what crosses from a grading
+    process and what the state file holds; keys of the batch's own (``cost``, ``run``, the
+    Dask ``worker``) are ``extra``."""
+
+    student: str
+    status: RowStatus
+    entry: str = ""                 # the entry it was read from (a folder, a .zip, ...)
+    key: str | None = None
+    seed: int | None = None
+    score: float | None = None      # graded: the total, overrides applied where shown
+    max_score: float | None = None
+    exercises: dict[str, float] | None = None  # graded: each exercise's points
+    kind: ErrorKind | None = None   # not graded: why (BAD_ENTRY, NOT_GRADED, CRASH, TIMEOUT, INTERNAL)
+    reason: str | None = None
+    elapsed: float | None = None
+    internal: list[str] | None = None    # graded, but these exercises hit the grader's own error
+    overrides: list[dict[str, Any]] | None = None  # the instructor's, as applied (grader.batch.output)
+    late: bool | None = None        # Canvas marked the submission late
+    near: dict[str, Any] | None = None   # near-miss file names the reader found
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    OPTIONAL = ("key", "seed", "score", "max_score", "exercises", "kind", "reason", "elapsed", "internal",
+                "overrides", "late", "near")
+    VOCABULARY = {"status": RowStatus, "kind": ErrorKind}
+
+    @property
+    def graded(self) -> bool:
+        return self.status == RowStatus.GRADED

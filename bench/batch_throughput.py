@@ -134,7 +134,7 @@ def profile_one(exercises) -> None:
     waiting = cum("grader/wire/codec.py", "recv")
     sending = cum("grader/wire/codec.py", "send")
     calls = cum("_pytest/python.py", "pytest_pyfunc_call")
-    n_tests = sum(len(ex["tests"]) for ex in report["exercises"])
+    n_tests = sum(len(ex.tests) for ex in report.exercises)
     print(f"\none warm `grade` of {len(exercises)} exercises ({n_tests} test items): {total:.2f} s (under cProfile)")
     print(f"  test bodies (suites, checks, reference, worker calls)  {calls:6.2f} s")
     print(f"    waiting for worker replies (student code + IPC)    {waiting:6.2f} s")

@@ -52,7 +52,7 @@ def grade_one(path: Path, zygote, tmp: Path) -> dict:
     folder = tmp / f"{path.parent.name}-{path.stem}"
     folder.mkdir()
     shutil.copyfile(path, folder / ex.file)
-    (entry,) = grade([ex], folder, seed=0, zygote=zygote)["exercises"]
+    (entry,) = grade([ex], folder, seed=0, zygote=zygote).to_dict()["exercises"]
     return entry
 
 

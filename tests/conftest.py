@@ -31,13 +31,13 @@ def zygote():
 
 @pytest.fixture
 def grade_folder(zygote):
-    """grade_folder(path, 'exercise1', ..., limits=None) → the report dict."""
+    """grade_folder(path, 'exercise1', ..., limits=None) → the report's JSON data."""
     from grader.exercises import lookup
     from grader.harness.run import grade
 
     def run(folder, *names, limits=None, seed=0):
         exercises = [lookup(n) for n in names]
-        return grade(exercises, Path(folder), seed=seed, limits=limits, zygote=zygote)
+        return grade(exercises, Path(folder), seed=seed, limits=limits, zygote=zygote).to_dict()
 
     return run
 

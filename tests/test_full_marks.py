@@ -69,7 +69,7 @@ DO_NOTHING = {
 def reports(zygote):
     from grader.harness.run import grade
 
-    return {name: grade(EXERCISES, ROOT / name, zygote=zygote) for name in ("solutions", "exercises")}
+    return {name: grade(EXERCISES, ROOT / name, zygote=zygote).to_dict() for name in ("solutions", "exercises")}
 
 
 def test_model_answers_score_90_of_90(reports):
@@ -97,7 +97,7 @@ def test_every_test_passes_and_none_is_skipped(reports):
 def test_do_nothing_files_earn_nothing(submission, zygote):
     from grader.harness.run import grade
 
-    r = grade(EXERCISES, submission(DO_NOTHING), zygote=zygote)
+    r = grade(EXERCISES, submission(DO_NOTHING), zygote=zygote).to_dict()
     earned = {e["name"]: [t["name"] for t in e["tests"] if t["status"] == "passed"]
               for e in r["exercises"] if e["score"] > 0}
     assert r["score"] == 0, earned

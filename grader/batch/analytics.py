@@ -6,7 +6,7 @@ import re
 from grader.batch.output import Output
 from grader.errors import ErrorKind
 from grader.exercises import points_per_exercise
-from grader.feedback.records import ExerciseResult, ExerciseStatus, RowStatus, TestResult, TestStatus
+from grader.feedback.records import ExerciseResult, ExerciseStatus, GradeRow, RowStatus, TestResult, TestStatus
 
 
 def _first_line(text: str, n: int = 220) -> str:
@@ -153,17 +153,17 @@ class _Tally:
         return hint_list
 
 
-def analytics(rows: list, out: Output, exercises, roster=None, names=None) -> dict:
+def analytics(rows: list[GradeRow], out: Output, exercises, roster=None, names=None) -> dict:
     """The class picture, as plain data (summary.json; rendered as summary.html).  ``rows``:
     as shown (overrides applied); ``roster``: grader.formats.canvas.read_roster's (names
     and sections in the students table); ``names``: Canvas's names from its file names."""
-    graded = [r for r in rows if r["status"] == RowStatus.GRADED]
+    graded = [r for r in rows if r.status == RowStatus.GRADED]
     tally = _Tally(exercises)
-    for r in sorted(graded, key=lambda r: r["student"]):  # not in the order they finished: the same summary
-        rep = out.read_report(r["student"])
+    for r in sorted(graded, key=lambda r: r.student):  # not in the order they finished: the same summary
+        rep = out.read_report(r.student)
         for ex in rep.exercises if rep is not None else ():
-            tally.add(r["student"], ex)
-        for o in r.get("overrides") or ():   # the exercise means count the overridden points
+            tally.add(r.student, ex)
+        for o in r.overrides or ():   # the exercise means count the overridden points
             e = tally.per_ex.get(o["exercise"])
             if e is not None:
                 e["sum"] += o["to"] - o["from"]
@@ -171,12 +171,12 @@ def analytics(rows: list, out: Output, exercises, roster=None, names=None) -> di
                 e["zero"] += (o["to"] == 0) - (o["from"] == 0)
     who = _roster_records(rows, roster)
     for r in rows:
-        if r["status"] != RowStatus.GRADED and r.get("kind") in ROW_TROUBLE:
-            tally.trouble.append({"student": r["student"], "exercise": "(whole submission)",
-                                  "what": ROW_TROUBLE[r["kind"]],
-                                  "message": r.get("reason", "")})
+        if r.status != RowStatus.GRADED and r.kind in ROW_TROUBLE:
+            tally.trouble.append({"student": r.student, "exercise": "(whole submission)",
+                                  "what": ROW_TROUBLE[r.kind],
+                                  "message": r.reason or ""})
     max_total = points_per_exercise() * len(exercises)
-    totals = sorted(r["score"] for r in graded)
+    totals = sorted(r.score or 0.0 for r in graded)
     bins = [0] * 10
     for t in totals:
         bins[min(9, int(10 * t / max_total)) if max_total else 0] += 1
@@ -193,30 +193,30 @@ def analytics(rows: list, out: Output, exercises, roster=None, names=None) -> di
         "exercises": ex_list, "tests": tally.test_list(exercises), "hints": hint_list[:30],
         "hints_total": len(hint_list),
         "trouble": sorted(tally.trouble, key=lambda t: (t["student"], t["exercise"])),
-        "errors_list": [{"student": r["student"], "entry": r.get("entry", ""), "reason": r.get("reason", "")}
-                        for r in rows if r["status"] != RowStatus.GRADED and r.get("kind") not in (ErrorKind.TIMEOUT, ErrorKind.CRASH)],
+        "errors_list": [{"student": r.student, "entry": r.entry, "reason": r.reason or ""}
+                        for r in rows if r.status != RowStatus.GRADED and r.kind not in (ErrorKind.TIMEOUT, ErrorKind.CRASH)],
         "label_width": max((len(e["label"]) for e in ex_list), default=10),
-        "students_list": [{"student": r["student"], "entry": r.get("entry", ""), "status": r["status"],
-                           "score": r.get("score"), "exercises": r.get("exercises", {}),
-                           "report": r["status"] == RowStatus.GRADED and all(p.exists() for p in out.report_paths(r["student"])),
-                           "reason": r.get("reason", ""),
-                           "name": who.get(r["student"], {}).get("Student") or (names or {}).get(r["student"], ""),
-                           "section": who.get(r["student"], {}).get("Section", ""),
-                           "late": bool(r.get("late")),
-                           "overrides": r.get("overrides") or []}
-                          for r in sorted(rows, key=lambda r: r["student"])],
+        "students_list": [{"student": r.student, "entry": r.entry, "status": r.status,
+                           "score": r.score, "exercises": r.exercises or {},
+                           "report": r.status == RowStatus.GRADED and all(p.exists() for p in out.report_paths(r.student)),
+                           "reason": r.reason or "",
+                           "name": who.get(r.student, {}).get("Student") or (names or {}).get(r.student, ""),
+                           "section": who.get(r.student, {}).get("Section", ""),
+                           "late": bool(r.late),
+                           "overrides": r.overrides or []}
+                          for r in sorted(rows, key=lambda r: r.student)],
     }
     if tally.review:
         data["review"] = tally.review
     return data
 
 
-def _roster_records(rows, roster) -> dict:
+def _roster_records(rows: list[GradeRow], roster) -> dict:
     if not roster:
         return {}
     from grader.formats.canvas import match
 
-    found, _ = match(sorted(r["student"] for r in rows), roster)
+    found, _ = match(sorted(r.student for r in rows), roster)
     return found
 
 
@@ -227,19 +227,19 @@ def render_summary(data: dict, meta: dict) -> str:
     return env.get_template("summary.html.j2").render(s=data, meta=meta)
 
 
-def gradebook_unmatched(rows, exercises, book) -> tuple:
+def gradebook_unmatched(rows: list[GradeRow], exercises, book) -> tuple:
     from grader.formats.canvas import gradebook
 
     return gradebook(rows, exercises, **book)
 
 
-def without_submission(rows, book) -> list:
+def without_submission(rows: list[GradeRow], book) -> list:
     """Roster students no entry matched (their grades.csv row has no score)."""
     if not book.get("roster"):
         return []
     from grader.formats.canvas import match
 
-    found, _ = match(sorted(r["student"] for r in rows), book["roster"])
+    found, _ = match(sorted(r.student for r in rows), book["roster"])
     taken = {id(rec) for rec in found.values()}
     return [rec["Student"] or rec["SIS Login ID"] for rec in book["roster"] if id(rec) not in taken]
 

@@ -47,7 +47,7 @@ from grader.batch.output import STATE_DIR, Output, write_csv
 from grader.batch.progress import Progress, fmt_duration
 from grader.errors import ErrorKind
 from grader.exercises import select
-from grader.feedback.records import RowStatus
+from grader.feedback.records import GradeRow, RowStatus
 
 
 class Refused(Exception):
@@ -305,13 +305,13 @@ def shown_rows(rows: list, plan: Plan) -> list:
     from grader.batch.output import apply_overrides as apply
 
     rows, _ = apply(rows, plan.overrides)
-    return [dict(r, late=True) if plan.late.get(r["student"]) else r for r in rows]
+    return [dataclasses.replace(r, late=True) if plan.late.get(r.student) else r for r in rows]
 
 
 def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
     """One entry: an error row, its last result (unchanged), or a task."""
     if e.error:
-        row = {"student": e.student, "entry": e.entry, "status": RowStatus.ERROR, "kind": ErrorKind.BAD_ENTRY, "reason": e.error}
+        row = GradeRow(student=e.student, entry=e.entry, status=RowStatus.ERROR, kind=ErrorKind.BAD_ENTRY, reason=e.error)
         if e.student.isprintable() and "/" not in e.student and e.student not in (".", ".."):
             s.out.remove_report(e.student)  # (no file of its own for a name that cannot be one)
         s.out.write_state(row)  # (named by a hash: any name has one)
@@ -321,15 +321,15 @@ def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
     e.key = entry_key(e.files, e.seed, s.exercises, s.limits, s.fp, e.origins)
     old = s.out.read_state(e.student)
     if args.only and e.student not in args.only:
-        plan.rows.append(old or {"student": e.student, "entry": e.entry, "status": RowStatus.ERROR, "kind": ErrorKind.NOT_GRADED,
-                                 "reason": "not graded yet (it was not named by --only)"})
+        plan.rows.append(old or GradeRow(student=e.student, entry=e.entry, status=RowStatus.ERROR,
+                                         kind=ErrorKind.NOT_GRADED, reason="not graded yet (it was not named by --only)"))
         plan.skipped += 1
         return
     pending = plan.regrade
-    regrade = pending is not None and (old or {}).get("run") != pending["run"] and (
+    regrade = pending is not None and (old.extra.get("run") if old else None) != pending["run"] and (
         pending.get("only") is None or e.student in pending["only"])
-    if (not regrade and old and old.get("key") == e.key and old.get("status") == RowStatus.GRADED
-            and not old.get("internal") and all(p.exists() for p in s.out.report_paths(e.student))):
+    if (not regrade and old and old.key == e.key and old.status == RowStatus.GRADED
+            and not old.internal and all(p.exists() for p in s.out.report_paths(e.student))):
         plan.rows.append(old)
         plan.skipped += 1
         return
@@ -360,18 +360,19 @@ class Result:
 
 def _grade(args, s: Setup, plan: Plan) -> Result:
     """Grade the plan's tasks; results.csv kept up to date."""
-    bad = sum(r["status"] != RowStatus.GRADED for r in plan.rows)
+    bad = sum(r.status != RowStatus.GRADED for r in plan.rows)
     print(f"grade batch: {len(plan.entries)} entries in {s.subs}: {len(plan.tasks)} to grade, {plan.skipped} "
           f"unchanged, {bad} unusable; {_jobs_text(s.jobs, len(plan.tasks))}; seed secret from {s.secret_from}",
           file=sys.stderr)
-    by_student = {r["student"]: r for r in plan.rows}
+    by_student = {r.student: r for r in plan.rows}
     results = s.out_root / "results.csv"
     write_csv(results, shown_rows(list(by_student.values()), plan), s.exercises, s.book)
     progress = Progress(len(plan.tasks))
     last_csv = [time.monotonic()]
 
-    def on_done(row):
-        by_student[row["student"]] = row
+    def on_done(data: dict) -> None:  # the row's JSON data, as the grading process (or the pool) made it
+        row = GradeRow.from_dict(data)
+        by_student[row.student] = row
         progress.update(row)
         if time.monotonic() - last_csv[0] > 2.0:
             write_csv(results, shown_rows(list(by_student.values()), plan), s.exercises, s.book)
@@ -449,7 +450,7 @@ def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
     data["overrides_skipped"] = [{"entry": o["entry"], "exercise": o["exercise"], "why": o["why"],
                                   "reason": o["reason"]} for o in skipped]
     # entries whose exercise file has a near-miss name (exercise3.py, "... (1).py"): graded 0, listed
-    data["near_misses"] = {r["student"]: r["near"] for r in rows if r.get("near")}
+    data["near_misses"] = {r.student: r.near for r in rows if r.near}
     _, unmatched = gradebook_unmatched(rows, s.exercises, s.book)
     data["roster"] = {"used": args.roster is not None, "unmatched": unmatched,
                       "without_submission": without_submission(rows, s.book)}
@@ -462,9 +463,9 @@ def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
     return data, unmatched
 
 
-def _overrides_list(rows: list) -> list:
-    return [dict(o, student=r["student"]) for r in sorted(rows, key=lambda r: r["student"])
-            for o in r.get("overrides") or ()]
+def _overrides_list(rows: list[GradeRow]) -> list:
+    return [dict(o, student=r.student) for r in sorted(rows, key=lambda r: r.student)
+            for o in r.overrides or ()]
 
 
 def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched: list) -> int:
@@ -480,7 +481,7 @@ def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched:
     rate = f" ({len(tasks) / elapsed:.2f} submissions/s)" if tasks and elapsed > 0 else ""
     from grader.feedback.textsafe import one_line, terminal
 
-    failed = sorted(terminal(one_line(r["student"])) for r in rows if r["status"] != RowStatus.GRADED)
+    failed = sorted(terminal(one_line(r.student)) for r in rows if r.status != RowStatus.GRADED)
     names = ""
     if failed:
         names = ": " + ", ".join(failed[:15]) + (f" and {len(failed) - 15} more" if len(failed) > 15 else "")
@@ -502,6 +503,6 @@ def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched:
     print(f"grade batch: graded {data['graded']} of {data['students']} students in {fmt_duration(elapsed)}{rate}; "
           f"results in {s.out_root}/grades.csv and summary.html; "
           + (f"{len(failed)} could not be graded{names}" if failed else "every entry graded"), file=sys.stderr)
-    if any(r.get("kind") == ErrorKind.INTERNAL or r.get("internal") for r in rows):
+    if any(r.kind == ErrorKind.INTERNAL or r.internal for r in rows):
         return EXIT_INTERNAL
     return EXIT_ERRORS if data["errors"] else EXIT_OK

@@ -2,8 +2,8 @@
 and the instructor's overrides applied on top of the computed scores."""
 from __future__ import annotations
 
-import copy
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -13,7 +13,7 @@ from pathlib import Path
 from grader.errors import ErrorKind
 from grader.exercises import points_per_exercise
 from grader.feedback.numbers import points_text
-from grader.feedback.records import Report, RowStatus
+from grader.feedback.records import GradeRow, Report, RowStatus
 
 STATE_DIR = ".batch"
 
@@ -41,16 +41,19 @@ class Output:
     def state_path(self, student: str) -> Path:
         return self.state / state_name(student)
 
-    def read_state(self, student: str) -> dict | None:
+    def read_state(self, student: str) -> GradeRow | None:
+        """The student's last row; None where there is none, or none that reads (graded again)."""
         try:
-            return json.loads(self.state_path(student).read_text())
-        except (OSError, ValueError):
+            return GradeRow.from_dict(json.loads(self.state_path(student).read_text()))
+        except (OSError, ValueError, TypeError, AttributeError):
             return None
 
-    def write_state(self, row: dict) -> None:
+    def write_state(self, row: GradeRow | dict) -> None:
+        """``row``: the record, or its JSON data as a grading process made it."""
         from grader.atomic import write_atomic
 
-        write_atomic(self.state_path(row["student"]), json.dumps(row, indent=1, sort_keys=True) + "\n")
+        data = row.to_dict() if isinstance(row, GradeRow) else row
+        write_atomic(self.state_path(data["student"]), json.dumps(data, indent=1, sort_keys=True) + "\n")
 
     def report_paths(self, student: str) -> tuple:
         return self.reports / f"{student}.json", self.reports / f"{student}.html"
@@ -113,19 +116,19 @@ def _csv_safe(text: str) -> str:
     return csv_cell(text)
 
 
-def status_text(row: dict) -> str:
-    late = " (LATE on Canvas)" if row.get("late") else ""
-    if row["status"] == RowStatus.GRADED:
-        if row.get("internal"):
-            return "graded (internal grader error in " + ", ".join(row["internal"]) + "; please report it)" + late
+def status_text(row: GradeRow) -> str:
+    late = " (LATE on Canvas)" if row.late else ""
+    if row.status == RowStatus.GRADED:
+        if row.internal:
+            return "graded (internal grader error in " + ", ".join(row.internal) + "; please report it)" + late
         text = "graded" + late
-        if row.get("overrides"):
-            text += "; overridden: " + "; ".join(describe_override(o) for o in row["overrides"])
+        if row.overrides:
+            text += "; overridden: " + "; ".join(describe_override(o) for o in row.overrides)
         return text
-    return "error: " + " ".join(str(row.get("reason", "")).split()) + late
+    return "error: " + " ".join(str(row.reason or "").split()) + late
 
 
-def write_csv(path: Path, rows: list, exercises, gradebook: dict | None = None) -> list:
+def write_csv(path: Path, rows: list[GradeRow], exercises, gradebook: dict | None = None) -> list:
     """results.csv at ``path`` and Canvas's grades.csv beside it; returns the
     entries matching no roster student.  ``gradebook``: roster, columns, assignment."""
     from grader.atomic import write_atomic
@@ -139,12 +142,12 @@ def write_csv(path: Path, rows: list, exercises, gradebook: dict | None = None) 
     w.writerow(["Student"] + [ex.name for ex in exercises] + ["Total", "Status"])
     w.writerow(["Points Possible"] + [f"{points_per_exercise():g}" for _ in exercises]
                + [f"{points_per_exercise() * len(exercises):g}", ""])
-    for row in sorted(rows, key=lambda r: r["student"]):
-        if row["status"] == RowStatus.GRADED:
-            scores = [points_text(row['exercises'].get(ex.name, 0.0)) for ex in exercises] + [points_text(row['score'])]
+    for row in sorted(rows, key=lambda r: r.student):
+        if row.status == RowStatus.GRADED:
+            scores = [points_text((row.exercises or {}).get(ex.name, 0.0)) for ex in exercises] + [points_text(row.score)]
         else:
             scores = [""] * (len(exercises) + 1)
-        w.writerow([_csv_safe(row["student"])] + scores + [_csv_safe(status_text(row))])
+        w.writerow([_csv_safe(row.student)] + scores + [_csv_safe(status_text(row))])
     write_atomic(path, buf.getvalue())
     return unmatched
 
@@ -222,7 +225,7 @@ def parse_overrides(text: str, where: str, exercises, entries) -> list:
     return out
 
 
-def apply_overrides(rows: list, overrides: list) -> tuple:
+def apply_overrides(rows: list[GradeRow], overrides: list) -> tuple:
     """(the rows with the overrides applied, [overrides not applied, with why]).  A graded
     row gets its exercise's new points, a new total and ``overrides``: [{"exercise",
     "from", "to", "reason", "who"}]; the input rows are not changed."""
@@ -231,26 +234,25 @@ def apply_overrides(rows: list, overrides: list) -> tuple:
         by_entry.setdefault(o["entry"], []).append(o)
     out, skipped = [], []
     for row in rows:
-        mine = by_entry.get(row["student"])
+        mine = by_entry.get(row.student)
         if not mine:
             out.append(row)
             continue
-        if row.get("status") != RowStatus.GRADED:
+        if row.status != RowStatus.GRADED:
             skipped.extend(dict(o, why="the entry could not be graded") for o in mine)
             out.append(row)
             continue
-        row = copy.deepcopy(row)
+        exercises = dict(row.exercises or {})
         applied = []
         for o in mine:
-            before = float(row["exercises"].get(o["exercise"], 0.0))
+            before = float(exercises.get(o["exercise"], 0.0))
             after = o["points"] if "points" in o else before + o["delta"]
             after = round(min(points_per_exercise(), max(0.0, after)), 2)
-            row["exercises"][o["exercise"]] = after
+            exercises[o["exercise"]] = after
             applied.append({"exercise": o["exercise"], "from": before, "to": after, "reason": o["reason"],
                             "who": o["who"]})
-        row["score"] = round(sum(row["exercises"].values()), 4)
-        row["overrides"] = applied
-        out.append(row)
+        out.append(dataclasses.replace(row, exercises=exercises, score=round(sum(exercises.values()), 4),
+                                        overrides=applied))
     return out, skipped
 
 

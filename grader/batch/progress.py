@@ -9,7 +9,7 @@ import time
 from grader import settings
 from grader.batch.output import status_text
 from grader.feedback.numbers import points_text
-from grader.feedback.records import RowStatus
+from grader.feedback.records import GradeRow, RowStatus
 
 
 def fmt_duration(s: float) -> str:
@@ -91,22 +91,22 @@ class Progress:
         self.stream.write("\r\033[K" + line)
         self.stream.flush()
 
-    def update(self, row: dict) -> None:
-        self.current.pop(row["student"], None)
+    def update(self, row: GradeRow) -> None:
+        self.current.pop(row.student, None)
         self.done += 1
-        if row["status"] == RowStatus.GRADED:
+        if row.status == RowStatus.GRADED:
             self.graded += 1
         else:
             self.errors += 1
         if self.tty:
             self._draw(force=True)
         else:
-            what = (f"{points_text(row['score'])} / {row['max_score']:g}" if row["status"] == RowStatus.GRADED
+            what = (f"{points_text(row.score)} / {row.max_score:g}" if row.status == RowStatus.GRADED
                     else status_text(row))
-            took = f" ({row['elapsed']:.1f} s)" if "elapsed" in row else ""
+            took = f" ({row.elapsed:.1f} s)" if row.elapsed is not None else ""
             from grader.feedback.textsafe import terminal  # a student id or reason acts on no terminal or CI log
 
-            print(terminal(f"grade batch: [{self.done}/{self.total}] {row['student']}: {what}{took}"),
+            print(terminal(f"grade batch: [{self.done}/{self.total}] {row.student}: {what}{took}"),
                   file=self.stream, flush=True)
 
     def close(self) -> None:

@@ -334,10 +334,10 @@ def check_course(course, exercises=None, progress=print) -> list:
     zygote = Zygote(preload=wants_preload(exercises))
     try:
         progress(f"grading the model answers of {len(exercises)} exercise(s)")
-        answers = grade(exercises, _submission(course, "solution", exercises, work / "solutions"), zygote=zygote)
+        answers = grade(exercises, _submission(course, "solution", exercises, work / "solutions"), zygote=zygote).to_dict()
         progress("grading the stubs")
-        stubs = grade(exercises, _submission(course, "stub", exercises, work / "stubs"), zygote=zygote)
-        problems += _check_mistakes(course, exercises, lambda exs, folder: grade(exs, folder, zygote=zygote), work,
+        stubs = grade(exercises, _submission(course, "stub", exercises, work / "stubs"), zygote=zygote).to_dict()
+        problems += _check_mistakes(course, exercises, lambda exs, folder: grade(exs, folder, zygote=zygote).to_dict(), work,
                                     progress)
     finally:
         zygote.close()

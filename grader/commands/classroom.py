@@ -587,10 +587,12 @@ def _grade_and_return(args, out: Path, collected: dict, now) -> int | None:
         print(f"grade classroom: error: grade batch failed (exit {r.returncode}); nothing was returned to "
               "students", file=sys.stderr)
         return EXIT_INTERNAL if r.returncode == 3 else r.returncode
+    from grader.feedback.records import RowStatus
+
     graded = _graded(out / "results" / "results.csv")
     for login, c in collected.items():
-        status = graded.get(login)
-        if not (status or "").startswith("graded"):
+        status = graded.get(login)  # results.csv's Status: a graded row's says "graded", then any note
+        if not (status or "").startswith(RowStatus.GRADED):
             c["row"]["status"] = f"collected, not graded: {status or 'no result'}"
             continue
         c["row"]["status"] = _return_feedback(args, out, login, c, now)
@@ -607,7 +609,7 @@ def _return_feedback(args, out: Path, login: str, c: dict, now) -> str:
         text = feedback_text(out / "results" / "reports" / f"{login}.json", args.assignment, c)
         done = push_feedback(c["clone"], c["url"], c["sha"], text, _git_env(c["url"]))
         return f"graded; feedback {done}"
-    except (GitError, OSError, ValueError) as e:
+    except (GitError, OSError, ValueError, TypeError) as e:  # (a report that does not read: ValueError, TypeError)
         return f"graded; feedback not returned: {e}"
 
 
@@ -620,9 +622,10 @@ def _graded(results_csv: Path) -> dict:
 
 
 def feedback_text(report_json: Path, assignment: str, c: dict) -> str:
+    from grader.feedback.records import Report
     from grader.feedback.report import render
 
-    report = json.loads(report_json.read_text(encoding="utf-8"))
+    report = Report.from_dict(json.loads(report_json.read_text(encoding="utf-8")))  # the batch's report, read once
     head = FEEDBACK_HEAD.format(assignment=assignment, sha=c["sha"], branch=c["branch"], pushed=iso(c["pushed"]),
                                 how="pushed" if c["how"].startswith("push time") else "committed",
                                 deadline=iso(c["deadline"]), graded_from=c["reason"])

@@ -12,10 +12,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.exits import EXIT_FULL, EXIT_INTERNAL, EXIT_LOST
 from grader.exits import fail as _fail
 from grader.exits import no_torch as _no_torch
+
+if TYPE_CHECKING:
+    from grader.feedback.records import Report
 
 _watch_zygote = None
 
@@ -152,7 +156,7 @@ def _interrupted() -> int:
     return 130
 
 
-def _grade_read(args, chosen, sub, graded_from, limits, zygote, err) -> dict:
+def _grade_read(args, chosen, sub, graded_from, limits, zygote, err) -> Report:
     """The report of the submission as read (``sub``), with a progress line on a terminal (``err``)."""
     interactive = err.isatty() and args.output is None and len(chosen) > 1
 
@@ -160,11 +164,14 @@ def _grade_read(args, chosen, sub, graded_from, limits, zygote, err) -> dict:
         if interactive and event == "start":
             print(f"\r\033[K  grading {ex.name} ({ex.title}) …", end="", file=err, flush=True)
 
+    from grader.feedback.records import Report
     from grader.harness.run import grade
 
     report = grade(chosen, graded_from, seed=args.seed, limits=limits,
                    zygote=zygote, debug=args.debug, progress=progress)
-    report = sub.annotate(report)
+    # the reader's notes and the edition's checks: both edit JSON data (the submission readers sit
+    # below the records, and a student package already built takes a dict), read back once
+    report = Report.from_dict(sub.annotate(report.to_dict()))
     if interactive:
         print("\r\033[K", end="", file=err, flush=True)
     return report
@@ -180,7 +187,7 @@ def _internal_error(args, fmt: str, chosen, e: Exception) -> int:
     return EXIT_INTERNAL
 
 
-def _conclude(args, chosen, submission: Path, fmt: str, report: dict) -> int:
+def _conclude(args, chosen, submission: Path, fmt: str, report: Report) -> int:
     """The report shown or written, and the exit status."""
     from grader.feedback.failure import grading_failed
 
@@ -188,7 +195,7 @@ def _conclude(args, chosen, submission: Path, fmt: str, report: dict) -> int:
     if reason is not None and not args.debug:  # nothing of this report is a grade: say why, score nothing
         print(f"grade: the grading failed: {reason}.\nNothing was scored: this is not a grade "
               "(rerun with --debug to see the grader's own errors).", file=sys.stderr)
-        _write_failure(args, fmt, chosen, reason, seed=report.get("seed"))
+        _write_failure(args, fmt, chosen, reason, seed=report.seed)
         return EXIT_INTERNAL
 
     # the student's folder as the repository sees it (annotations, JUnit's file=)
@@ -196,9 +203,9 @@ def _conclude(args, chosen, submission: Path, fmt: str, report: dict) -> int:
     prefix = "" if prefix == "." or prefix.startswith("..") else prefix.replace(os.sep, "/") + "/"
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     if github:  # advice for a terminal (--submission) means nothing in a CI log
-        from grader.formats.common import platform_data
+        from grader.formats.common import for_platform
 
-        report = platform_data(report)
+        report = for_platform(report)
     text = _render(args, report, fmt, prefix)
     if args.output is not None:
         failed = _write_output(args, report, text)
@@ -222,7 +229,7 @@ def _conclude(args, chosen, submission: Path, fmt: str, report: dict) -> int:
     return EXIT_FULL if done or _full(report) else EXIT_LOST
 
 
-def _render(args, report: dict, fmt: str, prefix: str) -> str:
+def _render(args, report: Report, fmt: str, prefix: str) -> str:
     from grader.feedback.report import render
 
     if fmt in ("junit", "prairielearn", "gradescope", "classroom"):
@@ -235,7 +242,7 @@ def _render(args, report: dict, fmt: str, prefix: str) -> str:
     return render(report, fmt, color=color)
 
 
-def _write_output(args, report: dict, text: str) -> int | None:
+def _write_output(args, report: Report, text: str) -> int | None:
     """The report written to --output; the exit status when it cannot be."""
     from grader.atomic import write_atomic
 
@@ -246,13 +253,13 @@ def _write_output(args, report: dict, text: str) -> int | None:
     return None
 
 
-def _said(report: dict) -> str:
+def _said(report: Report) -> str:
     """The result in a few words: the checks' summary of a local check, else the points."""
     from grader.feedback import local_check
     from grader.feedback.numbers import points_text  # not before the zygote forks (a secret package)
 
-    return report["summary"] if local_check.is_local(report) else \
-        f"{points_text(report['score'])} / {report['max_score']:g}"
+    return report.extra["summary"] if local_check.is_local(report) else \
+        f"{points_text(report.score)} / {report.max_score:g}"
 
 
 PLATFORM_FILES = ("prairielearn", "gradescope")   # formats whose file a platform reads as the grade
@@ -293,10 +300,10 @@ def _write_failure(args, fmt: str, chosen, reason: str, seed=None) -> None:
         print(f"grade: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
 
 
-def _full(report: dict) -> bool:
+def _full(report: Report) -> bool:
     """Full marks; in the student edition, every check that ran passed (it gives no marks)."""
     from grader.feedback import local_check
 
     if local_check.is_local(report):
-        return local_check.all_passed(local_check.summarize(report))
-    return report["score"] >= report["max_score"]
+        return local_check.all_passed(report)
+    return report.score >= report.max_score

@@ -12,6 +12,10 @@ from __future__ import annotations
 import os
 import resource
 import signal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.feedback.records import Report
 
 _UNLIMITED = 1 << 60   # cgroup v1 writes "no limit" as about 2**63 rounded to the page size
 
@@ -133,25 +137,22 @@ def why(death: str | None = None, internal: list | None = None, oom_before: int 
     return f"{text}; {memory_limit()}"
 
 
-def internal_errors(report: dict) -> list:
+def internal_errors(report: Report) -> list:
     from grader.errors import ErrorKind
 
-    return [f"{ex['name']}: {t['name']} ({t.get('message', '')})" for ex in report.get("exercises", [])
-            for t in ex.get("tests", []) if t.get("kind") == ErrorKind.INTERNAL]
+    return [f"{ex.name}: {t.name} ({t.message})" for ex in report.exercises
+            for t in ex.tests if t.kind == ErrorKind.INTERNAL]
 
 
-def grading_failed(report: dict) -> str | None:
+def grading_failed(report: Report) -> str | None:
     """Why no grade can be given from ``report`` (None: it is a grade)."""
-    if report.get("grading_failed"):
-        return report["grading_failed"]
+    if report.extra.get("grading_failed"):
+        return report.extra["grading_failed"]
     from grader.feedback.records import ExerciseStatus
 
     internal = internal_errors(report)
-    if internal or any(ex.get("status") == ExerciseStatus.ERROR for ex in report.get("exercises", [])):
-        errors = internal or [f"{ex['name']} ({ex.get('message', '')})" for ex in report.get("exercises", [])
-                              if ex.get("status") == ExerciseStatus.ERROR]
-        return why(internal=errors)
-    return None
+    errors = internal or [f"{ex.name} ({ex.message})" for ex in report.exercises if ex.status == ExerciseStatus.ERROR]
+    return why(internal=errors) if errors else None
 
 
 MESSAGE = ("The grading failed, so this is not a grade: {reason}. Nothing was scored; "

@@ -8,7 +8,7 @@ renders (text, JSON, HTML, Markdown: ``view``), and its exit status says whether
 that ran passed (``all_passed``)."""
 from __future__ import annotations
 
-from grader.feedback.records import ExerciseStatus, TestStatus
+from grader.feedback.records import ExerciseStatus, Report, TestStatus
 
 DECIDE = "the hidden tests decide the grade"
 SCORE_KEYS = ("score", "max_score")
@@ -17,8 +17,9 @@ NOT_CHECKED = {ExerciseStatus.MISSING: "its file is missing", ExerciseStatus.LOA
 CHECKED = (None, ExerciseStatus.GRADED)  # an exercise whose checks ran (None: a report of before statuses)
 
 
-def is_local(report: dict) -> bool:
-    return report.get("edition") == "student"
+def is_local(report: Report | dict) -> bool:
+    """A report of the student edition (its records, or its JSON data)."""
+    return (report.extra if isinstance(report, Report) else report).get("edition") == "student"
 
 
 def _counts(tests) -> tuple:
@@ -46,10 +47,12 @@ def summarize(report: dict) -> dict:
     return report
 
 
-def all_passed(report: dict) -> bool:
-    """Every check that ran passed, in every exercise (the student edition's exit status 0)."""
-    return all(ex.get("status") in CHECKED and ex["checks"]["passed"] == ex["checks"]["ran"]
-               for ex in report.get("exercises", [])) if "checks" in report else False
+def all_passed(report: Report) -> bool:
+    """Every check that ran passed, in every exercise (the student edition's exit status 0):
+    each exercise's counts (``summarize``) are equal."""
+    return all(ex.status == ExerciseStatus.GRADED
+               and all(t.status in (TestStatus.PASSED, TestStatus.SKIPPED) for t in ex.tests)
+               for ex in report.exercises)
 
 
 def view(report: dict) -> dict:
@@ -63,6 +66,15 @@ def view(report: dict) -> dict:
     return out
 
 
-def one_line(report: dict) -> str:
-    """``grade --output``'s line on stderr."""
-    return report["summary"]
+def readable(report: dict) -> dict:
+    """A report as ``view`` wrote it (read back by ``%grade``, say) with its points put back as 0,
+    so that it reads into a ``grader.feedback.records.Report``: the student edition's templates
+    count checks and never show a score."""
+    if all(k in report for k in SCORE_KEYS):
+        return report
+    zero = dict.fromkeys(SCORE_KEYS, 0.0)
+    out = {**zero, **report}
+    out["exercises"] = [{**zero, **ex, "tests": [{**zero, **t} for t in ex.get("tests", [])]}
+                        for ex in report.get("exercises", [])]
+    return out
+

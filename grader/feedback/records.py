@@ -9,9 +9,10 @@
   order, an optional key (``kind``, ``trace``, ``reproducer``, ``devices``; ``review``,
   ``trace``) only when set.  ``from_dict()`` reads such data back; keys that other code
   added to the data after grading (``notes``, say) are kept, in order, after the known ones.
-- ``TestStatus``, ``ExerciseStatus`` (and ``RowStatus``, a batch's row): the statuses, one declared vocabulary.  They are
-  ``StrEnum`` members (each *is* its string, as ``grader.errors.ErrorKind``); ``from_dict``
-  reads a status (and a test's ``kind``, an ``ErrorKind``) into its member, refusing an
+- ``TestStatus``, ``ExerciseStatus`` (and ``RowStatus``, a batch's row): the statuses, one declared
+  vocabulary, declared in the leaf ``grader.statuses`` (so that the submission readers, below these
+  records, name them too) and re-exported here.  They are ``StrEnum`` members (each *is* its string,
+  as ``grader.errors.ErrorKind``); ``from_dict`` reads a status (and a test's ``kind``, an ``ErrorKind``) into its member, refusing an
   unknown one (``ValueError``), and ``to_dict`` writes plain strings, so the JSON data and
   the wire see exactly what they always did.
 """
@@ -23,39 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from grader.errors import ErrorKind, StrEnum
+from grader.statuses import FAILING, NOT_LOADED, ExerciseStatus, RowStatus, TestStatus
 
-
-class TestStatus(StrEnum):
-    """A test's verdict (the report's ``tests[].status``)."""
-
-    __test__ = False  # not a pytest test class
-
-    PASSED = "passed"
-    FAILED = "failed"    # the code ran and the result was wrong (or it raised)
-    ERROR = "error"      # the code could not be run (grader.errors.RUN_KINDS), or the grader failed
-    SKIPPED = "skipped"  # not checked, for a reason of the grader's: its points are kept
-
-
-class ExerciseStatus(StrEnum):
-    """An exercise's status (the report's ``exercises[].status``)."""
-
-    GRADED = "graded"
-    MISSING = "missing"        # its file is not in the submission
-    LOAD_ERROR = "load_error"  # its file did not load
-    ERROR = "error"            # its tests could not be run: the grader's fault
-
-
-class RowStatus(StrEnum):
-    """A batch's gradebook row (``grade batch``'s state, results.csv): its report was made, or not."""
-
-    GRADED = "graded"
-    ERROR = "error"  # not graded: its ``kind`` (an ErrorKind) and ``reason`` say why
-
-
-FAILING = frozenset({TestStatus.FAILED, TestStatus.ERROR})
-"""The statuses of a test that lost its points."""
-NOT_LOADED = frozenset({ExerciseStatus.MISSING, ExerciseStatus.LOAD_ERROR})
-"""The statuses of an exercise whose file could not be graded at all."""
+__all__ = ["FAILING", "NOT_LOADED", "ExerciseRun", "ExerciseResult", "ExerciseStatus", "GradeRow", "Report",
+           "RowStatus", "TestRecord", "TestResult", "TestStatus"]
 
 
 @dataclass
@@ -206,3 +178,36 @@ class Report(_Data):
     extra: dict[str, Any] = field(default_factory=dict)
 
     PARTS = {"exercises": ExerciseResult}
+
+
+@dataclass
+class GradeRow(_Data):
+    """A student's row in a batch's gradebook (``grade batch``): its state file, results.csv,
+    grades.csv, the summary.  Its JSON data (``to_dict``) is what crosses from a grading
+    process and what the state file holds; keys of the batch's own (``cost``, ``run``, the
+    Dask ``worker``) are ``extra``."""
+
+    student: str
+    status: RowStatus
+    entry: str = ""                 # the entry it was read from (a folder, a .zip, ...)
+    key: str | None = None
+    seed: int | None = None
+    score: float | None = None      # graded: the total, overrides applied where shown
+    max_score: float | None = None
+    exercises: dict[str, float] | None = None  # graded: each exercise's points
+    kind: ErrorKind | None = None   # not graded: why (BAD_ENTRY, NOT_GRADED, CRASH, TIMEOUT, INTERNAL)
+    reason: str | None = None
+    elapsed: float | None = None
+    internal: list[str] | None = None    # graded, but these exercises hit the grader's own error
+    overrides: list[dict[str, Any]] | None = None  # the instructor's, as applied (grader.batch.output)
+    late: bool | None = None        # Canvas marked the submission late
+    near: dict[str, Any] | None = None   # near-miss file names the reader found
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    OPTIONAL = ("key", "seed", "score", "max_score", "exercises", "kind", "reason", "elapsed", "internal",
+                "overrides", "late", "near")
+    VOCABULARY = {"status": RowStatus, "kind": ErrorKind}
+
+    @property
+    def graded(self) -> bool:
+        return self.status == RowStatus.GRADED

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.feedback import textsafe
-from grader.feedback.records import FAILING, Report, TestStatus
+from grader.feedback.records import FAILING, ExerciseStatus, Report, RowStatus, TestStatus
 
 FORMATS = ("text", "json", "html", "markdown")
 EXTENSIONS = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown", ".txt": "text", ".xml": "junit"}
@@ -121,6 +121,8 @@ def environment(autoescape: bool, fmt: str = "html"):
     env.globals["pct"] = lambda s, m: round(100.0 * s / m, 1) if m else 0.0
     env.globals["bar_color"] = lambda s, m: "#1a7f37" if m and s >= m else ("#cf222e" if s == 0 else "#bf8700")
     env.globals["score_color"] = lambda s, m: "green" if m and s >= m else ("red" if s == 0 else "yellow")
+    # the templates compare statuses with the vocabulary too (``t.status == TestStatus.PASSED``)
+    env.globals.update(TestStatus=TestStatus, ExerciseStatus=ExerciseStatus, RowStatus=RowStatus)
     return env
 
 
@@ -140,5 +142,6 @@ def render(report: Report | dict, fmt: str = "text", color: bool = False) -> str
         return json.dumps(local_check.view(data) if local else data, indent=2, ensure_ascii=False) + "\n"
     env = environment(autoescape=(fmt == "html"), fmt=fmt)
     template = env.get_template(TEMPLATES[fmt])
-    return template.render(report=Report.from_dict(data), ansi=ANSI if color else None,
+    record = Report.from_dict(local_check.readable(data) if local else data)
+    return template.render(report=record, ansi=ANSI if color else None,
                            color=_color(ANSI if color else None))

@@ -209,6 +209,7 @@ def run(root: Path, config: dict) -> dict:
             return gs.failure_results(f"Nothing could be graded: no exercise file ({wanted}, …) was found "
                                       "in the submission.", max_score, time.monotonic() - started,
                                       grader_failed=False)
+        from grader.feedback.records import Report
         from grader.harness.run import grade
         from grader.transport.limits import Limits
 
@@ -221,7 +222,8 @@ def run(root: Path, config: dict) -> dict:
 
             use_level(config.get("hint_level", "fix") if config.get("hint_level") in ("fix", "concept") else "fix")
             report = grade(exercises, folder, seed=int(config.get("seed", 0)), limits=limits)
-            report = annotate(report, sub, shown="submission", folder=str(folder))
+            # the reader's notes edit the report's JSON data (the readers sit below the records)
+            report = Report.from_dict(annotate(report.to_dict(), sub, shown="submission", folder=str(folder)))
         finally:
             shutil.rmtree(work, ignore_errors=True)
         reason = failure.grading_failed(report)

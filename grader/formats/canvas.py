@@ -22,7 +22,7 @@ import re
 import unicodedata
 
 from grader.feedback.numbers import points_text
-from grader.feedback.records import RowStatus
+from grader.feedback.records import GradeRow, RowStatus
 from grader.feedback.textsafe import csv_cell
 
 STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -131,7 +131,7 @@ def match(students: list, roster: list) -> tuple:
     return found, unmatched
 
 
-def gradebook(rows: list, exercises, *, roster=None, columns=None, assignment: str = "") -> tuple:
+def gradebook(rows: list[GradeRow], exercises, *, roster=None, columns=None, assignment: str = "") -> tuple:
     """(CSV text, unmatched entry ids).  ``rows``: the batch's rows (student,
     status, score, exercises).  ``columns``: "exercises" (one column each),
     "total" (one assignment column) or None (the total when ``assignment``
@@ -146,14 +146,14 @@ def gradebook(rows: list, exercises, *, roster=None, columns=None, assignment: s
         prefix = re.sub(r"\s*\(\d+\)\s*$", "", assignment).strip()
         titles = [f"{prefix}: {ex.name} {ex.title}" if prefix else f"{ex.name} {ex.title}" for ex in exercises]
         possible = [points] * len(exercises)
-    by_student = {r["student"]: r for r in rows}
+    by_student = {r.student: r for r in rows}
 
-    def scores(row):
-        if row is None or row.get("status") != RowStatus.GRADED:
+    def scores(row: GradeRow | None) -> list:
+        if row is None or row.status != RowStatus.GRADED:
             return [""] * len(titles)
         if columns == "total":
-            return [points_text(row['score'])]
-        return [points_text(row['exercises'].get(ex.name, 0.0)) for ex in exercises]
+            return [points_text(row.score)]
+        return [points_text((row.exercises or {}).get(ex.name, 0.0)) for ex in exercises]
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -167,6 +167,6 @@ def gradebook(rows: list, exercises, *, roster=None, columns=None, assignment: s
         found, unmatched = match(sorted(by_student), roster)
         entry_of = {id(rec): s for s, rec in found.items()}
         for rec in roster:   # every roster student, in the roster's order; no submission: no score
-            s = entry_of.get(id(rec))
-            w.writerow([csv_cell(rec[c]) for c in STUDENT_COLUMNS] + scores(by_student.get(s) if s else None))
+            entry = entry_of.get(id(rec))
+            w.writerow([csv_cell(rec[c]) for c in STUDENT_COLUMNS] + scores(by_student.get(entry) if entry else None))
     return buf.getvalue(), unmatched

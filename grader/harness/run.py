@@ -1,4 +1,4 @@
-"""Run the hidden suites for a submission and build the report (plain data)."""
+"""Run the hidden suites for a submission and build the report (its records, grader.feedback.records)."""
 from __future__ import annotations
 
 import contextlib
@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,6 +16,9 @@ from grader import __version__
 from grader.course import current
 from grader.feedback import scoring
 from grader.harness.pytest_caches import cached_hookproxies, memoized_funcargnames
+
+if TYPE_CHECKING:
+    from grader.feedback.records import Report
 
 SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"  # the built-in course's suites, and pytest.ini
 
@@ -178,11 +182,13 @@ def serve(exercises, next_job, on_report, *, limits=None, debug: bool = False, p
 
 
 def grade(exercises=None, submission: Path = Path("exercises"), *, seed: int = 0, limits=None,
-          zygote=None, debug: bool = False, progress=None) -> dict:
+          zygote=None, debug: bool = False, progress=None) -> Report:
     """Grade ``exercises`` (by default every exercise of the course) of the submission folder;
-    returns the report dict."""
+    returns the report (its records: the grading process hands its JSON data over, read into a
+    ``Report`` here, once)."""
     from grader.exercises import wants_preload
     from grader.feedback import failure
+    from grader.feedback.records import Report
     from grader.transport.processes import Zygote
 
     exercises = current().exercises if exercises is None else exercises
@@ -194,10 +200,10 @@ def grade(exercises=None, submission: Path = Path("exercises"), *, seed: int = 0
     try:
         serve(exercises, lambda: next(jobs, None), lambda job, report: reports.append(report),
               limits=limits, debug=debug, progress=progress)
-        report = reports[0]
+        report = Report.from_dict(reports[0])
         death = _zygote_death(zygote, wait=bool(failure.internal_errors(report)))
         if death:  # every verdict since may be its doing (a worker dies with it): none is a grade
-            report["grading_failed"] = failure.why(death, failure.internal_errors(report), oom_before)
+            report.extra["grading_failed"] = failure.why(death, failure.internal_errors(report), oom_before)
     finally:
         if own:
             zygote.close()

@@ -23,6 +23,7 @@ import re
 import stat
 from pathlib import Path
 
+from grader.statuses import ExerciseStatus
 from grader.submission.errors import BadEntry
 
 MAX_FILE_BYTES = 1 << 20          # one exercise file
@@ -319,7 +320,7 @@ def refuse(report: dict, refused: dict) -> dict:
     for ex in report["exercises"]:
         why = (refused or {}).get(ex["file"])
         if why:
-            ex.update(status="load_error", score=0.0, message=why, hint="", tests=[])
+            ex.update(status=ExerciseStatus.LOAD_ERROR, score=0.0, message=why, hint="", tests=[])
     if refused:
         report["score"] = round(sum(ex["score"] for ex in report["exercises"]), 2)
     return report
@@ -328,7 +329,7 @@ def refuse(report: dict, refused: dict) -> dict:
 def name_near_misses(report: dict, near: dict) -> dict:
     """A missing exercise whose near-miss file was found says which file and how to fix it."""
     for ex in report["exercises"]:
-        if ex["status"] == "missing" and ex["file"] in (near or {}):
+        if ex["status"] == ExerciseStatus.MISSING and ex["file"] in (near or {}):
             ex["message"], ex["hint"] = near_miss_text(ex["file"], near[ex["file"]])
     return report
 

@@ -38,7 +38,8 @@ def test_the_summary_is_the_same_whatever_order_the_students_finished_in_and_wha
         from grader.batch.analytics import analytics
         from grader.batch.output import Output
         from grader.exercises import select
-        out, rows = Output(Path(sys.argv[1])), json.loads(sys.argv[2])
+        from grader.feedback.records import GradeRow
+        out, rows = Output(Path(sys.argv[1])), [GradeRow.from_dict(r) for r in json.loads(sys.argv[2])]
         print(json.dumps([analytics(order, out, select(["3"])) for order in (rows, rows[::-1], rows[1:] + rows[:1])]))
     """)
     seen = set()

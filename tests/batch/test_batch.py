@@ -9,6 +9,7 @@ limits (``--timeout-scale 0.3``: 3 s per call), so their keys and seeds agree.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -563,23 +564,24 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_ci(monkeypatch):
     import io
 
     from grader.batch.progress import Progress
+    from grader.feedback.records import GradeRow, RowStatus
 
     class Tty(io.StringIO):
         def isatty(self):
             return True
 
-    row = {"student": "ada", "status": "graded", "score": 20.0, "max_score": 20.0, "elapsed": 1.5}
+    row = GradeRow.from_dict({"student": "ada", "status": "graded", "score": 20.0, "max_score": 20.0, "elapsed": 1.5})
     monkeypatch.delenv("CI", raising=False)
     tty = Tty()
     p = Progress(2, tty)
     p.update(row)
-    p.update(dict(row, student="ben", status="error", reason="corrupt zip"))
+    p.update(dataclasses.replace(row, student="ben", status=RowStatus.ERROR, reason="corrupt zip"))
     assert "█" in tty.getvalue() and "ETA" in tty.getvalue() and "2/2" in tty.getvalue()
     monkeypatch.setenv("CI", "true")
     plain = Tty()
     p = Progress(2, plain)
     p.update(row)
-    p.update(dict(row, student="ben", status="error", reason="corrupt zip"))
+    p.update(dataclasses.replace(row, student="ben", status=RowStatus.ERROR, reason="corrupt zip"))
     lines = plain.getvalue().splitlines()
     assert lines == ["grade batch: [1/2] ada: 20.00 / 20 (1.5 s)", "grade batch: [2/2] ben: error: corrupt zip (1.5 s)"]
 

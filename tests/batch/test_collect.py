@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.feedback.records import GradeRow
 from tests.batch.test_batch import EX1, EX2, SECRET, SOLUTIONS, STUBS, UNSTABLE_SOFTMAX, batch, read_csv, write
 from tests.conftest import CHROMIUM
 
@@ -124,12 +125,13 @@ def test_overrides_are_checked_and_applied_on_the_computed_scores():
     rows = [{"student": "ada", "status": "graded", "score": 15.0, "exercises": {"exercise1": 5.0, "exercise2": 10.0}},
             {"student": "ben", "status": "graded", "score": 12.0, "exercises": {"exercise1": 6.0, "exercise2": 6.0}},
             {"student": "cy", "status": "graded", "score": 0.0, "exercises": {"exercise1": 0.0, "exercise2": 0.0}}]
+    rows = [GradeRow.from_dict(r) for r in rows]
     shown, skipped = apply(rows, items)
-    assert [r["score"] for r in shown] == [18.0, 7.5, 0.0] and skipped == []
-    assert shown[1]["exercises"] == {"exercise1": 0.0, "exercise2": 7.5}   # never below 0
-    assert shown[0]["overrides"] == [{"exercise": "exercise1", "from": 5.0, "to": 8.0,
-                                      "reason": "regrade request: the test was ambiguous", "who": "TA Kim"}]
-    assert rows[0]["score"] == 15.0   # the computed rows are not changed
+    assert [r.score for r in shown] == [18.0, 7.5, 0.0] and skipped == []
+    assert shown[1].exercises == {"exercise1": 0.0, "exercise2": 7.5}   # never below 0
+    assert shown[0].overrides == [{"exercise": "exercise1", "from": 5.0, "to": 8.0,
+                                   "reason": "regrade request: the test was ambiguous", "who": "TA Kim"}]
+    assert rows[0].score == 15.0 and rows[0].exercises["exercise1"] == 5.0   # the computed rows are not changed
     for bad, needle in (("ada,exercise1,8,,TA\n", "no reason"), ("zed,exercise1,8,r,TA\n", "no entry 'zed'"),
                         ("ada,exercise7,8,r,TA\n", "not one of the exercises"), ("ada,1,eight,r,TA\n", "not a number"),
                         ("ada,1,12,r,TA\n", "more than"), ("ada,1,8,r,TA\nada,1,9,r,TA\n", "already overridden")):
@@ -142,9 +144,9 @@ def test_overrides_are_checked_and_applied_on_the_computed_scores():
 def test_results_csv_shows_an_override_and_the_late_mark():
     from grader.batch.output import status_text
 
-    row = {"status": "graded", "late": True, "overrides": [{"exercise": "exercise1", "from": 5.0, "to": 8.0,
-                                                            "reason": "regrade", "who": "TA Kim"}]}
-    assert status_text(row) == "graded (LATE on Canvas); overridden: exercise1 5.00 → 8.00 (regrade, by TA Kim)"
+    row = {"student": "ada", "status": "graded", "late": True,
+           "overrides": [{"exercise": "exercise1", "from": 5.0, "to": 8.0, "reason": "regrade", "who": "TA Kim"}]}
+    assert status_text(GradeRow.from_dict(row)) == "graded (LATE on Canvas); overridden: exercise1 5.00 → 8.00 (regrade, by TA Kim)"
 
 
 # ---------------------------------------------------------------------------
@@ -181,7 +183,7 @@ def test_exercises_not_attempted_are_neither_misconceptions_nor_failures(tmp_pat
     out = Output(tmp_path / "out")
     out.report_paths("cy")[0].write_text(json.dumps(_single_file_report()))
     rows = [{"student": "cy", "status": "graded", "score": 0.0, "exercises": {"exercise1": 0.0, "exercise2": 0.0}}]
-    data = analytics(rows, out, select(["1", "2"]))
+    data = analytics([GradeRow.from_dict(r) for r in rows], out, select(["1", "2"]))
     assert [h["exercise"] for h in data["hints"]] == ["exercise1"]
     assert [t["exercise"] for t in data["tests"]] == ["exercise1"]
     assert [e["attempted"] for e in data["exercises"]] == [1, 0]
@@ -217,8 +219,9 @@ def _summary_page(tmp_path, n=300) -> Path:
     exs, rows, roster = _class_of(n)
     rows[1] = dict(rows[1], overrides=[{"exercise": "exercise1", "from": 1.0, "to": 4.0, "reason": "regrade request",
                                         "who": "TA Kim"}])
-    data = analytics(rows, Output(tmp_path / "out"), exs, roster=roster)
-    data["roster"] = {"used": True, "unmatched": [], "without_submission": without_submission(rows, {"roster": roster})}
+    records = [GradeRow.from_dict(r) for r in rows]
+    data = analytics(records, Output(tmp_path / "out"), exs, roster=roster)
+    data["roster"] = {"used": True, "unmatched": [], "without_submission": without_submission(records, {"roster": roster})}
     data["overrides"] = [dict(o, student=rows[1]["student"]) for o in rows[1]["overrides"]]
     data["overrides_skipped"] = []
     meta = {"submissions": "subs", "exercises": ["exercise1", "exercise2"], "jobs": 2, "graded_now": n,
@@ -284,7 +287,7 @@ def test_start_up_and_the_students_in_progress_are_shown(monkeypatch):
     text = tty.getvalue()
     assert "starting 2 grading processes" in text and "first grading process ready" in text
     assert "grading ada (0s), ben (0s)" in text
-    p.update({"student": "ada", "status": "graded", "score": 20.0, "max_score": 20.0})
+    p.update(GradeRow.from_dict({"student": "ada", "status": "graded", "score": 20.0, "max_score": 20.0}))
     assert tty.getvalue().rsplit("\r", 1)[-1].count("ada") == 0   # done: no longer in progress
     monkeypatch.setenv("CI", "true")
     plain = Tty()

@@ -178,7 +178,7 @@ checks.assert_close = spy
 from grader.exercises import EXERCISES
 from grader.harness.run import grade
 report = grade(EXERCISES, Path("solutions"))
-assert report["score"] == report["max_score"]
+assert report.score == report.max_score
 json.dump(seen, sys.stdout)
 """
 

@@ -87,3 +87,30 @@ def test_keys_added_after_grading_are_kept_after_the_known_ones():
     report = Report.from_dict(data)
     assert report.extra == {"notes": ["cell 3 was skipped"]}
     assert json.dumps(report.to_dict()) == json.dumps(data)
+
+
+def test_a_gradebook_row_round_trips_its_state_file_and_a_bad_one_is_graded_again(tmp_path):
+    from grader.batch.output import Output
+    from grader.errors import ErrorKind
+    from grader.feedback.records import GradeRow, RowStatus
+
+    graded = {"student": "ada", "entry": "ada/", "key": "k1", "seed": 7, "elapsed": 0.2, "cost": {"calls": 3},
+              "run": "r1", "status": "graded", "score": 17.5, "max_score": 20.0,
+              "exercises": {"exercise1": 10.0, "exercise2": 7.5}}
+    error = {"student": "ben", "entry": "ben.zip", "status": "error", "kind": "bad_entry", "reason": "corrupt zip"}
+    out = Output(tmp_path / "out")
+    for data in (graded, error):
+        out.write_state(data)  # as a grading process made it
+        before = out.state_path(data["student"]).read_bytes()
+        row = out.read_state(data["student"])
+        assert row is not None and row.to_dict() == data
+        out.write_state(row)   # the record writes the same file, byte for byte
+        assert out.state_path(data["student"]).read_bytes() == before
+    ada, ben = out.read_state("ada"), out.read_state("ben")
+    assert ada.status is RowStatus.GRADED and ada.extra == {"cost": {"calls": 3}, "run": "r1"}
+    assert ben.status is RowStatus.ERROR and ben.kind is ErrorKind.BAD_ENTRY and ben.score is None
+    for bad in ('{"student": "cy", "status": "great"}', '{"status": "graded"}', "[1]", "{"):
+        out.state_path("cy").write_text(bad)
+        assert out.read_state("cy") is None, bad
+    with pytest.raises(ValueError):
+        GradeRow.from_dict(dict(error, kind="nonsense"))

@@ -1,9 +1,12 @@
 """The report reaches the renderers, the platforms' formats and the batch's class analytics as
 records (grader.feedback.records): they read attributes (``t.status``, ``ex.score``), never the
 report's JSON keys (``t["status"]``), and compare statuses with the declared vocabulary
-(``TestStatus``, ``ExerciseStatus``, ``RowStatus``), never with spelled-out strings."""
+(``TestStatus``, ``ExerciseStatus``, ``RowStatus``), never with spelled-out strings.  So do the
+batch's gradebook rows (``GradeRow``) where the gradebook, results.csv, grades.csv, the summary
+and the progress lines read them."""
 import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,16 +16,31 @@ from grader.feedback.records import ExerciseStatus, Report, RowStatus, TestStatu
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# the modules that take a report as records
-CHECKED = ["grader/feedback/report.py"] + sorted(
-    str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "formats").glob("*.py")
-    if p.name not in ("canvas.py",))  # canvas.py reads the batch's grade rows, not a report: see PENDING
-PENDING = ["grader/formats/canvas.py"]  # the batch's grade rows (grader.batch) are dicts still
+# the modules that take a report as records: the renderers, the formats, and the grade command's path
+# from the harness (grader.harness.run.grade) to them
+CHECKED = ["grader/feedback/report.py", "grader/feedback/failure.py", "grader/harness/run.py",
+           "grader/commands/grade_here.py"] + sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "formats").glob("*.py"))
 FEEDBACK = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "feedback").glob("*.py")
                   if p.name != "records.py")  # records.py declares the words
-BATCH = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "batch").glob("*.py")) + PENDING
+# the submission readers mark an exercise they refused (grader.statuses: below the records)
+SUBMISSION = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "submission").glob("*.py"))
+BATCH = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "batch").glob("*.py"))
 # the batch's functions that read a student's report (the rest read its rows, dicts still)
 BATCH_READERS = {"grader/batch/analytics.py": {"_misconception", "attempted", "add"}}
+
+# the functions that read the batch's gradebook rows (the grading processes and the pool make and
+# pass the rows' JSON data: it crosses processes and is the state file)
+ROW_READERS = {
+    "grader/batch/analytics.py": {"analytics", "_roster_records", "gradebook_unmatched", "without_submission"},
+    "grader/batch/output.py": {"read_state", "status_text", "write_csv", "apply_overrides"},
+    "grader/batch/progress.py": {"update"},
+    "grader/batch/command.py": {"shown_rows", "_plan_entry", "_grade", "on_done", "_summarize", "_overrides_list",
+                                "_conclude"},
+    "grader/formats/canvas.py": {"gradebook", "scores"},
+}
+ROW_KEYS = {"student", "entry", "status", "key", "seed", "score", "max_score", "exercises", "kind", "reason",
+            "elapsed", "internal", "overrides", "late", "near", "run"}
 
 # the keys of the report's JSON data (records.py's fields, and the data's usual extras)
 RECORD_KEYS = {"status", "score", "max_score", "tests", "exercises", "message", "hint", "name", "description",
@@ -32,6 +50,7 @@ STATUS_WORDS = {s.value for s in TestStatus} | {s.value for s in ExerciseStatus}
 
 # (file, function, key): a lookup of such a key in JSON that is not a report, and why
 ALLOWED = {
+    ("grader/harness/run.py", "job_report", "notes"): "the report's JSON data, as a grading process hands it over",
     ("grader/formats/autograder.py", "run", "exercises"): "the autograder's own config file",
     ("grader/formats/autograder.py", "run", "seed"): "the autograder's own config file",
     ("grader/formats/autograder.py", "main", "score"): "the Gradescope results.json it wrote",
@@ -40,10 +59,19 @@ ALLOWED = {
     ("grader/formats/junit.py", "render", "tests"): "JUnit's counters (<testsuite tests=...>)",
     ("grader/batch/analytics.py", "add", "message"): "an integrity review item (a plain dict of the scan's)",
     ("grader/batch/analytics.py", "add", "tests"): "the tally's own entry of a hint (summary.json's data)",
+    ("grader/batch/analytics.py", "analytics", "student"): "the tally's own list of trouble (summary.json's data)",
+    ("grader/batch/output.py", "apply_overrides", "entry"): "an instructor's override (a parsed line of its CSV)",
+    ("grader/batch/output.py", "apply_overrides", "reason"): "an instructor's override (a parsed line of its CSV)",
+    ("grader/batch/command.py", "_plan_entry", "run"): "the forced regrade's marker file",
+    ("grader/batch/command.py", "_summarize", "overrides"): "summary.json's data",
+    ("grader/batch/command.py", "_summarize", "entry"): "an override that was not applied",
+    ("grader/batch/command.py", "_summarize", "reason"): "an override that was not applied",
+    ("grader/batch/command.py", "_conclude", "overrides"): "summary.json's data",
+    ("grader/batch/command.py", "_conclude", "entry"): "an override that was not applied (summary.json's data)",
 }
 
 
-def _lookups(path: str, root: Path = ROOT):
+def _lookups(path: str, root: Path = ROOT, keys: set = RECORD_KEYS):
     """(function, key, what) of every subscript or ``.get`` with a report key, and every comparison
     with a status word, in ``path`` (what ``extra``, the records' untyped part, holds is allowed)."""
     tree = ast.parse((root / path).read_text())
@@ -59,7 +87,7 @@ def _lookups(path: str, root: Path = ROOT):
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
               and node.args and isinstance(node.args[0], ast.Constant)):
             key, target = node.args[0].value, node.func.value
-        if key in RECORD_KEYS and not (isinstance(target, ast.Attribute) and target.attr == "extra"):
+        if key in keys and not (isinstance(target, ast.Attribute) and target.attr == "extra"):
             yield where.get(node), key, f"line {node.lineno}: [{key!r}]"
         if isinstance(node, ast.Compare):
             for side in (node.left, *node.comparators):  # a word, or a word in a tuple, list or set
@@ -69,7 +97,7 @@ def _lookups(path: str, root: Path = ROOT):
 
 
 def test_the_checked_modules_exist():
-    assert all((ROOT / p).is_file() for p in CHECKED + PENDING) and len(CHECKED) >= 8
+    assert all((ROOT / p).is_file() for p in CHECKED + sorted(ROW_READERS)) and len(CHECKED) >= 8
 
 
 @pytest.mark.parametrize("path", CHECKED)
@@ -78,8 +106,8 @@ def test_renderers_and_formats_read_records_not_dicts(path):
     assert not found, f"{path} reads the report as a dict or spells a status out: {found}"
 
 
-@pytest.mark.parametrize("path", FEEDBACK + BATCH)
-def test_feedback_and_the_batch_spell_no_status_out(path):
+@pytest.mark.parametrize("path", FEEDBACK + BATCH + SUBMISSION)
+def test_feedback_the_batch_and_the_readers_spell_no_status_out(path):
     found = [what for _, key, what in _lookups(path) if key in STATUS_WORDS]
     assert not found, f"{path} compares with a status spelled out: {found}"
 
@@ -90,9 +118,41 @@ def test_the_batch_reads_reports_as_records(path):
     assert not found, f"{path} reads a report as a dict or spells a status out: {found}"
 
 
+@pytest.mark.parametrize("path", sorted(ROW_READERS))
+def test_the_batch_reads_its_rows_as_records(path):
+    found = [what for fn, key, what in _lookups(path, keys=ROW_KEYS)
+             if fn in ROW_READERS[path] and (path, fn, key) not in ALLOWED]
+    assert not found, f"{path} reads a gradebook row as a dict or spells a status out: {found}"
+
+
+TEMPLATES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "feedback" / "templates").glob("*.j2"))
+_WORD = "|".join(sorted(STATUS_WORDS))
+# a status word compared with (== "passed", "passed" != ...), looked up in (in ("passed", ...)) or a key ("missing": ...)
+SPELLED = re.compile(rf"""(?:==|!=|\bin\b[^%}}]*?)\s*["']({_WORD})["']|["']({_WORD})["']\s*(?:==|!=|:)""")
+
+
+def _spelled(text: str) -> list:
+    """Status words a template compares with, spelled out, inside its {% %} and {{ }} tags."""
+    tags = re.findall(r"{%.*?%}|{{.*?}}", text, re.S)
+    return [m.group(0) for tag in tags for m in SPELLED.finditer(tag)]
+
+
+@pytest.mark.parametrize("path", TEMPLATES)
+def test_the_templates_compare_with_the_vocabulary(path):
+    found = _spelled((ROOT / path).read_text(encoding="utf-8"))
+    assert not found, f"{path} compares with a status spelled out (name TestStatus, ExerciseStatus, RowStatus): {found}"
+
+
+def test_the_template_check_finds_a_spelled_status():
+    bad = ('{% for t in ex.tests if t.status == "passed" %}{% set b = {"missing": "x"} %}'
+           '{% if "error" != r.status or r.status in ("graded",) %}<details class="failed">')
+    assert len(_spelled(bad)) == 4 and not _spelled('<details class="failed">{{ t.status == TestStatus.PASSED }}')
+
+
 def test_every_allowed_lookup_is_still_there():
     """An exception that nothing needs any more is taken off the list."""
     seen = {(path, fn, key) for path in CHECKED + sorted(BATCH_READERS) for fn, key, _ in _lookups(path)}
+    seen |= {(path, fn, key) for path in ROW_READERS for fn, key, _ in _lookups(path, keys=ROW_KEYS)}
     assert set(ALLOWED) <= seen, set(ALLOWED) - seen
 
 

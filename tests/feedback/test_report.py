@@ -6,6 +6,7 @@ shows.  Hidden tests never get one.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import struct
@@ -465,6 +466,20 @@ def test_every_format_shows_the_reproducer(tmp_path):
     assert 'class="repro"' in html and "print(softmax(x))" in html
     for out in (text, md, html):
         assert out.count("print(softmax(x))") == 1  # not also inside the message
+
+
+def test_a_student_editions_report_read_back_from_its_json_renders_in_every_format():
+    """%grade renders the JSON the student edition wrote: it holds no points (local_check.view)."""
+    t = _tests({"name": "test_small", "message": "off", "visible": True}, {"name": "test_big", "status": "passed", "message": ""})
+    report = {"score": 1.0, "max_score": 10.0, "seed": 0, "submission": "sub", "grader_version": "0",
+              "torch_version": "2", "cuda": False, "edition": "student",
+              "exercises": [{"name": "exercise1", "title": "Softmax", "file": "exercise1_softmax.py", "score": 1.0,
+                             "max_score": 10.0, "status": "graded", "message": "", "hint": "", "tests": t}]}
+    written = json.loads(render(report, "json"))
+    assert "score" not in written and "score" not in written["exercises"][0]["tests"][0]
+    for fmt in ("text", "markdown", "html"):
+        out = render(written, fmt)
+        assert out == render(report, fmt) and "1 of 2 visible checks passed" in out
 
 
 # ---------------------------------------------------------------------------

@@ -110,12 +110,13 @@ def test_gradebook_cells_are_neither_formulas_nor_reordered():
 def test_grades_csv_neutralises_ids_and_status(tmp_path):
     from grader.batch.output import write_csv
     from grader.exercises import lookup
+    from grader.feedback.records import GradeRow
 
     ex = lookup("exercise1")
     rows = [{"student": s, "status": "graded", "score": 1.0, "exercises": {"exercise1": 1.0}}
             for s in (" =1+1", "\u200b=2", "\uff1d3", "ab\u202ecd")]
     rows.append({"student": "z", "status": "error", "reason": "=cmd|' /C calc'!A0"})
-    write_csv(tmp_path / "grades.csv", rows, [ex])
+    write_csv(tmp_path / "grades.csv", [GradeRow.from_dict(r) for r in rows], [ex])
     data = list(csv.reader(io.StringIO((tmp_path / "grades.csv").read_text())))
     ids = [r[0] for r in data[2:]]
     assert sorted(ids) == sorted(["' =1+1", "ab\\u202ecd", "z", "\\u200b=2", "'\uff1d3"]), ids

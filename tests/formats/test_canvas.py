@@ -19,6 +19,7 @@ import re
 import pytest
 
 from grader.exercises import lookup
+from grader.feedback.records import GradeRow
 
 TITLE_AND_ID = re.compile(r"\A(.*)\s\((\d+)\)\Z", re.S)
 NON_ASSIGNMENT = re.compile("Current Score|Current Points|Current Grade|Final Score|Final Points|Final Grade|"
@@ -103,8 +104,9 @@ COURSE = {"assignments": {12345: "Homework 3", 777: "Homework 2"},
                              "login_id": "pob"},
                        103: {"name": "Dan Doe", "sortable_name": "Doe, Dan", "sis_user_id": "S3",
                              "login_id": "dan"}}}   # the Test Student is not one of all_students
-ROWS = [{"student": "101", "status": "graded", "score": 15.5, "exercises": {"exercise1": 10.0, "exercise2": 5.5}},
-        {"student": "102", "status": "graded", "score": 3.0, "exercises": {"exercise1": 3.0, "exercise2": 0.0}}]
+ROWS = [GradeRow.from_dict(r) for r in (
+    {"student": "101", "status": "graded", "score": 15.5, "exercises": {"exercise1": 10.0, "exercise2": 5.5}},
+    {"student": "102", "status": "graded", "score": 3.0, "exercises": {"exercise1": 3.0, "exercise2": 0.0}})]
 EXS = [lookup("1"), lookup("2")]
 
 

@@ -284,6 +284,7 @@ def test_grade_writes_each_platform_format(fmt, parse, tmp_path):
 
 def test_canvas_gradebook_with_a_roster(tmp_path):
     from grader.exercises import lookup
+    from grader.feedback.records import GradeRow
     from grader.formats.canvas import gradebook, read_roster
 
     roster_csv = tmp_path / "roster.csv"
@@ -295,6 +296,7 @@ def test_canvas_gradebook_with_a_roster(tmp_path):
             {"student": "S2", "status": "graded", "score": 3.0, "exercises": {"exercise1": 3.0, "exercise2": 0.0}},
             {"student": "=cmd|evil", "status": "graded", "score": 1.0, "exercises": {"exercise1": 1.0}},
             {"student": "zed", "status": "error", "reason": "empty"}]
+    rows = [GradeRow.from_dict(r) for r in rows]
     exs = [lookup("1"), lookup("2")]
     text, unmatched = gradebook(rows, exs, roster=roster, columns="exercises", assignment="Homework 3 (12345)")
     got = list(csv.reader(io.StringIO(text)))

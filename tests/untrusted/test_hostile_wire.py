@@ -204,7 +204,7 @@ with Zygote() as z:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     report = grade([lookup("exercise1")], folder, zygote=z, limits=Limits(call_timeout=5.0))
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(report["exercises"][0]["score"], (after - before) >> 10)
+print(report.exercises[0].score, (after - before) >> 10)
 """
 
 

@@ -60,7 +60,7 @@ from grader.transport.limits import Limits
 report = grade([lookup("exercise1")], Path(sys.argv[2]), seed=0, zygote=z,
                limits=Limits().scaled(float(sys.argv[3])))
 z.close()
-print("REPORT" + json.dumps(report))
+print("REPORT" + json.dumps(report.to_dict()))
 """
 
 

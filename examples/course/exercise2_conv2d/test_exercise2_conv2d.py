@@ -7,7 +7,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.suites.common import DTYPES, ROUNDING, Misconception, compare, course_reference, describe, name_bug, randn
+from grader.suites.common import (
+    DTYPES,
+    ROUNDING,
+    Misconception,
+    VisibleCall,
+    compare,
+    course_reference,
+    describe,
+    name_bug,
+    randn,
+)
 
 reference = course_reference(__file__)
 WHAT = "conv2d(x, weight, bias, stride, padding)"
@@ -37,19 +47,39 @@ def _variants(x, weight, bias, stride, padding):
         yield NO_BIAS.gives(lambda: F.conv2d(x, w, None, stride=stride, padding=padding))
 
 
-def _check(student, rng, dtype, *, stride=1, padding=0, with_bias=True, size=(2, 3, 7, 8), c_out=4):
+def _inputs(rng, dtype, *, stride=1, padding=0, with_bias=True, size=(2, 3, 7, 8), c_out=4, device="cpu"):
+    """The arguments of one call (drawn from rng in this order) and how x was made."""
     x = randn(rng, size, dtype)
     weight = randn(rng, (c_out, size[1], 3, 3), dtype)
     bias = randn(rng, (c_out,), dtype) if with_bias else None
-    expected = reference.conv2d(x, weight, bias, stride, padding)
-    got = student.call(student.ref("conv2d"), x, weight, bias, stride, padding, _what=WHAT)
-    terms = size[1] * 9  # each output is a sum of C_in * kH * kW products: its rounding grows with them
-    diagnose = lambda g: name_bug(g, expected, _variants(x, weight, bias, stride, padding),
-                                  ROUNDING.at(dtype, terms))
-    inputs = (f"{describe('x', x, 'normal values')}, weight {tuple(weight.shape)}, "
-              f"{'a bias' if with_bias else 'bias=None'}, stride={stride}, padding={padding}")
-    compare(got, expected, diagnose=diagnose, what=WHAT, inputs=inputs, dtype=dtype, tolerance=ROUNDING,
-            scale=terms)
+    return [x, weight, bias, stride, padding], "normal values"
+
+
+def _describe(x, weight, bias, stride, padding, how):
+    return (f"{describe('x', x, how)}, weight {tuple(weight.shape)}, "
+            f"{'a bias' if bias is not None else 'bias=None'}, stride={stride}, padding={padding}")
+
+
+def _terms(x, weight, *_rest):
+    """Each output is a sum of C_in * kH * kW products: its rounding grows with them."""
+    return weight.shape[1] * weight.shape[2] * weight.shape[3]
+
+
+def _check(student, rng, dtype, **options):
+    args, how = _inputs(rng, dtype, **options)
+    expected = reference.conv2d(*args)
+    got = student.call(student.ref("conv2d"), *args, _what=WHAT)
+    terms = _terms(*args)
+    diagnose = lambda g: name_bug(g, expected, _variants(*args), ROUNDING.at(dtype, terms))
+    compare(got, expected, diagnose=diagnose, what=WHAT, inputs=_describe(*args, how), dtype=dtype,
+            tolerance=ROUNDING, scale=terms)
+
+
+# The visible test's inputs, declared once: the test makes them from here, and so does the student
+# edition (grade release stores them, the reference's result and the catalogue's, as data).
+MATCHES_REFERENCE = VisibleCall(test="test_matches_reference", fn="conv2d", what=WHAT, inputs=_inputs,
+                                expected=reference.conv2d, describe=_describe, scale=_terms, variants=_variants,
+                                every_device=False)
 
 
 @pytest.mark.points(4)

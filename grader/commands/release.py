@@ -84,26 +84,6 @@ def points(cases: list) -> list:
     return [dict(c, weight=cents[c["function"]] / 100) for c in cases]
 
 
-def _cases_rows(fn_name, module, x_rows, how, hint, ref_fn, prefer):
-    import torch
-
-    from grader.verdicts.checks import describe, tol
-
-    desc, weight = about_test(module, "test_far_apart_logits")
-    cases = []
-    for dtype in (torch.float32, torch.float64):
-        x = torch.tensor(x_rows, dtype=dtype)
-        rtol, atol = tol(dtype, x.abs().max().item())
-        dname = str(dtype).removeprefix("torch.")
-        cases.append({"function": "test_far_apart_logits", "id": dname, "description": desc,
-                      "weight": weight, "visible": True, "kind": "call", "device": "every", "fn": fn_name,
-                      "what": f"{fn_name}(x)", "args": [x], "expected": ref_fn(x.double()),
-                      "dtype": dname, "rtol": rtol, "atol": atol, "inputs": describe("x", x, how),
-                      "hint_nonfinite": hint, "hint": "Check each part of the formula: " + module.FORMULA,
-                      "variants": variants_data(module._buggy_versions(x)), "prefer": prefer})
-    return cases
-
-
 def _gradcheck_case(fn, args, what, names, description):
     return {"function": "test_gradcheck", "id": "", "description": description, "weight": 1.0, "visible": False,
             "kind": "gradcheck", "fn": fn, "args": args, "what": what, "names": names}
@@ -127,32 +107,12 @@ def exercise_cases(number: int) -> list:
             _gradcheck_case(["softmax"], [torch.randn(3, 5, dtype=torch.float64, generator=g)], "softmax(x)", ["x"],
                             "the gradient of your softmax (autograd through your code) matches finite differences")]
     if number == 2:
-        return _cases_rows("log_softmax", mod, [[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0],
-                                                   [-500.0, 0.0, -1000.0]],
-                           "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", mod.LOG_OF_SOFTMAX.hint,
-                           reference.log_softmax, mod.LOG_OF_SOFTMAX.name) + [
+        return declared_cases(mod, ex.name) + [
             _gradcheck_case(["log_softmax"], [torch.randn(2, 3, 4, dtype=torch.float64, generator=g)],
                             "log_softmax(x)", ["x"],
                             "the gradient of your log_softmax (autograd through your code) matches finite differences")]
     if number == 3:
-        desc, weight = about_test(mod, "test_far_apart_logits")
-        cases = []
-        for dtype in (torch.float32, torch.float64):
-            H = torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0],
-                              [0.0, -1000.0, -1000.0]], dtype=dtype)
-            Y = torch.tensor([1, 2, 0, 0])
-            rtol, atol = tol(dtype, H.abs().max().item())
-            dname = str(dtype).removeprefix("torch.")
-            inputs = (describe("logits", H, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000], "
-                               "[0, -1000, -1000]") + "; " + describe("targets", Y, "[1, 2, 0, 0]"))
-            cases.append({"function": "test_far_apart_logits", "id": dname, "description": desc,
-                          "weight": weight, "visible": True, "kind": "call", "device": "every",
-                          "fn": "cross_entropy", "what": mod.WHAT, "args": [H, Y],
-                          "expected": reference.cross_entropy(H.double(), Y), "dtype": dname, "rtol": rtol,
-                          "atol": atol, "inputs": inputs, "hint_nonfinite": mod.NO_MAX.hint,
-                          "hint": "Check each part of the formula: " + mod.FORMULA,
-                          "variants": variants_data(mod._buggy_versions(H, Y)), "prefer": mod.LOG_OF_SOFTMAX.name})
-        return cases
+        return declared_cases(mod, ex.name)
     if number == 4:
         desc, weight = about_test(mod, "test_small_example")
         W = torch.tensor([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])

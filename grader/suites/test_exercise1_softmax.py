@@ -10,13 +10,11 @@ from grader.suites.common import (
     ROUGHLY_NORMALISED,
     ROUNDING,
     Misconception,
-    VisibleCall,
     assert_unchanged,
     check_follows_device,
     check_rows,
-    describe,
     gradcheck,
-    magnitude,
+    on_one_tensor,
     randn,
     wrong_dim_hint,
 )
@@ -70,14 +68,10 @@ def _properties(g, x):
 
 # the visible test's inputs, declared once: the test below makes them from here, and so does the
 # student edition (grade release stores them with the reference's result, as data)
-FAR_APART = VisibleCall(
-    test="test_far_apart_logits", fn="softmax", what=WHAT,
-    inputs=lambda rng, dtype, device: ([torch.tensor([[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0],
-                                                      [-1000.0, -1000.0, -1000.0]], dtype=dtype, device=device)],
-                                       "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]"),
-    expected=lambda x: reference.softmax(x.double()), describe=lambda x, how: describe("x", x, how),
-    scale=magnitude, variants=_buggy_versions, prefer=NO_MAX, hint="Check each part of the formula: " + FORMULA,
-    hint_nonfinite=NO_MAX.hint)
+FAR_APART = on_one_tensor(
+    "test_far_apart_logits", "softmax", [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]],
+    "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", reference.softmax, variants=_buggy_versions,
+    prefer=NO_MAX, hint="Check each part of the formula: " + FORMULA, hint_nonfinite=NO_MAX.hint)
 
 
 def _check(student, x, how, device, tolerance, prefer=None, probing=True, return_args=False):

@@ -81,6 +81,26 @@ def test_the_softmax_release_follows_the_suites_declaration(monkeypatch):
         assert torch.isnan(no_max["result"]).any()  # exp(800) overflows: the catalogue ran on these rows
 
 
+@pytest.mark.parametrize("number", [1, 2, 3])
+def test_the_built_in_row_functions_release_what_their_suites_declare(number):
+    """softmax, log_softmax and cross_entropy: each visible test is declared, and the released
+    inputs are the declaration's (the same tensors the hidden test makes)."""
+    import importlib
+
+    from grader.commands.release import exercise_cases
+    from grader.exercises import EXERCISES
+    from grader.harness.released import declared, visible_tests
+
+    suite = importlib.import_module(f"grader.suites.{EXERCISES[number - 1].suite[:-3]}")
+    (decl,) = declared(suite)
+    assert [decl.test] == visible_tests(suite)
+    visible = [c for c in exercise_cases(number) if c["visible"]]
+    assert [c["id"] for c in visible] == ["float32", "float64"]
+    for case, (_, params) in zip(visible, decl.params):
+        args, how = decl.make(**params)
+        assert all(torch.equal(a, b) for a, b in zip(case["args"], args)) and case["inputs"] == decl.describe(*args, how)
+
+
 def test_the_example_layer_norm_is_released_from_its_suites_declaration(monkeypatch):
     """The example course's LayerNorm: the cases of its visible test, with pytest's ids, inputs drawn
     the same on every build, the reference's result and every catalogued mistake's."""

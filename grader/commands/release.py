@@ -2,7 +2,7 @@
 
 What students get, and only that:
 
-  DIR/exercises/        the nine stubs
+  DIR/exercises/        the course's stubs (the built-in course's nine, or --course DIR's)
   DIR/course.ipynb      the same course as one notebook (nbformat, validated)
   DIR/package/          an installable package (``pip install DIR/package`` gives
                         ``grade``): the engine, and for each exercise a student
@@ -42,7 +42,7 @@ reference and the model answers stay with you.
 
 EPILOG = """\
 what DIR holds afterwards:
-  exercises/            the nine stubs (exerciseN_*.py)
+  exercises/            the course's stubs (exerciseN_*.py)
   course.ipynb          the course as one notebook (%load_ext grader, %%exercise N, %grade N)
   package/              the student package: pip install DIR/package
   README.md             for the students: install, work, check, hand in
@@ -57,6 +57,8 @@ examples:
   pip install torch --index-url https://download.pytorch.org/whl/cpu    (students: CPU-only torch first;
                                           with an NVIDIA GPU: pip install torch)
   pip install release/package && cd release && grade exercise3
+  grade release --course mycourse --out release/    (a course folder of your own: each visible test
+                                          declared as data, see docs/instructors/authoring.md)
 
 DIR must be empty or not exist yet (nothing is ever overwritten).
 """
@@ -337,10 +339,10 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
             "several GB).\n\nThen `pip install .` gives `grade` (numpy comes with it): run `grade exercise3` in the "
             "folder that holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the "
             "visible tests; the hidden tests run when you submit.\n")
-        from grader.commands.release_docs import INSTRUCTOR_PAGE, STUDENT_README
+        from grader.commands.release_docs import INSTRUCTOR_PAGE
 
         # the students' page and the instructor's, at the release's root
-        (tmp / "README.md").write_text(STUDENT_README.format(title=current().title))
+        (tmp / "README.md").write_text(student_readme(course))
         (tmp / "INSTRUCTOR.md").write_text(INSTRUCTOR_PAGE.format(title=current().title, version=__version__))
         progress("  pages: README.md (students), INSTRUCTOR.md")
         manifest = {}
@@ -355,6 +357,33 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         return manifest
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def student_readme(course) -> str:
+    """The students' page at the release's root: the built-in course's as written; another
+    course's names its own exercises and files where the built-in one names its nine."""
+    from grader.commands.release_docs import STUDENT_README
+
+    text = STUDENT_README.format(title=course.title)
+    if course.builtin:
+        return text
+    exercises = course.exercises
+    first, last = exercises[0], exercises[-1]
+    example = exercises[min(2, len(exercises) - 1)]
+    stem = example.file.removesuffix(".py")
+    swaps = {"You build a neural network from its parts: softmax, log-softmax, cross-entropy,\n"
+             "Linear, ReLU, Sequential, SGD, a MatMul autograd Function and a training epoch.\n":
+             f"Your exercises: {', '.join(ex.title for ex in exercises)}.\n",
+             "nine files, `exercise1_softmax.py` … `exercise9_epoch.py`":
+             f"{len(exercises)} files, `{first.file}` … `{last.file}`",
+             "your nine `exercise*_*.py` files": f"your {len(exercises)} `exercise*_*.py` files",
+             "`exercise3_cross_entropy.py`, not `exercise3.py`\nor `exercise3_cross_entropy (1).py`":
+             f"`{example.file}`, not `{example.name}.py`\nor `{stem} (1).py`",
+             "grade exercise3 --watch": f"grade {example.name} --watch",
+             "exercise1  Softmax                           3 of 3": f"exercise1  {first.title:<33} 3 of 3"}
+    for old, new in swaps.items():
+        text = text.replace(old, new)
+    return text
 
 
 def _course_argument_names(course) -> dict:

@@ -54,6 +54,8 @@ def test_the_course_release_leaks_none_of_its_answers(release):
         assert data["tests"] and {c["function"] for c in data["tests"]} == visible, ex.name
         assert all(c["visible"] for c in data["tests"])
         assert (release / "exercises" / ex.file).read_text() == course.path("stub", ex).read_text()
+    readme = (release / "README.md").read_text()  # the students' page names this course's exercises
+    assert "`exercise1_layer_norm.py` … `exercise2_conv2d.py`" in readme and "softmax" not in readme.lower()
     declared = (release / "package" / "grader" / "course.toml").read_text()
     assert f'title = "{course.title}"' in declared and 'topic = "conv2d"' in declared
 

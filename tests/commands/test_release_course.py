@@ -91,3 +91,13 @@ def test_the_course_student_edition_checks_the_model_answer_fully_and_the_stub_n
     assert r.returncode == 1 and "0 of 4 visible checks passed" in r.stdout, r.stdout + r.stderr
     assert "hint: The variance must be the biased one, divided by N" in r.stdout
     assert "input: x: shape (8, 16), float32 on cpu, normal values, normalized_shape=[16]" in r.stdout
+
+
+def test_the_course_student_edition_forbids_the_courses_built_ins(venv, release, tmp_path):  # noqa: F811
+    """The course's forbidden.toml travels in the package: torch's layer_norm is refused with its reason."""
+    (tmp_path / "exercise1_layer_norm.py").write_text(
+        "import torch\n\n\ndef layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):\n"
+        "    return torch.nn.functional.layer_norm(x, normalized_shape, weight, bias, eps)\n")
+    r = _grade(venv, "1", "--submission", tmp_path, "--no-server", cwd=release)
+    assert r.returncode == 1 and "0 of 4 visible checks passed" in r.stdout, r.stdout + r.stderr
+    assert "uses `torch.nn.functional.layer_norm`" in r.stdout and "without torch's layer_norm" in r.stdout

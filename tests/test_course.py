@@ -73,13 +73,19 @@ def test_grade_with_a_course_that_is_not_there_says_so_without_a_traceback(tmp_p
     assert r.returncode == 2 and "holds no course.toml" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_grade_release_refuses_a_course_of_its_own_for_now(tmp_path):
+@pytest.mark.slow
+def test_grade_release_refuses_a_visible_test_it_cannot_derive(tmp_path):
+    """A course whose visible test is not declared as data: no release, one clear line, nothing written."""
     course = tmp_path / "course"
     from grader.commands.authoring import scaffold
 
     scaffold(course, "triple_it")
-    r = run_cli("release", "--out", tmp_path / "out", "--course", course)
-    assert r.returncode == 2 and "cannot be built yet" in r.stderr
+    suite = course / "exercise1_triple_it" / "test_exercise1_triple_it.py"
+    suite.write_text(suite.read_text() + "\ndel MATCHES_REFERENCE\n")
+    r = run_cli("release", "--out", tmp_path / "out", "--course", course, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "grade release: error: exercise1: the visible test(s) test_matches_reference are not declared as " \
+           "data" in r.stderr
     assert not (tmp_path / "out").exists()
 
 

@@ -72,7 +72,17 @@ course's points per exercise); a test marked visible may show its input in full.
 """
 import pytest
 
-from grader.suites.common import DTYPES, EXACT, Misconception, compare, course_reference, describe, name_exact, randn
+from grader.suites.common import (
+    DTYPES,
+    EXACT,
+    Misconception,
+    VisibleCall,
+    compare,
+    course_reference,
+    describe,
+    name_exact,
+    randn,
+)
 
 reference = course_reference(__file__)
 WHAT = "{topic}(x)"
@@ -82,6 +92,16 @@ UNCHANGED = Misconception("unchanged", "{topic}(x) returned x itself: multiply i
 
 SHAPES = {{"2d": (4, 5), "3d": (2, 3, 4)}}
 
+# the visible test's inputs, declared once: the test makes them from here, and grade release
+# stores them, with the reference's result, in the student edition
+MATCHES_REFERENCE = VisibleCall(
+    test="test_matches_reference", fn="{topic}", what=WHAT,
+    inputs=lambda rng, shape, dtype, device: ([randn(rng, shape, dtype)], "normal values"),
+    expected=reference.{topic}, describe=lambda x, how: describe("x", x, how), tolerance=EXACT,
+    variants=lambda x: [UNCHANGED.gives(lambda: x)], every_device=False,
+    params=tuple((f"{{k}}-{{d.id}}", {{"shape": shape, "dtype": d.values[0]}}) for k, shape in SHAPES.items()
+                 for d in DTYPES))  # pytest's order and ids of the test's cases
+
 
 @pytest.mark.points({points:g})
 @pytest.mark.visible
@@ -89,10 +109,10 @@ SHAPES = {{"2d": (4, 5), "3d": (2, 3, 4)}}
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
 def test_matches_reference(student, rng, shape, dtype):
     """{topic}(x) matches the reference on random inputs"""
-    x = randn(rng, shape, dtype)
+    (x,), how = MATCHES_REFERENCE.make(rng, shape=shape, dtype=dtype)
     got = student.call(student.ref("{topic}"), x, _what=WHAT)
     compare(got, reference.{topic}(x), diagnose=lambda g: name_exact(g, [UNCHANGED.gives(lambda: x)]),
-            what=WHAT, inputs=describe("x", x), dtype=dtype, tolerance=EXACT)
+            what=WHAT, inputs=describe("x", x, how), dtype=dtype, tolerance=EXACT)
 '''
 
 COURSE = '''# A course (grade new-exercise made this file; docs/instructors/authoring.md and grader/course.py
@@ -320,6 +340,20 @@ def _check_mistakes(course, exercises, grade_folder, work: Path, progress) -> li
     return problems
 
 
+def _release_problems(course, exercises) -> list:
+    """The visible tests that the student edition could not be built from (grader.harness.released):
+    one not declared as data, or a declaration of a test that is not visible."""
+    from grader.harness.released import ReleaseError, course_cases
+
+    problems = []
+    for ex in exercises if not course.builtin else ():  # the built-in course's release has its own tests
+        try:
+            course_cases(ex)
+        except ReleaseError as e:
+            problems.append(f"{ex.name} ({ex.title}): cannot be released: {str(e).removeprefix(ex.name + ': ')}")
+    return problems
+
+
 def check_course(course, exercises=None, progress=print) -> list:
     """Every problem of ``course`` (the course in use), as sentences; [] when there is none."""
     from grader.exercises import wants_preload
@@ -330,6 +364,7 @@ def check_course(course, exercises=None, progress=print) -> list:
     problems = _missing_files(course, exercises) or _suite_problems(course, exercises)
     if problems:
         return problems
+    problems = _release_problems(course, exercises)
     work = Path(tempfile.mkdtemp(prefix="check-course-"))
     zygote = Zygote(preload=wants_preload(exercises))
     try:

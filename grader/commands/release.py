@@ -2,7 +2,7 @@
 
 What students get, and only that:
 
-  DIR/exercises/        the nine stubs
+  DIR/exercises/        the course's stubs (the built-in course's nine, or --course DIR's)
   DIR/course.ipynb      the same course as one notebook (nbformat, validated)
   DIR/package/          an installable package (``pip install DIR/package`` gives
                         ``grade``): the engine, and for each exercise a student
@@ -28,6 +28,7 @@ from pathlib import Path
 from grader import __version__
 from grader.course import add_option, apply, current
 from grader.exercises import EXERCISES
+from grader.harness.released import ReleaseError, about_test, course_cases, declared_cases, variants_data
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADER = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ reference and the model answers stay with you.
 
 EPILOG = """\
 what DIR holds afterwards:
-  exercises/            the nine stubs (exerciseN_*.py)
+  exercises/            the course's stubs (exerciseN_*.py)
   course.ipynb          the course as one notebook (%load_ext grader, %%exercise N, %grade N)
   package/              the student package: pip install DIR/package
   README.md             for the students: install, work, check, hand in
@@ -56,22 +57,14 @@ examples:
   pip install torch --index-url https://download.pytorch.org/whl/cpu    (students: CPU-only torch first;
                                           with an NVIDIA GPU: pip install torch)
   pip install release/package && cd release && grade exercise3
+  grade release --course mycourse --out release/    (a course folder of your own: each visible test
+                                          declared as data, see docs/instructors/authoring.md)
 
 DIR must be empty or not exist yet (nothing is ever overwritten).
 """
 
 
 # -- the visible tests' data ----------------------------------------------------------------
-
-def _meta(module, name):
-    """(description, points) of a test function in a hidden suite (its ``points`` mark;
-    ``points`` rescales them so that an exercise's student check sums to 10)."""
-    from grader.harness.points import function_points
-
-    fn = getattr(module, name)
-    doc = (fn.__doc__ or "").strip().splitlines()[0].strip()
-    return doc, function_points(fn) or 1.0
-
 
 def points(cases: list) -> list:
     """The cases with each test function's points rescaled so that they sum to 10 (the
@@ -93,46 +86,6 @@ def points(cases: list) -> list:
     return [dict(c, weight=cents[c["function"]] / 100) for c in cases]
 
 
-def _text(describe, name, t, how, device):
-    return describe(name, t, how)
-
-
-def _cases_rows(number, fn_name, module, x_rows, how, hint, ref_fn, prefer):
-    import torch
-
-    from grader.verdicts.checks import describe, tol
-
-    desc, weight = _meta(module, "test_far_apart_logits")
-    cases = []
-    device = "cpu"  # and then every other device there is, in the same test (grader.harness.points)
-    for dtype in (torch.float32, torch.float64):
-        x = torch.tensor(x_rows, dtype=dtype)
-        rtol, atol = tol(dtype, x.abs().max().item())
-        dname = str(dtype).removeprefix("torch.")
-        cases.append({"function": "test_far_apart_logits", "id": dname, "description": desc,
-                      "weight": weight, "visible": True, "kind": "call", "device": "every", "fn": fn_name,
-                      "what": f"{fn_name}(x)", "args": [x], "expected": ref_fn(x.double()),
-                      "dtype": dname, "rtol": rtol, "atol": atol, "inputs": _text(describe, "x", x, how, device),
-                      "hint_nonfinite": hint, "hint": "Check each part of the formula: " + module.FORMULA,
-                      "variants": variants_data(module._buggy_versions(x)), "prefer": prefer})
-    return cases
-
-
-def variants_data(variants) -> list:
-    """What each catalogued wrong variant (grader.verdicts.diagnosis.Variant) returns on a visible
-    test's input, computed here, in the catalogue's order: [{name, hint, result}].  A variant that
-    raises on this input is left out (the grader's name_bug passes over it too).  The student
-    edition names the mistake from these numbers with the same name_bug: no reference code ships."""
-    out = []
-    for v in variants:
-        try:
-            result = v.compute()
-        except (RuntimeError, IndexError):
-            continue
-        out.append({"name": v.misconception.name, "hint": v.misconception.hint, "result": result.detach().cpu()})
-    return out
-
-
 def _gradcheck_case(fn, args, what, names, description):
     return {"function": "test_gradcheck", "id": "", "description": description, "weight": 1.0, "visible": False,
             "kind": "gradcheck", "fn": fn, "args": args, "what": what, "names": names}
@@ -152,42 +105,18 @@ def exercise_cases(number: int) -> list:
     mod = importlib.import_module(f"grader.suites.{ex.suite[:-3]}")
     g = torch.Generator().manual_seed(1000 + number)
     if number == 1:
-        return _cases_rows(1, "softmax", mod, [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0],
-                                               [-1000.0, -1000.0, -1000.0]],
-                           "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", mod.NO_MAX.hint,
-                           reference.softmax, mod.NO_MAX.name) + [
+        return declared_cases(mod, ex.name) + [
             _gradcheck_case(["softmax"], [torch.randn(3, 5, dtype=torch.float64, generator=g)], "softmax(x)", ["x"],
                             "the gradient of your softmax (autograd through your code) matches finite differences")]
     if number == 2:
-        return _cases_rows(2, "log_softmax", mod, [[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0],
-                                                   [-500.0, 0.0, -1000.0]],
-                           "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", mod.LOG_OF_SOFTMAX.hint,
-                           reference.log_softmax, mod.LOG_OF_SOFTMAX.name) + [
+        return declared_cases(mod, ex.name) + [
             _gradcheck_case(["log_softmax"], [torch.randn(2, 3, 4, dtype=torch.float64, generator=g)],
                             "log_softmax(x)", ["x"],
                             "the gradient of your log_softmax (autograd through your code) matches finite differences")]
     if number == 3:
-        desc, weight = _meta(mod, "test_far_apart_logits")
-        cases = []
-        device = "cpu"  # and then every other device there is, in the same test (grader.harness.points)
-        for dtype in (torch.float32, torch.float64):
-            H = torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0],
-                              [0.0, -1000.0, -1000.0]], dtype=dtype)
-            Y = torch.tensor([1, 2, 0, 0])
-            rtol, atol = tol(dtype, H.abs().max().item())
-            dname = str(dtype).removeprefix("torch.")
-            inputs = (_text(describe, "logits", H, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000], "
-                            "[0, -1000, -1000]", device) + "; " + _text(describe, "targets", Y, "[1, 2, 0, 0]", device))
-            cases.append({"function": "test_far_apart_logits", "id": dname, "description": desc,
-                          "weight": weight, "visible": True, "kind": "call", "device": "every",
-                          "fn": "cross_entropy", "what": mod.WHAT, "args": [H, Y],
-                          "expected": reference.cross_entropy(H.double(), Y), "dtype": dname, "rtol": rtol,
-                          "atol": atol, "inputs": inputs, "hint_nonfinite": mod.NO_MAX.hint,
-                          "hint": "Check each part of the formula: " + mod.FORMULA,
-                          "variants": variants_data(mod._buggy_versions(H, Y)), "prefer": mod.LOG_OF_SOFTMAX.name})
-        return cases
+        return declared_cases(mod, ex.name)
     if number == 4:
-        desc, weight = _meta(mod, "test_small_example")
+        desc, weight = about_test(mod, "test_small_example")
         W = torch.tensor([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
         b = torch.tensor([0.5, -1.0])
         X = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
@@ -206,13 +135,13 @@ def exercise_cases(number: int) -> list:
                   "forbidden": [mod.TORCH_RELU],
                   "forbidden_hint": mod.TORCH_RELU_HINT, "rtol": 0, "atol": 0, "visible": True,
                   "inplace_hint": mod.INPLACE_HINT, "verdict": "relu"}  # grader.verdicts.relu names the mistake
-        desc, weight = _meta(mod, "test_small_example")
+        desc, weight = about_test(mod, "test_small_example")
         x = torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]])
         cases = [dict(common, function="test_small_example", id="", description=desc, weight=weight, input=x,
                       expected=x.clamp(min=0), dtype="float32", unchanged=True,
                       variants=variants_data(mod._buggy_versions(x.double())),
                       inputs=describe("x", x, "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]"))]
-        desc, weight = _meta(mod, "test_special_values")
+        desc, weight = about_test(mod, "test_special_values")
         for dtype in (torch.float32, torch.float64):
             x = torch.tensor([[0.0, -0.0, 1e-30, -1e-30, 5.0], [-5.0, 1e30, -1e30, float("inf"), float("-inf")]],
                              dtype=dtype)
@@ -223,7 +152,7 @@ def exercise_cases(number: int) -> list:
                               inputs=describe("x", x, "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]")))
         return cases
     if number == 6:
-        desc, weight = _meta(mod, "test_small_example")
+        desc, weight = about_test(mod, "test_small_example")
         s1 = {"weight": torch.tensor([[1.0, -1.0], [2.0, 0.5]]), "bias": torch.tensor([0.0, 1.0])}
         s3 = {"weight": torch.tensor([[1.0, -2.0]]), "bias": torch.tensor([0.5])}
         X = torch.tensor([[1.0, 2.0], [-1.0, 0.5]])
@@ -242,7 +171,7 @@ def exercise_cases(number: int) -> list:
                                     "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]"),
                  "hint": mod.FORWARD_HINT}]
     if number == 7:
-        desc, weight = _meta(mod, "test_small_step")
+        desc, weight = about_test(mod, "test_small_step")
         state = {"weight": torch.tensor([[1.0, -2.0]]), "bias": torch.tensor([0.5])}
         grads = {"weight": torch.tensor([[2.0, 4.0]]), "bias": torch.tensor([-4.0])}
         expected = {n: (state[n].double() - 0.25 * grads[n].double()).float() for n in state}
@@ -253,7 +182,7 @@ def exercise_cases(number: int) -> list:
                  "inputs": "nn.Linear(2, 1) with weight [[1, -2]], bias [0.5]; .grad [[2, 4]] (weight) and [-4] (bias)",
                  "hint": "step() moves each parameter against its gradient: p -= lr * p.grad, inside torch.no_grad()."}]
     if number == 8:
-        desc, weight = _meta(mod, "test_small_example")
+        desc, weight = about_test(mod, "test_small_example")
         X = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
         Y = torch.tensor([[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, -1.0], [1.0, 1.0, 0.0, 0.0]])
         G = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 2.0, 1.0, 0.0]])
@@ -270,7 +199,7 @@ def exercise_cases(number: int) -> list:
                 _gradcheck_case(["MatMul", "apply"], [gx, gy], mod.WHAT, ["X", "Y"],
                                 "your backward's gradients match finite differences (torch.autograd.gradcheck)")]
     if number == 9:
-        desc, weight = _meta(mod, "test_loss_01_small")
+        desc, weight = about_test(mod, "test_loss_01_small")
         H = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [0.0, 2.0, 1.0], [4.0, 1.0, 2.0]])
         Y = torch.tensor([0, 2, 2, 1, 1])
         return [{"function": "test_loss_01_small", "id": "", "description": desc, "weight": weight, "visible": True,
@@ -370,22 +299,25 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         raise FileExistsError(f"{out} is not empty: give a new folder (nothing is ever overwritten)")
     tmp = Path(tempfile.mkdtemp(prefix=".release-", dir=out.parent if out.parent.exists() else None))
     try:
-        stubs = {ex.file: (ROOT / "exercises" / ex.file).read_text() for ex in EXERCISES}
+        course = current()
+        stubs = {ex.file: course.path("stub", ex).read_text() for ex in EXERCISES}
         (tmp / "exercises").mkdir()
         for name, text in stubs.items():
             (tmp / "exercises" / name).write_text(text)
-        progress("  stubs: exercises/ (9 files)")
-        nbformat.write(course_notebook(stubs), str(tmp / "course.ipynb"))
+        progress(f"  stubs: exercises/ ({len(stubs)} files)")
+        nbformat.write(course_notebook(stubs, course.title), str(tmp / "course.ipynb"))
         progress("  notebook: course.ipynb")
         _template_workflow(tmp, progress)
         pkg = tmp / "package" / "grader"
         _engine(pkg, progress)
         (pkg / "edition.py").write_text(EDITION.format(version=__version__, hint_level=hint_level))
+        if not course.builtin:
+            _course_declaration(course, pkg)
         suites = pkg / "suites"
         torch.set_num_threads(1)
         for ex in EXERCISES:
             stem = ex.suite.removeprefix("test_").removesuffix(".py")
-            cases = points(exercise_cases(ex.number))
+            cases = points(exercise_cases(ex.number) if course.builtin else course_cases(ex))
             data = {"exercise": ex.number, "name": ex.name, "tests": encode(cases)}
             (suites / f"{stem}.json").write_text(json.dumps(data, indent=1, allow_nan=True) + "\n")
             (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))
@@ -394,7 +326,8 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         from grader.feedback.repro_literals import ARGUMENT_NAMES, reference_argument_names
 
         # a reproducer names the arguments as the reference does (softmax(x)): the names, as data
-        (suites / ARGUMENT_NAMES).write_text(json.dumps(reference_argument_names(), indent=1, sort_keys=True) + "\n")
+        names = reference_argument_names() if course.builtin else _course_argument_names(course)
+        (suites / ARGUMENT_NAMES).write_text(json.dumps(names, indent=1, sort_keys=True) + "\n")
         (tmp / "package" / "pyproject.toml").write_text(
             PYPROJECT.format(version=__version__, deps=json.dumps(_deps()),
                               requires_python=_requires_python()))
@@ -406,10 +339,10 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
             "several GB).\n\nThen `pip install .` gives `grade` (numpy comes with it): run `grade exercise3` in the "
             "folder that holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the "
             "visible tests; the hidden tests run when you submit.\n")
-        from grader.commands.release_docs import INSTRUCTOR_PAGE, STUDENT_README
+        from grader.commands.release_docs import INSTRUCTOR_PAGE
 
         # the students' page and the instructor's, at the release's root
-        (tmp / "README.md").write_text(STUDENT_README.format(title=current().title))
+        (tmp / "README.md").write_text(student_readme(course))
         (tmp / "INSTRUCTOR.md").write_text(INSTRUCTOR_PAGE.format(title=current().title, version=__version__))
         progress("  pages: README.md (students), INSTRUCTOR.md")
         manifest = {}
@@ -424,6 +357,65 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         return manifest
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def student_readme(course) -> str:
+    """The students' page at the release's root: the built-in course's as written; another
+    course's names its own exercises and files where the built-in one names its nine."""
+    from grader.commands.release_docs import STUDENT_README
+
+    text = STUDENT_README.format(title=course.title)
+    if course.builtin:
+        return text
+    exercises = course.exercises
+    first, last = exercises[0], exercises[-1]
+    example = exercises[min(2, len(exercises) - 1)]
+    stem = example.file.removesuffix(".py")
+    swaps = {"You build a neural network from its parts: softmax, log-softmax, cross-entropy,\n"
+             "Linear, ReLU, Sequential, SGD, a MatMul autograd Function and a training epoch.\n":
+             f"Your exercises: {', '.join(ex.title for ex in exercises)}.\n",
+             "nine files, `exercise1_softmax.py` … `exercise9_epoch.py`":
+             f"{len(exercises)} files, `{first.file}` … `{last.file}`",
+             "your nine `exercise*_*.py` files": f"your {len(exercises)} `exercise*_*.py` files",
+             "`exercise3_cross_entropy.py`, not `exercise3.py`\nor `exercise3_cross_entropy (1).py`":
+             f"`{example.file}`, not `{example.name}.py`\nor `{stem} (1).py`",
+             "grade exercise3 --watch": f"grade {example.name} --watch",
+             "exercise1  Softmax                           3 of 3": f"exercise1  {first.title:<33} 3 of 3"}
+    for old, new in swaps.items():
+        text = text.replace(old, new)
+    return text
+
+
+def _course_argument_names(course) -> dict:
+    """What each exercise's reference defines, with its parameter names (as reference_argument_names)."""
+    from grader.feedback.repro_literals import reference_argument_names
+    from grader.suites.common import course_reference
+
+    names: dict = {}
+    for ex in course.exercises:
+        names.update(reference_argument_names(course_reference(str(course.suite_path(ex)))))
+    return names
+
+
+def _course_declaration(course, pkg: Path) -> None:
+    """The student package's grader/course.toml: the course's exercises, their student checks in
+    grader/suites/, and its tables of forbidden built-ins and allowed imports (copied beside the
+    built-in ones), in place of the built-in course's."""
+    lines = ["# The course of this student edition (written by grade release; grader/course.py reads it).",
+             f"title = {json.dumps(course.title)}", f"points = {course.points:g}"]
+    if course.hint_level:
+        lines.append(f"hint_level = {json.dumps(course.hint_level)}")
+    for key in ("forbidden", "imports"):
+        table = getattr(course, key)
+        if table is not None:
+            shutil.copyfile(table, pkg / "verdicts" / f"course_{key}.toml")
+            lines.append(f'{key} = "verdicts/course_{key}.toml"')
+    lines += ["", "[files]", 'suite = "suites/{suite}"']
+    for ex in course.exercises:
+        lines += ["", "[[exercise]]", f"topic = {json.dumps(ex.topic)}", f"title = {json.dumps(ex.title)}",
+                  f"names = {json.dumps(list(ex.names))}"]
+        lines += [f"{key} = true" for key in ("meta", "preload") if getattr(ex, key)]
+    (pkg / "course.toml").write_text("\n".join(lines) + "\n")
 
 
 def _engine(pkg: Path, progress) -> None:
@@ -460,9 +452,6 @@ def main(argv=None) -> int:
     add_option(p)
     args = p.parse_args(argv)
     error = apply(args.course)
-    if error is None and not current().builtin:
-        error = ("the student edition of a course other than the built-in one cannot be built yet "
-                 "(its visible tests' expected values are taken from the built-in suites)")
     if error:
         print(f"grade release: error: {error}", file=sys.stderr)
         return 2
@@ -473,7 +462,7 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"grade release: error: {e}", file=sys.stderr)
         return 2
-    if not (ROOT / "solutions").is_dir() or not (GRADER / "suites" / EXERCISES[0].suite).is_file():
+    if not all(current().suite_path(ex).is_file() for ex in EXERCISES):
         print("grade release: error: this is not the instructor's edition (no hidden suites here)", file=sys.stderr)
         return 2
     if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
@@ -481,7 +470,11 @@ def main(argv=None) -> int:
               "(nothing is ever overwritten)", file=sys.stderr)
         return 2
     print(f"grade release: building the student edition in {args.out}", file=sys.stderr)
-    manifest = build(args.out, progress=lambda m: print(m, file=sys.stderr), hint_level=level)
+    try:
+        manifest = build(args.out, progress=lambda m: print(m, file=sys.stderr), hint_level=level)
+    except ReleaseError as e:
+        print(f"grade release: error: {e}", file=sys.stderr)
+        return 2
     from grader.install import student_text
 
     print(f"grade release: {len(manifest)} files written; students run:\n{student_text(args.out / 'package')}",

@@ -17,9 +17,9 @@ GRADER = Path(__file__).resolve().parents[1]
 
 STUDENT_ENTRY_POINTS = ("grader", "grader.cli", "grader.verdicts.student_check", "grader.suites.common")
 
-# grading a class (batch, cluster), building the release, Gradescope's autograder and runner,
-# GitHub Classroom's workflows and deadline grading, the platforms' grade files, Canvas' gradebook
-INSTRUCTOR_SIDE = ("grader.batch", "grader.commands.release", "grader.commands.release_docs",
+# grading a class (batch, cluster), building the release and deriving its data (it runs the references),
+# Gradescope's autograder and runner, GitHub Classroom's workflows and deadline grading, the platforms' grade files, Canvas' gradebook
+INSTRUCTOR_SIDE = ("grader.batch", "grader.commands.release", "grader.commands.release_docs", "grader.harness.released",
                    "grader.commands.release_modules", "grader.commands.classroom", "grader.formats.autograder",
                    "grader.formats.commands", "grader.formats.gradescope", "grader.formats.prairielearn",
                    "grader.formats.canvas", "grader.formats.workflows")

@@ -210,15 +210,18 @@ class Writer:
 ARGUMENT_NAMES = "argument_names.json"  # the student edition's copy (grader/suites/), written by grade release
 
 
-def reference_argument_names() -> dict:
-    """{name: its parameter names} of what the reference defines: ``softmax`` → [x],
-    ``Linear`` → its constructor's, ``Linear.forward`` → [X], an autograd Function's ``MatMul``
-    and ``MatMul.*`` (``MatMul.apply``) → its forward's (ctx left out)."""
-    import reference
+def reference_argument_names(module=None) -> dict:
+    """{name: its parameter names} of what the reference (the built-in course's package, or the
+    module given) defines: ``softmax`` → [x], ``Linear`` → its constructor's, ``Linear.forward`` →
+    [X], an autograd Function's ``MatMul`` and ``MatMul.*`` (``MatMul.apply``) → its forward's
+    (ctx left out)."""
+    if module is None:
+        import reference
 
+        module = reference
     out = {}
-    for name in getattr(reference, "__all__", None) or dir(reference):
-        target = getattr(reference, name, None)
+    for name in getattr(module, "__all__", None) or dir(module):
+        target = getattr(module, name, None)
         if name.startswith("_") or target is None:
             continue
         if isinstance(target, type) and issubclass(target, torch.autograd.Function):

@@ -3,7 +3,8 @@
 Each name lives in the module of its job: inputs (DTYPES, randn, randint), tolerances (the
 presets), diagnosis (misconception catalogue, error-to-hint table), rowwise (check_rows and
 its probes), gradcheck, devices (check_follows_device), objects (class_info, read_values, torch's
-own class), hints (wording more than one suite gives).  The student edition ships this file
+own class), hints (wording more than one suite gives), visible (a visible test's inputs declared as data,
+for the test and the student edition).  The student edition ships this file
 with grader/verdicts/.
 """
 from grader.verdicts.checks import (  # noqa: F401
@@ -47,6 +48,7 @@ from grader.verdicts.inputs import DTYPES, randint, randn  # noqa: F401
 from grader.verdicts.objects import assert_made_object, assert_not_torch_class, class_info, read_values  # noqa: F401
 from grader.verdicts.rowwise import BATCH_SIZES, check_rows, probe, probe_rows, right_on  # noqa: F401
 from grader.verdicts.tolerances import *  # noqa: F401,F403
+from grader.verdicts.visible import DTYPE_PARAMS, VisibleCall, on_one_tensor  # noqa: F401
 
 
 def course_reference(suite_file: str):

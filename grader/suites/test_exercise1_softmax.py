@@ -14,6 +14,7 @@ from grader.suites.common import (
     check_follows_device,
     check_rows,
     gradcheck,
+    on_one_tensor,
     randn,
     wrong_dim_hint,
 )
@@ -65,6 +66,14 @@ def _properties(g, x):
     return "Check each part of the formula: " + FORMULA
 
 
+# the visible test's inputs, declared once: the test below makes them from here, and so does the
+# student edition (grade release stores them with the reference's result, as data)
+FAR_APART = on_one_tensor(
+    "test_far_apart_logits", "softmax", [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]],
+    "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", reference.softmax, variants=_buggy_versions,
+    prefer=NO_MAX, hint="Check each part of the formula: " + FORMULA, hint_nonfinite=NO_MAX.hint)
+
+
 def _check(student, x, how, device, tolerance, prefer=None, probing=True, return_args=False):
     return check_rows(student, "softmax", reference.softmax, x, how, device, tolerance=tolerance,
                       bugs=_buggy_versions, fallback=_properties, prefer=prefer, probing=probing,
@@ -93,11 +102,9 @@ def test_large_logits(student, rng, dtype, device):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_far_apart_logits(student, dtype, device):
     """softmax of rows like [0, -1000] and [1000, 0, -1000]"""
-    x = torch.tensor([[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]],
-                     dtype=dtype, device=device)
+    (x,), how = FAR_APART.make(dtype=dtype, device=device)
     # visible: no probe calls, so the student's last call is this input
-    _check(student, x, "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", device, ROUNDING,
-           prefer=NO_MAX, probing=False)
+    _check(student, x, how, device, ROUNDING, prefer=NO_MAX, probing=False)
 
 
 @pytest.mark.points(0.5)

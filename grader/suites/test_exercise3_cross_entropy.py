@@ -11,6 +11,7 @@ from grader.suites.common import (
     SAME_RATIO,
     Failure,
     Misconception,
+    VisibleCall,
     assert_close,
     assert_unchanged,
     call_checked,
@@ -269,17 +270,28 @@ def test_shifted_logits(student, rng, device):
            prefer=NO_MAX)
 
 
+# the visible test's inputs, declared once: the test below makes them from here, and so does the
+# student edition (grade release stores them with the reference's result, as data)
+FAR_APART = VisibleCall(
+    test="test_far_apart_logits", fn="cross_entropy", what=WHAT,
+    inputs=lambda rng, dtype, device: (
+        [torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0], [0.0, -1000.0, -1000.0]],
+                      dtype=dtype, device=device), torch.tensor([1, 2, 0, 0], device=device)],
+        ("rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000], [0, -1000, -1000]", "[1, 2, 0, 0]")),
+    expected=lambda H, Y: reference.cross_entropy(H.double(), Y),
+    describe=lambda H, Y, how: f"{describe('logits', H, how[0])}; {describe('targets', Y, how[1])}",
+    scale=lambda H, Y: magnitude(H), variants=_buggy_versions, prefer=LOG_OF_SOFTMAX,
+    hint="Check each part of the formula: " + FORMULA, hint_nonfinite=NO_MAX.hint)
+
+
 @pytest.mark.visible
 @pytest.mark.points(1.5)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_far_apart_logits(student, dtype, device):
     """cross_entropy stays finite when the target's probability underflows, e.g. logits [0, -1000]"""
-    H = torch.tensor([[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0], [0.0, -1000.0, -1000.0]],
-                     dtype=dtype, device=device)
-    Y = torch.tensor([1, 2, 0, 0], device=device)
+    (H, Y), (how, yhow) = FAR_APART.make(dtype=dtype, device=device)
     # visible: no probe calls, so the student's last call is this input
-    _check(student, H, Y, "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000], [0, -1000, -1000]", device,
-           ROUNDING, prefer=LOG_OF_SOFTMAX, yhow="[1, 2, 0, 0]", probing=False)
+    _check(student, H, Y, how, device, ROUNDING, prefer=LOG_OF_SOFTMAX, yhow=yhow, probing=False)
 
 
 @pytest.mark.points(0.5)

@@ -113,11 +113,12 @@ def test_release_leaks_nothing(release):
 
 
 # where code that the student edition ships imports the instructor's side: each in a verb or for a
-# format that the student edition refuses before (grader.cli._check_edition, _check_options);
+# format that the student edition refuses before (grader.cli._check_edition, _check_options: check-course too);
 # grader.untrusted.boundary names grader.batch among the packages a zygote must not hold
 REFUSED_FIRST = {("grader.cli", "_batch"), ("grader.cli", "_release"), ("grader.cli", "_classroom"),
                  ("grader.cli", "_autograder"), ("grader.cli", "_init_ci"), ("grader.formats", "render"),
-                 ("grader.commands.grade_here", "_write_failure"), ("grader.untrusted.boundary", "")}
+                 ("grader.commands.grade_here", "_write_failure"), ("grader.untrusted.boundary", ""),
+                 ("grader.commands.authoring", "_release_problems")}
 
 
 def test_what_the_student_edition_ships_reaches_the_instructors_side_only_where_it_refuses():

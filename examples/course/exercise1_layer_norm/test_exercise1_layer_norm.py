@@ -11,6 +11,7 @@ from grader.suites.common import (
     ROUNDING,
     SAME_NUMBERS,
     Misconception,
+    VisibleCall,
     compare,
     course_reference,
     describe,
@@ -54,17 +55,36 @@ def _variants(x, shape, weight, bias, eps):
     yield BIAS_FIRST.gives(lambda: (_normalise(x, dims, eps=eps) + b) * w)
 
 
-def _check(student, x, shape, how, rng, eps=1e-5, tolerance=ROUNDING):
+def _inputs(rng, x, shape, how, eps=1e-5):
+    """The arguments of one call, weight and bias drawn after x, and how x was made."""
     weight = randn(rng, shape, x.dtype) + 1.0
     bias = randn(rng, shape, x.dtype)
-    expected = reference.layer_norm(x, shape, weight, bias, eps)
-    got = student.call(student.ref("layer_norm"), x, list(shape), weight, bias, eps, _what=WHAT)
-    diagnose = lambda g: name_bug(g, expected, _variants(x, shape, weight, bias, eps), tolerance.at(x.dtype))
-    inputs = f"{describe('x', x, how)}, normalized_shape={list(shape)}, weight and bias random, eps={eps:g}"
-    compare(got, expected, diagnose=diagnose, what=WHAT, inputs=inputs, dtype=x.dtype, tolerance=tolerance)
+    return [x, list(shape), weight, bias, eps], how
+
+
+def _describe(x, shape, weight, bias, eps, how):
+    return f"{describe('x', x, how)}, normalized_shape={list(shape)}, weight and bias random, eps={eps:g}"
+
+
+def _check(student, args, how, tolerance=ROUNDING):
+    x = args[0]
+    expected = reference.layer_norm(*args)
+    got = student.call(student.ref("layer_norm"), *args, _what=WHAT)
+    diagnose = lambda g: name_bug(g, expected, _variants(*args), tolerance.at(x.dtype))
+    compare(got, expected, diagnose=diagnose, what=WHAT, inputs=_describe(*args, how), dtype=x.dtype,
+            tolerance=tolerance)
 
 
 SHAPES = {"2d": ((8, 16), (16,)), "3d": ((4, 5, 6), (6,))}
+
+# The visible test's inputs, declared once: the test makes them from here, and so does the student
+# edition (grade release stores them, the reference's result and the catalogue's, as data).
+MATCHES_REFERENCE = VisibleCall(
+    test="test_matches_reference", fn="layer_norm", what=WHAT,
+    inputs=lambda rng, x_shape, shape, dtype, device: _inputs(rng, randn(rng, x_shape, dtype), shape, "normal values"),
+    expected=reference.layer_norm, describe=_describe, variants=_variants, every_device=False,
+    params=tuple((f"{k}-{d.id}", {"x_shape": x_shape, "shape": shape, "dtype": d.values[0]})
+                 for k, (x_shape, shape) in SHAPES.items() for d in DTYPES))  # pytest's order of the cases
 
 
 @pytest.mark.points(4)
@@ -73,7 +93,7 @@ SHAPES = {"2d": ((8, 16), (16,)), "3d": ((4, 5, 6), (6,))}
 @pytest.mark.parametrize("x_shape, shape", SHAPES.values(), ids=SHAPES.keys())
 def test_matches_reference(student, rng, x_shape, shape, dtype):
     """layer_norm over the last dimension matches the reference, with weight and bias"""
-    _check(student, randn(rng, x_shape, dtype), shape, "normal values", rng)
+    _check(student, *MATCHES_REFERENCE.make(rng, x_shape=x_shape, shape=shape, dtype=dtype))
 
 
 @pytest.mark.points(2)
@@ -82,14 +102,14 @@ def test_small_variance(student, rng, dtype):
     """rows whose variance is about eps: where eps sits matters"""
     x = randn(rng, (6, 10), dtype, scale=3e-3) + 1.0
     # x - mean loses float32's digits to the offset 1: a correct answer is right to 1e-4
-    _check(student, x, (10,), "1 + normal values × 0.003", rng, tolerance=SAME_NUMBERS)
+    _check(student, *_inputs(rng, x, (10,), "1 + normal values × 0.003"), tolerance=SAME_NUMBERS)
 
 
 @pytest.mark.points(2)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_two_normalised_dims(student, rng, dtype):
     """normalized_shape of two dimensions: both are normalised together"""
-    _check(student, randn(rng, (3, 4, 5), dtype), (4, 5), "normal values", rng)
+    _check(student, *_inputs(rng, randn(rng, (3, 4, 5), dtype), (4, 5), "normal values"))
 
 
 @pytest.mark.points(2)

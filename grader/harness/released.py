@@ -1,0 +1,114 @@
+"""A course's visible tests as the student edition's data, derived on the instructor's side.
+
+A hidden suite declares each visible test's inputs once (grader.verdicts.visible); ``grade
+release`` turns each declaration into the cases that grader.verdicts.student_check replays:
+the inputs the test makes, the reference's result, and what each catalogued mistake returns
+there.  ``grade check-course`` derives them too, so that a course whose visible tests cannot be
+released is told so before its release is built.  This module runs references: it is not part
+of the student edition.
+"""
+from __future__ import annotations
+
+import hashlib
+
+
+def about_test(module, name):
+    """(description, points) of a test function in a hidden suite (its ``points`` mark;
+    ``points`` rescales them so that an exercise's student check sums to 10)."""
+    from grader.harness.points import function_points
+
+    fn = getattr(module, name)
+    doc = (fn.__doc__ or "").strip().splitlines()[0].strip()
+    return doc, function_points(fn) or 1.0
+
+
+def variants_data(variants) -> list:
+    """What each catalogued wrong variant (grader.verdicts.diagnosis.Variant) returns on a visible
+    test's input, computed here, in the catalogue's order: [{name, hint, result}].  A variant that
+    raises on this input is left out (the grader's name_bug passes over it too).  The student
+    edition names the mistake from these numbers with the same name_bug: no reference code ships."""
+    out = []
+    for v in variants:
+        try:
+            result = v.compute()
+        except (RuntimeError, IndexError):
+            continue
+        out.append({"name": v.misconception.name, "hint": v.misconception.hint, "result": result.detach().cpu()})
+    return out
+
+
+class ReleaseError(Exception):
+    """A course whose student edition cannot be built: the message says which exercise and why."""
+
+
+def visible_tests(module) -> list:
+    """The names of a suite's test functions marked ``@pytest.mark.visible``, in suite order."""
+    import inspect
+
+    return [name for name, fn in inspect.getmembers(module, inspect.isfunction)
+            if name.startswith("test_") and fn.__module__ == module.__name__
+            and any(m.name == "visible" for m in getattr(fn, "pytestmark", None) or ())]
+
+
+def declared(module) -> list:
+    """The suite's visible tests declared as data (grader.verdicts.visible), in the order written."""
+    from grader.verdicts.visible import VisibleCall
+
+    return [v for v in vars(module).values() if isinstance(v, VisibleCall)]
+
+
+def call_cases(module, decl, exercise_name: str) -> list:
+    """A visible test declared as a VisibleCall, as the student edition's "call" cases: for each of
+    its params, the inputs the suite's test makes (random ones drawn from a generator seeded for
+    this case, the same on every build), the reference's result and what each catalogued mistake
+    returns there."""
+    import torch
+
+    desc, weight = about_test(module, decl.test)
+    cases = []
+    for case_id, params in decl.params:
+        digest = hashlib.sha256(f"{exercise_name}::{decl.test}[{case_id}]".encode()).digest()
+        rng = torch.Generator().manual_seed(int.from_bytes(digest[:6], "big"))
+        args, how = decl.make(rng, device="cpu", **params)
+        rtol, atol = decl.allowed(args, args[0].dtype)
+        cases.append({"function": decl.test, "id": case_id, "description": desc, "weight": weight, "visible": True,
+                      "kind": "call", "device": "every" if decl.every_device else "cpu", "fn": decl.fn,
+                      "what": decl.what, "args": list(args), "expected": decl.expected(*args),
+                      "dtype": str(args[0].dtype).removeprefix("torch."), "rtol": rtol, "atol": atol,
+                      "inputs": decl.describe(*args, how), "hint_nonfinite": decl.hint_nonfinite, "hint": decl.hint,
+                      "variants": variants_data(decl.variants(*args)) if decl.variants else [],
+                      "prefer": decl.prefer.name if decl.prefer else None})
+    return cases
+
+
+def declared_cases(module, exercise_name: str) -> list:
+    """Every visible test of a suite, as the student edition's cases, from its declarations;
+    ReleaseError names a visible test that is not declared as data (it cannot be released), and a
+    declaration of a test that is not marked visible (its inputs would leave the instructor's side)."""
+    decls = declared(module)
+    visible = visible_tests(module)
+    hidden = [d.test for d in decls if d.test not in visible]
+    if hidden:
+        raise ReleaseError(f"{exercise_name}: {', '.join(hidden)} is declared as a visible test's data (VisibleCall) "
+                           "but is not a test of the suite marked @pytest.mark.visible: a hidden test's inputs "
+                           "never go into the student edition")
+    missing = [t for t in visible if t not in {d.test for d in decls}]
+    if missing:
+        raise ReleaseError(f"{exercise_name}: the visible test(s) {', '.join(missing)} are not declared as data; "
+                           "declare each one's inputs with VisibleCall (grader.suites.common) and make the test "
+                           "take them from there (docs/instructors/authoring.md, \"Release your course\")")
+    cases = []
+    for decl in decls:
+        try:
+            cases += call_cases(module, decl, exercise_name)
+        except Exception as e:  # the author's declaration, said in one line
+            raise ReleaseError(f"{exercise_name}: the data of the visible test {decl.test} could not be made "
+                               f"from its declaration: {type(e).__name__}: {e}") from e
+    return cases
+
+
+def course_cases(exercise) -> list:
+    """The student check of an exercise of a course folder: its visible tests, from their declarations."""
+    from grader.harness.points import suite_module
+
+    return declared_cases(suite_module(exercise), exercise.name)

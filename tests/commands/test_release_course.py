@@ -1,0 +1,103 @@
+"""`grade release --course DIR`: the student edition of a course folder (the example course),
+derived from its suites' visible-test declarations, leaks none of its answers, installs in a
+fresh virtual environment and checks the model answer fully and the stub not at all."""
+import ast
+import hashlib
+import json
+import shutil
+
+import pytest
+
+from tests.commands.test_release import _bodies, _grade, _release_code, _visible_tests, venv  # noqa: F401
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow  # a release, an install in a fresh venv, the student edition's grade
+
+COURSE = ROOT / "examples" / "course"
+FILES = ("solution.py", "reference.py", "stub.py")
+
+
+def _exercises():
+    from grader.course import load
+
+    course = load(COURSE)
+    return course, course.exercises
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):  # the fixture ``venv`` (imported above) installs this one
+    out = tmp_path_factory.mktemp("release") / "course"
+    r = run_cli("release", "--course", COURSE, "--out", out, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "student check: exercise1 (4 visible test cases, 0 without an answer)" in r.stderr, r.stderr
+    return out
+
+
+def test_the_course_release_leaks_none_of_its_answers(release):
+    course, exercises = _exercises()
+    files = [p for p in release.rglob("*") if p.is_file()]
+    names = {str(p.relative_to(release)) for p in files}
+    assert {f"exercises/{ex.file}" for ex in exercises} <= names and "course.ipynb" in names
+    assert not [n for n in names if "mistakes" in n or n.endswith(("solution.py", "reference.py"))]
+    secret = [course.path(kind, ex) for ex in exercises for kind in ("solution", "reference", "suite")]
+    secret += [p for ex in exercises for p in sorted(course.path("mistakes", ex).glob("*.py"))]
+    shipped = {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    for p in secret:
+        assert hashlib.sha256(p.read_bytes()).hexdigest() not in shipped, p
+    bodies = set().union(*(_bodies(ast.parse(p.read_text())) for p in secret))
+    for where, source in _release_code(release).items():
+        assert not _bodies(ast.parse(source)) & bodies, f"{where} holds the body of an answer or a hidden test"
+    for ex in exercises:  # the stored data is that of visible tests only
+        stem = ex.suite.removeprefix("test_").removesuffix(".py")
+        data = json.loads((release / "package" / "grader" / "suites" / f"{stem}.json").read_text())
+        visible = _visible_tests(course.suite_path(ex))
+        assert data["tests"] and {c["function"] for c in data["tests"]} == visible, ex.name
+        assert all(c["visible"] for c in data["tests"])
+        assert (release / "exercises" / ex.file).read_text() == course.path("stub", ex).read_text()
+    readme = (release / "README.md").read_text()  # the students' page names this course's exercises
+    assert "`exercise1_layer_norm.py` … `exercise2_conv2d.py`" in readme and "softmax" not in readme.lower()
+    declared = (release / "package" / "grader" / "course.toml").read_text()
+    assert f'title = "{course.title}"' in declared and 'topic = "conv2d"' in declared
+
+
+def test_the_course_release_is_reproducible(release, tmp_path):
+    r = run_cli("release", "--course", COURSE, "--out", tmp_path / "again", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "again" / "MANIFEST.json").read_bytes() == (release / "MANIFEST.json").read_bytes()
+
+
+def test_the_course_student_edition_checks_the_model_answer_fully_and_the_stub_not(venv, release,  # noqa: F811
+                                                                                   tmp_path):
+    course, exercises = _exercises()
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    for ex in exercises:
+        shutil.copyfile(course.path("solution", ex), answers / ex.file)
+    r = _grade(venv, "all", "--submission", answers, "--format", "json", "--no-server", cwd=release)
+    assert r.returncode == 0, r.stderr
+    model = json.loads(r.stdout)
+    assert model["edition"] == "student" and model["checks"]["passed"] == model["checks"]["ran"] == 6, model["checks"]
+    assert [e["name"] for e in model["exercises"]] == [ex.name for ex in exercises]
+    r = _grade(venv, "all", "--format", "json", "--no-server", cwd=release)  # the released stubs
+    assert r.returncode == 1, r.stderr
+    stubs = json.loads(r.stdout)
+    assert stubs["checks"]["passed"] == 0 and stubs["checks"]["ran"] == 6
+    # a catalogued mistake is named by its hint, from the numbers the release stored
+    work = tmp_path / "bug"
+    work.mkdir()
+    shutil.copyfile(COURSE / "exercise1_layer_norm" / "mistakes" / "bug_unbiased_variance.py",
+                    work / "exercise1_layer_norm.py")
+    r = _grade(venv, "1", "--submission", work, "--no-server", cwd=release)
+    assert r.returncode == 1 and "0 of 4 visible checks passed" in r.stdout, r.stdout + r.stderr
+    assert "hint: The variance must be the biased one, divided by N" in r.stdout
+    assert "input: x: shape (8, 16), float32 on cpu, normal values, normalized_shape=[16]" in r.stdout
+
+
+def test_the_course_student_edition_forbids_the_courses_built_ins(venv, release, tmp_path):  # noqa: F811
+    """The course's forbidden.toml travels in the package: torch's layer_norm is refused with its reason."""
+    (tmp_path / "exercise1_layer_norm.py").write_text(
+        "import torch\n\n\ndef layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):\n"
+        "    return torch.nn.functional.layer_norm(x, normalized_shape, weight, bias, eps)\n")
+    r = _grade(venv, "1", "--submission", tmp_path, "--no-server", cwd=release)
+    assert r.returncode == 1 and "0 of 4 visible checks passed" in r.stdout, r.stdout + r.stderr
+    assert "uses `torch.nn.functional.layer_norm`" in r.stdout and "without torch's layer_norm" in r.stdout

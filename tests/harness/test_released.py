@@ -1,0 +1,141 @@
+"""grader.harness.released: the student edition's checks derived from the visible tests'
+declarations (grader.verdicts.visible), the one source the hidden tests read too."""
+import dataclasses
+import types
+
+import pytest
+import torch
+
+from grader.harness.released import ReleaseError, declared_cases
+from grader.verdicts.visible import VisibleCall
+from tests.conftest import ROOT
+
+COURSE = ROOT / "examples" / "course"
+
+
+def _suite(visible: bool, *declarations) -> types.ModuleType:
+    """A suite module with one test function, test_it (visible or not), and the declarations given."""
+    module = types.ModuleType("test_exercise1_made_up")
+
+    def test_it(student):
+        """what test_it checks"""
+
+    test_it.__module__ = module.__name__
+    marked = pytest.mark.points(2)(test_it)
+    module.test_it = pytest.mark.visible(marked) if visible else marked
+    for k, decl in enumerate(declarations):
+        setattr(module, f"DECLARED_{k}", decl)
+    return module
+
+
+DOUBLE = VisibleCall(test="test_it", fn="double", what="double(x)",
+                     inputs=lambda rng, dtype, device: ([torch.arange(3, dtype=dtype)], "0, 1, 2"),
+                     expected=lambda x: 2 * x, describe=lambda x, how: f"x = {how}")
+
+
+def test_a_declared_visible_test_becomes_the_student_editions_data():
+    cases = declared_cases(_suite(True, DOUBLE), "exercise1")
+    assert [(c["function"], c["id"], c["description"], c["weight"], c["visible"]) for c in cases] == \
+        [("test_it", "float32", "what test_it checks", 2.0, True), ("test_it", "float64", "what test_it checks", 2.0, True)]
+    assert torch.equal(cases[1]["expected"], torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64))
+    assert cases[0]["inputs"] == "x = 0, 1, 2" and cases[0]["rtol"] == 1e-5
+
+
+def test_a_visible_test_not_declared_is_not_released():
+    with pytest.raises(ReleaseError, match="exercise1: the visible test.s. test_it are not declared as data"):
+        declared_cases(_suite(True), "exercise1")
+
+
+def test_a_hidden_tests_inputs_never_go_into_the_release():
+    with pytest.raises(ReleaseError, match="test_it is declared .* not a test of the suite marked"):
+        declared_cases(_suite(False, DOUBLE), "exercise1")
+    typo = dataclasses.replace(DOUBLE, test="test_its")
+    with pytest.raises(ReleaseError, match="test_its is declared"):
+        declared_cases(_suite(True, typo), "exercise1")
+
+
+def test_a_declaration_that_fails_is_said_in_one_line():
+    broken = dataclasses.replace(DOUBLE, expected=lambda x: x.view(2, 2))
+    with pytest.raises(ReleaseError, match="the data of the visible test test_it could not be made from its "
+                                           "declaration: RuntimeError"):
+        declared_cases(_suite(True, broken), "exercise1")
+
+
+def test_the_softmax_release_follows_the_suites_declaration(monkeypatch):
+    """The built-in softmax's released inputs are its suite's (nothing retyped in the release): change
+    the declaration and the release changes with it, the reference's result and the catalogue's too."""
+    import reference
+    from grader.commands.release import exercise_cases
+    from grader.suites import test_exercise1_softmax as suite
+
+    rows = [[0.0, -800.0], [800.0, 0.0]]
+    other = dataclasses.replace(suite.FAR_APART, inputs=lambda rng, dtype, device: (
+        [torch.tensor(rows, dtype=dtype, device=device)], "rows [0, -800], [800, 0]"))
+    monkeypatch.setattr(suite, "FAR_APART", other)
+    visible = [c for c in exercise_cases(1) if c["visible"]]
+    assert [c["id"] for c in visible] == ["float32", "float64"]
+    for case in visible:
+        assert case["args"][0].tolist() == rows and case["inputs"].endswith("rows [0, -800], [800, 0]")
+        assert torch.equal(case["expected"], reference.softmax(case["args"][0].double()))
+        no_max = next(v for v in case["variants"] if v["name"] == suite.NO_MAX.name)
+        assert torch.isnan(no_max["result"]).any()  # exp(800) overflows: the catalogue ran on these rows
+
+
+@pytest.mark.parametrize("number", [1, 2, 3])
+def test_the_built_in_row_functions_release_what_their_suites_declare(number):
+    """softmax, log_softmax and cross_entropy: each visible test is declared, and the released
+    inputs are the declaration's (the same tensors the hidden test makes)."""
+    import importlib
+
+    from grader.commands.release import exercise_cases
+    from grader.exercises import EXERCISES
+    from grader.harness.released import declared, visible_tests
+
+    suite = importlib.import_module(f"grader.suites.{EXERCISES[number - 1].suite[:-3]}")
+    (decl,) = declared(suite)
+    assert [decl.test] == visible_tests(suite)
+    visible = [c for c in exercise_cases(number) if c["visible"]]
+    assert [c["id"] for c in visible] == ["float32", "float64"]
+    for case, (_, params) in zip(visible, decl.params):
+        args, how = decl.make(**params)
+        assert all(torch.equal(a, b) for a, b in zip(case["args"], args)) and case["inputs"] == decl.describe(*args, how)
+
+
+def test_the_example_layer_norm_is_released_from_its_suites_declaration(monkeypatch):
+    """The example course's LayerNorm: the cases of its visible test, with pytest's ids, inputs drawn
+    the same on every build, the reference's result and every catalogued mistake's."""
+    from grader.harness.released import course_cases
+
+    monkeypatch.setenv("GRADER_COURSE", str(COURSE))
+    from grader.course import current
+    from grader.harness.points import suite_module
+
+    exercise = current().exercises[0]
+    cases = course_cases(exercise)
+    assert [c["id"] for c in cases] == ["2d-float32", "2d-float64", "3d-float32", "3d-float64"]
+    suite = suite_module(exercise)
+    for case, again in zip(cases, course_cases(exercise)):
+        x, shape, weight, bias, eps = case["args"]
+        assert torch.equal(x, again["args"][0]) and torch.equal(weight, again["args"][2])
+        assert torch.equal(case["expected"], suite.reference.layer_norm(x, shape, weight, bias, eps))
+        assert case["inputs"].startswith(f"x: shape ({', '.join(map(str, x.shape))}), {case['id'][3:]} on cpu")
+        assert {v["name"] for v in case["variants"]} == {m.name for m in (
+            suite.UNBIASED, suite.EPS_OUTSIDE, suite.WRONG_DIMS, suite.NO_AFFINE, suite.BIAS_FIRST)}
+
+
+def test_check_course_says_when_a_visible_test_cannot_be_released(tmp_path, monkeypatch):
+    from grader.commands.authoring import _release_problems, scaffold
+    from grader.course import load
+
+    scaffold(tmp_path, "quadruple_it")
+    course = load(tmp_path)
+    monkeypatch.setenv("GRADER_COURSE", str(tmp_path))
+    assert _release_problems(course, course.exercises) == []  # the scaffold's visible test is declared
+    suite = course.suite_path(course.exercises[0])
+    suite.write_text(suite.read_text() + "\ndel MATCHES_REFERENCE\n")
+    monkeypatch.delitem(__import__("sys").modules, suite.stem)
+    problems = _release_problems(course, course.exercises)
+    assert problems == ["exercise1 (Quadruple it): cannot be released: the visible test(s) test_matches_reference "
+                        "are not declared as data; declare each one's inputs with VisibleCall (grader.suites.common) "
+                        "and make the test take them from there (docs/instructors/authoring.md, \"Release your "
+                        "course\")"], problems

@@ -97,8 +97,9 @@ def _check_training(student, x, p, seed, how):
     _check_rate(_check_values(got, x, p, what, inputs), p, what)
 
 
+# not marked visible: a visible test must be declared as data to be released, and a declaration kind
+# for a test that draws a generator or drives an optimizer's step() is still to come
 @pytest.mark.points(2)
-@pytest.mark.visible
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("p", [0.25, 0.5])
 def test_drops_and_scales(student, rng, p, dtype):

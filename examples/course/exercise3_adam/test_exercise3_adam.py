@@ -164,8 +164,9 @@ class Run:
                     diagnose=lambda g, n=n, variants=variants: name_bug(g, expected[n], variants, allowed) or UPDATE)
 
 
+# not marked visible: a visible test must be declared as data to be released, and a declaration kind
+# for a test that draws a generator or drives an optimizer's step() is still to come
 @pytest.mark.points(2)
-@pytest.mark.visible
 def test_one_step(student, rng):
     """one step() changes every parameter as torch.optim.Adam does (lr=0.1)"""
     Run(student, rng).step()

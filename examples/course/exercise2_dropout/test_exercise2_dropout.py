@@ -99,7 +99,7 @@ def _check_training(student, x, p, seed, how):
 
 
 # not marked visible: a visible test must be declared as data to be released, and a declaration kind
-# for a test that draws a generator or drives an optimizer's step() is still to come
+# for a test that gives the student's code a torch.Generator is still to come (test_eval_mode is the visible one)
 @pytest.mark.points(2)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("p", [0.25, 0.5])

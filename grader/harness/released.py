@@ -52,9 +52,17 @@ def visible_tests(module) -> list:
 
 def declared(module) -> list:
     """The suite's visible tests declared as data (grader.verdicts.visible), in the order written."""
-    from grader.verdicts.visible import VisibleCall
+    from grader.verdicts.visible import VisibleCall, VisibleStep
 
-    return [v for v in vars(module).values() if isinstance(v, VisibleCall)]
+    return [v for v in vars(module).values() if isinstance(v, (VisibleCall, VisibleStep))]
+
+
+def _case_rng(exercise_name: str, test: str, case_id: str):
+    """A generator seeded for one case of a visible test: its inputs are the same on every build."""
+    import torch
+
+    digest = hashlib.sha256(f"{exercise_name}::{test}[{case_id}]".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:6], "big"))
 
 
 def call_cases(module, decl, exercise_name: str) -> list:
@@ -62,13 +70,10 @@ def call_cases(module, decl, exercise_name: str) -> list:
     its params, the inputs the suite's test makes (random ones drawn from a generator seeded for
     this case, the same on every build), the reference's result and what each catalogued mistake
     returns there."""
-    import torch
-
     desc, weight = about_test(module, decl.test)
     cases = []
     for case_id, params in decl.params:
-        digest = hashlib.sha256(f"{exercise_name}::{decl.test}[{case_id}]".encode()).digest()
-        rng = torch.Generator().manual_seed(int.from_bytes(digest[:6], "big"))
+        rng = _case_rng(exercise_name, decl.test, case_id)
         args, how = decl.make(rng, device="cpu", **params)
         rtol, atol = decl.allowed(args, args[0].dtype)
         cases.append({"function": decl.test, "id": case_id, "description": desc, "weight": weight, "visible": True,
@@ -81,10 +86,42 @@ def call_cases(module, decl, exercise_name: str) -> list:
     return cases
 
 
+def error_data(row) -> dict:
+    """An error table's row (grader.verdicts.diagnosis.ErrorHint) as data: the texts the message
+    contains, and the hint (a regex or a hint made by a function is not data)."""
+    pattern = (row.pattern,) if isinstance(row.pattern, str) else row.pattern
+    if not (isinstance(pattern, tuple) and all(isinstance(t, str) for t in pattern) and isinstance(row.hint, str)):
+        raise ValueError(f"the error hint {row!r} is not data: give the texts the message contains and a text hint")
+    return {"pattern": list(pattern), "hint": row.hint}
+
+
+def step_cases(module, decl, exercise_name: str) -> list:
+    """A visible test declared as a VisibleStep, as the student edition's "step" cases: for each of
+    its params, the layers' parameters and gradients the suite's test makes, the reference's
+    parameters after one step and what each catalogued mistake makes of each of them."""
+    desc, weight = about_test(module, decl.test)
+    cases = []
+    for case_id, params in decl.params:
+        state, grads, how = decl.make(_case_rng(exercise_name, decl.test, case_id), **params)
+        dtype = next(iter(state.values())).dtype
+        rtol, atol = decl.tolerance.at(dtype)
+        variants = decl.variants(state, grads) if decl.variants else {}
+        cases.append({"function": decl.test, "id": case_id, "description": desc, "weight": weight, "visible": True,
+                      "kind": "step", "device": "cpu", "class": decl.cls, "what": decl.what,
+                      "layers": [list(sizes) for sizes in decl.layers], "options": dict(decl.options),
+                      "state": dict(state), "grads": dict(grads), "expected": decl.expected(state, grads),
+                      "dtype": str(dtype).removeprefix("torch."), "rtol": rtol, "atol": atol, "inputs": how,
+                      "hint": decl.hint, "variants": {n: variants_data(v) for n, v in variants.items()},
+                      "errors": [error_data(e) for e in decl.errors]})
+    return cases
+
+
 def declared_cases(module, exercise_name: str) -> list:
     """Every visible test of a suite, as the student edition's cases, from its declarations;
     ReleaseError names a visible test that is not declared as data (it cannot be released), and a
     declaration of a test that is not marked visible (its inputs would leave the instructor's side)."""
+    from grader.verdicts.visible import VisibleStep
+
     decls = declared(module)
     visible = visible_tests(module)
     hidden = [d.test for d in decls if d.test not in visible]
@@ -100,7 +137,8 @@ def declared_cases(module, exercise_name: str) -> list:
     cases = []
     for decl in decls:
         try:
-            cases += call_cases(module, decl, exercise_name)
+            make = step_cases if isinstance(decl, VisibleStep) else call_cases
+            cases += make(module, decl, exercise_name)
         except Exception as e:  # the author's declaration, said in one line
             raise ReleaseError(f"{exercise_name}: the data of the visible test {decl.test} could not be made "
                                f"from its declaration: {type(e).__name__}: {e}") from e

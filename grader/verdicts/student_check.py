@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader.transport.student import Student
+from grader.transport.student import Call, Student
 from grader.verdicts import relu
 from grader.verdicts.checks import Failure, assert_close, expect_tensor, shape_str
-from grader.verdicts.diagnosis import Misconception, call_checked, compare, name_bug
+from grader.verdicts.diagnosis import COMMON_ERRORS, ErrorHint, Misconception, call_checked, compare, name_bug
 from grader.verdicts.gradcheck import gradcheck
 from grader.verdicts.objects import assert_made_object, assert_not_torch_class
 from grader.verdicts.tolerances import Tolerance
@@ -181,6 +181,31 @@ def _sgd(student, case, device):
                      hint=case.get("hint"))
 
 
+def _step(student, case, device):
+    """One step() of the student's optimizer (Adam) on torch's nn.Sequential of nn.Linear with explicit
+    parameters and gradients: every parameter after it compared with the stored one, a catalogued
+    mistake named from the numbers stored for each parameter."""
+    label = "nn.Sequential(" + ", ".join(f"nn.Linear({i}, {o})" for i, o in case["layers"]) + ")"
+    mods = [Call(Student.torch("nn.Linear"), i, o) for i, o in case["layers"]]
+    model, info = student.call_and_inspect(Student.torch("nn.Sequential"), *mods, _what=label)
+    student.call(model.attr("load_state_dict"), decode(case["state"]), _what=f"{label}.load_state_dict(...)")
+    handles = {name: h for name, _t, h in info.get("params", [])}
+    for name, g in decode(case["grads"]).items():
+        student.setattr(handles[name], "grad", g)
+    what = case["what"]
+    opt = student.call(student.ref(case["class"]), Call(model.attr("parameters")), _what=what,
+                       **{k: tuple(v) if isinstance(v, list) else v for k, v in case["options"].items()})
+    errors = tuple(ErrorHint(tuple(e["pattern"]), e["hint"]) for e in case.get("errors") or ()) or COMMON_ERRORS
+    _, info = call_checked(student, opt.attr("step"), _what=f"{what}.step() (step 1)", errors=errors, _inspect=model)
+    got = {name: t for name, t, _h in info.get("params", [])}
+    naming = Tolerance(rtol=case["rtol"], atol=case["atol"])
+    for name, expected in decode(case["expected"]).items():
+        variants = stored_variants({"variants": case["variants"].get(name)})
+        compare(got.get(name), expected, what=f"parameter {name} after step 1 of {what}", inputs=case["inputs"],
+                dtype=DTYPES[case["dtype"]], rtol=case["rtol"], atol=case["atol"],
+                diagnose=lambda g, e=expected, v=variants: name_bug(g, e, v, naming) or case.get("hint"))
+
+
 def _matmul(student, case, device):
     """MatMul.apply(X, Y) and its backward for a given grad: the output and both gradients."""
     X, Y, G = decode(case["args"], device)
@@ -231,7 +256,7 @@ def _gradcheck(student, case, device):
 # from the catalogue's numbers as the grader does
 VERDICTS = {"relu": relu.verdict}
 
-KINDS = {"call": _call, "module": _module, "sequential": _sequential, "sgd": _sgd, "matmul": _matmul,
+KINDS = {"call": _call, "module": _module, "sequential": _sequential, "sgd": _sgd, "step": _step, "matmul": _matmul,
          "number": _number, "gradcheck": _gradcheck}
 
 

@@ -71,3 +71,29 @@ def on_one_tensor(test: str, fn: str, rows: list, how: str, reference: Callable,
                        inputs=lambda rng, dtype, device: ([torch.tensor(rows, dtype=dtype, device=device)], how),
                        expected=lambda x: reference(x.double()), describe=lambda x, how: describe("x", x, how),
                        scale=magnitude, **options)
+
+
+@dataclass(frozen=True)
+class VisibleStep:
+    """A visible test of one ``step()`` of the student's optimizer class ``cls``: torch's
+    nn.Sequential of nn.Linear (``layers``, their (in, out) sizes) given the parameters and gradients
+    that ``inputs`` makes, the optimizer built on model.parameters() with ``options``, and every
+    parameter after the step compared with the reference's (``expected``).  ``grade release`` stores
+    those, and what each catalogued mistake (``variants``) makes of each parameter, as data
+    (grader.verdicts.student_check's "step" kind)."""
+    test: str                      # the hidden suite's test function
+    cls: str                       # the student's optimizer class
+    what: str                      # its construction, as a failure names it: Adam(model.parameters(), lr=0.1)
+    layers: tuple                  # ((in, out), ...): the nn.Linear layers of the nn.Sequential
+    options: dict                  # the keyword arguments of the construction
+    inputs: Callable[..., tuple]   # (rng, **params) -> ({name: parameter}, {name: gradient}, what the inputs are)
+    expected: Callable[..., dict]  # (parameters, gradients) -> {name: the reference's parameter after the step}
+    params: tuple = (("", {}),)    # ((case id, {parameter: value}), ...) in the test's order
+    tolerance: Any = ROUNDING      # a preset of grader.verdicts.tolerances
+    variants: Callable[..., dict] | None = None  # (parameters, gradients) -> {name: the catalogue's Variants}
+    hint: str = ""                 # a failure's hint when no catalogued mistake is the result
+    errors: tuple = ()             # ErrorHints naming the bug when step() raises (texts, not regexes)
+
+    def make(self, rng=None, **params) -> tuple:
+        """(parameters, gradients, what they are), as the test makes them."""
+        return self.inputs(rng, **params)

@@ -55,7 +55,7 @@ def test_the_course_release_leaks_none_of_its_answers(release):
         assert all(c["visible"] for c in data["tests"])
         assert (release / "exercises" / ex.file).read_text() == course.path("stub", ex).read_text()
     readme = (release / "README.md").read_text()  # the students' page names this course's exercises
-    assert "`exercise1_layer_norm.py` … `exercise2_conv2d.py`" in readme and "softmax" not in readme.lower()
+    assert "`exercise1_layer_norm.py` … `exercise4_conv2d.py`" in readme and "softmax" not in readme.lower()
     declared = (release / "package" / "grader" / "course.toml").read_text()
     assert f'title = "{course.title}"' in declared and 'topic = "conv2d"' in declared
 
@@ -76,12 +76,12 @@ def test_the_course_student_edition_checks_the_model_answer_fully_and_the_stub_n
     r = _grade(venv, "all", "--submission", answers, "--format", "json", "--no-server", cwd=release)
     assert r.returncode == 0, r.stderr
     model = json.loads(r.stdout)
-    assert model["edition"] == "student" and model["checks"]["passed"] == model["checks"]["ran"] == 6, model["checks"]
+    assert model["edition"] == "student" and model["checks"]["passed"] == model["checks"]["ran"] == 11, model["checks"]
     assert [e["name"] for e in model["exercises"]] == [ex.name for ex in exercises]
     r = _grade(venv, "all", "--format", "json", "--no-server", cwd=release)  # the released stubs
     assert r.returncode == 1, r.stderr
     stubs = json.loads(r.stdout)
-    assert stubs["checks"]["passed"] == 0 and stubs["checks"]["ran"] == 6
+    assert stubs["checks"]["passed"] == 0 and stubs["checks"]["ran"] == 11
     # a catalogued mistake is named by its hint, from the numbers the release stored
     work = tmp_path / "bug"
     work.mkdir()
@@ -91,6 +91,11 @@ def test_the_course_student_edition_checks_the_model_answer_fully_and_the_stub_n
     assert r.returncode == 1 and "0 of 4 visible checks passed" in r.stdout, r.stdout + r.stderr
     assert "hint: The variance must be the biased one, divided by N" in r.stdout
     assert "input: x: shape (8, 16), float32 on cpu, normal values, normalized_shape=[16]" in r.stdout
+    # and Adam's, from the parameters the release stored after one step of each mistake
+    shutil.copyfile(COURSE / "exercise3_adam" / "mistakes" / "bug_no_bias_correction.py", work / "exercise3_adam.py")
+    r = _grade(venv, "3", "--submission", work, "--no-server", cwd=release)
+    assert r.returncode == 1 and "0 of 1 visible check passed" in r.stdout, r.stdout + r.stderr
+    assert "hint: Correct m and v for their start at zero" in r.stdout
 
 
 def test_the_course_student_edition_forbids_the_courses_built_ins(venv, release, tmp_path):  # noqa: F811

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from grader.harness.released import ReleaseError, declared_cases
-from grader.verdicts.visible import VisibleCall
+from grader.verdicts.visible import VisibleCall, VisibleStep
 from tests.conftest import ROOT
 
 COURSE = ROOT / "examples" / "course"
@@ -59,6 +59,73 @@ def test_a_declaration_that_fails_is_said_in_one_line():
     with pytest.raises(ReleaseError, match="the data of the visible test test_it could not be made from its "
                                            "declaration: RuntimeError"):
         declared_cases(_suite(True, broken), "exercise1")
+
+
+def _halved_step():
+    """A VisibleStep of an optimizer that takes half of each gradient: one nn.Linear(2, 1)."""
+    from grader.verdicts.diagnosis import ErrorHint, Misconception
+
+    state = {"0.weight": torch.tensor([[1.0, -2.0]]), "0.bias": torch.tensor([0.5])}
+    grads = {"0.weight": torch.tensor([[2.0, 4.0]]), "0.bias": torch.tensor([-4.0])}
+    full = Misconception("full step", "take half of the gradient")
+    return VisibleStep(test="test_it", cls="Half", what="Half(model.parameters(), lr=0.5)", layers=((2, 1),),
+                       options={"lr": 0.5}, inputs=lambda rng: (state, grads, "nn.Linear(2, 1), known values"),
+                       expected=lambda s, g: {n: s[n] - 0.5 * g[n] for n in s},
+                       variants=lambda s, g: {n: [full.gives(lambda n=n: s[n] - g[n])] for n in s},
+                       hint="p -= lr * p.grad", errors=(ErrorHint(("shape",), "one state per parameter"),))
+
+
+def test_a_declared_optimizer_step_becomes_the_student_editions_data():
+    """A VisibleStep: the layers' parameters and gradients, the reference's parameters after the step,
+    the catalogue's for each parameter and the error table's rows, as the student edition's "step" case."""
+    (case,) = declared_cases(_suite(True, _halved_step()), "exercise1")
+    assert (case["function"], case["id"], case["kind"], case["class"], case["layers"], case["options"]) == \
+        ("test_it", "", "step", "Half", [[2, 1]], {"lr": 0.5})
+    assert torch.equal(case["expected"]["0.weight"], torch.tensor([[0.0, -4.0]]))
+    assert torch.equal(case["expected"]["0.bias"], torch.tensor([2.5]))
+    assert [v["name"] for v in case["variants"]["0.bias"]] == ["full step"]
+    assert torch.equal(case["variants"]["0.bias"][0]["result"], torch.tensor([4.5]))
+    assert case["errors"] == [{"pattern": ["shape"], "hint": "one state per parameter"}]
+    assert case["dtype"] == "float32" and case["hint"] == "p -= lr * p.grad"
+
+
+def test_an_error_hint_that_is_not_data_is_not_released():
+    import re
+
+    from grader.verdicts.diagnosis import ErrorHint
+
+    regex = dataclasses.replace(_halved_step(), errors=(ErrorHint(re.compile("sha(pe)"), "one state"),))
+    with pytest.raises(ReleaseError, match="the data of the visible test test_it could not be made .* is not data"):
+        declared_cases(_suite(True, regex), "exercise1")
+
+
+@pytest.mark.parametrize("number, ids", [
+    (2, ["0.3", "0.8"]), (3, [""]), (4, ["3x3-float32", "3x3-float64", "2x3-float32", "2x3-float64"])])
+def test_the_example_courses_other_exercises_are_released_from_their_declarations(monkeypatch, number, ids):
+    """Dropout's eval mode, one step of Adam and conv2d: each exercise of the example course has a visible
+    test, declared once, whose cases hold the reference's result and every catalogued mistake's."""
+    from grader.harness.released import course_cases
+
+    monkeypatch.setenv("GRADER_COURSE", str(COURSE))
+    from grader.course import current
+    from grader.harness.points import suite_module
+
+    exercise = current().exercises[number - 1]
+    suite = suite_module(exercise)
+    cases = course_cases(exercise)
+    assert [c["id"] for c in cases] == ids
+    for case in cases:
+        if number == 2:
+            assert torch.equal(case["expected"], case["args"][0]) and case["args"][1:] == [float(case["id"]), False, None]
+        elif number == 3:
+            expected = suite.reference.Adam(case["state"], lr=0.1).step(case["grads"])
+            assert all(torch.equal(case["expected"][n], expected[n].float()) for n in expected)
+            assert {v["name"] for v in case["variants"]["0.weight"]} == {m.name for m in (
+                suite.NOT_UPDATED, suite.NO_BIAS_CORRECTION, suite.EPS_INSIDE, suite.SHARED_STATE)}
+        else:
+            x, w, b, stride, padding = case["args"]
+            assert torch.equal(case["expected"], suite.reference.conv2d(x, w, b, stride, padding))
+            assert {suite.FLIPPED.name, suite.BIAS.name, suite.LAYOUT.name} <= {v["name"] for v in case["variants"]}
 
 
 def test_the_softmax_release_follows_the_suites_declaration(monkeypatch):

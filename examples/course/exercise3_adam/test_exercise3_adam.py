@@ -16,6 +16,7 @@ from grader.suites.common import (
     ROUNDING,
     ErrorHint,
     Misconception,
+    VisibleStep,
     call_checked,
     check,
     compare,
@@ -25,7 +26,7 @@ from grader.suites.common import (
     randn,
     read_values,
 )
-from grader.suites.sgd_model import Model
+from grader.suites.sgd_model import LAYERS, Model
 from grader.transport.student import Handle
 
 reference = course_reference(__file__)
@@ -114,19 +115,33 @@ def _mistakes(start, grads_seq, hp, defaults):
     return [(runs[k][0], lambda k=k: params(k)) for k in range(len(runs))]
 
 
-class Run:
-    """The student's Adam on a Model in the worker, and the reference's beside it."""
+def _catalogue(before, start, grads_seq, hp, defaults) -> dict:
+    """{parameter name: what it is after these steps, for each catalogued mistake} (``before``: the
+    parameters before the last step, which a step that changes nothing leaves)."""
+    mistakes = _mistakes(start, grads_seq, hp, defaults)
+    return {n: [NOT_UPDATED.gives(lambda n=n: before[n])] +
+               [bug.gives(lambda n=n, params=params: params()[n]) for bug, params in mistakes] for n in before}
 
-    def __init__(self, student, rng, hp=(0.1, (0.9, 0.999), 1e-8, 0.0), defaults=False, grad_scale=1.0):
+
+def _what(hp) -> str:
+    lr, betas, eps, wd = hp
+    return f"Adam(model.parameters(), lr={lr:g}, betas={betas}, eps={eps:g}, weight_decay={wd:g})"
+
+
+class Run:
+    """The student's Adam on a Model in the worker (its own random parameters, or ``state``), and
+    the reference's beside it."""
+
+    def __init__(self, student, rng, hp=(0.1, (0.9, 0.999), 1e-8, 0.0), defaults=False, grad_scale=1.0, state=None):
         self.student, self.rng, self.hp, self.defaults, self.grad_scale = student, rng, hp, defaults, grad_scale
-        self.model = Model(student, rng)
+        self.model = Model(student, rng, state=state)
         self.start = dict(self.model.current())
         lr, betas, eps, wd = hp
         if defaults:
             self.what = "Adam(model.parameters())"
             self.opt = student.call(student.ref("Adam"), self.model.generator(), _what=self.what)
         else:
-            self.what = f"Adam(model.parameters(), lr={lr:g}, betas={betas}, eps={eps:g}, weight_decay={wd:g})"
+            self.what = _what(hp)
             self.opt = student.call(student.ref("Adam"), self.model.generator(), lr=lr, betas=betas, eps=eps,
                                     weight_decay=wd, _what=self.what)
         check(isinstance(self.opt, Handle) and "Tensor" not in self.opt.type,
@@ -139,12 +154,13 @@ class Run:
         scale = "" if self.grad_scale == 1 else f" × {self.grad_scale:g}"
         return f"{self.model.inputs}; every .grad set to normal values{scale} before each step"
 
-    def step(self):
-        """Give new gradients, step the student's Adam and the reference's, compare every parameter."""
+    def step(self, grads=None):
+        """Give new gradients (random ones unless ``grads`` are given), step the student's Adam and the
+        reference's, compare every parameter."""
         model = self.model
         before = dict(model.current())
-        grads = model.set_grads(self.rng, values={n: randn(self.rng, tuple(model.local[n].shape), model.dtype,
-                                                           scale=self.grad_scale) for n in model.names})
+        grads = model.set_grads(self.rng, values=grads or {
+            n: randn(self.rng, tuple(model.local[n].shape), model.dtype, scale=self.grad_scale) for n in model.names})
         self.grads_seq.append(grads)
         k = len(self.grads_seq)
         what = f"step {k} of {self.what}"
@@ -152,23 +168,45 @@ class Run:
                                errors=STEP_ERRORS, _inspect=model.handle)
         model._take(info)
         expected = self.reference.step(grads)
-        mistakes = _mistakes(self.start, self.grads_seq, self.hp, self.defaults)
+        catalogue = _catalogue(before, self.start, self.grads_seq, self.hp, self.defaults)
         allowed = ROUNDING.at(model.dtype)
         for n in model.names:
             check(n in model.last, f"after {what} the model has no parameter {n}", UPDATE)
             got = expect_tensor(model.last[n], f"the parameter {n}")
-            variants = [NOT_UPDATED.gives(lambda n=n: before[n])] + \
-                       [bug.gives(lambda n=n, params=params: params()[n]) for bug, params in mistakes]
+            variants = catalogue[n]
             compare(got, expected[n].to(model.dtype), what=f"parameter {n} after {what}", inputs=self.inputs,
                     dtype=model.dtype, tolerance=allowed,
                     diagnose=lambda g, n=n, variants=variants: name_bug(g, expected[n], variants, allowed) or UPDATE)
+
+
+def _one_step_inputs(rng):
+    """The model's parameters, then their gradients, drawn from rng in this order, and what they are."""
+    state = {}
+    for k, (n_in, n_out) in enumerate(LAYERS):
+        state[f"{k}.weight"], state[f"{k}.bias"] = randn(rng, (n_out, n_in)), randn(rng, (n_out,))
+    grads = {n: randn(rng, tuple(t.shape)) for n, t in state.items()}
+    label = "nn.Sequential(" + ", ".join(f"nn.Linear({i}, {o})" for i, o in LAYERS) + ")"
+    return state, grads, f"{label}, float32 on cpu, random weights and biases; every .grad set to normal values"
+
+
+ONE_STEP_HP = (0.1, (0.9, 0.999), 1e-8, 0.0)
+
+# The visible test's inputs, declared once: the test makes them from here, and so does the student
+# edition (grade release stores them, the reference's parameters after the step and the catalogue's, as data).
+ONE_STEP = VisibleStep(
+    test="test_one_step", cls="Adam", what=_what(ONE_STEP_HP), layers=tuple(LAYERS), inputs=_one_step_inputs,
+    options=dict(zip(("lr", "betas", "eps", "weight_decay"), ONE_STEP_HP)),
+    expected=lambda state, grads: {n: t.float() for n, t in reference.Adam(state, *ONE_STEP_HP).step(grads).items()},
+    variants=lambda state, grads: _catalogue(state, state, [grads], ONE_STEP_HP, False), hint=UPDATE,
+    errors=STEP_ERRORS)
 
 
 @pytest.mark.points(2)
 @pytest.mark.visible
 def test_one_step(student, rng):
     """one step() changes every parameter as torch.optim.Adam does (lr=0.1)"""
-    Run(student, rng).step()
+    state, grads, _ = ONE_STEP.make(rng)
+    Run(student, rng, hp=ONE_STEP_HP, state=state).step(grads)
 
 
 @pytest.mark.points(2)

@@ -10,6 +10,7 @@ from grader.suites.common import (
     DTYPES,
     ROUNDING,
     Misconception,
+    VisibleCall,
     compare,
     course_reference,
     describe,
@@ -38,6 +39,9 @@ LAYOUT = Misconception("layout", (
     "not channels last (N, H_out, W_out, C_out) nor with the batch and channel dimensions swapped."))
 SHAPE = ("The output has shape (N, C_out, H_out, W_out), with H_out = (H + 2 * padding - kH) // stride + 1 "
          "and W_out = (W + 2 * padding - kW) // stride + 1.")
+# the student edition's hint when no catalogued mistake gives the numbers (it stores no reference to tell why)
+FORMULA = ("out[n, o, i, j] = bias[o] + the sum over c, a, b of x[n, c, i * stride + a, j * stride + b] * "
+           "weight[o, c, a, b], of shape (N, C_out, H_out, W_out) with H_out = (H + 2 * padding - kH) // stride + 1.")
 
 
 def _torch_conv(x, w, b, stride, padding):
@@ -67,9 +71,9 @@ def _variants(x, w, b, stride, padding):
     yield LAYOUT.gives(lambda: right().transpose(0, 1))
 
 
-def _inputs(x, w, b, stride, padding):
-    bias = "bias: normal values" if b is not None else "bias=None"
-    return (f"{describe('x', x, 'normal values')}, {describe('weight', w, 'normal values')}, {bias}, "
+def _describe(x, w, b, stride, padding, how):
+    bias = f"bias: {how}" if b is not None else "bias=None"
+    return (f"{describe('x', x, how)}, {describe('weight', w, how)}, {bias}, "
             f"stride={stride}, padding={padding}")
 
 
@@ -84,19 +88,44 @@ def _diagnose(x, w, b, stride, padding, expected):
     return diagnose
 
 
-def _check(student, rng, x_shape, w_shape, dtype=torch.float32, stride=1, padding=0, bias=True):
+def _scale(x, w, *_rest):
+    """The magnitude the rounding grows with: three per input channel."""
+    return w.shape[1] * 3
+
+
+def _inputs(rng, x_shape, w_shape, dtype=torch.float32, stride=1, padding=0, bias=True):
+    """The arguments of one call, drawn from rng in this order (x, weight, bias), and how they were made."""
     x = randn(rng, x_shape, dtype)
     w = randn(rng, w_shape, dtype)
     b = randn(rng, (w_shape[0],), dtype) if bias else None
-    expected = reference.conv2d(x, w, b, stride, padding)
+    return [x, w, b, stride, padding], "normal values"
+
+
+def _compare(student, args, how):
+    x, w, b, stride, padding = args
+    expected = reference.conv2d(*args)
     what = _what(b, stride, padding)
-    got = student.call(student.ref("conv2d"), x, w, b, stride, padding, _what=what)
-    compare(got, expected, diagnose=_diagnose(x, w, b, stride, padding, expected), what=what,
-            inputs=_inputs(x, w, b, stride, padding), dtype=dtype, tolerance=ROUNDING, scale=w_shape[1] * 3)
+    got = student.call(student.ref("conv2d"), *args, _what=what)
+    compare(got, expected, diagnose=_diagnose(*args, expected), what=what, inputs=_describe(*args, how),
+            dtype=x.dtype, tolerance=ROUNDING, scale=_scale(*args))
+
+
+def _check(student, rng, x_shape, w_shape, **options):
+    _compare(student, *_inputs(rng, x_shape, w_shape, **options))
 
 
 # small enough for the report of a visible test to show the whole call (64 entries at most)
 SHAPES = {"3x3": ((1, 1, 5, 5), (2, 1, 3, 3)), "2x3": ((1, 2, 3, 4), (2, 2, 2, 3))}
+
+# The visible test's inputs, declared once: the test makes them from here, and so does the student
+# edition (grade release stores them, the reference's result and the catalogue's, as data).
+MATCHES_REFERENCE = VisibleCall(
+    test="test_matches_reference", fn="conv2d", what=_what(True, 1, 0),
+    inputs=lambda rng, x_shape, w_shape, dtype, device: _inputs(rng, x_shape, w_shape, dtype),
+    expected=reference.conv2d, describe=_describe, scale=_scale, variants=_variants, hint=FORMULA,
+    every_device=False,
+    params=tuple((f"{k}-{d.id}", {"x_shape": x_shape, "w_shape": w_shape, "dtype": d.values[0]})
+                 for k, (x_shape, w_shape) in SHAPES.items() for d in DTYPES))  # pytest's order of the cases
 
 
 @pytest.mark.points(3)
@@ -105,7 +134,7 @@ SHAPES = {"3x3": ((1, 1, 5, 5), (2, 1, 3, 3)), "2x3": ((1, 2, 3, 4), (2, 2, 2, 3
 @pytest.mark.parametrize("x_shape, w_shape", SHAPES.values(), ids=SHAPES.keys())
 def test_matches_reference(student, rng, x_shape, w_shape, dtype):
     """conv2d with a bias, stride 1 and no padding matches the reference (a cross-correlation)"""
-    _check(student, rng, x_shape, w_shape, dtype)
+    _compare(student, *MATCHES_REFERENCE.make(rng, x_shape=x_shape, w_shape=w_shape, dtype=dtype))
 
 
 @pytest.mark.points(1.5)
@@ -152,7 +181,7 @@ def test_gradients(student, rng):
     out = reference.conv2d(leaves[0], leaves[1], leaves[2], stride, padding)
     grad_output = randn(rng, tuple(out.shape), torch.float64)
     expected = torch.autograd.grad(out, leaves, grad_output)
-    inputs = _inputs(x, w, b, stride, padding) + "; grad_output random"
+    inputs = _describe(x, w, b, stride, padding, "normal values") + "; grad_output random"
     # the forward first: a wrong output shape would make the backward fail for a reason it does not say
     got = student.call(student.ref("conv2d"), x, w, b, stride, padding, _what=what)
     compare(got, out.detach(), diagnose=_diagnose(x, w, b, stride, padding, out.detach()), what=what, inputs=inputs,

@@ -11,6 +11,7 @@ time goes.  A benchmark, not a test: it prints numbers and asserts nothing.
     python bench/batch_throughput.py --n 40 --jobs 2 --exercises 1 2 3 --profile
     python bench/batch_throughput.py --scheduler local:2   # the local batch, then a LocalCluster, same class
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,20 +34,20 @@ from grader.exercises import EXERCISES, lookup  # noqa: E402
 
 # Common mistakes, as edits of the model answers (each still runs, but is wrong).
 BUGS = {
-    "exercise1": ("z = x - x.max(dim=-1, keepdim=True).values", "z = x"),                 # overflows
+    "exercise1": ("z = x - x.max(dim=-1, keepdim=True).values", "z = x"),  # overflows
     "exercise2": ("z = x - x.max(dim=-1, keepdim=True).values", "z = x"),
-    "exercise3": (".mean()", ".sum()"),                                                  # sum, not mean
-    "exercise4": ("std = math.sqrt(init_factor / in_dim)", "std = 1.0"),                 # initialisation
-    "exercise5": ("X.clamp(min=0)", "X.clamp_(min=0)"),                                  # in place
-    "exercise6": ("nn.ModuleList(layers)", "list(layers)"),                              # hidden parameters
+    "exercise3": (".mean()", ".sum()"),  # sum, not mean
+    "exercise4": ("std = math.sqrt(init_factor / in_dim)", "std = 1.0"),  # initialisation
+    "exercise5": ("X.clamp(min=0)", "X.clamp_(min=0)"),  # in place
+    "exercise6": ("nn.ModuleList(layers)", "list(layers)"),  # hidden parameters
     "exercise7": ("p -= self.lr * p.grad", "p.data = p.data - self.lr * p.grad.sign()"),  # wrong update
-    "exercise8": ("return grad @ Y.T, X.T @ grad", "return grad @ Y.T, grad.T @ X"),     # transposed
-    "exercise9": ("opt.zero_grad()", "pass"),                                            # gradients pile up
+    "exercise8": ("return grad @ Y.T, X.T @ grad", "return grad @ Y.T, grad.T @ X"),  # transposed
+    "exercise9": ("opt.zero_grad()", "pass"),  # gradients pile up
 }
 BROKEN = [
-    lambda src: src.replace("):", ")", 1),                       # a syntax error
-    lambda src: "import tensorflow\n" + src,                     # an import that fails
-    lambda src: None,                                            # the file is missing
+    lambda src: src.replace("):", ")", 1),  # a syntax error
+    lambda src: "import tensorflow\n" + src,  # an import that fails
+    lambda src: None,  # the file is missing
 ]
 
 
@@ -96,8 +97,21 @@ def cold_grade_all(exercises, runs: int) -> list:
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(runs):
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "grader.cli", *names, "--no-server", "--submission", str(ROOT / "solutions"),
-                            "--output", f"{tmp}/r.json"], cwd=ROOT, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "grader.cli",
+                    *names,
+                    "--no-server",
+                    "--submission",
+                    str(ROOT / "solutions"),
+                    "--output",
+                    f"{tmp}/r.json",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+            )
             times.append(time.perf_counter() - start)
     return times
 
@@ -146,8 +160,20 @@ def profile_one(exercises) -> None:
 def run_batch(label: str, subs: Path, out: Path, exercises, extra: list, n: int, jobs: int) -> tuple:
     """One `grade batch` of the class; prints its numbers, returns (wall time, time to the first result,
     CPU time of all its processes)."""
-    cmd = [sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(out), *extra,
-           "--seed-secret", "bench", "--exercises", *[ex.name for ex in exercises]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "grader.cli",
+        "batch",
+        str(subs),
+        "--out",
+        str(out),
+        *extra,
+        "--seed-secret",
+        "bench",
+        "--exercises",
+        *[ex.name for ex in exercises],
+    ]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=dict(os.environ, CI="true"))
     first = None
@@ -163,15 +189,19 @@ def run_batch(label: str, subs: Path, out: Path, exercises, extra: list, n: int,
     states = [json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json")]
     graded = [s for s in states if s["status"] == "graded"]
     per = [s["elapsed"] for s in states if "elapsed" in s]
-    print(f"{label}: {wall:.1f} s wall for {n} submissions = {n / wall:.2f} submissions/s "
-          f"(exit {proc.returncode}; {len(graded)} graded, {len(states) - len(graded)} errors)")
+    print(
+        f"{label}: {wall:.1f} s wall for {n} submissions = {n / wall:.2f} submissions/s "
+        f"(exit {proc.returncode}; {len(graded)} graded, {len(states) - len(graded)} errors)"
+    )
     print(f"  CPU time, all its processes: {cpu:.1f} s ({cpu / n:.2f} s per submission)")
     if first is not None:
         steady = (wall - first) / max(1, n - 1)
         print(f"  start-up until the first result: {first:.1f} s; then {1 / steady:.2f} submissions/s")
     if per:
-        print(f"  one submission in a grading process: mean {statistics.mean(per):.2f} s, "
-              f"median {statistics.median(per):.2f} s, max {max(per):.2f} s (×{jobs} in parallel)")
+        print(
+            f"  one submission in a grading process: mean {statistics.mean(per):.2f} s, "
+            f"median {statistics.median(per):.2f} s, max {max(per):.2f} s (×{jobs} in parallel)"
+        )
     if n and wall:
         est = 500 / (n / wall) if n != 500 else wall
         print(f"  500 submissions at this rate: {est / 60:.1f} min (goal: under 5 min)")
@@ -189,20 +219,32 @@ def hostile_run(base: Path, exercises, a, jobs: int, honest: tuple) -> None:
     counts = make_class(subs, a.n, exercises, a.seed, hostile=a.hostile)
     label = f"grade batch, {counts.get('hostile', 0)} hostile"
     wall, _, cpu = run_batch(label, subs, out, exercises, ["--jobs", str(jobs)], a.n, jobs)
-    print(f"  with the hostile students: {wall / honest[0]:.2f}× the wall time, {cpu / honest[2]:.2f}× the CPU time "
-          f"of the honest class ({wall - honest[0]:+.1f} s, {cpu - honest[2]:+.1f} s CPU)")
+    print(
+        f"  with the hostile students: {wall / honest[0]:.2f}× the wall time, {cpu / honest[2]:.2f}× the CPU time "
+        f"of the honest class ({wall - honest[0]:+.1f} s, {cpu - honest[2]:+.1f} s CPU)"
+    )
     states = {s["student"]: s for s in (json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json"))}
-    plain = {s["student"]: s for s in (json.loads(f.read_text()) for f in (base / "results" / ".batch" / "state").glob("*.json"))}
+    plain = {
+        s["student"]: s
+        for s in (json.loads(f.read_text()) for f in (base / "results" / ".batch" / "state").glob("*.json"))
+    }
     attackers = sorted(s for s in states if states[s]["key"] != plain.get(s, {}).get("key"))
     for s in attackers:
         row = states[s]
-        print(f"  {s}: {row.get('score', 0):.2f} points in {row.get('elapsed', 0):.1f} s; charged "
-              f"{json.dumps(row.get('cost'))}")
+        print(
+            f"  {s}: {row.get('score', 0):.2f} points in {row.get('elapsed', 0):.1f} s; charged "
+            f"{json.dumps(row.get('cost'))}"
+        )
     reports = base / "results" / "reports"
-    differ = [p.name for p in sorted(reports.iterdir()) if p.name.split(".")[0] not in attackers
-              and p.read_bytes() != (out / "reports" / p.name).read_bytes()]
-    print(f"  the other {len(states) - len(attackers)} students' reports: "
-          f"{'byte for byte the same' if not differ else 'DIFFER: ' + ' '.join(differ[:10])}")
+    differ = [
+        p.name
+        for p in sorted(reports.iterdir())
+        if p.name.split(".")[0] not in attackers and p.read_bytes() != (out / "reports" / p.name).read_bytes()
+    ]
+    print(
+        f"  the other {len(states) - len(attackers)} students' reports: "
+        f"{'byte for byte the same' if not differ else 'DIFFER: ' + ' '.join(differ[:10])}"
+    )
 
 
 def main() -> None:
@@ -212,15 +254,24 @@ def main() -> None:
     p.add_argument("--exercises", nargs="+", default=["all"])
     p.add_argument("--cold-runs", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--hostile", metavar="K", type=int, default=0,
-                   help="also grade the class with K of its students hostile in every exercise (replies slowed to "
-                        "just under the call limit, CPU hogs, replies amplified to the size limit, in turn; "
-                        "bench/hostile_shapes.py), and print what they cost")
+    p.add_argument(
+        "--hostile",
+        metavar="K",
+        type=int,
+        default=0,
+        help="also grade the class with K of its students hostile in every exercise (replies slowed to "
+        "just under the call limit, CPU hogs, replies amplified to the size limit, in turn; "
+        "bench/hostile_shapes.py), and print what they cost",
+    )
     p.add_argument("--keep", metavar="DIR", type=Path, default=None, help="keep submissions and results here")
     p.add_argument("--profile", action="store_true", help="also split one warm grading run by where time goes")
-    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="also grade the same class on a Dask cluster (local[:N] or tcp://HOST:8786) after the "
-                        "local batch, and print the overhead per submission")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="also grade the same class on a Dask cluster (local[:N] or tcp://HOST:8786) after the "
+        "local batch, and print the overhead per submission",
+    )
     a = p.parse_args()
 
     from grader.harness.run import SUITES_DIR
@@ -228,8 +279,11 @@ def main() -> None:
     wanted = list(EXERCISES) if "all" in a.exercises else [lookup(e) for e in a.exercises]
     exercises = [ex for ex in wanted if (SUITES_DIR / ex.suite).is_file()]
     if len(exercises) < len(wanted):
-        print("note: no hidden suite yet for " + ", ".join(ex.name for ex in wanted if ex not in exercises)
-              + "; benchmarking the others")
+        print(
+            "note: no hidden suite yet for "
+            + ", ".join(ex.name for ex in wanted if ex not in exercises)
+            + "; benchmarking the others"
+        )
     jobs = a.jobs or len(os.sched_getaffinity(0))
     base = a.keep or Path(tempfile.mkdtemp(prefix="bench-batch-"))
     subs, out = base / "submissions", base / "results"
@@ -237,9 +291,11 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     subs.mkdir(parents=True)
     counts = make_class(subs, a.n, exercises, a.seed)
-    print(f"{a.n} submissions ({counts['correct']} correct, {counts['buggy']} buggy, {counts['broken']} broken; "
-          f"{len(exercises)} exercises each: {' '.join(ex.name for ex in exercises)}), {jobs} jobs, "
-          f"{os.cpu_count()} cores")
+    print(
+        f"{a.n} submissions ({counts['correct']} correct, {counts['buggy']} buggy, {counts['broken']} broken; "
+        f"{len(exercises)} exercises each: {' '.join(ex.name for ex in exercises)}), {jobs} jobs, "
+        f"{os.cpu_count()} cores"
+    )
 
     runs = [("grade batch", out, ["--jobs", str(jobs)])]
     if a.scheduler:
@@ -251,14 +307,20 @@ def main() -> None:
     if a.scheduler:
         (l_wall, l_first, l_cpu), (c_wall, c_first, c_cpu) = walls.values()
         steady = ((c_wall - c_first) - (l_wall - l_first)) / max(1, a.n - 1)
-        same = all((out / f).read_bytes() == (base / "results-cluster" / f).read_bytes()
-                   for f in ["grades.csv"] + [str(p.relative_to(out)) for p in sorted((out / "reports").iterdir())])
-        print(f"cluster overhead: {c_wall - l_wall:+.1f} s in all, {(c_wall - l_wall) / a.n * 1000:+.0f} ms per "
-              f"submission ({c_wall / l_wall:.2f}× the local batch's wall time); grades.csv and every report "
-              f"{'byte for byte the same' if same else 'DIFFER'}")
-        print(f"  of which start-up (until the first result): {c_first - l_first:+.1f} s; after it "
-              f"{steady * 1000:+.0f} ms per submission; CPU time: {(c_cpu - l_cpu) / a.n * 1000:+.0f} ms per "
-              f"submission")
+        same = all(
+            (out / f).read_bytes() == (base / "results-cluster" / f).read_bytes()
+            for f in ["grades.csv"] + [str(p.relative_to(out)) for p in sorted((out / "reports").iterdir())]
+        )
+        print(
+            f"cluster overhead: {c_wall - l_wall:+.1f} s in all, {(c_wall - l_wall) / a.n * 1000:+.0f} ms per "
+            f"submission ({c_wall / l_wall:.2f}× the local batch's wall time); grades.csv and every report "
+            f"{'byte for byte the same' if same else 'DIFFER'}"
+        )
+        print(
+            f"  of which start-up (until the first result): {c_first - l_first:+.1f} s; after it "
+            f"{steady * 1000:+.0f} ms per submission; CPU time: {(c_cpu - l_cpu) / a.n * 1000:+.0f} ms per "
+            f"submission"
+        )
     wall = walls["grade batch"][0]
     if a.hostile:
         hostile_run(base, exercises, a, jobs, walls["grade batch"])
@@ -266,8 +328,10 @@ def main() -> None:
     if a.cold_runs > 0:
         cold = cold_grade_all(exercises, a.cold_runs)
         c = statistics.median(cold)
-        print(f"cold `grade {' '.join(ex.name for ex in exercises)}` on one submission (fresh interpreter): "
-              f"median {c:.2f} s (runs: {', '.join(f'{t:.2f}' for t in cold)})")
+        print(
+            f"cold `grade {' '.join(ex.name for ex in exercises)}` on one submission (fresh interpreter): "
+            f"median {c:.2f} s (runs: {', '.join(f'{t:.2f}' for t in cold)})"
+        )
         print(f"  warm batch: {wall / a.n:.2f} s of wall time per submission, {c / (wall / a.n):.1f}× faster than cold")
     if a.profile:
         profile_one(exercises)

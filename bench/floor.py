@@ -17,6 +17,7 @@ which is why the grader never does this with a student's code.
     python bench/floor.py                 # 10 in-process gradings, then batches of 20 and 40
     python bench/floor.py --repeat 20 --n 100 --jobs 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -103,18 +104,27 @@ def floor(exercises, repeat: int) -> tuple:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeat", type=int, default=10, help="in-process gradings timed (after one to warm up)")
-    p.add_argument("--n", type=int, default=40, help="submissions in the larger batch (copies of the model answers); the other has half")
+    p.add_argument(
+        "--n",
+        type=int,
+        default=40,
+        help="submissions in the larger batch (copies of the model answers); the other has half",
+    )
     p.add_argument("--jobs", type=int, default=None, help="the batch's --jobs (default: the usable cores)")
     a = p.parse_args()
 
     from batch_throughput import make_class, run_batch
 
     jobs = a.jobs or len(os.sched_getaffinity(0))
-    print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.1f} at the start")
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the start"
+    )
     wall, cpu, (score, top) = floor(EXERCISES, a.repeat)
-    print(f"floor, in one process without isolation: {wall:.3f} s wall, {cpu:.3f} s CPU per submission "
-          f"(median of {a.repeat}; the model answers scored {score:g} / {top:g})")
+    print(
+        f"floor, in one process without isolation: {wall:.3f} s wall, {cpu:.3f} s CPU per submission "
+        f"(median of {a.repeat}; the model answers scored {score:g} / {top:g})"
+    )
 
     half = max(1, a.n // 2)
     runs = {}
@@ -124,16 +134,22 @@ def main() -> None:
             subs = base / f"submissions-{n}"
             subs.mkdir()
             make_class(subs, n, EXERCISES, mix=(1, 0, 0))  # every student hands in the model answers
-            runs[n] = run_batch(f"grade batch, {n} submissions", subs, base / f"results-{n}", EXERCISES,
-                                ["--jobs", str(jobs)], n, jobs)
+            runs[n] = run_batch(
+                f"grade batch, {n} submissions", subs, base / f"results-{n}", EXERCISES, ["--jobs", str(jobs)], n, jobs
+            )
     finally:
         shutil.rmtree(base, ignore_errors=True)
     (w1, _, c1), (w2, _, c2) = runs[half], runs[a.n]
     m_wall, m_cpu = (w2 - w1) / (a.n - half), (c2 - c1) / (a.n - half)
-    print(f"batch, each submission more (from {half} to {a.n}): {m_wall:.3f} s wall with {jobs} jobs, {m_cpu:.3f} s CPU "
-          f"(all its processes); with its start-up, {w2 / a.n:.3f} s wall and {c2 / a.n:.3f} s CPU per submission")
-    print(f"batch / floor: CPU {m_cpu / cpu:.2f}x (each submission more), {c2 / a.n / cpu:.2f}x (with start-up); "
-          f"wall {m_wall * jobs / wall:.2f}x (one job's wall per submission over the floor's)")
+    print(
+        f"batch, each submission more (from {half} to {a.n}): {m_wall:.3f} s wall with {jobs} jobs, {m_cpu:.3f} s CPU "
+        f"(all its processes); with its start-up, {w2 / a.n:.3f} s wall and {c2 / a.n:.3f} s CPU per submission"
+    )
+    print(
+        f"batch / floor: CPU {m_cpu / cpu:.2f}x (each submission more), {c2 / a.n / cpu:.2f}x (with start-up); "
+        f"wall {m_wall * jobs / wall:.2f}x (one job's wall per submission over the floor's)"
+    )
+
 
 if __name__ == "__main__":
     main()

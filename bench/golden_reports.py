@@ -11,6 +11,7 @@ submission's folder is the one path a report may name that is not the code's own
 replaced by "<SUBMISSION>" so that the files do not depend on where the copy was made.
 Saved as one JSON file per seed, {case: {"json": text, "text": text}}, sorted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,10 @@ def cases() -> list:
     """(name, exercises to grade, files to copy into the submission folder as {name: source})."""
     from grader.exercises import EXERCISES, lookup
 
-    out = [("solutions", "all", {ex.file: ROOT / "solutions" / ex.file for ex in EXERCISES}),
-           ("stubs", "all", {ex.file: ROOT / "exercises" / ex.file for ex in EXERCISES})]
+    out = [
+        ("solutions", "all", {ex.file: ROOT / "solutions" / ex.file for ex in EXERCISES}),
+        ("stubs", "all", {ex.file: ROOT / "exercises" / ex.file for ex in EXERCISES}),
+    ]
     for f in sorted((ROOT / "tests" / "corpus").glob("exercise*/*.py")):
         ex = lookup(f.parent.name)
         out.append((f"{f.parent.name}/{f.stem}", ex.name, {ex.file: f}))
@@ -70,8 +73,11 @@ def report(which: str, files: dict, seed: int, fmt: str, tmp: Path) -> str:
         shutil.copyfile(src, sub / name)
     out = tmp / f"report.{fmt}"
     with contextlib.redirect_stderr(io.StringIO()):
-        code = main([which, "--submission", str(sub), "--seed", str(seed), "--format", fmt,
-                     "--output", str(out), "--no-color"], zygote=_warm_zygote(), serve=False)
+        code = main(
+            [which, "--submission", str(sub), "--seed", str(seed), "--format", fmt, "--output", str(out), "--no-color"],
+            zygote=_warm_zygote(),
+            serve=False,
+        )
     text = out.read_text() if out.exists() else f"<no report: exit {code}>"
     out.unlink(missing_ok=True)
     return f"exit {code}\n" + text.replace(str(sub.resolve()), "<SUBMISSION>").replace(str(sub), "<SUBMISSION>")
@@ -114,8 +120,13 @@ def main(argv=None) -> int:
                     print(f"CHANGED seed {seed} {name} ({fmt})")
                     import difflib
 
-                    sys.stdout.writelines(list(difflib.unified_diff(
-                        (before or "").splitlines(True), text.splitlines(True), "before", "after", n=1))[:40])
+                    sys.stdout.writelines(
+                        list(
+                            difflib.unified_diff(
+                                (before or "").splitlines(True), text.splitlines(True), "before", "after", n=1
+                            )
+                        )[:40]
+                    )
         print(f"seed {seed}: {len(got)} cases x 2 formats compared with {path}")
     if args.action == "compare":
         print("all byte for byte the same" if not changed else f"{changed} reports changed")

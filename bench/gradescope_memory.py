@@ -13,6 +13,7 @@ every 0.1 s, and the wall time.  Needs root and a cgroup v1 memory hierarchy at
 /sys/fs/cgroup/memory (a machine on cgroup v2 only: run it in a v1 container, or read
 memory.peak of a v2 group instead).
 """
+
 from __future__ import annotations
 
 import json
@@ -80,11 +81,16 @@ def measure(limit_mib: int, root: Path) -> dict:
         stop.set()
         t.join()
         doc = json.loads(results.read_text()) if results.exists() else {}
-        return {"limit_mib": limit_mib, "score": doc.get("score"),
-                "failed": bool((doc.get("extra_data") or {}).get("grader_failed")),
-                "cgroup_peak_mib": int((cg / "memory.max_usage_in_bytes").read_text()) >> 20,
-                "pss_peak_mib": peak_pss[0] >> 20, "oom_kills": _oom_kills(cg), "wall_s": round(wall, 1),
-                "exit": r.returncode}
+        return {
+            "limit_mib": limit_mib,
+            "score": doc.get("score"),
+            "failed": bool((doc.get("extra_data") or {}).get("grader_failed")),
+            "cgroup_peak_mib": int((cg / "memory.max_usage_in_bytes").read_text()) >> 20,
+            "pss_peak_mib": peak_pss[0] >> 20,
+            "oom_kills": _oom_kills(cg),
+            "wall_s": round(wall, 1),
+            "exit": r.returncode,
+        }
     finally:
         for _ in range(100):
             try:
@@ -110,8 +116,10 @@ def main(argv) -> int:
             (root / "submission" / p.name).write_bytes(p.read_bytes())
         import torch
 
-        print(f"torch {torch.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} cores "
-              f"(pinned to one), load average {os.getloadavg()[0]:.2f}")
+        print(
+            f"torch {torch.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} cores "
+            f"(pinned to one), load average {os.getloadavg()[0]:.2f}"
+        )
         for limit in limits:
             print(json.dumps(measure(limit, root)), flush=True)
     return 0

@@ -13,6 +13,7 @@ points is listed (a correct answer must get full marks).
 
 The share is printed with the date; docs/internals/hint-accuracy.md records it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,12 +59,20 @@ def grade_one(path: Path, zygote, tmp: Path) -> dict:
 
 def evaluate(path: Path, entry: dict) -> dict:
     failed = [t for t in entry["tests"] if t["status"] not in ("passed", "skipped")]
-    row = {"file": f"{path.parent.name}/{path.name}", "score": entry["score"], "max": entry["max_score"],
-           "failed": len(failed), "blank": sum(1 for t in failed if not (t["hint"] or "").strip())}
+    row = {
+        "file": f"{path.parent.name}/{path.name}",
+        "score": entry["score"],
+        "max": entry["max_score"],
+        "failed": len(failed),
+        "blank": sum(1 for t in failed if not (t["hint"] or "").strip()),
+    }
     if path.name.startswith("bug_"):
         hint = first_hint(entry)
-        row.update(first_hint=hint, expected=expected_hint(path),
-                   named=bool(failed) and bool(re.search(expected_hint(path), hint, re.I)))
+        row.update(
+            first_hint=hint,
+            expected=expected_hint(path),
+            named=bool(failed) and bool(re.search(expected_hint(path), hint, re.I)),
+        )
     else:
         row["named"] = None
     return row
@@ -77,8 +86,11 @@ def main(argv=None) -> int:
     from grader.cli import _new_zygote
     from grader.exercises import EXERCISES
 
-    files = [f for f in sorted(CORPUS.glob("exercise*/*.py"))
-             if not args.only or any(f"{f.parent.name}/{f.stem}".startswith(o) for o in args.only)]
+    files = [
+        f
+        for f in sorted(CORPUS.glob("exercise*/*.py"))
+        if not args.only or any(f"{f.parent.name}/{f.stem}".startswith(o) for o in args.only)
+    ]
     zygote = _new_zygote(EXERCISES)
     rows = []
     try:
@@ -87,8 +99,11 @@ def main(argv=None) -> int:
                 row = evaluate(f, grade_one(f, zygote, Path(tmp)))
                 rows.append(row)
                 mark = {True: "named", False: "NOT NAMED", None: "ok" if row["failed"] == 0 else "LOST POINTS"}
-                print(f"{row['file']:55s} {row['score']:6.2f}/{row['max']:<3g} {mark[row['named']]}"
-                      + (f"  blank hints: {row['blank']}" if row["blank"] else ""), flush=True)
+                print(
+                    f"{row['file']:55s} {row['score']:6.2f}/{row['max']:<3g} {mark[row['named']]}"
+                    + (f"  blank hints: {row['blank']}" if row["blank"] else ""),
+                    flush=True,
+                )
                 if row["named"] is False:
                     print(f"    first hint: {row['first_hint'][:300]!r}\n    wanted: {row['expected']!r}")
     finally:
@@ -97,9 +112,11 @@ def main(argv=None) -> int:
     named = sum(1 for r in bugs if r["named"])
     blank = sum(r["blank"] for r in rows)
     share = named / len(bugs) if bugs else 1.0
-    print(f"\n{datetime.date.today().isoformat()}: {named} of {len(bugs)} failing reports name the mistake "
-          f"in their first hint ({share:.1%}); blank hints: {blank}; "
-          f"correct answers losing points: {sum(1 for r in rows if r['named'] is None and r['failed'])}")
+    print(
+        f"\n{datetime.date.today().isoformat()}: {named} of {len(bugs)} failing reports name the mistake "
+        f"in their first hint ({share:.1%}); blank hints: {blank}; "
+        f"correct answers losing points: {sum(1 for r in rows if r['named'] is None and r['failed'])}"
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     return 0

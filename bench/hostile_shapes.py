@@ -10,13 +10,14 @@ the attack, then returns the right result (or, for ``amplified``, a huge wrong o
 
 Used by bench/batch_throughput.py --hostile and tests/batch/test_hostile_budget.py.
 """
+
 from __future__ import annotations
 
 import re
 
 SHAPES = ("drip", "hog", "amplified")
 
-_HEADER = '''
+_HEADER = """
 import os as _os, time as _time
 import torch as _torch
 
@@ -26,15 +27,17 @@ def _attack(f):
         {body}
     return run
 
-'''
+"""
 
 _BODIES = {
     "drip": "_time.sleep({call:.3f} * 0.95)\n        return f(*args, **kwargs)",
-    "hog": ("try:\n            _os.sched_setaffinity(0, {{min(_os.sched_getaffinity(0))}})\n"
-            "        except OSError:\n            pass\n"
-            "        end = _time.monotonic() + {call:.3f} * 0.95\n"
-            "        while _time.monotonic() < end:\n            pass\n"
-            "        return f(*args, **kwargs)"),
+    "hog": (
+        "try:\n            _os.sched_setaffinity(0, {{min(_os.sched_getaffinity(0))}})\n"
+        "        except OSError:\n            pass\n"
+        "        end = _time.monotonic() + {call:.3f} * 0.95\n"
+        "        while _time.monotonic() < end:\n            pass\n"
+        "        return f(*args, **kwargs)"
+    ),
     "amplified": "f(*args, **kwargs)\n        return _torch.zeros(({reply} - (1 << 20)) // 4)",
 }
 

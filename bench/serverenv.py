@@ -1,5 +1,6 @@
 """For the edit-grade loop's benchmarks: an environment whose `grade` uses a warm
 server of its own (a private, temporary socket folder), stopped at the end."""
+
 from __future__ import annotations
 
 import contextlib

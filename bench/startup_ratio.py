@@ -11,6 +11,7 @@ nothing.
 
     python bench/startup_ratio.py [--runs 7] [--exercise exercise3] [--submission solutions] [--busy] [--other DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,17 +40,20 @@ def timed(cmd, env, cwd=ROOT) -> tuple:
 def measure(runs: int, exercise: str, submission: str, env: dict, other=None) -> dict:
     grade = [sys.executable, "-m", "grader.cli", exercise, "--submission", submission]
     stop = [sys.executable, "-m", "grader.cli", "server", "stop"]
-    cmds = {"import torch": [sys.executable, "-c", "import torch"],
-            f"grade {exercise} --no-server": grade + ["--no-server"],
-            f"grade {exercise} (starting its server)": grade}
+    cmds = {
+        "import torch": [sys.executable, "-c", "import torch"],
+        f"grade {exercise} --no-server": grade + ["--no-server"],
+        f"grade {exercise} (starting its server)": grade,
+    }
     where = {}
     if other is not None:  # another checkout's grade (an older version, say), in the same run
         name = f"grade {exercise} in {other}"
         cmds[name] = [sys.executable, "-m", "grader.cli", exercise, "--submission", submission]
         where[name] = other
     results: dict = {k: [] for k in cmds}
-    run_env = {name: dict(env, PYTHONPATH=str(where[name]), GRADER_NO_SERVER="1") if name in where else env
-               for name in cmds}
+    run_env = {
+        name: dict(env, PYTHONPATH=str(where[name]), GRADER_NO_SERVER="1") if name in where else env for name in cmds
+    }
     for name, cmd in cmds.items():  # warm the page cache
         timed(cmd, run_env[name], where.get(name, ROOT))
     subprocess.run(stop, env=env, capture_output=True, cwd=ROOT)
@@ -70,8 +74,9 @@ def report(results: dict, goal: float, title: str) -> None:
         cpu = statistics.median(c for _, c in rows)
         ratio = "" if name == "import torch" else f"  ratio {wall / base:.2f} (goal: at most {goal})"
         cpu_text = "  (daemon)" if "starting its server" in name else f"{cpu:5.2f} s"  # nobody's child
-        print(f"  {name:<42} wall {wall:5.2f} s  cpu {cpu_text}{ratio}"
-              f"  (runs: {', '.join(f'{w:.2f}' for w, _ in rows)})")
+        print(
+            f"  {name:<42} wall {wall:5.2f} s  cpu {cpu_text}{ratio}  (runs: {', '.join(f'{w:.2f}' for w, _ in rows)})"
+        )
 
 
 def main() -> None:
@@ -80,8 +85,13 @@ def main() -> None:
     p.add_argument("--exercise", default="exercise3")
     p.add_argument("--submission", default="solutions")
     p.add_argument("--busy", action="store_true", help="also measure with one core kept busy")
-    p.add_argument("--other", type=Path, default=None, metavar="DIR",
-                   help="also time the grade of another checkout (e.g. an older version), in the same run")
+    p.add_argument(
+        "--other",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also time the grade of another checkout (e.g. an older version), in the same run",
+    )
     a = p.parse_args()
     with private_server() as (env, _):
         report(measure(a.runs, a.exercise, a.submission, env, a.other), 1.3, "as the machine is:")
@@ -92,6 +102,7 @@ def main() -> None:
             finally:
                 spin.kill()
                 spin.wait()
+
 
 if __name__ == "__main__":
     main()

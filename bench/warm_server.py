@@ -7,6 +7,7 @@ times the calls after it and, in the same run, `python -c "import torch"` and
 
     python bench/warm_server.py [--runs 7] [--exercise exercise3] [--submission solutions]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,10 @@ def main() -> None:
             cold.append(timed(grade + ["--no-server"], env))
         fmt = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
         print(f"first call (starts the server)  {first:.2f} s")
-        print(f"later calls                     median {statistics.median(warm):.2f} s  (goal: at most 0.5)  "
-              f"(runs: {fmt(warm)})")
+        print(
+            f"later calls                     median {statistics.median(warm):.2f} s  (goal: at most 0.5)  "
+            f"(runs: {fmt(warm)})"
+        )
         print(f"python -c 'import torch'        median {statistics.median(base):.2f} s  (runs: {fmt(base)})")
         print(f"grade --no-server               median {statistics.median(cold):.2f} s  (runs: {fmt(cold)})")
 

@@ -9,6 +9,7 @@ not a test: it prints numbers.
 
     python bench/watch_latency.py [--saves 4] [--exercises 1 2 3 4 5] [--no-server]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,8 +75,10 @@ def main() -> None:
                     saved = time.perf_counter()
                     lat.append(read_until(fd, buf, rb"Total:[^\n]*\n", mark) - saved)
                     read_until(fd, buf, rb"Watching", mark)
-                print(f"{ex.name}: save -> verdict median {statistics.median(lat):.2f} s (goal: at most 0.5)  "
-                      f"(saves: {', '.join(f'{x:.2f}' for x in lat)})")
+                print(
+                    f"{ex.name}: save -> verdict median {statistics.median(lat):.2f} s (goal: at most 0.5)  "
+                    f"(saves: {', '.join(f'{x:.2f}' for x in lat)})"
+                )
             finally:
                 os.kill(pid, signal.SIGINT)
                 os.waitpid(pid, 0)

@@ -1,4 +1,5 @@
 """nngrade: an autograder for a hands-on PyTorch course."""
+
 __version__ = "0.1.0"
 
 import os as _os

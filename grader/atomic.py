@@ -2,6 +2,7 @@
 nothing is replaced that the grader did not create.  Every result file of the grader (reports,
 the batch's state and tables, the autograder bundle) is written here.  Standard library only: a
 leaf every side of the grader may import cheaply."""
+
 from __future__ import annotations
 
 import os

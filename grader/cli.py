@@ -7,6 +7,7 @@ the warm worker is forked from this process before any answer is loaded
 (``grader.untrusted.startup``; grading in this process: ``grader.commands.grade_here``).
 ``--watch`` regrades on each save (``grader.commands.watch``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,12 +69,16 @@ exit status:
 {exit_status}
 """
 
-EXIT_STATUS = ("  0  full marks    1  some points lost    2  bad command line    3  the grading failed (no score)\n"
-               "  (with --exit-zero, and for --format prairielearn or gradescope, whose file the platform\n"
-               "  reads as the grade: 0 unless the grading itself failed)")
-EXIT_STATUS_STUDENT = ("  0  every visible check passed (the hidden tests decide the grade)    1  a check failed\n"
-                       "  2  bad command line    3  the check itself failed\n"
-                       "  (with --exit-zero: 0 unless the check itself failed)")
+EXIT_STATUS = (
+    "  0  full marks    1  some points lost    2  bad command line    3  the grading failed (no score)\n"
+    "  (with --exit-zero, and for --format prairielearn or gradescope, whose file the platform\n"
+    "  reads as the grade: 0 unless the grading itself failed)"
+)
+EXIT_STATUS_STUDENT = (
+    "  0  every visible check passed (the hidden tests decide the grade)    1  a check failed\n"
+    "  2  bad command line    3  the check itself failed\n"
+    "  (with --exit-zero: 0 unless the check itself failed)"
+)
 
 
 INSTRUCTORS = """\
@@ -116,10 +121,12 @@ def _both_editions() -> str | None:
     # instructor's edition there, under its own student edition, which is the one imported
     if not where("nngrade") & where("nngrade-student"):
         return None
-    return ("both nngrade (the instructor's edition) and nngrade-student are installed in this Python "
-            f"({sys.executable}); they share the package `grader`, so the one installed last replaced the "
-            "other. Use one virtual environment per edition: here, pip uninstall -y nngrade nngrade-student, "
-            "then install the one you want")
+    return (
+        "both nngrade (the instructor's edition) and nngrade-student are installed in this Python "
+        f"({sys.executable}); they share the package `grader`, so the one installed last replaced the "
+        "other. Use one virtual environment per edition: here, pip uninstall -y nngrade nngrade-student, "
+        "then install the one you want"
+    )
 
 
 def _student_edition() -> bool:
@@ -133,42 +140,87 @@ def _parser() -> argparse.ArgumentParser:
     listing = "\n".join(f"  {ex.name:<10} {ex.file:<28} {ex.title}" for ex in _course.current().exercises)
     instructors = "for CI:" if _student_edition() else INSTRUCTORS
     p = argparse.ArgumentParser(
-        prog="grade", description=DESCRIPTION, epilog=EPILOG.format(exercises=listing, instructors=instructors,
-                                                            exit_status=EXIT_STATUS_STUDENT if _student_edition()
-                                                            else EXIT_STATUS),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("exercises", nargs="*", metavar="EXERCISE",
-                   help="exercise1 … exercise9 (or just 1 … 9), or 'all'")
-    p.add_argument("--submission", "-s", metavar="PATH", type=Path, default=None,
-                   help="folder holding your exerciseN_*.py files (default: ./exercises), a notebook (.ipynb), "
-                        "a .zip, or one .py holding every exercise; links are not followed")
-    p.add_argument("--format", "-f", choices=("text", "json", "html", "markdown", "junit", "prairielearn",
-                                              "gradescope", "classroom"), default=None,
-                   help="report format (default: text, or taken from --output's extension); junit, "
-                        "prairielearn, gradescope, classroom: those platforms' results files")
-    p.add_argument("--junit-family", choices=("xunit2", "legacy"), default="xunit2",
-                   help="JUnit XML as pytest's junit_family: xunit2 (default; valid for Jenkins' junit-10.xsd) "
-                        "or legacy (adds file and line to each test case)")
-    p.add_argument("--output", "-o", metavar="FILE", type=Path, default=None,
-                   help="write the report to FILE instead of the terminal")
-    p.add_argument("--seed", type=int, default=0, metavar="N",
-                   help="seed for the random test inputs (default: 0)")
-    p.add_argument("--timeout-scale", type=float, default=1.0, metavar="X",
-                   help="multiply every time limit by X (for slow machines; default 1)")
-    p.add_argument("--exit-zero", action="store_true",
-                   help="exit 0 even when points are lost (3 still means the grader failed): for CI")
+        prog="grade",
+        description=DESCRIPTION,
+        epilog=EPILOG.format(
+            exercises=listing,
+            instructors=instructors,
+            exit_status=EXIT_STATUS_STUDENT if _student_edition() else EXIT_STATUS,
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise1 … exercise9 (or just 1 … 9), or 'all'")
+    p.add_argument(
+        "--submission",
+        "-s",
+        metavar="PATH",
+        type=Path,
+        default=None,
+        help="folder holding your exerciseN_*.py files (default: ./exercises), a notebook (.ipynb), "
+        "a .zip, or one .py holding every exercise; links are not followed",
+    )
+    p.add_argument(
+        "--format",
+        "-f",
+        choices=("text", "json", "html", "markdown", "junit", "prairielearn", "gradescope", "classroom"),
+        default=None,
+        help="report format (default: text, or taken from --output's extension); junit, "
+        "prairielearn, gradescope, classroom: those platforms' results files",
+    )
+    p.add_argument(
+        "--junit-family",
+        choices=("xunit2", "legacy"),
+        default="xunit2",
+        help="JUnit XML as pytest's junit_family: xunit2 (default; valid for Jenkins' junit-10.xsd) "
+        "or legacy (adds file and line to each test case)",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="write the report to FILE instead of the terminal",
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for the random test inputs (default: 0)")
+    p.add_argument(
+        "--timeout-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="multiply every time limit by X (for slow machines; default 1)",
+    )
+    p.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even when points are lost (3 still means the grader failed): for CI",
+    )
     p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
-    p.add_argument("--watch", "-w", action="store_true",
-                   help="regrade each time you save the exercise file (Ctrl-C to stop)")
-    p.add_argument("--no-server", action="store_true",
-                   help="grade in this process, without the warm server that makes repeated calls fast")
-    p.add_argument("--debug", action="store_true",
-                   help="show the grader's own tracebacks (for reporting a grader bug); implies --no-server")
-    p.add_argument("--points", action="store_true",
-                   help="print each test's points and what it checks (all exercises, or those named), and exit")
-    p.add_argument("--hint-level", choices=("fix", "concept"), default=None,
-                   help="hints name the mistake's concept only, or also show the fix (default: $GRADER_HINT_LEVEL, "
-                        "else the course's setting, else fix)")
+    p.add_argument(
+        "--watch", "-w", action="store_true", help="regrade each time you save the exercise file (Ctrl-C to stop)"
+    )
+    p.add_argument(
+        "--no-server",
+        action="store_true",
+        help="grade in this process, without the warm server that makes repeated calls fast",
+    )
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the grader's own tracebacks (for reporting a grader bug); implies --no-server",
+    )
+    p.add_argument(
+        "--points",
+        action="store_true",
+        help="print each test's points and what it checks (all exercises, or those named), and exit",
+    )
+    p.add_argument(
+        "--hint-level",
+        choices=("fix", "concept"),
+        default=None,
+        help="hints name the mistake's concept only, or also show the fix (default: $GRADER_HINT_LEVEL, "
+        "else the course's setting, else fix)",
+    )
     if not _student_edition():
         _course.add_option(p)
     p.add_argument("--version", action="version", version=f"grade {__version__}")
@@ -266,9 +318,17 @@ def _check_course(argv) -> int:
 
 
 # the verbs besides grading itself: each takes the arguments after its name
-VERBS = {"batch": _batch, "release": _release, "classroom": _classroom, "server": lambda argv: _server_command(argv),
-         "autograder": _autograder, "init-ci": _init_ci, "config": _config, "new-exercise": _new_exercise,
-         "check-course": _check_course}
+VERBS = {
+    "batch": _batch,
+    "release": _release,
+    "classroom": _classroom,
+    "server": lambda argv: _server_command(argv),
+    "autograder": _autograder,
+    "init-ci": _init_ci,
+    "config": _config,
+    "new-exercise": _new_exercise,
+    "check-course": _check_course,
+}
 
 
 def main(argv=None, *, zygote=None, serve: bool = True) -> int:
@@ -294,16 +354,20 @@ def _check_edition(argv) -> None:
     if clash:
         _refuse(clash)
     if argv and argv[0] in INSTRUCTOR_VERBS:
-        _refuse(f"grade {argv[0]} {INSTRUCTOR_VERBS[argv[0]]}: it is for instructors, "
-                "and this is the student edition (its checks are the visible tests only)")
+        _refuse(
+            f"grade {argv[0]} {INSTRUCTOR_VERBS[argv[0]]}: it is for instructors, "
+            "and this is the student edition (its checks are the visible tests only)"
+        )
 
 
 def _choose_course(argv) -> None:
     """The course --course (or GRADER_COURSE) names, used from now on by this command and the processes it starts."""
     if _student_edition():
         if _course.from_argv(argv) is not None or _course.chosen() is not None:
-            _refuse(f"--course and {_course.VARIABLE} are for instructors: the student edition grades its own "
-                    f"course (unset {_course.VARIABLE})")
+            _refuse(
+                f"--course and {_course.VARIABLE} are for instructors: the student edition grades its own "
+                f"course (unset {_course.VARIABLE})"
+            )
         return
     error = _course.choose(argv)
     if error:
@@ -374,10 +438,14 @@ def _default_submission(argv: list, chosen) -> Path:
         return Path(".")
     notebooks = sorted(p.name for p in Path(".").glob("*.ipynb"))
     if notebooks:  # a student who works in the course notebook
-        _refuse(f"there is no ./exercises folder here, but there is {notebooks[0]}: to check "
-                f"it, run grade {' '.join(argv)} --submission {notebooks[0]}")
-    _refuse("there is no ./exercises folder here. Run grade from your course folder, "
-            "or pass --submission PATH (the folder with your exerciseN_*.py files).")
+        _refuse(
+            f"there is no ./exercises folder here, but there is {notebooks[0]}: to check "
+            f"it, run grade {' '.join(argv)} --submission {notebooks[0]}"
+        )
+    _refuse(
+        "there is no ./exercises folder here. Run grade from your course folder, "
+        "or pass --submission PATH (the folder with your exerciseN_*.py files)."
+    )
 
 
 def _format(args) -> str:
@@ -390,15 +458,19 @@ def _format(args) -> str:
         if fmt is None and _special_file(args.output):
             fmt = "text"  # /dev/null, /dev/stdout, a FIFO: no name to tell a format by
         if fmt is None:
-            _refuse(f"cannot tell the format from {args.output.name!r}: add --format "
-                    "text|json|html|markdown|junit|prairielearn|gradescope|classroom")
+            _refuse(
+                f"cannot tell the format from {args.output.name!r}: add --format "
+                "text|json|html|markdown|junit|prairielearn|gradescope|classroom"
+            )
     return fmt or "text"
 
 
 def _check_options(args, fmt: str) -> None:
     if fmt in PLATFORM_RESULTS and _student_edition():
-        _refuse(f"--format {fmt} writes a grade for {PLATFORM_RESULTS[fmt]}, and this is the student edition: "
-                "its checks are the visible tests only, and the hidden tests decide the grade")
+        _refuse(
+            f"--format {fmt} writes a grade for {PLATFORM_RESULTS[fmt]}, and this is the student edition: "
+            "its checks are the visible tests only, and the hidden tests decide the grade"
+        )
     if args.timeout_scale <= 0:
         _refuse("--timeout-scale must be positive")
     if args.output is not None and args.output.is_dir():
@@ -439,8 +511,16 @@ def server_enabled(args) -> bool:
 
 # grading in this process lives in grader.commands.grade_here (imported when needed: start-up
 # stays standard library only); its names stay importable from here
-_GRADE_HERE = ("grade_here", "_new_zygote", "close_watch_zygote", "_grade_once", "_deferring_signals",
-               "_install_signal_handlers", "_on_signal", "_stop_signal")
+_GRADE_HERE = (
+    "grade_here",
+    "_new_zygote",
+    "close_watch_zygote",
+    "_grade_once",
+    "_deferring_signals",
+    "_install_signal_handlers",
+    "_on_signal",
+    "_stop_signal",
+)
 
 
 def __getattr__(name: str):

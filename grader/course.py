@@ -31,6 +31,7 @@ else the built-in course (``grader/course.toml``).  Reading a declaration reads 
 reference and no answer: a worker's zygote may hold it (tests/untrusted/test_memory_scan.py).
 Standard library only, so that ``grade`` starts fast.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,8 +51,13 @@ else:  # pragma: no cover
 VARIABLE = settings.COURSE.name
 FILE = "course.toml"
 BUILTIN = Path(__file__).resolve().parent / FILE
-DEFAULT_FILES = {"stub": "{stem}/stub.py", "solution": "{stem}/solution.py", "reference": "{stem}/reference.py",
-                 "suite": "{stem}/{suite}", "mistakes": "{stem}/mistakes"}
+DEFAULT_FILES = {
+    "stub": "{stem}/stub.py",
+    "solution": "{stem}/solution.py",
+    "reference": "{stem}/reference.py",
+    "suite": "{stem}/{suite}",
+    "mistakes": "{stem}/mistakes",
+}
 HINT_LEVELS = ("fix", "concept")
 TOPIC = re.compile(r"[a-z][a-z0-9_]*")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -68,7 +74,7 @@ class Exercise:
     title: str
     names: tuple  # what the student's file must define
     preload: bool = False  # its tests want the zygote's preload (torch.optim builds)
-    meta: bool = False     # its suite runs student code on the meta device (declared here, so that
+    meta: bool = False  # its suite runs student code on the meta device (declared here, so that
     # nobody reads the hidden suite's text before the zygote is forked; tests/untrusted/test_memory_scan.py)
 
     @property
@@ -86,9 +92,9 @@ class Exercise:
 
 @dataclasses.dataclass(frozen=True)
 class Course:
-    root: Path            # the folder holding course.toml
+    root: Path  # the folder holding course.toml
     title: str
-    exercises: tuple      # of Exercise, in course order
+    exercises: tuple  # of Exercise, in course order
     points: float = 10.0  # each exercise's
     hint_level: str | None = None
     forbidden: Path | None = None
@@ -100,8 +106,9 @@ class Course:
         """Where ``exercise``'s ``kind`` (stub, solution, reference, suite, mistakes) is."""
         pattern = dict(self.files)[kind]
         stem = exercise.file.removesuffix(".py")
-        return (self.root / pattern.format(stem=stem, file=exercise.file, suite=exercise.suite,
-                                           name=exercise.name)).resolve()
+        return (
+            self.root / pattern.format(stem=stem, file=exercise.file, suite=exercise.suite, name=exercise.name)
+        ).resolve()
 
     def suite_path(self, exercise: Exercise) -> Path:
         return self.path("suite", exercise)
@@ -124,8 +131,10 @@ def _exercise(where: Path, number: int, entry) -> Exercise:
         _fail(where, f"{at}: unknown key(s) {', '.join(sorted(unknown))} (topic, title, names, meta, preload)")
     topic, title = entry.get("topic"), entry.get("title")
     if not isinstance(topic, str) or not TOPIC.fullmatch(topic):
-        _fail(where, f"{at}: topic must be lower-case letters, digits and _ (it names exercise{number}_TOPIC.py), "
-                     f"not {topic!r}")
+        _fail(
+            where,
+            f"{at}: topic must be lower-case letters, digits and _ (it names exercise{number}_TOPIC.py), not {topic!r}",
+        )
     if not isinstance(title, str) or not title.strip():
         _fail(where, f"{at}: give it a title")
     names = entry.get("names", [])
@@ -134,8 +143,9 @@ def _exercise(where: Path, number: int, entry) -> Exercise:
     for key in ("meta", "preload"):
         if not isinstance(entry.get(key, False), bool):
             _fail(where, f"{at}: {key} is true or false")
-    return Exercise(number, topic, title.strip(), tuple(names), preload=entry.get("preload", False),
-                    meta=entry.get("meta", False))
+    return Exercise(
+        number, topic, title.strip(), tuple(names), preload=entry.get("preload", False), meta=entry.get("meta", False)
+    )
 
 
 def _optional_file(where: Path, data: dict, key: str) -> Path | None:
@@ -153,17 +163,23 @@ def _optional_file(where: Path, data: dict, key: str) -> Path | None:
 def _files(where: Path, data: dict) -> tuple:
     files = dict(DEFAULT_FILES)
     given = data.get("files", {})
-    if not isinstance(given, dict) or set(given) - set(DEFAULT_FILES) or \
-            not all(isinstance(v, str) for v in given.values()):
-        _fail(where, f"[files] maps {', '.join(DEFAULT_FILES)} to paths (with {{stem}}, {{file}}, {{suite}}, "
-                     "{{name}})")
+    if (
+        not isinstance(given, dict)
+        or set(given) - set(DEFAULT_FILES)
+        or not all(isinstance(v, str) for v in given.values())
+    ):
+        _fail(
+            where,
+            f"[files] maps {', '.join(DEFAULT_FILES)} to paths (with {{stem}}, {{file}}, {{suite}}, {{{{name}}}})",
+        )
     files.update(given)
     for kind, pattern in files.items():
         try:
             pattern.format(stem="x", file="x.py", suite="test_x.py", name="exercise1")
         except (KeyError, IndexError, ValueError):
-            _fail(where, f"[files] {kind} = {pattern!r}: only {{stem}}, {{file}}, {{suite}} and {{name}} may be "
-                         "filled in")
+            _fail(
+                where, f"[files] {kind} = {pattern!r}: only {{stem}}, {{file}}, {{suite}} and {{name}} may be filled in"
+            )
     return tuple(sorted(files.items()))
 
 
@@ -174,10 +190,14 @@ def parse(where: Path, data: dict, builtin: bool = False) -> Course:
         _fail(where, f"unknown key(s) {', '.join(sorted(unknown))}")
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
-        _fail(where, "give the course a title (title = \"...\")")
+        _fail(where, 'give the course a title (title = "...")')
     points = data.get("points", 10)
-    if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0 \
-            or round(points * 100) != points * 100:
+    if (
+        isinstance(points, bool)
+        or not isinstance(points, (int, float))
+        or points <= 0
+        or round(points * 100) != points * 100
+    ):
         _fail(where, f"points must be a positive number of whole hundredths, not {points!r}")
     level = data.get("hint_level")
     if level is not None and level not in HINT_LEVELS:
@@ -189,9 +209,17 @@ def parse(where: Path, data: dict, builtin: bool = False) -> Course:
     topics = [ex.topic for ex in exercises]
     if len(set(topics)) != len(topics):
         _fail(where, "two exercises have the same topic")
-    return Course(root=where.parent, title=title.strip(), exercises=exercises, points=float(points),
-                  hint_level=level, forbidden=_optional_file(where, data, "forbidden"),
-                  imports=_optional_file(where, data, "imports"), files=_files(where, data), builtin=builtin)
+    return Course(
+        root=where.parent,
+        title=title.strip(),
+        exercises=exercises,
+        points=float(points),
+        hint_level=level,
+        forbidden=_optional_file(where, data, "forbidden"),
+        imports=_optional_file(where, data, "imports"),
+        files=_files(where, data),
+        builtin=builtin,
+    )
 
 
 _LOADED: dict = {}
@@ -210,8 +238,10 @@ def load(path) -> Course:
             with open(where, "rb") as f:
                 data = tomllib.load(f)
         except FileNotFoundError:
-            raise CourseError(f"{p} holds no {FILE}: a course folder declares its exercises there "
-                              "(grade new-exercise NAME --course DIR starts one)") from None
+            raise CourseError(
+                f"{p} holds no {FILE}: a course folder declares its exercises there "
+                "(grade new-exercise NAME --course DIR starts one)"
+            ) from None
         except OSError as e:
             raise CourseError(f"cannot read {where}: {e.strerror}") from None
         except tomllib.TOMLDecodeError as e:
@@ -242,8 +272,9 @@ def use(path) -> Course:
     return course
 
 
-OPTION_HELP = ("the course to grade with: a folder holding course.toml (default: $GRADER_COURSE, "
-               "else the built-in course)")
+OPTION_HELP = (
+    "the course to grade with: a folder holding course.toml (default: $GRADER_COURSE, else the built-in course)"
+)
 
 
 def add_option(parser) -> None:

@@ -15,6 +15,7 @@ forms (same names without ``.gz``).
 torch and torchvision are imported only inside :func:`load_mnist_test`, so
 importing this module costs nothing at start-up.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -95,9 +96,7 @@ def _locate(folder: Path, name: str) -> Path:
     plain = folder / name
     if plain.is_file():
         return plain
-    raise FileNotFoundError(
-        f"MNIST file {name}.gz (or {name}) not found in {folder}."
-    )
+    raise FileNotFoundError(f"MNIST file {name}.gz (or {name}) not found in {folder}.")
 
 
 def _decompressed(path: Path, scratch: Path) -> Path:

@@ -11,6 +11,7 @@ same hash, ``str()`` and ``format()`` give the value), so a report's ``"kind"`` 
 serialises exactly as the bare strings did (``json``, ``orjson``, jinja2 alike) and a
 report read back from disk compares equal to the members.
 """
+
 from __future__ import annotations
 
 import enum
@@ -19,6 +20,7 @@ import sys
 if sys.version_info >= (3, 11):
     from enum import StrEnum
 else:  # Python 3.10: what enum.StrEnum is, minus its checks
+
     class StrEnum(str, enum.Enum):
         __str__ = str.__str__
         __format__ = str.__format__  # type: ignore[assignment]  # (str's, as 3.11's StrEnum)
@@ -28,27 +30,28 @@ class ErrorKind(StrEnum):
     """The ``kind`` of a failed test (the report's ``tests[].kind``) or of a batch row."""
 
     # the code could not be run at all (the test's status is "error"; see RUN_KINDS)
-    MISSING_FILE = "missing_file"    # the exercise's file is not in the submission
-    LOAD = "load"                    # importing the file failed (syntax, encoding, an exception, a time-out)
-    CRASH = "crash"                  # the worker process died (exit(), a signal, out of memory)
-    TIMEOUT = "timeout"              # one call did not finish within Limits.call_timeout
-    BUDGET = "budget"                # not run: the exercise's or the submission's budget is spent
-    PROTOCOL = "protocol"            # the worker sent what the grader cannot accept
+    MISSING_FILE = "missing_file"  # the exercise's file is not in the submission
+    LOAD = "load"  # importing the file failed (syntax, encoding, an exception, a time-out)
+    CRASH = "crash"  # the worker process died (exit(), a signal, out of memory)
+    TIMEOUT = "timeout"  # one call did not finish within Limits.call_timeout
+    BUDGET = "budget"  # not run: the exercise's or the submission's budget is spent
+    PROTOCOL = "protocol"  # the worker sent what the grader cannot accept
     # the code ran and the test failed (status "failed")
-    EXCEPTION = "exception"          # the student's code raised
+    EXCEPTION = "exception"  # the student's code raised
     NOT_IMPLEMENTED = "not_implemented"  # the stub's own `raise NotImplementedError`
-    RESULT = "result"                # a result that holds no values (a tensor on the meta device)
-    FORBIDDEN = "forbidden"          # a forbidden built-in, named in the file or called at run time
-    INTEGRITY = "integrity"          # code the integrity rules hold for an instructor's review
+    RESULT = "result"  # a result that holds no values (a tensor on the meta device)
+    FORBIDDEN = "forbidden"  # a forbidden built-in, named in the file or called at run time
+    INTEGRITY = "integrity"  # code the integrity rules hold for an instructor's review
     # the grader's own fault (never the student's): the test is an "error" and says so
     INTERNAL = "internal"
     # a batch's row for a submission that was not graded (besides CRASH, TIMEOUT, INTERNAL)
-    BAD_ENTRY = "bad_entry"          # the entry could not be read as a submission
-    NOT_GRADED = "not_graded"        # the batch stopped before grading it
+    BAD_ENTRY = "bad_entry"  # the entry could not be read as a submission
+    NOT_GRADED = "not_graded"  # the batch stopped before grading it
 
 
-RUN_KINDS = frozenset({ErrorKind.MISSING_FILE, ErrorKind.LOAD, ErrorKind.CRASH, ErrorKind.TIMEOUT,
-                       ErrorKind.BUDGET, ErrorKind.PROTOCOL})
+RUN_KINDS = frozenset(
+    {ErrorKind.MISSING_FILE, ErrorKind.LOAD, ErrorKind.CRASH, ErrorKind.TIMEOUT, ErrorKind.BUDGET, ErrorKind.PROTOCOL}
+)
 """Kinds that mean the student's code could not be run at all (the test's status is "error")."""
 
 

@@ -4,6 +4,7 @@ They are declared in the course's ``course.toml`` (``grader.course``: the built-
 the one ``--course``/``GRADER_COURSE`` names); ``EXERCISES`` and ``POINTS_PER_EXERCISE`` are
 read from the course in use each time they are asked for.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """The exit codes of ``grade`` and how it says a usage error (standard library only: ``grader.cli``
 imports it at start-up, and the commands below it use the same codes and words)."""
+
 from __future__ import annotations
 
 import sys

@@ -7,6 +7,7 @@ library only), so that ``grade`` chooses the level before it forks its zygote wi
 of a secret package (``grader.untrusted.boundary.SECRET_PACKAGES``), which would refuse the fork.
 The wording at each level is ``grader.verdicts.hints``'s.
 """
+
 from __future__ import annotations
 
 from grader import settings
@@ -19,7 +20,9 @@ def level_error(value) -> str | None:
     """What is wrong with a hint level as a user gave it, or None."""
     if value in LEVELS:
         return None
-    return f"the hint level must be one of {', '.join(LEVELS)}, not {value!r} ({settings.HINT_LEVEL.name} or --hint-level)"
+    return (
+        f"the hint level must be one of {', '.join(LEVELS)}, not {value!r} ({settings.HINT_LEVEL.name} or --hint-level)"
+    )
 
 
 def edition_level() -> str:
@@ -36,8 +39,7 @@ def chosen_level(option: str | None) -> str:
     """The level a command grades at: its --hint-level, else GRADER_HINT_LEVEL, else the course's default.
     Raises ValueError (with level_error's words) for a value that is not a level."""
     reading = settings.HINT_LEVEL.read(option_value=option)
-    value = str(reading.raw.strip().lower() if reading.problem and reading.raw
-                else reading.value or edition_level())
+    value = str(reading.raw.strip().lower() if reading.problem and reading.raw else reading.value or edition_level())
     error = level_error(value)
     if error:
         raise ValueError(error)

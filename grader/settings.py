@@ -9,6 +9,7 @@ cached: the warm server grades each request under that request's environment.
 A leaf (the standard library only, nothing else of the grader): the worker side reads the
 zygote's own settings through it too, and `grade` imports it at start-up.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,8 +19,11 @@ from collections.abc import Mapping
 
 # whom a setting concerns
 EVERYONE, INSTRUCTORS, INTERNAL = "everyone", "instructors", "internal"
-AUDIENCES = {EVERYONE: "For everyone", INSTRUCTORS: "For instructors",
-             INTERNAL: "Set by the grader for its own processes"}
+AUDIENCES = {
+    EVERYONE: "For everyone",
+    INSTRUCTORS: "For instructors",
+    INTERNAL: "Set by the grader for its own processes",
+}
 # which editions read it: both, or the instructor's alone (its batch, its Gradescope bundle)
 BOTH, INSTRUCTOR = "both", "instructor"
 
@@ -32,11 +36,11 @@ class Reading:
     """A setting's value as this process reads it, and where it came from."""
 
     name: str
-    value: object        # what the grader uses (the default's value where the variable is unset or bad)
-    source: str          # "default", "environment NAME", or the command-line option that gave it
-    raw: str | None      # the variable's text, as set (None: unset)
+    value: object  # what the grader uses (the default's value where the variable is unset or bad)
+    source: str  # "default", "environment NAME", or the command-line option that gave it
+    raw: str | None  # the variable's text, as set (None: unset)
     problem: str | None = None  # a value the grader cannot use: what is wrong, and what it does instead
-    shown: str = ""      # the value as `grade config` prints it (a secret's never is)
+    shown: str = ""  # the value as `grade config` prints it (a secret's never is)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,16 +49,16 @@ class Setting:
 
     name: str
     type: str
-    default: object      # the value where the variable is unset (None: the default is worked out, see ``default_text``)
-    default_text: str    # the default as a user reads it
+    default: object  # the value where the variable is unset (None: the default is worked out, see ``default_text``)
+    default_text: str  # the default as a user reads it
     help: str
     audience: str = EVERYONE
     editions: str = BOTH
-    option: str | None = None   # the command-line option that wins over it
+    option: str | None = None  # the command-line option that wins over it
     choices: tuple = ()
-    off: tuple = ("", "0")      # a flag's values that mean off
+    off: tuple = ("", "0")  # a flag's values that mean off
     minimum: float | None = None  # seconds: smaller values are raised to it
-    empty: str | None = None    # what set-but-empty means, where it is not the same as unset
+    empty: str | None = None  # what set-but-empty means, where it is not the same as unset
 
     def read(self, environ: Mapping[str, str] | None = None, option_value: object = None) -> Reading:
         """The setting's value in ``environ`` (default: this process's environment); an
@@ -93,9 +97,14 @@ class Setting:
                 return value, None
             if not value:
                 return self.default, None
-            return None, (f"{raw!r} is not one of {', '.join(self.choices)}: "
-                          + (f"grade refuses it (exit 2) unless {self.option} is given" if self.option
-                             else f"the default, {self.default_text}, is used"))
+            return None, (
+                f"{raw!r} is not one of {', '.join(self.choices)}: "
+                + (
+                    f"grade refuses it (exit 2) unless {self.option} is given"
+                    if self.option
+                    else f"the default, {self.default_text}, is used"
+                )
+            )
         return raw, None
 
     def _show(self, value: object, default: bool = False) -> str:
@@ -113,64 +122,152 @@ class Setting:
 
 
 NO_SERVER = Setting(
-    "GRADER_NO_SERVER", FLAG, False, "off",
+    "GRADER_NO_SERVER",
+    FLAG,
+    False,
+    "off",
     "`1`: never start or use the warm server (put it in your shell's profile to turn the server off for good; "
-    "`CI=true` does the same)", option="--no-server")
-CI = Setting(
-    "CI", FLAG, False, "off",
-    "set by CI services (`true`): as `GRADER_NO_SERVER=1`", off=("", "0", "false"))
+    "`CI=true` does the same)",
+    option="--no-server",
+)
+CI = Setting("CI", FLAG, False, "off", "set by CI services (`true`): as `GRADER_NO_SERVER=1`", off=("", "0", "false"))
 SERVER_IDLE = Setting(
-    "GRADER_SERVER_IDLE", SECONDS, 900.0, "900",
+    "GRADER_SERVER_IDLE",
+    SECONDS,
+    900.0,
+    "900",
     "seconds the warm server waits idle before it exits (it holds about 500 MB while it runs; at least 0.1)",
-    minimum=0.1)
+    minimum=0.1,
+)
 SERVER_DIR = Setting(
-    "GRADER_SERVER_DIR", PATH, None, "`$XDG_RUNTIME_DIR/nngrade`, else `/tmp/nngrade-<uid>`",
-    "where the warm server's socket lives (a folder only you may read)")
+    "GRADER_SERVER_DIR",
+    PATH,
+    None,
+    "`$XDG_RUNTIME_DIR/nngrade`, else `/tmp/nngrade-<uid>`",
+    "where the warm server's socket lives (a folder only you may read)",
+)
 HINT_LEVEL = Setting(
-    "GRADER_HINT_LEVEL", CHOICE, None, "the course's setting, else `fix`",
-    "`concept`: hints name the mistake's concept only; `fix`: they also show the fix", option="--hint-level",
-    choices=("fix", "concept"))
+    "GRADER_HINT_LEVEL",
+    CHOICE,
+    None,
+    "the course's setting, else `fix`",
+    "`concept`: hints name the mistake's concept only; `fix`: they also show the fix",
+    option="--hint-level",
+    choices=("fix", "concept"),
+)
 SEED_SECRET = Setting(
-    "GRADER_SEED_SECRET", SECRET, None, "`--out/.grader-secret`, created once",
-    "the course secret the per-student seeds of `grade batch` come from", audience=INSTRUCTORS,
-    editions=INSTRUCTOR, option="--seed-secret")
+    "GRADER_SEED_SECRET",
+    SECRET,
+    None,
+    "`--out/.grader-secret`, created once",
+    "the course secret the per-student seeds of `grade batch` come from",
+    audience=INSTRUCTORS,
+    editions=INSTRUCTOR,
+    option="--seed-secret",
+)
 COURSE = Setting(
-    "GRADER_COURSE", PATH, None, "the built-in course",
+    "GRADER_COURSE",
+    PATH,
+    None,
+    "the built-in course",
     "the course to grade with: a folder holding `course.toml` ([authoring a course](../instructors/authoring.md)); "
-    "the warm server is not used for another course", audience=INSTRUCTORS, editions=INSTRUCTOR, option="--course")
+    "the warm server is not used for another course",
+    audience=INSTRUCTORS,
+    editions=INSTRUCTOR,
+    option="--course",
+)
 CGROUP = Setting(
-    "GRADER_CGROUP", PATH, None, "this process's own cgroup",
-    "the cgroup v2 folder under which each worker gets its memory cgroup", audience=INSTRUCTORS)
+    "GRADER_CGROUP",
+    PATH,
+    None,
+    "this process's own cgroup",
+    "the cgroup v2 folder under which each worker gets its memory cgroup",
+    audience=INSTRUCTORS,
+)
 PIN = Setting(
-    "GRADER_PIN", FLAG, True, "on",
-    "`0`: do not pin the batch's grading processes to cores", audience=INSTRUCTORS, editions=INSTRUCTOR)
+    "GRADER_PIN",
+    FLAG,
+    True,
+    "on",
+    "`0`: do not pin the batch's grading processes to cores",
+    audience=INSTRUCTORS,
+    editions=INSTRUCTOR,
+)
 MNIST_DIR = Setting(
-    "GRADER_MNIST_DIR", PATH, None, "`../shared/data/MNIST/raw`",
-    "where the MNIST test set's raw IDX files are (`tests/test_mnist.py`)", audience=INSTRUCTORS)
+    "GRADER_MNIST_DIR",
+    PATH,
+    None,
+    "`../shared/data/MNIST/raw`",
+    "where the MNIST test set's raw IDX files are (`tests/test_mnist.py`)",
+    audience=INSTRUCTORS,
+)
 AUTOGRADER_ROOT = Setting(
-    "AUTOGRADER_ROOT", PATH, "/autograder", "`/autograder`",
+    "AUTOGRADER_ROOT",
+    PATH,
+    "/autograder",
+    "`/autograder`",
     "where the Gradescope bundle's `run_autograder` finds `source/`, `submission/` and `results/`",
-    audience=INSTRUCTORS, editions=INSTRUCTOR, option="--root")
+    audience=INSTRUCTORS,
+    editions=INSTRUCTOR,
+    option="--root",
+)
 TORCH_INDEX = Setting(
-    "NNGRADE_TORCH_INDEX", TEXT, "https://download.pytorch.org/whl/cpu", "the CPU-only wheel's index",
-    "the index the Gradescope bundle's `setup.sh` installs torch from (set but empty: pip's own index)", audience=INSTRUCTORS,
-    editions=INSTRUCTOR, empty="pip's own index")
+    "NNGRADE_TORCH_INDEX",
+    TEXT,
+    "https://download.pytorch.org/whl/cpu",
+    "the CPU-only wheel's index",
+    "the index the Gradescope bundle's `setup.sh` installs torch from (set but empty: pip's own index)",
+    audience=INSTRUCTORS,
+    editions=INSTRUCTOR,
+    empty="pip's own index",
+)
 NO_FREEZE = Setting(
-    "GRADER_NO_FREEZE", FLAG, False, "off",
+    "GRADER_NO_FREEZE",
+    FLAG,
+    False,
+    "off",
     "do not `gc.freeze()` what the zygote imported before it forks (the garbage collector then touches, "
-    "and so copies, it in every worker)", audience=INTERNAL)
+    "and so copies, it in every worker)",
+    audience=INTERNAL,
+)
 ZYGOTE_PRELOAD = Setting(
-    "GRADER_ZYGOTE_PRELOAD", FLAG, False, "off",
-    "the zygote imports the suites' torch modules before it forks (the batch's zygotes)", audience=INTERNAL)
+    "GRADER_ZYGOTE_PRELOAD",
+    FLAG,
+    False,
+    "off",
+    "the zygote imports the suites' torch modules before it forks (the batch's zygotes)",
+    audience=INTERNAL,
+)
 ZYGOTE_HUGEPAGES = Setting(
-    "GRADER_ZYGOTE_HUGEPAGES", FLAG, False, "off",
-    "the zygote asks for huge pages (many workers from one zygote)", audience=INTERNAL)
+    "GRADER_ZYGOTE_HUGEPAGES",
+    FLAG,
+    False,
+    "off",
+    "the zygote asks for huge pages (many workers from one zygote)",
+    audience=INTERNAL,
+)
 ZYGOTE_WARM_META = Setting(
-    "GRADER_ZYGOTE_WARM_META", FLAG, False, "off",
-    "the zygote warms the meta device before it forks", audience=INTERNAL)
+    "GRADER_ZYGOTE_WARM_META", FLAG, False, "off", "the zygote warms the meta device before it forks", audience=INTERNAL
+)
 
-SETTINGS = (NO_SERVER, CI, SERVER_IDLE, SERVER_DIR, HINT_LEVEL, SEED_SECRET, COURSE, CGROUP, PIN, MNIST_DIR,
-            AUTOGRADER_ROOT, TORCH_INDEX, NO_FREEZE, ZYGOTE_PRELOAD, ZYGOTE_HUGEPAGES, ZYGOTE_WARM_META)
+SETTINGS = (
+    NO_SERVER,
+    CI,
+    SERVER_IDLE,
+    SERVER_DIR,
+    HINT_LEVEL,
+    SEED_SECRET,
+    COURSE,
+    CGROUP,
+    PIN,
+    MNIST_DIR,
+    AUTOGRADER_ROOT,
+    TORCH_INDEX,
+    NO_FREEZE,
+    ZYGOTE_PRELOAD,
+    ZYGOTE_HUGEPAGES,
+    ZYGOTE_WARM_META,
+)
 BY_NAME = {s.name: s for s in SETTINGS}
 
 

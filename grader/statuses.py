@@ -7,6 +7,7 @@ an exercise they refused, below the report's records in ``grader.feedback.record
 re-exports these).  Each member *is* its string (``TestStatus.PASSED == "passed"``), so the
 report's JSON data and the wire see exactly what they always did.
 """
+
 from __future__ import annotations
 
 from grader.errors import StrEnum
@@ -18,8 +19,8 @@ class TestStatus(StrEnum):
     __test__ = False  # not a pytest test class
 
     PASSED = "passed"
-    FAILED = "failed"    # the code ran and the result was wrong (or it raised)
-    ERROR = "error"      # the code could not be run (grader.errors.RUN_KINDS), or the grader failed
+    FAILED = "failed"  # the code ran and the result was wrong (or it raised)
+    ERROR = "error"  # the code could not be run (grader.errors.RUN_KINDS), or the grader failed
     SKIPPED = "skipped"  # not checked, for a reason of the grader's: its points are kept
 
 
@@ -27,9 +28,9 @@ class ExerciseStatus(StrEnum):
     """An exercise's status (the report's ``exercises[].status``)."""
 
     GRADED = "graded"
-    MISSING = "missing"        # its file is not in the submission
+    MISSING = "missing"  # its file is not in the submission
     LOAD_ERROR = "load_error"  # its file did not load
-    ERROR = "error"            # its tests could not be run: the grader's fault
+    ERROR = "error"  # its tests could not be run: the grader's fault
 
 
 class RowStatus(StrEnum):

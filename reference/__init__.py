@@ -10,6 +10,7 @@ Where the contract allows it, the oracles favour accuracy: the softmax family
 computes in float64 internally and rounds once to the input's dtype, so the
 reference is never the less accurate side of a comparison.
 """
+
 from .autograd import MatMul
 from .functional import cross_entropy, log_softmax, softmax
 from .modules import CrossEntropyLoss, Linear, ReLU, Sequential, two_layer_net

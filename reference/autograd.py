@@ -1,4 +1,5 @@
 """Reference matrix product with a hand-written backward (exercise 8)."""
+
 import torch
 
 __all__ = ["MatMul"]

@@ -9,6 +9,7 @@ To stay an exact-as-possible oracle, floating inputs narrower than float64 are
 promoted to float64, computed there, and rounded once back to their dtype.
 The promotion is differentiable, so gradients flow back in the input's dtype.
 """
+
 import torch
 
 __all__ = ["softmax", "log_softmax", "cross_entropy"]

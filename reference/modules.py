@@ -1,4 +1,5 @@
 """Reference layers (exercises 3-6) and the two-layer network of the course."""
+
 import math
 
 import torch

@@ -1,4 +1,5 @@
 """Reference plain SGD (exercise 7)."""
+
 import torch
 
 __all__ = ["SGD"]

@@ -1,4 +1,5 @@
 """Reference 0-1 loss and training/evaluation epoch (exercise 9)."""
+
 import torch.nn.functional as F
 
 __all__ = ["loss_01", "epoch"]
@@ -21,7 +22,7 @@ def epoch(model, X_full, Y_full, opt=None, batch_size=100):
     """
     total_err, total_loss, n_batches = 0.0, 0.0, 0
     for i in range(0, X_full.shape[0], batch_size):
-        X, Y = X_full[i:i + batch_size], Y_full[i:i + batch_size]
+        X, Y = X_full[i : i + batch_size], Y_full[i : i + batch_size]
         H = model(X)
         loss = F.cross_entropy(H, Y)
         if opt is not None:

@@ -1,4 +1,5 @@
 """Exercise 1 -- model answer: a numerically stable softmax."""
+
 import torch
 
 

@@ -1,4 +1,5 @@
 """Exercise 2 -- model answer: a numerically stable log-softmax."""
+
 import torch
 
 

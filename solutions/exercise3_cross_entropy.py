@@ -1,4 +1,5 @@
 """Exercise 3 -- model answer: cross-entropy loss, as a function and as a module."""
+
 import torch
 from torch import nn
 

@@ -1,4 +1,5 @@
 """Exercise 5 -- model answer: the rectified linear unit."""
+
 from torch import nn
 
 

@@ -1,4 +1,5 @@
 """Exercise 6 -- model answer: a container that chains layers."""
+
 from torch import nn
 
 

@@ -1,4 +1,5 @@
 """Exercise 8 -- model answer: matrix multiplication with a hand-written backward."""
+
 import torch
 
 

@@ -1,4 +1,5 @@
 """Exercise 9 -- model answer: one pass over a data set, training or evaluating."""
+
 import torch.nn.functional as F
 
 
@@ -9,7 +10,7 @@ def loss_01(H, Y):
 def epoch(model, X_full, Y_full, opt=None, batch_size=100):
     errors, losses = [], []
     for i in range(0, X_full.shape[0], batch_size):
-        X, Y = X_full[i:i + batch_size], Y_full[i:i + batch_size]
+        X, Y = X_full[i : i + batch_size], Y_full[i : i + batch_size]
         H = model(X)
         loss = F.cross_entropy(H, Y)
         if opt is not None:

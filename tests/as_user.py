@@ -8,6 +8,7 @@ pyenv Python, say), the command runs in a mount namespace of its own in which
 that folder is an empty one others may enter, with PATH put back inside it.
 The machine's own folders are not changed.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,7 @@ def _closed_ancestor(path: str) -> str | None:
 
 def main(argv: list) -> None:
     sep = argv.index("--")
-    paths, command = [os.path.realpath(p) for p in argv[:sep]], argv[sep + 1:]
+    paths, command = [os.path.realpath(p) for p in argv[:sep]], argv[sep + 1 :]
     closed = {}
     for p in paths:
         blocker = _closed_ancestor(p)

@@ -1,4 +1,5 @@
 """Shared fixtures for the harness's own tests."""
+
 import os
 import shutil
 import subprocess
@@ -103,8 +104,24 @@ def exercise_of(report, name):
 def screenshot(page: Path, png: Path, profile: Path, size=(1200, 1600), timeout=90) -> Path:
     """A PNG of a local page as headless Chromium shows it (``CHROMIUM`` must be set);
     ``profile`` is a new, empty folder for the browser's own files."""
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--hide-scrollbars", f"--user-data-dir={profile}", f"--screenshot={png}",
-                    f"--window-size={size[0]},{size[1]}", Path(page).as_uri()], capture_output=True, timeout=timeout)
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            f"--window-size={size[0]},{size[1]}",
+            Path(page).as_uri(),
+        ],
+        capture_output=True,
+        timeout=timeout,
+    )
     return png

@@ -1,4 +1,5 @@
 """The `grade` command as a student and CI use it, and how it explains broken files."""
+
 import json
 import sys
 
@@ -14,11 +15,14 @@ def test_help_teaches():
         assert text in r.stdout
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["exercise42"], "no exercise called 'exercise42'"),
-    (["all", "--submission", "/nonexistent/folder"], "does not exist"),
-    (["exercise1", "--output", "report.xyz"], "cannot tell the format"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["exercise42"], "no exercise called 'exercise42'"),
+        (["all", "--submission", "/nonexistent/folder"], "does not exist"),
+        (["exercise1", "--output", "report.xyz"], "cannot tell the format"),
+    ],
+)
 def test_user_mistakes_get_one_clear_line(args, needle):
     r = run_cli(*args)
     assert r.returncode == 2
@@ -63,7 +67,10 @@ BROKEN = {
     "missing-name": (b"import torch\ndef soft_max(x):\n    return x\n", ["defines no `softmax`", "soft_max"]),
     "signature": (b"import torch\ndef softmax(x, dim):\n    return x\n", ["TypeError", "softmax(x, dim)"]),
     "import-error": (b"import numpyy\n", ["ModuleNotFoundError", "numpyy"]),
-    "sibling-import": (b"from exercise2_log_softmax import log_softmax\n", ["ModuleNotFoundError", "graded on its own"]),
+    "sibling-import": (
+        b"from exercise2_log_softmax import log_softmax\n",
+        ["ModuleNotFoundError", "graded on its own"],
+    ),
     "raises": (b"def softmax(x):\n    return 1 / 0\n", ["ZeroDivisionError", "line 2"]),
     "returns-none": (b"def softmax(x):\n    x.exp()\n", ["returned None", "return"]),
 }
@@ -103,8 +110,7 @@ def test_same_submission_and_seed_give_the_same_report(grade_folder, submission)
 def test_server_help_documents_the_warm_server():
     r = run_cli("server", "--help")
     assert r.returncode == 0 and r.stderr == "", r.stderr
-    for text in ("grade server status|stop", "GRADER_SERVER_IDLE=SECONDS", "GRADER_NO_SERVER=1", "500 MB",
-                 "for good"):
+    for text in ("grade server status|stop", "GRADER_SERVER_IDLE=SECONDS", "GRADER_NO_SERVER=1", "500 MB", "for good"):
         assert text in r.stdout, text
     main_help = run_cli("--help").stdout
     assert "GRADER_SERVER_IDLE" in main_help and "GRADER_NO_SERVER=1" in main_help and "500 MB" in main_help

@@ -1,6 +1,7 @@
 """The code's own checks: no function of grader/ above cyclomatic complexity 15 (ruff's C901,
 configured in pyproject.toml), and mypy passing on grader/ with the configuration there, strict
 on the wire and the report's records."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
 
 def _needs(module: str) -> None:
     if importlib.util.find_spec(module) is None:
@@ -30,8 +32,26 @@ def _too_complex(*config: str) -> list:
     """(file name, function, ruff's message, line) of each function past the bound."""
     options = [o for c in config for o in ("--config", c)]
     # --ignore-noqa: a suppression comment on a function does not take it out of the bound
-    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "C901", "--ignore-noqa",
-                        "--output-format", "json", "--exit-zero", *options, "grader"], cwd=ROOT, capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--select",
+            "C901",
+            "--ignore-noqa",
+            "--output-format",
+            "json",
+            "--exit-zero",
+            *options,
+            "grader",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     found = []
     for d in json.loads(r.stdout):
         name = d["message"].split("`")[1]
@@ -65,9 +85,19 @@ def test_mypy_passes_on_the_grader():
 
 
 # what mypy's --strict stands for (mypy --help), less warn_redundant_casts: a whole-run flag
-STRICT = {"disallow_any_generics", "disallow_subclassing_any", "disallow_untyped_calls", "disallow_untyped_defs",
-          "disallow_incomplete_defs", "check_untyped_defs", "disallow_untyped_decorators", "warn_unused_ignores",
-          "warn_return_any", "strict_equality", "extra_checks"}
+STRICT = {
+    "disallow_any_generics",
+    "disallow_subclassing_any",
+    "disallow_untyped_calls",
+    "disallow_untyped_defs",
+    "disallow_incomplete_defs",
+    "check_untyped_defs",
+    "disallow_untyped_decorators",
+    "warn_unused_ignores",
+    "warn_return_any",
+    "strict_equality",
+    "extra_checks",
+}
 STRICT_MODULES = {"grader.wire", "grader.wire.*", "grader.feedback.records"}
 
 
@@ -100,9 +130,30 @@ def test_the_strict_override_is_live(tmp_path, path, strict):
     for init in (tmp_path / "grader" / "__init__.py", file.parent / "__init__.py"):
         init.write_text("", encoding="utf-8")
     file.write_text("def twice(x):\n    return [x, x]\n", encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--config-file", str(ROOT / "pyproject.toml"),
-                        f"grader/{path}.py"], cwd=tmp_path, capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--no-incremental",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            f"grader/{path}.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     if strict:
         assert r.returncode == 1 and "no-untyped-def" in r.stdout, r.stdout + r.stderr
     else:
         assert r.returncode == 0 and "Success" in r.stdout, r.stdout + r.stderr
+
+
+def test_the_code_is_formatted():
+    """One layout for the code: ``ruff format --check .`` (CI runs it too) finds nothing to change."""
+    _needs("ruff")
+    r = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert r.returncode == 0, "run `ruff format .`:\n" + r.stdout + r.stderr

@@ -13,6 +13,7 @@
 Each file is graded alone, with only that exercise, as ``grade exerciseN``
 would grade it.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -27,8 +28,10 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 
 def _entries(prefix: str) -> list:
     # a list, not a generator: pytest 9.1 deprecates parametrizing with a non-Collection iterable
-    return [pytest.param(path, id=f"{path.parent.name}/{path.stem}")
-            for path in sorted(CORPUS.glob(f"exercise*/{prefix}_*.py"))]
+    return [
+        pytest.param(path, id=f"{path.parent.name}/{path.stem}")
+        for path in sorted(CORPUS.glob(f"exercise*/{prefix}_*.py"))
+    ]
 
 
 def _graded(path: Path, tmp_path: Path, grade_folder) -> dict:

@@ -1,6 +1,7 @@
 """A course is a folder (grader.course): the built-in course's declaration, the errors a bad
 course.toml gets, --course on the command line, and the authoring loop that
 docs/instructors/authoring.md walks through: grade new-exercise, then grade check-course."""
+
 import json
 import shutil
 from pathlib import Path
@@ -11,15 +12,17 @@ from grader.course import CourseError, builtin, load
 from tests.conftest import ROOT, run_cli
 
 # the nine exercises as grader/exercises.py declared them before they moved into grader/course.toml
-NINE = [(1, "softmax", "Softmax", ("softmax",), False, True),
-        (2, "log_softmax", "Log-softmax", ("log_softmax",), False, True),
-        (3, "cross_entropy", "Cross-entropy loss", ("cross_entropy", "CrossEntropyLoss"), False, True),
-        (4, "linear", "Linear layer", ("Linear",), False, False),
-        (5, "relu", "ReLU", ("ReLU",), False, True),
-        (6, "sequential", "Sequential container", ("Sequential",), False, False),
-        (7, "sgd", "SGD optimizer", ("SGD",), False, False),
-        (8, "matmul", "MatMul autograd Function", ("MatMul",), False, False),
-        (9, "epoch", "Training epoch", ("loss_01", "epoch"), True, False)]
+NINE = [
+    (1, "softmax", "Softmax", ("softmax",), False, True),
+    (2, "log_softmax", "Log-softmax", ("log_softmax",), False, True),
+    (3, "cross_entropy", "Cross-entropy loss", ("cross_entropy", "CrossEntropyLoss"), False, True),
+    (4, "linear", "Linear layer", ("Linear",), False, False),
+    (5, "relu", "ReLU", ("ReLU",), False, True),
+    (6, "sequential", "Sequential container", ("Sequential",), False, False),
+    (7, "sgd", "SGD optimizer", ("SGD",), False, False),
+    (8, "matmul", "MatMul autograd Function", ("MatMul",), False, False),
+    (9, "epoch", "Training epoch", ("loss_01", "epoch"), True, False),
+]
 
 
 def test_the_built_in_course_declares_the_nine_exercises_as_before():
@@ -38,19 +41,25 @@ def test_the_built_in_course_declares_the_nine_exercises_as_before():
 GOOD = 'title = "T"\n[[exercise]]\ntopic = "double_it"\ntitle = "Double it"\nnames = ["double_it"]\n'
 
 
-@pytest.mark.parametrize("text, says", [
-    ("", "give the course a title"),
-    ('title = "T"\n', "declare the exercises"),
-    (GOOD.replace('topic = "double_it"', 'topic = "Double It"'), "topic must be lower-case"),
-    (GOOD.replace('names = ["double_it"]', "names = []"), "names must list"),
-    (GOOD + "colour = 1\n", "unknown key(s) colour"),
-    (GOOD.replace('title = "T"', 'title = "T"\npoints = 0'), "points must be a positive number"),
-    (GOOD.replace('title = "T"', 'title = "T"\nhint_level = "all"'), "hint_level must be one of fix, concept"),
-    (GOOD.replace('title = "T"', 'title = "T"\nforbidden = "nope.toml"'), "there is no file"),
-    (GOOD + '[[exercise]]\ntopic = "double_it"\ntitle = "Again"\nnames = ["f"]\n', "the same topic"),
-    (GOOD.replace('title = "T"', 'title = "T"\n[files]\nstub = "{nope}.py"'), "only {stem}, {file}, {suite} and {name}"),
-    ("title = [", "is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("", "give the course a title"),
+        ('title = "T"\n', "declare the exercises"),
+        (GOOD.replace('topic = "double_it"', 'topic = "Double It"'), "topic must be lower-case"),
+        (GOOD.replace('names = ["double_it"]', "names = []"), "names must list"),
+        (GOOD + "colour = 1\n", "unknown key(s) colour"),
+        (GOOD.replace('title = "T"', 'title = "T"\npoints = 0'), "points must be a positive number"),
+        (GOOD.replace('title = "T"', 'title = "T"\nhint_level = "all"'), "hint_level must be one of fix, concept"),
+        (GOOD.replace('title = "T"', 'title = "T"\nforbidden = "nope.toml"'), "there is no file"),
+        (GOOD + '[[exercise]]\ntopic = "double_it"\ntitle = "Again"\nnames = ["f"]\n', "the same topic"),
+        (
+            GOOD.replace('title = "T"', 'title = "T"\n[files]\nstub = "{nope}.py"'),
+            "only {stem}, {file}, {suite} and {name}",
+        ),
+        ("title = [", "is not valid TOML"),
+    ],
+)
 def test_a_bad_course_toml_is_refused_with_what_is_wrong(tmp_path, text, says):
     (tmp_path / "course.toml").write_text(text)
     with pytest.raises(CourseError, match=None) as e:
@@ -84,8 +93,10 @@ def test_grade_release_refuses_a_visible_test_it_cannot_derive(tmp_path):
     suite.write_text(suite.read_text() + "\ndel MATCHES_REFERENCE\n")
     r = run_cli("release", "--out", tmp_path / "out", "--course", course, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
-    assert "grade release: error: exercise1: the visible test(s) test_matches_reference are not declared as " \
-           "data" in r.stderr
+    assert (
+        "grade release: error: exercise1: the visible test(s) test_matches_reference are not declared as "
+        "data" in r.stderr
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -112,8 +123,12 @@ def test_the_authoring_guide_scaffold_then_check_course_then_grade(tmp_path):
     course = tmp_path / "mycourse"
     r = run_cli("new-exercise", "double_it", "--course", course, "--title", "Double it")
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in (course / "exercise1_double_it").iterdir()) == \
-        ["reference.py", "solution.py", "stub.py", "test_exercise1_double_it.py"]
+    assert sorted(p.name for p in (course / "exercise1_double_it").iterdir()) == [
+        "reference.py",
+        "solution.py",
+        "stub.py",
+        "test_exercise1_double_it.py",
+    ]
     r = run_cli("check-course", course, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "exercise1 (Double it): ok (model answer 10 of 10, stub 0)" in r.stderr
@@ -151,25 +166,31 @@ def test_check_course_names_each_problem(tmp_path):
     r = run_cli("check-course", course, timeout=600)
     assert r.returncode == 1, r.stderr
     assert "7 problem(s)" in r.stderr and "Traceback" not in r.stderr
-    assert ("exercise2 (Scoring stub): mistakes/bug_unchanged.py is not named by its hint: no hint matches "
-            "'another mistake'; test_matches_reference[2d-float32] says "
-            "'scoring_stub(x) returned x itself: multiply it by 2, `2 * x`.'") in r.stderr
+    assert (
+        "exercise2 (Scoring stub): mistakes/bug_unchanged.py is not named by its hint: no hint matches "
+        "'another mistake'; test_matches_reference[2d-float32] says "
+        "'scoring_stub(x) returned x itself: multiply it by 2, `2 * x`.'"
+    ) in r.stderr
     assert "mistakes/bug_right_after_all.py earns every point: no test catches it" in r.stderr
     assert "mistakes/bug_no_hint.py says no hint: its first line must be '# hint: " in r.stderr
-    assert ("mistakes/ok_but_wrong.py is a correct answer and loses 10 points: test_matches_reference[2d-float32]: "
-            "scoring_stub(x) does not match the expected result") in r.stderr
-    assert ("exercise1 (Wrong answer): the model answer loses points: test_matches_reference[2d-float32] "
-            "(2.5 points): wrong_answer(x) does not match the expected result") in r.stderr
+    assert (
+        "mistakes/ok_but_wrong.py is a correct answer and loses 10 points: test_matches_reference[2d-float32]: "
+        "scoring_stub(x) does not match the expected result"
+    ) in r.stderr
+    assert (
+        "exercise1 (Wrong answer): the model answer loses points: test_matches_reference[2d-float32] "
+        "(2.5 points): wrong_answer(x) does not match the expected result"
+    ) in r.stderr
     assert "exercise2 (Scoring stub): the stub earns 10 points (a stub should earn none)" in r.stderr
-    assert ("exercise3 (Short points): its tests' points add up to 7, and the course gives each exercise 10"
-            in r.stderr)
+    assert "exercise3 (Short points): its tests' points add up to 7, and the course gives each exercise 10" in r.stderr
 
 
 def test_the_example_course_is_a_valid_course():
     course = load(ROOT / "examples" / "course")
     assert [e.topic for e in course.exercises] == ["layer_norm", "dropout", "adam", "conv2d"]
-    assert all(Path(course.path(k, e)).is_file() for e in course.exercises
-               for k in ("stub", "solution", "reference", "suite"))
+    assert all(
+        Path(course.path(k, e)).is_file() for e in course.exercises for k in ("stub", "solution", "reference", "suite")
+    )
 
 
 def test_check_course_says_which_file_is_missing_or_broken_before_grading(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ shown under ``/home/ada/course``, and compares what it prints, line for line.
 After a deliberate change to what ``grade`` prints, rewrite the sessions from real runs:
 ``python -m tests.test_docs_examples --update``.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,10 @@ def make_course(folder: Path) -> Path:
     shutil.copytree(ROOT / "exercises", folder / "exercises")
     shutil.copytree(ROOT / "solutions", folder / "solutions")
     (folder / "my_work").mkdir()
-    shutil.copy(ROOT / "tests" / "corpus" / "exercise3" / "bug_column_pick.py",
-                folder / "my_work" / "exercise3_cross_entropy.py")
+    shutil.copy(
+        ROOT / "tests" / "corpus" / "exercise3" / "bug_column_pick.py",
+        folder / "my_work" / "exercise3_cross_entropy.py",
+    )
     return folder
 
 
@@ -54,12 +57,16 @@ def replay(block: str, course: Path) -> str:
     # `$?` in a command is the status of the command before it, as in a terminal
     script = "rc=0\n" + "".join(f"echo {SEPARATOR}; (exit $rc); {cmd}\nrc=$?\n" for cmd in commands(block))
     bindir = str(Path(sys.executable).parent)
-    env = dict(os.environ, GRADER_NO_SERVER="1", NO_COLOR="1", COLUMNS="100",
-               PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+    env = dict(
+        os.environ,
+        GRADER_NO_SERVER="1",
+        NO_COLOR="1",
+        COLUMNS="100",
+        PATH=bindir + os.pathsep + os.environ.get("PATH", ""),
+    )
     env.pop("GITHUB_ACTIONS", None)
     env.pop("CI", None)
-    run = subprocess.run(["bash", "-c", script], cwd=course, capture_output=True, text=True, env=env,
-                         timeout=600)
+    run = subprocess.run(["bash", "-c", script], cwd=course, capture_output=True, text=True, env=env, timeout=600)
     outputs = (run.stdout + run.stderr).split(SEPARATOR + "\n")[1:]
     lines = []
     for cmd, out in zip(commands(block), outputs):
@@ -81,8 +88,10 @@ def test_the_readme_shows_sessions():
 def test_a_shown_session_is_what_a_real_run_prints(path, index, tmp_path):
     block = sessions(path)[index]
     real = replay(block, make_course(tmp_path / "course"))
-    assert real == block, (f"{path.relative_to(ROOT)}: session {index} no longer matches a real run; "
-                           "rewrite it with `python -m tests.test_docs_examples --update`")
+    assert real == block, (
+        f"{path.relative_to(ROOT)}: session {index} no longer matches a real run; "
+        "rewrite it with `python -m tests.test_docs_examples --update`"
+    )
 
 
 def update() -> None:

@@ -1,5 +1,6 @@
 """grader.errors: the error kinds serialise as the bare strings did, and every kind the
 grader produces is one of them."""
+
 import ast
 import enum
 import json
@@ -24,8 +25,10 @@ def test_a_kind_is_its_string_for_every_serialiser():
     assert ErrorKind.LOAD == "load" and "load" in RUN_KINDS and hash(ErrorKind.LOAD) == hash("load")
     import jinja2
 
-    assert jinja2.Template("{{ k }}|{{ k|tojson }}").render(k=ErrorKind.NOT_IMPLEMENTED) == \
-        'not_implemented|"not_implemented"'
+    assert (
+        jinja2.Template("{{ k }}|{{ k|tojson }}").render(k=ErrorKind.NOT_IMPLEMENTED)
+        == 'not_implemented|"not_implemented"'
+    )
 
 
 def test_student_error_takes_a_kind_or_its_string_and_refuses_others():
@@ -65,8 +68,12 @@ def _literal_kinds():
     """(file, line, value) of each string literal given as a StudentError's kind in grader/."""
     for path in sorted(GRADER.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == \
-                    "StudentError" and node.args and isinstance(node.args[0], ast.Constant):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "StudentError"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 yield path.relative_to(GRADER.parent), node.lineno, node.args[0].value
 
 

@@ -1,5 +1,6 @@
 """The example course (examples/course/): check-course passes on it, and each catalogued mistake
 of its exercises is named by its own hint when a submission makes it."""
+
 import json
 import re
 
@@ -11,17 +12,47 @@ COURSE = ROOT / "examples" / "course"
 
 # each exercise's mistakes folder (the format of tests/corpus): known bugs, each named by its hint,
 # and correct answers written another way; check-course grades them all
-CATALOGUE = {"exercise1": {"bug_unbiased_variance", "bug_eps_outside_the_square_root", "bug_last_dimension_only",
-                           "bug_affine_left_out", "bug_shift_before_scale", "ok_var_mean_rsqrt"},
-             "exercise2": {"bug_no_scaling", "bug_scaled_by_p", "bug_drops_in_eval_mode", "bug_global_random_numbers",
-                           "bug_keeps_with_probability_p", "ok_bernoulli_where"},
-             "exercise3": {"bug_no_bias_correction", "bug_eps_inside_the_square_root",
-                           "bug_one_state_for_all_parameters", "bug_step_counted_per_parameter",
-                           "bug_weight_decay_by_default", "ok_state_dict_addcdiv"},
-             "exercise4": {"bug_flipped_kernel", "bug_stride_ignored", "bug_padding_ignored", "bug_bias_left_out",
-                           "bug_bias_added_at_every_kernel_position", "bug_channels_last_output", "ok_unfold_matmul"}}
-TITLES = {"exercise1": "Layer normalisation", "exercise2": "Dropout", "exercise3": "The Adam optimizer",
-          "exercise4": "2-d convolution, forward"}
+CATALOGUE = {
+    "exercise1": {
+        "bug_unbiased_variance",
+        "bug_eps_outside_the_square_root",
+        "bug_last_dimension_only",
+        "bug_affine_left_out",
+        "bug_shift_before_scale",
+        "ok_var_mean_rsqrt",
+    },
+    "exercise2": {
+        "bug_no_scaling",
+        "bug_scaled_by_p",
+        "bug_drops_in_eval_mode",
+        "bug_global_random_numbers",
+        "bug_keeps_with_probability_p",
+        "ok_bernoulli_where",
+    },
+    "exercise3": {
+        "bug_no_bias_correction",
+        "bug_eps_inside_the_square_root",
+        "bug_one_state_for_all_parameters",
+        "bug_step_counted_per_parameter",
+        "bug_weight_decay_by_default",
+        "ok_state_dict_addcdiv",
+    },
+    "exercise4": {
+        "bug_flipped_kernel",
+        "bug_stride_ignored",
+        "bug_padding_ignored",
+        "bug_bias_left_out",
+        "bug_bias_added_at_every_kernel_position",
+        "bug_channels_last_output",
+        "ok_unfold_matmul",
+    },
+}
+TITLES = {
+    "exercise1": "Layer normalisation",
+    "exercise2": "Dropout",
+    "exercise3": "The Adam optimizer",
+    "exercise4": "2-d convolution, forward",
+}
 
 
 @pytest.mark.slow
@@ -69,7 +100,8 @@ def test_the_course_forbids_its_own_built_ins(tmp_path):
     """examples/course/forbidden.toml: torch's layer_norm is refused, with the course's reason."""
     (tmp_path / "exercise1_layer_norm.py").write_text(
         "import torch.nn.functional as F\n\n\ndef layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):\n"
-        "    return F.layer_norm(x, tuple(normalized_shape), weight, bias, eps)\n")
+        "    return F.layer_norm(x, tuple(normalized_shape), weight, bias, eps)\n"
+    )
     r = run_cli("1", "--course", COURSE, "--submission", tmp_path, "--format", "json", timeout=300)
     report = json.loads(r.stdout)
     assert report["score"] == 0.0
@@ -91,9 +123,22 @@ def test_a_gradescope_bundle_of_the_example_course_grades_the_model_answer_full(
     (root / "submission").mkdir()
     for folder in sorted(COURSE.glob("exercise*_*")):  # every exercise's model answer
         (root / "submission" / f"{folder.name}.py").write_text((folder / "solution.py").read_text())
-    subprocess.run([sys.executable, "-m", "grader.formats.autograder", "run", "--root", root, "--config",
-                    root / "source" / "nngrade-autograder.json"], check=True, capture_output=True, timeout=300,
-                   cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader.formats.autograder",
+            "run",
+            "--root",
+            root,
+            "--config",
+            root / "source" / "nngrade-autograder.json",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 40.0 and all(t["score"] == t["max_score"] for t in results["tests"])
     assert {t["name"].split(" · ")[0] for t in results["tests"]} == {"exercise1", "exercise2", "exercise3", "exercise4"}
@@ -109,12 +154,15 @@ def test_a_class_graded_with_the_example_course(tmp_path):
         (subs / student).mkdir(parents=True)
         for folder in sorted(COURSE.glob("exercise*_*")):
             (subs / student / f"{folder.name}.py").write_text((folder / source).read_text())
-    r = run_cli("batch", subs, "--out", tmp_path / "out", "--course", COURSE, "--seed-secret", "s", "--jobs", "1",
-                timeout=600)
+    r = run_cli(
+        "batch", subs, "--out", tmp_path / "out", "--course", COURSE, "--seed-secret", "s", "--jobs", "1", timeout=600
+    )
     assert r.returncode == 0, r.stderr
     with open(tmp_path / "out" / "results.csv", newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["Student", "exercise1", "exercise2", "exercise3", "exercise4", "Total", "Status"]
     assert rows[1] == ["Points Possible", "10", "10", "10", "10", "40", ""]
-    assert {row[0]: row[1:] for row in rows[2:]} == {"ada": ["10.00"] * 4 + ["40.00", "graded"],
-                                                     "cy": ["0.00"] * 4 + ["0.00", "graded"]}
+    assert {row[0]: row[1:] for row in rows[2:]} == {
+        "ada": ["10.00"] * 4 + ["40.00", "graded"],
+        "cy": ["0.00"] * 4 + ["0.00", "graded"],
+    }

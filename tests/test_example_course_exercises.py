@@ -1,6 +1,7 @@
 """The example course's dropout, Adam and conv2d exercises (examples/course/exercise2..4): each is
 declared with its files, its mistakes folder holds at least three mistakes with their hints and a
 correct alternative, and torch's own built-in for the job is refused with the course's reason."""
+
 import json
 
 import pytest
@@ -12,8 +13,11 @@ COURSE = ROOT / "examples" / "course"
 
 # each exercise's folder and the names its file defines (tests/test_example_course.py holds every
 # exercise's mistakes folder, and the check-course run that grades them)
-EXERCISES = {"exercise2": ("exercise2_dropout", {"dropout"}), "exercise3": ("exercise3_adam", {"Adam"}),
-             "exercise4": ("exercise4_conv2d", {"conv2d"})}
+EXERCISES = {
+    "exercise2": ("exercise2_dropout", {"dropout"}),
+    "exercise3": ("exercise3_adam", {"Adam"}),
+    "exercise4": ("exercise4_conv2d", {"conv2d"}),
+}
 
 
 @pytest.mark.parametrize("name", EXERCISES)
@@ -48,13 +52,17 @@ def test_at_least_three_mistakes_each_with_a_hint_the_suite_gives_and_a_correct_
 
 
 FORBIDDEN = {
-    "exercise2_dropout.py": ("import torch.nn.functional as F\n\n\n"
-                             "def dropout(x, p=0.5, training=True, generator=None):\n"
-                             "    return F.dropout(x, p, training)\n"),
+    "exercise2_dropout.py": (
+        "import torch.nn.functional as F\n\n\n"
+        "def dropout(x, p=0.5, training=True, generator=None):\n"
+        "    return F.dropout(x, p, training)\n"
+    ),
     "exercise3_adam.py": ("import torch\n\n\nclass Adam(torch.optim.Adam):\n    pass\n"),
-    "exercise4_conv2d.py": ("import torch.nn.functional as F\n\n\n"
-                            "def conv2d(x, weight, bias=None, stride=1, padding=0):\n"
-                            "    return F.conv2d(x, weight, bias, stride, padding)\n"),
+    "exercise4_conv2d.py": (
+        "import torch.nn.functional as F\n\n\n"
+        "def conv2d(x, weight, bias=None, stride=1, padding=0):\n"
+        "    return F.conv2d(x, weight, bias, stride, padding)\n"
+    ),
 }
 
 
@@ -69,7 +77,10 @@ def test_grade_all_refuses_torchs_own_built_ins_with_the_courses_reason(tmp_path
     report = json.loads(r.stdout)
     scores = {e["name"]: e["score"] for e in report["exercises"]}
     assert scores == {"exercise1": 10.0, "exercise2": 0.0, "exercise3": 0.0, "exercise4": 0.0}
-    reasons = {"exercise2": "without torch's dropout", "exercise3": "without torch.optim's optimizers",
-               "exercise4": "without torch's convolutions"}
+    reasons = {
+        "exercise2": "without torch's dropout",
+        "exercise3": "without torch.optim's optimizers",
+        "exercise4": "without torch's convolutions",
+    }
     for exercise in report["exercises"][1:]:
         assert all(reasons[exercise["name"]] in t["message"] for t in exercise["tests"]), exercise["name"]

@@ -2,6 +2,7 @@
 docs/internals/testing.md): the ``slow`` marker is registered and strict, a test left in the fast
 tier cannot start what takes seconds (tests/tier.py), every test module keeps a fast test or says
 why it is slow as a whole, and tests/<folder>/ holds the tests of grader/<folder>/."""
+
 from __future__ import annotations
 
 import ast
@@ -38,9 +39,12 @@ def _tiers(path) -> tuple[bool, list, list]:
     lines = text.splitlines()
     whole = False
     for node in tree.body:
-        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["pytestmark"] \
-                and _is_slow_mark(node.value):
-            above = [line for line in lines[:node.lineno - 1] if line.startswith("#")]
+        if (
+            isinstance(node, ast.Assign)
+            and [ast.unparse(t) for t in node.targets] == ["pytestmark"]
+            and _is_slow_mark(node.value)
+        ):
+            above = [line for line in lines[: node.lineno - 1] if line.startswith("#")]
             whole = any(line.startswith(WHOLLY_SLOW) for line in above[-4:])
             assert whole, f"{path.relative_to(ROOT)}: say why the whole module is slow ({WHOLLY_SLOW}: ...)"
     fast, slow = [], []
@@ -78,8 +82,11 @@ def test_each_folder_of_tests_is_a_package_of_the_grader_with_fast_tests():
 
 def test_a_fast_test_cannot_start_a_cold_grade_a_venv_or_an_install(tmp_path):
     assert tier.STATE["fast"] and tier.STATE["test"].endswith(sys._getframe().f_code.co_name)
-    for argv in ([sys.executable, "-m", "grader.cli", "all"], [sys.executable, "-m", "venv", str(tmp_path / "v")],
-                 [sys.executable, "-m", "pip", "install", "nngrade"]):
+    for argv in (
+        [sys.executable, "-m", "grader.cli", "all"],
+        [sys.executable, "-m", "venv", str(tmp_path / "v")],
+        [sys.executable, "-m", "pip", "install", "nngrade"],
+    ):
         with pytest.raises(tier.SlowInFastTier, match="is not marked slow"):
             subprocess.run(argv, cwd=ROOT, capture_output=True)
     # run_cli lets a `grade` start, and stops it (failing the test) once it imports torch

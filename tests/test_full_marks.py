@@ -1,4 +1,5 @@
 """The model answers get every point; stubs and do-nothing files get none."""
+
 import pytest
 
 from grader.exercises import EXERCISES
@@ -74,8 +75,11 @@ def reports(zygote):
 
 def test_model_answers_score_90_of_90(reports):
     r = reports["solutions"]
-    lost = {e["name"]: [(t["name"], t["message"]) for t in e["tests"] if t["status"] not in ("passed", "skipped")]
-            for e in r["exercises"] if e["score"] != 10}
+    lost = {
+        e["name"]: [(t["name"], t["message"]) for t in e["tests"] if t["status"] not in ("passed", "skipped")]
+        for e in r["exercises"]
+        if e["score"] != 10
+    }
     assert (r["score"], r["max_score"]) == (90.0, 90.0), lost
 
 
@@ -98,6 +102,7 @@ def test_do_nothing_files_earn_nothing(submission, zygote):
     from grader.harness.run import grade
 
     r = grade(EXERCISES, submission(DO_NOTHING), zygote=zygote).to_dict()
-    earned = {e["name"]: [t["name"] for t in e["tests"] if t["status"] == "passed"]
-              for e in r["exercises"] if e["score"] > 0}
+    earned = {
+        e["name"]: [t["name"] for t in e["tests"] if t["status"] == "passed"] for e in r["exercises"] if e["score"] > 0
+    }
     assert r["score"] == 0, earned

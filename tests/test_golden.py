@@ -2,6 +2,7 @@
 are what `grade` still writes, byte for byte: here for the model answers, the stubs and one
 corpus submission per exercise at seed 0 (the whole set, both seeds:
 `python bench/golden_reports.py compare tests/golden`)."""
+
 import json
 import sys
 from pathlib import Path
@@ -14,8 +15,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import golden_reports  # noqa: E402
 
 SAVED = json.loads((ROOT / "tests" / "golden" / "reports-seed0.json").read_text())
-SAMPLE = ["solutions", "stubs"] + [
-    min(n for n in SAVED if n.startswith(f"exercise{i}/bug_")) for i in range(1, 10)]
+SAMPLE = ["solutions", "stubs"] + [min(n for n in SAVED if n.startswith(f"exercise{i}/bug_")) for i in range(1, 10)]
 
 
 def test_the_sample_covers_every_exercise():

@@ -1,6 +1,7 @@
 """A gradient test earns points only if the forward it differentiates is right:
 torch.autograd.gradcheck alone proves that backward matches forward, so the
 gradient of a wrong function (an identity softmax) used to earn points."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,18 +10,18 @@ from conftest import exercise_of
 # Slow by design: each case grades a wrong forward in a worker.
 pytestmark = pytest.mark.slow
 
-IDENTITY_SOFTMAX = '''
+IDENTITY_SOFTMAX = """
 def softmax(x):
     return x
-'''
+"""
 
-IDENTITY_LOG_SOFTMAX = '''
+IDENTITY_LOG_SOFTMAX = """
 def log_softmax(x):
     return x.clone()
-'''
+"""
 
 # forward forgets the bias: the gradient with respect to X is still right for what it computes
-LINEAR_NO_BIAS = '''
+LINEAR_NO_BIAS = """
 import math
 import torch
 from torch import nn
@@ -33,10 +34,10 @@ class Linear(nn.Module):
 
     def forward(self, X):
         return X @ self.weight
-'''
+"""
 
 # twice the product, with the matching (self-consistent) backward
-MATMUL_TWICE = '''
+MATMUL_TWICE = """
 import torch
 
 class MatMul(torch.autograd.Function):
@@ -49,16 +50,16 @@ class MatMul(torch.autograd.Function):
     def backward(ctx, grad):
         X, Y = ctx.saved_tensors
         return 2 * (grad @ Y.T), 2 * (X.T @ grad)
-'''
+"""
 
 # ReLU that is the identity, with a backward that agrees with it
-RELU_IDENTITY = '''
+RELU_IDENTITY = """
 from torch import nn
 
 class ReLU(nn.Module):
     def forward(self, X):
         return X * 1.0
-'''
+"""
 
 CASES = {
     "exercise1": ("exercise1_softmax.py", IDENTITY_SOFTMAX, "test_gradcheck"),
@@ -78,8 +79,7 @@ def test_gradient_of_a_wrong_forward_earns_nothing(name, submission, grade_folde
 
 
 def test_identity_softmax_scores_0(submission, grade_folder):
-    entry = exercise_of(grade_folder(submission({"exercise1_softmax.py": IDENTITY_SOFTMAX}), "exercise1"),
-                        "exercise1")
+    entry = exercise_of(grade_folder(submission({"exercise1_softmax.py": IDENTITY_SOFTMAX}), "exercise1"), "exercise1")
     assert entry["score"] == 0, [(t["name"], t["score"]) for t in entry["tests"] if t["score"]]
     (t,) = [t for t in entry["tests"] if t["name"] == "test_gradcheck"]
     assert "checked only for a right forward" in t["message"] and "a wrong function" in t["hint"], t

@@ -1,5 +1,6 @@
 """Over the whole corpus, the first hint of at least nine failing reports in ten names the mistake
 (bench/hint_accuracy.py prints the same figure; docs/internals/hint-accuracy.md records it)."""
+
 import sys
 from pathlib import Path
 
@@ -12,8 +13,16 @@ import hint_accuracy  # noqa: E402
 
 
 def test_first_hint_of_a_failing_report_reads_as_the_file_says():
-    entry = {"tests": [{"status": "passed", "hint": ""}, {"status": "failed", "hint": "exp() overflowed"},
-                       {"status": "failed", "hint": "other"}], "hint": "", "score": 1, "max_score": 10}
+    entry = {
+        "tests": [
+            {"status": "passed", "hint": ""},
+            {"status": "failed", "hint": "exp() overflowed"},
+            {"status": "failed", "hint": "other"},
+        ],
+        "hint": "",
+        "score": 1,
+        "max_score": 10,
+    }
     path = ROOT / "tests" / "corpus" / "exercise1" / "bug_no_max_subtraction.py"
     row = hint_accuracy.evaluate(path, entry)
     assert hint_accuracy.first_hint(entry) == "exp() overflowed" and row["blank"] == 0

@@ -1,6 +1,7 @@
 """Hint levels: the course chooses whether a hint names the concept only or also shows the fix
 (GRADER_HINT_LEVEL, --hint-level on grade, grade batch, grade autograder and grade release).
 Both levels are checked on every catalogued mistake."""
+
 from __future__ import annotations
 
 import importlib
@@ -72,9 +73,14 @@ def _graded(tmp_path, *extra, env=None):
     sub.mkdir(exist_ok=True)
     (sub / "exercise1_softmax.py").write_text((ROOT / "tests/corpus/exercise1/bug_no_max_subtraction.py").read_text())
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "grader.cli", "1", "-s", str(sub), "--no-server", "-f", "json",
-                           "-o", str(out), *extra], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "1", "-s", str(sub), "--no-server", "-f", "json", "-o", str(out), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
     assert proc.returncode in (0, 1), proc.stderr
     return [t["hint"] for t in json.loads(out.read_text())["exercises"][0]["tests"] if t["status"] == "failed"]
 

@@ -2,6 +2,7 @@
 pattern of hints that went wrong (an unknown error, a generic hint where it does not apply, two
 mistakes at once, a wrong cause, a second bug hidden by the first, a type check stricter than its
 words, a missing size-1 input shape), each graded from its corpus file (tests/corpus)."""
+
 from __future__ import annotations
 
 import shutil
@@ -42,6 +43,7 @@ def _first_hint(entry) -> str:
 
 # -- 1. an error no table knows ----------------------------------------------------------------
 
+
 def test_if_on_a_whole_tensor_is_named(grade_folder, tmp_path):
     entry = _grade(grade_folder, tmp_path, "exercise5", "bug_if_whole_tensor")
     assert _failed(entry)
@@ -51,8 +53,12 @@ def test_if_on_a_whole_tensor_is_named(grade_folder, tmp_path):
 
 
 def test_an_unknown_error_says_where_and_on_which_call(grade_folder, tmp_path):
-    entry = _grade_source(grade_folder, tmp_path, "exercise1", (
-        "import torch\n\n\ndef softmax(x):\n    raise LookupError('no such row')\n"))
+    entry = _grade_source(
+        grade_folder,
+        tmp_path,
+        "exercise1",
+        ("import torch\n\n\ndef softmax(x):\n    raise LookupError('no such row')\n"),
+    )
     lost = _failed(entry)
     assert lost and all(t["hint"].strip() for t in lost)
     hint = _first_hint(entry)
@@ -76,6 +82,7 @@ def test_unexplained_failure_still_gets_words():
 
 # -- 2. a generic hint only where the evidence supports it ---------------------------------------
 
+
 def test_own_assert_is_named_not_only_2d(grade_folder, tmp_path):
     entry = _grade(grade_folder, tmp_path, "exercise1", "bug_assert_two_dims")
     hint = _first_hint(entry)
@@ -90,6 +97,7 @@ def test_division_by_n_times_k_is_not_told_to_use_dim_minus_one(grade_folder, tm
 
 # -- 3. two mistakes (and parameterised ones) at once --------------------------------------------
 
+
 def test_learning_rate_schedule_is_named(grade_folder, tmp_path):
     entry = _grade(grade_folder, tmp_path, "exercise7", "bug_lr_sqrt_decay")
     hints = [t["hint"] for t in _failed(entry)]
@@ -102,11 +110,13 @@ def test_epoch_with_two_divisor_mistakes_names_both(grade_folder, tmp_path):
     entry = _grade(grade_folder, tmp_path, "exercise9", "bug_batch_means_over_samples")
     hint = _first_hint(entry)
     assert hint.startswith("2 mistakes together give exactly these numbers"), hint
-    assert "error was averaged over samples" in hint and "MEAN losses but divides them by the number of samples" \
-        in hint, hint
+    assert (
+        "error was averaged over samples" in hint and "MEAN losses but divides them by the number of samples" in hint
+    ), hint
 
 
 # -- 4. what looks alike told apart from the evidence ---------------------------------------------
+
 
 def test_dict_kept_layers_are_not_blamed_on_children(grade_folder, tmp_path):
     entry = _grade(grade_folder, tmp_path, "exercise6", "bug_dict_keyed_by_module")
@@ -117,14 +127,18 @@ def test_dict_kept_layers_are_not_blamed_on_children(grade_folder, tmp_path):
 
 
 def test_uninitialised_bias_is_not_called_randn(grade_folder, tmp_path):
-    runs = [_grade(grade_folder, tmp_path / str(k), "exercise4", "bug_uninitialised_bias")
-            for k in range(2) if (tmp_path / str(k)).mkdir() is None]
+    runs = [
+        _grade(grade_folder, tmp_path / str(k), "exercise4", "bug_uninitialised_bias")
+        for k in range(2)
+        if (tmp_path / str(k)).mkdir() is None
+    ]
     (t,) = _failed(runs[0])
     assert "uninitialised memory" in t["hint"] and "randn" not in t["hint"].split(":")[0], t["hint"]
     assert runs[0] == runs[1]  # the garbage never shows in the report: the same every run
 
 
 # -- 5. the second bug behind the first -----------------------------------------------------------
+
 
 def test_unstable_log_softmax_behind_a_sum_is_also_named(grade_folder, tmp_path):
     entry = _grade(grade_folder, tmp_path, "exercise3", "bug_gather_log_softmax_summed")
@@ -135,6 +149,7 @@ def test_unstable_log_softmax_behind_a_sum_is_also_named(grade_folder, tmp_path)
 
 
 # -- 6. a type check no stricter than its words ---------------------------------------------------
+
 
 def test_numpy_float64_is_a_float():
     import numpy as np
@@ -157,6 +172,7 @@ def test_numpy_figures_keep_full_marks_and_never_hide_the_mistake(grade_folder, 
 
 # -- 7. size-1 dimensions in every position ---------------------------------------------------------
 
+
 def test_inputs_have_size_one_dimensions_in_each_position():
     from grader.suites import test_exercise1_softmax as e1
     from grader.suites import test_exercise2_log_softmax as e2
@@ -169,11 +185,11 @@ def test_inputs_have_size_one_dimensions_in_each_position():
 
     for suite in (e1, e2, e4, e5, e6):
         shapes = list(suite.SHAPES.values())
-        assert any(s[0] == 1 and len(s) >= 2 for s in shapes), suite.__name__      # a batch of one
-        assert any(1 in s[1:-1] for s in shapes if len(s) >= 3), suite.__name__    # a size-1 middle dimension
+        assert any(s[0] == 1 and len(s) >= 2 for s in shapes), suite.__name__  # a batch of one
+        assert any(1 in s[1:-1] for s in shapes if len(s) >= 3), suite.__name__  # a size-1 middle dimension
     assert any(s[-1] == 1 for s in e1.SHAPES.values()) and any(s[-1] == 1 for s in e2.SHAPES.values())
     cases = list(e3.CASES.values())
-    assert (1, 5) in cases and any(k == 1 for _n, k in cases)                    # one sample, one class
+    assert (1, 5) in cases and any(k == 1 for _n, k in cases)  # one sample, one class
     nkm = list(e8.SHAPES.values())
     assert all(any(s[i] == 1 for s in nkm) for i in range(3))
     assert any(bs == 1 for bs, _n in e9.BATCHES.values())

@@ -1,5 +1,6 @@
 """The tree reads on its own: comments and docstrings say what a test or a module checks,
 never which tracker entry asked for it (a number means nothing to the next reader)."""
+
 import re
 
 from tests.conftest import ROOT

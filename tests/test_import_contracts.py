@@ -5,6 +5,7 @@ side in layers; the commands independent); the worker side's contract names ever
 module of grader, so that a module added later is forbidden to the worker from its first day;
 and the contracts catch imports planted against each of them.
 """
+
 import shutil
 import subprocess
 import sys
@@ -33,11 +34,12 @@ def _contract(cid: str) -> dict:
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
     """`lint-imports` on the tree at ``root`` (its grader and reference packages, its pyproject)."""
-    code = ("import sys\nfrom importlinter.cli import lint_imports\n"
-            "sys.exit(lint_imports(config_filename='pyproject.toml', no_cache=True, no_logo=True))")
+    code = (
+        "import sys\nfrom importlinter.cli import lint_imports\n"
+        "sys.exit(lint_imports(config_filename='pyproject.toml', no_cache=True, no_logo=True))"
+    )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(root), "LANG": "C.UTF-8"}
-    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_the_contracts_are_kept():
@@ -69,21 +71,45 @@ def copy(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("module, planted, broken", [
-    # the worker side reaching for a verdict, the answers, the grader's side of the wire
-    ("grader/wire/sizes.py", "from grader.verdicts import forbidden", "grader.wire is not allowed to import grader.verdicts"),
-    ("grader/untrusted/detector.py", "import reference", "grader.untrusted is not allowed to import reference"),
-    ("grader/errors.py", "from grader.transport import limits", "grader.errors is not allowed to import grader.transport"),
-    # the transport reading the verdicts or the report's text rules (the layers)
-    ("grader/transport/session.py", "from grader.verdicts import integrity",
-     "grader.transport is not allowed to import grader.verdicts"),
-    ("grader/transport/explain.py", "from grader.feedback import textsafe",
-     "grader.transport is not allowed to import grader.feedback"),
-    # a command importing the front end, one command another
-    ("grader/commands/grade_here.py", "from grader.cli import main", "grader.commands is not allowed to import grader.cli"),
-    ("grader/commands/release.py", "from grader.commands import classroom",
-     "grader.commands.release is not allowed to import grader.commands.classroom"),
-])
+@pytest.mark.parametrize(
+    "module, planted, broken",
+    [
+        # the worker side reaching for a verdict, the answers, the grader's side of the wire
+        (
+            "grader/wire/sizes.py",
+            "from grader.verdicts import forbidden",
+            "grader.wire is not allowed to import grader.verdicts",
+        ),
+        ("grader/untrusted/detector.py", "import reference", "grader.untrusted is not allowed to import reference"),
+        (
+            "grader/errors.py",
+            "from grader.transport import limits",
+            "grader.errors is not allowed to import grader.transport",
+        ),
+        # the transport reading the verdicts or the report's text rules (the layers)
+        (
+            "grader/transport/session.py",
+            "from grader.verdicts import integrity",
+            "grader.transport is not allowed to import grader.verdicts",
+        ),
+        (
+            "grader/transport/explain.py",
+            "from grader.feedback import textsafe",
+            "grader.transport is not allowed to import grader.feedback",
+        ),
+        # a command importing the front end, one command another
+        (
+            "grader/commands/grade_here.py",
+            "from grader.cli import main",
+            "grader.commands is not allowed to import grader.cli",
+        ),
+        (
+            "grader/commands/release.py",
+            "from grader.commands import classroom",
+            "grader.commands.release is not allowed to import grader.commands.classroom",
+        ),
+    ],
+)
 def test_the_contracts_catch_a_planted_import(copy, module, planted, broken):
     path = copy / module
     text = path.read_text(encoding="utf-8")

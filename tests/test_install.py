@@ -13,6 +13,7 @@ by ``grade batch`` as ``nobody`` with students who try to kill or stop the
 batch and the other students' workers, to read the grader's secret and to
 mount a file system of their own.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,15 +36,16 @@ from tests.transport.test_sandbox import TMPFS
 CORPUS = ROOT / "tests" / "corpus"
 NOBODY = 65534
 # Slow by design: each test installs the grader into fresh virtual environments and grades with it.
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux's")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux's"),
+]
 
 
 def _run(cmd, cwd, timeout=600, env=None, **kw):
     e = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CI")}
     e.update(env or {})
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=e, capture_output=True, text=True,
-                          timeout=timeout, **kw)
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout, **kw)
 
 
 def _venv(path: Path) -> Path:
@@ -54,8 +56,11 @@ def _venv(path: Path) -> Path:
     r = _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", path], cwd=path.parent)
     assert r.returncode == 0, r.stderr
     python = path / "bin" / "python"
-    site = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     cwd=path.parent).stdout.strip())
+    site = Path(
+        _run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=path.parent
+        ).stdout.strip()
+    )
     (site / "torch").symlink_to(Path(torch.__file__).parent, target_is_directory=True)
     where = _run([python, "-c", "import torch; print(torch.__file__)"], cwd=path.parent).stdout.strip()
     assert Path(where).is_relative_to(site), where
@@ -71,14 +76,28 @@ def installs(tmp_path_factory):
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "dist", "*.egg-info")
     src.mkdir()
     for name in ("pyproject.toml", "README.md", "grader", "reference"):
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, src / name, **(
-            {"ignore": ignore} if (ROOT / name).is_dir() else {}))
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(
+            ROOT / name, src / name, **({"ignore": ignore} if (ROOT / name).is_dir() else {})
+        )
     pip = ["-m", "pip", "--disable-pip-version-check", "--no-input"]
     regular = _venv(base / "regular")
     r = _run([regular, *pip, "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", src], cwd=base)
     assert r.returncode == 0, r.stdout + r.stderr
-    r = _run([sys.executable, *pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-              "-w", base / "dist", src], cwd=base)
+    r = _run(
+        [
+            sys.executable,
+            *pip,
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            base / "dist",
+            src,
+        ],
+        cwd=base,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     (wheel_file,) = (base / "dist").glob("nngrade-*.whl")
     wheel = _venv(base / "wheel")
@@ -117,8 +136,12 @@ def _grade(python: Path, cwd: Path, *args, prefix=()):
 
 
 def _lost(report) -> list:
-    return [(ex["name"], t["name"], t["message"][:300]) for ex in report["exercises"]
-            for t in ex["tests"] if t["status"] not in ("passed", "skipped")][:5]
+    return [
+        (ex["name"], t["name"], t["message"][:300])
+        for ex in report["exercises"]
+        for t in ex["tests"]
+        if t["status"] not in ("passed", "skipped")
+    ][:5]
 
 
 @pytest.mark.parametrize("mode", ["regular", "wheel"])
@@ -128,8 +151,10 @@ def test_an_installed_grader_gives_full_marks_everywhere(installs, mode):
     install <source>`` builds a wheel and installs it: the two installed trees are
     the same, so the runs are shared out between them to keep the test short.)"""
     python, base, subs = installs[mode], installs["base"], installs["subs"]
-    r = _run([python, "-c", "import grader, grader.untrusted.isolation as i; print(grader.__file__, i.is_checkout())"],
-             cwd=base)
+    r = _run(
+        [python, "-c", "import grader, grader.untrusted.isolation as i; print(grader.__file__, i.is_checkout())"],
+        cwd=base,
+    )
     where, checkout = r.stdout.split()
     assert Path(where).is_relative_to(python.parent.parent) and "site-packages" in where, where
     assert checkout == "False"
@@ -137,8 +162,11 @@ def test_an_installed_grader_gives_full_marks_everywhere(installs, mode):
     if mode == "regular":
         runs += [(f"grade {ex.name}", [ex.name, "--submission", subs / "solutions"]) for ex in EXERCISES]
     else:
-        runs += [(f"grade all on {folder.name}", ["all", "--submission", folder])
-                 for folder in sorted(subs.iterdir()) if folder.name != "solutions"]
+        runs += [
+            (f"grade all on {folder.name}", ["all", "--submission", folder])
+            for folder in sorted(subs.iterdir())
+            if folder.name != "solutions"
+        ]
     with ThreadPoolExecutor(max(1, min(3, (os.cpu_count() or 1)))) as pool:
         results = list(pool.map(lambda run: (run[0], *_grade(python, base, *run[1])), runs))
     bad = []
@@ -150,6 +178,7 @@ def test_an_installed_grader_gives_full_marks_everywhere(installs, mode):
 
 # ---------------------------------------------------------------------------
 # as a non-root user
+
 
 def _as_nobody(installs) -> list:
     if os.geteuid() != 0:
@@ -165,8 +194,9 @@ def test_a_non_root_user_gets_full_marks(installs):
     work.mkdir(exist_ok=True)
     os.chmod(work, 0o777)
     prefix = _as_nobody(installs)
-    r, report = _grade(installs["regular"], work, "all", "--submission", subs / "solutions",
-                       prefix=[*prefix, "env", f"HOME={work}"])
+    r, report = _grade(
+        installs["regular"], work, "all", "--submission", subs / "solutions", prefix=[*prefix, "env", f"HOME={work}"]
+    )
     assert report is not None, r.stderr
     assert report["score"] == report["max_score"] == 90, _lost(report)
 
@@ -211,7 +241,7 @@ def softmax(x):
 HOSTILE = {
     "h-kill": _KILLER.format(token=TOKEN, sig="SIGKILL"),
     "h-stop": _KILLER.format(token=TOKEN, sig="SIGSTOP"),
-    "h-tmpfs": TMPFS,   # memory outside every limit: a tmpfs in a user namespace of its own
+    "h-tmpfs": TMPFS,  # memory outside every limit: a tmpfs in a user namespace of its own
     "h-env": f"""
 import os
 def softmax(x):
@@ -228,9 +258,28 @@ def softmax(x):
 def _batch(installs, subs: Path, out: Path):
     prefix = _as_nobody(installs)
     env = {"GRADER_SEED_SECRET": SECRET, "HOME": str(out.parent)}
-    return _run([*prefix, "env", *(f"{k}={v}" for k, v in env.items()), installs["regular"], "-m", "grader.cli",
-                 "batch", subs, "--out", out, "--exercises", "1", "--timeout-scale", "0.3", "--jobs", "2"],
-                cwd=out.parent, timeout=600)
+    return _run(
+        [
+            *prefix,
+            "env",
+            *(f"{k}={v}" for k, v in env.items()),
+            installs["regular"],
+            "-m",
+            "grader.cli",
+            "batch",
+            subs,
+            "--out",
+            out,
+            "--exercises",
+            "1",
+            "--timeout-scale",
+            "0.3",
+            "--jobs",
+            "2",
+        ],
+        cwd=out.parent,
+        timeout=600,
+    )
 
 
 def _processes_of(python: Path) -> list:
@@ -272,7 +321,7 @@ def test_hostile_students_cannot_stop_a_non_root_batch(installs):
     rows = (base / "hostile" / "out" / "results.csv").read_text()  # Student, exercise1, Total, Status
     for student in HOSTILE:
         line = next(line for line in rows.splitlines() if line.startswith(student + ","))
-        assert line.split(",")[1] in ("0.00", ""), line     # 0, or an error row: the trick bought nothing
+        assert line.split(",")[1] in ("0.00", ""), line  # 0, or an error row: the trick bought nothing
     tmpfs = json.loads((base / "hostile" / "out" / "reports" / "h-tmpfs.json").read_text())
     assert "refused" in json.dumps(tmpfs["exercises"]), tmpfs["exercises"]
     for report in (base / "hostile" / "out" / "reports").glob("*"):

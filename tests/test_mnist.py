@@ -3,6 +3,7 @@
 The data lives outside the repo (shared/data/MNIST/raw beside it, or wherever
 GRADER_MNIST_DIR points); tests that need it skip cleanly where it is absent.
 """
+
 import gzip
 import shutil
 import subprocess
@@ -23,8 +24,10 @@ def _require_mnist() -> Path:
     folder = find_mnist_dir()
     if folder is None:
         searched = ", ".join(str(d) for d in datasets.candidate_dirs())
-        pytest.skip(f"MNIST test set not found at {searched}; set {datasets.ENV_VAR} "
-                    f"to a folder holding {IMAGES}.gz and {LABELS}.gz to run this test")
+        pytest.skip(
+            f"MNIST test set not found at {searched}; set {datasets.ENV_VAR} "
+            f"to a folder holding {IMAGES}.gz and {LABELS}.gz to run this test"
+        )
     return folder
 
 
@@ -50,10 +53,8 @@ def one_thread():
 
 
 def test_import_does_not_load_torch_or_torchvision():
-    code = ("import sys, grader.datasets; "
-            "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
+    code = "import sys, grader.datasets; print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     loaded = out.stdout.strip()
     assert "torchvision" not in loaded, f"import grader.datasets loaded {loaded}"
@@ -71,8 +72,7 @@ def test_loader_shapes_dtypes_range_and_labels(mnist):
     assert torch.equal(k, k.round())
     assert set(Y.unique().tolist()) == set(range(10))
     # the official test set's class counts
-    assert torch.bincount(Y, minlength=10).tolist() == [980, 1135, 1032, 1010, 982,
-                                                        892, 958, 1028, 974, 1009]
+    assert torch.bincount(Y, minlength=10).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert Y[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
 
 
@@ -144,6 +144,8 @@ def test_reference_two_layer_net_learns_real_mnist(mnist, one_thread):
         train_err, train_loss = epoch(model, X_train, Y_train, opt, batch_size=100)
     test_err, test_loss = epoch(model, X_test, Y_test, batch_size=100)
     seconds = time.perf_counter() - start
-    print(f"two_layer_net on MNIST: train err {train_err:.4f}, test err {test_err:.4f} "
-          f"(loss {test_loss:.4f}) after 20 epochs in {seconds:.2f}s")
+    print(
+        f"two_layer_net on MNIST: train err {train_err:.4f}, test err {test_err:.4f} "
+        f"(loss {test_loss:.4f}) after 20 epochs in {seconds:.2f}s"
+    )
     assert test_err < 0.05, f"test error {test_err:.4f} after 20 epochs (train error {train_err:.4f})"

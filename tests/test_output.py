@@ -1,5 +1,6 @@
 """--output writes where a user expects: files atomically with the umask's permissions, links
 through to their targets, devices, FIFOs and /dev/stdout written through, never replaced."""
+
 import os
 import stat
 import subprocess
@@ -92,9 +93,24 @@ def test_fifo_is_written_through(tmp_path):
 @pytest.mark.slow
 def test_dev_stdout_reaches_stdout(tmp_path):
     """`grade … --output /dev/stdout` prints the report (stdout a pipe here)."""
-    r = subprocess.run([sys.executable, "-m", "grader.cli", "exercise1", "--submission", str(ROOT / "exercises"),
-                        "--format", "json", "--output", "/dev/stdout"], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "exercise1",
+            "--submission",
+            str(ROOT / "exercises"),
+            "--format",
+            "json",
+            "--output",
+            "/dev/stdout",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 1, r.stderr
     assert '"score": 0.0' in r.stdout and '"exercise1"' in r.stdout
     assert "report written to /dev/stdout" in r.stderr
@@ -104,9 +120,22 @@ def test_dev_stdout_reaches_stdout(tmp_path):
 
 @pytest.mark.slow
 def test_unwritable_output_is_a_clear_error(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "grader.cli", "exercise1", "--submission", str(ROOT / "exercises"),
-                        "--output", "/proc/version.html"], cwd=tmp_path, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "exercise1",
+            "--submission",
+            str(ROOT / "exercises"),
+            "--output",
+            "/proc/version.html",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2
     assert r.stderr.startswith("grade: error: cannot write the report to /proc/version.html")
     assert "Traceback" not in r.stderr
@@ -144,7 +173,10 @@ def test_the_autograder_bundle_follows_the_same_rules(tmp_path):
     except PermissionError:
         return  # the device half needs CAP_MKNOD (as test_character_device_is_written_through_not_replaced)
     autograder.build(dev)
-    assert stat.S_ISCHR(dev.lstat().st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["autograder.zip", "null"]
+    assert stat.S_ISCHR(dev.lstat().st_mode) and sorted(p.name for p in tmp_path.iterdir()) == [
+        "autograder.zip",
+        "null",
+    ]
 
 
 # Moves that put a folder in place (not a file's content): a bare git clone, a release's files.
@@ -160,8 +192,12 @@ def test_files_are_replaced_in_one_place():
     for path in sorted((ROOT / "grader").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in ("replace", "rename") and isinstance(node.func.value, ast.Name)
-                    and node.func.value.id == "os"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("replace", "rename")
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "os"
+            ):
                 found.add(str(path.relative_to(ROOT)))
     assert found - FOLDER_MOVES == {"grader/atomic.py"}

@@ -1,6 +1,7 @@
 """The grader runs the hidden suites through pytest's API, and pytest is not pinned:
 nothing it deprecates may be used.  The project's own tests turn
 pytest's deprecation warnings into errors (pyproject's filterwarnings)."""
+
 from __future__ import annotations
 
 import warnings

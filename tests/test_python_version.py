@@ -2,6 +2,7 @@
 student edition's, the install page and the code agree, and the code is 3.10 code.
 (Gradescope's default image, Ubuntu 22.04, has Python 3.10; the CI smoke
 ``.ci/smoke-pythons`` installs and grades on 3.10 and 3.13.)"""
+
 from __future__ import annotations
 
 import ast
@@ -15,8 +16,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 from tests.conftest import ROOT
 
-OLDEST = (3, 10)   # Ubuntu 22.04's python3 (Gradescope's default base image)
-NEWEST = (3, 13)   # the newest one the CI smoke installs on
+OLDEST = (3, 10)  # Ubuntu 22.04's python3 (Gradescope's default base image)
+NEWEST = (3, 13)  # the newest one the CI smoke installs on
 
 
 def _project() -> dict:
@@ -62,11 +63,24 @@ def test_every_source_file_parses_as_the_oldest_supported_python():
 
 
 # names that exist only from Python 3.11 on: an attribute of these modules, or an import of it
-_NEW_IN_311 = {"enum": {"StrEnum", "verify", "member", "nonmember", "ReprEnum", "EnumCheck"},
-               "datetime": {"UTC"}, "typing": {"Self", "LiteralString", "Never", "assert_never",
-                                               "reveal_type", "NotRequired", "Required", "TypeVarTuple",
-                                               "Unpack", "dataclass_transform"},
-               "hashlib": {"file_digest"}, "asyncio": {"TaskGroup", "timeout", "Runner"}}
+_NEW_IN_311 = {
+    "enum": {"StrEnum", "verify", "member", "nonmember", "ReprEnum", "EnumCheck"},
+    "datetime": {"UTC"},
+    "typing": {
+        "Self",
+        "LiteralString",
+        "Never",
+        "assert_never",
+        "reveal_type",
+        "NotRequired",
+        "Required",
+        "TypeVarTuple",
+        "Unpack",
+        "dataclass_transform",
+    },
+    "hashlib": {"file_digest"},
+    "asyncio": {"TaskGroup", "timeout", "Runner"},
+}
 _BUILTINS_311 = {"ExceptionGroup", "BaseExceptionGroup"}
 
 
@@ -83,12 +97,18 @@ def test_no_api_newer_than_3_10_without_a_guard():
         for node in ast.walk(tree):
             if id(node) in guarded:
                 continue
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
-                    node.attr in _NEW_IN_311.get(node.value.id, ()):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.attr in _NEW_IN_311.get(node.value.id, ())
+            ):
                 found.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
             elif isinstance(node, ast.ImportFrom) and node.module in _NEW_IN_311:
-                found += [f"{path.name}:{node.lineno} from {node.module} import {a.name}"
-                          for a in node.names if a.name in _NEW_IN_311[node.module]]
+                found += [
+                    f"{path.name}:{node.lineno} from {node.module} import {a.name}"
+                    for a in node.names
+                    if a.name in _NEW_IN_311[node.module]
+                ]
             elif isinstance(node, ast.Name) and node.id in _BUILTINS_311:
                 found.append(f"{path.name}:{node.lineno} {node.id}")
             elif isinstance(node, getattr(ast, "TryStar", ())):

@@ -1,6 +1,7 @@
 """Shapes of real code that were graded wrong: each graded from
 its corpus file (tests/corpus, written for this project), with the verdict of
 each test that matters and the hint it must get."""
+
 from __future__ import annotations
 
 import json
@@ -75,8 +76,13 @@ def test_relu_moving_its_result_to_a_device_it_picks(grade_folder, tmp_path):
 
 def test_epoch_returning_loss_and_accuracy_keeps_the_update_points(grade_folder, tmp_path):
     entry = _grade(grade_folder, tmp_path, "exercise9", "bug_returns_loss_accuracy")
-    updates = ("test_train_parameters", "test_train_momentum", "test_train_batch_sizes", "test_train_float32",
-               "test_two_epochs")
+    updates = (
+        "test_train_parameters",
+        "test_train_momentum",
+        "test_train_batch_sizes",
+        "test_train_float32",
+        "test_two_epochs",
+    )
     assert not _lost(entry) & set(updates), _lost(entry)
     for name in ("test_train_figures", "test_eval_figures"):
         (t,) = _tests(entry, name)

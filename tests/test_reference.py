@@ -1,6 +1,7 @@
 """The trusted oracles in ``reference/`` checked against torch's built-ins,
 plus quick cross-checks of the model answers in ``solutions/`` and of the
 student stubs in ``exercises/``."""
+
 import copy
 import importlib.util
 import math
@@ -42,8 +43,19 @@ def load(folder, number):
 
 
 def test_exports():
-    expected = {"softmax", "log_softmax", "cross_entropy", "CrossEntropyLoss", "Linear",
-                "ReLU", "Sequential", "SGD", "MatMul", "loss_01", "epoch"}
+    expected = {
+        "softmax",
+        "log_softmax",
+        "cross_entropy",
+        "CrossEntropyLoss",
+        "Linear",
+        "ReLU",
+        "Sequential",
+        "SGD",
+        "MatMul",
+        "loss_01",
+        "epoch",
+    }
     assert expected <= set(ref.__all__)
     for name in expected | {"two_layer_net"}:
         assert hasattr(ref, name), name
@@ -84,7 +96,7 @@ def extreme_inputs(dtype):
     return [
         torch.tensor([[0.0, -1000.0], [-1000.0, 0.0], [1000.0, -1000.0]], dtype=dtype),
         torch.tensor([1000.0, 999.5, -1000.0, 3.0], dtype=dtype),
-        signs * 1000,                                        # only +-1000
+        signs * 1000,  # only +-1000
         torch.randn(2, 3, 8, generator=g, dtype=dtype) * 1000,
     ]
 
@@ -112,6 +124,7 @@ def test_softmax_family_gradients():
 
 
 # ---------------------------------------------------------------- cross-entropy
+
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cross_entropy_matches_torch(dtype):
@@ -142,6 +155,7 @@ def test_cross_entropy_extreme_and_gradient():
 
 
 # ----------------------------------------------------------------------- Linear
+
 
 def test_linear_parameters_and_forward():
     torch.manual_seed(0)
@@ -183,6 +197,7 @@ def test_linear_init_is_one_randn_draw():
 
 # ------------------------------------------------------------------------- ReLU
 
+
 def test_relu_matches_torch():
     relu = ref.ReLU()
     assert list(relu.parameters()) == [] and list(relu.buffers()) == []
@@ -200,6 +215,7 @@ def test_relu_matches_torch():
 
 
 # ------------------------------------------------------------------- Sequential
+
 
 def test_sequential_registers_and_moves_layers():
     torch.manual_seed(3)
@@ -228,10 +244,11 @@ def test_two_layer_net():
 
 # -------------------------------------------------------------------------- SGD
 
+
 def _sgd_model(seed):
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 3))
-    unused = nn.Parameter(torch.randn(4))          # never in the loss: grad stays None
+    unused = nn.Parameter(torch.randn(4))  # never in the loss: grad stays None
     return model, unused
 
 
@@ -258,18 +275,19 @@ def test_sgd_matches_torch_optim(momentum):
 def test_sgd_zero_grad():
     model, unused = _sgd_model(5)
     opt = ref.SGD(model.parameters(), lr=0.5)
-    opt.zero_grad()                                  # no grads yet: must not fail
+    opt.zero_grad()  # no grads yet: must not fail
     X = torch.randn(4, 5, generator=gen(16))
     model(X).sum().backward()
     first = [p.grad.clone() for p in model.parameters()]
     opt.zero_grad()
     assert all(p.grad is None or not p.grad.any() for p in model.parameters())
-    model(X).sum().backward()                        # fresh, not accumulated
+    model(X).sum().backward()  # fresh, not accumulated
     for p, g in zip(model.parameters(), first):
         torch.testing.assert_close(p.grad, g)
 
 
 # ----------------------------------------------------------------------- MatMul
+
 
 def test_matmul_forward_backward():
     X = torch.randn(3, 4, generator=gen(17), requires_grad=True)
@@ -295,6 +313,7 @@ def test_matmul_gradcheck():
 
 # ------------------------------------------------------------- loss_01 and epoch
 
+
 def test_loss_01():
     H = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
     assert ref.loss_01(H, torch.tensor([1, 0, 1, 0])) == 0.0
@@ -317,7 +336,7 @@ def _epoch_setup():
 def _hand_epoch(model, X, Y, opt, batch_size):
     errs, losses = [], []
     for start in (0, 100, 200):
-        xb, yb = X[start:start + batch_size], Y[start:start + batch_size]
+        xb, yb = X[start : start + batch_size], Y[start : start + batch_size]
         H = model(xb)
         loss = F.cross_entropy(H, yb)
         if opt is not None:
@@ -346,7 +365,7 @@ def test_epoch_averages_over_batches_not_samples():
     per_batch = []
     with torch.no_grad():
         for start in (0, 100, 200):
-            per_batch.append(F.cross_entropy(model(X[start:start + 100]), Y[start:start + 100]).item())
+            per_batch.append(F.cross_entropy(model(X[start : start + 100]), Y[start : start + 100]).item())
     _, loss = ref.epoch(model, X, Y, None, batch_size=100)
     assert loss == pytest.approx(sum(per_batch) / 3, rel=1e-6)
     weighted = (100 * per_batch[0] + 100 * per_batch[1] + 50 * per_batch[2]) / 250
@@ -377,6 +396,7 @@ def test_epoch_with_reference_parts():
 
 # -------------------------------------------------- solutions agree with reference
 
+
 def test_solution_softmax_family():
     x = torch.randn(3, 4, 6, generator=gen(26)) * 50
     x[0, 0] = torch.tensor([0.0, -1000.0, 1000.0, 999.5, -3.0, 2.0])
@@ -404,7 +424,7 @@ def test_solution_linear():
     torch.manual_seed(8)
     theirs = ref.Linear(9, 4, init_factor=1.5)
     assert [n for n, _ in ours.named_parameters()] == ["weight", "bias"]
-    torch.testing.assert_close(ours.weight, theirs.weight)       # same single randn draw
+    torch.testing.assert_close(ours.weight, theirs.weight)  # same single randn draw
     X = torch.randn(5, 9, generator=gen(29))
     torch.testing.assert_close(ours(X), theirs(X))
     assert sol.Linear(9, 4, bias=False).bias is None
@@ -428,8 +448,10 @@ def test_solution_sgd():
     b, b_unused = _sgd_model(10)
     X = torch.randn(8, 5, generator=gen(31))
     Y = torch.randint(0, 3, (8,), generator=gen(32))
-    opts = [(a, sol.SGD((p for p in [*a.parameters(), a_unused]), lr=0.1)),
-            (b, ref.SGD([*b.parameters(), b_unused], lr=0.1))]
+    opts = [
+        (a, sol.SGD((p for p in [*a.parameters(), a_unused]), lr=0.1)),
+        (b, ref.SGD([*b.parameters(), b_unused], lr=0.1)),
+    ]
     for _ in range(3):
         for model, opt in opts:
             opt.zero_grad()
@@ -464,6 +486,7 @@ def test_solution_epoch():
 
 
 # -------------------------------------------------------- stubs are unimplemented
+
 
 def _stub_calls(number, m):
     X = torch.randn(4, 3)

@@ -1,5 +1,6 @@
 """`grade` where things go wrong around it: no torch, a warm server that cannot start,
 SIGTERM/SIGHUP, outputs that are not files."""
+
 from __future__ import annotations
 
 import os
@@ -23,11 +24,18 @@ def _env(**extra) -> dict:
 
 
 def _run(args, env, cwd=ROOT, timeout=300, python_args=("-m", "grader.cli")):
-    return subprocess.run([sys.executable, *python_args, *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *python_args, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 # -- 1. no torch --------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("server", [False, True])
@@ -70,8 +78,7 @@ def test_a_server_that_cannot_start_means_grading_here(tmp_path):
     env = _env(GRADER_SERVER_DIR=tmp_path / "srv")
     env.pop("GRADER_NO_SERVER", None)
     env.pop("CI", None)
-    r = _run(["1", "--submission", ROOT / "solutions", "--format", "json"], env,
-             python_args=("-c", FAILING_START))
+    r = _run(["1", "--submission", ROOT / "solutions", "--format", "json"], env, python_args=("-c", FAILING_START))
     assert "Traceback" not in r.stderr, r.stderr
     assert r.returncode == 0, r.stderr
     assert '"score": 10' in r.stdout
@@ -80,14 +87,20 @@ def test_a_server_that_cannot_start_means_grading_here(tmp_path):
 
 # -- 5. SIGTERM / SIGHUP --------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, sig):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "all", "--no-server", "--submission",
-                             ROOT / "solutions"], cwd=ROOT, env=_env(TMPDIR=tmp),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "all", "--no-server", "--submission", ROOT / "solutions"],
+        cwd=ROOT,
+        env=_env(TMPDIR=tmp),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not any(p.name.startswith("grader-") for p in tmp.iterdir()):  # grading has begun
@@ -116,6 +129,7 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, sig):
 
 # -- 4. the build backend's floor -------------------------------------------------------------------
 
+
 def _setuptools_floor(pyproject_text: str):
     import tomllib
     from packaging.requirements import Requirement
@@ -129,12 +143,16 @@ def test_setuptools_that_builds_wheels_without_the_wheel_package_is_required():
     in a fresh venv (setuptools 65) fails "invalid command 'bdist_wheel'"."""
     from grader.commands.release import PYPROJECT
 
-    for text in ((ROOT / "pyproject.toml").read_text(), PYPROJECT.format(version="0", deps="[]", requires_python=">=3.10")):
+    for text in (
+        (ROOT / "pyproject.toml").read_text(),
+        PYPROJECT.format(version="0", deps="[]", requires_python=">=3.10"),
+    ):
         spec = _setuptools_floor(text)
         assert "70.0.9" not in spec and "65.5" not in spec and "70.1" in spec, spec
 
 
 # -- 6. --watch with a data format; --output to a device ------------------------------------------
+
 
 @pytest.mark.slow
 def test_watch_with_json_keeps_the_banner_out_of_the_json(tmp_path):
@@ -145,9 +163,25 @@ def test_watch_with_json_keeps_the_banner_out_of_the_json(tmp_path):
     (folder / "exercise1_softmax.py").write_text((ROOT / "solutions" / "exercise1_softmax.py").read_text())
     err_file = tmp_path / "stderr.txt"
     with open(err_file, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "1", "--watch", "--format", "json",
-                                 "--no-server", "--submission", folder], cwd=ROOT, env=_env(),
-                                stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "grader.cli",
+                "1",
+                "--watch",
+                "--format",
+                "json",
+                "--no-server",
+                "--submission",
+                folder,
+            ],
+            cwd=ROOT,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 120
             while "Watching" not in err_file.read_text():

@@ -1,5 +1,6 @@
 """Every environment variable the grader reads is declared once (grader/settings.py), read through
 its declaration, and on the settings page, whose tables are generated from the declarations."""
+
 import ast
 import re
 import sys
@@ -9,8 +10,10 @@ from tests.conftest import ROOT
 
 VARIABLE = re.compile(r"(?<![A-Z_])(?:GRADER|AUTOGRADER|NNGRADE)_[A-Z_]+")
 # names in the code that are not environment variables
-NOT_VARIABLES = {"AUTOGRADER_EPILOG",  # a constant's name
-                 "NNGRADE_PICK"}       # a shell here-document's delimiter (grader/formats/workflows.py)
+NOT_VARIABLES = {
+    "AUTOGRADER_EPILOG",  # a constant's name
+    "NNGRADE_PICK",
+}  # a shell here-document's delimiter (grader/formats/workflows.py)
 PAGE = ROOT / "docs" / "reference" / "settings.md"
 SETTINGS_MODULE = ROOT / "grader" / "settings.py"
 
@@ -28,21 +31,30 @@ def test_every_variable_the_code_names_is_declared():
 def names_used_as_keys(source: str) -> list:
     """The declared variables that ``source`` names as a whole string (a key it reads or sets,
     ``os.environ.get("GRADER_PIN")``), not within a sentence."""
-    return sorted(node.value for node in ast.walk(ast.parse(source))
-                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in settings.BY_NAME)
+    return sorted(
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in settings.BY_NAME
+    )
 
 
 def test_the_code_reads_a_setting_only_through_its_declaration():
-    found = {str(p.relative_to(ROOT)): names_used_as_keys(p.read_text(encoding="utf-8"))
-             for p in _sources() if p != SETTINGS_MODULE}
+    found = {
+        str(p.relative_to(ROOT)): names_used_as_keys(p.read_text(encoding="utf-8"))
+        for p in _sources()
+        if p != SETTINGS_MODULE
+    }
     assert {p: names for p, names in found.items() if names} == {}
 
 
 def test_the_scan_catches_a_variable_read_by_name():
     assert names_used_as_keys('import os\nidle = float(os.environ.get("GRADER_SERVER_IDLE", 900))\n') == [
-        "GRADER_SERVER_IDLE"]
+        "GRADER_SERVER_IDLE"
+    ]
     assert names_used_as_keys('ENV = ("PATH", "GRADER_CGROUP")\nenv["GRADER_ZYGOTE_PRELOAD"] = "1"\n') == [
-        "GRADER_CGROUP", "GRADER_ZYGOTE_PRELOAD"]
+        "GRADER_CGROUP",
+        "GRADER_ZYGOTE_PRELOAD",
+    ]
     assert names_used_as_keys('HELP = "GRADER_NO_SERVER=1 turns it off"\n') == []  # words, not a read
 
 

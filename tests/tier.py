@@ -10,6 +10,7 @@ says which test is running and in which tier (``STATE``); the state lives here b
 module is imported once, as ``tests.tier``, while the conftest is imported twice (as pytest's
 ``conftest`` and as the test modules' ``tests.conftest``).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -23,8 +24,12 @@ STATE = {"fast": False, "test": ""}
 _installed = False
 
 # `python -m NAME ...` that a fast test may not start (`grade` only through run_cli)
-HEAVY_MODULES = {"grader.cli": "a cold `grade`", "venv": "a virtual environment", "pip": "an install",
-                 "ensurepip": "an install"}
+HEAVY_MODULES = {
+    "grader.cli": "a cold `grade`",
+    "venv": "a virtual environment",
+    "pip": "an install",
+    "ensurepip": "an install",
+}
 MARK_IT = "mark the test @pytest.mark.slow (tests/tier.py)"
 
 
@@ -76,8 +81,11 @@ def run_until_torch(argv: list, cwd, timeout: float, env=None) -> subprocess.Com
                 elif line.rsplit("|", 1)[-1].strip().partition(".")[0] == "torch":
                     p.kill()
                     p.wait()
-                    pytest.fail(f"{STATE['test']}: `grade {' '.join(argv[5:])}` imports torch (a cold grade takes "
-                                f"seconds): {MARK_IT}", pytrace=False)
+                    pytest.fail(
+                        f"{STATE['test']}: `grade {' '.join(argv[5:])}` imports torch (a cold grade takes "
+                        f"seconds): {MARK_IT}",
+                        pytrace=False,
+                    )
             p.wait()
         finally:
             timer.cancel()

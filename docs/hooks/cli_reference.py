@@ -4,6 +4,7 @@ A page that holds ``<!-- grade-help VERB -->`` gets, in its place, what ``grade 
 prints (``<!-- grade-help -->`` alone: ``grade --help``), run in a fresh interpreter so the
 page always says what the installed command says.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,13 @@ MARK = re.compile(r"<!-- grade-help ?([\w-]*) -->")
 def _help(verb: str) -> str:
     argv = ([verb] if verb else []) + ["--help"]
     env = dict(os.environ, COLUMNS="100", GRADER_NO_SERVER="1")
-    run = subprocess.run([sys.executable, "-c", "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))",
-                          *argv], capture_output=True, text=True, env=env, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     text = (run.stdout or run.stderr).rstrip()
     if run.returncode != 0 or not text:
         raise RuntimeError(f"`grade {' '.join(argv)}` exited {run.returncode}: {run.stderr.strip()[:300]}")

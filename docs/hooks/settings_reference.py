@@ -4,6 +4,7 @@ A page that holds ``<!-- grader-settings AUDIENCE -->`` (everyone, instructors, 
 its place, the table of those settings: each variable, its default and what it does, as
 `grade config --help` says it.
 """
+
 from __future__ import annotations
 
 import re

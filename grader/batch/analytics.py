@@ -1,4 +1,5 @@
 """Class analytics: the class picture as plain data (summary.json), rendered as summary.html."""
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,9 @@ def _misconception(ex: ExerciseResult, t: TestResult | None) -> bool:
     if text in FOLLOW_UPS:  # "fix what the other tests report first": the misconception is counted there
         return False
     msg = (t or ex).message or ""
-    if ex.status == ExerciseStatus.MISSING or text.startswith(("Python cannot read the file", "Save the file as UTF-8")):
+    if ex.status == ExerciseStatus.MISSING or text.startswith(
+        ("Python cannot read the file", "Save the file as UTF-8")
+    ):
         return False
     return not ("SyntaxError" in msg or "NotImplementedError" in text or "not implemented yet" in msg)
 
@@ -45,7 +48,7 @@ def attempted(ex: ExerciseResult) -> bool:
         return False
     tests = [t for t in ex.tests if t.status != TestStatus.SKIPPED]
     if not tests or any(t.status == TestStatus.PASSED for t in tests):
-        return True   # (a file Python cannot read is an attempt too)
+        return True  # (a file Python cannot read is an attempt too)
     own = f"{ex.name}_"
     for t in tests:
         if t.kind in NOT_MISCONCEPTIONS or "not implemented yet" in (t.message or ""):
@@ -57,23 +60,43 @@ def attempted(ex: ExerciseResult) -> bool:
     return False
 
 
-TROUBLE_KINDS = {ErrorKind.TIMEOUT: "timed out", ErrorKind.BUDGET: "time budget used up",
-                 ErrorKind.CRASH: "crashed the worker", ErrorKind.PROTOCOL: "sent bad data"}
+TROUBLE_KINDS = {
+    ErrorKind.TIMEOUT: "timed out",
+    ErrorKind.BUDGET: "time budget used up",
+    ErrorKind.CRASH: "crashed the worker",
+    ErrorKind.PROTOCOL: "sent bad data",
+}
 # a batch row for a submission whose grading failed (grader.batch.lost), as the summary's trouble list says it
-ROW_TROUBLE = {ErrorKind.TIMEOUT: "timed out", ErrorKind.CRASH: "crashed the grader", ErrorKind.INTERNAL: "grader error"}
+ROW_TROUBLE = {
+    ErrorKind.TIMEOUT: "timed out",
+    ErrorKind.CRASH: "crashed the grader",
+    ErrorKind.INTERNAL: "grader error",
+}
 
 
 class _Tally:
     """What the students' reports say, exercise by exercise, added up."""
 
     def __init__(self, exercises):
-        self.per_ex = {ex.name: {"name": ex.name, "title": ex.title, "label": f"{ex.name} · {ex.title}", "sum": 0.0,
-                                 "full": 0, "zero": 0, "n": 0, "load_errors": 0, "missing": 0, "attempted": 0}
-                       for ex in exercises}
-        self.tests: dict = {}    # (exercise, test) -> pass counts
-        self.hints: dict = {}    # (exercise, hint) -> the students it was shown to
+        self.per_ex = {
+            ex.name: {
+                "name": ex.name,
+                "title": ex.title,
+                "label": f"{ex.name} · {ex.title}",
+                "sum": 0.0,
+                "full": 0,
+                "zero": 0,
+                "n": 0,
+                "load_errors": 0,
+                "missing": 0,
+                "attempted": 0,
+            }
+            for ex in exercises
+        }
+        self.tests: dict = {}  # (exercise, test) -> pass counts
+        self.hints: dict = {}  # (exercise, hint) -> the students it was shown to
         self.trouble: list = []  # timed out, crashed, ...
-        self.review: list = []   # what the integrity scan flagged (grader.verdicts.integrity)
+        self.review: list = []  # what the integrity scan flagged (grader.verdicts.integrity)
 
     def add(self, student: str, ex: ExerciseResult) -> None:
         """One student's report of one exercise."""
@@ -96,18 +119,31 @@ class _Tally:
         if ex.hint and ex.status == ExerciseStatus.LOAD_ERROR and _misconception(ex, None):
             seen.add((ex.name, ex.hint, _first_line(ex.message), "(loading the file)"))
             if "took longer" in ex.message or "ended the worker" in ex.message:
-                self.trouble.append({"student": student, "exercise": ex.name,
-                                     "what": "timed out" if "took longer" in ex.message else "crashed the worker",
-                                     "message": _first_line(ex.message)})
+                self.trouble.append(
+                    {
+                        "student": student,
+                        "exercise": ex.name,
+                        "what": "timed out" if "took longer" in ex.message else "crashed the worker",
+                        "message": _first_line(ex.message),
+                    }
+                )
         kinds = {}
-        for t in ex.tests if tried else ():   # pass rates and hints: of those who attempted it
+        for t in ex.tests if tried else ():  # pass rates and hints: of those who attempted it
             if t.status == TestStatus.SKIPPED:
                 continue
             base = t.name.split("[", 1)[0]
-            st = self.tests.setdefault((ex.name, base), {"exercise": ex.name, "test": base,
-                                                         "description": t.description,
-                                                         "passed": 0, "total": 0, "students": set(),
-                                                         "failed_students": set()})
+            st = self.tests.setdefault(
+                (ex.name, base),
+                {
+                    "exercise": ex.name,
+                    "test": base,
+                    "description": t.description,
+                    "passed": 0,
+                    "total": 0,
+                    "students": set(),
+                    "failed_students": set(),
+                },
+            )
             st["total"] += 1
             st["students"].add(student)
             if t.status == TestStatus.PASSED:
@@ -119,11 +155,13 @@ class _Tally:
                 if t.kind in TROUBLE_KINDS:
                     kinds.setdefault(t.kind, t.message)
         for kind, msg in kinds.items():
-            self.trouble.append({"student": student, "exercise": ex.name, "what": TROUBLE_KINDS[kind],
-                                 "message": _first_line(msg)})
+            self.trouble.append(
+                {"student": student, "exercise": ex.name, "what": TROUBLE_KINDS[kind], "message": _first_line(msg)}
+            )
         for exname, hint, msg, test in sorted(seen):  # (a set's order changes with PYTHONHASHSEED)
-            h = self.hints.setdefault((exname, hint), {"exercise": exname, "hint": hint, "students": set(),
-                                                       "example": msg, "tests": set()})
+            h = self.hints.setdefault(
+                (exname, hint), {"exercise": exname, "hint": hint, "students": set(), "example": msg, "tests": set()}
+            )
             h["students"].add(student)
             h["tests"].add(test)
 
@@ -139,16 +177,29 @@ class _Tally:
         for st in self.tests.values():
             n = len(st.pop("students"))
             failed = len(st.pop("failed_students"))
-            st.update(rate=round(st["passed"] / st["total"], 4) if st["total"] else 0.0,
-                      students=n, students_failing=failed)
+            st.update(
+                rate=round(st["passed"] / st["total"], 4) if st["total"] else 0.0, students=n, students_failing=failed
+            )
             test_list.append(st)
-        test_list.sort(key=lambda s: ([ex.name for ex in exercises].index(s["exercise"])
-                                      if s["exercise"] in self.per_ex else 99, s["test"]))
+        test_list.sort(
+            key=lambda s: (
+                [ex.name for ex in exercises].index(s["exercise"]) if s["exercise"] in self.per_ex else 99,
+                s["test"],
+            )
+        )
         return test_list
 
     def hint_list(self) -> list:
-        hint_list = [{"exercise": h["exercise"], "hint": h["hint"], "students": len(h["students"]),
-                      "example": h["example"], "tests": sorted(h["tests"])} for h in self.hints.values()]
+        hint_list = [
+            {
+                "exercise": h["exercise"],
+                "hint": h["hint"],
+                "students": len(h["students"]),
+                "example": h["example"],
+                "tests": sorted(h["tests"]),
+            }
+            for h in self.hints.values()
+        ]
         hint_list.sort(key=lambda h: (-h["students"], h["exercise"], h["hint"]))
         return hint_list
 
@@ -163,7 +214,7 @@ def analytics(rows: list[GradeRow], out: Output, exercises, roster=None, names=N
         rep = out.read_report(r.student)
         for ex in rep.exercises if rep is not None else ():
             tally.add(r.student, ex)
-        for o in r.overrides or ():   # the exercise means count the overridden points
+        for o in r.overrides or ():  # the exercise means count the overridden points
             e = tally.per_ex.get(o["exercise"])
             if e is not None:
                 e["sum"] += o["to"] - o["from"]
@@ -172,9 +223,14 @@ def analytics(rows: list[GradeRow], out: Output, exercises, roster=None, names=N
     who = _roster_records(rows, roster)
     for r in rows:
         if r.status != RowStatus.GRADED and r.kind in ROW_TROUBLE:
-            tally.trouble.append({"student": r.student, "exercise": "(whole submission)",
-                                  "what": ROW_TROUBLE[r.kind],
-                                  "message": r.reason or ""})
+            tally.trouble.append(
+                {
+                    "student": r.student,
+                    "exercise": "(whole submission)",
+                    "what": ROW_TROUBLE[r.kind],
+                    "message": r.reason or "",
+                }
+            )
     max_total = points_per_exercise() * len(exercises)
     totals = sorted(r.score or 0.0 for r in graded)
     bins = [0] * 10
@@ -184,27 +240,45 @@ def analytics(rows: list[GradeRow], out: Output, exercises, roster=None, names=N
     median = (totals[n // 2] if n % 2 else (totals[n // 2 - 1] + totals[n // 2]) / 2) if n else 0.0
     ex_list, hint_list = tally.exercise_list(), tally.hint_list()
     data = {
-        "students": len(rows), "graded": n, "errors": len(rows) - n, "max_total": max_total,
-        "mean": round(sum(totals) / n, 2) if n else 0.0, "median": round(median, 2),
+        "students": len(rows),
+        "graded": n,
+        "errors": len(rows) - n,
+        "max_total": max_total,
+        "mean": round(sum(totals) / n, 2) if n else 0.0,
+        "median": round(median, 2),
         "full_marks": sum(t >= max_total for t in totals),
-        "histogram": [{"from": round(max_total * i / 10, 2), "to": round(max_total * (i + 1) / 10, 2), "count": c}
-                      for i, c in enumerate(bins)],
+        "histogram": [
+            {"from": round(max_total * i / 10, 2), "to": round(max_total * (i + 1) / 10, 2), "count": c}
+            for i, c in enumerate(bins)
+        ],
         "histogram_step": max(1, -(-max(bins) // 4)),
-        "exercises": ex_list, "tests": tally.test_list(exercises), "hints": hint_list[:30],
+        "exercises": ex_list,
+        "tests": tally.test_list(exercises),
+        "hints": hint_list[:30],
         "hints_total": len(hint_list),
         "trouble": sorted(tally.trouble, key=lambda t: (t["student"], t["exercise"])),
-        "errors_list": [{"student": r.student, "entry": r.entry, "reason": r.reason or ""}
-                        for r in rows if r.status != RowStatus.GRADED and r.kind not in (ErrorKind.TIMEOUT, ErrorKind.CRASH)],
+        "errors_list": [
+            {"student": r.student, "entry": r.entry, "reason": r.reason or ""}
+            for r in rows
+            if r.status != RowStatus.GRADED and r.kind not in (ErrorKind.TIMEOUT, ErrorKind.CRASH)
+        ],
         "label_width": max((len(e["label"]) for e in ex_list), default=10),
-        "students_list": [{"student": r.student, "entry": r.entry, "status": r.status,
-                           "score": r.score, "exercises": r.exercises or {},
-                           "report": r.status == RowStatus.GRADED and all(p.exists() for p in out.report_paths(r.student)),
-                           "reason": r.reason or "",
-                           "name": who.get(r.student, {}).get("Student") or (names or {}).get(r.student, ""),
-                           "section": who.get(r.student, {}).get("Section", ""),
-                           "late": bool(r.late),
-                           "overrides": r.overrides or []}
-                          for r in sorted(rows, key=lambda r: r.student)],
+        "students_list": [
+            {
+                "student": r.student,
+                "entry": r.entry,
+                "status": r.status,
+                "score": r.score,
+                "exercises": r.exercises or {},
+                "report": r.status == RowStatus.GRADED and all(p.exists() for p in out.report_paths(r.student)),
+                "reason": r.reason or "",
+                "name": who.get(r.student, {}).get("Student") or (names or {}).get(r.student, ""),
+                "section": who.get(r.student, {}).get("Section", ""),
+                "late": bool(r.late),
+                "overrides": r.overrides or [],
+            }
+            for r in sorted(rows, key=lambda r: r.student)
+        ],
     }
     if tally.review:
         data["review"] = tally.review
@@ -254,8 +328,11 @@ def isolation_text(iso: dict) -> str:
         reason = iso.get("reason") if iso else None
         return "none: resource limits only" + (f" ({reason})" if reason else "")
     parts = [iso["mode"]]
-    parts.append("mount+net+pid+ipc" if iso.get("pid") and iso.get("net") and iso.get("mounts") else
-                 ", ".join(k for k in ("mounts", "net", "pid") if iso.get(k)))
+    parts.append(
+        "mount+net+pid+ipc"
+        if iso.get("pid") and iso.get("net") and iso.get("mounts")
+        else ", ".join(k for k in ("mounts", "net", "pid") if iso.get(k))
+    )
     if iso.get("mode") == "namespaces":
         parts.append(f"own uid per worker (e.g. {iso.get('uid')})")
     if iso.get("reason"):

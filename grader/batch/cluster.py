@@ -26,6 +26,7 @@ When the cluster has GPU workers, every submission is sent to them (resource
 ``GPU=1``), so every student is graded with the same tests, GPU variants
 included; otherwise every submission is graded on the CPU.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,9 +49,9 @@ from grader.batch import lost, protocol
 from grader.batch.output import error_row
 from grader.errors import ErrorKind
 
-LOCAL_ALLOWED_FAILURES = 1     # a LocalCluster's retries of a task whose worker died
-NO_WORKERS_TIMEOUT = 300.0    # seconds without any worker before a batch gives up
-READY_TIMEOUT = 600.0          # seconds a grading process may take to import torch and the suites
+LOCAL_ALLOWED_FAILURES = 1  # a LocalCluster's retries of a task whose worker died
+NO_WORKERS_TIMEOUT = 300.0  # seconds without any worker before a batch gives up
+READY_TIMEOUT = 600.0  # seconds a grading process may take to import torch and the suites
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 # what a grading process needs of a task (grader.batch.command's plan; grader.batch.slots.Slot.finish
 # reads each): the same fields as a local batch's, so that every report is the same byte for byte
@@ -77,6 +78,7 @@ def parse_scheduler(text: str):
 
 # ---------------------------------------------------------------------------
 # on a Dask worker
+
 
 def host_env(gpu: bool, environ=None) -> dict:
     """The environment of a grading process: a worker without the GPU resource
@@ -110,9 +112,15 @@ class _Host:
         ours, theirs = socket.socketpair()
         env = host_env(self.gpu)
         self.log = open(folder / "log.txt", "w+b")
-        self.proc = subprocess.Popen([sys.executable, "-m", "grader.batch.cluster_host", str(theirs.fileno())],
-                                     pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=self.log, cwd=folder, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.batch.cluster_host", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            cwd=folder,
+            env=env,
+        )
         theirs.close()
         self.conn = Connection(ours.detach())
         limits = self.config["limits"]
@@ -180,7 +188,7 @@ class GradingPlugin(WorkerPlugin):
     idempotent = False
 
     def __init__(self, config: dict):
-        self.config = config   # exercises, limits, fingerprint
+        self.config = config  # exercises, limits, fingerprint
 
     def setup(self, worker):
         resources = getattr(worker.state, "total_resources", None) or getattr(worker, "total_resources", {}) or {}
@@ -256,6 +264,7 @@ def grade_task(task: dict, wall_limit: float) -> dict:
 # ---------------------------------------------------------------------------
 # in the batch process
 
+
 class ClusterPool:
     """``grader.batch.pool.Pool``'s interface, on a Dask cluster."""
 
@@ -279,23 +288,34 @@ class ClusterPool:
 
         if self.kind == "local":
             n_workers = self.target or len(os.sched_getaffinity(0))
-            with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
-                                  "distributed.scheduler.worker-saturation": 1.0,
-                                  "distributed.worker.profile.enabled": False}):  # it samples every 10 ms
-                self.cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.CRITICAL,
-                                            memory_limit=0)
+            with dask.config.set(
+                {
+                    "distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
+                    "distributed.scheduler.worker-saturation": 1.0,
+                    "distributed.worker.profile.enabled": False,
+                }
+            ):  # it samples every 10 ms
+                self.cluster = LocalCluster(
+                    n_workers=n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.CRITICAL,
+                    memory_limit=0,
+                )
                 self.client = Client(self.cluster)
         else:
             try:
                 self.client = Client(self.target, timeout=20)
             except (OSError, TimeoutError) as e:
-                raise ClusterError(f"cannot reach the Dask scheduler at {self.target} ({e}); "
-                                   "is `dask scheduler` running there?") from None
+                raise ClusterError(
+                    f"cannot reach the Dask scheduler at {self.target} ({e}); is `dask scheduler` running there?"
+                ) from None
         workers = self.client.scheduler_info(n_workers=-1)["workers"]
         if not workers:
-            raise ClusterError(f"the Dask scheduler at {self.target} has no workers; start some with "
-                               f"`dask worker {self.target}`")
+            raise ClusterError(
+                f"the Dask scheduler at {self.target} has no workers; start some with `dask worker {self.target}`"
+            )
         self.gpu_workers = sum(1 for w in workers.values() if (w.get("resources") or {}).get("GPU", 0) > 0)
         threads = sum(w.get("nthreads", 1) for w in workers.values())
         config = {"exercises": [ex.name for ex in self.exercises], "limits": self.limits, "fingerprint": self.fp}
@@ -303,10 +323,15 @@ class ClusterPool:
         # exercises or limits can share the cluster
         self.plugin = "nngrade-" + hashlib.sha256(repr(sorted(config.items())).encode()).hexdigest()[:12]
         self.client.register_plugin(GradingPlugin(config), name=self.plugin)
-        where = (f"{self.gpu_workers} with a GPU (resource GPU): every submission goes to them, GPU variants "
-                 f"included" if self.gpu_workers else "no GPU worker: graded on the CPU")
-        print(f"grade batch: Dask cluster {self.scheduler}: {len(workers)} workers, {threads} threads; {where}",
-              file=sys.stderr)
+        where = (
+            f"{self.gpu_workers} with a GPU (resource GPU): every submission goes to them, GPU variants included"
+            if self.gpu_workers
+            else "no GPU worker: graded on the CPU"
+        )
+        print(
+            f"grade batch: Dask cluster {self.scheduler}: {len(workers)} workers, {threads} threads; {where}",
+            file=sys.stderr,
+        )
 
     def run(self, tasks: list, on_done) -> None:
         from distributed import as_completed
@@ -317,8 +342,7 @@ class ClusterPool:
             payload = {k: t[k] for k in TASK_FIELDS if k in t}
             payload.update(plugin=self.plugin, sha256={n: hashlib.sha256(d).hexdigest() for n, d in t["files"].items()})
             name = f"nngrade-{t['key'][:16]}-{hashlib.sha256(t['student'].encode()).hexdigest()[:8]}"
-            fut = self.client.submit(grade_task, payload, self.wall_limit, key=name, pure=False,
-                                     resources=resources)
+            fut = self.client.submit(grade_task, payload, self.wall_limit, key=name, pure=False, resources=resources)
             futures[fut] = t
         stop = threading.Event()
         threading.Thread(target=self._watch, args=(futures, stop), daemon=True, name="nngrade-watch").start()
@@ -347,8 +371,10 @@ class ClusterPool:
             elif lost_since is None:
                 lost_since = now
             elif now - lost_since > NO_WORKERS_TIMEOUT:
-                self.fatal = (f"the Dask cluster has had no workers for {NO_WORKERS_TIMEOUT:.0f} s; "
-                              f"{len(futures)} students are not graded (run the same command again to grade them)")
+                self.fatal = (
+                    f"the Dask cluster has had no workers for {NO_WORKERS_TIMEOUT:.0f} s; "
+                    f"{len(futures)} students are not graded (run the same command again to grade them)"
+                )
                 for f in futures.copy():
                     f.cancel()
                 return
@@ -362,16 +388,24 @@ class ClusterPool:
             row = lost.died_row(t, lost.Process.CLUSTER_WORKER)  # the scheduler's retries are spent
         except Exception as e:
             if "deserializ" in str(e):  # the scheduler (or a worker) cannot import grader.batch.cluster
-                self.fatal = (f"the Dask cluster cannot load the grader's tasks ({str(e).splitlines()[0]}); "
-                              "install the same nngrade ('pip install nngrade[cluster]') where `dask scheduler` "
-                              "and every `dask worker` run")
+                self.fatal = (
+                    f"the Dask cluster cannot load the grader's tasks ({str(e).splitlines()[0]}); "
+                    "install the same nngrade ('pip install nngrade[cluster]') where `dask scheduler` "
+                    "and every `dask worker` run"
+                )
                 return
-            row = error_row(t, ErrorKind.INTERNAL, f"internal grader error on the cluster ({type(e).__name__}: "
-                                           f"{str(e).splitlines()[0] if str(e) else ''})")
+            row = error_row(
+                t,
+                ErrorKind.INTERNAL,
+                f"internal grader error on the cluster ({type(e).__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else ''})",
+            )
         fut.release()
         if "_mismatch" in row:
-            self.fatal = (f"the cluster's workers run another grader ({row['_mismatch']}) than this batch "
-                          f"({self.fp}); install the same nngrade on every worker")
+            self.fatal = (
+                f"the cluster's workers run another grader ({row['_mismatch']}) than this batch "
+                f"({self.fp}); install the same nngrade on every worker"
+            )
             return
         self._write(row)
         on_done(row)

@@ -15,6 +15,7 @@ It talks to its Dask worker over a socket with ``multiprocessing.connection``
 the student's JSON and HTML reports as text, which only the batch process
 writes to disk.
 """
+
 from __future__ import annotations
 
 import os
@@ -93,8 +94,11 @@ def main(fd: int) -> None:
         import torch
 
         slot = _CapturingSlot(Path(setup.folder), setup.limits, exercises, _Captured(), zygote)
-        return slot, {"isolation": slot.probe(), "fingerprint": fingerprint(exercises),
-                      "cuda": torch.cuda.is_available()}
+        return slot, {
+            "isolation": slot.probe(),
+            "fingerprint": fingerprint(exercises),
+            "cuda": torch.cuda.is_available(),
+        }
 
     try:
         grading_process(conn, start_zygote, make_slot)

@@ -20,6 +20,7 @@ The steps of a run: ``_setup`` (the command line checked), ``_plan`` (who needs
 grading), ``_grade`` (the pool), ``_summarize`` (summary.json and .html) and
 ``_conclude`` (the last lines and the exit status).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -72,8 +73,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         if args.force or args.only:  # the same command would start the regrade over
             again = " ".join(_resume_command(argv))
-            print(f"\ngrade batch: interrupted; to resume (regrading only the students not yet regraded), run:\n"
-                  f"  grade batch {again}", file=sys.stderr)
+            print(
+                f"\ngrade batch: interrupted; to resume (regrading only the students not yet regraded), run:\n"
+                f"  grade batch {again}",
+                file=sys.stderr,
+            )
         else:
             print("\ngrade batch: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -113,22 +117,24 @@ def _run(args) -> int:
 # ---------------------------------------------------------------------------
 # the command line checked
 
+
 @dataclasses.dataclass
 class Setup:
     """What a run works with once its command line is checked."""
+
     subs: Path
     out_root: Path
     out: Output
     jobs: int
     exercises: list
-    book: dict            # grades.csv: roster, columns, assignment (grader.formats.canvas)
+    book: dict  # grades.csv: roster, columns, assignment (grader.formats.canvas)
     overrides_text: str | None  # the overrides file's text (grader.batch.output: overrides), None: none
-    overrides_from: str   # where it came from
+    overrides_from: str  # where it came from
     secret: str
     secret_from: str
-    limits: object        # a worker's limits; SUBMISSIONS and --out hidden (the work folder joins in _grade)
-    wall_limit: float     # seconds for one student, all exercises
-    fp: str               # grader.batch.keys.fingerprint
+    limits: object  # a worker's limits; SUBMISSIONS and --out hidden (the work folder joins in _grade)
+    wall_limit: float  # seconds for one student, all exercises
+    fp: str  # grader.batch.keys.fingerprint
 
 
 def _setup(args) -> Setup:
@@ -169,8 +175,11 @@ def _setup(args) -> Setup:
     overrides_text, overrides_from = _overrides_text(args, out_root)
     missing = [ex for ex in exercises if not suite_path(ex).is_file()]
     if missing:
-        raise Refused("the hidden tests for " + ", ".join(ex.name for ex in missing)
-                      + " are not installed; choose others with --exercises")
+        raise Refused(
+            "the hidden tests for "
+            + ", ".join(ex.name for ex in missing)
+            + " are not installed; choose others with --exercises"
+        )
     try:
         out_root.mkdir(parents=True, exist_ok=True)
         out = Output(out_root)
@@ -188,11 +197,24 @@ def _setup(args) -> Setup:
         raise Refused(str(e)) from None
     use_level(level)  # the pool's processes inherit it
     fp = fingerprint(exercises) + ("" if level == DEFAULT_LEVEL else f"+hints={level}")  # another level: regrade
-    return Setup(subs, out_root, out, jobs, exercises, book, overrides_text, overrides_from, secret, secret_from,
-                 limits, args.submission_timeout * args.timeout_scale, fp)
+    return Setup(
+        subs,
+        out_root,
+        out,
+        jobs,
+        exercises,
+        book,
+        overrides_text,
+        overrides_from,
+        secret,
+        secret_from,
+        limits,
+        args.submission_timeout * args.timeout_scale,
+        fp,
+    )
 
 
-OVERRIDES_COPY = "overrides.csv"   # in --out/.batch: the last overrides file given
+OVERRIDES_COPY = "overrides.csv"  # in --out/.batch: the last overrides file given
 
 
 def _overrides_text(args, out_root: Path) -> tuple:
@@ -219,18 +241,20 @@ def _inside(a: Path, b: Path) -> bool:
 # ---------------------------------------------------------------------------
 # who needs grading
 
+
 @dataclasses.dataclass
 class Plan:
     """The entries, and what this run does with each."""
+
     entries: list
-    rows: list            # the gradebook rows known now: unusable entries, unchanged students
-    tasks: list           # the students to grade (files, seed, key, ...)
-    skipped: int          # unchanged (or not named by --only)
+    rows: list  # the gradebook rows known now: unusable entries, unchanged students
+    tasks: list  # the students to grade (files, seed, key, ...)
+    skipped: int  # unchanged (or not named by --only)
     regrade: dict | None  # an unfinished --force/--only run: {"run": id, "only": [...] or None}
-    marker: Path          # where that run is written until it is complete
+    marker: Path  # where that run is written until it is complete
     overrides: list = dataclasses.field(default_factory=list)  # grader.batch.output.parse_overrides
-    late: dict = dataclasses.field(default_factory=dict)       # student -> True: Canvas marked it LATE
-    names: dict = dataclasses.field(default_factory=dict)      # student -> Canvas's name in its file names
+    late: dict = dataclasses.field(default_factory=dict)  # student -> True: Canvas marked it LATE
+    names: dict = dataclasses.field(default_factory=dict)  # student -> Canvas's name in its file names
 
 
 def _plan(args, s: Setup) -> Plan:
@@ -247,9 +271,17 @@ def _plan(args, s: Setup) -> Plan:
         unknown = sorted(set(args.only) - {e.student for e in entries})
         if unknown:
             raise Refused("--only: no entry for " + ", ".join(unknown) + f" in {s.subs}")
-    plan = Plan(entries, [], [], 0, None, s.out.root / STATE_DIR / "regrade.json", overrides,
-                {e.student: True for e in entries if e.late},
-                {e.student: e.canvas_name for e in entries if e.canvas_name})
+    plan = Plan(
+        entries,
+        [],
+        [],
+        0,
+        None,
+        s.out.root / STATE_DIR / "regrade.json",
+        overrides,
+        {e.student: True for e in entries if e.late},
+        {e.student: e.canvas_name for e in entries if e.canvas_name},
+    )
     # a --force run (or --only) that is interrupted is resumed by the next run: the marker
     # names the run; each student it regraded carries the mark in its state
     try:
@@ -276,10 +308,12 @@ def _check_roster(s: Setup, entries) -> None:
     found, _ = match([e.student for e in entries], roster)
     if not found:
         ids = ", ".join(e.student for e in entries[:3])
-        raise Refused(f"the roster matches none of the {len(entries)} entries (entry ids such as {ids}; the roster's "
-                      f"{len(roster)} students are matched by ID, SIS User ID, SIS Login ID or name): every grades.csv "
-                      "score would be blank; check that the roster is this course's Canvas export and that the "
-                      "entries are named by login, SIS id or Canvas user id (or are Canvas's download)")
+        raise Refused(
+            f"the roster matches none of the {len(entries)} entries (entry ids such as {ids}; the roster's "
+            f"{len(roster)} students are matched by ID, SIS User ID, SIS Login ID or name): every grades.csv "
+            "score would be blank; check that the roster is this course's Canvas export and that the "
+            "entries are named by login, SIS id or Canvas user id (or are Canvas's download)"
+        )
 
 
 def _parse_overrides(s: Setup, entries) -> list:
@@ -311,7 +345,9 @@ def shown_rows(rows: list, plan: Plan) -> list:
 def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
     """One entry: an error row, its last result (unchanged), or a task."""
     if e.error:
-        row = GradeRow(student=e.student, entry=e.entry, status=RowStatus.ERROR, kind=ErrorKind.BAD_ENTRY, reason=e.error)
+        row = GradeRow(
+            student=e.student, entry=e.entry, status=RowStatus.ERROR, kind=ErrorKind.BAD_ENTRY, reason=e.error
+        )
         if e.student.isprintable() and "/" not in e.student and e.student not in (".", ".."):
             s.out.remove_report(e.student)  # (no file of its own for a name that cannot be one)
         s.out.write_state(row)  # (named by a hash: any name has one)
@@ -321,21 +357,49 @@ def _plan_entry(args, s: Setup, plan: Plan, e) -> None:
     e.key = entry_key(e.files, e.seed, s.exercises, s.limits, s.fp, e.origins)
     old = s.out.read_state(e.student)
     if args.only and e.student not in args.only:
-        plan.rows.append(old or GradeRow(student=e.student, entry=e.entry, status=RowStatus.ERROR,
-                                         kind=ErrorKind.NOT_GRADED, reason="not graded yet (it was not named by --only)"))
+        plan.rows.append(
+            old
+            or GradeRow(
+                student=e.student,
+                entry=e.entry,
+                status=RowStatus.ERROR,
+                kind=ErrorKind.NOT_GRADED,
+                reason="not graded yet (it was not named by --only)",
+            )
+        )
         plan.skipped += 1
         return
     pending = plan.regrade
-    regrade = pending is not None and (old.extra.get("run") if old else None) != pending["run"] and (
-        pending.get("only") is None or e.student in pending["only"])
-    if (not regrade and old and old.key == e.key and old.status == RowStatus.GRADED
-            and not old.internal and all(p.exists() for p in s.out.report_paths(e.student))):
+    regrade = (
+        pending is not None
+        and (old.extra.get("run") if old else None) != pending["run"]
+        and (pending.get("only") is None or e.student in pending["only"])
+    )
+    if (
+        not regrade
+        and old
+        and old.key == e.key
+        and old.status == RowStatus.GRADED
+        and not old.internal
+        and all(p.exists() for p in s.out.report_paths(e.student))
+    ):
         plan.rows.append(old)
         plan.skipped += 1
         return
-    plan.tasks.append({"student": e.student, "entry": e.entry, "files": e.files, "seed": e.seed, "key": e.key,
-                       "run": pending["run"] if pending else None,
-                       "notes": e.notes, "origins": e.origins, "near": e.near, "refused": e.refused})
+    plan.tasks.append(
+        {
+            "student": e.student,
+            "entry": e.entry,
+            "files": e.files,
+            "seed": e.seed,
+            "key": e.key,
+            "run": pending["run"] if pending else None,
+            "notes": e.notes,
+            "origins": e.origins,
+            "near": e.near,
+            "refused": e.refused,
+        }
+    )
 
 
 def _jobs_text(jobs: int, tasks: int) -> str:
@@ -349,21 +413,25 @@ def _jobs_text(jobs: int, tasks: int) -> str:
 # ---------------------------------------------------------------------------
 # grading
 
+
 @dataclasses.dataclass
 class Result:
     """What grading left: every entry's row, and what the pool learnt."""
-    rows: list            # the gradebook rows, every entry's
+
+    rows: list  # the gradebook rows, every entry's
     isolation: dict | None  # the workers' isolation (None: nobody was graded)
-    fatal: str | None     # the grader's own failure that stopped the batch
+    fatal: str | None  # the grader's own failure that stopped the batch
     elapsed: float = 0.0  # seconds since the run began
 
 
 def _grade(args, s: Setup, plan: Plan) -> Result:
     """Grade the plan's tasks; results.csv kept up to date."""
     bad = sum(r.status != RowStatus.GRADED for r in plan.rows)
-    print(f"grade batch: {len(plan.entries)} entries in {s.subs}: {len(plan.tasks)} to grade, {plan.skipped} "
-          f"unchanged, {bad} unusable; {_jobs_text(s.jobs, len(plan.tasks))}; seed secret from {s.secret_from}",
-          file=sys.stderr)
+    print(
+        f"grade batch: {len(plan.entries)} entries in {s.subs}: {len(plan.tasks)} to grade, {plan.skipped} "
+        f"unchanged, {bad} unusable; {_jobs_text(s.jobs, len(plan.tasks))}; seed secret from {s.secret_from}",
+        file=sys.stderr,
+    )
     by_student = {r.student: r for r in plan.rows}
     results = s.out_root / "results.csv"
     write_csv(results, shown_rows(list(by_student.values()), plan), s.exercises, s.book)
@@ -438,6 +506,7 @@ def _start(args, pool, n: int, exercises) -> None:
 # ---------------------------------------------------------------------------
 # the class's summary and the last words
 
+
 def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
     """summary.json and summary.html; (their data, entries matching no roster student)."""
     from grader.atomic import write_atomic
@@ -447,25 +516,35 @@ def _summarize(args, s: Setup, plan: Plan, result: Result) -> tuple:
     _, skipped = apply(result.rows, plan.overrides)
     data = analytics(rows, s.out, s.exercises, roster=s.book.get("roster"), names=plan.names)
     data["overrides"] = _overrides_list(rows)
-    data["overrides_skipped"] = [{"entry": o["entry"], "exercise": o["exercise"], "why": o["why"],
-                                  "reason": o["reason"]} for o in skipped]
+    data["overrides_skipped"] = [
+        {"entry": o["entry"], "exercise": o["exercise"], "why": o["why"], "reason": o["reason"]} for o in skipped
+    ]
     # entries whose exercise file has a near-miss name (exercise3.py, "... (1).py"): graded 0, listed
     data["near_misses"] = {r.student: r.near for r in rows if r.near}
     _, unmatched = gradebook_unmatched(rows, s.exercises, s.book)
-    data["roster"] = {"used": args.roster is not None, "unmatched": unmatched,
-                      "without_submission": without_submission(rows, s.book)}
-    meta = {"submissions": str(s.subs), "exercises": [ex.name for ex in s.exercises], "jobs": s.jobs,
-            "graded_now": len(plan.tasks), "skipped": plan.skipped, "elapsed": fmt_duration(result.elapsed),
-            "isolation": isolation_text(isolation) if isolation is not None else "(no submission graded in this run)",
-            "grader": s.fp, "secret_from": s.secret_from}
+    data["roster"] = {
+        "used": args.roster is not None,
+        "unmatched": unmatched,
+        "without_submission": without_submission(rows, s.book),
+    }
+    meta = {
+        "submissions": str(s.subs),
+        "exercises": [ex.name for ex in s.exercises],
+        "jobs": s.jobs,
+        "graded_now": len(plan.tasks),
+        "skipped": plan.skipped,
+        "elapsed": fmt_duration(result.elapsed),
+        "isolation": isolation_text(isolation) if isolation is not None else "(no submission graded in this run)",
+        "grader": s.fp,
+        "secret_from": s.secret_from,
+    }
     write_atomic(s.out_root / "summary.json", json.dumps({"meta": meta, **data}, indent=1) + "\n")
     write_atomic(s.out_root / "summary.html", render_summary(data, meta))
     return data, unmatched
 
 
 def _overrides_list(rows: list[GradeRow]) -> list:
-    return [dict(o, student=r.student) for r in sorted(rows, key=lambda r: r.student)
-            for o in r.overrides or ()]
+    return [dict(o, student=r.student) for r in sorted(rows, key=lambda r: r.student) for o in r.overrides or ()]
 
 
 def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched: list) -> int:
@@ -475,8 +554,10 @@ def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched:
         print(f"grade batch: internal error: {fatal}", file=sys.stderr)
         return EXIT_INTERNAL
     if isolation is not None and not fully_isolated(isolation) and not args.no_isolation:
-        print(f"grade batch: warning: workers are not fully isolated on this machine: {isolation_text(isolation)}",
-              file=sys.stderr)
+        print(
+            f"grade batch: warning: workers are not fully isolated on this machine: {isolation_text(isolation)}",
+            file=sys.stderr,
+        )
     tasks = plan.tasks
     rate = f" ({len(tasks) / elapsed:.2f} submissions/s)" if tasks and elapsed > 0 else ""
     from grader.feedback.textsafe import one_line, terminal
@@ -487,22 +568,36 @@ def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched:
         names = ": " + ", ".join(failed[:15]) + (f" and {len(failed) - 15} more" if len(failed) > 15 else "")
     if data.get("overrides"):
         n = len(data["overrides"])
-        print(f"grade batch: {n} score{'s' if n != 1 else ''} overridden by hand (from {s.overrides_from}); "
-              "shown with their reasons in results.csv and summary.html", file=sys.stderr)
+        print(
+            f"grade batch: {n} score{'s' if n != 1 else ''} overridden by hand (from {s.overrides_from}); "
+            "shown with their reasons in results.csv and summary.html",
+            file=sys.stderr,
+        )
     for o in data.get("overrides_skipped") or ():
-        print(f"grade batch: warning: the override of {o['entry']} {o['exercise']} is not applied: {o['why']}",
-              file=sys.stderr)
+        print(
+            f"grade batch: warning: the override of {o['entry']} {o['exercise']} is not applied: {o['why']}",
+            file=sys.stderr,
+        )
     near = data.get("near_misses") or {}
     if near:
         listed = "; ".join(f"{who}: {', '.join(files.values())}" for who, files in list(near.items())[:15])
-        print(f"grade batch: {len(near)} entr{'y holds' if len(near) == 1 else 'ies hold'} an exercise under a "
-              f"near-miss file name (that exercise got 0; listed in summary.json): {listed}", file=sys.stderr)
+        print(
+            f"grade batch: {len(near)} entr{'y holds' if len(near) == 1 else 'ies hold'} an exercise under a "
+            f"near-miss file name (that exercise got 0; listed in summary.json): {listed}",
+            file=sys.stderr,
+        )
     if unmatched:
-        print(f"grade batch: {len(unmatched)} entries match no roster student (listed in summary.html and "
-              f"results.csv): {', '.join(terminal(one_line(u)) for u in unmatched[:15])}", file=sys.stderr)
-    print(f"grade batch: graded {data['graded']} of {data['students']} students in {fmt_duration(elapsed)}{rate}; "
-          f"results in {s.out_root}/grades.csv and summary.html; "
-          + (f"{len(failed)} could not be graded{names}" if failed else "every entry graded"), file=sys.stderr)
+        print(
+            f"grade batch: {len(unmatched)} entries match no roster student (listed in summary.html and "
+            f"results.csv): {', '.join(terminal(one_line(u)) for u in unmatched[:15])}",
+            file=sys.stderr,
+        )
+    print(
+        f"grade batch: graded {data['graded']} of {data['students']} students in {fmt_duration(elapsed)}{rate}; "
+        f"results in {s.out_root}/grades.csv and summary.html; "
+        + (f"{len(failed)} could not be graded{names}" if failed else "every entry graded"),
+        file=sys.stderr,
+    )
     if any(r.kind == ErrorKind.INTERNAL or r.internal for r in rows):
         return EXIT_INTERNAL
     return EXIT_ERRORS if data["errors"] else EXIT_OK

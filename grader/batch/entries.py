@@ -14,6 +14,7 @@ entry per Canvas user id (all of that student's files together; a zip or a
 notebook on its own is read as one), named by the user id, which a Canvas
 roster matches in its ``ID`` column; ``LATE`` is kept (``Entry.late``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,16 +32,18 @@ from grader.submission.reader import read as read_submission  # one reader for e
 class Entry:
     student: str
     entry: str
-    files: dict = dataclasses.field(default_factory=dict)   # exercise file name -> bytes
+    files: dict = dataclasses.field(default_factory=dict)  # exercise file name -> bytes
     error: str = ""
     notes: list = dataclasses.field(default_factory=list)  # what reading it did (a notebook's magics removed)
-    origins: dict = dataclasses.field(default_factory=dict)  # a notebook's exercises: their cells (grader.submission.cells)
+    origins: dict = dataclasses.field(
+        default_factory=dict
+    )  # a notebook's exercises: their cells (grader.submission.cells)
     near: dict = dataclasses.field(default_factory=dict)  # exercise file -> a near-miss file found instead
     refused: dict = dataclasses.field(default_factory=dict)  # exercise file -> why (a notebook without its cell)
     seed: int = 0
     key: str = ""
-    late: bool = False      # Canvas marked the submission LATE
-    canvas_name: str = ""   # Canvas's name for the student (from its file names)
+    late: bool = False  # Canvas marked the submission LATE
+    canvas_name: str = ""  # Canvas's name for the student (from its file names)
 
 
 class LayoutError(Exception):
@@ -53,7 +56,9 @@ class LayoutError(Exception):
 CANVAS_FILE = re.compile(r"(?P<name>[^\W_]\w*?)(?P<late>_LATE)?_(?P<uid>\d+)_(?P<fid>\d+)_(?P<file>.+)")
 CANVAS_TEXT = re.compile(r"(?P<name>[^\W_]\w*?)(?P<late>_LATE)?_(?P<uid>\d+)_(?P<kind>text|link)\.html")
 # anonymous grading: no name, the id is "anon_<anonymous id>" (LATE before it)
-CANVAS_ANON = re.compile(r"(?P<late>LATE_)?(?P<uid>anon_[A-Za-z0-9]+)_(?:(?P<fid>\d+)_(?P<file>.+)|(?P<kind>text|link)\.html)")
+CANVAS_ANON = re.compile(
+    r"(?P<late>LATE_)?(?P<uid>anon_[A-Za-z0-9]+)_(?:(?P<fid>\d+)_(?P<file>.+)|(?P<kind>text|link)\.html)"
+)
 _DUPLICATE = re.compile(r"(?P<stem>.+?)-(?P<n>\d+)(?P<ext>\.[A-Za-z0-9]+)$")  # Canvas's "exercise1_softmax-1.py"
 
 
@@ -72,7 +77,7 @@ def _plain_names(submissions: Path) -> list:
 
 
 def layout(submissions: Path) -> str:
-    """"canvas" (Canvas's download), or "entries" (one entry per student); LayoutError
+    """ "canvas" (Canvas's download), or "entries" (one entry per student); LayoutError
     for loose exercise files at the top (one student's files, not a class)."""
     names = [os.fsdecode(n) for n in _plain_names(submissions)]
     files = [n for n in names if (submissions / n).is_file()]
@@ -85,7 +90,8 @@ def layout(submissions: Path) -> str:
             f"{submissions} holds loose exercise files ({', '.join(loose[:3])}{' …' if len(loose) > 3 else ''}): "
             "that is one student's submission, not a class; give each student a folder, zip or file named by "
             "their id, or give Canvas's Download Submissions as it comes (files named "
-            "name_userid_fileid_file), or grade one student with: grade --submission FOLDER")
+            "name_userid_fileid_file), or grade one student with: grade --submission FOLDER"
+        )
     return "entries"
 
 
@@ -103,7 +109,9 @@ def scan(submissions: Path, exercises) -> list:
             name = raw.decode("utf-8")
         except UnicodeDecodeError:
             shown = raw.decode("utf-8", "backslashreplace")
-            entries.append(Entry(shown, shown, error="the entry's name is not valid UTF-8; rename it to the student id"))
+            entries.append(
+                Entry(shown, shown, error="the entry's name is not valid UTF-8; rename it to the student id")
+            )
             continue
         kind = "folder" if path.is_dir() else path.suffix.lower() if path.is_file() else "other"
         student = name if kind == "folder" else name[: -len(path.suffix)] if kind in (".zip", ".py", ".ipynb") else name
@@ -146,20 +154,33 @@ def _scan_canvas(submissions: Path, exercises) -> list:
         name = os.fsdecode(raw)
         m = _canvas_parts(name) if (submissions / name).is_file() else None
         if m is None:
-            name = raw.decode("utf-8", "backslashreplace")   # (shown, never opened)
-            out.append(Entry(name, name, error="not one of Canvas's downloaded files (name_userid_fileid_file) "
-                                               "though the rest of SUBMISSIONS is; remove it or grade it apart"))
+            name = raw.decode("utf-8", "backslashreplace")  # (shown, never opened)
+            out.append(
+                Entry(
+                    name,
+                    name,
+                    error="not one of Canvas's downloaded files (name_userid_fileid_file) "
+                    "though the rest of SUBMISSIONS is; remove it or grade it apart",
+                )
+            )
             continue
         by_uid.setdefault(m["uid"], []).append((name, m))
     for uid, group in by_uid.items():
         group.sort(key=lambda g: (int(g[1].groupdict().get("fid") or 0), g[0]))
         files = [(n, m) for n, m in group if m.groupdict().get("file")]
         name = group[0][1].groupdict().get("name") or ""
-        e = Entry(uid, group[0][0] if len(group) == 1 else f"{name + '_' if name else ''}{uid}_* ({len(group)} files)",
-                  late=any(m["late"] for _, m in group), canvas_name=name)
+        e = Entry(
+            uid,
+            group[0][0] if len(group) == 1 else f"{name + '_' if name else ''}{uid}_* ({len(group)} files)",
+            late=any(m["late"] for _, m in group),
+            canvas_name=name,
+        )
         if not files:
-            e.error = "submitted as a text entry or a URL on Canvas (" + ", ".join(n for n, _ in group) + \
-                      "): no file to grade"
+            e.error = (
+                "submitted as a text entry or a URL on Canvas ("
+                + ", ".join(n for n, _ in group)
+                + "): no file to grade"
+            )
         else:
             try:
                 sub = _read_canvas(submissions, files, exercises)
@@ -169,8 +190,7 @@ def _scan_canvas(submissions: Path, exercises) -> list:
             except OSError as err:
                 e.error = f"cannot be read ({err.strerror or err})"
         out.append(e)
-    return sorted(out, key=lambda e: (not e.student.isdigit(), int(e.student) if e.student.isdigit() else 0,
-                                      e.student))
+    return sorted(out, key=lambda e: (not e.student.isdigit(), int(e.student) if e.student.isdigit() else 0, e.student))
 
 
 def _own_name(display: str, wanted: set) -> str:
@@ -193,7 +213,7 @@ def _read_canvas(submissions: Path, files: list, exercises):
             return read_submission(submissions / name, exercises)
     tmp = Path(tempfile.mkdtemp(prefix="grader-canvas-"))
     try:
-        for name, m in files:   # in upload order (attachment ids): a later file of the same name wins
+        for name, m in files:  # in upload order (attachment ids): a later file of the same name wins
             own = _own_name(m["file"], wanted)
             if "/" in own or own in (".", ".."):
                 continue

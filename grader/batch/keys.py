@@ -1,5 +1,6 @@
 """Seeds and keys: each student's seed from the course secret, and the content key
 that decides whether a student's last result still stands."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +13,6 @@ from pathlib import Path
 from grader import __version__, settings
 
 SECRET_FILE = ".grader-secret"
-
 
 
 def student_seed(secret: str, student: str) -> int:
@@ -34,8 +34,12 @@ def fingerprint(exercises) -> str:
         if not root.is_dir():
             continue
         for p in sorted(root.rglob("*")):
-            if (p.suffix not in (".py", ".j2", ".ini", ".toml") or "__pycache__" in p.parts
-                    or p.relative_to(root).parts[0] == "batch" or p.name == "cli.py"):
+            if (
+                p.suffix not in (".py", ".j2", ".ini", ".toml")
+                or "__pycache__" in p.parts
+                or p.relative_to(root).parts[0] == "batch"
+                or p.name == "cli.py"
+            ):
                 continue
             if p.name.startswith("test_exercise") and p.name not in suites:
                 continue
@@ -47,8 +51,13 @@ def fingerprint(exercises) -> str:
 def entry_key(files: dict, seed: int, exercises, limits, fp: str, origins: dict | None = None) -> str:
     lim = dataclasses.asdict(limits)
     lim.pop("hide", None)
-    doc = {"files": {n: hashlib.sha256(d).hexdigest() for n, d in sorted(files.items())}, "seed": seed,
-           "exercises": [ex.name for ex in exercises], "grader": fp, "limits": lim}
+    doc = {
+        "files": {n: hashlib.sha256(d).hexdigest() for n, d in sorted(files.items())},
+        "seed": seed,
+        "exercises": [ex.name for ex in exercises],
+        "grader": fp,
+        "limits": lim,
+    }
     if origins:  # a notebook whose cells moved: its report names other cells
         doc["origins"] = origins
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()

@@ -11,6 +11,7 @@
 
 Either row is a failure to grade, never a score: the student's report is removed and the
 reason says what happened, which process, and what to do."""
+
 from __future__ import annotations
 
 import enum
@@ -25,8 +26,8 @@ ATTEMPTS = 2  # a submission is graded at most this many times when its grading 
 class Process(enum.Enum):
     """The process that died, as the reason names it, and how often it died."""
 
-    GRADING = ("the grader's grading process", "twice")   # the pool's, or a Dask worker's cluster_host
-    ZYGOTE = ("the grader's worker process", "twice")     # a grading process's zygote
+    GRADING = ("the grader's grading process", "twice")  # the pool's, or a Dask worker's cluster_host
+    ZYGOTE = ("the grader's worker process", "twice")  # a grading process's zygote
     CLUSTER_WORKER = ("a cluster worker", "more than once")  # the Dask worker (the scheduler's retries)
 
     def __init__(self, noun: str, times: str):

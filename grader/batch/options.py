@@ -1,4 +1,5 @@
 """``grade batch``'s command line: its help text, parser and exit statuses."""
+
 from __future__ import annotations
 
 import argparse
@@ -82,48 +83,109 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="grade batch", description=DESCRIPTION, epilog=EPILOG,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("submissions", metavar="SUBMISSIONS", type=Path,
-                   help="folder with one entry (folder, .zip, .py or .ipynb) per student, or Canvas's "
-                        "Download Submissions as it comes")
-    p.add_argument("--out", "-o", metavar="DIR", type=Path, required=True,
-                   help="where reports, grades.csv and summary.html go")
-    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                   help="submissions graded in parallel (default: the number of cores)")
-    p.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE",
-                   help="exercise1 … exercise9 (or 1 … 9), or 'all' (default)")
-    p.add_argument("--seed-secret", metavar="TEXT", default=None,
-                   help="course secret for the per-student seeds (default: $GRADER_SEED_SECRET, "
-                        "else DIR/.grader-secret, created once)")
+    p = _Parser(
+        prog="grade batch", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "submissions",
+        metavar="SUBMISSIONS",
+        type=Path,
+        help="folder with one entry (folder, .zip, .py or .ipynb) per student, or Canvas's "
+        "Download Submissions as it comes",
+    )
+    p.add_argument(
+        "--out", "-o", metavar="DIR", type=Path, required=True, help="where reports, grades.csv and summary.html go"
+    )
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        metavar="N",
+        help="submissions graded in parallel (default: the number of cores)",
+    )
+    p.add_argument(
+        "--exercises",
+        "-e",
+        nargs="+",
+        default=["all"],
+        metavar="EXERCISE",
+        help="exercise1 … exercise9 (or 1 … 9), or 'all' (default)",
+    )
+    p.add_argument(
+        "--seed-secret",
+        metavar="TEXT",
+        default=None,
+        help="course secret for the per-student seeds (default: $GRADER_SEED_SECRET, "
+        "else DIR/.grader-secret, created once)",
+    )
     p.add_argument("--force", action="store_true", help="regrade every student, even unchanged ones")
-    p.add_argument("--only", nargs="+", default=None, metavar="ID",
-                   help="regrade only these students (entry names without .zip/.py), even if unchanged")
-    p.add_argument("--roster", type=Path, default=None, metavar="CSV",
-                   help="the class list (a Canvas gradebook export): grades.csv gets a row per roster student; "
-                        "entries are matched by login, SIS id or name; unmatched ones are listed in the summary")
-    p.add_argument("--gradebook", choices=("exercises", "total"), default=None,
-                   help="grades.csv columns: one per exercise or one assignment total (default: the total "
-                        "when --assignment carries its Canvas id, else one per exercise)")
-    p.add_argument("--assignment", default="", metavar="TITLE",
-                   help='the Canvas assignment with its id, "Homework 3 (12345)": grades.csv updates that '
-                        "assignment's score (its total)")
-    p.add_argument("--overrides", type=Path, default=None, metavar="CSV",
-                   help="scores changed by hand: a CSV with the columns entry, exercise, points (new points, "
-                        "or +2 / -1.5), reason, who; applied on top of the computed scores in results.csv, "
-                        "grades.csv and the summary, with the reason; kept for later runs (in DIR/.batch)")
-    p.add_argument("--timeout-scale", type=float, default=1.0, metavar="X",
-                   help="multiply every time limit by X (default 1)")
-    p.add_argument("--submission-timeout", type=float, default=300.0, metavar="SECONDS",
-                   help="wall-time limit for grading one student, all exercises (default 300, "
-                        "times --timeout-scale)")
-    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="grade on a Dask cluster: the scheduler's address (tcp://HOST:8786), or local[:N] for "
-                        "N worker processes on this machine (needs: pip install nngrade[cluster])")
-    p.add_argument("--no-isolation", action="store_true",
-                   help="run workers without namespaces and the unprivileged uid (debugging only)")
-    p.add_argument("--hint-level", choices=("fix", "concept"), default=None,
-                   help="hints name the concept only, or also show the fix (default: $GRADER_HINT_LEVEL, else fix)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="ID",
+        help="regrade only these students (entry names without .zip/.py), even if unchanged",
+    )
+    p.add_argument(
+        "--roster",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="the class list (a Canvas gradebook export): grades.csv gets a row per roster student; "
+        "entries are matched by login, SIS id or name; unmatched ones are listed in the summary",
+    )
+    p.add_argument(
+        "--gradebook",
+        choices=("exercises", "total"),
+        default=None,
+        help="grades.csv columns: one per exercise or one assignment total (default: the total "
+        "when --assignment carries its Canvas id, else one per exercise)",
+    )
+    p.add_argument(
+        "--assignment",
+        default="",
+        metavar="TITLE",
+        help='the Canvas assignment with its id, "Homework 3 (12345)": grades.csv updates that '
+        "assignment's score (its total)",
+    )
+    p.add_argument(
+        "--overrides",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="scores changed by hand: a CSV with the columns entry, exercise, points (new points, "
+        "or +2 / -1.5), reason, who; applied on top of the computed scores in results.csv, "
+        "grades.csv and the summary, with the reason; kept for later runs (in DIR/.batch)",
+    )
+    p.add_argument(
+        "--timeout-scale", type=float, default=1.0, metavar="X", help="multiply every time limit by X (default 1)"
+    )
+    p.add_argument(
+        "--submission-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="wall-time limit for grading one student, all exercises (default 300, times --timeout-scale)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="grade on a Dask cluster: the scheduler's address (tcp://HOST:8786), or local[:N] for "
+        "N worker processes on this machine (needs: pip install nngrade[cluster])",
+    )
+    p.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="run workers without namespaces and the unprivileged uid (debugging only)",
+    )
+    p.add_argument(
+        "--hint-level",
+        choices=("fix", "concept"),
+        default=None,
+        help="hints name the concept only, or also show the fix (default: $GRADER_HINT_LEVEL, else fix)",
+    )
     add_option(p)
     p.add_argument("--version", action="version", version=f"grade {__version__}")
     return p

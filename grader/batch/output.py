@@ -1,5 +1,6 @@
 """Results on disk (--out): each student's reports and state, results.csv and grades.csv,
 and the instructor's overrides applied on top of the computed scores."""
+
 from __future__ import annotations
 
 import csv
@@ -102,8 +103,15 @@ class Output:
 
 def error_row(task: dict, kind: ErrorKind, reason: str, elapsed=None) -> dict:
     """The gradebook row of a student whose grading failed (``kind``: timeout, crash, internal)."""
-    row = {"student": task["student"], "entry": task["entry"], "key": task["key"], "seed": task["seed"],
-           "status": RowStatus.ERROR, "kind": kind, "reason": reason}
+    row = {
+        "student": task["student"],
+        "entry": task["entry"],
+        "key": task["key"],
+        "seed": task["seed"],
+        "status": RowStatus.ERROR,
+        "kind": kind,
+        "reason": reason,
+    }
     if elapsed is not None:
         row["elapsed"] = round(elapsed, 3)
     return row
@@ -140,11 +148,16 @@ def write_csv(path: Path, rows: list[GradeRow], exercises, gradebook: dict | Non
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["Student"] + [ex.name for ex in exercises] + ["Total", "Status"])
-    w.writerow(["Points Possible"] + [f"{points_per_exercise():g}" for _ in exercises]
-               + [f"{points_per_exercise() * len(exercises):g}", ""])
+    w.writerow(
+        ["Points Possible"]
+        + [f"{points_per_exercise():g}" for _ in exercises]
+        + [f"{points_per_exercise() * len(exercises):g}", ""]
+    )
     for row in sorted(rows, key=lambda r: r.student):
         if row.status == RowStatus.GRADED:
-            scores = [points_text((row.exercises or {}).get(ex.name, 0.0)) for ex in exercises] + [points_text(row.score)]
+            scores = [points_text((row.exercises or {}).get(ex.name, 0.0)) for ex in exercises] + [
+                points_text(row.score)
+            ]
         else:
             scores = [""] * (len(exercises) + 1)
         w.writerow([_csv_safe(row.student)] + scores + [_csv_safe(status_text(row))])
@@ -188,8 +201,10 @@ def parse_overrides(text: str, where: str, exercises, entries) -> list:
     header = [_OVERRIDE_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in rows[0]]
     missing = [h for h in OVERRIDES_HEADER if h not in header]
     if missing:
-        raise OverridesError(f"{where}: the header must name the columns {', '.join(OVERRIDES_HEADER)} "
-                             f"(missing: {', '.join(missing)}; found: {', '.join(rows[0])})")
+        raise OverridesError(
+            f"{where}: the header must name the columns {', '.join(OVERRIDES_HEADER)} "
+            f"(missing: {', '.join(missing)}; found: {', '.join(rows[0])})"
+        )
     names = {ex.name for ex in exercises}
     known = set(entries)
     out, seen = [], {}
@@ -197,22 +212,29 @@ def parse_overrides(text: str, where: str, exercises, entries) -> list:
         rec = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header) if h in OVERRIDES_HEADER}
         at = f"{where} line {n}"
         if rec["entry"] not in known:
-            raise OverridesError(f"{at}: no entry {rec['entry']!r} in SUBMISSIONS (the entry id: a folder's "
-                                 "name, a file's name without .zip/.py/.ipynb, or a Canvas user id)")
+            raise OverridesError(
+                f"{at}: no entry {rec['entry']!r} in SUBMISSIONS (the entry id: a folder's "
+                "name, a file's name without .zip/.py/.ipynb, or a Canvas user id)"
+            )
         ex = rec["exercise"].lower()
         ex = f"exercise{ex}" if ex.isdigit() else ex
         if ex not in names:
-            raise OverridesError(f"{at}: {rec['exercise']!r} is not one of the exercises graded "
-                                 f"({', '.join(sorted(names))})")
+            raise OverridesError(
+                f"{at}: {rec['exercise']!r} is not one of the exercises graded ({', '.join(sorted(names))})"
+            )
         m = _NUMBER.fullmatch(rec["points"])
         if not m:
-            raise OverridesError(f"{at}: points {rec['points']!r} is not a number (new points: 8; a change: +2 or -1.5)")
+            raise OverridesError(
+                f"{at}: points {rec['points']!r} is not a number (new points: 8; a change: +2 or -1.5)"
+            )
         value = float(m.group(2))
         if not rec["reason"]:
             raise OverridesError(f"{at}: no reason given (every changed score is shown with its reason)")
         if (rec["entry"], ex) in seen:
-            raise OverridesError(f"{at}: {rec['entry']} {ex} is already overridden on line {seen[rec['entry'], ex]}; "
-                                 "keep one line per student and exercise")
+            raise OverridesError(
+                f"{at}: {rec['entry']} {ex} is already overridden on line {seen[rec['entry'], ex]}; "
+                "keep one line per student and exercise"
+            )
         seen[rec["entry"], ex] = n
         item = {"entry": rec["entry"], "exercise": ex, "reason": rec["reason"], "who": rec["who"], "line": n}
         if m.group(1):
@@ -249,10 +271,12 @@ def apply_overrides(rows: list[GradeRow], overrides: list) -> tuple:
             after = o["points"] if "points" in o else before + o["delta"]
             after = round(min(points_per_exercise(), max(0.0, after)), 2)
             exercises[o["exercise"]] = after
-            applied.append({"exercise": o["exercise"], "from": before, "to": after, "reason": o["reason"],
-                            "who": o["who"]})
-        out.append(dataclasses.replace(row, exercises=exercises, score=round(sum(exercises.values()), 4),
-                                        overrides=applied))
+            applied.append(
+                {"exercise": o["exercise"], "from": before, "to": after, "reason": o["reason"], "who": o["who"]}
+            )
+        out.append(
+            dataclasses.replace(row, exercises=exercises, score=round(sum(exercises.values()), 4), overrides=applied)
+        )
     return out, skipped
 
 

@@ -2,6 +2,7 @@
 has imported torch, pytest and the suites once (``grader.batch.slots.prewarm``).
 The batch process enforces the per-student wall limit and replaces grading
 processes that overrun or die."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,14 +39,15 @@ def _child_main(conn, folder: str, limits, exercise_names, out_root: str, zygote
 @dataclasses.dataclass
 class _Process:
     """A grading process, as the pool sees it."""
-    proc: object                # multiprocessing's Process
-    conn: object                # the pool's end of its pipe
-    folder: Path                # its private folder (in the batch's work folder)
-    zygote: object              # grader.transport.processes.Zygote
-    task: dict | None = None    # the student it grades now
-    started: float = 0.0        # when it got that student (time.monotonic)
-    ready: bool = False         # it has said "ready" (torch, pytest and the suites imported)
-    done: int = 0               # the students it has graded
+
+    proc: object  # multiprocessing's Process
+    conn: object  # the pool's end of its pipe
+    folder: Path  # its private folder (in the batch's work folder)
+    zygote: object  # grader.transport.processes.Zygote
+    task: dict | None = None  # the student it grades now
+    started: float = 0.0  # when it got that student (time.monotonic)
+    ready: bool = False  # it has said "ready" (torch, pytest and the suites imported)
+    done: int = 0  # the students it has graded
 
 
 PARK_AFTER = 6.0  # seconds: a grading process on one submission this long is parked (Pool._busy)
@@ -69,12 +71,12 @@ class Pool:
         self.exercise_names = [ex.name for ex in exercises]
         self.out = out
         self.wall_limit = wall_limit
-        self.procs: dict = {}   # slot -> _Process
+        self.procs: dict = {}  # slot -> _Process
         self.spare: list = []
         self._pending: list = []  # the students not yet sent to a grading process (while run runs)
         self._deaths = lost.Deaths()  # the rule for a student whose grading process died (grader.batch.lost)
         self._on_done = None
-        self.on_event = None     # on_event(what, value): "ready" (a slot), "start" (a student), "tick"
+        self.on_event = None  # on_event(what, value): "ready" (a slot), "start" (a student), "tick"
         self._elapsed = (0.0, 0)  # seconds and number of the submissions graded (Pool._busy)
         self.isolation = None
         self.fatal = None
@@ -97,8 +99,11 @@ class Pool:
         parent, child = self.ctx.Pipe()
         self._n += 1
         folder = self.workdir / f"slot{slot}-{self._n}"
-        proc = self.ctx.Process(target=_child_main, args=(child, str(folder), self.limits, self.exercise_names,
-                                                          str(self.out.root), zygote), daemon=True)
+        proc = self.ctx.Process(
+            target=_child_main,
+            args=(child, str(folder), self.limits, self.exercise_names, str(self.out.root), zygote),
+            daemon=True,
+        )
         proc.start()
         child.close()
         zygote.hand_over()  # the grading process holds the only copy of the control socket
@@ -166,14 +171,19 @@ class Pool:
         process grades meanwhile, so that it holds up nobody."""
         total, n = self._elapsed
         park = max(PARK_AFTER, 4 * total / n) if n else PARK_AFTER
-        return sum(1 for p in self.procs.values()
-                   if p.task is not None and now - p.started < park * (1 if p.done else 3))
+        return sum(
+            1 for p in self.procs.values() if p.task is not None and now - p.started < park * (1 if p.done else 3)
+        )
 
     def _unpark(self) -> None:
         """Start one more grading process where every one is busy and some are parked
         (at most ``jobs`` more)."""
-        if (self._more() and len(self.procs) < 2 * self.jobs and self._busy(time.monotonic()) < self.jobs
-                and all(p.task is not None for p in self.procs.values())):
+        if (
+            self._more()
+            and len(self.procs) < 2 * self.jobs
+            and self._busy(time.monotonic()) < self.jobs
+            and all(p.task is not None for p in self.procs.values())
+        ):
             self._start(max(self.procs, default=-1) + 1)
 
     def _stop_overruns(self) -> None:

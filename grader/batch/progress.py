@@ -1,4 +1,5 @@
 """The batch's progress: a bar with counts and ETA on a terminal, a line per student in a log (CI)."""
+
 from __future__ import annotations
 
 import os
@@ -29,9 +30,9 @@ class Progress:
         self.start = time.monotonic()
         self.tty = self.stream.isatty() and not settings.CI.value() and os.environ.get("TERM") != "dumb"
         self.last_draw = 0.0
-        self.current: dict = {}   # the students being graded now -> since when
-        self.processes = 0        # grading processes started
-        self.ready = 0            # ... that have imported torch, the reference and the suites
+        self.current: dict = {}  # the students being graded now -> since when
+        self.processes = 0  # grading processes started
+        self.ready = 0  # ... that have imported torch, the reference and the suites
 
     def _say(self, text: str) -> None:
         from grader.feedback.textsafe import terminal
@@ -44,16 +45,20 @@ class Progress:
     def starting(self, n: int) -> None:
         """The grading processes are being started (each imports torch, the reference and the suites)."""
         self.processes = n
-        self._say(f"grade batch: starting {n} grading process{'es' if n != 1 else ''} (each imports torch, "
-                  "pytest, the reference and the hidden tests; on a busy machine this takes a while) …")
+        self._say(
+            f"grade batch: starting {n} grading process{'es' if n != 1 else ''} (each imports torch, "
+            "pytest, the reference and the hidden tests; on a busy machine this takes a while) …"
+        )
 
     def event(self, what: str, value) -> None:
         """What the pool reports: "ready" (a grading process), "start" (a student), "tick"."""
         if what == "ready":
             self.ready += 1
             if self.ready == 1:
-                self._say(f"grade batch: first grading process ready after "
-                          f"{fmt_duration(time.monotonic() - self.start)}; grading")
+                self._say(
+                    f"grade batch: first grading process ready after "
+                    f"{fmt_duration(time.monotonic() - self.start)}; grading"
+                )
         elif what == "start":
             self.current[value] = time.monotonic()
         if self.tty:
@@ -73,8 +78,10 @@ class Progress:
         if self.done:
             rate = self.done / elapsed if elapsed > 0 else 0.0
             eta = (self.total - self.done) / rate if rate > 0 else 0.0
-            line = (f"  {bar} {self.done}/{self.total}  graded {self.graded}  errors {self.errors}"
-                    f"  {rate:.2f}/s  ETA {fmt_duration(eta)}")
+            line = (
+                f"  {bar} {self.done}/{self.total}  graded {self.graded}  errors {self.errors}"
+                f"  {rate:.2f}/s  ETA {fmt_duration(eta)}"
+            )
         else:
             line = f"  {bar} {self.done}/{self.total}  {fmt_duration(elapsed)}"
         if self.processes and self.ready < self.processes and not self.current and not self.done:
@@ -101,13 +108,17 @@ class Progress:
         if self.tty:
             self._draw(force=True)
         else:
-            what = (f"{points_text(row.score)} / {row.max_score:g}" if row.status == RowStatus.GRADED
-                    else status_text(row))
+            what = (
+                f"{points_text(row.score)} / {row.max_score:g}" if row.status == RowStatus.GRADED else status_text(row)
+            )
             took = f" ({row.elapsed:.1f} s)" if row.elapsed is not None else ""
             from grader.feedback.textsafe import terminal  # a student id or reason acts on no terminal or CI log
 
-            print(terminal(f"grade batch: [{self.done}/{self.total}] {row.student}: {what}{took}"),
-                  file=self.stream, flush=True)
+            print(
+                terminal(f"grade batch: [{self.done}/{self.total}] {row.student}: {what}{took}"),
+                file=self.stream,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.tty:

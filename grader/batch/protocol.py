@@ -11,6 +11,7 @@ exchange ``(kind, value)`` pairs over a ``multiprocessing.connection.Connection`
 ``receive`` never raises: a process that died (its end of the pipe closed) or that
 sent what is no message gives ``Gone``, which the batch treats as the process's death
 (``grader.batch.lost``)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,33 +24,37 @@ STOP = None  # what the batch sends a grading process that it has nothing more f
 class Kind(StrEnum):
     """What a grading process says (the first element of each message)."""
 
-    READY = "ready"   # torch, pytest and the suites imported, its zygote probed: send it students
-    DONE = "done"     # a student graded (or not): the gradebook row
-    FATAL = "fatal"   # a failure of its own: it grades nobody more
+    READY = "ready"  # torch, pytest and the suites imported, its zygote probed: send it students
+    DONE = "done"  # a student graded (or not): the gradebook row
+    FATAL = "fatal"  # a failure of its own: it grades nobody more
 
 
 @dataclasses.dataclass(frozen=True)
 class Ready:
     """The process can grade: ``info`` is its workers' isolation (locally) or, on a Dask
     worker, ``{"isolation", "fingerprint", "cuda"}``."""
+
     info: dict
 
 
 @dataclasses.dataclass(frozen=True)
 class Done:
     """One student's gradebook row (``grader.batch.slots.Slot.finish``)."""
+
     row: dict
 
 
 @dataclasses.dataclass(frozen=True)
 class Fatal:
     """A failure of the process's own, as ``"ExceptionType: message"``."""
+
     reason: str
 
 
 @dataclasses.dataclass(frozen=True)
 class Gone:
     """No message: the process's end closed (it died) or it sent something else."""
+
     detail: str = "it exited"
 
 
@@ -92,6 +97,7 @@ def receive(conn) -> Message | Gone:
 class Setup:
     """What a Dask worker's grading process (``grader.batch.cluster_host``) is told first:
     the exercises it grades, the workers' ``Limits`` and its private folder."""
+
     exercises: list
     limits: object
     folder: str

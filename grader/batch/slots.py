@@ -3,6 +3,7 @@ after another in one pytest session.  The local batch forks these processes
 (``grader.batch.pool``); a Dask worker starts them as ``grader.batch.cluster_host``.
 Both run ``grading_process``, which speaks ``grader.batch.protocol`` and turns any
 failure of its own into one ``Fatal`` message."""
+
 from __future__ import annotations
 
 import io
@@ -98,8 +99,12 @@ class Slot:
                     (self.sub / name).write_bytes(data)
             if not self.zygote_alive():
                 self.restart_zygote()
-            return Job(where, task["seed"], self.zygote,
-                       extra={"task": task, "deaths": lost.Deaths(lost.Process.ZYGOTE), "start": time.monotonic()})
+            return Job(
+                where,
+                task["seed"],
+                self.zygote,
+                extra={"task": task, "deaths": lost.Deaths(lost.Process.ZYGOTE), "start": time.monotonic()},
+            )
 
         def on_report(job, report):
             task = job.extra["task"]
@@ -125,8 +130,13 @@ class Slot:
         """Write the student's report and state; the row for the gradebook."""
         student = task["student"]
         shutil.rmtree(self.sub, ignore_errors=True)
-        row = {"student": student, "entry": task["entry"], "key": task["key"], "seed": task["seed"],
-               "elapsed": round(elapsed, 3)}
+        row = {
+            "student": student,
+            "entry": task["entry"],
+            "key": task["key"],
+            "seed": task["seed"],
+            "elapsed": round(elapsed, 3),
+        }
         if spend is not None:
             row["cost"] = spend.as_dict()  # the budgets' accounting (grader.transport.limits.Spend)
         if task.get("run"):
@@ -137,8 +147,13 @@ class Slot:
             self.out.write_state(row)
             return row
         tmp = re.escape(str(self.tmp))
-        report = _scrub(report, [(re.compile(tmp + r"/grader-\w+/grader-run-\w+"), "<worker folder>"),
-                                 (re.compile(re.escape(str(self.sub))), lambda m: student)])
+        report = _scrub(
+            report,
+            [
+                (re.compile(tmp + r"/grader-\w+/grader-run-\w+"), "<worker folder>"),
+                (re.compile(re.escape(str(self.sub))), lambda m: student),
+            ],
+        )
         report["submission"] = task["entry"]
         if task.get("notes"):
             report["notes"] = task["notes"]
@@ -158,10 +173,17 @@ class Slot:
         report["batch"] = {"student": student, "entry": task["entry"], "key": task["key"]}
         record = Report.from_dict(report)
         self.out.write_report(student, record)
-        internal = [ex.name for ex in record.exercises
-                    if ex.status == ExerciseStatus.ERROR or any(t.kind == ErrorKind.INTERNAL for t in ex.tests)]
-        row.update(status=RowStatus.GRADED, score=record.score, max_score=record.max_score,
-                   exercises={ex.name: ex.score for ex in record.exercises})
+        internal = [
+            ex.name
+            for ex in record.exercises
+            if ex.status == ExerciseStatus.ERROR or any(t.kind == ErrorKind.INTERNAL for t in ex.tests)
+        ]
+        row.update(
+            status=RowStatus.GRADED,
+            score=record.score,
+            max_score=record.max_score,
+            exercises={ex.name: ex.score for ex in record.exercises},
+        )
         if internal:
             row["internal"] = internal
         self.out.write_state(row)
@@ -232,6 +254,20 @@ def prewarm(exercises) -> None:
     from grader.harness.run import SUITES_DIR
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        pytest.main([str(SUITES_DIR / "__init__.py"), "-c", str(SUITES_DIR / "pytest.ini"), "--rootdir",
-                     str(SUITES_DIR), "-p", "no:cacheprovider", "-p", "pytest_timeout", "-q", "--collect-only",
-                     "-p", "no:warnings"])
+        pytest.main(
+            [
+                str(SUITES_DIR / "__init__.py"),
+                "-c",
+                str(SUITES_DIR / "pytest.ini"),
+                "--rootdir",
+                str(SUITES_DIR),
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "pytest_timeout",
+                "-q",
+                "--collect-only",
+                "-p",
+                "no:warnings",
+            ]
+        )

@@ -8,6 +8,7 @@ must earn every point), the stubs (each must earn none) and the mistakes folder'
 loses points and is named by its hint, each alternative earns every point), and adds up each
 exercise's points.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -115,11 +116,11 @@ def test_matches_reference(student, rng, shape, dtype):
             what=WHAT, inputs=describe("x", x, how), dtype=dtype, tolerance=EXACT)
 '''
 
-COURSE = '''# A course (grade new-exercise made this file; docs/instructors/authoring.md and grader/course.py
+COURSE = """# A course (grade new-exercise made this file; docs/instructors/authoring.md and grader/course.py
 # document every key).  Each [[exercise]] below is a folder exerciseN_TOPIC/ beside this file.
 title = {title}
 points = 10
-'''
+"""
 
 
 class _Usage(Exception):
@@ -146,14 +147,19 @@ def scaffold(folder: Path, topic: str, title: str | None = None) -> Path:
     """Add exercise ``topic`` to the course in ``folder`` (made when missing); returns its folder.
     CourseError says what stands in the way."""
     if not TOPIC.fullmatch(topic):
-        raise CourseError(f"{topic!r} cannot name an exercise: use lower-case letters, digits and _ "
-                          "(it names the student's file and the function they write), e.g. layer_norm")
+        raise CourseError(
+            f"{topic!r} cannot name an exercise: use lower-case letters, digits and _ "
+            "(it names the student's file and the function they write), e.g. layer_norm"
+        )
     folder = folder.expanduser()
     toml = folder / FILE
-    text = toml.read_text(encoding="utf-8") if toml.is_file() else \
-        COURSE.format(title=_toml_string(folder.resolve().name.replace("_", " ").replace("-", " ").capitalize()))
+    text = (
+        toml.read_text(encoding="utf-8")
+        if toml.is_file()
+        else COURSE.format(title=_toml_string(folder.resolve().name.replace("_", " ").replace("-", " ").capitalize()))
+    )
     title = title or topic.replace("_", " ").capitalize()
-    entry = (f'\n[[exercise]]\ntopic = "{topic}"\ntitle = {_toml_string(title)}\nnames = ["{topic}"]\n')
+    entry = f'\n[[exercise]]\ntopic = "{topic}"\ntitle = {_toml_string(title)}\nnames = ["{topic}"]\n'
     try:
         data = tomllib.loads(text + entry)
     except tomllib.TOMLDecodeError as e:
@@ -180,12 +186,18 @@ def _toml_string(text: str) -> str:
 
 
 def new_exercise_main(argv) -> int:
-    p = _Parser(prog="grade new-exercise", description=NEW_DESCRIPTION,
-                formatter_class=argparse.RawDescriptionHelpFormatter,
-                epilog="example:\n  grade new-exercise layer_norm --course mycourse --title 'Layer normalisation'\n"
-                       "  grade check-course mycourse")
-    p.add_argument("name", metavar="NAME", help="the exercise's topic: its file is exerciseN_NAME.py, and the "
-                                                "scaffold's function is NAME")
+    p = _Parser(
+        prog="grade new-exercise",
+        description=NEW_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  grade new-exercise layer_norm --course mycourse --title 'Layer normalisation'\n"
+        "  grade check-course mycourse",
+    )
+    p.add_argument(
+        "name",
+        metavar="NAME",
+        help="the exercise's topic: its file is exerciseN_NAME.py, and the scaffold's function is NAME",
+    )
     p.add_argument("--course", metavar="DIR", type=Path, required=True, help="the course folder")
     p.add_argument("--title", default=None, help="the exercise's title (default: from NAME)")
     try:
@@ -198,13 +210,17 @@ def new_exercise_main(argv) -> int:
         return _fail("new-exercise", str(e))
     except OSError as e:
         return _fail("new-exercise", f"cannot write {e.filename or args.course}: {e.strerror or e}")
-    print(f"grade new-exercise: wrote {made}/ (stub, model answer, reference, hidden suite) and its entry in "
-          f"{args.course / FILE}; check it: grade check-course {args.course}", file=sys.stderr)
+    print(
+        f"grade new-exercise: wrote {made}/ (stub, model answer, reference, hidden suite) and its entry in "
+        f"{args.course / FILE}; check it: grade check-course {args.course}",
+        file=sys.stderr,
+    )
     return 0
 
 
 # ---------------------------------------------------------------------------
 # grade check-course
+
 
 def _missing_files(course, exercises) -> list:
     problems = []
@@ -227,8 +243,10 @@ def _suite_problems(course, exercises) -> list:
             suite_module(ex)
         except Exception as e:  # the author's mistake, said in one line
             where = f" (line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
-            problems.append(f"{ex.name} ({ex.title}): its hidden suite {course.suite_path(ex)} cannot be imported"
-                            f"{where}: {type(e).__name__}: {e}")
+            problems.append(
+                f"{ex.name} ({ex.title}): its hidden suite {course.suite_path(ex)} cannot be imported"
+                f"{where}: {type(e).__name__}: {e}"
+            )
     return problems
 
 
@@ -254,15 +272,20 @@ def judge(course, exercise: dict, stub: dict) -> list:
         problems.append(f"{name}: the model answer was not graded ({exercise['status']}): {first[0] if first else ''}")
     total = round(sum(t["max_score"] for t in exercise["tests"]), 2)
     if exercise["status"] == "graded" and total != course.points:
-        problems.append(f"{name}: its tests' points add up to {total:g}, and the course gives each exercise "
-                        f"{course.points:g} (points in {FILE}; each test's @pytest.mark.points in its suite)")
+        problems.append(
+            f"{name}: its tests' points add up to {total:g}, and the course gives each exercise "
+            f"{course.points:g} (points in {FILE}; each test's @pytest.mark.points in its suite)"
+        )
     lost = [t for t in exercise["tests"] if t["score"] < t["max_score"]]
     if lost:
         problems.append(f"{name}: the model answer loses points: " + "; ".join(_lost(t) for t in lost[:5]))
     earned = [t for t in stub["tests"] if t["score"] > 0]
     if earned:
-        problems.append(f"{name}: the stub earns {stub['score']:g} points (a stub should earn none): "
-                        + ", ".join(t["name"] for t in earned[:5]) + " pass on it")
+        problems.append(
+            f"{name}: the stub earns {stub['score']:g} points (a stub should earn none): "
+            + ", ".join(t["name"] for t in earned[:5])
+            + " pass on it"
+        )
     return problems
 
 
@@ -294,8 +317,9 @@ def judge_mistake(entry: dict, path: Path, hint: str | None) -> str | None:
     lost = _failed_tests(entry)
     if path.name.startswith("ok_"):
         if entry["score"] < entry["max_score"]:
-            return (f"{name} is a correct answer and loses {entry['max_score'] - entry['score']:g} points: "
-                    + "; ".join(_lost_line(t) for t in lost[:3]))
+            return f"{name} is a correct answer and loses {entry['max_score'] - entry['score']:g} points: " + "; ".join(
+                _lost_line(t) for t in lost[:3]
+            )
         return None
     if not hint:
         return f"{name} says no hint: its first line must be '# hint: <a regex the hint that names it matches>'"
@@ -335,8 +359,10 @@ def _check_mistakes(course, exercises, grade_folder, work: Path, progress) -> li
             problem = judge_mistake(report["exercises"][0], path, hint)
             problems += [problem] if problem else []
             if not problem:
-                progress(f"  {ex.name}: {path.name} " + ("gets full marks" if path.name.startswith("ok_")
-                                                          else "is named by its hint"))
+                progress(
+                    f"  {ex.name}: {path.name} "
+                    + ("gets full marks" if path.name.startswith("ok_") else "is named by its hint")
+                )
     return problems
 
 
@@ -369,11 +395,14 @@ def check_course(course, exercises=None, progress=print) -> list:
     zygote = Zygote(preload=wants_preload(exercises))
     try:
         progress(f"grading the model answers of {len(exercises)} exercise(s)")
-        answers = grade(exercises, _submission(course, "solution", exercises, work / "solutions"), zygote=zygote).to_dict()
+        answers = grade(
+            exercises, _submission(course, "solution", exercises, work / "solutions"), zygote=zygote
+        ).to_dict()
         progress("grading the stubs")
         stubs = grade(exercises, _submission(course, "stub", exercises, work / "stubs"), zygote=zygote).to_dict()
-        problems += _check_mistakes(course, exercises, lambda exs, folder: grade(exs, folder, zygote=zygote).to_dict(), work,
-                                    progress)
+        problems += _check_mistakes(
+            course, exercises, lambda exs, folder: grade(exs, folder, zygote=zygote).to_dict(), work, progress
+        )
     finally:
         zygote.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -385,21 +414,35 @@ def check_course(course, exercises=None, progress=print) -> list:
         found = judge(course, exercise, stub)
         judged += found
         if not found:
-            progress(f"  {exercise['name']} ({exercise['title']}): ok (model answer {exercise['score']:g} of "
-                     f"{exercise['max_score']:g}, stub {stub['score']:g})")
+            progress(
+                f"  {exercise['name']} ({exercise['title']}): ok (model answer {exercise['score']:g} of "
+                f"{exercise['max_score']:g}, stub {stub['score']:g})"
+            )
     return judged + problems
 
 
 def check_course_main(argv) -> int:
     from grader.exercises import select
 
-    p = _Parser(prog="grade check-course", description=CHECK_DESCRIPTION,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("course", metavar="DIR", nargs="?", default=None,
-                   help="the course folder (default: --course, $GRADER_COURSE, else the built-in course)")
+    p = _Parser(
+        prog="grade check-course", description=CHECK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "course",
+        metavar="DIR",
+        nargs="?",
+        default=None,
+        help="the course folder (default: --course, $GRADER_COURSE, else the built-in course)",
+    )
     p.add_argument("--course", dest="course_option", metavar="DIR", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE",
-                   help="check these exercises only (default: all)")
+    p.add_argument(
+        "--exercises",
+        "-e",
+        nargs="+",
+        default=["all"],
+        metavar="EXERCISE",
+        help="check these exercises only (default: all)",
+    )
     try:
         args = p.parse_args(argv)
     except _Usage as e:

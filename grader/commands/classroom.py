@@ -11,6 +11,7 @@ received each push, which students cannot change) when the repository is on gith
 and a token is at hand; otherwise the commit's committer date, which a student can set to
 anything (``GIT_COMMITTER_DATE``) and which is recorded as such in collect.csv.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,7 @@ MARKER = "classroom.json"
 GIT_TIMEOUT = 300
 MAX_FILE = 8 << 20  # a blob larger than this is not exported (exercise files are at most 1 MiB anyway)
 LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
-COLUMNS = ("github_username", "repository", "deadline", "commit", "pushed_at", "time_source", "graded_from",
-           "status")
+COLUMNS = ("github_username", "repository", "deadline", "commit", "pushed_at", "time_source", "graded_from", "status")
 
 DESCRIPTION = """\
 Grade a GitHub Classroom assignment with the hidden tests, from your side: clone
@@ -103,30 +103,59 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="grade classroom", description=DESCRIPTION, epilog=EPILOG,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
-                   help="where the clones, collect.csv and the results go (new, or a previous run's)")
-    p.add_argument("--assignment", "-a", required=True, metavar="PREFIX",
-                   help="the assignment's repository prefix in Classroom (hw3 for hw3-LOGIN)")
+    p = _Parser(
+        prog="grade classroom",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--out",
+        "-o",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="where the clones, collect.csv and the results go (new, or a previous run's)",
+    )
+    p.add_argument(
+        "--assignment",
+        "-a",
+        required=True,
+        metavar="PREFIX",
+        help="the assignment's repository prefix in Classroom (hw3 for hw3-LOGIN)",
+    )
     p.add_argument("--deadline", required=True, metavar="TIME", help="ISO 8601 with a time zone")
     p.add_argument("--roster", type=Path, metavar="CSV", help="Classroom's roster (or grades) export")
     p.add_argument("--org", metavar="ORG", help="the GitHub organisation of the classroom")
-    p.add_argument("--url", metavar="TEMPLATE", default="https://github.com/{org}/{assignment}-{login}.git",
-                   help="each student's repository (default: https://github.com/{org}/{assignment}-{login}.git)")
+    p.add_argument(
+        "--url",
+        metavar="TEMPLATE",
+        default="https://github.com/{org}/{assignment}-{login}.git",
+        help="each student's repository (default: https://github.com/{org}/{assignment}-{login}.git)",
+    )
     p.add_argument("--branch", metavar="NAME", help="the branch graded (default: the repository's default branch)")
     p.add_argument("--extensions", type=Path, metavar="CSV", help="per-student deadlines: github_username,deadline")
-    p.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE",
-                   help="exercise1 … exercise9 (or 1 … 9), or 'all' (default)")
+    p.add_argument(
+        "--exercises",
+        "-e",
+        nargs="+",
+        default=["all"],
+        metavar="EXERCISE",
+        help="exercise1 … exercise9 (or 1 … 9), or 'all' (default)",
+    )
     p.add_argument("--jobs", "-j", type=int, metavar="N", help="submissions graded in parallel (grade batch --jobs)")
-    p.add_argument("--return-feedback", action="store_true",
-                   help="push each report as FEEDBACK.md on the student's feedback branch (after their deadline)")
+    p.add_argument(
+        "--return-feedback",
+        action="store_true",
+        help="push each report as FEEDBACK.md on the student's feedback branch (after their deadline)",
+    )
     p.add_argument("--timeout-scale", type=float, metavar="X", help="grade batch --timeout-scale")
     add_option(p)  # the batch it runs grades with that course (GRADER_COURSE passes to it)
     return p
 
 
 # -- times ------------------------------------------------------------------------------------
+
 
 def parse_time(text: str, what: str) -> dt.datetime:
     try:
@@ -152,6 +181,7 @@ def _delay(text: str):
 
 # -- the class --------------------------------------------------------------------------------
 
+
 def _read_csv(path: Path, what: str) -> list:
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -167,15 +197,22 @@ def read_roster(path: Path) -> list:
     """Classroom's roster or grades export: [{login, name, url}] (login "" when not linked)."""
     rows = _read_csv(path, "the roster")
     if not rows or "github_username" not in rows[0]:
-        raise Usage(f"the roster {path} has no github_username column: give GitHub Classroom's roster export "
-                    "(Students tab, Download: identifier, github_username, github_id, name)")
+        raise Usage(
+            f"the roster {path} has no github_username column: give GitHub Classroom's roster export "
+            "(Students tab, Download: identifier, github_username, github_id, name)"
+        )
     out = []
     for r in rows:
         login = r.get("github_username", "")
         if login and not LOGIN.fullmatch(login):
             raise Usage(f"the roster {path}: {login!r} is not a GitHub username")
-        out.append({"login": login, "name": r.get("name") or r.get("identifier") or r.get("roster_identifier", ""),
-                    "url": r.get("student_repository_url", "")})
+        out.append(
+            {
+                "login": login,
+                "name": r.get("name") or r.get("identifier") or r.get("roster_identifier", ""),
+                "url": r.get("student_repository_url", ""),
+            }
+        )
     return out
 
 
@@ -189,8 +226,9 @@ def read_extensions(path: Path, deadline: dt.datetime) -> dict:
         if not login:
             continue
         delay = _delay(when)
-        out[login.lower()] = deadline + delay if delay is not None else parse_time(
-            when, f"the extensions {path}: {login}'s deadline")
+        out[login.lower()] = (
+            deadline + delay if delay is not None else parse_time(when, f"the extensions {path}: {login}'s deadline")
+        )
     return out
 
 
@@ -228,9 +266,14 @@ def _api(path: str) -> list:
 
     out, url = [], "https://api.github.com" + path + ("&" if "?" in path else "?") + "per_page=100"
     while url:
-        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}",
-                                                   "Accept": "application/vnd.github+json",
-                                                   "X-GitHub-Api-Version": "2022-11-28"})
+        req = urllib.request.Request(
+            url,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+            },
+        )
         with urllib.request.urlopen(req, timeout=60) as resp:
             out.append(json.load(resp))
             m = re.search(r'<([^>]+)>;\s*rel="next"', resp.headers.get("Link", ""))
@@ -254,22 +297,33 @@ def org_students(org: str, assignment: str) -> list:
     pages = _api(f"/orgs/{urllib.parse.quote(org)}/repos?type=all")
     prefix = assignment.lower() + "-"
     names = sorted(r["name"] for page in pages for r in page if r["name"].lower().startswith(prefix))
-    return [{"login": n[len(prefix):], "name": "", "url": ""} for n in names if LOGIN.fullmatch(n[len(prefix):])]
+    return [{"login": n[len(prefix) :], "name": "", "url": ""} for n in names if LOGIN.fullmatch(n[len(prefix) :])]
 
 
 # -- git --------------------------------------------------------------------------------------
 
+
 def _git_env(url: str) -> dict:
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", LC_ALL="C",
-               GIT_AUTHOR_NAME="nngrade", GIT_AUTHOR_EMAIL="nngrade@users.noreply.github.com",
-               GIT_COMMITTER_NAME="nngrade", GIT_COMMITTER_EMAIL="nngrade@users.noreply.github.com")
+    env = dict(
+        os.environ,
+        GIT_TERMINAL_PROMPT="0",
+        GIT_ASKPASS="",
+        LC_ALL="C",
+        GIT_AUTHOR_NAME="nngrade",
+        GIT_AUTHOR_EMAIL="nngrade@users.noreply.github.com",
+        GIT_COMMITTER_NAME="nngrade",
+        GIT_COMMITTER_EMAIL="nngrade@users.noreply.github.com",
+    )
     token = _token()
     if token and url.startswith("https://github.com/"):
         import base64
 
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.https://github.com/.extraheader",
-                   GIT_CONFIG_VALUE_0=f"AUTHORIZATION: basic {basic}")
+        env.update(
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="http.https://github.com/.extraheader",
+            GIT_CONFIG_VALUE_0=f"AUTHORIZATION: basic {basic}",
+        )
     return env
 
 
@@ -324,8 +378,7 @@ def commit_at_deadline(clone: Path, url: str, branch: str, deadline: dt.datetime
     pages, why = None, ""
     if gh and _token():
         try:
-            pages = _api(f"/repos/{gh[0]}/{gh[1]}/activity?ref=refs/heads/{urllib.parse.quote(branch)}"
-                         "&direction=asc")
+            pages = _api(f"/repos/{gh[0]}/{gh[1]}/activity?ref=refs/heads/{urllib.parse.quote(branch)}&direction=asc")
         except (OSError, ValueError) as e:
             why = f"GitHub's activity API failed ({e}); "
     if pages is not None:
@@ -373,13 +426,12 @@ def export(clone: Path, sha: str, dest: Path, env) -> list:
         wanted.append((path, obj))
     if not wanted:
         return notes
-    blobs = git(clone, "cat-file", "--batch", env=env, data="".join(f"{o}\n" for _, o in wanted).encode(),
-                text=False)
+    blobs = git(clone, "cat-file", "--batch", env=env, data="".join(f"{o}\n" for _, o in wanted).encode(), text=False)
     pos = 0
     for path, _obj in wanted:
         header_end = blobs.index(b"\n", pos)
         size = int(blobs[pos:header_end].split()[2])
-        body = blobs[header_end + 1:header_end + 1 + size]
+        body = blobs[header_end + 1 : header_end + 1 + size]
         pos = header_end + 1 + size + 1
         target = dest / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -413,14 +465,14 @@ def push_feedback(clone: Path, url: str, sha: str, text: str, env) -> str:
         index.unlink(missing_ok=True)
     if tree == git(clone, "rev-parse", f"{base}^{{tree}}", env=env).strip():
         return "unchanged"
-    commit = git(clone, "commit-tree", tree, "-p", base, "-m", f"Feedback on {sha[:12]} (nngrade)",
-                 env=env).strip()
+    commit = git(clone, "commit-tree", tree, "-p", base, "-m", f"Feedback on {sha[:12]} (nngrade)", env=env).strip()
     git(clone, "push", "--quiet", "origin", f"{commit}:refs/heads/feedback", env=env)
     git(clone, "update-ref", "refs/heads/feedback", commit, env=env)
     return "pushed"
 
 
 # -- the run ----------------------------------------------------------------------------------
+
 
 def _fail(message: str) -> int:
     print(f"grade classroom: error: {message}", file=sys.stderr)
@@ -457,8 +509,10 @@ def _check(args) -> tuple:
         raise Usage(f"--assignment {args.assignment!r}: give the repository prefix, e.g. hw3")
     deadline = parse_time(args.deadline, "--deadline")
     if args.roster is None and args.org is None:
-        raise Usage("say who is in the class: --roster (Classroom's roster export) or --org (every ASSIGNMENT-LOGIN "
-                    "repository of the organisation)")
+        raise Usage(
+            "say who is in the class: --roster (Classroom's roster export) or --org (every ASSIGNMENT-LOGIN "
+            "repository of the organisation)"
+        )
     if "{org}" in args.url and not args.org:
         raise Usage(f"--url {args.url} needs --org (or give --url without {{org}})")
     if args.jobs is not None and args.jobs < 1:
@@ -500,8 +554,15 @@ def run(args) -> int:
     for s in students:
         row = dict.fromkeys(COLUMNS, "")
         row["github_username"] = s["login"]
-        c = _collect(args, s, row, seen, extensions.get((s["login"] or "").lower(), deadline),
-                     (s["login"] or "").lower() in extensions, out)
+        c = _collect(
+            args,
+            s,
+            row,
+            seen,
+            extensions.get((s["login"] or "").lower(), deadline),
+            (s["login"] or "").lower() in extensions,
+            out,
+        )
         if c is not None:
             collected[s["login"].lower()] = c
         rows.append(row)
@@ -516,8 +577,11 @@ def run(args) -> int:
     _write_rows(out, rows)
     for name in unknown:
         print(f"grade classroom: the extensions name {name}, who is not in the class", file=sys.stderr)
-    print(f"grade classroom: {len(rows) - len(missing)} of {len(rows)} students graded; "
-          f"{out / 'collect.csv'} and {out / 'results' / 'summary.html'}", file=sys.stderr)
+    print(
+        f"grade classroom: {len(rows) - len(missing)} of {len(rows)} students graded; "
+        f"{out / 'collect.csv'} and {out / 'results' / 'summary.html'}",
+        file=sys.stderr,
+    )
     for r in missing:
         print(f"  {r['github_username'] or '(no GitHub account)'}: {r['status']}", file=sys.stderr)
     return EXIT_SOME if missing else code
@@ -568,15 +632,25 @@ def _collect(args, s: dict, row: dict, seen: set, mine, extended: bool, out: Pat
     row["status"] = "collected" + (f" ({'; '.join(notes)})" if notes else "")
     verb = "pushed" if how.startswith("push time") else "committed"
     print(f"  {login}: {sha[:12]} {verb} {iso(pushed)} ({how}), {reason}", file=sys.stderr)
-    return dict(url=url, clone=clone, sha=sha, branch=branch, pushed=pushed, how=how,
-                deadline=mine, reason=reason, row=row)
+    return dict(
+        url=url, clone=clone, sha=sha, branch=branch, pushed=pushed, how=how, deadline=mine, reason=reason, row=row
+    )
 
 
 def _grade_and_return(args, out: Path, collected: dict, now) -> int | None:
     """`grade batch` on the collected submissions, each row's status set from its result (and the
     feedback returned, when asked); the exit status when the batch itself failed."""
-    batch = [sys.executable, "-m", "grader.cli", "batch", str(out / "submissions"), "--out", str(out / "results"),
-             "--exercises", *args.exercises]
+    batch = [
+        sys.executable,
+        "-m",
+        "grader.cli",
+        "batch",
+        str(out / "submissions"),
+        "--out",
+        str(out / "results"),
+        "--exercises",
+        *args.exercises,
+    ]
     if args.jobs:
         batch += ["--jobs", str(args.jobs)]
     if args.timeout_scale:
@@ -584,8 +658,10 @@ def _grade_and_return(args, out: Path, collected: dict, now) -> int | None:
     # the token stays here: the batch (and the student code it runs) never sees it
     r = subprocess.run(batch, env={k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN")})
     if r.returncode not in (0, 1):
-        print(f"grade classroom: error: grade batch failed (exit {r.returncode}); nothing was returned to "
-              "students", file=sys.stderr)
+        print(
+            f"grade classroom: error: grade batch failed (exit {r.returncode}); nothing was returned to students",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL if r.returncode == 3 else r.returncode
     from grader.feedback.records import RowStatus
 
@@ -618,7 +694,9 @@ def _graded(results_csv: Path) -> dict:
         rows = list(csv.DictReader(io.StringIO(results_csv.read_text(encoding="utf-8"))))
     except OSError:
         return {}
-    return {r["Student"].lower(): r.get("Status", "") for r in rows if r.get("Student") not in (None, "Points Possible")}
+    return {
+        r["Student"].lower(): r.get("Status", "") for r in rows if r.get("Student") not in (None, "Points Possible")
+    }
 
 
 def feedback_text(report_json: Path, assignment: str, c: dict) -> str:
@@ -626,9 +704,15 @@ def feedback_text(report_json: Path, assignment: str, c: dict) -> str:
     from grader.feedback.report import render
 
     report = Report.from_dict(json.loads(report_json.read_text(encoding="utf-8")))  # the batch's report, read once
-    head = FEEDBACK_HEAD.format(assignment=assignment, sha=c["sha"], branch=c["branch"], pushed=iso(c["pushed"]),
-                                how="pushed" if c["how"].startswith("push time") else "committed",
-                                deadline=iso(c["deadline"]), graded_from=c["reason"])
+    head = FEEDBACK_HEAD.format(
+        assignment=assignment,
+        sha=c["sha"],
+        branch=c["branch"],
+        pushed=iso(c["pushed"]),
+        how="pushed" if c["how"].startswith("push time") else "committed",
+        deadline=iso(c["deadline"]),
+        graded_from=c["reason"],
+    )
     return head + render(report, "markdown")
 
 

@@ -4,6 +4,7 @@ this grader would use, and where it came from.
 Standard library only, and nothing run: it reads this process's environment as ``grade`` would.
 A value the grader cannot use is said, with what the grader does instead; it is never an error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,11 +54,19 @@ def _plain(text: str) -> str:
 
 
 def _parser(chosen) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="grade config", description=DESCRIPTION,
-                                epilog=EPILOG.format(settings=_listing(chosen)),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--format", "-f", choices=("text", "json"), default="text",
-                   help="text (default) or json: each setting's name, value, source, default and what it does")
+    p = argparse.ArgumentParser(
+        prog="grade config",
+        description=DESCRIPTION,
+        epilog=EPILOG.format(settings=_listing(chosen)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--format",
+        "-f",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or json: each setting's name, value, source, default and what it does",
+    )
     return p
 
 
@@ -73,9 +82,22 @@ def as_data(chosen, environ=None) -> dict:
     for s in chosen:
         r = s.read(environ)
         secret = s.type == settings.SECRET
-        rows.append({"name": s.name, "value": None if secret else r.value, "shown": _plain(r.shown), "source": r.source,
-                     "set": r.raw is not None, "problem": r.problem, "type": s.type, "default": _plain(s.default_text),
-                     "option": s.option, "audience": s.audience, "editions": s.editions, "help": _plain(s.help)})
+        rows.append(
+            {
+                "name": s.name,
+                "value": None if secret else r.value,
+                "shown": _plain(r.shown),
+                "source": r.source,
+                "set": r.raw is not None,
+                "problem": r.problem,
+                "type": s.type,
+                "default": _plain(s.default_text),
+                "option": s.option,
+                "audience": s.audience,
+                "editions": s.editions,
+                "help": _plain(s.help),
+            }
+        )
     return {"edition": _edition(), "settings": rows}
 
 

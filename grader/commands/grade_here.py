@@ -7,6 +7,7 @@ SIGHUP end grade as Ctrl-C does; while a zygote or a temporary folder is being m
 signal is held off until it is whole, then undone.  Standard library only at import:
 torch and the grading machinery are imported when a grading starts.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,14 +71,15 @@ def _new_zygote(chosen):
     from grader.transport.processes import Zygote
     from grader.untrusted.warmup import uses_meta
 
-    return _deferring_signals(lambda: Zygote(preload=wants_preload(chosen), fork=fork, warm_meta=uses_meta(chosen)),
-                              undo=lambda z: z.close())
+    return _deferring_signals(
+        lambda: Zygote(preload=wants_preload(chosen), fork=fork, warm_meta=uses_meta(chosen)), undo=lambda z: z.close()
+    )
 
 
 # -- SIGTERM and SIGHUP end grade as Ctrl-C does: what it started is stopped, its folders removed ---------
 
-_stop_signal = None   # the SIGTERM or SIGHUP that ended this grade (its exit status is 128 + it)
-_deferring = False    # while a zygote or a temporary folder is being made: note a signal, act after
+_stop_signal = None  # the SIGTERM or SIGHUP that ended this grade (its exit status is 128 + it)
+_deferring = False  # while a zygote or a temporary folder is being made: note a signal, act after
 _pending = False
 
 
@@ -126,8 +128,9 @@ def grade_here(args, chosen, submission: Path, fmt: str, zygote=None) -> int:
     from grader.submission.reader import read_for_grade
 
     try:  # one reader for every entry point
-        sub, graded_from, cleanup = _deferring_signals(lambda: read_for_grade(submission, chosen),
-                                                       undo=lambda made: made[2]())
+        sub, graded_from, cleanup = _deferring_signals(
+            lambda: read_for_grade(submission, chosen), undo=lambda made: made[2]()
+        )
     except KeyboardInterrupt:
         return _interrupted()
     own = zygote is None
@@ -167,8 +170,9 @@ def _grade_read(args, chosen, sub, graded_from, limits, zygote, err) -> Report:
     from grader.feedback.records import Report
     from grader.harness.run import grade
 
-    report = grade(chosen, graded_from, seed=args.seed, limits=limits,
-                   zygote=zygote, debug=args.debug, progress=progress)
+    report = grade(
+        chosen, graded_from, seed=args.seed, limits=limits, zygote=zygote, debug=args.debug, progress=progress
+    )
     # the reader's notes and the edition's checks: both edit JSON data (the submission readers sit
     # below the records, and a student package already built takes a dict), read back once
     report = Report.from_dict(sub.annotate(report.to_dict()))
@@ -178,9 +182,11 @@ def _grade_read(args, chosen, sub, graded_from, limits, zygote, err) -> Report:
 
 
 def _internal_error(args, fmt: str, chosen, e: Exception) -> int:
-    print(f"grade: internal error: {type(e).__name__}: {e}\n"
-          "This is a problem with the grader, not your code; rerun with --debug and report it.",
-          file=sys.stderr)
+    print(
+        f"grade: internal error: {type(e).__name__}: {e}\n"
+        "This is a problem with the grader, not your code; rerun with --debug and report it.",
+        file=sys.stderr,
+    )
     from grader.feedback.failure import memory_limit
 
     _write_failure(args, fmt, chosen, f"internal error ({type(e).__name__}: {e}); {memory_limit()}")
@@ -193,13 +199,19 @@ def _conclude(args, chosen, submission: Path, fmt: str, report: Report) -> int:
 
     reason = grading_failed(report)
     if reason is not None and not args.debug:  # nothing of this report is a grade: say why, score nothing
-        print(f"grade: the grading failed: {reason}.\nNothing was scored: this is not a grade "
-              "(rerun with --debug to see the grader's own errors).", file=sys.stderr)
+        print(
+            f"grade: the grading failed: {reason}.\nNothing was scored: this is not a grade "
+            "(rerun with --debug to see the grader's own errors).",
+            file=sys.stderr,
+        )
         _write_failure(args, fmt, chosen, reason, seed=report.seed)
         return EXIT_INTERNAL
 
     # the student's folder as the repository sees it (annotations, JUnit's file=)
-    prefix = os.path.relpath((submission if submission.is_dir() else submission.parent).resolve(), os.environ.get("GITHUB_WORKSPACE") or os.getcwd())
+    prefix = os.path.relpath(
+        (submission if submission.is_dir() else submission.parent).resolve(),
+        os.environ.get("GITHUB_WORKSPACE") or os.getcwd(),
+    )
     prefix = "" if prefix == "." or prefix.startswith("..") else prefix.replace(os.sep, "/") + "/"
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     if github:  # advice for a terminal (--submission) means nothing in a CI log
@@ -237,8 +249,13 @@ def _render(args, report: Report, fmt: str, prefix: str) -> str:
 
         options = {"family": getattr(args, "junit_family", "xunit2")} if fmt == "junit" else {}
         return render_platform(report, fmt, prefix=prefix, **options)
-    color = (fmt == "text" and args.output is None and sys.stdout.isatty()
-             and not args.no_color and "NO_COLOR" not in os.environ)
+    color = (
+        fmt == "text"
+        and args.output is None
+        and sys.stdout.isatty()
+        and not args.no_color
+        and "NO_COLOR" not in os.environ
+    )
     return render(report, fmt, color=color)
 
 
@@ -258,11 +275,14 @@ def _said(report: Report) -> str:
     from grader.feedback import local_check
     from grader.feedback.numbers import points_text  # not before the zygote forks (a secret package)
 
-    return report.extra["summary"] if local_check.is_local(report) else \
-        f"{points_text(report.score)} / {report.max_score:g}"
+    return (
+        report.extra["summary"]
+        if local_check.is_local(report)
+        else f"{points_text(report.score)} / {report.max_score:g}"
+    )
 
 
-PLATFORM_FILES = ("prairielearn", "gradescope")   # formats whose file a platform reads as the grade
+PLATFORM_FILES = ("prairielearn", "gradescope")  # formats whose file a platform reads as the grade
 
 
 def _write_failure(args, fmt: str, chosen, reason: str, seed=None) -> None:
@@ -287,8 +307,14 @@ def _write_failure(args, fmt: str, chosen, reason: str, seed=None) -> None:
     else:
         from grader import __version__
 
-        doc = {"grading_failed": True, "reason": reason, "score": None, "max_score": max_score,
-               "seed": args.seed if seed is None else seed, "grader_version": __version__}
+        doc = {
+            "grading_failed": True,
+            "reason": reason,
+            "score": None,
+            "max_score": max_score,
+            "seed": args.seed if seed is None else seed,
+            "grader_version": __version__,
+        }
     text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
     if args.output is None:
         sys.stdout.write(text)

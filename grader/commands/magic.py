@@ -5,6 +5,7 @@ what was recorded in a separate grading process (``grade``, whose worker runs th
 code) and shows the report inline (HTML in Jupyter, text elsewhere).  How a cell's code
 becomes an exercise's file: ``grader.submission.notebook``.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,9 @@ def _from_history(ex):
                         imports.append(segment)
                         lines += _lines(segment, f"cell In [{n}]", line)
             label = f"cell In [{i}]"
-            return "\n".join(imports + [history[i]]), origin("this notebook", [label], lines + _lines(history[i], label))
+            return "\n".join(imports + [history[i]]), origin(
+                "this notebook", [label], lines + _lines(history[i], label)
+            )
     return None
 
 
@@ -60,8 +63,10 @@ def _report_html(html: str, lines: int) -> str:
     # a first guess, then the frame grows to its content once loaded: a long hint is never hidden
     height = 140 + 26 * lines
     fit = "this.style.height=(this.contentWindow.document.documentElement.scrollHeight+24)+'px'"
-    return (f'<iframe srcdoc="{html_mod.escape(html, quote=True)}" onload="{fit}" '
-            f'style="width:100%;height:{height}px;border:1px solid #ddd;resize:vertical"></iframe>')
+    return (
+        f'<iframe srcdoc="{html_mod.escape(html, quote=True)}" onload="{fit}" '
+        f'style="width:100%;height:{height}px;border:1px solid #ddd;resize:vertical"></iframe>'
+    )
 
 
 def grade_recorded(ex, timeout: float = 600.0):
@@ -76,11 +81,16 @@ def grade_recorded(ex, timeout: float = 600.0):
     from grader.submission.cells import origin, relocate
 
     label = f"your %%exercise {ex.number} cell"
-    found = ((_RECORDED[ex.file], origin("this notebook", [label], _lines(_RECORDED[ex.file], label, 2)))
-             if _RECORDED.get(ex.file) else _from_history(ex))
+    found = (
+        (_RECORDED[ex.file], origin("this notebook", [label], _lines(_RECORDED[ex.file], label, 2)))
+        if _RECORDED.get(ex.file)
+        else _from_history(ex)
+    )
     if found is None:
-        return None, (f"Run the cell of {ex.name} first (the one that starts with `%%exercise {ex.number}`): "
-                      "%grade checks the code as you last ran it.")
+        return None, (
+            f"Run the cell of {ex.name} first (the one that starts with `%%exercise {ex.number}`): "
+            "%grade checks the code as you last ran it."
+        )
     source, where = found
     code, removed = clean(source)
     with tempfile.TemporaryDirectory(prefix="grade-notebook-") as tmp:
@@ -88,10 +98,21 @@ def grade_recorded(ex, timeout: float = 600.0):
         folder.mkdir()
         (folder / ex.file).write_text(code + "\n")
         out = Path(tmp) / "report.json"
-        cmd = [sys.executable, "-m", "grader.cli", ex.name, "--submission", str(folder), "--format", "json",
-               "--output", str(out)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp,
-                           env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        cmd = [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            ex.name,
+            "--submission",
+            str(folder),
+            "--format",
+            "json",
+            "--output",
+            str(out),
+        ]
+        r = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp, env=dict(os.environ, PYTHONUNBUFFERED="1")
+        )
         if not out.exists():
             return None, f"grade could not run (exit status {r.returncode}):\n{r.stderr.strip()}"
         report = json.loads(out.read_text())
@@ -99,8 +120,10 @@ def grade_recorded(ex, timeout: float = 600.0):
     report["submission"] = "this notebook"
     if removed:
         report.setdefault("notes", []).append(
-            "not run by the grader: " + ", ".join(_shown(x) for x in removed[:MAX_NOTED])
-            + " (magics and shell escapes are removed from submissions)")
+            "not run by the grader: "
+            + ", ".join(_shown(x) for x in removed[:MAX_NOTED])
+            + " (magics and shell escapes are removed from submissions)"
+        )
     return report, ""
 
 

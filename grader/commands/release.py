@@ -14,6 +14,7 @@ What students get, and only that:
 No ``solutions/``, no ``reference/``, no hidden suite, no course secret.  This
 module (instructor side) is not part of the release either.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,6 +67,7 @@ DIR must be empty or not exist yet (nothing is ever overwritten).
 
 # -- the visible tests' data ----------------------------------------------------------------
 
+
 def points(cases: list) -> list:
     """The cases with each test function's points rescaled so that they sum to 10 (the
     exercise's points), in the same proportions as in the hidden suite."""
@@ -87,8 +89,18 @@ def points(cases: list) -> list:
 
 
 def _gradcheck_case(fn, args, what, names, description):
-    return {"function": "test_gradcheck", "id": "", "description": description, "weight": 1.0, "visible": False,
-            "kind": "gradcheck", "fn": fn, "args": args, "what": what, "names": names}
+    return {
+        "function": "test_gradcheck",
+        "id": "",
+        "description": description,
+        "weight": 1.0,
+        "visible": False,
+        "kind": "gradcheck",
+        "fn": fn,
+        "args": args,
+        "what": what,
+        "names": names,
+    }
 
 
 def exercise_cases(number: int) -> list:
@@ -106,13 +118,24 @@ def exercise_cases(number: int) -> list:
     g = torch.Generator().manual_seed(1000 + number)
     if number == 1:
         return declared_cases(mod, ex.name) + [
-            _gradcheck_case(["softmax"], [torch.randn(3, 5, dtype=torch.float64, generator=g)], "softmax(x)", ["x"],
-                            "the gradient of your softmax (autograd through your code) matches finite differences")]
+            _gradcheck_case(
+                ["softmax"],
+                [torch.randn(3, 5, dtype=torch.float64, generator=g)],
+                "softmax(x)",
+                ["x"],
+                "the gradient of your softmax (autograd through your code) matches finite differences",
+            )
+        ]
     if number == 2:
         return declared_cases(mod, ex.name) + [
-            _gradcheck_case(["log_softmax"], [torch.randn(2, 3, 4, dtype=torch.float64, generator=g)],
-                            "log_softmax(x)", ["x"],
-                            "the gradient of your log_softmax (autograd through your code) matches finite differences")]
+            _gradcheck_case(
+                ["log_softmax"],
+                [torch.randn(2, 3, 4, dtype=torch.float64, generator=g)],
+                "log_softmax(x)",
+                ["x"],
+                "the gradient of your log_softmax (autograd through your code) matches finite differences",
+            )
+        ]
     if number == 3:
         return declared_cases(mod, ex.name)
     if number == 4:
@@ -121,35 +144,88 @@ def exercise_cases(number: int) -> list:
         b = torch.tensor([0.5, -1.0])
         X = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
         rtol, atol = tol(torch.float32, mod._scale(X, W, b))
-        return [{"function": "test_small_example", "id": "", "description": desc, "weight": weight, "visible": True,
-                 "kind": "module", "class": "Linear", "ctor": [3, 2], "what": "Linear(3, 2)",
-                 "forward_what": "Linear(3, 2)(X)", "forbidden": list(mod.TORCH_LINEAR),
-                 "forbidden_hint": mod.TORCH_LINEAR_HINT,
-                 "set": {"weight": W, "bias": b}, "shape_hint": "The weight maps in_dim inputs to out_dim outputs.",
-                 "input": X, "expected": mod._expected(X, W, b), "dtype": "float32", "rtol": rtol, "atol": atol,
-                 "inputs": describe("X", X, "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] "
-                                    "(in_dim × out_dim), bias b = [0.5, -1]"),
-                 "hint": "forward must return X @ weight + bias, with X's leading dimensions kept."}]
+        return [
+            {
+                "function": "test_small_example",
+                "id": "",
+                "description": desc,
+                "weight": weight,
+                "visible": True,
+                "kind": "module",
+                "class": "Linear",
+                "ctor": [3, 2],
+                "what": "Linear(3, 2)",
+                "forward_what": "Linear(3, 2)(X)",
+                "forbidden": list(mod.TORCH_LINEAR),
+                "forbidden_hint": mod.TORCH_LINEAR_HINT,
+                "set": {"weight": W, "bias": b},
+                "shape_hint": "The weight maps in_dim inputs to out_dim outputs.",
+                "input": X,
+                "expected": mod._expected(X, W, b),
+                "dtype": "float32",
+                "rtol": rtol,
+                "atol": atol,
+                "inputs": describe(
+                    "X",
+                    X,
+                    "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] "
+                    "(in_dim × out_dim), bias b = [0.5, -1]",
+                ),
+                "hint": "forward must return X @ weight + bias, with X's leading dimensions kept.",
+            }
+        ]
     if number == 5:
-        common = {"kind": "module", "class": "ReLU", "ctor": [], "what": "ReLU()", "forward_what": mod.WHAT,
-                  "forbidden": [mod.TORCH_RELU],
-                  "forbidden_hint": mod.TORCH_RELU_HINT, "rtol": 0, "atol": 0, "visible": True,
-                  "inplace_hint": mod.INPLACE_HINT, "verdict": "relu"}  # grader.verdicts.relu names the mistake
+        common = {
+            "kind": "module",
+            "class": "ReLU",
+            "ctor": [],
+            "what": "ReLU()",
+            "forward_what": mod.WHAT,
+            "forbidden": [mod.TORCH_RELU],
+            "forbidden_hint": mod.TORCH_RELU_HINT,
+            "rtol": 0,
+            "atol": 0,
+            "visible": True,
+            "inplace_hint": mod.INPLACE_HINT,
+            "verdict": "relu",
+        }  # grader.verdicts.relu names the mistake
         desc, weight = about_test(mod, "test_small_example")
         x = torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]])
-        cases = [dict(common, function="test_small_example", id="", description=desc, weight=weight, input=x,
-                      expected=x.clamp(min=0), dtype="float32", unchanged=True,
-                      variants=variants_data(mod._buggy_versions(x.double())),
-                      inputs=describe("x", x, "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]"))]
+        cases = [
+            dict(
+                common,
+                function="test_small_example",
+                id="",
+                description=desc,
+                weight=weight,
+                input=x,
+                expected=x.clamp(min=0),
+                dtype="float32",
+                unchanged=True,
+                variants=variants_data(mod._buggy_versions(x.double())),
+                inputs=describe("x", x, "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]"),
+            )
+        ]
         desc, weight = about_test(mod, "test_special_values")
         for dtype in (torch.float32, torch.float64):
-            x = torch.tensor([[0.0, -0.0, 1e-30, -1e-30, 5.0], [-5.0, 1e30, -1e30, float("inf"), float("-inf")]],
-                             dtype=dtype)
+            x = torch.tensor(
+                [[0.0, -0.0, 1e-30, -1e-30, 5.0], [-5.0, 1e30, -1e30, float("inf"), float("-inf")]], dtype=dtype
+            )
             dname = str(dtype).removeprefix("torch.")
-            cases.append(dict(common, function="test_special_values", id=dname, description=desc, weight=weight,
-                              input=x, expected=x.clamp(min=0), dtype=dname,
-                              variants=variants_data(mod._buggy_versions(x.double())),
-                              inputs=describe("x", x, "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]")))
+            cases.append(
+                dict(
+                    common,
+                    function="test_special_values",
+                    id=dname,
+                    description=desc,
+                    weight=weight,
+                    input=x,
+                    expected=x.clamp(min=0),
+                    dtype=dname,
+                    variants=variants_data(mod._buggy_versions(x.double())),
+                    inputs=describe("x", x, "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]"),
+                )
+            )
         return cases
     if number == 6:
         desc, weight = about_test(mod, "test_small_example")
@@ -160,53 +236,126 @@ def exercise_cases(number: int) -> list:
         expected = h @ s3["weight"].double().T + s3["bias"].double()
         rtol, atol = tol(torch.float32, 10.0)
         what = "Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))"
-        return [{"function": "test_small_example", "id": "", "description": desc, "weight": weight, "visible": True,
-                 "kind": "sequential", "what": what, "forbidden": [mod.TORCH_SEQUENTIAL],
-                 "forbidden_hint": mod.TORCH_SEQUENTIAL_HINT,
-                 "layers": [{"class": "Linear", "args": [2, 2], "label": "nn.Linear(2, 2)", "state": s1},
-                            {"class": "ReLU", "args": [], "label": "nn.ReLU()"},
-                            {"class": "Linear", "args": [2, 1], "label": "nn.Linear(2, 1)", "state": s3}],
-                 "input": X, "expected": expected, "dtype": "float32", "rtol": rtol, "atol": atol,
-                 "inputs": describe("X", X, "X = [[1, 2], [-1, 0.5]]; the first nn.Linear has weight "
-                                    "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]"),
-                 "hint": mod.FORWARD_HINT}]
+        return [
+            {
+                "function": "test_small_example",
+                "id": "",
+                "description": desc,
+                "weight": weight,
+                "visible": True,
+                "kind": "sequential",
+                "what": what,
+                "forbidden": [mod.TORCH_SEQUENTIAL],
+                "forbidden_hint": mod.TORCH_SEQUENTIAL_HINT,
+                "layers": [
+                    {"class": "Linear", "args": [2, 2], "label": "nn.Linear(2, 2)", "state": s1},
+                    {"class": "ReLU", "args": [], "label": "nn.ReLU()"},
+                    {"class": "Linear", "args": [2, 1], "label": "nn.Linear(2, 1)", "state": s3},
+                ],
+                "input": X,
+                "expected": expected,
+                "dtype": "float32",
+                "rtol": rtol,
+                "atol": atol,
+                "inputs": describe(
+                    "X",
+                    X,
+                    "X = [[1, 2], [-1, 0.5]]; the first nn.Linear has weight "
+                    "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]",
+                ),
+                "hint": mod.FORWARD_HINT,
+            }
+        ]
     if number == 7:
         desc, weight = about_test(mod, "test_small_step")
         state = {"weight": torch.tensor([[1.0, -2.0]]), "bias": torch.tensor([0.5])}
         grads = {"weight": torch.tensor([[2.0, 4.0]]), "bias": torch.tensor([-4.0])}
         expected = {n: (state[n].double() - 0.25 * grads[n].double()).float() for n in state}
-        return [{"function": "test_small_step", "id": "", "description": desc, "weight": weight, "visible": True,
-                 "kind": "sgd", "what": "SGD(model.parameters(), lr=0.25)", "lr": 0.25, "order": ["weight", "bias"],
-                 "layer": {"class": "Linear", "args": [2, 1], "label": "nn.Linear(2, 1)", "state": state},
-                 "grads": grads, "expected": expected, "rtol": 1e-5, "atol": 1e-6,
-                 "inputs": "nn.Linear(2, 1) with weight [[1, -2]], bias [0.5]; .grad [[2, 4]] (weight) and [-4] (bias)",
-                 "hint": "step() moves each parameter against its gradient: p -= lr * p.grad, inside torch.no_grad()."}]
+        return [
+            {
+                "function": "test_small_step",
+                "id": "",
+                "description": desc,
+                "weight": weight,
+                "visible": True,
+                "kind": "sgd",
+                "what": "SGD(model.parameters(), lr=0.25)",
+                "lr": 0.25,
+                "order": ["weight", "bias"],
+                "layer": {"class": "Linear", "args": [2, 1], "label": "nn.Linear(2, 1)", "state": state},
+                "grads": grads,
+                "expected": expected,
+                "rtol": 1e-5,
+                "atol": 1e-6,
+                "inputs": "nn.Linear(2, 1) with weight [[1, -2]], bias [0.5]; .grad [[2, 4]] (weight) and [-4] (bias)",
+                "hint": "step() moves each parameter against its gradient: p -= lr * p.grad, inside torch.no_grad().",
+            }
+        ]
     if number == 8:
         desc, weight = about_test(mod, "test_small_example")
         X = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
         Y = torch.tensor([[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, -1.0], [1.0, 1.0, 0.0, 0.0]])
         G = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 2.0, 1.0, 0.0]])
         Xd, Yd, Gd = X.double(), Y.double(), G.double()
-        tols = [tol(torch.float32, (Gd.abs() @ Yd.abs().T).max().item()),
-                tol(torch.float32, (Xd.abs().T @ Gd.abs()).max().item())]
+        tols = [
+            tol(torch.float32, (Gd.abs() @ Yd.abs().T).max().item()),
+            tol(torch.float32, (Xd.abs().T @ Gd.abs()).max().item()),
+        ]
         how = ("[[1, 2, 3], [4, 5, 6]]", "[[1, 0, 2, 0], [0, 1, 0, -1], [1, 1, 0, 0]]", "[[1, 0, 0, 1], [0, 2, 1, 0]]")
         inputs = mod._inputs_text(X, Y, G, how=how)
-        gx, gy = torch.randn(3, 4, dtype=torch.float64, generator=g), torch.randn(4, 2, dtype=torch.float64, generator=g)
-        return [{"function": "test_small_example", "id": "", "description": desc, "weight": weight, "visible": True,
-                 "kind": "matmul", "what": mod.WHAT, "backward_what": mod.BACKWARD, "args": [X, Y, G],
-                 "expected": Xd @ Yd, "grads": [Gd @ Yd.T, Xd.T @ Gd], "rtol": [t[0] for t in tols],
-                 "atol": [t[1] for t in tols], "inputs": inputs, "hint": mod.FORWARD_HINT, "grad_hint": mod.GRAD_HINT},
-                _gradcheck_case(["MatMul", "apply"], [gx, gy], mod.WHAT, ["X", "Y"],
-                                "your backward's gradients match finite differences (torch.autograd.gradcheck)")]
+        gx, gy = (
+            torch.randn(3, 4, dtype=torch.float64, generator=g),
+            torch.randn(4, 2, dtype=torch.float64, generator=g),
+        )
+        return [
+            {
+                "function": "test_small_example",
+                "id": "",
+                "description": desc,
+                "weight": weight,
+                "visible": True,
+                "kind": "matmul",
+                "what": mod.WHAT,
+                "backward_what": mod.BACKWARD,
+                "args": [X, Y, G],
+                "expected": Xd @ Yd,
+                "grads": [Gd @ Yd.T, Xd.T @ Gd],
+                "rtol": [t[0] for t in tols],
+                "atol": [t[1] for t in tols],
+                "inputs": inputs,
+                "hint": mod.FORWARD_HINT,
+                "grad_hint": mod.GRAD_HINT,
+            },
+            _gradcheck_case(
+                ["MatMul", "apply"],
+                [gx, gy],
+                mod.WHAT,
+                ["X", "Y"],
+                "your backward's gradients match finite differences (torch.autograd.gradcheck)",
+            ),
+        ]
     if number == 9:
         desc, weight = about_test(mod, "test_loss_01_small")
         H = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [0.0, 2.0, 1.0], [4.0, 1.0, 2.0]])
         Y = torch.tensor([0, 2, 2, 1, 1])
-        return [{"function": "test_loss_01_small", "id": "", "description": desc, "weight": weight, "visible": True,
-                 "kind": "number", "fn": "loss_01", "what": "loss_01(H, Y)", "args": [H, Y],
-                 "expected": float(reference.loss_01(H, Y)), "rtol": 1e-6, "atol": 1e-7,
-                 "inputs": "H = [[2, 1, 0], [0, 3, 1], [1, 0, 5], [0, 2, 1], [4, 1, 2]]; Y = [0, 2, 2, 1, 1]",
-                 "hint": "loss_01 is the fraction of rows whose argmax (dim=1) differs from the label, as a float."}]
+        return [
+            {
+                "function": "test_loss_01_small",
+                "id": "",
+                "description": desc,
+                "weight": weight,
+                "visible": True,
+                "kind": "number",
+                "fn": "loss_01",
+                "what": "loss_01(H, Y)",
+                "args": [H, Y],
+                "expected": float(reference.loss_01(H, Y)),
+                "rtol": 1e-6,
+                "atol": 1e-7,
+                "inputs": "H = [[2, 1, 0], [0, 3, 1], [1, 0, 5], [0, 2, 1], [4, 1, 2]]; Y = [0, 2, 2, 1, 1]",
+                "hint": "loss_01 is the fraction of rows whose argmax (dim=1) differs from the label, as a float.",
+            }
+        ]
     raise KeyError(number)
 
 
@@ -245,7 +394,7 @@ def annotate(report: dict) -> dict:
     return summarize(report)  # what ran and passed, never a grade (grader.feedback.local_check)
 '''
 
-PYPROJECT = '''[build-system]
+PYPROJECT = """[build-system]
 requires = ["setuptools>=70.1"]
 build-backend = "setuptools.build_meta"
 
@@ -264,7 +413,7 @@ include = ["grader*"]
 
 [tool.setuptools.package-data]
 grader = ["course.toml", "feedback/templates/*", "suites/*.py", "suites/*.json", "suites/*.ini", "verdicts/*.toml"]
-'''
+"""
 
 
 def _project() -> dict:
@@ -321,16 +470,18 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
             data = {"exercise": ex.number, "name": ex.name, "tests": encode(cases)}
             (suites / f"{stem}.json").write_text(json.dumps(data, indent=1, allow_nan=True) + "\n")
             (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))
-            progress(f"  student check: {ex.name} ({_cases(sum(c['visible'] for c in cases))}, "
-                     f"{sum(not c['visible'] for c in cases)} without an answer)")
+            progress(
+                f"  student check: {ex.name} ({_cases(sum(c['visible'] for c in cases))}, "
+                f"{sum(not c['visible'] for c in cases)} without an answer)"
+            )
         from grader.feedback.repro_literals import ARGUMENT_NAMES, reference_argument_names
 
         # a reproducer names the arguments as the reference does (softmax(x)): the names, as data
         names = reference_argument_names() if course.builtin else _course_argument_names(course)
         (suites / ARGUMENT_NAMES).write_text(json.dumps(names, indent=1, sort_keys=True) + "\n")
         (tmp / "package" / "pyproject.toml").write_text(
-            PYPROJECT.format(version=__version__, deps=json.dumps(_deps()),
-                              requires_python=_requires_python()))
+            PYPROJECT.format(version=__version__, deps=json.dumps(_deps()), requires_python=_requires_python())
+        )
         from grader.install import TORCH_CPU, TORCH_GPU
 
         (tmp / "package" / "README.md").write_text(
@@ -338,7 +489,8 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
             f"about 200 MB):\n\n    {TORCH_CPU}\n\nWith an NVIDIA GPU, instead: `{TORCH_GPU}` (the CUDA wheel, "
             "several GB).\n\nThen `pip install .` gives `grade` (numpy comes with it): run `grade exercise3` in the "
             "folder that holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the "
-            "visible tests; the hidden tests run when you submit.\n")
+            "visible tests; the hidden tests run when you submit.\n"
+        )
         from grader.commands.release_docs import INSTRUCTOR_PAGE
 
         # the students' page and the instructor's, at the release's root
@@ -349,8 +501,9 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         for p in sorted(tmp.rglob("*")):
             if p.is_file():
                 manifest[str(p.relative_to(tmp))] = hashlib.sha256(p.read_bytes()).hexdigest()
-        (tmp / "MANIFEST.json").write_text(json.dumps({"grader_version": __version__, "files": manifest},
-                                                      indent=1) + "\n")
+        (tmp / "MANIFEST.json").write_text(
+            json.dumps({"grader_version": __version__, "files": manifest}, indent=1) + "\n"
+        )
         out.mkdir(parents=True, exist_ok=True)
         for p in tmp.iterdir():
             os.replace(p, out / p.name)
@@ -371,16 +524,15 @@ def student_readme(course) -> str:
     first, last = exercises[0], exercises[-1]
     example = exercises[min(2, len(exercises) - 1)]
     stem = example.file.removesuffix(".py")
-    swaps = {"You build a neural network from its parts: softmax, log-softmax, cross-entropy,\n"
-             "Linear, ReLU, Sequential, SGD, a MatMul autograd Function and a training epoch.\n":
-             f"Your exercises: {', '.join(ex.title for ex in exercises)}.\n",
-             "nine files, `exercise1_softmax.py` … `exercise9_epoch.py`":
-             f"{len(exercises)} files, `{first.file}` … `{last.file}`",
-             "your nine `exercise*_*.py` files": f"your {len(exercises)} `exercise*_*.py` files",
-             "`exercise3_cross_entropy.py`, not `exercise3.py`\nor `exercise3_cross_entropy (1).py`":
-             f"`{example.file}`, not `{example.name}.py`\nor `{stem} (1).py`",
-             "grade exercise3 --watch": f"grade {example.name} --watch",
-             "exercise1  Softmax                           3 of 3": f"exercise1  {first.title:<33} 3 of 3"}
+    swaps = {
+        "You build a neural network from its parts: softmax, log-softmax, cross-entropy,\n"
+        "Linear, ReLU, Sequential, SGD, a MatMul autograd Function and a training epoch.\n": f"Your exercises: {', '.join(ex.title for ex in exercises)}.\n",
+        "nine files, `exercise1_softmax.py` … `exercise9_epoch.py`": f"{len(exercises)} files, `{first.file}` … `{last.file}`",
+        "your nine `exercise*_*.py` files": f"your {len(exercises)} `exercise*_*.py` files",
+        "`exercise3_cross_entropy.py`, not `exercise3.py`\nor `exercise3_cross_entropy (1).py`": f"`{example.file}`, not `{example.name}.py`\nor `{stem} (1).py`",
+        "grade exercise3 --watch": f"grade {example.name} --watch",
+        "exercise1  Softmax                           3 of 3": f"exercise1  {first.title:<33} 3 of 3",
+    }
     for old, new in swaps.items():
         text = text.replace(old, new)
     return text
@@ -401,8 +553,11 @@ def _course_declaration(course, pkg: Path) -> None:
     """The student package's grader/course.toml: the course's exercises, their student checks in
     grader/suites/, and its tables of forbidden built-ins and allowed imports (copied beside the
     built-in ones), in place of the built-in course's."""
-    lines = ["# The course of this student edition (written by grade release; grader/course.py reads it).",
-             f"title = {json.dumps(course.title)}", f"points = {course.points:g}"]
+    lines = [
+        "# The course of this student edition (written by grade release; grader/course.py reads it).",
+        f"title = {json.dumps(course.title)}",
+        f"points = {course.points:g}",
+    ]
     if course.hint_level:
         lines.append(f"hint_level = {json.dumps(course.hint_level)}")
     for key in ("forbidden", "imports"):
@@ -412,8 +567,13 @@ def _course_declaration(course, pkg: Path) -> None:
             lines.append(f'{key} = "verdicts/course_{key}.toml"')
     lines += ["", "[files]", 'suite = "suites/{suite}"']
     for ex in course.exercises:
-        lines += ["", "[[exercise]]", f"topic = {json.dumps(ex.topic)}", f"title = {json.dumps(ex.title)}",
-                  f"names = {json.dumps(list(ex.names))}"]
+        lines += [
+            "",
+            "[[exercise]]",
+            f"topic = {json.dumps(ex.topic)}",
+            f"title = {json.dumps(ex.title)}",
+            f"names = {json.dumps(list(ex.names))}",
+        ]
         lines += [f"{key} = true" for key in ("meta", "preload") if getattr(ex, key)]
     (pkg / "course.toml").write_text("\n".join(lines) + "\n")
 
@@ -428,8 +588,10 @@ def _engine(pkg: Path, progress) -> None:
         target = pkg / p.relative_to(GRADER)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(p, target)
-    progress(f"  engine: package/grader/ ({len(files)} files; not the instructor's side: batch, release, "
-             "Gradescope, Classroom)")
+    progress(
+        f"  engine: package/grader/ ({len(files)} files; not the instructor's side: batch, release, "
+        "Gradescope, Classroom)"
+    )
 
 
 def _template_workflow(tmp: Path, progress) -> None:
@@ -443,12 +605,20 @@ def _template_workflow(tmp: Path, progress) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="grade release", description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="grade release",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--out", "-o", metavar="DIR", type=Path, required=True, help="where the student edition goes")
-    p.add_argument("--hint-level", choices=("fix", "concept"), default=None,
-                   help="the course's hint level in the student edition: the concept only, or also the fix "
-                        "(default: $GRADER_HINT_LEVEL, else fix)")
+    p.add_argument(
+        "--hint-level",
+        choices=("fix", "concept"),
+        default=None,
+        help="the course's hint level in the student edition: the concept only, or also the fix "
+        "(default: $GRADER_HINT_LEVEL, else fix)",
+    )
     add_option(p)
     args = p.parse_args(argv)
     error = apply(args.course)
@@ -466,8 +636,10 @@ def main(argv=None) -> int:
         print("grade release: error: this is not the instructor's edition (no hidden suites here)", file=sys.stderr)
         return 2
     if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-        print(f"grade release: error: {args.out} is not an empty folder; give a new one "
-              "(nothing is ever overwritten)", file=sys.stderr)
+        print(
+            f"grade release: error: {args.out} is not an empty folder; give a new one (nothing is ever overwritten)",
+            file=sys.stderr,
+        )
         return 2
     print(f"grade release: building the student edition in {args.out}", file=sys.stderr)
     try:
@@ -477,8 +649,11 @@ def main(argv=None) -> int:
         return 2
     from grader.install import student_text
 
-    print(f"grade release: {len(manifest)} files written; students run:\n{student_text(args.out / 'package')}",
-          end="", file=sys.stderr)
+    print(
+        f"grade release: {len(manifest)} files written; students run:\n{student_text(args.out / 'package')}",
+        end="",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ followed, except into the instructor's side (``INSTRUCTOR_SIDE``): the student e
 ``grade`` refuses those verbs and formats before it imports anything of them.  What is not
 reached stays behind (the hidden suites, this builder, grading a class).
 """
+
 from __future__ import annotations
 
 import ast
@@ -19,10 +20,20 @@ STUDENT_ENTRY_POINTS = ("grader", "grader.cli", "grader.verdicts.student_check",
 
 # grading a class (batch, cluster), building the release and deriving its data (it runs the references),
 # Gradescope's autograder and runner, GitHub Classroom's workflows and deadline grading, the platforms' grade files, Canvas' gradebook
-INSTRUCTOR_SIDE = ("grader.batch", "grader.commands.release", "grader.commands.release_docs", "grader.harness.released",
-                   "grader.commands.release_modules", "grader.commands.classroom", "grader.formats.autograder",
-                   "grader.formats.commands", "grader.formats.gradescope", "grader.formats.prairielearn",
-                   "grader.formats.canvas", "grader.formats.workflows")
+INSTRUCTOR_SIDE = (
+    "grader.batch",
+    "grader.commands.release",
+    "grader.commands.release_docs",
+    "grader.harness.released",
+    "grader.commands.release_modules",
+    "grader.commands.classroom",
+    "grader.formats.autograder",
+    "grader.formats.commands",
+    "grader.formats.gradescope",
+    "grader.formats.prairielearn",
+    "grader.formats.canvas",
+    "grader.formats.workflows",
+)
 
 
 def instructor_side(name: str) -> bool:

@@ -25,6 +25,7 @@ where the server cannot start, `grade` grades in its own process as before.
 This module is the server process; what `grade` calls to reach it (``run``,
 ``enabled``, ``control``) is ``grader.commands.server_client``, re-exported here.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,6 +53,7 @@ from grader.commands.server_client import (  # noqa: F401
 )
 
 # -- the server ------------------------------------------------------------------------
+
 
 class Server:
     def __init__(self, path: Path, fp: str):
@@ -139,8 +141,9 @@ class Server:
 
     def _handle(self, conn) -> bool:
         """One connection; False when the server should exit."""
-        pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                             struct.calcsize("3i")))
+        pid, uid, _gid = struct.unpack(
+            "3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        )
         if uid != os.getuid():
             _log(f"refused a connection from uid {uid} (pid {pid})")
             return True
@@ -154,8 +157,13 @@ class Server:
             except ValueError:
                 return True
             if "control" in req:
-                me = {"pid": os.getpid(), "up": time.time() - self.started, "served": self.served,
-                      "idle": self.idle, "fingerprint": self.fp}
+                me = {
+                    "pid": os.getpid(),
+                    "up": time.time() - self.started,
+                    "served": self.served,
+                    "idle": self.idle,
+                    "fingerprint": self.fp,
+                }
                 conn.sendall(json.dumps(me).encode())
                 return req["control"] != "stop"
             if req.get("fingerprint") != self.fp:
@@ -182,13 +190,13 @@ class Server:
 
         enc = list(req.get("encoding") or [])
         default = ["utf-8", "strict", "utf-8", "backslashreplace"]
-        enc = [e if isinstance(e, str) else d for e, d in zip(enc + default[len(enc):], default)]
+        enc = [e if isinstance(e, str) else d for e, d in zip(enc + default[len(enc) :], default)]
         for i in (0, 2):
             try:
                 codecs.lookup(enc[i])
                 codecs.lookup_error(enc[i + 1])
             except LookupError:
-                enc[i:i + 2] = default[i:i + 2]
+                enc[i : i + 2] = default[i : i + 2]
         os.close(fds[0])
         out = open(fds[1], "w", encoding=enc[0], errors=enc[1], closefd=True)
         err = open(fds[2], "w", encoding=enc[2], errors=enc[3], closefd=True)

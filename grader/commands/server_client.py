@@ -5,6 +5,7 @@ installation and interpreter), the fingerprint of what grading depends on, and t
 request that hands the server this terminal.  Standard library only: `grade` imports it
 at start-up.  The server process itself is ``grader.commands.server``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,12 @@ PRELOAD_AFTER = 2.0  # seconds idle after a request before the zygote preloads t
 
 
 def enabled(args) -> bool:
-    return not (getattr(args, "no_server", False) or getattr(args, "debug", False)
-                or settings.NO_SERVER.value() or settings.CI.value())
+    return not (
+        getattr(args, "no_server", False)
+        or getattr(args, "debug", False)
+        or settings.NO_SERVER.value()
+        or settings.CI.value()
+    )
 
 
 def idle_seconds() -> float:
@@ -37,6 +42,7 @@ def idle_seconds() -> float:
 
 
 # -- where ------------------------------------------------------------------------
+
 
 def runtime_dir(create: bool = True) -> Path | None:
     """The user's private folder for the socket, or None when there is no safe one."""
@@ -112,8 +118,11 @@ def _installed() -> str:
             continue
         try:
             with os.scandir(entry) as it:
-                found = sorted((e.name, e.inode(), e.stat().st_mtime_ns) for e in it
-                               if e.name.endswith((".dist-info", ".egg-info", ".pth", ".egg-link")))
+                found = sorted(
+                    (e.name, e.inode(), e.stat().st_mtime_ns)
+                    for e in it
+                    if e.name.endswith((".dist-info", ".egg-info", ".pth", ".egg-link"))
+                )
         except OSError:
             continue
         out.append(f"{entry}\0" + "".join(f"{n}:{i}:{m}\0" for n, i, m in found))
@@ -129,6 +138,7 @@ def _installed() -> str:
 
 
 # -- the client ---------------------------------------------------------------------
+
 
 def _connect(path: Path):
     try:
@@ -170,9 +180,15 @@ def _start(d: Path, path: Path, fp: str):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         with open(d / (path.stem + ".log"), "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "grader.commands.server", str(path), fp],
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(d), env=env,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.commands.server", str(path), fp],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=str(d),
+                env=env,
+                start_new_session=True,
+            )
         try:  # it forks the server proper and exits once that listens (0) or cannot (1)
             if proc.wait(timeout=60) != 0:
                 return None
@@ -190,8 +206,9 @@ def _start_or_none(d: Path, path: Path, fp: str):
     except KeyboardInterrupt:
         raise
     except Exception as e:
-        print(f"grade: note: the warm server cannot start ({type(e).__name__}: {e}); grading without it",
-              file=sys.stderr)
+        print(
+            f"grade: note: the warm server cannot start ({type(e).__name__}: {e}); grading without it", file=sys.stderr
+        )
         return None
 
 
@@ -212,11 +229,19 @@ def run(argv: list) -> int | None:
         return None  # no real descriptors to hand over (an embedding program): grade here
     umask = os.umask(0o022)
     os.umask(umask)
-    request = {"argv": list(argv), "cwd": os.getcwd(), "fingerprint": fp, "umask": umask,
-               "env": {k: os.environ[k] for k in REQUEST_ENV if k in os.environ},
-               "encoding": [getattr(out, "encoding", "utf-8") or "utf-8", getattr(out, "errors", "strict") or "strict",
-                            getattr(err, "encoding", "utf-8") or "utf-8",
-                            getattr(err, "errors", "backslashreplace") or "backslashreplace"]}
+    request = {
+        "argv": list(argv),
+        "cwd": os.getcwd(),
+        "fingerprint": fp,
+        "umask": umask,
+        "env": {k: os.environ[k] for k in REQUEST_ENV if k in os.environ},
+        "encoding": [
+            getattr(out, "encoding", "utf-8") or "utf-8",
+            getattr(out, "errors", "strict") or "strict",
+            getattr(err, "encoding", "utf-8") or "utf-8",
+            getattr(err, "errors", "backslashreplace") or "backslashreplace",
+        ],
+    }
     for _ in range(3):
         try:
             conn = _connect(path) or _start_or_none(d, path, fp)
@@ -263,7 +288,9 @@ def control(action: str) -> int:
         _wait_gone(path, reply.get("pid"))
         print(f"grade: warm server {reply.get('pid')} stopped")
     else:
-        print(f"grade: warm server pid {reply['pid']}, up {reply['up']:.0f} s, {reply['served']} "
-              f"request{'s' if reply['served'] != 1 else ''} served, exits after {reply['idle']:g} s idle; "
-              f"socket {path}")
+        print(
+            f"grade: warm server pid {reply['pid']}, up {reply['up']:.0f} s, {reply['served']} "
+            f"request{'s' if reply['served'] != 1 else ''} served, exits after {reply['idle']:g} s idle; "
+            f"socket {path}"
+        )
     return 0

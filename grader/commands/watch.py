@@ -7,6 +7,7 @@ through the warm server (``grader.commands.server``) or, with ``--no-server``, t
 warm worker kept in this process between saves.  Ctrl-C stops: a grading in
 progress is abandoned and nothing is left running.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-POLL = 0.05      # seconds between looks at the files
-SETTLE = 0.03    # a change is graded once the file has stayed the same this long
+POLL = 0.05  # seconds between looks at the files
+SETTLE = 0.03  # a change is graded once the file has stayed the same this long
 
 CLEAR = "\033[H\033[2J\033[3J"
 

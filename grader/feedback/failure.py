@@ -7,6 +7,7 @@ out-of-memory killer at work), so that the instructor knows what to raise.
 
 Standard library only (``grade`` imports it after grading, and ``grader.formats``).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from grader.feedback.records import Report
 
-_UNLIMITED = 1 << 60   # cgroup v1 writes "no limit" as about 2**63 rounded to the page size
+_UNLIMITED = 1 << 60  # cgroup v1 writes "no limit" as about 2**63 rounded to the page size
 
 
 def _mib(n: int) -> str:
@@ -122,7 +123,7 @@ def why(death: str | None = None, internal: list | None = None, oom_before: int 
     out-of-memory kills since ``oom_before``."""
     if death:
         text = f"the grading process (the warm worker every test runs through) was {death}"
-        if internal:   # the consequence, not a second cause
+        if internal:  # the consequence, not a second cause
             text += f", and {len(internal)} test{'s' if len(internal) > 1 else ''} could not be run after that"
     elif internal:
         more = f" (and {len(internal) - 1} more)" if len(internal) > 1 else ""
@@ -140,8 +141,12 @@ def why(death: str | None = None, internal: list | None = None, oom_before: int 
 def internal_errors(report: Report) -> list:
     from grader.errors import ErrorKind
 
-    return [f"{ex.name}: {t.name} ({t.message})" for ex in report.exercises
-            for t in ex.tests if t.kind == ErrorKind.INTERNAL]
+    return [
+        f"{ex.name}: {t.name} ({t.message})"
+        for ex in report.exercises
+        for t in ex.tests
+        if t.kind == ErrorKind.INTERNAL
+    ]
 
 
 def grading_failed(report: Report) -> str | None:
@@ -155,8 +160,10 @@ def grading_failed(report: Report) -> str | None:
     return why(internal=errors) if errors else None
 
 
-MESSAGE = ("The grading failed, so this is not a grade: {reason}. Nothing was scored; "
-           "this is not your submission's fault. Please tell your instructor, who can grade it again.")
+MESSAGE = (
+    "The grading failed, so this is not a grade: {reason}. Nothing was scored; "
+    "this is not your submission's fault. Please tell your instructor, who can grade it again."
+)
 
 
 def message(reason: str) -> str:

@@ -6,14 +6,18 @@ points, a number the grader would not give, so a local report counts checks inst
 "3 of 3 visible checks passed; the hidden tests decide the grade", in every format it
 renders (text, JSON, HTML, Markdown: ``view``), and its exit status says whether every check
 that ran passed (``all_passed``)."""
+
 from __future__ import annotations
 
 from grader.feedback.records import ExerciseStatus, Report, TestStatus
 
 DECIDE = "the hidden tests decide the grade"
 SCORE_KEYS = ("score", "max_score")
-NOT_CHECKED = {ExerciseStatus.MISSING: "its file is missing", ExerciseStatus.LOAD_ERROR: "it does not load",
-               ExerciseStatus.ERROR: "the grader failed"}
+NOT_CHECKED = {
+    ExerciseStatus.MISSING: "its file is missing",
+    ExerciseStatus.LOAD_ERROR: "it does not load",
+    ExerciseStatus.ERROR: "the grader failed",
+}
 CHECKED = (None, ExerciseStatus.GRADED)  # an exercise whose checks ran (None: a report of before statuses)
 
 
@@ -39,8 +43,11 @@ def summarize(report: dict) -> dict:
         if ex.get("status") not in CHECKED:
             passed = 0  # a file that is missing or does not load passes nothing
         ex["checks"] = {"passed": passed, "ran": ran}
-        ex["summary"] = sentence(passed, ran) if ex.get("status") in CHECKED else \
-            f"not checked: {NOT_CHECKED.get(ex.get('status'), 'see below')}; {DECIDE}"
+        ex["summary"] = (
+            sentence(passed, ran)
+            if ex.get("status") in CHECKED
+            else f"not checked: {NOT_CHECKED.get(ex.get('status'), 'see below')}; {DECIDE}"
+        )
         total_passed, total_ran = total_passed + passed, total_ran + ran
     report["checks"] = {"passed": total_passed, "ran": total_ran}
     report["summary"] = sentence(total_passed, total_ran)
@@ -50,9 +57,11 @@ def summarize(report: dict) -> dict:
 def all_passed(report: Report) -> bool:
     """Every check that ran passed, in every exercise (the student edition's exit status 0):
     each exercise's counts (``summarize``) are equal."""
-    return all(ex.status == ExerciseStatus.GRADED
-               and all(t.status in (TestStatus.PASSED, TestStatus.SKIPPED) for t in ex.tests)
-               for ex in report.exercises)
+    return all(
+        ex.status == ExerciseStatus.GRADED
+        and all(t.status in (TestStatus.PASSED, TestStatus.SKIPPED) for t in ex.tests)
+        for ex in report.exercises
+    )
 
 
 def view(report: dict) -> dict:
@@ -74,7 +83,7 @@ def readable(report: dict) -> dict:
         return report
     zero = dict.fromkeys(SCORE_KEYS, 0.0)
     out = {**zero, **report}
-    out["exercises"] = [{**zero, **ex, "tests": [{**zero, **t} for t in ex.get("tests", [])]}
-                        for ex in report.get("exercises", [])]
+    out["exercises"] = [
+        {**zero, **ex, "tests": [{**zero, **t} for t in ex.get("tests", [])]} for ex in report.get("exercises", [])
+    ]
     return out
-

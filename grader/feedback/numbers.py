@@ -7,6 +7,7 @@ never to even), read from the number's shortest decimal form (``repr``), so the
 binary approximation of a float never decides the rounding.  Only a number that
 is not a sum of points (a mean over a class, say) can need rounding at all.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal

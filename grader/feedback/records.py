@@ -16,6 +16,7 @@
   unknown one (``ValueError``), and ``to_dict`` writes plain strings, so the JSON data and
   the wire see exactly what they always did.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,19 @@ from typing import Any, ClassVar, TypeVar
 from grader.errors import ErrorKind, StrEnum
 from grader.statuses import FAILING, NOT_LOADED, ExerciseStatus, RowStatus, TestStatus
 
-__all__ = ["FAILING", "NOT_LOADED", "ExerciseRun", "ExerciseResult", "ExerciseStatus", "GradeRow", "Report",
-           "RowStatus", "TestRecord", "TestResult", "TestStatus"]
+__all__ = [
+    "FAILING",
+    "NOT_LOADED",
+    "ExerciseRun",
+    "ExerciseResult",
+    "ExerciseStatus",
+    "GradeRow",
+    "Report",
+    "RowStatus",
+    "TestRecord",
+    "TestResult",
+    "TestStatus",
+]
 
 
 @dataclass
@@ -39,16 +51,16 @@ class TestRecord:
     exercise: str
     name: str
     description: str
-    points: float     # its fixed points (grader.harness.points)
-    visible: bool     # its input may be shown in full (it may get a reproducer)
+    points: float  # its fixed points (grader.harness.points)
+    visible: bool  # its input may be shown in full (it may get a reproducer)
     status: TestStatus = TestStatus.PASSED
     message: str = ""
     hint: str = ""
     kind: ErrorKind | None = None  # why the student's code could not be judged (StudentError.kind, internal)
-    trace: str | None = None       # the grader's traceback, with --debug only
+    trace: str | None = None  # the grader's traceback, with --debug only
     reproducer: str | None = None  # a failed visible test's script
     devices: list[str] | None = None  # the devices it ran on, where more than one
-    failed_on: str | None = None   # the device of the run under way (grader.harness.points.run_on_devices)
+    failed_on: str | None = None  # the device of the run under way (grader.harness.points.run_on_devices)
 
 
 @dataclass
@@ -189,23 +201,35 @@ class GradeRow(_Data):
 
     student: str
     status: RowStatus
-    entry: str = ""                 # the entry it was read from (a folder, a .zip, ...)
+    entry: str = ""  # the entry it was read from (a folder, a .zip, ...)
     key: str | None = None
     seed: int | None = None
-    score: float | None = None      # graded: the total, overrides applied where shown
+    score: float | None = None  # graded: the total, overrides applied where shown
     max_score: float | None = None
     exercises: dict[str, float] | None = None  # graded: each exercise's points
-    kind: ErrorKind | None = None   # not graded: why (BAD_ENTRY, NOT_GRADED, CRASH, TIMEOUT, INTERNAL)
+    kind: ErrorKind | None = None  # not graded: why (BAD_ENTRY, NOT_GRADED, CRASH, TIMEOUT, INTERNAL)
     reason: str | None = None
     elapsed: float | None = None
-    internal: list[str] | None = None    # graded, but these exercises hit the grader's own error
+    internal: list[str] | None = None  # graded, but these exercises hit the grader's own error
     overrides: list[dict[str, Any]] | None = None  # the instructor's, as applied (grader.batch.output)
-    late: bool | None = None        # Canvas marked the submission late
-    near: dict[str, Any] | None = None   # near-miss file names the reader found
+    late: bool | None = None  # Canvas marked the submission late
+    near: dict[str, Any] | None = None  # near-miss file names the reader found
     extra: dict[str, Any] = field(default_factory=dict)
 
-    OPTIONAL = ("key", "seed", "score", "max_score", "exercises", "kind", "reason", "elapsed", "internal",
-                "overrides", "late", "near")
+    OPTIONAL = (
+        "key",
+        "seed",
+        "score",
+        "max_score",
+        "exercises",
+        "kind",
+        "reason",
+        "elapsed",
+        "internal",
+        "overrides",
+        "late",
+        "near",
+    )
     VOCABULARY = {"status": RowStatus, "kind": ErrorKind}
 
     @property

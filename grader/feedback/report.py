@@ -8,6 +8,7 @@ text output shows control characters escaped and breaks CI workflow commands
 messages in fences longer than any backtick run inside and escapes links,
 images and HTML in prose; HTML is autoescaped, its control and bidirectional
 characters shown escaped."""
+
 from __future__ import annotations
 
 import functools
@@ -22,8 +23,15 @@ FORMATS = ("text", "json", "html", "markdown")
 EXTENSIONS = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown", ".txt": "text", ".xml": "junit"}
 TEMPLATES = {"text": "report.txt.j2", "html": "report.html.j2", "markdown": "report.md.j2"}
 
-ANSI = {"bold": "\033[1m", "dim": "\033[2m", "red": "\033[31m", "green": "\033[32m",
-        "yellow": "\033[33m", "cyan": "\033[36m", "reset": "\033[0m"}
+ANSI = {
+    "bold": "\033[1m",
+    "dim": "\033[2m",
+    "red": "\033[31m",
+    "green": "\033[32m",
+    "yellow": "\033[33m",
+    "cyan": "\033[36m",
+    "reset": "\033[0m",
+}
 
 
 def _counts(tests) -> dict:
@@ -83,6 +91,7 @@ def _color(ansi):
     def color(c, text) -> str:
         text = textsafe.terminal(str(text))
         return _Raw(f"{ansi[c]}{text}{ansi['reset']}" if ansi else text)
+
     return color
 
 
@@ -108,8 +117,12 @@ def environment(autoescape: bool, fmt: str = "html"):
     finalize = textsafe.html_text if autoescape else _terminal if fmt == "text" else _plain  # Markdown
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
-        autoescape=autoescape, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True,
-        finalize=finalize)
+        autoescape=autoescape,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+        finalize=finalize,
+    )
     env.filters["md_fence"] = textsafe.md_fence
     env.filters["md_code"] = textsafe.md_code_span
     env.filters["md_text"] = textsafe.md_text
@@ -143,5 +156,4 @@ def render(report: Report | dict, fmt: str = "text", color: bool = False) -> str
     env = environment(autoescape=(fmt == "html"), fmt=fmt)
     template = env.get_template(TEMPLATES[fmt])
     record = Report.from_dict(local_check.readable(data) if local else data)
-    return template.render(report=record, ansi=ANSI if color else None,
-                           color=_color(ANSI if color else None))
+    return template.render(report=record, ansi=ANSI if color else None, color=_color(ANSI if color else None))

@@ -1,6 +1,7 @@
 """How a reproducer writes what a test sent as Python: literals for tensors and plain values,
 names for the worker's objects, calls with the reference's argument names
 (``grader.feedback.reproducers`` decides which statements a reproducer has)."""
+
 from __future__ import annotations
 
 import inspect
@@ -87,10 +88,10 @@ class Writer:
         self.lines: list = []
         self.names: set = set()
         self.handles: dict = {}  # worker object id → variable
-        self.kinds: dict = {}    # worker object id → the reference class it was made from (for argument names)
+        self.kinds: dict = {}  # worker object id → the reference class it was made from (for argument names)
         self.entries = 0
         self.rec = None
-        self.sent: dict = {}     # tensor id → its variable, in the latest call
+        self.sent: dict = {}  # tensor id → its variable, in the latest call
         self.pending: list = []  # tensor literals for the next statement
         self.block: int | None = None  # the line of the open `with torch.no_grad():`, if any
 
@@ -100,7 +101,6 @@ class Writer:
             name, n = f"{base}{n}", n + 1
         self.names.add(name)
         return name
-
 
     # -- expressions ---------------------------------------------------------------
     def _call(self, rec, wrt=()) -> str:
@@ -125,7 +125,6 @@ class Writer:
             kind = self.kinds.get(hid, "")
             return list(names.get(f"{kind}.forward", [])) if kind else []
         return []
-
 
     def _parameter(self, owner: str, name: str) -> str:
         """The module's parameter ``name`` ('weight', '0.weight')."""

@@ -5,6 +5,7 @@ the calls, and the expected value as a comment).  Hidden tests never get one.
 The plugin (``grader.harness.plugin``) calls ``reproducer`` with the test's trace
 (``Student.trace``) and its exception.  Here: which request failed and which statements
 before it the script needs; ``grader.feedback.repro_literals`` writes the values as Python."""
+
 from __future__ import annotations
 
 import torch
@@ -49,8 +50,12 @@ def _with_expected(exc):
 
 def _target(trace, exc):
     """(index of the failing request, what of it failed, expected) or None."""
-    if isinstance(exc, Failure) and exc.expected is None and isinstance(exc.__context__, StudentError) \
-            and exc.message.startswith(exc.__context__.message):
+    if (
+        isinstance(exc, Failure)
+        and exc.expected is None
+        and isinstance(exc.__context__, StudentError)
+        and exc.message.startswith(exc.__context__.message)
+    ):
         exc = exc.__context__  # the suite explains the student's exception further
     if isinstance(exc, StudentError):
         return _raising_request(trace, exc)
@@ -156,8 +161,11 @@ def _reads_random_state(trace) -> bool:
                 written.add((fn.parts[1], path) if path else fn.parts[1])
             elif not path and rec.get("args") and isinstance(rec["args"][0], dict):
                 written.update((fn.parts[1], key) for key in rec["args"][0])
-        elif op in ("call", "vjp") and not _stateless(rec) and _holds_tensor(
-                [value, rec.get("grads"), rec.get("param_grads")]):
+        elif (
+            op in ("call", "vjp")
+            and not _stateless(rec)
+            and _holds_tensor([value, rec.get("grads"), rec.get("param_grads")])
+        ):
             return True  # the output of an object's method: it may depend on anything in it
     written |= {param_of[key] for key in written if key in param_of}
     return any(r not in written and param_of.get(r) not in written for r in reads)
@@ -165,17 +173,24 @@ def _reads_random_state(trace) -> bool:
 
 def _sent(rec) -> list:
     """What a request sent that may name worker objects."""
-    return [rec.get(k) for k in ("fn", "obj", "args", "kwargs", "value", "params", "grad_output")
-            if k in rec and not (k == "value" and rec["op"] != "setattr")]
+    return [
+        rec.get(k)
+        for k in ("fn", "obj", "args", "kwargs", "value", "params", "grad_output")
+        if k in rec and not (k == "value" and rec["op"] != "setattr")
+    ]
 
 
 def _stateless(rec) -> bool:
     """A call of a module-level function or class on plain data that made no object:
     it leaves nothing behind that a later call could see."""
     fn = rec.get("fn")
-    return (rec["op"] == "call" and isinstance(fn, Ref) and fn.parts[:1] in (("student",), ("torch",))
-            and not _handle_ids([rec.get("args"), rec.get("kwargs"), rec.get("params")])
-            and not isinstance(rec.get("value"), Handle))
+    return (
+        rec["op"] == "call"
+        and isinstance(fn, Ref)
+        and fn.parts[:1] in (("student",), ("torch",))
+        and not _handle_ids([rec.get("args"), rec.get("kwargs"), rec.get("params")])
+        and not isinstance(rec.get("value"), Handle)
+    )
 
 
 class _Script(Writer):
@@ -187,7 +202,7 @@ class _Script(Writer):
         self.seeded = _reads_random_state(self.trace[:i])
         used = [_handle_ids(_sent(r)) for r in self.trace[: i + 1]]
         for k, rec in enumerate(self.trace[:i]):
-            later = set().union(*used[k + 1:])
+            later = set().union(*used[k + 1 :])
             self._statement(rec, later)
         self._final(target, what, expected)
         head = ["import torch"]
@@ -203,7 +218,7 @@ class _Script(Writer):
         if no_grad:
             line = "    " + line.replace("\n", "\n    ")
             if self.block is not None:
-                self.lines[self.block:self.block] = self.pending
+                self.lines[self.block : self.block] = self.pending
                 self.block += len(self.pending)
             else:
                 self.lines += self.pending

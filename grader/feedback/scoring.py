@@ -10,6 +10,7 @@
   (with ``--debug``, the first collection error's text as its ``trace``).
 - The report's score is the sum of its exercises' (whole hundredths, exact).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,7 @@ from grader.feedback.records import (
 from grader.feedback.textsafe import clip_report
 
 EARNING = (TestStatus.PASSED, TestStatus.SKIPPED)  # statuses that earn a test's points
-INTERNAL_ERROR = ("internal grader error: this exercise's tests could not be run; "
-                  "it is not your fault, please report it")
+INTERNAL_ERROR = "internal grader error: this exercise's tests could not be run; it is not your fault, please report it"
 
 
 def earned(rec: TestRecord) -> float:
@@ -36,14 +36,25 @@ def earned(rec: TestRecord) -> float:
 
 
 def score_test(rec: TestRecord) -> TestResult:
-    return TestResult(name=rec.name, description=rec.description, status=rec.status,
-                      score=round(earned(rec), 2), max_score=round(rec.points, 2), message=rec.message,
-                      hint=rec.hint, visible=rec.visible, kind=rec.kind, trace=rec.trace,
-                      reproducer=rec.reproducer, devices=rec.devices)
+    return TestResult(
+        name=rec.name,
+        description=rec.description,
+        status=rec.status,
+        score=round(earned(rec), 2),
+        max_score=round(rec.points, 2),
+        message=rec.message,
+        hint=rec.hint,
+        visible=rec.visible,
+        kind=rec.kind,
+        trace=rec.trace,
+        reproducer=rec.reproducer,
+        devices=rec.devices,
+    )
 
 
-def score_exercise(ex, records: list, run: ExerciseRun | None, errors: list, debug: bool = False,
-                   points: float | None = None) -> ExerciseResult:
+def score_exercise(
+    ex, records: list, run: ExerciseRun | None, errors: list, debug: bool = False, points: float | None = None
+) -> ExerciseResult:
     """``ex``'s result (an ``grader.exercises.Exercise``) from its tests' records in suite
     order; ``errors``: its suite's collection errors, ``(node id, text)``."""
     run = run or ExerciseRun()
@@ -51,9 +62,18 @@ def score_exercise(ex, records: list, run: ExerciseRun | None, errors: list, deb
     total = 0.0
     for rec in records:
         total += earned(rec)
-    result = ExerciseResult(name=ex.name, title=ex.title, file=ex.file, score=round(total, 2),
-                            max_score=points, status=run.status, message=run.message, hint=run.hint or "",
-                            tests=[score_test(rec) for rec in records], review=list(run.review) or None)
+    result = ExerciseResult(
+        name=ex.name,
+        title=ex.title,
+        file=ex.file,
+        score=round(total, 2),
+        max_score=points,
+        status=run.status,
+        message=run.message,
+        hint=run.hint or "",
+        tests=[score_test(rec) for rec in records],
+        review=list(run.review) or None,
+    )
     if errors or not records:
         result.status, result.score, result.message = ExerciseStatus.ERROR, 0.0, INTERNAL_ERROR
         if debug and errors:
@@ -61,20 +81,41 @@ def score_exercise(ex, records: list, run: ExerciseRun | None, errors: list, deb
     return result
 
 
-def build_report(exercises, records, runs: dict, collect_errors: list, *, submission: Path, seed: int,
-                 cuda: bool, grader_version: str, torch_version: str, debug: bool = False) -> Report:
+def build_report(
+    exercises,
+    records,
+    runs: dict,
+    collect_errors: list,
+    *,
+    submission: Path,
+    seed: int,
+    cuda: bool,
+    grader_version: str,
+    torch_version: str,
+    debug: bool = False,
+) -> Report:
     """The report of one submission: ``records`` its tests' ``TestRecord`` in the order they
     ran; ``runs`` {exercise name: ExerciseRun}; ``collect_errors`` [(node id, text)] of the
     whole session (an exercise's are those naming its suite)."""
     by_ex: dict = {ex.name: [] for ex in exercises}
     for rec in records:
         by_ex.setdefault(rec.exercise, []).append(rec)
-    out = [score_exercise(ex, by_ex.get(ex.name, []), runs.get(ex.name),
-                          [e for e in collect_errors if ex.suite in e[0]], debug)
-           for ex in exercises]
-    return Report(score=round(sum(e.score for e in out), 2), max_score=points_per_exercise() * len(out),
-                  exercises=out, seed=seed, submission=str(submission), grader_version=grader_version,
-                  torch_version=torch_version, cuda=cuda)
+    out = [
+        score_exercise(
+            ex, by_ex.get(ex.name, []), runs.get(ex.name), [e for e in collect_errors if ex.suite in e[0]], debug
+        )
+        for ex in exercises
+    ]
+    return Report(
+        score=round(sum(e.score for e in out), 2),
+        max_score=points_per_exercise() * len(out),
+        exercises=out,
+        seed=seed,
+        submission=str(submission),
+        grader_version=grader_version,
+        torch_version=torch_version,
+        cuda=cuda,
+    )
 
 
 def report_data(report: Report) -> dict:

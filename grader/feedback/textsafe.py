@@ -22,6 +22,7 @@ formats) shows it as inert text:
 Each function returns ordinary text unchanged, so reports of ordinary
 submissions are byte for byte what they were.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,8 +36,10 @@ from grader.wire.sizes import MAX_FIELD, MAX_NAME, MAX_TEXT, clip, clip_report  
 # C0/C1 controls but tab and newline, DEL, Unicode format characters (category Cf:
 # bidirectional overrides and isolates, zero-width spaces and joiners, the BOM,
 # the soft hyphen) and the line and paragraph separators (Zl, Zp), as of Unicode 14.
-_UNSAFE_RANGES = ("0-8 B-1F 7F-9F AD 600-605 61C 6DD 70F 890-891 8E2 180E 200B-200F 2028-202E 2060-2064 "
-                  "2066-206F FEFF FFF9-FFFB 110BD 110CD 13430-13438 1BCA0-1BCA3 1D173-1D17A E0001 E0020-E007F")
+_UNSAFE_RANGES = (
+    "0-8 B-1F 7F-9F AD 600-605 61C 6DD 70F 890-891 8E2 180E 200B-200F 2028-202E 2060-2064 "
+    "2066-206F FEFF FFF9-FFFB 110BD 110CD 13430-13438 1BCA0-1BCA3 1D173-1D17A E0001 E0020-E007F"
+)
 
 
 def _char_class(ranges: str) -> str:
@@ -121,7 +124,7 @@ def md_code_span(text: str) -> str:
     return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
-_MD_CODE = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)", re.S)          # a code span, kept as it is
+_MD_CODE = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)", re.S)  # a code span, kept as it is
 _MD_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>()\[\]`]+|\bwww\.[^\s<>()\[\]`]+", re.I)  # GitHub's autolinks
 # what starts HTML or an autolink (<a, </, <!, <?), an image (![), ends a link's text (](, ][)
 # or escapes the next character (a backslash before punctuation): each gets a backslash
@@ -144,7 +147,7 @@ def md_text(text: str) -> str:
     text = text.replace("\\`", "\\\\`")  # a backtick stays a code span's delimiter, as _MD_CODE takes it
     out, pos = [], 0
     for m in _MD_CODE.finditer(text):
-        out.append(_md_prose(text[pos:m.start()]))
+        out.append(_md_prose(text[pos : m.start()]))
         out.append(m.group())
         pos = m.end()
     out.append(_md_prose(text[pos:]))
@@ -152,6 +155,7 @@ def md_text(text: str) -> str:
 
 
 # -- HTML ------------------------------------------------------------------------------
+
 
 def html_text(value):
     """Jinja2 ``finalize`` for HTML: strings get their control and invisible
@@ -178,11 +182,25 @@ def csv_cell(text: str) -> str:
     spreadsheets take as "text"."""
     text = one_line(text)
     first = text[:1]
-    if first and (first in _FORMULA_START or first.isspace()
-                  or unicodedata.normalize("NFKC", first)[:1] in _FORMULA_START):
+    if first and (
+        first in _FORMULA_START or first.isspace() or unicodedata.normalize("NFKC", first)[:1] in _FORMULA_START
+    ):
         return "'" + text
     return text
 
 
-__all__ = ["MAX_TEXT", "MAX_NAME", "MAX_FIELD", "clip", "clip_report", "escape_controls", "one_line", "terminal",
-           "md_fence", "md_code_span", "md_text", "html_text", "csv_cell"]
+__all__ = [
+    "MAX_TEXT",
+    "MAX_NAME",
+    "MAX_FIELD",
+    "clip",
+    "clip_report",
+    "escape_controls",
+    "one_line",
+    "terminal",
+    "md_fence",
+    "md_code_span",
+    "md_text",
+    "html_text",
+    "csv_cell",
+]

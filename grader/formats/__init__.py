@@ -4,6 +4,7 @@ Each takes the report (a ``grader.feedback.records.Report``, or the JSON data th
 ``grader.harness.run.grade`` or ``grade batch`` builds, read into one) and returns text;
 none re-runs a test.  ``render`` picks one by name.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

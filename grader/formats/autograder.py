@@ -16,6 +16,7 @@ the submission; a link is refused, costing that exercise its points with the
 reason).  Whatever happens (an empty submission, a crash of the grader) a valid
 results.json is written.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,8 +98,16 @@ def _add(z: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -
     z.writestr(info, data)
 
 
-def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_published", seed: int = 0,
-          timeout_scale: float = 1.0, measured: str = "", hint_level: str = "fix") -> list:
+def build(
+    out: Path,
+    *,
+    exercises=("all",),
+    hidden_visibility: str = "after_published",
+    seed: int = 0,
+    timeout_scale: float = 1.0,
+    measured: str = "",
+    hint_level: str = "fix",
+) -> list:
     """Write the bundle to ``out``; returns the names in it.  Byte for byte the
     same for the same course and options (fixed dates, sorted names)."""
     from grader.atomic import replacing
@@ -110,8 +119,12 @@ def build(out: Path, *, exercises=("all",), hidden_visibility: str = "after_publ
     chosen = select(list(exercises))
     if hidden_visibility not in VISIBILITIES:
         raise ValueError(f"--hidden-visibility must be one of {', '.join(VISIBILITIES)}")
-    config = {"exercises": [ex.name for ex in chosen], "hidden_visibility": hidden_visibility, "seed": seed,
-              "timeout_scale": timeout_scale}
+    config = {
+        "exercises": [ex.name for ex in chosen],
+        "hidden_visibility": hidden_visibility,
+        "seed": seed,
+        "timeout_scale": timeout_scale,
+    }
     if hint_level != "fix":  # the default leaves the config as it always was
         config["hint_level"] = hint_level
     if not course.builtin:  # a course folder (grade autograder --course DIR) travels in course/
@@ -148,14 +161,17 @@ def _add_tree(z: zipfile.ZipFile, root: Path, prefix: str) -> list:
 
 # Measured (bench/gradescope_memory.py, 2026-12-07): run_autograder on the model answers, all nine
 # exercises, inside a cgroup v1 memory group, pinned to one CPU, with the CPU-only torch 2.13 wheel.
-MEASURED = ("peak memory about 480 MiB (proportional set size summed over the grader, the warm worker\n"
-            "#   and the student's worker; 426 MiB charged to the memory cgroup).  Graded right at 768, 512\n"
-            "#   and 448 MiB; at 384 MiB processes are killed and results.json says the grading failed.\n"
-            "#   The default 768 MB is enough; half a CPU is enough (time limits are doubled for it).")
+MEASURED = (
+    "peak memory about 480 MiB (proportional set size summed over the grader, the warm worker\n"
+    "#   and the student's worker; 426 MiB charged to the memory cgroup).  Graded right at 768, 512\n"
+    "#   and 448 MiB; at 384 MiB processes are killed and results.json says the grading failed.\n"
+    "#   The default 768 MB is enough; half a CPU is enough (time limits are doubled for it)."
+)
 
 
 # ---------------------------------------------------------------------------
 # inside the container
+
 
 def target(folder: Path) -> Path:
     """What to read in Gradescope's submission folder: the folder when it holds an
@@ -170,8 +186,9 @@ def target(folder: Path) -> Path:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
         files += [Path(dirpath, n) for n in sorted(filenames) if not n.startswith(".")]
     if not files:
-        raise BadEntry("the submission is empty: upload your exercise files (exerciseN_*.py), "
-                       "a zip of them or your notebook")
+        raise BadEntry(
+            "the submission is empty: upload your exercise files (exerciseN_*.py), a zip of them or your notebook"
+        )
     if any(f.name in {ex.file for ex in EXERCISES} for f in files):
         return folder
     for kinds in ((".zip",), (".zip", ".py", ".ipynb")):  # the one zip, else the one file of a kind read alone
@@ -202,13 +219,17 @@ def run(root: Path, config: dict) -> dict:
             # a bad exercise file (a link, say) costs that exercise only, with the reason
             sub = read(target(root / "submission"), exercises, strict=False)
         except BadEntry as e:
-            return gs.failure_results(f"Nothing could be graded: {e}.", max_score, time.monotonic() - started,
-                                      grader_failed=False)
+            return gs.failure_results(
+                f"Nothing could be graded: {e}.", max_score, time.monotonic() - started, grader_failed=False
+            )
         if not sub.files and not sub.refused:
             wanted = ", ".join(sorted(ex.file for ex in exercises)[:3])
-            return gs.failure_results(f"Nothing could be graded: no exercise file ({wanted}, …) was found "
-                                      "in the submission.", max_score, time.monotonic() - started,
-                                      grader_failed=False)
+            return gs.failure_results(
+                f"Nothing could be graded: no exercise file ({wanted}, …) was found in the submission.",
+                max_score,
+                time.monotonic() - started,
+                grader_failed=False,
+            )
         from grader.feedback.records import Report
         from grader.harness.run import grade
         from grader.transport.limits import Limits
@@ -232,9 +253,12 @@ def run(root: Path, config: dict) -> dict:
             return gs.failure_results(failure.message(reason), max_score, time.monotonic() - started)
         return gs.results(report, hidden_visibility=vis, execution_time=time.monotonic() - started)
     except BaseException as e:  # the grader's own failure: still a valid results file
-        traceback.print_exc()   # to /autograder/results/stdout, which only instructors see
-        return gs.failure_results(failure.message(f"the autograder failed ({type(e).__name__}); "
-                                                  f"{failure.memory_limit()}"), 0.0, time.monotonic() - started)
+        traceback.print_exc()  # to /autograder/results/stdout, which only instructors see
+        return gs.failure_results(
+            failure.message(f"the autograder failed ({type(e).__name__}); {failure.memory_limit()}"),
+            0.0,
+            time.monotonic() - started,
+        )
 
 
 def _write(path: Path, doc: dict) -> None:

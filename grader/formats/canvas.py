@@ -14,6 +14,7 @@ and some of ``ID``, ``SIS User ID``, ``SIS Login ID``, ``Section``, or
 roster student whose SIS Login ID (or the part of an e-mail before the @),
 SIS User ID, ID or name equals the entry's id, ignoring case and punctuation.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,10 +27,22 @@ from grader.feedback.records import GradeRow, RowStatus
 from grader.feedback.textsafe import csv_cell
 
 STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-_ALIASES = {"student": "Student", "name": "Student", "student name": "Student", "id": "ID",
-            "canvas id": "ID", "sis user id": "SIS User ID", "sis id": "SIS User ID", "student id": "SIS User ID",
-            "sis login id": "SIS Login ID", "login": "SIS Login ID", "login id": "SIS Login ID",
-            "username": "SIS Login ID", "email": "SIS Login ID", "section": "Section"}
+_ALIASES = {
+    "student": "Student",
+    "name": "Student",
+    "student name": "Student",
+    "id": "ID",
+    "canvas id": "ID",
+    "sis user id": "SIS User ID",
+    "sis id": "SIS User ID",
+    "student id": "SIS User ID",
+    "sis login id": "SIS Login ID",
+    "login": "SIS Login ID",
+    "login id": "SIS Login ID",
+    "username": "SIS Login ID",
+    "email": "SIS Login ID",
+    "section": "Section",
+}
 
 
 class RosterError(Exception):
@@ -99,9 +112,11 @@ def choose_columns(columns, assignment: str) -> tuple:
     if columns is None:
         return ("total" if assignment_id(assignment) else "exercises"), ""
     if columns == "exercises" and assignment_id(assignment):
-        return columns, (f"--gradebook exercises with --assignment \"{assignment}\": Canvas creates one new "
-                         f"assignment per exercise column and leaves assignment {assignment_id(assignment)} "
-                         "untouched; leave --gradebook out to update it with the total")
+        return columns, (
+            f'--gradebook exercises with --assignment "{assignment}": Canvas creates one new '
+            f"assignment per exercise column and leaves assignment {assignment_id(assignment)} "
+            "untouched; leave --gradebook out to update it with the total"
+        )
     return columns, ""
 
 
@@ -109,7 +124,7 @@ def match(students: list, roster: list) -> tuple:
     """({entry id: roster record}, [entry ids matching nobody]).  An id that
     matches several roster students is unmatched (it is listed, not guessed)."""
     index: dict = {}
-    by_id: dict = {}   # Canvas's user id (the ID column): an exact match wins (Canvas's downloads use it)
+    by_id: dict = {}  # Canvas's user id (the ID column): an exact match wins (Canvas's downloads use it)
     for i, rec in enumerate(roster):
         if rec["ID"]:
             by_id.setdefault(rec["ID"], set()).add(i)
@@ -166,7 +181,7 @@ def gradebook(rows: list[GradeRow], exercises, *, roster=None, columns=None, ass
     else:
         found, unmatched = match(sorted(by_student), roster)
         entry_of = {id(rec): s for s, rec in found.items()}
-        for rec in roster:   # every roster student, in the roster's order; no submission: no score
+        for rec in roster:  # every roster student, in the roster's order; no submission: no score
             entry = entry_of.get(id(rec))
             w.writerow([csv_cell(rec[c]) for c in STUDENT_COLUMNS] + scores(by_student.get(entry) if entry else None))
     return buf.getvalue(), unmatched

@@ -1,4 +1,5 @@
 """``grade autograder`` and ``grade init-ci``: set a course up on a platform."""
+
 from __future__ import annotations
 
 import argparse
@@ -60,6 +61,7 @@ examples:
       --deadline 2026-12-01T23:59:00-05:00 --roster classroom/roster.csv --extensions classroom/extensions.csv
 """
 
+
 class _Usage(Exception):
     pass
 
@@ -77,18 +79,41 @@ def _fail(prog: str, message: str) -> int:
 def autograder_main(argv) -> int:
     from grader.formats.gradescope import VISIBILITIES
 
-    p = _Parser(prog="grade autograder", description="Build a Gradescope autograder (a zip) for this course.",
-                epilog=AUTOGRADER_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(
+        prog="grade autograder",
+        description="Build a Gradescope autograder (a zip) for this course.",
+        epilog=AUTOGRADER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--out", "-o", type=Path, required=True, metavar="ZIP", help="the zip to write")
-    p.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE",
-                   help="exercise1 … exercise9 (or 1 … 9), or 'all' (default)")
-    p.add_argument("--hidden-visibility", choices=VISIBILITIES, default="after_published",
-                   help="when students see hidden tests' results (default: after_published); visible tests: always")
+    p.add_argument(
+        "--exercises",
+        "-e",
+        nargs="+",
+        default=["all"],
+        metavar="EXERCISE",
+        help="exercise1 … exercise9 (or 1 … 9), or 'all' (default)",
+    )
+    p.add_argument(
+        "--hidden-visibility",
+        choices=VISIBILITIES,
+        default="after_published",
+        help="when students see hidden tests' results (default: after_published); visible tests: always",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for the test inputs (default 0)")
-    p.add_argument("--timeout-scale", type=float, default=2.0, metavar="X",
-                   help="multiply every time limit by X (default 2: Gradescope gives half a CPU)")
-    p.add_argument("--hint-level", choices=("fix", "concept"), default=None,
-                   help="hints name the concept only, or also show the fix (default: $GRADER_HINT_LEVEL, else fix)")
+    p.add_argument(
+        "--timeout-scale",
+        type=float,
+        default=2.0,
+        metavar="X",
+        help="multiply every time limit by X (default 2: Gradescope gives half a CPU)",
+    )
+    p.add_argument(
+        "--hint-level",
+        choices=("fix", "concept"),
+        default=None,
+        help="hints name the concept only, or also show the fix (default: $GRADER_HINT_LEVEL, else fix)",
+    )
     add_option(p)
     try:
         args = p.parse_args(argv)
@@ -112,14 +137,23 @@ def autograder_main(argv) -> int:
     from grader.formats.autograder import build
 
     try:
-        names = build(args.out, exercises=args.exercises, hidden_visibility=args.hidden_visibility,
-                      seed=args.seed, timeout_scale=args.timeout_scale, hint_level=level)
+        names = build(
+            args.out,
+            exercises=args.exercises,
+            hidden_visibility=args.hidden_visibility,
+            seed=args.seed,
+            timeout_scale=args.timeout_scale,
+            hint_level=level,
+        )
     except KeyError as e:
         return _fail("grade autograder", e.args[0])
     except OSError as e:
         return _fail("grade autograder", f"cannot write {args.out} ({e.strerror or e})")
-    print(f"grade autograder: wrote {args.out} ({len(names)} files: setup.sh, run_autograder, the course); "
-          "upload it in the assignment's Configure Autograder page", file=sys.stderr)
+    print(
+        f"grade autograder: wrote {args.out} ({len(names)} files: setup.sh, run_autograder, the course); "
+        "upload it in the assignment's Configure Autograder page",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -127,31 +161,59 @@ def init_ci_main(argv) -> int:
     from grader import __version__
     from grader.formats.workflows import SAFE, student_workflow
 
-    p = _Parser(prog="grade init-ci", description="Write a GitHub Actions workflow for a GitHub Classroom course: "
-                "the student repositories' (visible checks only) or, with --instructor, your private "
-                "repository's (grades with the hidden tests at the deadline).",
-                epilog=INIT_CI_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dir", type=Path, default=Path("."), metavar="REPO",
-                   help="the repository to write into (default: here)")
+    p = _Parser(
+        prog="grade init-ci",
+        description="Write a GitHub Actions workflow for a GitHub Classroom course: "
+        "the student repositories' (visible checks only) or, with --instructor, your private "
+        "repository's (grades with the hidden tests at the deadline).",
+        epilog=INIT_CI_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--dir", type=Path, default=Path("."), metavar="REPO", help="the repository to write into (default: here)"
+    )
     p.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE")
     p.add_argument("--force", action="store_true", help="replace an existing workflow file")
-    p.add_argument("--package", default="./package", metavar="PIP-SPEC",
-                   help="student workflow: where pip installs the student edition from (default ./package, "
-                        "the release's package folder in the repository)")
-    p.add_argument("--instructor", action="store_true",
-                   help="write the instructor's workflow (.github/workflows/grade-ASSIGNMENT.yml) instead")
+    p.add_argument(
+        "--package",
+        default="./package",
+        metavar="PIP-SPEC",
+        help="student workflow: where pip installs the student edition from (default ./package, "
+        "the release's package folder in the repository)",
+    )
+    p.add_argument(
+        "--instructor",
+        action="store_true",
+        help="write the instructor's workflow (.github/workflows/grade-ASSIGNMENT.yml) instead",
+    )
     p.add_argument("--org", metavar="ORG", help="instructor: the classroom's GitHub organisation")
     p.add_argument("--assignment", metavar="PREFIX", help="instructor: the assignment's repository prefix (hw3)")
     p.add_argument("--deadline", metavar="TIME", help="instructor: ISO 8601 with a time zone")
-    p.add_argument("--roster", metavar="PATH", help="instructor: Classroom's roster export, in your repository "
-                   "(default: every ASSIGNMENT-LOGIN repository of --org)")
+    p.add_argument(
+        "--roster",
+        metavar="PATH",
+        help="instructor: Classroom's roster export, in your repository "
+        "(default: every ASSIGNMENT-LOGIN repository of --org)",
+    )
     p.add_argument("--extensions", metavar="PATH", help="instructor: per-student deadlines CSV, in your repository")
-    p.add_argument("--url", metavar="TEMPLATE", help="instructor: the student repositories, if not on github.com "
-                   "(grade classroom --url; placeholders {org} {assignment} {login})")
-    p.add_argument("--cron", default="17 6 * * *", metavar="SPEC",
-                   help="instructor: when the scheduled run starts (UTC; default daily at 06:17)")
-    p.add_argument("--token", default="CLASSROOM_TOKEN", metavar="SECRET",
-                   help="instructor: the secret holding the token for the student repositories")
+    p.add_argument(
+        "--url",
+        metavar="TEMPLATE",
+        help="instructor: the student repositories, if not on github.com "
+        "(grade classroom --url; placeholders {org} {assignment} {login})",
+    )
+    p.add_argument(
+        "--cron",
+        default="17 6 * * *",
+        metavar="SPEC",
+        help="instructor: when the scheduled run starts (UTC; default daily at 06:17)",
+    )
+    p.add_argument(
+        "--token",
+        default="CLASSROOM_TOKEN",
+        metavar="SECRET",
+        help="instructor: the secret holding the token for the student repositories",
+    )
     try:
         args = p.parse_args(argv)
     except _Usage as e:
@@ -173,8 +235,11 @@ def init_ci_main(argv) -> int:
         if given:
             return _fail("grade init-ci", f"--{given[0]} is for the instructor's workflow: add --instructor")
         if not SAFE.fullmatch(args.package) or re.search(r"//[^/]*@", args.package):
-            return _fail("grade init-ci", f"--package {args.package!r}: give a path or a package name "
-                         "(no spaces, quotes, $ or credentials: everything here is readable by students)")
+            return _fail(
+                "grade init-ci",
+                f"--package {args.package!r}: give a path or a package name "
+                "(no spaces, quotes, $ or credentials: everything here is readable by students)",
+            )
         text = student_workflow(__version__, exercises, args.package)
         target = args.dir / ".github" / "workflows" / "classroom.yml"
     if target.exists() and not args.force:
@@ -186,11 +251,17 @@ def init_ci_main(argv) -> int:
     except OSError as e:
         return _fail("grade init-ci", f"cannot write {target} ({e.strerror or e})")
     if args.instructor:
-        print(f"grade init-ci: wrote {target}. Commit it to your PRIVATE course repository and add its secrets "
-              f"{args.token} and GRADER_SEED_SECRET (see: grade init-ci --help).", file=sys.stderr)
+        print(
+            f"grade init-ci: wrote {target}. Commit it to your PRIVATE course repository and add its secrets "
+            f"{args.token} and GRADER_SEED_SECRET (see: grade init-ci --help).",
+            file=sys.stderr,
+        )
     else:
-        print(f"grade init-ci: wrote {target}. Commit it to the assignment's template repository; it needs no "
-              "secret (it runs the visible checks only).", file=sys.stderr)
+        print(
+            f"grade init-ci: wrote {target}. Commit it to the assignment's template repository; it needs no "
+            "secret (it runs the visible checks only).",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -206,8 +277,9 @@ def _instructor(args, exercises: str, version: str):
             return _fail("grade init-ci", f"--{opt} {value!r}: no spaces, quotes, $ or newlines")
     if not re.fullmatch(r"[A-Za-z0-9._-]+", args.assignment):
         return _fail("grade init-ci", f"--assignment {args.assignment!r}: give the repository prefix, e.g. hw3")
-    if args.url is not None and (not SAFE_URL.fullmatch(args.url) or "{login}" not in args.url
-                                 or re.search(r"//[^/]*@", args.url)):
+    if args.url is not None and (
+        not SAFE_URL.fullmatch(args.url) or "{login}" not in args.url or re.search(r"//[^/]*@", args.url)
+    ):
         return _fail("grade init-ci", f"--url {args.url!r}: a URL with {{login}} (no spaces, quotes, $ or credentials)")
     from grader.commands.classroom import Usage, parse_time
 
@@ -219,6 +291,15 @@ def _instructor(args, exercises: str, version: str):
         return _fail("grade init-ci", f"--token {args.token!r} is not a valid secret name")
     if not re.fullmatch(r"[0-9*/,-]+( [0-9*/,A-Za-z-]+){4}", args.cron):
         return _fail("grade init-ci", f"--cron {args.cron!r} is not a cron schedule (five fields, e.g. '17 6 * * *')")
-    return instructor_workflow(version, org=args.org, assignment=args.assignment, deadline=args.deadline,
-                               roster=args.roster, extensions=args.extensions, exercises=exercises,
-                               cron=args.cron, token=args.token, url=args.url)
+    return instructor_workflow(
+        version,
+        org=args.org,
+        assignment=args.assignment,
+        deadline=args.deadline,
+        roster=args.roster,
+        extensions=args.extensions,
+        exercises=exercises,
+        cron=args.cron,
+        token=args.token,
+        url=args.url,
+    )

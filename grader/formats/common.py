@@ -9,6 +9,7 @@ neutralise it with ``grader.feedback.textsafe``, the project's one module for th
 ``terminal`` for a CI log), plus their format's own escaping (XML, percent
 encoding of workflow-command data) so that it is shown, never obeyed.
 """
+
 from __future__ import annotations
 
 import copy
@@ -62,8 +63,10 @@ def first_line(text: str, n: int = 200) -> str:
 # Advice that only makes sense at a student's own terminal (where `grade` runs
 # with --submission); a report rendered for a batch or a platform says it plainly.
 _CLI_ADVICE = [
-    (re.compile(r"Save your work as (\S+) in that folder, or point --submission at the folder that holds it\."),
-     r"Submit your work as \1 (in any folder of your submission)."),
+    (
+        re.compile(r"Save your work as (\S+) in that folder, or point --submission at the folder that holds it\."),
+        r"Submit your work as \1 (in any folder of your submission).",
+    ),
     (re.compile(r" in the submission folder \S+"), " in the submission"),
     (re.compile(r"(,? or )?(pass|point) --submission[^.;\n]*"), ""),
 ]
@@ -77,6 +80,7 @@ def for_platform(report: Report | dict) -> Report:
 
 def platform_data(report: dict) -> dict:
     """A copy of the report's JSON data whose advice names no command-line option."""
+
     def fix(value):
         if isinstance(value, str):
             if "--submission" in value or "submission folder" in value:

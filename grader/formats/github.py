@@ -13,6 +13,7 @@ With ``GITHUB_ACTIONS=true`` ``grade`` (cli) calls ``publish``, which:
     max_score, tests with name, status, score, message, test_code, filename,
     line_no, duration); the reporter sums ``tests[].score`` for the points.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,9 +26,9 @@ from grader.feedback.records import FAILING, ExerciseStatus, Report
 from grader.feedback.textsafe import escape_controls, md_fence, md_text
 from grader.formats.common import first_line, for_platform, location
 
-MAX_ERRORS = 10                  # error annotations GitHub keeps per step
+MAX_ERRORS = 10  # error annotations GitHub keeps per step
 SUMMARY_LIMIT = 1024 * 1024 - 4096  # $GITHUB_STEP_SUMMARY: 1 MiB per step
-OUTPUT_LIMIT = 1000 * 1000 - 1024   # a step output: 1 MB
+OUTPUT_LIMIT = 1000 * 1000 - 1024  # a step output: 1 MB
 # the Classroom reporter's statuses of a test (classroom-resources/autograding-grading-reporter)
 CLASSROOM_PASS, CLASSROOM_FAIL, CLASSROOM_ERROR = "pass", "fail", "error"
 
@@ -50,9 +51,18 @@ def classroom_payload(report: Report | dict, prefix: str = "") -> dict:
         elif failed:
             msg = f"{len(failed)} test(s) failed; first: {first_line(failed[0].message, 300)}"
         file, line = location(ex, failed[0]) if failed else (ex.file, None)
-        out.append({"name": f"{ex.name} ({escape_controls(ex.title)})", "status": status,
-                    "score": float(ex.score), "message": msg, "test_code": f"grade {ex.name}",
-                    "filename": prefix + file, "line_no": line or 0, "duration": 0})
+        out.append(
+            {
+                "name": f"{ex.name} ({escape_controls(ex.title)})",
+                "status": status,
+                "score": float(ex.score),
+                "message": msg,
+                "test_code": f"grade {ex.name}",
+                "filename": prefix + file,
+                "line_no": line or 0,
+                "duration": 0,
+            }
+        )
     if CLASSROOM_ERROR in statuses:
         overall = CLASSROOM_ERROR
     else:
@@ -97,8 +107,12 @@ def annotations(report: Report | dict, prefix: str = "") -> list:
 def summary_markdown(report: Report | dict) -> str:
     """The job summary: scores per exercise, then each failure (student text in code blocks)."""
     report = for_platform(report)
-    head = [f"## nngrade: {points_text(report.score)} / {report.max_score:g}", "",
-            "| Exercise | Score | Status |", "|---|---:|---|"]
+    head = [
+        f"## nngrade: {points_text(report.score)} / {report.max_score:g}",
+        "",
+        "| Exercise | Score | Status |",
+        "|---|---:|---|",
+    ]
     for ex in report.exercises:
         head.append(f"| {ex.name} | {points_text(ex.score)} / {ex.max_score:g} | {ex.status.value} |")
     parts = ["\n".join(head) + "\n"]
@@ -107,9 +121,10 @@ def summary_markdown(report: Report | dict) -> str:
 
     for ex in report.exercises:
         for g in failure_groups(ex.tests):
-            block = (f"\n### {ex.name}: lost {points_text(g.max_score - g.score)} points "
-                     f"({len(g.tests)} test{'s' if len(g.tests) > 1 else ''})\n\n"
-                     + md_fence(g.message, "text") + "\n")
+            block = (
+                f"\n### {ex.name}: lost {points_text(g.max_score - g.score)} points "
+                f"({len(g.tests)} test{'s' if len(g.tests) > 1 else ''})\n\n" + md_fence(g.message, "text") + "\n"
+            )
             if g.hint:
                 block += "\nHint:\n\n" + md_fence(g.hint, "text") + "\n"
             parts.append(block)

@@ -26,6 +26,7 @@ The report's notes (a notebook's magics removed) are the first suite's
 bytes.  Text is XML-escaped by ElementTree; control characters, which XML 1.0
 forbids, are shown escaped first (``textsafe.escape_controls``).
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -69,8 +70,12 @@ def _testcase(suite, ex: ExerciseResult, t: TestResult, prefix: str, family: str
         could_not_run = t.status == TestStatus.ERROR or t.kind in _ERROR_KINDS
         tag, counter = ("error", "errors") if could_not_run else ("failure", "failures")
         text = (_clean(t.description) + "\n" if t.description else "") + explanation(t)
-        el = ET.SubElement(case, tag, message=first_line(t.message, 300),
-                           type=_clean(t.kind or ("wrong_result" if tag == "failure" else "error")))
+        el = ET.SubElement(
+            case,
+            tag,
+            message=first_line(t.message, 300),
+            type=_clean(t.kind or ("wrong_result" if tag == "failure" else "error")),
+        )
         el.text = text
     ET.SubElement(case, "system-out").text = f"points: {points_text(t.score)} / {points_text(t.max_score)}"
     return counter
@@ -86,8 +91,7 @@ def render(report: Report | dict, prefix: str = "", family: str = "xunit2", **_)
     totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     for i, ex in enumerate(report.exercises):
         suite = ET.SubElement(root, "testsuite", name=_clean(ex.name))
-        _properties(suite, score=points_text(ex.score), max_score=points_text(ex.max_score),
-                    title=_clean(ex.title))
+        _properties(suite, score=points_text(ex.score), max_score=points_text(ex.max_score), title=_clean(ex.title))
         n = dict.fromkeys(totals, 0)
         for t in ex.tests:
             n["tests"] += 1

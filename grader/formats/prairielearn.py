@@ -7,6 +7,7 @@ charged, ``format_errors`` says why), ``score`` in [0, 1], ``message``,
 fields (without them PrairieLearn drops the point badges of all tests).
 The file must stay under 1 MB: long messages are cut.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,27 +24,38 @@ def results(report: Report | dict) -> dict:
     report = for_platform(report)
     reasons = not_gradable(report)
     if reasons:
-        return {"gradable": False, "format_errors": reasons,
-                "message": "Your submission could not be graded: " + reasons[0]}
+        return {
+            "gradable": False,
+            "format_errors": reasons,
+            "message": "Your submission could not be graded: " + reasons[0],
+        }
     out_tests = []
     for ex, t, _ in tests(report):
         passed = t.status == TestStatus.PASSED
-        out_tests.append({
-            "name": f"{ex.name}: {escape_controls(t.name)}",
-            "description": escape_controls(t.description),
-            "points": float(t.score),
-            "max_points": float(t.max_score),
-            "message": "" if passed else first_line(t.message, 500),
-            "output": "" if passed else explanation(t),
-        })
+        out_tests.append(
+            {
+                "name": f"{ex.name}: {escape_controls(t.name)}",
+                "description": escape_controls(t.description),
+                "points": float(t.score),
+                "max_points": float(t.max_score),
+                "message": "" if passed else first_line(t.message, 500),
+                "output": "" if passed else explanation(t),
+            }
+        )
     mx = float(report.max_score)
-    lines = [f"{ex.name} ({escape_controls(ex.title)}): {points_text(ex.score)} / {ex.max_score:g}"
-             for ex in report.exercises]
+    lines = [
+        f"{ex.name} ({escape_controls(ex.title)}): {points_text(ex.score)} / {ex.max_score:g}"
+        for ex in report.exercises
+    ]
     lines += [f"Note: {n}" for n in notes(report)]
-    doc = {"gradable": True, "score": min(1.0, max(0.0, report.score / mx)) if mx else 0.0,
-           "message": f"Total: {points_text(report.score)} / {mx:g}", "output": "\n".join(lines),
-           "tests": out_tests}
-    if len(json.dumps(doc).encode()) > LIMIT:   # keep every test and its points; cut the long texts
+    doc = {
+        "gradable": True,
+        "score": min(1.0, max(0.0, report.score / mx)) if mx else 0.0,
+        "message": f"Total: {points_text(report.score)} / {mx:g}",
+        "output": "\n".join(lines),
+        "tests": out_tests,
+    }
+    if len(json.dumps(doc).encode()) > LIMIT:  # keep every test and its points; cut the long texts
         for t in out_tests:
             t["output"] = t["output"][:300]
     return doc

@@ -15,6 +15,7 @@ student's repository holds the work.
 notebook).  The student workflow runs this very function's source, so the student's own
 check and the instructor's grade always look at the same place.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -57,8 +58,10 @@ def pick_submission(repo):
         path = os.path.join(repo, rel)
         return os.path.isfile(path) and (rel not in handed_out or digest(path) != handed_out[rel])
 
-    files = sorted(set(r for r in handed_out if r.startswith("exercises/"))
-                   | set("exercises/" + n for n in os.listdir(folder) if n.endswith(".py")))
+    files = sorted(
+        set(r for r in handed_out if r.startswith("exercises/"))
+        | set("exercises/" + n for n in os.listdir(folder) if n.endswith(".py"))
+    )
     files_edited = any(edited(r) for r in files)
     if edited("course.ipynb") and not files_edited:
         return "course.ipynb", "the course notebook (edited; the exercise files are as handed out)"
@@ -185,13 +188,33 @@ def student_workflow(version: str, exercises: str = "all", package: str = "./pac
     return STUDENT.format(version=version, exercises=exercises, package=package, script=_block(_pick_script(), 10))
 
 
-def instructor_workflow(version: str, *, org: str, assignment: str, deadline: str, roster: str | None = None,
-                        extensions: str | None = None, exercises: str = "all", cron: str = "17 6 * * *",
-                        token: str = "CLASSROOM_TOKEN", out: str | None = None, url: str | None = None) -> str:
+def instructor_workflow(
+    version: str,
+    *,
+    org: str,
+    assignment: str,
+    deadline: str,
+    roster: str | None = None,
+    extensions: str | None = None,
+    exercises: str = "all",
+    cron: str = "17 6 * * *",
+    token: str = "CLASSROOM_TOKEN",
+    out: str | None = None,
+    url: str | None = None,
+) -> str:
     return INSTRUCTOR.format(
-        version=version, org=org, assignment=assignment, deadline=deadline, exercises=exercises, cron=cron,
-        token=token, out=out or f"graded-{assignment}", url=f"--url '{url}' " if url else "",
-        roster=f"--roster {roster} " if roster else "", extensions=f"--extensions {extensions} " if extensions else "")
+        version=version,
+        org=org,
+        assignment=assignment,
+        deadline=deadline,
+        exercises=exercises,
+        cron=cron,
+        token=token,
+        out=out or f"graded-{assignment}",
+        url=f"--url '{url}' " if url else "",
+        roster=f"--roster {roster} " if roster else "",
+        extensions=f"--extensions {extensions} " if extensions else "",
+    )
 
 
 # what may go into a workflow's text unquoted: no quotes, $, spaces, newlines or YAML syntax

@@ -12,6 +12,7 @@ A failed test marked ``visible`` (its input may be shown in full) ends its
 message with a reproducer (``grader.feedback.reproducers``): a short script that
 repeats the failing call on the student's machine.  Hidden tests never get one.
 """
+
 from __future__ import annotations
 
 import traceback
@@ -43,8 +44,7 @@ _PLUGIN = pytest.StashKey()
 
 
 class GraderPlugin:
-    def __init__(self, submission: Path, zygote, limits, seed: int, tmproot: Path,
-                 debug: bool = False, progress=None):
+    def __init__(self, submission: Path, zygote, limits, seed: int, tmproot: Path, debug: bool = False, progress=None):
         self.submission = Path(submission)
         self.zygote = zygote
         self.limits = limits
@@ -52,7 +52,7 @@ class GraderPlugin:
         self.tmproot = Path(tmproot)
         self.debug = debug
         self.progress = progress
-        self.records: dict = {}        # node id → TestRecord, in the order the tests ran
+        self.records: dict = {}  # node id → TestRecord, in the order the tests ran
         self.exercise_info: dict = {}  # exercise name → ExerciseRun
         self.collect_errors: list = []
         self._static: dict = {}
@@ -75,9 +75,12 @@ class GraderPlugin:
             static = self._static.get(item.nodeid)
             if static is None:
                 static = self._static[item.nodeid] = {
-                    "exercise": for_suite(item.path.name).name, "name": item.name,
-                    "description": _doc(item), "points": item_points(item),
-                    "visible": item.get_closest_marker("visible") is not None}
+                    "exercise": for_suite(item.path.name).name,
+                    "name": item.name,
+                    "description": _doc(item),
+                    "points": item_points(item),
+                    "visible": item.get_closest_marker("visible") is not None,
+                }
             rec = self.records[item.nodeid] = TestRecord(**static)
         return rec
 
@@ -101,17 +104,24 @@ class GraderPlugin:
     def _student_session(request):
         self = request.config.stash[_PLUGIN]
         ex = for_suite(Path(request.module.__file__).name)
-        s = Student(ex, self.submission, self.zygote, self.limits, self.tmproot / ex.name, self.seed,
-                    self.spend, rules=Rules())
+        s = Student(
+            ex, self.submission, self.zygote, self.limits, self.tmproot / ex.name, self.seed, self.spend, rules=Rules()
+        )
         if self.progress:
             self.progress("start", ex)
         yield s
         s.close()
-        info = ExerciseRun(elapsed=round(s.elapsed, 3), restarts=max(0, s.restarts - 1), timeouts=s.timeouts,
-                           review=list(s.review), output_cut=getattr(s, "output_cut", 0))  # what the integrity scan flagged, what the scans could not walk
+        info = ExerciseRun(
+            elapsed=round(s.elapsed, 3),
+            restarts=max(0, s.restarts - 1),
+            timeouts=s.timeouts,
+            review=list(s.review),
+            output_cut=getattr(s, "output_cut", 0),
+        )  # what the integrity scan flagged, what the scans could not walk
         if s.load_error is not None:
-            info.status = (ExerciseStatus.MISSING if s.load_error.kind == ErrorKind.MISSING_FILE
-                           else ExerciseStatus.LOAD_ERROR)
+            info.status = (
+                ExerciseStatus.MISSING if s.load_error.kind == ErrorKind.MISSING_FILE else ExerciseStatus.LOAD_ERROR
+            )
             info.message, info.hint = s.load_error.message, s.load_error.hint
         if s.tampered is not None:  # fail closed: no test of this exercise keeps its points
             self._void(ex, integrity.tampered_error(s.tampered))
@@ -122,8 +132,7 @@ class GraderPlugin:
     @pytest.fixture
     def student(self, _student_session, request) -> Student:
         # only a visible test's requests are kept: nothing else ever gets a reproducer
-        _student_session.begin_test(request.node.nodeid.split("::", 1)[-1],
-                                    trace=self.record(request.node).visible)
+        _student_session.begin_test(request.node.nodeid.split("::", 1)[-1], trace=self.record(request.node).visible)
         return _student_session
 
     @pytest.fixture

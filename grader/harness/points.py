@@ -23,6 +23,7 @@
 
 ``grade --points`` prints the table.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -175,11 +176,14 @@ def render_table(exercises) -> str:
     else:
         from grader.exercises import points_per_exercise
 
-        lines = [f"Points per test function (an exercise's sum to {points_per_exercise():g}). A parametrised "
-                 "test's points are split",
-                 "over its cases in whole hundredths (the first cases get the hundredths left over: 3.50 over 8",
-                 "cases is 6 x 0.44 + 2 x 0.43); a test that takes a device runs on the CPU and, where CUDA exists,",
-                 "on the GPU too, and passes only if it passes on both: the same points on every machine.", ""]
+        lines = [
+            f"Points per test function (an exercise's sum to {points_per_exercise():g}). A parametrised "
+            "test's points are split",
+            "over its cases in whole hundredths (the first cases get the hundredths left over: 3.50 over 8",
+            "cases is 6 x 0.44 + 2 x 0.43); a test that takes a device runs on the CPU and, where CUDA exists,",
+            "on the GPU too, and passes only if it passes on both: the same points on every machine.",
+            "",
+        ]
     by_ex: dict = {}
     for row in table(exercises):
         by_ex.setdefault(row[0], []).append(row)
@@ -197,8 +201,11 @@ def render_table(exercises) -> str:
 
 def _student_table(exercises) -> str:
     """The student edition's --points: the checks it runs, and no points (the hidden tests decide the grade)."""
-    lines = ["Checks this student edition runs: the visible tests (and checks that need no answer).",
-             "They give no points: the hidden tests, run when you submit, decide the grade.", ""]
+    lines = [
+        "Checks this student edition runs: the visible tests (and checks that need no answer).",
+        "They give no points: the hidden tests, run when you submit, decide the grade.",
+        "",
+    ]
     by_ex: dict = {}
     for row in table(exercises):
         by_ex.setdefault(row[0], []).append(row)

@@ -1,5 +1,6 @@
 """Caches for what pytest recomputes for every run of an item although it
 cannot change while one session loops over many submissions (grader.harness.run)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -20,8 +21,11 @@ def _expected_getfuncargnames(fn) -> bool:
     except (TypeError, ValueError):
         return False
     kind = inspect.Parameter
-    return ([(p.name, p.kind) for p in params]
-            == [("function", kind.POSITIONAL_OR_KEYWORD), ("name", kind.KEYWORD_ONLY), ("cls", kind.KEYWORD_ONLY)])
+    return [(p.name, p.kind) for p in params] == [
+        ("function", kind.POSITIONAL_OR_KEYWORD),
+        ("name", kind.KEYWORD_ONLY),
+        ("cls", kind.KEYWORD_ONLY),
+    ]
 
 
 def _memoized(original):

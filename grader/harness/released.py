@@ -7,6 +7,7 @@ there.  ``grade check-course`` derives them too, so that a course whose visible 
 released is told so before its release is built.  This module runs references: it is not part
 of the student edition.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,9 +46,13 @@ def visible_tests(module) -> list:
     """The names of a suite's test functions marked ``@pytest.mark.visible``, in suite order."""
     import inspect
 
-    return [name for name, fn in inspect.getmembers(module, inspect.isfunction)
-            if name.startswith("test_") and fn.__module__ == module.__name__
-            and any(m.name == "visible" for m in getattr(fn, "pytestmark", None) or ())]
+    return [
+        name
+        for name, fn in inspect.getmembers(module, inspect.isfunction)
+        if name.startswith("test_")
+        and fn.__module__ == module.__name__
+        and any(m.name == "visible" for m in getattr(fn, "pytestmark", None) or ())
+    ]
 
 
 def declared(module) -> list:
@@ -76,13 +81,29 @@ def call_cases(module, decl, exercise_name: str) -> list:
         rng = _case_rng(exercise_name, decl.test, case_id)
         args, how = decl.make(rng, device="cpu", **params)
         rtol, atol = decl.allowed(args, args[0].dtype)
-        cases.append({"function": decl.test, "id": case_id, "description": desc, "weight": weight, "visible": True,
-                      "kind": "call", "device": "every" if decl.every_device else "cpu", "fn": decl.fn,
-                      "what": decl.what, "args": list(args), "expected": decl.expected(*args),
-                      "dtype": str(args[0].dtype).removeprefix("torch."), "rtol": rtol, "atol": atol,
-                      "inputs": decl.describe(*args, how), "hint_nonfinite": decl.hint_nonfinite, "hint": decl.hint,
-                      "variants": variants_data(decl.variants(*args)) if decl.variants else [],
-                      "prefer": decl.prefer.name if decl.prefer else None})
+        cases.append(
+            {
+                "function": decl.test,
+                "id": case_id,
+                "description": desc,
+                "weight": weight,
+                "visible": True,
+                "kind": "call",
+                "device": "every" if decl.every_device else "cpu",
+                "fn": decl.fn,
+                "what": decl.what,
+                "args": list(args),
+                "expected": decl.expected(*args),
+                "dtype": str(args[0].dtype).removeprefix("torch."),
+                "rtol": rtol,
+                "atol": atol,
+                "inputs": decl.describe(*args, how),
+                "hint_nonfinite": decl.hint_nonfinite,
+                "hint": decl.hint,
+                "variants": variants_data(decl.variants(*args)) if decl.variants else [],
+                "prefer": decl.prefer.name if decl.prefer else None,
+            }
+        )
     return cases
 
 
@@ -106,13 +127,31 @@ def step_cases(module, decl, exercise_name: str) -> list:
         dtype = next(iter(state.values())).dtype
         rtol, atol = decl.tolerance.at(dtype)
         variants = decl.variants(state, grads) if decl.variants else {}
-        cases.append({"function": decl.test, "id": case_id, "description": desc, "weight": weight, "visible": True,
-                      "kind": "step", "device": "cpu", "class": decl.cls, "what": decl.what,
-                      "layers": [list(sizes) for sizes in decl.layers], "options": dict(decl.options),
-                      "state": dict(state), "grads": dict(grads), "expected": decl.expected(state, grads),
-                      "dtype": str(dtype).removeprefix("torch."), "rtol": rtol, "atol": atol, "inputs": how,
-                      "hint": decl.hint, "variants": {n: variants_data(v) for n, v in variants.items()},
-                      "errors": [error_data(e) for e in decl.errors]})
+        cases.append(
+            {
+                "function": decl.test,
+                "id": case_id,
+                "description": desc,
+                "weight": weight,
+                "visible": True,
+                "kind": "step",
+                "device": "cpu",
+                "class": decl.cls,
+                "what": decl.what,
+                "layers": [list(sizes) for sizes in decl.layers],
+                "options": dict(decl.options),
+                "state": dict(state),
+                "grads": dict(grads),
+                "expected": decl.expected(state, grads),
+                "dtype": str(dtype).removeprefix("torch."),
+                "rtol": rtol,
+                "atol": atol,
+                "inputs": how,
+                "hint": decl.hint,
+                "variants": {n: variants_data(v) for n, v in variants.items()},
+                "errors": [error_data(e) for e in decl.errors],
+            }
+        )
     return cases
 
 
@@ -126,22 +165,28 @@ def declared_cases(module, exercise_name: str) -> list:
     visible = visible_tests(module)
     hidden = [d.test for d in decls if d.test not in visible]
     if hidden:
-        raise ReleaseError(f"{exercise_name}: {', '.join(hidden)} is declared as a visible test's data (VisibleCall) "
-                           "but is not a test of the suite marked @pytest.mark.visible: a hidden test's inputs "
-                           "never go into the student edition")
+        raise ReleaseError(
+            f"{exercise_name}: {', '.join(hidden)} is declared as a visible test's data (VisibleCall) "
+            "but is not a test of the suite marked @pytest.mark.visible: a hidden test's inputs "
+            "never go into the student edition"
+        )
     missing = [t for t in visible if t not in {d.test for d in decls}]
     if missing:
-        raise ReleaseError(f"{exercise_name}: the visible test(s) {', '.join(missing)} are not declared as data; "
-                           "declare each one's inputs with VisibleCall (grader.suites.common) and make the test "
-                           "take them from there (docs/instructors/authoring.md, \"Release your course\")")
+        raise ReleaseError(
+            f"{exercise_name}: the visible test(s) {', '.join(missing)} are not declared as data; "
+            "declare each one's inputs with VisibleCall (grader.suites.common) and make the test "
+            'take them from there (docs/instructors/authoring.md, "Release your course")'
+        )
     cases = []
     for decl in decls:
         try:
             make = step_cases if isinstance(decl, VisibleStep) else call_cases
             cases += make(module, decl, exercise_name)
         except Exception as e:  # the author's declaration, said in one line
-            raise ReleaseError(f"{exercise_name}: the data of the visible test {decl.test} could not be made "
-                               f"from its declaration: {type(e).__name__}: {e}") from e
+            raise ReleaseError(
+                f"{exercise_name}: the data of the visible test {decl.test} could not be made "
+                f"from its declaration: {type(e).__name__}: {e}"
+            ) from e
     return cases
 
 

@@ -1,4 +1,5 @@
 """Run the hidden suites for a submission and build the report (its records, grader.feedback.records)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -32,9 +33,18 @@ def job_report(exercises, plugin, submission: Path, seed: int, cuda: bool) -> di
     """The report of the job the plugin just ran (grader.feedback.scoring), as JSON data."""
     import torch
 
-    report = scoring.build_report(exercises, plugin.records.values(), plugin.exercise_info, plugin.collect_errors,
-                                  submission=submission, seed=seed, cuda=cuda, grader_version=__version__,
-                                  torch_version=torch.__version__, debug=plugin.debug)
+    report = scoring.build_report(
+        exercises,
+        plugin.records.values(),
+        plugin.exercise_info,
+        plugin.collect_errors,
+        submission=submission,
+        seed=seed,
+        cuda=cuda,
+        grader_version=__version__,
+        torch_version=torch.__version__,
+        debug=plugin.debug,
+    )
     data = scoring.report_data(report)
     notes = [output_note(name, run.output_cut) for name, run in plugin.exercise_info.items() if run.output_cut]
     if notes:
@@ -47,14 +57,17 @@ def output_note(exercise: str, cut: int) -> str:
     from grader.untrusted.output import HEAD, TAIL
 
     # no byte count: a loop stopped by its time limit prints a different amount each run
-    return (f"{exercise}: your code printed more than the grader keeps (its first {HEAD >> 20} MB); the rest was "
-            f"cut, its last {TAIL >> 10} KB kept. Printing costs no points, but it slows the tests down: remove "
-            "debug prints from loops.")
+    return (
+        f"{exercise}: your code printed more than the grader keeps (its first {HEAD >> 20} MB); the rest was "
+        f"cut, its last {TAIL >> 10} KB kept. Printing costs no points, but it slows the tests down: remove "
+        "debug prints from loops."
+    )
 
 
 @dataclasses.dataclass
 class Job:
     """One submission to grade.  ``zygote`` may be swapped between attempts."""
+
     submission: Path
     seed: int = 0
     zygote: object = None
@@ -117,8 +130,9 @@ class _Loop:
                             hook.pytest_runtest_protocol(item=item, nextitem=following[item.nodeid])
                 finally:
                     shutil.rmtree(tmproot, ignore_errors=True)
-                report = job_report(self.exercises, self.plugin, job.submission, job.seed,
-                                    asked_once(torch.cuda.is_available))
+                report = job_report(
+                    self.exercises, self.plugin, job.submission, job.seed, asked_once(torch.cuda.is_available)
+                )
                 job.extra["spend"] = self.plugin.spend  # what it cost (a batch's state row records it)
                 if not self.on_report(job, report):
                     break
@@ -141,15 +155,40 @@ def _skipped_before_running(item):
 # Built-in plugins the suites do without: each costs hook calls for every item.
 # The suites use only the fixtures `student` and `rng` (grader.harness.plugin), `pytest.skip`
 # and the markers points, visible, skipif and parametrize; `-s` needs capture.
-UNUSED_PLUGINS = ("cacheprovider", "warnings", "logging", "unraisableexception", "threadexception",
-                  "faulthandler", "unittest", "tmpdir", "legacypath", "setuponly", "setupplan", "junitxml",
-                  "doctest", "pastebin", "stepwise", "subtests", "debugging", "monkeypatch", "recwarn")
+UNUSED_PLUGINS = (
+    "cacheprovider",
+    "warnings",
+    "logging",
+    "unraisableexception",
+    "threadexception",
+    "faulthandler",
+    "unittest",
+    "tmpdir",
+    "legacypath",
+    "setuponly",
+    "setupplan",
+    "junitxml",
+    "doctest",
+    "pastebin",
+    "stepwise",
+    "subtests",
+    "debugging",
+    "monkeypatch",
+    "recwarn",
+)
 
 
 def pytest_args(exercises, debug: bool) -> list:
     args = [str(suite_path(ex)) for ex in exercises]
-    args += ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(current().suite_root()), "-s",
-             "-p", "pytest_timeout"]
+    args += [
+        "-c",
+        str(SUITES_DIR / "pytest.ini"),
+        "--rootdir",
+        str(current().suite_root()),
+        "-s",
+        "-p",
+        "pytest_timeout",
+    ]
     for name in UNUSED_PLUGINS:
         args += ["-p", "no:" + name]
     args += ["-v", "--tb=short"] if debug else ["-p", "no:terminal"]
@@ -181,8 +220,16 @@ def serve(exercises, next_job, on_report, *, limits=None, debug: bool = False, p
             print(buf.getvalue())
 
 
-def grade(exercises=None, submission: Path = Path("exercises"), *, seed: int = 0, limits=None,
-          zygote=None, debug: bool = False, progress=None) -> Report:
+def grade(
+    exercises=None,
+    submission: Path = Path("exercises"),
+    *,
+    seed: int = 0,
+    limits=None,
+    zygote=None,
+    debug: bool = False,
+    progress=None,
+) -> Report:
     """Grade ``exercises`` (by default every exercise of the course) of the submission folder;
     returns the report (its records: the grading process hands its JSON data over, read into a
     ``Report`` here, once)."""
@@ -198,8 +245,14 @@ def grade(exercises=None, submission: Path = Path("exercises"), *, seed: int = 0
     reports = []
     oom_before = failure.oom_kills()
     try:
-        serve(exercises, lambda: next(jobs, None), lambda job, report: reports.append(report),
-              limits=limits, debug=debug, progress=progress)
+        serve(
+            exercises,
+            lambda: next(jobs, None),
+            lambda job, report: reports.append(report),
+            limits=limits,
+            debug=debug,
+            progress=progress,
+        )
         report = Report.from_dict(reports[0])
         death = _zygote_death(zygote, wait=bool(failure.internal_errors(report)))
         if death:  # every verdict since may be its doing (a worker dies with it): none is a grade

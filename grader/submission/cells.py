@@ -13,6 +13,7 @@ count as Jupyter shows them, the ``%%exercise N`` line being line 1.
 edit the file into advice about the cell, and drops the reproducer's import (the
 student pastes it into a new cell, where the exercise's names are defined).
 """
+
 from __future__ import annotations
 
 import copy
@@ -58,19 +59,23 @@ def _fix(text: str, file: str, o: dict, bare: bool = False) -> str:
 
     def line(m):
         where = _at(o, int(m.group("n")))
-        if where is None or not (m.group("file") or bare) or (
-                not m.group("file") and m.string[max(0, m.start() - 2):m.start()] == ", "):
+        if (
+            where is None
+            or not (m.group("file") or bare)
+            or (not m.group("file") and m.string[max(0, m.start() - 2) : m.start()] == ", ")
+        ):
             return m.group(0)  # another file's line (a traceback's File ".../torch/x.py", line N)
         cell, n = where
         if not m.group("file"):
-            return (f"cell {cell}, line {n}" if isinstance(cell, int) else f"{cell}, line {n}")
+            return f"cell {cell}, line {n}" if isinstance(cell, int) else f"{cell}, line {n}"
         if m.group("file").startswith('"'):  # a traceback's File "...", line N
             return f'"{_cell(o, cell)}", line {n}'
         return f"{_cell(o, cell)}, line {n}"
 
     text = re.sub(r'(?P<file>"?(?:[^\s"\'(`]*/)?' + name + r'"?, )?\bline (?P<n>\d+)\b', line, text)
     text = re.sub(r"Run `python " + name + "`", "Run that cell", text).replace(
-        "Python cannot read the file.", "Python cannot read the cell.")
+        "Python cannot read the file.", "Python cannot read the cell."
+    )
     return re.sub(r'(?:[^\s"\'(`]*/)?' + name + r"\b", lambda m: _cells(o), text)
 
 

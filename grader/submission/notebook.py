@@ -12,6 +12,7 @@
 The IPython extension (``%%exercise N``, ``%grade N``) is a front end of the grader:
 ``grader.commands.magic``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -44,19 +45,24 @@ def parse(data: bytes, name: str = "the notebook"):
     try:
         data = json.loads(text)
     except ValueError as e:
-        raise _bad(f"{name} is not valid JSON ({e}); open it in Jupyter and save it again, "
-                   "or hand in your .py files") from None
+        raise _bad(
+            f"{name} is not valid JSON ({e}); open it in Jupyter and save it again, or hand in your .py files"
+        ) from None
     except RecursionError:
-        raise _bad(f"{name} is not a notebook: its JSON is nested too deeply to read; open it in Jupyter "
-                   "and save it again, or hand in your .py files") from None
+        raise _bad(
+            f"{name} is not a notebook: its JSON is nested too deeply to read; open it in Jupyter "
+            "and save it again, or hand in your .py files"
+        ) from None
     _no_lone_surrogates(data, name)
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
     except Exception as e:  # nbformat raises many kinds: none of them is the grader's fault
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise _bad(f"{name} is valid JSON but not a valid notebook ({first[:200]}); "
-                   "open it in Jupyter and save it again, or hand in your .py files") from None
+        raise _bad(
+            f"{name} is valid JSON but not a valid notebook ({first[:200]}); "
+            "open it in Jupyter and save it again, or hand in your .py files"
+        ) from None
     return nb
 
 
@@ -79,9 +85,11 @@ def _no_lone_surrogates(data, name: str) -> None:
                 value.encode("utf-8")
             except UnicodeEncodeError as e:
                 where = f"cell {cell}" if cell else "its metadata"
-                raise _bad(f"{name} is not a notebook Python can read: {where} holds the escape of a lone "
-                           f"surrogate ({ascii(value[e.start:e.end])}), which is no character; delete it, "
-                           "or hand in your .py files") from None
+                raise _bad(
+                    f"{name} is not a notebook Python can read: {where} holds the escape of a lone "
+                    f"surrogate ({ascii(value[e.start : e.end])}), which is no character; delete it, "
+                    "or hand in your .py files"
+                ) from None
 
 
 def cell_exercise(cell):
@@ -147,8 +155,11 @@ def _imports_at(code: str) -> list:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return []
-    return [(ast.get_source_segment(code, node), node.lineno) for node in tree.body
-            if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return [
+        (ast.get_source_segment(code, node), node.lineno)
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+    ]
 
 
 def _lines(code: str, cell, first: int = 1) -> list:
@@ -177,8 +188,10 @@ def exercises_from_notebook(data: bytes, exercises=None, name: str = "the notebo
             shown = ", ".join(_shown(r) for r in removed[:MAX_NOTED])
             more = f" and {len(removed) - MAX_NOTED} more" if len(removed) > MAX_NOTED else ""
             owner = f"{ex.name}, " if ex else ""
-            notes.append(f"{name} ({owner}cell {index}): not run by the grader: {shown}{more} "
-                         "(magics and shell escapes are removed from submissions)")
+            notes.append(
+                f"{name} ({owner}cell {index}): not run by the grader: {shown}{more} "
+                "(magics and shell escapes are removed from submissions)"
+            )
         if ex is None:
             for segment, line in _imports_at(code):
                 if segment not in imports:
@@ -201,12 +214,15 @@ def exercises_from_notebook(data: bytes, exercises=None, name: str = "the notebo
 
 
 def missing_text(ex, name: str) -> str:
-    return (f"no cell of {name} is marked as {ex.name}: tag the cell `{ex.name}` (View > Cell Toolbar > Tags) "
-            f"or start it with `# {ex.name}` or `%%exercise {ex.number}`")
+    return (
+        f"no cell of {name} is marked as {ex.name}: tag the cell `{ex.name}` (View > Cell Toolbar > Tags) "
+        f"or start it with `# {ex.name}` or `%%exercise {ex.number}`"
+    )
 
 
 # ---------------------------------------------------------------------------
 # the release's notebook
+
 
 def _docs(source: str) -> str:
     """The docstrings of a stub's functions and classes, as Markdown."""
@@ -252,12 +268,21 @@ def course_notebook(stubs: dict, title: str = "PyTorch from its parts"):
     nb.cells.append(new_code_cell("%load_ext grader", metadata={"tags": ["setup"]}))
     for ex in current().exercises:
         source = stubs[ex.file]
-        nb.cells.append(new_markdown_cell(f"## Exercise {ex.number}: {ex.title}\n\n{_docs(source)}",
-                                          metadata={"nngrade": {"exercise": ex.number, "role": "instructions"}}))
-        nb.cells.append(new_code_cell(f"%%exercise {ex.number}\n{source.rstrip()}\n",
-                                      metadata={"tags": [ex.name], "nngrade": {"exercise": ex.number}}))
-        nb.cells.append(new_code_cell(f"%grade {ex.number}",
-                                      metadata={"tags": ["check"], "nngrade": {"check": ex.number}}))
+        nb.cells.append(
+            new_markdown_cell(
+                f"## Exercise {ex.number}: {ex.title}\n\n{_docs(source)}",
+                metadata={"nngrade": {"exercise": ex.number, "role": "instructions"}},
+            )
+        )
+        nb.cells.append(
+            new_code_cell(
+                f"%%exercise {ex.number}\n{source.rstrip()}\n",
+                metadata={"tags": [ex.name], "nngrade": {"exercise": ex.number}},
+            )
+        )
+        nb.cells.append(
+            new_code_cell(f"%grade {ex.number}", metadata={"tags": ["check"], "nngrade": {"check": ex.number}})
+        )
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i:02d}"  # the same course gives the same notebook, byte for byte
     nbformat.validate(nb)

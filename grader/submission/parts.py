@@ -19,6 +19,7 @@ A file that defines no other exercise's names is judged whole, as before.
 Every walk here is iterative (``ast.walk``): a deeply nested expression never
 overflows Python's stack.
 """
+
 from __future__ import annotations
 
 import ast
@@ -35,17 +36,43 @@ def is_main_guard(node) -> bool:
     if len(t.ops) != 1 or not isinstance(t.ops[0], ast.Eq):
         return False
     sides = [t.left, t.comparators[0]]
-    return (any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
-            and any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides))
+    return any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides) and any(
+        isinstance(s, ast.Constant) and s.value == "__main__" for s in sides
+    )
 
 
 # What could make ``__name__ == "__main__"`` true in a module loaded under another name:
 # a name, attribute, imported name or string that reaches the module's namespace or rebinds it.
-REBINDS = frozenset({
-    "globals", "vars", "locals", "exec", "eval", "compile", "__import__", "__builtins__", "builtins",
-    "setattr", "__setattr__", "__dict__", "__globals__", "modules", "f_globals", "f_locals", "_getframe",
-    "currentframe", "importlib", "import_module", "runpy", "gc", "ctypes", "__subclasses__", "getattr",
-    "__main__"})
+REBINDS = frozenset(
+    {
+        "globals",
+        "vars",
+        "locals",
+        "exec",
+        "eval",
+        "compile",
+        "__import__",
+        "__builtins__",
+        "builtins",
+        "setattr",
+        "__setattr__",
+        "__dict__",
+        "__globals__",
+        "modules",
+        "f_globals",
+        "f_locals",
+        "_getframe",
+        "currentframe",
+        "importlib",
+        "import_module",
+        "runpy",
+        "gc",
+        "ctypes",
+        "__subclasses__",
+        "getattr",
+        "__main__",
+    }
+)
 
 
 def main_can_run(tree) -> bool:
@@ -60,9 +87,14 @@ def main_can_run(tree) -> bool:
         if is_main_guard(node):
             safe.add(id(node.test.left))
             safe.add(id(node.test.comparators[0]))
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
-              and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
-              and isinstance(node.args[1].value, str)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
             safe.add(id(node.func))
         if _rebinds(node, safe):
             return True
@@ -71,8 +103,9 @@ def main_can_run(tree) -> bool:
 
 def _rebinds(node, safe: set) -> bool:
     if isinstance(node, ast.Name):
-        return ((node.id == "__name__" and not isinstance(node.ctx, ast.Load))
-                or (node.id in REBINDS and id(node) not in safe))
+        return (node.id == "__name__" and not isinstance(node.ctx, ast.Load)) or (
+            node.id in REBINDS and id(node) not in safe
+        )
     if isinstance(node, ast.Attribute):
         return node.attr in REBINDS or node.attr == "__name__" and not isinstance(node.ctx, ast.Load)
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -86,8 +119,15 @@ def _rebinds(node, safe: set) -> bool:
 
 
 # the field holding the name a node binds (def NAME, except E as NAME, case {**NAME})
-_BINDING_FIELD = {ast.FunctionDef: "name", ast.AsyncFunctionDef: "name", ast.ClassDef: "name",
-                  ast.ExceptHandler: "name", ast.MatchAs: "name", ast.MatchStar: "name", ast.MatchMapping: "rest"}
+_BINDING_FIELD = {
+    ast.FunctionDef: "name",
+    ast.AsyncFunctionDef: "name",
+    ast.ClassDef: "name",
+    ast.ExceptHandler: "name",
+    ast.MatchAs: "name",
+    ast.MatchStar: "name",
+    ast.MatchMapping: "rest",
+}
 
 
 def _targets(node) -> set:

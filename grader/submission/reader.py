@@ -15,6 +15,7 @@ answer, or anywhere else) is refused with a clear message, never followed; so is
 a zip member that is a link or whose path leaves the zip's folder.  The standard
 library only: ``grade``'s start-up does not pay for it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,23 +27,23 @@ from pathlib import Path
 from grader.statuses import ExerciseStatus
 from grader.submission.errors import BadEntry
 
-MAX_FILE_BYTES = 1 << 20          # one exercise file
-MAX_ENTRY_BYTES = 8 << 20         # all exercise files of one student
-MAX_ZIP_BYTES = 64 << 20          # what a zip may unpack to, all members together
+MAX_FILE_BYTES = 1 << 20  # one exercise file
+MAX_ENTRY_BYTES = 8 << 20  # all exercise files of one student
+MAX_ZIP_BYTES = 64 << 20  # what a zip may unpack to, all members together
 MAX_ZIP_MEMBERS = 2000
-MAX_ZIP_RATIO = 200               # compression ratio of one member
-MAX_NOTEBOOK_BYTES = 32 << 20     # a notebook, outputs included (they are dropped)
-MAX_DEPTH = 4                     # nested folders searched below the submission
+MAX_ZIP_RATIO = 200  # compression ratio of one member
+MAX_NOTEBOOK_BYTES = 32 << 20  # a notebook, outputs included (they are dropped)
+MAX_DEPTH = 4  # nested folders searched below the submission
 
 
 @dataclasses.dataclass
 class Submission:
-    files: dict = dataclasses.field(default_factory=dict)     # exercise file name -> bytes
-    notes: list = dataclasses.field(default_factory=list)     # what the grader did with it (magics removed, ...)
-    refused: dict = dataclasses.field(default_factory=dict)   # exercise file name -> why it was not read
-    kind: str = "folder"                                       # folder, zip, py, notebook
-    origins: dict = dataclasses.field(default_factory=dict)   # exercise file name -> its cells (grader.submission.cells)
-    near: dict = dataclasses.field(default_factory=dict)      # exercise file name -> a near-miss file found instead
+    files: dict = dataclasses.field(default_factory=dict)  # exercise file name -> bytes
+    notes: list = dataclasses.field(default_factory=list)  # what the grader did with it (magics removed, ...)
+    refused: dict = dataclasses.field(default_factory=dict)  # exercise file name -> why it was not read
+    kind: str = "folder"  # folder, zip, py, notebook
+    origins: dict = dataclasses.field(default_factory=dict)  # exercise file name -> its cells (grader.submission.cells)
+    near: dict = dataclasses.field(default_factory=dict)  # exercise file name -> a near-miss file found instead
 
 
 _NEAR = re.compile(r"exercise[\s_-]*0*(\d+)(?!\d)")
@@ -67,10 +68,12 @@ def near_misses(names, exercises) -> dict:
 
 def near_miss_text(file: str, found: str) -> tuple:
     """(message, hint) for an exercise whose file is missing while ``found`` is almost it."""
-    return (f"{file} is not in the submission, but {found} is: the grader reads each exercise from its exact "
-            f"file name", f"Rename {found} to {file}" + (" (a browser adds \" (1)\" to a file downloaded twice)"
-                                                           if re.search(r" \(\d+\)", found) else "")
-            + " and submit again.")
+    return (
+        f"{file} is not in the submission, but {found} is: the grader reads each exercise from its exact file name",
+        f"Rename {found} to {file}"
+        + (' (a browser adds " (1)" to a file downloaded twice)' if re.search(r" \(\d+\)", found) else "")
+        + " and submit again.",
+    )
 
 
 def _read_capped(f, limit: int, what: str) -> bytes:
@@ -97,8 +100,10 @@ def _read_regular(fpath: str, name: str, limit: int) -> bytes:
         fd = os.open(fpath, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as e:
         if os.path.islink(fpath):
-            raise BadEntry(f"{name} is a symbolic link, not a file: links are not followed "
-                           "(copy the file itself into the submission)") from None
+            raise BadEntry(
+                f"{name} is a symbolic link, not a file: links are not followed "
+                "(copy the file itself into the submission)"
+            ) from None
         raise BadEntry(f"{name} cannot be read ({e.strerror})") from None
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
@@ -113,8 +118,9 @@ def _walk(path: Path) -> dict:
     for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
         rel = os.path.relpath(dirpath, root)
         depth = 0 if rel == "." else rel.count(os.sep) + 1
-        dirnames[:] = (sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
-                       if depth < MAX_DEPTH else [])
+        dirnames[:] = (
+            sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX") if depth < MAX_DEPTH else []
+        )
         found["" if rel == "." else rel] = set(filenames)
     return found
 
@@ -129,12 +135,14 @@ def load_folder(path: Path, exercises, strict: bool = True) -> Submission:
         notebooks = sorted(os.path.join(f, n) for f, names in found.items() for n in names if n.endswith(".ipynb"))
         if notebooks:
             return _load_notebooks(path, notebooks, exercises, strict)
-        raise BadEntry("the folder holds no .py file" if any(found.values()) or len(found) > 1
-                       else "the folder is empty")
+        raise BadEntry(
+            "the folder holds no .py file" if any(found.values()) or len(found) > 1 else "the folder is empty"
+        )
     sub = Submission(kind="folder")
     folder = _best_folder(py, wanted)
-    sub.near = near_misses(found.get(folder or "", set()) if folder is not None else
-                           set().union(*found.values()), exercises)
+    sub.near = near_misses(
+        found.get(folder or "", set()) if folder is not None else set().union(*found.values()), exercises
+    )
     if folder is None:
         notebooks = sorted(os.path.join(f, n) for f, names in found.items() for n in names if n.endswith(".ipynb"))
         return _load_notebooks(path, notebooks, exercises, strict) if notebooks else sub
@@ -191,8 +199,10 @@ def load_zip(path: Path, exercises) -> Submission:
             raise BadEntry(f"the zip holds {len(infos)} files (at most {MAX_ZIP_MEMBERS} allowed)")
         total = sum(i.file_size for i in infos)
         if total > MAX_ZIP_BYTES:
-            raise BadEntry(f"the zip would unpack to {total >> 20} MiB (at most {MAX_ZIP_BYTES >> 20} MiB): "
-                           "a zip bomb or not a submission")
+            raise BadEntry(
+                f"the zip would unpack to {total >> 20} MiB (at most {MAX_ZIP_BYTES >> 20} MiB): "
+                "a zip bomb or not a submission"
+            )
         found: dict = {}
         members: dict = {}
         any_py = False
@@ -203,9 +213,14 @@ def load_zip(path: Path, exercises) -> Submission:
                 raise BadEntry(f"the zip holds a path outside its folder ({info.filename!r})")
             if info.is_dir() or not parts or parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts):
                 continue
-            if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO and info.file_size > (1 << 20):
-                raise BadEntry(f"{parts[-1]} in the zip is compressed {info.file_size // info.compress_size}:1 "
-                               "(a zip bomb?)")
+            if (
+                info.compress_size
+                and info.file_size / info.compress_size > MAX_ZIP_RATIO
+                and info.file_size > (1 << 20)
+            ):
+                raise BadEntry(
+                    f"{parts[-1]} in the zip is compressed {info.file_size // info.compress_size}:1 (a zip bomb?)"
+                )
             if parts[-1].endswith(".py"):
                 any_py = True
                 folder = "/".join(parts[:-1])
@@ -224,8 +239,15 @@ def load_zip(path: Path, exercises) -> Submission:
             try:
                 with zf.open(info) as f:
                     sub.files[name] = _read_capped(f, MAX_FILE_BYTES, name)
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError,
-                    RuntimeError) as e:
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                OSError,
+                EOFError,
+                ValueError,
+                NotImplementedError,
+                RuntimeError,
+            ) as e:
                 raise BadEntry(f"the zip is corrupt: {name} cannot be unpacked ({e})") from None
         if sum(map(len, sub.files.values())) > MAX_ENTRY_BYTES:
             raise BadEntry(f"the exercise files are larger than {MAX_ENTRY_BYTES >> 20} MiB together")
@@ -273,8 +295,10 @@ def read(path: Path, exercises, strict: bool = True) -> Submission:
     except MemoryError:
         raise BadEntry("the submission is too large to read") from None
     except Exception as e:  # a reader's own failure on this input: this entry's problem, said as it is
-        raise BadEntry(f"the submission cannot be read: the grader's reader failed on it ({type(e).__name__}); "
-                       "hand in plain .py files, and please report it") from None
+        raise BadEntry(
+            f"the submission cannot be read: the grader's reader failed on it ({type(e).__name__}); "
+            "hand in plain .py files, and please report it"
+        ) from None
 
 
 def _read(path: Path, exercises, strict: bool) -> Submission:
@@ -402,5 +426,4 @@ def read_for_grade(path: Path, exercises):
         return Prepared(sub, None, None), path.resolve(), lambda: None
     tmp = tempfile.mkdtemp(prefix="grade-submission-")
     folder = materialize(sub, Path(tmp) / "submission")
-    return (Prepared(sub, os.path.abspath(path), str(folder)), folder,
-            lambda: shutil.rmtree(tmp, ignore_errors=True))
+    return (Prepared(sub, os.path.abspath(path), str(folder)), folder, lambda: shutil.rmtree(tmp, ignore_errors=True))

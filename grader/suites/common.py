@@ -7,42 +7,43 @@ own class), hints (wording more than one suite gives), visible (a visible test's
 for the test and the student edition).  The student edition ships this file
 with grader/verdicts/.
 """
+
 from grader.verdicts.checks import (  # noqa: F401
-                                    Failure,
-                                    assert_close,
-                                    assert_unchanged,
-                                    check,
-                                    describe,
-                                    dtype_str,
-                                    expect_float,
-                                    expect_tensor,
-                                    fmt,
-                                    shape_str,
+    Failure,
+    assert_close,
+    assert_unchanged,
+    check,
+    describe,
+    dtype_str,
+    expect_float,
+    expect_tensor,
+    fmt,
+    shape_str,
 )
 from grader.verdicts.devices import check_follows_device, devices  # noqa: F401
 from grader.verdicts.diagnosis import (  # noqa: F401
-                                    COMMON_ERRORS,
-                                    ErrorHint,
-                                    Misconception,
-                                    Variant,
-                                    call_checked,
-                                    check_call,
-                                    compare,
-                                    hint_for_error,
-                                    join,
-                                    name_bug,
-                                    name_exact,
-                                    naming_errors,
+    COMMON_ERRORS,
+    ErrorHint,
+    Misconception,
+    Variant,
+    call_checked,
+    check_call,
+    compare,
+    hint_for_error,
+    join,
+    name_bug,
+    name_exact,
+    naming_errors,
 )
 from grader.verdicts.gradcheck import gradcheck  # noqa: F401
 from grader.verdicts.hints import (  # noqa: F401
-                                    DEVICE_VALUES_FIRST,
-                                    FOLLOW_UPS,
-                                    FORWARD_FIRST,
-                                    NO_KEEPDIM,
-                                    ONLY_2D,
-                                    hard_coded_hint,
-                                    wrong_dim_hint,
+    DEVICE_VALUES_FIRST,
+    FOLLOW_UPS,
+    FORWARD_FIRST,
+    NO_KEEPDIM,
+    ONLY_2D,
+    hard_coded_hint,
+    wrong_dim_hint,
 )
 from grader.verdicts.inputs import DTYPES, randint, randn  # noqa: F401
 from grader.verdicts.objects import assert_made_object, assert_not_torch_class, class_info, read_values  # noqa: F401

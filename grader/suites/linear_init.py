@@ -4,6 +4,7 @@ A weight made with torch.empty (or torch.Tensor(in_dim, out_dim)) holds whatever
 finite in one run, nan in the next.  The probe here builds two layers after the same seed, with memory
 freed just before holding nan, so that such a weight fails the same way in every run.
 """
+
 import weakref
 
 import torch
@@ -12,10 +13,12 @@ from grader.transport.student import Call, Handle, Student, StudentError
 from grader.verdicts.checks import Failure
 from grader.verdicts.objects import read_values
 
-UNINIT_HINT = ("The weight is uninitialised memory: torch.empty(in_dim, out_dim) and torch.Tensor(in_dim, out_dim) "
-               "only allocate, so its values are whatever was in memory before (garbage, sometimes nan or inf), "
-               "different from run to run. Fill it: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / "
-               "in_dim)`, so that torch.manual_seed makes it reproducible.")
+UNINIT_HINT = (
+    "The weight is uninitialised memory: torch.empty(in_dim, out_dim) and torch.Tensor(in_dim, out_dim) "
+    "only allocate, so its values are whatever was in memory before (garbage, sometimes nan or inf), "
+    "different from run to run. Fill it: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / "
+    "in_dim)`, so that torch.manual_seed makes it reproducible."
+)
 _INIT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -36,8 +39,12 @@ def _probe_init(student) -> str | None:
     make = lambda: Call(student.ref("Linear"), 7, 3)  # noqa: E731
     what = "Linear(7, 3) twice, after the same torch.manual_seed"
     try:
-        built = student.call(Call(Student.torch("nn.Identity")), [seed, make(), seed, make()], _what=what,
-                             _before=[Call(Student.torch("full"), (n,), float("nan")) for n in (21, 21, 256, 21)])
+        built = student.call(
+            Call(Student.torch("nn.Identity")),
+            [seed, make(), seed, make()],
+            _what=what,
+            _before=[Call(Student.torch("full"), (n,), float("nan")) for n in (21, 21, 256, 21)],
+        )
         first, second = built[1], built[3]
         if not (isinstance(first, Handle) and isinstance(second, Handle)):
             return None
@@ -50,5 +57,7 @@ def _probe_init(student) -> str | None:
     if bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all()) and a.shape == b.shape and torch.equal(a, b):
         return None
     # one message whatever the garbage was, so that the report is the same in every run
-    return ("Linear(7, 3).weight does not come from torch's random generator: two layers built after the same "
-            "torch.manual_seed have different weights, or weights that hold nan or inf")
+    return (
+        "Linear(7, 3).weight does not come from torch's random generator: two layers built after the same "
+        "torch.manual_seed have different weights, or weights that hold nan or inf"
+    )

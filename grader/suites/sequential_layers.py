@@ -4,6 +4,7 @@ The student's Sequential is given handles of torch layers (nn.Linear, nn.ReLU, n
 in the worker; their parameters are read back with the request that builds them, and each ``Layer``
 computes here, in float64, what its worker twin computes.
 """
+
 import torch
 
 from grader.transport.student import Call, Student
@@ -41,8 +42,14 @@ class Layer:
     def set(self, student, **values):
         """Give the layer's parameters explicit values (e.g. weight=[[1., 2.]]), read back in the same request."""
         state = {name: torch.tensor(value) for name, value in values.items()}
-        _, info = student.call_and_inspect(self.handle.attr("load_state_dict"), state, strict=False, _grad="no_grad",
-                               _what=f"setting {self.label}." + " and .".join(state), _of=self.handle)
+        _, info = student.call_and_inspect(
+            self.handle.attr("load_state_dict"),
+            state,
+            strict=False,
+            _grad="no_grad",
+            _what=f"setting {self.label}." + " and .".join(state),
+            _of=self.handle,
+        )
         self.take(info.get("params", []))
 
     def __call__(self, x):
@@ -61,8 +68,11 @@ class Layer:
 
 def layers(student, specs) -> list:
     """The layers ``specs`` built in the worker, in one request (verdicts.batching.build_together)."""
-    made = build_together(student, [Call(Student.torch(f"nn.{spec[0]}"), *spec[1:]) for spec in specs],
-                          ", ".join(_label(spec) for spec in specs))
+    made = build_together(
+        student,
+        [Call(Student.torch(f"nn.{spec[0]}"), *spec[1:]) for spec in specs],
+        ", ".join(_label(spec) for spec in specs),
+    )
     return [Layer(student, spec, m) for spec, m in zip(specs, made)]
 
 

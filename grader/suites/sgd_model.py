@@ -4,6 +4,7 @@ The student's SGD is given the parameters of torch's own layers (nn.Sequential o
 the worker; their values are read back with the request that builds them, and after each step with the
 step's own request.  Gradients are set here and there alike (``set_grads``).
 """
+
 import torch
 
 from grader.transport.student import Call, Handle, Student
@@ -14,17 +15,29 @@ from grader.verdicts.inputs import randn
 LAYERS = [(5, 4), (4, 3)]
 
 # setting the next gradients fails when step() switched requires_grad off
-GRAD_ERRORS = (ErrorHint(("does not require grad",), "After step() a parameter no longer requires a gradient: "
-                         "don't switch requires_grad off or replace the tensor; update it in place under "
-                         "`with torch.no_grad():`, which leaves it trainable."),)
-
+GRAD_ERRORS = (
+    ErrorHint(
+        ("does not require grad",),
+        "After step() a parameter no longer requires a gradient: "
+        "don't switch requires_grad off or replace the tensor; update it in place under "
+        "`with torch.no_grad():`, which leaves it trainable.",
+    ),
+)
 
 
 class Model:
     """torch layers in the worker with a known state, mirrored here by leaf tensors."""
 
-    def __init__(self, student, rng, dtype=torch.float32, device="cpu", layers=LAYERS, state=None,
-                 how="random weights and biases"):
+    def __init__(
+        self,
+        student,
+        rng,
+        dtype=torch.float32,
+        device="cpu",
+        layers=LAYERS,
+        state=None,
+        how="random weights and biases",
+    ):
         """One round trip builds the layers and reads them back (``call_and_inspect``); without a ``state``
         their own random initial values (seeded by the worker) are the state, mirrored here."""
         self.student = student
@@ -76,8 +89,10 @@ class Model:
         ``skip``, here and in the worker, where torch's own zero_grad and backward put them in place: fresh
         tensors, as after a real backward (a tensor sent to the worker is a view of the received bytes,
         which `p.grad.detach_()`, torch's old zero_grad, refuses)."""
-        grads = {n: None if n in skip else values[n] if values else randn(rng, tuple(self.local[n].shape), self.dtype)
-                 for n in self.names}
+        grads = {
+            n: None if n in skip else values[n] if values else randn(rng, tuple(self.local[n].shape), self.dtype)
+            for n in self.names
+        }
         for n, g in grads.items():
             self.local[n].grad = None if g is None else g.clone()
         self.grads_how = how
@@ -90,15 +105,27 @@ class Model:
         clear = [] if self.grads_none else [Call(self.handle.attr("zero_grad"), set_to_none=True)]
         self.grads_none = False
         given = [n for n in self.names if grads.get(n) is not None]
-        call_checked(self.student, Student.torch("autograd.backward"), [self.handles[n] for n in given],
-                     [grads[n].to(self.device) for n in given], _what="setting the gradients", errors=GRAD_ERRORS,
-                     _before=clear)
+        call_checked(
+            self.student,
+            Student.torch("autograd.backward"),
+            [self.handles[n] for n in given],
+            [grads[n].to(self.device) for n in given],
+            _what="setting the gradients",
+            errors=GRAD_ERRORS,
+            _before=clear,
+        )
 
     def sgd(self, *args, _params="params", **kwargs):
         """The student's SGD built in the worker."""
-        what = "SGD(" + ", ".join([_params] + [repr(a) for a in args[1:]] +
-                                  [f"{k}={v!r}" for k, v in kwargs.items()]) + ")"
+        what = (
+            "SGD("
+            + ", ".join([_params] + [repr(a) for a in args[1:]] + [f"{k}={v!r}" for k, v in kwargs.items()])
+            + ")"
+        )
         opt = self.student.call(self.student.ref("SGD"), *args, _what=what, **kwargs)
-        check(isinstance(opt, Handle) and "Tensor" not in opt.type, f"{what} did not make an optimizer object",
-              "SGD is a class: `class SGD:` with `__init__(self, params, lr=1.0)`, `step(self)` and `zero_grad(self)`.")
+        check(
+            isinstance(opt, Handle) and "Tensor" not in opt.type,
+            f"{what} did not make an optimizer object",
+            "SGD is a class: `class SGD:` with `__init__(self, params, lr=1.0)`, `step(self)` and `zero_grad(self)`.",
+        )
         return opt, what

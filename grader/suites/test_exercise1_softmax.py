@@ -1,4 +1,5 @@
 """Hidden suite for exercise 1: softmax over the last dimension."""
+
 import pytest
 import torch
 
@@ -19,24 +20,47 @@ from grader.suites.common import (
     wrong_dim_hint,
 )
 
-SHAPES = {"1d": (7,), "2d": (13, 10), "batch64": (64, 10), "square": (6, 6), "3d": (3, 4, 6), "single": (1, 1),
-          "batch1": (1, 6), "mid1": (3, 1, 4), "lead1": (1, 3, 5)}
+SHAPES = {
+    "1d": (7,),
+    "2d": (13, 10),
+    "batch64": (64, 10),
+    "square": (6, 6),
+    "3d": (3, 4, 6),
+    "single": (1, 1),
+    "batch1": (1, 6),
+    "mid1": (3, 1, 4),
+    "lead1": (1, 3, 5),
+}
 WHAT = "softmax(x)"  # what check_rows calls it
 
-FORMULA = ("softmax(v)_i = exp(v_i - m) / sum_j exp(v_j - m), with m = v.max(dim=-1, keepdim=True).values, "
-           "over the LAST dimension")
+FORMULA = (
+    "softmax(v)_i = exp(v_i - m) / sum_j exp(v_j - m), with m = v.max(dim=-1, keepdim=True).values, "
+    "over the LAST dimension"
+)
 
 # The likely bugs, recognised from the numbers a submission returns.
-NO_MAX = Misconception("no max", (
-    "exp() overflowed: exp(1000.) is inf and inf / inf = nan (and when every exp() underflows to 0, "
-    "0 / 0 = nan). Subtract each row's max before exp: z = x - x.max(dim=-1, keepdim=True).values, "
-    "then exp(z) / exp(z).sum(dim=-1, keepdim=True)."))
-GLOBAL_MAX = Misconception("global max", (
-    "You subtract the max of the whole tensor, not each row's own max: a row far below the global max "
-    "underflows to exp(...) = 0 everywhere and 0 / 0 = nan. Use x.max(dim=-1, keepdim=True).values."))
-WHOLE_TENSOR = Misconception("whole", (
-    "You normalise over the whole tensor; softmax normalises each slice along the LAST dimension "
-    "separately: .sum(dim=-1, keepdim=True)."))
+NO_MAX = Misconception(
+    "no max",
+    (
+        "exp() overflowed: exp(1000.) is inf and inf / inf = nan (and when every exp() underflows to 0, "
+        "0 / 0 = nan). Subtract each row's max before exp: z = x - x.max(dim=-1, keepdim=True).values, "
+        "then exp(z) / exp(z).sum(dim=-1, keepdim=True)."
+    ),
+)
+GLOBAL_MAX = Misconception(
+    "global max",
+    (
+        "You subtract the max of the whole tensor, not each row's own max: a row far below the global max "
+        "underflows to exp(...) = 0 everywhere and 0 / 0 = nan. Use x.max(dim=-1, keepdim=True).values."
+    ),
+)
+WHOLE_TENSOR = Misconception(
+    "whole",
+    (
+        "You normalise over the whole tensor; softmax normalises each slice along the LAST dimension "
+        "separately: .sum(dim=-1, keepdim=True)."
+    ),
+)
 LOST_KEEPDIM = Misconception("keepdim", NO_KEEPDIM)
 NOT_NORMALISED = "Every slice along the last dimension must sum to 1: divide by .sum(dim=-1, keepdim=True). " + FORMULA
 
@@ -69,15 +93,33 @@ def _properties(g, x):
 # the visible test's inputs, declared once: the test below makes them from here, and so does the
 # student edition (grade release stores them with the reference's result, as data)
 FAR_APART = on_one_tensor(
-    "test_far_apart_logits", "softmax", [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]],
-    "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]", reference.softmax, variants=_buggy_versions,
-    prefer=NO_MAX, hint="Check each part of the formula: " + FORMULA, hint_nonfinite=NO_MAX.hint)
+    "test_far_apart_logits",
+    "softmax",
+    [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]],
+    "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]",
+    reference.softmax,
+    variants=_buggy_versions,
+    prefer=NO_MAX,
+    hint="Check each part of the formula: " + FORMULA,
+    hint_nonfinite=NO_MAX.hint,
+)
 
 
 def _check(student, x, how, device, tolerance, prefer=None, probing=True, return_args=False):
-    return check_rows(student, "softmax", reference.softmax, x, how, device, tolerance=tolerance,
-                      bugs=_buggy_versions, fallback=_properties, prefer=prefer, probing=probing,
-                      return_args=return_args)
+    return check_rows(
+        student,
+        "softmax",
+        reference.softmax,
+        x,
+        how,
+        device,
+        tolerance=tolerance,
+        bugs=_buggy_versions,
+        fallback=_properties,
+        prefer=prefer,
+        probing=probing,
+        return_args=return_args,
+    )
 
 
 @pytest.mark.points(5)
@@ -119,13 +161,15 @@ def test_input_not_modified(student, rng):
 def test_gradcheck(student, rng):
     """torch.autograd.gradcheck through softmax in float64"""
     x = randn(rng, (3, 5), torch.float64)
-    gradcheck(student, student.ref("softmax"), [x], WHAT, reference.softmax(x), names=["x"],
-              tolerance=FINITE_DIFFERENCES)
+    gradcheck(
+        student, student.ref("softmax"), [x], WHAT, reference.softmax(x), names=["x"], tolerance=FINITE_DIFFERENCES
+    )
 
 
 @pytest.mark.points(0.5)
 def test_follows_input_device(student, rng):
     """softmax makes its result on the input's device (checked without a GPU)"""
     x = randn(rng, (4, 6), scale=3.0)
-    check_follows_device(student, student.ref("softmax"), [x], reference.softmax(x.double()).float(), WHAT, ["x"],
-                         tolerance=ROUNDING)
+    check_follows_device(
+        student, student.ref("softmax"), [x], reference.softmax(x.double()).float(), WHAT, ["x"], tolerance=ROUNDING
+    )

@@ -1,4 +1,5 @@
 """Hidden suite for exercise 2: a numerically stable log-softmax over the last dimension."""
+
 import pytest
 import torch
 
@@ -19,31 +20,59 @@ from grader.suites.common import (
     wrong_dim_hint,
 )
 
-SHAPES = {"1d": (7,), "2d": (13, 10), "batch64": (64, 10), "square": (6, 6), "3d": (3, 4, 6), "single": (1, 1),
-          "batch1": (1, 6), "mid1": (3, 1, 4), "lead1": (1, 3, 5)}
+SHAPES = {
+    "1d": (7,),
+    "2d": (13, 10),
+    "batch64": (64, 10),
+    "square": (6, 6),
+    "3d": (3, 4, 6),
+    "single": (1, 1),
+    "batch1": (1, 6),
+    "mid1": (3, 1, 4),
+    "lead1": (1, 3, 5),
+}
 WHAT = "log_softmax(x)"  # what check_rows calls it
 
 FORMULA = "log_softmax(v)_i = (v_i - m) - log(sum_j exp(v_j - m)), with m = v.max(dim=-1, keepdim=True).values"
 
 # The likely bugs, recognised from the numbers a submission returns.
-NO_MAX = Misconception("no max", (
-    "exp() overflowed or underflowed: subtract each row's max m before exp "
-    "(exp(1000.) is inf, and when every exp(v_j) underflows to 0, log(0) = -inf). " + FORMULA))
-LOG_OF_SOFTMAX = Misconception("log", (
-    "This looks like log(softmax(x)): a tiny probability such as exp(-1000) underflows to 0 "
-    "and log(0) = -inf. Stay in log space: (x - m) - log(sum(exp(x - m))) is always finite."))
-LOG_OF_SOFTMAX_NO_MAX = Misconception("log", LOG_OF_SOFTMAX.hint + " Subtract the row max before exp() as well: "
-                                      "exp(1000.) is inf.")
-GLOBAL_MAX = Misconception("global max", (
-    "You subtract the max of the whole tensor, not each row's own max: a row far below the global "
-    "max underflows to exp(...) = 0 and log(0) = -inf. Use x.max(dim=-1, keepdim=True).values."))
-SHIFT_ONE_TERM_HINT = ("The max shift m is applied to only one of the two terms: the answer is "
-                       "(x - m) - log(sum(exp(x - m))); x - log(sum(exp(x - m))) is off by m.")
+NO_MAX = Misconception(
+    "no max",
+    (
+        "exp() overflowed or underflowed: subtract each row's max m before exp "
+        "(exp(1000.) is inf, and when every exp(v_j) underflows to 0, log(0) = -inf). " + FORMULA
+    ),
+)
+LOG_OF_SOFTMAX = Misconception(
+    "log",
+    (
+        "This looks like log(softmax(x)): a tiny probability such as exp(-1000) underflows to 0 "
+        "and log(0) = -inf. Stay in log space: (x - m) - log(sum(exp(x - m))) is always finite."
+    ),
+)
+LOG_OF_SOFTMAX_NO_MAX = Misconception(
+    "log", LOG_OF_SOFTMAX.hint + " Subtract the row max before exp() as well: exp(1000.) is inf."
+)
+GLOBAL_MAX = Misconception(
+    "global max",
+    (
+        "You subtract the max of the whole tensor, not each row's own max: a row far below the global "
+        "max underflows to exp(...) = 0 and log(0) = -inf. Use x.max(dim=-1, keepdim=True).values."
+    ),
+)
+SHIFT_ONE_TERM_HINT = (
+    "The max shift m is applied to only one of the two terms: the answer is "
+    "(x - m) - log(sum(exp(x - m))); x - log(sum(exp(x - m))) is off by m."
+)
 SHIFT_ONE_TERM = Misconception("shift", SHIFT_ONE_TERM_HINT)
 RETURNED_SOFTMAX = Misconception("softmax", "You returned the softmax itself; take the log-probabilities: " + FORMULA)
-WHOLE_TENSOR = Misconception("whole", (
-    "You summed over the whole tensor; log-softmax normalises each slice along the LAST "
-    "dimension: .sum(dim=-1, keepdim=True)."))
+WHOLE_TENSOR = Misconception(
+    "whole",
+    (
+        "You summed over the whole tensor; log-softmax normalises each slice along the LAST "
+        "dimension: .sum(dim=-1, keepdim=True)."
+    ),
+)
 LOST_KEEPDIM = Misconception("keepdim", NO_KEEPDIM)
 POSITIVE = "Log-probabilities are never positive. " + FORMULA
 
@@ -58,7 +87,9 @@ def _buggy_versions(x: torch.Tensor):
     Versions of one bug share its name; the first matching version gives its hint."""
     m = x.amax(dim=-1, keepdim=True)
     yield NO_MAX.gives(lambda: x - torch.log(torch.exp(x).sum(-1, keepdim=True)))
-    yield Misconception("no max", SHIFT_ONE_TERM_HINT).gives(lambda: (x - m) - torch.log(torch.exp(x).sum(-1, keepdim=True)))
+    yield Misconception("no max", SHIFT_ONE_TERM_HINT).gives(
+        lambda: (x - m) - torch.log(torch.exp(x).sum(-1, keepdim=True))
+    )
     yield LOG_OF_SOFTMAX.gives(lambda: torch.log(torch.exp(x - m) / torch.exp(x - m).sum(-1, keepdim=True)))
     yield LOG_OF_SOFTMAX_NO_MAX.gives(lambda: torch.log(torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)))
     g = x.max() if x.numel() else x.new_zeros(())
@@ -66,9 +97,11 @@ def _buggy_versions(x: torch.Tensor):
     yield SHIFT_ONE_TERM.gives(lambda: x - torch.log(torch.exp(x - m).sum(-1, keepdim=True)))
     yield RETURNED_SOFTMAX.gives(lambda: torch.exp(x - _lse(x, -1)))
     for keep_max, keep_sum in ((False, False), (False, True), (True, False)):
+
         def no_keepdim(keep_max=keep_max, keep_sum=keep_sum):
             z = x - x.amax(-1, keepdim=keep_max)
             return z - torch.log(torch.exp(z).sum(-1, keepdim=keep_sum))
+
         yield LOST_KEEPDIM.gives(no_keepdim)
     yield WHOLE_TENSOR.gives(lambda: x - _lse(x.reshape(-1), 0))
     for d in range(x.dim() - 1):
@@ -90,15 +123,33 @@ def _properties(g, x):
 # the visible test's inputs, declared once: the test below makes them from here, and so does the
 # student edition (grade release stores them with the reference's result, as data)
 FAR_APART = on_one_tensor(
-    "test_far_apart_logits", "log_softmax", [[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0]],
-    "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]", reference.log_softmax, variants=_buggy_versions,
-    prefer=LOG_OF_SOFTMAX, hint="Check each part of the formula: " + FORMULA, hint_nonfinite=LOG_OF_SOFTMAX.hint)
+    "test_far_apart_logits",
+    "log_softmax",
+    [[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0]],
+    "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]",
+    reference.log_softmax,
+    variants=_buggy_versions,
+    prefer=LOG_OF_SOFTMAX,
+    hint="Check each part of the formula: " + FORMULA,
+    hint_nonfinite=LOG_OF_SOFTMAX.hint,
+)
 
 
 def _check(student, x, how, device, tolerance, prefer=None, probing=True, return_args=False):
-    return check_rows(student, "log_softmax", reference.log_softmax, x, how, device, tolerance=tolerance,
-                      bugs=_buggy_versions, fallback=_properties, prefer=prefer, probing=probing,
-                      return_args=return_args)
+    return check_rows(
+        student,
+        "log_softmax",
+        reference.log_softmax,
+        x,
+        how,
+        device,
+        tolerance=tolerance,
+        bugs=_buggy_versions,
+        fallback=_properties,
+        prefer=prefer,
+        probing=probing,
+        return_args=return_args,
+    )
 
 
 @pytest.mark.points(3.5)
@@ -150,13 +201,27 @@ def test_gradcheck(student, rng):
     """torch.autograd.gradcheck through log_softmax in float64"""
     x = randn(rng, (2, 3, 4), torch.float64, scale=2.0)
     _check(student, x, "normal values × 2", "cpu", ROUNDING)
-    gradcheck(student, student.ref("log_softmax"), [x], WHAT, reference.log_softmax(x), names=["x"],
-              tolerance=FINITE_DIFFERENCES)
+    gradcheck(
+        student,
+        student.ref("log_softmax"),
+        [x],
+        WHAT,
+        reference.log_softmax(x),
+        names=["x"],
+        tolerance=FINITE_DIFFERENCES,
+    )
 
 
 @pytest.mark.points(1)
 def test_follows_input_device(student, rng):
     """log_softmax makes its result on the input's device (checked without a GPU)"""
     x = randn(rng, (4, 6), scale=3.0)
-    check_follows_device(student, student.ref("log_softmax"), [x], reference.log_softmax(x.double()).float(), WHAT,
-                         ["x"], tolerance=ROUNDING)
+    check_follows_device(
+        student,
+        student.ref("log_softmax"),
+        [x],
+        reference.log_softmax(x.double()).float(),
+        WHAT,
+        ["x"],
+        tolerance=ROUNDING,
+    )

@@ -4,6 +4,7 @@ Linear's random initialisation in the worker is seeded but differs from any
 draw made here, so the forward pass is compared with ``X @ weight + bias``
 computed from the student's OWN parameters, read back from the worker.
 """
+
 import math
 
 import pytest
@@ -33,16 +34,22 @@ from grader.transport.student import Call, Student
 from grader.verdicts.batching import read_attributes
 from grader.wire.codec import meta
 
-LAYOUT_HINT = ("torch.nn.Linear stores its weight as (out_dim, in_dim) and computes X @ weight.T; this course "
-               "stores it as (in_dim, out_dim) so that forward is X @ weight with no transpose: "
-               "`torch.randn(in_dim, out_dim) * std`.")
-PARAMETER_HINT = ("Wrap the tensors in nn.Parameter "
-                  "(`self.weight = nn.Parameter(torch.randn(in_dim, out_dim) * std)`): a plain tensor attribute is "
-                  "not registered, so .parameters() does not find it, no optimizer trains it, and .to()/.double() "
-                  "do not convert it.")
+LAYOUT_HINT = (
+    "torch.nn.Linear stores its weight as (out_dim, in_dim) and computes X @ weight.T; this course "
+    "stores it as (in_dim, out_dim) so that forward is X @ weight with no transpose: "
+    "`torch.randn(in_dim, out_dim) * std`."
+)
+PARAMETER_HINT = (
+    "Wrap the tensors in nn.Parameter "
+    "(`self.weight = nn.Parameter(torch.randn(in_dim, out_dim) * std)`): a plain tensor attribute is "
+    "not registered, so .parameters() does not find it, no optimizer trains it, and .to()/.double() "
+    "do not convert it."
+)
 TORCH_LINEAR = ("torch.nn.modules.linear.Linear", "torch.nn.modules.linear.LazyLinear")
-TORCH_LINEAR_HINT = ("The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass "
-                     "nn.Module and create the weight and bias yourself.")
+TORCH_LINEAR_HINT = (
+    "The exercise forbids torch.nn.Linear (and nn.LazyLinear), also as a base class: subclass "
+    "nn.Module and create the weight and bias yourself."
+)
 SUPER_HINT = "Write `class Linear(nn.Module):` and call `super().__init__()` first in __init__."
 
 
@@ -72,8 +79,9 @@ def _not_registered(student, lin, what, params, names, known=None):
     for n in names:
         if n not in params and isinstance(attrs, dict) and isinstance(attrs.get(n), torch.Tensor):
             found = ", ".join(sorted(params)) or "nothing"
-            raise Failure(f"{what}.{n} is a plain tensor, not an nn.Parameter (.parameters() finds: {found})",
-                          PARAMETER_HINT)
+            raise Failure(
+                f"{what}.{n} is a plain tensor, not an nn.Parameter (.parameters() finds: {found})", PARAMETER_HINT
+            )
 
 
 def _read(student, lin, what, name, known=None):
@@ -91,12 +99,16 @@ def _weight(student, lin, what, in_dim, out_dim, strict=False, known=None) -> to
         return W
     if shape == (out_dim, in_dim):
         if strict:
-            raise Failure(f"{what}.weight has shape {shape_str(shape)} = (out_dim, in_dim), "
-                          f"expected (in_dim, out_dim) = {shape_str((in_dim, out_dim))}", LAYOUT_HINT)
+            raise Failure(
+                f"{what}.weight has shape {shape_str(shape)} = (out_dim, in_dim), "
+                f"expected (in_dim, out_dim) = {shape_str((in_dim, out_dim))}",
+                LAYOUT_HINT,
+            )
         return W
-    raise Failure(f"{what}.weight has shape {shape_str(shape)}, expected (in_dim, out_dim) = "
-                  f"{shape_str((in_dim, out_dim))}",
-                  "The weight maps in_dim inputs to out_dim outputs: `torch.randn(in_dim, out_dim) * std`.")
+    raise Failure(
+        f"{what}.weight has shape {shape_str(shape)}, expected (in_dim, out_dim) = {shape_str((in_dim, out_dim))}",
+        "The weight maps in_dim inputs to out_dim outputs: `torch.randn(in_dim, out_dim) * std`.",
+    )
 
 
 def _as_in_out(W, in_dim, out_dim):
@@ -125,9 +137,11 @@ def _convert(student, lin, what, how, dtype=torch.float64):
     known = read_attributes(student, lin, what, ("weight", "bias"))
     for name in ("weight", "bias"):
         t = known[name] = expect_tensor(_read(student, lin, what, name, known), f"{what}.{name}")
-        check(t.dtype == dtype,
-              f"after {what}{label} the layer's {name} is still {dtype_str(t.dtype)}, expected {dtype_str(dtype)}",
-              f".to() and .double() convert only registered parameters. {PARAMETER_HINT}")
+        check(
+            t.dtype == dtype,
+            f"after {what}{label} the layer's {name} is still {dtype_str(t.dtype)}, expected {dtype_str(dtype)}",
+            f".to() and .double() convert only registered parameters. {PARAMETER_HINT}",
+        )
     return label, known
 
 
@@ -138,8 +152,10 @@ def _forward_hint(got, X, Wio, b):
     """NO_BIAS_HINT when ``got`` is X @ weight, else the formula."""
     if isinstance(got, torch.Tensor) and SAME_NUMBERS.allows(got.detach().double().cpu(), X.double() @ Wio.double()):
         return NO_BIAS_HINT
-    return ("forward must return `X @ self.weight + self.bias` (no transpose, no activation), with X's leading "
-            "dimensions kept; don't hard-code the batch size.")
+    return (
+        "forward must return `X @ self.weight + self.bias` (no transpose, no activation), with X's leading "
+        "dimensions kept; don't hard-code the batch size."
+    )
 
 
 def _expected(X, Wio, b):
@@ -155,6 +171,7 @@ def _scale(X, Wio, b):
 # ---------------------------------------------------------------------------
 # parameters and initialisation
 
+
 @pytest.mark.points(1)
 def test_parameters_registered(student):
     """the layer is an nn.Module whose parameters are named weight and bias, both nn.Parameter"""
@@ -163,16 +180,23 @@ def test_parameters_registered(student):
     names = sorted(params)
     if "weight" not in params or "bias" not in params:
         _not_registered(student, lin, what, params, ("weight", "bias"))
-        raise Failure(f"{what} has the parameters {names or 'none at all'}, expected exactly ['bias', 'weight']",
-                      "Name the attributes exactly `self.weight` and `self.bias` and make them nn.Parameter.")
+        raise Failure(
+            f"{what} has the parameters {names or 'none at all'}, expected exactly ['bias', 'weight']",
+            "Name the attributes exactly `self.weight` and `self.bias` and make them nn.Parameter.",
+        )
     extra = [n for n in names if n not in ("weight", "bias")]
-    check(not extra, f"{what} has extra parameters {extra}; expected exactly ['bias', 'weight']",
-          "A linear layer has only a weight and a bias; don't register anything else as a parameter.")
+    check(
+        not extra,
+        f"{what} has extra parameters {extra}; expected exactly ['bias', 'weight']",
+        "A linear layer has only a weight and a bias; don't register anything else as a parameter.",
+    )
     for name in ("weight", "bias"):
-        check(meta(params[name]).requires_grad,
-              f"{what}.{name} does not require a gradient, so it cannot be trained",
-              "Leave nn.Parameter's requires_grad at its default (True); don't wrap the creation in torch.no_grad() "
-              "and don't call .requires_grad_(False).")
+        check(
+            meta(params[name]).requires_grad,
+            f"{what}.{name} does not require a gradient, so it cannot be trained",
+            "Leave nn.Parameter's requires_grad at its default (True); don't wrap the creation in torch.no_grad() "
+            "and don't call .requires_grad_(False).",
+        )
 
 
 @pytest.mark.points(1)
@@ -183,12 +207,18 @@ def test_shapes(student, in_dim, out_dim):
     known = read_attributes(student, lin, what, ("weight", "bias"))
     W = _weight(student, lin, what, in_dim, out_dim, strict=True, known=known)
     b = expect_tensor(_read(student, lin, what, "bias", known), f"{what}.bias")
-    check(tuple(b.shape) == (out_dim,), f"{what}.bias has shape {shape_str(b.shape)}, expected (out_dim,) = "
-          f"{shape_str((out_dim,))}", "The bias has one entry per output: `torch.zeros(out_dim)`.")
+    check(
+        tuple(b.shape) == (out_dim,),
+        f"{what}.bias has shape {shape_str(b.shape)}, expected (out_dim,) = {shape_str((out_dim,))}",
+        "The bias has one entry per output: `torch.zeros(out_dim)`.",
+    )
     for name, t in (("weight", W), ("bias", b)):
-        check(t.dtype == torch.float32, f"{what}.{name} is {dtype_str(t.dtype)}, expected float32 (torch's default)",
-              "Create the parameters with torch's default dtype (no dtype= argument); the caller converts the "
-              "layer with .double() or .to() when needed.")
+        check(
+            t.dtype == torch.float32,
+            f"{what}.{name} is {dtype_str(t.dtype)}, expected float32 (torch's default)",
+            "Create the parameters with torch's default dtype (no dtype= argument); the caller converts the "
+            "layer with .double() or .to() when needed.",
+        )
 
 
 @pytest.mark.points(0.5)
@@ -197,22 +227,38 @@ def test_bias_starts_at_zero(student):
     # built just after memory that holds nan was freed: a bias of uninitialised memory (torch.empty)
     # then shows nan in every run, not zeros in one run and garbage in the next
     what = "Linear(20, 6)"
-    lin = student.call(student.ref("Linear"), 20, 6, _what=what,
-                       _before=[Call(Student.torch("full"), (n,), float("nan")) for n in (120, 6, 6, 6, 6, 8, 16, 6)])
+    lin = student.call(
+        student.ref("Linear"),
+        20,
+        6,
+        _what=what,
+        _before=[Call(Student.torch("full"), (n,), float("nan")) for n in (120, 6, 6, 6, 6, 8, 16, 6)],
+    )
     assert_made_object(lin, what, SUPER_HINT)
     b = expect_tensor(_read(student, lin, what, "bias"), f"{what}.bias")
     if b.is_floating_point() and b.shape == (6,) and _looks_uninitialised(b):
         # one message whatever the garbage was, so that the report is the same in every run
-        raise Failure(f"{what}.bias (initial value) is not zero: it holds values no random generator gives "
-                      "(nan, inf, or magnitudes like 1e-30 or 1e+30)", BIAS_UNINIT_HINT)
-    assert_close(b, torch.zeros(6), what=f"{what}.bias (initial value)", tolerance=EXACT, dtype=b.dtype,
-                 hint="The bias starts at zero: `nn.Parameter(torch.zeros(out_dim))`, not random values "
-                      "(torch.randn or torch.rand).")
+        raise Failure(
+            f"{what}.bias (initial value) is not zero: it holds values no random generator gives "
+            "(nan, inf, or magnitudes like 1e-30 or 1e+30)",
+            BIAS_UNINIT_HINT,
+        )
+    assert_close(
+        b,
+        torch.zeros(6),
+        what=f"{what}.bias (initial value)",
+        tolerance=EXACT,
+        dtype=b.dtype,
+        hint="The bias starts at zero: `nn.Parameter(torch.zeros(out_dim))`, not random values "
+        "(torch.randn or torch.rand).",
+    )
 
 
-BIAS_UNINIT_HINT = ("The bias is uninitialised memory: torch.empty(out_dim) (or torch.Tensor(out_dim)) only "
-                    "allocates, so it holds whatever was in memory before, different from run to run. Start it "
-                    "at zero: `nn.Parameter(torch.zeros(out_dim))`.")
+BIAS_UNINIT_HINT = (
+    "The bias is uninitialised memory: torch.empty(out_dim) (or torch.Tensor(out_dim)) only "
+    "allocates, so it holds whatever was in memory before, different from run to run. Start it "
+    "at zero: `nn.Parameter(torch.zeros(out_dim))`."
+)
 
 
 def _looks_uninitialised(b: torch.Tensor) -> bool:
@@ -229,22 +275,36 @@ INITS = {"default": None, "factor1": 1.0, "factor6": 6.0}
 
 
 # The likely bugs in the initialisation, recognised from the standard deviation they give.
-VARIANCE_AS_STD = Misconception("variance", (
-    "init_factor / in_dim is the VARIANCE; the standard deviation is its square root: "
-    "`torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`."))
+VARIANCE_AS_STD = Misconception(
+    "variance",
+    (
+        "init_factor / in_dim is the VARIANCE; the standard deviation is its square root: "
+        "`torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`."
+    ),
+)
 FAN_OUT = "Divide by in_dim (the fan-in, the number of inputs), not out_dim: std = sqrt(init_factor / in_dim)."
-KAIMING_NOTE = (" (nn.init.kaiming_normal_ on an (in_dim, out_dim) tensor makes this mistake: it assumes "
-                "torch's (out, in) layout.)")
-KAIMING = Misconception("kaiming", (
-    "This is what nn.init.kaiming_normal_ gives on an (in_dim, out_dim) tensor: it takes the fan-in "
-    "from size(1) = out_dim (torch's (out, in) layout) and ignores init_factor. Scale torch.randn "
-    "yourself: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`."))
-FACTOR_IGNORED = Misconception("factor ignored", (
-    "init_factor is ignored: use the argument, not a hard-coded 2, in sqrt(init_factor / in_dim)."))
-UNSCALED = Misconception("unscaled", (
-    "The weight has std 1: torch.randn is used without the 1/sqrt(in_dim) scaling. Multiply it by "
-    "sqrt(init_factor / in_dim), `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`, so "
-    "that the outputs' scale does not grow with the number of inputs."))
+KAIMING_NOTE = (
+    " (nn.init.kaiming_normal_ on an (in_dim, out_dim) tensor makes this mistake: it assumes torch's (out, in) layout.)"
+)
+KAIMING = Misconception(
+    "kaiming",
+    (
+        "This is what nn.init.kaiming_normal_ gives on an (in_dim, out_dim) tensor: it takes the fan-in "
+        "from size(1) = out_dim (torch's (out, in) layout) and ignores init_factor. Scale torch.randn "
+        "yourself: `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`."
+    ),
+)
+FACTOR_IGNORED = Misconception(
+    "factor ignored", ("init_factor is ignored: use the argument, not a hard-coded 2, in sqrt(init_factor / in_dim).")
+)
+UNSCALED = Misconception(
+    "unscaled",
+    (
+        "The weight has std 1: torch.randn is used without the 1/sqrt(in_dim) scaling. Multiply it by "
+        "sqrt(init_factor / in_dim), `torch.randn(in_dim, out_dim) * math.sqrt(init_factor / in_dim)`, so "
+        "that the outputs' scale does not grow with the number of inputs."
+    ),
+)
 
 
 def _buggy_stds(in_dim, out_dim, f):
@@ -275,23 +335,33 @@ def test_init_statistics(student, factor):
     lin, what = _new(student, in_dim, out_dim, **kw)
     init_is_seeded(student)
     W = expect_tensor(_read(student, lin, what, "weight"), f"{what}.weight").detach().double().reshape(-1)
-    check(W.numel() == in_dim * out_dim, f"{what}.weight has {W.numel()} entries, expected {in_dim * out_dim}",
-          "The weight has shape (in_dim, out_dim).")
+    check(
+        W.numel() == in_dim * out_dim,
+        f"{what}.weight has {W.numel()} entries, expected {in_dim * out_dim}",
+        "The weight has shape (in_dim, out_dim).",
+    )
     want = math.sqrt(f / in_dim)
     mean, std = W.mean().item(), W.std().item()
     label = f"{what}.weight ({W.numel()} entries)"
     limit = 0.02 * max(want, std)  # 10 standard errors of the mean of 250,000 draws
-    check(abs(mean) < limit,
-          f"{label}: mean {mean:.4g}, expected about 0 (|mean| < {limit:.2g}); its std is {std:.4g}",
-          "Draw from a normal distribution centred at 0: torch.randn (not torch.rand, which is uniform on [0, 1)).")
-    check(abs(std / want - 1) < 0.05,
-          f"{label}: standard deviation {std:.4g}, expected sqrt(init_factor / in_dim) = sqrt({f:g} / {in_dim}) = "
-          f"{want:.4g} (within 5%)", _init_hint(std, in_dim, out_dim, f))
+    check(
+        abs(mean) < limit,
+        f"{label}: mean {mean:.4g}, expected about 0 (|mean| < {limit:.2g}); its std is {std:.4g}",
+        "Draw from a normal distribution centred at 0: torch.randn (not torch.rand, which is uniform on [0, 1)).",
+    )
+    check(
+        abs(std / want - 1) < 0.05,
+        f"{label}: standard deviation {std:.4g}, expected sqrt(init_factor / in_dim) = sqrt({f:g} / {in_dim}) = "
+        f"{want:.4g} (within 5%)",
+        _init_hint(std, in_dim, out_dim, f),
+    )
     inside = (W.abs() < std).double().mean().item()
-    check(abs(inside - 0.6827) < 0.02,
-          f"{label}: {100 * inside:.1f}% of the entries are within one standard deviation of 0, expected about "
-          f"68.3% for a normal distribution",
-          "Use torch.randn (normal), not a uniform or other distribution, then scale it by the std.")
+    check(
+        abs(inside - 0.6827) < 0.02,
+        f"{label}: {100 * inside:.1f}% of the entries are within one standard deviation of 0, expected about "
+        f"68.3% for a normal distribution",
+        "Use torch.randn (normal), not a uniform or other distribution, then scale it by the std.",
+    )
 
 
 @pytest.mark.points(1)
@@ -304,17 +374,30 @@ def test_bias_false(student, rng):
     known = read_attributes(student, lin, what, ("bias", "__dict__", "weight"))
     b = _read(student, lin, what, "bias", known)
     got_b = f"a tensor of shape {shape_str(b.shape)}" if isinstance(b, torch.Tensor) else repr(b)
-    check(b is None, f"{what}.bias is {got_b}, expected None",
-          "Honour the argument: `self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None`.")
+    check(
+        b is None,
+        f"{what}.bias is {got_b}, expected None",
+        "Honour the argument: `self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None`.",
+    )
     _not_registered(student, lin, what, params, ("weight",), known)
-    check(sorted(params) == ["weight"], f"{what} has the parameters {sorted(params)}, expected only ['weight']",
-          "With bias=False register only the weight.")
+    check(
+        sorted(params) == ["weight"],
+        f"{what} has the parameters {sorted(params)}, expected only ['weight']",
+        "With bias=False register only the weight.",
+    )
     W = _as_in_out(_weight(student, lin, what, in_dim, out_dim, known=known), in_dim, out_dim)
     X = randn(rng, (5, in_dim))
     got = student.call(lin, X, _what=f"{what}(X)")
-    assert_close(got, _expected(X, W, None), what=f"{what}(X)", inputs=describe("X", X, "randn"),
-                 dtype=torch.float32, tolerance=ROUNDING, scale=_scale(X, W, None),
-                 hint="Without a bias, forward is just `X @ self.weight`: skip the addition when self.bias is None.")
+    assert_close(
+        got,
+        _expected(X, W, None),
+        what=f"{what}(X)",
+        inputs=describe("X", X, "randn"),
+        dtype=torch.float32,
+        tolerance=ROUNDING,
+        scale=_scale(X, W, None),
+        hint="Without a bias, forward is just `X @ self.weight`: skip the addition when self.bias is None.",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -338,10 +421,17 @@ def test_forward(student, rng, shape, device):
     b = expect_tensor(_read(student, lin, what, "bias", known), f"{what}.bias")
     X = randn(rng, shape, torch.float32, device)
     got = student.call(lin, X, _what=f"{what}(X)")
-    assert_close(got, _expected(X.cpu(), W, b), what=f"{what}(X) (with a random bias)",
-                 inputs=describe("X", X, "randn"), dtype=torch.float32, device=device, tolerance=ROUNDING,
-                 scale=_scale(X.cpu(), W, b),
-                 hint=_forward_hint(got, X.cpu(), W, b))
+    assert_close(
+        got,
+        _expected(X.cpu(), W, b),
+        what=f"{what}(X) (with a random bias)",
+        inputs=describe("X", X, "randn"),
+        dtype=torch.float32,
+        device=device,
+        tolerance=ROUNDING,
+        scale=_scale(X.cpu(), W, b),
+        hint=_forward_hint(got, X.cpu(), W, b),
+    )
 
 
 @pytest.mark.visible
@@ -356,10 +446,21 @@ def test_small_example(student):
     _set(student, lin, what, "bias", b, "b")
     X = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
     got = student.call(lin, X, _what=f"{what}(X)")
-    assert_close(got, _expected(X, W, b), what=f"{what}(X)", dtype=torch.float32, tolerance=ROUNDING,
-                 scale=_scale(X, W, b),
-                 inputs=describe("X", X, "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] "
-                                 "(in_dim × out_dim), bias b = [0.5, -1]"), hint=_forward_hint(got, X, W, b))
+    assert_close(
+        got,
+        _expected(X, W, b),
+        what=f"{what}(X)",
+        dtype=torch.float32,
+        tolerance=ROUNDING,
+        scale=_scale(X, W, b),
+        inputs=describe(
+            "X",
+            X,
+            "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] "
+            "(in_dim × out_dim), bias b = [0.5, -1]",
+        ),
+        hint=_forward_hint(got, X, W, b),
+    )
 
 
 @pytest.mark.points(1)
@@ -375,8 +476,16 @@ def test_forward_float64(student, rng, how):
     b = known["bias"]
     X = randn(rng, (6, in_dim), torch.float64)
     got = student.call(lin, X, _what=f"{what}{label}(X)")
-    assert_close(got, _expected(X, W, b), what=f"{what}{label}(X)", inputs=describe("X", X, "randn"),
-                 dtype=torch.float64, tolerance=ROUNDING, scale=_scale(X, W, b), hint=_forward_hint(got, X, W, b))
+    assert_close(
+        got,
+        _expected(X, W, b),
+        what=f"{what}{label}(X)",
+        inputs=describe("X", X, "randn"),
+        dtype=torch.float64,
+        tolerance=ROUNDING,
+        scale=_scale(X, W, b),
+        hint=_forward_hint(got, X, W, b),
+    )
 
 
 @pytest.mark.points(0.5)
@@ -386,13 +495,20 @@ def test_input_not_modified(student, rng):
     X = randn(rng, (4, 5))
     got, args = student.call_and_args(lin, X, _what=f"{what}(X)")
     expect_tensor(got, f"{what}(X)")
-    assert_unchanged(args[0], X, what=f"{what}(X)", name="its input X", inputs=describe("X", X, "randn"),
-                     hint="Don't modify X in forward (no `X @= ...`, `X.add_(...)`, `X[...] = ...`): return a new "
-                          "tensor, `X @ self.weight + self.bias`.")
+    assert_unchanged(
+        args[0],
+        X,
+        what=f"{what}(X)",
+        name="its input X",
+        inputs=describe("X", X, "randn"),
+        hint="Don't modify X in forward (no `X @= ...`, `X.add_(...)`, `X[...] = ...`): return a new "
+        "tensor, `X @ self.weight + self.bias`.",
+    )
 
 
 # ---------------------------------------------------------------------------
 # gradients
+
 
 @pytest.mark.points(0.5)
 def test_gradcheck_input(student, rng):
@@ -403,8 +519,15 @@ def test_gradcheck_input(student, rng):
     _label, known = _convert(student, lin, what, "double")
     W = _as_in_out(_weight(student, lin, what, 4, 3, known=known), 4, 3)
     X = randn(rng, (3, 4), torch.float64)
-    gradcheck(student, lin, [X], f"{what}.double()(X)", _expected(X, W, known["bias"]), names=["X"],
-              tolerance=FINITE_DIFFERENCES)
+    gradcheck(
+        student,
+        lin,
+        [X],
+        f"{what}.double()(X)",
+        _expected(X, W, known["bias"]),
+        names=["X"],
+        tolerance=FINITE_DIFFERENCES,
+    )
 
 
 @pytest.mark.points(1)
@@ -422,27 +545,59 @@ def test_parameter_gradients(student, rng):
     inputs = describe("X", X, "randn") + "; " + describe("grad_output", G, "randn")
     Wio, bd = _as_in_out(W, in_dim, out_dim).detach(), b.detach()
     got = student.call(lin, X, _what=f"{what}(X)")
-    assert_close(got, _expected(X, Wio, bd), what=f"{what}(X)", inputs=describe("X", X, "randn"),
-                 dtype=torch.float64, tolerance=ROUNDING, scale=_scale(X, Wio, bd), hint=_forward_hint(got, X, Wio, bd))
+    assert_close(
+        got,
+        _expected(X, Wio, bd),
+        what=f"{what}(X)",
+        inputs=describe("X", X, "randn"),
+        dtype=torch.float64,
+        tolerance=ROUNDING,
+        scale=_scale(X, Wio, bd),
+        hint=_forward_hint(got, X, Wio, bd),
+    )
     out, grads, pgrads = student.vjp(lin, [X], grad_output=G, params=lin, _what=f"backward through {what}(X)")
     out = expect_tensor(out, f"{what}(X)")
-    check(meta(out).requires_grad, f"the output of {what}(X) does not require a gradient (no graph was built)",
-          "Compute the output with torch operations on self.weight and self.bias; no .detach(), .data, "
-          ".item() or torch.no_grad() in forward.")
+    check(
+        meta(out).requires_grad,
+        f"the output of {what}(X) does not require a gradient (no graph was built)",
+        "Compute the output with torch operations on self.weight and self.bias; no .detach(), .data, "
+        ".item() or torch.no_grad() in forward.",
+    )
     (_expected(X, _as_in_out(W, in_dim, out_dim), b) * G).sum().backward()
     for name, ref in (("weight", W), ("bias", b)):
-        check(name in pgrads, f"{what}.{name} is not among the layer's parameters, so backward cannot reach it",
-              PARAMETER_HINT)
+        check(
+            name in pgrads,
+            f"{what}.{name} is not among the layer's parameters, so backward cannot reach it",
+            PARAMETER_HINT,
+        )
         g = pgrads[name]
-        check(g is not None, f"backward through {what}(X) gave no gradient for {what}.{name}",
-              f"The output must depend on self.{name} through torch operations: use the parameter itself in "
-              "forward (not .data, .detach() or a copy made in __init__).")
-        assert_close(g, ref.grad, what=f"the gradient of {what}.{name}", inputs=inputs, tolerance=ROUNDING, scale=10.0,
-                     hint="forward must be `X @ self.weight + self.bias` so that autograd computes these gradients; "
-                          "the bias gradient sums over every leading dimension of X.")
-    check(bool(grads) and grads[0] is not None, f"backward through {what}(X) gave no gradient for X",
-          "Build the output from X with torch operations (no .detach() or .numpy()).")
-    assert_close(grads[0], G @ _as_in_out(W, in_dim, out_dim).detach().T, what=f"the gradient of {what}(X) for X",
-                 inputs=inputs, tolerance=ROUNDING, scale=10.0,
-                 hint="forward must be `X @ self.weight + self.bias`; then the gradient for X is "
-                      "grad_output @ weight.T.")
+        check(
+            g is not None,
+            f"backward through {what}(X) gave no gradient for {what}.{name}",
+            f"The output must depend on self.{name} through torch operations: use the parameter itself in "
+            "forward (not .data, .detach() or a copy made in __init__).",
+        )
+        assert_close(
+            g,
+            ref.grad,
+            what=f"the gradient of {what}.{name}",
+            inputs=inputs,
+            tolerance=ROUNDING,
+            scale=10.0,
+            hint="forward must be `X @ self.weight + self.bias` so that autograd computes these gradients; "
+            "the bias gradient sums over every leading dimension of X.",
+        )
+    check(
+        bool(grads) and grads[0] is not None,
+        f"backward through {what}(X) gave no gradient for X",
+        "Build the output from X with torch operations (no .detach() or .numpy()).",
+    )
+    assert_close(
+        grads[0],
+        G @ _as_in_out(W, in_dim, out_dim).detach().T,
+        what=f"the gradient of {what}(X) for X",
+        inputs=inputs,
+        tolerance=ROUNDING,
+        scale=10.0,
+        hint="forward must be `X @ self.weight + self.bias`; then the gradient for X is grad_output @ weight.T.",
+    )

@@ -30,11 +30,15 @@ from grader.verdicts.relu import STEP, WHAT
 from grader.verdicts.relu import verdict as relu_verdict
 from grader.wire.codec import meta
 
-INPLACE_HINT = ("Don't modify X in place (`X[X < 0] = 0`, `X.clamp_(min=0)`, `X *= mask`): the caller and autograd "
-                "still need the original values. Return a new tensor: `X.clamp(min=0)`.")
+INPLACE_HINT = (
+    "Don't modify X in place (`X[X < 0] = 0`, `X.clamp_(min=0)`, `X *= mask`): the caller and autograd "
+    "still need the original values. Return a new tensor: `X.clamp(min=0)`."
+)
 TORCH_RELU = "torch.nn.modules.activation.ReLU"
-TORCH_RELU_HINT = ("The exercise forbids torch's nn.ReLU, also as a base class: subclass nn.Module and write forward "
-                   "yourself, e.g. with `X.clamp(min=0)`.")
+TORCH_RELU_HINT = (
+    "The exercise forbids torch's nn.ReLU, also as a base class: subclass nn.Module and write forward "
+    "yourself, e.g. with `X.clamp(min=0)`."
+)
 MODULE_HINT = "Write `class ReLU(nn.Module):`; if you write an __init__, call `super().__init__()` first in it."
 
 # The likely bugs, recognised from the exact numbers a submission returns (grader.verdicts.relu names them).
@@ -72,13 +76,13 @@ def _not_in_place(student, relu, x, how, tolerance):
     """Run forward once and fail (with the in-place hint) if it changed x, then check its output."""
     got, args = student.call_and_args(relu, x, _what=WHAT)
     expect_tensor(got, WHAT, describe("x", x, how))
-    assert_unchanged(args[0], x, what=WHAT, name="its input x", hint=INPLACE_HINT, inputs=describe("x", x, how),
-                     evidence=False)
+    assert_unchanged(
+        args[0], x, what=WHAT, name="its input x", hint=INPLACE_HINT, inputs=describe("x", x, how), evidence=False
+    )
     return _verdict(x, got, describe("x", x, how), tolerance)
 
 
-SHAPES = {"1d": (11,), "2d": (13, 10), "batch64": (64, 10), "3d": (3, 4, 6), "batch1": (1, 7),
-          "mid1": (3, 1, 4)}
+SHAPES = {"1d": (11,), "2d": (13, 10), "batch64": (64, 10), "3d": (3, 4, 6), "batch1": (1, 7), "mid1": (3, 1, 4)}
 
 
 @pytest.mark.points(3.5)
@@ -130,12 +134,18 @@ def test_no_parameters(student, rng):
     info = student.inspect(relu, _what="inspecting ReLU()")
     check(info.get("is_module"), f"ReLU() is not an nn.Module (its type is {info.get('type')})", MODULE_HINT)
     params = [name for name, _t, _h in info.get("params", [])]
-    check(not params, f"ReLU() has parameters {params}; expected none",
-          "ReLU has nothing to learn: don't create nn.Parameter objects (compare with a Python 0 or use "
-          "torch.zeros_like(X) inside forward).")
+    check(
+        not params,
+        f"ReLU() has parameters {params}; expected none",
+        "ReLU has nothing to learn: don't create nn.Parameter objects (compare with a Python 0 or use "
+        "torch.zeros_like(X) inside forward).",
+    )
     buffers = [name for name, _t in info.get("buffers", [])]
-    check(not buffers, f"ReLU() has buffers {buffers}; expected none",
-          "ReLU needs no stored tensors: compare with a Python 0 instead of registering a zero buffer.")
+    check(
+        not buffers,
+        f"ReLU() has buffers {buffers}; expected none",
+        "ReLU needs no stored tensors: compare with a Python 0 instead of registering a zero buffer.",
+    )
 
 
 @pytest.mark.points(1.5)
@@ -151,14 +161,22 @@ def test_gradient(student, rng, dtype):
     inputs = describe("x", x, "normal values × 3, none near 0") + "; " + describe("grad_output", g, "randn")
     out = expect_tensor(out, WHAT, inputs)
     why = "has no grad_fn" if not meta(out).requires_grad else "does not depend on x"
-    check(bool(grads) and grads[0] is not None and meta(out).requires_grad,
-          f"backward through {WHAT} gave no gradient for x (the output {why})\n  input: {inputs}",
-          "Build the output from X with differentiable torch operations (clamp, torch.where, torch.maximum); "
-          "no .detach(), .numpy(), .item(), and no comparison result like (X > 0) as the output.")
+    check(
+        bool(grads) and grads[0] is not None and meta(out).requires_grad,
+        f"backward through {WHAT} gave no gradient for x (the output {why})\n  input: {inputs}",
+        "Build the output from X with differentiable torch operations (clamp, torch.where, torch.maximum); "
+        "no .detach(), .numpy(), .item(), and no comparison result like (X > 0) as the output.",
+    )
     grad = expect_tensor(grads[0], f"the gradient of {WHAT}")
-    assert_close(grad, (x > 0).to(dtype) * g, what=f"the gradient of {WHAT} for x", inputs=inputs, tolerance=EXACT,
-                 hint="The derivative of max(x, 0) is 1 where x > 0 and 0 where x < 0, so the gradient is "
-                      "grad_output where x > 0 and 0 elsewhere; check the forward with the other tests.")
+    assert_close(
+        grad,
+        (x > 0).to(dtype) * g,
+        what=f"the gradient of {WHAT} for x",
+        inputs=inputs,
+        tolerance=EXACT,
+        hint="The derivative of max(x, 0) is 1 where x > 0 and 0 where x < 0, so the gradient is "
+        "grad_output where x > 0 and 0 elsewhere; check the forward with the other tests.",
+    )
 
 
 @pytest.mark.points(0.5)
@@ -179,10 +197,12 @@ def test_single_row_and_empty(student, rng):
     x = torch.zeros((0, 4))
     got = student.call(relu, x, _what=WHAT)
     got = expect_tensor(got, WHAT, describe("x", x, "empty batch"))
-    check(tuple(got.shape) == (0, 4) and got.dtype == x.dtype,
-          f"{WHAT} returned shape {shape_str(got.shape)}, {dtype_str(got.dtype)}, expected (0, 4), float32\n"
-          f"  input: {describe('x', x, 'empty batch')}",
-          "Use elementwise operations on X (clamp, torch.where, torch.maximum) and return a tensor of X's shape.")
+    check(
+        tuple(got.shape) == (0, 4) and got.dtype == x.dtype,
+        f"{WHAT} returned shape {shape_str(got.shape)}, {dtype_str(got.dtype)}, expected (0, 4), float32\n"
+        f"  input: {describe('x', x, 'empty batch')}",
+        "Use elementwise operations on X (clamp, torch.where, torch.maximum) and return a tensor of X's shape.",
+    )
 
 
 @pytest.mark.points(0.5)

@@ -6,6 +6,7 @@ expected output is computed here from those layers' own parameters, read back
 from the worker (grader/suites/sequential_layers.py).  Any registration naming is accepted ("0.weight",
 "layers.0.weight", ...): parameters are matched to the layers by identity.
 """
+
 import re
 
 import pytest
@@ -32,20 +33,30 @@ from grader.suites.sequential_layers import layers as _layers
 from grader.transport.student import Handle, StudentError
 from grader.verdicts.batching import call_and_refresh
 
-REGISTER_HINT = ("Register the layers as submodules: `self.layers = nn.ModuleList(layers)` (or "
-                 "`self.add_module(str(i), layer)` for each). A plain Python list or tuple hides them from "
-                 "nn.Module, so .parameters() misses their weights (nothing gets trained) and .to(), .double(), "
-                 ".train() and .eval() skip them.")
-STAR_HINT = ("Write `def __init__(self, *layers):` so that the layers are passed as separate arguments, "
-             "`Sequential(l1, l2, l3)`, like torch's nn.Sequential; not as one list.")
-COPY_HINT = ("Store the layers you were given, not copies (no copy.deepcopy): the caller's layers are the ones "
-             "that must be trained, converted with .to() and switched with .eval().")
+REGISTER_HINT = (
+    "Register the layers as submodules: `self.layers = nn.ModuleList(layers)` (or "
+    "`self.add_module(str(i), layer)` for each). A plain Python list or tuple hides them from "
+    "nn.Module, so .parameters() misses their weights (nothing gets trained) and .to(), .double(), "
+    ".train() and .eval() skip them."
+)
+STAR_HINT = (
+    "Write `def __init__(self, *layers):` so that the layers are passed as separate arguments, "
+    "`Sequential(l1, l2, l3)`, like torch's nn.Sequential; not as one list."
+)
+COPY_HINT = (
+    "Store the layers you were given, not copies (no copy.deepcopy): the caller's layers are the ones "
+    "that must be trained, converted with .to() and switched with .eval()."
+)
 TORCH_SEQUENTIAL = "torch.nn.modules.container.Sequential"
-TORCH_SEQUENTIAL_HINT = ("The exercise forbids torch's nn.Sequential, also as a base class: subclass nn.Module, "
-                         "register the layers with nn.ModuleList and write the loop in forward yourself.")
+TORCH_SEQUENTIAL_HINT = (
+    "The exercise forbids torch's nn.Sequential, also as a base class: subclass nn.Module, "
+    "register the layers with nn.ModuleList and write the loop in forward yourself."
+)
 MODULE_HINT = "Write `class Sequential(nn.Module):` and call `super().__init__()` first in __init__."
-FORWARD_HINT = ("forward must feed X through the layers in the order they were given, each layer getting the "
-                "previous layer's output, and return the last output: `for layer in self.layers: X = layer(X)`.")
+FORWARD_HINT = (
+    "forward must feed X through the layers in the order they were given, each layer getting the "
+    "previous layer's output, and return the last output: `for layer in self.layers: X = layer(X)`."
+)
 
 
 def _check_class(student) -> list:
@@ -67,29 +78,43 @@ def _build(student, specs=None, layers=None):
     layers = layers if layers is not None else _layers(student, specs)
     what = f"Sequential({', '.join(layer.label for layer in layers)})"
     seq = student.call(student.ref("Sequential"), *[layer.handle for layer in layers], _what=what)
-    check(isinstance(seq, Handle) and "Tensor" not in seq.type, f"{what} did not make a container object",
-          MODULE_HINT)
+    check(isinstance(seq, Handle) and "Tensor" not in seq.type, f"{what} did not make a container object", MODULE_HINT)
     _check_own(student, seq, what, bases)
     return seq, what, layers
 
 
 # The likely bugs in forward, recognised from the output a submission gives.
-REVERSED = Misconception("reversed", (
-    "The layers are applied in reverse order: apply them in the order they were given (the first layer "
-    "passed to Sequential sees X first)."))
-LAST_ON_INPUT = Misconception("last on X", (
-    "Only the last layer's output on the original X comes back: each layer must get the PREVIOUS layer's "
-    "output, so reassign it in the loop: `X = layer(X)` (not `out = layer(X)`)."))
-FIRST_ONLY = Misconception("first only", (
-    "Only the first layer was applied: loop over all the layers and return after the loop, not inside it."))
+REVERSED = Misconception(
+    "reversed",
+    (
+        "The layers are applied in reverse order: apply them in the order they were given (the first layer "
+        "passed to Sequential sees X first)."
+    ),
+)
+LAST_ON_INPUT = Misconception(
+    "last on X",
+    (
+        "Only the last layer's output on the original X comes back: each layer must get the PREVIOUS layer's "
+        "output, so reassign it in the loop: `X = layer(X)` (not `out = layer(X)`)."
+    ),
+)
+FIRST_ONLY = Misconception(
+    "first only",
+    ("Only the first layer was applied: loop over all the layers and return after the loop, not inside it."),
+)
 LAST_SKIPPED = Misconception("last skipped", "The last layer was skipped: apply every layer (check the loop's range).")
-UNCHANGED = Misconception("unchanged", "The input came back unchanged: forward must apply the layers and return "
-                                       "their output.")
-REUSED = Misconception("reused", (
-    "A layer passed twice ran only once: self.children() (like .modules() and .named_children()) lists "
-    "each module OBJECT once, so a layer that appears again in the sequence is skipped. Keep the "
-    "sequence itself, `self.layers = nn.ModuleList(layers)`, and loop over it: "
-    "`for layer in self.layers: X = layer(X)`."))
+UNCHANGED = Misconception(
+    "unchanged", "The input came back unchanged: forward must apply the layers and return their output."
+)
+REUSED = Misconception(
+    "reused",
+    (
+        "A layer passed twice ran only once: self.children() (like .modules() and .named_children()) lists "
+        "each module OBJECT once, so a layer that appears again in the sequence is skipped. Keep the "
+        "sequence itself, `self.layers = nn.ModuleList(layers)`, and loop over it: "
+        "`for layer in self.layers: X = layer(X)`."
+    ),
+)
 
 
 def _buggy_compositions(layers, x):
@@ -145,8 +170,11 @@ def _call_forward(student, seq, what, X):
         if found is None:
             raise
         hint, probe = found
-        raise Failure(f"{e.message}\n  tried with layers that fit together in any order: {probe}(X) runs, and its "
-                      "output is what the mistake named below gives", hint) from None
+        raise Failure(
+            f"{e.message}\n  tried with layers that fit together in any order: {probe}(X) runs, and its "
+            "output is what the mistake named below gives",
+            hint,
+        ) from None
 
 
 def _check_forward(student, seq, what, layers, X, how, device=None, *, tolerance):
@@ -160,21 +188,32 @@ def _check_forward(student, seq, what, layers, X, how, device=None, *, tolerance
             hint = _reused_hint(student, seq, what)
         except StudentError:
             pass
-    return assert_close(got, expected, what=f"{what}(X)", inputs=describe("X", X, how), dtype=X.dtype,
-                        device=device, tolerance=tolerance, scale=10.0, hint=hint)
+    return assert_close(
+        got,
+        expected,
+        what=f"{what}(X)",
+        inputs=describe("X", X, how),
+        dtype=X.dtype,
+        device=device,
+        tolerance=tolerance,
+        scale=10.0,
+        hint=hint,
+    )
 
 
-REUSED_IN_MAPPING = ("A layer passed twice ran only once: your Sequential keeps its layers in a {kind} "
-                     "(`{what}.{name}`), which holds each layer OBJECT once, so a layer that appears again in the "
-                     "sequence is skipped. Keep the sequence itself, `self.layers = nn.ModuleList(layers)`, and "
-                     "loop over it: `for layer in self.layers: X = layer(X)`.")
+REUSED_IN_MAPPING = (
+    "A layer passed twice ran only once: your Sequential keeps its layers in a {kind} "
+    "(`{what}.{name}`), which holds each layer OBJECT once, so a layer that appears again in the "
+    "sequence is skipped. Keep the sequence itself, `self.layers = nn.ModuleList(layers)`, and "
+    "loop over it: `for layer in self.layers: X = layer(X)`."
+)
 
 
 def _reused_hint(student, seq, what) -> str:
     """REUSED's hint, told apart by what the object holds: a dict or set attribute (keyed by the layer
     objects) drops a repeated layer just as iterating self.children() does, for another reason."""
     attrs = student.getattr(seq, "__dict__", _what=f"reading {what}.__dict__")
-    for name, value in (attrs.items() if isinstance(attrs, dict) else ()):
+    for name, value in attrs.items() if isinstance(attrs, dict) else ():
         if name.startswith("_"):
             continue
         kind = value.type if isinstance(value, Handle) else type(value).__name__
@@ -194,12 +233,14 @@ def _named_params(student, seq, what) -> dict:
 def _hiding_place(student, seq, what, n_params) -> str:
     """Where the layers are, if a plain list or tuple attribute holds them: a note for the message."""
     attrs = student.getattr(seq, "__dict__", _what=f"reading {what}.__dict__")
-    for name, value in (attrs.items() if isinstance(attrs, dict) else ()):
+    for name, value in attrs.items() if isinstance(attrs, dict) else ():
         mods = [v for v in value if isinstance(v, Handle)] if isinstance(value, (list, tuple)) else []
         if mods and not name.startswith("_"):
             kind = "list" if isinstance(value, list) else "tuple"
-            return (f"\n  {what}.{name} is a plain Python {kind} holding {len(mods)} module(s); nn.Module does not "
-                    f"look inside lists or tuples, so .parameters() finds {n_params} parameter(s)")
+            return (
+                f"\n  {what}.{name} is a plain Python {kind} holding {len(mods)} module(s); nn.Module does not "
+                f"look inside lists or tuples, so .parameters() finds {n_params} parameter(s)"
+            )
     return ""
 
 
@@ -214,8 +255,11 @@ def _registration_failure(student, seq, what, layers, message) -> Failure:
 
 def _owner(layers) -> dict:
     """{handle id: 'layer i (nn.X).weight'} for every parameter of the layers."""
-    return {hid: f"layer {i} ({layer.label}).{name}" for i, layer in enumerate(layers)
-            for name, (_t, hid) in layer.params.items()}
+    return {
+        hid: f"layer {i} ({layer.label}).{name}"
+        for i, layer in enumerate(layers)
+        for name, (_t, hid) in layer.params.items()
+    }
 
 
 MLP = [("Linear", 5, 4), ("ReLU",), ("Linear", 4, 3)]
@@ -225,6 +269,7 @@ SHAPES = {"2d": (6, 5), "batch64": (64, 5), "single": (1, 5), "3d": (2, 3, 5), "
 # ---------------------------------------------------------------------------
 # forward
 
+
 @pytest.mark.points(2)
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
 def test_forward(student, rng, shape, device):
@@ -232,8 +277,9 @@ def test_forward(student, rng, shape, device):
     seq, what, layers = _build(student, MLP)
     if device != "cpu":
         call_and_refresh(student, layers, seq.attr("to"), device, _what=f"{what}.to('{device}')")
-    _check_forward(student, seq, what, layers, randn(rng, shape, torch.float32, device), "randn", device,
-                   tolerance=ROUNDING)
+    _check_forward(
+        student, seq, what, layers, randn(rng, shape, torch.float32, device), "randn", device, tolerance=ROUNDING
+    )
 
 
 ORDERS = {"linear_tanh": [("Linear", 4, 4), ("Tanh",)], "tanh_linear": [("Tanh",), ("Linear", 4, 4)]}
@@ -244,8 +290,7 @@ ORDERS = {"linear_tanh": [("Linear", 4, 4), ("Tanh",)], "tanh_linear": [("Tanh",
 def test_order_matters(student, rng, specs):
     """layers that don't commute (Linear and Tanh) are applied in the order given"""
     seq, what, layers = _build(student, specs)
-    _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2",
-                   tolerance=ROUNDING)
+    _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2", tolerance=ROUNDING)
 
 
 @pytest.mark.points(1)
@@ -261,8 +306,7 @@ def test_layer_used_twice(student, rng):
     lin, tanh = _layers(student, [("Linear", 4, 4), ("Tanh",)])
     seq, what, layers = _build(student, layers=[lin, tanh, lin])
     what = f"Sequential(lin, {tanh.label}, lin) with lin = {lin.label}"
-    _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2",
-                   tolerance=ROUNDING)
+    _check_forward(student, seq, what, layers, randn(rng, (5, 4), scale=2.0), "normal values × 2", tolerance=ROUNDING)
 
 
 @pytest.mark.points(0.5)
@@ -281,8 +325,16 @@ def test_small_example(student):
     last.set(student, weight=[[1.0, -2.0]], bias=[0.5])
     seq, what, layers = _build(student, layers=[first, relu, last])
     X = torch.tensor([[1.0, 2.0], [-1.0, 0.5]])
-    _check_forward(student, seq, what, layers, X, "X = [[1, 2], [-1, 0.5]]; the first nn.Linear has weight "
-                   "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]", tolerance=ROUNDING)
+    _check_forward(
+        student,
+        seq,
+        what,
+        layers,
+        X,
+        "X = [[1, 2], [-1, 0.5]]; the first nn.Linear has weight "
+        "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]",
+        tolerance=ROUNDING,
+    )
 
 
 @pytest.mark.points(0.25)
@@ -291,15 +343,21 @@ def test_no_layers(student, rng):
     seq, what, layers = _build(student, [])
     X = randn(rng, (3, 4))
     got = student.call(seq, X, _what=f"{what}(X)")
-    assert_close(got, X, what=f"{what}(X)", inputs=describe("X", X, "randn"), tolerance=EXACT,
-                 hint="With no layers the loop does nothing and forward returns X itself.")
+    assert_close(
+        got,
+        X,
+        what=f"{what}(X)",
+        inputs=describe("X", X, "randn"),
+        tolerance=EXACT,
+        hint="With no layers the loop does nothing and forward returns X itself.",
+    )
 
 
 @pytest.mark.points(0.5)
 def test_nested(student, rng):
     """a Sequential can hold another Sequential; all four parameters are found through both"""
     inner, inner_what, inner_layers = _build(student, [("Linear", 5, 4), ("ReLU",)])
-    last, = _layers(student, [("Linear", 4, 3)])
+    (last,) = _layers(student, [("Linear", 4, 3)])
     seq = student.call(student.ref("Sequential"), inner, last.handle, _what=f"Sequential({inner_what}, {last.label})")
     what = f"Sequential({inner_what}, {last.label})"
     layers = inner_layers + [last]
@@ -307,12 +365,14 @@ def test_nested(student, rng):
     found = set(_named_params(student, seq, what).values())
     missing = [name for hid, name in _owner(layers).items() if hid not in found]
     if missing:
-        raise _registration_failure(student, seq, what, layers,
-                                    f"{what}: its parameters do not include {', '.join(missing)}")
+        raise _registration_failure(
+            student, seq, what, layers, f"{what}: its parameters do not include {', '.join(missing)}"
+        )
 
 
 # ---------------------------------------------------------------------------
 # registration
+
 
 @pytest.mark.points(1)
 def test_parameters_registered(student, rng):
@@ -322,17 +382,29 @@ def test_parameters_registered(student, rng):
     named = _named_params(student, seq, what)
     owner = _owner(layers)
     if not named:
-        raise _registration_failure(student, seq, what, layers, f"{what} has no parameters at all; expected the "
-                                    f"4 of its layers ({', '.join(owner.values())})")
+        raise _registration_failure(
+            student,
+            seq,
+            what,
+            layers,
+            f"{what} has no parameters at all; expected the 4 of its layers ({', '.join(owner.values())})",
+        )
     foreign = [name for name, hid in named.items() if hid not in owner]
-    check(not foreign, f"{what} has parameters that are not its layers' own: {', '.join(foreign)}",
-          COPY_HINT + " Don't create parameters of your own either.")
+    check(
+        not foreign,
+        f"{what} has parameters that are not its layers' own: {', '.join(foreign)}",
+        COPY_HINT + " Don't create parameters of your own either.",
+    )
     missing = [name for hid, name in owner.items() if hid not in named.values()]
     if missing:
-        raise _registration_failure(student, seq, what, layers,
-                                    f"{what}: its parameters do not include {', '.join(missing)}")
-    check(len(named) == len(owner), f"{what} lists {len(named)} parameters, expected {len(owner)} "
-          f"(each layer's weight and bias once)", "Register each layer once.")
+        raise _registration_failure(
+            student, seq, what, layers, f"{what}: its parameters do not include {', '.join(missing)}"
+        )
+    check(
+        len(named) == len(owner),
+        f"{what} lists {len(named)} parameters, expected {len(owner)} (each layer's weight and bias once)",
+        "Register each layer once.",
+    )
 
 
 @pytest.mark.points(1)
@@ -349,10 +421,17 @@ def test_converts_to_float64(student, rng, how):
     for i, layer in enumerate(layers):
         for name, (t, _hid) in layer.params.items():
             if t.dtype != torch.float64:
-                raise _registration_failure(student, seq, what, layers, f"after {what}{label}, layer {i} "
-                                            f"({layer.label}).{name} is still {dtype_str(t.dtype)}, expected float64")
-    _check_forward(student, seq, f"{what}{label}", layers, randn(rng, (6, 5), torch.float64), "randn",
-                   tolerance=ROUNDING)
+                raise _registration_failure(
+                    student,
+                    seq,
+                    what,
+                    layers,
+                    f"after {what}{label}, layer {i} "
+                    f"({layer.label}).{name} is still {dtype_str(t.dtype)}, expected float64",
+                )
+    _check_forward(
+        student, seq, f"{what}{label}", layers, randn(rng, (6, 5), torch.float64), "randn", tolerance=ROUNDING
+    )
 
 
 @pytest.mark.points(0.5)
@@ -362,17 +441,20 @@ def test_eval_and_train_reach_layers(student, rng):
     drop = layers[1]
     student.call(seq.attr("eval"), _what=f"{what}.eval()")
     if student.getattr(drop.handle, "training") is not False:
-        raise _registration_failure(student, seq, what, layers,
-                                    f"after {what}.eval() the nn.Dropout layer is still in training mode")
+        raise _registration_failure(
+            student, seq, what, layers, f"after {what}.eval() the nn.Dropout layer is still in training mode"
+        )
     _check_forward(student, seq, f"{what}.eval()", layers, randn(rng, (6, 5)), "randn", tolerance=ROUNDING)
     student.call(seq.attr("train"), _what=f"{what}.train()")
     if student.getattr(drop.handle, "training") is not True:
-        raise _registration_failure(student, seq, what, layers,
-                                    f"after {what}.train() the nn.Dropout layer is not in training mode")
+        raise _registration_failure(
+            student, seq, what, layers, f"after {what}.train() the nn.Dropout layer is not in training mode"
+        )
 
 
 # ---------------------------------------------------------------------------
 # gradients
+
 
 @pytest.mark.points(1)
 def test_gradients_reach_layers(student, rng):
@@ -386,8 +468,13 @@ def test_gradients_reach_layers(student, rng):
     owner = _owner(layers)
     if not any(hid in owner for hid in named.values()):
         has = "none of its layers' parameters" if named else "no parameters"
-        raise _registration_failure(student, seq, what, layers,
-                                    f"backward through {what}(X) cannot reach any layer's parameters: {what} has {has}")
+        raise _registration_failure(
+            student,
+            seq,
+            what,
+            layers,
+            f"backward through {what}(X) cannot reach any layer's parameters: {what} has {has}",
+        )
     out, grads, pgrads = student.vjp(seq, [X], grad_output=G, params=seq, _what=f"backward through {what}(X)")
 
     # the same computation here, in float64, with autograd
@@ -405,12 +492,34 @@ def test_gradients_reach_layers(student, rng):
         if hid not in owner:
             continue
         g = pgrads.get(name)
-        check(g is not None, f"backward through {what}(X) gave no gradient for {owner[hid]}",
-              "Call each layer on the previous output (`X = layer(X)`) without .detach() or torch.no_grad(), "
-              "so that the graph reaches every layer.")
-        assert_close(g, leaves[hid].grad, what=f"the gradient of {owner[hid]}", inputs=inputs, dtype=torch.float32,
-                     tolerance=ROUNDING, scale=10.0, hint=FORWARD_HINT)
-    check(bool(grads) and grads[0] is not None, f"backward through {what}(X) gave no gradient for X",
-          "Don't detach X or the intermediate outputs.")
-    assert_close(grads[0], x.grad, what=f"the gradient of {what}(X) for X", inputs=inputs, dtype=torch.float32,
-                 tolerance=ROUNDING, scale=10.0, hint=FORWARD_HINT)
+        check(
+            g is not None,
+            f"backward through {what}(X) gave no gradient for {owner[hid]}",
+            "Call each layer on the previous output (`X = layer(X)`) without .detach() or torch.no_grad(), "
+            "so that the graph reaches every layer.",
+        )
+        assert_close(
+            g,
+            leaves[hid].grad,
+            what=f"the gradient of {owner[hid]}",
+            inputs=inputs,
+            dtype=torch.float32,
+            tolerance=ROUNDING,
+            scale=10.0,
+            hint=FORWARD_HINT,
+        )
+    check(
+        bool(grads) and grads[0] is not None,
+        f"backward through {what}(X) gave no gradient for X",
+        "Don't detach X or the intermediate outputs.",
+    )
+    assert_close(
+        grads[0],
+        x.grad,
+        what=f"the gradient of {what}(X) for X",
+        inputs=inputs,
+        dtype=torch.float32,
+        tolerance=ROUNDING,
+        scale=10.0,
+        hint=FORWARD_HINT,
+    )

@@ -10,6 +10,7 @@ one that gives the student's numbers names the mistake (``_buggy_gradients``; a 
 gradcheck is explained the same way).  Non-square shapes are used throughout,
 because a square case hides a missing transpose.
 """
+
 import re
 
 import pytest
@@ -42,36 +43,69 @@ WHAT = "MatMul.apply(X, Y)"
 BACKWARD = f"backward through {WHAT}"
 NAMES = ("X", "Y")
 
-FUNCTION_HINT = ("Write `class MatMul(torch.autograd.Function):` with `@staticmethod def forward(ctx, X, Y)` and "
-                 "`@staticmethod def backward(ctx, grad)`, and use it as `MatMul.apply(X, Y)`.")
+FUNCTION_HINT = (
+    "Write `class MatMul(torch.autograd.Function):` with `@staticmethod def forward(ctx, X, Y)` and "
+    "`@staticmethod def backward(ctx, grad)`, and use it as `MatMul.apply(X, Y)`."
+)
 FORWARD_HINT = "forward must return the matrix product `X @ Y` (shape (n, k) @ (k, m) = (n, m)), not X * Y."
-TRANSPOSE_HINT = ("Check the transposes: dL/dX = grad @ Y.T has X's shape (n, m) @ (m, k) = (n, k), and "
-                  "dL/dY = X.T @ grad has Y's shape (k, n) @ (n, m) = (k, m).")
-COUNT_HINT = ("backward must return one gradient per input of forward (ctx does not count), in order: "
-              "`return grad @ Y.T, X.T @ grad`.")
-SAVE_HINT = ("Save the inputs in forward with `ctx.save_for_backward(X, Y)` and read them back in backward with "
-             "`X, Y = ctx.saved_tensors`.")
-NONE_HINT = ("backward returned None for an input that needs a gradient: return a tensor for every input "
-             "(None is only fine when ctx.needs_input_grad[i] is False).")
+TRANSPOSE_HINT = (
+    "Check the transposes: dL/dX = grad @ Y.T has X's shape (n, m) @ (m, k) = (n, k), and "
+    "dL/dY = X.T @ grad has Y's shape (k, n) @ (n, m) = (k, m)."
+)
+COUNT_HINT = (
+    "backward must return one gradient per input of forward (ctx does not count), in order: "
+    "`return grad @ Y.T, X.T @ grad`."
+)
+SAVE_HINT = (
+    "Save the inputs in forward with `ctx.save_for_backward(X, Y)` and read them back in backward with "
+    "`X, Y = ctx.saved_tensors`."
+)
+NONE_HINT = (
+    "backward returned None for an input that needs a gradient: return a tensor for every input "
+    "(None is only fine when ctx.needs_input_grad[i] is False)."
+)
 GRAD_HINT = "dL/dX = grad @ Y.T and dL/dY = X.T @ grad, where grad is backward's argument (dL/dZ)."
 
 # The likely bugs in backward, recognised from the gradients a submission returns.
-IGNORED = Misconception("ignored", (
-    "The incoming gradient is ignored (the result is what grad = all ones would give): backward must "
-    "multiply by `grad`, dL/dX = grad @ Y.T and dL/dY = X.T @ grad."))
-SWAPPED = Misconception("swapped", (
-    "The two gradients are swapped (the one returned for X is Y's gradient, and the other way round): "
-    "return them in the order of forward's inputs, `return dX, dY`."))
+IGNORED = Misconception(
+    "ignored",
+    (
+        "The incoming gradient is ignored (the result is what grad = all ones would give): backward must "
+        "multiply by `grad`, dL/dX = grad @ Y.T and dL/dY = X.T @ grad."
+    ),
+)
+SWAPPED = Misconception(
+    "swapped",
+    (
+        "The two gradients are swapped (the one returned for X is Y's gradient, and the other way round): "
+        "return them in the order of forward's inputs, `return dX, dY`."
+    ),
+)
 SIGN = Misconception("sign", "The gradient has the wrong sign: dL/dX = grad @ Y.T and dL/dY = X.T @ grad, no minus.")
-TRANSPOSED = (Misconception("transposed", (
-    "The gradient for X is transposed: Y @ grad.T is (grad @ Y.T).T. Return dL/dX = grad @ Y.T, "
-    "which has X's shape (n, k).")), Misconception("transposed", (
-        "The gradient for Y is transposed: grad.T @ X is (X.T @ grad).T. Return dL/dY = X.T @ grad, "
-        "which has Y's shape (k, m).")))
-ELEMENTWISE = Misconception("elementwise", (
-    "`*` multiplies entry by entry; the matrix product is `X @ Y`, and in backward "
-    "dL/dX = grad @ Y.T, dL/dY = X.T @ grad."),
-    concept="The product is computed entry by entry, not as a matrix product (in forward or in backward).")
+TRANSPOSED = (
+    Misconception(
+        "transposed",
+        (
+            "The gradient for X is transposed: Y @ grad.T is (grad @ Y.T).T. Return dL/dX = grad @ Y.T, "
+            "which has X's shape (n, k)."
+        ),
+    ),
+    Misconception(
+        "transposed",
+        (
+            "The gradient for Y is transposed: grad.T @ X is (X.T @ grad).T. Return dL/dY = X.T @ grad, "
+            "which has Y's shape (k, m)."
+        ),
+    ),
+)
+ELEMENTWISE = Misconception(
+    "elementwise",
+    (
+        "`*` multiplies entry by entry; the matrix product is `X @ Y`, and in backward "
+        "dL/dX = grad @ Y.T, dL/dY = X.T @ grad."
+    ),
+    concept="The product is computed entry by entry, not as a matrix product (in forward or in backward).",
+)
 WRONG_TRANSPOSE = Misconception("transpose", TRANSPOSE_HINT)
 
 
@@ -123,18 +157,25 @@ def _errors(shapes=None):
         i = int(m.group(1))
         got = tuple(int(v) for v in m.group(2).split(",") if v.strip())
         hint = _shape_hint(i, got, shapes) if shapes is not None else TRANSPOSE_HINT
-        return hint if hint != TRANSPOSE_HINT else \
-            f"The gradient for {NAMES[i]} (index {i}) must have {NAMES[i]}'s shape. " + TRANSPOSE_HINT
+        return (
+            hint
+            if hint != TRANSPOSE_HINT
+            else f"The gradient for {NAMES[i]} (index {i}) must have {NAMES[i]}'s shape. " + TRANSPOSE_HINT
+        )
 
-    return (ErrorHint("expected a tensor output", "forward returned no tensor: it must `return X @ Y` (after "
-                                                  "`ctx.save_for_backward(X, Y)`)."),
-            ErrorHint("incorrect number of gradients", COUNT_HINT),
-            ErrorHint("shapes cannot be multiplied", TRANSPOSE_HINT),
-            ErrorHint("invalid gradient at index", invalid_gradient),
-            ErrorHint("saved_tensors", SAVE_HINT),
-            ErrorHint("not enough values to unpack", SAVE_HINT),
-            ErrorHint("too many values to unpack", SAVE_HINT),
-            ErrorHint("must match the size of tensor", ELEMENTWISE.hint))
+    return (
+        ErrorHint(
+            "expected a tensor output",
+            "forward returned no tensor: it must `return X @ Y` (after `ctx.save_for_backward(X, Y)`).",
+        ),
+        ErrorHint("incorrect number of gradients", COUNT_HINT),
+        ErrorHint("shapes cannot be multiplied", TRANSPOSE_HINT),
+        ErrorHint("invalid gradient at index", invalid_gradient),
+        ErrorHint("saved_tensors", SAVE_HINT),
+        ErrorHint("not enough values to unpack", SAVE_HINT),
+        ErrorHint("too many values to unpack", SAVE_HINT),
+        ErrorHint("must match the size of tensor", ELEMENTWISE.hint),
+    )
 
 
 def _apply(student):
@@ -171,8 +212,17 @@ def _check_forward(student, X, Y, device="cpu", tolerance=ROUNDING):
     hint = FORWARD_HINT
     if tuple(got.shape) == tuple(expected.shape[::-1]) and expected.shape[0] != expected.shape[1]:
         hint = "forward returned (X @ Y).T, shape (m, n): return `X @ Y`, shape (n, m)."
-    assert_close(got, expected, what=WHAT, inputs=_inputs_text(X, Y), dtype=X.dtype, device=device,
-                 tolerance=tolerance, scale=magnitude(Xd.abs() @ Yd.abs()), hint=hint)
+    assert_close(
+        got,
+        expected,
+        what=WHAT,
+        inputs=_inputs_text(X, Y),
+        dtype=X.dtype,
+        device=device,
+        tolerance=tolerance,
+        scale=magnitude(Xd.abs() @ Yd.abs()),
+        hint=hint,
+    )
 
 
 def _reference_gradient(i, X, Y, G):
@@ -190,9 +240,11 @@ def _check_grad(i, got, X, Y, G, device="cpu", how=("randn", "randn", "randn"), 
     expected = _reference_gradient(i, Xd, Yd, Gd)
     shape = tuple((X if i == 0 else Y).shape)
     if tuple(got.shape) != shape:
-        raise Failure(f"{BACKWARD}: the gradient for {name} has shape {shape_str(got.shape)}, expected "
-                      f"{shape_str(shape)} ({name}'s shape)\n  input: {inputs}",
-                      _shape_hint(i, got.shape, (X.shape, Y.shape)))
+        raise Failure(
+            f"{BACKWARD}: the gradient for {name} has shape {shape_str(got.shape)}, expected "
+            f"{shape_str(shape)} ({name}'s shape)\n  input: {inputs}",
+            _shape_hint(i, got.shape, (X.shape, Y.shape)),
+        )
     allowed = tolerance.at(X.dtype, magnitude(_reference_gradient(i, Xd.abs(), Yd.abs(), Gd.abs())))
 
     def diagnose(got):
@@ -201,25 +253,43 @@ def _check_grad(i, got, X, Y, G, device="cpu", how=("randn", "randn", "randn"), 
             return "The gradient is all zeros: compute it from grad and the saved inputs. " + GRAD_HINT
         return name_bug(g, expected, _buggy_gradients(i, Xd, Yd, Gd), allowed) or GRAD_HINT
 
-    compare(got, expected, diagnose=diagnose, what=f"the gradient for {name} from {BACKWARD}",
-            inputs=inputs, dtype=X.dtype, device=device, tolerance=allowed)
+    compare(
+        got,
+        expected,
+        diagnose=diagnose,
+        what=f"the gradient for {name} from {BACKWARD}",
+        inputs=inputs,
+        dtype=X.dtype,
+        device=device,
+        tolerance=allowed,
+    )
 
 
 # ---------------------------------------------------------------------------
 # the class and the forward pass
+
 
 @pytest.mark.points(0.5)
 def test_is_autograd_function(student, rng):
     """MatMul is a subclass of torch.autograd.Function and MatMul.apply(X, Y) computes X @ Y"""
     info = student.inspect(student.ref("MatMul"), _what="inspecting MatMul")
     check(info.get("is_class"), f"MatMul is not a class (it is a {info.get('type')})", FUNCTION_HINT)
-    check(info.get("is_function"), "MatMul is not a subclass of torch.autograd.Function "
-          f"(its bases: {', '.join(info.get('bases', [])) or 'none'})", FUNCTION_HINT)
+    check(
+        info.get("is_function"),
+        "MatMul is not a subclass of torch.autograd.Function "
+        f"(its bases: {', '.join(info.get('bases', [])) or 'none'})",
+        FUNCTION_HINT,
+    )
     _check_forward(student, *_make(rng, 2, 3, 4), tolerance=ROUNDING)
 
 
-SHAPES = {"3x4@4x5": (3, 4, 5), "1x7@7x2": (1, 7, 2), "6x1@1x3": (6, 1, 3), "5x4@4x1": (5, 4, 1),
-          "32x20@20x16": (32, 20, 16)}
+SHAPES = {
+    "3x4@4x5": (3, 4, 5),
+    "1x7@7x2": (1, 7, 2),
+    "6x1@1x3": (6, 1, 3),
+    "5x4@4x1": (5, 4, 1),
+    "32x20@20x16": (32, 20, 16),
+}
 
 
 @pytest.mark.points(2.5)
@@ -237,16 +307,24 @@ def test_inputs_not_modified(student, rng):
     got, args = _call_apply(student, X, Y, _return_args=True)
     expect_tensor(got, WHAT)
     for name, after, before in zip(NAMES, args, (X, Y)):
-        assert_unchanged(after, before, what=WHAT, name=f"its input {name}", inputs=_inputs_text(X, Y),
-                         hint="Don't modify the inputs (no `X @= ...`, `.t_()`, `.mul_()`): return the new "
-                              "tensor `X @ Y`.")
+        assert_unchanged(
+            after,
+            before,
+            what=WHAT,
+            name=f"its input {name}",
+            inputs=_inputs_text(X, Y),
+            hint="Don't modify the inputs (no `X @= ...`, `.t_()`, `.mul_()`): return the new tensor `X @ Y`.",
+        )
 
 
 # ---------------------------------------------------------------------------
 # the backward pass
 
-GRAD_CASES = {"3x4@4x5": ((3, 4, 5), torch.float32), "1x7@7x2": ((1, 7, 2), torch.float32),
-              "6x1@1x3-float64": ((6, 1, 3), torch.float64)}
+GRAD_CASES = {
+    "3x4@4x5": ((3, 4, 5), torch.float32),
+    "1x7@7x2": ((1, 7, 2), torch.float32),
+    "6x1@1x3-float64": ((6, 1, 3), torch.float64),
+}
 
 
 @pytest.mark.points(1.75)
@@ -330,7 +408,14 @@ def test_small_example(student):
     # one call of the student's code (forward and backward), so that it is the one a reproducer shows
     out, grads = _backward(student, X, Y, G)
     out = expect_tensor(out, WHAT, _inputs_text(X, Y, how=how))
-    compare(out, X.double() @ Y.double(), diagnose=lambda got: FORWARD_HINT, what=WHAT,
-            inputs=_inputs_text(X, Y, how=how), dtype=X.dtype, tolerance=ROUNDING)
+    compare(
+        out,
+        X.double() @ Y.double(),
+        diagnose=lambda got: FORWARD_HINT,
+        what=WHAT,
+        inputs=_inputs_text(X, Y, how=how),
+        dtype=X.dtype,
+        tolerance=ROUNDING,
+    )
     _check_grad(0, grads[0], X, Y, G, how=how, tolerance=ROUNDING)
     _check_grad(1, grads[1], X, Y, G, how=how, tolerance=ROUNDING)

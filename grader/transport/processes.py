@@ -7,6 +7,7 @@ holding (at most) one student file: it sends requests and decodes replies with
 submission's ``Spend``.  A reply late or lost raises ``TimedOut`` or ``Died``, which
 ``grader.transport.session`` turns into what the student reads.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,9 +36,25 @@ REPLY_JSON = 16 << 20  # bytes of JSON in one reply (the rest of Limits.reply_by
 
 # The zygote's environment, from an allowlist (names, and prefixes ending in "_"):
 # what Python, torch and the GPU need; never the grader's secrets or tokens.
-ZYGOTE_ENV = ("HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED",
-              "PYTHONIOENCODING", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-              "CUDA_", "NVIDIA_", "LD_LIBRARY_PATH", settings.NO_FREEZE.name, settings.CGROUP.name)
+ZYGOTE_ENV = (
+    "HOME",
+    "LANG",
+    "LANGUAGE",
+    "LC_",
+    "TZ",
+    "TMPDIR",
+    "PYTHONPATH",
+    "PYTHONHASHSEED",
+    "PYTHONIOENCODING",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "CUDA_",
+    "NVIDIA_",
+    "LD_LIBRARY_PATH",
+    settings.NO_FREEZE.name,
+    settings.CGROUP.name,
+)
 # Its PATH is a fixed one, not the grader's: a grader run from a virtual environment inside the
 # course's checkout has that folder on its PATH (and in VIRTUAL_ENV, which Python does not need:
 # the interpreter finds its venv from pyvenv.cfg), and what a process started with stays
@@ -46,8 +63,9 @@ ZYGOTE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 def zygote_environment() -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if any(k == n or (n.endswith("_") and k.startswith(n)) for n in ZYGOTE_ENV)}
+    env = {
+        k: v for k, v in os.environ.items() if any(k == n or (n.endswith("_") and k.startswith(n)) for n in ZYGOTE_ENV)
+    }
     env["PATH"] = ZYGOTE_PATH
     return env
 
@@ -67,8 +85,11 @@ class Zygote:
         self._dir = tempfile.mkdtemp(prefix="grader-zygote-")
         self._stderr = open(os.path.join(self._dir, "stderr.txt"), "w+b")
         env = zygote_environment()
-        for setting, on in ((settings.ZYGOTE_PRELOAD, preload), (settings.ZYGOTE_HUGEPAGES, many),
-                            (settings.ZYGOTE_WARM_META, warm_meta)):
+        for setting, on in (
+            (settings.ZYGOTE_PRELOAD, preload),
+            (settings.ZYGOTE_HUGEPAGES, many),
+            (settings.ZYGOTE_WARM_META, warm_meta),
+        ):
             settings.export(setting, "1" if on else None, env)
         # A checkout: the zygote imports grader from its working folder (``-m`` puts it first
         # on sys.path), not through PYTHONPATH, which every worker's environment would show.
@@ -82,8 +103,13 @@ class Zygote:
         if self.proc is None:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "grader.untrusted.worker", str(child.fileno())],
-                pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
-                stderr=self._stderr, cwd=PACKAGE_ROOT if checkout else self._dir, env=env)
+                pass_fds=[child.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=self._stderr,
+                stderr=self._stderr,
+                cwd=PACKAGE_ROOT if checkout else self._dir,
+                env=env,
+            )
         child.close()
         self._lock = threading.Lock()
         self._ready = False
@@ -177,20 +203,21 @@ class Worker:
     def __init__(self, zygote: Zygote, limits: Limits, workdir: Path, spend: Spend | None = None):
         self.limits = limits
         self.spend = spend if spend is not None else Spend()
-        self.sizes: list = []   # frame sizes of the last reply (for the budget of bytes)
-        self.metas = 0          # meta tensors in the last reply
+        self.sizes: list = []  # frame sizes of the last reply (for the budget of bytes)
+        self.metas = 0  # meta tensors in the last reply
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(workdir, 0o700)
         self.pid, self.sock, self.status_sock = zygote.spawn(
-            {"workdir": str(workdir), **limits.worker_caps(), "hide": hidden(limits), "cuda": _cuda_present()})
+            {"workdir": str(workdir), **limits.worker_caps(), "hide": hidden(limits), "cuda": _cuda_present()}
+        )
         self.alive = True
         self.elapsed = 0.0
-        self.cpu = 0.0          # CPU seconds charged (its own, and the grader's decoding its replies)
-        self._ticks = 0         # its process tree's CPU time (clock ticks) when last read
-        self._tree: dict = {}   # {pid: (parent pid, clock ticks)} of that tree when last read
-        self._lost = 0          # clock ticks of processes gone from the tree that no parent took
-        self._stat = None       # its /proc/PID/stat, held open (one system call a reading)
+        self.cpu = 0.0  # CPU seconds charged (its own, and the grader's decoding its replies)
+        self._ticks = 0  # its process tree's CPU time (clock ticks) when last read
+        self._tree: dict = {}  # {pid: (parent pid, clock ticks)} of that tree when last read
+        self._lost = 0  # clock ticks of processes gone from the tree that no parent took
+        self._stat = None  # its /proc/PID/stat, held open (one system call a reading)
         self._read_at = time.monotonic()  # when its CPU time was last read
         self._unread_wall = 0.0  # the time its requests took since
         hello = self._recv(30.0)
@@ -210,8 +237,13 @@ class Worker:
         sizes = self.sizes
         sizes.clear()
         try:
-            obj, blob = codec.recv(self.sock, deadline=deadline, max_json=min(REPLY_JSON, self.limits.reply_bytes),
-                                  max_total=self.limits.reply_bytes, sizes=sizes)
+            obj, blob = codec.recv(
+                self.sock,
+                deadline=deadline,
+                max_json=min(REPLY_JSON, self.limits.reply_bytes),
+                max_total=self.limits.reply_bytes,
+                sizes=sizes,
+            )
         finally:
             if sizes:
                 self.spend.bytes += sizes[0]
@@ -265,8 +297,11 @@ class Worker:
         took UNREAD_WALL seconds since (a worker that dies cannot be read: those seconds are
         charged instead, as much as before a request would have been)."""
         now = time.monotonic()
-        if read or self._unread_wall >= UNREAD_WALL or \
-                self.spend.cpu + cpu + (now - self._read_at) * _CPUS >= self.limits.submission_cpu:
+        if (
+            read
+            or self._unread_wall >= UNREAD_WALL
+            or self.spend.cpu + cpu + (now - self._read_at) * _CPUS >= self.limits.submission_cpu
+        ):
             cpu += self._worker_cpu(self._unread_wall)
             self._read_at, self._unread_wall = now, 0.0
         self.cpu += cpu

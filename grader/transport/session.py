@@ -6,6 +6,7 @@ turns everything that can go wrong on the student's side into a ``StudentError``
 (``grader.transport.explain`` words it).  ``grader.transport.student.Student`` adds the
 requests the hidden tests make.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,8 +54,18 @@ class Session:
     _integrity: list = []
     _review: list = []
 
-    def __init__(self, exercise, submission: Path, zygote: Zygote, limits: Limits,
-                 tmproot: Path, seed: int = 0, spend: Spend | None = None, *, rules: Rules):
+    def __init__(
+        self,
+        exercise,
+        submission: Path,
+        zygote: Zygote,
+        limits: Limits,
+        tmproot: Path,
+        seed: int = 0,
+        spend: Spend | None = None,
+        *,
+        rules: Rules,
+    ):
         self.exercise = exercise
         self.rules = rules
         self.spend = spend if spend is not None else Spend()  # the whole submission's (shared by its exercises)
@@ -162,10 +173,14 @@ class Session:
         self.worker = Worker(self.zygote, self.limits, workdir, self.spend)
         timeout, by_budget = self._timeout(self.limits.load_timeout)
         try:
-            reply = self.worker.request("load", timeout, path=str(target),
-                                        module=Path(self.exercise.file).stem,
-                                        forbidden=self.rules.worker_spec(self.exercise),
-                                        allowed_imports=list(self.rules.allowed_imports()))
+            reply = self.worker.request(
+                "load",
+                timeout,
+                path=str(target),
+                module=Path(self.exercise.file).stem,
+                forbidden=self.rules.worker_spec(self.exercise),
+                allowed_imports=list(self.rules.allowed_imports()),
+            )
         except TimedOut as t:
             self.timeouts += 1
             if by_budget:
@@ -179,8 +194,10 @@ class Session:
         self._check_tampered(reply)
         if "load_error" in reply:
             self.load_error = explain.load_failed(
-                reply["load_error"] if isinstance(reply["load_error"], dict) else {}, self.file,
-                imports_hint=self.rules.imports_hint)
+                reply["load_error"] if isinstance(reply["load_error"], dict) else {},
+                self.file,
+                imports_hint=self.rules.imports_hint,
+            )
             raise self.load_error
         names = reply.get("names")
         self.names = {clip(str(n), MAX_NAME): None for n in names} if isinstance(names, (dict, list)) else {}
@@ -194,8 +211,7 @@ class Session:
                 raise explain.undefined_name(self.file, name, self.names)
 
     # -- one request -------------------------------------------------------------------
-    def _request(self, op: str, what: str, timeout: float | None = None, _record: dict | None = None,
-                 **fields) -> dict:
+    def _request(self, op: str, what: str, timeout: float | None = None, _record: dict | None = None, **fields) -> dict:
         worker = self._ensure()
         if not hasattr(self, "_forbidden_static"):  # names the exercise forbids, in the file itself
             self._static_scans()
@@ -221,13 +237,19 @@ class Session:
         if worker.metas and not _holds_meta(fields):
             raise explain.meta_result(what)
         if reply.get("forbidden"):  # reported by the worker, decided here
-            err = self.rules.dynamic_error(self.exercise, what, list(reply["forbidden"])
-                                           if isinstance(reply["forbidden"], list) else [])
+            err = self.rules.dynamic_error(
+                self.exercise, what, list(reply["forbidden"]) if isinstance(reply["forbidden"], list) else []
+            )
             if err is not None:
                 raise err
         if "error" in reply:
-            err = explain.raised(reply["error"] if isinstance(reply["error"], dict) else {}, what, self.file,
-                                 self.limits.memory_bytes, imports_hint=self.rules.imports_hint)
+            err = explain.raised(
+                reply["error"] if isinstance(reply["error"], dict) else {},
+                what,
+                self.file,
+                self.limits.memory_bytes,
+                imports_hint=self.rules.imports_hint,
+            )
             if _record is not None:
                 err.details["request"] = _record  # the request that raised, for a reproducer
             raise err
@@ -248,7 +270,8 @@ class Session:
         """The exercise's part of the file, read by the forbidden-call and integrity scans
         (once); what needs a human's eye goes to ``review``."""
         self._forbidden_static, self._integrity, self._review = self.rules.static_scans(
-            self.source, self.exercise, self.file)
+            self.source, self.exercise, self.file
+        )
 
     @property
     def review(self) -> list:

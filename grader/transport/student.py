@@ -7,6 +7,7 @@ CallOptions(...)) -> CallResult``, and three short ones for the tests: ``call`` 
 value), ``call_and_args`` (the value and the arguments as the call left them) and
 ``call_and_inspect`` (the value and what ``inspect`` gives, in one round trip).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,20 +18,20 @@ from grader.transport import explain
 from grader.transport.session import Session
 from grader.wire.codec import Call, Handle, Ref
 
-TRACE_CALLS = 64     # requests a test's trace keeps (for a visible test's reproducer); more: no trace
-TRACE_COPY = 64      # tensors up to this many entries are copied into the trace as they were sent
+TRACE_CALLS = 64  # requests a test's trace keeps (for a visible test's reproducer); more: no trace
+TRACE_COPY = 64  # tensors up to this many entries are copied into the trace as they were sent
 
 
 @dataclasses.dataclass(frozen=True)
 class CallOptions:
     """How ``Student.request_call`` makes one call."""
 
-    what: str | None = None      # the call as the student reads it in a message ("softmax(x)")
+    what: str | None = None  # the call as the student reads it in a message ("softmax(x)")
     timeout: float | None = None  # seconds, instead of Limits.call_timeout
-    grad: str = "enable"         # "no_grad": the call runs under torch.no_grad()
-    before: tuple = ()           # ``Call``s made first, in order, in the same request
-    return_args: bool = False    # send back the arguments as the call left them
-    inspect: Any = None          # True: inspect the value; a Handle or Ref: that object, after the call
+    grad: str = "enable"  # "no_grad": the call runs under torch.no_grad()
+    before: tuple = ()  # ``Call``s made first, in order, in the same request
+    return_args: bool = False  # send back the arguments as the call left them
+    inspect: Any = None  # True: inspect the value; a Handle or Ref: that object, after the call
 
     def __post_init__(self):
         if self.return_args and self.inspect is not None:
@@ -98,9 +99,19 @@ class Student(Session):
         before = [self._record("call", fn=c.fn, args=c.args, kwargs=c.kwargs, grad=o.grad) for c in o.before]
         rec = self._record("call", fn=fn, args=list(args), kwargs=kwargs, grad=o.grad)
         fields = {"before": list(o.before)} if o.before else {}
-        reply = self._request("call", what, o.timeout, rec, fn=fn, args=list(args), kwargs=kwargs, grad=o.grad,
-                              return_args=o.return_args, inspect=False if o.inspect is None else o.inspect,
-                              **fields)
+        reply = self._request(
+            "call",
+            what,
+            o.timeout,
+            rec,
+            fn=fn,
+            args=list(args),
+            kwargs=kwargs,
+            grad=o.grad,
+            return_args=o.return_args,
+            inspect=False if o.inspect is None else o.inspect,
+            **fields,
+        )
         for r in before:  # as if called apart (their values stayed in the worker)
             r.update(done=True, value=None)
         value = reply.get("value")
@@ -110,28 +121,55 @@ class Student(Session):
         if o.inspect is not None:
             info = reply.get("info")
             self._record("inspect", obj=value if o.inspect is True else o.inspect).update(
-                done=True, value=info)  # as if inspected apart
+                done=True, value=info
+            )  # as if inspected apart
             return CallResult(value, info=info)
         return CallResult(value)
 
-    def call(self, fn, *args, _what: str | None = None, _timeout: float | None = None,
-             _grad: str = "enable", _before=(), **kwargs):
+    def call(
+        self,
+        fn,
+        *args,
+        _what: str | None = None,
+        _timeout: float | None = None,
+        _grad: str = "enable",
+        _before=(),
+        **kwargs,
+    ):
         """``fn(*args, **kwargs)`` in the worker: its value (plain data or Handles).  The
         underscored options are ``CallOptions``' (``_before``: ``Call``s made first)."""
         return self.request_call(fn, args, kwargs, CallOptions(_what, _timeout, _grad, tuple(_before))).value
 
-    def call_and_args(self, fn, *args, _what: str | None = None, _timeout: float | None = None,
-                      _grad: str = "enable", _before=(), **kwargs) -> tuple:
+    def call_and_args(
+        self,
+        fn,
+        *args,
+        _what: str | None = None,
+        _timeout: float | None = None,
+        _grad: str = "enable",
+        _before=(),
+        **kwargs,
+    ) -> tuple:
         """``(value, args as the call left them)``, e.g. to see an input changed in place."""
         r = self.request_call(fn, args, kwargs, CallOptions(_what, _timeout, _grad, tuple(_before), return_args=True))
         return r.value, r.args
 
-    def call_and_inspect(self, fn, *args, _of=None, _what: str | None = None, _timeout: float | None = None,
-                         _grad: str = "enable", _before=(), **kwargs) -> tuple:
+    def call_and_inspect(
+        self,
+        fn,
+        *args,
+        _of=None,
+        _what: str | None = None,
+        _timeout: float | None = None,
+        _grad: str = "enable",
+        _before=(),
+        **kwargs,
+    ) -> tuple:
         """``(value, what inspect gives)`` in one round trip: of the value, or of ``_of``
         (a Handle or Ref) after the call."""
-        r = self.request_call(fn, args, kwargs, CallOptions(_what, _timeout, _grad, tuple(_before),
-                                                            inspect=True if _of is None else _of))
+        r = self.request_call(
+            fn, args, kwargs, CallOptions(_what, _timeout, _grad, tuple(_before), inspect=True if _of is None else _of)
+        )
         return r.value, r.info
 
     # -- other requests -------------------------------------------------------------------
@@ -155,15 +193,34 @@ class Student(Session):
         rec.update(done=True, value=value)
         return value
 
-    def vjp(self, fn, args, grad_output=None, wrt=(0,), params=None, _what: str | None = None,
-            _timeout: float | None = None, **kwargs):
+    def vjp(
+        self,
+        fn,
+        args,
+        grad_output=None,
+        wrt=(0,),
+        params=None,
+        _what: str | None = None,
+        _timeout: float | None = None,
+        **kwargs,
+    ):
         """Run ``fn(*args)`` with autograd and return ``(output, input_grads, param_grads)``."""
         self._check_name(fn)
-        rec = self._record("vjp", fn=fn, args=list(args), kwargs=kwargs, grad_output=grad_output,
-                           wrt=list(wrt), params=params)
-        reply = self._request("vjp", _what or f"backward through {_describe_call(fn)}", _timeout, rec,
-                              fn=fn, args=list(args), kwargs=kwargs, grad_output=grad_output,
-                              wrt=list(wrt), params=params)
+        rec = self._record(
+            "vjp", fn=fn, args=list(args), kwargs=kwargs, grad_output=grad_output, wrt=list(wrt), params=params
+        )
+        reply = self._request(
+            "vjp",
+            _what or f"backward through {_describe_call(fn)}",
+            _timeout,
+            rec,
+            fn=fn,
+            args=list(args),
+            kwargs=kwargs,
+            grad_output=grad_output,
+            wrt=list(wrt),
+            params=params,
+        )
         pg = reply.get("param_grads") or []
         if not (isinstance(pg, (list, dict)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in pg)):
             raise explain.malformed_backward()
@@ -177,11 +234,23 @@ class Student(Session):
         ``(output, [input_grads for each grad_output])``, in one round trip."""
         self._check_name(fn)
         rec = self._record("vjps", fn=fn, args=list(args), grad_outputs=list(grad_outputs), wrt=list(wrt))
-        reply = self._request("vjp", _what or f"backward through {_describe_call(fn)}", _timeout, rec,
-                              fn=fn, args=list(args), kwargs={}, grad_outputs=list(grad_outputs), wrt=list(wrt))
+        reply = self._request(
+            "vjp",
+            _what or f"backward through {_describe_call(fn)}",
+            _timeout,
+            rec,
+            fn=fn,
+            args=list(args),
+            kwargs={},
+            grad_outputs=list(grad_outputs),
+            wrt=list(wrt),
+        )
         value, grads = reply.get("value"), reply.get("grads")
-        if not isinstance(grads, list) or len(grads) != len(grad_outputs) or \
-                not all(isinstance(g, list) for g in grads):
+        if (
+            not isinstance(grads, list)
+            or len(grads) != len(grad_outputs)
+            or not all(isinstance(g, list) for g in grads)
+        ):
             raise explain.malformed_backward()
         rec.update(done=True, value=value, grads=grads)
         return value, grads

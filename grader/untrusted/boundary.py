@@ -17,6 +17,7 @@ package is covered without anyone listing it:
   grader's side of the wire imports none of them (the verdict rules are handed to it,
   the layers contract in pyproject.toml keeps it so).
 """
+
 from __future__ import annotations
 
 import sys
@@ -28,8 +29,16 @@ WORKER_PACKAGES = ("grader.untrusted", "grader.wire")
 COURSE_ROOTS = ("grader", "reference", "solutions")
 
 # the packages that hold answers or make verdicts: none of them in a forked zygote's memory
-SECRET_PACKAGES = ("reference", "solutions", "grader.suites", "grader.harness", "grader.verdicts",
-                   "grader.feedback", "grader.batch", "grader.formats")
+SECRET_PACKAGES = (
+    "reference",
+    "solutions",
+    "grader.suites",
+    "grader.harness",
+    "grader.verdicts",
+    "grader.feedback",
+    "grader.batch",
+    "grader.formats",
+)
 
 REFUSAL = "{} is not available to submissions"
 

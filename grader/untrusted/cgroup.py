@@ -5,6 +5,7 @@ a worker ``join``s a cgroup of its own under that base, which bounds the memory
 of the worker and of everything it starts (files in its tmpfs included); the
 zygote ``remove``s it once it has reaped the worker.
 """
+
 from __future__ import annotations
 
 import os

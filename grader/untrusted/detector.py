@@ -19,6 +19,7 @@ Used by the forbidden-call watcher (``grader.untrusted.watcher``), in the studen
 Nothing here decides a grade: ``grader.verdicts.forbidden`` does, in the grading process;
 the integrity scan (``grader.verdicts.integrity``) covers what a process can undo in itself.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -85,5 +86,8 @@ def runs_as(frame, within: str) -> bool:
     if within != "backward":
         return False
     caller = frame.f_back
-    return (caller is not None and getattr(caller.f_code, "co_qualname", "") in ENGINE_CALLERS
-            and caller.f_code.co_filename.replace("\\", "/").endswith("torch/autograd/function.py"))
+    return (
+        caller is not None
+        and getattr(caller.f_code, "co_qualname", "") in ENGINE_CALLERS
+        and caller.f_code.co_filename.replace("\\", "/").endswith("torch/autograd/function.py")
+    )

@@ -6,6 +6,7 @@ request; here ``__import__`` refuses any other top-level module that the student
 itself (at load or in a call), whether or not the machine has it installed (or loaded): the same submission meets the same verdict on every machine.  Imports made by
 torch or the standard library on their own behalf are not the student's and pass.
 """
+
 from __future__ import annotations
 
 import sys
@@ -27,8 +28,11 @@ def install(path: str, allowed) -> None:
 
     allowed = tuple(allowed)
     # the course's own trees are the boundary's to refuse, with its own words (grader.untrusted.boundary)
-    ok = frozenset(allowed) | frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__", "grader",
-                                                                                      "reference", "solutions"}
+    ok = (
+        frozenset(allowed)
+        | frozenset(getattr(sys, "stdlib_module_names", ()))
+        | {"__future__", "grader", "reference", "solutions"}
+    )
     original = builtins.__import__
 
     def course_import(name, globals=None, locals=None, fromlist=(), level=0):

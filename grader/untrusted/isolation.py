@@ -53,6 +53,7 @@ The parts: ``grader.untrusted.syscalls`` (the system calls, through ctypes),
 ``grader.untrusted.cgroup`` (the memory cgroup); this module runs the steps in
 order and degrades where one is refused.
 """
+
 from __future__ import annotations
 
 import os
@@ -115,8 +116,7 @@ def fork_worker(lim: dict) -> int:
     a fresh PID namespace (unshare, fork, and back to the zygote's own namespace
     for the next one).  Without root the worker does it itself (``isolate``)."""
     global _own_pidns
-    if not (lim.get("isolate") and sys.platform.startswith("linux") and os.geteuid() == 0
-            and not lim.get("userns")):
+    if not (lim.get("isolate") and sys.platform.startswith("linux") and os.geteuid() == 0 and not lim.get("userns")):
         return os.fork()
     try:
         if _own_pidns is None:
@@ -133,6 +133,7 @@ def fork_worker(lim: dict) -> int:
 
 # ---------------------------------------------------------------------------
 # in the worker
+
 
 def _write(path: str, text: str) -> None:
     with open(path, "w") as f:
@@ -202,8 +203,7 @@ def _map_ids(uid: int, gid: int) -> None:
         _write(f"/proc/self/{name}", text)
 
 
-def _mount_root(result: dict, plan: dict, lim: dict, workdir: str, files: dict, uid: int, gid: int,
-                root: bool) -> None:
+def _mount_root(result: dict, plan: dict, lim: dict, workdir: str, files: dict, uid: int, gid: int, root: bool) -> None:
     """The worker's file-system view (``rootfs.build_root``); ``result`` says whether it was made."""
     try:
         note = rootfs.build_root(plan, lim, workdir, files, uid, gid, root, result["pid"])

@@ -2,6 +2,7 @@
 a capped file, isolation (``grader.untrusted.isolation``), an environment built
 from an allowlist (``ENV_KEEP``) and resource limits (CPU, file size, open files,
 processes, address space)."""
+
 from __future__ import annotations
 
 import os
@@ -78,10 +79,22 @@ def apply_limits(lim: dict) -> dict:
 # What a worker's environment keeps of the grader's (names, and name prefixes ending
 # in "_"): locale, time zone, threads and the GPU.  Nothing else crosses: no course
 # secret (GRADER_SEED_SECRET), no token, no PYTHONPATH naming the course's folder.
-ENV_KEEP = ("LANG", "LANGUAGE", "LC_", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-            "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
-            "PYTORCH_NVML_BASED_CUDA_CHECK",
-            "PYTHONHASHSEED", "PYTHONIOENCODING")
+ENV_KEEP = (
+    "LANG",
+    "LANGUAGE",
+    "LC_",
+    "TZ",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "CUDA_DEVICE_ORDER",
+    "NVIDIA_VISIBLE_DEVICES",
+    "LD_LIBRARY_PATH",
+    "PYTORCH_NVML_BASED_CUDA_CHECK",
+    "PYTHONHASHSEED",
+    "PYTHONIOENCODING",
+)
 
 
 def _env_kept(name: str) -> bool:
@@ -93,5 +106,10 @@ def minimal_environment(here: str) -> None:
     kept = {k: v for k, v in os.environ.items() if _env_kept(k)}
     os.environ.clear()
     os.environ.update(kept)
-    os.environ.update(HOME=here, TMPDIR=here, USER="student", PATH="/usr/local/bin:/usr/bin:/bin",
-                      TORCHINDUCTOR_CACHE_DIR=os.path.join(here, ".torch-cache"))
+    os.environ.update(
+        HOME=here,
+        TMPDIR=here,
+        USER="student",
+        PATH="/usr/local/bin:/usr/bin:/bin",
+        TORCHINDUCTOR_CACHE_DIR=os.path.join(here, ".torch-cache"),
+    )

@@ -9,6 +9,7 @@ memory, written after the head behind a line that says how much was cut, after e
 ``flush``).  A write never fails; the grader reads the cut from the file (``cut_bytes``) and
 says so in the report.
 """
+
 from __future__ import annotations
 
 import io
@@ -17,7 +18,7 @@ import re
 import sys
 import time
 
-HEAD = 1 << 20   # bytes written as they come (well under Limits.output_bytes)
+HEAD = 1 << 20  # bytes written as they come (well under Limits.output_bytes)
 TAIL = 64 << 10  # the last bytes kept after the cut
 MARK = "\n[... {cut} bytes of output cut here: the first {head} and the last {tail} bytes are kept ...]\n"
 _MARK_RE = re.compile(rb"\n\[\.\.\. (\d+) bytes of output cut here")
@@ -28,11 +29,11 @@ class Sink(io.RawIOBase):
 
     def __init__(self, fd: int, head: int = HEAD, tail: int = TAIL):
         self.fd, self.head, self.tail_size = fd, head, tail
-        self.written = 0        # bytes of the head written
-        self.cut = 0            # bytes past the head (the kept tail among them)
+        self.written = 0  # bytes of the head written
+        self.cut = 0  # bytes past the head (the kept tail among them)
         self.tail = bytearray()
         self.dirty = False
-        self.flushed = 0.0      # when the tail was last written (a request stopped half-way leaves it too)
+        self.flushed = 0.0  # when the tail was last written (a request stopped half-way leaves it too)
 
     def writable(self) -> bool:
         return True
@@ -55,7 +56,7 @@ class Sink(io.RawIOBase):
         if data:
             self.cut += len(data)
             self.tail += data
-            del self.tail[:-self.tail_size]
+            del self.tail[: -self.tail_size]
             self.dirty = True
             if time.monotonic() - self.flushed > 0.5:
                 self.flush_tail()

@@ -9,6 +9,7 @@ empty folder over every private tree, a fresh ``/proc`` and a private writable
 tmpfs at the worker's folder with a copy of its files (``read_files``), made the
 root with ``pivot_root``.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,12 +35,19 @@ from grader.untrusted.syscalls import (
 
 WORKDIR_BYTES = 64 << 20  # the worker's own writable folder (a tmpfs), unless the limits say otherwise
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
-                "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME}
+_MOUNT_FLAGS = {
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "noatime": MS_NOATIME,
+    "nodiratime": MS_NODIRATIME,
+    "relatime": MS_RELATIME,
+}
 
 
 # ---------------------------------------------------------------------------
 # what to keep and what to hide (computed once, in the zygote)
+
 
 def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
@@ -52,8 +60,9 @@ def _real(p: str) -> str:
 def is_checkout(root: str = PACKAGE_ROOT) -> bool:
     """True when ``grader`` runs from a source checkout (editable install or the
     repository itself), False when it was installed into a ``site-packages``."""
-    return os.path.basename(root) not in ("site-packages", "dist-packages") and \
-        os.path.isfile(os.path.join(root, "pyproject.toml"))
+    return os.path.basename(root) not in ("site-packages", "dist-packages") and os.path.isfile(
+        os.path.join(root, "pyproject.toml")
+    )
 
 
 def course_paths() -> list:
@@ -75,8 +84,20 @@ def course_paths() -> list:
 
 
 # what the C library and the dynamic loader read from /etc (all public)
-ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf",
-             "host.conf", "hosts", "os-release", "mime.types", "gai.conf")
+ETC_FILES = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "host.conf",
+    "hosts",
+    "os-release",
+    "mime.types",
+    "gai.conf",
+)
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SYSTEM_LIBS = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32")
 
@@ -112,8 +133,7 @@ def view_plan() -> dict:
     # never a private tree or a folder inside one; a checkout itself is not kept either,
     # but a folder inside it may be (a .venv holding the Python installation)
     checkout = _real(PACKAGE_ROOT) if is_checkout() else None
-    real = {p for p in real if p != "/" and p != checkout
-            and not any(_under(p, c) for c in private if c != checkout)}
+    real = {p for p in real if p != "/" and p != checkout and not any(_under(p, c) for c in private if c != checkout)}
     minimal = sorted(p for p in real if not any(q != p and _under(p, q) for q in real))
     files = [f"/etc/{n}" for n in ETC_FILES if os.path.exists(f"/etc/{n}")]
     devices = [f"/dev/{n}" for n in DEVICES if os.path.exists(f"/dev/{n}")]
@@ -124,11 +144,9 @@ def view_plan() -> dict:
         minimal.append("/sys")
         for d in _driver_library_dirs():
             r = _real(d)
-            if (os.path.isdir(r) and not any(_under(r, q) for q in minimal)
-                    and not any(_under(r, c) for c in private)):
+            if os.path.isdir(r) and not any(_under(r, q) for q in minimal) and not any(_under(r, c) for c in private):
                 minimal.append(r)
     return {"keep": minimal, "links": links, "files": files, "devices": devices, "private": private}
-
 
 
 def _driver_library_dirs() -> list:
@@ -152,6 +170,7 @@ def _driver_library_dirs() -> list:
 # ---------------------------------------------------------------------------
 # in the worker: its root
 
+
 def _mountinfo() -> list:
     """(mount point, per-mount flags) of every mount, outermost first."""
     out = []
@@ -169,7 +188,6 @@ def _mountinfo() -> list:
     return out
 
 
-
 def _flags_of(path: str, mounts: list) -> int:
     """The per-mount flags of the mount that holds ``path`` (kept on a bind: a
     user namespace may not clear flags its mounts were given from outside)."""
@@ -185,7 +203,7 @@ def _bind(src: str, dst: str, mounts: list, writable: bool = False) -> None:
     ro = 0 if writable else MS_RDONLY
     for point, _ in mounts:  # the bind and every mount below it become read-only
         if _under(point, src):
-            target = dst + point[len(src):] if point != src else dst
+            target = dst + point[len(src) :] if point != src else dst
             try:
                 mount(None, target, None, MS_REMOUNT | MS_BIND | ro | MS_NOSUID | _flags_of(point, mounts))
             except OSError:
@@ -203,8 +221,9 @@ def _mkpoint(path: str, is_dir: bool) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
 
 
-def build_root(plan: dict, lim: dict, workdir: str, files: dict, uid: int, gid: int, root: bool,
-                in_pidns: bool) -> str | None:
+def build_root(
+    plan: dict, lim: dict, workdir: str, files: dict, uid: int, gid: int, root: bool, in_pidns: bool
+) -> str | None:
     """The worker's whole file-system view, from an allowlist, made its root; returns
     a note on what could not be done (a private /proc)."""
     note = None
@@ -272,8 +291,12 @@ def _bind_allowed(new: str, plan: dict, keep: list, mounts) -> None:
 
 def _dev_and_mount_points(new: str) -> None:
     """/dev's links to the process's own descriptors; the points /proc, /tmp and /dev/shm mount on."""
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
         if not os.path.lexists(f"{new}/dev/{name}"):
             os.makedirs(f"{new}/dev", mode=0o755, exist_ok=True)
             os.symlink(target, f"{new}/dev/{name}")
@@ -285,8 +308,7 @@ def _own_folder(path: str, lim: dict, files: dict, uid: int, gid: int, root: boo
     """The worker's own, writable folder, with a copy of what the grader put there."""
     _mkpoint(path, True)
     size = int(lim.get("disk_bytes") or WORKDIR_BYTES)
-    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={size},nr_inodes=4096,mode=700,uid={uid},gid={gid}")
+    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},nr_inodes=4096,mode=700,uid={uid},gid={gid}")
     for name, (data, mode) in files.items():
         fd = os.open(os.path.join(path, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode or 0o644)
         try:

@@ -10,6 +10,7 @@ student's calls used.  Before and after every request the watcher checks that it
 own hooks are still the ones it installed; if not, the reply is only
 ``{"tampered": what}`` and the grader fails the exercise (``Watcher.check``).
 """
+
 from __future__ import annotations
 
 import os
@@ -90,14 +91,27 @@ class Server:
             text = src.decode("utf-8")
         except UnicodeDecodeError as e:
             line = src[: e.start].count(b"\n") + 1
-            return {"load_error": {"kind": "encoding", "file": base, "line": line,
-                                   "message": f"byte 0x{src[e.start]:02x} is not valid UTF-8"}}
+            return {
+                "load_error": {
+                    "kind": "encoding",
+                    "file": base,
+                    "line": line,
+                    "message": f"byte 0x{src[e.start]:02x} is not valid UTF-8",
+                }
+            }
         try:
             code = compile(text, path, "exec")
         except SyntaxError as e:
-            return {"load_error": {"kind": "syntax", "file": base, "line": e.lineno,
-                                   "offset": e.offset, "code": (e.text or "").strip()[:300],
-                                   "message": f"{type(e).__name__}: {e.msg}"}}
+            return {
+                "load_error": {
+                    "kind": "syntax",
+                    "file": base,
+                    "line": e.lineno,
+                    "offset": e.offset,
+                    "code": (e.text or "").strip()[:300],
+                    "message": f"{type(e).__name__}: {e.msg}",
+                }
+            }
         try:  # a failure here must not stop the load: the static scan still applies
             self.watcher.setup(self.decode(req.get("forbidden"), blob), req["module"], text)
         except Exception:
@@ -194,8 +208,9 @@ class Server:
         if several:
             return self.watcher.report({"value": value, "grads": [grads[:n] for grads in every]})
         grads = every[0]
-        return self.watcher.report({"value": value, "grads": grads[:n],
-                                    "param_grads": [[name, g] for (name, _), g in zip(params, grads[n:])]})
+        return self.watcher.report(
+            {"value": value, "grads": grads[:n], "param_grads": [[name, g] for (name, _), g in zip(params, grads[n:])]}
+        )
 
     def serve(self):
         while True:
@@ -268,8 +283,12 @@ def object_info(obj, keep, describe) -> dict:
     import torch
 
     t = type(obj)
-    info = {"type": f"{t.__module__}.{t.__qualname__}", "is_module": isinstance(obj, torch.nn.Module),
-            "is_class": isinstance(obj, type), "callable": callable(obj)}
+    info = {
+        "type": f"{t.__module__}.{t.__qualname__}",
+        "is_module": isinstance(obj, torch.nn.Module),
+        "is_class": isinstance(obj, type),
+        "callable": callable(obj),
+    }
     if isinstance(obj, type):
         info["is_function"] = issubclass(obj, torch.autograd.Function)
         info["is_module_class"] = issubclass(obj, torch.nn.Module)
@@ -283,8 +302,7 @@ def object_info(obj, keep, describe) -> dict:
         try:
             info["params"] = [[n, p, keep(p)] for n, p in obj.named_parameters()]
             info["buffers"] = [[n, b] for n, b in obj.named_buffers()]
-            info["children"] = [[n, f"{type(c).__module__}.{type(c).__qualname__}"]
-                                for n, c in obj.named_children()]
+            info["children"] = [[n, f"{type(c).__module__}.{type(c).__qualname__}"] for n, c in obj.named_children()]
             info["training"] = bool(obj.training)
         except BaseException as e:
             return {"error": describe(e)}
@@ -307,6 +325,5 @@ def vector_jacobian(value, inputs, grad_outputs) -> list:
         # root avoids autograd's grad_outputs path (which imports sympy).
         go = go if go is not None else torch.ones_like(value)
         root = (value * go.to(dtype=value.dtype, device=value.device)).sum()
-        every.append(list(torch.autograd.grad(root, inputs, allow_unused=True,
-                                              retain_graph=k < len(grad_outputs) - 1)))
+        every.append(list(torch.autograd.grad(root, inputs, allow_unused=True, retain_graph=k < len(grad_outputs) - 1)))
     return every

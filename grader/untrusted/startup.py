@@ -13,6 +13,7 @@ Two costs, each about as large as ``import torch`` itself, are avoided here:
 * **torch._dynamo in every worker.**  What the zygote runs once so that its workers
   need not: ``grader.untrusted.warmup``.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 itself (``host_pid``, ``set_pdeathsig``, ``set_child_subreaper``).  Every ``prctl`` of the
 grader goes through here (tests/untrusted/test_syscalls.py).  Linux only; nothing is called
 at import."""
+
 from __future__ import annotations
 
 import ctypes
@@ -79,8 +80,7 @@ def drop_capabilities() -> None:
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
     class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                    ("inheritable", ctypes.c_uint32)]
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
     _check(_c().capset(ctypes.byref(Header(0x20080522, 0)), (Data * 2)()), "capset")
 

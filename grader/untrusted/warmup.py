@@ -11,6 +11,7 @@
 * **The meta decompositions.**  ``warm_meta`` runs the meta-device operations of the
   device tests once (``uses_meta``: whether the exercises graded have any).
 """
+
 from __future__ import annotations
 
 import sys
@@ -25,8 +26,9 @@ def defer_dynamo() -> int:
     try:
         import torch._compile as compile_mod
 
-        inner = next(c for c in compile_mod._disable_dynamo.__code__.co_consts
-                     if inspect.iscode(c) and c.co_name == "inner")
+        inner = next(
+            c for c in compile_mod._disable_dynamo.__code__.co_consts if inspect.iscode(c) and c.co_name == "inner"
+        )
     except (ImportError, AttributeError, StopIteration):
         return 0
     if "fn" not in inner.co_freevars or "recursive" not in inner.co_freevars:
@@ -77,14 +79,26 @@ def warm_meta() -> None:
 
     x = torch.zeros(3, 4, device="meta")
     t = torch.zeros(3, dtype=torch.long, device="meta")
-    for op in (lambda: torch.softmax(x, -1), lambda: torch.log_softmax(x, -1), lambda: x.max(dim=-1),
-               lambda: x.amax(-1, keepdim=True), lambda: torch.logsumexp(x, -1), lambda: (x - x).exp().sum(-1),
-               lambda: x / x.sum(-1, keepdim=True), lambda: x.log(), lambda: F.cross_entropy(x, t),
-               lambda: x[torch.arange(3, device="meta"), t].mean(), lambda: x.gather(1, t[:, None]),
-               lambda: torch.relu(x), lambda: x.clamp(min=0),
-               lambda: torch.where(x > 0, x, torch.zeros_like(x)), lambda: x * (x > 0),
-               lambda: torch.maximum(x, torch.zeros_like(x)), lambda: x @ torch.zeros(4, 2, device="meta"),
-               lambda: F.linear(x, torch.zeros(2, 4, device="meta"), torch.zeros(2, device="meta"))):
+    for op in (
+        lambda: torch.softmax(x, -1),
+        lambda: torch.log_softmax(x, -1),
+        lambda: x.max(dim=-1),
+        lambda: x.amax(-1, keepdim=True),
+        lambda: torch.logsumexp(x, -1),
+        lambda: (x - x).exp().sum(-1),
+        lambda: x / x.sum(-1, keepdim=True),
+        lambda: x.log(),
+        lambda: F.cross_entropy(x, t),
+        lambda: x[torch.arange(3, device="meta"), t].mean(),
+        lambda: x.gather(1, t[:, None]),
+        lambda: torch.relu(x),
+        lambda: x.clamp(min=0),
+        lambda: torch.where(x > 0, x, torch.zeros_like(x)),
+        lambda: x * (x > 0),
+        lambda: torch.maximum(x, torch.zeros_like(x)),
+        lambda: x @ torch.zeros(4, 2, device="meta"),
+        lambda: F.linear(x, torch.zeros(2, 4, device="meta"), torch.zeros(2, device="meta")),
+    ):
         try:
             op()
         except Exception:

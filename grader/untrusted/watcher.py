@@ -8,6 +8,7 @@ torch's kernels of forbidden aten ops replaced (``grader.untrusted.detector``).
 The worker's request loop (``grader.untrusted.server``) holds one ``Watcher``;
 each reply carries what it found (``report``).
 """
+
 from __future__ import annotations
 
 import os
@@ -53,14 +54,19 @@ class Watcher:
             self.mode = _torch_function_watch(watcher, names)
         if spec.get("aten"):  # below Python: what the mode cannot see (grader.untrusted.detector)
             self.lib = detector.block(
-                spec["aten"], lambda shown: watcher.found or watcher.note(shown),
-                str(spec.get("reason") or ""))
+                spec["aten"], lambda shown: watcher.found or watcher.note(shown), str(spec.get("reason") or "")
+            )
 
         hooks: list = []  # (what, read the hook now, the object it must be)
         if self.lib is not None:  # the registrations live as long as the Library's module object
             lib, m, handles = self.lib, self.lib.m, list(getattr(self.lib, "_registration_handles", ()))
-            hooks.append(("the registration of the kernels blocking forbidden aten ops", lambda: (lib.m, *lib._registration_handles),
-                          (m, *handles)))
+            hooks.append(
+                (
+                    "the registration of the kernels blocking forbidden aten ops",
+                    lambda: (lib.m, *lib._registration_handles),
+                    (m, *handles),
+                )
+            )
             ops = getattr(lib, "nngrade_registered", ())
             self._tables = (functools.partial(_dispatch_tables, ops), _dispatch_tables(ops))
         if spec.get("engine"):  # the autograd engine's entry (what torch.autograd.grad and backward call)
@@ -71,13 +77,19 @@ class Watcher:
         hooks += _record_inits(watcher, (*classes, *bases))
         hooks += _wrap_calls(watcher, spec.get("wrap") or ())
         if self.mode is not None:
-            hooks.append(("the torch-function watch", functools.partial(getattr, type(self.mode), "__torch_function__"),
-                          type(self.mode).__torch_function__))
-        for cls, methods in ((Watcher, ("note", "watch", "report", "check", "display", "object_made")),
-                             (Watching, ("__enter__", "__exit__"))):  # not `names`: the mode's closure reads it
+            hooks.append(
+                (
+                    "the torch-function watch",
+                    functools.partial(getattr, type(self.mode), "__torch_function__"),
+                    type(self.mode).__torch_function__,
+                )
+            )
+        for cls, methods in (
+            (Watcher, ("note", "watch", "report", "check", "display", "object_made")),
+            (Watching, ("__enter__", "__exit__")),
+        ):  # not `names`: the mode's closure reads it
             for name in methods:
-                hooks.append((f"the watcher's {name}", functools.partial(_class_attr, cls, name),
-                              cls.__dict__[name]))
+                hooks.append((f"the watcher's {name}", functools.partial(_class_attr, cls, name), cls.__dict__[name]))
         self._expected = tuple(hooks)
 
     def check(self, full: bool = False) -> str | None:
@@ -127,8 +139,8 @@ class Watcher:
         hit = None
         for c in t.__mro__:
             if c in self.classes or any(
-                    c is not b and issubclass(c, b) and c.__module__.startswith("torch.")
-                    for b in self.bases):
+                c is not b and issubclass(c, b) and c.__module__.startswith("torch.") for b in self.bases
+            ):
                 hit = c
                 break
         if hit is None:
@@ -285,11 +297,17 @@ def _record_inits(watcher: Watcher, classes) -> list:
                 if watcher.on:
                     watcher.object_made(obj)
                 return orig(obj, *a, **k)
+
             return __init__
 
         cls.__init__ = make(orig)
-        hooks.append((f"the recorder in {cls.__qualname__}.__init__",
-                      functools.partial(_class_attr, cls, "__init__"), cls.__dict__["__init__"]))
+        hooks.append(
+            (
+                f"the recorder in {cls.__qualname__}.__init__",
+                functools.partial(_class_attr, cls, "__init__"),
+                cls.__dict__["__init__"],
+            )
+        )
     return hooks
 
 
@@ -318,6 +336,7 @@ def _wrap_calls(watcher: Watcher, dotted_names) -> list:
                     finally:
                         watcher.nested = False
                 return orig(*a, **k)
+
             del wrapper.__wrapped__  # no way back to the unwatched function through the wrapper
             return wrapper
 
@@ -374,4 +393,3 @@ def _watch_engine(watcher: Watcher):
     proxy = WatchedEngine()
     Variable._execution_engine = proxy
     return ("the watch on autograd's engine", lambda: Variable.__dict__.get("_execution_engine", _GONE), proxy)
-

@@ -13,6 +13,7 @@ grader's verdicts (``grader.untrusted.boundary``).
 When a worker ends, the zygote writes its exit status to the status socket
 that the grader holds for it, so a crash is reported as what it was.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,6 +34,7 @@ _status_socks: dict = {}
 
 # ---------------------------------------------------------------------------
 # zygote
+
 
 def _on_sigchld(signum, frame):
     while True:
@@ -118,7 +120,7 @@ def _huge_pages() -> None:
             libc.madvise(start, end - start, MADV_COLLAPSE)  # refused where unsupported: no harm
 
 
-ZYGOTE_OOM_SCORE_ADJ = 900   # between the grading process (0, usually) and its workers (1000); the kernel
+ZYGOTE_OOM_SCORE_ADJ = 900  # between the grading process (0, usually) and its workers (1000); the kernel
 # adds adj/1000 of the memory limit to a process's size when it picks one to kill
 
 
@@ -224,12 +226,15 @@ def _close_fds_except(keep: int) -> None:
 # ---------------------------------------------------------------------------
 # one worker
 
+
 def _child(sock, req) -> None:
     me = os.getpid() if os.getpid() != 1 else host_pid()  # the pid the zygote reported
     iso = apply_limits(req["limits"])
     from grader.untrusted.output import capture
 
-    capture(int(req["limits"].get("output_bytes", 4 << 20)))  # print past the cap is cut, never an error (grader.untrusted.output)
+    capture(
+        int(req["limits"].get("output_bytes", 4 << 20))
+    )  # print past the cap is cut, never an error (grader.untrusted.output)
     import torch
 
     torch.set_num_threads(1)

@@ -4,6 +4,7 @@ The suites of exercises 4, 6 and 9 build torch's own layers in the worker (so th
 graded on its own) and read their parameters back after each step.  Each helper here makes what would
 be several requests one, and says so; a suite asks for what it needs and stays a specification.
 """
+
 from __future__ import annotations
 
 from grader.transport.student import Call, Ref, Student, StudentError
@@ -27,8 +28,9 @@ def read_attributes(student, handle, what: str, names) -> dict:
     """{name: value} of the object's attributes ``names``, read in one request; {} when one of them
     cannot be read (each is then read on its own where the test needs it, so that the error names it)."""
     try:
-        return dict(zip(names, read_values(student, [handle.attr(n) for n in names],
-                                           f"reading {what}.{', .'.join(names)}")))
+        return dict(
+            zip(names, read_values(student, [handle.attr(n) for n in names], f"reading {what}.{', .'.join(names)}"))
+        )
     except StudentError as e:
         if e.kind != "exception":
             raise
@@ -39,6 +41,7 @@ def read_attributes(student, handle, what: str, names) -> dict:
 # A suite mirrors each layer it builds in the worker with an object that has ``handle`` (the layer in
 # the worker), ``label`` (its description), ``take(params)`` (the layer's [name, tensor, handle]
 # entries, as read) and ``refresh(student)`` (reads them back on its own).
+
 
 def build_together(student, calls, what: str):
     """Several modules (``Call``s) made in one request inside an nn.ModuleList that is read back in the
@@ -79,8 +82,7 @@ def refresh(student, layers) -> None:
         else:
             layer.refresh(student)
     for hid, group in holders.items():
-        _take_group(student.inspect(Ref("handle", hid), _what="inspecting " + ", ".join(x.label for x in group)),
-                    group)
+        _take_group(student.inspect(Ref("handle", hid), _what="inspecting " + ", ".join(x.label for x in group)), group)
 
 
 def call_and_refresh(student, layers, fn, *args, _what) -> None:

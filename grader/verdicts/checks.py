@@ -5,6 +5,7 @@ checked, on which input, expected versus got, and the largest error and where;
 its ``hint`` names the likely misconception.  The hidden suites use only these,
 so no failure ever shows a bare assertion or a line of the suite's source.
 """
+
 from __future__ import annotations
 
 import math
@@ -90,12 +91,16 @@ def expect_float(value, what: str) -> float:
     if isinstance(value, (float, int)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, torch.Tensor):
-        raise Failure(f"{what} returned a tensor of shape {shape_str(value.shape)}, expected a Python float",
-                      "Turn a 0-dim tensor into a float with `.item()` (it also drops the graph).")
+        raise Failure(
+            f"{what} returned a tensor of shape {shape_str(value.shape)}, expected a Python float",
+            "Turn a 0-dim tensor into a float with `.item()` (it also drops the graph).",
+        )
     name = type_name(value).replace("builtins.", "")
-    raise Failure(f"{what} returned {name}, expected a Python float",
-                  f"A {name} is not a float: turn it into one with float(...) (or .item() on a 0-dim tensor) "
-                  "before returning it, so that the figure can be compared and stored.")
+    raise Failure(
+        f"{what} returned {name}, expected a Python float",
+        f"A {name} is not a float: turn it into one with float(...) (or .item() on a 0-dim tensor) "
+        "before returning it, so that the figure can be compared and stored.",
+    )
 
 
 def _index(flat: int, shape) -> str:
@@ -106,9 +111,21 @@ def _index(flat: int, shape) -> str:
     return "[" + ", ".join(str(i) for i in reversed(idx)) + "]"
 
 
-def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rtol=None, atol=None,
-                 hint: str | None = None, dtype: torch.dtype | None = None, device: str | None = None,
-                 dtype_hint: str | None = None, tolerance=None, scale: float = 1.0) -> torch.Tensor:
+def assert_close(
+    got,
+    expected: torch.Tensor,
+    *,
+    what: str,
+    inputs: str = "",
+    rtol=None,
+    atol=None,
+    hint: str | None = None,
+    dtype: torch.dtype | None = None,
+    device: str | None = None,
+    dtype_hint: str | None = None,
+    tolerance=None,
+    scale: float = 1.0,
+) -> torch.Tensor:
     """Compare a result from the worker with the expected tensor.
 
     ``dtype`` is the dtype the result must have (default: expected's);
@@ -128,15 +145,22 @@ def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rt
         return Failure(message, hint, expected=expected.detach().to(want_dtype), got=got)
 
     if tuple(got.shape) != tuple(expected.shape):
-        raise failure(f"{what} returned shape {shape_str(got.shape)}, expected {shape_str(expected.shape)}{where}",
-                      hint or "Check which dimension you reduce over and whether you keep it (keepdim=True).")
+        raise failure(
+            f"{what} returned shape {shape_str(got.shape)}, expected {shape_str(expected.shape)}{where}",
+            hint or "Check which dimension you reduce over and whether you keep it (keepdim=True).",
+        )
     if got.dtype != want_dtype:
-        raise failure(f"{what} returned {dtype_str(got.dtype)}, expected {dtype_str(want_dtype)}{where}",
-                      dtype_hint or "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the "
-                      "`*_like` functions, and don't call .float()/.double() on the result.")
+        raise failure(
+            f"{what} returned {dtype_str(got.dtype)}, expected {dtype_str(want_dtype)}{where}",
+            dtype_hint
+            or "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the "
+            "`*_like` functions, and don't call .float()/.double() on the result.",
+        )
     if device is not None and meta(got).device.split(":")[0] != device:
-        raise failure(f"{what} returned a tensor on {meta(got).device}, expected it on {device}{where}",
-                      "Create new tensors on the input's device: `torch.zeros_like(x)` or `device=x.device`.")
+        raise failure(
+            f"{what} returned a tensor on {meta(got).device}, expected it on {device}{where}",
+            "Create new tensors on the input's device: `torch.zeros_like(x)` or `device=x.device`.",
+        )
     if rtol is None or atol is None:
         r, a = (tolerance or ROUNDING).at(want_dtype, scale)
         rtol = r if rtol is None else rtol
@@ -160,12 +184,16 @@ def assert_close(got, expected: torch.Tensor, *, what: str, inputs: str = "", rt
     err = "" if math.isnan(gv) or math.isinf(gv) else f" (error {abs(gv - ev):.3g})"
     allowed_text = Tolerance(rtol, atol).text
     if g.dim() == 0:
-        lines = [f"{what} does not match the expected result{where}",
-                 f"  expected {fmt(ev)}, got {fmt(gv)}{err}; allowed: {allowed_text}"]
+        lines = [
+            f"{what} does not match the expected result{where}",
+            f"  expected {fmt(ev)}, got {fmt(gv)}{err}; allowed: {allowed_text}",
+        ]
     else:
-        lines = [f"{what} does not match the expected result{where}",
-                 f"  largest error at index {_index(k, g.shape)}: expected {fmt(ev)}, got {fmt(gv)}{err}",
-                 f"  {n_bad} of {n} entries are off (allowed: {allowed_text})"]
+        lines = [
+            f"{what} does not match the expected result{where}",
+            f"  largest error at index {_index(k, g.shape)}: expected {fmt(ev)}, got {fmt(gv)}{err}",
+            f"  {n_bad} of {n} entries are off (allowed: {allowed_text})",
+        ]
     if nonfinite:
         lines.append(f"  {nonfinite} entries are nan or inf where the expected values are finite")
     raise failure("\n".join(lines), hint)
@@ -177,15 +205,26 @@ def check(condition: bool, message: str, hint: str | None = None) -> None:
         raise Failure(message, hint)
 
 
-def assert_unchanged(after, before: torch.Tensor, *, what: str, name: str = "the input",
-                     hint: str | None = None, inputs: str = "", evidence: bool = True) -> None:
+def assert_unchanged(
+    after,
+    before: torch.Tensor,
+    *,
+    what: str,
+    name: str = "the input",
+    hint: str | None = None,
+    inputs: str = "",
+    evidence: bool = True,
+) -> None:
     """``after`` (an argument as the student's call left it) must equal ``before``: same shape, same
     values.  ``inputs`` adds the input line to the message; ``evidence=False`` leaves the values out of
     the Failure (no reproducer of a visible test shows them)."""
     after = expect_tensor(after, what)
     if after.shape != before.shape or not torch.equal(after.detach(), before.detach()):
         where = f"\n  input: {inputs}" if inputs else ""
-        raise Failure(f"{what} changed {name} in place{where}",
-                      hint or "Don't modify the input: in-place operations such as `x -= m`, `x.exp_()` or "
-                      "`x[x < 0] = 0` change the caller's tensor. Compute into a new tensor instead.",
-                      **(dict(expected=before.detach(), got=after) if evidence else {}))
+        raise Failure(
+            f"{what} changed {name} in place{where}",
+            hint
+            or "Don't modify the input: in-place operations such as `x -= m`, `x.exp_()` or "
+            "`x[x < 0] = 0` change the caller's tensor. Compute into a new tensor instead.",
+            **(dict(expected=before.detach(), got=after) if evidence else {}),
+        )

@@ -11,6 +11,7 @@ A suite declares, as data,
 Only when a check fails are the variants recomputed on the test's own input (``name_bug``) or the
 error matched (``hint_for_error``): a passing check costs nothing extra.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,12 +30,14 @@ from grader.wire.codec import meta
 
 # -- the misconception catalogue -------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Misconception:
     """A bug students make: its ``name`` (the variants of one bug share it), the hint naming it and
     showing the fix (``hint``), and the hint naming the concept only (``concept``; by default the
     hint's first clause, see grader.verdicts.hints.concept_of).  Which one a report shows is the
     course's hint level (grader.verdicts.hints.at_level)."""
+
     name: str
     hint: str
     concept: str | None = None
@@ -63,12 +66,16 @@ def join(hints) -> str | None:
     hints = list(dict.fromkeys(h for h in hints if h))
     if len(hints) <= 1:
         return hints[0] if hints else None
-    return "More than one bug gives exactly this result: " + " ".join(
-        f"({i}) {h}" for i, h in enumerate(hints[:3], 1))
+    return "More than one bug gives exactly this result: " + " ".join(f"({i}) {h}" for i, h in enumerate(hints[:3], 1))
 
 
-def name_bug(got: torch.Tensor, expected: torch.Tensor, variants: Iterable[Variant], tolerance: Tolerance,
-             prefer: Misconception | str | None = None) -> str | None:
+def name_bug(
+    got: torch.Tensor,
+    expected: torch.Tensor,
+    variants: Iterable[Variant],
+    tolerance: Tolerance,
+    prefer: Misconception | str | None = None,
+) -> str | None:
     """The hint of the misconception whose variant gives ``got``, or None.
 
     A variant that raises on this input, or is right here (within ``tolerance``, the
@@ -121,6 +128,7 @@ class ErrorHint:
     ``pattern``: a compiled regex (searched; its groups fill ``{0}``, ``{1}``... of a text hint),
     a text the message contains, or a tuple of texts it contains all of.  ``hint``: the text,
     or a function of the regex match (of the message, for text patterns) that returns it or None."""
+
     pattern: Pattern
     hint: str | Callable[..., str | None]
 
@@ -148,12 +156,15 @@ def hint_for_error(message: str, table: Iterable[ErrorHint]) -> str | None:
 # What an error raised by a function's code says, whatever the exercise, and the hint that names the bug.
 COMMON_ERRORS = (
     ErrorHint(re.compile(r"shape '\[(\d+)[-\d, ]*\]' is invalid for input of size"), hard_coded_hint("{0}")),
-    ErrorHint(re.compile(r"'torch\.return_types\.(max|min)'"),
-              "x.{0}(dim=...) returns a pair (values, indices): take .values, as in x.{0}(dim=-1, keepdim=True)"
-              ".values, or use x.a{0}(dim=-1, keepdim=True)."),
-    ErrorHint(re.compile(r"expected a tensor output, got (\w+)"),
-              "Return a torch.Tensor, not {0}: no .numpy(), .tolist() or .item() at the end, and don't forget "
-              "the return."),
+    ErrorHint(
+        re.compile(r"'torch\.return_types\.(max|min)'"),
+        "x.{0}(dim=...) returns a pair (values, indices): take .values, as in x.{0}(dim=-1, keepdim=True)"
+        ".values, or use x.a{0}(dim=-1, keepdim=True).",
+    ),
+    ErrorHint(
+        re.compile(r"expected a tensor output, got (\w+)"),
+        "Return a torch.Tensor, not {0}: no .numpy(), .tolist() or .item() at the end, and don't forget the return.",
+    ),
 )
 
 
@@ -167,15 +178,26 @@ def naming_errors(diagnose=None, errors: Iterable[ErrorHint] = COMMON_ERRORS):
         yield
     except StudentError as e:
         own_assert = e.kind == "exception" and " raised AssertionError" in e.message.split("\n")[0]
-        hint = ((diagnose and diagnose(None)) or hint_for_error(e.message, errors)) \
-            if e.kind == "exception" and not own_assert else None
+        hint = (
+            ((diagnose and diagnose(None)) or hint_for_error(e.message, errors))
+            if e.kind == "exception" and not own_assert
+            else None
+        )
         if not hint:
             raise
         raise StudentError(e.kind, e.message, hint, **e.details) from None
 
 
-def call_checked(student, fn, *args, diagnose=None, errors: Iterable[ErrorHint] = COMMON_ERRORS,
-                 _return_args=False, _inspect=None, **kwargs):
+def call_checked(
+    student,
+    fn,
+    *args,
+    diagnose=None,
+    errors: Iterable[ErrorHint] = COMMON_ERRORS,
+    _return_args=False,
+    _inspect=None,
+    **kwargs,
+):
     """student.call(fn, *args, **kwargs) (``_return_args``: student.call_and_args; ``_inspect``:
     student.call_and_inspect of that object), its errors explained by naming_errors(diagnose, errors)."""
     with naming_errors(diagnose, errors):
@@ -190,8 +212,9 @@ def compare(got, expected: torch.Tensor, *, diagnose, dtype: torch.dtype, device
     try:
         return assert_close(got, expected, dtype=dtype, device=device, **kwargs)
     except Failure as f:
-        if isinstance(got, torch.Tensor) and (got.shape != expected.shape or (
-                got.dtype == dtype and meta(got).device.split(":")[0] == device)):
+        if isinstance(got, torch.Tensor) and (
+            got.shape != expected.shape or (got.dtype == dtype and meta(got).device.split(":")[0] == device)
+        ):
             hint = diagnose(got)
             if hint:
                 raise Failure(f.message, hint) from None
@@ -211,13 +234,34 @@ def same_error(message: str, variants: Iterable[Variant]) -> str | None:
     return None
 
 
-def check_call(student, fn, args, expected: torch.Tensor, *, what: str, inputs: str, diagnose,
-               dtype: torch.dtype, device: str, tolerance: Tolerance, return_args: bool = False,
-               errors: Iterable[ErrorHint] = COMMON_ERRORS):
+def check_call(
+    student,
+    fn,
+    args,
+    expected: torch.Tensor,
+    *,
+    what: str,
+    inputs: str,
+    diagnose,
+    dtype: torch.dtype,
+    device: str,
+    tolerance: Tolerance,
+    return_args: bool = False,
+    errors: Iterable[ErrorHint] = COMMON_ERRORS,
+):
     """The student's fn(*args) compared with ``expected`` within ``tolerance``; a failure is
     explained by ``diagnose`` and, for an error, the table ``errors`` (see call_checked and
     compare).  Returns what student.call returns."""
     got = call_checked(student, fn, *args, _what=what, _return_args=return_args, diagnose=diagnose, errors=errors)
-    compare(got[0] if return_args else got, expected, diagnose=diagnose, what=what, inputs=inputs, dtype=dtype,
-            device=device, rtol=tolerance.rtol, atol=tolerance.atol)
+    compare(
+        got[0] if return_args else got,
+        expected,
+        diagnose=diagnose,
+        what=what,
+        inputs=inputs,
+        dtype=dtype,
+        device=device,
+        rtol=tolerance.rtol,
+        atol=tolerance.atol,
+    )
     return got

@@ -13,6 +13,7 @@ Two checks, both decided here in the grading process:
   off; a static finding therefore fails every test of the exercise, the same
   cost as being caught at run time (``static_error``).
 """
+
 from __future__ import annotations
 
 import ast
@@ -60,14 +61,18 @@ def worker_spec(exercise) -> dict | None:
     spec["within"] = r.get("within") or None
     # aten ops whose kernels the worker replaces (grader.untrusted.detector): the calls' names that are aten ops, and more
     unblocked = r.get("unblocked", [])
-    spec["aten"] = [op for op in dict.fromkeys([*r.get("calls", []), *r.get("aten", [])])
-                    if not any(fnmatch.fnmatchcase(op, p) for p in unblocked)]
+    spec["aten"] = [
+        op
+        for op in dict.fromkeys([*r.get("calls", []), *r.get("aten", [])])
+        if not any(fnmatch.fnmatchcase(op, p) for p in unblocked)
+    ]
     spec["reason"] = r.get("reason", "")
     return spec
 
 
 # ---------------------------------------------------------------------------
 # static scan
+
 
 def _dotted(node) -> list | None:
     parts = []
@@ -87,8 +92,8 @@ class _Scanner(ast.NodeVisitor):
         self.methods = set(r.get("methods", []))
         self.within = r.get("within") or None
         self.lines = lines
-        self.aliases: dict = {}     # local name -> dotted torch name
-        self.own: set = set()        # names the file defines itself
+        self.aliases: dict = {}  # local name -> dotted torch name
+        self.own: set = set()  # names the file defines itself
         self.found: list = []
         self.scope: list = []
         self.runs_as_within: set = set()  # functions assigned to `within` (MatMul.backward = staticmethod(_bw))
@@ -126,18 +131,26 @@ class _Scanner(ast.NodeVisitor):
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if node.value is not None and any(
-                    (isinstance(t, ast.Name) and t.id == self.within)
-                    or (isinstance(t, ast.Attribute) and t.attr == self.within) for t in targets):
+                (isinstance(t, ast.Name) and t.id == self.within)
+                or (isinstance(t, ast.Attribute) and t.attr == self.within)
+                for t in targets
+            ):
                 return node.value
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr"
-                and len(node.args) == 3 and isinstance(node.args[1], ast.Constant)
-                and node.args[1].value == self.within):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "setattr"
+            and len(node.args) == 3
+            and isinstance(node.args[1], ast.Constant)
+            and node.args[1].value == self.within
+        ):
             return node.args[2]
         return None
 
     def _matches(self, full: str) -> bool:
-        return (any(fnmatch.fnmatchcase(full, p) for p in self.names)
-                and not any(fnmatch.fnmatchcase(full, p) for p in self.allow))
+        return any(fnmatch.fnmatchcase(full, p) for p in self.names) and not any(
+            fnmatch.fnmatchcase(full, p) for p in self.allow
+        )
 
     def _active(self) -> bool:
         return self.within is None or self.within in self.scope
@@ -212,8 +225,7 @@ def read(path: Path):
         return None
 
 
-UNSCANNED = ("the static scan could not walk {file} ({why}), so forbidden built-ins were checked only while "
-             "the code ran")
+UNSCANNED = "the static scan could not walk {file} ({why}), so forbidden built-ins were checked only while the code ran"
 
 
 def scan_all(path: Path, exercise) -> tuple:
@@ -246,8 +258,14 @@ def _scan_text(data: bytes, file: str, exercise) -> tuple:
     except (UnicodeDecodeError, SyntaxError, ValueError):
         return (), ()  # the load reports these
     except (RecursionError, MemoryError):
-        return (), ({"kind": "unscanned", "file": file, "line": 0,
-                     "message": UNSCANNED.format(file=file, why="Python's parser gave up on it")},)
+        return (), (
+            {
+                "kind": "unscanned",
+                "file": file,
+                "line": 0,
+                "message": UNSCANNED.format(file=file, why="Python's parser gave up on it"),
+            },
+        )
     try:
         s = _Scanner(r, text.splitlines())
         s.prepare(tree)
@@ -256,8 +274,7 @@ def _scan_text(data: bytes, file: str, exercise) -> tuple:
             s.visit(node)
     except (RecursionError, MemoryError) as e:
         why = "an expression is nested too deeply" if isinstance(e, RecursionError) else "it is too large"
-        return (), ({"kind": "unscanned", "file": file, "line": 0,
-                     "message": UNSCANNED.format(file=file, why=why)},)
+        return (), ({"kind": "unscanned", "file": file, "line": 0, "message": UNSCANNED.format(file=file, why=why)},)
     return tuple(sorted(s.found, key=lambda f: f["line"])), ()
 
 
@@ -268,6 +285,7 @@ def scan(path: Path, exercise) -> list:
 
 # ---------------------------------------------------------------------------
 # messages
+
 
 def _clean(v, n: int = 300) -> str:
     return str(v).replace("\n", " ")[:n]
@@ -304,8 +322,7 @@ def static_error(exercise, findings: list, file: str | None = None):
     """The StudentError for forbidden names found in the file (fails every test);
     ``file``: the name the student knows it by (one .py holding every exercise)."""
     f = findings[0]
-    shown = f"`{f['as']}`" + (f" ({f['call']})" if f["as"] != f["call"] and not f["call"].startswith("Tensor.")
-                              else "")
+    shown = f"`{f['as']}`" + (f" ({f['call']})" if f["as"] != f["call"] and not f["call"].startswith("Tensor.") else "")
     msg = f"{file or exercise.file}, line {f['line']} uses {shown}: `{f['code']}`"
     if len(findings) > 1:
         msg += "; also " + ", ".join(f"`{g['as']}` (line {g['line']})" for g in findings[1:6])
@@ -313,11 +330,14 @@ def static_error(exercise, findings: list, file: str | None = None):
     if reason:
         msg += f"; {reason}"
     return StudentError(
-        ErrorKind.FORBIDDEN, msg,
-        _hint(exercise, "Remove it even if it is never called: every test of this exercise fails while "
-                        "the file names a forbidden built-in (comments and strings don't count)."))
-
-
+        ErrorKind.FORBIDDEN,
+        msg,
+        _hint(
+            exercise,
+            "Remove it even if it is never called: every test of this exercise fails while "
+            "the file names a forbidden built-in (comments and strings don't count).",
+        ),
+    )
 
 
 def allowed_imports() -> tuple:
@@ -329,5 +349,7 @@ def allowed_imports() -> tuple:
 
 
 def imports_hint() -> str:
-    return (f"Your code may import only the Python standard library and {', '.join(allowed_imports())} "
-            "(the course's list, the same on every machine).")
+    return (
+        f"Your code may import only the Python standard library and {', '.join(allowed_imports())} "
+        "(the course's list, the same on every machine)."
+    )

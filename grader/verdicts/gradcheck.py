@@ -5,6 +5,7 @@ the worker lets torch's own gradcheck run in the grader's process, so a student 
 autograd in the worker cannot change the verdict.  The requests it needs are batched here: one
 request answers the backward calls of torch's fast gradcheck together.
 """
+
 from __future__ import annotations
 
 import torch
@@ -39,20 +40,24 @@ def _jacobians(student, fn, inputs, what, eps=1e-6):
     for j in range(out.numel()):
         g = torch.zeros(out.numel(), dtype=out.dtype)
         g[j] = 1
-        _, grads, _ = student.vjp(fn, inputs, grad_output=g.reshape(out.shape), wrt=range(len(inputs)),
-                                  _what=f"backward through {what}")
+        _, grads, _ = student.vjp(
+            fn, inputs, grad_output=g.reshape(out.shape), wrt=range(len(inputs)), _what=f"backward through {what}"
+        )
         for i, x in enumerate(inputs):
             gi = grads[i] if i < len(grads) else None
-            rows[i].append(torch.zeros(x.numel(), dtype=torch.float64) if gi is None
-                           else expect_tensor(gi, f"the gradient of {what}").double().reshape(-1))
+            rows[i].append(
+                torch.zeros(x.numel(), dtype=torch.float64)
+                if gi is None
+                else expect_tensor(gi, f"the gradient of {what}").double().reshape(-1)
+            )
     for i in range(len(inputs)):
         analytical.append(torch.stack(rows[i], 0) if rows[i] else torch.zeros(0, inputs[i].numel()))
     return out, numerical, analytical
 
 
-
-def gradcheck(student, fn, inputs, what: str, expected: torch.Tensor | None, names=None,
-              tolerance=FINITE_DIFFERENCES) -> None:
+def gradcheck(
+    student, fn, inputs, what: str, expected: torch.Tensor | None, names=None, tolerance=FINITE_DIFFERENCES
+) -> None:
     """torch.autograd.gradcheck through the student's code, in float64.
 
     The student's forward on ``inputs`` must first give ``expected`` (the reference's
@@ -92,8 +97,14 @@ def gradcheck(student, fn, inputs, what: str, expected: torch.Tensor | None, nam
         @staticmethod
         def backward(ctx, g):
             xs = ctx.saved_tensors
-            k = next((k for k, (ys, h, _) in enumerate(ahead) if same(h, g) and len(ys) == len(xs)
-                      and all(same(x, y) for x, y in zip(xs, ys))), None)
+            k = next(
+                (
+                    k
+                    for k, (ys, h, _) in enumerate(ahead)
+                    if same(h, g) and len(ys) == len(xs) and all(same(x, y) for x, y in zip(xs, ys))
+                ),
+                None,
+            )
             if k is None:
                 vectors = [g, g, torch.zeros_like(g), torch.zeros_like(g)]
                 _, every = student.vjps(fn, xs, vectors, wrt=range(len(xs)), _what=f"backward through {what}")
@@ -103,8 +114,9 @@ def gradcheck(student, fn, inputs, what: str, expected: torch.Tensor | None, nam
             return tuple(torch.zeros_like(x) if gi is None else gi.double() for x, gi in zip(xs, gs))
 
     leaves = [x.clone().requires_grad_() for x in inputs]
-    ok = torch.autograd.gradcheck(Proxy.apply, leaves, eps=1e-6, atol=atol, rtol=rtol,
-                                   raise_exception=False, fast_mode=True)
+    ok = torch.autograd.gradcheck(
+        Proxy.apply, leaves, eps=1e-6, atol=atol, rtol=rtol, raise_exception=False, fast_mode=True
+    )
     if ok:
         return
     _explain_failure(student, fn, inputs, what, names, rtol, atol)
@@ -114,15 +126,24 @@ def _check_forward(out0: torch.Tensor, expected: torch.Tensor | None, what: str,
     """The student's forward keeps float64 and (given ``expected``) is right: the gradient of a wrong
     function would prove nothing."""
     if out0.is_floating_point() and out0.dtype != torch.float64:
-        raise Failure(f"{what} returned {str(out0.dtype).replace('torch.', '')} for float64 input, so its "
-                      "gradient cannot be checked",
-                      "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the `*_like` functions, "
-                      "and don't call .float()/.double() on the result.")
+        raise Failure(
+            f"{what} returned {str(out0.dtype).replace('torch.', '')} for float64 input, so its "
+            "gradient cannot be checked",
+            "Keep the input's dtype: make new tensors with `dtype=x.dtype` or the `*_like` functions, "
+            "and don't call .float()/.double() on the result.",
+        )
     if expected is not None:  # None: the student edition's check, which holds no answer
         expected = expected.detach().cpu().double()
         try:
-            assert_close(out0, expected, what=what, inputs=shown, dtype=torch.float64,
-                         tolerance=FORWARD_BEFORE_GRADIENT, scale=magnitude(expected))
+            assert_close(
+                out0,
+                expected,
+                what=what,
+                inputs=shown,
+                dtype=torch.float64,
+                tolerance=FORWARD_BEFORE_GRADIENT,
+                scale=magnitude(expected),
+            )
         except Failure as f:
             raise Failure(f.message + "\n  (the gradient is checked only for a right forward)", FORWARD_FIRST) from None
 
@@ -131,16 +152,20 @@ def _check_gradients_given(grads, out0: torch.Tensor, inputs: list, what: str, n
     """The student's backward gave a gradient of its input's shape for every input."""
     for i, g in enumerate(grads):
         if g is None:
-            raise Failure(f"backward through {what} gave no gradient for {names[i]}, which requires one "
-                          f"(the output {'has no grad_fn' if not meta(out0).requires_grad else 'does not depend on it'})",
-                          "Every input that requires a gradient needs one: build the output with torch "
-                          "operations on the inputs (no .detach(), .item() or .numpy() in between), and in a "
-                          "custom Function return one gradient per input from backward.")
+            raise Failure(
+                f"backward through {what} gave no gradient for {names[i]}, which requires one "
+                f"(the output {'has no grad_fn' if not meta(out0).requires_grad else 'does not depend on it'})",
+                "Every input that requires a gradient needs one: build the output with torch "
+                "operations on the inputs (no .detach(), .item() or .numpy() in between), and in a "
+                "custom Function return one gradient per input from backward.",
+            )
         g = expect_tensor(g, f"the gradient of {what}")
         if tuple(g.shape) != tuple(inputs[i].shape):
-            raise Failure(f"backward through {what}: the gradient for {names[i]} has shape {shape_str(g.shape)}, "
-                          f"expected {shape_str(inputs[i].shape)} (the input's shape)",
-                          "A gradient always has its input's shape; check the transposes.")
+            raise Failure(
+                f"backward through {what}: the gradient for {names[i]} has shape {shape_str(g.shape)}, "
+                f"expected {shape_str(inputs[i].shape)} (the input's shape)",
+                "A gradient always has its input's shape; check the transposes.",
+            )
 
 
 def _explain_failure(student, fn, inputs: list, what: str, names, rtol: float, atol: float):
@@ -168,4 +193,5 @@ def _explain_failure(student, fn, inputs: list, what: str, names, rtol: float, a
         f"  d output{fmt_idx(out_idx)} / d {names[i]}{fmt_idx(in_idx)}: expected {fmt(float(n[r, c]))} "
         f"(finite differences of your forward), got {fmt(float(a[r, c]))} (your backward)",
         "Your backward does not match your forward. Derive the gradient on paper for a 2x2 case "
-        "and check every transpose and sign.")
+        "and check every transpose and sign.",
+    )

@@ -1,5 +1,6 @@
 """The tests' inputs: made in the grader's process from the test's seeded generator and sent to
 the worker as plain data."""
+
 from __future__ import annotations
 
 import pytest

@@ -12,6 +12,7 @@ line and why, and lists the exercise as "needs review" (the report's
 never run.  What the scan cannot walk is a review note, never a lost
 point.  Every walk is iterative: a deeply nested expression cannot crash it.
 """
+
 from __future__ import annotations
 
 import ast
@@ -106,8 +107,9 @@ class _Scan:
             return
         self.lines_found.add(line)
         code = self.lines[line - 1].strip()[:300] if 0 < line <= len(self.lines) else ""
-        self.found.append({"rule": rule["name"], "why": rule.get("why", ""), "as": shown[:120], "line": line,
-                           "code": code})
+        self.found.append(
+            {"rule": rule["name"], "why": rule.get("why", ""), "as": shown[:120], "line": line, "code": code}
+        )
 
     def computed_on(self, node) -> tuple:
         """(the dotted name of ``node`` as written, resolved) when it resolves, else (None, None)."""
@@ -204,28 +206,46 @@ def scan(path: Path, exercise) -> tuple:
         found = _scan_nodes(parts.executed(tree, exercise), _Resolver(tree), text.splitlines())
     except (RecursionError, MemoryError) as e:
         why = "an expression is nested too deeply" if isinstance(e, RecursionError) else "it is too large"
-        return [], [{"kind": "unscanned", "file": Path(path).name, "line": 0,
-                     "message": f"the integrity scan could not walk {Path(path).name} ({why})"}]
+        return [], [
+            {
+                "kind": "unscanned",
+                "file": Path(path).name,
+                "line": 0,
+                "message": f"the integrity scan could not walk {Path(path).name} ({why})",
+            }
+        ]
     return sorted(found, key=lambda f: f["line"]), []
 
 
 def review_entries(findings: list, file: str) -> list:
     """The report's "review" entries for integrity findings."""
-    return [{"kind": "integrity", "file": file, "line": f["line"], "rule": f["rule"],
-             "message": f"line {f['line']} uses `{f['as']}` ({f['rule']}): `{f['code']}`"} for f in findings[:10]]
+    return [
+        {
+            "kind": "integrity",
+            "file": file,
+            "line": f["line"],
+            "rule": f["rule"],
+            "message": f"line {f['line']} uses `{f['as']}` ({f['rule']}): `{f['code']}`",
+        }
+        for f in findings[:10]
+    ]
 
 
 def error(exercise, findings: list, file: str):
     """The StudentError that costs the exercise its points."""
     f = findings[0]
-    msg = (f"{file}, line {f['line']} uses `{f['as']}` ({f['rule']}): `{f['code']}`; {f['why']}. "
-           "This exercise gets no points until an instructor has reviewed it")
+    msg = (
+        f"{file}, line {f['line']} uses `{f['as']}` ({f['rule']}): `{f['code']}`; {f['why']}. "
+        "This exercise gets no points until an instructor has reviewed it"
+    )
     if len(findings) > 1:
         msg += "; also " + ", ".join(f"`{g['as']}` (line {g['line']})" for g in findings[1:6])
     return StudentError(
-        ErrorKind.INTEGRITY, msg,
+        ErrorKind.INTEGRITY,
+        msg,
         "Remove that code: none of these exercises needs it. If you think it is needed, ask your instructor "
-        "(the rules are in the grader's integrity.toml).")
+        "(the rules are in the grader's integrity.toml).",
+    )
 
 
 TAMPERED = "the grader's checks were tampered with"
@@ -237,11 +257,10 @@ def tampered_error(what: str):
         ErrorKind.INTEGRITY,
         f"{TAMPERED} while this exercise ran ({what}). This exercise gets no points until an instructor "
         "has reviewed it",
-        "Remove the code that reaches into the grader or into torch's internals: none of these exercises "
-        "needs it.")
+        "Remove the code that reaches into the grader or into torch's internals: none of these exercises needs it.",
+    )
 
 
 def tampered_review(what: str, file: str) -> list:
     """The report's "review" entry of an exercise whose worker was tampered with."""
-    return [{"kind": "integrity", "file": file, "line": 0, "rule": "tampering",
-             "message": f"{TAMPERED} ({what})"}]
+    return [{"kind": "integrity", "file": file, "line": 0, "rule": "tampering", "message": f"{TAMPERED} ({what})"}]

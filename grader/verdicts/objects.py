@@ -4,6 +4,7 @@ several of its values read in one round trip.
 Request batching lives here and in grader.verdicts.gradcheck, not in the suites: a suite asks
 for what it needs (``read_values``, ``class_info``) and these make as few requests as they can.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -35,8 +36,7 @@ def assert_made_object(value, what: str, hint: str) -> None:
     check(isinstance(value, Handle) and "Tensor" not in value.type, f"{what} did not make a layer object", hint)
 
 
-def assert_not_torch_class(student, obj: Handle, class_name: str, forbidden, what: str, hint: str,
-                           bases=None) -> None:
+def assert_not_torch_class(student, obj: Handle, class_name: str, forbidden, what: str, hint: str, bases=None) -> None:
     """The object ``what`` (of the student's class ``class_name``) is not one of torch's own
     classes ``forbidden`` (their qualified names), nor made from a class derived from one.
     ``bases``: the class's bases where the caller already has them (default: class_info)."""

@@ -6,6 +6,7 @@ each wrong variant) and the student edition's check (``grader.verdicts.student_c
 catalogue is the numbers ``grade release`` stored): nothing here computes an answer, so the
 student edition names a mistake in the same words as the grader.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,14 +18,23 @@ from grader.verdicts.checks import Failure, assert_close, dtype_str
 from grader.verdicts.diagnosis import Misconception, Variant, name_exact
 
 WHAT = "ReLU()(x)"
-DTYPE_HINT = ("The output must keep X's dtype. Don't create a fresh zeros tensor with a fixed dtype or device: "
-              "`torch.zeros(X.shape)` is float32 on the CPU whatever X is, and torch.maximum then promotes the "
-              "result; don't call .float()/.double() either. Compare with a Python 0 (`X.clamp(min=0)`, "
-              "`torch.where(X > 0, X, 0)`) or use `torch.zeros_like(X)`.")
-STEP = Misconception("step", ("ReLU is not a step function: positive entries keep their value (ReLU(3) = 3, not 1). "
-                              "Use `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`."))
-INF_TIMES_ZERO = ("The output is nan where x is infinite: `X * (X > 0)` computes -inf·0 = nan. "
-                  "Select instead of multiplying: `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`.")
+DTYPE_HINT = (
+    "The output must keep X's dtype. Don't create a fresh zeros tensor with a fixed dtype or device: "
+    "`torch.zeros(X.shape)` is float32 on the CPU whatever X is, and torch.maximum then promotes the "
+    "result; don't call .float()/.double() either. Compare with a Python 0 (`X.clamp(min=0)`, "
+    "`torch.where(X > 0, X, 0)`) or use `torch.zeros_like(X)`."
+)
+STEP = Misconception(
+    "step",
+    (
+        "ReLU is not a step function: positive entries keep their value (ReLU(3) = 3, not 1). "
+        "Use `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`."
+    ),
+)
+INF_TIMES_ZERO = (
+    "The output is nan where x is infinite: `X * (X > 0)` computes -inf·0 = nan. "
+    "Select instead of multiplying: `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`."
+)
 FORMULA = "ReLU(x) = max(x, 0) elementwise: negative entries become 0, the others are passed through unchanged."
 
 # the catalogue: what each likely bug gives on an input x (float64, on the CPU)
@@ -42,8 +52,10 @@ def hint(x, got, bugs: Bugs) -> str:
             return INF_TIMES_ZERO
         leak = _leak(g, xd)
         if leak is not None:
-            return (f"Negative entries were multiplied by {leak:.4g} (a leaky ReLU); ReLU sets them to 0 and "
-                    "passes the others through: `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`.")
+            return (
+                f"Negative entries were multiplied by {leak:.4g} (a leaky ReLU); ReLU sets them to 0 and "
+                "passes the others through: `X.clamp(min=0)` or `torch.where(X > 0, X, 0)`."
+            )
     return FORMULA
 
 
@@ -65,9 +77,21 @@ def verdict(x, got, expected, inputs: str, bugs: Bugs, device=None, **tolerance)
     if isinstance(got, torch.Tensor) and got.shape == x.shape and got.dtype != x.dtype:
         # a step function returns (x > 0).float() or a bool tensor: say so before the dtype
         if hint(x.cpu(), got, bugs) == STEP.hint:
-            raise Failure(f"{WHAT} returned the step function x > 0 (as {dtype_str(got.dtype)})\n  input: {inputs}",
-                          STEP.hint)
-        raise Failure(f"{WHAT} returned {dtype_str(got.dtype)}, expected {dtype_str(x.dtype)} (the input's dtype)"
-                      f"\n  input: {inputs}", DTYPE_HINT)
-    return assert_close(got, expected, what=WHAT, inputs=inputs, dtype=x.dtype, device=device,
-                        hint=hint(x.cpu(), got, bugs), **tolerance)
+            raise Failure(
+                f"{WHAT} returned the step function x > 0 (as {dtype_str(got.dtype)})\n  input: {inputs}", STEP.hint
+            )
+        raise Failure(
+            f"{WHAT} returned {dtype_str(got.dtype)}, expected {dtype_str(x.dtype)} (the input's dtype)"
+            f"\n  input: {inputs}",
+            DTYPE_HINT,
+        )
+    return assert_close(
+        got,
+        expected,
+        what=WHAT,
+        inputs=inputs,
+        dtype=x.dtype,
+        device=device,
+        hint=hint(x.cpu(), got, bugs),
+        **tolerance,
+    )

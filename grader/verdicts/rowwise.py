@@ -5,6 +5,7 @@ failure: the suite's misconception catalogue first, then probes that re-run the 
 on the same rows reshaped (as 2-D, with another batch size), then the suite's own reading of
 the values.  ``probe`` also serves functions of more than one input (cross_entropy).
 """
+
 from __future__ import annotations
 
 import re
@@ -60,8 +61,12 @@ def probe_rows(student, fn, reference_fn, x: torch.Tensor, tolerance: Tolerance)
     if x.dim() == 0:
         return None
     flat = x.detach().cpu().reshape(-1, x.shape[-1])
-    return probe(lambda rows: right_on(student, fn, [flat[rows].to(x.device)],
-                                       reference_fn(flat[rows].double()).to(x.dtype), tolerance), tuple(x.shape))
+    return probe(
+        lambda rows: right_on(
+            student, fn, [flat[rows].to(x.device)], reference_fn(flat[rows].double()).to(x.dtype), tolerance
+        ),
+        tuple(x.shape),
+    )
 
 
 def squeezed_hint(shape: tuple, got: tuple) -> str | None:
@@ -69,14 +74,29 @@ def squeezed_hint(shape: tuple, got: tuple) -> str | None:
     the shape a bare .squeeze() gives (that dimension dropped, then broadcast back to the wrong axis)."""
     if got == shape or 1 not in shape[:-1]:
         return None
-    return (f"Your result has shape {shape_str(got)} for an input of shape {shape_str(shape)}: a dimension of size "
-            "1 was lost on the way, as a bare .squeeze() (or .squeeze() of a reduction) drops every size-1 "
-            "dimension, not only the reduced one, and the row statistic then broadcast against the wrong axis. "
-            "Keep the reduced dimension with keepdim=True, or squeeze/unsqueeze only dim=-1.")
+    return (
+        f"Your result has shape {shape_str(got)} for an input of shape {shape_str(shape)}: a dimension of size "
+        "1 was lost on the way, as a bare .squeeze() (or .squeeze() of a reduction) drops every size-1 "
+        "dimension, not only the reduced one, and the row statistic then broadcast against the wrong axis. "
+        "Keep the reduced dimension with keepdim=True, or squeeze/unsqueeze only dim=-1."
+    )
 
 
-def check_rows(student, name: str, reference_fn, x: torch.Tensor, how: str, device: str, *, tolerance, bugs,
-               fallback, prefer=None, probing: bool = True, return_args: bool = False):
+def check_rows(
+    student,
+    name: str,
+    reference_fn,
+    x: torch.Tensor,
+    how: str,
+    device: str,
+    *,
+    tolerance,
+    bugs,
+    fallback,
+    prefer=None,
+    probing: bool = True,
+    return_args: bool = False,
+):
     """The student's ``name``(x), a function along the last dimension of ``x``, against
     ``reference_fn`` in float64, within the preset ``tolerance`` at x's dtype and magnitude.
     A failure is named by the first that gives a hint: the catalogue ``bugs(x)`` (name_bug),
@@ -88,13 +108,27 @@ def check_rows(student, name: str, reference_fn, x: torch.Tensor, how: str, devi
     fn = student.ref(name)
 
     def diagnose(got):
-        return ((got is not None and squeezed_hint(tuple(x.shape), tuple(got.shape)))
-                or (got is not None and name_bug(got, expected, bugs(x.detach().cpu()), allowed, prefer))
-                or (probing and probe_rows(student, fn, reference_fn, x, allowed))
-                or (got is not None and got.shape == expected.shape and fallback(got.detach().cpu().double(), x))
-                or None)
+        return (
+            (got is not None and squeezed_hint(tuple(x.shape), tuple(got.shape)))
+            or (got is not None and name_bug(got, expected, bugs(x.detach().cpu()), allowed, prefer))
+            or (probing and probe_rows(student, fn, reference_fn, x, allowed))
+            or (got is not None and got.shape == expected.shape and fallback(got.detach().cpu().double(), x))
+            or None
+        )
 
     # an error the student's code raised is named by the catalogue variant that raises the same one
     errors = COMMON_ERRORS + (ErrorHint(re.compile(r"(?s).+"), lambda m: same_error(m.string, bugs(x.detach().cpu()))),)
-    return check_call(student, fn, [x], expected, what=what, inputs=describe("x", x, how), diagnose=diagnose,
-                      dtype=x.dtype, device=device, tolerance=allowed, return_args=return_args, errors=errors)
+    return check_call(
+        student,
+        fn,
+        [x],
+        expected,
+        what=what,
+        inputs=describe("x", x, how),
+        diagnose=diagnose,
+        dtype=x.dtype,
+        device=device,
+        tolerance=allowed,
+        return_args=return_args,
+        errors=errors,
+    )

@@ -5,6 +5,7 @@ what it may do.  So that the machinery never imports the rules (nor the rules th
 machinery), the harness hands a ``Rules`` to each ``Student`` and the session calls it:
 ``grader.transport.session.Rules`` states what it calls.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -14,6 +14,7 @@ A student suite file is two lines::
     from grader.verdicts.student_check import define
     define(globals(), __file__)
 """
+
 from __future__ import annotations
 
 import json
@@ -35,12 +36,12 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int
 
 # -- data -----------------------------------------------------------------------------
 
+
 def encode(value):
     """Tensors (and lists/dicts of them) as JSON-able data; floats keep every bit (inf and nan too)."""
     if isinstance(value, torch.Tensor):
         t = value.detach().cpu()
-        return {"$tensor": str(t.dtype).removeprefix("torch."), "shape": list(t.shape),
-                "data": t.reshape(-1).tolist()}
+        return {"$tensor": str(t.dtype).removeprefix("torch."), "shape": list(t.shape), "data": t.reshape(-1).tolist()}
     if isinstance(value, (list, tuple)):
         return [encode(v) for v in value]
     if isinstance(value, dict):
@@ -65,6 +66,7 @@ def data_file(suite_file: str) -> Path:
 
 # -- the checks, one per kind of visible test -------------------------------------------------
 
+
 def _call(student, case, device):
     """fn(*args) compared with the stored expected value (softmax, log_softmax, cross_entropy)."""
     args = decode(case["args"], device)
@@ -85,10 +87,20 @@ def _call(student, case, device):
         if isinstance(got, torch.Tensor) and got.is_floating_point() and not bool(torch.isfinite(got).all()):
             return case.get("hint_nonfinite") or case.get("hint")
         return case.get("hint")
+
     got = call_checked(student, fn, *args, _what=case["what"], diagnose=diagnose)
     inputs = case["inputs"] if device == "cpu" else case["inputs"].replace(" on cpu", f" on {device}")
-    compare(got, expected, diagnose=diagnose, what=case["what"], inputs=inputs,
-            dtype=DTYPES[case["dtype"]], device=device, rtol=case["rtol"], atol=case["atol"])
+    compare(
+        got,
+        expected,
+        diagnose=diagnose,
+        what=case["what"],
+        inputs=inputs,
+        dtype=DTYPES[case["dtype"]],
+        device=device,
+        rtol=case["rtol"],
+        atol=case["atol"],
+    )
 
 
 def stored_variants(case: dict) -> list:
@@ -102,8 +114,9 @@ def stored_variants(case: dict) -> list:
 
 
 def _not_torch(student, handle, name, forbidden, what, hint):
-    assert_made_object(handle, what, "Subclass nn.Module, call super().__init__() first, and return nothing from "
-                       "__init__.")
+    assert_made_object(
+        handle, what, "Subclass nn.Module, call super().__init__() first, and return nothing from __init__."
+    )
     assert_not_torch_class(student, handle, name, forbidden, what, hint)
 
 
@@ -119,8 +132,10 @@ def _module(student, case, device):
             if value.dim() == 2 and tuple(stored.shape) == tuple(value.shape)[::-1]:
                 value = value.T.contiguous()  # the layout is judged by a test of its own
             else:
-                raise Failure(f"{what}.{name} has shape {shape_str(stored.shape)}, expected "
-                              f"{shape_str(value.shape)}", case.get("shape_hint"))
+                raise Failure(
+                    f"{what}.{name} has shape {shape_str(stored.shape)}, expected {shape_str(value.shape)}",
+                    case.get("shape_hint"),
+                )
         student.call(obj.attr(name, "copy_"), value, _grad="no_grad", _what=f"setting {what}.{name}")
     x = decode(case["input"], device)
     call = f"{what}(x)" if "forward_what" not in case else case["forward_what"]
@@ -133,11 +148,28 @@ def _module(student, case, device):
     else:
         got = student.call(obj, x, _what=call)
     if case.get("verdict") in VERDICTS:  # the hidden suite's own verdict, its catalogue as stored numbers
-        VERDICTS[case["verdict"]](x, got, decode(case["expected"]), case["inputs"], lambda _x: stored_variants(case),
-                                  device, rtol=case["rtol"], atol=case["atol"])
+        VERDICTS[case["verdict"]](
+            x,
+            got,
+            decode(case["expected"]),
+            case["inputs"],
+            lambda _x: stored_variants(case),
+            device,
+            rtol=case["rtol"],
+            atol=case["atol"],
+        )
         return
-    assert_close(got, decode(case["expected"]), what=call, inputs=case["inputs"], dtype=DTYPES[case["dtype"]],
-                 device=device, rtol=case["rtol"], atol=case["atol"], hint=case.get("hint"))
+    assert_close(
+        got,
+        decode(case["expected"]),
+        what=call,
+        inputs=case["inputs"],
+        dtype=DTYPES[case["dtype"]],
+        device=device,
+        rtol=case["rtol"],
+        atol=case["atol"],
+        hint=case.get("hint"),
+    )
 
 
 def _torch_layers(student, specs):
@@ -145,8 +177,13 @@ def _torch_layers(student, specs):
     for spec in specs:
         handle = student.call(Student.torch(f"nn.{spec['class']}"), *spec.get("args", []), _what=spec["label"])
         if spec.get("state"):
-            student.call(handle.attr("load_state_dict"), decode(spec["state"]), strict=False, _grad="no_grad",
-                         _what=f"setting {spec['label']}'s parameters")
+            student.call(
+                handle.attr("load_state_dict"),
+                decode(spec["state"]),
+                strict=False,
+                _grad="no_grad",
+                _what=f"setting {spec['label']}'s parameters",
+            )
         layers.append(handle)
     return layers
 
@@ -159,9 +196,17 @@ def _sequential(student, case, device):
     _not_torch(student, seq, "Sequential", case.get("forbidden", []), what, case.get("forbidden_hint", ""))
     x = decode(case["input"], device)
     got = student.call(seq, x, _what=f"{what}(X)")
-    assert_close(got, decode(case["expected"]), what=f"{what}(X)", inputs=case["inputs"],
-                 dtype=DTYPES[case["dtype"]], device=device, rtol=case["rtol"], atol=case["atol"],
-                 hint=case.get("hint"))
+    assert_close(
+        got,
+        decode(case["expected"]),
+        what=f"{what}(X)",
+        inputs=case["inputs"],
+        dtype=DTYPES[case["dtype"]],
+        device=device,
+        rtol=case["rtol"],
+        atol=case["atol"],
+        hint=case.get("hint"),
+    )
 
 
 def _sgd(student, case, device):
@@ -176,9 +221,16 @@ def _sgd(student, case, device):
     _, info = student.call_and_inspect(opt.attr("step"), _what=f"{what}.step()", _of=layer)
     got = {name: t for name, t, _h in info.get("params", [])}
     for name, expected in decode(case["expected"]).items():
-        assert_close(got.get(name), expected, what=f"{case['layer']['label']}.{name} after {what}.step()",
-                     inputs=case["inputs"], dtype=expected.dtype, rtol=case["rtol"], atol=case["atol"],
-                     hint=case.get("hint"))
+        assert_close(
+            got.get(name),
+            expected,
+            what=f"{case['layer']['label']}.{name} after {what}.step()",
+            inputs=case["inputs"],
+            dtype=expected.dtype,
+            rtol=case["rtol"],
+            atol=case["atol"],
+            hint=case.get("hint"),
+        )
 
 
 def _step(student, case, device):
@@ -193,36 +245,58 @@ def _step(student, case, device):
     for name, g in decode(case["grads"]).items():
         student.setattr(handles[name], "grad", g)
     what = case["what"]
-    opt = student.call(student.ref(case["class"]), Call(model.attr("parameters")), _what=what,
-                       **{k: tuple(v) if isinstance(v, list) else v for k, v in case["options"].items()})
+    opt = student.call(
+        student.ref(case["class"]),
+        Call(model.attr("parameters")),
+        _what=what,
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in case["options"].items()},
+    )
     errors = tuple(ErrorHint(tuple(e["pattern"]), e["hint"]) for e in case.get("errors") or ()) or COMMON_ERRORS
     _, info = call_checked(student, opt.attr("step"), _what=f"{what}.step() (step 1)", errors=errors, _inspect=model)
     got = {name: t for name, t, _h in info.get("params", [])}
     naming = Tolerance(rtol=case["rtol"], atol=case["atol"])
     for name, expected in decode(case["expected"]).items():
         variants = stored_variants({"variants": case["variants"].get(name)})
-        compare(got.get(name), expected, what=f"parameter {name} after step 1 of {what}", inputs=case["inputs"],
-                dtype=DTYPES[case["dtype"]], rtol=case["rtol"], atol=case["atol"],
-                diagnose=lambda g, e=expected, v=variants: name_bug(g, e, v, naming) or case.get("hint"))
+        compare(
+            got.get(name),
+            expected,
+            what=f"parameter {name} after step 1 of {what}",
+            inputs=case["inputs"],
+            dtype=DTYPES[case["dtype"]],
+            rtol=case["rtol"],
+            atol=case["atol"],
+            diagnose=lambda g, e=expected, v=variants: name_bug(g, e, v, naming) or case.get("hint"),
+        )
 
 
 def _matmul(student, case, device):
     """MatMul.apply(X, Y) and its backward for a given grad: the output and both gradients."""
     X, Y, G = decode(case["args"], device)
-    out, grads, _ = student.vjp(student.ref("MatMul", "apply"), [X, Y], grad_output=G, wrt=(0, 1),
-                                _what=case["backward_what"])
+    out, grads, _ = student.vjp(
+        student.ref("MatMul", "apply"), [X, Y], grad_output=G, wrt=(0, 1), _what=case["backward_what"]
+    )
     grads = list(grads or []) + [None] * (2 - len(grads or []))
     out = expect_tensor(out, case["what"], case["inputs"])
-    assert_close(out, decode(case["expected"]), what=case["what"], inputs=case["inputs"], dtype=X.dtype,
-                 hint=case.get("hint"))
+    assert_close(
+        out, decode(case["expected"]), what=case["what"], inputs=case["inputs"], dtype=X.dtype, hint=case.get("hint")
+    )
     for i, name in enumerate(("X", "Y")):
         if grads[i] is None:
-            raise Failure(f"{case['backward_what']} gave no gradient for {name}, which requires one\n"
-                          f"  input: {case['inputs']}", "backward returns one gradient per input of forward.")
+            raise Failure(
+                f"{case['backward_what']} gave no gradient for {name}, which requires one\n  input: {case['inputs']}",
+                "backward returns one gradient per input of forward.",
+            )
         got = expect_tensor(grads[i], f"the gradient for {name} from {case['backward_what']}", case["inputs"])
-        assert_close(got, decode(case["grads"][i]), what=f"the gradient for {name} from {case['backward_what']}",
-                     inputs=case["inputs"], dtype=X.dtype, rtol=case["rtol"][i], atol=case["atol"][i],
-                     hint=case.get("grad_hint"))
+        assert_close(
+            got,
+            decode(case["grads"][i]),
+            what=f"the gradient for {name} from {case['backward_what']}",
+            inputs=case["inputs"],
+            dtype=X.dtype,
+            rtol=case["rtol"][i],
+            atol=case["atol"][i],
+            hint=case.get("grad_hint"),
+        )
 
 
 def _number(student, case, device):
@@ -234,16 +308,21 @@ def _number(student, case, device):
     if isinstance(got, torch.Tensor) and got.dim() == 0 and not got.is_complex():
         got = got.item()
     elif isinstance(got, torch.Tensor):
-        raise Failure(f"{what} returned a tensor of shape {shape_str(got.shape)}, expected a number\n"
-                      f"  input: {case['inputs']}", "Reduce to one Python number with .item().")
+        raise Failure(
+            f"{what} returned a tensor of shape {shape_str(got.shape)}, expected a number\n  input: {case['inputs']}",
+            "Reduce to one Python number with .item().",
+        )
     if got is None:
-        raise Failure(f"{what} returned None, expected a number\n  input: {case['inputs']}",
-                      "Did you forget the `return` statement?")
+        raise Failure(
+            f"{what} returned None, expected a number\n  input: {case['inputs']}",
+            "Did you forget the `return` statement?",
+        )
     if isinstance(got, bool) or not isinstance(got, (int, float)):
         raise Failure(f"{what} returned {type(got).__name__}, expected a number\n  input: {case['inputs']}")
     if not abs(got - expected) <= case["atol"] + case["rtol"] * abs(expected):
-        raise Failure(f"{what} returned {got:.6g}, expected {expected:.6g}\n  input: {case['inputs']}",
-                      case.get("hint"))
+        raise Failure(
+            f"{what} returned {got:.6g}, expected {expected:.6g}\n  input: {case['inputs']}", case.get("hint")
+        )
 
 
 def _gradcheck(student, case, device):
@@ -256,11 +335,20 @@ def _gradcheck(student, case, device):
 # from the catalogue's numbers as the grader does
 VERDICTS = {"relu": relu.verdict}
 
-KINDS = {"call": _call, "module": _module, "sequential": _sequential, "sgd": _sgd, "step": _step, "matmul": _matmul,
-         "number": _number, "gradcheck": _gradcheck}
+KINDS = {
+    "call": _call,
+    "module": _module,
+    "sequential": _sequential,
+    "sgd": _sgd,
+    "step": _step,
+    "matmul": _matmul,
+    "number": _number,
+    "gradcheck": _gradcheck,
+}
 
 
 # -- the tests ---------------------------------------------------------------------------------
+
 
 def _make(name: str, cases: list):
     if cases[0].get("device") == "every":
@@ -269,6 +357,7 @@ def _make(name: str, cases: list):
         def test(student, case, device):
             KINDS[case["kind"]](student, case, device)
     else:
+
         def test(student, case):
             KINDS[case["kind"]](student, case, case.get("device", "cpu"))
 

@@ -7,6 +7,7 @@ at this magnitude", ``EXACT`` for results with no rounding at all, and a few fix
 pairs named after what they are for.  A preset is resolved for one comparison with
 ``preset.at(dtype, scale)``; a fixed preset ignores both.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,13 +15,32 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Tolerance", "Rounding", "Scaled", "EXACT", "ROUNDING", "FINITE_DIFFERENCES", "FORWARD_BEFORE_GRADIENT",
-           "SAME_NUMBERS", "SAME_NUMBERS_FINE", "SAME_FIGURES", "RIGHT_ANYWAY", "ROUGHLY_NORMALISED", "SAME_RATIO",
-           "TRAINING_FLOAT64", "TRAINING_FLOAT32", "FRACTION", "magnitude", "tol"]
+__all__ = [
+    "Tolerance",
+    "Rounding",
+    "Scaled",
+    "EXACT",
+    "ROUNDING",
+    "FINITE_DIFFERENCES",
+    "FORWARD_BEFORE_GRADIENT",
+    "SAME_NUMBERS",
+    "SAME_NUMBERS_FINE",
+    "SAME_FIGURES",
+    "RIGHT_ANYWAY",
+    "ROUGHLY_NORMALISED",
+    "SAME_RATIO",
+    "TRAINING_FLOAT64",
+    "TRAINING_FLOAT32",
+    "FRACTION",
+    "magnitude",
+    "tol",
+]
+
 
 @dataclass(frozen=True)
 class Tolerance:
     """A fixed allowance: ``|got - expected| <= atol + rtol·|expected|``."""
+
     rtol: float
     atol: float
 
@@ -43,9 +63,12 @@ class Tolerance:
         (torch.allclose), or Python numbers.  Infinities must be equal; nan matches nan
         only with ``nan_equal``."""
         if isinstance(got, torch.Tensor) or isinstance(expected, torch.Tensor):
-            return (isinstance(got, torch.Tensor) and isinstance(expected, torch.Tensor)
-                    and got.shape == expected.shape
-                    and bool(torch.allclose(got, expected, rtol=self.rtol, atol=self.atol, equal_nan=nan_equal)))
+            return (
+                isinstance(got, torch.Tensor)
+                and isinstance(expected, torch.Tensor)
+                and got.shape == expected.shape
+                and bool(torch.allclose(got, expected, rtol=self.rtol, atol=self.atol, equal_nan=nan_equal))
+            )
         got, expected = float(got), float(expected)
         if math.isnan(got) or math.isnan(expected):
             return nan_equal and math.isnan(got) and math.isnan(expected)
@@ -80,6 +103,7 @@ class Rounding:
 class Scaled:
     """Both parts fixed for values of magnitude up to 1, the absolute part growing with the
     magnitude beyond: atol·max(1, scale)."""
+
     rtol: float
     atol: float
 

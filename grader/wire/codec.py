@@ -29,6 +29,7 @@ function that reads each (``_TAGS``).  A new wire type is one function and one r
 
 This module imports torch lazily so that importing it stays cheap.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -54,8 +55,18 @@ _string_at = ctypes.string_at
 _memmove = ctypes.memmove
 
 DTYPES = (
-    "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
-    "uint8", "int8", "int16", "int32", "int64", "bool",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+    "uint8",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "bool",
 )
 
 Json = Any  # a JSON value (what orjson writes and reads): None, bool, int, float, str, list, dict
@@ -94,6 +105,7 @@ def _load_torch() -> None:
 # --------------------------------------------------------------------------
 # encoding (both sides)
 
+
 class Encoder:
     """Turns values into JSON plus blobs. ``keep`` is called for values that
     are not plain data and must return a Handle (the worker keeps them)."""
@@ -116,8 +128,14 @@ class Encoder:
                 m["is_leaf"] = False
         known = _ENCODE.get(t.dtype)
         raw = None
-        if (known is not None and t.is_cpu and t.layout is _strided and t.is_contiguous()
-                and not t.is_conj() and not t.is_neg()):
+        if (
+            known is not None
+            and t.is_cpu
+            and t.layout is _strided
+            and t.is_contiguous()
+            and not t.is_conj()
+            and not t.is_neg()
+        ):
             # the common case: the bytes are already laid out as sent
             try:
                 ptr = t.data_ptr()
@@ -184,12 +202,13 @@ class Encoder:
 
 # One function per wire type, called with (encoder, value, depth): the value's JSON.
 
+
 def _same(enc: Encoder, v: Any, depth: int) -> Json:  # None, str, bool: JSON as they are
     return v
 
 
 def _int(enc: Encoder, v: int, depth: int) -> Json:  # an int too large for JSON goes as a float
-    return v if -2**63 < v < 2**63 else {"$float": repr(float(v))}
+    return v if -(2**63) < v < 2**63 else {"$float": repr(float(v))}
 
 
 def _float(enc: Encoder, v: float, depth: int) -> Json:
@@ -243,9 +262,17 @@ def _call(enc: Encoder, v: Call, depth: int) -> Json:
 
 # exact type -> its wire form (torch's types are added as torch is loaded)
 _ENCODERS: dict[type[Any], Callable[[Encoder, Any, int], Json]] = {
-    type(None): _same, str: _same, bool: _same, int: _int, float: _float,
-    list: _list, tuple: _tuple, dict: _dict,
-    Handle: _handle, Ref: _ref, Call: _call,
+    type(None): _same,
+    str: _same,
+    bool: _same,
+    int: _int,
+    float: _float,
+    list: _list,
+    tuple: _tuple,
+    dict: _dict,
+    Handle: _handle,
+    Ref: _ref,
+    Call: _call,
 }
 
 
@@ -258,6 +285,7 @@ def pack(obj: dict[str, Any], keep: Callable[[Any], Handle] | None = None) -> tu
 # --------------------------------------------------------------------------
 # decoding (strict on the grader's side)
 
+
 class Decoder:
     def __init__(self, blob: bytes | bytearray, resolve: Resolve | None = None, place: Place | None = None):
         if type(blob) is not bytearray:
@@ -267,8 +295,8 @@ class Decoder:
         # what holds the blob still (not resized or freed) while its address is used
         self._anchor: ctypes.c_char | None = None
         self.resolve = resolve  # worker side: turns $handle / $ref into objects
-        self.place = place      # worker side: moves tensors to their device
-        self.metas = 0          # meta tensors decoded
+        self.place = place  # worker side: moves tensors to their device
+        self.metas = 0  # meta tensors decoded
         if _torch is None:
             _load_torch()
 
@@ -415,13 +443,24 @@ def _to_call(dec: Decoder, v: dict[str, Json], depth: int) -> Any:  # worker sid
 
 # the tags in the order they are tried (an object holding several is read as the first that fits)
 _TAGS: tuple[tuple[str, Callable[[Decoder, dict[str, Json], int], Any]], ...] = (
-    ("$tuple", _to_tuple), ("$dict", _to_dict), ("$float", _to_float), ("$dtype", _to_dtype),
-    ("$device", _to_device), ("$handle", _to_handle), ("$ref", _to_ref), ("$call", _to_call),
+    ("$tuple", _to_tuple),
+    ("$dict", _to_dict),
+    ("$float", _to_float),
+    ("$dtype", _to_dtype),
+    ("$device", _to_device),
+    ("$handle", _to_handle),
+    ("$ref", _to_ref),
+    ("$call", _to_call),
 )
 
 
-def unpack(obj: Json, blob: bytes | bytearray, resolve: Resolve | None = None, place: Place | None = None,
-           decoders: list[Decoder] | None = None) -> Any:
+def unpack(
+    obj: Json,
+    blob: bytes | bytearray,
+    resolve: Resolve | None = None,
+    place: Place | None = None,
+    decoders: list[Decoder] | None = None,
+) -> Any:
     """Decode one value (worker side) or, given a message envelope (a JSON
     object of fields, as ``pack`` makes), each of its fields. ``decoders``: the
     Decoder used is appended to it (what it counted: ``metas``)."""

@@ -12,6 +12,7 @@ values become them, is ``grader.wire.codec``'s business (the tags are
 listed there); it re-exports the names here. Imported by the worker: the
 standard library and orjson only.
 """
+
 from __future__ import annotations
 
 import json
@@ -171,7 +172,7 @@ def _wait_until(sock: socket.socket, deadline: float) -> None:
 
 def _int_in_range(text: str) -> int:
     v = int(text)
-    if not -2**63 < v < 2**63:  # what an Encoder sends as an int
+    if not -(2**63) < v < 2**63:  # what an Encoder sends as an int
         raise ValueError(f"integer out of range: {text[:40]}")
     return v
 
@@ -188,8 +189,15 @@ def _json(data: bytes | bytearray) -> Any:
         raise ProtocolError(f"malformed message: {e}") from None
 
 
-def recv(sock: socket.socket, max_blob: int = MAX_BLOB, *, deadline: float | None = None, max_json: int = MAX_JSON,
-         max_total: int | None = None, sizes: list[int] | None = None) -> tuple[Any, bytearray]:
+def recv(
+    sock: socket.socket,
+    max_blob: int = MAX_BLOB,
+    *,
+    deadline: float | None = None,
+    max_json: int = MAX_JSON,
+    max_total: int | None = None,
+    sizes: list[int] | None = None,
+) -> tuple[Any, bytearray]:
     """One frame: (json object, blob). Raises EOFError, ProtocolError, socket.timeout.
 
     A frame whose header announces more than ``max_json`` bytes of JSON, ``max_blob``

@@ -2,12 +2,13 @@
 is cut to ``MAX_TEXT`` characters (a name to ``MAX_NAME``), every field of a report to
 ``MAX_FIELD``, saying how much was cut.  A leaf: the wire (both sides) and the feedback
 import it."""
+
 import re
 from typing import Any
 
-MAX_TEXT = 2000     # characters of one string from the worker (a name, a message, a repr, a code line)
-MAX_NAME = 200      # characters of a name or type from the worker (an exception's class, say)
-MAX_FIELD = 20000   # characters of one field of a report (a message built from several strings, say)
+MAX_TEXT = 2000  # characters of one string from the worker (a name, a message, a repr, a code line)
+MAX_NAME = 200  # characters of a name or type from the worker (an exception's class, say)
+MAX_FIELD = 20000  # characters of one field of a report (a message built from several strings, say)
 
 
 _CUT = re.compile(r"… \[(\d+) more characters cut\]\Z")

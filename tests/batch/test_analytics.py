@@ -1,4 +1,5 @@
 """grader.batch.analytics: the class picture (summary.json) from the students' reports."""
+
 import json
 import subprocess
 import sys
@@ -11,13 +12,42 @@ HINT = "Take one entry per row: log_probs[torch.arange(n), targets]."
 
 
 def _report(student: str, messages: list) -> dict:
-    tests = [{"name": f"test_{i}", "description": "", "status": "failed", "score": 0.0, "max_score": 1.0,
-              "message": m, "hint": HINT, "visible": False} for i, m in enumerate(messages)]
-    return {"score": 0.0, "max_score": 10, "exercises": [
-        {"name": "exercise3", "title": "Cross-entropy", "file": "exercise3_cross_entropy.py", "score": 0.0,
-         "max_score": 10, "status": "graded", "message": "", "hint": "", "tests": tests,
-         "review": [{"message": f"{student}'s file looks like another's"}]}],
-        "seed": 0, "submission": student, "grader_version": "x", "torch_version": "x", "cuda": False}
+    tests = [
+        {
+            "name": f"test_{i}",
+            "description": "",
+            "status": "failed",
+            "score": 0.0,
+            "max_score": 1.0,
+            "message": m,
+            "hint": HINT,
+            "visible": False,
+        }
+        for i, m in enumerate(messages)
+    ]
+    return {
+        "score": 0.0,
+        "max_score": 10,
+        "exercises": [
+            {
+                "name": "exercise3",
+                "title": "Cross-entropy",
+                "file": "exercise3_cross_entropy.py",
+                "score": 0.0,
+                "max_score": 10,
+                "status": "graded",
+                "message": "",
+                "hint": "",
+                "tests": tests,
+                "review": [{"message": f"{student}'s file looks like another's"}],
+            }
+        ],
+        "seed": 0,
+        "submission": student,
+        "grader_version": "x",
+        "torch_version": "x",
+        "cuda": False,
+    }
 
 
 def test_the_summary_is_the_same_whatever_order_the_students_finished_in_and_whatever_the_hash_seed(tmp_path):
@@ -30,8 +60,16 @@ def test_the_summary_is_the_same_whatever_order_the_students_finished_in_and_wha
     for student, n in (("ann", 5), ("bob", 5), ("cat", 3)):
         messages = [f"{student}: cross_entropy(logits, targets) case {i} does not match" for i in range(n)]
         out.report_paths(student)[0].write_text(json.dumps(_report(student, messages)))
-        rows.append({"student": student, "entry": student + "/", "status": "graded", "score": 0.0,
-                     "max_score": 10, "exercises": {"exercise3": 0.0}})
+        rows.append(
+            {
+                "student": student,
+                "entry": student + "/",
+                "status": "graded",
+                "score": 0.0,
+                "max_score": 10,
+                "exercises": {"exercise3": 0.0},
+            }
+        )
     code = textwrap.dedent("""
         import json, sys
         from pathlib import Path
@@ -44,8 +82,13 @@ def test_the_summary_is_the_same_whatever_order_the_students_finished_in_and_wha
     """)
     seen = set()
     for seed in range(4):
-        r = subprocess.run([sys.executable, "-c", code, str(out.root), json.dumps(rows)], cwd=ROOT,
-                           capture_output=True, text=True, env={"PYTHONHASHSEED": str(seed), "PATH": "/usr/bin:/bin"})
+        r = subprocess.run(
+            [sys.executable, "-c", code, str(out.root), json.dumps(rows)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={"PYTHONHASHSEED": str(seed), "PATH": "/usr/bin:/bin"},
+        )
         assert r.returncode == 0, r.stderr
         for data in json.loads(r.stdout):
             seen.add(json.dumps({k: data[k] for k in ("hints", "review")}, sort_keys=True))

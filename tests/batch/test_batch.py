@@ -6,6 +6,7 @@ the same class again with five hostile students added and compares the
 normal students' reports byte for byte.  All runs use the same secret and
 limits (``--timeout-scale 0.3``: 3 s per call), so their keys and seeds agree.
 """
+
 from __future__ import annotations
 
 import csv
@@ -51,7 +52,7 @@ def normal_class(subs: Path) -> list:
     """Three students graded normally: full marks (a folder), a buggy one (a zip)
     and an unfinished one (a single .py file with both exercises' stubs)."""
     write(subs / "ada", {EX1: (SOLUTIONS / EX1).read_text(), EX2: (SOLUTIONS / EX2).read_text()})
-    with zipfile.ZipFile(subs / "ben.zip", "w") as z:   # nested folder inside the zip
+    with zipfile.ZipFile(subs / "ben.zip", "w") as z:  # nested folder inside the zip
         z.writestr("ben/exercises/" + EX1, UNSTABLE_SOFTMAX)
         z.writestr("ben/exercises/" + EX2, (SOLUTIONS / EX2).read_text())
     (subs / "cy.py").write_text((STUBS / EX1).read_text() + "\n" + (STUBS / EX2).read_text())
@@ -72,8 +73,15 @@ def bad_entries(subs: Path) -> dict:
     shutil.copy(subs / "corrupt.zip", subs / "notes.txt")
     with zipfile.ZipFile(subs / "dup.zip", "w") as z:
         z.writestr(EX1, "x = 1\n")
-    return {"empty": "empty", "corrupt": "zip", "slip": "outside", "bomb": "bomb", "caf\\xe9": "UTF-8",
-            "dup": "2 entries", "notes.txt": "not a folder"}
+    return {
+        "empty": "empty",
+        "corrupt": "zip",
+        "slip": "outside",
+        "bomb": "bomb",
+        "caf\\xe9": "UTF-8",
+        "dup": "2 entries",
+        "notes.txt": "not a folder",
+    }
 
 
 def read_csv(out: Path, name: str = "grades.csv") -> list:
@@ -91,28 +99,48 @@ def class_run(tmp_path_factory):
     bad = bad_entries(subs)
     start = time.monotonic()
     r = batch(subs, "--out", base / "out", *COMMON)
-    return {"subs": subs, "out": base / "out", "r": r, "normal": normal, "bad": bad,
-            "elapsed": time.monotonic() - start}
+    return {
+        "subs": subs,
+        "out": base / "out",
+        "r": r,
+        "normal": normal,
+        "bad": bad,
+        "elapsed": time.monotonic() - start,
+    }
 
 
 # ---------------------------------------------------------------------------
 # the command line
 
+
 def test_help_teaches():
     r = batch("--help")
     assert r.returncode == 0
-    for text in ("grade batch submissions/ --out results/", "grades.csv", "summary.html", "reports/ID.html",
-                 "Points Possible", "--force", "--jobs", "exit status", "resume", "seed"):
+    for text in (
+        "grade batch submissions/ --out results/",
+        "grades.csv",
+        "summary.html",
+        "reports/ID.html",
+        "Points Possible",
+        "--force",
+        "--jobs",
+        "exit status",
+        "resume",
+        "seed",
+    ):
         assert text in r.stdout, text
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["/nonexistent/subs", "--out", "/tmp/x"], "does not exist"),
-    (["{subs}"], "--out"),
-    (["{subs}", "--out", "{out}", "--jobs", "0"], "--jobs"),
-    (["{subs}", "--out", "{out}", "--exercises", "exercise42"], "no exercise called"),
-    (["{subs}", "--out", "{subs}/results"], "inside SUBMISSIONS"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["/nonexistent/subs", "--out", "/tmp/x"], "does not exist"),
+        (["{subs}"], "--out"),
+        (["{subs}", "--out", "{out}", "--jobs", "0"], "--jobs"),
+        (["{subs}", "--out", "{out}", "--exercises", "exercise42"], "no exercise called"),
+        (["{subs}", "--out", "{subs}/results"], "inside SUBMISSIONS"),
+    ],
+)
 def test_bad_command_lines_get_one_clear_line(tmp_path, args, needle):
     subs = tmp_path / "subs"
     subs.mkdir()
@@ -124,6 +152,7 @@ def test_bad_command_lines_get_one_clear_line(tmp_path, args, needle):
 
 # ---------------------------------------------------------------------------
 # reading entries (in-process: no grading)
+
 
 def test_bad_entries_each_get_a_reason(tmp_path):
     from grader.batch.entries import scan
@@ -144,7 +173,7 @@ def test_bad_entries_each_get_a_reason(tmp_path):
     assert "symbolic link" in entries["eve"].error
     for student in normal:
         assert not entries[student].error, entries[student].error
-    assert set(entries["ben"].files) == {EX1, EX2}           # found in ben/exercises/ inside the zip
+    assert set(entries["ben"].files) == {EX1, EX2}  # found in ben/exercises/ inside the zip
     assert entries["cy"].files[EX1] == entries["cy"].files[EX2]  # one file graded as every exercise
 
 
@@ -159,19 +188,29 @@ def test_seeds_and_keys():
     fp = fingerprint(exs)
     k = entry_key({EX1: b"a"}, 1, exs, Limits(), fp)
     assert k == entry_key({EX1: b"a"}, 1, exs, Limits(hide=("/elsewhere",)), fp)
-    assert len({k, entry_key({EX1: b"b"}, 1, exs, Limits(), fp), entry_key({EX1: b"a"}, 2, exs, Limits(), fp),
-                entry_key({EX1: b"a"}, 1, exs, Limits().scaled(2), fp)}) == 4
+    assert (
+        len(
+            {
+                k,
+                entry_key({EX1: b"b"}, 1, exs, Limits(), fp),
+                entry_key({EX1: b"a"}, 2, exs, Limits(), fp),
+                entry_key({EX1: b"a"}, 1, exs, Limits().scaled(2), fp),
+            }
+        )
+        == 4
+    )
 
 
 # ---------------------------------------------------------------------------
 # a class
+
 
 @pytest.mark.slow
 def test_a_class_gets_grades_reports_and_a_summary(class_run):
     from grader.batch.keys import student_seed
 
     r, out = class_run["r"], class_run["out"]
-    assert r.returncode == 1, r.stderr            # 1: some entries could not be graded
+    assert r.returncode == 1, r.stderr  # 1: some entries could not be graded
     assert "Traceback" not in r.stderr
     rows = read_csv(out, "results.csv")
     assert rows[0] == ["Student", "exercise1", "exercise2", "Total", "Status"]
@@ -191,18 +230,33 @@ def test_a_class_gets_grades_reports_and_a_summary(class_run):
         html = (out / "reports" / f"{student}.html").read_text()
         assert f"seed {report['seed']}" in html
     summary = (out / "summary.html").read_text()
-    for text in ("Score distribution", "<svg", "Most common misconceptions", "Pass rate per test",
-                 "Timed out or crashed", "Could not be graded", "corrupt.zip"):
+    for text in (
+        "Score distribution",
+        "<svg",
+        "Most common misconceptions",
+        "Pass rate per test",
+        "Timed out or crashed",
+        "Could not be graded",
+        "corrupt.zip",
+    ):
         assert text in summary, text
     data = json.loads((out / "summary.json").read_text())
     assert data["graded"] == 3 and data["errors"] == len(class_run["bad"])
     # cy's unfinished exercises are not attempted: no misconception; ben's overflow is one
     assert not any("NotImplementedError" in h["hint"] for h in data["hints"]), data["hints"]
-    assert any(h["exercise"] == "exercise1" and "overflow" in h["hint"] and h["students"] == 1
-               for h in data["hints"]), data["hints"]
-    canvas = read_csv(out)   # Canvas's import format: every entry, errors without a score
-    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
-                         "exercise1 Softmax", "exercise2 Log-softmax"]
+    assert any(
+        h["exercise"] == "exercise1" and "overflow" in h["hint"] and h["students"] == 1 for h in data["hints"]
+    ), data["hints"]
+    canvas = read_csv(out)  # Canvas's import format: every entry, errors without a score
+    assert canvas[0] == [
+        "Student",
+        "ID",
+        "SIS User ID",
+        "SIS Login ID",
+        "Section",
+        "exercise1 Softmax",
+        "exercise2 Log-softmax",
+    ]
     assert canvas[1] == ["Points Possible", "", "", "", "", "10", "10"]
     cby = {row[0]: row for row in canvas[2:]}
     assert cby["ada"] == ["ada", "", "", "ada", "", "10.00", "10.00"]
@@ -214,8 +268,8 @@ def test_a_class_gets_grades_reports_and_a_summary(class_run):
         assert f'<a href="reports/{student}.html">{student}</a>' in summary
     assert sum(b["count"] for b in data["histogram"]) == 3
     # the histogram's axis names each band's edge once; a bar's tooltip says which edge it holds
-    hist = summary[summary.index('aria-label="histogram'):]
-    hist = hist[:hist.index("</svg>")]
+    hist = summary[summary.index('aria-label="histogram') :]
+    hist = hist[: hist.index("</svg>")]
     edges = re.findall(r'<text class="edge"[^>]*>([^<]*)</text>', hist)
     assert edges == [f"{b['from']:g}" for b in data["histogram"]] + [f"{data['max_total']:g}"], edges
     assert "–" not in hist
@@ -239,7 +293,7 @@ def test_rerun_skips_unchanged_and_regrades_what_changed(class_run, tmp_path):
     (subs / "ada" / EX1).write_bytes((class_run["subs"] / "ada" / EX1).read_bytes())
     r = batch(subs, "--out", out, *COMMON, "--force")
     assert "3 to grade, 0 unchanged" in r.stderr, r.stderr
-    for s in class_run["normal"]:   # regrading reproduces every report exactly
+    for s in class_run["normal"]:  # regrading reproduces every report exactly
         assert (out / "reports" / f"{s}.json").read_bytes() == before[s], s
 
 
@@ -251,10 +305,15 @@ def test_interrupted_batch_resumes(class_run, tmp_path):
     for i in range(4):
         write(subs / f"extra{i}", {EX1: (SOLUTIONS / EX1).read_text()})
     env = dict(os.environ, CI="true")
-    p = subprocess.Popen([sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(out), *COMMON,
-                          "--jobs", "1"], cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(out), *COMMON, "--jobs", "1"],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     lines = []
-    for line in p.stderr:            # plain progress lines (CI): stop after the first result
+    for line in p.stderr:  # plain progress lines (CI): stop after the first result
         lines.append(line)
         if "[1/7]" in line:
             p.send_signal(signal.SIGINT)
@@ -368,8 +427,9 @@ def test_hostile_students_change_nothing_for_the_others(class_run, tmp_path, zyg
     subs, out = tmp_path / "subs", tmp_path / "out"
     shutil.copytree(class_run["subs"], subs, symlinks=True)
     for student, source in HOSTILE.items():
-        write(subs / student, {EX1: textwrap.dedent(source).replace("{token}", token),
-                               EX2: (SOLUTIONS / EX2).read_text()})
+        write(
+            subs / student, {EX1: textwrap.dedent(source).replace("{token}", token), EX2: (SOLUTIONS / EX2).read_text()}
+        )
     canary = ROOT / "solutions" / EX1
     canary_bytes = canary.read_bytes()
     r = batch(subs, "--out", out, *COMMON)
@@ -384,8 +444,8 @@ def test_hostile_students_change_nothing_for_the_others(class_run, tmp_path, zyg
     for student in list(class_run["normal"]) + list(class_run["bad"]):
         assert rows[student] == before[student]
     for student in HOSTILE:
-        assert rows[student][1] == "0.00", rows[student]          # the trick bought nothing
-        assert rows[student][2] == "10.00", rows[student]         # and their other exercise is graded fairly
+        assert rows[student][1] == "0.00", rows[student]  # the trick bought nothing
+        assert rows[student][2] == "10.00", rows[student]  # and their other exercise is graded fairly
     # the daemon's softmax is correct: it loses its points to the integrity scan (os.fork, ctypes, open),
     # flagged for review, and its grading ran to the end all the same (no crash, no time-out)
     daemon = json.loads((out / "reports" / "h-daemon.json").read_text())["exercises"][0]
@@ -455,7 +515,7 @@ def test_a_worker_sees_only_its_own_folder(grade_folder, submission, zygote, tmp
     assert r["write_tmp"] != "ok" and r["write_etc"] != "ok" and r["write_own"] == "ok", r
     assert r["net"] != "connected"
     assert r["own_file"].strip(), "its own file must stay readable"
-    assert len(r["processes"]) <= 2, r["processes"]    # /proc shows only its own processes
+    assert len(r["processes"]) <= 2, r["processes"]  # /proc shows only its own processes
 
 
 def _alive(pid: int) -> bool:
@@ -535,6 +595,7 @@ def test_user_namespace_path_works(tmp_path):
 # ---------------------------------------------------------------------------
 # the summary, as a browser shows it
 
+
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_summary_renders_in_a_browser(class_run, tmp_path):
@@ -548,11 +609,14 @@ def test_a_submission_that_overruns_the_wall_limit_is_stopped(tmp_path):
     """The whole-submission limit: the grading process is killed with its zygote
     and workers, the student gets an error row, and the rest is graded."""
     subs, out = tmp_path / "subs", tmp_path / "out"
-    write(subs / "slow", {EX1: "import ctypes\nctypes.CDLL(None).prctl(15, b'wall-limit-hog', 0, 0, 0)\n"
-                               "while True:\n    pass\n"})
+    write(
+        subs / "slow",
+        {EX1: "import ctypes\nctypes.CDLL(None).prctl(15, b'wall-limit-hog', 0, 0, 0)\nwhile True:\n    pass\n"},
+    )
     write(subs / "fine", {EX1: (SOLUTIONS / EX1).read_text()})
-    r = batch(subs, "--out", out, "--exercises", "1", "--seed-secret", SECRET, "--submission-timeout", "2",
-              "--jobs", "2")
+    r = batch(
+        subs, "--out", out, "--exercises", "1", "--seed-secret", SECRET, "--submission-timeout", "2", "--jobs", "2"
+    )
     assert r.returncode == 1, r.stderr
     rows = {row[0]: row for row in read_csv(out, "results.csv")[2:]}
     assert rows["fine"][1:] == ["10.00", "10.00", "graded"]
@@ -594,12 +658,29 @@ def test_follow_up_hints_are_not_misconceptions():
     from grader.feedback.records import ExerciseResult, ExerciseStatus, TestResult, TestStatus
     from grader.verdicts.hints import DEVICE_VALUES_FIRST, FORWARD_FIRST
 
-    ex = ExerciseResult(name="exercise1", title="", file="", score=0.0, max_score=10.0, status=ExerciseStatus.GRADED,
-                        message="", hint="")
+    ex = ExerciseResult(
+        name="exercise1",
+        title="",
+        file="",
+        score=0.0,
+        max_score=10.0,
+        status=ExerciseStatus.GRADED,
+        message="",
+        hint="",
+    )
 
     def failed(hint, message, kind=None):
-        return TestResult(name="test_x", description="", status=TestStatus.FAILED, score=0.0, max_score=1.0,
-                          message=message, hint=hint, visible=False, kind=kind)
+        return TestResult(
+            name="test_x",
+            description="",
+            status=TestStatus.FAILED,
+            score=0.0,
+            max_score=1.0,
+            message=message,
+            hint=hint,
+            visible=False,
+            kind=kind,
+        )
 
     for hint in (DEVICE_VALUES_FIRST, FORWARD_FIRST):
         assert not _misconception(ex, failed(hint, "does not match"))

@@ -3,6 +3,7 @@
 Dask comes with the dev extra (`pip install -e .[dev]`); these tests never
 skip for want of it.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def test_a_class_on_a_local_cluster_matches_the_local_batch(tmp_path):
             a = (tmp_path / "local" / "reports" / f"{student}.{ext}").read_bytes()
             b = (tmp_path / "dask" / "reports" / f"{student}.{ext}").read_bytes()
             assert a == b, (student, ext)
-    assert sorted(p.name for p in (tmp_path / "dask" / "reports").iterdir()) == \
-        sorted(f"{s}.{e}" for s in normal for e in ("json", "html"))
+    assert sorted(p.name for p in (tmp_path / "dask" / "reports").iterdir()) == sorted(
+        f"{s}.{e}" for s in normal for e in ("json", "html")
+    )
     # the summary: the same class picture; only timings (and a worker's uid) differ
     a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("local", "dask"))
     for s in (a, b):
@@ -107,15 +109,30 @@ def test_a_submission_that_kills_its_grading_process_or_its_worker_gets_an_error
     (subs / "host_killer" / EX1).write_text(KILL_ANCESTOR.format(needle=b"grader.batch.cluster_host"))
     (subs / "worker_killer").mkdir()
     (subs / "worker_killer" / EX1).write_text(KILL_ANCESTOR.format(needle=b"spawn_main"))
-    r = batch(subs, "--out", tmp_path / "out", "--exercises", "1", "--seed-secret", SECRET, "--timeout-scale", "0.3",
-              "--no-isolation", "--scheduler", "local:2", timeout=400)
+    r = batch(
+        subs,
+        "--out",
+        tmp_path / "out",
+        "--exercises",
+        "1",
+        "--seed-secret",
+        SECRET,
+        "--timeout-scale",
+        "0.3",
+        "--no-isolation",
+        "--scheduler",
+        "local:2",
+        timeout=400,
+    )
     assert r.returncode == 1, r.stderr
     rows = {row[0]: row for row in read_csv(tmp_path / "out", "results.csv")[2:]}
     assert rows["ada"][1:] == ["10.00", "10.00", "graded"] and rows["eve"][1:] == ["10.00", "10.00", "graded"]
-    assert rows["host_killer"][-1].startswith("error: grading this submission stopped the grader's grading "
-                                              "process twice"), rows["host_killer"]
-    assert rows["worker_killer"][-1].startswith("error: grading this submission stopped a cluster worker more "
-                                                "than once"), rows["worker_killer"]
+    assert rows["host_killer"][-1].startswith(
+        "error: grading this submission stopped the grader's grading process twice"
+    ), rows["host_killer"]
+    assert rows["worker_killer"][-1].startswith(
+        "error: grading this submission stopped a cluster worker more than once"
+    ), rows["worker_killer"]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert {t["student"] for t in summary["trouble"]} == {"host_killer", "worker_killer"}
 
@@ -130,19 +147,38 @@ def test_an_external_scheduler_sends_everyone_to_the_gpu_workers(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
     sched_file = tmp_path / "scheduler.json"
-    procs = [subprocess.Popen(dask + ["--port", "0", "--no-dashboard", "--scheduler-file", str(sched_file)],
-                              env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            dask + ["--port", "0", "--no-dashboard", "--scheduler-file", str(sched_file)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     try:
         for _ in range(600):
             if sched_file.exists() and json.loads(sched_file.read_text() or "{}").get("address"):
                 break
             time.sleep(0.1)
         address = json.loads(sched_file.read_text())["address"]
-        worker = [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
-                  "--no-dashboard", "--memory-limit", "0"]
+        worker = [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_worker",
+            address,
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+            "--memory-limit",
+            "0",
+        ]
         for extra in (["--resources", "GPU=1", "--name", "gpu-worker"], ["--name", "cpu-worker"]):
-            procs.append(subprocess.Popen(worker + extra, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    worker + extra, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+            )
         from distributed import Client
 
         with Client(address, timeout=60) as client:
@@ -172,12 +208,17 @@ def test_cpu_workers_hide_the_gpu_from_their_grading_processes():
     assert "CUDA_VISIBLE_DEVICES" not in host_env(True, {})
 
 
-@pytest.mark.parametrize("scheduler,needle", [
-    # slow: Dask waits out its connect timeout (20 s) before giving up on the address
-    pytest.param("tcp://127.0.0.1:1", "cannot reach the Dask scheduler at tcp://127.0.0.1:1", marks=pytest.mark.slow),
-    ("http://x", "neither a scheduler address"),
-    ("local:0", "local:N needs N >= 1"),
-])
+@pytest.mark.parametrize(
+    "scheduler,needle",
+    [
+        # slow: Dask waits out its connect timeout (20 s) before giving up on the address
+        pytest.param(
+            "tcp://127.0.0.1:1", "cannot reach the Dask scheduler at tcp://127.0.0.1:1", marks=pytest.mark.slow
+        ),
+        ("http://x", "neither a scheduler address"),
+        ("local:0", "local:N needs N >= 1"),
+    ],
+)
 def test_a_bad_scheduler_gets_one_clear_line(tmp_path, scheduler, needle):
     subs = tmp_path / "subs"
     normal_class(subs)

@@ -1,6 +1,7 @@
 """`grade batch --scheduler`: every kind of entry (a folder, a zip, a single .py, a notebook
 with its notes and cells, a folder holding a notebook, bad entries) gives the same files as
 the local batch, byte for byte: reports, gradebooks and what each state row says of the student."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ def _notebook(path, magic: bool):
     cells = [new_markdown_cell("my work"), new_code_cell("import torch")]
     for ex, number in ((EX1, 1), (EX2, 2)):
         code = (SOLUTIONS / ex).read_text()
-        if magic:   # a shell escape in a cell: removed, and the report's notes say so
+        if magic:  # a shell escape in a cell: removed, and the report's notes say so
             code = "!pip list\n" + code
         cells.append(new_code_cell(f"%%exercise {number}\n" + code))
     nb = new_notebook()
@@ -35,10 +36,10 @@ def _notebook(path, magic: bool):
 def test_every_kind_of_entry_gives_the_same_files_on_a_cluster(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
-    graded = normal_class(subs)                      # a folder, a zip, a single .py
-    _notebook(subs / "dan.ipynb", magic=True)        # a notebook: "notebook" cells, notes
+    graded = normal_class(subs)  # a folder, a zip, a single .py
+    _notebook(subs / "dan.ipynb", magic=True)  # a notebook: "notebook" cells, notes
     (subs / "eve").mkdir()
-    _notebook(subs / "eve" / "course.ipynb", magic=False)   # a folder holding a notebook
+    _notebook(subs / "eve" / "course.ipynb", magic=False)  # a folder holding a notebook
     graded += ["dan", "eve"]
     bad = bad_entries(subs)
     local = batch(subs, "--out", tmp_path / "local", *COMMON, "--jobs", "2")

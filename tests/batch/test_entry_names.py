@@ -3,6 +3,7 @@
 that once stopped a whole class's batch (100,000 nested brackets in the metadata; a cell
 holding the escape ``\\ud800``).  The batch finishes, writes grades.csv, gives each such
 entry its own error row, and a rerun (resuming) works the same."""
+
 from __future__ import annotations
 
 import csv

@@ -4,6 +4,7 @@ limit, CPU hogs pinning themselves and replies amplified to the size limit, in a
 budgets (what the batch's state row says it was charged), its exercises end in
 "budget used up" verdicts, the honest students' reports are byte for byte those
 of the same class without them, and no process is left behind."""
+
 import json
 import sys
 from pathlib import Path
@@ -25,8 +26,11 @@ from hostile_shapes import SHAPES, hostile_source  # noqa: E402
 EXERCISES = ["exercise1", "exercise3", "exercise5"]
 SCALE = 0.2  # --timeout-scale: a call limit of 2 s, budgets a fifth of the defaults
 MARK = "hostile-budget-test"  # in the batch's environment: its processes (zygotes' LC_ variables) show it
-BUGS = {"exercise1": ("keepdim=True", "keepdim=False"), "exercise3": (".mean()", ".sum()"),
-        "exercise5": ("X.clamp(min=0)", "X.clamp(min=0.1)")}
+BUGS = {
+    "exercise1": ("keepdim=True", "keepdim=False"),
+    "exercise3": (".mean()", ".sum()"),
+    "exercise5": ("X.clamp(min=0)", "X.clamp(min=0.1)"),
+}
 
 
 def _honest(subs):
@@ -48,8 +52,21 @@ def _survivors() -> list:
 
 
 def _grade(subs, out):
-    r = batch(subs, "--out", out, "--exercises", *EXERCISES, "--seed-secret", SECRET, "--jobs", "2",
-              "--timeout-scale", str(SCALE), timeout=600, env={"LC_HOSTILE_MARK": MARK})
+    r = batch(
+        subs,
+        "--out",
+        out,
+        "--exercises",
+        *EXERCISES,
+        "--seed-secret",
+        SECRET,
+        "--jobs",
+        "2",
+        "--timeout-scale",
+        str(SCALE),
+        timeout=600,
+        env={"LC_HOSTILE_MARK": MARK},
+    )
     assert r.returncode in (0, 1), r.stderr
     states = [json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json")]
     return {s["student"]: s for s in states}
@@ -62,10 +79,18 @@ def test_hostile_students_are_kept_to_their_budgets(tmp_path):
     _honest(mixed)
     for shape in SHAPES:
         for k in range(2):
-            write(mixed / f"{shape}{k}", {
-                lookup(n).file: hostile_source((ROOT / "solutions" / lookup(n).file).read_text(), shape,
-                                                      limits.call_timeout, limits.reply_bytes)
-                for n in EXERCISES})
+            write(
+                mixed / f"{shape}{k}",
+                {
+                    lookup(n).file: hostile_source(
+                        (ROOT / "solutions" / lookup(n).file).read_text(),
+                        shape,
+                        limits.call_timeout,
+                        limits.reply_bytes,
+                    )
+                    for n in EXERCISES
+                },
+            )
     _grade(plain, tmp_path / "out-plain")
     states = _grade(mixed, tmp_path / "out-mixed")
     assert _survivors() == []
@@ -87,8 +112,9 @@ def test_hostile_students_are_kept_to_their_budgets(tmp_path):
             assert cost["cpu"] <= CPU_SLACK * (limits.submission_cpu + n * limits.late_cpu) + 1.0, (shape, cost)
             assert cost["wall"] <= limits.submission_budget + n * limits.late_budget + 2.0, (shape, cost)
             # bytes are checked before each request: each phase may end with one reply more
-            assert cost["bytes"] <= limits.submission_bytes + limits.reply_bytes + \
-                n * (limits.late_bytes + limits.reply_bytes), (shape, cost)
+            assert cost["bytes"] <= limits.submission_bytes + limits.reply_bytes + n * (
+                limits.late_bytes + limits.reply_bytes
+            ), (shape, cost)
             report = json.loads((tmp_path / "out-mixed" / "reports" / f"{shape}{k}.json").read_text())
             for ex in report["exercises"]:
                 assert ex["score"] < ex["max_score"], (shape, ex["name"], ex["score"])

@@ -1,6 +1,7 @@
 """One rule for a submission whose grading process died or overran (grader.batch.lost),
 and the typed messages between the batch and its grading processes (grader.batch.protocol):
 the local pool and a Dask worker give the same row for the same dead or overrunning process."""
+
 from __future__ import annotations
 
 import ast
@@ -26,22 +27,31 @@ WALL = 1.0
 
 # -- the rule ------------------------------------------------------------------------------
 
+
 def test_died_once_is_graded_again_died_twice_is_a_crash_row():
     deaths = lost.Deaths()
     assert deaths.died(TASK, -signal.SIGKILL) is None  # graded once more
     assert deaths.died(dict(TASK, student="eve"), 1) is None  # another student's death is its own
     row = deaths.died(TASK, -signal.SIGKILL)
-    assert row == {"student": "ada", "entry": "ada/", "key": "k" * 64, "seed": 7, "status": "error",
-                   "kind": ErrorKind.CRASH,
-                   "reason": "grading this submission stopped the grader's grading process twice "
-                             "(killed by SIGKILL); grade it on its own"}
+    assert row == {
+        "student": "ada",
+        "entry": "ada/",
+        "key": "k" * 64,
+        "seed": 7,
+        "status": "error",
+        "kind": ErrorKind.CRASH,
+        "reason": "grading this submission stopped the grader's grading process twice "
+        "(killed by SIGKILL); grade it on its own",
+    }
 
 
 def test_the_reason_names_the_process_and_how_it_ended():
-    assert lost.died_reason(lost.Process.ZYGOTE) == ("grading this submission stopped the grader's worker "
-                                                     "process twice; grade it on its own")
-    assert lost.died_reason(lost.Process.CLUSTER_WORKER) == ("grading this submission stopped a cluster worker "
-                                                             "more than once; grade it on its own")
+    assert lost.died_reason(lost.Process.ZYGOTE) == (
+        "grading this submission stopped the grader's worker process twice; grade it on its own"
+    )
+    assert lost.died_reason(lost.Process.CLUSTER_WORKER) == (
+        "grading this submission stopped a cluster worker more than once; grade it on its own"
+    )
     assert lost.how(3) == " (exit code 3)" and lost.how(None) == "" and lost.how(-9) == " (killed by SIGKILL)"
 
 
@@ -53,8 +63,11 @@ def test_overran_is_a_timeout_row_at_once():
 
 # -- the protocol ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("msg", [protocol.Ready({"mode": "namespaces"}), protocol.Done({"student": "ada"}),
-                                 protocol.Fatal("OSError: disk full")])
+
+@pytest.mark.parametrize(
+    "msg",
+    [protocol.Ready({"mode": "namespaces"}), protocol.Done({"student": "ada"}), protocol.Fatal("OSError: disk full")],
+)
 def test_each_message_goes_over_a_pipe_and_comes_back(msg):
     ours, theirs = Pipe()
     protocol.send(theirs, msg)
@@ -79,8 +92,11 @@ def test_no_batch_module_but_the_protocol_sends_or_receives():
         if path.name == "protocol.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "protocol")):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "protocol")
+            ):
                 assert node.func.attr not in ("send", "recv"), f"{path.name}:{node.lineno}"
 
 
@@ -122,8 +138,9 @@ def _pool_row(tmp_path: Path, script: str) -> dict:
         proc = ctx.Process(target=_run, args=(script,), daemon=True)
         proc.start()
         ours, _theirs = ctx.Pipe()
-        p = _Process(proc, ours, tmp_path / f"p{attempt}", None, task=pool._pending.pop(0), ready=True,
-                     started=time.monotonic())
+        p = _Process(
+            proc, ours, tmp_path / f"p{attempt}", None, task=pool._pending.pop(0), ready=True, started=time.monotonic()
+        )
         pool.procs[0] = p
         if script is OVERRUN:
             time.sleep(WALL + 0.2)
@@ -149,10 +166,16 @@ def _dask_row(tmp_path: Path, script: str) -> dict:
             (self.folder / f"host{self._n}").mkdir(parents=True, exist_ok=True)
             ours, theirs = socket.socketpair()
             self.log = open(self.folder / f"host{self._n}" / "log.txt", "w+b")
-            code = ("import sys\nfrom multiprocessing.connection import Connection\n"
-                    "conn = Connection(int(sys.argv[1]))\nconn.recv()\n" + script)
-            self.proc = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())],
-                                         pass_fds=[theirs.fileno()], stdout=self.log, stderr=self.log)
+            code = (
+                "import sys\nfrom multiprocessing.connection import Connection\n"
+                "conn = Connection(int(sys.argv[1]))\nconn.recv()\n" + script
+            )
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdout=self.log,
+                stderr=self.log,
+            )
             theirs.close()
             self.conn = Connection(ours.detach())
             self.info = {"fingerprint": "fp", "isolation": {"mode": "namespaces"}, "cuda": False}

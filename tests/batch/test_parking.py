@@ -1,14 +1,17 @@
 """A grading process that has spent far longer on one submission than the others take
 is parked: the pool starts another (at most ``jobs`` more), so that a submission that
 waits on purpose holds up nobody."""
+
 from grader.batch.pool import PARK_AFTER, Pool, _Process
 
 
 def _pool(jobs, tasks_started, done=1, elapsed=(0.0, 0)):
     pool = Pool.__new__(Pool)
     pool.jobs, pool.fatal, pool._elapsed, pool._pending = jobs, None, elapsed, []
-    pool.procs = {i: _Process(proc=None, conn=None, folder=None, zygote=None, task={"student": f"s{i}"}, started=s,
-                              done=done) for i, s in enumerate(tasks_started)}
+    pool.procs = {
+        i: _Process(proc=None, conn=None, folder=None, zygote=None, task={"student": f"s{i}"}, started=s, done=done)
+        for i, s in enumerate(tasks_started)
+    }
     started = []
     pool._start = lambda slot: started.append(slot)
     return pool, started

@@ -1,5 +1,6 @@
 """grader.batch.keys.load_secret: the course secret from --seed-secret, else GRADER_SEED_SECRET, else
 the file in --out (created once), and where it came from, as `grade batch` reports it."""
+
 from grader.batch.keys import SECRET_FILE, load_secret
 
 

@@ -1,5 +1,6 @@
 """grader.batch.slots.grading_process: the one life of a grading process, local (forked by the pool)
 or on a Dask worker (cluster_host)."""
+
 import signal
 from multiprocessing import Pipe
 
@@ -67,8 +68,11 @@ def test_a_failure_of_its_own_is_one_fatal_message_and_the_zygote_is_closed(run,
     msgs = []
     while conn.poll():
         msgs.append(conn.recv())
-    fatal = {"zygote": "RuntimeError: the grading worker could not start",
-             "slot": "ImportError: No module named 'grader.suites.test_exercise1'", "serve": "OSError: disk full"}
+    fatal = {
+        "zygote": "RuntimeError: the grading worker could not start",
+        "slot": "ImportError: No module named 'grader.suites.test_exercise1'",
+        "serve": "OSError: disk full",
+    }
     assert msgs[-1] == ("fatal", fatal[where]) and len(msgs) == (2 if where == "serve" else 1)
     assert z.closed == (0 if where == "zygote" else 1)
 

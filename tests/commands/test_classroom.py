@@ -8,6 +8,7 @@ The workflows are validated against GitHub's workflow schema as SchemaStore publ
 in the copy that the check-jsonschema package ships
 (check_jsonschema/builtin_schemas/vendor/github-workflows.json).
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,15 +26,27 @@ from tests.conftest import ROOT, run_cli
 
 EX1 = "exercise1_softmax.py"
 DEADLINE = "2026-03-01T12:00:00Z"
-BEFORE, LONG_BEFORE, AFTER, DAY_AFTER = ("2026-02-28T12:00:00Z", "2026-02-27T12:00:00Z", "2026-03-01T13:00:00Z",
-                                         "2026-03-02T12:00:00Z")
+BEFORE, LONG_BEFORE, AFTER, DAY_AFTER = (
+    "2026-02-28T12:00:00Z",
+    "2026-02-27T12:00:00Z",
+    "2026-03-01T13:00:00Z",
+    "2026-03-02T12:00:00Z",
+)
 SOLUTION = (ROOT / "solutions" / EX1).read_text()
 BROKEN = "def softmax(x, dim=-1):\n    raise RuntimeError('half done')\n"
-SNOOP = ("import os\n\ndef softmax(x, dim=-1):\n"
-         "    raise RuntimeError('env: ' + ' '.join(os.environ.get(k, '-') for k in ('GH_TOKEN', 'GITHUB_TOKEN')))\n")
-GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="Student", GIT_AUTHOR_EMAIL="student@example.edu",
-               GIT_COMMITTER_NAME="Student", GIT_COMMITTER_EMAIL="student@example.edu",
-               GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+SNOOP = (
+    "import os\n\ndef softmax(x, dim=-1):\n"
+    "    raise RuntimeError('env: ' + ' '.join(os.environ.get(k, '-') for k in ('GH_TOKEN', 'GITHUB_TOKEN')))\n"
+)
+GIT_ENV = dict(
+    os.environ,
+    GIT_AUTHOR_NAME="Student",
+    GIT_AUTHOR_EMAIL="student@example.edu",
+    GIT_COMMITTER_NAME="Student",
+    GIT_COMMITTER_EMAIL="student@example.edu",
+    GIT_CONFIG_GLOBAL=os.devnull,
+    GIT_CONFIG_NOSYSTEM="1",
+)
 
 
 def workflow_schema() -> dict:
@@ -62,6 +75,7 @@ def write_workflow(tmp_path, *args) -> Path:
 # ---------------------------------------------------------------------------
 # the workflows
 
+
 def test_student_workflow_is_valid_and_holds_no_secret(tmp_path):
     wf = write_workflow(tmp_path, "--exercises", "1", "2")
     text = wf.read_text()
@@ -84,20 +98,52 @@ def test_student_workflow_is_valid_and_holds_no_secret(tmp_path):
 
 
 def test_instructor_workflow_is_valid_and_runs_grade_classroom(tmp_path):
-    wf = write_workflow(tmp_path, "--instructor", "--org", "cs101-fall", "--assignment", "hw3",
-                        "--deadline", "2026-12-01T23:59:00-05:00", "--roster", "classroom/roster.csv",
-                        "--extensions", "classroom/extensions.csv", "--exercises", "1", "3")
+    wf = write_workflow(
+        tmp_path,
+        "--instructor",
+        "--org",
+        "cs101-fall",
+        "--assignment",
+        "hw3",
+        "--deadline",
+        "2026-12-01T23:59:00-05:00",
+        "--roster",
+        "classroom/roster.csv",
+        "--extensions",
+        "classroom/extensions.csv",
+        "--exercises",
+        "1",
+        "3",
+    )
     doc = validate(wf.read_text())
     assert wf.name == "grade-hw3.yml"
     assert set(doc["on"]) == {"schedule", "workflow_dispatch"} and doc["on"]["schedule"][0]["cron"] == "17 6 * * *"
     steps = doc["jobs"]["grade"]["steps"]
     grade = next(s for s in steps if "grade classroom" in s.get("run", ""))
     assert grade["run"].split() == [
-        "grade", "classroom", "--org", "cs101-fall", "--assignment", "hw3", "--deadline", "2026-12-01T23:59:00-05:00",
-        "--roster", "classroom/roster.csv", "--extensions", "classroom/extensions.csv",
-        "--exercises", "exercise1", "exercise3", "--out", "graded-hw3", "--return-feedback"]
-    assert grade["env"] == {"GH_TOKEN": "${{ secrets.CLASSROOM_TOKEN }}",
-                            "GRADER_SEED_SECRET": "${{ secrets.GRADER_SEED_SECRET }}"}
+        "grade",
+        "classroom",
+        "--org",
+        "cs101-fall",
+        "--assignment",
+        "hw3",
+        "--deadline",
+        "2026-12-01T23:59:00-05:00",
+        "--roster",
+        "classroom/roster.csv",
+        "--extensions",
+        "classroom/extensions.csv",
+        "--exercises",
+        "exercise1",
+        "exercise3",
+        "--out",
+        "graded-hw3",
+        "--return-feedback",
+    ]
+    assert grade["env"] == {
+        "GH_TOKEN": "${{ secrets.CLASSROOM_TOKEN }}",
+        "GRADER_SEED_SECRET": "${{ secrets.GRADER_SEED_SECRET }}",
+    }
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["if"] == "always()"
     paths = upload["with"]["path"].split()
@@ -105,16 +151,31 @@ def test_instructor_workflow_is_valid_and_runs_grade_classroom(tmp_path):
     assert not any(".grader-secret" in p or p.rstrip("/").endswith("results") for p in paths)
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--org", "cs101"], "--instructor"),
-    (["--instructor", "--org", "cs101", "--assignment", "hw3"], "--deadline"),
-    (["--instructor", "--org", "cs101", "--assignment", "hw3", "--deadline", "2026-12-01T23:59"], "time zone"),
-    (["--instructor", "--org", "cs 101", "--assignment", "hw3", "--deadline", "2026-12-01T23:59Z"], "--org"),
-    (["--package", "git+https://user:pw@github.com/x/y"], "credentials"),
-    (["--url", "file:///srv/{login}.git"], "--instructor"),
-    (["--instructor", "--org", "cs101", "--assignment", "hw3", "--deadline", "2026-12-01T23:59Z",
-      "--url", "https://x:y@github.com/{org}/{login}"], "credentials"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--org", "cs101"], "--instructor"),
+        (["--instructor", "--org", "cs101", "--assignment", "hw3"], "--deadline"),
+        (["--instructor", "--org", "cs101", "--assignment", "hw3", "--deadline", "2026-12-01T23:59"], "time zone"),
+        (["--instructor", "--org", "cs 101", "--assignment", "hw3", "--deadline", "2026-12-01T23:59Z"], "--org"),
+        (["--package", "git+https://user:pw@github.com/x/y"], "credentials"),
+        (["--url", "file:///srv/{login}.git"], "--instructor"),
+        (
+            [
+                "--instructor",
+                "--org",
+                "cs101",
+                "--assignment",
+                "hw3",
+                "--deadline",
+                "2026-12-01T23:59Z",
+                "--url",
+                "https://x:y@github.com/{org}/{login}",
+            ],
+            "credentials",
+        ),
+    ],
+)
 def test_init_ci_refuses_in_one_line(tmp_path, args, says):
     r = run_cli("init-ci", "--dir", tmp_path, *args)
     assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
@@ -123,6 +184,7 @@ def test_init_ci_refuses_in_one_line(tmp_path, args, says):
 
 # ---------------------------------------------------------------------------
 # where the student worked: the student workflow's step and the instructor's side agree
+
 
 def template(folder: Path) -> Path:
     """A Classroom template repository as grade release lays it out: the stubs, the
@@ -140,8 +202,11 @@ def template(folder: Path) -> Path:
     nbformat.write(course_notebook(stubs), str(folder / "course.ipynb"))
     (folder / ".github" / "workflows").mkdir(parents=True)
     (folder / ".github" / "workflows" / "classroom.yml").write_text(student_workflow("test"))
-    files = {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(folder.rglob("*")) if p.is_file()}
+    files = {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
     (folder / "MANIFEST.json").write_text(json.dumps({"files": files}, indent=1) + "\n")
     return folder
 
@@ -163,8 +228,14 @@ def run_pick_step(repo: Path, tmp_path) -> str:
     step = next(s for s in doc["jobs"]["check"]["steps"] if s.get("id") == "work")
     out = tmp_path / "github_output"
     out.write_text("")
-    r = subprocess.run(["bash", "-e", "-c", step["run"].replace("python -", f"{sys.executable} -", 1)], cwd=repo,
-                       capture_output=True, text=True, env=dict(os.environ, GITHUB_OUTPUT=str(out)), timeout=60)
+    r = subprocess.run(
+        ["bash", "-e", "-c", step["run"].replace("python -", f"{sys.executable} -", 1)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, GITHUB_OUTPUT=str(out)),
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     return dict(line.split("=", 1) for line in out.read_text().splitlines())["path"]
 
@@ -184,6 +255,7 @@ def test_the_notebook_is_checked_when_that_is_where_the_student_worked(tmp_path)
 
 # ---------------------------------------------------------------------------
 # grade classroom, end to end against bare repositories
+
 
 def git(*args, cwd=None, when=None):
     env = dict(GIT_ENV, **({"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when} if when else {}))
@@ -216,8 +288,12 @@ def student_repo(remotes: Path, base: Path, login: str, commits) -> list:
 
 def feedback(remotes: Path, login: str):
     bare = remotes / f"hw1-{login}.git"
-    r = subprocess.run(["git", "-C", str(bare), "rev-parse", "--verify", "--quiet", "refs/heads/feedback"],
-                       capture_output=True, text=True, env=GIT_ENV)
+    r = subprocess.run(
+        ["git", "-C", str(bare), "rev-parse", "--verify", "--quiet", "refs/heads/feedback"],
+        capture_output=True,
+        text=True,
+        env=GIT_ENV,
+    )
     if r.returncode != 0:
         return None, None
     tip = r.stdout.strip()
@@ -228,23 +304,41 @@ def feedback(remotes: Path, login: str):
 def test_classroom_grades_the_last_commit_before_each_deadline_and_returns_feedback(tmp_path):
     remotes, base = tmp_path / "remotes", tmp_path / "students"
     remotes.mkdir()
-    alice = student_repo(remotes, base, "alice", [(BEFORE, {f"exercises/{EX1}": SOLUTION}),
-                                                  (AFTER, {f"exercises/{EX1}": BROKEN})])  # late: must not count
+    alice = student_repo(
+        remotes, base, "alice", [(BEFORE, {f"exercises/{EX1}": SOLUTION}), (AFTER, {f"exercises/{EX1}": BROKEN})]
+    )  # late: must not count
     bob = student_repo(remotes, base, "bob", [(LONG_BEFORE, {}), (DAY_AFTER, {f"exercises/{EX1}": SOLUTION})])
     carol = student_repo(remotes, base, "carol", [(BEFORE, {"notebook": SOLUTION})])  # works in course.ipynb
     frank = student_repo(remotes, base, "frank", [(BEFORE, {f"exercises/{EX1}": SOLUTION})])
     student_repo(remotes, base, "mallory", [(BEFORE, {f"exercises/{EX1}": SNOOP})])
     roster = tmp_path / "classroom_roster.csv"
-    roster.write_text("identifier,github_username,github_id,name\nm@uni.edu,mallory,7,Mallory M\n"
-                      "alice@uni.edu,alice,1,Alice A\nbob@uni.edu,bob,2,Bob B\ncarol@uni.edu,carol,3,Carol C\n"
-                      "dave@uni.edu,dave,4,Dave D\nerin@uni.edu,,,Erin E\nfrank@uni.edu,frank,6,Frank F\n")
+    roster.write_text(
+        "identifier,github_username,github_id,name\nm@uni.edu,mallory,7,Mallory M\n"
+        "alice@uni.edu,alice,1,Alice A\nbob@uni.edu,bob,2,Bob B\ncarol@uni.edu,carol,3,Carol C\n"
+        "dave@uni.edu,dave,4,Dave D\nerin@uni.edu,,,Erin E\nfrank@uni.edu,frank,6,Frank F\n"
+    )
     extensions = tmp_path / "extensions.csv"
     extensions.write_text("github_username,deadline\nbob,3d\nfrank,2099-01-01T00:00:00Z\n")
     # the instructor's workflow, its grading step run here as Actions would run it
     course = tmp_path / "course"
-    wf = write_workflow(course, "--instructor", "--org", "cs101", "--assignment", "hw1", "--deadline", DEADLINE,
-                        "--roster", roster, "--extensions", extensions, "--exercises", "1",
-                        "--url", f"file://{remotes}/{{assignment}}-{{login}}.git")
+    wf = write_workflow(
+        course,
+        "--instructor",
+        "--org",
+        "cs101",
+        "--assignment",
+        "hw1",
+        "--deadline",
+        DEADLINE,
+        "--roster",
+        roster,
+        "--extensions",
+        extensions,
+        "--exercises",
+        "1",
+        "--url",
+        f"file://{remotes}/{{assignment}}-{{login}}.git",
+    )
     steps = validate(wf.read_text())["jobs"]["grade"]["steps"]
     step = next(s for s in steps if "grade classroom" in s.get("run", ""))
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
@@ -258,14 +352,19 @@ def test_classroom_grades_the_last_commit_before_each_deadline_and_returns_feedb
     assert rows["bob"]["commit"] == bob[1] and rows["bob"]["deadline"] == "2026-03-04T12:00:00Z (extension)"
     assert rows["carol"]["commit"] == carol[0] and rows["carol"]["graded_from"] == "course.ipynb"
     assert rows["alice"]["graded_from"] == "exercises"
-    assert all("committer date" in rows[s]["time_source"] and "forge" in rows[s]["time_source"]
-               for s in ("alice", "bob", "carol"))
+    assert all(
+        "committer date" in rows[s]["time_source"] and "forge" in rows[s]["time_source"]
+        for s in ("alice", "bob", "carol")
+    )
     assert rows["dave"]["status"].startswith("not collected: git clone: fatal:") and not rows["dave"]["commit"]
     assert rows[""]["status"].startswith("not collected: no GitHub account linked") and "Erin E" in rows[""]["status"]
     assert rows["frank"]["status"] == "graded; feedback held until the deadline" and rows["frank"]["commit"] == frank[0]
-    results = {row["Student"]: row for row in csv.DictReader(io.StringIO((out / "results" / "results.csv").read_text()))}
+    results = {
+        row["Student"]: row for row in csv.DictReader(io.StringIO((out / "results" / "results.csv").read_text()))
+    }
     assert {s: results[s]["Total"] for s in ("alice", "bob", "carol", "frank")} == dict.fromkeys(
-        ("alice", "bob", "carol", "frank"), "10.00")
+        ("alice", "bob", "carol", "frank"), "10.00"
+    )
     assert "dave" not in results  # never a score for what was not collected
     snooped = (out / "results" / "reports" / "mallory.json").read_text()
     assert "env: - -" in snooped and "sekrit" not in snooped  # the token never reaches student code
@@ -293,10 +392,16 @@ def test_push_times_from_github_win_over_a_forged_committer_date(tmp_path, monke
 
     remotes = tmp_path / "remotes"
     remotes.mkdir()
-    shas = student_repo(remotes, tmp_path / "students", "mallory", [(LONG_BEFORE, {f"exercises/{EX1}": BROKEN}),
-                                                                    (BEFORE, {f"exercises/{EX1}": SOLUTION})])
-    pushes = [{"after": shas[0], "timestamp": "2026-02-27T12:00:05Z", "activity_type": "push"},
-              {"after": shas[1], "timestamp": "2026-03-01T15:00:00Z", "activity_type": "push"}]  # pushed late
+    shas = student_repo(
+        remotes,
+        tmp_path / "students",
+        "mallory",
+        [(LONG_BEFORE, {f"exercises/{EX1}": BROKEN}), (BEFORE, {f"exercises/{EX1}": SOLUTION})],
+    )
+    pushes = [
+        {"after": shas[0], "timestamp": "2026-02-27T12:00:05Z", "activity_type": "push"},
+        {"after": shas[1], "timestamp": "2026-03-01T15:00:00Z", "activity_type": "push"},
+    ]  # pushed late
     asked = []
     monkeypatch.setattr(classroom, "_token", lambda: "t")
     monkeypatch.setattr(classroom, "_api", lambda path: asked.append(path) or [pushes])
@@ -305,7 +410,10 @@ def test_push_times_from_github_win_over_a_forged_committer_date(tmp_path, monke
     deadline = classroom.parse_time(DEADLINE, "deadline")
     url = "https://github.com/cs101/hw1-mallory.git"
     assert classroom.commit_at_deadline(clone, url, "main", deadline, env) == (
-        shas[0], classroom.parse_time("2026-02-27T12:00:05Z", "t"), "push time (GitHub activity API)")
+        shas[0],
+        classroom.parse_time("2026-02-27T12:00:05Z", "t"),
+        "push time (GitHub activity API)",
+    )
     assert asked == ["/repos/cs101/hw1-mallory/activity?ref=refs/heads/main&direction=asc"]
     # without push times, the committer date decides, and says it can be forged
     monkeypatch.setattr(classroom, "_token", lambda: "")
@@ -316,7 +424,9 @@ def test_push_times_from_github_win_over_a_forged_committer_date(tmp_path, monke
 def test_without_a_roster_the_class_is_the_organisation_s_repositories(monkeypatch):
     from grader.commands import classroom
 
-    pages = '[{"name": "hw1-alice", "description": "]["}, {"name": "hw2-alice"}]\n[{"name": "HW1-Bob"}, {"name": "hw1-"}]'
+    pages = (
+        '[{"name": "hw1-alice", "description": "]["}, {"name": "hw2-alice"}]\n[{"name": "HW1-Bob"}, {"name": "hw1-"}]'
+    )
     assert classroom._json_stream(pages)[0][0]["description"] == "]["
     monkeypatch.setattr(classroom, "_api", lambda path: classroom._json_stream(pages))
     assert [s["login"] for s in classroom.org_students("cs101", "hw1")] == ["Bob", "alice"]
@@ -326,18 +436,27 @@ def run_step(step: dict, cwd: Path):
     """A workflow step's ``run`` as Actions runs it, its secrets stood in for (a token that
     file:// URLs do not need, and the seeds' secret)."""
     env = dict(os.environ, **{k: "" for k in step.get("env", {})})
-    env.update(GH_TOKEN="sekrit", GITHUB_TOKEN="sekrit", GRADER_SEED_SECRET="classroom test", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd, capture_output=True, text=True, timeout=600,
-                          env=env)
+    env.update(
+        GH_TOKEN="sekrit",
+        GITHUB_TOKEN="sekrit",
+        GRADER_SEED_SECRET="classroom test",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    )
+    return subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=cwd, capture_output=True, text=True, timeout=600, env=env
+    )
 
 
-@pytest.mark.parametrize("args, says", [
-    ([], "--roster"),
-    (["--roster", "ROSTER", "--deadline", "2026-03-01T12:00"], "time zone"),
-    (["--roster", "ROSTER", "--deadline", "tomorrow"], "ISO 8601"),
-    (["--roster", "ROSTER", "--extensions", "EXT"], "github_username and deadline"),
-    (["--roster", "EXT"], "github_username column"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        ([], "--roster"),
+        (["--roster", "ROSTER", "--deadline", "2026-03-01T12:00"], "time zone"),
+        (["--roster", "ROSTER", "--deadline", "tomorrow"], "ISO 8601"),
+        (["--roster", "ROSTER", "--extensions", "EXT"], "github_username and deadline"),
+        (["--roster", "EXT"], "github_username column"),
+    ],
+)
 def test_classroom_refuses_in_one_line(tmp_path, args, says):
     roster, ext = tmp_path / "roster.csv", tmp_path / "ext.csv"
     roster.write_text("identifier,github_username,github_id,name\na,alice,1,A\n")

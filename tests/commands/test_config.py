@@ -1,5 +1,6 @@
 """`grade config`: each setting, its value and where it came from (text and JSON), a value the
 grader cannot use said plainly, a secret never shown, and the reading the code itself uses."""
+
 import json
 import os
 import subprocess
@@ -57,9 +58,19 @@ def test_json_gives_the_same_as_data(clean_env, capsys):
     assert rows["GRADER_HINT_LEVEL"]["source"] == "environment GRADER_HINT_LEVEL"
     assert rows["GRADER_HINT_LEVEL"]["option"] == "--hint-level"
     assert rows["GRADER_SERVER_IDLE"] | {"help": ""} == {
-        "name": "GRADER_SERVER_IDLE", "value": 900.0, "shown": "900", "source": "default", "set": False,
-        "problem": None, "type": "seconds", "default": "900", "option": None, "audience": "everyone",
-        "editions": "both", "help": ""}
+        "name": "GRADER_SERVER_IDLE",
+        "value": 900.0,
+        "shown": "900",
+        "source": "default",
+        "set": False,
+        "problem": None,
+        "type": "seconds",
+        "default": "900",
+        "option": None,
+        "audience": "everyone",
+        "editions": "both",
+        "help": "",
+    }
 
 
 def test_a_bad_value_is_said_with_what_the_grader_does_instead(clean_env, capsys):
@@ -72,8 +83,10 @@ def test_a_bad_value_is_said_with_what_the_grader_does_instead(clean_env, capsys
     idle = next(i for i, line in enumerate(lines) if line.split()[:1] == ["GRADER_SERVER_IDLE"])
     assert lines[idle].split() == ["GRADER_SERVER_IDLE", "environment", "900"]
     assert lines[idle + 1].strip() == "bad value: 'abc' is not a number of seconds: the default, 900, is used"
-    assert "bad value: 'verbose' is not one of fix, concept: grade refuses it (exit 2) unless --hint-level " \
-           "is given" in captured.out
+    assert (
+        "bad value: 'verbose' is not one of fix, concept: grade refuses it (exit 2) unless --hint-level "
+        "is given" in captured.out
+    )
     # and what the grader does is what it said
     from grader.commands.server_client import idle_seconds
     from grader.hint_levels import chosen_level
@@ -122,10 +135,13 @@ def test_a_reading_says_where_the_value_came_from():
 
 def test_grade_lists_config_and_runs_it_without_torch():
     env = {k: v for k, v in os.environ.items() if k not in DECLARED} | {"GRADER_SERVER_IDLE": "abc"}
-    code = ("import sys\nfrom grader.cli import main\n"
-            "rc = main(sys.argv[1:])\nassert 'torch' not in sys.modules\nsys.exit(rc)")
-    run = subprocess.run([sys.executable, "-c", code, "config"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
+    code = (
+        "import sys\nfrom grader.cli import main\n"
+        "rc = main(sys.argv[1:])\nassert 'torch' not in sys.modules\nsys.exit(rc)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, "config"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     assert "bad value: 'abc'" in run.stdout and run.stderr == ""
     helped = run_cli("--help", env=env)

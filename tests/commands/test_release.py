@@ -1,6 +1,7 @@
 """`grade release`: the student edition leaks no answer, installs in a fresh
 environment, grades the model answers full and the stubs 0, and its verdicts on
 the visible tests agree with the full grader's."""
+
 import ast
 import hashlib
 import json
@@ -41,11 +42,21 @@ def venv(release, tmp_path_factory):
     # without a pip of its own: the venv's bundled setuptools would shadow the installed one
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env_dir)], check=True)
     py = env_dir / "bin" / "python"
-    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                        str(release / "package")], capture_output=True, text=True, cwd=env_dir, timeout=600)
+    r = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(release / "package")],
+        capture_output=True,
+        text=True,
+        cwd=env_dir,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
-    where = subprocess.run([str(py), "-c", "import grader, grader.edition as e; print(grader.__file__, e.EDITION)"],
-                           capture_output=True, text=True, cwd=env_dir, check=True).stdout.split()
+    where = subprocess.run(
+        [str(py), "-c", "import grader, grader.edition as e; print(grader.__file__, e.EDITION)"],
+        capture_output=True,
+        text=True,
+        cwd=env_dir,
+        check=True,
+    ).stdout.split()
     assert where[0].startswith(str(env_dir)) and where[1] == "student", where  # not this checkout's grader
     return env_dir / "bin" / "grade"
 
@@ -56,8 +67,12 @@ def _bodies(tree) -> set:
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(getattr(body[0], "value", None), ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 body = body[1:]
             if body:
                 out.add(ast.dump(ast.Module(body=body, type_ignores=[])))
@@ -70,8 +85,9 @@ def _release_code(release: Path) -> dict:
     nb = nbformat.read(str(release / "course.ipynb"), as_version=4)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
-            code[f"course.ipynb cell {i}"] = "\n".join(ln for ln in cell.source.splitlines()
-                                                        if not ln.lstrip().startswith("%"))
+            code[f"course.ipynb cell {i}"] = "\n".join(
+                ln for ln in cell.source.splitlines() if not ln.lstrip().startswith("%")
+            )
     return code
 
 
@@ -97,8 +113,11 @@ def test_release_leaks_nothing(release):
         assert not leaked, f"{where} holds the body of a model answer or a hidden test: {sorted(leaked)[0][:200]}"
     # the stored expected values are those of visible tests only (hidden tests' inputs are never run here)
     for ex in EXERCISES:
-        data = json.loads((release / "package" / "grader" / "suites" / ex.suite.replace("test_", "").replace(
-            ".py", ".json")).read_text())
+        data = json.loads(
+            (
+                release / "package" / "grader" / "suites" / ex.suite.replace("test_", "").replace(".py", ".json")
+            ).read_text()
+        )
         visible = _visible_tests(ROOT / "grader" / "suites" / ex.suite)
         assert data["tests"]
         for case in data["tests"]:
@@ -115,10 +134,17 @@ def test_release_leaks_nothing(release):
 # where code that the student edition ships imports the instructor's side: each in a verb or for a
 # format that the student edition refuses before (grader.cli._check_edition, _check_options: check-course too);
 # grader.untrusted.boundary names grader.batch among the packages a zygote must not hold
-REFUSED_FIRST = {("grader.cli", "_batch"), ("grader.cli", "_release"), ("grader.cli", "_classroom"),
-                 ("grader.cli", "_autograder"), ("grader.cli", "_init_ci"), ("grader.formats", "render"),
-                 ("grader.commands.grade_here", "_write_failure"), ("grader.untrusted.boundary", ""),
-                 ("grader.commands.authoring", "_release_problems")}
+REFUSED_FIRST = {
+    ("grader.cli", "_batch"),
+    ("grader.cli", "_release"),
+    ("grader.cli", "_classroom"),
+    ("grader.cli", "_autograder"),
+    ("grader.cli", "_init_ci"),
+    ("grader.formats", "render"),
+    ("grader.commands.grade_here", "_write_failure"),
+    ("grader.untrusted.boundary", ""),
+    ("grader.commands.authoring", "_release_problems"),
+}
 
 
 def test_what_the_student_edition_ships_reaches_the_instructors_side_only_where_it_refuses():
@@ -137,28 +163,51 @@ def test_the_student_package_holds_only_what_students_run(venv, release):
     Classroom's deadline grading or of building releases; each module it holds imports in the student venv."""
     pkg = release / "package" / "grader"
     held = sorted(str(p.relative_to(pkg.parent)) for p in pkg.rglob("*.py"))
-    for gone in ("grader/batch/", "cluster", "autograder.py", "gradescope.py", "prairielearn.py", "canvas.py",
-                 "classroom.py", "release", "workflows.py", "grader/formats/commands.py", "datasets.py"):
+    for gone in (
+        "grader/batch/",
+        "cluster",
+        "autograder.py",
+        "gradescope.py",
+        "prairielearn.py",
+        "canvas.py",
+        "classroom.py",
+        "release",
+        "workflows.py",
+        "grader/formats/commands.py",
+        "datasets.py",
+    ):
         assert not [n for n in held if gone in n], gone
     names = [n.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for n in held]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    code = ("import importlib, sys\n"
-            "for name in sys.argv[1:]:\n"
-            "    assert importlib.import_module(name).__file__.startswith(sys.prefix), name\n"
-            "try:\n"
-            "    import grader.batch\n"
-            "except ModuleNotFoundError:\n"
-            "    print('no batch')\n")
-    r = subprocess.run([str(venv.parent / "python"), "-c", code, *names], capture_output=True, text=True,
-                       cwd=venv.parent, env=env, timeout=600)
+    code = (
+        "import importlib, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    assert importlib.import_module(name).__file__.startswith(sys.prefix), name\n"
+        "try:\n"
+        "    import grader.batch\n"
+        "except ModuleNotFoundError:\n"
+        "    print('no batch')\n"
+    )
+    r = subprocess.run(
+        [str(venv.parent / "python"), "-c", code, *names],
+        capture_output=True,
+        text=True,
+        cwd=venv.parent,
+        env=env,
+        timeout=600,
+    )
     assert r.returncode == 0 and r.stdout == "no batch\n", r.stderr
     assert len(names) > 60
 
 
 def _visible_tests(suite: Path) -> set:
     """The test functions of a hidden suite marked @pytest.mark.visible (read from its source)."""
-    return {node.name for node in ast.parse(suite.read_text()).body if isinstance(node, ast.FunctionDef)
-            and any(ast.unparse(d).endswith("mark.visible") for d in node.decorator_list)}
+    return {
+        node.name
+        for node in ast.parse(suite.read_text()).body
+        if isinstance(node, ast.FunctionDef)
+        and any(ast.unparse(d).endswith("mark.visible") for d in node.decorator_list)
+    }
 
 
 SPY = r"""
@@ -196,7 +245,7 @@ def test_no_expected_value_of_a_hidden_test_is_in_the_release(release):
         if isinstance(v, dict) and "$tensor" in v:
             stored.add(_key(v["data"]))
         elif isinstance(v, (dict, list)):
-            for x in (v.values() if isinstance(v, dict) else v):
+            for x in v.values() if isinstance(v, dict) else v:
                 walk(x)
 
     for f in (release / "package" / "grader" / "suites").glob("*.json"):
@@ -227,8 +276,7 @@ def test_release_never_overwrites(tmp_path):
 
 def _grade(venv, *args, cwd):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run([str(venv), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=900)
+    return subprocess.run([str(venv), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=900)
 
 
 def test_student_edition_grades_model_full_and_stubs_zero(venv, release, tmp_path):
@@ -238,8 +286,10 @@ def test_student_edition_grades_model_full_and_stubs_zero(venv, release, tmp_pat
     model = json.loads(out.read_text())
     # what the local check ran, never points (the hidden tests decide the grade)
     assert model["edition"] == "student" and model["checks"]["passed"] == model["checks"]["ran"] > 9
-    assert model["summary"] == f"{model['checks']['ran']} of {model['checks']['ran']} visible checks passed; " \
-                               "the hidden tests decide the grade"
+    assert (
+        model["summary"] == f"{model['checks']['ran']} of {model['checks']['ran']} visible checks passed; "
+        "the hidden tests decide the grade"
+    )
     assert "visible checks passed; the hidden tests decide the grade; report written to" in r.stderr
     assert not _score_keys(model)
     r = _grade(venv, "all", "--format", "json", cwd=release)  # the released stubs, in ./exercises
@@ -247,16 +297,21 @@ def test_student_edition_grades_model_full_and_stubs_zero(venv, release, tmp_pat
     stubs = json.loads(r.stdout)
     assert stubs["checks"]["passed"] == 0 and not _score_keys(stubs)
     for ex in stubs["exercises"]:
-        assert ex["summary"].startswith("0 of ") and any("not implemented yet" in t["message"]
-                                                          for t in ex["tests"]), ex["name"]
+        assert ex["summary"].startswith("0 of ") and any("not implemented yet" in t["message"] for t in ex["tests"]), (
+            ex["name"]
+        )
     r = _grade(venv, "exercise3", cwd=release)
     assert r.returncode == 1
     assert "ran the visible test(s) test_far_apart_logits[float32]" in r.stdout
     assert "the hidden tests run when you submit" in r.stdout
     # the instructor's verbs: refused in one line each (they would grade on the visible checks only),
     # and left out of --help
-    for verb in (["release", "--out", tmp_path / "again"], ["batch", release / "exercises", "--out", tmp_path / "b"],
-                 ["autograder", "--out", tmp_path / "autograder.zip"], ["init-ci"]):
+    for verb in (
+        ["release", "--out", tmp_path / "again"],
+        ["batch", release / "exercises", "--out", tmp_path / "b"],
+        ["autograder", "--out", tmp_path / "autograder.zip"],
+        ["init-ci"],
+    ):
         r = _grade(venv, *verb, cwd=tmp_path)
         assert r.returncode == 2 and r.stdout == "", (verb, r.stdout)
         assert r.stderr.startswith(f"grade: error: grade {verb[0]} ") and "student edition" in r.stderr, r.stderr
@@ -286,6 +341,7 @@ def _score_keys(report) -> list:
         elif isinstance(v, list):
             for x in v:
                 walk(x)
+
     walk(report)
     return found
 
@@ -336,8 +392,13 @@ def _grade_with_both_editions(venv, subs, tmp_path) -> None:
     """Grade the class in ``subs`` with the full grader (a batch, reports in ``tmp_path/full/reports``)
     and each submission as its student does, with the installed student edition's ``grade all``
     (reports in ``tmp_path/student/reports``), at the seed the batch gave that student."""
-    full = subprocess.run([sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(tmp_path / "full"),
-                           "--seed-secret", "s"], capture_output=True, text=True, cwd=ROOT, timeout=1200)
+    full = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(tmp_path / "full"), "--seed-secret", "s"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1200,
+    )
     assert full.returncode == 0, full.stderr
     reports = sorted((tmp_path / "full" / "reports").glob("*.json"))
     assert [p.stem for p in reports] == sorted(p.name for p in subs.iterdir())
@@ -345,8 +406,20 @@ def _grade_with_both_editions(venv, subs, tmp_path) -> None:
 
     def student(report: Path):
         seed = json.loads(report.read_text())["seed"]
-        return _grade(venv, "all", "--submission", subs / report.stem, "--format", "json", "--output",
-                      tmp_path / "student" / "reports" / report.name, "--seed", seed, "--no-server", cwd=tmp_path)
+        return _grade(
+            venv,
+            "all",
+            "--submission",
+            subs / report.stem,
+            "--format",
+            "json",
+            "--output",
+            tmp_path / "student" / "reports" / report.name,
+            "--seed",
+            seed,
+            "--no-server",
+            cwd=tmp_path,
+        )
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         for report, r in zip(reports, pool.map(student, reports)):
@@ -400,19 +473,27 @@ def test_release_is_a_classroom_template_whose_workflow_checks_where_the_student
     assert path == "course.ipynb"
     check = doc["jobs"]["check"]["steps"][-1]
     summary, output = tmp_path / "summary.md", tmp_path / "output"
-    env = dict(os.environ, PATH=f"{venv.parent}{os.pathsep}{os.environ['PATH']}", SUBMISSION=path,
-               GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(output))
-    r = subprocess.run(["bash", "-e", "-c", check["run"]], cwd=repo, env=env, capture_output=True, text=True,
-                       timeout=600)
+    env = dict(
+        os.environ,
+        PATH=f"{venv.parent}{os.pathsep}{os.environ['PATH']}",
+        SUBMISSION=path,
+        GITHUB_ACTIONS="true",
+        GITHUB_STEP_SUMMARY=str(summary),
+        GITHUB_OUTPUT=str(output),
+    )
+    r = subprocess.run(
+        ["bash", "-e", "-c", check["run"]], cwd=repo, env=env, capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, r.stderr
     text = summary.read_text()
     assert "at course.ipynb, cell" in text and "exercise2_log_softmax.py" not in text, text
     headings = [line for line in text.splitlines() if line.startswith("### ")]
-    assert any(h.startswith("### exercise2") for h in headings) and not any(h.startswith("### exercise1")
-                                                                            for h in headings), headings
+    assert any(h.startswith("### exercise2") for h in headings) and not any(
+        h.startswith("### exercise1") for h in headings
+    ), headings
 
 
-VARIANT_FILE = '''import torch
+VARIANT_FILE = """import torch
 
 RESULTS = {results!r}
 
@@ -422,9 +503,11 @@ def _result(x):
     return torch.tensor([float(v) for v in data], dtype=x.dtype).reshape(shape)
 
 
-{definition}'''
-DEFINITIONS = {"call": "def {name}(*args):\n    return _result(args[0])\n",
-               "module": "class {name}(torch.nn.Module):\n    def forward(self, x):\n        return _result(x)\n"}
+{definition}"""
+DEFINITIONS = {
+    "call": "def {name}(*args):\n    return _result(args[0])\n",
+    "module": "class {name}(torch.nn.Module):\n    def forward(self, x):\n        return _result(x)\n",
+}
 
 
 def _catalogues() -> list:
@@ -459,10 +542,14 @@ def _catalogued_mistakes() -> dict:
                     r = v.compute().detach()
                 except (RuntimeError, IndexError):
                     r = None
-                right = r is not None and r.shape == expected.shape and torch.allclose(
-                    r.double(), expected.double(), rtol=case["rtol"], atol=case["atol"], equal_nan=True)
-                results.append(None if r is None or right else ([repr(float(t)) for t in r.reshape(-1)],
-                                                                 list(r.shape)))
+                right = (
+                    r is not None
+                    and r.shape == expected.shape
+                    and torch.allclose(
+                        r.double(), expected.double(), rtol=case["rtol"], atol=case["atol"], equal_nan=True
+                    )
+                )
+                results.append(None if r is None or right else ([repr(float(t)) for t in r.reshape(-1)], list(r.shape)))
             x = case["args"][0] if case["kind"] == "call" else case["input"]
             per_input[f"{x.dtype} {tuple(x.shape)}"] = results
         assert len(kinds) == 1, (ex.name, kinds)
@@ -529,12 +616,23 @@ def test_both_editions_in_one_environment_fail_clearly(release, tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env_dir)], check=True)
     py = env_dir / "bin" / "python"
     for source in (ROOT, release / "package"):
-        r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(source)],
-                           capture_output=True, text=True, cwd=tmp_path, timeout=600)
+        r = subprocess.run(
+            [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(source)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=600,
+        )
         assert r.returncode == 0, r.stderr
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    r = subprocess.run([str(env_dir / "bin" / "grade"), "1", "--no-server"], capture_output=True, text=True,
-                       cwd=release, env=env, timeout=300)
+    r = subprocess.run(
+        [str(env_dir / "bin" / "grade"), "1", "--no-server"],
+        capture_output=True,
+        text=True,
+        cwd=release,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 2 and r.stdout == "", r.stdout
     assert r.stderr.startswith("grade: error: both nngrade (the instructor's edition) and nngrade-student"), r.stderr
     assert len(r.stderr.splitlines()) == 1

@@ -1,6 +1,7 @@
 """`grade release --course DIR`: the student edition of a course folder (the example course),
 derived from its suites' visible-test declarations, leaks none of its answers, installs in a
 fresh virtual environment and checks the model answer fully and the stub not at all."""
+
 import ast
 import hashlib
 import json
@@ -66,8 +67,11 @@ def test_the_course_release_is_reproducible(release, tmp_path):
     assert (tmp_path / "again" / "MANIFEST.json").read_bytes() == (release / "MANIFEST.json").read_bytes()
 
 
-def test_the_course_student_edition_checks_the_model_answer_fully_and_the_stub_not(venv, release,  # noqa: F811
-                                                                                   tmp_path):
+def test_the_course_student_edition_checks_the_model_answer_fully_and_the_stub_not(
+    venv,  # noqa: F811
+    release,  # noqa: F811
+    tmp_path,
+):
     course, exercises = _exercises()
     answers = tmp_path / "answers"
     answers.mkdir()
@@ -85,8 +89,9 @@ def test_the_course_student_edition_checks_the_model_answer_fully_and_the_stub_n
     # a catalogued mistake is named by its hint, from the numbers the release stored
     work = tmp_path / "bug"
     work.mkdir()
-    shutil.copyfile(COURSE / "exercise1_layer_norm" / "mistakes" / "bug_unbiased_variance.py",
-                    work / "exercise1_layer_norm.py")
+    shutil.copyfile(
+        COURSE / "exercise1_layer_norm" / "mistakes" / "bug_unbiased_variance.py", work / "exercise1_layer_norm.py"
+    )
     r = _grade(venv, "1", "--submission", work, "--no-server", cwd=release)
     assert r.returncode == 1 and "0 of 4 visible checks passed" in r.stdout, r.stdout + r.stderr
     assert "hint: The variance must be the biased one, divided by N" in r.stdout
@@ -102,7 +107,8 @@ def test_the_course_student_edition_forbids_the_courses_built_ins(venv, release,
     """The course's forbidden.toml travels in the package: torch's layer_norm is refused with its reason."""
     (tmp_path / "exercise1_layer_norm.py").write_text(
         "import torch\n\n\ndef layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):\n"
-        "    return torch.nn.functional.layer_norm(x, normalized_shape, weight, bias, eps)\n")
+        "    return torch.nn.functional.layer_norm(x, normalized_shape, weight, bias, eps)\n"
+    )
     r = _grade(venv, "1", "--submission", tmp_path, "--no-server", cwd=release)
     assert r.returncode == 1 and "0 of 4 visible checks passed" in r.stdout, r.stdout + r.stderr
     assert "uses `torch.nn.functional.layer_norm`" in r.stdout and "without torch's layer_norm" in r.stdout

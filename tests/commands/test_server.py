@@ -3,6 +3,7 @@ as a student uses them; the cold start's two savings (grader.untrusted.startup).
 
 How fast they are is measured by bench/ (warm_server.py, watch_latency.py,
 startup_ratio.py), not here: these tests check behaviour."""
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,14 @@ def _env(server_dir: Path, **extra) -> dict:
 
 
 def _grade(env, *args, cwd=ROOT, timeout=300):
-    return subprocess.run([sys.executable, "-m", "grader.cli", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "grader.cli", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _status(env, cwd=ROOT):
@@ -203,6 +210,7 @@ def test_a_folder_others_can_enter_is_not_used(tmp_path):
 
 # -- the terminal: --watch and progress, under a pseudo-terminal ----------------------------------
 
+
 class Terminal:
     """`grade ARGS` on a pseudo-terminal of its own, as a student's shell runs it."""
 
@@ -300,8 +308,9 @@ def test_watch_regrades_after_a_save_and_ctrl_c_leaves_nothing_running(mode, tmp
             assert running, "grade --watch --no-server keeps a warm worker between saves"
         os.write(term.fd, b"\x03")  # Ctrl-C
         assert term.wait() in (0, 130)
-        assert _wait(lambda: not any(_alive(p) for p in running), 30), \
+        assert _wait(lambda: not any(_alive(p) for p in running), 30), (
             f"left running after Ctrl-C: {[p for p in running if _alive(p)]}"
+        )
     finally:
         term.close()
     if mode == "server":  # the warm server stays (that is its point), with no grading left running
@@ -323,6 +332,7 @@ def test_grade_all_shows_progress_on_a_terminal(tmp_path):
 
 
 # -- the cold start (grader.untrusted.startup) -------------------------------------------------------------
+
 
 def test_zygote_is_forked_only_before_an_answer_is_loaded():
     code = r"""
@@ -368,7 +378,7 @@ print("ok")
     assert r.stdout.strip() == "ok", r.stderr
 
 
-SNOOP = '''
+SNOOP = """
 import gc, sys
 
 SECRET = ("reference", "solutions", "grader.suites", "grader.harness.plugin", "grader.harness.run", "grader.verdicts.checks")
@@ -396,7 +406,7 @@ def _look():
 def softmax(x):
     found = _look()
     raise RuntimeError(f"FOUND {found}" if found else "NOTHING FOUND")
-'''
+"""
 
 
 def test_a_forked_zygote_holds_no_answer(server_dir, tmp_path):
@@ -406,9 +416,11 @@ def test_a_forked_zygote_holds_no_answer(server_dir, tmp_path):
     folder.mkdir()
     (folder / "exercise1_softmax.py").write_text(SNOOP)
     env = _env(server_dir)
-    runs = [_grade(env, "exercise1", "--submission", folder, "--no-server"),
-            _grade(env, "exercise1", "--submission", folder),   # starts the server
-            _grade(env, "exercise1", "--submission", folder)]   # served by it
+    runs = [
+        _grade(env, "exercise1", "--submission", folder, "--no-server"),
+        _grade(env, "exercise1", "--submission", folder),  # starts the server
+        _grade(env, "exercise1", "--submission", folder),
+    ]  # served by it
     assert _status(env)[1] == 2
     for r in runs:
         assert "NOTHING FOUND" in r.stdout and "FOUND [" not in r.stdout, r.stdout[-3000:] + r.stderr

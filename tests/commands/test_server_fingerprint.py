@@ -1,6 +1,7 @@
 """The warm server's fingerprint covers what is installed, not only the grader's code: an
 upgrade of torch or of any package replaces the server (which would otherwise keep grading
 with the old ones)."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """The report's records (grader.feedback.records) give the report's JSON data exactly:
 every report saved in tests/golden reads back (from_dict) and writes out (to_dict) to the
 same text, key order included, and renders to the same text report."""
+
 import json
 from pathlib import Path
 
@@ -55,8 +56,17 @@ def test_a_record_renders_as_its_data_does():
 
 
 def _test(**more) -> dict:
-    return {"name": "test_x", "description": "x", "status": "failed", "score": 0.0, "max_score": 1.0,
-            "message": "off", "hint": "", "visible": True, **more}
+    return {
+        "name": "test_x",
+        "description": "x",
+        "status": "failed",
+        "score": 0.0,
+        "max_score": 1.0,
+        "message": "off",
+        "hint": "",
+        "visible": True,
+        **more,
+    }
 
 
 def test_optional_keys_appear_only_when_set_in_their_order():
@@ -70,9 +80,19 @@ def test_optional_keys_appear_only_when_set_in_their_order():
 
 
 def test_an_exercise_keeps_review_and_trace_after_its_tests():
-    data = {"name": "exercise1", "title": "Softmax", "file": "exercise1_softmax.py", "score": 0.0,
-            "max_score": 10.0, "status": "error", "message": "m", "hint": "", "tests": [_test()],
-            "review": ["a note"], "trace": "tb"}
+    data = {
+        "name": "exercise1",
+        "title": "Softmax",
+        "file": "exercise1_softmax.py",
+        "score": 0.0,
+        "max_score": 10.0,
+        "status": "error",
+        "message": "m",
+        "hint": "",
+        "tests": [_test()],
+        "review": ["a note"],
+        "trace": "tb",
+    }
     ex = ExerciseResult.from_dict(data)
     assert ex.review == ["a note"] and ex.trace == "tb" and ex.tests[0].name == "test_x"
     assert json.dumps(ex.to_dict()) == json.dumps(data)
@@ -82,8 +102,17 @@ def test_an_exercise_keeps_review_and_trace_after_its_tests():
 
 def test_keys_added_after_grading_are_kept_after_the_known_ones():
     """A submission's reader adds ``notes``; a record read back keeps them."""
-    data = {"score": 1.0, "max_score": 10.0, "exercises": [], "seed": 0, "submission": "s",
-            "grader_version": "1", "torch_version": "2", "cuda": False, "notes": ["cell 3 was skipped"]}
+    data = {
+        "score": 1.0,
+        "max_score": 10.0,
+        "exercises": [],
+        "seed": 0,
+        "submission": "s",
+        "grader_version": "1",
+        "torch_version": "2",
+        "cuda": False,
+        "notes": ["cell 3 was skipped"],
+    }
     report = Report.from_dict(data)
     assert report.extra == {"notes": ["cell 3 was skipped"]}
     assert json.dumps(report.to_dict()) == json.dumps(data)
@@ -94,9 +123,19 @@ def test_a_gradebook_row_round_trips_its_state_file_and_a_bad_one_is_graded_agai
     from grader.errors import ErrorKind
     from grader.feedback.records import GradeRow, RowStatus
 
-    graded = {"student": "ada", "entry": "ada/", "key": "k1", "seed": 7, "elapsed": 0.2, "cost": {"calls": 3},
-              "run": "r1", "status": "graded", "score": 17.5, "max_score": 20.0,
-              "exercises": {"exercise1": 10.0, "exercise2": 7.5}}
+    graded = {
+        "student": "ada",
+        "entry": "ada/",
+        "key": "k1",
+        "seed": 7,
+        "elapsed": 0.2,
+        "cost": {"calls": 3},
+        "run": "r1",
+        "status": "graded",
+        "score": 17.5,
+        "max_score": 20.0,
+        "exercises": {"exercise1": 10.0, "exercise2": 7.5},
+    }
     error = {"student": "ben", "entry": "ben.zip", "status": "error", "kind": "bad_entry", "reason": "corrupt zip"}
     out = Output(tmp_path / "out")
     for data in (graded, error):
@@ -104,7 +143,7 @@ def test_a_gradebook_row_round_trips_its_state_file_and_a_bad_one_is_graded_agai
         before = out.state_path(data["student"]).read_bytes()
         row = out.read_state(data["student"])
         assert row is not None and row.to_dict() == data
-        out.write_state(row)   # the record writes the same file, byte for byte
+        out.write_state(row)  # the record writes the same file, byte for byte
         assert out.state_path(data["student"]).read_bytes() == before
     ada, ben = out.read_state("ada"), out.read_state("ben")
     assert ada.status is RowStatus.GRADED and ada.extra == {"cost": {"calls": 3}, "run": "r1"}

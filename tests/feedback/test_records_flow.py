@@ -4,6 +4,7 @@ report's JSON keys (``t["status"]``), and compare statuses with the declared voc
 (``TestStatus``, ``ExerciseStatus``, ``RowStatus``), never with spelled-out strings.  So do the
 batch's gradebook rows (``GradeRow``) where the gradebook, results.csv, grades.csv, the summary
 and the progress lines read them."""
+
 import ast
 import json
 import re
@@ -18,11 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # the modules that take a report as records: the renderers, the formats, and the grade command's path
 # from the harness (grader.harness.run.grade) to them
-CHECKED = ["grader/feedback/report.py", "grader/feedback/failure.py", "grader/harness/run.py",
-           "grader/commands/grade_here.py"] + sorted(
-    str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "formats").glob("*.py"))
-FEEDBACK = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "feedback").glob("*.py")
-                  if p.name != "records.py")  # records.py declares the words
+CHECKED = [
+    "grader/feedback/report.py",
+    "grader/feedback/failure.py",
+    "grader/harness/run.py",
+    "grader/commands/grade_here.py",
+] + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "formats").glob("*.py"))
+FEEDBACK = sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "feedback").glob("*.py") if p.name != "records.py"
+)  # records.py declares the words
 # the submission readers mark an exercise they refused (grader.statuses: below the records)
 SUBMISSION = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "submission").glob("*.py"))
 BATCH = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grader" / "batch").glob("*.py"))
@@ -35,17 +40,65 @@ ROW_READERS = {
     "grader/batch/analytics.py": {"analytics", "_roster_records", "gradebook_unmatched", "without_submission"},
     "grader/batch/output.py": {"read_state", "status_text", "write_csv", "apply_overrides"},
     "grader/batch/progress.py": {"update"},
-    "grader/batch/command.py": {"shown_rows", "_plan_entry", "_grade", "on_done", "_summarize", "_overrides_list",
-                                "_conclude"},
+    "grader/batch/command.py": {
+        "shown_rows",
+        "_plan_entry",
+        "_grade",
+        "on_done",
+        "_summarize",
+        "_overrides_list",
+        "_conclude",
+    },
     "grader/formats/canvas.py": {"gradebook", "scores"},
 }
-ROW_KEYS = {"student", "entry", "status", "key", "seed", "score", "max_score", "exercises", "kind", "reason",
-            "elapsed", "internal", "overrides", "late", "near", "run"}
+ROW_KEYS = {
+    "student",
+    "entry",
+    "status",
+    "key",
+    "seed",
+    "score",
+    "max_score",
+    "exercises",
+    "kind",
+    "reason",
+    "elapsed",
+    "internal",
+    "overrides",
+    "late",
+    "near",
+    "run",
+}
 
 # the keys of the report's JSON data (records.py's fields, and the data's usual extras)
-RECORD_KEYS = {"status", "score", "max_score", "tests", "exercises", "message", "hint", "name", "description",
-               "visible", "kind", "trace", "reproducer", "devices", "title", "file", "review", "seed",
-               "submission", "grader_version", "torch_version", "cuda", "notes", "edition", "summary", "checks"}
+RECORD_KEYS = {
+    "status",
+    "score",
+    "max_score",
+    "tests",
+    "exercises",
+    "message",
+    "hint",
+    "name",
+    "description",
+    "visible",
+    "kind",
+    "trace",
+    "reproducer",
+    "devices",
+    "title",
+    "file",
+    "review",
+    "seed",
+    "submission",
+    "grader_version",
+    "torch_version",
+    "cuda",
+    "notes",
+    "edition",
+    "summary",
+    "checks",
+}
 STATUS_WORDS = {s.value for s in TestStatus} | {s.value for s in ExerciseStatus} | {s.value for s in RowStatus}
 
 # (file, function, key): a lookup of such a key in JSON that is not a report, and why
@@ -84,8 +137,13 @@ def _lookups(path: str, root: Path = ROOT, keys: set = RECORD_KEYS):
         key = target = None
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
             key, target = node.slice.value, node.value
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
-              and node.args and isinstance(node.args[0], ast.Constant)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             key, target = node.args[0].value, node.func.value
         if key in keys and not (isinstance(target, ast.Attribute) and target.attr == "extra"):
             yield where.get(node), key, f"line {node.lineno}: [{key!r}]"
@@ -120,8 +178,11 @@ def test_the_batch_reads_reports_as_records(path):
 
 @pytest.mark.parametrize("path", sorted(ROW_READERS))
 def test_the_batch_reads_its_rows_as_records(path):
-    found = [what for fn, key, what in _lookups(path, keys=ROW_KEYS)
-             if fn in ROW_READERS[path] and (path, fn, key) not in ALLOWED]
+    found = [
+        what
+        for fn, key, what in _lookups(path, keys=ROW_KEYS)
+        if fn in ROW_READERS[path] and (path, fn, key) not in ALLOWED
+    ]
     assert not found, f"{path} reads a gradebook row as a dict or spells a status out: {found}"
 
 
@@ -144,8 +205,10 @@ def test_the_templates_compare_with_the_vocabulary(path):
 
 
 def test_the_template_check_finds_a_spelled_status():
-    bad = ('{% for t in ex.tests if t.status == "passed" %}{% set b = {"missing": "x"} %}'
-           '{% if "error" != r.status or r.status in ("graded",) %}<details class="failed">')
+    bad = (
+        '{% for t in ex.tests if t.status == "passed" %}{% set b = {"missing": "x"} %}'
+        '{% if "error" != r.status or r.status in ("graded",) %}<details class="failed">'
+    )
     assert len(_spelled(bad)) == 4 and not _spelled('<details class="failed">{{ t.status == TestStatus.PASSED }}')
 
 
@@ -157,24 +220,55 @@ def test_every_allowed_lookup_is_still_there():
 
 
 def test_the_check_finds_a_dict_lookup_and_a_spelled_status(tmp_path):
-    (tmp_path / "bad.py").write_text('def f(t, report):\n    return t["status"] == "failed" or report.extra.get("notes")\n')
+    (tmp_path / "bad.py").write_text(
+        'def f(t, report):\n    return t["status"] == "failed" or report.extra.get("notes")\n'
+    )
     assert {(fn, key) for fn, key, _ in _lookups("bad.py", tmp_path)} == {("f", "status"), ("f", "failed")}
 
 
 def test_statuses_and_kinds_are_read_into_the_vocabulary_and_written_as_plain_strings():
-    test = {"name": "t", "description": "", "status": "error", "score": 0.0, "max_score": 1.0, "message": "m",
-            "hint": "", "visible": False, "kind": "timeout"}
-    ex = {"name": "exercise1", "title": "x", "file": "x.py", "score": 0.0, "max_score": 10.0, "status": "graded",
-          "message": "", "hint": "", "tests": [test]}
-    data = {"score": 0.0, "max_score": 10.0, "exercises": [ex], "seed": 0, "submission": "s",
-            "grader_version": "v", "torch_version": "v", "cuda": False}
+    test = {
+        "name": "t",
+        "description": "",
+        "status": "error",
+        "score": 0.0,
+        "max_score": 1.0,
+        "message": "m",
+        "hint": "",
+        "visible": False,
+        "kind": "timeout",
+    }
+    ex = {
+        "name": "exercise1",
+        "title": "x",
+        "file": "x.py",
+        "score": 0.0,
+        "max_score": 10.0,
+        "status": "graded",
+        "message": "",
+        "hint": "",
+        "tests": [test],
+    }
+    data = {
+        "score": 0.0,
+        "max_score": 10.0,
+        "exercises": [ex],
+        "seed": 0,
+        "submission": "s",
+        "grader_version": "v",
+        "torch_version": "v",
+        "cuda": False,
+    }
     report = Report.from_dict(data)
     [e] = report.exercises
     [t] = e.tests
     assert e.status is ExerciseStatus.GRADED and t.status is TestStatus.ERROR and t.kind is ErrorKind.TIMEOUT
     out = report.to_dict()
-    statuses = [out["exercises"][0]["status"], out["exercises"][0]["tests"][0]["status"],
-                out["exercises"][0]["tests"][0]["kind"]]
+    statuses = [
+        out["exercises"][0]["status"],
+        out["exercises"][0]["tests"][0]["status"],
+        out["exercises"][0]["tests"][0]["kind"],
+    ]
     assert [type(s) for s in statuses] == [str, str, str] and out == data
     assert json.dumps(out) == json.dumps(data)
     with pytest.raises(ValueError):

@@ -4,6 +4,7 @@ A reproducer must run as pasted in the student's folder and be faithful: with
 the model answer in that folder it prints exactly the ``# expected:`` value it
 shows.  Hidden tests never get one.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,11 +42,19 @@ def run_scripts(folder: Path, codes) -> list:
     for k, code in enumerate(codes):
         paths.append(folder / f"repro_{k}.py")
         paths[-1].write_text(code)
-    driver = ("import runpy, sys\nfor p in sys.argv[1:]:\n    print('=====', flush=True)\n"
-              "    runpy.run_path(p, run_name='__main__')\n")
+    driver = (
+        "import runpy, sys\nfor p in sys.argv[1:]:\n    print('=====', flush=True)\n"
+        "    runpy.run_path(p, run_name='__main__')\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # a student has no grader on the path
-    r = subprocess.run([sys.executable, "-c", driver, *map(str, paths)], cwd=folder, capture_output=True,
-                       text=True, timeout=120, env=env)
+    r = subprocess.run(
+        [sys.executable, "-c", driver, *map(str, paths)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     plain = lambda out: re.sub(r", grad_fn=<\w+>|, requires_grad=True|Parameter containing:\n", "", out)  # noqa: E731
     return [plain(out) for out in r.stdout.split("=====\n")[1:]]
@@ -55,7 +64,7 @@ def expected_block(code: str) -> str:
     """What a reproducer says the call should print (its `# expected:` comment)."""
     lines = code.splitlines()
     start = next(k for k, line in enumerate(lines) if line.startswith("# expected"))
-    return "\n".join(line[2:] for line in lines[start + 1:]) + "\n"
+    return "\n".join(line[2:] for line in lines[start + 1 :]) + "\n"
 
 
 def copy_solution(folder: Path, number: int) -> None:
@@ -93,6 +102,7 @@ def student(zygote, tmp_path):
 # ---------------------------------------------------------------------------
 # reproducers from real requests: they run, and they are faithful
 
+
 @pytest.mark.slow
 def test_reproducers_run_and_are_faithful(student, tmp_path):
     """Recorded from real calls into a worker: a function, a module with its construction
@@ -101,9 +111,13 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
     runs as pasted; with the model answers in the folder each prints exactly the expected
     value it shows."""
     sub = tmp_path / "sub"
-    for number, source in ((1, BUGGY_SOFTMAX), (4, SOLUTIONS / "exercise4_linear.py"),
-                           (5, CORPUS / "exercise5" / "bug_masked_assign_in_place.py"),
-                           (7, CORPUS / "exercise7" / "bug_sign.py"), (8, CORPUS / "exercise8" / "bug_sign.py")):
+    for number, source in (
+        (1, BUGGY_SOFTMAX),
+        (4, SOLUTIONS / "exercise4_linear.py"),
+        (5, CORPUS / "exercise5" / "bug_masked_assign_in_place.py"),
+        (7, CORPUS / "exercise7" / "bug_sign.py"),
+        (8, CORPUS / "exercise8" / "bug_sign.py"),
+    ):
         (sub / lookup(str(number)).file).write_text(source.read_text())
     codes = []
 
@@ -123,7 +137,8 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
         "# expected:\n"
         "# tensor([[1.0000, 0.0000, 0.0000],\n"
         "#         [1.0000, 0.0000, 0.0000],\n"
-        "#         [0.3333, 0.3333, 0.3333]])")
+        "#         [0.3333, 0.3333, 0.3333]])"
+    )
 
     # Linear(3, 2) (the model answer) with a bias set under no_grad and its weight read
     # back: the expected value X @ weight + bias depends on the random weight
@@ -139,8 +154,10 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
     assert reproducer(s.trace, Failure("off", expected=expected, got=got * 2), "exercise4_linear") is None
     codes.append(reproducer(s.trace, Failure("off", expected=expected, got=got), "exercise4_linear"))
     assert "from exercise4_linear import Linear\n\ntorch.manual_seed(" in codes[-1]
-    assert "  # as the grader did\nlinear = Linear(3, 2)\nbias = torch.tensor([0.5, -1.25])\n" \
-           "with torch.no_grad():\n    linear.bias.copy_(bias)\n" in codes[-1]
+    assert (
+        "  # as the grader did\nlinear = Linear(3, 2)\nbias = torch.tensor([0.5, -1.25])\n"
+        "with torch.no_grad():\n    linear.bias.copy_(bias)\n" in codes[-1]
+    )
     assert "\nprint(linear(X))\n" in codes[-1]
 
     # an in-place ReLU: the reproducer prints the input after the call
@@ -151,8 +168,10 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
     with pytest.raises(Failure) as e:
         assert_unchanged(args[0], x, what="ReLU()(x)")
     codes.append(reproducer(s.trace, e.value, "exercise5_relu"))
-    assert "relu(X)\nprint(X)  # after the call\n# expected (unchanged):\n# tensor([-1.5000,  0.0000,  2.0000])" \
+    assert (
+        "relu(X)\nprint(X)  # after the call\n# expected (unchanged):\n# tensor([-1.5000,  0.0000,  2.0000])"
         in codes[-1]
+    )
 
     # MatMul's backward has the wrong sign: the gradient for X, through backward()
     s = student(8)
@@ -179,9 +198,11 @@ def test_reproducers_run_and_are_faithful(student, tmp_path):
         assert_close(weight, torch.tensor([[0.75, -2.5]]), what="weight after step()")
     codes.append(reproducer(s.trace, e.value, "exercise7_sgd"))
     assert "manual_seed" not in codes[-1]  # every parameter was set by the test
-    assert "weight = linear.weight\nbias = linear.bias\nsgd = SGD([weight, bias], lr=0.5)\n" \
-           "weight.grad = torch.tensor([[0.5, 1.0]])\nbias.grad = torch.tensor([-1.0])\nsgd.step()\n" \
-           "print(linear.weight)\n" in codes[-1]
+    assert (
+        "weight = linear.weight\nbias = linear.bias\nsgd = SGD([weight, bias], lr=0.5)\n"
+        "weight.grad = torch.tensor([[0.5, 1.0]])\nbias.grad = torch.tensor([-1.0])\nsgd.step()\n"
+        "print(linear.weight)\n" in codes[-1]
+    )
 
     for code in codes:
         compile(code, "reproducer", "exec")
@@ -203,16 +224,28 @@ def test_a_model_built_in_one_round_trip_is_reproduced(student, tmp_path):
     s = student(7)
     layers = [Call(Student.torch("nn.Linear"), 2, 2), Call(Student.torch("nn.Linear"), 2, 1)]
     model, info = s.call_and_inspect(Student.torch("nn.Sequential"), *layers)
-    assert isinstance(model, Handle) and [n for n, _t, _h in info["params"]] == \
-        ["0.weight", "0.bias", "1.weight", "1.bias"]
-    state = {"0.weight": torch.tensor([[1.0, 0.0], [0.0, 1.0]]), "0.bias": torch.tensor([0.0, 0.5]),
-             "1.weight": torch.tensor([[1.0, -2.0]]), "1.bias": torch.tensor([0.5])}
+    assert isinstance(model, Handle) and [n for n, _t, _h in info["params"]] == [
+        "0.weight",
+        "0.bias",
+        "1.weight",
+        "1.bias",
+    ]
+    state = {
+        "0.weight": torch.tensor([[1.0, 0.0], [0.0, 1.0]]),
+        "0.bias": torch.tensor([0.0, 0.5]),
+        "1.weight": torch.tensor([[1.0, -2.0]]),
+        "1.bias": torch.tensor([0.5]),
+    }
     s.call(model.attr("load_state_dict"), state)
     handles = [h for _n, _t, h in info["params"]]
     opt = s.call(s.ref("SGD"), handles, lr=0.5)
     # the gradients by backward, after a zero_grad made first in the same request (_before)
-    s.call(Student.torch("autograd.backward"), handles, [torch.ones_like(t) for t in state.values()],
-           _before=[Call(model.attr("zero_grad"), set_to_none=True)])
+    s.call(
+        Student.torch("autograd.backward"),
+        handles,
+        [torch.ones_like(t) for t in state.values()],
+        _before=[Call(model.attr("zero_grad"), set_to_none=True)],
+    )
     s.call(opt.attr("step"))
     weight = s.inspect(model)["params"][2][1]
     with pytest.raises(Failure) as e:
@@ -236,8 +269,12 @@ def test_a_step_and_the_model_read_after_it_in_one_round_trip_are_reproduced(stu
     s.call(model.attr("load_state_dict"), {"weight": torch.tensor([[1.0, -2.0]]), "bias": torch.tensor([0.5])})
     handles = [h for _n, _t, h in s.inspect(model)["params"]]
     opt = s.call(s.ref("SGD"), handles, lr=0.5)
-    s.call(Student.torch("autograd.backward"), handles, [torch.tensor([[0.5, 1.0]]), torch.tensor([-1.0])],
-           retain_graph=Call(model.attr("zero_grad"), set_to_none=True))
+    s.call(
+        Student.torch("autograd.backward"),
+        handles,
+        [torch.tensor([[0.5, 1.0]]), torch.tensor([-1.0])],
+        retain_graph=Call(model.attr("zero_grad"), set_to_none=True),
+    )
     calls = s.calls
     value, info = s.call_and_inspect(opt.attr("step"), _of=model)
     assert s.calls == calls + 1 and value is None and info["type"] == "torch.nn.modules.linear.Linear"
@@ -278,20 +315,21 @@ def test_several_vector_jacobian_products_in_one_round_trip(student, tmp_path):
 @pytest.mark.slow
 def test_a_student_exception_is_reproduced(student, tmp_path):
     (tmp_path / "sub" / "exercise1_softmax.py").write_text(
-        "import torch\n\ndef softmax(x):\n    return torch.exp(x) / torch.exp(x).sum(1, keepdim=True)\n")
+        "import torch\n\ndef softmax(x):\n    return torch.exp(x) / torch.exp(x).sum(1, keepdim=True)\n"
+    )
     s = student(1)
     x = torch.tensor([0.5, 1.5, -2.0])
     with pytest.raises(StudentError) as e:
         s.call(s.ref("softmax"), x, _what="softmax(x)")
     code = reproducer(s.trace, e.value, "exercise1_softmax")
     assert code.endswith("x = torch.tensor([0.5, 1.5, -2.0])\nprint(softmax(x))\n# expected: no error")
-    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "sub", capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "sub", capture_output=True, text=True, timeout=60)
     assert "IndexError" in r.stderr and "Dimension out of range" in r.stderr
 
 
 # ---------------------------------------------------------------------------
 # what gets no reproducer
+
 
 def _softmax_failure(x, got):
     try:
@@ -306,8 +344,9 @@ def test_no_reproducer_where_it_would_be_long_or_unfaithful():
     big = torch.zeros(65)
     for x in (small, big):
         got = torch.full_like(x, 0.25)
-        trace = fake_trace(("call", {"fn": Ref("student", "softmax"), "args": [x], "kwargs": {}, "grad": "enable"},
-                            {"value": got}))
+        trace = fake_trace(
+            ("call", {"fn": Ref("student", "softmax"), "args": [x], "kwargs": {}, "grad": "enable"}, {"value": got})
+        )
         code = reproducer(trace, _softmax_failure(x, got), "exercise1_softmax")
         assert (code is not None) == (x is small), code  # more than 64 entries: none
 
@@ -318,10 +357,11 @@ def test_no_reproducer_where_it_would_be_long_or_unfaithful():
     assert reproducer(trace, Failure("off", expected=small, got=got), "exercise5_relu") is None
 
     # a stateful call that raised half-way before the failing one: its effects are unknown
-    trace = fake_trace(("call", {"fn": Ref("student", "ReLU"), "args": [], "kwargs": {}, "grad": "enable"},
-                        {"value": h}),
-                       ("call", {"fn": h.attr("reset"), "args": [], "kwargs": {}, "grad": "enable"}, {}),
-                       ("call", {"fn": h, "args": [small], "kwargs": {}, "grad": "enable"}, {"value": got}))
+    trace = fake_trace(
+        ("call", {"fn": Ref("student", "ReLU"), "args": [], "kwargs": {}, "grad": "enable"}, {"value": h}),
+        ("call", {"fn": h.attr("reset"), "args": [], "kwargs": {}, "grad": "enable"}, {}),
+        ("call", {"fn": h, "args": [small], "kwargs": {}, "grad": "enable"}, {"value": got}),
+    )
     assert reproducer(trace, Failure("off", expected=small, got=got), "exercise5_relu") is not None
     trace[1]["done"] = False
     assert reproducer(trace, Failure("off", expected=small, got=got), "exercise5_relu") is None
@@ -335,25 +375,33 @@ def test_no_reproducer_where_it_would_be_long_or_unfaithful():
         except Failure:
             raise Failure("something else", "a hint")  # noqa: B904 (the test: a failure raised while handling another)
     except Failure as f:
-        assert reproducer(fake_trace(("call", {"fn": h, "args": [small], "kwargs": {}, "grad": "enable"},
-                                      {"value": got})), f, "exercise5_relu") is None
+        assert (
+            reproducer(
+                fake_trace(("call", {"fn": h, "args": [small], "kwargs": {}, "grad": "enable"}, {"value": got})),
+                f,
+                "exercise5_relu",
+            )
+            is None
+        )
 
 
 def test_a_wrong_type_or_a_suite_explained_exception_is_reproduced():
     x = torch.tensor([1.0, 2.0])
     as_list = [0.25, 0.75]
-    trace = fake_trace(("call", {"fn": Ref("student", "softmax"), "args": [x], "kwargs": {}, "grad": "enable"},
-                        {"value": None}),
-                       ("call", {"fn": Ref("student", "softmax"), "args": [x], "kwargs": {}, "grad": "enable"},
-                        {"value": as_list}))
+    trace = fake_trace(
+        ("call", {"fn": Ref("student", "softmax"), "args": [x], "kwargs": {}, "grad": "enable"}, {"value": None}),
+        ("call", {"fn": Ref("student", "softmax"), "args": [x], "kwargs": {}, "grad": "enable"}, {"value": as_list}),
+    )
     with pytest.raises(Failure) as e:
         assert_close(as_list, reference.softmax(x.double()), what="softmax(x)", dtype=x.dtype)
     assert "returned list" in e.value.message
     assert reproducer(trace, e.value, "exercise1_softmax").endswith(
-        "print(softmax(x))\n# expected:\n# tensor([0.2689, 0.7311])")
+        "print(softmax(x))\n# expected:\n# tensor([0.2689, 0.7311])"
+    )
     # a function that returns a Python number: its expected value may be one too
     assert reproducer(trace, Failure("off", expected=0.5, got=as_list), "exercise1_softmax").endswith(
-        "print(softmax(x))\n# expected: 0.5")
+        "print(softmax(x))\n# expected: 0.5"
+    )
     with pytest.raises(Failure) as e:  # None: only the latest reply could be it
         assert_close(None, reference.softmax(x.double()), what="softmax(x)", dtype=x.dtype)
     assert reproducer(trace, e.value, "exercise1_softmax") is None
@@ -378,10 +426,14 @@ def test_a_wrong_type_or_a_suite_explained_exception_is_reproduced():
 def test_a_failure_re_raised_with_a_sharper_hint_keeps_its_reproducer():
     x = torch.tensor([[1.0, 2.0], [3.0, 5.0]], dtype=torch.float64)
     got = x.clone()
-    trace = fake_trace(("call", {"fn": Ref("student", "softmax"), "args": [x.clone()], "kwargs": {}, "grad": "enable"},
-                        {"value": torch.zeros(2)}),  # an earlier, independent call: left out
-                       ("call", {"fn": Ref("student", "softmax"), "args": [x], "kwargs": {}, "grad": "enable"},
-                        {"value": got}))
+    trace = fake_trace(
+        (
+            "call",
+            {"fn": Ref("student", "softmax"), "args": [x.clone()], "kwargs": {}, "grad": "enable"},
+            {"value": torch.zeros(2)},
+        ),  # an earlier, independent call: left out
+        ("call", {"fn": Ref("student", "softmax"), "args": [x], "kwargs": {}, "grad": "enable"}, {"value": got}),
+    )
     with pytest.raises(Failure) as e:
         try:
             assert_close(got, reference.softmax(x), what="softmax(x)")
@@ -399,12 +451,18 @@ def test_seeds_only_where_the_expected_value_may_depend_on_random_weights():
     W, X, got = torch.ones(3, 2), torch.ones(1, 3), torch.zeros(1, 2)
 
     def trace(set_weight: bool):
-        requests = [("call", {"fn": Ref("student", "Linear"), "args": [3, 2], "kwargs": {}, "grad": "enable"},
-                     {"value": lin}),
-                    ("inspect", {"obj": lin}, {"value": {"params": [["weight", W, w]], "buffers": []}})]
+        requests = [
+            ("call", {"fn": Ref("student", "Linear"), "args": [3, 2], "kwargs": {}, "grad": "enable"}, {"value": lin}),
+            ("inspect", {"obj": lin}, {"value": {"params": [["weight", W, w]], "buffers": []}}),
+        ]
         if set_weight:
-            requests.append(("call", {"fn": lin.attr("weight", "copy_"), "args": [W], "kwargs": {},
-                                      "grad": "no_grad"}, {"value": W}))
+            requests.append(
+                (
+                    "call",
+                    {"fn": lin.attr("weight", "copy_"), "args": [W], "kwargs": {}, "grad": "no_grad"},
+                    {"value": W},
+                )
+            )
         requests.append(("call", {"fn": lin, "args": [X], "kwargs": {}, "grad": "enable"}, {"value": got}))
         return fake_trace(*requests)
 
@@ -418,12 +476,12 @@ def test_seeds_only_where_the_expected_value_may_depend_on_random_weights():
 def test_float32_literals_are_short_and_exact():
     values = torch.tensor([0.1, -1000.0, 1e-8, 3.4028234663852886e38, 1 / 3, float("nan"), float("-inf")])
     got = torch.zeros(7)
-    trace = fake_trace(("call", {"fn": Ref("student", "softmax"), "args": [values], "kwargs": {}, "grad": "enable"},
-                        {"value": got}))
+    trace = fake_trace(
+        ("call", {"fn": Ref("student", "softmax"), "args": [values], "kwargs": {}, "grad": "enable"}, {"value": got})
+    )
     code = reproducer(trace, Failure("off", expected=got + 1, got=got), "exercise1_softmax")
     line = next(line for line in code.splitlines() if line.startswith("x = "))
-    assert line == ("x = torch.tensor([0.1, -1000.0, 1e-08, 3.4028235e+38, 0.33333334, float('nan'), "
-                    "-float('inf')])")
+    assert line == ("x = torch.tensor([0.1, -1000.0, 1e-08, 3.4028235e+38, 0.33333334, float('nan'), -float('inf')])")
     scope = {"torch": torch}
     exec(line, scope)
     assert torch.equal(scope["x"].nan_to_num(), values.nan_to_num()) and scope["x"].dtype == torch.float32
@@ -433,6 +491,7 @@ def test_float32_literals_are_short_and_exact():
 # ---------------------------------------------------------------------------
 # the reports show it
 
+
 def _tests(*tests):
     base = {"description": "", "status": "failed", "score": 0.0, "max_score": 1.0, "hint": "h", "visible": False}
     return [dict(base, **t) for t in tests]
@@ -440,9 +499,15 @@ def _tests(*tests):
 
 def test_groups_show_the_visible_example_and_its_reproducer():
     code = "import torch\nprint(1)\n# expected:\n# 1"
-    tests = _tests({"name": "test_hidden", "message": "softmax(x) is off\n  input: x: shape (13, 10)"},
-                   {"name": "test_visible", "message": "softmax(x) is off\n  input: x: shape (3, 3)",
-                    "reproducer": code, "visible": True})
+    tests = _tests(
+        {"name": "test_hidden", "message": "softmax(x) is off\n  input: x: shape (13, 10)"},
+        {
+            "name": "test_visible",
+            "message": "softmax(x) is off\n  input: x: shape (3, 3)",
+            "reproducer": code,
+            "visible": True,
+        },
+    )
     [g] = failure_groups([TestResult.from_dict(t) for t in tests])
     assert g.message == "softmax(x) is off\n  input: x: shape (3, 3)" and g.reproducer == code
     assert g.names == "test_hidden, test_visible"
@@ -453,13 +518,38 @@ def test_groups_show_the_visible_example_and_its_reproducer():
 
 def test_every_format_shows_the_reproducer(tmp_path):
     code = "import torch\nfrom exercise1_softmax import softmax\n\nprint(softmax(x))\n# expected:\n# tensor(1.)"
-    t = _tests({"name": "test_far_apart_logits[float32-cpu]", "description": "softmax of rows like [0, -1000]",
-                "message": "softmax(x) does not match", "reproducer": code,
-                "visible": True, "hint": "Subtract each row's max"})
-    report = {"score": 0.0, "max_score": 10.0, "seed": 0, "submission": "sub", "grader_version": "0",
-              "torch_version": "2", "cuda": False,
-              "exercises": [{"name": "exercise1", "title": "Softmax", "file": "exercise1_softmax.py", "score": 0.0,
-                             "max_score": 10.0, "status": "graded", "message": "", "hint": "", "tests": t}]}
+    t = _tests(
+        {
+            "name": "test_far_apart_logits[float32-cpu]",
+            "description": "softmax of rows like [0, -1000]",
+            "message": "softmax(x) does not match",
+            "reproducer": code,
+            "visible": True,
+            "hint": "Subtract each row's max",
+        }
+    )
+    report = {
+        "score": 0.0,
+        "max_score": 10.0,
+        "seed": 0,
+        "submission": "sub",
+        "grader_version": "0",
+        "torch_version": "2",
+        "cuda": False,
+        "exercises": [
+            {
+                "name": "exercise1",
+                "title": "Softmax",
+                "file": "exercise1_softmax.py",
+                "score": 0.0,
+                "max_score": 10.0,
+                "status": "graded",
+                "message": "",
+                "hint": "",
+                "tests": t,
+            }
+        ],
+    }
     text, md, html = (render(report, f) for f in ("text", "markdown", "html"))
     assert "Try it yourself" in text and "      print(softmax(x))\n      # expected:" in text
     assert f"```python\n{code}\n```" in md
@@ -470,11 +560,33 @@ def test_every_format_shows_the_reproducer(tmp_path):
 
 def test_a_student_editions_report_read_back_from_its_json_renders_in_every_format():
     """%grade renders the JSON the student edition wrote: it holds no points (local_check.view)."""
-    t = _tests({"name": "test_small", "message": "off", "visible": True}, {"name": "test_big", "status": "passed", "message": ""})
-    report = {"score": 1.0, "max_score": 10.0, "seed": 0, "submission": "sub", "grader_version": "0",
-              "torch_version": "2", "cuda": False, "edition": "student",
-              "exercises": [{"name": "exercise1", "title": "Softmax", "file": "exercise1_softmax.py", "score": 1.0,
-                             "max_score": 10.0, "status": "graded", "message": "", "hint": "", "tests": t}]}
+    t = _tests(
+        {"name": "test_small", "message": "off", "visible": True},
+        {"name": "test_big", "status": "passed", "message": ""},
+    )
+    report = {
+        "score": 1.0,
+        "max_score": 10.0,
+        "seed": 0,
+        "submission": "sub",
+        "grader_version": "0",
+        "torch_version": "2",
+        "cuda": False,
+        "edition": "student",
+        "exercises": [
+            {
+                "name": "exercise1",
+                "title": "Softmax",
+                "file": "exercise1_softmax.py",
+                "score": 1.0,
+                "max_score": 10.0,
+                "status": "graded",
+                "message": "",
+                "hint": "",
+                "tests": t,
+            }
+        ],
+    }
     written = json.loads(render(report, "json"))
     assert "score" not in written and "score" not in written["exercises"][0]["tests"][0]
     for fmt in ("text", "markdown", "html"):
@@ -484,6 +596,7 @@ def test_a_student_editions_report_read_back_from_its_json_renders_in_every_form
 
 # ---------------------------------------------------------------------------
 # end to end: grading a buggy softmax
+
 
 def _visible_ids() -> list:
     src = (ROOT / "grader" / "suites" / "test_exercise1_softmax.py").read_text()
@@ -512,6 +625,7 @@ def test_grading_gives_every_failed_visible_test_a_reproducer_and_no_hidden_one(
 # ---------------------------------------------------------------------------
 # the student's report in a browser
 
+
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_student_report_renders_in_a_browser(tmp_path):
@@ -525,7 +639,9 @@ def test_student_report_renders_in_a_browser(tmp_path):
     page = html.read_text()
     assert "Try it yourself" in page and "exercise2_log_softmax.py is not in the submission folder" in page
     # score first, failures expanded, passes collapsed
-    assert page.index('class="big"') < page.index('<details class="failed" open>') < page.index('<details class="passed">')
+    assert (
+        page.index('class="big"') < page.index('<details class="failed" open>') < page.index('<details class="passed">')
+    )
     assert '<details class="passed" open' not in page
     png = screenshot(html, tmp_path / "report.png", tmp_path / "profile", size=(1100, 1500))
     data = png.read_bytes()

@@ -1,6 +1,7 @@
 """The scoring rule (grader.feedback.scoring): a test earns its fixed points when it passed
 or was skipped, nothing when it failed or erred; an exercise's score is the sum (whole hundredths); an
 exercise whose tests could not be run is the grader's error, scored 0."""
+
 import pytest
 
 from grader.exercises import EXERCISES, POINTS_PER_EXERCISE
@@ -12,13 +13,24 @@ EX1, EX2 = EXERCISES[0], EXERCISES[1]
 
 
 def rec(status="passed", points=1.0, exercise=EX1.name, **more) -> TestRecord:
-    return TestRecord(exercise=exercise, name=f"test_{status}", description="", points=points, visible=False,
-                      status=status, **more)
+    return TestRecord(
+        exercise=exercise, name=f"test_{status}", description="", points=points, visible=False, status=status, **more
+    )
 
 
 def report(records, runs=None, errors=(), debug=False, exercises=(EX1,)):
-    return build_report(list(exercises), records, runs or {}, list(errors), submission="sub", seed=7, cuda=False,
-                        grader_version="g", torch_version="t", debug=debug)
+    return build_report(
+        list(exercises),
+        records,
+        runs or {},
+        list(errors),
+        submission="sub",
+        seed=7,
+        cuda=False,
+        grader_version="g",
+        torch_version="t",
+        debug=debug,
+    )
 
 
 @pytest.mark.parametrize("status, earned", [("passed", 2.5), ("skipped", 2.5), ("failed", 0.0), ("error", 0.0)])
@@ -28,11 +40,25 @@ def test_a_test_earns_its_points_when_passed_or_skipped(status, earned):
 
 
 def test_a_test_keeps_its_verdict_and_optional_fields():
-    t = score_test(rec("failed", message="off", hint="h", kind="exception", reproducer="print(1)",
-                       devices=["cpu", "cuda"], failed_on="cuda"))
+    t = score_test(
+        rec(
+            "failed",
+            message="off",
+            hint="h",
+            kind="exception",
+            reproducer="print(1)",
+            devices=["cpu", "cuda"],
+            failed_on="cuda",
+        )
+    )
     d = t.to_dict()
     assert (d["message"], d["hint"], d["kind"], d["reproducer"], d["devices"]) == (
-        "off", "h", "exception", "print(1)", ["cpu", "cuda"])
+        "off",
+        "h",
+        "exception",
+        "print(1)",
+        ["cpu", "cuda"],
+    )
     assert "trace" not in d and "failed_on" not in d and "exercise" not in d
 
 
@@ -55,8 +81,7 @@ def test_split_points_are_hundredths_and_the_sums_are_exact():
     assert score_exercise(EX1, [rec("passed", p) for p in split(10, 7)[1:]], None, []).score == 8.57
 
 
-@pytest.mark.parametrize("errors, records", [([("test_exercise1_softmax.py", "ImportError")], [rec()]),
-                                             ([], [])])
+@pytest.mark.parametrize("errors, records", [([("test_exercise1_softmax.py", "ImportError")], [rec()]), ([], [])])
 def test_an_exercise_that_could_not_run_is_an_internal_error_with_0(errors, records):
     ex = score_exercise(EX1, records, None, errors)
     assert (ex.status, ex.score, ex.message) == ("error", 0.0, INTERNAL_ERROR)
@@ -66,8 +91,11 @@ def test_an_exercise_that_could_not_run_is_an_internal_error_with_0(errors, reco
 
 
 def test_collection_errors_count_only_for_their_own_suite():
-    r = report([rec("passed", 10), rec("passed", 10, exercise=EX2.name)],
-               errors=[(EX2.suite + "::x", "boom")], exercises=(EX1, EX2))
+    r = report(
+        [rec("passed", 10), rec("passed", 10, exercise=EX2.name)],
+        errors=[(EX2.suite + "::x", "boom")],
+        exercises=(EX1, EX2),
+    )
     assert [(e.status, e.score) for e in r.exercises] == [("graded", 10.0), ("error", 0.0)]
     assert (r.score, r.max_score) == (10.0, 2 * POINTS_PER_EXERCISE)
 
@@ -87,10 +115,24 @@ def test_review_appears_only_when_something_was_flagged():
 def test_the_report_sums_its_exercises_and_names_what_graded_it():
     r = report([rec("passed", 2.344), rec("passed", 2.344, exercise=EX2.name)], exercises=(EX1, EX2))
     d = r.to_dict()
-    assert list(d) == ["score", "max_score", "exercises", "seed", "submission", "grader_version",
-                       "torch_version", "cuda"]
+    assert list(d) == [
+        "score",
+        "max_score",
+        "exercises",
+        "seed",
+        "submission",
+        "grader_version",
+        "torch_version",
+        "cuda",
+    ]
     assert (d["score"], d["seed"], d["submission"], d["grader_version"], d["torch_version"], d["cuda"]) == (
-        4.68, 7, "sub", "g", "t", False)  # the sum of the exercises' rounded 2.34 (not 4.688 rounded)
+        4.68,
+        7,
+        "sub",
+        "g",
+        "t",
+        False,
+    )  # the sum of the exercises' rounded 2.34 (not 4.688 rounded)
     assert [e["name"] for e in d["exercises"]] == [EX1.name, EX2.name]
 
 

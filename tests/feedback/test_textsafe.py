@@ -1,4 +1,5 @@
 """Student-controlled text is shown inert in every format."""
+
 import csv
 import html
 import io
@@ -7,17 +8,44 @@ import re
 from grader.feedback import textsafe
 from grader.feedback.report import render
 
-HOSTILE = ("boom\x1b[2J\x1b]52;c;ZXZpbA==\x07\r\n::error file=x::pwned\n  ::add-mask::secret\n##[error]bad\n"
-           "```\n# 10.00 / 10\n![x](http://e.vil/a.png) [click](http://e.vil) <img src=x> \u202eevil\u200b")
+HOSTILE = (
+    "boom\x1b[2J\x1b]52;c;ZXZpbA==\x07\r\n::error file=x::pwned\n  ::add-mask::secret\n##[error]bad\n"
+    "```\n# 10.00 / 10\n![x](http://e.vil/a.png) [click](http://e.vil) <img src=x> \u202eevil\u200b"
+)
 
 
 def _report(text=HOSTILE, submission="sub\u202emitted`x`"):
-    test = {"name": "test_a", "description": "a check", "status": "failed", "score": 0.0, "max_score": 10.0,
-            "message": text, "hint": "Hint with " + text, "visible": False}
-    ex = {"name": "exercise1", "title": "Softmax", "file": "exercise1_softmax.py", "score": 0.0, "max_score": 10,
-          "status": "graded", "message": "", "hint": "", "tests": [test]}
-    return {"score": 0.0, "max_score": 10, "exercises": [ex], "seed": 0, "submission": submission,
-            "grader_version": "x", "torch_version": "x", "cuda": False}
+    test = {
+        "name": "test_a",
+        "description": "a check",
+        "status": "failed",
+        "score": 0.0,
+        "max_score": 10.0,
+        "message": text,
+        "hint": "Hint with " + text,
+        "visible": False,
+    }
+    ex = {
+        "name": "exercise1",
+        "title": "Softmax",
+        "file": "exercise1_softmax.py",
+        "score": 0.0,
+        "max_score": 10,
+        "status": "graded",
+        "message": "",
+        "hint": "",
+        "tests": [test],
+    }
+    return {
+        "score": 0.0,
+        "max_score": 10,
+        "exercises": [ex],
+        "seed": 0,
+        "submission": submission,
+        "grader_version": "x",
+        "torch_version": "x",
+        "cuda": False,
+    }
 
 
 def _no_raw_controls(out: str):
@@ -98,8 +126,17 @@ def test_ordinary_text_is_unchanged():
 
 
 def test_gradebook_cells_are_neither_formulas_nor_reordered():
-    hostile = [" =1+1", "\u200b=HYPERLINK(1)", "\uff1d1+1", "\uff0bcmd", "name\u202egnp.exe", "-2", "@SUM(1)",
-               "\t=1", "\u3000=1"]
+    hostile = [
+        " =1+1",
+        "\u200b=HYPERLINK(1)",
+        "\uff1d1+1",
+        "\uff0bcmd",
+        "name\u202egnp.exe",
+        "-2",
+        "@SUM(1)",
+        "\t=1",
+        "\u3000=1",
+    ]
     for text in hostile:
         cell = textsafe.csv_cell(text)
         assert cell.startswith("'") or not (cell[:1].isspace() or cell[:1] in "=+-@\uff1d\uff0b"), (text, cell)
@@ -113,8 +150,10 @@ def test_grades_csv_neutralises_ids_and_status(tmp_path):
     from grader.feedback.records import GradeRow
 
     ex = lookup("exercise1")
-    rows = [{"student": s, "status": "graded", "score": 1.0, "exercises": {"exercise1": 1.0}}
-            for s in (" =1+1", "\u200b=2", "\uff1d3", "ab\u202ecd")]
+    rows = [
+        {"student": s, "status": "graded", "score": 1.0, "exercises": {"exercise1": 1.0}}
+        for s in (" =1+1", "\u200b=2", "\uff1d3", "ab\u202ecd")
+    ]
     rows.append({"student": "z", "status": "error", "reason": "=cmd|' /C calc'!A0"})
     write_csv(tmp_path / "grades.csv", [GradeRow.from_dict(r) for r in rows], [ex])
     data = list(csv.reader(io.StringIO((tmp_path / "grades.csv").read_text())))
@@ -156,17 +195,36 @@ def test_platform_formats_neutralise_with_textsafe():
                 yield from strings(v)
 
     report = _report()
-    shown = {fmt: "\n".join(strings(json.loads(platform(report, fmt))))
-             for fmt in ("gradescope", "prairielearn", "classroom")}
+    shown = {
+        fmt: "\n".join(strings(json.loads(platform(report, fmt))))
+        for fmt in ("gradescope", "prairielearn", "classroom")
+    }
     root = ET.fromstring(platform(report, "junit"))
-    shown["junit"] = "\n".join([e.text or "" for e in root.iter()] + [v for e in root.iter() for v in e.attrib.values()])
+    shown["junit"] = "\n".join(
+        [e.text or "" for e in root.iter()] + [v for e in root.iter() for v in e.attrib.values()]
+    )
     shown["github summary"] = summary_markdown(report)
-    shown["github annotations"] = "\n".join(annotations(dict(report, exercises=[
-        dict(report["exercises"][0], tests=[dict(report["exercises"][0]["tests"][0],
-                                                 message=HOSTILE + "\nin exercise1_softmax.py, line 3")])])))
+    shown["github annotations"] = "\n".join(
+        annotations(
+            dict(
+                report,
+                exercises=[
+                    dict(
+                        report["exercises"][0],
+                        tests=[
+                            dict(
+                                report["exercises"][0]["tests"][0],
+                                message=HOSTILE + "\nin exercise1_softmax.py, line 3",
+                            )
+                        ],
+                    )
+                ],
+            )
+        )
+    )
     for fmt, out in shown.items():
         _no_raw_controls(out)
         assert "\\x1b[2J" in out, (fmt, out[:300])
-        assert "\\u202e" in out or fmt == "classroom", (fmt, out[:300])   # (it shows the first line only)
+        assert "\\u202e" in out or fmt == "classroom", (fmt, out[:300])  # (it shows the first line only)
     for fmt in ("gradescope", "github summary"):  # student text in code blocks: workflow commands broken there too
         assert "\\::error file=x::pwned" in shown[fmt] and "\\##[error]bad" in shown[fmt], fmt

@@ -10,6 +10,7 @@ Submissions layout is from ``lib/content_zipper.rb`` at commit
 05e9653c12ef7afc65815ca84e5da7aa2e4c3bd3 (``get_filename``, ``sanitize_user_name``,
 ``add_upload_submission``), tested in tests/batch/test_canvas_download.py.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,10 @@ from grader.exercises import lookup
 from grader.feedback.records import GradeRow
 
 TITLE_AND_ID = re.compile(r"\A(.*)\s\((\d+)\)\Z", re.S)
-NON_ASSIGNMENT = re.compile("Current Score|Current Points|Current Grade|Final Score|Final Points|Final Grade|"
-                            "Override Score|Override Grade|Override Status")
+NON_ASSIGNMENT = re.compile(
+    "Current Score|Current Points|Current Grade|Final Score|Final Points|Final Grade|"
+    "Override Score|Override Grade|Override Status"
+)
 
 
 def canvas_import(text: str, course: dict) -> dict:
@@ -52,7 +55,7 @@ def canvas_import(text: str, course: dict) -> dict:
     elif re.search(r"SIS\s+User\s+ID", header[2]) and re.search(r"SIS\s+Login\s+ID", header[3]):
         sis_user, sis_login, n = 2, 3, 5
     assert "Section" in header[n - 1], "Invalid header row"
-    assignments = []   # (column, id or None, title)
+    assignments = []  # (column, id or None, title)
     for i, name in enumerate(header[n:], start=n):
         if NON_ASSIGNMENT.search(name):
             continue
@@ -61,8 +64,13 @@ def canvas_import(text: str, course: dict) -> dict:
         if aid is None:
             aid = next((k for k, t in course["assignments"].items() if t == name), None)
         assignments.append((i, aid, m.group(1) if m and aid is None else name))
-    out = {"updated": {}, "new_assignments": [t for _, aid, t in assignments if aid is None],
-           "new_students": [], "missing_students": [], "points_possible": {}}
+    out = {
+        "updated": {},
+        "new_assignments": [t for _, aid, t in assignments if aid is None],
+        "new_students": [],
+        "missing_students": [],
+        "points_possible": {},
+    }
     seen = set()
     for row in rows[1:]:
         if "Points Possible" in (row[0] or ""):
@@ -91,22 +99,29 @@ def canvas_import(text: str, course: dict) -> dict:
 
 
 # Canvas's own export of the course's gradebook: the Test Student (Student View) is in it
-EXPORT = ('Student,ID,SIS User ID,SIS Login ID,Section,Homework 3 (12345),Current Score,Final Score\n'
-          '    Points Possible,,,,,20,(read only),(read only)\n'
-          '"Lovelace, Ada",101,S1,ada@uni.edu,Sec A,,,\n'
-          '"O_Brien, Pat",102,S2,pob,Sec A,,,\n'
-          '"Doe, Dan",103,S3,dan,Sec B,,,\n'
-          '"Student, Test",999,,,Sec A,,,\n')
-COURSE = {"assignments": {12345: "Homework 3", 777: "Homework 2"},
-          "students": {101: {"name": "Ada Lovelace", "sortable_name": "Lovelace, Ada", "sis_user_id": "S1",
-                             "login_id": "ada@uni.edu"},
-                       102: {"name": "Pat O_Brien", "sortable_name": "O_Brien, Pat", "sis_user_id": "S2",
-                             "login_id": "pob"},
-                       103: {"name": "Dan Doe", "sortable_name": "Doe, Dan", "sis_user_id": "S3",
-                             "login_id": "dan"}}}   # the Test Student is not one of all_students
-ROWS = [GradeRow.from_dict(r) for r in (
-    {"student": "101", "status": "graded", "score": 15.5, "exercises": {"exercise1": 10.0, "exercise2": 5.5}},
-    {"student": "102", "status": "graded", "score": 3.0, "exercises": {"exercise1": 3.0, "exercise2": 0.0}})]
+EXPORT = (
+    "Student,ID,SIS User ID,SIS Login ID,Section,Homework 3 (12345),Current Score,Final Score\n"
+    "    Points Possible,,,,,20,(read only),(read only)\n"
+    '"Lovelace, Ada",101,S1,ada@uni.edu,Sec A,,,\n'
+    '"O_Brien, Pat",102,S2,pob,Sec A,,,\n'
+    '"Doe, Dan",103,S3,dan,Sec B,,,\n'
+    '"Student, Test",999,,,Sec A,,,\n'
+)
+COURSE = {
+    "assignments": {12345: "Homework 3", 777: "Homework 2"},
+    "students": {
+        101: {"name": "Ada Lovelace", "sortable_name": "Lovelace, Ada", "sis_user_id": "S1", "login_id": "ada@uni.edu"},
+        102: {"name": "Pat O_Brien", "sortable_name": "O_Brien, Pat", "sis_user_id": "S2", "login_id": "pob"},
+        103: {"name": "Dan Doe", "sortable_name": "Doe, Dan", "sis_user_id": "S3", "login_id": "dan"},
+    },
+}  # the Test Student is not one of all_students
+ROWS = [
+    GradeRow.from_dict(r)
+    for r in (
+        {"student": "101", "status": "graded", "score": 15.5, "exercises": {"exercise1": 10.0, "exercise2": 5.5}},
+        {"student": "102", "status": "graded", "score": 3.0, "exercises": {"exercise1": 3.0, "exercise2": 0.0}},
+    )
+]
 EXS = [lookup("1"), lookup("2")]
 
 
@@ -125,7 +140,7 @@ def test_an_assignment_with_its_id_is_updated_and_nothing_is_created(roster):
     text, unmatched = gradebook(ROWS, EXS, roster=roster, assignment="Homework 3 (12345)")
     got = canvas_import(text, COURSE)
     assert got["new_assignments"] == [] and got["new_students"] == [] and got["missing_students"] == []
-    assert got["updated"] == {12345: {101: "15.50", 102: "3.00"}}       # the total, in assignment 12345
+    assert got["updated"] == {12345: {101: "15.50", 102: "3.00"}}  # the total, in assignment 12345
     assert got["points_possible"] == {"Homework 3 (12345)": "20"}
     assert unmatched == []
 
@@ -150,7 +165,7 @@ def test_per_exercise_columns_only_on_request_and_then_a_warning(roster):
     text, _ = gradebook(ROWS, EXS, roster=roster, columns="exercises", assignment="Homework 3 (12345)")
     got = canvas_import(text, COURSE)
     assert got["new_assignments"] == ["Homework 3: exercise1 Softmax", "Homework 3: exercise2 Log-softmax"]
-    assert 12345 not in got["updated"]                                  # what the warning says
+    assert 12345 not in got["updated"]  # what the warning says
 
 
 def test_an_assignment_named_by_its_exact_title_is_updated(roster):
@@ -166,8 +181,17 @@ def test_the_batch_warns_when_both_are_asked(tmp_path):
     from tests.batch.test_batch import batch
 
     (tmp_path / "subs").mkdir()
-    r = batch(tmp_path / "subs", "--out", tmp_path / "out", "--exercises", "1", "--gradebook", "exercises",
-              "--assignment", "Homework 3 (12345)")
+    r = batch(
+        tmp_path / "subs",
+        "--out",
+        tmp_path / "out",
+        "--exercises",
+        "1",
+        "--gradebook",
+        "exercises",
+        "--assignment",
+        "Homework 3 (12345)",
+    )
     assert "warning: --gradebook exercises" in r.stderr and "leaves assignment 12345 untouched" in r.stderr, r.stderr
     head = (tmp_path / "out" / "grades.csv").read_text().splitlines()[0]
     assert head.endswith("Homework 3: exercise1 Softmax")

@@ -11,6 +11,7 @@ schema, GitHub Classroom's published reporter), a second test runs it from the f
 by ``NNGRADE_CONSUMERS_DIR`` (laid out as ``docs/platforms/checked-against.md`` says), and
 skips, saying how to get it, where that is unset.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,8 +32,10 @@ from tests.conftest import ROOT
 SAVED = json.loads((ROOT / "tests" / "golden" / "reports-seed0.json").read_text())
 NAMES = ["solutions", "stubs"] + [min(n for n in SAVED if n.startswith(f"exercise{i}/bug_")) for i in range(1, 10)]
 CONSUMERS = os.environ.get("NNGRADE_CONSUMERS_DIR")
-HOW_TO_GET = ("set NNGRADE_CONSUMERS_DIR to a folder holding {what} "
-              "(docs/platforms/checked-against.md says where each file comes from, at which commit)")
+HOW_TO_GET = (
+    "set NNGRADE_CONSUMERS_DIR to a folder holding {what} "
+    "(docs/platforms/checked-against.md says where each file comes from, at which commit)"
+)
 
 
 def saved(name: str) -> dict:
@@ -47,11 +50,21 @@ def every_kind() -> dict:
     ex = next(e for e in r["exercises"] if e["name"] == "exercise3")
     t0, t1, t2 = ex["tests"][:3]
     t0.update(status="skipped", message="not checked here: no CUDA")
-    t1.update(status="error", score=0.0, kind="crash", message="the worker process died (killed by signal 9)",
-              hint="Your code used too much memory.")
-    t2.update(status="failed", score=0.0, kind="exception",
-              message="cross_entropy raised ValueError: ]]> <script>\x1b[31m\n    at exercise3_cross_entropy.py, line 5: "
-                      "raise ValueError()", hint="Do not raise.")
+    t1.update(
+        status="error",
+        score=0.0,
+        kind="crash",
+        message="the worker process died (killed by signal 9)",
+        hint="Your code used too much memory.",
+    )
+    t2.update(
+        status="failed",
+        score=0.0,
+        kind="exception",
+        message="cross_entropy raised ValueError: ]]> <script>\x1b[31m\n    at exercise3_cross_entropy.py, line 5: "
+        "raise ValueError()",
+        hint="Do not raise.",
+    )
     ex["score"] = round(ex["score"] - t1["max_score"] - t2["max_score"], 2)
     r["score"] = round(sum(e["score"] for e in r["exercises"]), 2)
     r["notes"] = ["notebook: removed the magic %pip install <b>x</b> ::notice title=x::y"]
@@ -74,6 +87,7 @@ def cents(values) -> Decimal:
 # ---------------------------------------------------------------------------
 # Points: whole hundredths that add up, one rounding rule for what is shown
 
+
 def test_a_functions_points_split_into_hundredths_that_add_up():
     from grader.exercises import EXERCISES
     from grader.harness.points import split, table
@@ -91,8 +105,16 @@ def test_a_functions_points_split_into_hundredths_that_add_up():
 def test_points_are_shown_with_two_decimals_rounded_half_up():
     from grader.feedback.numbers import points_text
 
-    assert [points_text(v) for v in (0.625, 2.675, 0.615, 80.625, 10, 0.0, -0.0, 6.6666)] == \
-        ["0.63", "2.68", "0.62", "80.63", "10.00", "0.00", "0.00", "6.67"]
+    assert [points_text(v) for v in (0.625, 2.675, 0.615, 80.625, 10, 0.0, -0.0, 6.6666)] == [
+        "0.63",
+        "2.68",
+        "0.62",
+        "80.63",
+        "10.00",
+        "0.00",
+        "0.00",
+        "6.67",
+    ]
     # a float's binary approximation does not decide: 1.005 is stored as 1.00499999999999989...
     assert points_text(1.005) == "1.01"
 
@@ -140,8 +162,9 @@ def test_every_format_adds_up_to_the_report(report):
     root = ET.fromstring(render_junit(report))
     for suite in root.iter("testsuite"):
         props = {p.get("name"): p.get("value") for p in suite.find("properties")}
-        points = [re.fullmatch(r"points: (\S+) / (\S+)", c.find("system-out").text).groups()
-                  for c in suite.iter("testcase")]
+        points = [
+            re.fullmatch(r"points: (\S+) / (\S+)", c.find("system-out").text).groups() for c in suite.iter("testcase")
+        ]
         assert props["score"] == points_text(by_ex[suite.get("name")]["score"])
         if points:
             assert cents(Decimal(s) for s, _ in points) == Decimal(props["score"])
@@ -165,20 +188,56 @@ def render_junit(report, **options) -> str:
 # src/main/resources/org/jenkinsci/plugins/xunit/types/model/xsd/junit-10.xsd, as rules:
 JUNIT10_ATTRIBUTES = {
     "testsuites": ({"name", "time", "tests", "failures", "errors"}, set()),
-    "testsuite": ({"name", "tests", "failures", "errors", "group", "time", "skipped", "timestamp", "hostname", "id",
-                   "package", "file", "log", "url", "version"}, {"name", "tests", "failures", "errors"}),
+    "testsuite": (
+        {
+            "name",
+            "tests",
+            "failures",
+            "errors",
+            "group",
+            "time",
+            "skipped",
+            "timestamp",
+            "hostname",
+            "id",
+            "package",
+            "file",
+            "log",
+            "url",
+            "version",
+        },
+        {"name", "tests", "failures", "errors"},
+    ),
     "testcase": ({"name", "time", "classname", "group"}, {"name"}),
     "properties": (set(), set()),
     "property": ({"name", "value"}, {"name", "value"}),
-    "failure": ({"type", "message"}, set()), "error": ({"type", "message"}, set()),
-    "skipped": ({"type", "message"}, set()), "system-out": (set(), set()), "system-err": (set(), set()),
+    "failure": ({"type", "message"}, set()),
+    "error": ({"type", "message"}, set()),
+    "skipped": ({"type", "message"}, set()),
+    "system-out": (set(), set()),
+    "system-err": (set(), set()),
 }
 JUNIT10_CHILDREN = {
-    "testsuites": {"testsuite"}, "testsuite": {"testsuite", "properties", "testcase", "system-out", "system-err"},
-    "testcase": {"skipped", "error", "failure", "rerunFailure", "rerunError", "flakyFailure", "flakyError",
-                 "system-out", "system-err"},
-    "properties": {"property"}, "property": set(), "failure": set(), "error": set(), "skipped": set(),
-    "system-out": set(), "system-err": set(),
+    "testsuites": {"testsuite"},
+    "testsuite": {"testsuite", "properties", "testcase", "system-out", "system-err"},
+    "testcase": {
+        "skipped",
+        "error",
+        "failure",
+        "rerunFailure",
+        "rerunError",
+        "flakyFailure",
+        "flakyError",
+        "system-out",
+        "system-err",
+    },
+    "properties": {"property"},
+    "property": set(),
+    "failure": set(),
+    "error": set(),
+    "skipped": set(),
+    "system-out": set(),
+    "system-err": set(),
 }
 SUREFIRE_TIME = re.compile(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]{0,3})?")
 
@@ -192,11 +251,17 @@ def junit10_violations(text: str) -> list:
         allowed, required = JUNIT10_ATTRIBUTES.get(parent.tag, (set(), set()))
         out += [f"<{parent.tag} {a}=>" for a in set(parent.attrib) - allowed]
         out += [f"<{parent.tag}> without {a}" for a in required - set(parent.attrib)]
-        if parent.tag in ("testsuites", "testsuite") and "time" in parent.attrib \
-                and not SUREFIRE_TIME.fullmatch(parent.get("time")):
+        if (
+            parent.tag in ("testsuites", "testsuite")
+            and "time" in parent.attrib
+            and not SUREFIRE_TIME.fullmatch(parent.get("time"))
+        ):
             out.append(f"<{parent.tag} time={parent.get('time')!r}>")
         out += [f"<{c.tag}> in <{parent.tag}>" for c in parent if c.tag not in JUNIT10_CHILDREN.get(parent.tag, set())]
-        if parent.tag in ("properties", "property", "testsuites", "testsuite", "testcase") and (parent.text or "").strip():
+        if (
+            parent.tag in ("properties", "property", "testsuites", "testsuite", "testcase")
+            and (parent.text or "").strip()
+        ):
             out.append(f"text in <{parent.tag}>")
     return out
 
@@ -264,9 +329,16 @@ def gitlab_cases(text: str) -> list:
                         break
                 else:
                     status, output = "success", None
-                out.append({"key": f"{suite.get('name')}_{tc.get('classname')}_{tc.get('name')}", "status": status,
-                            "name": tc.get("name"), "file": tc.get("file"), "output": output,
-                            "time": float(tc.get("time") or 0)})
+                out.append(
+                    {
+                        "key": f"{suite.get('name')}_{tc.get('classname')}_{tc.get('name')}",
+                        "status": status,
+                        "name": tc.get("name"),
+                        "file": tc.get("file"),
+                        "output": output,
+                        "time": float(tc.get("time") or 0),
+                    }
+                )
             walk(suite)
 
     assert root.tag == "testsuites"
@@ -329,10 +401,15 @@ def dorny_suites(text: str) -> list:
             group = "" if tc.get("classname") == ts.get("name") else tc.get("classname")
             bad = tc.find("failure") if tc.find("failure") is not None else tc.find("error")
             result = "failed" if bad is not None else "skipped" if tc.find("skipped") is not None else "success"
-            groups.setdefault(group, []).append({
-                "name": tc.attrib["name"].strip(), "result": result, "time": float(tc.attrib["time"]) * 1000,
-                "message": bad.get("message") if bad is not None else None,
-                "details": bad.text if bad is not None else None})
+            groups.setdefault(group, []).append(
+                {
+                    "name": tc.attrib["name"].strip(),
+                    "result": result,
+                    "time": float(tc.attrib["time"]) * 1000,
+                    "message": bad.get("message") if bad is not None else None,
+                    "details": bad.text if bad is not None else None,
+                }
+            )
         suites.append({"name": name, "time": float(ts.attrib["time"]) * 1000, "groups": groups})
     return suites
 
@@ -411,6 +488,7 @@ def test_junit_as_action_junit_report_reads_it(report):
 # ---------------------------------------------------------------------------
 # GitHub Classroom: the reporter's own arithmetic, and its published dist/main.js
 
+
 def classroom_notify(runner_results: list) -> dict:
     """classroom-resources/autograding-grading-reporter@d13b5912daf5042ac1b71bc38bdb4a6bcd61d8ca
     (the v1 tag the workflow uses), src/notify-classroom.js: over the runners whose results
@@ -434,8 +512,9 @@ def test_classroom_payload_as_the_reporter_adds_it(report):
     got = classroom_notify([classroom_payload(report)])
     assert points_text(got["totalPoints"]) == points_text(report["score"])  # the reporter adds binary floats
     assert got["maxPoints"] == report["max_score"]
-    assert got["failed"] == (report["score"] < report["max_score"] or any(
-        ex.get("status") == "error" for ex in report["exercises"]))
+    assert got["failed"] == (
+        report["score"] < report["max_score"] or any(ex.get("status") == "error" for ex in report["exercises"])
+    )
 
 
 def test_classroom_payload_through_the_published_reporter(report, tmp_path):
@@ -455,8 +534,12 @@ def test_classroom_payload_through_the_published_reporter(report, tmp_path):
     line = output_line(report)  # what `grade` appends to $GITHUB_OUTPUT: result=<base64>
     out = tmp_path / "github_output"
     out.write_text("")
-    env = {"PATH": os.environ["PATH"], "INPUT_RUNNERS": "nngrade", "GITHUB_OUTPUT": str(out),
-           "NNGRADE_RESULTS": line.strip().removeprefix("result=")}
+    env = {
+        "PATH": os.environ["PATH"],
+        "INPUT_RUNNERS": "nngrade",
+        "GITHUB_OUTPUT": str(out),
+        "NNGRADE_RESULTS": line.strip().removeprefix("result="),
+    }
     r = subprocess.run([node, str(main)], env=env, capture_output=True, text=True, timeout=60)
     m = re.search(r"^::notice title=Autograding report::(\{.*\})$", r.stdout, re.M)
     assert m, r.stdout + r.stderr
@@ -477,8 +560,9 @@ def test_classroom_payload_decodes_as_the_reporter_decodes_it():
     r = every_kind()
     line = output_line(r)
     assert line.startswith("result=") and line.count("\n") == 1
-    assert json.loads(base64.b64decode(line.strip().removeprefix("result=")).decode("utf-8")) == \
-        json.loads(json.dumps(classroom_payload(r)))
+    assert json.loads(base64.b64decode(line.strip().removeprefix("result=")).decode("utf-8")) == json.loads(
+        json.dumps(classroom_payload(r))
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -487,29 +571,56 @@ def test_classroom_payload_decodes_as_the_reporter_decodes_it():
 GRADESCOPE_FORMATS = ["text", "html", "simple_format", "md", "ansi"]
 GRADESCOPE_VISIBILITY = ["hidden", "after_due_date", "after_published", "visible"]
 GRADESCOPE_SCHEMA = {
-    "type": "object", "additionalProperties": False,
+    "type": "object",
+    "additionalProperties": False,
     "properties": {
-        "score": {"type": "number"}, "execution_time": {"type": "number"}, "output": {"type": "string"},
-        "output_format": {"enum": GRADESCOPE_FORMATS}, "test_output_format": {"enum": GRADESCOPE_FORMATS},
-        "test_name_format": {"enum": GRADESCOPE_FORMATS}, "visibility": {"enum": GRADESCOPE_VISIBILITY},
-        "stdout_visibility": {"enum": GRADESCOPE_VISIBILITY}, "extra_data": {"type": "object"},
-        "tests": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False,
-            "properties": {
-                "score": {"type": "number"}, "max_score": {"type": "number"},
-                "status": {"enum": ["passed", "failed"]}, "name": {"type": "string"},
-                "name_format": {"enum": GRADESCOPE_FORMATS}, "number": {"type": "string"},
-                "output": {"type": "string"}, "output_format": {"enum": GRADESCOPE_FORMATS},
-                "tags": {"type": "array", "items": {"type": "string"}},
-                "visibility": {"enum": GRADESCOPE_VISIBILITY}, "extra_data": {"type": "object"}}}},
-        "leaderboard": {"type": "array", "items": {
-            "type": "object", "required": ["name", "value"],
-            "properties": {"name": {"type": "string"}, "value": {"type": ["number", "string"]},
-                           "order": {"enum": ["asc", "desc"]}}}},
+        "score": {"type": "number"},
+        "execution_time": {"type": "number"},
+        "output": {"type": "string"},
+        "output_format": {"enum": GRADESCOPE_FORMATS},
+        "test_output_format": {"enum": GRADESCOPE_FORMATS},
+        "test_name_format": {"enum": GRADESCOPE_FORMATS},
+        "visibility": {"enum": GRADESCOPE_VISIBILITY},
+        "stdout_visibility": {"enum": GRADESCOPE_VISIBILITY},
+        "extra_data": {"type": "object"},
+        "tests": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "score": {"type": "number"},
+                    "max_score": {"type": "number"},
+                    "status": {"enum": ["passed", "failed"]},
+                    "name": {"type": "string"},
+                    "name_format": {"enum": GRADESCOPE_FORMATS},
+                    "number": {"type": "string"},
+                    "output": {"type": "string"},
+                    "output_format": {"enum": GRADESCOPE_FORMATS},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "visibility": {"enum": GRADESCOPE_VISIBILITY},
+                    "extra_data": {"type": "object"},
+                },
+            },
+        },
+        "leaderboard": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "value"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "value": {"type": ["number", "string"]},
+                    "order": {"enum": ["asc", "desc"]},
+                },
+            },
+        },
     },
     # "score": optional, but required if not on each test case
-    "anyOf": [{"required": ["score"]},
-              {"required": ["tests"], "properties": {"tests": {"items": {"required": ["score"]}}}}],
+    "anyOf": [
+        {"required": ["score"]},
+        {"required": ["tests"], "properties": {"tests": {"items": {"required": ["score"]}}}},
+    ],
 }
 
 
@@ -527,5 +638,5 @@ def test_gradescope_results_match_the_documented_format(report):
     jsonschema.validate(failure_results("nothing to grade", 90.0, 1.0), GRADESCOPE_SCHEMA)
     bad = copy.deepcopy(results(report))
     bad["tests"][0]["status"] = "error"
-    with pytest.raises(jsonschema.ValidationError):   # the schema does refuse what Gradescope does not document
+    with pytest.raises(jsonschema.ValidationError):  # the schema does refuse what Gradescope does not document
         jsonschema.validate(bad, GRADESCOPE_SCHEMA)

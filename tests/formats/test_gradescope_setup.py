@@ -15,6 +15,7 @@ installs system packages).  Torch comes from ``NNGRADE_TORCH_INDEX`` (or ``SMOKE
 where set, else from pip's configured index: ``setup.sh``'s own default, the CPU-only index at
 download.pytorch.org, is not reachable from CI.  A few minutes, most of them installing torch.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,17 +36,25 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 SOLUTIONS = ROOT / "solutions"
 EX1, EX3 = "exercise1_softmax.py", "exercise3_cross_entropy.py"
-BUGGY_CE = ("import torch\n\ndef cross_entropy(logits, targets):\n"
-            "    lp = logits - logits.logsumexp(-1, keepdim=True)\n    return -lp[:, targets].mean()\n\n"
-            "class CrossEntropyLoss(torch.nn.Module):\n    def forward(self, h, y):\n        return cross_entropy(h, y)\n")
-HOW_TO_GET = ("no Python 3.10 found: `pyenv install 3.10.13` (the test looks in "
-              "$PYENV_ROOT/versions/3.10.*), or set SMOKE_PYTHON_310 to a python3.10")
+BUGGY_CE = (
+    "import torch\n\ndef cross_entropy(logits, targets):\n"
+    "    lp = logits - logits.logsumexp(-1, keepdim=True)\n    return -lp[:, targets].mean()\n\n"
+    "class CrossEntropyLoss(torch.nn.Module):\n    def forward(self, h, y):\n        return cross_entropy(h, y)\n"
+)
+HOW_TO_GET = (
+    "no Python 3.10 found: `pyenv install 3.10.13` (the test looks in "
+    "$PYENV_ROOT/versions/3.10.*), or set SMOKE_PYTHON_310 to a python3.10"
+)
 
 
 def _is_310(python: str) -> bool:
     try:
-        r = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2] == (3, 10))"],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [python, "-c", "import sys; print(sys.version_info[:2] == (3, 10))"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     except OSError:
         return False
     return r.stdout.strip() == "True"
@@ -75,7 +84,7 @@ def image(tmp_path_factory):
     (root / "source").mkdir(parents=True)
     with zipfile.ZipFile(bundle) as z:
         z.extractall(root / "source")
-        for info in z.infolist():   # the modes in the zip, as unzip keeps them (zipfile drops them)
+        for info in z.infolist():  # the modes in the zip, as unzip keeps them (zipfile drops them)
             (root / "source" / info.filename).chmod((info.external_attr >> 16) & 0o777)
     venv = work / "python3"
     subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=300)
@@ -83,10 +92,15 @@ def image(tmp_path_factory):
     stubs.mkdir()
     (stubs / "apt-get").write_text(f"#!/bin/sh\necho \"$*\" >> '{work / 'apt-get-called'}'\nexit 97\n")
     (stubs / "apt-get").chmod(0o755)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYENV_VERSION", "AUTOGRADER_ROOT")}
-    env.update(PATH=os.pathsep.join([str(venv / "bin"), str(stubs), "/usr/local/bin", "/usr/bin", "/bin"]),
-               AUTOGRADER_ROOT=str(root))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYENV_VERSION", "AUTOGRADER_ROOT")
+    }
+    env.update(
+        PATH=os.pathsep.join([str(venv / "bin"), str(stubs), "/usr/local/bin", "/usr/bin", "/bin"]),
+        AUTOGRADER_ROOT=str(root),
+    )
     env["NNGRADE_TORCH_INDEX"] = os.environ.get("NNGRADE_TORCH_INDEX", os.environ.get("SMOKE_TORCH_INDEX", ""))
     # Gradescope: `cd /autograder/source && ./setup.sh` as root
     r = subprocess.run(["./setup.sh"], cwd=root / "source", env=env, capture_output=True, text=True, timeout=2000)
@@ -104,13 +118,14 @@ def run_autograder(image, files: dict) -> dict:
         (root / d).mkdir()
     for name, text in files.items():
         (root / "submission" / name).write_text(text)
-    r = subprocess.run([str(root / "source" / "run_autograder")], cwd=root, env=env,
-                       capture_output=True, text=True, timeout=1200)
+    r = subprocess.run(
+        [str(root / "source" / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=1200
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads((root / "results" / "results.json").read_text())
     import jsonschema
 
-    jsonschema.validate(doc, GRADESCOPE_SCHEMA)   # Gradescope's documented format
+    jsonschema.validate(doc, GRADESCOPE_SCHEMA)  # Gradescope's documented format
     check_gradescope(doc)
     assert doc["extra_data"].get("grader_failed") is not True, doc["output"]
     # the score is the sum of the tests' points, to the hundredth (tests/formats/test_consumers.py)
@@ -120,13 +135,18 @@ def run_autograder(image, files: dict) -> dict:
 
 def test_setup_sh_installs_the_course_and_cpu_torch_for_python_310(image):
     root, env = image
-    r = subprocess.run(["python3", "-c", "import sys, torch, numpy, grader; "
-                        "print(sys.version_info[:2], grader.__file__)"],
-                       cwd="/", env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        ["python3", "-c", "import sys, torch, numpy, grader; print(sys.version_info[:2], grader.__file__)"],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     version, where = r.stdout.split(") ", 1)
     assert version == "(3, 10"
-    assert "site-packages" in where and str(root) not in where   # the course pip installed, not the source tree
+    assert "site-packages" in where and str(root) not in where  # the course pip installed, not the source tree
 
 
 def test_run_autograder_on_a_submission_that_loses_points(image):
@@ -136,7 +156,7 @@ def test_run_autograder_on_a_submission_that_loses_points(image):
     assert tests and all(t["status"] == "passed" for n, t in tests.items() if n.startswith("1."))
     failed = [t for n, t in tests.items() if n.startswith("3.") and t["status"] == "failed"]
     assert failed and all(t["score"] < t["max_score"] for t in failed)
-    assert all(t["output"].strip() for t in doc["tests"] if t["status"] == "failed")   # every lost point explained
+    assert all(t["output"].strip() for t in doc["tests"] if t["status"] == "failed")  # every lost point explained
     assert any("logsumexp" in t["output"] or "picks an (n, n) block" in t["output"] for t in failed)
 
 

@@ -2,6 +2,7 @@
 points are lost); a grading that failed (the warm grading process killed, by a signal or the
 kernel's out-of-memory killer) is never a score (``grade`` exits 3 and the file says so).
 A student's own worker that runs out of memory stays that exercise's error."""
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,11 @@ pytestmark = pytest.mark.slow
 
 SOLUTIONS = ROOT / "solutions"
 EX1, EX3 = "exercise1_softmax.py", "exercise3_cross_entropy.py"
-BUGGY_CE = ("import torch\n\ndef cross_entropy(logits, targets):\n"
-            "    lp = logits - logits.logsumexp(-1, keepdim=True)\n    return -lp[:, targets].mean()\n\n"
-            "class CrossEntropyLoss(torch.nn.Module):\n    def forward(self, h, y):\n        return cross_entropy(h, y)\n")
+BUGGY_CE = (
+    "import torch\n\ndef cross_entropy(logits, targets):\n"
+    "    lp = logits - logits.logsumexp(-1, keepdim=True)\n    return -lp[:, targets].mean()\n\n"
+    "class CrossEntropyLoss(torch.nn.Module):\n    def forward(self, h, y):\n        return cross_entropy(h, y)\n"
+)
 
 
 def prairielearn_accepts(exit_code: int, timed_out: bool, results: bytes) -> tuple[bool, str]:
@@ -66,8 +69,7 @@ def prairielearn_accepts(exit_code: int, timed_out: bool, results: bytes) -> tup
 
 
 def _grade(folder: Path, fmt: str, out: Path, *exercises):
-    return run_cli(*(exercises or ("1", "3")), "--submission", folder, "--format", fmt, "--output", out,
-                   "--no-server")
+    return run_cli(*(exercises or ("1", "3")), "--submission", folder, "--format", fmt, "--output", out, "--no-server")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,7 @@ def buggy(tmp_path_factory):
 def test_prairielearn_takes_a_submission_that_lost_points(buggy, tmp_path):
     out = tmp_path / "results.json"
     r = _grade(buggy, "prairielearn", out)
-    assert r.returncode == 0, r.stderr   # PrairieLearn reads the file only after exit 0
+    assert r.returncode == 0, r.stderr  # PrairieLearn reads the file only after exit 0
     ok, why = prairielearn_accepts(r.returncode, False, out.read_bytes())
     assert ok, why
     doc = json.loads(out.read_text())
@@ -123,6 +125,7 @@ def test_the_acceptance_rules_refuse_what_prairielearn_refuses():
 
 # -- a killed grading process: never a score ------------------------------------------------------
 
+
 def _children(pid: int) -> list:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -146,18 +149,36 @@ def _kill_once_grading(proc: subprocess.Popen, depth: int, deadline: float = 120
     pytest.fail("the grading never started a worker")
 
 
-needs_proc_children = pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
-                                         reason="needs /proc/PID/task/PID/children (Linux)")
+needs_proc_children = pytest.mark.skipif(
+    not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+    reason="needs /proc/PID/task/PID/children (Linux)",
+)
 
 
 @needs_proc_children
 @pytest.mark.parametrize("fmt", ["prairielearn", "gradescope", "json"])
 def test_a_killed_zygote_is_a_failure_to_grade_not_a_score(fmt, tmp_path):
     out = tmp_path / "results.json"
-    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "all", "--submission", str(SOLUTIONS),
-                             "--format", fmt, "--output", str(out), "--no-server"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _kill_once_grading(proc, depth=1)   # grade's child is the zygote, which forks the workers
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "all",
+            "--submission",
+            str(SOLUTIONS),
+            "--format",
+            fmt,
+            "--output",
+            str(out),
+            "--no-server",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _kill_once_grading(proc, depth=1)  # grade's child is the zygote, which forks the workers
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 3, err
     assert "the grading failed" in err and "SIGKILL" in err and "memory limit" in err.lower()
@@ -185,9 +206,14 @@ def test_the_bundle_marks_a_killed_grading_process_as_a_failure(tmp_path):
         z.extractall(root / "source")
     for name in (EX1, EX3):
         (root / "submission" / name).write_text((SOLUTIONS / name).read_text())
-    proc = subprocess.Popen(["bash", str(root / "source" / "run_autograder")], cwd=root,
-                            env=dict(os.environ, AUTOGRADER_ROOT=str(root)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        ["bash", str(root / "source" / "run_autograder")],
+        cwd=root,
+        env=dict(os.environ, AUTOGRADER_ROOT=str(root)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # bash -> the grading process (python) -> the zygote: kill the grading process itself
     _kill_once_grading(proc, depth=1)
     proc.communicate(timeout=300)
@@ -213,6 +239,7 @@ def test_a_students_worker_over_its_memory_limit_stays_that_exercises_error(tmp_
 
 # -- under a real memory cgroup (v1 here, where this machine lets a test make one) ---------------
 
+
 def _v1_memory_cgroup():
     base = Path("/sys/fs/cgroup/memory")
     if not (base / "cgroup.procs").exists() or not os.access(base, os.W_OK):
@@ -224,8 +251,9 @@ def _v1_memory_cgroup():
 @pytest.mark.skipif(_v1_memory_cgroup() is None, reason="needs a writable cgroup v1 memory hierarchy (root)")
 @pytest.mark.parametrize("secret", [False, True], ids=["forked-zygote", "interpreter-zygote"])
 @pytest.mark.parametrize("limit_mib", [300])
-def test_under_a_small_memory_cgroup_the_result_is_full_marks_or_a_failure_never_a_low_score(limit_mib, secret,
-                                                                                              tmp_path):
+def test_under_a_small_memory_cgroup_the_result_is_full_marks_or_a_failure_never_a_low_score(
+    limit_mib, secret, tmp_path
+):
     """Too little memory for the grader itself (at 300 MiB the kernel kills a process): either
     everything is right, or the grading failed and says so, with the limit it saw; never a
     partial score, and never a grading process that vanished without a word.  Both ways `grade`
@@ -241,15 +269,17 @@ def test_under_a_small_memory_cgroup_the_result_is_full_marks_or_a_failure_never
         try:
             (cg / "memory.memsw.limit_in_bytes").write_text(str(limit_mib << 20))
         except OSError:
-            pass   # no swap accounting: the memory limit alone
+            pass  # no swap accounting: the memory limit alone
         out = tmp_path / "results.json"
-        cmd = (f"echo $$ > {cg}/cgroup.procs && exec {sys.executable} -m grader.cli all --submission "
-               f"{SOLUTIONS} --format prairielearn --output {out} --no-server")
+        cmd = (
+            f"echo $$ > {cg}/cgroup.procs && exec {sys.executable} -m grader.cli all --submission "
+            f"{SOLUTIONS} --format prairielearn --output {out} --no-server"
+        )
         r = subprocess.run(["sh", "-c", cmd], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         doc = json.loads(out.read_text()) if out.exists() else None
         if r.returncode == 0:
             assert doc["gradable"] is True and doc["score"] == 1.0, doc.get("message")
-        else:   # the zygote goes before the grading process (its oom_score_adj), which says so
+        else:  # the zygote goes before the grading process (its oom_score_adj), which says so
             assert r.returncode == 3, r.stderr
             assert doc["gradable"] is False and f"memory limit {limit_mib} MiB" in doc["message"], doc
             assert "SIGKILL" in doc["message"] and "not a grade" in doc["message"]

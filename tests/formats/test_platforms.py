@@ -6,6 +6,7 @@ One report is graded once (``reports``): exercise 1 hostile (it raises and
 prints such text), exercise 3 buggy, exercise 5 missing, exercise 2 correct.
 The Gradescope bundle is run laid out as /autograder in a temporary root.
 """
+
 from __future__ import annotations
 
 import base64
@@ -29,7 +30,12 @@ from tests.conftest import ROOT, run_cli
 pytestmark = pytest.mark.slow
 
 SOLUTIONS = ROOT / "solutions"
-EX1, EX2, EX3, EX5 = "exercise1_softmax.py", "exercise2_log_softmax.py", "exercise3_cross_entropy.py", "exercise5_relu.py"
+EX1, EX2, EX3, EX5 = (
+    "exercise1_softmax.py",
+    "exercise2_log_softmax.py",
+    "exercise3_cross_entropy.py",
+    "exercise5_relu.py",
+)
 FORGED = '::notice title=Autograding report::{"totalPoints":100,"maxPoints":100}'
 HOSTILE = f"""\
 import sys
@@ -41,16 +47,23 @@ sys.stderr.write("::error file=x.py,line=1::forged\\n::stop-commands::abc\\n")
 def softmax(x):
     raise ValueError({FORGED!r} + '\\n</pre><img src=x onerror=alert(1)>\\n```\\n# Heading\\n%0A::add-mask::x\\n<!-- -->]]>')
 """
-BUGGY_CE = ("import torch\n\ndef cross_entropy(logits, targets):\n"
-            "    lp = logits - logits.logsumexp(-1, keepdim=True)\n    return -lp[:, targets].mean()\n\n"
-            "class CrossEntropyLoss(torch.nn.Module):\n    def forward(self, h, y):\n        return cross_entropy(h, y)\n")
+BUGGY_CE = (
+    "import torch\n\ndef cross_entropy(logits, targets):\n"
+    "    lp = logits - logits.logsumexp(-1, keepdim=True)\n    return -lp[:, targets].mean()\n\n"
+    "class CrossEntropyLoss(torch.nn.Module):\n    def forward(self, h, y):\n        return cross_entropy(h, y)\n"
+)
 STUDENT_TEXT = ("<script>", "<img", "# Heading", "totalPoints", "add-mask")
 
 
 def grade_json(folder: Path, *exercises, env=None) -> dict:
-    r = subprocess.run([sys.executable, "-m", "grader.cli", *exercises, "--submission", str(folder),
-                        "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=240,
-                       env=dict(os.environ, **(env or {})))
+    r = subprocess.run(
+        [sys.executable, "-m", "grader.cli", *exercises, "--submission", str(folder), "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=dict(os.environ, **(env or {})),
+    )
     assert r.returncode in (0, 1), r.stderr
     return json.loads(r.stdout)
 
@@ -72,11 +85,32 @@ def report(hostile_folder):
 # ---------------------------------------------------------------------------
 # Gradescope (gradescope/autograder_samples docs/specs.md "Output format")
 
-GS_TOP = {"score": float, "execution_time": (int, float), "output": str, "output_format": str,
-          "test_output_format": str, "test_name_format": str, "visibility": str, "stdout_visibility": str,
-          "extra_data": dict, "tests": list, "leaderboard": list}
-GS_TEST = {"score": float, "max_score": float, "status": str, "name": str, "name_format": str, "number": str,
-           "output": str, "output_format": str, "tags": list, "visibility": str, "extra_data": dict}
+GS_TOP = {
+    "score": float,
+    "execution_time": (int, float),
+    "output": str,
+    "output_format": str,
+    "test_output_format": str,
+    "test_name_format": str,
+    "visibility": str,
+    "stdout_visibility": str,
+    "extra_data": dict,
+    "tests": list,
+    "leaderboard": list,
+}
+GS_TEST = {
+    "score": float,
+    "max_score": float,
+    "status": str,
+    "name": str,
+    "name_format": str,
+    "number": str,
+    "output": str,
+    "output_format": str,
+    "tags": list,
+    "visibility": str,
+    "extra_data": dict,
+}
 GS_FORMATS = {"text", "html", "simple_format", "md", "ansi"}
 GS_VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
 
@@ -135,6 +169,7 @@ def test_gradescope_results_follow_the_spec(report):
 # ---------------------------------------------------------------------------
 # PrairieLearn (docs/externalGrading.md "Grading results")
 
+
 def check_prairielearn(doc: dict) -> None:
     assert isinstance(doc.get("gradable", True), bool)
     if doc.get("gradable", True):
@@ -158,8 +193,12 @@ def test_prairielearn_results_follow_the_spec(report):
     check_prairielearn(doc)
     assert doc["gradable"] is True and abs(doc["score"] - report["score"] / report["max_score"]) < 1e-9
     # nothing readable: not gradable, with the reason
-    empty = dict(report, exercises=[dict(ex, status="missing", message=f"{ex['file']} is not in the submission")
-                                    for ex in report["exercises"]])
+    empty = dict(
+        report,
+        exercises=[
+            dict(ex, status="missing", message=f"{ex['file']} is not in the submission") for ex in report["exercises"]
+        ],
+    )
     doc = results(empty)
     check_prairielearn(doc)
     assert doc["gradable"] is False and "score" not in doc and "not in the submission" in doc["format_errors"][0]
@@ -178,10 +217,10 @@ def test_junit_is_valid_and_complete(report):
     from tests.formats.test_consumers import junit10_violations
 
     assert junit10_violations(render(report, prefix="hw/")) == []
-    text = render(report, prefix="hw/", family="legacy")   # file, line and the test-case properties
+    text = render(report, prefix="hw/", family="legacy")  # file, line and the test-case properties
     report = platform_data(report)  # what the renderer shows: no terminal advice
-    assert "<script>" not in text and "<img" not in text and "]]>" not in text   # student text is escaped
-    assert "&lt;script&gt;" in text or "&lt;img" in text                        # and still shown
+    assert "<script>" not in text and "<img" not in text and "]]>" not in text  # student text is escaped
+    assert "&lt;script&gt;" in text or "&lt;img" in text  # and still shown
     root = ET.fromstring(text)
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == [ex["name"] for ex in report["exercises"]]
@@ -195,13 +234,16 @@ def test_junit_is_valid_and_complete(report):
             props = {p.get("name"): float(p.get("value")) for p in c.find("properties")}
             assert props == {"score": t["score"], "max_score": t["max_score"]}
             child = [e.tag for e in c if e.tag not in ("properties", "system-out")]
-            assert child == {"passed": [], "skipped": ["skipped"], "failed": ["failure"], "error": ["error"]}[t["status"]] \
-                or (t["status"] == "failed" and child == ["error"])
+            assert child == {"passed": [], "skipped": ["skipped"], "failed": ["failure"], "error": ["error"]}[
+                t["status"]
+            ] or (t["status"] == "failed" and child == ["error"])
             if t["status"] in ("failed", "error"):
                 el = c.find(child[0])
                 assert el.text.count(t["message"].splitlines()[0]) >= 1
                 assert not t["hint"] or t["hint"] in el.text
-        assert int(s.get("failures")) + int(s.get("errors")) == sum(t["status"] in ("failed", "error") for t in ex["tests"])
+        assert int(s.get("failures")) + int(s.get("errors")) == sum(
+            t["status"] in ("failed", "error") for t in ex["tests"]
+        )
     # exercise 1's failures are placed on the line of the student's raise
     ex1 = suites[0].findall("testcase")
     assert any(c.get("line") == "8" for c in ex1), [c.get("line") for c in ex1]
@@ -209,6 +251,7 @@ def test_junit_is_valid_and_complete(report):
 
 # ---------------------------------------------------------------------------
 # GitHub Actions + Classroom
+
 
 def test_classroom_payload_is_what_the_reporter_reads(report):
     from grader.formats.github import classroom_payload, output_line
@@ -223,31 +266,46 @@ def test_classroom_payload_is_what_the_reporter_reads(report):
     assert abs(sum(t["score"] for t in p["tests"]) - report["score"]) < 1e-6
     line = output_line(report)
     assert line.startswith("result=") and line.endswith("\n") and "\n" not in line[:-1]
-    assert json.loads(base64.b64decode(line[len("result="):])) == json.loads(json.dumps(p))
+    assert json.loads(base64.b64decode(line[len("result=") :])) == json.loads(json.dumps(p))
 
 
 def test_github_actions_run_is_annotated_and_cannot_be_forged(hostile_folder, tmp_path):
     summary, output = tmp_path / "summary.md", tmp_path / "output"
-    env = dict(os.environ, GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(output),
-               GITHUB_WORKSPACE=str(hostile_folder.parent))
-    r = subprocess.run([sys.executable, "-m", "grader.cli", "1", "3", "--submission", str(hostile_folder),
-                        "--exit-zero"], cwd=ROOT, capture_output=True, text=True, timeout=240, env=env)
-    assert r.returncode == 0, r.stderr          # --exit-zero: points lost, the grader did not fail
+    env = dict(
+        os.environ,
+        GITHUB_ACTIONS="true",
+        GITHUB_STEP_SUMMARY=str(summary),
+        GITHUB_OUTPUT=str(output),
+        GITHUB_WORKSPACE=str(hostile_folder.parent),
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "1", "3", "--submission", str(hostile_folder), "--exit-zero"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr  # --exit-zero: points lost, the grader did not fail
     lines = r.stdout.splitlines()
     m = re.fullmatch(r"::stop-commands::([0-9a-f]{32})", lines[0])
     assert m, lines[0]
     end = lines.index(f"::{m.group(1)}::")
     # every line GitHub would read as a command is ours: none inside the stopped block counts,
     # and after it only our annotations
-    after = lines[end + 1:]
+    after = lines[end + 1 :]
     assert after and all(ln.startswith(f"::error file={hostile_folder.name}/") for ln in after), after
     assert len(after) <= 10
     assert all(re.match(r"::error file=[^,:]+,line=\d+,title=[^:]*::", ln) for ln in after)
-    assert not any("Autograding report" in ln.split("::", 3)[2] for ln in after if ln.count("::") >= 3
-                   and ln.startswith("::notice"))
-    assert "Points 100/100" not in "\n".join(ln for ln in lines if not ln.startswith("::error")) or \
-        FORGED in "\n".join(lines[1:end])
-    assert FORGED.split("::")[1] in "\n".join(lines[1:end])   # the student's text is shown, inside the block
+    assert not any(
+        "Autograding report" in ln.split("::", 3)[2]
+        for ln in after
+        if ln.count("::") >= 3 and ln.startswith("::notice")
+    )
+    assert "Points 100/100" not in "\n".join(ln for ln in lines if not ln.startswith("::error")) or FORGED in "\n".join(
+        lines[1:end]
+    )
+    assert FORGED.split("::")[1] in "\n".join(lines[1:end])  # the student's text is shown, inside the block
     md = summary.read_text()
     assert len(md.encode()) < 1 << 20 and md.startswith("## nngrade: ")
     assert not any(x in outside_fences(md) for x in STUDENT_TEXT), outside_fences(md)
@@ -258,8 +316,9 @@ def test_github_actions_run_is_annotated_and_cannot_be_forged(hostile_folder, tm
     assert "--submission" not in r.stdout + md
 
 
-@pytest.mark.parametrize("fmt,parse", [("gradescope", json.loads), ("prairielearn", json.loads),
-                                       ("classroom", json.loads), ("junit", None)])
+@pytest.mark.parametrize(
+    "fmt,parse", [("gradescope", json.loads), ("prairielearn", json.loads), ("classroom", json.loads), ("junit", None)]
+)
 def test_grade_writes_each_platform_format(fmt, parse, tmp_path):
     (tmp_path / EX1).write_text((SOLUTIONS / EX1).read_text())
     out = tmp_path / "out.txt"
@@ -282,39 +341,54 @@ def test_grade_writes_each_platform_format(fmt, parse, tmp_path):
 # ---------------------------------------------------------------------------
 # Canvas
 
+
 def test_canvas_gradebook_with_a_roster(tmp_path):
     from grader.exercises import lookup
     from grader.feedback.records import GradeRow
     from grader.formats.canvas import gradebook, read_roster
 
     roster_csv = tmp_path / "roster.csv"
-    roster_csv.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n    Points Possible,,,,\n"
-                          '"Lovelace, Ada",101,S1,ada@uni.edu,A\nBen Bitdiddle,102,S2,bbit,A\nDan Doe,103,S3,dan,B\n')
+    roster_csv.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section\n    Points Possible,,,,\n"
+        '"Lovelace, Ada",101,S1,ada@uni.edu,A\nBen Bitdiddle,102,S2,bbit,A\nDan Doe,103,S3,dan,B\n'
+    )
     roster = read_roster(roster_csv)
     assert [r["Student"] for r in roster] == ["Lovelace, Ada", "Ben Bitdiddle", "Dan Doe"]
-    rows = [{"student": "ada", "status": "graded", "score": 15.5, "exercises": {"exercise1": 10.0, "exercise2": 5.5}},
-            {"student": "S2", "status": "graded", "score": 3.0, "exercises": {"exercise1": 3.0, "exercise2": 0.0}},
-            {"student": "=cmd|evil", "status": "graded", "score": 1.0, "exercises": {"exercise1": 1.0}},
-            {"student": "zed", "status": "error", "reason": "empty"}]
+    rows = [
+        {"student": "ada", "status": "graded", "score": 15.5, "exercises": {"exercise1": 10.0, "exercise2": 5.5}},
+        {"student": "S2", "status": "graded", "score": 3.0, "exercises": {"exercise1": 3.0, "exercise2": 0.0}},
+        {"student": "=cmd|evil", "status": "graded", "score": 1.0, "exercises": {"exercise1": 1.0}},
+        {"student": "zed", "status": "error", "reason": "empty"},
+    ]
     rows = [GradeRow.from_dict(r) for r in rows]
     exs = [lookup("1"), lookup("2")]
     text, unmatched = gradebook(rows, exs, roster=roster, columns="exercises", assignment="Homework 3 (12345)")
     got = list(csv.reader(io.StringIO(text)))
-    assert got[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
-                      "Homework 3: exercise1 Softmax", "Homework 3: exercise2 Log-softmax"]
+    assert got[0] == [
+        "Student",
+        "ID",
+        "SIS User ID",
+        "SIS Login ID",
+        "Section",
+        "Homework 3: exercise1 Softmax",
+        "Homework 3: exercise2 Log-softmax",
+    ]
     assert got[1] == ["Points Possible", "", "", "", "", "10", "10"]
-    assert got[2:] == [["Lovelace, Ada", "101", "S1", "ada@uni.edu", "A", "10.00", "5.50"],
-                       ["Ben Bitdiddle", "102", "S2", "bbit", "A", "3.00", "0.00"],
-                       ["Dan Doe", "103", "S3", "dan", "B", "", ""]]       # no submission: no score
-    assert unmatched == ["=cmd|evil", "zed"]                               # listed, not dropped silently
+    assert got[2:] == [
+        ["Lovelace, Ada", "101", "S1", "ada@uni.edu", "A", "10.00", "5.50"],
+        ["Ben Bitdiddle", "102", "S2", "bbit", "A", "3.00", "0.00"],
+        ["Dan Doe", "103", "S3", "dan", "B", "", ""],
+    ]  # no submission: no score
+    assert unmatched == ["=cmd|evil", "zed"]  # listed, not dropped silently
     text, _ = gradebook(rows, exs, columns="total", assignment="Homework 3 (12345)")
     got = list(csv.reader(io.StringIO(text)))
     assert got[0][5:] == ["Homework 3 (12345)"] and got[1][5:] == ["20"]
-    assert ["'=cmd|evil", "", "", "'=cmd|evil", "", "1.00"] in got          # no formula runs in a spreadsheet
+    assert ["'=cmd|evil", "", "", "'=cmd|evil", "", "1.00"] in got  # no formula runs in a spreadsheet
 
 
 # ---------------------------------------------------------------------------
 # the Gradescope bundle, run laid out as /autograder
+
 
 def run_bundle(bundle: Path, root: Path, files: dict) -> dict:
     (root / "source").mkdir(parents=True)
@@ -323,7 +397,7 @@ def run_bundle(bundle: Path, root: Path, files: dict) -> dict:
         z.extractall(root / "source")
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
-    for name, data in files.items():   # a Path: a symbolic link to it
+    for name, data in files.items():  # a Path: a symbolic link to it
         p = root / "submission" / name
         p.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(data, Path):
@@ -332,8 +406,14 @@ def run_bundle(bundle: Path, root: Path, files: dict) -> dict:
             p.write_bytes(data if isinstance(data, bytes) else data.encode())
     env = dict(os.environ, AUTOGRADER_ROOT=str(root))
     env.pop("PYTHONPATH", None)
-    r = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        ["bash", str(root / "source" / "run_autograder")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads((root / "results" / "results.json").read_text())
     check_gradescope(doc)
@@ -352,8 +432,11 @@ def bundle(tmp_path_factory):
 
 
 def test_bundle_model_answer_in_nested_folders(bundle, tmp_path):
-    doc = run_bundle(bundle, tmp_path, {"hw/src/" + EX1: (SOLUTIONS / EX1).read_text(),
-                                        "hw/src/" + EX3: (SOLUTIONS / EX3).read_text()})
+    doc = run_bundle(
+        bundle,
+        tmp_path,
+        {"hw/src/" + EX1: (SOLUTIONS / EX1).read_text(), "hw/src/" + EX3: (SOLUTIONS / EX3).read_text()},
+    )
     assert doc["score"] == 20.0 and all(t["status"] == "passed" for t in doc["tests"]) and doc["tests"]
 
 
@@ -373,10 +456,13 @@ def test_bundle_buggy_zip_and_hostile_output(bundle, tmp_path):
 def test_bundle_notebook(bundle, tmp_path):
     import nbformat
 
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# My homework"),
-        nbformat.v4.new_code_cell("# exercise1\n%matplotlib inline\n" + (SOLUTIONS / EX1).read_text()),
-        nbformat.v4.new_code_cell("!pip install nothing\n" + BUGGY_CE, metadata={"tags": ["exercise3"]})])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# My homework"),
+            nbformat.v4.new_code_cell("# exercise1\n%matplotlib inline\n" + (SOLUTIONS / EX1).read_text()),
+            nbformat.v4.new_code_cell("!pip install nothing\n" + BUGGY_CE, metadata={"tags": ["exercise3"]}),
+        ]
+    )
     doc = run_bundle(bundle, tmp_path, {"homework.ipynb": nbformat.writes(nb)})
     by_ex = {}
     for t in doc["tests"]:
@@ -391,7 +477,7 @@ def test_bundle_refuses_a_symlinked_exercise_file(bundle, tmp_path):
     """The bundle reads a submission as `grade` does: an exercise file that
     is a link (here to the model answer) is refused, 0 for that exercise with the reason."""
     doc = run_bundle(bundle, tmp_path, {"hw/" + EX1: SOLUTIONS / EX1, "hw/" + EX3: (SOLUTIONS / EX3).read_text()})
-    assert {t["tags"][0] for t in doc["tests"]} == {"exercise3"}          # no test of exercise 1 ran
+    assert {t["tags"][0] for t in doc["tests"]} == {"exercise3"}  # no test of exercise 1 ran
     assert all(t["status"] == "passed" for t in doc["tests"]) and doc["score"] == 10.0
     line = next(ln for ln in doc["output"].splitlines() if ln.startswith("- exercise1"))
     assert "0.00 / 10" in line and "symbolic link" in line and "not followed" in line, line
@@ -405,6 +491,7 @@ def test_bundle_empty_submission_still_writes_results(bundle, tmp_path):
 # ---------------------------------------------------------------------------
 # grade batch: --only, resuming an interrupted --force run, --roster
 
+
 def test_batch_only_resume_and_roster(tmp_path):
     from grader.batch.command import _resume_command
     from tests.batch.test_batch import COMMON, batch, write
@@ -412,10 +499,12 @@ def test_batch_only_resume_and_roster(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     for s in ("ada", "ben", "cy"):
         write(subs / s, {EX1: (SOLUTIONS / EX1).read_text(), EX2: (SOLUTIONS / EX2).read_text()})
-    write(subs / "nemo", {EX1: "def softmax(x)\n    return x\n"})   # a syntax error: no misconception
+    write(subs / "nemo", {EX1: "def softmax(x)\n    return x\n"})  # a syntax error: no misconception
     roster = tmp_path / "roster.csv"
-    roster.write_text('Student,ID,SIS User ID,SIS Login ID,Section\n"Lovelace, Ada",1,S1,ada,A\n'
-                      "Ben B,2,S2,ben@uni.edu,A\nCy C,3,cy,ccc,B\nDan D,4,S4,dan,B\n")
+    roster.write_text(
+        'Student,ID,SIS User ID,SIS Login ID,Section\n"Lovelace, Ada",1,S1,ada,A\n'
+        "Ben B,2,S2,ben@uni.edu,A\nCy C,3,cy,ccc,B\nDan D,4,S4,dan,B\n"
+    )
     r = batch(subs, "--out", out, *COMMON, "--roster", roster)
     assert r.returncode == 0, r.stderr
     assert "4 to grade" in r.stderr and "every entry graded" in r.stderr.splitlines()[-1]
@@ -443,10 +532,10 @@ def test_batch_only_resume_and_roster(tmp_path):
     state.write_text(json.dumps(dict(st, run="r1")))
     advice = _resume_command([str(subs), "--out", str(out), "--force", *COMMON])
     assert "--force" not in advice
-    r = batch(*advice)                       # the advice: the same command without --force
+    r = batch(*advice)  # the advice: the same command without --force
     assert r.returncode == 0 and "3 to grade, 1 unchanged" in r.stderr, r.stderr
     assert not marker.exists()
-    r = batch(*advice)                       # done: nothing left to regrade
+    r = batch(*advice)  # done: nothing left to regrade
     assert "0 to grade, 4 unchanged" in r.stderr, r.stderr
     assert _resume_command(["s", "--only", "a", "b", "--out", "o"]) == ["s", "--out", "o"]
 
@@ -454,7 +543,7 @@ def test_batch_only_resume_and_roster(tmp_path):
 def test_reports_for_a_batch_or_a_platform_give_no_terminal_advice(report):
     from grader.formats.common import platform_data
 
-    assert "--submission" in json.dumps(report)     # the student's own report does (exercise5 is missing)
+    assert "--submission" in json.dumps(report)  # the student's own report does (exercise5 is missing)
     fixed = json.dumps(platform_data(report))
     assert "--submission" not in fixed and "Submit your work as exercise5_relu.py" in fixed
 
@@ -463,15 +552,21 @@ def test_bundle_writes_valid_results_when_the_grader_cannot_run(bundle, tmp_path
     """The grader's own failure (here: its program is missing) still leaves a valid results.json."""
     (tmp_path / "source" / "grader" / "formats").mkdir(parents=True)
     (tmp_path / "source" / "grader" / "formats" / "autograder.py").write_text("raise SystemExit(7)\n")
-    with zipfile.ZipFile(bundle) as z:   # the rest of the bundle as usual; the program replaced above
+    with zipfile.ZipFile(bundle) as z:  # the rest of the bundle as usual; the program replaced above
         for name in z.namelist():
             if name != "grader/formats/autograder.py":
                 z.extract(name, tmp_path / "source")
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / EX1).write_text((SOLUTIONS / EX1).read_text())
     env = dict(os.environ, AUTOGRADER_ROOT=str(tmp_path))
-    r = subprocess.run(["bash", str(tmp_path / "source" / "run_autograder")], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        ["bash", str(tmp_path / "source" / "run_autograder")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0
     doc = json.loads((tmp_path / "results" / "results.json").read_text())
     check_gradescope(doc)
@@ -490,9 +585,14 @@ def test_an_interrupted_force_run_resumes_with_the_advice_it_prints(tmp_path):
     args = [str(subs), "--out", str(out), *COMMON]
     assert batch(*args).returncode == 0
     env = dict(os.environ, CI="true")
-    p = subprocess.Popen([sys.executable, "-m", "grader.cli", "batch", *args, "--force", "--jobs", "1"], cwd=ROOT,
-                         stderr=subprocess.PIPE, text=True, env=env)
-    for line in p.stderr:                # plain progress lines (CI): stop after the first result
+    p = subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "batch", *args, "--force", "--jobs", "1"],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    for line in p.stderr:  # plain progress lines (CI): stop after the first result
         if "[1/5]" in line:
             p.send_signal(signal.SIGINT)
             break
@@ -503,7 +603,7 @@ def test_an_interrupted_force_run_resumes_with_the_advice_it_prints(tmp_path):
     done = sum("run" in json.loads(f.read_text()) for f in (out / ".batch" / "state").glob("*.json"))
     assert 1 <= done < 5
     r = batch(*shlex.split(advice)[2:])
-    assert f"{5 - done} to grade, {done} unchanged" in r.stderr, r.stderr   # the rest of the forced regrade
+    assert f"{5 - done} to grade, {done} unchanged" in r.stderr, r.stderr  # the rest of the forced regrade
     r = batch(*shlex.split(advice)[2:])
     assert "0 to grade, 5 unchanged" in r.stderr, r.stderr
 
@@ -511,7 +611,7 @@ def test_an_interrupted_force_run_resumes_with_the_advice_it_prints(tmp_path):
 # ---------------------------------------------------------------------------
 # report notes (what reading did: a notebook's magics removed) are student text too
 
-HOSTILE_NOTEBOOK = "hw\x1b[2J\n::error::named.ipynb"   # a notebook's name is the student's, in the notes
+HOSTILE_NOTEBOOK = "hw\x1b[2J\n::error::named.ipynb"  # a notebook's name is the student's, in the notes
 
 
 @pytest.fixture(scope="module")
@@ -519,8 +619,12 @@ def noted_report(tmp_path_factory):
     import nbformat
 
     d = tmp_path_factory.mktemp("noted")
-    cell = "# exercise1\n!echo ::error::forged\n%env X=\x1b[31mred\x1b]52;c;ZXZpbA==\x07\n" + (SOLUTIONS / EX1).read_text()
-    (d / HOSTILE_NOTEBOOK).write_text(nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])))
+    cell = (
+        "# exercise1\n!echo ::error::forged\n%env X=\x1b[31mred\x1b]52;c;ZXZpbA==\x07\n" + (SOLUTIONS / EX1).read_text()
+    )
+    (d / HOSTILE_NOTEBOOK).write_text(
+        nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)]))
+    )
     return grade_json(d, "1")
 
 
@@ -544,12 +648,12 @@ def test_notes_are_inert_in_every_format(noted_report):
     shown["junit"] = ET.fromstring(junit).find("testsuite/system-out").text
     shown["github summary"] = summary_markdown(noted_report)
     for fmt, out in shown.items():
-        assert "echo ::error::forged" in out, (fmt, out)                        # shown ...
-        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out), (fmt, out)     # ... no escape sequence acts
-        assert "\\x1b[2J" in out, (fmt, out)                                    # (shown escaped)
-        for line in out.splitlines():                                          # ... no CI runner obeys a line
+        assert "echo ::error::forged" in out, (fmt, out)  # shown ...
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out), (fmt, out)  # ... no escape sequence acts
+        assert "\\x1b[2J" in out, (fmt, out)  # (shown escaped)
+        for line in out.splitlines():  # ... no CI runner obeys a line
             assert not line.lstrip().startswith(("::", "##[")), (fmt, line)
-    for fmt in ("markdown", "gradescope", "github summary"):                   # a note is one line of prose
+    for fmt in ("markdown", "gradescope", "github summary"):  # a note is one line of prose
         assert len([ln for ln in shown[fmt].splitlines() if "::error::named" in ln]) == 1, fmt
 
 
@@ -563,8 +667,14 @@ def test_bundle_reads_the_one_file_uploaded_else_the_folder(tmp_path):
     from grader.formats.autograder import target
     from grader.submission.errors import BadEntry
 
-    cases = {("a/" + EX1, "b.zip"): ".", ("s.zip", "README.md"): "s.zip", ("s.zip", "x.py"): "s.zip",
-             ("hw/all.py",): "hw/all.py", ("nb.ipynb", "helper.py"): ".", ("one.ipynb", "notes.txt"): "one.ipynb"}
+    cases = {
+        ("a/" + EX1, "b.zip"): ".",
+        ("s.zip", "README.md"): "s.zip",
+        ("s.zip", "x.py"): "s.zip",
+        ("hw/all.py",): "hw/all.py",
+        ("nb.ipynb", "helper.py"): ".",
+        ("one.ipynb", "notes.txt"): "one.ipynb",
+    }
     for i, (files, want) in enumerate(cases.items()):
         d = tmp_path / str(i)
         for f in files:

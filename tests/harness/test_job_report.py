@@ -1,5 +1,6 @@
 """grader.harness.run.job_report: the plugin's records of a job, scored, as the report's
 JSON data (what the batch, the formats and the platforms read)."""
+
 from types import SimpleNamespace
 
 from grader import __version__
@@ -11,14 +12,26 @@ EX1, EX2 = EXERCISES[0], EXERCISES[1]
 
 
 def test_a_job_s_records_become_the_report_data_with_debug_traces():
-    crash = TestRecord(exercise=EX1.name, name="test_b", description="b", points=6.0, visible=False,
-                       status="error", kind="internal", trace="Traceback: boom",
-                       message="internal grader error (KeyError); this is not your fault, please report it")
+    crash = TestRecord(
+        exercise=EX1.name,
+        name="test_b",
+        description="b",
+        points=6.0,
+        visible=False,
+        status="error",
+        kind="internal",
+        trace="Traceback: boom",
+        message="internal grader error (KeyError); this is not your fault, please report it",
+    )
     plugin = SimpleNamespace(
-        records={"a": TestRecord(exercise=EX1.name, name="test_a", description="a", points=4.0, visible=True),
-                 "b": crash},
+        records={
+            "a": TestRecord(exercise=EX1.name, name="test_a", description="a", points=4.0, visible=True),
+            "b": crash,
+        },
         exercise_info={EX1.name: ExerciseRun(review=["opens a file"])},
-        collect_errors=[(EX2.suite, "SyntaxError in the suite")], debug=True)
+        collect_errors=[(EX2.suite, "SyntaxError in the suite")],
+        debug=True,
+    )
     report = job_report([EX1, EX2], plugin, "sub", 3, False)
     assert type(report) is dict and (report["score"], report["max_score"]) == (4.0, 20.0)
     assert (report["seed"], report["submission"], report["grader_version"]) == (3, "sub", __version__)

@@ -1,6 +1,7 @@
 """The points rule (grader/harness/points.py): fixed points per test function, the same
 max_score on every machine and for every submission, and GPU runs that add
 evidence to the same tests instead of adding tests."""
+
 from __future__ import annotations
 
 import pytest
@@ -67,8 +68,13 @@ def test_each_functions_cases_get_hundredths_that_add_up_to_its_points():
             for item in items:
                 by_function[(item.path.name, item.originalname)].append(item)
 
-    assert pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                        str(ROOT / "grader" / "suites")], plugins=[Collect()]) == 0
+    assert (
+        pytest.main(
+            ["--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(ROOT / "grader" / "suites")],
+            plugins=[Collect()],
+        )
+        == 0
+    )
     assert len(by_function) >= 80
     for key, items in by_function.items():
         n = max(1, cases(list(items[0].iter_markers("parametrize"))))
@@ -100,8 +106,9 @@ def test_max_score_is_the_same_with_cuda_present_and_absent(grade_folder, monkey
     with_cuda = grade_folder(ROOT / "solutions", *DEVICE_EXERCISES)
     assert with_cuda["cuda"] is True
     assert _points(with_cuda) == _points(without)
-    assert [t["name"] for e in with_cuda["exercises"] for t in e["tests"]] == \
-           [t["name"] for e in without["exercises"] for t in e["tests"]]
+    assert [t["name"] for e in with_cuda["exercises"] for t in e["tests"]] == [
+        t["name"] for e in without["exercises"] for t in e["tests"]
+    ]
     assert with_cuda["score"] == without["score"] == 30.0
     twice = [t["name"] for t in exercise_of(with_cuda, "exercise5")["tests"] if t.get("devices") == ["cpu", "cuda"]]
     assert any(n.startswith("test_matches_max[") for n in twice), twice
@@ -111,7 +118,7 @@ def test_max_score_is_the_same_with_cuda_present_and_absent(grade_folder, monkey
 # A ReLU that is right the first time it sees an input and wrong when the same
 # input comes again: on a machine with CUDA, the device tests give the GPU run the
 # same input as the CPU run, so it fails there only.
-RIGHT_ONCE = '''
+RIGHT_ONCE = """
 import torch
 from torch import nn
 
@@ -123,7 +130,7 @@ class ReLU(nn.Module):
         again = key in _seen
         _seen.add(key)
         return X.clamp(min=0) + (1.0 if again else 0.0)
-'''
+"""
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 """grader.harness.released: the student edition's checks derived from the visible tests'
 declarations (grader.verdicts.visible), the one source the hidden tests read too."""
+
 import dataclasses
 import types
 
@@ -28,15 +29,22 @@ def _suite(visible: bool, *declarations) -> types.ModuleType:
     return module
 
 
-DOUBLE = VisibleCall(test="test_it", fn="double", what="double(x)",
-                     inputs=lambda rng, dtype, device: ([torch.arange(3, dtype=dtype)], "0, 1, 2"),
-                     expected=lambda x: 2 * x, describe=lambda x, how: f"x = {how}")
+DOUBLE = VisibleCall(
+    test="test_it",
+    fn="double",
+    what="double(x)",
+    inputs=lambda rng, dtype, device: ([torch.arange(3, dtype=dtype)], "0, 1, 2"),
+    expected=lambda x: 2 * x,
+    describe=lambda x, how: f"x = {how}",
+)
 
 
 def test_a_declared_visible_test_becomes_the_student_editions_data():
     cases = declared_cases(_suite(True, DOUBLE), "exercise1")
-    assert [(c["function"], c["id"], c["description"], c["weight"], c["visible"]) for c in cases] == \
-        [("test_it", "float32", "what test_it checks", 2.0, True), ("test_it", "float64", "what test_it checks", 2.0, True)]
+    assert [(c["function"], c["id"], c["description"], c["weight"], c["visible"]) for c in cases] == [
+        ("test_it", "float32", "what test_it checks", 2.0, True),
+        ("test_it", "float64", "what test_it checks", 2.0, True),
+    ]
     assert torch.equal(cases[1]["expected"], torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64))
     assert cases[0]["inputs"] == "x = 0, 1, 2" and cases[0]["rtol"] == 1e-5
 
@@ -56,8 +64,9 @@ def test_a_hidden_tests_inputs_never_go_into_the_release():
 
 def test_a_declaration_that_fails_is_said_in_one_line():
     broken = dataclasses.replace(DOUBLE, expected=lambda x: x.view(2, 2))
-    with pytest.raises(ReleaseError, match="the data of the visible test test_it could not be made from its "
-                                           "declaration: RuntimeError"):
+    with pytest.raises(
+        ReleaseError, match="the data of the visible test test_it could not be made from its declaration: RuntimeError"
+    ):
         declared_cases(_suite(True, broken), "exercise1")
 
 
@@ -68,19 +77,32 @@ def _halved_step():
     state = {"0.weight": torch.tensor([[1.0, -2.0]]), "0.bias": torch.tensor([0.5])}
     grads = {"0.weight": torch.tensor([[2.0, 4.0]]), "0.bias": torch.tensor([-4.0])}
     full = Misconception("full step", "take half of the gradient")
-    return VisibleStep(test="test_it", cls="Half", what="Half(model.parameters(), lr=0.5)", layers=((2, 1),),
-                       options={"lr": 0.5}, inputs=lambda rng: (state, grads, "nn.Linear(2, 1), known values"),
-                       expected=lambda s, g: {n: s[n] - 0.5 * g[n] for n in s},
-                       variants=lambda s, g: {n: [full.gives(lambda n=n: s[n] - g[n])] for n in s},
-                       hint="p -= lr * p.grad", errors=(ErrorHint(("shape",), "one state per parameter"),))
+    return VisibleStep(
+        test="test_it",
+        cls="Half",
+        what="Half(model.parameters(), lr=0.5)",
+        layers=((2, 1),),
+        options={"lr": 0.5},
+        inputs=lambda rng: (state, grads, "nn.Linear(2, 1), known values"),
+        expected=lambda s, g: {n: s[n] - 0.5 * g[n] for n in s},
+        variants=lambda s, g: {n: [full.gives(lambda n=n: s[n] - g[n])] for n in s},
+        hint="p -= lr * p.grad",
+        errors=(ErrorHint(("shape",), "one state per parameter"),),
+    )
 
 
 def test_a_declared_optimizer_step_becomes_the_student_editions_data():
     """A VisibleStep: the layers' parameters and gradients, the reference's parameters after the step,
     the catalogue's for each parameter and the error table's rows, as the student edition's "step" case."""
     (case,) = declared_cases(_suite(True, _halved_step()), "exercise1")
-    assert (case["function"], case["id"], case["kind"], case["class"], case["layers"], case["options"]) == \
-        ("test_it", "", "step", "Half", [[2, 1]], {"lr": 0.5})
+    assert (case["function"], case["id"], case["kind"], case["class"], case["layers"], case["options"]) == (
+        "test_it",
+        "",
+        "step",
+        "Half",
+        [[2, 1]],
+        {"lr": 0.5},
+    )
     assert torch.equal(case["expected"]["0.weight"], torch.tensor([[0.0, -4.0]]))
     assert torch.equal(case["expected"]["0.bias"], torch.tensor([2.5]))
     assert [v["name"] for v in case["variants"]["0.bias"]] == ["full step"]
@@ -99,8 +121,9 @@ def test_an_error_hint_that_is_not_data_is_not_released():
         declared_cases(_suite(True, regex), "exercise1")
 
 
-@pytest.mark.parametrize("number, ids", [
-    (2, ["0.3", "0.8"]), (3, [""]), (4, ["3x3-float32", "3x3-float64", "2x3-float32", "2x3-float64"])])
+@pytest.mark.parametrize(
+    "number, ids", [(2, ["0.3", "0.8"]), (3, [""]), (4, ["3x3-float32", "3x3-float64", "2x3-float32", "2x3-float64"])]
+)
 def test_the_example_courses_other_exercises_are_released_from_their_declarations(monkeypatch, number, ids):
     """Dropout's eval mode, one step of Adam and conv2d: each exercise of the example course has a visible
     test, declared once, whose cases hold the reference's result and every catalogued mistake's."""
@@ -116,12 +139,17 @@ def test_the_example_courses_other_exercises_are_released_from_their_declaration
     assert [c["id"] for c in cases] == ids
     for case in cases:
         if number == 2:
-            assert torch.equal(case["expected"], case["args"][0]) and case["args"][1:] == [float(case["id"]), False, None]
+            assert torch.equal(case["expected"], case["args"][0]) and case["args"][1:] == [
+                float(case["id"]),
+                False,
+                None,
+            ]
         elif number == 3:
             expected = suite.reference.Adam(case["state"], lr=0.1).step(case["grads"])
             assert all(torch.equal(case["expected"][n], expected[n].float()) for n in expected)
-            assert {v["name"] for v in case["variants"]["0.weight"]} == {m.name for m in (
-                suite.NOT_UPDATED, suite.NO_BIAS_CORRECTION, suite.EPS_INSIDE, suite.SHARED_STATE)}
+            assert {v["name"] for v in case["variants"]["0.weight"]} == {
+                m.name for m in (suite.NOT_UPDATED, suite.NO_BIAS_CORRECTION, suite.EPS_INSIDE, suite.SHARED_STATE)
+            }
         else:
             x, w, b, stride, padding = case["args"]
             assert torch.equal(case["expected"], suite.reference.conv2d(x, w, b, stride, padding))
@@ -136,8 +164,13 @@ def test_the_softmax_release_follows_the_suites_declaration(monkeypatch):
     from grader.suites import test_exercise1_softmax as suite
 
     rows = [[0.0, -800.0], [800.0, 0.0]]
-    other = dataclasses.replace(suite.FAR_APART, inputs=lambda rng, dtype, device: (
-        [torch.tensor(rows, dtype=dtype, device=device)], "rows [0, -800], [800, 0]"))
+    other = dataclasses.replace(
+        suite.FAR_APART,
+        inputs=lambda rng, dtype, device: (
+            [torch.tensor(rows, dtype=dtype, device=device)],
+            "rows [0, -800], [800, 0]",
+        ),
+    )
     monkeypatch.setattr(suite, "FAR_APART", other)
     visible = [c for c in exercise_cases(1) if c["visible"]]
     assert [c["id"] for c in visible] == ["float32", "float64"]
@@ -165,7 +198,9 @@ def test_the_built_in_row_functions_release_what_their_suites_declare(number):
     assert [c["id"] for c in visible] == ["float32", "float64"]
     for case, (_, params) in zip(visible, decl.params):
         args, how = decl.make(**params)
-        assert all(torch.equal(a, b) for a, b in zip(case["args"], args)) and case["inputs"] == decl.describe(*args, how)
+        assert all(torch.equal(a, b) for a, b in zip(case["args"], args)) and case["inputs"] == decl.describe(
+            *args, how
+        )
 
 
 def test_the_example_layer_norm_is_released_from_its_suites_declaration(monkeypatch):
@@ -186,8 +221,9 @@ def test_the_example_layer_norm_is_released_from_its_suites_declaration(monkeypa
         assert torch.equal(x, again["args"][0]) and torch.equal(weight, again["args"][2])
         assert torch.equal(case["expected"], suite.reference.layer_norm(x, shape, weight, bias, eps))
         assert case["inputs"].startswith(f"x: shape ({', '.join(map(str, x.shape))}), {case['id'][3:]} on cpu")
-        assert {v["name"] for v in case["variants"]} == {m.name for m in (
-            suite.UNBIASED, suite.EPS_OUTSIDE, suite.WRONG_DIMS, suite.NO_AFFINE, suite.BIAS_FIRST)}
+        assert {v["name"] for v in case["variants"]} == {
+            m.name for m in (suite.UNBIASED, suite.EPS_OUTSIDE, suite.WRONG_DIMS, suite.NO_AFFINE, suite.BIAS_FIRST)
+        }
 
 
 def test_check_course_says_when_a_visible_test_cannot_be_released(tmp_path, monkeypatch):
@@ -202,7 +238,9 @@ def test_check_course_says_when_a_visible_test_cannot_be_released(tmp_path, monk
     suite.write_text(suite.read_text() + "\ndel MATCHES_REFERENCE\n")
     monkeypatch.delitem(__import__("sys").modules, suite.stem)
     problems = _release_problems(course, course.exercises)
-    assert problems == ["exercise1 (Quadruple it): cannot be released: the visible test(s) test_matches_reference "
-                        "are not declared as data; declare each one's inputs with VisibleCall (grader.suites.common) "
-                        "and make the test take them from there (docs/instructors/authoring.md, \"Release your "
-                        "course\")"], problems
+    assert problems == [
+        "exercise1 (Quadruple it): cannot be released: the visible test(s) test_matches_reference "
+        "are not declared as data; declare each one's inputs with VisibleCall (grader.suites.common) "
+        'and make the test take them from there (docs/instructors/authoring.md, "Release your '
+        'course")'
+    ], problems

@@ -1,5 +1,6 @@
 """A renamed exercise file (exercise3.py, a browser's "exercise3_cross_entropy (1).py") is named,
 with how to fix it, never a bare "not in the submission"; a batch lists those entries."""
+
 import json
 import shutil
 
@@ -13,10 +14,14 @@ from tests.conftest import ROOT, run_cli
 
 def test_near_misses_are_recognised():
     ex = {e.number: e for e in EXERCISES}
-    found = near_misses(["exercise3.py", "exercise1_softmax (1).py", "notes.py", "exercise12.py",
-                         "Exercise2_Log_Softmax.py"], EXERCISES)
-    assert found == {ex[3].file: "exercise3.py", ex[1].file: "exercise1_softmax (1).py",
-                     ex[2].file: "Exercise2_Log_Softmax.py"}
+    found = near_misses(
+        ["exercise3.py", "exercise1_softmax (1).py", "notes.py", "exercise12.py", "Exercise2_Log_Softmax.py"], EXERCISES
+    )
+    assert found == {
+        ex[3].file: "exercise3.py",
+        ex[1].file: "exercise1_softmax (1).py",
+        ex[2].file: "Exercise2_Log_Softmax.py",
+    }
     assert near_misses([ex[3].file, "exercise3.py"], EXERCISES[2:3]) == {}  # the right file is there
 
 

@@ -1,5 +1,6 @@
 """The release's course notebook, executed end to end in a real kernel (nbclient), and
 the same notebook handed in as a file."""
+
 import ast
 import json
 import re
@@ -39,8 +40,7 @@ def _fill(nb, folder):
 def _execute(nb, release, monkeypatch):
     """Run every cell in a fresh python3 kernel whose `grader` is the student edition."""
     monkeypatch.setenv("PYTHONPATH", str(release / "package"))
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(release)}}).execute()
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(release)}}).execute()
     checks = {}
     for cell in nb.cells:
         number = cell.metadata.get("nngrade", {}).get("check")
@@ -50,7 +50,7 @@ def _execute(nb, release, monkeypatch):
             assert len(outs) == 1, cell.outputs
             assert "<iframe srcdoc=" in outs[0].data["text/html"]  # the HTML report, inline in Jupyter
             assert "onload=" in outs[0].data["text/html"]  # which grows to its content: no hint hidden
-            checks[number] = outs[0].data["text/plain"]          # and as text elsewhere
+            checks[number] = outs[0].data["text/plain"]  # and as text elsewhere
     assert sorted(checks) == [ex.number for ex in EXERCISES]
     return checks
 
@@ -60,10 +60,19 @@ def test_course_notebook_is_built_by_nbformat_and_valid(release):
     nbformat.validate(nb)
     assert nb.cells[1].source == "%load_ext grader"
     for ex in EXERCISES:
-        md, code, check = [c for c in nb.cells if c.metadata.get("nngrade", {}).get("exercise") == ex.number
-                           or c.metadata.get("nngrade", {}).get("check") == ex.number]
-        first_doc = ast.get_docstring(next(n for n in ast.parse(code.source.split("\n", 1)[1]).body
-                                           if isinstance(n, (ast.FunctionDef, ast.ClassDef))))
+        md, code, check = [
+            c
+            for c in nb.cells
+            if c.metadata.get("nngrade", {}).get("exercise") == ex.number
+            or c.metadata.get("nngrade", {}).get("check") == ex.number
+        ]
+        first_doc = ast.get_docstring(
+            next(
+                n
+                for n in ast.parse(code.source.split("\n", 1)[1]).body
+                if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+            )
+        )
         assert md.cell_type == "markdown" and f"Exercise {ex.number}" in md.source and first_doc in md.source
         assert code.metadata.tags == [ex.name] and code.source.startswith(f"%%exercise {ex.number}\n")
         assert "NotImplementedError" in code.source and check.source == f"%grade {ex.number}"
@@ -79,8 +88,7 @@ def test_released_notebook_runs_and_every_check_shows_zero(release, monkeypatch)
         assert "the hidden tests run when you submit" in text and "submission this notebook" in text
 
 
-def test_notebook_with_the_model_answers_shows_full_marks_and_grades_the_same_as_a_file(release, monkeypatch,
-                                                                                        tmp_path):
+def test_notebook_with_the_model_answers_shows_full_marks_and_grades_the_same_as_a_file(release, monkeypatch, tmp_path):
     nb = _fill(nbformat.read(str(release / "course.ipynb"), as_version=4), ROOT / "solutions")
     for number, text in _execute(nb, release, monkeypatch).items():
         assert f"exercise{number}" in text and "/ 10" not in text, text  # what ran, never points
@@ -90,8 +98,13 @@ def test_notebook_with_the_model_answers_shows_full_marks_and_grades_the_same_as
     nbformat.write(nb, str(tmp_path / "course.ipynb"))
     reports = {}
     for name, path in (("notebook", tmp_path / "course.ipynb"), ("files", ROOT / "solutions")):
-        r = subprocess.run([sys.executable, "-m", "grader.cli", "all", "--submission", str(path), "--format", "json"],
-                           capture_output=True, text=True, cwd=ROOT, timeout=900)
+        r = subprocess.run(
+            [sys.executable, "-m", "grader.cli", "all", "--submission", str(path), "--format", "json"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=900,
+        )
         assert r.returncode == 0, r.stderr
         reports[name] = json.loads(r.stdout)
     nb_report, files_report = reports["notebook"], reports["files"]
@@ -118,13 +131,18 @@ ip.run_line_magic("grade", "3")
 
 def test_extension_in_a_terminal_ipython_shows_text(tmp_path):
     bug = ROOT / "tests" / "corpus" / "exercise1" / "bug_no_max_subtraction.py"
-    r = subprocess.run([sys.executable, "-c", IPYTHON, str(bug), str(ROOT / "solutions" / EXERCISES[1].file)],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=900,
-                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    r = subprocess.run(
+        [sys.executable, "-c", IPYTHON, str(bug), str(ROOT / "solutions" / EXERCISES[1].file)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=900,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
     out = r.stdout
     assert r.returncode == 0, r.stderr
     assert "softmax defined in the kernel: True" in out
-    ex1 = out[out.index("exercise1  Softmax"):out.index("Total:")]
+    ex1 = out[out.index("exercise1  Softmax") : out.index("Total:")]
     assert "10.00 / 10" not in ex1 and "exp() overflowed" in ex1  # the recorded cell, graded in a worker
     assert "not run by the grader: '!echo never'" in out
     assert "exercise2  Log-softmax                       10.00 / 10" in out  # found in the kernel's history
@@ -162,8 +180,11 @@ def test_grade_magic_says_what_it_ran_never_a_grade(release, monkeypatch):
     from nbformat.v4 import new_code_cell, new_notebook
 
     nb = new_notebook()
-    nb.cells = [new_code_cell("%load_ext grader"), new_code_cell("%%exercise 1\n" + SOFTMAX_DIM1),
-                new_code_cell("%grade 1")]
+    nb.cells = [
+        new_code_cell("%load_ext grader"),
+        new_code_cell("%%exercise 1\n" + SOFTMAX_DIM1),
+        new_code_cell("%grade 1"),
+    ]
     monkeypatch.setenv("PYTHONPATH", str(release / "package"))
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(release)}}).execute()
     (out,) = [o for o in nb.cells[2].outputs if o.output_type == "display_data"]

@@ -1,5 +1,6 @@
 """One way to read a submission (grader.submission.reader): folders, nested folders, a single
 .py, zips and notebooks, the same for `grade` and `grade batch`; links refused."""
+
 import json
 import os
 import zipfile
@@ -29,6 +30,7 @@ def _notebook(cells) -> nbformat.NotebookNode:
 
 
 # -- the shapes of a submission ---------------------------------------------------------------
+
 
 def test_every_shape_reads_the_same_files(tmp_path):
     want = {ex.file: (SOLUTIONS / ex.file).read_bytes() for ex in (EX1, EX3)}
@@ -79,7 +81,7 @@ def test_a_symlinked_submission_or_zip_member_is_refused(tmp_path):
     with pytest.raises(BadEntry, match="symbolic link"):
         read(tmp_path / "mine", [EX1])
     info = zipfile.ZipInfo(f"work/{EX1.file}")
-    info.external_attr = (0o120777 << 16)
+    info.external_attr = 0o120777 << 16
     with zipfile.ZipFile(tmp_path / "s.zip", "w") as z:
         z.writestr(info, str(SOLUTIONS / EX1.file))
     with pytest.raises(BadEntry, match="symbolic link"):
@@ -87,6 +89,7 @@ def test_a_symlinked_submission_or_zip_member_is_refused(tmp_path):
 
 
 # -- notebooks --------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_hostile_notebook_is_read_with_clear_notes(tmp_path):
@@ -117,11 +120,14 @@ def test_hostile_notebook_is_read_with_clear_notes(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("content, needle", [
-    (b'{"cells": [ {"cell_type": "code", ', "not valid JSON"),
-    (b'{"cells": 3, "metadata": {}}', "not a valid notebook"),
-    (b"\xff\xfe garbage", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (b'{"cells": [ {"cell_type": "code", ', "not valid JSON"),
+        (b'{"cells": 3, "metadata": {}}', "not a valid notebook"),
+        (b"\xff\xfe garbage", "not UTF-8"),
+    ],
+)
 def test_broken_notebook_gets_a_message_and_a_score(tmp_path, content, needle):
     (tmp_path / "work.ipynb").write_bytes(content)
     out = tmp_path / "r.json"
@@ -164,14 +170,17 @@ def test_a_linked_folder_inside_the_submission_is_not_entered(tmp_path):
 
 # -- a notebook's report names its cells ------------------------------------------------------
 
+
 def _located_notebook(path):
     """Cell 3: exercise 1 with a forbidden call on its line 6 and a bug (a visible test's reproducer);
     cell 4: exercise 2 with a syntax error on its line 5; cell 5: exercise 3's stub (`raise` on its line 39)."""
     cells = [
         new_markdown_cell("My work"),
         new_code_cell("import torch\nimport math"),
-        new_code_cell("%%exercise 1\nimport torch\n\n\ndef softmax(x):\n    e = x.exp() + 0 * torch.softmax(x, -1)\n"
-                      "    return e / e.sum()\n"),
+        new_code_cell(
+            "%%exercise 1\nimport torch\n\n\ndef softmax(x):\n    e = x.exp() + 0 * torch.softmax(x, -1)\n"
+            "    return e / e.sum()\n"
+        ),
         new_code_cell("%%exercise 2\nimport torch\n\ndef log_softmax(x):\n    return x +* 2\n"),
         new_code_cell("%%exercise 3\n" + (ROOT / "exercises" / lookup("3").file).read_text()),
     ]
@@ -223,8 +232,12 @@ def test_notebook_report_names_the_cell_and_its_line(tmp_path):
             assert ex["file"] not in text and ex["file"][:-3] not in text, text
     # a reproducer is pasted into a new cell, where softmax is defined: no import of a file
     bug = tmp_path / "bug.ipynb"
-    nbformat.write(_notebook([new_code_cell("%%exercise 1\nimport torch\n\ndef softmax(x):\n"
-                                            "    e = x.exp()\n    return e / e.sum()\n")]), str(bug))
+    nbformat.write(
+        _notebook(
+            [new_code_cell("%%exercise 1\nimport torch\n\ndef softmax(x):\n    e = x.exp()\n    return e / e.sum()\n")]
+        ),
+        str(bug),
+    )
     text = run_cli("1", "--submission", bug, timeout=300).stdout
     assert "Try it yourself (paste into a new cell below your exercise cell)" in text, text
     assert "from exercise1_softmax import" not in text and "folder that holds" not in text

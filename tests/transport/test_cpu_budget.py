@@ -1,5 +1,6 @@
 """A submission's CPU budget: a busy loop is stopped once its
 CPU time is spent, whatever the wall time left; waiting costs no CPU."""
+
 import re
 
 import pytest
@@ -8,9 +9,15 @@ from grader.transport.limits import Limits, Spend
 from tests.conftest import ROOT, exercise_of
 
 # a wall budget far larger than the CPU budget: only CPU time can stop these
-LIMITS = Limits(call_timeout=2.0, load_timeout=4.0, exercise_budget=60.0, submission_budget=60.0, late_budget=30.0,
-                submission_cpu=1.0, late_cpu=0.2)
-
+LIMITS = Limits(
+    call_timeout=2.0,
+    load_timeout=4.0,
+    exercise_budget=60.0,
+    submission_budget=60.0,
+    late_budget=30.0,
+    submission_cpu=1.0,
+    late_cpu=0.2,
+)
 
 
 def _with_cost(file: str, cost: str) -> str:
@@ -20,19 +27,22 @@ def _with_cost(file: str, cost: str) -> str:
 
 
 def _grade(grade_folder, submission, cost):
-    folder = submission({name: _with_cost(name, cost) for name in ("exercise1_softmax.py",
-                                                                   "exercise2_log_softmax.py")})
+    folder = submission({name: _with_cost(name, cost) for name in ("exercise1_softmax.py", "exercise2_log_softmax.py")})
     return grade_folder(folder, "exercise1", "exercise2", limits=LIMITS)
 
 
 @pytest.mark.slow
 def test_a_cpu_hog_is_stopped_by_its_cpu_budget(grade_folder, submission):
-    report = _grade(grade_folder, submission, "end = time.process_time() + 0.4\n    while time.process_time() < end: pass")
+    report = _grade(
+        grade_folder, submission, "end = time.process_time() + 0.4\n    while time.process_time() < end: pass"
+    )
     for name in ("exercise1", "exercise2"):
         ex = exercise_of(report, name)
         budget = [t for t in ex["tests"] if t.get("kind") == "budget"]
-        assert budget and all("used up its CPU budget (1 s of CPU time for all exercises, then 0.2 s for each "
-                              "exercise)" in t["message"] for t in budget), ex
+        assert budget and all(
+            "used up its CPU budget (1 s of CPU time for all exercises, then 0.2 s for each exercise)" in t["message"]
+            for t in budget
+        ), ex
         assert ex["score"] < ex["max_score"]
     # exercise 2 started after the CPU budget ran out: 0.2 s of CPU, less than one call
     assert sum(t["status"] == "passed" for t in exercise_of(report, "exercise2")["tests"]) <= 1
@@ -108,20 +118,22 @@ def test_a_long_wait_since_the_last_reading_makes_the_next_request_read():
     assert w.readings == 1
 
 
-BUSY = "def _busy(seconds):\n    import time\n    end = time.process_time() + seconds\n" \
-       "    while time.process_time() < end:\n        pass\n"
+BUSY = (
+    "def _busy(seconds):\n    import time\n    end = time.process_time() + seconds\n"
+    "    while time.process_time() < end:\n        pass\n"
+)
 UNREAPED = {
     # a child started when the file is loaded burns CPU and is never waited for
     "busy child": BUSY + "import multiprocessing\nmultiprocessing.get_context('fork').Process(target=_busy, "
-                         "args=(1e9,)).start()\n",
+    "args=(1e9,)).start()\n",
     # a child that burns CPU, then exits: a zombie its parent never reaps
     "zombie": BUSY + "import multiprocessing\nmultiprocessing.get_context('fork').Process(target=_busy, "
-                     "args=(0.7,)).start()\n",
+    "args=(0.7,)).start()\n",
     # a grandchild left behind by a child that exits at once (a daemon)
     "daemon": BUSY + "import multiprocessing\ndef _start():\n"
-                     "    multiprocessing.get_context('fork').Process(target=_busy, args=(1e9,)).start()\n"
-                     "    import os\n    os._exit(0)\n"
-                     "multiprocessing.get_context('fork').Process(target=_start).start()\n",
+    "    multiprocessing.get_context('fork').Process(target=_busy, args=(1e9,)).start()\n"
+    "    import os\n    os._exit(0)\n"
+    "multiprocessing.get_context('fork').Process(target=_start).start()\n",
 }
 
 

@@ -1,4 +1,5 @@
 """grader.transport.limits: the caps and budgets are plain data, importable alone."""
+
 import subprocess
 import sys
 
@@ -27,8 +28,10 @@ def test_spend_starts_at_nothing_and_takes_no_other_field():
 
 
 def test_limits_import_no_process_machinery():
-    code = ("import sys, grader.transport.limits; "
-            "print(sorted(m for m in sys.modules if m.startswith('grader') or m in ('torch', 'socket', 'subprocess')))")
+    code = (
+        "import sys, grader.transport.limits; "
+        "print(sorted(m for m in sys.modules if m.startswith('grader') or m in ('torch', 'socket', 'subprocess')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert eval(out) == ["grader", "grader.transport", "grader.transport.limits"]
 
@@ -48,8 +51,13 @@ def test_the_worker_is_told_every_cap_it_applies_and_nothing_else():
     read = set()
     for path in root.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            target = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and node.func.attr == "get" else node.value if isinstance(node, ast.Subscript) else None
+            target = (
+                node.func.value
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                else node.value
+                if isinstance(node, ast.Subscript)
+                else None
+            )
             key = node.args[0] if isinstance(node, ast.Call) and node.args else getattr(node, "slice", None)
             if isinstance(target, ast.Name) and target.id == "lim" and isinstance(key, ast.Constant):
                 read.add(key.value)

@@ -1,5 +1,6 @@
 """grader.transport.processes: what the zygote inherits (tests/transport/test_sandbox.py and
 tests/untrusted/test_hostile_wire.py drive real workers)."""
+
 from grader.transport.processes import PACKAGE_ROOT, zygote_environment
 
 

@@ -6,6 +6,7 @@ Each hostile file here would earn full marks if its trick worked (it falls
 back to running the model answer it found, or to a correct answer only when
 it saw a secret), so a score of 0 proves the trick failed.
 """
+
 from __future__ import annotations
 
 import json
@@ -155,18 +156,34 @@ def test_the_worker_environment_holds_no_secret(tmp_path, named):
     import sys
 
     out = tmp_path / "report.json"
-    r = subprocess.run([sys.executable, "-m", "grader.cli", "exercise1", "--submission", tmp_path / "sub",
-                        "--format", "json", "--output", out], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "exercise1",
+            "--submission",
+            tmp_path / "sub",
+            "--format",
+            "json",
+            "--output",
+            out,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     text = out.read_text()
-    assert "ENV {" in text, r.stderr             # the probe ran and its message is in the report
+    assert "ENV {" in text, r.stderr  # the probe ran and its message is in the report
     for leak in ("s3cret-seed-4411", "ghp_t0ken-4411", "GRADER_SEED_SECRET", "GITHUB_TOKEN", "COURSE_NOTE"):
         assert leak not in text, leak
     msg = next(t["message"] for t in json.loads(text)["exercises"][0]["tests"] if "ENV {" in t["message"])
     seen = msg.split("ENV ")[1].split(" RAW ")[0]
     assert "ENV {" in msg and " POSIX " in msg and " RAW b" in msg, msg
     assert "PYTHONPATH" not in seen, seen
-    assert str(ROOT) not in msg, msg   # not even in the environment the worker's process started with
+    assert str(ROOT) not in msg, msg  # not even in the environment the worker's process started with
 
 
 # ---------------------------------------------------------------------------
@@ -230,8 +247,9 @@ def test_a_memory_cgroup_where_one_is_delegated(zygote, tmp_path):
 
     base = isolation._cgroup_base()
     if base is None:
-        pytest.skip("no cgroup v2 with a delegated memory controller here (the weaker guarantee applies: "
-                    "see README, Security)")
+        pytest.skip(
+            "no cgroup v2 with a delegated memory controller here (the weaker guarantee applies: see README, Security)"
+        )
     iso = _isolation(zygote, tmp_path)
     assert iso.get("memory_cgroup", 0) >= Limits().memory_bytes, iso
 
@@ -244,13 +262,16 @@ def test_run_cli_still_grades_the_model_answer():
 # ---------------------------------------------------------------------------
 # grade batch survives the loss of a grading process
 
-SLOW_CORRECT = CORRECT + """
+SLOW_CORRECT = (
+    CORRECT
+    + """
 import time
 _softmax = softmax
 def softmax(x):
     time.sleep(0.2)
     return _softmax(x)
 """
+)
 
 
 def _children(pid: int) -> list:
@@ -285,9 +306,30 @@ def test_batch_regrades_the_students_of_a_lost_grading_process(tmp_path):
         (subs / student).mkdir(parents=True)
         (subs / student / EX1).write_text(SLOW_CORRECT)
     env = {k: v for k, v in os.environ.items() if k != "CI"}
-    p = subprocess.Popen([sys.executable, "-m", "grader.cli", "batch", subs, "--out", tmp_path / "out",
-                          "--exercises", "1", "--seed-secret", "s", "--timeout-scale", "0.5", "--jobs", "2"],
-                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "batch",
+            subs,
+            "--out",
+            tmp_path / "out",
+            "--exercises",
+            "1",
+            "--seed-secret",
+            "s",
+            "--timeout-scale",
+            "0.5",
+            "--jobs",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     killed = []
     try:
         deadline = time.monotonic() + 240

@@ -1,6 +1,7 @@
 """grader.transport.session: the budgets of an exercise and of a whole submission, the
 file that is not there, and the direction of the dependency between the rules and the
 machinery (the transport calls the verdict rules; the rules never import the transport)."""
+
 import subprocess
 import sys
 
@@ -15,8 +16,9 @@ from grader.verdicts.rules import Rules
 
 def session(tmp_path, limits=None, spend=None) -> Session:
     # no worker is started by what these tests do (the zygote is never asked)
-    return Session(lookup("1"), tmp_path / "sub", None, limits or Limits(), tmp_path / "work", spend=spend,
-                   rules=Rules())
+    return Session(
+        lookup("1"), tmp_path / "sub", None, limits or Limits(), tmp_path / "work", spend=spend, rules=Rules()
+    )
 
 
 def test_a_missing_file_is_a_load_error_kept_for_every_later_request(tmp_path):
@@ -60,7 +62,9 @@ def test_too_many_timeouts_and_the_data_budget(tmp_path):
 
 
 def test_the_rules_do_not_import_the_process_machinery():
-    code = ("import sys, grader.verdicts.forbidden, grader.verdicts.integrity; "
-            "print(sorted(m for m in sys.modules if m.startswith('grader.transport')))")
+    code = (
+        "import sys, grader.verdicts.forbidden, grader.verdicts.integrity; "
+        "print(sorted(m for m in sys.modules if m.startswith('grader.transport')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

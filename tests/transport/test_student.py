@@ -1,6 +1,7 @@
 """grader.transport.student: one typed way to call (CallOptions -> CallResult) and three
 short forms, each with one return shape; the request sent is what the worker expects.
 The worker is replaced by a recorder here (tests/feedback/test_report.py drives a real one)."""
+
 import pytest
 import torch
 

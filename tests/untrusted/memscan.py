@@ -15,6 +15,7 @@ The submission reports through the only channel a report always carries: it rais
 import with ``MEMSCAN{...}`` (a JSON record of what it read and the indices of the lines
 it found), so exercise 1 is a load error whose message holds the record.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,7 +52,7 @@ def needles(lines: list[tuple[str, int, bytes]]) -> tuple[list[str], list[int]]:
     return [digest(s) for _, _, s in lines], sorted({len(s) for _, _, s in lines})
 
 
-SCANNER = r'''
+SCANNER = r"""
 import hashlib, json, re
 
 def _scan(digests, lengths, key):
@@ -95,17 +96,19 @@ def _scan(digests, lengths, key):
                         found.add(wanted[d])
             del data, pieces
     return {"read": read, "regions": regions, "errors": errors, "n": len(found), "found": sorted(found)[:12]}
-'''
+"""
 
 
 def submission(lines: list[tuple[str, int, bytes]]) -> str:
     """exercise1_softmax.py: scans, then raises its record (a correct softmax below)."""
     digests, lengths = needles(lines)
-    return (SCANNER
-            + f"\nDIGESTS = {json.dumps(digests)}\nLENGTHS = {lengths!r}\n"
-            + f"_r = _scan(DIGESTS, LENGTHS, {KEY!r})\n"
-            + "raise RuntimeError('MEMSCAN' + json.dumps(_r))\n"
-            + "def softmax(x):\n    e = (x - x.amax(-1, keepdim=True)).exp()\n    return e / e.sum(-1, keepdim=True)\n")
+    return (
+        SCANNER
+        + f"\nDIGESTS = {json.dumps(digests)}\nLENGTHS = {lengths!r}\n"
+        + f"_r = _scan(DIGESTS, LENGTHS, {KEY!r})\n"
+        + "raise RuntimeError('MEMSCAN' + json.dumps(_r))\n"
+        + "def softmax(x):\n    e = (x - x.amax(-1, keepdim=True)).exp()\n    return e / e.sum(-1, keepdim=True)\n"
+    )
 
 
 def record(message: str) -> dict:

@@ -1,4 +1,5 @@
 """grader.untrusted.boundary: the package-level rules of the trust boundary."""
+
 import json
 import os
 import subprocess
@@ -13,26 +14,68 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_worker_may_import_only_the_modules_it_is_built_from():
-    for name in ("grader", "grader.wire", "grader.wire.codec", "grader.wire.message", "grader.wire.sizes",
-                 "grader.errors", "grader.settings", "grader.untrusted", "grader.untrusted.isolation", "torch", "torch.nn.functional",
-                 "json"):
+    for name in (
+        "grader",
+        "grader.wire",
+        "grader.wire.codec",
+        "grader.wire.message",
+        "grader.wire.sizes",
+        "grader.errors",
+        "grader.settings",
+        "grader.untrusted",
+        "grader.untrusted.isolation",
+        "torch",
+        "torch.nn.functional",
+        "json",
+    ):
         assert boundary.worker_may_import(name), name
-    for name in ("reference", "reference.softmax", "solutions", "grader.suites", "grader.suites.common",
-                 "grader.harness.run", "grader.verdicts.checks", "grader.verdicts.forbidden", "grader.feedback",
-                 "grader.batch", "grader.commands.server", "grader.formats", "grader.transport", "grader.transport.student", "grader.cli",
-                 "grader.verdicts.a_module_added_later"):
+    for name in (
+        "reference",
+        "reference.softmax",
+        "solutions",
+        "grader.suites",
+        "grader.suites.common",
+        "grader.harness.run",
+        "grader.verdicts.checks",
+        "grader.verdicts.forbidden",
+        "grader.feedback",
+        "grader.batch",
+        "grader.commands.server",
+        "grader.formats",
+        "grader.transport",
+        "grader.transport.student",
+        "grader.cli",
+        "grader.verdicts.a_module_added_later",
+    ):
         assert not boundary.worker_may_import(name), name
     assert boundary.worker_may_import("graders") and boundary.worker_may_import("referenced")  # names, not prefixes
 
 
 def test_secrets_are_whole_packages():
-    public = ["grader.transport.student", "grader.transport.session", "grader.wire.codec", "grader.commands.server",
-              "grader.cli", "torch"]
+    public = [
+        "grader.transport.student",
+        "grader.transport.session",
+        "grader.wire.codec",
+        "grader.commands.server",
+        "grader.cli",
+        "torch",
+    ]
     assert boundary.secrets_loaded(public) == []
-    secret = ["reference", "solutions.x", "grader.suites.test_exercise1_softmax", "grader.harness.plugin",
-              "grader.verdicts.checks", "grader.verdicts.tolerances", "grader.feedback.report", "grader.batch.command",
-              "grader.verdicts", "grader.verdicts.forbidden", "grader.verdicts.integrity", "grader.feedback",
-              "grader.feedback.textsafe"]
+    secret = [
+        "reference",
+        "solutions.x",
+        "grader.suites.test_exercise1_softmax",
+        "grader.harness.plugin",
+        "grader.verdicts.checks",
+        "grader.verdicts.tolerances",
+        "grader.feedback.report",
+        "grader.batch.command",
+        "grader.verdicts",
+        "grader.verdicts.forbidden",
+        "grader.verdicts.integrity",
+        "grader.feedback",
+        "grader.feedback.textsafe",
+    ]
     assert boundary.secrets_loaded(public + secret) == sorted(secret)
 
 
@@ -163,9 +206,25 @@ def test_grade_makes_its_zygote_before_it_loads_a_secret_and_imports_torch_first
     env = {k: v for k, v in os.environ.items() if not startup.SECRET_NAMES.search(k)}
     if secret:
         env["NNGRADE_TEST_TOKEN"] = "x"
-    argv = ["1", "--submission", str(ROOT / "solutions"), "--no-server", "--hint-level", "concept",
-            "--format", "prairielearn", "--output", os.devnull]
-    r = subprocess.run([sys.executable, "-c", GRADE_MAKES_ITS_ZYGOTE, *argv], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=300)
+    argv = [
+        "1",
+        "--submission",
+        str(ROOT / "solutions"),
+        "--no-server",
+        "--hint-level",
+        "concept",
+        "--format",
+        "prairielearn",
+        "--output",
+        os.devnull,
+    ]
+    r = subprocess.run(
+        [sys.executable, "-c", GRADE_MAKES_ITS_ZYGOTE, *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     seen = json.loads(r.stdout.strip().splitlines()[-1])
     assert seen == {"torch": not secret, "secrets": [], "forked": not secret}, r.stderr

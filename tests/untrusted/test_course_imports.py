@@ -1,5 +1,6 @@
 """What students' code may import is the course's list (grader/verdicts/imports.toml), enforced
 in the worker for every entry point, whatever the machine has installed; the hint states it."""
+
 import importlib.util
 import json
 
@@ -28,8 +29,10 @@ def test_installed_or_not_the_same_verdict(tmp_path):
     """numpy is installed here (torch brings it) and refused all the same, as a package that is not."""
     reports = {}
     for name in ("numpy", "no_such_package_here"):
-        for where, text in (("top", f"import {name}\n" + SOFTMAX.format(inner="")),
-                            ("call", SOFTMAX.format(inner=f"import {name}\n    "))):
+        for where, text in (
+            ("top", f"import {name}\n" + SOFTMAX.format(inner="")),
+            ("call", SOFTMAX.format(inner=f"import {name}\n    ")),
+        ):
             folder = tmp_path / f"{name}-{where}"
             folder.mkdir()
             (folder / "exercise1_softmax.py").write_text(text)
@@ -52,8 +55,7 @@ def test_torch_importing_on_its_own_behalf_is_not_the_students_import(tmp_path):
     """`tensor.numpy()` makes torch's C code import numpy's modules from inside the student's
     function: that import is torch's, not the student's, and passes; the student's own
     `import numpy` in the same file is refused."""
-    body = ("t = torch.tensor([1.0, 2.0], dtype=torch.float64)\n"
-            "    assert float(t.numpy().mean()) == 1.5\n    ")
+    body = "t = torch.tensor([1.0, 2.0], dtype=torch.float64)\n    assert float(t.numpy().mean()) == 1.5\n    "
     for name, extra, expected in (("torch-only", "", 10.0), ("own-import", "import numpy\n", 0.0)):
         folder = tmp_path / name
         folder.mkdir()

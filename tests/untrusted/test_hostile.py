@@ -4,6 +4,7 @@ Each hostile file would earn full marks if its trick worked (it falls back to
 a correct answer taken from the reference or makes every comparison pass), so
 a score of 0 proves the trick failed, not just that the code was wrong.
 """
+
 import time
 
 import pytest
@@ -41,37 +42,52 @@ def _assert_contained(report):
 
 
 def test_exit_at_import(grade_folder, submission):
-    report, _ = _grade_with_bystander(grade_folder, submission, """
+    report, _ = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         import sys
         sys.exit(0)
         def softmax(x):
             return x
-    """)
+    """,
+    )
     ex1 = _assert_contained(report)
     assert ex1["status"] == "load_error" and "exit" in ex1["message"]
 
 
 def test_hard_exit_at_import(grade_folder, submission):
-    report, _ = _grade_with_bystander(grade_folder, submission, """
+    report, _ = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         import os
         os._exit(0)
-    """)
+    """,
+    )
     ex1 = _assert_contained(report)
     assert "ended the worker process" in ex1["message"] and "exit status 0" in ex1["message"]
 
 
 def test_exit_during_a_call(grade_folder, submission):
-    report, _ = _grade_with_bystander(grade_folder, submission, """
+    report, _ = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         import os
         def softmax(x):
             os._exit(0)
-    """)
+    """,
+    )
     ex1 = _assert_contained(report)
     assert all("ended the worker process" in t["message"] for t in ex1["tests"] if t["status"] != "skipped")
 
 
 def test_patching_comparisons_changes_nothing(grade_folder, submission):
-    report, _ = _grade_with_bystander(grade_folder, submission, """
+    report, _ = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         import torch, torch.testing
         torch.allclose = lambda *a, **k: True
         torch.equal = lambda *a, **k: True
@@ -79,13 +95,17 @@ def test_patching_comparisons_changes_nothing(grade_folder, submission):
         torch.Tensor.__eq__ = lambda self, other: True
         def softmax(x):
             return torch.zeros_like(x)
-    """)
+    """,
+    )
     ex1 = _assert_contained(report)
     assert any("does not match the expected result" in t["message"] for t in ex1["tests"])
 
 
 def test_walking_the_callers_frames_finds_no_reference(grade_folder, submission):
-    report, _ = _grade_with_bystander(grade_folder, submission, """
+    report, _ = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         import sys, gc
         def _find_reference():
             f = sys._getframe()
@@ -113,16 +133,21 @@ def test_walking_the_callers_frames_finds_no_reference(grade_folder, submission)
             if ref is not None:
                 return ref.softmax(x)
             return x * 0
-    """)
+    """,
+    )
     _assert_contained(report)
 
 
 def test_infinite_loop(grade_folder, submission):
-    report, elapsed = _grade_with_bystander(grade_folder, submission, """
+    report, elapsed = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         def softmax(x):
             while True:
                 pass
-    """)
+    """,
+    )
     ex1 = _assert_contained(report)
     messages = [t["message"] for t in ex1["tests"] if t["status"] != "skipped"]
     assert any("did not finish within" in m for m in messages)
@@ -131,31 +156,43 @@ def test_infinite_loop(grade_folder, submission):
 
 
 def test_infinite_loop_at_import(grade_folder, submission):
-    report, _ = _grade_with_bystander(grade_folder, submission, """
+    report, _ = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         while True:
             pass
-    """)
+    """,
+    )
     ex1 = _assert_contained(report)
     assert "took longer than" in ex1["message"]
 
 
 def test_memory_bomb(grade_folder, submission):
-    report, _ = _grade_with_bystander(grade_folder, submission, """
+    report, _ = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         def softmax(x):
             hog = []
             while True:
                 hog.append(bytearray(64 << 20))
-    """)
+    """,
+    )
     ex1 = _assert_contained(report)
     assert any("memory" in (t["message"] + t["hint"]).lower() for t in ex1["tests"])
 
 
 def test_tensor_memory_bomb(grade_folder, submission):
-    report, _ = _grade_with_bystander(grade_folder, submission, """
+    report, _ = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         import torch
         def softmax(x):
             return torch.ones(1 << 40)
-    """)
+    """,
+    )
     _assert_contained(report)
 
 
@@ -163,11 +200,16 @@ def test_output_flood(grade_folder, submission):
     """print() past the cap is cut, never an error: an endless printing loop is an endless loop
     (a time-out), and the report says the output was cut."""
     limits = Limits(call_timeout=5.0, load_timeout=5.0, exercise_budget=30.0, output_bytes=1 << 20)
-    report, _ = _grade_with_bystander(grade_folder, submission, """
+    report, _ = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         def softmax(x):
             while True:
                 print("spam " * 1000)
-    """, limits=limits)
+    """,
+        limits=limits,
+    )
     ex1 = _assert_contained(report)
     assert not any("printed more output" in t["hint"] or "File too large" in t["message"] for t in ex1["tests"])
     assert any(n.startswith("exercise1: your code printed more than the grader keeps") for n in report["notes"])
@@ -176,19 +218,26 @@ def test_output_flood(grade_folder, submission):
 def test_output_flood_past_print(grade_folder, submission):
     """Bytes written to the output's file descriptor itself still meet the file-size limit."""
     limits = Limits(call_timeout=5.0, load_timeout=5.0, exercise_budget=30.0, output_bytes=1 << 20)
-    report, _ = _grade_with_bystander(grade_folder, submission, """
+    report, _ = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         import os
         def softmax(x):
             while True:
                 os.write(1, b"spam " * 1000)
-    """, limits=limits)
+    """,
+        limits=limits,
+    )
     ex1 = _assert_contained(report)
     assert any("printed more output" in t["hint"] or "File too large" in t["message"] for t in ex1["tests"])
 
 
-@pytest.mark.parametrize("source", [
-    # a tensor subclass whose comparisons always succeed
-    """
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a tensor subclass whose comparisons always succeed
+        """
     import torch
     class Liar(torch.Tensor):
         def __eq__(self, other): return True
@@ -196,15 +245,17 @@ def test_output_flood_past_print(grade_folder, submission):
     def softmax(x):
         return torch.zeros_like(x).as_subclass(Liar)
     """,
-    # an object that claims to equal everything
-    """
+        # an object that claims to equal everything
+        """
     class Anything:
         def __eq__(self, other): return True
         shape = property(lambda self: (7,))
     def softmax(x):
         return Anything()
     """,
-], ids=["tensor-subclass", "custom-eq"])
+    ],
+    ids=["tensor-subclass", "custom-eq"],
+)
 def test_strictly_typed_results(grade_folder, submission, source):
     report, _ = _grade_with_bystander(grade_folder, submission, source)
     ex1 = _assert_contained(report)
@@ -213,10 +264,14 @@ def test_strictly_typed_results(grade_folder, submission, source):
 
 def test_grader_files_are_out_of_reach_of_imports(grade_folder, submission):
     """Importing the reference or the hidden suites fails inside the worker."""
-    report, _ = _grade_with_bystander(grade_folder, submission, """
+    report, _ = _grade_with_bystander(
+        grade_folder,
+        submission,
+        """
         import reference
         def softmax(x):
             return reference.softmax(x)
-    """)
+    """,
+    )
     ex1 = _assert_contained(report)
     assert "not available to submissions" in ex1["message"]

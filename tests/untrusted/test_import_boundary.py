@@ -6,6 +6,7 @@ wire's JSON codec, a declared dependency) or one of the course modules a worker 
 (b) dynamically: a fresh interpreter that imports every module of grader.untrusted and grader.wire holds none of
 the grader's own packages; (c) the checker catches a planted import.
 """
+
 import ast
 import json
 import subprocess
@@ -20,8 +21,18 @@ THIRD_PARTY = {"torch", "orjson"}
 # the course's modules the worker side may import (written out here, not taken from the code under test)
 COURSE_ALLOWED = {"grader", "grader.errors", "grader.settings"}
 COURSE_ALLOWED_PACKAGES = ("grader.untrusted", "grader.wire")
-GRADER_ONLY = ("grader.transport", "grader.verdicts", "grader.harness", "grader.suites", "grader.feedback", "grader.batch",
-               "grader.formats", "grader.commands", "reference", "solutions")
+GRADER_ONLY = (
+    "grader.transport",
+    "grader.verdicts",
+    "grader.harness",
+    "grader.suites",
+    "grader.feedback",
+    "grader.batch",
+    "grader.formats",
+    "grader.commands",
+    "reference",
+    "solutions",
+)
 
 
 def _module_of(path: Path) -> str:
@@ -72,11 +83,16 @@ def test_student_side_imports_only_what_is_allowed(path):
 def test_checker_catches_a_planted_import():
     planted = "import os\nimport torch\n\ndef f():\n    from grader.verdicts import checks\n    return checks\n"
     assert violations(planted, "grader.untrusted.worker") == ["grader.verdicts", "grader.verdicts.checks"]
-    assert violations("from ..harness import run\n", "grader.untrusted.worker") == ["grader.harness",
-                                                                                   "grader.harness.run"]
-    assert violations("import numpy, reference\nfrom grader.transport import student\n",
-                      "grader.untrusted.x") == ["grader.transport", "grader.transport.student", "numpy",
-                                                     "reference"]
+    assert violations("from ..harness import run\n", "grader.untrusted.worker") == [
+        "grader.harness",
+        "grader.harness.run",
+    ]
+    assert violations("import numpy, reference\nfrom grader.transport import student\n", "grader.untrusted.x") == [
+        "grader.transport",
+        "grader.transport.student",
+        "numpy",
+        "reference",
+    ]
     assert violations("from . import isolation\nfrom grader.wire import codec\n", "grader.untrusted.x") == []
 
 
@@ -91,9 +107,11 @@ def test_the_code_and_this_test_agree_on_what_a_worker_may_import():
 
 def test_a_fresh_worker_process_holds_none_of_the_graders_packages():
     modules = [_module_of(p) for p in STUDENT_SIDE]
-    code = ("import importlib, json, sys\nimport torch  # as the zygote does\n"
-            f"for m in {modules!r}:\n    importlib.import_module(m)\n"
-            "print(json.dumps(sorted(sys.modules)))")
+    code = (
+        "import importlib, json, sys\nimport torch  # as the zygote does\n"
+        f"for m in {modules!r}:\n    importlib.import_module(m)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     loaded = json.loads(r.stdout)

@@ -7,6 +7,7 @@ used to read the chosen suites' text (to learn whether they test the meta device
 freed text stayed in the heap that every worker inherited.  Whether a suite uses the meta
 device is now declared in ``grader.exercises``; this test watches every file the grader
 opens (Python's audit hook) until the zygote exists and finds no suite or reference file."""
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,14 @@ print("OPENED", before)
 
 
 def test_the_cold_zygote_is_forked_before_any_suite_or_reference_is_read():
-    r = subprocess.run([sys.executable, "-c", WATCH, str(ROOT)], cwd=ROOT, capture_output=True, text=True,
-                       timeout=300, env={**os.environ, "GRADER_NO_SERVER": "1"})
+    r = subprocess.run(
+        [sys.executable, "-c", WATCH, str(ROOT)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "GRADER_NO_SERVER": "1"},
+    )
     assert r.returncode == 0, r.stderr
     assert "OPENED []" in r.stdout, r.stdout + r.stderr
 

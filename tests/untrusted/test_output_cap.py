@@ -1,5 +1,6 @@
 """Printing past the output cap is cut (the head and the tail kept, a note in the report),
 never a failed test."""
+
 import ast
 import json
 import os

@@ -2,6 +2,7 @@
 fails in the child ("CUDA error: initialization error"), which on a GPU machine failed every
 device test of every student in `grade batch` (found on an H100 by bench/gpu_check.sh).
 autograd's engine starts CUDA on the first backward(), so the preload must not call it."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,11 @@ def test_the_preload_warms_the_optimiser_without_backward():
 
 
 def test_the_grader_asks_nvml_not_cuda_whether_a_gpu_exists():
-    r = subprocess.run([sys.executable, "-c", "import os, grader; print(os.environ['PYTORCH_NVML_BASED_CUDA_CHECK'])"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", "import os, grader; print(os.environ['PYTORCH_NVML_BASED_CUDA_CHECK'])"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.stdout.strip() == "1", r.stderr

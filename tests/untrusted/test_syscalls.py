@@ -1,6 +1,7 @@
 """The grader's ``prctl`` calls are named functions of ``grader.untrusted.syscalls``: no other
 module calls the C library's ``prctl`` itself (``ctypes.CDLL(None).prctl(36, ...)``), where a bare
 number says nothing of what is asked and a refusal goes unchecked."""
+
 import ast
 import os
 import signal
@@ -19,8 +20,11 @@ def _raw_prctl_calls(path: Path) -> list:
     """``x.prctl(...)`` calls in a file: a C library's function reached as an attribute (the
     named functions are imported by name: ``from grader.untrusted.syscalls import prctl``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    return [f"{path.relative_to(GRADER.parent)}:{node.lineno}" for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "prctl"]
+    return [
+        f"{path.relative_to(GRADER.parent)}:{node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "prctl"
+    ]
 
 
 def test_no_module_but_syscalls_calls_prctl_raw():
@@ -43,7 +47,7 @@ def test_the_named_calls_take_effect():
             syscalls.set_child_subreaper()
             libc = ctypes.CDLL(None, use_errno=True)
             sig, reaper = ctypes.c_int(0), ctypes.c_int(0)
-            libc.prctl(2, ctypes.byref(sig), 0, 0, 0)   # PR_GET_PDEATHSIG
+            libc.prctl(2, ctypes.byref(sig), 0, 0, 0)  # PR_GET_PDEATHSIG
             libc.prctl(37, ctypes.byref(reaper), 0, 0, 0)  # PR_GET_CHILD_SUBREAPER
             os.write(w, f"{sig.value} {reaper.value}".encode())
         finally:

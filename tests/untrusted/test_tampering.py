@@ -15,6 +15,7 @@ watcher off, unwraps ``torch.autograd.grad`` and calls the forbidden built-in un
 Each entry point is tried: a folder, a single file, a notebook, a batch and the
 Gradescope runner.
 """
+
 import ast
 import json
 import subprocess
@@ -115,21 +116,25 @@ def _caught(ex) -> None:
 
 # -- the static layer ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("rebind", [
-    '__name__ = "__main__"',
-    '__name__: str = "__main__"',
-    'globals()["__name__"] = "__main__"',
-    'vars()["__name__"] = "__main__"',
-    'import sys\nsys.modules[__name__].__name__ = "__main__"',
-    'import sys\nsetattr(sys.modules[__spec__.name], "__name__", "__main__")',
-    'exec("__name__ = \'__main__\'")',
-    'for __name__ in ["__main__"]: pass',
-    'from os import path as __name__',
-    'def f():\n    global __name__\n    __name__ = "__main__"\nf()',
-    '(__name__ := "__main__")',
-    'import sys\nsys._getframe(0).f_globals["__name__"] = "__main__"',
-    'def f(): pass\ngetattr(f, "__glo" + "bals__")["__name__"] = "__main__"',
-])
+
+@pytest.mark.parametrize(
+    "rebind",
+    [
+        '__name__ = "__main__"',
+        '__name__: str = "__main__"',
+        'globals()["__name__"] = "__main__"',
+        'vars()["__name__"] = "__main__"',
+        'import sys\nsys.modules[__name__].__name__ = "__main__"',
+        'import sys\nsetattr(sys.modules[__spec__.name], "__name__", "__main__")',
+        "exec(\"__name__ = '__main__'\")",
+        'for __name__ in ["__main__"]: pass',
+        "from os import path as __name__",
+        'def f():\n    global __name__\n    __name__ = "__main__"\nf()',
+        '(__name__ := "__main__")',
+        'import sys\nsys._getframe(0).f_globals["__name__"] = "__main__"',
+        'def f(): pass\ngetattr(f, "__glo" + "bals__")["__name__"] = "__main__"',
+    ],
+)
 def test_a_main_block_that_can_run_is_scanned(tmp_path, rebind):
     src = f"import torch\n{rebind}\n\nif __name__ == '__main__':\n    def softmax(x):\n        return torch.softmax(x, -1)\n"
     assert parts.main_can_run(ast.parse(src))
@@ -172,7 +177,10 @@ def test_fake_main_in_a_folder_scores_zero_with_a_finding(grade_folder, submissi
 
 TAMPERINGS = [
     ("destroyed kernel blocks", "exercise1", FAKE_MAIN),
-    ("kernel replaced by one of the student's", "exercise1", """\
+    (
+        "kernel replaced by one of the student's",
+        "exercise1",
+        """\
         import torch
 
         _lib = torch.library.Library("aten", "IMPL")
@@ -180,8 +188,12 @@ TAMPERINGS = [
 
         def softmax(x):
             return torch.softmax(x, dim=-1)
-        """),
-    ("watcher switched off during the call", "exercise5", """\
+        """,
+    ),
+    (
+        "watcher switched off during the call",
+        "exercise5",
+        """\
         import gc
         import torch
 
@@ -191,16 +203,24 @@ TAMPERINGS = [
                     if type(o).__name__ == "Watcher":
                         o.on = False
                 return X.clamp(min=0)
-        """),
-    ("torch-function watch popped", "exercise2", """\
+        """,
+    ),
+    (
+        "torch-function watch popped",
+        "exercise2",
+        """\
         import torch
 
         def log_softmax(x):
             torch._C._pop_torch_function_stack()
             m = x.amax(-1, keepdim=True)
             return x - m - torch.log(torch.exp(x - m).sum(-1, keepdim=True))
-        """),
-    ("wrapper of torch.autograd.grad replaced", "exercise8", """\
+        """,
+    ),
+    (
+        "wrapper of torch.autograd.grad replaced",
+        "exercise8",
+        """\
         import torch
 
         for _c in torch.autograd.grad.__closure__:
@@ -217,8 +237,12 @@ TAMPERINGS = [
             def backward(ctx, grad):
                 X, Y = ctx.saved_tensors
                 return grad @ Y.T, X.T @ grad
-        """),
-    ("recorder in a forbidden class's __init__ removed", "exercise7", """\
+        """,
+    ),
+    (
+        "recorder in a forbidden class's __init__ removed",
+        "exercise7",
+        """\
         import torch
 
         torch.optim.Optimizer.__init__ = torch.optim.Optimizer.__init__.__wrapped__ \\
@@ -238,7 +262,8 @@ TAMPERINGS = [
             def zero_grad(self):
                 for p in self.params:
                     p.grad = None
-        """),
+        """,
+    ),
 ]
 
 
@@ -287,10 +312,12 @@ def test_tampering_in_a_later_call_voids_the_tests_already_passed(grade_folder, 
 def test_honest_answers_are_never_taken_for_tampering(grade_folder):
     report = grade_folder(ROOT / "solutions", "exercise1", "exercise5", "exercise7", "exercise8")
     assert [(e["name"], e["score"], e.get("review")) for e in report["exercises"]] == [
-        (n, 10, None) for n in ("exercise1", "exercise5", "exercise7", "exercise8")]
+        (n, 10, None) for n in ("exercise1", "exercise5", "exercise7", "exercise8")
+    ]
 
 
 # -- every entry point ---------------------------------------------------------------------------
+
 
 def _json_report(*args, cwd=None) -> dict:
     r = run_cli(*args, "--format", "json", cwd=cwd, timeout=600)
@@ -324,17 +351,38 @@ def test_fake_main_in_a_batch_scores_zero_and_is_listed_for_review(tmp_path):
     (subs / "eve").mkdir(parents=True)
     (subs / "eve" / SM).write_text(FAKE_MAIN)
     (subs / "mallory.py").write_text(ALL_IN_ONE)
-    r = subprocess.run([sys.executable, "-m", "grader.cli", "batch", subs, "--out", out, "--seed-secret", "s",
-                        "--jobs", "1", "--exercises", "1", "8"], cwd=ROOT, capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "batch",
+            subs,
+            "--out",
+            out,
+            "--seed-secret",
+            "s",
+            "--jobs",
+            "1",
+            "--exercises",
+            "1",
+            "8",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     for student in ("eve", "mallory"):
         report = json.loads((out / "reports" / f"{student}.json").read_text())
         _caught(exercise_of(report, "exercise1"))
     _caught(exercise_of(json.loads((out / "reports" / "mallory.json").read_text()), "exercise8"))
     summary = json.loads((out / "summary.json").read_text())
-    assert {(r["student"], r["exercise"]) for r in summary["review"]} >= {("eve", "exercise1"),
-                                                                           ("mallory", "exercise1")}
+    assert {(r["student"], r["exercise"]) for r in summary["review"]} >= {
+        ("eve", "exercise1"),
+        ("mallory", "exercise1"),
+    }
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ lines and reports what it read and found in the message of the exception it rais
 import.  The control proves the scan finds text that reaches a worker the way the leak
 did: a zygote forked from a process that holds the suites' text.
 Each test starts torch workers and reads about 1 GB of memory: slow."""
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,14 @@ print("REPORT" + json.dumps(report.to_dict()))
 
 
 def test_the_scan_finds_hidden_text_a_zygote_inherits(scanner):
-    r = subprocess.run([sys.executable, "-c", CONTROL, str(ROOT), str(scanner), SCALE], cwd=ROOT,
-                       capture_output=True, text=True, timeout=600, env={**os.environ, "GRADER_NO_SERVER": "1"})
+    r = subprocess.run(
+        [sys.executable, "-c", CONTROL, str(ROOT), str(scanner), SCALE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "GRADER_NO_SERVER": "1"},
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     got = memscan.records(json.loads(r.stdout.split("REPORT", 1)[1]))
     assert got and all(x["n"] > len(LINES) // 2 for x in got), got
@@ -74,8 +81,19 @@ def test_the_scan_finds_hidden_text_a_zygote_inherits(scanner):
 
 def test_cold_grade(scanner, tmp_path):
     out = tmp_path / "r.json"
-    r = run_cli("exercise1", "--submission", scanner, "--format", "json", "--output", out,
-                "--timeout-scale", SCALE, "--no-server", timeout=600)
+    r = run_cli(
+        "exercise1",
+        "--submission",
+        scanner,
+        "--format",
+        "json",
+        "--output",
+        out,
+        "--timeout-scale",
+        SCALE,
+        "--no-server",
+        timeout=600,
+    )
     assert out.is_file(), r.stdout + r.stderr
     _clean(json.loads(out.read_text()))
 
@@ -88,8 +106,19 @@ def test_warm_server(scanner, tmp_path):
     try:
         for n in (1, 2):  # the call that starts the server, and one it serves warm
             out = tmp_path / f"r{n}.json"
-            r = _grade(env, "exercise1", "--submission", scanner, "--format", "json", "--output", out,
-                       "--timeout-scale", SCALE, timeout=600)
+            r = _grade(
+                env,
+                "exercise1",
+                "--submission",
+                scanner,
+                "--format",
+                "json",
+                "--output",
+                out,
+                "--timeout-scale",
+                SCALE,
+                timeout=600,
+            )
             assert out.is_file(), r.stdout + r.stderr
             _clean(json.loads(out.read_text()))
         status = _status(env)
@@ -112,8 +141,19 @@ def test_batch(scanner, tmp_path, where):
     from tests.batch.test_batch import batch
 
     subs = _class(tmp_path, scanner)
-    r = batch(subs, "--out", tmp_path / "out", "--exercises", "1", "--timeout-scale", SCALE, "--jobs", "2",
-              *where, timeout=600)
+    r = batch(
+        subs,
+        "--out",
+        tmp_path / "out",
+        "--exercises",
+        "1",
+        "--timeout-scale",
+        SCALE,
+        "--jobs",
+        "2",
+        *where,
+        timeout=600,
+    )
     reports = sorted((tmp_path / "out" / "reports").glob("*.json"))
     assert len(reports) == 2, r.stdout + r.stderr
     for p in reports:
@@ -126,7 +166,9 @@ def test_gradescope_runner(scanner, tmp_path):
     bundle = tmp_path / "autograder.zip"
     r = run_cli("autograder", "--out", bundle, "--exercises", "1", "--timeout-scale", SCALE)
     assert r.returncode == 0, r.stderr
-    doc = run_bundle(bundle, tmp_path / "root", {"exercise1_softmax.py": (scanner / "exercise1_softmax.py").read_text()})
+    doc = run_bundle(
+        bundle, tmp_path / "root", {"exercise1_softmax.py": (scanner / "exercise1_softmax.py").read_text()}
+    )
     _clean(doc)
 
 
@@ -138,8 +180,18 @@ def test_watch(scanner, tmp_path, mode):
 
     server_dir = Path(tempfile.mkdtemp(prefix="nngrade-test-"))
     out = tmp_path / "r.json"
-    args = ["exercise1", "--submission", scanner, "--watch", "--format", "json", "--output", out,
-            "--timeout-scale", SCALE] + (["--no-server"] if mode == "no-server" else [])
+    args = [
+        "exercise1",
+        "--submission",
+        scanner,
+        "--watch",
+        "--format",
+        "json",
+        "--output",
+        out,
+        "--timeout-scale",
+        SCALE,
+    ] + (["--no-server"] if mode == "no-server" else [])
     term = Terminal(args, _env(server_dir, TERM="xterm"))
     try:
         deadline = time.monotonic() + 400

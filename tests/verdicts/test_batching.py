@@ -2,6 +2,7 @@
 
 Run against a real worker (the session's zygote): each helper must give what the separate requests
 would give, in the number of requests it promises (Student.calls counts them)."""
+
 from pathlib import Path
 
 import pytest
@@ -58,8 +59,15 @@ def _requests(student) -> int:
 
 def test_build_together_one_request_and_each_layers_parameters(student):
     before = _requests(student)
-    made = build_together(student, [Call(Student.torch("nn.Linear"), 3, 2), Call(Student.torch("nn.ReLU")),
-                                    Call(Student.torch("nn.Linear"), 2, 4, bias=False)], "three layers")
+    made = build_together(
+        student,
+        [
+            Call(Student.torch("nn.Linear"), 3, 2),
+            Call(Student.torch("nn.ReLU")),
+            Call(Student.torch("nn.Linear"), 2, 4, bias=False),
+        ],
+        "three layers",
+    )
     assert _requests(student) - before == 1
     assert [sorted(name for name, _t, _h in params) for _ref, params in made] == [["bias", "weight"], [], ["weight"]]
     weights = {tuple(t.shape) for _ref, params in made for name, t, _h in params if name == "weight"}
@@ -68,8 +76,9 @@ def test_build_together_one_request_and_each_layers_parameters(student):
 
 
 def test_call_and_refresh_reads_the_conversion_in_the_same_request(student):
-    made = build_together(student, [Call(Student.torch("nn.Linear"), 3, 2), Call(Student.torch("nn.Linear"), 2, 2)],
-                          "two layers")
+    made = build_together(
+        student, [Call(Student.torch("nn.Linear"), 3, 2), Call(Student.torch("nn.Linear"), 2, 2)], "two layers"
+    )
     layers = [Mirror(f"layer {i}", m) for i, m in enumerate(made)]
     assert all(t.dtype == torch.float32 for layer in layers for t in layer.params.values())
     seq = student.call(Student.torch("nn.Sequential"), *[layer.handle for layer in layers])

@@ -9,6 +9,7 @@ at 20 GB).  Here each input is graded under an address-space limit
 its verdict (full marks: the file ends with a correct softmax) and no "could not
 walk" note, which is what a scan that ran out of memory would leave.
 """
+
 import json
 import subprocess
 import sys
@@ -40,11 +41,32 @@ def _long_file(path, lines=150_000):
 def _notebook(path, cells=200_000, marked=True):
     """200,000 tiny code cells (each its own part of exercise 1 when ``marked``), then a correct softmax."""
     source = "# exercise1\nx = 1" if marked else "x = 1"
-    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-                     "source": source} for i in range(cells)]
-          + [{"cell_type": "code", "execution_count": None, "id": "softmax", "metadata": {"tags": ["exercise1"]},
-              "outputs": [], "source": SOFTMAX}],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"c{i}",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+            for i in range(cells)
+        ]
+        + [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "softmax",
+                "metadata": {"tags": ["exercise1"]},
+                "outputs": [],
+                "source": SOFTMAX,
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path.write_text(json.dumps(nb))
     return path
 
@@ -63,20 +85,28 @@ sys.argv[1:] = sys.argv[2:]
 def _capped(*code_and_args, timeout=900):
     """Run python code (``CAPPED`` first) with its address space limited to its start-up size plus HEADROOM."""
     code, *args = code_and_args
-    return subprocess.run([sys.executable, "-c", CAPPED + code, str(HEADROOM), *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", CAPPED + code, str(HEADROOM), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_scans_of_a_150000_line_file_finish_under_a_memory_cap(tmp_path):
     p = _long_file(tmp_path / "exercise1_softmax.py")
-    r = _capped(textwrap.dedent("""\
+    r = _capped(
+        textwrap.dedent("""\
         import json
         from pathlib import Path
         from grader.exercises import lookup
         from grader.verdicts import forbidden, integrity
         path, ex = Path(sys.argv[1]), lookup("exercise1")
         print(json.dumps([forbidden.scan_all(path, ex), integrity.scan(path, ex)]))
-        """), p)
+        """),
+        p,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout) == [[[], []], [[], []]]  # nothing found, and nothing it could not walk
 

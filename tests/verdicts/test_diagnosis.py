@@ -1,5 +1,6 @@
 """The misconception catalogue and the error-to-hint table (grader/verdicts/diagnosis.py), and the
 checks built on them that need no worker (objects, unchanged inputs)."""
+
 import re
 
 import pytest
@@ -65,12 +66,16 @@ def test_name_bug_matches_within_same_numbers_at_least():
 def test_name_bug_skips_a_variant_that_raises():
     def raising():
         raise RuntimeError("shape mismatch")
+
     variants = [Misconception("boom", "never").gives(raising), DOUBLED.gives(lambda: 2 * RIGHT)]
     assert name_bug(2 * RIGHT, RIGHT, variants, F32) == DOUBLED.hint
 
 
 def test_name_bug_first_variant_of_a_misconception_gives_its_hint():
-    variants = [Misconception("k", "first").gives(lambda: 2 * RIGHT), Misconception("k", "second").gives(lambda: 2 * RIGHT)]
+    variants = [
+        Misconception("k", "first").gives(lambda: 2 * RIGHT),
+        Misconception("k", "second").gives(lambda: 2 * RIGHT),
+    ]
     assert name_bug(2 * RIGHT, RIGHT, variants, F32) == "first"
 
 
@@ -86,8 +91,10 @@ def test_name_bug_nan_results_match_a_nan_variant():
     big = X * 1000
     got = torch.exp(big) / torch.exp(big).sum(-1, keepdim=True)  # inf / inf = nan
     assert torch.isnan(got).any()
-    variants = [NO_MAX.gives(lambda: torch.exp(big) / torch.exp(big).sum(-1, keepdim=True)),
-                DOUBLED.gives(lambda: 2 * torch.softmax(big, -1))]
+    variants = [
+        NO_MAX.gives(lambda: torch.exp(big) / torch.exp(big).sum(-1, keepdim=True)),
+        DOUBLED.gives(lambda: 2 * torch.softmax(big, -1)),
+    ]
     assert name_bug(got, torch.softmax(big.double(), -1), variants, ROUNDING.at(torch.float32, 4000)) == NO_MAX.hint
 
 
@@ -114,6 +121,7 @@ def test_name_exact_is_exact_and_first_wins():
 
 # -- the error table ----------------------------------------------------------------------
 
+
 def test_regex_row_fills_the_hint_with_its_groups():
     row = ErrorHint(re.compile(r"size (\d+) vs (\d+)"), "got {0}, wanted {1}")
     assert row.hint_for("RuntimeError: size 3 vs 4") == "got 3, wanted 4"
@@ -121,8 +129,10 @@ def test_regex_row_fills_the_hint_with_its_groups():
 
 
 def test_text_and_tuple_rows():
-    assert ErrorHint("does not require grad", "keep it trainable").hint_for("x does not require grad") \
+    assert (
+        ErrorHint("does not require grad", "keep it trainable").hint_for("x does not require grad")
         == "keep it trainable"
+    )
     both = ErrorHint(("element 0", "does not require grad"), "both")
     assert both.hint_for("element 0 of tensors does not require grad") == "both"
     assert both.hint_for("element 1 of tensors does not require grad") is None
@@ -144,8 +154,11 @@ def test_common_errors():
     assert "hard-coded" in hint_for_error("shape '[64, 1]' is invalid for input of size 13", COMMON_ERRORS)
     assert "The batch size 64" in hint_for_error("shape '[64, -1]' is invalid for input of size 13", COMMON_ERRORS)
     assert "x.max(dim=-1, keepdim=True).values" in hint_for_error(
-        "unsupported operand type(s) for -: 'Tensor' and 'torch.return_types.max'", COMMON_ERRORS)
-    assert hint_for_error("expected a tensor output, got list", COMMON_ERRORS).startswith("Return a torch.Tensor, not list")
+        "unsupported operand type(s) for -: 'Tensor' and 'torch.return_types.max'", COMMON_ERRORS
+    )
+    assert hint_for_error("expected a tensor output, got list", COMMON_ERRORS).startswith(
+        "Return a torch.Tensor, not list"
+    )
 
 
 def _raise(kind, message):
@@ -215,16 +228,23 @@ def test_assert_made_object():
 
 def test_assert_not_torch_class_by_type_and_by_base():
     own = Handle(1, "solution.ReLU")
-    assert_not_torch_class(FakeStudent(bases=["torch.nn.modules.module.Module"]), own, "ReLU", TORCH_RELU, "ReLU()",
-                           "h")
+    assert_not_torch_class(
+        FakeStudent(bases=["torch.nn.modules.module.Module"]), own, "ReLU", TORCH_RELU, "ReLU()", "h"
+    )
     with pytest.raises(Failure) as exc:
         assert_not_torch_class(FakeStudent(bases=[TORCH_RELU]), own, "ReLU", TORCH_RELU, "ReLU()", "write it")
     assert exc.value.message == f"ReLU() is (or derives from) torch's own {TORCH_RELU}"
     assert exc.value.hint == "write it"
     with pytest.raises(Failure, match="torch's own torch.nn.modules.linear.LazyLinear"):
-        assert_not_torch_class(FakeStudent(), Handle(3, "torch.nn.modules.linear.LazyLinear"), "Linear",
-                               ("torch.nn.modules.linear.Linear", "torch.nn.modules.linear.LazyLinear"), "Linear(3, 2)",
-                               "h", bases=[])
+        assert_not_torch_class(
+            FakeStudent(),
+            Handle(3, "torch.nn.modules.linear.LazyLinear"),
+            "Linear",
+            ("torch.nn.modules.linear.Linear", "torch.nn.modules.linear.LazyLinear"),
+            "Linear(3, 2)",
+            "h",
+            bases=[],
+        )
 
 
 def test_assert_unchanged():

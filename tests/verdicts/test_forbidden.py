@@ -1,5 +1,6 @@
 """Forbidden built-ins (grader/verdicts/forbidden.toml): caught statically and at run time,
 with the call and the line, and never for allowed or the grader's own calls."""
+
 import textwrap
 
 import pytest
@@ -66,12 +67,18 @@ def ex5(body, head="import torch\nimport torch.nn.functional as F\nfrom torch im
     return head + "\n\nclass ReLU(nn.Module):\n    def forward(self, X):\n        return " + body + "\n"
 
 
-SEQ_OK_FORWARD = "    def forward(self, X):\n        for layer in self.layers:\n            X = layer(X)\n        return X\n"
+SEQ_OK_FORWARD = (
+    "    def forward(self, X):\n        for layer in self.layers:\n            X = layer(X)\n        return X\n"
+)
 
 
 def ex6(init, head="import torch\nfrom torch import nn\n"):
-    return (head + "\n\nclass Sequential(nn.Module):\n    def __init__(self, *layers):\n        super().__init__()\n"
-            + f"        {init}\n" + SEQ_OK_FORWARD)
+    return (
+        head
+        + "\n\nclass Sequential(nn.Module):\n    def __init__(self, *layers):\n        super().__init__()\n"
+        + f"        {init}\n"
+        + SEQ_OK_FORWARD
+    )
 
 
 def ex7(init, head="import torch\n"):
@@ -97,7 +104,9 @@ def ex7(init, head="import torch\n"):
 
 def ex8(backward_lines, head="import torch\n"):
     body = "\n".join("        " + ln for ln in backward_lines)
-    return head + textwrap.dedent("""
+    return (
+        head
+        + textwrap.dedent("""
 
         class MatMul(torch.autograd.Function):
             @staticmethod
@@ -108,23 +117,30 @@ def ex8(backward_lines, head="import torch\n"):
             @staticmethod
             def backward(ctx, grad):
                 X, Y = ctx.saved_tensors
-        """) + body + "\n"
+        """)
+        + body
+        + "\n"
+    )
 
 
-AUTOGRAD_GRAD = ["with torch.enable_grad():",
-                 "    X2, Y2 = X.detach().requires_grad_(), Y.detach().requires_grad_()",
-                 "    return torch.autograd.grad(X2 @ Y2, [X2, Y2], grad)"]
-TENSOR_BACKWARD = ["with torch.enable_grad():",
-                   "    X2, Y2 = X.detach().requires_grad_(), Y.detach().requires_grad_()",
-                   "    (X2 @ Y2).backward(grad)",
-                   "    return X2.grad, Y2.grad"]
-FUNC_VJP = ["from torch.func import vjp",
-            "_, f = vjp(torch.matmul, X, Y)",
-            "return f(grad)"]
+AUTOGRAD_GRAD = [
+    "with torch.enable_grad():",
+    "    X2, Y2 = X.detach().requires_grad_(), Y.detach().requires_grad_()",
+    "    return torch.autograd.grad(X2 @ Y2, [X2, Y2], grad)",
+]
+TENSOR_BACKWARD = [
+    "with torch.enable_grad():",
+    "    X2, Y2 = X.detach().requires_grad_(), Y.detach().requires_grad_()",
+    "    (X2 @ Y2).backward(grad)",
+    "    return X2.grad, Y2.grad",
+]
+FUNC_VJP = ["from torch.func import vjp", "_, f = vjp(torch.matmul, X, Y)", "return f(grad)"]
 
 STABLE_LSE = "(logits - logits.max(-1, keepdim=True).values).exp().sum(-1).log()"
-CE_BY_HAND = ("-(logits.gather(1, targets[:, None])[:, 0] - logits.max(-1).values - "
-              "(logits - logits.max(-1, keepdim=True).values).exp().sum(-1).log()).mean()")
+CE_BY_HAND = (
+    "-(logits.gather(1, targets[:, None])[:, 0] - logits.max(-1).values - "
+    "(logits - logits.max(-1, keepdim=True).values).exp().sum(-1).log()).mean()"
+)
 
 # (id, exercise, file, source, the call the message names, the line it names)
 CASES = [
@@ -133,46 +149,96 @@ CASES = [
     ("ex1-method", "exercise1", SM, ex1("x.softmax(-1)"), "softmax", 7),
     ("ex1-nn.Softmax", "exercise1", SM, ex1("torch.nn.Softmax(dim=-1)(x)"), "Softmax", 7),
     ("ex1-special", "exercise1", SM, ex1("torch.special.softmax(x, -1)"), "softmax", 7),
-    ("ex1-import-alias", "exercise1", SM, ex1("sm(x, -1)", head="from torch.nn.functional import softmax as sm\n"),
-     "softmax", 5),
+    (
+        "ex1-import-alias",
+        "exercise1",
+        SM,
+        ex1("sm(x, -1)", head="from torch.nn.functional import softmax as sm\n"),
+        "softmax",
+        5,
+    ),
     ("ex1-log_softmax", "exercise1", SM, ex1("F.log_softmax(x, -1).exp()"), "log_softmax", 7),
     ("ex2-torch.log_softmax", "exercise2", LSM, ex2("torch.log_softmax(x, -1)"), "log_softmax", 7),
     ("ex2-method", "exercise2", LSM, ex2("x.log_softmax(-1)"), "log_softmax", 7),
     ("ex2-nn.LogSoftmax", "exercise2", LSM, ex2("nn.LogSoftmax(dim=-1)(x)"), "LogSoftmax", 7),
     ("ex2-logsumexp", "exercise2", LSM, ex2("x - torch.logsumexp(x, -1, keepdim=True)"), "logsumexp", 7),
-    ("ex2-log-of-softmax", "exercise2", LSM,
-     ex2("x - x.amax(-1, keepdim=True) - torch.log(F.softmax(x, -1) * 0 + "
-         "(x - x.amax(-1, keepdim=True)).exp().sum(-1, keepdim=True))"), "softmax", 7),
+    (
+        "ex2-log-of-softmax",
+        "exercise2",
+        LSM,
+        ex2(
+            "x - x.amax(-1, keepdim=True) - torch.log(F.softmax(x, -1) * 0 + "
+            "(x - x.amax(-1, keepdim=True)).exp().sum(-1, keepdim=True))"
+        ),
+        "softmax",
+        7,
+    ),
     ("ex3-F.cross_entropy", "exercise3", CE, ex3("F.cross_entropy(logits, targets)"), "cross_entropy", 7),
-    ("ex3-nn.CrossEntropyLoss", "exercise3", CE, ex3("nn.CrossEntropyLoss()(logits, targets)"),
-     "CrossEntropyLoss", 7),
+    ("ex3-nn.CrossEntropyLoss", "exercise3", CE, ex3("nn.CrossEntropyLoss()(logits, targets)"), "CrossEntropyLoss", 7),
     ("ex3-nll_loss", "exercise3", CE, ex3("F.nll_loss(F.log_softmax(logits, -1), targets)"), "nll_loss", 7),
-    ("ex3-NLLLoss-alias", "exercise3", CE,
-     ex3("Nll()(torch.log_softmax(logits, 1), targets)",
-         head="import torch\nfrom torch import nn\nfrom torch.nn import NLLLoss as Nll\n"), "NLLLoss", 7),
+    (
+        "ex3-NLLLoss-alias",
+        "exercise3",
+        CE,
+        ex3(
+            "Nll()(torch.log_softmax(logits, 1), targets)",
+            head="import torch\nfrom torch import nn\nfrom torch.nn import NLLLoss as Nll\n",
+        ),
+        "NLLLoss",
+        7,
+    ),
     ("ex4-F.linear", "exercise4", LIN, ex4("", "F.linear(X, self.weight.T, self.bias)"), "linear", 16),
-    ("ex4-nn.Linear", "exercise4", LIN,
-     ex4("self.inner = nn.Linear(in_dim, out_dim)", "X @ self.weight + (0 if self.bias is None else self.bias)"),
-     "Linear", 13),
-    ("ex4-functional-alias", "exercise4", LIN,
-     ex4("", "torch.nn.functional.linear(X, self.weight.t(), self.bias)"), "linear", 16),
+    (
+        "ex4-nn.Linear",
+        "exercise4",
+        LIN,
+        ex4("self.inner = nn.Linear(in_dim, out_dim)", "X @ self.weight + (0 if self.bias is None else self.bias)"),
+        "Linear",
+        13,
+    ),
+    (
+        "ex4-functional-alias",
+        "exercise4",
+        LIN,
+        ex4("", "torch.nn.functional.linear(X, self.weight.t(), self.bias)"),
+        "linear",
+        16,
+    ),
     ("ex5-torch.relu", "exercise5", RELU, ex5("torch.relu(X)"), "relu", 8),
     ("ex5-F.relu", "exercise5", RELU, ex5("F.relu(X)"), "relu", 8),
     ("ex5-method", "exercise5", RELU, ex5("X.relu()"), "relu", 8),
     ("ex5-nn.ReLU", "exercise5", RELU, ex5("nn.ReLU()(X)"), "ReLU", 8),
     ("ex5-threshold", "exercise5", RELU, ex5("F.threshold(X, 0.0, 0.0)"), "threshold", 8),
     ("ex6-nn.Sequential", "exercise6", SEQ, ex6("self.layers = nn.Sequential(*layers)"), "Sequential", 8),
-    ("ex6-torch.nn.Sequential", "exercise6", SEQ, ex6("self.layers = torch.nn.Sequential(*layers)"),
-     "Sequential", 8),
-    ("ex6-import", "exercise6", SEQ,
-     ex6("self.layers = S(*layers)", head="import torch\nfrom torch import nn\nfrom torch.nn import Sequential as S\n"),
-     "Sequential", 9),
+    ("ex6-torch.nn.Sequential", "exercise6", SEQ, ex6("self.layers = torch.nn.Sequential(*layers)"), "Sequential", 8),
+    (
+        "ex6-import",
+        "exercise6",
+        SEQ,
+        ex6(
+            "self.layers = S(*layers)",
+            head="import torch\nfrom torch import nn\nfrom torch.nn import Sequential as S\n",
+        ),
+        "Sequential",
+        9,
+    ),
     ("ex7-torch.optim.SGD", "exercise7", SGD, ex7("self.opt = torch.optim.SGD(self.params, lr=lr)"), "SGD", 8),
-    ("ex7-optim.Adam", "exercise7", SGD,
-     ex7("self.opt = optim.Adam(self.params, lr=lr)", head="import torch\nfrom torch import optim\n"), "Adam", 9),
-    ("ex7-from-import", "exercise7", SGD,
-     ex7("self.opt = TorchSGD(self.params, lr=lr)", head="import torch\nfrom torch.optim import SGD as TorchSGD\n"),
-     "SGD", 9),
+    (
+        "ex7-optim.Adam",
+        "exercise7",
+        SGD,
+        ex7("self.opt = optim.Adam(self.params, lr=lr)", head="import torch\nfrom torch import optim\n"),
+        "Adam",
+        9,
+    ),
+    (
+        "ex7-from-import",
+        "exercise7",
+        SGD,
+        ex7("self.opt = TorchSGD(self.params, lr=lr)", head="import torch\nfrom torch.optim import SGD as TorchSGD\n"),
+        "SGD",
+        9,
+    ),
     ("ex8-autograd.grad", "exercise8", MM, ex8(AUTOGRAD_GRAD), "grad", 15),
     ("ex8-tensor.backward", "exercise8", MM, ex8(TENSOR_BACKWARD), "backward", 15),
     ("ex8-torch.func.vjp", "exercise8", MM, ex8(FUNC_VJP), "vjp", 14),
@@ -209,8 +275,9 @@ def test_static_scan_costs_every_test(grade_folder, submission, name, file, sour
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,file,source,call,line", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_caught_at_run_time_without_the_static_scan(grade_folder, submission, monkeypatch,
-                                                    name, file, source, call, line):
+def test_caught_at_run_time_without_the_static_scan(
+    grade_folder, submission, monkeypatch, name, file, source, call, line
+):
     """The worker's own report, as when a student hides the name from the scan."""
     monkeypatch.setattr(forbidden, "scan", lambda *a: [])
     report = grade_folder(submission({file: source}), name)
@@ -221,22 +288,28 @@ def test_caught_at_run_time_without_the_static_scan(grade_folder, submission, mo
 @pytest.mark.slow
 def test_obfuscated_call_is_caught_at_run_time(grade_folder, submission):
     """Names the scan cannot see (getattr with a computed string) are still caught when they run."""
-    src = ("import torch\n\n\ndef softmax(x):\n    f = getattr(torch, 'soft' + 'max')\n"
-           "    return f(x, -1)\n")
+    src = "import torch\n\n\ndef softmax(x):\n    f = getattr(torch, 'soft' + 'max')\n    return f(x, -1)\n"
     report = grade_folder(submission({SM: src}), "exercise1")
     flagged = _assert_flagged(report, "exercise1", "torch.softmax", 6, SM)
-    assert "softmax(x) called torch.softmax (exercise1_softmax.py, line 6: `return f(x, -1)`)" \
-        in flagged[0]["message"]
+    assert "softmax(x) called torch.softmax (exercise1_softmax.py, line 6: `return f(x, -1)`)" in flagged[0]["message"]
     assert "exercise 1 asks you" in flagged[0]["message"]
 
 
 ALLOWED = [
-    ("ex3-logsumexp", "exercise3", CE,
-     ex3("-(logits.gather(1, targets[:, None])[:, 0] - torch.logsumexp(logits, dim=-1)).mean()")),
+    (
+        "ex3-logsumexp",
+        "exercise3",
+        CE,
+        ex3("-(logits.gather(1, targets[:, None])[:, 0] - torch.logsumexp(logits, dim=-1)).mean()"),
+    ),
     ("ex3-by-hand", "exercise3", CE, ex3(CE_BY_HAND)),
     ("ex5-clamp", "exercise5", RELU, ex5("torch.clamp(X, min=0)")),
     ("ex5-where", "exercise5", RELU, ex5("torch.where(X > 0, X, torch.zeros_like(X))")),
-    ("ex1-comment-and-string", "exercise1", SM, textwrap.dedent('''\
+    (
+        "ex1-comment-and-string",
+        "exercise1",
+        SM,
+        textwrap.dedent('''\
         """Not torch.softmax(x, -1): F.softmax is forbidden."""
         import torch
 
@@ -247,8 +320,13 @@ ALLOWED = [
             z = x - x.max(dim=-1, keepdim=True).values
             e = torch.exp(z)
             return e / e.sum(dim=-1, keepdim=True)
-        ''')),
-    ("ex5-own-helper-named-relu", "exercise5", RELU, textwrap.dedent("""\
+        '''),
+    ),
+    (
+        "ex5-own-helper-named-relu",
+        "exercise5",
+        RELU,
+        textwrap.dedent("""\
         from torch import nn
 
 
@@ -258,8 +336,13 @@ ALLOWED = [
 
             def forward(self, X):
                 return self.relu(X)
-        """)),
-    ("ex8-forward-may-use-anything", "exercise8", MM, textwrap.dedent("""\
+        """),
+    ),
+    (
+        "ex8-forward-may-use-anything",
+        "exercise8",
+        MM,
+        textwrap.dedent("""\
         import torch
 
 
@@ -273,7 +356,8 @@ ALLOWED = [
             def backward(ctx, grad):
                 X, Y = ctx.saved_tensors
                 return grad @ Y.T, X.T @ grad
-        """)),
+        """),
+    ),
 ]
 
 
@@ -297,6 +381,7 @@ def test_model_answers_and_the_graders_own_torch_use_are_not_flagged(grade_folde
 
 # -- the static scan on its own (fast) -------------------------------------------------
 
+
 def _scan(tmp_path, name, source):
     ex = lookup(name)
     p = tmp_path / ex.file
@@ -305,7 +390,10 @@ def _scan(tmp_path, name, source):
 
 
 def test_scan_resolves_aliases_and_ignores_comments_strings_and_own_names(tmp_path):
-    found = _scan(tmp_path, "exercise1", """\
+    found = _scan(
+        tmp_path,
+        "exercise1",
+        """\
         import torch.nn.functional as fun
         from torch.special import softmax as s2   # imported, flagged where used
         # fun.softmax(x) in a comment
@@ -313,14 +401,19 @@ def test_scan_resolves_aliases_and_ignores_comments_strings_and_own_names(tmp_pa
         def softmax(x):
             y = softmax  # the student's own function
             return fun.softmax(x, -1) + s2(x, -1)
-        """)
+        """,
+    )
     assert [(f["call"], f["line"]) for f in found] == [
-        ("torch.nn.functional.softmax", 7), ("torch.special.softmax", 7)] or \
-        {(f["call"], f["line"]) for f in found} == {("torch.nn.functional.softmax", 7), ("torch.special.softmax", 7)}
+        ("torch.nn.functional.softmax", 7),
+        ("torch.special.softmax", 7),
+    ] or {(f["call"], f["line"]) for f in found} == {("torch.nn.functional.softmax", 7), ("torch.special.softmax", 7)}
 
 
 def test_scan_exercise8_only_inside_backward(tmp_path):
-    found = _scan(tmp_path, "exercise8", """\
+    found = _scan(
+        tmp_path,
+        "exercise8",
+        """\
         import torch
         def helper(loss):
             loss.backward()          # not in MatMul.backward: not counted statically
@@ -332,18 +425,23 @@ def test_scan_exercise8_only_inside_backward(tmp_path):
             def backward(ctx, grad):
                 g = torch.autograd.grad
                 return grad, grad
-        """)
+        """,
+    )
     assert [(f["call"], f["line"]) for f in found] == [("torch.autograd.grad", 10)]
 
 
 def test_scan_exercise7_allows_the_optimizer_base_class(tmp_path):
-    found = _scan(tmp_path, "exercise7", """\
+    found = _scan(
+        tmp_path,
+        "exercise7",
+        """\
         import torch
         class SGD(torch.optim.Optimizer):
             pass
         class Other(torch.optim.RMSprop):
             pass
-        """)
+        """,
+    )
     assert [(f["call"], f["line"]) for f in found] == [("torch.optim.RMSprop", 4)]
 
 

@@ -8,6 +8,7 @@ caught by the static scan and, with that scan switched off, by the worker (its
 TorchFunctionMode, its blocked aten kernels, its watch on the autograd engine).
 Plain tensor arithmetic stays allowed: the model answers keep full marks.
 """
+
 import textwrap
 
 import pytest
@@ -53,32 +54,51 @@ SGD_HEAD = """\
 """
 
 ROADS = [
-    ("logcumsumexp", "exercise2", """\
+    (
+        "logcumsumexp",
+        "exercise2",
+        """\
         import torch
 
 
         def log_softmax(x):
             return x - torch.logcumsumexp(x, -1)[..., -1:]
-        """),
-    ("Tensor.logcumsumexp", "exercise2", """\
+        """,
+    ),
+    (
+        "Tensor.logcumsumexp",
+        "exercise2",
+        """\
         def log_softmax(x):
             return x - x.logcumsumexp(-1)[..., -1:]
-        """),
-    ("Categorical logits", "exercise2", """\
+        """,
+    ),
+    (
+        "Categorical logits",
+        "exercise2",
+        """\
         import torch
 
 
         def log_softmax(x):
             return torch.distributions.Categorical(logits=x).logits
-        """),
-    ("Categorical log_prob", "exercise3", """\
+        """,
+    ),
+    (
+        "Categorical log_prob",
+        "exercise3",
+        """\
         import torch
 
 
         def cross_entropy(logits, target):
             return -torch.distributions.Categorical(logits=logits).log_prob(target).mean()
-        """),
-    ("leaky_relu(x, 0)", "exercise5", """\
+        """,
+    ),
+    (
+        "leaky_relu(x, 0)",
+        "exercise5",
+        """\
         import torch
         import torch.nn.functional as F
 
@@ -86,16 +106,24 @@ ROADS = [
         class ReLU(torch.nn.Module):
             def forward(self, X):
                 return F.leaky_relu(X, 0.0)
-        """),
-    ("prelu with a zero weight", "exercise5", """\
+        """,
+    ),
+    (
+        "prelu with a zero weight",
+        "exercise5",
+        """\
         import torch
 
 
         class ReLU(torch.nn.Module):
             def forward(self, X):
                 return torch.prelu(X, torch.zeros(1, dtype=X.dtype, device=X.device))
-        """),
-    ("elu with alpha 0", "exercise5", """\
+        """,
+    ),
+    (
+        "elu with alpha 0",
+        "exercise5",
+        """\
         import torch
         import torch.nn.functional as F
 
@@ -103,36 +131,68 @@ ROADS = [
         class ReLU(torch.nn.Module):
             def forward(self, X):
                 return F.elu(X, alpha=0.0)
-        """),
-    ("nn.LeakyReLU(0)", "exercise5", """\
+        """,
+    ),
+    (
+        "nn.LeakyReLU(0)",
+        "exercise5",
+        """\
         import torch
 
 
         class ReLU(torch.nn.Module):
             def forward(self, X):
                 return torch.nn.LeakyReLU(0.0)(X)
-        """),
-    ("_fused_sgd_", "exercise7", SGD_HEAD + """\
+        """,
+    ),
+    (
+        "_fused_sgd_",
+        "exercise7",
+        SGD_HEAD
+        + """\
                 torch._fused_sgd_(ps, [p.grad for p in ps], [], weight_decay=0.0, momentum=0.0, lr=self.lr,
                                   dampening=0.0, nesterov=False, maximize=False, is_first_step=False)
-        """),
-    ("_foreach_add_", "exercise7", SGD_HEAD + """\
+        """,
+    ),
+    (
+        "_foreach_add_",
+        "exercise7",
+        SGD_HEAD
+        + """\
                 torch._foreach_add_(ps, [p.grad for p in ps], alpha=-self.lr)
-        """),
-    ("functional sgd", "exercise7", SGD_HEAD + """\
+        """,
+    ),
+    (
+        "functional sgd",
+        "exercise7",
+        SGD_HEAD
+        + """\
                 from torch.optim.sgd import sgd
                 sgd(ps, [p.grad for p in ps], [None] * len(ps), weight_decay=0.0, momentum=0.0, lr=self.lr,
                     dampening=0.0, nesterov=False, maximize=False)
-        """),
-    ("the engine's run_backward", "exercise8", MATMUL_HEAD + """\
+        """,
+    ),
+    (
+        "the engine's run_backward",
+        "exercise8",
+        MATMUL_HEAD
+        + """\
                 return torch.autograd.Variable._execution_engine.run_backward(
                     (out,), (grad,), False, False, (x, y), True, True)
-        """),
-    ("an engine fetched at import", "exercise8", MATMUL_HEAD.replace(
-        "    import torch\n", "    import torch\n    from torch.autograd.variable import Variable\n"
-                             "    ENGINE = Variable._execution_engine\n") + """\
+        """,
+    ),
+    (
+        "an engine fetched at import",
+        "exercise8",
+        MATMUL_HEAD.replace(
+            "    import torch\n",
+            "    import torch\n    from torch.autograd.variable import Variable\n"
+            "    ENGINE = Variable._execution_engine\n",
+        )
+        + """\
                 return ENGINE.run_backward((out,), (grad,), False, False, (x, y), True, True)
-        """),
+        """,
+    ),
 ]
 
 
@@ -173,11 +233,13 @@ def test_another_road_is_caught_in_the_worker_too(grade_folder, submission, monk
 
 def test_every_stub_names_what_computes_its_forbidden_function():
     """The student is told, in the stub's docstring, which other built-ins count."""
-    wanted = {"exercise2_log_softmax.py": ["logcumsumexp"],
-              "exercise3_cross_entropy.py": ["Categorical"],
-              "exercise5_relu.py": ["leaky_relu", "prelu", "elu"],
-              "exercise7_sgd.py": ["_fused_sgd_", "_foreach"],
-              "exercise8_matmul.py": ["run_backward"]}
+    wanted = {
+        "exercise2_log_softmax.py": ["logcumsumexp"],
+        "exercise3_cross_entropy.py": ["Categorical"],
+        "exercise5_relu.py": ["leaky_relu", "prelu", "elu"],
+        "exercise7_sgd.py": ["_fused_sgd_", "_foreach"],
+        "exercise8_matmul.py": ["run_backward"],
+    }
     for file, words in wanted.items():
         text = (ROOT / "exercises" / file).read_text()
         assert all(w in text for w in words), (file, [w for w in words if w not in text])

@@ -8,6 +8,7 @@ scans switched off, which shows that the layer below them (torch's kernels
 replaced in the worker, exercise 8's rule on whatever runs as backward) stops
 it on its own.
 """
+
 import json
 import subprocess
 import sys
@@ -35,14 +36,23 @@ class MatMul(torch.autograd.Function):
 
 # (id, exercise, file, source)
 EVASIONS = [
-    ("aten-softmax-overload", "exercise1", SM, """\
+    (
+        "aten-softmax-overload",
+        "exercise1",
+        SM,
+        """\
         import torch
 
 
         def softmax(x):
             return torch.ops.aten._softmax.default(x, -1, False)
-        """),
-    ("aten-relu-overload", "exercise5", RELU, """\
+        """,
+    ),
+    (
+        "aten-relu-overload",
+        "exercise5",
+        RELU,
+        """\
         import torch
         from torch import nn
 
@@ -50,16 +60,26 @@ EVASIONS = [
         class ReLU(nn.Module):
             def forward(self, X):
                 return torch.ops.aten.relu.default(X)
-        """),
-    ("torch-function-disabled", "exercise1", SM, """\
+        """,
+    ),
+    (
+        "torch-function-disabled",
+        "exercise1",
+        SM,
+        """\
         import torch
 
 
         def softmax(x):
             with torch._C.DisableTorchFunction():
                 return torch.softmax(x, -1)
-        """),
-    ("detector-patched-through-main", "exercise1", SM, """\
+        """,
+    ),
+    (
+        "detector-patched-through-main",
+        "exercise1",
+        SM,
+        """\
         import sys
         import torch
 
@@ -72,16 +92,28 @@ EVASIONS = [
 
         def softmax(x):
             return torch.softmax(x, -1)
-        """),
-    ("wrapper-unwrapped", "exercise8", MM, MATMUL_HEAD + """
+        """,
+    ),
+    (
+        "wrapper-unwrapped",
+        "exercise8",
+        MM,
+        MATMUL_HEAD
+        + """
     @staticmethod
     def backward(ctx, grad):
         X, Y = ctx.saved_tensors
         with torch.enable_grad():
             X2, Y2 = X.detach().requires_grad_(), Y.detach().requires_grad_()
             return torch.autograd.grad.__wrapped__(X2 @ Y2, [X2, Y2], grad)
-"""),
-    ("backward-under-another-name", "exercise8", MM, MATMUL_HEAD + """
+""",
+    ),
+    (
+        "backward-under-another-name",
+        "exercise8",
+        MM,
+        MATMUL_HEAD
+        + """
 
 def _by_autograd(ctx, grad):
     X, Y = ctx.saved_tensors
@@ -91,7 +123,8 @@ def _by_autograd(ctx, grad):
 
 
 MatMul.backward = staticmethod(_by_autograd)
-"""),
+""",
+    ),
 ]
 
 
@@ -178,6 +211,7 @@ def test_forbidden_op_allowed_elsewhere_still_runs(grade_folder, submission):
 
 # -- the integrity scan on its own (fast) ----------------------------------------------------
 
+
 def _integrity(tmp_path, source, name="exercise1"):
     ex = lookup(name)
     p = tmp_path / ex.file
@@ -187,11 +221,18 @@ def _integrity(tmp_path, source, name="exercise1"):
 
 SHAPES = [
     ("private-namespace", "import torch\ndef softmax(x):\n    return torch.ops.aten.exp(x)\n", 3),
-    ("aliased-private", "from torch import _C as c\ndef softmax(x):\n    with c.DisableTorchFunction():\n"
-                        "        return x\n", 3),
+    (
+        "aliased-private",
+        "from torch import _C as c\ndef softmax(x):\n    with c.DisableTorchFunction():\n        return x\n",
+        3,
+    ),
     ("wrapped", "import torch\ndef softmax(x):\n    f = torch.exp.__wrapped__\n    return f(x)\n", 3),
     ("getattr-wrapped", "import torch\ndef softmax(x):\n    return getattr(torch.exp, '__wrapped__')(x)\n", 3),
-    ("grader-modules", "import grader.untrusted.worker\ndef softmax(x):\n    grader.untrusted.worker.x = 1\n    return x\n", 3),
+    (
+        "grader-modules",
+        "import grader.untrusted.worker\ndef softmax(x):\n    grader.untrusted.worker.x = 1\n    return x\n",
+        3,
+    ),
     ("sys-modules", "import sys\ndef softmax(x):\n    m = sys.modules['__main__']\n    return x\n", 3),
     ("gc-hunting", "import gc\ndef softmax(x):\n    objs = gc.get_objects()\n    return x\n", 3),
     ("frame-walking", "import sys\ndef softmax(x):\n    f = sys._getframe(1)\n    return x\n", 3),
@@ -203,14 +244,19 @@ SHAPES = [
     ("vars-torch", "import torch\ndef softmax(x):\n    return vars(torch)['soft' + 'max'](x, -1)\n", 3),
     ("reading-files", "import os\ndef softmax(x):\n    os.listdir('/')\n    return x\n", 3),
     ("open", "def softmax(x):\n    open('/etc/passwd').read()\n    return x\n", 2),
-    ("attrgetter", "import operator\ndef softmax(x):\n    f = operator.attrgetter('__wrapped__')\n"
-                   "    return x\n", 3),
-    ("called-helper", "import os\ndef _peek():\n    return os.listdir('/')\ndef softmax(x):\n    _peek()\n"
-                      "    return x\n", 3),
+    ("attrgetter", "import operator\ndef softmax(x):\n    f = operator.attrgetter('__wrapped__')\n    return x\n", 3),
+    (
+        "called-helper",
+        "import os\ndef _peek():\n    return os.listdir('/')\ndef softmax(x):\n    _peek()\n    return x\n",
+        3,
+    ),
     ("at-import", "import torch\nimport sys\nFRAME = sys._getframe()\ndef softmax(x):\n    return x\n", 3),
     ("class-body", "import gc\nclass Hunter:\n    found = gc.get_objects()\ndef softmax(x):\n    return x\n", 3),
-    ("default-value", "import gc\ndef helper(objs=gc.get_referrers(1)):\n    return objs\n"
-                      "def softmax(x):\n    return x\n", 2),
+    (
+        "default-value",
+        "import gc\ndef helper(objs=gc.get_referrers(1)):\n    return objs\ndef softmax(x):\n    return x\n",
+        2,
+    ),
 ]
 
 
@@ -222,17 +268,31 @@ def test_integrity_scan_flags_each_shape(tmp_path, source, line):
 
 
 HONEST = [
-    ("plain", "import torch\ndef softmax(x):\n    e = torch.exp(x - x.amax(-1, keepdim=True))\n"
-              "    return e / e.sum(-1, keepdim=True)\n"),
-    ("own-names", "import torch\ndef compile(x):\n    return x\ndef softmax(x):\n    open = 3\n    return compile(x)\n"),
+    (
+        "plain",
+        "import torch\ndef softmax(x):\n    e = torch.exp(x - x.amax(-1, keepdim=True))\n"
+        "    return e / e.sum(-1, keepdim=True)\n",
+    ),
+    (
+        "own-names",
+        "import torch\ndef compile(x):\n    return x\ndef softmax(x):\n    open = 3\n    return compile(x)\n",
+    ),
     ("literal-getattr", "import torch\ndef softmax(x):\n    return getattr(torch, 'exp')(x)\n"),
-    ("comments-and-strings", "# torch._C, sys._getframe, eval(...)\ndef softmax(x):\n    'torch.ops.aten'\n"
-                             "    return x\n"),
-    ("helper-never-called", "import torch\nfrom pathlib import Path\n\ndef load_data(folder):\n"
-                            "    return torch.load(Path(folder) / 'train.pt')\n\ndef softmax(x):\n    return x\n"),
+    (
+        "comments-and-strings",
+        "# torch._C, sys._getframe, eval(...)\ndef softmax(x):\n    'torch.ops.aten'\n    return x\n",
+    ),
+    (
+        "helper-never-called",
+        "import torch\nfrom pathlib import Path\n\ndef load_data(folder):\n"
+        "    return torch.load(Path(folder) / 'train.pt')\n\ndef softmax(x):\n    return x\n",
+    ),
     ("vars-own-object", "import torch\ndef softmax(x):\n    state = vars(x)\n    return x\n"),
-    ("main-block", "import torch\ndef softmax(x):\n    return x\n\nif __name__ == '__main__':\n"
-                   "    print(open('data.txt').read(), torch._C)\n"),
+    (
+        "main-block",
+        "import torch\ndef softmax(x):\n    return x\n\nif __name__ == '__main__':\n"
+        "    print(open('data.txt').read(), torch._C)\n",
+    ),
 ]
 
 
@@ -244,18 +304,46 @@ def test_integrity_scan_leaves_honest_code_alone(tmp_path, source):
 def test_model_answers_stubs_and_corpus_pass_the_integrity_scan():
     for i in range(1, 10):
         ex = lookup(f"exercise{i}")
-        for p in [ROOT / "solutions" / ex.file, ROOT / "exercises" / ex.file,
-                  *sorted((ROOT / "tests" / "corpus" / ex.name).glob("*.py"))]:
+        for p in [
+            ROOT / "solutions" / ex.file,
+            ROOT / "exercises" / ex.file,
+            *sorted((ROOT / "tests" / "corpus" / ex.name).glob("*.py")),
+        ]:
             assert integrity.scan(p, ex) == ([], []), p
 
 
 def test_review_is_shown_in_every_format():
-    report = {"score": 0.0, "max_score": 10.0, "seed": 0, "submission": "s", "grader_version": "x",
-              "torch_version": "y", "cuda": False,
-              "exercises": [{"name": "exercise1", "title": "Softmax", "file": SM, "score": 0.0, "max_score": 10.0,
-                             "status": "graded", "message": "", "hint": "", "tests": [],
-                             "review": [{"kind": "integrity", "file": SM, "line": 3, "rule": "r",
-                                         "message": "line 3 uses `torch._C` (private torch namespace)"}]}]}
+    report = {
+        "score": 0.0,
+        "max_score": 10.0,
+        "seed": 0,
+        "submission": "s",
+        "grader_version": "x",
+        "torch_version": "y",
+        "cuda": False,
+        "exercises": [
+            {
+                "name": "exercise1",
+                "title": "Softmax",
+                "file": SM,
+                "score": 0.0,
+                "max_score": 10.0,
+                "status": "graded",
+                "message": "",
+                "hint": "",
+                "tests": [],
+                "review": [
+                    {
+                        "kind": "integrity",
+                        "file": SM,
+                        "line": 3,
+                        "rule": "r",
+                        "message": "line 3 uses `torch._C` (private torch namespace)",
+                    }
+                ],
+            }
+        ],
+    }
     for fmt in ("text", "markdown", "html", "json"):
         out = render(report, fmt)
         assert "torch._C" in out and ("review" in out.lower()), fmt
@@ -263,8 +351,10 @@ def test_review_is_shown_in_every_format():
 
 # -- item 7: what the scans cannot walk is a note, never a lost point ------------------------
 
-DEEP = ("import torch\n\n\ndef softmax(x):\n    e = torch.exp(x - x.amax(-1, keepdim=True))\n"
-        "    return e / e.sum(-1, keepdim=True)\n\n\nDEEP = " + "1 + " * 1200 + "1\n")
+DEEP = (
+    "import torch\n\n\ndef softmax(x):\n    e = torch.exp(x - x.amax(-1, keepdim=True))\n"
+    "    return e / e.sum(-1, keepdim=True)\n\n\nDEEP = " + "1 + " * 1200 + "1\n"
+)
 
 
 @pytest.mark.slow
@@ -285,6 +375,7 @@ def test_deeply_nested_file_exits_normally(tmp_path):
 
 # -- one .py holding every exercise ----------------------------------------------
 
+
 def _all_in_one() -> str:
     return "\n\n".join((ROOT / "solutions" / lookup(f"exercise{i}").file).read_text() for i in range(1, 10))
 
@@ -299,9 +390,11 @@ def test_every_exercise_judged_on_its_own_part(tmp_path):
 
 def test_another_exercises_definition_that_runs_here_is_part_of_this_one(tmp_path):
     p = tmp_path / "answers.py"
-    p.write_text("import torch\n\nREG = []\n\n\ndef cross_entropy(logits, targets):\n"
-                 "    return torch.log_softmax(logits, -1)\n\n\nREG.append(cross_entropy)\n\n\n"
-                 "def log_softmax(x):\n    return REG[0](x, None)\n")
+    p.write_text(
+        "import torch\n\nREG = []\n\n\ndef cross_entropy(logits, targets):\n"
+        "    return torch.log_softmax(logits, -1)\n\n\nREG.append(cross_entropy)\n\n\n"
+        "def log_softmax(x):\n    return REG[0](x, None)\n"
+    )
     assert [(f["call"], f["line"]) for f in forbidden.scan(p, lookup("exercise2"))] == [("torch.log_softmax", 7)]
 
 
@@ -342,8 +435,13 @@ def test_batch_grades_a_single_file_holding_every_exercise(tmp_path):
     (subs / "carol.py").write_text(_all_in_one())
     (subs / "eve").mkdir()
     (subs / "eve" / SM).write_text(_src(EVASIONS[2][3]))  # torch._C.DisableTorchFunction()
-    r = subprocess.run([sys.executable, "-m", "grader.cli", "batch", subs, "--out", out, "--seed-secret", "s",
-                        "--jobs", "1"], cwd=ROOT, capture_output=True, text=True, timeout=400)
+    r = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "batch", subs, "--out", out, "--seed-secret", "s", "--jobs", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads((out / "reports" / "carol.json").read_text())
     assert report["score"] == 90, [(e["name"], e["score"]) for e in report["exercises"]]
@@ -356,6 +454,7 @@ def test_batch_grades_a_single_file_holding_every_exercise(tmp_path):
 
 
 # -- the built-in inside `if __name__ == "__main__":` never runs ---------------
+
 
 @pytest.mark.slow
 def test_builtin_compared_in_main_block_costs_nothing(grade_folder, submission):
@@ -378,6 +477,7 @@ def test_builtin_compared_in_main_block_costs_nothing(grade_folder, submission):
 
 
 # -- a device test the submission cannot skip ---------------------------------
+
 
 @pytest.mark.slow
 def test_raising_on_meta_fails_the_device_test(grade_folder, submission):

@@ -1,4 +1,5 @@
 """The tolerance rule and its named presets (grader/verdicts/tolerances.py)."""
+
 import math
 
 import pytest
@@ -56,8 +57,19 @@ def test_magnitude():
 
 
 def test_fixed_presets_ignore_dtype_and_scale():
-    for name in ("EXACT", "FINITE_DIFFERENCES", "SAME_NUMBERS", "SAME_NUMBERS_FINE", "SAME_FIGURES", "SAME_RATIO",
-                 "RIGHT_ANYWAY", "ROUGHLY_NORMALISED", "TRAINING_FLOAT64", "TRAINING_FLOAT32", "FRACTION"):
+    for name in (
+        "EXACT",
+        "FINITE_DIFFERENCES",
+        "SAME_NUMBERS",
+        "SAME_NUMBERS_FINE",
+        "SAME_FIGURES",
+        "SAME_RATIO",
+        "RIGHT_ANYWAY",
+        "ROUGHLY_NORMALISED",
+        "TRAINING_FLOAT64",
+        "TRAINING_FLOAT32",
+        "FRACTION",
+    ):
         preset = getattr(T, name)
         assert isinstance(preset, Tolerance), name
         assert preset.at(torch.float16, 1e6) is preset, name

@@ -1,4 +1,5 @@
 """The wire format: what comes back from a worker is plain data, checked strictly."""
+
 import ctypes
 import json
 import socket
@@ -98,27 +99,30 @@ def _tensor_record(**over):
     return {"v": rec}
 
 
-@pytest.mark.parametrize("record,blob", [
-    (_tensor_record(dtype="object"), b"\0" * 8),                 # unknown dtype
-    (_tensor_record(shape=[3]), b"\0" * 8),                      # size does not match shape
-    (_tensor_record(), b"\0" * 4),                               # bytes out of range
-    (_tensor_record(shape=[-2]), b"\0" * 8),                     # negative size
-    (_tensor_record(shape=[True, 2]), b"\0" * 8),               # not an integer
-    (_tensor_record(shape=(2,)), b"\0" * 8),                    # not a list
-    (_tensor_record(shape=[1] * 17), b"\0" * 4),                # too many dimensions
-    (_tensor_record(shape=[]), b"\0" * 8),                      # 0-dim: one element, 4 bytes
-    (_tensor_record(shape=[0]), b"\0" * 8),                     # empty, but bytes claimed
-    (_tensor_record(dtype=["float32"]), b"\0" * 8),             # unhashable dtype
-    (_tensor_record(dtype="Tensor"), b"\0" * 8),                # a torch name that is not a dtype
-    ({"v": {"$tensor": [4, 8], "dtype": "float32", "shape": [2]}}, b"\0" * 8),   # runs past the end
-    ({"v": {"$tensor": [-4, 8], "dtype": "float32", "shape": [2]}}, b"\0" * 8),  # negative offset
-    ({"v": {"$tensor": [0, 8.0], "dtype": "float32", "shape": [2]}}, b"\0" * 8), # not an integer
-    ({"v": {"$tensor": [0], "dtype": "float32", "shape": [2]}}, b"\0" * 8),      # malformed
-    (_tensor_record(meta=[1]), b"\0" * 8),                      # metadata not an object
-    ({"v": {"$pickle": "gASVAAAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg=="}}, b""),  # unknown tag
-    ({"v": {"$dict": [[1, 2]]}}, b""),                           # non-string key
-    ("not an envelope", b""),
-])
+@pytest.mark.parametrize(
+    "record,blob",
+    [
+        (_tensor_record(dtype="object"), b"\0" * 8),  # unknown dtype
+        (_tensor_record(shape=[3]), b"\0" * 8),  # size does not match shape
+        (_tensor_record(), b"\0" * 4),  # bytes out of range
+        (_tensor_record(shape=[-2]), b"\0" * 8),  # negative size
+        (_tensor_record(shape=[True, 2]), b"\0" * 8),  # not an integer
+        (_tensor_record(shape=(2,)), b"\0" * 8),  # not a list
+        (_tensor_record(shape=[1] * 17), b"\0" * 4),  # too many dimensions
+        (_tensor_record(shape=[]), b"\0" * 8),  # 0-dim: one element, 4 bytes
+        (_tensor_record(shape=[0]), b"\0" * 8),  # empty, but bytes claimed
+        (_tensor_record(dtype=["float32"]), b"\0" * 8),  # unhashable dtype
+        (_tensor_record(dtype="Tensor"), b"\0" * 8),  # a torch name that is not a dtype
+        ({"v": {"$tensor": [4, 8], "dtype": "float32", "shape": [2]}}, b"\0" * 8),  # runs past the end
+        ({"v": {"$tensor": [-4, 8], "dtype": "float32", "shape": [2]}}, b"\0" * 8),  # negative offset
+        ({"v": {"$tensor": [0, 8.0], "dtype": "float32", "shape": [2]}}, b"\0" * 8),  # not an integer
+        ({"v": {"$tensor": [0], "dtype": "float32", "shape": [2]}}, b"\0" * 8),  # malformed
+        (_tensor_record(meta=[1]), b"\0" * 8),  # metadata not an object
+        ({"v": {"$pickle": "gASVAAAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg=="}}, b""),  # unknown tag
+        ({"v": {"$dict": [[1, 2]]}}, b""),  # non-string key
+        ("not an envelope", b""),
+    ],
+)
 def test_malformed_messages_are_rejected(record, blob):
     with pytest.raises(codec.ProtocolError):
         codec.unpack(record, bytearray(blob))
@@ -166,8 +170,11 @@ def test_a_truncated_frame_is_end_of_file():
 
 
 def _frame(body: bytes, blob: bytes = b"", n_json=None, n_blob=None) -> bytes:
-    return struct.pack("!IQ", len(body) if n_json is None else n_json,
-                       len(blob) if n_blob is None else n_blob) + body + blob
+    return (
+        struct.pack("!IQ", len(body) if n_json is None else n_json, len(blob) if n_blob is None else n_blob)
+        + body
+        + blob
+    )
 
 
 def test_frames_are_read_one_at_a_time():
@@ -185,13 +192,16 @@ def test_frames_are_read_one_at_a_time():
     a.close(), b.close()
 
 
-@pytest.mark.parametrize("data", [
-    b"",                                            # nothing at all
-    b"\0\0\0",                                     # part of a header
-    _frame(b'{"v":1}', b"abcd")[:-1],               # the blob cut short
-    _frame(b'{"v":1}', n_blob=10_000),              # a header that claims more than comes
-    _frame(b'{"v":1}', n_json=50),                  # JSON shorter than claimed
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",  # nothing at all
+        b"\0\0\0",  # part of a header
+        _frame(b'{"v":1}', b"abcd")[:-1],  # the blob cut short
+        _frame(b'{"v":1}', n_blob=10_000),  # a header that claims more than comes
+        _frame(b'{"v":1}', n_json=50),  # JSON shorter than claimed
+    ],
+)
 def test_truncated_or_lying_frames_are_end_of_file(data):
     a, b = socket.socketpair()
     a.sendall(data)
@@ -201,12 +211,15 @@ def test_truncated_or_lying_frames_are_end_of_file(data):
     b.close()
 
 
-@pytest.mark.parametrize("data", [
-    _frame(b'{"v":'),                               # malformed JSON
-    _frame(b"\xff\xfe{}"),                           # not UTF-8
-    _frame(b'{"v":1}', n_blob=codec.MAX_BLOB + 1),   # too large, refused before reading (nothing follows)
-    _frame(b"[]" * (codec.JOIN_LIMIT // 2), n_blob=10),   # a large frame's JSON is checked before its blob
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        _frame(b'{"v":'),  # malformed JSON
+        _frame(b"\xff\xfe{}"),  # not UTF-8
+        _frame(b'{"v":1}', n_blob=codec.MAX_BLOB + 1),  # too large, refused before reading (nothing follows)
+        _frame(b"[]" * (codec.JOIN_LIMIT // 2), n_blob=10),  # a large frame's JSON is checked before its blob
+    ],
+)
 def test_malformed_frames_are_refused(data):
     a, b = socket.socketpair()
     b.settimeout(10)
@@ -217,18 +230,25 @@ def test_malformed_frames_are_refused(data):
     b.close(), sender.join(), a.close()
 
 
-@pytest.mark.parametrize("body", [
-    b'{"v":NaN}', b'{"v":Infinity}', b'{"v":-Infinity}',   # not JSON
-    b'{"v":1e400}',                                      # overflows a double
-    b'{"v":9223372036854775808}',                         # ints outside (-2**63, 2**63): an Encoder never sends them
-    b'{"v":-9223372036854775808}',
-    b'{"v":184467440737095516160}',                       # (orjson alone would make these floats)
-    b'{"v":"\xed\xa0\x80"}',                          # a surrogate in UTF-8
-    b'{"v":"\\ud800"}',                                 # a lone surrogate, escaped
-    b'\xef\xbb\xbf{"v":1}',                             # a byte order mark
-    b'{"v":1} {}', b'{"v":"a\x01"}', b"",                # trailing data, a control character, nothing
-    b"[" * 5000 + b"]" * 5000,                            # nested too deeply for any parser
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"v":NaN}',
+        b'{"v":Infinity}',
+        b'{"v":-Infinity}',  # not JSON
+        b'{"v":1e400}',  # overflows a double
+        b'{"v":9223372036854775808}',  # ints outside (-2**63, 2**63): an Encoder never sends them
+        b'{"v":-9223372036854775808}',
+        b'{"v":184467440737095516160}',  # (orjson alone would make these floats)
+        b'{"v":"\xed\xa0\x80"}',  # a surrogate in UTF-8
+        b'{"v":"\\ud800"}',  # a lone surrogate, escaped
+        b'\xef\xbb\xbf{"v":1}',  # a byte order mark
+        b'{"v":1} {}',
+        b'{"v":"a\x01"}',
+        b"",  # trailing data, a control character, nothing
+        b"[" * 5000 + b"]" * 5000,  # nested too deeply for any parser
+    ],
+)
 def test_malformed_json_is_refused(body):
     a, b = socket.socketpair()
     a.sendall(_frame(body))
@@ -241,17 +261,19 @@ def test_long_numbers_in_range_and_digits_in_strings_are_kept():
     a, b = socket.socketpair()
     body = b'{"v":[9223372036854775807,-9223372036854775807,"12345678901234567890123",1.2345678901234567e+300]}'
     a.sendall(_frame(body))
-    assert codec.recv(b)[0] == {"v": [2**63 - 1, -(2**63 - 1), "12345678901234567890123", 1.2345678901234567e+300]}
+    assert codec.recv(b)[0] == {"v": [2**63 - 1, -(2**63 - 1), "12345678901234567890123", 1.2345678901234567e300]}
     a.close(), b.close()
 
 
 def test_sent_json_is_compact_and_never_carries_nan():
     a, b = socket.socketpair()
-    value = [float("nan"), float("inf"), -float("inf"), 2**63, -2**63, 2**63 - 1, 0.1, "é", (1, {"k": None})]
+    value = [float("nan"), float("inf"), -float("inf"), 2**63, -(2**63), 2**63 - 1, 0.1, "é", (1, {"k": None})]
     codec.send(a, *codec.pack({"v": value}))
     head = b.recv(codec.HEADER.size, socket.MSG_WAITALL)
     body = b.recv(codec.HEADER.unpack(head)[0], socket.MSG_WAITALL)
-    assert json.loads(body) == json.loads(json.dumps(codec.pack({"v": value})[0], separators=(",", ":"), allow_nan=False))
+    assert json.loads(body) == json.loads(
+        json.dumps(codec.pack({"v": value})[0], separators=(",", ":"), allow_nan=False)
+    )
     assert b" " not in body and b"NaN" not in body and b"Infinity" not in body and b"null,{" not in body
     a.close(), b.close()
     got = roundtrip(value[:3] + value[5:])

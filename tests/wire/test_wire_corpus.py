@@ -5,6 +5,7 @@ one byte a worker or the grader sends, or how one message is read, fails here.
 
 Recorded with ``python tests/wire/test_wire_corpus.py > tests/wire/wire_corpus.json``,
 to be rerun only for a deliberate change of the wire format."""
+
 from __future__ import annotations
 
 import enum
@@ -75,8 +76,10 @@ ENCODE_CASES = {
     "tensor_every_dtype": (lambda: [torch.arange(4).to(getattr(torch, n)) for n in codec.DTYPES], None),
     "tensor_scalar_empty": (lambda: [torch.tensor(5), torch.empty(0, 3)], None),
     "tensor_view": (lambda: torch.arange(12.0).reshape(3, 4).t()[1:], None),
-    "tensor_conj_neg": (lambda: [torch.tensor([1 + 2j, -3 - 4j]).conj(),
-                                 torch._neg_view(torch.tensor([1 + 2j]))], None),
+    "tensor_conj_neg": (
+        lambda: [torch.tensor([1 + 2j, -3 - 4j]).conj(), torch._neg_view(torch.tensor([1 + 2j]))],
+        None,
+    ),
     "tensor_requires_grad": (lambda: [torch.ones(2, requires_grad=True), _grad_tensor()], None),
     "tensor_parameter": (_lin_weight, None),
     "tensor_meta": (lambda: torch.empty(2, 3, device="meta"), None),
@@ -110,8 +113,11 @@ def encoded(name: str) -> dict:
     except codec.ProtocolError as e:
         return {"error": _error(e)}
     blob = b"".join(blobs)
-    return {"json": data.decode("utf-8"), "blob": blob.hex() if len(blob) <= 64 else
-            hashlib.sha256(blob).hexdigest(), "parts": [len(b) for b in blobs]}
+    return {
+        "json": data.decode("utf-8"),
+        "blob": blob.hex() if len(blob) <= 64 else hashlib.sha256(blob).hexdigest(),
+        "parts": [len(b) for b in blobs],
+    }
 
 
 # -------------------------------------------------------------------------- decoding
@@ -175,7 +181,7 @@ DECODE_CASES = {
     "unknown_field": {"foo": 1},
     "depth_40": _nested(40),
     "depth_41": _nested(41),
-    "deep_tuples": json.loads('{"$tuple": [' * 21 + '1' + ']}' * 21),
+    "deep_tuples": json.loads('{"$tuple": [' * 21 + "1" + "]}" * 21),
 }
 
 
@@ -197,9 +203,13 @@ def describe(v) -> object:
     """A decoded value as JSON: its Python types and values spelled out."""
     if isinstance(v, torch.Tensor):
         m = getattr(v, "_grader_meta", None)
-        return {"tensor": str(v.dtype), "shape": list(v.shape), "device": v.device.type,
-                "bytes": bytes(v.untyped_storage()).hex() if v.device.type != "meta" else None,
-                "meta": None if m is None else {s: getattr(m, s) for s in type(m).__slots__}}
+        return {
+            "tensor": str(v.dtype),
+            "shape": list(v.shape),
+            "device": v.device.type,
+            "bytes": bytes(v.untyped_storage()).hex() if v.device.type != "meta" else None,
+            "meta": None if m is None else {s: getattr(m, s) for s in type(m).__slots__},
+        }
     if type(v) is tuple:
         return {"tuple": [describe(x) for x in v]}
     if type(v) is list:
@@ -233,13 +243,17 @@ def decoded(name: str, side: str) -> object:
 
 
 def record() -> dict:
-    return {"encode": {name: encoded(name) for name in ENCODE_CASES},
-            "decode": {name: {side: decoded(name, side) for side in ("grader", "worker")}
-                       for name in DECODE_CASES}}
+    return {
+        "encode": {name: encoded(name) for name in ENCODE_CASES},
+        "decode": {name: {side: decoded(name, side) for side in ("grader", "worker")} for name in DECODE_CASES},
+    }
 
 
-EXPECTED = json.loads((HERE / "wire_corpus.json").read_text(encoding="utf-8")) \
-    if (HERE / "wire_corpus.json").exists() else {"encode": {}, "decode": {}}
+EXPECTED = (
+    json.loads((HERE / "wire_corpus.json").read_text(encoding="utf-8"))
+    if (HERE / "wire_corpus.json").exists()
+    else {"encode": {}, "decode": {}}
+)
 
 
 def test_the_corpus_covers_every_wire_tag():

@@ -1,5 +1,6 @@
 """The reference for exercise 1 (layer normalisation): written apart from the model answer
 (float64 inside, var_mean and rsqrt), rounded once to the input's dtype."""
+
 import torch
 
 

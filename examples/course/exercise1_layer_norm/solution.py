@@ -1,4 +1,5 @@
 """Exercise 1: layer normalisation (the model answer)."""
+
 import torch
 
 

@@ -13,6 +13,7 @@ torch.nn.functional.layer_norm computes it (without calling it):
 The result has x's shape and dtype.  Use torch's tensor operations (mean, pow, sqrt, ...);
 torch.nn.functional.layer_norm, torch.layer_norm and nn.LayerNorm are what you are rebuilding.
 """
+
 import torch
 
 

@@ -3,6 +3,7 @@
 Every check compares the student's layer_norm with the reference; when the numbers are
 wrong, the hint names the mistake whose result they are (the catalogue below).
 """
+
 import pytest
 import torch
 
@@ -23,18 +24,32 @@ reference = course_reference(__file__)
 WHAT = "layer_norm(x, normalized_shape, weight, bias)"
 
 # The catalogue: the mistakes students make, each named by its hint when a result is that mistake's.
-UNBIASED = Misconception("unbiased variance", (
-    "The variance must be the biased one, divided by N: x.var(unbiased=False) or ((x - mean)**2).mean(...). "
-    "x.var() divides by N - 1."))
-EPS_OUTSIDE = Misconception("eps outside the square root", (
-    "eps goes inside the square root: (x - mean) / sqrt(var + eps), not / (sqrt(var) + eps) or / (std + eps)."))
-WRONG_DIMS = Misconception("normalised over the wrong dimensions", (
-    "Normalise over the last len(normalized_shape) dimensions, all of them at once: "
-    "dims = tuple(range(-len(normalized_shape), 0)); x.mean(dim=dims, keepdim=True)."))
-NO_AFFINE = Misconception("affine parameters ignored", (
-    "Apply the affine parameters after normalising: y = x_hat * weight + bias (when they are given)."))
-BIAS_FIRST = Misconception("affine parameters in the wrong order", (
-    "Scale first, then shift: y = x_hat * weight + bias, not (x_hat + bias) * weight."))
+UNBIASED = Misconception(
+    "unbiased variance",
+    (
+        "The variance must be the biased one, divided by N: x.var(unbiased=False) or ((x - mean)**2).mean(...). "
+        "x.var() divides by N - 1."
+    ),
+)
+EPS_OUTSIDE = Misconception(
+    "eps outside the square root",
+    ("eps goes inside the square root: (x - mean) / sqrt(var + eps), not / (sqrt(var) + eps) or / (std + eps)."),
+)
+WRONG_DIMS = Misconception(
+    "normalised over the wrong dimensions",
+    (
+        "Normalise over the last len(normalized_shape) dimensions, all of them at once: "
+        "dims = tuple(range(-len(normalized_shape), 0)); x.mean(dim=dims, keepdim=True)."
+    ),
+)
+NO_AFFINE = Misconception(
+    "affine parameters ignored",
+    ("Apply the affine parameters after normalising: y = x_hat * weight + bias (when they are given)."),
+)
+BIAS_FIRST = Misconception(
+    "affine parameters in the wrong order",
+    ("Scale first, then shift: y = x_hat * weight + bias, not (x_hat + bias) * weight."),
+)
 
 
 def _normalise(x, dims, correction=0, eps=1e-5, outside=False):
@@ -71,8 +86,9 @@ def _check(student, args, how, tolerance=ROUNDING):
     expected = reference.layer_norm(*args)
     got = student.call(student.ref("layer_norm"), *args, _what=WHAT)
     diagnose = lambda g: name_bug(g, expected, _variants(*args), tolerance.at(x.dtype))
-    compare(got, expected, diagnose=diagnose, what=WHAT, inputs=_describe(*args, how), dtype=x.dtype,
-            tolerance=tolerance)
+    compare(
+        got, expected, diagnose=diagnose, what=WHAT, inputs=_describe(*args, how), dtype=x.dtype, tolerance=tolerance
+    )
 
 
 SHAPES = {"2d": ((8, 16), (16,)), "3d": ((4, 5, 6), (6,))}
@@ -80,11 +96,20 @@ SHAPES = {"2d": ((8, 16), (16,)), "3d": ((4, 5, 6), (6,))}
 # The visible test's inputs, declared once: the test makes them from here, and so does the student
 # edition (grade release stores them, the reference's result and the catalogue's, as data).
 MATCHES_REFERENCE = VisibleCall(
-    test="test_matches_reference", fn="layer_norm", what=WHAT,
+    test="test_matches_reference",
+    fn="layer_norm",
+    what=WHAT,
     inputs=lambda rng, x_shape, shape, dtype, device: _inputs(rng, randn(rng, x_shape, dtype), shape, "normal values"),
-    expected=reference.layer_norm, describe=_describe, variants=_variants, every_device=False,
-    params=tuple((f"{k}-{d.id}", {"x_shape": x_shape, "shape": shape, "dtype": d.values[0]})
-                 for k, (x_shape, shape) in SHAPES.items() for d in DTYPES))  # pytest's order of the cases
+    expected=reference.layer_norm,
+    describe=_describe,
+    variants=_variants,
+    every_device=False,
+    params=tuple(
+        (f"{k}-{d.id}", {"x_shape": x_shape, "shape": shape, "dtype": d.values[0]})
+        for k, (x_shape, shape) in SHAPES.items()
+        for d in DTYPES
+    ),
+)  # pytest's order of the cases
 
 
 @pytest.mark.points(4)
@@ -118,14 +143,33 @@ def test_gradients(student, rng):
     x, shape = randn(rng, (4, 7), torch.float64), (7,)
     weight, bias = randn(rng, shape, torch.float64) + 1.0, randn(rng, shape, torch.float64)
     grad_output = randn(rng, (4, 7), torch.float64)
-    got, grads, _ = student.vjp(student.ref("layer_norm"), [x, list(shape), weight, bias], grad_output,
-                                wrt=(0, 2, 3), _what=f"backward through {WHAT}")
+    got, grads, _ = student.vjp(
+        student.ref("layer_norm"),
+        [x, list(shape), weight, bias],
+        grad_output,
+        wrt=(0, 2, 3),
+        _what=f"backward through {WHAT}",
+    )
     leaves = [t.clone().requires_grad_() for t in (x, weight, bias)]
     out = reference.layer_norm(leaves[0], shape, leaves[1], leaves[2])
     expected = torch.autograd.grad(out, leaves, grad_output)
     diagnose = lambda g: name_bug(g, out.detach(), _variants(x, shape, weight, bias, 1e-5), ROUNDING.at(x.dtype))
-    compare(got, out.detach(), diagnose=diagnose, what=WHAT, inputs=describe("x", x, "normal values"),
-            dtype=torch.float64, tolerance=ROUNDING)
+    compare(
+        got,
+        out.detach(),
+        diagnose=diagnose,
+        what=WHAT,
+        inputs=describe("x", x, "normal values"),
+        dtype=torch.float64,
+        tolerance=ROUNDING,
+    )
     for name, g, e in zip(("x", "weight", "bias"), grads, expected):
-        compare(g, e, diagnose=lambda g: None, what=f"the gradient with respect to {name}",
-                inputs=describe("x", x, "normal values"), dtype=torch.float64, tolerance=ROUNDING)
+        compare(
+            g,
+            e,
+            diagnose=lambda g: None,
+            what=f"the gradient with respect to {name}",
+            inputs=describe("x", x, "normal values"),
+            dtype=torch.float64,
+            tolerance=ROUNDING,
+        )

@@ -1,6 +1,7 @@
 """The reference for exercise 2 (dropout).  A mask is random, so the hidden suite checks what every
 right answer shares: given which elements a result kept, what it must be; how many elements
 dropout keeps; the mask drawn from the generator given."""
+
 import math
 
 import torch

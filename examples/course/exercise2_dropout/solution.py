@@ -1,4 +1,5 @@
 """Exercise 2: dropout (the model answer)."""
+
 import torch
 
 

@@ -16,6 +16,7 @@ The result has x's shape and dtype, and gradients flow through it to x.  Use tor
 operations (rand, comparisons, arithmetic); torch.nn.functional.dropout, torch.dropout and
 nn.Dropout are what you are rebuilding.
 """
+
 import torch
 
 

@@ -6,6 +6,7 @@ x / (1 - p), the others 0); about 1 - p of the elements are kept; the generator 
 mask (the same seed, the same mask, whatever torch's global random numbers are); with training
 False nothing changes.  When the numbers are wrong, the hint names the mistake they come from.
 """
+
 import pytest
 import torch
 
@@ -29,21 +30,39 @@ from grader.transport.student import Call, Student
 reference = course_reference(__file__)
 
 # The catalogue: the mistakes students make, each named by its hint when a result is that mistake's.
-SCALE = Misconception("kept elements scaled wrongly", (
-    "Scale the kept elements by 1 / (1 - p): y = x * keep / (1 - p), so that the expected value of y is x "
-    "(not x * keep alone, nor divided by p or multiplied by p)."))
-KEEP_RATE = Misconception("kept with probability p", (
-    "Keep each element with probability 1 - p, and drop it with probability p: "
-    "keep = torch.rand(x.shape, generator=generator) >= p (rand < p keeps it with probability p)."))
-EVAL = Misconception("dropped in eval mode", (
-    "When training is False, dropout changes nothing: return x as it is (no mask, no scaling)."))
-GENERATOR = Misconception("mask not from the generator", (
-    "Draw the mask from the generator given: torch.rand(x.shape, generator=generator). torch.rand(x.shape) "
-    "alone draws from torch's global random numbers, and a seed of your own ignores the generator."))
-P_ONE = ("With p = 1 every element is dropped: return zeros. x * keep / (1 - p) divides 0 by 0 there (nan): "
-         "treat p = 1 on its own.")
-RATE = ("Drop each element with probability p, independently of the others, so that about a fraction 1 - p "
-        "of them is kept: keep = torch.rand(x.shape, generator=generator) >= p.")
+SCALE = Misconception(
+    "kept elements scaled wrongly",
+    (
+        "Scale the kept elements by 1 / (1 - p): y = x * keep / (1 - p), so that the expected value of y is x "
+        "(not x * keep alone, nor divided by p or multiplied by p)."
+    ),
+)
+KEEP_RATE = Misconception(
+    "kept with probability p",
+    (
+        "Keep each element with probability 1 - p, and drop it with probability p: "
+        "keep = torch.rand(x.shape, generator=generator) >= p (rand < p keeps it with probability p)."
+    ),
+)
+EVAL = Misconception(
+    "dropped in eval mode",
+    ("When training is False, dropout changes nothing: return x as it is (no mask, no scaling)."),
+)
+GENERATOR = Misconception(
+    "mask not from the generator",
+    (
+        "Draw the mask from the generator given: torch.rand(x.shape, generator=generator). torch.rand(x.shape) "
+        "alone draws from torch's global random numbers, and a seed of your own ignores the generator."
+    ),
+)
+P_ONE = (
+    "With p = 1 every element is dropped: return zeros. x * keep / (1 - p) divides 0 by 0 there (nan): "
+    "treat p = 1 on its own."
+)
+RATE = (
+    "Drop each element with probability p, independently of the others, so that about a fraction 1 - p "
+    "of them is kept: keep = torch.rand(x.shape, generator=generator) >= p."
+)
 
 
 def _seed(rng) -> int:
@@ -71,12 +90,27 @@ def _check_values(got, x, p, what, inputs):
 
     def diagnose(g):
         k, x64 = g.detach().cpu() != 0, x.double()
-        return name_bug(g, expected, (SCALE.gives(lambda: x64 * k), SCALE.gives(lambda: x64 * k / p),
-                                      SCALE.gives(lambda: x64 * k * p), SCALE.gives(lambda: x64 * k * (1 - p))),
-                        ROUNDING.at(x.dtype))
+        return name_bug(
+            g,
+            expected,
+            (
+                SCALE.gives(lambda: x64 * k),
+                SCALE.gives(lambda: x64 * k / p),
+                SCALE.gives(lambda: x64 * k * p),
+                SCALE.gives(lambda: x64 * k * (1 - p)),
+            ),
+            ROUNDING.at(x.dtype),
+        )
 
-    compare(got, expected, diagnose=diagnose, what=what, dtype=x.dtype, tolerance=ROUNDING,
-            inputs=inputs + "; expected: x / (1 - p) where the result kept an element (is not 0), 0 elsewhere")
+    compare(
+        got,
+        expected,
+        diagnose=diagnose,
+        what=what,
+        dtype=x.dtype,
+        tolerance=ROUNDING,
+        inputs=inputs + "; expected: x / (1 - p) where the result kept an element (is not 0), 0 elsewhere",
+    )
     return keep
 
 
@@ -87,9 +121,11 @@ def _check_rate(keep, p, what):
     low, high = reference.kept_fraction_range(n, p)
     if not low <= kept <= high:
         as_if_p = reference.kept_fraction_range(n, 1 - p)
-        raise Failure(f"{what} kept {kept:.1%} of the {n} elements: dropout keeps about {1 - p:.0%} of them "
-                      f"(from {low:.1%} to {high:.1%} at this size)",
-                      KEEP_RATE.hint if as_if_p[0] <= kept <= as_if_p[1] else RATE)
+        raise Failure(
+            f"{what} kept {kept:.1%} of the {n} elements: dropout keeps about {1 - p:.0%} of them "
+            f"(from {low:.1%} to {high:.1%} at this size)",
+            KEEP_RATE.hint if as_if_p[0] <= kept <= as_if_p[1] else RATE,
+        )
 
 
 def _check_training(student, x, p, seed, how):
@@ -108,8 +144,11 @@ def test_drops_and_scales(student, rng, p, dtype):
     x = randn(rng, (6, 8), dtype)  # small enough for the report to show the whole call
     got, what = _drop(student, x, p, _seed(rng))
     keep = _check_values(got, x, p, what, f"{describe('x', x, 'normal values')}, p={p:g}")
-    check(bool(keep.any()) and not bool(keep.all()),
-          f"{what} {'kept every one' if keep.all() else 'dropped every one'} of the {x.numel()} elements", RATE)
+    check(
+        bool(keep.any()) and not bool(keep.all()),
+        f"{what} {'kept every one' if keep.all() else 'dropped every one'} of the {x.numel()} elements",
+        RATE,
+    )
 
 
 @pytest.mark.points(2)
@@ -127,14 +166,20 @@ def test_mask_from_the_generator(student, rng):
     first, what = _drop(student, x, 0.5, seed, global_seed=1)
     again, _ = _drop(student, x, 0.5, seed, global_seed=2)
     first, again = expect_tensor(first, what), expect_tensor(again, what)
-    check(first.shape == again.shape and torch.equal(first, again),
-          f"{what} gave two different results, with torch's global random numbers seeded 1 before the first call "
-          "and 2 before the second: the mask did not come from the generator", GENERATOR.hint)
+    check(
+        first.shape == again.shape and torch.equal(first, again),
+        f"{what} gave two different results, with torch's global random numbers seeded 1 before the first call "
+        "and 2 before the second: the mask did not come from the generator",
+        GENERATOR.hint,
+    )
     other, other_what = _drop(student, x, 0.5, seed + 1, global_seed=1)
     other = expect_tensor(other, other_what)
-    check(not torch.equal(first, other),
-          f"{what} and {other_what} gave the same result (the global random numbers seeded 1 before each): "
-          "another generator seed must give another mask", GENERATOR.hint)
+    check(
+        not torch.equal(first, other),
+        f"{what} and {other_what} gave the same result (the global random numbers seeded 1 before each): "
+        "another generator seed must give another mask",
+        GENERATOR.hint,
+    )
 
 
 @pytest.mark.points(0.5)
@@ -150,10 +195,17 @@ def _describe_call(x, p, training, generator, how):
 # The visible test's inputs, declared once: the test makes them from here, and so does the student
 # edition (grade release stores them and the result, x itself, as data).
 EVAL_MODE = VisibleCall(
-    test="test_eval_mode", fn="dropout", what="dropout(x, p, training=False, generator=None)",
+    test="test_eval_mode",
+    fn="dropout",
+    what="dropout(x, p, training=False, generator=None)",
     inputs=lambda rng, p, device: ([randn(rng, (16, 20)), p, False, None], "normal values"),
-    expected=lambda x, *_rest: x, describe=_describe_call,
-    tolerance=EXACT, hint=EVAL.hint, every_device=False, params=tuple((f"{p}", {"p": p}) for p in (0.3, 0.8)))
+    expected=lambda x, *_rest: x,
+    describe=_describe_call,
+    tolerance=EXACT,
+    hint=EVAL.hint,
+    every_device=False,
+    params=tuple((f"{p}", {"p": p}) for p in (0.3, 0.8)),
+)
 
 
 @pytest.mark.points(1.5)
@@ -163,8 +215,15 @@ def test_eval_mode(student, rng, p):
     """with training=False nothing is dropped and nothing scaled: the result is x"""
     (x, p, training, _), how = EVAL_MODE.make(rng, p=p)
     got, what = _drop(student, x, p, None, training=training)
-    compare(got, x, diagnose=lambda g: EVAL.hint, what=what, inputs=_describe_call(x, p, training, None, how),
-            dtype=x.dtype, tolerance=EXACT)
+    compare(
+        got,
+        x,
+        diagnose=lambda g: EVAL.hint,
+        what=what,
+        inputs=_describe_call(x, p, training, None, how),
+        dtype=x.dtype,
+        tolerance=EXACT,
+    )
 
 
 @pytest.mark.points(1)
@@ -180,8 +239,15 @@ def test_p_zero_and_one(student, rng, p):
             return KEEP_RATE.hint
         return P_ONE if p == 1 and bool(g.isnan().any()) else None
 
-    compare(got, expected, diagnose=diagnose, what=what, inputs=describe("x", x, "normal values"), dtype=x.dtype,
-            tolerance=EXACT)
+    compare(
+        got,
+        expected,
+        diagnose=diagnose,
+        what=what,
+        inputs=describe("x", x, "normal values"),
+        dtype=x.dtype,
+        tolerance=EXACT,
+    )
 
 
 @pytest.mark.points(1)
@@ -192,13 +258,25 @@ def test_gradients(student, rng):
     gen = student.call(Student.torch("Generator"), _what="torch.Generator()")
     student.call(gen.attr("manual_seed"), seed, _what=f"torch.Generator().manual_seed({seed})")
     what = f"dropout(x, p={p:g}, training=True, generator=torch.Generator().manual_seed({seed}))"
-    got, grads, _ = student.vjp(student.ref("dropout"), [x, p, True, gen], grad_output, wrt=(0,),
-                                _what=f"backward through {what}")
+    got, grads, _ = student.vjp(
+        student.ref("dropout"), [x, p, True, gen], grad_output, wrt=(0,), _what=f"backward through {what}"
+    )
     inputs = describe("x", x, "normal values") + f", p={p:g}; grad_output random"
     keep = _check_values(got, x, p, what, inputs)
     expected = reference.dropped(grad_output, keep, p)
     k = keep.double()
-    diagnose = lambda g: name_bug(g, expected, (SCALE.gives(lambda: grad_output * k),
-                                                SCALE.gives(lambda: grad_output * k / p)), ROUNDING.at(x.dtype))
-    compare(grads[0] if grads else None, expected, diagnose=diagnose, what=f"the gradient with respect to x of {what}",
-            inputs=inputs, dtype=torch.float64, tolerance=ROUNDING)
+    diagnose = lambda g: name_bug(
+        g,
+        expected,
+        (SCALE.gives(lambda: grad_output * k), SCALE.gives(lambda: grad_output * k / p)),
+        ROUNDING.at(x.dtype),
+    )
+    compare(
+        grads[0] if grads else None,
+        expected,
+        diagnose=diagnose,
+        what=f"the gradient with respect to x of {what}",
+        inputs=inputs,
+        dtype=torch.float64,
+        tolerance=ROUNDING,
+    )

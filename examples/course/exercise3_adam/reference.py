@@ -1,6 +1,7 @@
 """The reference for exercise 3 (Adam): torch.optim.Adam's update (weight decay added to the
 gradient), written apart from the model answer, in float64 on the grader's own copies of the
 parameters (named tensors)."""
+
 import math
 
 import torch
@@ -25,7 +26,7 @@ class Adam:
             m = b1 * m + (1 - b1) * g
             v = b2 * v + (1 - b2) * g.square()
             self.state[n] = (m, v)
-            step_size = self.lr / (1 - b1 ** self.steps)
-            denom = v.sqrt() / math.sqrt(1 - b2 ** self.steps) + self.eps
+            step_size = self.lr / (1 - b1**self.steps)
+            denom = v.sqrt() / math.sqrt(1 - b2**self.steps) + self.eps
             self.params[n] = p - step_size * m / denom
         return dict(self.params)

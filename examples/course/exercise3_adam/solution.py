@@ -1,4 +1,5 @@
 """Exercise 3: the Adam optimizer (the model answer)."""
+
 import torch
 
 
@@ -20,8 +21,8 @@ class Adam:
             g = p.grad + self.weight_decay * p if self.weight_decay else p.grad
             m.mul_(self.beta1).add_(g, alpha=1 - self.beta1)
             v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-            m_hat = m / (1 - self.beta1 ** self.t)
-            v_hat = v / (1 - self.beta2 ** self.t)
+            m_hat = m / (1 - self.beta1**self.t)
+            v_hat = v / (1 - self.beta2**self.t)
             p.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
 
     def zero_grad(self) -> None:

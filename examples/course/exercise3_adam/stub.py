@@ -23,6 +23,7 @@ Write a class `Adam` that updates parameters as torch.optim.Adam does (without u
 Each parameter has its own m and v, and each Adam object its own state.  torch.optim's
 optimizers (and subclassing torch.optim.Optimizer) are what you are rebuilding.
 """
+
 import torch  # noqa: F401 (step and zero_grad will use it)
 
 

@@ -31,44 +31,86 @@ from grader.transport.student import Handle
 
 reference = course_reference(__file__)
 
-UPDATE = ("step() must make Adam's update of every parameter p that has a gradient g: m = beta1 * m + (1 - beta1) * g; "
-          "v = beta2 * v + (1 - beta2) * g * g; m_hat = m / (1 - beta1 ** t); v_hat = v / (1 - beta2 ** t); "
-          "p <- p - lr * m_hat / (sqrt(v_hat) + eps), t counting the step() calls.")
+UPDATE = (
+    "step() must make Adam's update of every parameter p that has a gradient g: m = beta1 * m + (1 - beta1) * g; "
+    "v = beta2 * v + (1 - beta2) * g * g; m_hat = m / (1 - beta1 ** t); v_hat = v / (1 - beta2 ** t); "
+    "p <- p - lr * m_hat / (sqrt(v_hat) + eps), t counting the step() calls."
+)
 
 # The catalogue: the mistakes students make, each named by its hint when the parameters are that mistake's.
-NO_BIAS_CORRECTION = Misconception("no bias correction", (
-    "Correct m and v for their start at zero: m_hat = m / (1 - beta1 ** t) and v_hat = v / (1 - beta2 ** t), "
-    "t counting the step() calls (1 at the first), and update with m_hat / (sqrt(v_hat) + eps)."))
-EPS_INSIDE = Misconception("eps inside the square root", (
-    "eps goes outside the square root: p <- p - lr * m_hat / (sqrt(v_hat) + eps), not / sqrt(v_hat + eps)."))
-SHARED_STATE = Misconception("state shared across parameters", (
-    "Keep Adam's state per parameter: each parameter has its own m and v (zeros of its shape at first), "
-    "kept in the optimizer object (self), and t goes up once per step() call, not once per parameter."))
-WEIGHT_DECAY_DEFAULT = Misconception("weight decay on by default", (
-    "Weight decay is off by default: __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0), "
-    "and the gradient is p.grad + weight_decay * p."))
-DECOUPLED = Misconception("decoupled weight decay", (
-    "Adam's weight decay is added to the gradient, g = p.grad + weight_decay * p, before m and v are updated "
-    "(shrinking p by lr * weight_decay * p apart from the update is AdamW's)."))
+NO_BIAS_CORRECTION = Misconception(
+    "no bias correction",
+    (
+        "Correct m and v for their start at zero: m_hat = m / (1 - beta1 ** t) and v_hat = v / (1 - beta2 ** t), "
+        "t counting the step() calls (1 at the first), and update with m_hat / (sqrt(v_hat) + eps)."
+    ),
+)
+EPS_INSIDE = Misconception(
+    "eps inside the square root",
+    ("eps goes outside the square root: p <- p - lr * m_hat / (sqrt(v_hat) + eps), not / sqrt(v_hat + eps)."),
+)
+SHARED_STATE = Misconception(
+    "state shared across parameters",
+    (
+        "Keep Adam's state per parameter: each parameter has its own m and v (zeros of its shape at first), "
+        "kept in the optimizer object (self), and t goes up once per step() call, not once per parameter."
+    ),
+)
+WEIGHT_DECAY_DEFAULT = Misconception(
+    "weight decay on by default",
+    (
+        "Weight decay is off by default: __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0), "
+        "and the gradient is p.grad + weight_decay * p."
+    ),
+)
+DECOUPLED = Misconception(
+    "decoupled weight decay",
+    (
+        "Adam's weight decay is added to the gradient, g = p.grad + weight_decay * p, before m and v are updated "
+        "(shrinking p by lr * weight_decay * p apart from the update is AdamW's)."
+    ),
+)
 DEFAULT_LR = Misconception("default lr", "The default learning rate is lr=1e-3 (0.001).")
-NOT_UPDATED = Misconception("not updated", (
-    "The parameters did not change: update each one in place under torch.no_grad() (p.sub_(...) or p -= ...); "
-    "`p = p - ...` only rebinds a name. Given model.parameters() (a generator), keep self.params = list(params)."))
+NOT_UPDATED = Misconception(
+    "not updated",
+    (
+        "The parameters did not change: update each one in place under torch.no_grad() (p.sub_(...) or p -= ...); "
+        "`p = p - ...` only rebinds a name. Given model.parameters() (a generator), keep self.params = list(params)."
+    ),
+)
 
 # What an error raised in step() says, and the hint that names the bug.
-STEP_ERRORS = (ErrorHint(("must match the size of tensor",), SHARED_STATE.hint),
-               ErrorHint(("doesn't match the broadcast shape",), SHARED_STATE.hint),
-               ErrorHint(("a leaf Variable that requires grad",),
-                         "Update the parameters under `with torch.no_grad():` (or decorate step with "
-                         "@torch.no_grad()): autograd must not record the update of a leaf that requires grad."))
-ZERO_HINT = ("zero_grad must clear every gradient: `p.grad = None` or `p.grad.zero_()` for every parameter, "
-             "and leave the parameters themselves alone.")
-NOT_AN_OPTIMIZER = ("Adam is a class: `class Adam:` with `__init__(self, params, lr=1e-3, ...)`, `step(self)` and "
-                    "`zero_grad(self)`.")
+STEP_ERRORS = (
+    ErrorHint(("must match the size of tensor",), SHARED_STATE.hint),
+    ErrorHint(("doesn't match the broadcast shape",), SHARED_STATE.hint),
+    ErrorHint(
+        ("a leaf Variable that requires grad",),
+        "Update the parameters under `with torch.no_grad():` (or decorate step with "
+        "@torch.no_grad()): autograd must not record the update of a leaf that requires grad.",
+    ),
+)
+ZERO_HINT = (
+    "zero_grad must clear every gradient: `p.grad = None` or `p.grad.zero_()` for every parameter, "
+    "and leave the parameters themselves alone."
+)
+NOT_AN_OPTIMIZER = (
+    "Adam is a class: `class Adam:` with `__init__(self, params, lr=1e-3, ...)`, `step(self)` and `zero_grad(self)`."
+)
 
 
-def _simulate(start, grads_seq, lr, betas, eps, weight_decay, *, bias_correction=True, eps_inside=False,
-              count_per_parameter=False, decoupled=False):
+def _simulate(
+    start,
+    grads_seq,
+    lr,
+    betas,
+    eps,
+    weight_decay,
+    *,
+    bias_correction=True,
+    eps_inside=False,
+    count_per_parameter=False,
+    decoupled=False,
+):
     """The parameters after Adam's steps with the gradients ``grads_seq``, made with a mistake (float64)."""
     b1, b2 = betas
     params = {n: t.detach().double().clone() for n, t in start.items()}
@@ -88,7 +130,7 @@ def _simulate(start, grads_seq, lr, betas, eps, weight_decay, *, bias_correction
                 g = g + weight_decay * p
             m[n] = b1 * m[n] + (1 - b1) * g
             v[n] = b2 * v[n] + (1 - b2) * g * g
-            m_hat, v_hat = (m[n] / (1 - b1 ** k), v[n] / (1 - b2 ** k)) if bias_correction else (m[n], v[n])
+            m_hat, v_hat = (m[n] / (1 - b1**k), v[n] / (1 - b2**k)) if bias_correction else (m[n], v[n])
             params[n] = p - lr * m_hat / ((v_hat + eps).sqrt() if eps_inside else v_hat.sqrt() + eps)
     return params
 
@@ -96,8 +138,11 @@ def _simulate(start, grads_seq, lr, betas, eps, weight_decay, *, bias_correction
 def _mistakes(start, grads_seq, hp, defaults):
     """(misconception, its parameters after these steps) for each mistake, computed when asked."""
     lr, betas, eps, wd = hp
-    runs = [(NO_BIAS_CORRECTION, dict(bias_correction=False)), (EPS_INSIDE, dict(eps_inside=True)),
-            (SHARED_STATE, dict(count_per_parameter=True))]
+    runs = [
+        (NO_BIAS_CORRECTION, dict(bias_correction=False)),
+        (EPS_INSIDE, dict(eps_inside=True)),
+        (SHARED_STATE, dict(count_per_parameter=True)),
+    ]
     runs = [(bug, hp, kw) for bug, kw in runs]
     if wd:
         runs.append((DECOUPLED, hp, dict(decoupled=True)))
@@ -119,8 +164,11 @@ def _catalogue(before, start, grads_seq, hp, defaults) -> dict:
     """{parameter name: what it is after these steps, for each catalogued mistake} (``before``: the
     parameters before the last step, which a step that changes nothing leaves)."""
     mistakes = _mistakes(start, grads_seq, hp, defaults)
-    return {n: [NOT_UPDATED.gives(lambda n=n: before[n])] +
-               [bug.gives(lambda n=n, params=params: params()[n]) for bug, params in mistakes] for n in before}
+    return {
+        n: [NOT_UPDATED.gives(lambda n=n: before[n])]
+        + [bug.gives(lambda n=n, params=params: params()[n]) for bug, params in mistakes]
+        for n in before
+    }
 
 
 def _what(hp) -> str:
@@ -142,10 +190,20 @@ class Run:
             self.opt = student.call(student.ref("Adam"), self.model.generator(), _what=self.what)
         else:
             self.what = _what(hp)
-            self.opt = student.call(student.ref("Adam"), self.model.generator(), lr=lr, betas=betas, eps=eps,
-                                    weight_decay=wd, _what=self.what)
-        check(isinstance(self.opt, Handle) and "Tensor" not in self.opt.type,
-              f"{self.what} did not make an optimizer object", NOT_AN_OPTIMIZER)
+            self.opt = student.call(
+                student.ref("Adam"),
+                self.model.generator(),
+                lr=lr,
+                betas=betas,
+                eps=eps,
+                weight_decay=wd,
+                _what=self.what,
+            )
+        check(
+            isinstance(self.opt, Handle) and "Tensor" not in self.opt.type,
+            f"{self.what} did not make an optimizer object",
+            NOT_AN_OPTIMIZER,
+        )
         self.reference = reference.Adam(self.start, lr=lr, betas=betas, eps=eps, weight_decay=wd)
         self.grads_seq = []
 
@@ -159,13 +217,23 @@ class Run:
         reference's, compare every parameter."""
         model = self.model
         before = dict(model.current())
-        grads = model.set_grads(self.rng, values=grads or {
-            n: randn(self.rng, tuple(model.local[n].shape), model.dtype, scale=self.grad_scale) for n in model.names})
+        grads = model.set_grads(
+            self.rng,
+            values=grads
+            or {
+                n: randn(self.rng, tuple(model.local[n].shape), model.dtype, scale=self.grad_scale) for n in model.names
+            },
+        )
         self.grads_seq.append(grads)
         k = len(self.grads_seq)
         what = f"step {k} of {self.what}"
-        _, info = call_checked(self.student, self.opt.attr("step"), _what=f"{self.what}.step() (step {k})",
-                               errors=STEP_ERRORS, _inspect=model.handle)
+        _, info = call_checked(
+            self.student,
+            self.opt.attr("step"),
+            _what=f"{self.what}.step() (step {k})",
+            errors=STEP_ERRORS,
+            _inspect=model.handle,
+        )
         model._take(info)
         expected = self.reference.step(grads)
         catalogue = _catalogue(before, self.start, self.grads_seq, self.hp, self.defaults)
@@ -174,9 +242,15 @@ class Run:
             check(n in model.last, f"after {what} the model has no parameter {n}", UPDATE)
             got = expect_tensor(model.last[n], f"the parameter {n}")
             variants = catalogue[n]
-            compare(got, expected[n].to(model.dtype), what=f"parameter {n} after {what}", inputs=self.inputs,
-                    dtype=model.dtype, tolerance=allowed,
-                    diagnose=lambda g, n=n, variants=variants: name_bug(g, expected[n], variants, allowed) or UPDATE)
+            compare(
+                got,
+                expected[n].to(model.dtype),
+                what=f"parameter {n} after {what}",
+                inputs=self.inputs,
+                dtype=model.dtype,
+                tolerance=allowed,
+                diagnose=lambda g, n=n, variants=variants: name_bug(g, expected[n], variants, allowed) or UPDATE,
+            )
 
 
 def _one_step_inputs(rng):
@@ -194,11 +268,17 @@ ONE_STEP_HP = (0.1, (0.9, 0.999), 1e-8, 0.0)
 # The visible test's inputs, declared once: the test makes them from here, and so does the student
 # edition (grade release stores them, the reference's parameters after the step and the catalogue's, as data).
 ONE_STEP = VisibleStep(
-    test="test_one_step", cls="Adam", what=_what(ONE_STEP_HP), layers=tuple(LAYERS), inputs=_one_step_inputs,
+    test="test_one_step",
+    cls="Adam",
+    what=_what(ONE_STEP_HP),
+    layers=tuple(LAYERS),
+    inputs=_one_step_inputs,
     options=dict(zip(("lr", "betas", "eps", "weight_decay"), ONE_STEP_HP)),
     expected=lambda state, grads: {n: t.float() for n, t in reference.Adam(state, *ONE_STEP_HP).step(grads).items()},
-    variants=lambda state, grads: _catalogue(state, state, [grads], ONE_STEP_HP, False), hint=UPDATE,
-    errors=STEP_ERRORS)
+    variants=lambda state, grads: _catalogue(state, state, [grads], ONE_STEP_HP, False),
+    hint=UPDATE,
+    errors=STEP_ERRORS,
+)
 
 
 @pytest.mark.points(2)
@@ -258,16 +338,28 @@ def test_zero_grad(student, rng):
     model = run.model
     model.set_grads(rng)
     before = dict(model.current())
-    _, info = call_checked(student, run.opt.attr("zero_grad"), _what=f"{run.what}.zero_grad()",
-                           _inspect=model.handle)
+    _, info = call_checked(student, run.opt.attr("zero_grad"), _what=f"{run.what}.zero_grad()", _inspect=model.handle)
     model._take(info)
     for n in model.names:
-        compare(model.last.get(n), before[n], what=f"parameter {n} after {run.what}.zero_grad()",
-                inputs=model.inputs, dtype=model.dtype, tolerance=EXACT, diagnose=lambda g: ZERO_HINT)
+        compare(
+            model.last.get(n),
+            before[n],
+            what=f"parameter {n} after {run.what}.zero_grad()",
+            inputs=model.inputs,
+            dtype=model.dtype,
+            tolerance=EXACT,
+            diagnose=lambda g: ZERO_HINT,
+        )
     grads = read_values(student, [model.handles[n].attr("grad") for n in model.names], "reading the .grads")
     for n, g in zip(model.names, grads):
         if g is not None:
             g = expect_tensor(g, f"the .grad of parameter {n} after {run.what}.zero_grad()")
-            compare(g, torch.zeros(g.shape, dtype=g.dtype), what=f"the .grad of parameter {n} after zero_grad()",
-                    inputs=model.inputs + "; every .grad set to normal values", dtype=g.dtype, tolerance=EXACT,
-                    diagnose=lambda _g: ZERO_HINT)
+            compare(
+                g,
+                torch.zeros(g.shape, dtype=g.dtype),
+                what=f"the .grad of parameter {n} after zero_grad()",
+                inputs=model.inputs + "; every .grad set to normal values",
+                dtype=g.dtype,
+                tolerance=EXACT,
+                diagnose=lambda _g: ZERO_HINT,
+            )

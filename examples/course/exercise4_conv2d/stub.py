@@ -20,6 +20,7 @@ The result has x's dtype, and gradients flow through it to x, weight and bias.  
 tensor operations (slicing, einsum or matmul, sum, unfold, torch.nn.functional.pad, ...);
 torch.nn.functional.conv2d, torch.conv2d and nn.Conv2d are what you are rebuilding.
 """
+
 import torch
 
 

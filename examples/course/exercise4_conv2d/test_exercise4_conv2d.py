@@ -3,6 +3,7 @@
 Every check compares the student's conv2d with the reference (torch's own, in float64); when the
 numbers are wrong, the hint names the mistake whose result they are (the catalogue below).
 """
+
 import pytest
 import torch
 
@@ -21,27 +22,51 @@ from grader.suites.common import (
 reference = course_reference(__file__)
 
 # The catalogue: the mistakes students make, each named by its hint when a result is that mistake's.
-FLIPPED = Misconception("kernel flipped", (
-    "Don't flip the kernel: deep-learning convolution is a cross-correlation, "
-    "out[n, o, i, j] = sum of x[n, c, i * stride + a, j * stride + b] * weight[o, c, a, b] "
-    "(weight[o, c, kH - 1 - a, kW - 1 - b] is the convolution of signal processing)."))
-STRIDE = Misconception("stride ignored", (
-    "Step the kernel by stride: output position (i, j) starts at input row i * stride and column j * stride, "
-    "and H_out = (H + 2 * padding - kH) // stride + 1 (W_out likewise)."))
-PADDING = Misconception("padding ignored", (
-    "Pad the input with padding zeros on both sides of its height and width before sliding the kernel "
-    "(torch.nn.functional.pad(x, (pw, pw, ph, ph))): H_out = (H + 2 * padding - kH) // stride + 1."))
-BIAS = Misconception("bias", (
-    "Add the bias once per output channel, after the sum over channels and kernel positions: "
-    "out + bias.view(1, -1, 1, 1), when bias is given."))
-LAYOUT = Misconception("layout", (
-    "Return the output channels first, in torch's layout: shape (N, C_out, H_out, W_out), "
-    "not channels last (N, H_out, W_out, C_out) nor with the batch and channel dimensions swapped."))
-SHAPE = ("The output has shape (N, C_out, H_out, W_out), with H_out = (H + 2 * padding - kH) // stride + 1 "
-         "and W_out = (W + 2 * padding - kW) // stride + 1.")
+FLIPPED = Misconception(
+    "kernel flipped",
+    (
+        "Don't flip the kernel: deep-learning convolution is a cross-correlation, "
+        "out[n, o, i, j] = sum of x[n, c, i * stride + a, j * stride + b] * weight[o, c, a, b] "
+        "(weight[o, c, kH - 1 - a, kW - 1 - b] is the convolution of signal processing)."
+    ),
+)
+STRIDE = Misconception(
+    "stride ignored",
+    (
+        "Step the kernel by stride: output position (i, j) starts at input row i * stride and column j * stride, "
+        "and H_out = (H + 2 * padding - kH) // stride + 1 (W_out likewise)."
+    ),
+)
+PADDING = Misconception(
+    "padding ignored",
+    (
+        "Pad the input with padding zeros on both sides of its height and width before sliding the kernel "
+        "(torch.nn.functional.pad(x, (pw, pw, ph, ph))): H_out = (H + 2 * padding - kH) // stride + 1."
+    ),
+)
+BIAS = Misconception(
+    "bias",
+    (
+        "Add the bias once per output channel, after the sum over channels and kernel positions: "
+        "out + bias.view(1, -1, 1, 1), when bias is given."
+    ),
+)
+LAYOUT = Misconception(
+    "layout",
+    (
+        "Return the output channels first, in torch's layout: shape (N, C_out, H_out, W_out), "
+        "not channels last (N, H_out, W_out, C_out) nor with the batch and channel dimensions swapped."
+    ),
+)
+SHAPE = (
+    "The output has shape (N, C_out, H_out, W_out), with H_out = (H + 2 * padding - kH) // stride + 1 "
+    "and W_out = (W + 2 * padding - kW) // stride + 1."
+)
 # the student edition's hint when no catalogued mistake gives the numbers (it stores no reference to tell why)
-FORMULA = ("out[n, o, i, j] = bias[o] + the sum over c, a, b of x[n, c, i * stride + a, j * stride + b] * "
-           "weight[o, c, a, b], of shape (N, C_out, H_out, W_out) with H_out = (H + 2 * padding - kH) // stride + 1.")
+FORMULA = (
+    "out[n, o, i, j] = bias[o] + the sum over c, a, b of x[n, c, i * stride + a, j * stride + b] * "
+    "weight[o, c, a, b], of shape (N, C_out, H_out, W_out) with H_out = (H + 2 * padding - kH) // stride + 1."
+)
 
 
 def _torch_conv(x, w, b, stride, padding):
@@ -73,8 +98,7 @@ def _variants(x, w, b, stride, padding):
 
 def _describe(x, w, b, stride, padding, how):
     bias = f"bias: {how}" if b is not None else "bias=None"
-    return (f"{describe('x', x, how)}, {describe('weight', w, how)}, {bias}, "
-            f"stride={stride}, padding={padding}")
+    return f"{describe('x', x, how)}, {describe('weight', w, how)}, {bias}, stride={stride}, padding={padding}"
 
 
 def _what(bias, stride, padding):
@@ -85,6 +109,7 @@ def _diagnose(x, w, b, stride, padding, expected):
     def diagnose(got):
         hint = name_bug(got, expected, _variants(x, w, b, stride, padding), ROUNDING.at(x.dtype))
         return hint or (SHAPE if got.shape != expected.shape else None)
+
     return diagnose
 
 
@@ -106,8 +131,16 @@ def _compare(student, args, how):
     expected = reference.conv2d(*args)
     what = _what(b, stride, padding)
     got = student.call(student.ref("conv2d"), *args, _what=what)
-    compare(got, expected, diagnose=_diagnose(*args, expected), what=what, inputs=_describe(*args, how),
-            dtype=x.dtype, tolerance=ROUNDING, scale=_scale(*args))
+    compare(
+        got,
+        expected,
+        diagnose=_diagnose(*args, expected),
+        what=what,
+        inputs=_describe(*args, how),
+        dtype=x.dtype,
+        tolerance=ROUNDING,
+        scale=_scale(*args),
+    )
 
 
 def _check(student, rng, x_shape, w_shape, **options):
@@ -120,12 +153,22 @@ SHAPES = {"3x3": ((1, 1, 5, 5), (2, 1, 3, 3)), "2x3": ((1, 2, 3, 4), (2, 2, 2, 3
 # The visible test's inputs, declared once: the test makes them from here, and so does the student
 # edition (grade release stores them, the reference's result and the catalogue's, as data).
 MATCHES_REFERENCE = VisibleCall(
-    test="test_matches_reference", fn="conv2d", what=_what(True, 1, 0),
+    test="test_matches_reference",
+    fn="conv2d",
+    what=_what(True, 1, 0),
     inputs=lambda rng, x_shape, w_shape, dtype, device: _inputs(rng, x_shape, w_shape, dtype),
-    expected=reference.conv2d, describe=_describe, scale=_scale, variants=_variants, hint=FORMULA,
+    expected=reference.conv2d,
+    describe=_describe,
+    scale=_scale,
+    variants=_variants,
+    hint=FORMULA,
     every_device=False,
-    params=tuple((f"{k}-{d.id}", {"x_shape": x_shape, "w_shape": w_shape, "dtype": d.values[0]})
-                 for k, (x_shape, w_shape) in SHAPES.items() for d in DTYPES))  # pytest's order of the cases
+    params=tuple(
+        (f"{k}-{d.id}", {"x_shape": x_shape, "w_shape": w_shape, "dtype": d.values[0]})
+        for k, (x_shape, w_shape) in SHAPES.items()
+        for d in DTYPES
+    ),
+)  # pytest's order of the cases
 
 
 @pytest.mark.points(3)
@@ -174,8 +217,11 @@ def test_one_image_one_channel(student, rng):
 def test_gradients(student, rng):
     """the gradients with respect to x, weight and bias match the reference's (autograd through conv2d)"""
     stride, padding = 2, 1
-    x, w, b = randn(rng, (2, 3, 7, 6), torch.float64), randn(rng, (4, 3, 3, 3), torch.float64), \
-        randn(rng, (4,), torch.float64)
+    x, w, b = (
+        randn(rng, (2, 3, 7, 6), torch.float64),
+        randn(rng, (4, 3, 3, 3), torch.float64),
+        randn(rng, (4,), torch.float64),
+    )
     what = _what(b, stride, padding)
     leaves = [t.clone().requires_grad_() for t in (x, w, b)]
     out = reference.conv2d(leaves[0], leaves[1], leaves[2], stride, padding)
@@ -184,10 +230,27 @@ def test_gradients(student, rng):
     inputs = _describe(x, w, b, stride, padding, "normal values") + "; grad_output random"
     # the forward first: a wrong output shape would make the backward fail for a reason it does not say
     got = student.call(student.ref("conv2d"), x, w, b, stride, padding, _what=what)
-    compare(got, out.detach(), diagnose=_diagnose(x, w, b, stride, padding, out.detach()), what=what, inputs=inputs,
-            dtype=torch.float64, tolerance=ROUNDING, scale=9)
-    _, grads, _ = student.vjp(student.ref("conv2d"), [x, w, b, stride, padding], grad_output, wrt=(0, 1, 2),
-                              _what=f"backward through {what}")
+    compare(
+        got,
+        out.detach(),
+        diagnose=_diagnose(x, w, b, stride, padding, out.detach()),
+        what=what,
+        inputs=inputs,
+        dtype=torch.float64,
+        tolerance=ROUNDING,
+        scale=9,
+    )
+    _, grads, _ = student.vjp(
+        student.ref("conv2d"), [x, w, b, stride, padding], grad_output, wrt=(0, 1, 2), _what=f"backward through {what}"
+    )
     for name, g, e in zip(("x", "weight", "bias"), grads or [None] * 3, expected):
-        compare(g, e, diagnose=lambda g: None, what=f"the gradient with respect to {name}", inputs=inputs,
-                dtype=torch.float64, tolerance=ROUNDING, scale=9)
+        compare(
+            g,
+            e,
+            diagnose=lambda g: None,
+            what=f"the gradient with respect to {name}",
+            inputs=inputs,
+            dtype=torch.float64,
+            tolerance=ROUNDING,
+            scale=9,
+        )

@@ -1,5 +1,6 @@
 # hint: Apply the affine parameters
 """A wrong answer: Never applies weight and bias."""
+
 import torch
 
 

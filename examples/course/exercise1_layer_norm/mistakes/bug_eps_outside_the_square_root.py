@@ -1,5 +1,6 @@
 # hint: eps goes inside the square root
 """A wrong answer: Adds eps to the standard deviation instead of the variance."""
+
 import torch
 
 

@@ -1,5 +1,6 @@
 # hint: last len\(normalized_shape\) dimensions
 """A wrong answer: Normalises over the last dimension only, whatever normalized_shape says."""
+
 import torch
 
 

@@ -1,5 +1,6 @@
 # hint: Scale first, then shift
 """A wrong answer: Adds the bias before scaling by the weight."""
+
 import torch
 
 

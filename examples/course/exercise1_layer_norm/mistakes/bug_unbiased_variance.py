@@ -1,5 +1,6 @@
 # hint: biased one, divided by N
 """A wrong answer: Divides by N - 1: x.var() is the unbiased variance."""
+
 import torch
 
 

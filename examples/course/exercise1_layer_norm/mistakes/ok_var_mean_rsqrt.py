@@ -1,4 +1,5 @@
 """A correct answer written another way: torch.var_mean and rsqrt, over negative dims."""
+
 import torch
 
 

@@ -1,5 +1,6 @@
 # hint: When training is False, dropout changes nothing
 """A wrong answer: Drops elements whatever training says."""
+
 import torch
 
 

@@ -1,5 +1,6 @@
 # hint: Draw the mask from the generator given
 """A wrong answer: Draws the mask from torch's global random numbers, not from the generator given."""
+
 import torch
 
 

@@ -1,5 +1,6 @@
 # hint: Keep each element with probability 1 - p
 """A wrong answer: Keeps each element with probability p (rand < p) instead of 1 - p."""
+
 import torch
 
 

@@ -1,5 +1,6 @@
 # hint: Scale the kept elements by 1 / \(1 - p\)
 """A wrong answer: Keeps the kept elements as they are, without scaling them by 1 / (1 - p)."""
+
 import torch
 
 

@@ -1,5 +1,6 @@
 # hint: Scale the kept elements by 1 / \(1 - p\)
 """A wrong answer: Divides the kept elements by p instead of 1 - p."""
+
 import torch
 
 

@@ -1,4 +1,5 @@
 """A correct answer written another way: the mask drawn by Tensor.bernoulli_ (keep with probability 1 - p), then torch.where."""
+
 import torch
 
 

@@ -1,5 +1,6 @@
 # hint: Correct m and v for their start at zero
 """A wrong answer: Updates with m / (sqrt(v) + eps): m and v are not corrected for their start at zero."""
+
 import torch
 
 

@@ -1,5 +1,6 @@
 # hint: each parameter has its own m and v
 """A wrong answer: Keeps one m and one v for all the parameters."""
+
 import torch
 
 
@@ -21,8 +22,8 @@ class Adam:
             g = p.grad + self.weight_decay * p if self.weight_decay else p.grad
             self.m = self.beta1 * self.m + (1 - self.beta1) * g
             self.v = self.beta2 * self.v + (1 - self.beta2) * g * g
-            m_hat = self.m / (1 - self.beta1 ** self.t)
-            v_hat = self.v / (1 - self.beta2 ** self.t)
+            m_hat = self.m / (1 - self.beta1**self.t)
+            v_hat = self.v / (1 - self.beta2**self.t)
             p.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
 
     def zero_grad(self) -> None:

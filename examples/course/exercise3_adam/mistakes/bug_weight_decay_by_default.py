@@ -1,5 +1,6 @@
 # hint: Weight decay is off by default
 """A wrong answer: Decays the weights unless told not to: weight_decay=1e-2 by default."""
+
 import torch
 
 
@@ -21,8 +22,8 @@ class Adam:
             g = p.grad + self.weight_decay * p if self.weight_decay else p.grad
             m.mul_(self.beta1).add_(g, alpha=1 - self.beta1)
             v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-            m_hat = m / (1 - self.beta1 ** self.t)
-            v_hat = v / (1 - self.beta2 ** self.t)
+            m_hat = m / (1 - self.beta1**self.t)
+            v_hat = v / (1 - self.beta2**self.t)
             p.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
 
     def zero_grad(self) -> None:

@@ -1,5 +1,6 @@
 """A correct answer written another way: the state in a dict per parameter, made at its first step, and
 torch.optim's arrangement of the bias correction (a step size, the square root's correction in the denominator)."""
+
 import math
 
 import torch
@@ -14,8 +15,8 @@ class Adam:
 
     def step(self):
         self.steps += 1
-        step_size = self.lr / (1 - self.beta1 ** self.steps)
-        root_correction = math.sqrt(1 - self.beta2 ** self.steps)
+        step_size = self.lr / (1 - self.beta1**self.steps)
+        root_correction = math.sqrt(1 - self.beta2**self.steps)
         with torch.no_grad():
             for p, state in zip(self.params, self.state):
                 if p.grad is None:

@@ -1,5 +1,6 @@
 # hint: Return the output channels first
 """A wrong answer: Builds the output channels last, (N, H_out, W_out, C_out)."""
+
 import torch
 import torch.nn.functional as F
 
@@ -17,7 +18,7 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1, padding=0
     out = x.new_zeros((x.shape[0], h_out, w_out, weight.shape[0]))
     for a in range(kh):  # each kernel position: the pixels it meets, times its weights, summed over channels
         for b in range(kw):
-            patch = x[:, :, a:a + sh * (h_out - 1) + 1:sh, b:b + sw * (w_out - 1) + 1:sw]
+            patch = x[:, :, a : a + sh * (h_out - 1) + 1 : sh, b : b + sw * (w_out - 1) + 1 : sw]
             out = out + torch.einsum("nchw,oc->nhwo", patch, weight[:, :, a, b])
     if bias is not None:
         out = out + bias

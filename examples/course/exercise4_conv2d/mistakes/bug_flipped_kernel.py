@@ -1,5 +1,6 @@
 # hint: Don't flip the kernel
 """A wrong answer: Flips the kernel: the convolution of signal processing, not a cross-correlation."""
+
 import torch
 import torch.nn.functional as F
 
@@ -17,7 +18,7 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1, padding=0
     out = x.new_zeros((x.shape[0], weight.shape[0], h_out, w_out))
     for a in range(kh):  # each kernel position: the pixels it meets, times its weights, summed over channels
         for b in range(kw):
-            patch = x[:, :, a:a + sh * (h_out - 1) + 1:sh, b:b + sw * (w_out - 1) + 1:sw]
+            patch = x[:, :, a : a + sh * (h_out - 1) + 1 : sh, b : b + sw * (w_out - 1) + 1 : sw]
             out = out + torch.einsum("nchw,oc->nohw", patch, weight[:, :, kh - 1 - a, kw - 1 - b])
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)

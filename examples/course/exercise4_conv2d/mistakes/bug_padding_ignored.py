@@ -1,5 +1,6 @@
 # hint: Pad the input with padding zeros
 """A wrong answer: Never pads the input."""
+
 import torch
 
 
@@ -15,7 +16,7 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1, padding=0
     out = x.new_zeros((x.shape[0], weight.shape[0], h_out, w_out))
     for a in range(kh):  # each kernel position: the pixels it meets, times its weights, summed over channels
         for b in range(kw):
-            patch = x[:, :, a:a + sh * (h_out - 1) + 1:sh, b:b + sw * (w_out - 1) + 1:sw]
+            patch = x[:, :, a : a + sh * (h_out - 1) + 1 : sh, b : b + sw * (w_out - 1) + 1 : sw]
             out = out + torch.einsum("nchw,oc->nohw", patch, weight[:, :, a, b])
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)

@@ -12,7 +12,8 @@ import pytest
 from tests.commands.test_release import _bodies, _grade, _release_code, _visible_tests, venv  # noqa: F401
 from tests.conftest import ROOT, run_cli
 
-pytestmark = pytest.mark.slow  # a release, an install in a fresh venv, the student edition's grade
+# Slow by design: each test builds a release, installs it in a fresh venv and runs the student edition.
+pytestmark = pytest.mark.slow
 
 COURSE = ROOT / "examples" / "course"
 FILES = ("solution.py", "reference.py", "stub.py")

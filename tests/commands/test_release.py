@@ -179,8 +179,11 @@ def test_the_student_package_holds_only_what_students_run(venv, release):
         assert not [n for n in held if gone in n], gone
     names = [n.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for n in held]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # a student's venv holds the student edition alone; this one sees the system's site-packages,
+    # where CI installs the instructor's edition in editable mode: its finder is taken out first
     code = (
         "import importlib, sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, '__module__', '').startswith('__editable__')]\n"
         "for name in sys.argv[1:]:\n"
         "    assert importlib.import_module(name).__file__.startswith(sys.prefix), name\n"
         "try:\n"

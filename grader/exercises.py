@@ -55,3 +55,11 @@ def for_suite(module_file: str) -> Exercise:
     if not m or not 1 <= int(m.group(1)) <= len(exercises):
         raise KeyError(module_file)
     return exercises[int(m.group(1)) - 1]
+
+
+EXERCISES_HELP = "exercise1 … exercise9 (or 1 … 9), or 'all' (default)"
+
+
+def add_exercises_option(parser, help: str = EXERCISES_HELP) -> None:
+    """The ``--exercises``/``-e`` option of the commands that grade several exercises."""
+    parser.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE", help=help)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.course import add_option
+from grader.exercises import add_exercises_option
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -104,14 +105,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="submissions graded in parallel (default: the number of cores)",
     )
-    p.add_argument(
-        "--exercises",
-        "-e",
-        nargs="+",
-        default=["all"],
-        metavar="EXERCISE",
-        help="exercise1 … exercise9 (or 1 … 9), or 'all' (default)",
-    )
+    add_exercises_option(p)
     p.add_argument(
         "--seed-secret",
         metavar="TEXT",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from grader.atomic import write_atomic
 from grader.course import FILE, TOPIC, CourseError, current, parse, tomllib, use
+from grader.exercises import add_exercises_option
 
 NEW_DESCRIPTION = """\
 Scaffold exercise NAME in the course folder DIR (made, with its course.toml, when it does
@@ -435,14 +436,7 @@ def check_course_main(argv) -> int:
         help="the course folder (default: --course, $GRADER_COURSE, else the built-in course)",
     )
     p.add_argument("--course", dest="course_option", metavar="DIR", default=None, help=argparse.SUPPRESS)
-    p.add_argument(
-        "--exercises",
-        "-e",
-        nargs="+",
-        default=["all"],
-        metavar="EXERCISE",
-        help="check these exercises only (default: all)",
-    )
+    add_exercises_option(p, help="check these exercises only (default: all)")
     try:
         args = p.parse_args(argv)
     except _Usage as e:

@@ -28,6 +28,7 @@ import urllib.parse
 from pathlib import Path
 
 from grader.course import add_option, apply
+from grader.exercises import add_exercises_option
 
 EXIT_OK, EXIT_SOME, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 MARKER = "classroom.json"
@@ -135,14 +136,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--branch", metavar="NAME", help="the branch graded (default: the repository's default branch)")
     p.add_argument("--extensions", type=Path, metavar="CSV", help="per-student deadlines: github_username,deadline")
-    p.add_argument(
-        "--exercises",
-        "-e",
-        nargs="+",
-        default=["all"],
-        metavar="EXERCISE",
-        help="exercise1 … exercise9 (or 1 … 9), or 'all' (default)",
-    )
+    add_exercises_option(p)
     p.add_argument("--jobs", "-j", type=int, metavar="N", help="submissions graded in parallel (grade batch --jobs)")
     p.add_argument(
         "--return-feedback",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from grader.course import add_option, apply
+from grader.exercises import add_exercises_option
 
 AUTOGRADER_EPILOG = """\
 The zip holds setup.sh and run_autograder at its root and this course (with
@@ -86,14 +87,7 @@ def autograder_main(argv) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", "-o", type=Path, required=True, metavar="ZIP", help="the zip to write")
-    p.add_argument(
-        "--exercises",
-        "-e",
-        nargs="+",
-        default=["all"],
-        metavar="EXERCISE",
-        help="exercise1 … exercise9 (or 1 … 9), or 'all' (default)",
-    )
+    add_exercises_option(p)
     p.add_argument(
         "--hidden-visibility",
         choices=VISIBILITIES,

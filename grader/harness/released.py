@@ -156,9 +156,10 @@ def step_cases(module, decl, exercise_name: str) -> list:
 
 
 def declared_cases(module, exercise_name: str) -> list:
-    """Every visible test of a suite, as the student edition's cases, from its declarations;
-    ReleaseError names a visible test that is not declared as data (it cannot be released), and a
-    declaration of a test that is not marked visible (its inputs would leave the instructor's side)."""
+    """Every visible test of a suite, as the student edition's cases, from its declarations.
+    ReleaseError says that a suite has no visible test, names a visible test that is not declared
+    as data (it cannot be released), and a declaration of a test that is not marked visible (its
+    inputs would leave the instructor's side)."""
     from grader.verdicts.visible import VisibleStep
 
     decls = declared(module)
@@ -169,6 +170,12 @@ def declared_cases(module, exercise_name: str) -> list:
             f"{exercise_name}: {', '.join(hidden)} is declared as a visible test's data (VisibleCall) "
             "but is not a test of the suite marked @pytest.mark.visible: a hidden test's inputs "
             "never go into the student edition"
+        )
+    if not visible:  # the student edition would grade nothing and fail: said here, before a student sees it
+        raise ReleaseError(
+            f"{exercise_name}: no test of its suite is marked @pytest.mark.visible, so the student edition "
+            "would have nothing to check; mark at least one test visible and declare its inputs with "
+            'VisibleCall (docs/instructors/authoring.md, "Release your course")'
         )
     missing = [t for t in visible if t not in {d.test for d in decls}]
     if missing:

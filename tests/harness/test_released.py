@@ -54,6 +54,13 @@ def test_a_visible_test_not_declared_is_not_released():
         declared_cases(_suite(True), "exercise1")
 
 
+def test_a_suite_without_a_visible_test_is_not_released():
+    """The student edition of an exercise with no visible test would check nothing (and its grade
+    failed with an internal error): the release stops first, and says what to do."""
+    with pytest.raises(ReleaseError, match="exercise1: no test of its suite is marked @pytest.mark.visible"):
+        declared_cases(_suite(False), "exercise1")
+
+
 def test_a_hidden_tests_inputs_never_go_into_the_release():
     with pytest.raises(ReleaseError, match="test_it is declared .* not a test of the suite marked"):
         declared_cases(_suite(False, DOUBLE), "exercise1")

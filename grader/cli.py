@@ -22,6 +22,7 @@ from grader.exercises import select
 from grader.exits import EXIT_FULL
 from grader.exits import fail as _fail
 from grader.exits import no_torch as _no_torch
+from grader.hint_levels import add_hint_level_option
 
 DESCRIPTION = """\
 Grade your PyTorch exercises and explain every lost point.
@@ -214,10 +215,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print each test's points and what it checks (all exercises, or those named), and exit",
     )
-    p.add_argument(
-        "--hint-level",
-        choices=("fix", "concept"),
-        default=None,
+    add_hint_level_option(
+        p,
         help="hints name the mistake's concept only, or also show the fix (default: $GRADER_HINT_LEVEL, "
         "else the course's setting, else fix)",
     )

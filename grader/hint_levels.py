@@ -55,3 +55,11 @@ def current_level() -> str:
     """The hint level this process grades at: GRADER_HINT_LEVEL, else the course's default (an unknown
     value was refused by the command line; here it falls back to the default)."""
     return str(settings.HINT_LEVEL.value() or edition_level())
+
+
+LEVEL_HELP = "hints name the concept only, or also show the fix (default: $GRADER_HINT_LEVEL, else fix)"
+
+
+def add_hint_level_option(parser, help: str = LEVEL_HELP) -> None:
+    """The ``--hint-level`` option of the commands that grade or build for a course (its choices: ``LEVELS``)."""
+    parser.add_argument("--hint-level", choices=LEVELS, default=None, help=help)

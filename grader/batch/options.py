@@ -8,6 +8,7 @@ from pathlib import Path
 from grader import __version__
 from grader.course import add_option
 from grader.exercises import add_exercises_option
+from grader.hint_levels import add_hint_level_option
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -174,12 +175,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run workers without namespaces and the unprivileged uid (debugging only)",
     )
-    p.add_argument(
-        "--hint-level",
-        choices=("fix", "concept"),
-        default=None,
-        help="hints name the concept only, or also show the fix (default: $GRADER_HINT_LEVEL, else fix)",
-    )
+    add_hint_level_option(p)
     add_option(p)
     p.add_argument("--version", action="version", version=f"grade {__version__}")
     return p

@@ -30,6 +30,7 @@ from grader import __version__
 from grader.course import add_option, apply, current
 from grader.exercises import EXERCISES
 from grader.harness.released import ReleaseError, about_test, course_cases, declared_cases, variants_data
+from grader.hint_levels import add_hint_level_option
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADER = Path(__file__).resolve().parents[1]
@@ -612,10 +613,8 @@ def main(argv=None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", "-o", metavar="DIR", type=Path, required=True, help="where the student edition goes")
-    p.add_argument(
-        "--hint-level",
-        choices=("fix", "concept"),
-        default=None,
+    add_hint_level_option(
+        p,
         help="the course's hint level in the student edition: the concept only, or also the fix "
         "(default: $GRADER_HINT_LEVEL, else fix)",
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grader.course import add_option, apply
 from grader.exercises import add_exercises_option
+from grader.hint_levels import add_hint_level_option
 
 AUTOGRADER_EPILOG = """\
 The zip holds setup.sh and run_autograder at its root and this course (with
@@ -102,12 +103,7 @@ def autograder_main(argv) -> int:
         metavar="X",
         help="multiply every time limit by X (default 2: Gradescope gives half a CPU)",
     )
-    p.add_argument(
-        "--hint-level",
-        choices=("fix", "concept"),
-        default=None,
-        help="hints name the concept only, or also show the fix (default: $GRADER_HINT_LEVEL, else fix)",
-    )
+    add_hint_level_option(p)
     add_option(p)
     try:
         args = p.parse_args(argv)

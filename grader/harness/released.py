@@ -155,12 +155,47 @@ def step_cases(module, decl, exercise_name: str) -> list:
     return cases
 
 
+def draw_cases(module, decl, exercise_name: str) -> list:
+    """A visible test declared as a VisibleDraw, as the student edition's "draw" cases: call_cases'
+    data, with the reference's result and each catalogued mistake's computed with a fresh
+    generator of the declared seed each (so that a mistake that ignores the generator draws
+    otherwise), what the student edition checks besides (grader.verdicts.visible.VisibleDraw), and
+    the torch that drew the numbers: a comparison that depends on its stream is on the CPU only."""
+    import dataclasses
+
+    import torch
+
+    from grader.verdicts.visible import seeded_generator, with_generators
+
+    def expected(*args):
+        seeded_generator(args)  # one, or the declaration is said to be wrong
+        return None if decl.expected is None else decl.expected(*with_generators(args))
+
+    cases = call_cases(module, dataclasses.replace(decl, expected=expected, variants=None), exercise_name)
+    for case in cases:
+        args = case["args"]
+        count = len(list(decl.variants(*with_generators(args)))) if decl.variants else 0
+        # each mistake draws from a generator of its own, from the seed
+        variants = [list(decl.variants(*with_generators(args)))[i] for i in range(count)]
+        stream = decl.expected is not None and not decl.kept_only
+        case.update(
+            kind="draw",
+            variants=variants_data(variants),
+            kept_only=decl.kept_only,
+            hint_mask=decl.hint_mask,
+            hint_generator=decl.hint_generator,
+            torch=".".join(torch.__version__.split(".")[:2]),
+            device="cpu" if stream else case["device"],
+        )
+    return cases
+
+
 def declared_cases(module, exercise_name: str) -> list:
     """Every visible test of a suite, as the student edition's cases, from its declarations.
     ReleaseError says that a suite has no visible test, names a visible test that is not declared
     as data (it cannot be released), and a declaration of a test that is not marked visible (its
     inputs would leave the instructor's side)."""
-    from grader.verdicts.visible import VisibleStep
+    from grader.verdicts.visible import VisibleDraw, VisibleStep
 
     decls = declared(module)
     visible = visible_tests(module)
@@ -188,6 +223,8 @@ def declared_cases(module, exercise_name: str) -> list:
     for decl in decls:
         try:
             make = step_cases if isinstance(decl, VisibleStep) else call_cases
+            if isinstance(decl, VisibleDraw):
+                make = draw_cases
             cases += make(module, decl, exercise_name)
         except Exception as e:  # the author's declaration, said in one line
             raise ReleaseError(

@@ -30,6 +30,7 @@ from grader.verdicts.diagnosis import COMMON_ERRORS, ErrorHint, Misconception, c
 from grader.verdicts.gradcheck import gradcheck
 from grader.verdicts.objects import assert_made_object, assert_not_torch_class
 from grader.verdicts.tolerances import Tolerance
+from grader.verdicts.visible import SeededGenerator, seeded_generator
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "bool": torch.bool}
 
@@ -42,6 +43,8 @@ def encode(value):
     if isinstance(value, torch.Tensor):
         t = value.detach().cpu()
         return {"$tensor": str(t.dtype).removeprefix("torch."), "shape": list(t.shape), "data": t.reshape(-1).tolist()}
+    if isinstance(value, SeededGenerator):
+        return {"$generator": value.seed}
     if isinstance(value, (list, tuple)):
         return [encode(v) for v in value]
     if isinstance(value, dict):
@@ -52,6 +55,8 @@ def encode(value):
 def decode(value, device: str = "cpu"):
     if isinstance(value, dict) and "$tensor" in value:
         return torch.tensor(value["data"], dtype=DTYPES[value["$tensor"]]).reshape(value["shape"]).to(device)
+    if isinstance(value, dict) and "$generator" in value:
+        return SeededGenerator(int(value["$generator"]))
     if isinstance(value, list):
         return [decode(v, device) for v in value]
     if isinstance(value, dict):
@@ -269,6 +274,125 @@ def _step(student, case, device):
         )
 
 
+def _with_generators(student, args, device, seed_shift=0):
+    """The call's arguments with each stored generator made in the student's worker, afresh:
+    torch.Generator(device).manual_seed(seed) (``seed_shift`` added to the seed)."""
+    out = []
+    for a in args:
+        if isinstance(a, SeededGenerator):
+            seed = a.seed + seed_shift
+            gen = student.call(Student.torch("Generator"), device, _what=f"torch.Generator({device!r})")
+            student.call(gen.attr("manual_seed"), seed, _what=f"torch.Generator({device!r}).manual_seed({seed})")
+            a = gen
+        out.append(a)
+    return out
+
+
+def _from_the_generator(student, case, args, device):
+    """The result comes from the generator alone: the same seed, the same result whatever torch's
+    global random numbers are; another seed, another result."""
+    seed = seeded_generator(args).seed
+    fn, what = student.ref(case["fn"]), case["what"]
+
+    def draw(global_seed, shift=0):
+        call = f"torch.manual_seed({global_seed}); {what} with a generator seeded {seed + shift}"
+        got = call_checked(
+            student,
+            fn,
+            *_with_generators(student, args, device, shift),
+            _what=call,
+            _before=[Call(Student.torch("manual_seed"), global_seed)],
+        )
+        return expect_tensor(got, call, case["inputs"])
+
+    first, again = draw(1), draw(2)
+    if first.shape != again.shape or not torch.equal(first, again):
+        raise Failure(
+            f"{what} gave two different results from generators seeded {seed}, with torch's global random numbers "
+            "seeded 1 before the first call and 2 before the second: the result did not come from the generator "
+            f"alone\n  input: {case['inputs']}",
+            case["hint_generator"],
+        )
+    if torch.equal(first, draw(1, shift=1)):
+        raise Failure(
+            f"{what} gave the same result from a generator seeded {seed} and from one seeded {seed + 1} (torch's "
+            f"global random numbers seeded 1 before each): another seed must give another result\n"
+            f"  input: {case['inputs']}",
+            case["hint_generator"],
+        )
+
+
+def _where_kept(got, expected, variants):
+    """A random mask: the expected result, and each variant's, where ``got`` kept an element (is
+    not 0), 0 elsewhere."""
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return expected, variants
+    keep = got.detach().cpu() != 0
+
+    def masked(t):
+        return torch.where(keep, t, torch.zeros_like(t))
+
+    return masked(expected), [
+        Misconception(v.misconception.name, v.misconception.hint).gives(lambda v=v: masked(v.compute()))
+        for v in variants
+    ]
+
+
+def _keeps_some(got, case):
+    """A random mask keeps some elements and drops some."""
+    keep = got.detach().cpu() != 0
+    if bool(keep.all()) or not bool(keep.any()):
+        raise Failure(
+            f"{case['what']} {'kept every one' if keep.all() else 'dropped every one'} of the {keep.numel()} "
+            f"elements\n  input: {case['inputs']}",
+            case.get("hint_mask") or None,
+        )
+
+
+def _draw(student, case, device):
+    """fn(*args) given a torch.Generator seeded as stored (grader.verdicts.visible.VisibleDraw): the
+    result comes from the generator alone, and is the stored one (where it kept an element, for a
+    random mask).  A comparison with numbers that depend on torch's random stream says, when it
+    fails on another torch than the one that computed them, which one that was."""
+    args = decode(case["args"], device)
+    if case.get("hint_generator"):
+        _from_the_generator(student, case, args, device)
+    if case.get("expected") is None:
+        return
+    got = call_checked(student, student.ref(case["fn"]), *_with_generators(student, args, device), _what=case["what"])
+    expected, variants = decode(case["expected"]), stored_variants(case)
+    if case.get("kept_only"):
+        expected, variants = _where_kept(got, expected, variants)
+    naming = Tolerance(rtol=case["rtol"], atol=case["atol"])
+
+    def diagnose(g):
+        return name_bug(g, expected, variants, naming, case.get("prefer")) or case.get("hint")
+
+    try:
+        compare(
+            got,
+            expected,
+            diagnose=diagnose,
+            what=case["what"],
+            inputs=case["inputs"],
+            dtype=DTYPES[case["dtype"]],
+            device=device,
+            rtol=case["rtol"],
+            atol=case["atol"],
+        )
+    except Failure as f:
+        built, here = case.get("torch"), ".".join(torch.__version__.split(".")[:2])
+        if case.get("kept_only") or not built or built == here:
+            raise
+        note = (
+            f"\n  note: the expected values were drawn with torch {built}'s random numbers, and this is torch "
+            f"{here}: if its random functions draw otherwise, a right answer fails here"
+        )
+        raise Failure(f.message + note, f.hint, expected=f.expected, got=f.got) from None
+    if case.get("kept_only"):
+        _keeps_some(got, case)
+
+
 def _matmul(student, case, device):
     """MatMul.apply(X, Y) and its backward for a given grad: the output and both gradients."""
     X, Y, G = decode(case["args"], device)
@@ -341,6 +465,7 @@ KINDS = {
     "sequential": _sequential,
     "sgd": _sgd,
     "step": _step,
+    "draw": _draw,
     "matmul": _matmul,
     "number": _number,
     "gradcheck": _gradcheck,

@@ -106,3 +106,69 @@ class VisibleStep:
     def make(self, rng=None, **params) -> tuple:
         """(parameters, gradients, what they are), as the test makes them."""
         return self.inputs(rng, **params)
+
+
+# -- a visible test whose call is given a torch.Generator ---------------------------------------
+
+
+@dataclass(frozen=True)
+class SeededGenerator:
+    """An argument of a visible test's call: ``torch.Generator(device).manual_seed(seed)``, made
+    afresh for each call that takes it (the student's, the reference's, each catalogued mistake's),
+    so that each draws the same numbers from the start.  The student edition stores it as
+    ``{"$generator": seed}`` (grader.verdicts.student_check.encode) and makes the generator in the
+    student's worker just before the call, on the call's device.
+
+    Fairness: a result compared with stored numbers that depend on the generator's stream (the
+    mask torch.rand drew) is the same on the student's machine only where torch draws the same
+    stream: on the CPU (a CUDA generator is another algorithm), from the same torch function, with
+    a torch whose random functions have not changed since the release was built.  PyTorch does not
+    promise that across releases ("Completely reproducible results are not guaranteed across
+    PyTorch releases", its notes on randomness), and two right answers may draw differently
+    (``torch.rand(shape) >= p`` and ``bernoulli_(1 - p)`` keep different elements).  So prefer
+    checks that hold for every draw: VisibleDraw's ``kept_only`` and ``hint_generator``.  A stored
+    comparison that does depend on the stream says, when it fails on another torch, which torch
+    computed the expected values."""
+
+    seed: int
+
+    def make(self, device: str = "cpu") -> torch.Generator:
+        return torch.Generator(device=device).manual_seed(self.seed)
+
+    def __str__(self) -> str:
+        return f"torch.Generator().manual_seed({self.seed})"
+
+
+def with_generators(args, device: str = "cpu") -> list:
+    """``args`` with each SeededGenerator replaced by a fresh torch.Generator seeded so."""
+    return [a.make(device) if isinstance(a, SeededGenerator) else a for a in args]
+
+
+@dataclass(frozen=True)
+class VisibleDraw(VisibleCall):
+    """A visible test of a call that draws random numbers from the torch.Generator it is given
+    (a SeededGenerator among the arguments ``inputs`` makes).  ``grade release`` stores the seed
+    (grader.verdicts.student_check's "draw" kind); the reference's result (``expected``, None for
+    none) and each catalogued mistake's (``variants``) are computed with a fresh generator each.
+    The student edition checks, in this order:
+
+    * with ``hint_generator``: the result comes from the generator alone: two calls with fresh
+      generators of the same seed, torch's global random numbers seeded 1 before the first and 2
+      before the second, give the same result, and a generator seeded ``seed + 1`` another one
+      (else that hint);
+    * with ``expected``: the result against the stored one; with ``kept_only``, only where the
+      result is not 0 (a random mask: ``expected`` is the result had every element been kept, and
+      so are the variants), and it must keep some elements and drop some (else ``hint_mask``).
+      Such a check holds for every way of drawing the mask, on every torch and device."""
+
+    kept_only: bool = False  # compared where the result is not 0 (see above)
+    hint_mask: str = ""  # kept_only: the hint when the result kept every element or none
+    hint_generator: str = ""  # the hint when the result changes with torch's global random numbers
+
+
+def seeded_generator(args) -> SeededGenerator:
+    """The SeededGenerator among a call's arguments."""
+    found = [a for a in args if isinstance(a, SeededGenerator)]
+    if len(found) != 1:
+        raise ValueError(f"a VisibleDraw's call takes one SeededGenerator among its arguments, not {len(found)}")
+    return found[0]

@@ -81,12 +81,12 @@ def test_the_course_student_edition_checks_the_model_answer_fully_and_the_stub_n
     r = _grade(venv, "all", "--submission", answers, "--format", "json", "--no-server", cwd=release)
     assert r.returncode == 0, r.stderr
     model = json.loads(r.stdout)
-    assert model["edition"] == "student" and model["checks"]["passed"] == model["checks"]["ran"] == 11, model["checks"]
+    assert model["edition"] == "student" and model["checks"]["passed"] == model["checks"]["ran"] == 16, model["checks"]
     assert [e["name"] for e in model["exercises"]] == [ex.name for ex in exercises]
     r = _grade(venv, "all", "--format", "json", "--no-server", cwd=release)  # the released stubs
     assert r.returncode == 1, r.stderr
     stubs = json.loads(r.stdout)
-    assert stubs["checks"]["passed"] == 0 and stubs["checks"]["ran"] == 11
+    assert stubs["checks"]["passed"] == 0 and stubs["checks"]["ran"] == 16
     # a catalogued mistake is named by its hint, from the numbers the release stored
     work = tmp_path / "bug"
     work.mkdir()
@@ -102,6 +102,31 @@ def test_the_course_student_edition_checks_the_model_answer_fully_and_the_stub_n
     r = _grade(venv, "3", "--submission", work, "--no-server", cwd=release)
     assert r.returncode == 1 and "0 of 1 visible check passed" in r.stdout, r.stdout + r.stderr
     assert "hint: Correct m and v for their start at zero" in r.stdout
+
+
+def test_the_course_student_edition_hands_dropout_a_generator(venv, release, tmp_path):  # noqa: F811
+    """Dropout's visible tests give the student's dropout a torch.Generator made from the seed the release
+    stored: every right answer passes, whichever way it draws its mask from it (torch.rand or bernoulli_);
+    a wrong scaling is named from the stored numbers, where the student's own mask kept an element; a mask
+    drawn from torch's global random numbers is named by the generator's hint."""
+    mistakes = COURSE / "exercise2_dropout" / "mistakes"
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copyfile(mistakes / "ok_bernoulli_where.py", work / "exercise2_dropout.py")
+    r = _grade(venv, "2", "--submission", work, "--no-server", cwd=release)
+    assert r.returncode == 0 and "7 of 7 visible checks passed" in r.stdout, r.stdout + r.stderr
+    shutil.copyfile(mistakes / "bug_no_scaling.py", work / "exercise2_dropout.py")
+    r = _grade(venv, "2", "--submission", work, "--no-server", cwd=release)
+    assert r.returncode == 1 and "3 of 7 visible checks passed" in r.stdout, r.stdout + r.stderr
+    assert (
+        "test_drops_and_scales[0.25-float32]" in r.stdout and "hint: Scale the kept elements by 1 / (1 - p)" in r.stdout
+    )
+    assert "generator=torch.Generator().manual_seed(" in r.stdout  # the seed the student's code was given
+    shutil.copyfile(mistakes / "bug_global_random_numbers.py", work / "exercise2_dropout.py")
+    r = _grade(venv, "2", "--submission", work, "--no-server", cwd=release)
+    assert r.returncode == 1 and "6 of 7 visible checks passed" in r.stdout, r.stdout + r.stderr
+    assert "test_mask_from_the_generator" in r.stdout and "hint: Draw the mask from the generator given" in r.stdout
+    assert "torch's global random numbers seeded 1 before the first call and 2 before the second" in r.stdout
 
 
 def test_the_course_student_edition_forbids_the_courses_built_ins(venv, release, tmp_path):  # noqa: F811

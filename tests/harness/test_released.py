@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from grader.harness.released import ReleaseError, declared_cases
-from grader.verdicts.visible import VisibleCall, VisibleStep
+from grader.verdicts.visible import SeededGenerator, VisibleCall, VisibleDraw, VisibleStep
 from tests.conftest import ROOT
 
 COURSE = ROOT / "examples" / "course"
@@ -128,8 +128,90 @@ def test_an_error_hint_that_is_not_data_is_not_released():
         declared_cases(_suite(True, regex), "exercise1")
 
 
+def _noise(**options):
+    """A VisibleDraw of noise(x, generator) = x + torch.rand(x.shape, generator=generator)."""
+    from grader.verdicts.diagnosis import Misconception
+
+    global_numbers = Misconception("global", "draw from the generator given")
+    twice = Misconception("twice", "add the noise once")
+    half = Misconception("half", "add all of the noise")
+    return VisibleDraw(
+        test="test_it",
+        fn="noise",
+        what="noise(x, generator)",
+        inputs=lambda rng, dtype, device: ([torch.zeros(2, 3, dtype=dtype), SeededGenerator(7)], "zeros"),
+        expected=lambda x, g: x + torch.rand(x.shape, generator=g, dtype=x.dtype),
+        describe=lambda x, g, how: f"x = {how}, generator={g}",
+        variants=lambda x, g: [
+            twice.gives(lambda: x + 2 * torch.rand(x.shape, generator=g, dtype=x.dtype)),
+            half.gives(lambda: x + torch.rand(x.shape, generator=g, dtype=x.dtype) / 2),
+            global_numbers.gives(lambda: x + torch.rand(x.shape, dtype=x.dtype)),
+        ],
+        **options,
+    )
+
+
+def test_a_visible_test_given_a_generator_stores_its_seed_and_draws_afresh_for_each_result():
+    """A VisibleDraw: the seed is stored as data, and the reference's result and each catalogued
+    mistake's are drawn from a generator of their own, made from the seed (the second mistake's
+    numbers are not those left after the reference's and the first mistake's draws)."""
+    cases = declared_cases(_suite(True, _noise()), "exercise1")
+    assert [(c["id"], c["kind"], c["device"], c["dtype"]) for c in cases] == [
+        ("float32", "draw", "cpu", "float32"),
+        ("float64", "draw", "cpu", "float64"),
+    ]
+    case = cases[1]
+    assert case["args"][1] == SeededGenerator(7)
+    assert case["inputs"] == "x = zeros, generator=torch.Generator().manual_seed(7)"
+    drawn = torch.rand((2, 3), generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    assert torch.equal(case["expected"], drawn)
+    assert [v["name"] for v in case["variants"]] == ["twice", "half", "global"]
+    assert torch.equal(case["variants"][0]["result"], 2 * drawn)
+    assert torch.equal(case["variants"][1]["result"], drawn / 2)
+    assert not torch.equal(case["variants"][2]["result"], drawn)  # torch's global random numbers
+    assert case["torch"] == ".".join(torch.__version__.split(".")[:2])  # the torch that drew them
+    assert (case["kept_only"], case["hint_generator"]) == (False, "")
+
+
+def test_a_draw_that_holds_for_every_mask_runs_on_every_device():
+    """Only a comparison with numbers drawn from the stream is the CPU's alone (a CUDA generator draws
+    otherwise): a check that holds for every draw runs where the declaration says."""
+    (kept, _) = declared_cases(_suite(True, _noise(kept_only=True)), "exercise1")
+    assert kept["device"] == "every" and kept["kept_only"]
+    alone_decl = dataclasses.replace(_noise(hint_generator="from the generator"), expected=None)
+    (alone, _) = declared_cases(_suite(True, alone_decl), "exercise1")
+    assert alone["device"] == "every" and alone["expected"] is None and alone["hint_generator"]
+
+
+def test_a_draw_without_one_generator_is_not_released():
+    no_generator = dataclasses.replace(_noise(), inputs=lambda rng, dtype, device: ([torch.zeros(2)], "zeros"))
+    with pytest.raises(ReleaseError, match="could not be made from its declaration: .*one SeededGenerator"):
+        declared_cases(_suite(True, no_generator), "exercise1")
+
+
+def test_a_generator_is_stored_as_its_seed():
+    """The student edition's data holds a generator as {"$generator": seed}, read back as the same
+    SeededGenerator, which makes a fresh torch.Generator drawing the same numbers each time."""
+    import json
+
+    from grader.verdicts.student_check import decode, encode
+    from grader.verdicts.visible import with_generators
+
+    stored = json.loads(json.dumps(encode([torch.ones(2), SeededGenerator(2**40 + 3), None])))
+    assert stored[1] == {"$generator": 2**40 + 3}
+    x, g, none = decode(stored)
+    assert g == SeededGenerator(2**40 + 3) and none is None and torch.equal(x, torch.ones(2))
+    first, again = with_generators([g, g])
+    assert first is not again and torch.equal(torch.rand(4, generator=first), torch.rand(4, generator=again))
+
+
 @pytest.mark.parametrize(
-    "number, ids", [(2, ["0.3", "0.8"]), (3, [""]), (4, ["3x3-float32", "3x3-float64", "2x3-float32", "2x3-float64"])]
+    "number, ids",
+    [
+        (2, ["0.25-float32", "0.25-float64", "0.5-float32", "0.5-float64", "", "0.3", "0.8"]),
+        (3, [""]),
+        (4, ["3x3-float32", "3x3-float64", "2x3-float32", "2x3-float64"]),
+    ],
 )
 def test_the_example_courses_other_exercises_are_released_from_their_declarations(monkeypatch, number, ids):
     """Dropout's eval mode, one step of Adam and conv2d: each exercise of the example course has a visible
@@ -145,12 +227,19 @@ def test_the_example_courses_other_exercises_are_released_from_their_declaration
     cases = course_cases(exercise)
     assert [c["id"] for c in cases] == ids
     for case in cases:
-        if number == 2:
+        if number == 2 and case["function"] == "test_eval_mode":
             assert torch.equal(case["expected"], case["args"][0]) and case["args"][1:] == [
                 float(case["id"]),
                 False,
                 None,
             ]
+        elif number == 2 and case["function"] == "test_drops_and_scales":  # any mask: x / (1 - p) where kept
+            x, p, training, generator = case["args"]
+            assert case["kind"] == "draw" and case["kept_only"] and training and isinstance(generator, SeededGenerator)
+            assert torch.equal(case["expected"], x.double() / (1 - p))
+            assert {v["name"] for v in case["variants"]} == {suite.SCALE.name}
+        elif number == 2:  # the mask from the generator alone: no expected values
+            assert case["expected"] is None and case["hint_generator"] == suite.GENERATOR.hint
         elif number == 3:
             expected = suite.reference.Adam(case["state"], lr=0.1).step(case["grads"])
             assert all(torch.equal(case["expected"][n], expected[n].float()) for n in expected)

@@ -16,7 +16,9 @@ from grader.suites.common import (
     ROUNDING,
     Failure,
     Misconception,
+    SeededGenerator,
     VisibleCall,
+    VisibleDraw,
     check,
     compare,
     course_reference,
@@ -65,6 +67,9 @@ RATE = (
 )
 
 
+KEPT_ONLY = "; expected: x / (1 - p) where the result kept an element (is not 0), 0 elsewhere"
+
+
 def _seed(rng) -> int:
     return int(torch.randint(0, 2**31 - 1, (1,), generator=rng))
 
@@ -109,7 +114,7 @@ def _check_values(got, x, p, what, inputs):
         what=what,
         dtype=x.dtype,
         tolerance=ROUNDING,
-        inputs=inputs + "; expected: x / (1 - p) where the result kept an element (is not 0), 0 elsewhere",
+        inputs=inputs + KEPT_ONLY,
     )
     return keep
 
@@ -134,16 +139,57 @@ def _check_training(student, x, p, seed, how):
     _check_rate(_check_values(got, x, p, what, inputs), p, what)
 
 
-# not marked visible: a visible test must be declared as data to be released, and a declaration kind
-# for a test that gives the student's code a torch.Generator is still to come (test_eval_mode is the visible one)
+def _as_if_kept(x, p, *_rest):
+    """What dropout gives had it kept every element: x / (1 - p) (float64)."""
+    return reference.dropped(x, torch.ones(x.shape, dtype=torch.bool), p)
+
+
+def _scalings(x, p, *_rest):
+    """What each wrong scaling gives had it kept every element (compared where a result kept one)."""
+    x64 = x.double()
+    return [SCALE.gives(lambda k=k: x64 * k) for k in (1.0, 1 / p, p, 1 - p)]
+
+
+def _describe_draw(x, p, training, generator, how):
+    return f"{describe('x', x, how)}, p={p:g}, generator={generator}"
+
+
+def _describe_kept_only(x, p, training, generator, how):
+    return _describe_draw(x, p, training, generator, how) + KEPT_ONLY
+
+
+# The visible tests' inputs, declared once: the tests make them from here, and so does the student
+# edition (grade release stores x, p and the generator's seed; the student edition makes the generator
+# afresh for each call).  A mask is random: each checks what every right answer shares, whichever way
+# it draws the mask from the generator.
+DROPS_AND_SCALES = VisibleDraw(
+    test="test_drops_and_scales",
+    fn="dropout",
+    what="dropout(x, p, training=True, generator)",
+    # small enough for the report to show the whole call
+    inputs=lambda rng, p, dtype, device: (
+        [randn(rng, (6, 8), dtype), p, True, SeededGenerator(_seed(rng))],
+        "normal values",
+    ),
+    expected=_as_if_kept,
+    describe=_describe_kept_only,
+    variants=_scalings,
+    kept_only=True,
+    hint_mask=RATE,
+    every_device=False,
+    params=tuple((f"{p}-{d.id}", {"p": p, "dtype": d.values[0]}) for p in (0.25, 0.5) for d in DTYPES),
+)  # pytest's order of the cases
+
+
 @pytest.mark.points(2)
+@pytest.mark.visible
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("p", [0.25, 0.5])
 def test_drops_and_scales(student, rng, p, dtype):
     """in training mode some elements are dropped (0) and the others kept, scaled by 1 / (1 - p)"""
-    x = randn(rng, (6, 8), dtype)  # small enough for the report to show the whole call
-    got, what = _drop(student, x, p, _seed(rng))
-    keep = _check_values(got, x, p, what, f"{describe('x', x, 'normal values')}, p={p:g}")
+    (x, p, _, generator), how = DROPS_AND_SCALES.make(rng, p=p, dtype=dtype)
+    got, what = _drop(student, x, p, generator.seed)
+    keep = _check_values(got, x, p, what, f"{describe('x', x, how)}, p={p:g}")
     check(
         bool(keep.any()) and not bool(keep.all()),
         f"{what} {'kept every one' if keep.all() else 'dropped every one'} of the {x.numel()} elements",
@@ -159,10 +205,25 @@ def test_keep_rate(student, rng, p, dtype):
     _check_training(student, randn(rng, (64, 50), dtype), p, _seed(rng), "normal values")
 
 
+FROM_THE_GENERATOR = VisibleDraw(
+    test="test_mask_from_the_generator",
+    fn="dropout",
+    what="dropout(x, p=0.5, training=True, generator)",
+    inputs=lambda rng, device: ([randn(rng, (16, 32)), 0.5, True, SeededGenerator(_seed(rng))], "normal values"),
+    expected=None,
+    describe=_describe_draw,
+    hint_generator=GENERATOR.hint,
+    every_device=False,
+    params=(("", {}),),
+)
+
+
 @pytest.mark.points(2)
+@pytest.mark.visible
 def test_mask_from_the_generator(student, rng):
     """the mask comes from the generator given: the same seed gives the same result, another seed another"""
-    x, seed = randn(rng, (16, 32)), _seed(rng)
+    (x, _, _, generator), _ = FROM_THE_GENERATOR.make(rng)
+    seed = generator.seed
     first, what = _drop(student, x, 0.5, seed, global_seed=1)
     again, _ = _drop(student, x, 0.5, seed, global_seed=2)
     first, again = expect_tensor(first, what), expect_tensor(again, what)

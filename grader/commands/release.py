@@ -360,6 +360,14 @@ def exercise_cases(number: int) -> list:
     raise KeyError(number)
 
 
+def check_data(ex, cases: list) -> str:
+    """The text of an exercise's student check data (grader/suites/<exercise>.json in the student package)."""
+    from grader.verdicts.student_check import encode
+
+    data = {"exercise": ex.number, "name": ex.name, "tests": encode(cases)}
+    return json.dumps(data, indent=1, allow_nan=True) + "\n"
+
+
 # -- building the release ---------------------------------------------------------------
 
 SUITE = '''"""Student check for exercise {n} ({title}): the visible tests, with expected values
@@ -442,7 +450,6 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
     import torch
 
     from grader.submission.notebook import course_notebook
-    from grader.verdicts.student_check import encode
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -468,8 +475,7 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         for ex in EXERCISES:
             stem = ex.suite.removeprefix("test_").removesuffix(".py")
             cases = points(exercise_cases(ex.number) if course.builtin else course_cases(ex))
-            data = {"exercise": ex.number, "name": ex.name, "tests": encode(cases)}
-            (suites / f"{stem}.json").write_text(json.dumps(data, indent=1, allow_nan=True) + "\n")
+            (suites / f"{stem}.json").write_text(check_data(ex, cases))
             (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))
             progress(
                 f"  student check: {ex.name} ({_cases(sum(c['visible'] for c in cases))}, "

@@ -251,3 +251,33 @@ def test_check_course_says_when_a_visible_test_cannot_be_released(tmp_path, monk
         'and make the test take them from there (docs/instructors/authoring.md, "Release your '
         'course")'
     ], problems
+
+
+RECORDED = ROOT / "tests" / "harness" / "released_cases"
+
+
+def _same_data(text: str) -> str:
+    """The data of a student check's JSON, whatever the order of its keys and however a whole
+    number is written (0 or 0.0: the same comparison)."""
+    import json
+
+    return json.dumps(json.loads(text, parse_int=float), sort_keys=True, indent=1)
+
+
+@pytest.mark.parametrize("number", range(1, 10))
+def test_the_built_in_courses_released_cases_are_the_recorded_ones(number):
+    """What the student edition of each built-in exercise checks (inputs, expected values, tolerances,
+    descriptions, hints, the catalogue's numbers) is the data recorded in tests/harness/released_cases/,
+    as the release wrote it.  A change to a visible test's declaration that is meant changes the
+    recorded file too: write it with grader.commands.release.check_data."""
+    import difflib
+
+    from grader.commands.release import check_data, exercise_cases, points
+    from grader.exercises import EXERCISES
+
+    ex = EXERCISES[number - 1]
+    recorded = (RECORDED / f"{ex.suite.removeprefix('test_').removesuffix('.py')}.json").read_text()
+    made = check_data(ex, points(exercise_cases(number)))
+    if _same_data(made) != _same_data(recorded):
+        diff = difflib.unified_diff(_same_data(recorded).splitlines(), _same_data(made).splitlines(), lineterm="")
+        pytest.fail(f"{ex.name}'s released cases differ from the recorded ones:\n" + "\n".join(list(diff)[:60]))

@@ -49,7 +49,17 @@ from grader.verdicts.inputs import DTYPES, randint, randn  # noqa: F401
 from grader.verdicts.objects import assert_made_object, assert_not_torch_class, class_info, read_values  # noqa: F401
 from grader.verdicts.rowwise import BATCH_SIZES, check_rows, probe, probe_rows, right_on  # noqa: F401
 from grader.verdicts.tolerances import *  # noqa: F401,F403
-from grader.verdicts.visible import DTYPE_PARAMS, VisibleCall, VisibleStep, on_one_tensor  # noqa: F401
+from grader.verdicts.visible import (  # noqa: F401
+    DTYPE_PARAMS,
+    VisibleCall,
+    VisibleGradcheck,
+    VisibleMatMul,
+    VisibleModule,
+    VisibleNumber,
+    VisibleSequential,
+    VisibleStep,
+    on_one_tensor,
+)
 
 
 def course_reference(suite_file: str):

@@ -29,7 +29,7 @@ from pathlib import Path
 from grader import __version__
 from grader.course import add_option, apply, current
 from grader.exercises import EXERCISES
-from grader.harness.released import ReleaseError, course_cases, declared_cases
+from grader.harness.released import ReleaseError, course_cases
 from grader.hint_levels import add_hint_level_option
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,69 +87,6 @@ def points(cases: list) -> list:
     for f in order[:left]:
         cents[f] += 1
     return [dict(c, weight=cents[c["function"]] / 100) for c in cases]
-
-
-def _gradcheck_case(fn, args, what, names, description):
-    return {
-        "function": "test_gradcheck",
-        "id": "",
-        "description": description,
-        "weight": 1.0,
-        "visible": False,
-        "kind": "gradcheck",
-        "fn": fn,
-        "args": args,
-        "what": what,
-        "names": names,
-    }
-
-
-def exercise_cases(number: int) -> list:
-    """The student check of one exercise: its visible tests' inputs and expected values,
-    computed here (from the reference), and the checks that need no answer."""
-    import importlib
-
-    import torch
-
-
-    ex = EXERCISES[number - 1]
-    mod = importlib.import_module(f"grader.suites.{ex.suite[:-3]}")
-    g = torch.Generator().manual_seed(1000 + number)
-    if number == 1:
-        return declared_cases(mod, ex.name) + [
-            _gradcheck_case(
-                ["softmax"],
-                [torch.randn(3, 5, dtype=torch.float64, generator=g)],
-                "softmax(x)",
-                ["x"],
-                "the gradient of your softmax (autograd through your code) matches finite differences",
-            )
-        ]
-    if number == 2:
-        return declared_cases(mod, ex.name) + [
-            _gradcheck_case(
-                ["log_softmax"],
-                [torch.randn(2, 3, 4, dtype=torch.float64, generator=g)],
-                "log_softmax(x)",
-                ["x"],
-                "the gradient of your log_softmax (autograd through your code) matches finite differences",
-            )
-        ]
-    if number == 3:
-        return declared_cases(mod, ex.name)
-    if number == 4:
-        return declared_cases(mod, ex.name)
-    if number == 5:
-        return declared_cases(mod, ex.name)
-    if number == 6:
-        return declared_cases(mod, ex.name)
-    if number == 7:
-        return declared_cases(mod, ex.name)
-    if number == 8:
-        return declared_cases(mod, ex.name)
-    if number == 9:
-        return declared_cases(mod, ex.name)
-    raise KeyError(number)
 
 
 def check_data(ex, cases: list) -> str:
@@ -266,7 +203,7 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         torch.set_num_threads(1)
         for ex in EXERCISES:
             stem = ex.suite.removeprefix("test_").removesuffix(".py")
-            cases = points(exercise_cases(ex.number) if course.builtin else course_cases(ex))
+            cases = points(course_cases(ex))
             (suites / f"{stem}.json").write_text(check_data(ex, cases))
             (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))
             progress(

@@ -181,7 +181,7 @@ def module_cases(module, decl, exercise_name: str) -> list:
             "forbidden": list(decl.forbidden),
             "forbidden_hint": decl.forbidden_hint,
         }
-        if decl.state is not None:
+        if decl.state:
             case |= {"set": dict(decl.state), "shape_hint": decl.shape_hint}
         case |= {"input": x, "expected": decl.expected(x), "dtype": _dtype(x), "rtol": rtol, "atol": atol}
         optional = {

@@ -55,7 +55,7 @@ SUPER_HINT = "Write `class Linear(nn.Module):` and call `super().__init__()` fir
 
 # the visible test's inputs, declared once: the test makes them from here, and so does the student
 # edition (grade release stores them with the reference's result, as data)
-SMALL_EXAMPLE = VisibleModule(
+SMALL_EXAMPLE: VisibleModule = VisibleModule(
     test="test_small_example",
     cls="Linear",
     args=(3, 2),

@@ -59,34 +59,38 @@ def _buggy_versions(x: torch.Tensor):
 
 # the visible tests' inputs, declared once: the tests make them from here, and so does the student
 # edition (grade release stores them with max(x, 0) and what each catalogued mistake returns, as data)
-_VISIBLE = dict(
-    cls="ReLU",
-    args=(),
-    name="x",
-    expected=lambda x: x.clamp(min=0),
-    tolerance=EXACT,
-    forbidden=(TORCH_RELU,),
-    forbidden_hint=TORCH_RELU_HINT,
-    variants=lambda x: _buggy_versions(x.double()),
-    verdict="relu",  # grader.verdicts.relu names the mistake, in the student edition too
-    inplace_hint=INPLACE_HINT,
-)
-SMALL_EXAMPLE = VisibleModule(
-    test="test_small_example",
-    inputs=lambda rng: (torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]]), "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]"),
+def _visible(test: str, inputs, **options) -> VisibleModule:
+    """A visible test of ReLU()(x) on the input that ``inputs`` makes, compared with max(x, 0) exactly."""
+    return VisibleModule(
+        test=test,
+        cls="ReLU",
+        args=(),
+        name="x",
+        inputs=inputs,
+        expected=lambda x: x.clamp(min=0),
+        tolerance=EXACT,
+        forbidden=(TORCH_RELU,),
+        forbidden_hint=TORCH_RELU_HINT,
+        variants=lambda x: _buggy_versions(x.double()),
+        verdict="relu",  # grader.verdicts.relu names the mistake, in the student edition too
+        inplace_hint=INPLACE_HINT,
+        **options,
+    )
+
+
+SMALL_EXAMPLE = _visible(
+    "test_small_example",
+    lambda rng: (torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]]), "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]"),
     unchanged=True,
-    **_VISIBLE,
 )
-SPECIAL_VALUES = VisibleModule(
-    test="test_special_values",
-    inputs=lambda rng, dtype: (
+SPECIAL_VALUES = _visible(
+    "test_special_values",
+    lambda rng, dtype: (
         torch.tensor([[0.0, -0.0, 1e-30, -1e-30, 5.0], [-5.0, 1e30, -1e30, float("inf"), float("-inf")]], dtype=dtype),
         "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]",
     ),
     params=DTYPE_PARAMS,
-    **_VISIBLE,
 )
-
 
 def _new(student):
     relu = student.call(student.ref("ReLU"), _what="ReLU()")

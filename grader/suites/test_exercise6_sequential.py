@@ -61,7 +61,7 @@ FORWARD_HINT = (
 
 # the visible test's inputs, declared once: the test makes them from here, and so does the student
 # edition (grade release stores them with the reference's result, as data)
-SMALL_EXAMPLE = VisibleSequential(
+SMALL_EXAMPLE: VisibleSequential = VisibleSequential(
     test="test_small_example",
     layers=(
         ("Linear", (2, 2), {"weight": [[1.0, -1.0], [2.0, 0.5]], "bias": [0.0, 1.0]}),

@@ -43,7 +43,7 @@ from grader.wire.codec import meta
 
 # the visible test's inputs, declared once: the test makes them from here, and so does the student
 # edition (grade release stores them with the parameters after one step, as data)
-SMALL_STEP = VisibleStep(
+SMALL_STEP: VisibleStep = VisibleStep(
     test="test_small_step",
     cls="SGD",
     what="SGD(model.parameters(), lr=0.25)",

@@ -86,9 +86,9 @@ SMALL_EXAMPLE = VisibleMatMul(
         X.double() @ Y.double(),
         [_reference_gradient(i, X.double(), Y.double(), G.double()) for i in (0, 1)],
     ),
-    scales=lambda X, Y, G: [
+    scales=lambda X, Y, G: tuple(
         magnitude(_reference_gradient(i, X.double().abs(), Y.double().abs(), G.double().abs())) for i in (0, 1)
-    ],
+    ),
     describe=lambda X, Y, G, how: _inputs_text(X, Y, G, how=how),
     hint=FORWARD_HINT,
     grad_hint=GRAD_HINT,

@@ -22,7 +22,7 @@ generator seeded for the exercise, so that the student edition's inputs are the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -129,7 +129,7 @@ class VisibleModule:
     name: str  # the input's name in a failure: X
     inputs: Callable[..., tuple]  # (rng, **params) -> (the input, how it was made)
     expected: Callable[..., Any]  # (input) -> the reference's result
-    state: dict | None = None  # {parameter: value} given to the module before the call
+    state: dict = field(default_factory=dict)  # {parameter: value} given to the module before the call
     params: tuple = (("", {}),)  # ((case id, {parameter: value}), ...) in the test's order
     tolerance: Any = ROUNDING  # a preset of grader.verdicts.tolerances
     scale: Callable[..., float] | None = None  # (input) -> the magnitude the preset grows with (1)

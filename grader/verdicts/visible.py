@@ -17,6 +17,12 @@ declaration and stores, for each of its ``params``, those inputs, the reference'
 (grader.verdicts.student_check's "call" kind).  Nothing is typed twice, and only what a visible
 test shows leaves the instructor's side.  The release draws random inputs (``rng``) from a
 generator seeded for the exercise, so that the student edition's inputs are the same on every build.
+
+The other kinds, one per kind of student check, are declared and read the same way: one
+``step()`` of an optimizer (VisibleStep), a module on one input (VisibleModule), a Sequential of
+torch's layers (VisibleSequential), an autograd Function's forward and backward (VisibleMatMul),
+a function that returns a number (VisibleNumber), and the gradient check that needs no answer
+(VisibleGradcheck, on inputs of its own).
 """
 
 from __future__ import annotations

@@ -92,6 +92,7 @@ SPECIAL_VALUES = _visible(
     params=DTYPE_PARAMS,
 )
 
+
 def _new(student):
     relu = student.call(student.ref("ReLU"), _what="ReLU()")
     assert_made_object(relu, "ReLU()", MODULE_HINT)

@@ -94,7 +94,8 @@ class VisibleStep:
     that ``inputs`` makes, the optimizer built on model.parameters() with ``options``, and every
     parameter after the step compared with the reference's (``expected``).  ``grade release`` stores
     those, and what each catalogued mistake (``variants``) makes of each parameter, as data
-    (grader.verdicts.student_check's "step" kind)."""
+    (grader.verdicts.student_check's "step" kind; with ``kind="sgd"`` its "sgd" kind: ``SGD(parameters,
+    lr)`` on one nn.Linear, as exercise 7's visible test)."""
 
     test: str  # the hidden suite's test function
     cls: str  # the student's optimizer class

@@ -29,7 +29,7 @@ from pathlib import Path
 from grader import __version__
 from grader.course import add_option, apply, current
 from grader.exercises import EXERCISES
-from grader.harness.released import ReleaseError, about_test, course_cases, declared_cases, variants_data
+from grader.harness.released import ReleaseError, course_cases
 from grader.hint_levels import add_hint_level_option
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,275 +89,12 @@ def points(cases: list) -> list:
     return [dict(c, weight=cents[c["function"]] / 100) for c in cases]
 
 
-def _gradcheck_case(fn, args, what, names, description):
-    return {
-        "function": "test_gradcheck",
-        "id": "",
-        "description": description,
-        "weight": 1.0,
-        "visible": False,
-        "kind": "gradcheck",
-        "fn": fn,
-        "args": args,
-        "what": what,
-        "names": names,
-    }
+def check_data(ex, cases: list) -> str:
+    """The text of an exercise's student check data (grader/suites/<exercise>.json in the student package)."""
+    from grader.verdicts.student_check import encode
 
-
-def exercise_cases(number: int) -> list:
-    """The student check of one exercise: its visible tests' inputs and expected values,
-    computed here (from the reference), and the checks that need no answer."""
-    import importlib
-
-    import torch
-
-    import reference
-    from grader.verdicts.checks import describe, tol
-
-    ex = EXERCISES[number - 1]
-    mod = importlib.import_module(f"grader.suites.{ex.suite[:-3]}")
-    g = torch.Generator().manual_seed(1000 + number)
-    if number == 1:
-        return declared_cases(mod, ex.name) + [
-            _gradcheck_case(
-                ["softmax"],
-                [torch.randn(3, 5, dtype=torch.float64, generator=g)],
-                "softmax(x)",
-                ["x"],
-                "the gradient of your softmax (autograd through your code) matches finite differences",
-            )
-        ]
-    if number == 2:
-        return declared_cases(mod, ex.name) + [
-            _gradcheck_case(
-                ["log_softmax"],
-                [torch.randn(2, 3, 4, dtype=torch.float64, generator=g)],
-                "log_softmax(x)",
-                ["x"],
-                "the gradient of your log_softmax (autograd through your code) matches finite differences",
-            )
-        ]
-    if number == 3:
-        return declared_cases(mod, ex.name)
-    if number == 4:
-        desc, weight = about_test(mod, "test_small_example")
-        W = torch.tensor([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
-        b = torch.tensor([0.5, -1.0])
-        X = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
-        rtol, atol = tol(torch.float32, mod._scale(X, W, b))
-        return [
-            {
-                "function": "test_small_example",
-                "id": "",
-                "description": desc,
-                "weight": weight,
-                "visible": True,
-                "kind": "module",
-                "class": "Linear",
-                "ctor": [3, 2],
-                "what": "Linear(3, 2)",
-                "forward_what": "Linear(3, 2)(X)",
-                "forbidden": list(mod.TORCH_LINEAR),
-                "forbidden_hint": mod.TORCH_LINEAR_HINT,
-                "set": {"weight": W, "bias": b},
-                "shape_hint": "The weight maps in_dim inputs to out_dim outputs.",
-                "input": X,
-                "expected": mod._expected(X, W, b),
-                "dtype": "float32",
-                "rtol": rtol,
-                "atol": atol,
-                "inputs": describe(
-                    "X",
-                    X,
-                    "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] "
-                    "(in_dim × out_dim), bias b = [0.5, -1]",
-                ),
-                "hint": "forward must return X @ weight + bias, with X's leading dimensions kept.",
-            }
-        ]
-    if number == 5:
-        common = {
-            "kind": "module",
-            "class": "ReLU",
-            "ctor": [],
-            "what": "ReLU()",
-            "forward_what": mod.WHAT,
-            "forbidden": [mod.TORCH_RELU],
-            "forbidden_hint": mod.TORCH_RELU_HINT,
-            "rtol": 0,
-            "atol": 0,
-            "visible": True,
-            "inplace_hint": mod.INPLACE_HINT,
-            "verdict": "relu",
-        }  # grader.verdicts.relu names the mistake
-        desc, weight = about_test(mod, "test_small_example")
-        x = torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]])
-        cases = [
-            dict(
-                common,
-                function="test_small_example",
-                id="",
-                description=desc,
-                weight=weight,
-                input=x,
-                expected=x.clamp(min=0),
-                dtype="float32",
-                unchanged=True,
-                variants=variants_data(mod._buggy_versions(x.double())),
-                inputs=describe("x", x, "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]"),
-            )
-        ]
-        desc, weight = about_test(mod, "test_special_values")
-        for dtype in (torch.float32, torch.float64):
-            x = torch.tensor(
-                [[0.0, -0.0, 1e-30, -1e-30, 5.0], [-5.0, 1e30, -1e30, float("inf"), float("-inf")]], dtype=dtype
-            )
-            dname = str(dtype).removeprefix("torch.")
-            cases.append(
-                dict(
-                    common,
-                    function="test_special_values",
-                    id=dname,
-                    description=desc,
-                    weight=weight,
-                    input=x,
-                    expected=x.clamp(min=0),
-                    dtype=dname,
-                    variants=variants_data(mod._buggy_versions(x.double())),
-                    inputs=describe("x", x, "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]"),
-                )
-            )
-        return cases
-    if number == 6:
-        desc, weight = about_test(mod, "test_small_example")
-        s1 = {"weight": torch.tensor([[1.0, -1.0], [2.0, 0.5]]), "bias": torch.tensor([0.0, 1.0])}
-        s3 = {"weight": torch.tensor([[1.0, -2.0]]), "bias": torch.tensor([0.5])}
-        X = torch.tensor([[1.0, 2.0], [-1.0, 0.5]])
-        h = (X.double() @ s1["weight"].double().T + s1["bias"].double()).clamp(min=0)
-        expected = h @ s3["weight"].double().T + s3["bias"].double()
-        rtol, atol = tol(torch.float32, 10.0)
-        what = "Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))"
-        return [
-            {
-                "function": "test_small_example",
-                "id": "",
-                "description": desc,
-                "weight": weight,
-                "visible": True,
-                "kind": "sequential",
-                "what": what,
-                "forbidden": [mod.TORCH_SEQUENTIAL],
-                "forbidden_hint": mod.TORCH_SEQUENTIAL_HINT,
-                "layers": [
-                    {"class": "Linear", "args": [2, 2], "label": "nn.Linear(2, 2)", "state": s1},
-                    {"class": "ReLU", "args": [], "label": "nn.ReLU()"},
-                    {"class": "Linear", "args": [2, 1], "label": "nn.Linear(2, 1)", "state": s3},
-                ],
-                "input": X,
-                "expected": expected,
-                "dtype": "float32",
-                "rtol": rtol,
-                "atol": atol,
-                "inputs": describe(
-                    "X",
-                    X,
-                    "X = [[1, 2], [-1, 0.5]]; the first nn.Linear has weight "
-                    "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]",
-                ),
-                "hint": mod.FORWARD_HINT,
-            }
-        ]
-    if number == 7:
-        desc, weight = about_test(mod, "test_small_step")
-        state = {"weight": torch.tensor([[1.0, -2.0]]), "bias": torch.tensor([0.5])}
-        grads = {"weight": torch.tensor([[2.0, 4.0]]), "bias": torch.tensor([-4.0])}
-        expected = {n: (state[n].double() - 0.25 * grads[n].double()).float() for n in state}
-        return [
-            {
-                "function": "test_small_step",
-                "id": "",
-                "description": desc,
-                "weight": weight,
-                "visible": True,
-                "kind": "sgd",
-                "what": "SGD(model.parameters(), lr=0.25)",
-                "lr": 0.25,
-                "order": ["weight", "bias"],
-                "layer": {"class": "Linear", "args": [2, 1], "label": "nn.Linear(2, 1)", "state": state},
-                "grads": grads,
-                "expected": expected,
-                "rtol": 1e-5,
-                "atol": 1e-6,
-                "inputs": "nn.Linear(2, 1) with weight [[1, -2]], bias [0.5]; .grad [[2, 4]] (weight) and [-4] (bias)",
-                "hint": "step() moves each parameter against its gradient: p -= lr * p.grad, inside torch.no_grad().",
-            }
-        ]
-    if number == 8:
-        desc, weight = about_test(mod, "test_small_example")
-        X = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-        Y = torch.tensor([[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, -1.0], [1.0, 1.0, 0.0, 0.0]])
-        G = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 2.0, 1.0, 0.0]])
-        Xd, Yd, Gd = X.double(), Y.double(), G.double()
-        tols = [
-            tol(torch.float32, (Gd.abs() @ Yd.abs().T).max().item()),
-            tol(torch.float32, (Xd.abs().T @ Gd.abs()).max().item()),
-        ]
-        how = ("[[1, 2, 3], [4, 5, 6]]", "[[1, 0, 2, 0], [0, 1, 0, -1], [1, 1, 0, 0]]", "[[1, 0, 0, 1], [0, 2, 1, 0]]")
-        inputs = mod._inputs_text(X, Y, G, how=how)
-        gx, gy = (
-            torch.randn(3, 4, dtype=torch.float64, generator=g),
-            torch.randn(4, 2, dtype=torch.float64, generator=g),
-        )
-        return [
-            {
-                "function": "test_small_example",
-                "id": "",
-                "description": desc,
-                "weight": weight,
-                "visible": True,
-                "kind": "matmul",
-                "what": mod.WHAT,
-                "backward_what": mod.BACKWARD,
-                "args": [X, Y, G],
-                "expected": Xd @ Yd,
-                "grads": [Gd @ Yd.T, Xd.T @ Gd],
-                "rtol": [t[0] for t in tols],
-                "atol": [t[1] for t in tols],
-                "inputs": inputs,
-                "hint": mod.FORWARD_HINT,
-                "grad_hint": mod.GRAD_HINT,
-            },
-            _gradcheck_case(
-                ["MatMul", "apply"],
-                [gx, gy],
-                mod.WHAT,
-                ["X", "Y"],
-                "your backward's gradients match finite differences (torch.autograd.gradcheck)",
-            ),
-        ]
-    if number == 9:
-        desc, weight = about_test(mod, "test_loss_01_small")
-        H = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [0.0, 2.0, 1.0], [4.0, 1.0, 2.0]])
-        Y = torch.tensor([0, 2, 2, 1, 1])
-        return [
-            {
-                "function": "test_loss_01_small",
-                "id": "",
-                "description": desc,
-                "weight": weight,
-                "visible": True,
-                "kind": "number",
-                "fn": "loss_01",
-                "what": "loss_01(H, Y)",
-                "args": [H, Y],
-                "expected": float(reference.loss_01(H, Y)),
-                "rtol": 1e-6,
-                "atol": 1e-7,
-                "inputs": "H = [[2, 1, 0], [0, 3, 1], [1, 0, 5], [0, 2, 1], [4, 1, 2]]; Y = [0, 2, 2, 1, 1]",
-                "hint": "loss_01 is the fraction of rows whose argmax (dim=1) differs from the label, as a float.",
-            }
-        ]
-    raise KeyError(number)
+    data = {"exercise": ex.number, "name": ex.name, "tests": encode(cases)}
+    return json.dumps(data, indent=1, allow_nan=True) + "\n"
 
 
 # -- building the release ---------------------------------------------------------------
@@ -442,7 +179,6 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
     import torch
 
     from grader.submission.notebook import course_notebook
-    from grader.verdicts.student_check import encode
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -467,9 +203,8 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         torch.set_num_threads(1)
         for ex in EXERCISES:
             stem = ex.suite.removeprefix("test_").removesuffix(".py")
-            cases = points(exercise_cases(ex.number) if course.builtin else course_cases(ex))
-            data = {"exercise": ex.number, "name": ex.name, "tests": encode(cases)}
-            (suites / f"{stem}.json").write_text(json.dumps(data, indent=1, allow_nan=True) + "\n")
+            cases = points(course_cases(ex))
+            (suites / f"{stem}.json").write_text(check_data(ex, cases))
             (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))
             progress(
                 f"  student check: {ex.name} ({_cases(sum(c['visible'] for c in cases))}, "

@@ -57,9 +57,7 @@ def visible_tests(module) -> list:
 
 def declared(module) -> list:
     """The suite's visible tests declared as data (grader.verdicts.visible), in the order written."""
-    from grader.verdicts.visible import VisibleCall, VisibleStep
-
-    return [v for v in vars(module).values() if isinstance(v, (VisibleCall, VisibleStep))]
+    return [v for v in vars(module).values() if type(v) in _builders()]
 
 
 def _case_rng(exercise_name: str, test: str, case_id: str):
@@ -120,6 +118,8 @@ def step_cases(module, decl, exercise_name: str) -> list:
     """A visible test declared as a VisibleStep, as the student edition's "step" cases: for each of
     its params, the layers' parameters and gradients the suite's test makes, the reference's
     parameters after one step and what each catalogued mistake makes of each of them."""
+    if decl.kind == "sgd":
+        return sgd_cases(module, decl, exercise_name)
     desc, weight = about_test(module, decl.test)
     cases = []
     for case_id, params in decl.params:
@@ -190,16 +190,202 @@ def draw_cases(module, decl, exercise_name: str) -> list:
     return cases
 
 
+def _head(module, decl, case_id: str, kind: str) -> dict:
+    """What every case of a visible test starts with: the test, its description and points, its kind."""
+    desc, weight = about_test(module, decl.test)
+    return {"function": decl.test, "id": case_id, "description": desc, "weight": weight, "visible": True, "kind": kind}
+
+
+def _dtype(t) -> str:
+    return str(t.dtype).removeprefix("torch.")
+
+
+def module_cases(module, decl, exercise_name: str) -> list:
+    """A visible test declared as a VisibleModule, as the student edition's "module" cases: for each of
+    its params, the module's construction and parameters, the input the suite's test makes, the
+    reference's result and what each catalogued mistake returns there."""
+    cases = []
+    for case_id, params in decl.params:
+        x, how = decl.make(_case_rng(exercise_name, decl.test, case_id), **params)
+        rtol, atol = decl.tolerance.at(x.dtype, decl.scale(x) if decl.scale else 1.0)
+        case = _head(module, decl, case_id, "module") | {
+            "class": decl.cls,
+            "ctor": list(decl.args),
+            "what": decl.what,
+            "forward_what": f"{decl.what}({decl.name})",
+            "forbidden": list(decl.forbidden),
+            "forbidden_hint": decl.forbidden_hint,
+        }
+        if decl.state:
+            case |= {"set": dict(decl.state), "shape_hint": decl.shape_hint}
+        case |= {"input": x, "expected": decl.expected(x), "dtype": _dtype(x), "rtol": rtol, "atol": atol}
+        optional = {
+            "unchanged": decl.unchanged,
+            "variants": variants_data(decl.variants(x)) if decl.variants else None,
+            "verdict": decl.verdict,
+            "inplace_hint": decl.inplace_hint,
+            "inputs": decl.describe(x, how),
+            "hint": decl.hint,
+        }
+        cases.append(case | {k: v for k, v in optional.items() if v})
+    return cases
+
+
+def sequential_cases(module, decl, exercise_name: str) -> list:
+    """A visible test declared as a VisibleSequential, as the student edition's "sequential" case: the
+    layers with their parameters, the input the suite's test makes and the reference's result."""
+    import torch
+
+    X, how = decl.make(_case_rng(exercise_name, decl.test, ""))
+    rtol, atol = decl.tolerance.at(X.dtype, decl.scale)
+    layers = []
+    for cls, args, state in decl.layers:
+        layer = {"class": cls, "args": list(args), "label": decl.label(cls, args)}
+        layers.append(layer | ({"state": {n: torch.tensor(v) for n, v in state.items()}} if state else {}))
+    return [
+        _head(module, decl, "", "sequential")
+        | {
+            "what": decl.what,
+            "forbidden": list(decl.forbidden),
+            "forbidden_hint": decl.forbidden_hint,
+            "layers": layers,
+            "input": X,
+            "expected": decl.expected(X),
+            "dtype": _dtype(X),
+            "rtol": rtol,
+            "atol": atol,
+            "inputs": _describe("X", X, how),
+            "hint": decl.hint,
+        }
+    ]
+
+
+def sgd_cases(module, decl, exercise_name: str) -> list:
+    """A visible test declared as a VisibleStep of kind "sgd", as the student edition's "sgd" case:
+    one nn.Linear's parameters and gradients (named without the layer's index), the learning rate and
+    the reference's parameters after one step."""
+
+    def unindexed(named: dict) -> dict:
+        return {name.split(".", 1)[-1]: value for name, value in named.items()}
+
+    state, grads, (how_state, how_grads) = decl.make(_case_rng(exercise_name, decl.test, ""))
+    ((n_in, n_out),) = decl.layers
+    label = f"nn.Linear({n_in}, {n_out})"
+    rtol, atol = decl.tolerance.at(next(iter(state.values())).dtype)
+    return [
+        _head(module, decl, "", "sgd")
+        | {
+            "what": decl.what,
+            "lr": decl.options["lr"],
+            "order": list(unindexed(state)),
+            "layer": {"class": "Linear", "args": [n_in, n_out], "label": label, "state": unindexed(state)},
+            "grads": unindexed(grads),
+            "expected": unindexed(decl.expected(state, grads)),
+            "rtol": rtol,
+            "atol": atol,
+            "inputs": f"{label} with {how_state}; .grad {how_grads}",
+            "hint": decl.hint,
+        }
+    ]
+
+
+def matmul_cases(module, decl, exercise_name: str) -> list:
+    """A visible test declared as a VisibleMatMul, as the student edition's "matmul" case: X, Y and the
+    gradient G the suite's test makes, the reference's result and both gradients, a tolerance each."""
+    (X, Y, G), how = decl.make(_case_rng(exercise_name, decl.test, ""))
+    out, grads = decl.expected(X, Y, G)
+    tolerances = [decl.tolerance.at(X.dtype, s) for s in decl.scales(X, Y, G)]
+    return [
+        _head(module, decl, "", "matmul")
+        | {
+            "what": decl.what,
+            "backward_what": decl.backward_what,
+            "args": [X, Y, G],
+            "expected": out,
+            "grads": list(grads),
+            "rtol": [t.rtol for t in tolerances],
+            "atol": [t.atol for t in tolerances],
+            "inputs": decl.describe(X, Y, G, how),
+            "hint": decl.hint,
+            "grad_hint": decl.grad_hint,
+        }
+    ]
+
+
+def number_cases(module, decl, exercise_name: str) -> list:
+    """A visible test declared as a VisibleNumber, as the student edition's "number" case: the
+    arguments the suite's test makes and the reference's number."""
+    args, how = decl.make(_case_rng(exercise_name, decl.test, ""))
+    rtol, atol = decl.tolerance
+    return [
+        _head(module, decl, "", "number")
+        | {
+            "fn": decl.fn,
+            "what": decl.what,
+            "args": list(args),
+            "expected": float(decl.expected(*args)),
+            "rtol": rtol,
+            "atol": atol,
+            "inputs": how,
+            "hint": decl.hint,
+        }
+    ]
+
+
+def gradcheck_cases(module, decl, exercise_name: str) -> list:
+    """A check declared as a VisibleGradcheck, as the student edition's "gradcheck" case: the float64
+    inputs drawn from its seeded generator (no expected value: finite differences are the answer)."""
+    import torch
+
+    return [
+        {
+            "function": decl.test,
+            "id": "",
+            "description": decl.description,
+            "weight": decl.points,
+            "visible": False,
+            "kind": "gradcheck",
+            "fn": list(decl.fn),
+            "args": list(decl.make(torch.Generator().manual_seed(decl.seed))),
+            "what": decl.what,
+            "names": list(decl.names),
+        }
+    ]
+
+
+def _describe(name: str, x, how: str) -> str:
+    from grader.verdicts.checks import describe
+
+    return describe(name, x, how)
+
+
+def _builders() -> dict:
+    """{declaration class: what makes its cases}."""
+    from grader.verdicts import visible
+
+    return {
+        visible.VisibleCall: call_cases,
+        visible.VisibleDraw: draw_cases,
+        visible.VisibleStep: step_cases,
+        visible.VisibleModule: module_cases,
+        visible.VisibleSequential: sequential_cases,
+        visible.VisibleMatMul: matmul_cases,
+        visible.VisibleNumber: number_cases,
+        visible.VisibleGradcheck: gradcheck_cases,
+    }
+
+
 def declared_cases(module, exercise_name: str) -> list:
     """Every visible test of a suite, as the student edition's cases, from its declarations.
     ReleaseError says that a suite has no visible test, names a visible test that is not declared
     as data (it cannot be released), and a declaration of a test that is not marked visible (its
     inputs would leave the instructor's side)."""
-    from grader.verdicts.visible import VisibleDraw, VisibleStep
+    from grader.verdicts.visible import VisibleGradcheck
 
     decls = declared(module)
     visible = visible_tests(module)
-    hidden = [d.test for d in decls if d.test not in visible]
+    # a gradcheck needs no answer: it stands for a hidden test on inputs of its own
+    hidden = [d.test for d in decls if d.test not in visible and not isinstance(d, VisibleGradcheck)]
     if hidden:
         raise ReleaseError(
             f"{exercise_name}: {', '.join(hidden)} is declared as a visible test's data (VisibleCall) "
@@ -222,10 +408,7 @@ def declared_cases(module, exercise_name: str) -> list:
     cases = []
     for decl in decls:
         try:
-            make = step_cases if isinstance(decl, VisibleStep) else call_cases
-            if isinstance(decl, VisibleDraw):
-                make = draw_cases
-            cases += make(module, decl, exercise_name)
+            cases += _builders()[type(decl)](module, decl, exercise_name)
         except Exception as e:  # the author's declaration, said in one line
             raise ReleaseError(
                 f"{exercise_name}: the data of the visible test {decl.test} could not be made "

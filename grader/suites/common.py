@@ -54,6 +54,11 @@ from grader.verdicts.visible import (  # noqa: F401
     SeededGenerator,
     VisibleCall,
     VisibleDraw,
+    VisibleGradcheck,
+    VisibleMatMul,
+    VisibleModule,
+    VisibleNumber,
+    VisibleSequential,
     VisibleStep,
     on_one_tensor,
 )

@@ -11,6 +11,7 @@ from grader.suites.common import (
     ROUGHLY_NORMALISED,
     ROUNDING,
     Misconception,
+    VisibleGradcheck,
     assert_unchanged,
     check_follows_device,
     check_rows,
@@ -155,6 +156,18 @@ def test_input_not_modified(student, rng):
     x = randn(rng, (5, 8), scale=3.0)
     _, args = _check(student, x, "normal values × 3", "cpu", ROUNDING, return_args=True)
     assert_unchanged(args[0], x, what=WHAT)
+
+
+# the student edition's gradcheck: the same check on inputs of its own (no expected value leaves here)
+GRADCHECK = VisibleGradcheck(
+    test="test_gradcheck",
+    fn=("softmax",),
+    what=WHAT,
+    names=("x",),
+    inputs=lambda rng: [randn(rng, (3, 5), torch.float64)],
+    description="the gradient of your softmax (autograd through your code) matches finite differences",
+    seed=1001,
+)
 
 
 @pytest.mark.points(1)

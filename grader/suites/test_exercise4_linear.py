@@ -17,6 +17,7 @@ from grader.suites.common import (
     SAME_NUMBERS,
     Failure,
     Misconception,
+    VisibleModule,
     assert_close,
     assert_made_object,
     assert_not_torch_class,
@@ -51,6 +52,27 @@ TORCH_LINEAR_HINT = (
     "nn.Module and create the weight and bias yourself."
 )
 SUPER_HINT = "Write `class Linear(nn.Module):` and call `super().__init__()` first in __init__."
+
+# the visible test's inputs, declared once: the test makes them from here, and so does the student
+# edition (grade release stores them with the reference's result, as data)
+SMALL_EXAMPLE: VisibleModule = VisibleModule(
+    test="test_small_example",
+    cls="Linear",
+    args=(3, 2),
+    name="X",
+    state={"weight": torch.tensor([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]]), "bias": torch.tensor([0.5, -1.0])},
+    inputs=lambda rng: (
+        torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]]),
+        "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] (in_dim × out_dim), bias b = [0.5, -1]",
+    ),
+    expected=lambda X: _expected(X, SMALL_EXAMPLE.state["weight"], SMALL_EXAMPLE.state["bias"]),
+    tolerance=ROUNDING,
+    scale=lambda X: _scale(X, SMALL_EXAMPLE.state["weight"], SMALL_EXAMPLE.state["bias"]),
+    forbidden=TORCH_LINEAR,
+    forbidden_hint=TORCH_LINEAR_HINT,
+    shape_hint="The weight maps in_dim inputs to out_dim outputs.",
+    hint="forward must return X @ weight + bias, with X's leading dimensions kept.",
+)
 
 
 def _args(in_dim, out_dim, **kw) -> str:
@@ -438,27 +460,22 @@ def test_forward(student, rng, shape, device):
 @pytest.mark.points(0.5)
 def test_small_example(student):
     """a small explicit example: Linear(3, 2) with a given weight and bias on two rows"""
-    lin, what = _new(student, 3, 2)
-    W = torch.tensor([[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]])
-    b = torch.tensor([0.5, -1.0])
-    stored = _weight(student, lin, what, 3, 2)  # a wrong layout is judged by test_shapes
-    _set(student, lin, what, "weight", W if tuple(stored.shape) == (3, 2) else W.T.contiguous(), "W")
+    in_dim, out_dim = SMALL_EXAMPLE.args
+    lin, what = _new(student, in_dim, out_dim)
+    W, b = SMALL_EXAMPLE.state["weight"], SMALL_EXAMPLE.state["bias"]
+    stored = _weight(student, lin, what, in_dim, out_dim)  # a wrong layout is judged by test_shapes
+    _set(student, lin, what, "weight", W if tuple(stored.shape) == (in_dim, out_dim) else W.T.contiguous(), "W")
     _set(student, lin, what, "bias", b, "b")
-    X = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
+    X, how = SMALL_EXAMPLE.make()
     got = student.call(lin, X, _what=f"{what}(X)")
     assert_close(
         got,
-        _expected(X, W, b),
+        SMALL_EXAMPLE.expected(X),
         what=f"{what}(X)",
         dtype=torch.float32,
-        tolerance=ROUNDING,
-        scale=_scale(X, W, b),
-        inputs=describe(
-            "X",
-            X,
-            "X = [[1, 2, 3], [-1, 0, 2]]; weight W = [[1, -2], [0.5, 0], [-1, 3]] "
-            "(in_dim × out_dim), bias b = [0.5, -1]",
-        ),
+        tolerance=SMALL_EXAMPLE.tolerance,
+        scale=SMALL_EXAMPLE.scale(X),
+        inputs=SMALL_EXAMPLE.describe(X, how),
         hint=_forward_hint(got, X, W, b),
     )
 

@@ -8,11 +8,13 @@ import pytest
 import torch
 
 from grader.suites.common import (
+    DTYPE_PARAMS,
     DTYPES,
     EXACT,
     FINITE_DIFFERENCES,
     ROUNDING,
     Misconception,
+    VisibleModule,
     assert_close,
     assert_made_object,
     assert_not_torch_class,
@@ -53,6 +55,42 @@ def _buggy_versions(x: torch.Tensor):
     yield IDENTITY.gives(lambda: x)
     yield ABS.gives(lambda: x.abs())
     yield MIN.gives(lambda: x.clamp(max=0))
+
+
+# the visible tests' inputs, declared once: the tests make them from here, and so does the student
+# edition (grade release stores them with max(x, 0) and what each catalogued mistake returns, as data)
+def _visible(test: str, inputs, **options) -> VisibleModule:
+    """A visible test of ReLU()(x) on the input that ``inputs`` makes, compared with max(x, 0) exactly."""
+    return VisibleModule(
+        test=test,
+        cls="ReLU",
+        args=(),
+        name="x",
+        inputs=inputs,
+        expected=lambda x: x.clamp(min=0),
+        tolerance=EXACT,
+        forbidden=(TORCH_RELU,),
+        forbidden_hint=TORCH_RELU_HINT,
+        variants=lambda x: _buggy_versions(x.double()),
+        verdict="relu",  # grader.verdicts.relu names the mistake, in the student edition too
+        inplace_hint=INPLACE_HINT,
+        **options,
+    )
+
+
+SMALL_EXAMPLE = _visible(
+    "test_small_example",
+    lambda rng: (torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]]), "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]"),
+    unchanged=True,
+)
+SPECIAL_VALUES = _visible(
+    "test_special_values",
+    lambda rng, dtype: (
+        torch.tensor([[0.0, -0.0, 1e-30, -1e-30, 5.0], [-5.0, 1e30, -1e30, float("inf"), float("-inf")]], dtype=dtype),
+        "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]",
+    ),
+    params=DTYPE_PARAMS,
+)
 
 
 def _new(student):
@@ -106,8 +144,8 @@ def test_half_precision(student, rng, dtype):
 @pytest.mark.points(0.5)
 def test_small_example(student):
     """the docstring's example and a few more entries: [[-2, 0, 3], [1.5, -0.5, 0.25]]"""
-    x = torch.tensor([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.25]])
-    _not_in_place(student, _new(student), x, "x = [[-2, 0, 3], [1.5, -0.5, 0.25]]", EXACT)
+    x, how = SMALL_EXAMPLE.make()
+    _not_in_place(student, _new(student), x, how, SMALL_EXAMPLE.tolerance)
 
 
 @pytest.mark.visible
@@ -115,8 +153,8 @@ def test_small_example(student):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_special_values(student, dtype):
     """exact zeros, -0.0, tiny and huge values and infinities"""
-    x = torch.tensor([[0.0, -0.0, 1e-30, -1e-30, 5.0], [-5.0, 1e30, -1e30, float("inf"), float("-inf")]], dtype=dtype)
-    _check(student, _new(student), x, "rows [0, -0, 1e-30, -1e-30, 5], [-5, 1e30, -1e30, inf, -inf]", EXACT)
+    x, how = SPECIAL_VALUES.make(dtype=dtype)
+    _check(student, _new(student), x, how, SPECIAL_VALUES.tolerance)
 
 
 @pytest.mark.points(0.5)

@@ -19,6 +19,7 @@ from grader.suites.common import (
     SAME_NUMBERS,
     Failure,
     Misconception,
+    VisibleSequential,
     assert_close,
     assert_not_torch_class,
     check,
@@ -57,6 +58,39 @@ FORWARD_HINT = (
     "forward must feed X through the layers in the order they were given, each layer getting the "
     "previous layer's output, and return the last output: `for layer in self.layers: X = layer(X)`."
 )
+
+# the visible test's inputs, declared once: the test makes them from here, and so does the student
+# edition (grade release stores them with the reference's result, as data)
+SMALL_EXAMPLE: VisibleSequential = VisibleSequential(
+    test="test_small_example",
+    layers=(
+        ("Linear", (2, 2), {"weight": [[1.0, -1.0], [2.0, 0.5]], "bias": [0.0, 1.0]}),
+        ("ReLU", (), None),
+        ("Linear", (2, 1), {"weight": [[1.0, -2.0]], "bias": [0.5]}),
+    ),
+    inputs=lambda rng: (
+        torch.tensor([[1.0, 2.0], [-1.0, 0.5]]),
+        "X = [[1, 2], [-1, 0.5]]; the first nn.Linear has weight "
+        "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]",
+    ),
+    expected=lambda X: _by_hand(SMALL_EXAMPLE.layers, X),
+    tolerance=ROUNDING,
+    scale=10.0,  # as _check_forward's
+    forbidden=(TORCH_SEQUENTIAL,),
+    forbidden_hint=TORCH_SEQUENTIAL_HINT,
+    hint=FORWARD_HINT,
+)
+
+
+def _by_hand(layers, X):
+    """X through declared layers ((class, arguments, parameters), ...: nn.Linear and nn.ReLU), in float64."""
+    out = X.double()
+    for cls, _args, state in layers:
+        if cls == "ReLU":
+            out = out.clamp(min=0)
+        else:
+            out = out @ torch.tensor(state["weight"]).double().T + torch.tensor(state["bias"]).double()
+    return out
 
 
 def _check_class(student) -> list:
@@ -320,21 +354,13 @@ def test_single_layer(student, rng):
 @pytest.mark.points(0.5)
 def test_small_example(student):
     """a small explicit example: Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1)) with set weights"""
-    first, relu, last = (Layer(student, s) for s in [("Linear", 2, 2), ("ReLU",), ("Linear", 2, 1)])
-    first.set(student, weight=[[1.0, -1.0], [2.0, 0.5]], bias=[0.0, 1.0])
-    last.set(student, weight=[[1.0, -2.0]], bias=[0.5])
-    seq, what, layers = _build(student, layers=[first, relu, last])
-    X = torch.tensor([[1.0, 2.0], [-1.0, 0.5]])
-    _check_forward(
-        student,
-        seq,
-        what,
-        layers,
-        X,
-        "X = [[1, 2], [-1, 0.5]]; the first nn.Linear has weight "
-        "[[1, -1], [2, 0.5]] and bias [0, 1], the last weight [[1, -2]] and bias [0.5]",
-        tolerance=ROUNDING,
-    )
+    layers = [Layer(student, (cls, *args)) for cls, args, _state in SMALL_EXAMPLE.layers]
+    for layer, (_cls, _args, state) in zip(layers, SMALL_EXAMPLE.layers):
+        if state:
+            layer.set(student, **state)
+    seq, what, layers = _build(student, layers=layers)
+    X, how = SMALL_EXAMPLE.make()
+    _check_forward(student, seq, what, layers, X, how, tolerance=SMALL_EXAMPLE.tolerance)
 
 
 @pytest.mark.points(0.25)

@@ -25,6 +25,8 @@ from grader.suites.common import (
     ErrorHint,
     Failure,
     Misconception,
+    Tolerance,
+    VisibleStep,
     assert_close,
     call_checked,
     check,
@@ -38,6 +40,27 @@ from grader.suites.common import (
 from grader.suites.sgd_model import Model
 from grader.transport.student import StudentError
 from grader.wire.codec import meta
+
+# the visible test's inputs, declared once: the test makes them from here, and so does the student
+# edition (grade release stores them with the parameters after one step, as data)
+SMALL_STEP: VisibleStep = VisibleStep(
+    test="test_small_step",
+    cls="SGD",
+    what="SGD(model.parameters(), lr=0.25)",
+    layers=((2, 1),),
+    options={"lr": 0.25},
+    inputs=lambda rng: (
+        {"0.weight": torch.tensor([[1.0, -2.0]]), "0.bias": torch.tensor([0.5])},
+        {"0.weight": torch.tensor([[2.0, 4.0]]), "0.bias": torch.tensor([-4.0])},
+        ("weight [[1, -2]], bias [0.5]", "[[2, 4]] (weight) and [-4] (bias)"),
+    ),
+    expected=lambda state, grads: {
+        n: (state[n].double() - SMALL_STEP.options["lr"] * grads[n].double()).float() for n in state
+    },
+    tolerance=Tolerance(rtol=1e-5, atol=1e-6),
+    hint="step() moves each parameter against its gradient: p -= lr * p.grad, inside torch.no_grad().",
+    kind="sgd",
+)
 
 NOT_UPDATED_HINT = (
     "The model's parameters did not change. Update each parameter IN PLACE inside "
@@ -233,18 +256,15 @@ def test_one_step(student, rng, lr, device):
 @pytest.mark.points(0.5)
 def test_small_step(student, rng):
     """one step() to work by hand: nn.Linear(2, 1), weight [[1, -2]], bias [0.5], .grad [[2, 4]] and [-4], lr 0.25"""
-    state = {"0.weight": torch.tensor([[1.0, -2.0]]), "0.bias": torch.tensor([0.5])}
-    model = Model(student, rng, layers=[(2, 1)], state=state, how="weight [[1, -2]], bias [0.5]")
-    opt, what = model.sgd(model.param_list(), lr=0.25)
-    grads = model.set_grads(
-        rng,
-        values={"0.weight": torch.tensor([[2.0, 4.0]]), "0.bias": torch.tensor([-4.0])},
-        how="[[2, 4]] (weight) and [-4] (bias)",
-    )
+    state, values, (how_state, how_grads) = SMALL_STEP.make()
+    lr = SMALL_STEP.options["lr"]
+    model = Model(student, rng, layers=list(SMALL_STEP.layers), state=state, how=how_state)
+    opt, what = model.sgd(model.param_list(), lr=lr)
+    grads = model.set_grads(rng, values=values, how=how_grads)
     before = model.current()
     stepped = _step(student, opt, what, model)
-    _reference_step(model, 0.25)
-    _compare(model, stepped, before, grads, 0.25, f"{what}.step()", tolerance=ROUNDING)
+    _reference_step(model, lr)
+    _compare(model, stepped, before, grads, lr, f"{what}.step()", tolerance=ROUNDING)
 
 
 @pytest.mark.points(0.5)

@@ -24,6 +24,8 @@ from grader.suites.common import (
     ErrorHint,
     Failure,
     Misconception,
+    VisibleGradcheck,
+    VisibleMatMul,
     assert_close,
     assert_unchanged,
     check,
@@ -65,6 +67,32 @@ NONE_HINT = (
     "(None is only fine when ctx.needs_input_grad[i] is False)."
 )
 GRAD_HINT = "dL/dX = grad @ Y.T and dL/dY = X.T @ grad, where grad is backward's argument (dL/dZ)."
+
+# the visible test's inputs, declared once: the test makes them from here, and so does the student
+# edition (grade release stores them with the reference's result and gradients, as data)
+SMALL_EXAMPLE = VisibleMatMul(
+    test="test_small_example",
+    what=WHAT,
+    backward_what=BACKWARD,
+    inputs=lambda rng: (
+        (
+            torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
+            torch.tensor([[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, -1.0], [1.0, 1.0, 0.0, 0.0]]),
+            torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 2.0, 1.0, 0.0]]),
+        ),
+        ("[[1, 2, 3], [4, 5, 6]]", "[[1, 0, 2, 0], [0, 1, 0, -1], [1, 1, 0, 0]]", "[[1, 0, 0, 1], [0, 2, 1, 0]]"),
+    ),
+    expected=lambda X, Y, G: (
+        X.double() @ Y.double(),
+        [_reference_gradient(i, X.double(), Y.double(), G.double()) for i in (0, 1)],
+    ),
+    scales=lambda X, Y, G: tuple(
+        magnitude(_reference_gradient(i, X.double().abs(), Y.double().abs(), G.double().abs())) for i in (0, 1)
+    ),
+    describe=lambda X, Y, G, how: _inputs_text(X, Y, G, how=how),
+    hint=FORWARD_HINT,
+    grad_hint=GRAD_HINT,
+)
 
 # The likely bugs in backward, recognised from the gradients a submission returns.
 IGNORED = Misconception(
@@ -381,6 +409,18 @@ def _gradcheck_hint(student, rng, X, Y) -> str | None:
     return None
 
 
+# the student edition's gradcheck: the same check on inputs of its own (no expected value leaves here)
+GRADCHECK = VisibleGradcheck(
+    test="test_gradcheck",
+    fn=("MatMul", "apply"),
+    what=WHAT,
+    names=NAMES,
+    inputs=lambda rng: [randn(rng, (3, 4), torch.float64), randn(rng, (4, 2), torch.float64)],
+    description="your backward's gradients match finite differences (torch.autograd.gradcheck)",
+    seed=1008,
+)
+
+
 @pytest.mark.points(1.5)
 def test_gradcheck(student, rng):
     """torch.autograd.gradcheck through MatMul.apply in float64 on 3x4 @ 4x5"""
@@ -401,10 +441,7 @@ def test_gradcheck(student, rng):
 @pytest.mark.points(0.5)
 def test_small_example(student):
     """a small example to work by hand: X (2x3), Y (3x4), grad (2x4); X @ Y and both gradients"""
-    X = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    Y = torch.tensor([[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, -1.0], [1.0, 1.0, 0.0, 0.0]])
-    G = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 2.0, 1.0, 0.0]])
-    how = ("[[1, 2, 3], [4, 5, 6]]", "[[1, 0, 2, 0], [0, 1, 0, -1], [1, 1, 0, 0]]", "[[1, 0, 0, 1], [0, 2, 1, 0]]")
+    (X, Y, G), how = SMALL_EXAMPLE.make()
     # one call of the student's code (forward and backward), so that it is the one a reproducer shows
     out, grads = _backward(student, X, Y, G)
     out = expect_tensor(out, WHAT, _inputs_text(X, Y, how=how))

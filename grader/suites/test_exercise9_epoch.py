@@ -23,6 +23,7 @@ from grader.suites.common import (
     ErrorHint,
     Failure,
     Misconception,
+    VisibleNumber,
     assert_close,
     assert_unchanged,
     call_checked,
@@ -40,6 +41,24 @@ from grader.suites.epoch_model import IN, K, Net
 from grader.transport.student import StudentError
 from grader.verdicts.batching import params_by_name
 from grader.wire.codec import Handle
+
+# the visible test's inputs, declared once: the test makes them from here, and so does the student
+# edition (grade release stores them with the reference's number, as data)
+LOSS_01_SMALL = VisibleNumber(
+    test="test_loss_01_small",
+    fn="loss_01",
+    what="loss_01(H, Y)",
+    inputs=lambda rng: (
+        [
+            torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [0.0, 2.0, 1.0], [4.0, 1.0, 2.0]]),
+            torch.tensor([0, 2, 2, 1, 1]),
+        ],
+        "H = [[2, 1, 0], [0, 3, 1], [1, 0, 5], [0, 2, 1], [4, 1, 2]]; Y = [0, 2, 2, 1, 1]",
+    ),
+    expected=reference.loss_01,
+    tolerance=FRACTION,
+    hint="loss_01 is the fraction of rows whose argmax (dim=1) differs from the label, as a float.",
+)
 
 FIGURES_HINT = (
     "For every batch X = X_full[i:i+batch_size] (i = 0, batch_size, 2*batch_size, ...): H = model(X), "
@@ -345,9 +364,8 @@ def test_loss_01(student, rng, case):
 @pytest.mark.points(0.5)
 def test_loss_01_small(student):
     """a small example to work by hand: row argmaxes 0, 1, 2, 1, 0 against labels 0, 2, 2, 1, 1 give 0.4"""
-    H = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [0.0, 2.0, 1.0], [4.0, 1.0, 2.0]])
-    Y = torch.tensor([0, 2, 2, 1, 1])
-    _check_loss01(student, H, Y, "H = [[2, 1, 0], [0, 3, 1], [1, 0, 5], [0, 2, 1], [4, 1, 2]]; Y = [0, 2, 2, 1, 1]")
+    (H, Y), how = LOSS_01_SMALL.make()
+    _check_loss01(student, H, Y, how)
 
 
 def _check_loss01(student, H, Y, inputs):

@@ -17,12 +17,18 @@ declaration and stores, for each of its ``params``, those inputs, the reference'
 (grader.verdicts.student_check's "call" kind).  Nothing is typed twice, and only what a visible
 test shows leaves the instructor's side.  The release draws random inputs (``rng``) from a
 generator seeded for the exercise, so that the student edition's inputs are the same on every build.
+
+The other kinds, one per kind of student check, are declared and read the same way: one
+``step()`` of an optimizer (VisibleStep), a module on one input (VisibleModule), a Sequential of
+torch's layers (VisibleSequential), an autograd Function's forward and backward (VisibleMatMul),
+a function that returns a number (VisibleNumber), and the gradient check that needs no answer
+(VisibleGradcheck, on inputs of its own).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -88,7 +94,8 @@ class VisibleStep:
     that ``inputs`` makes, the optimizer built on model.parameters() with ``options``, and every
     parameter after the step compared with the reference's (``expected``).  ``grade release`` stores
     those, and what each catalogued mistake (``variants``) makes of each parameter, as data
-    (grader.verdicts.student_check's "step" kind)."""
+    (grader.verdicts.student_check's "step" kind; with ``kind="sgd"`` its "sgd" kind: ``SGD(parameters,
+    lr)`` on one nn.Linear, as exercise 7's visible test)."""
 
     test: str  # the hidden suite's test function
     cls: str  # the student's optimizer class
@@ -102,6 +109,8 @@ class VisibleStep:
     variants: Callable[..., dict] | None = None  # (parameters, gradients) -> {name: the catalogue's Variants}
     hint: str = ""  # a failure's hint when no catalogued mistake is the result
     errors: tuple = ()  # ErrorHints naming the bug when step() raises (texts, not regexes)
+    kind: str = "step"  # or "sgd": SGD(parameters, lr) on one nn.Linear, whose parameters are named
+    # without the layer's index, and what the inputs are as (the parameters' text, the gradients')
 
     def make(self, rng=None, **params) -> tuple:
         """(parameters, gradients, what they are), as the test makes them."""
@@ -172,3 +181,143 @@ def seeded_generator(args) -> SeededGenerator:
     if len(found) != 1:
         raise ValueError(f"a VisibleDraw's call takes one SeededGenerator among its arguments, not {len(found)}")
     return found[0]
+
+
+def _describe(name: str, x, how: str) -> str:
+    from grader.verdicts.checks import describe
+
+    return describe(name, x, how)
+
+
+@dataclass(frozen=True)
+class VisibleModule:
+    """A visible test of the student's nn.Module class ``cls``: ``cls(*args)``, given the parameter
+    values ``state`` (in place), called on the input that ``inputs`` makes, and compared with the
+    reference's result (``expected``).  ``grade release`` stores those (grader.verdicts.student_check's
+    "module" kind), and what each catalogued mistake (``variants``) returns there."""
+
+    test: str  # the hidden suite's test function
+    cls: str  # the student's class
+    args: tuple  # its construction's arguments: Linear(3, 2)
+    name: str  # the input's name in a failure: X
+    inputs: Callable[..., tuple]  # (rng, **params) -> (the input, how it was made)
+    expected: Callable[..., Any]  # (input) -> the reference's result
+    state: dict = field(default_factory=dict)  # {parameter: value} given to the module before the call
+    params: tuple = (("", {}),)  # ((case id, {parameter: value}), ...) in the test's order
+    tolerance: Any = ROUNDING  # a preset of grader.verdicts.tolerances
+    scale: Callable[..., float] | None = None  # (input) -> the magnitude the preset grows with (1)
+    forbidden: tuple = ()  # torch's classes the exercise forbids (also as a base class)
+    forbidden_hint: str = ""  # ... and the hint when the student's class is one
+    shape_hint: str = ""  # a failure's hint when a parameter of ``state`` has another shape
+    hint: str = ""  # a failure's hint when no catalogued mistake is the result
+    variants: Callable[..., Any] | None = None  # (input) -> the catalogue's Variants there
+    verdict: str = ""  # the name of the verdict shared with the hidden suite (student_check.VERDICTS)
+    unchanged: bool = False  # the call must leave its input as it was
+    inplace_hint: str = ""  # a failure's hint when the call changed its input
+
+    @property
+    def what(self) -> str:
+        """The construction, as a failure names it: Linear(3, 2)."""
+        return f"{self.cls}({', '.join(map(str, self.args))})"
+
+    def make(self, rng=None, **params) -> tuple:
+        """(the input, how it was made), as the test makes them."""
+        return self.inputs(rng, **params)
+
+    def describe(self, x, how: str) -> str:
+        """The input, as a failure shows it."""
+        return _describe(self.name, x, how)
+
+
+@dataclass(frozen=True)
+class VisibleSequential:
+    """A visible test of the student's Sequential of torch's own layers: ``layers`` are
+    ((class, arguments, {parameter: value} or None), ...), the result on the input that ``inputs``
+    makes compared with the reference's (``expected``) (grader.verdicts.student_check's "sequential"
+    kind)."""
+
+    test: str  # the hidden suite's test function
+    layers: tuple  # (("Linear", (2, 2), {"weight": [[...]], "bias": [...]}), ("ReLU", (), None), ...)
+    inputs: Callable[..., tuple]  # (rng) -> (the input X, how it was made)
+    expected: Callable[..., Any]  # (X) -> the reference's result
+    tolerance: Any = ROUNDING  # a preset of grader.verdicts.tolerances
+    scale: float = 1.0  # the magnitude the preset grows with
+    forbidden: tuple = ()  # torch's classes the exercise forbids (also as a base class)
+    forbidden_hint: str = ""  # ... and the hint when the student's class is one
+    hint: str = ""  # a failure's hint
+
+    @staticmethod
+    def label(cls: str, args: tuple) -> str:
+        """One layer, as a failure names it: nn.Linear(2, 2)."""
+        return f"nn.{cls}({', '.join(map(str, args))})"
+
+    @property
+    def what(self) -> str:
+        """The construction, as a failure names it: Sequential(nn.Linear(2, 2), nn.ReLU())."""
+        return f"Sequential({', '.join(self.label(cls, args) for cls, args, _state in self.layers)})"
+
+    def make(self, rng=None) -> tuple:
+        """(X, how it was made), as the test makes them."""
+        return self.inputs(rng)
+
+
+@dataclass(frozen=True)
+class VisibleMatMul:
+    """A visible test of the student's autograd Function: forward on (X, Y) and backward for the
+    gradient G that ``inputs`` makes, the result and both gradients compared with the reference's
+    (``expected``) (grader.verdicts.student_check's "matmul" kind)."""
+
+    test: str  # the hidden suite's test function
+    what: str  # the forward call, as a failure names it: MatMul.apply(X, Y)
+    backward_what: str  # ... and the backward: backward through MatMul.apply(X, Y)
+    inputs: Callable[..., tuple]  # (rng) -> ((X, Y, G), how each was made)
+    expected: Callable[..., tuple]  # (X, Y, G) -> (the result, [the gradient for X, for Y]) in float64
+    scales: Callable[..., tuple]  # (X, Y, G) -> the magnitudes each gradient's tolerance grows with
+    describe: Callable[..., str]  # (X, Y, G, how) -> the inputs, as a failure shows them
+    tolerance: Any = ROUNDING  # a preset of grader.verdicts.tolerances
+    hint: str = ""  # a failure's hint when the result is wrong
+    grad_hint: str = ""  # ... when a gradient is
+
+    def make(self, rng=None) -> tuple:
+        """((X, Y, G), how they were made), as the test makes them."""
+        return self.inputs(rng)
+
+
+@dataclass(frozen=True)
+class VisibleNumber:
+    """A visible test of the student's ``fn`` that returns one Python number, compared with the
+    reference's (``expected``) (grader.verdicts.student_check's "number" kind)."""
+
+    test: str  # the hidden suite's test function
+    fn: str  # the student's function it calls
+    what: str  # the call, as a failure names it: loss_01(H, Y)
+    inputs: Callable[..., tuple]  # (rng) -> (the call's arguments, what they are, as a failure shows them)
+    expected: Callable[..., float]  # (*arguments) -> the reference's number
+    tolerance: Any  # a fixed Tolerance of grader.verdicts.tolerances: FRACTION
+    hint: str = ""  # a failure's hint
+
+    def make(self, rng=None) -> tuple:
+        """(the arguments, what they are), as the test makes them."""
+        return self.inputs(rng)
+
+
+@dataclass(frozen=True)
+class VisibleGradcheck:
+    """A check of the student edition that needs no answer: the gradient of the student's ``fn``
+    (autograd through their code, or their backward) against finite differences on the float64
+    inputs that ``inputs`` draws (grader.verdicts.student_check's "gradcheck" kind).  It checks what
+    the hidden suite's ``test`` checks, on inputs of its own, drawn from a generator seeded with
+    ``seed`` (the same on every build); it is not a visible test (no expected value is stored)."""
+
+    test: str  # the hidden suite's test function it stands for
+    fn: tuple  # the student's function: ("softmax",) or ("MatMul", "apply")
+    what: str  # the call, as a failure names it: softmax(x)
+    names: tuple  # the arguments' names: ("x",)
+    inputs: Callable[..., list]  # (rng) -> the call's arguments
+    description: str  # what the check checks, as the student's report says it
+    seed: int  # the generator's seed for the inputs
+    points: float = 1.0  # its share of the student check (grade release rescales to the exercise's points)
+
+    def make(self, rng=None) -> list:
+        """The call's arguments."""
+        return self.inputs(rng)

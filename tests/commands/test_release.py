@@ -527,12 +527,12 @@ def _catalogued_mistakes() -> dict:
     input)}])}: each visible test's catalogue (the hidden suite's _buggy_versions), evaluated on its input."""
     import torch
 
-    from grader.commands.release import exercise_cases
+    from grader.harness.released import course_cases
 
     out = {}
     for ex, mod in _catalogues():
         per_input, kinds = {}, set()
-        for case in exercise_cases(ex.number):
+        for case in course_cases(ex):
             if case["kind"] not in DEFINITIONS:
                 continue
             kinds.add(case["kind"])
@@ -564,12 +564,12 @@ def _catalogued_mistakes() -> dict:
 def test_every_catalogue_is_checked():
     """Each exercise whose hidden suite catalogues wrong variants has visible tests that the
     student edition names them in (the release stores the catalogue's numbers for them)."""
-    from grader.commands.release import exercise_cases
+    from grader.harness.released import course_cases
 
     catalogued = [ex.number for ex, _mod in _catalogues()]
     assert 5 in catalogued and len(catalogued) >= 4
     for number in catalogued:
-        visible = [c for c in exercise_cases(number) if c["visible"]]
+        visible = [c for c in course_cases(EXERCISES[number - 1]) if c["visible"]]
         assert visible and all(c.get("variants") for c in visible), number
 
 

@@ -256,7 +256,8 @@ def test_the_softmax_release_follows_the_suites_declaration(monkeypatch):
     """The built-in softmax's released inputs are its suite's (nothing retyped in the release): change
     the declaration and the release changes with it, the reference's result and the catalogue's too."""
     import reference
-    from grader.commands.release import exercise_cases
+    from grader.exercises import EXERCISES
+    from grader.harness.released import course_cases
     from grader.suites import test_exercise1_softmax as suite
 
     rows = [[0.0, -800.0], [800.0, 0.0]]
@@ -268,7 +269,7 @@ def test_the_softmax_release_follows_the_suites_declaration(monkeypatch):
         ),
     )
     monkeypatch.setattr(suite, "FAR_APART", other)
-    visible = [c for c in exercise_cases(1) if c["visible"]]
+    visible = [c for c in course_cases(EXERCISES[0]) if c["visible"]]
     assert [c["id"] for c in visible] == ["float32", "float64"]
     for case in visible:
         assert case["args"][0].tolist() == rows and case["inputs"].endswith("rows [0, -800], [800, 0]")
@@ -283,14 +284,13 @@ def test_the_built_in_row_functions_release_what_their_suites_declare(number):
     inputs are the declaration's (the same tensors the hidden test makes)."""
     import importlib
 
-    from grader.commands.release import exercise_cases
     from grader.exercises import EXERCISES
-    from grader.harness.released import declared, visible_tests
+    from grader.harness.released import course_cases, declared, visible_tests
 
     suite = importlib.import_module(f"grader.suites.{EXERCISES[number - 1].suite[:-3]}")
-    (decl,) = declared(suite)
+    (decl,) = [d for d in declared(suite) if d.test in visible_tests(suite)]
     assert [decl.test] == visible_tests(suite)
-    visible = [c for c in exercise_cases(number) if c["visible"]]
+    visible = [c for c in course_cases(EXERCISES[number - 1]) if c["visible"]]
     assert [c["id"] for c in visible] == ["float32", "float64"]
     for case, (_, params) in zip(visible, decl.params):
         args, how = decl.make(**params)
@@ -340,3 +340,71 @@ def test_check_course_says_when_a_visible_test_cannot_be_released(tmp_path, monk
         'and make the test take them from there (docs/instructors/authoring.md, "Release your '
         'course")'
     ], problems
+
+
+RECORDED = ROOT / "tests" / "harness" / "released_cases"
+
+
+def _same_data(text: str) -> str:
+    """The data of a student check's JSON, whatever the order of its keys and however a whole
+    number is written (0 or 0.0: the same comparison)."""
+    import json
+
+    return json.dumps(json.loads(text, parse_int=float), sort_keys=True, indent=1)
+
+
+@pytest.mark.parametrize("number", range(1, 10))
+def test_the_built_in_courses_released_cases_are_the_recorded_ones(number):
+    """What the student edition of each built-in exercise checks (inputs, expected values, tolerances,
+    descriptions, hints, the catalogue's numbers) is the data recorded in tests/harness/released_cases/,
+    as the release wrote it.  A change to a visible test's declaration that is meant changes the
+    recorded file too: write it with grader.commands.release.check_data."""
+    import difflib
+
+    from grader.commands.release import check_data, points
+    from grader.exercises import EXERCISES
+    from grader.harness.released import course_cases
+
+    ex = EXERCISES[number - 1]
+    recorded = (RECORDED / f"{ex.suite.removeprefix('test_').removesuffix('.py')}.json").read_text()
+    made = check_data(ex, points(course_cases(ex)))
+    if _same_data(made) != _same_data(recorded):
+        diff = difflib.unified_diff(_same_data(recorded).splitlines(), _same_data(made).splitlines(), lineterm="")
+        pytest.fail(f"{ex.name}'s released cases differ from the recorded ones:\n" + "\n".join(list(diff)[:60]))
+
+
+@pytest.mark.parametrize("number", range(1, 10))
+def test_every_visible_test_of_the_built_in_course_is_released_from_its_declaration(number):
+    """Each built-in exercise's visible tests are declared in its suite, and what the student edition
+    checks is those declarations: a visible case for each visible test, and the gradcheck that needs
+    no answer where the suite declares one (exercises 1, 2 and 8)."""
+    from grader.exercises import EXERCISES
+    from grader.harness.points import suite_module
+    from grader.harness.released import course_cases, declared, visible_tests
+    from grader.verdicts.visible import VisibleGradcheck
+
+    ex = EXERCISES[number - 1]
+    suite = suite_module(ex)
+    decls = declared(suite)
+    checks = [d.test for d in decls if isinstance(d, VisibleGradcheck)]
+    assert sorted({d.test for d in decls} - set(checks)) == sorted(visible_tests(suite))
+    cases = course_cases(ex)
+    assert sorted({c["function"] for c in cases if c["visible"]}) == sorted(visible_tests(suite))
+    assert [c["function"] for c in cases if not c["visible"]] == checks
+    assert bool(checks) == (number in (1, 2, 8))
+
+
+def test_a_built_in_modules_release_follows_its_suites_declaration(monkeypatch):
+    """Linear's released input, parameters and expected output come from its suite's declaration:
+    change it and the release changes with it."""
+    from grader.exercises import EXERCISES
+    from grader.harness.released import course_cases
+    from grader.suites import test_exercise4_linear as suite
+
+    X = torch.tensor([[2.0, 0.0, -1.0]])
+    other = dataclasses.replace(suite.SMALL_EXAMPLE, inputs=lambda rng: (X, "X = [[2, 0, -1]]"))
+    monkeypatch.setattr(suite, "SMALL_EXAMPLE", other)
+    (case,) = course_cases(EXERCISES[3])
+    assert torch.equal(case["input"], X) and case["inputs"].endswith("X = [[2, 0, -1]]")
+    W, b = other.state["weight"], other.state["bias"]
+    assert torch.equal(case["expected"], X.double() @ W.double() + b.double())

@@ -1,6 +1,7 @@
 """Checks from a short description (grader/verdicts/declared.py): the tests a declaration adds to a
 suite, and how they grade right and wrong answers of a course exercise declared with it."""
 
+import sys
 import textwrap
 import types
 
@@ -272,15 +273,19 @@ def reports(tmp_path_factory, zygote):
     course = root / "course"
     folder = course / "exercise1_row_softmax"
     folder.mkdir(parents=True)
+    # the reference beside the suite would be `reference` on sys.path, in place of the built-in one
     (course / "course.toml").write_text(
-        'title = "Declared"\npoints = 10\n\n[[exercise]]\ntopic = "row_softmax"\ntitle = "Softmax"\nnames = ["softmax"]\n'
+        'title = "Declared"\npoints = 10\n\n[files]\nreference = "oracles/{stem}.py"\n\n'
+        '[[exercise]]\ntopic = "row_softmax"\ntitle = "Softmax"\nnames = ["softmax"]\n'
     )
     (folder / "test_exercise1_row_softmax.py").write_text(SUITE.format(no_max=NO_MAX.hint, whole=WHOLE.hint))
-    (folder / "reference.py").write_text(REFERENCE)
+    (course / "oracles").mkdir()
+    (course / "oracles" / "exercise1_row_softmax.py").write_text(REFERENCE)
     for kind in ("stub", "solution"):
         (folder / f"{kind}.py").write_text(RIGHT)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(VARIABLE, str(course))
+        mp.setattr(sys, "path", list(sys.path))  # as it was, after: the suite's folder leaves it
         exercises = load(course).exercises
         out = {}
         for name, text in ANSWERS.items():
@@ -291,6 +296,9 @@ def reports(tmp_path_factory, zygote):
             (exercise,) = report["exercises"]
             assert exercise["status"] == "graded", exercise
             out[name] = {t["name"]: (t["score"], t["max_score"], t.get("hint") or "") for t in exercise["tests"]}
+    for name, module in list(sys.modules.items()):  # the course's suite and reference, loaded for it
+        if str(getattr(module, "__file__", None) or "").startswith(str(root)):
+            del sys.modules[name]
     return out
 
 

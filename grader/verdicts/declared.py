@@ -40,7 +40,15 @@ import torch
 
 from grader.verdicts.checks import Failure, assert_unchanged, describe, expect_tensor, shape_str
 from grader.verdicts.devices import check_follows_device
-from grader.verdicts.diagnosis import COMMON_ERRORS, ErrorHint, Misconception, check_call, name_bug, same_error
+from grader.verdicts.diagnosis import (
+    COMMON_ERRORS,
+    ErrorHint,
+    Misconception,
+    call_checked,
+    check_call,
+    name_bug,
+    same_error,
+)
 from grader.verdicts.gradcheck import gradcheck
 from grader.verdicts.inputs import DTYPES
 from grader.verdicts.tolerances import FINITE_DIFFERENCES, ROUGHLY_NORMALISED, ROUNDING
@@ -270,7 +278,7 @@ def _compare_tests(checks: Checks, add) -> None:
 
             def holds(student, rng, shape, dtype, prop=prop):
                 args, how = checks.inputs(rng, shape, dtype, "cpu")
-                got = student.call(student.ref(checks.fn), *args, _what=checks.call)
+                got = call_checked(student, student.ref(checks.fn), *args, _what=checks.call)
                 _property(checks, prop, got, args, how)
 
             add(prop.name, ("student", "rng", "shape", "dtype"), holds, (shapes, by_dtype), prop.description)

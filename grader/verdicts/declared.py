@@ -101,6 +101,10 @@ class Case:
     prefer: Misconception | None = None
 
 
+def _on_cpu(args) -> list:
+    return [a.detach().cpu() if isinstance(a, torch.Tensor) else a for a in args]
+
+
 @dataclass(frozen=True)
 class Checks:
     """A function exercise's standard checks, described (see the module's docstring)."""
@@ -177,11 +181,12 @@ class Checks:
     def check(self, student, args, how: str, *, device: str = "cpu", tolerance=None, prefer=None, return_args=False):
         """The student's fn(*args) against the reference's result, a failure explained (check_call);
         returns what student.call (``return_args``: student.call_and_args) returns."""
-        expected = self.reference(*args)
+        here = _on_cpu(args)  # the reference, the catalogue and the properties work on the CPU
+        expected = self.reference(*here)
         dtype = args[0].dtype
-        allowed = self.allowed(args, dtype, tolerance)
+        allowed = self.allowed(here, dtype, tolerance)
         errors = COMMON_ERRORS + (
-            ErrorHint(re.compile(r"(?s).+"), lambda m: same_error(m.string, self.variants(*args))),
+            ErrorHint(re.compile(r"(?s).+"), lambda m: same_error(m.string, self.variants(*here))),
         )
         return check_call(
             student,
@@ -190,7 +195,7 @@ class Checks:
             expected,
             what=self.call,
             inputs=self.shown(args, how),
-            diagnose=self.diagnose(args, expected, allowed, prefer),
+            diagnose=self.diagnose(here, expected, allowed, prefer),
             dtype=dtype,
             device=device,
             tolerance=allowed,

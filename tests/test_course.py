@@ -154,7 +154,7 @@ def test_check_course_names_each_problem(tmp_path):
     stub = course / "exercise2_scoring_stub"
     shutil.copyfile(stub / "solution.py", stub / "stub.py")
     suite = course / "exercise3_short_points" / "test_exercise3_short_points.py"
-    suite.write_text(suite.read_text().replace("@pytest.mark.points(10)", "@pytest.mark.points(7)"))
+    suite.write_text(suite.read_text().replace('"matches_reference": 6', '"matches_reference": 3'))
     wrong = course / "exercise2_scoring_stub" / "mistakes"  # the format of tests/corpus
     wrong.mkdir()
     answer_text = (stub / "solution.py").read_text()
@@ -179,7 +179,7 @@ def test_check_course_names_each_problem(tmp_path):
     ) in r.stderr
     assert (
         "exercise1 (Wrong answer): the model answer loses points: test_matches_reference[2d-float32] "
-        "(2.5 points): wrong_answer(x) does not match the expected result"
+        "(1.5 points): wrong_answer(x) does not match the expected result"
     ) in r.stderr
     assert "exercise2 (Scoring stub): the stub earns 10 points (a stub should earn none)" in r.stderr
     assert "exercise3 (Short points): its tests' points add up to 7, and the course gives each exercise 10" in r.stderr
@@ -204,7 +204,7 @@ def test_check_course_says_which_file_is_missing_or_broken_before_grading(tmp_pa
     problems = check_course(load(course), progress=lambda m: None)
     assert problems == [f"exercise1 (Gone stub): its stub {course / 'exercise1_gone_stub' / 'stub.py'} does not exist"]
     suite = course / "exercise2_bad_suite" / "test_exercise2_bad_suite.py"
-    suite.write_text(suite.read_text().replace("def test_matches_reference(", "def test_matches_reference(("))
+    suite.write_text(suite.read_text().replace("declare(globals(), CHECKS)", "declare(globals(), CHECKS"))
     problems = check_course(load(course), load(course).exercises[1:], progress=lambda m: None)
     assert len(problems) == 1
     assert problems[0].startswith(f"exercise2 (Bad suite): its hidden suite {suite} cannot be imported (line ")

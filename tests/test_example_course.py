@@ -19,6 +19,7 @@ CATALOGUE = {
         "bug_last_dimension_only",
         "bug_affine_left_out",
         "bug_shift_before_scale",
+        "bug_mean_not_subtracted",
         "ok_var_mean_rsqrt",
     },
     "exercise2": {

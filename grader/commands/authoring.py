@@ -24,7 +24,7 @@ from grader.exercises import add_exercises_option
 
 NEW_DESCRIPTION = """\
 Scaffold exercise NAME in the course folder DIR (made, with its course.toml, when it does
-not exist): a stub, a model answer, a reference and a hidden suite with one check, in
+not exist): a stub, a model answer, a reference and a hidden suite of declared checks, in
 DIR/exerciseN_NAME/, and its [[exercise]] entry at the end of DIR/course.toml.  It grades
 out of the box (the model answer full, the stub zero: grade check-course DIR); then make it
 yours: the stub's docstring, the answer, the reference, the checks.
@@ -69,52 +69,32 @@ def {topic}(x: torch.Tensor) -> torch.Tensor:
 
 SUITE = '''"""Hidden suite for exercise {number}: {title}.
 
-Scaffolded by grade new-exercise: each test's points are its points mark (they add up to the
-course's points per exercise); a test marked visible may show its input in full.
+Scaffolded by grade new-exercise: its tests come from the description below (grade's
+declarative checks; docs/instructors/authoring.md, "Checks from a short description").  Each
+test's points are in ``points`` (they add up to the course's points per exercise); the visible
+test may show its input in full.  Tests of your own go below it, with the same helpers.
 """
-import pytest
 
-from grader.suites.common import (
-    DTYPES,
-    EXACT,
-    Misconception,
-    VisibleCall,
-    compare,
-    course_reference,
-    describe,
-    name_exact,
-    randn,
-)
+from grader.suites.common import EXACT, Checks, Misconception, course_reference, declare, randn
 
 reference = course_reference(__file__)
-WHAT = "{topic}(x)"
 
 # the mistakes students make: a result equal to a wrong variant's is named by its hint
 UNCHANGED = Misconception("unchanged", "{topic}(x) returned x itself: multiply it by 2, `2 * x`.")
 
-SHAPES = {{"2d": (4, 5), "3d": (2, 3, 4)}}
-
-# the visible test's inputs, declared once: the test makes them from here, and grade release
-# stores them, with the reference's result, in the student edition
-MATCHES_REFERENCE = VisibleCall(
-    test="test_matches_reference", fn="{topic}", what=WHAT,
-    inputs=lambda rng, shape, dtype, device: ([randn(rng, shape, dtype)], "normal values"),
-    expected=reference.{topic}, describe=lambda x, how: describe("x", x, how), tolerance=EXACT,
-    variants=lambda x: [UNCHANGED.gives(lambda: x)], every_device=False,
-    params=tuple((f"{{k}}-{{d.id}}", {{"shape": shape, "dtype": d.values[0]}}) for k, shape in SHAPES.items()
-                 for d in DTYPES))  # pytest's order and ids of the test's cases
-
-
-@pytest.mark.points({points:g})
-@pytest.mark.visible
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
-def test_matches_reference(student, rng, shape, dtype):
-    """{topic}(x) matches the reference on random inputs"""
-    (x,), how = MATCHES_REFERENCE.make(rng, shape=shape, dtype=dtype)
-    got = student.call(student.ref("{topic}"), x, _what=WHAT)
-    compare(got, reference.{topic}(x), diagnose=lambda g: name_exact(g, [UNCHANGED.gives(lambda: x)]),
-            what=WHAT, inputs=describe("x", x, how), dtype=dtype, tolerance=EXACT)
+CHECKS = Checks(
+    fn="{topic}",
+    reference=reference.{topic},
+    inputs=lambda rng, shape, dtype, device: ([randn(rng, shape, dtype, device)], "normal values"),
+    shapes={{"2d": (4, 5), "3d": (2, 3, 4)}},  # each in float32 and float64
+    tolerance=EXACT,
+    mistakes=[(UNCHANGED, lambda x: x)],
+    unchanged=True,  # test_input_not_modified
+    gradients=True,  # test_gradcheck, in float64
+    devices=True,  # test_follows_input_device
+    points={points},
+)
+declare(globals(), CHECKS)  # test_matches_reference (visible), ... and MATCHES_REFERENCE, its data for grade release
 '''
 
 COURSE = """# A course (grade new-exercise made this file; docs/instructors/authoring.md and grader/course.py
@@ -171,13 +151,26 @@ def scaffold(folder: Path, topic: str, title: str | None = None) -> Path:
     taken = [str(p) for p in where.values() if p.exists()]
     if taken:
         raise CourseError(f"{', '.join(taken)} already exist(s): nothing was written (nothing is ever replaced)")
-    fill = {"number": ex.number, "title": ex.title, "topic": topic, "points": course.points}
+    fill = {"number": ex.number, "title": ex.title, "topic": topic, "points": _points(course.points)}
     folder.mkdir(parents=True, exist_ok=True)
     for kind, template in (("stub", STUB), ("solution", SOLUTION), ("reference", REFERENCE), ("suite", SUITE)):
         where[kind].parent.mkdir(parents=True, exist_ok=True)
         _write_new(where[kind], template.format(**fill))
     write_atomic(toml, text + entry)
     return where["suite"].parent
+
+
+def _points(total: float) -> str:
+    """The scaffold's points: a tenth of ``total`` for the input and device tests, a fifth for gradcheck,
+    the rest for matching the reference (6, 1, 2, 1 of 10)."""
+    tenth, fifth = round(total * 10) / 100, round(total * 20) / 100
+    points = {
+        "matches_reference": round(total - 2 * tenth - fifth, 2),
+        "input_not_modified": tenth,
+        "gradcheck": fifth,
+        "follows_input_device": tenth,
+    }
+    return "{" + ", ".join(f'"{k}": {v:g}' for k, v in points.items()) + "}"
 
 
 def _toml_string(text: str) -> str:

@@ -3,7 +3,8 @@
 Each name lives in the module of its job: inputs (DTYPES, randn, randint), tolerances (the
 presets), diagnosis (misconception catalogue, error-to-hint table), rowwise (check_rows and
 its probes), gradcheck, devices (check_follows_device), objects (class_info, read_values, torch's
-own class), hints (wording more than one suite gives), visible (a visible test's inputs declared as data,
+own class), hints (wording more than one suite gives), declared (a function exercise's standard tests from
+a short description: Checks, declare), visible (a visible test's inputs declared as data,
 for the test and the student edition).  The student edition ships this file
 with grader/verdicts/.
 """
@@ -20,6 +21,7 @@ from grader.verdicts.checks import (  # noqa: F401
     fmt,
     shape_str,
 )
+from grader.verdicts.declared import Case, Checks, Property, declare, rows_sum_to_one  # noqa: F401
 from grader.verdicts.devices import check_follows_device, devices  # noqa: F401
 from grader.verdicts.diagnosis import (  # noqa: F401
     COMMON_ERRORS,

@@ -57,14 +57,20 @@ META_HINT = (
 )
 
 
+def _shown(names, args) -> str:
+    """The input line of the tensors among ``args``."""
+    return "; ".join(describe(n, a) for n, a in zip(names, args) if isinstance(a, torch.Tensor))
+
+
 def check_follows_device(student, fn, args, expected: torch.Tensor, what: str, names, tolerance=ROUNDING) -> None:
     """The student's fn(*args) must be right on the CPU and, given the same arguments
     on the meta device, answer on the meta device: a result on the CPU, or torch's
     mixed-devices error, means a tensor was made on the CPU whatever the input's device.
     Code that cannot run on meta tensors for another reason (a .item(), say) fails the
     test: a skip would let a submission decide that it is not judged.  The CPU result is compared
-    within the preset ``tolerance`` at expected's dtype."""
-    inputs = "; ".join(describe(n, a) for n, a in zip(names, args))
+    within the preset ``tolerance`` at expected's dtype.  An argument that is not a tensor (a
+    shape, an eps) is passed as it is, on both devices."""
+    inputs = _shown(names, args)
     got = student.call(fn, *args, _what=what)
     rtol, atol = tolerance.at(expected.dtype)
     try:
@@ -74,8 +80,8 @@ def check_follows_device(student, fn, args, expected: torch.Tensor, what: str, n
             f.message,
             f.hint if not isinstance(got, torch.Tensor) or got.shape != expected.shape else DEVICE_VALUES_FIRST,
         ) from None
-    on_meta = [a.to("meta") for a in args]
-    inputs = "; ".join(describe(n, a) for n, a in zip(names, on_meta))
+    on_meta = [a.to("meta") if isinstance(a, torch.Tensor) else a for a in args]
+    inputs = _shown(names, on_meta)
     try:
         got = student.call(fn, *on_meta, _what=what)
     except StudentError as e:

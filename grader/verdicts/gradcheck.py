@@ -17,10 +17,13 @@ from grader.verdicts.tolerances import FINITE_DIFFERENCES, FORWARD_BEFORE_GRADIE
 from grader.wire.codec import meta
 
 
-def _jacobians(student, fn, inputs, what, eps=1e-6):
+def _jacobians(student, fn, inputs, what, eps=1e-6, full=None, wrt=None):
     """Numerical (from the student's forward) and analytical (from the
-    student's backward) Jacobians, one per input: (out.numel(), x.numel())."""
-    out = expect_tensor(student.call(fn, *inputs, _what=what), what)
+    student's backward) Jacobians, one per input: (out.numel(), x.numel()).  ``full(xs)``: the
+    call's arguments with ``xs`` at the positions ``wrt`` (default: ``xs`` themselves)."""
+    full = full or (lambda xs: xs)
+    wrt = range(len(inputs)) if wrt is None else wrt
+    out = expect_tensor(student.call(fn, *full(inputs), _what=what), what)
     numerical, analytical = [], []
     for i, x in enumerate(inputs):
         cols = []
@@ -32,8 +35,8 @@ def _jacobians(student, fn, inputs, what, eps=1e-6):
             args_p[i] = xp
             args_m = list(inputs)
             args_m[i] = xm
-            fp = expect_tensor(student.call(fn, *args_p, _what=what), what).double()
-            fm = expect_tensor(student.call(fn, *args_m, _what=what), what).double()
+            fp = expect_tensor(student.call(fn, *full(args_p), _what=what), what).double()
+            fm = expect_tensor(student.call(fn, *full(args_m), _what=what), what).double()
             cols.append(((fp - fm) / (2 * eps)).reshape(-1))
         numerical.append(torch.stack(cols, 1) if cols else torch.zeros(out.numel(), 0))
     rows = [[] for _ in inputs]
@@ -41,7 +44,7 @@ def _jacobians(student, fn, inputs, what, eps=1e-6):
         g = torch.zeros(out.numel(), dtype=out.dtype)
         g[j] = 1
         _, grads, _ = student.vjp(
-            fn, inputs, grad_output=g.reshape(out.shape), wrt=range(len(inputs)), _what=f"backward through {what}"
+            fn, full(inputs), grad_output=g.reshape(out.shape), wrt=wrt, _what=f"backward through {what}"
         )
         for i, x in enumerate(inputs):
             gi = grads[i] if i < len(grads) else None
@@ -56,7 +59,14 @@ def _jacobians(student, fn, inputs, what, eps=1e-6):
 
 
 def gradcheck(
-    student, fn, inputs, what: str, expected: torch.Tensor | None, names=None, tolerance=FINITE_DIFFERENCES
+    student,
+    fn,
+    inputs,
+    what: str,
+    expected: torch.Tensor | None,
+    names=None,
+    tolerance=FINITE_DIFFERENCES,
+    wrt=None,
 ) -> None:
     """torch.autograd.gradcheck through the student's code, in float64.
 
@@ -66,15 +76,22 @@ def gradcheck(
     edition, which holds no answer) checks backward against forward only.  On failure the message names
     the input, the entry of the Jacobian that is furthest off, and expected (finite
     differences) versus got (backward).  The forward must be right within
-    ``FORWARD_BEFORE_GRADIENT``; the gradient within ``tolerance``.
+    ``FORWARD_BEFORE_GRADIENT``; the gradient within ``tolerance``.  ``wrt``: the positions of
+    the arguments ``inputs`` that are checked (``names`` names those), the others (a shape, an eps)
+    passed as they are; by default every argument, each a tensor.
     """
     rtol, atol = tolerance
+    full, positions = (lambda xs: xs), tuple(range(len(inputs)))
+    if wrt is not None:
+        arguments, positions = list(inputs), tuple(wrt)
+        inputs = [arguments[i] for i in positions]
+        full = lambda xs: [dict(zip(positions, xs)).get(i, a) for i, a in enumerate(arguments)]
     names = names or [f"input {i}" for i in range(len(inputs))]
     inputs = [x.detach().double() for x in inputs]
 
     # the student's backward must give a gradient for every input
     with naming_errors():
-        out0, grads, _ = student.vjp(fn, inputs, wrt=range(len(inputs)), _what=f"backward through {what}")
+        out0, grads, _ = student.vjp(fn, full(inputs), wrt=positions, _what=f"backward through {what}")
     out0 = expect_tensor(out0, what)
     _check_forward(out0, expected, what, "; ".join(describe(nm, x) for nm, x in zip(names, inputs)))
     _check_gradients_given(grads, out0, inputs, what, names)
@@ -92,7 +109,7 @@ def gradcheck(
             ctx.save_for_backward(*xs)
             if len(xs) == len(inputs) and all(same(x, y) for x, y in zip(xs, inputs)):
                 return out0.detach().clone().double()
-            return expect_tensor(student.call(fn, *xs, _what=what, _grad="no_grad"), what).double()
+            return expect_tensor(student.call(fn, *full(xs), _what=what, _grad="no_grad"), what).double()
 
         @staticmethod
         def backward(ctx, g):
@@ -107,7 +124,7 @@ def gradcheck(
             )
             if k is None:
                 vectors = [g, g, torch.zeros_like(g), torch.zeros_like(g)]
-                _, every = student.vjps(fn, xs, vectors, wrt=range(len(xs)), _what=f"backward through {what}")
+                _, every = student.vjps(fn, full(xs), vectors, wrt=positions, _what=f"backward through {what}")
                 ahead[:] = [[[x.detach().clone() for x in xs], v, gs] for v, gs in zip(vectors, every)]
                 k = 0
             gs = ahead.pop(k)[2]
@@ -119,7 +136,7 @@ def gradcheck(
     )
     if ok:
         return
-    _explain_failure(student, fn, inputs, what, names, rtol, atol)
+    _explain_failure(student, fn, inputs, what, names, rtol, atol, full, positions)
 
 
 def _check_forward(out0: torch.Tensor, expected: torch.Tensor | None, what: str, shown: str) -> None:
@@ -168,9 +185,9 @@ def _check_gradients_given(grads, out0: torch.Tensor, inputs: list, what: str, n
             )
 
 
-def _explain_failure(student, fn, inputs: list, what: str, names, rtol: float, atol: float):
+def _explain_failure(student, fn, inputs: list, what: str, names, rtol: float, atol: float, full=None, wrt=None):
     """Raise the Failure naming the entry of the Jacobian furthest off (gradcheck said only that one is)."""
-    out, numerical, analytical = _jacobians(student, fn, inputs, what)
+    out, numerical, analytical = _jacobians(student, fn, inputs, what, full=full, wrt=wrt)
     worst = None
     for i, (n, a) in enumerate(zip(numerical, analytical)):
         if n.numel() == 0:

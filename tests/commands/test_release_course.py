@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from tests.commands.test_release import _bodies, _grade, _release_code, _visible_tests, venv  # noqa: F401
+from tests.commands.test_release import _bodies, _grade, _release_code, venv  # noqa: F401
 from tests.conftest import ROOT, run_cli
 
 # Slow by design: each test builds a release, installs it in a fresh venv and runs the student edition.
@@ -35,7 +35,11 @@ def release(tmp_path_factory):  # the fixture ``venv`` (imported above) installs
     return out
 
 
-def test_the_course_release_leaks_none_of_its_answers(release):
+def test_the_course_release_leaks_none_of_its_answers(release, monkeypatch):
+    from grader.harness.points import suite_module
+    from grader.harness.released import visible_tests
+
+    monkeypatch.setenv("GRADER_COURSE", str(COURSE))
     course, exercises = _exercises()
     files = [p for p in release.rglob("*") if p.is_file()]
     names = {str(p.relative_to(release)) for p in files}
@@ -52,7 +56,7 @@ def test_the_course_release_leaks_none_of_its_answers(release):
     for ex in exercises:  # the stored data is that of visible tests only
         stem = ex.suite.removeprefix("test_").removesuffix(".py")
         data = json.loads((release / "package" / "grader" / "suites" / f"{stem}.json").read_text())
-        visible = _visible_tests(course.suite_path(ex))
+        visible = set(visible_tests(suite_module(ex)))  # a declared suite's too (grader.verdicts.declared)
         assert data["tests"] and {c["function"] for c in data["tests"]} == visible, ex.name
         assert all(c["visible"] for c in data["tests"])
         assert (release / "exercises" / ex.file).read_text() == course.path("stub", ex).read_text()

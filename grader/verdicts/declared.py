@@ -1,0 +1,383 @@
+"""Checks from a short description: a function exercise's standard tests, declared in a few lines.
+
+A suite describes the exercise once, as data, and ``declare`` adds the tests to the suite module::
+
+    LAYER_NORM = Checks(
+        fn="layer_norm", reference=reference.layer_norm,
+        inputs=lambda rng, shape, dtype, device: ([randn(rng, shape, dtype, device), ...], "normal values"),
+        shapes={"2d": (8, 16), "3d": (4, 5, 6)}, mistakes=[(UNBIASED, lambda x, *rest: ...), ...],
+        properties=[rows_sum_to_one], gradients=True, devices=True, unchanged=True,
+        points={"matches_reference": 6, "gradcheck": 2, "follows_input_device": 1, "input_not_modified": 1})
+    declare(globals(), LAYER_NORM)
+
+The tests are those a hand-written suite has (tests/verdicts/test_declared.py holds them to it):
+
+* ``test_matches_reference``: the student's result against the reference's on the inputs of every
+  shape × dtype (and, with ``devices``, on every device); a wrong result is named by the misconception
+  catalogue (``mistakes``, through name_bug), else by the first property it breaks, else by ``hint``;
+* ``test_<name>`` for each ``Case``: the same comparison on inputs made to expose a mistake;
+* ``test_<name>`` for each property that has points: the property alone, on the same inputs;
+* ``test_input_not_modified`` (``unchanged``), ``test_gradcheck`` (``gradients``: torch's gradcheck
+  in float64 through the student's code, gated on the forward being right), and
+  ``test_follows_input_device`` (``devices``: the meta device stands in for a GPU).
+
+Each test's points are ``points[name]`` (every test needs them); ``visible`` names the visible one,
+declared as a ``VisibleCall`` in the module (``MATCHES_REFERENCE``) so that ``grade release`` builds
+the student edition from the same description.  A suite adds tests of its own beside them with the
+same helpers; ``Checks.check`` is the comparison the declared tests make.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import torch
+
+from grader.verdicts.checks import Failure, assert_unchanged, describe, expect_tensor, shape_str
+from grader.verdicts.devices import check_follows_device
+from grader.verdicts.diagnosis import (
+    COMMON_ERRORS,
+    ErrorHint,
+    Misconception,
+    call_checked,
+    check_call,
+    name_bug,
+    same_error,
+)
+from grader.verdicts.gradcheck import gradcheck
+from grader.verdicts.inputs import DTYPES
+from grader.verdicts.tolerances import FINITE_DIFFERENCES, ROUGHLY_NORMALISED, ROUNDING
+from grader.verdicts.visible import VisibleCall
+
+
+@dataclass(frozen=True)
+class Property:
+    """What every right result has: ``holds(result, *arguments)`` (the result in float64, of the
+    expected shape) says whether it does, ``hint`` names the mistake when it does not.  A wrong result
+    that no catalogued mistake explains is named by the first property it breaks; a property with
+    points of its own (``points[name]``) is also a test, ``test_<name>``, described by ``description``."""
+
+    name: str
+    description: str
+    holds: Callable[..., bool]
+    hint: str
+
+    def broken(self, result: torch.Tensor, args) -> bool:
+        try:
+            return not self.holds(result, *args)
+        except (RuntimeError, IndexError, ValueError):  # the property cannot be read off this result
+            return False
+
+
+def _rows_sum_to_one(y: torch.Tensor, *args) -> bool:
+    sums = y.sum(-1)
+    return ROUGHLY_NORMALISED.allows(sums, torch.ones_like(sums))
+
+
+rows_sum_to_one = Property(
+    "rows_sum_to_one",
+    "every slice of the result along the last dimension sums to 1",
+    _rows_sum_to_one,
+    "Every slice along the last dimension must sum to 1: divide by its sum, .sum(dim=-1, keepdim=True).",
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """More inputs, compared with the reference in a test of their own (``test_<name>``, one case per
+    dtype): inputs made to expose a mistake, as extreme values are.  ``inputs(rng, dtype, device)``
+    returns (the call's arguments, how they were made); ``tolerance`` (default: the declaration's) and
+    ``prefer`` (the misconception named first when several give the result) are the comparison's."""
+
+    name: str
+    description: str
+    inputs: Callable[..., tuple]
+    tolerance: Any = None
+    prefer: Misconception | None = None
+
+
+def _on_cpu(args) -> list:
+    return [a.detach().cpu() if isinstance(a, torch.Tensor) else a for a in args]
+
+
+@dataclass(frozen=True)
+class Checks:
+    """A function exercise's standard checks, described (see the module's docstring)."""
+
+    fn: str  # the student's function
+    reference: Callable[..., torch.Tensor]  # (*arguments) -> the right result, in the result's dtype
+    inputs: Callable[..., tuple]  # (rng, shape, dtype, device) -> (the call's arguments, how they were made)
+    shapes: dict  # {case id: shape}: what ``inputs`` gets as ``shape``
+    points: dict  # {test name without test_: its points}, for every declared test
+    dtypes: tuple = tuple(DTYPES)  # pytest.param(dtype, id=...) each (grader.verdicts.inputs.DTYPES)
+    tolerance: Any = ROUNDING  # a preset of grader.verdicts.tolerances
+    scale: Callable[..., float] | None = None  # (*arguments) -> the magnitude the preset grows with (1)
+    what: str = ""  # the call as a failure names it (default: fn(x))
+    describe: Callable[..., str] | None = None  # (*arguments, how) -> the input line (default: the first)
+    mistakes: Any = ()  # [(Misconception, (*arguments) -> its result)], or (*arguments) -> Variants
+    prefer: Misconception | None = None  # the misconception named first when several give the result
+    hint: str = ""  # a wrong result's hint when nothing above names the mistake
+    properties: tuple = ()  # Property each: a wrong result's hint, and a test when it has points
+    cases: tuple = ()  # Case each: more inputs, a comparison of their own
+    gradients: bool = False  # test_gradcheck, in float64
+    gradient_shape: Any = None  # the shape gradcheck's inputs have (default: the first of ``shapes``)
+    devices: bool = False  # the comparisons run on every device, and test_follows_input_device
+    unchanged: bool = False  # test_input_not_modified
+    visible: str | None = "matches_reference"  # the visible test (a VisibleCall): matches_reference or a Case's
+    descriptions: dict = field(default_factory=dict)  # {test name: its description}, in place of the default
+
+    # -- what the tests use (and a suite's own tests may too) --------------------------------------
+
+    @property
+    def call(self) -> str:
+        return self.what or f"{self.fn}(x)"
+
+    def names(self, args) -> list:
+        """The names of the call's arguments (the reference's parameters)."""
+        try:
+            params = list(inspect.signature(self.reference).parameters)
+        except (TypeError, ValueError):
+            params = []
+        return [params[i] if i < len(params) else f"argument {i}" for i in range(len(args))]
+
+    def shown(self, args, how: str) -> str:
+        """The input line a failure shows."""
+        if self.describe is not None:
+            return self.describe(*args, how)
+        return describe(self.names(args)[0], args[0], how)
+
+    def variants(self, *args) -> list:
+        """What each catalogued mistake computes on these arguments (grader.verdicts.diagnosis.Variant)."""
+        if callable(self.mistakes):
+            return list(self.mistakes(*args))
+        return [bug.gives(lambda compute=compute: compute(*args)) for bug, compute in self.mistakes]
+
+    def allowed(self, args, dtype: torch.dtype, tolerance=None):
+        return (tolerance or self.tolerance).at(dtype, self.scale(*args) if self.scale else 1.0)
+
+    def diagnose(self, args, expected: torch.Tensor, allowed, prefer=None) -> Callable:
+        """The hint naming what gives ``got``: the catalogue, then the properties, then ``hint``."""
+
+        def hint(got):
+            if got is None:
+                return None
+            named = name_bug(got, expected, self.variants(*args), allowed, prefer or self.prefer)
+            if named:
+                return named
+            if got.shape == expected.shape:
+                result = got.detach().cpu().double()
+                broken = next((p for p in self.properties if p.broken(result, args)), None)
+                if broken:
+                    return broken.hint
+            return self.hint or None
+
+        return hint
+
+    def check(self, student, args, how: str, *, device: str = "cpu", tolerance=None, prefer=None, return_args=False):
+        """The student's fn(*args) against the reference's result, a failure explained (check_call);
+        returns what student.call (``return_args``: student.call_and_args) returns."""
+        here = _on_cpu(args)  # the reference, the catalogue and the properties work on the CPU
+        expected = self.reference(*here)
+        dtype = args[0].dtype
+        allowed = self.allowed(here, dtype, tolerance)
+        errors = COMMON_ERRORS + (
+            ErrorHint(re.compile(r"(?s).+"), lambda m: same_error(m.string, self.variants(*here))),
+        )
+        return check_call(
+            student,
+            student.ref(self.fn),
+            args,
+            expected,
+            what=self.call,
+            inputs=self.shown(args, how),
+            diagnose=self.diagnose(here, expected, allowed, prefer),
+            dtype=dtype,
+            device=device,
+            tolerance=allowed,
+            return_args=return_args,
+            errors=errors,
+        )
+
+    # -- the declared tests -----------------------------------------------------------------------
+
+    def shape_params(self) -> list:
+        return [(k, s, d) for k, s in self.shapes.items() for d in self.dtypes]
+
+    def visible_call(self) -> VisibleCall:
+        """The visible test's inputs as data, for the student edition (grader.harness.released)."""
+        case = next((c for c in self.cases if c.name == self.visible), None)
+        make: Callable[..., tuple] = self.inputs if case is None else case.inputs
+        if case is None:
+            params = tuple((f"{k}-{d.id}", {"shape": s, "dtype": d.values[0]}) for k, s, d in self.shape_params())
+        else:
+            params = tuple((d.id, {"dtype": d.values[0]}) for d in self.dtypes)
+        return VisibleCall(
+            test=f"test_{self.visible}",
+            fn=self.fn,
+            what=self.call,
+            inputs=make,
+            expected=self.reference,
+            describe=lambda *args: self.shown(args[:-1], args[-1]),
+            params=params,
+            tolerance=(case and case.tolerance) or self.tolerance,
+            scale=self.scale,
+            variants=self.variants if self.mistakes else None,
+            prefer=(case and case.prefer) or self.prefer,
+            hint=self.hint,
+            every_device=self.devices,
+        )
+
+
+DESCRIPTIONS = {
+    "matches_reference": "{fn} matches the reference on random inputs of several shapes, in each dtype",
+    "input_not_modified": "{fn} gives the right result and leaves its inputs unchanged",
+    "gradcheck": "torch.autograd.gradcheck through {fn} in float64",
+    "follows_input_device": "{fn} makes its result on the input's device (checked without a GPU)",
+}
+
+
+def _test(namespace: dict, name: str, params: Iterable[str], body: Callable, doc: str, points, marks=()) -> None:
+    """Add ``test_<name>`` to the suite's ``namespace``: a function of ``params`` (the fixtures and
+    parametrised arguments pytest passes by name) running ``body``, with its marks."""
+    full = f"test_{name}"
+    if full in namespace:
+        raise ValueError(f"declare: the suite already defines {full}: the declaration would replace it")
+
+    def test(**arguments):
+        body(**arguments)
+
+    test.__name__ = test.__qualname__ = full
+    test.__module__ = namespace.get("__name__", test.__module__)
+    test.__doc__ = doc
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    test.__signature__ = inspect.Signature([inspect.Parameter(p, kind) for p in params])  # type: ignore[attr-defined]
+    for mark in (pytest.mark.points(points), *marks):
+        test = mark(test)
+    namespace[full] = test
+
+
+def _compare_tests(checks: Checks, add) -> None:
+    device = ("device",) if checks.devices else ()
+    by_dtype = pytest.mark.parametrize("dtype", list(checks.dtypes))
+    shapes = pytest.mark.parametrize("shape", list(checks.shapes.values()), ids=list(checks.shapes))
+
+    def matches(student, rng, shape, dtype, device="cpu"):
+        args, how = checks.inputs(rng, shape, dtype, device)
+        checks.check(student, args, how, device=device)
+
+    add("matches_reference", ("student", "rng", "shape", "dtype", *device), matches, (shapes, by_dtype))
+    for case in checks.cases:
+
+        def run(student, rng, dtype, device="cpu", case=case):
+            args, how = case.inputs(rng, dtype, device)
+            checks.check(student, args, how, device=device, tolerance=case.tolerance, prefer=case.prefer)
+
+        add(case.name, ("student", "rng", "dtype", *device), run, (by_dtype,), case.description)
+    for prop in checks.properties:
+        if prop.name in checks.points:
+
+            def holds(student, rng, shape, dtype, prop=prop):
+                args, how = checks.inputs(rng, shape, dtype, "cpu")
+                got = call_checked(student, student.ref(checks.fn), *args, _what=checks.call)
+                _property(checks, prop, got, args, how)
+
+            add(prop.name, ("student", "rng", "shape", "dtype"), holds, (shapes, by_dtype), prop.description)
+
+
+def _property(checks: Checks, prop: Property, got, args, how: str) -> None:
+    inputs = checks.shown(args, how)
+    got = expect_tensor(got, checks.call, inputs)
+    expected = checks.reference(*args)
+    if got.shape != expected.shape:
+        raise Failure(
+            f"{checks.call} returned shape {shape_str(got.shape)}, expected {shape_str(expected.shape)}\n  input: {inputs}",
+            "Check which dimension you reduce over and whether you keep it (keepdim=True).",
+        )
+    if prop.broken(got.detach().cpu().double(), args):
+        raise Failure(f"{checks.call}: {prop.description}: not so\n  input: {inputs}", prop.hint)
+
+
+def _other_tests(checks: Checks, add) -> None:
+    first, dtype0 = next(iter(checks.shapes.values())), checks.dtypes[0].values[0]
+
+    def not_modified(student, rng):
+        args, how = checks.inputs(rng, first, dtype0, "cpu")
+        kept = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
+        _, after = checks.check(student, args, how, return_args=True)
+        for name, before, now in zip(checks.names(args), kept, after):
+            if isinstance(before, torch.Tensor):
+                assert_unchanged(now, before, what=checks.call, name=name, inputs=checks.shown(kept, how))
+
+    def gradients(student, rng):
+        shape = checks.gradient_shape if checks.gradient_shape is not None else first
+        args, _ = checks.inputs(rng, shape, torch.float64, "cpu")
+        wrt = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point()]
+        names = checks.names(args)
+        gradcheck(
+            student,
+            student.ref(checks.fn),
+            args,
+            checks.call,
+            checks.reference(*args),
+            names=[names[i] for i in wrt],
+            tolerance=FINITE_DIFFERENCES,
+            wrt=wrt,
+        )
+
+    def follows(student, rng):
+        args, _ = checks.inputs(rng, first, dtype0, "cpu")
+        expected = checks.reference(*args)
+        fn = student.ref(checks.fn)
+        check_follows_device(student, fn, args, expected, checks.call, checks.names(args), tolerance=checks.tolerance)
+
+    for on, name, body in (
+        (checks.unchanged, "input_not_modified", not_modified),
+        (checks.gradients, "gradcheck", gradients),
+        (checks.devices, "follows_input_device", follows),
+    ):
+        if on:
+            add(name, ("student", "rng"), body)
+
+
+def tests(checks: Checks) -> list:
+    """The names of the tests ``checks`` declares (without test_), in the suite's order."""
+    names = ["matches_reference", *(c.name for c in checks.cases)]
+    names += [p.name for p in checks.properties if p.name in checks.points]
+    flags = (checks.unchanged, checks.gradients, checks.devices)
+    return names + [n for on, n in zip(flags, ("input_not_modified", "gradcheck", "follows_input_device")) if on]
+
+
+def declare(namespace: dict, checks: Checks) -> None:
+    """Add the tests ``checks`` describes to a suite module (``declare(globals(), CHECKS)``), each with
+    its points, and the visible one's ``VisibleCall`` (named after it: ``MATCHES_REFERENCE``).
+    ValueError says what does not add up: a test without points, points for no test, a visible test
+    that is not declared, a name the suite has already."""
+    declared = tests(checks)
+    missing = [n for n in declared if n not in checks.points]
+    if missing:
+        raise ValueError(f"declare: give the points of {', '.join(missing)} (points={{name: P}})")
+    unknown = [n for n in checks.points if n not in declared]
+    if unknown:
+        raise ValueError(
+            f"declare: points for {', '.join(unknown)}, which is not a declared test ({', '.join(declared)})"
+        )
+    if checks.visible is not None and checks.visible not in ("matches_reference", *(c.name for c in checks.cases)):
+        raise ValueError(f"declare: visible={checks.visible!r} is neither matches_reference nor a Case's name")
+
+    def add(name, params, body, marks=(), description=None):
+        doc = checks.descriptions.get(name) or description or DESCRIPTIONS[name].format(fn=checks.fn)
+        marks = (*marks, pytest.mark.visible) if name == checks.visible else marks
+        _test(namespace, name, params, body, doc, checks.points[name], marks)
+
+    _compare_tests(checks, add)
+    _other_tests(checks, add)
+    if checks.visible is not None:
+        data = checks.visible.upper()
+        if data in namespace:
+            raise ValueError(f"declare: the suite already defines {data}: the declaration would replace it")
+        namespace[data] = checks.visible_call()

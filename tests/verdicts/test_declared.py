@@ -1,0 +1,371 @@
+"""Checks from a short description (grader/verdicts/declared.py): the tests a declaration adds to a
+suite, and how they grade right and wrong answers of a course exercise declared with it."""
+
+import sys
+import textwrap
+import types
+
+import pytest
+import torch
+
+from grader.verdicts.declared import Case, Checks, Property, declare, rows_sum_to_one
+from grader.verdicts.diagnosis import Misconception
+from grader.verdicts.hints import FORWARD_FIRST
+from grader.verdicts.inputs import randn
+from grader.verdicts.visible import VisibleCall
+
+NO_MAX = Misconception("no max", "exp() overflowed: subtract each row's max before exp.")
+WHOLE = Misconception("whole", "You normalise over the whole tensor: normalise each row, .sum(dim=-1, keepdim=True).")
+
+
+def _softmax(x):
+    return torch.softmax(x.double(), -1).to(x.dtype)
+
+
+def _checks(**options):
+    return Checks(
+        **{
+            "fn": "softmax",
+            "reference": _softmax,
+            "inputs": lambda rng, shape, dtype, device: ([randn(rng, shape, dtype, device)], "normal values"),
+            "shapes": {"2d": (4, 5), "3d": (2, 3, 4)},
+            "points": {"matches_reference": 10},
+            **options,
+        }
+    )
+
+
+def _declared(checks) -> types.ModuleType:
+    module = types.ModuleType("test_exercise1_softmax_declared")
+    declare(vars(module), checks)
+    return module
+
+
+def _tests(module) -> dict:
+    return {name: fn for name, fn in vars(module).items() if name.startswith("test_")}
+
+
+def _marks(fn) -> dict:
+    return {m.name: m.args for m in fn.pytestmark}
+
+
+def _params(fn) -> list:
+    import inspect
+
+    return list(inspect.signature(fn).parameters)
+
+
+def test_a_declaration_adds_the_tests_it_turns_on_each_with_its_points_and_description():
+    module = _declared(
+        _checks(
+            cases=(Case("large_logits", "softmax of logits around ±1000", lambda rng, dtype, device: ([], "")),),
+            properties=(rows_sum_to_one,),
+            gradients=True,
+            devices=True,
+            unchanged=True,
+            points={
+                "matches_reference": 4,
+                "large_logits": 1,
+                "rows_sum_to_one": 1,
+                "input_not_modified": 1,
+                "gradcheck": 2,
+                "follows_input_device": 1,
+            },
+            descriptions={"gradcheck": "the gradient, checked"},
+        )
+    )
+    tests = _tests(module)
+    assert list(tests) == [
+        "test_matches_reference",
+        "test_large_logits",
+        "test_rows_sum_to_one",
+        "test_input_not_modified",
+        "test_gradcheck",
+        "test_follows_input_device",
+    ]
+    from grader.harness.points import function_points
+
+    assert [function_points(fn) for fn in tests.values()] == [4, 1, 1, 1, 2, 1]
+    assert all(fn.__module__ == module.__name__ for fn in tests.values())
+    assert tests["test_large_logits"].__doc__ == "softmax of logits around ±1000"
+    assert tests["test_gradcheck"].__doc__ == "the gradient, checked"
+    assert tests["test_matches_reference"].__doc__.startswith("softmax matches the reference")
+    matches = tests["test_matches_reference"]
+    assert _params(matches) == ["student", "rng", "shape", "dtype", "device"]
+    marks = _marks(matches)
+    assert "visible" in marks and marks["parametrize"] == ("dtype", marks["parametrize"][1])
+    assert _params(tests["test_gradcheck"]) == ["student", "rng"]
+    # the visible test's data, for grade release, under the test's name
+    assert isinstance(module.MATCHES_REFERENCE, VisibleCall)
+    assert module.MATCHES_REFERENCE.test == "test_matches_reference" and module.MATCHES_REFERENCE.every_device
+    assert [c for c, _ in module.MATCHES_REFERENCE.params] == ["2d-float32", "2d-float64", "3d-float32", "3d-float64"]
+
+
+def test_the_device_check_is_there_only_when_it_is_on():
+    off = _tests(_declared(_checks()))
+    assert list(off) == ["test_matches_reference"]
+    assert "device" not in _params(off["test_matches_reference"])
+    on = _tests(_declared(_checks(devices=True, points={"matches_reference": 9, "follows_input_device": 1})))
+    assert "test_follows_input_device" in on and "device" in _params(on["test_matches_reference"])
+
+
+def test_a_property_without_points_is_a_hint_only_and_no_test():
+    assert list(_tests(_declared(_checks(properties=(rows_sum_to_one,))))) == ["test_matches_reference"]
+
+
+@pytest.mark.parametrize(
+    "options, says",
+    [
+        ({"gradients": True}, "give the points of gradcheck"),
+        ({"points": {"matches_reference": 9, "gradcheck": 1}}, "points for gradcheck, which is not a declared test"),
+        ({"visible": "large_logits"}, "visible='large_logits' is neither matches_reference nor a Case's name"),
+    ],
+)
+def test_a_declaration_that_does_not_add_up_is_refused(options, says):
+    with pytest.raises(ValueError, match="declare: " + says.replace("(", r"\(").replace(")", r"\)")):
+        _declared(_checks(**options))
+
+
+def test_a_declaration_never_replaces_a_test_of_the_suite():
+    namespace = {"__name__": "suite", "test_matches_reference": lambda: None}
+    with pytest.raises(ValueError, match="already defines test_matches_reference"):
+        declare(namespace, _checks())
+
+
+def test_the_visible_test_is_released_from_the_declaration():
+    from grader.harness.released import call_cases, declared, visible_tests
+
+    module = _declared(_checks(mistakes=[(WHOLE, lambda x: torch.exp(x) / torch.exp(x).sum())]))
+    assert visible_tests(module) == ["test_matches_reference"] and declared(module) == [module.MATCHES_REFERENCE]
+    cases = call_cases(module, module.MATCHES_REFERENCE, "exercise1")
+    assert [c["id"] for c in cases] == ["2d-float32", "2d-float64", "3d-float32", "3d-float64"]
+    assert {c["weight"] for c in cases} == {10}  # the test's points
+    first = cases[0]
+    assert first["what"] == "softmax(x)" and first["inputs"] == "x: shape (4, 5), float32 on cpu, normal values"
+    assert torch.equal(first["expected"], _softmax(first["args"][0]))
+    assert [v["hint"] for v in first["variants"]] == [WHOLE.hint]
+
+
+def test_without_a_visible_test_nothing_is_released():
+    module = _declared(_checks(visible=None))
+    assert not hasattr(module, "MATCHES_REFERENCE") and "visible" not in _marks(module.test_matches_reference)
+
+
+# -- graded: a course exercise declared with the layer ------------------------------------------
+
+SUITE = """
+import torch
+
+from grader.suites.common import DTYPES, Case, Checks, Misconception, course_reference, declare, randn, rows_sum_to_one
+
+reference = course_reference(__file__)
+NO_MAX = Misconception("no max", {no_max!r})
+WHOLE = Misconception("whole", {whole!r})
+
+declare(
+    globals(),
+    Checks(
+        fn="softmax",
+        reference=reference.softmax,
+        inputs=lambda rng, shape, dtype, device: ([randn(rng, shape, dtype, device, scale=3.0)], "normal values × 3"),
+        shapes={{"2d": (4, 5), "3d": (2, 3, 4)}},
+        mistakes=[
+            (NO_MAX, lambda x: torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)),
+            (WHOLE, lambda x: torch.softmax(x.reshape(-1), 0).reshape(x.shape)),
+        ],
+        properties=(rows_sum_to_one,),
+        cases=(
+            Case(
+                "large_logits",
+                "softmax stays finite for logits around ±1000",
+                lambda rng, dtype, device: ([randn(rng, (3, 4), dtype, device, scale=1000.0)], "normal values × 1000"),
+                prefer=NO_MAX,
+            ),
+        ),
+        gradients=True,
+        gradient_shape=(3, 4),
+        devices=True,
+        unchanged=True,
+        points={{
+            "matches_reference": 4,
+            "large_logits": 1,
+            "rows_sum_to_one": 1,
+            "input_not_modified": 1,
+            "gradcheck": 2,
+            "follows_input_device": 1,
+        }},
+    ),
+)
+"""
+
+REFERENCE = """
+import torch
+
+
+def softmax(x):
+    return torch.softmax(x.double(), -1).to(x.dtype)
+"""
+
+RIGHT = """
+import torch
+
+
+def softmax(x):
+    e = torch.exp(x - x.amax(-1, keepdim=True))
+    return e / e.sum(-1, keepdim=True)
+"""
+
+ANSWERS = {
+    "right": RIGHT,
+    "whole": """
+import torch
+
+
+def softmax(x):
+    e = torch.exp(x - x.max())
+    return e / e.sum()
+""",
+    "no_max": """
+import torch
+
+
+def softmax(x):
+    return torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)
+""",
+    "float64_wrong": RIGHT.replace("return e /", "return (1.5 if x.dtype == torch.float64 else 1.0) * e /"),
+    "not_normalised": RIGHT.replace("return e / e.sum(-1, keepdim=True)", "return e"),
+    "in_place": RIGHT.replace(
+        "e = torch.exp(x - x.amax(-1, keepdim=True))", "x -= x.amax(-1, keepdim=True)\n    e = x.exp()"
+    ),
+    "cpu_tensor": RIGHT.replace("return e /", "return torch.zeros(x.shape) + e /"),
+    "wrong_backward": """
+import torch
+
+
+class _Softmax(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        e = torch.exp(x - x.amax(-1, keepdim=True))
+        y = e / e.sum(-1, keepdim=True)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y  # the Jacobian's diagonal only
+
+
+def softmax(x):
+    return _Softmax.apply(x)
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory, zygote):
+    """Each answer of ANSWERS graded by a course whose one exercise's suite is SUITE: {answer: its
+    tests' {name: (score, max_score, hint)}}."""
+    from grader.course import VARIABLE, load
+    from grader.harness.run import grade
+
+    root = tmp_path_factory.mktemp("declared")
+    course = root / "course"
+    folder = course / "exercise1_row_softmax"
+    folder.mkdir(parents=True)
+    # the reference beside the suite would be `reference` on sys.path, in place of the built-in one
+    (course / "course.toml").write_text(
+        'title = "Declared"\npoints = 10\n\n[files]\nreference = "oracles/{stem}.py"\n\n'
+        '[[exercise]]\ntopic = "row_softmax"\ntitle = "Softmax"\nnames = ["softmax"]\n'
+    )
+    (folder / "test_exercise1_row_softmax.py").write_text(SUITE.format(no_max=NO_MAX.hint, whole=WHOLE.hint))
+    (course / "oracles").mkdir()
+    (course / "oracles" / "exercise1_row_softmax.py").write_text(REFERENCE)
+    for kind in ("stub", "solution"):
+        (folder / f"{kind}.py").write_text(RIGHT)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(VARIABLE, str(course))
+        mp.setattr(sys, "path", list(sys.path))  # as it was, after: the suite's folder leaves it
+        exercises = load(course).exercises
+        out = {}
+        for name, text in ANSWERS.items():
+            submission = root / name
+            submission.mkdir()
+            (submission / "exercise1_row_softmax.py").write_text(textwrap.dedent(text))
+            report = grade(exercises, submission, zygote=zygote).to_dict()
+            (exercise,) = report["exercises"]
+            assert exercise["status"] == "graded", exercise
+            out[name] = {t["name"]: (t["score"], t["max_score"], t.get("hint") or "") for t in exercise["tests"]}
+    for name, module in list(sys.modules.items()):  # the course's suite and reference, loaded for it
+        if str(getattr(module, "__file__", None) or "").startswith(str(root)):
+            del sys.modules[name]
+    return out
+
+
+def _lost(tests: dict) -> dict:
+    return {name: hint for name, (score, top, hint) in tests.items() if score < top}
+
+
+def test_a_right_answer_earns_every_point(reports):
+    tests = reports["right"]
+    assert _lost(tests) == {}
+    assert sum(top for _, top, _ in tests.values()) == 10
+    assert {n.split("[")[0] for n in tests} == {
+        "test_matches_reference",
+        "test_large_logits",
+        "test_rows_sum_to_one",
+        "test_input_not_modified",
+        "test_gradcheck",
+        "test_follows_input_device",
+    }
+
+
+def test_a_catalogued_mistake_loses_the_tests_it_fails_named_by_its_hint(reports):
+    lost = _lost(reports["whole"])
+    compared = {n: h for n, h in lost.items() if n.startswith(("test_matches_reference", "test_large_logits"))}
+    assert len(compared) == 6 and set(compared.values()) == {WHOLE.hint}
+    assert {h for n, h in lost.items() if n.startswith("test_rows_sum_to_one")} == {rows_sum_to_one.hint}
+    assert lost["test_gradcheck"] == FORWARD_FIRST  # the gradient of a wrong forward is not checked
+
+
+def test_a_mistake_that_shows_on_extreme_values_only_loses_that_case(reports):
+    lost = _lost(reports["no_max"])
+    assert lost == {"test_large_logits[float32]": NO_MAX.hint, "test_large_logits[float64]": NO_MAX.hint}
+
+
+def test_a_function_wrong_in_float64_only_loses_the_float64_cases(reports):
+    lost = _lost(reports["float64_wrong"])
+    assert {n for n in lost if "[" in n} == {n for n in reports["right"] if n.endswith("float64]")}
+    assert "test_gradcheck" in lost  # gradcheck runs in float64
+    assert "test_input_not_modified" not in lost and "test_follows_input_device" not in lost
+
+
+def test_a_property_names_a_wrong_result_that_no_mistake_explains(reports):
+    lost = _lost(reports["not_normalised"])
+    assert lost["test_matches_reference[2d-float32]"] == rows_sum_to_one.hint
+    assert lost["test_rows_sum_to_one[3d-float64]"] == rows_sum_to_one.hint
+
+
+def test_an_input_changed_in_place_loses_the_test_of_it(reports):
+    """(and gradcheck: torch refuses an in-place change of a tensor that requires a gradient)"""
+    lost = _lost(reports["in_place"])
+    assert set(lost) == {"test_input_not_modified", "test_gradcheck"}
+    assert "Don't modify the input" in lost["test_input_not_modified"]
+
+
+def test_a_tensor_made_on_the_cpu_loses_the_device_test_only(reports):
+    from grader.verdicts.devices import DEVICE_HINT
+
+    assert _lost(reports["cpu_tensor"]) == {"test_follows_input_device": DEVICE_HINT}
+
+
+def test_a_backward_that_does_not_match_the_forward_fails_gradcheck_only(reports):
+    lost = _lost(reports["wrong_backward"])
+    assert list(lost) == ["test_gradcheck"] and "Your backward does not match your forward" in lost["test_gradcheck"]
+
+
+def test_a_property_is_checked_on_its_own():
+    prop = Property("positive", "every entry is positive", lambda y, x: bool((y > 0).all()), "Keep it positive.")
+    assert prop.broken(torch.tensor([1.0, -1.0]), [torch.zeros(2)])
+    assert not prop.broken(torch.tensor([1.0, 2.0]), [torch.zeros(2)])
+    assert not Property("raises", "", lambda y, x: y[5] > 0, "").broken(torch.zeros(2), [torch.zeros(2)])

@@ -600,8 +600,10 @@ def _template_workflow(tmp: Path, progress) -> None:
     student edition's visible checks, installed from ./package (grader.formats.workflows)."""
     from grader.formats.workflows import student_workflow
 
+    course = current()
+    text = student_workflow(__version__, course_title=None if course.builtin else course.title)
     (tmp / ".github" / "workflows").mkdir(parents=True)
-    (tmp / ".github" / "workflows" / "classroom.yml").write_text(student_workflow(__version__))
+    (tmp / ".github" / "workflows" / "classroom.yml").write_text(text)
     progress("  workflow: .github/workflows/classroom.yml (GitHub Classroom: the visible checks, no secret)")
 
 

@@ -83,6 +83,7 @@ class _Tally:
                 "name": ex.name,
                 "title": ex.title,
                 "label": f"{ex.name} · {ex.title}",
+                "points": ex.points,
                 "sum": 0.0,
                 "full": 0,
                 "zero": 0,

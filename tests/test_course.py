@@ -100,6 +100,11 @@ def test_an_exercise_may_have_points_of_its_own_and_the_gradebook_counts_them(tm
     )
     (shown,), _ = apply_overrides([row], items)
     assert shown.exercises == {"exercise1": 10.0, "exercise2": 20.0} and shown.score == 30.0  # each at its own ceiling
+    from grader.commands.release import _course_declaration
+
+    (tmp_path / "package").mkdir()
+    _course_declaration(course, tmp_path / "package")  # the student edition's declaration keeps them
+    assert [ex.points for ex in load(tmp_path / "package").exercises] == [10.0, 20.0]
 
 
 def test_a_folder_without_course_toml_is_refused(tmp_path):

@@ -174,7 +174,8 @@ def test_grade_magic_takes_a_course(monkeypatch, capsys):
     folder = course / "exercise1_layer_norm"
     bug = folder / "mistakes" / "bug_unbiased_variance.py"
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    monkeypatch.delenv("GRADER_COURSE", raising=False)  # restored after the test: --course sets it
+    monkeypatch.setenv("GRADER_COURSE", "")  # so that its state before the test comes back after it:
+    monkeypatch.delenv("GRADER_COURSE")  # --course sets it in this process
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda data, raw: shown.append(data["text/plain"]))
     monkeypatch.setitem(magic._RECORDED, "exercise1_layer_norm.py", (folder / "solution.py").read_text())

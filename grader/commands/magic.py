@@ -21,12 +21,19 @@ _RECORDED: dict = {}  # exercise file name -> the cell's source as last run
 
 
 def _words(line: str, magic: str):
-    """The magic's words without ``--course DIR``, whose course is used from now on (in this kernel
-    and the grading processes it starts); None, with a line printed, when that cannot be."""
+    """The magic's words (shell-quoted, so a folder's name may hold spaces) without ``--course DIR``,
+    whose course is used from now on (in this kernel and the grading processes it starts); None,
+    with a line printed, when that cannot be."""
+    import shlex
+
     from grader import course
     from grader.edition import EDITION
 
-    words = line.split()
+    try:
+        words = shlex.split(line)
+    except ValueError as e:
+        print(f"{magic}: {e}")
+        return None
     where = course.from_argv(words)
     if where is None and "--course" not in words:
         return words

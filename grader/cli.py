@@ -405,7 +405,7 @@ def _grade(argv: list, zygote, serve: bool) -> int:
         from grader.commands.watch import watch
 
         return watch(args, chosen, submission, lambda: _grade_once(args, argv, chosen, submission, fmt))
-    if serve and server_enabled(args) and _course.chosen() is None:  # the warm server grades the built-in course
+    if serve and server_enabled(args):  # the course in use is the server's (its fingerprint holds it)
         from grader.commands import server_client as server
 
         code = server.run(argv)

@@ -21,6 +21,7 @@ The declaration (every key but ``[[exercise]]``'s ``topic`` and ``title`` has a 
     names = ["layer_norm"]          # what the student's file must define
     meta = false                    # its suite runs student code on the meta device
     preload = false                 # its tests want the worker to preload torch.optim's imports
+    points = 20                     # this exercise's points, when not the course's ``points``
 
 ``{stem}`` is the student's file name without ``.py`` (``exercise1_layer_norm``), ``{file}``
 that file's name, ``{suite}`` the hidden suite's (``test_exercise1_layer_norm.py``) and ``{name}``
@@ -76,6 +77,7 @@ class Exercise:
     preload: bool = False  # its tests want the zygote's preload (torch.optim builds)
     meta: bool = False  # its suite runs student code on the meta device (declared here, so that
     # nobody reads the hidden suite's text before the zygote is forked; tests/untrusted/test_memory_scan.py)
+    points: float = 10.0  # its tests' points marks sum to this (the course's points unless it says)
 
     @property
     def name(self) -> str:
@@ -95,7 +97,7 @@ class Course:
     root: Path  # the folder holding course.toml
     title: str
     exercises: tuple  # of Exercise, in course order
-    points: float = 10.0  # each exercise's
+    points: float = 10.0  # each exercise's, unless its [[exercise]] says
     hint_level: str | None = None
     forbidden: Path | None = None
     imports: Path | None = None
@@ -122,13 +124,25 @@ def _fail(where: Path, message: str) -> NoReturn:
     raise CourseError(f"{where}: {message}")
 
 
-def _exercise(where: Path, number: int, entry) -> Exercise:
+def _points(where: Path, at: str, points) -> float:
+    """A ``points`` value: a positive number of whole hundredths (CourseError otherwise)."""
+    if (
+        isinstance(points, bool)
+        or not isinstance(points, (int, float))
+        or points <= 0
+        or round(points * 100) != points * 100
+    ):
+        _fail(where, f"{at}points must be a positive number of whole hundredths, not {points!r}")
+    return float(points)
+
+
+def _exercise(where: Path, number: int, entry, points: float) -> Exercise:
     at = f"exercise {number} ([[exercise]] number {number})"
     if not isinstance(entry, dict):
         _fail(where, f"{at} is not a table")
-    unknown = set(entry) - {"topic", "title", "names", "meta", "preload"}
+    unknown = set(entry) - {"topic", "title", "names", "meta", "preload", "points"}
     if unknown:
-        _fail(where, f"{at}: unknown key(s) {', '.join(sorted(unknown))} (topic, title, names, meta, preload)")
+        _fail(where, f"{at}: unknown key(s) {', '.join(sorted(unknown))} (topic, title, names, meta, preload, points)")
     topic, title = entry.get("topic"), entry.get("title")
     if not isinstance(topic, str) or not TOPIC.fullmatch(topic):
         _fail(
@@ -144,7 +158,13 @@ def _exercise(where: Path, number: int, entry) -> Exercise:
         if not isinstance(entry.get(key, False), bool):
             _fail(where, f"{at}: {key} is true or false")
     return Exercise(
-        number, topic, title.strip(), tuple(names), preload=entry.get("preload", False), meta=entry.get("meta", False)
+        number,
+        topic,
+        title.strip(),
+        tuple(names),
+        preload=entry.get("preload", False),
+        meta=entry.get("meta", False),
+        points=_points(where, f"{at}: ", entry["points"]) if "points" in entry else points,
     )
 
 
@@ -191,21 +211,14 @@ def parse(where: Path, data: dict, builtin: bool = False) -> Course:
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         _fail(where, 'give the course a title (title = "...")')
-    points = data.get("points", 10)
-    if (
-        isinstance(points, bool)
-        or not isinstance(points, (int, float))
-        or points <= 0
-        or round(points * 100) != points * 100
-    ):
-        _fail(where, f"points must be a positive number of whole hundredths, not {points!r}")
+    points = _points(where, "", data.get("points", 10))
     level = data.get("hint_level")
     if level is not None and level not in HINT_LEVELS:
         _fail(where, f"hint_level must be one of {', '.join(HINT_LEVELS)}, not {level!r}")
     entries = data.get("exercise", [])
     if not isinstance(entries, list) or not entries:
         _fail(where, "declare the exercises, in order, as [[exercise]] tables")
-    exercises = tuple(_exercise(where, k, e) for k, e in enumerate(entries, 1))
+    exercises = tuple(_exercise(where, k, e, points) for k, e in enumerate(entries, 1))
     topics = [ex.topic for ex in exercises]
     if len(set(topics)) != len(topics):
         _fail(where, "two exercises have the same topic")
@@ -213,7 +226,7 @@ def parse(where: Path, data: dict, builtin: bool = False) -> Course:
         root=where.parent,
         title=title.strip(),
         exercises=exercises,
-        points=float(points),
+        points=points,
         hint_level=level,
         forbidden=_optional_file(where, data, "forbidden"),
         imports=_optional_file(where, data, "imports"),

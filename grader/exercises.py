@@ -1,8 +1,8 @@
 """The course's exercises, in course order: the one place the grader asks for them.
 
 They are declared in the course's ``course.toml`` (``grader.course``: the built-in course, or
-the one ``--course``/``GRADER_COURSE`` names); ``EXERCISES`` and ``POINTS_PER_EXERCISE`` are
-read from the course in use each time they are asked for.
+the one ``--course``/``GRADER_COURSE`` names); ``EXERCISES`` is read from the course in use
+each time it is asked for.  Each exercise has its own points (``Exercise.points``).
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ from grader.course import Exercise, current
 def __getattr__(name: str):
     if name == "EXERCISES":
         return current().exercises
-    if name == "POINTS_PER_EXERCISE":
-        return current().points
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def points_per_exercise() -> float:
-    """Each exercise's points in the course in use (POINTS_PER_EXERCISE, asked for now)."""
-    return current().points
+def total_points(exercises) -> float:
+    """What these exercises are worth together (whole hundredths each, so the sum is exact)."""
+    return round(sum(ex.points for ex in exercises), 2)
 
 
 def wants_preload(exercises) -> bool:

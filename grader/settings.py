@@ -171,7 +171,7 @@ COURSE = Setting(
     None,
     "the built-in course",
     "the course to grade with: a folder holding `course.toml` ([authoring a course](../instructors/authoring.md)); "
-    "the warm server is not used for another course",
+    "a warm server started for another course is replaced",
     audience=INSTRUCTORS,
     editions=INSTRUCTOR,
     option="--course",

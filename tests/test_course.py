@@ -50,6 +50,8 @@ GOOD = 'title = "T"\n[[exercise]]\ntopic = "double_it"\ntitle = "Double it"\nnam
         (GOOD.replace('names = ["double_it"]', "names = []"), "names must list"),
         (GOOD + "colour = 1\n", "unknown key(s) colour"),
         (GOOD.replace('title = "T"', 'title = "T"\npoints = 0'), "points must be a positive number"),
+        (GOOD + "points = 0.001\n", "exercise 1 ([[exercise]] number 1): points must be a positive number of whole"),
+        (GOOD + 'points = "20"\n', "exercise 1 ([[exercise]] number 1): points must be a positive number"),
         (GOOD.replace('title = "T"', 'title = "T"\nhint_level = "all"'), "hint_level must be one of fix, concept"),
         (GOOD.replace('title = "T"', 'title = "T"\nforbidden = "nope.toml"'), "there is no file"),
         (GOOD + '[[exercise]]\ntopic = "double_it"\ntitle = "Again"\nnames = ["f"]\n', "the same topic"),
@@ -65,6 +67,44 @@ def test_a_bad_course_toml_is_refused_with_what_is_wrong(tmp_path, text, says):
     with pytest.raises(CourseError, match=None) as e:
         load(tmp_path)
     assert says in str(e.value) and str(tmp_path) in str(e.value)
+
+
+WEIGHTED = (
+    'title = "T"\npoints = 10\n'
+    '[[exercise]]\ntopic = "light"\ntitle = "Light"\nnames = ["light"]\n'
+    '[[exercise]]\ntopic = "heavy"\ntitle = "Heavy"\nnames = ["heavy"]\npoints = 20\n'
+)
+
+
+def test_an_exercise_may_have_points_of_its_own_and_the_gradebook_counts_them(tmp_path, monkeypatch):
+    """`points` on an [[exercise]] overrides the course's: the gradebook's points possible, an
+    override's ceiling and the class's total follow it."""
+    from grader.batch.output import OverridesError, apply_overrides, parse_overrides, write_csv
+    from grader.exercises import total_points
+    from grader.feedback.records import GradeRow
+
+    (tmp_path / "course.toml").write_text(WEIGHTED)
+    course = load(tmp_path)
+    assert [(ex.name, ex.points) for ex in course.exercises] == [("exercise1", 10.0), ("exercise2", 20.0)]
+    assert course.points == 10.0 and total_points(course.exercises) == 30.0
+    monkeypatch.setenv("GRADER_COURSE", str(tmp_path))
+    write_csv(tmp_path / "results.csv", [], course.exercises)
+    assert (tmp_path / "results.csv").read_text().splitlines()[1] == "Points Possible,10,20,30,"
+    assert (tmp_path / "grades.csv").read_text().splitlines()[1].endswith(",10,20")
+    head = "entry,exercise,points,reason,who\n"
+    with pytest.raises(OverridesError, match="25 points is more than the exercise's 20"):
+        parse_overrides(head + "ada,2,25,r,TA\n", "o.csv", course.exercises, ["ada"])
+    items = parse_overrides(head + "ada,2,+30,r,TA\nada,1,+30,r,TA\n", "o.csv", course.exercises, ["ada"])
+    row = GradeRow.from_dict(
+        {"student": "ada", "status": "graded", "score": 5.0, "exercises": {"exercise1": 0.0, "exercise2": 5.0}}
+    )
+    (shown,), _ = apply_overrides([row], items)
+    assert shown.exercises == {"exercise1": 10.0, "exercise2": 20.0} and shown.score == 30.0  # each at its own ceiling
+    from grader.commands.release import _course_declaration
+
+    (tmp_path / "package").mkdir()
+    _course_declaration(course, tmp_path / "package")  # the student edition's declaration keeps them
+    assert [ex.points for ex in load(tmp_path / "package").exercises] == [10.0, 20.0]
 
 
 def test_a_folder_without_course_toml_is_refused(tmp_path):
@@ -182,7 +222,37 @@ def test_check_course_names_each_problem(tmp_path):
         "(1.5 points): wrong_answer(x) does not match the expected result"
     ) in r.stderr
     assert "exercise2 (Scoring stub): the stub earns 10 points (a stub should earn none)" in r.stderr
-    assert "exercise3 (Short points): its tests' points add up to 7, and the course gives each exercise 10" in r.stderr
+    assert "exercise3 (Short points): its tests' points add up to 7, and the course gives it 10" in r.stderr
+
+
+@pytest.mark.slow
+def test_exercises_of_10_and_20_points_check_and_grade(tmp_path):
+    """An [[exercise]] with points = 20 whose tests add up to 20: check-course passes, and a grade
+    of the model answers is 10 of 10 and 20 of 20, 30 in all (also in Gradescope's results)."""
+    from grader.commands.authoring import scaffold
+
+    course = tmp_path / "weighted"
+    scaffold(course, "light")
+    scaffold(course, "heavy")
+    toml = course / "course.toml"
+    toml.write_text(toml.read_text() + "points = 20\n")  # the last [[exercise]]'s
+    suite = course / "exercise2_heavy" / "test_exercise2_heavy.py"
+    suite.write_text(suite.read_text().replace("@pytest.mark.points(10)", "@pytest.mark.points(20)"))
+    r = run_cli("check-course", course, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "exercise2 (Heavy): ok (model answer 20 of 20, stub 0)" in r.stderr
+    work = tmp_path / "work"
+    work.mkdir()
+    for ex in load(course).exercises:
+        shutil.copyfile(course / ex.file.removesuffix(".py") / "solution.py", work / ex.file)
+    r = run_cli("all", "--course", course, "--submission", work, "--format", "json", timeout=300)
+    report = json.loads(r.stdout)
+    assert r.returncode == 0 and (report["score"], report["max_score"]) == (30.0, 30.0), r.stderr
+    assert [(e["score"], e["max_score"]) for e in report["exercises"]] == [(10.0, 10.0), (20.0, 20.0)]
+    r = run_cli("all", "--course", course, "--submission", work, "--format", "gradescope", timeout=300)
+    doc = json.loads(r.stdout)
+    assert (doc["score"], doc["extra_data"]["max_score"]) == (30.0, 30.0), doc
+    assert sum(t["max_score"] for t in doc["tests"]) == 30.0
 
 
 def test_the_example_course_is_a_valid_course():

@@ -6,7 +6,7 @@ import re
 
 from grader.batch.output import Output
 from grader.errors import ErrorKind
-from grader.exercises import points_per_exercise
+from grader.exercises import lookup, total_points
 from grader.feedback.records import ExerciseResult, ExerciseStatus, GradeRow, RowStatus, TestResult, TestStatus
 
 
@@ -83,6 +83,7 @@ class _Tally:
                 "name": ex.name,
                 "title": ex.title,
                 "label": f"{ex.name} · {ex.title}",
+                "points": ex.points,
                 "sum": 0.0,
                 "full": 0,
                 "zero": 0,
@@ -218,7 +219,8 @@ def analytics(rows: list[GradeRow], out: Output, exercises, roster=None, names=N
             e = tally.per_ex.get(o["exercise"])
             if e is not None:
                 e["sum"] += o["to"] - o["from"]
-                e["full"] += (o["to"] >= points_per_exercise()) - (o["from"] >= points_per_exercise())
+                most = lookup(o["exercise"]).points
+                e["full"] += (o["to"] >= most) - (o["from"] >= most)
                 e["zero"] += (o["to"] == 0) - (o["from"] == 0)
     who = _roster_records(rows, roster)
     for r in rows:
@@ -231,7 +233,7 @@ def analytics(rows: list[GradeRow], out: Output, exercises, roster=None, names=N
                     "message": r.reason or "",
                 }
             )
-    max_total = points_per_exercise() * len(exercises)
+    max_total = total_points(exercises)
     totals = sorted(r.score or 0.0 for r in graded)
     bins = [0] * 10
     for t in totals:

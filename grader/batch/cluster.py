@@ -20,6 +20,11 @@ If the Dask worker itself dies, the scheduler retries the task on another
 worker up to its ``distributed.scheduler.allowed-failures`` (``local``
 clusters: 1); after that the student gets a crash row and the batch goes on.
 
+A course of the instructor's (``--course DIR``): the grading processes read it from the same
+path on every worker (a shared file system, or a copy there); the batch stops, saying which
+worker, when one has no course folder at that path, and a worker whose copy differs runs
+"another grader" (the fingerprint holds the course's files).
+
 GPU: a worker started with ``--resources GPU=1`` grades with CUDA; a worker
 without it hides any GPU from its grading processes (CUDA_VISIBLE_DEVICES="").
 When the cluster has GPU workers, every submission is sent to them (resource
@@ -80,10 +85,14 @@ def parse_scheduler(text: str):
 # on a Dask worker
 
 
-def host_env(gpu: bool, environ=None) -> dict:
+def host_env(gpu: bool, environ=None, course: str | None = None) -> dict:
     """The environment of a grading process: a worker without the GPU resource
-    grades on the CPU, whatever GPU its machine has."""
+    grades on the CPU, whatever GPU its machine has; it grades the batch's course
+    (``course``: its folder, None for the built-in course), whatever the worker's own setting."""
+    from grader import settings
+
     env = dict(os.environ if environ is None else environ)
+    settings.export(settings.COURSE, course, env)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
     env.setdefault("OMP_NUM_THREADS", "1")
     if not gpu:
@@ -110,7 +119,7 @@ class _Host:
         folder = self.folder / f"host{self._n}"
         folder.mkdir(parents=True, exist_ok=True)
         ours, theirs = socket.socketpair()
-        env = host_env(self.gpu)
+        env = host_env(self.gpu, course=self.config.get("course"))
         self.log = open(folder / "log.txt", "w+b")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grader.batch.cluster_host", str(theirs.fileno())],
@@ -188,7 +197,7 @@ class GradingPlugin(WorkerPlugin):
     idempotent = False
 
     def __init__(self, config: dict):
-        self.config = config  # exercises, limits, fingerprint
+        self.config = config  # exercises, limits, fingerprint, course (its folder; None: the built-in one)
 
     def setup(self, worker):
         resources = getattr(worker.state, "total_resources", None) or getattr(worker, "total_resources", {}) or {}
@@ -196,7 +205,9 @@ class GradingPlugin(WorkerPlugin):
         shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
         self.folder = Path(tempfile.mkdtemp(prefix="grader-dask-", dir=shm))
         self.free: queue.Queue = queue.Queue()
-        self.hosts = [_Host(self.config, self.gpu, self.folder / f"t{i}") for i in range(worker.state.nthreads)]
+        self.missing = missing_course(self.config.get("course"))
+        threads = 0 if self.missing else worker.state.nthreads  # no grading process without the course
+        self.hosts = [_Host(self.config, self.gpu, self.folder / f"t{i}") for i in range(threads)]
         for h in self.hosts:
             h.start()  # they import torch in the background; the first task waits for its own
             self.free.put(h)
@@ -207,6 +218,8 @@ class GradingPlugin(WorkerPlugin):
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def grade(self, task: dict, wall_limit: float) -> dict:
+        if self.missing:
+            return {"_no_course": self.missing}
         for name, data in task["files"].items():
             if hashlib.sha256(data).hexdigest() != task["sha256"][name]:
                 raise RuntimeError(f"{name} arrived damaged (its SHA-256 differs)")
@@ -241,6 +254,13 @@ class GradingPlugin(WorkerPlugin):
             host.stop()
             if row is not None:
                 return row
+
+
+def missing_course(course: str | None) -> str | None:
+    """What is wrong with the course folder ``course`` on this machine, or None (also for the built-in course)."""
+    if course is None or (Path(course) / "course.toml").is_file():
+        return None
+    return f"has no course folder {course} (no course.toml there)"
 
 
 def _poll(conn, seconds: float) -> bool:
@@ -281,6 +301,7 @@ class ClusterPool:
         self.fatal = None
         self.gpu_workers = 0
         self.plugin = None
+        self.course = None  # the course folder the workers read (None: the built-in course)
 
     def prestart(self, n: int) -> None:
         import dask
@@ -318,7 +339,16 @@ class ClusterPool:
             )
         self.gpu_workers = sum(1 for w in workers.values() if (w.get("resources") or {}).get("GPU", 0) > 0)
         threads = sum(w.get("nthreads", 1) for w in workers.values())
-        config = {"exercises": [ex.name for ex in self.exercises], "limits": self.limits, "fingerprint": self.fp}
+        from grader.course import current
+
+        course = current()
+        self.course = None if course.builtin else str(course.root)
+        config = {
+            "exercises": [ex.name for ex in self.exercises],
+            "limits": self.limits,
+            "fingerprint": self.fp,
+            "course": self.course,
+        }
         # one plugin (and set of grading processes) per grading setup: batches with other
         # exercises or limits can share the cluster
         self.plugin = "nngrade-" + hashlib.sha256(repr(sorted(config.items())).encode()).hexdigest()[:12]
@@ -401,10 +431,17 @@ class ClusterPool:
                 f"{str(e).splitlines()[0] if str(e) else ''})",
             )
         fut.release()
+        if "_no_course" in row:
+            self.fatal = (
+                f"the Dask worker {row.get('worker', '?')} {row['_no_course']}: a batch with --course needs the "
+                "course folder at the same path on every worker machine (a shared file system, or a copy there)"
+            )
+            return
         if "_mismatch" in row:
             self.fatal = (
                 f"the cluster's workers run another grader ({row['_mismatch']}) than this batch "
                 f"({self.fp}); install the same nngrade on every worker"
+                + ("" if self.course is None else ", and the same copy of the course folder")
             )
             return
         self._write(row)

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from grader.errors import ErrorKind
-from grader.exercises import points_per_exercise
+from grader.exercises import lookup, total_points
 from grader.feedback.numbers import points_text
 from grader.feedback.records import GradeRow, Report, RowStatus
 
@@ -148,11 +148,7 @@ def write_csv(path: Path, rows: list[GradeRow], exercises, gradebook: dict | Non
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["Student"] + [ex.name for ex in exercises] + ["Total", "Status"])
-    w.writerow(
-        ["Points Possible"]
-        + [f"{points_per_exercise():g}" for _ in exercises]
-        + [f"{points_per_exercise() * len(exercises):g}", ""]
-    )
+    w.writerow(["Points Possible"] + [f"{ex.points:g}" for ex in exercises] + [f"{total_points(exercises):g}", ""])
     for row in sorted(rows, key=lambda r: r.student):
         if row.status == RowStatus.GRADED:
             scores = [points_text((row.exercises or {}).get(ex.name, 0.0)) for ex in exercises] + [
@@ -205,7 +201,7 @@ def parse_overrides(text: str, where: str, exercises, entries) -> list:
             f"{where}: the header must name the columns {', '.join(OVERRIDES_HEADER)} "
             f"(missing: {', '.join(missing)}; found: {', '.join(rows[0])})"
         )
-    names = {ex.name for ex in exercises}
+    names = {ex.name: ex for ex in exercises}
     known = set(entries)
     out, seen = [], {}
     for n, row in enumerate(rows[1:], start=2):
@@ -240,8 +236,9 @@ def parse_overrides(text: str, where: str, exercises, entries) -> list:
         if m.group(1):
             item["delta"] = value if m.group(1) == "+" else -value
         else:
-            if value > points_per_exercise():
-                raise OverridesError(f"{at}: {value:g} points is more than the exercise's {points_per_exercise():g}")
+            most = names[ex].points
+            if value > most:
+                raise OverridesError(f"{at}: {value:g} points is more than the exercise's {most:g}")
             item["points"] = value
         out.append(item)
     return out
@@ -269,7 +266,7 @@ def apply_overrides(rows: list[GradeRow], overrides: list) -> tuple:
         for o in mine:
             before = float(exercises.get(o["exercise"], 0.0))
             after = o["points"] if "points" in o else before + o["delta"]
-            after = round(min(points_per_exercise(), max(0.0, after)), 2)
+            after = round(min(lookup(o["exercise"]).points, max(0.0, after)), 2)
             exercises[o["exercise"]] = after
             applied.append(
                 {"exercise": o["exercise"], "from": before, "to": after, "reason": o["reason"], "who": o["who"]}

@@ -151,7 +151,7 @@ def scaffold(folder: Path, topic: str, title: str | None = None) -> Path:
     taken = [str(p) for p in where.values() if p.exists()]
     if taken:
         raise CourseError(f"{', '.join(taken)} already exist(s): nothing was written (nothing is ever replaced)")
-    fill = {"number": ex.number, "title": ex.title, "topic": topic, "points": _points(course.points)}
+    fill = {"number": ex.number, "title": ex.title, "topic": topic, "points": _points(ex.points)}
     folder.mkdir(parents=True, exist_ok=True)
     for kind, template in (("stub", STUB), ("solution", SOLUTION), ("reference", REFERENCE), ("suite", SUITE)):
         where[kind].parent.mkdir(parents=True, exist_ok=True)
@@ -265,10 +265,11 @@ def judge(course, exercise: dict, stub: dict) -> list:
         first = (exercise.get("message") or "").strip().splitlines()
         problems.append(f"{name}: the model answer was not graded ({exercise['status']}): {first[0] if first else ''}")
     total = round(sum(t["max_score"] for t in exercise["tests"]), 2)
-    if exercise["status"] == "graded" and total != course.points:
+    declared = next(ex.points for ex in course.exercises if ex.name == exercise["name"])
+    if exercise["status"] == "graded" and total != declared:
         problems.append(
-            f"{name}: its tests' points add up to {total:g}, and the course gives each exercise "
-            f"{course.points:g} (points in {FILE}; each test's @pytest.mark.points in its suite)"
+            f"{name}: its tests' points add up to {total:g}, and the course gives it {declared:g} "
+            f"(points in {FILE}, the course's or its [[exercise]]'s; each test's @pytest.mark.points in its suite)"
         )
     lost = [t for t in exercise["tests"] if t["score"] < t["max_score"]]
     if lost:

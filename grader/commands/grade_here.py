@@ -293,9 +293,10 @@ def _write_failure(args, fmt: str, chosen, reason: str, seed=None) -> None:
     import json
 
     from grader.atomic import write_atomic
+    from grader.exercises import total_points
     from grader.feedback.failure import message
 
-    max_score = 10.0 * len(chosen)
+    max_score = total_points(chosen)
     if fmt == "gradescope":
         from grader.formats.gradescope import failure_results as gradescope_failure
 

@@ -4,6 +4,9 @@
 what was recorded in a separate grading process (``grade``, whose worker runs the student's
 code) and shows the report inline (HTML in Jupyter, text elsewhere).  How a cell's code
 becomes an exercise's file: ``grader.submission.notebook``.
+
+Either takes ``--course DIR`` (the instructor's edition): that course is used from then on in
+this kernel, as ``GRADER_COURSE`` (which the kernel's environment may set instead) would be.
 """
 
 from __future__ import annotations
@@ -17,11 +20,53 @@ from grader.submission.notebook import MAX_NOTED, _imports_at, _lines, _shown, c
 _RECORDED: dict = {}  # exercise file name -> the cell's source as last run
 
 
+def _words(line: str, magic: str):
+    """The magic's words (shell-quoted, so a folder's name may hold spaces) without ``--course DIR``,
+    whose course is used from now on (in this kernel and the grading processes it starts); None,
+    with a line printed, when that cannot be."""
+    import shlex
+
+    from grader import course
+    from grader.edition import EDITION
+
+    try:
+        words = shlex.split(line)
+    except ValueError as e:
+        print(f"{magic}: {e}")
+        return None
+    where = course.from_argv(words)
+    if where is None and "--course" not in words:
+        return words
+    if EDITION == "student":
+        print(f"{magic}: --course is for instructors: the student edition grades its own course")
+        return None
+    if not where:
+        print(f"{magic}: --course needs a course folder (one holding course.toml)")
+        return None
+    try:
+        course.use(where)
+    except course.CourseError as e:
+        print(f"{magic}: {e}")
+        return None
+    rest, skip = [], False
+    for word in words:
+        if skip or word.startswith("--course="):
+            skip = False
+        elif word == "--course":
+            skip = True
+        else:
+            rest.append(word)
+    return rest
+
+
 def _exercise_magic(line, cell):
     from IPython import get_ipython
 
+    words = _words(line, "%%exercise")
+    if words is None:
+        return
     try:
-        ex = lookup(line.strip() or "?")
+        ex = lookup(" ".join(words) or "?")
     except KeyError as e:
         print(f"%%exercise: {e.args[0]}")
         return
@@ -132,13 +177,16 @@ def _grade_magic(line):
 
     from grader.feedback.report import render
 
+    words = _words(line, "%grade")
+    if words is None:
+        return
     try:
-        chosen = [lookup(n) for n in line.split()] or []
+        chosen = [lookup(n) for n in words]
     except KeyError as e:
         print(f"%grade: {e.args[0]}")
         return
     if not chosen:
-        print("%grade: say which exercise, e.g. %grade 3")
+        print("%grade: say which exercise, e.g. %grade 3 (or %grade 3 --course DIR)")
         return
     for ex in chosen:
         report, problem = grade_recorded(ex)

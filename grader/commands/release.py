@@ -69,20 +69,18 @@ DIR must be empty or not exist yet (nothing is ever overwritten).
 # -- the visible tests' data ----------------------------------------------------------------
 
 
-def points(cases: list) -> list:
-    """The cases with each test function's points rescaled so that they sum to 10 (the
+def points(cases: list, total: float = 10.0) -> list:
+    """The cases with each test function's points rescaled so that they sum to ``total`` (the
     exercise's points), in the same proportions as in the hidden suite."""
-    from grader.exercises import POINTS_PER_EXERCISE
-
     per_fn = {}
     for c in cases:
         per_fn.setdefault(c["function"], c["weight"])
-    total = sum(per_fn.values())
-    # in whole hundredths that add up to exactly 10 (grader.harness.points): each function gets its
+    # in whole hundredths that add up to exactly total (grader.harness.points): each function gets its
     # share rounded down, and the hundredths left over go to the largest remainders (then suite order)
-    exact = {f: POINTS_PER_EXERCISE * 100 * w / total for f, w in per_fn.items()}
+    weights = sum(per_fn.values())
+    exact = {f: total * 100 * w / weights for f, w in per_fn.items()}
     cents = {f: int(v + 1e-9) for f, v in exact.items()}
-    left = round(POINTS_PER_EXERCISE * 100) - sum(cents.values())
+    left = round(total * 100) - sum(cents.values())
     order = sorted(exact, key=lambda f: (-(exact[f] - cents[f]), list(per_fn).index(f)))
     for f in order[:left]:
         cents[f] += 1
@@ -203,7 +201,7 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         torch.set_num_threads(1)
         for ex in EXERCISES:
             stem = ex.suite.removeprefix("test_").removesuffix(".py")
-            cases = points(course_cases(ex))
+            cases = points(course_cases(ex), ex.points)
             (suites / f"{stem}.json").write_text(check_data(ex, cases))
             (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))
             progress(
@@ -311,6 +309,7 @@ def _course_declaration(course, pkg: Path) -> None:
             f"names = {json.dumps(list(ex.names))}",
         ]
         lines += [f"{key} = true" for key in ("meta", "preload") if getattr(ex, key)]
+        lines += [f"points = {ex.points:g}"] if ex.points != course.points else []
     (pkg / "course.toml").write_text("\n".join(lines) + "\n")
 
 
@@ -335,8 +334,10 @@ def _template_workflow(tmp: Path, progress) -> None:
     student edition's visible checks, installed from ./package (grader.formats.workflows)."""
     from grader.formats.workflows import student_workflow
 
+    course = current()
+    text = student_workflow(__version__, course_title=None if course.builtin else course.title)
     (tmp / ".github" / "workflows").mkdir(parents=True)
-    (tmp / ".github" / "workflows" / "classroom.yml").write_text(student_workflow(__version__))
+    (tmp / ".github" / "workflows" / "classroom.yml").write_text(text)
     progress("  workflow: .github/workflows/classroom.yml (GitHub Classroom: the visible checks, no secret)")
 
 

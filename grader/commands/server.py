@@ -15,8 +15,8 @@ Private to the user: the socket lives in a 0700 folder of the user's own
 overrides), a folder with any other owner or mode is not used, and the server
 serves only peers of its own uid (``SO_PEERCRED``).  One server per installation
 and interpreter; it exits and is replaced when the grader's code (or the
-interpreter, or an environment variable that changes grading) is not what it
-started with.  The trust boundary is unchanged: the server is the grader's side,
+interpreter, or an environment variable that changes grading, or the course in
+use and its files, ``--course``) is not what it started with.  The trust boundary is unchanged: the server is the grader's side,
 and student code still runs in forked, isolated workers.
 
 Not used with ``--no-server``, ``--debug``, ``GRADER_NO_SERVER=1`` or ``CI`` set;

@@ -80,14 +80,14 @@ def socket_path(d: Path) -> Path:
 
 def fingerprint() -> str:
     """What the server's grading depends on: the grader's files (names, sizes,
-    modification times), the interpreter, the environment that changes grading, and
-    the installed packages (torch's version among them)."""
+    modification times), the course's when it is not the built-in one (``--course``), the
+    interpreter, the environment that changes grading (``GRADER_COURSE`` among it), and the
+    installed packages (torch's version among them)."""
     h = hashlib.sha256()
     h.update(f"{sys.executable}\0{sys.version}\0{PACKAGE_ROOT}\0".encode())
-    for top in ("grader", "reference"):
-        base = PACKAGE_ROOT / top
+    for base in [PACKAGE_ROOT / "grader", PACKAGE_ROOT / "reference", *_course_folders()]:
         for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(n for n in dirnames if n != "__pycache__")
+            dirnames[:] = sorted(n for n in dirnames if n != "__pycache__" and not n.startswith("."))
             for name in sorted(filenames):
                 if name.endswith((".pyc", ".pyo")):
                     continue
@@ -101,6 +101,27 @@ def fingerprint() -> str:
             h.update(f"{k}={os.environ[k]}\0".encode())
     h.update(_installed().encode())
     return h.hexdigest()
+
+
+def _course_folders() -> list:
+    """The folders of the course in use (``--course``/``GRADER_COURSE``) that grading reads: its
+    own and those of its suites, references and tables; none for the built-in course."""
+    from grader import course
+
+    if course.chosen() is None:
+        return []
+    try:
+        chosen = course.current()
+    except course.CourseError:
+        return []
+    if chosen.builtin:
+        return []
+    read = [chosen.forbidden, chosen.imports] + [
+        chosen.path(kind, ex) for ex in chosen.exercises for kind in ("suite", "reference")
+    ]
+    folders = {chosen.root.resolve()} | {p.parent for p in read if p is not None}
+    # a folder inside another is walked with it
+    return sorted(f for f in folders if not any(f != g and f.is_relative_to(g) for g in folders))
 
 
 def _installed() -> str:

@@ -3,8 +3,8 @@
 - A test's ``max_score`` is its fixed points (``grader.harness.points``: whole hundredths);
   it earns them when it passed, or when it could not be judged (skipped: a reason of the
   grader's, never held against the student); failed and error earn 0.
-- An exercise's score is the sum of its tests' points earned, out of
-  ``POINTS_PER_EXERCISE``: whole hundredths, so exact (``round`` only removes the float error).
+- An exercise's score is the sum of its tests' points earned, out of its points
+  (``Exercise.points``): whole hundredths, so exact (``round`` only removes the float error).
 - An exercise whose suite had collection errors, or that has no test records at all, is an
   internal error: score 0, status ``error``, a message saying it is not the student's fault
   (with ``--debug``, the first collection error's text as its ``trace``).
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.exercises import points_per_exercise
+from grader.exercises import total_points
 from grader.feedback.records import (
     ExerciseResult,
     ExerciseRun,
@@ -58,7 +58,7 @@ def score_exercise(
     """``ex``'s result (an ``grader.exercises.Exercise``) from its tests' records in suite
     order; ``errors``: its suite's collection errors, ``(node id, text)``."""
     run = run or ExerciseRun()
-    points = points_per_exercise() if points is None else points
+    points = ex.points if points is None else points
     total = 0.0
     for rec in records:
         total += earned(rec)
@@ -108,7 +108,7 @@ def build_report(
     ]
     return Report(
         score=round(sum(e.score for e in out), 2),
-        max_score=points_per_exercise() * len(out),
+        max_score=total_points(exercises),
         exercises=out,
         seed=seed,
         submission=str(submission),

@@ -207,13 +207,14 @@ def run(root: Path, config: dict) -> dict:
     vis = config.get("hidden_visibility", "after_published")
     try:
         from grader.course import use
-        from grader.exercises import select
+        from grader.exercises import select, total_points
         from grader.submission.errors import BadEntry
         from grader.submission.reader import annotate, materialize, read
 
-        course = use(root / "source" / config["course"]) if config.get("course") else None
+        if config.get("course"):
+            use(root / "source" / config["course"])
         exercises = select(config.get("exercises") or ["all"])
-        max_score = (course.points if course else 10.0) * len(exercises)
+        max_score = total_points(exercises)
         try:
             # one reader for every entry point: only regular files inside the submission;
             # a bad exercise file (a link, say) costs that exercise only, with the reason

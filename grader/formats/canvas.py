@@ -152,15 +152,16 @@ def gradebook(rows: list[GradeRow], exercises, *, roster=None, columns=None, ass
     "total" (one assignment column) or None (the total when ``assignment``
     carries its id, else one column each).  ``assignment``: the assignment's
     title in Canvas, ideally with its id, e.g. "Homework 3 (12345)"."""
-    points = 10.0
+    from grader.exercises import total_points
+
     columns, _ = choose_columns(columns, assignment)
     if columns == "total":
         titles = [assignment or "nngrade total"]
-        possible = [points * len(exercises)]
+        possible = [total_points(exercises)]
     else:
         prefix = re.sub(r"\s*\(\d+\)\s*$", "", assignment).strip()
         titles = [f"{prefix}: {ex.name} {ex.title}" if prefix else f"{ex.name} {ex.title}" for ex in exercises]
-        possible = [points] * len(exercises)
+        possible = [ex.points for ex in exercises]
     by_student = {r.student: r for r in rows}
 
     def scores(row: GradeRow | None) -> list:

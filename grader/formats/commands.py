@@ -56,11 +56,19 @@ Classroom runs whatever the student's copy of a workflow says):
         pushes their feedback branch) and GRADER_SEED_SECRET (any long random
         text, kept the same).
 
+A course of your own (--course DIR, or GRADER_COURSE): the student workflow
+names no folder (the student edition that grade release --course DIR built is
+that course's, and grades it); the instructor's runs `grade classroom --course`
+with the course folder's path in your private repository, so the folder (its
+hidden tests and references) must be committed there, inside --dir.
+
 examples:
   grade init-ci --dir release/                      (grade release has done this already)
   grade init-ci --exercises 1 2 3 --force
   grade init-ci --instructor --org cs101-fall --assignment hw3 \\
       --deadline 2026-12-01T23:59:00-05:00 --roster classroom/roster.csv --extensions classroom/extensions.csv
+  grade init-ci --instructor --course courses/dl2 --org cs101-fall --assignment hw4 \\
+      --deadline 2026-12-15T23:59:00-05:00
 """
 
 
@@ -204,19 +212,26 @@ def init_ci_main(argv) -> int:
         metavar="SECRET",
         help="instructor: the secret holding the token for the student repositories",
     )
+    add_option(p)
     try:
         args = p.parse_args(argv)
     except _Usage as e:
         return _fail("grade init-ci", f"{e} (see: grade init-ci --help)")
+    error = apply(args.course)
+    if error:
+        return _fail("grade init-ci", error)
+    from grader.course import current
     from grader.exercises import select
 
+    course = current()
     try:
         names = [ex.name for ex in select(args.exercises)]
     except KeyError as e:
         return _fail("grade init-ci", e.args[0])
-    exercises = "all" if len(names) == 9 else " ".join(names)
+    exercises = "all" if len(names) == len(course.exercises) else " ".join(names)
+    title = None if course.builtin else course.title
     if args.instructor:
-        text = _instructor(args, exercises, __version__)
+        text = _instructor(args, exercises, __version__, course)
         if isinstance(text, int):
             return text
         target = args.dir / ".github" / "workflows" / f"grade-{args.assignment}.yml"
@@ -230,7 +245,7 @@ def init_ci_main(argv) -> int:
                 f"--package {args.package!r}: give a path or a package name "
                 "(no spaces, quotes, $ or credentials: everything here is readable by students)",
             )
-        text = student_workflow(__version__, exercises, args.package)
+        text = student_workflow(__version__, exercises, args.package, course_title=title)
         target = args.dir / ".github" / "workflows" / "classroom.yml"
     if target.exists() and not args.force:
         return _fail("grade init-ci", f"{target} exists; add --force to replace it")
@@ -255,7 +270,25 @@ def init_ci_main(argv) -> int:
     return 0
 
 
-def _instructor(args, exercises: str, version: str):
+def _course_folder(repo: Path, course) -> str:
+    """``course``'s folder relative to the private repository ``repo`` (the workflow's checkout), for
+    `grade classroom --course`; ValueError says why the workflow could not find it there."""
+    top = repo.resolve()
+    read = [course.root / "course.toml", course.forbidden, course.imports] + [
+        course.path(kind, ex) for ex in course.exercises for kind in ("suite", "reference")
+    ]
+    outside = [p for p in read if p is not None and not p.resolve().is_relative_to(top)]
+    if outside:
+        raise ValueError(
+            f"--course: {outside[0]} is not in the repository {top}; the workflow grades in a checkout of "
+            "that repository, so commit the course folder (its hidden tests and references) there "
+            "(or give --dir the repository that holds it)"
+        )
+    folder = course.root.resolve().relative_to(top).as_posix()
+    return "." if folder in ("", ".") else folder
+
+
+def _instructor(args, exercises: str, version: str, course):
     from grader.formats.workflows import SAFE, SAFE_URL, instructor_workflow
 
     missing = [o for o in ("org", "assignment", "deadline") if not getattr(args, o)]
@@ -281,8 +314,18 @@ def _instructor(args, exercises: str, version: str):
         return _fail("grade init-ci", f"--token {args.token!r} is not a valid secret name")
     if not re.fullmatch(r"[0-9*/,-]+( [0-9*/,A-Za-z-]+){4}", args.cron):
         return _fail("grade init-ci", f"--cron {args.cron!r} is not a cron schedule (five fields, e.g. '17 6 * * *')")
+    folder = None
+    if not course.builtin:
+        try:
+            folder = _course_folder(args.dir, course)
+        except ValueError as e:
+            return _fail("grade init-ci", str(e))
+        if not SAFE.fullmatch(folder):
+            return _fail("grade init-ci", f"--course: the folder {folder!r} needs a name without spaces, quotes or $")
     return instructor_workflow(
         version,
+        course=folder,
+        course_title=None if course.builtin else course.title,
         org=args.org,
         assignment=args.assignment,
         deadline=args.deadline,

@@ -87,7 +87,7 @@ def _block(text: str, indent: int) -> str:
 
 
 STUDENT = """\
-# Written by `grade init-ci` (nngrade {version}).
+# Written by `grade init-ci` (nngrade {version}).{course_line}
 # Checks this repository on every push with the student edition's VISIBLE tests, installed
 # from this repository ({package}).  Nothing secret is here or reachable from here: no
 # token, no hidden tests, no reference.  Your grade comes from the hidden tests, which the
@@ -137,7 +137,7 @@ INSTRUCTOR = """\
 # report as FEEDBACK.md on the student's `feedback` branch, and keep the gradebook and the
 # reports as an artifact.  Secrets (in this repository's settings, never in a student's):
 #   {token}: a token that can read the student repositories and push their feedback branch
-#   GRADER_SEED_SECRET: any long random text, the same for every run (the seeds of the tests)
+#   GRADER_SEED_SECRET: any long random text, the same for every run (the seeds of the tests){course_line}
 name: Grade {assignment}
 "on":
   schedule:
@@ -167,7 +167,7 @@ jobs:
           GRADER_SEED_SECRET: ${{{{ secrets.GRADER_SEED_SECRET }}}}
         run: >-
           grade classroom --org {org} --assignment {assignment} --deadline {deadline}
-          {url}{roster}{extensions}--exercises {exercises} --out {out} --return-feedback
+          {url}{roster}{extensions}{course}--exercises {exercises} --out {out} --return-feedback
       - name: Keep the gradebook and the reports
         if: always()
         uses: actions/upload-artifact@v4
@@ -184,8 +184,23 @@ jobs:
 """
 
 
-def student_workflow(version: str, exercises: str = "all", package: str = "./package") -> str:
-    return STUDENT.format(version=version, exercises=exercises, package=package, script=_block(_pick_script(), 10))
+def _course_line(title: str | None, detail: str) -> str:
+    """The workflow's comment naming the course it grades (none for the built-in course)."""
+    return f"\n# Course: {' '.join(title.split())}{detail}" if title else ""
+
+
+def student_workflow(
+    version: str, exercises: str = "all", package: str = "./package", course_title: str | None = None
+) -> str:
+    """The template repository's workflow.  It names no course folder: the student edition installed
+    from ``package`` is built for one course (``grade release --course``) and grades that one."""
+    return STUDENT.format(
+        version=version,
+        exercises=exercises,
+        package=package,
+        script=_block(_pick_script(), 10),
+        course_line=_course_line(course_title, " (the student edition in the package grades it)."),
+    )
 
 
 def instructor_workflow(
@@ -201,8 +216,14 @@ def instructor_workflow(
     token: str = "CLASSROOM_TOKEN",
     out: str | None = None,
     url: str | None = None,
+    course: str | None = None,
+    course_title: str | None = None,
 ) -> str:
+    """The private repository's workflow; ``course``: the course folder, relative to the repository's
+    top (its checkout), that `grade classroom --course` grades with (None: the built-in course)."""
     return INSTRUCTOR.format(
+        course_line=_course_line(course_title, f" (the folder {course} of this repository)." if course else "."),
+        course=f"--course {course} " if course else "",
         version=version,
         org=org,
         assignment=assignment,

@@ -1,8 +1,8 @@
 """The points rule, in one place.
 
 - Each test function of a hidden suite has fixed points, written next to it as
-  ``@pytest.mark.points(P)``; an exercise's test functions sum to the course's points
-  per exercise (10 in the built-in course; ``grade check-course`` checks the sum).
+  ``@pytest.mark.points(P)``; an exercise's test functions sum to its points (the course's
+  ``points``, or its own; 10 in the built-in course; ``grade check-course`` checks the sum).
 - A parametrised function's points are split over its cases (its
   parametrisations: shapes, dtypes, ...) in whole hundredths of a point: each
   case gets ``P / n`` rounded down to a hundredth, and the first ``r`` cases
@@ -174,11 +174,10 @@ def render_table(exercises) -> str:
     if EDITION == "student":
         return _student_table(exercises)
     else:
-        from grader.exercises import points_per_exercise
-
+        sums = sorted({f"{ex.points:g}" for ex in exercises})
         lines = [
-            f"Points per test function (an exercise's sum to {points_per_exercise():g}). A parametrised "
-            "test's points are split",
+            f"Points per test function (an exercise's sum to {sums[0] if len(sums) == 1 else 'its points'}). A "
+            "parametrised test's points are split",
             "over its cases in whole hundredths (the first cases get the hundredths left over: 3.50 over 8",
             "cases is 6 x 0.44 + 2 x 0.43); a test that takes a device runs on the CPU and, where CUDA exists,",
             "on the GPU too, and passes only if it passes on both: the same points on every machine.",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -206,6 +207,62 @@ def test_cpu_workers_hide_the_gpu_from_their_grading_processes():
     assert host_env(False, {"CUDA_VISIBLE_DEVICES": "0"})["CUDA_VISIBLE_DEVICES"] == ""
     assert host_env(True, {"CUDA_VISIBLE_DEVICES": "0"})["CUDA_VISIBLE_DEVICES"] == "0"
     assert "CUDA_VISIBLE_DEVICES" not in host_env(True, {})
+
+
+def test_a_worker_grades_the_batch_s_course_and_one_without_its_folder_stops_the_batch(tmp_path):
+    """The grading processes get the batch's course, whatever the worker's own GRADER_COURSE; a worker
+    with no course folder at the batch's path starts none, and the batch stops, naming the worker."""
+    from grader.batch.cluster import ClusterPool, GradingPlugin, host_env
+
+    assert host_env(False, {"GRADER_COURSE": "/elsewhere"}, course="/srv/dl2")["GRADER_COURSE"] == "/srv/dl2"
+    assert "GRADER_COURSE" not in host_env(False, {"GRADER_COURSE": "/elsewhere"})  # the built-in course
+
+    class Worker:
+        state = type("State", (), {"nthreads": 2, "total_resources": {}})()
+
+    plugin = GradingPlugin({"course": str(tmp_path / "not-here")})
+    plugin.setup(Worker())
+    try:
+        assert plugin.hosts == []  # no grading process started for nothing
+        row = plugin.grade({"files": {}}, 60.0)
+    finally:
+        plugin.teardown(Worker())
+    assert row == {"_no_course": f"has no course folder {tmp_path / 'not-here'} (no course.toml there)"}
+
+    class Done:
+        def result(self):
+            return dict(row, worker="tcp://10.0.0.7:4242")
+
+        def release(self):
+            pass
+
+    pool = ClusterPool("local:1", None, [], None, 60.0, "fp")
+    pool._collect(Done(), {"student": "ada"}, on_done=lambda r: pytest.fail("no row for a batch that stopped"))
+    assert pool.fatal == (
+        f"the Dask worker tcp://10.0.0.7:4242 has no course folder {tmp_path / 'not-here'} (no course.toml there): "
+        "a batch with --course needs the course folder at the same path on every worker machine "
+        "(a shared file system, or a copy there)"
+    )
+
+
+@pytest.mark.slow
+def test_a_course_of_one_s_own_on_a_local_cluster(tmp_path):
+    """--course with --scheduler: the workers grade the example course's LayerNorm, as a local batch does."""
+    course = ROOT / "examples" / "course" / "exercise1_layer_norm"
+    subs = tmp_path / "subs"
+    for student, source in (("ada", "solution.py"), ("ben", "mistakes/bug_unbiased_variance.py")):
+        (subs / student).mkdir(parents=True)
+        (subs / student / "exercise1_layer_norm.py").write_text((course / source).read_text())
+    common = ["--course", ROOT / "examples" / "course", "--exercises", "1", "--seed-secret", SECRET]
+    local = batch(subs, "--out", tmp_path / "local", *common, "--jobs", "1", timeout=300)
+    r = batch(subs, "--out", tmp_path / "dask", *common, "--scheduler", "local:1", timeout=300)
+    assert local.returncode == r.returncode == 0 and "Dask cluster local:1" in r.stderr, r.stderr
+    rows = {row[0]: row for row in read_csv(tmp_path / "dask", "results.csv")[2:]}
+    assert rows["ada"][1] == "10.00" and rows["ada"][-1] == "graded" and float(rows["ben"][1]) < 10, rows
+    hint = (course / "mistakes" / "bug_unbiased_variance.py").read_text().splitlines()[0].removeprefix("# hint: ")
+    assert re.search(hint, (tmp_path / "dask" / "reports" / "ben.json").read_text())
+    for name in ("results.csv", "reports/ada.json", "reports/ben.json"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
 
 
 @pytest.mark.parametrize(

@@ -182,6 +182,49 @@ def test_init_ci_refuses_in_one_line(tmp_path, args, says):
     assert not (tmp_path / ".github").exists()
 
 
+COURSE_TITLE = "Deep learning, the next steps"
+
+
+def test_workflows_of_a_course_of_one_s_own(tmp_path):
+    """--course: the student workflow checks with the course's student edition (no folder to name:
+    the release is that course's), the instructor's grades with the course folder committed in the
+    private repository; the course's exercises, not the built-in nine."""
+    import shutil
+
+    repo = tmp_path / "private"
+    shutil.copytree(ROOT / "examples" / "course", repo / "courses" / "dl2")
+    student = tmp_path / "template"
+    wf = write_workflow(student, "--course", repo / "courses" / "dl2", "--exercises", "layer_norm", "dropout")
+    text = wf.read_text()
+    doc = validate(text)
+    assert f"# Course: {COURSE_TITLE}" in text and "--course" not in json.dumps(doc)
+    assert doc["jobs"]["check"]["steps"][-1]["run"].startswith("grade exercise1 exercise2 --submission")
+    r = run_cli("init-ci", "--dir", tmp_path / "builtin", "--exercises", "layer_norm")
+    assert r.returncode == 2 and "no exercise called 'layer_norm'" in r.stderr  # not an exercise of the nine
+    whole = write_workflow(tmp_path / "whole", "--course", repo / "courses" / "dl2", "-e", "1", "2", "3", "4")
+    assert yaml_run(whole).startswith("grade all --submission")  # all four: the course's all
+
+    instructor = ["--instructor", "--org", "cs101", "--assignment", "hw4", "--deadline", "2026-12-15T23:59Z"]
+    wf = write_workflow(repo, "--course", repo / "courses" / "dl2", *instructor)
+    text = wf.read_text()
+    doc = validate(text)
+    grade = next(s for s in doc["jobs"]["grade"]["steps"] if "grade classroom" in s.get("run", ""))
+    words = grade["run"].split()
+    assert words[words.index("--course") + 1] == "courses/dl2" and words[words.index("--exercises") + 1] == "all"
+    assert f"# Course: {COURSE_TITLE} (the folder courses/dl2 of this repository)" in text
+
+    elsewhere = tmp_path / "other-repo"
+    r = run_cli("init-ci", "--dir", elsewhere, "--course", repo / "courses" / "dl2", *instructor)
+    assert r.returncode == 2 and "is not in the repository" in r.stderr and "commit the course folder" in r.stderr
+    assert "Traceback" not in r.stderr and not (elsewhere / ".github").exists()
+
+
+def yaml_run(workflow: Path) -> str:
+    import yaml
+
+    return yaml.safe_load(workflow.read_text())["jobs"]["check"]["steps"][-1]["run"]
+
+
 # ---------------------------------------------------------------------------
 # where the student worked: the student workflow's step and the instructor's side agree
 

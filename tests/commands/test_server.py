@@ -143,6 +143,37 @@ def test_server_is_replaced_when_the_graders_code_changes(server_dir, tmp_path):
     assert _wait(lambda: not _alive(pid), 30)
 
 
+def test_a_course_of_one_s_own_is_graded_by_the_warm_server_and_its_edits_replace_it(server_dir, tmp_path):
+    """--course: the warm server grades the example course's LayerNorm (full marks for the model
+    answer, the unbiased variance named by its hint, the report byte for byte the --no-server one),
+    and an edit of the course's files replaces the server as an edit of the grader's does."""
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "examples" / "course", course, ignore=shutil.ignore_patterns("__pycache__"))
+    folder = course / "exercise1_layer_norm"
+    model, bug = tmp_path / "model", tmp_path / "bug"
+    for work, source in ((model, folder / "solution.py"), (bug, folder / "mistakes" / "bug_unbiased_variance.py")):
+        work.mkdir()
+        shutil.copyfile(source, work / "exercise1_layer_norm.py")
+    hint = (folder / "mistakes" / "bug_unbiased_variance.py").read_text().splitlines()[0].removeprefix("# hint: ")
+    env = _env(server_dir)
+    full = _grade(env, "layer_norm", "--course", course, "--submission", model)
+    assert full.returncode == 0 and "Total: 10.00 / 10" in full.stdout, full.stdout + full.stderr
+    pid, served = _status(env)
+    assert served == 1
+    served_bug = _grade(env, "1", "--course", course, "--submission", bug)
+    assert _status(env) == (pid, 2)  # the same server: the course in use is the one it was started with
+    alone = _grade(env, "1", "--course", course, "--submission", bug, "--no-server")
+    assert served_bug.returncode == alone.returncode == 1 and re.search(hint, served_bug.stdout), served_bug.stdout
+    assert served_bug.stdout == alone.stdout  # byte for byte
+    reference = folder / "reference.py"
+    later = reference.stat().st_mtime + 5
+    os.utime(reference, (later, later))
+    again = _grade(env, "1", "--course", course, "--submission", model)
+    assert again.returncode == 0 and "Total: 10.00 / 10" in again.stdout, again.stderr
+    new_pid, served = _status(env)
+    assert new_pid != pid and served == 1
+
+
 def test_server_exits_when_idle(server_dir):
     env = _env(server_dir, GRADER_SERVER_IDLE=2)
     assert _grade(env, "exercise1", "--submission", ROOT / "solutions").returncode == 0

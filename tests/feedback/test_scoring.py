@@ -4,7 +4,7 @@ exercise whose tests could not be run is the grader's error, scored 0."""
 
 import pytest
 
-from grader.exercises import EXERCISES, POINTS_PER_EXERCISE
+from grader.exercises import EXERCISES
 from grader.feedback.records import ExerciseRun, TestRecord
 from grader.feedback.scoring import INTERNAL_ERROR, build_report, report_data, score_exercise, score_test
 from grader.wire.sizes import MAX_FIELD
@@ -64,7 +64,7 @@ def test_a_test_keeps_its_verdict_and_optional_fields():
 
 def test_an_exercise_scores_the_sum_of_its_tests():
     ex = score_exercise(EX1, [rec("passed", 3), rec("failed", 4), rec("skipped", 2), rec("error", 1)], None, [])
-    assert (ex.score, ex.max_score, ex.status, ex.message) == (5.0, POINTS_PER_EXERCISE, "graded", "")
+    assert (ex.score, ex.max_score, ex.status, ex.message) == (5.0, 10.0, "graded", "")
     assert [t.score for t in ex.tests] == [3, 0, 2, 0]
 
 
@@ -97,7 +97,16 @@ def test_collection_errors_count_only_for_their_own_suite():
         exercises=(EX1, EX2),
     )
     assert [(e.status, e.score) for e in r.exercises] == [("graded", 10.0), ("error", 0.0)]
-    assert (r.score, r.max_score) == (10.0, 2 * POINTS_PER_EXERCISE)
+    assert (r.score, r.max_score) == (10.0, 20.0)
+
+
+def test_an_exercise_is_out_of_its_own_points_and_the_report_out_of_their_sum():
+    import dataclasses
+
+    heavy = dataclasses.replace(EX2, points=20.0)
+    r = report([rec("passed", 10), rec("passed", 12.5, exercise=EX2.name)], exercises=(EX1, heavy))
+    assert [(e.score, e.max_score) for e in r.exercises] == [(10.0, 10.0), (12.5, 20.0)]
+    assert (r.score, r.max_score) == (22.5, 30.0)
 
 
 def test_a_load_error_keeps_its_status_message_and_hint():

@@ -164,6 +164,34 @@ def test_grade_magic_names_the_exercise_cell_and_its_line(monkeypatch):
     assert ex.file not in entry["message"] + entry["hint"]
 
 
+def test_grade_magic_takes_a_course(monkeypatch, capsys):
+    """`%grade 1 --course DIR` grades the example course's LayerNorm (full marks for the model answer);
+    the course stays chosen in the kernel, so `%grade layer_norm` then names the unbiased variance;
+    a course folder that is not one is one line."""
+    from grader.commands import magic
+
+    course = ROOT / "examples" / "course"
+    folder = course / "exercise1_layer_norm"
+    bug = folder / "mistakes" / "bug_unbiased_variance.py"
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("GRADER_COURSE", "")  # so that its state before the test comes back after it:
+    monkeypatch.delenv("GRADER_COURSE")  # --course sets it in this process
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda data, raw: shown.append(data["text/plain"]))
+    monkeypatch.setitem(magic._RECORDED, "exercise1_layer_norm.py", (folder / "solution.py").read_text())
+    magic._grade_magic(f"1 --course {course}")
+    assert len(shown) == 1 and "exercise1  Layer normalisation" in shown[0], capsys.readouterr().out
+    assert "Total: 10.00 / 10" in shown[0], shown[0]
+    monkeypatch.setitem(magic._RECORDED, "exercise1_layer_norm.py", bug.read_text())
+    magic._grade_magic("layer_norm")
+    assert len(shown) == 2 and re.search(bug.read_text().splitlines()[0].removeprefix("# hint: "), shown[1]), shown[1]
+    assert "10.00 / 10" not in shown[1]
+    capsys.readouterr()
+    magic._grade_magic("1 --course /nonexistent/course")
+    out = capsys.readouterr().out
+    assert out.startswith("%grade: the course folder /nonexistent/course does not exist") and out.count("\n") == 1
+
+
 SOFTMAX_DIM1 = """import torch
 
 

@@ -237,7 +237,9 @@ def test_exercises_of_10_and_20_points_check_and_grade(tmp_path):
     toml = course / "course.toml"
     toml.write_text(toml.read_text() + "points = 20\n")  # the last [[exercise]]'s
     suite = course / "exercise2_heavy" / "test_exercise2_heavy.py"
-    suite.write_text(suite.read_text().replace("@pytest.mark.points(10)", "@pytest.mark.points(20)"))
+    text = suite.read_text()  # the scaffold's points, those of a 10-point exercise, doubled
+    assert '"matches_reference": 6,' in text
+    suite.write_text(text.replace('"matches_reference": 6,', '"matches_reference": 16,'))
     r = run_cli("check-course", course, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "exercise2 (Heavy): ok (model answer 20 of 20, stub 0)" in r.stderr

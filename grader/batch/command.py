@@ -551,7 +551,7 @@ def _conclude(args, s: Setup, plan: Plan, result: Result, data: dict, unmatched:
     """The last lines on stderr; the exit status."""
     rows, isolation, fatal, elapsed = result.rows, result.isolation, result.fatal, result.elapsed
     if fatal:
-        print(f"grade batch: internal error: {fatal}", file=sys.stderr)
+        print(f"grade batch: stopped: {fatal}", file=sys.stderr)
         return EXIT_INTERNAL
     if isolation is not None and not fully_isolated(isolation) and not args.no_isolation:
         print(

@@ -215,7 +215,7 @@ class Pool:
                     self._elapsed = (self._elapsed[0] + msg.row["elapsed"], self._elapsed[1] + 1)
                 self._on_done(msg.row)
             elif isinstance(msg, protocol.Fatal):
-                self.fatal = msg.reason
+                self.fatal = f"internal error: {msg.reason}"  # the grader's own failure
                 self._pending.clear()
                 self._stop(slot)
                 return

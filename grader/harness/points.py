@@ -153,7 +153,7 @@ def suite_module(exercise):
 
 
 def table(exercises) -> list:
-    """[(exercise, test function, points, cases, every device?, description)] in suite order."""
+    """[(exercise, test function, points, cases, every device?, description, visible?)] in suite order."""
     import inspect
 
     rows = []
@@ -164,7 +164,9 @@ def table(exercises) -> list:
                 continue
             doc = (fn.__doc__ or "").strip().splitlines()
             on_devices = "device" in inspect.signature(fn).parameters
-            rows.append((ex, name, function_points(fn), cases(_marks(fn)), on_devices, doc[0].strip() if doc else ""))
+            visible = any(m.name == "visible" for m in _marks(fn))
+            description = doc[0].strip() if doc else ""
+            rows.append((ex, name, function_points(fn), cases(_marks(fn)), on_devices, description, visible))
     return rows
 
 
@@ -181,6 +183,7 @@ def render_table(exercises) -> str:
             "over its cases in whole hundredths (the first cases get the hundredths left over: 3.50 over 8",
             "cases is 6 x 0.44 + 2 x 0.43); a test that takes a device runs on the CPU and, where CUDA exists,",
             "on the GPU too, and passes only if it passes on both: the same points on every machine.",
+            "A test marked visible is in the student edition (grade release): students see its inputs.",
             "",
         ]
     by_ex: dict = {}
@@ -189,11 +192,12 @@ def render_table(exercises) -> str:
     for ex, rows in by_ex.items():
         total = sum(r[2] or 0 for r in rows)
         lines.append(f"{ex.name}  {ex.title}  ({total:g} points)")
-        lines.append(f"  {'points':>6} {'test':<38} {'cases':<9} {'devices':<8} what it checks")
-        for _, name, pts, n, on_devices, doc in rows:
+        lines.append(f"  {'points':>6} {'test':<38} {'cases':<9} {'devices':<8} {'shown':<8} what it checks")
+        for _, name, pts, n, on_devices, doc, visible in rows:
             each = f"{n} cases" if n > 1 else ""
             where = "CPU+GPU" if on_devices else "CPU"
-            lines.append(f"  {pts if pts is not None else 0:5.2f}  {name:<38} {each:<9} {where:<8} {doc}".rstrip())
+            shown = "visible" if visible else ""
+            lines.append(f"  {pts if pts is not None else 0:5.2f}  {name:<38} {each:<9} {where:<8} {shown:<8} {doc}")
         lines.append("")
     return "\n".join(lines)
 
@@ -211,7 +215,7 @@ def _student_table(exercises) -> str:
     for ex, rows in by_ex.items():
         lines.append(f"{ex.name}  {ex.title}")
         lines.append(f"  {'test':<38} {'cases':<9} {'devices':<8} what it checks")
-        for _, name, _pts, n, on_devices, doc in rows:
+        for _, name, _pts, n, on_devices, doc, _visible in rows:
             each = f"{n} cases" if n > 1 else ""
             where = "CPU+GPU" if on_devices else "CPU"
             lines.append(f"  {name:<38} {each:<9} {where:<8} {doc}".rstrip())

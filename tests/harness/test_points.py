@@ -157,6 +157,9 @@ def test_grade_points_prints_the_table():
     line = next(ln for ln in r.stdout.splitlines() if "test_matches_max" in ln)
     assert line.split()[:4] == ["3.50", "test_matches_max", "12", "cases"] and "CPU+GPU" in line
     assert "max(x, 0)" in line  # what it checks
+    assert "visible" not in line.split("max(x, 0)")[0]  # a hidden test
+    shown = next(ln for ln in r.stdout.splitlines() if "test_small_example" in ln)
+    assert shown.split()[2:4] == ["CPU", "visible"], shown  # in the student edition
     everything = run_cli("--points")
     assert all(f"{ex.name}  {ex.title}  (10 points)" in everything.stdout for ex in EXERCISES)
 

@@ -1,8 +1,9 @@
 """Exercise 4's suite: whether Linear's weight comes from torch's seeded random generator.
 
 A weight made with torch.empty (or torch.Tensor(in_dim, out_dim)) holds whatever was in memory:
-finite in one run, nan in the next.  The probe here builds two layers after the same seed, with memory
-freed just before holding nan, so that such a weight fails the same way in every run.
+finite in one run, nan in the next.  The probe here builds two layers after the same seed with torch
+filling unfilled memory with nan (and, for an older torch that cannot, with memory freed just before
+holding nan), so that such a weight fails the same way in every run.
 """
 
 import weakref
@@ -25,8 +26,8 @@ _INIT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def init_is_seeded(student) -> None:
     """Fail (the same way in every test that uses the layer's own random weight) when Linear's weight
     is not drawn from torch's seeded generator: two Linear(7, 3) built after the same
-    torch.manual_seed differ, or hold nan or inf.  Asked once per exercise, with memory freed just
-    before holding nan, so that uninitialised memory shows; else the score of such a layer would
+    torch.manual_seed differ, or hold nan or inf.  Asked once per exercise, with unfilled memory
+    reading as nan (see above), so that uninitialised memory shows; else the score of such a layer would
     change from run to run (its garbage is finite in one run, nan in the next)."""
     if student not in _INIT:
         _INIT[student] = _probe_init(student)
@@ -44,6 +45,7 @@ def _probe_init(student) -> str | None:
             [seed, make(), seed, make()],
             _what=what,
             _before=[Call(Student.torch("full"), (n,), float("nan")) for n in (21, 21, 256, 21)],
+            _fill_uninitialised=True,
         )
         first, second = built[1], built[3]
         if not (isinstance(first, Handle) and isinstance(second, Handle)):

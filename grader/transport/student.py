@@ -32,6 +32,8 @@ class CallOptions:
     before: tuple = ()  # ``Call``s made first, in order, in the same request
     return_args: bool = False  # send back the arguments as the call left them
     inspect: Any = None  # True: inspect the value; a Handle or Ref: that object, after the call
+    fill_uninitialised: bool = False  # torch fills what it allocates unfilled (torch.empty) with nan, for this
+    # request only (the ``before`` Calls, the Calls among the arguments, the call), where torch can
 
     def __post_init__(self):
         if self.return_args and self.inspect is not None:
@@ -98,7 +100,9 @@ class Student(Session):
         what = o.what or _describe_call(fn)
         before = [self._record("call", fn=c.fn, args=c.args, kwargs=c.kwargs, grad=o.grad) for c in o.before]
         rec = self._record("call", fn=fn, args=list(args), kwargs=kwargs, grad=o.grad)
-        fields = {"before": list(o.before)} if o.before else {}
+        fields: dict = {"before": list(o.before)} if o.before else {}
+        if o.fill_uninitialised:
+            fields["fill_uninitialised"] = True
         reply = self._request(
             "call",
             what,
@@ -134,11 +138,13 @@ class Student(Session):
         _timeout: float | None = None,
         _grad: str = "enable",
         _before=(),
+        _fill_uninitialised: bool = False,
         **kwargs,
     ):
         """``fn(*args, **kwargs)`` in the worker: its value (plain data or Handles).  The
         underscored options are ``CallOptions``' (``_before``: ``Call``s made first)."""
-        return self.request_call(fn, args, kwargs, CallOptions(_what, _timeout, _grad, tuple(_before))).value
+        options = CallOptions(_what, _timeout, _grad, tuple(_before), fill_uninitialised=_fill_uninitialised)
+        return self.request_call(fn, args, kwargs, options).value
 
     def call_and_args(
         self,

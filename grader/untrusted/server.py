@@ -13,6 +13,7 @@ own hooks are still the ones it installed; if not, the reply is only
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -139,17 +140,18 @@ class Server:
         import torch
 
         seed_generators(req)  # first: a codec.Call among the arguments runs as they are read
-        self.decode(req.get("before", []), blob)  # Calls to make before this one
-        fn = self.decode(req["fn"], blob)
-        args = self.decode(req.get("args", []), blob)
-        kwargs = self.decode(req.get("kwargs", {}), blob)
-        mode = req.get("grad", "enable")
-        ctx = torch.no_grad() if mode == "no_grad" else torch.enable_grad()
-        try:
-            with self.watcher.watch(), ctx:
-                value = fn(*args, **kwargs)
-        except BaseException as e:
-            return self.watcher.report({"error": self.describe(e, fn)})
+        with filled_memory(bool(req.get("fill_uninitialised"))):  # off again even when a Call raises
+            self.decode(req.get("before", []), blob)  # Calls to make before this one
+            fn = self.decode(req["fn"], blob)
+            args = self.decode(req.get("args", []), blob)
+            kwargs = self.decode(req.get("kwargs", {}), blob)
+            mode = req.get("grad", "enable")
+            ctx = torch.no_grad() if mode == "no_grad" else torch.enable_grad()
+            try:
+                with self.watcher.watch(), ctx:
+                    value = fn(*args, **kwargs)
+            except BaseException as e:
+                return self.watcher.report({"error": self.describe(e, fn)})
         out = {"value": value}
         if req.get("return_args"):
             out["args"] = args
@@ -249,6 +251,37 @@ def seed_generators(req) -> None:
         torch.default_generator.manual_seed(seed)
         if torch.cuda.is_initialized():
             torch.cuda.manual_seed_all(seed)
+
+
+@contextlib.contextmanager
+def filled_memory(on: bool):
+    """While ``on``: torch fills the memory it allocates without initialising it (torch.empty,
+    torch.Tensor(n), empty_like, ...) with nan (integers: their largest value), so that a tensor
+    the student never filled reads the same in every run instead of whatever the allocator
+    handed back.  Torch does this under ``torch.use_deterministic_algorithms(True)`` with
+    ``torch.utils.deterministic.fill_uninitialized_memory`` (PyTorch 2.1 and later; an older torch
+    is left as it is).  ``warn_only``: an operation with no deterministic implementation still
+    runs (it would raise otherwise, on CUDA); both settings are put back as they were on the way
+    out, whatever the call did, so no later request runs under them.  A request that times out
+    ends its worker, and the settings with it."""
+    import torch
+
+    fill = getattr(torch.utils, "deterministic", None)
+    if not on or not hasattr(fill, "fill_uninitialized_memory"):
+        yield
+        return
+    was = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        fill.fill_uninitialized_memory,
+    )
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    fill.fill_uninitialized_memory = True
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was[0], warn_only=was[1])
+        fill.fill_uninitialized_memory = was[2]
 
 
 def error_record(e: BaseException, path, fn=None) -> dict:

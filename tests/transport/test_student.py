@@ -78,3 +78,11 @@ def test_the_trace_stops_past_its_length():
     assert s.trace is None
     s.begin_test("next")
     assert s.trace == [] and s.calls == 0 and s.test_id == "next"
+
+
+def test_fill_uninitialised_is_sent_only_when_asked():
+    s = Recorder({"value": None})
+    s.call(s.ref("Linear"), 20, 6, _fill_uninitialised=True)
+    s.call(s.ref("Linear"), 20, 6)
+    assert s.sent[0]["fill_uninitialised"] is True and "fill_uninitialised" not in s.sent[1]
+    assert s.sent[0]["args"] == [20, 6] and s.sent[0]["kwargs"] == {}

@@ -150,7 +150,7 @@ def output_note(output: str) -> str:
 def call_timed_out(what: str, seconds: float) -> StudentError:
     return StudentError(
         ErrorKind.TIMEOUT,
-        f"{what} did not finish within {seconds:.0f} s",
+        f"{what} did not finish within {round(seconds, 2):g} s",  # 0.5 s, 2 s, 3600 s
         "Look for an endless loop, or a Python loop over tensor elements that should be a single tensor operation.",
     )
 

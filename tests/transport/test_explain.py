@@ -71,3 +71,11 @@ def test_budget_messages_name_the_budget_that_ran_out():
     assert "this exercise used up its time budget (30 s)" in explain.time_budget_spent("not run", limits, False).message
     assert explain.too_many_timeouts(2).kind is ErrorKind.BUDGET
     assert "512 MiB for all exercises, then 16 MiB" in explain.data_budget_spent(Limits()).message
+
+
+def test_a_time_limit_is_said_as_set():
+    """A limit under a second is not rounded to 0 s, nor a whole one given decimals."""
+    from grader.transport.explain import call_timed_out
+
+    said = [str(call_timed_out("f(x)", s)) for s in (0.5, 2.0, 3600)]
+    assert [m.split(" within ")[1].split(" s")[0] for m in said] == ["0.5", "2", "3600"], said

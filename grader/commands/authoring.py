@@ -327,11 +327,40 @@ def judge_mistake(entry: dict, path: Path, hint: str | None) -> str | None:
     blank = [t["name"] for t in lost if not (t.get("hint") or "").strip()]
     if blank:
         return f"{name} loses points without a hint in {', '.join(blank[:4])}"
-    said = [t.get("hint") or t.get("message") or "" for t in lost] + [entry.get("hint") or ""]
-    if not any(pattern.search(text) for text in said):
-        first = said[0].strip().splitlines()[0][:120] if said[0].strip() else ""
-        return f"{name} is not named by its hint: no hint matches {hint!r}; {lost[0]['name']} says {first!r}"
-    return None
+    said = [(t["name"], t.get("hint") or t.get("message") or "") for t in lost]
+    said += [("the exercise", entry["hint"])] if (entry.get("hint") or "").strip() else []
+    return _named(name, hint, pattern, said)
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0][:120] if lines else ""
+
+
+def _named(name: str, hint: str, pattern: re.Pattern, said: list) -> str | None:
+    """What is wrong with how the failed tests' hints (``said``: [(test, its hint)]) name a mistake: its
+    regex must match a hint that names it alone, not only one that names it together with others
+    (``More than one bug gives exactly this result: ...``)."""
+    from grader.verdicts.hints import JOINED
+
+    matched = [(test, text) for test, text in said if pattern.search(text)]
+    if not matched:
+        return (
+            f"{name} is not named by its hint: no hint matches {hint!r}; {said[0][0]} says {_first_line(said[0][1])!r}"
+        )
+    if any(not text.startswith(JOINED) for _, text in matched):
+        return None
+    alone = [(test, text) for test, text in said if not text.startswith(JOINED)]
+    test, text = matched[0]
+    if not alone:
+        return (
+            f"{name}: the hint is ambiguous on every test: each failed test's hint names more than one mistake "
+            f"({test} says {_first_line(text)!r}): add a test whose inputs tell them apart"
+        )
+    return (
+        f"{name} is named only together with another mistake: {hint!r} matches {test}'s {_first_line(text)!r}, "
+        f"and no hint that names one mistake alone ({alone[0][0]} says {_first_line(alone[0][1])!r})"
+    )
 
 
 def _lost_line(test: dict) -> str:

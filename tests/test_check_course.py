@@ -33,9 +33,9 @@ def test_a_mistake_matched_only_by_a_joined_hint_is_a_problem():
     assert said is not None
     assert said.startswith(
         "exercise1 (Logsumexp): mistakes/bug_global_max.py is named only together with another mistake: "
-        "'overflows to inf' matches test_0's 'More than one bug gives exactly this result: (1) exp(x) overflows"
+        "'overflows to inf' matches only test_0's 'More than one bug gives exactly this result: (1) exp(x) overflows"
     )
-    assert "test_1 says 'Take the maximum along dim" in said
+    assert "not a hint that names one mistake alone (test_1 says 'Take the maximum along dim" in said
 
 
 def test_a_mistake_no_test_tells_apart_from_another_is_said_to_be_ambiguous():
@@ -44,3 +44,71 @@ def test_a_mistake_no_test_tells_apart_from_another_is_said_to_be_ambiguous():
     assert said is not None and "the hint is ambiguous on every test" in said
     assert said.endswith("add a test whose inputs tell them apart")
     assert "not named" in judge_mistake(_entry(both), BUG, "zzz nothing")
+
+
+def _trace(root: Path) -> str:
+    """A traceback, in Python's format, of an error raised in the suite of the course folder ``root``."""
+    return (
+        "Traceback (most recent call last):\n"
+        '  File "/x/grader/verdicts/declared.py", line 300, in run\n'
+        "    args, how = case.inputs(rng, dtype, device)\n"
+        f'  File "{root}/exercise1_logsumexp/test_exercise1_logsumexp.py", line 40, in _large\n'
+        "    return [x[9] * 10 + 1000.0, 1], 'large'\n"
+        '  File "/x/torch/_tensor.py", line 9, in __getitem__\n'
+        "    raise IndexError\n"
+        "IndexError: index 9 is out of bounds for dimension 0 with size 5\n"
+    )
+
+
+def test_an_error_of_the_suite_itself_says_what_and_where_in_the_course(tmp_path):
+    from grader.commands.authoring import suite_error
+
+    said = suite_error(_trace(tmp_path), tmp_path)
+    assert said == (
+        "IndexError: index 9 is out of bounds for dimension 0 with size 5 (raised at "
+        f"{tmp_path}/exercise1_logsumexp/test_exercise1_logsumexp.py:40, in _large)"
+    )
+    elsewhere = suite_error(_trace(tmp_path), tmp_path / "other")
+    assert elsewhere.endswith("(raised at /x/torch/_tensor.py:9, in __getitem__; no line of the course's is in it)")
+
+
+def _internal(name: str, trace: str) -> dict:
+    return {
+        "name": name,
+        "status": "error",
+        "score": 0.0,
+        "max_score": 1.0,
+        "message": "internal grader error (IndexError); this is not your fault, please report it",
+        "hint": "",
+        "kind": "internal",
+        "trace": trace,
+    }
+
+
+def test_check_course_says_the_suite_fails_once_and_leaves_out_what_follows_from_it(tmp_path):
+    """A suite that raises in one test is the author's error, said with its type, message and line (not
+    the student's 'internal grader error'), once; a mistake's result in that test is not judged."""
+    from types import SimpleNamespace
+
+    from grader.commands.authoring import judge
+
+    passed = {"name": "test_matches_reference", "status": "passed", "score": 9.0, "max_score": 9.0, "message": ""}
+    answer = _entry()
+    answer["tests"] = [passed, _internal("test_large[float32]", _trace(tmp_path))]
+    answer["tests"] += [_internal("test_large[float64]", _trace(tmp_path))]
+    answer.update(status="graded", score=9.0, max_score=11.0)
+    stub = {**answer, "score": 0.0, "tests": []}
+    course = SimpleNamespace(root=tmp_path, exercises=[SimpleNamespace(name="exercise1", points=11.0)])
+    assert judge(course, answer, stub) == [
+        "exercise1 (Logsumexp): the hidden suite itself fails (the course's error, not the answer's) in "
+        "test_large[float32], test_large[float64]: IndexError: index 9 is out of bounds for dimension 0 with size 5 "
+        f"(raised at {tmp_path}/exercise1_logsumexp/test_exercise1_logsumexp.py:40, in _large)"
+    ]
+    bug = _entry(GLOBAL_MAX)
+    bug["tests"].append(_internal("test_large[float32]", _trace(tmp_path)))
+    assert judge_mistake(bug, BUG, "one per slice", {"test_large[float32]"}) is None
+    assert "without a hint in test_large[float32]" in judge_mistake(bug, BUG, "one per slice")  # the follow-on
+    ok = _entry()
+    ok["tests"] = [_internal("test_large[float32]", "...")]
+    ok.update(score=9.0, max_score=10.0)
+    assert judge_mistake(ok, Path("mistakes/ok_amax.py"), None, {"test_large[float32]"}) is None

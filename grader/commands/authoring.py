@@ -257,6 +257,34 @@ def _lost(test: dict) -> str:
     return f"{test['name']} ({test['max_score'] - test['score']:g} points): {first[0] if first else ''}"
 
 
+FRAME = re.compile(r'\s*File "(.+)", line (\d+), in (.+)')
+
+
+def suite_error(trace: str, root: Path) -> str:
+    """What a test's traceback (``trace``, Python's format) says went wrong: the exception's type and
+    message, and where it was raised: the last frame in the course folder ``root`` (the author's
+    suite), else the last frame."""
+    lines = trace.rstrip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    lines = lines[starts[-1] :] if starts else lines  # the exception raised last
+    frames = [(i, m) for i, line in enumerate(lines) if (m := FRAME.fullmatch(line))]
+    after = lines[frames[-1][0] + 1 :] if frames else lines
+    error = next((line for line in after if line and not line[0].isspace()), lines[-1] if lines else "")
+    if not frames:
+        return error
+    inside = [m for _, m in frames if Path(m.group(1)).resolve().is_relative_to(root.resolve())]
+    at = (inside or [frames[-1][1]])[-1]
+    where = f"{at.group(1)}:{at.group(2)}, in {at.group(3)}"
+    return (
+        f"{error} (raised at {where})" if inside else f"{error} (raised at {where}; no line of the course's is in it)"
+    )
+
+
+def broken_tests(exercise: dict) -> dict:
+    """{test: the suite's own error} of the tests that failed with the grader's error, its traceback kept."""
+    return {t["name"]: t["trace"] for t in exercise["tests"] if t.get("kind") == "internal" and t.get("trace")}
+
+
 def judge(course, exercise: dict, stub: dict) -> list:
     """What is wrong with one exercise, from its result on the model answer (``exercise``) and on the stub."""
     name = f"{exercise['name']} ({exercise['title']})"
@@ -271,7 +299,15 @@ def judge(course, exercise: dict, stub: dict) -> list:
             f"{name}: its tests' points add up to {total:g}, and the course gives it {declared:g} "
             f"(points in {FILE}, the course's or its [[exercise]]'s; each test's @pytest.mark.points in its suite)"
         )
-    lost = [t for t in exercise["tests"] if t["score"] < t["max_score"]]
+    broken = broken_tests(exercise)
+    errors: dict = {}  # the suite's error: the tests it breaks
+    for test, trace in broken.items():
+        errors.setdefault(suite_error(trace, course.root), []).append(test)
+    for error, tests in errors.items():
+        problems.append(
+            f"{name}: the hidden suite itself fails (the course's error, not the answer's) in {', '.join(tests)}: {error}"
+        )
+    lost = [t for t in exercise["tests"] if t["score"] < t["max_score"] and t["name"] not in broken]
     if lost:
         problems.append(f"{name}: the model answer loses points: " + "; ".join(_lost(t) for t in lost[:5]))
     earned = [t for t in stub["tests"] if t["score"] > 0]
@@ -304,15 +340,18 @@ def _failed_tests(entry: dict) -> list:
     return [t for t in entry["tests"] if t["status"] not in ("passed", "skipped")]
 
 
-def judge_mistake(entry: dict, path: Path, hint: str | None) -> str | None:
+def judge_mistake(entry: dict, path: Path, hint: str | None, broken=()) -> str | None:
     """What is wrong with how the suite treats one file of the mistakes folder (its result ``entry``):
     a correct answer (``ok_*.py``) must earn every point; a wrong one must lose points, with no blank
-    hint, and some failed test's hint (or message) must match ``hint``, case-insensitive."""
+    hint, and some failed test's hint (or message) must match ``hint``, case-insensitive.  The tests
+    ``broken`` (those the suite itself fails in on the model answer) are left out: what they say
+    follows from that error."""
     name = f"{entry['name']} ({entry['title']}): {path.parent.name}/{path.name}"
-    lost = _failed_tests(entry)
+    lost = [t for t in _failed_tests(entry) if t["name"] not in broken]
     if path.name.startswith("ok_"):
-        if entry["score"] < entry["max_score"]:
-            return f"{name} is a correct answer and loses {entry['max_score'] - entry['score']:g} points: " + "; ".join(
+        short = sum(t["max_score"] - t["score"] for t in lost) if broken else entry["max_score"] - entry["score"]
+        if short > 0:
+            return f"{name} is a correct answer and loses {short:g} points: " + "; ".join(
                 _lost_line(t) for t in lost[:3]
             )
         return None
@@ -358,8 +397,9 @@ def _named(name: str, hint: str, pattern: re.Pattern, said: list) -> str | None:
             f"({test} says {_first_line(text)!r}): add a test whose inputs tell them apart"
         )
     return (
-        f"{name} is named only together with another mistake: {hint!r} matches {test}'s {_first_line(text)!r}, "
-        f"and no hint that names one mistake alone ({alone[0][0]} says {_first_line(alone[0][1])!r})"
+        f"{name} is named only together with another mistake: {hint!r} matches only {test}'s "
+        f"{_first_line(text)!r}, not a hint that names one mistake alone ({alone[0][0]} says "
+        f"{_first_line(alone[0][1])!r})"
     )
 
 
@@ -368,9 +408,9 @@ def _lost_line(test: dict) -> str:
     return f"{test['name']}: {first[0] if first else test['status']}"
 
 
-def _check_mistakes(course, exercises, grade_folder, work: Path, progress) -> list:
+def _check_mistakes(course, exercises, grade_folder, work: Path, progress, broken=None) -> list:
     """Grade each file of ``exercises``' mistakes folders: every wrong answer named by its own hint,
-    every correct one full."""
+    every correct one full.  ``broken``: {exercise: the tests its suite itself fails in}, left out."""
     problems = []
     for ex in exercises:
         for k, (path, hint) in enumerate(mistakes(course, ex)):
@@ -380,7 +420,15 @@ def _check_mistakes(course, exercises, grade_folder, work: Path, progress) -> li
             report = grade_folder([ex], folder)
             if report.get("grading_failed"):
                 return [f"the grading itself failed: {report['grading_failed']}"]
-            problem = judge_mistake(report["exercises"][0], path, hint)
+            entry, skip = report["exercises"][0], (broken or {}).get(ex.name, ())
+            if skip and all(t["name"] in skip for t in _failed_tests(entry)):
+                progress(
+                    f"  {ex.name}: {path.name} "
+                    + ("gets full marks but for" if path.name.startswith("ok_") else "not checked: it fails only")
+                    + " the tests the hidden suite itself fails in"
+                )
+                continue
+            problem = judge_mistake(entry, path, hint, skip)
             problems += [problem] if problem else []
             if not problem:
                 progress(
@@ -420,12 +468,20 @@ def check_course(course, exercises=None, progress=print) -> list:
     try:
         progress(f"grading the model answers of {len(exercises)} exercise(s)")
         answers = grade(
-            exercises, _submission(course, "solution", exercises, work / "solutions"), zygote=zygote
+            exercises, _submission(course, "solution", exercises, work / "solutions"), zygote=zygote, author=True
         ).to_dict()
         progress("grading the stubs")
-        stubs = grade(exercises, _submission(course, "stub", exercises, work / "stubs"), zygote=zygote).to_dict()
+        stubs = grade(
+            exercises, _submission(course, "stub", exercises, work / "stubs"), zygote=zygote, author=True
+        ).to_dict()
+        broken = {ex["name"]: set(broken_tests(ex)) for ex in answers.get("exercises", [])}
         problems += _check_mistakes(
-            course, exercises, lambda exs, folder: grade(exs, folder, zygote=zygote).to_dict(), work, progress
+            course,
+            exercises,
+            lambda exs, folder: grade(exs, folder, zygote=zygote, author=True).to_dict(),
+            work,
+            progress,
+            broken,
         )
     finally:
         zygote.close()

@@ -112,3 +112,47 @@ def test_check_course_says_the_suite_fails_once_and_leaves_out_what_follows_from
     ok["tests"] = [_internal("test_large[float32]", "...")]
     ok.update(score=9.0, max_score=10.0)
     assert judge_mistake(ok, Path("mistakes/ok_amax.py"), None, {"test_large[float32]"}) is None
+
+
+def test_check_course_warns_of_an_untouched_scaffold_and_of_no_catalogued_mistake(tmp_path):
+    """A fresh scaffold grades (model answer full, stub zero), but it is the scaffold's 2 * x example,
+    not an exercise: check-course warns, file by file, and of a mistakes folder without a bug."""
+    from grader.commands.authoring import scaffold, scaffold_warnings
+    from grader.course import load
+
+    folder = tmp_path / "c6"
+    made = scaffold(folder, "gelu")
+    assert sorted(p.name for p in (made / "mistakes").iterdir()) == ["bug_unchanged.py"]
+    course = load(folder)
+    assert scaffold_warnings(course, course.exercises) == [
+        "exercise1 (Gelu): still the scaffold's example (2 * x): its stub, model answer, reference, hidden suite, "
+        "mistakes/bug_unchanged.py; make them the exercise's"
+    ]
+    (made / "solution.py").write_text("import torch\n\n\ndef gelu(x):\n    return torch.nn.functional.gelu(x)\n")
+    (made / "mistakes" / "bug_unchanged.py").unlink()
+    stub = made / "stub.py"
+    stub.write_text(stub.read_text().replace("it returns 2 * x", "it returns GELU(x)"))  # the example's line kept
+    assert scaffold_warnings(course, course.exercises) == [
+        "exercise1 (Gelu): still the scaffold's example (2 * x): its stub, reference, hidden suite; make them "
+        "the exercise's",
+        "exercise1 (Gelu): no mistakes/bug_*.py: your hints are not checked (put the mistakes students make "
+        "there, one file each)",
+    ]
+
+
+def test_points_that_do_not_add_up_name_both_ways_of_giving_a_test_its_points():
+    from types import SimpleNamespace
+
+    from grader.commands.authoring import CHECK_DESCRIPTION, SUITE, judge
+
+    answer = _entry()
+    answer["tests"] = [{"name": "test_matches_reference", "status": "passed", "score": 7.0, "max_score": 7.0}]
+    answer.update(status="graded", score=7.0, max_score=7.0)
+    course = SimpleNamespace(root=Path("."), exercises=[SimpleNamespace(name="exercise1", points=20.0)])
+    (said,) = judge(course, answer, {**answer, "score": 0.0, "tests": []})
+    assert said == (
+        "exercise1 (Logsumexp): its tests' points add up to 7, and the course gives it 20 (points in course.toml, "
+        "the course's or its [[exercise]]'s; each test's in its suite: @pytest.mark.points, or a declared "
+        "suite's Checks(points={...}))"
+    )
+    assert "points per exercise" not in CHECK_DESCRIPTION + SUITE  # an exercise may have points of its own

@@ -32,10 +32,12 @@ yours: the stub's docstring, the answer, the reference, the checks.
 
 CHECK_DESCRIPTION = """\
 Check a course before students see it: every exercise's files are where course.toml says,
-its tests' points add up to the course's points per exercise, its model answer earns every
-point, its stub none, and in its mistakes folder each wrong answer (bug_*.py, first line
-`# hint: REGEX`) loses points and is named by its hint, each correct one (ok_*.py) earns
-every point.  Lists each problem and exits 1 when there is one.
+its tests' points add up to its points (its [[exercise]]'s `points`, else the course's), its
+model answer earns every point, its stub none, and in its mistakes folder each wrong answer
+(bug_*.py, first line `# hint: REGEX`) loses points and is named by its hint (one that names
+that mistake alone), each correct one (ok_*.py) earns every point.  Lists each problem and
+exits 1 when there is one; warns of files still as grade new-exercise wrote them and of an
+exercise without a bug_*.py.
 """
 
 STUB = '''"""Exercise {number}: {title}.
@@ -71,7 +73,7 @@ SUITE = '''"""Hidden suite for exercise {number}: {title}.
 
 Scaffolded by grade new-exercise: its tests come from the description below (grade's
 declarative checks; docs/instructors/authoring.md, "Checks from a short description").  Each
-test's points are in ``points`` (they add up to the course's points per exercise); the visible
+test's points are in ``points`` (they add up to the exercise's points, in course.toml); the visible
 test may show its input in full.  Tests of your own go below it, with the same helpers.
 """
 
@@ -96,6 +98,25 @@ CHECKS = Checks(
 )
 declare(globals(), CHECKS)  # test_matches_reference (visible), ... and MATCHES_REFERENCE, its data for grade release
 '''
+
+MISTAKE = '''# hint: returned x itself
+"""A wrong answer (the scaffold's example): {topic} returns x unchanged.
+
+The mistakes folder holds the mistakes students make, one file each, bug_NAME.py, whose first line is
+`# hint: REGEX`, a regular expression the hint naming the mistake matches, and right answers written
+another way, ok_NAME.py.  grade check-course grades each: a bug must lose points and be named by its
+hint, a right answer must earn every point.  Replace this file with your exercise's mistakes.
+"""
+import torch
+
+
+def {topic}(x: torch.Tensor) -> torch.Tensor:
+    return x
+'''
+
+# what grade new-exercise writes, by kind of file (the mistakes folder: its example, bug_unchanged.py)
+TEMPLATES = {"stub": STUB, "solution": SOLUTION, "reference": REFERENCE, "suite": SUITE, "mistakes": MISTAKE}
+EXAMPLE_MISTAKE = "bug_unchanged.py"
 
 COURSE = """# A course (grade new-exercise made this file; docs/instructors/authoring.md and grader/course.py
 # document every key).  Each [[exercise]] below is a folder exerciseN_TOPIC/ beside this file.
@@ -139,6 +160,7 @@ def scaffold(folder: Path, topic: str, title: str | None = None) -> Path:
         if toml.is_file()
         else COURSE.format(title=_toml_string(folder.resolve().name.replace("_", " ").replace("-", " ").capitalize()))
     )
+    _refuse_a_topic_taken(toml, text, topic)
     title = title or topic.replace("_", " ").capitalize()
     entry = f'\n[[exercise]]\ntopic = "{topic}"\ntitle = {_toml_string(title)}\nnames = ["{topic}"]\n'
     try:
@@ -147,17 +169,39 @@ def scaffold(folder: Path, topic: str, title: str | None = None) -> Path:
         raise CourseError(f"{toml} is not valid TOML: {e}") from None
     course = parse(toml.absolute(), data)  # refuses a topic already taken, say
     ex = course.exercises[-1]
-    where = {kind: course.path(kind, ex) for kind in ("stub", "solution", "reference", "suite")}
+    where = _scaffold_paths(course, ex)
     taken = [str(p) for p in where.values() if p.exists()]
     if taken:
         raise CourseError(f"{', '.join(taken)} already exist(s): nothing was written (nothing is ever replaced)")
-    fill = {"number": ex.number, "title": ex.title, "topic": topic, "points": _points(ex.points)}
     folder.mkdir(parents=True, exist_ok=True)
-    for kind, template in (("stub", STUB), ("solution", SOLUTION), ("reference", REFERENCE), ("suite", SUITE)):
+    for kind, text_of_kind in _scaffold_texts(ex).items():
         where[kind].parent.mkdir(parents=True, exist_ok=True)
-        _write_new(where[kind], template.format(**fill))
+        _write_new(where[kind], text_of_kind)
     write_atomic(toml, text + entry)
     return where["suite"].parent
+
+
+def _refuse_a_topic_taken(toml: Path, text: str, topic: str) -> None:
+    """CourseError when the course (``text``, its course.toml) has an exercise ``topic`` already."""
+    try:
+        course = parse(toml.absolute(), tomllib.loads(text))
+    except (CourseError, tomllib.TOMLDecodeError):
+        return  # said below, with the new entry
+    for ex in course.exercises:
+        if ex.topic == topic:
+            raise CourseError(f"exercise {topic!r} already exists ({ex.name} in {toml}): nothing was written")
+
+
+def _scaffold_paths(course, ex) -> dict:
+    """{kind: the file} of what grade new-exercise writes for ``ex``."""
+    where = {kind: course.path(kind, ex) for kind in TEMPLATES if kind != "mistakes"}
+    return {**where, "mistakes": course.path("mistakes", ex) / EXAMPLE_MISTAKE}
+
+
+def _scaffold_texts(ex) -> dict:
+    """{kind: the text} grade new-exercise writes for ``ex``."""
+    fill = {"number": ex.number, "title": ex.title, "topic": ex.topic, "points": _points(ex.points)}
+    return {kind: template.format(**fill) for kind, template in TEMPLATES.items()}
 
 
 def _points(total: float) -> str:
@@ -205,7 +249,8 @@ def new_exercise_main(argv) -> int:
     except OSError as e:
         return _fail("new-exercise", f"cannot write {e.filename or args.course}: {e.strerror or e}")
     print(
-        f"grade new-exercise: wrote {made}/ (stub, model answer, reference, hidden suite) and its entry in "
+        f"grade new-exercise: wrote {made}/ (stub, model answer, reference, hidden suite, an example mistake in "
+        f"mistakes/) and its entry in "
         f"{args.course / FILE}; check it: grade check-course {args.course}",
         file=sys.stderr,
     )
@@ -297,7 +342,8 @@ def judge(course, exercise: dict, stub: dict) -> list:
     if exercise["status"] == "graded" and total != declared:
         problems.append(
             f"{name}: its tests' points add up to {total:g}, and the course gives it {declared:g} "
-            f"(points in {FILE}, the course's or its [[exercise]]'s; each test's @pytest.mark.points in its suite)"
+            f"(points in {FILE}, the course's or its [[exercise]]'s; each test's in its suite: @pytest.mark.points, "
+            "or a declared suite's Checks(points={...}))"
         )
     broken = broken_tests(exercise)
     errors: dict = {}  # the suite's error: the tests it breaks
@@ -438,6 +484,42 @@ def _check_mistakes(course, exercises, grade_folder, work: Path, progress, broke
     return problems
 
 
+SCAFFOLD_NAMES = {
+    "stub": "stub",
+    "solution": "model answer",
+    "reference": "reference",
+    "suite": "hidden suite",
+    "mistakes": f"mistakes/{EXAMPLE_MISTAKE}",
+}
+
+
+def scaffold_warnings(course, exercises) -> list:
+    """What still needs the author, though it grades: files still as grade new-exercise wrote them (its
+    ``2 * x`` example), and an exercise with no catalogued mistake to check its hints with."""
+    warnings = []
+    for ex in exercises:
+        name = f"{ex.name} ({ex.title})"
+        where, texts = _scaffold_paths(course, ex), _scaffold_texts(ex)
+        same = [kind for kind, path in where.items() if path.is_file() and _text(path) == texts[kind]]
+        if "stub" not in same and where["stub"].is_file() and "(The scaffold's example:" in _text(where["stub"]):
+            same.insert(0, "stub")
+        if same:
+            warnings.append(
+                f"{name}: still the scaffold's example (2 * x): its {', '.join(SCAFFOLD_NAMES[k] for k in same)}; "
+                "make them the exercise's"
+            )
+        if not any(path.name.startswith("bug_") for path, _ in mistakes(course, ex)):
+            warnings.append(
+                f"{name}: no {course.path('mistakes', ex).name}/bug_*.py: your hints are not checked "
+                "(put the mistakes students make there, one file each)"
+            )
+    return warnings
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
 def _release_problems(course, exercises) -> list:
     """The visible tests that the student edition could not be built from (grader.harness.released):
     one not declared as data, or a declaration of a test that is not visible."""
@@ -452,8 +534,10 @@ def _release_problems(course, exercises) -> list:
     return problems
 
 
-def check_course(course, exercises=None, progress=print) -> list:
-    """Every problem of ``course`` (the course in use), as sentences; [] when there is none."""
+def check_course(course, exercises=None, progress=print, warn=None) -> list:
+    """Every problem of ``course`` (the course in use), as sentences; [] when there is none.  What
+    does not fail the check but needs the author (scaffold_warnings) goes to ``warn`` (default:
+    ``progress``), a sentence each."""
     from grader.exercises import wants_preload
     from grader.harness.run import grade
     from grader.transport.processes import Zygote
@@ -462,6 +546,8 @@ def check_course(course, exercises=None, progress=print) -> list:
     problems = _missing_files(course, exercises) or _suite_problems(course, exercises)
     if problems:
         return problems
+    for warning in scaffold_warnings(course, exercises):
+        (warn or progress)(warning)
     problems = _release_problems(course, exercises)
     work = Path(tempfile.mkdtemp(prefix="check-course-"))
     zygote = Zygote(preload=wants_preload(exercises))
@@ -529,11 +615,16 @@ def check_course_main(argv) -> int:
     except KeyError as e:
         return _fail("check-course", e.args[0])
     say = lambda m: print(f"grade check-course: {m}", file=sys.stderr)
-    problems = check_course(course, exercises, progress=say)
+    warnings = []
+    problems = check_course(course, exercises, progress=say, warn=lambda m: (warnings.append(m), say(f"warning: {m}")))
     if problems:
         print(f"grade check-course: {course.root / FILE}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    say(f"{course.title}: every exercise checked is ready (model answers full, stubs zero, points as declared)")
+    checked = "model answers full, stubs zero, points as declared"
+    if warnings:
+        say(f"{course.title}: every exercise checked passes ({checked}), but see the {len(warnings)} warning(s) above")
+    else:
+        say(f"{course.title}: every exercise checked is ready ({checked})")
     return 0

@@ -616,7 +616,12 @@ def check_course_main(argv) -> int:
         return _fail("check-course", e.args[0])
     say = lambda m: print(f"grade check-course: {m}", file=sys.stderr)
     warnings = []
-    problems = check_course(course, exercises, progress=say, warn=lambda m: (warnings.append(m), say(f"warning: {m}")))
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        say(f"warning: {message}")
+
+    problems = check_course(course, exercises, progress=say, warn=warn)
     if problems:
         print(f"grade check-course: {course.root / FILE}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:

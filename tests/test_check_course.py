@@ -3,6 +3,8 @@ judged from the reports it grades (grader.commands.authoring); the slow tests gr
 
 from pathlib import Path
 
+import pytest
+
 from grader.commands.authoring import judge_mistake
 from grader.verdicts.diagnosis import join
 
@@ -156,3 +158,50 @@ def test_points_that_do_not_add_up_name_both_ways_of_giving_a_test_its_points():
         "suite's Checks(points={...}))"
     )
     assert "points per exercise" not in CHECK_DESCRIPTION + SUITE  # an exercise may have points of its own
+
+
+BROKEN_CASE = """
+
+def _broken(rng, dtype, device):
+    x = randn(rng, (3, 4), dtype, device)
+    return [x[9]], "a row past the end"
+
+
+CHECKS = Checks("""
+
+
+@pytest.mark.slow
+def test_check_course_shows_the_suite_s_own_error_and_a_student_still_reads_internal_error(tmp_path):
+    """A Case whose inputs raise: check-course says the error, its message and the suite's line, once, and
+    nothing that follows from it; a student graded on that suite reads 'internal grader error', no trace."""
+    import shutil
+
+    from grader.commands.authoring import scaffold
+    from tests.conftest import run_cli
+
+    course = tmp_path / "c7"
+    made = scaffold(course, "double_it")
+    suite = made / "test_exercise1_double_it.py"
+    text = suite.read_text().replace("from grader.suites.common import ", "from grader.suites.common import Case, ")
+    text = text.replace("\n\nCHECKS = Checks(", BROKEN_CASE, 1).replace(
+        '"matches_reference": 6', '"matches_reference": 5'
+    )
+    text = text.replace("tolerance=EXACT,", 'tolerance=EXACT,\n    cases=(Case("broken", "past the end", _broken),),')
+    suite.write_text(text.replace('"gradcheck": 2', '"gradcheck": 2, "broken": 1'))
+    line = next(i for i, t in enumerate(suite.read_text().splitlines(), 1) if "return [x[9]]" in t)
+    r = run_cli("check-course", course, timeout=600)
+    assert r.returncode == 1, r.stderr
+    assert "grade check-course: " + str(course / "course.toml") + ": 1 problem(s):" in r.stderr, r.stderr
+    assert (
+        "exercise1 (Double it): the hidden suite itself fails (the course's error, not the answer's) in "
+        "test_broken[float32], test_broken[float64]: IndexError: index 9 is out of bounds for dimension 0 with "
+        f"size 3 (raised at {suite}:{line}, in _broken)"
+    ) in r.stderr
+    assert "internal grader error" not in r.stderr and "bug_unchanged.py is named by its hint" in r.stderr
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copyfile(made / "solution.py", work / "exercise1_double_it.py")
+    r = run_cli("all", "--course", course, "--submission", work, "--format", "json", timeout=300)
+    said = r.stdout + r.stderr  # the grading fails closed, in the student's words: no line of the suite
+    assert r.returncode != 0 and "internal grader error (IndexError); this is not your fault, please report it" in said
+    assert "x[9]" not in said and str(suite) not in said and "Traceback" not in said

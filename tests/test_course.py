@@ -145,8 +145,12 @@ def test_new_exercise_never_replaces_what_is_there(tmp_path):
 
     scaffold(tmp_path, "halve_it")
     before = (tmp_path / "course.toml").read_text()
-    with pytest.raises(CourseError, match="the same topic"):
+    with pytest.raises(CourseError) as e:
         scaffold(tmp_path, "halve_it")
+    assert (
+        str(e.value)
+        == f"exercise 'halve_it' already exists (exercise1 in {tmp_path / 'course.toml'}): nothing was written"
+    )
     (tmp_path / "exercise2_other").mkdir()
     (tmp_path / "exercise2_other" / "stub.py").write_text("# mine\n")
     with pytest.raises(CourseError, match="already exist"):
@@ -164,6 +168,7 @@ def test_the_authoring_guide_scaffold_then_check_course_then_grade(tmp_path):
     r = run_cli("new-exercise", "double_it", "--course", course, "--title", "Double it")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (course / "exercise1_double_it").iterdir()) == [
+        "mistakes",
         "reference.py",
         "solution.py",
         "stub.py",
@@ -172,6 +177,11 @@ def test_the_authoring_guide_scaffold_then_check_course_then_grade(tmp_path):
     r = run_cli("check-course", course, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "exercise1 (Double it): ok (model answer 10 of 10, stub 0)" in r.stderr
+    assert "exercise1: bug_unchanged.py is named by its hint" in r.stderr
+    assert "warning: exercise1 (Double it): still the scaffold's example (2 * x): its stub, model answer" in r.stderr
+    assert "every exercise checked passes (model answers full, stubs zero, points as declared), but see the 1 " in (
+        r.stderr
+    )
     work = tmp_path / "work"
     work.mkdir()
     shutil.copyfile(course / "exercise1_double_it" / "stub.py", work / "exercise1_double_it.py")
@@ -196,7 +206,7 @@ def test_check_course_names_each_problem(tmp_path):
     suite = course / "exercise3_short_points" / "test_exercise3_short_points.py"
     suite.write_text(suite.read_text().replace('"matches_reference": 6', '"matches_reference": 3'))
     wrong = course / "exercise2_scoring_stub" / "mistakes"  # the format of tests/corpus
-    wrong.mkdir()
+    wrong.mkdir(exist_ok=True)  # the scaffold's, with its example mistake
     answer_text = (stub / "solution.py").read_text()
     unchanged = answer_text.replace("return 2 * x", "return x")
     (wrong / "bug_unchanged.py").write_text("# hint: another mistake\n" + unchanged)

@@ -44,13 +44,24 @@ _PLUGIN = pytest.StashKey()
 
 
 class GraderPlugin:
-    def __init__(self, submission: Path, zygote, limits, seed: int, tmproot: Path, debug: bool = False, progress=None):
+    def __init__(
+        self,
+        submission: Path,
+        zygote,
+        limits,
+        seed: int,
+        tmproot: Path,
+        debug: bool = False,
+        progress=None,
+        author: bool = False,
+    ):
         self.submission = Path(submission)
         self.zygote = zygote
         self.limits = limits
         self.seed = seed
         self.tmproot = Path(tmproot)
         self.debug = debug
+        self.author = author  # the course's author grades (grade check-course): a suite's own error keeps its trace
         self.progress = progress
         self.records: dict = {}  # node id → TestRecord, in the order the tests ran
         self.exercise_info: dict = {}  # exercise name → ExerciseRun
@@ -184,7 +195,7 @@ class GraderPlugin:
             name = type(exc).__name__ if exc else "error"
             rec.status, rec.kind, rec.hint = TestStatus.ERROR, ErrorKind.INTERNAL, ""
             rec.message = f"internal grader error ({name}); this is not your fault, please report it"
-            if self.debug and call.excinfo is not None:
+            if (self.debug or self.author) and call.excinfo is not None:
                 rec.trace = "".join(traceback.format_exception(call.excinfo.value))
         if not (rec.hint or "").strip():
             rec.hint = unexplained_hint(rec.status, rec.kind, rec.message)

@@ -195,11 +195,15 @@ def pytest_args(exercises, debug: bool) -> list:
     return args
 
 
-def serve(exercises, next_job, on_report, *, limits=None, debug: bool = False, progress=None) -> None:
+def serve(
+    exercises, next_job, on_report, *, limits=None, debug: bool = False, progress=None, author: bool = False
+) -> None:
     """Grade job after job: ``next_job()`` gives a Job (None to stop) and
     ``on_report(job, report)`` takes each report, returning True to grade the
     same job again (say, after it replaced a zygote the submission killed).
-    The suites are collected once, in one pytest session, for all jobs."""
+    The suites are collected once, in one pytest session, for all jobs.  ``author``: the course's
+    author grades (grade check-course), so a test the suite itself breaks keeps its traceback
+    (the record's ``trace``, as with ``debug``), which a student's report never holds."""
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     import torch
 
@@ -208,7 +212,9 @@ def serve(exercises, next_job, on_report, *, limits=None, debug: bool = False, p
 
     torch.set_num_threads(1)  # small tensors: threads cost more than they give, and results stay reproducible
     tmpbase = tempfile.mkdtemp(prefix="grader-")
-    plugin = GraderPlugin(Path("."), None, limits or Limits(), 0, Path(tmpbase), debug=debug, progress=progress)
+    plugin = GraderPlugin(
+        Path("."), None, limits or Limits(), 0, Path(tmpbase), debug=debug, progress=progress, author=author
+    )
     loop = _Loop(list(exercises), plugin, next_job, on_report, tmpbase)
     buf = io.StringIO()
     try:
@@ -229,6 +235,7 @@ def grade(
     zygote=None,
     debug: bool = False,
     progress=None,
+    author: bool = False,
 ) -> Report:
     """Grade ``exercises`` (by default every exercise of the course) of the submission folder;
     returns the report (its records: the grading process hands its JSON data over, read into a
@@ -252,6 +259,7 @@ def grade(
             limits=limits,
             debug=debug,
             progress=progress,
+            author=author,
         )
         report = Report.from_dict(reports[0])
         death = _zygote_death(zygote, wait=bool(failure.internal_errors(report)))

@@ -352,11 +352,36 @@ def tests(checks: Checks) -> list:
     return names + [n for on, n in zip(flags, ("input_not_modified", "gradcheck", "follows_input_device")) if on]
 
 
+def _takes(fn: Callable, params: str) -> str | None:
+    """What is wrong with ``fn`` as a function of ``params`` (its arguments, by position), or None."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to read: the call will tell
+        return None
+    try:
+        signature.bind(*params.split(", "))
+    except TypeError:
+        code = getattr(fn, "__code__", None)
+        where = f" ({code.co_filename}:{code.co_firstlineno})" if code else ""
+        return f"{getattr(fn, '__name__', 'it')}{where}, takes {signature}, and is called with ({params})"
+    return None
+
+
+def _signature_problems(checks: Checks) -> list:
+    said = [("inputs", _takes(checks.inputs, "rng, shape, dtype, device"))]
+    said += [(f"Case {c.name!r}: its inputs", _takes(c.inputs, "rng, dtype, device")) for c in checks.cases]
+    return [f"{what}, {problem}" for what, problem in said if problem]
+
+
 def declare(namespace: dict, checks: Checks) -> None:
     """Add the tests ``checks`` describes to a suite module (``declare(globals(), CHECKS)``), each with
     its points, and the visible one's ``VisibleCall`` (named after it: ``MATCHES_REFERENCE``).
     ValueError says what does not add up: a test without points, points for no test, a visible test
-    that is not declared, a name the suite has already."""
+    that is not declared, a name the suite has already, an inputs function that cannot take the
+    arguments it is called with."""
+    wrong = _signature_problems(checks)
+    if wrong:
+        raise ValueError("declare: " + "; ".join(wrong))
     declared = tests(checks)
     missing = [n for n in declared if n not in checks.points]
     if missing:

@@ -24,7 +24,7 @@ import torch
 
 from grader.transport.student import StudentError
 from grader.verdicts.checks import Failure, assert_close
-from grader.verdicts.hints import concept_of, hard_coded_hint, register_concept
+from grader.verdicts.hints import JOINED, concept_of, hard_coded_hint, register_concept
 from grader.verdicts.tolerances import SAME_NUMBERS, Tolerance
 from grader.wire.codec import meta
 
@@ -66,7 +66,7 @@ def join(hints) -> str | None:
     hints = list(dict.fromkeys(h for h in hints if h))
     if len(hints) <= 1:
         return hints[0] if hints else None
-    return "More than one bug gives exactly this result: " + " ".join(f"({i}) {h}" for i, h in enumerate(hints[:3], 1))
+    return JOINED + " ".join(f"({i}) {h}" for i, h in enumerate(hints[:3], 1))
 
 
 def name_bug(

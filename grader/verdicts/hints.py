@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from grader.hint_levels import current_level
 
+# how a hint that names several catalogued mistakes at once begins (grader.verdicts.diagnosis.join)
+JOINED = "More than one bug gives exactly this result: "
+
 ONLY_2D = (
     "Your code is right for a 2-D input (n, k) only, but the input may have any number of dimensions: "
     "(k,), (n, k), (b, n, k). Reduce over dim=-1 with keepdim=True instead of dim=1, and don't unpack "

@@ -126,6 +126,32 @@ def test_a_declaration_that_does_not_add_up_is_refused(options, says):
         _declared(_checks(**options))
 
 
+def _large(rng, dtype):  # a Case's inputs without the device
+    return [randn(rng, (3, 4), dtype) * 1000], "large values"
+
+
+def test_an_inputs_function_of_the_wrong_signature_is_refused_where_it_is_declared():
+    """A Case's inputs take (rng, dtype, device): one that does not is the suite's mistake, said when
+    the suite is imported (grade check-course: "cannot be imported"), not an internal error of every test."""
+    with pytest.raises(ValueError) as e:
+        _declared(
+            _checks(
+                cases=(Case("large_logits", "large logits", _large),),
+                points={"matches_reference": 9, "large_logits": 1},
+            )
+        )
+    line = _large.__code__.co_firstlineno
+    assert str(e.value) == (
+        f"declare: Case 'large_logits': its inputs, _large ({__file__}:{line}), takes (rng, dtype), and is called with "
+        "(rng, dtype, device)"
+    )
+    with pytest.raises(
+        ValueError, match=r"declare: inputs, <lambda> \(.*\), takes \(rng, shape, dtype\), and is called"
+    ):
+        _declared(_checks(inputs=lambda rng, shape, dtype: ([randn(rng, shape, dtype)], "normal values")))
+    _declared(_checks(inputs=lambda *args, **kwargs: None))  # any function that takes them will do
+
+
 def test_a_declaration_never_replaces_a_test_of_the_suite():
     namespace = {"__name__": "suite", "test_matches_reference": lambda: None}
     with pytest.raises(ValueError, match="already defines test_matches_reference"):

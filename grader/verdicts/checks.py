@@ -195,11 +195,7 @@ def assert_close(
             f"  {n_bad} of {n} entries are off (allowed: {allowed_text})",
         ]
     if nonfinite:
-        lines.append(
-            "  1 entry is nan or inf where the expected value is finite"
-            if nonfinite == 1
-            else f"  {nonfinite} entries are nan or inf where the expected values are finite"
-        )
+        lines.append(f"  {nonfinite} entries are nan or inf where the expected values are finite")
     raise failure("\n".join(lines), hint)
 
 

@@ -56,7 +56,7 @@ what DIR holds afterwards:
                         visible checks on each push (no secret; see grade init-ci --help)
 
 examples:
-  grade release --out release/
+  grade release --out release/            (the built-in course: from a checkout of nngrade, where its stubs are)
   pip install torch --index-url https://download.pytorch.org/whl/cpu    (students: CPU-only torch first;
                                           with an NVIDIA GPU: pip install torch)
   pip install release/package && cd release && grade exercise3

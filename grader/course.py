@@ -267,6 +267,22 @@ def builtin() -> Course:
     return load(BUILTIN)
 
 
+ELSEWHERE = (
+    "the built-in course's files (stubs, model answers) are in nngrade's source repository, not in this "
+    "installed package: run this from a checkout of it, or give your own course with --course DIR"
+)
+
+
+def files_elsewhere(course: Course) -> str | None:
+    """The one line that says so when ``course`` is the built-in one run from an installed package
+    (its stubs and model answers are in the repository, beside the package, not in it: none of
+    them is here); else None."""
+    if not course.builtin:
+        return None
+    here = [course.path(kind, ex).is_file() for ex in course.exercises for kind in ("stub", "solution")]
+    return None if any(here) else ELSEWHERE
+
+
 def chosen() -> str | None:
     """The course folder GRADER_COURSE names, or None (the built-in course)."""
     return str(settings.COURSE.value() or "").strip() or None

@@ -7,7 +7,9 @@ environments that reuse this machine's torch (``--system-site-packages``,
 ``grade N`` runs for every exercise on its own and ``grade all`` on the model
 answers and on every correct variant of ``tests/corpus`` (``ok_*.py``),
 and everything gets full marks (the runs are shared out between the two
-environments).  Then the non-root path: ``grade all`` as
+environments).  The regular install also builds a course's student edition
+(``grade release --course DIR``, from outside any checkout), and says in one line
+where the built-in course's files are.  Then the non-root path: ``grade all`` as
 ``nobody`` (the worker's sandbox is then a user namespace), and a class graded
 by ``grade batch`` as ``nobody`` with students who try to kill or stop the
 batch and the other students' workers, to read the grader's secret and to
@@ -27,6 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from grader.exercises import EXERCISES
 from tests.batch.test_batch import _survivors
@@ -83,9 +90,9 @@ def installs(tmp_path_factory):
     regular = _venv(base / "regular")
     r = _run([regular, *pip, "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", src], cwd=base)
     assert r.returncode == 0, r.stdout + r.stderr
-    r = _run(
+    r = _run(  # built by that venv's Python: its setuptools is the system's (this venv's may lack bdist_wheel)
         [
-            sys.executable,
+            regular,
             *pip,
             "wheel",
             "-q",
@@ -174,6 +181,48 @@ def test_an_installed_grader_gives_full_marks_everywhere(installs, mode):
         if report is None or report["score"] != report["max_score"]:
             bad.append((what, r.returncode, r.stderr[-500:] if report is None else _lost(report)))
     assert not bad, bad
+
+
+def _one_exercise_course(into: Path) -> Path:
+    """The example course's first exercise, as a course folder of its own."""
+    example = ROOT / "examples" / "course"
+    shutil.copytree(
+        example / "exercise1_layer_norm", into / "exercise1_layer_norm", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(example / "forbidden.toml", into)
+    text = (example / "course.toml").read_text()
+    (into / "course.toml").write_text(text[: text.index("[[exercise]]", text.index("[[exercise]]") + 1)])
+    return into
+
+
+def test_an_installed_grader_releases_a_course_and_names_where_the_built_in_one_is(installs, tmp_path):
+    """A regular install has no pyproject.toml and no exercises/ beside its package: ``grade release
+    --course DIR`` builds the student edition, which declares the installed distribution's
+    requires-python and dependencies (not its extras'); the built-in course, whose stubs and model
+    answers are in the source repository, is one line in ``grade release`` and ``grade check-course``."""
+    from packaging.requirements import Requirement
+
+    python = installs["regular"]
+    r = _run([python, "-c", "import grader; print(grader.__file__)"], cwd=tmp_path)
+    assert "site-packages" in r.stdout and not Path(r.stdout.strip()).is_relative_to(ROOT), r.stdout
+    course = _one_exercise_course(tmp_path / "course")
+    r = _run([python, "-m", "grader.cli", "release", "--course", course, "--out", tmp_path / "release"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "stubs: exercises/ (1 file)" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    package = tomllib.loads((tmp_path / "release" / "package" / "pyproject.toml").read_text())["project"]
+    assert package["requires-python"] == project["requires-python"]
+    wanted = [str(Requirement(d)) for d in project["dependencies"] if not d.startswith("torchvision")]
+    assert [str(Requirement(d)) for d in package["dependencies"]] == wanted
+    readme = (tmp_path / "release" / "README.md").read_text()
+    assert f"Python {project['requires-python'].removeprefix('>=')} or newer" in readme
+    for verb in (["release", "--out", tmp_path / "built-in"], ["check-course"]):
+        r = _run([python, "-m", "grader.cli", *verb], cwd=tmp_path)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1, r.stderr
+        assert "the built-in course's files (stubs, model answers) are in nngrade's source repository" in lines[0]
+        assert "run this from a checkout" in lines[0] and "--course DIR" in lines[0]
+    assert not (tmp_path / "built-in").exists()
 
 
 # ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from grader.atomic import write_atomic
-from grader.course import FILE, TOPIC, CourseError, current, parse, tomllib, use
+from grader.course import FILE, TOPIC, CourseError, current, files_elsewhere, parse, tomllib, use
 from grader.exercises import add_exercises_option
 
 NEW_DESCRIPTION = """\
@@ -614,6 +614,9 @@ def check_course_main(argv) -> int:
         return _fail("check-course", str(e))
     except KeyError as e:
         return _fail("check-course", e.args[0])
+    elsewhere = files_elsewhere(course)
+    if elsewhere:
+        return _fail("check-course", elsewhere)
     say = lambda m: print(f"grade check-course: {m}", file=sys.stderr)
     warnings = []
 

@@ -21,13 +21,14 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from grader import __version__
-from grader.course import add_option, apply, current
+from grader.course import add_option, apply, current, files_elsewhere
 from grader.exercises import EXERCISES
 from grader.harness.released import ReleaseError, course_cases
 from grader.hint_levels import add_hint_level_option
@@ -55,7 +56,7 @@ what DIR holds afterwards:
                         visible checks on each push (no secret; see grade init-ci --help)
 
 examples:
-  grade release --out release/
+  grade release --out release/            (the built-in course: from a checkout of nngrade, where its stubs are)
   pip install torch --index-url https://download.pytorch.org/whl/cpu    (students: CPU-only torch first;
                                           with an NVIDIA GPU: pip install torch)
   pip install release/package && cd release && grade exercise3
@@ -153,13 +154,24 @@ grader = ["course.toml", "feedback/templates/*", "suites/*.py", "suites/*.json",
 
 
 def _project() -> dict:
-    """The instructor's edition's ``[project]`` table (pyproject.toml)."""
+    """The instructor's edition's ``requires-python`` and ``dependencies`` (its extras' left out),
+    from the installed distribution's metadata: a regular install has no pyproject.toml."""
+    from importlib import metadata
+
     try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    with open(ROOT / "pyproject.toml", "rb") as f:
-        return tomllib.load(f)["project"]
+        dist = metadata.distribution("nngrade")
+    except metadata.PackageNotFoundError:  # a checkout run without installing it (PYTHONPATH)
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        with open(ROOT / "pyproject.toml", "rb") as f:
+            return tomllib.load(f)["project"]
+    requires = [r for r in dist.requires or [] if not EXTRA.search(r)]
+    return {"requires-python": dist.metadata["Requires-Python"], "dependencies": requires}
+
+
+EXTRA = re.compile(r";.*\bextra\s*==")  # a Requires-Dist of an extra (cluster, dev): not the student's
 
 
 def _deps() -> list:
@@ -169,6 +181,12 @@ def _deps() -> list:
 def _requires_python() -> str:
     """The student edition runs where the instructor's does: the same ``requires-python``."""
     return _project()["requires-python"]
+
+
+def python_text(spec: str) -> str:
+    """What Python a ``requires-python`` asks for, in words: ">=3.10" is "Python 3.10 or newer"."""
+    m = re.fullmatch(r">=\s*(\d+\.\d+)(?:\.0)?", spec.strip())
+    return f"Python {m.group(1)} or newer" if m else f"Python {spec}"
 
 
 def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
@@ -188,7 +206,7 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         (tmp / "exercises").mkdir()
         for name, text in stubs.items():
             (tmp / "exercises" / name).write_text(text)
-        progress(f"  stubs: exercises/ ({len(stubs)} files)")
+        progress(f"  stubs: exercises/ ({_count(len(stubs), 'file')})")
         nbformat.write(course_notebook(stubs, course.title), str(tmp / "course.ipynb"))
         progress("  notebook: course.ipynb")
         _template_workflow(tmp, progress)
@@ -205,7 +223,7 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
             (suites / f"{stem}.json").write_text(check_data(ex, cases))
             (suites / ex.suite).write_text(SUITE.format(n=ex.number, title=ex.title, data=f"{stem}.json"))
             progress(
-                f"  student check: {ex.name} ({_cases(sum(c['visible'] for c in cases))}, "
+                f"  student check: {ex.name} ({_count(sum(c['visible'] for c in cases), 'visible test case')}, "
                 f"{sum(not c['visible'] for c in cases)} without an answer)"
             )
         from grader.feedback.repro_literals import ARGUMENT_NAMES, reference_argument_names
@@ -251,22 +269,32 @@ def student_readme(course) -> str:
     course's names its own exercises and files where the built-in one names its nine."""
     from grader.commands.release_docs import STUDENT_README
 
-    text = STUDENT_README.format(title=course.title)
+    text = STUDENT_README.format(title=course.title, python=python_text(_requires_python()))
     if course.builtin:
         return text
     exercises = course.exercises
     first, last = exercises[0], exercises[-1]
     example = exercises[min(2, len(exercises) - 1)]
     stem = example.file.removesuffix(".py")
+    files = f"`{first.file}`" + (f" … `{last.file}`" if len(exercises) > 1 else "")
     swaps = {
         "You build a neural network from its parts: softmax, log-softmax, cross-entropy,\n"
         "Linear, ReLU, Sequential, SGD, a MatMul autograd Function and a training epoch.\n": f"Your exercises: {', '.join(ex.title for ex in exercises)}.\n",
-        "nine files, `exercise1_softmax.py` … `exercise9_epoch.py`": f"{len(exercises)} files, `{first.file}` … `{last.file}`",
-        "your nine `exercise*_*.py` files": f"your {len(exercises)} `exercise*_*.py` files",
+        "nine files, `exercise1_softmax.py` … `exercise9_epoch.py`": f"{_count(len(exercises), 'file')}, {files}",
+        "your nine `exercise*_*.py` files": f"your {len(exercises)} `exercise*_*.py` files"
+        if len(exercises) > 1
+        else f"your file `{first.file}`",
         "`exercise3_cross_entropy.py`, not `exercise3.py`\nor `exercise3_cross_entropy (1).py`": f"`{example.file}`, not `{example.name}.py`\nor `{stem} (1).py`",
         "grade exercise3 --watch": f"grade {example.name} --watch",
         "exercise1  Softmax                           3 of 3": f"exercise1  {first.title:<33} 3 of 3",
     }
+    if len(exercises) == 1:
+        swaps.update(
+            {
+                "keeping their names.": "keeping its name.",
+                "the same files to the assignment (drag them": "the same file to the assignment (drag it",
+            }
+        )
     for old, new in swaps.items():
         text = text.replace(old, new)
     return text
@@ -367,6 +395,10 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"grade release: error: {e}", file=sys.stderr)
         return 2
+    elsewhere = files_elsewhere(current())
+    if elsewhere:
+        print(f"grade release: error: {elsewhere}", file=sys.stderr)
+        return 2
     if not all(current().suite_path(ex).is_file() for ex in EXERCISES):
         print("grade release: error: this is not the instructor's edition (no hidden suites here)", file=sys.stderr)
         return 2
@@ -392,5 +424,6 @@ def main(argv=None) -> int:
     return 0
 
 
-def _cases(n: int) -> str:
-    return f"{n} visible test case" + ("s" if n != 1 else "")
+def _count(n: int, noun: str) -> str:
+    """'1 file', '2 files'."""
+    return f"{n} {noun}" + ("s" if n != 1 else "")

@@ -20,7 +20,7 @@ This folder holds:
 
 ## 1. Install (once)
 
-Python 3.11 or newer. In this folder, make a virtual environment, install the
+{python}. In this folder, make a virtual environment, install the
 CPU build of PyTorch (smaller and enough for this course), then `grade`:
 
 ```sh

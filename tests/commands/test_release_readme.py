@@ -1,6 +1,7 @@
 """The release's student README, followed as a student would: a fresh virtual environment, as a
 non-root user, the release's package installed as a regular package, then each check command of
-the README.  The instructor's page is there too."""
+the README.  The instructor's page is there too.  And what it says is true: the Python the
+student package declares, and a course's count of files (one file, not "1 files")."""
 
 import os
 import re
@@ -12,8 +13,10 @@ import pytest
 
 from tests.conftest import ROOT, run_cli
 
-# Slow by design: the student README followed step by step in a fresh venv, as a non-root user.
-pytestmark = pytest.mark.slow
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 
 def _blocks(text: str) -> list:
@@ -35,6 +38,7 @@ def _here(command: str) -> str:
     return command
 
 
+@pytest.mark.slow  # the student README followed step by step in a fresh venv, as a non-root user
 def test_student_readme_followed_in_a_fresh_venv_as_a_non_root_user(tmp_path_factory):
     base = tmp_path_factory.mktemp("readme")
     os.chmod(base, 0o777)
@@ -81,3 +85,50 @@ def test_student_readme_followed_in_a_fresh_venv_as_a_non_root_user(tmp_path_fac
         assert "rc=1" in section.splitlines()[1], section[:2000]  # the released stubs: a check fails
         assert "Traceback" not in section.split("$ ", 2)[1]
         assert "visible checks passed; the hidden tests decide the grade" in section.split("\n$ ")[0], section[:2000]
+
+
+# ---------------------------------------------------------------------------
+# what the README says
+
+
+def _course(tmp_path, topics):
+    from grader.course import parse
+
+    entries = [{"topic": t, "title": t.replace("_", " ").capitalize(), "names": [t]} for t in topics]
+    return parse(tmp_path / "course.toml", {"title": "A course", "exercise": entries})
+
+
+def test_the_readme_asks_for_the_python_the_student_package_declares(monkeypatch):
+    from grader.commands import release
+    from grader.course import builtin
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert release._requires_python() == declared == ">=3.10"
+    package = tomllib.loads(release.PYPROJECT.format(version="0", deps="[]", requires_python=declared))
+    assert package["project"]["requires-python"] == declared
+    readme = release.student_readme(builtin())
+    assert "Python 3.10 or newer. In this folder" in readme
+    assert "3.11" not in readme
+    monkeypatch.setattr(release, "_requires_python", lambda: ">=3.12")  # derived, not written in
+    assert "Python 3.12 or newer. In this folder" in release.student_readme(builtin())
+    assert release.python_text(">=3.10,<3.14") == "Python >=3.10,<3.14"
+
+
+def test_the_readme_counts_one_file_in_the_singular(tmp_path):
+    from grader.commands.release import student_readme
+
+    one = student_readme(_course(tmp_path, ["layer_norm"]))
+    assert "- `exercises/`: 1 file, `exercise1_layer_norm.py`. Each" in one
+    assert "upload your file `exercise1_layer_norm.py` (or" in one
+    assert "keeping its name." in one and "upload the same file to the assignment (drag it in" in one
+    assert not re.search(r"\b1 files\b|your 1 ", one)
+    two = student_readme(_course(tmp_path, ["layer_norm", "conv2d"]))
+    assert "- `exercises/`: 2 files, `exercise1_layer_norm.py` … `exercise2_conv2d.py`. Each" in two
+    assert "upload your 2 `exercise*_*.py` files (or" in two and "keeping their names." in two
+
+
+def test_the_release_counts_its_stubs_and_cases_in_the_singular_when_one():
+    from grader.commands.release import _count
+
+    assert [_count(n, "file") for n in (0, 1, 2)] == ["0 files", "1 file", "2 files"]
+    assert _count(1, "visible test case") == "1 visible test case"

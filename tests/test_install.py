@@ -225,6 +225,31 @@ def test_an_installed_grader_releases_a_course_and_names_where_the_built_in_one_
     assert not (tmp_path / "built-in").exists()
 
 
+def test_an_installed_grader_writes_a_gradescope_bundle_that_builds(installs, tmp_path):
+    """``grade autograder`` from a regular install (no pyproject.toml beside the package): the bundle
+    holds a pyproject.toml written from the installed metadata, and its source builds into a wheel
+    holding the grader, the hidden suites and the reference, as setup.sh's ``pip install`` needs."""
+    import zipfile
+
+    python = installs["regular"]
+    course = _one_exercise_course(tmp_path / "course")
+    bundle = tmp_path / "autograder.zip"
+    r = _run([python, "-m", "grader.cli", "autograder", "--course", course, "--out", bundle], cwd=tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    source = tmp_path / "source"
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(source)
+    project = tomllib.loads((source / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "nngrade" and project["requires-python"] == ">=3.10", project
+    assert "course/course.toml" in zipfile.ZipFile(bundle).namelist()
+    r = _run([python, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", "w", source], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (wheel,) = (tmp_path / "w").glob("nngrade-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "grader/suites/test_exercise1_softmax.py" in names and "reference/__init__.py" in names
+    assert "grader/course.toml" in names and any(n.startswith("grader/feedback/templates/") for n in names)
+
+
 # ---------------------------------------------------------------------------
 # as a non-root user
 

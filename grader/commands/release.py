@@ -32,6 +32,7 @@ from grader.course import add_option, apply, current, files_elsewhere
 from grader.exercises import EXERCISES
 from grader.harness.released import ReleaseError, course_cases
 from grader.hint_levels import add_hint_level_option
+from grader.install import project_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADER = Path(__file__).resolve().parents[1]
@@ -153,34 +154,13 @@ grader = ["course.toml", "feedback/templates/*", "suites/*.py", "suites/*.json",
 """
 
 
-def _project() -> dict:
-    """The instructor's edition's ``requires-python`` and ``dependencies`` (its extras' left out),
-    from the installed distribution's metadata: a regular install has no pyproject.toml."""
-    from importlib import metadata
-
-    try:
-        dist = metadata.distribution("nngrade")
-    except metadata.PackageNotFoundError:  # a checkout run without installing it (PYTHONPATH)
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib
-        with open(ROOT / "pyproject.toml", "rb") as f:
-            return tomllib.load(f)["project"]
-    requires = [r for r in dist.requires or [] if not EXTRA.search(r)]
-    return {"requires-python": dist.metadata["Requires-Python"], "dependencies": requires}
-
-
-EXTRA = re.compile(r";.*\bextra\s*==")  # a Requires-Dist of an extra (cluster, dev): not the student's
-
-
 def _deps() -> list:
-    return [d for d in _project()["dependencies"] if not d.startswith("torchvision")]
+    return [d for d in project_metadata()["dependencies"] if not d.startswith("torchvision")]
 
 
 def _requires_python() -> str:
     """The student edition runs where the instructor's does: the same ``requires-python``."""
-    return _project()["requires-python"]
+    return project_metadata()["requires-python"]
 
 
 def python_text(spec: str) -> str:

@@ -87,8 +87,45 @@ fi
 exit 0
 """
 
-COURSE_FILES = ("pyproject.toml", "README.md")
+COURSE_FILES = ("README.md",)
 COURSE_DIRS = ("grader", "reference")
+
+# setup.sh installs the bundle's source: from a regular install (no pyproject.toml in site-packages)
+# the bundle gets this one, written from the installed distribution's metadata; its tables are the
+# checkout's own (tests/formats/test_autograder_install.py holds them to pyproject.toml)
+INSTALLED_PYPROJECT = """[build-system]
+requires = ["setuptools>=70.1"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "nngrade"
+version = "{version}"
+requires-python = "{requires_python}"
+dependencies = {deps}
+
+[project.scripts]
+grade = "grader.cli:entry"
+
+[tool.setuptools.packages.find]
+include = ["grader*", "reference*"]
+
+[tool.setuptools.package-data]
+grader = ["course.toml", "feedback/templates/*", "suites/*.py", "suites/*.ini", "verdicts/*.toml"]
+"""
+
+
+def project_file() -> bytes:
+    """The bundle's pyproject.toml: the checkout's, or one written from the installed metadata."""
+    from grader.install import project_metadata
+
+    checkout = PROJECT / "pyproject.toml"
+    if checkout.is_file():
+        return checkout.read_bytes()
+    meta = project_metadata()
+    deps = json.dumps(meta["dependencies"])
+    return INSTALLED_PYPROJECT.format(
+        version=meta["version"], requires_python=meta["requires-python"], deps=deps
+    ).encode()
 
 
 def _add(z: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
@@ -135,7 +172,8 @@ def build(
         _add(z, "setup.sh", SETUP_SH.format(measured=measured).encode(), executable=True)
         _add(z, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
         _add(z, CONFIG, (json.dumps(config, indent=1) + "\n").encode())
-        names += ["setup.sh", "run_autograder", CONFIG]
+        _add(z, "pyproject.toml", project_file())
+        names += ["setup.sh", "run_autograder", CONFIG, "pyproject.toml"]
         for name in COURSE_FILES:
             p = PROJECT / name
             if p.is_file():

@@ -34,7 +34,6 @@ from grader.harness.released import ReleaseError, course_cases
 from grader.hint_levels import add_hint_level_option
 from grader.install import project_metadata
 
-ROOT = Path(__file__).resolve().parents[2]
 GRADER = Path(__file__).resolve().parents[1]
 
 DESCRIPTION = """\

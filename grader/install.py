@@ -5,6 +5,7 @@ write these lines."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -54,3 +55,18 @@ def project_metadata() -> dict:
         requires = [r for r in dist.requires or [] if not EXTRA.search(r)]
     deps = [str(Requirement(r)) for r in requires]
     return {"version": __version__, "requires-python": python, "dependencies": deps}
+
+
+def pyproject_template(name: str, include: list, package_data: list, description: str = "") -> str:
+    """A pyproject.toml for a package of the grader's modules and its ``grade`` command, with
+    ``{version}``, ``{requires_python}`` and ``{deps}`` left to fill: the student edition's
+    (``grade release``), and nngrade's own in a Gradescope bundle built from an install."""
+    about = f"description = {json.dumps(description)}\n" if description else ""
+    return (
+        '[build-system]\nrequires = ["setuptools>=70.1"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        f'[project]\nname = "{name}"\nversion = "{{version}}"\n{about}'
+        'requires-python = "{requires_python}"\ndependencies = {deps}\n\n'
+        '[project.scripts]\ngrade = "grader.cli:entry"\n\n'
+        f"[tool.setuptools.packages.find]\ninclude = {json.dumps(include)}\n\n"
+        f"[tool.setuptools.package-data]\ngrader = {json.dumps(package_data)}\n"
+    )

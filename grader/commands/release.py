@@ -32,7 +32,7 @@ from grader.course import add_option, apply, current, files_elsewhere
 from grader.exercises import EXERCISES
 from grader.harness.released import ReleaseError, course_cases
 from grader.hint_levels import add_hint_level_option
-from grader.install import project_metadata
+from grader.install import project_metadata, pyproject_template
 
 GRADER = Path(__file__).resolve().parents[1]
 
@@ -131,26 +131,12 @@ def annotate(report: dict) -> dict:
     return summarize(report)  # what ran and passed, never a grade (grader.feedback.local_check)
 '''
 
-PYPROJECT = """[build-system]
-requires = ["setuptools>=70.1"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "nngrade-student"
-version = "{version}"
-description = "The student edition of the nngrade course: grade your exercises on the visible tests."
-requires-python = "{requires_python}"
-dependencies = {deps}
-
-[project.scripts]
-grade = "grader.cli:entry"
-
-[tool.setuptools.packages.find]
-include = ["grader*"]
-
-[tool.setuptools.package-data]
-grader = ["course.toml", "feedback/templates/*", "suites/*.py", "suites/*.json", "suites/*.ini", "verdicts/*.toml"]
-"""
+PYPROJECT = pyproject_template(
+    "nngrade-student",
+    ["grader*"],
+    ["course.toml", "feedback/templates/*", "suites/*.py", "suites/*.json", "suites/*.ini", "verdicts/*.toml"],
+    "The student edition of the nngrade course: grade your exercises on the visible tests.",
+)
 
 
 def _deps() -> list:

@@ -31,6 +31,7 @@ import zipfile
 from pathlib import Path
 
 from grader import settings
+from grader.install import pyproject_template
 
 PROJECT = Path(__file__).resolve().parents[2]
 CONFIG = "nngrade-autograder.json"
@@ -93,25 +94,11 @@ COURSE_DIRS = ("grader", "reference")
 # setup.sh installs the bundle's source: from a regular install (no pyproject.toml in site-packages)
 # the bundle gets this one, written from the installed distribution's metadata; its tables are the
 # checkout's own (tests/formats/test_autograder_install.py holds them to pyproject.toml)
-INSTALLED_PYPROJECT = """[build-system]
-requires = ["setuptools>=70.1"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "nngrade"
-version = "{version}"
-requires-python = "{requires_python}"
-dependencies = {deps}
-
-[project.scripts]
-grade = "grader.cli:entry"
-
-[tool.setuptools.packages.find]
-include = ["grader*", "reference*"]
-
-[tool.setuptools.package-data]
-grader = ["course.toml", "feedback/templates/*", "suites/*.py", "suites/*.ini", "verdicts/*.toml"]
-"""
+INSTALLED_PYPROJECT = pyproject_template(
+    "nngrade",
+    ["grader*", "reference*"],
+    ["course.toml", "feedback/templates/*", "suites/*.py", "suites/*.ini", "verdicts/*.toml"],
+)
 
 
 def project_file() -> bytes:

@@ -394,6 +394,8 @@ def _grade(argv: list, zygote, serve: bool) -> int:
     fmt = _format(args)
     _check_options(args, fmt)
     _choose_hint_level(args, argv)
+    if serve:  # once, in the process the user started (the warm server's call has serve=False)
+        _warn_other_release(submission)
 
     if serve and zygote is None:
         import importlib.util
@@ -427,6 +429,17 @@ def _submission(args, argv: list, chosen) -> Path:
     if not submission.exists() and not submission.is_symlink():
         _refuse(f"the submission folder {submission} does not exist")
     return submission
+
+
+def _warn_other_release(submission: Path) -> None:
+    """The student edition says when the release folder it grades is not the installed one's."""
+    if not _student_edition():
+        return
+    from grader.commands.installed_release import warning
+
+    line = warning(submission)
+    if line:
+        print(line, file=sys.stderr, flush=True)
 
 
 def _default_submission(argv: list, chosen) -> Path:

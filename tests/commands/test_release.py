@@ -378,6 +378,32 @@ def test_local_check_reports_what_it_ran_not_a_grade(venv, release, tmp_path):
     assert "every visible check passed" in help_text and "full marks" not in help_text
 
 
+WARNING = "grade: warning: this folder is from another release than the grade installed (its checks differ)"
+
+
+def test_student_edition_says_when_the_folder_is_from_another_release(venv, release, tmp_path):
+    """Grading a release folder with another release's `grade` installed (a course re-released,
+    a second course): one warning line before the report, the same report and exit status."""
+    own = _grade(venv, "3", "--no-server", cwd=release)  # its own release: nothing said
+    assert own.returncode == 1 and own.stdout and WARNING not in own.stderr, own.stderr
+    # a re-release: the same stubs, another course declaration in its package
+    other = tmp_path / "re-released"
+    shutil.copytree(release / "exercises", other / "exercises")
+    manifest = json.loads((release / "MANIFEST.json").read_text())
+    assert "package/grader/course.toml" in manifest["files"] and "package/grader/edition.py" in manifest["files"]
+    manifest["files"]["package/grader/course.toml"] = hashlib.sha256(b"another course\n").hexdigest()
+    (other / "MANIFEST.json").write_text(json.dumps(manifest))
+    r = _grade(venv, "3", "--no-server", cwd=other)
+    same = own.stdout.replace(str(release), str(other))  # the report names the submission's folder
+    assert (r.returncode, r.stdout) == (own.returncode, same) and str(release) in own.stdout
+    line = f"{WARNING}: install this folder's: pip install ./package"
+    assert r.stderr.splitlines().count(line) == 1 and r.stderr.replace(line + "\n", "", 1) == own.stderr, r.stderr
+    # from elsewhere, with --submission: the folder's package by its path
+    r = _grade(venv, "3", "--no-server", "--submission", other / "exercises", cwd=tmp_path)
+    assert r.stdout == same and f"{WARNING}: install this folder's: pip install ./re-released/package" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def _class_of_corpus(folder: Path) -> Path:
     """One submission per rank: the k-th corpus file of every exercise (bugs and correct variants)."""
     corpus = ROOT / "tests" / "corpus"

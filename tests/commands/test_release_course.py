@@ -142,3 +142,18 @@ def test_the_course_student_edition_forbids_the_courses_built_ins(venv, release,
     r = _grade(venv, "1", "--submission", tmp_path, "--no-server", cwd=release)
     assert r.returncode == 1 and "0 of 4 visible checks passed" in r.stdout, r.stdout + r.stderr
     assert "uses `torch.nn.functional.layer_norm`" in r.stdout and "without torch's layer_norm" in r.stdout
+
+
+def test_the_course_student_edition_says_when_the_folder_is_another_releases(venv, release, tmp_path):  # noqa: F811
+    """The same course released again with another hint level: the `grade` installed from the first
+    release says so in one line when it grades the second's folder, and grades it the same."""
+    from tests.commands.test_release import WARNING
+
+    second = tmp_path / "second"
+    r = run_cli("release", "--course", COURSE, "--hint-level", "concept", "--out", second, timeout=300)
+    assert r.returncode == 0, r.stderr
+    own = _grade(venv, "1", "--no-server", cwd=release)
+    assert own.returncode == 1 and own.stdout and WARNING not in own.stderr, own.stderr
+    r = _grade(venv, "1", "--no-server", cwd=second)
+    assert r.returncode == 1 and r.stdout == own.stdout.replace(str(release), str(second)), r.stdout
+    assert r.stderr == f"{WARNING}: install this folder's: pip install ./package\n" + own.stderr, r.stderr

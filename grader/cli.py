@@ -435,7 +435,7 @@ def _warn_other_release(submission: Path) -> None:
     """The student edition says when the release folder it grades is not the installed one's."""
     if not _student_edition():
         return
-    from grader.commands.installed_release import warning
+    from grader.commands.which_checks import warning
 
     line = warning(submission)
     if line:

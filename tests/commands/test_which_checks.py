@@ -1,5 +1,5 @@
 """The student edition's check that the release folder it grades is the installed package's
-release (grader.commands.installed_release), on a made-up release folder and package: fast, no
+release (grader.commands.which_checks), on a made-up release folder and package: fast, no
 `grade` started (the slow tests in test_release.py run it in an installed student edition)."""
 
 import hashlib
@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from grader.commands.installed_release import differs, release_manifest, warning
+from grader.commands.which_checks import differs, release_manifest, warning
 
 FILES = {
     "course.toml": "title = 'A'\n",

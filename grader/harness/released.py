@@ -73,26 +73,20 @@ def call_cases(module, decl, exercise_name: str) -> list:
     its params, the inputs the suite's test makes (random ones drawn from a generator seeded for
     this case, the same on every build), the reference's result and what each catalogued mistake
     returns there."""
-    desc, weight = about_test(module, decl.test)
     cases = []
     for case_id, params in decl.params:
         rng = _case_rng(exercise_name, decl.test, case_id)
         args, how = decl.make(rng, device="cpu", **params)
         rtol, atol = decl.allowed(args, args[0].dtype)
         cases.append(
-            {
-                "function": decl.test,
-                "id": case_id,
-                "description": desc,
-                "weight": weight,
-                "visible": True,
-                "kind": "call",
+            _head(module, decl, case_id, "call")
+            | {
                 "device": "every" if decl.every_device else "cpu",
                 "fn": decl.fn,
                 "what": decl.what,
                 "args": list(args),
                 "expected": decl.expected(*args),
-                "dtype": str(args[0].dtype).removeprefix("torch."),
+                "dtype": _dtype(args[0]),
                 "rtol": rtol,
                 "atol": atol,
                 "inputs": decl.describe(*args, how),
@@ -120,21 +114,15 @@ def step_cases(module, decl, exercise_name: str) -> list:
     parameters after one step and what each catalogued mistake makes of each of them."""
     if decl.kind == "sgd":
         return sgd_cases(module, decl, exercise_name)
-    desc, weight = about_test(module, decl.test)
     cases = []
     for case_id, params in decl.params:
         state, grads, how = decl.make(_case_rng(exercise_name, decl.test, case_id), **params)
-        dtype = next(iter(state.values())).dtype
-        rtol, atol = decl.tolerance.at(dtype)
+        first = next(iter(state.values()))
+        rtol, atol = decl.tolerance.at(first.dtype)
         variants = decl.variants(state, grads) if decl.variants else {}
         cases.append(
-            {
-                "function": decl.test,
-                "id": case_id,
-                "description": desc,
-                "weight": weight,
-                "visible": True,
-                "kind": "step",
+            _head(module, decl, case_id, "step")
+            | {
                 "device": "cpu",
                 "class": decl.cls,
                 "what": decl.what,
@@ -143,7 +131,7 @@ def step_cases(module, decl, exercise_name: str) -> list:
                 "state": dict(state),
                 "grads": dict(grads),
                 "expected": decl.expected(state, grads),
-                "dtype": str(dtype).removeprefix("torch."),
+                "dtype": _dtype(first),
                 "rtol": rtol,
                 "atol": atol,
                 "inputs": how,

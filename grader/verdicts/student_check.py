@@ -164,10 +164,15 @@ def _module(student, case, device):
             atol=case["atol"],
         )
         return
+    _as_stored(got, case, call, device)
+
+
+def _as_stored(got, case, what: str, device) -> None:
+    """``got`` against the case's stored result, within its stored tolerance, with its hint."""
     assert_close(
         got,
         decode(case["expected"]),
-        what=call,
+        what=what,
         inputs=case["inputs"],
         dtype=DTYPES[case["dtype"]],
         device=device,
@@ -201,17 +206,7 @@ def _sequential(student, case, device):
     _not_torch(student, seq, "Sequential", case.get("forbidden", []), what, case.get("forbidden_hint", ""))
     x = decode(case["input"], device)
     got = student.call(seq, x, _what=f"{what}(X)")
-    assert_close(
-        got,
-        decode(case["expected"]),
-        what=f"{what}(X)",
-        inputs=case["inputs"],
-        dtype=DTYPES[case["dtype"]],
-        device=device,
-        rtol=case["rtol"],
-        atol=case["atol"],
-        hint=case.get("hint"),
-    )
+    _as_stored(got, case, f"{what}(X)", device)
 
 
 def _sgd(student, case, device):

@@ -529,6 +529,15 @@ def test_the_kept_consumer_files_are_the_published_ones():
     assert {name for name, _ in rows} == {"junit-10.xsd", "autograding-grading-reporter/dist/main.js"}
     for name, digest in rows:
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    if shutil.which("git") and (ROOT / ".git").exists():
+        # an ignored copy is present only where it was copied by hand, never in a clean checkout
+        ignored = subprocess.run(
+            ["git", "check-ignore", *(f"tests/consumers/{name}" for name, _ in rows)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        assert ignored == [], f"{ignored} are ignored by git, so a checkout would lack them"
 
 
 def _node() -> str | None:

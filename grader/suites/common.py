@@ -63,7 +63,6 @@ from grader.verdicts.visible import (  # noqa: F401
     VisibleNumber,
     VisibleSequential,
     VisibleStep,
-    on_one_tensor,
 )
 
 

@@ -1,12 +1,13 @@
 """Hidden suite for exercise 1: softmax over the last dimension.
 
-The tests come from the description SOFTMAX (grader.verdicts.declared): the student's softmax
-against the reference on random rows of every shape in ROW_SHAPES (shared with log_softmax's
-suite), on logits around ±1000, and on fixed far-apart rows (the visible test, released to the
-student edition as FAR_APART_LOGITS); the input left unchanged, gradcheck (released as GRADCHECK,
-on inputs of its own) and the input's device.  The comparison is check_rows's (``rows=True``): a
-wrong result is named by the catalogue below, then by the probes that re-run the student's code on
-the same rows, then by what is wrong with its values (``_properties``).
+The tests come from the description SOFTMAX (grader.verdicts.declared), whose common part with
+log_softmax's is row_function's (grader/suites/row_functions.py): the student's softmax against the
+reference on random rows of every shape in ROW_SHAPES, on logits around ±1000, and on fixed
+far-apart rows (the visible test, released to the student edition as FAR_APART_LOGITS); the input
+left unchanged, gradcheck (released as GRADCHECK, on inputs of its own) and the input's device.  The
+comparison is check_rows's (``rows=True``): a wrong result is named by the catalogue below, then by
+the probes that re-run the student's code on the same rows, then by what is wrong with its values
+(``_properties``), else by the formula (``hint``).
 """
 
 import torch
@@ -15,9 +16,7 @@ import reference
 from grader.suites.common import (
     NO_KEEPDIM,
     ROUGHLY_NORMALISED,
-    ROW_SHAPES,
     Case,
-    Checks,
     EditionGradcheck,
     Misconception,
     declare,
@@ -25,8 +24,7 @@ from grader.suites.common import (
     one_tensor,
     wrong_dim_hint,
 )
-
-SHAPES = ROW_SHAPES
+from grader.suites.row_functions import row_function
 
 FORMULA = (
     "softmax(v)_i = exp(v_i - m) / sum_j exp(v_j - m), with m = v.max(dim=-1, keepdim=True).values, "
@@ -85,12 +83,9 @@ def _properties(g, x):
     return None  # the declaration's hint: the formula
 
 
-SOFTMAX = Checks(
-    fn="softmax",
-    reference=reference.softmax,
-    inputs=normal_values(3.0),
-    shapes=SHAPES,
-    rows=True,
+SOFTMAX = row_function(
+    "softmax",
+    reference.softmax,
     mistakes=_buggy_versions,
     fallback=_properties,
     hint="Check each part of the formula: " + FORMULA,
@@ -113,11 +108,8 @@ SOFTMAX = Checks(
         ),
     ),
     visible="far_apart_logits",
-    unchanged=True,
-    gradients=True,
     edition_gradcheck=EditionGradcheck(seed=1001),
-    devices=True,
-    sizes={"input_not_modified": (5, 8), "gradcheck": (3, 5), "follows_input_device": (4, 6)},
+    sizes={"gradcheck": (3, 5)},
     inputs_of={"gradcheck": normal_values()},
     points={
         "matches_reference": 5,
@@ -127,9 +119,6 @@ SOFTMAX = Checks(
         "gradcheck": 1,
         "follows_input_device": 0.5,
     },
-    descriptions={
-        "matches_reference": "softmax(x) matches the reference on random inputs of several shapes",
-        "input_not_modified": "softmax gives the right result and leaves its input unchanged",
-    },
 )
 declare(globals(), SOFTMAX)
+SHAPES = SOFTMAX.shapes  # ROW_SHAPES, the shapes of test_matches_reference

@@ -1,8 +1,8 @@
 """Hidden suite for exercise 2: a numerically stable log-softmax over the last dimension.
 
-The tests come from the description LOG_SOFTMAX (grader.verdicts.declared): the student's
-log_softmax against the reference on random rows of every shape in ROW_SHAPES (shared with
-softmax's suite), on logits around ±1000, on rows shifted near ±1000 and ±750, and on fixed rows
+The tests come from the description LOG_SOFTMAX (grader.verdicts.declared), whose common part
+with softmax's is row_function's (grader/suites/row_functions.py): the student's log_softmax against
+the reference on random rows of every shape in ROW_SHAPES, on logits around ±1000, on rows shifted near ±1000 and ±750, and on fixed rows
 where a probability underflows to 0 (the visible test, released to the student edition as
 FAR_APART_LOGITS); the input left unchanged, gradcheck (the forward compared first; released as
 GRADCHECK, on inputs of its own) and the input's device.  The comparison is check_rows's
@@ -16,9 +16,7 @@ import reference
 from grader.suites.common import (
     NO_KEEPDIM,
     ROUNDING,
-    ROW_SHAPES,
     Case,
-    Checks,
     EditionGradcheck,
     Misconception,
     declare,
@@ -28,8 +26,8 @@ from grader.suites.common import (
     randn,
     wrong_dim_hint,
 )
+from grader.suites.row_functions import row_function
 
-SHAPES = ROW_SHAPES
 FORMULA = "log_softmax(v)_i = (v_i - m) - log(sum_j exp(v_j - m)), with m = v.max(dim=-1, keepdim=True).values"
 
 # The likely bugs, recognised from the numbers a submission returns.
@@ -124,12 +122,9 @@ def _shifted_rows(rng, dtype, device):
     return [x], "rows of normal values × 3 plus 1000, -1000, 750 and -750"
 
 
-LOG_SOFTMAX = Checks(
-    fn="log_softmax",
-    reference=reference.log_softmax,
-    inputs=normal_values(3.0),
-    shapes=SHAPES,
-    rows=True,
+LOG_SOFTMAX = row_function(
+    "log_softmax",
+    reference.log_softmax,
     mistakes=_buggy_versions,
     fallback=_properties,
     hint="Check each part of the formula: " + FORMULA,
@@ -157,13 +152,10 @@ LOG_SOFTMAX = Checks(
         ),
     ),
     visible="far_apart_logits",
-    unchanged=True,
-    gradients=True,
     gradient_forward=True,
     # the student edition's gradcheck draws normal values (× 1) of the hidden test's shape
     edition_gradcheck=EditionGradcheck(seed=1002, inputs=lambda rng: [randn(rng, (2, 3, 4), torch.float64)]),
-    devices=True,
-    sizes={"input_not_modified": (5, 8), "gradcheck": (2, 3, 4), "follows_input_device": (4, 6)},
+    sizes={"gradcheck": (2, 3, 4)},
     inputs_of={"gradcheck": normal_values(2.0)},
     points={
         "matches_reference": 3.5,
@@ -174,9 +166,6 @@ LOG_SOFTMAX = Checks(
         "gradcheck": 1.5,
         "follows_input_device": 1,
     },
-    descriptions={
-        "matches_reference": "log_softmax(x) matches the reference on random inputs of several shapes",
-        "input_not_modified": "log_softmax gives the right result and leaves its input unchanged",
-    },
 )
 declare(globals(), LOG_SOFTMAX)
+SHAPES = LOG_SOFTMAX.shapes  # ROW_SHAPES, the shapes of test_matches_reference

@@ -148,6 +148,11 @@ class Checks:
 
     # -- what the tests use (and a suite's own tests may too) --------------------------------------
 
+    @property
+    def call(self) -> str:
+        """The call as a failure names it, the arguments not at hand: ``what``, or fn(x) (see ``called``)."""
+        return self.what or f"{self.fn}(x)"
+
     def called(self, args, kwargs=None) -> str:
         """The call as a failure names it: ``what``, or computed from the call: the arguments by their
         names (None as it is), each keyword argument with its value, conv2d(x, weight, None, stride=2)."""

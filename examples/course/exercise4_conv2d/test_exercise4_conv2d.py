@@ -103,6 +103,12 @@ def _inputs(rng, x_shape, w_shape, dtype, device="cpu", bias=True, stride=1, pad
     return [x, w, b], {"stride": stride, "padding": padding}, "normal values"
 
 
+def _shaped(rng, shape, dtype, device):
+    """The declaration's inputs: ``shape`` is (x's shape, weight's shape[, {bias, stride or padding: value}])."""
+    x_shape, w_shape, *options = shape
+    return _inputs(rng, x_shape, w_shape, dtype, device, **(options[0] if options else {}))
+
+
 def _case(name, description, x_shape, w_shape, **options):
     """A Case: conv2d on inputs of these shapes, with these options (bias, stride, padding)."""
     return Case(name, description, lambda rng, dtype, device: _inputs(rng, x_shape, w_shape, dtype, device, **options))
@@ -115,8 +121,8 @@ def _case(name, description, x_shape, w_shape, **options):
 CONV2D = Checks(
     fn="conv2d",
     reference=reference.conv2d,
-    inputs=lambda rng, shape, dtype, device: _inputs(rng, *shape[:2], dtype, device, **(shape[2:] or [{}])[0]),
-    shapes={"3x3": ((1, 1, 5, 5), (2, 1, 3, 3)), "2x3": ((1, 2, 3, 4), (2, 2, 2, 3))},  # (x's, weight's[, options])
+    inputs=_shaped,
+    shapes={"3x3": ((1, 1, 5, 5), (2, 1, 3, 3)), "2x3": ((1, 2, 3, 4), (2, 2, 2, 3))},
     describe=_describe,
     scale=_scale,
     mistakes=_variants,

@@ -122,7 +122,7 @@ class Student(Session):
         value = reply.get("value")
         rec.update(done=True, value=value, args_after=reply.get("args"))
         if o.return_args:
-            return CallResult(value, args=reply.get("args"), kwargs=reply.get("kwargs") or {})
+            return CallResult(value, args=reply.get("args"), kwargs=reply.get("kwargs"))
         if o.inspect is not None:
             info = reply.get("info")
             self._record("inspect", obj=value if o.inspect is True else o.inspect).update(
@@ -159,7 +159,7 @@ class Student(Session):
         **kwargs,
     ) -> tuple:
         """``(value, args as the call left them)``, e.g. to see an input changed in place; ``_keywords``:
-        ``(value, args, kwargs as the call left them)``."""
+        ``(value, args, kwargs as the call left them)`` (None for a call without keyword arguments)."""
         r = self.request_call(fn, args, kwargs, CallOptions(_what, _timeout, _grad, tuple(_before), return_args=True))
         return (r.value, r.args, r.kwargs) if _keywords else (r.value, r.args)
 

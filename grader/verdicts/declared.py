@@ -346,6 +346,7 @@ def _other_tests(checks: Checks, add) -> None:
         copy = lambda a: a.clone() if isinstance(a, torch.Tensor) else a
         kept, kept_kwargs = [copy(a) for a in args], {k: copy(a) for k, a in kwargs.items()}
         _, after, kwargs_after = checks.check(student, args, kwargs, how, return_args=True)
+        kwargs_after = kwargs_after or {}  # None: the call had no keyword arguments
         names = [*checks.names(args), *kwargs]
         for name, before, now in zip(names, [*kept, *kept_kwargs.values()], [*after, *kwargs_after.values()]):
             if isinstance(before, torch.Tensor):

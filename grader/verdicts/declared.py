@@ -21,6 +21,13 @@ The tests are those a hand-written suite has (tests/verdicts/test_declared.py ho
   in float64 through the student's code, gated on the forward being right), and
   ``test_follows_input_device`` (``devices``: the meta device stands in for a GPU).
 
+A call with keyword arguments, conv2d(x, weight, bias, stride=2, padding=1): ``inputs`` (and a
+``Case``'s) returns ``(arguments, {keyword: value}, how)`` in place of ``(arguments, how)``, and
+every function of the declaration that takes the arguments (``reference``, ``mistakes``, a
+``Property``'s ``holds``, ``scale``, ``describe``) takes them as the student's function does,
+``(*arguments, **keywords)`` (``describe``: ``(*arguments, how, **keywords)``).  ``what``, when not
+given, is computed from the call: conv2d(x, weight, bias, stride=2, padding=1).
+
 Each test's points are ``points[name]`` (every test needs them); ``visible`` names the visible one,
 declared as a ``VisibleCall`` in the module (``MATCHES_REFERENCE``) so that ``grade release`` builds
 the student edition from the same description.  A suite adds tests of its own beside them with the
@@ -52,12 +59,12 @@ from grader.verdicts.diagnosis import (
 from grader.verdicts.gradcheck import gradcheck
 from grader.verdicts.inputs import DTYPES
 from grader.verdicts.tolerances import FINITE_DIFFERENCES, ROUGHLY_NORMALISED, ROUNDING
-from grader.verdicts.visible import VisibleCall
+from grader.verdicts.visible import VisibleCall, split_inputs
 
 
 @dataclass(frozen=True)
 class Property:
-    """What every right result has: ``holds(result, *arguments)`` (the result in float64, of the
+    """What every right result has: ``holds(result, *arguments, **keywords)`` (the result in float64, of the
     expected shape) says whether it does, ``hint`` names the mistake when it does not.  A wrong result
     that no catalogued mistake explains is named by the first property it breaks; a property with
     points of its own (``points[name]``) is also a test, ``test_<name>``, described by ``description``."""
@@ -67,14 +74,14 @@ class Property:
     holds: Callable[..., bool]
     hint: str
 
-    def broken(self, result: torch.Tensor, args) -> bool:
+    def broken(self, result: torch.Tensor, args, kwargs=None) -> bool:
         try:
-            return not self.holds(result, *args)
+            return not self.holds(result, *args, **(kwargs or {}))
         except (RuntimeError, IndexError, ValueError):  # the property cannot be read off this result
             return False
 
 
-def _rows_sum_to_one(y: torch.Tensor, *args) -> bool:
+def _rows_sum_to_one(y: torch.Tensor, *args, **kwargs) -> bool:
     sums = y.sum(-1)
     return ROUGHLY_NORMALISED.allows(sums, torch.ones_like(sums))
 
@@ -91,7 +98,8 @@ rows_sum_to_one = Property(
 class Case:
     """More inputs, compared with the reference in a test of their own (``test_<name>``, one case per
     dtype): inputs made to expose a mistake, as extreme values are.  ``inputs(rng, dtype, device)``
-    returns (the call's arguments, how they were made); ``tolerance`` (default: the declaration's) and
+    returns (the call's arguments, how they were made), or (the arguments, {keyword: value}, how they
+    were made); ``tolerance`` (default: the declaration's) and
     ``prefer`` (the misconception named first when several give the result) are the comparison's."""
 
     name: str
@@ -105,26 +113,33 @@ def _on_cpu(args) -> list:
     return [a.detach().cpu() if isinstance(a, torch.Tensor) else a for a in args]
 
 
+def _literal(name: str, value) -> str:
+    """An argument's value as a computed ``what`` shows it: 2, (0, 2), None; a tensor or a long value by
+    its name."""
+    text = name if isinstance(value, torch.Tensor) else repr(value)
+    return text if len(text) <= 40 else name
+
+
 @dataclass(frozen=True)
 class Checks:
     """A function exercise's standard checks, described (see the module's docstring)."""
 
     fn: str  # the student's function
-    reference: Callable[..., torch.Tensor]  # (*arguments) -> the right result, in the result's dtype
-    inputs: Callable[..., tuple]  # (rng, shape, dtype, device) -> (the call's arguments, how they were made)
+    reference: Callable[..., torch.Tensor]  # (*arguments, **keywords) -> the right result, in the result's dtype
+    inputs: Callable[..., tuple]  # (rng, shape, dtype, device) -> (arguments, [{keyword: value},] how made)
     shapes: dict  # {case id: shape}: what ``inputs`` gets as ``shape``
     points: dict  # {test name without test_: its points}, for every declared test
     dtypes: tuple = tuple(DTYPES)  # pytest.param(dtype, id=...) each (grader.verdicts.inputs.DTYPES)
     tolerance: Any = ROUNDING  # a preset of grader.verdicts.tolerances
-    scale: Callable[..., float] | None = None  # (*arguments) -> the magnitude the preset grows with (1)
-    what: str = ""  # the call as a failure names it (default: fn(x))
-    describe: Callable[..., str] | None = None  # (*arguments, how) -> the input line (default: the first)
-    mistakes: Any = ()  # [(Misconception, (*arguments) -> its result)], or (*arguments) -> Variants
+    scale: Callable[..., float] | None = None  # (*arguments, **keywords) -> the magnitude the preset grows with (1)
+    what: str = ""  # the call as a failure names it (default: computed from the call, fn(x, stride=2))
+    describe: Callable[..., str] | None = None  # (*arguments, how, **keywords) -> the input line (default: the first)
+    mistakes: Any = ()  # [(Misconception, (*arguments, **keywords) -> its result)], or (*arguments, **keywords) -> Variants
     prefer: Misconception | None = None  # the misconception named first when several give the result
     hint: str = ""  # a wrong result's hint when nothing above names the mistake
     properties: tuple = ()  # Property each: a wrong result's hint, and a test when it has points
     cases: tuple = ()  # Case each: more inputs, a comparison of their own
-    gradients: bool = False  # test_gradcheck, in float64
+    gradients: bool = False  # test_gradcheck, in float64, with respect to the floating-point tensor arguments
     gradient_shape: Any = None  # the shape gradcheck's inputs have (default: the first of ``shapes``)
     devices: bool = False  # the comparisons run on every device, and test_follows_input_device
     unchanged: bool = False  # test_input_not_modified
@@ -135,7 +150,17 @@ class Checks:
 
     @property
     def call(self) -> str:
+        """The call as a failure names it, the arguments not at hand: ``what``, or fn(x) (see ``called``)."""
         return self.what or f"{self.fn}(x)"
+
+    def called(self, args, kwargs=None) -> str:
+        """The call as a failure names it: ``what``, or computed from the call: the arguments by their
+        names (None as it is), each keyword argument with its value, conv2d(x, weight, None, stride=2)."""
+        if self.what:
+            return self.what
+        shown = ["None" if a is None else name for name, a in zip(self.names(args), args)]
+        shown += [f"{k}={_literal(k, v)}" for k, v in (kwargs or {}).items()]
+        return f"{self.fn}({', '.join(shown)})"
 
     def names(self, args) -> list:
         """The names of the call's arguments (the reference's parameters)."""
@@ -145,63 +170,74 @@ class Checks:
             params = []
         return [params[i] if i < len(params) else f"argument {i}" for i in range(len(args))]
 
-    def shown(self, args, how: str) -> str:
-        """The input line a failure shows."""
+    def shown(self, args, how: str, kwargs=None) -> str:
+        """The input line a failure shows (by default the first argument's, then the keyword arguments
+        that are not tensors)."""
+        kwargs = kwargs or {}
         if self.describe is not None:
-            return self.describe(*args, how)
-        return describe(self.names(args)[0], args[0], how)
+            return self.describe(*args, how, **kwargs)
+        line = describe(self.names(args)[0], args[0], how)
+        rest = [f"{k}={_literal(k, v)}" for k, v in kwargs.items() if not isinstance(v, torch.Tensor)]
+        return ", ".join([line, *rest])
 
-    def variants(self, *args) -> list:
+    def variants(self, *args, **kwargs) -> list:
         """What each catalogued mistake computes on these arguments (grader.verdicts.diagnosis.Variant)."""
         if callable(self.mistakes):
-            return list(self.mistakes(*args))
-        return [bug.gives(lambda compute=compute: compute(*args)) for bug, compute in self.mistakes]
+            return list(self.mistakes(*args, **kwargs))
+        return [bug.gives(lambda compute=compute: compute(*args, **kwargs)) for bug, compute in self.mistakes]
 
-    def allowed(self, args, dtype: torch.dtype, tolerance=None):
-        return (tolerance or self.tolerance).at(dtype, self.scale(*args) if self.scale else 1.0)
+    def allowed(self, args, dtype: torch.dtype, tolerance=None, kwargs=None):
+        scale = self.scale(*args, **(kwargs or {})) if self.scale else 1.0
+        return (tolerance or self.tolerance).at(dtype, scale)
 
-    def diagnose(self, args, expected: torch.Tensor, allowed, prefer=None) -> Callable:
+    def diagnose(self, args, expected: torch.Tensor, allowed, prefer=None, kwargs=None) -> Callable:
         """The hint naming what gives ``got``: the catalogue, then the properties, then ``hint``."""
+        kwargs = kwargs or {}
 
         def hint(got):
             if got is None:
                 return None
-            named = name_bug(got, expected, self.variants(*args), allowed, prefer or self.prefer)
+            named = name_bug(got, expected, self.variants(*args, **kwargs), allowed, prefer or self.prefer)
             if named:
                 return named
             if got.shape == expected.shape:
                 result = got.detach().cpu().double()
-                broken = next((p for p in self.properties if p.broken(result, args)), None)
+                broken = next((p for p in self.properties if p.broken(result, args, kwargs)), None)
                 if broken:
                     return broken.hint
             return self.hint or None
 
         return hint
 
-    def check(self, student, args, how: str, *, device: str = "cpu", tolerance=None, prefer=None, return_args=False):
-        """The student's fn(*args) against the reference's result, a failure explained (check_call);
-        returns what student.call (``return_args``: student.call_and_args) returns."""
-        here = _on_cpu(args)  # the reference, the catalogue and the properties work on the CPU
-        expected = self.reference(*here)
+    def check(self, student, args, *made, device: str = "cpu", tolerance=None, prefer=None, return_args=False):
+        """The student's fn(*args, **kwargs) against the reference's result, a failure explained
+        (check_call): ``check(student, args, how)`` or ``check(student, args, kwargs, how)``, so that
+        ``check(student, *inputs(...))`` takes what an inputs function returns.  Returns what
+        student.call returns (``return_args``: (its value, args and kwargs as the call left them))."""
+        args, kwargs, how = split_inputs((args, *made))
+        here, keywords = _on_cpu(args), dict(zip(kwargs, _on_cpu(kwargs.values())))  # the reference, the
+        expected = self.reference(*here, **keywords)  # catalogue and the properties work on the CPU
         dtype = args[0].dtype
-        allowed = self.allowed(here, dtype, tolerance)
+        allowed = self.allowed(here, dtype, tolerance, keywords)
         errors = COMMON_ERRORS + (
-            ErrorHint(re.compile(r"(?s).+"), lambda m: same_error(m.string, self.variants(*here))),
+            ErrorHint(re.compile(r"(?s).+"), lambda m: same_error(m.string, self.variants(*here, **keywords))),
         )
-        return check_call(
+        got = check_call(
             student,
             student.ref(self.fn),
             args,
             expected,
-            what=self.call,
-            inputs=self.shown(args, how),
-            diagnose=self.diagnose(here, expected, allowed, prefer),
+            what=self.called(args, kwargs),
+            inputs=self.shown(args, how, kwargs),
+            diagnose=self.diagnose(here, expected, allowed, prefer, keywords),
             dtype=dtype,
             device=device,
             tolerance=allowed,
             return_args=return_args,
             errors=errors,
+            kwargs={**kwargs, "_keywords": True} if return_args else kwargs,
         )
+        return got
 
     # -- the declared tests -----------------------------------------------------------------------
 
@@ -219,10 +255,10 @@ class Checks:
         return VisibleCall(
             test=f"test_{self.visible}",
             fn=self.fn,
-            what=self.call,
+            what=self.what or (lambda *args, **kwargs: self.called(args, kwargs)),
             inputs=make,
             expected=self.reference,
-            describe=lambda *args: self.shown(args[:-1], args[-1]),
+            describe=lambda *args, **kwargs: self.shown(args[:-1], args[-1], kwargs),
             params=params,
             tolerance=(case and case.tolerance) or self.tolerance,
             scale=self.scale,
@@ -267,73 +303,81 @@ def _compare_tests(checks: Checks, add) -> None:
     shapes = pytest.mark.parametrize("shape", list(checks.shapes.values()), ids=list(checks.shapes))
 
     def matches(student, rng, shape, dtype, device="cpu"):
-        args, how = checks.inputs(rng, shape, dtype, device)
-        checks.check(student, args, how, device=device)
+        checks.check(student, *checks.inputs(rng, shape, dtype, device), device=device)
 
     add("matches_reference", ("student", "rng", "shape", "dtype", *device), matches, (shapes, by_dtype))
     for case in checks.cases:
 
         def run(student, rng, dtype, device="cpu", case=case):
-            args, how = case.inputs(rng, dtype, device)
-            checks.check(student, args, how, device=device, tolerance=case.tolerance, prefer=case.prefer)
+            made = case.inputs(rng, dtype, device)
+            checks.check(student, *made, device=device, tolerance=case.tolerance, prefer=case.prefer)
 
         add(case.name, ("student", "rng", "dtype", *device), run, (by_dtype,), case.description)
     for prop in checks.properties:
         if prop.name in checks.points:
 
             def holds(student, rng, shape, dtype, prop=prop):
-                args, how = checks.inputs(rng, shape, dtype, "cpu")
-                got = call_checked(student, student.ref(checks.fn), *args, _what=checks.call)
-                _property(checks, prop, got, args, how)
+                args, kwargs, how = split_inputs(checks.inputs(rng, shape, dtype, "cpu"))
+                what = checks.called(args, kwargs)
+                got = call_checked(student, student.ref(checks.fn), *args, _what=what, **kwargs)
+                _property(checks, prop, got, args, kwargs, how)
 
             add(prop.name, ("student", "rng", "shape", "dtype"), holds, (shapes, by_dtype), prop.description)
 
 
-def _property(checks: Checks, prop: Property, got, args, how: str) -> None:
-    inputs = checks.shown(args, how)
-    got = expect_tensor(got, checks.call, inputs)
-    expected = checks.reference(*args)
+def _property(checks: Checks, prop: Property, got, args, kwargs, how: str) -> None:
+    inputs, what = checks.shown(args, how, kwargs), checks.called(args, kwargs)
+    got = expect_tensor(got, what, inputs)
+    expected = checks.reference(*args, **kwargs)
     if got.shape != expected.shape:
         raise Failure(
-            f"{checks.call} returned shape {shape_str(got.shape)}, expected {shape_str(expected.shape)}\n  input: {inputs}",
+            f"{what} returned shape {shape_str(got.shape)}, expected {shape_str(expected.shape)}\n  input: {inputs}",
             "Check which dimension you reduce over and whether you keep it (keepdim=True).",
         )
-    if prop.broken(got.detach().cpu().double(), args):
-        raise Failure(f"{checks.call}: {prop.description}: not so\n  input: {inputs}", prop.hint)
+    if prop.broken(got.detach().cpu().double(), args, kwargs):
+        raise Failure(f"{what}: {prop.description}: not so\n  input: {inputs}", prop.hint)
 
 
 def _other_tests(checks: Checks, add) -> None:
     first, dtype0 = next(iter(checks.shapes.values())), checks.dtypes[0].values[0]
 
     def not_modified(student, rng):
-        args, how = checks.inputs(rng, first, dtype0, "cpu")
-        kept = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
-        _, after = checks.check(student, args, how, return_args=True)
-        for name, before, now in zip(checks.names(args), kept, after):
+        args, kwargs, how = split_inputs(checks.inputs(rng, first, dtype0, "cpu"))
+        copy = lambda a: a.clone() if isinstance(a, torch.Tensor) else a
+        kept, kept_kwargs = [copy(a) for a in args], {k: copy(a) for k, a in kwargs.items()}
+        _, after, kwargs_after = checks.check(student, args, kwargs, how, return_args=True)
+        kwargs_after = kwargs_after or {}  # None: the call had no keyword arguments
+        names = [*checks.names(args), *kwargs]
+        for name, before, now in zip(names, [*kept, *kept_kwargs.values()], [*after, *kwargs_after.values()]):
             if isinstance(before, torch.Tensor):
-                assert_unchanged(now, before, what=checks.call, name=name, inputs=checks.shown(kept, how))
+                shown = checks.shown(kept, how, kept_kwargs)
+                assert_unchanged(now, before, what=checks.called(args, kwargs), name=name, inputs=shown)
 
     def gradients(student, rng):
         shape = checks.gradient_shape if checks.gradient_shape is not None else first
-        args, _ = checks.inputs(rng, shape, torch.float64, "cpu")
-        wrt = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point()]
+        args, kwargs, _ = split_inputs(checks.inputs(rng, shape, torch.float64, "cpu"))
+        floating = lambda a: isinstance(a, torch.Tensor) and a.is_floating_point()
+        wrt = [i for i, a in enumerate(args) if floating(a)] + [k for k, a in kwargs.items() if floating(a)]
         names = checks.names(args)
         gradcheck(
             student,
             student.ref(checks.fn),
             args,
-            checks.call,
-            checks.reference(*args),
-            names=[names[i] for i in wrt],
+            checks.called(args, kwargs),
+            checks.reference(*args, **kwargs),
+            names=[i if isinstance(i, str) else names[i] for i in wrt],
             tolerance=FINITE_DIFFERENCES,
             wrt=wrt,
+            kwargs=kwargs,
         )
 
     def follows(student, rng):
-        args, _ = checks.inputs(rng, first, dtype0, "cpu")
-        expected = checks.reference(*args)
-        fn = student.ref(checks.fn)
-        check_follows_device(student, fn, args, expected, checks.call, checks.names(args), tolerance=checks.tolerance)
+        args, kwargs, _ = split_inputs(checks.inputs(rng, first, dtype0, "cpu"))
+        expected = checks.reference(*args, **kwargs)
+        fn, what = student.ref(checks.fn), checks.called(args, kwargs)
+        check_follows_device(
+            student, fn, args, expected, what, checks.names(args), tolerance=checks.tolerance, kwargs=kwargs
+        )
 
     for on, name, body in (
         (checks.unchanged, "input_not_modified", not_modified),

@@ -110,7 +110,7 @@ class Writer:
         for k, a in enumerate(rec.get("args") or ()):
             args.append(self._value(a, names[k] if k < len(names) else None, requires_grad=k in wrt))
         for key, v in (rec.get("kwargs") or {}).items():
-            args.append(f"{self._attr(key)}={self._value(v, key)}")
+            args.append(f"{self._attr(key)}={self._value(v, key, requires_grad=key in wrt)}")
         return f"{self._value(fn)}({', '.join(args)})"
 
     def _arg_names(self, fn) -> list:

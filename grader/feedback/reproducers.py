@@ -325,7 +325,7 @@ class _Script(Writer):
             param = self._parameter(self._value(holder), name)
         elif what[0] == "grad":
             index = wrt[what[1]] if what[1] < len(wrt) else None
-            if index is None or index >= len(rec["args"]):
+            if not isinstance(index, int) or index >= len(rec["args"]):  # a keyword's gradient: not shown
                 raise NoReproducer
         out = self._name("out")
         self._emit(f"{out} = {self._call(rec, wrt=wrt)}")
@@ -340,5 +340,5 @@ class _Script(Writer):
             self._emit(f"print({param}.grad)")
         else:  # it raised: once it does not, these are the gradients
             for k in wrt:
-                if k < len(rec["args"]) and id(rec["args"][k]) in self.sent:
+                if isinstance(k, int) and k < len(rec["args"]) and id(rec["args"][k]) in self.sent:
                     self._emit(f"print({self.sent[id(rec['args'][k])]}.grad)")

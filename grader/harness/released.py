@@ -71,28 +71,27 @@ def _case_rng(exercise_name: str, test: str, case_id: str):
 def call_cases(module, decl, exercise_name: str) -> list:
     """A visible test declared as a VisibleCall, as the student edition's "call" cases: for each of
     its params, the inputs the suite's test makes (random ones drawn from a generator seeded for
-    this case, the same on every build), the reference's result and what each catalogued mistake
-    returns there."""
+    this case, the same on every build; keyword arguments, when the call has some, under "kwargs"),
+    the reference's result and what each catalogued mistake returns there."""
     cases = []
     for case_id, params in decl.params:
         rng = _case_rng(exercise_name, decl.test, case_id)
-        args, how = decl.make(rng, device="cpu", **params)
-        rtol, atol = decl.allowed(args, args[0].dtype)
+        args, kwargs, how = decl.arguments(rng, device="cpu", **params)
+        rtol, atol = decl.allowed(args, args[0].dtype, kwargs)
+        call = {"device": "every" if decl.every_device else "cpu", "fn": decl.fn, "what": decl.called(args, kwargs)}
+        call |= {"args": list(args)} | ({"kwargs": kwargs} if kwargs else {})
         cases.append(
             _head(module, decl, case_id, "call")
+            | call
             | {
-                "device": "every" if decl.every_device else "cpu",
-                "fn": decl.fn,
-                "what": decl.what,
-                "args": list(args),
-                "expected": decl.expected(*args),
+                "expected": decl.expected(*args, **kwargs),
                 "dtype": _dtype(args[0]),
                 "rtol": rtol,
                 "atol": atol,
-                "inputs": decl.describe(*args, how),
+                "inputs": decl.describe(*args, how, **kwargs),
                 "hint_nonfinite": decl.hint_nonfinite,
                 "hint": decl.hint,
-                "variants": variants_data(decl.variants(*args)) if decl.variants else [],
+                "variants": variants_data(decl.variants(*args, **kwargs)) if decl.variants else [],
                 "prefer": decl.prefer.name if decl.prefer else None,
             }
         )
@@ -155,16 +154,16 @@ def draw_cases(module, decl, exercise_name: str) -> list:
 
     from grader.verdicts.visible import seeded_generator, with_generators
 
-    def expected(*args):
+    def expected(*args, **kwargs):
         seeded_generator(args)  # one, or the declaration is said to be wrong
-        return None if decl.expected is None else decl.expected(*with_generators(args))
+        return None if decl.expected is None else decl.expected(*with_generators(args), **kwargs)
 
     cases = call_cases(module, dataclasses.replace(decl, expected=expected, variants=None), exercise_name)
     for case in cases:
-        args = case["args"]
-        count = len(list(decl.variants(*with_generators(args)))) if decl.variants else 0
+        args, kwargs = case["args"], case.get("kwargs", {})
+        count = len(list(decl.variants(*with_generators(args), **kwargs))) if decl.variants else 0
         # each mistake draws from a generator of its own, from the seed
-        variants = [list(decl.variants(*with_generators(args)))[i] for i in range(count)]
+        variants = [list(decl.variants(*with_generators(args), **kwargs))[i] for i in range(count)]
         stream = decl.expected is not None and not decl.kept_only
         case.update(
             kind="draw",

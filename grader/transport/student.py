@@ -42,12 +42,13 @@ class CallOptions:
 
 @dataclasses.dataclass(frozen=True)
 class CallResult:
-    """What one call gave: its ``value``; ``args`` as the call left them (``return_args``);
+    """What one call gave: its ``value``; ``args`` and ``kwargs`` as the call left them (``return_args``);
     ``info``, what ``inspect`` gives (``inspect``)."""
 
     value: Any
     args: list | None = None
     info: dict | None = None
+    kwargs: dict | None = None
 
 
 class Student(Session):
@@ -121,7 +122,7 @@ class Student(Session):
         value = reply.get("value")
         rec.update(done=True, value=value, args_after=reply.get("args"))
         if o.return_args:
-            return CallResult(value, args=reply.get("args"))
+            return CallResult(value, args=reply.get("args"), kwargs=reply.get("kwargs"))
         if o.inspect is not None:
             info = reply.get("info")
             self._record("inspect", obj=value if o.inspect is True else o.inspect).update(
@@ -154,11 +155,13 @@ class Student(Session):
         _timeout: float | None = None,
         _grad: str = "enable",
         _before=(),
+        _keywords: bool = False,
         **kwargs,
     ) -> tuple:
-        """``(value, args as the call left them)``, e.g. to see an input changed in place."""
+        """``(value, args as the call left them)``, e.g. to see an input changed in place; ``_keywords``:
+        ``(value, args, kwargs as the call left them)`` (None for a call without keyword arguments)."""
         r = self.request_call(fn, args, kwargs, CallOptions(_what, _timeout, _grad, tuple(_before), return_args=True))
-        return r.value, r.args
+        return (r.value, r.args, r.kwargs) if _keywords else (r.value, r.args)
 
     def call_and_inspect(
         self,
@@ -210,7 +213,8 @@ class Student(Session):
         _timeout: float | None = None,
         **kwargs,
     ):
-        """Run ``fn(*args)`` with autograd and return ``(output, input_grads, param_grads)``."""
+        """Run ``fn(*args, **kwargs)`` with autograd and return ``(output, input_grads, param_grads)``;
+        ``wrt``: the positions of the arguments whose gradients are returned, or the keywords (a str)."""
         self._check_name(fn)
         rec = self._record(
             "vjp", fn=fn, args=list(args), kwargs=kwargs, grad_output=grad_output, wrt=list(wrt), params=params
@@ -234,12 +238,17 @@ class Student(Session):
         rec.update(done=True, value=out[0], grads=out[1], param_grads=out[2])
         return out
 
-    def vjps(self, fn, args, grad_outputs, wrt=(0,), _what: str | None = None, _timeout: float | None = None):
-        """Run ``fn(*args)`` once with autograd and backward through it once for each of
+    def vjps(
+        self, fn, args, grad_outputs, wrt=(0,), _what: str | None = None, _timeout: float | None = None, kwargs=None
+    ):
+        """Run ``fn(*args, **kwargs)`` once with autograd and backward through it once for each of
         ``grad_outputs`` (in order, each a separate run of the student's backward): returns
         ``(output, [input_grads for each grad_output])``, in one round trip."""
         self._check_name(fn)
-        rec = self._record("vjps", fn=fn, args=list(args), grad_outputs=list(grad_outputs), wrt=list(wrt))
+        kwargs = dict(kwargs or {})
+        rec = self._record(
+            "vjps", fn=fn, args=list(args), kwargs=kwargs, grad_outputs=list(grad_outputs), wrt=list(wrt)
+        )
         reply = self._request(
             "vjp",
             _what or f"backward through {_describe_call(fn)}",
@@ -247,7 +256,7 @@ class Student(Session):
             rec,
             fn=fn,
             args=list(args),
-            kwargs={},
+            kwargs=kwargs,
             grad_outputs=list(grad_outputs),
             wrt=list(wrt),
         )

@@ -155,6 +155,8 @@ class Server:
         out = {"value": value}
         if req.get("return_args"):
             out["args"] = args
+            if kwargs:
+                out["kwargs"] = kwargs
         if req.get("inspect"):  # True: the value; a handle or reference: that object
             info = self._info(value if req["inspect"] is True else self.decode(req["inspect"], blob))
             out.update(info if "error" in info else {"info": info["value"]})
@@ -193,8 +195,11 @@ class Server:
         several = req.get("grad_outputs") is not None  # one forward, a backward for each vector
         grad_outputs = self.decode(req["grad_outputs"], blob) if several else [grad_output]
         wrt = req.get("wrt", [])
-        for i in wrt:
-            args[i] = args[i].detach().requires_grad_()
+        for i in wrt:  # a position among the arguments, or a keyword
+            if isinstance(i, str):
+                kwargs[i] = kwargs[i].detach().requires_grad_()
+            else:
+                args[i] = args[i].detach().requires_grad_()
         params = []
         if req.get("params") is not None:
             holder = self.decode(req["params"], blob)
@@ -202,7 +207,7 @@ class Server:
         try:
             with self.watcher.watch(), torch.enable_grad():
                 value = fn(*args, **kwargs)
-                inputs = [args[i] for i in wrt] + [p for _, p in params]
+                inputs = [kwargs[i] if isinstance(i, str) else args[i] for i in wrt] + [p for _, p in params]
                 every = vector_jacobian(value, inputs, grad_outputs)
         except BaseException as e:
             return self.watcher.report({"error": self.describe(e, fn)})

@@ -31,6 +31,13 @@ the tolerance at the input's magnitude, a failure named also by the shape a bare
 by probes that re-run the student's code on the same rows (2-D, other batch sizes); the visible test
 makes no probe call, so that its reproducer's call, the student's last, is its own input.
 
+A call with keyword arguments, conv2d(x, weight, bias, stride=2, padding=1): ``inputs`` (and a
+``Case``'s) returns ``(arguments, {keyword: value}, how)`` in place of ``(arguments, how)``, and
+every function of the declaration that takes the arguments (``reference``, ``mistakes``, a
+``Property``'s ``holds``, ``fallback``, ``scale``, ``describe``) takes them as the student's function does,
+``(*arguments, **keywords)`` (``describe``: ``(*arguments, how, **keywords)``).  ``what``, when not
+given, is computed from the call: conv2d(x, weight, bias, stride=2, padding=1).
+
 Each test's points are ``points[name]`` (every test needs them); ``visible`` names the visible one,
 declared as a ``VisibleCall`` in the module (``MATCHES_REFERENCE``) so that ``grade release`` builds
 the student edition from the same description; ``edition_gradcheck`` adds the student edition's
@@ -64,12 +71,12 @@ from grader.verdicts.gradcheck import gradcheck
 from grader.verdicts.inputs import DTYPES
 from grader.verdicts.rowwise import check_rows
 from grader.verdicts.tolerances import FINITE_DIFFERENCES, ROUGHLY_NORMALISED, ROUNDING, magnitude
-from grader.verdicts.visible import VisibleCall, VisibleGradcheck
+from grader.verdicts.visible import VisibleCall, VisibleGradcheck, split_inputs
 
 
 @dataclass(frozen=True)
 class Property:
-    """What every right result has: ``holds(result, *arguments)`` (the result in float64, of the
+    """What every right result has: ``holds(result, *arguments, **keywords)`` (the result in float64, of the
     expected shape) says whether it does, ``hint`` names the mistake when it does not.  A wrong result
     that no catalogued mistake explains is named by the first property it breaks; a property with
     points of its own (``points[name]``) is also a test, ``test_<name>``, described by ``description``."""
@@ -79,14 +86,14 @@ class Property:
     holds: Callable[..., bool]
     hint: str
 
-    def broken(self, result: torch.Tensor, args) -> bool:
+    def broken(self, result: torch.Tensor, args, kwargs=None) -> bool:
         try:
-            return not self.holds(result, *args)
+            return not self.holds(result, *args, **(kwargs or {}))
         except (RuntimeError, IndexError, ValueError):  # the property cannot be read off this result
             return False
 
 
-def _rows_sum_to_one(y: torch.Tensor, *args) -> bool:
+def _rows_sum_to_one(y: torch.Tensor, *args, **kwargs) -> bool:
     sums = y.sum(-1)
     return ROUGHLY_NORMALISED.allows(sums, torch.ones_like(sums))
 
@@ -103,7 +110,8 @@ rows_sum_to_one = Property(
 class Case:
     """More inputs, compared with the reference in a test of their own (``test_<name>``, one case per
     dtype): inputs made to expose a mistake, as extreme values are.  ``inputs(rng, dtype, device)``
-    returns (the call's arguments, how they were made); ``tolerance`` (default: the declaration's) and
+    returns (the call's arguments, how they were made), or (the arguments, {keyword: value}, how they
+    were made); ``tolerance`` (default: the declaration's) and
     ``prefer`` (the misconception named first when several give the result) are the comparison's."""
 
     name: str
@@ -133,29 +141,36 @@ def _on_cpu(args) -> list:
     return [a.detach().cpu() if isinstance(a, torch.Tensor) else a for a in args]
 
 
+def _literal(name: str, value) -> str:
+    """An argument's value as a computed ``what`` shows it: 2, (0, 2), None; a tensor or a long value by
+    its name."""
+    text = name if isinstance(value, torch.Tensor) else repr(value)
+    return text if len(text) <= 40 else name
+
+
 @dataclass(frozen=True)
 class Checks:
     """A function exercise's standard checks, described (see the module's docstring)."""
 
     fn: str  # the student's function
-    reference: Callable[..., torch.Tensor]  # (*arguments) -> the right result, in the result's dtype
-    inputs: Callable[..., tuple]  # (rng, shape, dtype, device) -> (the call's arguments, how they were made)
+    reference: Callable[..., torch.Tensor]  # (*arguments, **keywords) -> the right result, in the result's dtype
+    inputs: Callable[..., tuple]  # (rng, shape, dtype, device) -> (arguments, [{keyword: value},] how made)
     shapes: dict  # {case id: shape}: what ``inputs`` gets as ``shape``
     points: dict  # {test name without test_: its points}, for every declared test
     dtypes: tuple = tuple(DTYPES)  # pytest.param(dtype, id=...) each (grader.verdicts.inputs.DTYPES)
     tolerance: Any = ROUNDING  # a preset of grader.verdicts.tolerances
-    scale: Callable[..., float] | None = None  # (*arguments) -> the magnitude the preset grows with (1)
-    what: str = ""  # the call as a failure names it (default: fn(x))
-    describe: Callable[..., str] | None = None  # (*arguments, how) -> the input line (default: the first)
-    mistakes: Any = ()  # [(Misconception, (*arguments) -> its result)], or (*arguments) -> Variants
+    scale: Callable[..., float] | None = None  # (*arguments, **keywords) -> the magnitude the preset grows with (1)
+    what: str = ""  # the call as a failure names it (default: computed from the call, fn(x, stride=2))
+    describe: Callable[..., str] | None = None  # (*arguments, how, **keywords) -> the input line (default: the first)
+    mistakes: Any = ()  # [(Misconception, (*arguments, **keywords) -> its result)], or (*arguments, **keywords) -> Variants
     prefer: Misconception | None = None  # the misconception named first when several give the result
     hint: str = ""  # a wrong result's hint when nothing above names the mistake
     properties: tuple = ()  # Property each: a wrong result's hint, and a test when it has points
     cases: tuple = ()  # Case each: more inputs, a comparison of their own
-    fallback: Callable[..., str | None] | None = None  # (result in float64, *arguments) -> a hint, or None
+    fallback: Callable[..., str | None] | None = None  # (result in float64, *arguments, **keywords) -> a hint, or None
     hint_nonfinite: str = ""  # a wrong result's hint when it holds nan or inf and nothing above names it
     rows: bool = False  # fn works along the last dimension of its one tensor: compared by check_rows
-    gradients: bool = False  # test_gradcheck, in float64
+    gradients: bool = False  # test_gradcheck, in float64, with respect to the floating-point tensor arguments
     gradient_shape: Any = None  # the shape gradcheck's inputs have (default: the first of ``shapes``)
     gradient_forward: bool = False  # test_gradcheck first compares the forward as the other tests do
     edition_gradcheck: EditionGradcheck | None = None  # the student edition checks the gradient too
@@ -170,7 +185,17 @@ class Checks:
 
     @property
     def call(self) -> str:
+        """The call as a failure names it, the arguments not at hand: ``what``, or fn(x) (see ``called``)."""
         return self.what or f"{self.fn}(x)"
+
+    def called(self, args, kwargs=None) -> str:
+        """The call as a failure names it: ``what``, or computed from the call: the arguments by their
+        names (None as it is), each keyword argument with its value, conv2d(x, weight, None, stride=2)."""
+        if self.what:
+            return self.what
+        shown = ["None" if a is None else name for name, a in zip(self.names(args), args)]
+        shown += [f"{k}={_literal(k, v)}" for k, v in (kwargs or {}).items()]
+        return f"{self.fn}({', '.join(shown)})"
 
     def names(self, args) -> list:
         """The names of the call's arguments (the reference's parameters)."""
@@ -180,58 +205,64 @@ class Checks:
             params = []
         return [params[i] if i < len(params) else f"argument {i}" for i in range(len(args))]
 
-    def shown(self, args, how: str) -> str:
-        """The input line a failure shows."""
+    def shown(self, args, how: str, kwargs=None) -> str:
+        """The input line a failure shows (by default the first argument's, then the keyword arguments
+        that are not tensors)."""
+        kwargs = kwargs or {}
         if self.describe is not None:
-            return self.describe(*args, how)
-        return describe(self.names(args)[0], args[0], how)
+            return self.describe(*args, how, **kwargs)
+        line = describe(self.names(args)[0], args[0], how)
+        rest = [f"{k}={_literal(k, v)}" for k, v in kwargs.items() if not isinstance(v, torch.Tensor)]
+        return ", ".join([line, *rest])
 
-    def variants(self, *args) -> list:
+    def variants(self, *args, **kwargs) -> list:
         """What each catalogued mistake computes on these arguments (grader.verdicts.diagnosis.Variant)."""
         if callable(self.mistakes):
-            return list(self.mistakes(*args))
-        return [bug.gives(lambda compute=compute: compute(*args)) for bug, compute in self.mistakes]
+            return list(self.mistakes(*args, **kwargs))
+        return [bug.gives(lambda compute=compute: compute(*args, **kwargs)) for bug, compute in self.mistakes]
 
     @property
     def scaled(self) -> Callable[..., float] | None:
         """What the tolerance grows with: ``scale``; with ``rows``, the input's magnitude by default."""
         return self.scale or (magnitude if self.rows else None)
 
-    def allowed(self, args, dtype: torch.dtype, tolerance=None):
+    def allowed(self, args, dtype: torch.dtype, tolerance=None, kwargs=None):
         scale = self.scaled
-        return (tolerance or self.tolerance).at(dtype, scale(*args) if scale else 1.0)
+        return (tolerance or self.tolerance).at(dtype, scale(*args, **(kwargs or {})) if scale else 1.0)
 
-    def expected(self, *args) -> torch.Tensor:
+    def expected(self, *args, **kwargs) -> torch.Tensor:
         """The reference's result, as the comparison takes it: with ``rows``, computed in float64."""
         if self.rows:
             args = tuple(a.detach().cpu().double() if isinstance(a, torch.Tensor) else a for a in args)
-        return self.reference(*args)
+        return self.reference(*args, **kwargs)
 
-    def named(self, result: torch.Tensor, args) -> str | None:
+    def named(self, result: torch.Tensor, args, kwargs=None) -> str | None:
         """The hint for a wrong result (in float64, of the right shape) that no catalogued mistake
         gives: the first property it breaks, else ``fallback``'s, else ``hint_nonfinite`` (nan or
         inf), else ``hint``."""
-        broken = next((p for p in self.properties if p.broken(result, args)), None)
+        kwargs = kwargs or {}
+        broken = next((p for p in self.properties if p.broken(result, args, kwargs)), None)
         if broken:
             return broken.hint
-        said = self.fallback(result, *args) if self.fallback is not None else None
+        said = self.fallback(result, *args, **kwargs) if self.fallback is not None else None
         if said:
             return said
         if self.hint_nonfinite and result.is_floating_point() and not bool(torch.isfinite(result).all()):
             return self.hint_nonfinite
         return self.hint or None
 
-    def diagnose(self, args, expected: torch.Tensor, allowed, prefer=None) -> Callable:
+    def diagnose(self, args, expected: torch.Tensor, allowed, prefer=None, kwargs=None) -> Callable:
         """The hint naming what gives ``got``: the catalogue, then ``named`` (properties, fallback, hints)."""
+        kwargs = kwargs or {}
 
         def hint(got):
             if got is None:
                 return None
-            named = name_bug(got, expected, self.variants(*args), allowed, prefer or self.prefer)
+            named = name_bug(got, expected, self.variants(*args, **kwargs), allowed, prefer or self.prefer)
             if named:
                 return named
             if got.shape == expected.shape:
-                return self.named(got.detach().cpu().double(), args)
+                return self.named(got.detach().cpu().double(), args, kwargs)
             return self.hint or None
 
         return hint
@@ -240,47 +271,52 @@ class Checks:
         self,
         student,
         args,
-        how: str,
-        *,
+        *made,
         device: str = "cpu",
         tolerance=None,
         prefer=None,
         probing: bool = True,
         return_args=False,
     ):
-        """The student's fn(*args) against the reference's result, a failure explained (check_call;
-        with ``rows``, check_rows, whose probes ``probing=False`` leaves out); returns what
-        student.call (``return_args``: student.call_and_args) returns."""
+        """The student's fn(*args, **kwargs) against the reference's result, a failure explained
+        (check_call; with ``rows``, check_rows, whose probes ``probing=False`` leaves out):
+        ``check(student, args, how)`` or ``check(student, args, kwargs, how)``, so that
+        ``check(student, *inputs(...))`` takes what an inputs function returns.  Returns what
+        student.call returns (``return_args``: (its value, args and kwargs as the call left them))."""
+        args, kwargs, how = split_inputs((args, *made))
         if self.rows:
-            return self._check_rows(student, args, how, device, tolerance, prefer, probing, return_args)
-        here = _on_cpu(args)  # the reference, the catalogue and the properties work on the CPU
-        expected = self.reference(*here)
+            return self._check_rows(student, args, kwargs, how, device, tolerance, prefer, probing, return_args)
+        here, keywords = _on_cpu(args), dict(zip(kwargs, _on_cpu(kwargs.values())))  # the reference, the
+        expected = self.reference(*here, **keywords)  # catalogue and the properties work on the CPU
         dtype = args[0].dtype
-        allowed = self.allowed(here, dtype, tolerance)
+        allowed = self.allowed(here, dtype, tolerance, keywords)
         errors = COMMON_ERRORS + (
-            ErrorHint(re.compile(r"(?s).+"), lambda m: same_error(m.string, self.variants(*here))),
+            ErrorHint(re.compile(r"(?s).+"), lambda m: same_error(m.string, self.variants(*here, **keywords))),
         )
-        return check_call(
+        got = check_call(
             student,
             student.ref(self.fn),
             args,
             expected,
-            what=self.call,
-            inputs=self.shown(args, how),
-            diagnose=self.diagnose(here, expected, allowed, prefer),
+            what=self.called(args, kwargs),
+            inputs=self.shown(args, how, kwargs),
+            diagnose=self.diagnose(here, expected, allowed, prefer, keywords),
             dtype=dtype,
             device=device,
             tolerance=allowed,
             return_args=return_args,
             errors=errors,
+            kwargs={**kwargs, "_keywords": True} if return_args else kwargs,
         )
+        return got
 
-    def _check_rows(self, student, args, how, device, tolerance, prefer, probing, return_args):
-        if len(args) != 1 or not isinstance(args[0], torch.Tensor):
+    def _check_rows(self, student, args, kwargs, how, device, tolerance, prefer, probing, return_args):
+        if len(args) != 1 or kwargs or not isinstance(args[0], torch.Tensor):
+            given = len(args) + len(kwargs)
             raise ValueError(
-                f"Checks(rows=True) compares a function of one tensor; {self.fn} was given {len(args)} arguments"
+                f"Checks(rows=True) compares a function of one tensor; {self.fn} was given {given} arguments"
             )
-        return check_rows(
+        got = check_rows(
             student,
             self.fn,
             self.reference,
@@ -293,19 +329,20 @@ class Checks:
             prefer=prefer or self.prefer,
             probing=probing,
             return_args=return_args,
-            what=self.call,
+            what=self.called(args),
             inputs=self.shown(args, how),
             scale=self.scaled,
         )
+        return (*got, None) if return_args else got  # (value, args, no keyword arguments), as check's
 
     def inputs_for(self, test: str, rng, dtype: torch.dtype) -> tuple:
-        """(the arguments, how they were made) of a declared test on one input (``ONE_INPUT``): its own
-        ``inputs_of`` (default ``inputs``) at its ``sizes`` shape (default: gradcheck's
-        ``gradient_shape``, else the first of ``shapes``), on the CPU."""
+        """(the arguments, {keyword: value}, how they were made) of a declared test on one input
+        (``ONE_INPUT``): its own ``inputs_of`` (default ``inputs``) at its ``sizes`` shape (default:
+        gradcheck's ``gradient_shape``, else the first of ``shapes``), on the CPU."""
         first = next(iter(self.shapes.values()))
         own = self.gradient_shape if test == "gradcheck" and self.gradient_shape is not None else first
         shape = self.sizes.get(test, own)
-        return self.inputs_of.get(test, self.inputs)(rng, shape, dtype, "cpu")
+        return split_inputs(self.inputs_of.get(test, self.inputs)(rng, shape, dtype, "cpu"))
 
     # -- the declared tests -----------------------------------------------------------------------
 
@@ -323,10 +360,10 @@ class Checks:
         return VisibleCall(
             test=f"test_{self.visible}",
             fn=self.fn,
-            what=self.call,
+            what=self.what or (lambda *args, **kwargs: self.called(args, kwargs)),
             inputs=make,
             expected=self.expected,
-            describe=lambda *args: self.shown(args[:-1], args[-1]),
+            describe=lambda *args, **kwargs: self.shown(args[:-1], args[-1], kwargs),
             params=params,
             tolerance=(case and case.tolerance) or self.tolerance,
             scale=self.scaled,
@@ -344,19 +381,21 @@ class Checks:
             raise ValueError("declare: no edition_gradcheck")
 
         def inputs(rng) -> list:
-            return list(
-                spec.inputs(rng) if spec.inputs is not None else self.inputs_for("gradcheck", rng, torch.float64)[0]
-            )
+            if spec.inputs is not None:
+                return list(spec.inputs(rng))
+            args, kwargs, _ = self.inputs_for("gradcheck", rng, torch.float64)
+            return list(args) if not kwargs else [*args, kwargs]  # a keyword argument is refused below
 
         args = inputs(torch.Generator().manual_seed(spec.seed))
         if not all(isinstance(a, torch.Tensor) for a in args):
             raise ValueError(
-                "declare: edition_gradcheck's inputs must all be tensors (the student edition checks each)"
+                "declare: edition_gradcheck's inputs must all be tensors, passed by position (the student "
+                "edition checks each)"
             )
         return VisibleGradcheck(
             test="test_gradcheck",
             fn=(self.fn,),
-            what=self.call,
+            what=self.called(args),
             names=tuple(self.names(args)),
             inputs=inputs,
             description=spec.description
@@ -400,79 +439,89 @@ def _compare_tests(checks: Checks, add) -> None:
 
     # the visible test makes no probe calls: its reproducer replays the student's last call, its own input
     def matches(student, rng, shape, dtype, device="cpu"):
-        args, how = checks.inputs(rng, shape, dtype, device)
-        checks.check(student, args, how, device=device, probing=checks.visible != "matches_reference")
+        checks.check(
+            student,
+            *checks.inputs(rng, shape, dtype, device),
+            device=device,
+            probing=checks.visible != "matches_reference",
+        )
 
     add("matches_reference", ("student", "rng", "shape", "dtype", *device), matches, (shapes, by_dtype))
     for case in checks.cases:
 
         def run(student, rng, dtype, device="cpu", case=case):
-            args, how = case.inputs(rng, dtype, device)
-            probing = checks.visible != case.name
-            checks.check(
-                student, args, how, device=device, tolerance=case.tolerance, prefer=case.prefer, probing=probing
-            )
+            made, probing = case.inputs(rng, dtype, device), checks.visible != case.name
+            checks.check(student, *made, device=device, tolerance=case.tolerance, prefer=case.prefer, probing=probing)
 
         add(case.name, ("student", "rng", "dtype", *device), run, (by_dtype,), case.description)
     for prop in checks.properties:
         if prop.name in checks.points:
 
             def holds(student, rng, shape, dtype, prop=prop):
-                args, how = checks.inputs(rng, shape, dtype, "cpu")
-                got = call_checked(student, student.ref(checks.fn), *args, _what=checks.call)
-                _property(checks, prop, got, args, how)
+                args, kwargs, how = split_inputs(checks.inputs(rng, shape, dtype, "cpu"))
+                what = checks.called(args, kwargs)
+                got = call_checked(student, student.ref(checks.fn), *args, _what=what, **kwargs)
+                _property(checks, prop, got, args, kwargs, how)
 
             add(prop.name, ("student", "rng", "shape", "dtype"), holds, (shapes, by_dtype), prop.description)
 
 
-def _property(checks: Checks, prop: Property, got, args, how: str) -> None:
-    inputs = checks.shown(args, how)
-    got = expect_tensor(got, checks.call, inputs)
-    expected = checks.reference(*args)
+def _property(checks: Checks, prop: Property, got, args, kwargs, how: str) -> None:
+    inputs, what = checks.shown(args, how, kwargs), checks.called(args, kwargs)
+    got = expect_tensor(got, what, inputs)
+    expected = checks.reference(*args, **kwargs)
     if got.shape != expected.shape:
         raise Failure(
-            f"{checks.call} returned shape {shape_str(got.shape)}, expected {shape_str(expected.shape)}\n  input: {inputs}",
+            f"{what} returned shape {shape_str(got.shape)}, expected {shape_str(expected.shape)}\n  input: {inputs}",
             "Check which dimension you reduce over and whether you keep it (keepdim=True).",
         )
-    if prop.broken(got.detach().cpu().double(), args):
-        raise Failure(f"{checks.call}: {prop.description}: not so\n  input: {inputs}", prop.hint)
+    if prop.broken(got.detach().cpu().double(), args, kwargs):
+        raise Failure(f"{what}: {prop.description}: not so\n  input: {inputs}", prop.hint)
 
 
 def _other_tests(checks: Checks, add) -> None:
     dtype0 = checks.dtypes[0].values[0]
 
     def not_modified(student, rng):
-        args, how = checks.inputs_for("input_not_modified", rng, dtype0)
-        kept = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
-        _, after = checks.check(student, args, how, return_args=True)
-        for name, before, now in zip(checks.names(args), kept, after):
+        args, kwargs, how = checks.inputs_for("input_not_modified", rng, dtype0)
+        copy = lambda a: a.clone() if isinstance(a, torch.Tensor) else a
+        kept, kept_kwargs = [copy(a) for a in args], {k: copy(a) for k, a in kwargs.items()}
+        _, after, kwargs_after = checks.check(student, args, kwargs, how, return_args=True)
+        kwargs_after = kwargs_after or {}  # None: the call had no keyword arguments
+        names = [*checks.names(args), *kwargs]
+        for name, before, now in zip(names, [*kept, *kept_kwargs.values()], [*after, *kwargs_after.values()]):
             if isinstance(before, torch.Tensor):
                 # one argument is "the input", its values the failure's evidence; of several, which one and the line
-                which = {} if len(args) == 1 else {"name": name, "inputs": checks.shown(kept, how)}
-                assert_unchanged(now, before, what=checks.call, **which)
+                one = len(args) + len(kwargs) == 1
+                which = {} if one else {"name": name, "inputs": checks.shown(kept, how, kept_kwargs)}
+                assert_unchanged(now, before, what=checks.called(args, kwargs), **which)
 
     def gradients(student, rng):
-        args, how = checks.inputs_for("gradcheck", rng, torch.float64)
+        args, kwargs, how = checks.inputs_for("gradcheck", rng, torch.float64)
         if checks.gradient_forward:  # the forward's failure as the comparisons explain it, then the gradient
-            checks.check(student, args, how)
-        wrt = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point()]
+            checks.check(student, args, kwargs, how)
+        floating = lambda a: isinstance(a, torch.Tensor) and a.is_floating_point()
+        wrt = [i for i, a in enumerate(args) if floating(a)] + [k for k, a in kwargs.items() if floating(a)]
         names = checks.names(args)
         gradcheck(
             student,
             student.ref(checks.fn),
             args,
-            checks.call,
-            checks.reference(*args),
-            names=[names[i] for i in wrt],
+            checks.called(args, kwargs),
+            checks.reference(*args, **kwargs),
+            names=[i if isinstance(i, str) else names[i] for i in wrt],
             tolerance=FINITE_DIFFERENCES,
             wrt=wrt,
+            kwargs=kwargs,
         )
 
     def follows(student, rng):
-        args, _ = checks.inputs_for("follows_input_device", rng, dtype0)
-        expected = checks.reference(*args)
-        fn = student.ref(checks.fn)
-        check_follows_device(student, fn, args, expected, checks.call, checks.names(args), tolerance=checks.tolerance)
+        args, kwargs, _ = checks.inputs_for("follows_input_device", rng, dtype0)
+        expected = checks.reference(*args, **kwargs)
+        fn, what = student.ref(checks.fn), checks.called(args, kwargs)
+        check_follows_device(
+            student, fn, args, expected, what, checks.names(args), tolerance=checks.tolerance, kwargs=kwargs
+        )
 
     for on, name, body in (
         (checks.unchanged, "input_not_modified", not_modified),

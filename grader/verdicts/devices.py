@@ -62,16 +62,20 @@ def _shown(names, args) -> str:
     return "; ".join(describe(n, a) for n, a in zip(names, args) if isinstance(a, torch.Tensor))
 
 
-def check_follows_device(student, fn, args, expected: torch.Tensor, what: str, names, tolerance=ROUNDING) -> None:
+def check_follows_device(
+    student, fn, args, expected: torch.Tensor, what: str, names, tolerance=ROUNDING, kwargs=None
+) -> None:
     """The student's fn(*args) must be right on the CPU and, given the same arguments
     on the meta device, answer on the meta device: a result on the CPU, or torch's
     mixed-devices error, means a tensor was made on the CPU whatever the input's device.
     Code that cannot run on meta tensors for another reason (a .item(), say) fails the
     test: a skip would let a submission decide that it is not judged.  The CPU result is compared
     within the preset ``tolerance`` at expected's dtype.  An argument that is not a tensor (a
-    shape, an eps) is passed as it is, on both devices."""
-    inputs = _shown(names, args)
-    got = student.call(fn, *args, _what=what)
+    shape, an eps) is passed as it is, on both devices; so are the keyword arguments ``kwargs``, their
+    tensors moved as the others."""
+    kwargs = dict(kwargs or {})
+    inputs = _shown([*names, *kwargs], [*args, *kwargs.values()])
+    got = student.call(fn, *args, _what=what, **kwargs)
     rtol, atol = tolerance.at(expected.dtype)
     try:
         assert_close(got, expected, what=what, inputs=inputs, rtol=rtol, atol=atol)
@@ -81,9 +85,10 @@ def check_follows_device(student, fn, args, expected: torch.Tensor, what: str, n
             f.hint if not isinstance(got, torch.Tensor) or got.shape != expected.shape else DEVICE_VALUES_FIRST,
         ) from None
     on_meta = [a.to("meta") if isinstance(a, torch.Tensor) else a for a in args]
-    inputs = _shown(names, on_meta)
+    keywords_on_meta = {k: a.to("meta") if isinstance(a, torch.Tensor) else a for k, a in kwargs.items()}
+    inputs = _shown([*names, *kwargs], [*on_meta, *keywords_on_meta.values()])
     try:
-        got = student.call(fn, *on_meta, _what=what)
+        got = student.call(fn, *on_meta, _what=what, **keywords_on_meta)
     except StudentError as e:
         if e.kind == "exception" and MIXED_DEVICES.search(e.message):
             moved = "Cannot copy out of meta tensor" in e.message and MOVE_LINE.search(e.message)

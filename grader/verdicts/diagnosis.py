@@ -248,11 +248,14 @@ def check_call(
     tolerance: Tolerance,
     return_args: bool = False,
     errors: Iterable[ErrorHint] = COMMON_ERRORS,
+    kwargs=None,
 ):
-    """The student's fn(*args) compared with ``expected`` within ``tolerance``; a failure is
+    """The student's fn(*args, **kwargs) compared with ``expected`` within ``tolerance``; a failure is
     explained by ``diagnose`` and, for an error, the table ``errors`` (see call_checked and
-    compare).  Returns what student.call returns."""
-    got = call_checked(student, fn, *args, _what=what, _return_args=return_args, diagnose=diagnose, errors=errors)
+    compare).  Returns what student.call returns (``return_args``: student.call_and_args)."""
+    got = call_checked(
+        student, fn, *args, _what=what, _return_args=return_args, diagnose=diagnose, errors=errors, **(kwargs or {})
+    )
     compare(
         got[0] if return_args else got,
         expected,

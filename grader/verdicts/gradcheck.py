@@ -20,10 +20,15 @@ from grader.wire.codec import meta
 def _jacobians(student, fn, inputs, what, eps=1e-6, full=None, wrt=None):
     """Numerical (from the student's forward) and analytical (from the
     student's backward) Jacobians, one per input: (out.numel(), x.numel()).  ``full(xs)``: the
-    call's arguments with ``xs`` at the positions ``wrt`` (default: ``xs`` themselves)."""
-    full = full or (lambda xs: xs)
+    call's (arguments, keyword arguments) with ``xs`` at the places ``wrt`` (default: ``xs`` themselves)."""
+    full = full or (lambda xs: (xs, {}))
     wrt = range(len(inputs)) if wrt is None else wrt
-    out = expect_tensor(student.call(fn, *full(inputs), _what=what), what)
+
+    def call(xs):
+        args, kwargs = full(xs)
+        return expect_tensor(student.call(fn, *args, _what=what, **kwargs), what)
+
+    out = call(inputs)
     numerical, analytical = [], []
     for i, x in enumerate(inputs):
         cols = []
@@ -35,16 +40,16 @@ def _jacobians(student, fn, inputs, what, eps=1e-6, full=None, wrt=None):
             args_p[i] = xp
             args_m = list(inputs)
             args_m[i] = xm
-            fp = expect_tensor(student.call(fn, *full(args_p), _what=what), what).double()
-            fm = expect_tensor(student.call(fn, *full(args_m), _what=what), what).double()
+            fp, fm = call(args_p).double(), call(args_m).double()
             cols.append(((fp - fm) / (2 * eps)).reshape(-1))
         numerical.append(torch.stack(cols, 1) if cols else torch.zeros(out.numel(), 0))
     rows = [[] for _ in inputs]
     for j in range(out.numel()):
         g = torch.zeros(out.numel(), dtype=out.dtype)
         g[j] = 1
+        args, kwargs = full(inputs)
         _, grads, _ = student.vjp(
-            fn, full(inputs), grad_output=g.reshape(out.shape), wrt=wrt, _what=f"backward through {what}"
+            fn, args, grad_output=g.reshape(out.shape), wrt=wrt, _what=f"backward through {what}", **kwargs
         )
         for i, x in enumerate(inputs):
             gi = grads[i] if i < len(grads) else None
@@ -67,6 +72,7 @@ def gradcheck(
     names=None,
     tolerance=FINITE_DIFFERENCES,
     wrt=None,
+    kwargs=None,
 ) -> None:
     """torch.autograd.gradcheck through the student's code, in float64.
 
@@ -78,20 +84,26 @@ def gradcheck(
     differences) versus got (backward).  The forward must be right within
     ``FORWARD_BEFORE_GRADIENT``; the gradient within ``tolerance``.  ``wrt``: the positions of
     the arguments ``inputs`` that are checked (``names`` names those), the others (a shape, an eps)
-    passed as they are; by default every argument, each a tensor.
+    passed as they are; by default every argument, each a tensor.  ``kwargs``: the call's keyword
+    arguments, passed as they are unless ``wrt`` names one (its keyword, a str, beside the positions).
     """
     rtol, atol = tolerance
-    full, positions = (lambda xs: xs), tuple(range(len(inputs)))
-    if wrt is not None:
-        arguments, positions = list(inputs), tuple(wrt)
-        inputs = [arguments[i] for i in positions]
-        full = lambda xs: [dict(zip(positions, xs)).get(i, a) for i, a in enumerate(arguments)]
+    arguments, keywords = list(inputs), dict(kwargs or {})
+    positions = tuple(range(len(arguments))) if wrt is None else tuple(wrt)
+    inputs = [keywords[i] if isinstance(i, str) else arguments[i] for i in positions]
+
+    def full(xs) -> tuple:
+        """The call's (arguments, keyword arguments), with ``xs`` at the places ``positions``."""
+        at = dict(zip(positions, xs))
+        return [at.get(i, a) for i, a in enumerate(arguments)], {k: at.get(k, v) for k, v in keywords.items()}
+
     names = names or [f"input {i}" for i in range(len(inputs))]
     inputs = [x.detach().double() for x in inputs]
 
     # the student's backward must give a gradient for every input
     with naming_errors():
-        out0, grads, _ = student.vjp(fn, full(inputs), wrt=positions, _what=f"backward through {what}")
+        args, kw = full(inputs)
+        out0, grads, _ = student.vjp(fn, args, wrt=positions, _what=f"backward through {what}", **kw)
     out0 = expect_tensor(out0, what)
     _check_forward(out0, expected, what, "; ".join(describe(nm, x) for nm, x in zip(names, inputs)))
     _check_gradients_given(grads, out0, inputs, what, names)
@@ -109,7 +121,8 @@ def gradcheck(
             ctx.save_for_backward(*xs)
             if len(xs) == len(inputs) and all(same(x, y) for x, y in zip(xs, inputs)):
                 return out0.detach().clone().double()
-            return expect_tensor(student.call(fn, *full(xs), _what=what, _grad="no_grad"), what).double()
+            args, kw = full(xs)
+            return expect_tensor(student.call(fn, *args, _what=what, _grad="no_grad", **kw), what).double()
 
         @staticmethod
         def backward(ctx, g):
@@ -124,7 +137,8 @@ def gradcheck(
             )
             if k is None:
                 vectors = [g, g, torch.zeros_like(g), torch.zeros_like(g)]
-                _, every = student.vjps(fn, full(xs), vectors, wrt=positions, _what=f"backward through {what}")
+                args, kw = full(xs)
+                _, every = student.vjps(fn, args, vectors, wrt=positions, _what=f"backward through {what}", kwargs=kw)
                 ahead[:] = [[[x.detach().clone() for x in xs], v, gs] for v, gs in zip(vectors, every)]
                 k = 0
             gs = ahead.pop(k)[2]

@@ -73,8 +73,9 @@ def data_file(suite_file: str) -> Path:
 
 
 def _call(student, case, device):
-    """fn(*args) compared with the stored expected value (softmax, log_softmax, cross_entropy)."""
-    args = decode(case["args"], device)
+    """fn(*args, **kwargs) compared with the stored expected value (softmax, log_softmax, cross_entropy;
+    a call with keyword arguments stores them under "kwargs")."""
+    args, kwargs = decode(case["args"], device), decode(case.get("kwargs") or {}, device)
     expected = decode(case["expected"])
     fn = student.ref(case["fn"])
     variants = stored_variants(case)
@@ -93,7 +94,7 @@ def _call(student, case, device):
             return case.get("hint_nonfinite") or case.get("hint")
         return case.get("hint")
 
-    got = call_checked(student, fn, *args, _what=case["what"], diagnose=diagnose)
+    got = call_checked(student, fn, *args, _what=case["what"], diagnose=diagnose, **kwargs)
     inputs = case["inputs"] if device == "cpu" else case["inputs"].replace(" on cpu", f" on {device}")
     compare(
         got,
@@ -283,7 +284,7 @@ def _with_generators(student, args, device, seed_shift=0):
     return out
 
 
-def _from_the_generator(student, case, args, device):
+def _from_the_generator(student, case, args, kwargs, device):
     """The result comes from the generator alone: the same seed, the same result whatever torch's
     global random numbers are; another seed, another result."""
     seed = seeded_generator(args).seed
@@ -297,6 +298,7 @@ def _from_the_generator(student, case, args, device):
             *_with_generators(student, args, device, shift),
             _what=call,
             _before=[Call(Student.torch("manual_seed"), global_seed)],
+            **kwargs,
         )
         return expect_tensor(got, call, case["inputs"])
 
@@ -349,12 +351,13 @@ def _draw(student, case, device):
     result comes from the generator alone, and is the stored one (where it kept an element, for a
     random mask).  A comparison with numbers that depend on torch's random stream says, when it
     fails on another torch than the one that computed them, which one that was."""
-    args = decode(case["args"], device)
+    args, kwargs = decode(case["args"], device), decode(case.get("kwargs") or {}, device)
     if case.get("hint_generator"):
-        _from_the_generator(student, case, args, device)
+        _from_the_generator(student, case, args, kwargs, device)
     if case.get("expected") is None:
         return
-    got = call_checked(student, student.ref(case["fn"]), *_with_generators(student, args, device), _what=case["what"])
+    fn, args = student.ref(case["fn"]), _with_generators(student, args, device)
+    got = call_checked(student, fn, *args, _what=case["what"], **kwargs)
     expected, variants = decode(case["expected"]), stored_variants(case)
     if case.get("kept_only"):
         expected, variants = _where_kept(got, expected, variants)

@@ -11,7 +11,9 @@ declares them once, at the top of its suite::
         variants=_buggy_versions, prefer=NO_MAX, hint=..., hint_nonfinite=NO_MAX.hint)
 
 The suite's test makes its inputs with ``FAR_APART.make(rng, dtype=..., device=...)`` (the
-arguments of the student's call and how they were made); ``grade release`` reads the same
+arguments of the student's call and how they were made: ``(arguments, how)``, or ``(arguments,
+{keyword: value}, how)`` for a call with keyword arguments, conv2d(x, weight, bias, stride=2),
+which every function of the declaration then takes too); ``grade release`` reads the same
 declaration and stores, for each of its ``params``, those inputs, the reference's result
 (``expected``) and what each catalogued mistake (``variants``) returns there, as data
 (grader.verdicts.student_check's "call" kind).  Nothing is typed twice, and only what a visible
@@ -39,6 +41,21 @@ DTYPE_PARAMS = (("float32", {"dtype": torch.float32}), ("float64", {"dtype": tor
 """One case per float dtype, with the ids of grader.verdicts.inputs.DTYPES."""
 
 
+def split_inputs(made) -> tuple:
+    """(the arguments, the keyword arguments, how they were made) from what an inputs function returns:
+    ``(arguments, how)``, or ``(arguments, {keyword: value}, how)`` for a call with keyword arguments."""
+    if isinstance(made, (tuple, list)) and len(made) == 3 and isinstance(made[1], dict):
+        args, kwargs, how = made
+    elif isinstance(made, (tuple, list)) and len(made) == 2:
+        (args, how), kwargs = made, {}
+    else:
+        raise ValueError(
+            "an inputs function returns (arguments, how) or (arguments, {keyword: value}, how), "
+            f"not {type(made).__name__} {str(made)[:80]}"
+        )
+    return list(args), dict(kwargs), how
+
+
 @dataclass(frozen=True)
 class VisibleCall:
     """A visible test that calls the student's ``fn`` on inputs made by ``inputs`` and compares
@@ -46,14 +63,14 @@ class VisibleCall:
 
     test: str  # the hidden suite's test function
     fn: str  # the student's function it calls
-    what: str  # the call, as a failure names it: softmax(x)
-    inputs: Callable[..., tuple]  # (rng, **params, device=...) -> (the call's arguments, how they were made)
-    expected: Callable[..., Any]  # (*arguments) -> the reference's result
-    describe: Callable[..., str]  # (*arguments, how) -> the inputs, as a failure shows them
+    what: Any  # the call, as a failure names it: softmax(x); or (*arguments, **keywords) -> that text
+    inputs: Callable[..., tuple]  # (rng, **params, device=...) -> (arguments, [{keyword: value},] how made)
+    expected: Callable[..., Any]  # (*arguments, **keywords) -> the reference's result
+    describe: Callable[..., str]  # (*arguments, how, **keywords) -> the inputs, as a failure shows them
     params: tuple = DTYPE_PARAMS  # ((case id, {parameter: value}), ...) in the test's order
     tolerance: Any = ROUNDING  # a preset of grader.verdicts.tolerances
-    scale: Callable[..., float] | None = None  # (*arguments) -> the magnitude the preset grows with (1)
-    variants: Callable[..., Any] | None = None  # (*arguments) -> the catalogue's Variants there
+    scale: Callable[..., float] | None = None  # (*arguments, **keywords) -> the magnitude the preset grows with (1)
+    variants: Callable[..., Any] | None = None  # (*arguments, **keywords) -> the catalogue's Variants there
     prefer: Any = None  # the Misconception named first when several fit
     hint: str = ""  # a failure's hint when no catalogued mistake is the result
     hint_nonfinite: str = ""  # ... when the result holds nan or inf
@@ -63,9 +80,17 @@ class VisibleCall:
         """(the arguments of the student's call, how they were made), as the test makes them."""
         return self.inputs(rng, device=device, **params)
 
-    def allowed(self, args, dtype: torch.dtype):
+    def arguments(self, rng=None, device: str = "cpu", **params) -> tuple:
+        """(the arguments, the keyword arguments, how they were made): ``make``'s, split (split_inputs)."""
+        return split_inputs(self.make(rng, device, **params))
+
+    def called(self, args, kwargs=None) -> str:
+        """The call, as a failure names it."""
+        return self.what(*args, **(kwargs or {})) if callable(self.what) else self.what
+
+    def allowed(self, args, dtype: torch.dtype, kwargs=None):
         """The comparison's tolerance on these arguments (the preset at ``dtype`` and their scale)."""
-        return self.tolerance.at(dtype, self.scale(*args) if self.scale else 1.0)
+        return self.tolerance.at(dtype, self.scale(*args, **(kwargs or {})) if self.scale else 1.0)
 
 
 @dataclass(frozen=True)

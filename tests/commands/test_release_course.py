@@ -106,6 +106,18 @@ def test_the_course_student_edition_checks_the_model_answer_fully_and_the_stub_n
     r = _grade(venv, "3", "--submission", work, "--no-server", cwd=release)
     assert r.returncode == 1 and "0 of 1 visible check passed" in r.stdout, r.stdout + r.stderr
     assert "hint: Correct m and v for their start at zero" in r.stdout
+    # conv2d's visible test stores stride and padding as keyword arguments, and the student's worker passes
+    # them so: an answer that takes them by keyword only passes; a mistake is named from the stored numbers
+    solution = (COURSE / "exercise4_conv2d" / "solution.py").read_text()
+    keyword_only = solution.replace("bias=None, stride=1, padding=0)", "bias=None, *, stride, padding)")
+    assert keyword_only != solution
+    (work / "exercise4_conv2d.py").write_text(keyword_only)
+    r = _grade(venv, "4", "--submission", work, "--no-server", cwd=release)
+    assert r.returncode == 0 and "4 of 4 visible checks passed" in r.stdout, r.stdout + r.stderr
+    shutil.copyfile(COURSE / "exercise4_conv2d" / "mistakes" / "bug_flipped_kernel.py", work / "exercise4_conv2d.py")
+    r = _grade(venv, "4", "--submission", work, "--no-server", cwd=release)
+    assert r.returncode == 1 and "0 of 4 visible checks passed" in r.stdout, r.stdout + r.stderr
+    assert "hint: Don't flip the kernel" in r.stdout and "conv2d(x, weight, bias, stride=1, padding=0)" in r.stdout
 
 
 def test_the_course_student_edition_hands_dropout_a_generator(venv, release, tmp_path):  # noqa: F811

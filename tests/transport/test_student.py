@@ -66,6 +66,12 @@ def test_request_call_is_the_typed_form():
     assert s.request_call(s.ref("f")).value == 5 and s.sent[1]["what"] == "f(...)"
 
 
+def test_call_and_args_gives_the_keyword_arguments_as_the_call_left_them_when_asked():
+    s = Recorder({"value": 5, "args": [9], "kwargs": {"k": 3}})
+    assert s.call_and_args(s.ref("f"), 1, k=2, _keywords=True) == (5, [9], {"k": 3})
+    assert s.call_and_args(s.ref("f"), 1, k=2) == (5, [9]) and s.sent[-1]["kwargs"] == {"k": 2}
+
+
 def test_return_args_and_inspect_do_not_go_together():
     with pytest.raises(ValueError):
         CallOptions(return_args=True, inspect=True)

@@ -290,14 +290,12 @@ def softmax(x):
 }
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory, zygote):
-    """Each answer of ANSWERS graded by a course whose one exercise's suite is SUITE: {answer: its
-    tests' {name: (score, max_score, hint)}}."""
+def _grade_answers(root, zygote, suite: str, reference: str, answers: dict) -> dict:
+    """Each answer of ``answers`` graded by a course whose one exercise's suite is ``suite`` and whose
+    reference is ``reference``: {answer: its tests' {name: the test as the report has it}}."""
     from grader.course import VARIABLE, load
     from grader.harness.run import grade
 
-    root = tmp_path_factory.mktemp("declared")
     course = root / "course"
     folder = course / "exercise1_row_softmax"
     folder.mkdir(parents=True)
@@ -306,28 +304,41 @@ def reports(tmp_path_factory, zygote):
         'title = "Declared"\npoints = 10\n\n[files]\nreference = "oracles/{stem}.py"\n\n'
         '[[exercise]]\ntopic = "row_softmax"\ntitle = "Softmax"\nnames = ["softmax"]\n'
     )
-    (folder / "test_exercise1_row_softmax.py").write_text(SUITE.format(no_max=NO_MAX.hint, whole=WHOLE.hint))
+    (folder / "test_exercise1_row_softmax.py").write_text(suite)
     (course / "oracles").mkdir()
-    (course / "oracles" / "exercise1_row_softmax.py").write_text(REFERENCE)
+    (course / "oracles" / "exercise1_row_softmax.py").write_text(reference)
+    right = textwrap.dedent(answers["right"])
     for kind in ("stub", "solution"):
-        (folder / f"{kind}.py").write_text(RIGHT)
+        (folder / f"{kind}.py").write_text(right)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(VARIABLE, str(course))
         mp.setattr(sys, "path", list(sys.path))  # as it was, after: the suite's folder leaves it
         exercises = load(course).exercises
         out = {}
-        for name, text in ANSWERS.items():
+        for name, text in answers.items():
             submission = root / name
             submission.mkdir()
             (submission / "exercise1_row_softmax.py").write_text(textwrap.dedent(text))
             report = grade(exercises, submission, zygote=zygote).to_dict()
             (exercise,) = report["exercises"]
             assert exercise["status"] == "graded", exercise
-            out[name] = {t["name"]: (t["score"], t["max_score"], t.get("hint") or "") for t in exercise["tests"]}
+            out[name] = {t["name"]: t for t in exercise["tests"]}
     for name, module in list(sys.modules.items()):  # the course's suite and reference, loaded for it
         if str(getattr(module, "__file__", None) or "").startswith(str(root)):
             del sys.modules[name]
     return out
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory, zygote):
+    """Each answer of ANSWERS graded by a course whose one exercise's suite is SUITE: {answer: its
+    tests' {name: (score, max_score, hint)}}."""
+    suite = SUITE.format(no_max=NO_MAX.hint, whole=WHOLE.hint)
+    graded = _grade_answers(tmp_path_factory.mktemp("declared"), zygote, suite, REFERENCE, ANSWERS)
+    return {
+        name: {t: (test["score"], test["max_score"], test.get("hint") or "") for t, test in tests.items()}
+        for name, tests in graded.items()
+    }
 
 
 def _lost(tests: dict) -> dict:
@@ -412,13 +423,15 @@ class Local:
     def ref(self, name):
         return self.functions[name]
 
-    def call(self, fn, *args, _what=None, **options):
-        return self.call_and_args(fn, *args)[0]
+    def call(self, fn, *args, **kwargs):
+        return self.call_and_args(fn, *args, **kwargs)[0]
 
-    def call_and_args(self, fn, *args, _what=None, **options):
-        args = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]  # the worker's copies
+    def call_and_args(self, fn, *args, _keywords=False, **kwargs):
+        copy = lambda a: a.clone() if isinstance(a, torch.Tensor) else a  # the worker's copies
+        args, kwargs = [copy(a) for a in args], {k: copy(a) for k, a in kwargs.items() if not k.startswith("_")}
         self.calls.append(args)
-        return fn(*args), args
+        value = fn(*args, **kwargs)
+        return (value, args, kwargs or None) if _keywords else (value, args)
 
     def vjp(self, fn, args, grad_output=None, wrt=(0,), _what=None):
         xs = [a.detach().clone().requires_grad_(i in wrt) for i, a in enumerate(args)]
@@ -522,9 +535,10 @@ def test_sizes_and_inputs_of_give_a_test_on_one_input_its_own_inputs():
         points={"matches_reference": 8, "input_not_modified": 1, "gradcheck": 1},
     )
     rng = lambda: torch.Generator().manual_seed(7)
-    (x,), how = checks.inputs_for("gradcheck", rng(), torch.float64)
+    (x,), keywords, how = checks.inputs_for("gradcheck", rng(), torch.float64)
+    assert keywords == {}
     assert how == "normal values × 2" and torch.equal(x, randn(rng(), (3, 5), torch.float64, scale=2.0))
-    (x,), how = checks.inputs_for("input_not_modified", rng(), torch.float32)
+    (x,), _, how = checks.inputs_for("input_not_modified", rng(), torch.float32)
     assert how == "normal values" and x.shape == (5, 8)
     student = Local(softmax=_right)
     _declared(checks).test_input_not_modified(student=student, rng=rng())
@@ -556,7 +570,7 @@ def test_an_input_changed_in_place_is_the_input_of_a_call_of_one_argument():
         points={"matches_reference": 9, "input_not_modified": 1},
     )
     failure = _failure(_declared(two).test_input_not_modified, student=Local(softmax=in_place), rng=torch.Generator())
-    assert failure.message.startswith("softmax(x) changed x in place\n  input: x: shape (4, 5), float32 on cpu")
+    assert failure.message.startswith("softmax(x, t) changed x in place\n  input: x: shape (4, 5), float32 on cpu")
 
 
 def test_gradient_forward_compares_the_forward_before_the_gradient():
@@ -604,3 +618,270 @@ def test_edition_gradcheck_releases_the_gradient_check_after_the_visible_test():
     assert not hasattr(_declared(_checks(gradients=True, points=points)), "GRADCHECK")
     with pytest.raises(ValueError, match="declare: edition_gradcheck releases test_gradcheck's check"):
         _declared(_checks(edition_gradcheck=EditionGradcheck(seed=1)))
+
+
+# -- a call with keyword arguments: softmax(x, dim=0, bias=b) -------------------------------------
+# Each check below fails if the keyword arguments are dropped anywhere: the right answer takes them by
+# keyword only (no default), and the default of the reference and of every mistake (dim=-1, no bias)
+# gives other numbers.
+
+IGNORES_DIM = Misconception("dim ignored", "Normalise along dim, the dimension given, not the last one.")
+NO_BIAS = Misconception("bias left out", "Add the bias to the logits first: softmax(x + bias).")
+
+
+def _biased(x, dim=-1, bias=None):
+    z = x.double() + (0 if bias is None else bias.double())
+    return torch.softmax(z, dim).to(x.dtype)
+
+
+def _keyword_inputs(rng, shape, dtype, device):
+    return [randn(rng, shape, dtype, device)], {"dim": 0, "bias": randn(rng, shape, dtype, device)}, "normal values"
+
+
+def _keyword_checks(**options):
+    return _checks(
+        reference=_biased,
+        inputs=_keyword_inputs,
+        mistakes=[
+            (IGNORES_DIM, lambda x, dim=-1, bias=None: _biased(x, -1, bias)),
+            (NO_BIAS, lambda x, dim=-1, bias=None: _biased(x, dim)),
+        ],
+        **options,
+    )
+
+
+def test_a_keyword_call_is_named_from_the_call_when_what_is_not_given():
+    checks, x = _keyword_checks(), torch.zeros(2, 3)
+    assert checks.called([x], {"dim": 0, "bias": x}) == "softmax(x, dim=0, bias=bias)"
+    assert checks.called([x]) == "softmax(x)"  # as before: the default of a call without keywords
+    assert _checks(reference=lambda x, weight, bias=None: x).called([x, x, None], {"stride": (2, 1)}) == (
+        "softmax(x, weight, None, stride=(2, 1))"
+    )
+    assert _keyword_checks(what="softmax(x, dim, bias)").called([x], {"dim": 0}) == "softmax(x, dim, bias)"
+    # the default input line: the first argument, then the keyword arguments that are not tensors
+    assert checks.shown([x], "zeros", {"dim": 0, "bias": x}) == "x: shape (2, 3), float32 on cpu, zeros, dim=0"
+    described = _keyword_checks(describe=lambda x, how, dim, bias: f"{how} along {dim}")
+    assert described.shown([x], "zeros", {"dim": 0, "bias": x}) == "zeros along 0"
+
+
+def test_check_takes_what_an_inputs_function_returns_with_its_keyword_arguments():
+    """``check(student, *inputs(...))``: (args, kwargs, how) as (args, how); the reference, the tolerance's
+    scale and the catalogue get the keyword arguments."""
+    seen = []
+
+    class Answers:  # a student whose softmax is the reference, called as the grader calls it
+        def ref(self, name):
+            return name
+
+        def call(self, fn, *args, _what=None, **kwargs):
+            seen.append((_what, kwargs))
+            return _biased(*args, **kwargs)
+
+    scales = []
+    checks = _keyword_checks(scale=lambda x, dim, bias: scales.append(dim) or 1.0)
+    rng = torch.Generator().manual_seed(0)
+    checks.check(Answers(), *_keyword_inputs(rng, (4, 5), torch.float32, "cpu"))
+    ((what, kwargs),) = seen
+    assert what == "softmax(x, dim=0, bias=bias)" and set(kwargs) == {"dim", "bias"} and scales == [0]
+    x, kwargs, _ = _keyword_inputs(rng, (4, 5), torch.float32, "cpu")
+    assert [v.misconception for v in checks.variants(*x, **kwargs)] == [IGNORES_DIM, NO_BIAS]
+    assert not torch.allclose(checks.variants(*x, **kwargs)[0].compute(), _biased(*x, **kwargs))
+
+
+def test_the_visible_test_is_released_with_its_keyword_arguments():
+    from grader.harness.released import call_cases
+
+    module = _declared(_keyword_checks())
+    first = call_cases(module, module.MATCHES_REFERENCE, "exercise1")[0]
+    (x,), kwargs = first["args"], first["kwargs"]
+    assert kwargs["dim"] == 0 and kwargs["bias"].shape == x.shape
+    assert first["what"] == "softmax(x, dim=0, bias=bias)"
+    assert first["inputs"] == "x: shape (4, 5), float32 on cpu, normal values, dim=0"
+    assert torch.equal(first["expected"], _biased(x, **kwargs)) and not torch.allclose(first["expected"], _biased(x))
+    assert [v["hint"] for v in first["variants"]] == [IGNORES_DIM.hint, NO_BIAS.hint]
+    without = call_cases(_declared(_checks()), _declared(_checks()).MATCHES_REFERENCE, "exercise1")[0]
+    assert "kwargs" not in without  # a call without keyword arguments stores what it stored before
+
+
+KEYWORD_ANSWERS = {
+    "right": """
+import torch
+
+
+def softmax(x, *, dim, bias):
+    z = x + bias
+    e = torch.exp(z - z.amax(dim, keepdim=True))
+    return e / e.sum(dim, keepdim=True)
+""",
+    "ignores_dim": """
+import torch
+
+
+def softmax(x, *, dim, bias):
+    e = torch.exp(x + bias)
+    return e / e.sum(-1, keepdim=True)
+""",
+    "ignores_bias": """
+import torch
+
+
+def softmax(x, *, dim, bias):
+    e = torch.exp(x)
+    return e / e.sum(dim, keepdim=True)
+""",
+    "bias_in_place": """
+import torch
+
+
+def softmax(x, *, dim, bias):
+    bias += x
+    return torch.softmax(bias, dim)
+""",
+    "no_gradient_for_bias": """
+import torch
+
+
+class _Add(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, b):
+        return x + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, torch.zeros_like(g)  # bias's gradient left out
+
+
+def softmax(x, *, dim, bias):
+    return torch.softmax(_Add.apply(x, bias), dim)
+""",
+}
+
+KEYWORD_SUITE = """
+import torch
+
+from grader.suites.common import Checks, Misconception, Property, course_reference, declare, randn
+
+reference = course_reference(__file__)
+IGNORES_DIM = Misconception("dim ignored", {ignores_dim!r})
+NO_BIAS = Misconception("bias left out", {no_bias!r})
+
+
+def _sums_to_one(y, x, dim=-1, bias=None):
+    return bool((y.sum(dim) - 1).abs().max() < 1e-4)
+
+
+declare(
+    globals(),
+    Checks(
+        fn="softmax",
+        reference=reference.softmax,
+        inputs=lambda rng, shape, dtype, device: (
+            [randn(rng, shape, dtype, device)],
+            {{"dim": 0, "bias": randn(rng, shape, dtype, device)}},
+            "normal values",
+        ),
+        shapes={{"2d": (4, 5), "3d": (2, 3, 4)}},
+        mistakes=[
+            (IGNORES_DIM, lambda x, dim=-1, bias=None: reference.softmax(x, -1, bias)),
+            (NO_BIAS, lambda x, dim=-1, bias=None: reference.softmax(x, dim)),
+        ],
+        properties=(Property("sums_to_one", "the result sums to 1 along dim", _sums_to_one, "Divide by the sum along dim."),),
+        gradients=True,
+        gradient_shape=(3, 4),
+        devices=True,
+        unchanged=True,
+        points={{"matches_reference": 4, "sums_to_one": 1, "input_not_modified": 1, "gradcheck": 3, "follows_input_device": 1}},
+    ),
+)
+"""
+
+KEYWORD_REFERENCE = """
+import torch
+
+
+def softmax(x, dim=-1, bias=None):
+    z = x.double() + (0 if bias is None else bias.double())
+    return torch.softmax(z, dim).to(x.dtype)
+"""
+
+
+@pytest.fixture(scope="module")
+def keyword_reports(tmp_path_factory, zygote):
+    """Each answer of KEYWORD_ANSWERS graded by KEYWORD_SUITE: {answer: {test: the report's test}}."""
+    suite = KEYWORD_SUITE.format(ignores_dim=IGNORES_DIM.hint, no_bias=NO_BIAS.hint)
+    return _grade_answers(tmp_path_factory.mktemp("keywords"), zygote, suite, KEYWORD_REFERENCE, KEYWORD_ANSWERS)
+
+
+def _lost_tests(tests: dict) -> dict:
+    return {name: t for name, t in tests.items() if t["score"] < t["max_score"]}
+
+
+def test_a_function_called_with_keyword_arguments_only_earns_every_point(keyword_reports):
+    """The right answer takes dim and bias by keyword, without defaults: each declared test (the
+    comparison, the property, the input check, gradcheck, the meta device) passes them."""
+    tests = keyword_reports["right"]
+    assert _lost_tests(tests) == {} and sum(t["max_score"] for t in tests.values()) == 10
+    assert {n.split("[")[0] for n in tests} == {
+        "test_matches_reference",
+        "test_sums_to_one",
+        "test_input_not_modified",
+        "test_gradcheck",
+        "test_follows_input_device",
+    }
+
+
+@pytest.mark.parametrize("answer, mistake", [("ignores_dim", IGNORES_DIM), ("ignores_bias", NO_BIAS)])
+def test_a_mistake_that_shows_only_when_a_keyword_is_honoured_is_named(keyword_reports, answer, mistake):
+    lost = _lost_tests(keyword_reports[answer])
+    compared = {n: t for n, t in lost.items() if n.startswith("test_matches_reference")}
+    assert len(compared) == 4 and {t["hint"] for t in compared.values()} == {mistake.hint}
+    assert "softmax(x, dim=0, bias=bias)" in next(iter(compared.values()))["message"]
+    if answer == "ignores_dim":  # the property is read along the dim given
+        assert {t["hint"] for n, t in lost.items() if n.startswith("test_sums_to_one")} == {
+            "Divide by the sum along dim."
+        }
+
+
+def test_a_keyword_tensor_changed_in_place_is_named(keyword_reports):
+    lost = _lost_tests(keyword_reports["bias_in_place"])
+    assert set(lost) == {"test_input_not_modified", "test_gradcheck"}
+    assert "softmax(x, dim=0, bias=bias) changed bias in place" in lost["test_input_not_modified"]["message"]
+
+
+def test_gradcheck_is_with_respect_to_a_tensor_given_by_keyword_too(keyword_reports):
+    lost = _lost_tests(keyword_reports["no_gradient_for_bias"])
+    assert list(lost) == ["test_gradcheck"] and "bias" in lost["test_gradcheck"]["message"]
+
+
+def test_the_student_edition_replays_the_keyword_arguments(zygote, tmp_path):
+    """The visible test's case, through JSON as the student edition reads it, called in a worker with
+    the keyword arguments: a keyword-only right answer passes, a mistake is named from the stored numbers."""
+    import json
+
+    from grader.exercises import lookup
+    from grader.harness.released import call_cases
+    from grader.transport.limits import Limits
+    from grader.transport.student import Student
+    from grader.verdicts.checks import Failure
+    from grader.verdicts.rules import Rules
+    from grader.verdicts.student_check import KINDS, decode, encode
+
+    module = _declared(_keyword_checks())
+    case = call_cases(module, module.MATCHES_REFERENCE, "exercise1")[0]
+    case = decode(json.loads(json.dumps(encode(case))))
+    ex = lookup("1")
+    for answer in ("right", "ignores_bias"):
+        folder = tmp_path / answer
+        folder.mkdir()
+        (folder / ex.file).write_text(textwrap.dedent(KEYWORD_ANSWERS[answer]))
+        student = Student(ex, folder, zygote, Limits(), tmp_path / f"work-{answer}", rules=Rules())
+        try:
+            student.begin_test("test_matches_reference")
+            if answer == "right":
+                KINDS["call"](student, case, "cpu")
+            else:
+                with pytest.raises(Failure) as failed:
+                    KINDS["call"](student, case, "cpu")
+                assert failed.value.hint == NO_BIAS.hint
+        finally:
+            student.close()

@@ -1,23 +1,15 @@
 """Hidden suite for exercise 4: a 2-d convolution's forward pass.
 
 Every check compares the student's conv2d with the reference (torch's own, in float64); when the
-numbers are wrong, the hint names the mistake whose result they are (the catalogue below).
+numbers are wrong, the hint names the mistake whose result they are (the catalogue below).  The
+checks come from the description CONV2D (grader.verdicts.declared): each call passes stride and
+padding by keyword, conv2d(x, weight, bias, stride=2, padding=1), as the reference, the catalogue,
+the input line and the student edition's visible test take them.
 """
 
-import pytest
 import torch
 
-from grader.suites.common import (
-    DTYPES,
-    ROUNDING,
-    Misconception,
-    VisibleCall,
-    compare,
-    course_reference,
-    describe,
-    name_bug,
-    randn,
-)
+from grader.suites.common import Case, Checks, Misconception, course_reference, declare, describe, randn
 
 reference = course_reference(__file__)
 
@@ -58,11 +50,7 @@ LAYOUT = Misconception(
         "not channels last (N, H_out, W_out, C_out) nor with the batch and channel dimensions swapped."
     ),
 )
-SHAPE = (
-    "The output has shape (N, C_out, H_out, W_out), with H_out = (H + 2 * padding - kH) // stride + 1 "
-    "and W_out = (W + 2 * padding - kW) // stride + 1."
-)
-# the student edition's hint when no catalogued mistake gives the numbers (it stores no reference to tell why)
+# the hint when no catalogued mistake gives the numbers (the student edition stores no reference to tell why)
 FORMULA = (
     "out[n, o, i, j] = bias[o] + the sum over c, a, b of x[n, c, i * stride + a, j * stride + b] * "
     "weight[o, c, a, b], of shape (N, C_out, H_out, W_out) with H_out = (H + 2 * padding - kH) // stride + 1."
@@ -73,7 +61,7 @@ def _torch_conv(x, w, b, stride, padding):
     return torch.nn.functional.conv2d(x, w, b, stride=stride, padding=padding)
 
 
-def _variants(x, w, b, stride, padding):
+def _variants(x, w, b, stride=1, padding=0):
     """What each catalogued mistake computes on these inputs (float64)."""
     x, w = x.double(), w.double()
     b = None if b is None else b.double()
@@ -96,161 +84,107 @@ def _variants(x, w, b, stride, padding):
     yield LAYOUT.gives(lambda: right().transpose(0, 1))
 
 
-def _describe(x, w, b, stride, padding, how):
+def _describe(x, w, b, how, stride=1, padding=0):
     bias = f"bias: {how}" if b is not None else "bias=None"
     return f"{describe('x', x, how)}, {describe('weight', w, how)}, {bias}, stride={stride}, padding={padding}"
 
 
-def _what(bias, stride, padding):
-    return f"conv2d(x, weight, {'bias' if bias is not None else 'None'}, stride={stride}, padding={padding})"
-
-
-def _diagnose(x, w, b, stride, padding, expected):
-    def diagnose(got):
-        hint = name_bug(got, expected, _variants(x, w, b, stride, padding), ROUNDING.at(x.dtype))
-        return hint or (SHAPE if got.shape != expected.shape else None)
-
-    return diagnose
-
-
-def _scale(x, w, *_rest):
+def _scale(x, w, *_rest, **_keywords):
     """The magnitude the rounding grows with: three per input channel."""
     return w.shape[1] * 3
 
 
-def _inputs(rng, x_shape, w_shape, dtype=torch.float32, stride=1, padding=0, bias=True):
-    """The arguments of one call, drawn from rng in this order (x, weight, bias), and how they were made."""
-    x = randn(rng, x_shape, dtype)
-    w = randn(rng, w_shape, dtype)
-    b = randn(rng, (w_shape[0],), dtype) if bias else None
-    return [x, w, b, stride, padding], "normal values"
+def _inputs(rng, x_shape, w_shape, dtype, device="cpu", bias=True, stride=1, padding=0):
+    """The call's arguments, drawn from rng in this order (x, weight, bias), its keyword arguments
+    (stride and padding), and how they were made."""
+    x = randn(rng, x_shape, dtype, device)
+    w = randn(rng, w_shape, dtype, device)
+    b = randn(rng, (w_shape[0],), dtype, device) if bias else None
+    return [x, w, b], {"stride": stride, "padding": padding}, "normal values"
 
 
-def _compare(student, args, how):
-    x, w, b, stride, padding = args
-    expected = reference.conv2d(*args)
-    what = _what(b, stride, padding)
-    got = student.call(student.ref("conv2d"), *args, _what=what)
-    compare(
-        got,
-        expected,
-        diagnose=_diagnose(*args, expected),
-        what=what,
-        inputs=_describe(*args, how),
-        dtype=x.dtype,
-        tolerance=ROUNDING,
-        scale=_scale(*args),
-    )
+def _shaped(rng, shape, dtype, device):
+    """The declaration's inputs: ``shape`` is (x's shape, weight's shape[, {bias, stride or padding: value}])."""
+    x_shape, w_shape, *options = shape
+    return _inputs(rng, x_shape, w_shape, dtype, device, **(options[0] if options else {}))
 
 
-def _check(student, rng, x_shape, w_shape, **options):
-    _compare(student, *_inputs(rng, x_shape, w_shape, **options))
+def _case(name, description, x_shape, w_shape, **options):
+    """A Case: conv2d on inputs of these shapes, with these options (bias, stride, padding)."""
+    return Case(name, description, lambda rng, dtype, device: _inputs(rng, x_shape, w_shape, dtype, device, **options))
 
 
-# small enough for the report of a visible test to show the whole call (64 entries at most)
-SHAPES = {"3x3": ((1, 1, 5, 5), (2, 1, 3, 3)), "2x3": ((1, 2, 3, 4), (2, 2, 2, 3))}
-
-# The visible test's inputs, declared once: the test makes them from here, and so does the student
-# edition (grade release stores them, the reference's result and the catalogue's, as data).
-MATCHES_REFERENCE = VisibleCall(
-    test="test_matches_reference",
+# The standard checks, described: the tests come from here (declare), and so does the visible
+# test's data, MATCHES_REFERENCE, which grade release stores in the student edition (the keyword
+# arguments with it).  The shapes of matches_reference are small enough for the report of a visible
+# test to show the whole call (64 entries at most).
+CONV2D = Checks(
     fn="conv2d",
-    what=_what(True, 1, 0),
-    inputs=lambda rng, x_shape, w_shape, dtype, device: _inputs(rng, x_shape, w_shape, dtype),
-    expected=reference.conv2d,
+    reference=reference.conv2d,
+    inputs=_shaped,
+    shapes={"3x3": ((1, 1, 5, 5), (2, 1, 3, 3)), "2x3": ((1, 2, 3, 4), (2, 2, 2, 3))},
     describe=_describe,
     scale=_scale,
-    variants=_variants,
+    mistakes=_variants,
     hint=FORMULA,
-    every_device=False,
-    params=tuple(
-        (f"{k}-{d.id}", {"x_shape": x_shape, "w_shape": w_shape, "dtype": d.values[0]})
-        for k, (x_shape, w_shape) in SHAPES.items()
-        for d in DTYPES
+    cases=(
+        _case(
+            "stride",
+            "with a stride the kernel moves stride pixels at a time: a smaller output",
+            (2, 3, 9, 10),
+            (4, 3, 3, 3),
+            stride=2,
+        ),
+        _case(
+            "padding",
+            "with padding the input is framed by zeros first: a larger output",
+            (2, 3, 6, 5),
+            (4, 3, 3, 3),
+            padding=2,
+        ),
+        _case(
+            "stride_and_padding",
+            "stride and padding together, each an int",
+            (2, 2, 7, 6),
+            (3, 2, 3, 2),
+            stride=2,
+            padding=1,
+        ),
+        _case(
+            "stride_and_padding_pairs",
+            "stride and padding together, each a pair (height, width)",
+            (2, 2, 7, 6),
+            (3, 2, 3, 2),
+            stride=(2, 1),
+            padding=(0, 2),
+        ),
+        _case("without_bias", "bias=None: no bias is added", (2, 3, 6, 6), (4, 3, 3, 3), bias=False),
+        _case(
+            "one_image_one_channel",
+            "a batch of one image with one channel, two output channels: no dimension of size 1 is lost",
+            (1, 1, 5, 4),
+            (2, 1, 3, 3),
+            padding=1,
+        ),
     ),
-)  # pytest's order of the cases
-
-
-@pytest.mark.points(3)
-@pytest.mark.visible
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("x_shape, w_shape", SHAPES.values(), ids=SHAPES.keys())
-def test_matches_reference(student, rng, x_shape, w_shape, dtype):
-    """conv2d with a bias, stride 1 and no padding matches the reference (a cross-correlation)"""
-    _compare(student, *MATCHES_REFERENCE.make(rng, x_shape=x_shape, w_shape=w_shape, dtype=dtype))
-
-
-@pytest.mark.points(1.5)
-@pytest.mark.parametrize("stride", [2, 3])
-def test_stride(student, rng, stride):
-    """with a stride the kernel moves stride pixels at a time: a smaller output"""
-    _check(student, rng, (2, 3, 9, 10), (4, 3, 3, 3), stride=stride)
-
-
-@pytest.mark.points(1.5)
-@pytest.mark.parametrize("padding", [1, 2])
-def test_padding(student, rng, padding):
-    """with padding the input is framed by zeros first: a larger output"""
-    _check(student, rng, (2, 3, 6, 5), (4, 3, 3, 3), padding=padding)
-
-
-@pytest.mark.points(1)
-@pytest.mark.parametrize("stride, padding", [(2, 1), ((2, 1), (0, 2))], ids=["ints", "pairs"])
-def test_stride_and_padding(student, rng, stride, padding):
-    """stride and padding together, each an int or a pair (height, width)"""
-    _check(student, rng, (2, 2, 7, 6), (3, 2, 3, 2), stride=stride, padding=padding)
-
-
-@pytest.mark.points(1)
-def test_without_bias(student, rng):
-    """bias=None: no bias is added"""
-    _check(student, rng, (2, 3, 6, 6), (4, 3, 3, 3), bias=False)
-
-
-@pytest.mark.points(1)
-def test_one_image_one_channel(student, rng):
-    """a batch of one image with one channel, two output channels: no dimension of size 1 is lost"""
-    _check(student, rng, (1, 1, 5, 4), (2, 1, 3, 3), stride=1, padding=1)
-
-
-@pytest.mark.points(1)
-def test_gradients(student, rng):
-    """the gradients with respect to x, weight and bias match the reference's (autograd through conv2d)"""
-    stride, padding = 2, 1
-    x, w, b = (
-        randn(rng, (2, 3, 7, 6), torch.float64),
-        randn(rng, (4, 3, 3, 3), torch.float64),
-        randn(rng, (4,), torch.float64),
-    )
-    what = _what(b, stride, padding)
-    leaves = [t.clone().requires_grad_() for t in (x, w, b)]
-    out = reference.conv2d(leaves[0], leaves[1], leaves[2], stride, padding)
-    grad_output = randn(rng, tuple(out.shape), torch.float64)
-    expected = torch.autograd.grad(out, leaves, grad_output)
-    inputs = _describe(x, w, b, stride, padding, "normal values") + "; grad_output random"
-    # the forward first: a wrong output shape would make the backward fail for a reason it does not say
-    got = student.call(student.ref("conv2d"), x, w, b, stride, padding, _what=what)
-    compare(
-        got,
-        out.detach(),
-        diagnose=_diagnose(x, w, b, stride, padding, out.detach()),
-        what=what,
-        inputs=inputs,
-        dtype=torch.float64,
-        tolerance=ROUNDING,
-        scale=9,
-    )
-    _, grads, _ = student.vjp(
-        student.ref("conv2d"), [x, w, b, stride, padding], grad_output, wrt=(0, 1, 2), _what=f"backward through {what}"
-    )
-    for name, g, e in zip(("x", "weight", "bias"), grads or [None] * 3, expected):
-        compare(
-            g,
-            e,
-            diagnose=lambda g: None,
-            what=f"the gradient with respect to {name}",
-            inputs=inputs,
-            dtype=torch.float64,
-            tolerance=ROUNDING,
-            scale=9,
-        )
+    gradients=True,
+    gradient_shape=((1, 2, 5, 4), (3, 2, 3, 2), {"stride": 2, "padding": 1}),
+    points={
+        "matches_reference": 3,
+        "stride": 1.5,
+        "padding": 1.5,
+        "stride_and_padding": 0.5,
+        "stride_and_padding_pairs": 0.5,
+        "without_bias": 1,
+        "one_image_one_channel": 1,
+        "gradcheck": 1,
+    },
+    descriptions={
+        "matches_reference": "conv2d with a bias, stride 1 and no padding matches the reference (a cross-correlation)",
+        "gradcheck": (
+            "torch.autograd.gradcheck through conv2d in float64, with respect to x, weight and bias "
+            "(stride 2, padding 1)"
+        ),
+    },
+)
+declare(globals(), CONV2D)

@@ -48,6 +48,20 @@ def test_a_mistake_no_test_tells_apart_from_another_is_said_to_be_ambiguous():
     assert "not named" in judge_mistake(_entry(both), BUG, "zzz nothing")
 
 
+def test_a_correct_answer_is_judged_by_its_tests_not_by_a_points_mismatch():
+    """An exercise whose points (20) are not its tests' sum (10) is a problem said once, apart: a correct
+    answer that passes every test is not also said to lose the difference, with no test to name."""
+    passed = [{"name": "test_0", "status": "passed", "score": 10.0, "max_score": 10.0, "message": "", "hint": ""}]
+    entry = {"name": "exercise2", "title": "Embedding", "score": 10.0, "max_score": 20.0, "tests": passed}
+    assert judge_mistake(entry, Path("mistakes/ok_one_hot.py"), None) is None
+    failed = dict(_entry("a hint"), max_score=20.0)
+    said = judge_mistake(failed, Path("mistakes/ok_one_hot.py"), None)
+    assert said == "exercise1 (Logsumexp): mistakes/ok_one_hot.py is a correct answer and loses 1 points: test_0: off"
+    unread = dict(_entry(), status="load_error", message="exercise1_logsumexp.py, line 1: SyntaxError")
+    said = judge_mistake(unread, Path("mistakes/ok_one_hot.py"), None)
+    assert said is not None and said.endswith("loses 10 points: exercise1_logsumexp.py, line 1: SyntaxError")
+
+
 def _trace(root: Path) -> str:
     """A traceback, in Python's format, of an error raised in the suite of the course folder ``root``."""
     return (

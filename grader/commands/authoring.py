@@ -395,10 +395,17 @@ def judge_mistake(entry: dict, path: Path, hint: str | None, broken=()) -> str |
     name = f"{entry['name']} ({entry['title']}): {path.parent.name}/{path.name}"
     lost = [t for t in _failed_tests(entry) if t["name"] not in broken]
     if path.name.startswith("ok_"):
-        short = sum(t["max_score"] - t["score"] for t in lost) if broken else entry["max_score"] - entry["score"]
+        # what its tests take off (an exercise whose points are not its tests' sum is a problem said apart);
+        # the exercise's own shortfall only when it has no test results (its file could not be graded)
+        short = sum(t["max_score"] - t["score"] for t in lost)
         if short > 0:
             return f"{name} is a correct answer and loses {short:g} points: " + "; ".join(
                 _lost_line(t) for t in lost[:3]
+            )
+        if not entry["tests"] and entry["max_score"] > entry["score"]:
+            why = (entry.get("message") or "").strip().splitlines()
+            return f"{name} is a correct answer and loses {entry['max_score'] - entry['score']:g} points: " + (
+                why[0] if why else str(entry.get("status"))
             )
         return None
     if not hint:

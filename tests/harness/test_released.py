@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from grader.harness.released import ReleaseError, declared_cases
-from grader.verdicts.visible import SeededGenerator, VisibleCall, VisibleDraw, VisibleStep
+from grader.verdicts.tolerances import ROUNDING
+from grader.verdicts.visible import SeededGenerator, VisibleCall, VisibleDraw, VisibleModule, VisibleStep
 from tests.conftest import ROOT
 
 COURSE = ROOT / "examples" / "course"
@@ -47,6 +48,26 @@ def test_a_declared_visible_test_becomes_the_student_editions_data():
     ]
     assert torch.equal(cases[1]["expected"], torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64))
     assert cases[0]["inputs"] == "x = 0, 1, 2" and cases[0]["rtol"] == 1e-5
+
+
+def test_a_module_whose_input_is_indices_is_checked_in_its_results_dtype():
+    """An embedding's input is int64 and its result float32: the student edition compares the result
+    in the reference's dtype, not the input's (a right answer was told 'returned float32, expected
+    int64')."""
+    weight = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    lookup = VisibleModule(
+        test="test_it",
+        cls="Embedding",
+        args=(3, 2),
+        name="idx",
+        state={"weight": weight},
+        inputs=lambda rng: (torch.tensor([2, 0]), "idx = [2, 0]"),
+        expected=lambda idx: weight[idx],
+    )
+    (case,) = declared_cases(_suite(True, lookup), "exercise1")
+    assert case["dtype"] == "float32" and case["input"].dtype == torch.int64
+    assert torch.equal(case["expected"], torch.tensor([[5.0, 6.0], [1.0, 2.0]]))
+    assert (case["rtol"], case["atol"]) == tuple(ROUNDING.at(torch.float32))
 
 
 def test_a_visible_test_not_declared_is_not_released():

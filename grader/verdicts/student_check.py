@@ -164,6 +164,22 @@ def _module(student, case, device):
             atol=case["atol"],
         )
         return
+    if case.get("variants"):  # the catalogue names a wrong result, as the grader's name_bug does
+        expected = decode(case["expected"])
+        naming = Tolerance(rtol=case["rtol"], atol=case["atol"])
+        compare(
+            got,
+            expected,
+            diagnose=lambda g: name_bug(g, expected, stored_variants(case), naming),
+            what=call,
+            inputs=case["inputs"],
+            dtype=DTYPES[case["dtype"]],
+            device=device,
+            rtol=case["rtol"],
+            atol=case["atol"],
+            hint=case.get("hint"),
+        )
+        return
     _as_stored(got, case, call, device)
 
 

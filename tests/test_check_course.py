@@ -156,6 +156,32 @@ def test_check_course_warns_of_an_untouched_scaffold_and_of_no_catalogued_mistak
     ]
 
 
+def test_check_course_says_when_the_model_answer_does_not_define_the_names_course_toml_lists(tmp_path):
+    """A class exercise scaffolded as `embedding` keeps names = ["embedding"] until the author writes
+    the class's name there: the model answer defines Embedding, and a file holding several exercises
+    would be split by the wrong name."""
+    from grader.commands.authoring import _names_problems, scaffold
+    from grader.course import load, parse, tomllib
+
+    made = scaffold(tmp_path / "c8", "embedding", "An embedding layer")
+    course = load(tmp_path / "c8")
+    assert _names_problems(course, course.exercises) == []  # the scaffold defines embedding
+    (made / "solution.py").write_text(
+        "import torch\nfrom torch import nn\n\nSIZE = 3\n\n\nclass Embedding(nn.Module):\n    pass\n\n\n"
+        "def _helper():\n    pass\n"
+    )
+    assert _names_problems(course, course.exercises) == [
+        "exercise1 (An embedding layer): course.toml's names lists 'embedding', which its model answer does not "
+        "define (it defines Embedding): names are what the student's file must define (a class's name for a class)"
+    ]
+    toml = tmp_path / "c8" / "course.toml"
+    toml.write_text(toml.read_text().replace('names = ["embedding"]', 'names = ["Embedding", "SIZE"]'))
+    course = parse(toml, tomllib.loads(toml.read_text()))  # load() reads a course once per process
+    assert _names_problems(course, course.exercises) == []
+    (made / "solution.py").write_text("def broken(:\n")
+    assert _names_problems(course, course.exercises) == []  # a syntax error is said by the grading
+
+
 def test_points_that_do_not_add_up_name_both_ways_of_giving_a_test_its_points():
     from types import SimpleNamespace
 

@@ -33,7 +33,7 @@ yours: the stub's docstring, the answer, the reference, the checks.
 CHECK_DESCRIPTION = """\
 Check a course before students see it: every exercise's files are where course.toml says,
 its tests' points add up to its points (its [[exercise]]'s `points`, else the course's), its
-model answer earns every point, its stub none, and in its mistakes folder each wrong answer
+model answer defines its `names` and earns every point, its stub none, and in its mistakes folder each wrong answer
 (bug_*.py, first line `# hint: REGEX`) loses points and is named by its hint (one that names
 that mistake alone), each correct one (ok_*.py) earns every point.  Lists each problem and
 exits 1 when there is one; warns of files still as grade new-exercise wrote them and of an
@@ -527,6 +527,44 @@ def _text(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
+def _defined(path: Path) -> dict | None:
+    """{name: whether a def or class made it} of what a Python file defines at its top level (None when
+    it cannot be parsed: said elsewhere)."""
+    import ast
+
+    try:
+        tree = ast.parse(_text(path))
+    except (SyntaxError, ValueError):
+        return None
+    names = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names[node.name] = True
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0]: False for a in node.names}
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id: False for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def _names_problems(course, exercises) -> list:
+    """The names course.toml says the student's file defines (``names``: how a file holding several
+    exercises is split, a notebook's cells told apart) that the model answer does not define."""
+    problems = []
+    for ex in exercises:
+        defined = _defined(course.path("solution", ex))
+        missing = [n for n in ex.names if defined is not None and n not in defined]
+        if defined is not None and missing:
+            made = sorted(n for n, by_def in defined.items() if by_def and not n.startswith("_"))
+            problems.append(
+                f"{ex.name} ({ex.title}): course.toml's names lists {', '.join(map(repr, missing))}, which its "
+                f"model answer does not define (it defines {', '.join(made) or 'no function or class'}): names are "
+                "what the student's file must define (a class's name for a class)"
+            )
+    return problems
+
+
 def _release_problems(course, exercises) -> list:
     """The visible tests that the student edition could not be built from (grader.harness.released):
     one not declared as data, or a declaration of a test that is not visible."""
@@ -555,7 +593,7 @@ def check_course(course, exercises=None, progress=print, warn=None) -> list:
         return problems
     for warning in scaffold_warnings(course, exercises):
         (warn or progress)(warning)
-    problems = _release_problems(course, exercises)
+    problems = _names_problems(course, exercises) + _release_problems(course, exercises)
     work = Path(tempfile.mkdtemp(prefix="check-course-"))
     zygote = Zygote(preload=wants_preload(exercises))
     try:

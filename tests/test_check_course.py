@@ -182,6 +182,24 @@ def test_check_course_says_when_the_model_answer_does_not_define_the_names_cours
     assert _names_problems(course, course.exercises) == []  # a syntax error is said by the grading
 
 
+def test_check_course_warns_of_a_forbidden_toml_that_course_toml_does_not_name(tmp_path):
+    """The guide's folder holds forbidden.toml, but only course.toml's `forbidden` key makes it read: one
+    written beside a scaffolded course.toml (whose key is a comment) forbade nothing, silently."""
+    from grader.commands.authoring import scaffold, unread_files
+    from grader.course import load, parse, tomllib
+
+    scaffold(tmp_path / "c9", "gelu")
+    toml = tmp_path / "c9" / "course.toml"
+    assert '# forbidden = "forbidden.toml"' in toml.read_text()
+    (tmp_path / "c9" / "forbidden.toml").write_text('[exercise1]\ncalls = ["gelu"]\n')
+    assert unread_files(load(tmp_path / "c9")) == [
+        f"{tmp_path / 'c9' / 'forbidden.toml'} is not read: course.toml names no forbidden file "
+        '(add `forbidden = "forbidden.toml"` to it)'
+    ]
+    toml.write_text(toml.read_text().replace('# forbidden = "forbidden.toml"', 'forbidden = "forbidden.toml"'))
+    assert unread_files(parse(toml, tomllib.loads(toml.read_text()))) == []
+
+
 def test_points_that_do_not_add_up_name_both_ways_of_giving_a_test_its_points():
     from types import SimpleNamespace
 

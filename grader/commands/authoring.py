@@ -36,8 +36,8 @@ its tests' points add up to its points (its [[exercise]]'s `points`, else the co
 model answer defines its `names` and earns every point, its stub none, and in its mistakes folder each wrong answer
 (bug_*.py, first line `# hint: REGEX`) loses points and is named by its hint (one that names
 that mistake alone), each correct one (ok_*.py) earns every point.  Lists each problem and
-exits 1 when there is one; warns of files still as grade new-exercise wrote them and of an
-exercise without a bug_*.py.
+exits 1 when there is one; warns of files still as grade new-exercise wrote them, of an
+exercise without a bug_*.py and of a forbidden.toml or imports.toml that course.toml does not name.
 """
 
 STUB = '''"""Exercise {number}: {title}.
@@ -122,6 +122,8 @@ COURSE = """# A course (grade new-exercise made this file; docs/instructors/auth
 # document every key).  Each [[exercise]] below is a folder exerciseN_TOPIC/ beside this file.
 title = {title}
 points = 10
+# forbidden = "forbidden.toml"   # the built-ins each exercise forbids (its format: grader/verdicts/forbidden.toml's)
+# imports = "imports.toml"       # what students' code may import besides the standard library (torch)
 """
 
 
@@ -523,6 +525,17 @@ def scaffold_warnings(course, exercises) -> list:
     return warnings
 
 
+def unread_files(course) -> list:
+    """forbidden.toml or imports.toml beside course.toml that course.toml does not name: never read, so
+    what it forbids (or allows) does not hold."""
+    warnings = []
+    for key in () if course.builtin else ("forbidden", "imports"):
+        beside = course.root / f"{key}.toml"
+        if getattr(course, key) is None and beside.is_file():
+            warnings.append(f'{beside} is not read: course.toml names no {key} file (add `{key} = "{key}.toml"` to it)')
+    return warnings
+
+
 def _text(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
@@ -591,7 +604,7 @@ def check_course(course, exercises=None, progress=print, warn=None) -> list:
     problems = _missing_files(course, exercises) or _suite_problems(course, exercises)
     if problems:
         return problems
-    for warning in scaffold_warnings(course, exercises):
+    for warning in unread_files(course) + scaffold_warnings(course, exercises):
         (warn or progress)(warning)
     problems = _names_problems(course, exercises) + _release_problems(course, exercises)
     work = Path(tempfile.mkdtemp(prefix="check-course-"))

@@ -300,18 +300,6 @@ def _course_folder(repo: Path, course) -> str:
     return "." if folder in ("", ".") else folder
 
 
-def _is_nngrade_checkout(repo: Path) -> bool:
-    """Whether ``repo`` holds nngrade's own pyproject.toml (the instructor's workflow then installs it with
-    `pip install .`)."""
-    from grader.course import tomllib
-
-    try:
-        with (repo / "pyproject.toml").open("rb") as f:
-            return tomllib.load(f).get("project", {}).get("name") == "nngrade"
-    except (OSError, ValueError):
-        return False
-
-
 def _instructor(args, exercises: str, version: str, course):
     from grader.formats.workflows import SAFE, SAFE_URL, instructor_workflow
 
@@ -341,7 +329,9 @@ def _instructor(args, exercises: str, version: str, course):
     nngrade = args.nngrade or "."
     if not SAFE.fullmatch(nngrade) or re.search(r"//[^/]*@", nngrade):
         return _fail("grade init-ci", f"--nngrade {nngrade!r}: a path or a URL (no spaces, quotes, $ or credentials)")
-    if args.nngrade is None and not _is_nngrade_checkout(args.dir):
+    from grader.install import is_checkout
+
+    if args.nngrade is None and not is_checkout(args.dir):
         return _fail(
             "grade init-ci",
             f"{args.dir.resolve()} is not an nngrade checkout (no pyproject.toml of nngrade), so the workflow's "

@@ -69,7 +69,7 @@ def is_checkout(folder: Path) -> bool:
         project = _project(folder)
     except (OSError, ValueError):
         return False
-    return bool(project) and project.get("name") == "nngrade"
+    return project is not None and project.get("name") == "nngrade"
 
 
 def pyproject_template(name: str, include: list, package_data: list, description: str = "") -> str:

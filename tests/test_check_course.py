@@ -200,6 +200,35 @@ def test_check_course_warns_of_a_forbidden_toml_that_course_toml_does_not_name(t
     assert unread_files(parse(toml, tomllib.loads(toml.read_text()))) == []
 
 
+def test_check_course_replays_the_student_editions_checks_on_the_model_answer(zygote, tmp_path, monkeypatch):
+    """What grade release stores for a visible test is checked as the student edition checks it, on the
+    model answer: data derived otherwise than the hidden test checks (an embedding's result compared in
+    its int64 input's dtype) would tell students with a right answer that it is wrong."""
+    from types import SimpleNamespace
+
+    from grader.commands.authoring import _student_edition_problems
+    from grader.exercises import lookup
+    from grader.harness import released
+    from grader.harness.points import suite_module
+    from tests.conftest import ROOT
+
+    ex = lookup("1")
+    cases = released.declared_cases(suite_module(ex), ex.name)
+    course = SimpleNamespace(builtin=False, path=lambda kind, exercise: ROOT / "solutions" / exercise.file)
+    monkeypatch.setattr(released, "course_cases", lambda exercise: cases)
+    (tmp_path / "right").mkdir()
+    assert _student_edition_problems(course, [ex], zygote, tmp_path / "right") == []
+    k = next(i for i, case in enumerate(cases) if case["kind"] == "call")
+    wrong = dict(cases[k], expected=2 * cases[k]["expected"])
+    monkeypatch.setattr(released, "course_cases", lambda exercise: cases[:k] + [wrong] + cases[k + 1 :])
+    (tmp_path / "wrong").mkdir()
+    (said,) = _student_edition_problems(course, [ex], zygote, tmp_path / "wrong")
+    label = wrong["function"] + (f"[{wrong['id']}]" if wrong["id"] else "")
+    assert said.startswith(
+        f"exercise1 (Softmax): the student edition (grade release) fails the model answer in {label}: softmax"
+    ), said
+
+
 def test_points_that_do_not_add_up_name_both_ways_of_giving_a_test_its_points():
     from types import SimpleNamespace
 

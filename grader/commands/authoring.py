@@ -33,7 +33,8 @@ yours: the stub's docstring, the answer, the reference, the checks.
 CHECK_DESCRIPTION = """\
 Check a course before students see it: every exercise's files are where course.toml says,
 its tests' points add up to its points (its [[exercise]]'s `points`, else the course's), its
-model answer defines its `names` and earns every point, its stub none, and in its mistakes folder each wrong answer
+model answer defines its `names`, earns every point and passes the student edition's checks
+(grade release), its stub earns none, and in its mistakes folder each wrong answer
 (bug_*.py, first line `# hint: REGEX`) loses points and is named by its hint (one that names
 that mistake alone), each correct one (ok_*.py) earns every point.  Lists each problem and
 exits 1 when there is one; warns of files still as grade new-exercise wrote them, of an
@@ -592,6 +593,50 @@ def _release_problems(course, exercises) -> list:
     return problems
 
 
+def _student_edition_problems(course, exercises, zygote, work: Path) -> list:
+    """The student edition's checks (the visible tests as grade release stores them, replayed as its
+    grade does) that the model answer fails: data the release derives otherwise than the hidden test
+    checks would tell a student with a right answer that it is wrong."""
+    import json
+
+    from grader.errors import StudentError
+    from grader.harness.released import ReleaseError, course_cases
+    from grader.transport.limits import Limits
+    from grader.transport.student import Student
+    from grader.verdicts.checks import Failure
+    from grader.verdicts.rules import Rules
+    from grader.verdicts.student_check import KINDS, decode, encode
+
+    problems = []
+    for ex in exercises if not course.builtin else ():  # the built-in course's release has its own tests
+        try:
+            cases = course_cases(ex)
+        except ReleaseError:
+            continue  # said by _release_problems
+        folder = work / f"edition-{ex.name}"
+        folder.mkdir()
+        shutil.copyfile(course.path("solution", ex), folder / ex.file)
+        student = Student(ex, folder, zygote, Limits(), work / f"edition-{ex.name}-work", rules=Rules())
+        try:
+            for case in cases:
+                case = decode(json.loads(json.dumps(encode(case))))  # as the student package reads it
+                label = case["function"] + (f"[{case['id']}]" if case["id"] else "")
+                student.begin_test(label)
+                device = case.get("device", "cpu")
+                try:
+                    KINDS[case["kind"]](student, case, "cpu" if device == "every" else device)
+                except (Failure, StudentError) as e:
+                    first = str(getattr(e, "message", e)).strip().splitlines()
+                    problems.append(
+                        f"{ex.name} ({ex.title}): the student edition (grade release) fails the model answer in "
+                        f"{label}: {first[0] if first else type(e).__name__}"
+                    )
+                    break
+        finally:
+            student.close()
+    return problems
+
+
 def check_course(course, exercises=None, progress=print, warn=None) -> list:
     """Every problem of ``course`` (the course in use), as sentences; [] when there is none.  What
     does not fail the check but needs the author (scaffold_warnings) goes to ``warn`` (default:
@@ -606,7 +651,8 @@ def check_course(course, exercises=None, progress=print, warn=None) -> list:
         return problems
     for warning in unread_files(course) + scaffold_warnings(course, exercises):
         (warn or progress)(warning)
-    problems = _names_problems(course, exercises) + _release_problems(course, exercises)
+    unreleased = _release_problems(course, exercises)
+    problems = _names_problems(course, exercises) + unreleased
     work = Path(tempfile.mkdtemp(prefix="check-course-"))
     zygote = Zygote(preload=wants_preload(exercises))
     try:
@@ -618,6 +664,9 @@ def check_course(course, exercises=None, progress=print, warn=None) -> list:
         stubs = grade(
             exercises, _submission(course, "stub", exercises, work / "stubs"), zygote=zygote, author=True
         ).to_dict()
+        if not unreleased:  # a release that cannot be built is said already
+            progress("checking the model answers with the student edition's checks")
+            problems += _student_edition_problems(course, exercises, zygote, work)
         broken = {ex["name"]: set(broken_tests(ex)) for ex in answers.get("exercises", [])}
         problems += _check_mistakes(
             course,

@@ -251,6 +251,10 @@ def new_exercise_main(argv) -> int:
         return _fail("new-exercise", str(e))
     except OSError as e:
         return _fail("new-exercise", f"cannot write {e.filename or args.course}: {e.strerror or e}")
+    try:  # the folder as the author named the course's: mycourse/exercise1_gelu, not its absolute path
+        made = args.course / made.resolve().relative_to(args.course.expanduser().resolve())
+    except ValueError:
+        pass
     print(
         f"grade new-exercise: wrote {made}/ (stub, model answer, reference, hidden suite, an example mistake in "
         f"mistakes/) and its entry in "

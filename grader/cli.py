@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from grader import __version__
 from grader import course as _course
-from grader.exercises import select
+from grader.exercises import exercises_help, select
 from grader.exits import EXIT_FULL
 from grader.exits import fail as _fail
 from grader.exits import no_torch as _no_torch
@@ -150,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise1 … exercise9 (or just 1 … 9), or 'all'")
+    p.add_argument("exercises", nargs="*", metavar="EXERCISE", help=exercises_help())
     p.add_argument(
         "--submission",
         "-s",

@@ -55,9 +55,15 @@ def for_suite(module_file: str) -> Exercise:
     return exercises[int(m.group(1)) - 1]
 
 
-EXERCISES_HELP = "exercise1 … exercise9 (or 1 … 9), or 'all' (default)"
+def exercises_help() -> str:
+    """The exercises a command can be given, as its help says: those of the course in use."""
+    names = [ex.name for ex in current().exercises]
+    if len(names) == 1:
+        return f"{names[0]} (or just 1), or 'all'"
+    return f"{names[0]} … {names[-1]} (or just 1 … {len(names)}), or 'all'"
 
 
-def add_exercises_option(parser, help: str = EXERCISES_HELP) -> None:
+def add_exercises_option(parser, help: str | None = None) -> None:
     """The ``--exercises``/``-e`` option of the commands that grade several exercises."""
+    help = help or exercises_help() + " (default)"
     parser.add_argument("--exercises", "-e", nargs="+", default=["all"], metavar="EXERCISE", help=help)

@@ -36,15 +36,7 @@ def project_metadata() -> dict:
 
     from grader import __version__
 
-    pyproject = ROOT / "pyproject.toml"
-    project = None
-    if pyproject.is_file():
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib
-        with open(pyproject, "rb") as f:
-            project = tomllib.load(f).get("project", {})
+    project = _project(ROOT)
     if project and project.get("name") == "nngrade":
         python, requires = project["requires-python"], project["dependencies"]
     else:
@@ -55,6 +47,29 @@ def project_metadata() -> dict:
         requires = [r for r in dist.requires or [] if not EXTRA.search(r)]
     deps = [str(Requirement(r)) for r in requires]
     return {"version": __version__, "requires-python": python, "dependencies": deps}
+
+
+def _project(folder: Path) -> dict | None:
+    """The [project] table of ``folder``'s pyproject.toml, or None when there is none."""
+    pyproject = folder / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    with open(pyproject, "rb") as f:
+        return tomllib.load(f).get("project", {})
+
+
+def is_checkout(folder: Path) -> bool:
+    """Whether ``folder`` is an nngrade checkout (its pyproject.toml is nngrade's), which `pip install .`
+    installs: what the instructor's Classroom workflow runs in the private repository by default."""
+    try:
+        project = _project(folder)
+    except (OSError, ValueError):
+        return False
+    return project is not None and project.get("name") == "nngrade"
 
 
 def pyproject_template(name: str, include: list, package_data: list, description: str = "") -> str:

@@ -48,6 +48,20 @@ def test_a_mistake_no_test_tells_apart_from_another_is_said_to_be_ambiguous():
     assert "not named" in judge_mistake(_entry(both), BUG, "zzz nothing")
 
 
+def test_a_correct_answer_is_judged_by_its_tests_not_by_a_points_mismatch():
+    """An exercise whose points (20) are not its tests' sum (10) is a problem said once, apart: a correct
+    answer that passes every test is not also said to lose the difference, with no test to name."""
+    passed = [{"name": "test_0", "status": "passed", "score": 10.0, "max_score": 10.0, "message": "", "hint": ""}]
+    entry = {"name": "exercise2", "title": "Embedding", "score": 10.0, "max_score": 20.0, "tests": passed}
+    assert judge_mistake(entry, Path("mistakes/ok_one_hot.py"), None) is None
+    failed = dict(_entry("a hint"), max_score=20.0)
+    said = judge_mistake(failed, Path("mistakes/ok_one_hot.py"), None)
+    assert said == "exercise1 (Logsumexp): mistakes/ok_one_hot.py is a correct answer and loses 1 points: test_0: off"
+    unread = dict(_entry(), status="load_error", message="exercise1_logsumexp.py, line 1: SyntaxError")
+    said = judge_mistake(unread, Path("mistakes/ok_one_hot.py"), None)
+    assert said is not None and said.endswith("loses 10 points: exercise1_logsumexp.py, line 1: SyntaxError")
+
+
 def _trace(root: Path) -> str:
     """A traceback, in Python's format, of an error raised in the suite of the course folder ``root``."""
     return (
@@ -140,6 +154,79 @@ def test_check_course_warns_of_an_untouched_scaffold_and_of_no_catalogued_mistak
         "exercise1 (Gelu): no mistakes/bug_*.py: your hints are not checked (put the mistakes students make "
         "there, one file each)",
     ]
+
+
+def test_check_course_says_when_the_model_answer_does_not_define_the_names_course_toml_lists(tmp_path):
+    """A class exercise scaffolded as `embedding` keeps names = ["embedding"] until the author writes
+    the class's name there: the model answer defines Embedding, and a file holding several exercises
+    would be split by the wrong name."""
+    from grader.commands.authoring import _names_problems, scaffold
+    from grader.course import load, parse, tomllib
+
+    made = scaffold(tmp_path / "c8", "embedding", "An embedding layer")
+    course = load(tmp_path / "c8")
+    assert _names_problems(course, course.exercises) == []  # the scaffold defines embedding
+    (made / "solution.py").write_text(
+        "import torch\nfrom torch import nn\n\nSIZE = 3\n\n\nclass Embedding(nn.Module):\n    pass\n\n\n"
+        "def _helper():\n    pass\n"
+    )
+    assert _names_problems(course, course.exercises) == [
+        "exercise1 (An embedding layer): course.toml's names lists 'embedding', which its model answer does not "
+        "define (it defines Embedding): names are what the student's file must define (a class's name for a class)"
+    ]
+    toml = tmp_path / "c8" / "course.toml"
+    toml.write_text(toml.read_text().replace('names = ["embedding"]', 'names = ["Embedding", "SIZE"]'))
+    course = parse(toml, tomllib.loads(toml.read_text()))  # load() reads a course once per process
+    assert _names_problems(course, course.exercises) == []
+    (made / "solution.py").write_text("def broken(:\n")
+    assert _names_problems(course, course.exercises) == []  # a syntax error is said by the grading
+
+
+def test_check_course_warns_of_a_forbidden_toml_that_course_toml_does_not_name(tmp_path):
+    """The guide's folder holds forbidden.toml, but only course.toml's `forbidden` key makes it read: one
+    written beside a scaffolded course.toml (whose key is a comment) forbade nothing, silently."""
+    from grader.commands.authoring import scaffold, unread_files
+    from grader.course import load, parse, tomllib
+
+    scaffold(tmp_path / "c9", "gelu")
+    toml = tmp_path / "c9" / "course.toml"
+    assert '# forbidden = "forbidden.toml"' in toml.read_text()
+    (tmp_path / "c9" / "forbidden.toml").write_text('[exercise1]\ncalls = ["gelu"]\n')
+    assert unread_files(load(tmp_path / "c9")) == [
+        f"{tmp_path / 'c9' / 'forbidden.toml'} is not read: course.toml names no forbidden file "
+        '(add `forbidden = "forbidden.toml"` to it)'
+    ]
+    toml.write_text(toml.read_text().replace('# forbidden = "forbidden.toml"', 'forbidden = "forbidden.toml"'))
+    assert unread_files(parse(toml, tomllib.loads(toml.read_text()))) == []
+
+
+def test_check_course_replays_the_student_editions_checks_on_the_model_answer(zygote, tmp_path, monkeypatch):
+    """What grade release stores for a visible test is checked as the student edition checks it, on the
+    model answer: data derived otherwise than the hidden test checks (an embedding's result compared in
+    its int64 input's dtype) would tell students with a right answer that it is wrong."""
+    from types import SimpleNamespace
+
+    from grader.commands.authoring import _student_edition_problems
+    from grader.exercises import lookup
+    from grader.harness import released
+    from grader.harness.points import suite_module
+    from tests.conftest import ROOT
+
+    ex = lookup("1")
+    cases = released.declared_cases(suite_module(ex), ex.name)
+    course = SimpleNamespace(builtin=False, path=lambda kind, exercise: ROOT / "solutions" / exercise.file)
+    monkeypatch.setattr(released, "course_cases", lambda exercise: cases)
+    (tmp_path / "right").mkdir()
+    assert _student_edition_problems(course, [ex], zygote, tmp_path / "right") == []
+    k = next(i for i, case in enumerate(cases) if case["kind"] == "call")
+    wrong = dict(cases[k], expected=2 * cases[k]["expected"])
+    monkeypatch.setattr(released, "course_cases", lambda exercise: cases[:k] + [wrong] + cases[k + 1 :])
+    (tmp_path / "wrong").mkdir()
+    (said,) = _student_edition_problems(course, [ex], zygote, tmp_path / "wrong")
+    label = wrong["function"] + (f"[{wrong['id']}]" if wrong["id"] else "")
+    assert said.startswith(
+        f"exercise1 (Softmax): the student edition (grade release) fails the model answer in {label}: softmax"
+    ), said
 
 
 def test_points_that_do_not_add_up_name_both_ways_of_giving_a_test_its_points():

@@ -15,6 +15,15 @@ def test_help_teaches():
         assert text in r.stdout
 
 
+def test_help_names_the_exercises_of_the_course_in_use():
+    """The help of grade and of a command taking --exercises names the course's exercises, not the nine."""
+    course = str(ROOT / "examples" / "course")
+    assert "exercise1 … exercise9 (or just 1 … 9)" in run_cli("--help").stdout
+    for args in (("--course", course, "--help"), ("batch", "--course", course, "--help")):
+        shown = " ".join(run_cli(*args).stdout.split())
+        assert "exercise1 … exercise4 (or just 1 … 4)" in shown and "exercise9" not in shown, args
+
+
 @pytest.mark.parametrize(
     "args,needle",
     [

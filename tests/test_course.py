@@ -161,6 +161,15 @@ def test_new_exercise_never_replaces_what_is_there(tmp_path):
         scaffold(tmp_path, "Not A Name")
 
 
+def test_new_exercise_says_what_it_wrote_as_the_guide_shows(tmp_path):
+    """The exercise's folder as the author named the course (relative), as its course.toml is said."""
+    r = run_cli("new-exercise", "layer_norm", "--course", "mycourse", "--title", "Layer normalisation", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    guide = (ROOT / "docs" / "instructors" / "authoring.md").read_text()
+    said = next(line for line in guide.splitlines() if line.startswith("grade new-exercise: wrote"))
+    assert r.stderr.strip() == said
+
+
 @pytest.mark.slow
 def test_the_authoring_guide_scaffold_then_check_course_then_grade(tmp_path):
     """As docs/instructors/authoring.md says: scaffold an exercise, check the course, grade with it."""

@@ -33,11 +33,12 @@ yours: the stub's docstring, the answer, the reference, the checks.
 CHECK_DESCRIPTION = """\
 Check a course before students see it: every exercise's files are where course.toml says,
 its tests' points add up to its points (its [[exercise]]'s `points`, else the course's), its
-model answer earns every point, its stub none, and in its mistakes folder each wrong answer
+model answer defines its `names`, earns every point and passes the student edition's checks
+(grade release), its stub earns none, and in its mistakes folder each wrong answer
 (bug_*.py, first line `# hint: REGEX`) loses points and is named by its hint (one that names
 that mistake alone), each correct one (ok_*.py) earns every point.  Lists each problem and
-exits 1 when there is one; warns of files still as grade new-exercise wrote them and of an
-exercise without a bug_*.py.
+exits 1 when there is one; warns of files still as grade new-exercise wrote them, of an
+exercise without a bug_*.py and of a forbidden.toml or imports.toml that course.toml does not name.
 """
 
 STUB = '''"""Exercise {number}: {title}.
@@ -122,6 +123,8 @@ COURSE = """# A course (grade new-exercise made this file; docs/instructors/auth
 # document every key).  Each [[exercise]] below is a folder exerciseN_TOPIC/ beside this file.
 title = {title}
 points = 10
+# forbidden = "forbidden.toml"   # the built-ins each exercise forbids (its format: grader/verdicts/forbidden.toml's)
+# imports = "imports.toml"       # what students' code may import besides the standard library (torch)
 """
 
 
@@ -248,6 +251,10 @@ def new_exercise_main(argv) -> int:
         return _fail("new-exercise", str(e))
     except OSError as e:
         return _fail("new-exercise", f"cannot write {e.filename or args.course}: {e.strerror or e}")
+    try:  # the folder as the author named the course's: mycourse/exercise1_gelu, not its absolute path
+        made = args.course / made.resolve().relative_to(args.course.expanduser().resolve())
+    except ValueError:
+        pass
     print(
         f"grade new-exercise: wrote {made}/ (stub, model answer, reference, hidden suite, an example mistake in "
         f"mistakes/) and its entry in "
@@ -395,10 +402,17 @@ def judge_mistake(entry: dict, path: Path, hint: str | None, broken=()) -> str |
     name = f"{entry['name']} ({entry['title']}): {path.parent.name}/{path.name}"
     lost = [t for t in _failed_tests(entry) if t["name"] not in broken]
     if path.name.startswith("ok_"):
-        short = sum(t["max_score"] - t["score"] for t in lost) if broken else entry["max_score"] - entry["score"]
+        # what its tests take off (an exercise whose points are not its tests' sum is a problem said apart);
+        # the exercise's own shortfall only when it has no test results (its file could not be graded)
+        short = sum(t["max_score"] - t["score"] for t in lost)
         if short > 0:
             return f"{name} is a correct answer and loses {short:g} points: " + "; ".join(
                 _lost_line(t) for t in lost[:3]
+            )
+        if not entry["tests"] and entry["max_score"] > entry["score"]:
+            why = (entry.get("message") or "").strip().splitlines()
+            return f"{name} is a correct answer and loses {entry['max_score'] - entry['score']:g} points: " + (
+                why[0] if why else str(entry.get("status"))
             )
         return None
     if not hint:
@@ -516,8 +530,57 @@ def scaffold_warnings(course, exercises) -> list:
     return warnings
 
 
+def unread_files(course) -> list:
+    """forbidden.toml or imports.toml beside course.toml that course.toml does not name: never read, so
+    what it forbids (or allows) does not hold."""
+    warnings = []
+    for key in () if course.builtin else ("forbidden", "imports"):
+        beside = course.root / f"{key}.toml"
+        if getattr(course, key) is None and beside.is_file():
+            warnings.append(f'{beside} is not read: course.toml names no {key} file (add `{key} = "{key}.toml"` to it)')
+    return warnings
+
+
 def _text(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
+
+
+def _defined(path: Path) -> dict | None:
+    """{name: whether a def or class made it} of what a Python file defines at its top level (None when
+    it cannot be parsed: said elsewhere)."""
+    import ast
+
+    try:
+        tree = ast.parse(_text(path))
+    except (SyntaxError, ValueError):
+        return None
+    names = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names[node.name] = True
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0]: False for a in node.names}
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id: False for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def _names_problems(course, exercises) -> list:
+    """The names course.toml says the student's file defines (``names``: how a file holding several
+    exercises is split, a notebook's cells told apart) that the model answer does not define."""
+    problems = []
+    for ex in exercises:
+        defined = _defined(course.path("solution", ex))
+        missing = [n for n in ex.names if defined is not None and n not in defined]
+        if defined is not None and missing:
+            made = sorted(n for n, by_def in defined.items() if by_def and not n.startswith("_"))
+            problems.append(
+                f"{ex.name} ({ex.title}): course.toml's names lists {', '.join(map(repr, missing))}, which its "
+                f"model answer does not define (it defines {', '.join(made) or 'no function or class'}): names are "
+                "what the student's file must define (a class's name for a class)"
+            )
+    return problems
 
 
 def _release_problems(course, exercises) -> list:
@@ -534,6 +597,50 @@ def _release_problems(course, exercises) -> list:
     return problems
 
 
+def _student_edition_problems(course, exercises, zygote, work: Path) -> list:
+    """The student edition's checks (the visible tests as grade release stores them, replayed as its
+    grade does) that the model answer fails: data the release derives otherwise than the hidden test
+    checks would tell a student with a right answer that it is wrong."""
+    import json
+
+    from grader.errors import StudentError
+    from grader.harness.released import ReleaseError, course_cases
+    from grader.transport.limits import Limits
+    from grader.transport.student import Student
+    from grader.verdicts.checks import Failure
+    from grader.verdicts.rules import Rules
+    from grader.verdicts.student_check import KINDS, decode, encode
+
+    problems = []
+    for ex in exercises if not course.builtin else ():  # the built-in course's release has its own tests
+        try:
+            cases = course_cases(ex)
+        except ReleaseError:
+            continue  # said by _release_problems
+        folder = work / f"edition-{ex.name}"
+        folder.mkdir()
+        shutil.copyfile(course.path("solution", ex), folder / ex.file)
+        student = Student(ex, folder, zygote, Limits(), work / f"edition-{ex.name}-work", rules=Rules())
+        try:
+            for case in cases:
+                case = decode(json.loads(json.dumps(encode(case))))  # as the student package reads it
+                label = case["function"] + (f"[{case['id']}]" if case["id"] else "")
+                student.begin_test(label)
+                device = case.get("device", "cpu")
+                try:
+                    KINDS[case["kind"]](student, case, "cpu" if device == "every" else device)
+                except (Failure, StudentError) as e:
+                    first = str(getattr(e, "message", e)).strip().splitlines()
+                    problems.append(
+                        f"{ex.name} ({ex.title}): the student edition (grade release) fails the model answer in "
+                        f"{label}: {first[0] if first else type(e).__name__}"
+                    )
+                    break
+        finally:
+            student.close()
+    return problems
+
+
 def check_course(course, exercises=None, progress=print, warn=None) -> list:
     """Every problem of ``course`` (the course in use), as sentences; [] when there is none.  What
     does not fail the check but needs the author (scaffold_warnings) goes to ``warn`` (default:
@@ -546,9 +653,10 @@ def check_course(course, exercises=None, progress=print, warn=None) -> list:
     problems = _missing_files(course, exercises) or _suite_problems(course, exercises)
     if problems:
         return problems
-    for warning in scaffold_warnings(course, exercises):
+    for warning in unread_files(course) + scaffold_warnings(course, exercises):
         (warn or progress)(warning)
-    problems = _release_problems(course, exercises)
+    unreleased = _release_problems(course, exercises)
+    problems = _names_problems(course, exercises) + unreleased
     work = Path(tempfile.mkdtemp(prefix="check-course-"))
     zygote = Zygote(preload=wants_preload(exercises))
     try:
@@ -560,6 +668,12 @@ def check_course(course, exercises=None, progress=print, warn=None) -> list:
         stubs = grade(
             exercises, _submission(course, "stub", exercises, work / "stubs"), zygote=zygote, author=True
         ).to_dict()
+        # an exercise whose release cannot be built, or whose model answer loses points, is said already
+        full = {e["name"] for e in answers.get("exercises", []) if e["score"] >= e["max_score"]}
+        if not unreleased:
+            progress("checking the model answers with the student edition's checks")
+            released = [ex for ex in exercises if ex.name in full]
+            problems += _student_edition_problems(course, released, zygote, work)
         broken = {ex["name"]: set(broken_tests(ex)) for ex in answers.get("exercises", [])}
         problems += _check_mistakes(
             course,

@@ -208,11 +208,9 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
             "folder that holds `exercises/`, or use `course.ipynb` (`%load_ext grader`).\nThe checks here are the "
             "visible tests; the hidden tests run when you submit.\n"
         )
-        from grader.commands.release_docs import INSTRUCTOR_PAGE
-
         # the students' page and the instructor's, at the release's root
         (tmp / "README.md").write_text(student_readme(course))
-        (tmp / "INSTRUCTOR.md").write_text(INSTRUCTOR_PAGE.format(title=current().title, version=__version__))
+        (tmp / "INSTRUCTOR.md").write_text(instructor_page(course, __version__))
         progress("  pages: README.md (students), INSTRUCTOR.md")
         manifest = {}
         for p in sorted(tmp.rglob("*")):
@@ -227,6 +225,32 @@ def build(out: Path, progress=print, hint_level: str = "fix") -> dict:
         return manifest
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def instructor_page(course, version: str) -> str:
+    """The instructor's page at the release's root: the built-in course's as written; another course's
+    commands name its folder (without --course, grade autograder and grade batch grade the built-in
+    nine), and its list of imports is the course's."""
+    from grader.commands.release_docs import INSTRUCTOR_PAGE
+
+    text = INSTRUCTOR_PAGE.format(title=course.title, version=version)
+    if course.builtin:
+        return text
+    folder = course.root.name
+    imports = f"`{course.imports.name}` in your course folder" if course.imports else "torch alone: no `imports` file"
+    swaps = {
+        "`grade autograder --out autograder.zip`\n  builds from your instructor checkout": (
+            f"`grade autograder --course {folder} --out autograder.zip`\n  builds from your course folder, `{folder}`"
+        ),
+        "`grade batch SUBMISSIONS --out DIR` from your instructor checkout.": (
+            f"`grade batch SUBMISSIONS --out DIR --course {folder}` (your course folder)."
+        ),
+        "`grade init-ci --help` in your\n  instructor checkout": "`grade init-ci --help`, with\n  `--course`",
+        "`grader/verdicts/imports.toml` in your checkout": imports,
+    }
+    for old, new in swaps.items():
+        text = text.replace(old, new)
+    return text
 
 
 def student_readme(course) -> str:

@@ -60,7 +60,11 @@ A course of your own (--course DIR, or GRADER_COURSE): the student workflow
 names no folder (the student edition that grade release --course DIR built is
 that course's, and grades it); the instructor's runs `grade classroom --course`
 with the course folder's path in your private repository, so the folder (its
-hidden tests and references) must be committed there, inside --dir.
+hidden tests and references) must be committed there, inside --dir.  The
+workflow installs nngrade with `pip install .` when --dir is an nngrade
+checkout; a repository that holds only the course names where it comes from
+with --nngrade (a wheel committed there, ./wheels/nngrade-0.1.0-py3-none-any.whl,
+or a git URL, git+https://github.com/ORG/nngrade@v0.1.0).
 
 examples:
   grade init-ci --dir release/                      (grade release has done this already)
@@ -195,6 +199,12 @@ def init_ci_main(argv) -> int:
     )
     p.add_argument("--extensions", metavar="PATH", help="instructor: per-student deadlines CSV, in your repository")
     p.add_argument(
+        "--nngrade",
+        metavar="PIP-SPEC",
+        help="instructor: where the workflow's pip installs nngrade from (default: ., the repository, "
+        "when it is an nngrade checkout; a wheel committed in the repository or a git URL otherwise)",
+    )
+    p.add_argument(
         "--url",
         metavar="TEMPLATE",
         help="instructor: the student repositories, if not on github.com "
@@ -236,7 +246,9 @@ def init_ci_main(argv) -> int:
             return text
         target = args.dir / ".github" / "workflows" / f"grade-{args.assignment}.yml"
     else:
-        given = [o for o in ("org", "assignment", "deadline", "roster", "extensions", "url") if getattr(args, o)]
+        given = [
+            o for o in ("org", "assignment", "deadline", "roster", "extensions", "url", "nngrade") if getattr(args, o)
+        ]
         if given:
             return _fail("grade init-ci", f"--{given[0]} is for the instructor's workflow: add --instructor")
         if not SAFE.fullmatch(args.package) or re.search(r"//[^/]*@", args.package):
@@ -314,6 +326,18 @@ def _instructor(args, exercises: str, version: str, course):
         return _fail("grade init-ci", f"--token {args.token!r} is not a valid secret name")
     if not re.fullmatch(r"[0-9*/,-]+( [0-9*/,A-Za-z-]+){4}", args.cron):
         return _fail("grade init-ci", f"--cron {args.cron!r} is not a cron schedule (five fields, e.g. '17 6 * * *')")
+    nngrade = args.nngrade or "."
+    if not SAFE.fullmatch(nngrade) or re.search(r"//[^/]*@", nngrade):
+        return _fail("grade init-ci", f"--nngrade {nngrade!r}: a path or a URL (no spaces, quotes, $ or credentials)")
+    from grader.install import is_checkout
+
+    if args.nngrade is None and not is_checkout(args.dir):
+        return _fail(
+            "grade init-ci",
+            f"{args.dir.resolve()} is not an nngrade checkout (no pyproject.toml of nngrade), so the workflow's "
+            "`pip install .` would fail: give --nngrade, where pip installs nngrade from (a wheel committed in the "
+            "repository, ./wheels/nngrade-0.1.0-py3-none-any.whl, or git+https://github.com/ORG/nngrade@v0.1.0)",
+        )
     folder = None
     if not course.builtin:
         try:
@@ -324,6 +348,7 @@ def _instructor(args, exercises: str, version: str, course):
             return _fail("grade init-ci", f"--course: the folder {folder!r} needs a name without spaces, quotes or $")
     return instructor_workflow(
         version,
+        nngrade=nngrade,
         course=folder,
         course_title=None if course.builtin else course.title,
         org=args.org,

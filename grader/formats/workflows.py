@@ -157,10 +157,10 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - name: Install nngrade from this repository (the hidden tests stay here)
+      - name: Install nngrade{from_here} (the hidden tests stay here)
         run: |
           python -m pip install --quiet --index-url https://download.pytorch.org/whl/cpu torch torchvision
-          python -m pip install --quiet .
+          python -m pip install --quiet {nngrade}
       - name: Collect, grade and return feedback
         env:
           GH_TOKEN: ${{{{ secrets.{token} }}}}
@@ -218,10 +218,14 @@ def instructor_workflow(
     url: str | None = None,
     course: str | None = None,
     course_title: str | None = None,
+    nngrade: str = ".",
 ) -> str:
     """The private repository's workflow; ``course``: the course folder, relative to the repository's
-    top (its checkout), that `grade classroom --course` grades with (None: the built-in course)."""
+    top (its checkout), that `grade classroom --course` grades with (None: the built-in course);
+    ``nngrade``: what pip installs nngrade from (``.``: the repository, an nngrade checkout)."""
     return INSTRUCTOR.format(
+        nngrade=nngrade,
+        from_here=" from this repository" if nngrade == "." else "",
         course_line=_course_line(course_title, f" (the folder {course} of this repository)." if course else "."),
         course=f"--course {course} " if course else "",
         version=version,

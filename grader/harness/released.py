@@ -191,10 +191,15 @@ def module_cases(module, decl, exercise_name: str) -> list:
     """A visible test declared as a VisibleModule, as the student edition's "module" cases: for each of
     its params, the module's construction and parameters, the input the suite's test makes, the
     reference's result and what each catalogued mistake returns there."""
+    import torch
+
     cases = []
     for case_id, params in decl.params:
         x, how = decl.make(_case_rng(exercise_name, decl.test, case_id), **params)
-        rtol, atol = decl.tolerance.at(x.dtype, decl.scale(x) if decl.scale else 1.0)
+        expected = decl.expected(x)
+        # the result has the input's dtype, but for an input of indices (an embedding's): the reference's
+        dtype = expected.dtype if isinstance(expected, torch.Tensor) and not x.is_floating_point() else x.dtype
+        rtol, atol = decl.tolerance.at(dtype, decl.scale(x) if decl.scale else 1.0)
         case = _head(module, decl, case_id, "module") | {
             "class": decl.cls,
             "ctor": list(decl.args),
@@ -205,7 +210,13 @@ def module_cases(module, decl, exercise_name: str) -> list:
         }
         if decl.state:
             case |= {"set": dict(decl.state), "shape_hint": decl.shape_hint}
-        case |= {"input": x, "expected": decl.expected(x), "dtype": _dtype(x), "rtol": rtol, "atol": atol}
+        case |= {
+            "input": x,
+            "expected": expected,
+            "dtype": str(dtype).removeprefix("torch."),
+            "rtol": rtol,
+            "atol": atol,
+        }
         optional = {
             "unchanged": decl.unchanged,
             "variants": variants_data(decl.variants(x)) if decl.variants else None,

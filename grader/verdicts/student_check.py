@@ -169,10 +169,15 @@ def _module(student, case, device):
 
 
 def _as_stored(got, case, what: str, device) -> None:
-    """``got`` against the case's stored result, within its stored tolerance, with its hint."""
-    assert_close(
+    """``got`` against the case's stored result, within its stored tolerance, with its hint; a result
+    that a catalogued mistake gives (the case's variants) is named by its hint, as the grader's name_bug
+    names it."""
+    expected, variants = decode(case["expected"]), stored_variants(case)
+    naming = Tolerance(rtol=case["rtol"], atol=case["atol"])
+    compare(
         got,
-        decode(case["expected"]),
+        expected,
+        diagnose=lambda g: name_bug(g, expected, variants, naming) if variants else None,
         what=what,
         inputs=case["inputs"],
         dtype=DTYPES[case["dtype"]],

@@ -97,7 +97,14 @@ def test_student_workflow_is_valid_and_holds_no_secret(tmp_path):
     assert r.returncode == 2 and "--force" in r.stderr and wf.read_text() == before
 
 
+def install_step(doc: dict) -> list:
+    """The words of the instructor's workflow's line that installs nngrade."""
+    step = next(s for s in doc["jobs"]["grade"]["steps"] if s.get("name", "").startswith("Install nngrade"))
+    return step["run"].splitlines()[-1].split()
+
+
 def test_instructor_workflow_is_valid_and_runs_grade_classroom(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "nngrade"\n')  # an nngrade checkout
     wf = write_workflow(
         tmp_path,
         "--instructor",
@@ -117,6 +124,7 @@ def test_instructor_workflow_is_valid_and_runs_grade_classroom(tmp_path):
     )
     doc = validate(wf.read_text())
     assert wf.name == "grade-hw3.yml"
+    assert install_step(doc) == ["python", "-m", "pip", "install", "--quiet", "."]
     assert set(doc["on"]) == {"schedule", "workflow_dispatch"} and doc["on"]["schedule"][0]["cron"] == "17 6 * * *"
     steps = doc["jobs"]["grade"]["steps"]
     grade = next(s for s in steps if "grade classroom" in s.get("run", ""))
@@ -160,6 +168,25 @@ def test_instructor_workflow_is_valid_and_runs_grade_classroom(tmp_path):
         (["--instructor", "--org", "cs 101", "--assignment", "hw3", "--deadline", "2026-12-01T23:59Z"], "--org"),
         (["--package", "git+https://user:pw@github.com/x/y"], "credentials"),
         (["--url", "file:///srv/{login}.git"], "--instructor"),
+        (["--nngrade", "./nngrade.whl"], "--instructor"),
+        (
+            ["--instructor", "--org", "cs101", "--assignment", "hw3", "--deadline", "2026-12-01T23:59Z"],
+            "is not an nngrade checkout",
+        ),
+        (
+            [
+                "--instructor",
+                "--org",
+                "cs",
+                "--assignment",
+                "hw3",
+                "--deadline",
+                "2026-12-01T23:59Z",
+                "--nngrade",
+                "a b",
+            ],
+            "--nngrade",
+        ),
         (
             [
                 "--instructor",
@@ -205,16 +232,22 @@ def test_workflows_of_a_course_of_one_s_own(tmp_path):
     assert yaml_run(whole).startswith("grade all --submission")  # all four: the course's all
 
     instructor = ["--instructor", "--org", "cs101", "--assignment", "hw4", "--deadline", "2026-12-15T23:59Z"]
-    wf = write_workflow(repo, "--course", repo / "courses" / "dl2", *instructor)
+    # a repository that holds the course, not nngrade: `pip install .` could not install grade there
+    r = run_cli("init-ci", "--dir", repo, "--course", repo / "courses" / "dl2", *instructor)
+    assert r.returncode == 2 and "is not an nngrade checkout" in r.stderr and "--nngrade" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (repo / ".github").exists()
+    wheel = "./wheels/nngrade-0.1.0-py3-none-any.whl"
+    wf = write_workflow(repo, "--course", repo / "courses" / "dl2", *instructor, "--nngrade", wheel)
     text = wf.read_text()
     doc = validate(text)
+    assert install_step(doc) == ["python", "-m", "pip", "install", "--quiet", wheel]
     grade = next(s for s in doc["jobs"]["grade"]["steps"] if "grade classroom" in s.get("run", ""))
     words = grade["run"].split()
     assert words[words.index("--course") + 1] == "courses/dl2" and words[words.index("--exercises") + 1] == "all"
     assert f"# Course: {COURSE_TITLE} (the folder courses/dl2 of this repository)" in text
 
     elsewhere = tmp_path / "other-repo"
-    r = run_cli("init-ci", "--dir", elsewhere, "--course", repo / "courses" / "dl2", *instructor)
+    r = run_cli("init-ci", "--dir", elsewhere, "--course", repo / "courses" / "dl2", *instructor, "--nngrade", wheel)
     assert r.returncode == 2 and "is not in the repository" in r.stderr and "commit the course folder" in r.stderr
     assert "Traceback" not in r.stderr and not (elsewhere / ".github").exists()
 
@@ -381,6 +414,8 @@ def test_classroom_grades_the_last_commit_before_each_deadline_and_returns_feedb
         "1",
         "--url",
         f"file://{remotes}/{{assignment}}-{{login}}.git",
+        "--nngrade",
+        "./wheels/nngrade-0.1.0-py3-none-any.whl",
     )
     steps = validate(wf.read_text())["jobs"]["grade"]["steps"]
     step = next(s for s in steps if "grade classroom" in s.get("run", ""))

@@ -144,6 +144,7 @@ REFUSED_FIRST = {
     ("grader.commands.grade_here", "_write_failure"),
     ("grader.untrusted.boundary", ""),
     ("grader.commands.authoring", "_release_problems"),
+    ("grader.commands.authoring", "_student_edition_problems"),
 }
 
 

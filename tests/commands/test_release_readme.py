@@ -127,6 +127,27 @@ def test_the_readme_counts_one_file_in_the_singular(tmp_path):
     assert "upload your 2 `exercise*_*.py` files (or" in two and "keeping their names." in two
 
 
+def test_the_instructor_page_of_a_course_names_its_folder_in_each_command(tmp_path):
+    """Without --course, grade autograder and grade batch grade the built-in nine: a course's
+    INSTRUCTOR.md gives its folder to each, and its imports are the course's list."""
+    from grader.commands.release import instructor_page
+    from grader.commands.release_docs import INSTRUCTOR_PAGE
+    from grader.course import builtin, parse
+
+    assert instructor_page(builtin(), "0.1") == INSTRUCTOR_PAGE.format(title=builtin().title, version="0.1")
+    course = tmp_path / "dl2"
+    page = instructor_page(_course(course, ["gelu"]), "0.1")
+    assert "`grade autograder --course dl2 --out autograder.zip`\n  builds from your course folder, `dl2`" in page
+    assert "`grade batch SUBMISSIONS --out DIR --course dl2` (your course folder)." in page
+    assert "`grade init-ci --help`, with\n  `--course`" in page and "torch alone: no `imports` file" in page
+    assert "checkout" not in page and "grader/verdicts" not in page
+    course.mkdir()
+    (course / "imports.toml").write_text('allowed = ["torch", "numpy"]\n')
+    entries = [{"topic": "gelu", "title": "Gelu", "names": ["gelu"]}]
+    allowing = parse(course / "course.toml", {"title": "A course", "imports": "imports.toml", "exercise": entries})
+    assert "`imports.toml` in your course folder" in instructor_page(allowing, "0.1")
+
+
 def test_the_release_counts_its_stubs_and_cases_in_the_singular_when_one():
     from grader.commands.release import _count
 

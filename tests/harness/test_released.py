@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from grader.harness.released import ReleaseError, declared_cases
-from grader.verdicts.visible import SeededGenerator, VisibleCall, VisibleDraw, VisibleStep
+from grader.verdicts.diagnosis import Misconception
+from grader.verdicts.tolerances import ROUNDING
+from grader.verdicts.visible import SeededGenerator, VisibleCall, VisibleDraw, VisibleModule, VisibleStep
 from tests.conftest import ROOT
 
 COURSE = ROOT / "examples" / "course"
@@ -47,6 +49,32 @@ def test_a_declared_visible_test_becomes_the_student_editions_data():
     ]
     assert torch.equal(cases[1]["expected"], torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64))
     assert cases[0]["inputs"] == "x = 0, 1, 2" and cases[0]["rtol"] == 1e-5
+
+
+WEIGHT = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+FLATTENED = Misconception("flattened", "The result has lost idx's shape: return weight[idx].")
+# an embedding: its input holds indices (int64), its result is float32
+LOOKUP = VisibleModule(
+    test="test_it",
+    cls="Embedding",
+    args=(3, 2),
+    name="idx",
+    state={"weight": WEIGHT},
+    inputs=lambda rng: (torch.tensor([[2, 0], [1, 1]]), "idx = [[2, 0], [1, 1]]"),
+    expected=lambda idx: WEIGHT[idx],
+    variants=lambda idx: [FLATTENED.gives(lambda: WEIGHT[idx.reshape(-1)])],
+    hint="forward returns the rows of weight that idx picks.",
+)
+
+
+def test_a_module_whose_input_is_indices_is_checked_in_its_results_dtype():
+    """The student edition compares an embedding's result in the reference's dtype, not its input's (a
+    right answer was told 'returned float32, expected int64')."""
+    (case,) = declared_cases(_suite(True, LOOKUP), "exercise1")
+    assert case["dtype"] == "float32" and case["input"].dtype == torch.int64
+    assert torch.equal(case["expected"], torch.tensor([[[5.0, 6.0], [1.0, 2.0]], [[3.0, 4.0], [3.0, 4.0]]]))
+    assert (case["rtol"], case["atol"]) == tuple(ROUNDING.at(torch.float32))
+    assert case["variants"][0]["name"] == "flattened"
 
 
 def test_a_visible_test_not_declared_is_not_released():

@@ -34,9 +34,8 @@ ANSWERS = {
 }
 
 
-@pytest.fixture
-def student(zygote, tmp_path):
-    """student(answer) → a Student whose file defines noise(x, generator) as ANSWERS[answer] (one each)."""
+def workers(zygote, tmp_path, source):
+    """make(answer) → a Student whose exercise's file is ``source(answer)`` (one each); closed after."""
     made: dict = {}
 
     def make(answer: str) -> Student:
@@ -44,7 +43,7 @@ def student(zygote, tmp_path):
             ex = lookup("1")
             folder = tmp_path / answer.replace(" ", "_")
             folder.mkdir()
-            (folder / ex.file).write_text(f"import torch\n\n\ndef noise(x, generator):\n    {ANSWERS[answer]}\n")
+            (folder / ex.file).write_text(source(answer))
             made[answer] = Student(ex, folder, zygote, Limits(), tmp_path / "work", rules=Rules())
             made[answer].begin_test("test_it")
         return made[answer]
@@ -52,6 +51,14 @@ def student(zygote, tmp_path):
     yield make
     for s in made.values():
         s.close()
+
+
+@pytest.fixture
+def student(zygote, tmp_path):
+    """student(answer) → a Student whose file defines noise(x, generator) as ANSWERS[answer] (one each)."""
+    yield from workers(
+        zygote, tmp_path, lambda answer: f"import torch\n\n\ndef noise(x, generator):\n    {ANSWERS[answer]}\n"
+    )
 
 
 def _stored(decl, **changes) -> dict:

@@ -1,10 +1,11 @@
 """What the hidden suites use, gathered from grader.verdicts (one import line for a suite).
 
-Each name lives in the module of its job: inputs (DTYPES, randn, randint), tolerances (the
-presets), diagnosis (misconception catalogue, error-to-hint table), rowwise (check_rows and
-its probes), gradcheck, devices (check_follows_device), objects (class_info, read_values, torch's
-own class), hints (wording more than one suite gives), declared (a function exercise's standard tests from
-a short description: Checks, declare), visible (a visible test's inputs declared as data,
+Each name lives in the module of its job: inputs (DTYPES, randn, randint, the shapes of a function
+along the last dimension ROW_SHAPES, a declaration's inputs normal_values and one_tensor),
+tolerances (the presets), diagnosis (misconception catalogue, error-to-hint table), rowwise
+(check_rows and its probes), gradcheck, devices (check_follows_device), objects (class_info,
+read_values, torch's own class), hints (wording more than one suite gives), declared (a function
+exercise's standard tests from a short description: Checks, Case, EditionGradcheck, declare), visible (a visible test's inputs declared as data,
 for the test and the student edition).  The student edition ships this file
 with grader/verdicts/.
 """
@@ -21,7 +22,7 @@ from grader.verdicts.checks import (  # noqa: F401
     fmt,
     shape_str,
 )
-from grader.verdicts.declared import Case, Checks, Property, declare, rows_sum_to_one  # noqa: F401
+from grader.verdicts.declared import Case, Checks, EditionGradcheck, Property, declare, rows_sum_to_one  # noqa: F401
 from grader.verdicts.devices import check_follows_device, devices  # noqa: F401
 from grader.verdicts.diagnosis import (  # noqa: F401
     COMMON_ERRORS,
@@ -47,7 +48,7 @@ from grader.verdicts.hints import (  # noqa: F401
     hard_coded_hint,
     wrong_dim_hint,
 )
-from grader.verdicts.inputs import DTYPES, randint, randn  # noqa: F401
+from grader.verdicts.inputs import DTYPES, ROW_SHAPES, normal_values, one_tensor, randint, randn  # noqa: F401
 from grader.verdicts.objects import assert_made_object, assert_not_torch_class, class_info, read_values  # noqa: F401
 from grader.verdicts.rowwise import BATCH_SIZES, check_rows, probe, probe_rows, right_on  # noqa: F401
 from grader.verdicts.tolerances import *  # noqa: F401,F403
@@ -62,7 +63,6 @@ from grader.verdicts.visible import (  # noqa: F401
     VisibleNumber,
     VisibleSequential,
     VisibleStep,
-    on_one_tensor,
 )
 
 

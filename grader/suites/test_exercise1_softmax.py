@@ -1,38 +1,30 @@
-"""Hidden suite for exercise 1: softmax over the last dimension."""
+"""Hidden suite for exercise 1: softmax over the last dimension.
 
-import pytest
+The tests come from the description SOFTMAX (grader.verdicts.declared), whose common part with
+log_softmax's is row_function's (grader/suites/row_functions.py): the student's softmax against the
+reference on random rows of every shape in ROW_SHAPES, on logits around ±1000, and on fixed
+far-apart rows (the visible test, released to the student edition as FAR_APART_LOGITS); the input
+left unchanged, gradcheck (released as GRADCHECK, on inputs of its own) and the input's device.  The
+comparison is check_rows's (``rows=True``): a wrong result is named by the catalogue below, then by
+the probes that re-run the student's code on the same rows, then by what is wrong with its values
+(``_properties``), else by the formula (``hint``).
+"""
+
 import torch
 
 import reference
 from grader.suites.common import (
-    DTYPES,
-    FINITE_DIFFERENCES,
     NO_KEEPDIM,
     ROUGHLY_NORMALISED,
-    ROUNDING,
+    Case,
+    EditionGradcheck,
     Misconception,
-    VisibleGradcheck,
-    assert_unchanged,
-    check_follows_device,
-    check_rows,
-    gradcheck,
-    on_one_tensor,
-    randn,
+    declare,
+    normal_values,
+    one_tensor,
     wrong_dim_hint,
 )
-
-SHAPES = {
-    "1d": (7,),
-    "2d": (13, 10),
-    "batch64": (64, 10),
-    "square": (6, 6),
-    "3d": (3, 4, 6),
-    "single": (1, 1),
-    "batch1": (1, 6),
-    "mid1": (3, 1, 4),
-    "lead1": (1, 3, 5),
-}
-WHAT = "softmax(x)"  # what check_rows calls it
+from grader.suites.row_functions import row_function
 
 FORMULA = (
     "softmax(v)_i = exp(v_i - m) / sum_j exp(v_j - m), with m = v.max(dim=-1, keepdim=True).values, "
@@ -88,101 +80,45 @@ def _properties(g, x):
         return NO_MAX.hint if x.abs().max() > 80 else "nan or inf although the inputs are moderate. " + FORMULA
     if not ROUGHLY_NORMALISED.allows(g.sum(-1), torch.ones(g.shape[:-1], dtype=g.dtype)):
         return NOT_NORMALISED
-    return "Check each part of the formula: " + FORMULA
+    return None  # the declaration's hint: the formula
 
 
-# the visible test's inputs, declared once: the test below makes them from here, and so does the
-# student edition (grade release stores them with the reference's result, as data)
-FAR_APART = on_one_tensor(
-    "test_far_apart_logits",
+SOFTMAX = row_function(
     "softmax",
-    [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]],
-    "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]",
     reference.softmax,
-    variants=_buggy_versions,
-    prefer=NO_MAX,
+    mistakes=_buggy_versions,
+    fallback=_properties,
     hint="Check each part of the formula: " + FORMULA,
-    hint_nonfinite=NO_MAX.hint,
+    hint_nonfinite=NO_MAX.hint,  # the student edition's, where _properties does not travel
+    cases=(
+        Case(
+            "large_logits",
+            "softmax stays finite and correct for logits around ±1000",
+            normal_values(1000.0, (6, 5)),
+            prefer=NO_MAX,
+        ),
+        Case(
+            "far_apart_logits",
+            "softmax of rows like [0, -1000] and [1000, 0, -1000]",
+            one_tensor(
+                [[0.0, -1000.0, -1000.0], [1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0]],
+                "rows [0, -1000, -1000], [1000, 0, -1000], [-1000, -1000, -1000]",
+            ),
+            prefer=NO_MAX,
+        ),
+    ),
+    visible="far_apart_logits",
+    edition_gradcheck=EditionGradcheck(seed=1001),
+    sizes={"gradcheck": (3, 5)},
+    inputs_of={"gradcheck": normal_values()},
+    points={
+        "matches_reference": 5,
+        "large_logits": 1.5,
+        "far_apart_logits": 1.5,
+        "input_not_modified": 0.5,
+        "gradcheck": 1,
+        "follows_input_device": 0.5,
+    },
 )
-
-
-def _check(student, x, how, device, tolerance, prefer=None, probing=True, return_args=False):
-    return check_rows(
-        student,
-        "softmax",
-        reference.softmax,
-        x,
-        how,
-        device,
-        tolerance=tolerance,
-        bugs=_buggy_versions,
-        fallback=_properties,
-        prefer=prefer,
-        probing=probing,
-        return_args=return_args,
-    )
-
-
-@pytest.mark.points(5)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
-def test_matches_reference(student, rng, shape, dtype, device):
-    """softmax(x) matches the reference on random inputs of several shapes"""
-    x = randn(rng, shape, dtype, device, scale=3.0)
-    _check(student, x, "normal values × 3", device, ROUNDING)
-
-
-@pytest.mark.points(1.5)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_large_logits(student, rng, dtype, device):
-    """softmax stays finite and correct for logits around ±1000"""
-    x = randn(rng, (6, 5), dtype, device, scale=1000.0)
-    _check(student, x, "normal values × 1000", device, ROUNDING, prefer=NO_MAX)
-
-
-@pytest.mark.visible
-@pytest.mark.points(1.5)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_far_apart_logits(student, dtype, device):
-    """softmax of rows like [0, -1000] and [1000, 0, -1000]"""
-    (x,), how = FAR_APART.make(dtype=dtype, device=device)
-    # visible: no probe calls, so the student's last call is this input
-    _check(student, x, how, device, ROUNDING, prefer=NO_MAX, probing=False)
-
-
-@pytest.mark.points(0.5)
-def test_input_not_modified(student, rng):
-    """softmax gives the right result and leaves its input unchanged"""
-    x = randn(rng, (5, 8), scale=3.0)
-    _, args = _check(student, x, "normal values × 3", "cpu", ROUNDING, return_args=True)
-    assert_unchanged(args[0], x, what=WHAT)
-
-
-# the student edition's gradcheck: the same check on inputs of its own (no expected value leaves here)
-GRADCHECK = VisibleGradcheck(
-    test="test_gradcheck",
-    fn=("softmax",),
-    what=WHAT,
-    names=("x",),
-    inputs=lambda rng: [randn(rng, (3, 5), torch.float64)],
-    description="the gradient of your softmax (autograd through your code) matches finite differences",
-    seed=1001,
-)
-
-
-@pytest.mark.points(1)
-def test_gradcheck(student, rng):
-    """torch.autograd.gradcheck through softmax in float64"""
-    x = randn(rng, (3, 5), torch.float64)
-    gradcheck(
-        student, student.ref("softmax"), [x], WHAT, reference.softmax(x), names=["x"], tolerance=FINITE_DIFFERENCES
-    )
-
-
-@pytest.mark.points(0.5)
-def test_follows_input_device(student, rng):
-    """softmax makes its result on the input's device (checked without a GPU)"""
-    x = randn(rng, (4, 6), scale=3.0)
-    check_follows_device(
-        student, student.ref("softmax"), [x], reference.softmax(x.double()).float(), WHAT, ["x"], tolerance=ROUNDING
-    )
+declare(globals(), SOFTMAX)
+SHAPES = SOFTMAX.shapes  # ROW_SHAPES, the shapes of test_matches_reference

@@ -1,38 +1,32 @@
-"""Hidden suite for exercise 2: a numerically stable log-softmax over the last dimension."""
+"""Hidden suite for exercise 2: a numerically stable log-softmax over the last dimension.
 
-import pytest
+The tests come from the description LOG_SOFTMAX (grader.verdicts.declared), whose common part
+with softmax's is row_function's (grader/suites/row_functions.py): the student's log_softmax against
+the reference on random rows of every shape in ROW_SHAPES, on logits around ±1000, on rows shifted near ±1000 and ±750, and on fixed rows
+where a probability underflows to 0 (the visible test, released to the student edition as
+FAR_APART_LOGITS); the input left unchanged, gradcheck (the forward compared first; released as
+GRADCHECK, on inputs of its own) and the input's device.  The comparison is check_rows's
+(``rows=True``): a wrong result is named by the catalogue below, then by the probes that re-run the
+student's code on the same rows, then by what is wrong with its values (``_properties``).
+"""
+
 import torch
 
 import reference
 from grader.suites.common import (
-    DTYPES,
-    FINITE_DIFFERENCES,
     NO_KEEPDIM,
     ROUNDING,
+    Case,
+    EditionGradcheck,
     Misconception,
-    VisibleGradcheck,
-    assert_unchanged,
-    check_follows_device,
-    check_rows,
-    gradcheck,
+    declare,
     magnitude,
-    on_one_tensor,
+    normal_values,
+    one_tensor,
     randn,
     wrong_dim_hint,
 )
-
-SHAPES = {
-    "1d": (7,),
-    "2d": (13, 10),
-    "batch64": (64, 10),
-    "square": (6, 6),
-    "3d": (3, 4, 6),
-    "single": (1, 1),
-    "batch1": (1, 6),
-    "mid1": (3, 1, 4),
-    "lead1": (1, 3, 5),
-}
-WHAT = "log_softmax(x)"  # what check_rows calls it
+from grader.suites.row_functions import row_function
 
 FORMULA = "log_softmax(v)_i = (v_i - m) - log(sum_j exp(v_j - m)), with m = v.max(dim=-1, keepdim=True).values"
 
@@ -121,120 +115,57 @@ def _properties(g, x):
     return "Check each term of the formula: " + FORMULA
 
 
-# the visible test's inputs, declared once: the test below makes them from here, and so does the
-# student edition (grade release stores them with the reference's result, as data)
-FAR_APART = on_one_tensor(
-    "test_far_apart_logits",
-    "log_softmax",
-    [[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0]],
-    "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]",
-    reference.log_softmax,
-    variants=_buggy_versions,
-    prefer=LOG_OF_SOFTMAX,
-    hint="Check each part of the formula: " + FORMULA,
-    hint_nonfinite=LOG_OF_SOFTMAX.hint,
-)
-
-
-def _check(student, x, how, device, tolerance, prefer=None, probing=True, return_args=False):
-    return check_rows(
-        student,
-        "log_softmax",
-        reference.log_softmax,
-        x,
-        how,
-        device,
-        tolerance=tolerance,
-        bugs=_buggy_versions,
-        fallback=_properties,
-        prefer=prefer,
-        probing=probing,
-        return_args=return_args,
-    )
-
-
-@pytest.mark.points(3.5)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
-def test_matches_reference(student, rng, shape, dtype, device):
-    """log_softmax(x) matches the reference on random inputs of several shapes"""
-    x = randn(rng, shape, dtype, device, scale=3.0)
-    _check(student, x, "normal values × 3", device, ROUNDING)
-
-
-@pytest.mark.points(1)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_large_logits(student, rng, dtype, device):
-    """log_softmax stays finite and correct for logits around ±1000"""
-    x = randn(rng, (6, 5), dtype, device, scale=1000.0)
-    _check(student, x, "normal values × 1000", device, ROUNDING)
-
-
-@pytest.mark.points(1)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_shifted_logits(student, rng, dtype, device):
-    """log_softmax of rows that all lie near +1000 or near -1000"""
+def _shifted_rows(rng, dtype, device):
+    """Rows of normal values × 3 that all lie near +1000, -1000, +750 or -750."""
     offsets = torch.tensor([[1000.0], [-1000.0], [750.0], [-750.0]], dtype=torch.float64)
     x = (randn(rng, (4, 5), torch.float64, scale=3.0) + offsets).to(dtype).to(device)
-    _check(student, x, "rows of normal values × 3 plus 1000, -1000, 750 and -750", device, ROUNDING, prefer=NO_MAX)
+    return [x], "rows of normal values × 3 plus 1000, -1000, 750 and -750"
 
 
-@pytest.mark.visible
-@pytest.mark.points(1.5)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_far_apart_logits(student, dtype, device):
-    """log_softmax stays finite for rows like [0, -1000] where a probability underflows to 0"""
-    (x,), how = FAR_APART.make(dtype=dtype, device=device)
-    # visible: no probe calls, so the student's last call is this input
-    _check(student, x, how, device, ROUNDING, prefer=LOG_OF_SOFTMAX, probing=False)
-
-
-@pytest.mark.points(0.5)
-def test_input_not_modified(student, rng):
-    """log_softmax gives the right result and leaves its input unchanged"""
-    x = randn(rng, (5, 8), scale=3.0)
-    _, args = _check(student, x, "normal values × 3", "cpu", ROUNDING, return_args=True)
-    assert_unchanged(args[0], x, what=WHAT)
-
-
-# the student edition's gradcheck: the same check on inputs of its own (no expected value leaves here)
-GRADCHECK = VisibleGradcheck(
-    test="test_gradcheck",
-    fn=("log_softmax",),
-    what=WHAT,
-    names=("x",),
-    inputs=lambda rng: [randn(rng, (2, 3, 4), torch.float64)],
-    description="the gradient of your log_softmax (autograd through your code) matches finite differences",
-    seed=1002,
+LOG_SOFTMAX = row_function(
+    "log_softmax",
+    reference.log_softmax,
+    mistakes=_buggy_versions,
+    fallback=_properties,
+    hint="Check each part of the formula: " + FORMULA,
+    hint_nonfinite=LOG_OF_SOFTMAX.hint,  # the student edition's, where _properties does not travel
+    cases=(
+        Case(
+            "large_logits",
+            "log_softmax stays finite and correct for logits around ±1000",
+            normal_values(1000.0, (6, 5)),
+        ),
+        Case(
+            "shifted_logits",
+            "log_softmax of rows that all lie near +1000 or near -1000",
+            _shifted_rows,
+            prefer=NO_MAX,
+        ),
+        Case(
+            "far_apart_logits",
+            "log_softmax stays finite for rows like [0, -1000] where a probability underflows to 0",
+            one_tensor(
+                [[0.0, -1000.0, -1000.0], [0.0, -1000.0, 0.0], [-500.0, 0.0, -1000.0]],
+                "rows [0, -1000, -1000], [0, -1000, 0], [-500, 0, -1000]",
+            ),
+            prefer=LOG_OF_SOFTMAX,
+        ),
+    ),
+    visible="far_apart_logits",
+    gradient_forward=True,
+    # the student edition's gradcheck draws normal values (× 1) of the hidden test's shape
+    edition_gradcheck=EditionGradcheck(seed=1002, inputs=lambda rng: [randn(rng, (2, 3, 4), torch.float64)]),
+    sizes={"gradcheck": (2, 3, 4)},
+    inputs_of={"gradcheck": normal_values(2.0)},
+    points={
+        "matches_reference": 3.5,
+        "large_logits": 1,
+        "shifted_logits": 1,
+        "far_apart_logits": 1.5,
+        "input_not_modified": 0.5,
+        "gradcheck": 1.5,
+        "follows_input_device": 1,
+    },
 )
-
-
-@pytest.mark.points(1.5)
-def test_gradcheck(student, rng):
-    """torch.autograd.gradcheck through log_softmax in float64"""
-    x = randn(rng, (2, 3, 4), torch.float64, scale=2.0)
-    _check(student, x, "normal values × 2", "cpu", ROUNDING)
-    gradcheck(
-        student,
-        student.ref("log_softmax"),
-        [x],
-        WHAT,
-        reference.log_softmax(x),
-        names=["x"],
-        tolerance=FINITE_DIFFERENCES,
-    )
-
-
-@pytest.mark.points(1)
-def test_follows_input_device(student, rng):
-    """log_softmax makes its result on the input's device (checked without a GPU)"""
-    x = randn(rng, (4, 6), scale=3.0)
-    check_follows_device(
-        student,
-        student.ref("log_softmax"),
-        [x],
-        reference.log_softmax(x.double()).float(),
-        WHAT,
-        ["x"],
-        tolerance=ROUNDING,
-    )
+declare(globals(), LOG_SOFTMAX)
+SHAPES = LOG_SOFTMAX.shapes  # ROW_SHAPES, the shapes of test_matches_reference

@@ -14,24 +14,35 @@ The tests are those a hand-written suite has (tests/verdicts/test_declared.py ho
 
 * ``test_matches_reference``: the student's result against the reference's on the inputs of every
   shape × dtype (and, with ``devices``, on every device); a wrong result is named by the misconception
-  catalogue (``mistakes``, through name_bug), else by the first property it breaks, else by ``hint``;
-* ``test_<name>`` for each ``Case``: the same comparison on inputs made to expose a mistake;
+  catalogue (``mistakes``, through name_bug), else by the first property it breaks, else by
+  ``fallback``, else by ``hint_nonfinite`` (a result with nan or inf), else by ``hint``;
+* ``test_<name>`` for each ``Case``: the same comparison on inputs made to expose a mistake (fixed
+  data: ``one_tensor``; normal values of a given scale: ``normal_values``, grader.verdicts.inputs);
 * ``test_<name>`` for each property that has points: the property alone, on the same inputs;
 * ``test_input_not_modified`` (``unchanged``), ``test_gradcheck`` (``gradients``: torch's gradcheck
-  in float64 through the student's code, gated on the forward being right), and
-  ``test_follows_input_device`` (``devices``: the meta device stands in for a GPU).
+  in float64 through the student's code, gated on the forward being right; ``gradient_forward``
+  compares the forward first, as the tests above do), and ``test_follows_input_device``
+  (``devices``: the meta device stands in for a GPU), each on one input: ``inputs_of[name]`` (default
+  ``inputs``) at ``sizes[name]`` (default the first shape).
+
+``rows=True`` is the comparison of a function along the last dimension of its one tensor (softmax,
+log_softmax): grader.verdicts.rowwise.check_rows, against the reference computed in float64, within
+the tolerance at the input's magnitude, a failure named also by the shape a bare .squeeze() gives and
+by probes that re-run the student's code on the same rows (2-D, other batch sizes); the visible test
+makes no probe call, so that its reproducer's call, the student's last, is its own input.
 
 A call with keyword arguments, conv2d(x, weight, bias, stride=2, padding=1): ``inputs`` (and a
 ``Case``'s) returns ``(arguments, {keyword: value}, how)`` in place of ``(arguments, how)``, and
 every function of the declaration that takes the arguments (``reference``, ``mistakes``, a
-``Property``'s ``holds``, ``scale``, ``describe``) takes them as the student's function does,
+``Property``'s ``holds``, ``fallback``, ``scale``, ``describe``) takes them as the student's function does,
 ``(*arguments, **keywords)`` (``describe``: ``(*arguments, how, **keywords)``).  ``what``, when not
 given, is computed from the call: conv2d(x, weight, bias, stride=2, padding=1).
 
 Each test's points are ``points[name]`` (every test needs them); ``visible`` names the visible one,
 declared as a ``VisibleCall`` in the module (``MATCHES_REFERENCE``) so that ``grade release`` builds
-the student edition from the same description.  A suite adds tests of its own beside them with the
-same helpers; ``Checks.check`` is the comparison the declared tests make.
+the student edition from the same description; ``edition_gradcheck`` adds the student edition's
+gradient check (``GRADCHECK``, a VisibleGradcheck on inputs of its own).  A suite adds tests of its
+own beside them with the same helpers; ``Checks.check`` is the comparison the declared tests make.
 """
 
 from __future__ import annotations
@@ -58,8 +69,9 @@ from grader.verdicts.diagnosis import (
 )
 from grader.verdicts.gradcheck import gradcheck
 from grader.verdicts.inputs import DTYPES
-from grader.verdicts.tolerances import FINITE_DIFFERENCES, ROUGHLY_NORMALISED, ROUNDING
-from grader.verdicts.visible import VisibleCall, split_inputs
+from grader.verdicts.rowwise import check_rows
+from grader.verdicts.tolerances import FINITE_DIFFERENCES, ROUGHLY_NORMALISED, ROUNDING, magnitude
+from grader.verdicts.visible import VisibleCall, VisibleGradcheck, split_inputs
 
 
 @dataclass(frozen=True)
@@ -109,6 +121,22 @@ class Case:
     prefer: Misconception | None = None
 
 
+@dataclass(frozen=True)
+class EditionGradcheck:
+    """The student edition's gradient check, released from the declaration (a VisibleGradcheck,
+    ``GRADCHECK`` in the suite): the gradient of the student's function against finite differences on
+    float64 inputs drawn by ``inputs(rng)`` from a generator seeded with ``seed`` (the same on every
+    build; no expected value leaves the instructor's side).  ``inputs`` defaults to test_gradcheck's;
+    the call's arguments must all be tensors."""
+
+    seed: int
+    inputs: Callable[..., list] | None = None  # (rng) -> the call's arguments (default: test_gradcheck's)
+    description: str = ""  # as the student's report says it (default: "the gradient of your fn ... matches ...")
+
+
+ONE_INPUT = ("input_not_modified", "gradcheck", "follows_input_device")  # the declared tests on one input
+
+
 def _on_cpu(args) -> list:
     return [a.detach().cpu() if isinstance(a, torch.Tensor) else a for a in args]
 
@@ -139,8 +167,15 @@ class Checks:
     hint: str = ""  # a wrong result's hint when nothing above names the mistake
     properties: tuple = ()  # Property each: a wrong result's hint, and a test when it has points
     cases: tuple = ()  # Case each: more inputs, a comparison of their own
+    fallback: Callable[..., str | None] | None = None  # (result in float64, *arguments, **keywords) -> a hint, or None
+    hint_nonfinite: str = ""  # a wrong result's hint when it holds nan or inf and nothing above names it
+    rows: bool = False  # fn works along the last dimension of its one tensor: compared by check_rows
     gradients: bool = False  # test_gradcheck, in float64, with respect to the floating-point tensor arguments
     gradient_shape: Any = None  # the shape gradcheck's inputs have (default: the first of ``shapes``)
+    gradient_forward: bool = False  # test_gradcheck first compares the forward as the other tests do
+    edition_gradcheck: EditionGradcheck | None = None  # the student edition checks the gradient too
+    sizes: dict = field(default_factory=dict)  # {test of one input: the shape its inputs have}
+    inputs_of: dict = field(default_factory=dict)  # {test of one input: its own ``inputs``}
     devices: bool = False  # the comparisons run on every device, and test_follows_input_device
     unchanged: bool = False  # test_input_not_modified
     visible: str | None = "matches_reference"  # the visible test (a VisibleCall): matches_reference or a Case's
@@ -186,12 +221,38 @@ class Checks:
             return list(self.mistakes(*args, **kwargs))
         return [bug.gives(lambda compute=compute: compute(*args, **kwargs)) for bug, compute in self.mistakes]
 
+    @property
+    def scaled(self) -> Callable[..., float] | None:
+        """What the tolerance grows with: ``scale``; with ``rows``, the input's magnitude by default."""
+        return self.scale or (magnitude if self.rows else None)
+
     def allowed(self, args, dtype: torch.dtype, tolerance=None, kwargs=None):
-        scale = self.scale(*args, **(kwargs or {})) if self.scale else 1.0
-        return (tolerance or self.tolerance).at(dtype, scale)
+        scale = self.scaled
+        return (tolerance or self.tolerance).at(dtype, scale(*args, **(kwargs or {})) if scale else 1.0)
+
+    def expected(self, *args, **kwargs) -> torch.Tensor:
+        """The reference's result, as the comparison takes it: with ``rows``, computed in float64."""
+        if self.rows:
+            args = tuple(a.detach().cpu().double() if isinstance(a, torch.Tensor) else a for a in args)
+        return self.reference(*args, **kwargs)
+
+    def named(self, result: torch.Tensor, args, kwargs=None) -> str | None:
+        """The hint for a wrong result (in float64, of the right shape) that no catalogued mistake
+        gives: the first property it breaks, else ``fallback``'s, else ``hint_nonfinite`` (nan or
+        inf), else ``hint``."""
+        kwargs = kwargs or {}
+        broken = next((p for p in self.properties if p.broken(result, args, kwargs)), None)
+        if broken:
+            return broken.hint
+        said = self.fallback(result, *args, **kwargs) if self.fallback is not None else None
+        if said:
+            return said
+        if self.hint_nonfinite and result.is_floating_point() and not bool(torch.isfinite(result).all()):
+            return self.hint_nonfinite
+        return self.hint or None
 
     def diagnose(self, args, expected: torch.Tensor, allowed, prefer=None, kwargs=None) -> Callable:
-        """The hint naming what gives ``got``: the catalogue, then the properties, then ``hint``."""
+        """The hint naming what gives ``got``: the catalogue, then ``named`` (properties, fallback, hints)."""
         kwargs = kwargs or {}
 
         def hint(got):
@@ -201,20 +262,30 @@ class Checks:
             if named:
                 return named
             if got.shape == expected.shape:
-                result = got.detach().cpu().double()
-                broken = next((p for p in self.properties if p.broken(result, args, kwargs)), None)
-                if broken:
-                    return broken.hint
+                return self.named(got.detach().cpu().double(), args, kwargs)
             return self.hint or None
 
         return hint
 
-    def check(self, student, args, *made, device: str = "cpu", tolerance=None, prefer=None, return_args=False):
+    def check(
+        self,
+        student,
+        args,
+        *made,
+        device: str = "cpu",
+        tolerance=None,
+        prefer=None,
+        probing: bool = True,
+        return_args=False,
+    ):
         """The student's fn(*args, **kwargs) against the reference's result, a failure explained
-        (check_call): ``check(student, args, how)`` or ``check(student, args, kwargs, how)``, so that
+        (check_call; with ``rows``, check_rows, whose probes ``probing=False`` leaves out):
+        ``check(student, args, how)`` or ``check(student, args, kwargs, how)``, so that
         ``check(student, *inputs(...))`` takes what an inputs function returns.  Returns what
         student.call returns (``return_args``: (its value, args and kwargs as the call left them))."""
         args, kwargs, how = split_inputs((args, *made))
+        if self.rows:
+            return self._check_rows(student, args, kwargs, how, device, tolerance, prefer, probing, return_args)
         here, keywords = _on_cpu(args), dict(zip(kwargs, _on_cpu(kwargs.values())))  # the reference, the
         expected = self.reference(*here, **keywords)  # catalogue and the properties work on the CPU
         dtype = args[0].dtype
@@ -239,6 +310,40 @@ class Checks:
         )
         return got
 
+    def _check_rows(self, student, args, kwargs, how, device, tolerance, prefer, probing, return_args):
+        if len(args) != 1 or kwargs or not isinstance(args[0], torch.Tensor):
+            given = len(args) + len(kwargs)
+            raise ValueError(
+                f"Checks(rows=True) compares a function of one tensor; {self.fn} was given {given} arguments"
+            )
+        got = check_rows(
+            student,
+            self.fn,
+            self.reference,
+            args[0],
+            how,
+            device,
+            tolerance=tolerance or self.tolerance,
+            bugs=lambda x: self.variants(x),
+            fallback=lambda result, x: self.named(result, [x.detach().cpu()]),
+            prefer=prefer or self.prefer,
+            probing=probing,
+            return_args=return_args,
+            what=self.called(args),
+            inputs=self.shown(args, how),
+            scale=self.scaled,
+        )
+        return (*got, None) if return_args else got  # (value, args, no keyword arguments), as check's
+
+    def inputs_for(self, test: str, rng, dtype: torch.dtype) -> tuple:
+        """(the arguments, {keyword: value}, how they were made) of a declared test on one input
+        (``ONE_INPUT``): its own ``inputs_of`` (default ``inputs``) at its ``sizes`` shape (default:
+        gradcheck's ``gradient_shape``, else the first of ``shapes``), on the CPU."""
+        first = next(iter(self.shapes.values()))
+        own = self.gradient_shape if test == "gradcheck" and self.gradient_shape is not None else first
+        shape = self.sizes.get(test, own)
+        return split_inputs(self.inputs_of.get(test, self.inputs)(rng, shape, dtype, "cpu"))
+
     # -- the declared tests -----------------------------------------------------------------------
 
     def shape_params(self) -> list:
@@ -257,15 +362,45 @@ class Checks:
             fn=self.fn,
             what=self.what or (lambda *args, **kwargs: self.called(args, kwargs)),
             inputs=make,
-            expected=self.reference,
+            expected=self.expected,
             describe=lambda *args, **kwargs: self.shown(args[:-1], args[-1], kwargs),
             params=params,
             tolerance=(case and case.tolerance) or self.tolerance,
-            scale=self.scale,
+            scale=self.scaled,
             variants=self.variants if self.mistakes else None,
             prefer=(case and case.prefer) or self.prefer,
             hint=self.hint,
+            hint_nonfinite=self.hint_nonfinite,
             every_device=self.devices,
+        )
+
+    def visible_gradcheck(self) -> VisibleGradcheck:
+        """The student edition's gradient check (``edition_gradcheck``) as data (grader.harness.released)."""
+        spec = self.edition_gradcheck
+        if spec is None:
+            raise ValueError("declare: no edition_gradcheck")
+
+        def inputs(rng) -> list:
+            if spec.inputs is not None:
+                return list(spec.inputs(rng))
+            args, kwargs, _ = self.inputs_for("gradcheck", rng, torch.float64)
+            return list(args) if not kwargs else [*args, kwargs]  # a keyword argument is refused below
+
+        args = inputs(torch.Generator().manual_seed(spec.seed))
+        if not all(isinstance(a, torch.Tensor) for a in args):
+            raise ValueError(
+                "declare: edition_gradcheck's inputs must all be tensors, passed by position (the student "
+                "edition checks each)"
+            )
+        return VisibleGradcheck(
+            test="test_gradcheck",
+            fn=(self.fn,),
+            what=self.called(args),
+            names=tuple(self.names(args)),
+            inputs=inputs,
+            description=spec.description
+            or f"the gradient of your {self.fn} (autograd through your code) matches finite differences",
+            seed=spec.seed,
         )
 
 
@@ -302,15 +437,21 @@ def _compare_tests(checks: Checks, add) -> None:
     by_dtype = pytest.mark.parametrize("dtype", list(checks.dtypes))
     shapes = pytest.mark.parametrize("shape", list(checks.shapes.values()), ids=list(checks.shapes))
 
+    # the visible test makes no probe calls: its reproducer replays the student's last call, its own input
     def matches(student, rng, shape, dtype, device="cpu"):
-        checks.check(student, *checks.inputs(rng, shape, dtype, device), device=device)
+        checks.check(
+            student,
+            *checks.inputs(rng, shape, dtype, device),
+            device=device,
+            probing=checks.visible != "matches_reference",
+        )
 
     add("matches_reference", ("student", "rng", "shape", "dtype", *device), matches, (shapes, by_dtype))
     for case in checks.cases:
 
         def run(student, rng, dtype, device="cpu", case=case):
-            made = case.inputs(rng, dtype, device)
-            checks.check(student, *made, device=device, tolerance=case.tolerance, prefer=case.prefer)
+            made, probing = case.inputs(rng, dtype, device), checks.visible != case.name
+            checks.check(student, *made, device=device, tolerance=case.tolerance, prefer=case.prefer, probing=probing)
 
         add(case.name, ("student", "rng", "dtype", *device), run, (by_dtype,), case.description)
     for prop in checks.properties:
@@ -339,10 +480,10 @@ def _property(checks: Checks, prop: Property, got, args, kwargs, how: str) -> No
 
 
 def _other_tests(checks: Checks, add) -> None:
-    first, dtype0 = next(iter(checks.shapes.values())), checks.dtypes[0].values[0]
+    dtype0 = checks.dtypes[0].values[0]
 
     def not_modified(student, rng):
-        args, kwargs, how = split_inputs(checks.inputs(rng, first, dtype0, "cpu"))
+        args, kwargs, how = checks.inputs_for("input_not_modified", rng, dtype0)
         copy = lambda a: a.clone() if isinstance(a, torch.Tensor) else a
         kept, kept_kwargs = [copy(a) for a in args], {k: copy(a) for k, a in kwargs.items()}
         _, after, kwargs_after = checks.check(student, args, kwargs, how, return_args=True)
@@ -350,12 +491,15 @@ def _other_tests(checks: Checks, add) -> None:
         names = [*checks.names(args), *kwargs]
         for name, before, now in zip(names, [*kept, *kept_kwargs.values()], [*after, *kwargs_after.values()]):
             if isinstance(before, torch.Tensor):
-                shown = checks.shown(kept, how, kept_kwargs)
-                assert_unchanged(now, before, what=checks.called(args, kwargs), name=name, inputs=shown)
+                # one argument is "the input", its values the failure's evidence; of several, which one and the line
+                one = len(args) + len(kwargs) == 1
+                which = {} if one else {"name": name, "inputs": checks.shown(kept, how, kept_kwargs)}
+                assert_unchanged(now, before, what=checks.called(args, kwargs), **which)
 
     def gradients(student, rng):
-        shape = checks.gradient_shape if checks.gradient_shape is not None else first
-        args, kwargs, _ = split_inputs(checks.inputs(rng, shape, torch.float64, "cpu"))
+        args, kwargs, how = checks.inputs_for("gradcheck", rng, torch.float64)
+        if checks.gradient_forward:  # the forward's failure as the comparisons explain it, then the gradient
+            checks.check(student, args, kwargs, how)
         floating = lambda a: isinstance(a, torch.Tensor) and a.is_floating_point()
         wrt = [i for i, a in enumerate(args) if floating(a)] + [k for k, a in kwargs.items() if floating(a)]
         names = checks.names(args)
@@ -372,7 +516,7 @@ def _other_tests(checks: Checks, add) -> None:
         )
 
     def follows(student, rng):
-        args, kwargs, _ = split_inputs(checks.inputs(rng, first, dtype0, "cpu"))
+        args, kwargs, _ = checks.inputs_for("follows_input_device", rng, dtype0)
         expected = checks.reference(*args, **kwargs)
         fn, what = student.ref(checks.fn), checks.called(args, kwargs)
         check_follows_device(
@@ -414,15 +558,20 @@ def _takes(fn: Callable, params: str) -> str | None:
 def _signature_problems(checks: Checks) -> list:
     said = [("inputs", _takes(checks.inputs, "rng, shape, dtype, device"))]
     said += [(f"Case {c.name!r}: its inputs", _takes(c.inputs, "rng, dtype, device")) for c in checks.cases]
+    said += [(f"inputs_of[{t!r}]", _takes(f, "rng, shape, dtype, device")) for t, f in checks.inputs_of.items()]
+    if checks.edition_gradcheck is not None and checks.edition_gradcheck.inputs is not None:
+        said += [("edition_gradcheck: its inputs", _takes(checks.edition_gradcheck.inputs, "rng"))]
     return [f"{what}, {problem}" for what, problem in said if problem]
 
 
 def declare(namespace: dict, checks: Checks) -> None:
     """Add the tests ``checks`` describes to a suite module (``declare(globals(), CHECKS)``), each with
-    its points, and the visible one's ``VisibleCall`` (named after it: ``MATCHES_REFERENCE``).
+    its points, the visible one's ``VisibleCall`` (named after it: ``MATCHES_REFERENCE``) and, with
+    ``edition_gradcheck``, the student edition's ``GRADCHECK`` (a VisibleGradcheck).
     ValueError says what does not add up: a test without points, points for no test, a visible test
-    that is not declared, a name the suite has already, an inputs function that cannot take the
-    arguments it is called with."""
+    that is not declared, ``sizes`` or ``inputs_of`` for a test that is not declared on one input, an
+    ``edition_gradcheck`` without ``gradients``, a name the suite has already, an inputs function that
+    cannot take the arguments it is called with."""
     wrong = _signature_problems(checks)
     if wrong:
         raise ValueError("declare: " + "; ".join(wrong))
@@ -437,16 +586,32 @@ def declare(namespace: dict, checks: Checks) -> None:
         )
     if checks.visible is not None and checks.visible not in ("matches_reference", *(c.name for c in checks.cases)):
         raise ValueError(f"declare: visible={checks.visible!r} is neither matches_reference nor a Case's name")
+    one_input = [n for n in ONE_INPUT if n in declared]
+    for option in ("sizes", "inputs_of"):
+        stray = [n for n in getattr(checks, option) if n not in one_input]
+        if stray:
+            raise ValueError(
+                f"declare: {option} for {', '.join(stray)}, which is not a declared test on one input "
+                f"({', '.join(one_input) or 'none is'})"
+            )
+    if checks.edition_gradcheck is not None and not checks.gradients:
+        raise ValueError("declare: edition_gradcheck releases test_gradcheck's check: turn it on (gradients=True)")
 
     def add(name, params, body, marks=(), description=None):
         doc = checks.descriptions.get(name) or description or DESCRIPTIONS[name].format(fn=checks.fn)
         marks = (*marks, pytest.mark.visible) if name == checks.visible else marks
         _test(namespace, name, params, body, doc, checks.points[name], marks)
 
+    # the student edition's data, in this order (the release's): the visible test's, then the gradcheck's
+    data: dict[str, Callable[[], Any]] = {}
+    if checks.visible is not None:
+        data[checks.visible.upper()] = checks.visible_call
+    if checks.edition_gradcheck is not None:
+        data["GRADCHECK"] = checks.visible_gradcheck
+    taken = [name for name in data if name in namespace]
+    if taken:
+        raise ValueError(f"declare: the suite already defines {taken[0]}: the declaration would replace it")
     _compare_tests(checks, add)
     _other_tests(checks, add)
-    if checks.visible is not None:
-        data = checks.visible.upper()
-        if data in namespace:
-            raise ValueError(f"declare: the suite already defines {data}: the declaration would replace it")
-        namespace[data] = checks.visible_call()
+    for name, make in data.items():
+        namespace[name] = make()

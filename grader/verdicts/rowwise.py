@@ -96,15 +96,20 @@ def check_rows(
     prefer=None,
     probing: bool = True,
     return_args: bool = False,
+    what: str | None = None,
+    inputs: str | None = None,
+    scale=magnitude,
 ):
     """The student's ``name``(x), a function along the last dimension of ``x``, against
-    ``reference_fn`` in float64, within the preset ``tolerance`` at x's dtype and magnitude.
-    A failure is named by the first that gives a hint: the catalogue ``bugs(x)`` (name_bug),
-    the probes (probe_rows; ``probing=False`` in a visible test, so that the student's last call
-    is the test's own input) and ``fallback(got, x)``, properties of a result of the right shape."""
-    what = f"{name}(x)"
+    ``reference_fn`` in float64, within the preset ``tolerance`` at x's dtype and ``scale(x)``
+    (its magnitude).  A failure is named by the first that gives a hint: the catalogue ``bugs(x)``
+    (name_bug), the probes (probe_rows; ``probing=False`` in a visible test, so that the student's
+    last call is the test's own input) and ``fallback(got, x)``, properties of a result of the right
+    shape.  ``what`` (default ``name(x)``) and ``inputs`` (default: x's shape, dtype, device and
+    ``how``) are the call and the input line as a failure shows them."""
+    what = what or f"{name}(x)"
     expected = reference_fn(x.detach().cpu().double())
-    allowed = tolerance.at(x.dtype, magnitude(x))
+    allowed = tolerance.at(x.dtype, scale(x))
     fn = student.ref(name)
 
     def diagnose(got):
@@ -124,7 +129,7 @@ def check_rows(
         [x],
         expected,
         what=what,
-        inputs=describe("x", x, how),
+        inputs=inputs or describe("x", x, how),
         diagnose=diagnose,
         dtype=x.dtype,
         device=device,

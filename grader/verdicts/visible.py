@@ -93,25 +93,6 @@ class VisibleCall:
         return self.tolerance.at(dtype, self.scale(*args, **(kwargs or {})) if self.scale else 1.0)
 
 
-def on_one_tensor(test: str, fn: str, rows: list, how: str, reference: Callable, **options) -> VisibleCall:
-    """A visible test of ``fn(x)`` on one fixed tensor (``rows``, in each float dtype, described as
-    ``how``), compared with ``reference`` computed in float64, within ``ROUNDING`` at the rows' magnitude;
-    ``options`` are VisibleCall's (variants, prefer, hint, hint_nonfinite, ...)."""
-    from grader.verdicts.checks import describe
-    from grader.verdicts.tolerances import magnitude
-
-    return VisibleCall(
-        test=test,
-        fn=fn,
-        what=f"{fn}(x)",
-        inputs=lambda rng, dtype, device: ([torch.tensor(rows, dtype=dtype, device=device)], how),
-        expected=lambda x: reference(x.double()),
-        describe=lambda x, how: describe("x", x, how),
-        scale=magnitude,
-        **options,
-    )
-
-
 @dataclass(frozen=True)
 class VisibleStep:
     """A visible test of one ``step()`` of the student's optimizer class ``cls``: torch's

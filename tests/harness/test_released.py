@@ -292,13 +292,13 @@ def test_the_softmax_release_follows_the_suites_declaration(monkeypatch):
 
     rows = [[0.0, -800.0], [800.0, 0.0]]
     other = dataclasses.replace(
-        suite.FAR_APART,
+        suite.FAR_APART_LOGITS,
         inputs=lambda rng, dtype, device: (
             [torch.tensor(rows, dtype=dtype, device=device)],
             "rows [0, -800], [800, 0]",
         ),
     )
-    monkeypatch.setattr(suite, "FAR_APART", other)
+    monkeypatch.setattr(suite, "FAR_APART_LOGITS", other)
     visible = [c for c in course_cases(EXERCISES[0]) if c["visible"]]
     assert [c["id"] for c in visible] == ["float32", "float64"]
     for case in visible:

@@ -53,6 +53,13 @@ def test_the_cold_zygote_is_forked_before_any_suite_or_reference_is_read():
 
 
 def test_which_suites_use_the_meta_device_is_declared_as_they_do():
+    """A suite uses it when it calls check_follows_device itself or declares Checks(devices=True)."""
+    import importlib
+
+    from grader.verdicts.declared import Checks
+
     for ex in EXERCISES:
         text = (ROOT / "grader" / "suites" / ex.suite).read_text()
-        assert ex.meta == ("check_follows_device" in text), ex.name
+        suite = importlib.import_module(f"grader.suites.{ex.suite.removesuffix('.py')}")
+        declared = any(isinstance(v, Checks) and v.devices for v in vars(suite).values())
+        assert ex.meta == ("check_follows_device" in text or declared), ex.name

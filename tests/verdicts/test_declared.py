@@ -8,11 +8,13 @@ import types
 import pytest
 import torch
 
-from grader.verdicts.declared import Case, Checks, Property, declare, rows_sum_to_one
+from grader.verdicts.checks import Failure
+from grader.verdicts.declared import Case, Checks, EditionGradcheck, Property, declare, rows_sum_to_one
 from grader.verdicts.diagnosis import Misconception
-from grader.verdicts.hints import FORWARD_FIRST
-from grader.verdicts.inputs import randn
-from grader.verdicts.visible import VisibleCall
+from grader.verdicts.hints import FORWARD_FIRST, ONLY_2D
+from grader.verdicts.inputs import normal_values, one_tensor, randn
+from grader.verdicts.tolerances import ROUNDING, magnitude
+from grader.verdicts.visible import VisibleCall, VisibleGradcheck
 
 NO_MAX = Misconception("no max", "exp() overflowed: subtract each row's max before exp.")
 WHOLE = Misconception("whole", "You normalise over the whole tensor: normalise each row, .sum(dim=-1, keepdim=True).")
@@ -406,6 +408,216 @@ def test_a_property_is_checked_on_its_own():
     assert prop.broken(torch.tensor([1.0, -1.0]), [torch.zeros(2)])
     assert not prop.broken(torch.tensor([1.0, 2.0]), [torch.zeros(2)])
     assert not Property("raises", "", lambda y, x: y[5] > 0, "").broken(torch.zeros(2), [torch.zeros(2)])
+
+
+# -- each option, on a student whose code runs here ------------------------------------------------
+
+
+class Local:
+    """A student whose functions run in this process (the worker's answers, without the worker):
+    ``calls`` records the arguments of each call, as the worker would receive them."""
+
+    def __init__(self, **functions):
+        self.functions, self.calls = functions, []
+
+    def ref(self, name):
+        return self.functions[name]
+
+    def call(self, fn, *args, **kwargs):
+        return self.call_and_args(fn, *args, **kwargs)[0]
+
+    def call_and_args(self, fn, *args, _keywords=False, **kwargs):
+        copy = lambda a: a.clone() if isinstance(a, torch.Tensor) else a  # the worker's copies
+        args, kwargs = [copy(a) for a in args], {k: copy(a) for k, a in kwargs.items() if not k.startswith("_")}
+        self.calls.append(args)
+        value = fn(*args, **kwargs)
+        return (value, args, kwargs or None) if _keywords else (value, args)
+
+    def vjp(self, fn, args, grad_output=None, wrt=(0,), _what=None):
+        xs = [a.detach().clone().requires_grad_(i in wrt) for i, a in enumerate(args)]
+        out = fn(*xs)
+        grads = torch.autograd.grad(out, [xs[i] for i in wrt], grad_output if grad_output is not None else out)
+        return out.detach(), list(grads), None
+
+
+def _right(x):
+    e = torch.exp(x - x.amax(-1, keepdim=True))
+    return e / e.sum(-1, keepdim=True)
+
+
+def _only_2d(x):  # right for (n, k), the wrong dimension otherwise
+    return _right(x) if x.dim() == 2 else _right(x.transpose(0, -1)).transpose(0, -1)
+
+
+def _failure(run, *args, **kwargs) -> Failure:
+    """The Failure that ``run(*args, **kwargs)`` raises."""
+    with pytest.raises(Failure) as e:
+        run(*args, **kwargs)
+    return e.value
+
+
+def _x(*shape, scale=1.0):
+    return randn(torch.Generator().manual_seed(0), shape, scale=scale)
+
+
+def test_rows_compares_through_check_rows_whose_probes_name_code_right_for_2d_only():
+    student = Local(softmax=_only_2d)
+    x = _x(2, 3, 4)
+    rows = _failure(lambda: _checks(rows=True).check(student, [x], "normal values"))
+    assert rows.hint == ONLY_2D and len(student.calls) > 1  # the probes re-ran the student's code
+    assert rows.message.startswith("softmax(x) does not match") and "x: shape (2, 3, 4), float32 on cpu" in rows.message
+    assert _failure(lambda: _checks(hint="the formula").check(Local(softmax=_only_2d), [x], "normal values")).hint == (
+        "the formula"
+    )
+    with pytest.raises(ValueError, match=r"Checks\(rows=True\) compares a function of one tensor"):
+        _checks(rows=True).check(student, [x, x], "two")
+
+
+def test_rows_compares_with_the_reference_in_float64_at_the_inputs_magnitude():
+    x = _x(3, 4, scale=1000.0)
+    on, off = _checks(rows=True), _checks()
+    assert on.expected(x).dtype == torch.float64 and off.expected(x).dtype == torch.float32
+    assert on.allowed([x], x.dtype) == ROUNDING.at(torch.float32, magnitude(x)) != off.allowed([x], x.dtype)
+    released = _declared(_checks(rows=True)).MATCHES_REFERENCE
+    assert released.expected(x).dtype == torch.float64 and released.allowed([x], x.dtype) == on.allowed([x], x.dtype)
+
+
+def test_the_visible_test_makes_no_probe_calls_so_its_last_call_is_its_own_input():
+    """(its reproducer replays the student's last call); a hidden test on the same rows probes them."""
+    rows = one_tensor([[[0.0, 1.0, 3.0], [2.0, 0.0, 1.0]], [[1.0, 1.0, 0.0], [0.0, 2.0, 2.0]]], "two blocks")
+    case = Case("blocks", "softmax of blocks of rows", rows)
+    points = {"matches_reference": 9, "blocks": 1}
+    for visible, probes in (("blocks", False), ("matches_reference", True)):
+        module = _declared(_checks(rows=True, cases=(case,), visible=visible, points=points))
+        student = Local(softmax=_only_2d)
+        failure = _failure(module.test_blocks, student=student, rng=None, dtype=torch.float32)
+        assert (len(student.calls) > 1) == probes and (failure.hint == ONLY_2D) == probes, visible
+
+
+def test_fallback_names_a_wrong_result_after_the_properties_and_hint_nonfinite_one_with_nan():
+    def fallback(result, x):
+        return "rows are not normalised" if bool(((result.sum(-1) - 1).abs() > 1e-3).any()) else None
+
+    not_normalised, nan = Local(softmax=lambda x: torch.exp(x)), Local(softmax=lambda x: _right(x) / 0 * 0)
+    x = _x(3, 4)
+    for rows in (False, True):
+        on = _checks(rows=rows, fallback=fallback, hint_nonfinite="nan: subtract the max", hint="the formula")
+        assert _failure(on.check, not_normalised, [x], "normal values").hint == "rows are not normalised"
+        assert _failure(on.check, nan, [x], "normal values").hint == "nan: subtract the max"
+        off = _checks(rows=rows, hint="the formula")
+        assert _failure(off.check, not_normalised, [x], "normal values").hint == "the formula"
+        assert _failure(off.check, nan, [x], "normal values").hint == "the formula"
+    with_property = _checks(properties=(rows_sum_to_one,), fallback=fallback)
+    assert _failure(with_property.check, not_normalised, [x], "normal values").hint == rows_sum_to_one.hint
+    released = _declared(_checks(hint_nonfinite="nan: subtract the max")).MATCHES_REFERENCE
+    assert released.hint_nonfinite == "nan: subtract the max"  # the student edition's, as data
+
+
+def test_normal_values_and_one_tensor_make_a_declarations_inputs():
+    rng = torch.Generator().manual_seed(3)
+    (x,), how = normal_values(3.0)(rng, (2, 5), torch.float64, "cpu")
+    assert how == "normal values × 3" and torch.equal(
+        x, randn(torch.Generator().manual_seed(3), (2, 5), torch.float64, scale=3.0)
+    )
+    (y,), how = normal_values(1000.0, (6, 5))(rng, torch.float32, "cpu")
+    assert how == "normal values × 1000" and y.shape == (6, 5) and y.dtype == torch.float32
+    assert normal_values()(rng, (1,), torch.float32, "cpu")[1] == "normal values"
+    (z,), how = one_tensor([[0.0, -1000.0]], "a far row")(None, torch.float64, "cpu")
+    assert how == "a far row" and z.tolist() == [[0.0, -1000.0]] and z.dtype == torch.float64
+
+
+def test_sizes_and_inputs_of_give_a_test_on_one_input_its_own_inputs():
+    checks = _checks(
+        unchanged=True,
+        gradients=True,
+        sizes={"input_not_modified": (5, 8), "gradcheck": (3, 5)},
+        inputs_of={"gradcheck": normal_values(2.0)},
+        points={"matches_reference": 8, "input_not_modified": 1, "gradcheck": 1},
+    )
+    rng = lambda: torch.Generator().manual_seed(7)
+    (x,), keywords, how = checks.inputs_for("gradcheck", rng(), torch.float64)
+    assert keywords == {}
+    assert how == "normal values × 2" and torch.equal(x, randn(rng(), (3, 5), torch.float64, scale=2.0))
+    (x,), _, how = checks.inputs_for("input_not_modified", rng(), torch.float32)
+    assert how == "normal values" and x.shape == (5, 8)
+    student = Local(softmax=_right)
+    _declared(checks).test_input_not_modified(student=student, rng=rng())
+    assert [tuple(a.shape) for (a,) in student.calls] == [(5, 8)]
+    plain = _checks(unchanged=True, points={"matches_reference": 9, "input_not_modified": 1})
+    assert plain.inputs_for("input_not_modified", rng(), torch.float32)[0][0].shape == (4, 5)  # the first shape
+    with pytest.raises(
+        ValueError, match="declare: sizes for follows_input_device, which is not a declared test on one"
+    ):
+        _declared(_checks(sizes={"follows_input_device": (2, 2)}))
+    with pytest.raises(ValueError, match=r"declare: inputs_of\['gradcheck'\], <lambda> .*takes \(rng\)"):
+        _declared(_checks(gradients=True, inputs_of={"gradcheck": lambda rng: None}, points=checks.points))
+
+
+def test_an_input_changed_in_place_is_the_input_of_a_call_of_one_argument():
+    """One argument: "the input", its values the failure's evidence; of several, which one, and the input line."""
+
+    def in_place(x, t=1.0):
+        x -= x.amax(-1, keepdim=True)
+        return _right(x / t)
+
+    one = _declared(_checks(unchanged=True, points={"matches_reference": 9, "input_not_modified": 1}))
+    failure = _failure(one.test_input_not_modified, student=Local(softmax=in_place), rng=torch.Generator())
+    assert failure.message == "softmax(x) changed the input in place" and failure.expected is not None
+    two = _checks(
+        reference=lambda x, t: _softmax(x / t),
+        inputs=lambda rng, shape, dtype, device: ([randn(rng, shape, dtype, device), 2.0], "normal values"),
+        unchanged=True,
+        points={"matches_reference": 9, "input_not_modified": 1},
+    )
+    failure = _failure(_declared(two).test_input_not_modified, student=Local(softmax=in_place), rng=torch.Generator())
+    assert failure.message.startswith("softmax(x, t) changed x in place\n  input: x: shape (4, 5), float32 on cpu")
+
+
+def test_gradient_forward_compares_the_forward_before_the_gradient():
+    def whole(x):
+        return torch.exp(x) / torch.exp(x).sum()
+
+    mistakes = [(WHOLE, whole)]
+    for forward, hint in ((True, WHOLE.hint), (False, FORWARD_FIRST)):
+        module = _declared(
+            _checks(
+                gradients=True,
+                gradient_forward=forward,
+                mistakes=mistakes,
+                points={"matches_reference": 9, "gradcheck": 1},
+            )
+        )
+        student = Local(softmax=whole)
+        assert _failure(module.test_gradcheck, student=student, rng=torch.Generator()).hint == hint
+
+
+def test_edition_gradcheck_releases_the_gradient_check_after_the_visible_test():
+    from grader.harness.released import declared
+
+    points = {"matches_reference": 9, "gradcheck": 1}
+    module = _declared(
+        _checks(gradients=True, gradient_shape=(3, 5), edition_gradcheck=EditionGradcheck(seed=11), points=points)
+    )
+    released = module.GRADCHECK
+    assert isinstance(released, VisibleGradcheck) and declared(module) == [module.MATCHES_REFERENCE, released]
+    assert (released.test, released.fn, released.what, released.names, released.seed) == (
+        "test_gradcheck",
+        ("softmax",),
+        "softmax(x)",
+        ("x",),
+        11,
+    )
+    assert (
+        released.description == "the gradient of your softmax (autograd through your code) matches finite differences"
+    )
+    (x,) = released.make(torch.Generator().manual_seed(11))
+    assert torch.equal(x, randn(torch.Generator().manual_seed(11), (3, 5), torch.float64))  # test_gradcheck's inputs
+    own = EditionGradcheck(seed=5, inputs=lambda rng: [randn(rng, (2, 2), torch.float64)], description="d")
+    module = _declared(_checks(gradients=True, edition_gradcheck=own, points=points))
+    assert module.GRADCHECK.make(torch.Generator())[0].shape == (2, 2) and module.GRADCHECK.description == "d"
+    assert not hasattr(_declared(_checks(gradients=True, points=points)), "GRADCHECK")
+    with pytest.raises(ValueError, match="declare: edition_gradcheck releases test_gradcheck's check"):
+        _declared(_checks(edition_gradcheck=EditionGradcheck(seed=1)))
 
 
 # -- a call with keyword arguments: softmax(x, dim=0, bias=b) -------------------------------------

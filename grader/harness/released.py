@@ -198,8 +198,8 @@ def module_cases(module, decl, exercise_name: str) -> list:
         x, how = decl.make(_case_rng(exercise_name, decl.test, case_id), **params)
         expected = decl.expected(x)
         # the result has the input's dtype, but for an input of indices (an embedding's): the reference's
-        dtype = expected.dtype if isinstance(expected, torch.Tensor) and not x.is_floating_point() else x.dtype
-        rtol, atol = decl.tolerance.at(dtype, decl.scale(x) if decl.scale else 1.0)
+        typed = expected if isinstance(expected, torch.Tensor) and not x.is_floating_point() else x
+        rtol, atol = decl.tolerance.at(typed.dtype, decl.scale(x) if decl.scale else 1.0)
         case = _head(module, decl, case_id, "module") | {
             "class": decl.cls,
             "ctor": list(decl.args),
@@ -210,13 +210,7 @@ def module_cases(module, decl, exercise_name: str) -> list:
         }
         if decl.state:
             case |= {"set": dict(decl.state), "shape_hint": decl.shape_hint}
-        case |= {
-            "input": x,
-            "expected": expected,
-            "dtype": str(dtype).removeprefix("torch."),
-            "rtol": rtol,
-            "atol": atol,
-        }
+        case |= {"input": x, "expected": expected, "dtype": _dtype(typed), "rtol": rtol, "atol": atol}
         optional = {
             "unchanged": decl.unchanged,
             "variants": variants_data(decl.variants(x)) if decl.variants else None,

@@ -183,11 +183,6 @@ class Checks:
 
     # -- what the tests use (and a suite's own tests may too) --------------------------------------
 
-    @property
-    def call(self) -> str:
-        """The call as a failure names it, the arguments not at hand: ``what``, or fn(x) (see ``called``)."""
-        return self.what or f"{self.fn}(x)"
-
     def called(self, args, kwargs=None) -> str:
         """The call as a failure names it: ``what``, or computed from the call: the arguments by their
         names (None as it is), each keyword argument with its value, conv2d(x, weight, None, stride=2)."""
@@ -293,7 +288,7 @@ class Checks:
         errors = COMMON_ERRORS + (
             ErrorHint(re.compile(r"(?s).+"), lambda m: same_error(m.string, self.variants(*here, **keywords))),
         )
-        got = check_call(
+        return check_call(
             student,
             student.ref(self.fn),
             args,
@@ -308,7 +303,6 @@ class Checks:
             errors=errors,
             kwargs={**kwargs, "_keywords": True} if return_args else kwargs,
         )
-        return got
 
     def _check_rows(self, student, args, kwargs, how, device, tolerance, prefer, probing, return_args):
         if len(args) != 1 or kwargs or not isinstance(args[0], torch.Tensor):
